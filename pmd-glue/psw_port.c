@@ -1,0 +1,421 @@
+/*
+ * Port creation and removal over ethdev: vdev hot-plug (rte_dev_probe /
+ * rte_dev_remove), queue planning, per-socket mempools.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_bus_vdev.h>
+#include <rte_dev.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "psw_port.h"
+
+#define MEMPOOL_CACHE 256
+
+struct psw_port psw_ports[PSW_MAX_PORTS];
+
+static struct psw_port_env port_env;
+static struct rte_mempool *mempools[RTE_MAX_NUMA_NODES];
+
+void
+psw_port_layer_init(const struct psw_port_env *env)
+{
+	unsigned i, q;
+
+	port_env = *env;
+	for (i = 0; i < PSW_MAX_PORTS; i++)
+		for (q = 0; q < PSW_MAX_WORKERS; q++)
+			rte_spinlock_init(&psw_ports[i].txq_lock[q]);
+}
+
+struct rte_mempool *
+psw_port_mempool(int socket)
+{
+	char name[RTE_MEMPOOL_NAMESIZE];
+	struct rte_mempool *mp;
+
+	if (socket < 0 || socket >= RTE_MAX_NUMA_NODES)
+		socket = (int)rte_socket_id();
+	if (mempools[socket] != NULL)
+		return mempools[socket];
+	snprintf(name, sizeof(name), "psw_mbuf_s%d", socket);
+	mp = rte_pktmbuf_pool_create(name, port_env.mbufs, MEMPOOL_CACHE, 0,
+				     RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	/* Without hugepages all memory is on one socket: take it from there. */
+	if (mp == NULL && rte_errno == ENOMEM)
+		mp = rte_pktmbuf_pool_create(name, port_env.mbufs, MEMPOOL_CACHE, 0,
+					     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	mempools[socket] = mp;
+	return mp;
+}
+
+void
+psw_port_layer_fini(void)
+{
+	unsigned i;
+
+	for (i = 0; i < RTE_DIM(mempools); i++) {
+		rte_mempool_free(mempools[i]);
+		mempools[i] = NULL;
+	}
+}
+
+int
+psw_port_find(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < PSW_MAX_PORTS; i++)
+		if (psw_ports[i].in_use && strcmp(psw_ports[i].name, name) == 0)
+			return (int)i;
+	return -ENOENT;
+}
+
+static int
+fmt(char *buf, size_t len, const char *f, ...) __rte_format_printf(3, 4);
+
+static int
+fmt(char *buf, size_t len, const char *f, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(buf, len, f, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int
+psw_port_vdev_args(const struct psw_port_conf *c, unsigned index,
+		   char *name, size_t name_len, char *args, size_t args_len)
+{
+	static const char *const drivers[PSW_PORT_KIND_COUNT] = {
+		[PSW_PORT_VHOST] = "net_vhost",
+		[PSW_PORT_MEMIF] = "net_memif",
+		[PSW_PORT_KERNEL] = "net_tap",
+		[PSW_PORT_AFPACKET] = "net_af_packet",
+		[PSW_PORT_RING] = "net_ring",
+		[PSW_PORT_PCAP] = "net_pcap",
+		[PSW_PORT_NULL] = "net_null",
+	};
+	int rc;
+
+	if ((unsigned)c->kind >= PSW_PORT_KIND_COUNT || drivers[c->kind] == NULL)
+		return -EINVAL;
+	rc = fmt(name, name_len, "%s_psw%u", drivers[c->kind], index);
+	if (rc < 0)
+		return rc;
+	switch (c->kind) {
+	case PSW_PORT_VHOST:
+		if (c->socket[0] == '\0')
+			return -EINVAL;
+		return fmt(args, args_len, "iface=%s,queues=%u,client=%d", c->socket,
+			   c->queues ? c->queues : 1u, c->client ? 1 : 0);
+	case PSW_PORT_MEMIF:
+		if (c->socket[0] == '\0')
+			return -EINVAL;
+		return fmt(args, args_len, "role=server,id=%u,socket=%s,socket-abstract=no",
+			   c->memif_id, c->socket);
+	case PSW_PORT_KERNEL:
+		if (c->ifname[0] == '\0')
+			return -EINVAL;
+		return fmt(args, args_len, "iface=%s", c->ifname);
+	case PSW_PORT_AFPACKET:
+		if (c->ifname[0] == '\0')
+			return -EINVAL;
+		return fmt(args, args_len, "iface=%s,qpairs=1", c->ifname);
+	case PSW_PORT_PCAP:
+		if (c->rx_pcap[0] == '\0' && c->tx_pcap[0] == '\0')
+			return -EINVAL;
+		return fmt(args, args_len, "rx_pcap=%s,tx_pcap=%s",
+			   c->rx_pcap[0] ? c->rx_pcap : "/dev/null",
+			   c->tx_pcap[0] ? c->tx_pcap : "/dev/null");
+	case PSW_PORT_NULL:
+		return fmt(args, args_len, "size=64,copy=0");
+	case PSW_PORT_RING:
+		if (args_len == 0)
+			return -ENAMETOOLONG;
+		args[0] = '\0';         /* made with rte_eth_from_rings, not devargs */
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+int
+psw_port_plan_queues(const struct psw_port_conf *c, unsigned nb_workers,
+		     const struct rte_eth_dev_info *info, struct psw_queue_plan *plan,
+		     char *err, size_t err_len)
+{
+	static const uint64_t want_rss = RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP |
+					 RTE_ETH_RSS_SCTP;
+	unsigned want_rxq;
+
+	memset(plan, 0, sizeof(*plan));
+	if (nb_workers == 0 || info->max_rx_queues == 0 || info->max_tx_queues == 0) {
+		snprintf(err, err_len, "port '%s': device has no queues", c->name);
+		return -EINVAL;
+	}
+	switch (c->kind) {
+	case PSW_PORT_NIC:
+		want_rxq = c->nb_rx_queues ? c->nb_rx_queues : nb_workers;
+		if (want_rxq > info->max_rx_queues) {
+			snprintf(err, err_len,
+				 "port '%s': %u RX queues asked, the device has %u; lower rx_queues",
+				 c->name, want_rxq, info->max_rx_queues);
+			return -EINVAL;
+		}
+		plan->nb_rxq = (uint16_t)want_rxq;
+		plan->nb_txq = (uint16_t)RTE_MIN(nb_workers, (unsigned)info->max_tx_queues);
+		if (plan->nb_rxq > 1) {
+			if (!c->rss) {
+				snprintf(err, err_len,
+					 "port '%s': %u RX queues need rss = true", c->name,
+					 plan->nb_rxq);
+				return -EINVAL;
+			}
+			plan->rss_hf = want_rss & info->flow_type_rss_offloads;
+			if (plan->rss_hf == 0) {
+				snprintf(err, err_len,
+					 "port '%s': the device cannot spread IP flows (no RSS); set rx_queues = 1",
+					 c->name);
+				return -EINVAL;
+			}
+			plan->rss = true;
+		}
+		plan->rx_offloads = info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+		break;
+	case PSW_PORT_VHOST: {
+		unsigned q = c->queues ? c->queues : 1;
+
+		if (q > info->max_rx_queues || q > info->max_tx_queues) {
+			snprintf(err, err_len, "port '%s': %u queue pairs asked, the device has %u",
+				 c->name, q, RTE_MIN(info->max_rx_queues, info->max_tx_queues));
+			return -EINVAL;
+		}
+		plan->nb_rxq = plan->nb_txq = (uint16_t)q;
+		break;
+	}
+	default:
+		plan->nb_rxq = plan->nb_txq = 1;
+		break;
+	}
+	return 0;
+}
+
+static int
+port_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
+{
+	const struct psw_port_conf *c = &p->conf;
+	char args[512];
+	int rc;
+
+	if (c->kind == PSW_PORT_NIC) {
+		snprintf(p->devname, sizeof(p->devname), "%s", c->pci);
+		rc = rte_dev_probe(c->pci);
+		if (rc < 0 && rc != -EEXIST) {
+			snprintf(err, err_len,
+				 "port '%s': cannot probe PCI device %s: %s (is it bound to vfio-pci?)",
+				 c->name, c->pci, rte_strerror(-rc));
+			return rc;
+		}
+	} else if (c->kind == PSW_PORT_RING) {
+		char rname[RTE_RING_NAMESIZE];
+		int i;
+
+		psw_port_vdev_args(c, index, p->devname, sizeof(p->devname), args, sizeof(args));
+		for (i = 0; i < 2; i++) {
+			snprintf(rname, sizeof(rname), "psw_%s_%s", i ? "tx" : "rx", c->name);
+			p->rings[i] = rte_ring_create(rname, 1024, (int)rte_socket_id(),
+						      RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (p->rings[i] == NULL) {
+				snprintf(err, err_len, "port '%s': cannot create ring %s: %s",
+					 c->name, rname, rte_strerror(rte_errno));
+				return -rte_errno;
+			}
+		}
+		rc = rte_eth_from_rings(p->devname, &p->rings[0], 1, &p->rings[1], 1,
+					(unsigned)rte_socket_id());
+		if (rc < 0) {
+			snprintf(err, err_len, "port '%s': cannot create ring port: %s",
+				 c->name, rte_strerror(rte_errno));
+			return -rte_errno;
+		}
+	} else {
+		char devargs[RTE_DEV_NAME_MAX_LEN + sizeof(args) + 1];
+
+		rc = psw_port_vdev_args(c, index, p->devname, sizeof(p->devname), args, sizeof(args));
+		if (rc < 0) {
+			snprintf(err, err_len, "port '%s': incomplete settings for a %s port",
+				 c->name, psw_port_kind_name(c->kind));
+			return rc;
+		}
+		snprintf(devargs, sizeof(devargs), "%s,%s", p->devname, args);
+		rc = rte_dev_probe(devargs);
+		if (rc < 0) {
+			snprintf(err, err_len, "port '%s': cannot create %s device (%s): %s",
+				 c->name, psw_port_kind_name(c->kind), devargs, rte_strerror(-rc));
+			return rc;
+		}
+	}
+	rc = rte_eth_dev_get_port_by_name(p->devname, &p->eth_port);
+	if (rc < 0) {
+		snprintf(err, err_len, "port '%s': device %s has no ethdev port", c->name, p->devname);
+		return rc;
+	}
+	return 0;
+}
+
+static void
+port_detach(struct psw_port *p)
+{
+	struct rte_eth_dev_info info;
+	struct rte_device *dev = NULL;
+	int i;
+
+	if (rte_eth_dev_is_valid_port(p->eth_port)) {
+		if (rte_eth_dev_info_get(p->eth_port, &info) == 0)
+			dev = info.device;
+		rte_eth_dev_stop(p->eth_port);
+		rte_eth_dev_close(p->eth_port);
+	}
+	if (dev != NULL)
+		rte_dev_remove(dev);
+	else if (p->devname[0] != '\0' && p->kind != PSW_PORT_NIC)
+		rte_vdev_uninit(p->devname);
+	for (i = 0; i < 2; i++) {
+		rte_ring_free(p->rings[i]);
+		p->rings[i] = NULL;
+	}
+}
+
+static int
+port_configure(struct psw_port *p, char *err, size_t err_len)
+{
+	const struct psw_port_conf *c = &p->conf;
+	struct rte_eth_conf ec = {0};
+	struct rte_eth_dev_info info;
+	struct psw_queue_plan plan;
+	struct rte_mempool *mp;
+	uint16_t nb_rxd = port_env.rx_desc, nb_txd = port_env.tx_desc, q;
+	int rc;
+
+	rc = rte_eth_dev_info_get(p->eth_port, &info);
+	if (rc < 0) {
+		snprintf(err, err_len, "port '%s': cannot read device info: %s", c->name,
+			 rte_strerror(-rc));
+		return rc;
+	}
+	rc = psw_port_plan_queues(c, port_env.nb_workers, &info, &plan, err, err_len);
+	if (rc < 0)
+		return rc;
+	if (plan.rss) {
+		ec.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		ec.rx_adv_conf.rss_conf.rss_hf = plan.rss_hf;
+	}
+	ec.rxmode.offloads = plan.rx_offloads;
+	ec.txmode.offloads = plan.tx_offloads;
+	rc = rte_eth_dev_configure(p->eth_port, plan.nb_rxq, plan.nb_txq, &ec);
+	if (rc == 0)
+		rc = rte_eth_dev_adjust_nb_rx_tx_desc(p->eth_port, &nb_rxd, &nb_txd);
+	if (rc < 0) {
+		snprintf(err, err_len, "port '%s': cannot configure %u/%u queues: %s", c->name,
+			 plan.nb_rxq, plan.nb_txq, rte_strerror(-rc));
+		return rc;
+	}
+	p->socket = rte_eth_dev_socket_id(p->eth_port);
+	mp = psw_port_mempool(p->socket);
+	if (mp == NULL) {
+		snprintf(err, err_len, "port '%s': no mbuf pool: %s", c->name,
+			 rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	for (q = 0; q < plan.nb_rxq; q++) {
+		rc = rte_eth_rx_queue_setup(p->eth_port, q, nb_rxd, p->socket, NULL, mp);
+		if (rc < 0)
+			break;
+	}
+	for (q = 0; rc >= 0 && q < plan.nb_txq; q++)
+		rc = rte_eth_tx_queue_setup(p->eth_port, q, nb_txd, p->socket, NULL);
+	if (rc < 0) {
+		snprintf(err, err_len, "port '%s': cannot set up queue %u: %s", c->name, q,
+			 rte_strerror(-rc));
+		return rc;
+	}
+	p->nb_rxq = plan.nb_rxq;
+	p->nb_txq = plan.nb_txq;
+	p->txq_shared = plan.nb_txq < port_env.nb_workers;
+	if (c->mtu != 0 && (rc = rte_eth_dev_set_mtu(p->eth_port, c->mtu)) < 0 &&
+	    rc != -ENOTSUP) {
+		snprintf(err, err_len, "port '%s': cannot set MTU %u: %s", c->name, c->mtu,
+			 rte_strerror(-rc));
+		return rc;
+	}
+	if (c->has_mac && c->kind != PSW_PORT_KERNEL)
+		rte_eth_dev_default_mac_addr_set(p->eth_port, (struct rte_ether_addr *)(uintptr_t)c->mac);
+	/* The switch routes: it takes frames for the gateway MAC on any port. */
+	rte_eth_promiscuous_enable(p->eth_port);
+	rc = rte_eth_dev_start(p->eth_port);
+	if (rc < 0) {
+		snprintf(err, err_len, "port '%s': cannot start: %s", c->name, rte_strerror(-rc));
+		return rc;
+	}
+	rte_eth_macaddr_get(p->eth_port, &p->mac);
+	return 0;
+}
+
+int
+psw_port_create(const struct psw_port_conf *c, char *err, size_t err_len)
+{
+	struct psw_port *p;
+	unsigned i;
+	int rc;
+
+	if (psw_port_find(c->name) >= 0) {
+		snprintf(err, err_len, "port '%s' already exists", c->name);
+		return -EEXIST;
+	}
+	for (i = 0; i < PSW_MAX_PORTS && psw_ports[i].in_use; i++)
+		;
+	if (i == PSW_MAX_PORTS) {
+		snprintf(err, err_len, "port '%s': all %d ports are in use", c->name, PSW_MAX_PORTS);
+		return -ENOSPC;
+	}
+	p = &psw_ports[i];
+	memset(p->name, 0, sizeof(p->name));
+	memset(p->devname, 0, sizeof(p->devname));
+	p->rings[0] = p->rings[1] = NULL;
+	p->eth_port = RTE_MAX_ETHPORTS;
+	p->conf = *c;
+	p->kind = c->kind;
+	snprintf(p->name, sizeof(p->name), "%s", c->name);
+	rc = port_attach(p, i, err, err_len);
+	if (rc == 0)
+		rc = port_configure(p, err, err_len);
+	if (rc < 0) {
+		port_detach(p);
+		return rc;
+	}
+	p->in_use = true;
+	return (int)i;
+}
+
+void
+psw_port_destroy(uint16_t index)
+{
+	struct psw_port *p;
+
+	if (index >= PSW_MAX_PORTS || !psw_ports[index].in_use)
+		return;
+	p = &psw_ports[index];
+	port_detach(p);
+	p->in_use = false;
+}

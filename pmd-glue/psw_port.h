@@ -1,0 +1,123 @@
+/*
+ * Ports: one abstraction over DPDK ethdev for every kind of port (NIC,
+ * vhost-user, memif, kernel tap, af_packet, ring, pcap, null). The switch
+ * names ports by its own index (0..PSW_MAX_PORTS-1), not by ethdev port id,
+ * so that backends other than ethdev can be added without touching stages.
+ *
+ * Thread-safety: psw_port_create/destroy and the queue planner run on the
+ * control thread only. Workers use psw_port_rx/psw_port_tx on ports present
+ * in their current table snapshot; a port is destroyed only after a grace
+ * period in which no snapshot refers to it (see psw_tables_sync()).
+ * TX queues: a port with at least one TX queue per worker gives each worker
+ * its own queue; otherwise workers share queues under a per-queue spinlock
+ * (single-queue vhost-user, memif, tap and af_packet ports).
+ */
+#ifndef PSW_PORT_H
+#define PSW_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_spinlock.h>
+
+#include "psw_config.h"
+#include "psw_tables.h"
+
+struct psw_port {
+	bool in_use;
+	enum psw_port_kind kind;
+	char name[PSW_NAME_MAX];
+	char devname[RTE_DEV_NAME_MAX_LEN];  /**< vdev name, or PCI address */
+	uint16_t eth_port;                   /**< ethdev port id */
+	uint16_t nb_rxq;
+	uint16_t nb_txq;
+	bool txq_shared;                     /**< fewer TX queues than workers */
+	int socket;                          /**< NUMA socket of the device */
+	struct rte_ether_addr mac;
+	struct psw_port_conf conf;           /**< what it was created from */
+	struct rte_ring *rings[2];           /**< ring kind: rx, tx */
+	rte_spinlock_t txq_lock[PSW_MAX_WORKERS];
+} __rte_cache_aligned;
+
+extern struct psw_port psw_ports[PSW_MAX_PORTS];
+
+/** Resource limits the port layer needs from the configuration. */
+struct psw_port_env {
+	unsigned nb_workers;
+	uint16_t rx_desc;
+	uint16_t tx_desc;
+	unsigned mbufs;                      /**< per NUMA socket mempool size */
+};
+
+/** Set up the port layer (mempools are created on demand per socket). */
+void psw_port_layer_init(const struct psw_port_env *env);
+
+/**
+ * Devargs for a virtual port: driver instance name and argument string.
+ * Pure function (no DPDK state), tested without a device.
+ * @return 0, -EINVAL for a kind that is not a vdev (nic) or missing fields,
+ *         -ENAMETOOLONG when a buffer is too small.
+ */
+int psw_port_vdev_args(const struct psw_port_conf *c, unsigned index,
+		       char *name, size_t name_len, char *args, size_t args_len);
+
+/** Queue plan of one port, computed from what the device can do. */
+struct psw_queue_plan {
+	uint16_t nb_rxq;
+	uint16_t nb_txq;
+	bool rss;                            /**< RSS enabled (nb_rxq > 1) */
+	uint64_t rss_hf;                     /**< hash functions requested */
+	uint64_t rx_offloads;
+	uint64_t tx_offloads;
+};
+
+/**
+ * Decide queues, RSS and offloads for a port from the configuration, the
+ * number of workers and the device's capabilities. Pure function.
+ * @return 0, or -EINVAL when the device cannot do what the configuration
+ *         asks (err names it).
+ */
+int psw_port_plan_queues(const struct psw_port_conf *c, unsigned nb_workers,
+			 const struct rte_eth_dev_info *info, struct psw_queue_plan *plan,
+			 char *err, size_t err_len);
+
+/**
+ * Create, configure and start a port; hot-plugs vdevs with rte_dev_probe().
+ * @return the port index (>= 0), or a negative errno with err filled in.
+ */
+int psw_port_create(const struct psw_port_conf *c, char *err, size_t err_len);
+
+/** Stop, close and unplug a port. The caller has ensured no worker uses it. */
+void psw_port_destroy(uint16_t index);
+
+/** Index of the port with this name, or -ENOENT. */
+int psw_port_find(const char *name);
+
+/** Mempool for a NUMA socket (created on first use). NULL + rte_errno. */
+struct rte_mempool *psw_port_mempool(int socket);
+
+/** Free every mempool (at exit, ports destroyed). */
+void psw_port_layer_fini(void);
+
+static inline uint16_t
+psw_port_rx(const struct psw_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{
+	return rte_eth_rx_burst(p->eth_port, queue, pkts, n);
+}
+
+static inline uint16_t
+psw_port_tx(struct psw_port *p, unsigned worker, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t q = (uint16_t)(worker % p->nb_txq), sent;
+
+	if (!p->txq_shared)
+		return rte_eth_tx_burst(p->eth_port, q, pkts, n);
+	rte_spinlock_lock(&p->txq_lock[q]);
+	sent = rte_eth_tx_burst(p->eth_port, q, pkts, n);
+	rte_spinlock_unlock(&p->txq_lock[q]);
+	return sent;
+}
+
+#endif /* PSW_PORT_H */

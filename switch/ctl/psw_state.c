@@ -1,0 +1,364 @@
+/* Desired state -> tables: configure-by-diff for ports, pods and routes. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "psw_forward_ctl.h"
+#include "psw_port.h"
+#include "psw_state.h"
+
+/* Settings that only a restart can change. */
+static int
+check_immutable(const struct psw_config *old, const struct psw_config *new, char *err,
+		size_t err_len)
+{
+	if (memcmp(&old->eal, &new->eal, sizeof(old->eal)) != 0) {
+		snprintf(err, err_len, "%s: eal settings cannot change while running; restart podswitch",
+			 new->source);
+		return -EINVAL;
+	}
+	if (memcmp(&old->workers, &new->workers, sizeof(old->workers)) != 0) {
+		snprintf(err, err_len, "%s: workers cannot change while running; restart podswitch",
+			 new->source);
+		return -EINVAL;
+	}
+	if (memcmp(&old->node, &new->node, sizeof(old->node)) != 0 ||
+	    memcmp(&old->api, &new->api, sizeof(old->api)) != 0 ||
+	    memcmp(&old->limits, &new->limits, sizeof(old->limits)) != 0) {
+		snprintf(err, err_len,
+			 "%s: node, api and limits settings cannot change while running; restart podswitch",
+			 new->source);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct psw_port_conf *
+find_port_conf(const struct psw_config *cfg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->nb_ports; i++)
+		if (strcmp(cfg->ports[i].name, name) == 0)
+			return &cfg->ports[i];
+	return NULL;
+}
+
+/* Same port settings, ignoring where in the file they were written. */
+static bool
+port_conf_equal(const struct psw_port_conf *a, const struct psw_port_conf *b)
+{
+	struct psw_port_conf x = *a, y = *b;
+
+	x.line = y.line = 0;
+	return memcmp(&x, &y, sizeof(x)) == 0;
+}
+
+static void
+assign_rx_queues(struct psw_state *st, int port)
+{
+	unsigned q, w, best;
+
+	for (q = 0; q < psw_ports[port].nb_rxq && q < PSW_MAX_WORKERS; q++) {
+		best = 0;
+		for (w = 1; w < st->nb_workers; w++)
+			if (st->worker_load[w] < st->worker_load[best])
+				best = w;
+		st->rxq_owner[port][q] = (uint8_t)best;
+		st->worker_load[best]++;
+	}
+}
+
+static void
+release_rx_queues(struct psw_state *st, int port)
+{
+	unsigned q;
+
+	for (q = 0; q < psw_ports[port].nb_rxq && q < PSW_MAX_WORKERS; q++)
+		st->worker_load[st->rxq_owner[port][q]]--;
+}
+
+static void
+fill_node(struct psw_tables *t, const struct psw_config *cfg)
+{
+	uint32_t mask = cfg->node.pod_cidr.len ? ~0u << (32 - cfg->node.pod_cidr.len) : 0;
+
+	memcpy(&t->node.gw4, cfg->node.gateway, 4);
+	memcpy(t->node.gw6, cfg->node.gateway6, 16);
+	t->node.has_ip6 = cfg->node.pod_cidr6.family == 6;
+	memcpy(&t->node.gw_mac, cfg->node.gateway_mac, 6);
+	memcpy(&t->node.pod_net4, cfg->node.pod_cidr.addr, 4);
+	t->node.pod_mask4 = rte_cpu_to_be_32(mask);
+}
+
+static void
+fill_ports_and_queues(struct psw_state *st, struct psw_tables *t, const bool *removed)
+{
+	unsigned p, q;
+
+	for (p = 0; p < PSW_MAX_PORTS; p++) {
+		if (!psw_ports[p].in_use || removed[p])
+			continue;
+		t->ports[p].present = 1;
+		for (q = 0; q < psw_ports[p].nb_rxq && q < PSW_MAX_WORKERS; q++) {
+			struct psw_worker_rxqs *w = &t->workers[st->rxq_owner[p][q]];
+
+			if (w->nb < PSW_MAX_RXQ_PER_WORKER)
+				w->rxq[w->nb++] = (struct psw_rxq){ .port = (uint16_t)p, .queue = (uint16_t)q };
+		}
+	}
+}
+
+static bool
+routes_equal(const struct psw_config *a, const struct psw_config *b)
+{
+	unsigned i;
+
+	if (a->nb_routes != b->nb_routes)
+		return false;
+	for (i = 0; i < a->nb_routes; i++) {
+		const struct psw_route_conf *x = &a->routes[i], *y = &b->routes[i];
+
+		if (memcmp(&x->prefix, &y->prefix, sizeof(x->prefix)) != 0 ||
+		    strcmp(x->port, y->port) != 0 || memcmp(x->mac, y->mac, 6) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Port index of a live port by name, or PSW_PORT_NONE (absent or being removed). */
+static uint16_t
+live_port(const char *name, const bool *removed)
+{
+	int idx = psw_port_find(name);
+
+	return idx < 0 || removed[idx] ? PSW_PORT_NONE : (uint16_t)idx;
+}
+
+static struct psw_pod_table *
+build_pods(struct psw_tables *t, const struct psw_config *cfg, const bool *removed)
+{
+	struct psw_pod pods[cfg->nb_pods ? cfg->nb_pods : 1];
+	unsigned i;
+
+	for (i = 0; i < cfg->nb_pods; i++) {
+		const struct psw_pod_conf *pc = &cfg->pods[i];
+		uint16_t port = live_port(pc->port, removed);
+
+		memset(&pods[i], 0, sizeof(pods[i]));
+		memcpy(&pods[i].nh.mac, pc->mac, 6);
+		pods[i].nh.port = port;
+		pods[i].has_ip4 = pc->has_ip4;
+		memcpy(&pods[i].ip4, pc->ip4, 4);
+		pods[i].has_ip6 = pc->has_ip6;
+		memcpy(pods[i].ip6, pc->ip6, 16);
+		if (port != PSW_PORT_NONE) {
+			t->ports[port].is_pod = 1;
+			t->ports[port].pod = i;
+		}
+	}
+	return psw_pod_table_build(pods, cfg->nb_pods, (int)rte_socket_id());
+}
+
+static struct psw_route_table *
+build_routes(const struct psw_config *cfg, const bool *removed)
+{
+	struct psw_route_spec specs[cfg->nb_routes ? cfg->nb_routes : 1];
+	unsigned i;
+
+	for (i = 0; i < cfg->nb_routes; i++) {
+		specs[i].prefix = cfg->routes[i].prefix;
+		memcpy(&specs[i].nh.mac, cfg->routes[i].mac, 6);
+		specs[i].nh.port = live_port(cfg->routes[i].port, removed);
+	}
+	return psw_route_table_build(specs, cfg->nb_routes, (int)rte_socket_id());
+}
+
+/*
+ * Build and publish a snapshot of cfg over the live ports (those not in
+ * removed). The route table is rebuilt from scratch only when rebuild_routes
+ * is set; otherwise the current one is shared.
+ */
+static int
+publish(struct psw_state *st, const struct psw_config *cfg, const bool *removed,
+	bool rebuild_routes, char *err, size_t err_len)
+{
+	const struct psw_tables *cur = psw_tables_current;
+	struct psw_tables *t = psw_tables_alloc();
+
+	if (t == NULL) {
+		snprintf(err, err_len, "out of memory building tables");
+		return -ENOMEM;
+	}
+	t->version = cur != NULL ? cur->version + 1 : 1;
+	fill_node(t, cfg);
+	fill_ports_and_queues(st, t, removed);
+	t->pods = build_pods(t, cfg, removed);
+	if (t->pods == NULL) {
+		snprintf(err, err_len, "cannot build the pod table: %s", rte_strerror(rte_errno));
+		goto out_free;
+	}
+	if (!rebuild_routes && cur != NULL && cur->routes != NULL) {
+		t->routes = cur->routes;
+		psw_route_table_ref(t->routes);
+	} else if ((t->routes = build_routes(cfg, removed)) == NULL) {
+		snprintf(err, err_len, "cannot build the route table: %s", rte_strerror(rte_errno));
+		goto out_free;
+	}
+	psw_tables_publish(t);
+	return 0;
+
+out_free:
+	psw_pod_table_put(t->pods);
+	rte_free(t);
+	return -ENOMEM;
+}
+
+static int
+create_port(struct psw_state *st, const struct psw_port_conf *c, char *err, size_t err_len)
+{
+	int idx = psw_port_create(c, err, err_len);
+
+	if (idx >= 0)
+		assign_rx_queues(st, idx);
+	return idx;
+}
+
+static void
+destroy_port(struct psw_state *st, int idx)
+{
+	release_rx_queues(st, idx);
+	psw_port_destroy((uint16_t)idx);
+}
+
+int
+psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t err_len)
+{
+	bool removed[PSW_MAX_PORTS] = { false }, created[PSW_MAX_PORTS] = { false };
+	bool none[PSW_MAX_PORTS] = { false };
+	const struct psw_port_conf *changed[PSW_MAX_CFG_PORTS];
+	unsigned i, nb_changed = 0;
+	bool any_removed = false, rebuild_routes;
+	int rc, idx;
+
+	if (st->has_cfg && (rc = check_immutable(&st->cfg, cfg, err, err_len)) < 0)
+		return rc;
+	/* Ports that went away, or whose settings changed, are removed. */
+	for (i = 0; st->has_cfg && i < st->cfg.nb_ports; i++) {
+		const struct psw_port_conf *now = find_port_conf(cfg, st->cfg.ports[i].name);
+
+		idx = psw_port_find(st->cfg.ports[i].name);
+		if (idx < 0 || (now != NULL && port_conf_equal(now, &st->cfg.ports[i])))
+			continue;
+		removed[idx] = any_removed = true;
+		if (now != NULL)
+			changed[nb_changed++] = now;
+	}
+	/* New ports are created first: if one fails, nothing has changed yet. */
+	for (i = 0; i < cfg->nb_ports; i++) {
+		if (psw_port_find(cfg->ports[i].name) >= 0)
+			continue;
+		idx = create_port(st, &cfg->ports[i], err, err_len);
+		if (idx < 0) {
+			rc = idx;
+			goto out_undo;
+		}
+		created[idx] = true;
+	}
+	rebuild_routes = !st->has_cfg || any_removed || !routes_equal(&st->cfg, cfg);
+	for (i = 0; i < PSW_MAX_PORTS; i++)
+		rebuild_routes |= created[i];
+	rc = publish(st, cfg, removed, rebuild_routes, err, err_len);
+	if (rc < 0)
+		goto out_undo;
+	if (st->has_cfg)
+		psw_config_free(&st->cfg);
+	st->cfg = *cfg;
+	st->has_cfg = true;
+	memset(cfg, 0, sizeof(*cfg));
+	if (!any_removed)
+		return 0;
+
+	/* No worker uses the removed ports once every worker has been quiescent. */
+	psw_tables_sync();
+	for (i = 0; i < PSW_MAX_PORTS; i++)
+		if (removed[i])
+			destroy_port(st, (int)i);
+	if (nb_changed == 0)
+		return 0;
+	/* Changed ports come back with their new settings (their sockets are free now). */
+	rc = 0;
+	for (i = 0; i < nb_changed; i++) {
+		idx = create_port(st, changed[i], err, err_len);
+		if (idx < 0)
+			rc = idx;
+	}
+	publish(st, &st->cfg, none, true, err + strlen(err), err_len - strlen(err));
+	return rc;
+
+out_undo:
+	for (i = 0; i < PSW_MAX_PORTS; i++)
+		if (created[i])
+			destroy_port(st, (int)i);
+	return rc;
+}
+
+void
+psw_state_fini(struct psw_state *st)
+{
+	unsigned i;
+
+	for (i = 0; i < PSW_MAX_PORTS; i++)
+		psw_port_destroy((uint16_t)i);
+	if (st->has_cfg)
+		psw_config_free(&st->cfg);
+	st->has_cfg = false;
+}
+
+void
+psw_state_print_stats(const struct psw_state *st, FILE *out)
+{
+	uint64_t drops[PSW_DROP_COUNT] = { 0 }, events[PSW_EV_COUNT] = { 0 };
+	unsigned w, i;
+
+	fprintf(out, "podswitch counters\n");
+	for (i = 0; i < PSW_MAX_PORTS; i++) {
+		const struct psw_port *p = &psw_ports[i];
+		struct psw_port_counters c = { 0 };
+		struct rte_eth_stats es = { 0 };
+
+		if (!p->in_use)
+			continue;
+		for (w = 0; w < st->nb_workers; w++) {
+			c.rx += st->lcores[w]->stats.ports[i].rx;
+			c.tx += st->lcores[w]->stats.ports[i].tx;
+			c.tx_drop += st->lcores[w]->stats.ports[i].tx_drop;
+		}
+		rte_eth_stats_get(p->eth_port, &es);
+		fprintf(out, "port %s kind %s rx %" PRIu64 " tx %" PRIu64 " tx_drop %" PRIu64
+			" rx_missed %" PRIu64 " rx_nombuf %" PRIu64 "\n",
+			p->name, psw_port_kind_name(p->kind), c.rx, c.tx, c.tx_drop,
+			es.imissed, es.rx_nombuf);
+	}
+	for (w = 0; w < st->nb_workers; w++) {
+		const struct psw_lcore_stats *s = &st->lcores[w]->stats;
+
+		for (i = 0; i < PSW_DROP_COUNT; i++)
+			drops[i] += s->drops[i];
+		for (i = 0; i < PSW_EV_COUNT; i++)
+			events[i] += s->events[i];
+		fprintf(out, "worker %u lcore %u rx %" PRIu64 " tx %" PRIu64 " loops %" PRIu64
+			" busy_loops %" PRIu64 "\n", w, st->lcores[w]->lcore_id, s->rx, s->tx,
+			s->loops, s->busy_loops);
+	}
+	for (i = 1; i < PSW_DROP_COUNT; i++)
+		fprintf(out, "drop %s %" PRIu64 "\n", psw_drop_name(i), drops[i]);
+	for (i = 0; i < PSW_EV_COUNT; i++)
+		fprintf(out, "event %s %" PRIu64 "\n", psw_event_name(i), events[i]);
+	fflush(out);
+}

@@ -1,0 +1,342 @@
+/*
+ * podswitch daemon: load and validate the configuration, start DPDK with
+ * arguments derived from it, create ports, publish the first tables, launch
+ * the workers, then run the control thread: an epoll loop over signals and
+ * a reclaim timer (never a busy poll).
+ *
+ *   SIGTERM, SIGINT  stop cleanly, print counters
+ *   SIGUSR1          print counters
+ *   SIGHUP           re-read the configuration file and apply the difference
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <numa.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+
+#include "psw_build.h"
+#include "psw_config.h"
+#include "psw_port.h"
+#include "psw_state.h"
+#include "psw_tables.h"
+#include "psw_worker.h"
+
+#define EXIT_BAD_CONFIG 2
+#define MAX_EAL_ARGV 64
+#define RECLAIM_INTERVAL_MS 100
+
+struct eal_argv {
+	int argc;
+	char *argv[MAX_EAL_ARGV];
+	char store[MAX_EAL_ARGV][256];
+};
+
+static void
+eal_add(struct eal_argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+eal_add(struct eal_argv *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (a->argc >= MAX_EAL_ARGV - 1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(a->store[a->argc], sizeof(a->store[0]), fmt, ap);
+	va_end(ap);
+	a->argv[a->argc] = a->store[a->argc];
+	a->argc++;
+}
+
+/* EAL lcore 0 is the control thread on eal.main_core; workers are lcores 1..N. */
+static void
+build_eal_args(const struct psw_config *cfg, struct eal_argv *a)
+{
+	char lcores[256];
+	size_t off;
+	unsigned i;
+	bool has_nic = false;
+
+	eal_add(a, "podswitch");
+	if (!cfg->eal.hugepages) {
+		eal_add(a, "--no-huge");
+	}
+	eal_add(a, "-m");
+	eal_add(a, "%u", cfg->eal.memory_mb);
+	eal_add(a, "--file-prefix=%s", cfg->eal.file_prefix);
+	off = (size_t)snprintf(lcores, sizeof(lcores), "0@%d", cfg->eal.main_core);
+	for (i = 0; i < cfg->workers.nb && off < sizeof(lcores); i++)
+		off += (size_t)snprintf(lcores + off, sizeof(lcores) - off, ",%u@%d", i + 1,
+					cfg->workers.cores[i]);
+	eal_add(a, "--lcores=%s", lcores);
+	eal_add(a, "--main-lcore=0");
+	for (i = 0; i < cfg->nb_ports; i++) {
+		if (cfg->ports[i].kind != PSW_PORT_NIC)
+			continue;
+		eal_add(a, "-a");
+		eal_add(a, "%s", cfg->ports[i].pci);
+		has_nic = true;
+	}
+	if (!has_nic)
+		eal_add(a, "--no-pci");
+	eal_add(a, "--log-level=*:notice");
+	for (i = 0; i < cfg->eal.nb_args; i++)
+		eal_add(a, "%s", cfg->eal.args[i]);
+	a->argv[a->argc] = NULL;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: podswitch [-c FILE] [--check] [--version] [--help]\n"
+		"  -c, --config FILE  startup configuration (libconfig); default: embedded\n"
+		"      --check        validate the configuration and exit (0 ok, 2 bad)\n"
+		"  -V, --version      print the version and exit\n"
+		"Signals: TERM/INT stop, USR1 print counters, HUP reload the configuration.\n");
+}
+
+static int
+create_lcores(struct psw_state *st, const struct psw_config *cfg)
+{
+	unsigned w;
+
+	st->nb_workers = cfg->workers.nb;
+	for (w = 0; w < st->nb_workers; w++) {
+		int node = numa_available() >= 0 ? numa_node_of_cpu(cfg->workers.cores[w]) : 0;
+		struct psw_lcore *lc;
+
+		/* One mbuf pool per NUMA socket that has a worker. */
+		if (psw_port_mempool(node < 0 ? 0 : node) == NULL)
+			return -ENOMEM;
+		lc = rte_zmalloc_socket("psw_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE,
+					node < 0 ? SOCKET_ID_ANY : node);
+		if (lc == NULL)
+			lc = rte_zmalloc("psw_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE);
+		if (lc == NULL)
+			return -ENOMEM;
+		lc->worker = w;
+		lc->idle_sleep_us = cfg->workers.idle_sleep_us;
+		st->lcores[w] = lc;
+	}
+	return 0;
+}
+
+static int
+launch_workers(struct psw_state *st)
+{
+	unsigned lcore, w = 0;
+
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (w >= st->nb_workers)
+			break;
+		if (rte_eal_remote_launch(psw_worker_main, st->lcores[w], lcore) != 0)
+			return -EBUSY;
+		w++;
+	}
+	return w == st->nb_workers ? 0 : -ENODEV;
+}
+
+static void
+stop_workers(struct psw_state *st)
+{
+	unsigned w;
+
+	for (w = 0; w < st->nb_workers; w++)
+		__atomic_store_n(&st->lcores[w]->stop, true, __ATOMIC_RELEASE);
+	rte_eal_mp_wait_lcore();
+}
+
+static void
+reload(struct psw_state *st, const char *path)
+{
+	struct psw_config cfg;
+	char err[PSW_ERR_MAX];
+
+	if (path == NULL) {
+		fprintf(stderr, "podswitch: SIGHUP ignored: running on the embedded default, no file to re-read\n");
+		return;
+	}
+	if (psw_config_load_file(path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "podswitch: reload refused, running configuration kept: %s\n", err);
+		return;
+	}
+	if (psw_state_apply(st, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "podswitch: reload failed: %s\n", err);
+		psw_config_free(&cfg);
+		return;
+	}
+	printf("podswitch: reloaded %s (tables version %" PRIu64 ")\n", path,
+	       psw_tables_current->version);
+	fflush(stdout);
+}
+
+/* The control thread's event loop; returns on SIGTERM / SIGINT. */
+static int
+control_loop(struct psw_state *st, const char *path, const sigset_t *sigs)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_nsec = RECLAIM_INTERVAL_MS * 1000000L },
+		.it_value = { .tv_nsec = RECLAIM_INTERVAL_MS * 1000000L },
+	};
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep, sfd, tfd;
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	sfd = signalfd(-1, sigs, SFD_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (ep < 0 || sfd < 0 || tfd < 0 || timerfd_settime(tfd, 0, &its, NULL) < 0)
+		return -errno;
+	ev.data.fd = sfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = tfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+	for (;;) {
+		struct epoll_event evs[4];
+		int n = epoll_wait(ep, evs, 4, -1), i;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.fd == tfd) {
+				uint64_t ticks;
+
+				if (read(tfd, &ticks, sizeof(ticks)) < 0)
+					continue;
+				psw_tables_reclaim();
+			} else {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGUSR1)
+					psw_state_print_stats(st, stdout);
+				else if (si.ssi_signo == SIGHUP)
+					reload(st, path);
+				else
+					goto out;
+			}
+		}
+	}
+out:
+	close(tfd);
+	close(sfd);
+	close(ep);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct psw_state st = { 0 };
+	struct psw_config cfg;
+	struct eal_argv eal = { 0 };
+	char err[PSW_ERR_MAX];
+	const char *path = NULL;
+	bool check = false;
+	sigset_t sigs;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'k':
+			check = true;
+			break;
+		case 'V':
+			printf("podswitch %s\n", PSW_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_BAD_CONFIG;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "podswitch: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return EXIT_BAD_CONFIG;
+	}
+	rc = path != NULL ? psw_config_load_file(path, &cfg, err, sizeof(err))
+			  : psw_config_parse(NULL, "<default>", &cfg, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "podswitch: %s\n", err);
+		return EXIT_BAD_CONFIG;
+	}
+	if (check) {
+		printf("%s: configuration ok\n", cfg.source);
+		psw_config_free(&cfg);
+		return 0;
+	}
+
+	/* Workers inherit this mask: signals reach the control thread's signalfd only. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	build_eal_args(&cfg, &eal);
+	if (rte_eal_init(eal.argc, eal.argv) < 0) {
+		fprintf(stderr, "podswitch: DPDK initialisation failed: %s\n", rte_strerror(rte_errno));
+		psw_config_free(&cfg);
+		return 1;
+	}
+	psw_port_layer_init(&(struct psw_port_env){
+		.nb_workers = cfg.workers.nb,
+		.rx_desc = cfg.limits.rx_desc,
+		.tx_desc = cfg.limits.tx_desc,
+		.mbufs = cfg.limits.mbufs,
+	});
+	if (psw_tables_init(cfg.workers.nb) < 0 || create_lcores(&st, &cfg) < 0)
+		rte_exit(1, "podswitch: out of memory at start-up\n");
+	if (psw_state_apply(&st, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "podswitch: %s\n", err);
+		psw_state_fini(&st);
+		psw_config_free(&cfg);
+		rte_eal_cleanup();
+		return 1;
+	}
+	if (launch_workers(&st) < 0)
+		rte_exit(1, "podswitch: cannot launch %u workers\n", st.nb_workers);
+	printf("podswitch %s running: %u worker(s), %s, tables version %" PRIu64 "\n",
+	       PSW_VERSION, st.nb_workers, st.cfg.source, psw_tables_current->version);
+	fflush(stdout);
+
+	rc = control_loop(&st, path, &sigs);
+	stop_workers(&st);
+	psw_state_print_stats(&st, stdout);
+	psw_state_fini(&st);
+	psw_tables_fini();
+	psw_port_layer_fini();
+	rte_eal_cleanup();
+	printf("podswitch: stopped\n");
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,144 @@
+/*
+ * The stage contract: a burst of up to PSW_BURST_MAX packets with their
+ * per-packet metadata, the verdict each stage may set, and the named drop
+ * reasons. Every stage is a function over a whole burst:
+ *
+ *   void psw_<stage>_run(struct psw_lcore *lc, const struct psw_tables *t,
+ *                        struct psw_burst *b);
+ *
+ * Stages never free or transmit a packet. They set meta[i].verdict; a packet
+ * whose verdict is no longer PSW_V_CONTINUE is skipped by later stages. Only
+ * the worker loop transmits, and psw_burst_drop_free() frees drops.
+ */
+#ifndef PSW_PKT_H
+#define PSW_PKT_H
+
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_mbuf.h>
+
+#define PSW_BURST_MAX 32
+
+/*
+ * Drop reasons: one X-macro list gives the enum and the names printed by
+ * `stats`. Add new reasons at the end of a group; names are part of the
+ * output users script against.
+ */
+#define PSW_DROP_REASONS(_)                                                    \
+	_(RUNT,            "runt",            "frame shorter than its headers")     \
+	_(VLAN_STACK,      "vlan_stack",      "more than two VLAN tags")            \
+	_(ETHERTYPE,       "unknown_ethertype", "ethertype not ARP/IPv4/IPv6")      \
+	_(L2_DST,          "l2_not_for_us",   "destination MAC is not the gateway") \
+	_(IP4_VERSION,     "ip4_bad_version", "IPv4 header version is not 4")       \
+	_(IP4_IHL,         "ip4_bad_ihl",     "IPv4 header length below 20 bytes")  \
+	_(IP4_LEN,         "ip4_bad_len",     "IPv4 total length inconsistent")     \
+	_(IP4_CSUM,        "ip4_bad_csum",    "IPv4 header checksum wrong")         \
+	_(IP6_VERSION,     "ip6_bad_version", "IPv6 header version is not 6")       \
+	_(IP6_LEN,         "ip6_bad_len",     "IPv6 payload length inconsistent")   \
+	_(IP6_EXT,         "ip6_bad_ext",     "IPv6 extension header chain broken") \
+	_(L4_TRUNC,        "l4_truncated",    "TCP/UDP/ICMP/SCTP header truncated") \
+	_(ARP_BAD,         "arp_bad",         "ARP not Ethernet/IPv4 or truncated") \
+	_(ARP_IGNORED,     "arp_ignored",     "ARP reply or request not answered")  \
+	_(ND_IGNORED,      "nd_ignored",      "ICMPv6 ND/RS not answered")          \
+	_(SPOOF_MAC,       "spoof_mac",       "pod sent from a MAC not its own")    \
+	_(SPOOF_IP,        "spoof_ip",        "pod sent from an IP not its own")    \
+	_(MULTICAST,       "multicast",       "multicast/broadcast not forwarded")  \
+	_(LINK_LOCAL,      "link_local",      "link-local destination not routed")  \
+	_(TO_GATEWAY,      "to_gateway",      "packet to the gateway not handled")  \
+	_(TTL_EXCEEDED,    "ttl_exceeded",    "TTL/hop limit expired (ICMP sent)")  \
+	_(NO_ROUTE,        "no_route",        "no route to destination")            \
+	_(PORT_GONE,       "port_gone",       "output port removed")                \
+	_(TX_FULL,         "tx_full",         "output queue full")                  \
+	_(ICMP_ERR_FAILED, "icmp_error_failed", "ICMP error could not be built")  \
+	_(UNHANDLED,       "unhandled",       "no stage took the packet (a bug)")
+
+enum psw_drop_reason {
+	PSW_DROP_NONE = 0,
+#define _(sym, name, help) PSW_DROP_##sym,
+	PSW_DROP_REASONS(_)
+#undef _
+	PSW_DROP_COUNT
+};
+
+/** Name of a drop reason for counters and traces. */
+const char *psw_drop_name(unsigned reason);
+/** One-line explanation of a drop reason. */
+const char *psw_drop_help(unsigned reason);
+
+enum psw_verdict {
+	PSW_V_CONTINUE = 0,      /**< later stages still work on it */
+	PSW_V_TX,                /**< send out meta.out_port, done */
+	PSW_V_DROP,              /**< free, count meta.drop_reason */
+};
+
+/* L3 kind found by parse. */
+enum psw_l3 {
+	PSW_L3_NONE = 0,
+	PSW_L3_ARP,
+	PSW_L3_IPV4,
+	PSW_L3_IPV6,
+};
+
+/* meta.flags */
+#define PSW_F_VLAN        0x0001  /**< at least one VLAN tag */
+#define PSW_F_FRAG        0x0002  /**< IP fragment (any) */
+#define PSW_F_FRAG_LATER  0x0004  /**< non-first fragment: no L4 header */
+#define PSW_F_IP_OPTS     0x0008  /**< IPv4 options / IPv6 extension headers */
+#define PSW_F_L2_MCAST    0x0010  /**< destination MAC multicast/broadcast */
+#define PSW_F_L4          0x0020  /**< l4 offset and ports are valid */
+
+/**
+ * Per-packet metadata, written once by parse. Offsets are from the start of
+ * the frame. Addresses are kept in network byte order, as in the packet.
+ */
+struct psw_meta {
+	uint8_t verdict;         /**< enum psw_verdict */
+	uint8_t drop_reason;     /**< enum psw_drop_reason, when verdict DROP */
+	uint16_t in_port;        /**< podswitch port index it came from */
+	uint16_t out_port;       /**< podswitch port index, when verdict TX */
+	uint16_t flags;          /**< PSW_F_* */
+
+	uint8_t l3;              /**< enum psw_l3 */
+	uint8_t l4_proto;        /**< IPPROTO_*, final after IPv6 ext headers */
+	uint8_t l2_len;          /**< Ethernet + VLAN tags */
+	uint8_t nb_vlans;
+	uint16_t l3_len;         /**< IP header incl. options / ext headers */
+	uint16_t l4_off;         /**< l2_len + l3_len */
+	uint16_t vlan_tci;       /**< outer tag, when PSW_F_VLAN */
+	uint16_t sport;          /**< TCP/UDP/SCTP port, ICMP echo id */
+	uint16_t dport;          /**< TCP/UDP/SCTP port, ICMP type<<8|code */
+	uint16_t l3_payload;     /**< IPv4 total length / IPv6 payload length + 40 */
+	union {
+		struct {
+			uint32_t src4;
+			uint32_t dst4;
+		};
+		struct {
+			uint8_t src6[16];
+			uint8_t dst6[16];
+		};
+	};
+} __rte_aligned(8);
+
+struct psw_burst {
+	uint16_t nb;
+	struct rte_mbuf *pkts[PSW_BURST_MAX];
+	struct psw_meta meta[PSW_BURST_MAX];
+};
+
+static inline void
+psw_set_drop(struct psw_meta *m, enum psw_drop_reason reason)
+{
+	m->verdict = PSW_V_DROP;
+	m->drop_reason = (uint8_t)reason;
+}
+
+static inline void
+psw_set_tx(struct psw_meta *m, uint16_t port)
+{
+	m->verdict = PSW_V_TX;
+	m->out_port = port;
+}
+
+#endif /* PSW_PKT_H */

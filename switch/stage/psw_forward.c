@@ -1,0 +1,260 @@
+/* forward stage: pod exact match, then LPM routes; rewrite and TTL. */
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+#include <rte_fib.h>
+#include <rte_fib6.h>
+#include <rte_hash.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "psw_csum.h"
+#include "psw_forward.h"
+
+#define ICMP_TIME_EXCEEDED 11
+#define ICMP6_TIME_EXCEEDED 3
+#define IP6_MIN_MTU 1280
+
+/* ICMP types that are errors: never answer an error with an error. */
+static inline bool
+icmp4_is_error(uint8_t type)
+{
+	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
+
+int
+psw_icmp_time_exceeded(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
+{
+	uint8_t *frame = rte_pktmbuf_mtod(pkt, uint8_t *);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
+	unsigned l3 = m->l2_len, quote, hdr, room;
+
+	if (pkt->nb_segs != 1 || (m->flags & PSW_F_FRAG_LATER))
+		return -1;
+	room = rte_pktmbuf_data_len(pkt) + rte_pktmbuf_tailroom(pkt);
+	if (m->l3 == PSW_L3_IPV4) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + l3);
+		struct rte_icmp_hdr *icmp;
+
+		if (m->l4_proto == IPPROTO_ICMP && (m->flags & PSW_F_L4) &&
+		    icmp4_is_error((uint8_t)(m->dport >> 8)))
+			return -1;
+		hdr = sizeof(*ip) + sizeof(*icmp);
+		quote = RTE_MIN((unsigned)m->l3_len + 8u, (unsigned)m->l3_payload);
+		if (l3 + hdr + quote > room)
+			return -1;
+		memmove(frame + l3 + hdr, frame + l3, quote);
+		pkt->data_len = (uint16_t)(l3 + hdr + quote);
+		pkt->pkt_len = pkt->data_len;
+		memset(ip, 0, sizeof(*ip));
+		ip->version_ihl = RTE_IPV4_VHL_DEF;
+		ip->type_of_service = 0xc0;     /* internetwork control */
+		ip->total_length = rte_cpu_to_be_16((uint16_t)(hdr + quote));
+		ip->time_to_live = 64;
+		ip->next_proto_id = IPPROTO_ICMP;
+		ip->src_addr = t->node.gw4;
+		ip->dst_addr = m->src4;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		icmp = (struct rte_icmp_hdr *)(ip + 1);
+		memset(icmp, 0, sizeof(*icmp));
+		icmp->icmp_type = ICMP_TIME_EXCEEDED;
+		icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, sizeof(*icmp) + quote);
+	} else {
+		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(frame + l3);
+		uint8_t *icmp;
+
+		if (!t->node.has_ip6)
+			return -1;
+		if (m->l4_proto == IPPROTO_ICMPV6 && (m->flags & PSW_F_L4) && (m->dport >> 8) < 128)
+			return -1;
+		hdr = sizeof(*ip) + 8;
+		quote = RTE_MIN((unsigned)m->l3_payload, IP6_MIN_MTU - hdr);
+		if (l3 + hdr + quote > room)
+			return -1;
+		memmove(frame + l3 + hdr, frame + l3, quote);
+		pkt->data_len = (uint16_t)(l3 + hdr + quote);
+		pkt->pkt_len = pkt->data_len;
+		ip->vtc_flow = RTE_BE32(6u << 28);
+		ip->payload_len = rte_cpu_to_be_16((uint16_t)(8 + quote));
+		ip->proto = IPPROTO_ICMPV6;
+		ip->hop_limits = 64;
+		memcpy(ip->dst_addr, m->src6, 16);
+		memcpy(ip->src_addr, t->node.gw6, 16);
+		icmp = (uint8_t *)(ip + 1);
+		memset(icmp, 0, 8);
+		icmp[0] = ICMP6_TIME_EXCEEDED;
+		*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
+	}
+	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
+	rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
+	psw_set_tx(m, m->in_port);
+	return 0;
+}
+
+/* Routed frames leave untagged: drop the VLAN tags, keep the Ethernet header. */
+static inline struct rte_ether_hdr *
+strip_vlans(struct rte_mbuf *pkt, struct psw_meta *m)
+{
+	if (m->l2_len > sizeof(struct rte_ether_hdr)) {
+		uint16_t extra = (uint16_t)(m->l2_len - sizeof(struct rte_ether_hdr));
+		uint16_t type = m->l3 == PSW_L3_IPV4 ? RTE_BE16(RTE_ETHER_TYPE_IPV4)
+						     : RTE_BE16(RTE_ETHER_TYPE_IPV6);
+		struct rte_ether_hdr *eth = (struct rte_ether_hdr *)rte_pktmbuf_adj(pkt, extra);
+
+		eth->ether_type = type;
+		m->l2_len = sizeof(struct rte_ether_hdr);
+		m->l4_off = (uint16_t)(m->l4_off - extra);
+		return eth;
+	}
+	return rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
+}
+
+static inline void
+forward_one(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+	    struct psw_meta *m, const struct psw_nh *nh)
+{
+	struct rte_ether_hdr *eth;
+
+	if (nh == NULL) {
+		psw_set_drop(m, PSW_DROP_NO_ROUTE);
+		return;
+	}
+	if (nh->port >= PSW_MAX_PORTS || !t->ports[nh->port].present) {
+		psw_set_drop(m, PSW_DROP_PORT_GONE);
+		return;
+	}
+	if (m->l3 == PSW_L3_IPV4) {
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv4_hdr *, m->l2_len);
+
+		if (ip->time_to_live <= 1) {
+			if (psw_icmp_time_exceeded(t, pkt, m) == 0)
+				psw_count_event(lc, PSW_EV_ICMP_TIME_EXCEEDED);
+			else
+				psw_set_drop(m, PSW_DROP_TTL_EXCEEDED);
+			return;
+		}
+		/* TTL is the high byte of the TTL/protocol word */
+		ip->hdr_checksum = psw_csum_update16(ip->hdr_checksum,
+			rte_cpu_to_be_16((uint16_t)(ip->time_to_live << 8)),
+			rte_cpu_to_be_16((uint16_t)((ip->time_to_live - 1) << 8)));
+		ip->time_to_live--;
+		psw_count_event(lc, PSW_EV_FORWARDED4);
+	} else {
+		struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv6_hdr *, m->l2_len);
+
+		if (ip->hop_limits <= 1) {
+			if (psw_icmp_time_exceeded(t, pkt, m) == 0)
+				psw_count_event(lc, PSW_EV_ICMP_TIME_EXCEEDED);
+			else
+				psw_set_drop(m, PSW_DROP_TTL_EXCEEDED);
+			return;
+		}
+		ip->hop_limits--;
+		psw_count_event(lc, PSW_EV_FORWARDED6);
+	}
+	eth = strip_vlans(pkt, m);
+	rte_ether_addr_copy(&nh->mac, &eth->dst_addr);
+	rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
+	psw_set_tx(m, nh->port);
+}
+
+/* Look the burst's IPv4 destinations up: pods first, then routes. */
+static void
+lookup4(const struct psw_tables *t, struct psw_burst *b, const uint8_t *idx, unsigned n,
+	const struct psw_nh **nhs)
+{
+	const void *keys[PSW_BURST_MAX];
+	void *data[PSW_BURST_MAX];
+	uint32_t ips[PSW_BURST_MAX];
+	uint64_t hops[PSW_BURST_MAX];
+	uint8_t miss[PSW_BURST_MAX];
+	uint64_t hits = 0;
+	unsigned i, nb_miss = 0;
+
+	for (i = 0; i < n; i++)
+		keys[i] = &b->meta[idx[i]].dst4;
+	if (t->pods != NULL && t->pods->h4 != NULL && n > 0)
+		rte_hash_lookup_bulk_data(t->pods->h4, keys, n, &hits, data);
+	for (i = 0; i < n; i++) {
+		if (hits & (1ULL << i)) {
+			nhs[i] = &t->pods->pods[(uintptr_t)data[i]].nh;
+		} else {
+			nhs[i] = NULL;
+			miss[nb_miss] = (uint8_t)i;
+			ips[nb_miss++] = rte_be_to_cpu_32(b->meta[idx[i]].dst4);
+		}
+	}
+	if (nb_miss == 0 || t->routes == NULL || t->routes->fib4 == NULL)
+		return;
+	rte_fib_lookup_bulk(t->routes->fib4, ips, hops, nb_miss);
+	for (i = 0; i < nb_miss; i++)
+		if (hops[i] < t->routes->nb_nhs)
+			nhs[miss[i]] = &t->routes->nhs[hops[i]];
+}
+
+static void
+lookup6(const struct psw_tables *t, struct psw_burst *b, const uint8_t *idx, unsigned n,
+	const struct psw_nh **nhs)
+{
+	const void *keys[PSW_BURST_MAX];
+	void *data[PSW_BURST_MAX];
+	uint8_t ips[PSW_BURST_MAX][RTE_FIB6_IPV6_ADDR_SIZE];
+	uint64_t hops[PSW_BURST_MAX];
+	uint8_t miss[PSW_BURST_MAX];
+	uint64_t hits = 0;
+	unsigned i, nb_miss = 0;
+
+	for (i = 0; i < n; i++)
+		keys[i] = b->meta[idx[i]].dst6;
+	if (t->pods != NULL && t->pods->h6 != NULL && n > 0)
+		rte_hash_lookup_bulk_data(t->pods->h6, keys, n, &hits, data);
+	for (i = 0; i < n; i++) {
+		if (hits & (1ULL << i)) {
+			nhs[i] = &t->pods->pods[(uintptr_t)data[i]].nh;
+		} else {
+			nhs[i] = NULL;
+			miss[nb_miss] = (uint8_t)i;
+			memcpy(ips[nb_miss++], b->meta[idx[i]].dst6, 16);
+		}
+	}
+	if (nb_miss == 0 || t->routes == NULL || t->routes->fib6 == NULL)
+		return;
+	rte_fib6_lookup_bulk(t->routes->fib6, ips, hops, nb_miss);
+	for (i = 0; i < nb_miss; i++)
+		if (hops[i] < t->routes->nb_nhs)
+			nhs[miss[i]] = &t->routes->nhs[hops[i]];
+}
+
+void
+psw_forward_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
+{
+	uint8_t idx4[PSW_BURST_MAX], idx6[PSW_BURST_MAX];
+	const struct psw_nh *nh4[PSW_BURST_MAX], *nh6[PSW_BURST_MAX];
+	unsigned i, n4 = 0, n6 = 0;
+
+	for (i = 0; i < b->nb; i++) {
+		struct psw_meta *m = &b->meta[i];
+
+		if (m->verdict != PSW_V_CONTINUE)
+			continue;
+		if (m->l3 == PSW_L3_IPV4)
+			idx4[n4++] = (uint8_t)i;
+		else if (m->l3 == PSW_L3_IPV6)
+			idx6[n6++] = (uint8_t)i;
+		else
+			psw_set_drop(m, PSW_DROP_UNHANDLED);
+	}
+	if (n4 > 0) {
+		lookup4(t, b, idx4, n4, nh4);
+		for (i = 0; i < n4; i++)
+			forward_one(lc, t, b->pkts[idx4[i]], &b->meta[idx4[i]], nh4[i]);
+	}
+	if (n6 > 0) {
+		lookup6(t, b, idx6, n6, nh6);
+		for (i = 0; i < n6; i++)
+			forward_one(lc, t, b->pkts[idx6[i]], &b->meta[idx6[i]], nh6[i]);
+	}
+}

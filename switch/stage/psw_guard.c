@@ -1,0 +1,324 @@
+/* guard stage: anti-spoofing and the gateway's ARP / ND / echo answers. */
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_arp.h>
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "psw_csum.h"
+#include "psw_guard.h"
+
+#define ICMP6_ECHO_REQUEST 128
+#define ICMP6_ECHO_REPLY   129
+#define ND_NEIGHBOR_SOLICIT 135
+#define ND_NEIGHBOR_ADVERT 136
+#define ND_OPT_TARGET_LLADDR 2
+#define ND_NA_FLAGS (0x80 | 0x40 | 0x20) /* router, solicited, override */
+#define ND_NS_LEN 24                     /* type..target, before options */
+#define ND_NA_LEN 32                     /* NA with a target link-layer option */
+
+static inline const struct psw_pod *
+in_pod(const struct psw_tables *t, const struct psw_meta *m)
+{
+	const struct psw_port_info *pi = &t->ports[m->in_port];
+
+	return pi->is_pod ? &t->pods->pods[pi->pod] : NULL;
+}
+
+static inline bool
+ip6_is_link_local(const uint8_t *a)
+{
+	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+}
+
+static inline bool
+ip6_is_unspecified(const uint8_t *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a, zero, 16) == 0;
+}
+
+/* Turn the frame around: destination = its source, source = the gateway. */
+static inline void
+eth_answer(struct rte_ether_hdr *eth, const struct psw_tables *t)
+{
+	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
+	rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
+}
+
+static void
+guard_arp(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+	  struct psw_meta *m, const struct psw_pod *pod)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
+	struct rte_arp_hdr *arp;
+	uint32_t sip, tip;
+
+	if (rte_pktmbuf_data_len(pkt) < m->l2_len + sizeof(*arp)) {
+		psw_set_drop(m, PSW_DROP_ARP_BAD);
+		return;
+	}
+	arp = rte_pktmbuf_mtod_offset(pkt, struct rte_arp_hdr *, m->l2_len);
+	if (arp->arp_hardware != RTE_BE16(RTE_ARP_HRD_ETHER) ||
+	    arp->arp_protocol != RTE_BE16(RTE_ETHER_TYPE_IPV4) ||
+	    arp->arp_hlen != RTE_ETHER_ADDR_LEN || arp->arp_plen != 4) {
+		psw_set_drop(m, PSW_DROP_ARP_BAD);
+		return;
+	}
+	sip = arp->arp_data.arp_sip;
+	tip = arp->arp_data.arp_tip;
+	if (pod != NULL) {
+		if (!rte_is_same_ether_addr(&arp->arp_data.arp_sha, &pod->nh.mac)) {
+			psw_set_drop(m, PSW_DROP_SPOOF_MAC);
+			return;
+		}
+		if (sip != 0 && !(pod->has_ip4 && sip == pod->ip4)) {
+			psw_set_drop(m, PSW_DROP_SPOOF_IP);
+			return;
+		}
+	}
+	/*
+	 * Answer requests only. On a pod port, every address but the pod's own
+	 * is reached through the gateway (proxy ARP); a probe or announcement
+	 * of the pod's own address gets no answer. Elsewhere only the gateway.
+	 */
+	if (arp->arp_opcode != RTE_BE16(RTE_ARP_OP_REQUEST) || tip == sip ||
+	    (pod != NULL ? (pod->has_ip4 && tip == pod->ip4) : tip != t->node.gw4) ||
+	    sip == 0) {
+		psw_set_drop(m, PSW_DROP_ARP_IGNORED);
+		return;
+	}
+	arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REPLY);
+	rte_ether_addr_copy(&arp->arp_data.arp_sha, &arp->arp_data.arp_tha);
+	rte_ether_addr_copy(&t->node.gw_mac, &arp->arp_data.arp_sha);
+	arp->arp_data.arp_tip = sip;
+	arp->arp_data.arp_sip = tip;
+	eth_answer(eth, t);
+	psw_set_tx(m, m->in_port);
+	psw_count_event(lc, PSW_EV_ARP_REPLY);
+}
+
+/* Neighbour solicitation -> advertisement for the target, from the gateway's MAC. */
+static void
+guard_nd(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+	 struct psw_meta *m, const struct psw_pod *pod)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
+	struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv6_hdr *, m->l2_len);
+	uint8_t *icmp = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l4_off);
+	unsigned icmp_len = m->l2_len + m->l3_payload - m->l4_off;
+	unsigned need = m->l4_off + ND_NA_LEN;
+	uint8_t target[16];
+
+	if ((m->dport >> 8) != ND_NEIGHBOR_SOLICIT || icmp_len < ND_NS_LEN ||
+	    ip->hop_limits != 255 || (m->flags & PSW_F_IP_OPTS) ||
+	    ip6_is_unspecified(m->src6) || pkt->nb_segs != 1) {
+		psw_set_drop(m, PSW_DROP_ND_IGNORED);
+		return;
+	}
+	memcpy(target, icmp + 8, 16);
+	if (pod != NULL ? (pod->has_ip6 && memcmp(target, pod->ip6, 16) == 0)
+			: memcmp(target, t->node.gw6, 16) != 0) {
+		psw_set_drop(m, PSW_DROP_ND_IGNORED);
+		return;
+	}
+	/* The NA is 32 bytes of ICMPv6: grow or shrink the frame to fit. */
+	if (need > rte_pktmbuf_data_len(pkt)) {
+		if (rte_pktmbuf_append(pkt, (uint16_t)(need - rte_pktmbuf_data_len(pkt))) == NULL) {
+			psw_set_drop(m, PSW_DROP_ND_IGNORED);
+			return;
+		}
+	} else {
+		rte_pktmbuf_trim(pkt, (uint16_t)(rte_pktmbuf_data_len(pkt) - need));
+	}
+	eth_answer(eth, t);
+	memcpy(ip->dst_addr, m->src6, 16);
+	memcpy(ip->src_addr, target, 16);
+	ip->payload_len = RTE_BE16(ND_NA_LEN);
+	ip->hop_limits = 255;
+	memset(icmp, 0, ND_NA_LEN);
+	icmp[0] = ND_NEIGHBOR_ADVERT;
+	icmp[4] = ND_NA_FLAGS;
+	memcpy(icmp + 8, target, 16);
+	icmp[24] = ND_OPT_TARGET_LLADDR;
+	icmp[25] = 1;                       /* option length in units of 8 bytes */
+	memcpy(icmp + 26, &t->node.gw_mac, RTE_ETHER_ADDR_LEN);
+	*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
+	psw_set_tx(m, m->in_port);
+	psw_count_event(lc, PSW_EV_ND_REPLY);
+}
+
+static void
+guard_echo4(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+	    struct psw_meta *m)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv4_hdr *, m->l2_len);
+	struct rte_icmp_hdr *icmp;
+
+	if (m->l4_proto != IPPROTO_ICMP || !(m->flags & PSW_F_L4) || (m->flags & PSW_F_FRAG) ||
+	    (m->dport >> 8) != RTE_IP_ICMP_ECHO_REQUEST) {
+		psw_set_drop(m, PSW_DROP_TO_GATEWAY);
+		return;
+	}
+	icmp = rte_pktmbuf_mtod_offset(pkt, struct rte_icmp_hdr *, m->l4_off);
+	icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
+	icmp->icmp_cksum = psw_csum_update16(icmp->icmp_cksum,
+					     RTE_BE16(RTE_IP_ICMP_ECHO_REQUEST << 8),
+					     RTE_BE16(RTE_IP_ICMP_ECHO_REPLY << 8));
+	ip->dst_addr = ip->src_addr;
+	ip->src_addr = t->node.gw4;
+	ip->time_to_live = 64;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	eth_answer(rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *), t);
+	psw_set_tx(m, m->in_port);
+	psw_count_event(lc, PSW_EV_ECHO_REPLY);
+}
+
+static void
+guard_echo6(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+	    struct psw_meta *m)
+{
+	struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv6_hdr *, m->l2_len);
+	uint16_t *csum;
+
+	if (m->l4_proto != IPPROTO_ICMPV6 || !(m->flags & PSW_F_L4) || (m->flags & PSW_F_FRAG) ||
+	    (m->dport >> 8) != ICMP6_ECHO_REQUEST) {
+		psw_set_drop(m, PSW_DROP_TO_GATEWAY);
+		return;
+	}
+	/* Swapping the addresses leaves the pseudo-header sum unchanged. */
+	csum = rte_pktmbuf_mtod_offset(pkt, uint16_t *, m->l4_off + 2);
+	*rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l4_off) = ICMP6_ECHO_REPLY;
+	*csum = psw_csum_update16(*csum, RTE_BE16(ICMP6_ECHO_REQUEST << 8),
+				  RTE_BE16(ICMP6_ECHO_REPLY << 8));
+	memcpy(ip->dst_addr, ip->src_addr, 16);
+	memcpy(ip->src_addr, t->node.gw6, 16);
+	ip->hop_limits = 64;
+	eth_answer(rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *), t);
+	psw_set_tx(m, m->in_port);
+	psw_count_event(lc, PSW_EV_ECHO_REPLY);
+}
+
+static inline bool
+ip4_is_multicast_or_broadcast(const struct psw_tables *t, uint32_t dst)
+{
+	uint32_t h = rte_be_to_cpu_32(dst);
+
+	return (h & 0xf0000000) == 0xe0000000 || h == 0xffffffff ||
+	       dst == (t->node.pod_net4 | ~t->node.pod_mask4);
+}
+
+static inline bool
+gateway_mac(const struct psw_tables *t, const struct rte_mbuf *pkt)
+{
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, const struct rte_ether_hdr *);
+
+	return rte_is_same_ether_addr(&eth->dst_addr, &t->node.gw_mac);
+}
+
+static void
+guard_ip4(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+	  struct psw_meta *m, const struct psw_pod *pod)
+{
+	if (m->flags & PSW_F_L2_MCAST) {
+		psw_set_drop(m, PSW_DROP_MULTICAST);
+		return;
+	}
+	if (!gateway_mac(t, pkt)) {
+		psw_set_drop(m, PSW_DROP_L2_DST);
+		return;
+	}
+	if (pod != NULL && !(pod->has_ip4 && m->src4 == pod->ip4)) {
+		psw_set_drop(m, PSW_DROP_SPOOF_IP);
+		return;
+	}
+	if (ip4_is_multicast_or_broadcast(t, m->dst4)) {
+		psw_set_drop(m, PSW_DROP_MULTICAST);
+		return;
+	}
+	if (m->dst4 == t->node.gw4)
+		guard_echo4(lc, t, pkt, m);
+}
+
+static inline bool
+is_nd(const struct psw_meta *m)
+{
+	unsigned type = m->dport >> 8;
+
+	return m->l4_proto == IPPROTO_ICMPV6 && (m->flags & PSW_F_L4) &&
+	       ((type >= 130 && type <= 137) || type == 143);
+}
+
+static void
+guard_ip6(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+	  struct psw_meta *m, const struct psw_pod *pod)
+{
+	if (is_nd(m)) {
+		guard_nd(lc, t, pkt, m, pod);
+		return;
+	}
+	if (m->flags & PSW_F_L2_MCAST) {
+		psw_set_drop(m, PSW_DROP_MULTICAST);
+		return;
+	}
+	if (!gateway_mac(t, pkt)) {
+		psw_set_drop(m, PSW_DROP_L2_DST);
+		return;
+	}
+	if (ip6_is_link_local(m->src6) || ip6_is_link_local(m->dst6)) {
+		psw_set_drop(m, PSW_DROP_LINK_LOCAL);
+		return;
+	}
+	if (pod != NULL && !(pod->has_ip6 && memcmp(m->src6, pod->ip6, 16) == 0)) {
+		psw_set_drop(m, PSW_DROP_SPOOF_IP);
+		return;
+	}
+	if (m->dst6[0] == 0xff) {
+		psw_set_drop(m, PSW_DROP_MULTICAST);
+		return;
+	}
+	if (t->node.has_ip6 && memcmp(m->dst6, t->node.gw6, 16) == 0)
+		guard_echo6(lc, t, pkt, m);
+}
+
+void
+psw_guard_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
+{
+	unsigned i;
+
+	for (i = 0; i < b->nb; i++) {
+		struct psw_meta *m = &b->meta[i];
+		struct rte_mbuf *pkt = b->pkts[i];
+		const struct psw_pod *pod;
+
+		if (m->verdict != PSW_V_CONTINUE)
+			continue;
+		pod = in_pod(t, m);
+		if (pod != NULL &&
+		    !rte_is_same_ether_addr(&rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *)->src_addr,
+					    &pod->nh.mac)) {
+			psw_set_drop(m, PSW_DROP_SPOOF_MAC);
+			continue;
+		}
+		switch (m->l3) {
+		case PSW_L3_ARP:
+			guard_arp(lc, t, pkt, m, pod);
+			break;
+		case PSW_L3_IPV4:
+			guard_ip4(lc, t, pkt, m, pod);
+			break;
+		case PSW_L3_IPV6:
+			guard_ip6(lc, t, pkt, m, pod);
+			break;
+		default:
+			psw_set_drop(m, PSW_DROP_ETHERTYPE);
+			break;
+		}
+	}
+}

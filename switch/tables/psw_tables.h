@@ -1,0 +1,155 @@
+/*
+ * The table snapshot workers read: node facts, per-port facts, the pod table,
+ * the route table and each worker's RX queue list, reached through one
+ * pointer published with rte_rcu_qsbr.
+ *
+ * Rules (docs/concurrency.md):
+ * - A snapshot and everything it points to is immutable once published.
+ * - Workers load the pointer once per loop iteration (psw_tables_get), use it
+ *   for that iteration only, and report a quiescent state at its end.
+ * - The control thread alone builds and publishes snapshots. Sub-tables that
+ *   did not change are shared between versions (reference counts, touched
+ *   only by the control thread). An old snapshot and the sub-tables only it
+ *   held are freed after every worker has passed a quiescent point.
+ */
+#ifndef PSW_TABLES_H
+#define PSW_TABLES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_ether.h>
+#include <rte_rcu_qsbr.h>
+
+#include "psw_config.h"
+
+#define PSW_MAX_PORTS       32          /* RTE_MAX_ETHPORTS of Debian's DPDK */
+#define PSW_PORT_NONE       UINT16_MAX
+#define PSW_POD_NONE        UINT32_MAX
+#define PSW_NH_NONE         0x7fff      /* FIB default: no route */
+#define PSW_MAX_RXQ_PER_WORKER 64
+
+/** Where a packet goes: output port and destination MAC (source is the gateway). */
+struct psw_nh {
+	struct rte_ether_addr mac;
+	uint16_t port;
+};
+
+/** A local pod: its port, MAC and addresses (network order). */
+struct psw_pod {
+	struct psw_nh nh;        /**< port and MAC of the pod */
+	uint8_t has_ip4;
+	uint8_t has_ip6;
+	uint32_t ip4;
+	uint8_t ip6[16];
+};
+
+/** Per-port facts the fast path needs. */
+struct psw_port_info {
+	uint8_t present;         /**< port exists in this version */
+	uint8_t is_pod;          /**< anti-spoofing applies */
+	uint32_t pod;            /**< index into pods->pods when is_pod */
+};
+
+/** Exact-match table of local pods (IPv4 and IPv6 keys -> pod index). */
+struct psw_pod_table {
+	unsigned refcnt;         /* control thread only */
+	uint64_t id;
+	struct rte_hash *h4;     /**< key uint32_t (network order) */
+	struct rte_hash *h6;     /**< key uint8_t[16] */
+	uint32_t nb;
+	struct psw_pod pods[];
+};
+
+/** Longest-prefix routes (rte_fib / rte_fib6) to next hops. */
+struct psw_route_table {
+	unsigned refcnt;         /* control thread only */
+	uint64_t id;
+	struct rte_fib *fib4;    /**< host-order keys; next hop = index into nhs */
+	struct rte_fib6 *fib6;
+	uint32_t nb_nhs;
+	struct psw_nh nhs[];
+};
+
+struct psw_rxq {
+	uint16_t port;           /**< podswitch port index */
+	uint16_t queue;
+};
+
+struct psw_worker_rxqs {
+	uint16_t nb;
+	struct psw_rxq rxq[PSW_MAX_RXQ_PER_WORKER];
+};
+
+struct psw_node_info {
+	uint32_t gw4;                    /**< network order */
+	uint8_t gw6[16];
+	uint8_t has_ip6;
+	struct rte_ether_addr gw_mac;
+	uint32_t pod_net4;               /**< network order */
+	uint32_t pod_mask4;              /**< network order */
+};
+
+struct psw_tables {
+	uint64_t version;
+	struct psw_node_info node;
+	struct psw_port_info ports[PSW_MAX_PORTS];
+	struct psw_pod_table *pods;      /**< one reference held by this snapshot */
+	struct psw_route_table *routes;  /**< one reference held by this snapshot */
+	struct psw_worker_rxqs workers[PSW_MAX_WORKERS];
+};
+
+/** The published pointer; workers read it through psw_tables_get(). */
+extern struct psw_tables *psw_tables_current;
+
+/** Worker side: the snapshot to use for this loop iteration. */
+static inline const struct psw_tables *
+psw_tables_get(void)
+{
+	return __atomic_load_n(&psw_tables_current, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Control side (psw_tables.c). Not for workers.
+ */
+
+/**
+ * Create the RCU variable for nb_workers readers (thread ids 0..nb-1).
+ * @return 0 or -ENOMEM
+ */
+int psw_tables_init(unsigned nb_workers);
+
+/** The RCU variable workers register with. */
+struct rte_rcu_qsbr *psw_tables_qsbr(void);
+
+/** A zeroed snapshot to fill; sub-table pointers NULL. NULL + rte_errno on failure. */
+struct psw_tables *psw_tables_alloc(void);
+
+/**
+ * Make t the current snapshot. Takes ownership of t and of the one reference
+ * it holds on each sub-table. The previous snapshot is released (its
+ * references dropped) once every worker has been quiescent.
+ */
+void psw_tables_publish(struct psw_tables *t);
+
+/** Free what every worker has stopped using. Returns the number still pending. */
+unsigned psw_tables_reclaim(void);
+
+/**
+ * Block the control thread (never a worker) until every worker has passed a
+ * quiescent point, then reclaim. After it returns, no worker uses anything
+ * that is not in the current snapshot (e.g. a removed port).
+ */
+void psw_tables_sync(void);
+
+/** Release everything at shutdown (workers stopped). */
+void psw_tables_fini(void);
+
+/* Sub-table references (control thread only). Put frees at zero. NULL is accepted. */
+void psw_pod_table_ref(struct psw_pod_table *p);
+void psw_pod_table_put(struct psw_pod_table *p);
+void psw_route_table_ref(struct psw_route_table *r);
+void psw_route_table_put(struct psw_route_table *r);
+
+#endif /* PSW_TABLES_H */

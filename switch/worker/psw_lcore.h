@@ -1,0 +1,75 @@
+/*
+ * Per-worker state: one cache-aligned struct per worker lcore holding its
+ * counters and TX buffers. Only its own worker writes it; the control thread
+ * reads the counters (plain 64-bit loads, which do not tear on x86-64/arm64).
+ */
+#ifndef PSW_LCORE_H
+#define PSW_LCORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_mbuf.h>
+
+#include "psw_pkt.h"
+#include "psw_tables.h"
+
+/* Events that are not drops: counted the same way, named once. */
+#define PSW_EVENTS(_)                                                  \
+	_(ARP_REPLY,        "arp_reply",        "ARP requests answered")    \
+	_(ND_REPLY,         "nd_reply",         "neighbour solicitations answered") \
+	_(ECHO_REPLY,       "echo_reply",       "pings to the gateway answered") \
+	_(ICMP_TIME_EXCEEDED, "icmp_time_exceeded", "ICMP time-exceeded sent") \
+	_(FORWARDED4,       "forwarded_ip4",    "IPv4 packets routed")        \
+	_(FORWARDED6,       "forwarded_ip6",    "IPv6 packets routed")
+
+enum psw_event {
+#define _(sym, name, help) PSW_EV_##sym,
+	PSW_EVENTS(_)
+#undef _
+	PSW_EV_COUNT
+};
+
+const char *psw_event_name(unsigned ev);
+
+struct psw_port_counters {
+	uint64_t rx;
+	uint64_t tx;
+	uint64_t tx_drop;
+};
+
+struct psw_lcore_stats {
+	uint64_t loops;
+	uint64_t busy_loops;
+	uint64_t rx;
+	uint64_t tx;
+	uint64_t drops[PSW_DROP_COUNT];
+	uint64_t events[PSW_EV_COUNT];
+	struct psw_port_counters ports[PSW_MAX_PORTS];
+};
+
+#define PSW_TXBUF_MAX (2 * PSW_BURST_MAX)
+
+struct psw_txbuf {
+	uint16_t nb;
+	struct rte_mbuf *pkts[PSW_TXBUF_MAX];
+};
+
+struct psw_lcore {
+	unsigned worker;                 /**< 0..nb_workers-1, also the RCU thread id */
+	unsigned lcore_id;
+	unsigned idle_sleep_us;
+	volatile bool stop;              /**< set by the control thread */
+	struct psw_lcore_stats stats;
+	uint64_t dirty_ports;            /**< bit per port with a non-empty txbuf */
+	struct psw_txbuf tx[PSW_MAX_PORTS];
+} __rte_cache_aligned;
+
+static inline void
+psw_count_event(struct psw_lcore *lc, enum psw_event ev)
+{
+	lc->stats.events[ev]++;
+}
+
+#endif /* PSW_LCORE_H */
