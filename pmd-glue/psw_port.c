@@ -249,6 +249,8 @@ port_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
 				 c->name, rte_strerror(rte_errno));
 			return -rte_errno;
 		}
+		p->eth_port = (uint16_t)rc;
+		return 0;
 	} else {
 		char devargs[RTE_DEV_NAME_MAX_LEN + sizeof(args) + 1];
 
