@@ -40,15 +40,27 @@ const char *psw_port_kind_name(enum psw_port_kind kind)
 
 /* ---- CPUs ---- */
 
+/*
+ * The CPUs this process may use, read once: the first configuration is
+ * loaded before DPDK pins the control thread to one CPU, and a reload later
+ * must judge worker CPUs against the process's mask, not that pinned one.
+ */
 static void load_cpus(struct psw_cfg_ctx *ctx)
 {
-	CPU_ZERO(&ctx->cpus);
-	if (sched_getaffinity(0, sizeof(ctx->cpus), &ctx->cpus) != 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
+	static cpu_set_t process_cpus;
+	static bool have_process_cpus;
 
-		for (long i = 0; i < n && i < CPU_SETSIZE; i++)
-			CPU_SET((int)i, &ctx->cpus);
+	if (!have_process_cpus) {
+		CPU_ZERO(&process_cpus);
+		if (sched_getaffinity(0, sizeof(process_cpus), &process_cpus) != 0) {
+			long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+			for (long i = 0; i < n && i < CPU_SETSIZE; i++)
+				CPU_SET((int)i, &process_cpus);
+		}
+		have_process_cpus = true;
 	}
+	ctx->cpus = process_cpus;
 	ctx->nb_cpus = (unsigned)CPU_COUNT(&ctx->cpus);
 }
 

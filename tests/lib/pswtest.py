@@ -1,0 +1,274 @@
+"""Test harness for podswitch component and system tests.
+
+Starts the real daemon on a generated configuration, reads its counters
+(SIGUSR1), and creates namespaces, interfaces and DPDK pods that are always
+cleaned up, even when a test fails. Tests register with @test and run with
+main(); the runner prints one line per test and a closing
+'N passed, N failed' line, and exits non-zero on any failure.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("PSW_BUILD", os.path.join(ROOT, "build"))
+PODSWITCH = os.path.join(BUILD, "switch", "podswitch")
+GW_MAC = "02:50:53:57:00:01"
+
+_tests = []
+
+
+def test(fn):
+    _tests.append(fn)
+    return fn
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def run(cmd, check_rc=True, timeout=60, **kw):
+    """Run a command (list or string); return CompletedProcess."""
+    shell = isinstance(cmd, str)
+    p = subprocess.run(cmd, shell=shell, capture_output=True, text=True, timeout=timeout, **kw)
+    if check_rc and p.returncode != 0:
+        raise Failure("command failed (%d): %s\n%s%s" % (p.returncode, cmd, p.stdout, p.stderr))
+    return p
+
+
+class Scope:
+    """Collects cleanup actions; runs them in reverse order, ignoring errors."""
+
+    def __init__(self):
+        self.actions = []
+        self.dir = tempfile.mkdtemp(prefix="psw-test-")
+        self.actions.append(lambda: shutil.rmtree(self.dir, ignore_errors=True))
+
+    def defer(self, fn):
+        self.actions.append(fn)
+
+    def close(self):
+        while self.actions:
+            fn = self.actions.pop()
+            try:
+                fn()
+            except Exception:
+                pass
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+
+_uid = [0]
+
+
+def uid():
+    """Short unique token for names (interfaces are limited to 15 characters)."""
+    _uid[0] += 1
+    return "%d%d" % (os.getpid() % 10000, _uid[0])
+
+
+class Switch:
+    """A podswitch process on a generated libconfig file."""
+
+    def __init__(self, scope, body, workers="[1]", name=None):
+        self.scope = scope
+        self.prefix = "psw" + uid()
+        self.conf = scope.path((name or self.prefix) + ".conf")
+        self.log = scope.path((name or self.prefix) + ".log")
+        self.body = body
+        self.workers = workers
+        self.proc = None
+        self.write(body)
+
+    def write(self, body):
+        with open(self.conf, "w") as f:
+            f.write('eal = { file_prefix = "%s"; };\n' % self.prefix)
+            f.write("workers = { cores = %s; idle_sleep_us = 50; };\n" % self.workers)
+            f.write('api = { socket = "%s"; };\n' % self.scope.path("api.sock"))
+            f.write(body)
+
+    def start(self):
+        self.logf = open(self.log, "w")
+        self.proc = subprocess.Popen([PODSWITCH, "-c", self.conf], stdout=self.logf,
+                                     stderr=subprocess.STDOUT)
+        self.scope.defer(self.kill)
+        self.scope.defer(lambda: shutil.rmtree("/var/run/dpdk/" + self.prefix, ignore_errors=True))
+        self.wait_log("running", 20)
+        return self
+
+    def text(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def wait_log(self, pattern, timeout=10, after=0):
+        end = time.time() + timeout
+        while time.time() < end:
+            t = self.text()[after:]
+            if re.search(pattern, t):
+                return t
+            if self.proc.poll() is not None:
+                raise Failure("podswitch exited (%d):\n%s" % (self.proc.returncode, self.text()[-3000:]))
+            time.sleep(0.05)
+        raise Failure("no '%s' in podswitch output after %ss:\n%s" % (pattern, timeout, self.text()[-3000:]))
+
+    def stats(self):
+        """Counters as a dict: 'drop.X', 'event.X', 'port.NAME.rx', ..."""
+        mark = len(self.text())
+        os.kill(self.proc.pid, signal.SIGUSR1)
+        t = self.wait_log(r"event forwarded_ip6 \d+", 10, after=mark)
+        return parse_stats(t[t.rfind("podswitch counters"):])
+
+    def reload(self, body, expect="reloaded"):
+        mark = len(self.text())
+        self.write(body)
+        os.kill(self.proc.pid, signal.SIGHUP)
+        return self.wait_log(expect, 15, after=mark)
+
+    def stop(self):
+        """SIGTERM; returns the final counters. Fails if the exit is not clean."""
+        if self.proc is None or self.proc.poll() is not None:
+            return {}
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise Failure("podswitch did not stop within 20 s of SIGTERM")
+        t = self.text()
+        check(rc == 0, "podswitch exited with %d:\n%s" % (rc, t[-2000:]))
+        check("podswitch: stopped" in t, "no clean stop message")
+        return parse_stats(t[t.rfind("podswitch counters"):])
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def parse_stats(text):
+    s = {}
+    for line in text.splitlines():
+        w = line.split()
+        if len(w) == 3 and w[0] in ("drop", "event"):
+            s["%s.%s" % (w[0], w[1])] = int(w[2])
+        elif w and w[0] == "port" and len(w) >= 4:
+            for i in range(4, len(w) - 1, 2):
+                s["port.%s.%s" % (w[1], w[i])] = int(w[i + 1])
+    return s
+
+
+class Netns:
+    """A network namespace standing in for a pod."""
+
+    def __init__(self, scope, name=None):
+        self.name = name or "psw" + uid()
+        run(["ip", "netns", "add", self.name])
+        scope.defer(lambda: run(["ip", "netns", "del", self.name], check_rc=False))
+        self.ip("link set lo up")
+
+    def ip(self, args):
+        return run("ip -n %s %s" % (self.name, args))
+
+    def sh(self, cmd, check_rc=True, timeout=60):
+        return run(["nsenter", "--net=/run/netns/" + self.name, "sh", "-c", cmd],
+                   check_rc=check_rc, timeout=timeout)
+
+    def popen(self, cmd, **kw):
+        return subprocess.Popen(["nsenter", "--net=/run/netns/" + self.name, "sh", "-c", cmd], **kw)
+
+
+def wait_link(ifname, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        if run(["ip", "link", "show", ifname], check_rc=False).returncode == 0:
+            return
+        time.sleep(0.05)
+    raise Failure("interface %s did not appear" % ifname)
+
+
+def kernel_pod(scope, ifname, mac, ip4, ip6=None, gw4="10.244.0.1", gw6="fd00:10:244::1",
+               plen=24):
+    """Move the switch's tap interface into a new namespace and configure it
+    the way the CNI plugin will: MAC, addresses, default routes via the gateway."""
+    ns = Netns(scope)
+    wait_link(ifname)
+    run(["ip", "link", "set", ifname, "netns", ns.name])
+    ns.ip("link set %s address %s" % (ifname, mac))
+    ns.ip("link set %s up" % ifname)
+    ns.ip("addr add %s/%d dev %s" % (ip4, plen, ifname))
+    ns.ip("route add default via %s dev %s" % (gw4, ifname))
+    if ip6:
+        ns.ip("addr add %s/64 dev %s nodad" % (ip6, ifname))
+        ns.ip("-6 route add default via %s dev %s" % (gw6, ifname))
+    return ns
+
+
+def testpmd_pod(scope, vdev, cpu=0, name="pmd"):
+    """A DPDK pod: dpdk-testpmd answering ARP and ping (icmpecho) on one vdev."""
+    prefix = "psw" + uid()
+    log = scope.path(name + prefix + ".log")
+    logf = open(log, "w")
+    cmd = ["dpdk-testpmd", "--no-huge", "-m", "256", "--no-pci", "--file-prefix=" + prefix,
+           "--lcores=0@%d,1@%d" % (cpu, cpu), "--single-file-segments", "--vdev=" + vdev,
+           "--log-level=*:notice", "--", "--forward-mode=icmpecho", "--auto-start",
+           "--stats-period=1", "--nb-cores=1", "--rxq=1", "--txq=1", "--no-mlockall",
+           "--total-num-mbufs=4096"]
+    p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def stop():
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
+
+    scope.defer(stop)
+    p.log = log
+    return p
+
+
+def ping(ns, dst, count=3, interval=0.2, timeout=10, v6=False):
+    """Returns (sent, received) of a ping run inside ns."""
+    r = ns.sh("ping %s -c %d -i %s -W 1 %s" % ("-6" if v6 else "", count, interval, dst),
+              check_rc=False, timeout=timeout + count * interval + 5)
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
+    check(m, "ping gave no summary: %s %s" % (r.stdout, r.stderr))
+    return int(m.group(1)), int(m.group(2))
+
+
+def main():
+    only = sys.argv[1:]
+    passed = failed = 0
+    for fn in _tests:
+        if only and fn.__name__ not in only:
+            continue
+        scope = Scope()
+        t0 = time.time()
+        try:
+            fn(scope)
+            passed += 1
+            print("PASS %s (%.1fs)" % (fn.__name__, time.time() - t0), flush=True)
+        except Exception as e:
+            failed += 1
+            print("FAIL %s (%.1fs): %s" % (fn.__name__, time.time() - t0, e), flush=True)
+            if not isinstance(e, Failure):
+                traceback.print_exc()
+        finally:
+            scope.close()
+    print("%s: %d passed, %d failed" % (os.path.basename(sys.argv[0]), passed, failed))
+    sys.exit(1 if failed else 0)

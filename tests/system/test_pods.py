@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""System tests: real network stacks in namespaces and DPDK pods attached to a
+running podswitch, checked with real traffic (ping, TCP transfer)."""
+import hashlib
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pswtest import (Netns, Switch, check, kernel_pod, main, ping, run, test,  # noqa: E402
+                     testpmd_pod, uid)
+
+MAC_A, MAC_B, MAC_C = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c"
+MAC_D = "02:00:00:00:00:0d"
+
+
+def two_pods_conf(ta, tb, extra_ports="", extra_pods=""):
+    return """
+ports = (
+  { name = "pa"; kind = "kernel"; ifname = "%s"; },
+  { name = "pb"; kind = "kernel"; ifname = "%s"; }%s
+);
+pods = (
+  { name = "a"; port = "pa"; mac = "%s"; ip = "10.244.0.10"; ip6 = "fd00:10:244::10"; },
+  { name = "b"; port = "pb"; mac = "%s"; ip = "10.244.0.11"; ip6 = "fd00:10:244::11"; }%s
+);
+""" % (ta, tb, extra_ports, MAC_A, MAC_B, extra_pods)
+
+
+def start_two_pods(scope, workers="[0, 1]"):
+    ta, tb = "pa" + uid(), "pb" + uid()
+    sw = Switch(scope, two_pods_conf(ta, tb), workers=workers).start()
+    a = kernel_pod(scope, ta, MAC_A, "10.244.0.10", "fd00:10:244::10")
+    b = kernel_pod(scope, tb, MAC_B, "10.244.0.11", "fd00:10:244::11")
+    return sw, a, b, ta, tb
+
+
+@test
+def kernel_pods_ping_each_other_and_gateway(scope):
+    sw, a, b, _, _ = start_two_pods(scope)
+    for ns, dst, v6 in ((a, "10.244.0.1", False), (a, "10.244.0.11", False),
+                        (b, "10.244.0.10", False), (a, "fd00:10:244::1", True),
+                        (a, "fd00:10:244::11", True), (b, "fd00:10:244::10", True)):
+        sent, got = ping(ns, dst, count=3, v6=v6)
+        check(got == sent, "%s -> %s: %d of %d pings answered" % (ns.name, dst, got, sent))
+    # the receiver sees the sender's own address: no NAT
+    # pods share a /24, yet b reaches a through the gateway (proxy ARP)
+    r = b.sh("ip neigh show 10.244.0.10")
+    check("02:50:53:57:00:01" in r.stdout,
+          "pod b did not resolve pod a to the gateway's MAC: %s" % r.stdout)
+    s = sw.stats()
+    check(s["event.arp_reply"] >= 2, "no ARP answered: %s" % s)
+    check(s["event.nd_reply"] >= 2, "no neighbour solicitation answered: %s" % s)
+    check(s["event.echo_reply"] >= 6, "gateway answered %d pings" % s["event.echo_reply"])
+    check(s["event.forwarded_ip4"] >= 12 and s["event.forwarded_ip6"] >= 12,
+          "too few packets routed: %s" % s)
+    final = sw.stop()
+    check(final["event.forwarded_ip4"] >= 12, "final counters missing")
+
+
+@test
+def kernel_pods_ttl_and_spoofing(scope):
+    sw, a, b, ta, _ = start_two_pods(scope, workers="[1]")
+    # TTL 1: the gateway answers with ICMP time exceeded
+    r = a.sh("ping -c 1 -t 1 -W 2 10.244.0.11", check_rc=False)
+    check("Time to live exceeded" in r.stdout and "10.244.0.1" in r.stdout,
+          "no time-exceeded from the gateway: %s" % r.stdout)
+    # a second address on pod a is not its own: its packets are dropped and counted
+    a.ip("addr add 10.244.0.99/32 dev %s" % ta)
+    before = sw.stats()
+    a.sh("ping -c 3 -i 0.2 -W 1 -I 10.244.0.99 10.244.0.11", check_rc=False)
+    after = sw.stats()
+    check(after["drop.spoof_ip"] - before["drop.spoof_ip"] >= 3,
+          "spoofed packets not dropped: %d" % (after["drop.spoof_ip"] - before["drop.spoof_ip"]))
+    check(after["event.icmp_time_exceeded"] >= 1, "time-exceeded not counted")
+    sw.stop()
+
+
+@test
+def kernel_pods_tcp_transfer_is_byte_exact(scope):
+    sw, a, b, _, _ = start_two_pods(scope)
+    src, dst = scope.path("in.bin"), scope.path("out.bin")
+    with open(src, "wb") as f:
+        f.write(os.urandom(100 * 1024 * 1024))
+    server = b.popen("socat -u TCP-LISTEN:5001,reuseaddr OPEN:%s,creat,trunc" % dst)
+    time.sleep(0.5)
+    t0 = time.time()
+    a.sh("socat -u OPEN:%s TCP:10.244.0.11:5001,connect-timeout=5" % src, timeout=120)
+    server.wait(30)
+    secs = time.time() - t0
+    h = [hashlib.sha256(open(p, "rb").read()).hexdigest() for p in (src, dst)]
+    check(os.path.getsize(dst) == 100 * 1024 * 1024, "received %d bytes" % os.path.getsize(dst))
+    check(h[0] == h[1], "content differs after the transfer")
+    print("  100 MiB in %.2f s (%.0f Mbit/s)" % (secs, 800 / secs))
+    # the same over IPv6
+    server = b.popen("socat -u TCP6-LISTEN:5002,reuseaddr OPEN:%s,creat,trunc" % dst)
+    time.sleep(0.5)
+    a.sh("head -c 10000000 %s | socat -u STDIN TCP6:[fd00:10:244::11]:5002,connect-timeout=5" % src,
+         timeout=60)
+    server.wait(30)
+    check(os.path.getsize(dst) == 10000000, "IPv6 transfer: %d bytes" % os.path.getsize(dst))
+    s = sw.stop()
+    check(s["drop.l4_truncated"] == 0 and s["drop.ip4_bad_csum"] == 0, "bad packets: %s" % s)
+
+
+def dpdk_pod_conf(ta, kind_line):
+    return two_pods_conf(ta, "pb" + uid(), extra_ports=",\n  " + kind_line,
+                         extra_pods=',\n  { name = "d"; port = "pd"; mac = "%s"; ip = "10.244.0.20"; }'
+                         % MAC_D)
+
+
+@test
+def vhost_user_dpdk_pod_answers_ping(scope):
+    ta = "pa" + uid()
+    sock = scope.path("pd.sock")
+    sw = Switch(scope, dpdk_pod_conf(
+        ta, '{ name = "pd"; kind = "vhost-user"; socket = "%s"; }' % sock), workers="[1]").start()
+    a = kernel_pod(scope, ta, MAC_A, "10.244.0.10")
+    testpmd_pod(scope, "net_virtio_user0,path=%s,mac=%s,queues=1" % (sock, MAC_D), cpu=0)
+    sent, got = 0, 0
+    for _ in range(20):                       # testpmd needs a moment to connect
+        sent, got = ping(a, "10.244.0.20", count=2, interval=0.2)
+        if got:
+            break
+    sent, got = ping(a, "10.244.0.20", count=10, interval=0.1)
+    check(got == sent, "vhost-user pod answered %d of %d pings" % (got, sent))
+    s = sw.stop()
+    check(s["port.pd.tx"] >= 10 and s["port.pd.rx"] >= 10, "vhost port counters: %s" % s)
+
+
+@test
+def memif_dpdk_pod_answers_ping(scope):
+    ta = "pa" + uid()
+    sock = scope.path("pd.memif")
+    sw = Switch(scope, dpdk_pod_conf(
+        ta, '{ name = "pd"; kind = "memif"; socket = "%s"; }' % sock), workers="[1]").start()
+    a = kernel_pod(scope, ta, MAC_A, "10.244.0.10")
+    testpmd_pod(scope, "net_memif0,role=client,socket=%s,socket-abstract=no,mac=%s" % (sock, MAC_D),
+                cpu=0)
+    sent, got = 0, 0
+    for _ in range(20):
+        sent, got = ping(a, "10.244.0.20", count=2, interval=0.2)
+        if got:
+            break
+    sent, got = ping(a, "10.244.0.20", count=10, interval=0.1)
+    check(got == sent, "memif pod answered %d of %d pings" % (got, sent))
+    s = sw.stop()
+    check(s["port.pd.tx"] >= 10 and s["port.pd.rx"] >= 10, "memif port counters: %s" % s)
+
+
+@test
+def port_hot_add_and_remove_loses_nothing(scope):
+    ta, tb, tc = "pa" + uid(), "pb" + uid(), "pc" + uid()
+    sw = Switch(scope, two_pods_conf(ta, tb), workers="[0, 1]").start()
+    a = kernel_pod(scope, ta, MAC_A, "10.244.0.10")
+    b = kernel_pod(scope, tb, MAC_B, "10.244.0.11")
+    check(ping(a, "10.244.0.11", count=2)[1] == 2, "a cannot reach b before the test")
+    result = {}
+
+    def flood():
+        result["ping"] = ping(a, "10.244.0.11", count=400, interval=0.01, timeout=30)
+
+    t = threading.Thread(target=flood)
+    t.start()
+    time.sleep(0.5)
+    with_c = two_pods_conf(ta, tb, extra_ports=',\n  { name = "pc"; kind = "kernel"; ifname = "%s"; }' % tc,
+                           extra_pods=',\n  { name = "c"; port = "pc"; mac = "%s"; ip = "10.244.0.12"; }'
+                           % MAC_C)
+    sw.reload(with_c)
+    c = kernel_pod(scope, tc, MAC_C, "10.244.0.12")
+    sent, got = ping(c, "10.244.0.10", count=3, interval=0.1)
+    check(got == sent, "hot-added pod c reached a %d of %d times" % (got, sent))
+    sw.reload(two_pods_conf(ta, tb))
+    # the port's tap interface goes away with it
+    r = c.sh("ip link show %s" % tc, check_rc=False)
+    check(r.returncode != 0, "removed port's interface is still in pod c: %s" % r.stdout)
+    t.join()
+    sent, got = result["ping"]
+    check(sent == 400 and got == 400, "a->b flow lost %d of %d during hot add/remove" % (sent - got, sent))
+    s = sw.stop()
+    check(s["drop.tx_full"] == 0 and s["drop.port_gone"] == 0, "drops during hot-plug: %s" % s)
+    check("port pc" not in sw.text().split("reloaded")[-1].split("podswitch counters")[-1],
+          "removed port still listed")
+
+
+@test
+def reload_with_bad_file_keeps_running_state(scope):
+    sw, a, b, ta, tb = start_two_pods(scope, workers="[1]")
+    out = sw.reload(two_pods_conf(ta, tb) + "\nbogus_key = 1;\n", expect="reload refused")
+    check("bogus_key" in out, "refusal does not name the key: %s" % out)
+    sent, got = ping(a, "10.244.0.11", count=3)
+    check(got == sent, "traffic broken after a refused reload")
+    sw.workers = "[0]"
+    out = sw.reload(two_pods_conf(ta, tb), expect="reload failed")
+    check("workers cannot change while running" in out, "no reason given: %s" % out)
+    sent, got = ping(a, "10.244.0.11", count=3)
+    check(got == sent, "traffic broken after a refused worker change")
+    sw.stop()
+
+
+if __name__ == "__main__":
+    main()
