@@ -5,6 +5,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <rte_bus_vdev.h>
 #include <rte_dev.h>
@@ -211,6 +215,74 @@ psw_port_plan_queues(const struct psw_port_conf *c, unsigned nb_workers,
 	return 0;
 }
 
+/* mkdir -p for the directory part of path. */
+static int
+make_parent_dirs(const char *path)
+{
+	char dir[PSW_PATH_MAX];
+	struct stat sb;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *c = dir + 1; *c != '\0'; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*c = '/';
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (stat(dir, &sb) < 0)
+		return -errno;
+	return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+}
+
+/*
+ * A server-side socket (vhost-user server, memif server) needs its directory,
+ * and a socket file left by a switch that died must go; one that someone
+ * still listens on is another switch's, and is refused.
+ */
+static int
+prepare_server_socket(const struct psw_port_conf *c, char *err, size_t err_len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat sb;
+	int fd, rc;
+
+	rc = make_parent_dirs(c->socket);
+	if (rc < 0) {
+		snprintf(err, err_len, "port '%s' (%s): cannot create the directory of socket '%s': %s",
+			 c->name, psw_port_kind_name(c->kind), c->socket, strerror(-rc));
+		return rc;
+	}
+	if (stat(c->socket, &sb) < 0)
+		return 0;
+	if (!S_ISSOCK(sb.st_mode)) {
+		snprintf(err, err_len, "port '%s' (%s): '%s' exists and is not a socket",
+			 c->name, psw_port_kind_name(c->kind), c->socket);
+		return -EEXIST;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, err_len, "port '%s' (%s): socket '%s' is in use by another process",
+			 c->name, psw_port_kind_name(c->kind), c->socket);
+		return -EADDRINUSE;
+	}
+	unlink(c->socket);
+	return 0;
+}
+
 static int
 port_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
 {
@@ -253,6 +325,12 @@ port_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
 		return 0;
 	} else {
 		char devargs[RTE_DEV_NAME_MAX_LEN + sizeof(args) + 1];
+
+		if ((c->kind == PSW_PORT_VHOST && !c->client) || c->kind == PSW_PORT_MEMIF) {
+			rc = prepare_server_socket(c, err, err_len);
+			if (rc < 0)
+				return rc;
+		}
 
 		rc = psw_port_vdev_args(c, index, p->devname, sizeof(p->devname), args, sizeof(args));
 		if (rc < 0) {
@@ -329,8 +407,8 @@ port_configure(struct psw_port *p, char *err, size_t err_len)
 	if (rc == 0)
 		rc = rte_eth_dev_adjust_nb_rx_tx_desc(p->eth_port, &nb_rxd, &nb_txd);
 	if (rc < 0) {
-		snprintf(err, err_len, "port '%s': cannot configure %u/%u queues: %s", c->name,
-			 plan.nb_rxq, plan.nb_txq, rte_strerror(-rc));
+		snprintf(err, err_len, "port '%s' (%s): cannot configure %u/%u queues: %s", c->name,
+			 psw_port_kind_name(c->kind), plan.nb_rxq, plan.nb_txq, rte_strerror(-rc));
 		return rc;
 	}
 	p->socket = rte_eth_dev_socket_id(p->eth_port);
