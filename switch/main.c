@@ -8,8 +8,10 @@
  *   SIGUSR1          print counters
  *   SIGHUP           re-read the configuration file and apply the difference
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <numa.h>
 #include <signal.h>
 #include <stdio.h>
@@ -96,6 +98,27 @@ build_eal_args(const struct psw_config *cfg, struct eal_argv *a)
 	for (i = 0; i < cfg->eal.nb_args; i++)
 		eal_add(a, "%s", cfg->eal.args[i]);
 	a->argv[a->argc] = NULL;
+}
+
+/* EAL leaves its runtime directory (config, fbarray files) behind: remove it. */
+static void
+remove_runtime_dir(const char *dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char path[PATH_MAX + 256];
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
 }
 
 static void
@@ -253,7 +276,7 @@ main(int argc, char **argv)
 	struct psw_state st = { 0 };
 	struct psw_config cfg;
 	struct eal_argv eal = { 0 };
-	char err[PSW_ERR_MAX];
+	char err[PSW_ERR_MAX], runtime_dir[PATH_MAX];
 	const char *path = NULL;
 	bool check = false;
 	sigset_t sigs;
@@ -336,7 +359,9 @@ main(int argc, char **argv)
 	psw_state_fini(&st);
 	psw_tables_fini();
 	psw_port_layer_fini();
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	remove_runtime_dir(runtime_dir);
 	printf("podswitch: stopped\n");
 	return rc < 0 ? 1 : 0;
 }

@@ -353,8 +353,9 @@ psw_state_print_stats(const struct psw_state *st, FILE *out)
 		for (i = 0; i < PSW_EV_COUNT; i++)
 			events[i] += s->events[i];
 		fprintf(out, "worker %u lcore %u rx %" PRIu64 " tx %" PRIu64 " loops %" PRIu64
-			" busy_loops %" PRIu64 "\n", w, st->lcores[w]->lcore_id, s->rx, s->tx,
-			s->loops, s->busy_loops);
+			" busy_loops %" PRIu64 " busy_cycles %" PRIu64 " cycles_per_packet %" PRIu64 "\n",
+			w, st->lcores[w]->lcore_id, s->rx, s->tx, s->loops, s->busy_loops,
+			s->busy_cycles, s->rx ? s->busy_cycles / s->rx : 0);
 	}
 	for (i = 1; i < PSW_DROP_COUNT; i++)
 		fprintf(out, "drop %s %" PRIu64 "\n", psw_drop_name(i), drops[i]);

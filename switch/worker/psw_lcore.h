@@ -42,6 +42,7 @@ struct psw_port_counters {
 struct psw_lcore_stats {
 	uint64_t loops;
 	uint64_t busy_loops;
+	uint64_t busy_cycles;            /**< TSC cycles of iterations that moved packets */
 	uint64_t rx;
 	uint64_t tx;
 	uint64_t drops[PSW_DROP_COUNT];

@@ -134,6 +134,7 @@ psw_worker_main(void *arg)
 	rte_rcu_qsbr_thread_online(qsbr, lc->worker);
 	while (!__atomic_load_n(&lc->stop, __ATOMIC_RELAXED)) {
 		const struct psw_tables *t = psw_tables_get();
+		uint64_t start = rte_rdtsc();
 		unsigned n = 0;
 
 		if (likely(t != NULL))
@@ -142,6 +143,7 @@ psw_worker_main(void *arg)
 		rte_rcu_qsbr_quiescent(qsbr, lc->worker);
 		lc->stats.loops++;
 		if (n > 0) {
+			lc->stats.busy_cycles += rte_rdtsc() - start;
 			lc->stats.busy_loops++;
 			lc->stats.rx += n;
 			idle = 0;

@@ -1,0 +1,299 @@
+/*
+ * Forwarding benchmark (never a test): cycles per packet of the pipeline
+ * (parse -> guard -> forward) called in process on 32-packet bursts, and
+ * packets per second through a real worker lcore between two ring ports.
+ * Prints a table and, with -j FILE, one JSON object per scenario.
+ *
+ *   bench_forward [-r RUNS] [-j FILE]
+ *
+ * The generator runs on EAL lcore 0 (CPU 0) and the worker on lcore 1
+ * (CPU 1 when the machine has it): one core each.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_launch.h>
+#include <rte_malloc.h>
+#include <rte_ring.h>
+
+#include "../unit/pkt_build.h"
+#include "psw_forward_ctl.h"
+#include "psw_port.h"
+#include "psw_state.h"
+#include "psw_worker.h"
+
+#define MAX_RUNS 15
+#define POOL_PKTS 4096
+#define GW_MAC { 0x02, 0x50, 0x53, 0x57, 0x00, 0x01 }
+
+struct result {
+	const char *name;
+	double values[MAX_RUNS];
+	unsigned nb;
+};
+
+static unsigned nb_runs = 7;
+static FILE *json;
+static struct rte_mempool *mp;
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+median(struct result *r)
+{
+	qsort(r->values, r->nb, sizeof(double), cmp_double);
+	return r->nb % 2 ? r->values[r->nb / 2]
+			 : (r->values[r->nb / 2 - 1] + r->values[r->nb / 2]) / 2;
+}
+
+static void
+report(const char *scenario, const char *unit, struct result *r, const char *note)
+{
+	double med = median(r);
+
+	printf("%-44s %10.1f %-12s (min %.1f, max %.1f, %u runs) %s\n", scenario, med, unit,
+	       r->values[0], r->values[r->nb - 1], r->nb, note);
+	if (json != NULL)
+		fprintf(json, "{\"scenario\": \"%s\", \"unit\": \"%s\", \"median\": %.2f, "
+			"\"min\": %.2f, \"max\": %.2f, \"runs\": %u, \"note\": \"%s\"}\n",
+			scenario, unit, med, r->values[0], r->values[r->nb - 1], r->nb, note);
+}
+
+/* Tables with pod a on port 0 and nb_pods more pods on port 1. */
+static struct psw_tables *
+make_tables(unsigned nb_pods)
+{
+	static const uint8_t gw_mac[6] = GW_MAC;
+	struct psw_tables *t = psw_tables_alloc();
+	struct psw_pod *pods = calloc(nb_pods + 1, sizeof(*pods));
+	unsigned i;
+
+	t->node.gw4 = rte_cpu_to_be_32(0x0af40001);
+	t->node.gw6[0] = 0xfd;
+	t->node.gw6[15] = 1;
+	t->node.has_ip6 = 1;
+	memcpy(&t->node.gw_mac, gw_mac, 6);
+	t->node.pod_net4 = rte_cpu_to_be_32(0x0af40000);
+	t->node.pod_mask4 = rte_cpu_to_be_32(0xfffc0000);
+	t->ports[0] = (struct psw_port_info){ .present = 1, .is_pod = 1, .pod = 0 };
+	t->ports[1] = (struct psw_port_info){ .present = 1, .is_pod = 1, .pod = 1 };
+	for (i = 0; i <= nb_pods; i++) {
+		pods[i].nh.port = i == 0 ? 0 : 1;
+		pods[i].nh.mac.addr_bytes[0] = 2;
+		pods[i].nh.mac.addr_bytes[4] = (uint8_t)(i >> 8);
+		pods[i].nh.mac.addr_bytes[5] = (uint8_t)i;
+		pods[i].has_ip4 = pods[i].has_ip6 = 1;
+		pods[i].ip4 = rte_cpu_to_be_32(0x0af40000 + 10 + i);
+		pods[i].ip6[0] = 0xfd;
+		pods[i].ip6[13] = (uint8_t)(i >> 16);
+		pods[i].ip6[14] = (uint8_t)(i >> 8);
+		pods[i].ip6[15] = (uint8_t)(10 + i);
+	}
+	t->pods = psw_pod_table_build(pods, nb_pods + 1, SOCKET_ID_ANY);
+	t->routes = psw_route_table_build(NULL, 0, SOCKET_ID_ANY);
+	free(pods);
+	return t;
+}
+
+/* Template frame i of a flow set: pod a to one of nb_dst pods, UDP, 64 bytes. */
+static void
+template(struct tpkt *p, unsigned i, unsigned nb_dst, int ip6)
+{
+	unsigned dst = 1 + i % nb_dst;
+
+	tpkt_defaults(p);
+	p->ip6 = ip6;
+	p->src_mac[0] = 2;
+	p->src_mac[5] = 0;
+	memcpy(p->dst_mac, (uint8_t[])GW_MAC, 6);
+	p->src4 = 0x0af4000a;
+	p->dst4 = 0x0af4000a + dst;
+	p->src6[0] = 0xfd;
+	p->src6[15] = 10;
+	p->dst6[0] = 0xfd;
+	p->dst6[13] = (uint8_t)(dst >> 16);
+	p->dst6[14] = (uint8_t)(dst >> 8);
+	p->dst6[15] = (uint8_t)(10 + dst);
+	p->sport = (uint16_t)(1024 + i);
+	p->payload = ip6 ? 0 : 18;   /* 64-byte IPv4 frame; 62+ for IPv6 */
+}
+
+/* Pipeline cycles per packet, in process, one core. */
+static void
+bench_pipeline(const char *name, unsigned nb_dst, int ip6)
+{
+	struct psw_tables *t = make_tables(nb_dst);
+	struct psw_lcore *lc = rte_zmalloc("lc", sizeof(*lc), RTE_CACHE_LINE_SIZE);
+	struct rte_mbuf *frames[POOL_PKTS];
+	uint8_t copies[POOL_PKTS][128];
+	uint16_t lens[POOL_PKTS];
+	struct result r = { .name = name };
+	const unsigned bursts = 20000;
+	struct psw_burst b;
+	unsigned i, run;
+
+	for (i = 0; i < POOL_PKTS; i++) {
+		struct tpkt p;
+
+		template(&p, i, nb_dst, ip6);
+		frames[i] = tpkt_build(mp, &p);
+		lens[i] = rte_pktmbuf_data_len(frames[i]);
+		memcpy(copies[i], rte_pktmbuf_mtod(frames[i], void *), lens[i]);
+	}
+	for (run = 0; run < nb_runs; run++) {
+		uint64_t cycles = 0;
+		unsigned k = 0;
+
+		for (i = 0; i < bursts; i++) {
+			uint64_t t0;
+			unsigned j;
+
+			/* restore the frames the last burst rewrote (not timed) */
+			for (j = 0; j < PSW_BURST_MAX; j++, k = (k + 1) % POOL_PKTS) {
+				b.pkts[j] = frames[k];
+				memcpy(rte_pktmbuf_mtod(frames[k], void *), copies[k], lens[k]);
+				b.meta[j].in_port = 0;
+			}
+			b.nb = PSW_BURST_MAX;
+			t0 = rte_rdtsc_precise();
+			psw_worker_process(lc, t, &b);
+			cycles += rte_rdtsc_precise() - t0;
+			if (b.meta[0].verdict != PSW_V_TX || b.meta[0].out_port != 1) {
+				fprintf(stderr, "%s: packet not forwarded (verdict %u reason %s)\n", name,
+					b.meta[0].verdict, psw_drop_name(b.meta[0].drop_reason));
+				exit(1);
+			}
+		}
+		r.values[r.nb++] = (double)cycles / ((double)bursts * PSW_BURST_MAX);
+	}
+	report(name, "cycles/pkt", &r, "parse+guard+forward, 32-packet bursts, 1 core");
+	for (i = 0; i < POOL_PKTS; i++)
+		rte_pktmbuf_free(frames[i]);
+	psw_pod_table_put(t->pods);
+	psw_route_table_put(t->routes);
+	rte_free(t);
+	rte_free(lc);
+}
+
+/* A real worker lcore between two ring ports; the generator recycles frames. */
+static void
+bench_rings(void)
+{
+	static const char *text =
+		"ports = ( { name = \"ra\"; kind = \"ring\"; }, { name = \"rb\"; kind = \"ring\"; } );\n"
+		"pods = ( { name = \"a\"; port = \"ra\"; mac = \"02:00:00:00:00:0a\"; ip = \"10.244.0.10\"; },\n"
+		"         { name = \"b\"; port = \"rb\"; mac = \"02:00:00:00:00:0b\"; ip = \"10.244.0.11\"; } );\n"
+		"workers = { cores = [ 0 ]; idle_sleep_us = 0; };\n";
+	struct psw_state st = { .nb_workers = 1 };
+	struct result mpps = { 0 }, cpp = { 0 };
+	struct psw_config cfg;
+	char err[PSW_ERR_MAX];
+	uint8_t tmpl[64];
+	struct tpkt p;
+	struct rte_ring *in, *out;
+	unsigned lcore, run, i;
+	struct rte_mbuf *m;
+
+	st.lcores[0] = rte_zmalloc("lc", sizeof(struct psw_lcore), RTE_CACHE_LINE_SIZE);
+	if (psw_config_parse(text, "<bench>", &cfg, err, sizeof(err)) < 0 ||
+	    psw_state_apply(&st, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bench: %s\n", err);
+		exit(1);
+	}
+	in = psw_ports[psw_port_find("ra")].rings[0];
+	out = psw_ports[psw_port_find("rb")].rings[1];
+	tpkt_defaults(&p);
+	p.src_mac[0] = 2;
+	p.src_mac[5] = 0x0a;
+	memcpy(p.dst_mac, (uint8_t[])GW_MAC, 6);
+	p.src4 = 0x0af4000a;
+	p.dst4 = 0x0af4000b;
+	m = tpkt_build(mp, &p);
+	memcpy(tmpl, rte_pktmbuf_mtod(m, void *), 64);
+	rte_pktmbuf_free(m);
+	/* fill the input ring: the worker never starves while the generator refills */
+	for (i = 0; i < 1000; i++) {
+		m = rte_pktmbuf_alloc(mp);
+		memcpy(rte_pktmbuf_append(m, 64), tmpl, 64);
+		rte_ring_enqueue(in, m);
+	}
+	lcore = rte_get_next_lcore(-1, 1, 0);
+	rte_eal_remote_launch(psw_worker_main, st.lcores[0], lcore);
+	for (run = 0; run < nb_runs; run++) {
+		struct psw_lcore_stats *s = &st.lcores[0]->stats;
+		uint64_t rx0 = s->rx, cyc0 = s->busy_cycles, t0 = rte_rdtsc(), dt;
+		struct rte_mbuf *pkts[64];
+
+		while ((dt = rte_rdtsc() - t0) < rte_get_tsc_hz() / 2) {
+			unsigned n = rte_ring_dequeue_burst(out, (void **)pkts, 64, NULL);
+
+			for (i = 0; i < n; i++)
+				memcpy(rte_pktmbuf_mtod(pkts[i], void *), tmpl, 64);
+			if (n > 0)
+				rte_ring_enqueue_burst(in, (void **)pkts, n, NULL);
+		}
+		mpps.values[mpps.nb++] = (double)(s->rx - rx0) * rte_get_tsc_hz() / dt / 1e6;
+		cpp.values[cpp.nb++] = (double)(s->busy_cycles - cyc0) / (double)(s->rx - rx0);
+	}
+	st.lcores[0]->stop = true;
+	rte_eal_wait_lcore(lcore);
+	report("worker between ring ports: throughput", "Mpps", &mpps,
+	       "one worker core, generator on the other core");
+	report("worker between ring ports: worker cost", "cycles/pkt", &cpp,
+	       "busy TSC cycles of the worker loop incl. ring rx/tx");
+	while (rte_ring_dequeue(in, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	while (rte_ring_dequeue(out, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	psw_state_fini(&st);
+}
+
+int
+main(int argc, char **argv)
+{
+	char prefix[64], lcores[32];
+	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "-m", "512", lcores,
+			     "--log-level=*:error", prefix, NULL };
+	int c;
+
+	snprintf(prefix, sizeof(prefix), "--file-prefix=psw_bench%d", getpid());
+	snprintf(lcores, sizeof(lcores), "--lcores=0@0,1@%d", sysconf(_SC_NPROCESSORS_ONLN) > 1);
+	if (rte_eal_init((int)RTE_DIM(eal_argv) - 1, eal_argv) < 0)
+		return 1;
+	while ((c = getopt(argc, argv, "r:j:")) != -1) {
+		if (c == 'r')
+			nb_runs = RTE_MIN((unsigned)atoi(optarg), (unsigned)MAX_RUNS);
+		else if (c == 'j' && (json = fopen(optarg, "a")) == NULL)
+			return 1;
+	}
+	if (nb_runs == 0)
+		nb_runs = 1;
+	mp = rte_pktmbuf_pool_create("bench", 16384, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+				     SOCKET_ID_ANY);
+	psw_port_layer_init(&(struct psw_port_env){ .nb_workers = 1, .rx_desc = 1024,
+						    .tx_desc = 1024, .mbufs = 2048 });
+	if (mp == NULL || psw_tables_init(1) < 0)
+		return 1;
+	printf("TSC %.2f GHz; generator on CPU 0, worker on CPU %d\n",
+	       rte_get_tsc_hz() / 1e9, sysconf(_SC_NPROCESSORS_ONLN) > 1);
+	bench_pipeline("pipeline IPv4 pod->pod, 2 pods", 1, 0);
+	bench_pipeline("pipeline IPv4 pod->pod, 10k pods", 10000, 0);
+	bench_pipeline("pipeline IPv6 pod->pod, 2 pods", 1, 1);
+	bench_pipeline("pipeline IPv6 pod->pod, 10k pods", 10000, 1);
+	bench_rings();
+	if (json != NULL)
+		fclose(json);
+	psw_tables_fini();
+	rte_eal_cleanup();
+	return 0;
+}
