@@ -241,11 +241,13 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 {
 	bool removed[PSW_MAX_PORTS] = { false }, created[PSW_MAX_PORTS] = { false };
 	bool none[PSW_MAX_PORTS] = { false };
-	const struct psw_port_conf *changed[PSW_MAX_CFG_PORTS];
+	unsigned changed[PSW_MAX_CFG_PORTS];     /* indices into the new cfg's ports */
 	unsigned i, nb_changed = 0;
 	bool any_removed = false, rebuild_routes;
 	int rc, idx;
 
+	if (err_len > 0)
+		err[0] = '\0';
 	if (st->has_cfg && (rc = check_immutable(&st->cfg, cfg, err, err_len)) < 0)
 		return rc;
 	/* Ports that went away, or whose settings changed, are removed. */
@@ -257,7 +259,7 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 			continue;
 		removed[idx] = any_removed = true;
 		if (now != NULL)
-			changed[nb_changed++] = now;
+			changed[nb_changed++] = (unsigned)(now - cfg->ports);
 	}
 	/* New ports are created first: if one fails, nothing has changed yet. */
 	for (i = 0; i < cfg->nb_ports; i++) {
@@ -294,7 +296,8 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 	/* Changed ports come back with their new settings (their sockets are free now). */
 	rc = 0;
 	for (i = 0; i < nb_changed; i++) {
-		idx = create_port(st, changed[i], err, err_len);
+		/* st->cfg now holds what cfg held (the caller's copy is zeroed) */
+		idx = create_port(st, &st->cfg.ports[changed[i]], err, err_len);
 		if (idx < 0)
 			rc = idx;
 	}

@@ -129,6 +129,84 @@ def vhost_user_dpdk_pod_answers_ping(scope):
     check(s["port.pd.tx"] >= 10 and s["port.pd.rx"] >= 10, "vhost port counters: %s" % s)
 
 
+def wait_pings(ns, dst, tries=20):
+    """Ping until the first answer (a DPDK pod needs a moment to connect)."""
+    for _ in range(tries):
+        if ping(ns, dst, count=2, interval=0.2)[1]:
+            return True
+    return False
+
+
+@test
+def vhost_user_pod_reconnects_after_restart(scope):
+    ta = "pa" + uid()
+    sock = scope.path("pd.sock")
+    Switch(scope, dpdk_pod_conf(
+        ta, '{ name = "pd"; kind = "vhost-user"; socket = "%s"; }' % sock), workers="[1]").start()
+    a = kernel_pod(scope, ta, MAC_A, "10.244.0.10")
+    vdev = "net_virtio_user0,path=%s,mac=%s,queues=1" % (sock, MAC_D)
+    pod = testpmd_pod(scope, vdev, cpu=0)
+    check(wait_pings(a, "10.244.0.20"), "first DPDK pod never answered")
+    pod.send_signal(2)
+    pod.wait(10)
+    sent, got = ping(a, "10.244.0.20", count=2, interval=0.2)
+    check(got == 0, "answers with the DPDK pod stopped")
+    testpmd_pod(scope, vdev, cpu=0, name="pmd2")
+    check(wait_pings(a, "10.244.0.20"), "restarted DPDK pod never answered")
+    sent, got = ping(a, "10.244.0.20", count=10, interval=0.1)
+    check(got == sent, "restarted pod answered %d of %d" % (got, sent))
+
+
+@test
+def vhost_user_client_mode_connects_to_pod_server(scope):
+    ta = "pa" + uid()
+    sock = scope.path("pd-server.sock")
+    # the switch starts first and keeps trying to connect to the pod's socket
+    Switch(scope, dpdk_pod_conf(
+        ta, '{ name = "pd"; kind = "vhost-user"; socket = "%s"; client = true; }' % sock),
+        workers="[1]").start()
+    a = kernel_pod(scope, ta, MAC_A, "10.244.0.10")
+    testpmd_pod(scope, "net_virtio_user0,path=%s,mac=%s,queues=1,server=1" % (sock, MAC_D), cpu=0)
+    check(wait_pings(a, "10.244.0.20", tries=30), "switch never connected to the pod's server socket")
+    sent, got = ping(a, "10.244.0.20", count=10, interval=0.1)
+    check(got == sent, "client-mode pod answered %d of %d" % (got, sent))
+
+
+@test
+def af_packet_pods_on_veth_pairs(scope):
+    ha, hb = "va" + uid(), "vb" + uid()
+    pods = []
+    for host, mac, ip, ip6 in ((ha, MAC_A, "10.244.0.10", "fd00:10:244::10"),
+                               (hb, MAC_B, "10.244.0.11", "fd00:10:244::11")):
+        ns = Netns(scope)
+        run(["ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns.name])
+        scope.defer(lambda h=host: run(["ip", "link", "del", h], check_rc=False))
+        run(["ip", "link", "set", host, "up"])
+        ns.ip("link set eth0 address %s up" % mac)
+        ns.ip("addr add %s/24 dev eth0" % ip)
+        ns.ip("addr add %s/64 dev eth0 nodad" % ip6)
+        ns.ip("route add default via 10.244.0.1")
+        ns.ip("-6 route add default via fd00:10:244::1")
+        ns.sh("ethtool -K eth0 tx off >/dev/null")    # complete checksums leave the pod
+        pods.append(ns)
+    body = two_pods_conf(ha, hb).replace('kind = "kernel"', 'kind = "af_packet"')
+    sw = Switch(scope, body, workers="[0, 1]").start()
+    a, b = pods
+    for dst, v6 in (("10.244.0.11", False), ("fd00:10:244::11", True), ("10.244.0.1", False)):
+        sent, got = ping(a, dst, count=3, v6=v6)
+        check(got == sent, "af_packet pod a -> %s: %d of %d" % (dst, got, sent))
+    src, dst = scope.path("in.bin"), scope.path("out.bin")
+    with open(src, "wb") as f:
+        f.write(os.urandom(20 * 1024 * 1024))
+    server = b.popen("socat -u TCP-LISTEN:5003,reuseaddr OPEN:%s,creat,trunc" % dst)
+    time.sleep(0.5)
+    a.sh("socat -u OPEN:%s TCP:10.244.0.11:5003,connect-timeout=5" % src, timeout=60)
+    server.wait(30)
+    check(open(src, "rb").read() == open(dst, "rb").read(), "af_packet transfer not byte-exact")
+    s = sw.stop()
+    check(s["port.pa.rx"] > 1000 and s["port.pb.tx"] > 1000, "af_packet counters: %s" % s)
+
+
 @test
 def memif_dpdk_pod_answers_ping(scope):
     ta = "pa" + uid()
@@ -171,6 +249,19 @@ def port_hot_add_and_remove_loses_nothing(scope):
     c = kernel_pod(scope, tc, MAC_C, "10.244.0.12")
     sent, got = ping(c, "10.244.0.10", count=3, interval=0.1)
     check(got == sent, "hot-added pod c reached a %d of %d times" % (got, sent))
+    # the port's settings change: it is recreated under its new interface name
+    tc2 = "pc" + uid()
+    sw.reload(with_c.replace(tc, tc2))
+    r = c.sh("ip link show %s" % tc, check_rc=False)
+    check(r.returncode != 0, "the changed port's old interface is still in pod c")
+    c.ip("link set lo up")
+    run(["ip", "link", "set", tc2, "netns", c.name])
+    c.ip("link set %s address %s up" % (tc2, MAC_C))
+    c.ip("addr add 10.244.0.12/24 dev %s" % tc2)
+    c.ip("route add default via 10.244.0.1")
+    sent, got = ping(c, "10.244.0.10", count=3, interval=0.1)
+    check(got == sent, "pod c on its recreated port reached a %d of %d times" % (got, sent))
+    tc = tc2
     sw.reload(two_pods_conf(ta, tb))
     # the port's tap interface goes away with it
     r = c.sh("ip link show %s" % tc, check_rc=False)
