@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
@@ -144,6 +145,8 @@ static void set_defaults(struct psw_cfg_ctx *ctx)
 	psw_parse_mac("02:50:53:57:00:01", cfg->node.gateway_mac);
 
 	psw_cfg_copy(cfg->api.socket, sizeof(cfg->api.socket), "/run/podswitch/podswitch.sock");
+	psw_cfg_copy(cfg->api.sockets_dir, sizeof(cfg->api.sockets_dir), "/run/podswitch");
+	psw_cfg_copy(cfg->api.state_dir, sizeof(cfg->api.state_dir), "/var/lib/podswitch");
 
 	cfg->limits.mbufs = 16384;
 	cfg->limits.max_pods = 1024;
@@ -421,6 +424,43 @@ static int parse_node(struct psw_cfg_ctx *ctx, const config_setting_t *node)
 	return 0;
 }
 
+/* api.group, api.sockets_dir, api.state_dir */
+static int parse_api_dirs(struct psw_cfg_ctx *ctx, const config_setting_t *g)
+{
+	const config_setting_t *s;
+	const char *v;
+	int rc;
+
+	rc = psw_cfg_opt_str(ctx, g, "api", "group", 1, PSW_NAME_MAX - 1, &v);
+	if (rc < 0)
+		return rc;
+	if (rc > 0) {
+		if (getgrnam(v) == NULL)
+			return psw_cfg_fail(ctx, psw_cfg_member(g, "group"),
+					    "api.group '%s' is not a group on this machine", v);
+		psw_cfg_copy(ctx->cfg->api.group, sizeof(ctx->cfg->api.group), v);
+	}
+	rc = psw_cfg_opt_socket(ctx, g, "api", "sockets_dir", &v);
+	if (rc < 0)
+		return rc;
+	s = psw_cfg_member(g, "sockets_dir");
+	if (rc > 0 && strlen(v) >= sizeof(ctx->cfg->api.sockets_dir))
+		return psw_cfg_fail(ctx, s, "api.sockets_dir is %zu bytes long; keep it under %zu so "
+				    "pod socket names fit in a Unix socket path", strlen(v),
+				    sizeof(ctx->cfg->api.sockets_dir));
+	if (rc > 0)
+		psw_cfg_copy(ctx->cfg->api.sockets_dir, sizeof(ctx->cfg->api.sockets_dir), v);
+	rc = psw_cfg_opt_str(ctx, g, "api", "state_dir", 1, sizeof(ctx->cfg->api.state_dir) - 1, &v);
+	if (rc < 0)
+		return rc;
+	if (rc > 0 && v[0] != '/')
+		return psw_cfg_fail(ctx, psw_cfg_member(g, "state_dir"),
+				    "api.state_dir '%s' must be an absolute path (start with '/')", v);
+	if (rc > 0)
+		psw_cfg_copy(ctx->cfg->api.state_dir, sizeof(ctx->cfg->api.state_dir), v);
+	return 0;
+}
+
 static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 {
 	static const struct {
@@ -473,7 +513,7 @@ static const char *const node_keys[] = {
 	"name", "pod_cidr", "gateway", "pod_cidr6", "gateway6", "service_cidr",
 	"nodeport_range", "gateway_mac", NULL
 };
-static const char *const api_keys[] = { "socket", NULL };
+static const char *const api_keys[] = { "socket", "group", "sockets_dir", "state_dir", NULL };
 static const char *const limits_keys[] = {
 	"mbufs", "max_pods", "max_routes", "rx_desc", "tx_desc", NULL
 };
@@ -507,6 +547,8 @@ static int parse_root(struct psw_cfg_ctx *ctx, const config_setting_t *root)
 		return rc;
 	if (rc > 0)
 		psw_cfg_copy(ctx->cfg->api.socket, sizeof(ctx->cfg->api.socket), str);
+	if (parse_api_dirs(ctx, g[3]) < 0)
+		return -EINVAL;
 	if (parse_limits(ctx, g[4]) < 0)
 		return -EINVAL;
 

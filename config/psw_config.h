@@ -117,6 +117,9 @@ struct psw_config {
 
 	struct {
 		char socket[PSW_PATH_MAX];
+		char group[PSW_NAME_MAX];      /**< "" = root only; else this group may connect */
+		char sockets_dir[PSW_PATH_MAX - 32]; /**< vhost-user / memif sockets of CNI pods */
+		char state_dir[256];           /**< attachments and IP allocations, kept across restarts */
 	} api;
 
 	struct {

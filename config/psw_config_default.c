@@ -28,6 +28,8 @@ static const char default_text[] =
 	"};\n"
 	"api = {\n"
 	"  socket = \"/run/podswitch/podswitch.sock\";\n"
+	"  sockets_dir = \"/run/podswitch\";\n"
+	"  state_dir = \"/var/lib/podswitch\";\n"
 	"};\n"
 	"limits = {\n"
 	"  mbufs = 16384;\n"

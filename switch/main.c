@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -29,7 +30,11 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 
+#include "psw_apisrv.h"
 #include "psw_build.h"
+#include "psw_ctl_loop.h"
+#include "psw_ipam.h"
+#include "psw_k8s.h"
 #include "psw_config.h"
 #include "psw_port.h"
 #include "psw_state.h"
@@ -207,60 +212,94 @@ reload(struct psw_state *st, const char *path)
 	fflush(stdout);
 }
 
+struct control {
+	struct psw_state *st;
+	const char *path;
+	int epfd;
+	bool stop;
+	struct psw_event_src signals, timer;
+};
+
+static void
+timer_event(struct psw_event_src *src, uint32_t events)
+{
+	uint64_t ticks;
+
+	if (read(src->fd, &ticks, sizeof(ticks)) == sizeof(ticks))
+		psw_tables_reclaim();
+}
+
+static void
+signal_event(struct psw_event_src *src, uint32_t events)
+{
+	struct control *ctl = src->ctx;
+	struct signalfd_siginfo si;
+
+	if (read(src->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGUSR1)
+		psw_state_print_stats(ctl->st, stdout);
+	else if (si.ssi_signo == SIGHUP)
+		reload(ctl->st, ctl->path);
+	else
+		ctl->stop = true;
+}
+
 /* The control thread's event loop; returns on SIGTERM / SIGINT. */
 static int
-control_loop(struct psw_state *st, const char *path, const sigset_t *sigs)
+control_loop(struct control *ctl, const sigset_t *sigs)
 {
 	struct itimerspec its = {
 		.it_interval = { .tv_nsec = RECLAIM_INTERVAL_MS * 1000000L },
 		.it_value = { .tv_nsec = RECLAIM_INTERVAL_MS * 1000000L },
 	};
-	struct epoll_event ev = { .events = EPOLLIN };
-	int ep, sfd, tfd;
 
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	sfd = signalfd(-1, sigs, SFD_CLOEXEC);
-	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	if (ep < 0 || sfd < 0 || tfd < 0 || timerfd_settime(tfd, 0, &its, NULL) < 0)
+	ctl->signals = (struct psw_event_src){ .fd = signalfd(-1, sigs, SFD_CLOEXEC),
+					       .fn = signal_event, .ctx = ctl };
+	ctl->timer = (struct psw_event_src){ .fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC),
+					     .fn = timer_event, .ctx = ctl };
+	if (ctl->signals.fd < 0 || ctl->timer.fd < 0 ||
+	    timerfd_settime(ctl->timer.fd, 0, &its, NULL) < 0 ||
+	    psw_ctl_watch(ctl->epfd, &ctl->signals, EPOLLIN, 0) < 0 ||
+	    psw_ctl_watch(ctl->epfd, &ctl->timer, EPOLLIN, 0) < 0)
 		return -errno;
-	ev.data.fd = sfd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
-	ev.data.fd = tfd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
-	for (;;) {
-		struct epoll_event evs[4];
-		int n = epoll_wait(ep, evs, 4, -1), i;
+	while (!ctl->stop) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(ctl->epfd, evs, 16, -1), i;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			break;
 		for (i = 0; i < n; i++) {
-			if (evs[i].data.fd == tfd) {
-				uint64_t ticks;
+			struct psw_event_src *src = evs[i].data.ptr;
 
-				if (read(tfd, &ticks, sizeof(ticks)) < 0)
-					continue;
-				psw_tables_reclaim();
-			} else {
-				struct signalfd_siginfo si;
-
-				if (read(sfd, &si, sizeof(si)) != sizeof(si))
-					continue;
-				if (si.ssi_signo == SIGUSR1)
-					psw_state_print_stats(st, stdout);
-				else if (si.ssi_signo == SIGHUP)
-					reload(st, path);
-				else
-					goto out;
-			}
+			src->fn(src, evs[i].events);
 		}
 	}
-out:
-	close(tfd);
-	close(sfd);
-	close(ep);
+	close(ctl->timer.fd);
+	close(ctl->signals.fd);
 	return 0;
+}
+
+/* Pod address pools and the state file of CNI attachments. */
+static int
+init_cni_state(struct psw_state *st, char *err, size_t err_len)
+{
+	const struct psw_config *c = &st->cfg;
+
+	st->ipam = psw_ipam_create(&c->node.pod_cidr, c->node.gateway, &c->node.pod_cidr6,
+				   c->node.gateway6);
+	if (st->ipam == NULL) {
+		snprintf(err, err_len, "out of memory for IP pools");
+		return -ENOMEM;
+	}
+	if (mkdir(c->api.state_dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, err_len, "api.state_dir '%s': %s", c->api.state_dir, strerror(errno));
+		return -errno;
+	}
+	snprintf(st->state_file, sizeof(st->state_file), "%s/attachments.json", c->api.state_dir);
+	return psw_state_load(st);
 }
 
 int
@@ -274,6 +313,8 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct psw_state st = { 0 };
+	struct control ctl = { 0 };
+	struct psw_apisrv *api = NULL;
 	struct psw_config cfg;
 	struct eal_argv eal = { 0 };
 	char err[PSW_ERR_MAX], runtime_dir[PATH_MAX];
@@ -347,16 +388,36 @@ main(int argc, char **argv)
 		rte_eal_cleanup();
 		return 1;
 	}
+	if (init_cni_state(&st, err, sizeof(err)) < 0) {
+		fprintf(stderr, "podswitch: %s\n", err);
+		psw_state_fini(&st);
+		rte_eal_cleanup();
+		return 1;
+	}
 	if (launch_workers(&st) < 0)
 		rte_exit(1, "podswitch: cannot launch %u workers\n", st.nb_workers);
 	printf("podswitch %s running: %u worker(s), %s, tables version %" PRIu64 "\n",
 	       PSW_VERSION, st.nb_workers, st.cfg.source, psw_tables_current->version);
 	fflush(stdout);
 
-	rc = control_loop(&st, path, &sigs);
+	ctl.st = &st;
+	ctl.path = path;
+	ctl.epfd = epoll_create1(EPOLL_CLOEXEC);
+	api = psw_apisrv_create(st.cfg.api.socket, st.cfg.api.group, ctl.epfd, &st, err, sizeof(err));
+	if (api == NULL) {
+		fprintf(stderr, "podswitch: %s\n", err);
+		rc = -1;
+	} else {
+		printf("podswitch: API on %s\n", st.cfg.api.socket);
+		fflush(stdout);
+		rc = control_loop(&ctl, &sigs);
+	}
+	psw_apisrv_destroy(api);
+	close(ctl.epfd);
 	stop_workers(&st);
 	psw_state_print_stats(&st, stdout);
 	psw_state_fini(&st);
+	psw_k8s_clear();
 	psw_tables_fini();
 	psw_port_layer_fini();
 	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());

@@ -1,6 +1,7 @@
 /* Desired state -> tables: configure-by-diff for ports, pods and routes. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_errno.h>
@@ -9,6 +10,7 @@
 #include <rte_malloc.h>
 
 #include "psw_forward_ctl.h"
+#include "psw_ipam.h"
 #include "psw_port.h"
 #include "psw_state.h"
 
@@ -140,29 +142,54 @@ live_port(const char *name, const bool *removed)
 	return idx < 0 || removed[idx] ? PSW_PORT_NONE : (uint16_t)idx;
 }
 
-static struct psw_pod_table *
-build_pods(struct psw_tables *t, const struct psw_config *cfg, const bool *removed)
+static void
+pod_entry(struct psw_tables *t, struct psw_pod *pod, uint32_t index, uint16_t port,
+	  const uint8_t *mac, bool has4, const uint8_t *ip4, bool has6, const uint8_t *ip6)
 {
-	struct psw_pod pods[cfg->nb_pods ? cfg->nb_pods : 1];
-	unsigned i;
-
-	for (i = 0; i < cfg->nb_pods; i++) {
-		const struct psw_pod_conf *pc = &cfg->pods[i];
-		uint16_t port = live_port(pc->port, removed);
-
-		memset(&pods[i], 0, sizeof(pods[i]));
-		memcpy(&pods[i].nh.mac, pc->mac, 6);
-		pods[i].nh.port = port;
-		pods[i].has_ip4 = pc->has_ip4;
-		memcpy(&pods[i].ip4, pc->ip4, 4);
-		pods[i].has_ip6 = pc->has_ip6;
-		memcpy(pods[i].ip6, pc->ip6, 16);
-		if (port != PSW_PORT_NONE) {
-			t->ports[port].is_pod = 1;
-			t->ports[port].pod = i;
-		}
+	memset(pod, 0, sizeof(*pod));
+	memcpy(&pod->nh.mac, mac, 6);
+	pod->nh.port = port;
+	pod->has_ip4 = has4;
+	memcpy(&pod->ip4, ip4, 4);
+	pod->has_ip6 = has6;
+	memcpy(pod->ip6, ip6, 16);
+	if (port != PSW_PORT_NONE) {
+		t->ports[port].is_pod = 1;
+		t->ports[port].pod = index;
 	}
-	return psw_pod_table_build(pods, cfg->nb_pods, (int)rte_socket_id());
+}
+
+/* Pods declared in the configuration, then pods attached through the API. */
+static struct psw_pod_table *
+build_pods(struct psw_tables *t, const struct psw_state *st, const struct psw_config *cfg,
+	   const bool *removed)
+{
+	unsigned nb = cfg->nb_pods + st->nb_atts, n = 0, i;
+	struct psw_pod *pods = calloc(nb ? nb : 1, sizeof(*pods));
+	struct psw_pod_table *pt;
+
+	if (pods == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	for (i = 0; i < cfg->nb_pods; i++, n++) {
+		const struct psw_pod_conf *pc = &cfg->pods[i];
+
+		pod_entry(t, &pods[n], n, live_port(pc->port, removed), pc->mac, pc->has_ip4,
+			  pc->ip4, pc->has_ip6, pc->ip6);
+	}
+	for (i = 0; i < st->nb_atts; i++) {
+		const struct psw_attachment *a = &st->atts[i];
+
+		if (!a->attached)
+			continue;
+		pod_entry(t, &pods[n], n, live_port(a->port_name, removed), a->mac, a->has_ip4,
+			  a->ip4, a->has_ip6, a->ip6);
+		n++;
+	}
+	pt = psw_pod_table_build(pods, n, (int)rte_socket_id());
+	free(pods);
+	return pt;
 }
 
 static struct psw_route_table *
@@ -198,7 +225,7 @@ publish(struct psw_state *st, const struct psw_config *cfg, const bool *removed,
 	t->version = cur != NULL ? cur->version + 1 : 1;
 	fill_node(t, cfg);
 	fill_ports_and_queues(st, t, removed);
-	t->pods = build_pods(t, cfg, removed);
+	t->pods = build_pods(t, st, cfg, removed);
 	if (t->pods == NULL) {
 		snprintf(err, err_len, "cannot build the pod table: %s", rte_strerror(rte_errno));
 		goto out_free;
@@ -217,6 +244,14 @@ out_free:
 	psw_pod_table_put(t->pods);
 	rte_free(t);
 	return -ENOMEM;
+}
+
+int
+psw_state_republish(struct psw_state *st, char *err, size_t err_len)
+{
+	bool none[PSW_MAX_PORTS] = { false };
+
+	return publish(st, &st->cfg, none, false, err, err_len);
 }
 
 static int
@@ -311,6 +346,96 @@ out_undo:
 	return rc;
 }
 
+int
+psw_state_find_attachment(const struct psw_state *st, const char *container_id, const char *ifname)
+{
+	unsigned i;
+
+	for (i = 0; i < st->nb_atts; i++)
+		if (strcmp(st->atts[i].container_id, container_id) == 0 &&
+		    strcmp(st->atts[i].ifname, ifname) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+psw_state_add_attachment(struct psw_state *st, const struct psw_attachment *att)
+{
+	if (st->nb_atts == st->cap_atts) {
+		unsigned cap = st->cap_atts ? st->cap_atts * 2 : 16;
+		struct psw_attachment *a = realloc(st->atts, cap * sizeof(*a));
+
+		if (a == NULL)
+			return -ENOMEM;
+		st->atts = a;
+		st->cap_atts = cap;
+	}
+	st->atts[st->nb_atts] = *att;
+	st->atts[st->nb_atts].attached = false;
+	return (int)st->nb_atts++;
+}
+
+/* The port an attachment needs, as if it were declared in the configuration. */
+static void
+attachment_port(const struct psw_attachment *a, struct psw_port_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", a->port_name);
+	c->kind = a->kind;
+	if (a->kind == PSW_PORT_AFPACKET || a->kind == PSW_PORT_KERNEL)
+		snprintf(c->ifname, sizeof(c->ifname), "%s", a->host_ifname);
+	else
+		snprintf(c->socket, sizeof(c->socket), "%s", a->socket);
+	c->queues = 1;
+}
+
+int
+psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len)
+{
+	struct psw_attachment *a = &st->atts[i];
+	struct psw_port_conf c;
+	int idx, rc;
+
+	if (a->attached)
+		return 0;
+	attachment_port(a, &c);
+	idx = create_port(st, &c, err, err_len);
+	if (idx < 0)
+		return idx;
+	a->attached = true;
+	rc = psw_state_republish(st, err, err_len);
+	if (rc < 0) {
+		a->attached = false;
+		destroy_port(st, idx);
+	}
+	return rc;
+}
+
+void
+psw_state_remove_attachment(struct psw_state *st, unsigned i)
+{
+	struct psw_attachment *a = &st->atts[i];
+	int idx = psw_port_find(a->port_name);
+	char err[PSW_ERR_MAX];
+
+	if (a->attached) {
+		a->attached = false;
+		if (psw_state_republish(st, err, sizeof(err)) < 0)
+			fprintf(stderr, "podswitch: removing pod %s/%s: %s\n", a->pod_namespace,
+				a->pod_name, err);
+		psw_tables_sync();
+		if (idx >= 0)
+			destroy_port(st, idx);
+	}
+	if (!a->ipam_external && st->ipam != NULL) {
+		if (a->has_ip4)
+			psw_ipam_release(st->ipam, 4, a->ip4);
+		if (a->has_ip6)
+			psw_ipam_release(st->ipam, 6, a->ip6);
+	}
+	st->atts[i] = st->atts[--st->nb_atts];
+}
+
 void
 psw_state_fini(struct psw_state *st)
 {
@@ -321,6 +446,11 @@ psw_state_fini(struct psw_state *st)
 	if (st->has_cfg)
 		psw_config_free(&st->cfg);
 	st->has_cfg = false;
+	free(st->atts);
+	st->atts = NULL;
+	st->nb_atts = st->cap_atts = 0;
+	psw_ipam_destroy(st->ipam);
+	st->ipam = NULL;
 }
 
 void

@@ -13,14 +13,42 @@
 #define PSW_STATE_H
 
 #include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
 
 #include "psw_config.h"
 #include "psw_lcore.h"
 #include "psw_tables.h"
 
+/** A pod attached at run time through the API (the CNI plugin). */
+struct psw_attachment {
+	char container_id[128];
+	char ifname[PSW_IFNAME_MAX];           /**< CNI_IFNAME inside the pod */
+	char netns[256];
+	char pod_namespace[PSW_NAME_MAX];
+	char pod_name[PSW_NAME_MAX];
+	enum psw_port_kind kind;               /**< af_packet (kernel pods), vhost-user, memif */
+	char host_ifname[PSW_IFNAME_MAX];      /**< af_packet: the veth's host end */
+	char socket[PSW_PATH_MAX];             /**< vhost-user / memif */
+	char port_name[PSW_NAME_MAX];
+	uint8_t mac[6];
+	bool has_ip4, has_ip6;
+	uint8_t ip4[4], ip6[16];
+	bool ipam_external;                    /**< addresses from an IPAM plugin, not our pools */
+	bool attached;                         /**< its port exists */
+	uint64_t created;                      /**< CLOCK_REALTIME seconds */
+};
+
+struct psw_ipam;
+
 struct psw_state {
 	struct psw_config cfg;                 /**< running configuration (owned) */
 	bool has_cfg;
+	struct psw_ipam *ipam;                 /**< pod address pools */
+	struct psw_attachment *atts;           /**< CNI attachments */
+	unsigned nb_atts, cap_atts;
+	char state_file[300];                  /**< where attachments are saved ("" = nowhere) */
 	unsigned nb_workers;
 	/* worker polling (port, queue); fixed for the life of the port */
 	uint8_t rxq_owner[PSW_MAX_PORTS][PSW_MAX_WORKERS];
@@ -36,8 +64,47 @@ struct psw_state {
  */
 int psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t err_len);
 
+/** Rebuild the tables from the current desired state and publish them. */
+int psw_state_republish(struct psw_state *st, char *err, size_t err_len);
+
+/** Index of the attachment (container_id, ifname), or -1. */
+int psw_state_find_attachment(const struct psw_state *st, const char *container_id,
+			      const char *ifname);
+
+/**
+ * Add an attachment record (not yet attached: no port). Copies att.
+ * @return its index, or -ENOMEM.
+ */
+int psw_state_add_attachment(struct psw_state *st, const struct psw_attachment *att);
+
+/**
+ * Create the port of attachment i and publish tables with the pod in them.
+ * @return 0, or a negative errno with err filled (the record stays, detached).
+ */
+int psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len);
+
+/**
+ * Remove attachment i: publish tables without it, wait for a grace period,
+ * destroy its port, give its addresses back to IPAM, drop the record.
+ */
+void psw_state_remove_attachment(struct psw_state *st, unsigned i);
+
+/** Write the attachments to the state file (atomically). 0 or -errno. */
+int psw_state_save(const struct psw_state *st);
+
+/**
+ * Read the state file at start: reserve every recorded address and re-create
+ * the ports of recorded attachments (vhost-user / memif pods reconnect,
+ * af_packet veths that survived are taken again). Records whose port cannot
+ * be re-created are dropped (logged to stderr).
+ */
+int psw_state_load(struct psw_state *st);
+
 /** Remove every port and release the configuration (workers stopped). */
 void psw_state_fini(struct psw_state *st);
+
+/** All counters as JSON (ports, workers, drops, events). New reference. */
+json_t *psw_state_stats_json(const struct psw_state *st);
 
 /** Print all counters (ports, drops, events, workers) as "key value" lines. */
 void psw_state_print_stats(const struct psw_state *st, FILE *out);

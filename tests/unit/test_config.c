@@ -264,6 +264,18 @@ static void test_api(void)
 	FAIL("api = {\n socket = \"\";\n};", 2, "api.socket must not be empty");
 	snprintf(text, sizeof(text), "api = {\n socket = \"/%s\";\n};", repeat('s', 107));
 	FAIL(text, 2, "api.socket is 108 bytes long");
+	FAIL("api = {\n group = \"no-such-group-psw\";\n};", 2,
+	     "api.group 'no-such-group-psw' is not a group");
+	FAIL("api = {\n state_dir = \"var/lib\";\n};", 2, "api.state_dir 'var/lib' must be an absolute path");
+	FAIL("api = {\n sockets_dir = \"run\";\n};", 2, "api.sockets_dir 'run' must be an absolute path");
+	snprintf(text, sizeof(text), "api = {\n sockets_dir = \"/%s\";\n};", repeat('d', 90));
+	FAIL(text, 2, "api.sockets_dir is 91 bytes long");
+	if (OK("api = { group = \"root\"; sockets_dir = \"/run/t\"; state_dir = \"/var/t\"; };")) {
+		CU_ASSERT_STRING_EQUAL(cfg.api.group, "root");
+		CU_ASSERT_STRING_EQUAL(cfg.api.sockets_dir, "/run/t");
+		CU_ASSERT_STRING_EQUAL(cfg.api.state_dir, "/var/t");
+		psw_config_free(&cfg);
+	}
 }
 
 static void test_limits(void)

@@ -1,0 +1,637 @@
+/*
+ * API operations: version, status, stats, get, and the CNI plugin's
+ * cni.add / cni.attach / cni.del / cni.check / cni.gc. Every handler
+ * validates its arguments fully before changing anything, and answers with
+ * psw_api_ok() or psw_api_error(). Kubernetes objects (apply, delete, get of
+ * object kinds) are in psw_k8s.c. Control thread only.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_ethdev.h>
+
+#include "psw_api.h"
+#include "psw_apisrv.h"
+#include "psw_build.h"
+#include "psw_ipam.h"
+#include "psw_k8s.h"
+#include "psw_port.h"
+#include "psw_state.h"
+
+static time_t start_time;
+
+static const char *
+ip4_str(const uint8_t *a, char *buf)
+{
+	return inet_ntop(AF_INET, a, buf, INET_ADDRSTRLEN);
+}
+
+static const char *
+ip6_str(const uint8_t *a, char *buf)
+{
+	return inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
+}
+
+static const char *
+mac_str(const uint8_t *m, char *buf)
+{
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+	return buf;
+}
+
+/* A string argument: required or optional, with a maximum length. */
+static const char *
+arg_str(json_t *args, const char *key, size_t max, bool required, json_t **err)
+{
+	json_t *v = json_object_get(args, key);
+
+	if (v == NULL || json_is_null(v)) {
+		if (required && *err == NULL)
+			*err = psw_api_error(PSW_API_E_INVALID, "argument '%s' is required", key);
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		if (*err == NULL)
+			*err = psw_api_error(PSW_API_E_INVALID, "argument '%s' must be a string", key);
+		return NULL;
+	}
+	if (strlen(json_string_value(v)) >= max || (required && json_string_length(v) == 0)) {
+		if (*err == NULL)
+			*err = psw_api_error(PSW_API_E_INVALID, "argument '%s' must be 1..%zu characters",
+					     key, max - 1);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* ------------------------------------------------------------ version, status */
+
+static json_t *
+op_version(struct psw_state *st, json_t *args)
+{
+	return psw_api_ok(json_pack("{s:s, s:i}", "version", PSW_VERSION, "api", PSW_API_VERSION));
+}
+
+static unsigned
+nb_ports(void)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < PSW_MAX_PORTS; i++)
+		n += psw_ports[i].in_use;
+	return n;
+}
+
+static json_t *
+op_status(struct psw_state *st, json_t *args)
+{
+	const struct psw_tables *t = psw_tables_current;
+
+	return psw_api_ok(json_pack("{s:b, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:I}",
+		"ready", t != NULL, "version", PSW_VERSION, "node", st->cfg.node.name,
+		"workers", st->nb_workers, "ports", nb_ports(), "max_ports", PSW_MAX_PORTS,
+		"pods", t != NULL && t->pods != NULL ? t->pods->nb : 0, "attachments", st->nb_atts,
+		"tables_version", (json_int_t)(t != NULL ? t->version : 0),
+		"uptime_seconds", (json_int_t)(time(NULL) - start_time)));
+}
+
+/* ---------------------------------------------------------------------- stats */
+
+json_t *
+psw_state_stats_json(const struct psw_state *st)
+{
+	json_t *ports = json_array(), *workers = json_array(), *drops = json_object();
+	json_t *events = json_object();
+	uint64_t d[PSW_DROP_COUNT] = { 0 }, e[PSW_EV_COUNT] = { 0 };
+	unsigned i, w;
+
+	for (i = 0; i < PSW_MAX_PORTS; i++) {
+		const struct psw_port *p = &psw_ports[i];
+		struct psw_port_counters c = { 0 };
+		struct rte_eth_stats es = { 0 };
+
+		if (!p->in_use)
+			continue;
+		for (w = 0; w < st->nb_workers; w++) {
+			c.rx += st->lcores[w]->stats.ports[i].rx;
+			c.tx += st->lcores[w]->stats.ports[i].tx;
+			c.tx_drop += st->lcores[w]->stats.ports[i].tx_drop;
+		}
+		rte_eth_stats_get(p->eth_port, &es);
+		json_array_append_new(ports, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+			"name", p->name, "kind", psw_port_kind_name(p->kind), "rx", (json_int_t)c.rx,
+			"tx", (json_int_t)c.tx, "tx_drop", (json_int_t)c.tx_drop,
+			"rx_missed", (json_int_t)es.imissed, "rx_nombuf", (json_int_t)es.rx_nombuf));
+	}
+	for (w = 0; w < st->nb_workers; w++) {
+		const struct psw_lcore_stats *s = &st->lcores[w]->stats;
+
+		for (i = 0; i < PSW_DROP_COUNT; i++)
+			d[i] += s->drops[i];
+		for (i = 0; i < PSW_EV_COUNT; i++)
+			e[i] += s->events[i];
+		json_array_append_new(workers, json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I}",
+			"worker", w, "lcore", st->lcores[w]->lcore_id, "rx", (json_int_t)s->rx,
+			"tx", (json_int_t)s->tx, "loops", (json_int_t)s->loops,
+			"busy_loops", (json_int_t)s->busy_loops,
+			"cycles_per_packet", (json_int_t)(s->rx ? s->busy_cycles / s->rx : 0)));
+	}
+	for (i = 1; i < PSW_DROP_COUNT; i++)
+		json_object_set_new(drops, psw_drop_name(i), json_integer((json_int_t)d[i]));
+	for (i = 0; i < PSW_EV_COUNT; i++)
+		json_object_set_new(events, psw_event_name(i), json_integer((json_int_t)e[i]));
+	return json_pack("{s:o, s:o, s:o, s:o}", "ports", ports, "workers", workers, "drops", drops,
+			 "events", events);
+}
+
+static json_t *
+op_stats(struct psw_state *st, json_t *args)
+{
+	return psw_api_ok(psw_state_stats_json(st));
+}
+
+/* ------------------------------------------------------------------------ get */
+
+static json_t *
+ports_json(void)
+{
+	json_t *list = json_array();
+	unsigned i;
+	char mac[18];
+
+	for (i = 0; i < PSW_MAX_PORTS; i++) {
+		const struct psw_port *p = &psw_ports[i];
+		struct rte_eth_link link = { 0 };
+
+		if (!p->in_use)
+			continue;
+		rte_eth_link_get_nowait(p->eth_port, &link);
+		json_array_append_new(list, json_pack("{s:s, s:s, s:i, s:s, s:i, s:i, s:b, s:s, s:b}",
+			"name", p->name, "kind", psw_port_kind_name(p->kind), "index", i,
+			"device", p->devname, "rx_queues", p->nb_rxq, "tx_queues", p->nb_txq,
+			"tx_shared", p->txq_shared, "mac", mac_str(p->mac.addr_bytes, mac),
+			"link_up", link.link_status == RTE_ETH_LINK_UP));
+	}
+	return list;
+}
+
+static json_t *
+attachment_json(const struct psw_state *st, const struct psw_attachment *a)
+{
+	char ip4[INET_ADDRSTRLEN] = "", ip6[INET6_ADDRSTRLEN] = "", mac[18];
+
+	if (a->has_ip4)
+		ip4_str(a->ip4, ip4);
+	if (a->has_ip6)
+		ip6_str(a->ip6, ip6);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}",
+		"namespace", a->pod_namespace, "name", a->pod_name, "container_id", a->container_id,
+		"ifname", a->ifname, "netns", a->netns, "interface",
+		a->kind == PSW_PORT_AFPACKET ? "kernel" : psw_port_kind_name(a->kind),
+		"port", a->port_name, "host_ifname", a->host_ifname, "socket", a->socket,
+		"mac", mac_str(a->mac, mac), "ip4", ip4, "ip6", ip6, "attached", a->attached,
+		"ipam_external", a->ipam_external);
+}
+
+static json_t *
+pods_json(const struct psw_state *st)
+{
+	json_t *list = json_array();
+	char ip4[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN], mac[18];
+	unsigned i;
+
+	for (i = 0; i < st->cfg.nb_pods; i++) {
+		const struct psw_pod_conf *p = &st->cfg.pods[i];
+
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+			"namespace", p->namespace_, "name", p->name, "port", p->port,
+			"mac", mac_str(p->mac, mac), "ip4", p->has_ip4 ? ip4_str(p->ip4, ip4) : "",
+			"ip6", p->has_ip6 ? ip6_str(p->ip6, ip6) : "", "source", "config"));
+	}
+	for (i = 0; i < st->nb_atts; i++) {
+		json_t *o = attachment_json(st, &st->atts[i]);
+
+		json_object_set_new(o, "source", json_string("cni"));
+		json_array_append_new(list, o);
+	}
+	return list;
+}
+
+static json_t *
+op_get(struct psw_state *st, json_t *args)
+{
+	json_t *err = NULL;
+	const char *kind = arg_str(args, "kind", 64, true, &err);
+
+	if (err != NULL)
+		return err;
+	if (strcmp(kind, "ports") == 0 || strcmp(kind, "port") == 0)
+		return psw_api_ok(json_pack("{s:o}", "items", ports_json()));
+	if (strcmp(kind, "attachments") == 0) {
+		json_t *list = json_array();
+		unsigned i;
+
+		for (i = 0; i < st->nb_atts; i++)
+			json_array_append_new(list, attachment_json(st, &st->atts[i]));
+		return psw_api_ok(json_pack("{s:o}", "items", list));
+	}
+	if (strcmp(kind, "endpoints") == 0 || strcmp(kind, "attached-pods") == 0)
+		return psw_api_ok(json_pack("{s:o}", "items", pods_json(st)));
+	return psw_k8s_get(st, kind, args);
+}
+
+/* ------------------------------------------------------------------------ CNI */
+
+static int
+parse_interface(const char *s, enum psw_port_kind *kind)
+{
+	if (s == NULL || strcmp(s, "kernel") == 0)
+		*kind = PSW_PORT_AFPACKET;
+	else if (strcmp(s, "vhost-user") == 0)
+		*kind = PSW_PORT_VHOST;
+	else if (strcmp(s, "memif") == 0)
+		*kind = PSW_PORT_MEMIF;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static bool
+mac_in_use(const struct psw_state *st, const uint8_t *mac)
+{
+	unsigned i;
+
+	if (memcmp(mac, st->cfg.node.gateway_mac, 6) == 0)
+		return true;
+	for (i = 0; i < st->cfg.nb_pods; i++)
+		if (memcmp(st->cfg.pods[i].mac, mac, 6) == 0)
+			return true;
+	for (i = 0; i < st->nb_atts; i++)
+		if (memcmp(st->atts[i].mac, mac, 6) == 0)
+			return true;
+	return false;
+}
+
+static bool
+ip_in_config(const struct psw_state *st, int family, const uint8_t *addr)
+{
+	unsigned i;
+
+	for (i = 0; i < st->cfg.nb_pods; i++) {
+		const struct psw_pod_conf *p = &st->cfg.pods[i];
+
+		if ((family == 4 && p->has_ip4 && memcmp(p->ip4, addr, 4) == 0) ||
+		    (family == 6 && p->has_ip6 && memcmp(p->ip6, addr, 16) == 0))
+			return true;
+	}
+	return false;
+}
+
+/* Read requested addresses ("ips": ["10.244.0.7", "fd00::7"]; a "/len" suffix is allowed). */
+static json_t *
+requested_ips(json_t *args, struct psw_attachment *a)
+{
+	json_t *ips = json_object_get(args, "ips"), *v;
+	size_t i;
+
+	if (ips == NULL || json_is_null(ips))
+		return NULL;
+	if (!json_is_array(ips))
+		return psw_api_error(PSW_API_E_INVALID, "argument 'ips' must be a list of addresses");
+	json_array_foreach(ips, i, v) {
+		char buf[64], *slash;
+		uint8_t fam, addr[16];
+
+		if (!json_is_string(v) || json_string_length(v) >= sizeof(buf))
+			return psw_api_error(PSW_API_E_INVALID, "ips[%zu] must be an address string", i);
+		snprintf(buf, sizeof(buf), "%s", json_string_value(v));
+		slash = strchr(buf, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		if (psw_parse_ip(buf, &fam, addr) < 0)
+			return psw_api_error(PSW_API_E_INVALID, "ips[%zu] '%s' is not an IP address", i,
+					     json_string_value(v));
+		if ((fam == 4 && a->has_ip4) || (fam == 6 && a->has_ip6))
+			return psw_api_error(PSW_API_E_INVALID, "ips: more than one IPv%d address", fam);
+		if (fam == 4) {
+			a->has_ip4 = true;
+			memcpy(a->ip4, addr, 4);
+		} else {
+			a->has_ip6 = true;
+			memcpy(a->ip6, addr, 16);
+		}
+	}
+	return NULL;
+}
+
+/* Take the requested addresses, or allocate one per configured family. */
+static json_t *
+assign_ips(struct psw_state *st, struct psw_attachment *a, bool requested)
+{
+	int fam;
+
+	for (fam = 4; fam <= 6; fam += 2) {
+		bool has = fam == 4 ? a->has_ip4 : a->has_ip6;
+		uint8_t *addr = fam == 4 ? a->ip4 : a->ip6;
+		char buf[INET6_ADDRSTRLEN];
+		int rc;
+
+		if (a->ipam_external)
+			continue;
+		if (!has && requested)
+			continue;
+		if (!has) {
+			if (!psw_ipam_has(st->ipam, fam))
+				continue;
+			do
+				rc = psw_ipam_allocate(st->ipam, fam, addr);
+			while (rc == 0 && ip_in_config(st, fam, addr));
+			if (rc < 0)
+				goto fail;
+			if (fam == 4)
+				a->has_ip4 = true;
+			else
+				a->has_ip6 = true;
+			continue;
+		}
+		inet_ntop(fam == 4 ? AF_INET : AF_INET6, addr, buf, sizeof(buf));
+		if (ip_in_config(st, fam, addr) ||
+		    (rc = psw_ipam_reserve(st->ipam, fam, addr)) == -EEXIST) {
+			rc = -EEXIST;
+			goto fail_addr;
+		}
+		if (rc < 0)
+			goto fail_addr;
+		continue;
+fail_addr:
+		if (fam == 6 && a->has_ip4 && !a->ipam_external)
+			psw_ipam_release(st->ipam, 4, a->ip4);
+		if (rc == -EEXIST)
+			return psw_api_error(PSW_API_E_EXISTS, "address %s is already in use", buf);
+		return psw_api_error(PSW_API_E_INVALID,
+				     "address %s is not in the node's pod CIDR, or is its network, "
+				     "broadcast or gateway address", buf);
+fail:
+		if (fam == 6 && a->has_ip4)
+			psw_ipam_release(st->ipam, 4, a->ip4);
+		return psw_api_error(PSW_API_E_NO_RESOURCES, "no free IPv%d address in the pod CIDR", fam);
+	}
+	return NULL;
+}
+
+static json_t *
+add_result(const struct psw_state *st, const struct psw_attachment *a)
+{
+	json_t *ips = json_array(), *routes = json_array(), *res;
+	char buf[INET6_ADDRSTRLEN + 8], gw[INET6_ADDRSTRLEN], mac[18];
+
+	if (a->has_ip4) {
+		ip4_str(a->ip4, buf);
+		snprintf(buf + strlen(buf), 8, "/%u", a->ipam_external ? 32 : st->cfg.node.pod_cidr.len);
+		json_array_append_new(ips, json_pack("{s:s, s:s}", "address", buf, "gateway",
+						     ip4_str(st->cfg.node.gateway, gw)));
+		json_array_append_new(routes, json_pack("{s:s, s:s}", "dst", "0.0.0.0/0", "gw", gw));
+	}
+	if (a->has_ip6 && st->cfg.node.pod_cidr6.family == 6) {
+		ip6_str(a->ip6, buf);
+		snprintf(buf + strlen(buf), 8, "/%u", a->ipam_external ? 128 : st->cfg.node.pod_cidr6.len);
+		json_array_append_new(ips, json_pack("{s:s, s:s}", "address", buf, "gateway",
+						     ip6_str(st->cfg.node.gateway6, gw)));
+		json_array_append_new(routes, json_pack("{s:s, s:s}", "dst", "::/0", "gw", gw));
+	}
+	res = json_pack("{s:o, s:o, s:s, s:s, s:i, s:s}", "ips", ips, "routes", routes,
+			"mac", mac_str(a->mac, mac), "port", a->port_name, "mtu", 1500,
+			"gateway_mac", mac_str(st->cfg.node.gateway_mac, gw));
+	if (a->socket[0] != '\0')
+		json_object_set_new(res, "socket", json_string(a->socket));
+	return res;
+}
+
+/*
+ * cni.add: record an attachment and give it addresses and a MAC. The plugin
+ * then sets up the pod's side (kernel pods) and calls cni.attach.
+ */
+static json_t *
+op_cni_add(struct psw_state *st, json_t *args)
+{
+	struct psw_attachment a;
+	json_t *err = NULL;
+	const char *cid = arg_str(args, "container_id", sizeof(a.container_id), true, &err);
+	const char *ifname = arg_str(args, "ifname", sizeof(a.ifname), true, &err);
+	const char *netns = arg_str(args, "netns", sizeof(a.netns), false, &err);
+	const char *pns = arg_str(args, "pod_namespace", sizeof(a.pod_namespace), false, &err);
+	const char *pname = arg_str(args, "pod_name", sizeof(a.pod_name), false, &err);
+	const char *iface = arg_str(args, "interface", 32, false, &err);
+	const char *host = arg_str(args, "host_ifname", sizeof(a.host_ifname), false, &err);
+	const char *mac = arg_str(args, "mac", 18, false, &err);
+	int idx;
+
+	if (err != NULL)
+		return err;
+	idx = psw_state_find_attachment(st, cid, ifname);
+	if (idx >= 0)
+		return psw_api_ok(add_result(st, &st->atts[idx]));
+	memset(&a, 0, sizeof(a));
+	snprintf(a.container_id, sizeof(a.container_id), "%s", cid);
+	snprintf(a.ifname, sizeof(a.ifname), "%s", ifname);
+	snprintf(a.netns, sizeof(a.netns), "%s", netns ? netns : "");
+	snprintf(a.pod_namespace, sizeof(a.pod_namespace), "%s", pns && *pns ? pns : "default");
+	snprintf(a.pod_name, sizeof(a.pod_name), "%s", pname ? pname : "");
+	if (parse_interface(iface, &a.kind) < 0)
+		return psw_api_error(PSW_API_E_INVALID,
+				     "interface '%s' is not one of kernel, vhost-user, memif", iface);
+	if (a.kind == PSW_PORT_AFPACKET) {
+		if (host == NULL || host[0] == '\0')
+			return psw_api_error(PSW_API_E_INVALID, "a kernel interface needs 'host_ifname'");
+		snprintf(a.host_ifname, sizeof(a.host_ifname), "%s", host);
+	} else {
+		int n = snprintf(a.socket, sizeof(a.socket), "%s/%.12s-%s.%s", st->cfg.api.sockets_dir,
+				 cid, ifname, a.kind == PSW_PORT_VHOST ? "sock" : "memif");
+
+		if (n < 0 || (size_t)n >= sizeof(a.socket))
+			return psw_api_error(PSW_API_E_INVALID, "socket path for %s/%s is too long", cid,
+					     ifname);
+	}
+	snprintf(a.port_name, sizeof(a.port_name), "cni-%.24s-%s", cid, ifname);
+	if (psw_port_find(a.port_name) >= 0)
+		return psw_api_error(PSW_API_E_EXISTS, "port %s already exists", a.port_name);
+	if (mac != NULL && (psw_parse_mac(mac, a.mac) < 0 || (a.mac[0] & 1) ||
+			    memcmp(a.mac, "\0\0\0\0\0\0", 6) == 0))
+		return psw_api_error(PSW_API_E_INVALID, "mac '%s' is not a unicast MAC address", mac);
+	if (mac != NULL && mac_in_use(st, a.mac))
+		return psw_api_error(PSW_API_E_EXISTS, "mac %s is already in use", mac);
+	a.ipam_external = json_is_true(json_object_get(args, "ipam_external"));
+	err = requested_ips(args, &a);
+	if (err != NULL)
+		return err;
+	if (a.ipam_external && !a.has_ip4 && !a.has_ip6)
+		return psw_api_error(PSW_API_E_INVALID, "ipam_external needs the addresses in 'ips'");
+	err = assign_ips(st, &a, a.has_ip4 || a.has_ip6);
+	if (err != NULL)
+		return err;
+	if (mac == NULL) {
+		/* 02:50 + the IPv4 address is unique as long as the address is */
+		a.mac[0] = 0x02;
+		a.mac[1] = 0x50;
+		if (a.has_ip4)
+			memcpy(a.mac + 2, a.ip4, 4);
+		else
+			memcpy(a.mac + 2, a.ip6 + 12, 4);
+		while (mac_in_use(st, a.mac))
+			a.mac[1]++;
+	}
+	a.created = (uint64_t)time(NULL);
+	idx = psw_state_add_attachment(st, &a);
+	if (idx < 0) {
+		if (!a.ipam_external) {
+			if (a.has_ip4)
+				psw_ipam_release(st->ipam, 4, a.ip4);
+			if (a.has_ip6)
+				psw_ipam_release(st->ipam, 6, a.ip6);
+		}
+		return psw_api_error(PSW_API_E_INTERNAL, "out of memory");
+	}
+	psw_state_save(st);
+	return psw_api_ok(add_result(st, &st->atts[idx]));
+}
+
+static int
+find_args(struct psw_state *st, json_t *args, json_t **err)
+{
+	const char *cid = arg_str(args, "container_id", 128, true, err);
+	const char *ifname = arg_str(args, "ifname", PSW_IFNAME_MAX, true, err);
+
+	if (*err != NULL)
+		return -1;
+	return psw_state_find_attachment(st, cid, ifname);
+}
+
+static json_t *
+op_cni_attach(struct psw_state *st, json_t *args)
+{
+	json_t *err = NULL;
+	char msg[PSW_ERR_MAX];
+	int idx = find_args(st, args, &err);
+
+	if (err != NULL)
+		return err;
+	if (idx < 0)
+		return psw_api_error(PSW_API_E_NOT_FOUND, "no attachment %s/%s: call cni.add first",
+				     json_string_value(json_object_get(args, "container_id")),
+				     json_string_value(json_object_get(args, "ifname")));
+	if (psw_state_attach(st, (unsigned)idx, msg, sizeof(msg)) < 0)
+		return psw_api_error(PSW_API_E_NO_RESOURCES, "%s", msg);
+	psw_state_save(st);
+	return psw_api_ok(add_result(st, &st->atts[idx]));
+}
+
+static json_t *
+op_cni_del(struct psw_state *st, json_t *args)
+{
+	json_t *err = NULL, *res;
+	int idx = find_args(st, args, &err);
+
+	if (err != NULL)
+		return err;
+	if (idx < 0)
+		return psw_api_ok(json_pack("{s:b}", "removed", 0));
+	res = json_pack("{s:b, s:o}", "removed", 1, "attachment", attachment_json(st, &st->atts[idx]));
+	psw_state_remove_attachment(st, (unsigned)idx);
+	psw_state_save(st);
+	return psw_api_ok(res);
+}
+
+static json_t *
+op_cni_check(struct psw_state *st, json_t *args)
+{
+	json_t *err = NULL, *res;
+	int idx = find_args(st, args, &err), port;
+
+	if (err != NULL)
+		return err;
+	if (idx < 0)
+		return psw_api_error(PSW_API_E_NOT_FOUND, "podswitch has no attachment %s/%s",
+				     json_string_value(json_object_get(args, "container_id")),
+				     json_string_value(json_object_get(args, "ifname")));
+	res = attachment_json(st, &st->atts[idx]);
+	port = psw_port_find(st->atts[idx].port_name);
+	json_object_set_new(res, "port_present", json_boolean(port >= 0));
+	json_object_set_new(res, "result", add_result(st, &st->atts[idx]));
+	return psw_api_ok(res);
+}
+
+static json_t *
+op_cni_gc(struct psw_state *st, json_t *args)
+{
+	json_t *valid = json_object_get(args, "valid"), *v, *removed = json_array();
+	size_t k;
+	unsigned i;
+
+	if (!json_is_array(valid))
+		return psw_api_error(PSW_API_E_INVALID,
+				     "argument 'valid' must be a list of {container_id, ifname}");
+	json_array_foreach(valid, k, v) {
+		if (!json_is_string(json_object_get(v, "container_id")) ||
+		    !json_is_string(json_object_get(v, "ifname"))) {
+			json_decref(removed);
+			return psw_api_error(PSW_API_E_INVALID,
+					     "valid[%zu] needs string container_id and ifname", k);
+		}
+	}
+	for (i = 0; i < st->nb_atts;) {
+		const struct psw_attachment *a = &st->atts[i];
+		bool keep = false;
+
+		json_array_foreach(valid, k, v)
+			if (strcmp(json_string_value(json_object_get(v, "container_id")), a->container_id) == 0 &&
+			    strcmp(json_string_value(json_object_get(v, "ifname")), a->ifname) == 0)
+				keep = true;
+		if (keep) {
+			i++;
+			continue;
+		}
+		json_array_append_new(removed, attachment_json(st, a));
+		psw_state_remove_attachment(st, i);     /* swaps the last one into i */
+	}
+	if (json_array_size(removed) > 0)
+		psw_state_save(st);
+	return psw_api_ok(json_pack("{s:o}", "removed", removed));
+}
+
+/* ------------------------------------------------------------------- dispatch */
+
+struct op {
+	const char *name;
+	json_t *(*fn)(struct psw_state *st, json_t *args);
+};
+
+static const struct op ops[] = {
+	{ "version", op_version },
+	{ "status", op_status },
+	{ "stats", op_stats },
+	{ "get", op_get },
+	{ "apply", psw_k8s_apply },
+	{ "delete", psw_k8s_delete },
+	{ "cni.add", op_cni_add },
+	{ "cni.attach", op_cni_attach },
+	{ "cni.del", op_cni_del },
+	{ "cni.check", op_cni_check },
+	{ "cni.gc", op_cni_gc },
+};
+
+json_t *
+psw_api_dispatch(struct psw_state *st, const char *op, json_t *args)
+{
+	unsigned i;
+
+	if (start_time == 0)
+		start_time = time(NULL);
+	for (i = 0; i < RTE_DIM(ops); i++)
+		if (strcmp(ops[i].name, op) == 0)
+			return ops[i].fn(st, args);
+	return psw_api_error(PSW_API_E_UNKNOWN_OP, "unknown operation '%s'", op);
+}

@@ -1,0 +1,249 @@
+/*
+ * The Kubernetes object store: apply / delete / get. Objects are kept as
+ * validated, defaulted JSON keyed "Kind/namespace/name". An apply or delete
+ * of a list is atomic: everything is checked first, then all of it is done.
+ * Applying an object again replaces it whole, as `kubectl apply` of a
+ * complete object does. Control thread only.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psw_api.h"
+#include "psw_k8s.h"
+#include "psw_state.h"
+
+static json_t *store;           /* "Kind/ns/name" -> object */
+
+struct alias {
+	const char *name;
+	const char *kind;
+};
+
+static const struct alias aliases[] = {
+	{ "namespaces", "Namespace" }, { "namespace", "Namespace" }, { "ns", "Namespace" },
+	{ "pods", "Pod" }, { "pod", "Pod" }, { "po", "Pod" },
+	{ "services", "Service" }, { "service", "Service" }, { "svc", "Service" },
+	{ "endpointslices", "EndpointSlice" }, { "endpointslice", "EndpointSlice" },
+	{ "networkpolicies", "NetworkPolicy" }, { "networkpolicy", "NetworkPolicy" },
+	{ "netpol", "NetworkPolicy" },
+};
+
+static void
+key_of(json_t *obj, char *key, size_t len)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+
+	snprintf(key, len, "%s/%s/%s", json_string_value(json_object_get(obj, "kind")),
+		 ns != NULL ? ns : "", json_string_value(json_object_get(meta, "name")));
+}
+
+json_t *
+psw_k8s_find(const char *kind, const char *ns, const char *name)
+{
+	char key[512];
+
+	snprintf(key, sizeof(key), "%s/%s/%s", kind, ns != NULL ? ns : "", name);
+	return store != NULL ? json_object_get(store, key) : NULL;
+}
+
+void
+psw_k8s_clear(void)
+{
+	json_decref(store);
+	store = NULL;
+}
+
+/* Validate every object of args.objects (after List flattening); NULL on success. */
+static json_t *
+validated_objects(json_t *args, json_t **objs)
+{
+	json_t *in = json_object_get(args, "objects"), *o;
+	size_t i;
+
+	*objs = NULL;
+	if (!json_is_array(in))
+		return psw_api_error(PSW_API_E_INVALID, "argument 'objects' must be a list of objects");
+	*objs = psw_k8s_flatten(in);
+	json_array_foreach(*objs, i, o) {
+		json_t *copy = json_deep_copy(o);
+		char *err;
+
+		if (copy == NULL)
+			return psw_api_error(PSW_API_E_INTERNAL, "out of memory");
+		err = psw_k8s_validate(copy);
+		if (err != NULL) {
+			json_t *resp = psw_api_error(PSW_API_E_INVALID, "document %zu: %s (nothing was "
+						     "changed)", i + 1, err);
+
+			free(err);
+			json_decref(copy);
+			return resp;
+		}
+		json_array_set_new(*objs, i, copy);
+	}
+	return NULL;
+}
+
+json_t *
+psw_k8s_apply(struct psw_state *st, json_t *args)
+{
+	json_t *objs, *err, *o, *results = json_array(), *next;
+	size_t i;
+
+	err = validated_objects(args, &objs);
+	if (err != NULL) {
+		json_decref(objs);
+		json_decref(results);
+		return err;
+	}
+	if (store == NULL)
+		store = json_object();
+	/* Two documents naming the same object: the later wins, as kubectl does it in order. */
+	next = json_copy(store);
+	json_array_foreach(objs, i, o) {
+		char key[512];
+		json_t *old;
+		const char *action;
+
+		key_of(o, key, sizeof(key));
+		old = json_object_get(next, key);
+		action = old == NULL ? "created" : json_equal(old, o) ? "unchanged" : "configured";
+		json_object_set(next, key, o);
+		json_array_append_new(results, json_pack("{s:s, s:s, s:s, s:s}",
+			"kind", json_string_value(json_object_get(o, "kind")),
+			"namespace", json_string_value(json_object_get(json_object_get(o, "metadata"),
+									"namespace")) ?: "",
+			"name", json_string_value(json_object_get(json_object_get(o, "metadata"), "name")),
+			"action", action));
+	}
+	json_decref(store);
+	store = next;
+	json_decref(objs);
+	return psw_api_ok(json_pack("{s:o}", "results", results));
+}
+
+json_t *
+psw_k8s_delete(struct psw_state *st, json_t *args)
+{
+	json_t *objs, *err, *o, *results;
+	size_t i;
+
+	err = validated_objects(args, &objs);
+	if (err != NULL) {
+		json_decref(objs);
+		return err;
+	}
+	json_array_foreach(objs, i, o) {
+		char key[512];
+
+		key_of(o, key, sizeof(key));
+		if (store == NULL || json_object_get(store, key) == NULL) {
+			json_decref(objs);
+			return psw_api_error(PSW_API_E_NOT_FOUND, "document %zu: %s not found (nothing "
+					     "was deleted)", i + 1, key);
+		}
+	}
+	results = json_array();
+	json_array_foreach(objs, i, o) {
+		char key[512];
+
+		key_of(o, key, sizeof(key));
+		json_object_del(store, key);
+		json_array_append_new(results, json_pack("{s:s, s:s}", "object", key, "action", "deleted"));
+	}
+	json_decref(objs);
+	return psw_api_ok(json_pack("{s:o}", "results", results));
+}
+
+/* The Pod objects joined with the attachments (by namespace and name). */
+static void
+add_pod_rows(struct psw_state *st, json_t *items, const char *ns, const char *name)
+{
+	unsigned i;
+	const char *key;
+	json_t *o;
+	char ip4[64], ip6[64];
+
+	for (i = 0; i < st->nb_atts; i++) {
+		const struct psw_attachment *a = &st->atts[i];
+		json_t *pod = psw_k8s_find("Pod", a->pod_namespace, a->pod_name), *labels;
+
+		if ((ns != NULL && strcmp(ns, a->pod_namespace)) || (name != NULL && strcmp(name, a->pod_name)))
+			continue;
+		labels = json_object_get(json_object_get(pod, "metadata"), "labels");
+		ip4[0] = ip6[0] = '\0';
+		if (a->has_ip4)
+			inet_ntop(AF_INET, a->ip4, ip4, sizeof(ip4));
+		if (a->has_ip6)
+			inet_ntop(AF_INET6, a->ip6, ip6, sizeof(ip6));
+		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:O}",
+			"namespace", a->pod_namespace, "name", a->pod_name, "ip4", ip4, "ip6", ip6,
+			"interface", a->kind == PSW_PORT_AFPACKET ? "kernel" : psw_port_kind_name(a->kind),
+			"port", a->port_name, "attached", a->attached,
+			"labels", labels != NULL ? labels : json_object()));
+	}
+	/* Pod objects with no attachment (applied before or without their pod) */
+	json_object_foreach(store, key, o) {
+		json_t *meta = json_object_get(o, "metadata");
+		const char *pns = json_string_value(json_object_get(meta, "namespace"));
+		const char *pname = json_string_value(json_object_get(meta, "name"));
+		bool attached = false;
+
+		if (strncmp(key, "Pod/", 4) != 0 || (ns != NULL && strcmp(ns, pns)) ||
+		    (name != NULL && strcmp(name, pname)))
+			continue;
+		for (i = 0; i < st->nb_atts; i++)
+			attached |= strcmp(st->atts[i].pod_namespace, pns) == 0 &&
+				    strcmp(st->atts[i].pod_name, pname) == 0;
+		if (attached)
+			continue;
+		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:O}",
+			"namespace", pns, "name", pname, "ip4", "", "ip6", "", "interface", "",
+			"port", "", "attached", 0,
+			"labels", json_object_get(meta, "labels") ?: json_object()));
+	}
+}
+
+json_t *
+psw_k8s_get(struct psw_state *st, const char *kind_arg, json_t *args)
+{
+	const char *ns = json_string_value(json_object_get(args, "namespace"));
+	const char *name = json_string_value(json_object_get(args, "name"));
+	const char *kind = NULL, *key;
+	json_t *items = json_array(), *o;
+	unsigned i;
+
+	for (i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (strcmp(aliases[i].name, kind_arg) == 0)
+			kind = aliases[i].kind;
+	if (kind == NULL) {
+		json_decref(items);
+		return psw_api_error(PSW_API_E_INVALID, "unknown kind '%s' (ports, pods, attachments, "
+				     "namespaces, services, endpointslices, networkpolicies)", kind_arg);
+	}
+	if (strcmp(kind, "Pod") == 0 && !json_is_true(json_object_get(args, "objects"))) {
+		add_pod_rows(st, items, ns, name);
+	} else {
+		json_object_foreach(store, key, o) {
+			json_t *meta = json_object_get(o, "metadata");
+			const char *ons = json_string_value(json_object_get(meta, "namespace"));
+
+			if (strcmp(json_string_value(json_object_get(o, "kind")), kind) != 0)
+				continue;
+			if (ns != NULL && ons != NULL && strcmp(ns, ons) != 0)
+				continue;
+			if (name != NULL && strcmp(name, json_string_value(json_object_get(meta, "name"))))
+				continue;
+			json_array_append(items, o);
+		}
+	}
+	if (name != NULL && json_array_size(items) == 0) {
+		json_decref(items);
+		return psw_api_error(PSW_API_E_NOT_FOUND, "%s \"%s\" not found%s%s", kind, name,
+				     ns ? " in namespace " : "", ns ? ns : "");
+	}
+	return psw_api_ok(json_pack("{s:s, s:o}", "kind", kind, "items", items));
+}

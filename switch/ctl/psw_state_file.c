@@ -1,0 +1,182 @@
+/*
+ * The state file: CNI attachments and their addresses, written atomically
+ * (temporary file, fsync, rename) after every change, read once at start.
+ * A restarted switch reserves every recorded address again and re-creates
+ * the recorded ports, so pods keep their addresses and vhost-user / memif
+ * pods reconnect.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "psw_ipam.h"
+#include "psw_state.h"
+
+#define STATE_VERSION 1
+
+static const char *
+kind_str(enum psw_port_kind k)
+{
+	return psw_port_kind_name(k);
+}
+
+static int
+kind_from(const char *s, enum psw_port_kind *k)
+{
+	unsigned i;
+
+	for (i = 0; s != NULL && i < PSW_PORT_KIND_COUNT; i++)
+		if (strcmp(s, psw_port_kind_name((enum psw_port_kind)i)) == 0) {
+			*k = (enum psw_port_kind)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static json_t *
+attachment_json(const struct psw_attachment *a)
+{
+	char ip4[INET_ADDRSTRLEN] = "", ip6[INET6_ADDRSTRLEN] = "", mac[18];
+
+	if (a->has_ip4)
+		inet_ntop(AF_INET, a->ip4, ip4, sizeof(ip4));
+	if (a->has_ip6)
+		inet_ntop(AF_INET6, a->ip6, ip6, sizeof(ip6));
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", a->mac[0], a->mac[1],
+		 a->mac[2], a->mac[3], a->mac[4], a->mac[5]);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I}",
+			 "container_id", a->container_id, "ifname", a->ifname, "netns", a->netns,
+			 "pod_namespace", a->pod_namespace, "pod_name", a->pod_name,
+			 "kind", kind_str(a->kind), "host_ifname", a->host_ifname,
+			 "socket", a->socket, "port", a->port_name, "mac", mac, "ip4", ip4,
+			 "ip6", ip6, "ipam_external", a->ipam_external,
+			 "created", (json_int_t)a->created);
+}
+
+int
+psw_state_save(const struct psw_state *st)
+{
+	char tmp[sizeof(st->state_file) + 8];
+	json_t *root, *list;
+	unsigned i;
+	int fd, rc = 0;
+
+	if (st->state_file[0] == '\0')
+		return 0;
+	list = json_array();
+	for (i = 0; i < st->nb_atts; i++)
+		json_array_append_new(list, attachment_json(&st->atts[i]));
+	root = json_pack("{s:i, s:o}", "version", STATE_VERSION, "attachments", list);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", st->state_file);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || json_dumpfd(root, fd, JSON_INDENT(1)) < 0 || fsync(fd) < 0)
+		rc = -errno ? -errno : -EIO;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && rename(tmp, st->state_file) < 0)
+		rc = -errno;
+	if (rc < 0)
+		fprintf(stderr, "podswitch: cannot write %s: %s\n", st->state_file, strerror(-rc));
+	json_decref(root);
+	return rc;
+}
+
+static int
+copy_str(char *dst, size_t len, json_t *obj, const char *key, bool required)
+{
+	const char *v = json_string_value(json_object_get(obj, key));
+
+	if (v == NULL)
+		return required ? -EINVAL : 0;
+	if (strlen(v) >= len)
+		return -EINVAL;
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int
+attachment_from(json_t *o, struct psw_attachment *a)
+{
+	const char *ip4 = json_string_value(json_object_get(o, "ip4"));
+	const char *ip6 = json_string_value(json_object_get(o, "ip6"));
+	const char *mac = json_string_value(json_object_get(o, "mac"));
+
+	memset(a, 0, sizeof(*a));
+	if (copy_str(a->container_id, sizeof(a->container_id), o, "container_id", true) < 0 ||
+	    copy_str(a->ifname, sizeof(a->ifname), o, "ifname", true) < 0 ||
+	    copy_str(a->netns, sizeof(a->netns), o, "netns", false) < 0 ||
+	    copy_str(a->pod_namespace, sizeof(a->pod_namespace), o, "pod_namespace", false) < 0 ||
+	    copy_str(a->pod_name, sizeof(a->pod_name), o, "pod_name", false) < 0 ||
+	    copy_str(a->host_ifname, sizeof(a->host_ifname), o, "host_ifname", false) < 0 ||
+	    copy_str(a->socket, sizeof(a->socket), o, "socket", false) < 0 ||
+	    copy_str(a->port_name, sizeof(a->port_name), o, "port", true) < 0 ||
+	    kind_from(json_string_value(json_object_get(o, "kind")), &a->kind) < 0 ||
+	    mac == NULL || psw_parse_mac(mac, a->mac) < 0)
+		return -EINVAL;
+	a->has_ip4 = ip4 != NULL && ip4[0] != '\0';
+	a->has_ip6 = ip6 != NULL && ip6[0] != '\0';
+	if ((a->has_ip4 && inet_pton(AF_INET, ip4, a->ip4) != 1) ||
+	    (a->has_ip6 && inet_pton(AF_INET6, ip6, a->ip6) != 1))
+		return -EINVAL;
+	a->ipam_external = json_is_true(json_object_get(o, "ipam_external"));
+	a->created = (uint64_t)json_integer_value(json_object_get(o, "created"));
+	return 0;
+}
+
+int
+psw_state_load(struct psw_state *st)
+{
+	json_error_t je;
+	json_t *root, *list, *o;
+	size_t i;
+	char err[PSW_ERR_MAX];
+	bool dropped = false;
+
+	if (st->state_file[0] == '\0')
+		return 0;
+	root = json_load_file(st->state_file, 0, &je);
+	if (root == NULL) {
+		if (access(st->state_file, F_OK) == 0)
+			fprintf(stderr, "podswitch: ignoring unreadable state file %s: %s (line %d)\n",
+				st->state_file, je.text, je.line);
+		return 0;
+	}
+	list = json_object_get(root, "attachments");
+	json_array_foreach(list, i, o) {
+		struct psw_attachment a;
+		int idx;
+
+		if (attachment_from(o, &a) < 0) {
+			fprintf(stderr, "podswitch: state file %s: attachment %zu is malformed, dropped\n",
+				st->state_file, i);
+			dropped = true;
+			continue;
+		}
+		if (!a.ipam_external &&
+		    ((a.has_ip4 && psw_ipam_reserve(st->ipam, 4, a.ip4) < 0) ||
+		     (a.has_ip6 && psw_ipam_reserve(st->ipam, 6, a.ip6) < 0))) {
+			fprintf(stderr, "podswitch: state file: %s/%s's address is outside the pod CIDR "
+				"or taken twice, dropped\n", a.container_id, a.ifname);
+			dropped = true;
+			continue;
+		}
+		idx = psw_state_add_attachment(st, &a);
+		if (idx >= 0 && psw_state_attach(st, (unsigned)idx, err, sizeof(err)) < 0) {
+			fprintf(stderr, "podswitch: pod %s/%s (%s) not re-attached: %s\n",
+				a.pod_namespace, a.pod_name, a.container_id, err);
+			psw_state_remove_attachment(st, (unsigned)idx);
+			dropped = true;
+		}
+	}
+	json_decref(root);
+	if (dropped)
+		psw_state_save(st);
+	printf("podswitch: %u pod attachment(s) restored from %s\n", st->nb_atts, st->state_file);
+	return 0;
+}
