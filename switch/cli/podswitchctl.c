@@ -1,0 +1,433 @@
+/*
+ * podswitchctl: the command-line client of the podswitch API.
+ *
+ *   podswitchctl [-s SOCKET] VERB ...
+ *     apply -f FILE|-       Kubernetes objects (YAML or JSON, several documents, kind: List)
+ *     delete -f FILE|-
+ *     get KIND [NAME] [-n NAMESPACE | -A] [-o json]
+ *     stats [-o json]
+ *     status [-o json]
+ *     version
+ *
+ * The socket defaults to $PODSWITCH_SOCKET, else /run/podswitch/podswitch.sock.
+ * Exit status 0 on success; 1 with a one-line reason on stderr otherwise
+ * (2 for a usage error). Links no DPDK.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psw_api.h"
+#include "psw_build.h"
+#include "psw_manifest.h"
+
+#define EXIT_USAGE 2
+
+static const char *socket_path;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: podswitchctl [-s SOCKET] VERB ...\n"
+		"  apply -f FILE|-                  create or replace Kubernetes objects (YAML/JSON)\n"
+		"  delete -f FILE|-                 delete the objects a manifest names\n"
+		"  get KIND [NAME] [-n NS|-A] [-o json]\n"
+		"                                   KIND: pods, namespaces, services, endpointslices,\n"
+		"                                   networkpolicies, ports, attachments\n"
+		"  stats [-o json]                  counters per port, worker and drop reason\n"
+		"  status [-o json]                 is the switch ready; what it holds\n"
+		"  version                          client and daemon versions\n"
+		"The socket is SOCKET, else $PODSWITCH_SOCKET, else %s.\n", PSW_API_DEFAULT_SOCKET);
+}
+
+static int
+die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("podswitchctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* Call op; on success return the result (owned by *resp), else print and return NULL. */
+static json_t *
+call(const char *op, json_t *args, json_t **resp)
+{
+	char err[1024];
+	json_t *res;
+
+	*resp = psw_api_call(socket_path, op, args, err, sizeof(err));
+	if (*resp == NULL) {
+		die("%s", err);
+		return NULL;
+	}
+	res = psw_api_result(*resp, err, sizeof(err));
+	if (res == NULL)
+		die("%s", err);
+	return res;
+}
+
+static void
+print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	if (s != NULL)
+		puts(s);
+	free(s);
+}
+
+static const char *
+str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL && s[0] != '\0' ? s : "-";
+}
+
+static void
+labels_str(json_t *labels, char *buf, size_t len)
+{
+	const char *k;
+	json_t *v;
+	size_t off = 0;
+
+	buf[0] = '\0';
+	json_object_foreach(labels, k, v) {
+		int n = snprintf(buf + off, len - off, "%s%s=%s", off ? "," : "", k,
+				 json_string_value(v) ?: "");
+
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
+	if (buf[0] == '\0')
+		snprintf(buf, len, "-");
+}
+
+static void
+table_pods(json_t *items)
+{
+	json_t *o;
+	size_t i;
+	char labels[512];
+
+	printf("%-12s %-28s %-15s %-22s %-10s %-9s %s\n", "NAMESPACE", "NAME", "IP", "IPV6",
+	       "INTERFACE", "ATTACHED", "LABELS");
+	json_array_foreach(items, i, o) {
+		labels_str(json_object_get(o, "labels"), labels, sizeof(labels));
+		printf("%-12s %-28s %-15s %-22s %-10s %-9s %s\n", str(o, "namespace"), str(o, "name"),
+		       str(o, "ip4"), str(o, "ip6"), str(o, "interface"),
+		       json_is_true(json_object_get(o, "attached")) ? "yes" : "no", labels);
+	}
+}
+
+static void
+table_ports(json_t *items)
+{
+	json_t *o;
+	size_t i;
+
+	printf("%-5s %-36s %-11s %-4s %-4s %-5s %s\n", "INDEX", "NAME", "KIND", "RXQ", "TXQ", "LINK",
+	       "MAC");
+	json_array_foreach(items, i, o)
+		printf("%-5lld %-36s %-11s %-4lld %-4lld %-5s %s\n",
+		       (long long)json_integer_value(json_object_get(o, "index")), str(o, "name"),
+		       str(o, "kind"), (long long)json_integer_value(json_object_get(o, "rx_queues")),
+		       (long long)json_integer_value(json_object_get(o, "tx_queues")),
+		       json_is_true(json_object_get(o, "link_up")) ? "up" : "down", str(o, "mac"));
+}
+
+static void
+table_attachments(json_t *items)
+{
+	json_t *o;
+	size_t i;
+
+	printf("%-16s %-7s %-24s %-10s %-15s %s\n", "CONTAINER", "IFNAME", "POD", "INTERFACE", "IP",
+	       "PORT");
+	json_array_foreach(items, i, o) {
+		char pod[160];
+
+		snprintf(pod, sizeof(pod), "%s/%s", str(o, "namespace"), str(o, "name"));
+		printf("%-16.16s %-7s %-24s %-10s %-15s %s\n", str(o, "container_id"), str(o, "ifname"),
+		       pod, str(o, "interface"), str(o, "ip4"), str(o, "port"));
+	}
+}
+
+static void
+table_objects(const char *kind, json_t *items)
+{
+	json_t *o;
+	size_t i;
+	char buf[512];
+
+	if (strcmp(kind, "Namespace") == 0)
+		printf("%-30s %s\n", "NAME", "LABELS");
+	else if (strcmp(kind, "Service") == 0)
+		printf("%-12s %-24s %-13s %-15s %s\n", "NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "PORTS");
+	else if (strcmp(kind, "NetworkPolicy") == 0)
+		printf("%-12s %-28s %-30s %s\n", "NAMESPACE", "NAME", "POD-SELECTOR", "POLICY-TYPES");
+	else
+		printf("%-12s %-28s %s\n", "NAMESPACE", "NAME", "DETAIL");
+	json_array_foreach(items, i, o) {
+		json_t *meta = json_object_get(o, "metadata"), *spec = json_object_get(o, "spec");
+
+		if (strcmp(kind, "Namespace") == 0) {
+			labels_str(json_object_get(meta, "labels"), buf, sizeof(buf));
+			printf("%-30s %s\n", str(meta, "name"), buf);
+		} else if (strcmp(kind, "Service") == 0) {
+			json_t *p;
+			size_t k, off = 0;
+
+			buf[0] = '\0';
+			json_array_foreach(json_object_get(spec, "ports"), k, p)
+				off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
+					"%s%lld/%s", k ? "," : "",
+					(long long)json_integer_value(json_object_get(p, "port")),
+					str(p, "protocol"));
+			printf("%-12s %-24s %-13s %-15s %s\n", str(meta, "namespace"), str(meta, "name"),
+			       str(spec, "type"), str(spec, "clusterIP"), buf);
+		} else if (strcmp(kind, "NetworkPolicy") == 0) {
+			char types[64] = "";
+			json_t *t;
+			size_t k;
+
+			labels_str(json_object_get(json_object_get(spec, "podSelector"), "matchLabels"),
+				   buf, sizeof(buf));
+			json_array_foreach(json_object_get(spec, "policyTypes"), k, t)
+				snprintf(types + strlen(types), sizeof(types) - strlen(types), "%s%s",
+					 k ? "," : "", json_string_value(t));
+			printf("%-12s %-28s %-30s %s\n", str(meta, "namespace"), str(meta, "name"),
+			       strcmp(buf, "-") ? buf : "<all pods>", types);
+		} else {
+			snprintf(buf, sizeof(buf), "%zu endpoints",
+				 json_array_size(json_object_get(o, "endpoints")));
+			printf("%-12s %-28s %s\n", str(meta, "namespace"), str(meta, "name"), buf);
+		}
+	}
+}
+
+static int
+cmd_get(int argc, char **argv)
+{
+	const char *ns = "default", *output = NULL, *kind, *name = NULL;
+	bool all = false;
+	json_t *args, *resp, *res, *items;
+	int c, rc = 0;
+
+	optind = 0;      /* 0: glibc re-initialises its scan (permutation state) */
+	while ((c = getopt(argc, argv, "n:Ao:")) != -1) {
+		if (c == 'n')
+			ns = optarg;
+		else if (c == 'A')
+			all = true;
+		else if (c == 'o')
+			output = optarg;
+		else
+			return EXIT_USAGE;
+	}
+	if (optind >= argc)
+		return die("get: which kind? (pods, namespaces, services, endpointslices, "
+			   "networkpolicies, ports, attachments)");
+	kind = argv[optind++];
+	if (optind < argc)
+		name = argv[optind++];
+	if (optind < argc)
+		return die("get: unexpected argument '%s'", argv[optind]);
+	if (output != NULL && strcmp(output, "json") != 0)
+		return die("get: output format '%s' is not supported (json)", output);
+	args = json_pack("{s:s}", "kind", kind);
+	if (!all && strcmp(kind, "ports") && strcmp(kind, "attachments") && strcmp(kind, "namespaces") &&
+	    strcmp(kind, "ns") && strcmp(kind, "namespace"))
+		json_object_set_new(args, "namespace", json_string(ns));
+	if (name != NULL)
+		json_object_set_new(args, "name", json_string(name));
+	res = call("get", args, &resp);
+	if (res == NULL) {
+		json_decref(resp);
+		return 1;
+	}
+	items = json_object_get(res, "items");
+	if (output != NULL) {
+		print_json(name != NULL && json_array_size(items) == 1 ? json_array_get(items, 0) : items);
+	} else if (strcmp(kind, "ports") == 0 || strcmp(kind, "port") == 0) {
+		table_ports(items);
+	} else if (strcmp(kind, "attachments") == 0) {
+		table_attachments(items);
+	} else if (json_is_string(json_object_get(res, "kind")) &&
+		   strcmp(json_string_value(json_object_get(res, "kind")), "Pod") == 0) {
+		table_pods(items);
+	} else {
+		table_objects(json_string_value(json_object_get(res, "kind")) ?: "", items);
+	}
+	json_decref(resp);
+	return rc;
+}
+
+static int
+cmd_apply(const char *verb, int argc, char **argv)
+{
+	const char *file = NULL;
+	char err[1024];
+	json_t *docs, *resp, *res, *r;
+	size_t i;
+	int c;
+
+	optind = 0;      /* 0: glibc re-initialises its scan (permutation state) */
+	while ((c = getopt(argc, argv, "f:")) != -1) {
+		if (c != 'f')
+			return EXIT_USAGE;
+		file = optarg;
+	}
+	if (file == NULL)
+		return die("%s: give the manifest with -f FILE (or -f - for standard input)", verb);
+	if (optind < argc)
+		return die("%s: unexpected argument '%s'", verb, argv[optind]);
+	docs = psw_manifest_load(file, err, sizeof(err));
+	if (docs == NULL)
+		return die("%s", err);
+	if (json_array_size(docs) == 0) {
+		json_decref(docs);
+		return die("%s: %s holds no objects", verb, file);
+	}
+	res = call(verb, json_pack("{s:o}", "objects", docs), &resp);
+	if (res == NULL) {
+		json_decref(resp);
+		return 1;
+	}
+	json_array_foreach(json_object_get(res, "results"), i, r) {
+		if (json_object_get(r, "object") != NULL)
+			printf("%s %s\n", str(r, "object"), str(r, "action"));
+		else
+			printf("%s/%s%s%s %s\n", str(r, "kind"),
+			       json_string_length(json_object_get(r, "namespace")) ? str(r, "namespace") : "",
+			       json_string_length(json_object_get(r, "namespace")) ? "/" : "",
+			       str(r, "name"), str(r, "action"));
+	}
+	json_decref(resp);
+	return 0;
+}
+
+static int
+cmd_stats(int argc, char **argv)
+{
+	json_t *resp, *res, *o;
+	const char *k;
+	size_t i;
+
+	res = call("stats", NULL, &resp);
+	if (res == NULL) {
+		json_decref(resp);
+		return 1;
+	}
+	if (argc > 2 && strcmp(argv[1], "-o") == 0 && strcmp(argv[2], "json") == 0) {
+		print_json(res);
+		json_decref(resp);
+		return 0;
+	}
+	printf("%-36s %-11s %12s %12s %9s %9s\n", "PORT", "KIND", "RX", "TX", "TX_DROP", "RX_MISSED");
+	json_array_foreach(json_object_get(res, "ports"), i, o)
+		printf("%-36s %-11s %12lld %12lld %9lld %9lld\n", str(o, "name"), str(o, "kind"),
+		       (long long)json_integer_value(json_object_get(o, "rx")),
+		       (long long)json_integer_value(json_object_get(o, "tx")),
+		       (long long)json_integer_value(json_object_get(o, "tx_drop")),
+		       (long long)json_integer_value(json_object_get(o, "rx_missed")));
+	printf("\n%-7s %-6s %12s %12s %14s\n", "WORKER", "LCORE", "RX", "TX", "CYCLES/PACKET");
+	json_array_foreach(json_object_get(res, "workers"), i, o)
+		printf("%-7lld %-6lld %12lld %12lld %14lld\n",
+		       (long long)json_integer_value(json_object_get(o, "worker")),
+		       (long long)json_integer_value(json_object_get(o, "lcore")),
+		       (long long)json_integer_value(json_object_get(o, "rx")),
+		       (long long)json_integer_value(json_object_get(o, "tx")),
+		       (long long)json_integer_value(json_object_get(o, "cycles_per_packet")));
+	printf("\n%-24s %12s\n", "DROP REASON", "PACKETS");
+	json_object_foreach(json_object_get(res, "drops"), k, o)
+		printf("%-24s %12lld\n", k, (long long)json_integer_value(o));
+	printf("\n%-24s %12s\n", "EVENT", "COUNT");
+	json_object_foreach(json_object_get(res, "events"), k, o)
+		printf("%-24s %12lld\n", k, (long long)json_integer_value(o));
+	json_decref(resp);
+	return 0;
+}
+
+static int
+cmd_simple(const char *op, int argc, char **argv)
+{
+	json_t *resp, *res = call(op, NULL, &resp);
+	const char *k;
+	json_t *v;
+
+	if (res == NULL) {
+		json_decref(resp);
+		return 1;
+	}
+	if (argc > 2 && strcmp(argv[1], "-o") == 0 && strcmp(argv[2], "json") == 0) {
+		print_json(res);
+	} else if (strcmp(op, "version") == 0) {
+		printf("client: %s\ndaemon: %s (api %lld)\n", PSW_VERSION, str(res, "version"),
+		       (long long)json_integer_value(json_object_get(res, "api")));
+	} else {
+		json_object_foreach(res, k, v) {
+			char *s = json_dumps(v, JSON_ENCODE_ANY);
+
+			printf("%-16s %s\n", k, s);
+			free(s);
+		}
+	}
+	json_decref(resp);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *verb;
+	int c;
+
+	socket_path = getenv("PODSWITCH_SOCKET");
+	if (socket_path == NULL || socket_path[0] == '\0')
+		socket_path = PSW_API_DEFAULT_SOCKET;
+	while ((c = getopt(argc, argv, "+s:hV")) != -1) {
+		if (c == 's') {
+			socket_path = optarg;
+		} else if (c == 'h') {
+			usage(stdout);
+			return 0;
+		} else if (c == 'V') {
+			printf("podswitchctl %s\n", PSW_VERSION);
+			return 0;
+		} else {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	verb = argv[optind];
+	argc -= optind;
+	argv += optind;
+	if (strcmp(verb, "get") == 0)
+		return cmd_get(argc, argv);
+	if (strcmp(verb, "apply") == 0 || strcmp(verb, "delete") == 0)
+		return cmd_apply(verb, argc, argv);
+	if (strcmp(verb, "stats") == 0)
+		return cmd_stats(argc, argv);
+	if (strcmp(verb, "status") == 0 || strcmp(verb, "version") == 0)
+		return cmd_simple(verb, argc, argv);
+	die("unknown verb '%s' (apply, delete, get, stats, status, version)", verb);
+	return EXIT_USAGE;
+}
