@@ -1,0 +1,742 @@
+/*
+ * podswitch-cni: the CNI plugin (spec 1.0.0 and 1.1.0). Links no DPDK: it
+ * talks to the podswitch daemon over its API socket and does the pod's side
+ * itself with netlink.
+ *
+ *   ADD     kernel: a veth pair, the pod end named CNI_IFNAME in CNI_NETNS with
+ *           the pod's MAC, addresses and default routes via the gateway, TX
+ *           checksum offload off; the host end attached to the switch as an
+ *           af_packet port. vhost-user / memif: the switch makes a socket for
+ *           the pod; the result's interface carries it as socketPath.
+ *   DEL     idempotent: repeated, without netns, without prevResult, after a
+ *           failed ADD.
+ *   CHECK   the attachment is in the switch, its port exists, and (kernel)
+ *           the pod's interface has its MAC, addresses and routes.
+ *   STATUS  the switch answers and is ready.
+ *   GC      attachments not in cni.dev/valid-attachments (or
+ *           cni.dev/attachments) are removed.
+ *   VERSION the versions above.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "psw_api.h"
+#include "psw_nl.h"
+
+/* Error codes of the CNI specification; plugin-specific ones from 100. */
+enum {
+	CNI_E_VERSION = 1,
+	CNI_E_UNSUPPORTED_FIELD = 2,
+	CNI_E_UNKNOWN_CONTAINER = 3,
+	CNI_E_INVALID_ENV = 4,
+	CNI_E_IO = 5,
+	CNI_E_DECODE = 6,
+	CNI_E_INVALID_CONFIG = 7,
+	CNI_E_TRY_AGAIN = 11,
+	CNI_E_NOT_AVAILABLE = 50,
+	CNI_E_SWITCH = 100,          /* the switch refused the request */
+	CNI_E_CHECK = 101,           /* CHECK found the attachment broken */
+	CNI_E_NETLINK = 102,
+	CNI_E_IPAM = 103,
+};
+
+static const char *const versions[] = { "1.0.0", "1.1.0", NULL };
+
+struct cni {
+	const char *command, *container_id, *netns, *ifname, *path;
+	const char *pod_namespace, *pod_name;
+	const char *socket;
+	const char *interface;            /* kernel, vhost-user, memif */
+	const char *cni_version;
+	char ips_arg[256];                /* IP= from CNI_ARGS */
+	char mac_arg[32];                 /* MAC= from CNI_ARGS */
+	char iface_arg[32];               /* PODSWITCH_INTERFACE= */
+	char k8s_ns[64], k8s_name[256];
+	json_t *conf;
+	char *stdin_text;
+};
+
+static int
+cni_error(const struct cni *c, int code, const char *details, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Print the spec's error object on stdout; exit status 1. */
+static int
+cni_error(const struct cni *c, int code, const char *details, const char *fmt, ...)
+{
+	char msg[1024];
+	json_t *e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	e = json_pack("{s:s, s:i, s:s}", "cniVersion",
+		      c != NULL && c->cni_version != NULL ? c->cni_version : "1.1.0", "code", code,
+		      "msg", msg);
+	if (details != NULL)
+		json_object_set_new(e, "details", json_string(details));
+	json_dumpf(e, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(e);
+	return 1;
+}
+
+static bool
+version_supported(const char *v)
+{
+	unsigned i;
+
+	for (i = 0; versions[i] != NULL; i++)
+		if (strcmp(versions[i], v) == 0)
+			return true;
+	return false;
+}
+
+/* CNI_ARGS: "K=V;K=V", in any order; unknown keys ignored. */
+static void
+parse_cni_args(struct cni *c, const char *args)
+{
+	char buf[2048], *save = NULL, *kv;
+
+	if (args == NULL)
+		return;
+	snprintf(buf, sizeof(buf), "%s", args);
+	for (kv = strtok_r(buf, ";", &save); kv != NULL; kv = strtok_r(NULL, ";", &save)) {
+		char *eq = strchr(kv, '=');
+
+		if (eq == NULL)
+			continue;
+		*eq++ = '\0';
+		if (strcmp(kv, "K8S_POD_NAMESPACE") == 0)
+			snprintf(c->k8s_ns, sizeof(c->k8s_ns), "%s", eq);
+		else if (strcmp(kv, "K8S_POD_NAME") == 0)
+			snprintf(c->k8s_name, sizeof(c->k8s_name), "%s", eq);
+		else if (strcmp(kv, "IP") == 0)
+			snprintf(c->ips_arg, sizeof(c->ips_arg), "%s", eq);
+		else if (strcmp(kv, "MAC") == 0)
+			snprintf(c->mac_arg, sizeof(c->mac_arg), "%s", eq);
+		else if (strcmp(kv, "PODSWITCH_INTERFACE") == 0)
+			snprintf(c->iface_arg, sizeof(c->iface_arg), "%s", eq);
+	}
+}
+
+static char *
+read_stdin(void)
+{
+	size_t cap = 65536, len = 0, n;
+	char *buf = malloc(cap);
+
+	while (buf != NULL && (n = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
+		len += n;
+		if (len + 1 == cap) {
+			char *b = cap >= (16u << 20) ? NULL : realloc(buf, cap * 2);
+
+			if (b == NULL) {
+				free(buf);
+				return NULL;
+			}
+			buf = b;
+			cap *= 2;
+		}
+	}
+	if (buf != NULL)
+		buf[len] = '\0';
+	return buf;
+}
+
+/* Host end of the veth: a stable name from the container id and ifname (15 chars max). */
+static void
+host_ifname(const struct cni *c, char out[16])
+{
+	uint32_t h = 2166136261u;
+	const char *s;
+
+	for (s = c->container_id; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	for (s = c->ifname; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	snprintf(out, 16, "psw%08x", h);
+}
+
+/* The API call, with errors turned into CNI errors. */
+static json_t *
+api(const struct cni *c, const char *op, json_t *args, json_t **resp, int *rc)
+{
+	char err[1024];
+	json_t *res;
+
+	*resp = psw_api_call(c->socket, op, args, err, sizeof(err));
+	if (*resp == NULL) {
+		*rc = cni_error(c, CNI_E_TRY_AGAIN, err, "podswitch is not reachable on %s", c->socket);
+		return NULL;
+	}
+	res = psw_api_result(*resp, err, sizeof(err));
+	if (res == NULL)
+		*rc = cni_error(c, CNI_E_SWITCH, NULL, "podswitch: %s", err);
+	return res;
+}
+
+/* ------------------------------------------------------------ delegated IPAM */
+
+/* Run the IPAM plugin of netconf.ipam.type for this command; returns its parsed stdout. */
+static json_t *
+run_ipam(const struct cni *c, const char *command, int *rc)
+{
+	const char *type = json_string_value(json_object_get(json_object_get(c->conf, "ipam"), "type"));
+	char exe[4096] = "", *save = NULL, *dir, paths[4096];
+	int in[2], out[2], status;
+	pid_t pid;
+	json_t *res;
+	json_error_t je;
+	char *text;
+	size_t len = 0, cap = 65536;
+	ssize_t n;
+
+	if (type == NULL || strchr(type, '/') != NULL) {
+		*rc = cni_error(c, CNI_E_INVALID_CONFIG, NULL, "ipam.type must be a plugin name");
+		return NULL;
+	}
+	snprintf(paths, sizeof(paths), "%s", c->path != NULL ? c->path : "/opt/cni/bin");
+	for (dir = strtok_r(paths, ":", &save); dir != NULL; dir = strtok_r(NULL, ":", &save)) {
+		snprintf(exe, sizeof(exe), "%s/%s", dir, type);
+		if (access(exe, X_OK) == 0)
+			break;
+		exe[0] = '\0';
+	}
+	if (exe[0] == '\0') {
+		*rc = cni_error(c, CNI_E_IPAM, NULL, "IPAM plugin '%s' not found in CNI_PATH", type);
+		return NULL;
+	}
+	if (pipe(in) < 0 || pipe(out) < 0) {
+		*rc = cni_error(c, CNI_E_IO, NULL, "pipe: %s", strerror(errno));
+		return NULL;
+	}
+	pid = fork();
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		setenv("CNI_COMMAND", command, 1);
+		execl(exe, type, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	if (write(in[1], c->stdin_text, strlen(c->stdin_text)) < 0)
+		(void)0;
+	close(in[1]);
+	text = malloc(cap);
+	while (text != NULL && (n = read(out[0], text + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (len + 1 == cap)
+			text = realloc(text, cap *= 2);
+	}
+	close(out[0]);
+	waitpid(pid, &status, 0);
+	if (text == NULL) {
+		*rc = cni_error(c, CNI_E_IO, NULL, "out of memory");
+		return NULL;
+	}
+	text[len] = '\0';
+	res = len > 0 ? json_loads(text, 0, &je) : json_object();
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		const char *msg = json_string_value(json_object_get(res, "msg"));
+
+		*rc = cni_error(c, CNI_E_IPAM, text, "IPAM plugin %s %s failed: %s", type, command,
+				msg ? msg : "no message");
+		json_decref(res);
+		res = NULL;
+	} else if (res == NULL) {
+		*rc = cni_error(c, CNI_E_IPAM, text, "IPAM plugin %s returned no JSON", type);
+	}
+	free(text);
+	return res;
+}
+
+/* ---------------------------------------------------------------------- ADD */
+
+/* Requested addresses from IP=, runtimeConfig.ips, or a delegated IPAM result. */
+static json_t *
+requested_ips(const struct cni *c, json_t *ipam_result)
+{
+	json_t *ips = json_array(), *rc_ips, *v;
+	size_t i;
+
+	if (ipam_result != NULL) {
+		json_array_foreach(json_object_get(ipam_result, "ips"), i, v)
+			json_array_append(ips, json_object_get(v, "address"));
+		return ips;
+	}
+	if (c->ips_arg[0] != '\0') {
+		char buf[256], *save = NULL, *ip;
+
+		snprintf(buf, sizeof(buf), "%s", c->ips_arg);
+		for (ip = strtok_r(buf, ",", &save); ip != NULL; ip = strtok_r(NULL, ",", &save))
+			json_array_append_new(ips, json_string(ip));
+		return ips;
+	}
+	rc_ips = json_object_get(json_object_get(c->conf, "runtimeConfig"), "ips");
+	json_array_foreach(rc_ips, i, v)
+		json_array_append(ips, v);
+	return ips;
+}
+
+static int
+parse_cidr(const char *s, struct psw_nl_addr *a)
+{
+	char buf[64], *slash;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	slash = strchr(buf, '/');
+	if (slash == NULL)
+		return -EINVAL;
+	*slash = '\0';
+	a->plen = (uint8_t)atoi(slash + 1);
+	a->family = strchr(buf, ':') ? AF_INET6 : AF_INET;
+	return inet_pton(a->family, buf, a->addr) == 1 ? 0 : -EINVAL;
+}
+
+/* The pod's side of a kernel attachment: veth, MAC, addresses, routes. */
+static int
+setup_kernel(const struct cni *c, json_t *res, const char *host, int *rc)
+{
+	uint8_t mac[6];
+	json_t *v;
+	size_t i;
+	int nsfd, old, ifindex, err;
+	const char *step = "";
+
+	if (sscanf(json_string_value(json_object_get(res, "mac")), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx",
+		   &mac[0], &mac[1], &mac[2], &mac[3], &mac[4], &mac[5]) != 6) {
+		*rc = cni_error(c, CNI_E_SWITCH, NULL, "podswitch returned a bad MAC");
+		return -1;
+	}
+	nsfd = open(c->netns, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0) {
+		*rc = cni_error(c, CNI_E_UNKNOWN_CONTAINER, NULL, "cannot open netns %s: %s", c->netns,
+				strerror(errno));
+		return -1;
+	}
+	psw_nl_link_del(host);                      /* left over from an ADD that failed */
+	err = psw_nl_veth_create(host, c->ifname, nsfd, mac);
+	close(nsfd);
+	if (err < 0) {
+		*rc = cni_error(c, CNI_E_NETLINK, NULL, "cannot create veth %s/%s: %s", host, c->ifname,
+				strerror(-err));
+		return -1;
+	}
+	psw_nl_disable_ipv6(host);
+	if ((err = psw_nl_link_up(host)) < 0) {
+		step = "bring the host end up";
+		goto fail;
+	}
+	old = psw_nl_enter_netns(c->netns);
+	if (old < 0) {
+		err = old;
+		step = "enter the netns";
+		goto fail;
+	}
+	err = psw_nl_link_get(c->ifname, &ifindex, NULL, NULL);
+	if (err == 0 && (err = psw_nl_tx_csum_off(c->ifname)) < 0)
+		step = "turn TX checksum offload off";
+	if (err == 0 && (err = psw_nl_link_up(c->ifname)) < 0)
+		step = "bring the pod interface up";
+	json_array_foreach(json_object_get(res, "ips"), i, v) {
+		struct psw_nl_addr a;
+
+		if (err < 0)
+			break;
+		if (parse_cidr(json_string_value(json_object_get(v, "address")), &a) < 0)
+			continue;
+		if ((err = psw_nl_addr_add(ifindex, &a)) < 0)
+			step = "add an address";
+	}
+	json_array_foreach(json_object_get(res, "ips"), i, v) {
+		const char *gw = json_string_value(json_object_get(v, "gateway"));
+		uint8_t g[16];
+		int fam;
+
+		if (err < 0 || gw == NULL)
+			break;
+		fam = strchr(gw, ':') ? AF_INET6 : AF_INET;
+		if (inet_pton(fam, gw, g) == 1 && (err = psw_nl_default_route_add(ifindex, fam, g)) < 0)
+			step = "add the default route";
+	}
+	psw_nl_leave_netns(old);
+	if (err == 0)
+		return 0;
+fail:
+	psw_nl_link_del(host);
+	*rc = cni_error(c, CNI_E_NETLINK, NULL, "cannot %s of %s in %s: %s", step, c->ifname,
+			c->netns, strerror(-err));
+	return -1;
+}
+
+/* The CNI result from podswitch's answer. */
+static json_t *
+add_result(const struct cni *c, json_t *res, const char *host, bool kernel)
+{
+	json_t *ifaces = json_array(), *ips = json_array(), *routes = json_array(), *v, *iface;
+	size_t i;
+	uint8_t hmac[6];
+	char hmac_s[18] = "";
+	int pod_if;
+
+	if (kernel) {
+		if (psw_nl_link_get(host, NULL, hmac, NULL) == 0)
+			snprintf(hmac_s, sizeof(hmac_s), "%02x:%02x:%02x:%02x:%02x:%02x", hmac[0], hmac[1],
+				 hmac[2], hmac[3], hmac[4], hmac[5]);
+		json_array_append_new(ifaces, json_pack("{s:s, s:s}", "name", host, "mac", hmac_s));
+	}
+	pod_if = (int)json_array_size(ifaces);
+	iface = json_pack("{s:s, s:s, s:s}", "name", c->ifname, "mac",
+			  json_string_value(json_object_get(res, "mac")), "sandbox", c->netns ? c->netns : "");
+	if (json_object_get(res, "socket") != NULL)
+		json_object_set(iface, "socketPath", json_object_get(res, "socket"));
+	json_array_append_new(ifaces, iface);
+	json_array_foreach(json_object_get(res, "ips"), i, v)
+		json_array_append_new(ips, json_pack("{s:O, s:O, s:i}", "address",
+			json_object_get(v, "address"), "gateway", json_object_get(v, "gateway"),
+			"interface", pod_if));
+	json_array_foreach(json_object_get(res, "routes"), i, v)
+		json_array_append(routes, v);
+	return json_pack("{s:s, s:o, s:o, s:o, s:{}}", "cniVersion", c->cni_version,
+			 "interfaces", ifaces, "ips", ips, "routes", routes, "dns");
+}
+
+static int
+cmd_add(struct cni *c)
+{
+	json_t *ipam = NULL, *args, *resp = NULL, *resp2 = NULL, *res, *result;
+	const char *mac;
+	char host[16] = "";
+	bool kernel = strcmp(c->interface, "kernel") == 0;
+	int rc = 0;
+
+	if (c->netns == NULL || c->netns[0] == '\0')
+		return cni_error(c, CNI_E_INVALID_ENV, NULL, "CNI_NETNS is required for ADD");
+	if (json_object_get(c->conf, "ipam") != NULL &&
+	    (ipam = run_ipam(c, "ADD", &rc)) == NULL)
+		return rc;
+	if (kernel)
+		host_ifname(c, host);
+	mac = c->mac_arg[0] ? c->mac_arg :
+	      json_string_value(json_object_get(json_object_get(c->conf, "runtimeConfig"), "mac"));
+	args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b}", "container_id", c->container_id,
+			 "ifname", c->ifname, "netns", c->netns, "pod_namespace", c->pod_namespace,
+			 "pod_name", c->pod_name, "interface", c->interface, "ips",
+			 requested_ips(c, ipam), "ipam_external", ipam != NULL);
+	if (kernel)
+		json_object_set_new(args, "host_ifname", json_string(host));
+	if (mac != NULL)
+		json_object_set_new(args, "mac", json_string(mac));
+	res = api(c, "cni.add", args, &resp, &rc);
+	if (res == NULL)
+		goto out_ipam;
+	if (kernel && setup_kernel(c, res, host, &rc) < 0)
+		goto out_del;
+	if (api(c, "cni.attach", json_pack("{s:s, s:s}", "container_id", c->container_id,
+					   "ifname", c->ifname), &resp2, &rc) == NULL)
+		goto out_link;
+	result = add_result(c, res, host, kernel);
+	json_dumpf(result, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(result);
+	goto out;
+
+out_link:
+	if (kernel)
+		psw_nl_link_del(host);
+out_del:
+	json_decref(psw_api_call(c->socket, "cni.del", json_pack("{s:s, s:s}", "container_id",
+			c->container_id, "ifname", c->ifname), (char[256]){ 0 }, 256));
+out_ipam:
+	if (ipam != NULL) {
+		int ignored;
+
+		json_decref(run_ipam(c, "DEL", &ignored));
+	}
+out:
+	json_decref(ipam);
+	json_decref(resp);
+	json_decref(resp2);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------- DEL */
+
+static int
+cmd_del(struct cni *c)
+{
+	json_t *resp = NULL, *res;
+	char host[16];
+	int rc = 0;
+
+	res = api(c, "cni.del", json_pack("{s:s, s:s}", "container_id", c->container_id, "ifname",
+					  c->ifname), &resp, &rc);
+	if (res == NULL) {
+		json_decref(resp);
+		return rc;
+	}
+	/* The host end's name is derived, so it goes even if podswitch had no record. */
+	host_ifname(c, host);
+	psw_nl_link_del(host);
+	json_decref(resp);
+	if (json_object_get(c->conf, "ipam") != NULL) {
+		json_t *r = run_ipam(c, "DEL", &rc);
+
+		if (r == NULL)
+			return rc;
+		json_decref(r);
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------------- CHECK */
+
+static int
+check_kernel(const struct cni *c, json_t *att, json_t *result)
+{
+	struct psw_nl_addr addrs[16];
+	uint8_t mac[6], want_mac[6];
+	char host[16];
+	json_t *v;
+	size_t i;
+	int old, ifindex, n, rc = 0;
+	bool up;
+
+	host_ifname(c, host);
+	if (psw_nl_link_get(host, NULL, NULL, NULL) < 0)
+		return cni_error(c, CNI_E_CHECK, NULL, "the host end %s of %s's veth is missing", host,
+				 c->ifname);
+	sscanf(json_string_value(json_object_get(att, "mac")), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx",
+	       &want_mac[0], &want_mac[1], &want_mac[2], &want_mac[3], &want_mac[4], &want_mac[5]);
+	old = psw_nl_enter_netns(c->netns);
+	if (old < 0)
+		return cni_error(c, CNI_E_UNKNOWN_CONTAINER, NULL, "cannot enter netns %s: %s",
+				 c->netns, strerror(-old));
+	if (psw_nl_link_get(c->ifname, &ifindex, mac, &up) < 0) {
+		rc = cni_error(c, CNI_E_CHECK, NULL, "interface %s is missing in %s", c->ifname, c->netns);
+		goto out;
+	}
+	if (memcmp(mac, want_mac, 6) != 0 || !up) {
+		rc = cni_error(c, CNI_E_CHECK, NULL, "interface %s is %s or has another MAC than %s",
+			       c->ifname, up ? "up" : "down", json_string_value(json_object_get(att, "mac")));
+		goto out;
+	}
+	n = psw_nl_addr_list(ifindex, addrs, 16);
+	json_array_foreach(json_object_get(result, "ips"), i, v) {
+		struct psw_nl_addr want;
+		const char *gw = json_string_value(json_object_get(v, "gateway"));
+		bool found = false;
+		uint8_t g[16];
+		int k;
+
+		if (parse_cidr(json_string_value(json_object_get(v, "address")), &want) < 0)
+			continue;
+		for (k = 0; k < n; k++)
+			found |= addrs[k].family == want.family && addrs[k].plen == want.plen &&
+				 memcmp(addrs[k].addr, want.addr, want.family == AF_INET ? 4 : 16) == 0;
+		if (!found) {
+			rc = cni_error(c, CNI_E_CHECK, NULL, "address %s is missing on %s",
+				       json_string_value(json_object_get(v, "address")), c->ifname);
+			goto out;
+		}
+		if (gw != NULL && inet_pton(want.family, gw, g) == 1 &&
+		    psw_nl_has_default_route(ifindex, want.family, g) != 1) {
+			rc = cni_error(c, CNI_E_CHECK, NULL, "no default route via %s on %s", gw, c->ifname);
+			goto out;
+		}
+	}
+out:
+	psw_nl_leave_netns(old);
+	return rc;
+}
+
+static int
+cmd_check(struct cni *c)
+{
+	json_t *resp = NULL, *res, *prev = json_object_get(c->conf, "prevResult");
+	int rc = 0;
+
+	if (!json_is_object(prev))
+		return cni_error(c, CNI_E_INVALID_CONFIG, NULL, "CHECK needs prevResult");
+	res = api(c, "cni.check", json_pack("{s:s, s:s}", "container_id", c->container_id, "ifname",
+					    c->ifname), &resp, &rc);
+	if (res == NULL)
+		goto out;
+	if (!json_is_true(json_object_get(res, "port_present"))) {
+		rc = cni_error(c, CNI_E_CHECK, NULL, "podswitch has no port for %s/%s", c->container_id,
+			       c->ifname);
+		goto out;
+	}
+	if (strcmp(json_string_value(json_object_get(res, "interface")), "kernel") == 0) {
+		rc = check_kernel(c, res, json_object_get(res, "result"));
+	} else {
+		struct stat sb;
+		const char *sock = json_string_value(json_object_get(res, "socket"));
+
+		if (sock == NULL || stat(sock, &sb) < 0 || !S_ISSOCK(sb.st_mode))
+			rc = cni_error(c, CNI_E_CHECK, NULL, "the pod's socket %s is missing",
+				       sock ? sock : "?");
+	}
+out:
+	json_decref(resp);
+	return rc;
+}
+
+/* ------------------------------------------------------------ STATUS and GC */
+
+static int
+cmd_status(struct cni *c)
+{
+	char err[1024];
+	json_t *resp = psw_api_call(c->socket, "status", NULL, err, sizeof(err)), *res;
+	int rc = 0;
+
+	if (resp == NULL)
+		return cni_error(c, CNI_E_NOT_AVAILABLE, err, "podswitch is not available on %s",
+				 c->socket);
+	res = psw_api_result(resp, err, sizeof(err));
+	if (res == NULL || !json_is_true(json_object_get(res, "ready")))
+		rc = cni_error(c, CNI_E_NOT_AVAILABLE, NULL, "podswitch is not ready");
+	json_decref(resp);
+	return rc;
+}
+
+static int
+cmd_gc(struct cni *c)
+{
+	json_t *valid = json_object_get(c->conf, "cni.dev/valid-attachments"), *v, *list, *resp, *res;
+	size_t i;
+	int rc = 0;
+
+	if (valid == NULL)
+		valid = json_object_get(c->conf, "cni.dev/attachments");
+	if (valid != NULL && !json_is_array(valid))
+		return cni_error(c, CNI_E_INVALID_CONFIG, NULL,
+				 "cni.dev/valid-attachments must be a list");
+	list = json_array();
+	json_array_foreach(valid, i, v) {
+		const char *cid = json_string_value(json_object_get(v, "containerID"));
+		const char *ifn = json_string_value(json_object_get(v, "ifname"));
+
+		if (cid == NULL || ifn == NULL) {
+			json_decref(list);
+			return cni_error(c, CNI_E_INVALID_CONFIG, NULL,
+					 "valid attachment %zu needs containerID and ifname", i);
+		}
+		json_array_append_new(list, json_pack("{s:s, s:s}", "container_id", cid, "ifname", ifn));
+	}
+	res = api(c, "cni.gc", json_pack("{s:o}", "valid", list), &resp, &rc);
+	if (res != NULL) {
+		json_array_foreach(json_object_get(res, "removed"), i, v) {
+			const char *host = json_string_value(json_object_get(v, "host_ifname"));
+
+			if (host != NULL && host[0] != '\0')
+				psw_nl_link_del(host);
+		}
+	}
+	json_decref(resp);
+	return rc;
+}
+
+static int
+cmd_version(const struct cni *c)
+{
+	json_t *v = json_pack("{s:s, s:[]}", "cniVersion", "1.1.0", "supportedVersions");
+	unsigned i;
+
+	for (i = 0; versions[i] != NULL; i++)
+		json_array_append_new(json_object_get(v, "supportedVersions"), json_string(versions[i]));
+	json_dumpf(v, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(v);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- main */
+
+int
+main(void)
+{
+	struct cni c = { 0 };
+	json_error_t je;
+	const char *name;
+	int rc;
+
+	c.command = getenv("CNI_COMMAND");
+	if (c.command == NULL || c.command[0] == '\0')
+		return cni_error(NULL, CNI_E_INVALID_ENV, NULL, "CNI_COMMAND is not set");
+	if (strcmp(c.command, "VERSION") == 0)
+		return cmd_version(&c);
+	c.stdin_text = read_stdin();
+	if (c.stdin_text == NULL)
+		return cni_error(NULL, CNI_E_IO, NULL, "cannot read the network configuration");
+	c.conf = json_loads(c.stdin_text, 0, &je);
+	if (!json_is_object(c.conf))
+		return cni_error(NULL, CNI_E_DECODE, NULL, "network configuration is not JSON: %s "
+				 "(line %d)", je.text, je.line);
+	c.cni_version = json_string_value(json_object_get(c.conf, "cniVersion"));
+	if (c.cni_version == NULL)
+		return cni_error(NULL, CNI_E_INVALID_CONFIG, NULL, "cniVersion is missing");
+	if (!version_supported(c.cni_version))
+		return cni_error(&c, CNI_E_VERSION, NULL, "cniVersion %s is not supported (1.0.0, 1.1.0)",
+				 c.cni_version);
+	name = json_string_value(json_object_get(c.conf, "name"));
+	if (name == NULL || name[0] == '\0')
+		return cni_error(&c, CNI_E_INVALID_CONFIG, NULL, "the network configuration has no name");
+	c.socket = json_string_value(json_object_get(c.conf, "socket"));
+	if (json_object_get(c.conf, "socket") != NULL && c.socket == NULL)
+		return cni_error(&c, CNI_E_INVALID_CONFIG, NULL, "'socket' must be a path");
+	if (c.socket == NULL)
+		c.socket = PSW_API_DEFAULT_SOCKET;
+	if (strcmp(c.command, "STATUS") == 0)
+		return cmd_status(&c);
+	if (strcmp(c.command, "GC") == 0)
+		return cmd_gc(&c);
+	c.container_id = getenv("CNI_CONTAINERID");
+	c.netns = getenv("CNI_NETNS");
+	c.ifname = getenv("CNI_IFNAME");
+	c.path = getenv("CNI_PATH");
+	if (c.container_id == NULL || c.container_id[0] == '\0')
+		return cni_error(&c, CNI_E_INVALID_ENV, NULL, "CNI_CONTAINERID is not set");
+	if (c.ifname == NULL || c.ifname[0] == '\0' || strlen(c.ifname) > 15 || strchr(c.ifname, '/'))
+		return cni_error(&c, CNI_E_INVALID_ENV, NULL, "CNI_IFNAME must be an interface name "
+				 "(1..15 characters, no '/')");
+	parse_cni_args(&c, getenv("CNI_ARGS"));
+	c.pod_namespace = c.k8s_ns[0] ? c.k8s_ns : "default";
+	c.pod_name = c.k8s_name[0] ? c.k8s_name : c.container_id;
+	c.interface = c.iface_arg[0] ? c.iface_arg :
+		      json_string_value(json_object_get(c.conf, "interface"));
+	if (c.interface == NULL)
+		c.interface = "kernel";
+	if (strcmp(c.interface, "kernel") && strcmp(c.interface, "vhost-user") &&
+	    strcmp(c.interface, "memif"))
+		return cni_error(&c, CNI_E_INVALID_CONFIG, NULL,
+				 "interface '%s' is not kernel, vhost-user or memif", c.interface);
+	if (strcmp(c.command, "ADD") == 0)
+		rc = cmd_add(&c);
+	else if (strcmp(c.command, "DEL") == 0)
+		rc = cmd_del(&c);
+	else if (strcmp(c.command, "CHECK") == 0)
+		rc = cmd_check(&c);
+	else
+		rc = cni_error(&c, CNI_E_INVALID_ENV, NULL, "CNI_COMMAND '%s' is not one of ADD, DEL, "
+			       "CHECK, STATUS, GC, VERSION", c.command);
+	json_decref(c.conf);
+	free(c.stdin_text);
+	return rc;
+}

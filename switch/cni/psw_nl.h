@@ -1,0 +1,46 @@
+/*
+ * The netlink work of the CNI plugin, with libmnl: veth pairs across
+ * namespaces, MAC, addresses, routes, and reading them back for CHECK.
+ * Each call opens its own netlink socket in the calling thread's current
+ * network namespace; psw_nl_enter_netns() moves the thread.
+ */
+#ifndef PSW_NL_H
+#define PSW_NL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct psw_nl_addr {
+	int family;             /* AF_INET, AF_INET6 */
+	uint8_t addr[16];
+	uint8_t plen;
+};
+
+/** Create host <-> peer veth; the peer goes straight into netns_fd with the given name and MAC. */
+int psw_nl_veth_create(const char *host, const char *peer, int netns_fd, const uint8_t mac[6]);
+/** Delete a link by name; 0 also when it does not exist. */
+int psw_nl_link_del(const char *name);
+/** Bring a link up. */
+int psw_nl_link_up(const char *name);
+/** ifindex and MAC of a link; -ENODEV when absent. */
+int psw_nl_link_get(const char *name, int *ifindex, uint8_t mac[6], bool *up);
+/** Add an address (IPv6 without duplicate address detection). */
+int psw_nl_addr_add(int ifindex, const struct psw_nl_addr *a);
+/** Add a default route via gw on ifindex. */
+int psw_nl_default_route_add(int ifindex, int family, const uint8_t *gw);
+/** The addresses on ifindex (up to max). Returns how many, or -errno. */
+int psw_nl_addr_list(int ifindex, struct psw_nl_addr *out, int max);
+/** True when a default route of this family goes via gw on ifindex. */
+int psw_nl_has_default_route(int ifindex, int family, const uint8_t *gw);
+
+/** Move this thread into the namespace at path; returns the fd of the one it left (or -errno). */
+int psw_nl_enter_netns(const char *path);
+/** Go back to the namespace fd returned above (and close it). */
+int psw_nl_leave_netns(int old_fd);
+
+/** Turn TX checksum offload off on a link of the current namespace (ethtool). */
+int psw_nl_tx_csum_off(const char *name);
+/** Write "1" to /proc/sys/net/ipv6/conf/NAME/disable_ipv6 (no-op without IPv6). */
+int psw_nl_disable_ipv6(const char *name);
+
+#endif /* PSW_NL_H */
