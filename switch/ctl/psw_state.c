@@ -246,12 +246,37 @@ out_free:
 	return -ENOMEM;
 }
 
+/*
+ * Mark every port that exists but is not wanted by the desired state (a
+ * configured port, or the port of an attached attachment): a snapshot must
+ * not list a port that is about to be destroyed.
+ */
+static void
+unwanted_ports(const struct psw_state *st, const struct psw_config *cfg, bool *removed)
+{
+	unsigned p, i;
+
+	for (p = 0; p < PSW_MAX_PORTS; p++) {
+		bool wanted = false;
+
+		if (!psw_ports[p].in_use || removed[p])
+			continue;
+		for (i = 0; i < cfg->nb_ports && !wanted; i++)
+			wanted = strcmp(cfg->ports[i].name, psw_ports[p].name) == 0;
+		for (i = 0; i < st->nb_atts && !wanted; i++)
+			wanted = st->atts[i].attached &&
+				 strcmp(st->atts[i].port_name, psw_ports[p].name) == 0;
+		removed[p] = !wanted;
+	}
+}
+
 int
 psw_state_republish(struct psw_state *st, char *err, size_t err_len)
 {
-	bool none[PSW_MAX_PORTS] = { false };
+	bool removed[PSW_MAX_PORTS] = { false };
 
-	return publish(st, &st->cfg, none, false, err, err_len);
+	unwanted_ports(st, &st->cfg, removed);
+	return publish(st, &st->cfg, removed, false, err, err_len);
 }
 
 static int
@@ -336,6 +361,7 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 		if (idx < 0)
 			rc = idx;
 	}
+	unwanted_ports(st, &st->cfg, none);
 	publish(st, &st->cfg, none, true, err + strlen(err), err_len - strlen(err));
 	return rc;
 
