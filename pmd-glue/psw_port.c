@@ -60,6 +60,17 @@ psw_port_mempool(int socket)
 	return mp;
 }
 
+unsigned
+psw_port_mbufs_in_use(void)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < RTE_DIM(mempools); i++)
+		if (mempools[i] != NULL)
+			n += rte_mempool_in_use_count(mempools[i]);
+	return n;
+}
+
 void
 psw_port_layer_fini(void)
 {

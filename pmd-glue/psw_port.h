@@ -98,6 +98,9 @@ int psw_port_find(const char *name);
 /** Mempool for a NUMA socket (created on first use). NULL + rte_errno. */
 struct rte_mempool *psw_port_mempool(int socket);
 
+/** mbufs taken out of every pool (in queues, in flight, in per-lcore caches). */
+unsigned psw_port_mbufs_in_use(void);
+
 /** Free every mempool (at exit, ports destroyed). */
 void psw_port_layer_fini(void);
 

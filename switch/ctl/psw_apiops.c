@@ -91,12 +91,13 @@ op_status(struct psw_state *st, json_t *args)
 {
 	const struct psw_tables *t = psw_tables_current;
 
-	return psw_api_ok(json_pack("{s:b, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:I}",
+	return psw_api_ok(json_pack("{s:b, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:i}",
 		"ready", t != NULL, "version", PSW_VERSION, "node", st->cfg.node.name,
 		"workers", st->nb_workers, "ports", nb_ports(), "max_ports", PSW_MAX_PORTS,
 		"pods", t != NULL && t->pods != NULL ? t->pods->nb : 0, "attachments", st->nb_atts,
 		"tables_version", (json_int_t)(t != NULL ? t->version : 0),
-		"uptime_seconds", (json_int_t)(time(NULL) - start_time)));
+		"uptime_seconds", (json_int_t)(time(NULL) - start_time),
+		"mbufs_in_use", psw_port_mbufs_in_use()));
 }
 
 /* ---------------------------------------------------------------------- stats */

@@ -90,13 +90,15 @@ class Switch:
         self.body = body
         self.workers = workers
         self.proc = None
+        self.sock = scope.path("api.sock")
         self.write(body)
 
     def write(self, body):
         with open(self.conf, "w") as f:
             f.write('eal = { file_prefix = "%s"; };\n' % self.prefix)
             f.write("workers = { cores = %s; idle_sleep_us = 50; };\n" % self.workers)
-            f.write('api = { socket = "%s"; };\n' % self.scope.path("api.sock"))
+            f.write('api = { socket = "%s"; sockets_dir = "%s"; state_dir = "%s"; };\n'
+                    % (self.sock, self.scope.path("socks"), self.scope.path("state")))
             f.write(body)
 
     def start(self):
@@ -105,8 +107,20 @@ class Switch:
                                      stderr=subprocess.STDOUT)
         self.scope.defer(self.kill)
         self.scope.defer(lambda: shutil.rmtree("/var/run/dpdk/" + self.prefix, ignore_errors=True))
-        self.wait_log("running", 20)
+        self.wait_log("API on", 20)
         return self
+
+    def api(self, op, args=None, timeout=30):
+        """One API request; returns the response dict."""
+        return api_call(self.sock, op, args, timeout)
+
+    def ok(self, op, args=None):
+        r = self.api(op, args)
+        check(r.get("ok") is True, "%s failed: %s" % (op, r))
+        return r["result"]
+
+    def fds(self):
+        return len(os.listdir("/proc/%d/fd" % self.proc.pid))
 
     def text(self):
         with open(self.log) as f:
@@ -155,6 +169,70 @@ class Switch:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def api_call(sock, op, args=None, timeout=30):
+    import json
+    import socket
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(timeout)
+    c.connect(sock)
+    c.sendall((json.dumps({"api": 1, "op": op, "args": args or {}}) + "\n").encode())
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    c.close()
+    return json.loads(buf)
+
+
+CNI_PLUGIN_DIR = os.path.join(BUILD, "switch")
+CNIDRIVER_SRC = os.path.join(ROOT, "tests", "system", "cnidriver")
+
+
+def cnidriver():
+    """Build (once) the libcni driver from Debian's golang-github-appc-cni-dev sources."""
+    out = os.path.join(BUILD, "cnidriver")
+    src = os.path.join(CNIDRIVER_SRC, "main.go")
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
+        gopath = os.path.join(BUILD, "gopath")
+        env = dict(os.environ, GO111MODULE="off", GOPATH=gopath + ":/usr/share/gocode",
+                   GOCACHE=os.path.join(BUILD, "gocache"), GOFLAGS="")
+        run(["go", "build", "-o", out, "."], cwd=CNIDRIVER_SRC, env=env, timeout=300)
+    return out
+
+
+def cni_conf(sock, interface="kernel", version="1.1.0", **extra):
+    conf = {"cniVersion": version, "name": "podnet", "type": "podswitch-cni", "socket": sock,
+            "interface": interface}
+    conf.update(extra)
+    return conf
+
+
+def cni_call(command, conf, container_id=None, netns=None, ifname="eth0", args=None,
+             stdin=None):
+    """Run the plugin directly; returns (exit status, parsed stdout or None)."""
+    import json
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CNI_COMMAND": command,
+           "CNI_PATH": CNI_PLUGIN_DIR}
+    if container_id is not None:
+        env["CNI_CONTAINERID"] = container_id
+    if netns is not None:
+        env["CNI_NETNS"] = netns
+    if ifname is not None:
+        env["CNI_IFNAME"] = ifname
+    if args is not None:
+        env["CNI_ARGS"] = args
+    data = stdin if stdin is not None else json.dumps(conf)
+    p = subprocess.run([os.path.join(CNI_PLUGIN_DIR, "podswitch-cni")], input=data, env=env,
+                       capture_output=True, text=True, timeout=60)
+    try:
+        out = json.loads(p.stdout) if p.stdout.strip() else None
+    except ValueError:
+        out = None
+    return p.returncode, out
 
 
 def parse_stats(text):
