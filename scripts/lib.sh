@@ -11,6 +11,7 @@ PSW_PACKAGES=(
 	python3 python3-scapy
 	iproute2 iputils-ping socat iperf3 procps util-linux ethtool
 	golang-go golang-github-appc-cni-dev   # libcni: the real CNI client of the system tests
+	containernetworking-plugins            # host-local, for delegated IPAM
 )
 
 psw_require_root() {

@@ -308,6 +308,38 @@ parse_cidr(const char *s, struct psw_nl_addr *a)
 	return inet_pton(a->family, buf, a->addr) == 1 ? 0 : -EINVAL;
 }
 
+/*
+ * With a delegated IPAM plugin its result decides the prefix lengths,
+ * gateways and routes (a default route via each family's gateway when it
+ * gives none).
+ */
+static void
+use_ipam_addressing(json_t *res, json_t *ipam)
+{
+	json_t *ips = json_array(), *routes = json_array(), *v;
+	bool has4 = false, has6 = false;
+	size_t i;
+
+	json_array_foreach(json_object_get(ipam, "ips"), i, v) {
+		const char *addr = json_string_value(json_object_get(v, "address"));
+		const char *gw = json_string_value(json_object_get(v, "gateway"));
+
+		if (addr == NULL)
+			continue;
+		json_array_append_new(ips, gw ? json_pack("{s:s, s:s}", "address", addr, "gateway", gw)
+					      : json_pack("{s:s}", "address", addr));
+		if (gw != NULL && strchr(addr, ':') == NULL && !has4) {
+			json_array_append_new(routes, json_pack("{s:s, s:s}", "dst", "0.0.0.0/0", "gw", gw));
+			has4 = true;
+		} else if (gw != NULL && strchr(addr, ':') != NULL && !has6) {
+			json_array_append_new(routes, json_pack("{s:s, s:s}", "dst", "::/0", "gw", gw));
+			has6 = true;
+		}
+	}
+	json_object_set_new(res, "ips", ips);
+	json_object_set_new(res, "routes", routes);
+}
+
 /* The pod's side of a kernel attachment: veth, MAC, addresses, routes. */
 static int
 setup_kernel(const struct cni *c, json_t *res, const char *host, int *rc)
@@ -445,6 +477,8 @@ cmd_add(struct cni *c)
 	res = api(c, "cni.add", args, &resp, &rc);
 	if (res == NULL)
 		goto out_ipam;
+	if (ipam != NULL)
+		use_ipam_addressing(res, ipam);
 	if (kernel && setup_kernel(c, res, host, &rc) < 0)
 		goto out_del;
 	if (api(c, "cni.attach", json_pack("{s:s, s:s}", "container_id", c->container_id,
@@ -583,7 +617,8 @@ cmd_check(struct cni *c)
 		goto out;
 	}
 	if (strcmp(json_string_value(json_object_get(res, "interface")), "kernel") == 0) {
-		rc = check_kernel(c, res, json_object_get(res, "result"));
+		/* addresses and routes as the runtime was told they are */
+		rc = check_kernel(c, res, prev);
 	} else {
 		struct stat sb;
 		const char *sock = json_string_value(json_object_get(res, "socket"));

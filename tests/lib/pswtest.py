@@ -216,7 +216,7 @@ def cni_call(command, conf, container_id=None, netns=None, ifname="eth0", args=N
     """Run the plugin directly; returns (exit status, parsed stdout or None)."""
     import json
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CNI_COMMAND": command,
-           "CNI_PATH": CNI_PLUGIN_DIR}
+           "CNI_PATH": CNI_PLUGIN_DIR + ":/usr/lib/cni"}
     if container_id is not None:
         env["CNI_CONTAINERID"] = container_id
     if netns is not None:

@@ -256,6 +256,41 @@ def plugin_corner_cases(scope):
 
 
 @test
+def delegated_ipam_host_local(scope):
+    """An 'ipam' section hands addressing to that plugin (Debian's host-local)."""
+    sw = Switch(scope, "", workers="[1]").start()
+    data = scope.path("host-local")
+    conf = cni_conf(sw.sock, version="1.0.0", ipam={
+        "type": "host-local", "dataDir": data,
+        "ranges": [[{"subnet": "10.244.0.0/24", "rangeStart": "10.244.0.200",
+                     "rangeEnd": "10.244.0.210", "gateway": "10.244.0.1"}]]})
+    a, b = Netns(scope), Netns(scope)
+    rc, ra = cni_call("ADD", conf, container_id="hl-a", netns="/run/netns/" + a.name)
+    check(rc == 0, "ADD with host-local: %s" % ra)
+    rc, rb = cni_call("ADD", conf, container_id="hl-b", netns="/run/netns/" + b.name)
+    check(rc == 0, "second ADD with host-local: %s" % rb)
+    a4, b4 = pod_ip(ra), pod_ip(rb)
+    check(a4.startswith("10.244.0.2") and b4.startswith("10.244.0.2") and a4 != b4,
+          "addresses not from host-local's range: %s %s" % (a4, b4))
+    check(os.path.exists(os.path.join(data, "podnet", a4)), "host-local holds no lease for %s" % a4)
+    sent, got = ping(a, b4, count=3)
+    check(got == sent, "host-local pods: %d of %d" % (got, sent))
+    rc, out = cni_call("CHECK", dict(conf, prevResult=ra), container_id="hl-a",
+                       netns="/run/netns/" + a.name)
+    check(rc == 0, "CHECK with host-local: %s" % out)
+    rc, out = cni_call("DEL", conf, container_id="hl-a", netns="/run/netns/" + a.name)
+    check(rc == 0 and not os.path.exists(os.path.join(data, "podnet", a4)),
+          "DEL did not release host-local's lease: %s" % out)
+    rc, out = cni_call("DEL", conf, container_id="hl-a", netns="")
+    check(rc == 0, "repeated DEL with host-local: %s" % out)
+    # the IPAM plugin's failure is passed on, and nothing is left behind
+    bad = cni_conf(sw.sock, version="1.0.0", ipam={"type": "no-such-ipam"})
+    rc, out = cni_call("ADD", bad, container_id="hl-c", netns="/run/netns/" + a.name)
+    check(rc != 0 and out["code"] == 103 and "no-such-ipam" in out["msg"], "missing IPAM: %s" % out)
+    check(sw.ok("status")["attachments"] == 1, "attachments after a failed ADD")
+
+
+@test
 def api_survives_bad_clients(scope):
     sw = Switch(scope, "", workers="[1]").start()
     fds = sw.fds()
