@@ -256,6 +256,33 @@ def plugin_corner_cases(scope):
 
 
 @test
+def concurrent_adds_get_distinct_addresses(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    check(os.stat(sw.sock).st_mode & 0o777 == 0o600, "API socket is not root-only: %o"
+          % (os.stat(sw.sock).st_mode & 0o777))
+    conf = cni_conf(sw.sock, interface="vhost-user")
+    results, threads = {}, []
+
+    def add(i):
+        results[i] = cni_call("ADD", conf, container_id="par-%d" % i, netns="/run/netns/none")
+
+    for i in range(20):
+        threads.append(threading.Thread(target=add, args=(i,)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    addrs = []
+    for i, (rc, out) in results.items():
+        check(rc == 0, "ADD %d failed: %s" % (i, out))
+        addrs += [ip["address"] for ip in out["ips"]]
+    check(len(addrs) == 40 and len(set(addrs)) == 40, "addresses handed out twice: %s" % sorted(addrs))
+    for i in range(20):
+        check(cni_call("DEL", conf, container_id="par-%d" % i)[0] == 0, "DEL %d" % i)
+    check(sw.ok("status")["attachments"] == 0, "attachments left")
+
+
+@test
 def delegated_ipam_host_local(scope):
     """An 'ipam' section hands addressing to that plugin (Debian's host-local)."""
     sw = Switch(scope, "", workers="[1]").start()
