@@ -82,7 +82,7 @@ def uid():
 class Switch:
     """A podswitch process on a generated libconfig file."""
 
-    def __init__(self, scope, body, workers="[1]", name=None):
+    def __init__(self, scope, body, workers="[1]", name=None, sock=None, state=None):
         self.scope = scope
         self.prefix = "psw" + uid()
         self.conf = scope.path((name or self.prefix) + ".conf")
@@ -90,7 +90,9 @@ class Switch:
         self.body = body
         self.workers = workers
         self.proc = None
-        self.sock = scope.path("api.sock")
+        # each instance its own API socket and state, unless a test shares them on purpose
+        self.sock = sock or scope.path((name or self.prefix) + ".sock")
+        self.state = state or scope.path((name or self.prefix) + "-state")
         self.write(body)
 
     def write(self, body):
@@ -98,7 +100,7 @@ class Switch:
             f.write('eal = { file_prefix = "%s"; };\n' % self.prefix)
             f.write("workers = { cores = %s; idle_sleep_us = 50; };\n" % self.workers)
             f.write('api = { socket = "%s"; sockets_dir = "%s"; state_dir = "%s"; };\n'
-                    % (self.sock, self.scope.path("socks"), self.scope.path("state")))
+                    % (self.sock, self.scope.path("socks"), self.state))
             f.write(body)
 
     def start(self):

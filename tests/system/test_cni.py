@@ -499,9 +499,7 @@ def restart_keeps_pods_and_addresses(scope):
     b4 = pod_ip(rb)
     check(ping(a, b4, count=2)[1] == 2, "no traffic before the restart")
     sw.stop()
-    sw2 = Switch(scope, "", workers="[1]", name="again")
-    sw2.sock, sw2.prefix = sw.sock, sw.prefix
-    sw2.write("")
+    sw2 = Switch(scope, "", workers="[1]", name="again", sock=sw.sock, state=sw.state)
     sw2.start()
     check("2 pod attachment(s) restored" in sw2.text(), "not restored:\n%s" % sw2.text()[-1500:])
     got = 0
