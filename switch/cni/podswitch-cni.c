@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,7 @@ struct cni {
 	const char *socket;
 	const char *interface;            /* kernel, vhost-user, memif */
 	const char *cni_version;
+	const char *network;              /* the configuration's name */
 	char ips_arg[256];                /* IP= from CNI_ARGS */
 	char mac_arg[32];                 /* MAC= from CNI_ARGS */
 	char iface_arg[32];               /* PODSWITCH_INTERFACE= */
@@ -218,11 +220,25 @@ run_ipam(const struct cni *c, const char *command, int *rc)
 		*rc = cni_error(c, CNI_E_IPAM, NULL, "IPAM plugin '%s' not found in CNI_PATH", type);
 		return NULL;
 	}
-	if (pipe(in) < 0 || pipe(out) < 0) {
+	if (pipe(in) < 0) {
+		*rc = cni_error(c, CNI_E_IO, NULL, "pipe: %s", strerror(errno));
+		return NULL;
+	}
+	if (pipe(out) < 0) {
+		close(in[0]);
+		close(in[1]);
 		*rc = cni_error(c, CNI_E_IO, NULL, "pipe: %s", strerror(errno));
 		return NULL;
 	}
 	pid = fork();
+	if (pid < 0) {
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		*rc = cni_error(c, CNI_E_IO, NULL, "fork: %s", strerror(errno));
+		return NULL;
+	}
 	if (pid == 0) {
 		dup2(in[0], 0);
 		dup2(out[1], 1);
@@ -240,8 +256,13 @@ run_ipam(const struct cni *c, const char *command, int *rc)
 	text = malloc(cap);
 	while (text != NULL && (n = read(out[0], text + len, cap - len - 1)) > 0) {
 		len += (size_t)n;
-		if (len + 1 == cap)
-			text = realloc(text, cap *= 2);
+		if (len + 1 == cap) {
+			char *t2 = realloc(text, cap *= 2);
+
+			if (t2 == NULL)
+				free(text);
+			text = t2;
+		}
 	}
 	close(out[0]);
 	waitpid(pid, &status, 0);
@@ -400,8 +421,10 @@ setup_kernel(const struct cni *c, json_t *res, const char *host, int *rc)
 		uint8_t g[16];
 		int fam;
 
-		if (err < 0 || gw == NULL)
+		if (err < 0)
 			break;
+		if (gw == NULL)
+			continue;
 		fam = strchr(gw, ':') ? AF_INET6 : AF_INET;
 		if (inet_pton(fam, gw, g) == 1 && (err = psw_nl_default_route_add(ifindex, fam, g)) < 0)
 			step = "add the default route";
@@ -438,10 +461,14 @@ add_result(const struct cni *c, json_t *res, const char *host, bool kernel)
 	if (json_object_get(res, "socket") != NULL)
 		json_object_set(iface, "socketPath", json_object_get(res, "socket"));
 	json_array_append_new(ifaces, iface);
-	json_array_foreach(json_object_get(res, "ips"), i, v)
-		json_array_append_new(ips, json_pack("{s:O, s:O, s:i}", "address",
-			json_object_get(v, "address"), "gateway", json_object_get(v, "gateway"),
-			"interface", pod_if));
+	json_array_foreach(json_object_get(res, "ips"), i, v) {
+		json_t *ip = json_pack("{s:O, s:i}", "address", json_object_get(v, "address"),
+				       "interface", pod_if);
+
+		if (json_object_get(v, "gateway") != NULL)
+			json_object_set(ip, "gateway", json_object_get(v, "gateway"));
+		json_array_append_new(ips, ip);
+	}
 	json_array_foreach(json_object_get(res, "routes"), i, v)
 		json_array_append(routes, v);
 	return json_pack("{s:s, s:o, s:o, s:o, s:{}}", "cniVersion", c->cni_version,
@@ -466,8 +493,9 @@ cmd_add(struct cni *c)
 		host_ifname(c, host);
 	mac = c->mac_arg[0] ? c->mac_arg :
 	      json_string_value(json_object_get(json_object_get(c->conf, "runtimeConfig"), "mac"));
-	args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b}", "container_id", c->container_id,
-			 "ifname", c->ifname, "netns", c->netns, "pod_namespace", c->pod_namespace,
+	args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b}", "container_id", c->container_id,
+			 "ifname", c->ifname, "netns", c->netns, "network", c->network,
+			 "pod_namespace", c->pod_namespace,
 			 "pod_name", c->pod_name, "interface", c->interface, "ips",
 			 requested_ips(c, ipam), "ipam_external", ipam != NULL);
 	if (kernel)
@@ -675,7 +703,7 @@ cmd_gc(struct cni *c)
 		}
 		json_array_append_new(list, json_pack("{s:s, s:s}", "container_id", cid, "ifname", ifn));
 	}
-	res = api(c, "cni.gc", json_pack("{s:o}", "valid", list), &resp, &rc);
+	res = api(c, "cni.gc", json_pack("{s:o, s:s}", "valid", list, "network", c->network), &resp, &rc);
 	if (res != NULL) {
 		json_array_foreach(json_object_get(res, "removed"), i, v) {
 			const char *host = json_string_value(json_object_get(v, "host_ifname"));
@@ -712,6 +740,7 @@ main(void)
 	const char *name;
 	int rc;
 
+	signal(SIGPIPE, SIG_IGN);            /* an IPAM plugin that exits early is an error, not a kill */
 	c.command = getenv("CNI_COMMAND");
 	if (c.command == NULL || c.command[0] == '\0')
 		return cni_error(NULL, CNI_E_INVALID_ENV, NULL, "CNI_COMMAND is not set");
@@ -733,6 +762,7 @@ main(void)
 	name = json_string_value(json_object_get(c.conf, "name"));
 	if (name == NULL || name[0] == '\0')
 		return cni_error(&c, CNI_E_INVALID_CONFIG, NULL, "the network configuration has no name");
+	c.network = name;
 	c.socket = json_string_value(json_object_get(c.conf, "socket"));
 	if (json_object_get(c.conf, "socket") != NULL && c.socket == NULL)
 		return cni_error(&c, CNI_E_INVALID_CONFIG, NULL, "'socket' must be a path");

@@ -47,6 +47,8 @@ talk(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 		if (rc <= MNL_CB_STOP)
 			break;
 	}
+	if (n < 0)
+		rc = -1;                         /* a receive error is a failure, not success */
 	rc = rc < 0 ? -errno : 0;
 out:
 	mnl_socket_close(nl);

@@ -24,6 +24,25 @@
 
 static time_t start_time;
 
+void
+psw_api_started(void)
+{
+	start_time = time(NULL);
+}
+
+/* CNI container ids and interface names: [A-Za-z0-9._-], as the spec asks. */
+static bool
+safe_id(const char *s)
+{
+	if (s == NULL || *s == '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '.' || *s == '_' || *s == '-'))
+			return false;
+	return true;
+}
+
 static const char *
 ip4_str(const uint8_t *a, char *buf)
 {
@@ -189,8 +208,9 @@ attachment_json(const struct psw_state *st, const struct psw_attachment *a)
 		ip4_str(a->ip4, ip4);
 	if (a->has_ip6)
 		ip6_str(a->ip6, ip6);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}",
-		"namespace", a->pod_namespace, "name", a->pod_name, "container_id", a->container_id,
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}",
+		"namespace", a->pod_namespace, "name", a->pod_name, "network", a->network,
+		"container_id", a->container_id,
 		"ifname", a->ifname, "netns", a->netns, "interface",
 		a->kind == PSW_PORT_AFPACKET ? "kernel" : psw_port_kind_name(a->kind),
 		"port", a->port_name, "host_ifname", a->host_ifname, "socket", a->socket,
@@ -230,14 +250,29 @@ op_get(struct psw_state *st, json_t *args)
 
 	if (err != NULL)
 		return err;
-	if (strcmp(kind, "ports") == 0 || strcmp(kind, "port") == 0)
-		return psw_api_ok(json_pack("{s:o}", "items", ports_json()));
-	if (strcmp(kind, "attachments") == 0) {
-		json_t *list = json_array();
+	if (strcmp(kind, "ports") == 0 || strcmp(kind, "port") == 0 ||
+	    strcmp(kind, "attachments") == 0) {
+		const char *name = json_string_value(json_object_get(args, "name"));
+		json_t *list = kind[0] == 'p' ? ports_json() : json_array(), *o;
 		unsigned i;
+		size_t k;
 
-		for (i = 0; i < st->nb_atts; i++)
+		for (i = 0; kind[0] == 'a' && i < st->nb_atts; i++)
 			json_array_append_new(list, attachment_json(st, &st->atts[i]));
+		if (name != NULL) {
+			json_t *one = json_array();
+
+			json_array_foreach(list, k, o)
+				if (strcmp(json_string_value(json_object_get(o, kind[0] == 'p' ? "name" :
+							     "container_id")) ?: "", name) == 0)
+					json_array_append(one, o);
+			json_decref(list);
+			list = one;
+			if (json_array_size(list) == 0) {
+				json_decref(list);
+				return psw_api_error(PSW_API_E_NOT_FOUND, "%s \"%s\" not found", kind, name);
+			}
+		}
 		return psw_api_ok(json_pack("{s:o}", "items", list));
 	}
 	if (strcmp(kind, "endpoints") == 0 || strcmp(kind, "attached-pods") == 0)
@@ -287,6 +322,24 @@ ip_in_config(const struct psw_state *st, int family, const uint8_t *addr)
 
 		if ((family == 4 && p->has_ip4 && memcmp(p->ip4, addr, 4) == 0) ||
 		    (family == 6 && p->has_ip6 && memcmp(p->ip6, addr, 16) == 0))
+			return true;
+	}
+	return false;
+}
+
+/* An address of a (delegated-IPAM) attachment used by a configured or attached pod. */
+static bool
+ip_taken_elsewhere(const struct psw_state *st, const struct psw_attachment *a)
+{
+	unsigned i;
+
+	if ((a->has_ip4 && ip_in_config(st, 4, a->ip4)) || (a->has_ip6 && ip_in_config(st, 6, a->ip6)))
+		return true;
+	for (i = 0; i < st->nb_atts; i++) {
+		const struct psw_attachment *o = &st->atts[i];
+
+		if ((a->has_ip4 && o->has_ip4 && memcmp(a->ip4, o->ip4, 4) == 0) ||
+		    (a->has_ip6 && o->has_ip6 && memcmp(a->ip6, o->ip6, 16) == 0))
 			return true;
 	}
 	return false;
@@ -426,6 +479,7 @@ op_cni_add(struct psw_state *st, json_t *args)
 	const char *netns = arg_str(args, "netns", sizeof(a.netns), false, &err);
 	const char *pns = arg_str(args, "pod_namespace", sizeof(a.pod_namespace), false, &err);
 	const char *pname = arg_str(args, "pod_name", sizeof(a.pod_name), false, &err);
+	const char *network = arg_str(args, "network", sizeof(a.network), false, &err);
 	const char *iface = arg_str(args, "interface", 32, false, &err);
 	const char *host = arg_str(args, "host_ifname", sizeof(a.host_ifname), false, &err);
 	const char *mac = arg_str(args, "mac", 18, false, &err);
@@ -433,10 +487,14 @@ op_cni_add(struct psw_state *st, json_t *args)
 
 	if (err != NULL)
 		return err;
+	if (!safe_id(cid) || !safe_id(ifname))
+		return psw_api_error(PSW_API_E_INVALID, "container_id and ifname may hold only "
+				     "letters, digits, '.', '_' and '-'");
 	idx = psw_state_find_attachment(st, cid, ifname);
 	if (idx >= 0)
 		return psw_api_ok(add_result(st, &st->atts[idx]));
 	memset(&a, 0, sizeof(a));
+	snprintf(a.network, sizeof(a.network), "%s", network ? network : "");
 	snprintf(a.container_id, sizeof(a.container_id), "%s", cid);
 	snprintf(a.ifname, sizeof(a.ifname), "%s", ifname);
 	snprintf(a.netns, sizeof(a.netns), "%s", netns ? netns : "");
@@ -471,6 +529,8 @@ op_cni_add(struct psw_state *st, json_t *args)
 		return err;
 	if (a.ipam_external && !a.has_ip4 && !a.has_ip6)
 		return psw_api_error(PSW_API_E_INVALID, "ipam_external needs the addresses in 'ips'");
+	if (a.ipam_external && ip_taken_elsewhere(st, &a))
+		return psw_api_error(PSW_API_E_EXISTS, "an address in 'ips' is already in use");
 	err = assign_ips(st, &a, a.has_ip4 || a.has_ip6);
 	if (err != NULL)
 		return err;
@@ -534,6 +594,7 @@ static json_t *
 op_cni_del(struct psw_state *st, json_t *args)
 {
 	json_t *err = NULL, *res;
+	char msg[PSW_ERR_MAX];
 	int idx = find_args(st, args, &err);
 
 	if (err != NULL)
@@ -541,7 +602,11 @@ op_cni_del(struct psw_state *st, json_t *args)
 	if (idx < 0)
 		return psw_api_ok(json_pack("{s:b}", "removed", 0));
 	res = json_pack("{s:b, s:o}", "removed", 1, "attachment", attachment_json(st, &st->atts[idx]));
-	psw_state_remove_attachment(st, (unsigned)idx);
+	if (psw_state_remove_attachment(st, (unsigned)idx, msg, sizeof(msg)) < 0) {
+		json_decref(res);
+		return psw_api_error(PSW_API_E_INTERNAL, "cannot remove %s: %s (nothing changed)",
+				     st->atts[idx].port_name, msg);
+	}
 	psw_state_save(st);
 	return psw_api_ok(res);
 }
@@ -569,6 +634,8 @@ static json_t *
 op_cni_gc(struct psw_state *st, json_t *args)
 {
 	json_t *valid = json_object_get(args, "valid"), *v, *removed = json_array();
+	const char *network = json_string_value(json_object_get(args, "network"));
+	char msg[PSW_ERR_MAX];
 	size_t k;
 	unsigned i;
 
@@ -587,6 +654,8 @@ op_cni_gc(struct psw_state *st, json_t *args)
 		const struct psw_attachment *a = &st->atts[i];
 		bool keep = false;
 
+		/* GC of one network leaves the attachments of others alone */
+		keep = network != NULL && a->network[0] != '\0' && strcmp(network, a->network) != 0;
 		json_array_foreach(valid, k, v)
 			if (strcmp(json_string_value(json_object_get(v, "container_id")), a->container_id) == 0 &&
 			    strcmp(json_string_value(json_object_get(v, "ifname")), a->ifname) == 0)
@@ -596,7 +665,12 @@ op_cni_gc(struct psw_state *st, json_t *args)
 			continue;
 		}
 		json_array_append_new(removed, attachment_json(st, a));
-		psw_state_remove_attachment(st, i);     /* swaps the last one into i */
+		if (psw_state_remove_attachment(st, i, msg, sizeof(msg)) < 0) {   /* swaps the last into i */
+			json_array_remove(removed, json_array_size(removed) - 1);
+			psw_state_save(st);
+			json_decref(removed);
+			return psw_api_error(PSW_API_E_INTERNAL, "GC stopped: %s", msg);
+		}
 	}
 	if (json_array_size(removed) > 0)
 		psw_state_save(st);
@@ -629,8 +703,6 @@ psw_api_dispatch(struct psw_state *st, const char *op, json_t *args)
 {
 	unsigned i;
 
-	if (start_time == 0)
-		start_time = time(NULL);
 	for (i = 0; i < RTE_DIM(ops); i++)
 		if (strcmp(ops[i].name, op) == 0)
 			return ops[i].fn(st, args);

@@ -1,6 +1,7 @@
 /* API server: listening socket, client connections, line framing. */
 #include <errno.h>
 #include <grp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct client {
 	size_t in_len, in_cap;
 	char *out;
 	size_t out_len, out_off;
+	bool closing;            /* peer half-closed: finish sending, then close */
 	struct client *next;
 };
 
@@ -87,6 +89,8 @@ client_flush(struct client *c)
 		c->out_off += (size_t)n;
 	}
 	c->out_len = c->out_off = 0;
+	if (c->closing)
+		return -ECONNRESET;              /* all answered: the caller closes */
 	return psw_ctl_watch(c->srv->epfd, &c->src, EPOLLIN, 1);
 }
 
@@ -103,6 +107,11 @@ client_queue(struct client *c, json_t *resp)
 	if (c->out_len - c->out_off + len > MAX_PENDING_OUT) {
 		free(line);
 		return -ENOBUFS;                 /* a client that never reads */
+	}
+	if (c->out_off > 0) {                    /* drop what was sent already */
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
 	}
 	buf = realloc(c->out, c->out_len + len);
 	if (buf == NULL) {
@@ -164,6 +173,13 @@ client_event(struct psw_event_src *src, uint32_t events)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (n <= 0) {                    /* closed, possibly mid-request */
+			if (n == 0 && c->out_len > c->out_off) {
+				/* half-closed with answers pending: send them first */
+				c->closing = true;
+				if (psw_ctl_watch(c->srv->epfd, &c->src, EPOLLOUT, 1) < 0)
+					client_close(c);
+				return;
+			}
 			client_close(c);
 			return;
 		}
@@ -283,6 +299,7 @@ psw_apisrv_create(const char *path, const char *group, int epfd, struct psw_stat
 		snprintf(err, err_len, "api.socket '%s': %s", path, strerror(errno));
 		goto out_free;
 	}
+	psw_api_started();
 	srv->src = (struct psw_event_src){ .fd = fd, .fn = accept_event, .ctx = srv };
 	if (psw_ctl_watch(epfd, &srv->src, EPOLLIN, 0) < 0) {
 		snprintf(err, err_len, "api.socket '%s': epoll: %s", path, strerror(errno));

@@ -56,9 +56,13 @@ psw_k8s_clear(void)
 	store = NULL;
 }
 
-/* Validate every object of args.objects (after List flattening); NULL on success. */
+/*
+ * Validate every object of args.objects (after List flattening); NULL on
+ * success. For a delete only the identity counts: apiVersion, kind, name
+ * and namespace (the rest of the object is dropped before validation).
+ */
 static json_t *
-validated_objects(json_t *args, json_t **objs)
+validated_objects(json_t *args, json_t **objs, bool identity_only)
 {
 	json_t *in = json_object_get(args, "objects"), *o;
 	size_t i;
@@ -73,6 +77,29 @@ validated_objects(json_t *args, json_t **objs)
 
 		if (copy == NULL)
 			return psw_api_error(PSW_API_E_INTERNAL, "out of memory");
+		if (identity_only && json_is_object(copy)) {
+			json_t *meta = json_object_get(copy, "metadata"), *id;
+
+			id = json_pack("{s:O*, s:O*, s:{s:O*, s:O*}, s:{}}", "apiVersion",
+				       json_object_get(copy, "apiVersion"), "kind",
+				       json_object_get(copy, "kind"), "metadata", "name",
+				       json_object_get(meta, "name"), "namespace",
+				       json_object_get(meta, "namespace"), "spec");
+			json_decref(copy);
+			copy = id;
+			if (copy != NULL && strcmp(json_string_value(json_object_get(copy, "kind")) ?: "",
+						   "NetworkPolicy") == 0)
+				json_object_set_new(json_object_get(copy, "spec"), "podSelector", json_object());
+			if (copy != NULL && strcmp(json_string_value(json_object_get(copy, "kind")) ?: "",
+						   "Service") == 0)
+				json_object_set_new(json_object_get(copy, "spec"), "clusterIP",
+						    json_string("None"));
+			if (copy != NULL && strcmp(json_string_value(json_object_get(copy, "kind")) ?: "",
+						   "EndpointSlice") == 0)
+				json_object_set_new(copy, "addressType", json_string("IPv4"));
+			if (copy == NULL)
+				return psw_api_error(PSW_API_E_INVALID, "document %zu: not an object", i + 1);
+		}
 		err = psw_k8s_validate(copy);
 		if (err != NULL) {
 			json_t *resp = psw_api_error(PSW_API_E_INVALID, "document %zu: %s (nothing was "
@@ -93,7 +120,7 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 	json_t *objs, *err, *o, *results = json_array(), *next;
 	size_t i;
 
-	err = validated_objects(args, &objs);
+	err = validated_objects(args, &objs, false);
 	if (err != NULL) {
 		json_decref(objs);
 		json_decref(results);
@@ -131,7 +158,7 @@ psw_k8s_delete(struct psw_state *st, json_t *args)
 	json_t *objs, *err, *o, *results;
 	size_t i;
 
-	err = validated_objects(args, &objs);
+	err = validated_objects(args, &objs, true);
 	if (err != NULL) {
 		json_decref(objs);
 		return err;
@@ -179,11 +206,11 @@ add_pod_rows(struct psw_state *st, json_t *items, const char *ns, const char *na
 			inet_ntop(AF_INET, a->ip4, ip4, sizeof(ip4));
 		if (a->has_ip6)
 			inet_ntop(AF_INET6, a->ip6, ip6, sizeof(ip6));
-		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:O}",
+		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o}",
 			"namespace", a->pod_namespace, "name", a->pod_name, "ip4", ip4, "ip6", ip6,
 			"interface", a->kind == PSW_PORT_AFPACKET ? "kernel" : psw_port_kind_name(a->kind),
 			"port", a->port_name, "attached", a->attached,
-			"labels", labels != NULL ? labels : json_object()));
+			"labels", labels != NULL ? json_incref(labels) : json_object()));
 	}
 	/* Pod objects with no attachment (applied before or without their pod) */
 	json_object_foreach(store, key, o) {
@@ -200,10 +227,11 @@ add_pod_rows(struct psw_state *st, json_t *items, const char *ns, const char *na
 				    strcmp(st->atts[i].pod_name, pname) == 0;
 		if (attached)
 			continue;
-		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:O}",
+		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o}",
 			"namespace", pns, "name", pname, "ip4", "", "ip6", "", "interface", "",
 			"port", "", "attached", 0,
-			"labels", json_object_get(meta, "labels") ?: json_object()));
+			"labels", json_object_get(meta, "labels") ?
+				  json_incref(json_object_get(meta, "labels")) : json_object()));
 	}
 }
 

@@ -283,9 +283,14 @@ static int
 create_port(struct psw_state *st, const struct psw_port_conf *c, char *err, size_t err_len)
 {
 	int idx = psw_port_create(c, err, err_len);
+	unsigned w;
 
-	if (idx >= 0)
-		assign_rx_queues(st, idx);
+	if (idx < 0)
+		return idx;
+	/* no snapshot lists the slot yet: no worker writes these counters */
+	for (w = 0; w < st->nb_workers; w++)
+		memset(&st->lcores[w]->stats.ports[idx], 0, sizeof(st->lcores[w]->stats.ports[idx]));
+	assign_rx_queues(st, idx);
 	return idx;
 }
 
@@ -437,18 +442,20 @@ psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len)
 	return rc;
 }
 
-void
-psw_state_remove_attachment(struct psw_state *st, unsigned i)
+int
+psw_state_remove_attachment(struct psw_state *st, unsigned i, char *err, size_t err_len)
 {
 	struct psw_attachment *a = &st->atts[i];
-	int idx = psw_port_find(a->port_name);
-	char err[PSW_ERR_MAX];
+	int idx = psw_port_find(a->port_name), rc;
 
 	if (a->attached) {
 		a->attached = false;
-		if (psw_state_republish(st, err, sizeof(err)) < 0)
-			fprintf(stderr, "podswitch: removing pod %s/%s: %s\n", a->pod_namespace,
-				a->pod_name, err);
+		rc = psw_state_republish(st, err, err_len);
+		if (rc < 0) {
+			/* the published tables still list the port: it must stay */
+			a->attached = true;
+			return rc;
+		}
 		psw_tables_sync();
 		if (idx >= 0)
 			destroy_port(st, idx);
@@ -460,6 +467,7 @@ psw_state_remove_attachment(struct psw_state *st, unsigned i)
 			psw_ipam_release(st->ipam, 6, a->ip6);
 	}
 	st->atts[i] = st->atts[--st->nb_atts];
+	return 0;
 }
 
 void

@@ -27,7 +27,8 @@ struct psw_attachment {
 	char ifname[PSW_IFNAME_MAX];           /**< CNI_IFNAME inside the pod */
 	char netns[256];
 	char pod_namespace[PSW_NAME_MAX];
-	char pod_name[PSW_NAME_MAX];
+	char pod_name[254];                    /**< Kubernetes names go up to 253 */
+	char network[PSW_NAME_MAX];            /**< the CNI network (conflist name) */
 	enum psw_port_kind kind;               /**< af_packet (kernel pods), vhost-user, memif */
 	char host_ifname[PSW_IFNAME_MAX];      /**< af_packet: the veth's host end */
 	char socket[PSW_PATH_MAX];             /**< vhost-user / memif */
@@ -86,8 +87,9 @@ int psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len
 /**
  * Remove attachment i: publish tables without it, wait for a grace period,
  * destroy its port, give its addresses back to IPAM, drop the record.
+ * @return 0, or a negative errno (tables could not be built: nothing changed).
  */
-void psw_state_remove_attachment(struct psw_state *st, unsigned i);
+int psw_state_remove_attachment(struct psw_state *st, unsigned i, char *err, size_t err_len);
 
 /** Write the attachments to the state file (atomically). 0 or -errno. */
 int psw_state_save(const struct psw_state *st);

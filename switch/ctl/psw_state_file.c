@@ -50,8 +50,9 @@ attachment_json(const struct psw_attachment *a)
 		inet_ntop(AF_INET6, a->ip6, ip6, sizeof(ip6));
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", a->mac[0], a->mac[1],
 		 a->mac[2], a->mac[3], a->mac[4], a->mac[5]);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I}",
 			 "container_id", a->container_id, "ifname", a->ifname, "netns", a->netns,
+			 "network", a->network,
 			 "pod_namespace", a->pod_namespace, "pod_name", a->pod_name,
 			 "kind", kind_str(a->kind), "host_ifname", a->host_ifname,
 			 "socket", a->socket, "port", a->port_name, "mac", mac, "ip4", ip4,
@@ -113,6 +114,7 @@ attachment_from(json_t *o, struct psw_attachment *a)
 	    copy_str(a->netns, sizeof(a->netns), o, "netns", false) < 0 ||
 	    copy_str(a->pod_namespace, sizeof(a->pod_namespace), o, "pod_namespace", false) < 0 ||
 	    copy_str(a->pod_name, sizeof(a->pod_name), o, "pod_name", false) < 0 ||
+	    copy_str(a->network, sizeof(a->network), o, "network", false) < 0 ||
 	    copy_str(a->host_ifname, sizeof(a->host_ifname), o, "host_ifname", false) < 0 ||
 	    copy_str(a->socket, sizeof(a->socket), o, "socket", false) < 0 ||
 	    copy_str(a->port_name, sizeof(a->port_name), o, "port", true) < 0 ||
@@ -127,6 +129,17 @@ attachment_from(json_t *o, struct psw_attachment *a)
 	a->ipam_external = json_is_true(json_object_get(o, "ipam_external"));
 	a->created = (uint64_t)json_integer_value(json_object_get(o, "created"));
 	return 0;
+}
+
+static void
+release_addresses(struct psw_state *st, const struct psw_attachment *a)
+{
+	if (a->ipam_external)
+		return;
+	if (a->has_ip4)
+		psw_ipam_release(st->ipam, 4, a->ip4);
+	if (a->has_ip6)
+		psw_ipam_release(st->ipam, 6, a->ip6);
 }
 
 int
@@ -161,16 +174,23 @@ psw_state_load(struct psw_state *st)
 		if (!a.ipam_external &&
 		    ((a.has_ip4 && psw_ipam_reserve(st->ipam, 4, a.ip4) < 0) ||
 		     (a.has_ip6 && psw_ipam_reserve(st->ipam, 6, a.ip6) < 0))) {
+			if (a.has_ip4 && a.has_ip6 && psw_ipam_is_taken(st->ipam, 4, a.ip4) &&
+			    !psw_ipam_is_taken(st->ipam, 6, a.ip6))
+				psw_ipam_release(st->ipam, 4, a.ip4);   /* v4 taken just above */
 			fprintf(stderr, "podswitch: state file: %s/%s's address is outside the pod CIDR "
 				"or taken twice, dropped\n", a.container_id, a.ifname);
 			dropped = true;
 			continue;
 		}
 		idx = psw_state_add_attachment(st, &a);
-		if (idx >= 0 && psw_state_attach(st, (unsigned)idx, err, sizeof(err)) < 0) {
+		if (idx < 0) {
+			fprintf(stderr, "podswitch: out of memory restoring %s\n", a.container_id);
+			release_addresses(st, &a);
+			dropped = true;
+		} else if (psw_state_attach(st, (unsigned)idx, err, sizeof(err)) < 0) {
 			fprintf(stderr, "podswitch: pod %s/%s (%s) not re-attached: %s\n",
 				a.pod_namespace, a.pod_name, a.container_id, err);
-			psw_state_remove_attachment(st, (unsigned)idx);
+			psw_state_remove_attachment(st, (unsigned)idx, err, sizeof(err));
 			dropped = true;
 		}
 	}

@@ -234,6 +234,15 @@ def plugin_corner_cases(scope):
     check(out["interfaces"][1]["mac"] == "02:00:00:00:00:42", "MAC= not honoured: %s" % out)
     rc, out2 = cni_call("CHECK", dict(conf, prevResult=out), container_id="c2", netns=netns)
     check(rc == 0, "CHECK after ADD: %s" % out2)
+    # a runtime's 64-hex container id with no pod name: the id names the pod
+    long_id = "f" * 64
+    rc, out = cni_call("ADD", conf, container_id=long_id, netns=netns, ifname="net9")
+    check(rc == 0, "ADD with a 64-character container id: %s" % out)
+    check(cni_call("DEL", conf, container_id=long_id, netns=netns, ifname="net9")[0] == 0, "DEL")
+    # ids that could escape the sockets directory are refused
+    rc, out = cni_call("ADD", cni_conf(sw.sock, "vhost-user"), container_id="../../etc/x",
+                       netns=netns)
+    check(rc != 0 and out["code"] == 100 and "letters, digits" in out["msg"], "unsafe id: %s" % out)
     # STATUS: ready now
     rc, out = cni_call("STATUS", conf)
     check(rc == 0, "STATUS with the switch up: %s" % out)
@@ -246,8 +255,17 @@ def plugin_corner_cases(scope):
     items = sw.ok("get", {"kind": "attachments"})["items"]
     check([(i["container_id"], i["ifname"]) for i in items] == [("c2", "eth0")], "after GC: %s" % items)
     check(ns.sh("ip link show net1", check_rc=False).returncode != 0, "GC left net1 in the pod")
+    # GC of one network leaves another network's attachments alone
+    other = dict(conf, name="othernet", interface="vhost-user")
+    rc, out = cni_call("ADD", other, container_id="c9", netns=netns)
+    check(rc == 0, "ADD on another network: %s" % out)
     gc = dict(conf, **{"cni.dev/valid-attachments": []})
     rc, out = cni_call("GC", gc, container_id=None, ifname=None)
+    items = sw.ok("get", {"kind": "attachments"})["items"]
+    check(rc == 0 and [i["container_id"] for i in items] == ["c9"],
+          "GC of podnet touched othernet: %s" % items)
+    rc, out = cni_call("GC", dict(other, **{"cni.dev/valid-attachments": []}), container_id=None,
+                       ifname=None)
     check(rc == 0 and sw.ok("status")["attachments"] == 0, "GC of everything: %s" % out)
     # STATUS with the switch gone: code 50
     sw.stop()
@@ -359,6 +377,19 @@ def api_survives_bad_clients(scope):
     # several requests on one connection, answered in order
     r = raw(b'{"api":1,"op":"version"}\n{"api":1,"op":"status"}\n'.replace(b"\n{", b"\n{"), read=True)
     check(b'"version"' in r, "pipelined requests: %r" % r)
+    # a client that sends and half-closes (socat with a pipe) still gets its answer
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(sw.sock)
+    c.sendall(b'{"api":1,"op":"get","args":{"kind":"ns"}}\n' * 50)
+    c.shutdown(socket.SHUT_WR)
+    buf = b""
+    while True:
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    c.close()
+    check(buf.count(b'"ok":true') == 50, "half-closed client got %d of 50 answers" % buf.count(b'"ok":true'))
     # many clients that connect and leave
     for _ in range(300):
         raw(b"", read=False, close_early=True)
@@ -436,6 +467,11 @@ items:
     check(p.returncode == 0 and "deleted" in p.stdout, "delete from stdin: %s %s" % (p.stdout, p.stderr))
     r = ctl(sw, "delete", "-f", m, check_rc=False)
     check(r.returncode == 1 and "not found" in r.stderr, "delete of a missing object: %s" % r.stderr)
+    # delete needs only the identity of an object, not a valid spec
+    p = subprocess.run([CTL, "-s", sw.sock, "delete", "-f", "-"], input=json.dumps(
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "prod"}}),
+        capture_output=True, text=True)
+    check(p.returncode == 0 and "deleted" in p.stdout, "delete by identity: %s %s" % (p.stdout, p.stderr))
     # stats and status
     check("DROP REASON" in ctl(sw, "stats").stdout, "stats table")
     check(json.loads(ctl(sw, "status", "-o", "json").stdout)["ready"] is True, "status")
