@@ -151,6 +151,7 @@ static void set_defaults(struct psw_cfg_ctx *ctx)
 	cfg->limits.mbufs = 16384;
 	cfg->limits.max_pods = 1024;
 	cfg->limits.max_routes = 1024;
+	cfg->limits.conntrack = 262144;
 	cfg->limits.rx_desc = 1024;
 	cfg->limits.tx_desc = 1024;
 }
@@ -473,16 +474,18 @@ static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 		{ "max_routes", 1, 1000000, false },
 		{ "rx_desc", 64, 4096, true },
 		{ "tx_desc", 64, 4096, true },
+		{ "conntrack", 1024, 16777216, false },
 	};
 	struct psw_config *cfg = ctx->cfg;
-	long long values[5];
+	long long values[6];
 
 	values[0] = cfg->limits.mbufs;
 	values[1] = cfg->limits.max_pods;
 	values[2] = cfg->limits.max_routes;
 	values[3] = cfg->limits.rx_desc;
 	values[4] = cfg->limits.tx_desc;
-	for (unsigned i = 0; i < 5; i++) {
+	values[5] = cfg->limits.conntrack;
+	for (unsigned i = 0; i < 6; i++) {
 		int rc = psw_cfg_opt_int(ctx, limits, "limits", keys[i].name, keys[i].min,
 					 keys[i].max, &values[i]);
 
@@ -498,6 +501,7 @@ static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 	cfg->limits.max_routes = (unsigned)values[2];
 	cfg->limits.rx_desc = (uint16_t)values[3];
 	cfg->limits.tx_desc = (uint16_t)values[4];
+	cfg->limits.conntrack = (unsigned)values[5];
 	return 0;
 }
 
@@ -515,7 +519,7 @@ static const char *const node_keys[] = {
 };
 static const char *const api_keys[] = { "socket", "group", "sockets_dir", "state_dir", NULL };
 static const char *const limits_keys[] = {
-	"mbufs", "max_pods", "max_routes", "rx_desc", "tx_desc", NULL
+	"mbufs", "max_pods", "max_routes", "rx_desc", "tx_desc", "conntrack", NULL
 };
 
 static int parse_root(struct psw_cfg_ctx *ctx, const config_setting_t *root)

@@ -126,6 +126,7 @@ struct psw_config {
 		unsigned mbufs;                /**< mbufs per NUMA socket */
 		unsigned max_pods;
 		unsigned max_routes;
+		unsigned conntrack;            /**< connections tracked at most */
 		uint16_t rx_desc;
 		uint16_t tx_desc;
 	} limits;

@@ -35,6 +35,7 @@ static const char default_text[] =
 	"  mbufs = 16384;\n"
 	"  max_pods = 1024;\n"
 	"  max_routes = 1024;\n"
+	"  conntrack = 262144;\n"
 	"  rx_desc = 1024;\n"
 	"  tx_desc = 1024;\n"
 	"};\n"

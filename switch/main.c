@@ -36,6 +36,7 @@
 #include "psw_ipam.h"
 #include "psw_k8s.h"
 #include "psw_config.h"
+#include "psw_ct.h"
 #include "psw_port.h"
 #include "psw_state.h"
 #include "psw_tables.h"
@@ -225,8 +226,14 @@ timer_event(struct psw_event_src *src, uint32_t events)
 {
 	uint64_t ticks;
 
-	if (read(src->fd, &ticks, sizeof(ticks)) == sizeof(ticks))
-		psw_tables_reclaim();
+	struct control *ctl = src->ctx;
+
+	if (read(src->fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+		return;
+	psw_tables_reclaim();
+	/* a full pass over the connection table every 5 s */
+	if (ctl->st->ct != NULL)
+		psw_ct_expire(ctl->st->ct, ctl->st->ct->size / 50 + 1, false);
 }
 
 static void
@@ -381,6 +388,10 @@ main(int argc, char **argv)
 	});
 	if (psw_tables_init(cfg.workers.nb) < 0 || create_lcores(&st, &cfg) < 0)
 		rte_exit(1, "podswitch: out of memory at start-up\n");
+	st.ct = psw_ct_create(cfg.limits.conntrack, (int)rte_socket_id(), psw_tables_qsbr());
+	if (st.ct == NULL)
+		rte_exit(1, "podswitch: no memory for %u connections (limits.conntrack)\n",
+			 cfg.limits.conntrack);
 	if (psw_state_apply(&st, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "podswitch: %s\n", err);
 		psw_state_fini(&st);

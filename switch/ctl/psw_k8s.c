@@ -49,6 +49,12 @@ psw_k8s_find(const char *kind, const char *ns, const char *name)
 	return store != NULL ? json_object_get(store, key) : NULL;
 }
 
+json_t *
+psw_k8s_objects(void)
+{
+	return store;
+}
+
 void
 psw_k8s_clear(void)
 {
@@ -114,6 +120,68 @@ validated_objects(json_t *args, json_t **objs, bool identity_only)
 	return NULL;
 }
 
+static bool
+cluster_ip_used(json_t *objs, const char *ip)
+{
+	const char *key;
+	json_t *o;
+
+	json_object_foreach(objs, key, o)
+		if (strncmp(key, "Service/", 8) == 0 &&
+		    strcmp(json_string_value(json_object_get(json_object_get(o, "spec"), "clusterIP")) ?: "",
+			   ip) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The API server gives a Service without clusterIP one from the service CIDR
+ * and keeps it when the Service is applied again. The first two addresses
+ * (network, and the one Kubernetes keeps for its own API Service) and the
+ * broadcast address are never used.
+ */
+static int
+allocate_cluster_ip(const struct psw_state *st, json_t *next, json_t *obj, const char *key)
+{
+	json_t *spec = json_object_get(obj, "spec"), *old;
+	const struct psw_prefix *cidr = &st->cfg.node.service_cidr;
+	const char *ip = json_string_value(json_object_get(spec, "clusterIP"));
+	uint32_t base, size, start, i;
+	char buf[INET_ADDRSTRLEN];
+
+	if (strcmp(json_string_value(json_object_get(spec, "type")) ?: "", "ExternalName") == 0 ||
+	    (ip != NULL && ip[0] != '\0'))
+		return 0;
+	old = json_object_get(next, key);
+	ip = json_string_value(json_object_get(json_object_get(old, "spec"), "clusterIP"));
+	if (ip != NULL && ip[0] != '\0' && strcmp(ip, "None") != 0) {
+		/* clusterIP is immutable: the one it was given stays */
+		json_object_set_new(spec, "clusterIP", json_string(ip));
+		json_object_set_new(spec, "clusterIPs", json_pack("[s]", ip));
+		return 0;
+	}
+	memcpy(&base, cidr->addr, 4);
+	base = ntohl(base);
+	size = cidr->len >= 32 ? 1 : 1u << (32 - cidr->len);
+	if (size < 8)
+		return -1;
+	start = (uint32_t)json_string_length(json_object_get(json_object_get(obj, "metadata"), "name"));
+	for (i = 0; i < size; i++) {
+		uint32_t off = (start * 2654435761u + i) % size, a;
+
+		if (off < 2 || off == size - 1)
+			continue;
+		a = htonl(base + off);
+		inet_ntop(AF_INET, &a, buf, sizeof(buf));
+		if (!cluster_ip_used(next, buf)) {
+			json_object_set_new(spec, "clusterIP", json_string(buf));
+			json_object_set_new(spec, "clusterIPs", json_pack("[s]", buf));
+			return 0;
+		}
+	}
+	return -1;
+}
+
 json_t *
 psw_k8s_apply(struct psw_state *st, json_t *args)
 {
@@ -136,6 +204,13 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 		const char *action;
 
 		key_of(o, key, sizeof(key));
+		if (strncmp(key, "Service/", 8) == 0 && allocate_cluster_ip(st, next, o, key) < 0) {
+			json_decref(next);
+			json_decref(objs);
+			json_decref(results);
+			return psw_api_error(PSW_API_E_NO_RESOURCES, "document %zu: no free address in "
+					     "the service CIDR for %s (nothing was changed)", i + 1, key);
+		}
 		old = json_object_get(next, key);
 		action = old == NULL ? "created" : json_equal(old, o) ? "unchanged" : "configured";
 		json_object_set(next, key, o);
@@ -146,8 +221,21 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 			"name", json_string_value(json_object_get(json_object_get(o, "metadata"), "name")),
 			"action", action));
 	}
-	json_decref(store);
-	store = next;
+	/* The dataplane follows; if it cannot (two Services on one address), nothing changes. */
+	{
+		json_t *prev = store;
+		char msg[PSW_ERR_MAX];
+
+		store = next;
+		if (psw_state_update_services(st, msg, sizeof(msg)) < 0) {
+			store = prev;
+			json_decref(next);
+			json_decref(objs);
+			json_decref(results);
+			return psw_api_error(PSW_API_E_INVALID, "%s (nothing was changed)", msg);
+		}
+		json_decref(prev);
+	}
 	json_decref(objs);
 	return psw_api_ok(json_pack("{s:o}", "results", results));
 }
@@ -182,6 +270,12 @@ psw_k8s_delete(struct psw_state *st, json_t *args)
 		json_array_append_new(results, json_pack("{s:s, s:s}", "object", key, "action", "deleted"));
 	}
 	json_decref(objs);
+	{
+		char msg[PSW_ERR_MAX];
+
+		if (psw_state_update_services(st, msg, sizeof(msg)) < 0)
+			fprintf(stderr, "podswitch: services not updated after delete: %s\n", msg);
+	}
 	return psw_api_ok(json_pack("{s:o}", "results", results));
 }
 

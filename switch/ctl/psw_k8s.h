@@ -30,6 +30,9 @@ json_t *psw_k8s_get(struct psw_state *st, const char *kind, json_t *args);
 /** The stored object (borrowed) of a kind/namespace/name, or NULL. */
 json_t *psw_k8s_find(const char *kind, const char *ns, const char *name);
 
+/** Every stored object, keyed "Kind/namespace/name" (borrowed; may be NULL). */
+json_t *psw_k8s_objects(void);
+
 /** Drop every stored object (at exit). */
 void psw_k8s_clear(void);
 

@@ -11,6 +11,7 @@
 
 #include "psw_forward_ctl.h"
 #include "psw_ipam.h"
+#include "psw_service.h"
 #include "psw_port.h"
 #include "psw_state.h"
 
@@ -223,6 +224,9 @@ publish(struct psw_state *st, const struct psw_config *cfg, const bool *removed,
 		return -ENOMEM;
 	}
 	t->version = cur != NULL ? cur->version + 1 : 1;
+	t->ct = st->ct;
+	t->svcs = st->svcs;
+	psw_svc_table_ref(t->svcs);
 	fill_node(t, cfg);
 	fill_ports_and_queues(st, t, removed);
 	t->pods = build_pods(t, st, cfg, removed);
@@ -242,6 +246,7 @@ publish(struct psw_state *st, const struct psw_config *cfg, const bool *removed,
 
 out_free:
 	psw_pod_table_put(t->pods);
+	psw_svc_table_put(t->svcs);
 	rte_free(t);
 	return -ENOMEM;
 }
@@ -378,6 +383,26 @@ out_undo:
 }
 
 int
+psw_state_update_services(struct psw_state *st, char *err, size_t err_len)
+{
+	struct psw_svc_table *old = st->svcs, *now = psw_services_compile(st, err, err_len);
+	int rc;
+
+	if (now == NULL)
+		return -EINVAL;
+	st->svcs = now;
+	rc = psw_state_republish(st, err, err_len);
+	if (rc < 0) {
+		st->svcs = old;
+		psw_svc_table_put(now);
+		return rc;
+	}
+	psw_services_flush_stale(st->ct, old, now);
+	psw_svc_table_put(old);
+	return 0;
+}
+
+int
 psw_state_find_attachment(const struct psw_state *st, const char *container_id, const char *ifname)
 {
 	unsigned i;
@@ -438,8 +463,12 @@ psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len)
 	if (rc < 0) {
 		a->attached = false;
 		destroy_port(st, idx);
+		return rc;
 	}
-	return rc;
+	/* a Service selecting this pod gains an endpoint */
+	if (psw_state_update_services(st, err, err_len) < 0)
+		fprintf(stderr, "podswitch: services not updated: %s\n", err);
+	return 0;
 }
 
 int
@@ -449,8 +478,21 @@ psw_state_remove_attachment(struct psw_state *st, unsigned i, char *err, size_t 
 	int idx = psw_port_find(a->port_name), rc;
 
 	if (a->attached) {
+		struct psw_svc_table *old_svcs = st->svcs, *svcs;
+
 		a->attached = false;
+		/* Services that selected the pod lose the endpoint in the same publication */
+		svcs = psw_services_compile(st, err, err_len);
+		if (svcs != NULL)
+			st->svcs = svcs;
 		rc = psw_state_republish(st, err, err_len);
+		if (rc < 0 && svcs != NULL) {
+			st->svcs = old_svcs;
+			psw_svc_table_put(svcs);
+		} else if (svcs != NULL) {
+			psw_services_flush_stale(st->ct, old_svcs, svcs);
+			psw_svc_table_put(old_svcs);
+		}
 		if (rc < 0) {
 			/* the published tables still list the port: it must stay */
 			a->attached = true;
@@ -480,6 +522,10 @@ psw_state_fini(struct psw_state *st)
 	if (st->has_cfg)
 		psw_config_free(&st->cfg);
 	st->has_cfg = false;
+	psw_svc_table_put(st->svcs);
+	st->svcs = NULL;
+	psw_ct_destroy(st->ct);
+	st->ct = NULL;
 	free(st->atts);
 	st->atts = NULL;
 	st->nb_atts = st->cap_atts = 0;

@@ -42,11 +42,14 @@ struct psw_attachment {
 };
 
 struct psw_ipam;
+struct psw_ct;
 
 struct psw_state {
 	struct psw_config cfg;                 /**< running configuration (owned) */
 	bool has_cfg;
 	struct psw_ipam *ipam;                 /**< pod address pools */
+	struct psw_ct *ct;                     /**< connection table (not versioned) */
+	struct psw_svc_table *svcs;            /**< compiled Services (one reference) */
 	struct psw_attachment *atts;           /**< CNI attachments */
 	unsigned nb_atts, cap_atts;
 	char state_file[300];                  /**< where attachments are saved ("" = nowhere) */
@@ -101,6 +104,18 @@ int psw_state_save(const struct psw_state *st);
  * be re-created are dropped (logged to stderr).
  */
 int psw_state_load(struct psw_state *st);
+
+/**
+ * Recompile the Services from the stored objects and attached pods, publish
+ * tables with them, and forget UDP connections to backends that went away.
+ * @return 0, or a negative errno with err filled (the old table stays).
+ */
+int psw_state_update_services(struct psw_state *st, char *err, size_t err_len);
+
+/* psw_services.c */
+struct psw_svc_table *psw_services_compile(struct psw_state *st, char *err, size_t err_len);
+unsigned psw_services_flush_stale(struct psw_ct *ct, const struct psw_svc_table *old,
+				  const struct psw_svc_table *now);
 
 /** Remove every port and release the configuration (workers stopped). */
 void psw_state_fini(struct psw_state *st);

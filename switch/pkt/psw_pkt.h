@@ -51,6 +51,11 @@
 	_(PORT_GONE,       "port_gone",       "output port removed")                \
 	_(TX_FULL,         "tx_full",         "output queue full")                  \
 	_(ICMP_ERR_FAILED, "icmp_error_failed", "ICMP error could not be built")  \
+	_(CT_INVALID,      "ct_invalid",      "TCP packet invalid for its connection")  \
+	_(CT_FULL,         "ct_full",         "connection table full: new flow refused") \
+	_(CT_CLASH,        "ct_clash",        "NAT reply tuple taken by another flow")  \
+	_(SVC_NO_ENDPOINT, "svc_no_endpoint", "Service without endpoints (reject sent)") \
+	_(SVC_INVALID,     "svc_not_tracked", "packet to a Service that cannot be tracked") \
 	_(UNHANDLED,       "unhandled",       "no stage took the packet (a bug)")
 
 enum psw_drop_reason {
@@ -87,6 +92,8 @@ enum psw_l3 {
 #define PSW_F_IP_OPTS     0x0008  /**< IPv4 options / IPv6 extension headers */
 #define PSW_F_L2_MCAST    0x0010  /**< destination MAC multicast/broadcast */
 #define PSW_F_L4          0x0020  /**< l4 offset and ports are valid */
+#define PSW_F_CT_MISS     0x0040  /**< conntrack: trackable, no entry yet */
+#define PSW_F_TO_GW       0x0080  /**< addressed to the gateway, not answered by guard */
 
 /**
  * Per-packet metadata, written once by parse. Offsets are from the start of
@@ -109,6 +116,7 @@ struct psw_meta {
 	uint16_t sport;          /**< TCP/UDP/SCTP port, ICMP echo id */
 	uint16_t dport;          /**< TCP/UDP/SCTP port, ICMP type<<8|code */
 	uint16_t l3_payload;     /**< IPv4 total length / IPv6 payload length + 40 */
+	uint32_t ct;             /**< conntrack hit (entry << 1 | dir) + 1; 0 = none */
 	union {
 		struct {
 			uint32_t src4;

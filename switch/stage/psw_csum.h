@@ -6,6 +6,7 @@
 #define PSW_CSUM_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_byteorder.h>
 
@@ -20,6 +21,23 @@ psw_csum_update16(uint16_t csum, uint16_t old_word, uint16_t new_word)
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	return rte_cpu_to_be_16((uint16_t)~sum);
+}
+
+/** Checksum field after len bytes (even) changed from old to new (any alignment). */
+static inline uint16_t
+psw_csum_replace(uint16_t csum, const void *old_bytes, const void *new_bytes, unsigned len)
+{
+	const uint8_t *o = old_bytes, *n = new_bytes;
+	unsigned i;
+
+	for (i = 0; i + 1 < len; i += 2) {
+		uint16_t ow, nw;               /* the words as they sit in the packet */
+
+		memcpy(&ow, o + i, 2);
+		memcpy(&nw, n + i, 2);
+		csum = psw_csum_update16(csum, ow, nw);
+	}
+	return csum;
 }
 
 #endif /* PSW_CSUM_H */

@@ -28,6 +28,13 @@ icmp4_is_error(uint8_t type)
 int
 psw_icmp_time_exceeded(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 {
+	return psw_icmp_error(t, pkt, m, ICMP_TIME_EXCEEDED, 0, ICMP6_TIME_EXCEEDED, 0);
+}
+
+int
+psw_icmp_error(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
+	       uint8_t type4, uint8_t code4, uint8_t type6, uint8_t code6)
+{
 	uint8_t *frame = rte_pktmbuf_mtod(pkt, uint8_t *);
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
 	unsigned l3 = m->l2_len, quote, hdr, room;
@@ -60,7 +67,8 @@ psw_icmp_time_exceeded(const struct psw_tables *t, struct rte_mbuf *pkt, struct 
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 		icmp = (struct rte_icmp_hdr *)(ip + 1);
 		memset(icmp, 0, sizeof(*icmp));
-		icmp->icmp_type = ICMP_TIME_EXCEEDED;
+		icmp->icmp_type = type4;
+		icmp->icmp_code = code4;
 		icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, sizeof(*icmp) + quote);
 	} else {
 		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(frame + l3);
@@ -85,7 +93,8 @@ psw_icmp_time_exceeded(const struct psw_tables *t, struct rte_mbuf *pkt, struct 
 		memcpy(ip->src_addr, t->node.gw6, 16);
 		icmp = (uint8_t *)(ip + 1);
 		memset(icmp, 0, 8);
-		icmp[0] = ICMP6_TIME_EXCEEDED;
+		icmp[0] = type6;
+		icmp[1] = code6;
 		*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
 	}
 	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
@@ -240,6 +249,11 @@ psw_forward_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_bur
 
 		if (m->verdict != PSW_V_CONTINUE)
 			continue;
+		if (m->flags & PSW_F_TO_GW) {
+			/* for the gateway itself, and no connection claimed it */
+			psw_set_drop(m, PSW_DROP_TO_GATEWAY);
+			continue;
+		}
 		if (m->l3 == PSW_L3_IPV4)
 			idx4[n4++] = (uint8_t)i;
 		else if (m->l3 == PSW_L3_IPV6)

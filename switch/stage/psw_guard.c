@@ -162,7 +162,8 @@ guard_echo4(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 
 	if (m->l4_proto != IPPROTO_ICMP || !(m->flags & PSW_F_L4) || (m->flags & PSW_F_FRAG) ||
 	    (m->dport >> 8) != RTE_IP_ICMP_ECHO_REQUEST) {
-		psw_set_drop(m, PSW_DROP_TO_GATEWAY);
+		/* maybe a reply to a masqueraded (hairpin) connection: conntrack decides */
+		m->flags |= PSW_F_TO_GW;
 		return;
 	}
 	icmp = rte_pktmbuf_mtod_offset(pkt, struct rte_icmp_hdr *, m->l4_off);
@@ -189,7 +190,7 @@ guard_echo6(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 
 	if (m->l4_proto != IPPROTO_ICMPV6 || !(m->flags & PSW_F_L4) || (m->flags & PSW_F_FRAG) ||
 	    (m->dport >> 8) != ICMP6_ECHO_REQUEST) {
-		psw_set_drop(m, PSW_DROP_TO_GATEWAY);
+		m->flags |= PSW_F_TO_GW;
 		return;
 	}
 	/* Swapping the addresses leaves the pseudo-header sum unchanged. */

@@ -8,7 +8,9 @@
  *
  * Reads:  meta (parse), tables: node, ports, pods.
  * Writes: verdict DROP with a reason, or TX back to in_port for answers
- *         (frame rewritten); leaves packets to be routed at CONTINUE.
+ *         (frame rewritten); leaves packets to be routed at CONTINUE; marks
+ *         other packets for the gateway PSW_F_TO_GW (a masqueraded reply that
+ *         conntrack will claim, or a drop in forward).
  * Called by workers only.
  */
 #ifndef PSW_GUARD_H

@@ -88,6 +88,25 @@ psw_route_table_put(struct psw_route_table *r)
 	rte_free(r);
 }
 
+void
+psw_svc_table_ref(struct psw_svc_table *s)
+{
+	if (s != NULL)
+		s->refcnt++;
+}
+
+void
+psw_svc_table_put(struct psw_svc_table *s)
+{
+	if (s == NULL || --s->refcnt > 0)
+		return;
+	rte_hash_free(s->vips);
+	rte_free(s->ports);
+	rte_free(s->backends);
+	rte_free(s->maglev);
+	rte_free(s);
+}
+
 static void
 tables_release(struct psw_tables *t)
 {
@@ -95,6 +114,7 @@ tables_release(struct psw_tables *t)
 		return;
 	psw_pod_table_put(t->pods);
 	psw_route_table_put(t->routes);
+	psw_svc_table_put(t->svcs);
 	rte_free(t);
 }
 

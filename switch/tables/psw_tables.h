@@ -72,6 +72,47 @@ struct psw_route_table {
 	struct psw_nh nhs[];
 };
 
+/** Key of a Service address: family, protocol, port, address. 20 bytes. */
+struct psw_svc_key {
+	uint8_t family;
+	uint8_t proto;
+	uint16_t port;           /**< network order */
+	uint8_t addr[16];
+} __rte_packed;
+
+struct psw_svc_backend {
+	uint8_t family;
+	uint8_t local;           /**< a pod on this node */
+	uint16_t port;           /**< network order */
+	uint8_t addr[16];
+};
+
+/* psw_svc_port.flags */
+#define PSW_SVC_F_REJECT 0x01    /**< no endpoint: answer with RST / unreachable */
+
+/** One Service address and port (a Service has one per VIP x port). */
+struct psw_svc_port {
+	struct psw_svc_key key;
+	uint32_t id;             /**< stable: hash of the key; conntrack entries carry it */
+	uint16_t nb_backends;
+	uint16_t maglev_size;
+	uint32_t backends;       /**< offset into psw_svc_table.backends */
+	uint32_t maglev;         /**< offset into psw_svc_table.maglev */
+	uint8_t flags;
+};
+
+struct psw_svc_table {
+	unsigned refcnt;         /* control thread only */
+	uint64_t id;
+	struct rte_hash *vips;   /**< psw_svc_key -> port index */
+	uint32_t nb_ports, nb_backends, nb_maglev;
+	struct psw_svc_port *ports;
+	struct psw_svc_backend *backends;
+	uint16_t *maglev;
+};
+
+struct psw_ct;
+
 struct psw_rxq {
 	uint16_t port;           /**< podswitch port index */
 	uint16_t queue;
@@ -97,6 +138,8 @@ struct psw_tables {
 	struct psw_port_info ports[PSW_MAX_PORTS];
 	struct psw_pod_table *pods;      /**< one reference held by this snapshot */
 	struct psw_route_table *routes;  /**< one reference held by this snapshot */
+	struct psw_svc_table *svcs;      /**< one reference held by this snapshot (may be NULL) */
+	struct psw_ct *ct;               /**< the connection table (not versioned) */
 	struct psw_worker_rxqs workers[PSW_MAX_WORKERS];
 };
 
@@ -151,5 +194,7 @@ void psw_pod_table_ref(struct psw_pod_table *p);
 void psw_pod_table_put(struct psw_pod_table *p);
 void psw_route_table_ref(struct psw_route_table *r);
 void psw_route_table_put(struct psw_route_table *r);
+void psw_svc_table_ref(struct psw_svc_table *s);
+void psw_svc_table_put(struct psw_svc_table *s);
 
 #endif /* PSW_TABLES_H */

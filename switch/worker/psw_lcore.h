@@ -22,7 +22,12 @@
 	_(ECHO_REPLY,       "echo_reply",       "pings to the gateway answered") \
 	_(ICMP_TIME_EXCEEDED, "icmp_time_exceeded", "ICMP time-exceeded sent") \
 	_(FORWARDED4,       "forwarded_ip4",    "IPv4 packets routed")        \
-	_(FORWARDED6,       "forwarded_ip6",    "IPv6 packets routed")
+	_(FORWARDED6,       "forwarded_ip6",    "IPv6 packets routed")          \
+	_(CT_HIT,           "ct_hit",           "packets of tracked connections") \
+	_(CT_NEW,           "ct_new",           "connections created")         \
+	_(SVC_DNAT,         "svc_dnat",         "new connections to a Service load-balanced") \
+	_(SVC_REJECT,       "svc_reject",       "Service without endpoints: RST / unreachable sent") \
+	_(SVC_HAIRPIN,      "svc_hairpin",      "pod reached itself through its Service (masqueraded)")
 
 enum psw_event {
 #define _(sym, name, help) PSW_EV_##sym,

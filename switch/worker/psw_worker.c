@@ -10,6 +10,7 @@
 #include "psw_guard.h"
 #include "psw_parse.h"
 #include "psw_port.h"
+#include "psw_service.h"
 #include "psw_worker.h"
 
 #define IDLE_POLLS_BEFORE_SLEEP 256
@@ -20,6 +21,8 @@ psw_worker_process(struct psw_lcore *lc, const struct psw_tables *t, struct psw_
 {
 	psw_parse_run(lc, t, b);
 	psw_guard_run(lc, t, b);
+	psw_conntrack_run(lc, t, b);
+	psw_service_run(lc, t, b);
 	psw_forward_run(lc, t, b);
 }
 

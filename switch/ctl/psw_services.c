@@ -1,0 +1,349 @@
+/*
+ * Services, control side: from the stored Services, EndpointSlices and Pods
+ * (and the attached pods) to the service table the workers use.
+ *
+ * - Service addresses: spec.clusterIP(s), spec.externalIPs, and
+ *   status.loadBalancer.ingress[].ip; one table entry per address x port.
+ *   Headless (clusterIP None) and ExternalName Services have none.
+ * - Endpoints: the EndpointSlices labelled kubernetes.io/service-name; ready
+ *   endpoints, else those serving and terminating; all of them with
+ *   publishNotReadyAddresses. A Service with a selector and no slice of its
+ *   own gets the attached pods whose Pod labels match, with targetPort
+ *   resolved per pod (a name looks up the pod's container ports).
+ * - After a change, UDP connections to backends that went away are
+ *   forgotten at once (no stale UDP flows); TCP connections drain.
+ * Control thread only.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_lcore.h>
+
+#include "psw_ct.h"
+#include "psw_k8s.h"
+#include "psw_service.h"
+#include "psw_state.h"
+
+struct spec_list {
+	struct psw_svc_spec *v;
+	unsigned nb, cap;
+};
+
+static int
+proto_of(const char *p)
+{
+	if (p == NULL || strcmp(p, "TCP") == 0)
+		return IPPROTO_TCP;
+	if (strcmp(p, "UDP") == 0)
+		return IPPROTO_UDP;
+	return strcmp(p, "SCTP") == 0 ? IPPROTO_SCTP : -1;
+}
+
+static bool
+labels_match(json_t *selector, json_t *labels)
+{
+	const char *k;
+	json_t *v;
+
+	if (json_object_size(selector) == 0)
+		return false;                    /* an empty selector selects nothing for a Service */
+	json_object_foreach(selector, k, v) {
+		const char *have = json_string_value(json_object_get(labels, k));
+
+		if (have == NULL || strcmp(have, json_string_value(v) ?: "") != 0)
+			return false;
+	}
+	return true;
+}
+
+static int
+add_backend(struct psw_svc_backend **list, unsigned *nb, int family, const uint8_t *addr,
+	    uint16_t port, bool local)
+{
+	struct psw_svc_backend *l = realloc(*list, (*nb + 1) * sizeof(**list)), *b;
+	unsigned i;
+
+	if (l == NULL)
+		return -1;
+	*list = l;
+	for (i = 0; i < *nb; i++)               /* the same endpoint in two slices */
+		if (l[i].family == family && l[i].port == htons(port) &&
+		    memcmp(l[i].addr, addr, family == 4 ? 4 : 16) == 0)
+			return 0;
+	b = &l[(*nb)++];
+	memset(b, 0, sizeof(*b));
+	b->family = (uint8_t)family;
+	b->port = htons(port);
+	b->local = local;
+	memcpy(b->addr, addr, family == 4 ? 4 : 16);
+	return 0;
+}
+
+/* Port number of a Service port in a slice: matched by name (and protocol). */
+static int
+slice_port(json_t *slice, const char *port_name, int proto)
+{
+	json_t *p;
+	size_t i;
+
+	json_array_foreach(json_object_get(slice, "ports"), i, p) {
+		const char *n = json_string_value(json_object_get(p, "name"));
+
+		if (proto_of(json_string_value(json_object_get(p, "protocol"))) != proto)
+			continue;
+		if ((n == NULL || n[0] == '\0') != (port_name == NULL || port_name[0] == '\0'))
+			continue;
+		if (n != NULL && port_name != NULL && strcmp(n, port_name) != 0)
+			continue;
+		return (int)json_integer_value(json_object_get(p, "port"));
+	}
+	return -1;
+}
+
+static bool
+cond(json_t *conds, const char *key, bool dflt)
+{
+	json_t *v = json_object_get(conds, key);
+
+	return json_is_boolean(v) ? json_is_true(v) : dflt;
+}
+
+/* Endpoints of one Service port from its EndpointSlices; false when it has none. */
+static bool
+from_slices(json_t *store, const char *ns, const char *svc, json_t *port, int family,
+	    bool not_ready_too, struct psw_svc_backend **out, unsigned *nb)
+{
+	const char *key, *pname = json_string_value(json_object_get(port, "name"));
+	int proto = proto_of(json_string_value(json_object_get(port, "protocol")));
+	struct psw_svc_backend *fallback = NULL;
+	unsigned nb_fallback = 0;
+	bool any = false;
+	json_t *o;
+
+	json_object_foreach(store, key, o) {
+		json_t *meta = json_object_get(o, "metadata"), *ep;
+		const char *at = json_string_value(json_object_get(o, "addressType"));
+		size_t i;
+		int pnum;
+
+		if (strncmp(key, "EndpointSlice/", 14) != 0 ||
+		    strcmp(json_string_value(json_object_get(meta, "namespace")) ?: "", ns) != 0 ||
+		    strcmp(json_string_value(json_object_get(json_object_get(meta, "labels"),
+							     "kubernetes.io/service-name")) ?: "", svc) != 0)
+			continue;
+		any = true;
+		if (at == NULL || strcmp(at, family == 4 ? "IPv4" : "IPv6") != 0)
+			continue;
+		pnum = slice_port(o, pname, proto);
+		if (pnum <= 0)
+			continue;
+		json_array_foreach(json_object_get(o, "endpoints"), i, ep) {
+			json_t *conds = json_object_get(ep, "conditions"), *a;
+			bool ready = cond(conds, "ready", true);
+			bool serving = cond(conds, "serving", ready);
+			bool terminating = cond(conds, "terminating", false);
+			size_t k;
+
+			json_array_foreach(json_object_get(ep, "addresses"), k, a) {
+				uint8_t addr[16], fam;
+
+				if (psw_parse_ip(json_string_value(a), &fam, addr) < 0 || fam != family)
+					continue;
+				if (ready || not_ready_too)
+					add_backend(out, nb, family, addr, (uint16_t)pnum, false);
+				else if (serving && terminating)
+					add_backend(&fallback, &nb_fallback, family, addr, (uint16_t)pnum, false);
+			}
+		}
+	}
+	if (*nb == 0 && nb_fallback > 0) {       /* none ready: use the serving, terminating ones */
+		free(*out);
+		*out = fallback;
+		*nb = nb_fallback;
+	} else {
+		free(fallback);
+	}
+	return any;
+}
+
+/* targetPort of a Service port for one pod: a number, or a container port name. */
+static int
+target_port(json_t *port, json_t *pod)
+{
+	json_t *tp = json_object_get(port, "targetPort"), *c, *cp;
+	int proto = proto_of(json_string_value(json_object_get(port, "protocol")));
+	size_t i, j;
+
+	if (json_is_integer(tp))
+		return (int)json_integer_value(tp);
+	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c)
+		json_array_foreach(json_object_get(c, "ports"), j, cp)
+			if (strcmp(json_string_value(json_object_get(cp, "name")) ?: "",
+				   json_string_value(tp) ?: "") == 0 &&
+			    proto_of(json_string_value(json_object_get(cp, "protocol"))) == proto)
+				return (int)json_integer_value(json_object_get(cp, "containerPort"));
+	return -1;
+}
+
+/* Endpoints from the selector over the attached pods. */
+static void
+from_selector(const struct psw_state *st, const char *ns, json_t *selector, json_t *port,
+	      int family, struct psw_svc_backend **out, unsigned *nb)
+{
+	unsigned i;
+
+	for (i = 0; i < st->nb_atts; i++) {
+		const struct psw_attachment *a = &st->atts[i];
+		json_t *pod;
+		int pnum;
+
+		if (!a->attached || strcmp(a->pod_namespace, ns) != 0)
+			continue;
+		if ((family == 4 && !a->has_ip4) || (family == 6 && !a->has_ip6))
+			continue;
+		pod = psw_k8s_find("Pod", a->pod_namespace, a->pod_name);
+		if (pod == NULL || !labels_match(selector, json_object_get(json_object_get(pod, "metadata"),
+									  "labels")))
+			continue;
+		pnum = target_port(port, pod);
+		if (pnum <= 0)
+			continue;
+		add_backend(out, nb, family, family == 4 ? a->ip4 : a->ip6, (uint16_t)pnum, true);
+	}
+}
+
+static int
+push_spec(struct spec_list *l, const struct psw_svc_spec *s)
+{
+	if (l->nb == l->cap) {
+		unsigned cap = l->cap ? l->cap * 2 : 64;
+		struct psw_svc_spec *v = realloc(l->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->nb++] = *s;
+	return 0;
+}
+
+/* Every address of a Service (ClusterIPs, externalIPs, load-balancer ingress). */
+static json_t *
+service_addresses(json_t *svc)
+{
+	json_t *spec = json_object_get(svc, "spec"), *out = json_array(), *v;
+	const char *cip = json_string_value(json_object_get(spec, "clusterIP"));
+	size_t i;
+
+	if (cip != NULL && cip[0] != '\0' && strcmp(cip, "None") != 0)
+		json_array_append_new(out, json_string(cip));
+	json_array_foreach(json_object_get(spec, "clusterIPs"), i, v)
+		if (json_is_string(v) && (cip == NULL || strcmp(json_string_value(v), cip) != 0))
+			json_array_append(out, v);
+	json_array_foreach(json_object_get(spec, "externalIPs"), i, v)
+		if (json_is_string(v))
+			json_array_append(out, v);
+	json_array_foreach(json_object_get(json_object_get(json_object_get(svc, "status"),
+							   "loadBalancer"), "ingress"), i, v)
+		if (json_is_string(json_object_get(v, "ip")))
+			json_array_append(out, json_object_get(v, "ip"));
+	return out;
+}
+
+struct psw_svc_table *
+psw_services_compile(struct psw_state *st, char *err, size_t err_len)
+{
+	json_t *store = psw_k8s_objects(), *svc;
+	struct spec_list specs = { 0 };
+	struct psw_svc_table *table;
+	const char *key;
+	unsigned i;
+
+	json_object_foreach(store, key, svc) {
+		json_t *meta = json_object_get(svc, "metadata"), *spec = json_object_get(svc, "spec");
+		const char *ns = json_string_value(json_object_get(meta, "namespace"));
+		const char *name = json_string_value(json_object_get(meta, "name"));
+		bool not_ready = json_is_true(json_object_get(spec, "publishNotReadyAddresses"));
+		json_t *addrs, *port, *a;
+		size_t p, k;
+
+		if (strncmp(key, "Service/", 8) != 0)
+			continue;
+		addrs = service_addresses(svc);
+		json_array_foreach(json_object_get(spec, "ports"), p, port) {
+			int proto = proto_of(json_string_value(json_object_get(port, "protocol")));
+			uint16_t num = (uint16_t)json_integer_value(json_object_get(port, "port"));
+
+			json_array_foreach(addrs, k, a) {
+				struct psw_svc_spec s = { .nb_backends = 0, .backends = NULL };
+				uint8_t fam, addr[16];
+
+				if (proto < 0 || psw_parse_ip(json_string_value(a), &fam, addr) < 0)
+					continue;
+				memset(&s.key, 0, sizeof(s.key));
+				s.key.family = fam;
+				s.key.proto = (uint8_t)proto;
+				s.key.port = htons(num);
+				memcpy(s.key.addr, addr, fam == 4 ? 4 : 16);
+				if (!from_slices(store, ns, name, port, fam, not_ready, &s.backends,
+						 &s.nb_backends))
+					from_selector(st, ns, json_object_get(spec, "selector"), port, fam,
+						      &s.backends, &s.nb_backends);
+				if (push_spec(&specs, &s) < 0)
+					free(s.backends);
+			}
+		}
+		json_decref(addrs);
+	}
+	table = psw_svc_table_build(specs.v, specs.nb, (int)rte_socket_id());
+	if (table == NULL)
+		snprintf(err, err_len, "cannot build the service table: %s",
+			 rte_errno == EINVAL ? "two Services claim one address and port" :
+			 rte_strerror(rte_errno));
+	for (i = 0; i < specs.nb; i++)
+		free(specs.v[i].backends);
+	free(specs.v);
+	return table;
+}
+
+static bool
+has_backend(const struct psw_svc_table *t, const struct psw_svc_port *p,
+	    const struct psw_svc_backend *b)
+{
+	unsigned i;
+
+	for (i = 0; i < p->nb_backends; i++)
+		if (memcmp(&t->backends[p->backends + i], b, sizeof(*b)) == 0)
+			return true;
+	return false;
+}
+
+/* UDP connections to a backend (or a Service address) that went away are forgotten at once. */
+unsigned
+psw_services_flush_stale(struct psw_ct *ct, const struct psw_svc_table *old,
+			 const struct psw_svc_table *now)
+{
+	unsigned i, k, n = 0;
+
+	if (ct == NULL || old == NULL)
+		return 0;
+	for (i = 0; i < old->nb_ports; i++) {
+		const struct psw_svc_port *op = &old->ports[i];
+		int32_t pos = now != NULL ? rte_hash_lookup(now->vips, &op->key) : -1;
+		const struct psw_svc_port *np = pos >= 0 ? &now->ports[pos] : NULL;
+
+		if (op->key.proto != IPPROTO_UDP)
+			continue;
+		for (k = 0; k < op->nb_backends; k++) {
+			const struct psw_svc_backend *b = &old->backends[op->backends + k];
+
+			if (np == NULL || !has_backend(now, np, b))
+				n += psw_ct_flush_backend(ct, op->id, b->addr, b->port);
+		}
+	}
+	return n;
+}

@@ -1,0 +1,158 @@
+/* Connection tracking, fast path: keys, lock-free lookup, insert, state machine. */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_tcp.h>
+
+#include "psw_ct.h"
+
+bool
+psw_ct_key_of(const struct psw_meta *m, struct psw_ct_key *k)
+{
+	unsigned type;
+
+	if (!(m->flags & PSW_F_L4) || (m->flags & PSW_F_FRAG_LATER))
+		return false;
+	memset(k, 0, sizeof(*k));
+	k->proto = m->l4_proto;
+	switch (m->l4_proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case IPPROTO_SCTP:
+		k->sport = m->sport;
+		k->dport = m->dport;
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		type = m->dport >> 8;
+		if (type != 8 && type != 0 && type != 128 && type != 129)
+			return false;            /* errors are matched through what they quote */
+		k->sport = m->sport;             /* identifier */
+		break;
+	default:
+		return false;
+	}
+	if (m->l3 == PSW_L3_IPV4) {
+		k->family = 4;
+		memcpy(k->src, &m->src4, 4);
+		memcpy(k->dst, &m->dst4, 4);
+	} else {
+		k->family = 6;
+		memcpy(k->src, m->src6, 16);
+		memcpy(k->dst, m->dst6, 16);
+	}
+	return true;
+}
+
+void
+psw_ct_lookup(struct psw_ct *ct, const struct psw_ct_key *keys[], unsigned n, uint32_t *hits)
+{
+	void *data[PSW_BURST_MAX];
+	uint64_t mask = 0;
+	unsigned i;
+
+	if (n > 0)
+		rte_hash_lookup_bulk_data(ct->hash, (const void **)keys, n, &mask, data);
+	for (i = 0; i < n; i++)
+		hits[i] = (mask >> i) & 1 ? (uint32_t)(uintptr_t)data[i] : UINT32_MAX;
+}
+
+int
+psw_ct_insert(struct psw_ct *ct, const struct psw_ct_key *orig, const struct psw_ct_key *reply,
+	      uint32_t svc, uint32_t backend, uint8_t flags, uint64_t now)
+{
+	struct psw_ct_entry *e;
+	void *obj;
+	uint32_t idx;
+	int32_t pos_o, pos_r;
+	int rc = 0;
+
+	if (rte_ring_mc_dequeue(ct->free, &obj) != 0) {
+		__atomic_fetch_add(&ct->full, 1, __ATOMIC_RELAXED);
+		return -ENOSPC;
+	}
+	idx = (uint32_t)(uintptr_t)obj;
+	e = &ct->entries[idx];
+	e->orig = *orig;
+	e->reply = *reply;
+	e->svc = svc;
+	e->backend = backend;
+	e->flags = flags;
+	e->state = PSW_CT_NEW;
+	e->last_seen = now;
+	/* rte_hash_add overwrites an existing key: check and add under one lock */
+	rte_spinlock_lock(&ct->write_lock);
+	if (rte_hash_lookup(ct->hash, orig) >= 0) {
+		rc = -EEXIST;
+	} else if (rte_hash_lookup(ct->hash, reply) >= 0) {
+		rc = -EADDRINUSE;
+	} else {
+		pos_r = rte_hash_add_key_data(ct->hash, reply, (void *)(uintptr_t)(idx << 1 | PSW_CT_DIR_REPLY));
+		pos_o = pos_r < 0 ? pos_r :
+			rte_hash_add_key_data(ct->hash, orig, (void *)(uintptr_t)(idx << 1 | PSW_CT_DIR_ORIG));
+		if (pos_r >= 0 && pos_o < 0) {
+			/* not yet visible to anyone who could hold it: free at once */
+			int32_t p = rte_hash_del_key(ct->hash, reply);
+
+			if (p >= 0)
+				rte_hash_free_key_with_position(ct->hash, p);
+		}
+		if (pos_r < 0 || pos_o < 0)
+			rc = -ENOSPC;
+		else
+			__atomic_store_n(&e->in_use, 1, __ATOMIC_RELEASE);
+	}
+	rte_spinlock_unlock(&ct->write_lock);
+	if (rc < 0) {
+		rte_ring_mp_enqueue(ct->free, obj);
+		if (rc == -ENOSPC)
+			__atomic_fetch_add(&ct->full, 1, __ATOMIC_RELAXED);
+		else if (rc == -EADDRINUSE)
+			__atomic_fetch_add(&ct->clashes, 1, __ATOMIC_RELAXED);
+		return rc;
+	}
+	__atomic_fetch_add(&ct->inserts, 1, __ATOMIC_RELAXED);
+	return (int)(idx << 1);
+}
+
+bool
+psw_ct_update(struct psw_ct *ct, struct psw_ct_entry *e, unsigned dir, uint8_t tcp_flags,
+	      uint64_t now)
+{
+	uint8_t state = __atomic_load_n(&e->state, __ATOMIC_RELAXED), next = state;
+
+	if (e->orig.proto == IPPROTO_TCP) {
+		bool syn = tcp_flags & RTE_TCP_SYN_FLAG, ack = tcp_flags & RTE_TCP_ACK_FLAG;
+
+		if (tcp_flags & RTE_TCP_RST_FLAG) {
+			next = PSW_CT_CLOSED;
+		} else if (state == PSW_CT_CLOSED) {
+			/* after RST only a new SYN from the client reopens the tuple */
+			if (dir != PSW_CT_DIR_ORIG || !syn || ack)
+				return false;
+			next = PSW_CT_NEW;
+			__atomic_and_fetch(&e->flags, (uint8_t)~(PSW_CT_F_FIN_O | PSW_CT_F_FIN_R),
+					   __ATOMIC_RELAXED);
+		} else if (tcp_flags & RTE_TCP_FIN_FLAG) {
+			uint8_t f = __atomic_or_fetch(&e->flags, dir == PSW_CT_DIR_ORIG ? PSW_CT_F_FIN_O
+									      : PSW_CT_F_FIN_R,
+						      __ATOMIC_RELAXED);
+
+			next = (f & PSW_CT_F_FIN_O) && (f & PSW_CT_F_FIN_R) ? PSW_CT_CLOSING : PSW_CT_FIN_WAIT;
+		} else if (state == PSW_CT_NEW && dir == PSW_CT_DIR_REPLY && syn && ack) {
+			next = PSW_CT_SYN_RECV;
+		} else if (state == PSW_CT_SYN_RECV && dir == PSW_CT_DIR_ORIG && ack && !syn) {
+			next = PSW_CT_ESTABLISHED;
+		} else if (state == PSW_CT_NEW && dir == PSW_CT_DIR_REPLY && !syn) {
+			/* a reply that is not a SYN-ACK to a half-open connection */
+			return false;
+		}
+	} else if (state == PSW_CT_NEW && dir == PSW_CT_DIR_REPLY) {
+		next = PSW_CT_ESTABLISHED;
+	}
+	if (next != state)
+		__atomic_store_n(&e->state, next, __ATOMIC_RELAXED);
+	if (now - e->last_seen > ct->tsc_hz / 16)        /* write the shared line rarely */
+		__atomic_store_n(&e->last_seen, now, __ATOMIC_RELAXED);
+	return true;
+}

@@ -1,0 +1,189 @@
+/*
+ * Connection tracking: the one table workers write.
+ *
+ * A connection is one entry (in a preallocated array) reached by two keys in
+ * a lock-free rte_hash: the tuple of its original direction and the tuple of
+ * its reply direction (after NAT). A lookup is lock-free; inserts from
+ * several workers serialise inside rte_hash on a writer lock, held for one
+ * key insertion. Either direction may arrive on any worker: entries are
+ * shared, their state and last-seen time updated with atomic operations.
+ * Expiry runs on the control thread (psw_ct_expire): it deletes the keys of
+ * idle entries and frees them after an RCU grace period, so a worker that
+ * found an entry may use it until its next quiescent report.
+ *
+ * When the table is full a new connection is refused (dropped, counted
+ * "ct_full"); established ones are untouched.
+ *
+ * Thread-safety: psw_ct_lookup / psw_ct_insert / psw_ct_update from workers;
+ * psw_ct_create / psw_ct_expire / psw_ct_dump / psw_ct_destroy from the
+ * control thread only.
+ */
+#ifndef PSW_CT_H
+#define PSW_CT_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <rte_common.h>
+#include <rte_hash.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_spinlock.h>
+
+#include "psw_pkt.h"
+
+/** A flow's tuple as seen on the wire in one direction. 40 bytes. */
+struct psw_ct_key {
+	uint8_t family;          /**< 4 or 6 */
+	uint8_t proto;           /**< IPPROTO_* */
+	uint16_t sport;          /**< network order; ICMP echo: identifier */
+	uint16_t dport;          /**< network order; ICMP echo: 0 */
+	uint16_t pad;
+	uint8_t src[16];         /**< IPv4 in the first 4 bytes, rest zero */
+	uint8_t dst[16];
+} __rte_packed;
+
+enum psw_ct_state {
+	PSW_CT_NEW = 0,          /**< first packet seen (TCP: SYN sent) */
+	PSW_CT_SYN_RECV,         /**< TCP: SYN-ACK from the reply side */
+	PSW_CT_ESTABLISHED,      /**< TCP: handshake done; UDP/ICMP: reply seen */
+	PSW_CT_FIN_WAIT,         /**< TCP: one side sent FIN */
+	PSW_CT_CLOSING,          /**< TCP: both sides sent FIN */
+	PSW_CT_CLOSED,           /**< TCP: RST seen */
+	PSW_CT_NB_STATES
+};
+
+/* entry flags */
+#define PSW_CT_F_DNAT   0x01     /**< original direction: destination rewritten */
+#define PSW_CT_F_SNAT   0x02     /**< original direction: source rewritten (hairpin) */
+#define PSW_CT_F_FIN_O  0x04     /**< FIN seen from the original side */
+#define PSW_CT_F_FIN_R  0x08     /**< FIN seen from the reply side */
+
+/** One connection. 128 bytes, two cache lines. */
+struct psw_ct_entry {
+	struct psw_ct_key orig;          /**< as the client sent it */
+	struct psw_ct_key reply;         /**< as the reply arrives (after NAT) */
+	uint64_t last_seen;              /**< TSC, any direction (atomic store) */
+	uint32_t svc;                    /**< service port index + 1, 0 = none */
+	uint32_t backend;                /**< backend index within the service port */
+	uint8_t state;                   /**< enum psw_ct_state (atomic) */
+	uint8_t flags;                   /**< PSW_CT_F_* (atomic or) */
+	uint8_t in_use;
+	uint8_t pad[5];
+	uint32_t hash_pos[2];            /**< key positions, for deferred free */
+	uint8_t pad2[16];
+} __rte_aligned(64);
+
+/* Direction of a key: bit 0 of the hash data. */
+#define PSW_CT_DIR_ORIG  0
+#define PSW_CT_DIR_REPLY 1
+
+struct psw_ct_retired;
+
+struct psw_ct {
+	struct rte_hash *hash;           /**< key -> (index << 1 | dir) */
+	rte_spinlock_t write_lock;       /**< every hash writer: inserts (workers), deletes */
+	struct rte_rcu_qsbr *qsbr;
+	struct psw_ct_entry *entries;
+	struct rte_ring *free;           /**< free entry indices (MP/MC) */
+	uint32_t size;
+	uint64_t tsc_hz;
+	uint64_t timeout_tsc[4][PSW_CT_NB_STATES]; /**< by protocol class, by state */
+	/* expiry (control thread) */
+	uint32_t scan_pos;
+	struct psw_ct_retired *retired;  /**< deleted, waiting for a grace period */
+	uint32_t nb_retired, cap_retired, retired_head;
+	uint64_t expired, flushed;
+	/* counted by workers (atomic add) */
+	uint64_t inserts, full, clashes;
+};
+
+/** Protocol class for timeouts. */
+enum { PSW_CT_TCP, PSW_CT_UDP, PSW_CT_ICMP, PSW_CT_OTHER };
+
+/**
+ * Key of a parsed packet (original direction = as the packet travels).
+ * @return false when the packet is not tracked (no L4, non-first fragment,
+ *         ICMP other than echo request / reply).
+ */
+bool psw_ct_key_of(const struct psw_meta *m, struct psw_ct_key *k);
+
+/** The reverse of a key (what a reply carries). */
+static inline void
+psw_ct_key_reverse(const struct psw_ct_key *k, struct psw_ct_key *r)
+{
+	r->family = k->family;
+	r->proto = k->proto;
+	r->pad = 0;
+	if (k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6) {
+		r->sport = k->sport;             /* an echo reply keeps the identifier */
+		r->dport = 0;
+	} else {
+		r->sport = k->dport;
+		r->dport = k->sport;
+	}
+	memcpy(r->src, k->dst, 16);
+	memcpy(r->dst, k->src, 16);
+}
+
+/**
+ * Look up to PSW_BURST_MAX keys. hits[i] = (entry index << 1 | direction),
+ * or UINT32_MAX for a miss.
+ */
+void psw_ct_lookup(struct psw_ct *ct, const struct psw_ct_key *keys[], unsigned n,
+		   uint32_t *hits);
+
+/**
+ * Insert a connection: orig and reply keys, NAT decided by the caller.
+ * @return the entry index with direction ORIG (<< 1), or
+ *         -ENOSPC (table full: refuse the connection), -EEXIST (another
+ *         worker inserted it first: look it up again), -EADDRINUSE (the
+ *         reply tuple belongs to another connection).
+ */
+int psw_ct_insert(struct psw_ct *ct, const struct psw_ct_key *orig,
+		  const struct psw_ct_key *reply, uint32_t svc, uint32_t backend,
+		  uint8_t flags, uint64_t now);
+
+/**
+ * Account a packet of a known connection: state machine (TCP flags for TCP),
+ * last-seen time. Returns false when the packet is invalid for the state
+ * (e.g. a TCP packet after RST) and must be dropped.
+ */
+bool psw_ct_update(struct psw_ct *ct, struct psw_ct_entry *e, unsigned dir, uint8_t tcp_flags,
+		   uint64_t now);
+
+static inline struct psw_ct_entry *
+psw_ct_entry(struct psw_ct *ct, uint32_t hit)
+{
+	return &ct->entries[hit >> 1];
+}
+
+/* Control side (psw_ct_ctl.c). */
+
+/**
+ * Create a table of size entries (rounded up to a power of two, at least
+ * 1024) on socket. qsbr is the workers' RCU variable. NULL + rte_errno.
+ */
+struct psw_ct *psw_ct_create(uint32_t size, int socket, struct rte_rcu_qsbr *qsbr);
+void psw_ct_destroy(struct psw_ct *ct);
+
+/**
+ * Expire idle entries: examine up to budget entries from where the last
+ * call stopped, delete the keys of those idle longer than their state's
+ * timeout, and free entries whose grace period has passed.
+ * @return the number of entries deleted by this call.
+ */
+unsigned psw_ct_expire(struct psw_ct *ct, unsigned budget, bool all);
+
+/** Forget every connection of Service port svc (its id) to backend addr:port (network order). */
+unsigned psw_ct_flush_backend(struct psw_ct *ct, uint32_t svc, const uint8_t *addr, uint16_t port);
+
+/** Entries in use. */
+uint32_t psw_ct_count(const struct psw_ct *ct);
+
+/** Name of a state, for dumps. */
+const char *psw_ct_state_name(unsigned state);
+
+#endif /* PSW_CT_H */

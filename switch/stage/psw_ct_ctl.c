@@ -1,0 +1,217 @@
+/* Connection tracking, control side: creation, expiry with RCU-deferred free, flushes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+#include "psw_ct.h"
+
+struct psw_ct_retired {
+	uint32_t idx;
+	uint64_t token;
+};
+
+/* Idle timeouts in seconds, by protocol class and state (kube-proxy-like). */
+static const unsigned timeouts[4][PSW_CT_NB_STATES] = {
+	[PSW_CT_TCP]   = { 60, 60, 86400, 120, 120, 10 },
+	[PSW_CT_UDP]   = { 30, 30, 120, 30, 30, 30 },
+	[PSW_CT_ICMP]  = { 30, 30, 30, 30, 30, 30 },
+	[PSW_CT_OTHER] = { 60, 60, 600, 60, 60, 60 },
+};
+
+static const char *const state_names[PSW_CT_NB_STATES] = {
+	"NEW", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSING", "CLOSED",
+};
+
+const char *
+psw_ct_state_name(unsigned state)
+{
+	return state < PSW_CT_NB_STATES ? state_names[state] : "?";
+}
+
+static unsigned
+proto_class(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return PSW_CT_TCP;
+	case IPPROTO_UDP:
+	case IPPROTO_SCTP:
+		return PSW_CT_UDP;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		return PSW_CT_ICMP;
+	default:
+		return PSW_CT_OTHER;
+	}
+}
+
+struct psw_ct *
+psw_ct_create(uint32_t size, int socket, struct rte_rcu_qsbr *qsbr)
+{
+	static unsigned instance;
+	char name[RTE_HASH_NAMESIZE];
+	struct rte_hash_parameters hp = {
+		.name = name,
+		.key_len = sizeof(struct psw_ct_key),
+		.hash_func = rte_hash_crc,
+		.socket_id = socket,
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	};
+	struct psw_ct *ct;
+	uint32_t i, c, p;
+
+	size = rte_align32pow2(RTE_MAX(size, 1024u));
+	ct = rte_zmalloc_socket("psw_ct", sizeof(*ct), RTE_CACHE_LINE_SIZE, socket);
+	if (ct == NULL)
+		goto nomem;
+	ct->size = size;
+	ct->qsbr = qsbr;
+	rte_spinlock_init(&ct->write_lock);
+	ct->tsc_hz = rte_get_tsc_hz();
+	for (c = 0; c < 4; c++)
+		for (p = 0; p < PSW_CT_NB_STATES; p++)
+			ct->timeout_tsc[c][p] = (uint64_t)timeouts[c][p] * ct->tsc_hz;
+	snprintf(name, sizeof(name), "psw_ct%u", instance++);
+	hp.entries = size * 2;                    /* two keys per connection */
+	ct->hash = rte_hash_create(&hp);
+	ct->entries = rte_zmalloc_socket("psw_ct_entries", (size_t)size * sizeof(*ct->entries),
+					 RTE_CACHE_LINE_SIZE, socket);
+	snprintf(name, sizeof(name), "psw_ct_free%u", instance);
+	ct->free = rte_ring_create(name, size * 2, socket, RING_F_EXACT_SZ);
+	if (ct->hash == NULL || ct->entries == NULL || ct->free == NULL)
+		goto nomem;
+	for (i = 0; i < size; i++)
+		rte_ring_enqueue(ct->free, (void *)(uintptr_t)i);
+	return ct;
+nomem:
+	psw_ct_destroy(ct);
+	rte_errno = ENOMEM;
+	return NULL;
+}
+
+void
+psw_ct_destroy(struct psw_ct *ct)
+{
+	if (ct == NULL)
+		return;
+	rte_hash_free(ct->hash);
+	rte_free(ct->entries);
+	rte_ring_free(ct->free);
+	free(ct->retired);
+	rte_free(ct);
+}
+
+/* Remove the entry's keys now; free the entry after a grace period. */
+static int
+retire(struct psw_ct *ct, uint32_t idx)
+{
+	struct psw_ct_entry *e = &ct->entries[idx];
+	int32_t p;
+
+	if (ct->nb_retired == ct->cap_retired) {
+		uint32_t cap = ct->cap_retired ? ct->cap_retired * 2 : 1024, i;
+		struct psw_ct_retired *r = malloc(cap * sizeof(*r));
+
+		if (r == NULL)
+			return -ENOMEM;
+		for (i = 0; i < ct->nb_retired; i++)
+			r[i] = ct->retired[(ct->retired_head + i) % ct->cap_retired];
+		free(ct->retired);
+		ct->retired = r;
+		ct->cap_retired = cap;
+		ct->retired_head = 0;
+	}
+	rte_spinlock_lock(&ct->write_lock);
+	p = rte_hash_del_key(ct->hash, &e->orig);
+	e->hash_pos[0] = p >= 0 ? (uint32_t)p : UINT32_MAX;
+	p = rte_hash_del_key(ct->hash, &e->reply);
+	e->hash_pos[1] = p >= 0 ? (uint32_t)p : UINT32_MAX;
+	rte_spinlock_unlock(&ct->write_lock);
+	__atomic_store_n(&e->in_use, 0, __ATOMIC_RELEASE);
+	ct->retired[(ct->retired_head + ct->nb_retired) % ct->cap_retired] =
+		(struct psw_ct_retired){ .idx = idx, .token = rte_rcu_qsbr_start(ct->qsbr) };
+	ct->nb_retired++;
+	return 0;
+}
+
+/* Free the retired entries no worker can still hold. */
+static void
+reclaim(struct psw_ct *ct, bool wait)
+{
+	if (wait && ct->nb_retired > 0)
+		rte_rcu_qsbr_synchronize(ct->qsbr, RTE_QSBR_THRID_INVALID);
+	while (ct->nb_retired > 0) {
+		struct psw_ct_retired *r = &ct->retired[ct->retired_head];
+		struct psw_ct_entry *e = &ct->entries[r->idx];
+		int i;
+
+		if (rte_rcu_qsbr_check(ct->qsbr, r->token, false) != 1)
+			break;
+		rte_spinlock_lock(&ct->write_lock);
+		for (i = 0; i < 2; i++)
+			if (e->hash_pos[i] != UINT32_MAX)
+				rte_hash_free_key_with_position(ct->hash, (int32_t)e->hash_pos[i]);
+		rte_spinlock_unlock(&ct->write_lock);
+		rte_ring_mp_enqueue(ct->free, (void *)(uintptr_t)r->idx);
+		ct->retired_head = (ct->retired_head + 1) % ct->cap_retired;
+		ct->nb_retired--;
+	}
+}
+
+unsigned
+psw_ct_expire(struct psw_ct *ct, unsigned budget, bool all)
+{
+	uint64_t now = rte_rdtsc();
+	unsigned n = 0, i;
+
+	reclaim(ct, false);
+	for (i = 0; i < budget && i < ct->size; i++) {
+		uint32_t idx = ct->scan_pos;
+		struct psw_ct_entry *e = &ct->entries[idx];
+
+		ct->scan_pos = (ct->scan_pos + 1) & (ct->size - 1);
+		if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE))
+			continue;
+		if (!all && now - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED) <=
+			    ct->timeout_tsc[proto_class(e->orig.proto)][e->state])
+			continue;
+		if (retire(ct, idx) == 0)
+			n++;
+	}
+	ct->expired += n;
+	reclaim(ct, all);
+	return n;
+}
+
+unsigned
+psw_ct_flush_backend(struct psw_ct *ct, uint32_t svc, const uint8_t *addr, uint16_t port)
+{
+	unsigned n = 0;
+	uint32_t i;
+
+	for (i = 0; i < ct->size; i++) {
+		struct psw_ct_entry *e = &ct->entries[i];
+
+		if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE) || e->svc != svc ||
+		    memcmp(e->reply.src, addr, e->reply.family == 4 ? 4 : 16) != 0 ||
+		    e->reply.sport != port)
+			continue;
+		if (retire(ct, i) == 0)
+			n++;
+	}
+	ct->flushed += n;
+	reclaim(ct, false);
+	return n;
+}
+
+uint32_t
+psw_ct_count(const struct psw_ct *ct)
+{
+	return ct->size - rte_ring_count(ct->free) - ct->nb_retired;
+}

@@ -1,0 +1,277 @@
+/* conntrack and service stages: NAT of known connections, backend choice, reject. */
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ether.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+
+#include "psw_forward.h"
+#include "psw_nat.h"
+#include "psw_service.h"
+
+#define ICMP_UNREACH 3
+#define ICMP_UNREACH_PORT 3
+#define ICMP6_UNREACH 1
+#define ICMP6_UNREACH_PORT 4
+
+static inline uint8_t
+tcp_flags(struct rte_mbuf *pkt, const struct psw_meta *m)
+{
+	if (m->l4_proto != IPPROTO_TCP || !(m->flags & PSW_F_L4))
+		return 0;
+	return rte_pktmbuf_mtod_offset(pkt, struct rte_tcp_hdr *, m->l4_off)->tcp_flags;
+}
+
+static inline bool
+is_icmp(uint8_t proto)
+{
+	return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
+}
+
+/* Rewrite a packet of a known connection for its direction. */
+static inline void
+apply_nat(struct rte_mbuf *pkt, struct psw_meta *m, const struct psw_ct_entry *e, unsigned dir)
+{
+	bool icmp = is_icmp(e->orig.proto);
+
+	if (dir == PSW_CT_DIR_ORIG) {
+		if (e->flags & PSW_CT_F_DNAT)
+			psw_nat_rewrite(pkt, m, 1, e->reply.src, e->reply.sport);
+		if (e->flags & PSW_CT_F_SNAT)
+			psw_nat_rewrite(pkt, m, 0, e->reply.dst, icmp ? m->sport : e->reply.dport);
+	} else {
+		if (e->flags & PSW_CT_F_DNAT)
+			psw_nat_rewrite(pkt, m, 0, e->orig.dst, icmp ? m->sport : e->orig.dport);
+		if (e->flags & PSW_CT_F_SNAT)
+			psw_nat_rewrite(pkt, m, 1, e->orig.src, e->orig.sport);
+	}
+}
+
+void
+psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
+{
+	struct psw_ct_key keys[PSW_BURST_MAX];
+	const struct psw_ct_key *kp[PSW_BURST_MAX];
+	uint32_t hits[PSW_BURST_MAX];
+	uint8_t idx[PSW_BURST_MAX];
+	struct psw_ct *ct = t->ct;
+	unsigned i, n = 0;
+	uint64_t now;
+
+	if (ct == NULL)
+		return;
+	for (i = 0; i < b->nb; i++) {
+		struct psw_meta *m = &b->meta[i];
+
+		if (m->verdict != PSW_V_CONTINUE || (m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6))
+			continue;
+		if (!psw_ct_key_of(m, &keys[n]))
+			continue;
+		kp[n] = &keys[n];
+		idx[n++] = (uint8_t)i;
+	}
+	if (n == 0)
+		return;
+	psw_ct_lookup(ct, kp, n, hits);
+	now = rte_rdtsc();
+	for (i = 0; i < n; i++) {
+		struct psw_meta *m = &b->meta[idx[i]];
+		struct rte_mbuf *pkt = b->pkts[idx[i]];
+		struct psw_ct_entry *e;
+		unsigned dir;
+
+		if (hits[i] == UINT32_MAX) {
+			m->flags |= PSW_F_CT_MISS;
+			continue;
+		}
+		e = psw_ct_entry(ct, hits[i]);
+		dir = hits[i] & 1;
+		if (!psw_ct_update(ct, e, dir, tcp_flags(pkt, m), now)) {
+			psw_set_drop(m, PSW_DROP_CT_INVALID);
+			continue;
+		}
+		apply_nat(pkt, m, e, dir);
+		m->ct = hits[i] + 1;
+		m->flags &= (uint16_t)~PSW_F_TO_GW;      /* an un-masqueraded reply */
+		psw_count_event(lc, PSW_EV_CT_HIT);
+	}
+}
+
+/* TCP RST answering the packet, from the address it was sent to. */
+static int
+reject_tcp(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
+{
+	uint8_t *frame = rte_pktmbuf_mtod(pkt, uint8_t *);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(frame + m->l4_off);
+	unsigned payload = m->l2_len + m->l3_payload - m->l4_off - (th->data_off >> 4) * 4u;
+	uint32_t ack = rte_be_to_cpu_32(th->sent_seq) + payload +
+		       !!(th->tcp_flags & RTE_TCP_SYN_FLAG) + !!(th->tcp_flags & RTE_TCP_FIN_FLAG);
+	uint32_t seq = th->tcp_flags & RTE_TCP_ACK_FLAG ? th->recv_ack : 0;
+	uint16_t port = th->src_port;
+
+	if (pkt->nb_segs != 1 || (th->tcp_flags & RTE_TCP_RST_FLAG))
+		return -1;
+	th->src_port = th->dst_port;
+	th->dst_port = port;
+	th->sent_seq = seq;
+	th->recv_ack = rte_cpu_to_be_32(ack);
+	th->data_off = 5 << 4;
+	th->tcp_flags = RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG;
+	th->rx_win = 0;
+	th->tcp_urp = 0;
+	th->cksum = 0;
+	if (m->l3 == PSW_L3_IPV4) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + m->l2_len);
+		uint32_t a = ip->src_addr;
+
+		ip->src_addr = ip->dst_addr;
+		ip->dst_addr = a;
+		ip->time_to_live = 64;
+		ip->total_length = rte_cpu_to_be_16((uint16_t)(m->l3_len + sizeof(*th)));
+		ip->fragment_offset = 0;
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	} else {
+		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(frame + m->l2_len);
+		uint8_t a[16];
+
+		if (m->flags & PSW_F_IP_OPTS)
+			return -1;
+		memcpy(a, ip->src_addr, 16);
+		memcpy(ip->src_addr, ip->dst_addr, 16);
+		memcpy(ip->dst_addr, a, 16);
+		ip->hop_limits = 64;
+		ip->payload_len = rte_cpu_to_be_16(sizeof(*th));
+		th->cksum = rte_ipv6_udptcp_cksum(ip, th);
+	}
+	pkt->data_len = (uint16_t)(m->l4_off + sizeof(*th));
+	pkt->pkt_len = pkt->data_len;
+	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
+	rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
+	psw_set_tx(m, m->in_port);
+	return 0;
+}
+
+static void
+reject(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
+{
+	int rc = m->l4_proto == IPPROTO_TCP ? reject_tcp(t, pkt, m)
+		 : psw_icmp_error(t, pkt, m, ICMP_UNREACH, ICMP_UNREACH_PORT, ICMP6_UNREACH,
+				  ICMP6_UNREACH_PORT);
+
+	if (rc == 0) {
+		psw_count_event(lc, PSW_EV_SVC_REJECT);
+		lc->stats.drops[PSW_DROP_SVC_NO_ENDPOINT]++;   /* the request itself went nowhere */
+	} else {
+		psw_set_drop(m, PSW_DROP_SVC_NO_ENDPOINT);
+	}
+}
+
+/* A new connection to Service port sp: pick, record, rewrite. */
+static void
+svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
+	const struct psw_svc_port *sp, uint64_t now)
+{
+	const struct psw_svc_table *s = t->svcs;
+	const struct psw_svc_backend *be;
+	struct psw_ct_key orig, reply;
+	uint8_t flags = PSW_CT_F_DNAT, tcpf = tcp_flags(pkt, m);
+	unsigned alen = m->l3 == PSW_L3_IPV4 ? 4 : 16, bi;
+	bool hairpin;
+	int rc;
+
+	if (m->l4_proto == IPPROTO_TCP && (!(tcpf & RTE_TCP_SYN_FLAG) || (tcpf & RTE_TCP_ACK_FLAG))) {
+		/* not the start of a connection, and none is known: never forward it un-NAT-ed */
+		psw_set_drop(m, PSW_DROP_CT_INVALID);
+		return;
+	}
+	if (sp->nb_backends == 0) {
+		reject(lc, t, pkt, m);
+		return;
+	}
+	if (!psw_ct_key_of(m, &orig)) {
+		psw_set_drop(m, PSW_DROP_SVC_INVALID);
+		return;
+	}
+	bi = s->maglev[sp->maglev + rte_hash_crc(&orig, sizeof(orig), 0) % sp->maglev_size];
+	be = &s->backends[sp->backends + bi];
+	hairpin = memcmp(be->addr, orig.src, alen) == 0;
+	memset(&reply, 0, sizeof(reply));
+	reply.family = orig.family;
+	reply.proto = orig.proto;
+	memcpy(reply.src, be->addr, alen);
+	if (is_icmp(orig.proto)) {
+		reply.sport = orig.sport;
+	} else {
+		reply.sport = be->port;
+		reply.dport = orig.sport;
+	}
+	if (hairpin) {
+		/* the backend is the client: make the reply come back through the switch */
+		memcpy(reply.dst, m->l3 == PSW_L3_IPV4 ? (const uint8_t *)&t->node.gw4 : t->node.gw6, alen);
+		flags |= PSW_CT_F_SNAT;
+		psw_count_event(lc, PSW_EV_SVC_HAIRPIN);
+	} else {
+		memcpy(reply.dst, orig.src, alen);
+	}
+	rc = psw_ct_insert(t->ct, &orig, &reply, sp->id, bi, flags, now);
+	if (rc < 0) {
+		psw_set_drop(m, rc == -ENOSPC ? PSW_DROP_CT_FULL : PSW_DROP_CT_CLASH);
+		return;
+	}
+	psw_ct_update(t->ct, psw_ct_entry(t->ct, (uint32_t)rc), PSW_CT_DIR_ORIG, tcpf, now);
+	apply_nat(pkt, m, psw_ct_entry(t->ct, (uint32_t)rc), PSW_CT_DIR_ORIG);
+	m->ct = (uint32_t)rc + 1;
+	psw_count_event(lc, PSW_EV_CT_NEW);
+	psw_count_event(lc, PSW_EV_SVC_DNAT);
+}
+
+void
+psw_service_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
+{
+	struct psw_svc_key keys[PSW_BURST_MAX];
+	const void *kp[PSW_BURST_MAX];
+	void *data[PSW_BURST_MAX];
+	uint8_t idx[PSW_BURST_MAX];
+	const struct psw_svc_table *s = t->svcs;
+	uint64_t mask = 0, now;
+	unsigned i, n = 0;
+
+	if (s == NULL || s->nb_ports == 0 || t->ct == NULL)
+		return;
+	for (i = 0; i < b->nb; i++) {
+		struct psw_meta *m = &b->meta[i];
+		struct psw_svc_key *k = &keys[n];
+
+		if (m->verdict != PSW_V_CONTINUE || !(m->flags & PSW_F_CT_MISS))
+			continue;
+		memset(k, 0, sizeof(*k));
+		k->proto = m->l4_proto;
+		k->port = is_icmp(m->l4_proto) ? 0 : m->dport;
+		if (m->l3 == PSW_L3_IPV4) {
+			k->family = 4;
+			memcpy(k->addr, &m->dst4, 4);
+		} else {
+			k->family = 6;
+			memcpy(k->addr, m->dst6, 16);
+		}
+		kp[n] = k;
+		idx[n++] = (uint8_t)i;
+	}
+	if (n == 0)
+		return;
+	rte_hash_lookup_bulk_data(s->vips, kp, n, &mask, data);
+	if (mask == 0)
+		return;
+	now = rte_rdtsc();
+	for (i = 0; i < n; i++)
+		if ((mask >> i) & 1)
+			svc_connect(lc, t, b->pkts[idx[i]], &b->meta[idx[i]],
+				&s->ports[(uintptr_t)data[i]], now);
+}

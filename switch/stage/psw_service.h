@@ -1,0 +1,55 @@
+/*
+ * Services: the conntrack stage and the service load-balancer stage.
+ *
+ * conntrack (psw_conntrack_run) — after guard. Looks up every trackable
+ * packet (TCP, UDP, SCTP, ICMP echo) in the connection table: a packet of a
+ * known connection is accounted (TCP state, last seen) and NAT-ed (original
+ * direction: to the backend, and from the gateway when masqueraded; reply
+ * direction: back from the Service address), then goes straight to forward.
+ * Others are marked PSW_F_CT_MISS.
+ *
+ * service (psw_service_run) — for PSW_F_CT_MISS packets whose destination is
+ * a Service address and port: picks a backend by Maglev over the 5-tuple,
+ * masquerades the source when the backend is the client itself (hairpin),
+ * records the connection and rewrites the packet. A Service with no usable
+ * endpoint is answered at once: TCP RST, or ICMP / ICMPv6 port unreachable.
+ * A TCP packet to a Service that is not a SYN and has no connection is
+ * dropped (ct_invalid), never forwarded un-NAT-ed (kubernetes #74839).
+ * Plain pod-to-pod flows are not tracked by this stage.
+ *
+ * Reads:  meta, tables: svcs, ct, node. Writes: the frame (NAT, or a reject
+ *         built in place), meta (addresses, ports, ct), the conntrack table.
+ * Called by workers only.
+ */
+#ifndef PSW_SERVICE_H
+#define PSW_SERVICE_H
+
+#include <stdint.h>
+
+#include "psw_ct.h"
+#include "psw_lcore.h"
+#include "psw_pkt.h"
+#include "psw_tables.h"
+
+void psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b);
+void psw_service_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b);
+
+/*
+ * Building (psw_service_ctl.c, control thread).
+ */
+
+/** A Service port with its backends, as the control plane computed it. */
+struct psw_svc_spec {
+	struct psw_svc_key key;
+	unsigned nb_backends;
+	struct psw_svc_backend *backends;   /**< borrowed */
+};
+
+/** Build a table. NULL + rte_errno (ENOMEM, EINVAL for a duplicate key). */
+struct psw_svc_table *psw_svc_table_build(const struct psw_svc_spec *specs, unsigned nb,
+					  int socket);
+
+/** Stable id of a Service key (what conntrack entries remember). */
+uint32_t psw_svc_key_id(const struct psw_svc_key *k);
+
+#endif /* PSW_SERVICE_H */

@@ -1,0 +1,210 @@
+#!/usr/bin/python3
+"""System tests of Services: namespace pods attached through the CNI plugin,
+real TCP and UDP servers that answer with their own names, Services and
+EndpointSlices applied with podswitchctl, clients connecting to ClusterIPs."""
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pswtest import (BUILD, Netns, Switch, check, cni_call, cni_conf, main, run,  # noqa: E402
+                     test)
+
+CTL = os.path.join(BUILD, "switch", "podswitchctl")
+
+
+def apply(sw, scope, yaml_text, check_rc=True):
+    path = scope.path("m%d.yaml" % time.time_ns())
+    with open(path, "w") as f:
+        f.write(yaml_text)
+    return run([CTL, "-s", sw.sock, "apply", "-f", path], check_rc=check_rc)
+
+
+class Pod:
+    """A namespace pod attached through the CNI plugin."""
+
+    def __init__(self, scope, sw, name, namespace="default", labels=None, ports=None):
+        self.ns = Netns(scope)
+        self.name = name
+        rc, out = cni_call("ADD", cni_conf(sw.sock), container_id="ctr-" + name,
+                           netns="/run/netns/" + self.ns.name,
+                           args="K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s" % (namespace, name))
+        check(rc == 0, "ADD %s: %s" % (name, out))
+        self.ip = out["ips"][0]["address"].split("/")[0]
+        containers = [{"name": "c", "ports": ports or []}]
+        apply(sw, scope, json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": name, "namespace": namespace, "labels": labels or {}},
+            "spec": {"containers": containers}}))
+        scope.defer(lambda: cni_call("DEL", cni_conf(sw.sock), container_id="ctr-" + name))
+
+    def serve_tcp(self, port, text=None):
+        """A TCP server answering every connection with text (default: the pod name)."""
+        p = self.ns.popen("exec socat TCP-LISTEN:%d,fork,reuseaddr SYSTEM:'echo %s'" % (port, text or self.name))
+        return p
+
+    def serve_udp(self, port):
+        return self.ns.popen("exec socat UDP-RECVFROM:%d,fork,reuseaddr SYSTEM:'echo %s'" % (port, self.name))
+
+    def tcp(self, addr, port, timeout=3):
+        r = self.ns.sh("socat -T %d - TCP:%s:%d,connect-timeout=%d </dev/null" % (timeout, addr, port, timeout),
+                       check_rc=False, timeout=timeout + 5)
+        return r.stdout.strip(), r.stderr.strip(), r.returncode
+
+    def udp(self, addr, port, sport=None, timeout=2):
+        bind = ",sourceport=%d" % sport if sport else ""
+        r = self.ns.sh("echo hi | socat -T %d - UDP:%s:%d%s" % (timeout, addr, port, bind),
+                       check_rc=False, timeout=timeout + 5)
+        return r.stdout.strip()
+
+
+def service_ip(sw, name, namespace="default"):
+    svc = json.loads(run([CTL, "-s", sw.sock, "get", "svc", name, "-n", namespace, "-o", "json"]).stdout)
+    return svc["spec"]["clusterIP"]
+
+
+def track(scope, procs):
+    for p in procs:
+        scope.defer(lambda p=p: (p.kill(), p.wait()))
+
+
+@test
+def clusterip_spreads_over_backends(scope):
+    sw = Switch(scope, "", workers="[0, 1]").start()
+    backends = [Pod(scope, sw, "web-%d" % i, labels={"app": "web"},
+                    ports=[{"name": "http", "containerPort": 8080}]) for i in range(3)]
+    client = Pod(scope, sw, "client")
+    track(scope, [b.serve_tcp(8080) for b in backends])
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+""")
+    vip = service_ip(sw, "web")
+    check(vip.startswith("10.9") or vip.startswith("10.1"), "ClusterIP %s not from the service CIDR" % vip)
+    time.sleep(0.3)
+    seen = {}
+    for sport in range(40):
+        out, err, rc = client.tcp(vip, 80)
+        check(rc == 0 and out.startswith("web-"), "connection %d to %s:80 failed: %r %r" % (sport, vip, out, err))
+        seen[out] = seen.get(out, 0) + 1
+    check(sorted(seen) == ["web-0", "web-1", "web-2"], "backends reached: %s" % seen)
+    # the backend sees the client's own address (no SNAT)
+    out, _, _ = client.tcp(vip, 80)
+    st = sw.ok("stats")
+    check(st["events"]["svc_dnat"] >= 41 and st["drops"]["ct_invalid"] == 0, "counters: %s" % st["events"])
+    sw.stop()
+
+
+@test
+def no_endpoint_service_refuses_at_once(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    client = Pod(scope, sw, "client")
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: empty}
+spec:
+  selector: {app: nobody}
+  ports: [{name: tcp, port: 80}, {name: dns, port: 53, protocol: UDP}]
+""")
+    vip = service_ip(sw, "empty")
+    t0 = time.time()
+    out, err, rc = client.tcp(vip, 80, timeout=5)
+    took = time.time() - t0
+    check(rc != 0 and "refused" in err.lower(), "no endpoints: rc %d %r" % (rc, err))
+    check(took < 1.0, "refusal took %.2f s" % took)
+    r = client.ns.sh("echo x | socat -T 2 - UDP:%s:53" % vip, check_rc=False)
+    check(r.returncode != 0 and "refused" in r.stderr.lower(), "UDP to an empty Service: %r" % r.stderr)
+    st = sw.ok("stats")
+    check(st["events"]["svc_reject"] >= 2, "rejects counted: %s" % st["events"])
+    sw.stop()
+
+
+@test
+def endpointslice_backends_and_named_port(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    a = Pod(scope, sw, "slice-a")
+    b = Pod(scope, sw, "slice-b")
+    client = Pod(scope, sw, "client")
+    track(scope, [a.serve_tcp(9000), b.serve_tcp(9000)])
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: api}
+spec: {ports: [{name: main, port: 7000, targetPort: 9000}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: api-1, labels: {kubernetes.io/service-name: api}}
+addressType: IPv4
+ports: [{name: main, port: 9000}]
+endpoints:
+- addresses: [%s]
+  conditions: {ready: true}
+- addresses: [%s]
+  conditions: {ready: false}
+""" % (a.ip, b.ip))
+    vip = service_ip(sw, "api")
+    names = {client.tcp(vip, 7000)[0] for _ in range(12)}
+    check(names == {"slice-a"}, "only the ready endpoint may be used: %s" % names)
+    # both become ready: both are used
+    apply(sw, scope, """apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: api-1, labels: {kubernetes.io/service-name: api}}
+addressType: IPv4
+ports: [{name: main, port: 9000}]
+endpoints:
+- addresses: [%s]
+- addresses: [%s]
+""" % (a.ip, b.ip))
+    names = {client.tcp(vip, 7000)[0] for _ in range(30)}
+    check(names == {"slice-a", "slice-b"}, "after both ready: %s" % names)
+    sw.stop()
+
+
+@test
+def udp_service_survives_backend_change(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    a = Pod(scope, sw, "udp-a", labels={"app": "dns"})
+    b = Pod(scope, sw, "udp-b", labels={"app": "dns"})
+    client = Pod(scope, sw, "client")
+    track(scope, [a.serve_udp(5353), b.serve_udp(5353)])
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: dns}
+spec: {selector: {app: dns}, ports: [{port: 53, targetPort: 5353, protocol: UDP}]}
+""")
+    vip = service_ip(sw, "dns")
+    first = client.udp(vip, 53, sport=40000)
+    check(first in ("udp-a", "udp-b"), "UDP answer: %r" % first)
+    again = client.udp(vip, 53, sport=40000)
+    check(again == first, "the same flow moved from %s to %s" % (first, again))
+    # the backend that answered goes away (label removed): the flow moves at once
+    gone, other = (a, b) if first == "udp-a" else (b, a)
+    apply(sw, scope, json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": gone.name, "namespace": "default", "labels": {}}, "spec": {"containers": []}}))
+    moved = client.udp(vip, 53, sport=40000)
+    check(moved == other.name, "after %s left, the flow got %r, not %s" % (gone.name, moved, other.name))
+    sw.stop()
+
+
+@test
+def hairpin_pod_reaches_itself_through_its_service(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    solo = Pod(scope, sw, "solo", labels={"app": "solo"})
+    track(scope, [solo.serve_tcp(8080)])
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: solo}
+spec: {selector: {app: solo}, ports: [{port: 80, targetPort: 8080}]}
+""")
+    vip = service_ip(sw, "solo")
+    out, err, rc = solo.tcp(vip, 80)
+    check(rc == 0 and out == "solo", "hairpin: %r %r" % (out, err))
+    check(sw.ok("stats")["events"]["svc_hairpin"] >= 1, "hairpin not counted")
+    sw.stop()
+
+
+if __name__ == "__main__":
+    main()
