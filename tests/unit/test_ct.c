@@ -1,0 +1,264 @@
+/*
+ * Connection tracking and NAT, on crafted packets (EAL --no-huge --no-pci):
+ * the TCP state machine, insert / lookup / clash / full table, expiry and
+ * flushes, and NAT rewrites checked against checksums computed from scratch
+ * (IPv4 / IPv6, TCP / UDP / ICMP echo).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_malloc.h>
+#include <rte_tcp.h>
+
+#include "pkt_build.h"
+#include "psw_ct.h"
+#include "psw_nat.h"
+#include "psw_parse.h"
+#include "psw_tables.h"
+
+static struct rte_mempool *mp;
+static struct rte_rcu_qsbr *qsbr;
+
+static struct psw_ct_key
+key4(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uint8_t proto)
+{
+	struct psw_ct_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.family = 4;
+	k.proto = proto;
+	k.sport = rte_cpu_to_be_16(sport);
+	k.dport = rte_cpu_to_be_16(dport);
+	src = rte_cpu_to_be_32(src);
+	dst = rte_cpu_to_be_32(dst);
+	memcpy(k.src, &src, 4);
+	memcpy(k.dst, &dst, 4);
+	return k;
+}
+
+static void
+test_ct_insert_lookup_clash_full(void)
+{
+	struct psw_ct *ct = psw_ct_create(1024, SOCKET_ID_ANY, qsbr);
+	struct psw_ct_key o = key4(0x0af40002, 0x0a600010, 40000, 80, IPPROTO_TCP), r, o2;
+	const struct psw_ct_key *kp[2];
+	uint32_t hits[2];
+	unsigned i;
+	int rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ct);
+	r = key4(0x0af40009, 0x0af40002, 8080, 40000, IPPROTO_TCP);   /* backend -> client */
+	rc = psw_ct_insert(ct, &o, &r, 7, 0, PSW_CT_F_DNAT, rte_rdtsc());
+	CU_ASSERT_FATAL(rc >= 0);
+	kp[0] = &o;
+	kp[1] = &r;
+	psw_ct_lookup(ct, kp, 2, hits);
+	CU_ASSERT_EQUAL(hits[0], (uint32_t)rc | PSW_CT_DIR_ORIG);
+	CU_ASSERT_EQUAL(hits[1], (uint32_t)rc | PSW_CT_DIR_REPLY);
+	CU_ASSERT_EQUAL(psw_ct_count(ct), 1);
+	/* the same connection again, and another one claiming its reply tuple */
+	CU_ASSERT_EQUAL(psw_ct_insert(ct, &o, &r, 7, 0, 0, rte_rdtsc()), -EEXIST);
+	o2 = key4(0x0af40003, 0x0a600010, 40000, 80, IPPROTO_TCP);
+	CU_ASSERT_EQUAL(psw_ct_insert(ct, &o2, &r, 7, 0, 0, rte_rdtsc()), -EADDRINUSE);
+	CU_ASSERT_EQUAL(ct->clashes, 1);
+	/* fill it: the 1025th connection is refused, the first still found */
+	for (i = 1; i < 1024; i++) {
+		struct psw_ct_key a = key4(0x0b000000 + i, 0x0a600010, 1000, 80, IPPROTO_UDP);
+		struct psw_ct_key b = key4(0x0a600010, 0x0b000000 + i, 80, 1000, IPPROTO_UDP);
+
+		CU_ASSERT_FATAL(psw_ct_insert(ct, &a, &b, 0, 0, 0, rte_rdtsc()) >= 0);
+	}
+	o2 = key4(0x0c000001, 0x0a600010, 1, 80, IPPROTO_UDP);
+	r = key4(0x0a600010, 0x0c000001, 80, 1, IPPROTO_UDP);
+	CU_ASSERT_EQUAL(psw_ct_insert(ct, &o2, &r, 0, 0, 0, rte_rdtsc()), -ENOSPC);
+	CU_ASSERT_EQUAL(ct->full, 1);
+	psw_ct_lookup(ct, kp, 1, hits);
+	CU_ASSERT_EQUAL(hits[0], (uint32_t)rc);
+	/* expire everything (all = true): the table is empty and usable again */
+	CU_ASSERT_EQUAL(psw_ct_expire(ct, 2048, true), 1024);
+	CU_ASSERT_EQUAL(psw_ct_count(ct), 0);
+	psw_ct_lookup(ct, kp, 1, hits);
+	CU_ASSERT_EQUAL(hits[0], UINT32_MAX);
+	CU_ASSERT(psw_ct_insert(ct, &o2, &r, 0, 0, 0, rte_rdtsc()) >= 0);
+	psw_ct_destroy(ct);
+}
+
+static void
+test_ct_tcp_states(void)
+{
+	struct psw_ct *ct = psw_ct_create(1024, SOCKET_ID_ANY, qsbr);
+	struct psw_ct_key o = key4(1, 2, 3, 4, IPPROTO_TCP), r;
+	struct psw_ct_entry *e;
+	uint64_t now = rte_rdtsc();
+	int rc;
+
+	psw_ct_key_reverse(&o, &r);
+	rc = psw_ct_insert(ct, &o, &r, 0, 0, 0, now);
+	CU_ASSERT_FATAL(rc >= 0);
+	e = psw_ct_entry(ct, (uint32_t)rc);
+	CU_ASSERT_EQUAL(e->state, PSW_CT_NEW);
+	/* a reply that is not a SYN-ACK to a half-open connection is invalid */
+	CU_ASSERT_FALSE(psw_ct_update(ct, e, PSW_CT_DIR_REPLY, RTE_TCP_ACK_FLAG, now));
+	CU_ASSERT_TRUE(psw_ct_update(ct, e, PSW_CT_DIR_REPLY, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, now));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_SYN_RECV);
+	CU_ASSERT_TRUE(psw_ct_update(ct, e, PSW_CT_DIR_ORIG, RTE_TCP_ACK_FLAG, now));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_ESTABLISHED);
+	CU_ASSERT_TRUE(psw_ct_update(ct, e, PSW_CT_DIR_ORIG, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, now));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_FIN_WAIT);
+	CU_ASSERT_TRUE(psw_ct_update(ct, e, PSW_CT_DIR_REPLY, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, now));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_CLOSING);
+	CU_ASSERT_TRUE(psw_ct_update(ct, e, PSW_CT_DIR_REPLY, RTE_TCP_RST_FLAG, now));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_CLOSED);
+	/* after RST: data is invalid; a new SYN from the client reopens the tuple */
+	CU_ASSERT_FALSE(psw_ct_update(ct, e, PSW_CT_DIR_ORIG, RTE_TCP_ACK_FLAG, now));
+	CU_ASSERT_FALSE(psw_ct_update(ct, e, PSW_CT_DIR_REPLY, RTE_TCP_SYN_FLAG, now));
+	CU_ASSERT_TRUE(psw_ct_update(ct, e, PSW_CT_DIR_ORIG, RTE_TCP_SYN_FLAG, now));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_NEW);
+	/* a closed connection idles out after seconds, not the established day */
+	e->state = PSW_CT_CLOSED;
+	e->last_seen = now - 11 * rte_get_tsc_hz();
+	CU_ASSERT_EQUAL(psw_ct_expire(ct, 1024, false), 1);
+	psw_ct_destroy(ct);
+}
+
+static void
+test_ct_udp_and_flush(void)
+{
+	struct psw_ct *ct = psw_ct_create(1024, SOCKET_ID_ANY, qsbr);
+	struct psw_ct_key o = key4(1, 0x0a600001, 5000, 53, IPPROTO_UDP), r, o2, r2;
+	uint8_t be[16] = { 10, 244, 0, 9 }, other[16] = { 10, 244, 0, 8 };
+	struct psw_ct_entry *e;
+	uint64_t now = rte_rdtsc();
+	int rc;
+
+	r = key4(0x0af40009, 1, 5353, 5000, IPPROTO_UDP);
+	rc = psw_ct_insert(ct, &o, &r, 42, 0, PSW_CT_F_DNAT, now);
+	e = psw_ct_entry(ct, (uint32_t)rc);
+	CU_ASSERT_TRUE(psw_ct_update(ct, e, PSW_CT_DIR_REPLY, 0, now));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_ESTABLISHED);
+	o2 = key4(2, 0x0a600001, 5000, 53, IPPROTO_UDP);
+	r2 = key4(0x0af40008, 2, 5353, 5000, IPPROTO_UDP);
+	CU_ASSERT(psw_ct_insert(ct, &o2, &r2, 42, 1, PSW_CT_F_DNAT, now) >= 0);
+	/* flushing backend .9 of Service 42 forgets only its flow */
+	CU_ASSERT_EQUAL(psw_ct_flush_backend(ct, 42, be, rte_cpu_to_be_16(5353)), 1);
+	CU_ASSERT_EQUAL(psw_ct_flush_backend(ct, 43, other, rte_cpu_to_be_16(5353)), 0);
+	CU_ASSERT_EQUAL(psw_ct_count(ct), 1);
+	/* idle UDP past its timeout expires; fresh does not */
+	CU_ASSERT_EQUAL(psw_ct_expire(ct, 1024, false), 0);
+	psw_ct_destroy(ct);
+}
+
+/* Full checksums of a packet after NAT: IPv4 header and L4. */
+static void
+check_checksums(struct rte_mbuf *m, int ip6, uint8_t proto)
+{
+	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	uint8_t *l4 = l3 + (ip6 ? 40 : 20);
+	unsigned l4len = rte_pktmbuf_data_len(m) - 14 - (ip6 ? 40 : 20);
+
+	if (!ip6) {
+		CU_ASSERT_EQUAL(rte_raw_cksum(l3, 20), 0xffff);
+		if (proto == IPPROTO_ICMP) {
+			CU_ASSERT_EQUAL(rte_raw_cksum(l4, l4len), 0xffff);
+		} else {
+			/* summing a correct checksum in gives all ones */
+			CU_ASSERT_EQUAL(__rte_ipv4_udptcp_cksum((struct rte_ipv4_hdr *)l3, l4), 0xffff);
+		}
+	} else {
+		CU_ASSERT_EQUAL(tpkt_ip6_cksum_verify((struct rte_ipv6_hdr *)l3, l4), 0);
+	}
+}
+
+static void
+test_nat_checksums(void)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP };
+	uint8_t new4[4] = { 10, 244, 0, 77 }, new6[16] = { 0xfd, 0, [15] = 0x77 };
+	unsigned v, k;
+
+	for (v = 0; v < 2; v++) {
+		for (k = 0; k < 3; k++) {
+			struct tpkt p;
+			struct psw_meta meta = { .in_port = 0 };
+			struct rte_mbuf *m;
+			uint16_t port = rte_cpu_to_be_16(31337);
+
+			tpkt_defaults(&p);
+			p.ip6 = (int)v;
+			p.proto = v && protos[k] == IPPROTO_ICMP ? IPPROTO_ICMPV6 : protos[k];
+			p.icmp_type = v ? 128 : 8;
+			p.src4 = 0x0af40002;
+			p.dst4 = 0x0a600010;
+			p.src6[0] = 0xfd;
+			p.src6[15] = 2;
+			p.dst6[0] = 0xfd;
+			p.dst6[15] = 0x10;
+			m = tpkt_build(mp, &p);
+			psw_parse_one(m, &meta);
+			CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_CONTINUE);
+			/* DNAT then SNAT, as a hairpin connection gets */
+			psw_nat_rewrite(m, &meta, 1, v ? new6 : new4, port);
+			psw_nat_rewrite(m, &meta, 0, v ? new6 : new4, port);
+			check_checksums(m, (int)v, p.proto);
+			if (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) {
+				CU_ASSERT_EQUAL(meta.dport, port);
+				CU_ASSERT_EQUAL(*rte_pktmbuf_mtod_offset(m, uint16_t *, 14 + (v ? 40 : 20) + 2), port);
+			} else {
+				CU_ASSERT_EQUAL(*rte_pktmbuf_mtod_offset(m, uint16_t *, 14 + (v ? 40 : 20) + 4), port);
+			}
+			CU_ASSERT(memcmp(v ? (void *)meta.dst6 : (void *)&meta.dst4, v ? new6 : new4, v ? 16 : 4) == 0);
+			rte_pktmbuf_free(m);
+		}
+	}
+	/* UDP over IPv4 without a checksum keeps none */
+	{
+		struct tpkt p;
+		struct psw_meta meta = { .in_port = 0 };
+		struct rte_mbuf *m;
+
+		tpkt_defaults(&p);
+		p.src4 = 1;
+		p.dst4 = 2;
+		m = tpkt_build(mp, &p);
+		*rte_pktmbuf_mtod_offset(m, uint16_t *, 14 + 20 + 6) = 0;
+		psw_parse_one(m, &meta);
+		psw_nat_rewrite(m, &meta, 1, new4, rte_cpu_to_be_16(99));
+		CU_ASSERT_EQUAL(*rte_pktmbuf_mtod_offset(m, uint16_t *, 14 + 20 + 6), 0);
+		CU_ASSERT_EQUAL(rte_raw_cksum(rte_pktmbuf_mtod_offset(m, void *, 14), 20), 0xffff);
+		rte_pktmbuf_free(m);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	char prefix[64];
+	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "-m", "256", "--lcores=0@0",
+			     "--log-level=*:error", prefix, NULL };
+	CU_pSuite s;
+	unsigned failures;
+
+	snprintf(prefix, sizeof(prefix), "--file-prefix=psw_ut_ct%d", getpid());
+	if (rte_eal_init((int)RTE_DIM(eal_argv) - 1, eal_argv) < 0)
+		return 1;
+	mp = rte_pktmbuf_pool_create("ct_pool", 1024, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	psw_tables_init(1);
+	qsbr = psw_tables_qsbr();
+	CU_initialize_registry();
+	s = CU_add_suite("conntrack", NULL, NULL);
+	CU_add_test(s, "insert, lookup both ways, clash, full table", test_ct_insert_lookup_clash_full);
+	CU_add_test(s, "TCP state machine and timeouts", test_ct_tcp_states);
+	CU_add_test(s, "UDP replies, flush by backend", test_ct_udp_and_flush);
+	CU_add_test(s, "NAT keeps IPv4/IPv6 TCP/UDP/ICMP checksums valid", test_nat_checksums);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	psw_tables_fini();
+	rte_eal_cleanup();
+	return failures ? 1 : 0;
+}
