@@ -167,6 +167,29 @@ table_attachments(json_t *items)
 }
 
 static void
+table_conntrack(json_t *items)
+{
+	json_t *o;
+	size_t i;
+
+	printf("%-5s %-12s %-28s %-28s %-28s %s\n", "PROTO", "STATE", "CLIENT", "SERVICE", "BACKEND",
+	       "IDLE");
+	json_array_foreach(items, i, o) {
+		char c[64], s[64], b[64];
+
+		snprintf(c, sizeof(c), "%s:%lld", str(o, "src"),
+			 (long long)json_integer_value(json_object_get(o, "sport")));
+		snprintf(s, sizeof(s), "%s:%lld", str(o, "dst"),
+			 (long long)json_integer_value(json_object_get(o, "dport")));
+		snprintf(b, sizeof(b), "%s:%lld%s", str(o, "backend"),
+			 (long long)json_integer_value(json_object_get(o, "backend_port")),
+			 json_is_true(json_object_get(o, "masquerade")) ? " (masq)" : "");
+		printf("%-5s %-12s %-28s %-28s %-28s %llds\n", str(o, "protocol"), str(o, "state"), c, s, b,
+		       (long long)json_integer_value(json_object_get(o, "idle_seconds")));
+	}
+}
+
+static void
 table_objects(const char *kind, json_t *items)
 {
 	json_t *o;
@@ -249,9 +272,15 @@ cmd_get(int argc, char **argv)
 	if (output != NULL && strcmp(output, "json") != 0)
 		return die("get: output format '%s' is not supported (json)", output);
 	args = json_pack("{s:s}", "kind", kind);
-	if (!all && strcmp(kind, "ports") && strcmp(kind, "attachments") && strcmp(kind, "namespaces") &&
-	    strcmp(kind, "ns") && strcmp(kind, "namespace"))
+	if (strcmp(kind, "conntrack") == 0 || strcmp(kind, "ct") == 0) {
+		/* get conntrack [ADDRESS]: connections with that address on either side */
+		if (name != NULL)
+			json_object_set_new(args, "address", json_string(name));
+		name = NULL;
+	} else if (!all && strcmp(kind, "ports") && strcmp(kind, "attachments") &&
+		   strcmp(kind, "namespaces") && strcmp(kind, "ns") && strcmp(kind, "namespace")) {
 		json_object_set_new(args, "namespace", json_string(ns));
+	}
 	if (name != NULL)
 		json_object_set_new(args, "name", json_string(name));
 	res = call("get", args, &resp);
@@ -266,6 +295,8 @@ cmd_get(int argc, char **argv)
 		table_ports(items);
 	} else if (strcmp(kind, "attachments") == 0) {
 		table_attachments(items);
+	} else if (strcmp(kind, "conntrack") == 0 || strcmp(kind, "ct") == 0) {
+		table_conntrack(items);
 	} else if (json_is_string(json_object_get(res, "kind")) &&
 		   strcmp(json_string_value(json_object_get(res, "kind")), "Pod") == 0) {
 		table_pods(items);
@@ -357,6 +388,9 @@ cmd_stats(int argc, char **argv)
 		printf("%-24s %12lld\n", k, (long long)json_integer_value(o));
 	printf("\n%-24s %12s\n", "EVENT", "COUNT");
 	json_object_foreach(json_object_get(res, "events"), k, o)
+		printf("%-24s %12lld\n", k, (long long)json_integer_value(o));
+	printf("\n%-24s %12s\n", "CONNTRACK", "");
+	json_object_foreach(json_object_get(res, "conntrack"), k, o)
 		printf("%-24s %12lld\n", k, (long long)json_integer_value(o));
 	json_decref(resp);
 	return 0;

@@ -12,11 +12,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <strings.h>
 
 #include "psw_api.h"
 #include "psw_apisrv.h"
 #include "psw_build.h"
+#include "psw_ct.h"
 #include "psw_ipam.h"
 #include "psw_k8s.h"
 #include "psw_port.h"
@@ -121,6 +124,70 @@ op_status(struct psw_state *st, json_t *args)
 
 /* ---------------------------------------------------------------------- stats */
 
+static json_t *
+conntrack_json(const struct psw_state *st)
+{
+	const struct psw_ct *ct = st->ct;
+
+	if (ct == NULL)
+		return json_object();
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"entries", (json_int_t)psw_ct_count(ct), "size", (json_int_t)ct->size,
+		"inserts", (json_int_t)__atomic_load_n(&ct->inserts, __ATOMIC_RELAXED),
+		"refused_full", (json_int_t)__atomic_load_n(&ct->full, __ATOMIC_RELAXED),
+		"clashes", (json_int_t)__atomic_load_n(&ct->clashes, __ATOMIC_RELAXED),
+		"expired", (json_int_t)ct->expired, "flushed", (json_int_t)ct->flushed);
+}
+
+/* Connections, filtered by an address (either side, any direction) and protocol. */
+static json_t *
+conntrack_list(const struct psw_state *st, json_t *args)
+{
+	const char *addr = json_string_value(json_object_get(args, "address"));
+	const char *proto = json_string_value(json_object_get(args, "protocol"));
+	json_int_t limit = json_integer_value(json_object_get(args, "limit"));
+	const struct psw_ct *ct = st->ct;
+	json_t *items = json_array();
+	uint8_t want[16], fam = 0;
+	uint32_t i;
+
+	if (addr != NULL && psw_parse_ip(addr, &fam, want) < 0) {
+		json_decref(items);
+		return psw_api_error(PSW_API_E_INVALID, "address '%s' is not an IP address", addr);
+	}
+	if (limit <= 0)
+		limit = 1000;
+	for (i = 0; ct != NULL && i < ct->size && (json_int_t)json_array_size(items) < limit; i++) {
+		const struct psw_ct_entry *e = &ct->entries[i];
+		char a[4][INET6_ADDRSTRLEN];
+		const struct psw_ct_key *k[4] = { &e->orig, &e->orig, &e->reply, &e->reply };
+		const uint8_t *ad[4] = { e->orig.src, e->orig.dst, e->reply.src, e->reply.dst };
+		const char *pname;
+		unsigned j;
+		bool match = addr == NULL;
+
+		if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE))
+			continue;
+		pname = e->orig.proto == IPPROTO_TCP ? "TCP" : e->orig.proto == IPPROTO_UDP ? "UDP" :
+			e->orig.proto == IPPROTO_SCTP ? "SCTP" : "ICMP";
+		if (proto != NULL && strcasecmp(proto, pname) != 0)
+			continue;
+		for (j = 0; j < 4; j++) {
+			inet_ntop(k[j]->family == 4 ? AF_INET : AF_INET6, ad[j], a[j], sizeof(a[j]));
+			match |= fam == k[j]->family && memcmp(ad[j], want, fam == 4 ? 4 : 16) == 0;
+		}
+		if (!match)
+			continue;
+		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:i, s:i, s:b, s:b}",
+			"protocol", pname, "state", psw_ct_state_name(e->state),
+			"src", a[0], "sport", ntohs(e->orig.sport), "dport", ntohs(e->orig.dport),
+			"dst", a[1], "backend", a[2], "backend_port", ntohs(e->reply.sport),
+			"idle_seconds", (int)((rte_rdtsc() - e->last_seen) / ct->tsc_hz),
+			"dnat", (e->flags & PSW_CT_F_DNAT) != 0, "masquerade", (e->flags & PSW_CT_F_SNAT) != 0));
+	}
+	return psw_api_ok(json_pack("{s:s, s:o}", "kind", "conntrack", "items", items));
+}
+
 json_t *
 psw_state_stats_json(const struct psw_state *st)
 {
@@ -164,8 +231,8 @@ psw_state_stats_json(const struct psw_state *st)
 		json_object_set_new(drops, psw_drop_name(i), json_integer((json_int_t)d[i]));
 	for (i = 0; i < PSW_EV_COUNT; i++)
 		json_object_set_new(events, psw_event_name(i), json_integer((json_int_t)e[i]));
-	return json_pack("{s:o, s:o, s:o, s:o}", "ports", ports, "workers", workers, "drops", drops,
-			 "events", events);
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "ports", ports, "workers", workers,
+			 "drops", drops, "events", events, "conntrack", conntrack_json(st));
 }
 
 static json_t *
@@ -275,6 +342,8 @@ op_get(struct psw_state *st, json_t *args)
 		}
 		return psw_api_ok(json_pack("{s:o}", "items", list));
 	}
+	if (strcmp(kind, "conntrack") == 0 || strcmp(kind, "ct") == 0)
+		return conntrack_list(st, args);
 	if (strcmp(kind, "endpoints") == 0 || strcmp(kind, "attached-pods") == 0)
 		return psw_api_ok(json_pack("{s:o}", "items", pods_json(st)));
 	return psw_k8s_get(st, kind, args);

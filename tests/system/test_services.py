@@ -95,6 +95,12 @@ spec:
     out, _, _ = client.tcp(vip, 80)
     st = sw.ok("stats")
     check(st["events"]["svc_dnat"] >= 41 and st["drops"]["ct_invalid"] == 0, "counters: %s" % st["events"])
+    check(st["conntrack"]["inserts"] >= 41 and st["conntrack"]["entries"] >= 1,
+          "conntrack counters: %s" % st["conntrack"])
+    # the connections are visible, client -> ClusterIP -> backend
+    out = run([CTL, "-s", sw.sock, "get", "conntrack", client.ip]).stdout
+    check(vip in out and client.ip in out and any(b.ip in out for b in backends),
+          "get conntrack:\n%s" % out)
     sw.stop()
 
 
