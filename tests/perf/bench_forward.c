@@ -21,7 +21,9 @@
 #include <rte_ring.h>
 
 #include "../unit/pkt_build.h"
+#include "psw_ct.h"
 #include "psw_forward_ctl.h"
+#include "psw_service.h"
 #include "psw_port.h"
 #include "psw_state.h"
 #include "psw_worker.h"
@@ -185,6 +187,132 @@ bench_pipeline(const char *name, unsigned nb_dst, int ip6)
 	rte_free(lc);
 }
 
+/*
+ * Service pipeline (parse, guard, conntrack, service, forward) in process:
+ * a client pod to a ClusterIP with 10 backends. Established: every packet
+ * belongs to one of nb_flows known connections (TCP ACKs, DNAT on each).
+ * New: every packet is a new connection (TCP SYN: service pick, Maglev,
+ * conntrack insert, DNAT).
+ */
+static void
+bench_service(const char *name, unsigned nb_flows, bool established)
+{
+	static const uint8_t gw_mac[6] = GW_MAC;
+	/* new connections: 1500 x 32 = 48000 distinct source ports per run */
+	const unsigned nb_backends = 10, bursts = established ? 20000 : 1500;
+	struct psw_tables *t = make_tables(nb_backends);
+	struct psw_lcore *lc = rte_zmalloc("lc", sizeof(*lc), RTE_CACHE_LINE_SIZE);
+	struct psw_svc_backend be[10];
+	struct psw_svc_spec spec = { .nb_backends = nb_backends, .backends = be };
+	struct rte_mbuf *frames[PSW_BURST_MAX];
+	uint8_t tmpl[PSW_BURST_MAX][128];
+	uint16_t len = 0;
+	struct result r = { .name = name };
+	struct psw_burst b;
+	unsigned i, j, run;
+	uint32_t vip = rte_cpu_to_be_32(0x0a600010);
+
+	memset(&spec.key, 0, sizeof(spec.key));
+	spec.key.family = 4;
+	spec.key.proto = IPPROTO_TCP;
+	spec.key.port = rte_cpu_to_be_16(80);
+	memcpy(spec.key.addr, &vip, 4);
+	for (i = 0; i < nb_backends; i++) {
+		memset(&be[i], 0, sizeof(be[i]));
+		be[i].family = 4;
+		be[i].port = rte_cpu_to_be_16(8080);
+		memcpy(be[i].addr, &t->pods->pods[1 + i].ip4, 4);
+	}
+	t->svcs = psw_svc_table_build(&spec, 1, SOCKET_ID_ANY);
+	t->ct = psw_ct_create(1u << 20, SOCKET_ID_ANY, psw_tables_qsbr());
+	if (t->svcs == NULL || t->ct == NULL) {
+		fprintf(stderr, "%s: no memory\n", name);
+		exit(1);
+	}
+	for (j = 0; j < PSW_BURST_MAX; j++)
+		frames[j] = rte_pktmbuf_alloc(mp);
+	for (run = 0; run < nb_runs; run++) {
+		uint64_t cycles = 0, sport = 0;
+
+		psw_ct_expire(t->ct, t->ct->size, true);
+		if (established) {
+			/* open the connections first (SYNs, not timed) */
+			for (sport = 0; sport < nb_flows; sport++) {
+				struct tpkt p;
+				struct rte_mbuf *m;
+
+				tpkt_defaults(&p);
+				p.proto = IPPROTO_TCP;
+				p.src_mac[0] = 2;
+				memcpy(p.dst_mac, gw_mac, 6);
+				p.src4 = 0x0af4000a;
+				p.dst4 = 0x0a600010;
+				p.sport = (uint16_t)(1024 + sport % 60000);
+				p.dport = 80;
+				p.payload = 6;
+				m = tpkt_build(mp, &p);
+				b.nb = 1;
+				b.pkts[0] = m;
+				b.meta[0].in_port = 0;
+				psw_worker_process(lc, t, &b);
+				rte_pktmbuf_free(m);
+			}
+		}
+		for (i = 0; i < bursts; i++) {
+			uint64_t t0;
+
+			for (j = 0; j < PSW_BURST_MAX; j++, sport++) {
+				struct tpkt p;
+				struct rte_mbuf *m = frames[j];
+
+				tpkt_defaults(&p);
+				p.proto = IPPROTO_TCP;
+				p.src_mac[0] = 2;
+				memcpy(p.dst_mac, gw_mac, 6);
+				p.src4 = 0x0af4000a;
+				p.dst4 = 0x0a600010;
+				p.sport = (uint16_t)(1024 + (established ? sport % nb_flows : sport) % 60000);
+				p.dport = 80;
+				p.payload = 6;
+				rte_pktmbuf_reset(m);
+				{
+					struct rte_mbuf *x = tpkt_build(mp, &p);
+
+					len = rte_pktmbuf_data_len(x);
+					memcpy(tmpl[j], rte_pktmbuf_mtod(x, void *), len);
+					rte_pktmbuf_free(x);
+				}
+				memcpy(rte_pktmbuf_append(m, len), tmpl[j], len);
+				if (established)   /* an ACK of the open connection */
+					rte_pktmbuf_mtod_offset(m, struct rte_tcp_hdr *, 34)->tcp_flags = RTE_TCP_ACK_FLAG;
+				b.pkts[j] = m;
+				b.meta[j].in_port = 0;
+			}
+			b.nb = PSW_BURST_MAX;
+			t0 = rte_rdtsc_precise();
+			psw_worker_process(lc, t, &b);
+			cycles += rte_rdtsc_precise() - t0;
+			if (b.meta[0].verdict != PSW_V_TX) {
+				fprintf(stderr, "%s: packet not forwarded (reason %s)\n", name,
+					psw_drop_name(b.meta[0].drop_reason));
+				exit(1);
+			}
+		}
+		r.values[r.nb++] = (double)cycles / ((double)bursts * PSW_BURST_MAX);
+	}
+	report(name, "cycles/pkt", &r, established ?
+	       "parse+guard+conntrack hit+DNAT+forward, TCP, 1 core" :
+	       "new connection: service pick (Maglev)+conntrack insert+DNAT+forward");
+	for (j = 0; j < PSW_BURST_MAX; j++)
+		rte_pktmbuf_free(frames[j]);
+	psw_ct_destroy(t->ct);
+	psw_svc_table_put(t->svcs);
+	psw_pod_table_put(t->pods);
+	psw_route_table_put(t->routes);
+	rte_free(t);
+	rte_free(lc);
+}
+
 /* A real worker lcore between two ring ports; the generator recycles frames. */
 static void
 bench_rings(void)
@@ -290,6 +418,9 @@ main(int argc, char **argv)
 	bench_pipeline("pipeline IPv4 pod->pod, 10k pods", 10000, 0);
 	bench_pipeline("pipeline IPv6 pod->pod, 2 pods", 1, 1);
 	bench_pipeline("pipeline IPv6 pod->pod, 10k pods", 10000, 1);
+	bench_service("ClusterIP, established, 1 flow", 1, true);
+	bench_service("ClusterIP, established, 10k flows", 10000, true);
+	bench_service("ClusterIP, new connection", 0, false);
 	bench_rings();
 	if (json != NULL)
 		fclose(json);
