@@ -120,18 +120,20 @@ validated_objects(json_t *args, json_t **objs, bool identity_only)
 	return NULL;
 }
 
-static bool
-cluster_ip_used(json_t *objs, const char *ip)
+/* The ClusterIPs the stored Services hold, as a set (address -> true). */
+static json_t *
+cluster_ips(json_t *objs)
 {
+	json_t *used = json_object(), *o;
 	const char *key;
-	json_t *o;
 
-	json_object_foreach(objs, key, o)
-		if (strncmp(key, "Service/", 8) == 0 &&
-		    strcmp(json_string_value(json_object_get(json_object_get(o, "spec"), "clusterIP")) ?: "",
-			   ip) == 0)
-			return true;
-	return false;
+	json_object_foreach(objs, key, o) {
+		const char *ip = json_string_value(json_object_get(json_object_get(o, "spec"), "clusterIP"));
+
+		if (strncmp(key, "Service/", 8) == 0 && ip != NULL && ip[0] != '\0')
+			json_object_set_new(used, ip, json_true());
+	}
+	return used;
 }
 
 /*
@@ -141,7 +143,8 @@ cluster_ip_used(json_t *objs, const char *ip)
  * broadcast address are never used.
  */
 static int
-allocate_cluster_ip(const struct psw_state *st, json_t *next, json_t *obj, const char *key)
+allocate_cluster_ip(const struct psw_state *st, json_t *next, json_t *used, json_t *obj,
+		    const char *key)
 {
 	json_t *spec = json_object_get(obj, "spec"), *old;
 	const struct psw_prefix *cidr = &st->cfg.node.service_cidr;
@@ -173,9 +176,10 @@ allocate_cluster_ip(const struct psw_state *st, json_t *next, json_t *obj, const
 			continue;
 		a = htonl(base + off);
 		inet_ntop(AF_INET, &a, buf, sizeof(buf));
-		if (!cluster_ip_used(next, buf)) {
+		if (json_object_get(used, buf) == NULL) {
 			json_object_set_new(spec, "clusterIP", json_string(buf));
 			json_object_set_new(spec, "clusterIPs", json_pack("[s]", buf));
+			json_object_set_new(used, buf, json_true());
 			return 0;
 		}
 	}
@@ -185,7 +189,7 @@ allocate_cluster_ip(const struct psw_state *st, json_t *next, json_t *obj, const
 json_t *
 psw_k8s_apply(struct psw_state *st, json_t *args)
 {
-	json_t *objs, *err, *o, *results = json_array(), *next;
+	json_t *objs, *err, *o, *results = json_array(), *next, *used;
 	size_t i;
 
 	err = validated_objects(args, &objs, false);
@@ -198,13 +202,15 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 		store = json_object();
 	/* Two documents naming the same object: the later wins, as kubectl does it in order. */
 	next = json_copy(store);
+	used = cluster_ips(next);
 	json_array_foreach(objs, i, o) {
 		char key[512];
 		json_t *old;
 		const char *action;
 
 		key_of(o, key, sizeof(key));
-		if (strncmp(key, "Service/", 8) == 0 && allocate_cluster_ip(st, next, o, key) < 0) {
+		if (strncmp(key, "Service/", 8) == 0 && allocate_cluster_ip(st, next, used, o, key) < 0) {
+			json_decref(used);
 			json_decref(next);
 			json_decref(objs);
 			json_decref(results);
@@ -221,6 +227,7 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 			"name", json_string_value(json_object_get(json_object_get(o, "metadata"), "name")),
 			"action", action));
 	}
+	json_decref(used);
 	/* The dataplane follows; if it cannot (two Services on one address), nothing changes. */
 	{
 		json_t *prev = store;

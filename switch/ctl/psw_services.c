@@ -111,30 +111,53 @@ cond(json_t *conds, const char *key, bool dflt)
 	return json_is_boolean(v) ? json_is_true(v) : dflt;
 }
 
+/* The EndpointSlices of every Service: "namespace/service" -> [slices] (one pass). */
+static json_t *
+index_slices(json_t *store)
+{
+	json_t *index = json_object(), *o;
+	const char *key;
+
+	json_object_foreach(store, key, o) {
+		json_t *meta = json_object_get(o, "metadata"), *list;
+		const char *svc = json_string_value(json_object_get(json_object_get(meta, "labels"),
+								    "kubernetes.io/service-name"));
+		char k[256];
+
+		if (strncmp(key, "EndpointSlice/", 14) != 0 || svc == NULL)
+			continue;
+		snprintf(k, sizeof(k), "%s/%s", json_string_value(json_object_get(meta, "namespace")) ?: "",
+			 svc);
+		list = json_object_get(index, k);
+		if (list == NULL) {
+			list = json_array();
+			json_object_set_new(index, k, list);
+		}
+		json_array_append(list, o);
+	}
+	return index;
+}
+
 /* Endpoints of one Service port from its EndpointSlices; false when it has none. */
 static bool
-from_slices(json_t *store, const char *ns, const char *svc, json_t *port, int family,
-	    bool not_ready_too, struct psw_svc_backend **out, unsigned *nb)
+from_slices(json_t *slices, json_t *port, int family, bool not_ready_too,
+	    struct psw_svc_backend **out, unsigned *nb)
 {
-	const char *key, *pname = json_string_value(json_object_get(port, "name"));
+	const char *pname = json_string_value(json_object_get(port, "name"));
 	int proto = proto_of(json_string_value(json_object_get(port, "protocol")));
 	struct psw_svc_backend *fallback = NULL;
 	unsigned nb_fallback = 0;
-	bool any = false;
+	size_t si;
 	json_t *o;
 
-	json_object_foreach(store, key, o) {
-		json_t *meta = json_object_get(o, "metadata"), *ep;
+	if (json_array_size(slices) == 0)
+		return false;
+	json_array_foreach(slices, si, o) {
 		const char *at = json_string_value(json_object_get(o, "addressType"));
+		json_t *ep;
 		size_t i;
 		int pnum;
 
-		if (strncmp(key, "EndpointSlice/", 14) != 0 ||
-		    strcmp(json_string_value(json_object_get(meta, "namespace")) ?: "", ns) != 0 ||
-		    strcmp(json_string_value(json_object_get(json_object_get(meta, "labels"),
-							     "kubernetes.io/service-name")) ?: "", svc) != 0)
-			continue;
-		any = true;
 		if (at == NULL || strcmp(at, family == 4 ? "IPv4" : "IPv6") != 0)
 			continue;
 		pnum = slice_port(o, pname, proto);
@@ -166,7 +189,7 @@ from_slices(json_t *store, const char *ns, const char *svc, json_t *port, int fa
 	} else {
 		free(fallback);
 	}
-	return any;
+	return true;
 }
 
 /* targetPort of a Service port for one pod: a number, or a container port name. */
@@ -257,7 +280,7 @@ service_addresses(json_t *svc)
 struct psw_svc_table *
 psw_services_compile(struct psw_state *st, char *err, size_t err_len)
 {
-	json_t *store = psw_k8s_objects(), *svc;
+	json_t *store = psw_k8s_objects(), *svc, *slices = index_slices(store);
 	struct spec_list specs = { 0 };
 	struct psw_svc_table *table;
 	const char *key;
@@ -268,11 +291,14 @@ psw_services_compile(struct psw_state *st, char *err, size_t err_len)
 		const char *ns = json_string_value(json_object_get(meta, "namespace"));
 		const char *name = json_string_value(json_object_get(meta, "name"));
 		bool not_ready = json_is_true(json_object_get(spec, "publishNotReadyAddresses"));
-		json_t *addrs, *port, *a;
+		json_t *addrs, *port, *a, *mine;
+		char skey[256];
 		size_t p, k;
 
 		if (strncmp(key, "Service/", 8) != 0)
 			continue;
+		snprintf(skey, sizeof(skey), "%s/%s", ns ?: "", name ?: "");
+		mine = json_object_get(slices, skey);
 		addrs = service_addresses(svc);
 		json_array_foreach(json_object_get(spec, "ports"), p, port) {
 			int proto = proto_of(json_string_value(json_object_get(port, "protocol")));
@@ -289,8 +315,7 @@ psw_services_compile(struct psw_state *st, char *err, size_t err_len)
 				s.key.proto = (uint8_t)proto;
 				s.key.port = htons(num);
 				memcpy(s.key.addr, addr, fam == 4 ? 4 : 16);
-				if (!from_slices(store, ns, name, port, fam, not_ready, &s.backends,
-						 &s.nb_backends))
+				if (!from_slices(mine, port, fam, not_ready, &s.backends, &s.nb_backends))
 					from_selector(st, ns, json_object_get(spec, "selector"), port, fam,
 						      &s.backends, &s.nb_backends);
 				if (push_spec(&specs, &s) < 0)
@@ -299,6 +324,7 @@ psw_services_compile(struct psw_state *st, char *err, size_t err_len)
 		}
 		json_decref(addrs);
 	}
+	json_decref(slices);
 	table = psw_svc_table_build(specs.v, specs.nb, (int)rte_socket_id());
 	if (table == NULL)
 		snprintf(err, err_len, "cannot build the service table: %s",

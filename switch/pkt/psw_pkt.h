@@ -13,6 +13,7 @@
 #ifndef PSW_PKT_H
 #define PSW_PKT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <rte_common.h>
@@ -116,8 +117,7 @@ struct psw_meta {
 	uint16_t sport;          /**< TCP/UDP/SCTP port, ICMP echo id */
 	uint16_t dport;          /**< TCP/UDP/SCTP port, ICMP type<<8|code */
 	uint16_t l3_payload;     /**< IPv4 total length / IPv6 payload length + 40 */
-	uint32_t ct;             /**< conntrack hit (entry << 1 | dir) + 1; 0 = none */
-	union {
+	union {                  /* at offset 24: 8-byte aligned for the hash functions */
 		struct {
 			uint32_t src4;
 			uint32_t dst4;
@@ -127,6 +127,7 @@ struct psw_meta {
 			uint8_t dst6[16];
 		};
 	};
+	uint32_t ct;             /**< conntrack hit (entry << 1 | dir) + 1; 0 = none */
 } __rte_aligned(8);
 
 struct psw_burst {
@@ -134,6 +135,9 @@ struct psw_burst {
 	struct rte_mbuf *pkts[PSW_BURST_MAX];
 	struct psw_meta meta[PSW_BURST_MAX];
 };
+
+_Static_assert(offsetof(struct psw_meta, src6) % 8 == 0, "addresses must stay 8-byte aligned");
+_Static_assert(sizeof(struct psw_meta) == 64, "per-packet metadata is one cache line");
 
 static inline void
 psw_set_drop(struct psw_meta *m, enum psw_drop_reason reason)

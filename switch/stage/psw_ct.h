@@ -43,7 +43,9 @@ struct psw_ct_key {
 	uint16_t pad;
 	uint8_t src[16];         /**< IPv4 in the first 4 bytes, rest zero */
 	uint8_t dst[16];
-} __rte_packed;
+} __rte_aligned(8);              /* rte_hash_crc reads 8 bytes at a time */
+
+_Static_assert(sizeof(struct psw_ct_key) == 40, "conntrack key layout");
 
 enum psw_ct_state {
 	PSW_CT_NEW = 0,          /**< first packet seen (TCP: SYN sent) */
@@ -75,6 +77,8 @@ struct psw_ct_entry {
 	uint32_t hash_pos[2];            /**< key positions, for deferred free */
 	uint8_t pad2[16];
 } __rte_aligned(64);
+
+_Static_assert(sizeof(struct psw_ct_entry) == 128, "a connection is two cache lines");
 
 /* Direction of a key: bit 0 of the hash data. */
 #define PSW_CT_DIR_ORIG  0

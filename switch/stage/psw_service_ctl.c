@@ -34,7 +34,10 @@ psw_svc_key_id(const struct psw_svc_key *k)
 static uint64_t
 backend_key(const struct psw_svc_backend *b)
 {
-	return (uint64_t)rte_hash_crc(b->addr, 16, b->port) << 32 | rte_hash_crc(b->addr, 16, 7);
+	uint64_t a[2];                   /* rte_hash_crc reads 8 aligned bytes at a time */
+
+	memcpy(a, b->addr, sizeof(a));
+	return (uint64_t)rte_hash_crc(a, 16, b->port) << 32 | rte_hash_crc(a, 16, 7);
 }
 
 struct psw_svc_table *

@@ -72,13 +72,14 @@ struct psw_route_table {
 	struct psw_nh nhs[];
 };
 
-/** Key of a Service address: family, protocol, port, address. 20 bytes. */
+/** Key of a Service address: family, protocol, port, address. 24 bytes. */
 struct psw_svc_key {
 	uint8_t family;
 	uint8_t proto;
 	uint16_t port;           /**< network order */
+	uint32_t pad;            /**< zero */
 	uint8_t addr[16];
-} __rte_packed;
+} __rte_aligned(8);              /* rte_hash_crc reads 8 bytes at a time */
 
 struct psw_svc_backend {
 	uint8_t family;
