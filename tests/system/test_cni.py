@@ -274,6 +274,44 @@ def plugin_corner_cases(scope):
 
 
 @test
+def attachment_state_machine_through_the_api(scope):
+    """cni.add -> cni.attach -> cni.del, and every transition out of order."""
+    sw = Switch(scope, "", workers="[1]").start()
+    args = {"container_id": "sm-1", "ifname": "eth0", "interface": "vhost-user"}
+    r = sw.api("cni.attach", args)
+    check(not r["ok"] and r["error"]["code"] == "not_found", "attach before add: %s" % r)
+    r = sw.api("cni.check", args)
+    check(not r["ok"] and r["error"]["code"] == "not_found", "check before add: %s" % r)
+    first = sw.ok("cni.add", args)
+    again = sw.ok("cni.add", args)             # a retried ADD gets the same answer
+    check(first == again, "repeated add differs: %s / %s" % (first, again))
+    st = sw.ok("status")
+    check(st["attachments"] == 1 and st["ports"] == 0, "added, not attached: %s" % st)
+    c = sw.ok("cni.check", args)
+    check(c["attached"] is False and c["port_present"] is False, "check before attach: %s" % c)
+    sw.ok("cni.attach", args)
+    sw.ok("cni.attach", args)                  # attaching twice is harmless
+    c = sw.ok("cni.check", args)
+    check(c["attached"] and c["port_present"] and os.path.exists(c["socket"]), "attached: %s" % c)
+    d = sw.ok("cni.del", args)
+    check(d["removed"] is True and not os.path.exists(c["socket"]), "del: %s" % d)
+    check(sw.ok("cni.del", args)["removed"] is False, "second del")
+    r = sw.api("cni.check", args)
+    check(not r["ok"] and r["error"]["code"] == "not_found", "check after del: %s" % r)
+    # the address came back: the next pod gets a fresh one, none is lost
+    st = sw.ok("status")
+    check(st["attachments"] == 0 and st["ports"] == 0, "after del: %s" % st)
+    # bad arguments change nothing
+    for bad in ({"ifname": "eth0"}, {"container_id": "x"}, {"container_id": "x", "ifname": "eth0",
+                "interface": "sriov"}, {"container_id": "x", "ifname": "eth0", "ips": ["nope"]},
+                {"container_id": "x", "ifname": "eth0", "mac": "01:00:00:00:00:01"},
+                {"container_id": "x", "ifname": "eth0", "ips": ["10.99.0.1"]}):
+        r = sw.api("cni.add", bad)
+        check(not r["ok"] and r["error"]["code"] == "invalid", "bad add %s: %s" % (bad, r))
+    check(sw.ok("status")["attachments"] == 0, "a refused add left a record")
+
+
+@test
 def concurrent_adds_get_distinct_addresses(scope):
     sw = Switch(scope, "", workers="[1]").start()
     check(os.stat(sw.sock).st_mode & 0o777 == 0o600, "API socket is not root-only: %o"
