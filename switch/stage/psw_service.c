@@ -51,6 +51,111 @@ apply_nat(struct rte_mbuf *pkt, struct psw_meta *m, const struct psw_ct_entry *e
 	}
 }
 
+/* ICMP / ICMPv6 errors that quote the packet they are about. */
+static inline bool
+icmp_error(const struct psw_meta *m)
+{
+	unsigned type = m->dport >> 8;
+
+	if (!(m->flags & PSW_F_L4) || (m->flags & PSW_F_FRAG))
+		return false;
+	if (m->l4_proto == IPPROTO_ICMP)
+		return type == 3 || type == 11 || type == 12;
+	return m->l4_proto == IPPROTO_ICMPV6 && type >= 1 && type <= 4;
+}
+
+/*
+ * An ICMP error from a backend about a packet of a DNAT-ed connection: the
+ * quoted packet went client -> backend; the client must see it as sent to
+ * the Service address. Rewrites the quoted destination and the error's
+ * source back, and recomputes the ICMP checksum. Returns true when handled.
+ */
+static bool
+icmp_error_unnat(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+		 struct psw_meta *m)
+{
+	uint8_t *icmp = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l4_off);
+	bool v4 = m->l3 == PSW_L3_IPV4;
+	unsigned alen = v4 ? 4 : 16, ihl, icmp_len = m->l2_len + m->l3_payload - m->l4_off;
+	uint8_t *inner = icmp + 8, *ports;
+	struct psw_ct_key k, r;
+	const struct psw_ct_key *kp = &r;
+	struct psw_ct_entry *e;
+	uint32_t hit;
+
+	if (icmp_len < 8 + (v4 ? 20u : 40u) + 4 || pkt->nb_segs != 1)
+		return false;
+	ihl = v4 ? (inner[0] & 0xf) * 4u : 40u;
+	if ((v4 && ihl < 20) || icmp_len < 8 + ihl + 4)
+		return false;
+	memset(&k, 0, sizeof(k));
+	k.family = v4 ? 4 : 6;
+	k.proto = v4 ? inner[9] : inner[6];
+	if (k.proto != IPPROTO_TCP && k.proto != IPPROTO_UDP && k.proto != IPPROTO_SCTP)
+		return false;
+	ports = inner + ihl;
+	memcpy(&k.sport, ports, 2);
+	memcpy(&k.dport, ports + 2, 2);
+	memcpy(k.src, inner + (v4 ? 12 : 8), alen);
+	memcpy(k.dst, inner + (v4 ? 16 : 24), alen);
+	/* the quoted packet is the connection's original direction after DNAT: its
+	 * reverse is the reply tuple the table knows */
+	psw_ct_key_reverse(&k, &r);
+	psw_ct_lookup(t->ct, &kp, 1, &hit);
+	if (hit == UINT32_MAX || (hit & 1) != PSW_CT_DIR_REPLY)
+		return false;
+	e = psw_ct_entry(t->ct, hit);
+	if (!(e->flags & PSW_CT_F_DNAT))
+		return false;
+	/* quoted destination: backend -> Service address and port */
+	memcpy(inner + (v4 ? 16 : 24), e->orig.dst, alen);
+	memcpy(ports + 2, &e->orig.dport, 2);
+	if (e->flags & PSW_CT_F_SNAT) {
+		memcpy(inner + (v4 ? 12 : 8), e->orig.src, alen);
+		memcpy(ports, &e->orig.sport, 2);
+	}
+	if (v4) {
+		inner[10] = inner[11] = 0;
+		{
+			uint16_t c = rte_ipv4_cksum((const struct rte_ipv4_hdr *)inner);
+
+			memcpy(inner + 10, &c, 2);
+		}
+	}
+	/* the error comes from the Service address; to the real client when masqueraded */
+	{
+		uint8_t *l3 = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l2_len);
+
+		memcpy(l3 + (v4 ? 12 : 8), e->orig.dst, alen);
+		memcpy(v4 ? (void *)&m->src4 : (void *)m->src6, e->orig.dst, alen);
+		if (e->flags & PSW_CT_F_SNAT) {
+			memcpy(l3 + (v4 ? 16 : 24), e->orig.src, alen);
+			memcpy(v4 ? (void *)&m->dst4 : (void *)m->dst6, e->orig.src, alen);
+		}
+		if (v4) {
+			uint16_t c;
+
+			l3[10] = l3[11] = 0;
+			c = rte_ipv4_cksum((const struct rte_ipv4_hdr *)l3);
+			memcpy(l3 + 10, &c, 2);
+		}
+	}
+	icmp[2] = icmp[3] = 0;
+	if (v4) {
+		uint16_t c = (uint16_t)~rte_raw_cksum(icmp, icmp_len);
+
+		memcpy(icmp + 2, &c, 2);
+	} else {
+		uint16_t c = rte_ipv6_udptcp_cksum(rte_pktmbuf_mtod_offset(pkt, struct rte_ipv6_hdr *,
+									   m->l2_len), icmp);
+
+		memcpy(icmp + 2, &c, 2);
+	}
+	m->flags &= (uint16_t)~PSW_F_TO_GW;
+	psw_count_event(lc, PSW_EV_CT_HIT);
+	return true;
+}
+
 void
 psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
 {
@@ -69,6 +174,10 @@ psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_b
 
 		if (m->verdict != PSW_V_CONTINUE || (m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6))
 			continue;
+		if (icmp_error(m)) {
+			icmp_error_unnat(lc, t, b->pkts[i], m);
+			continue;
+		}
 		if (!psw_ct_key_of(m, &keys[n]))
 			continue;
 		kp[n] = &keys[n];

@@ -196,6 +196,27 @@ spec: {selector: {app: dns}, ports: [{port: 53, targetPort: 5353, protocol: UDP}
 
 
 @test
+def icmp_error_from_a_backend_reaches_the_client_nated_back(scope):
+    """A UDP backend with nothing listening answers port unreachable; the
+    client, connected to the ClusterIP, must see it as 'connection refused'."""
+    sw = Switch(scope, "", workers="[1]").start()
+    Pod(scope, sw, "deaf", labels={"app": "deaf"})
+    client = Pod(scope, sw, "client")
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: deaf}
+spec: {selector: {app: deaf}, ports: [{port: 53, targetPort: 5353, protocol: UDP}]}
+""")
+    vip = service_ip(sw, "deaf")
+    t0 = time.time()
+    r = client.ns.sh("echo x | socat -T 3 - UDP:%s:53" % vip, check_rc=False, timeout=10)
+    check(r.returncode != 0 and "refused" in r.stderr.lower(),
+          "the client did not see the backend's port unreachable: rc %d %r" % (r.returncode, r.stderr))
+    check(time.time() - t0 < 2, "took %.1f s: the error was not delivered" % (time.time() - t0))
+    sw.stop()
+
+
+@test
 def hairpin_pod_reaches_itself_through_its_service(scope):
     sw = Switch(scope, "", workers="[1]").start()
     solo = Pod(scope, sw, "solo", labels={"app": "solo"})
