@@ -254,6 +254,7 @@ class Netns:
 
     def __init__(self, scope, name=None):
         self.name = name or "psw" + uid()
+        self.scope = scope
         run(["ip", "netns", "add", self.name])
         scope.defer(lambda: run(["ip", "netns", "del", self.name], check_rc=False))
         self.ip("link set lo up")
@@ -266,7 +267,26 @@ class Netns:
                    check_rc=check_rc, timeout=timeout)
 
     def popen(self, cmd, **kw):
-        return subprocess.Popen(["nsenter", "--net=/run/netns/" + self.name, "sh", "-c", cmd], **kw)
+        """A process in the namespace, in a session of its own: kill_group() ends it
+        and everything it forked (socat children), even when the test failed."""
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
+        p = subprocess.Popen(["nsenter", "--net=/run/netns/" + self.name, "sh", "-c", cmd],
+                             start_new_session=True, **kw)
+        self.scope.defer(lambda: kill_group(p))
+        return p
+
+
+def kill_group(p):
+    """Kill a process started by Netns.popen and all it forked."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        p.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def wait_link(ifname, timeout=10):

@@ -8,8 +8,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from pswtest import (BUILD, Netns, Switch, check, cni_call, cni_conf, main, run,  # noqa: E402
-                     test)
+from pswtest import (BUILD, Netns, Switch, check, cni_call, cni_conf, kill_group, main,  # noqa: E402
+                     run, test)
 
 CTL = os.path.join(BUILD, "switch", "podswitchctl")
 
@@ -65,7 +65,7 @@ def service_ip(sw, name, namespace="default"):
 
 def track(scope, procs):
     for p in procs:
-        scope.defer(lambda p=p: (p.kill(), p.wait()))
+        scope.defer(lambda p=p: kill_group(p))
 
 
 @test
@@ -213,6 +213,62 @@ spec: {selector: {app: deaf}, ports: [{port: 53, targetPort: 5353, protocol: UDP
     check(r.returncode != 0 and "refused" in r.stderr.lower(),
           "the client did not see the backend's port unreachable: rc %d %r" % (r.returncode, r.stderr))
     check(time.time() - t0 < 2, "took %.1f s: the error was not delivered" % (time.time() - t0))
+    sw.stop()
+
+
+@test
+def loadbalancer_ip_and_external_ips(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    web = Pod(scope, sw, "lbweb", labels={"app": "lb"})
+    client = Pod(scope, sw, "client")
+    track(scope, [web.serve_tcp(8080)])
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: lb}
+spec:
+  type: LoadBalancer
+  selector: {app: lb}
+  externalIPs: [192.0.2.10]
+  ports: [{port: 443, targetPort: 8080}]
+status:
+  loadBalancer: {ingress: [{ip: 198.51.100.7}]}
+""")
+    for addr in (service_ip(sw, "lb"), "192.0.2.10", "198.51.100.7"):
+        out, err, rc = client.tcp(addr, 443)
+        check(rc == 0 and out == "lbweb", "via %s: %r %r" % (addr, out, err))
+    sw.stop()
+
+
+@test
+def full_conntrack_refuses_new_connections_not_established_ones(scope):
+    sw = Switch(scope, "limits = { conntrack = 1024; };\n", workers="[1]").start()
+    web = Pod(scope, sw, "big", labels={"app": "big"})
+    client = Pod(scope, sw, "client")
+    track(scope, [web.ns.popen("exec socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'cat'")])
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: big}
+spec: {selector: {app: big}, ports: [{port: 80, targetPort: 8080}, {name: u, port: 53, targetPort: 5353, protocol: UDP}]}
+""".replace("{port: 80,", "{name: t, port: 80,"))
+    vip = service_ip(sw, "big")
+    # an established connection, kept open: a line goes through every second
+    est = client.ns.popen("exec socat -T 30 - TCP:%s:80" % vip, stdin=__import__("subprocess").PIPE,
+                          stdout=__import__("subprocess").PIPE)
+    track(scope, [est])
+    est.stdin.write(b"before\n")
+    est.stdin.flush()
+    check(est.stdout.readline() == b"before\n", "established connection not working")
+    # flood: 1500 new UDP flows from distinct source ports fill the table (1024)
+    client.ns.sh("for p in $(seq 20000 21500); do echo x | socat -T 0.01 - UDP:%s:53,sourceport=$p "
+                 ">/dev/null 2>&1 & if [ $((p %% 200)) = 0 ]; then wait; fi; done; wait" % vip,
+                 check_rc=False, timeout=120)
+    st = sw.ok("stats")
+    check(st["conntrack"]["refused_full"] > 0 and st["drops"]["ct_full"] > 0,
+          "the table never filled: %s" % st["conntrack"])
+    # the established connection still works
+    est.stdin.write(b"after\n")
+    est.stdin.flush()
+    check(est.stdout.readline() == b"after\n", "established connection broken by the flood")
     sw.stop()
 
 
