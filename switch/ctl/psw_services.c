@@ -138,10 +138,29 @@ index_slices(json_t *store)
 	return index;
 }
 
+/* An endpoint is on this node: a pod attached here, or its slice says so. */
+static bool
+is_local(const struct psw_state *st, json_t *ep, int family, const uint8_t *addr)
+{
+	const char *node = json_string_value(json_object_get(ep, "nodeName"));
+	unsigned i;
+
+	if (node != NULL && strcmp(node, st->cfg.node.name) == 0)
+		return true;
+	for (i = 0; i < st->nb_atts; i++) {
+		const struct psw_attachment *a = &st->atts[i];
+
+		if (a->attached && ((family == 4 && a->has_ip4 && memcmp(a->ip4, addr, 4) == 0) ||
+				    (family == 6 && a->has_ip6 && memcmp(a->ip6, addr, 16) == 0)))
+			return true;
+	}
+	return false;
+}
+
 /* Endpoints of one Service port from its EndpointSlices; false when it has none. */
 static bool
-from_slices(json_t *slices, json_t *port, int family, bool not_ready_too,
-	    struct psw_svc_backend **out, unsigned *nb)
+from_slices(const struct psw_state *st, json_t *slices, json_t *port, int family,
+	    bool not_ready_too, struct psw_svc_backend **out, unsigned *nb)
 {
 	const char *pname = json_string_value(json_object_get(port, "name"));
 	int proto = proto_of(json_string_value(json_object_get(port, "protocol")));
@@ -175,10 +194,12 @@ from_slices(json_t *slices, json_t *port, int family, bool not_ready_too,
 
 				if (psw_parse_ip(json_string_value(a), &fam, addr) < 0 || fam != family)
 					continue;
+				bool local = is_local(st, ep, family, addr);
+
 				if (ready || not_ready_too)
-					add_backend(out, nb, family, addr, (uint16_t)pnum, false);
+					add_backend(out, nb, family, addr, (uint16_t)pnum, local);
 				else if (serving && terminating)
-					add_backend(&fallback, &nb_fallback, family, addr, (uint16_t)pnum, false);
+					add_backend(&fallback, &nb_fallback, family, addr, (uint16_t)pnum, local);
 			}
 		}
 	}
@@ -291,6 +312,8 @@ psw_services_compile(struct psw_state *st, char *err, size_t err_len)
 		const char *ns = json_string_value(json_object_get(meta, "namespace"));
 		const char *name = json_string_value(json_object_get(meta, "name"));
 		bool not_ready = json_is_true(json_object_get(spec, "publishNotReadyAddresses"));
+		bool local_only = strcmp(json_string_value(json_object_get(spec, "internalTrafficPolicy")) ?: "",
+					 "Local") == 0;
 		json_t *addrs, *port, *a, *mine;
 		char skey[256];
 		size_t p, k;
@@ -305,7 +328,7 @@ psw_services_compile(struct psw_state *st, char *err, size_t err_len)
 			uint16_t num = (uint16_t)json_integer_value(json_object_get(port, "port"));
 
 			json_array_foreach(addrs, k, a) {
-				struct psw_svc_spec s = { .nb_backends = 0, .backends = NULL };
+				struct psw_svc_spec s = { .nb_backends = 0, .backends = NULL, .flags = 0 };
 				uint8_t fam, addr[16];
 
 				if (proto < 0 || psw_parse_ip(json_string_value(a), &fam, addr) < 0)
@@ -315,9 +338,19 @@ psw_services_compile(struct psw_state *st, char *err, size_t err_len)
 				s.key.proto = (uint8_t)proto;
 				s.key.port = htons(num);
 				memcpy(s.key.addr, addr, fam == 4 ? 4 : 16);
-				if (!from_slices(mine, port, fam, not_ready, &s.backends, &s.nb_backends))
+				if (!from_slices(st, mine, port, fam, not_ready, &s.backends, &s.nb_backends))
 					from_selector(st, ns, json_object_get(spec, "selector"), port, fam,
 						      &s.backends, &s.nb_backends);
+				if (local_only) {
+					/* internalTrafficPolicy Local: this node's endpoints or nothing */
+					unsigned kept = 0, e;
+
+					for (e = 0; e < s.nb_backends; e++)
+						if (s.backends[e].local)
+							s.backends[kept++] = s.backends[e];
+					s.nb_backends = kept;
+					s.flags |= PSW_SVC_F_LOCAL;
+				}
 				if (push_spec(&specs, &s) < 0)
 					free(s.backends);
 			}

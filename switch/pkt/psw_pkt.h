@@ -57,6 +57,7 @@
 	_(CT_CLASH,        "ct_clash",        "NAT reply tuple taken by another flow")  \
 	_(SVC_NO_ENDPOINT, "svc_no_endpoint", "Service without endpoints (reject sent)") \
 	_(SVC_INVALID,     "svc_not_tracked", "packet to a Service that cannot be tracked") \
+	_(SVC_NO_LOCAL,    "svc_no_local_endpoint", "traffic policy Local, no endpoint on this node") \
 	_(UNHANDLED,       "unhandled",       "no stage took the packet (a bug)")
 
 enum psw_drop_reason {

@@ -301,7 +301,10 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		return;
 	}
 	if (sp->nb_backends == 0) {
-		reject(lc, t, pkt, m);
+		if (sp->flags & PSW_SVC_F_REJECT)
+			reject(lc, t, pkt, m);
+		else
+			psw_set_drop(m, PSW_DROP_SVC_NO_LOCAL);   /* kube-proxy drops these */
 		return;
 	}
 	if (!psw_ct_key_of(m, &orig)) {

@@ -88,7 +88,7 @@ psw_svc_table_build(const struct psw_svc_spec *specs, unsigned nb, int socket)
 		p->nb_backends = (uint16_t)sp->nb_backends;
 		p->backends = be;
 		p->maglev = mg;
-		p->flags = PSW_SVC_F_REJECT;
+		p->flags = sp->flags & PSW_SVC_F_LOCAL ? PSW_SVC_F_LOCAL : PSW_SVC_F_REJECT;
 		for (k = 0; k < sp->nb_backends; k++) {
 			s->backends[be + k] = sp->backends[k];
 			keys[k] = backend_key(&sp->backends[k]);

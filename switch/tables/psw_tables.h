@@ -90,6 +90,7 @@ struct psw_svc_backend {
 
 /* psw_svc_port.flags */
 #define PSW_SVC_F_REJECT 0x01    /**< no endpoint: answer with RST / unreachable */
+#define PSW_SVC_F_LOCAL  0x02    /**< traffic policy Local: no endpoint here means drop */
 
 /** One Service address and port (a Service has one per VIP x port). */
 struct psw_svc_port {

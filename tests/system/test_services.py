@@ -273,6 +273,47 @@ spec: {selector: {app: big}, ports: [{port: 80, targetPort: 8080}, {name: u, por
 
 
 @test
+def internal_traffic_policy_local(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    here = Pod(scope, sw, "here")
+    client = Pod(scope, sw, "client")
+    track(scope, [here.serve_tcp(8080)])
+    # one endpoint on this node (an attached pod), one on another node
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: loc}
+spec: {internalTrafficPolicy: Local, ports: [{name: p, port: 80, targetPort: 8080}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: loc-1, labels: {kubernetes.io/service-name: loc}}
+addressType: IPv4
+ports: [{name: p, port: 8080}]
+endpoints:
+- {addresses: [%s]}
+- {addresses: [10.244.9.9], nodeName: another-node}
+""" % here.ip)
+    vip = service_ip(sw, "loc")
+    names = {client.tcp(vip, 80)[0] for _ in range(10)}
+    check(names == {"here"}, "Local policy used a remote endpoint: %s" % names)
+    # only a remote endpoint left: dropped (the client times out), not refused
+    apply(sw, scope, """apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: loc-1, labels: {kubernetes.io/service-name: loc}}
+addressType: IPv4
+ports: [{name: p, port: 8080}]
+endpoints:
+- {addresses: [10.244.9.9], nodeName: another-node}
+""")
+    out, err, rc = client.tcp(vip, 80, timeout=1)
+    check(rc != 0 and "refused" not in err.lower(), "expected a drop, got %r" % err)
+    st = sw.ok("stats")
+    check(st["drops"]["svc_no_local_endpoint"] >= 1 and st["events"]["svc_reject"] == 0,
+          "drop not counted as such: %s" % st["drops"])
+    sw.stop()
+
+
+@test
 def hairpin_pod_reaches_itself_through_its_service(scope):
     sw = Switch(scope, "", workers="[1]").start()
     solo = Pod(scope, sw, "solo", labels={"app": "solo"})
