@@ -169,7 +169,8 @@ conntrack_list(const struct psw_state *st, json_t *args)
 		if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE))
 			continue;
 		pname = e->orig.proto == IPPROTO_TCP ? "TCP" : e->orig.proto == IPPROTO_UDP ? "UDP" :
-			e->orig.proto == IPPROTO_SCTP ? "SCTP" : "ICMP";
+			e->orig.proto == IPPROTO_SCTP ? "SCTP" :
+			e->orig.proto == PSW_CT_PROTO_AFFINITY ? "AFFINITY" : "ICMP";
 		if (proto != NULL && strcasecmp(proto, pname) != 0)
 			continue;
 		for (j = 0; j < 4; j++) {

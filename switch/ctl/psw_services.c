@@ -314,6 +314,10 @@ psw_services_compile(struct psw_state *st, char *err, size_t err_len)
 		bool not_ready = json_is_true(json_object_get(spec, "publishNotReadyAddresses"));
 		bool local_only = strcmp(json_string_value(json_object_get(spec, "internalTrafficPolicy")) ?: "",
 					 "Local") == 0;
+		bool affinity = strcmp(json_string_value(json_object_get(spec, "sessionAffinity")) ?: "",
+				       "ClientIP") == 0;
+		json_int_t affinity_s = json_integer_value(json_object_get(json_object_get(
+			json_object_get(spec, "sessionAffinityConfig"), "clientIP"), "timeoutSeconds"));
 		json_t *addrs, *port, *a, *mine;
 		char skey[256];
 		size_t p, k;
@@ -341,6 +345,10 @@ psw_services_compile(struct psw_state *st, char *err, size_t err_len)
 				if (!from_slices(st, mine, port, fam, not_ready, &s.backends, &s.nb_backends))
 					from_selector(st, ns, json_object_get(spec, "selector"), port, fam,
 						      &s.backends, &s.nb_backends);
+				if (affinity) {
+					s.flags |= PSW_SVC_F_AFFINITY;
+					s.affinity_s = (uint32_t)(affinity_s > 0 ? affinity_s : 10800);
+				}
 				if (local_only) {
 					/* internalTrafficPolicy Local: this node's endpoints or nothing */
 					unsigned kept = 0, e;

@@ -73,7 +73,8 @@ struct psw_ct_entry {
 	uint8_t state;                   /**< enum psw_ct_state (atomic) */
 	uint8_t flags;                   /**< PSW_CT_F_* (atomic or) */
 	uint8_t in_use;
-	uint8_t pad[5];
+	uint8_t pad;
+	uint32_t timeout_s;              /**< idle timeout of this entry; 0 = by protocol and state */
 	uint32_t hash_pos[2];            /**< key positions, for deferred free */
 	uint8_t pad2[16];
 } __rte_aligned(64);
@@ -103,6 +104,15 @@ struct psw_ct {
 	/* counted by workers (atomic add) */
 	uint64_t inserts, full, clashes;
 };
+
+/*
+ * Session affinity records live in the same table: protocol
+ * PSW_CT_PROTO_AFFINITY, original key (Service port id in the ports, client
+ * address as source, Service address as destination), the chosen backend
+ * in the reply key's source address and port, and the Service's
+ * timeoutSeconds as the entry's timeout.
+ */
+#define PSW_CT_PROTO_AFFINITY 0xfe
 
 /** Protocol class for timeouts. */
 enum { PSW_CT_TCP, PSW_CT_UDP, PSW_CT_ICMP, PSW_CT_OTHER };
@@ -149,6 +159,13 @@ void psw_ct_lookup(struct psw_ct *ct, const struct psw_ct_key *keys[], unsigned 
 int psw_ct_insert(struct psw_ct *ct, const struct psw_ct_key *orig,
 		  const struct psw_ct_key *reply, uint32_t svc, uint32_t backend,
 		  uint8_t flags, uint64_t now);
+
+/** Set an entry's own idle timeout (before others can see it expire). */
+static inline void
+psw_ct_set_timeout(struct psw_ct *ct, uint32_t hit, uint32_t seconds)
+{
+	ct->entries[hit >> 1].timeout_s = seconds;
+}
 
 /**
  * Account a packet of a known connection: state machine (TCP flags for TCP),

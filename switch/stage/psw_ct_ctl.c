@@ -179,7 +179,8 @@ psw_ct_expire(struct psw_ct *ct, unsigned budget, bool all)
 		if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE))
 			continue;
 		if (!all && now - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED) <=
-			    ct->timeout_tsc[proto_class(e->orig.proto)][e->state])
+			    (e->timeout_s ? (uint64_t)e->timeout_s * ct->tsc_hz
+					  : ct->timeout_tsc[proto_class(e->orig.proto)][e->state]))
 			continue;
 		if (retire(ct, idx) == 0)
 			n++;

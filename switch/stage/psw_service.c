@@ -282,6 +282,55 @@ reject(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt, s
 	}
 }
 
+/*
+ * Session affinity: the backend this client was given by this Service port
+ * while the record is fresh (UINT32_MAX: none, or it is no longer a backend),
+ * refreshed by every new connection; else pick bi and record it.
+ */
+static unsigned
+affinity_backend(const struct psw_tables *t, const struct psw_svc_port *sp,
+		 const struct psw_ct_key *orig, unsigned bi, uint64_t now)
+{
+	const struct psw_svc_table *s = t->svcs;
+	const struct psw_svc_backend *be;
+	struct psw_ct_key k, r;
+	const struct psw_ct_key *kp = &k;
+	uint32_t hit;
+	unsigned i;
+	int rc;
+
+	memset(&k, 0, sizeof(k));
+	k.family = orig->family;
+	k.proto = PSW_CT_PROTO_AFFINITY;
+	k.sport = (uint16_t)sp->id;
+	k.dport = (uint16_t)(sp->id >> 16);
+	memcpy(k.src, orig->src, 16);
+	memcpy(k.dst, sp->key.addr, 16);
+	psw_ct_lookup(t->ct, &kp, 1, &hit);
+	if (hit != UINT32_MAX) {
+		struct psw_ct_entry *e = psw_ct_entry(t->ct, hit);
+
+		for (i = 0; i < sp->nb_backends; i++) {
+			be = &s->backends[sp->backends + i];
+			if (be->port == e->reply.sport && memcmp(be->addr, e->reply.src, 16) == 0) {
+				__atomic_store_n(&e->last_seen, now, __ATOMIC_RELAXED);
+				return i;
+			}
+		}
+		return bi;           /* that backend is gone: a fresh pick, recorded when this one expires */
+	}
+	be = &s->backends[sp->backends + bi];
+	r = k;
+	r.pad = 1;               /* the reply key only has to be unique */
+	r.sport = be->port;
+	memcpy(r.src, be->addr, 16);
+	memcpy(r.dst, orig->src, 16);
+	rc = psw_ct_insert(t->ct, &k, &r, sp->id, bi, 0, now);
+	if (rc >= 0)
+		psw_ct_set_timeout(t->ct, (uint32_t)rc, sp->affinity_s);
+	return bi;
+}
+
 /* A new connection to Service port sp: pick, record, rewrite. */
 static void
 svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
@@ -312,6 +361,8 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		return;
 	}
 	bi = s->maglev[sp->maglev + rte_hash_crc(&orig, sizeof(orig), 0) % sp->maglev_size];
+	if (sp->flags & PSW_SVC_F_AFFINITY)
+		bi = affinity_backend(t, sp, &orig, bi, now);
 	be = &s->backends[sp->backends + bi];
 	hairpin = memcmp(be->addr, orig.src, alen) == 0;
 	memset(&reply, 0, sizeof(reply));

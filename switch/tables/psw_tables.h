@@ -91,6 +91,7 @@ struct psw_svc_backend {
 /* psw_svc_port.flags */
 #define PSW_SVC_F_REJECT 0x01    /**< no endpoint: answer with RST / unreachable */
 #define PSW_SVC_F_LOCAL  0x02    /**< traffic policy Local: no endpoint here means drop */
+#define PSW_SVC_F_AFFINITY 0x04  /**< sessionAffinity ClientIP */
 
 /** One Service address and port (a Service has one per VIP x port). */
 struct psw_svc_port {
@@ -100,6 +101,7 @@ struct psw_svc_port {
 	uint16_t maglev_size;
 	uint32_t backends;       /**< offset into psw_svc_table.backends */
 	uint32_t maglev;         /**< offset into psw_svc_table.maglev */
+	uint32_t affinity_s;     /**< sessionAffinity ClientIP timeout, seconds */
 	uint8_t flags;
 };
 

@@ -314,6 +314,44 @@ endpoints:
 
 
 @test
+def session_affinity_pins_then_expires(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    backends = [Pod(scope, sw, "aff-%d" % i, labels={"app": "aff"}) for i in range(3)]
+    client = Pod(scope, sw, "client")
+    track(scope, [b.serve_tcp(8080) for b in backends])
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: aff}
+spec:
+  selector: {app: aff}
+  sessionAffinity: ClientIP
+  sessionAffinityConfig: {clientIP: {timeoutSeconds: 2}}
+  ports: [{port: 80, targetPort: 8080}]
+""")
+    vip = service_ip(sw, "aff")
+    names = [client.tcp(vip, 80)[0] for _ in range(15)]
+    check(len(set(names)) == 1 and names[0].startswith("aff-"),
+          "15 connections of one client reached %s" % sorted(set(names)))
+    out = run([CTL, "-s", sw.sock, "get", "conntrack", client.ip]).stdout
+    check("AFFINITY" in out and names[0] not in ("",), "no affinity record:\n%s" % out)
+    # the record expires after timeoutSeconds of no new connection
+    deadline = time.time() + 12
+    while time.time() < deadline and "AFFINITY" in run([CTL, "-s", sw.sock, "get", "conntrack",
+                                                         client.ip]).stdout:
+        time.sleep(0.5)
+    check(time.time() < deadline, "the affinity record did not expire")
+    # without affinity the same client spreads (the policy made the difference)
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: aff}
+spec: {selector: {app: aff}, ports: [{port: 80, targetPort: 8080}]}
+""")
+    spread = {client.tcp(vip, 80)[0] for _ in range(30)}
+    check(len(spread) > 1, "without affinity still one backend: %s" % spread)
+    sw.stop()
+
+
+@test
 def hairpin_pod_reaches_itself_through_its_service(scope):
     sw = Switch(scope, "", workers="[1]").start()
     solo = Pod(scope, sw, "solo", labels={"app": "solo"})
