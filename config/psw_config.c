@@ -387,6 +387,38 @@ static int check_gateway6(struct psw_cfg_ctx *ctx, const config_setting_t *node)
 	return 0;
 }
 
+/* node.addresses: up to 4 IPv4 addresses the node owns on its uplinks. */
+static int parse_node_addresses(struct psw_cfg_ctx *ctx, const config_setting_t *node)
+{
+	const config_setting_t *list = psw_cfg_member(node, "addresses");
+	struct psw_config *cfg = ctx->cfg;
+	unsigned i, n;
+
+	if (list == NULL)
+		return 0;
+	if (!config_setting_is_aggregate(list) || config_setting_is_group(list))
+		return psw_cfg_fail(ctx, list, "node.addresses must be a list of IPv4 addresses, "
+				    "e.g. [ \"192.168.50.1\" ]");
+	n = (unsigned)config_setting_length(list);
+	if (n > 4)
+		return psw_cfg_fail(ctx, list, "node.addresses holds %u addresses; at most 4", n);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		const char *v = config_setting_get_string(e);
+		uint8_t fam, addr[16];
+
+		if (v == NULL || psw_parse_ip(v, &fam, addr) < 0 || fam != 4)
+			return psw_cfg_fail(ctx, e, "node.addresses[%u] must be an IPv4 address", i);
+		if (psw_prefix_contains(&cfg->node.pod_cidr, addr) ||
+		    psw_prefix_contains(&cfg->node.service_cidr, addr))
+			return psw_cfg_fail(ctx, e, "node.addresses[%u] '%s' lies in the pod or service "
+					    "CIDR; give the node's own uplink address", i, v);
+		memcpy(cfg->node.addresses[i], addr, 4);
+	}
+	cfg->node.nb_addresses = n;
+	return 0;
+}
+
 static int parse_node(struct psw_cfg_ctx *ctx, const config_setting_t *node)
 {
 	struct psw_config *cfg = ctx->cfg;
@@ -422,7 +454,7 @@ static int parse_node(struct psw_cfg_ctx *ctx, const config_setting_t *node)
 		return -EINVAL;
 	if (psw_cfg_opt_mac(ctx, node, "node", "gateway_mac", cfg->node.gateway_mac) < 0)
 		return -EINVAL;
-	return 0;
+	return parse_node_addresses(ctx, node);
 }
 
 /* api.group, api.sockets_dir, api.state_dir */
@@ -515,7 +547,7 @@ static const char *const eal_keys[] = {
 static const char *const workers_keys[] = { "cores", "idle_sleep_us", NULL };
 static const char *const node_keys[] = {
 	"name", "pod_cidr", "gateway", "pod_cidr6", "gateway6", "service_cidr",
-	"nodeport_range", "gateway_mac", NULL
+	"nodeport_range", "gateway_mac", "addresses", NULL
 };
 static const char *const api_keys[] = { "socket", "group", "sockets_dir", "state_dir", NULL };
 static const char *const limits_keys[] = {

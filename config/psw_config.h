@@ -113,6 +113,8 @@ struct psw_config {
 		uint16_t nodeport_min;
 		uint16_t nodeport_max;
 		uint8_t gateway_mac[6];        /**< MAC pods see for their gateway */
+		unsigned nb_addresses;         /**< the node's own addresses on its uplinks */
+		uint8_t addresses[4][4];       /**< IPv4, network order: NodePorts are served here */
 	} node;
 
 	struct {

@@ -186,6 +186,99 @@ allocate_cluster_ip(const struct psw_state *st, json_t *next, json_t *used, json
 	return -1;
 }
 
+/* nodePorts held by the stored Services other than skip_key: "port/proto" -> true. */
+static json_t *
+node_ports_used(json_t *objs, const char *skip_key)
+{
+	json_t *used = json_object(), *o, *p;
+	const char *key;
+	size_t i;
+
+	json_object_foreach(objs, key, o) {
+		if (strncmp(key, "Service/", 8) != 0 || strcmp(key, skip_key) == 0)
+			continue;
+		json_array_foreach(json_object_get(json_object_get(o, "spec"), "ports"), i, p) {
+			char k[32];
+
+			if (!json_is_integer(json_object_get(p, "nodePort")))
+				continue;
+			snprintf(k, sizeof(k), "%lld/%s", (long long)json_integer_value(json_object_get(p, "nodePort")),
+				 json_string_value(json_object_get(p, "protocol")) ?: "TCP");
+			json_object_set_new(used, k, json_true());
+		}
+	}
+	return used;
+}
+
+/*
+ * NodePort and LoadBalancer Services: every port gets a nodePort from
+ * node.nodeport_range, kept when the Service is applied again; one given in
+ * the manifest must be in the range and free. Returns NULL or an error.
+ */
+static json_t *
+allocate_node_ports(const struct psw_state *st, json_t *next, json_t *obj, const char *key,
+		    size_t doc)
+{
+	json_t *spec = json_object_get(obj, "spec"), *old, *p, *used;
+	const char *type = json_string_value(json_object_get(spec, "type")) ?: "";
+	unsigned lo = st->cfg.node.nodeport_min, hi = st->cfg.node.nodeport_max;
+	json_t *err = NULL;
+	size_t i, j;
+
+	if (strcmp(type, "NodePort") != 0 && strcmp(type, "LoadBalancer") != 0)
+		return NULL;
+	old = json_object_get(next, key);
+	used = node_ports_used(next, key);
+	json_array_foreach(json_object_get(spec, "ports"), i, p) {
+		const char *proto = json_string_value(json_object_get(p, "protocol")) ?: "TCP";
+		json_t *np = json_object_get(p, "nodePort"), *op;
+		char k[32];
+
+		if (np == NULL || json_integer_value(np) == 0) {
+			/* the same port of the stored Service keeps its nodePort */
+			json_array_foreach(json_object_get(json_object_get(old, "spec"), "ports"), j, op)
+				if (json_equal(json_object_get(op, "port"), json_object_get(p, "port")) &&
+				    json_equal(json_object_get(op, "protocol"), json_object_get(p, "protocol")) &&
+				    json_is_integer(json_object_get(op, "nodePort")))
+					np = json_object_get(op, "nodePort");
+		}
+		if (np != NULL && json_integer_value(np) != 0) {
+			json_int_t v = json_integer_value(np);
+
+			snprintf(k, sizeof(k), "%lld/%s", (long long)v, proto);
+			if (v < lo || v > hi) {
+				err = psw_api_error(PSW_API_E_INVALID, "document %zu: %s: spec.ports[%zu].nodePort "
+						    "%lld is outside node.nodeport_range %u-%u (nothing was "
+						    "changed)", doc, key, i, (long long)v, lo, hi);
+				break;
+			}
+			if (json_object_get(used, k) != NULL) {
+				err = psw_api_error(PSW_API_E_EXISTS, "document %zu: %s: spec.ports[%zu].nodePort "
+						    "%lld is already allocated (nothing was changed)", doc, key,
+						    i, (long long)v);
+				break;
+			}
+			json_object_set_new(p, "nodePort", json_integer(v));
+			json_object_set_new(used, k, json_true());
+			continue;
+		}
+		for (j = lo; j <= hi; j++) {
+			snprintf(k, sizeof(k), "%zu/%s", j, proto);
+			if (json_object_get(used, k) == NULL)
+				break;
+		}
+		if (j > hi) {
+			err = psw_api_error(PSW_API_E_NO_RESOURCES, "document %zu: %s: no free nodePort in "
+					    "%u-%u (nothing was changed)", doc, key, lo, hi);
+			break;
+		}
+		json_object_set_new(p, "nodePort", json_integer((json_int_t)j));
+		json_object_set_new(used, k, json_true());
+	}
+	json_decref(used);
+	return err;
+}
+
 json_t *
 psw_k8s_apply(struct psw_state *st, json_t *args)
 {
@@ -216,6 +309,13 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 			json_decref(results);
 			return psw_api_error(PSW_API_E_NO_RESOURCES, "document %zu: no free address in "
 					     "the service CIDR for %s (nothing was changed)", i + 1, key);
+		}
+		if (strncmp(key, "Service/", 8) == 0 && (err = allocate_node_ports(st, next, o, key, i + 1))) {
+			json_decref(used);
+			json_decref(next);
+			json_decref(objs);
+			json_decref(results);
+			return err;
 		}
 		old = json_object_get(next, key);
 		action = old == NULL ? "created" : json_equal(old, o) ? "unchanged" : "configured";

@@ -298,6 +298,49 @@ service_addresses(json_t *svc)
 	return out;
 }
 
+/*
+ * One table entry: a Service address and port with the endpoints of that
+ * Service port. local_only keeps this node's endpoints (traffic policy
+ * Local; none then means drop).
+ */
+static void
+add_entry(const struct psw_state *st, struct spec_list *specs, json_t *svc, json_t *slices,
+	  json_t *port, uint8_t fam, const uint8_t *addr, int proto, uint16_t num, bool local_only,
+	  uint8_t flags)
+{
+	json_t *spec = json_object_get(svc, "spec");
+	const char *ns = json_string_value(json_object_get(json_object_get(svc, "metadata"), "namespace"));
+	bool not_ready = json_is_true(json_object_get(spec, "publishNotReadyAddresses"));
+	struct psw_svc_spec s = { .nb_backends = 0, .backends = NULL, .flags = flags };
+
+	memset(&s.key, 0, sizeof(s.key));
+	s.key.family = fam;
+	s.key.proto = (uint8_t)proto;
+	s.key.port = htons(num);
+	memcpy(s.key.addr, addr, fam == 4 ? 4 : 16);
+	if (!from_slices(st, slices, port, fam, not_ready, &s.backends, &s.nb_backends))
+		from_selector(st, ns ?: "", json_object_get(spec, "selector"), port, fam, &s.backends,
+			      &s.nb_backends);
+	if (strcmp(json_string_value(json_object_get(spec, "sessionAffinity")) ?: "", "ClientIP") == 0) {
+		json_int_t t = json_integer_value(json_object_get(json_object_get(
+			json_object_get(spec, "sessionAffinityConfig"), "clientIP"), "timeoutSeconds"));
+
+		s.flags |= PSW_SVC_F_AFFINITY;
+		s.affinity_s = (uint32_t)(t > 0 ? t : 10800);
+	}
+	if (local_only) {
+		unsigned kept = 0, e;
+
+		for (e = 0; e < s.nb_backends; e++)
+			if (s.backends[e].local)
+				s.backends[kept++] = s.backends[e];
+		s.nb_backends = kept;
+		s.flags |= PSW_SVC_F_LOCAL;
+	}
+	if (push_spec(specs, &s) < 0)
+		free(s.backends);
+}
+
 struct psw_svc_table *
 psw_services_compile(struct psw_state *st, char *err, size_t err_len)
 {
@@ -311,13 +354,12 @@ psw_services_compile(struct psw_state *st, char *err, size_t err_len)
 		json_t *meta = json_object_get(svc, "metadata"), *spec = json_object_get(svc, "spec");
 		const char *ns = json_string_value(json_object_get(meta, "namespace"));
 		const char *name = json_string_value(json_object_get(meta, "name"));
-		bool not_ready = json_is_true(json_object_get(spec, "publishNotReadyAddresses"));
 		bool local_only = strcmp(json_string_value(json_object_get(spec, "internalTrafficPolicy")) ?: "",
 					 "Local") == 0;
-		bool affinity = strcmp(json_string_value(json_object_get(spec, "sessionAffinity")) ?: "",
-				       "ClientIP") == 0;
-		json_int_t affinity_s = json_integer_value(json_object_get(json_object_get(
-			json_object_get(spec, "sessionAffinityConfig"), "clientIP"), "timeoutSeconds"));
+		const char *type = json_string_value(json_object_get(spec, "type")) ?: "";
+		bool is_node_port = strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0;
+		bool ext_local = strcmp(json_string_value(json_object_get(spec, "externalTrafficPolicy")) ?: "",
+					"Local") == 0;
 		json_t *addrs, *port, *a, *mine;
 		char skey[256];
 		size_t p, k;
@@ -330,37 +372,23 @@ psw_services_compile(struct psw_state *st, char *err, size_t err_len)
 		json_array_foreach(json_object_get(spec, "ports"), p, port) {
 			int proto = proto_of(json_string_value(json_object_get(port, "protocol")));
 			uint16_t num = (uint16_t)json_integer_value(json_object_get(port, "port"));
+			json_int_t node_port = is_node_port ?
+				json_integer_value(json_object_get(port, "nodePort")) : 0;
 
 			json_array_foreach(addrs, k, a) {
-				struct psw_svc_spec s = { .nb_backends = 0, .backends = NULL, .flags = 0 };
 				uint8_t fam, addr[16];
 
 				if (proto < 0 || psw_parse_ip(json_string_value(a), &fam, addr) < 0)
 					continue;
-				memset(&s.key, 0, sizeof(s.key));
-				s.key.family = fam;
-				s.key.proto = (uint8_t)proto;
-				s.key.port = htons(num);
-				memcpy(s.key.addr, addr, fam == 4 ? 4 : 16);
-				if (!from_slices(st, mine, port, fam, not_ready, &s.backends, &s.nb_backends))
-					from_selector(st, ns, json_object_get(spec, "selector"), port, fam,
-						      &s.backends, &s.nb_backends);
-				if (affinity) {
-					s.flags |= PSW_SVC_F_AFFINITY;
-					s.affinity_s = (uint32_t)(affinity_s > 0 ? affinity_s : 10800);
-				}
-				if (local_only) {
-					/* internalTrafficPolicy Local: this node's endpoints or nothing */
-					unsigned kept = 0, e;
+				add_entry(st, &specs, svc, mine, port, fam, addr, proto, num, local_only, 0);
+			}
+			/* NodePort (also of LoadBalancer Services) on every node address */
+			if (node_port > 0 && proto >= 0) {
+				unsigned n;
 
-					for (e = 0; e < s.nb_backends; e++)
-						if (s.backends[e].local)
-							s.backends[kept++] = s.backends[e];
-					s.nb_backends = kept;
-					s.flags |= PSW_SVC_F_LOCAL;
-				}
-				if (push_spec(&specs, &s) < 0)
-					free(s.backends);
+				for (n = 0; n < st->cfg.node.nb_addresses; n++)
+					add_entry(st, &specs, svc, mine, port, 4, st->cfg.node.addresses[n], proto,
+						  (uint16_t)node_port, ext_local, ext_local ? 0 : PSW_SVC_F_MASQ);
 			}
 		}
 		json_decref(addrs);

@@ -97,6 +97,8 @@ fill_node(struct psw_tables *t, const struct psw_config *cfg)
 	memcpy(&t->node.gw_mac, cfg->node.gateway_mac, 6);
 	memcpy(&t->node.pod_net4, cfg->node.pod_cidr.addr, 4);
 	t->node.pod_mask4 = rte_cpu_to_be_32(mask);
+	t->node.nb_addrs = cfg->node.nb_addresses;
+	memcpy(t->node.addrs4, cfg->node.addresses, sizeof(t->node.addrs4));
 }
 
 static void

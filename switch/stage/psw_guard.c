@@ -29,6 +29,20 @@ in_pod(const struct psw_tables *t, const struct psw_meta *m)
 	return pi->is_pod ? &t->pods->pods[pi->pod] : NULL;
 }
 
+/* The gateway, or one of the node's uplink addresses. */
+static inline bool
+is_node_addr4(const struct psw_tables *t, uint32_t a)
+{
+	uint32_t i;
+
+	if (a == t->node.gw4)
+		return true;
+	for (i = 0; i < t->node.nb_addrs; i++)
+		if (a == t->node.addrs4[i])
+			return true;
+	return false;
+}
+
 static inline bool
 ip6_is_link_local(const uint8_t *a)
 {
@@ -88,7 +102,7 @@ guard_arp(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
 	 * of the pod's own address gets no answer. Elsewhere only the gateway.
 	 */
 	if (arp->arp_opcode != RTE_BE16(RTE_ARP_OP_REQUEST) || tip == sip ||
-	    (pod != NULL ? (pod->has_ip4 && tip == pod->ip4) : tip != t->node.gw4) ||
+	    (pod != NULL ? (pod->has_ip4 && tip == pod->ip4) : !is_node_addr4(t, tip)) ||
 	    sip == 0) {
 		psw_set_drop(m, PSW_DROP_ARP_IGNORED);
 		return;
@@ -171,8 +185,9 @@ guard_echo4(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 	icmp->icmp_cksum = psw_csum_update16(icmp->icmp_cksum,
 					     RTE_BE16(RTE_IP_ICMP_ECHO_REQUEST << 8),
 					     RTE_BE16(RTE_IP_ICMP_ECHO_REPLY << 8));
-	ip->dst_addr = ip->src_addr;
-	ip->src_addr = t->node.gw4;
+	/* answered from the address that was pinged: the gateway or a node address */
+	ip->src_addr = ip->dst_addr;
+	ip->dst_addr = m->src4;
 	ip->time_to_live = 64;
 	ip->hdr_checksum = 0;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
@@ -243,7 +258,7 @@ guard_ip4(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
 		psw_set_drop(m, PSW_DROP_MULTICAST);
 		return;
 	}
-	if (m->dst4 == t->node.gw4)
+	if (is_node_addr4(t, m->dst4))
 		guard_echo4(lc, t, pkt, m);
 }
 

@@ -375,7 +375,11 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		reply.sport = be->port;
 		reply.dport = orig.sport;
 	}
-	if (hairpin) {
+	if (sp->flags & PSW_SVC_F_MASQ) {
+		/* a NodePort with policy Cluster: the reply comes back to this node's address */
+		memcpy(reply.dst, sp->key.addr, alen);
+		flags |= PSW_CT_F_SNAT;
+	} else if (hairpin) {
 		/* the backend is the client: make the reply come back through the switch */
 		memcpy(reply.dst, m->l3 == PSW_L3_IPV4 ? (const uint8_t *)&t->node.gw4 : t->node.gw6, alen);
 		flags |= PSW_CT_F_SNAT;

@@ -41,7 +41,7 @@ void psw_service_run(struct psw_lcore *lc, const struct psw_tables *t, struct ps
 /** A Service port with its backends, as the control plane computed it. */
 struct psw_svc_spec {
 	struct psw_svc_key key;
-	uint8_t flags;                      /**< PSW_SVC_F_LOCAL, PSW_SVC_F_AFFINITY */
+	uint8_t flags;                      /**< PSW_SVC_F_LOCAL, _AFFINITY, _MASQ */
 	uint32_t affinity_s;                /**< sessionAffinity timeout, seconds */
 	unsigned nb_backends;
 	struct psw_svc_backend *backends;   /**< borrowed */

@@ -89,7 +89,7 @@ psw_svc_table_build(const struct psw_svc_spec *specs, unsigned nb, int socket)
 		p->backends = be;
 		p->maglev = mg;
 		p->flags = sp->flags & PSW_SVC_F_LOCAL ? PSW_SVC_F_LOCAL : PSW_SVC_F_REJECT;
-		p->flags |= sp->flags & PSW_SVC_F_AFFINITY;
+		p->flags |= sp->flags & (PSW_SVC_F_AFFINITY | PSW_SVC_F_MASQ);
 		p->affinity_s = sp->affinity_s;
 		for (k = 0; k < sp->nb_backends; k++) {
 			s->backends[be + k] = sp->backends[k];

@@ -92,6 +92,7 @@ struct psw_svc_backend {
 #define PSW_SVC_F_REJECT 0x01    /**< no endpoint: answer with RST / unreachable */
 #define PSW_SVC_F_LOCAL  0x02    /**< traffic policy Local: no endpoint here means drop */
 #define PSW_SVC_F_AFFINITY 0x04  /**< sessionAffinity ClientIP */
+#define PSW_SVC_F_MASQ   0x08    /**< masquerade clients to this address (NodePort, policy Cluster) */
 
 /** One Service address and port (a Service has one per VIP x port). */
 struct psw_svc_port {
@@ -134,6 +135,8 @@ struct psw_node_info {
 	struct rte_ether_addr gw_mac;
 	uint32_t pod_net4;               /**< network order */
 	uint32_t pod_mask4;              /**< network order */
+	uint32_t nb_addrs;
+	uint32_t addrs4[4];              /**< the node's uplink addresses, network order */
 };
 
 struct psw_tables {

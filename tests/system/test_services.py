@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from pswtest import (BUILD, Netns, Switch, check, cni_call, cni_conf, kill_group, main,  # noqa: E402
-                     run, test)
+                     run, test, uid)
 
 CTL = os.path.join(BUILD, "switch", "podswitchctl")
 
@@ -348,6 +348,70 @@ spec: {selector: {app: aff}, ports: [{port: 80, targetPort: 8080}]}
 """)
     spread = {client.tcp(vip, 80)[0] for _ in range(30)}
     check(len(spread) > 1, "without affinity still one backend: %s" % spread)
+    sw.stop()
+
+
+def external_client(scope):
+    """A namespace standing in for a client outside the cluster, on the node's
+    uplink: veth, 192.168.50.2/24; the node's address there is 192.168.50.1."""
+    ext = Netns(scope)
+    host = "up" + uid()
+    run(["ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ext.name])
+    scope.defer(lambda: run(["ip", "link", "del", host], check_rc=False))
+    run(["ip", "link", "set", host, "up"])
+    ext.ip("link set eth0 address 02:00:00:00:50:02 up")
+    ext.ip("addr add 192.168.50.2/24 dev eth0")
+    ext.sh("ethtool -K eth0 tx off >/dev/null")
+    conf = """node = { addresses = [ "192.168.50.1" ]; };
+ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; } );
+routes = ( { prefix = "192.168.50.0/24"; port = "up"; mac = "02:00:00:00:50:02"; } );
+""" % host
+    return ext, conf
+
+
+@test
+def nodeport_from_an_external_client(scope):
+    ext, conf = external_client(scope)
+    sw = Switch(scope, conf, workers="[1]").start()
+    web = Pod(scope, sw, "np-web", labels={"app": "np"})
+    # the backend answers with its name and the address it sees
+    track(scope, [web.ns.popen("exec socat TCP-LISTEN:8080,fork,reuseaddr "
+                               "SYSTEM:'echo np-web $SOCAT_PEERADDR'")])
+    sent, got = __import__("pswtest").ping(ext, "192.168.50.1", count=2)
+    check(got == sent, "the node address does not answer ping on the uplink")
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: np}
+spec: {type: NodePort, selector: {app: np}, ports: [{port: 80, targetPort: 8080}]}
+""")
+    svc = json.loads(run([CTL, "-s", sw.sock, "get", "svc", "np", "-o", "json"]).stdout)
+    node_port = svc["spec"]["ports"][0]["nodePort"]
+    check(30000 <= node_port <= 32767, "nodePort %s not from the range" % node_port)
+    r = ext.sh("socat -T 3 - TCP:192.168.50.1:%d,connect-timeout=3 </dev/null" % node_port,
+               check_rc=False, timeout=10)
+    check(r.stdout.strip() == "np-web 192.168.50.1",
+          "externalTrafficPolicy Cluster: expected the node address as source, got %r %r"
+          % (r.stdout, r.stderr))
+    # Local keeps the client's own address
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: np}
+spec: {type: NodePort, externalTrafficPolicy: Local, selector: {app: np},
+       ports: [{port: 80, targetPort: 8080}]}
+""")
+    svc = json.loads(run([CTL, "-s", sw.sock, "get", "svc", "np", "-o", "json"]).stdout)
+    check(svc["spec"]["ports"][0]["nodePort"] == node_port, "nodePort changed on re-apply")
+    r = ext.sh("socat -T 3 - TCP:192.168.50.1:%d,connect-timeout=3 </dev/null" % node_port,
+               check_rc=False, timeout=10)
+    check(r.stdout.strip() == "np-web 192.168.50.2",
+          "externalTrafficPolicy Local: expected the client's address, got %r %r" % (r.stdout, r.stderr))
+    # a nodePort outside the range is refused whole
+    r = apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: bad}
+spec: {type: NodePort, ports: [{port: 80, nodePort: 80}]}
+""", check_rc=False)
+    check(r.returncode == 1 and "nodeport_range" in r.stderr, "bad nodePort: %r" % r.stderr)
     sw.stop()
 
 
