@@ -416,6 +416,76 @@ spec: {type: NodePort, ports: [{port: 80, nodePort: 80}]}
 
 
 @test
+def several_ports_and_endpoints_appearing(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    web = Pod(scope, sw, "multi", labels={"app": "multi"},
+              ports=[{"name": "a", "containerPort": 8081}, {"name": "b", "containerPort": 8082}])
+    client = Pod(scope, sw, "client")
+    track(scope, [web.serve_tcp(8081, "port-a"), web.serve_tcp(8082, "port-b"),
+                  web.serve_udp(5353)])
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: multi}
+spec:
+  selector: {app: multi}
+  ports: [{name: a, port: 80, targetPort: a}, {name: b, port: 81, targetPort: b}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: later}
+spec: {selector: {app: later}, ports: [{port: 53, targetPort: 5353, protocol: UDP}]}
+""")
+    vip = service_ip(sw, "multi")
+    check(client.tcp(vip, 80)[0] == "port-a" and client.tcp(vip, 81)[0] == "port-b",
+          "the two ports of one Service do not reach their own target ports")
+    # a UDP flow to a Service without endpoints is refused, and nothing of it
+    # is cached: once an endpoint appears the very same flow gets through
+    late = service_ip(sw, "later")
+    r = client.ns.sh("echo x | socat -T 2 - UDP:%s:53,sourceport=41000" % late, check_rc=False)
+    check("refused" in r.stderr.lower(), "no endpoint yet: %r" % r.stderr)
+    apply(sw, scope, json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "multi", "namespace": "default", "labels": {"app": "later"}},
+        "spec": {"containers": [{"name": "c", "ports": []}]}}))
+    check(client.udp(late, 53, sport=41000) == "multi", "the same flow after an endpoint appeared")
+    sw.stop()
+
+
+@test
+def backends_added_and_removed_while_clients_run(scope):
+    sw = Switch(scope, "", workers="[0, 1]").start()
+    pods = [Pod(scope, sw, "churn-%d" % i, labels={"app": "churn"}) for i in range(3)]
+    client = Pod(scope, sw, "client")
+    track(scope, [p.serve_tcp(8080) for p in pods])
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: churn}
+spec: {selector: {app: churn}, ports: [{port: 80, targetPort: 8080}]}
+""")
+    vip = service_ip(sw, "churn")
+    # a client loop runs connections the whole time
+    loop = client.ns.popen("for i in $(seq 300); do socat -T 2 - TCP:%s:80,connect-timeout=2 </dev/null "
+                           "|| echo FAILED; done" % vip, stdout=__import__("subprocess").PIPE)
+
+    def relabel(name, labels):
+        apply(sw, scope, json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": name, "namespace": "default", "labels": labels},
+            "spec": {"containers": [{"name": "c", "ports": []}]}}))
+
+    for step in range(6):
+        time.sleep(0.3)
+        relabel("churn-%d" % (step % 3), {} if step % 2 == 0 else {"app": "churn"})
+    relabel("churn-0", {"app": "churn"})
+    relabel("churn-1", {"app": "churn"})
+    relabel("churn-2", {"app": "churn"})
+    out, _ = loop.communicate(timeout=240)
+    lines = out.decode().split()
+    check("FAILED" not in lines and len(lines) == 300,
+          "%d of 300 connections failed while backends changed" % lines.count("FAILED"))
+    check(set(lines) == {"churn-0", "churn-1", "churn-2"}, "backends seen: %s" % set(lines))
+    sw.stop()
+
+
+@test
 def hairpin_pod_reaches_itself_through_its_service(scope):
     sw = Switch(scope, "", workers="[1]").start()
     solo = Pod(scope, sw, "solo", labels={"app": "solo"})
