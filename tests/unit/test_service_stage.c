@@ -1,0 +1,316 @@
+/*
+ * The conntrack and service stages on crafted packets (EAL --no-huge): every
+ * frame the pipeline emits is compared byte for byte with a frame built from
+ * scratch (so the incremental checksum updates are checked against full
+ * ones): DNAT of a SYN, un-NAT of the SYN-ACK, DNAT of the next packet, an
+ * ICMP error NAT-ed back, a TCP RST for a Service without endpoints, and
+ * invalid TCP dropped.
+ */
+#include <stdio.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+#include <rte_eal.h>
+#include <rte_malloc.h>
+#include <rte_tcp.h>
+
+#include "pkt_build.h"
+#include "psw_ct.h"
+#include "psw_forward_ctl.h"
+#include "psw_service.h"
+#include "psw_worker.h"
+
+#define CLIENT 0x0af4000au       /* 10.244.0.10, port 0 */
+#define BACKEND 0x0af4000bu      /* 10.244.0.11, port 1 */
+#define VIP 0x0a600010u          /* 10.96.0.16 */
+#define EMPTY_VIP 0x0a600011u    /* a Service without endpoints */
+
+static struct rte_mempool *mp;
+static struct psw_tables *t;
+static struct psw_lcore lc;
+static const uint8_t gw_mac[6] = { 0x02, 0x50, 0x53, 0x57, 0x00, 0x01 };
+static const uint8_t mac_c[6] = { 2, 0, 0, 0, 0, 0x0a }, mac_b[6] = { 2, 0, 0, 0, 0, 0x0b };
+
+static struct psw_svc_key
+svc_key(uint32_t vip, uint8_t proto, uint16_t port)
+{
+	struct psw_svc_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.family = 4;
+	k.proto = proto;
+	k.port = rte_cpu_to_be_16(port);
+	vip = rte_cpu_to_be_32(vip);
+	memcpy(k.addr, &vip, 4);
+	return k;
+}
+
+static int
+setup(void)
+{
+	struct psw_pod pods[2] = { 0 };
+	struct psw_svc_backend be = { .family = 4, .local = 1 };
+	struct psw_svc_spec specs[3];
+	uint32_t b = rte_cpu_to_be_32(BACKEND);
+
+	mp = rte_pktmbuf_pool_create("svc_pool", 1024, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	psw_tables_init(1);
+	t = psw_tables_alloc();
+	t->node.gw4 = rte_cpu_to_be_32(0x0af40001);
+	memcpy(&t->node.gw_mac, gw_mac, 6);
+	t->node.pod_net4 = rte_cpu_to_be_32(0x0af40000);
+	t->node.pod_mask4 = rte_cpu_to_be_32(0xffffff00);
+	t->ports[0] = (struct psw_port_info){ .present = 1, .is_pod = 1, .pod = 0 };
+	t->ports[1] = (struct psw_port_info){ .present = 1, .is_pod = 1, .pod = 1 };
+	memcpy(&pods[0].nh.mac, mac_c, 6);
+	pods[0].nh.port = 0;
+	pods[0].has_ip4 = 1;
+	pods[0].ip4 = rte_cpu_to_be_32(CLIENT);
+	memcpy(&pods[1].nh.mac, mac_b, 6);
+	pods[1].nh.port = 1;
+	pods[1].has_ip4 = 1;
+	pods[1].ip4 = b;
+	t->pods = psw_pod_table_build(pods, 2, SOCKET_ID_ANY);
+	t->routes = psw_route_table_build(NULL, 0, SOCKET_ID_ANY);
+	be.port = rte_cpu_to_be_16(8080);
+	memcpy(be.addr, &b, 4);
+	memset(specs, 0, sizeof(specs));
+	specs[0].key = svc_key(VIP, IPPROTO_TCP, 80);
+	specs[0].nb_backends = 1;
+	specs[0].backends = &be;
+	specs[1].key = svc_key(EMPTY_VIP, IPPROTO_TCP, 80);
+	specs[2].key = svc_key(VIP, IPPROTO_UDP, 53);
+	specs[2].nb_backends = 1;
+	specs[2].backends = &be;
+	t->svcs = psw_svc_table_build(specs, 3, SOCKET_ID_ANY);
+	t->ct = psw_ct_create(1024, SOCKET_ID_ANY, psw_tables_qsbr());
+	return mp == NULL || t->pods == NULL || t->svcs == NULL || t->ct == NULL;
+}
+
+static struct tpkt
+tcp(const uint8_t *src_mac, const uint8_t *dst_mac, uint32_t src, uint32_t dst, uint16_t sport,
+    uint16_t dport, uint8_t ttl)
+{
+	struct tpkt p;
+
+	tpkt_defaults(&p);
+	p.proto = IPPROTO_TCP;
+	memcpy(p.src_mac, src_mac, 6);
+	memcpy(p.dst_mac, dst_mac, 6);
+	p.src4 = src;
+	p.dst4 = dst;
+	p.sport = sport;
+	p.dport = dport;
+	p.ttl = ttl;
+	p.payload = 4;
+	return p;
+}
+
+/* Build a TCP frame with these flags / seq / ack and a valid checksum. */
+static struct rte_mbuf *
+tcp_frame(const struct tpkt *p, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct rte_mbuf *m = tpkt_build(mp, p);
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
+
+	th->tcp_flags = flags;
+	th->sent_seq = rte_cpu_to_be_32(seq);
+	th->recv_ack = rte_cpu_to_be_32(ack);
+	th->cksum = 0;
+	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	return m;
+}
+
+static struct psw_meta
+run(struct rte_mbuf *m, uint16_t port)
+{
+	struct psw_burst b = { .nb = 1 };
+
+	b.pkts[0] = m;
+	b.meta[0].in_port = port;
+	psw_worker_process(&lc, t, &b);
+	return b.meta[0];
+}
+
+static void
+same_frame(struct rte_mbuf *got, struct rte_mbuf *want)
+{
+	CU_ASSERT_EQUAL(rte_pktmbuf_data_len(got), rte_pktmbuf_data_len(want));
+	if (rte_pktmbuf_data_len(got) == rte_pktmbuf_data_len(want) &&
+	    memcmp(rte_pktmbuf_mtod(got, void *), rte_pktmbuf_mtod(want, void *),
+		   rte_pktmbuf_data_len(want)) != 0) {
+		unsigned i;
+
+		fprintf(stderr, "\n  frame differs:\n  got ");
+		for (i = 0; i < rte_pktmbuf_data_len(got); i++)
+			fprintf(stderr, "%02x", rte_pktmbuf_mtod(got, uint8_t *)[i]);
+		fprintf(stderr, "\n  want ");
+		for (i = 0; i < rte_pktmbuf_data_len(want); i++)
+			fprintf(stderr, "%02x", rte_pktmbuf_mtod(want, uint8_t *)[i]);
+		fprintf(stderr, "\n");
+		CU_FAIL("frames differ");
+	}
+}
+
+static void
+test_invalid_tcp_dropped(void)
+{
+	struct tpkt p = tcp(mac_c, gw_mac, CLIENT, VIP, 40001, 80, 64);
+	struct rte_mbuf *m = tcp_frame(&p, RTE_TCP_ACK_FLAG, 1, 1);
+	struct psw_meta meta = run(m, 0);
+
+	CU_ASSERT_EQUAL(meta.verdict, PSW_V_DROP);
+	CU_ASSERT_EQUAL(meta.drop_reason, PSW_DROP_CT_INVALID);
+	rte_pktmbuf_free(m);
+}
+
+static void
+test_dnat_and_un_nat_byte_exact(void)
+{
+	struct tpkt p = tcp(mac_c, gw_mac, CLIENT, VIP, 40000, 80, 64), w;
+	struct rte_mbuf *m, *want;
+	struct psw_meta meta;
+
+	/* SYN to the ClusterIP leaves for the backend, DNAT-ed */
+	m = tcp_frame(&p, RTE_TCP_SYN_FLAG, 1000, 0);
+	meta = run(m, 0);
+	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT_EQUAL(meta.out_port, 1);
+	w = tcp(gw_mac, mac_b, CLIENT, BACKEND, 40000, 8080, 63);
+	want = tcp_frame(&w, RTE_TCP_SYN_FLAG, 1000, 0);
+	same_frame(m, want);
+	rte_pktmbuf_free(m);
+	rte_pktmbuf_free(want);
+	/* the backend's SYN-ACK comes back from the ClusterIP */
+	p = tcp(mac_b, gw_mac, BACKEND, CLIENT, 8080, 40000, 64);
+	m = tcp_frame(&p, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, 5000, 1001);
+	meta = run(m, 1);
+	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT_EQUAL(meta.out_port, 0);
+	w = tcp(gw_mac, mac_c, VIP, CLIENT, 80, 40000, 63);
+	want = tcp_frame(&w, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, 5000, 1001);
+	same_frame(m, want);
+	rte_pktmbuf_free(m);
+	rte_pktmbuf_free(want);
+	/* the client's ACK: a known connection, DNAT-ed by conntrack alone */
+	p = tcp(mac_c, gw_mac, CLIENT, VIP, 40000, 80, 64);
+	m = tcp_frame(&p, RTE_TCP_ACK_FLAG, 1001, 5001);
+	meta = run(m, 0);
+	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT(meta.ct != 0);
+	w = tcp(gw_mac, mac_b, CLIENT, BACKEND, 40000, 8080, 63);
+	want = tcp_frame(&w, RTE_TCP_ACK_FLAG, 1001, 5001);
+	same_frame(m, want);
+	rte_pktmbuf_free(m);
+	rte_pktmbuf_free(want);
+}
+
+static void
+test_reject_byte_exact(void)
+{
+	struct tpkt p = tcp(mac_c, gw_mac, CLIENT, EMPTY_VIP, 40002, 80, 64), w;
+	struct rte_mbuf *m = tcp_frame(&p, RTE_TCP_SYN_FLAG, 7000, 0), *want;
+	struct psw_meta meta = run(m, 0);
+	struct rte_ipv4_hdr *ip;
+
+	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT_EQUAL(meta.out_port, 0);
+	/* RST|ACK from the Service address acknowledging the SYN and its 4 data
+	 * bytes (seq + 4 + 1), carrying none itself */
+	w = tcp(gw_mac, mac_c, EMPTY_VIP, CLIENT, 80, 40002, 64);
+	w.payload = 0;
+	want = tcp_frame(&w, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, 0, 7005);
+	ip = rte_pktmbuf_mtod_offset(want, struct rte_ipv4_hdr *, 14);
+	((struct rte_tcp_hdr *)(ip + 1))->rx_win = 0;
+	((struct rte_tcp_hdr *)(ip + 1))->cksum = 0;
+	((struct rte_tcp_hdr *)(ip + 1))->cksum = rte_ipv4_udptcp_cksum(ip, ip + 1);
+	same_frame(m, want);
+	rte_pktmbuf_free(m);
+	rte_pktmbuf_free(want);
+}
+
+static void
+test_icmp_error_nated_back(void)
+{
+	struct tpkt p;
+	struct rte_mbuf *m, *err;
+	struct psw_meta meta;
+	struct rte_ipv4_hdr *ip, *inner;
+	uint8_t *icmp, quote[28];
+	unsigned len;
+
+	/* the client's UDP datagram to the Service, DNAT-ed to backend:5353... */
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, mac_c, 6);
+	memcpy(p.dst_mac, gw_mac, 6);
+	p.src4 = CLIENT;
+	p.dst4 = VIP;
+	p.sport = 33000;
+	p.dport = 53;
+	m = tpkt_build(mp, &p);
+	meta = run(m, 0);
+	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
+	/* ...which the backend answers with port unreachable, quoting what it got */
+	memcpy(quote, rte_pktmbuf_mtod_offset(m, void *, 14), 28);
+	rte_pktmbuf_free(m);
+	err = rte_pktmbuf_alloc(mp);
+	len = 14 + 20 + 8 + 28;
+	memset(rte_pktmbuf_append(err, (uint16_t)len), 0, len);
+	memcpy(rte_pktmbuf_mtod(err, uint8_t *), gw_mac, 6);
+	memcpy(rte_pktmbuf_mtod(err, uint8_t *) + 6, mac_b, 6);
+	*rte_pktmbuf_mtod_offset(err, uint16_t *, 12) = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	ip = rte_pktmbuf_mtod_offset(err, struct rte_ipv4_hdr *, 14);
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16(20 + 8 + 28);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_ICMP;
+	ip->src_addr = rte_cpu_to_be_32(BACKEND);
+	ip->dst_addr = rte_cpu_to_be_32(CLIENT);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	icmp = (uint8_t *)(ip + 1);
+	icmp[0] = 3;
+	icmp[1] = 3;
+	memcpy(icmp + 8, quote, 28);
+	*(uint16_t *)(icmp + 2) = (uint16_t)~rte_raw_cksum(icmp, 36);
+	meta = run(err, 1);
+	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT_EQUAL(meta.out_port, 0);
+	/* the client sees it from the Service, about its datagram to the Service */
+	CU_ASSERT_EQUAL(ip->src_addr, rte_cpu_to_be_32(VIP));
+	CU_ASSERT_EQUAL(ip->dst_addr, rte_cpu_to_be_32(CLIENT));
+	CU_ASSERT_EQUAL(rte_raw_cksum(ip, 20), 0xffff);
+	CU_ASSERT_EQUAL(rte_raw_cksum(icmp, 36), 0xffff);
+	inner = (struct rte_ipv4_hdr *)(icmp + 8);
+	CU_ASSERT_EQUAL(inner->src_addr, rte_cpu_to_be_32(CLIENT));
+	CU_ASSERT_EQUAL(inner->dst_addr, rte_cpu_to_be_32(VIP));
+	CU_ASSERT_EQUAL(rte_raw_cksum(inner, 20), 0xffff);
+	CU_ASSERT_EQUAL(*(uint16_t *)(icmp + 8 + 20 + 2), rte_cpu_to_be_16(53));
+	rte_pktmbuf_free(err);
+}
+
+int
+main(int argc, char **argv)
+{
+	char prefix[64];
+	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "-m", "256", "--lcores=0@0",
+			     "--log-level=*:error", prefix, NULL };
+	CU_pSuite s;
+	unsigned failures;
+
+	snprintf(prefix, sizeof(prefix), "--file-prefix=psw_ut_svc%d", getpid());
+	if (rte_eal_init((int)RTE_DIM(eal_argv) - 1, eal_argv) < 0)
+		return 1;
+	CU_initialize_registry();
+	s = CU_add_suite("service stage", setup, NULL);
+	CU_add_test(s, "TCP to a Service without a connection, not a SYN: dropped", test_invalid_tcp_dropped);
+	CU_add_test(s, "SYN DNAT-ed, SYN-ACK un-NAT-ed, ACK DNAT-ed: byte-exact", test_dnat_and_un_nat_byte_exact);
+	CU_add_test(s, "no endpoints: RST from the Service address, byte-exact", test_reject_byte_exact);
+	CU_add_test(s, "ICMP error from the backend NAT-ed back", test_icmp_error_nated_back);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	rte_eal_cleanup();
+	return failures ? 1 : 0;
+}
