@@ -37,6 +37,7 @@
 #include "psw_k8s.h"
 #include "psw_config.h"
 #include "psw_ct.h"
+#include "psw_service.h"
 #include "psw_port.h"
 #include "psw_state.h"
 #include "psw_tables.h"
@@ -45,6 +46,7 @@
 #define EXIT_BAD_CONFIG 2
 #define MAX_EAL_ARGV 64
 #define RECLAIM_INTERVAL_MS 100
+#define PSW_MAX_SERVICE_PORTS (1u << 17)   /* Service addresses x ports */
 
 struct eal_argv {
 	int argc;
@@ -392,6 +394,9 @@ main(int argc, char **argv)
 	if (st.ct == NULL)
 		rte_exit(1, "podswitch: no memory for %u connections (limits.conntrack)\n",
 			 cfg.limits.conntrack);
+	st.svcs = psw_svc_table_create(PSW_MAX_SERVICE_PORTS, (int)rte_socket_id());
+	if (st.svcs == NULL)
+		rte_exit(1, "podswitch: no memory for the Service table\n");
 	if (psw_state_apply(&st, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "podswitch: %s\n", err);
 		psw_state_fini(&st);

@@ -15,6 +15,57 @@
 #include "psw_state.h"
 
 static json_t *store;           /* "Kind/ns/name" -> object */
+static json_t *slice_index;     /* "ns/service" -> { "EndpointSlice/ns/name" -> slice } */
+
+/* Keep the index of EndpointSlices by Service in step with the store. */
+static void
+index_slice(const char *key, json_t *obj, bool add)
+{
+	json_t *meta, *set;
+	const char *svc;
+	char k[300];
+
+	if (obj == NULL || strncmp(key, "EndpointSlice/", 14) != 0)
+		return;
+	meta = json_object_get(obj, "metadata");
+	svc = json_string_value(json_object_get(json_object_get(meta, "labels"), "kubernetes.io/service-name"));
+	if (svc == NULL)
+		return;
+	if (slice_index == NULL)
+		slice_index = json_object();
+	snprintf(k, sizeof(k), "%s/%s", json_string_value(json_object_get(meta, "namespace")) ?: "", svc);
+	set = json_object_get(slice_index, k);
+	if (add) {
+		if (set == NULL) {
+			set = json_object();
+			json_object_set_new(slice_index, k, set);
+		}
+		json_object_set(set, key, obj);
+	} else if (set != NULL) {
+		json_object_del(set, key);
+		if (json_object_size(set) == 0)
+			json_object_del(slice_index, k);
+	}
+}
+
+/* Replace (obj != NULL) or remove the object at key, keeping the index right. */
+static void
+store_set(const char *key, json_t *obj)
+{
+	index_slice(key, json_object_get(store, key), false);
+	if (obj != NULL) {
+		json_object_set(store, key, obj);
+		index_slice(key, obj, true);
+	} else {
+		json_object_del(store, key);
+	}
+}
+
+json_t *
+psw_k8s_slices_of(const char *ns_service)
+{
+	return slice_index != NULL ? json_object_get(slice_index, ns_service) : NULL;
+}
 
 struct alias {
 	const char *name;
@@ -60,6 +111,8 @@ psw_k8s_clear(void)
 {
 	json_decref(store);
 	store = NULL;
+	json_decref(slice_index);
+	slice_index = NULL;
 }
 
 /*
@@ -283,10 +336,45 @@ allocate_node_ports(const struct psw_state *st, json_t *next, json_t *obj, const
 	return err;
 }
 
+/* Which Services an object's change can touch: its own, a slice's, a namespace's. */
+static void
+add_scope(json_t *scope, json_t *obj)
+{
+	const char *kind = json_string_value(json_object_get(obj, "kind")) ?: "";
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *ns = json_string_value(json_object_get(meta, "namespace")) ?: "";
+	char e[300];
+
+	if (obj == NULL || json_is_null(obj))
+		return;
+	if (strcmp(kind, "Service") == 0)
+		snprintf(e, sizeof(e), "%s/%s", ns, json_string_value(json_object_get(meta, "name")) ?: "");
+	else if (strcmp(kind, "EndpointSlice") == 0)
+		snprintf(e, sizeof(e), "%s/%s", ns, json_string_value(json_object_get(json_object_get(meta,
+			 "labels"), "kubernetes.io/service-name")) ?: "");
+	else if (strcmp(kind, "Pod") == 0)
+		snprintf(e, sizeof(e), "%s/*", ns);     /* selectors may pick it */
+	else
+		return;
+	json_array_append_new(scope, json_string(e));
+}
+
+/* Put back what an apply or delete changed. */
+static void
+rollback(json_t *undo)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(undo, key, v)
+		store_set(key, json_is_null(v) ? NULL : v);
+}
+
 json_t *
 psw_k8s_apply(struct psw_state *st, json_t *args)
 {
-	json_t *objs, *err, *o, *results = json_array(), *next, *used;
+	json_t *objs, *err, *o, *results = json_array(), *used = NULL, *undo, *scope;
+	char msg[PSW_ERR_MAX];
 	size_t i;
 
 	err = validated_objects(args, &objs, false);
@@ -297,33 +385,37 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 	}
 	if (store == NULL)
 		store = json_object();
-	/* Two documents naming the same object: the later wins, as kubectl does it in order. */
-	next = json_copy(store);
-	used = cluster_ips(next);
+	/* changed in place, with the first old value of each key kept to undo */
+	undo = json_object();
+	scope = json_array();
 	json_array_foreach(objs, i, o) {
 		char key[512];
 		json_t *old;
 		const char *action;
 
 		key_of(o, key, sizeof(key));
-		if (strncmp(key, "Service/", 8) == 0 && allocate_cluster_ip(st, next, used, o, key) < 0) {
-			json_decref(used);
-			json_decref(next);
-			json_decref(objs);
-			json_decref(results);
-			return psw_api_error(PSW_API_E_NO_RESOURCES, "document %zu: no free address in "
-					     "the service CIDR for %s (nothing was changed)", i + 1, key);
+		if (strncmp(key, "Service/", 8) == 0) {
+			const char *cip = json_string_value(json_object_get(json_object_get(o, "spec"), "clusterIP"));
+
+			if ((cip == NULL || cip[0] == '\0') && used == NULL)
+				used = cluster_ips(store);
+			if (used == NULL)
+				used = json_object();
+			if (allocate_cluster_ip(st, store, used, o, key) < 0) {
+				err = psw_api_error(PSW_API_E_NO_RESOURCES, "document %zu: no free address "
+						    "in the service CIDR for %s (nothing was changed)", i + 1, key);
+				break;
+			}
+			if ((err = allocate_node_ports(st, store, o, key, i + 1)) != NULL)
+				break;
 		}
-		if (strncmp(key, "Service/", 8) == 0 && (err = allocate_node_ports(st, next, o, key, i + 1))) {
-			json_decref(used);
-			json_decref(next);
-			json_decref(objs);
-			json_decref(results);
-			return err;
-		}
-		old = json_object_get(next, key);
+		old = json_object_get(store, key);
 		action = old == NULL ? "created" : json_equal(old, o) ? "unchanged" : "configured";
-		json_object_set(next, key, o);
+		if (json_object_get(undo, key) == NULL)
+			json_object_set(undo, key, old != NULL ? old : json_null());
+		add_scope(scope, old);
+		add_scope(scope, o);
+		store_set(key, o);
 		json_array_append_new(results, json_pack("{s:s, s:s, s:s, s:s}",
 			"kind", json_string_value(json_object_get(o, "kind")),
 			"namespace", json_string_value(json_object_get(json_object_get(o, "metadata"),
@@ -331,30 +423,27 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 			"name", json_string_value(json_object_get(json_object_get(o, "metadata"), "name")),
 			"action", action));
 	}
-	json_decref(used);
 	/* The dataplane follows; if it cannot (two Services on one address), nothing changes. */
-	{
-		json_t *prev = store;
-		char msg[PSW_ERR_MAX];
-
-		store = next;
-		if (psw_state_update_services(st, msg, sizeof(msg)) < 0) {
-			store = prev;
-			json_decref(next);
-			json_decref(objs);
-			json_decref(results);
-			return psw_api_error(PSW_API_E_INVALID, "%s (nothing was changed)", msg);
-		}
-		json_decref(prev);
+	if (err == NULL && json_array_size(scope) > 0 &&
+	    psw_state_update_services(st, scope, msg, sizeof(msg)) < 0)
+		err = psw_api_error(PSW_API_E_INVALID, "%s (nothing was changed)", msg);
+	if (err != NULL) {
+		rollback(undo);
+		json_decref(results);
+		results = NULL;
 	}
+	json_decref(undo);
+	json_decref(scope);
+	json_decref(used);
 	json_decref(objs);
-	return psw_api_ok(json_pack("{s:o}", "results", results));
+	return err != NULL ? err : psw_api_ok(json_pack("{s:o}", "results", results));
 }
 
 json_t *
 psw_k8s_delete(struct psw_state *st, json_t *args)
 {
-	json_t *objs, *err, *o, *results;
+	json_t *objs, *err, *o, *results, *scope;
+	char msg[PSW_ERR_MAX];
 	size_t i;
 
 	err = validated_objects(args, &objs, true);
@@ -373,20 +462,19 @@ psw_k8s_delete(struct psw_state *st, json_t *args)
 		}
 	}
 	results = json_array();
+	scope = json_array();
 	json_array_foreach(objs, i, o) {
 		char key[512];
 
 		key_of(o, key, sizeof(key));
-		json_object_del(store, key);
+		add_scope(scope, json_object_get(store, key));
+		store_set(key, NULL);
 		json_array_append_new(results, json_pack("{s:s, s:s}", "object", key, "action", "deleted"));
 	}
 	json_decref(objs);
-	{
-		char msg[PSW_ERR_MAX];
-
-		if (psw_state_update_services(st, msg, sizeof(msg)) < 0)
-			fprintf(stderr, "podswitch: services not updated after delete: %s\n", msg);
-	}
+	if (json_array_size(scope) > 0 && psw_state_update_services(st, scope, msg, sizeof(msg)) < 0)
+		fprintf(stderr, "podswitch: services not updated after delete: %s\n", msg);
+	json_decref(scope);
 	return psw_api_ok(json_pack("{s:o}", "results", results));
 }
 

@@ -33,6 +33,9 @@ json_t *psw_k8s_find(const char *kind, const char *ns, const char *name);
 /** Every stored object, keyed "Kind/namespace/name" (borrowed; may be NULL). */
 json_t *psw_k8s_objects(void);
 
+/** The EndpointSlices of Service "ns/name": { key -> slice } (borrowed), or NULL. */
+json_t *psw_k8s_slices_of(const char *ns_service);
+
 /** Drop every stored object (at exit). */
 void psw_k8s_clear(void);
 

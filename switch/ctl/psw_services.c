@@ -21,6 +21,7 @@
 
 #include <rte_errno.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 
 #include "psw_ct.h"
 #include "psw_k8s.h"
@@ -111,33 +112,6 @@ cond(json_t *conds, const char *key, bool dflt)
 	return json_is_boolean(v) ? json_is_true(v) : dflt;
 }
 
-/* The EndpointSlices of every Service: "namespace/service" -> [slices] (one pass). */
-static json_t *
-index_slices(json_t *store)
-{
-	json_t *index = json_object(), *o;
-	const char *key;
-
-	json_object_foreach(store, key, o) {
-		json_t *meta = json_object_get(o, "metadata"), *list;
-		const char *svc = json_string_value(json_object_get(json_object_get(meta, "labels"),
-								    "kubernetes.io/service-name"));
-		char k[256];
-
-		if (strncmp(key, "EndpointSlice/", 14) != 0 || svc == NULL)
-			continue;
-		snprintf(k, sizeof(k), "%s/%s", json_string_value(json_object_get(meta, "namespace")) ?: "",
-			 svc);
-		list = json_object_get(index, k);
-		if (list == NULL) {
-			list = json_array();
-			json_object_set_new(index, k, list);
-		}
-		json_array_append(list, o);
-	}
-	return index;
-}
-
 /* An endpoint is on this node: a pod attached here, or its slice says so. */
 static bool
 is_local(const struct psw_state *st, json_t *ep, int family, const uint8_t *addr)
@@ -166,12 +140,12 @@ from_slices(const struct psw_state *st, json_t *slices, json_t *port, int family
 	int proto = proto_of(json_string_value(json_object_get(port, "protocol")));
 	struct psw_svc_backend *fallback = NULL;
 	unsigned nb_fallback = 0;
-	size_t si;
+	const char *skey;
 	json_t *o;
 
-	if (json_array_size(slices) == 0)
+	if (json_object_size(slices) == 0)
 		return false;
-	json_array_foreach(slices, si, o) {
+	json_object_foreach(slices, skey, o) {
 		const char *at = json_string_value(json_object_get(o, "addressType"));
 		json_t *ep;
 		size_t i;
@@ -341,104 +315,325 @@ add_entry(const struct psw_state *st, struct spec_list *specs, json_t *svc, json
 		free(s.backends);
 }
 
-struct psw_svc_table *
-psw_services_compile(struct psw_state *st, char *err, size_t err_len)
+/* Services of the table, by owner: "namespace/name" -> [hex keys]. */
+static json_t *owners;
+
+static uint64_t
+owner_hash(const char *owner)
 {
-	json_t *store = psw_k8s_objects(), *svc, *slices = index_slices(store);
-	struct spec_list specs = { 0 };
-	struct psw_svc_table *table;
-	const char *key;
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *owner; owner++)
+		h = (h ^ (uint8_t)*owner) * 1099511628211ull;
+	return h;
+}
+
+static void
+key_hex(const struct psw_svc_key *k, char out[2 * sizeof(*k) + 1])
+{
+	const uint8_t *b = (const uint8_t *)k;
 	unsigned i;
 
-	json_object_foreach(store, key, svc) {
-		json_t *meta = json_object_get(svc, "metadata"), *spec = json_object_get(svc, "spec");
-		const char *ns = json_string_value(json_object_get(meta, "namespace"));
-		const char *name = json_string_value(json_object_get(meta, "name"));
-		bool local_only = strcmp(json_string_value(json_object_get(spec, "internalTrafficPolicy")) ?: "",
-					 "Local") == 0;
-		const char *type = json_string_value(json_object_get(spec, "type")) ?: "";
-		bool is_node_port = strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0;
-		bool ext_local = strcmp(json_string_value(json_object_get(spec, "externalTrafficPolicy")) ?: "",
-					"Local") == 0;
-		json_t *addrs, *port, *a, *mine;
-		char skey[256];
-		size_t p, k;
+	for (i = 0; i < sizeof(*k); i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
 
-		if (strncmp(key, "Service/", 8) != 0)
-			continue;
-		snprintf(skey, sizeof(skey), "%s/%s", ns ?: "", name ?: "");
-		mine = json_object_get(slices, skey);
-		addrs = service_addresses(svc);
-		json_array_foreach(json_object_get(spec, "ports"), p, port) {
-			int proto = proto_of(json_string_value(json_object_get(port, "protocol")));
-			uint16_t num = (uint16_t)json_integer_value(json_object_get(port, "port"));
-			json_int_t node_port = is_node_port ?
-				json_integer_value(json_object_get(port, "nodePort")) : 0;
+static void
+hex_key(const char *hex, struct psw_svc_key *k)
+{
+	uint8_t *b = (uint8_t *)k;
+	unsigned i;
 
-			json_array_foreach(addrs, k, a) {
-				uint8_t fam, addr[16];
+	for (i = 0; i < sizeof(*k); i++) {
+		unsigned v = 0;
 
-				if (proto < 0 || psw_parse_ip(json_string_value(a), &fam, addr) < 0)
-					continue;
-				add_entry(st, &specs, svc, mine, port, fam, addr, proto, num, local_only, 0);
-			}
-			/* NodePort (also of LoadBalancer Services) on every node address */
-			if (node_port > 0 && proto >= 0) {
-				unsigned n;
-
-				for (n = 0; n < st->cfg.node.nb_addresses; n++)
-					add_entry(st, &specs, svc, mine, port, 4, st->cfg.node.addresses[n], proto,
-						  (uint16_t)node_port, ext_local, ext_local ? 0 : PSW_SVC_F_MASQ);
-			}
-		}
-		json_decref(addrs);
+		sscanf(hex + 2 * i, "%2x", &v);
+		b[i] = (uint8_t)v;
 	}
-	json_decref(slices);
-	table = psw_svc_table_build(specs.v, specs.nb, (int)rte_socket_id());
-	if (table == NULL)
-		snprintf(err, err_len, "cannot build the service table: %s",
-			 rte_errno == EINVAL ? "two Services claim one address and port" :
-			 rte_strerror(rte_errno));
-	for (i = 0; i < specs.nb; i++)
-		free(specs.v[i].backends);
-	free(specs.v);
-	return table;
+}
+
+/* Is owner "ns/name" named by the scope's sets (exact names, whole namespaces)? */
+static bool
+in_scope(json_t *names, json_t *namespaces, const char *owner)
+{
+	const char *slash = strchr(owner, '/');
+	char ns[256];
+
+	if (json_object_get(names, owner) != NULL)
+		return true;
+	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - owner) : 0, owner);
+	return json_object_get(namespaces, ns) != NULL;
+}
+
+/* The owners a scope names: "ns/name", or "ns/ *" for every Service of ns; NULL = all. */
+static json_t *
+expand_scope(json_t *store, json_t *scope)
+{
+	json_t *set = json_object(), *names = json_object(), *namespaces = json_object(), *v, *o;
+	const char *key;
+	size_t i;
+
+	json_array_foreach(scope, i, v) {
+		const char *e = json_string_value(v) ?: "";
+		size_t n = strlen(e);
+
+		if (n >= 2 && strcmp(e + n - 2, "/*") == 0) {
+			char ns[256];
+
+			snprintf(ns, sizeof(ns), "%.*s", (int)(n - 2), e);
+			json_object_set_new(namespaces, ns, json_true());
+		} else {
+			json_object_set_new(names, e, json_true());
+		}
+	}
+	/* named Services directly; whole namespaces by a pass over the store */
+	json_object_foreach(names, key, v)
+		json_object_set_new(set, key, json_true());
+	if (scope == NULL || json_object_size(namespaces) > 0) {
+		json_object_foreach(store, key, o) {
+			char owner[256];
+
+			if (strncmp(key, "Service/", 8) != 0)
+				continue;
+			snprintf(owner, sizeof(owner), "%s/%s",
+				 json_string_value(json_object_get(json_object_get(o, "metadata"), "namespace")) ?: "",
+				 json_string_value(json_object_get(json_object_get(o, "metadata"), "name")) ?: "");
+			if (scope == NULL || in_scope(names, namespaces, owner))
+				json_object_set_new(set, owner, json_true());
+		}
+	}
+	/* Services that went away still own entries to remove */
+	if (scope == NULL || json_object_size(namespaces) > 0) {
+		json_object_foreach(owners, key, o)
+			if (scope == NULL || in_scope(names, namespaces, key))
+				json_object_set_new(set, key, json_true());
+	}
+	json_decref(names);
+	json_decref(namespaces);
+	return set;
+}
+
+/* The entries one Service wants: every address x port, and its NodePorts. */
+static void
+compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc)
+{
+	json_t *meta = json_object_get(svc, "metadata"), *spec = json_object_get(svc, "spec");
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	bool local_only = strcmp(json_string_value(json_object_get(spec, "internalTrafficPolicy")) ?: "",
+				 "Local") == 0;
+	const char *type = json_string_value(json_object_get(spec, "type")) ?: "";
+	bool is_node_port = strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0;
+	bool ext_local = strcmp(json_string_value(json_object_get(spec, "externalTrafficPolicy")) ?: "",
+				"Local") == 0;
+	json_t *addrs = service_addresses(svc), *port, *a, *mine;
+	char skey[256];
+	size_t p, k;
+
+	snprintf(skey, sizeof(skey), "%s/%s", ns ?: "", name ?: "");
+	mine = psw_k8s_slices_of(skey);
+	json_array_foreach(json_object_get(spec, "ports"), p, port) {
+		int proto = proto_of(json_string_value(json_object_get(port, "protocol")));
+		uint16_t num = (uint16_t)json_integer_value(json_object_get(port, "port"));
+		json_int_t node_port = is_node_port ? json_integer_value(json_object_get(port, "nodePort")) : 0;
+
+		json_array_foreach(addrs, k, a) {
+			uint8_t fam, addr[16];
+
+			if (proto < 0 || psw_parse_ip(json_string_value(a), &fam, addr) < 0)
+				continue;
+			add_entry(st, specs, svc, mine, port, fam, addr, proto, num, local_only, 0);
+		}
+		/* NodePort (also of LoadBalancer Services) on every node address */
+		if (node_port > 0 && proto >= 0) {
+			unsigned n;
+
+			for (n = 0; n < st->cfg.node.nb_addresses; n++)
+				add_entry(st, specs, svc, mine, port, 4, st->cfg.node.addresses[n], proto,
+					  (uint16_t)node_port, ext_local, ext_local ? 0 : PSW_SVC_F_MASQ);
+		}
+	}
+	json_decref(addrs);
 }
 
 static bool
-has_backend(const struct psw_svc_table *t, const struct psw_svc_port *p,
-	    const struct psw_svc_backend *b)
+has_backend(const struct psw_svc_port *p, const struct psw_svc_backend *b)
 {
 	unsigned i;
 
 	for (i = 0; i < p->nb_backends; i++)
-		if (memcmp(&t->backends[p->backends + i], b, sizeof(*b)) == 0)
+		if (memcmp(p->backends[i].addr, b->addr, 16) == 0 && p->backends[i].port == b->port)
 			return true;
 	return false;
 }
 
-/* UDP connections to a backend (or a Service address) that went away are forgotten at once. */
-unsigned
-psw_services_flush_stale(struct psw_ct *ct, const struct psw_svc_table *old,
-			 const struct psw_svc_table *now)
+/* UDP connections to backends that went away are forgotten at once; TCP ones drain. */
+static void
+flush_removed(struct psw_ct *ct, const struct psw_svc_port *old, const struct psw_svc_port *now)
 {
-	unsigned i, k, n = 0;
+	unsigned i;
 
-	if (ct == NULL || old == NULL)
+	if (ct == NULL || old == NULL || old->key.proto != IPPROTO_UDP)
+		return;
+	for (i = 0; i < old->nb_backends; i++)
+		if (now == NULL || !has_backend(now, &old->backends[i]))
+			psw_ct_flush_backend(ct, old->id, old->backends[i].addr, old->backends[i].port);
+}
+
+struct plan {
+	const char *owner;
+	uint64_t hash;
+	struct spec_list specs;
+};
+
+static void
+free_plans(struct plan *plans, unsigned nb)
+{
+	unsigned i, j;
+
+	for (i = 0; i < nb; i++) {
+		for (j = 0; j < plans[i].specs.nb; j++)
+			free(plans[i].specs.v[j].backends);
+		free(plans[i].specs.v);
+	}
+	free(plans);
+}
+
+int
+psw_services_sync(struct psw_state *st, json_t *scope, char *err, size_t err_len)
+{
+	json_t *store = psw_k8s_objects(), *set, *claimed, *v;
+	struct plan *plans;
+	const char *owner;
+	unsigned nb = 0, i, j;
+	int rc = 0;
+
+	if (st->svcs == NULL)
 		return 0;
-	for (i = 0; i < old->nb_ports; i++) {
-		const struct psw_svc_port *op = &old->ports[i];
-		int32_t pos = now != NULL ? rte_hash_lookup(now->vips, &op->key) : -1;
-		const struct psw_svc_port *np = pos >= 0 ? &now->ports[pos] : NULL;
+	if (owners == NULL)
+		owners = json_object();
+	set = expand_scope(store, scope);
+	plans = calloc(json_object_size(set) + 1, sizeof(*plans));
+	claimed = json_object();
+	if (plans == NULL || claimed == NULL) {
+		snprintf(err, err_len, "out of memory compiling Services");
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* 1. what every Service in scope wants */
+	json_object_foreach(set, owner, v) {
+		char ns[128];
+		const char *slash = strchr(owner, '/');
+		json_t *svc;
 
-		if (op->key.proto != IPPROTO_UDP)
-			continue;
-		for (k = 0; k < op->nb_backends; k++) {
-			const struct psw_svc_backend *b = &old->backends[op->backends + k];
+		snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - owner) : 0, owner);
+		svc = psw_k8s_find("Service", ns, slash ? slash + 1 : owner);
+		plans[nb].owner = owner;
+		plans[nb].hash = owner_hash(owner);
+		if (svc != NULL)
+			compile_service(st, &plans[nb].specs, svc);
+		nb++;
+	}
+	/* 2. no address and port may belong to two Services: check before changing anything */
+	for (i = 0; i < nb && rc == 0; i++) {
+		for (j = 0; j < plans[i].specs.nb; j++) {
+			const struct psw_svc_key *k = &plans[i].specs.v[j].key;
+			struct psw_svc_port *cur = psw_svc_table_get(st->svcs, k);
+			char hex[2 * sizeof(*k) + 1];
+			json_t *other;
 
-			if (np == NULL || !has_backend(now, np, b))
-				n += psw_ct_flush_backend(ct, op->id, b->addr, b->port);
+			key_hex(k, hex);
+			other = json_object_get(claimed, hex);
+			if (other != NULL && strcmp(json_string_value(other), plans[i].owner) != 0) {
+				snprintf(err, err_len, "Services %s and %s claim the same address and port",
+					 json_string_value(other), plans[i].owner);
+				rc = -EEXIST;
+				break;
+			}
+			json_object_set_new(claimed, hex, json_string(plans[i].owner));
+			if (cur != NULL && cur->owner != plans[i].hash) {
+				bool moving = false;
+				unsigned x;
+
+				for (x = 0; x < nb; x++)
+					moving |= plans[x].hash == cur->owner;
+				if (!moving) {
+					snprintf(err, err_len, "Service %s claims an address and port another "
+						 "Service already serves", plans[i].owner);
+					rc = -EEXIST;
+					break;
+				}
+			}
 		}
 	}
-	return n;
+	if (rc < 0)
+		goto out;
+	/* 3. publish: new or changed entries replace the old ones in place */
+	for (i = 0; i < nb; i++) {
+		json_t *keys = json_array(), *old = json_object_get(owners, plans[i].owner);
+		size_t k;
+
+		for (j = 0; j < plans[i].specs.nb; j++) {
+			const struct psw_svc_spec *sp = &plans[i].specs.v[j];
+			struct psw_svc_port *cur = psw_svc_table_get(st->svcs, &sp->key);
+			struct psw_svc_port *port = psw_svc_port_build(sp, plans[i].hash, (int)rte_socket_id());
+			char hex[2 * sizeof(sp->key) + 1];
+
+			key_hex(&sp->key, hex);
+			json_array_append_new(keys, json_string(hex));
+			if (port == NULL) {
+				snprintf(err, err_len, "out of memory for Service %s", plans[i].owner);
+				rc = -ENOMEM;
+				continue;
+			}
+			if (cur != NULL && psw_svc_port_same(cur, port)) {
+				rte_free(port);
+				continue;
+			}
+			if (psw_svc_table_set(st->svcs, port) < 0) {
+				snprintf(err, err_len, "the Service table is full (%s)", plans[i].owner);
+				rte_free(port);
+				rc = -ENOSPC;
+				continue;
+			}
+			flush_removed(st->ct, cur, port);
+		}
+		/* entries the Service no longer has */
+		json_array_foreach(old, k, v) {
+			struct psw_svc_key key;
+			struct psw_svc_port *cur;
+			bool kept = false;
+			size_t x;
+			json_t *w;
+
+			json_array_foreach(keys, x, w)
+				kept |= strcmp(json_string_value(w), json_string_value(v)) == 0;
+			if (kept)
+				continue;
+			hex_key(json_string_value(v), &key);
+			cur = psw_svc_table_get(st->svcs, &key);
+			if (cur == NULL || cur->owner != plans[i].hash)
+				continue;             /* taken over by another Service in this sync */
+			flush_removed(st->ct, cur, NULL);
+			psw_svc_table_del(st->svcs, &key);
+		}
+		if (json_array_size(keys) > 0)
+			json_object_set_new(owners, plans[i].owner, keys);
+		else {
+			json_object_del(owners, plans[i].owner);
+			json_decref(keys);
+		}
+	}
+out:
+	json_decref(claimed);
+	free_plans(plans, nb);
+	json_decref(set);
+	return rc;
+}
+
+void
+psw_services_clear(void)
+{
+	json_decref(owners);
+	owners = NULL;
 }

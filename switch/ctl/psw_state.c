@@ -228,7 +228,6 @@ publish(struct psw_state *st, const struct psw_config *cfg, const bool *removed,
 	t->version = cur != NULL ? cur->version + 1 : 1;
 	t->ct = st->ct;
 	t->svcs = st->svcs;
-	psw_svc_table_ref(t->svcs);
 	fill_node(t, cfg);
 	fill_ports_and_queues(st, t, removed);
 	t->pods = build_pods(t, st, cfg, removed);
@@ -248,7 +247,6 @@ publish(struct psw_state *st, const struct psw_config *cfg, const bool *removed,
 
 out_free:
 	psw_pod_table_put(t->pods);
-	psw_svc_table_put(t->svcs);
 	rte_free(t);
 	return -ENOMEM;
 }
@@ -385,23 +383,24 @@ out_undo:
 }
 
 int
-psw_state_update_services(struct psw_state *st, char *err, size_t err_len)
+psw_state_update_services(struct psw_state *st, json_t *scope, char *err, size_t err_len)
 {
-	struct psw_svc_table *old = st->svcs, *now = psw_services_compile(st, err, err_len);
+	return psw_services_sync(st, scope, err, err_len);
+}
+
+/* The Services of one namespace (selectors may pick a pod there). */
+static int
+update_namespace_services(struct psw_state *st, const char *ns, char *err, size_t err_len)
+{
+	char entry[PSW_NAME_MAX + 4];
+	json_t *scope;
 	int rc;
 
-	if (now == NULL)
-		return -EINVAL;
-	st->svcs = now;
-	rc = psw_state_republish(st, err, err_len);
-	if (rc < 0) {
-		st->svcs = old;
-		psw_svc_table_put(now);
-		return rc;
-	}
-	psw_services_flush_stale(st->ct, old, now);
-	psw_svc_table_put(old);
-	return 0;
+	snprintf(entry, sizeof(entry), "%s/*", ns);
+	scope = json_pack("[s]", entry);
+	rc = psw_services_sync(st, scope, err, err_len);
+	json_decref(scope);
+	return rc;
 }
 
 int
@@ -468,7 +467,7 @@ psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len)
 		return rc;
 	}
 	/* a Service selecting this pod gains an endpoint */
-	if (psw_state_update_services(st, err, err_len) < 0)
+	if (update_namespace_services(st, a->pod_namespace, err, err_len) < 0)
 		fprintf(stderr, "podswitch: services not updated: %s\n", err);
 	return 0;
 }
@@ -480,21 +479,11 @@ psw_state_remove_attachment(struct psw_state *st, unsigned i, char *err, size_t 
 	int idx = psw_port_find(a->port_name), rc;
 
 	if (a->attached) {
-		struct psw_svc_table *old_svcs = st->svcs, *svcs;
-
 		a->attached = false;
-		/* Services that selected the pod lose the endpoint in the same publication */
-		svcs = psw_services_compile(st, err, err_len);
-		if (svcs != NULL)
-			st->svcs = svcs;
+		/* Services that selected the pod lose the endpoint before the pod goes */
+		if (update_namespace_services(st, a->pod_namespace, err, err_len) < 0)
+			fprintf(stderr, "podswitch: services not updated: %s\n", err);
 		rc = psw_state_republish(st, err, err_len);
-		if (rc < 0 && svcs != NULL) {
-			st->svcs = old_svcs;
-			psw_svc_table_put(svcs);
-		} else if (svcs != NULL) {
-			psw_services_flush_stale(st->ct, old_svcs, svcs);
-			psw_svc_table_put(old_svcs);
-		}
 		if (rc < 0) {
 			/* the published tables still list the port: it must stay */
 			a->attached = true;
@@ -524,8 +513,9 @@ psw_state_fini(struct psw_state *st)
 	if (st->has_cfg)
 		psw_config_free(&st->cfg);
 	st->has_cfg = false;
-	psw_svc_table_put(st->svcs);
+	psw_svc_table_destroy(st->svcs);
 	st->svcs = NULL;
+	psw_services_clear();
 	psw_ct_destroy(st->ct);
 	st->ct = NULL;
 	free(st->atts);

@@ -49,7 +49,7 @@ struct psw_state {
 	bool has_cfg;
 	struct psw_ipam *ipam;                 /**< pod address pools */
 	struct psw_ct *ct;                     /**< connection table (not versioned) */
-	struct psw_svc_table *svcs;            /**< compiled Services (one reference) */
+	struct psw_svc_table *svcs;            /**< the Services (persistent, updated in place) */
 	struct psw_attachment *atts;           /**< CNI attachments */
 	unsigned nb_atts, cap_atts;
 	char state_file[300];                  /**< where attachments are saved ("" = nowhere) */
@@ -106,16 +106,18 @@ int psw_state_save(const struct psw_state *st);
 int psw_state_load(struct psw_state *st);
 
 /**
- * Recompile the Services from the stored objects and attached pods, publish
- * tables with them, and forget UDP connections to backends that went away.
- * @return 0, or a negative errno with err filled (the old table stays).
+ * Recompile the Services a change touches from the stored objects and the
+ * attached pods, and update their entries in place (workers see each
+ * entry's new version at once); forget UDP connections to backends that
+ * went away. scope: ["ns/name", "ns/ *" ...], or NULL for every Service.
+ * @return 0, or a negative errno with err filled; on a conflict (two
+ *         Services, one address and port) nothing has changed.
  */
-int psw_state_update_services(struct psw_state *st, char *err, size_t err_len);
+int psw_state_update_services(struct psw_state *st, json_t *scope, char *err, size_t err_len);
 
 /* psw_services.c */
-struct psw_svc_table *psw_services_compile(struct psw_state *st, char *err, size_t err_len);
-unsigned psw_services_flush_stale(struct psw_ct *ct, const struct psw_svc_table *old,
-				  const struct psw_svc_table *now);
+int psw_services_sync(struct psw_state *st, json_t *scope, char *err, size_t err_len);
+void psw_services_clear(void);
 
 /** Remove every port and release the configuration (workers stopped). */
 void psw_state_fini(struct psw_state *st);

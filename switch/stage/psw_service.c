@@ -291,7 +291,6 @@ static unsigned
 affinity_backend(const struct psw_tables *t, const struct psw_svc_port *sp,
 		 const struct psw_ct_key *orig, unsigned bi, uint64_t now)
 {
-	const struct psw_svc_table *s = t->svcs;
 	const struct psw_svc_backend *be;
 	struct psw_ct_key k, r;
 	const struct psw_ct_key *kp = &k;
@@ -311,7 +310,7 @@ affinity_backend(const struct psw_tables *t, const struct psw_svc_port *sp,
 		struct psw_ct_entry *e = psw_ct_entry(t->ct, hit);
 
 		for (i = 0; i < sp->nb_backends; i++) {
-			be = &s->backends[sp->backends + i];
+			be = &sp->backends[i];
 			if (be->port == e->reply.sport && memcmp(be->addr, e->reply.src, 16) == 0) {
 				__atomic_store_n(&e->last_seen, now, __ATOMIC_RELAXED);
 				return i;
@@ -319,7 +318,7 @@ affinity_backend(const struct psw_tables *t, const struct psw_svc_port *sp,
 		}
 		return bi;           /* that backend is gone: a fresh pick, recorded when this one expires */
 	}
-	be = &s->backends[sp->backends + bi];
+	be = &sp->backends[bi];
 	r = k;
 	r.pad = 1;               /* the reply key only has to be unique */
 	r.sport = be->port;
@@ -336,7 +335,6 @@ static void
 svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
 	const struct psw_svc_port *sp, uint64_t now)
 {
-	const struct psw_svc_table *s = t->svcs;
 	const struct psw_svc_backend *be;
 	struct psw_ct_key orig, reply;
 	uint8_t flags = PSW_CT_F_DNAT, tcpf = tcp_flags(pkt, m);
@@ -360,10 +358,10 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		psw_set_drop(m, PSW_DROP_SVC_INVALID);
 		return;
 	}
-	bi = s->maglev[sp->maglev + rte_hash_crc(&orig, sizeof(orig), 0) % sp->maglev_size];
+	bi = sp->maglev[rte_hash_crc(&orig, sizeof(orig), 0) % sp->maglev_size];
 	if (sp->flags & PSW_SVC_F_AFFINITY)
 		bi = affinity_backend(t, sp, &orig, bi, now);
-	be = &s->backends[sp->backends + bi];
+	be = &sp->backends[bi];
 	hairpin = memcmp(be->addr, orig.src, alen) == 0;
 	memset(&reply, 0, sizeof(reply));
 	reply.family = orig.family;
@@ -410,7 +408,7 @@ psw_service_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_bur
 	uint64_t mask = 0, now;
 	unsigned i, n = 0;
 
-	if (s == NULL || s->nb_ports == 0 || t->ct == NULL)
+	if (s == NULL || __atomic_load_n(&s->nb_ports, __ATOMIC_RELAXED) == 0 || t->ct == NULL)
 		return;
 	for (i = 0; i < b->nb; i++) {
 		struct psw_meta *m = &b->meta[i];
@@ -440,5 +438,5 @@ psw_service_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_bur
 	for (i = 0; i < n; i++)
 		if ((mask >> i) & 1)
 			svc_connect(lc, t, b->pkts[idx[i]], &b->meta[idx[i]],
-				&s->ports[(uintptr_t)data[i]], now);
+				    (const struct psw_svc_port *)data[i], now);
 }

@@ -1,6 +1,12 @@
-/* Building the service table: Service addresses -> ports, backends, Maglev tables. */
+/*
+ * The service table (control thread): port objects with their backends and
+ * Maglev table in one allocation, published in a lock-free rte_hash and
+ * replaced in place; what is replaced or removed is freed after an RCU
+ * grace period (psw_tables_defer).
+ */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_errno.h>
@@ -41,80 +47,173 @@ backend_key(const struct psw_svc_backend *b)
 }
 
 struct psw_svc_table *
-psw_svc_table_build(const struct psw_svc_spec *specs, unsigned nb, int socket)
+psw_svc_table_create(uint32_t max_ports, int socket)
 {
-	static uint64_t next_id;
+	static unsigned instance;
 	char name[RTE_HASH_NAMESIZE];
 	struct rte_hash_parameters hp = {
 		.name = name,
-		.entries = RTE_MAX(nb * 2, 64u),
+		.entries = RTE_MAX(max_ports, 64u),
 		.key_len = sizeof(struct psw_svc_key),
 		.hash_func = rte_hash_crc,
 		.socket_id = socket,
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
-	struct psw_svc_table *s;
-	unsigned i, nb_be = 0, nb_mg = 0, be = 0, mg = 0;
+	struct psw_svc_table *s = rte_zmalloc_socket("psw_svcs", sizeof(*s), RTE_CACHE_LINE_SIZE, socket);
 
-	for (i = 0; i < nb; i++) {
-		if (specs[i].nb_backends >= primes[RTE_DIM(primes) - 1]) {
-			rte_errno = EINVAL;
-			return NULL;
-		}
-		nb_be += specs[i].nb_backends;
-		nb_mg += specs[i].nb_backends ? maglev_size(specs[i].nb_backends) : 0;
+	if (s == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
 	}
-	s = rte_zmalloc_socket("psw_svcs", sizeof(*s), RTE_CACHE_LINE_SIZE, socket);
-	if (s == NULL)
-		goto nomem;
-	s->refcnt = 1;
-	s->id = ++next_id;
-	snprintf(name, sizeof(name), "psw_svc_%" PRIu64, s->id);
+	snprintf(name, sizeof(name), "psw_svc%u", instance++);
 	s->vips = rte_hash_create(&hp);
-	s->ports = rte_zmalloc_socket("psw_svc_ports", (nb ? nb : 1) * sizeof(*s->ports), 0, socket);
-	s->backends = rte_zmalloc_socket("psw_svc_be", (nb_be ? nb_be : 1) * sizeof(*s->backends), 0,
-					 socket);
-	s->maglev = rte_zmalloc_socket("psw_svc_maglev", (nb_mg ? nb_mg : 1) * sizeof(uint16_t), 0,
-				       socket);
-	if (s->vips == NULL || s->ports == NULL || s->backends == NULL || s->maglev == NULL)
-		goto nomem;
-	for (i = 0; i < nb; i++) {
-		const struct psw_svc_spec *sp = &specs[i];
-		struct psw_svc_port *p = &s->ports[i];
-		uint64_t keys[sp->nb_backends ? sp->nb_backends : 1];
-		unsigned k;
-
-		p->key = sp->key;
-		p->id = psw_svc_key_id(&sp->key);
-		p->nb_backends = (uint16_t)sp->nb_backends;
-		p->backends = be;
-		p->maglev = mg;
-		p->flags = sp->flags & PSW_SVC_F_LOCAL ? PSW_SVC_F_LOCAL : PSW_SVC_F_REJECT;
-		p->flags |= sp->flags & (PSW_SVC_F_AFFINITY | PSW_SVC_F_MASQ);
-		p->affinity_s = sp->affinity_s;
-		for (k = 0; k < sp->nb_backends; k++) {
-			s->backends[be + k] = sp->backends[k];
-			keys[k] = backend_key(&sp->backends[k]);
-		}
-		if (sp->nb_backends > 0) {
-			p->maglev_size = (uint16_t)maglev_size(sp->nb_backends);
-			psw_maglev_build(keys, sp->nb_backends, &s->maglev[mg], p->maglev_size);
-			mg += p->maglev_size;
-		}
-		be += sp->nb_backends;
-		if (rte_hash_lookup(s->vips, &sp->key) >= 0) {
-			psw_svc_table_put(s);
-			rte_errno = EINVAL;
-			return NULL;
-		}
-		if (rte_hash_add_key_data(s->vips, &sp->key, (void *)(uintptr_t)i) < 0)
-			goto nomem;
+	if (s->vips == NULL) {
+		rte_free(s);
+		rte_errno = ENOMEM;
+		return NULL;
 	}
-	s->nb_ports = nb;
-	s->nb_backends = nb_be;
-	s->nb_maglev = nb_mg;
 	return s;
-nomem:
-	psw_svc_table_put(s);
-	rte_errno = ENOMEM;
-	return NULL;
+}
+
+void
+psw_svc_table_destroy(struct psw_svc_table *s)
+{
+	const void *key;
+	void *data;
+	uint32_t it = 0;
+
+	if (s == NULL)
+		return;
+	while (rte_hash_iterate(s->vips, &key, &data, &it) >= 0)
+		rte_free(data);
+	rte_hash_free(s->vips);
+	rte_free(s);
+}
+
+struct psw_svc_port *
+psw_svc_port_build(const struct psw_svc_spec *spec, uint64_t owner, int socket)
+{
+	unsigned nb = spec->nb_backends, mg = nb ? maglev_size(nb) : 0, i;
+	size_t off_be = RTE_ALIGN_CEIL(sizeof(struct psw_svc_port), 8);
+	size_t off_mg = off_be + nb * sizeof(struct psw_svc_backend);
+	struct psw_svc_port *p;
+	uint64_t keys[nb ? nb : 1];
+
+	if (nb >= primes[RTE_DIM(primes) - 1]) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	p = rte_zmalloc_socket("psw_svc_port", off_mg + mg * sizeof(uint16_t), RTE_CACHE_LINE_SIZE,
+			       socket);
+	if (p == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	p->key = spec->key;
+	p->id = psw_svc_key_id(&spec->key);
+	p->nb_backends = (uint16_t)nb;
+	p->maglev_size = (uint16_t)mg;
+	p->affinity_s = spec->affinity_s;
+	p->flags = spec->flags & PSW_SVC_F_LOCAL ? PSW_SVC_F_LOCAL : PSW_SVC_F_REJECT;
+	p->flags |= spec->flags & (PSW_SVC_F_AFFINITY | PSW_SVC_F_MASQ);
+	p->owner = owner;
+	p->backends = (struct psw_svc_backend *)((uint8_t *)p + off_be);
+	p->maglev = (uint16_t *)((uint8_t *)p + off_mg);
+	for (i = 0; i < nb; i++) {
+		p->backends[i] = spec->backends[i];
+		keys[i] = backend_key(&spec->backends[i]);
+	}
+	if (nb > 0)
+		psw_maglev_build(keys, nb, p->maglev, mg);
+	return p;
+}
+
+bool
+psw_svc_port_same(const struct psw_svc_port *a, const struct psw_svc_port *b)
+{
+	return memcmp(&a->key, &b->key, sizeof(a->key)) == 0 && a->flags == b->flags &&
+	       a->affinity_s == b->affinity_s && a->nb_backends == b->nb_backends &&
+	       a->owner == b->owner &&
+	       memcmp(a->backends, b->backends, a->nb_backends * sizeof(a->backends[0])) == 0;
+}
+
+struct psw_svc_port *
+psw_svc_table_get(const struct psw_svc_table *s, const struct psw_svc_key *k)
+{
+	void *data;
+
+	return rte_hash_lookup_data(s->vips, k, &data) >= 0 ? data : NULL;
+}
+
+struct deferred_del {
+	struct rte_hash *h;
+	int32_t pos;
+	void *port;
+};
+
+static void
+free_port(void *p)
+{
+	rte_free(p);
+}
+
+static void
+free_deleted(void *arg)
+{
+	struct deferred_del *d = arg;
+
+	if (d->pos >= 0)
+		rte_hash_free_key_with_position(d->h, d->pos);
+	rte_free(d->port);
+	free(d);
+}
+
+int
+psw_svc_table_set(struct psw_svc_table *s, struct psw_svc_port *p)
+{
+	struct psw_svc_port *old = psw_svc_table_get(s, &p->key);
+
+	/* in lock-free mode an existing key's data is replaced atomically */
+	if (rte_hash_add_key_data(s->vips, &p->key, p) < 0)
+		return -ENOSPC;
+	if (old != NULL)
+		psw_tables_defer(free_port, old);
+	else
+		s->nb_ports++;
+	return 0;
+}
+
+void
+psw_svc_table_del(struct psw_svc_table *s, const struct psw_svc_key *k)
+{
+	struct psw_svc_port *old = psw_svc_table_get(s, k);
+	struct deferred_del *d;
+	int32_t pos;
+
+	if (old == NULL)
+		return;
+	pos = rte_hash_del_key(s->vips, k);
+	s->nb_ports--;
+	d = malloc(sizeof(*d));
+	if (d == NULL) {
+		psw_tables_sync();
+		if (pos >= 0)
+			rte_hash_free_key_with_position(s->vips, pos);
+		rte_free(old);
+		return;
+	}
+	*d = (struct deferred_del){ .h = s->vips, .pos = pos, .port = old };
+	psw_tables_defer(free_deleted, d);
+}
+
+void
+psw_svc_table_walk(const struct psw_svc_table *s, void (*fn)(const struct psw_svc_port *p, void *arg),
+		   void *arg)
+{
+	const void *key;
+	void *data;
+	uint32_t it = 0;
+
+	while (rte_hash_iterate(s->vips, &key, &data, &it) >= 0)
+		fn(data, arg);
 }

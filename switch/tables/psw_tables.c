@@ -16,10 +16,12 @@
 
 struct psw_tables *psw_tables_current;
 
-/* An old snapshot waiting for its grace period. */
+/* An old snapshot (or any object) waiting for its grace period. */
 struct retired {
 	struct retired *next;
-	struct psw_tables *t;
+	struct psw_tables *t;            /* a snapshot, or NULL: call fn(arg) */
+	void (*fn)(void *arg);
+	void *arg;
 	uint64_t token;
 };
 
@@ -88,25 +90,6 @@ psw_route_table_put(struct psw_route_table *r)
 	rte_free(r);
 }
 
-void
-psw_svc_table_ref(struct psw_svc_table *s)
-{
-	if (s != NULL)
-		s->refcnt++;
-}
-
-void
-psw_svc_table_put(struct psw_svc_table *s)
-{
-	if (s == NULL || --s->refcnt > 0)
-		return;
-	rte_hash_free(s->vips);
-	rte_free(s->ports);
-	rte_free(s->backends);
-	rte_free(s->maglev);
-	rte_free(s);
-}
-
 static void
 tables_release(struct psw_tables *t)
 {
@@ -114,7 +97,6 @@ tables_release(struct psw_tables *t)
 		return;
 	psw_pod_table_put(t->pods);
 	psw_route_table_put(t->routes);
-	psw_svc_table_put(t->svcs);
 	rte_free(t);
 }
 
@@ -136,11 +118,33 @@ psw_tables_publish(struct psw_tables *t)
 	}
 	r->next = NULL;
 	r->t = old;
+	r->fn = NULL;
+	r->arg = NULL;
 	r->token = rte_rcu_qsbr_start(qsbr);
 	*retired_tail = r;
 	retired_tail = &r->next;
 	nb_retired++;
 	psw_tables_reclaim();
+}
+
+void
+psw_tables_defer(void (*fn)(void *arg), void *arg)
+{
+	struct retired *r = malloc(sizeof(*r));
+
+	if (r == NULL) {
+		rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);
+		fn(arg);
+		return;
+	}
+	r->next = NULL;
+	r->t = NULL;
+	r->fn = fn;
+	r->arg = arg;
+	r->token = rte_rcu_qsbr_start(qsbr);
+	*retired_tail = r;
+	retired_tail = &r->next;
+	nb_retired++;
 }
 
 unsigned
@@ -154,7 +158,10 @@ psw_tables_reclaim(void)
 		retired_head = r->next;
 		if (retired_head == NULL)
 			retired_tail = &retired_head;
-		tables_release(r->t);
+		if (r->t != NULL)
+			tables_release(r->t);
+		else
+			r->fn(r->arg);
 		free(r);
 		nb_retired--;
 	}

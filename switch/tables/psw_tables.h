@@ -94,26 +94,34 @@ struct psw_svc_backend {
 #define PSW_SVC_F_AFFINITY 0x04  /**< sessionAffinity ClientIP */
 #define PSW_SVC_F_MASQ   0x08    /**< masquerade clients to this address (NodePort, policy Cluster) */
 
-/** One Service address and port (a Service has one per VIP x port). */
+/**
+ * One Service address and port (a Service has one per address x port), with
+ * its backends and Maglev table in the same allocation. Immutable once
+ * published; replaced whole, the old one freed after a grace period.
+ */
 struct psw_svc_port {
 	struct psw_svc_key key;
 	uint32_t id;             /**< stable: hash of the key; conntrack entries carry it */
+	uint32_t affinity_s;     /**< sessionAffinity ClientIP timeout, seconds */
 	uint16_t nb_backends;
 	uint16_t maglev_size;
-	uint32_t backends;       /**< offset into psw_svc_table.backends */
-	uint32_t maglev;         /**< offset into psw_svc_table.maglev */
-	uint32_t affinity_s;     /**< sessionAffinity ClientIP timeout, seconds */
 	uint8_t flags;
-};
-
-struct psw_svc_table {
-	unsigned refcnt;         /* control thread only */
-	uint64_t id;
-	struct rte_hash *vips;   /**< psw_svc_key -> port index */
-	uint32_t nb_ports, nb_backends, nb_maglev;
-	struct psw_svc_port *ports;
+	uint8_t pad[3];
+	uint64_t owner;          /**< control thread: hash of the owning Service's namespace/name */
 	struct psw_svc_backend *backends;
 	uint16_t *maglev;
+};
+
+/**
+ * The Services: key -> struct psw_svc_port *, in one rte_hash with
+ * lock-free readers. Not versioned: the control thread updates entries in
+ * place (an atomic replacement of the pointer) and frees what it replaced
+ * after every worker has been quiescent, so an endpoint change is in force
+ * as soon as its entry is written.
+ */
+struct psw_svc_table {
+	struct rte_hash *vips;
+	uint32_t nb_ports;
 };
 
 struct psw_ct;
@@ -145,7 +153,7 @@ struct psw_tables {
 	struct psw_port_info ports[PSW_MAX_PORTS];
 	struct psw_pod_table *pods;      /**< one reference held by this snapshot */
 	struct psw_route_table *routes;  /**< one reference held by this snapshot */
-	struct psw_svc_table *svcs;      /**< one reference held by this snapshot (may be NULL) */
+	struct psw_svc_table *svcs;      /**< the Services (not versioned; may be NULL) */
 	struct psw_ct *ct;               /**< the connection table (not versioned) */
 	struct psw_worker_rxqs workers[PSW_MAX_WORKERS];
 };
@@ -183,6 +191,9 @@ struct psw_tables *psw_tables_alloc(void);
  */
 void psw_tables_publish(struct psw_tables *t);
 
+/** Call fn(arg) once every worker has passed a quiescent point (control thread). */
+void psw_tables_defer(void (*fn)(void *arg), void *arg);
+
 /** Free what every worker has stopped using. Returns the number still pending. */
 unsigned psw_tables_reclaim(void);
 
@@ -201,7 +212,6 @@ void psw_pod_table_ref(struct psw_pod_table *p);
 void psw_pod_table_put(struct psw_pod_table *p);
 void psw_route_table_ref(struct psw_route_table *r);
 void psw_route_table_put(struct psw_route_table *r);
-void psw_svc_table_ref(struct psw_svc_table *s);
-void psw_svc_table_put(struct psw_svc_table *s);
+
 
 #endif /* PSW_TABLES_H */

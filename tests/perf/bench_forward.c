@@ -187,6 +187,19 @@ bench_pipeline(const char *name, unsigned nb_dst, int ip6)
 	rte_free(lc);
 }
 
+/* A Service table holding these entries (tests and benchmarks build it directly). */
+static struct psw_svc_table *
+svcs_from(const struct psw_svc_spec *specs, unsigned n)
+{
+	struct psw_svc_table *s = psw_svc_table_create(1024, SOCKET_ID_ANY);
+	unsigned i;
+
+	for (i = 0; s != NULL && i < n; i++)
+		if (psw_svc_table_set(s, psw_svc_port_build(&specs[i], 0, SOCKET_ID_ANY)) < 0)
+			return NULL;
+	return s;
+}
+
 /*
  * Service pipeline (parse, guard, conntrack, service, forward) in process:
  * a client pod to a ClusterIP with 10 backends. Established: every packet
@@ -223,7 +236,7 @@ bench_service(const char *name, unsigned nb_flows, bool established)
 		be[i].port = rte_cpu_to_be_16(8080);
 		memcpy(be[i].addr, &t->pods->pods[1 + i].ip4, 4);
 	}
-	t->svcs = psw_svc_table_build(&spec, 1, SOCKET_ID_ANY);
+	t->svcs = svcs_from(&spec, 1);
 	t->ct = psw_ct_create(1u << 20, SOCKET_ID_ANY, psw_tables_qsbr());
 	if (t->svcs == NULL || t->ct == NULL) {
 		fprintf(stderr, "%s: no memory\n", name);
@@ -306,7 +319,7 @@ bench_service(const char *name, unsigned nb_flows, bool established)
 	for (j = 0; j < PSW_BURST_MAX; j++)
 		rte_pktmbuf_free(frames[j]);
 	psw_ct_destroy(t->ct);
-	psw_svc_table_put(t->svcs);
+	psw_svc_table_destroy(t->svcs);
 	psw_pod_table_put(t->pods);
 	psw_route_table_put(t->routes);
 	rte_free(t);

@@ -45,6 +45,19 @@ svc_key(uint32_t vip, uint8_t proto, uint16_t port)
 	return k;
 }
 
+/* A Service table holding these entries (tests and benchmarks build it directly). */
+static struct psw_svc_table *
+svcs_from(const struct psw_svc_spec *specs, unsigned n)
+{
+	struct psw_svc_table *s = psw_svc_table_create(1024, SOCKET_ID_ANY);
+	unsigned i;
+
+	for (i = 0; s != NULL && i < n; i++)
+		if (psw_svc_table_set(s, psw_svc_port_build(&specs[i], 0, SOCKET_ID_ANY)) < 0)
+			return NULL;
+	return s;
+}
+
 static int
 setup(void)
 {
@@ -82,7 +95,7 @@ setup(void)
 	specs[2].key = svc_key(VIP, IPPROTO_UDP, 53);
 	specs[2].nb_backends = 1;
 	specs[2].backends = &be;
-	t->svcs = psw_svc_table_build(specs, 3, SOCKET_ID_ANY);
+	t->svcs = svcs_from(specs, 3);
 	t->ct = psw_ct_create(1024, SOCKET_ID_ANY, psw_tables_qsbr());
 	return mp == NULL || t->pods == NULL || t->svcs == NULL || t->ct == NULL;
 }
