@@ -166,6 +166,23 @@ endpoints:
 """ % (a.ip, b.ip))
     names = {client.tcp(vip, 7000)[0] for _ in range(30)}
     check(names == {"slice-a", "slice-b"}, "after both ready: %s" % names)
+    # publishNotReadyAddresses: not-ready endpoints are used too
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: api}
+spec: {publishNotReadyAddresses: true, ports: [{name: main, port: 7000, targetPort: 9000}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: api-1, labels: {kubernetes.io/service-name: api}}
+addressType: IPv4
+ports: [{name: main, port: 9000}]
+endpoints:
+- addresses: [%s]
+  conditions: {ready: false}
+""" % b.ip)
+    names = {client.tcp(vip, 7000)[0] for _ in range(6)}
+    check(names == {"slice-b"}, "publishNotReadyAddresses: %s" % names)
     sw.stop()
 
 
@@ -482,6 +499,27 @@ spec: {selector: {app: churn}, ports: [{port: 80, targetPort: 8080}]}
     check("FAILED" not in lines and len(lines) == 300,
           "%d of 300 connections failed while backends changed" % lines.count("FAILED"))
     check(set(lines) == {"churn-0", "churn-1", "churn-2"}, "backends seen: %s" % set(lines))
+    sw.stop()
+
+
+@test
+def ipv6_service(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    web = Pod(scope, sw, "v6web", labels={"app": "v6"})
+    client = Pod(scope, sw, "client")
+    track(scope, [web.ns.popen("exec socat TCP6-LISTEN:8080,fork,reuseaddr SYSTEM:'echo v6web'")])
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: v6}
+spec: {clusterIP: "fd00:96::10", selector: {app: v6}, ports: [{port: 80, targetPort: 8080}]}
+""")
+    r = client.ns.sh("socat -T 3 - TCP6:[fd00:96::10]:80,connect-timeout=3 </dev/null", check_rc=False,
+                     timeout=10)
+    check(r.stdout.strip() == "v6web", "IPv6 ClusterIP: %r %r" % (r.stdout, r.stderr))
+    # and the same pod through its own IPv6 Service (hairpin over IPv6)
+    r = web.ns.sh("socat -T 3 - TCP6:[fd00:96::10]:80,connect-timeout=3 </dev/null", check_rc=False,
+                  timeout=10)
+    check(r.stdout.strip() == "v6web", "IPv6 hairpin: %r %r" % (r.stdout, r.stderr))
     sw.stop()
 
 
