@@ -2,8 +2,8 @@
  * NAT rewrites with incremental checksum updates: replace a packet's source
  * or destination address and L4 port (TCP, UDP, SCTP, ICMP echo identifier),
  * IPv4 and IPv6, keeping the IPv4 header checksum and the L4 checksum valid
- * (a UDP checksum of 0 over IPv4 stays 0). SCTP's CRC32c is not incremental;
- * SCTP port changes are not done (Service ports keep the port for SCTP).
+ * (a UDP checksum of 0 over IPv4 stays 0). SCTP's CRC32c is not
+ * incremental: after an SCTP port change it is recomputed over the packet.
  * Fast path; used by the conntrack and service stages.
  */
 #ifndef PSW_NAT_H
@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
+#include <rte_hash_crc.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_tcp.h>
@@ -40,6 +41,33 @@ psw_l4_csum_off(struct rte_mbuf *pkt, const struct psw_meta *m)
 	default:
 		return -1;       /* ICMPv4's checksum has no pseudo-header */
 	}
+}
+
+/*
+ * SCTP's checksum: CRC32c (RFC 4960, appendix B) over the whole SCTP packet
+ * with the checksum field zero, stored in little-endian byte order. The
+ * byte loop keeps every access aligned (rte_hash_crc_1byte uses the CPU's
+ * crc32 instruction where there is one).
+ */
+static inline void
+psw_sctp_crc_update(struct rte_mbuf *pkt, const struct psw_meta *m)
+{
+	uint8_t *l4 = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l4_off);
+	unsigned len = m->l2_len + m->l3_payload - m->l4_off, i;
+	uint32_t crc = 0xffffffff;
+	uint8_t sum[4];
+
+	if (pkt->nb_segs != 1 || len < 12)
+		return;
+	memset(l4 + 8, 0, 4);
+	for (i = 0; i < len; i++)
+		crc = rte_hash_crc_1byte(l4[i], crc);
+	crc = ~crc;
+	sum[0] = (uint8_t)crc;
+	sum[1] = (uint8_t)(crc >> 8);
+	sum[2] = (uint8_t)(crc >> 16);
+	sum[3] = (uint8_t)(crc >> 24);
+	memcpy(l4 + 8, sum, 4);
 }
 
 /* Replace len bytes at field, keeping the checksum at csum (may be NULL) valid. */
@@ -94,6 +122,18 @@ psw_nat_rewrite(struct rte_mbuf *pkt, struct psw_meta *m, int dst, const uint8_t
 			m->dport = port;
 		else
 			m->sport = port;
+	} else if (m->l4_proto == IPPROTO_SCTP) {
+		uint16_t cur;
+
+		memcpy(&cur, l4 + (dst ? 2 : 0), 2);
+		if (cur != port) {
+			memcpy(l4 + (dst ? 2 : 0), &port, 2);
+			if (dst)
+				m->dport = port;
+			else
+				m->sport = port;
+			psw_sctp_crc_update(pkt, m);
+		}
 	} else if ((m->l4_proto == IPPROTO_ICMP || m->l4_proto == IPPROTO_ICMPV6) && !dst) {
 		psw_nat_field(l4 + 4, &port, 2, l4 + 2);
 		m->sport = port;

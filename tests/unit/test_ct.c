@@ -233,6 +233,63 @@ test_nat_checksums(void)
 	}
 }
 
+/* CRC32c, bit by bit (RFC 3720 polynomial, reflected): the reference. */
+static uint32_t
+crc32c_ref(const uint8_t *p, unsigned len)
+{
+	uint32_t crc = 0xffffffff;
+	unsigned i, b;
+
+	for (i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (b = 0; b < 8; b++)
+			crc = (crc >> 1) ^ (0x82f63b78 & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+
+static void
+test_nat_sctp_crc(void)
+{
+	struct tpkt p;
+	struct psw_meta meta = { .in_port = 0 };
+	struct rte_mbuf *m;
+	uint8_t *sctp, new4[4] = { 10, 244, 0, 99 }, want[4];
+	unsigned len = 12 + 16;
+	uint32_t crc;
+
+	tpkt_defaults(&p);
+	p.proto = IPPROTO_SCTP;
+	p.src4 = 0x0af4000a;
+	p.dst4 = 0x0a600010;
+	p.payload = (uint16_t)(len - 8);          /* tpkt counts 8 header bytes for SCTP */
+	m = tpkt_build(mp, &p);
+	sctp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
+	memset(sctp, 0, len);
+	sctp[0] = 0x9c; sctp[1] = 0x40;            /* source port 40000 */
+	sctp[2] = 0x00; sctp[3] = 0x50;            /* destination port 80 */
+	sctp[4] = 0xde; sctp[5] = 0xad; sctp[6] = 0xbe; sctp[7] = 0xef;   /* verification tag */
+	sctp[12] = 1;                              /* an INIT chunk header and some body */
+	sctp[15] = 16;
+	crc = crc32c_ref(sctp, len);
+	sctp[8] = (uint8_t)crc; sctp[9] = (uint8_t)(crc >> 8);
+	sctp[10] = (uint8_t)(crc >> 16); sctp[11] = (uint8_t)(crc >> 24);
+	psw_parse_one(m, &meta);
+	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_CONTINUE);
+	psw_nat_rewrite(m, &meta, 1, new4, rte_cpu_to_be_16(8080));
+	CU_ASSERT_EQUAL(sctp[2], 0x1f);
+	CU_ASSERT_EQUAL(sctp[3], 0x90);
+	memcpy(want, sctp + 8, 4);
+	memset(sctp + 8, 0, 4);
+	crc = crc32c_ref(sctp, len);
+	CU_ASSERT_EQUAL(want[0], (uint8_t)crc);
+	CU_ASSERT_EQUAL(want[1], (uint8_t)(crc >> 8));
+	CU_ASSERT_EQUAL(want[2], (uint8_t)(crc >> 16));
+	CU_ASSERT_EQUAL(want[3], (uint8_t)(crc >> 24));
+	CU_ASSERT_EQUAL(rte_raw_cksum(rte_pktmbuf_mtod_offset(m, void *, 14), 20), 0xffff);
+	rte_pktmbuf_free(m);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -254,6 +311,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "TCP state machine and timeouts", test_ct_tcp_states);
 	CU_add_test(s, "UDP replies, flush by backend", test_ct_udp_and_flush);
 	CU_add_test(s, "NAT keeps IPv4/IPv6 TCP/UDP/ICMP checksums valid", test_nat_checksums);
+	CU_add_test(s, "SCTP port translation recomputes the CRC32c", test_nat_sctp_crc);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
