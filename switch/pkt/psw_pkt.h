@@ -53,6 +53,7 @@
 	_(TX_FULL,         "tx_full",         "output queue full")                  \
 	_(ICMP_ERR_FAILED, "icmp_error_failed", "ICMP error could not be built")  \
 	_(CT_INVALID,      "ct_invalid",      "TCP packet invalid for its connection")  \
+	_(CT_WINDOW,       "ct_out_of_window", "TCP segment outside its connection's window") \
 	_(CT_FULL,         "ct_full",         "connection table full: new flow refused") \
 	_(CT_CLASH,        "ct_clash",        "NAT reply tuple taken by another flow")  \
 	_(SVC_NO_ENDPOINT, "svc_no_endpoint", "Service without endpoints (reject sent)") \

@@ -76,7 +76,11 @@ psw_ct_insert(struct psw_ct *ct, const struct psw_ct_key *orig, const struct psw
 	e->orig = *orig;
 	e->reply = *reply;
 	e->svc = svc;
-	e->backend = backend;
+	e->backend = (uint16_t)backend;
+	e->wscale[0] = e->wscale[1] = 0;
+	e->win_known = 0;
+	e->td_end[0] = e->td_end[1] = 0;
+	e->td_maxwin[0] = e->td_maxwin[1] = 0;
 	e->flags = flags;
 	e->state = PSW_CT_NEW;
 	e->timeout_s = 0;
@@ -116,38 +120,109 @@ psw_ct_insert(struct psw_ct *ct, const struct psw_ct_key *orig, const struct psw
 	return (int)(idx << 1);
 }
 
-bool
-psw_ct_update(struct psw_ct *ct, struct psw_ct_entry *e, unsigned dir, uint8_t tcp_flags,
-	      uint64_t now)
+static inline bool
+seq_after(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) > 0;
+}
+
+/* Window scale option of a SYN (0x80 | shift), or 0. */
+static uint8_t
+syn_wscale(const struct rte_tcp_hdr *th)
+{
+	const uint8_t *o = (const uint8_t *)(th + 1);
+	unsigned len = (th->data_off >> 4) * 4u - sizeof(*th), i = 0;
+
+	while (i < len) {
+		if (o[i] == 0)
+			break;
+		if (o[i] == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= len || o[i + 1] < 2)
+			break;
+		if (o[i] == 3 && o[i + 1] == 3 && i + 2 < len)
+			return (uint8_t)(0x80 | RTE_MIN(o[i + 2], 14));
+		i += o[i + 1];
+	}
+	return 0;
+}
+
+/* Sequence window check and tracking; false = out of window. */
+static bool
+tcp_window(struct psw_ct_entry *e, unsigned d, const struct rte_tcp_hdr *th, unsigned seg_len)
+{
+	uint8_t fl = th->tcp_flags, known = __atomic_load_n(&e->win_known, __ATOMIC_RELAXED);
+	uint32_t seq = rte_be_to_cpu_32(th->sent_seq);
+	uint32_t end = seq + seg_len + !!(fl & RTE_TCP_SYN_FLAG) + !!(fl & RTE_TCP_FIN_FLAG);
+	unsigned o = !d, scale = 0;
+	uint32_t win;
+
+	if (fl & RTE_TCP_SYN_FLAG)
+		e->wscale[d] = syn_wscale(th);
+	if (known == 3 && !(fl & RTE_TCP_SYN_FLAG)) {
+		uint32_t room = RTE_MAX(e->td_maxwin[o], 65535u) * 2;
+
+		if (seq_after(seq, e->td_end[d] + room) || seq_after(e->td_end[d] - room, end))
+			return false;
+	}
+	if (!(known & (1u << d)) || seq_after(end, e->td_end[d])) {
+		e->td_end[d] = end;
+		__atomic_or_fetch(&e->win_known, (uint8_t)(1u << d), __ATOMIC_RELAXED);
+	}
+	/* windows are scaled only when both sides offered scaling, never on a SYN */
+	if (!(fl & RTE_TCP_SYN_FLAG) && (e->wscale[0] & 0x80) && (e->wscale[1] & 0x80))
+		scale = e->wscale[d] & 0x0f;
+	win = (uint32_t)rte_be_to_cpu_16(th->rx_win) << scale;
+	if (win > e->td_maxwin[d])
+		e->td_maxwin[d] = win;
+	return true;
+}
+
+enum psw_drop_reason
+psw_ct_update(struct psw_ct *ct, struct psw_ct_entry *e, unsigned dir,
+	      const struct rte_tcp_hdr *th, unsigned seg_len, uint64_t now)
 {
 	uint8_t state = __atomic_load_n(&e->state, __ATOMIC_RELAXED), next = state;
+	uint8_t tcp_flags = th != NULL ? th->tcp_flags : 0;
 
 	if (e->orig.proto == IPPROTO_TCP) {
 		bool syn = tcp_flags & RTE_TCP_SYN_FLAG, ack = tcp_flags & RTE_TCP_ACK_FLAG;
 
 		if (tcp_flags & RTE_TCP_RST_FLAG) {
+			if (th != NULL && !tcp_window(e, dir, th, seg_len))
+				return PSW_DROP_CT_WINDOW; /* a blind RST: not this connection's */
 			next = PSW_CT_CLOSED;
 		} else if (state == PSW_CT_CLOSED) {
 			/* after RST only a new SYN from the client reopens the tuple */
 			if (dir != PSW_CT_DIR_ORIG || !syn || ack)
-				return false;
+				return PSW_DROP_CT_INVALID;
 			next = PSW_CT_NEW;
 			__atomic_and_fetch(&e->flags, (uint8_t)~(PSW_CT_F_FIN_O | PSW_CT_F_FIN_R),
 					   __ATOMIC_RELAXED);
-		} else if (tcp_flags & RTE_TCP_FIN_FLAG) {
-			uint8_t f = __atomic_or_fetch(&e->flags, dir == PSW_CT_DIR_ORIG ? PSW_CT_F_FIN_O
-									      : PSW_CT_F_FIN_R,
-						      __ATOMIC_RELAXED);
-
-			next = (f & PSW_CT_F_FIN_O) && (f & PSW_CT_F_FIN_R) ? PSW_CT_CLOSING : PSW_CT_FIN_WAIT;
-		} else if (state == PSW_CT_NEW && dir == PSW_CT_DIR_REPLY && syn && ack) {
-			next = PSW_CT_SYN_RECV;
-		} else if (state == PSW_CT_SYN_RECV && dir == PSW_CT_DIR_ORIG && ack && !syn) {
-			next = PSW_CT_ESTABLISHED;
+			__atomic_store_n(&e->win_known, 0, __ATOMIC_RELAXED);
 		} else if (state == PSW_CT_NEW && dir == PSW_CT_DIR_REPLY && !syn) {
 			/* a reply that is not a SYN-ACK to a half-open connection */
-			return false;
+			return PSW_DROP_CT_INVALID;
+		} else {
+			if (th != NULL && !tcp_window(e, dir, th, seg_len))
+				return PSW_DROP_CT_WINDOW;
+			if (tcp_flags & RTE_TCP_FIN_FLAG) {
+				uint8_t f = __atomic_or_fetch(&e->flags, dir == PSW_CT_DIR_ORIG ?
+							      PSW_CT_F_FIN_O : PSW_CT_F_FIN_R,
+							      __ATOMIC_RELAXED);
+
+				next = (f & PSW_CT_F_FIN_O) && (f & PSW_CT_F_FIN_R) ? PSW_CT_CLOSING
+										      : PSW_CT_FIN_WAIT;
+			} else if (state == PSW_CT_NEW && dir == PSW_CT_DIR_REPLY && syn && ack) {
+				next = PSW_CT_SYN_RECV;
+			} else if (state == PSW_CT_SYN_RECV && dir == PSW_CT_DIR_ORIG && ack && !syn) {
+				next = PSW_CT_ESTABLISHED;
+			}
 		}
+		if (th != NULL && (tcp_flags & RTE_TCP_SYN_FLAG) && state == PSW_CT_CLOSED)
+			tcp_window(e, dir, th, seg_len);
 	} else if (state == PSW_CT_NEW && dir == PSW_CT_DIR_REPLY) {
 		next = PSW_CT_ESTABLISHED;
 	}
@@ -155,5 +230,5 @@ psw_ct_update(struct psw_ct *ct, struct psw_ct_entry *e, unsigned dir, uint8_t t
 		__atomic_store_n(&e->state, next, __ATOMIC_RELAXED);
 	if (now - e->last_seen > ct->tsc_hz / 16)        /* write the shared line rarely */
 		__atomic_store_n(&e->last_seen, now, __ATOMIC_RELAXED);
-	return true;
+	return PSW_DROP_NONE;
 }

@@ -31,6 +31,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <rte_spinlock.h>
+#include <rte_tcp.h>
 
 #include "psw_pkt.h"
 
@@ -69,14 +70,16 @@ struct psw_ct_entry {
 	struct psw_ct_key reply;         /**< as the reply arrives (after NAT) */
 	uint64_t last_seen;              /**< TSC, any direction (atomic store) */
 	uint32_t svc;                    /**< service port index + 1, 0 = none */
-	uint32_t backend;                /**< backend index within the service port */
+	uint16_t backend;                /**< backend index within the service port */
+	uint8_t wscale[2];               /**< TCP window scale offered by each direction, 0x80 = offered */
 	uint8_t state;                   /**< enum psw_ct_state (atomic) */
 	uint8_t flags;                   /**< PSW_CT_F_* (atomic or) */
 	uint8_t in_use;
-	uint8_t pad;
+	uint8_t win_known;               /**< bit per direction: td_end is set */
 	uint32_t timeout_s;              /**< idle timeout of this entry; 0 = by protocol and state */
 	uint32_t hash_pos[2];            /**< key positions, for deferred free */
-	uint8_t pad2[16];
+	uint32_t td_end[2];              /**< TCP: highest sequence end sent, per direction */
+	uint32_t td_maxwin[2];           /**< TCP: largest (scaled) window advertised, per direction */
 } __rte_aligned(64);
 
 _Static_assert(sizeof(struct psw_ct_entry) == 128, "a connection is two cache lines");
@@ -168,12 +171,17 @@ psw_ct_set_timeout(struct psw_ct *ct, uint32_t hit, uint32_t seconds)
 }
 
 /**
- * Account a packet of a known connection: state machine (TCP flags for TCP),
- * last-seen time. Returns false when the packet is invalid for the state
- * (e.g. a TCP packet after RST) and must be dropped.
+ * Account a packet of a known connection: state machine and, for TCP,
+ * sequence windows (th: its TCP header, seg_len: its payload bytes; NULL for
+ * other protocols); last-seen time. Returns PSW_DROP_NONE, or why the
+ * packet must be dropped: PSW_DROP_CT_INVALID when its state does not allow
+ * it (a TCP packet after RST), PSW_DROP_CT_WINDOW when it is out of window
+ * (once both directions are known, a segment must lie within twice the
+ * receiver's largest window, at least 64 KiB, of the sender's highest
+ * sequence end).
  */
-bool psw_ct_update(struct psw_ct *ct, struct psw_ct_entry *e, unsigned dir, uint8_t tcp_flags,
-		   uint64_t now);
+enum psw_drop_reason psw_ct_update(struct psw_ct *ct, struct psw_ct_entry *e, unsigned dir,
+		   const struct rte_tcp_hdr *th, unsigned seg_len, uint64_t now);
 
 static inline struct psw_ct_entry *
 psw_ct_entry(struct psw_ct *ct, uint32_t hit)

@@ -18,6 +18,18 @@
 #define ICMP6_UNREACH 1
 #define ICMP6_UNREACH_PORT 4
 
+static inline const struct rte_tcp_hdr *
+tcp_hdr(struct rte_mbuf *pkt, const struct psw_meta *m, unsigned *seg_len)
+{
+	const struct rte_tcp_hdr *th;
+
+	if (m->l4_proto != IPPROTO_TCP || !(m->flags & PSW_F_L4))
+		return NULL;
+	th = rte_pktmbuf_mtod_offset(pkt, const struct rte_tcp_hdr *, m->l4_off);
+	*seg_len = m->l2_len + m->l3_payload - m->l4_off - (th->data_off >> 4) * 4u;
+	return th;
+}
+
 static inline uint8_t
 tcp_flags(struct rte_mbuf *pkt, const struct psw_meta *m)
 {
@@ -190,8 +202,10 @@ psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_b
 	for (i = 0; i < n; i++) {
 		struct psw_meta *m = &b->meta[idx[i]];
 		struct rte_mbuf *pkt = b->pkts[idx[i]];
+		const struct rte_tcp_hdr *th;
+		enum psw_drop_reason why;
 		struct psw_ct_entry *e;
-		unsigned dir;
+		unsigned dir, seg_len = 0;
 
 		if (hits[i] == UINT32_MAX) {
 			m->flags |= PSW_F_CT_MISS;
@@ -199,8 +213,10 @@ psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_b
 		}
 		e = psw_ct_entry(ct, hits[i]);
 		dir = hits[i] & 1;
-		if (!psw_ct_update(ct, e, dir, tcp_flags(pkt, m), now)) {
-			psw_set_drop(m, PSW_DROP_CT_INVALID);
+		th = tcp_hdr(pkt, m, &seg_len);
+		why = psw_ct_update(ct, e, dir, th, seg_len, now);
+		if (why != PSW_DROP_NONE) {
+			psw_set_drop(m, why);
 			continue;
 		}
 		apply_nat(pkt, m, e, dir);
@@ -390,7 +406,12 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		psw_set_drop(m, rc == -ENOSPC ? PSW_DROP_CT_FULL : PSW_DROP_CT_CLASH);
 		return;
 	}
-	psw_ct_update(t->ct, psw_ct_entry(t->ct, (uint32_t)rc), PSW_CT_DIR_ORIG, tcpf, now);
+	{
+		unsigned seg_len = 0;
+		const struct rte_tcp_hdr *th = tcp_hdr(pkt, m, &seg_len);
+
+		psw_ct_update(t->ct, psw_ct_entry(t->ct, (uint32_t)rc), PSW_CT_DIR_ORIG, th, seg_len, now);
+	}
 	apply_nat(pkt, m, psw_ct_entry(t->ct, (uint32_t)rc), PSW_CT_DIR_ORIG);
 	m->ct = (uint32_t)rc + 1;
 	psw_count_event(lc, PSW_EV_CT_NEW);

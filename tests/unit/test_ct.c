@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
@@ -19,6 +20,11 @@
 #include "psw_nat.h"
 #include "psw_parse.h"
 #include "psw_tables.h"
+
+#define SYN RTE_TCP_SYN_FLAG
+#define ACK RTE_TCP_ACK_FLAG
+#define FIN RTE_TCP_FIN_FLAG
+#define RST RTE_TCP_RST_FLAG
 
 static struct rte_mempool *mp;
 static struct rte_rcu_qsbr *qsbr;
@@ -87,9 +93,31 @@ test_ct_insert_lookup_clash_full(void)
 	psw_ct_destroy(ct);
 }
 
+/* A TCP header without options: flags, sequence number and window. */
+struct seg {
+	struct rte_tcp_hdr h;
+	uint8_t opt[4];
+};
+
+/* One TCP segment of connection e in direction dir, through psw_ct_update. */
+#define SEG(dir, flags, seq, win, len) \
+	psw_ct_update(ct, e, PSW_CT_DIR_##dir, tcp_seg(&sg, flags, seq, win), len, now)
+
+static const struct rte_tcp_hdr *
+tcp_seg(struct seg *sg, uint8_t flags, uint32_t seq, uint16_t win)
+{
+	memset(sg, 0, sizeof(*sg));
+	sg->h.tcp_flags = flags;
+	sg->h.sent_seq = rte_cpu_to_be_32(seq);
+	sg->h.rx_win = rte_cpu_to_be_16(win);
+	sg->h.data_off = 5 << 4;
+	return &sg->h;
+}
+
 static void
 test_ct_tcp_states(void)
 {
+	struct seg sg;
 	struct psw_ct *ct = psw_ct_create(1024, SOCKET_ID_ANY, qsbr);
 	struct psw_ct_key o = key4(1, 2, 3, 4, IPPROTO_TCP), r;
 	struct psw_ct_entry *e;
@@ -102,26 +130,91 @@ test_ct_tcp_states(void)
 	e = psw_ct_entry(ct, (uint32_t)rc);
 	CU_ASSERT_EQUAL(e->state, PSW_CT_NEW);
 	/* a reply that is not a SYN-ACK to a half-open connection is invalid */
-	CU_ASSERT_FALSE(psw_ct_update(ct, e, PSW_CT_DIR_REPLY, RTE_TCP_ACK_FLAG, now));
-	CU_ASSERT_TRUE(psw_ct_update(ct, e, PSW_CT_DIR_REPLY, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, now));
+	CU_ASSERT_EQUAL(PSW_DROP_CT_INVALID, SEG(REPLY, ACK, 0, 0, 0));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, SYN | ACK, 0, 0, 0));
 	CU_ASSERT_EQUAL(e->state, PSW_CT_SYN_RECV);
-	CU_ASSERT_TRUE(psw_ct_update(ct, e, PSW_CT_DIR_ORIG, RTE_TCP_ACK_FLAG, now));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, ACK, 0, 0, 0));
 	CU_ASSERT_EQUAL(e->state, PSW_CT_ESTABLISHED);
-	CU_ASSERT_TRUE(psw_ct_update(ct, e, PSW_CT_DIR_ORIG, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, now));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, FIN | ACK, 0, 0, 0));
 	CU_ASSERT_EQUAL(e->state, PSW_CT_FIN_WAIT);
-	CU_ASSERT_TRUE(psw_ct_update(ct, e, PSW_CT_DIR_REPLY, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, now));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, FIN | ACK, 0, 0, 0));
 	CU_ASSERT_EQUAL(e->state, PSW_CT_CLOSING);
-	CU_ASSERT_TRUE(psw_ct_update(ct, e, PSW_CT_DIR_REPLY, RTE_TCP_RST_FLAG, now));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, RST, 0, 0, 0));
 	CU_ASSERT_EQUAL(e->state, PSW_CT_CLOSED);
 	/* after RST: data is invalid; a new SYN from the client reopens the tuple */
-	CU_ASSERT_FALSE(psw_ct_update(ct, e, PSW_CT_DIR_ORIG, RTE_TCP_ACK_FLAG, now));
-	CU_ASSERT_FALSE(psw_ct_update(ct, e, PSW_CT_DIR_REPLY, RTE_TCP_SYN_FLAG, now));
-	CU_ASSERT_TRUE(psw_ct_update(ct, e, PSW_CT_DIR_ORIG, RTE_TCP_SYN_FLAG, now));
+	CU_ASSERT_EQUAL(PSW_DROP_CT_INVALID, SEG(ORIG, ACK, 0, 0, 0));
+	CU_ASSERT_EQUAL(PSW_DROP_CT_INVALID, SEG(REPLY, SYN, 0, 0, 0));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, SYN, 0, 0, 0));
 	CU_ASSERT_EQUAL(e->state, PSW_CT_NEW);
 	/* a closed connection idles out after seconds, not the established day */
 	e->state = PSW_CT_CLOSED;
 	e->last_seen = now - 11 * rte_get_tsc_hz();
 	CU_ASSERT_EQUAL(psw_ct_expire(ct, 1024, false), 1);
+	psw_ct_destroy(ct);
+}
+
+static void
+test_ct_tcp_window(void)
+{
+	struct psw_ct *ct = psw_ct_create(1024, SOCKET_ID_ANY, qsbr);
+	struct psw_ct_key o = key4(1, 2, 3, 4, IPPROTO_TCP), r;
+	uint64_t now = rte_rdtsc();
+	struct psw_ct_entry *e;
+	struct seg sg;
+	int rc;
+
+	psw_ct_key_reverse(&o, &r);
+	rc = psw_ct_insert(ct, &o, &r, 0, 0, 0, now);
+	CU_ASSERT_FATAL(rc >= 0);
+	e = psw_ct_entry(ct, (uint32_t)rc);
+	/* handshake: client ISN 1000, server ISN 5000; the client offers shift 7 */
+	tcp_seg(&sg, SYN, 1000, 64240);
+	sg.h.data_off = 6 << 4;
+	memcpy(sg.opt, (const uint8_t[]){ 3, 3, 7, 1 }, 4);
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, psw_ct_update(ct, e, PSW_CT_DIR_ORIG, &sg.h, 0, now));
+	CU_ASSERT_EQUAL(e->wscale[PSW_CT_DIR_ORIG], 0x80 | 7);
+	/* the server does not offer scaling: no window is scaled */
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, SYN | ACK, 5000, 65535, 0));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, ACK, 1001, 502, 0));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_ESTABLISHED);
+	CU_ASSERT_EQUAL(e->td_end[PSW_CT_DIR_ORIG], 1001);
+	CU_ASSERT_EQUAL(e->td_maxwin[PSW_CT_DIR_ORIG], 64240);
+	/* data in window advances the sender's end */
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, ACK, 1001, 502, 1400));
+	CU_ASSERT_EQUAL(e->td_end[PSW_CT_DIR_ORIG], 2401);
+	/* a retransmission of old data is still in the window */
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, ACK, 1001, 502, 1400));
+	CU_ASSERT_EQUAL(e->td_end[PSW_CT_DIR_ORIG], 2401);
+	/* far ahead of anything the server allowed (2 x 64 KiB): dropped, nothing learnt */
+	CU_ASSERT_EQUAL(PSW_DROP_CT_WINDOW, SEG(ORIG, ACK, 2401 + 200000, 502, 100));
+	CU_ASSERT_EQUAL(e->td_end[PSW_CT_DIR_ORIG], 2401);
+	/* far behind: dropped as well, in both directions; a blind RST is refused */
+	CU_ASSERT_EQUAL(PSW_DROP_CT_WINDOW, SEG(REPLY, ACK, 5001 - 300000, 0, 10));
+	CU_ASSERT_EQUAL(PSW_DROP_CT_WINDOW, SEG(REPLY, RST, 5001 + 1000000, 0, 0));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_ESTABLISHED);
+	/* sequence numbers wrap: a connection crossing 2^32 keeps flowing */
+	e->td_end[PSW_CT_DIR_REPLY] = UINT32_MAX - 100;
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, ACK, UINT32_MAX - 100, 0, 1000));
+	CU_ASSERT_EQUAL(e->td_end[PSW_CT_DIR_REPLY], 899);
+	/* an in-window RST closes */
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, RST, 899, 0, 0));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_CLOSED);
+	/* the tuple reopens with fresh windows; both sides scale by 2^7 now */
+	tcp_seg(&sg, SYN, 70000, 64240);
+	sg.h.data_off = 6 << 4;
+	memcpy(sg.opt, (const uint8_t[]){ 1, 3, 3, 7 }, 4);
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, psw_ct_update(ct, e, PSW_CT_DIR_ORIG, &sg.h, 0, now));
+	CU_ASSERT_EQUAL(e->td_end[PSW_CT_DIR_ORIG], 70001);
+	tcp_seg(&sg, SYN | ACK, 9000, 65160);
+	sg.h.data_off = 6 << 4;
+	memcpy(sg.opt, (const uint8_t[]){ 1, 3, 3, 7 }, 4);
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, psw_ct_update(ct, e, PSW_CT_DIR_REPLY, &sg.h, 0, now));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, ACK, 70001, 502, 0));
+	/* the server's window 2000 << 7 = 256000 lets the client run 400000 ahead */
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, ACK, 9001, 2000, 0));
+	CU_ASSERT_EQUAL(e->td_maxwin[PSW_CT_DIR_REPLY], 256000);
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, ACK, 70001 + 400000, 502, 1400));
+	CU_ASSERT_EQUAL(PSW_DROP_CT_WINDOW, SEG(ORIG, ACK, 70001 + 1400000, 502, 1400));
 	psw_ct_destroy(ct);
 }
 
@@ -138,7 +231,7 @@ test_ct_udp_and_flush(void)
 	r = key4(0x0af40009, 1, 5353, 5000, IPPROTO_UDP);
 	rc = psw_ct_insert(ct, &o, &r, 42, 0, PSW_CT_F_DNAT, now);
 	e = psw_ct_entry(ct, (uint32_t)rc);
-	CU_ASSERT_TRUE(psw_ct_update(ct, e, PSW_CT_DIR_REPLY, 0, now));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, psw_ct_update(ct, e, PSW_CT_DIR_REPLY, NULL, 0, now));
 	CU_ASSERT_EQUAL(e->state, PSW_CT_ESTABLISHED);
 	o2 = key4(2, 0x0a600001, 5000, 53, IPPROTO_UDP);
 	r2 = key4(0x0af40008, 2, 5353, 5000, IPPROTO_UDP);
@@ -309,6 +402,7 @@ main(int argc, char **argv)
 	s = CU_add_suite("conntrack", NULL, NULL);
 	CU_add_test(s, "insert, lookup both ways, clash, full table", test_ct_insert_lookup_clash_full);
 	CU_add_test(s, "TCP state machine and timeouts", test_ct_tcp_states);
+	CU_add_test(s, "TCP sequence windows", test_ct_tcp_window);
 	CU_add_test(s, "UDP replies, flush by backend", test_ct_udp_and_flush);
 	CU_add_test(s, "NAT keeps IPv4/IPv6 TCP/UDP/ICMP checksums valid", test_nat_checksums);
 	CU_add_test(s, "SCTP port translation recomputes the CRC32c", test_nat_sctp_crc);
