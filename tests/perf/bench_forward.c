@@ -187,23 +187,13 @@ bench_pipeline(const char *name, unsigned nb_dst, int ip6)
 	rte_free(lc);
 }
 
-/* A Service table holding these entries (tests and benchmarks build it directly). */
-static struct psw_svc_table *
-svcs_from(const struct psw_svc_spec *specs, unsigned n)
-{
-	struct psw_svc_table *s = psw_svc_table_create(1024, SOCKET_ID_ANY);
-	unsigned i;
-
-	for (i = 0; s != NULL && i < n; i++)
-		if (psw_svc_table_set(s, psw_svc_port_build(&specs[i], 0, SOCKET_ID_ANY)) < 0)
-			return NULL;
-	return s;
-}
-
 /*
  * Service pipeline (parse, guard, conntrack, service, forward) in process:
  * a client pod to a ClusterIP with 10 backends. Established: every packet
- * belongs to one of nb_flows known connections (TCP ACKs, DNAT on each).
+ * belongs to one of nb_flows known connections (TCP ACKs, DNAT on each);
+ * one client has 60000 source ports, so more flows use more Service ports
+ * (flow f: port 80 + f / 60000). The connections are opened once, untimed,
+ * and the timed packets walk through all of them in turn across the runs.
  * New: every packet is a new connection (TCP SYN: service pick, Maglev,
  * conntrack insert, DNAT).
  */
@@ -217,6 +207,7 @@ bench_service(const char *name, unsigned nb_flows, bool established)
 	struct psw_lcore *lc = rte_zmalloc("lc", sizeof(*lc), RTE_CACHE_LINE_SIZE);
 	struct psw_svc_backend be[10];
 	struct psw_svc_spec spec = { .nb_backends = nb_backends, .backends = be };
+	const unsigned nb_ports = established ? (nb_flows + 59999) / 60000 : 1;
 	struct rte_mbuf *frames[PSW_BURST_MAX];
 	uint8_t tmpl[PSW_BURST_MAX][128];
 	uint16_t len = 0;
@@ -236,7 +227,16 @@ bench_service(const char *name, unsigned nb_flows, bool established)
 		be[i].port = rte_cpu_to_be_16(8080);
 		memcpy(be[i].addr, &t->pods->pods[1 + i].ip4, 4);
 	}
-	t->svcs = svcs_from(&spec, 1);
+	t->svcs = psw_svc_table_create(1024, SOCKET_ID_ANY);
+	for (i = 0; t->svcs != NULL && i < nb_ports; i++) {
+		spec.key.port = rte_cpu_to_be_16((uint16_t)(80 + i));
+		for (j = 0; j < nb_backends; j++)      /* distinct targets: no reply-tuple clash */
+			be[j].port = rte_cpu_to_be_16((uint16_t)(8080 + i));
+		if (psw_svc_table_set(t->svcs, psw_svc_port_build(&spec, 0, SOCKET_ID_ANY)) < 0) {
+			fprintf(stderr, "%s: Service port %u not built\n", name, 80 + i);
+			exit(1);
+		}
+	}
 	t->ct = psw_ct_create(1u << 20, SOCKET_ID_ANY, psw_tables_qsbr());
 	if (t->svcs == NULL || t->ct == NULL) {
 		fprintf(stderr, "%s: no memory\n", name);
@@ -245,10 +245,14 @@ bench_service(const char *name, unsigned nb_flows, bool established)
 	for (j = 0; j < PSW_BURST_MAX; j++)
 		frames[j] = rte_pktmbuf_alloc(mp);
 	for (run = 0; run < nb_runs; run++) {
+		static uint64_t flow;     /* established: continues across runs */
 		uint64_t cycles = 0, sport = 0;
 
-		psw_ct_expire(t->ct, t->ct->size, true);
-		if (established) {
+		if (!established || run == 0) {
+			psw_ct_expire(t->ct, t->ct->size, true);
+			flow = 0;
+		}
+		if (established && run == 0) {
 			/* open the connections first (SYNs, not timed) */
 			for (sport = 0; sport < nb_flows; sport++) {
 				struct tpkt p;
@@ -261,7 +265,7 @@ bench_service(const char *name, unsigned nb_flows, bool established)
 				p.src4 = 0x0af4000a;
 				p.dst4 = 0x0a600010;
 				p.sport = (uint16_t)(1024 + sport % 60000);
-				p.dport = 80;
+				p.dport = (uint16_t)(80 + sport / 60000);
 				p.payload = 6;
 				m = tpkt_build(mp, &p);
 				b.nb = 1;
@@ -270,11 +274,17 @@ bench_service(const char *name, unsigned nb_flows, bool established)
 				psw_worker_process(lc, t, &b);
 				rte_pktmbuf_free(m);
 			}
+			if (psw_ct_count(t->ct) != nb_flows) {
+				fprintf(stderr, "%s: %u of %u connections opened\n", name,
+					psw_ct_count(t->ct), nb_flows);
+				exit(1);
+			}
 		}
 		for (i = 0; i < bursts; i++) {
 			uint64_t t0;
 
 			for (j = 0; j < PSW_BURST_MAX; j++, sport++) {
+				uint64_t f = established ? flow++ % nb_flows : sport;
 				struct tpkt p;
 				struct rte_mbuf *m = frames[j];
 
@@ -284,8 +294,8 @@ bench_service(const char *name, unsigned nb_flows, bool established)
 				memcpy(p.dst_mac, gw_mac, 6);
 				p.src4 = 0x0af4000a;
 				p.dst4 = 0x0a600010;
-				p.sport = (uint16_t)(1024 + (established ? sport % nb_flows : sport) % 60000);
-				p.dport = 80;
+				p.sport = (uint16_t)(1024 + f % 60000);
+				p.dport = (uint16_t)(80 + f / 60000);
 				p.payload = 6;
 				rte_pktmbuf_reset(m);
 				{
@@ -416,6 +426,10 @@ main(int argc, char **argv)
 			nb_runs = RTE_MIN((unsigned)atoi(optarg), (unsigned)MAX_RUNS);
 		else if (c == 'j' && (json = fopen(optarg, "a")) == NULL)
 			return 1;
+		else if (c != 'j') {
+			fprintf(stderr, "usage: %s [-r runs] [-j results.jsonl]\n", argv[0]);
+			return 2;
+		}
 	}
 	if (nb_runs == 0)
 		nb_runs = 1;
@@ -433,6 +447,7 @@ main(int argc, char **argv)
 	bench_pipeline("pipeline IPv6 pod->pod, 10k pods", 10000, 1);
 	bench_service("ClusterIP, established, 1 flow", 1, true);
 	bench_service("ClusterIP, established, 10k flows", 10000, true);
+	bench_service("ClusterIP, established, 1M flows", 1000000, true);
 	bench_service("ClusterIP, new connection", 0, false);
 	bench_rings();
 	if (json != NULL)
