@@ -149,19 +149,30 @@ syn_wscale(const struct rte_tcp_hdr *th)
 	return 0;
 }
 
-/* Sequence window check and tracking; false = out of window. */
+/*
+ * Sequence window check and tracking; false = out of window. handshake: the
+ * segment is the connection's own SYN or SYN-ACK, which sets the direction's
+ * starting point and window scale instead of being checked. Any other SYN is
+ * checked like data and changes nothing of the handshake.
+ *
+ * td_end / td_maxwin are plain stores: two workers updating one direction at
+ * once (only with RSS spreading a flow) can lose an advance or a maximum for
+ * a moment, which the factor-of-two room absorbs. win_known is published with
+ * release so that a reader seeing a direction known sees its td_end.
+ */
 static bool
-tcp_window(struct psw_ct_entry *e, unsigned d, const struct rte_tcp_hdr *th, unsigned seg_len)
+tcp_window(struct psw_ct_entry *e, unsigned d, const struct rte_tcp_hdr *th, unsigned seg_len,
+	   bool handshake)
 {
-	uint8_t fl = th->tcp_flags, known = __atomic_load_n(&e->win_known, __ATOMIC_RELAXED);
+	uint8_t fl = th->tcp_flags, known = __atomic_load_n(&e->win_known, __ATOMIC_ACQUIRE);
 	uint32_t seq = rte_be_to_cpu_32(th->sent_seq);
 	uint32_t end = seq + seg_len + !!(fl & RTE_TCP_SYN_FLAG) + !!(fl & RTE_TCP_FIN_FLAG);
 	unsigned o = !d, scale = 0;
 	uint32_t win;
 
-	if (fl & RTE_TCP_SYN_FLAG)
+	if (handshake)
 		e->wscale[d] = syn_wscale(th);
-	if (known == 3 && !(fl & RTE_TCP_SYN_FLAG)) {
+	else if (known == 3) {
 		uint32_t room = RTE_MAX(e->td_maxwin[o], 65535u) * 2;
 
 		if (seq_after(seq, e->td_end[d] + room) || seq_after(e->td_end[d] - room, end))
@@ -169,7 +180,7 @@ tcp_window(struct psw_ct_entry *e, unsigned d, const struct rte_tcp_hdr *th, uns
 	}
 	if (!(known & (1u << d)) || seq_after(end, e->td_end[d])) {
 		e->td_end[d] = end;
-		__atomic_or_fetch(&e->win_known, (uint8_t)(1u << d), __ATOMIC_RELAXED);
+		__atomic_or_fetch(&e->win_known, (uint8_t)(1u << d), __ATOMIC_RELEASE);
 	}
 	/* windows are scaled only when both sides offered scaling, never on a SYN */
 	if (!(fl & RTE_TCP_SYN_FLAG) && (e->wscale[0] & 0x80) && (e->wscale[1] & 0x80))
@@ -178,6 +189,16 @@ tcp_window(struct psw_ct_entry *e, unsigned d, const struct rte_tcp_hdr *th, uns
 	if (win > e->td_maxwin[d])
 		e->td_maxwin[d] = win;
 	return true;
+}
+
+/* The client opens the tuple again: forget the last connection's windows. */
+static void
+tcp_reopen(struct psw_ct_entry *e)
+{
+	__atomic_and_fetch(&e->flags, (uint8_t)~(PSW_CT_F_FIN_O | PSW_CT_F_FIN_R), __ATOMIC_RELAXED);
+	__atomic_store_n(&e->win_known, 0, __ATOMIC_RELEASE);
+	e->wscale[0] = e->wscale[1] = 0;
+	e->td_maxwin[0] = e->td_maxwin[1] = 0;
 }
 
 enum psw_drop_reason
@@ -189,40 +210,43 @@ psw_ct_update(struct psw_ct *ct, struct psw_ct_entry *e, unsigned dir,
 
 	if (e->orig.proto == IPPROTO_TCP) {
 		bool syn = tcp_flags & RTE_TCP_SYN_FLAG, ack = tcp_flags & RTE_TCP_ACK_FLAG;
+		bool orig = dir == PSW_CT_DIR_ORIG;
+		/* the connection's own SYN (or its retransmission) and SYN-ACK */
+		bool handshake = syn && (orig ? !ack && state == PSW_CT_NEW :
+					 ack && (state == PSW_CT_NEW || state == PSW_CT_SYN_RECV));
 
 		if (tcp_flags & RTE_TCP_RST_FLAG) {
-			if (th != NULL && !tcp_window(e, dir, th, seg_len))
-				return PSW_DROP_CT_WINDOW; /* a blind RST: not this connection's */
+			/* a blind RST (or SYN+RST) out of window is not this connection's */
+			if (th != NULL && !tcp_window(e, dir, th, seg_len, false))
+				return PSW_DROP_CT_WINDOW;
 			next = PSW_CT_CLOSED;
+		} else if (orig && syn && !ack && (state == PSW_CT_CLOSED || state == PSW_CT_CLOSING)) {
+			/* a new connection on the tuple, after RST or both FINs */
+			next = PSW_CT_NEW;
+			tcp_reopen(e);
+			if (th != NULL)
+				tcp_window(e, dir, th, seg_len, true);
 		} else if (state == PSW_CT_CLOSED) {
 			/* after RST only a new SYN from the client reopens the tuple */
-			if (dir != PSW_CT_DIR_ORIG || !syn || ack)
-				return PSW_DROP_CT_INVALID;
-			next = PSW_CT_NEW;
-			__atomic_and_fetch(&e->flags, (uint8_t)~(PSW_CT_F_FIN_O | PSW_CT_F_FIN_R),
-					   __ATOMIC_RELAXED);
-			__atomic_store_n(&e->win_known, 0, __ATOMIC_RELAXED);
-		} else if (state == PSW_CT_NEW && dir == PSW_CT_DIR_REPLY && !syn) {
+			return PSW_DROP_CT_INVALID;
+		} else if (state == PSW_CT_NEW && !orig && !syn) {
 			/* a reply that is not a SYN-ACK to a half-open connection */
 			return PSW_DROP_CT_INVALID;
 		} else {
-			if (th != NULL && !tcp_window(e, dir, th, seg_len))
+			if (th != NULL && !tcp_window(e, dir, th, seg_len, handshake))
 				return PSW_DROP_CT_WINDOW;
 			if (tcp_flags & RTE_TCP_FIN_FLAG) {
-				uint8_t f = __atomic_or_fetch(&e->flags, dir == PSW_CT_DIR_ORIG ?
-							      PSW_CT_F_FIN_O : PSW_CT_F_FIN_R,
+				uint8_t f = __atomic_or_fetch(&e->flags, orig ? PSW_CT_F_FIN_O : PSW_CT_F_FIN_R,
 							      __ATOMIC_RELAXED);
 
 				next = (f & PSW_CT_F_FIN_O) && (f & PSW_CT_F_FIN_R) ? PSW_CT_CLOSING
 										      : PSW_CT_FIN_WAIT;
-			} else if (state == PSW_CT_NEW && dir == PSW_CT_DIR_REPLY && syn && ack) {
+			} else if (state == PSW_CT_NEW && !orig && syn && ack) {
 				next = PSW_CT_SYN_RECV;
-			} else if (state == PSW_CT_SYN_RECV && dir == PSW_CT_DIR_ORIG && ack && !syn) {
+			} else if (state == PSW_CT_SYN_RECV && orig && ack && !syn) {
 				next = PSW_CT_ESTABLISHED;
 			}
 		}
-		if (th != NULL && (tcp_flags & RTE_TCP_SYN_FLAG) && state == PSW_CT_CLOSED)
-			tcp_window(e, dir, th, seg_len);
 	} else if (state == PSW_CT_NEW && dir == PSW_CT_DIR_REPLY) {
 		next = PSW_CT_ESTABLISHED;
 	}

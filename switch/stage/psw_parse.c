@@ -59,9 +59,9 @@ parse_l4(const uint8_t *data, unsigned len, struct psw_meta *m)
 		const struct rte_tcp_hdr *th = (const struct rte_tcp_hdr *)l4;
 		unsigned doff = (th->data_off >> 4) * 4u;
 
-		/* options are read in place (window scale): keep them in the first segment */
+		/* a SYN's options are read in place (window scale): first segment only */
 		if (doff < sizeof(*th) || (unsigned)m->l4_off + doff > l3_end ||
-		    (unsigned)m->l4_off + doff > len) {
+		    ((th->tcp_flags & RTE_TCP_SYN_FLAG) && (unsigned)m->l4_off + doff > len)) {
 			psw_set_drop(m, PSW_DROP_L4_TRUNC);
 			return;
 		}

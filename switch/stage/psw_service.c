@@ -2,6 +2,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include <rte_prefetch.h>
 #include <rte_cycles.h>
 #include <rte_ether.h>
 #include <rte_hash.h>
@@ -198,6 +199,15 @@ psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_b
 	if (n == 0)
 		return;
 	psw_ct_lookup(ct, kp, n, hits);
+	/* fetch the burst's entries (both lines) before touching the first */
+	for (i = 0; i < n; i++) {
+		if (hits[i] != UINT32_MAX) {
+			struct psw_ct_entry *e = psw_ct_entry(ct, hits[i]);
+
+			rte_prefetch0(e);
+			rte_prefetch0((const uint8_t *)e + RTE_CACHE_LINE_SIZE);
+		}
+	}
 	now = rte_rdtsc();
 	for (i = 0; i < n; i++) {
 		struct psw_meta *m = &b->meta[idx[i]];

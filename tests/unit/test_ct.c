@@ -218,6 +218,67 @@ test_ct_tcp_window(void)
 	psw_ct_destroy(ct);
 }
 
+/* A SYN or SYN-ACK offering window scale shift. */
+static const struct rte_tcp_hdr *
+syn_seg(struct seg *sg, uint8_t flags, uint32_t seq, uint16_t win, uint8_t shift)
+{
+	tcp_seg(sg, flags, seq, win);
+	sg->h.data_off = 6 << 4;
+	memcpy(sg->opt, (const uint8_t[]){ 1, 3, 3, shift }, 4);
+	return &sg->h;
+}
+
+static void
+test_ct_tcp_window_syn_and_reuse(void)
+{
+	struct psw_ct *ct = psw_ct_create(1024, SOCKET_ID_ANY, qsbr);
+	struct psw_ct_key o = key4(1, 2, 3, 4, IPPROTO_TCP), r;
+	uint64_t now = rte_rdtsc();
+	struct psw_ct_entry *e;
+	struct seg sg;
+	int rc;
+
+	psw_ct_key_reverse(&o, &r);
+	rc = psw_ct_insert(ct, &o, &r, 0, 0, 0, now);
+	CU_ASSERT_FATAL(rc >= 0);
+	e = psw_ct_entry(ct, (uint32_t)rc);
+	/* each side's windows are scaled by its own shift: client 7, server 2 */
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, psw_ct_update(ct, e, PSW_CT_DIR_ORIG,
+						     syn_seg(&sg, SYN, 100, 64240, 7), 0, now));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, psw_ct_update(ct, e, PSW_CT_DIR_REPLY,
+						     syn_seg(&sg, SYN | ACK, 900000, 65160, 2), 0, now));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, ACK, 101, 1000, 0));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, ACK, 900001, 30000, 0));
+	CU_ASSERT_EQUAL(e->td_maxwin[PSW_CT_DIR_ORIG], 128000);
+	CU_ASSERT_EQUAL(e->td_maxwin[PSW_CT_DIR_REPLY], 120000);
+	CU_ASSERT_EQUAL(e->state, PSW_CT_ESTABLISHED);
+	/* a blind SYN is checked like data: it moves nothing, changes no scale */
+	CU_ASSERT_EQUAL(PSW_DROP_CT_WINDOW, psw_ct_update(ct, e, PSW_CT_DIR_ORIG,
+							  syn_seg(&sg, SYN, 2000000000, 0, 0), 0, now));
+	CU_ASSERT_EQUAL(e->td_end[PSW_CT_DIR_ORIG], 101);
+	CU_ASSERT_EQUAL(e->wscale[PSW_CT_DIR_ORIG], 0x80 | 7);
+	/* a blind SYN+RST does not close the connection */
+	CU_ASSERT_EQUAL(PSW_DROP_CT_WINDOW, SEG(REPLY, SYN | RST, 2000000000, 0, 0));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_ESTABLISHED);
+	/* FIN takes one sequence number; both FINs: closing */
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, FIN | ACK, 101, 1000, 0));
+	CU_ASSERT_EQUAL(e->td_end[PSW_CT_DIR_ORIG], 102);
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, FIN | ACK, 900001, 30000, 0));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_CLOSING);
+	/* the client reuses the port with an ISN far behind the old connection's */
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, psw_ct_update(ct, e, PSW_CT_DIR_ORIG,
+						     syn_seg(&sg, SYN, 4000000000u, 64240, 7), 0, now));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_NEW);
+	CU_ASSERT_EQUAL(e->td_end[PSW_CT_DIR_ORIG], 4000000001u);
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, psw_ct_update(ct, e, PSW_CT_DIR_REPLY,
+						     syn_seg(&sg, SYN | ACK, 300000000, 65160, 2), 0, now));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, ACK, 4000000001u, 1000, 0));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_ESTABLISHED);
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, ACK, 300000001, 30000, 1400));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, ACK, 4000000001u, 1000, 1400));
+	psw_ct_destroy(ct);
+}
+
 static void
 test_ct_udp_and_flush(void)
 {
@@ -403,6 +464,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "insert, lookup both ways, clash, full table", test_ct_insert_lookup_clash_full);
 	CU_add_test(s, "TCP state machine and timeouts", test_ct_tcp_states);
 	CU_add_test(s, "TCP sequence windows", test_ct_tcp_window);
+	CU_add_test(s, "TCP windows: blind SYN, SYN+RST, FIN, port reuse", test_ct_tcp_window_syn_and_reuse);
 	CU_add_test(s, "UDP replies, flush by backend", test_ct_udp_and_flush);
 	CU_add_test(s, "NAT keeps IPv4/IPv6 TCP/UDP/ICMP checksums valid", test_nat_checksums);
 	CU_add_test(s, "SCTP port translation recomputes the CRC32c", test_nat_sctp_crc);
