@@ -10,6 +10,7 @@
  * (CPU 1 when the machine has it): one core each.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -58,17 +59,22 @@ median(struct result *r)
 			 : (r->values[r->nb / 2 - 1] + r->values[r->nb / 2]) / 2;
 }
 
+static const char *scenario_suffix = "";   /* " [2M pages]" with -H */
+
 static void
 report(const char *scenario, const char *unit, struct result *r, const char *note)
 {
 	double med = median(r);
 
-	printf("%-44s %10.1f %-12s (min %.1f, max %.1f, %u runs) %s\n", scenario, med, unit,
+	char name[96];
+
+	snprintf(name, sizeof(name), "%s%s", scenario, scenario_suffix);
+	printf("%-52s %10.1f %-12s (min %.1f, max %.1f, %u runs) %s\n", name, med, unit,
 	       r->values[0], r->values[r->nb - 1], r->nb, note);
 	if (json != NULL)
 		fprintf(json, "{\"scenario\": \"%s\", \"unit\": \"%s\", \"median\": %.2f, "
 			"\"min\": %.2f, \"max\": %.2f, \"runs\": %u, \"note\": \"%s\"}\n",
-			scenario, unit, med, r->values[0], r->values[r->nb - 1], r->nb, note);
+			name, unit, med, r->values[0], r->values[r->nb - 1], r->nb, note);
 }
 
 /* Tables with pod a on port 0 and nb_pods more pods on port 1. */
@@ -414,23 +420,32 @@ main(int argc, char **argv)
 {
 	char prefix[64], lcores[32];
 	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "-m", "512", lcores,
-			     "--log-level=*:error", prefix, NULL };
-	int c;
+			     "--log-level=*:error", prefix, NULL, NULL };
+	int c, eal_argc = (int)RTE_DIM(eal_argv) - 2;
 
-	snprintf(prefix, sizeof(prefix), "--file-prefix=psw_bench%d", getpid());
-	snprintf(lcores, sizeof(lcores), "--lcores=0@0,1@%d", sysconf(_SC_NPROCESSORS_ONLN) > 1);
-	if (rte_eal_init((int)RTE_DIM(eal_argv) - 1, eal_argv) < 0)
-		return 1;
-	while ((c = getopt(argc, argv, "r:j:")) != -1) {
-		if (c == 'r')
+	while ((c = getopt(argc, argv, "r:j:H:")) != -1) {
+		if (c == 'r') {
 			nb_runs = RTE_MIN((unsigned)atoi(optarg), (unsigned)MAX_RUNS);
-		else if (c == 'j' && (json = fopen(optarg, "a")) == NULL)
-			return 1;
-		else if (c != 'j') {
-			fprintf(stderr, "usage: %s [-r runs] [-j results.jsonl]\n", argv[0]);
+		} else if (c == 'j') {
+			if ((json = fopen(optarg, "a")) == NULL)
+				return 1;
+		} else if (c == 'H') {
+			/* memory from 2 MB pages mounted at optarg instead of --no-huge */
+			static char huge_dir[PATH_MAX];
+
+			snprintf(huge_dir, sizeof(huge_dir), "--huge-dir=%s", optarg);
+			eal_argv[1] = huge_dir;
+			eal_argv[4] = "1024";
+			scenario_suffix = " [2M pages]";
+		} else {
+			fprintf(stderr, "usage: %s [-r runs] [-j results.jsonl] [-H hugetlbfs-dir]\n", argv[0]);
 			return 2;
 		}
 	}
+	snprintf(prefix, sizeof(prefix), "--file-prefix=psw_bench%d", getpid());
+	snprintf(lcores, sizeof(lcores), "--lcores=0@0,1@%d", sysconf(_SC_NPROCESSORS_ONLN) > 1);
+	if (rte_eal_init(eal_argc, eal_argv) < 0)
+		return 1;
 	if (nb_runs == 0)
 		nb_runs = 1;
 	mp = rte_pktmbuf_pool_create("bench", 16384, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
