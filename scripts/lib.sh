@@ -8,6 +8,7 @@ PSW_PACKAGES=(
 	gcc make pkg-config meson ninja-build
 	dpdk dpdk-dev libdpdk-dev libnuma-dev libconfig-dev libcunit1-dev libpcap-dev
 	libjansson-dev libyaml-dev libmnl-dev
+	valgrind                               # callgrind.h in the benchmark; instruction counts
 	python3 python3-scapy
 	iproute2 iputils-ping socat iperf3 procps util-linux ethtool
 	golang-go golang-github-appc-cni-dev   # libcni: the real CNI client of the system tests

@@ -10,6 +10,7 @@
  * (CPU 1 when the machine has it): one core each.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <rte_launch.h>
 #include <rte_malloc.h>
 #include <rte_ring.h>
+#include <valgrind/callgrind.h>
 
 #include "../unit/pkt_build.h"
 #include "psw_ct.h"
@@ -75,6 +77,22 @@ report(const char *scenario, const char *unit, struct result *r, const char *not
 		fprintf(json, "{\"scenario\": \"%s\", \"unit\": \"%s\", \"median\": %.2f, "
 			"\"min\": %.2f, \"max\": %.2f, \"runs\": %u, \"note\": \"%s\"}\n",
 			name, unit, med, r->values[0], r->values[r->nb - 1], r->nb, note);
+}
+
+/*
+ * Under callgrind (scripts/bench runs it so): only the timed calls are
+ * collected, and each scenario ends with a dump named "psw|scenario|packets"
+ * from which the script derives instructions per packet.
+ */
+static void
+count_end(const char *name, uint64_t packets)
+{
+	char desc[160];
+
+	if (!RUNNING_ON_VALGRIND)
+		return;
+	snprintf(desc, sizeof(desc), "psw|%s|%" PRIu64, name, packets);
+	CALLGRIND_DUMP_STATS_AT(desc);
 }
 
 /* Tables with pod a on port 0 and nb_pods more pods on port 1. */
@@ -173,9 +191,11 @@ bench_pipeline(const char *name, unsigned nb_dst, int ip6)
 				b.meta[j].in_port = 0;
 			}
 			b.nb = PSW_BURST_MAX;
+			CALLGRIND_TOGGLE_COLLECT;       /* under callgrind: count only this */
 			t0 = rte_rdtsc_precise();
 			psw_worker_process(lc, t, &b);
 			cycles += rte_rdtsc_precise() - t0;
+			CALLGRIND_TOGGLE_COLLECT;
 			if (b.meta[0].verdict != PSW_V_TX || b.meta[0].out_port != 1) {
 				fprintf(stderr, "%s: packet not forwarded (verdict %u reason %s)\n", name,
 					b.meta[0].verdict, psw_drop_name(b.meta[0].drop_reason));
@@ -185,6 +205,7 @@ bench_pipeline(const char *name, unsigned nb_dst, int ip6)
 		r.values[r.nb++] = (double)cycles / ((double)bursts * PSW_BURST_MAX);
 	}
 	report(name, "cycles/pkt", &r, "parse+guard+forward, 32-packet bursts, 1 core");
+	count_end(name, (uint64_t)nb_runs * bursts * PSW_BURST_MAX);
 	for (i = 0; i < POOL_PKTS; i++)
 		rte_pktmbuf_free(frames[i]);
 	psw_pod_table_put(t->pods);
@@ -318,9 +339,11 @@ bench_service(const char *name, unsigned nb_flows, bool established)
 				b.meta[j].in_port = 0;
 			}
 			b.nb = PSW_BURST_MAX;
+			CALLGRIND_TOGGLE_COLLECT;       /* under callgrind: count only this */
 			t0 = rte_rdtsc_precise();
 			psw_worker_process(lc, t, &b);
 			cycles += rte_rdtsc_precise() - t0;
+			CALLGRIND_TOGGLE_COLLECT;
 			if (b.meta[0].verdict != PSW_V_TX) {
 				fprintf(stderr, "%s: packet not forwarded (reason %s)\n", name,
 					psw_drop_name(b.meta[0].drop_reason));
@@ -329,6 +352,7 @@ bench_service(const char *name, unsigned nb_flows, bool established)
 		}
 		r.values[r.nb++] = (double)cycles / ((double)bursts * PSW_BURST_MAX);
 	}
+	count_end(name, (uint64_t)nb_runs * bursts * PSW_BURST_MAX);
 	report(name, "cycles/pkt", &r, established ?
 	       "parse+guard+conntrack hit+DNAT+forward, TCP, 1 core" :
 	       "new connection: service pick (Maglev)+conntrack insert+DNAT+forward");
@@ -464,7 +488,8 @@ main(int argc, char **argv)
 	bench_service("ClusterIP, established, 10k flows", 10000, true);
 	bench_service("ClusterIP, established, 1M flows", 1000000, true);
 	bench_service("ClusterIP, new connection", 0, false);
-	bench_rings();
+	if (!RUNNING_ON_VALGRIND)     /* two cores in lockstep: meaningless there */
+		bench_rings();
 	if (json != NULL)
 		fclose(json);
 	psw_tables_fini();
