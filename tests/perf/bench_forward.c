@@ -366,6 +366,108 @@ bench_service(const char *name, unsigned nb_flows, bool established)
 	rte_free(lc);
 }
 
+#define LAT_RATE_PPS 1000000u     /* offered rate of the latency scenario */
+#define LAT_SAMPLES (1u << 18)
+#define LAT_STAMP_OFF 50          /* TSC at send, in the UDP payload */
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Latency through the running worker at a fixed rate well below its
+ * maximum: the generator sends bursts of 8 stamped frames at rate pps and
+ * timestamps each frame that comes back. Min / median / p99 per run; the
+ * report gives the median of each over the runs, in nanoseconds.
+ */
+static void
+ring_latency(struct rte_ring *in, struct rte_ring *out, const uint8_t *tmpl, unsigned rate)
+{
+	const unsigned burst = 8;
+	const uint64_t hz = rte_get_tsc_hz(), gap = hz * burst / rate;
+	struct result lmin = { 0 }, lmed = { 0 }, lp99 = { 0 };
+	uint64_t *lat = malloc(LAT_SAMPLES * sizeof(*lat));
+	struct rte_mbuf *free_m[256], *pkts[64], *m = NULL;
+	unsigned nb_free = 0, run, i;
+	char name[96];
+
+	/* stop feeding the saturation frames; keep 256 for pacing, drop the rest */
+	while (rte_ring_dequeue(in, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	for (uint64_t t = rte_rdtsc(); rte_rdtsc() - t < hz / 20;) {
+		unsigned n = rte_ring_dequeue_burst(out, (void **)pkts, 64, NULL);
+
+		for (i = 0; i < n; i++) {
+			if (nb_free < RTE_DIM(free_m))
+				free_m[nb_free++] = pkts[i];
+			else
+				rte_pktmbuf_free(pkts[i]);
+		}
+	}
+	if (lat == NULL || nb_free < burst * 4) {
+		fprintf(stderr, "latency: no frames (%u)\n", nb_free);
+		exit(1);
+	}
+	for (run = 0; run < nb_runs; run++) {
+		uint64_t next = rte_rdtsc(), end = next + hz / 5;
+		unsigned nb = 0, in_flight = 0;
+
+		while (rte_rdtsc() < end || in_flight > 0) {
+			uint64_t now = rte_rdtsc();
+			unsigned n;
+
+			if (now >= next && now < end && nb_free >= burst) {
+				for (i = 0; i < burst; i++) {
+					m = free_m[--nb_free];
+					memcpy(rte_pktmbuf_mtod(m, void *), tmpl, 64);
+					now = rte_rdtsc();
+					memcpy(rte_pktmbuf_mtod_offset(m, uint8_t *, LAT_STAMP_OFF), &now, 8);
+					pkts[i] = m;
+				}
+				n = rte_ring_enqueue_burst(in, (void **)pkts, burst, NULL);
+				while (n < burst)
+					free_m[nb_free++] = pkts[n++];
+				in_flight += burst;
+				next += gap;
+			}
+			n = rte_ring_dequeue_burst(out, (void **)pkts, 64, NULL);
+			now = rte_rdtsc();
+			for (i = 0; i < n; i++) {
+				uint64_t sent;
+
+				memcpy(&sent, rte_pktmbuf_mtod_offset(pkts[i], uint8_t *, LAT_STAMP_OFF), 8);
+				if (nb < LAT_SAMPLES)
+					lat[nb++] = now - sent;
+				free_m[nb_free++] = pkts[i];
+			}
+			in_flight -= RTE_MIN(in_flight, n);
+			if (rte_rdtsc() > end + hz)     /* frames lost: do not wait forever */
+				break;
+		}
+		if (nb == 0) {
+			fprintf(stderr, "latency: nothing came back\n");
+			exit(1);
+		}
+		qsort(lat, nb, sizeof(*lat), cmp_u64);
+		lmin.values[lmin.nb++] = (double)lat[0] * 1e9 / hz;
+		lmed.values[lmed.nb++] = (double)lat[nb / 2] * 1e9 / hz;
+		lp99.values[lp99.nb++] = (double)lat[nb * 99 / 100] * 1e9 / hz;
+	}
+	snprintf(name, sizeof(name), "worker between ring ports: latency min, %.1f Mpps", rate / 1e6);
+	report(name, "ns", &lmin, "generator stamps, worker forwards, generator reads; 8-frame bursts");
+	snprintf(name, sizeof(name), "worker between ring ports: latency median, %.1f Mpps", rate / 1e6);
+	report(name, "ns", &lmed, "generator stamps, worker forwards, generator reads; 8-frame bursts");
+	snprintf(name, sizeof(name), "worker between ring ports: latency p99, %.1f Mpps", rate / 1e6);
+	report(name, "ns", &lp99, "generator stamps, worker forwards, generator reads; 8-frame bursts");
+	for (i = 0; i < nb_free; i++)
+		rte_pktmbuf_free(free_m[i]);
+	free(lat);
+}
+
 /* A real worker lcore between two ring ports; the generator recycles frames. */
 static void
 bench_rings(void)
@@ -426,12 +528,13 @@ bench_rings(void)
 		mpps.values[mpps.nb++] = (double)(s->rx - rx0) * rte_get_tsc_hz() / dt / 1e6;
 		cpp.values[cpp.nb++] = (double)(s->busy_cycles - cyc0) / (double)(s->rx - rx0);
 	}
-	st.lcores[0]->stop = true;
-	rte_eal_wait_lcore(lcore);
 	report("worker between ring ports: throughput", "Mpps", &mpps,
 	       "one worker core, generator on the other core");
 	report("worker between ring ports: worker cost", "cycles/pkt", &cpp,
 	       "busy TSC cycles of the worker loop incl. ring rx/tx");
+	ring_latency(in, out, tmpl, LAT_RATE_PPS);
+	st.lcores[0]->stop = true;
+	rte_eal_wait_lcore(lcore);
 	while (rte_ring_dequeue(in, (void **)&m) == 0)
 		rte_pktmbuf_free(m);
 	while (rte_ring_dequeue(out, (void **)&m) == 0)
