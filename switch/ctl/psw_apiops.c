@@ -194,21 +194,17 @@ psw_state_stats_json(const struct psw_state *st)
 {
 	json_t *ports = json_array(), *workers = json_array(), *drops = json_object();
 	json_t *events = json_object();
-	uint64_t d[PSW_DROP_COUNT] = { 0 }, e[PSW_EV_COUNT] = { 0 };
+	uint64_t d[PSW_DROP_COUNT], e[PSW_EV_COUNT];
 	unsigned i, w;
 
 	for (i = 0; i < PSW_MAX_PORTS; i++) {
 		const struct psw_port *p = &psw_ports[i];
-		struct psw_port_counters c = { 0 };
+		struct psw_port_counters c;
 		struct rte_eth_stats es = { 0 };
 
 		if (!p->in_use)
 			continue;
-		for (w = 0; w < st->nb_workers; w++) {
-			c.rx += st->lcores[w]->stats.ports[i].rx;
-			c.tx += st->lcores[w]->stats.ports[i].tx;
-			c.tx_drop += st->lcores[w]->stats.ports[i].tx_drop;
-		}
+		psw_state_port_counters(st, i, &c);
 		rte_eth_stats_get(p->eth_port, &es);
 		json_array_append_new(ports, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
 			"name", p->name, "kind", psw_port_kind_name(p->kind), "rx", (json_int_t)c.rx,
@@ -218,16 +214,13 @@ psw_state_stats_json(const struct psw_state *st)
 	for (w = 0; w < st->nb_workers; w++) {
 		const struct psw_lcore_stats *s = &st->lcores[w]->stats;
 
-		for (i = 0; i < PSW_DROP_COUNT; i++)
-			d[i] += s->drops[i];
-		for (i = 0; i < PSW_EV_COUNT; i++)
-			e[i] += s->events[i];
 		json_array_append_new(workers, json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I}",
 			"worker", w, "lcore", st->lcores[w]->lcore_id, "rx", (json_int_t)s->rx,
 			"tx", (json_int_t)s->tx, "loops", (json_int_t)s->loops,
 			"busy_loops", (json_int_t)s->busy_loops,
 			"cycles_per_packet", (json_int_t)(s->rx ? s->busy_cycles / s->rx : 0)));
 	}
+	psw_state_sum_counters(st, d, e);
 	for (i = 1; i < PSW_DROP_COUNT; i++)
 		json_object_set_new(drops, psw_drop_name(i), json_integer((json_int_t)d[i]));
 	for (i = 0; i < PSW_EV_COUNT; i++)

@@ -526,24 +526,51 @@ psw_state_fini(struct psw_state *st)
 }
 
 void
+psw_state_port_counters(const struct psw_state *st, unsigned port, struct psw_port_counters *c)
+{
+	unsigned w;
+
+	memset(c, 0, sizeof(*c));
+	for (w = 0; w < st->nb_workers; w++) {
+		c->rx += st->lcores[w]->stats.ports[port].rx;
+		c->tx += st->lcores[w]->stats.ports[port].tx;
+		c->tx_drop += st->lcores[w]->stats.ports[port].tx_drop;
+	}
+}
+
+void
+psw_state_sum_counters(const struct psw_state *st, uint64_t drops[PSW_DROP_COUNT],
+		       uint64_t events[PSW_EV_COUNT])
+{
+	unsigned w, i;
+
+	memset(drops, 0, PSW_DROP_COUNT * sizeof(drops[0]));
+	memset(events, 0, PSW_EV_COUNT * sizeof(events[0]));
+	for (w = 0; w < st->nb_workers; w++) {
+		const struct psw_lcore_stats *s = &st->lcores[w]->stats;
+
+		for (i = 0; i < PSW_DROP_COUNT; i++)
+			drops[i] += s->drops[i];
+		for (i = 0; i < PSW_EV_COUNT; i++)
+			events[i] += s->events[i];
+	}
+}
+
+void
 psw_state_print_stats(const struct psw_state *st, FILE *out)
 {
-	uint64_t drops[PSW_DROP_COUNT] = { 0 }, events[PSW_EV_COUNT] = { 0 };
+	uint64_t drops[PSW_DROP_COUNT], events[PSW_EV_COUNT];
 	unsigned w, i;
 
 	fprintf(out, "podswitch counters\n");
 	for (i = 0; i < PSW_MAX_PORTS; i++) {
 		const struct psw_port *p = &psw_ports[i];
-		struct psw_port_counters c = { 0 };
+		struct psw_port_counters c;
 		struct rte_eth_stats es = { 0 };
 
 		if (!p->in_use)
 			continue;
-		for (w = 0; w < st->nb_workers; w++) {
-			c.rx += st->lcores[w]->stats.ports[i].rx;
-			c.tx += st->lcores[w]->stats.ports[i].tx;
-			c.tx_drop += st->lcores[w]->stats.ports[i].tx_drop;
-		}
+		psw_state_port_counters(st, i, &c);
 		rte_eth_stats_get(p->eth_port, &es);
 		fprintf(out, "port %s kind %s rx %" PRIu64 " tx %" PRIu64 " tx_drop %" PRIu64
 			" rx_missed %" PRIu64 " rx_nombuf %" PRIu64 "\n",
@@ -553,15 +580,12 @@ psw_state_print_stats(const struct psw_state *st, FILE *out)
 	for (w = 0; w < st->nb_workers; w++) {
 		const struct psw_lcore_stats *s = &st->lcores[w]->stats;
 
-		for (i = 0; i < PSW_DROP_COUNT; i++)
-			drops[i] += s->drops[i];
-		for (i = 0; i < PSW_EV_COUNT; i++)
-			events[i] += s->events[i];
 		fprintf(out, "worker %u lcore %u rx %" PRIu64 " tx %" PRIu64 " loops %" PRIu64
 			" busy_loops %" PRIu64 " busy_cycles %" PRIu64 " cycles_per_packet %" PRIu64 "\n",
 			w, st->lcores[w]->lcore_id, s->rx, s->tx, s->loops, s->busy_loops,
 			s->busy_cycles, s->rx ? s->busy_cycles / s->rx : 0);
 	}
+	psw_state_sum_counters(st, drops, events);
 	for (i = 1; i < PSW_DROP_COUNT; i++)
 		fprintf(out, "drop %s %" PRIu64 "\n", psw_drop_name(i), drops[i]);
 	for (i = 0; i < PSW_EV_COUNT; i++)

@@ -128,4 +128,12 @@ json_t *psw_state_stats_json(const struct psw_state *st);
 /** Print all counters (ports, drops, events, workers) as "key value" lines. */
 void psw_state_print_stats(const struct psw_state *st, FILE *out);
 
+/** Port's counters summed over the workers (racy reads: a snapshot). */
+void psw_state_port_counters(const struct psw_state *st, unsigned port,
+			     struct psw_port_counters *c);
+
+/** Drop-reason and event counters summed over the workers. */
+void psw_state_sum_counters(const struct psw_state *st, uint64_t drops[PSW_DROP_COUNT],
+			    uint64_t events[PSW_EV_COUNT]);
+
 #endif /* PSW_STATE_H */
