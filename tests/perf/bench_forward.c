@@ -214,6 +214,21 @@ bench_pipeline(const char *name, unsigned nb_dst, int ip6)
 	rte_free(lc);
 }
 
+/* TCP packet of flow f from the client pod to the ClusterIP (port 80 + f / 60000). */
+static void
+flow_tpkt(struct tpkt *p, uint64_t f)
+{
+	tpkt_defaults(p);
+	p->proto = IPPROTO_TCP;
+	p->src_mac[0] = 2;
+	memcpy(p->dst_mac, (uint8_t[])GW_MAC, 6);
+	p->src4 = 0x0af4000a;
+	p->dst4 = 0x0a600010;
+	p->sport = (uint16_t)(1024 + f % 60000);
+	p->dport = (uint16_t)(80 + f / 60000);
+	p->payload = 6;
+}
+
 /*
  * Service pipeline (parse, guard, conntrack, service, forward) in process:
  * a client pod to a ClusterIP with 10 backends. Established: every packet
@@ -227,7 +242,6 @@ bench_pipeline(const char *name, unsigned nb_dst, int ip6)
 static void
 bench_service(const char *name, unsigned nb_flows, bool established)
 {
-	static const uint8_t gw_mac[6] = GW_MAC;
 	/* new connections: 1500 x 32 = 48000 distinct source ports per run */
 	const unsigned nb_backends = 10, bursts = established ? 20000 : 1500;
 	struct psw_tables *t = make_tables(nb_backends);
@@ -285,15 +299,7 @@ bench_service(const char *name, unsigned nb_flows, bool established)
 				struct tpkt p;
 				struct rte_mbuf *m;
 
-				tpkt_defaults(&p);
-				p.proto = IPPROTO_TCP;
-				p.src_mac[0] = 2;
-				memcpy(p.dst_mac, gw_mac, 6);
-				p.src4 = 0x0af4000a;
-				p.dst4 = 0x0a600010;
-				p.sport = (uint16_t)(1024 + sport % 60000);
-				p.dport = (uint16_t)(80 + sport / 60000);
-				p.payload = 6;
+				flow_tpkt(&p, sport);
 				m = tpkt_build(mp, &p);
 				b.nb = 1;
 				b.pkts[0] = m;
@@ -315,15 +321,7 @@ bench_service(const char *name, unsigned nb_flows, bool established)
 				struct tpkt p;
 				struct rte_mbuf *m = frames[j];
 
-				tpkt_defaults(&p);
-				p.proto = IPPROTO_TCP;
-				p.src_mac[0] = 2;
-				memcpy(p.dst_mac, gw_mac, 6);
-				p.src4 = 0x0af4000a;
-				p.dst4 = 0x0a600010;
-				p.sport = (uint16_t)(1024 + f % 60000);
-				p.dport = (uint16_t)(80 + f / 60000);
-				p.payload = 6;
+				flow_tpkt(&p, f);
 				rte_pktmbuf_reset(m);
 				{
 					struct rte_mbuf *x = tpkt_build(mp, &p);
