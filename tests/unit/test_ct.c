@@ -114,6 +114,31 @@ tcp_seg(struct seg *sg, uint8_t flags, uint32_t seq, uint16_t win)
 	return &sg->h;
 }
 
+/* A SYN or SYN-ACK offering window scale shift. */
+static const struct rte_tcp_hdr *
+syn_seg(struct seg *sg, uint8_t flags, uint32_t seq, uint16_t win, uint8_t shift)
+{
+	tcp_seg(sg, flags, seq, win);
+	sg->h.data_off = 6 << 4;
+	memcpy(sg->opt, (const uint8_t[]){ 1, 3, 3, shift }, 4);
+	return &sg->h;
+}
+
+/* A new TCP connection 1:3 -> 2:4 in a fresh table; *ctp receives the table. */
+static struct psw_ct_entry *
+tcp_conn(struct psw_ct **ctp, uint64_t now)
+{
+	struct psw_ct_key o = key4(1, 2, 3, 4, IPPROTO_TCP), r;
+	int rc;
+
+	*ctp = psw_ct_create(1024, SOCKET_ID_ANY, qsbr);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(*ctp);
+	psw_ct_key_reverse(&o, &r);
+	rc = psw_ct_insert(*ctp, &o, &r, 0, 0, 0, now);
+	CU_ASSERT_FATAL(rc >= 0);
+	return psw_ct_entry(*ctp, (uint32_t)rc);
+}
+
 static void
 test_ct_tcp_states(void)
 {
@@ -156,17 +181,11 @@ test_ct_tcp_states(void)
 static void
 test_ct_tcp_window(void)
 {
-	struct psw_ct *ct = psw_ct_create(1024, SOCKET_ID_ANY, qsbr);
-	struct psw_ct_key o = key4(1, 2, 3, 4, IPPROTO_TCP), r;
 	uint64_t now = rte_rdtsc();
-	struct psw_ct_entry *e;
+	struct psw_ct *ct;
+	struct psw_ct_entry *e = tcp_conn(&ct, now);
 	struct seg sg;
-	int rc;
 
-	psw_ct_key_reverse(&o, &r);
-	rc = psw_ct_insert(ct, &o, &r, 0, 0, 0, now);
-	CU_ASSERT_FATAL(rc >= 0);
-	e = psw_ct_entry(ct, (uint32_t)rc);
 	/* handshake: client ISN 1000, server ISN 5000; the client offers shift 7 */
 	tcp_seg(&sg, SYN, 1000, 64240);
 	sg.h.data_off = 6 << 4;
@@ -200,15 +219,11 @@ test_ct_tcp_window(void)
 	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, RST, 899, 0, 0));
 	CU_ASSERT_EQUAL(e->state, PSW_CT_CLOSED);
 	/* the tuple reopens with fresh windows; both sides scale by 2^7 now */
-	tcp_seg(&sg, SYN, 70000, 64240);
-	sg.h.data_off = 6 << 4;
-	memcpy(sg.opt, (const uint8_t[]){ 1, 3, 3, 7 }, 4);
-	CU_ASSERT_EQUAL(PSW_DROP_NONE, psw_ct_update(ct, e, PSW_CT_DIR_ORIG, &sg.h, 0, now));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, psw_ct_update(ct, e, PSW_CT_DIR_ORIG,
+						     syn_seg(&sg, SYN, 70000, 64240, 7), 0, now));
 	CU_ASSERT_EQUAL(e->td_end[PSW_CT_DIR_ORIG], 70001);
-	tcp_seg(&sg, SYN | ACK, 9000, 65160);
-	sg.h.data_off = 6 << 4;
-	memcpy(sg.opt, (const uint8_t[]){ 1, 3, 3, 7 }, 4);
-	CU_ASSERT_EQUAL(PSW_DROP_NONE, psw_ct_update(ct, e, PSW_CT_DIR_REPLY, &sg.h, 0, now));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, psw_ct_update(ct, e, PSW_CT_DIR_REPLY,
+						     syn_seg(&sg, SYN | ACK, 9000, 65160, 7), 0, now));
 	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, ACK, 70001, 502, 0));
 	/* the server's window 2000 << 7 = 256000 lets the client run 400000 ahead */
 	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, ACK, 9001, 2000, 0));
@@ -218,30 +233,14 @@ test_ct_tcp_window(void)
 	psw_ct_destroy(ct);
 }
 
-/* A SYN or SYN-ACK offering window scale shift. */
-static const struct rte_tcp_hdr *
-syn_seg(struct seg *sg, uint8_t flags, uint32_t seq, uint16_t win, uint8_t shift)
-{
-	tcp_seg(sg, flags, seq, win);
-	sg->h.data_off = 6 << 4;
-	memcpy(sg->opt, (const uint8_t[]){ 1, 3, 3, shift }, 4);
-	return &sg->h;
-}
-
 static void
 test_ct_tcp_window_syn_and_reuse(void)
 {
-	struct psw_ct *ct = psw_ct_create(1024, SOCKET_ID_ANY, qsbr);
-	struct psw_ct_key o = key4(1, 2, 3, 4, IPPROTO_TCP), r;
 	uint64_t now = rte_rdtsc();
-	struct psw_ct_entry *e;
+	struct psw_ct *ct;
+	struct psw_ct_entry *e = tcp_conn(&ct, now);
 	struct seg sg;
-	int rc;
 
-	psw_ct_key_reverse(&o, &r);
-	rc = psw_ct_insert(ct, &o, &r, 0, 0, 0, now);
-	CU_ASSERT_FATAL(rc >= 0);
-	e = psw_ct_entry(ct, (uint32_t)rc);
 	/* each side's windows are scaled by its own shift: client 7, server 2 */
 	CU_ASSERT_EQUAL(PSW_DROP_NONE, psw_ct_update(ct, e, PSW_CT_DIR_ORIG,
 						     syn_seg(&sg, SYN, 100, 64240, 7), 0, now));
