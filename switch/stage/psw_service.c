@@ -19,6 +19,14 @@
 #define ICMP6_UNREACH 1
 #define ICMP6_UNREACH_PORT 4
 
+/* TCP payload bytes of a parsed packet whose TCP header is th. */
+static inline unsigned
+tcp_seg_len(const struct psw_meta *m, const struct rte_tcp_hdr *th)
+{
+	return m->l2_len + m->l3_payload - m->l4_off - (th->data_off >> 4) * 4u;
+}
+
+/* The packet's TCP header and payload length, or NULL when it is not TCP. */
 static inline const struct rte_tcp_hdr *
 tcp_hdr(struct rte_mbuf *pkt, const struct psw_meta *m, unsigned *seg_len)
 {
@@ -27,16 +35,8 @@ tcp_hdr(struct rte_mbuf *pkt, const struct psw_meta *m, unsigned *seg_len)
 	if (m->l4_proto != IPPROTO_TCP || !(m->flags & PSW_F_L4))
 		return NULL;
 	th = rte_pktmbuf_mtod_offset(pkt, const struct rte_tcp_hdr *, m->l4_off);
-	*seg_len = m->l2_len + m->l3_payload - m->l4_off - (th->data_off >> 4) * 4u;
+	*seg_len = tcp_seg_len(m, th);
 	return th;
-}
-
-static inline uint8_t
-tcp_flags(struct rte_mbuf *pkt, const struct psw_meta *m)
-{
-	if (m->l4_proto != IPPROTO_TCP || !(m->flags & PSW_F_L4))
-		return 0;
-	return rte_pktmbuf_mtod_offset(pkt, struct rte_tcp_hdr *, m->l4_off)->tcp_flags;
 }
 
 static inline bool
@@ -243,7 +243,7 @@ reject_tcp(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 	uint8_t *frame = rte_pktmbuf_mtod(pkt, uint8_t *);
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
 	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(frame + m->l4_off);
-	unsigned payload = m->l2_len + m->l3_payload - m->l4_off - (th->data_off >> 4) * 4u;
+	unsigned payload = tcp_seg_len(m, th);
 	uint32_t ack = rte_be_to_cpu_32(th->sent_seq) + payload +
 		       !!(th->tcp_flags & RTE_TCP_SYN_FLAG) + !!(th->tcp_flags & RTE_TCP_FIN_FLAG);
 	uint32_t seq = th->tcp_flags & RTE_TCP_ACK_FLAG ? th->recv_ack : 0;
@@ -361,10 +361,12 @@ static void
 svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
 	const struct psw_svc_port *sp, uint64_t now)
 {
+	unsigned alen = m->l3 == PSW_L3_IPV4 ? 4 : 16, bi, seg_len = 0;
+	const struct rte_tcp_hdr *th = tcp_hdr(pkt, m, &seg_len);
+	uint8_t flags = PSW_CT_F_DNAT, tcpf = th != NULL ? th->tcp_flags : 0;
 	const struct psw_svc_backend *be;
 	struct psw_ct_key orig, reply;
-	uint8_t flags = PSW_CT_F_DNAT, tcpf = tcp_flags(pkt, m);
-	unsigned alen = m->l3 == PSW_L3_IPV4 ? 4 : 16, bi;
+	struct psw_ct_entry *e;
 	bool hairpin;
 	int rc;
 
@@ -416,13 +418,9 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		psw_set_drop(m, rc == -ENOSPC ? PSW_DROP_CT_FULL : PSW_DROP_CT_CLASH);
 		return;
 	}
-	{
-		unsigned seg_len = 0;
-		const struct rte_tcp_hdr *th = tcp_hdr(pkt, m, &seg_len);
-
-		psw_ct_update(t->ct, psw_ct_entry(t->ct, (uint32_t)rc), PSW_CT_DIR_ORIG, th, seg_len, now);
-	}
-	apply_nat(pkt, m, psw_ct_entry(t->ct, (uint32_t)rc), PSW_CT_DIR_ORIG);
+	e = psw_ct_entry(t->ct, (uint32_t)rc);
+	psw_ct_update(t->ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);
+	apply_nat(pkt, m, e, PSW_CT_DIR_ORIG);
 	m->ct = (uint32_t)rc + 1;
 	psw_count_event(lc, PSW_EV_CT_NEW);
 	psw_count_event(lc, PSW_EV_SVC_DNAT);
