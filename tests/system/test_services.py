@@ -496,8 +496,10 @@ spec: {selector: {app: churn}, ports: [{port: 80, targetPort: 8080}]}
     relabel("churn-2", {"app": "churn"})
     out, _ = loop.communicate(timeout=240)
     lines = out.decode().split()
-    check("FAILED" not in lines and len(lines) == 300,
-          "%d of 300 connections failed while backends changed" % lines.count("FAILED"))
+    if "FAILED" in lines or len(lines) != 300:
+        drops = {k: v for k, v in sw.ok("stats")["drops"].items() if v}
+        check(False, "%d of 300 connections failed while backends changed (drops: %s)"
+              % (lines.count("FAILED"), drops))
     check(set(lines) == {"churn-0", "churn-1", "churn-2"}, "backends seen: %s" % set(lines))
     sw.stop()
 
