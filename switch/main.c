@@ -39,6 +39,7 @@
 #include "psw_ct.h"
 #include "psw_service.h"
 #include "psw_port.h"
+#include "psw_policy.h"
 #include "psw_state.h"
 #include "psw_tables.h"
 #include "psw_worker.h"
@@ -161,6 +162,10 @@ create_lcores(struct psw_state *st, const struct psw_config *cfg)
 			return -ENOMEM;
 		lc->worker = w;
 		lc->idle_sleep_us = cfg->workers.idle_sleep_us;
+		lc->pol = rte_zmalloc_socket("psw_pol_counts", PSW_POL_MAX_SLOTS * sizeof(*lc->pol),
+					     RTE_CACHE_LINE_SIZE, node < 0 ? SOCKET_ID_ANY : node);
+		if (lc->pol == NULL)
+			return -ENOMEM;
 		st->lcores[w] = lc;
 	}
 	return 0;
@@ -397,6 +402,9 @@ main(int argc, char **argv)
 	st.svcs = psw_svc_table_create(PSW_MAX_SERVICE_PORTS, (int)rte_socket_id());
 	if (st.svcs == NULL)
 		rte_exit(1, "podswitch: no memory for the Service table\n");
+	st.pol = calloc(1, sizeof(*st.pol));
+	if (st.pol == NULL)
+		rte_exit(1, "podswitch: no memory for the policy table\n");
 	if (psw_state_apply(&st, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "podswitch: %s\n", err);
 		psw_state_fini(&st);

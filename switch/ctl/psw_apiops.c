@@ -22,6 +22,7 @@
 #include "psw_ct.h"
 #include "psw_ipam.h"
 #include "psw_k8s.h"
+#include "psw_netpol.h"
 #include "psw_port.h"
 #include "psw_state.h"
 
@@ -753,6 +754,7 @@ static const struct op ops[] = {
 	{ "stats", op_stats },
 	{ "get", op_get },
 	{ "apply", psw_k8s_apply },
+	{ "explain", psw_netpol_explain },
 	{ "delete", psw_k8s_delete },
 	{ "cni.add", op_cni_add },
 	{ "cni.attach", op_cni_attach },

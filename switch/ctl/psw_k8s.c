@@ -12,6 +12,7 @@
 
 #include "psw_api.h"
 #include "psw_k8s.h"
+#include "psw_netpol.h"
 #include "psw_state.h"
 
 static json_t *store;           /* "Kind/ns/name" -> object */
@@ -359,6 +360,34 @@ add_scope(json_t *scope, json_t *obj)
 	json_array_append_new(scope, json_string(e));
 }
 
+/*
+ * What a change means for NetworkPolicy: the policies it touches (old and
+ * new versions), or *all when pods or namespaces changed (selectors and
+ * peers anywhere may follow).
+ */
+static void
+add_policy_scope(json_t *npol, bool *all, json_t *obj)
+{
+	const char *kind;
+
+	if (obj == NULL || json_is_null(obj))
+		return;
+	kind = json_string_value(json_object_get(obj, "kind")) ?: "";
+	if (strcmp(kind, "NetworkPolicy") == 0)
+		json_array_append(npol, obj);
+	else if (strcmp(kind, "Pod") == 0 || strcmp(kind, "Namespace") == 0)
+		*all = true;
+}
+
+static void
+sync_policies(struct psw_state *st, json_t *npol, bool all)
+{
+	char msg[PSW_ERR_MAX];
+
+	if ((all || json_array_size(npol) > 0) && psw_netpol_sync(st, all ? NULL : npol, msg, sizeof(msg)) < 0)
+		fprintf(stderr, "podswitch: policies not updated: %s\n", msg);
+}
+
 /* Put back what an apply or delete changed. */
 static void
 rollback(json_t *undo)
@@ -373,7 +402,8 @@ rollback(json_t *undo)
 json_t *
 psw_k8s_apply(struct psw_state *st, json_t *args)
 {
-	json_t *objs, *err, *o, *results = json_array(), *used = NULL, *undo, *scope;
+	json_t *objs, *err, *o, *results = json_array(), *used = NULL, *undo, *scope, *npol;
+	bool pol_all = false;
 	char msg[PSW_ERR_MAX];
 	size_t i;
 
@@ -388,6 +418,7 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 	/* changed in place, with the first old value of each key kept to undo */
 	undo = json_object();
 	scope = json_array();
+	npol = json_array();
 	json_array_foreach(objs, i, o) {
 		char key[512];
 		json_t *old;
@@ -415,6 +446,10 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 			json_object_set(undo, key, old != NULL ? old : json_null());
 		add_scope(scope, old);
 		add_scope(scope, o);
+		if (old == NULL || !json_equal(old, o)) {
+			add_policy_scope(npol, &pol_all, old);
+			add_policy_scope(npol, &pol_all, o);
+		}
 		store_set(key, o);
 		json_array_append_new(results, json_pack("{s:s, s:s, s:s, s:s}",
 			"kind", json_string_value(json_object_get(o, "kind")),
@@ -431,7 +466,10 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 		rollback(undo);
 		json_decref(results);
 		results = NULL;
+	} else {
+		sync_policies(st, npol, pol_all);
 	}
+	json_decref(npol);
 	json_decref(undo);
 	json_decref(scope);
 	json_decref(used);
@@ -442,7 +480,8 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 json_t *
 psw_k8s_delete(struct psw_state *st, json_t *args)
 {
-	json_t *objs, *err, *o, *results, *scope;
+	json_t *objs, *err, *o, *results, *scope, *npol;
+	bool pol_all = false;
 	char msg[PSW_ERR_MAX];
 	size_t i;
 
@@ -463,17 +502,21 @@ psw_k8s_delete(struct psw_state *st, json_t *args)
 	}
 	results = json_array();
 	scope = json_array();
+	npol = json_array();
 	json_array_foreach(objs, i, o) {
 		char key[512];
 
 		key_of(o, key, sizeof(key));
 		add_scope(scope, json_object_get(store, key));
+		add_policy_scope(npol, &pol_all, json_object_get(store, key));
 		store_set(key, NULL);
 		json_array_append_new(results, json_pack("{s:s, s:s}", "object", key, "action", "deleted"));
 	}
 	json_decref(objs);
 	if (json_array_size(scope) > 0 && psw_state_update_services(st, scope, msg, sizeof(msg)) < 0)
 		fprintf(stderr, "podswitch: services not updated after delete: %s\n", msg);
+	sync_policies(st, npol, pol_all);
+	json_decref(npol);
 	json_decref(scope);
 	return psw_api_ok(json_pack("{s:o}", "results", results));
 }
@@ -547,6 +590,9 @@ psw_k8s_get(struct psw_state *st, const char *kind_arg, json_t *args)
 	}
 	if (strcmp(kind, "Pod") == 0 && !json_is_true(json_object_get(args, "objects"))) {
 		add_pod_rows(st, items, ns, name);
+	} else if (strcmp(kind, "NetworkPolicy") == 0) {
+		json_decref(items);
+		items = psw_netpol_rows(st, ns, name);
 	} else {
 		json_object_foreach(store, key, o) {
 			json_t *meta = json_object_get(o, "metadata");

@@ -11,8 +11,10 @@
 
 #include "psw_forward_ctl.h"
 #include "psw_ipam.h"
+#include "psw_netpol.h"
 #include "psw_service.h"
 #include "psw_port.h"
+#include "psw_netpol.h"
 #include "psw_state.h"
 
 /* Settings that only a restart can change. */
@@ -228,6 +230,7 @@ publish(struct psw_state *st, const struct psw_config *cfg, const bool *removed,
 	t->version = cur != NULL ? cur->version + 1 : 1;
 	t->ct = st->ct;
 	t->svcs = st->svcs;
+	t->pol = st->pol;
 	fill_node(t, cfg);
 	fill_ports_and_queues(st, t, removed);
 	t->pods = build_pods(t, st, cfg, removed);
@@ -460,9 +463,13 @@ psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len)
 	if (idx < 0)
 		return idx;
 	a->attached = true;
+	/* its policy is in force before the pod is reachable */
+	if (psw_netpol_sync(st, NULL, err, err_len) < 0)
+		fprintf(stderr, "podswitch: policies not updated: %s\n", err);
 	rc = psw_state_republish(st, err, err_len);
 	if (rc < 0) {
 		a->attached = false;
+		psw_netpol_sync(st, NULL, err + strlen(err), err_len - strlen(err));
 		destroy_port(st, idx);
 		return rc;
 	}
@@ -490,6 +497,9 @@ psw_state_remove_attachment(struct psw_state *st, unsigned i, char *err, size_t 
 			return rc;
 		}
 		psw_tables_sync();
+		/* its port's policy goes; other pods' rules forget its address */
+		if (psw_netpol_sync(st, NULL, err, err_len) < 0)
+			fprintf(stderr, "podswitch: policies not updated: %s\n", err);
 		if (idx >= 0)
 			destroy_port(st, idx);
 	}
@@ -515,6 +525,9 @@ psw_state_fini(struct psw_state *st)
 	st->has_cfg = false;
 	psw_svc_table_destroy(st->svcs);
 	st->svcs = NULL;
+	psw_netpol_clear(st);
+	free(st->pol);
+	st->pol = NULL;
 	psw_services_clear();
 	psw_ct_destroy(st->ct);
 	st->ct = NULL;

@@ -50,6 +50,7 @@ struct psw_state {
 	struct psw_ipam *ipam;                 /**< pod address pools */
 	struct psw_ct *ct;                     /**< connection table (not versioned) */
 	struct psw_svc_table *svcs;            /**< the Services (persistent, updated in place) */
+	struct psw_pol_table *pol;             /**< NetworkPolicy per port (persistent, updated in place) */
 	struct psw_attachment *atts;           /**< CNI attachments */
 	unsigned nb_atts, cap_atts;
 	char state_file[300];                  /**< where attachments are saved ("" = nowhere) */

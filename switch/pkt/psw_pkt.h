@@ -59,6 +59,8 @@
 	_(SVC_NO_ENDPOINT, "svc_no_endpoint", "Service without endpoints (reject sent)") \
 	_(SVC_INVALID,     "svc_not_tracked", "packet to a Service that cannot be tracked") \
 	_(SVC_NO_LOCAL,    "svc_no_local_endpoint", "traffic policy Local, no endpoint on this node") \
+	_(POLICY_INGRESS,  "policy_ingress",  "NetworkPolicy: no ingress rule of the destination pod allows it") \
+	_(POLICY_EGRESS,   "policy_egress",   "NetworkPolicy: no egress rule of the source pod allows it") \
 	_(UNHANDLED,       "unhandled",       "no stage took the packet (a bug)")
 
 enum psw_drop_reason {
@@ -97,6 +99,7 @@ enum psw_l3 {
 #define PSW_F_L4          0x0020  /**< l4 offset and ports are valid */
 #define PSW_F_CT_MISS     0x0040  /**< conntrack: trackable, no entry yet */
 #define PSW_F_TO_GW       0x0080  /**< addressed to the gateway, not answered by guard */
+#define PSW_F_CT_NEW      0x0100  /**< service: this packet opened its connection (policy not yet decided) */
 
 /**
  * Per-packet metadata, written once by parse. Offsets are from the start of

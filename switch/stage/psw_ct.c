@@ -170,6 +170,8 @@ tcp_window(struct psw_ct_entry *e, unsigned d, const struct rte_tcp_hdr *th, uns
 	unsigned o = !d, scale = 0;
 	uint32_t win;
 
+	if (e->flags & PSW_CT_F_LOOSE)
+		return true;
 	if (handshake)
 		e->wscale[d] = syn_wscale(th);
 	else if (known == 3) {

@@ -63,6 +63,10 @@ enum psw_ct_state {
 #define PSW_CT_F_SNAT   0x02     /**< original direction: source rewritten (hairpin) */
 #define PSW_CT_F_FIN_O  0x04     /**< FIN seen from the original side */
 #define PSW_CT_F_FIN_R  0x08     /**< FIN seen from the reply side */
+#define PSW_CT_F_POLICY 0x10     /**< opened by the policy stage (a pod-to-pod flow) */
+#define PSW_CT_F_DENY_IN 0x20    /**< denied by ingress policy: dropped until removed */
+#define PSW_CT_F_DENY_EG 0x40    /**< denied by egress policy: dropped until removed */
+#define PSW_CT_F_LOOSE  0x80     /**< TCP picked up mid-stream: windows not tracked */
 
 /** One connection. 128 bytes, two cache lines. */
 struct psw_ct_entry {
@@ -76,7 +80,10 @@ struct psw_ct_entry {
 	uint8_t flags;                   /**< PSW_CT_F_* (atomic or) */
 	uint8_t in_use;
 	uint8_t win_known;               /**< bit per direction: td_end is set */
-	uint32_t timeout_s;              /**< idle timeout of this entry; 0 = by protocol and state */
+	union {
+		uint32_t timeout_s;      /**< affinity records: idle timeout in seconds */
+		uint16_t pol[2];         /**< policy slot + 1 that allowed [ingress, egress]; 0 = not isolated */
+	};
 	uint32_t hash_pos[2];            /**< key positions, for deferred free */
 	uint32_t td_end[2];              /**< TCP: highest sequence end sent, per direction */
 	uint32_t td_maxwin[2];           /**< TCP: largest (scaled) window advertised, per direction */
@@ -96,6 +103,7 @@ struct psw_ct {
 	struct rte_rcu_qsbr *qsbr;
 	struct psw_ct_entry *entries;
 	struct rte_ring *free;           /**< free entry indices (MP/MC) */
+	struct rte_ring *doomed;         /**< entries denied by policy, to remove (MP/SC) */
 	uint32_t size;
 	uint64_t tsc_hz;
 	uint64_t timeout_tsc[4][PSW_CT_NB_STATES]; /**< by protocol class, by state */
@@ -162,6 +170,20 @@ void psw_ct_lookup(struct psw_ct *ct, const struct psw_ct_key *keys[], unsigned 
 int psw_ct_insert(struct psw_ct *ct, const struct psw_ct_key *orig,
 		  const struct psw_ct_key *reply, uint32_t svc, uint32_t backend,
 		  uint8_t flags, uint64_t now);
+
+/**
+ * A connection the policy stage denied (dir: PSW_POL_INGRESS 0 / EGRESS 1):
+ * its packets are dropped from now on, and the control thread removes it
+ * at its next expiry pass (so a later allow takes effect for a retry).
+ */
+static inline void
+psw_ct_deny(struct psw_ct *ct, uint32_t hit, unsigned dir)
+{
+	struct psw_ct_entry *e = &ct->entries[hit >> 1];
+
+	__atomic_or_fetch(&e->flags, dir == 0 ? PSW_CT_F_DENY_IN : PSW_CT_F_DENY_EG, __ATOMIC_RELAXED);
+	rte_ring_mp_enqueue(ct->doomed, (void *)(uintptr_t)(hit >> 1));
+}
 
 /** Set an entry's own idle timeout (before others can see it expire). */
 static inline void

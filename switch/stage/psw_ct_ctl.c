@@ -84,7 +84,9 @@ psw_ct_create(uint32_t size, int socket, struct rte_rcu_qsbr *qsbr)
 					 RTE_CACHE_LINE_SIZE, socket);
 	snprintf(name, sizeof(name), "psw_ct_free%u", instance);
 	ct->free = rte_ring_create(name, size * 2, socket, RING_F_EXACT_SZ);
-	if (ct->hash == NULL || ct->entries == NULL || ct->free == NULL)
+	snprintf(name, sizeof(name), "psw_ct_doom%u", instance);
+	ct->doomed = rte_ring_create(name, 4096, socket, RING_F_SC_DEQ);
+	if (ct->hash == NULL || ct->entries == NULL || ct->free == NULL || ct->doomed == NULL)
 		goto nomem;
 	for (i = 0; i < size; i++)
 		rte_ring_enqueue(ct->free, (void *)(uintptr_t)i);
@@ -103,6 +105,7 @@ psw_ct_destroy(struct psw_ct *ct)
 	rte_hash_free(ct->hash);
 	rte_free(ct->entries);
 	rte_ring_free(ct->free);
+	rte_ring_free(ct->doomed);
 	free(ct->retired);
 	rte_free(ct);
 }
@@ -170,7 +173,17 @@ psw_ct_expire(struct psw_ct *ct, unsigned budget, bool all)
 	uint64_t now = rte_rdtsc();
 	unsigned n = 0, i;
 
+	void *obj;
+
 	reclaim(ct, false);
+	/* connections the policy stage denied go first, whatever their age */
+	while (rte_ring_sc_dequeue(ct->doomed, &obj) == 0) {
+		struct psw_ct_entry *e = &ct->entries[(uintptr_t)obj];
+
+		if (__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE) &&
+		    (e->flags & (PSW_CT_F_DENY_IN | PSW_CT_F_DENY_EG)) && retire(ct, (uint32_t)(uintptr_t)obj) == 0)
+			n++;
+	}
 	for (i = 0; i < budget && i < ct->size; i++) {
 		uint32_t idx = ct->scan_pos;
 		struct psw_ct_entry *e = &ct->entries[idx];
@@ -179,7 +192,7 @@ psw_ct_expire(struct psw_ct *ct, unsigned budget, bool all)
 		if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE))
 			continue;
 		if (!all && now - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED) <=
-			    (e->timeout_s ? (uint64_t)e->timeout_s * ct->tsc_hz
+			    (e->orig.proto == PSW_CT_PROTO_AFFINITY ? (uint64_t)e->timeout_s * ct->tsc_hz
 					  : ct->timeout_tsc[proto_class(e->orig.proto)][e->state]))
 			continue;
 		if (retire(ct, idx) == 0)

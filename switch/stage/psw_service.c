@@ -223,6 +223,12 @@ psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_b
 		}
 		e = psw_ct_entry(ct, hits[i]);
 		dir = hits[i] & 1;
+		if (unlikely(e->flags & (PSW_CT_F_DENY_IN | PSW_CT_F_DENY_EG))) {
+			/* denied by policy, about to be removed */
+			psw_set_drop(m, e->flags & PSW_CT_F_DENY_IN ? PSW_DROP_POLICY_INGRESS
+								 : PSW_DROP_POLICY_EGRESS);
+			continue;
+		}
 		th = tcp_hdr(pkt, m, &seg_len);
 		why = psw_ct_update(ct, e, dir, th, seg_len, now);
 		if (why != PSW_DROP_NONE) {
@@ -422,6 +428,7 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 	psw_ct_update(t->ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);
 	apply_nat(pkt, m, e, PSW_CT_DIR_ORIG);
 	m->ct = (uint32_t)rc + 1;
+	m->flags |= PSW_F_CT_NEW;                /* the policy stage decides on it */
 	psw_count_event(lc, PSW_EV_CT_NEW);
 	psw_count_event(lc, PSW_EV_SVC_DNAT);
 }

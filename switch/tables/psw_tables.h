@@ -125,6 +125,7 @@ struct psw_svc_table {
 };
 
 struct psw_ct;
+struct psw_pol_table;
 
 struct psw_rxq {
 	uint16_t port;           /**< podswitch port index */
@@ -155,6 +156,7 @@ struct psw_tables {
 	struct psw_route_table *routes;  /**< one reference held by this snapshot */
 	struct psw_svc_table *svcs;      /**< the Services (not versioned; may be NULL) */
 	struct psw_ct *ct;               /**< the connection table (not versioned) */
+	struct psw_pol_table *pol;       /**< NetworkPolicy per pod port (not versioned; may be NULL) */
 	struct psw_worker_rxqs workers[PSW_MAX_WORKERS];
 };
 

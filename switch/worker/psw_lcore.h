@@ -62,12 +62,15 @@ struct psw_txbuf {
 	struct rte_mbuf *pkts[PSW_TXBUF_MAX];
 };
 
+struct psw_pol_counts;
+
 struct psw_lcore {
 	unsigned worker;                 /**< 0..nb_workers-1, also the RCU thread id */
 	unsigned lcore_id;
 	unsigned idle_sleep_us;
 	volatile bool stop;              /**< set by the control thread */
 	struct psw_lcore_stats stats;
+	struct psw_pol_counts *pol;      /**< PSW_POL_MAX_SLOTS connection counters per policy; NULL = none */
 	uint64_t dirty_ports;            /**< bit per port with a non-empty txbuf */
 	struct psw_txbuf tx[PSW_MAX_PORTS];
 } __rte_cache_aligned;

@@ -9,6 +9,7 @@
 #include "psw_forward.h"
 #include "psw_guard.h"
 #include "psw_parse.h"
+#include "psw_policy.h"
 #include "psw_port.h"
 #include "psw_service.h"
 #include "psw_worker.h"
@@ -23,6 +24,7 @@ psw_worker_process(struct psw_lcore *lc, const struct psw_tables *t, struct psw_
 	psw_guard_run(lc, t, b);
 	psw_conntrack_run(lc, t, b);
 	psw_service_run(lc, t, b);
+	psw_policy_run(lc, t, b);
 	psw_forward_run(lc, t, b);
 }
 

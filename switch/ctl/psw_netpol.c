@@ -1,0 +1,1035 @@
+/*
+ * NetworkPolicy compiler (networking.k8s.io/v1 semantics, see docs/policy.md):
+ *
+ * - a pod selected by no policy of a type is not isolated that way; policies
+ *   add up (any rule of any selecting policy allows);
+ * - a rule's peers: absent or empty = everyone; podSelector alone = pods of
+ *   the policy's namespace; namespaceSelector = pods of the namespaces it
+ *   selects ({} = all); both in one peer = AND; ipBlock = the CIDR less its
+ *   excepts (also matching pod addresses);
+ * - a rule's ports: absent or empty = every port and protocol; a port
+ *   without number = every port of its protocol; endPort = a range; a named
+ *   port resolves against the destination pod's container ports (ingress:
+ *   the selected pod; egress: each destination pod), per protocol, and
+ *   allows nothing where it does not resolve.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <rte_byteorder.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+
+#include "psw_api.h"
+#include "psw_config.h"
+#include "psw_k8s.h"
+#include "psw_netpol.h"
+#include "psw_port.h"
+#include "psw_service.h"
+#include "psw_state.h"
+
+/* ---- label selectors ---- */
+
+static bool
+in_values(json_t *values, const char *v)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(values, i, x)
+		if (v != NULL && strcmp(json_string_value(x) ?: "", v) == 0)
+			return true;
+	return false;
+}
+
+bool
+psw_netpol_selects(json_t *selector, json_t *labels)
+{
+	json_t *ml = json_object_get(selector, "matchLabels"), *e, *v;
+	const char *k;
+	size_t i;
+
+	json_object_foreach(ml, k, v) {
+		const char *have = json_string_value(json_object_get(labels, k));
+
+		if (have == NULL || strcmp(have, json_string_value(v) ?: "") != 0)
+			return false;
+	}
+	json_array_foreach(json_object_get(selector, "matchExpressions"), i, e) {
+		const char *key = json_string_value(json_object_get(e, "key")) ?: "";
+		const char *op = json_string_value(json_object_get(e, "operator")) ?: "";
+		const char *have = json_string_value(json_object_get(labels, key));
+		json_t *vals = json_object_get(e, "values");
+
+		if ((strcmp(op, "In") == 0 && !in_values(vals, have)) ||
+		    (strcmp(op, "NotIn") == 0 && have != NULL && in_values(vals, have)) ||
+		    (strcmp(op, "Exists") == 0 && have == NULL) ||
+		    (strcmp(op, "DoesNotExist") == 0 && have != NULL))
+			return false;
+	}
+	return true;
+}
+
+/* ---- rules ---- */
+
+struct rule_buf {
+	struct psw_pol_rule **v;
+	unsigned *nb;
+	unsigned cap;
+};
+
+static int
+push(struct rule_buf *b, const struct psw_pol_rule *r)
+{
+	if (*b->nb == b->cap) {
+		unsigned cap = b->cap ? b->cap * 2 : 16;
+		struct psw_pol_rule *v = realloc(*b->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		*b->v = v;
+		b->cap = cap;
+	}
+	(*b->v)[(*b->nb)++] = *r;
+	return 0;
+}
+
+/* A port spec of a rule: protocol (0 = any) and range, or a name to resolve. */
+struct port_spec {
+	uint8_t proto;
+	uint16_t lo, hi;
+	const char *name;
+};
+
+static int
+proto_num(const char *p)
+{
+	if (p == NULL || strcmp(p, "TCP") == 0)
+		return IPPROTO_TCP;
+	if (strcmp(p, "UDP") == 0)
+		return IPPROTO_UDP;
+	return strcmp(p, "SCTP") == 0 ? IPPROTO_SCTP : IPPROTO_TCP;
+}
+
+/* Container port number of name/proto on a pod object, or -1. */
+static int
+named_port(json_t *pod_obj, const char *name, uint8_t proto)
+{
+	json_t *c, *cp;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(json_object_get(pod_obj, "spec"), "containers"), i, c)
+		json_array_foreach(json_object_get(c, "ports"), j, cp)
+			if (strcmp(json_string_value(json_object_get(cp, "name")) ?: "", name) == 0 &&
+			    proto_num(json_string_value(json_object_get(cp, "protocol"))) == proto)
+				return (int)json_integer_value(json_object_get(cp, "containerPort"));
+	return -1;
+}
+
+/* A peer prefix, and the pod it stands for (NULL for ipBlock / everyone). */
+struct peer {
+	struct psw_prefix pfx;
+	json_t *pod;
+};
+
+struct peer_buf {
+	struct peer *v;
+	unsigned nb, cap;
+};
+
+static int
+add_peer(struct peer_buf *b, const struct psw_prefix *p, json_t *pod)
+{
+	if (b->nb == b->cap) {
+		unsigned cap = b->cap ? b->cap * 2 : 16;
+		struct peer *v = realloc(b->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		b->v = v;
+		b->cap = cap;
+	}
+	b->v[b->nb].pfx = *p;
+	b->v[b->nb++].pod = pod;
+	return 0;
+}
+
+static bool
+prefix_within(const struct psw_prefix *outer, const struct psw_prefix *inner)
+{
+	return outer->family == inner->family && outer->len <= inner->len &&
+	       psw_prefix_contains(outer, inner->addr);
+}
+
+/* p less the excepts, as prefixes: split in halves until none overlaps partly. */
+static int
+subtract(struct peer_buf *b, const struct psw_prefix *p, const struct psw_prefix *ex, unsigned nb_ex)
+{
+	unsigned max = p->family == 4 ? 32 : 128, i;
+	bool partial = false;
+	struct psw_prefix h;
+
+	for (i = 0; i < nb_ex; i++) {
+		if (prefix_within(&ex[i], p))
+			return 0;                        /* wholly excepted */
+		if (prefix_within(p, &ex[i]))
+			partial = true;
+	}
+	if (!partial || p->len >= max)
+		return add_peer(b, p, NULL);
+	h = *p;
+	h.len++;
+	if (subtract(b, &h, ex, nb_ex) < 0)
+		return -ENOMEM;
+	h.addr[p->len / 8] |= (uint8_t)(0x80 >> (p->len % 8));
+	return subtract(b, &h, ex, nb_ex);
+}
+
+static int
+pod_prefixes(struct peer_buf *b, json_t *pod)
+{
+	json_t *ip;
+	size_t i;
+
+	json_array_foreach(json_object_get(pod, "ips"), i, ip) {
+		struct psw_prefix p = { 0 };
+		const char *s = json_string_value(ip) ?: "";
+
+		if (inet_pton(AF_INET, s, p.addr) == 1) {
+			p.family = 4;
+			p.len = 32;
+		} else if (inet_pton(AF_INET6, s, p.addr) == 1) {
+			p.family = 6;
+			p.len = 128;
+		} else {
+			continue;
+		}
+		if (add_peer(b, &p, pod) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The prefixes a rule's from / to list stands for; everyone when absent or empty. */
+static int
+rule_peers(struct peer_buf *b, json_t *peers, const char *policy_ns, json_t *pods, json_t *namespaces)
+{
+	json_t *peer, *pod;
+	size_t i, j;
+
+	if (json_array_size(peers) == 0) {
+		struct psw_prefix any4 = { .family = 4 }, any6 = { .family = 6 };
+
+		return add_peer(b, &any4, NULL) < 0 || add_peer(b, &any6, NULL) < 0 ? -ENOMEM : 0;
+	}
+	json_array_foreach(peers, i, peer) {
+		json_t *ipb = json_object_get(peer, "ipBlock");
+		json_t *nsel = json_object_get(peer, "namespaceSelector");
+		json_t *psel = json_object_get(peer, "podSelector");
+
+		if (ipb != NULL) {
+			json_t *excepts = json_object_get(ipb, "except"), *e;
+			struct psw_prefix cidr, ex[json_array_size(excepts) + 1];
+			unsigned n = 0;
+
+			if (psw_parse_prefix(json_string_value(json_object_get(ipb, "cidr")) ?: "", &cidr) < 0)
+				continue;                /* validated on apply */
+			json_array_foreach(excepts, j, e)
+				if (psw_parse_prefix(json_string_value(e) ?: "", &ex[n]) == 0)
+					n++;
+			if (subtract(b, &cidr, ex, n) < 0)
+				return -ENOMEM;
+			continue;
+		}
+		if (nsel == NULL && psel == NULL)
+			continue;                        /* an empty peer selects nothing (refused on apply) */
+		json_array_foreach(pods, j, pod) {
+			const char *ns = json_string_value(json_object_get(pod, "namespace")) ?: "";
+
+			if (nsel != NULL) {
+				if (!psw_netpol_selects(nsel, json_object_get(namespaces, ns)))
+					continue;
+			} else if (strcmp(ns, policy_ns) != 0) {
+				continue;
+			}
+			if (psel != NULL && !psw_netpol_selects(psel, json_object_get(pod, "labels")))
+				continue;
+			if (pod_prefixes(b, pod) < 0)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static bool
+pod_in_prefix(json_t *pod, const struct psw_prefix *pfx)
+{
+	struct peer_buf one = { 0 };
+	bool in = false;
+	unsigned i;
+
+	if (pod_prefixes(&one, pod) < 0)
+		return false;
+	for (i = 0; i < one.nb && !in; i++)
+		in = prefix_within(pfx, &one.v[i].pfx);
+	free(one.v);
+	return in;
+}
+
+static int
+emit(struct rule_buf *rb, const struct psw_prefix *pfx, uint8_t proto, uint16_t lo, uint16_t hi,
+     unsigned dir, unsigned slot, unsigned rule)
+{
+	struct psw_pol_rule r;
+
+	memset(&r, 0, sizeof(r));
+	r.family = pfx->family;
+	r.proto = proto;
+	r.plen = pfx->len;
+	r.dir = (uint8_t)dir;
+	r.port_lo = lo;
+	r.port_hi = hi;
+	memcpy(r.addr, pfx->addr, 16);
+	r.ref.slot = (uint16_t)slot;
+	r.ref.rule = (uint16_t)rule;
+	return push(rb, &r);
+}
+
+int
+psw_netpol_compile(json_t *policy, unsigned dir, unsigned slot, json_t *pod, json_t *pods,
+		   json_t *namespaces, struct psw_pol_rule **rules, unsigned *nb_rules)
+{
+	json_t *spec = json_object_get(policy, "spec"), *rule, *ports, *p;
+	const char *ns = json_string_value(json_object_get(json_object_get(policy, "metadata"),
+							   "namespace")) ?: "default";
+	struct rule_buf rb = { rules, nb_rules, *nb_rules };
+	size_t ri, pi;
+	int rc = 0;
+
+	json_array_foreach(json_object_get(spec, dir == PSW_POL_INGRESS ? "ingress" : "egress"), ri, rule) {
+		struct peer_buf peers = { 0 };
+		unsigned k;
+
+		rc = rule_peers(&peers, json_object_get(rule, dir == PSW_POL_INGRESS ? "from" : "to"), ns,
+				pods, namespaces);
+		ports = json_object_get(rule, "ports");
+		for (k = 0; k < peers.nb && rc == 0; k++) {
+			const struct peer *pe = &peers.v[k];
+
+			if (json_array_size(ports) == 0) {
+				rc = emit(&rb, &pe->pfx, 0, 0, UINT16_MAX, dir, slot, (unsigned)ri);
+				continue;
+			}
+			json_array_foreach(ports, pi, p) {
+				json_t *port = json_object_get(p, "port"), *endp = json_object_get(p, "endPort");
+				uint8_t proto = (uint8_t)proto_num(json_string_value(json_object_get(p, "protocol")));
+
+				if (port == NULL) {
+					rc = emit(&rb, &pe->pfx, proto, 0, UINT16_MAX, dir, slot, (unsigned)ri);
+				} else if (json_is_integer(port)) {
+					uint16_t lo = (uint16_t)json_integer_value(port);
+					uint16_t hi = endp != NULL ? (uint16_t)json_integer_value(endp) : lo;
+
+					rc = emit(&rb, &pe->pfx, proto, lo, hi, dir, slot, (unsigned)ri);
+				} else if (dir == PSW_POL_INGRESS) {
+					/* the selected pod is the destination */
+					int num = named_port(json_object_get(pod, "pod"), json_string_value(port), proto);
+
+					if (num > 0)
+						rc = emit(&rb, &pe->pfx, proto, (uint16_t)num, (uint16_t)num, dir,
+							  slot, (unsigned)ri);
+				} else if (pe->pod != NULL) {
+					int num = named_port(json_object_get(pe->pod, "pod"), json_string_value(port),
+							     proto);
+
+					if (num > 0)
+						rc = emit(&rb, &pe->pfx, proto, (uint16_t)num, (uint16_t)num, dir,
+							  slot, (unsigned)ri);
+				} else {
+					/* an address range: each known pod in it with that port name */
+					json_t *dst;
+					size_t j;
+
+					json_array_foreach(pods, j, dst) {
+						struct peer_buf one = { 0 };
+						int num = named_port(json_object_get(dst, "pod"), json_string_value(port),
+								     proto);
+						unsigned q;
+
+						if (num <= 0 || !pod_in_prefix(dst, &pe->pfx))
+							continue;
+						rc = pod_prefixes(&one, dst);
+						for (q = 0; q < one.nb && rc == 0; q++)
+							if (prefix_within(&pe->pfx, &one.v[q].pfx))
+								rc = emit(&rb, &one.v[q].pfx, proto, (uint16_t)num,
+									  (uint16_t)num, dir, slot, (unsigned)ri);
+						free(one.v);
+						if (rc != 0)
+							break;
+					}
+				}
+				if (rc != 0)
+					break;
+			}
+		}
+		free(peers.v);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- policy slots: a stable small number per policy, for counters ---- */
+
+static json_t *slot_of;                          /* "ns/name" -> slot */
+static char *slot_name[PSW_POL_MAX_SLOTS];
+static struct psw_pol_counts slot_base[PSW_POL_MAX_SLOTS];
+static unsigned nb_slots_used, slot_hint;
+
+static void
+slot_sum(const struct psw_state *st, unsigned slot, struct psw_pol_counts *c)
+{
+	unsigned w;
+
+	c->allowed = c->denied = 0;
+	for (w = 0; w < st->nb_workers; w++) {
+		const struct psw_pol_counts *pc = st->lcores[w] != NULL ? st->lcores[w]->pol : NULL;
+
+		if (pc != NULL) {
+			c->allowed += pc[slot].allowed;
+			c->denied += pc[slot].denied;
+		}
+	}
+}
+
+static int
+slot_get(const struct psw_state *st, const char *key)
+{
+	json_t *s;
+	unsigned i;
+
+	if (slot_of == NULL)
+		slot_of = json_object();
+	s = json_object_get(slot_of, key);
+	if (s != NULL)
+		return (int)json_integer_value(s);
+	if (nb_slots_used == PSW_POL_MAX_SLOTS)
+		return -ENOSPC;
+	for (i = 0; slot_name[slot_hint] != NULL; i++)
+		slot_hint = (slot_hint + 1) % PSW_POL_MAX_SLOTS;
+	slot_name[slot_hint] = strdup(key);
+	if (slot_name[slot_hint] == NULL)
+		return -ENOMEM;
+	slot_sum(st, slot_hint, &slot_base[slot_hint]);  /* a reused slot starts from zero */
+	json_object_set_new(slot_of, key, json_integer(slot_hint));
+	nb_slots_used++;
+	return (int)slot_hint;
+}
+
+static void
+slot_put(const char *key)
+{
+	json_t *s = json_object_get(slot_of, key);
+
+	if (s == NULL)
+		return;
+	free(slot_name[json_integer_value(s)]);
+	slot_name[json_integer_value(s)] = NULL;
+	json_object_del(slot_of, key);
+	nb_slots_used--;
+}
+
+/* ---- the world: known pods and namespaces ---- */
+
+static json_t *
+labels_of(json_t *obj)
+{
+	json_t *l = json_object_get(json_object_get(obj, "metadata"), "labels");
+
+	return l != NULL ? json_incref(l) : json_object();
+}
+
+static json_t *
+pod_entry(const char *ns, const char *name, json_t *pod_obj, json_t *ips)
+{
+	return json_pack("{s:s, s:s, s:o, s:O, s:o}", "namespace", ns, "name", name,
+			 "labels", labels_of(pod_obj), "pod", pod_obj != NULL ? pod_obj : json_null(),
+			 "ips", ips);
+}
+
+static json_t *
+att_ips(const struct psw_attachment *a)
+{
+	json_t *ips = json_array();
+	char buf[INET6_ADDRSTRLEN];
+
+	if (a->has_ip4)
+		json_array_append_new(ips, json_string(inet_ntop(AF_INET, a->ip4, buf, sizeof(buf))));
+	if (a->has_ip6)
+		json_array_append_new(ips, json_string(inet_ntop(AF_INET6, a->ip6, buf, sizeof(buf))));
+	return ips;
+}
+
+static bool
+attached(const struct psw_state *st, const char *ns, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < st->nb_atts; i++)
+		if (st->atts[i].attached && strcmp(st->atts[i].pod_namespace, ns) == 0 &&
+		    strcmp(st->atts[i].pod_name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Every pod this node knows: attached pods with their addresses, then Pod
+ * objects of other nodes with status.podIPs (or podIP). And each namespace's
+ * labels (kubernetes.io/metadata.name when no Namespace object says more).
+ */
+static void
+world(const struct psw_state *st, json_t **pods_out, json_t **ns_out)
+{
+	json_t *pods = json_array(), *nss = json_object(), *store = psw_k8s_objects(), *o, *p;
+	const char *key;
+	unsigned i;
+	size_t k;
+
+	for (i = 0; i < st->nb_atts; i++) {
+		const struct psw_attachment *a = &st->atts[i];
+
+		if (a->attached)
+			json_array_append_new(pods, pod_entry(a->pod_namespace, a->pod_name,
+				psw_k8s_find("Pod", a->pod_namespace, a->pod_name), att_ips(a)));
+	}
+	json_object_foreach(store, key, o) {
+		json_t *meta = json_object_get(o, "metadata"), *status = json_object_get(o, "status"), *ips;
+		const char *ns = json_string_value(json_object_get(meta, "namespace")) ?: "";
+		const char *name = json_string_value(json_object_get(meta, "name")) ?: "";
+
+		if (strncmp(key, "Namespace/", 10) == 0) {
+			json_object_set_new(nss, name, labels_of(o));
+			continue;
+		}
+		if (strncmp(key, "Pod/", 4) != 0 || attached(st, ns, name))
+			continue;
+		ips = json_array();
+		json_array_foreach(json_object_get(status, "podIPs"), k, p)
+			if (json_is_string(json_object_get(p, "ip")))
+				json_array_append(ips, json_object_get(p, "ip"));
+		if (json_array_size(ips) == 0 && json_is_string(json_object_get(status, "podIP")))
+			json_array_append(ips, json_object_get(status, "podIP"));
+		if (json_array_size(ips) == 0) {
+			json_decref(ips);
+			continue;
+		}
+		json_array_append_new(pods, pod_entry(ns, name, o, ips));
+	}
+	json_array_foreach(pods, k, p) {
+		const char *ns = json_string_value(json_object_get(p, "namespace"));
+
+		if (json_object_get(nss, ns) == NULL)
+			json_object_set_new(nss, ns, json_pack("{s:s}", "kubernetes.io/metadata.name", ns));
+	}
+	*pods_out = pods;
+	*ns_out = nss;
+}
+
+/* ---- compiling local pods ---- */
+
+struct local_pod {
+	int port;
+	const struct psw_attachment *att;
+	json_t *entry;                   /* the world shape */
+};
+
+static bool
+policy_selects(json_t *policy, const char *ns, json_t *labels)
+{
+	const char *pns = json_string_value(json_object_get(json_object_get(policy, "metadata"), "namespace"));
+
+	return pns != NULL && strcmp(pns, ns) == 0 &&
+	       psw_netpol_selects(json_object_get(json_object_get(policy, "spec"), "podSelector"), labels);
+}
+
+static void
+policy_key(json_t *policy, char *key, size_t len)
+{
+	json_t *meta = json_object_get(policy, "metadata");
+
+	snprintf(key, len, "%s/%s", json_string_value(json_object_get(meta, "namespace")) ?: "",
+		 json_string_value(json_object_get(meta, "name")) ?: "");
+}
+
+static int
+compile_pod(struct psw_state *st, const struct local_pod *lp, json_t *policies, json_t *pods, json_t *nss,
+	    char *err, size_t err_len)
+{
+	const char *ns = json_string_value(json_object_get(lp->entry, "namespace"));
+	json_t *labels = json_object_get(lp->entry, "labels"), *pol;
+	struct psw_pol_rule *rules = NULL;
+	unsigned nb_rules = 0, nb_iso[2] = { 0, 0 };
+	uint16_t *iso[2] = { NULL, NULL };
+	const uint16_t *isoc[2];
+	bool isolated[2] = { false, false };
+	struct psw_pol_port *cur = st->pol->ports[lp->port], *pp = NULL;
+	size_t i, j;
+	int rc = 0;
+
+	iso[0] = malloc((json_array_size(policies) + 1) * sizeof(uint16_t));
+	iso[1] = malloc((json_array_size(policies) + 1) * sizeof(uint16_t));
+	if (iso[0] == NULL || iso[1] == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	json_array_foreach(policies, i, pol) {
+		char key[PSW_NAME_MAX + 260];
+		json_t *type;
+		int slot;
+
+		if (!policy_selects(pol, ns, labels))
+			continue;
+		policy_key(pol, key, sizeof(key));
+		slot = slot_get(st, key);
+		if (slot < 0) {
+			rc = slot;
+			snprintf(err, err_len, "NetworkPolicy %s: no policy slot left (%d in use)", key,
+				 PSW_POL_MAX_SLOTS);
+			goto out;
+		}
+		json_array_foreach(json_object_get(json_object_get(pol, "spec"), "policyTypes"), j, type) {
+			unsigned d = strcmp(json_string_value(type) ?: "", "Egress") == 0 ? PSW_POL_EGRESS
+											: PSW_POL_INGRESS;
+
+			isolated[d] = true;
+			iso[d][nb_iso[d]++] = (uint16_t)slot;
+			rc = psw_netpol_compile(pol, d, (unsigned)slot, lp->entry, pods, nss, &rules, &nb_rules);
+			if (rc < 0)
+				goto out;
+		}
+	}
+	isoc[0] = iso[0];
+	isoc[1] = iso[1];
+	if (isolated[0] || isolated[1]) {
+		if (cur != NULL && cur->digest == psw_pol_digest(isolated, rules, nb_rules, isoc, nb_iso))
+			goto out;                                /* nothing changed for this pod */
+		pp = psw_pol_port_build(isolated, rules, nb_rules, isoc, nb_iso, (int)rte_socket_id());
+		if (pp == NULL) {
+			rc = -rte_errno;
+			snprintf(err, err_len, "cannot build the policy of pod %s/%s (%u rules): %s", ns,
+				 lp->att->pod_name, nb_rules, rte_strerror(rte_errno));
+			goto out;
+		}
+	}
+	psw_pol_table_set(st->pol, (unsigned)lp->port, pp);
+out:
+	if (rc == -ENOMEM && err[0] == '\0')
+		snprintf(err, err_len, "out of memory compiling NetworkPolicies");
+	free(rules);
+	free(iso[0]);
+	free(iso[1]);
+	return rc;
+}
+
+int
+psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len)
+{
+	json_t *policies = json_array(), *pods, *nss, *store = psw_k8s_objects(), *o;
+	struct local_pod local[PSW_MAX_PORTS];
+	bool is_local[PSW_MAX_PORTS] = { false };
+	unsigned nb_local = 0, i;
+	const char *key;
+	size_t k;
+	int rc = 0;
+
+	if (st->pol == NULL)
+		return 0;
+	err[0] = '\0';
+	json_object_foreach(store, key, o)
+		if (strncmp(key, "NetworkPolicy/", 14) == 0)
+			json_array_append(policies, o);
+	/* slots of deleted policies go back */
+	if (changed != NULL) {
+		json_array_foreach(changed, k, o) {
+			char pk[PSW_NAME_MAX + 260];
+			json_t *meta = json_object_get(o, "metadata");
+
+			policy_key(o, pk, sizeof(pk));
+			if (psw_k8s_find("NetworkPolicy", json_string_value(json_object_get(meta, "namespace")),
+					 json_string_value(json_object_get(meta, "name")) ?: "") == NULL)
+				slot_put(pk);
+		}
+	} else if (slot_of != NULL) {
+		void *tmp;
+
+		json_object_foreach_safe(slot_of, tmp, key, o) {
+			char nsbuf[PSW_NAME_MAX + 1];
+			const char *slash = strchr(key, '/');
+
+			if (slash == NULL || (size_t)(slash - key) >= sizeof(nsbuf))
+				continue;
+			memcpy(nsbuf, key, (size_t)(slash - key));
+			nsbuf[slash - key] = '\0';
+			if (psw_k8s_find("NetworkPolicy", nsbuf, slash + 1) == NULL)
+				slot_put(key);
+		}
+	}
+	world(st, &pods, &nss);
+	for (i = 0; i < st->nb_atts; i++) {
+		const struct psw_attachment *a = &st->atts[i];
+		int port = a->attached ? psw_port_find(a->port_name) : -1;
+		json_t *e;
+
+		if (port < 0 || port >= PSW_MAX_PORTS)
+			continue;
+		e = pod_entry(a->pod_namespace, a->pod_name,
+			      psw_k8s_find("Pod", a->pod_namespace, a->pod_name), att_ips(a));
+		if (changed != NULL) {
+			bool touched = false;
+
+			json_array_foreach(changed, k, o)
+				touched |= policy_selects(o, a->pod_namespace, json_object_get(e, "labels"));
+			if (!touched) {
+				json_decref(e);
+				is_local[port] = true;
+				continue;
+			}
+		}
+		local[nb_local].port = port;
+		local[nb_local].att = a;
+		local[nb_local++].entry = e;
+		is_local[port] = true;
+	}
+	for (i = 0; i < nb_local && rc == 0; i++)
+		rc = compile_pod(st, &local[i], policies, pods, nss, err, err_len);
+	/* ports that no longer hold a pod lose their policy */
+	for (i = 0; i < PSW_MAX_PORTS && rc == 0; i++)
+		if (!is_local[i] && st->pol->ports[i] != NULL)
+			psw_pol_table_set(st->pol, i, NULL);
+	for (i = 0; i < nb_local; i++)
+		json_decref(local[i].entry);
+	json_decref(pods);
+	json_decref(nss);
+	json_decref(policies);
+	return rc;
+}
+
+void
+psw_netpol_clear(struct psw_state *st)
+{
+	unsigned i;
+
+	for (i = 0; st->pol != NULL && i < PSW_MAX_PORTS; i++) {
+		psw_pol_port_free(st->pol->ports[i]);
+		st->pol->ports[i] = NULL;
+	}
+	for (i = 0; i < PSW_POL_MAX_SLOTS; i++) {
+		free(slot_name[i]);
+		slot_name[i] = NULL;
+	}
+	json_decref(slot_of);
+	slot_of = NULL;
+	nb_slots_used = 0;
+}
+
+/* ---- reporting ---- */
+
+json_t *
+psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name)
+{
+	json_t *items = json_array(), *store = psw_k8s_objects(), *o;
+	const char *key;
+
+	json_object_foreach(store, key, o) {
+		json_t *meta = json_object_get(o, "metadata"), *spec = json_object_get(o, "spec");
+		const char *ons = json_string_value(json_object_get(meta, "namespace")) ?: "";
+		const char *oname = json_string_value(json_object_get(meta, "name")) ?: "";
+		struct psw_pol_counts c = { 0, 0 };
+		json_t *slot, *selected = json_array();
+		char pk[PSW_NAME_MAX + 260];
+		unsigned i;
+
+		if (strncmp(key, "NetworkPolicy/", 14) != 0 || (ns != NULL && strcmp(ns, ons) != 0) ||
+		    (name != NULL && strcmp(name, oname) != 0)) {
+			json_decref(selected);
+			continue;
+		}
+		policy_key(o, pk, sizeof(pk));
+		slot = slot_of != NULL ? json_object_get(slot_of, pk) : NULL;
+		if (slot != NULL) {
+			unsigned s = (unsigned)json_integer_value(slot);
+
+			slot_sum(st, s, &c);
+			c.allowed -= slot_base[s].allowed;
+			c.denied -= slot_base[s].denied;
+		}
+		for (i = 0; i < st->nb_atts; i++) {
+			const struct psw_attachment *a = &st->atts[i];
+			json_t *pod = psw_k8s_find("Pod", a->pod_namespace, a->pod_name);
+			json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
+			json_t *none = NULL;
+
+			if (labels == NULL)
+				labels = none = json_object();
+			if (a->attached && policy_selects(o, a->pod_namespace, labels))
+				json_array_append_new(selected, json_string(a->pod_name));
+			json_decref(none);
+		}
+		json_array_append_new(items, json_pack("{s:s, s:s, s:O, s:O, s:o, s:I, s:I, s:O}",
+			"namespace", ons, "name", oname,
+			"podSelector", json_object_get(spec, "podSelector"),
+			"policyTypes", json_object_get(spec, "policyTypes"),
+			"selected", selected, "allowed", (json_int_t)c.allowed,
+			"denied", (json_int_t)c.denied, "object", o));
+	}
+	return items;
+}
+
+/* One end of an explained connection. */
+struct end {
+	char what[PSW_NAME_MAX + 260];   /* "ns/pod", or the address */
+	int family;
+	uint8_t addr[16];
+	int port;                        /* podswitch port of a local pod, else -1 */
+};
+
+static bool
+att_has(const struct psw_attachment *a, int family, const uint8_t *addr)
+{
+	return family == 4 ? a->has_ip4 && memcmp(a->ip4, addr, 4) == 0
+			   : a->has_ip6 && memcmp(a->ip6, addr, 16) == 0;
+}
+
+static void
+end_local(const struct psw_state *st, struct end *e)
+{
+	unsigned i;
+
+	e->port = -1;
+	for (i = 0; i < st->nb_atts; i++) {
+		const struct psw_attachment *a = &st->atts[i];
+
+		if (a->attached && att_has(a, e->family, e->addr)) {
+			e->port = psw_port_find(a->port_name);
+			snprintf(e->what, sizeof(e->what), "%s/%s", a->pod_namespace, a->pod_name);
+			return;
+		}
+	}
+}
+
+/* "ns/pod", "pod" (in dflt_ns) or an address. NULL, or an error message (static). */
+static const char *
+resolve_end(const struct psw_state *st, const char *s, const char *dflt_ns, int family_hint,
+	    struct end *e)
+{
+	const char *slash = strchr(s, '/');
+	char ns[PSW_NAME_MAX + 1];
+	const char *name = s;
+	unsigned i;
+
+	memset(e, 0, sizeof(*e));
+	if (inet_pton(AF_INET, s, e->addr) == 1 || inet_pton(AF_INET6, s, e->addr) == 1) {
+		e->family = strchr(s, ':') != NULL ? 6 : 4;
+		snprintf(e->what, sizeof(e->what), "%s", s);
+		end_local(st, e);
+		return NULL;
+	}
+	snprintf(ns, sizeof(ns), "%s", dflt_ns);
+	if (slash != NULL) {
+		if ((size_t)(slash - s) >= sizeof(ns))
+			return "namespace too long";
+		memcpy(ns, s, (size_t)(slash - s));
+		ns[slash - s] = '\0';
+		name = slash + 1;
+	}
+	snprintf(e->what, sizeof(e->what), "%s/%s", ns, name);
+	for (i = 0; i < st->nb_atts; i++) {
+		const struct psw_attachment *a = &st->atts[i];
+
+		if (!a->attached || strcmp(a->pod_namespace, ns) || strcmp(a->pod_name, name))
+			continue;
+		e->family = family_hint == 6 && a->has_ip6 ? 6 : a->has_ip4 ? 4 : 6;
+		memcpy(e->addr, e->family == 4 ? a->ip4 : a->ip6, e->family == 4 ? 4 : 16);
+		e->port = psw_port_find(a->port_name);
+		return NULL;
+	}
+	{
+		json_t *pod = psw_k8s_find("Pod", ns, name), *status = json_object_get(pod, "status");
+		const char *ip = json_string_value(json_object_get(status, "podIP"));
+
+		if (pod == NULL)
+			return "no such pod (give namespace/name or an address)";
+		if (ip == NULL)
+			ip = json_string_value(json_object_get(json_array_get(json_object_get(status, "podIPs"), 0),
+							       "ip"));
+		if (ip == NULL || (inet_pton(AF_INET, ip, e->addr) != 1 && inet_pton(AF_INET6, ip, e->addr) != 1))
+			return "the pod has no address (not attached here, no status.podIP)";
+		e->family = strchr(ip, ':') != NULL ? 6 : 4;
+		e->port = -1;
+	}
+	return NULL;
+}
+
+static const struct psw_pol_port *
+end_policy(const struct psw_state *st, const struct end *e)
+{
+	return e->port >= 0 && e->port < PSW_MAX_PORTS ? st->pol->ports[e->port] : NULL;
+}
+
+static json_t *
+slot_list(const struct psw_pol_port *pp, unsigned d)
+{
+	json_t *l = json_array();
+	unsigned i;
+
+	for (i = 0; i < pp->nb_isolating[d]; i++)
+		json_array_append_new(l, json_string(slot_name[pp->isolating[d][i]] ?: "?"));
+	return l;
+}
+
+/* The verdict of one direction, as the policy stage would give it. */
+static json_t *
+judge(const struct psw_state *st, const struct end *self, const struct end *peer, unsigned d,
+      uint8_t proto, uint16_t port_be, bool *allowed)
+{
+	const struct psw_pol_port *pp = end_policy(st, self);
+	bool node = false;
+	uint32_t res;
+	unsigned i;
+
+	if (self->port < 0)
+		return json_pack("{s:s, s:b, s:s}", "pod", self->what, "isolated", 0,
+				 "reason", "not a pod on this node: its own node enforces its policy");
+	if (pp == NULL || !pp->isolated[d])
+		return json_pack("{s:s, s:b, s:s}", "pod", self->what, "isolated", 0,
+				 "reason", "no NetworkPolicy of this type selects the pod");
+	if (d == PSW_POL_INGRESS) {
+		uint32_t a4;
+
+		memcpy(&a4, peer->addr, 4);
+		if (peer->family == 4) {
+			const struct psw_tables *t = psw_tables_current;
+
+			node = t != NULL && a4 == t->node.gw4;
+			for (i = 0; t != NULL && i < t->node.nb_addrs; i++)
+				node |= a4 == t->node.addrs4[i];
+		}
+		if (node)
+			return json_pack("{s:s, s:b, s:s}", "pod", self->what, "isolated", 1,
+					 "reason", "traffic from the node itself is always allowed");
+	}
+	res = psw_pol_classify(pp, d, (unsigned)peer->family, proto, peer->addr, port_be);
+	if (res == 0) {
+		*allowed = false;
+		return json_pack("{s:s, s:b, s:o, s:s}", "pod", self->what, "isolated", 1,
+				 "isolated_by", slot_list(pp, d),
+				 "reason", "no rule of the policies selecting the pod allows it");
+	}
+	return json_pack("{s:s, s:b, s:s, s:i, s:o}", "pod", self->what, "isolated", 1,
+			 "policy", slot_name[pp->refs[res - 1].slot] ?: "?", "rule", pp->refs[res - 1].rule,
+			 "isolated_by", slot_list(pp, d));
+}
+
+static json_t *
+explain_pair(const struct psw_state *st, const struct end *from, const struct end *to, uint8_t proto,
+	     uint16_t port)
+{
+	bool allowed = true;
+	json_t *eg = judge(st, from, to, PSW_POL_EGRESS, proto, rte_cpu_to_be_16(port), &allowed);
+	json_t *in = judge(st, to, from, PSW_POL_INGRESS, proto, rte_cpu_to_be_16(port), &allowed);
+
+	return json_pack("{s:b, s:s, s:s, s:i, s:o, s:o}", "allowed", allowed, "from", from->what,
+			 "to", to->what, "port", port, "egress", eg, "ingress", in);
+}
+
+json_t *
+psw_netpol_explain(struct psw_state *st, json_t *args)
+{
+	const char *from_s = json_string_value(json_object_get(args, "from"));
+	const char *to_s = json_string_value(json_object_get(args, "to"));
+	const char *proto_s = json_string_value(json_object_get(args, "proto")) ?: "tcp";
+	const char *dflt_ns = json_string_value(json_object_get(args, "namespace")) ?: "default";
+	json_int_t port = json_integer_value(json_object_get(args, "port"));
+	struct end from, to;
+	const char *why;
+	uint8_t proto;
+
+	if (from_s == NULL || to_s == NULL)
+		return psw_api_error(PSW_API_E_INVALID, "explain needs 'from' and 'to'");
+	if (strcasecmp(proto_s, "tcp") == 0)
+		proto = IPPROTO_TCP;
+	else if (strcasecmp(proto_s, "udp") == 0)
+		proto = IPPROTO_UDP;
+	else if (strcasecmp(proto_s, "sctp") == 0)
+		proto = IPPROTO_SCTP;
+	else
+		return psw_api_error(PSW_API_E_INVALID, "proto '%s': must be tcp, udp or sctp", proto_s);
+	if (port < 1 || port > 65535)
+		return psw_api_error(PSW_API_E_INVALID, "port %lld: must be 1-65535", (long long)port);
+	if ((why = resolve_end(st, from_s, dflt_ns, 0, &from)) != NULL)
+		return psw_api_error(PSW_API_E_NOT_FOUND, "from '%s': %s", from_s, why);
+	if (strncmp(to_s, "service/", 8) == 0 || strncmp(to_s, "svc/", 4) == 0) {
+		const char *ref = strchr(to_s, '/') + 1, *slash = strchr(ref, '/');
+		char ns[PSW_NAME_MAX + 1];
+		const char *name = ref, *cip;
+		json_t *svc, *backends, *first = NULL, *denied = NULL;
+		struct psw_svc_key k;
+		const struct psw_svc_port *sp;
+		unsigned i;
+
+		snprintf(ns, sizeof(ns), "%s", dflt_ns);
+		if (slash != NULL && (size_t)(slash - ref) < sizeof(ns)) {
+			memcpy(ns, ref, (size_t)(slash - ref));
+			ns[slash - ref] = '\0';
+			name = slash + 1;
+		}
+		svc = psw_k8s_find("Service", ns, name);
+		cip = json_string_value(json_object_get(json_object_get(svc, "spec"), "clusterIP"));
+		if (svc == NULL || cip == NULL)
+			return psw_api_error(PSW_API_E_NOT_FOUND, "to '%s': no such Service with a clusterIP", to_s);
+		memset(&k, 0, sizeof(k));
+		k.family = strchr(cip, ':') != NULL ? 6 : 4;
+		k.proto = proto;
+		k.port = rte_cpu_to_be_16((uint16_t)port);
+		inet_pton(k.family == 4 ? AF_INET : AF_INET6, cip, k.addr);
+		sp = psw_svc_table_get(st->svcs, &k);
+		if (sp == NULL)
+			return psw_api_error(PSW_API_E_NOT_FOUND, "Service %s/%s has no %s port %lld", ns, name,
+					     proto_s, (long long)port);
+		backends = json_array();
+		for (i = 0; i < sp->nb_backends; i++) {
+			json_t *r;
+
+			memset(&to, 0, sizeof(to));
+			to.family = sp->backends[i].family;
+			memcpy(to.addr, sp->backends[i].addr, 16);
+			inet_ntop(to.family == 4 ? AF_INET : AF_INET6, to.addr, to.what, sizeof(to.what));
+			end_local(st, &to);
+			r = explain_pair(st, &from, &to, proto, rte_be_to_cpu_16(sp->backends[i].port));
+			json_array_append_new(backends, r);
+			if (first == NULL)
+				first = r;
+			if (denied == NULL && !json_is_true(json_object_get(r, "allowed")))
+				denied = r;
+		}
+		if (first == NULL) {
+			json_decref(backends);
+			return psw_api_ok(json_pack("{s:b, s:s, s:s, s:[]}", "allowed", 0, "service", to_s,
+						    "reason", "the Service has no endpoints", "backends"));
+		}
+		first = denied != NULL ? denied : first;
+		return psw_api_ok(json_pack("{s:b, s:s, s:O, s:O, s:o}", "allowed", denied == NULL,
+					    "service", to_s, "egress", json_object_get(first, "egress"),
+					    "ingress", json_object_get(first, "ingress"), "backends", backends));
+	}
+	if ((why = resolve_end(st, to_s, dflt_ns, from.family, &to)) != NULL)
+		return psw_api_error(PSW_API_E_NOT_FOUND, "to '%s': %s", to_s, why);
+	if (to.family != from.family)
+		return psw_api_error(PSW_API_E_INVALID, "from and to are of different address families");
+	return psw_api_ok(explain_pair(st, &from, &to, proto, (uint16_t)port));
+}

@@ -1,0 +1,54 @@
+/*
+ * NetworkPolicy compiler: from the stored Namespaces, Pods and
+ * NetworkPolicies and the attached pods to each local pod's allow rules
+ * (struct psw_pol_rule), then to rte_acl contexts published per port.
+ * Control thread only.
+ *
+ * A pod's object is rebuilt only when its inputs (isolation, rules,
+ * isolating policies) changed, compared by digest; a change to NetworkPolicies
+ * alone recompiles only the local pods the old or new versions select.
+ */
+#ifndef PSW_NETPOL_H
+#define PSW_NETPOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "psw_policy.h"
+
+struct psw_state;
+
+/** Does a LabelSelector (matchLabels, matchExpressions) select labels? {} selects all. */
+bool psw_netpol_selects(json_t *selector, json_t *labels);
+
+/**
+ * The allow rules a policy gives a pod in direction dir (PSW_POL_INGRESS /
+ * PSW_POL_EGRESS), appended to *rules (realloc'ed), with ref.slot = slot.
+ * pods: the known pods as [{ "namespace", "labels", "pod" (object or null),
+ * "ips": ["10.0.0.1", ...] }], namespaces: { name: labels }. pod: the
+ * selected pod (the same shape), for named ports of ingress rules.
+ * @return 0 or -ENOMEM.
+ */
+int psw_netpol_compile(json_t *policy, unsigned dir, unsigned slot, json_t *pod, json_t *pods,
+		       json_t *namespaces, struct psw_pol_rule **rules, unsigned *nb_rules);
+
+/**
+ * Recompile and publish the policy of every local pod (changed == NULL), or
+ * of the local pods selected by the old or new versions of the policies in
+ * changed (an array of policy objects). 0, or -errno with err filled
+ * (nothing published for the pod that failed).
+ */
+int psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len);
+
+/** The per-policy counters and selected pods, for `get networkpolicies`. New reference. */
+json_t *psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name);
+
+/** API "explain": {from, to, proto, port}. New reference (an API answer). */
+json_t *psw_netpol_explain(struct psw_state *st, json_t *args);
+
+/** Forget every slot and compiled object (at exit, workers stopped). */
+void psw_netpol_clear(struct psw_state *st);
+
+#endif /* PSW_NETPOL_H */

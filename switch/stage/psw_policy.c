@@ -1,0 +1,262 @@
+/* Policy stage: NetworkPolicy verdicts for the first packet of a connection. */
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_acl.h>
+#include <rte_cycles.h>
+#include <rte_hash.h>
+#include <rte_tcp.h>
+
+#include "psw_ct.h"
+#include "psw_policy.h"
+
+/* One packet waiting for its verdict. */
+struct cand {
+	uint8_t idx;                         /* in the burst */
+	uint8_t family;
+	uint8_t track;                       /* open a connection entry when allowed */
+	const struct psw_pol_port *pp[2];    /* by direction; NULL = not isolated that way */
+	uint32_t res[2];                     /* rte_acl userdata, 0 = no rule allows */
+	uint8_t in[2][24] __rte_aligned(8);  /* ACL input by direction (psw_policy.h) */
+};
+
+static inline const struct psw_pol_port *
+port_policy(const struct psw_pol_table *pt, uint16_t port)
+{
+	return port < PSW_MAX_PORTS ? __atomic_load_n(&pt->ports[port], __ATOMIC_ACQUIRE) : NULL;
+}
+
+/* The port of the local pod owning the packet's destination, or PSW_PORT_NONE. */
+static uint16_t
+dst_pod_port(const struct psw_tables *t, const struct psw_meta *m)
+{
+	void *data;
+	int rc;
+
+	if (t->pods == NULL)
+		return PSW_PORT_NONE;
+	rc = m->l3 == PSW_L3_IPV4 ? rte_hash_lookup_data(t->pods->h4, &m->dst4, &data)
+				  : rte_hash_lookup_data(t->pods->h6, m->dst6, &data);
+	if (rc < 0)
+		return PSW_PORT_NONE;
+	return t->pods->pods[(uintptr_t)data].nh.port;
+}
+
+/* Traffic from the node itself (the gateway, the node's addresses) is always allowed in. */
+static bool
+from_node(const struct psw_tables *t, const struct psw_meta *m)
+{
+	unsigned i;
+
+	if (m->l3 == PSW_L3_IPV6)
+		return t->node.has_ip6 && memcmp(m->src6, t->node.gw6, 16) == 0;
+	if (m->src4 == t->node.gw4)
+		return true;
+	for (i = 0; i < t->node.nb_addrs; i++)
+		if (m->src4 == t->node.addrs4[i])
+			return true;
+	return false;
+}
+
+static inline bool
+icmp_error(const struct psw_meta *m)
+{
+	unsigned type = m->dport >> 8;
+
+	if (m->l4_proto == IPPROTO_ICMP)
+		return type == 3 || type == 11 || type == 12;
+	return m->l4_proto == IPPROTO_ICMPV6 && type >= 1 && type <= 4;
+}
+
+static void
+fill_input(uint8_t in[24], const struct psw_meta *m, const uint8_t *peer, unsigned alen)
+{
+	uint16_t port = (m->flags & PSW_F_L4) && m->l4_proto != IPPROTO_ICMP &&
+			m->l4_proto != IPPROTO_ICMPV6 ? m->dport : 0;
+
+	memset(in, 0, 24);
+	in[0] = m->l4_proto;
+	memcpy(in + 4, peer, alen);
+	memcpy(in + 4 + alen, &port, 2);
+}
+
+/* rte_acl_classify once per context over the candidates using it in direction d. */
+static void
+classify_dir(struct cand *c, unsigned n, unsigned d)
+{
+	const uint8_t *data[PSW_BURST_MAX];
+	uint32_t res[PSW_BURST_MAX];
+	uint8_t who[PSW_BURST_MAX];
+	uint32_t done = 0;
+	unsigned i, j;
+
+	for (i = 0; i < n; i++) {
+		const struct rte_acl_ctx *ctx;
+		unsigned k = 0;
+
+		if (c[i].pp[d] == NULL || ((done >> i) & 1))
+			continue;
+		ctx = c[i].pp[d]->acl[d][c[i].family == 4 ? 0 : 1];
+		for (j = i; j < n; j++) {
+			if (((done >> j) & 1) || c[j].pp[d] == NULL ||
+			    c[j].pp[d]->acl[d][c[j].family == 4 ? 0 : 1] != ctx)
+				continue;
+			done |= 1u << j;
+			data[k] = c[j].in[d];
+			who[k++] = (uint8_t)j;
+		}
+		if (ctx == NULL) {
+			for (j = 0; j < k; j++)
+				c[who[j]].res[d] = 0;      /* isolated, nothing allowed */
+			continue;
+		}
+		rte_acl_classify(ctx, data, res, k, 1);
+		for (j = 0; j < k; j++)
+			c[who[j]].res[d] = res[j];
+	}
+}
+
+static void
+count_allow(struct psw_lcore *lc, const struct psw_pol_port *pp, uint32_t res)
+{
+	if (lc->pol != NULL && pp != NULL && res != 0)
+		lc->pol[pp->refs[res - 1].slot].allowed++;
+}
+
+static void
+count_deny(struct psw_lcore *lc, const struct psw_pol_port *pp, unsigned d)
+{
+	unsigned i;
+
+	if (lc->pol == NULL)
+		return;
+	for (i = 0; i < pp->nb_isolating[d]; i++)
+		lc->pol[pp->isolating[d][i]].denied++;
+}
+
+/* Remember in the connection which policy allowed each direction (slot + 1, 0 = none needed). */
+static void
+set_verdict(struct psw_ct_entry *e, const struct cand *c)
+{
+	unsigned d;
+
+	for (d = 0; d < 2; d++)
+		e->pol[d] = c->pp[d] != NULL && c->res[d] != 0 ?
+			    (uint16_t)(c->pp[d]->refs[c->res[d] - 1].slot + 1) : 0;
+}
+
+/* An allowed pod-to-pod flow: record it so replies pass both ways. */
+static void
+open_flow(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
+	  const struct cand *c, uint64_t now)
+{
+	struct psw_ct_key k, r;
+	const struct rte_tcp_hdr *th = NULL;
+	struct psw_ct_entry *e;
+	unsigned seg_len = 0;
+	uint8_t flags = PSW_CT_F_POLICY;
+	int rc;
+
+	if (!psw_ct_key_of(m, &k))
+		return;
+	if (m->l4_proto == IPPROTO_TCP) {
+		th = rte_pktmbuf_mtod_offset(pkt, const struct rte_tcp_hdr *, m->l4_off);
+		seg_len = m->l2_len + m->l3_payload - m->l4_off - (th->data_off >> 4) * 4u;
+		if ((th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) != RTE_TCP_SYN_FLAG)
+			flags |= PSW_CT_F_LOOSE;     /* picked up mid-stream: no handshake to learn windows */
+	}
+	psw_ct_key_reverse(&k, &r);
+	rc = psw_ct_insert(t->ct, &k, &r, 0, 0, flags, now);
+	if (rc == -EEXIST)
+		return;                              /* another worker opened it first */
+	if (rc < 0) {
+		psw_set_drop(m, rc == -ENOSPC ? PSW_DROP_CT_FULL : PSW_DROP_CT_CLASH);
+		return;
+	}
+	e = psw_ct_entry(t->ct, (uint32_t)rc);
+	set_verdict(e, c);
+	if (flags & PSW_CT_F_LOOSE)
+		__atomic_store_n(&e->state, PSW_CT_ESTABLISHED, __ATOMIC_RELAXED);
+	psw_ct_update(t->ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);
+	m->ct = (uint32_t)rc + 1;
+	psw_count_event(lc, PSW_EV_CT_NEW);
+}
+
+void
+psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
+{
+	const struct psw_pol_table *pt = t->pol;
+	struct cand c[PSW_BURST_MAX];
+	unsigned i, n = 0;
+	uint64_t now;
+
+	if (pt == NULL || __atomic_load_n(&pt->nb_isolated, __ATOMIC_RELAXED) == 0)
+		return;
+	for (i = 0; i < b->nb; i++) {
+		struct psw_meta *m = &b->meta[i];
+		bool fresh = m->flags & PSW_F_CT_NEW, v4 = m->l3 == PSW_L3_IPV4;
+		const struct psw_pol_port *eg = NULL, *in = NULL;
+		unsigned alen = v4 ? 4 : 16;
+		uint16_t dport;
+
+		if (m->verdict != PSW_V_CONTINUE || (m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6))
+			continue;
+		if (m->ct != 0 && !fresh)
+			continue;                    /* a known connection keeps its verdict */
+		if (!(m->flags & PSW_F_CT_MISS) && !fresh && (m->flags & PSW_F_L4) && icmp_error(m))
+			continue;                    /* errors about flows are not flows */
+		if (t->ports[m->in_port].is_pod)
+			eg = port_policy(pt, m->in_port);
+		if (eg != NULL && !eg->isolated[PSW_POL_EGRESS])
+			eg = NULL;
+		dport = dst_pod_port(t, m);
+		if (dport != PSW_PORT_NONE)
+			in = port_policy(pt, dport);
+		if (in != NULL && (!in->isolated[PSW_POL_INGRESS] || from_node(t, m)))
+			in = NULL;
+		if (eg == NULL && in == NULL)
+			continue;
+		if (m->flags & PSW_F_FRAG_LATER) {
+			/* no ports to judge by: a later fragment to or from an isolated pod is dropped */
+			psw_set_drop(m, in != NULL ? PSW_DROP_POLICY_INGRESS : PSW_DROP_POLICY_EGRESS);
+			continue;
+		}
+		c[n].idx = (uint8_t)i;
+		c[n].family = v4 ? 4 : 6;
+		c[n].track = !fresh && (m->flags & PSW_F_CT_MISS);
+		c[n].pp[PSW_POL_EGRESS] = eg;
+		c[n].pp[PSW_POL_INGRESS] = in;
+		c[n].res[0] = c[n].res[1] = 0;
+		fill_input(c[n].in[PSW_POL_EGRESS], m, v4 ? (const uint8_t *)&m->dst4 : m->dst6, alen);
+		fill_input(c[n].in[PSW_POL_INGRESS], m, v4 ? (const uint8_t *)&m->src4 : m->src6, alen);
+		n++;
+	}
+	if (n == 0)
+		return;
+	classify_dir(c, n, PSW_POL_EGRESS);
+	classify_dir(c, n, PSW_POL_INGRESS);
+	now = rte_rdtsc();
+	for (i = 0; i < n; i++) {
+		struct psw_meta *m = &b->meta[c[i].idx];
+		const struct psw_pol_port *eg = c[i].pp[PSW_POL_EGRESS], *in = c[i].pp[PSW_POL_INGRESS];
+		unsigned denied = eg != NULL && c[i].res[PSW_POL_EGRESS] == 0 ? 1u << PSW_POL_EGRESS :
+				  in != NULL && c[i].res[PSW_POL_INGRESS] == 0 ? 1u << PSW_POL_INGRESS : 0;
+
+		if (denied != 0) {
+			unsigned d = denied == 1u << PSW_POL_EGRESS ? PSW_POL_EGRESS : PSW_POL_INGRESS;
+
+			count_deny(lc, c[i].pp[d], d);
+			psw_set_drop(m, d == PSW_POL_EGRESS ? PSW_DROP_POLICY_EGRESS : PSW_DROP_POLICY_INGRESS);
+			if (m->ct != 0)                  /* the Service connection it opened goes */
+				psw_ct_deny(t->ct, m->ct - 1, d);
+			continue;
+		}
+		count_allow(lc, eg, c[i].res[PSW_POL_EGRESS]);
+		count_allow(lc, in, c[i].res[PSW_POL_INGRESS]);
+		if (c[i].track) {
+			open_flow(lc, t, b->pkts[c[i].idx], m, &c[i], now);
+		} else if (m->ct != 0) {
+			set_verdict(psw_ct_entry(t->ct, m->ct - 1), &c[i]);
+		}
+	}
+}

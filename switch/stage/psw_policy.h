@@ -1,0 +1,124 @@
+/*
+ * NetworkPolicy: the policy stage and the tables it reads.
+ *
+ * The control thread compiles, for each local pod (one podswitch port), the
+ * rules that allow traffic into it (ingress) and out of it (egress), and
+ * builds one rte_acl context per pod, direction and address family. The
+ * per-pod object is immutable; a change replaces the pointer in the port's
+ * slot and frees the old object after an RCU grace period, so one policy
+ * change rebuilds only the contexts of the pods it selects, and workers never
+ * pause.
+ *
+ * policy (psw_policy_run) — after service, before forward. For the first
+ * packet of a connection (a new Service connection, or a packet no
+ * connection knows) between an isolated pod and anyone: egress rules of the
+ * source pod, then ingress rules of the destination pod, on the packet as
+ * the destination will see it (after Service DNAT). One rte_acl_classify
+ * per context and burst. Allowed: a Service connection's entry keeps the
+ * allowing policies; a pod-to-pod flow gets a connection entry so its
+ * replies and later packets pass without classification. Denied: dropped,
+ * counted (policy_egress / policy_ingress, and on every policy isolating
+ * the pod); a denied Service connection's entry is removed.
+ *
+ * ACL input, per packet (network order, as rte_acl wants):
+ *   IPv4: proto | pad[3] | peer address (4) | port (2) | zero (2)   12 bytes
+ *   IPv6: proto | pad[3] | peer address (16) | port (2) | zero (2)  24 bytes
+ * where peer is the source (ingress) or destination (egress) and port the
+ * destination port (0 for ICMP and protocols without ports).
+ */
+#ifndef PSW_POLICY_H
+#define PSW_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_acl.h>
+
+#include "psw_lcore.h"
+#include "psw_pkt.h"
+#include "psw_tables.h"
+
+#define PSW_POL_INGRESS 0
+#define PSW_POL_EGRESS  1
+
+/** Policy slots (stable per NetworkPolicy) counted per worker. */
+#define PSW_POL_MAX_SLOTS 32768
+
+/** Where an allow came from: the policy's slot and the rule in it. */
+struct psw_pol_ref {
+	uint16_t slot;
+	uint16_t rule;           /**< index in spec.ingress / spec.egress */
+};
+
+/** One allow rule as compiled (control side and rte_acl rule source). */
+struct psw_pol_rule {
+	uint8_t family;          /**< 4 or 6 */
+	uint8_t proto;           /**< IPPROTO_*, 0 = any protocol */
+	uint8_t plen;            /**< peer prefix length */
+	uint8_t dir;             /**< PSW_POL_INGRESS or PSW_POL_EGRESS */
+	uint16_t port_lo, port_hi;   /**< host order; 0..65535 = any */
+	uint8_t addr[16];        /**< peer prefix (network order) */
+	struct psw_pol_ref ref;
+};
+
+/** The policy of one local pod, immutable once published. */
+struct psw_pol_port {
+	uint8_t isolated[2];                 /**< by direction */
+	struct rte_acl_ctx *acl[2][2];       /**< [direction][0: IPv4, 1: IPv6]; NULL = nothing allowed */
+	uint32_t nb_refs;
+	struct psw_pol_ref *refs;            /**< rte_acl userdata - 1 -> where it came from */
+	uint16_t nb_isolating[2];
+	uint16_t *isolating[2];              /**< slots of the policies isolating each direction */
+	/* control side */
+	uint64_t digest;                     /**< of the rules and slots it was built from */
+	uint32_t nb_rules;
+	struct psw_pol_rule *rules;
+};
+
+/** The policies in force: one slot per port. Persistent; slots replaced in place. */
+struct psw_pol_table {
+	struct psw_pol_port *ports[PSW_MAX_PORTS];
+	uint32_t nb_isolated;                /**< ports with a policy object; 0 = the stage is skipped */
+};
+
+void psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b);
+
+/*
+ * Control side (psw_policy_ctl.c).
+ */
+
+/**
+ * Build a pod's policy object: its rules (copied), the isolating slots and
+ * rte_acl contexts. NULL + rte_errno (ENOMEM, EINVAL from rte_acl).
+ */
+struct psw_pol_port *psw_pol_port_build(const bool isolated[2], const struct psw_pol_rule *rules,
+					unsigned nb_rules, const uint16_t *isolating[2],
+					const unsigned nb_isolating[2], int socket);
+
+/** Free a policy object and its contexts (nobody may use it any more). NULL accepted. */
+void psw_pol_port_free(struct psw_pol_port *pp);
+
+/** Digest of a pod's inputs (isolation, rules, slots), to skip unchanged rebuilds. */
+uint64_t psw_pol_digest(const bool isolated[2], const struct psw_pol_rule *rules, unsigned nb_rules,
+			const uint16_t *isolating[2], const unsigned nb_isolating[2]);
+
+/**
+ * Put pp in port's slot (NULL: no policy), freeing the object it replaces
+ * after every worker has been quiescent.
+ */
+void psw_pol_table_set(struct psw_pol_table *pt, unsigned port, struct psw_pol_port *pp);
+
+/**
+ * Classify one tuple against a pod's context (control thread or worker).
+ * peer and port in network order. @return the matching ref index + 1, or 0.
+ */
+uint32_t psw_pol_classify(const struct psw_pol_port *pp, unsigned dir, unsigned family, uint8_t proto,
+			  const uint8_t *peer, uint16_t port);
+
+/* Per-worker counters of connections allowed / denied by each policy slot. */
+struct psw_pol_counts {
+	uint64_t allowed;
+	uint64_t denied;
+};
+
+#endif /* PSW_POLICY_H */
