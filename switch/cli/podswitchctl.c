@@ -38,6 +38,10 @@ usage(FILE *out)
 		"  get KIND [NAME] [-n NS|-A] [-o json]\n"
 		"                                   KIND: pods, namespaces, services, endpointslices,\n"
 		"                                   networkpolicies, ports, attachments\n"
+		"  explain FROM TO [PROTO/]PORT [-n NS] [-o json]\n"
+		"                                   would NetworkPolicy allow a new connection, and why;\n"
+		"                                   FROM, TO: [NAMESPACE/]POD or an address, TO may be\n"
+		"                                   service/[NAMESPACE/]NAME\n"
 		"  stats [-o json]                  counters per port, worker and drop reason\n"
 		"  status [-o json]                 is the switch ready; what it holds\n"
 		"  version                          client and daemon versions\n"
@@ -200,8 +204,6 @@ table_objects(const char *kind, json_t *items)
 		printf("%-30s %s\n", "NAME", "LABELS");
 	else if (strcmp(kind, "Service") == 0)
 		printf("%-12s %-24s %-13s %-15s %s\n", "NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "PORTS");
-	else if (strcmp(kind, "NetworkPolicy") == 0)
-		printf("%-12s %-28s %-30s %s\n", "NAMESPACE", "NAME", "POD-SELECTOR", "POLICY-TYPES");
 	else
 		printf("%-12s %-28s %s\n", "NAMESPACE", "NAME", "DETAIL");
 	json_array_foreach(items, i, o) {
@@ -222,24 +224,133 @@ table_objects(const char *kind, json_t *items)
 					str(p, "protocol"));
 			printf("%-12s %-24s %-13s %-15s %s\n", str(meta, "namespace"), str(meta, "name"),
 			       str(spec, "type"), str(spec, "clusterIP"), buf);
-		} else if (strcmp(kind, "NetworkPolicy") == 0) {
-			char types[64] = "";
-			json_t *t;
-			size_t k;
-
-			labels_str(json_object_get(json_object_get(spec, "podSelector"), "matchLabels"),
-				   buf, sizeof(buf));
-			json_array_foreach(json_object_get(spec, "policyTypes"), k, t)
-				snprintf(types + strlen(types), sizeof(types) - strlen(types), "%s%s",
-					 k ? "," : "", json_string_value(t));
-			printf("%-12s %-28s %-30s %s\n", str(meta, "namespace"), str(meta, "name"),
-			       strcmp(buf, "-") ? buf : "<all pods>", types);
 		} else {
 			snprintf(buf, sizeof(buf), "%zu endpoints",
 				 json_array_size(json_object_get(o, "endpoints")));
 			printf("%-12s %-28s %s\n", str(meta, "namespace"), str(meta, "name"), buf);
 		}
 	}
+}
+
+/* NetworkPolicies with the local pods they select and their connection counters. */
+static void
+table_netpol(json_t *items)
+{
+	json_t *o, *t, *p;
+	size_t i, k;
+	char sel[256], types[64], pods[256];
+
+	printf("%-12s %-24s %-24s %-15s %-20s %9s %9s\n", "NAMESPACE", "NAME", "POD-SELECTOR",
+	       "POLICY-TYPES", "SELECTED-HERE", "ALLOWED", "DENIED");
+	json_array_foreach(items, i, o) {
+		json_t *ps = json_object_get(o, "podSelector");
+
+		labels_str(json_object_get(ps, "matchLabels"), sel, sizeof(sel));
+		if (json_array_size(json_object_get(ps, "matchExpressions")) > 0)
+			snprintf(sel + strlen(sel), sizeof(sel) - strlen(sel), "%s", "+expressions");
+		else if (strcmp(sel, "-") == 0)
+			snprintf(sel, sizeof(sel), "<all pods>");
+		types[0] = pods[0] = '\0';
+		json_array_foreach(json_object_get(o, "policyTypes"), k, t)
+			snprintf(types + strlen(types), sizeof(types) - strlen(types), "%s%s", k ? "," : "",
+				 json_string_value(t));
+		json_array_foreach(json_object_get(o, "selected"), k, p)
+			snprintf(pods + strlen(pods), sizeof(pods) - strlen(pods), "%s%s", k ? "," : "",
+				 json_string_value(p));
+		printf("%-12s %-24s %-24s %-15s %-20s %9lld %9lld\n", str(o, "namespace"), str(o, "name"), sel,
+		       types, pods[0] ? pods : "-", (long long)json_integer_value(json_object_get(o, "allowed")),
+		       (long long)json_integer_value(json_object_get(o, "denied")));
+	}
+}
+
+static void
+print_direction(const char *dir, json_t *d)
+{
+	json_t *by = json_object_get(d, "isolated_by"), *p;
+	size_t k;
+
+	printf("  %s of %s: ", dir, str(d, "pod"));
+	if (json_is_string(json_object_get(d, "policy")))
+		printf("allowed by NetworkPolicy %s, %s rule %lld\n", str(d, "policy"),
+		       strcmp(dir, "egress") == 0 ? "egress" : "ingress",
+		       (long long)json_integer_value(json_object_get(d, "rule")));
+	else
+		printf("%s%s\n", json_is_true(json_object_get(d, "isolated")) && json_array_size(by) > 0 ?
+		       "denied: " : "", str(d, "reason"));
+	if (json_array_size(by) > 0) {
+		printf("    isolated by:");
+		json_array_foreach(by, k, p)
+			printf(" %s", json_string_value(p));
+		putchar('\n');
+	}
+}
+
+/* explain FROM TO [PROTO/]PORT: would a new connection be allowed, and by what. */
+static int
+cmd_explain(int argc, char **argv)
+{
+	const char *ns = "default", *output = NULL, *slash;
+	char proto[8] = "tcp";
+	json_t *args, *resp, *res, *b;
+	long port;
+	char *end;
+	size_t k;
+	int c;
+
+	optind = 0;
+	while ((c = getopt(argc, argv, "n:o:")) != -1) {
+		if (c == 'n')
+			ns = optarg;
+		else if (c == 'o')
+			output = optarg;
+		else
+			return EXIT_USAGE;
+	}
+	if (argc - optind != 3)
+		return die("explain: give FROM TO [PROTO/]PORT (FROM, TO: [NAMESPACE/]POD or an address; "
+			   "TO may be service/[NAMESPACE/]NAME)");
+	if (output != NULL && strcmp(output, "json") != 0)
+		return die("explain: output format '%s' is not supported (json)", output);
+	slash = strchr(argv[optind + 2], '/');
+	if (slash != NULL) {
+		if ((size_t)(slash - argv[optind + 2]) >= sizeof(proto))
+			return die("explain: protocol in '%s' must be tcp, udp or sctp", argv[optind + 2]);
+		memcpy(proto, argv[optind + 2], (size_t)(slash - argv[optind + 2]));
+		proto[slash - argv[optind + 2]] = '\0';
+	}
+	port = strtol(slash != NULL ? slash + 1 : argv[optind + 2], &end, 10);
+	if (*end != '\0' || port < 1 || port > 65535)
+		return die("explain: port in '%s' must be a number 1-65535", argv[optind + 2]);
+	args = json_pack("{s:s, s:s, s:s, s:I, s:s}", "from", argv[optind], "to", argv[optind + 1],
+			 "proto", proto, "port", (json_int_t)port, "namespace", ns);
+	res = call("explain", args, &resp);
+	if (res == NULL) {
+		json_decref(resp);
+		return 1;
+	}
+	if (output != NULL) {
+		print_json(res);
+		json_decref(resp);
+		return 0;
+	}
+	printf("%s: %s -> %s %s/%ld\n", json_is_true(json_object_get(res, "allowed")) ? "allowed" : "denied",
+	       argv[optind], argv[optind + 1], proto, port);
+	if (json_object_get(res, "backends") != NULL) {
+		json_array_foreach(json_object_get(res, "backends"), k, b) {
+			printf(" backend %s port %lld: %s\n", str(b, "to"),
+			       (long long)json_integer_value(json_object_get(b, "port")),
+			       json_is_true(json_object_get(b, "allowed")) ? "allowed" : "denied");
+			print_direction("egress", json_object_get(b, "egress"));
+			print_direction("ingress", json_object_get(b, "ingress"));
+		}
+		if (json_array_size(json_object_get(res, "backends")) == 0)
+			printf("  %s\n", str(res, "reason"));
+	} else {
+		print_direction("egress", json_object_get(res, "egress"));
+		print_direction("ingress", json_object_get(res, "ingress"));
+	}
+	json_decref(resp);
+	return 0;
 }
 
 static int
@@ -297,6 +408,8 @@ cmd_get(int argc, char **argv)
 		table_attachments(items);
 	} else if (strcmp(kind, "conntrack") == 0 || strcmp(kind, "ct") == 0) {
 		table_conntrack(items);
+	} else if (strcmp(json_string_value(json_object_get(res, "kind")) ?: "", "NetworkPolicy") == 0) {
+		table_netpol(items);
 	} else if (json_is_string(json_object_get(res, "kind")) &&
 		   strcmp(json_string_value(json_object_get(res, "kind")), "Pod") == 0) {
 		table_pods(items);
@@ -458,10 +571,12 @@ main(int argc, char **argv)
 		return cmd_get(argc, argv);
 	if (strcmp(verb, "apply") == 0 || strcmp(verb, "delete") == 0)
 		return cmd_apply(verb, argc, argv);
+	if (strcmp(verb, "explain") == 0)
+		return cmd_explain(argc, argv);
 	if (strcmp(verb, "stats") == 0)
 		return cmd_stats(argc, argv);
 	if (strcmp(verb, "status") == 0 || strcmp(verb, "version") == 0)
 		return cmd_simple(verb, argc, argv);
-	die("unknown verb '%s' (apply, delete, get, stats, status, version)", verb);
+	die("unknown verb '%s' (apply, delete, get, explain, stats, status, version)", verb);
 	return EXIT_USAGE;
 }
