@@ -460,6 +460,9 @@ check_peers(struct vctx *v, json_t *peers, const char *path)
 		snprintf(p, sizeof(p), "%s[%zu]", path, i);
 		if (!json_is_object(peer))
 			return fail(v, p, "must be an object");
+		if (ipb == NULL && json_object_get(peer, "podSelector") == NULL &&
+		    json_object_get(peer, "namespaceSelector") == NULL)
+			return fail(v, p, "must specify a peer (podSelector, namespaceSelector or ipBlock)");
 		if (ipb != NULL) {
 			struct psw_prefix cidr, ex;
 			json_t *excepts = json_object_get(ipb, "except"), *e;

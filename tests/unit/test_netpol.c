@@ -1,0 +1,471 @@
+/*
+ * NetworkPolicy compiler against the API semantics, case by case: objects go
+ * through the API validation and defaulting first (invalid ones refused),
+ * then are compiled for one selected pod and built into real rte_acl
+ * contexts (EAL --no-huge); each case asks the built object for a verdict
+ * exactly as the policy stage does (psw_pol_classify).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+#include <rte_byteorder.h>
+#include <rte_eal.h>
+
+#include "psw_k8s.h"
+#include "psw_netpol.h"
+#include "psw_policy.h"
+
+/*
+ * The world of every case: namespaces a {team: x} and b {team: y}, c {};
+ * pods a/web (app=web, http=80/TCP, dns=53/UDP), a/db (app=db, http=8080/TCP),
+ * a/cli (app=cli), b/cli (app=cli), c/other (app=other), and one IPv6 pod.
+ */
+static const char *world_pods =
+	"[{\"namespace\": \"a\", \"name\": \"web\", \"labels\": {\"app\": \"web\"}, \"ips\": [\"10.0.0.1\"],"
+	"  \"pod\": {\"spec\": {\"containers\": [{\"ports\": [{\"name\": \"http\", \"containerPort\": 80},"
+	"        {\"name\": \"dns\", \"containerPort\": 53, \"protocol\": \"UDP\"}]}]}}},"
+	" {\"namespace\": \"a\", \"name\": \"db\", \"labels\": {\"app\": \"db\"}, \"ips\": [\"10.0.0.2\"],"
+	"  \"pod\": {\"spec\": {\"containers\": [{\"ports\": [{\"name\": \"http\", \"containerPort\": 8080}]}]}}},"
+	" {\"namespace\": \"a\", \"name\": \"cli\", \"labels\": {\"app\": \"cli\"}, \"ips\": [\"10.0.0.3\"], \"pod\": null},"
+	" {\"namespace\": \"b\", \"name\": \"cli\", \"labels\": {\"app\": \"cli\"}, \"ips\": [\"10.0.1.3\"], \"pod\": null},"
+	" {\"namespace\": \"c\", \"name\": \"other\", \"labels\": {\"app\": \"other\"}, \"ips\": [\"10.0.2.4\"], \"pod\": null},"
+	" {\"namespace\": \"c\", \"name\": \"six\", \"labels\": {\"app\": \"six\"}, \"ips\": [\"fd00::6\"], \"pod\": null}]";
+static const char *world_ns =
+	"{\"a\": {\"team\": \"x\", \"kubernetes.io/metadata.name\": \"a\"},"
+	" \"b\": {\"team\": \"y\", \"kubernetes.io/metadata.name\": \"b\"},"
+	" \"c\": {\"kubernetes.io/metadata.name\": \"c\"}}";
+
+static json_t *pods, *nss;
+
+/* The world entry of pod ns/name. */
+static json_t *
+pod(const char *ns, const char *name)
+{
+	json_t *p;
+	size_t i;
+
+	json_array_foreach(pods, i, p)
+		if (strcmp(json_string_value(json_object_get(p, "namespace")), ns) == 0 &&
+		    strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
+			return p;
+	return NULL;
+}
+
+/* A NetworkPolicy in namespace a from its spec (YAML-free JSON), validated and defaulted. */
+static json_t *
+policy(const char *name, const char *spec)
+{
+	char buf[4096];
+	json_t *o;
+	char *err;
+
+	snprintf(buf, sizeof(buf), "{\"apiVersion\": \"networking.k8s.io/v1\", \"kind\": \"NetworkPolicy\","
+		 "\"metadata\": {\"name\": \"%s\", \"namespace\": \"a\"}, \"spec\": %s}", name, spec);
+	o = json_loads(buf, 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	err = psw_k8s_validate(o);
+	if (err != NULL)
+		fprintf(stderr, "unexpected refusal: %s\n", err);
+	CU_ASSERT_PTR_NULL(err);
+	free(err);
+	return o;
+}
+
+/* The policy object of pod (ns a) under these policies, as the compiler builds it. */
+static struct psw_pol_port *
+build(json_t *self, json_t **pols, unsigned nb)
+{
+	struct psw_pol_rule *rules = NULL;
+	unsigned nb_rules = 0, nb_iso[2] = { 0, 0 }, i;
+	uint16_t iso0[16], iso1[16];
+	const uint16_t *isoc[2] = { iso0, iso1 };
+	uint16_t *iso[2] = { iso0, iso1 };
+	bool isolated[2] = { false, false };
+	struct psw_pol_port *pp;
+	json_t *type;
+	size_t j;
+
+	for (i = 0; i < nb; i++) {
+		json_t *spec = json_object_get(pols[i], "spec");
+
+		if (strcmp(json_string_value(json_object_get(self, "namespace")), "a") != 0 ||
+		    !psw_netpol_selects(json_object_get(spec, "podSelector"), json_object_get(self, "labels")))
+			continue;
+		json_array_foreach(json_object_get(spec, "policyTypes"), j, type) {
+			unsigned d = strcmp(json_string_value(type), "Egress") == 0 ? PSW_POL_EGRESS
+										     : PSW_POL_INGRESS;
+
+			isolated[d] = true;
+			iso[d][nb_iso[d]++] = (uint16_t)i;
+			CU_ASSERT_EQUAL(psw_netpol_compile(pols[i], d, i, self, pods, nss, &rules, &nb_rules), 0);
+		}
+	}
+	pp = psw_pol_port_build(isolated, rules, nb_rules, isoc, nb_iso, 0);
+	CU_ASSERT_PTR_NOT_NULL(pp);
+	free(rules);
+	return pp;
+}
+
+/*
+ * Verdict of a new connection in direction d for the pod whose object is pp,
+ * with the peer at addr: -1 not isolated, 0 denied, else 1 + the allowing
+ * policy index * 100 + rule index.
+ */
+static int
+verdict(const struct psw_pol_port *pp, unsigned d, const char *peer, uint8_t proto, uint16_t port)
+{
+	uint8_t addr[16] = { 0 };
+	unsigned family = strchr(peer, ':') ? 6 : 4;
+	uint32_t res;
+
+	if (!pp->isolated[d])
+		return -1;
+	CU_ASSERT_EQUAL(inet_pton(family == 4 ? AF_INET : AF_INET6, peer, addr), 1);
+	res = psw_pol_classify(pp, d, family, proto, addr, rte_cpu_to_be_16(port));
+	if (res == 0)
+		return 0;
+	return 1 + pp->refs[res - 1].slot * 100 + pp->refs[res - 1].rule;
+}
+
+#define TCP IPPROTO_TCP
+#define UDP IPPROTO_UDP
+#define IN PSW_POL_INGRESS
+#define OUT PSW_POL_EGRESS
+
+/* One policy, one selected pod: the object and the policy freed by the caller. */
+static struct psw_pol_port *
+one(const char *spec, json_t **pol, const char *self)
+{
+	*pol = policy("p", spec);
+	return build(pod("a", self), pol, 1);
+}
+
+static void
+done(struct psw_pol_port *pp, json_t *pol)
+{
+	psw_pol_port_free(pp);
+	json_decref(pol);
+}
+
+static void
+test_invalid_refused(void)
+{
+	static const char *bad[] = {
+		/* an empty peer selects nothing in the API: refused */
+		"{\"podSelector\": {}, \"ingress\": [{\"from\": [{}]}]}",
+		"{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"10.0.0.0/8\"},"
+		" \"podSelector\": {}}]}]}",
+		"{\"podSelector\": {}, \"ingress\": [{\"ports\": [{\"port\": \"http\", \"endPort\": 90}]}]}",
+		"{\"podSelector\": {}, \"egress\": [{\"ports\": [{\"protocol\": \"ICMP\"}]}]}",
+		"{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"10.0.0.0/24\","
+		" \"except\": [\"10.0.1.0/25\"]}}]}]}",
+		"{\"ingress\": []}",
+	};
+	unsigned i;
+
+	for (i = 0; i < RTE_DIM(bad); i++) {
+		char buf[1024];
+		json_t *o;
+		char *err;
+
+		snprintf(buf, sizeof(buf), "{\"apiVersion\": \"networking.k8s.io/v1\", \"kind\": "
+			 "\"NetworkPolicy\", \"metadata\": {\"name\": \"p\", \"namespace\": \"a\"}, \"spec\": %s}",
+			 bad[i]);
+		o = json_loads(buf, 0, NULL);
+		err = psw_k8s_validate(o);
+		CU_ASSERT_PTR_NOT_NULL(err);
+		if (err == NULL)
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+		free(err);
+		json_decref(o);
+	}
+}
+
+static void
+test_not_selected_not_isolated(void)
+{
+	json_t *pol;
+	struct psw_pol_port *pp = one("{\"podSelector\": {\"matchLabels\": {\"app\": \"db\"}}}", &pol, "web");
+
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), -1);
+	CU_ASSERT_EQUAL(verdict(pp, OUT, "10.0.0.3", TCP, 80), -1);
+	done(pp, pol);
+}
+
+static void
+test_policy_types_defaulting(void)
+{
+	json_t *pol;
+	struct psw_pol_port *pp;
+
+	/* no policyTypes, no egress rules: Ingress only, and no ingress rule = deny all in */
+	pp = one("{\"podSelector\": {}}", &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), 0);
+	CU_ASSERT_EQUAL(verdict(pp, OUT, "10.0.0.3", TCP, 80), -1);
+	done(pp, pol);
+	/* egress rules present: Ingress and Egress */
+	pp = one("{\"podSelector\": {}, \"egress\": [{\"ports\": [{\"port\": 53, \"protocol\": \"UDP\"}]}]}",
+		 &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", UDP, 53), 0);
+	CU_ASSERT_EQUAL(verdict(pp, OUT, "10.0.0.3", UDP, 53), 1);
+	CU_ASSERT_EQUAL(verdict(pp, OUT, "10.0.0.3", TCP, 53), 0);
+	done(pp, pol);
+	/* explicit Egress only: ingress not isolated */
+	pp = one("{\"podSelector\": {}, \"policyTypes\": [\"Egress\"]}", &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), -1);
+	CU_ASSERT_EQUAL(verdict(pp, OUT, "10.0.0.3", TCP, 80), 0);
+	done(pp, pol);
+}
+
+static void
+test_empty_absent_and_empty_rule(void)
+{
+	json_t *pol;
+	struct psw_pol_port *pp;
+
+	/* ingress: [] denies everything; ingress: [{}] allows everything, any protocol */
+	pp = one("{\"podSelector\": {}, \"ingress\": []}", &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), 0);
+	done(pp, pol);
+	pp = one("{\"podSelector\": {}, \"ingress\": [{}]}", &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "192.0.2.1", UDP, 9), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "fd00::6", TCP, 80), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", IPPROTO_ICMP, 0), 1);
+	done(pp, pol);
+	/* from: [] is everyone, like an absent from */
+	pp = one("{\"podSelector\": {}, \"ingress\": [{\"from\": [], \"ports\": [{\"port\": 80}]}]}", &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "192.0.2.1", TCP, 80), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "192.0.2.1", TCP, 81), 0);
+	done(pp, pol);
+	/* ports: [{}] is every TCP port, no other protocol */
+	pp = one("{\"podSelector\": {}, \"ingress\": [{\"ports\": [{}]}]}", &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 1), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 65535), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", UDP, 53), 0);
+	done(pp, pol);
+}
+
+static void
+test_pod_and_namespace_selectors(void)
+{
+	json_t *pol;
+	struct psw_pol_port *pp;
+
+	/* podSelector alone: the policy's own namespace only */
+	pp = one("{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"podSelector\": {\"matchLabels\": "
+		 "{\"app\": \"cli\"}}}]}]}", &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), 1);          /* a/cli */
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.1.3", TCP, 80), 0);          /* b/cli */
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.2", TCP, 80), 0);          /* a/db */
+	done(pp, pol);
+	/* namespaceSelector {}: every pod of every namespace, not other addresses */
+	pp = one("{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"namespaceSelector\": {}}]}]}", &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.1.3", TCP, 80), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.2.4", TCP, 80), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "fd00::6", TCP, 80), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "192.0.2.1", TCP, 80), 0);
+	done(pp, pol);
+	/* both in one peer: AND */
+	pp = one("{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"namespaceSelector\": {\"matchLabels\": "
+		 "{\"team\": \"y\"}}, \"podSelector\": {\"matchLabels\": {\"app\": \"cli\"}}}]}]}", &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.1.3", TCP, 80), 1);          /* b/cli */
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), 0);          /* a/cli: wrong namespace */
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.2.4", TCP, 80), 0);
+	done(pp, pol);
+	/* separate peers: OR */
+	pp = one("{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"namespaceSelector\": {\"matchLabels\": "
+		 "{\"team\": \"y\"}}}, {\"podSelector\": {\"matchLabels\": {\"app\": \"db\"}}}]}]}", &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.1.3", TCP, 80), 1);          /* b/anything */
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.2", TCP, 80), 1);          /* a/db */
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), 0);          /* a/cli */
+	done(pp, pol);
+	/* matchExpressions: NotIn, DoesNotExist */
+	pp = one("{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"namespaceSelector\": {\"matchExpressions\": "
+		 "[{\"key\": \"team\", \"operator\": \"DoesNotExist\"}]}}, {\"podSelector\": {\"matchExpressions\": "
+		 "[{\"key\": \"app\", \"operator\": \"NotIn\", \"values\": [\"cli\", \"web\"]}]}}]}]}", &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.2.4", TCP, 80), 1);          /* c has no team */
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.2", TCP, 80), 1);          /* a/db */
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), 0);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.1.3", TCP, 80), 0);
+	done(pp, pol);
+}
+
+static void
+test_ip_block_except(void)
+{
+	json_t *pol;
+	struct psw_pol_port *pp;
+
+	pp = one("{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"10.0.0.0/16\", "
+		 "\"except\": [\"10.0.1.0/24\", \"10.0.0.3/32\"]}}]}]}", &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.2", TCP, 80), 1);          /* also a pod address */
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), 0);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.1.3", TCP, 80), 0);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.2.4", TCP, 80), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.255.255", TCP, 80), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.1.0.1", TCP, 80), 0);
+	done(pp, pol);
+	/* except subtracts within its own peer only: another peer still allows */
+	pp = one("{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"10.0.0.0/16\", "
+		 "\"except\": [\"10.0.0.0/24\"]}}, {\"podSelector\": {\"matchLabels\": {\"app\": \"cli\"}}}]}]}",
+		 &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.2", TCP, 80), 0);
+	done(pp, pol);
+	/* IPv6 block */
+	pp = one("{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"fd00::/64\", "
+		 "\"except\": [\"fd00::6/128\"]}}]}]}", &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "fd00::7", TCP, 80), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "fd00::6", TCP, 80), 0);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "fd00:0:0:1::7", TCP, 80), 0);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), 0);
+	done(pp, pol);
+}
+
+static void
+test_ports_ranges_and_protocols(void)
+{
+	json_t *pol;
+	struct psw_pol_port *pp;
+
+	pp = one("{\"podSelector\": {}, \"ingress\": [{\"ports\": [{\"port\": 80, \"endPort\": 81}, "
+		 "{\"port\": 53, \"protocol\": \"UDP\"}, {\"protocol\": \"SCTP\"}]}]}", &pol, "web");
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 79), 0);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 81), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 82), 0);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", UDP, 53), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 53), 0);            /* UDP allow never opens TCP */
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", UDP, 80), 0);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", IPPROTO_SCTP, 9999), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", IPPROTO_ICMP, 0), 0);    /* ports given: no ICMP */
+	done(pp, pol);
+}
+
+static void
+test_named_ports(void)
+{
+	json_t *pol;
+	json_t *pols[1];
+	struct psw_pol_port *web, *db, *cli;
+
+	/* ingress: resolved against each selected pod, per protocol */
+	pol = policy("p", "{\"podSelector\": {}, \"ingress\": [{\"ports\": [{\"port\": \"http\"}, "
+		      "{\"port\": \"dns\", \"protocol\": \"UDP\"}, {\"port\": \"dns\"}]}]}");
+	pols[0] = pol;
+	web = build(pod("a", "web"), pols, 1);
+	db = build(pod("a", "db"), pols, 1);
+	cli = build(pod("a", "cli"), pols, 1);
+	CU_ASSERT_EQUAL(verdict(web, IN, "10.0.0.3", TCP, 80), 1);
+	CU_ASSERT_EQUAL(verdict(web, IN, "10.0.0.3", TCP, 8080), 0);
+	CU_ASSERT_EQUAL(verdict(web, IN, "10.0.0.3", UDP, 53), 1);
+	CU_ASSERT_EQUAL(verdict(web, IN, "10.0.0.3", TCP, 53), 0);         /* dns is UDP on web */
+	CU_ASSERT_EQUAL(verdict(db, IN, "10.0.0.3", TCP, 8080), 1);
+	CU_ASSERT_EQUAL(verdict(db, IN, "10.0.0.3", TCP, 80), 0);
+	CU_ASSERT_EQUAL(verdict(cli, IN, "10.0.0.1", TCP, 80), 0);         /* no such name: nothing */
+	psw_pol_port_free(web);
+	psw_pol_port_free(db);
+	psw_pol_port_free(cli);
+	json_decref(pol);
+	/* egress: resolved against each destination pod */
+	pol = policy("p", "{\"podSelector\": {\"matchLabels\": {\"app\": \"cli\"}}, \"policyTypes\": [\"Egress\"],"
+		      " \"egress\": [{\"to\": [{\"podSelector\": {}}], \"ports\": [{\"port\": \"http\"}]},"
+		      " {\"to\": [{\"ipBlock\": {\"cidr\": \"10.0.0.0/24\"}}], \"ports\": [{\"port\": \"dns\", "
+		      "\"protocol\": \"UDP\"}]}]}");
+	pols[0] = pol;
+	cli = build(pod("a", "cli"), pols, 1);
+	CU_ASSERT_EQUAL(verdict(cli, OUT, "10.0.0.1", TCP, 80), 1);
+	CU_ASSERT_EQUAL(verdict(cli, OUT, "10.0.0.1", TCP, 8080), 0);
+	CU_ASSERT_EQUAL(verdict(cli, OUT, "10.0.0.2", TCP, 8080), 1);
+	CU_ASSERT_EQUAL(verdict(cli, OUT, "10.0.0.2", TCP, 80), 0);
+	CU_ASSERT_EQUAL(verdict(cli, OUT, "10.0.0.1", UDP, 53), 2);        /* rule 1, via the block */
+	CU_ASSERT_EQUAL(verdict(cli, OUT, "10.0.0.2", UDP, 53), 0);        /* db has no dns */
+	CU_ASSERT_EQUAL(verdict(cli, IN, "10.0.0.1", TCP, 80), -1);
+	psw_pol_port_free(cli);
+	json_decref(pol);
+}
+
+static void
+test_union_and_first_rule_named(void)
+{
+	json_t *pols[2];
+	struct psw_pol_port *pp;
+
+	pols[0] = policy("p0", "{\"podSelector\": {\"matchLabels\": {\"app\": \"web\"}}, \"ingress\": "
+			 "[{\"ports\": [{\"port\": 80}]}]}");
+	pols[1] = policy("p1", "{\"podSelector\": {}, \"ingress\": [{\"ports\": [{\"port\": 443}]}, "
+			 "{\"from\": [{\"podSelector\": {\"matchLabels\": {\"app\": \"db\"}}}]}]}");
+	pp = build(pod("a", "web"), pols, 2);
+	CU_ASSERT_EQUAL(pp->nb_isolating[IN], 2);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), 1);          /* p0 rule 0 */
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 443), 101);       /* p1 rule 0 */
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.2", TCP, 22), 102);        /* p1 rule 1 */
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 22), 0);
+	psw_pol_port_free(pp);
+	json_decref(pols[0]);
+	json_decref(pols[1]);
+}
+
+static void
+test_digest_follows_inputs(void)
+{
+	json_t *a, *b;
+	struct psw_pol_port *pa, *pb, *pa2;
+
+	a = policy("p", "{\"podSelector\": {}, \"ingress\": [{\"ports\": [{\"port\": 80}]}]}");
+	b = policy("p", "{\"podSelector\": {}, \"ingress\": [{\"ports\": [{\"port\": 81}]}]}");
+	pa = build(pod("a", "web"), &a, 1);
+	pa2 = build(pod("a", "web"), &a, 1);
+	pb = build(pod("a", "web"), &b, 1);
+	CU_ASSERT_EQUAL(pa->digest, pa2->digest);
+	CU_ASSERT_NOT_EQUAL(pa->digest, pb->digest);
+	psw_pol_port_free(pa);
+	psw_pol_port_free(pa2);
+	psw_pol_port_free(pb);
+	json_decref(a);
+	json_decref(b);
+}
+
+int
+main(int argc, char **argv)
+{
+	char prefix[64];
+	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "-m", "256", "--lcores=0@0",
+			     "--log-level=*:error", prefix, NULL };
+	CU_pSuite s;
+	unsigned failures;
+
+	snprintf(prefix, sizeof(prefix), "--file-prefix=psw_ut_pol%d", getpid());
+	if (rte_eal_init((int)RTE_DIM(eal_argv) - 1, eal_argv) < 0)
+		return 1;
+	pods = json_loads(world_pods, 0, NULL);
+	nss = json_loads(world_ns, 0, NULL);
+	if (pods == NULL || nss == NULL)
+		return 1;
+	CU_initialize_registry();
+	s = CU_add_suite("NetworkPolicy compiler", NULL, NULL);
+	CU_add_test(s, "invalid policies refused", test_invalid_refused);
+	CU_add_test(s, "a pod no policy selects is not isolated", test_not_selected_not_isolated);
+	CU_add_test(s, "policyTypes defaulting", test_policy_types_defaulting);
+	CU_add_test(s, "empty vs absent lists, [{}] rules and ports", test_empty_absent_and_empty_rule);
+	CU_add_test(s, "podSelector, namespaceSelector, AND and OR, expressions", test_pod_and_namespace_selectors);
+	CU_add_test(s, "ipBlock with except, IPv4 and IPv6", test_ip_block_except);
+	CU_add_test(s, "ports, endPort ranges and protocols", test_ports_ranges_and_protocols);
+	CU_add_test(s, "named ports per pod and protocol, ingress and egress", test_named_ports);
+	CU_add_test(s, "policies add up; the first allowing rule is named", test_union_and_first_rule_named);
+	CU_add_test(s, "digest changes with the rules only", test_digest_follows_inputs);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	json_decref(pods);
+	json_decref(nss);
+	rte_eal_cleanup();
+	return failures ? 1 : 0;
+}
