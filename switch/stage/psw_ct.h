@@ -84,7 +84,13 @@ struct psw_ct_entry {
 		uint32_t timeout_s;      /**< affinity records: idle timeout in seconds */
 		uint16_t pol[2];         /**< policy slot + 1 that allowed [ingress, egress]; 0 = not isolated */
 	};
-	uint32_t hash_pos[2];            /**< key positions, for deferred free */
+	union {
+		uint32_t hash_pos[2];    /**< retired: key positions, for the deferred free */
+		struct {
+			uint32_t pol_gen;        /**< live: policy generation of its verdict */
+			uint32_t spare;
+		};
+	};
 	uint32_t td_end[2];              /**< TCP: highest sequence end sent, per direction */
 	uint32_t td_maxwin[2];           /**< TCP: largest (scaled) window advertised, per direction */
 } __rte_aligned(64);

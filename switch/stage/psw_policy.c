@@ -26,17 +26,16 @@ port_policy(const struct psw_pol_table *pt, uint16_t port)
 	return port < PSW_MAX_PORTS ? __atomic_load_n(&pt->ports[port], __ATOMIC_ACQUIRE) : NULL;
 }
 
-/* The port of the local pod owning the packet's destination, or PSW_PORT_NONE. */
+/* The port of the local pod with this address (network order), or PSW_PORT_NONE. */
 static uint16_t
-dst_pod_port(const struct psw_tables *t, const struct psw_meta *m)
+pod_port(const struct psw_tables *t, unsigned family, const uint8_t *addr)
 {
 	void *data;
 	int rc;
 
 	if (t->pods == NULL)
 		return PSW_PORT_NONE;
-	rc = m->l3 == PSW_L3_IPV4 ? rte_hash_lookup_data(t->pods->h4, &m->dst4, &data)
-				  : rte_hash_lookup_data(t->pods->h6, m->dst6, &data);
+	rc = rte_hash_lookup_data(family == 4 ? t->pods->h4 : t->pods->h6, addr, &data);
 	if (rc < 0)
 		return PSW_PORT_NONE;
 	return t->pods->pods[(uintptr_t)data].nh.port;
@@ -44,16 +43,18 @@ dst_pod_port(const struct psw_tables *t, const struct psw_meta *m)
 
 /* Traffic from the node itself (the gateway, the node's addresses) is always allowed in. */
 static bool
-from_node(const struct psw_tables *t, const struct psw_meta *m)
+from_node(const struct psw_tables *t, unsigned family, const uint8_t *src)
 {
+	uint32_t a;
 	unsigned i;
 
-	if (m->l3 == PSW_L3_IPV6)
-		return t->node.has_ip6 && memcmp(m->src6, t->node.gw6, 16) == 0;
-	if (m->src4 == t->node.gw4)
+	if (family == 6)
+		return t->node.has_ip6 && memcmp(src, t->node.gw6, 16) == 0;
+	memcpy(&a, src, 4);
+	if (a == t->node.gw4)
 		return true;
 	for (i = 0; i < t->node.nb_addrs; i++)
-		if (m->src4 == t->node.addrs4[i])
+		if (a == t->node.addrs4[i])
 			return true;
 	return false;
 }
@@ -69,13 +70,10 @@ icmp_error(const struct psw_meta *m)
 }
 
 static void
-fill_input(uint8_t in[24], const struct psw_meta *m, const uint8_t *peer, unsigned alen)
+fill_input(uint8_t in[24], uint8_t proto, const uint8_t *peer, unsigned alen, uint16_t port)
 {
-	uint16_t port = (m->flags & PSW_F_L4) && m->l4_proto != IPPROTO_ICMP &&
-			m->l4_proto != IPPROTO_ICMPV6 ? m->dport : 0;
-
 	memset(in, 0, 24);
-	in[0] = m->l4_proto;
+	in[0] = proto;
 	memcpy(in + 4, peer, alen);
 	memcpy(in + 4 + alen, &port, 2);
 }
@@ -136,19 +134,20 @@ count_deny(struct psw_lcore *lc, const struct psw_pol_port *pp, unsigned d)
 
 /* Remember in the connection which policy allowed each direction (slot + 1, 0 = none needed). */
 static void
-set_verdict(struct psw_ct_entry *e, const struct cand *c)
+set_verdict(struct psw_ct_entry *e, const struct cand *c, uint32_t gen)
 {
 	unsigned d;
 
 	for (d = 0; d < 2; d++)
-		e->pol[d] = c->pp[d] != NULL && c->res[d] != 0 ?
+		e->pol[d] = c != NULL && c->pp[d] != NULL && c->res[d] != 0 ?
 			    (uint16_t)(c->pp[d]->refs[c->res[d] - 1].slot + 1) : 0;
+	e->pol_gen = gen;
 }
 
 /* An allowed pod-to-pod flow: record it so replies pass both ways. */
 static void
 open_flow(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
-	  const struct cand *c, uint64_t now)
+	  const struct cand *c, uint32_t gen, uint64_t now)
 {
 	struct psw_ct_key k, r;
 	const struct rte_tcp_hdr *th = NULL;
@@ -174,12 +173,62 @@ open_flow(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
 		return;
 	}
 	e = psw_ct_entry(t->ct, (uint32_t)rc);
-	set_verdict(e, c);
+	set_verdict(e, c, gen);
 	if (flags & PSW_CT_F_LOOSE)
 		__atomic_store_n(&e->state, PSW_CT_ESTABLISHED, __ATOMIC_RELAXED);
 	psw_ct_update(t->ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);
 	m->ct = (uint32_t)rc + 1;
 	psw_count_event(lc, PSW_EV_CT_NEW);
+}
+
+/*
+ * What the policy judges for packet i: the connection's original direction
+ * as its destination sees it (after DNAT and any masquerade). A new
+ * connection is read from the packet; a connection judged again, from its
+ * entry (the packet may be a reply). Returns false when neither end is an
+ * isolated pod (nothing to judge).
+ */
+static bool
+judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const struct psw_meta *m,
+	   const struct psw_ct_entry *e, struct cand *c)
+{
+	const uint8_t *src, *dst, *client;
+	unsigned family, alen;
+	uint16_t port, sp, dp;
+	uint8_t proto;
+
+	if (e == NULL) {
+		family = m->l3 == PSW_L3_IPV4 ? 4 : 6;
+		proto = m->l4_proto;
+		src = family == 4 ? (const uint8_t *)&m->src4 : m->src6;
+		dst = family == 4 ? (const uint8_t *)&m->dst4 : m->dst6;
+		port = (m->flags & PSW_F_L4) && proto != IPPROTO_ICMP && proto != IPPROTO_ICMPV6 ? m->dport : 0;
+		sp = t->ports[m->in_port].is_pod ? m->in_port : PSW_PORT_NONE;
+	} else {
+		family = e->orig.family;
+		proto = e->orig.proto;
+		src = e->reply.dst;              /* the client as the backend sees it */
+		dst = e->reply.src;              /* the backend */
+		client = e->orig.src;
+		port = proto != IPPROTO_ICMP && proto != IPPROTO_ICMPV6 ? e->reply.sport : 0;
+		sp = pod_port(t, family, client);
+	}
+	alen = family == 4 ? 4 : 16;
+	dp = pod_port(t, family, dst);
+	c->pp[PSW_POL_EGRESS] = sp != PSW_PORT_NONE ? port_policy(pt, sp) : NULL;
+	if (c->pp[PSW_POL_EGRESS] != NULL && !c->pp[PSW_POL_EGRESS]->isolated[PSW_POL_EGRESS])
+		c->pp[PSW_POL_EGRESS] = NULL;
+	c->pp[PSW_POL_INGRESS] = dp != PSW_PORT_NONE ? port_policy(pt, dp) : NULL;
+	if (c->pp[PSW_POL_INGRESS] != NULL &&
+	    (!c->pp[PSW_POL_INGRESS]->isolated[PSW_POL_INGRESS] || from_node(t, family, src)))
+		c->pp[PSW_POL_INGRESS] = NULL;
+	if (c->pp[0] == NULL && c->pp[1] == NULL)
+		return false;
+	c->family = (uint8_t)family;
+	c->res[0] = c->res[1] = 0;
+	fill_input(c->in[PSW_POL_EGRESS], proto, dst, alen, port);
+	fill_input(c->in[PSW_POL_INGRESS], proto, src, alen, port);
+	return true;
 }
 
 void
@@ -188,47 +237,38 @@ psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burs
 	const struct psw_pol_table *pt = t->pol;
 	struct cand c[PSW_BURST_MAX];
 	unsigned i, n = 0;
+	uint32_t gen = psw_pol_gen(pt);
 	uint64_t now;
 
-	if (pt == NULL || __atomic_load_n(&pt->nb_isolated, __ATOMIC_RELAXED) == 0)
-		return;
+	if (gen == 0)
+		return;                              /* no policy in force */
 	for (i = 0; i < b->nb; i++) {
 		struct psw_meta *m = &b->meta[i];
-		bool fresh = m->flags & PSW_F_CT_NEW, v4 = m->l3 == PSW_L3_IPV4;
-		const struct psw_pol_port *eg = NULL, *in = NULL;
-		unsigned alen = v4 ? 4 : 16;
-		uint16_t dport;
+		struct psw_ct_entry *e = NULL;
 
 		if (m->verdict != PSW_V_CONTINUE || (m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6))
 			continue;
-		if (m->ct != 0 && !fresh)
-			continue;                    /* a known connection keeps its verdict */
-		if (!(m->flags & PSW_F_CT_MISS) && !fresh && (m->flags & PSW_F_L4) && icmp_error(m))
+		if (m->ct != 0) {
+			if (!(m->flags & (PSW_F_CT_NEW | PSW_F_CT_RECHECK)))
+				continue;            /* its verdict is current */
+			e = psw_ct_entry(t->ct, m->ct - 1);
+		} else if (!(m->flags & PSW_F_CT_MISS) && (m->flags & PSW_F_L4) && icmp_error(m)) {
 			continue;                    /* errors about flows are not flows */
-		if (t->ports[m->in_port].is_pod)
-			eg = port_policy(pt, m->in_port);
-		if (eg != NULL && !eg->isolated[PSW_POL_EGRESS])
-			eg = NULL;
-		dport = dst_pod_port(t, m);
-		if (dport != PSW_PORT_NONE)
-			in = port_policy(pt, dport);
-		if (in != NULL && (!in->isolated[PSW_POL_INGRESS] || from_node(t, m)))
-			in = NULL;
-		if (eg == NULL && in == NULL)
+		}
+		/* a new Service connection is judged on its packet, as the backend sees it */
+		if (!judge_what(t, pt, m, (m->flags & PSW_F_CT_RECHECK) ? e : NULL, &c[n])) {
+			if (e != NULL)
+				set_verdict(e, NULL, gen);   /* nothing isolates it now */
 			continue;
+		}
 		if (m->flags & PSW_F_FRAG_LATER) {
 			/* no ports to judge by: a later fragment to or from an isolated pod is dropped */
-			psw_set_drop(m, in != NULL ? PSW_DROP_POLICY_INGRESS : PSW_DROP_POLICY_EGRESS);
+			psw_set_drop(m, c[n].pp[PSW_POL_INGRESS] != NULL ? PSW_DROP_POLICY_INGRESS
+									  : PSW_DROP_POLICY_EGRESS);
 			continue;
 		}
 		c[n].idx = (uint8_t)i;
-		c[n].family = v4 ? 4 : 6;
-		c[n].track = !fresh && (m->flags & PSW_F_CT_MISS);
-		c[n].pp[PSW_POL_EGRESS] = eg;
-		c[n].pp[PSW_POL_INGRESS] = in;
-		c[n].res[0] = c[n].res[1] = 0;
-		fill_input(c[n].in[PSW_POL_EGRESS], m, v4 ? (const uint8_t *)&m->dst4 : m->dst6, alen);
-		fill_input(c[n].in[PSW_POL_INGRESS], m, v4 ? (const uint8_t *)&m->src4 : m->src6, alen);
+		c[n].track = m->ct == 0 && (m->flags & PSW_F_CT_MISS);
 		n++;
 	}
 	if (n == 0)
@@ -239,24 +279,29 @@ psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burs
 	for (i = 0; i < n; i++) {
 		struct psw_meta *m = &b->meta[c[i].idx];
 		const struct psw_pol_port *eg = c[i].pp[PSW_POL_EGRESS], *in = c[i].pp[PSW_POL_INGRESS];
-		unsigned denied = eg != NULL && c[i].res[PSW_POL_EGRESS] == 0 ? 1u << PSW_POL_EGRESS :
-				  in != NULL && c[i].res[PSW_POL_INGRESS] == 0 ? 1u << PSW_POL_INGRESS : 0;
+		bool fresh = m->ct == 0 || (m->flags & PSW_F_CT_NEW);
+		unsigned d;
 
-		if (denied != 0) {
-			unsigned d = denied == 1u << PSW_POL_EGRESS ? PSW_POL_EGRESS : PSW_POL_INGRESS;
-
-			count_deny(lc, c[i].pp[d], d);
+		if (eg != NULL && c[i].res[PSW_POL_EGRESS] == 0)
+			d = PSW_POL_EGRESS;
+		else if (in != NULL && c[i].res[PSW_POL_INGRESS] == 0)
+			d = PSW_POL_INGRESS;
+		else
+			d = 2;
+		if (d < 2) {
+			count_deny(lc, c[i].pp[d], d);      /* new, or cut by a change */
 			psw_set_drop(m, d == PSW_POL_EGRESS ? PSW_DROP_POLICY_EGRESS : PSW_DROP_POLICY_INGRESS);
-			if (m->ct != 0)                  /* the Service connection it opened goes */
+			if (m->ct != 0)                  /* its connection goes */
 				psw_ct_deny(t->ct, m->ct - 1, d);
 			continue;
 		}
-		count_allow(lc, eg, c[i].res[PSW_POL_EGRESS]);
-		count_allow(lc, in, c[i].res[PSW_POL_INGRESS]);
-		if (c[i].track) {
-			open_flow(lc, t, b->pkts[c[i].idx], m, &c[i], now);
-		} else if (m->ct != 0) {
-			set_verdict(psw_ct_entry(t->ct, m->ct - 1), &c[i]);
+		if (fresh) {
+			count_allow(lc, eg, c[i].res[PSW_POL_EGRESS]);
+			count_allow(lc, in, c[i].res[PSW_POL_INGRESS]);
 		}
+		if (c[i].track)
+			open_flow(lc, t, b->pkts[c[i].idx], m, &c[i], gen, now);
+		else if (m->ct != 0)
+			set_verdict(psw_ct_entry(t->ct, m->ct - 1), &c[i], gen);
 	}
 }

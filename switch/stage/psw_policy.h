@@ -20,6 +20,14 @@
  * counted (policy_egress / policy_ingress, and on every policy isolating
  * the pod); a denied Service connection's entry is removed.
  *
+ * Connections are judged again after a policy change: every change bumps
+ * the table's generation, a connection remembers the generation of its
+ * verdict, and conntrack marks a packet whose connection is older
+ * (PSW_F_CT_RECHECK). The stage then judges the connection's original
+ * direction (from the entry) against the policies now in force: still
+ * allowed, it goes on; no longer allowed, the packet is dropped and the
+ * connection removed.
+ *
  * ACL input, per packet (network order, as rte_acl wants):
  *   IPv4: proto | pad[3] | peer address (4) | port (2) | zero (2)   12 bytes
  *   IPv6: proto | pad[3] | peer address (16) | port (2) | zero (2)  24 bytes
@@ -79,7 +87,21 @@ struct psw_pol_port {
 struct psw_pol_table {
 	struct psw_pol_port *ports[PSW_MAX_PORTS];
 	uint32_t nb_isolated;                /**< ports with a policy object; 0 = the stage is skipped */
+	uint32_t gen;                        /**< bumped after every change; never 0 */
 };
+
+/**
+ * The generation connections' verdicts must carry, or 0 when no policy is
+ * in force (nothing to recheck). Loaded once per burst, before any policy
+ * object.
+ */
+static inline uint32_t
+psw_pol_gen(const struct psw_pol_table *pt)
+{
+	if (pt == NULL || __atomic_load_n(&pt->nb_isolated, __ATOMIC_RELAXED) == 0)
+		return 0;
+	return __atomic_load_n(&pt->gen, __ATOMIC_ACQUIRE);
+}
 
 void psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b);
 

@@ -12,6 +12,7 @@
 
 #include "psw_forward.h"
 #include "psw_nat.h"
+#include "psw_policy.h"
 #include "psw_service.h"
 
 #define ICMP_UNREACH 3
@@ -178,10 +179,12 @@ psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_b
 	uint8_t idx[PSW_BURST_MAX];
 	struct psw_ct *ct = t->ct;
 	unsigned i, n = 0;
+	uint32_t pol_gen;
 	uint64_t now;
 
 	if (ct == NULL)
 		return;
+	pol_gen = psw_pol_gen(t->pol);
 	for (i = 0; i < b->nb; i++) {
 		struct psw_meta *m = &b->meta[i];
 
@@ -238,6 +241,8 @@ psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_b
 		apply_nat(pkt, m, e, dir);
 		m->ct = hits[i] + 1;
 		m->flags &= (uint16_t)~PSW_F_TO_GW;      /* an un-masqueraded reply */
+		if (unlikely(pol_gen != 0 && e->pol_gen != pol_gen) && e->orig.proto != PSW_CT_PROTO_AFFINITY)
+			m->flags |= PSW_F_CT_RECHECK;    /* judged before the policies changed */
 		psw_count_event(lc, PSW_EV_CT_HIT);
 	}
 }
