@@ -26,6 +26,7 @@
 #include "../unit/pkt_build.h"
 #include "psw_ct.h"
 #include "psw_forward_ctl.h"
+#include "psw_policy.h"
 #include "psw_service.h"
 #include "psw_port.h"
 #include "psw_state.h"
@@ -239,8 +240,74 @@ flow_tpkt(struct tpkt *p, uint64_t f)
  * New: every packet is a new connection (TCP SYN: service pick, Maglev,
  * conntrack insert, DNAT).
  */
+/*
+ * A NetworkPolicy load for the Service scenarios: the backends' port
+ * isolated for ingress by nb_rules rules (nb_rules - 1 that do not match
+ * the client: other /32 sources on other ports, and one that allows the
+ * client's pod range to the backends' ports), the client's port isolated
+ * for egress by one rule (to the pod range).
+ */
+static struct psw_pol_table *
+make_policy(unsigned nb_rules)
+{
+	struct psw_pol_table *pt = calloc(1, sizeof(*pt));
+	struct psw_pol_rule *rules = calloc(nb_rules + 1, sizeof(*rules));
+	uint16_t slots[1] = { 0 };
+	const uint16_t *iso[2] = { slots, slots };
+	unsigned i, nb_iso[2] = { 1, 0 };
+	bool in_only[2] = { true, false }, out_only[2] = { false, true };
+	uint32_t a;
+
+	for (i = 0; i + 1 < nb_rules; i++) {
+		rules[i].family = 4;
+		rules[i].proto = IPPROTO_TCP;
+		rules[i].plen = 32;
+		rules[i].dir = PSW_POL_INGRESS;
+		rules[i].port_lo = rules[i].port_hi = (uint16_t)(1000 + i % 5000);
+		a = rte_cpu_to_be_32(0xc0a80000 + i);          /* 192.168.x.y */
+		memcpy(rules[i].addr, &a, 4);
+		rules[i].ref.rule = (uint16_t)i;
+	}
+	rules[i].family = 4;
+	rules[i].proto = IPPROTO_TCP;
+	rules[i].plen = 14;
+	rules[i].dir = PSW_POL_INGRESS;
+	rules[i].port_lo = 8080;
+	rules[i].port_hi = 8180;
+	a = rte_cpu_to_be_32(0x0af40000);
+	memcpy(rules[i].addr, &a, 4);
+	pt->ports[1] = psw_pol_port_build(in_only, rules, nb_rules, iso, nb_iso, SOCKET_ID_ANY);
+	memset(&rules[0], 0, sizeof(rules[0]));
+	rules[0].family = 4;
+	rules[0].plen = 14;
+	rules[0].dir = PSW_POL_EGRESS;
+	rules[0].port_hi = UINT16_MAX;
+	memcpy(rules[0].addr, &a, 4);
+	nb_iso[0] = 0;
+	nb_iso[1] = 1;
+	pt->ports[0] = psw_pol_port_build(out_only, rules, 1, iso, nb_iso, SOCKET_ID_ANY);
+	if (pt->ports[0] == NULL || pt->ports[1] == NULL) {
+		fprintf(stderr, "policy with %u rules not built: %s\n", nb_rules, rte_strerror(rte_errno));
+		exit(1);
+	}
+	pt->nb_isolated = 2;
+	pt->gen = 1;
+	free(rules);
+	return pt;
+}
+
 static void
-bench_service(const char *name, unsigned nb_flows, bool established)
+free_policy(struct psw_pol_table *pt)
+{
+	if (pt == NULL)
+		return;
+	psw_pol_port_free(pt->ports[0]);
+	psw_pol_port_free(pt->ports[1]);
+	free(pt);
+}
+
+static void
+bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb_rules)
 {
 	/* new connections: 1500 x 32 = 48000 distinct source ports per run */
 	const unsigned nb_backends = 10, bursts = established ? 20000 : 1500;
@@ -279,6 +346,10 @@ bench_service(const char *name, unsigned nb_flows, bool established)
 		}
 	}
 	t->ct = psw_ct_create(1u << 20, SOCKET_ID_ANY, psw_tables_qsbr());
+	if (nb_rules > 0) {
+		t->pol = make_policy(nb_rules);
+		lc->pol = rte_zmalloc("pol", PSW_POL_MAX_SLOTS * sizeof(*lc->pol), 0);
+	}
 	if (t->svcs == NULL || t->ct == NULL) {
 		fprintf(stderr, "%s: no memory\n", name);
 		exit(1);
@@ -352,8 +423,12 @@ bench_service(const char *name, unsigned nb_flows, bool established)
 	}
 	count_end(name, (uint64_t)nb_runs * bursts * PSW_BURST_MAX);
 	report(name, "cycles/pkt", &r, established ?
-	       "parse+guard+conntrack hit+DNAT+forward, TCP, 1 core" :
-	       "new connection: service pick (Maglev)+conntrack insert+DNAT+forward");
+	       (nb_rules ? "conntrack hit (verdict kept)+DNAT+forward, policy in force" :
+			   "parse+guard+conntrack hit+DNAT+forward, TCP, 1 core") :
+	       (nb_rules ? "new connection + egress and ingress rte_acl classify" :
+			   "new connection: service pick (Maglev)+conntrack insert+DNAT+forward"));
+	free_policy(t->pol);
+	rte_free(lc->pol);
 	for (j = 0; j < PSW_BURST_MAX; j++)
 		rte_pktmbuf_free(frames[j]);
 	psw_ct_destroy(t->ct);
@@ -585,10 +660,13 @@ main(int argc, char **argv)
 	bench_pipeline("pipeline IPv4 pod->pod, 10k pods", 10000, 0);
 	bench_pipeline("pipeline IPv6 pod->pod, 2 pods", 1, 1);
 	bench_pipeline("pipeline IPv6 pod->pod, 10k pods", 10000, 1);
-	bench_service("ClusterIP, established, 1 flow", 1, true);
-	bench_service("ClusterIP, established, 10k flows", 10000, true);
-	bench_service("ClusterIP, established, 1M flows", 1000000, true);
-	bench_service("ClusterIP, new connection", 0, false);
+	bench_service("ClusterIP, established, 1 flow", 1, true, 0);
+	bench_service("ClusterIP, established, 10k flows", 10000, true, 0);
+	bench_service("ClusterIP, established, 1M flows", 1000000, true, 0);
+	bench_service("ClusterIP, new connection", 0, false, 0);
+	bench_service("ClusterIP + 1k policy rules, established, 10k flows", 10000, true, 1000);
+	bench_service("ClusterIP + 1k policy rules, new connection", 0, false, 1000);
+	bench_service("ClusterIP + 10k policy rules, new connection", 0, false, 10000);
 	if (!RUNNING_ON_VALGRIND)     /* two cores in lockstep: meaningless there */
 		bench_rings();
 	if (json != NULL)
