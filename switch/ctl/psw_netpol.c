@@ -636,10 +636,62 @@ out:
 	return rc;
 }
 
+/*
+ * Kept between syncs: the policies by namespace (updated from the changed
+ * list, rebuilt on a full sync), and the world of pods and namespaces
+ * (rebuilt on a full sync only: pods and namespaces always cause one).
+ */
+static json_t *pol_by_ns;                /* ns -> [policy objects of the store] */
+static json_t *world_pods, *world_ns;
+
+static void
+index_policy(const char *ns, const char *name)
+{
+	json_t *list = json_object_get(pol_by_ns, ns), *o, *now = psw_k8s_find("NetworkPolicy", ns, name);
+	size_t i;
+
+	if (list == NULL) {
+		list = json_array();
+		json_object_set_new(pol_by_ns, ns, list);
+	}
+	json_array_foreach(list, i, o)
+		if (strcmp(json_string_value(json_object_get(json_object_get(o, "metadata"), "name")) ?: "",
+			   name) == 0) {
+			json_array_remove(list, i);
+			break;
+		}
+	if (now != NULL)
+		json_array_append(list, now);
+}
+
+static void
+reindex_all(void)
+{
+	json_t *store = psw_k8s_objects(), *o;
+	const char *key;
+
+	json_decref(pol_by_ns);
+	pol_by_ns = json_object();
+	json_object_foreach(store, key, o) {
+		json_t *meta = json_object_get(o, "metadata"), *list;
+		const char *ns;
+
+		if (strncmp(key, "NetworkPolicy/", 14) != 0)
+			continue;
+		ns = json_string_value(json_object_get(meta, "namespace")) ?: "";
+		list = json_object_get(pol_by_ns, ns);
+		if (list == NULL) {
+			list = json_array();
+			json_object_set_new(pol_by_ns, ns, list);
+		}
+		json_array_append(list, o);
+	}
+}
+
 int
 psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len)
 {
-	json_t *policies = json_array(), *pods, *nss, *store = psw_k8s_objects(), *o;
+	json_t *o;
 	struct local_pod local[PSW_MAX_PORTS];
 	bool is_local[PSW_MAX_PORTS] = { false };
 	unsigned nb_local = 0, i;
@@ -650,18 +702,24 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len
 	if (st->pol == NULL)
 		return 0;
 	err[0] = '\0';
-	json_object_foreach(store, key, o)
-		if (strncmp(key, "NetworkPolicy/", 14) == 0)
-			json_array_append(policies, o);
-	/* slots of deleted policies go back */
+	if (changed == NULL || pol_by_ns == NULL || world_pods == NULL) {
+		changed = NULL;
+		reindex_all();
+		json_decref(world_pods);
+		json_decref(world_ns);
+		world(st, &world_pods, &world_ns);
+	}
+	/* slots of deleted policies go back; the index follows the store */
 	if (changed != NULL) {
 		json_array_foreach(changed, k, o) {
 			char pk[PSW_NAME_MAX + 260];
 			json_t *meta = json_object_get(o, "metadata");
+			const char *ns = json_string_value(json_object_get(meta, "namespace")) ?: "";
+			const char *name = json_string_value(json_object_get(meta, "name")) ?: "";
 
 			policy_key(o, pk, sizeof(pk));
-			if (psw_k8s_find("NetworkPolicy", json_string_value(json_object_get(meta, "namespace")),
-					 json_string_value(json_object_get(meta, "name")) ?: "") == NULL)
+			index_policy(ns, name);
+			if (psw_k8s_find("NetworkPolicy", ns, name) == NULL)
 				slot_put(pk);
 		}
 	} else if (slot_of != NULL) {
@@ -679,7 +737,6 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len
 				slot_put(key);
 		}
 	}
-	world(st, &pods, &nss);
 	for (i = 0; i < st->nb_atts; i++) {
 		const struct psw_attachment *a = &st->atts[i];
 		int port = a->attached ? psw_port_find(a->port_name) : -1;
@@ -687,6 +744,7 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len
 
 		if (port < 0 || port >= PSW_MAX_PORTS)
 			continue;
+		is_local[port] = true;
 		e = pod_entry(a->pod_namespace, a->pod_name,
 			      psw_k8s_find("Pod", a->pod_namespace, a->pod_name), att_ips(a));
 		if (changed != NULL) {
@@ -696,26 +754,27 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len
 				touched |= policy_selects(o, a->pod_namespace, json_object_get(e, "labels"));
 			if (!touched) {
 				json_decref(e);
-				is_local[port] = true;
 				continue;
 			}
 		}
 		local[nb_local].port = port;
 		local[nb_local].att = a;
 		local[nb_local++].entry = e;
-		is_local[port] = true;
 	}
-	for (i = 0; i < nb_local && rc == 0; i++)
-		rc = compile_pod(st, &local[i], policies, pods, nss, err, err_len);
+	for (i = 0; i < nb_local && rc == 0; i++) {
+		json_t *mine = json_object_get(pol_by_ns, local[i].att->pod_namespace), *none = NULL;
+
+		if (mine == NULL)
+			mine = none = json_array();
+		rc = compile_pod(st, &local[i], mine, world_pods, world_ns, err, err_len);
+		json_decref(none);
+	}
 	/* ports that no longer hold a pod lose their policy */
 	for (i = 0; i < PSW_MAX_PORTS && rc == 0; i++)
 		if (!is_local[i] && st->pol->ports[i] != NULL)
 			psw_pol_table_set(st->pol, i, NULL);
 	for (i = 0; i < nb_local; i++)
 		json_decref(local[i].entry);
-	json_decref(pods);
-	json_decref(nss);
-	json_decref(policies);
 	return rc;
 }
 
@@ -735,6 +794,10 @@ psw_netpol_clear(struct psw_state *st)
 	json_decref(slot_of);
 	slot_of = NULL;
 	nb_slots_used = 0;
+	json_decref(pol_by_ns);
+	json_decref(world_pods);
+	json_decref(world_ns);
+	pol_by_ns = world_pods = world_ns = NULL;
 }
 
 /* ---- reporting ---- */
