@@ -185,8 +185,8 @@ open_flow(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
  * What the policy judges for packet i: the connection's original direction
  * as its destination sees it (after DNAT and any masquerade). A new
  * connection is read from the packet; a connection judged again, from its
- * entry (the packet may be a reply). Returns false when neither end is an
- * isolated pod (nothing to judge).
+ * entry (the packet may be a reply). Returns false when neither end has a
+ * policy (nothing to judge, nothing to track).
  */
 static bool
 judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const struct psw_meta *m,
@@ -215,15 +215,20 @@ judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const str
 	}
 	alen = family == 4 ? 4 : 16;
 	dp = pod_port(t, family, dst);
+	/*
+	 * Either end with a policy at all is judged, and an allowed flow is
+	 * tracked: its replies may enter an ingress-isolated client or leave an
+	 * egress-isolated server.
+	 */
 	c->pp[PSW_POL_EGRESS] = sp != PSW_PORT_NONE ? port_policy(pt, sp) : NULL;
+	c->pp[PSW_POL_INGRESS] = dp != PSW_PORT_NONE ? port_policy(pt, dp) : NULL;
+	if (c->pp[PSW_POL_EGRESS] == NULL && c->pp[PSW_POL_INGRESS] == NULL)
+		return false;
 	if (c->pp[PSW_POL_EGRESS] != NULL && !c->pp[PSW_POL_EGRESS]->isolated[PSW_POL_EGRESS])
 		c->pp[PSW_POL_EGRESS] = NULL;
-	c->pp[PSW_POL_INGRESS] = dp != PSW_PORT_NONE ? port_policy(pt, dp) : NULL;
 	if (c->pp[PSW_POL_INGRESS] != NULL &&
 	    (!c->pp[PSW_POL_INGRESS]->isolated[PSW_POL_INGRESS] || from_node(t, family, src)))
 		c->pp[PSW_POL_INGRESS] = NULL;
-	if (c->pp[0] == NULL && c->pp[1] == NULL)
-		return false;
 	c->family = (uint8_t)family;
 	c->res[0] = c->res[1] = 0;
 	fill_input(c->in[PSW_POL_EGRESS], proto, dst, alen, port);
