@@ -342,6 +342,24 @@ def testpmd_pod(scope, vdev, cpu=0, name="pmd"):
     return p
 
 
+def external_client(scope):
+    """A namespace standing in for a client outside the cluster, on the node's
+    uplink: veth, 192.168.50.2/24; the node's address there is 192.168.50.1."""
+    ext = Netns(scope)
+    host = "up" + uid()
+    run(["ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ext.name])
+    scope.defer(lambda: run(["ip", "link", "del", host], check_rc=False))
+    run(["ip", "link", "set", host, "up"])
+    ext.ip("link set eth0 address 02:00:00:00:50:02 up")
+    ext.ip("addr add 192.168.50.2/24 dev eth0")
+    ext.sh("ethtool -K eth0 tx off >/dev/null")
+    conf = """node = { addresses = [ "192.168.50.1" ]; };
+ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; } );
+routes = ( { prefix = "192.168.50.0/24"; port = "up"; mac = "02:00:00:00:50:02"; } );
+""" % host
+    return ext, conf
+
+
 def ping(ns, dst, count=3, interval=0.2, timeout=10, v6=False):
     """Returns (sent, received) of a ping run inside ns."""
     r = ns.sh("ping %s -c %d -i %s -W 1 %s" % ("-6" if v6 else "", count, interval, dst),

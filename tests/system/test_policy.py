@@ -29,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import polmatrix  # noqa: E402
-from pswtest import check, main, run, test  # noqa: E402
+from pswtest import check, external_client, kill_group, main, run, test  # noqa: E402
 from polmatrix import POD_CIDR, Cluster, everything, read_line  # noqa: E402
 
 HTTP = {"web": 80, "db": 8080}      # the named port "http" of each app
@@ -658,6 +658,71 @@ spec:
     check(received == sent, "the stream l-src -> l-dst lost %d of %d datagrams while the policy was applied"
           % (sent - received, sent))
     cl.check_matrix(lambda c, s, proto, port: s.name != "l-target", what="l-target denied")
+    cl.sw.stop()
+
+
+@test
+def external_clients_and_node_traffic(scope):
+    """An external client on the uplink (192.168.50.2; the node is 192.168.50.1).
+    NodePort with externalTrafficPolicy Cluster is masqueraded to the node's
+    address: traffic from the node is always allowed in. With Local the
+    client's own address is kept and judged like any peer (ipBlock). Egress
+    to an external address obeys ipBlock with except."""
+    ext, conf = external_client(scope)
+    ext.ip("route add %s via 192.168.50.1" % POD_CIDR)      # pods reach it unmasqueraded
+    cl = Cluster(scope, conf=conf)
+    a_web, b_web = cl.pod("a-web"), cl.pod("b-web")
+    srv = ext.popen("exec socat TCP-LISTEN:7000,fork,reuseaddr SYSTEM:'echo ext'")
+    scope.defer(lambda: kill_group(srv))
+    time.sleep(0.3)
+    check(cl.probe(b_web, "192.168.50.2", "tcp", 7000) == "ext", "b-web cannot reach the external server")
+
+    def nodeport(policy):
+        cl.apply("""apiVersion: v1
+kind: Service
+metadata: {name: np, namespace: alpha}
+spec: {type: NodePort, externalTrafficPolicy: %s, selector: {id: a-web}, ports: [{port: 80, targetPort: 80}]}
+""" % policy)
+        svc = json.loads(run([polmatrix.CTL, "-s", cl.sock, "get", "svc", "np", "-n", "alpha", "-o",
+                              "json"]).stdout)
+        r = ext.sh("socat -T 2 - TCP:192.168.50.1:%d,connect-timeout=2 </dev/null"
+                   % svc["spec"]["ports"][0]["nodePort"], check_rc=False, timeout=10)
+        return r.stdout.strip()
+
+    cl.apply("""apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: a-web-closed, namespace: alpha}
+spec: {podSelector: {matchLabels: {id: a-web}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: b-web-out, namespace: beta}
+spec:
+  podSelector: {matchLabels: {id: b-web}}
+  policyTypes: [Egress]
+  egress: [{to: [{ipBlock: {cidr: 192.168.50.0/24, except: [192.168.50.2/32]}}]}]
+""")
+    check(nodeport("Cluster") == "a-web", "NodePort (Cluster, masqueraded to the node) to an isolated pod refused")
+    check(nodeport("Local") == "", "NodePort (Local, client address kept) reached a pod that allows nothing")
+    check(cl.probe(b_web, "192.168.50.2", "tcp", 7000) != "ext", "egress to an excepted address got out")
+    cl.apply("""apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: from-outside, namespace: alpha}
+spec:
+  podSelector: {matchLabels: {id: a-web}}
+  ingress: [{from: [{ipBlock: {cidr: 192.168.50.0/24}}], ports: [{port: 80}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: b-web-out, namespace: beta}
+spec:
+  podSelector: {matchLabels: {id: b-web}}
+  policyTypes: [Egress]
+  egress: [{to: [{ipBlock: {cidr: 192.168.50.0/24}}]}]
+""")
+    check(nodeport("Local") == "a-web", "NodePort (Local) from an allowed ipBlock refused")
+    check(cl.probe(b_web, "192.168.50.2", "tcp", 7000) == "ext", "egress to an allowed ipBlock refused")
+    check(cl.probe(b_web, a_web.ip, "tcp", 80) != "a-web", "b-web got out to a pod its egress does not list")
     cl.sw.stop()
 
 

@@ -8,8 +8,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from pswtest import (BUILD, Netns, Switch, check, cni_call, cni_conf, kill_group, main,  # noqa: E402
-                     run, test, uid)
+from pswtest import (BUILD, Netns, Switch, check, cni_call, cni_conf, external_client,  # noqa: E402
+                     kill_group, main, run, test, uid)
 
 CTL = os.path.join(BUILD, "switch", "podswitchctl")
 
@@ -366,24 +366,6 @@ spec: {selector: {app: aff}, ports: [{port: 80, targetPort: 8080}]}
     spread = {client.tcp(vip, 80)[0] for _ in range(30)}
     check(len(spread) > 1, "without affinity still one backend: %s" % spread)
     sw.stop()
-
-
-def external_client(scope):
-    """A namespace standing in for a client outside the cluster, on the node's
-    uplink: veth, 192.168.50.2/24; the node's address there is 192.168.50.1."""
-    ext = Netns(scope)
-    host = "up" + uid()
-    run(["ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ext.name])
-    scope.defer(lambda: run(["ip", "link", "del", host], check_rc=False))
-    run(["ip", "link", "set", host, "up"])
-    ext.ip("link set eth0 address 02:00:00:00:50:02 up")
-    ext.ip("addr add 192.168.50.2/24 dev eth0")
-    ext.sh("ethtool -K eth0 tx off >/dev/null")
-    conf = """node = { addresses = [ "192.168.50.1" ]; };
-ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; } );
-routes = ( { prefix = "192.168.50.0/24"; port = "up"; mac = "02:00:00:00:50:02"; } );
-""" % host
-    return ext, conf
 
 
 @test
