@@ -176,11 +176,12 @@ table_conntrack(json_t *items)
 	json_t *o;
 	size_t i;
 
-	printf("%-5s %-12s %-28s %-28s %-28s %s\n", "PROTO", "STATE", "CLIENT", "SERVICE", "BACKEND",
-	       "IDLE");
+	printf("%-5s %-12s %-28s %-28s %-28s %-6s %s\n", "PROTO", "STATE", "CLIENT", "SERVICE", "BACKEND",
+	       "IDLE", "POLICY");
 	json_array_foreach(items, i, o) {
-		char c[64], s[64], b[64];
+		char c[64], s[64], b[64], idle[24], pol[300];
 
+		snprintf(idle, sizeof(idle), "%llds", (long long)json_integer_value(json_object_get(o, "idle_seconds")));
 		snprintf(c, sizeof(c), "%s:%lld", str(o, "src"),
 			 (long long)json_integer_value(json_object_get(o, "sport")));
 		snprintf(s, sizeof(s), "%s:%lld", str(o, "dst"),
@@ -188,8 +189,13 @@ table_conntrack(json_t *items)
 		snprintf(b, sizeof(b), "%s:%lld%s", str(o, "backend"),
 			 (long long)json_integer_value(json_object_get(o, "backend_port")),
 			 json_is_true(json_object_get(o, "masquerade")) ? " (masq)" : "");
-		printf("%-5s %-12s %-28s %-28s %-28s %llds\n", str(o, "protocol"), str(o, "state"), c, s, b,
-		       (long long)json_integer_value(json_object_get(o, "idle_seconds")));
+		pol[0] = '\0';
+		if (json_is_true(json_object_get(o, "denied")))
+			snprintf(pol, sizeof(pol), "denied");
+		else if (json_object_get(o, "ingress_policy") != NULL)
+			snprintf(pol, sizeof(pol), "in:%s out:%s", str(o, "ingress_policy"), str(o, "egress_policy"));
+		printf("%-5s %-12s %-28s %-28s %-28s %-6s %s\n", str(o, "protocol"), str(o, "state"), c, s, b,
+		       idle, pol[0] ? pol : "-");
 	}
 }
 

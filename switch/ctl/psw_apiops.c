@@ -186,6 +186,15 @@ conntrack_list(const struct psw_state *st, json_t *args)
 			"dst", a[1], "backend", a[2], "backend_port", ntohs(e->reply.sport),
 			"idle_seconds", (int)((rte_rdtsc() - e->last_seen) / ct->tsc_hz),
 			"dnat", (e->flags & PSW_CT_F_DNAT) != 0, "masquerade", (e->flags & PSW_CT_F_SNAT) != 0));
+		if (e->orig.proto != PSW_CT_PROTO_AFFINITY &&
+		    (e->pol[0] != 0 || e->pol[1] != 0 || (e->flags & (PSW_CT_F_DENY_IN | PSW_CT_F_DENY_EG)))) {
+			json_t *row = json_array_get(items, json_array_size(items) - 1);
+
+			/* the NetworkPolicies that allowed it (docs/policy.md) */
+			json_object_set_new(row, "ingress_policy", json_string(psw_netpol_slot_name(e->pol[0])));
+			json_object_set_new(row, "egress_policy", json_string(psw_netpol_slot_name(e->pol[1])));
+			json_object_set_new(row, "denied", json_boolean(e->flags & (PSW_CT_F_DENY_IN | PSW_CT_F_DENY_EG)));
+		}
 	}
 	return psw_api_ok(json_pack("{s:s, s:o}", "kind", "conntrack", "items", items));
 }

@@ -431,6 +431,14 @@ slot_get(const struct psw_state *st, const char *key)
 	return (int)slot_hint;
 }
 
+const char *
+psw_netpol_slot_name(unsigned slot_plus_1)
+{
+	if (slot_plus_1 == 0 || slot_plus_1 > PSW_POL_MAX_SLOTS || slot_name[slot_plus_1 - 1] == NULL)
+		return "";
+	return slot_name[slot_plus_1 - 1];
+}
+
 static void
 slot_put(const char *key)
 {

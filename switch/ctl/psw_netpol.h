@@ -48,6 +48,9 @@ json_t *psw_netpol_rows(const struct psw_state *st, const char *ns, const char *
 /** API "explain": {from, to, proto, port}. New reference (an API answer). */
 json_t *psw_netpol_explain(struct psw_state *st, json_t *args);
 
+/** "ns/name" of the policy in slot + 1 as connections record it; "" for 0 or a gone slot. */
+const char *psw_netpol_slot_name(unsigned slot_plus_1);
+
 /** Forget every slot and compiled object (at exit, workers stopped). */
 void psw_netpol_clear(struct psw_state *st);
 

@@ -542,6 +542,13 @@ spec: {podSelector: {}, policyTypes: [Egress]}
     e = explain("alpha/a-web", "alpha/a-db", "udp/5353")
     check(e["allowed"] is True and e["ingress"]["isolated"] is False and e["egress"]["isolated"] is False,
           "explain alpha/a-web alpha/a-db: %s" % e)
+    # the connections the matrix opened remember the policy that allowed them
+    b_web = cl.pod("b-web")
+    conns = json.loads(cl.ctl("get", "conntrack", b_web.ip, "-o", "json").stdout)
+    check(any(c.get("ingress_policy") == "beta/web-from-alpha" for c in conns),
+          "get conntrack %s: no connection records beta/web-from-alpha: %s" % (b_web.ip, conns[:3]))
+    check("in:beta/web-from-alpha" in cl.ctl("get", "conntrack", b_web.ip).stdout,
+          "get conntrack table lacks the POLICY column")
     cl.sw.stop()
 
 
