@@ -249,7 +249,8 @@ table_netpol(json_t *items)
 	printf("%-12s %-24s %-24s %-15s %-20s %9s %9s\n", "NAMESPACE", "NAME", "POD-SELECTOR",
 	       "POLICY-TYPES", "SELECTED-HERE", "ALLOWED", "DENIED");
 	json_array_foreach(items, i, o) {
-		json_t *ps = json_object_get(o, "podSelector");
+		json_t *meta = json_object_get(o, "metadata"), *spec = json_object_get(o, "spec");
+		json_t *status = json_object_get(o, "status"), *ps = json_object_get(spec, "podSelector");
 
 		labels_str(json_object_get(ps, "matchLabels"), sel, sizeof(sel));
 		if (json_array_size(json_object_get(ps, "matchExpressions")) > 0)
@@ -257,15 +258,16 @@ table_netpol(json_t *items)
 		else if (strcmp(sel, "-") == 0)
 			snprintf(sel, sizeof(sel), "<all pods>");
 		types[0] = pods[0] = '\0';
-		json_array_foreach(json_object_get(o, "policyTypes"), k, t)
+		json_array_foreach(json_object_get(spec, "policyTypes"), k, t)
 			snprintf(types + strlen(types), sizeof(types) - strlen(types), "%s%s", k ? "," : "",
 				 json_string_value(t));
-		json_array_foreach(json_object_get(o, "selected"), k, p)
+		json_array_foreach(json_object_get(status, "selected"), k, p)
 			snprintf(pods + strlen(pods), sizeof(pods) - strlen(pods), "%s%s", k ? "," : "",
 				 json_string_value(p));
-		printf("%-12s %-24s %-24s %-15s %-20s %9lld %9lld\n", str(o, "namespace"), str(o, "name"), sel,
-		       types, pods[0] ? pods : "-", (long long)json_integer_value(json_object_get(o, "allowed")),
-		       (long long)json_integer_value(json_object_get(o, "denied")));
+		printf("%-12s %-24s %-24s %-15s %-20s %9lld %9lld\n", str(meta, "namespace"), str(meta, "name"),
+		       sel, types, pods[0] ? pods : "-",
+		       (long long)json_integer_value(json_object_get(status, "allowed")),
+		       (long long)json_integer_value(json_object_get(status, "denied")));
 	}
 }
 

@@ -817,11 +817,11 @@ psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name)
 	const char *key;
 
 	json_object_foreach(store, key, o) {
-		json_t *meta = json_object_get(o, "metadata"), *spec = json_object_get(o, "spec");
+		json_t *meta = json_object_get(o, "metadata");
 		const char *ons = json_string_value(json_object_get(meta, "namespace")) ?: "";
 		const char *oname = json_string_value(json_object_get(meta, "name")) ?: "";
 		struct psw_pol_counts c = { 0, 0 };
-		json_t *slot, *selected = json_array();
+		json_t *slot, *selected = json_array(), *row;
 		char pk[PSW_NAME_MAX + 260];
 		unsigned i;
 
@@ -851,12 +851,11 @@ psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name)
 				json_array_append_new(selected, json_string(a->pod_name));
 			json_decref(none);
 		}
-		json_array_append_new(items, json_pack("{s:s, s:s, s:O, s:O, s:o, s:I, s:I, s:O}",
-			"namespace", ons, "name", oname,
-			"podSelector", json_object_get(spec, "podSelector"),
-			"policyTypes", json_object_get(spec, "policyTypes"),
-			"selected", selected, "allowed", (json_int_t)c.allowed,
-			"denied", (json_int_t)c.denied, "object", o));
+		/* the stored object, with what this switch does with it as its status */
+		row = json_copy(o);
+		json_object_set_new(row, "status", json_pack("{s:o, s:I, s:I}", "selected", selected,
+			"allowed", (json_int_t)c.allowed, "denied", (json_int_t)c.denied));
+		json_array_append_new(items, row);
 	}
 	return items;
 }

@@ -147,10 +147,12 @@ psw_pol_digest(const bool isolated[2], const struct psw_pol_rule *rules, unsigne
 	uint64_t h = rte_hash_crc_8byte(((uint64_t)isolated[0] << 1 | isolated[1]) ^ nb_rules, 0);
 	unsigned d;
 
-	h = rte_hash_crc(rules, nb_rules * sizeof(*rules), (uint32_t)h) | h << 32;
+	if (nb_rules > 0)
+		h = rte_hash_crc(rules, nb_rules * sizeof(*rules), (uint32_t)h) | h << 32;
 	for (d = 0; d < 2; d++)
-		h = (h << 7 | h >> 57) ^ rte_hash_crc(isolating[d], nb_isolating[d] * sizeof(uint16_t),
-						      (uint32_t)h ^ nb_isolating[d]);
+		if (nb_isolating[d] > 0)
+			h = (h << 7 | h >> 57) ^ rte_hash_crc(isolating[d], nb_isolating[d] * sizeof(uint16_t),
+							      (uint32_t)h ^ nb_isolating[d]);
 	return h;
 }
 
@@ -170,7 +172,8 @@ psw_pol_port_build(const bool isolated[2], const struct psw_pol_rule *rules, uns
 	pp->refs = malloc((nb_rules ? nb_rules : 1) * sizeof(*pp->refs));
 	if (pp->rules == NULL || pp->refs == NULL)
 		goto nomem;
-	memcpy(pp->rules, rules, nb_rules * sizeof(*rules));
+	if (nb_rules > 0)
+		memcpy(pp->rules, rules, nb_rules * sizeof(*rules));
 	for (i = 0; i < nb_rules; i++)
 		pp->refs[i] = rules[i].ref;
 	for (d = 0; d < 2; d++) {
@@ -179,7 +182,8 @@ psw_pol_port_build(const bool isolated[2], const struct psw_pol_rule *rules, uns
 		pp->isolating[d] = malloc((nb_isolating[d] ? nb_isolating[d] : 1) * sizeof(uint16_t));
 		if (pp->isolating[d] == NULL)
 			goto nomem;
-		memcpy(pp->isolating[d], isolating[d], nb_isolating[d] * sizeof(uint16_t));
+		if (nb_isolating[d] > 0)
+			memcpy(pp->isolating[d], isolating[d], nb_isolating[d] * sizeof(uint16_t));
 		if (!isolated[d])
 			continue;
 		for (f = 0; f < 2; f++) {

@@ -83,7 +83,7 @@ def bench_policies(out):
             label.append(time.time() - t0)
             assert r["ok"], r
             rows = api_call(sw.sock, "get", {"kind": "networkpolicies", "namespace": "ns-0"})["result"]["items"]
-            check(sum(1 for x in rows if x["selected"]) >= 40, "local pods not selected")
+            check(sum(1 for x in rows if x["status"]["selected"]) >= 40, "local pods not selected")
             sw.stop()
         finally:
             scope.close()

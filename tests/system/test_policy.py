@@ -483,9 +483,9 @@ spec: {podSelector: {}, policyTypes: [Egress]}
     check(sig.get("drop.policy_ingress", 0) > 0 and sig.get("drop.policy_egress", 0) > 0,
           "SIGUSR1 counters lack the policy drops")
 
-    # per-policy connection counters: items {namespace, name, allowed, denied, ...}
+    # per-policy connection counters: the stored objects with a status {selected, allowed, denied}
     items = json.loads(cl.ctl("get", "networkpolicies", "-A", "-o", "json").stdout)
-    pols = {"%s/%s" % (i.get("namespace"), i.get("name")): i for i in items}
+    pols = {"%s/%s" % (i["metadata"]["namespace"], i["metadata"]["name"]): i["status"] for i in items}
     check(sorted(pols) == ["beta/deny-ingress", "beta/web-from-alpha", "gamma/deny-egress"],
           "get networkpolicies: %s" % sorted(pols))
     for key, i in pols.items():
