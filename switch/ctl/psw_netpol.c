@@ -470,27 +470,68 @@ pod_entry(const char *ns, const char *name, json_t *pod_obj, json_t *ips)
 			 "ips", ips);
 }
 
+/*
+ * A pod of this switch: attached through the CNI plugin, or declared in the
+ * configuration (with its namespace and name, a Kubernetes pod like any).
+ */
+struct here {
+	const char *ns, *name;
+	int port;                        /* podswitch port index */
+	bool has4, has6;
+	const uint8_t *ip4, *ip6;
+};
+
+/* The pods of this switch that have a port now. Caller frees. */
+static struct here *
+pods_here(const struct psw_state *st, unsigned *nb)
+{
+	struct here *h = calloc(st->nb_atts + (st->has_cfg ? st->cfg.nb_pods : 0) + 1, sizeof(*h));
+	unsigned i, n = 0;
+
+	if (h == NULL) {
+		*nb = 0;
+		return NULL;
+	}
+	for (i = 0; st->has_cfg && i < st->cfg.nb_pods; i++) {
+		const struct psw_pod_conf *pc = &st->cfg.pods[i];
+
+		h[n] = (struct here){ pc->namespace_[0] ? pc->namespace_ : "default", pc->name,
+				      psw_port_find(pc->port), pc->has_ip4, pc->has_ip6, pc->ip4, pc->ip6 };
+		n += h[n].port >= 0 && h[n].port < PSW_MAX_PORTS;
+	}
+	for (i = 0; i < st->nb_atts; i++) {
+		const struct psw_attachment *a = &st->atts[i];
+
+		if (!a->attached)
+			continue;
+		h[n] = (struct here){ a->pod_namespace, a->pod_name, psw_port_find(a->port_name),
+				      a->has_ip4, a->has_ip6, a->ip4, a->ip6 };
+		n += h[n].port >= 0 && h[n].port < PSW_MAX_PORTS;
+	}
+	*nb = n;
+	return h;
+}
+
 static json_t *
-att_ips(const struct psw_attachment *a)
+here_ips(const struct here *h)
 {
 	json_t *ips = json_array();
 	char buf[INET6_ADDRSTRLEN];
 
-	if (a->has_ip4)
-		json_array_append_new(ips, json_string(inet_ntop(AF_INET, a->ip4, buf, sizeof(buf))));
-	if (a->has_ip6)
-		json_array_append_new(ips, json_string(inet_ntop(AF_INET6, a->ip6, buf, sizeof(buf))));
+	if (h->has4)
+		json_array_append_new(ips, json_string(inet_ntop(AF_INET, h->ip4, buf, sizeof(buf))));
+	if (h->has6)
+		json_array_append_new(ips, json_string(inet_ntop(AF_INET6, h->ip6, buf, sizeof(buf))));
 	return ips;
 }
 
 static bool
-attached(const struct psw_state *st, const char *ns, const char *name)
+is_here(const struct here *h, unsigned nb, const char *ns, const char *name)
 {
 	unsigned i;
 
-	for (i = 0; i < st->nb_atts; i++)
-		if (st->atts[i].attached && strcmp(st->atts[i].pod_namespace, ns) == 0 &&
-		    strcmp(st->atts[i].pod_name, name) == 0)
+	for (i = 0; i < nb; i++)
+		if (strcmp(h[i].ns, ns) == 0 && strcmp(h[i].name, name) == 0)
 			return true;
 	return false;
 }
@@ -504,17 +545,14 @@ static void
 world(const struct psw_state *st, json_t **pods_out, json_t **ns_out)
 {
 	json_t *pods = json_array(), *nss = json_object(), *store = psw_k8s_objects(), *o, *p;
+	unsigned i, nb_here;
+	struct here *here = pods_here(st, &nb_here);
 	const char *key;
-	unsigned i;
 	size_t k;
 
-	for (i = 0; i < st->nb_atts; i++) {
-		const struct psw_attachment *a = &st->atts[i];
-
-		if (a->attached)
-			json_array_append_new(pods, pod_entry(a->pod_namespace, a->pod_name,
-				psw_k8s_find("Pod", a->pod_namespace, a->pod_name), att_ips(a)));
-	}
+	for (i = 0; i < nb_here; i++)
+		json_array_append_new(pods, pod_entry(here[i].ns, here[i].name,
+			psw_k8s_find("Pod", here[i].ns, here[i].name), here_ips(&here[i])));
 	json_object_foreach(store, key, o) {
 		json_t *meta = json_object_get(o, "metadata"), *status = json_object_get(o, "status"), *ips;
 		const char *ns = json_string_value(json_object_get(meta, "namespace")) ?: "";
@@ -524,7 +562,7 @@ world(const struct psw_state *st, json_t **pods_out, json_t **ns_out)
 			json_object_set_new(nss, name, labels_of(o));
 			continue;
 		}
-		if (strncmp(key, "Pod/", 4) != 0 || attached(st, ns, name))
+		if (strncmp(key, "Pod/", 4) != 0 || is_here(here, nb_here, ns, name))
 			continue;
 		ips = json_array();
 		json_array_foreach(json_object_get(status, "podIPs"), k, p)
@@ -544,6 +582,7 @@ world(const struct psw_state *st, json_t **pods_out, json_t **ns_out)
 		if (json_object_get(nss, ns) == NULL)
 			json_object_set_new(nss, ns, json_pack("{s:s}", "kubernetes.io/metadata.name", ns));
 	}
+	free(here);
 	*pods_out = pods;
 	*ns_out = nss;
 }
@@ -552,7 +591,7 @@ world(const struct psw_state *st, json_t **pods_out, json_t **ns_out)
 
 struct local_pod {
 	int port;
-	const struct psw_attachment *att;
+	const struct here *pod;
 	json_t *entry;                   /* the world shape */
 };
 
@@ -630,7 +669,7 @@ compile_pod(struct psw_state *st, const struct local_pod *lp, json_t *policies, 
 		if (pp == NULL) {
 			rc = -rte_errno;
 			snprintf(err, err_len, "cannot build the policy of pod %s/%s (%u rules): %s", ns,
-				 lp->att->pod_name, nb_rules, rte_strerror(rte_errno));
+				 lp->pod->name, nb_rules, rte_strerror(rte_errno));
 			goto out;
 		}
 	}
@@ -702,7 +741,8 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len
 	json_t *o;
 	struct local_pod local[PSW_MAX_PORTS];
 	bool is_local[PSW_MAX_PORTS] = { false };
-	unsigned nb_local = 0, i;
+	unsigned nb_local = 0, nb_here, i;
+	struct here *here;
 	const char *key;
 	size_t k;
 	int rc = 0;
@@ -745,32 +785,35 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len
 				slot_put(key);
 		}
 	}
-	for (i = 0; i < st->nb_atts; i++) {
-		const struct psw_attachment *a = &st->atts[i];
-		int port = a->attached ? psw_port_find(a->port_name) : -1;
+	here = pods_here(st, &nb_here);
+	if (here == NULL) {
+		snprintf(err, err_len, "out of memory compiling NetworkPolicies");
+		return -ENOMEM;
+	}
+	for (i = 0; i < nb_here && nb_local < PSW_MAX_PORTS; i++) {
+		const struct here *h = &here[i];
 		json_t *e;
 
-		if (port < 0 || port >= PSW_MAX_PORTS)
-			continue;
-		is_local[port] = true;
-		e = pod_entry(a->pod_namespace, a->pod_name,
-			      psw_k8s_find("Pod", a->pod_namespace, a->pod_name), att_ips(a));
+		if (is_local[h->port])
+			continue;                    /* one pod per port */
+		is_local[h->port] = true;
+		e = pod_entry(h->ns, h->name, psw_k8s_find("Pod", h->ns, h->name), here_ips(h));
 		if (changed != NULL) {
 			bool touched = false;
 
 			json_array_foreach(changed, k, o)
-				touched |= policy_selects(o, a->pod_namespace, json_object_get(e, "labels"));
+				touched |= policy_selects(o, h->ns, json_object_get(e, "labels"));
 			if (!touched) {
 				json_decref(e);
 				continue;
 			}
 		}
-		local[nb_local].port = port;
-		local[nb_local].att = a;
+		local[nb_local].port = h->port;
+		local[nb_local].pod = h;
 		local[nb_local++].entry = e;
 	}
 	for (i = 0; i < nb_local && rc == 0; i++) {
-		json_t *mine = json_object_get(pol_by_ns, local[i].att->pod_namespace), *none = NULL;
+		json_t *mine = json_object_get(pol_by_ns, local[i].pod->ns), *none = NULL;
 
 		if (mine == NULL)
 			mine = none = json_array();
@@ -783,6 +826,7 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len
 			psw_pol_table_set(st->pol, i, NULL);
 	for (i = 0; i < nb_local; i++)
 		json_decref(local[i].entry);
+	free(here);
 	return rc;
 }
 
@@ -814,6 +858,8 @@ json_t *
 psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name)
 {
 	json_t *items = json_array(), *store = psw_k8s_objects(), *o;
+	unsigned nb_here;
+	struct here *here = pods_here(st, &nb_here);
 	const char *key;
 
 	json_object_foreach(store, key, o) {
@@ -839,16 +885,15 @@ psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name)
 			c.allowed -= slot_base[s].allowed;
 			c.denied -= slot_base[s].denied;
 		}
-		for (i = 0; i < st->nb_atts; i++) {
-			const struct psw_attachment *a = &st->atts[i];
-			json_t *pod = psw_k8s_find("Pod", a->pod_namespace, a->pod_name);
+		for (i = 0; i < nb_here; i++) {
+			json_t *pod = psw_k8s_find("Pod", here[i].ns, here[i].name);
 			json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
 			json_t *none = NULL;
 
 			if (labels == NULL)
 				labels = none = json_object();
-			if (a->attached && policy_selects(o, a->pod_namespace, labels))
-				json_array_append_new(selected, json_string(a->pod_name));
+			if (policy_selects(o, here[i].ns, labels))
+				json_array_append_new(selected, json_string(here[i].name));
 			json_decref(none);
 		}
 		/* the stored object, with what this switch does with it as its status */
@@ -857,6 +902,7 @@ psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name)
 			"allowed", (json_int_t)c.allowed, "denied", (json_int_t)c.denied));
 		json_array_append_new(items, row);
 	}
+	free(here);
 	return items;
 }
 
@@ -868,28 +914,22 @@ struct end {
 	int port;                        /* podswitch port of a local pod, else -1 */
 };
 
-static bool
-att_has(const struct psw_attachment *a, int family, const uint8_t *addr)
-{
-	return family == 4 ? a->has_ip4 && memcmp(a->ip4, addr, 4) == 0
-			   : a->has_ip6 && memcmp(a->ip6, addr, 16) == 0;
-}
-
 static void
 end_local(const struct psw_state *st, struct end *e)
 {
-	unsigned i;
+	unsigned i, nb;
+	struct here *h = pods_here(st, &nb);
 
 	e->port = -1;
-	for (i = 0; i < st->nb_atts; i++) {
-		const struct psw_attachment *a = &st->atts[i];
-
-		if (a->attached && att_has(a, e->family, e->addr)) {
-			e->port = psw_port_find(a->port_name);
-			snprintf(e->what, sizeof(e->what), "%s/%s", a->pod_namespace, a->pod_name);
-			return;
+	for (i = 0; i < nb; i++) {
+		if (e->family == 4 ? h[i].has4 && memcmp(h[i].ip4, e->addr, 4) == 0
+				   : h[i].has6 && memcmp(h[i].ip6, e->addr, 16) == 0) {
+			e->port = h[i].port;
+			snprintf(e->what, sizeof(e->what), "%s/%s", h[i].ns, h[i].name);
+			break;
 		}
 	}
+	free(h);
 }
 
 /* "ns/pod", "pod" (in dflt_ns) or an address. NULL, or an error message (static). */
@@ -900,7 +940,8 @@ resolve_end(const struct psw_state *st, const char *s, const char *dflt_ns, int 
 	const char *slash = strchr(s, '/');
 	char ns[PSW_NAME_MAX + 1];
 	const char *name = s;
-	unsigned i;
+	struct here *here;
+	unsigned i, nb;
 
 	memset(e, 0, sizeof(*e));
 	if (inet_pton(AF_INET, s, e->addr) == 1 || inet_pton(AF_INET6, s, e->addr) == 1) {
@@ -918,16 +959,17 @@ resolve_end(const struct psw_state *st, const char *s, const char *dflt_ns, int 
 		name = slash + 1;
 	}
 	snprintf(e->what, sizeof(e->what), "%s/%s", ns, name);
-	for (i = 0; i < st->nb_atts; i++) {
-		const struct psw_attachment *a = &st->atts[i];
-
-		if (!a->attached || strcmp(a->pod_namespace, ns) || strcmp(a->pod_name, name))
+	here = pods_here(st, &nb);
+	for (i = 0; i < nb; i++) {
+		if (strcmp(here[i].ns, ns) || strcmp(here[i].name, name))
 			continue;
-		e->family = family_hint == 6 && a->has_ip6 ? 6 : a->has_ip4 ? 4 : 6;
-		memcpy(e->addr, e->family == 4 ? a->ip4 : a->ip6, e->family == 4 ? 4 : 16);
-		e->port = psw_port_find(a->port_name);
+		e->family = family_hint == 6 && here[i].has6 ? 6 : here[i].has4 ? 4 : 6;
+		memcpy(e->addr, e->family == 4 ? here[i].ip4 : here[i].ip6, e->family == 4 ? 4 : 16);
+		e->port = here[i].port;
+		free(here);
 		return NULL;
 	}
+	free(here);
 	{
 		json_t *pod = psw_k8s_find("Pod", ns, name), *status = json_object_get(pod, "status");
 		const char *ip = json_string_value(json_object_get(status, "podIP"));

@@ -356,6 +356,9 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 	st->cfg = *cfg;
 	st->has_cfg = true;
 	memset(cfg, 0, sizeof(*cfg));
+	/* configured pods are Kubernetes pods too: their policies follow */
+	if (psw_netpol_sync(st, NULL, err, err_len) < 0)
+		fprintf(stderr, "podswitch: policies not updated: %s\n", err);
 	if (!any_removed)
 		return 0;
 
