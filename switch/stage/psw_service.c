@@ -425,6 +425,28 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		memcpy(reply.dst, orig.src, alen);
 	}
 	rc = psw_ct_insert(t->ct, &orig, &reply, sp->id, bi, flags, now);
+	if (rc == -EEXIST) {
+		/* opened by an earlier packet of this burst, or by another worker: use it */
+		const struct psw_ct_key *kp = &orig;
+		uint32_t hit;
+
+		psw_ct_lookup(t->ct, &kp, 1, &hit);
+		if (hit != UINT32_MAX && (hit & 1) == PSW_CT_DIR_ORIG) {
+			e = psw_ct_entry(t->ct, hit);
+			if (e->flags & (PSW_CT_F_DENY_IN | PSW_CT_F_DENY_EG)) {
+				psw_set_drop(m, e->flags & PSW_CT_F_DENY_IN ? PSW_DROP_POLICY_INGRESS
+									 : PSW_DROP_POLICY_EGRESS);
+				return;
+			}
+			psw_ct_update(t->ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);
+			apply_nat(pkt, m, e, PSW_CT_DIR_ORIG);
+			m->ct = hit + 1;
+			/* its verdict may still be pending in this burst: judge it too */
+			m->flags |= PSW_F_CT_NEW;
+			psw_count_event(lc, PSW_EV_CT_HIT);
+			return;
+		}
+	}
 	if (rc < 0) {
 		psw_set_drop(m, rc == -ENOSPC ? PSW_DROP_CT_FULL : PSW_DROP_CT_CLASH);
 		return;

@@ -302,6 +302,37 @@ test_icmp_error_nated_back(void)
 	rte_pktmbuf_free(err);
 }
 
+/*
+ * Several packets of one new flow in one burst (a UDP client sending two
+ * datagrams back to back): conntrack misses them all; the first opens the
+ * connection, the others must use it, not be dropped as a clash.
+ */
+static void
+test_one_new_flow_twice_in_a_burst(void)
+{
+	struct tpkt p = tcp(mac_c, gw_mac, CLIENT, VIP, 40077, 53, 64);
+	struct psw_burst b = { .nb = 3 };
+	uint32_t before = psw_ct_count(t->ct);
+	unsigned i;
+
+	p.proto = IPPROTO_UDP;
+	for (i = 0; i < b.nb; i++) {
+		b.pkts[i] = tpkt_build(mp, &p);
+		b.meta[i].in_port = 0;
+	}
+	psw_worker_process(&lc, t, &b);
+	for (i = 0; i < b.nb; i++) {
+		const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(b.pkts[i], const struct rte_ipv4_hdr *, 14);
+
+		CU_ASSERT_EQUAL(b.meta[i].verdict, PSW_V_TX);
+		CU_ASSERT_EQUAL(b.meta[i].out_port, 1);
+		CU_ASSERT_EQUAL(ip->dst_addr, rte_cpu_to_be_32(BACKEND));
+		CU_ASSERT_EQUAL(b.meta[i].ct, b.meta[0].ct);
+		rte_pktmbuf_free(b.pkts[i]);
+	}
+	CU_ASSERT_EQUAL(psw_ct_count(t->ct), before + 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -320,6 +351,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "SYN DNAT-ed, SYN-ACK un-NAT-ed, ACK DNAT-ed: byte-exact", test_dnat_and_un_nat_byte_exact);
 	CU_add_test(s, "no endpoints: RST from the Service address, byte-exact", test_reject_byte_exact);
 	CU_add_test(s, "ICMP error from the backend NAT-ed back", test_icmp_error_nated_back);
+	CU_add_test(s, "one new flow twice in a burst: one connection, both DNAT-ed",
+		    test_one_new_flow_twice_in_a_burst);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
