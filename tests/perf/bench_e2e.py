@@ -1,0 +1,377 @@
+#!/usr/bin/python3
+"""End to end through real pod ports: dpdk-testpmd as the traffic generator
+on CPU 0, the switch's one worker (podswitch) or PMD thread (Open vSwitch with
+DPDK) on CPU 1, joined by two vhost-user sockets on which testpmd's
+virtio_user ports are the servers (the switches connect as clients, so both
+switches meet the very same sockets).
+
+The generator runs closed-loop: it injects bursts of frames on port 0
+(`start tx_first N`) and then swaps the L2/L3/L4 addresses of every frame it
+receives and sends it back on the port it came from (`5tswap`, loop
+topology). Each frame thus crosses the switch once per direction, forever;
+the number of frames in flight is fixed, so the rate is set by the slower of
+the generator and the switch, and no frame is lost unless the switch drops
+it. The figure is the sum of both ports' receive rates over a 5-second
+window after a 1-second warm-up, in Mpps and in Gbit/s of frame bytes.
+
+Scenarios (64-byte and 1518-byte frames, on-the-wire sizes):
+  io       testpmd io forwarding between the same two ports: the cost of the
+           ports themselves (the reference for pod-to-pod)
+  l3       podswitch: pod a -> pod b routed (MACs rewritten, TTL);
+           OVS: the equivalent OpenFlow rules (match nw_dst, set MACs, dec_ttl)
+  svc      podswitch: pod a -> ClusterIP of pod b (conntrack + DNAT both ways);
+           OVS: ct(commit, nat(dst=...)) and ct(nat) for the replies
+  svc+pol  the same with a NetworkPolicy of 1,000 rules on pod b (podswitch),
+           an ACL of 1,000 flows ahead of the ct() flows (OVS)
+
+Prints a table; appends one JSON object per scenario to argv[1].
+"""
+import json
+import os
+import re
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pswtest import BUILD, Scope, Switch, api_call, uid  # noqa: E402
+
+RUNS = int(os.environ.get("PSW_BENCH_E2E_RUNS", "3"))
+SECONDS = float(os.environ.get("PSW_BENCH_E2E_SECONDS", "5"))
+LAT_RATE = int(os.environ.get("PSW_BENCH_E2E_LAT_PPS", "500000"))
+GEN_MAC = ["02:00:00:00:e0:0a", "02:00:00:00:e0:0b"]
+GW_MAC = "02:50:53:57:00:01"          # podswitch's default gateway MAC
+IP_A, IP_B = "10.244.0.10", "10.244.0.11"
+
+
+GEN = os.path.join(BUILD, "tests", "perf", "psw-gen")
+OVS_VSWITCHD = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
+MAC_A, MAC_B = GEN_MAC
+VIP = "10.96.0.80"
+
+
+class Generator:
+    """psw-gen on CPU 0: virtio_user servers on both sockets, open loop. Start
+    it after the switch: it waits in its start-up for the switch (a vhost-user
+    client that retries every second) to connect to each socket in turn."""
+
+    def __init__(self, scope, socks, frame, flows, dst_ip, dport, rate=0, seconds=SECONDS):
+        self.prefix = "pswgen" + uid()
+        cmd = [GEN, "--no-huge", "-m", "512", "--no-pci", "--file-prefix=" + self.prefix, "--lcores=0@0",
+               "--single-file-segments", "--log-level=*:error"]
+        for i, s in enumerate(socks):
+            cmd.append("--vdev=net_virtio_user%d,path=%s,server=1,queues=1,queue_size=1024,mac=%s"
+                       % (i, s, GEN_MAC[i]))
+        cmd += ["--", "--frame", str(frame), "--flows", str(flows), "--seconds", str(seconds),
+                "--warmup", "1", "--rate", str(rate), "--src-mac", MAC_A, "--dst-mac", GW_MAC,
+                "--src-ip", IP_A, "--dst-ip", dst_ip, "--dport", str(dport)]
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        scope.defer(self.stop)
+
+    def result(self, timeout=120):
+        out, err = self.p.communicate(timeout=timeout)
+        if self.p.returncode != 0:
+            raise RuntimeError("psw-gen failed (%d): %s" % (self.p.returncode, err[-2000:]))
+        return json.loads(out.strip().splitlines()[-1])
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        shutil.rmtree("/var/run/dpdk/" + self.prefix, ignore_errors=True)
+
+
+def podswitch_conf(socks, extra=""):
+    return """ports = ( { name = "g0"; kind = "vhost-user"; socket = "%s"; client = true; },
+          { name = "g1"; kind = "vhost-user"; socket = "%s"; client = true; } );
+pods = ( { name = "a"; namespace = "bench"; port = "g0"; mac = "%s"; ip = "%s"; },
+         { name = "b"; namespace = "bench"; port = "g1"; mac = "%s"; ip = "%s"; } );
+%s""" % (socks[0], socks[1], GEN_MAC[0], IP_A, GEN_MAC[1], IP_B, extra)
+
+
+def policy_objects(nb_rules):
+    """Pod b isolated for ingress by nb_rules rules: nb_rules - 1 that do not
+    match the generator's flow (other /32 peers on other ports), the last one
+    allowing pod a's address to UDP 8080."""
+    objs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}},
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b", "namespace": "bench",
+                                                             "labels": {"app": "b"}},
+             "spec": {"containers": [{"name": "c"}]}}]
+    rules = [{"from": [{"ipBlock": {"cidr": "192.168.%d.%d/32" % (i // 250, i % 250 + 1)}}],
+              "ports": [{"port": 1000 + i % 5000, "protocol": "UDP"}]} for i in range(nb_rules - 1)]
+    rules.append({"from": [{"ipBlock": {"cidr": IP_A + "/32"}}], "ports": [{"port": 8080, "protocol": "UDP"}]})
+    objs.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                 "metadata": {"name": "b-in", "namespace": "bench"},
+                 "spec": {"podSelector": {"matchLabels": {"app": "b"}}, "ingress": rules}})
+    return objs
+
+
+def service_objects():
+    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "b", "namespace": "bench"},
+             "spec": {"clusterIP": "10.96.0.80", "ports": [{"port": 80, "targetPort": 8080,
+                                                            "protocol": "UDP"}]}},
+            {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+             "metadata": {"name": "b-1", "namespace": "bench", "labels": {"kubernetes.io/service-name": "b"}},
+             "addressType": "IPv4", "ports": [{"port": 8080, "protocol": "UDP"}],
+             "endpoints": [{"addresses": [IP_B], "conditions": {"ready": True}}]}]
+
+
+SCENARIOS = {
+    # name: (destination, UDP port, flows)
+    "l3": (IP_B, 8080, 8192),
+    "svc": (VIP, 80, 8192),
+    "svc, 1 flow": (VIP, 80, 1),
+    "svc+pol": (VIP, 80, 8192),
+}
+
+
+def run_podswitch(scope, scenario, frame, rate=0):
+    socks = [scope.path("g%d-%s.sock" % (i, uid())) for i in range(2)]
+    dst, dport, flows = SCENARIOS[scenario]
+    sw = Switch(scope, podswitch_conf(socks), workers="[1]", idle_sleep_us=0).start()
+    if scenario.startswith("svc"):
+        r = api_call(sw.sock, "apply", {"objects": service_objects()})
+        assert r["ok"], r
+    if scenario == "svc+pol":
+        r = api_call(sw.sock, "apply", {"objects": policy_objects(1000)})
+        assert r["ok"], r
+    res = Generator(scope, socks, frame, flows, dst, dport, rate).result()
+    stats = sw.stats()
+    sw.stop()
+    res["drops"] = {k: v for k, v in stats.items() if k.startswith("drop.") and v}
+    return res
+
+
+def run_io(scope, frame, rate=0):
+    """testpmd io forwarding as the 'switch' between the same two sockets, on CPU 1."""
+    socks = [scope.path("g%d-%s.sock" % (i, uid())) for i in range(2)]
+    prefix = "pswio" + uid()
+    cmd = ["dpdk-testpmd", "--no-huge", "-m", "512", "--no-pci", "--file-prefix=" + prefix,
+           "--lcores=0@0,1@1", "--log-level=*:error", "--single-file-segments",
+           "--vdev=net_vhost0,iface=%s,client=1,queues=1" % socks[0],
+           "--vdev=net_vhost1,iface=%s,client=1,queues=1" % socks[1],
+           "--", "--forward-mode=io", "--auto-start", "--stats-period=100", "--nb-cores=1",
+           "--no-mlockall", "--total-num-mbufs=8192", "--rxd=1024", "--txd=1024"]
+    io = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+    def stop():
+        if io.poll() is None:
+            io.send_signal(2)
+            try:
+                io.wait(10)
+            except subprocess.TimeoutExpired:
+                io.kill()
+                io.wait()
+        shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
+    scope.defer(stop)
+    res = Generator(scope, socks, frame, 8192, IP_B, 8080, rate).result()
+    stop()
+    res["drops"] = {}
+    return res
+
+
+def ovs_flows(scenario):
+    """OpenFlow rules doing the closest equivalent of podswitch's work."""
+    out = ["table=0,priority=0,actions=drop"]
+    if scenario == "l3":
+        out += ["table=0,priority=10,in_port=1,ip,dl_src=%s,nw_src=%s,nw_dst=%s,actions=mod_dl_src:%s,"
+                "mod_dl_dst:%s,dec_ttl,output:2" % (MAC_A, IP_A, IP_B, GW_MAC, MAC_B),
+                "table=0,priority=10,in_port=2,ip,dl_src=%s,nw_src=%s,nw_dst=%s,actions=mod_dl_src:%s,"
+                "mod_dl_dst:%s,dec_ttl,output:1" % (MAC_B, IP_B, IP_A, GW_MAC, MAC_A)]
+        return out
+    # Service: conntrack with DNAT; replies un-NAT-ed; the policy (an ACL) on new connections only
+    out += ["table=0,priority=10,in_port=1,udp,dl_src=%s,nw_src=%s,actions=ct(zone=1,nat,table=1)" % (MAC_A, IP_A),
+            "table=0,priority=10,in_port=2,udp,dl_src=%s,nw_src=%s,actions=ct(zone=1,nat,table=2)" % (MAC_B, IP_B),
+            "table=1,priority=10,ct_state=+new+trk,udp,nw_dst=%s,tp_dst=80,"
+            "actions=ct(commit,zone=1,nat(dst=%s:8080),table=3)" % (VIP, IP_B),
+            # committed (NAT-ed by the lookup; OVS keeps a one-way UDP flow +new until a reply):
+            # the verdict was taken at commit
+            "table=1,priority=20,ct_state=+trk,udp,nw_dst=%s,tp_dst=8080,actions=resubmit(,4)" % IP_B,
+            "table=1,priority=10,ct_state=-new+trk,actions=resubmit(,4)",
+            "table=1,priority=0,actions=drop",
+            "table=2,priority=10,ct_state=-new+trk,actions=mod_dl_src:%s,mod_dl_dst:%s,dec_ttl,output:1"
+            % (GW_MAC, MAC_A),
+            "table=2,priority=0,actions=drop",
+            "table=4,priority=0,actions=mod_dl_src:%s,mod_dl_dst:%s,dec_ttl,output:2" % (GW_MAC, MAC_B)]
+    if scenario == "svc+pol":
+        out += ["table=3,priority=100,udp,nw_src=192.168.%d.%d,tp_dst=%d,actions=resubmit(,4)"
+                % (i // 250, i % 250 + 1, 1000 + i % 5000) for i in range(999)]
+        out += ["table=3,priority=100,udp,nw_src=%s,tp_dst=8080,actions=resubmit(,4)" % IP_A,
+                "table=3,priority=0,actions=drop"]
+    else:
+        out += ["table=3,priority=0,actions=resubmit(,4)"]
+    return out
+
+
+HUGE_DIR = [os.environ.get("PSW_BENCH_HUGE_DIR", "")]
+
+
+def reserve_hugepages(scope, pages=600):
+    """Open vSwitch with DPDK needs hugepages: use PSW_BENCH_HUGE_DIR, or reserve
+    and mount pages for this run (released by the scope)."""
+    if HUGE_DIR[0]:
+        return True
+    path = "/proc/sys/vm/nr_hugepages"
+    old = int(open(path).read())
+    try:
+        open(path, "w").write(str(old + pages))
+    except OSError:
+        return False
+    scope.defer(lambda: open(path, "w").write(str(old)))
+    free = [int(x.split()[1]) for x in open("/proc/meminfo") if x.startswith("HugePages_Free")]
+    if not free or free[0] < pages:
+        return False
+    d = scope.path("huge")
+    os.makedirs(d)
+    if subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "nodev", d]).returncode != 0:
+        return False
+    scope.defer(lambda: subprocess.run(["umount", d]))
+    HUGE_DIR[0] = d
+    return True
+
+
+def ovs_available():
+    return os.path.exists(OVS_VSWITCHD) and shutil.which("ovsdb-server") and shutil.which("ovs-vsctl")
+
+
+def run_ovs(scope, scenario, frame, rate=0):
+    """A private Open vSwitch (own database, run directory and DPDK prefix): PMD on CPU 1,
+    its other threads on CPU 0, two dpdkvhostuserclient ports on the generator's sockets."""
+    socks = [scope.path("g%d-%s.sock" % (i, uid())) for i in range(2)]
+    d = scope.path("ovs" + uid())
+    os.makedirs(d)
+    env = dict(os.environ, OVS_RUNDIR=d, OVS_LOGDIR=d, OVS_DBDIR=d, OVS_SYSCONFDIR=d)
+    db, dbsock = os.path.join(d, "conf.db"), os.path.join(d, "db.sock")
+    subprocess.run(["ovsdb-tool", "create", db, "/usr/share/openvswitch/vswitch.ovsschema"], check=True, env=env)
+    procs = []
+
+    def stop_all():
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        shutil.rmtree("/var/run/dpdk/ovs" + os.path.basename(d), ignore_errors=True)
+    scope.defer(stop_all)
+    log = open(os.path.join(d, "ovs.out"), "w")
+    procs.append(subprocess.Popen(["ovsdb-server", db, "--remote=punix:" + dbsock,
+                                   "--unixctl=" + os.path.join(d, "ovsdb.ctl"),
+                                   "--log-file=" + os.path.join(d, "ovsdb.log")], env=env, stdout=log,
+                                  stderr=subprocess.STDOUT))
+    vsctl = ["ovs-vsctl", "--db=unix:" + dbsock, "--timeout=30"]
+    end = time.time() + 10
+    while not os.path.exists(dbsock) and time.time() < end:
+        time.sleep(0.05)
+    subprocess.run(vsctl + ["--no-wait", "init"], check=True, env=env)
+    subprocess.run(vsctl + ["--no-wait", "set", "Open_vSwitch", ".", "other_config:dpdk-init=true",
+                            "other_config:dpdk-lcore-mask=0x1", "other_config:pmd-cpu-mask=0x2",
+                            "other_config:dpdk-socket-mem=512",
+                            # OVS adds --in-memory, which --no-huge cannot go with: 2 MB pages
+                            "other_config:dpdk-extra=--no-pci --huge-dir=%s --file-prefix=ovs%s"
+                            % (HUGE_DIR[0], os.path.basename(d))], check=True, env=env)
+    dst, dport, flows = SCENARIOS[scenario]
+    procs.append(subprocess.Popen([OVS_VSWITCHD, "unix:" + dbsock, "--unixctl=" + os.path.join(d, "vswitchd.ctl"),
+                                   "--log-file=" + os.path.join(d, "vswitchd.log")], env=env, stdout=log,
+                                  stderr=subprocess.STDOUT))
+    subprocess.run(vsctl + ["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"],
+                   check=True, env=env)
+    for i, sk in enumerate(socks):
+        subprocess.run(vsctl + ["add-port", "br0", "vhu%d" % i, "--", "set", "Interface", "vhu%d" % i,
+                                "type=dpdkvhostuserclient", "options:vhost-server-path=" + sk,
+                                "ofport_request=%d" % (i + 1)], check=True, env=env)
+    ffile = os.path.join(d, "flows.txt")
+    with open(ffile, "w") as f:
+        f.write("\n".join(ovs_flows(scenario)) + "\n")
+    ofctl = ["ovs-ofctl"]          # ct() needs Nicira extensions
+    subprocess.run(ofctl + ["del-flows", "br0"], check=True, env=env)
+    subprocess.run(ofctl + ["add-flows", "br0", ffile], check=True, env=env)
+    res = Generator(scope, socks, frame, flows, dst, dport, rate).result()
+    res["drops"] = {}
+    stop_all()
+    return res
+
+
+def main():
+    out = open(sys.argv[1], "a") if len(sys.argv) > 1 else None
+    only = sys.argv[2:] if len(sys.argv) > 2 else None
+    huge = Scope()
+    try:
+        ovs = ovs_available() and reserve_hugepages(huge)
+        measure(out, only, ovs)
+    finally:
+        huge.close()
+
+
+def measure(out, only, ovs):
+    print("generator: psw-gen (open loop, UDP) on CPU 0; the switch's worker / PMD thread on CPU 1; "
+          "%.0f s windows after 1 s warm-up; median of %d runs, switches alternating%s"
+          % (SECONDS, RUNS, "" if ovs else " (Open vSwitch with DPDK or hugepages missing: skipped)"),
+          flush=True)
+    plan = [("io", 64), ("l3", 64), ("svc", 64), ("svc, 1 flow", 64), ("svc+pol", 64),
+            ("io", 1518), ("l3", 1518)]
+    for scenario, frame in plan:
+        if only and scenario not in only:
+            continue
+        switches = ["testpmd io"] if scenario == "io" else ["podswitch"] + (["ovs"] if ovs else [])
+        vals = {sw: [] for sw in switches}
+        drops = {}
+        for _ in range(RUNS):
+            for swname in switches:          # alternate within one invocation
+                scope = Scope()
+                try:
+                    if swname == "testpmd io":
+                        res = run_io(scope, frame)
+                    elif swname == "podswitch":
+                        res = run_podswitch(scope, scenario, frame)
+                    else:
+                        res = run_ovs(scope, scenario, frame)
+                    vals[swname].append(res)
+                    drops.update(res["drops"])
+                finally:
+                    scope.close()
+        meds = {}
+        for swname, rs in vals.items():
+            rx = [r["rx_pps"] for r in rs]
+            med = statistics.median(rx)
+            meds[swname] = med
+            loss = statistics.median(r["loss"] for r in rs)
+            name = "e2e vhost-user, %dB, %s, %s" % (frame, scenario, swname)
+            print("%-48s %7.2f Mpps %6.2f Gbit/s  loss %5.1f%%  (min %.2f, max %.2f)%s"
+                  % (name, med / 1e6, med * frame * 8 / 1e9, loss * 100, min(rx) / 1e6, max(rx) / 1e6,
+                     "  drops: %s" % drops if drops and swname == "podswitch" else ""), flush=True)
+            if out:
+                out.write(json.dumps({"scenario": name, "unit": "Mpps", "median": round(med / 1e6, 3),
+                                      "min": round(min(rx) / 1e6, 3), "max": round(max(rx) / 1e6, 3),
+                                      "runs": len(rx), "gbps": round(med * frame * 8 / 1e9, 3),
+                                      "loss": round(loss, 5)}) + "\n")
+        if "ovs" in meds and meds["ovs"] > 0:
+            print("%-48s %7.2fx" % ("  podswitch / Open vSwitch", meds["podswitch"] / meds["ovs"]), flush=True)
+    # latency at a fixed rate below both switches' maximum
+    if not only or "latency" in only:
+        for swname in ["podswitch"] + (["ovs"] if ovs else []):
+            lat = []
+            for _ in range(RUNS):
+                scope = Scope()
+                try:
+                    lat.append(run_podswitch(scope, "l3", 64, rate=LAT_RATE) if swname == "podswitch"
+                               else run_ovs(scope, "l3", 64, rate=LAT_RATE))
+                finally:
+                    scope.close()
+            for key in ("lat_min_ns", "lat_median_ns", "lat_p99_ns"):
+                med = statistics.median(r[key] for r in lat)
+                name = "e2e vhost-user latency at %.1f Mpps, %s, %s" % (LAT_RATE / 1e6, swname, key[4:-3])
+                print("%-48s %7.0f ns" % (name, med), flush=True)
+                if out:
+                    out.write(json.dumps({"scenario": name, "unit": "ns", "median": round(med),
+                                          "runs": len(lat)}) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,257 @@
+/*
+ * psw-gen: an open-loop traffic generator for the end-to-end benchmark
+ * (pktgen-style, on the DPDK ports given with --vdev, e.g. virtio_user
+ * servers that a switch connects to).
+ *
+ * One lcore sends UDP frames out of port 0 — N flows (source ports
+ * 1024..1024+N-1), a given frame size, at a given rate or as fast as it can —
+ * and receives on port 1, counting what comes back. Every frame carries its
+ * TSC send time; received frames give the latency (the generator reads the
+ * TSC it wrote, one clock, no synchronisation). Prints one JSON line:
+ * offered and received rates, loss, latency min / median / p99.
+ *
+ *   psw-gen [EAL args] -- --frame 64 --flows 1 --seconds 5 [--rate PPS]
+ *           --src-mac M --dst-mac M --src-ip A --dst-ip A --dport P [--warmup S]
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_udp.h>
+
+#define BURST 32
+#define MAGIC 0x70737767656e2121ull    /* "pswgen!!" */
+#define MAX_SAMPLES (1u << 20)
+
+struct stamp {
+	uint64_t magic;
+	uint64_t tsc;
+};
+
+static struct {
+	unsigned frame, flows;
+	double seconds, warmup;
+	uint64_t rate;
+	struct rte_ether_addr src_mac, dst_mac;
+	uint32_t src_ip, dst_ip;
+	uint16_t dport;
+} opt = { .frame = 64, .flows = 1, .seconds = 5, .warmup = 1 };
+
+static uint64_t samples[MAX_SAMPLES];
+static unsigned nb_samples;
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: psw-gen [EAL] -- --frame N --flows N --seconds S [--warmup S] [--rate PPS] "
+		"--src-mac M --dst-mac M --src-ip A --dst-ip A --dport P\n");
+	exit(2);
+}
+
+static void
+parse(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "frame", 1, 0, 'f' }, { "flows", 1, 0, 'n' }, { "seconds", 1, 0, 's' },
+		{ "warmup", 1, 0, 'w' }, { "rate", 1, 0, 'r' }, { "src-mac", 1, 0, 'a' },
+		{ "dst-mac", 1, 0, 'b' }, { "src-ip", 1, 0, 'c' }, { "dst-ip", 1, 0, 'd' },
+		{ "dport", 1, 0, 'p' }, { 0, 0, 0, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'f': opt.frame = (unsigned)atoi(optarg); break;
+		case 'n': opt.flows = (unsigned)atoi(optarg); break;
+		case 's': opt.seconds = atof(optarg); break;
+		case 'w': opt.warmup = atof(optarg); break;
+		case 'r': opt.rate = strtoull(optarg, NULL, 10); break;
+		case 'a': if (rte_ether_unformat_addr(optarg, &opt.src_mac) < 0) usage(); break;
+		case 'b': if (rte_ether_unformat_addr(optarg, &opt.dst_mac) < 0) usage(); break;
+		case 'c': if (inet_pton(AF_INET, optarg, &opt.src_ip) != 1) usage(); break;
+		case 'd': if (inet_pton(AF_INET, optarg, &opt.dst_ip) != 1) usage(); break;
+		case 'p': opt.dport = (uint16_t)atoi(optarg); break;
+		default: usage();
+		}
+	}
+	if (opt.frame < 64 || opt.frame > 1518 || opt.flows == 0 || opt.flows > 65000 || opt.seconds <= 0)
+		usage();
+}
+
+/* A frame of flow f: Ethernet, IPv4, UDP, the stamp, padding; frame = on-the-wire size with CRC. */
+static void
+fill(struct rte_mbuf *m, unsigned f)
+{
+	unsigned len = opt.frame - RTE_ETHER_CRC_LEN;
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+
+	memset(p, 0, len);
+	eth->src_addr = opt.src_mac;
+	eth->dst_addr = opt.dst_mac;
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(len - sizeof(*eth)));
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = opt.src_ip;
+	ip->dst_addr = opt.dst_ip;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->src_port = rte_cpu_to_be_16((uint16_t)(1024 + f));
+	udp->dst_port = rte_cpu_to_be_16(opt.dport);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(len - sizeof(*eth) - sizeof(*ip)));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct rte_eth_conf conf = { 0 };
+	struct rte_mempool *mp;
+	struct rte_mbuf *tx[BURST], *rx[BURST];
+	uint64_t hz, start, end, measure_from, next, gap, sent = 0, got = 0, sent_w = 0, got_w = 0;
+	uint64_t t_meas = 0;
+	unsigned flow = 0, stamp_off = sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) +
+					sizeof(struct rte_udp_hdr);
+	uint16_t port;
+	int n;
+
+	n = rte_eal_init(argc, argv);
+	if (n < 0)
+		return 1;
+	parse(argc - n, argv + n);
+	if (rte_eth_dev_count_avail() < 2) {
+		fprintf(stderr, "psw-gen: needs two ports (--vdev)\n");
+		return 1;
+	}
+	mp = rte_pktmbuf_pool_create("gen", 8192, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (mp == NULL)
+		return 1;
+	for (port = 0; port < 2; port++) {
+		if (rte_eth_dev_configure(port, 1, 1, &conf) < 0 ||
+		    rte_eth_rx_queue_setup(port, 0, 1024, (unsigned)rte_socket_id(), NULL, mp) < 0 ||
+		    rte_eth_tx_queue_setup(port, 0, 1024, (unsigned)rte_socket_id(), NULL) < 0 ||
+		    rte_eth_dev_start(port) < 0) {
+			fprintf(stderr, "psw-gen: port %u does not start\n", port);
+			return 1;
+		}
+	}
+	/* wait for both links (the switch connects to our sockets) */
+	hz = rte_get_tsc_hz();
+	end = rte_rdtsc() + 30 * hz;
+	for (;;) {
+		struct rte_eth_link l0, l1;
+
+		rte_eth_link_get_nowait(0, &l0);
+		rte_eth_link_get_nowait(1, &l1);
+		if (l0.link_status && l1.link_status)
+			break;
+		if (rte_rdtsc() > end) {
+			fprintf(stderr, "psw-gen: links not up\n");
+			return 1;
+		}
+		rte_delay_ms(50);
+	}
+	rte_delay_ms(200);
+	gap = opt.rate ? hz * BURST / opt.rate : 0;
+	start = rte_rdtsc();
+	measure_from = start + (uint64_t)(opt.warmup * (double)hz);
+	end = measure_from + (uint64_t)(opt.seconds * (double)hz);
+	next = start;
+	for (;;) {
+		uint64_t now = rte_rdtsc();
+		uint16_t nb, i;
+
+		if (now >= end)
+			break;
+		if (gap == 0 || now >= next) {
+			if (rte_pktmbuf_alloc_bulk(mp, tx, BURST) == 0) {
+				for (i = 0; i < BURST; i++) {
+					struct stamp *s;
+
+					fill(tx[i], flow);
+					flow = flow + 1 == opt.flows ? 0 : flow + 1;
+					s = rte_pktmbuf_mtod_offset(tx[i], struct stamp *, stamp_off);
+					s->magic = MAGIC;
+					s->tsc = now;
+				}
+				nb = rte_eth_tx_burst(0, 0, tx, BURST);
+				if (nb < BURST)
+					rte_pktmbuf_free_bulk(&tx[nb], BURST - nb);
+				sent += nb;
+				if (now >= measure_from)
+					sent_w += nb;
+			}
+			next += gap;
+			if (gap && next + 64 * gap < now)
+				next = now;          /* fell behind: do not burst to catch up */
+		}
+		nb = rte_eth_rx_burst(1, 0, rx, BURST);
+		now = rte_rdtsc();
+		for (i = 0; i < nb; i++) {
+			const struct stamp *s = rte_pktmbuf_data_len(rx[i]) >= stamp_off + sizeof(*s) ?
+				rte_pktmbuf_mtod_offset(rx[i], const struct stamp *, stamp_off) : NULL;
+
+			if (s == NULL || s->magic != MAGIC)
+				continue;
+			got++;
+			if (s->tsc >= measure_from) {
+				got_w++;
+				if (nb_samples < MAX_SAMPLES && (got_w & 15) == 0)
+					samples[nb_samples++] = now - s->tsc;
+			}
+		}
+		if (nb)
+			rte_pktmbuf_free_bulk(rx, nb);
+		/* drain what the switch sends back on port 0 (ARP, errors) */
+		nb = rte_eth_rx_burst(0, 0, rx, BURST);
+		if (nb)
+			rte_pktmbuf_free_bulk(rx, nb);
+	}
+	t_meas = end - measure_from;
+	/* frames still in flight when the window closed are counted as received if they arrive soon */
+	end = rte_rdtsc() + hz / 20;
+	while (rte_rdtsc() < end) {
+		uint16_t nb = rte_eth_rx_burst(1, 0, rx, BURST), i;
+
+		for (i = 0; i < nb; i++) {
+			const struct stamp *s = rte_pktmbuf_mtod_offset(rx[i], const struct stamp *, stamp_off);
+
+			if (s->magic == MAGIC && s->tsc >= measure_from && s->tsc < measure_from + t_meas)
+				got_w++;
+		}
+		if (nb)
+			rte_pktmbuf_free_bulk(rx, nb);
+	}
+	qsort(samples, nb_samples, sizeof(samples[0]), cmp_u64);
+	printf("{\"tx_pps\": %.0f, \"rx_pps\": %.0f, \"loss\": %.6f, \"sent\": %" PRIu64 ", \"received\": %"
+	       PRIu64 ", \"lat_min_ns\": %.0f, \"lat_median_ns\": %.0f, \"lat_p99_ns\": %.0f, \"samples\": %u}\n",
+	       (double)sent_w * (double)hz / (double)t_meas, (double)got_w * (double)hz / (double)t_meas,
+	       sent_w ? 1.0 - (double)got_w / (double)sent_w : 0.0, sent, got,
+	       nb_samples ? (double)samples[0] * 1e9 / (double)hz : 0,
+	       nb_samples ? (double)samples[nb_samples / 2] * 1e9 / (double)hz : 0,
+	       nb_samples ? (double)samples[nb_samples * 99 / 100] * 1e9 / (double)hz : 0, nb_samples);
+	fflush(stdout);
+	for (port = 0; port < 2; port++)
+		rte_eth_dev_stop(port);
+	rte_eal_cleanup();
+	return 0;
+}
