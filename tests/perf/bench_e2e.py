@@ -1,30 +1,32 @@
 #!/usr/bin/python3
-"""End to end through real pod ports: dpdk-testpmd as the traffic generator
-on CPU 0, the switch's one worker (podswitch) or PMD thread (Open vSwitch with
-DPDK) on CPU 1, joined by two vhost-user sockets on which testpmd's
-virtio_user ports are the servers (the switches connect as clients, so both
-switches meet the very same sockets).
+"""End to end through real pod ports: psw-gen (tests/perf/psw_gen.c), an
+open-loop generator, on CPU 0; the switch's one worker (podswitch) or PMD
+thread (Open vSwitch with DPDK, run privately) on CPU 1; joined by two
+vhost-user sockets on which the generator's virtio_user ports are the
+servers (the switches connect as clients, so every switch meets the very
+same sockets, frames and flows).
 
-The generator runs closed-loop: it injects bursts of frames on port 0
-(`start tx_first N`) and then swaps the L2/L3/L4 addresses of every frame it
-receives and sends it back on the port it came from (`5tswap`, loop
-topology). Each frame thus crosses the switch once per direction, forever;
-the number of frames in flight is fixed, so the rate is set by the slower of
-the generator and the switch, and no frame is lost unless the switch drops
-it. The figure is the sum of both ports' receive rates over a 5-second
-window after a 1-second warm-up, in Mpps and in Gbit/s of frame bytes.
+The generator sends UDP frames of N flows (source ports) out of port 0 as
+fast as the switch takes them (vhost-user pushes back when the switch is
+slower), or at a fixed rate, and counts them on port 1. The figure is the
+rate received on port 1 over a 5-second window after a 1-second warm-up, in
+Mpps and in Gbit/s of frame bytes, with the loss; at a fixed rate, the
+latency (min / median / p99) from TSC stamps in the frames.
 
 Scenarios (64-byte and 1518-byte frames, on-the-wire sizes):
-  io       testpmd io forwarding between the same two ports: the cost of the
-           ports themselves (the reference for pod-to-pod)
-  l3       podswitch: pod a -> pod b routed (MACs rewritten, TTL);
-           OVS: the equivalent OpenFlow rules (match nw_dst, set MACs, dec_ttl)
-  svc      podswitch: pod a -> ClusterIP of pod b (conntrack + DNAT both ways);
-           OVS: ct(commit, nat(dst=...)) and ct(nat) for the replies
-  svc+pol  the same with a NetworkPolicy of 1,000 rules on pod b (podswitch),
-           an ACL of 1,000 flows ahead of the ct() flows (OVS)
+  io       testpmd io forwarding between the same two sockets: the cost of
+           the ports themselves (the reference for pod-to-pod)
+  l3       pod a -> pod b routed (MACs rewritten, TTL, anti-spoofing);
+           OVS: OpenFlow rules matching in_port, MAC and addresses, rewriting
+           the MACs, dec_ttl
+  svc      pod a -> the ClusterIP of pod b, 8,192 flows and 1 flow
+           (conntrack + DNAT); OVS: ct(nat) / ct(commit, nat(dst=...))
+  svc+pol  the same with a NetworkPolicy of 1,000 rules on pod b
+           (podswitch), a 1,000-flow ACL table on new connections (OVS)
 
-Prints a table; appends one JSON object per scenario to argv[1].
+Each scenario runs the switches alternately in one invocation and prints
+the ratio podswitch / Open vSwitch. Appends one JSON object per figure to
+argv[1]; further arguments pick scenarios.
 """
 import json
 import os
