@@ -141,6 +141,28 @@ enum { PSW_CT_TCP, PSW_CT_UDP, PSW_CT_ICMP, PSW_CT_OTHER };
  */
 bool psw_ct_key_of(const struct psw_meta *m, struct psw_ct_key *k);
 
+/** Would psw_ct_key_of() track this packet? (The same test, without building the key.) */
+static inline bool
+psw_ct_trackable(const struct psw_meta *m)
+{
+	unsigned type;
+
+	if (!(m->flags & PSW_F_L4) || (m->flags & PSW_F_FRAG_LATER))
+		return false;
+	switch (m->l4_proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case IPPROTO_SCTP:
+		return true;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		type = m->dport >> 8;
+		return type == 8 || type == 0 || type == 128 || type == 129;
+	default:
+		return false;
+	}
+}
+
 /** The reverse of a key (what a reply carries). */
 static inline void
 psw_ct_key_reverse(const struct psw_ct_key *k, struct psw_ct_key *r)
@@ -176,6 +198,18 @@ void psw_ct_lookup(struct psw_ct *ct, const struct psw_ct_key *keys[], unsigned 
 int psw_ct_insert(struct psw_ct *ct, const struct psw_ct_key *orig,
 		  const struct psw_ct_key *reply, uint32_t svc, uint32_t backend,
 		  uint8_t flags, uint64_t now);
+
+/**
+ * No entry is in use or waiting to be freed (worker side, a racy read that
+ * errs towards "not empty"): then no packet can belong to a connection. An
+ * entry is taken from the free ring before anything can refer to it, and
+ * goes back only after its grace period.
+ */
+static inline bool
+psw_ct_empty(const struct psw_ct *ct)
+{
+	return rte_ring_count(ct->free) == ct->size;
+}
 
 /**
  * A connection the policy stage denied (dir: PSW_POL_INGRESS 0 / EGRESS 1):

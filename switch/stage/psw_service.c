@@ -185,6 +185,18 @@ psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_b
 	if (ct == NULL)
 		return;
 	pol_gen = psw_pol_gen(t->pol);
+	if (psw_ct_empty(ct)) {
+		/* no connection at all (no Service or policy has opened one): every
+		 * trackable packet is a miss, no lookup needed */
+		for (i = 0; i < b->nb; i++) {
+			struct psw_meta *m = &b->meta[i];
+
+			if (m->verdict == PSW_V_CONTINUE && (m->l3 == PSW_L3_IPV4 || m->l3 == PSW_L3_IPV6) &&
+			    psw_ct_trackable(m))
+				m->flags |= PSW_F_CT_MISS;
+		}
+		return;
+	}
 	for (i = 0; i < b->nb; i++) {
 		struct psw_meta *m = &b->meta[i];
 

@@ -61,6 +61,7 @@ class Generator:
     client that retries every second) to connect to each socket in turn."""
 
     def __init__(self, scope, socks, frame, flows, dst_ip, dport, rate=0, seconds=SECONDS):
+        burst = 2 if rate else 32           # at a fixed rate: latency of the switch, not of a queue
         self.prefix = "pswgen" + uid()
         cmd = [GEN, "--no-huge", "-m", "512", "--no-pci", "--file-prefix=" + self.prefix, "--lcores=0@0",
                "--single-file-segments", "--log-level=*:error"]
@@ -68,7 +69,7 @@ class Generator:
             cmd.append("--vdev=net_virtio_user%d,path=%s,server=1,queues=1,queue_size=1024,mac=%s"
                        % (i, s, GEN_MAC[i]))
         cmd += ["--", "--frame", str(frame), "--flows", str(flows), "--seconds", str(seconds),
-                "--warmup", "1", "--rate", str(rate), "--src-mac", MAC_A, "--dst-mac", GW_MAC,
+                "--warmup", "1", "--rate", str(rate), "--burst", str(burst), "--src-mac", MAC_A, "--dst-mac", GW_MAC,
                 "--src-ip", IP_A, "--dst-ip", dst_ip, "--dport", str(dport)]
         self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         scope.defer(self.stop)

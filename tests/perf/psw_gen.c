@@ -10,8 +10,11 @@
  * TSC it wrote, one clock, no synchronisation). Prints one JSON line:
  * offered and received rates, loss, latency min / median / p99.
  *
- *   psw-gen [EAL args] -- --frame 64 --flows 1 --seconds 5 [--rate PPS]
+ *   psw-gen [EAL args] -- --frame 64 --flows 1 --seconds 5 [--rate PPS] [--burst N]
  *           --src-mac M --dst-mac M --src-ip A --dst-ip A --dport P [--warmup S]
+ *
+ * At a fixed rate, small bursts (--burst 1..4) keep the latency figure about
+ * the switch rather than about the frames queued behind each other.
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -38,13 +41,13 @@ struct stamp {
 };
 
 static struct {
-	unsigned frame, flows;
+	unsigned frame, flows, burst;
 	double seconds, warmup;
 	uint64_t rate;
 	struct rte_ether_addr src_mac, dst_mac;
 	uint32_t src_ip, dst_ip;
 	uint16_t dport;
-} opt = { .frame = 64, .flows = 1, .seconds = 5, .warmup = 1 };
+} opt = { .frame = 64, .flows = 1, .seconds = 5, .warmup = 1, .burst = BURST };
 
 static uint64_t samples[MAX_SAMPLES];
 static unsigned nb_samples;
@@ -72,7 +75,7 @@ parse(int argc, char **argv)
 		{ "frame", 1, 0, 'f' }, { "flows", 1, 0, 'n' }, { "seconds", 1, 0, 's' },
 		{ "warmup", 1, 0, 'w' }, { "rate", 1, 0, 'r' }, { "src-mac", 1, 0, 'a' },
 		{ "dst-mac", 1, 0, 'b' }, { "src-ip", 1, 0, 'c' }, { "dst-ip", 1, 0, 'd' },
-		{ "dport", 1, 0, 'p' }, { 0, 0, 0, 0 },
+		{ "dport", 1, 0, 'p' }, { "burst", 1, 0, 'u' }, { 0, 0, 0, 0 },
 	};
 	int c;
 
@@ -88,10 +91,12 @@ parse(int argc, char **argv)
 		case 'c': if (inet_pton(AF_INET, optarg, &opt.src_ip) != 1) usage(); break;
 		case 'd': if (inet_pton(AF_INET, optarg, &opt.dst_ip) != 1) usage(); break;
 		case 'p': opt.dport = (uint16_t)atoi(optarg); break;
+		case 'u': opt.burst = (unsigned)atoi(optarg); break;
 		default: usage();
 		}
 	}
-	if (opt.frame < 64 || opt.frame > 1518 || opt.flows == 0 || opt.flows > 65000 || opt.seconds <= 0)
+	if (opt.frame < 64 || opt.frame > 1518 || opt.flows == 0 || opt.flows > 65000 || opt.seconds <= 0 ||
+	    opt.burst == 0 || opt.burst > BURST)
 		usage();
 }
 
@@ -171,7 +176,7 @@ main(int argc, char **argv)
 		rte_delay_ms(50);
 	}
 	rte_delay_ms(200);
-	gap = opt.rate ? hz * BURST / opt.rate : 0;
+	gap = opt.rate ? hz * opt.burst / opt.rate : 0;
 	start = rte_rdtsc();
 	measure_from = start + (uint64_t)(opt.warmup * (double)hz);
 	end = measure_from + (uint64_t)(opt.seconds * (double)hz);
@@ -183,8 +188,8 @@ main(int argc, char **argv)
 		if (now >= end)
 			break;
 		if (gap == 0 || now >= next) {
-			if (rte_pktmbuf_alloc_bulk(mp, tx, BURST) == 0) {
-				for (i = 0; i < BURST; i++) {
+			if (rte_pktmbuf_alloc_bulk(mp, tx, opt.burst) == 0) {
+				for (i = 0; i < opt.burst; i++) {
 					struct stamp *s;
 
 					fill(tx[i], flow);
@@ -193,9 +198,9 @@ main(int argc, char **argv)
 					s->magic = MAGIC;
 					s->tsc = now;
 				}
-				nb = rte_eth_tx_burst(0, 0, tx, BURST);
-				if (nb < BURST)
-					rte_pktmbuf_free_bulk(&tx[nb], BURST - nb);
+				nb = rte_eth_tx_burst(0, 0, tx, (uint16_t)opt.burst);
+				if (nb < opt.burst)
+					rte_pktmbuf_free_bulk(&tx[nb], opt.burst - nb);
 				sent += nb;
 				if (now >= measure_from)
 					sent_w += nb;
@@ -215,7 +220,7 @@ main(int argc, char **argv)
 			got++;
 			if (s->tsc >= measure_from) {
 				got_w++;
-				if (nb_samples < MAX_SAMPLES && (got_w & 15) == 0)
+				if (nb_samples < MAX_SAMPLES && (opt.rate || (got_w & 15) == 0))
 					samples[nb_samples++] = now - s->tsc;
 			}
 		}
