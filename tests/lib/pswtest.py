@@ -82,7 +82,8 @@ def uid():
 class Switch:
     """A podswitch process on a generated libconfig file."""
 
-    def __init__(self, scope, body, workers="[1]", name=None, sock=None, state=None, idle_sleep_us=50):
+    def __init__(self, scope, body, workers="[1]", name=None, sock=None, state=None, idle_sleep_us=50,
+                 eal=""):
         self.scope = scope
         self.prefix = "psw" + uid()
         self.conf = scope.path((name or self.prefix) + ".conf")
@@ -90,6 +91,7 @@ class Switch:
         self.body = body
         self.workers = workers
         self.idle_sleep_us = idle_sleep_us
+        self.eal = eal
         self.proc = None
         # each instance its own API socket and state, unless a test shares them on purpose
         self.sock = sock or scope.path((name or self.prefix) + ".sock")
@@ -98,7 +100,7 @@ class Switch:
 
     def write(self, body):
         with open(self.conf, "w") as f:
-            f.write('eal = { file_prefix = "%s"; };\n' % self.prefix)
+            f.write('eal = { file_prefix = "%s"; %s };\n' % (self.prefix, self.eal))
             f.write("workers = { cores = %s; idle_sleep_us = %d; };\n" % (self.workers, self.idle_sleep_us))
             f.write('api = { socket = "%s"; sockets_dir = "%s"; state_dir = "%s"; };\n'
                     % (self.sock, self.scope.path("socks"), self.state))

@@ -87,6 +87,13 @@ class Generator:
         shutil.rmtree("/var/run/dpdk/" + self.prefix, ignore_errors=True)
 
 
+def podswitch_eal():
+    """The same memory as Open vSwitch gets, when there are hugepages: 2 MB pages."""
+    if not HUGE_DIR[0]:
+        return ""
+    return 'hugepages = true; memory_mb = 512; args = [ "--huge-dir=%s" ];' % HUGE_DIR[0]
+
+
 def podswitch_conf(socks, extra=""):
     return """ports = ( { name = "g0"; kind = "vhost-user"; socket = "%s"; client = true; },
           { name = "g1"; kind = "vhost-user"; socket = "%s"; client = true; } );
@@ -135,7 +142,7 @@ SCENARIOS = {
 def run_podswitch(scope, scenario, frame, rate=0):
     socks = [scope.path("g%d-%s.sock" % (i, uid())) for i in range(2)]
     dst, dport, flows = SCENARIOS[scenario]
-    sw = Switch(scope, podswitch_conf(socks), workers="[1]", idle_sleep_us=0).start()
+    sw = Switch(scope, podswitch_conf(socks), workers="[1]", idle_sleep_us=0, eal=podswitch_eal()).start()
     if scenario.startswith("svc"):
         r = api_call(sw.sock, "apply", {"objects": service_objects()})
         assert r["ok"], r
@@ -153,7 +160,8 @@ def run_io(scope, frame, rate=0):
     """testpmd io forwarding as the 'switch' between the same two sockets, on CPU 1."""
     socks = [scope.path("g%d-%s.sock" % (i, uid())) for i in range(2)]
     prefix = "pswio" + uid()
-    cmd = ["dpdk-testpmd", "--no-huge", "-m", "512", "--no-pci", "--file-prefix=" + prefix,
+    mem = ["--huge-dir=" + HUGE_DIR[0], "-m", "512"] if HUGE_DIR[0] else ["--no-huge", "-m", "512"]
+    cmd = ["dpdk-testpmd"] + mem + ["--no-pci", "--file-prefix=" + prefix,
            "--lcores=0@0,1@1", "--log-level=*:error", "--single-file-segments",
            "--vdev=net_vhost0,iface=%s,client=1,queues=1" % socks[0],
            "--vdev=net_vhost1,iface=%s,client=1,queues=1" % socks[1],
