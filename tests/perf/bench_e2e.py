@@ -60,14 +60,18 @@ class Generator:
     it after the switch: it waits in its start-up for the switch (a vhost-user
     client that retries every second) to connect to each socket in turn."""
 
-    def __init__(self, scope, socks, frame, flows, dst_ip, dport, rate=0, seconds=SECONDS):
+    def __init__(self, scope, socks, frame, flows, dst_ip, dport, rate=0, seconds=SECONDS, memif=False):
         burst = 2 if rate else 32           # at a fixed rate: latency of the switch, not of a queue
         self.prefix = "pswgen" + uid()
         cmd = [GEN, "--no-huge", "-m", "512", "--no-pci", "--file-prefix=" + self.prefix, "--lcores=0@0",
                "--single-file-segments", "--log-level=*:error"]
         for i, s in enumerate(socks):
-            cmd.append("--vdev=net_virtio_user%d,path=%s,server=1,queues=1,queue_size=1024,mac=%s"
-                       % (i, s, GEN_MAC[i]))
+            if memif:       # the switch's memif ports are the servers
+                cmd.append("--vdev=net_memif%d,role=client,id=0,socket=%s,socket-abstract=no,mac=%s"
+                           % (i, s, GEN_MAC[i]))
+            else:
+                cmd.append("--vdev=net_virtio_user%d,path=%s,server=1,queues=1,queue_size=1024,mac=%s"
+                           % (i, s, GEN_MAC[i]))
         cmd += ["--", "--frame", str(frame), "--flows", str(flows), "--seconds", str(seconds),
                 "--warmup", "1", "--rate", str(rate), "--burst", str(burst), "--src-mac", MAC_A, "--dst-mac", GW_MAC,
                 "--src-ip", IP_A, "--dst-ip", dst_ip, "--dport", str(dport)]
@@ -94,12 +98,13 @@ def podswitch_eal():
     return 'hugepages = true; memory_mb = 512; args = [ "--huge-dir=%s" ];' % HUGE_DIR[0]
 
 
-def podswitch_conf(socks, extra=""):
-    return """ports = ( { name = "g0"; kind = "vhost-user"; socket = "%s"; client = true; },
-          { name = "g1"; kind = "vhost-user"; socket = "%s"; client = true; } );
+def podswitch_conf(socks, extra="", memif=False):
+    kind = 'kind = "memif"' if memif else 'kind = "vhost-user"; client = true'
+    return """ports = ( { name = "g0"; %s; socket = "%s"; },
+          { name = "g1"; %s; socket = "%s"; } );
 pods = ( { name = "a"; namespace = "bench"; port = "g0"; mac = "%s"; ip = "%s"; },
          { name = "b"; namespace = "bench"; port = "g1"; mac = "%s"; ip = "%s"; } );
-%s""" % (socks[0], socks[1], GEN_MAC[0], IP_A, GEN_MAC[1], IP_B, extra)
+%s""" % (kind, socks[0], kind, socks[1], GEN_MAC[0], IP_A, GEN_MAC[1], IP_B, extra)
 
 
 def policy_objects(nb_rules):
@@ -139,32 +144,34 @@ SCENARIOS = {
 }
 
 
-def run_podswitch(scope, scenario, frame, rate=0):
+def run_podswitch(scope, scenario, frame, rate=0, memif=False):
     socks = [scope.path("g%d-%s.sock" % (i, uid())) for i in range(2)]
     dst, dport, flows = SCENARIOS[scenario]
-    sw = Switch(scope, podswitch_conf(socks), workers="[1]", idle_sleep_us=0, eal=podswitch_eal()).start()
+    sw = Switch(scope, podswitch_conf(socks, memif=memif), workers="[1]", idle_sleep_us=0,
+                eal=podswitch_eal()).start()
     if scenario.startswith("svc"):
         r = api_call(sw.sock, "apply", {"objects": service_objects()})
         assert r["ok"], r
     if scenario == "svc+pol":
         r = api_call(sw.sock, "apply", {"objects": policy_objects(1000)})
         assert r["ok"], r
-    res = Generator(scope, socks, frame, flows, dst, dport, rate).result()
+    res = Generator(scope, socks, frame, flows, dst, dport, rate, memif=memif).result()
     stats = sw.stats()
     sw.stop()
     res["drops"] = {k: v for k, v in stats.items() if k.startswith("drop.") and v}
     return res
 
 
-def run_io(scope, frame, rate=0):
+def run_io(scope, frame, rate=0, memif=False):
     """testpmd io forwarding as the 'switch' between the same two sockets, on CPU 1."""
     socks = [scope.path("g%d-%s.sock" % (i, uid())) for i in range(2)]
     prefix = "pswio" + uid()
     mem = ["--huge-dir=" + HUGE_DIR[0], "-m", "512"] if HUGE_DIR[0] else ["--no-huge", "-m", "512"]
     cmd = ["dpdk-testpmd"] + mem + ["--no-pci", "--file-prefix=" + prefix,
            "--lcores=0@0,1@1", "--log-level=*:error", "--single-file-segments",
-           "--vdev=net_vhost0,iface=%s,client=1,queues=1" % socks[0],
-           "--vdev=net_vhost1,iface=%s,client=1,queues=1" % socks[1],
+           ] + (["--vdev=net_memif%d,role=server,id=0,socket=%s,socket-abstract=no" % (i, sk)
+                 for i, sk in enumerate(socks)] if memif else
+                ["--vdev=net_vhost%d,iface=%s,client=1,queues=1" % (i, sk) for i, sk in enumerate(socks)]) + [
            "--", "--forward-mode=io", "--auto-start", "--stats-period=100", "--nb-cores=1",
            "--no-mlockall", "--total-num-mbufs=8192", "--rxd=1024", "--txd=1024"]
     io = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -179,7 +186,11 @@ def run_io(scope, frame, rate=0):
                 io.wait()
         shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
     scope.defer(stop)
-    res = Generator(scope, socks, frame, 8192, IP_B, 8080, rate).result()
+    if memif:
+        end = time.time() + 10
+        while not all(os.path.exists(sk) for sk in socks) and time.time() < end:
+            time.sleep(0.05)
+    res = Generator(scope, socks, frame, 8192, IP_B, 8080, rate, memif=memif).result()
     stop()
     res["drops"] = {}
     return res
@@ -326,11 +337,16 @@ def measure(out, only, ovs):
           % (SECONDS, RUNS, "" if ovs else " (Open vSwitch with DPDK or hugepages missing: skipped)"),
           flush=True)
     plan = [("io", 64), ("l3", 64), ("svc", 64), ("svc, 1 flow", 64), ("svc+pol", 64),
-            ("io", 1518), ("l3", 1518)]
+            ("io", 1518), ("l3", 1518), ("io memif", 64), ("l3 memif", 64)]
     for scenario, frame in plan:
         if only and scenario not in only:
             continue
-        switches = ["testpmd io"] if scenario == "io" else ["podswitch"] + (["ovs"] if ovs else [])
+        memif = scenario.endswith(" memif")
+        scenario = scenario.replace(" memif", "")
+        if scenario == "io":
+            switches = ["testpmd io"]
+        else:           # Open vSwitch has no memif port type
+            switches = ["podswitch"] + (["ovs"] if ovs and not memif else [])
         vals = {sw: [] for sw in switches}
         drops = {}
         for _ in range(RUNS):
@@ -338,9 +354,9 @@ def measure(out, only, ovs):
                 scope = Scope()
                 try:
                     if swname == "testpmd io":
-                        res = run_io(scope, frame)
+                        res = run_io(scope, frame, memif=memif)
                     elif swname == "podswitch":
-                        res = run_podswitch(scope, scenario, frame)
+                        res = run_podswitch(scope, scenario, frame, memif=memif)
                     else:
                         res = run_ovs(scope, scenario, frame)
                     vals[swname].append(res)
@@ -353,7 +369,7 @@ def measure(out, only, ovs):
             med = statistics.median(rx)
             meds[swname] = med
             loss = statistics.median(r["loss"] for r in rs)
-            name = "e2e vhost-user, %dB, %s, %s" % (frame, scenario, swname)
+            name = "e2e %s, %dB, %s, %s" % ("memif" if memif else "vhost-user", frame, scenario, swname)
             print("%-48s %7.2f Mpps %6.2f Gbit/s  loss %5.1f%%  (min %.2f, max %.2f)%s"
                   % (name, med / 1e6, med * frame * 8 / 1e9, loss * 100, min(rx) / 1e6, max(rx) / 1e6,
                      "  drops: %s" % drops if drops and swname == "podswitch" else ""), flush=True)
