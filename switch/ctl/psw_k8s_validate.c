@@ -563,11 +563,15 @@ validate_networkpolicy(struct vctx *v, json_t *obj, json_t *meta, const char *na
 	}
 	if (!json_is_array(types))
 		return fail(v, "spec.policyTypes", "must be a list");
+	if (json_array_size(types) > 2)
+		return fail(v, "spec.policyTypes", "at most two entries (Ingress, Egress)");
 	json_array_foreach(types, i, t) {
 		const char *s = json_string_value(t);
 
 		if (s == NULL || (strcmp(s, "Ingress") && strcmp(s, "Egress")))
 			return fail(v, "spec.policyTypes", "entries must be Ingress or Egress");
+		if (i == 1 && strcmp(s, json_string_value(json_array_get(types, 0)) ?: "") == 0)
+			return fail(v, "spec.policyTypes", "'%s' is listed twice", s);
 	}
 	return 0;
 }

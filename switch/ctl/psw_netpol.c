@@ -649,10 +649,15 @@ compile_pod(struct psw_state *st, const struct local_pod *lp, json_t *policies, 
 				 PSW_POL_MAX_SLOTS);
 			goto out;
 		}
+		bool seen[2] = { false, false };
+
 		json_array_foreach(json_object_get(json_object_get(pol, "spec"), "policyTypes"), j, type) {
 			unsigned d = strcmp(json_string_value(type) ?: "", "Egress") == 0 ? PSW_POL_EGRESS
 											: PSW_POL_INGRESS;
 
+			if (seen[d])
+				continue;                /* each direction once per policy */
+			seen[d] = true;
 			isolated[d] = true;
 			iso[d][nb_iso[d]++] = (uint16_t)slot;
 			rc = psw_netpol_compile(pol, d, (unsigned)slot, lp->entry, pods, nss, &rules, &nb_rules);
@@ -668,8 +673,13 @@ compile_pod(struct psw_state *st, const struct local_pod *lp, json_t *policies, 
 		pp = psw_pol_port_build(isolated, rules, nb_rules, isoc, nb_iso, (int)rte_socket_id());
 		if (pp == NULL) {
 			rc = -rte_errno;
-			snprintf(err, err_len, "cannot build the policy of pod %s/%s (%u rules): %s", ns,
-				 lp->pod->name, nb_rules, rte_strerror(rte_errno));
+			snprintf(err, err_len, "cannot build the policy of pod %s/%s (%u rules): %s; "
+				 "it allows nothing until it can", ns, lp->pod->name, nb_rules,
+				 rte_strerror(rte_errno));
+			/* fail closed: isolated as the policies say, no rule */
+			pp = psw_pol_port_build(isolated, NULL, 0, isoc, nb_iso, (int)rte_socket_id());
+			if (pp != NULL)
+				psw_pol_table_set(st->pol, (unsigned)lp->port, pp);
 			goto out;
 		}
 	}
@@ -812,16 +822,23 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len
 		local[nb_local].pod = h;
 		local[nb_local++].entry = e;
 	}
-	for (i = 0; i < nb_local && rc == 0; i++) {
+	for (i = 0; i < nb_local; i++) {
 		json_t *mine = json_object_get(pol_by_ns, local[i].pod->ns), *none = NULL;
+		char one[PSW_ERR_MAX];
+		int r;
 
 		if (mine == NULL)
 			mine = none = json_array();
-		rc = compile_pod(st, &local[i], mine, world_pods, world_ns, err, err_len);
+		/* a pod that fails does not stop the others; the first error is reported */
+		r = compile_pod(st, &local[i], mine, world_pods, world_ns, one, sizeof(one));
+		if (r < 0 && rc == 0) {
+			rc = r;
+			snprintf(err, err_len, "%s", one);
+		}
 		json_decref(none);
 	}
 	/* ports that no longer hold a pod lose their policy */
-	for (i = 0; i < PSW_MAX_PORTS && rc == 0; i++)
+	for (i = 0; i < PSW_MAX_PORTS; i++)
 		if (!is_local[i] && st->pol->ports[i] != NULL)
 			psw_pol_table_set(st->pol, i, NULL);
 	for (i = 0; i < nb_local; i++)
@@ -1024,12 +1041,14 @@ judge(const struct psw_state *st, const struct end *self, const struct end *peer
 		uint32_t a4;
 
 		memcpy(&a4, peer->addr, 4);
-		if (peer->family == 4) {
-			const struct psw_tables *t = psw_tables_current;
+		const struct psw_tables *t = psw_tables_current;
 
-			node = t != NULL && a4 == t->node.gw4;
-			for (i = 0; t != NULL && i < t->node.nb_addrs; i++)
+		if (t != NULL && peer->family == 4) {
+			node = a4 == t->node.gw4;
+			for (i = 0; i < t->node.nb_addrs; i++)
 				node |= a4 == t->node.addrs4[i];
+		} else if (t != NULL) {
+			node = t->node.has_ip6 && memcmp(peer->addr, t->node.gw6, 16) == 0;
 		}
 		if (node)
 			return json_pack("{s:s, s:b, s:s}", "pod", self->what, "isolated", 1,

@@ -378,6 +378,9 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 			rc = idx;
 	}
 	unwanted_ports(st, &st->cfg, none);
+	/* re-created ports may have new indices: their pods' policies first */
+	if (psw_netpol_sync(st, NULL, err + strlen(err), err_len - strlen(err)) < 0)
+		fprintf(stderr, "podswitch: policies not updated: %s\n", err);
 	publish(st, &st->cfg, none, true, err + strlen(err), err_len - strlen(err));
 	return rc;
 

@@ -101,6 +101,7 @@ enum psw_l3 {
 #define PSW_F_TO_GW       0x0080  /**< addressed to the gateway, not answered by guard */
 #define PSW_F_CT_NEW      0x0100  /**< service: this packet opened its connection (policy not yet decided) */
 #define PSW_F_CT_RECHECK  0x0200  /**< conntrack: its connection's verdict predates the policies in force */
+#define PSW_F_CT_RELATED  0x0400  /**< conntrack: an ICMP error about a known connection */
 
 /**
  * Per-packet metadata, written once by parse. Offsets are from the start of

@@ -171,8 +171,11 @@ tcp_window(struct psw_ct_entry *e, unsigned d, const struct rte_tcp_hdr *th, uns
 	unsigned o = !d, scale = 0;
 	uint32_t win;
 
-	if (e->flags & PSW_CT_F_LOOSE)
+	if (e->flags & PSW_CT_F_LOOSE) {
+		if (d == PSW_CT_DIR_REPLY && !(e->win_known & PSW_CT_REPLIED))
+			__atomic_or_fetch(&e->win_known, PSW_CT_REPLIED, __ATOMIC_RELAXED);
 		return true;
+	}
 	if (handshake)
 		e->wscale[d] = syn_wscale(th);
 	else if (known == 3) {

@@ -79,23 +79,21 @@ struct psw_ct_entry {
 	uint8_t state;                   /**< enum psw_ct_state (atomic) */
 	uint8_t flags;                   /**< PSW_CT_F_* (atomic or) */
 	uint8_t in_use;
-	uint8_t win_known;               /**< bit per direction: td_end is set */
+	uint8_t win_known;               /**< bit per direction: td_end is set; PSW_CT_REPLIED */
 	union {
 		uint32_t timeout_s;      /**< affinity records: idle timeout in seconds */
 		uint16_t pol[2];         /**< policy slot + 1 that allowed [ingress, egress]; 0 = not isolated */
 	};
-	union {
-		uint32_t hash_pos[2];    /**< retired: key positions, for the deferred free */
-		struct {
-			uint32_t pol_gen;        /**< live: policy generation of its verdict */
-			uint32_t spare;
-		};
-	};
+	uint32_t pol_gen;                /**< policy generation of its verdict */
+	uint32_t spare;
 	uint32_t td_end[2];              /**< TCP: highest sequence end sent, per direction */
 	uint32_t td_maxwin[2];           /**< TCP: largest (scaled) window advertised, per direction */
 } __rte_aligned(64);
 
 _Static_assert(sizeof(struct psw_ct_entry) == 128, "a connection is two cache lines");
+
+/* win_known: a packet of the reply direction was seen (LOOSE entries only) */
+#define PSW_CT_REPLIED  0x04
 
 /* Direction of a key: bit 0 of the hash data. */
 #define PSW_CT_DIR_ORIG  0

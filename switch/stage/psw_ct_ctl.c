@@ -11,8 +11,10 @@
 
 #include "psw_ct.h"
 
+/* A deleted entry waiting for its grace period, with its keys' positions (control thread only). */
 struct psw_ct_retired {
 	uint32_t idx;
+	int32_t pos[2];
 	uint64_t token;
 };
 
@@ -110,12 +112,25 @@ psw_ct_destroy(struct psw_ct *ct)
 	rte_free(ct);
 }
 
+/* A TCP flow picked up mid-stream that has seen no reply yet: not established for a day. */
+#define LOOSE_UNREPLIED_S 300
+
+static uint64_t
+entry_timeout(const struct psw_ct *ct, const struct psw_ct_entry *e)
+{
+	if (e->orig.proto == PSW_CT_PROTO_AFFINITY)
+		return (uint64_t)e->timeout_s * ct->tsc_hz;
+	if ((e->flags & PSW_CT_F_LOOSE) && !(e->win_known & PSW_CT_REPLIED))
+		return (uint64_t)LOOSE_UNREPLIED_S * ct->tsc_hz;
+	return ct->timeout_tsc[proto_class(e->orig.proto)][e->state];
+}
+
 /* Remove the entry's keys now; free the entry after a grace period. */
 static int
 retire(struct psw_ct *ct, uint32_t idx)
 {
 	struct psw_ct_entry *e = &ct->entries[idx];
-	int32_t p;
+	int32_t p, q;
 
 	if (ct->nb_retired == ct->cap_retired) {
 		uint32_t cap = ct->cap_retired ? ct->cap_retired * 2 : 1024, i;
@@ -132,13 +147,12 @@ retire(struct psw_ct *ct, uint32_t idx)
 	}
 	rte_spinlock_lock(&ct->write_lock);
 	p = rte_hash_del_key(ct->hash, &e->orig);
-	e->hash_pos[0] = p >= 0 ? (uint32_t)p : UINT32_MAX;
-	p = rte_hash_del_key(ct->hash, &e->reply);
-	e->hash_pos[1] = p >= 0 ? (uint32_t)p : UINT32_MAX;
+	q = rte_hash_del_key(ct->hash, &e->reply);
 	rte_spinlock_unlock(&ct->write_lock);
 	__atomic_store_n(&e->in_use, 0, __ATOMIC_RELEASE);
+	/* the positions stay here, not in the entry: workers may still read it */
 	ct->retired[(ct->retired_head + ct->nb_retired) % ct->cap_retired] =
-		(struct psw_ct_retired){ .idx = idx, .token = rte_rcu_qsbr_start(ct->qsbr) };
+		(struct psw_ct_retired){ .idx = idx, .pos = { p, q }, .token = rte_rcu_qsbr_start(ct->qsbr) };
 	ct->nb_retired++;
 	return 0;
 }
@@ -151,15 +165,14 @@ reclaim(struct psw_ct *ct, bool wait)
 		rte_rcu_qsbr_synchronize(ct->qsbr, RTE_QSBR_THRID_INVALID);
 	while (ct->nb_retired > 0) {
 		struct psw_ct_retired *r = &ct->retired[ct->retired_head];
-		struct psw_ct_entry *e = &ct->entries[r->idx];
 		int i;
 
 		if (rte_rcu_qsbr_check(ct->qsbr, r->token, false) != 1)
 			break;
 		rte_spinlock_lock(&ct->write_lock);
 		for (i = 0; i < 2; i++)
-			if (e->hash_pos[i] != UINT32_MAX)
-				rte_hash_free_key_with_position(ct->hash, (int32_t)e->hash_pos[i]);
+			if (r->pos[i] >= 0)
+				rte_hash_free_key_with_position(ct->hash, r->pos[i]);
 		rte_spinlock_unlock(&ct->write_lock);
 		rte_ring_mp_enqueue(ct->free, (void *)(uintptr_t)r->idx);
 		ct->retired_head = (ct->retired_head + 1) % ct->cap_retired;
@@ -191,9 +204,8 @@ psw_ct_expire(struct psw_ct *ct, unsigned budget, bool all)
 		ct->scan_pos = (ct->scan_pos + 1) & (ct->size - 1);
 		if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE))
 			continue;
-		if (!all && now - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED) <=
-			    (e->orig.proto == PSW_CT_PROTO_AFFINITY ? (uint64_t)e->timeout_s * ct->tsc_hz
-					  : ct->timeout_tsc[proto_class(e->orig.proto)][e->state]))
+		if (!all && !(e->flags & (PSW_CT_F_DENY_IN | PSW_CT_F_DENY_EG)) &&   /* denied: now */
+		    now - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED) <= entry_timeout(ct, e))
 			continue;
 		if (retire(ct, idx) == 0)
 			n++;

@@ -257,8 +257,8 @@ psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burs
 			if (!(m->flags & (PSW_F_CT_NEW | PSW_F_CT_RECHECK)))
 				continue;            /* its verdict is current */
 			e = psw_ct_entry(t->ct, m->ct - 1);
-		} else if (!(m->flags & PSW_F_CT_MISS) && (m->flags & PSW_F_L4) && icmp_error(m)) {
-			continue;                    /* errors about flows are not flows */
+		} else if ((m->flags & PSW_F_CT_RELATED) && (m->flags & PSW_F_L4) && icmp_error(m)) {
+			continue;                    /* an error about a known connection goes with it */
 		}
 		/* a new Service connection is judged on its packet, as the backend sees it */
 		if (!judge_what(t, pt, m, (m->flags & PSW_F_CT_RECHECK) ? e : NULL, &c[n])) {
@@ -267,9 +267,11 @@ psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burs
 			continue;
 		}
 		if (m->flags & PSW_F_FRAG_LATER) {
-			/* no ports to judge by: a later fragment to or from an isolated pod is dropped */
-			psw_set_drop(m, c[n].pp[PSW_POL_INGRESS] != NULL ? PSW_DROP_POLICY_INGRESS
-									  : PSW_DROP_POLICY_EGRESS);
+			/* no ports to judge by: a later fragment into an ingress-isolated pod, or
+			 * out of an egress-isolated one, is dropped; others pass */
+			if (c[n].pp[PSW_POL_INGRESS] != NULL || c[n].pp[PSW_POL_EGRESS] != NULL)
+				psw_set_drop(m, c[n].pp[PSW_POL_INGRESS] != NULL ? PSW_DROP_POLICY_INGRESS
+										  : PSW_DROP_POLICY_EGRESS);
 			continue;
 		}
 		c[n].idx = (uint8_t)i;

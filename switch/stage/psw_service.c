@@ -116,6 +116,8 @@ icmp_error_unnat(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mb
 	 * reverse is the reply tuple the table knows */
 	psw_ct_key_reverse(&k, &r);
 	psw_ct_lookup(t->ct, &kp, 1, &hit);
+	if (hit != UINT32_MAX)
+		m->flags |= PSW_F_CT_RELATED;    /* the policy stage lets it pass */
 	if (hit == UINT32_MAX || (hit & 1) != PSW_CT_DIR_REPLY)
 		return false;
 	e = psw_ct_entry(t->ct, hit);

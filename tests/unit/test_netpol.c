@@ -165,6 +165,9 @@ test_invalid_refused(void)
 		"{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"10.0.0.0/24\","
 		" \"except\": [\"10.0.1.0/25\"]}}]}]}",
 		"{\"ingress\": []}",
+		/* a type listed twice (the compiler once overran an array with it) */
+		"{\"podSelector\": {}, \"policyTypes\": [\"Ingress\", \"Ingress\"]}",
+		"{\"podSelector\": {}, \"policyTypes\": [\"Ingress\", \"Egress\", \"Ingress\"]}",
 	};
 	unsigned i;
 
