@@ -15,6 +15,8 @@ struct cand {
 	uint8_t idx;                         /* in the burst */
 	uint8_t family;
 	uint8_t track;                       /* open a connection entry when allowed */
+	uint8_t flip;                        /* TCP picked up mid-stream from the server's side */
+	uint8_t companion;                   /* only a verdict for the next candidate (same packet) */
 	const struct psw_pol_port *pp[2];    /* by direction; NULL = not isolated that way */
 	uint32_t res[2];                     /* rte_acl userdata, 0 = no rule allows */
 	uint8_t in[2][24] __rte_aligned(8);  /* ACL input by direction (psw_policy.h) */
@@ -82,10 +84,10 @@ fill_input(uint8_t in[24], uint8_t proto, const uint8_t *peer, unsigned alen, ui
 static void
 classify_dir(struct cand *c, unsigned n, unsigned d)
 {
-	const uint8_t *data[PSW_BURST_MAX];
-	uint32_t res[PSW_BURST_MAX];
-	uint8_t who[PSW_BURST_MAX];
-	uint32_t done = 0;
+	const uint8_t *data[2 * PSW_BURST_MAX];
+	uint32_t res[2 * PSW_BURST_MAX];
+	uint8_t who[2 * PSW_BURST_MAX];
+	uint64_t done = 0;
 	unsigned i, j;
 
 	for (i = 0; i < n; i++) {
@@ -99,7 +101,7 @@ classify_dir(struct cand *c, unsigned n, unsigned d)
 			if (((done >> j) & 1) || c[j].pp[d] == NULL ||
 			    c[j].pp[d]->acl[d][c[j].family == 4 ? 0 : 1] != ctx)
 				continue;
-			done |= 1u << j;
+			done |= 1ull << j;
 			data[k] = c[j].in[d];
 			who[k++] = (uint8_t)j;
 		}
@@ -130,6 +132,17 @@ count_deny(struct psw_lcore *lc, const struct psw_pol_port *pp, unsigned d)
 		return;
 	for (i = 0; i < pp->nb_isolating[d]; i++)
 		lc->pol[pp->isolating[d][i]].denied++;
+}
+
+/* The direction whose isolation denies the candidate, or 2 when allowed. */
+static unsigned
+denied_dir(const struct cand *c)
+{
+	if (c->pp[PSW_POL_EGRESS] != NULL && c->res[PSW_POL_EGRESS] == 0)
+		return PSW_POL_EGRESS;
+	if (c->pp[PSW_POL_INGRESS] != NULL && c->res[PSW_POL_INGRESS] == 0)
+		return PSW_POL_INGRESS;
+	return 2;
 }
 
 /* Remember in the connection which policy allowed each direction (slot + 1, 0 = none needed). */
@@ -165,7 +178,8 @@ open_flow(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
 			flags |= PSW_CT_F_LOOSE;     /* picked up mid-stream: no handshake to learn windows */
 	}
 	psw_ct_key_reverse(&k, &r);
-	rc = psw_ct_insert(t->ct, &k, &r, 0, 0, flags, now);
+	/* flipped: the connection is the client's (r); this packet is its reply */
+	rc = c->flip ? psw_ct_insert(t->ct, &r, &k, 0, 0, flags, now) : psw_ct_insert(t->ct, &k, &r, 0, 0, flags, now);
 	if (rc == -EEXIST)
 		return;                              /* another worker opened it first */
 	if (rc < 0) {
@@ -176,7 +190,9 @@ open_flow(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
 	set_verdict(e, c, gen);
 	if (flags & PSW_CT_F_LOOSE)
 		__atomic_store_n(&e->state, PSW_CT_ESTABLISHED, __ATOMIC_RELAXED);
-	psw_ct_update(t->ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);
+	if (c->flip)
+		rc |= PSW_CT_DIR_REPLY;
+	psw_ct_update(t->ct, e, (unsigned)rc & 1, th, seg_len, now);
 	m->ct = (uint32_t)rc + 1;
 	psw_count_event(lc, PSW_EV_CT_NEW);
 }
@@ -190,14 +206,22 @@ open_flow(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
  */
 static bool
 judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const struct psw_meta *m,
-	   const struct psw_ct_entry *e, struct cand *c)
+	   const struct psw_ct_entry *e, bool flip, struct cand *c)
 {
 	const uint8_t *src, *dst, *client;
 	unsigned family, alen;
 	uint16_t port, sp, dp;
 	uint8_t proto;
 
-	if (e == NULL) {
+	if (flip) {
+		/* the packet is the server's: judge the client (its destination) to the server */
+		family = m->l3 == PSW_L3_IPV4 ? 4 : 6;
+		proto = m->l4_proto;
+		src = family == 4 ? (const uint8_t *)&m->dst4 : m->dst6;
+		dst = family == 4 ? (const uint8_t *)&m->src4 : m->src6;
+		port = m->sport;
+		sp = pod_port(t, family, src);
+	} else if (e == NULL) {
 		family = m->l3 == PSW_L3_IPV4 ? 4 : 6;
 		proto = m->l4_proto;
 		src = family == 4 ? (const uint8_t *)&m->src4 : m->src6;
@@ -240,7 +264,7 @@ void
 psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
 {
 	const struct psw_pol_table *pt = t->pol;
-	struct cand c[PSW_BURST_MAX];
+	struct cand c[2 * PSW_BURST_MAX];
 	unsigned i, n = 0;
 	uint32_t gen = psw_pol_gen(pt);
 	uint64_t now;
@@ -250,6 +274,7 @@ psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burs
 	for (i = 0; i < b->nb; i++) {
 		struct psw_meta *m = &b->meta[i];
 		struct psw_ct_entry *e = NULL;
+		bool flip;
 
 		if (m->verdict != PSW_V_CONTINUE || (m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6))
 			continue;
@@ -261,7 +286,36 @@ psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burs
 			continue;                    /* an error about a known connection goes with it */
 		}
 		/* a new Service connection is judged on its packet, as the backend sees it */
-		if (!judge_what(t, pt, m, (m->flags & PSW_F_CT_RECHECK) ? e : NULL, &c[n])) {
+		/*
+		 * TCP with no connection and no SYN: a connection opened before any
+		 * policy concerned it, direction unknown. When the packet comes from
+		 * the lower port (likely the server's), it must be allowed both as
+		 * what it is and as the client's connection to that server; it is
+		 * then recorded as the latter. So a new deny into the server cuts it,
+		 * and a reply-looking packet never opens more than its own direction
+		 * allows.
+		 */
+		flip = false;
+		if (m->ct == 0 && (m->flags & PSW_F_CT_MISS) && m->l4_proto == IPPROTO_TCP &&
+		    rte_be_to_cpu_16(m->sport) < rte_be_to_cpu_16(m->dport)) {
+			const struct rte_tcp_hdr *th = rte_pktmbuf_mtod_offset(b->pkts[i],
+						const struct rte_tcp_hdr *, m->l4_off);
+
+			flip = !(th->tcp_flags & RTE_TCP_SYN_FLAG);
+		}
+		if (flip) {
+			/* its own direction first, as a companion verdict */
+			if (!judge_what(t, pt, m, NULL, false, &c[n]))
+				continue;            /* neither end has a policy either way */
+			c[n].idx = (uint8_t)i;
+			c[n].track = 0;
+			c[n].flip = 0;
+			c[n].companion = 1;
+			n++;
+		}
+		if (!judge_what(t, pt, m, (m->flags & PSW_F_CT_RECHECK) ? e : NULL, flip, &c[n])) {
+			if (flip)
+				n--;                 /* no verdict to pair the companion with */
 			if (e != NULL)
 				set_verdict(e, NULL, gen);   /* nothing isolates it now */
 			continue;
@@ -276,6 +330,8 @@ psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burs
 		}
 		c[n].idx = (uint8_t)i;
 		c[n].track = m->ct == 0 && (m->flags & PSW_F_CT_MISS);
+		c[n].flip = flip;
+		c[n].companion = 0;
 		n++;
 	}
 	if (n == 0)
@@ -287,16 +343,22 @@ psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burs
 		struct psw_meta *m = &b->meta[c[i].idx];
 		const struct psw_pol_port *eg = c[i].pp[PSW_POL_EGRESS], *in = c[i].pp[PSW_POL_INGRESS];
 		bool fresh = m->ct == 0 || (m->flags & PSW_F_CT_NEW);
+		const struct cand *why = &c[i];
 		unsigned d;
 
-		if (eg != NULL && c[i].res[PSW_POL_EGRESS] == 0)
-			d = PSW_POL_EGRESS;
-		else if (in != NULL && c[i].res[PSW_POL_INGRESS] == 0)
-			d = PSW_POL_INGRESS;
-		else
-			d = 2;
+		d = denied_dir(&c[i]);
+		if (c[i].companion) {
+			/* the packet's own direction; the flipped verdict follows */
+			unsigned d2 = denied_dir(&c[i + 1]);
+
+			i++;
+			why = d < 2 ? &c[i - 1] : &c[i];
+			d = d < 2 ? d : d2;
+			eg = c[i].pp[PSW_POL_EGRESS];
+			in = c[i].pp[PSW_POL_INGRESS];
+		}
 		if (d < 2) {
-			count_deny(lc, c[i].pp[d], d);      /* new, or cut by a change */
+			count_deny(lc, why->pp[d], d);      /* new, or cut by a change */
 			psw_set_drop(m, d == PSW_POL_EGRESS ? PSW_DROP_POLICY_EGRESS : PSW_DROP_POLICY_INGRESS);
 			if (m->ct != 0)                  /* its connection goes */
 				psw_ct_deny(t->ct, m->ct - 1, d);

@@ -734,6 +734,47 @@ spec:
 
 
 @test
+def connections_from_before_any_policy_server_speaks_first(scope):
+    """Connections open before any policy existed are not tracked; after a
+    change the first packet seen may be the server's. It must be allowed
+    both as what it is and as the client's connection to the server (the
+    lower port is taken as the server's): a new deny into the server cuts
+    the connection, an allowed one goes on (docs/policy.md)."""
+    cl = Cluster(scope)
+    a_web, b_db, c_web, b_web = cl.pod("a-web"), cl.pod("b-db"), cl.pod("c-web"), cl.pod("b-web")
+    procs = []
+    for srv in (b_db, b_web):             # servers that speak first: a line every 0.1 s
+        procs.append(srv.ns.popen("exec socat TCP-LISTEN:9101,fork,reuseaddr "
+                                  "SYSTEM:'while echo tick; do sleep 0.1; done'"))
+    time.sleep(0.3)
+
+    def session(client, server):
+        p = client.ns.popen("exec socat -u TCP:%s:9101 -" % server.ip, stdout=subprocess.PIPE)
+        procs.append(p)
+        return p
+
+    kept = session(a_web, b_db)           # alpha -> beta: still allowed after the change
+    cut = session(c_web, b_web)           # gamma -> beta: denied after the change
+    for what, p in (("a-web <- b-db", kept), ("c-web <- b-web", cut)):
+        check(read_line(p.stdout, 3) == "tick", "%s: no tick before any policy" % what)
+    try:
+        cl.apply(ALPHA_ONLY_INTO_BETA)
+        end = time.time() + 0.5              # lines already on their way
+        while time.time() < end:
+            read_line(cut.stdout, 0.1)
+            read_line(kept.stdout, 0.1)
+        check(read_line(cut.stdout, 1.5) is None,
+              "c-web still gets b-web's lines: the deny into beta did not cut a connection whose "
+              "server spoke first")
+        got = [read_line(kept.stdout, 1.0) for _ in range(5)]
+        check(got == ["tick"] * 5, "a-web's connection to b-db, still allowed, lost b-db's lines: %s" % got)
+    finally:
+        for p in procs:
+            kill_group(p)
+    cl.sw.stop()
+
+
+@test
 def nothing_left_behind(scope):
     """Runs last: every pod namespace the tests above made is gone, and no
     process they started (servers, probes, socat) is still running."""
