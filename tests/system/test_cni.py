@@ -555,8 +555,10 @@ def churn_100_pods_while_traffic_flows(scope):
     check(sw.fds() <= fds + 1, "file descriptors leaked: %d -> %d" % (fds, sw.fds()))
     check(after["mbufs_in_use"] <= base["mbufs_in_use"] + 1024,
           "mbufs leaked: %d -> %d" % (base["mbufs_in_use"], after["mbufs_in_use"]))
-    check({l for l in os.listdir("/sys/class/net") if l.startswith("psw")} == veths_before,
-          "veths leaked")
+    # no new host veth; one of earlier tests may still vanish meanwhile (the
+    # kernel tears down a deleted namespace's links asynchronously)
+    now = {l for l in os.listdir("/sys/class/net") if l.startswith("psw")}
+    check(now <= veths_before, "veths leaked: %s" % sorted(now - veths_before))
     # the addresses came back: pool usage is as before (2 pods)
     items = sw.ok("get", {"kind": "attachments"})["items"]
     check(len(items) == 2, "attachments: %s" % items)
