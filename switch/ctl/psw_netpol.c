@@ -19,18 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <rte_byteorder.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 
-#include "psw_api.h"
 #include "psw_config.h"
 #include "psw_k8s.h"
 #include "psw_netpol.h"
+#include "psw_netpol_priv.h"
 #include "psw_port.h"
-#include "psw_service.h"
 #include "psw_state.h"
 
 /* ---- label selectors ---- */
@@ -431,6 +428,21 @@ slot_get(const struct psw_state *st, const char *key)
 	return (int)slot_hint;
 }
 
+void
+psw_netpol_counts(const struct psw_state *st, const char *key, struct psw_pol_counts *c)
+{
+	json_t *slot = slot_of != NULL ? json_object_get(slot_of, key) : NULL;
+	unsigned s;
+
+	c->allowed = c->denied = 0;
+	if (slot == NULL)
+		return;
+	s = (unsigned)json_integer_value(slot);
+	slot_sum(st, s, c);
+	c->allowed -= slot_base[s].allowed;         /* a reused slot counts from its reuse */
+	c->denied -= slot_base[s].denied;
+}
+
 const char *
 psw_netpol_slot_name(unsigned slot_plus_1)
 {
@@ -470,22 +482,11 @@ pod_entry(const char *ns, const char *name, json_t *pod_obj, json_t *ips)
 			 "ips", ips);
 }
 
-/*
- * A pod of this switch: attached through the CNI plugin, or declared in the
- * configuration (with its namespace and name, a Kubernetes pod like any).
- */
-struct here {
-	const char *ns, *name;
-	int port;                        /* podswitch port index */
-	bool has4, has6;
-	const uint8_t *ip4, *ip6;
-};
-
-/* The pods of this switch that have a port now. Caller frees. */
-static struct here *
-pods_here(const struct psw_state *st, unsigned *nb)
+/* The pods of this switch (psw_netpol_priv.h). */
+struct psw_netpol_here *
+psw_netpol_pods_here(const struct psw_state *st, unsigned *nb)
 {
-	struct here *h = calloc(st->nb_atts + (st->has_cfg ? st->cfg.nb_pods : 0) + 1, sizeof(*h));
+	struct psw_netpol_here *h = calloc(st->nb_atts + (st->has_cfg ? st->cfg.nb_pods : 0) + 1, sizeof(*h));
 	unsigned i, n = 0;
 
 	if (h == NULL) {
@@ -495,7 +496,7 @@ pods_here(const struct psw_state *st, unsigned *nb)
 	for (i = 0; st->has_cfg && i < st->cfg.nb_pods; i++) {
 		const struct psw_pod_conf *pc = &st->cfg.pods[i];
 
-		h[n] = (struct here){ pc->namespace_[0] ? pc->namespace_ : "default", pc->name,
+		h[n] = (struct psw_netpol_here){ pc->namespace_[0] ? pc->namespace_ : "default", pc->name,
 				      psw_port_find(pc->port), pc->has_ip4, pc->has_ip6, pc->ip4, pc->ip6 };
 		n += h[n].port >= 0 && h[n].port < PSW_MAX_PORTS;
 	}
@@ -504,7 +505,7 @@ pods_here(const struct psw_state *st, unsigned *nb)
 
 		if (!a->attached)
 			continue;
-		h[n] = (struct here){ a->pod_namespace, a->pod_name, psw_port_find(a->port_name),
+		h[n] = (struct psw_netpol_here){ a->pod_namespace, a->pod_name, psw_port_find(a->port_name),
 				      a->has_ip4, a->has_ip6, a->ip4, a->ip6 };
 		n += h[n].port >= 0 && h[n].port < PSW_MAX_PORTS;
 	}
@@ -513,7 +514,7 @@ pods_here(const struct psw_state *st, unsigned *nb)
 }
 
 static json_t *
-here_ips(const struct here *h)
+here_ips(const struct psw_netpol_here *h)
 {
 	json_t *ips = json_array();
 	char buf[INET6_ADDRSTRLEN];
@@ -526,7 +527,7 @@ here_ips(const struct here *h)
 }
 
 static bool
-is_here(const struct here *h, unsigned nb, const char *ns, const char *name)
+is_here(const struct psw_netpol_here *h, unsigned nb, const char *ns, const char *name)
 {
 	unsigned i;
 
@@ -546,7 +547,7 @@ world(const struct psw_state *st, json_t **pods_out, json_t **ns_out)
 {
 	json_t *pods = json_array(), *nss = json_object(), *store = psw_k8s_objects(), *o, *p;
 	unsigned i, nb_here;
-	struct here *here = pods_here(st, &nb_here);
+	struct psw_netpol_here *here = psw_netpol_pods_here(st, &nb_here);
 	const char *key;
 	size_t k;
 
@@ -591,12 +592,12 @@ world(const struct psw_state *st, json_t **pods_out, json_t **ns_out)
 
 struct local_pod {
 	int port;
-	const struct here *pod;
+	const struct psw_netpol_here *pod;
 	json_t *entry;                   /* the world shape */
 };
 
-static bool
-policy_selects(json_t *policy, const char *ns, json_t *labels)
+bool
+psw_netpol_policy_selects(json_t *policy, const char *ns, json_t *labels)
 {
 	const char *pns = json_string_value(json_object_get(json_object_get(policy, "metadata"), "namespace"));
 
@@ -604,8 +605,8 @@ policy_selects(json_t *policy, const char *ns, json_t *labels)
 	       psw_netpol_selects(json_object_get(json_object_get(policy, "spec"), "podSelector"), labels);
 }
 
-static void
-policy_key(json_t *policy, char *key, size_t len)
+void
+psw_netpol_policy_key(json_t *policy, char *key, size_t len)
 {
 	json_t *meta = json_object_get(policy, "metadata");
 
@@ -639,9 +640,9 @@ compile_pod(struct psw_state *st, const struct local_pod *lp, json_t *policies, 
 		json_t *type;
 		int slot;
 
-		if (!policy_selects(pol, ns, labels))
+		if (!psw_netpol_policy_selects(pol, ns, labels))
 			continue;
-		policy_key(pol, key, sizeof(key));
+		psw_netpol_policy_key(pol, key, sizeof(key));
 		slot = slot_get(st, key);
 		if (slot < 0) {
 			rc = slot;
@@ -752,7 +753,7 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len
 	struct local_pod local[PSW_MAX_PORTS];
 	bool is_local[PSW_MAX_PORTS] = { false };
 	unsigned nb_local = 0, nb_here, i;
-	struct here *here;
+	struct psw_netpol_here *here;
 	const char *key;
 	size_t k;
 	int rc = 0;
@@ -775,7 +776,7 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len
 			const char *ns = json_string_value(json_object_get(meta, "namespace")) ?: "";
 			const char *name = json_string_value(json_object_get(meta, "name")) ?: "";
 
-			policy_key(o, pk, sizeof(pk));
+			psw_netpol_policy_key(o, pk, sizeof(pk));
 			index_policy(ns, name);
 			if (psw_k8s_find("NetworkPolicy", ns, name) == NULL)
 				slot_put(pk);
@@ -795,13 +796,13 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len
 				slot_put(key);
 		}
 	}
-	here = pods_here(st, &nb_here);
+	here = psw_netpol_pods_here(st, &nb_here);
 	if (here == NULL) {
 		snprintf(err, err_len, "out of memory compiling NetworkPolicies");
 		return -ENOMEM;
 	}
 	for (i = 0; i < nb_here && nb_local < PSW_MAX_PORTS; i++) {
-		const struct here *h = &here[i];
+		const struct psw_netpol_here *h = &here[i];
 		json_t *e;
 
 		if (is_local[h->port])
@@ -812,7 +813,7 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len
 			bool touched = false;
 
 			json_array_foreach(changed, k, o)
-				touched |= policy_selects(o, h->ns, json_object_get(e, "labels"));
+				touched |= psw_netpol_policy_selects(o, h->ns, json_object_get(e, "labels"));
 			if (!touched) {
 				json_decref(e);
 				continue;
@@ -869,298 +870,3 @@ psw_netpol_clear(struct psw_state *st)
 	pol_by_ns = world_pods = world_ns = NULL;
 }
 
-/* ---- reporting ---- */
-
-json_t *
-psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name)
-{
-	json_t *items = json_array(), *store = psw_k8s_objects(), *o;
-	unsigned nb_here;
-	struct here *here = pods_here(st, &nb_here);
-	const char *key;
-
-	json_object_foreach(store, key, o) {
-		json_t *meta = json_object_get(o, "metadata");
-		const char *ons = json_string_value(json_object_get(meta, "namespace")) ?: "";
-		const char *oname = json_string_value(json_object_get(meta, "name")) ?: "";
-		struct psw_pol_counts c = { 0, 0 };
-		json_t *slot, *selected = json_array(), *row;
-		char pk[PSW_NAME_MAX + 260];
-		unsigned i;
-
-		if (strncmp(key, "NetworkPolicy/", 14) != 0 || (ns != NULL && strcmp(ns, ons) != 0) ||
-		    (name != NULL && strcmp(name, oname) != 0)) {
-			json_decref(selected);
-			continue;
-		}
-		policy_key(o, pk, sizeof(pk));
-		slot = slot_of != NULL ? json_object_get(slot_of, pk) : NULL;
-		if (slot != NULL) {
-			unsigned s = (unsigned)json_integer_value(slot);
-
-			slot_sum(st, s, &c);
-			c.allowed -= slot_base[s].allowed;
-			c.denied -= slot_base[s].denied;
-		}
-		for (i = 0; i < nb_here; i++) {
-			json_t *pod = psw_k8s_find("Pod", here[i].ns, here[i].name);
-			json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
-			json_t *none = NULL;
-
-			if (labels == NULL)
-				labels = none = json_object();
-			if (policy_selects(o, here[i].ns, labels))
-				json_array_append_new(selected, json_string(here[i].name));
-			json_decref(none);
-		}
-		/* the stored object, with what this switch does with it as its status */
-		row = json_copy(o);
-		json_object_set_new(row, "status", json_pack("{s:o, s:I, s:I}", "selected", selected,
-			"allowed", (json_int_t)c.allowed, "denied", (json_int_t)c.denied));
-		json_array_append_new(items, row);
-	}
-	free(here);
-	return items;
-}
-
-/* One end of an explained connection. */
-struct end {
-	char what[PSW_NAME_MAX + 260];   /* "ns/pod", or the address */
-	int family;
-	uint8_t addr[16];
-	int port;                        /* podswitch port of a local pod, else -1 */
-};
-
-static void
-end_local(const struct psw_state *st, struct end *e)
-{
-	unsigned i, nb;
-	struct here *h = pods_here(st, &nb);
-
-	e->port = -1;
-	for (i = 0; i < nb; i++) {
-		if (e->family == 4 ? h[i].has4 && memcmp(h[i].ip4, e->addr, 4) == 0
-				   : h[i].has6 && memcmp(h[i].ip6, e->addr, 16) == 0) {
-			e->port = h[i].port;
-			snprintf(e->what, sizeof(e->what), "%s/%s", h[i].ns, h[i].name);
-			break;
-		}
-	}
-	free(h);
-}
-
-/* "ns/pod", "pod" (in dflt_ns) or an address. NULL, or an error message (static). */
-static const char *
-resolve_end(const struct psw_state *st, const char *s, const char *dflt_ns, int family_hint,
-	    struct end *e)
-{
-	const char *slash = strchr(s, '/');
-	char ns[PSW_NAME_MAX + 1];
-	const char *name = s;
-	struct here *here;
-	unsigned i, nb;
-
-	memset(e, 0, sizeof(*e));
-	if (inet_pton(AF_INET, s, e->addr) == 1 || inet_pton(AF_INET6, s, e->addr) == 1) {
-		e->family = strchr(s, ':') != NULL ? 6 : 4;
-		snprintf(e->what, sizeof(e->what), "%s", s);
-		end_local(st, e);
-		return NULL;
-	}
-	snprintf(ns, sizeof(ns), "%s", dflt_ns);
-	if (slash != NULL) {
-		if ((size_t)(slash - s) >= sizeof(ns))
-			return "namespace too long";
-		memcpy(ns, s, (size_t)(slash - s));
-		ns[slash - s] = '\0';
-		name = slash + 1;
-	}
-	snprintf(e->what, sizeof(e->what), "%s/%s", ns, name);
-	here = pods_here(st, &nb);
-	for (i = 0; i < nb; i++) {
-		if (strcmp(here[i].ns, ns) || strcmp(here[i].name, name))
-			continue;
-		e->family = family_hint == 6 && here[i].has6 ? 6 : here[i].has4 ? 4 : 6;
-		memcpy(e->addr, e->family == 4 ? here[i].ip4 : here[i].ip6, e->family == 4 ? 4 : 16);
-		e->port = here[i].port;
-		free(here);
-		return NULL;
-	}
-	free(here);
-	{
-		json_t *pod = psw_k8s_find("Pod", ns, name), *status = json_object_get(pod, "status");
-		const char *ip = json_string_value(json_object_get(status, "podIP"));
-
-		if (pod == NULL)
-			return "no such pod (give namespace/name or an address)";
-		if (ip == NULL)
-			ip = json_string_value(json_object_get(json_array_get(json_object_get(status, "podIPs"), 0),
-							       "ip"));
-		if (ip == NULL || (inet_pton(AF_INET, ip, e->addr) != 1 && inet_pton(AF_INET6, ip, e->addr) != 1))
-			return "the pod has no address (not attached here, no status.podIP)";
-		e->family = strchr(ip, ':') != NULL ? 6 : 4;
-		e->port = -1;
-	}
-	return NULL;
-}
-
-static const struct psw_pol_port *
-end_policy(const struct psw_state *st, const struct end *e)
-{
-	return e->port >= 0 && e->port < PSW_MAX_PORTS ? st->pol->ports[e->port] : NULL;
-}
-
-static json_t *
-slot_list(const struct psw_pol_port *pp, unsigned d)
-{
-	json_t *l = json_array();
-	unsigned i;
-
-	for (i = 0; i < pp->nb_isolating[d]; i++)
-		json_array_append_new(l, json_string(slot_name[pp->isolating[d][i]] ?: "?"));
-	return l;
-}
-
-/* The verdict of one direction, as the policy stage would give it. */
-static json_t *
-judge(const struct psw_state *st, const struct end *self, const struct end *peer, unsigned d,
-      uint8_t proto, uint16_t port_be, bool *allowed)
-{
-	const struct psw_pol_port *pp = end_policy(st, self);
-	bool node = false;
-	uint32_t res;
-	unsigned i;
-
-	if (self->port < 0)
-		return json_pack("{s:s, s:b, s:s}", "pod", self->what, "isolated", 0,
-				 "reason", "not a pod on this node: its own node enforces its policy");
-	if (pp == NULL || !pp->isolated[d])
-		return json_pack("{s:s, s:b, s:s}", "pod", self->what, "isolated", 0,
-				 "reason", "no NetworkPolicy of this type selects the pod");
-	if (d == PSW_POL_INGRESS) {
-		uint32_t a4;
-
-		memcpy(&a4, peer->addr, 4);
-		const struct psw_tables *t = psw_tables_current;
-
-		if (t != NULL && peer->family == 4) {
-			node = a4 == t->node.gw4;
-			for (i = 0; i < t->node.nb_addrs; i++)
-				node |= a4 == t->node.addrs4[i];
-		} else if (t != NULL) {
-			node = t->node.has_ip6 && memcmp(peer->addr, t->node.gw6, 16) == 0;
-		}
-		if (node)
-			return json_pack("{s:s, s:b, s:s}", "pod", self->what, "isolated", 1,
-					 "reason", "traffic from the node itself is always allowed");
-	}
-	res = psw_pol_classify(pp, d, (unsigned)peer->family, proto, peer->addr, port_be);
-	if (res == 0) {
-		*allowed = false;
-		return json_pack("{s:s, s:b, s:o, s:s}", "pod", self->what, "isolated", 1,
-				 "isolated_by", slot_list(pp, d),
-				 "reason", "no rule of the policies selecting the pod allows it");
-	}
-	return json_pack("{s:s, s:b, s:s, s:i, s:o}", "pod", self->what, "isolated", 1,
-			 "policy", slot_name[pp->refs[res - 1].slot] ?: "?", "rule", pp->refs[res - 1].rule,
-			 "isolated_by", slot_list(pp, d));
-}
-
-static json_t *
-explain_pair(const struct psw_state *st, const struct end *from, const struct end *to, uint8_t proto,
-	     uint16_t port)
-{
-	bool allowed = true;
-	json_t *eg = judge(st, from, to, PSW_POL_EGRESS, proto, rte_cpu_to_be_16(port), &allowed);
-	json_t *in = judge(st, to, from, PSW_POL_INGRESS, proto, rte_cpu_to_be_16(port), &allowed);
-
-	return json_pack("{s:b, s:s, s:s, s:i, s:o, s:o}", "allowed", allowed, "from", from->what,
-			 "to", to->what, "port", port, "egress", eg, "ingress", in);
-}
-
-json_t *
-psw_netpol_explain(struct psw_state *st, json_t *args)
-{
-	const char *from_s = json_string_value(json_object_get(args, "from"));
-	const char *to_s = json_string_value(json_object_get(args, "to"));
-	const char *proto_s = json_string_value(json_object_get(args, "proto")) ?: "tcp";
-	const char *dflt_ns = json_string_value(json_object_get(args, "namespace")) ?: "default";
-	json_int_t port = json_integer_value(json_object_get(args, "port"));
-	struct end from, to;
-	const char *why;
-	uint8_t proto;
-
-	if (from_s == NULL || to_s == NULL)
-		return psw_api_error(PSW_API_E_INVALID, "explain needs 'from' and 'to'");
-	if (strcasecmp(proto_s, "tcp") == 0)
-		proto = IPPROTO_TCP;
-	else if (strcasecmp(proto_s, "udp") == 0)
-		proto = IPPROTO_UDP;
-	else if (strcasecmp(proto_s, "sctp") == 0)
-		proto = IPPROTO_SCTP;
-	else
-		return psw_api_error(PSW_API_E_INVALID, "proto '%s': must be tcp, udp or sctp", proto_s);
-	if (port < 1 || port > 65535)
-		return psw_api_error(PSW_API_E_INVALID, "port %lld: must be 1-65535", (long long)port);
-	if ((why = resolve_end(st, from_s, dflt_ns, 0, &from)) != NULL)
-		return psw_api_error(PSW_API_E_NOT_FOUND, "from '%s': %s", from_s, why);
-	if (strncmp(to_s, "service/", 8) == 0 || strncmp(to_s, "svc/", 4) == 0) {
-		const char *ref = strchr(to_s, '/') + 1, *slash = strchr(ref, '/');
-		char ns[PSW_NAME_MAX + 1];
-		const char *name = ref, *cip;
-		json_t *svc, *backends, *first = NULL, *denied = NULL;
-		struct psw_svc_key k;
-		const struct psw_svc_port *sp;
-		unsigned i;
-
-		snprintf(ns, sizeof(ns), "%s", dflt_ns);
-		if (slash != NULL && (size_t)(slash - ref) < sizeof(ns)) {
-			memcpy(ns, ref, (size_t)(slash - ref));
-			ns[slash - ref] = '\0';
-			name = slash + 1;
-		}
-		svc = psw_k8s_find("Service", ns, name);
-		cip = json_string_value(json_object_get(json_object_get(svc, "spec"), "clusterIP"));
-		if (svc == NULL || cip == NULL)
-			return psw_api_error(PSW_API_E_NOT_FOUND, "to '%s': no such Service with a clusterIP", to_s);
-		memset(&k, 0, sizeof(k));
-		k.family = strchr(cip, ':') != NULL ? 6 : 4;
-		k.proto = proto;
-		k.port = rte_cpu_to_be_16((uint16_t)port);
-		inet_pton(k.family == 4 ? AF_INET : AF_INET6, cip, k.addr);
-		sp = psw_svc_table_get(st->svcs, &k);
-		if (sp == NULL)
-			return psw_api_error(PSW_API_E_NOT_FOUND, "Service %s/%s has no %s port %lld", ns, name,
-					     proto_s, (long long)port);
-		backends = json_array();
-		for (i = 0; i < sp->nb_backends; i++) {
-			json_t *r;
-
-			memset(&to, 0, sizeof(to));
-			to.family = sp->backends[i].family;
-			memcpy(to.addr, sp->backends[i].addr, 16);
-			inet_ntop(to.family == 4 ? AF_INET : AF_INET6, to.addr, to.what, sizeof(to.what));
-			end_local(st, &to);
-			r = explain_pair(st, &from, &to, proto, rte_be_to_cpu_16(sp->backends[i].port));
-			json_array_append_new(backends, r);
-			if (first == NULL)
-				first = r;
-			if (denied == NULL && !json_is_true(json_object_get(r, "allowed")))
-				denied = r;
-		}
-		if (first == NULL) {
-			json_decref(backends);
-			return psw_api_ok(json_pack("{s:b, s:s, s:s, s:[]}", "allowed", 0, "service", to_s,
-						    "reason", "the Service has no endpoints", "backends"));
-		}
-		first = denied != NULL ? denied : first;
-		return psw_api_ok(json_pack("{s:b, s:s, s:O, s:O, s:o}", "allowed", denied == NULL,
-					    "service", to_s, "egress", json_object_get(first, "egress"),
-					    "ingress", json_object_get(first, "ingress"), "backends", backends));
-	}
-	if ((why = resolve_end(st, to_s, dflt_ns, from.family, &to)) != NULL)
-		return psw_api_error(PSW_API_E_NOT_FOUND, "to '%s': %s", to_s, why);
-	if (to.family != from.family)
-		return psw_api_error(PSW_API_E_INVALID, "from and to are of different address families");
-	return psw_api_ok(explain_pair(st, &from, &to, proto, (uint16_t)port));
-}

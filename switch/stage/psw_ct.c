@@ -9,29 +9,13 @@
 bool
 psw_ct_key_of(const struct psw_meta *m, struct psw_ct_key *k)
 {
-	unsigned type;
-
-	if (!(m->flags & PSW_F_L4) || (m->flags & PSW_F_FRAG_LATER))
+	if (!psw_ct_trackable(m))
 		return false;
 	memset(k, 0, sizeof(*k));
 	k->proto = m->l4_proto;
-	switch (m->l4_proto) {
-	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-	case IPPROTO_SCTP:
-		k->sport = m->sport;
+	k->sport = m->sport;                     /* ICMP echo: the identifier */
+	if (m->l4_proto != IPPROTO_ICMP && m->l4_proto != IPPROTO_ICMPV6)
 		k->dport = m->dport;
-		break;
-	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
-		type = m->dport >> 8;
-		if (type != 8 && type != 0 && type != 128 && type != 129)
-			return false;            /* errors are matched through what they quote */
-		k->sport = m->sport;             /* identifier */
-		break;
-	default:
-		return false;
-	}
 	if (m->l3 == PSW_L3_IPV4) {
 		k->family = 4;
 		memcpy(k->src, &m->src4, 4);

@@ -139,6 +139,39 @@ enum { PSW_CT_TCP, PSW_CT_UDP, PSW_CT_ICMP, PSW_CT_OTHER };
  */
 bool psw_ct_key_of(const struct psw_meta *m, struct psw_ct_key *k);
 
+/** TCP payload bytes of a parsed packet whose TCP header is th. */
+static inline unsigned
+psw_tcp_seg_len(const struct psw_meta *m, const struct rte_tcp_hdr *th)
+{
+	return m->l2_len + m->l3_payload - m->l4_off - (th->data_off >> 4) * 4u;
+}
+
+/** The packet's TCP header and payload length, or NULL when it is not TCP. */
+static inline const struct rte_tcp_hdr *
+psw_tcp_hdr(struct rte_mbuf *pkt, const struct psw_meta *m, unsigned *seg_len)
+{
+	const struct rte_tcp_hdr *th;
+
+	if (m->l4_proto != IPPROTO_TCP || !(m->flags & PSW_F_L4))
+		return NULL;
+	th = rte_pktmbuf_mtod_offset(pkt, const struct rte_tcp_hdr *, m->l4_off);
+	*seg_len = psw_tcp_seg_len(m, th);
+	return th;
+}
+
+/** An ICMP / ICMPv6 error that quotes the packet it is about (not tracked itself). */
+static inline bool
+psw_is_icmp_error(const struct psw_meta *m)
+{
+	unsigned type = m->dport >> 8;
+
+	if (!(m->flags & PSW_F_L4) || (m->flags & PSW_F_FRAG))
+		return false;
+	if (m->l4_proto == IPPROTO_ICMP)
+		return type == 3 || type == 11 || type == 12;
+	return m->l4_proto == IPPROTO_ICMPV6 && type >= 1 && type <= 4;
+}
+
 /** Would psw_ct_key_of() track this packet? (The same test, without building the key.) */
 static inline bool
 psw_ct_trackable(const struct psw_meta *m)
@@ -207,6 +240,17 @@ static inline bool
 psw_ct_empty(const struct psw_ct *ct)
 {
 	return rte_ring_count(ct->free) == ct->size;
+}
+
+/** PSW_DROP_NONE, or why a connection the policy stage denied drops its packets. */
+static inline enum psw_drop_reason
+psw_ct_denied(const struct psw_ct_entry *e)
+{
+	uint8_t f = e->flags;
+
+	if (likely(!(f & (PSW_CT_F_DENY_IN | PSW_CT_F_DENY_EG))))
+		return PSW_DROP_NONE;
+	return f & PSW_CT_F_DENY_IN ? PSW_DROP_POLICY_INGRESS : PSW_DROP_POLICY_EGRESS;
 }
 
 /**

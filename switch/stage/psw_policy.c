@@ -43,34 +43,6 @@ pod_port(const struct psw_tables *t, unsigned family, const uint8_t *addr)
 	return t->pods->pods[(uintptr_t)data].nh.port;
 }
 
-/* Traffic from the node itself (the gateway, the node's addresses) is always allowed in. */
-static bool
-from_node(const struct psw_tables *t, unsigned family, const uint8_t *src)
-{
-	uint32_t a;
-	unsigned i;
-
-	if (family == 6)
-		return t->node.has_ip6 && memcmp(src, t->node.gw6, 16) == 0;
-	memcpy(&a, src, 4);
-	if (a == t->node.gw4)
-		return true;
-	for (i = 0; i < t->node.nb_addrs; i++)
-		if (a == t->node.addrs4[i])
-			return true;
-	return false;
-}
-
-static inline bool
-icmp_error(const struct psw_meta *m)
-{
-	unsigned type = m->dport >> 8;
-
-	if (m->l4_proto == IPPROTO_ICMP)
-		return type == 3 || type == 11 || type == 12;
-	return m->l4_proto == IPPROTO_ICMPV6 && type >= 1 && type <= 4;
-}
-
 static void
 fill_input(uint8_t in[24], uint8_t proto, const uint8_t *peer, unsigned alen, uint16_t port)
 {
@@ -171,12 +143,9 @@ open_flow(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
 
 	if (!psw_ct_key_of(m, &k))
 		return;
-	if (m->l4_proto == IPPROTO_TCP) {
-		th = rte_pktmbuf_mtod_offset(pkt, const struct rte_tcp_hdr *, m->l4_off);
-		seg_len = m->l2_len + m->l3_payload - m->l4_off - (th->data_off >> 4) * 4u;
-		if ((th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) != RTE_TCP_SYN_FLAG)
-			flags |= PSW_CT_F_LOOSE;     /* picked up mid-stream: no handshake to learn windows */
-	}
+	th = psw_tcp_hdr(pkt, m, &seg_len);
+	if (th != NULL && (th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) != RTE_TCP_SYN_FLAG)
+		flags |= PSW_CT_F_LOOSE;             /* picked up mid-stream: no handshake to learn windows */
 	psw_ct_key_reverse(&k, &r);
 	/* flipped: the connection is the client's (r); this packet is its reply */
 	rc = c->flip ? psw_ct_insert(t->ct, &r, &k, 0, 0, flags, now) : psw_ct_insert(t->ct, &k, &r, 0, 0, flags, now);
@@ -251,7 +220,7 @@ judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const str
 	if (c->pp[PSW_POL_EGRESS] != NULL && !c->pp[PSW_POL_EGRESS]->isolated[PSW_POL_EGRESS])
 		c->pp[PSW_POL_EGRESS] = NULL;
 	if (c->pp[PSW_POL_INGRESS] != NULL &&
-	    (!c->pp[PSW_POL_INGRESS]->isolated[PSW_POL_INGRESS] || from_node(t, family, src)))
+	    (!c->pp[PSW_POL_INGRESS]->isolated[PSW_POL_INGRESS] || psw_node_addr(&t->node, family, src)  /* the node: always allowed in */))
 		c->pp[PSW_POL_INGRESS] = NULL;
 	c->family = (uint8_t)family;
 	c->res[0] = c->res[1] = 0;
@@ -282,7 +251,7 @@ psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burs
 			if (!(m->flags & (PSW_F_CT_NEW | PSW_F_CT_RECHECK)))
 				continue;            /* its verdict is current */
 			e = psw_ct_entry(t->ct, m->ct - 1);
-		} else if ((m->flags & PSW_F_CT_RELATED) && (m->flags & PSW_F_L4) && icmp_error(m)) {
+		} else if ((m->flags & PSW_F_CT_RELATED) && psw_is_icmp_error(m)) {
 			continue;                    /* an error about a known connection goes with it */
 		}
 		/* a new Service connection is judged on its packet, as the backend sees it */

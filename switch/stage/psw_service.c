@@ -20,26 +20,6 @@
 #define ICMP6_UNREACH 1
 #define ICMP6_UNREACH_PORT 4
 
-/* TCP payload bytes of a parsed packet whose TCP header is th. */
-static inline unsigned
-tcp_seg_len(const struct psw_meta *m, const struct rte_tcp_hdr *th)
-{
-	return m->l2_len + m->l3_payload - m->l4_off - (th->data_off >> 4) * 4u;
-}
-
-/* The packet's TCP header and payload length, or NULL when it is not TCP. */
-static inline const struct rte_tcp_hdr *
-tcp_hdr(struct rte_mbuf *pkt, const struct psw_meta *m, unsigned *seg_len)
-{
-	const struct rte_tcp_hdr *th;
-
-	if (m->l4_proto != IPPROTO_TCP || !(m->flags & PSW_F_L4))
-		return NULL;
-	th = rte_pktmbuf_mtod_offset(pkt, const struct rte_tcp_hdr *, m->l4_off);
-	*seg_len = tcp_seg_len(m, th);
-	return th;
-}
-
 static inline bool
 is_icmp(uint8_t proto)
 {
@@ -63,19 +43,6 @@ apply_nat(struct rte_mbuf *pkt, struct psw_meta *m, const struct psw_ct_entry *e
 		if (e->flags & PSW_CT_F_SNAT)
 			psw_nat_rewrite(pkt, m, 1, e->orig.src, e->orig.sport);
 	}
-}
-
-/* ICMP / ICMPv6 errors that quote the packet they are about. */
-static inline bool
-icmp_error(const struct psw_meta *m)
-{
-	unsigned type = m->dport >> 8;
-
-	if (!(m->flags & PSW_F_L4) || (m->flags & PSW_F_FRAG))
-		return false;
-	if (m->l4_proto == IPPROTO_ICMP)
-		return type == 3 || type == 11 || type == 12;
-	return m->l4_proto == IPPROTO_ICMPV6 && type >= 1 && type <= 4;
 }
 
 /*
@@ -204,7 +171,7 @@ psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_b
 
 		if (m->verdict != PSW_V_CONTINUE || (m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6))
 			continue;
-		if (icmp_error(m)) {
+		if (psw_is_icmp_error(m)) {
 			icmp_error_unnat(lc, t, b->pkts[i], m);
 			continue;
 		}
@@ -240,13 +207,11 @@ psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_b
 		}
 		e = psw_ct_entry(ct, hits[i]);
 		dir = hits[i] & 1;
-		if (unlikely(e->flags & (PSW_CT_F_DENY_IN | PSW_CT_F_DENY_EG))) {
-			/* denied by policy, about to be removed */
-			psw_set_drop(m, e->flags & PSW_CT_F_DENY_IN ? PSW_DROP_POLICY_INGRESS
-								 : PSW_DROP_POLICY_EGRESS);
+		if (unlikely((why = psw_ct_denied(e)) != PSW_DROP_NONE)) {
+			psw_set_drop(m, why);            /* denied by policy, about to be removed */
 			continue;
 		}
-		th = tcp_hdr(pkt, m, &seg_len);
+		th = psw_tcp_hdr(pkt, m, &seg_len);
 		why = psw_ct_update(ct, e, dir, th, seg_len, now);
 		if (why != PSW_DROP_NONE) {
 			psw_set_drop(m, why);
@@ -268,7 +233,7 @@ reject_tcp(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 	uint8_t *frame = rte_pktmbuf_mtod(pkt, uint8_t *);
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
 	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(frame + m->l4_off);
-	unsigned payload = tcp_seg_len(m, th);
+	unsigned payload = psw_tcp_seg_len(m, th);
 	uint32_t ack = rte_be_to_cpu_32(th->sent_seq) + payload +
 		       !!(th->tcp_flags & RTE_TCP_SYN_FLAG) + !!(th->tcp_flags & RTE_TCP_FIN_FLAG);
 	uint32_t seq = th->tcp_flags & RTE_TCP_ACK_FLAG ? th->recv_ack : 0;
@@ -387,7 +352,7 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 	const struct psw_svc_port *sp, uint64_t now)
 {
 	unsigned alen = m->l3 == PSW_L3_IPV4 ? 4 : 16, bi, seg_len = 0;
-	const struct rte_tcp_hdr *th = tcp_hdr(pkt, m, &seg_len);
+	const struct rte_tcp_hdr *th = psw_tcp_hdr(pkt, m, &seg_len);
 	uint8_t flags = PSW_CT_F_DNAT, tcpf = th != NULL ? th->tcp_flags : 0;
 	const struct psw_svc_backend *be;
 	struct psw_ct_key orig, reply;
@@ -447,9 +412,8 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		psw_ct_lookup(t->ct, &kp, 1, &hit);
 		if (hit != UINT32_MAX && (hit & 1) == PSW_CT_DIR_ORIG) {
 			e = psw_ct_entry(t->ct, hit);
-			if (e->flags & (PSW_CT_F_DENY_IN | PSW_CT_F_DENY_EG)) {
-				psw_set_drop(m, e->flags & PSW_CT_F_DENY_IN ? PSW_DROP_POLICY_INGRESS
-									 : PSW_DROP_POLICY_EGRESS);
+			if (psw_ct_denied(e) != PSW_DROP_NONE) {
+				psw_set_drop(m, psw_ct_denied(e));
 				return;
 			}
 			psw_ct_update(t->ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_common.h>
 #include <rte_ether.h>
@@ -159,6 +160,24 @@ struct psw_tables {
 	struct psw_pol_table *pol;       /**< NetworkPolicy per pod port (not versioned; may be NULL) */
 	struct psw_worker_rxqs workers[PSW_MAX_WORKERS];
 };
+
+/** Is addr (network order, family 4 or 6) the node itself: the gateway or an uplink address? */
+static inline bool
+psw_node_addr(const struct psw_node_info *node, unsigned family, const uint8_t *addr)
+{
+	uint32_t a;
+	unsigned i;
+
+	if (family == 6)
+		return node->has_ip6 && memcmp(addr, node->gw6, 16) == 0;
+	memcpy(&a, addr, 4);
+	if (a == node->gw4)
+		return true;
+	for (i = 0; i < node->nb_addrs; i++)
+		if (a == node->addrs4[i])
+			return true;
+	return false;
+}
 
 /** The published pointer; workers read it through psw_tables_get(). */
 extern struct psw_tables *psw_tables_current;

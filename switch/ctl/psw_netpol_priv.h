@@ -1,0 +1,42 @@
+/*
+ * Inside the NetworkPolicy compiler: what psw_netpol.c (compiling, slots)
+ * shares with psw_netpol_report.c (get networkpolicies, explain). Control
+ * thread only.
+ */
+#ifndef PSW_NETPOL_PRIV_H
+#define PSW_NETPOL_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "psw_policy.h"
+
+struct psw_state;
+
+/*
+ * A pod of this switch: attached through the CNI plugin, or declared in the
+ * configuration (with its namespace and name, a Kubernetes pod like any).
+ */
+struct psw_netpol_here {
+	const char *ns, *name;
+	int port;                        /* podswitch port index */
+	bool has4, has6;
+	const uint8_t *ip4, *ip6;
+};
+
+/** The pods of this switch that have a port now (borrowed strings). Caller frees. */
+struct psw_netpol_here *psw_netpol_pods_here(const struct psw_state *st, unsigned *nb);
+
+/** Does the policy (in namespace ns) select a pod with these labels? */
+bool psw_netpol_policy_selects(json_t *policy, const char *ns, json_t *labels);
+
+/** "namespace/name" of a policy object. */
+void psw_netpol_policy_key(json_t *policy, char *key, size_t len);
+
+/** Connections allowed and denied by the policy "ns/name" since it was created (0 without a slot). */
+void psw_netpol_counts(const struct psw_state *st, const char *key, struct psw_pol_counts *c);
+
+#endif /* PSW_NETPOL_PRIV_H */
