@@ -4,7 +4,7 @@ Starts the real daemon on a generated configuration, reads its counters
 (SIGUSR1), and creates namespaces, interfaces and DPDK pods that are always
 cleaned up, even when a test fails. Tests register with @test and run with
 main(); the runner prints one line per test and a closing
-'N passed, N failed' line, and exits non-zero on any failure.
+'NAME: passed N, failed N' line, and exits non-zero on any failure.
 """
 import os
 import re
@@ -383,13 +383,15 @@ def main():
         try:
             fn(scope)
             passed += 1
-            print("PASS %s (%.1fs)" % (fn.__name__, time.time() - t0), flush=True)
+            print("  passed  %s (%.1fs)" % (fn.__name__, time.time() - t0), flush=True)
         except Exception as e:
             failed += 1
-            print("FAIL %s (%.1fs): %s" % (fn.__name__, time.time() - t0, e), flush=True)
+            print("  FAILED  %s (%.1fs): %s" % (fn.__name__, time.time() - t0, e), flush=True)
             if not isinstance(e, Failure):
                 traceback.print_exc()
         finally:
             scope.close()
-    print("%s: %d passed, %d failed" % (os.path.basename(sys.argv[0]), passed, failed))
+    # Not the 'N passed, N failed' form: scripts/test prints the one closing
+    # line CI reads, and a per-file copy of it would be a second one.
+    print("%s: passed %d, failed %d" % (os.path.basename(sys.argv[0]), passed, failed))
     sys.exit(1 if failed else 0)
