@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <rte_prefetch.h>
 #include <rte_tcp.h>
 
 #include "psw_ct.h"
@@ -32,13 +33,90 @@ void
 psw_ct_lookup(struct psw_ct *ct, const struct psw_ct_key *keys[], unsigned n, uint32_t *hits)
 {
 	void *data[PSW_BURST_MAX];
+	hash_sig_t sig[PSW_BURST_MAX];
 	uint64_t mask = 0;
 	unsigned i;
 
+	for (i = 0; i < n; i++)
+		sig[i] = psw_ct_hash(keys[i], sizeof(*keys[i]), 0);
 	if (n > 0)
-		rte_hash_lookup_bulk_data(ct->hash, (const void **)keys, n, &mask, data);
+		rte_hash_lookup_with_hash_bulk_data(ct->hash, (const void **)keys, sig, n, &mask, data);
 	for (i = 0; i < n; i++)
 		hits[i] = (mask >> i) & 1 ? (uint32_t)(uintptr_t)data[i] : UINT32_MAX;
+}
+
+static inline bool
+key_eq(const struct psw_ct_key *a, const struct psw_ct_key *b)
+{
+	const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
+
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+}
+
+/* The hit a cache way names, if its entry is in use and holds key that way. */
+static inline bool
+cache_way_valid(const struct psw_ct *ct, uint32_t hit, const struct psw_ct_key *key)
+{
+	const struct psw_ct_entry *e = &ct->entries[hit >> 1];
+
+	if ((hit >> 1) >= ct->size || !__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE))
+		return false;
+	return key_eq((hit & 1) == PSW_CT_DIR_ORIG ? &e->orig : &e->reply, key);
+}
+
+void
+psw_ct_lookup_cached(struct psw_ct *ct, struct psw_ct_cache *cache,
+		     const struct psw_ct_key *keys[], unsigned n, uint32_t *hits)
+{
+	const struct psw_ct_key *miss_keys[PSW_BURST_MAX];
+	hash_sig_t sig[PSW_BURST_MAX], miss_sig[PSW_BURST_MAX];
+	void *data[PSW_BURST_MAX];
+	uint8_t miss[PSW_BURST_MAX];
+	uint64_t mask = 0;
+	unsigned i, nb_miss = 0;
+
+	for (i = 0; i < n; i++) {
+		sig[i] = psw_ct_hash(keys[i], sizeof(*keys[i]), 0);
+		rte_prefetch0(&cache->way[sig[i] & (PSW_CT_CACHE_SETS - 1)]);
+	}
+	/* the ways' entries, fetched for the key test (and the stage after) */
+	for (i = 0; i < n; i++) {
+		unsigned set = sig[i] & (PSW_CT_CACHE_SETS - 1), w;
+
+		hits[i] = UINT32_MAX;
+		for (w = 0; w < PSW_CT_CACHE_WAYS; w++) {
+			if (cache->way[set][w].sig == sig[i] && cache->way[set][w].hit1 != 0) {
+				hits[i] = cache->way[set][w].hit1 - 1;
+				if ((hits[i] >> 1) < ct->size)
+					rte_prefetch0(&ct->entries[hits[i] >> 1]);
+				break;
+			}
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (hits[i] != UINT32_MAX && cache_way_valid(ct, hits[i], keys[i]))
+			continue;
+		miss_keys[nb_miss] = keys[i];
+		miss_sig[nb_miss] = sig[i];
+		miss[nb_miss++] = (uint8_t)i;
+	}
+	if (nb_miss == 0)
+		return;
+	rte_hash_lookup_with_hash_bulk_data(ct->hash, (const void **)miss_keys, miss_sig, nb_miss,
+					    &mask, data);
+	for (i = 0; i < nb_miss; i++) {
+		unsigned k = miss[i], set = miss_sig[i] & (PSW_CT_CACHE_SETS - 1);
+
+		if (!((mask >> i) & 1)) {
+			hits[k] = UINT32_MAX;
+			continue;
+		}
+		hits[k] = (uint32_t)(uintptr_t)data[i];
+		/* the newest in way 0, the one it displaces in way 1 */
+		cache->way[set][1] = cache->way[set][0];
+		cache->way[set][0].sig = miss_sig[i];
+		cache->way[set][0].hit1 = hits[k] + 1;
+	}
 }
 
 int

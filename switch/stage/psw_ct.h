@@ -28,6 +28,7 @@
 
 #include <rte_common.h>
 #include <rte_hash.h>
+#include <rte_hash_crc.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <rte_spinlock.h>
@@ -47,6 +48,26 @@ struct psw_ct_key {
 } __rte_aligned(8);              /* rte_hash_crc reads 8 bytes at a time */
 
 _Static_assert(sizeof(struct psw_ct_key) == 40, "conntrack key layout");
+
+/**
+ * The table's hash of a key: CRC32c over its five 8-byte words, the value
+ * rte_hash_crc() gives, without that function's per-word test of which CRC
+ * instruction the CPU has (a fifth of a lookup's instructions). len and the
+ * alignment are the key's; the signature is rte_hash_function's.
+ */
+static inline uint32_t
+psw_ct_hash(const void *key, uint32_t len, uint32_t init)
+{
+#if defined(RTE_ARCH_X86_64) && defined(__SSE4_2__)
+	const uint64_t *w = key;
+
+	RTE_SET_USED(len);
+	return (uint32_t)__builtin_ia32_crc32di(__builtin_ia32_crc32di(__builtin_ia32_crc32di(
+		__builtin_ia32_crc32di(__builtin_ia32_crc32di(init, w[0]), w[1]), w[2]), w[3]), w[4]);
+#else
+	return rte_hash_crc(key, len, init);
+#endif
+}
 
 enum psw_ct_state {
 	PSW_CT_NEW = 0,          /**< first packet seen (TCP: SYN sent) */
@@ -218,6 +239,32 @@ psw_ct_key_reverse(const struct psw_ct_key *k, struct psw_ct_key *r)
  */
 void psw_ct_lookup(struct psw_ct *ct, const struct psw_ct_key *keys[], unsigned n,
 		   uint32_t *hits);
+
+/**
+ * A worker's own cache of the connections it met last, in front of the
+ * shared hash (as Open vSwitch's exact-match cache is in front of its
+ * classifier): set-associative, indexed by the key's hash, each way the
+ * hash and the hit it led to. A way is a hint, never trusted: a hit counts
+ * only when the entry it names is in use and holds the very key in that
+ * direction. Entries are freed after an RCU grace period and written before
+ * in_use is published (release), so an in-use entry read in a worker's
+ * critical section has whole keys; a deleted or reused entry fails the test
+ * and the lookup falls through to the hash. Nothing to invalidate: the
+ * control thread never touches it. Zeroed = empty.
+ */
+#define PSW_CT_CACHE_SETS 8192u          /* x 2 ways = 16,384 connections, 128 KiB */
+#define PSW_CT_CACHE_WAYS 2
+
+struct psw_ct_cache {
+	struct {
+		uint32_t sig;            /**< psw_ct_hash of the key */
+		uint32_t hit1;           /**< its hit + 1; 0 = empty */
+	} way[PSW_CT_CACHE_SETS][PSW_CT_CACHE_WAYS];
+};
+
+/** psw_ct_lookup through a worker's cache (filled with what the hash finds). */
+void psw_ct_lookup_cached(struct psw_ct *ct, struct psw_ct_cache *cache,
+			  const struct psw_ct_key *keys[], unsigned n, uint32_t *hits);
 
 /**
  * Insert a connection: orig and reply keys, NAT decided by the caller.

@@ -61,7 +61,7 @@ psw_ct_create(uint32_t size, int socket, struct rte_rcu_qsbr *qsbr)
 	struct rte_hash_parameters hp = {
 		.name = name,
 		.key_len = sizeof(struct psw_ct_key),
-		.hash_func = rte_hash_crc,
+		.hash_func = psw_ct_hash,
 		.socket_id = socket,
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
@@ -145,11 +145,12 @@ retire(struct psw_ct *ct, uint32_t idx)
 		ct->cap_retired = cap;
 		ct->retired_head = 0;
 	}
+	/* out of use first: from here no worker's cache takes it (psw_ct_lookup_cached) */
+	__atomic_store_n(&e->in_use, 0, __ATOMIC_RELEASE);
 	rte_spinlock_lock(&ct->write_lock);
 	p = rte_hash_del_key(ct->hash, &e->orig);
 	q = rte_hash_del_key(ct->hash, &e->reply);
 	rte_spinlock_unlock(&ct->write_lock);
-	__atomic_store_n(&e->in_use, 0, __ATOMIC_RELEASE);
 	/* the positions stay here, not in the entry: workers may still read it */
 	ct->retired[(ct->retired_head + ct->nb_retired) % ct->cap_retired] =
 		(struct psw_ct_retired){ .idx = idx, .pos = { p, q }, .token = rte_rcu_qsbr_start(ct->qsbr) };

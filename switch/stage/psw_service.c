@@ -182,7 +182,7 @@ psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_b
 	}
 	if (n == 0)
 		return;
-	psw_ct_lookup(ct, kp, n, hits);
+	psw_ct_lookup_cached(ct, &lc->ct_cache, kp, n, hits);
 	/* fetch the burst's entries (both lines) before touching the first */
 	for (i = 0; i < n; i++) {
 		if (hits[i] != UINT32_MAX) {

@@ -12,6 +12,7 @@
 #include <rte_common.h>
 #include <rte_mbuf.h>
 
+#include "psw_ct.h"
 #include "psw_pkt.h"
 #include "psw_tables.h"
 
@@ -73,6 +74,7 @@ struct psw_lcore {
 	struct psw_pol_counts *pol;      /**< PSW_POL_MAX_SLOTS connection counters per policy; NULL = none */
 	uint64_t dirty_ports;            /**< bit per port with a non-empty txbuf */
 	struct psw_txbuf tx[PSW_MAX_PORTS];
+	struct psw_ct_cache ct_cache;    /**< this worker's recent connections */
 } __rte_cache_aligned;
 
 static inline void

@@ -43,6 +43,13 @@ struct result {
 };
 
 static unsigned nb_runs = 7;
+static const char *only;      /* -s: run only scenarios whose name has this */
+
+static bool
+selected(const char *name)
+{
+	return only == NULL || strstr(name, only) != NULL;
+}
 static FILE *json;
 static struct rte_mempool *mp;
 
@@ -159,8 +166,13 @@ template(struct tpkt *p, unsigned i, unsigned nb_dst, int ip6)
 static void
 bench_pipeline(const char *name, unsigned nb_dst, int ip6)
 {
-	struct psw_tables *t = make_tables(nb_dst);
-	struct psw_lcore *lc = rte_zmalloc("lc", sizeof(*lc), RTE_CACHE_LINE_SIZE);
+	struct psw_tables *t;
+	struct psw_lcore *lc;
+
+	if (!selected(name))
+		return;
+	t = make_tables(nb_dst);
+	lc = rte_zmalloc("lc", sizeof(*lc), RTE_CACHE_LINE_SIZE);
 	struct rte_mbuf *frames[POOL_PKTS];
 	uint8_t copies[POOL_PKTS][128];
 	uint16_t lens[POOL_PKTS];
@@ -311,8 +323,8 @@ bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb
 {
 	/* new connections: 1500 x 32 = 48000 distinct source ports per run */
 	const unsigned nb_backends = 10, bursts = established ? 20000 : 1500;
-	struct psw_tables *t = make_tables(nb_backends);
-	struct psw_lcore *lc = rte_zmalloc("lc", sizeof(*lc), RTE_CACHE_LINE_SIZE);
+	struct psw_tables *t;
+	struct psw_lcore *lc;
 	struct psw_svc_backend be[10];
 	struct psw_svc_spec spec = { .nb_backends = nb_backends, .backends = be };
 	const unsigned nb_ports = established ? (nb_flows + 59999) / 60000 : 1;
@@ -324,6 +336,10 @@ bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb
 	unsigned i, j, run;
 	uint32_t vip = rte_cpu_to_be_32(0x0a600010);
 
+	if (!selected(name))
+		return;
+	t = make_tables(nb_backends);
+	lc = rte_zmalloc("lc", sizeof(*lc), RTE_CACHE_LINE_SIZE);
 	memset(&spec.key, 0, sizeof(spec.key));
 	spec.key.family = 4;
 	spec.key.proto = IPPROTO_TCP;
@@ -623,12 +639,14 @@ main(int argc, char **argv)
 			     "--log-level=*:error", prefix, NULL, NULL };
 	int c, eal_argc = (int)RTE_DIM(eal_argv) - 2;
 
-	while ((c = getopt(argc, argv, "r:j:H:")) != -1) {
+	while ((c = getopt(argc, argv, "r:j:H:s:")) != -1) {
 		if (c == 'r') {
 			nb_runs = RTE_MIN((unsigned)atoi(optarg), (unsigned)MAX_RUNS);
 		} else if (c == 'j') {
 			if ((json = fopen(optarg, "a")) == NULL)
 				return 1;
+		} else if (c == 's') {
+			only = optarg;
 		} else if (c == 'H') {
 			/* memory from 2 MB pages mounted at optarg instead of --no-huge */
 			static char huge_dir[PATH_MAX];
@@ -638,7 +656,7 @@ main(int argc, char **argv)
 			eal_argv[4] = "1024";
 			scenario_suffix = " [2M pages]";
 		} else {
-			fprintf(stderr, "usage: %s [-r runs] [-j results.jsonl] [-H hugetlbfs-dir]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-r runs] [-j results.jsonl] [-H hugetlbfs-dir] [-s name-part]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -667,8 +685,8 @@ main(int argc, char **argv)
 	bench_service("ClusterIP + 1k policy rules, established, 10k flows", 10000, true, 1000);
 	bench_service("ClusterIP + 1k policy rules, new connection", 0, false, 1000);
 	bench_service("ClusterIP + 10k policy rules, new connection", 0, false, 10000);
-	if (!RUNNING_ON_VALGRIND)     /* two cores in lockstep: meaningless there */
-		bench_rings();
+	if (!RUNNING_ON_VALGRIND && selected("worker between ring ports"))
+		bench_rings();      /* two cores in lockstep: meaningless under valgrind */
 	if (json != NULL)
 		fclose(json);
 	psw_tables_fini();

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -305,6 +306,90 @@ test_ct_udp_and_flush(void)
 	psw_ct_destroy(ct);
 }
 
+/* A way of the worker cache that names lookup k's set. */
+static void
+cache_point(struct psw_ct_cache *c, const struct psw_ct_key *k, uint32_t hit)
+{
+	uint32_t sig = psw_ct_hash(k, sizeof(*k), 0);
+
+	c->way[sig & (PSW_CT_CACHE_SETS - 1)][0].sig = sig;
+	c->way[sig & (PSW_CT_CACHE_SETS - 1)][0].hit1 = hit + 1;
+}
+
+static uint32_t
+cached(struct psw_ct *ct, struct psw_ct_cache *c, const struct psw_ct_key *k)
+{
+	uint32_t hit;
+
+	psw_ct_lookup_cached(ct, c, &k, 1, &hit);
+	return hit;
+}
+
+static void
+test_ct_worker_cache(void)
+{
+	struct psw_ct *ct = psw_ct_create(1024, SOCKET_ID_ANY, qsbr);
+	struct psw_ct_cache *c = calloc(1, sizeof(*c));
+	struct psw_ct_key o = key4(0x0af40002, 0x0a600010, 40000, 80, IPPROTO_TCP), r, o2, r2;
+	const struct psw_ct_key *kp[4];
+	uint32_t hits[4];
+	unsigned i;
+	int a, b;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ct);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	/* the table's hash is rte_hash_crc's value, computed without its dispatch */
+	for (i = 0; i < 64; i++) {
+		struct psw_ct_key k = key4(0x0af40000 + i * 7919, 0x0a600010 + i, (uint16_t)(i * 31), 80,
+					   i & 1 ? IPPROTO_UDP : IPPROTO_TCP);
+
+		CU_ASSERT_EQUAL(psw_ct_hash(&k, sizeof(k), 0), rte_hash_crc(&k, sizeof(k), 0));
+		CU_ASSERT_EQUAL(psw_ct_hash(&k, sizeof(k), 77), rte_hash_crc(&k, sizeof(k), 77));
+	}
+	r = key4(0x0af40009, 0x0af40002, 8080, 40000, IPPROTO_TCP);
+	o2 = key4(0x0af40003, 0x0a600010, 40001, 80, IPPROTO_TCP);
+	r2 = key4(0x0af40009, 0x0af40003, 8080, 40001, IPPROTO_TCP);
+	a = psw_ct_insert(ct, &o, &r, 1, 0, PSW_CT_F_DNAT, rte_rdtsc());
+	b = psw_ct_insert(ct, &o2, &r2, 1, 0, PSW_CT_F_DNAT, rte_rdtsc());
+	CU_ASSERT_FATAL(a >= 0 && b >= 0 && a != b);
+	/* a burst: both directions, a miss, twice (filled by the first) */
+	kp[0] = &o;
+	kp[1] = &r;
+	kp[2] = &o2;
+	r2.sport ^= 1;
+	kp[3] = &r2;
+	for (i = 0; i < 2; i++) {
+		psw_ct_lookup_cached(ct, c, kp, 4, hits);
+		CU_ASSERT_EQUAL(hits[0], (uint32_t)a | PSW_CT_DIR_ORIG);
+		CU_ASSERT_EQUAL(hits[1], (uint32_t)a | PSW_CT_DIR_REPLY);
+		CU_ASSERT_EQUAL(hits[2], (uint32_t)b | PSW_CT_DIR_ORIG);
+		CU_ASSERT_EQUAL(hits[3], UINT32_MAX);
+	}
+	r2.sport ^= 1;
+	/* a way naming another connection's entry, the wrong direction, or an
+	 * index past the table is not trusted: the hash answers */
+	cache_point(c, &o, (uint32_t)b);
+	CU_ASSERT_EQUAL(cached(ct, c, &o), (uint32_t)a);
+	cache_point(c, &o, (uint32_t)a | PSW_CT_DIR_REPLY);
+	CU_ASSERT_EQUAL(cached(ct, c, &o), (uint32_t)a);
+	cache_point(c, &o, 1u << 30);
+	CU_ASSERT_EQUAL(cached(ct, c, &o), (uint32_t)a);
+	cache_point(c, &r2, (uint32_t)a | PSW_CT_DIR_REPLY);    /* unknown key: stays a miss */
+	CU_ASSERT_EQUAL(cached(ct, c, &(struct psw_ct_key){ .family = 4 }), UINT32_MAX);
+	/* after expiry the cached ways lead nowhere */
+	CU_ASSERT_EQUAL(cached(ct, c, &o), (uint32_t)a);
+	CU_ASSERT_EQUAL(psw_ct_expire(ct, 1024, true), 2);
+	CU_ASSERT_EQUAL(cached(ct, c, &o), UINT32_MAX);
+	CU_ASSERT_EQUAL(cached(ct, c, &r), UINT32_MAX);
+	/* the same key opened again, in whatever entry, is found again */
+	a = psw_ct_insert(ct, &o, &r, 1, 0, PSW_CT_F_DNAT, rte_rdtsc());
+	CU_ASSERT_FATAL(a >= 0);
+	CU_ASSERT_EQUAL(cached(ct, c, &o), (uint32_t)a);
+	CU_ASSERT_EQUAL(cached(ct, c, &o2), UINT32_MAX);
+	free(c);
+	psw_ct_destroy(ct);
+}
+
 /* Full checksums of a packet after NAT: IPv4 header and L4. */
 static void
 check_checksums(struct rte_mbuf *m, int ip6, uint8_t proto)
@@ -465,6 +550,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "TCP sequence windows", test_ct_tcp_window);
 	CU_add_test(s, "TCP windows: blind SYN, SYN+RST, FIN, port reuse", test_ct_tcp_window_syn_and_reuse);
 	CU_add_test(s, "UDP replies, flush by backend", test_ct_udp_and_flush);
+	CU_add_test(s, "worker cache: hits, stale ways, expiry", test_ct_worker_cache);
 	CU_add_test(s, "NAT keeps IPv4/IPv6 TCP/UDP/ICMP checksums valid", test_nat_checksums);
 	CU_add_test(s, "SCTP port translation recomputes the CRC32c", test_nat_sctp_crc);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
