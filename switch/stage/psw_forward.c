@@ -6,10 +6,10 @@
 #include <rte_ether.h>
 #include <rte_fib.h>
 #include <rte_fib6.h>
-#include <rte_hash.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 
 #include "psw_csum.h"
 #include "psw_forward.h"
@@ -175,21 +175,23 @@ static void
 lookup4(const struct psw_tables *t, struct psw_burst *b, const uint8_t *idx, unsigned n,
 	const struct psw_nh **nhs)
 {
-	const void *keys[PSW_BURST_MAX];
-	void *data[PSW_BURST_MAX];
-	uint32_t ips[PSW_BURST_MAX];
+	const struct psw_pod_table *pt = t->pods;
+	uint32_t ips[PSW_BURST_MAX], h[PSW_BURST_MAX];
 	uint64_t hops[PSW_BURST_MAX];
 	uint8_t miss[PSW_BURST_MAX];
-	uint64_t hits = 0;
 	unsigned i, nb_miss = 0;
 
-	for (i = 0; i < n; i++)
-		keys[i] = &b->meta[idx[i]].dst4;
-	if (t->pods != NULL && t->pods->h4 != NULL && n > 0)
-		rte_hash_lookup_bulk_data(t->pods->h4, keys, n, &hits, data);
+	if (pt != NULL) {
+		for (i = 0; i < n; i++) {
+			h[i] = psw_pod_hash4(b->meta[idx[i]].dst4);
+			rte_prefetch0(&pt->slot4[h[i] & pt->mask]);
+		}
+	}
 	for (i = 0; i < n; i++) {
-		if (hits & (1ULL << i)) {
-			nhs[i] = &t->pods->pods[(uintptr_t)data[i]].nh;
+		int32_t p = pt != NULL ? psw_pod_find4(pt, b->meta[idx[i]].dst4, h[i]) : -1;
+
+		if (p >= 0) {
+			nhs[i] = &pt->pods[p].nh;
 		} else {
 			nhs[i] = NULL;
 			miss[nb_miss] = (uint8_t)i;
@@ -208,25 +210,22 @@ static void
 lookup6(const struct psw_tables *t, struct psw_burst *b, const uint8_t *idx, unsigned n,
 	const struct psw_nh **nhs)
 {
-	const void *keys[PSW_BURST_MAX];
-	void *data[PSW_BURST_MAX];
+	const struct psw_pod_table *pt = t->pods;
 	uint8_t ips[PSW_BURST_MAX][RTE_FIB6_IPV6_ADDR_SIZE];
 	uint64_t hops[PSW_BURST_MAX];
 	uint8_t miss[PSW_BURST_MAX];
-	uint64_t hits = 0;
 	unsigned i, nb_miss = 0;
 
-	for (i = 0; i < n; i++)
-		keys[i] = b->meta[idx[i]].dst6;
-	if (t->pods != NULL && t->pods->h6 != NULL && n > 0)
-		rte_hash_lookup_bulk_data(t->pods->h6, keys, n, &hits, data);
 	for (i = 0; i < n; i++) {
-		if (hits & (1ULL << i)) {
-			nhs[i] = &t->pods->pods[(uintptr_t)data[i]].nh;
+		const uint8_t *dst = b->meta[idx[i]].dst6;
+		int32_t p = pt != NULL ? psw_pod_find6(pt, dst, psw_pod_hash6(dst)) : -1;
+
+		if (p >= 0) {
+			nhs[i] = &pt->pods[p].nh;
 		} else {
 			nhs[i] = NULL;
 			miss[nb_miss] = (uint8_t)i;
-			memcpy(ips[nb_miss++], b->meta[idx[i]].dst6, 16);
+			memcpy(ips[nb_miss++], dst, 16);
 		}
 	}
 	if (nb_miss == 0 || t->routes == NULL || t->routes->fib6 == NULL)

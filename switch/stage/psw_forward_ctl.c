@@ -17,27 +17,27 @@
 /* Every rte_hash / rte_fib needs a process-unique name. */
 static uint64_t next_table_id;
 
-static struct rte_hash *
-pod_hash_create(const char *kind, uint32_t key_len, uint32_t nb, int socket, uint64_t id)
+/* Put pod i in the first empty slot from h. false: the address is taken. */
+static bool
+index_pod(struct psw_pod_table *pt, uint32_t *slots, uint32_t h, uint32_t i, int ip6)
 {
-	char name[RTE_HASH_NAMESIZE];
-	struct rte_hash_parameters p = {
-		.name = name,
-		.entries = RTE_MAX(nb * 2, 64u),
-		.key_len = key_len,
-		.hash_func = rte_hash_crc,
-		.socket_id = socket,
-	};
+	const struct psw_pod *p = &pt->pods[i];
 
-	snprintf(name, sizeof(name), "psw_%s_%" PRIu64, kind, id);
-	return rte_hash_create(&p);
+	for (h &= pt->mask; slots[h] != 0; h = (h + 1) & pt->mask) {
+		const struct psw_pod *q = &pt->pods[slots[h] - 1];
+
+		if (ip6 ? memcmp(q->ip6, p->ip6, 16) == 0 : q->ip4 == p->ip4)
+			return false;
+	}
+	slots[h] = i + 1;
+	return true;
 }
 
 struct psw_pod_table *
 psw_pod_table_build(const struct psw_pod *pods, uint32_t nb, int socket)
 {
 	struct psw_pod_table *pt;
-	uint32_t i;
+	uint32_t i, nb_slots = rte_align32pow2(RTE_MAX(nb * 2, 16u));
 
 	pt = rte_zmalloc_socket("psw_pods", sizeof(*pt) + nb * sizeof(pods[0]),
 				RTE_CACHE_LINE_SIZE, socket);
@@ -48,36 +48,28 @@ psw_pod_table_build(const struct psw_pod *pods, uint32_t nb, int socket)
 	pt->refcnt = 1;
 	pt->id = ++next_table_id;
 	pt->nb = nb;
+	pt->mask = nb_slots - 1;
 	if (nb > 0)
 		memcpy(pt->pods, pods, nb * sizeof(pods[0]));
-	pt->h4 = pod_hash_create("p4", 4, nb, socket, pt->id);
-	pt->h6 = pod_hash_create("p6", 16, nb, socket, pt->id);
-	if (pt->h4 == NULL || pt->h6 == NULL)
+	pt->slot4 = rte_zmalloc_socket("psw_pod_slot4", nb_slots * sizeof(uint32_t),
+				       RTE_CACHE_LINE_SIZE, socket);
+	pt->slot6 = rte_zmalloc_socket("psw_pod_slot6", nb_slots * sizeof(uint32_t),
+				       RTE_CACHE_LINE_SIZE, socket);
+	if (pt->slot4 == NULL || pt->slot6 == NULL) {
+		rte_errno = ENOMEM;
 		goto out_free;
+	}
 	for (i = 0; i < nb; i++) {
 		const struct psw_pod *p = &pods[i];
 
-		if (p->has_ip4) {
-			if (rte_hash_lookup(pt->h4, &p->ip4) >= 0) {
-				rte_errno = EINVAL;
-				goto out_free;
-			}
-			if (rte_hash_add_key_data(pt->h4, &p->ip4, (void *)(uintptr_t)i) < 0)
-				goto out_nomem;
-		}
-		if (p->has_ip6) {
-			if (rte_hash_lookup(pt->h6, p->ip6) >= 0) {
-				rte_errno = EINVAL;
-				goto out_free;
-			}
-			if (rte_hash_add_key_data(pt->h6, p->ip6, (void *)(uintptr_t)i) < 0)
-				goto out_nomem;
+		if ((p->has_ip4 && !index_pod(pt, pt->slot4, psw_pod_hash4(p->ip4), i, 0)) ||
+		    (p->has_ip6 && !index_pod(pt, pt->slot6, psw_pod_hash6(p->ip6), i, 1))) {
+			rte_errno = EINVAL;          /* two pods with one address */
+			goto out_free;
 		}
 	}
 	return pt;
 
-out_nomem:
-	rte_errno = ENOMEM;
 out_free:
 	psw_pod_table_put(pt);
 	return NULL;

@@ -4,7 +4,6 @@
 
 #include <rte_acl.h>
 #include <rte_cycles.h>
-#include <rte_hash.h>
 #include <rte_tcp.h>
 
 #include "psw_ct.h"
@@ -32,15 +31,19 @@ port_policy(const struct psw_pol_table *pt, uint16_t port)
 static uint16_t
 pod_port(const struct psw_tables *t, unsigned family, const uint8_t *addr)
 {
-	void *data;
-	int rc;
+	int32_t p;
 
 	if (t->pods == NULL)
 		return PSW_PORT_NONE;
-	rc = rte_hash_lookup_data(family == 4 ? t->pods->h4 : t->pods->h6, addr, &data);
-	if (rc < 0)
-		return PSW_PORT_NONE;
-	return t->pods->pods[(uintptr_t)data].nh.port;
+	if (family == 4) {
+		uint32_t a;
+
+		memcpy(&a, addr, 4);
+		p = psw_pod_find4(t->pods, a, psw_pod_hash4(a));
+	} else {
+		p = psw_pod_find6(t->pods, addr, psw_pod_hash6(addr));
+	}
+	return p < 0 ? PSW_PORT_NONE : t->pods->pods[p].nh.port;
 }
 
 static void

@@ -68,8 +68,8 @@ psw_pod_table_put(struct psw_pod_table *p)
 {
 	if (p == NULL || --p->refcnt > 0)
 		return;
-	rte_hash_free(p->h4);
-	rte_hash_free(p->h6);
+	rte_free(p->slot4);
+	rte_free(p->slot6);
 	rte_free(p);
 }
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <rte_common.h>
+#include <rte_hash_crc.h>
 #include <rte_ether.h>
 #include <rte_rcu_qsbr.h>
 
@@ -53,15 +54,65 @@ struct psw_port_info {
 	uint32_t pod;            /**< index into pods->pods when is_pod */
 };
 
-/** Exact-match table of local pods (IPv4 and IPv6 keys -> pod index). */
+/**
+ * Exact-match table of local pods: their IPv4 and IPv6 addresses -> pod.
+ * Built once and never changed (a change builds a new table), so the index
+ * is plain open addressing with linear probing, at most half full: a slot
+ * holds a pod index + 1 (0 = empty), and the address is compared in the pod
+ * itself, which the caller reads next anyway.
+ */
 struct psw_pod_table {
 	unsigned refcnt;         /* control thread only */
 	uint64_t id;
-	struct rte_hash *h4;     /**< key uint32_t (network order) */
-	struct rte_hash *h6;     /**< key uint8_t[16] */
+	uint32_t mask;           /**< slots - 1 (a power of two, >= 2 x pods) */
+	uint32_t *slot4;         /**< by the hash of the IPv4 address */
+	uint32_t *slot6;         /**< by the hash of the IPv6 address */
 	uint32_t nb;
 	struct psw_pod pods[];
 };
+
+static inline uint32_t
+psw_pod_hash4(uint32_t ip4)
+{
+	return rte_hash_crc_4byte(ip4, 0x50445334u);
+}
+
+static inline uint32_t
+psw_pod_hash6(const uint8_t *ip6)
+{
+	uint64_t w[2];
+
+	memcpy(w, ip6, 16);
+	return rte_hash_crc_8byte(w[1], rte_hash_crc_8byte(w[0], 0x50445336u));
+}
+
+/** Index of the local pod with IPv4 address ip4 (network order) and hash h, or -1. */
+static inline int32_t
+psw_pod_find4(const struct psw_pod_table *pt, uint32_t ip4, uint32_t h)
+{
+	uint32_t i = h & pt->mask, s;
+
+	while ((s = pt->slot4[i]) != 0) {
+		if (pt->pods[s - 1].ip4 == ip4 && pt->pods[s - 1].has_ip4)
+			return (int32_t)(s - 1);
+		i = (i + 1) & pt->mask;
+	}
+	return -1;
+}
+
+/** Index of the local pod with IPv6 address ip6 and hash h, or -1. */
+static inline int32_t
+psw_pod_find6(const struct psw_pod_table *pt, const uint8_t *ip6, uint32_t h)
+{
+	uint32_t i = h & pt->mask, s;
+
+	while ((s = pt->slot6[i]) != 0) {
+		if (memcmp(pt->pods[s - 1].ip6, ip6, 16) == 0 && pt->pods[s - 1].has_ip6)
+			return (int32_t)(s - 1);
+		i = (i + 1) & pt->mask;
+	}
+	return -1;
+}
 
 /** Longest-prefix routes (rte_fib / rte_fib6) to next hops. */
 struct psw_route_table {

@@ -711,6 +711,63 @@ test_forward_ttl(void)
 }
 
 /* A mixed burst through dispatch: drops freed and counted by reason. */
+/* The pod index: every pod found by each address, absent ones not, duplicates refused. */
+static void
+test_pod_index(void)
+{
+	enum { N = 3000 };
+	struct psw_pod *pods = calloc(N, sizeof(*pods));
+	struct psw_pod_table *pt;
+	uint8_t ip6[16];
+	unsigned i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pods);
+	for (i = 0; i < N; i++) {
+		pods[i].nh.port = (uint16_t)(i % 7);
+		pods[i].has_ip4 = i % 5 != 4;                /* some IPv6-only pods */
+		pods[i].has_ip6 = i % 3 != 0;                /* some IPv4-only pods */
+		pods[i].ip4 = rte_cpu_to_be_32(0x0af40000 + i * 256);   /* the low bytes alike */
+		memcpy(pods[i].ip6, ip6_a, 16);
+		pods[i].ip6[14] = (uint8_t)(i >> 8);
+		pods[i].ip6[15] = (uint8_t)i;
+	}
+	pt = psw_pod_table_build(pods, N, SOCKET_ID_ANY);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pt);
+	for (i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL(psw_pod_find4(pt, pods[i].ip4, psw_pod_hash4(pods[i].ip4)),
+				pods[i].has_ip4 ? (int32_t)i : -1);
+		CU_ASSERT_EQUAL(psw_pod_find6(pt, pods[i].ip6, psw_pod_hash6(pods[i].ip6)),
+				pods[i].has_ip6 ? (int32_t)i : -1);
+	}
+	for (i = 0; i < 1000; i++) {
+		uint32_t a = rte_cpu_to_be_32(0x0af40000 + i * 256 + 1);
+
+		CU_ASSERT_EQUAL(psw_pod_find4(pt, a, psw_pod_hash4(a)), -1);
+		memcpy(ip6, pods[i].ip6, 16);
+		ip6[0] ^= 0x01;                              /* another prefix */
+		CU_ASSERT_EQUAL(psw_pod_find6(pt, ip6, psw_pod_hash6(ip6)), -1);
+	}
+	psw_pod_table_put(pt);
+	/* an empty table answers "no pod" */
+	pt = psw_pod_table_build(NULL, 0, SOCKET_ID_ANY);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pt);
+	CU_ASSERT_EQUAL(psw_pod_find4(pt, pods[0].ip4, psw_pod_hash4(pods[0].ip4)), -1);
+	psw_pod_table_put(pt);
+	/* two pods with one address, either family, are refused */
+	pods[N - 1].ip4 = pods[17].ip4;
+	pods[N - 1].has_ip4 = pods[17].has_ip4 = 1;
+	rte_errno = 0;
+	CU_ASSERT_PTR_NULL(psw_pod_table_build(pods, N, SOCKET_ID_ANY));
+	CU_ASSERT_EQUAL(rte_errno, EINVAL);
+	pods[N - 1].ip4 = rte_cpu_to_be_32(0x0b000000);
+	memcpy(pods[N - 1].ip6, pods[5].ip6, 16);
+	pods[N - 1].has_ip6 = pods[5].has_ip6 = 1;
+	rte_errno = 0;
+	CU_ASSERT_PTR_NULL(psw_pod_table_build(pods, N, SOCKET_ID_ANY));
+	CU_ASSERT_EQUAL(rte_errno, EINVAL);
+	free(pods);
+}
+
 static void
 test_dispatch_counts_and_frees(void)
 {
@@ -788,6 +845,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "forward: LPM routes, gone ports, no route", test_forward_routes);
 	CU_add_test(s, "forward: VLAN tags stripped", test_forward_vlan_strip);
 	CU_add_test(s, "forward: TTL/hop limit 1 -> ICMP time exceeded", test_forward_ttl);
+	CU_add_test(s, "forward: pod index by IPv4 and IPv6, duplicates refused", test_pod_index);
 	CU_add_test(s, "dispatch: drops counted by reason and freed",
 		    test_dispatch_counts_and_frees);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
