@@ -23,21 +23,52 @@ psw_csum_update16(uint16_t csum, uint16_t old_word, uint16_t new_word)
 	return rte_cpu_to_be_16((uint16_t)~sum);
 }
 
-/** Checksum field after len bytes (even) changed from old to new (any alignment). */
-static inline uint16_t
-psw_csum_replace(uint16_t csum, const void *old_bytes, const void *new_bytes, unsigned len)
+/*
+ * The same update for several fields at once, without byte swaps: a one's
+ * complement sum taken over words as they sit in memory is the byte swap of
+ * the sum over network-order words, so the raw checksum field can be
+ * adjusted with raw words; and 32-bit words can be added in whole, since
+ * 2^16 = 1 modulo 2^16 - 1. A delta is the sum of ~old + new over the
+ * changed words; psw_csum_apply() folds it into a checksum field.
+ */
+
+/** Delta of replacing len bytes (a multiple of 4, any alignment) old with new. */
+static inline uint64_t
+psw_csum_delta(const void *old_bytes, const void *new_bytes, unsigned len)
 {
 	const uint8_t *o = old_bytes, *n = new_bytes;
+	uint64_t d = 0;
 	unsigned i;
 
-	for (i = 0; i + 1 < len; i += 2) {
-		uint16_t ow, nw;               /* the words as they sit in the packet */
+	for (i = 0; i < len; i += 4) {
+		uint32_t ow, nw;
 
-		memcpy(&ow, o + i, 2);
-		memcpy(&nw, n + i, 2);
-		csum = psw_csum_update16(csum, ow, nw);
+		memcpy(&ow, o + i, 4);
+		memcpy(&nw, n + i, 4);
+		d += (uint32_t)~ow;
+		d += nw;
 	}
-	return csum;
+	return d;
+}
+
+/** Delta of replacing one 16-bit word (as in memory). */
+static inline uint64_t
+psw_csum_delta16(uint16_t old_word, uint16_t new_word)
+{
+	return (uint64_t)(uint16_t)~old_word + new_word;
+}
+
+/** Checksum field (as in memory) after the changes summed in delta. */
+static inline uint16_t
+psw_csum_apply(uint16_t csum, uint64_t delta)
+{
+	uint64_t s = (uint64_t)(uint16_t)~csum + delta;
+
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
 }
 
 #endif /* PSW_CSUM_H */

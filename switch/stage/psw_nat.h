@@ -23,26 +23,6 @@
 #include "psw_csum.h"
 #include "psw_pkt.h"
 
-/* Offset of the L4 checksum from the L4 header, or -1 (none, or UDP/IPv4 without one). */
-static inline int
-psw_l4_csum_off(struct rte_mbuf *pkt, const struct psw_meta *m)
-{
-	const uint8_t *l4 = rte_pktmbuf_mtod_offset(pkt, const uint8_t *, m->l4_off);
-
-	if (!(m->flags & PSW_F_L4))
-		return -1;
-	switch (m->l4_proto) {
-	case IPPROTO_TCP:
-		return 16;
-	case IPPROTO_UDP:
-		return (m->l3 == PSW_L3_IPV4 && l4[6] == 0 && l4[7] == 0) ? -1 : 6;
-	case IPPROTO_ICMPV6:
-		return 2;
-	default:
-		return -1;       /* ICMPv4's checksum has no pseudo-header */
-	}
-}
-
 /*
  * SCTP's checksum: CRC32c (RFC 4960, appendix B) over the whole SCTP packet
  * with the checksum field zero, stored in little-endian byte order. The
@@ -70,25 +50,24 @@ psw_sctp_crc_update(struct rte_mbuf *pkt, const struct psw_meta *m)
 	memcpy(l4 + 8, sum, 4);
 }
 
-/* Replace len bytes at field, keeping the checksum at csum (may be NULL) valid. */
+/* Fold delta into the 16-bit checksum field at p (any alignment). */
 static inline void
-psw_nat_field(uint8_t *field, const void *val, unsigned len, uint8_t *csum)
+psw_nat_csum(uint8_t *p, uint64_t delta)
 {
-	if (csum != NULL) {
-		uint16_t c;
+	uint16_t c;
 
-		memcpy(&c, csum, 2);
-		c = psw_csum_replace(c, field, val, len);
-		memcpy(csum, &c, 2);
-	}
-	memcpy(field, val, len);
+	memcpy(&c, p, 2);
+	c = psw_csum_apply(c, delta);
+	memcpy(p, &c, 2);
 }
 
 /**
  * Rewrite the destination (dst != 0) or source address and port. addr is 4
  * or 16 bytes (network order) for the packet's family; port in network
  * order. For ICMP echo the port is the identifier, rewritten on the source
- * side only.
+ * side only. The checksums are adjusted by one delta each: the IPv4 header's
+ * by the address, the L4 one (its pseudo-header has the addresses) by the
+ * address and the port.
  */
 static inline void
 psw_nat_rewrite(struct rte_mbuf *pkt, struct psw_meta *m, int dst, const uint8_t *addr,
@@ -96,33 +75,40 @@ psw_nat_rewrite(struct rte_mbuf *pkt, struct psw_meta *m, int dst, const uint8_t
 {
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l2_len);
 	uint8_t *l4 = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l4_off);
-	int coff = psw_l4_csum_off(pkt, m);
-	uint8_t *l4c = coff >= 0 ? l4 + coff : NULL;
 	bool v4 = m->l3 == PSW_L3_IPV4;
 	unsigned alen = v4 ? 4 : 16;
 	uint8_t *a = v4 ? l3 + (dst ? 16 : 12) : l3 + (dst ? 24 : 8);
+	uint64_t d = psw_csum_delta(a, addr, alen);
+	uint16_t old;
 
-	if (l4c != NULL) {                   /* the address is in the L4 pseudo-header */
-		uint16_t c;
-
-		memcpy(&c, l4c, 2);
-		c = psw_csum_replace(c, a, addr, alen);
-		memcpy(l4c, &c, 2);
-	}
-	psw_nat_field(a, addr, alen, v4 ? l3 + 10 : NULL);
-	if (v4)
+	if (v4) {
+		psw_nat_csum(l3 + 10, d);
 		memcpy(dst ? (void *)&m->dst4 : (void *)&m->src4, addr, 4);
-	else
+	} else {
 		memcpy(dst ? m->dst6 : m->src6, addr, 16);
+	}
+	memcpy(a, addr, alen);
 	if (!(m->flags & PSW_F_L4))
-		return;
-	if (m->l4_proto == IPPROTO_TCP || m->l4_proto == IPPROTO_UDP) {
-		psw_nat_field(l4 + (dst ? 2 : 0), &port, 2, l4c);
+		return;          /* a later fragment: no L4 header to follow */
+	switch (m->l4_proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		memcpy(&old, l4 + (dst ? 2 : 0), 2);
+		memcpy(l4 + (dst ? 2 : 0), &port, 2);
 		if (dst)
 			m->dport = port;
 		else
 			m->sport = port;
-	} else if (m->l4_proto == IPPROTO_SCTP) {
+		d += psw_csum_delta16(old, port);
+		if (m->l4_proto == IPPROTO_TCP) {
+			psw_nat_csum(l4 + 16, d);
+		} else if (!v4 || l4[6] != 0 || l4[7] != 0) {   /* UDP/IPv4 may have none */
+			psw_nat_csum(l4 + 6, d);
+			if (l4[6] == 0 && l4[7] == 0)
+				l4[6] = l4[7] = 0xff;    /* a computed 0 is sent as all ones */
+		}
+		break;
+	case IPPROTO_SCTP: {
 		uint16_t cur;
 
 		memcpy(&cur, l4 + (dst ? 2 : 0), 2);
@@ -134,9 +120,23 @@ psw_nat_rewrite(struct rte_mbuf *pkt, struct psw_meta *m, int dst, const uint8_t
 				m->sport = port;
 			psw_sctp_crc_update(pkt, m);
 		}
-	} else if ((m->l4_proto == IPPROTO_ICMP || m->l4_proto == IPPROTO_ICMPV6) && !dst) {
-		psw_nat_field(l4 + 4, &port, 2, l4 + 2);
-		m->sport = port;
+		break;
+	}
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		if (v4)
+			d = 0;           /* ICMPv4's checksum has no pseudo-header */
+		if (!dst) {          /* the echo identifier */
+			memcpy(&old, l4 + 4, 2);
+			memcpy(l4 + 4, &port, 2);
+			m->sport = port;
+			d += psw_csum_delta16(old, port);
+		}
+		if (d != 0)
+			psw_nat_csum(l4 + 2, d);
+		break;
+	default:
+		break;
 	}
 }
 

@@ -469,6 +469,36 @@ test_nat_checksums(void)
 		CU_ASSERT_EQUAL(rte_raw_cksum(rte_pktmbuf_mtod_offset(m, void *, 14), 20), 0xffff);
 		rte_pktmbuf_free(m);
 	}
+	/* every destination port, IPv4 and IPv6 UDP: the checksum stays right and
+	 * is never 0 (which means "none"); one of these ports computes to 0 */
+	for (v = 0; v < 2; v++) {
+		struct tpkt p;
+		struct psw_meta meta = { .in_port = 0 };
+		struct rte_mbuf *m;
+		unsigned port, bad = 0, zero = 0;
+		uint8_t *l3, *l4;
+
+		tpkt_defaults(&p);
+		p.ip6 = (int)v;
+		p.src4 = 0x0af40002;
+		p.dst4 = 0x0a600010;
+		p.src6[0] = p.dst6[0] = 0xfd;
+		p.dst6[15] = 0x10;
+		m = tpkt_build(mp, &p);
+		psw_parse_one(m, &meta);
+		l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+		l4 = l3 + (v ? 40 : 20);
+		for (port = 0; port < 65536; port++) {
+			psw_nat_rewrite(m, &meta, 1, v ? new6 : new4, rte_cpu_to_be_16((uint16_t)port));
+			zero += l4[6] == 0 && l4[7] == 0;
+			if (v ? tpkt_ip6_cksum_verify((struct rte_ipv6_hdr *)l3, l4) != 0
+			      : __rte_ipv4_udptcp_cksum((struct rte_ipv4_hdr *)l3, l4) != 0xffff)
+				bad++;
+		}
+		CU_ASSERT_EQUAL(bad, 0);
+		CU_ASSERT_EQUAL(zero, 0);
+		rte_pktmbuf_free(m);
+	}
 }
 
 /* CRC32c, bit by bit (RFC 3720 polynomial, reflected): the reference. */
