@@ -17,6 +17,7 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
+#include "psw_csum.h"
 #include "psw_parse.h"
 
 #define PREFETCH_AHEAD 4
@@ -109,7 +110,7 @@ parse_ip4(struct rte_mbuf *pkt, const uint8_t *data, unsigned len, struct psw_me
 	}
 	if ((pkt->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
 	    ((pkt->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
-	     rte_raw_cksum(ip, ihl) != 0xffff)) {
+	     !psw_ip4_hdr_csum_ok(ip, ihl))) {
 		psw_set_drop(m, PSW_DROP_IP4_CSUM);
 		return;
 	}
