@@ -19,7 +19,8 @@ Scenarios (64-byte and 1518-byte frames, on-the-wire sizes):
   l3       pod a -> pod b routed (MACs rewritten, TTL, anti-spoofing);
            OVS: OpenFlow rules matching in_port, MAC and addresses, rewriting
            the MACs, dec_ttl
-  svc      pod a -> the ClusterIP of pod b, 8,192 flows and 1 flow
+  svc      pod a -> the ClusterIP of pod b, 8,192 flows, 1 flow and 1M flows
+           (1,000,000: 64,000 source ports to each of 16 Service ports)
            (conntrack + DNAT); OVS: ct(nat) / ct(commit, nat(dst=...))
   svc+pol  the same with a NetworkPolicy of 1,000 rules on pod b
            (podswitch), a 1,000-flow ACL table on new connections (OVS)
@@ -124,33 +125,45 @@ def policy_objects(nb_rules):
     return objs
 
 
-def service_objects():
+def service_objects(nb_ports=1):
+    """Service b on the ClusterIP, UDP ports 80.. to pod b's 8080.. (named when several)."""
+    def named(i, d):
+        return dict(d, name="p%d" % i) if nb_ports > 1 else d
     return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}},
             {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "b", "namespace": "bench"},
-             "spec": {"clusterIP": "10.96.0.80", "ports": [{"port": 80, "targetPort": 8080,
-                                                            "protocol": "UDP"}]}},
+             "spec": {"clusterIP": VIP, "ports": [named(i, {"port": 80 + i, "targetPort": 8080 + i,
+                                                            "protocol": "UDP"}) for i in range(nb_ports)]}},
             {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
              "metadata": {"name": "b-1", "namespace": "bench", "labels": {"kubernetes.io/service-name": "b"}},
-             "addressType": "IPv4", "ports": [{"port": 8080, "protocol": "UDP"}],
+             "addressType": "IPv4",
+             "ports": [named(i, {"port": 8080 + i, "protocol": "UDP"}) for i in range(nb_ports)],
              "endpoints": [{"addresses": [IP_B], "conditions": {"ready": True}}]}]
 
 
+FLOWS_PER_DPORT = 64000     # psw-gen: more flows than this use the next destination ports
 SCENARIOS = {
     # name: (destination, UDP port, flows)
     "l3": (IP_B, 8080, 8192),
     "svc": (VIP, 80, 8192),
     "svc, 1 flow": (VIP, 80, 1),
+    "svc, 1M flows": (VIP, 80, 1000000),
     "svc+pol": (VIP, 80, 8192),
 }
+
+
+def service_ports(flows):
+    return (flows + FLOWS_PER_DPORT - 1) // FLOWS_PER_DPORT
 
 
 def run_podswitch(scope, scenario, frame, rate=0, memif=False):
     socks = [scope.path("g%d-%s.sock" % (i, uid())) for i in range(2)]
     dst, dport, flows = SCENARIOS[scenario]
-    sw = Switch(scope, podswitch_conf(socks, memif=memif), workers="[1]", idle_sleep_us=0,
+    # room for every connection: 1M flows need more than the default 262,144
+    extra = "limits = { conntrack = %d; };" % max(262144, 1 << (flows - 1).bit_length())
+    sw = Switch(scope, podswitch_conf(socks, extra=extra, memif=memif), workers="[1]", idle_sleep_us=0,
                 eal=podswitch_eal()).start()
     if scenario.startswith("svc"):
-        r = api_call(sw.sock, "apply", {"objects": service_objects()})
+        r = api_call(sw.sock, "apply", {"objects": service_objects(service_ports(flows))})
         assert r["ok"], r
     if scenario == "svc+pol":
         r = api_call(sw.sock, "apply", {"objects": policy_objects(1000)})
@@ -206,13 +219,16 @@ def ovs_flows(scenario):
                 "mod_dl_dst:%s,dec_ttl,output:1" % (MAC_B, IP_B, IP_A, GW_MAC, MAC_A)]
         return out
     # Service: conntrack with DNAT; replies un-NAT-ed; the policy (an ACL) on new connections only
+    nb_ports = service_ports(SCENARIOS[scenario][2])
     out += ["table=0,priority=10,in_port=1,udp,dl_src=%s,nw_src=%s,actions=ct(zone=1,nat,table=1)" % (MAC_A, IP_A),
-            "table=0,priority=10,in_port=2,udp,dl_src=%s,nw_src=%s,actions=ct(zone=1,nat,table=2)" % (MAC_B, IP_B),
-            "table=1,priority=10,ct_state=+new+trk,udp,nw_dst=%s,tp_dst=80,"
-            "actions=ct(commit,zone=1,nat(dst=%s:8080),table=3)" % (VIP, IP_B),
+            "table=0,priority=10,in_port=2,udp,dl_src=%s,nw_src=%s,actions=ct(zone=1,nat,table=2)" % (MAC_B, IP_B)]
+    out += ["table=1,priority=10,ct_state=+new+trk,udp,nw_dst=%s,tp_dst=%d,"
+            "actions=ct(commit,zone=1,nat(dst=%s:%d),table=3)" % (VIP, 80 + i, IP_B, 8080 + i)
+            for i in range(nb_ports)]
+    out += [
             # committed (NAT-ed by the lookup; OVS keeps a one-way UDP flow +new until a reply):
-            # the verdict was taken at commit
-            "table=1,priority=20,ct_state=+trk,udp,nw_dst=%s,tp_dst=8080,actions=resubmit(,4)" % IP_B,
+            # the verdict was taken at commit; 8080/0xfff0 = the targets 8080..8095
+            "table=1,priority=20,ct_state=+trk,udp,nw_dst=%s,tp_dst=8080/0xfff0,actions=resubmit(,4)" % IP_B,
             "table=1,priority=10,ct_state=-new+trk,actions=resubmit(,4)",
             "table=1,priority=0,actions=drop",
             "table=2,priority=10,ct_state=-new+trk,actions=mod_dl_src:%s,mod_dl_dst:%s,dec_ttl,output:1"
@@ -321,6 +337,10 @@ def run_ovs(scope, scenario, frame, rate=0):
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+        print(__doc__.strip() + "\n\nusage: bench_e2e.py [RESULTS_FILE [SCENARIO ...]]   scenarios: io, "
+              + ", ".join(SCENARIOS) + ", io memif, l3 memif")
+        return
     out = open(sys.argv[1], "a") if len(sys.argv) > 1 else None
     only = sys.argv[2:] if len(sys.argv) > 2 else None
     huge = Scope()
@@ -336,7 +356,7 @@ def measure(out, only, ovs):
           "%.0f s windows after 1 s warm-up; median of %d runs, switches alternating%s"
           % (SECONDS, RUNS, "" if ovs else " (Open vSwitch with DPDK or hugepages missing: skipped)"),
           flush=True)
-    plan = [("io", 64), ("l3", 64), ("svc", 64), ("svc, 1 flow", 64), ("svc+pol", 64),
+    plan = [("io", 64), ("l3", 64), ("svc", 64), ("svc, 1 flow", 64), ("svc, 1M flows", 64), ("svc+pol", 64),
             ("io", 1518), ("l3", 1518), ("io memif", 64), ("l3 memif", 64)]
     for scenario, frame in plan:
         if only and scenario not in only:

@@ -4,7 +4,8 @@
  * servers that a switch connects to).
  *
  * One lcore sends UDP frames out of port 0 — N flows (source ports
- * 1024..1024+N-1), a given frame size, at a given rate or as fast as it can —
+ * 1024..1024+N-1; above 64,000 flows, the next destination ports too), a
+ * given frame size, at a given rate or as fast as it can —
  * and receives on port 1, counting what comes back. Every frame carries its
  * TSC send time; received frames give the latency (the generator reads the
  * TSC it wrote, one clock, no synchronisation). Prints one JSON line:
@@ -34,6 +35,7 @@
 #define BURST 32
 #define MAGIC 0x70737767656e2121ull    /* "pswgen!!" */
 #define MAX_SAMPLES (1u << 20)
+#define FLOWS_PER_DPORT 64000u    /* source ports per destination port */
 
 struct stamp {
 	uint64_t magic;
@@ -95,22 +97,26 @@ parse(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (opt.frame < 64 || opt.frame > 1518 || opt.flows == 0 || opt.flows > 65000 || opt.seconds <= 0 ||
+	if (opt.frame < 64 || opt.frame > 1518 || opt.flows == 0 || opt.flows > 64 * FLOWS_PER_DPORT ||
+	    opt.dport + (opt.flows - 1) / FLOWS_PER_DPORT > 65535 || opt.seconds <= 0 ||
 	    opt.burst == 0 || opt.burst > BURST)
 		usage();
 }
 
-/* A frame of flow f: Ethernet, IPv4, UDP, the stamp, padding; frame = on-the-wire size with CRC. */
+#define HDR_LEN (sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr))
+
+/* Ethernet, IPv4 and UDP headers of every frame; the ports are set per flow. */
+static uint8_t hdr_tmpl[HDR_LEN];
+
 static void
-fill(struct rte_mbuf *m, unsigned f)
+build_template(void)
 {
 	unsigned len = opt.frame - RTE_ETHER_CRC_LEN;
-	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
-	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)hdr_tmpl;
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
 
-	memset(p, 0, len);
+	memset(hdr_tmpl, 0, sizeof(hdr_tmpl));
 	eth->src_addr = opt.src_mac;
 	eth->dst_addr = opt.dst_mac;
 	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
@@ -120,10 +126,27 @@ fill(struct rte_mbuf *m, unsigned f)
 	ip->next_proto_id = IPPROTO_UDP;
 	ip->src_addr = opt.src_ip;
 	ip->dst_addr = opt.dst_ip;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	udp->src_port = rte_cpu_to_be_16((uint16_t)(1024 + f));
-	udp->dst_port = rte_cpu_to_be_16(opt.dport);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);      /* the ports are not in it */
 	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(len - sizeof(*eth) - sizeof(*ip)));
+}
+
+/*
+ * A frame of flow f (frame = on-the-wire size with CRC): the headers from
+ * the template, source port 1024 + f mod 64,000 and destination port
+ * dport + f / 64,000 (so more than 64,000 flows use the next ports), then
+ * the stamp; the rest of the frame is whatever the buffer held (padding).
+ * Only the headers are written: a pktgen-style generator must cost less
+ * than the switch it measures.
+ */
+static void
+fill(struct rte_mbuf *m, unsigned f)
+{
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(opt.frame - RTE_ETHER_CRC_LEN));
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(p + HDR_LEN - sizeof(*udp));
+
+	memcpy(p, hdr_tmpl, HDR_LEN);
+	udp->src_port = rte_cpu_to_be_16((uint16_t)(1024 + f % FLOWS_PER_DPORT));
+	udp->dst_port = rte_cpu_to_be_16((uint16_t)(opt.dport + f / FLOWS_PER_DPORT));
 }
 
 int
@@ -143,6 +166,7 @@ main(int argc, char **argv)
 	if (n < 0)
 		return 1;
 	parse(argc - n, argv + n);
+	build_template();
 	if (rte_eth_dev_count_avail() < 2) {
 		fprintf(stderr, "psw-gen: needs two ports (--vdev)\n");
 		return 1;
