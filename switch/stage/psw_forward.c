@@ -145,11 +145,13 @@ forward_one(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 				psw_set_drop(m, PSW_DROP_TTL_EXCEEDED);
 			return;
 		}
-		/* TTL is the high byte of the TTL/protocol word */
-		ip->hdr_checksum = psw_csum_update16(ip->hdr_checksum,
-			rte_cpu_to_be_16((uint16_t)(ip->time_to_live << 8)),
-			rte_cpu_to_be_16((uint16_t)((ip->time_to_live - 1) << 8)));
+		/* the TTL/protocol word as it sits in memory, before and after */
+		uint16_t w, w1;
+
+		memcpy(&w, &ip->time_to_live, 2);
 		ip->time_to_live--;
+		memcpy(&w1, &ip->time_to_live, 2);
+		ip->hdr_checksum = psw_csum_apply(ip->hdr_checksum, psw_csum_delta16(w, w1));
 		psw_count_event(lc, PSW_EV_FORWARDED4);
 	} else {
 		struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv6_hdr *, m->l2_len);

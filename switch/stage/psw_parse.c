@@ -90,18 +90,22 @@ parse_ip4(struct rte_mbuf *pkt, const uint8_t *data, unsigned len, struct psw_me
 		psw_set_drop(m, PSW_DROP_RUNT);
 		return;
 	}
-	if ((ip->version_ihl >> 4) != 4) {
-		psw_set_drop(m, PSW_DROP_IP4_VERSION);
-		return;
-	}
-	ihl = (ip->version_ihl & 0xf) * 4u;
-	if (ihl < sizeof(*ip)) {
-		psw_set_drop(m, PSW_DROP_IP4_IHL);
-		return;
-	}
-	if (m->l2_len + ihl > len) {
-		psw_set_drop(m, PSW_DROP_RUNT);
-		return;
+	if (likely(ip->version_ihl == RTE_IPV4_VHL_DEF)) {
+		ihl = sizeof(*ip);           /* version 4, no options: checked above */
+	} else {
+		if ((ip->version_ihl >> 4) != 4) {
+			psw_set_drop(m, PSW_DROP_IP4_VERSION);
+			return;
+		}
+		ihl = (ip->version_ihl & 0xf) * 4u;
+		if (ihl < sizeof(*ip)) {
+			psw_set_drop(m, PSW_DROP_IP4_IHL);
+			return;
+		}
+		if (m->l2_len + ihl > len) {
+			psw_set_drop(m, PSW_DROP_RUNT);
+			return;
+		}
 	}
 	total = rte_be_to_cpu_16(ip->total_length);
 	if (total < ihl || m->l2_len + total > rte_pktmbuf_pkt_len(pkt)) {

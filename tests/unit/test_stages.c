@@ -575,6 +575,21 @@ test_forward_pod4(void)
 	CU_ASSERT_EQUAL(rte_raw_cksum(ip, 20), 0xffff);
 	CU_ASSERT_EQUAL(ip->src_addr, rte_cpu_to_be_32(POD_A));   /* no NAT */
 	rte_pktmbuf_free(m);
+	/* every TTL that is forwarded, with other identifiers: the checksum stays right */
+	for (unsigned ttl = 2, bad = 0; ttl <= 255; ttl++) {
+		p = from_a();
+		p.ttl = (uint8_t)ttl;
+		m = tpkt_build(mp, &p);
+		ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+		ip->packet_id = rte_cpu_to_be_16((uint16_t)(ttl * 257));
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		meta = run1(m, 0);
+		bad += meta.verdict != PSW_V_TX || ip->time_to_live != ttl - 1 || rte_raw_cksum(ip, 20) != 0xffff;
+		rte_pktmbuf_free(m);
+		if (ttl == 255)
+			CU_ASSERT_EQUAL(bad, 0);
+	}
 }
 
 static void
