@@ -19,7 +19,7 @@ Scenarios (64-byte and 1518-byte frames, on-the-wire sizes):
   l3       pod a -> pod b routed (MACs rewritten, TTL, anti-spoofing);
            OVS: OpenFlow rules matching in_port, MAC and addresses, rewriting
            the MACs, dec_ttl
-  svc      pod a -> the ClusterIP of pod b, 8,192 flows, 1 flow and 1M flows
+  svc      pod a -> the ClusterIP of pod b, 8,192 flows, 1 flow, 10k and 1M flows
            (1,000,000: 64,000 source ports to each of 16 Service ports)
            (conntrack + DNAT); OVS: ct(nat) / ct(commit, nat(dst=...))
   svc+pol  the same with a NetworkPolicy of 1,000 rules on pod b
@@ -146,6 +146,7 @@ SCENARIOS = {
     "l3": (IP_B, 8080, 8192),
     "svc": (VIP, 80, 8192),
     "svc, 1 flow": (VIP, 80, 1),
+    "svc, 10k flows": (VIP, 80, 10000),
     "svc, 1M flows": (VIP, 80, 1000000),
     "svc+pol": (VIP, 80, 8192),
 }
@@ -356,7 +357,8 @@ def measure(out, only, ovs):
           "%.0f s windows after 1 s warm-up; median of %d runs, switches alternating%s"
           % (SECONDS, RUNS, "" if ovs else " (Open vSwitch with DPDK or hugepages missing: skipped)"),
           flush=True)
-    plan = [("io", 64), ("l3", 64), ("svc", 64), ("svc, 1 flow", 64), ("svc, 1M flows", 64), ("svc+pol", 64),
+    plan = [("io", 64), ("l3", 64), ("svc", 64), ("svc, 1 flow", 64), ("svc, 10k flows", 64),
+            ("svc, 1M flows", 64), ("svc+pol", 64),
             ("io", 1518), ("l3", 1518), ("io memif", 64), ("l3 memif", 64)]
     for scenario, frame in plan:
         if only and scenario not in only:
