@@ -37,12 +37,20 @@ psw_install_deps() {
 
 # psw_build DIR [meson options...]: configure once, then build.
 psw_build() {
-	local dir=$1
+	local dir=$1 log
 	shift
-	if [ ! -f "$PSW_ROOT/$dir/build.ninja" ]; then
-		meson setup "$PSW_ROOT/$dir" "$PSW_ROOT" "$@" >/dev/null
+	log=$(mktemp)
+	if { [ -f "$PSW_ROOT/$dir/build.ninja" ] ||
+	     meson setup "$PSW_ROOT/$dir" "$PSW_ROOT" "$@" >"$log" 2>&1; } &&
+	   ninja -C "$PSW_ROOT/$dir" >"$log" 2>&1; then
+		rm -f "$log"
+		return 0
 	fi
-	ninja -C "$PSW_ROOT/$dir" >/dev/null
+	# quiet when it works; what failed, when it does not
+	echo "building $dir failed:" >&2
+	tail -40 "$log" >&2
+	rm -f "$log"
+	return 1
 }
 
 # DPDK leaves a runtime directory per file prefix; remove those our tests made.

@@ -415,7 +415,7 @@ static void
 test_nat_checksums(void)
 {
 	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP };
-	uint8_t new4[4] = { 10, 244, 0, 77 }, new6[16] = { 0xfd, 0, [15] = 0x77 };
+	uint8_t new4[16] = { 10, 244, 0, 77 }, new6[16] = { 0xfd, 0, [15] = 0x77 };
 	unsigned v, k;
 
 	for (v = 0; v < 2; v++) {
@@ -522,7 +522,7 @@ test_nat_sctp_crc(void)
 	struct tpkt p;
 	struct psw_meta meta = { .in_port = 0 };
 	struct rte_mbuf *m;
-	uint8_t *sctp, new4[4] = { 10, 244, 0, 99 }, want[4];
+	uint8_t *sctp, new4[16] = { 10, 244, 0, 99 }, want[4];
 	unsigned len = 12 + 16;
 	uint32_t crc;
 
