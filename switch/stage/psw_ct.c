@@ -57,9 +57,12 @@ key_eq(const struct psw_ct_key *a, const struct psw_ct_key *b)
 static inline bool
 cache_way_valid(const struct psw_ct *ct, uint32_t hit, const struct psw_ct_key *key)
 {
-	const struct psw_ct_entry *e = &ct->entries[hit >> 1];
+	const struct psw_ct_entry *e;
 
-	if ((hit >> 1) >= ct->size || !__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE))
+	if ((hit >> 1) >= ct->size)
+		return false;
+	e = &ct->entries[hit >> 1];
+	if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE))
 		return false;
 	return key_eq((hit & 1) == PSW_CT_DIR_ORIG ? &e->orig : &e->reply, key);
 }

@@ -14,7 +14,8 @@
  * When the table is full a new connection is refused (dropped, counted
  * "ct_full"); established ones are untouched.
  *
- * Thread-safety: psw_ct_lookup / psw_ct_insert / psw_ct_update from workers;
+ * Thread-safety: psw_ct_lookup / psw_ct_lookup_cached (with the worker's own
+ * cache) / psw_ct_insert / psw_ct_update from workers;
  * psw_ct_create / psw_ct_expire / psw_ct_dump / psw_ct_destroy from the
  * control thread only.
  */

@@ -306,6 +306,21 @@ test_ct_udp_and_flush(void)
 	psw_ct_destroy(ct);
 }
 
+/* CRC32c register update, bit by bit, from init, no inversions: rte_hash_crc's definition. */
+static uint32_t
+crc32c_raw(const void *data, unsigned len, uint32_t crc)
+{
+	const uint8_t *p = data;
+	unsigned i, b;
+
+	for (i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (b = 0; b < 8; b++)
+			crc = (crc >> 1) ^ (0x82f63b78 & (0u - (crc & 1)));
+	}
+	return crc;
+}
+
 /* A way of the worker cache that names lookup k's set. */
 static void
 cache_point(struct psw_ct_cache *c, const struct psw_ct_key *k, uint32_t hit)
@@ -338,12 +353,13 @@ test_ct_worker_cache(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ct);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-	/* the table's hash is rte_hash_crc's value, computed without its dispatch */
+	/* the table's hash is CRC32c as rte_hash_crc defines it, whichever way it is computed */
 	for (i = 0; i < 64; i++) {
 		struct psw_ct_key k = key4(0x0af40000 + i * 7919, 0x0a600010 + i, (uint16_t)(i * 31), 80,
 					   i & 1 ? IPPROTO_UDP : IPPROTO_TCP);
 
-		CU_ASSERT_EQUAL(psw_ct_hash(&k, sizeof(k), 0), rte_hash_crc(&k, sizeof(k), 0));
+		CU_ASSERT_EQUAL(psw_ct_hash(&k, sizeof(k), 0), crc32c_raw(&k, sizeof(k), 0));
+		CU_ASSERT_EQUAL(psw_ct_hash(&k, sizeof(k), 77), crc32c_raw(&k, sizeof(k), 77));
 		CU_ASSERT_EQUAL(psw_ct_hash(&k, sizeof(k), 77), rte_hash_crc(&k, sizeof(k), 77));
 	}
 	r = key4(0x0af40009, 0x0af40002, 8080, 40000, IPPROTO_TCP);
@@ -366,6 +382,21 @@ test_ct_worker_cache(void)
 		CU_ASSERT_EQUAL(hits[3], UINT32_MAX);
 	}
 	r2.sport ^= 1;
+	/* the burst filled o's way, and the cache answers on its own: with o's key
+	 * taken out of the hash (the entry still in use), only the way finds it */
+	{
+		uint32_t sig = psw_ct_hash(&o, sizeof(o), 0), w, filled = 0;
+
+		for (w = 0; w < PSW_CT_CACHE_WAYS; w++)
+			filled += c->way[sig & (PSW_CT_CACHE_SETS - 1)][w].sig == sig &&
+				  c->way[sig & (PSW_CT_CACHE_SETS - 1)][w].hit1 == (uint32_t)a + 1;
+		CU_ASSERT_EQUAL(filled, 1);
+		CU_ASSERT_FATAL(rte_hash_del_key(ct->hash, &o) >= 0);
+		psw_ct_lookup(ct, kp, 1, hits);
+		CU_ASSERT_EQUAL(hits[0], UINT32_MAX);
+		CU_ASSERT_EQUAL(cached(ct, c, &o), (uint32_t)a);
+		CU_ASSERT_FATAL(rte_hash_add_key_data(ct->hash, &o, (void *)(uintptr_t)a) >= 0);
+	}
 	/* a way naming another connection's entry, the wrong direction, or an
 	 * index past the table is not trusted: the hash answers */
 	cache_point(c, &o, (uint32_t)b);
@@ -374,8 +405,14 @@ test_ct_worker_cache(void)
 	CU_ASSERT_EQUAL(cached(ct, c, &o), (uint32_t)a);
 	cache_point(c, &o, 1u << 30);
 	CU_ASSERT_EQUAL(cached(ct, c, &o), (uint32_t)a);
-	cache_point(c, &r2, (uint32_t)a | PSW_CT_DIR_REPLY);    /* unknown key: stays a miss */
-	CU_ASSERT_EQUAL(cached(ct, c, &(struct psw_ct_key){ .family = 4 }), UINT32_MAX);
+	{       /* a key the table does not hold, its way naming a live entry: a miss */
+		struct psw_ct_key u = key4(0x0af40004, 0x0a600010, 40002, 80, IPPROTO_TCP);
+
+		cache_point(c, &u, (uint32_t)a | PSW_CT_DIR_REPLY);
+		CU_ASSERT_EQUAL(cached(ct, c, &u), UINT32_MAX);
+		cache_point(c, &u, (uint32_t)a);
+		CU_ASSERT_EQUAL(cached(ct, c, &u), UINT32_MAX);
+	}
 	/* after expiry the cached ways lead nowhere */
 	CU_ASSERT_EQUAL(cached(ct, c, &o), (uint32_t)a);
 	CU_ASSERT_EQUAL(psw_ct_expire(ct, 1024, true), 2);

@@ -726,7 +726,6 @@ test_forward_ttl(void)
 	CU_ASSERT_EQUAL(lc.stats.events[PSW_EV_ICMP_TIME_EXCEEDED], sent + 2);
 }
 
-/* A mixed burst through dispatch: drops freed and counted by reason. */
 /* The 20-byte IPv4 checksum test agrees with rte_raw_cksum on random headers. */
 static void
 test_ip4_csum_fast_path(void)
@@ -808,6 +807,7 @@ test_pod_index(void)
 	free(pods);
 }
 
+/* A mixed burst through dispatch: drops freed and counted by reason. */
 static void
 test_dispatch_counts_and_frees(void)
 {
