@@ -362,11 +362,12 @@ add_scope(json_t *scope, json_t *obj)
 
 /*
  * What a change means for NetworkPolicy: the policies it touches (old and
- * new versions), or *all when pods or namespaces changed (selectors and
- * peers anywhere may follow).
+ * new versions) in npol, the Pods it touches in pods (their selectors and
+ * peers anywhere may follow: every local pod is recompiled), or *all when
+ * a Namespace changed.
  */
 static void
-add_policy_scope(json_t *npol, bool *all, json_t *obj)
+add_policy_scope(json_t *npol, json_t *pods, bool *all, json_t *obj)
 {
 	const char *kind;
 
@@ -375,16 +376,19 @@ add_policy_scope(json_t *npol, bool *all, json_t *obj)
 	kind = json_string_value(json_object_get(obj, "kind")) ?: "";
 	if (strcmp(kind, "NetworkPolicy") == 0)
 		json_array_append(npol, obj);
-	else if (strcmp(kind, "Pod") == 0 || strcmp(kind, "Namespace") == 0)
+	else if (strcmp(kind, "Pod") == 0)
+		json_array_append(pods, obj);
+	else if (strcmp(kind, "Namespace") == 0)
 		*all = true;
 }
 
 static void
-sync_policies(struct psw_state *st, json_t *npol, bool all)
+sync_policies(struct psw_state *st, json_t *npol, json_t *pods, bool all)
 {
 	char msg[PSW_ERR_MAX];
 
-	if ((all || json_array_size(npol) > 0) && psw_netpol_sync(st, all ? NULL : npol, msg, sizeof(msg)) < 0)
+	if ((all || json_array_size(npol) > 0 || json_array_size(pods) > 0) &&
+	    psw_netpol_sync(st, all ? NULL : npol, all ? NULL : pods, msg, sizeof(msg)) < 0)
 		fprintf(stderr, "podswitch: policies not updated: %s\n", msg);
 }
 
@@ -402,7 +406,7 @@ rollback(json_t *undo)
 json_t *
 psw_k8s_apply(struct psw_state *st, json_t *args)
 {
-	json_t *objs, *err, *o, *results = json_array(), *used = NULL, *undo, *scope, *npol;
+	json_t *objs, *err, *o, *results = json_array(), *used = NULL, *undo, *scope, *npol, *pods;
 	bool pol_all = false;
 	char msg[PSW_ERR_MAX];
 	size_t i;
@@ -419,6 +423,7 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 	undo = json_object();
 	scope = json_array();
 	npol = json_array();
+	pods = json_array();
 	json_array_foreach(objs, i, o) {
 		char key[512];
 		json_t *old;
@@ -447,8 +452,8 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 		add_scope(scope, old);
 		add_scope(scope, o);
 		if (old == NULL || !json_equal(old, o)) {
-			add_policy_scope(npol, &pol_all, old);
-			add_policy_scope(npol, &pol_all, o);
+			add_policy_scope(npol, pods, &pol_all, old);
+			add_policy_scope(npol, pods, &pol_all, o);
 		}
 		store_set(key, o);
 		json_array_append_new(results, json_pack("{s:s, s:s, s:s, s:s}",
@@ -467,9 +472,10 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 		json_decref(results);
 		results = NULL;
 	} else {
-		sync_policies(st, npol, pol_all);
+		sync_policies(st, npol, pods, pol_all);
 	}
 	json_decref(npol);
+	json_decref(pods);
 	json_decref(undo);
 	json_decref(scope);
 	json_decref(used);
@@ -480,7 +486,7 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 json_t *
 psw_k8s_delete(struct psw_state *st, json_t *args)
 {
-	json_t *objs, *err, *o, *results, *scope, *npol;
+	json_t *objs, *err, *o, *results, *scope, *npol, *pods;
 	bool pol_all = false;
 	char msg[PSW_ERR_MAX];
 	size_t i;
@@ -503,20 +509,22 @@ psw_k8s_delete(struct psw_state *st, json_t *args)
 	results = json_array();
 	scope = json_array();
 	npol = json_array();
+	pods = json_array();
 	json_array_foreach(objs, i, o) {
 		char key[512];
 
 		key_of(o, key, sizeof(key));
 		add_scope(scope, json_object_get(store, key));
-		add_policy_scope(npol, &pol_all, json_object_get(store, key));
+		add_policy_scope(npol, pods, &pol_all, json_object_get(store, key));
 		store_set(key, NULL);
 		json_array_append_new(results, json_pack("{s:s, s:s}", "object", key, "action", "deleted"));
 	}
 	json_decref(objs);
 	if (json_array_size(scope) > 0 && psw_state_update_services(st, scope, msg, sizeof(msg)) < 0)
 		fprintf(stderr, "podswitch: services not updated after delete: %s\n", msg);
-	sync_policies(st, npol, pol_all);
+	sync_policies(st, npol, pods, pol_all);
 	json_decref(npol);
+	json_decref(pods);
 	json_decref(scope);
 	return psw_api_ok(json_pack("{s:o}", "results", results));
 }

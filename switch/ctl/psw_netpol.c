@@ -537,6 +537,33 @@ is_here(const struct psw_netpol_here *h, unsigned nb, const char *ns, const char
 	return false;
 }
 
+/* The entry of a Pod object of another node, from its status.podIPs (or podIP); NULL without. */
+static json_t *
+remote_pod_entry(const char *ns, const char *name, json_t *o)
+{
+	json_t *status = json_object_get(o, "status"), *ips = json_array(), *p;
+	size_t k;
+
+	json_array_foreach(json_object_get(status, "podIPs"), k, p)
+		if (json_is_string(json_object_get(p, "ip")))
+			json_array_append(ips, json_object_get(p, "ip"));
+	if (json_array_size(ips) == 0 && json_is_string(json_object_get(status, "podIP")))
+		json_array_append(ips, json_object_get(status, "podIP"));
+	if (json_array_size(ips) == 0) {
+		json_decref(ips);
+		return NULL;
+	}
+	return pod_entry(ns, name, o, ips);
+}
+
+/* A namespace no Namespace object describes has only its name label. */
+static void
+default_ns(json_t *nss, const char *ns)
+{
+	if (ns != NULL && json_object_get(nss, ns) == NULL)
+		json_object_set_new(nss, ns, json_pack("{s:s}", "kubernetes.io/metadata.name", ns));
+}
+
 /*
  * Every pod this node knows: attached pods with their addresses, then Pod
  * objects of other nodes with status.podIPs (or podIP). And each namespace's
@@ -555,7 +582,7 @@ world(const struct psw_state *st, json_t **pods_out, json_t **ns_out)
 		json_array_append_new(pods, pod_entry(here[i].ns, here[i].name,
 			psw_k8s_find("Pod", here[i].ns, here[i].name), here_ips(&here[i])));
 	json_object_foreach(store, key, o) {
-		json_t *meta = json_object_get(o, "metadata"), *status = json_object_get(o, "status"), *ips;
+		json_t *meta = json_object_get(o, "metadata"), *e;
 		const char *ns = json_string_value(json_object_get(meta, "namespace")) ?: "";
 		const char *name = json_string_value(json_object_get(meta, "name")) ?: "";
 
@@ -565,28 +592,16 @@ world(const struct psw_state *st, json_t **pods_out, json_t **ns_out)
 		}
 		if (strncmp(key, "Pod/", 4) != 0 || is_here(here, nb_here, ns, name))
 			continue;
-		ips = json_array();
-		json_array_foreach(json_object_get(status, "podIPs"), k, p)
-			if (json_is_string(json_object_get(p, "ip")))
-				json_array_append(ips, json_object_get(p, "ip"));
-		if (json_array_size(ips) == 0 && json_is_string(json_object_get(status, "podIP")))
-			json_array_append(ips, json_object_get(status, "podIP"));
-		if (json_array_size(ips) == 0) {
-			json_decref(ips);
-			continue;
-		}
-		json_array_append_new(pods, pod_entry(ns, name, o, ips));
+		if ((e = remote_pod_entry(ns, name, o)) != NULL)
+			json_array_append_new(pods, e);
 	}
-	json_array_foreach(pods, k, p) {
-		const char *ns = json_string_value(json_object_get(p, "namespace"));
-
-		if (json_object_get(nss, ns) == NULL)
-			json_object_set_new(nss, ns, json_pack("{s:s}", "kubernetes.io/metadata.name", ns));
-	}
+	json_array_foreach(pods, k, p)
+		default_ns(nss, json_string_value(json_object_get(p, "namespace")));
 	free(here);
 	*pods_out = pods;
 	*ns_out = nss;
 }
+
 
 /* ---- compiling local pods ---- */
 
@@ -702,6 +717,34 @@ out:
 static json_t *pol_by_ns;                /* ns -> [policy objects of the store] */
 static json_t *world_pods, *world_ns;
 
+/*
+ * Pod ns/name changed in the store (nothing else did): its entries in the
+ * world are replaced by what the store and the attachments say now.
+ */
+static void
+world_renew_pod(const struct psw_netpol_here *here, unsigned nb_here, const char *ns,
+		const char *name)
+{
+	json_t *o = psw_k8s_find("Pod", ns, name), *e;
+	size_t k = json_array_size(world_pods);
+	unsigned i;
+
+	while (k-- > 0) {
+		e = json_array_get(world_pods, k);
+		if (strcmp(json_string_value(json_object_get(e, "namespace")) ?: "", ns) == 0 &&
+		    strcmp(json_string_value(json_object_get(e, "name")) ?: "", name) == 0)
+			json_array_remove(world_pods, k);
+	}
+	if (is_here(here, nb_here, ns, name)) {
+		for (i = 0; i < nb_here; i++)
+			if (strcmp(here[i].ns, ns) == 0 && strcmp(here[i].name, name) == 0)
+				json_array_append_new(world_pods, pod_entry(ns, name, o, here_ips(&here[i])));
+	} else if (o != NULL && (e = remote_pod_entry(ns, name, o)) != NULL) {
+		json_array_append_new(world_pods, e);
+	}
+	default_ns(world_ns, ns);
+}
+
 static void
 index_policy(const char *ns, const char *name)
 {
@@ -747,7 +790,7 @@ reindex_all(void)
 }
 
 int
-psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len)
+psw_netpol_sync(struct psw_state *st, json_t *changed, json_t *pods, char *err, size_t err_len)
 {
 	json_t *o;
 	struct local_pod local[PSW_MAX_PORTS];
@@ -755,14 +798,16 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len
 	unsigned nb_local = 0, nb_here, i;
 	struct psw_netpol_here *here;
 	const char *key;
+	bool full;
 	size_t k;
 	int rc = 0;
 
 	if (st->pol == NULL)
 		return 0;
 	err[0] = '\0';
-	if (changed == NULL || pol_by_ns == NULL || world_pods == NULL) {
-		changed = NULL;
+	full = (changed == NULL && pods == NULL) || pol_by_ns == NULL || world_pods == NULL;
+	if (full) {
+		changed = pods = NULL;
 		reindex_all();
 		json_decref(world_pods);
 		json_decref(world_ns);
@@ -781,7 +826,7 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len
 			if (psw_k8s_find("NetworkPolicy", ns, name) == NULL)
 				slot_put(pk);
 		}
-	} else if (slot_of != NULL) {
+	} else if (full && slot_of != NULL) {
 		void *tmp;
 
 		json_object_foreach_safe(slot_of, tmp, key, o) {
@@ -801,6 +846,16 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len
 		snprintf(err, err_len, "out of memory compiling NetworkPolicies");
 		return -ENOMEM;
 	}
+	/* changed Pods: their world entries renewed, and every local pod compiled
+	 * (selectors and peers anywhere may follow them) */
+	json_array_foreach(pods, k, o) {
+		json_t *meta = json_object_get(o, "metadata");
+
+		world_renew_pod(here, nb_here, json_string_value(json_object_get(meta, "namespace")) ?: "",
+				json_string_value(json_object_get(meta, "name")) ?: "");
+	}
+	if (json_array_size(pods) > 0)
+		changed = NULL;
 	for (i = 0; i < nb_here && nb_local < PSW_MAX_PORTS; i++) {
 		const struct psw_netpol_here *h = &here[i];
 		json_t *e;

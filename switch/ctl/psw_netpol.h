@@ -35,12 +35,15 @@ int psw_netpol_compile(json_t *policy, unsigned dir, unsigned slot, json_t *pod,
 		       json_t *namespaces, struct psw_pol_rule **rules, unsigned *nb_rules);
 
 /**
- * Recompile and publish the policy of every local pod (changed == NULL), or
- * of the local pods selected by the old or new versions of the policies in
- * changed (an array of policy objects). 0, or -errno with err filled
- * (nothing published for the pod that failed).
+ * Recompile and publish the policy of every local pod, from the whole store
+ * (changed == NULL and pods == NULL); or after the Pods in pods (an array
+ * of Pod objects, old and new versions; the rest of the store unchanged
+ * since the last call) changed: those pods' entries are renewed and every
+ * local pod recompiled; or of the local pods selected by the old or new
+ * versions of the policies in changed (an array of policy objects). 0, or
+ * -errno with err filled (nothing published for the pod that failed).
  */
-int psw_netpol_sync(struct psw_state *st, json_t *changed, char *err, size_t err_len);
+int psw_netpol_sync(struct psw_state *st, json_t *changed, json_t *pods, char *err, size_t err_len);
 
 /** The per-policy counters and selected pods, for `get networkpolicies`. New reference. */
 json_t *psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name);

@@ -357,7 +357,7 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 	st->has_cfg = true;
 	memset(cfg, 0, sizeof(*cfg));
 	/* configured pods are Kubernetes pods too: their policies follow */
-	if (psw_netpol_sync(st, NULL, err, err_len) < 0)
+	if (psw_netpol_sync(st, NULL, NULL, err, err_len) < 0)
 		fprintf(stderr, "podswitch: policies not updated: %s\n", err);
 	if (!any_removed)
 		return 0;
@@ -379,7 +379,7 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 	}
 	unwanted_ports(st, &st->cfg, none);
 	/* re-created ports may have new indices: their pods' policies first */
-	if (psw_netpol_sync(st, NULL, err + strlen(err), err_len - strlen(err)) < 0)
+	if (psw_netpol_sync(st, NULL, NULL, err + strlen(err), err_len - strlen(err)) < 0)
 		fprintf(stderr, "podswitch: policies not updated: %s\n", err);
 	publish(st, &st->cfg, none, true, err + strlen(err), err_len - strlen(err));
 	return rc;
@@ -470,12 +470,12 @@ psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len)
 		return idx;
 	a->attached = true;
 	/* its policy is in force before the pod is reachable */
-	if (psw_netpol_sync(st, NULL, err, err_len) < 0)
+	if (psw_netpol_sync(st, NULL, NULL, err, err_len) < 0)
 		fprintf(stderr, "podswitch: policies not updated: %s\n", err);
 	rc = psw_state_republish(st, err, err_len);
 	if (rc < 0) {
 		a->attached = false;
-		psw_netpol_sync(st, NULL, err + strlen(err), err_len - strlen(err));
+		psw_netpol_sync(st, NULL, NULL, err + strlen(err), err_len - strlen(err));
 		destroy_port(st, idx);
 		return rc;
 	}
@@ -504,7 +504,7 @@ psw_state_remove_attachment(struct psw_state *st, unsigned i, char *err, size_t 
 		}
 		psw_tables_sync();
 		/* its port's policy goes; other pods' rules forget its address */
-		if (psw_netpol_sync(st, NULL, err, err_len) < 0)
+		if (psw_netpol_sync(st, NULL, NULL, err, err_len) < 0)
 			fprintf(stderr, "podswitch: policies not updated: %s\n", err);
 		if (idx >= 0)
 			destroy_port(st, idx);

@@ -338,6 +338,27 @@ spec:
     cl.relabel(b_db, {"app": "db"})
     cl.check_matrix(lambda c, s, proto, port: s.name != "b-db" or c.namespace == "alpha"
                     or c.name == "b-web", what="gamma back to team=c, b-db back to app=db")
+
+    # a Pod of another node in beta (only its Pod object is here): its labels,
+    # its address and its going away each change what b-db lets in
+    def remote(labels, ip):
+        return ("apiVersion: v1\nkind: Pod\nmetadata: {name: r-1, namespace: beta, labels: %s}\n"
+                "spec: {containers: [{name: c}]}\nstatus: {podIP: %s}\n" % (json.dumps(labels), ip))
+
+    def allowed(src):
+        return cl.explain(src, "beta/b-db", "tcp/80", json_out=True)["allowed"]
+
+    cl.apply(remote({"role": "guest"}, "10.246.9.9"), settle=0)
+    check(not allowed("10.246.9.9"), "remote pod without role=trusted let in")
+    cl.apply(remote({"role": "trusted"}, "10.246.9.9"), settle=0)
+    check(allowed("10.246.9.9"), "remote pod relabelled role=trusted not let in")
+    cl.apply(remote({"role": "trusted"}, "10.246.9.10"), settle=0)
+    check(allowed("10.246.9.10") and not allowed("10.246.9.9"), "remote pod's new address not followed")
+    cl.apply(remote({"role": "guest"}, "10.246.9.10"), settle=0)
+    check(not allowed("10.246.9.10"), "remote pod relabelled role=guest still let in")
+    cl.apply(remote({"role": "trusted"}, "10.246.9.10"), settle=0)
+    cl.delete(remote({"role": "trusted"}, "10.246.9.10"), settle=0)
+    check(not allowed("10.246.9.10"), "deleted remote pod still let in")
     cl.sw.stop()
 
 
