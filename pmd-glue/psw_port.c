@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <rte_dev.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
+#include <rte_eth_vhost.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -37,6 +39,12 @@ psw_port_layer_init(const struct psw_port_env *env)
 	for (i = 0; i < PSW_MAX_PORTS; i++)
 		for (q = 0; q < PSW_MAX_WORKERS; q++)
 			rte_spinlock_init(&psw_ports[i].txq_lock[q]);
+}
+
+void
+psw_port_layer_set_qsbr(struct rte_rcu_qsbr *qsbr)
+{
+	port_env.qsbr = qsbr;
 }
 
 struct rte_mempool *
@@ -365,6 +373,38 @@ port_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
 	return 0;
 }
 
+/* Serialises the vid updates of link events with port start and removal. */
+static pthread_mutex_t vid_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * The vhost-user device of p as the PMD knows it now (-1 without one). A
+ * device that goes away is waited for: no worker may be in the vhost
+ * library with it once this returns.
+ */
+static void
+vhost_vid_refresh(struct psw_port *p, bool port_going)
+{
+	int vid, old;
+
+	pthread_mutex_lock(&vid_lock);
+	vid = port_going ? -1 : rte_eth_vhost_get_vid_from_port_id(p->eth_port);
+	old = __atomic_exchange_n(&p->vid, vid, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&vid_lock);
+	if (old >= 0 && old != vid && port_env.qsbr != NULL)
+		rte_rcu_qsbr_synchronize(port_env.qsbr, RTE_QSBR_THRID_INVALID);
+}
+
+/* Link up and down of a vhost-user port: called inside the PMD's new_device / destroy_device. */
+static int
+vhost_link_event(uint16_t port_id, enum rte_eth_event_type type, void *arg, void *ret_param)
+{
+	RTE_SET_USED(port_id);
+	RTE_SET_USED(type);
+	RTE_SET_USED(ret_param);
+	vhost_vid_refresh(arg, false);
+	return 0;
+}
+
 static void
 port_detach(struct psw_port *p)
 {
@@ -372,6 +412,10 @@ port_detach(struct psw_port *p)
 	struct rte_device *dev = NULL;
 	int i;
 
+	if (p->kind == PSW_PORT_VHOST && rte_eth_dev_is_valid_port(p->eth_port)) {
+		vhost_vid_refresh(p, true);
+		rte_eth_dev_callback_unregister(p->eth_port, RTE_ETH_EVENT_INTR_LSC, vhost_link_event, p);
+	}
 	if (rte_eth_dev_is_valid_port(p->eth_port)) {
 		if (rte_eth_dev_info_get(p->eth_port, &info) == 0)
 			dev = info.device;
@@ -454,11 +498,22 @@ port_configure(struct psw_port *p, char *err, size_t err_len)
 		rte_eth_dev_default_mac_addr_set(p->eth_port, (struct rte_ether_addr *)(uintptr_t)c->mac);
 	/* The switch routes: it takes frames for the gateway MAC on any port. */
 	rte_eth_promiscuous_enable(p->eth_port);
+	if (p->kind == PSW_PORT_VHOST) {
+		p->mp = mp;
+		rc = rte_eth_dev_callback_register(p->eth_port, RTE_ETH_EVENT_INTR_LSC, vhost_link_event, p);
+		if (rc < 0) {
+			snprintf(err, err_len, "port '%s': cannot follow its link: %s", c->name,
+				 rte_strerror(-rc));
+			return rc;
+		}
+	}
 	rc = rte_eth_dev_start(p->eth_port);
 	if (rc < 0) {
 		snprintf(err, err_len, "port '%s': cannot start: %s", c->name, rte_strerror(-rc));
 		return rc;
 	}
+	if (p->kind == PSW_PORT_VHOST)
+		vhost_vid_refresh(p, false);     /* a driver that connected before the start */
 	rte_eth_macaddr_get(p->eth_port, &p->mac);
 	return 0;
 }
@@ -484,6 +539,8 @@ psw_port_create(const struct psw_port_conf *c, char *err, size_t err_len)
 	memset(p->name, 0, sizeof(p->name));
 	memset(p->devname, 0, sizeof(p->devname));
 	p->rings[0] = p->rings[1] = NULL;
+	p->vid = -1;
+	p->mp = NULL;
 	p->eth_port = RTE_MAX_ETHPORTS;
 	p->conf = *c;
 	p->kind = c->kind;

@@ -11,6 +11,15 @@
  * TX queues: a port with at least one TX queue per worker gives each worker
  * its own queue; otherwise workers share queues under a per-queue spinlock
  * (single-queue vhost-user, memif, tap and af_packet ports).
+ *
+ * vhost-user ports: the net_vhost PMD connects, reconnects and negotiates,
+ * but workers call the vhost library directly (rte_vhost_dequeue_burst /
+ * rte_vhost_enqueue_burst, as Open vSwitch does), which skips the PMD's
+ * per-packet statistics and frees. The device id (vid) follows the PMD's
+ * link events; when a device goes, the event handler waits for an RCU grace
+ * period before returning, so no worker is inside the library with that
+ * device when the library takes it down (what rte_vhost asks of its users:
+ * destroy_device must wait for the queues to be idle).
  */
 #ifndef PSW_PORT_H
 #define PSW_PORT_H
@@ -20,7 +29,9 @@
 
 #include <rte_ethdev.h>
 #include <rte_ether.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_spinlock.h>
+#include <rte_vhost.h>
 
 #include "psw_config.h"
 #include "psw_tables.h"
@@ -38,6 +49,8 @@ struct psw_port {
 	struct rte_ether_addr mac;
 	struct psw_port_conf conf;           /**< what it was created from */
 	struct rte_ring *rings[2];           /**< ring kind: rx, tx */
+	int vid;                             /**< vhost-user: the device, -1 = none (atomic) */
+	struct rte_mempool *mp;              /**< vhost-user: RX buffers */
 	rte_spinlock_t txq_lock[PSW_MAX_WORKERS];
 } __rte_cache_aligned;
 
@@ -49,10 +62,14 @@ struct psw_port_env {
 	uint16_t rx_desc;
 	uint16_t tx_desc;
 	unsigned mbufs;                      /**< per NUMA socket mempool size */
+	struct rte_rcu_qsbr *qsbr;           /**< the workers' RCU variable (vhost-user device removal) */
 };
 
 /** Set up the port layer (mempools are created on demand per socket). */
 void psw_port_layer_init(const struct psw_port_env *env);
+
+/** The workers' RCU variable, once it exists (before the first vhost-user port). */
+void psw_port_layer_set_qsbr(struct rte_rcu_qsbr *qsbr);
 
 /**
  * Devargs for a virtual port: driver instance name and argument string.
@@ -104,10 +121,36 @@ unsigned psw_port_mbufs_in_use(void);
 /** Free every mempool (at exit, ports destroyed). */
 void psw_port_layer_fini(void);
 
+/* virtqueues of a vhost-user queue pair: the guest's RX (we send), its TX (we receive) */
+#define PSW_VHOST_VQ_TO_GUEST(q) ((uint16_t)((q) * 2))
+#define PSW_VHOST_VQ_FROM_GUEST(q) ((uint16_t)((q) * 2 + 1))
+
 static inline uint16_t
 psw_port_rx(const struct psw_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
 {
+	if (p->kind == PSW_PORT_VHOST) {
+		int vid = __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE);
+
+		return vid < 0 ? 0 : rte_vhost_dequeue_burst(vid, PSW_VHOST_VQ_FROM_GUEST(queue), p->mp,
+							      pkts, n);
+	}
 	return rte_eth_rx_burst(p->eth_port, queue, pkts, n);
+}
+
+static inline uint16_t
+port_tx_burst(struct psw_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
+{
+	if (p->kind == PSW_PORT_VHOST) {
+		int vid = __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE);
+		uint16_t sent;
+
+		if (vid < 0)
+			return 0;
+		sent = rte_vhost_enqueue_burst(vid, PSW_VHOST_VQ_TO_GUEST(q), pkts, n);
+		rte_pktmbuf_free_bulk(pkts, sent);       /* copied into the guest's buffers */
+		return sent;
+	}
+	return rte_eth_tx_burst(p->eth_port, q, pkts, n);
 }
 
 static inline uint16_t
@@ -116,9 +159,9 @@ psw_port_tx(struct psw_port *p, unsigned worker, struct rte_mbuf **pkts, uint16_
 	uint16_t q = (uint16_t)(worker % p->nb_txq), sent;
 
 	if (!p->txq_shared)
-		return rte_eth_tx_burst(p->eth_port, q, pkts, n);
+		return port_tx_burst(p, q, pkts, n);
 	rte_spinlock_lock(&p->txq_lock[q]);
-	sent = rte_eth_tx_burst(p->eth_port, q, pkts, n);
+	sent = port_tx_burst(p, q, pkts, n);
 	rte_spinlock_unlock(&p->txq_lock[q]);
 	return sent;
 }

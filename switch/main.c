@@ -395,6 +395,7 @@ main(int argc, char **argv)
 	});
 	if (psw_tables_init(cfg.workers.nb) < 0 || create_lcores(&st, &cfg) < 0)
 		rte_exit(1, "podswitch: out of memory at start-up\n");
+	psw_port_layer_set_qsbr(psw_tables_qsbr());
 	st.ct = psw_ct_create(cfg.limits.conntrack, (int)rte_socket_id(), psw_tables_qsbr());
 	if (st.ct == NULL)
 		rte_exit(1, "podswitch: no memory for %u connections (limits.conntrack)\n",
