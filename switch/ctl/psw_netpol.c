@@ -719,29 +719,39 @@ static json_t *world_pods, *world_ns;
 
 /*
  * Pod ns/name changed in the store (nothing else did): its entries in the
- * world are replaced by what the store and the attachments say now.
+ * world become what the store and the attachments say now, in the same
+ * places (the order of the world is the order of a pod's rules, part of the
+ * digest: moving an entry would rebuild contexts for nothing).
  */
 static void
 world_renew_pod(const struct psw_netpol_here *here, unsigned nb_here, const char *ns,
 		const char *name)
 {
-	json_t *o = psw_k8s_find("Pod", ns, name), *e;
-	size_t k = json_array_size(world_pods);
+	json_t *o = psw_k8s_find("Pod", ns, name), *now = json_array(), *e;
+	size_t k, next = 0;
 	unsigned i;
 
-	while (k-- > 0) {
-		e = json_array_get(world_pods, k);
-		if (strcmp(json_string_value(json_object_get(e, "namespace")) ?: "", ns) == 0 &&
-		    strcmp(json_string_value(json_object_get(e, "name")) ?: "", name) == 0)
-			json_array_remove(world_pods, k);
-	}
 	if (is_here(here, nb_here, ns, name)) {
 		for (i = 0; i < nb_here; i++)
 			if (strcmp(here[i].ns, ns) == 0 && strcmp(here[i].name, name) == 0)
-				json_array_append_new(world_pods, pod_entry(ns, name, o, here_ips(&here[i])));
+				json_array_append_new(now, pod_entry(ns, name, o, here_ips(&here[i])));
 	} else if (o != NULL && (e = remote_pod_entry(ns, name, o)) != NULL) {
-		json_array_append_new(world_pods, e);
+		json_array_append_new(now, e);
 	}
+	for (k = 0; k < json_array_size(world_pods);) {
+		e = json_array_get(world_pods, k);
+		if (strcmp(json_string_value(json_object_get(e, "namespace")) ?: "", ns) != 0 ||
+		    strcmp(json_string_value(json_object_get(e, "name")) ?: "", name) != 0) {
+			k++;
+		} else if (next < json_array_size(now)) {
+			json_array_set(world_pods, k++, json_array_get(now, next++));
+		} else {
+			json_array_remove(world_pods, k);
+		}
+	}
+	for (; next < json_array_size(now); next++)
+		json_array_append(world_pods, json_array_get(now, next));
+	json_decref(now);
 	default_ns(world_ns, ns);
 }
 
