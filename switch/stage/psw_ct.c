@@ -323,7 +323,8 @@ psw_ct_update(struct psw_ct *ct, struct psw_ct_entry *e, unsigned dir,
 	}
 	if (next != state)
 		__atomic_store_n(&e->state, next, __ATOMIC_RELAXED);
-	if (now - e->last_seen > ct->tsc_hz / 16)        /* write the shared line rarely */
+	/* write the shared line rarely; signed, as another worker may have stamped a later time */
+	if ((int64_t)(now - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED)) > (int64_t)(ct->tsc_hz / 16))
 		__atomic_store_n(&e->last_seen, now, __ATOMIC_RELAXED);
 	return PSW_DROP_NONE;
 }

@@ -205,8 +205,14 @@ psw_ct_expire(struct psw_ct *ct, unsigned budget, bool all)
 		ct->scan_pos = (ct->scan_pos + 1) & (ct->size - 1);
 		if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE))
 			continue;
+		/*
+		 * Age is signed: a worker may stamp last_seen after this pass read
+		 * its clock (an entry "younger than now" is not idle at all), and
+		 * workers' TSCs may differ by a little.
+		 */
 		if (!all && !(e->flags & (PSW_CT_F_DENY_IN | PSW_CT_F_DENY_EG)) &&   /* denied: now */
-		    now - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED) <= entry_timeout(ct, e))
+		    (int64_t)(now - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED)) <=
+		    (int64_t)entry_timeout(ct, e))
 			continue;
 		if (retire(ct, idx) == 0)
 			n++;

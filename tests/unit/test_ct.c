@@ -5,6 +5,7 @@
  * (IPv4 / IPv6, TCP / UDP / ICMP echo).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,6 +304,62 @@ test_ct_udp_and_flush(void)
 	CU_ASSERT_EQUAL(psw_ct_count(ct), 1);
 	/* idle UDP past its timeout expires; fresh does not */
 	CU_ASSERT_EQUAL(psw_ct_expire(ct, 1024, false), 0);
+	psw_ct_destroy(ct);
+}
+
+/* A worker stamping entries while expiry passes run back to back. */
+struct stamper {
+	struct psw_ct *ct;
+	uint32_t idx[64];
+	unsigned n;
+	volatile int stop;
+};
+
+static void *
+stamp_loop(void *arg)
+{
+	struct stamper *s = arg;
+	unsigned i;
+
+	while (!s->stop)
+		for (i = 0; i < s->n; i++)
+			__atomic_store_n(&s->ct->entries[s->idx[i]].last_seen, rte_rdtsc(), __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/*
+ * Expiry reads its clock once per pass while workers stamp last_seen later:
+ * an entry "seen after now" is the busiest of all, never idle (the age is
+ * signed). Once with a stamp one second ahead, then as a real race.
+ */
+static void
+test_ct_expiry_races_stamps(void)
+{
+	struct psw_ct *ct = psw_ct_create(1024, SOCKET_ID_ANY, qsbr);
+	struct stamper s = { .ct = ct, .n = 64 };
+	struct psw_ct_key o, r;
+	pthread_t th;
+	unsigned i;
+	int rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ct);
+	for (i = 0; i < s.n; i++) {
+		o = key4(0x0af40002, 0x0af40003, (uint16_t)(1000 + i), 53, IPPROTO_UDP);
+		psw_ct_key_reverse(&o, &r);
+		rc = psw_ct_insert(ct, &o, &r, 0, 0, PSW_CT_F_POLICY, rte_rdtsc());
+		CU_ASSERT_FATAL(rc >= 0);
+		s.idx[i] = (uint32_t)rc >> 1;
+	}
+	ct->entries[s.idx[0]].last_seen = rte_rdtsc() + rte_get_tsc_hz();
+	CU_ASSERT_EQUAL(psw_ct_expire(ct, 1024, false), 0);
+	CU_ASSERT_EQUAL(psw_ct_count(ct), s.n);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, stamp_loop, &s) == 0);
+	for (i = 0; i < 20000; i++)
+		psw_ct_expire(ct, 1024, false);
+	s.stop = 1;
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(psw_ct_count(ct), s.n);
+	CU_ASSERT_EQUAL(ct->expired, 0);
 	psw_ct_destroy(ct);
 }
 
@@ -610,6 +667,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "TCP windows: blind SYN, SYN+RST, FIN, port reuse", test_ct_tcp_window_syn_and_reuse);
 	CU_add_test(s, "UDP replies, flush by backend", test_ct_udp_and_flush);
 	CU_add_test(s, "worker cache: hits, stale ways, expiry", test_ct_worker_cache);
+	CU_add_test(s, "expiry never retires an entry stamped after its clock read", test_ct_expiry_races_stamps);
 	CU_add_test(s, "NAT keeps IPv4/IPv6 TCP/UDP/ICMP checksums valid", test_nat_checksums);
 	CU_add_test(s, "SCTP port translation recomputes the CRC32c", test_nat_sctp_crc);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
