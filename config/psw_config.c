@@ -152,6 +152,7 @@ static void set_defaults(struct psw_cfg_ctx *ctx)
 	cfg->limits.max_pods = 1024;
 	cfg->limits.max_routes = 1024;
 	cfg->limits.conntrack = 262144;
+	cfg->limits.conntrack_per_port = 262144 / 4;
 	cfg->limits.rx_desc = 1024;
 	cfg->limits.tx_desc = 1024;
 }
@@ -507,9 +508,10 @@ static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 		{ "rx_desc", 64, 4096, true },
 		{ "tx_desc", 64, 4096, true },
 		{ "conntrack", 1024, 16777216, false },
+		{ "conntrack_per_port", 0, 16777216, false },
 	};
 	struct psw_config *cfg = ctx->cfg;
-	long long values[6];
+	long long values[7];
 
 	values[0] = cfg->limits.mbufs;
 	values[1] = cfg->limits.max_pods;
@@ -517,7 +519,8 @@ static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 	values[3] = cfg->limits.rx_desc;
 	values[4] = cfg->limits.tx_desc;
 	values[5] = cfg->limits.conntrack;
-	for (unsigned i = 0; i < 6; i++) {
+	values[6] = -1;                          /* unset: a quarter of conntrack */
+	for (unsigned i = 0; i < 7; i++) {
 		int rc = psw_cfg_opt_int(ctx, limits, "limits", keys[i].name, keys[i].min,
 					 keys[i].max, &values[i]);
 
@@ -534,6 +537,7 @@ static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 	cfg->limits.rx_desc = (uint16_t)values[3];
 	cfg->limits.tx_desc = (uint16_t)values[4];
 	cfg->limits.conntrack = (unsigned)values[5];
+	cfg->limits.conntrack_per_port = values[6] < 0 ? cfg->limits.conntrack / 4 : (unsigned)values[6];
 	return 0;
 }
 
@@ -551,7 +555,7 @@ static const char *const node_keys[] = {
 };
 static const char *const api_keys[] = { "socket", "group", "sockets_dir", "state_dir", NULL };
 static const char *const limits_keys[] = {
-	"mbufs", "max_pods", "max_routes", "rx_desc", "tx_desc", "conntrack", NULL
+	"mbufs", "max_pods", "max_routes", "rx_desc", "tx_desc", "conntrack", "conntrack_per_port", NULL
 };
 
 static int parse_root(struct psw_cfg_ctx *ctx, const config_setting_t *root)

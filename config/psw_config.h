@@ -62,6 +62,7 @@ struct psw_port_conf {
 	bool has_mac;
 	uint8_t mac[6];                    /**< the port's own MAC (tap: the interface's) */
 	uint16_t mtu;                      /**< 0 = default 1500 */
+	bool node;                         /**< the node's own stack: its node-addressed traffic is the node's */
 };
 
 /** A pod declared statically (`pods` list entry); the CNI path adds more at run time. */
@@ -129,6 +130,7 @@ struct psw_config {
 		unsigned max_pods;
 		unsigned max_routes;
 		unsigned conntrack;            /**< connections tracked at most */
+		unsigned conntrack_per_port;   /**< of which one port's may hold; 0 = no limit */
 		uint16_t rx_desc;
 		uint16_t tx_desc;
 	} limits;

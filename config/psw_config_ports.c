@@ -15,12 +15,12 @@
 #include "psw_config_priv.h"
 
 static const char *const port_keys[] = {
-	"name", "kind", "mac", "mtu", "pci", "rx_queues", "rss", "socket", "client",
+	"name", "kind", "mac", "mtu", "node", "pci", "rx_queues", "rss", "socket", "client",
 	"queues", "id", "ifname", "rx_pcap", "tx_pcap", NULL
 };
 
 /* Keys every kind has, then those of each kind. */
-static const char *const common_keys[] = { "name", "kind", "mac", "mtu", NULL };
+static const char *const common_keys[] = { "name", "kind", "mac", "mtu", "node", NULL };
 static const char *const *const kind_keys[PSW_PORT_KIND_COUNT] = {
 	[PSW_PORT_NIC] = (const char *const[]){ "pci", "rx_queues", "rss", NULL },
 	[PSW_PORT_VHOST] = (const char *const[]){ "socket", "client", "queues", NULL },
@@ -306,6 +306,8 @@ static int parse_port(struct psw_cfg_ctx *ctx, const config_setting_t *s, const 
 	if (psw_cfg_opt_int(ctx, s, path, "mtu", 68, 9600, &mtu) < 0)
 		return -EINVAL;
 	port->mtu = (uint16_t)mtu;
+	if (psw_cfg_opt_bool(ctx, s, path, "node", &port->node) < 0)
+		return -EINVAL;
 	if (port_kind_keys(ctx, s, path, port) < 0)
 		return -EINVAL;
 	return port_unique(ctx, s, path, port);

@@ -397,6 +397,8 @@ main(int argc, char **argv)
 		rte_exit(1, "podswitch: out of memory at start-up\n");
 	psw_port_layer_set_qsbr(psw_tables_qsbr());
 	st.ct = psw_ct_create(cfg.limits.conntrack, (int)rte_socket_id(), psw_tables_qsbr());
+	if (st.ct != NULL)
+		psw_ct_set_zone_max(st.ct, cfg.limits.conntrack_per_port);
 	if (st.ct == NULL)
 		rte_exit(1, "podswitch: no memory for %u connections (limits.conntrack)\n",
 			 cfg.limits.conntrack);

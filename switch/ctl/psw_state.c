@@ -112,6 +112,7 @@ fill_ports_and_queues(struct psw_state *st, struct psw_tables *t, const bool *re
 		if (!psw_ports[p].in_use || removed[p])
 			continue;
 		t->ports[p].present = 1;
+		t->ports[p].is_node = psw_ports[p].conf.node;
 		for (q = 0; q < psw_ports[p].nb_rxq && q < PSW_MAX_WORKERS; q++) {
 			struct psw_worker_rxqs *w = &t->workers[st->rxq_owner[p][q]];
 

@@ -44,6 +44,7 @@
 	_(ND_IGNORED,      "nd_ignored",      "ICMPv6 ND/RS not answered")          \
 	_(SPOOF_MAC,       "spoof_mac",       "pod sent from a MAC not its own")    \
 	_(SPOOF_IP,        "spoof_ip",        "pod sent from an IP not its own")    \
+	_(SPOOF_UPLINK,    "spoof_uplink",    "non-pod port sent from a local pod's or the node's address") \
 	_(MULTICAST,       "multicast",       "multicast/broadcast not forwarded")  \
 	_(LINK_LOCAL,      "link_local",      "link-local destination not routed")  \
 	_(TO_GATEWAY,      "to_gateway",      "packet to the gateway not handled")  \
@@ -56,6 +57,7 @@
 	_(CT_WINDOW,       "ct_out_of_window", "TCP segment outside its connection's window") \
 	_(CT_FULL,         "ct_full",         "connection table full: new flow refused") \
 	_(CT_CLASH,        "ct_clash",        "NAT reply tuple taken by another flow")  \
+	_(CT_PORT_LIMIT,   "ct_port_limit",   "the port's share of the connection table is used up: new flow refused") \
 	_(SVC_NO_ENDPOINT, "svc_no_endpoint", "Service without endpoints (reject sent)") \
 	_(SVC_INVALID,     "svc_not_tracked", "packet to a Service that cannot be tracked") \
 	_(SVC_NO_LOCAL,    "svc_no_local_endpoint", "traffic policy Local, no endpoint on this node") \

@@ -17,6 +17,8 @@ psw_ct_key_of(const struct psw_meta *m, struct psw_ct_key *k)
 	k->sport = m->sport;                     /* ICMP echo: the identifier */
 	if (m->l4_proto != IPPROTO_ICMP && m->l4_proto != IPPROTO_ICMPV6)
 		k->dport = m->dport;
+	else
+		k->dport = m->dport >> 8;        /* the echo type: request and reply differ */
 	if (m->l3 == PSW_L3_IPV4) {
 		k->family = 4;
 		memcpy(k->src, &m->src4, 4);
@@ -123,8 +125,8 @@ psw_ct_lookup_cached(struct psw_ct *ct, struct psw_ct_cache *cache,
 }
 
 int
-psw_ct_insert(struct psw_ct *ct, const struct psw_ct_key *orig, const struct psw_ct_key *reply,
-	      uint32_t svc, uint32_t backend, uint8_t flags, uint64_t now)
+psw_ct_insert_zone(struct psw_ct *ct, const struct psw_ct_key *orig, const struct psw_ct_key *reply,
+		   uint32_t svc, uint32_t backend, uint8_t flags, uint16_t zone, uint64_t now)
 {
 	struct psw_ct_entry *e;
 	void *obj;
@@ -132,7 +134,17 @@ psw_ct_insert(struct psw_ct *ct, const struct psw_ct_key *orig, const struct psw
 	int32_t pos_o, pos_r;
 	int rc = 0;
 
+	if (zone >= PSW_CT_NB_ZONES)
+		zone = PSW_CT_ZONE_ANY;
+	/* taken first, given back on failure: the limit holds under concurrent inserts */
+	if (__atomic_fetch_add(&ct->zone_count[zone], 1, __ATOMIC_RELAXED) >= ct->zone_max &&
+	    zone != PSW_CT_ZONE_ANY) {
+		__atomic_fetch_sub(&ct->zone_count[zone], 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&ct->zone_full, 1, __ATOMIC_RELAXED);
+		return -EDQUOT;
+	}
 	if (rte_ring_mc_dequeue(ct->free, &obj) != 0) {
+		__atomic_fetch_sub(&ct->zone_count[zone], 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&ct->full, 1, __ATOMIC_RELAXED);
 		return -ENOSPC;
 	}
@@ -150,6 +162,7 @@ psw_ct_insert(struct psw_ct *ct, const struct psw_ct_key *orig, const struct psw
 	e->state = PSW_CT_NEW;
 	e->timeout_s = 0;
 	e->pol_gen = 0;
+	e->zone = zone;
 	e->last_seen = now;
 	/* rte_hash_add overwrites an existing key: check and add under one lock */
 	rte_spinlock_lock(&ct->write_lock);
@@ -162,19 +175,29 @@ psw_ct_insert(struct psw_ct *ct, const struct psw_ct_key *orig, const struct psw
 		pos_o = pos_r < 0 ? pos_r :
 			rte_hash_add_key_data(ct->hash, orig, (void *)(uintptr_t)(idx << 1 | PSW_CT_DIR_ORIG));
 		if (pos_r >= 0 && pos_o < 0) {
-			/* not yet visible to anyone who could hold it: free at once */
-			int32_t p = rte_hash_del_key(ct->hash, reply);
-
-			if (p >= 0)
-				rte_hash_free_key_with_position(ct->hash, p);
+			/*
+			 * The reply key was visible: a worker may hold it. The
+			 * entry goes the way of every other, through expiry and a
+			 * grace period, as one denied (its packets dropped until
+			 * then); its original key, never added, is made one no
+			 * packet has, so that removing it touches no other entry.
+			 */
+			e->orig.pad = 0xdead;
+			e->flags |= PSW_CT_F_DENY_IN;
+			__atomic_store_n(&e->in_use, 1, __ATOMIC_RELEASE);
+			rte_ring_mp_enqueue(ct->doomed, (void *)(uintptr_t)idx);
+			rte_spinlock_unlock(&ct->write_lock);
+			__atomic_fetch_add(&ct->full, 1, __ATOMIC_RELAXED);
+			return -ENOSPC;
 		}
-		if (pos_r < 0 || pos_o < 0)
+		if (pos_r < 0)
 			rc = -ENOSPC;
 		else
 			__atomic_store_n(&e->in_use, 1, __ATOMIC_RELEASE);
 	}
 	rte_spinlock_unlock(&ct->write_lock);
 	if (rc < 0) {
+		__atomic_fetch_sub(&ct->zone_count[zone], 1, __ATOMIC_RELAXED);
 		rte_ring_mp_enqueue(ct->free, obj);
 		if (rc == -ENOSPC)
 			__atomic_fetch_add(&ct->full, 1, __ATOMIC_RELAXED);

@@ -11,8 +11,13 @@
  * idle entries and frees them after an RCU grace period, so a worker that
  * found an entry may use it until its next quiescent report.
  *
- * When the table is full a new connection is refused (dropped, counted
- * "ct_full"); established ones are untouched.
+ * Every entry belongs to a zone: the port its first packet came in on.
+ * A zone may hold at most zone_max entries (a pod cannot fill the table
+ * for the others: its new connections beyond that are refused, counted
+ * "ct_port_limit"). When the table is full a new connection is refused
+ * (dropped, counted "ct_full"); established ones are untouched. Under
+ * pressure (less than an eighth free) expiry drops unanswered entries
+ * early (PSW_CT_EARLY_S) and scans faster.
  *
  * Thread-safety: psw_ct_lookup / psw_ct_lookup_cached (with the worker's own
  * cache) / psw_ct_insert / psw_ct_update from workers;
@@ -22,6 +27,7 @@
 #ifndef PSW_CT_H
 #define PSW_CT_H
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -42,7 +48,7 @@ struct psw_ct_key {
 	uint8_t family;          /**< 4 or 6 */
 	uint8_t proto;           /**< IPPROTO_* */
 	uint16_t sport;          /**< network order; ICMP echo: identifier */
-	uint16_t dport;          /**< network order; ICMP echo: 0 */
+	uint16_t dport;          /**< network order; ICMP echo: its type (psw_ct_echo_reverse) */
 	uint16_t pad;
 	uint8_t src[16];         /**< IPv4 in the first 4 bytes, rest zero */
 	uint8_t dst[16];
@@ -107,7 +113,8 @@ struct psw_ct_entry {
 		uint16_t pol[2];         /**< policy slot + 1 that allowed [ingress, egress]; 0 = not isolated */
 	};
 	uint32_t pol_gen;                /**< policy generation of its verdict */
-	uint32_t spare;
+	uint16_t zone;                   /**< port its first packet came in on (PSW_CT_ZONE_ANY: none) */
+	uint16_t spare;
 	uint32_t td_end[2];              /**< TCP: highest sequence end sent, per direction */
 	uint32_t td_maxwin[2];           /**< TCP: largest (scaled) window advertised, per direction */
 } __rte_aligned(64);
@@ -123,6 +130,13 @@ _Static_assert(sizeof(struct psw_ct_entry) == 128, "a connection is two cache li
 
 struct psw_ct_retired;
 
+/* Zones: a port index, or PSW_CT_ZONE_ANY for entries nobody's port owns (no limit). */
+#define PSW_CT_NB_ZONES  33
+#define PSW_CT_ZONE_ANY  32
+
+/* Under pressure, an entry that has seen no answer goes after this many seconds. */
+#define PSW_CT_EARLY_S   2
+
 struct psw_ct {
 	struct rte_hash *hash;           /**< key -> (index << 1 | dir) */
 	rte_spinlock_t write_lock;       /**< every hash writer: inserts (workers), deletes */
@@ -137,9 +151,11 @@ struct psw_ct {
 	uint32_t scan_pos;
 	struct psw_ct_retired *retired;  /**< deleted, waiting for a grace period */
 	uint32_t nb_retired, cap_retired, retired_head;
-	uint64_t expired, flushed;
+	uint64_t expired, flushed, early;
 	/* counted by workers (atomic add) */
-	uint64_t inserts, full, clashes;
+	uint64_t inserts, full, clashes, zone_full;
+	uint32_t zone_max;               /**< entries a zone may hold */
+	uint32_t zone_count[PSW_CT_NB_ZONES]; /**< entries held (taken until freed), atomic */
 };
 
 /*
@@ -216,6 +232,37 @@ psw_ct_trackable(const struct psw_meta *m)
 	}
 }
 
+/*
+ * ICMP echo keys carry the message type in dport (request 8 / 128, reply
+ * 0 / 129), as netfilter's and Open vSwitch's do: the reverse of a request
+ * is a reply, so an echo *request* from the peer with the same identifier
+ * is not taken for the reply of the connection.
+ */
+static inline uint16_t
+psw_ct_echo_reverse(uint16_t type)
+{
+	switch (type) {
+	case 8:
+		return 0;
+	case 0:
+		return 8;
+	case 128:
+		return 129;
+	case 129:
+		return 128;
+	default:
+		return type;
+	}
+}
+
+/** An echo reply (ICMP 0, ICMPv6 129): it never opens a connection. */
+static inline bool
+psw_ct_key_echo_reply(const struct psw_ct_key *k)
+{
+	return (k->proto == IPPROTO_ICMP && k->dport == 0) ||
+	       (k->proto == IPPROTO_ICMPV6 && k->dport == 129);
+}
+
 /** The reverse of a key (what a reply carries). */
 static inline void
 psw_ct_key_reverse(const struct psw_ct_key *k, struct psw_ct_key *r)
@@ -225,7 +272,7 @@ psw_ct_key_reverse(const struct psw_ct_key *k, struct psw_ct_key *r)
 	r->pad = 0;
 	if (k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6) {
 		r->sport = k->sport;             /* an echo reply keeps the identifier */
-		r->dport = 0;
+		r->dport = psw_ct_echo_reverse(k->dport);
 	} else {
 		r->sport = k->dport;
 		r->dport = k->sport;
@@ -270,13 +317,22 @@ void psw_ct_lookup_cached(struct psw_ct *ct, struct psw_ct_cache *cache,
 /**
  * Insert a connection: orig and reply keys, NAT decided by the caller.
  * @return the entry index with direction ORIG (<< 1), or
- *         -ENOSPC (table full: refuse the connection), -EEXIST (another
- *         worker inserted it first: look it up again), -EADDRINUSE (the
- *         reply tuple belongs to another connection).
+ *         -ENOSPC (table full: refuse the connection), -EDQUOT (zone, a
+ *         port index, holds zone_max entries already: refuse), -EEXIST
+ *         (another worker inserted it first: look it up again),
+ *         -EADDRINUSE (the reply tuple belongs to another connection).
  */
-int psw_ct_insert(struct psw_ct *ct, const struct psw_ct_key *orig,
-		  const struct psw_ct_key *reply, uint32_t svc, uint32_t backend,
-		  uint8_t flags, uint64_t now);
+int psw_ct_insert_zone(struct psw_ct *ct, const struct psw_ct_key *orig,
+		       const struct psw_ct_key *reply, uint32_t svc, uint32_t backend,
+		       uint8_t flags, uint16_t zone, uint64_t now);
+
+/** psw_ct_insert_zone in zone PSW_CT_ZONE_ANY (tests, affinity records). */
+static inline int
+psw_ct_insert(struct psw_ct *ct, const struct psw_ct_key *orig, const struct psw_ct_key *reply,
+	      uint32_t svc, uint32_t backend, uint8_t flags, uint64_t now)
+{
+	return psw_ct_insert_zone(ct, orig, reply, svc, backend, flags, PSW_CT_ZONE_ANY, now);
+}
 
 /**
  * No entry is in use or waiting to be freed (worker side, a racy read that
@@ -288,6 +344,13 @@ static inline bool
 psw_ct_empty(const struct psw_ct *ct)
 {
 	return rte_ring_count(ct->free) == ct->size;
+}
+
+/** The drop reason of a failed psw_ct_insert. */
+static inline enum psw_drop_reason
+psw_ct_insert_drop(int rc)
+{
+	return rc == -ENOSPC ? PSW_DROP_CT_FULL : rc == -EDQUOT ? PSW_DROP_CT_PORT_LIMIT : PSW_DROP_CT_CLASH;
 }
 
 /** PSW_DROP_NONE, or why a connection the policy stage denied drops its packets. */
@@ -349,6 +412,9 @@ psw_ct_entry(struct psw_ct *ct, uint32_t hit)
  */
 struct psw_ct *psw_ct_create(uint32_t size, int socket, struct rte_rcu_qsbr *qsbr);
 void psw_ct_destroy(struct psw_ct *ct);
+
+/** Entries one zone (a port) may hold; 0 or more than the table: no limit. */
+void psw_ct_set_zone_max(struct psw_ct *ct, uint32_t max);
 
 /**
  * Expire idle entries: examine up to budget entries from where the last

@@ -73,6 +73,7 @@ psw_ct_create(uint32_t size, int socket, struct rte_rcu_qsbr *qsbr)
 	if (ct == NULL)
 		goto nomem;
 	ct->size = size;
+	ct->zone_max = size;
 	ct->qsbr = qsbr;
 	rte_spinlock_init(&ct->write_lock);
 	ct->tsc_hz = rte_get_tsc_hz();
@@ -112,17 +113,37 @@ psw_ct_destroy(struct psw_ct *ct)
 	rte_free(ct);
 }
 
-/* A TCP flow picked up mid-stream that has seen no reply yet: not established for a day. */
-#define LOOSE_UNREPLIED_S 300
+/*
+ * A TCP flow picked up mid-stream that has seen no reply yet (a bare ACK
+ * can open one): as long as an unanswered UDP flow, not a day.
+ */
+#define LOOSE_UNREPLIED_S 30
+
+/* Nothing came back yet: a SYN or datagram unanswered, or a loose TCP pick-up unreplied. */
+static bool
+unanswered(const struct psw_ct_entry *e)
+{
+	if (e->flags & PSW_CT_F_LOOSE)
+		return !(e->win_known & PSW_CT_REPLIED);
+	return e->state == PSW_CT_NEW;
+}
 
 static uint64_t
-entry_timeout(const struct psw_ct *ct, const struct psw_ct_entry *e)
+entry_timeout(const struct psw_ct *ct, const struct psw_ct_entry *e, bool pressure)
 {
 	if (e->orig.proto == PSW_CT_PROTO_AFFINITY)
 		return (uint64_t)e->timeout_s * ct->tsc_hz;
+	if (pressure && unanswered(e))
+		return (uint64_t)PSW_CT_EARLY_S * ct->tsc_hz;
 	if ((e->flags & PSW_CT_F_LOOSE) && !(e->win_known & PSW_CT_REPLIED))
 		return (uint64_t)LOOSE_UNREPLIED_S * ct->tsc_hz;
 	return ct->timeout_tsc[proto_class(e->orig.proto)][e->state];
+}
+
+void
+psw_ct_set_zone_max(struct psw_ct *ct, uint32_t max)
+{
+	ct->zone_max = max == 0 || max > ct->size ? ct->size : max;
 }
 
 /* Remove the entry's keys now; free the entry after a grace period. */
@@ -175,6 +196,7 @@ reclaim(struct psw_ct *ct, bool wait)
 			if (r->pos[i] >= 0)
 				rte_hash_free_key_with_position(ct->hash, r->pos[i]);
 		rte_spinlock_unlock(&ct->write_lock);
+		__atomic_fetch_sub(&ct->zone_count[ct->entries[r->idx].zone], 1, __ATOMIC_RELAXED);
 		rte_ring_mp_enqueue(ct->free, (void *)(uintptr_t)r->idx);
 		ct->retired_head = (ct->retired_head + 1) % ct->cap_retired;
 		ct->nb_retired--;
@@ -185,10 +207,13 @@ unsigned
 psw_ct_expire(struct psw_ct *ct, unsigned budget, bool all)
 {
 	uint64_t now = rte_rdtsc();
-	unsigned n = 0, i;
-
+	unsigned n = 0, i, early = 0;
+	/* less than an eighth free: unanswered entries go early, and the scan goes faster */
+	bool pressure = rte_ring_count(ct->free) < ct->size / 8;
 	void *obj;
 
+	if (pressure)
+		budget *= 8;
 	reclaim(ct, false);
 	/* connections the policy stage denied go first, whatever their age */
 	while (rte_ring_sc_dequeue(ct->doomed, &obj) == 0) {
@@ -212,12 +237,16 @@ psw_ct_expire(struct psw_ct *ct, unsigned budget, bool all)
 		 */
 		if (!all && !(e->flags & (PSW_CT_F_DENY_IN | PSW_CT_F_DENY_EG)) &&   /* denied: now */
 		    (int64_t)(now - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED)) <=
-		    (int64_t)entry_timeout(ct, e))
+		    (int64_t)entry_timeout(ct, e, pressure))
 			continue;
-		if (retire(ct, idx) == 0)
+		if (retire(ct, idx) == 0) {
 			n++;
+			early += pressure && !all && unanswered(e) &&
+				 (int64_t)(now - e->last_seen) <= (int64_t)entry_timeout(ct, e, false);
+		}
 	}
 	ct->expired += n;
+	ct->early += early;
 	reclaim(ct, all);
 	return n;
 }

@@ -43,6 +43,27 @@ is_node_addr4(const struct psw_tables *t, uint32_t a)
 	return false;
 }
 
+/*
+ * Reverse-path check of a port without a pod (an uplink, the node's own
+ * port): nothing arriving there may claim a local pod's address, nor the
+ * gateway's or the node's unless the port is the node's own stack.
+ */
+static inline bool
+uplink_spoof4(const struct psw_tables *t, const struct psw_meta *m)
+{
+	if (t->pods != NULL && psw_pod_find4(t->pods, m->src4, psw_pod_hash4(m->src4)) >= 0)
+		return true;
+	return is_node_addr4(t, m->src4) && !t->ports[m->in_port].is_node;
+}
+
+static inline bool
+uplink_spoof6(const struct psw_tables *t, const struct psw_meta *m)
+{
+	if (t->pods != NULL && psw_pod_find6(t->pods, m->src6, psw_pod_hash6(m->src6)) >= 0)
+		return true;
+	return t->node.has_ip6 && memcmp(m->src6, t->node.gw6, 16) == 0 && !t->ports[m->in_port].is_node;
+}
+
 static inline bool
 ip6_is_link_local(const uint8_t *a)
 {
@@ -254,6 +275,10 @@ guard_ip4(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
 		psw_set_drop(m, PSW_DROP_SPOOF_IP);
 		return;
 	}
+	if (pod == NULL && uplink_spoof4(t, m)) {
+		psw_set_drop(m, PSW_DROP_SPOOF_UPLINK);
+		return;
+	}
 	if (ip4_is_multicast_or_broadcast(t, m->dst4)) {
 		psw_set_drop(m, PSW_DROP_MULTICAST);
 		return;
@@ -293,6 +318,10 @@ guard_ip6(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
 	}
 	if (pod != NULL && !(pod->has_ip6 && memcmp(m->src6, pod->ip6, 16) == 0)) {
 		psw_set_drop(m, PSW_DROP_SPOOF_IP);
+		return;
+	}
+	if (pod == NULL && uplink_spoof6(t, m)) {
+		psw_set_drop(m, PSW_DROP_SPOOF_UPLINK);
 		return;
 	}
 	if (m->dst6[0] == 0xff) {

@@ -144,18 +144,19 @@ open_flow(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
 	uint8_t flags = PSW_CT_F_POLICY;
 	int rc;
 
-	if (!psw_ct_key_of(m, &k))
-		return;
+	if (!psw_ct_key_of(m, &k) || psw_ct_key_echo_reply(&k))
+		return;                              /* an echo reply opens nothing: its reverse is a request */
 	th = psw_tcp_hdr(pkt, m, &seg_len);
 	if (th != NULL && (th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) != RTE_TCP_SYN_FLAG)
 		flags |= PSW_CT_F_LOOSE;             /* picked up mid-stream: no handshake to learn windows */
 	psw_ct_key_reverse(&k, &r);
 	/* flipped: the connection is the client's (r); this packet is its reply */
-	rc = c->flip ? psw_ct_insert(t->ct, &r, &k, 0, 0, flags, now) : psw_ct_insert(t->ct, &k, &r, 0, 0, flags, now);
+	rc = c->flip ? psw_ct_insert_zone(t->ct, &r, &k, 0, 0, flags, m->in_port, now)
+		     : psw_ct_insert_zone(t->ct, &k, &r, 0, 0, flags, m->in_port, now);
 	if (rc == -EEXIST)
 		return;                              /* another worker opened it first */
 	if (rc < 0) {
-		psw_set_drop(m, rc == -ENOSPC ? PSW_DROP_CT_FULL : PSW_DROP_CT_CLASH);
+		psw_set_drop(m, psw_ct_insert_drop(rc));
 		return;
 	}
 	e = psw_ct_entry(t->ct, (uint32_t)rc);
@@ -183,6 +184,7 @@ judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const str
 	const uint8_t *src, *dst, *client;
 	unsigned family, alen;
 	uint16_t port, sp, dp;
+	bool from_node = false, self = false;
 	uint8_t proto;
 
 	if (flip) {
@@ -200,14 +202,26 @@ judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const str
 		dst = family == 4 ? (const uint8_t *)&m->dst4 : m->dst6;
 		port = (m->flags & PSW_F_L4) && proto != IPPROTO_ICMP && proto != IPPROTO_ICMPV6 ? m->dport : 0;
 		sp = t->ports[m->in_port].is_pod ? m->in_port : PSW_PORT_NONE;
+		/* the node's own traffic: from the node's port, with a node address */
+		from_node = t->ports[m->in_port].is_node && psw_node_addr(&t->node, family, src);
 	} else {
 		family = e->orig.family;
 		proto = e->orig.proto;
-		src = e->reply.dst;              /* the client as the backend sees it */
-		dst = e->reply.src;              /* the backend */
+		alen = family == 4 ? 4 : 16;
 		client = e->orig.src;
+		dst = e->reply.src;              /* the backend */
+		/*
+		 * The client as the backend sees it, unless masqueraded (a NodePort
+		 * with policy Cluster, a hairpin): then the original client, which
+		 * only the connection knows. A pod reaching itself through a Service
+		 * is not judged by its own ingress.
+		 */
+		src = (e->flags & PSW_CT_F_SNAT) ? client : e->reply.dst;
+		self = (e->flags & PSW_CT_F_SNAT) && memcmp(client, dst, alen) == 0;
 		port = proto != IPPROTO_ICMP && proto != IPPROTO_ICMPV6 ? e->reply.sport : 0;
 		sp = pod_port(t, family, client);
+		from_node = e->zone < PSW_MAX_PORTS && t->ports[e->zone].is_node &&
+			    psw_node_addr(&t->node, family, client);
 	}
 	alen = family == 4 ? 4 : 16;
 	dp = pod_port(t, family, dst);
@@ -223,8 +237,8 @@ judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const str
 	if (c->pp[PSW_POL_EGRESS] != NULL && !c->pp[PSW_POL_EGRESS]->isolated[PSW_POL_EGRESS])
 		c->pp[PSW_POL_EGRESS] = NULL;
 	if (c->pp[PSW_POL_INGRESS] != NULL &&
-	    (!c->pp[PSW_POL_INGRESS]->isolated[PSW_POL_INGRESS] || psw_node_addr(&t->node, family, src)  /* the node: always allowed in */))
-		c->pp[PSW_POL_INGRESS] = NULL;
+	    (!c->pp[PSW_POL_INGRESS]->isolated[PSW_POL_INGRESS] || from_node || self))
+		c->pp[PSW_POL_INGRESS] = NULL;      /* the node (and a pod to itself): always allowed in */
 	c->family = (uint8_t)family;
 	c->res[0] = c->res[1] = 0;
 	fill_input(c->in[PSW_POL_EGRESS], proto, dst, alen, port);
@@ -285,7 +299,8 @@ psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burs
 			c[n].companion = 1;
 			n++;
 		}
-		if (!judge_what(t, pt, m, (m->flags & PSW_F_CT_RECHECK) ? e : NULL, flip, &c[n])) {
+		/* a connection (new through a Service, or judged again) is judged from its entry */
+		if (!judge_what(t, pt, m, e, flip, &c[n])) {
 			if (flip)
 				n--;                 /* no verdict to pair the companion with */
 			if (e != NULL)

@@ -45,20 +45,97 @@ apply_nat(struct rte_mbuf *pkt, struct psw_meta *m, const struct psw_ct_entry *e
 	}
 }
 
+/* The most of an error an ICMP router sends: RFC 1812 4.3.2.3 (IPv4), RFC 4443 2.4 (IPv6). */
+#define ICMP4_ERROR_MAX 576u
+#define ICMP6_ERROR_MAX 1280u
+
 /*
- * An ICMP error from a backend about a packet of a DNAT-ed connection: the
- * quoted packet went client -> backend; the client must see it as sent to
- * the Service address. Rewrites the quoted destination and the error's
- * source back, and recomputes the ICMP checksum. Returns true when handled.
+ * Checksum of an IPv6 upper-layer message of len bytes at l4, with the
+ * pseudo-header of RFC 8200 8.1 (its own next-header value and length,
+ * whatever extension headers lie before it). Reads exactly len bytes.
  */
+static uint16_t
+ip6_l4_cksum(const uint8_t *src, const uint8_t *dst, uint8_t proto, const void *l4, uint32_t len)
+{
+	uint32_t pseudo[2] = { rte_cpu_to_be_32(len), rte_cpu_to_be_32(proto) };
+	uint32_t sum = __rte_raw_cksum(src, 16, 0);
+
+	sum = __rte_raw_cksum(dst, 16, sum);
+	sum = __rte_raw_cksum(pseudo, sizeof(pseudo), sum);
+	sum = __rte_raw_cksum(l4, len, sum);
+	return (uint16_t)~__rte_raw_cksum_reduce(sum);
+}
+
+/* Cut an error to what a router may quote; false when it needs no cut. */
 static bool
-icmp_error_unnat(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
-		 struct psw_meta *m)
+icmp_error_trim(struct rte_mbuf *pkt, struct psw_meta *m)
+{
+	bool v4 = m->l3 == PSW_L3_IPV4;
+	unsigned max = v4 ? ICMP4_ERROR_MAX : ICMP6_ERROR_MAX;
+	uint8_t *l3 = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l2_len);
+
+	if (m->l3_payload <= max)
+		return false;
+	rte_pktmbuf_trim(pkt, (uint16_t)(rte_pktmbuf_data_len(pkt) - m->l2_len - max));
+	m->l3_payload = (uint16_t)max;
+	if (v4) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)l3;
+
+		ip->total_length = rte_cpu_to_be_16((uint16_t)max);
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+	} else {
+		((struct rte_ipv6_hdr *)l3)->payload_len = rte_cpu_to_be_16((uint16_t)(max - 40));
+	}
+	return true;
+}
+
+/* The ICMP / ICMPv6 checksum of an error, computed afresh. */
+static void
+icmp_error_cksum(struct rte_mbuf *pkt, const struct psw_meta *m)
 {
 	uint8_t *icmp = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l4_off);
-	bool v4 = m->l3 == PSW_L3_IPV4;
+	unsigned icmp_len = m->l2_len + m->l3_payload - m->l4_off;
+	uint16_t c;
+
+	icmp[2] = icmp[3] = 0;
+	if (m->l3 == PSW_L3_IPV4) {
+		c = (uint16_t)~rte_raw_cksum(icmp, icmp_len);
+	} else {
+		const struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(pkt, const struct rte_ipv6_hdr *,
+									 m->l2_len);
+
+		c = ip6_l4_cksum(ip->src_addr, ip->dst_addr, IPPROTO_ICMPV6, icmp, icmp_len);
+	}
+	memcpy(icmp + 2, &c, 2);
+}
+
+/*
+ * An ICMP error about a packet of a known, allowed connection goes with
+ * the connection (the policy stage lets it pass) when:
+ *  - it is addressed to the quoted packet's sender;
+ *  - from a pod, it comes from the quoted packet's destination (only the
+ *    peer itself may complain; routers are beyond the uplink);
+ *  - the connection is not denied and its verdict is current;
+ *  - it travels the reply way, or the connection is not NAT-ed (an error
+ *    the client sends about a NAT-ed reply is judged like any packet).
+ * Anything else is judged as a packet of its own. An accepted error is
+ * cut to what a router may quote (so a pod cannot carry data through it),
+ * and one of a DNAT-ed connection is rewritten as the client must see it:
+ * the quoted destination and the error's source become the Service
+ * address (and the client's own address when masqueraded).
+ * Returns true when the error is accepted.
+ */
+static bool
+icmp_error_related(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+		   struct psw_meta *m, uint32_t pol_gen)
+{
+	uint8_t *icmp = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l4_off);
+	bool v4 = m->l3 == PSW_L3_IPV4, trimmed;
 	unsigned alen = v4 ? 4 : 16, ihl, icmp_len = m->l2_len + m->l3_payload - m->l4_off;
-	uint8_t *inner = icmp + 8, *ports;
+	const uint8_t *outer_src = v4 ? (const uint8_t *)&m->src4 : m->src6;
+	const uint8_t *outer_dst = v4 ? (const uint8_t *)&m->dst4 : m->dst6;
+	uint8_t *inner = icmp + 8, *ports, *l3;
 	struct psw_ct_key k, r;
 	const struct psw_ct_key *kp = &r;
 	struct psw_ct_entry *e;
@@ -79,17 +156,29 @@ icmp_error_unnat(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mb
 	memcpy(&k.dport, ports + 2, 2);
 	memcpy(k.src, inner + (v4 ? 12 : 8), alen);
 	memcpy(k.dst, inner + (v4 ? 16 : 24), alen);
-	/* the quoted packet is the connection's original direction after DNAT: its
-	 * reverse is the reply tuple the table knows */
+	if (memcmp(outer_dst, k.src, alen) != 0)
+		return false;                    /* not to the quoted packet's sender */
+	if (t->ports[m->in_port].is_pod && memcmp(outer_src, k.dst, alen) != 0)
+		return false;                    /* a pod complaining about someone else's packet */
+	/* the quoted packet went one way of the connection: its reverse is the other way's key */
 	psw_ct_key_reverse(&k, &r);
 	psw_ct_lookup(t->ct, &kp, 1, &hit);
-	if (hit != UINT32_MAX)
-		m->flags |= PSW_F_CT_RELATED;    /* the policy stage lets it pass */
-	if (hit == UINT32_MAX || (hit & 1) != PSW_CT_DIR_REPLY)
+	if (hit == UINT32_MAX)
 		return false;
 	e = psw_ct_entry(t->ct, hit);
-	if (!(e->flags & PSW_CT_F_DNAT))
+	if (psw_ct_denied(e) != PSW_DROP_NONE || (pol_gen != 0 && e->pol_gen != pol_gen))
 		return false;
+	if ((hit & 1) != PSW_CT_DIR_REPLY && (e->flags & (PSW_CT_F_DNAT | PSW_CT_F_SNAT)))
+		return false;
+	trimmed = icmp_error_trim(pkt, m);
+	icmp_len = m->l2_len + m->l3_payload - m->l4_off;
+	m->flags |= PSW_F_CT_RELATED;            /* the policy stage lets it pass */
+	psw_count_event(lc, PSW_EV_CT_HIT);
+	if ((hit & 1) != PSW_CT_DIR_REPLY || !(e->flags & PSW_CT_F_DNAT)) {
+		if (trimmed)
+			icmp_error_cksum(pkt, m);
+		return true;
+	}
 	/* quoted destination: backend -> Service address and port */
 	memcpy(inner + (v4 ? 16 : 24), e->orig.dst, alen);
 	memcpy(ports + 2, &e->orig.dport, 2);
@@ -98,44 +187,29 @@ icmp_error_unnat(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mb
 		memcpy(ports, &e->orig.sport, 2);
 	}
 	if (v4) {
-		inner[10] = inner[11] = 0;
-		{
-			uint16_t c = rte_ipv4_cksum((const struct rte_ipv4_hdr *)inner);
+		uint16_t c;
 
-			memcpy(inner + 10, &c, 2);
-		}
+		inner[10] = inner[11] = 0;
+		c = rte_ipv4_cksum((const struct rte_ipv4_hdr *)inner);
+		memcpy(inner + 10, &c, 2);
 	}
 	/* the error comes from the Service address; to the real client when masqueraded */
-	{
-		uint8_t *l3 = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l2_len);
-
-		memcpy(l3 + (v4 ? 12 : 8), e->orig.dst, alen);
-		memcpy(v4 ? (void *)&m->src4 : (void *)m->src6, e->orig.dst, alen);
-		if (e->flags & PSW_CT_F_SNAT) {
-			memcpy(l3 + (v4 ? 16 : 24), e->orig.src, alen);
-			memcpy(v4 ? (void *)&m->dst4 : (void *)m->dst6, e->orig.src, alen);
-		}
-		if (v4) {
-			uint16_t c;
-
-			l3[10] = l3[11] = 0;
-			c = rte_ipv4_cksum((const struct rte_ipv4_hdr *)l3);
-			memcpy(l3 + 10, &c, 2);
-		}
+	l3 = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l2_len);
+	memcpy(l3 + (v4 ? 12 : 8), e->orig.dst, alen);
+	memcpy(v4 ? (void *)&m->src4 : (void *)m->src6, e->orig.dst, alen);
+	if (e->flags & PSW_CT_F_SNAT) {
+		memcpy(l3 + (v4 ? 16 : 24), e->orig.src, alen);
+		memcpy(v4 ? (void *)&m->dst4 : (void *)m->dst6, e->orig.src, alen);
 	}
-	icmp[2] = icmp[3] = 0;
 	if (v4) {
-		uint16_t c = (uint16_t)~rte_raw_cksum(icmp, icmp_len);
+		uint16_t c;
 
-		memcpy(icmp + 2, &c, 2);
-	} else {
-		uint16_t c = rte_ipv6_udptcp_cksum(rte_pktmbuf_mtod_offset(pkt, struct rte_ipv6_hdr *,
-									   m->l2_len), icmp);
-
-		memcpy(icmp + 2, &c, 2);
+		l3[10] = l3[11] = 0;
+		c = rte_ipv4_cksum((const struct rte_ipv4_hdr *)l3);
+		memcpy(l3 + 10, &c, 2);
 	}
+	icmp_error_cksum(pkt, m);
 	m->flags &= (uint16_t)~PSW_F_TO_GW;
-	psw_count_event(lc, PSW_EV_CT_HIT);
 	return true;
 }
 
@@ -172,7 +246,7 @@ psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_b
 		if (m->verdict != PSW_V_CONTINUE || (m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6))
 			continue;
 		if (psw_is_icmp_error(m)) {
-			icmp_error_unnat(lc, t, b->pkts[i], m);
+			icmp_error_related(lc, t, b->pkts[i], m, pol_gen);
 			continue;
 		}
 		if (!psw_ct_key_of(m, &keys[n]))
@@ -387,6 +461,7 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 	memcpy(reply.src, be->addr, alen);
 	if (is_icmp(orig.proto)) {
 		reply.sport = orig.sport;
+		reply.dport = psw_ct_echo_reverse(orig.dport);
 	} else {
 		reply.sport = be->port;
 		reply.dport = orig.sport;
@@ -403,7 +478,7 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 	} else {
 		memcpy(reply.dst, orig.src, alen);
 	}
-	rc = psw_ct_insert(t->ct, &orig, &reply, sp->id, bi, flags, now);
+	rc = psw_ct_insert_zone(t->ct, &orig, &reply, sp->id, bi, flags, m->in_port, now);
 	if (rc == -EEXIST) {
 		/* opened by an earlier packet of this burst, or by another worker: use it */
 		const struct psw_ct_key *kp = &orig;
@@ -419,6 +494,7 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 			psw_ct_update(t->ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);
 			apply_nat(pkt, m, e, PSW_CT_DIR_ORIG);
 			m->ct = hit + 1;
+			m->flags &= (uint16_t)~PSW_F_TO_GW;      /* a NodePort: no longer for the node */
 			/* its verdict may still be pending in this burst: judge it too */
 			m->flags |= PSW_F_CT_NEW;
 			psw_count_event(lc, PSW_EV_CT_HIT);
@@ -426,13 +502,15 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		}
 	}
 	if (rc < 0) {
-		psw_set_drop(m, rc == -ENOSPC ? PSW_DROP_CT_FULL : PSW_DROP_CT_CLASH);
+		psw_set_drop(m, psw_ct_insert_drop(rc));
 		return;
 	}
 	e = psw_ct_entry(t->ct, (uint32_t)rc);
 	psw_ct_update(t->ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);
 	apply_nat(pkt, m, e, PSW_CT_DIR_ORIG);
 	m->ct = (uint32_t)rc + 1;
+	/* to a node address (a NodePort): DNAT-ed to a backend, no longer for the node */
+	m->flags &= (uint16_t)~PSW_F_TO_GW;
 	m->flags |= PSW_F_CT_NEW;                /* the policy stage decides on it */
 	psw_count_event(lc, PSW_EV_CT_NEW);
 	psw_count_event(lc, PSW_EV_SVC_DNAT);

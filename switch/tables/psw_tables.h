@@ -51,6 +51,7 @@ struct psw_pod {
 struct psw_port_info {
 	uint8_t present;         /**< port exists in this version */
 	uint8_t is_pod;          /**< anti-spoofing applies */
+	uint8_t is_node;         /**< the node's own stack: its node-addressed traffic is the node's */
 	uint32_t pod;            /**< index into pods->pods when is_pod */
 };
 

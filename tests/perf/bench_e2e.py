@@ -160,7 +160,8 @@ def run_podswitch(scope, scenario, frame, rate=0, memif=False):
     socks = [scope.path("g%d-%s.sock" % (i, uid())) for i in range(2)]
     dst, dport, flows = SCENARIOS[scenario]
     # room for every connection: 1M flows need more than the default 262,144
-    extra = "limits = { conntrack = %d; };" % max(262144, 1 << (flows - 1).bit_length())
+    # one generator port opens every flow: no per-port share
+    extra = "limits = { conntrack = %d; conntrack_per_port = 0; };" % max(262144, 1 << (flows - 1).bit_length())
     sw = Switch(scope, podswitch_conf(socks, extra=extra, memif=memif), workers="[1]", idle_sleep_us=0,
                 eal=podswitch_eal()).start()
     if scenario.startswith("svc"):
