@@ -132,12 +132,15 @@ conntrack_json(const struct psw_state *st)
 
 	if (ct == NULL)
 		return json_object();
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"entries", (json_int_t)psw_ct_count(ct), "size", (json_int_t)ct->size,
+		"per_port_max", (json_int_t)ct->zone_max,
 		"inserts", (json_int_t)__atomic_load_n(&ct->inserts, __ATOMIC_RELAXED),
 		"refused_full", (json_int_t)__atomic_load_n(&ct->full, __ATOMIC_RELAXED),
+		"refused_port_limit", (json_int_t)__atomic_load_n(&ct->zone_full, __ATOMIC_RELAXED),
 		"clashes", (json_int_t)__atomic_load_n(&ct->clashes, __ATOMIC_RELAXED),
-		"expired", (json_int_t)ct->expired, "flushed", (json_int_t)ct->flushed);
+		"expired", (json_int_t)ct->expired, "expired_early", (json_int_t)ct->early,
+		"flushed", (json_int_t)ct->flushed);
 }
 
 /* Connections, filtered by an address (either side, any direction) and protocol. */
@@ -184,7 +187,8 @@ conntrack_list(const struct psw_state *st, json_t *args)
 			"protocol", pname, "state", psw_ct_state_name(e->state),
 			"src", a[0], "sport", ntohs(e->orig.sport), "dport", ntohs(e->orig.dport),
 			"dst", a[1], "backend", a[2], "backend_port", ntohs(e->reply.sport),
-			"idle_seconds", (int)((rte_rdtsc() - e->last_seen) / ct->tsc_hz),
+			"idle_seconds", (int)(RTE_MAX((int64_t)(rte_rdtsc() - e->last_seen), (int64_t)0) /
+					      (int64_t)ct->tsc_hz),
 			"dnat", (e->flags & PSW_CT_F_DNAT) != 0, "masquerade", (e->flags & PSW_CT_F_SNAT) != 0));
 		if (e->orig.proto != PSW_CT_PROTO_AFFINITY &&
 		    (e->pol[0] != 0 || e->pol[1] != 0 || (e->flags & (PSW_CT_F_DENY_IN | PSW_CT_F_DENY_EG)))) {
