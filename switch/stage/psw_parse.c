@@ -189,6 +189,8 @@ parse_ip6(struct rte_mbuf *pkt, const uint8_t *data, unsigned len, struct psw_me
 		}
 		next = ext[0];
 		off += ext_len;
+		if (m->flags & PSW_F_FRAG_LATER)
+			break;               /* after a later fragment's header comes data, not headers */
 	}
 	if (i == MAX_IP6_EXT || off > end) {
 		psw_set_drop(m, PSW_DROP_IP6_EXT);

@@ -309,6 +309,16 @@ test_parse_ip6(void)
 	meta = parse_only(m);
 	CU_ASSERT(meta.flags & PSW_F_FRAG_LATER);
 	CU_ASSERT(!(meta.flags & PSW_F_L4));
+	/* a later fragment of a packet whose fragmentable part starts with
+	 * destination options: what follows the fragment header is data, not a
+	 * header chain to walk (its bytes here would be a header 200 x 8 long) */
+	ext[0] = IPPROTO_DSTOPTS;
+	ext[9] = 200;
+	meta = parse_only(m);
+	CU_ASSERT_EQUAL(meta.verdict, PSW_V_CONTINUE);
+	CU_ASSERT(meta.flags & PSW_F_FRAG_LATER);
+	CU_ASSERT_EQUAL(meta.l4_proto, IPPROTO_DSTOPTS);
+	CU_ASSERT_EQUAL(meta.l3_len, 48);
 	rte_pktmbuf_free(m);
 }
 
