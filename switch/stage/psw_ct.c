@@ -260,8 +260,29 @@ tcp_window(struct psw_ct_entry *e, unsigned d, const struct rte_tcp_hdr *th, uns
 	uint32_t win;
 
 	if (e->flags & PSW_CT_F_LOOSE) {
-		if (d == PSW_CT_DIR_REPLY && !(e->win_known & PSW_CT_REPLIED))
+		/*
+		 * Picked up mid-stream: no handshake gave windows or scales, so
+		 * data is not checked. A RST is: once a direction has been seen,
+		 * its RST must lie near that direction's highest sequence end
+		 * (where a real sender's RST sits), so a blind one cannot close
+		 * the connection.
+		 */
+		if (d == PSW_CT_DIR_REPLY && !(known & PSW_CT_REPLIED))
 			__atomic_or_fetch(&e->win_known, PSW_CT_REPLIED, __ATOMIC_RELAXED);
+		uint32_t room = RTE_MAX(e->td_maxwin[o], 65535u) * 2;
+		bool near = (known & (1u << d)) && !seq_after(seq, e->td_end[d] + room) &&
+			    !seq_after(e->td_end[d] - room, end);
+
+		if ((fl & RTE_TCP_RST_FLAG) && (known & (1u << d)) && !near)
+			return false;
+		/* only segments near it move the mark: a forged one cannot drag it to its RST */
+		if (!(known & (1u << d)) || (near && seq_after(end, e->td_end[d]))) {
+			e->td_end[d] = end;
+			__atomic_or_fetch(&e->win_known, (uint8_t)(1u << d), __ATOMIC_RELEASE);
+		}
+		win = (uint32_t)rte_be_to_cpu_16(th->rx_win) << 14;    /* its scale unknown: the most */
+		if (win > e->td_maxwin[d])
+			e->td_maxwin[d] = win;
 		return true;
 	}
 	if (handshake)

@@ -280,6 +280,33 @@ test_ct_tcp_window_syn_and_reuse(void)
 	psw_ct_destroy(ct);
 }
 
+/* A connection picked up mid-stream (no handshake): data unchecked, blind RSTs refused. */
+static void
+test_ct_loose_blind_rst(void)
+{
+	uint64_t now = rte_rdtsc();
+	struct psw_ct *ct;
+	struct psw_ct_entry *e = tcp_conn(&ct, now);
+	struct seg sg;
+
+	e->flags |= PSW_CT_F_LOOSE;
+	e->state = PSW_CT_ESTABLISHED;
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, ACK, 3000000000u, 0, 1400));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, ACK, 7000, 0, 0));
+	/* anywhere goes for data (the windows are not known), but it moves no mark */
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, ACK, 123456000, 0, 100));
+	CU_ASSERT_EQUAL(e->td_end[PSW_CT_DIR_ORIG], 3000001400u);
+	/* a RST far from where either side is refused, and the connection lives */
+	CU_ASSERT_EQUAL(PSW_DROP_CT_WINDOW, SEG(ORIG, RST, 123456789, 0, 0));
+	CU_ASSERT_EQUAL(PSW_DROP_CT_WINDOW, SEG(REPLY, RST | ACK, 2000000000u, 0, 0));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_ESTABLISHED);
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, ACK, 3000001400u, 0, 10));
+	/* the sender's own RST, at its next sequence number, closes it */
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, RST, 7000, 0, 0));
+	CU_ASSERT_EQUAL(e->state, PSW_CT_CLOSED);
+	psw_ct_destroy(ct);
+}
+
 static void
 test_ct_udp_and_flush(void)
 {
@@ -665,6 +692,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "TCP state machine and timeouts", test_ct_tcp_states);
 	CU_add_test(s, "TCP sequence windows", test_ct_tcp_window);
 	CU_add_test(s, "TCP windows: blind SYN, SYN+RST, FIN, port reuse", test_ct_tcp_window_syn_and_reuse);
+	CU_add_test(s, "loose pick-up: blind RSTs refused", test_ct_loose_blind_rst);
 	CU_add_test(s, "UDP replies, flush by backend", test_ct_udp_and_flush);
 	CU_add_test(s, "worker cache: hits, stale ways, expiry", test_ct_worker_cache);
 	CU_add_test(s, "expiry never retires an entry stamped after its clock read", test_ct_expiry_races_stamps);
