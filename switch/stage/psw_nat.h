@@ -33,15 +33,28 @@ static inline void
 psw_sctp_crc_update(struct rte_mbuf *pkt, const struct psw_meta *m)
 {
 	uint8_t *l4 = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l4_off);
-	unsigned len = m->l2_len + m->l3_payload - m->l4_off, i;
+	unsigned len = m->l2_len + m->l3_payload - m->l4_off, i, n;
 	uint32_t crc = 0xffffffff;
+	const struct rte_mbuf *seg;
+	const uint8_t *d;
 	uint8_t sum[4];
 
-	if (pkt->nb_segs != 1 || len < 12)
+	if (len < 12)
 		return;
-	memset(l4 + 8, 0, 4);
-	for (i = 0; i < len; i++)
-		crc = rte_hash_crc_1byte(l4[i], crc);
+	memset(l4 + 8, 0, 4);                    /* the header lies in the first segment */
+	/* over every segment the message spans (parse checked their total length) */
+	d = l4;
+	n = rte_pktmbuf_data_len(pkt) - m->l4_off;
+	for (seg = pkt; seg != NULL && len > 0; seg = seg->next) {
+		if (seg != pkt) {
+			d = rte_pktmbuf_mtod(seg, const uint8_t *);
+			n = rte_pktmbuf_data_len(seg);
+		}
+		n = RTE_MIN(n, len);
+		for (i = 0; i < n; i++)
+			crc = rte_hash_crc_1byte(d[i], crc);
+		len -= n;
+	}
 	crc = ~crc;
 	sum[0] = (uint8_t)crc;
 	sum[1] = (uint8_t)(crc >> 8);

@@ -668,6 +668,37 @@ test_nat_sctp_crc(void)
 	CU_ASSERT_EQUAL(want[2], (uint8_t)(crc >> 16));
 	CU_ASSERT_EQUAL(want[3], (uint8_t)(crc >> 24));
 	CU_ASSERT_EQUAL(rte_raw_cksum(rte_pktmbuf_mtod_offset(m, void *, 14), 20), 0xffff);
+	/* the same packet in two segments (the chunk's body in the second): the
+	 * CRC covers both */
+	{
+		struct rte_mbuf *tail = rte_pktmbuf_alloc(mp);
+		uint8_t whole[12 + 16], *t2;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(tail);
+		sctp[2] = 0x00; sctp[3] = 0x50;    /* back to port 80, CRC made for it */
+		memset(sctp + 8, 0, 4);
+		crc = crc32c_ref(sctp, len);
+		sctp[8] = (uint8_t)crc; sctp[9] = (uint8_t)(crc >> 8);
+		sctp[10] = (uint8_t)(crc >> 16); sctp[11] = (uint8_t)(crc >> 24);
+		t2 = (uint8_t *)rte_pktmbuf_append(tail, 12);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(t2);
+		memcpy(t2, sctp + 16, 12);
+		rte_pktmbuf_trim(m, 12);
+		CU_ASSERT_FATAL(rte_pktmbuf_chain(m, tail) == 0);
+		memset(&meta, 0, sizeof(meta));
+		psw_parse_one(m, &meta);
+		CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_CONTINUE);
+		psw_nat_rewrite(m, &meta, 1, new4, rte_cpu_to_be_16(8080));
+		memcpy(whole, rte_pktmbuf_read(m, 14 + 20, len, whole), len);
+		CU_ASSERT_EQUAL(whole[3], 0x90);
+		memcpy(want, whole + 8, 4);
+		memset(whole + 8, 0, 4);
+		crc = crc32c_ref(whole, len);
+		CU_ASSERT_EQUAL(want[0], (uint8_t)crc);
+		CU_ASSERT_EQUAL(want[1], (uint8_t)(crc >> 8));
+		CU_ASSERT_EQUAL(want[2], (uint8_t)(crc >> 16));
+		CU_ASSERT_EQUAL(want[3], (uint8_t)(crc >> 24));
+	}
 	rte_pktmbuf_free(m);
 }
 
