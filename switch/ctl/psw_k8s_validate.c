@@ -128,6 +128,20 @@ check_labels(struct vctx *v, json_t *labels, const char *path)
 	return 0;
 }
 
+/* A list of at most max entries, or absent (null counts as absent, as in the API). */
+static int
+check_list(struct vctx *v, json_t *list, const char *path, size_t max)
+{
+	if (list == NULL || json_is_null(list))
+		return 0;
+	if (!json_is_array(list))
+		return fail(v, path, "must be a list");
+	if (json_array_size(list) > max)
+		return fail(v, path, "has %zu entries; podswitch accepts at most %zu",
+			    json_array_size(list), max);
+	return 0;
+}
+
 /* matchLabels / matchExpressions of a LabelSelector. */
 static int
 check_selector(struct vctx *v, json_t *sel, const char *path)
@@ -145,8 +159,9 @@ check_selector(struct vctx *v, json_t *sel, const char *path)
 	if (check_labels(v, json_object_get(sel, "matchLabels"), p) < 0)
 		return -1;
 	exprs = json_object_get(sel, "matchExpressions");
-	if (exprs != NULL && !json_is_array(exprs))
-		return fail(v, path, "matchExpressions must be a list");
+	snprintf(p, sizeof(p), "%s.matchExpressions", path);
+	if (check_list(v, exprs, p, PSW_K8S_MAX_EXPRESSIONS) < 0)
+		return -1;
 	json_array_foreach(exprs, i, e) {
 		const char *op = json_string_value(json_object_get(e, "operator"));
 		json_t *vals = json_object_get(e, "values");
@@ -164,6 +179,9 @@ check_selector(struct vctx *v, json_t *sel, const char *path)
 		if ((strcmp(op, "In") == 0 || strcmp(op, "NotIn") == 0) &&
 		    (!json_is_array(vals) || json_array_size(vals) == 0))
 			return fail(v, p, "operator %s needs a non-empty values list", op);
+		snprintf(p, sizeof(p), "%s.matchExpressions[%zu].values", path, i);
+		if (check_list(v, vals, p, PSW_K8S_MAX_VALUES) < 0)
+			return -1;
 		if ((strcmp(op, "Exists") == 0 || strcmp(op, "DoesNotExist") == 0) &&
 		    json_array_size(vals) > 0)
 			return fail(v, p, "operator %s takes no values", op);
@@ -452,8 +470,8 @@ check_peers(struct vctx *v, json_t *peers, const char *path)
 	size_t i;
 	char p[256];
 
-	if (peers != NULL && !json_is_array(peers))
-		return fail(v, path, "must be a list");
+	if (check_list(v, peers, path, PSW_K8S_MAX_PEERS) < 0)
+		return -1;
 	json_array_foreach(peers, i, peer) {
 		json_t *ipb = json_object_get(peer, "ipBlock");
 
@@ -475,6 +493,9 @@ check_peers(struct vctx *v, json_t *peers, const char *path)
 				strcat(p, ".ipBlock.cidr");
 				return fail(v, p, "must be a CIDR");
 			}
+			snprintf(p, sizeof(p), "%s[%zu].ipBlock.except", path, i);
+			if (check_list(v, excepts, p, PSW_K8S_MAX_EXCEPTS) < 0)
+				return -1;
 			json_array_foreach(excepts, k, e) {
 				if (!json_is_string(e) || psw_parse_prefix(json_string_value(e), &ex) < 0 ||
 				    ex.family != cidr.family || ex.len < cidr.len ||
@@ -501,17 +522,17 @@ check_rules(struct vctx *v, json_t *rules, const char *dir, const char *peer_key
 	size_t i, j;
 	char path[256];
 
-	if (rules != NULL && !json_is_array(rules))
-		return fail(v, dir, "must be a list");
+	snprintf(path, sizeof(path), "spec.%s", dir);
+	if (check_list(v, rules, path, PSW_K8S_MAX_POLICY_RULES) < 0)
+		return -1;
 	json_array_foreach(rules, i, r) {
 		snprintf(path, sizeof(path), "spec.%s[%zu].%s", dir, i, peer_key);
 		if (check_peers(v, json_object_get(r, peer_key), path) < 0)
 			return -1;
 		ports = json_object_get(r, "ports");
-		if (ports != NULL && !json_is_array(ports)) {
-			snprintf(path, sizeof(path), "spec.%s[%zu].ports", dir, i);
-			return fail(v, path, "must be a list");
-		}
+		snprintf(path, sizeof(path), "spec.%s[%zu].ports", dir, i);
+		if (check_list(v, ports, path, PSW_K8S_MAX_RULE_PORTS) < 0)
+			return -1;
 		json_array_foreach(ports, j, p) {
 			json_t *port = json_object_get(p, "port");
 

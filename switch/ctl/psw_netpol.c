@@ -83,6 +83,8 @@ struct rule_buf {
 static int
 push(struct rule_buf *b, const struct psw_pol_rule *r)
 {
+	if (*b->nb >= PSW_NETPOL_MAX_RULES)
+		return -E2BIG;
 	if (*b->nb == b->cap) {
 		unsigned cap = b->cap ? b->cap * 2 : 16;
 		struct psw_pol_rule *v = realloc(*b->v, cap * sizeof(*v));
@@ -142,6 +144,8 @@ struct peer_buf {
 static int
 add_peer(struct peer_buf *b, const struct psw_prefix *p, json_t *pod)
 {
+	if (b->nb >= PSW_NETPOL_MAX_RULES)
+		return -E2BIG;
 	if (b->nb == b->cap) {
 		unsigned cap = b->cap ? b->cap * 2 : 16;
 		struct peer *v = realloc(b->v, cap * sizeof(*v));
@@ -163,28 +167,120 @@ prefix_within(const struct psw_prefix *outer, const struct psw_prefix *inner)
 	       psw_prefix_contains(outer, inner->addr);
 }
 
-/* p less the excepts, as prefixes: split in halves until none overlaps partly. */
-static int
-subtract(struct peer_buf *b, const struct psw_prefix *p, const struct psw_prefix *ex, unsigned nb_ex)
-{
-	unsigned max = p->family == 4 ? 32 : 128, i;
-	bool partial = false;
-	struct psw_prefix h;
+/*
+ * An ipBlock less its excepts. Addresses are 128-bit numbers (IPv4 in the
+ * low 32 bits); the excepts become sorted intervals, and each gap between
+ * them inside the CIDR is emitted as its maximal aligned prefixes, in
+ * address order: O(n log n) in the number of excepts.
+ */
+typedef unsigned __int128 addr_num;
 
-	for (i = 0; i < nb_ex; i++) {
-		if (prefix_within(&ex[i], p))
-			return 0;                        /* wholly excepted */
-		if (prefix_within(p, &ex[i]))
-			partial = true;
+struct interval {
+	addr_num lo, hi;                 /* inclusive */
+};
+
+static unsigned
+family_bits(unsigned family)
+{
+	return family == 4 ? 32 : 128;
+}
+
+/* The host part of a prefix of length len: 2^(bits - len) - 1. */
+static addr_num
+host_mask(unsigned bits, unsigned len)
+{
+	unsigned host = bits - len;
+
+	return host >= 128 ? ~(addr_num)0 : ((addr_num)1 << host) - 1;
+}
+
+static struct interval
+prefix_interval(const struct psw_prefix *p)
+{
+	unsigned bits = family_bits(p->family), i;
+	struct interval iv;
+	addr_num a = 0;
+
+	for (i = 0; i < bits / 8; i++)
+		a = a << 8 | p->addr[i];
+	iv.lo = a & ~host_mask(bits, p->len);
+	iv.hi = iv.lo | host_mask(bits, p->len);
+	return iv;
+}
+
+static int
+interval_cmp(const void *x, const void *y)
+{
+	const struct interval *a = x, *b = y;
+
+	return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+/* [lo, hi] as the fewest prefixes, lowest first. */
+static int
+emit_range(struct peer_buf *b, unsigned family, addr_num lo, addr_num hi)
+{
+	unsigned bits = family_bits(family);
+
+	for (;;) {
+		struct psw_prefix p = { .family = (uint8_t)family };
+		unsigned host = 0, i;
+		addr_num a;
+		int rc;
+
+		/* the largest block aligned at lo that ends at hi or before */
+		while (host < bits && (lo & host_mask(bits, bits - host - 1)) == 0 &&
+		       host_mask(bits, bits - host - 1) <= hi - lo)
+			host++;
+		p.len = (uint8_t)(bits - host);
+		for (a = lo, i = bits / 8; i-- > 0; a >>= 8)
+			p.addr[i] = (uint8_t)a;
+		rc = add_peer(b, &p, NULL);
+		if (rc < 0)
+			return rc;
+		if (lo + host_mask(bits, p.len) == hi)
+			return 0;
+		lo += host_mask(bits, p.len) + 1;
 	}
-	if (!partial || p->len >= max)
-		return add_peer(b, p, NULL);
-	h = *p;
-	h.len++;
-	if (subtract(b, &h, ex, nb_ex) < 0)
+}
+
+static int
+subtract(struct peer_buf *b, const struct psw_prefix *cidr, const struct psw_prefix *ex, unsigned nb_ex)
+{
+	struct interval whole = prefix_interval(cidr), *holes;
+	unsigned nb_holes = 0, i;
+	addr_num next = whole.lo;
+	int rc = 0;
+
+	holes = malloc((nb_ex ? nb_ex : 1) * sizeof(*holes));
+	if (holes == NULL)
 		return -ENOMEM;
-	h.addr[p->len / 8] |= (uint8_t)(0x80 >> (p->len % 8));
-	return subtract(b, &h, ex, nb_ex);
+	for (i = 0; i < nb_ex; i++) {
+		struct interval iv;
+
+		if (ex[i].family != cidr->family)
+			continue;
+		iv = prefix_interval(&ex[i]);
+		if (iv.hi < whole.lo || iv.lo > whole.hi)
+			continue;                        /* outside the block */
+		if (iv.lo <= whole.lo && iv.hi >= whole.hi)
+			goto out;                        /* wholly excepted */
+		holes[nb_holes++] = iv;
+	}
+	qsort(holes, nb_holes, sizeof(*holes), interval_cmp);
+	for (i = 0; i < nb_holes && rc == 0; i++) {
+		if (holes[i].lo > next)
+			rc = emit_range(b, cidr->family, next, holes[i].lo - 1);
+		if (holes[i].hi >= whole.hi)
+			goto out;                        /* the rest is excepted */
+		if (holes[i].hi + 1 > next)
+			next = holes[i].hi + 1;
+	}
+	if (rc == 0)
+		rc = emit_range(b, cidr->family, next, whole.hi);
+out:
+	free(holes);
+	return rc;
 }
 
 static int
@@ -192,6 +288,7 @@ pod_prefixes(struct peer_buf *b, json_t *pod)
 {
 	json_t *ip;
 	size_t i;
+	int rc;
 
 	json_array_foreach(json_object_get(pod, "ips"), i, ip) {
 		struct psw_prefix p = { 0 };
@@ -206,10 +303,34 @@ pod_prefixes(struct peer_buf *b, json_t *pod)
 		} else {
 			continue;
 		}
-		if (add_peer(b, &p, pod) < 0)
-			return -ENOMEM;
+		rc = add_peer(b, &p, pod);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
+}
+
+/* An ipBlock's prefixes. The excepts are on the heap: their number is capped on apply only. */
+static int
+ip_block_peers(struct peer_buf *b, json_t *ipb)
+{
+	json_t *excepts = json_object_get(ipb, "except"), *e;
+	struct psw_prefix cidr, *ex;
+	unsigned n = 0;
+	size_t j;
+	int rc;
+
+	if (psw_parse_prefix(json_string_value(json_object_get(ipb, "cidr")) ?: "", &cidr) < 0)
+		return 0;                        /* validated on apply */
+	ex = malloc((json_array_size(excepts) + 1) * sizeof(*ex));
+	if (ex == NULL)
+		return -ENOMEM;
+	json_array_foreach(excepts, j, e)
+		if (psw_parse_prefix(json_string_value(e) ?: "", &ex[n]) == 0)
+			n++;
+	rc = subtract(b, &cidr, ex, n);
+	free(ex);
+	return rc;
 }
 
 /* The prefixes a rule's from / to list stands for; everyone when absent or empty. */
@@ -218,11 +339,13 @@ rule_peers(struct peer_buf *b, json_t *peers, const char *policy_ns, json_t *pod
 {
 	json_t *peer, *pod;
 	size_t i, j;
+	int rc;
 
 	if (json_array_size(peers) == 0) {
 		struct psw_prefix any4 = { .family = 4 }, any6 = { .family = 6 };
 
-		return add_peer(b, &any4, NULL) < 0 || add_peer(b, &any6, NULL) < 0 ? -ENOMEM : 0;
+		rc = add_peer(b, &any4, NULL);
+		return rc < 0 ? rc : add_peer(b, &any6, NULL);
 	}
 	json_array_foreach(peers, i, peer) {
 		json_t *ipb = json_object_get(peer, "ipBlock");
@@ -230,17 +353,9 @@ rule_peers(struct peer_buf *b, json_t *peers, const char *policy_ns, json_t *pod
 		json_t *psel = json_object_get(peer, "podSelector");
 
 		if (ipb != NULL) {
-			json_t *excepts = json_object_get(ipb, "except"), *e;
-			struct psw_prefix cidr, ex[json_array_size(excepts) + 1];
-			unsigned n = 0;
-
-			if (psw_parse_prefix(json_string_value(json_object_get(ipb, "cidr")) ?: "", &cidr) < 0)
-				continue;                /* validated on apply */
-			json_array_foreach(excepts, j, e)
-				if (psw_parse_prefix(json_string_value(e) ?: "", &ex[n]) == 0)
-					n++;
-			if (subtract(b, &cidr, ex, n) < 0)
-				return -ENOMEM;
+			rc = ip_block_peers(b, ipb);
+			if (rc < 0)
+				return rc;
 			continue;
 		}
 		if (nsel == NULL && psel == NULL)
@@ -256,8 +371,9 @@ rule_peers(struct peer_buf *b, json_t *peers, const char *policy_ns, json_t *pod
 			}
 			if (psel != NULL && !psw_netpol_selects(psel, json_object_get(pod, "labels")))
 				continue;
-			if (pod_prefixes(b, pod) < 0)
-				return -ENOMEM;
+			rc = pod_prefixes(b, pod);
+			if (rc < 0)
+				return rc;
 		}
 	}
 	return 0;
@@ -641,6 +757,7 @@ compile_pod(struct psw_state *st, const struct local_pod *lp, json_t *policies, 
 	const uint16_t *isoc[2];
 	bool isolated[2] = { false, false };
 	struct psw_pol_port *cur = st->pol->ports[lp->port], *pp = NULL;
+	char too_big[PSW_NAME_MAX + 260] = "";  /* the policy at which the rules overflowed */
 	size_t i, j;
 	int rc = 0;
 
@@ -676,13 +793,29 @@ compile_pod(struct psw_state *st, const struct local_pod *lp, json_t *policies, 
 			seen[d] = true;
 			isolated[d] = true;
 			iso[d][nb_iso[d]++] = (uint16_t)slot;
+			if (too_big[0] != '\0')
+				continue;                /* its isolation still counts */
 			rc = psw_netpol_compile(pol, d, (unsigned)slot, lp->entry, pods, nss, &rules, &nb_rules);
-			if (rc < 0)
+			if (rc == -E2BIG) {
+				snprintf(too_big, sizeof(too_big), "%s", key);
+				rc = 0;
+			} else if (rc < 0) {
 				goto out;
+			}
 		}
 	}
 	isoc[0] = iso[0];
 	isoc[1] = iso[1];
+	if (too_big[0] != '\0') {
+		rc = -E2BIG;
+		snprintf(err, err_len, "the NetworkPolicies selecting pod %s/%s compile to more than %u "
+			 "rules (reached at %s); the pod allows nothing until they are made smaller", ns,
+			 lp->pod->name, PSW_NETPOL_MAX_RULES, too_big);
+		pp = psw_pol_port_build(isolated, NULL, 0, isoc, nb_iso, (int)rte_socket_id());
+		if (pp != NULL)
+			psw_pol_table_set(st->pol, (unsigned)lp->port, pp);
+		goto out;
+	}
 	if (isolated[0] || isolated[1]) {
 		if (cur != NULL && cur->digest == psw_pol_digest(isolated, rules, nb_rules, isoc, nb_iso))
 			goto out;                                /* nothing changed for this pod */

@@ -20,6 +20,14 @@
 
 struct psw_state;
 
+/**
+ * The most allow rules (and peer prefixes of one rule) the policies of one
+ * pod may compile to; a pod whose policies need more allows nothing (fail
+ * closed) and the sync says why. The caps on apply (psw_k8s.h) keep
+ * ordinary policies far below it.
+ */
+#define PSW_NETPOL_MAX_RULES (1u << 20)
+
 /** Does a LabelSelector (matchLabels, matchExpressions) select labels? {} selects all. */
 bool psw_netpol_selects(json_t *selector, json_t *labels);
 
@@ -28,8 +36,9 @@ bool psw_netpol_selects(json_t *selector, json_t *labels);
  * PSW_POL_EGRESS), appended to *rules (realloc'ed), with ref.slot = slot.
  * pods: the known pods as [{ "namespace", "labels", "pod" (object or null),
  * "ips": ["10.0.0.1", ...] }], namespaces: { name: labels }. pod: the
- * selected pod (the same shape), for named ports of ingress rules.
- * @return 0 or -ENOMEM.
+ * selected pod (the same shape), for named ports of ingress rules. Any
+ * number of ipBlock excepts (O(n log n) in them); no caps checked here.
+ * @return 0, -ENOMEM, or -E2BIG past PSW_NETPOL_MAX_RULES rules or peer prefixes.
  */
 int psw_netpol_compile(json_t *policy, unsigned dir, unsigned slot, json_t *pod, json_t *pods,
 		       json_t *namespaces, struct psw_pol_rule **rules, unsigned *nb_rules);

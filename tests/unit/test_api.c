@@ -214,6 +214,73 @@ test_k8s_invalid(void)
 		"policyTypes");
 }
 
+/* A NetworkPolicy default/big with ingress rules of one ipBlock each (YAML would be slow to write). */
+static json_t *
+big_policy(unsigned nb_rules, unsigned nb_excepts)
+{
+	json_t *o = json_pack("{s:s, s:s, s:{s:s}, s:{s:{}, s:[]}}", "apiVersion", "networking.k8s.io/v1",
+			      "kind", "NetworkPolicy", "metadata", "name", "big", "spec", "podSelector",
+			      "ingress");
+	json_t *ingress = json_object_get(json_object_get(o, "spec"), "ingress");
+	unsigned r, i;
+
+	for (r = 0; r < nb_rules; r++) {
+		json_t *excepts = json_array();
+
+		for (i = 0; i < nb_excepts; i++) {
+			char buf[32];
+
+			snprintf(buf, sizeof(buf), "10.%u.%u.%u/32", i >> 16 & 255, i >> 8 & 255, i & 255);
+			json_array_append_new(excepts, json_string(buf));
+		}
+		json_array_append_new(ingress, json_pack("{s:[{s:{s:s, s:o}}]}", "from", "ipBlock", "cidr",
+							 "10.0.0.0/8", "except", excepts));
+	}
+	return o;
+}
+
+static void
+expect_refused(json_t *o, const char *want)
+{
+	char *err = psw_k8s_validate(o);
+
+	CU_ASSERT_PTR_NOT_NULL(err);
+	if (err != NULL && strstr(err, want) == NULL) {
+		fprintf(stderr, "\n  message '%s' lacks '%s'\n", err, want);
+		CU_FAIL("message lacks the expected text");
+	}
+	free(err);
+	json_decref(o);
+}
+
+/* Lists of a NetworkPolicy are capped on apply, with the object and field path named. */
+static void
+test_k8s_policy_caps(void)
+{
+	json_t *o = big_policy(1, PSW_K8S_MAX_EXCEPTS);
+	char *err = psw_k8s_validate(o);
+
+	if (err != NULL)
+		fprintf(stderr, "\n  refused: %s\n", err);
+	CU_ASSERT_PTR_NULL(err);
+	free(err);
+	json_decref(o);
+	expect_refused(big_policy(1, PSW_K8S_MAX_EXCEPTS + 1),
+		       "NetworkPolicy default/big: spec.ingress[0].from[0].ipBlock.except: has 10001 "
+		       "entries; podswitch accepts at most 10000");
+	expect_refused(big_policy(1, 500000), "ipBlock.except: has 500000 entries");
+	expect_refused(big_policy(PSW_K8S_MAX_POLICY_RULES + 1, 0),
+		       "NetworkPolicy default/big: spec.ingress: has 1025 entries; podswitch accepts at most 1024");
+	o = big_policy(1, 0);
+	json_object_set_new(json_array_get(json_object_get(json_object_get(o, "spec"), "ingress"), 0),
+			    "ports", json_string("80"));
+	expect_refused(o, "spec.ingress[0].ports: must be a list");
+	refused("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: n}\nspec: {podSelector: {}, ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, except: 10.1.0.0/16}}]}]}\n",
+		"ipBlock.except: must be a list");
+	refused("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: n}\nspec: {podSelector: {matchExpressions: 3}}\n",
+		"spec.podSelector.matchExpressions: must be a list");
+}
+
 static void
 test_k8s_defaulting(void)
 {
@@ -296,6 +363,7 @@ main(void)
 	CU_add_test(s, "manifest: syntax errors, duplicate keys", test_manifest_bad);
 	CU_add_test(s, "manifest: documents and scalar types", test_manifest_documents);
 	CU_add_test(s, "k8s: invalid objects named with their field path", test_k8s_invalid);
+	CU_add_test(s, "k8s: NetworkPolicy lists capped, with the field path", test_k8s_policy_caps);
 	CU_add_test(s, "k8s: API server defaulting", test_k8s_defaulting);
 	CU_add_test(s, "k8s: kind List flattened", test_k8s_list_flattening);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
