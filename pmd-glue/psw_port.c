@@ -466,6 +466,18 @@ port_configure(struct psw_port *p, char *err, size_t err_len)
 			 psw_port_kind_name(c->kind), plan.nb_rxq, plan.nb_txq, rte_strerror(-rc));
 		return rc;
 	}
+	/*
+	 * The PMD registered and started the vhost-user socket in configure;
+	 * the features are read when a driver connects, so turning these off
+	 * now (before anything else) keeps a guest from sending partial
+	 * checksums or segmentation offloads the stages would rewrite
+	 * incrementally as if whole.
+	 */
+	if (p->kind == PSW_PORT_VHOST && rte_vhost_driver_disable_features(c->socket, PSW_VHOST_NO_FEATURES) != 0) {
+		snprintf(err, err_len, "port '%s': cannot turn checksum and segmentation offloads off "
+			 "on %s", c->name, c->socket);
+		return -EIO;
+	}
 	p->socket = rte_eth_dev_socket_id(p->eth_port);
 	mp = psw_port_mempool(p->socket);
 	if (mp == NULL) {

@@ -122,6 +122,16 @@ unsigned psw_port_mbufs_in_use(void);
 void psw_port_layer_fini(void);
 
 /* virtqueues of a vhost-user queue pair: the guest's RX (we send), its TX (we receive) */
+/*
+ * virtio-net features a vhost-user guest is not offered: checksum and
+ * segmentation offloads both ways (bits from the virtio spec: CSUM 0,
+ * GUEST_CSUM 1, GUEST_TSO4 7, GUEST_TSO6 8, GUEST_ECN 9, GUEST_UFO 10,
+ * HOST_TSO4 11, HOST_TSO6 12, HOST_ECN 13, HOST_UFO 14). Every frame
+ * crosses the port with whole checksums, as the stages expect.
+ */
+#define PSW_VHOST_NO_FEATURES (1ULL << 0 | 1ULL << 1 | 1ULL << 7 | 1ULL << 8 | 1ULL << 9 | \
+			       1ULL << 10 | 1ULL << 11 | 1ULL << 12 | 1ULL << 13 | 1ULL << 14)
+
 #define PSW_VHOST_VQ_TO_GUEST(q) ((uint16_t)((q) * 2))
 #define PSW_VHOST_VQ_FROM_GUEST(q) ((uint16_t)((q) * 2 + 1))
 

@@ -14,6 +14,7 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_vhost.h>
 #include <strings.h>
 
 #include "psw_api.h"
@@ -134,7 +135,7 @@ conntrack_json(const struct psw_state *st)
 		return json_object();
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"entries", (json_int_t)psw_ct_count(ct), "size", (json_int_t)ct->size,
-		"per_port_max", (json_int_t)ct->zone_max,
+		"per_port_max", (json_int_t)(ct->zone_max == UINT32_MAX ? 0 : ct->zone_max),
 		"inserts", (json_int_t)__atomic_load_n(&ct->inserts, __ATOMIC_RELAXED),
 		"refused_full", (json_int_t)__atomic_load_n(&ct->full, __ATOMIC_RELAXED),
 		"refused_port_limit", (json_int_t)__atomic_load_n(&ct->zone_full, __ATOMIC_RELAXED),
@@ -264,12 +265,24 @@ ports_json(void)
 
 		if (!p->in_use)
 			continue;
+		json_t *o;
+		int vid;
+
 		rte_eth_link_get_nowait(p->eth_port, &link);
-		json_array_append_new(list, json_pack("{s:s, s:s, s:i, s:s, s:i, s:i, s:b, s:s, s:b}",
+		o = json_pack("{s:s, s:s, s:i, s:s, s:i, s:i, s:b, s:s, s:b}",
 			"name", p->name, "kind", psw_port_kind_name(p->kind), "index", i,
 			"device", p->devname, "rx_queues", p->nb_rxq, "tx_queues", p->nb_txq,
 			"tx_shared", p->txq_shared, "mac", mac_str(p->mac.addr_bytes, mac),
-			"link_up", link.link_status == RTE_ETH_LINK_UP));
+			"link_up", link.link_status == RTE_ETH_LINK_UP);
+		/* what a connected vhost-user guest negotiated (virtio-net feature bits) */
+		vid = p->kind == PSW_PORT_VHOST ? __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE) : -1;
+		if (vid >= 0) {
+			uint64_t features;
+
+			if (rte_vhost_get_negotiated_features(vid, &features) == 0)
+				json_object_set_new(o, "virtio_features", json_integer((json_int_t)features));
+		}
+		json_array_append_new(list, o);
 	}
 	return list;
 }

@@ -154,7 +154,7 @@ struct psw_ct {
 	uint64_t expired, flushed, early;
 	/* counted by workers (atomic add) */
 	uint64_t inserts, full, clashes, zone_full;
-	uint32_t zone_max;               /**< entries a zone may hold */
+	uint32_t zone_max;               /**< entries a zone may hold; UINT32_MAX = no limit */
 	uint32_t zone_count[PSW_CT_NB_ZONES]; /**< entries held (taken until freed), atomic */
 };
 

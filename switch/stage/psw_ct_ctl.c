@@ -73,7 +73,7 @@ psw_ct_create(uint32_t size, int socket, struct rte_rcu_qsbr *qsbr)
 	if (ct == NULL)
 		goto nomem;
 	ct->size = size;
-	ct->zone_max = size;
+	ct->zone_max = UINT32_MAX;
 	ct->qsbr = qsbr;
 	rte_spinlock_init(&ct->write_lock);
 	ct->tsc_hz = rte_get_tsc_hz();
@@ -143,7 +143,7 @@ entry_timeout(const struct psw_ct *ct, const struct psw_ct_entry *e, bool pressu
 void
 psw_ct_set_zone_max(struct psw_ct *ct, uint32_t max)
 {
-	ct->zone_max = max == 0 || max > ct->size ? ct->size : max;
+	ct->zone_max = max == 0 || max >= ct->size ? UINT32_MAX : max;
 }
 
 /* Remove the entry's keys now; free the entry after a grace period. */

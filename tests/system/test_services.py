@@ -39,12 +39,25 @@ class Pod:
         scope.defer(lambda: cni_call("DEL", cni_conf(sw.sock), container_id="ctr-" + name))
 
     def serve_tcp(self, port, text=None):
-        """A TCP server answering every connection with text (default: the pod name)."""
+        """A TCP server answering every connection with text (default: the pod name),
+        listening when this returns (a loaded machine may start it late)."""
         p = self.ns.popen("exec socat TCP-LISTEN:%d,fork,reuseaddr SYSTEM:'echo %s'" % (port, text or self.name))
+        self.wait_listening(port)
         return p
 
+    def wait_listening(self, port, timeout=5.0, proto="t"):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.ns.sh("ss -Hl%sn 'sport = :%d'" % (proto, port), check_rc=False).stdout.strip():
+                return
+            time.sleep(0.05)
+        check(False, "%s: nothing listens on %s port %d after %.0f s"
+              % (self.name, "TCP" if proto == "t" else "UDP", port, timeout))
+
     def serve_udp(self, port):
-        return self.ns.popen("exec socat UDP-RECVFROM:%d,fork,reuseaddr SYSTEM:'echo %s'" % (port, self.name))
+        p = self.ns.popen("exec socat UDP-RECVFROM:%d,fork,reuseaddr SYSTEM:'echo %s'" % (port, self.name))
+        self.wait_listening(port, proto="u")
+        return p
 
     def tcp(self, addr, port, timeout=3):
         r = self.ns.sh("socat -T %d - TCP:%s:%d,connect-timeout=%d </dev/null" % (timeout, addr, port, timeout),
@@ -258,10 +271,12 @@ status:
 
 @test
 def full_conntrack_refuses_new_connections_not_established_ones(scope):
-    sw = Switch(scope, "limits = { conntrack = 1024; };\n", workers="[1]").start()
+    # no per-port share here: one client fills the whole table
+    sw = Switch(scope, "limits = { conntrack = 1024; conntrack_per_port = 0; };\n", workers="[1]").start()
     web = Pod(scope, sw, "big", labels={"app": "big"})
     client = Pod(scope, sw, "client")
     track(scope, [web.ns.popen("exec socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'cat'")])
+    web.wait_listening(8080)
     apply(sw, scope, """apiVersion: v1
 kind: Service
 metadata: {name: big}
@@ -275,10 +290,13 @@ spec: {selector: {app: big}, ports: [{port: 80, targetPort: 8080}, {name: u, por
     est.stdin.write(b"before\n")
     est.stdin.flush()
     check(est.stdout.readline() == b"before\n", "established connection not working")
-    # flood: 1500 new UDP flows from distinct source ports fill the table (1024)
-    client.ns.sh("for p in $(seq 20000 21500); do echo x | socat -T 0.01 - UDP:%s:53,sourceport=$p "
-                 ">/dev/null 2>&1 & if [ $((p %% 200)) = 0 ]; then wait; fi; done; wait" % vip,
-                 check_rc=False, timeout=120)
+    # flood: 1500 new UDP flows from distinct source ports fill the table
+    # (1024), faster than unanswered entries expire early under pressure (2 s)
+    client.ns.sh("python3 -c \"import socket\n"
+                 "for p in range(20000, 21500):\n"
+                 "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                 "    s.bind(('', p)); s.sendto(b'x', ('%s', 53)); s.close()\"" % vip,
+                 check_rc=False, timeout=60)
     st = sw.ok("stats")
     check(st["conntrack"]["refused_full"] > 0 and st["drops"]["ct_full"] > 0,
           "the table never filled: %s" % st["conntrack"])
@@ -286,6 +304,39 @@ spec: {selector: {app: big}, ports: [{port: 80, targetPort: 8080}, {name: u, por
     est.stdin.write(b"after\n")
     est.stdin.flush()
     check(est.stdout.readline() == b"after\n", "established connection broken by the flood")
+    sw.stop()
+
+
+@test
+def one_pod_cannot_fill_the_connection_table(scope):
+    """limits.conntrack_per_port (default a quarter): a pod flooding new UDP
+    flows is refused beyond its share (ct_port_limit), the table never
+    fills, and another pod still opens connections at once."""
+    sw = Switch(scope, "limits = { conntrack = 1024; };\n", workers="[1]").start()
+    web = Pod(scope, sw, "share", labels={"app": "share"})
+    flooder = Pod(scope, sw, "flooder")
+    other = Pod(scope, sw, "other")
+    track(scope, [web.ns.popen("exec socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo share'")])
+    web.wait_listening(8080)
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: share}
+spec: {selector: {app: share}, ports: [{name: t, port: 80, targetPort: 8080}, {name: u, port: 53, targetPort: 5353, protocol: UDP}]}
+""")
+    vip = service_ip(sw, "share")
+    flooder.ns.sh("for p in $(seq 20000 20600); do echo x | socat -T 0.01 - UDP:%s:53,sourceport=$p "
+                  ">/dev/null 2>&1 & if [ $((p %% 200)) = 0 ]; then wait; fi; done; wait" % vip,
+                  check_rc=False, timeout=120)
+    st = sw.ok("stats")
+    ct = st["conntrack"]
+    check(ct["per_port_max"] == 256 and ct["refused_port_limit"] > 0 and st["drops"]["ct_port_limit"] > 0,
+          "the flooding pod was not held to its share: %s" % ct)
+    check(ct["refused_full"] == 0 and ct["entries"] <= 256 + 8, "the table filled: %s" % ct)
+    t0 = time.monotonic()
+    r = other.ns.sh("socat -T 2 - TCP:%s:80,connect-timeout=2 </dev/null" % vip, check_rc=False, timeout=10)
+    took = time.monotonic() - t0
+    check(r.stdout.strip() == "share" and took < 0.9,
+          "another pod could not connect at once during the flood: %r (%.2f s)" % (r.stdout, took))
     sw.stop()
 
 
@@ -376,6 +427,7 @@ def nodeport_from_an_external_client(scope):
     # the backend answers with its name and the address it sees
     track(scope, [web.ns.popen("exec socat TCP-LISTEN:8080,fork,reuseaddr "
                                "SYSTEM:'echo np-web $SOCAT_PEERADDR'")])
+    web.wait_listening(8080)
     sent, got = __import__("pswtest").ping(ext, "192.168.50.1", count=2)
     check(got == sent, "the node address does not answer ping on the uplink")
     apply(sw, scope, """apiVersion: v1
@@ -386,11 +438,19 @@ spec: {type: NodePort, selector: {app: np}, ports: [{port: 80, targetPort: 8080}
     svc = json.loads(run([CTL, "-s", sw.sock, "get", "svc", "np", "-o", "json"]).stdout)
     node_port = svc["spec"]["ports"][0]["nodePort"]
     check(30000 <= node_port <= 32767, "nodePort %s not from the range" % node_port)
+    # the first SYN must get through: a dropped one costs a 1 s retransmit,
+    # which the connect timeout would hide; count drops and time the connect
+    t0 = time.monotonic()
     r = ext.sh("socat -T 3 - TCP:192.168.50.1:%d,connect-timeout=3 </dev/null" % node_port,
                check_rc=False, timeout=10)
+    took = time.monotonic() - t0
     check(r.stdout.strip() == "np-web 192.168.50.1",
           "externalTrafficPolicy Cluster: expected the node address as source, got %r %r"
           % (r.stdout, r.stderr))
+    drops = sw.ok("stats")["drops"]
+    check(drops.get("to_gateway", 0) == 0 and took < 0.9,
+          "the first packet of a NodePort connection was lost: to_gateway %s, %.2f s"
+          % (drops.get("to_gateway"), took))
     # Local keeps the client's own address
     apply(sw, scope, """apiVersion: v1
 kind: Service
@@ -492,6 +552,7 @@ def ipv6_service(scope):
     web = Pod(scope, sw, "v6web", labels={"app": "v6"})
     client = Pod(scope, sw, "client")
     track(scope, [web.ns.popen("exec socat TCP6-LISTEN:8080,fork,reuseaddr SYSTEM:'echo v6web'")])
+    web.wait_listening(8080)
     apply(sw, scope, """apiVersion: v1
 kind: Service
 metadata: {name: v6}
@@ -499,7 +560,8 @@ spec: {clusterIP: "fd00:96::10", selector: {app: v6}, ports: [{port: 80, targetP
 """)
     r = client.ns.sh("socat -T 3 - TCP6:[fd00:96::10]:80,connect-timeout=3 </dev/null", check_rc=False,
                      timeout=10)
-    check(r.stdout.strip() == "v6web", "IPv6 ClusterIP: %r %r" % (r.stdout, r.stderr))
+    check(r.stdout.strip() == "v6web", "IPv6 ClusterIP: %r %r (drops: %s)" % (
+        r.stdout, r.stderr, {k: v for k, v in sw.ok("stats")["drops"].items() if v}))
     # and the same pod through its own IPv6 Service (hairpin over IPv6)
     r = web.ns.sh("socat -T 3 - TCP6:[fd00:96::10]:80,connect-timeout=3 </dev/null", check_rc=False,
                   timeout=10)
