@@ -313,7 +313,7 @@ init_cni_state(struct psw_state *st, char *err, size_t err_len)
 		return -errno;
 	}
 	snprintf(st->state_file, sizeof(st->state_file), "%s/attachments.json", c->api.state_dir);
-	return psw_state_load(st);
+	return psw_state_load(st, err, err_len);
 }
 
 int

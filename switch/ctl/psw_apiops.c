@@ -6,7 +6,9 @@
  * object kinds) are in psw_k8s.c. Control thread only.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +405,12 @@ mac_in_use(const struct psw_state *st, const uint8_t *mac)
 }
 
 static bool
+mac_taken(const uint8_t mac[6], void *st)
+{
+	return mac_in_use(st, mac);
+}
+
+static bool
 ip_in_config(const struct psw_state *st, int family, const uint8_t *addr)
 {
 	unsigned i;
@@ -472,7 +480,61 @@ requested_ips(json_t *args, struct psw_attachment *a)
 	return NULL;
 }
 
-/* Take the requested addresses, or allocate one per configured family. */
+static bool
+ip_is_node(const struct psw_state *st, int family, const uint8_t *addr)
+{
+	unsigned i;
+
+	for (i = 0; family == 4 && i < st->cfg.node.nb_addresses; i++)
+		if (memcmp(st->cfg.node.addresses[i], addr, 4) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Take a requested or delegated address in the switch's pool, so that
+ * neither the pool nor another attachment hands it out again. 0, -EEXIST
+ * (in use), -EADDRNOTAVAIL (the node's own), -EAFNOSUPPORT (no pool of
+ * that family), -EINVAL (outside the pod CIDR, or its network, broadcast
+ * or gateway address).
+ */
+static int
+take_address(struct psw_state *st, int fam, const uint8_t *addr)
+{
+	if (ip_in_config(st, fam, addr))
+		return -EEXIST;
+	if (ip_is_node(st, fam, addr))
+		return -EADDRNOTAVAIL;
+	return psw_ipam_reserve(st->ipam, fam, addr);
+}
+
+static json_t *
+address_error(int rc, int fam, const char *addr, bool external)
+{
+	const char *from = external ? " (from the IPAM plugin)" : "";
+
+	switch (rc) {
+	case -EEXIST:
+		return psw_api_error(PSW_API_E_EXISTS, "address %s%s is already in use", addr, from);
+	case -EADDRNOTAVAIL:
+		return psw_api_error(PSW_API_E_INVALID, "address %s%s is one of the node's own addresses",
+				     addr, from);
+	case -EAFNOSUPPORT:
+		return psw_api_error(PSW_API_E_INVALID, "address %s%s: the node has no IPv%d pod CIDR",
+				     addr, from, fam);
+	default:
+		return psw_api_error(PSW_API_E_INVALID,
+				     "address %s%s is not in the node's pod CIDR, or is its network, "
+				     "broadcast or gateway address", addr, from);
+	}
+}
+
+/*
+ * Take the requested or delegated addresses, or allocate one per configured
+ * family. Delegated ones are held in the pools too: an IPAM plugin sharing
+ * the pod CIDR (the shipped host-local conflist does) cannot be handed the
+ * switch's addresses, nor the switch the plugin's.
+ */
 static json_t *
 assign_ips(struct psw_state *st, struct psw_attachment *a, bool requested)
 {
@@ -484,9 +546,7 @@ assign_ips(struct psw_state *st, struct psw_attachment *a, bool requested)
 		char buf[INET6_ADDRSTRLEN];
 		int rc;
 
-		if (a->ipam_external)
-			continue;
-		if (!has && requested)
+		if (!has && (requested || a->ipam_external))
 			continue;
 		if (!has) {
 			if (!psw_ipam_has(st->ipam, fam))
@@ -502,29 +562,29 @@ assign_ips(struct psw_state *st, struct psw_attachment *a, bool requested)
 				a->has_ip6 = true;
 			continue;
 		}
-		inet_ntop(fam == 4 ? AF_INET : AF_INET6, addr, buf, sizeof(buf));
-		if (ip_in_config(st, fam, addr) ||
-		    (rc = psw_ipam_reserve(st->ipam, fam, addr)) == -EEXIST) {
-			rc = -EEXIST;
-			goto fail_addr;
-		}
-		if (rc < 0)
-			goto fail_addr;
-		continue;
-fail_addr:
-		if (fam == 6 && a->has_ip4 && !a->ipam_external)
+		rc = take_address(st, fam, addr);
+		if (rc == 0)
+			continue;
+		if (fam == 6 && a->has_ip4)
 			psw_ipam_release(st->ipam, 4, a->ip4);
-		if (rc == -EEXIST)
-			return psw_api_error(PSW_API_E_EXISTS, "address %s is already in use", buf);
-		return psw_api_error(PSW_API_E_INVALID,
-				     "address %s is not in the node's pod CIDR, or is its network, "
-				     "broadcast or gateway address", buf);
+		inet_ntop(fam == 4 ? AF_INET : AF_INET6, addr, buf, sizeof(buf));
+		return address_error(rc, fam, buf, a->ipam_external);
 fail:
 		if (fam == 6 && a->has_ip4)
 			psw_ipam_release(st->ipam, 4, a->ip4);
 		return psw_api_error(PSW_API_E_NO_RESOURCES, "no free IPv%d address in the pod CIDR", fam);
 	}
 	return NULL;
+}
+
+/* Give back the addresses assign_ips took for an attachment that is not recorded after all. */
+static void
+release_ips(struct psw_state *st, const struct psw_attachment *a)
+{
+	if (a->has_ip4)
+		psw_ipam_release(st->ipam, 4, a->ip4);
+	if (a->has_ip6)
+		psw_ipam_release(st->ipam, 6, a->ip6);
 }
 
 static json_t *
@@ -553,6 +613,57 @@ add_result(const struct psw_state *st, const struct psw_attachment *a)
 	if (a->socket[0] != '\0')
 		json_object_set_new(res, "socket", json_string(a->socket));
 	return res;
+}
+
+/* The interface of the host's IPv4 default route, into name (IF_NAMESIZE); false without one. */
+static bool
+default_route_ifname(char *name)
+{
+	FILE *f = fopen("/proc/net/route", "re");
+	char line[256], ifname[IF_NAMESIZE];
+	unsigned long dst, mask;
+	bool found = false;
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%15s %lx %*x %*x %*d %*d %*d %lx", ifname, &dst, &mask) == 3 &&
+		    dst == 0 && mask == 0) {
+			memcpy(name, ifname, IF_NAMESIZE);
+			found = true;
+		}
+	fclose(f);
+	return found;
+}
+
+/*
+ * host_ifname of a kernel pod: the host end of the veth the CNI plugin
+ * creates after cni.add, so no interface of that name may exist yet (the
+ * uplink, lo, a port of the switch, another pod's veth). The name goes
+ * into af_packet device arguments: a legal Linux name (1..15 characters,
+ * not "." or "..", no '/', ':' or white space) without ',' or '='.
+ */
+static json_t *
+check_host_ifname(const char *host)
+{
+	char route_if[IF_NAMESIZE];
+	size_t n = strlen(host), i;
+
+	if (n == 0 || n >= IF_NAMESIZE || strcmp(host, ".") == 0 || strcmp(host, "..") == 0)
+		return psw_api_error(PSW_API_E_INVALID, "host_ifname '%s' is not an interface name "
+				     "(1 to %d characters, not '.' or '..')", host, IF_NAMESIZE - 1);
+	for (i = 0; i < n; i++)
+		if (strchr("/:,=", host[i]) != NULL || !isgraph((unsigned char)host[i]))
+			return psw_api_error(PSW_API_E_INVALID, "host_ifname '%s' holds '%c': an interface "
+					     "name has no '/', ':', ',', '=', white space or control "
+					     "characters", host, isgraph((unsigned char)host[i]) ? host[i] : '?');
+	if (default_route_ifname(route_if) && strcmp(route_if, host) == 0)
+		return psw_api_error(PSW_API_E_INVALID, "host_ifname '%s' is the node's default-route "
+				     "interface; a pod's host end is a new veth the CNI plugin creates", host);
+	if (if_nametoindex(host) != 0)
+		return psw_api_error(PSW_API_E_EXISTS, "host_ifname '%s' is an existing interface of "
+				     "the host; a pod's host end is a new veth the CNI plugin creates", host);
+	return NULL;
 }
 
 /*
@@ -596,6 +707,9 @@ op_cni_add(struct psw_state *st, json_t *args)
 	if (a.kind == PSW_PORT_AFPACKET) {
 		if (host == NULL || host[0] == '\0')
 			return psw_api_error(PSW_API_E_INVALID, "a kernel interface needs 'host_ifname'");
+		err = check_host_ifname(host);
+		if (err != NULL)
+			return err;
 		snprintf(a.host_ifname, sizeof(a.host_ifname), "%s", host);
 	} else {
 		int n = snprintf(a.socket, sizeof(a.socket), "%s/%.12s-%s.%s", st->cfg.api.sockets_dir,
@@ -625,25 +739,23 @@ op_cni_add(struct psw_state *st, json_t *args)
 	if (err != NULL)
 		return err;
 	if (mac == NULL) {
-		/* 02:50 + the IPv4 address is unique as long as the address is */
-		a.mac[0] = 0x02;
-		a.mac[1] = 0x50;
-		if (a.has_ip4)
-			memcpy(a.mac + 2, a.ip4, 4);
-		else
-			memcpy(a.mac + 2, a.ip6 + 12, 4);
-		while (mac_in_use(st, a.mac))
-			a.mac[1]++;
+		/* 02:50 + the IPv4 address, unless a requested MAC took it */
+		uint8_t derived[6] = { 0x02, 0x50 };
+		char seed[sizeof(a.container_id) + sizeof(a.ifname) + 1];
+
+		memcpy(derived + 2, a.has_ip4 ? a.ip4 : a.ip6 + 12, 4);
+		snprintf(seed, sizeof(seed), "%s/%s", a.container_id, a.ifname);
+		if (psw_mac_pick(derived, seed, mac_taken, st, a.mac) < 0) {
+			release_ips(st, &a);
+			return psw_api_error(PSW_API_E_NO_RESOURCES, "no free MAC address for %s/%s after "
+					     "%u candidates; pass 'mac' explicitly", a.container_id,
+					     a.ifname, PSW_MAC_TRIES);
+		}
 	}
 	a.created = (uint64_t)time(NULL);
 	idx = psw_state_add_attachment(st, &a);
 	if (idx < 0) {
-		if (!a.ipam_external) {
-			if (a.has_ip4)
-				psw_ipam_release(st->ipam, 4, a.ip4);
-			if (a.has_ip6)
-				psw_ipam_release(st->ipam, 6, a.ip6);
-		}
+		release_ips(st, &a);
 		return psw_api_error(PSW_API_E_INTERNAL, "out of memory");
 	}
 	psw_state_save(st);

@@ -1,4 +1,4 @@
-/* Pod address pools: a sorted set of taken host offsets per family, and a cursor. */
+/* Pod address pools: a sorted set of taken host offsets per family, and a cursor; MAC picking. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,4 +246,39 @@ psw_ipam_capacity(const struct psw_ipam *ipam, int family)
 	if (p == NULL)
 		return 0;
 	return p->size - (p->family == 4 ? 3 : 2);    /* network, gateway (, broadcast) */
+}
+
+/* The attempt-th hashed candidate: FNV-1a of seed and attempt, as 02:xx:xx:xx:xx:xx. */
+static void
+hashed_mac(const char *seed, unsigned attempt, uint8_t mac[6])
+{
+	uint64_t h = 14695981039346656037ull;
+	unsigned i;
+
+	for (; *seed; seed++)
+		h = (h ^ (uint8_t)*seed) * 1099511628211ull;
+	for (i = 0; i < 4; i++)
+		h = (h ^ (uint8_t)(attempt >> (8 * i))) * 1099511628211ull;
+	mac[0] = 0x02;                   /* locally administered, unicast */
+	for (i = 1; i < 6; i++)
+		mac[i] = (uint8_t)(h >> (8 * i));
+}
+
+int
+psw_mac_pick(const uint8_t derived[6], const char *seed,
+	     bool (*in_use)(const uint8_t mac[6], void *ctx), void *ctx, uint8_t mac[6])
+{
+	unsigned attempt;
+
+	for (attempt = 0; attempt < PSW_MAC_TRIES; attempt++) {
+		if (attempt < 256) {
+			memcpy(mac, derived, 6);
+			mac[1] = (uint8_t)(derived[1] + attempt);
+		} else {
+			hashed_mac(seed, attempt, mac);
+		}
+		if (!in_use(mac, ctx))
+			return 0;
+	}
+	return -ENOSPC;
 }

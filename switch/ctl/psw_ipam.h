@@ -4,7 +4,9 @@
  * router anycast (IPv6) or gateway address. Pure C, no DPDK; the control
  * thread owns it (single-threaded, so concurrent CNI ADDs, which the API
  * serialises, can never get the same address). Persistence is the state
- * file's job: at start every recorded address is reserved again.
+ * file's job: at start every recorded address is reserved again. Pods'
+ * MAC addresses are picked here too (psw_mac_pick), from what the caller
+ * says is in use.
  */
 #ifndef PSW_IPAM_H
 #define PSW_IPAM_H
@@ -43,5 +45,20 @@ uint64_t psw_ipam_capacity(const struct psw_ipam *ipam, int family);
 
 /** True when the pool for this family exists. */
 bool psw_ipam_has(const struct psw_ipam *ipam, int family);
+
+/** Candidates psw_mac_pick tries at most. */
+#define PSW_MAC_TRIES 4096
+
+/**
+ * A MAC for a pod. Tried in order: derived (02:50 + the pod's IPv4
+ * address, by convention), the same with the second byte counting up
+ * (02:51.., as earlier versions picked), then locally administered unicast
+ * MACs hashed from seed (the attachment's identity) and the attempt
+ * number; at most PSW_MAC_TRIES candidates, so the search always ends.
+ * @param in_use  true when a MAC is taken (called once per candidate)
+ * @return 0 with mac set, or -ENOSPC when every candidate was taken.
+ */
+int psw_mac_pick(const uint8_t derived[6], const char *seed,
+		 bool (*in_use)(const uint8_t mac[6], void *ctx), void *ctx, uint8_t mac[6]);
 
 #endif /* PSW_IPAM_H */

@@ -510,7 +510,7 @@ psw_state_remove_attachment(struct psw_state *st, unsigned i, char *err, size_t 
 		if (idx >= 0)
 			destroy_port(st, idx);
 	}
-	if (!a->ipam_external && st->ipam != NULL) {
+	if (st->ipam != NULL) {                 /* delegated addresses are held in the pools too */
 		if (a->has_ip4)
 			psw_ipam_release(st->ipam, 4, a->ip4);
 		if (a->has_ip6)

@@ -1,13 +1,15 @@
 /*
  * The state file: CNI attachments and their addresses, written atomically
- * (temporary file, fsync, rename) after every change, read once at start.
- * A restarted switch reserves every recorded address again and re-creates
- * the recorded ports, so pods keep their addresses and vhost-user / memif
- * pods reconnect.
+ * (temporary file, fsync, rename, fsync of the directory) after every
+ * change, read once at start. A restarted switch reserves every recorded
+ * address again and re-creates the recorded ports, so pods keep their
+ * addresses and vhost-user / memif pods reconnect. A file it cannot read
+ * stops the start (see psw_state_load): never overwritten unread.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -60,6 +62,23 @@ attachment_json(const struct psw_attachment *a)
 			 "created", (json_int_t)a->created);
 }
 
+/* fsync the directory holding path: a rename is durable only then. */
+static int
+sync_dir(const char *path)
+{
+	char buf[sizeof(((struct psw_state *)0)->state_file)];
+	int fd, rc = 0;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 int
 psw_state_save(const struct psw_state *st)
 {
@@ -82,6 +101,8 @@ psw_state_save(const struct psw_state *st)
 		close(fd);
 	if (rc == 0 && rename(tmp, st->state_file) < 0)
 		rc = -errno;
+	if (rc == 0)
+		rc = sync_dir(st->state_file);
 	if (rc < 0)
 		fprintf(stderr, "podswitch: cannot write %s: %s\n", st->state_file, strerror(-rc));
 	json_decref(root);
@@ -121,6 +142,9 @@ attachment_from(json_t *o, struct psw_attachment *a)
 	    kind_from(json_string_value(json_object_get(o, "kind")), &a->kind) < 0 ||
 	    mac == NULL || psw_parse_mac(mac, a->mac) < 0)
 		return -EINVAL;
+	/* it goes into device arguments: as cni.add checks it */
+	if (strpbrk(a->host_ifname, "/:,= \t\n") != NULL)
+		return -EINVAL;
 	a->has_ip4 = ip4 != NULL && ip4[0] != '\0';
 	a->has_ip6 = ip6 != NULL && ip6[0] != '\0';
 	if ((a->has_ip4 && inet_pton(AF_INET, ip4, a->ip4) != 1) ||
@@ -134,49 +158,90 @@ attachment_from(json_t *o, struct psw_attachment *a)
 static void
 release_addresses(struct psw_state *st, const struct psw_attachment *a)
 {
-	if (a->ipam_external)
-		return;
 	if (a->has_ip4)
 		psw_ipam_release(st->ipam, 4, a->ip4);
 	if (a->has_ip6)
 		psw_ipam_release(st->ipam, 6, a->ip6);
 }
 
-int
-psw_state_load(struct psw_state *st)
+/*
+ * The records of the state file, or NULL with err filled: a file that
+ * exists and cannot be read, is not JSON, is not of this version or holds
+ * a malformed record. What to do is said too: starting empty would re-issue
+ * the addresses of running pods, so that is the operator's call.
+ */
+static json_t *
+read_records(const struct psw_state *st, char *err, size_t err_len)
 {
+	static const char *const what_to_do = "podswitch does not start without its pods' records; "
+		"repair the file, or move it aside to start with no attachments (running pods then "
+		"need to be re-created, their addresses may be handed out again)";
 	json_error_t je;
 	json_t *root, *list, *o;
+	struct psw_attachment a;
+	size_t i;
+	int fd;
+
+	fd = open(st->state_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return json_array();     /* a first start */
+		snprintf(err, err_len, "state file %s cannot be read: %s; %s", st->state_file,
+			 strerror(errno), what_to_do);
+		return NULL;
+	}
+	root = json_loadfd(fd, 0, &je);
+	close(fd);
+	if (root == NULL) {
+		snprintf(err, err_len, "state file %s is not valid JSON: %s (line %d); %s", st->state_file,
+			 je.text, je.line, what_to_do);
+		return NULL;
+	}
+	list = json_object_get(root, "attachments");
+	if (json_integer_value(json_object_get(root, "version")) != STATE_VERSION || !json_is_array(list)) {
+		snprintf(err, err_len, "state file %s is not a version %d attachment list "
+			 "({\"version\": %d, \"attachments\": [...]}); %s", st->state_file, STATE_VERSION,
+			 STATE_VERSION, what_to_do);
+		json_decref(root);
+		return NULL;
+	}
+	json_array_foreach(list, i, o) {
+		if (attachment_from(o, &a) < 0) {
+			snprintf(err, err_len, "state file %s: attachments[%zu] is malformed (a missing, "
+				 "too long or invalid field); %s", st->state_file, i, what_to_do);
+			json_decref(root);
+			return NULL;
+		}
+	}
+	json_incref(list);
+	json_decref(root);
+	return list;
+}
+
+int
+psw_state_load(struct psw_state *st, char *errbuf, size_t errbuf_len)
+{
+	json_t *list, *o;
 	size_t i;
 	char err[PSW_ERR_MAX];
 	bool dropped = false;
 
 	if (st->state_file[0] == '\0')
 		return 0;
-	root = json_load_file(st->state_file, 0, &je);
-	if (root == NULL) {
-		if (access(st->state_file, F_OK) == 0)
-			fprintf(stderr, "podswitch: ignoring unreadable state file %s: %s (line %d)\n",
-				st->state_file, je.text, je.line);
-		return 0;
-	}
-	list = json_object_get(root, "attachments");
+	list = read_records(st, errbuf, errbuf_len);
+	if (list == NULL)
+		return -EINVAL;
 	json_array_foreach(list, i, o) {
 		struct psw_attachment a;
-		int idx;
+		int idx, rc4, rc6;
 
-		if (attachment_from(o, &a) < 0) {
-			fprintf(stderr, "podswitch: state file %s: attachment %zu is malformed, dropped\n",
-				st->state_file, i);
-			dropped = true;
-			continue;
-		}
-		if (!a.ipam_external &&
-		    ((a.has_ip4 && psw_ipam_reserve(st->ipam, 4, a.ip4) < 0) ||
-		     (a.has_ip6 && psw_ipam_reserve(st->ipam, 6, a.ip6) < 0))) {
-			if (a.has_ip4 && a.has_ip6 && psw_ipam_is_taken(st->ipam, 4, a.ip4) &&
-			    !psw_ipam_is_taken(st->ipam, 6, a.ip6))
-				psw_ipam_release(st->ipam, 4, a.ip4);   /* v4 taken just above */
+		attachment_from(o, &a);          /* checked by read_records */
+		/* delegated (ipam_external) addresses too: the pools must not hand them out */
+		rc4 = a.has_ip4 ? psw_ipam_reserve(st->ipam, 4, a.ip4) : 0;
+		rc6 = rc4 == 0 && a.has_ip6 ? psw_ipam_reserve(st->ipam, 6, a.ip6) : 0;
+		if (rc4 < 0 || rc6 < 0) {
+			if (rc4 == 0 && a.has_ip4)
+				psw_ipam_release(st->ipam, 4, a.ip4);   /* taken just above */
 			fprintf(stderr, "podswitch: state file: %s/%s's address is outside the pod CIDR "
 				"or taken twice, dropped\n", a.container_id, a.ifname);
 			dropped = true;
@@ -194,7 +259,7 @@ psw_state_load(struct psw_state *st)
 			dropped = true;
 		}
 	}
-	json_decref(root);
+	json_decref(list);
 	if (dropped)
 		psw_state_save(st);
 	printf("podswitch: %u pod attachment(s) restored from %s\n", st->nb_atts, st->state_file);

@@ -375,6 +375,120 @@ def delegated_ipam_host_local(scope):
 
 
 @test
+def mac_generation_when_derived_macs_are_taken(scope):
+    """The derived MAC (02:50 + the IPv4 address) and its 255 successors all
+    taken by requested MACs: an ADD without a MAC once looped forever."""
+    sw = Switch(scope, 'node = { pod_cidr = "10.244.0.0/16"; gateway = "10.244.0.1"; };\n').start()
+    taken = set()
+    for i in range(256):
+        mac = "02:%02x:0a:f4:01:02" % i
+        sw.ok("cni.add", {"container_id": "mac-%d" % i, "ifname": "eth0", "interface": "vhost-user",
+                          "ips": ["10.244.%d.%d" % (2 + i // 200, 2 + i % 200)], "mac": mac})
+        taken.add(mac)
+    r = sw.api("cni.add", {"container_id": "mac-new", "ifname": "eth0", "interface": "vhost-user",
+                           "ips": ["10.244.1.2"]}, timeout=10)
+    check(r["ok"], "ADD with every derived MAC taken: %s" % r)
+    mac = r["result"]["mac"]
+    check(mac not in taken and int(mac[:2], 16) & 3 == 2, "MAC %s is taken or not local unicast" % mac)
+    check(sw.ok("status")["attachments"] == 257, "attachments")
+    sw.stop()
+
+
+@test
+def host_ifname_must_name_a_new_veth(scope):
+    """host_ifname goes into af_packet device arguments: the uplink, any
+    existing interface, and devargs separators are refused on cni.add (no
+    attach is ever made here, so no host interface is touched)."""
+    sw = Switch(scope, "", workers="[1]").start()
+    uplink = run("ip -o route show default", check_rc=False).stdout.split()
+    uplink = uplink[uplink.index("dev") + 1] if "dev" in uplink else None
+    cases = [("lo", "existing interface"), ("x,qpairs=16", "holds ','"), ("a=b", "holds '='"),
+             ("a/b", "holds '/'"), ("a b", "holds"), ("a:1", "holds ':'"), (".", "not an interface name"),
+             ("..", "not an interface name"), ("x" * 16, "characters")]
+    if uplink:
+        cases.append((uplink, "default-route interface"))
+    for i, (name, why) in enumerate(cases):
+        r = sw.api("cni.add", {"container_id": "hi-%d" % i, "ifname": "eth0", "interface": "kernel",
+                               "host_ifname": name})
+        check(not r["ok"] and why in r["error"]["message"] and r["error"]["code"] in ("invalid", "exists"),
+              "host_ifname %r: %s" % (name, r))
+    r = sw.api("cni.add", {"container_id": "hi-ok", "ifname": "eth0", "interface": "kernel",
+                           "host_ifname": "psw" + uid()})
+    check(r["ok"], "a fresh name: %s" % r)
+    check(sw.ok("status")["attachments"] == 1, "a refused add left a record")
+    sw.stop()
+
+
+@test
+def delegated_addresses_checked_and_held_in_the_pool(scope):
+    """Addresses from an IPAM plugin: not the gateway, network, broadcast, a
+    node address or outside the pod CIDR; held in the switch's pool, so
+    neither side hands out the other's (the shipped host-local conflist
+    shares the pod CIDR)."""
+    sw = Switch(scope, 'node = { addresses = ["192.0.2.10"]; };\n', workers="[1]").start()
+
+    def ext(cid, ip):
+        return sw.api("cni.add", {"container_id": cid, "ifname": "eth0", "interface": "vhost-user",
+                                  "ips": [ip + "/24"], "ipam_external": True})
+
+    for ip, why in (("10.244.0.1", "gateway"), ("10.244.0.0", "network"), ("10.244.0.255", "broadcast"),
+                    ("10.99.0.5", "not in the node's pod CIDR"), ("192.0.2.10", "node's own")):
+        r = ext("bad-" + ip, ip)
+        check(not r["ok"] and r["error"]["code"] == "invalid" and why in r["error"]["message"] and
+              "IPAM plugin" in r["error"]["message"], "delegated %s: %s" % (ip, r))
+    # a delegated address is not handed out by the switch's pool (it starts at .2)
+    check(ext("ext-a", "10.244.0.2")["ok"], "delegated 10.244.0.2 refused")
+    own = sw.ok("cni.add", {"container_id": "own-b", "ifname": "eth0", "interface": "vhost-user"})
+    own4 = [i["address"] for i in own["ips"] if "." in i["address"]][0].split("/")[0]
+    check(own4 != "10.244.0.2", "the pool handed out the delegated 10.244.0.2 again")
+    # nor is one the pool handed out, or another attachment's, accepted as delegated
+    for cid, ip in (("ext-c", own4), ("ext-d", "10.244.0.2")):
+        r = ext(cid, ip)
+        check(not r["ok"] and r["error"]["code"] == "exists", "delegated %s in use: %s" % (ip, r))
+    # DEL gives the delegated address back; a restart holds it again
+    sw.ok("cni.del", {"container_id": "ext-a", "ifname": "eth0"})
+    check(ext("ext-e", "10.244.0.2")["ok"], "10.244.0.2 not free after DEL")
+    sw.stop()
+    sw2 = Switch(scope, 'node = { addresses = ["192.0.2.10"]; };\n', workers="[1]", name="again",
+                 sock=sw.sock, state=sw.state).start()
+    r = sw2.api("cni.add", {"container_id": "after", "ifname": "eth0", "interface": "vhost-user",
+                            "ips": ["10.244.0.2"]})
+    check(not r["ok"] and r["error"]["code"] == "exists", "after a restart 10.244.0.2 is free: %s" % r)
+    sw2.stop()
+
+
+@test
+def unreadable_state_file_stops_the_start(scope):
+    """A state file that cannot be read was ignored and then overwritten, so the
+    pool could hand out running pods' addresses: now the switch refuses to
+    start, names the file and the fault, and leaves the file as it was."""
+    for n, (content, why) in enumerate(((b'{"version": 1, "attachments": [', "not valid JSON"),
+                                        (b'{"version": 1, "attachments": [{"ifname": "eth0"}]}',
+                                         "attachments[0] is malformed"),
+                                        (b'[]', "not a version 1 attachment list"),
+                                        (b'', "not valid JSON"))):
+        state = scope.path("state-%d" % n)
+        os.makedirs(state)
+        path = os.path.join(state, "attachments.json")
+        with open(path, "wb") as f:
+            f.write(content)
+        sw = Switch(scope, "", workers="[1]", state=state)
+        try:
+            sw.start()
+            started = True
+        except Exception:
+            started = False
+        if started:
+            sw.kill()
+        sw.proc.wait(20)
+        text = sw.text()
+        check(not started and sw.proc.returncode != 0, "started with a broken state file (%s)" % why)
+        check(path in text and why in text and "move it aside" in text,
+              "the refusal does not say what is wrong with %s:\n%s" % (path, text[-1500:]))
+        check(open(path, "rb").read() == content, "the state file was changed")
+
+
+@test
 def api_survives_bad_clients(scope):
     sw = Switch(scope, "", workers="[1]").start()
     fds = sw.fds()

@@ -136,6 +136,68 @@ test_large_pool(void)
 	psw_ipam_destroy(ipam);
 }
 
+/* MACs "in use" for psw_mac_pick: the first nb_taken candidates it would try, counting calls. */
+struct mac_world {
+	unsigned nb_calls, nb_taken;
+	uint8_t taken[8192][6];
+};
+
+static bool
+world_has(const uint8_t mac[6], void *ctx)
+{
+	struct mac_world *w = ctx;
+	unsigned i;
+
+	w->nb_calls++;
+	for (i = 0; i < w->nb_taken; i++)
+		if (memcmp(w->taken[i], mac, 6) == 0)
+			return true;
+	return false;
+}
+
+static bool
+everything_taken(const uint8_t mac[6], void *ctx)
+{
+	(void)mac;
+	((struct mac_world *)ctx)->nb_calls++;
+	return true;
+}
+
+/* The derived MAC and its 255 successors taken once looped forever. */
+static void
+test_mac_pick(void)
+{
+	static struct mac_world w;
+	const uint8_t derived[6] = { 0x02, 0x50, 10, 244, 0, 7 };
+	uint8_t mac[6];
+	unsigned i;
+
+	memset(&w, 0, sizeof(w));
+	CU_ASSERT_EQUAL(psw_mac_pick(derived, "c1/eth0", world_has, &w, mac), 0);
+	CU_ASSERT_EQUAL(memcmp(mac, derived, 6), 0);
+	/* the derived MAC and every 02:xx successor taken: a hashed one, free, unicast, local */
+	for (i = 0; i < 256; i++) {
+		memcpy(w.taken[i], derived, 6);
+		w.taken[i][1] = (uint8_t)i;
+	}
+	w.nb_taken = 256;
+	w.nb_calls = 0;
+	CU_ASSERT_EQUAL(psw_mac_pick(derived, "c1/eth0", world_has, &w, mac), 0);
+	CU_ASSERT_EQUAL(w.nb_calls, 257);
+	CU_ASSERT_FALSE(world_has(mac, &w));
+	CU_ASSERT_EQUAL(mac[0] & 3, 2);
+	/* the same attachment gets the same answer; another one most likely not */
+	memcpy(w.taken[w.nb_taken], mac, 6);
+	CU_ASSERT_EQUAL(psw_mac_pick(derived, "c1/eth0", world_has, &w, mac), 0);
+	CU_ASSERT_EQUAL(memcmp(mac, w.taken[w.nb_taken], 6), 0);
+	CU_ASSERT_EQUAL(psw_mac_pick(derived, "c2/eth0", world_has, &w, mac), 0);
+	CU_ASSERT_NOT_EQUAL(memcmp(mac, w.taken[w.nb_taken], 6), 0);
+	/* nothing free: a bounded search and -ENOSPC */
+	w.nb_calls = 0;
+	CU_ASSERT_EQUAL(psw_mac_pick(derived, "c1/eth0", everything_taken, &w, mac), -ENOSPC);
+	CU_ASSERT_EQUAL(w.nb_calls, PSW_MAC_TRIES);
+}
+
 int
 main(void)
 {
@@ -149,6 +211,7 @@ main(void)
 	CU_add_test(s, "released addresses are not reused at once", test_round_robin);
 	CU_add_test(s, "IPv6 pool", test_ipv6);
 	CU_add_test(s, "5000 allocations in a /16", test_large_pool);
+	CU_add_test(s, "MAC picking: derived, then hashed, bounded", test_mac_pick);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
