@@ -139,7 +139,9 @@ forward_one(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv4_hdr *, m->l2_len);
 
 		if (ip->time_to_live <= 1) {
-			if (psw_icmp_time_exceeded(t, pkt, m) == 0)
+			if (!psw_punt_allow(lc, m->in_port))
+				psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
+			else if (psw_icmp_time_exceeded(t, pkt, m) == 0)
 				psw_count_event(lc, PSW_EV_ICMP_TIME_EXCEEDED);
 			else
 				psw_set_drop(m, PSW_DROP_TTL_EXCEEDED);
@@ -157,7 +159,9 @@ forward_one(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv6_hdr *, m->l2_len);
 
 		if (ip->hop_limits <= 1) {
-			if (psw_icmp_time_exceeded(t, pkt, m) == 0)
+			if (!psw_punt_allow(lc, m->in_port))
+				psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
+			else if (psw_icmp_time_exceeded(t, pkt, m) == 0)
 				psw_count_event(lc, PSW_EV_ICMP_TIME_EXCEEDED);
 			else
 				psw_set_drop(m, PSW_DROP_TTL_EXCEEDED);

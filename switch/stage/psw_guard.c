@@ -128,6 +128,10 @@ guard_arp(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
 		psw_set_drop(m, PSW_DROP_ARP_IGNORED);
 		return;
 	}
+	if (!psw_punt_allow(lc, m->in_port)) {
+		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
+		return;
+	}
 	arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REPLY);
 	rte_ether_addr_copy(&arp->arp_data.arp_sha, &arp->arp_data.arp_tha);
 	rte_ether_addr_copy(&t->node.gw_mac, &arp->arp_data.arp_sha);
@@ -160,6 +164,10 @@ guard_nd(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	if (pod != NULL ? (pod->has_ip6 && memcmp(target, pod->ip6, 16) == 0)
 			: memcmp(target, t->node.gw6, 16) != 0) {
 		psw_set_drop(m, PSW_DROP_ND_IGNORED);
+		return;
+	}
+	if (!psw_punt_allow(lc, m->in_port)) {
+		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 		return;
 	}
 	/* The NA is 32 bytes of ICMPv6: grow or shrink the frame to fit. */
@@ -201,6 +209,10 @@ guard_echo4(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		m->flags |= PSW_F_TO_GW;
 		return;
 	}
+	if (!psw_punt_allow(lc, m->in_port)) {
+		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
+		return;
+	}
 	icmp = rte_pktmbuf_mtod_offset(pkt, struct rte_icmp_hdr *, m->l4_off);
 	icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
 	icmp->icmp_cksum = psw_csum_update16(icmp->icmp_cksum,
@@ -227,6 +239,10 @@ guard_echo6(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 	if (m->l4_proto != IPPROTO_ICMPV6 || !(m->flags & PSW_F_L4) || (m->flags & PSW_F_FRAG) ||
 	    (m->dport >> 8) != ICMP6_ECHO_REQUEST) {
 		m->flags |= PSW_F_TO_GW;
+		return;
+	}
+	if (!psw_punt_allow(lc, m->in_port)) {
+		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 		return;
 	}
 	/* Swapping the addresses leaves the pseudo-header sum unchanged. */

@@ -360,9 +360,15 @@ reject_tcp(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 static void
 reject(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 {
-	int rc = m->l4_proto == IPPROTO_TCP ? reject_tcp(t, pkt, m)
-		 : psw_icmp_error(t, pkt, m, ICMP_UNREACH, ICMP_UNREACH_PORT, ICMP6_UNREACH,
-				  ICMP6_UNREACH_PORT);
+	int rc;
+
+	if (!psw_punt_allow(lc, m->in_port)) {
+		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
+		return;
+	}
+	rc = m->l4_proto == IPPROTO_TCP ? reject_tcp(t, pkt, m)
+	     : psw_icmp_error(t, pkt, m, ICMP_UNREACH, ICMP_UNREACH_PORT, ICMP6_UNREACH,
+			      ICMP6_UNREACH_PORT);
 
 	if (rc == 0) {
 		psw_count_event(lc, PSW_EV_SVC_REJECT);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 
 #include "psw_ct.h"
@@ -63,6 +64,21 @@ struct psw_txbuf {
 	struct rte_mbuf *pkts[PSW_TXBUF_MAX];
 };
 
+/*
+ * The switch's own answers (ARP and ND replies, echo replies, ICMP errors,
+ * TCP RSTs for Services without endpoints) are limited per input port and
+ * worker by a token bucket, so that a flood of requests cannot turn a
+ * worker into a reply generator: PSW_PUNT_RATE answers a second, bursts of
+ * PSW_PUNT_BURST. Over the rate the request is dropped (punt_limit).
+ */
+#define PSW_PUNT_RATE  1000u
+#define PSW_PUNT_BURST 100u
+
+struct psw_punt_bucket {
+	uint64_t last;                   /**< TSC of the last refill; 0 = full */
+	uint32_t tokens;
+};
+
 struct psw_pol_counts;
 
 struct psw_lcore {
@@ -75,12 +91,39 @@ struct psw_lcore {
 	uint64_t dirty_ports;            /**< bit per port with a non-empty txbuf */
 	struct psw_txbuf tx[PSW_MAX_PORTS];
 	struct psw_ct_cache ct_cache;    /**< this worker's recent connections */
+	struct psw_punt_bucket punt[PSW_MAX_PORTS];   /**< answers per input port */
 } __rte_cache_aligned;
 
 static inline void
 psw_count_event(struct psw_lcore *lc, enum psw_event ev)
 {
 	lc->stats.events[ev]++;
+}
+
+/**
+ * May the switch answer one more request that came in on port? Takes a
+ * token; false (and the packet must be dropped as PSW_DROP_PUNT_LIMIT)
+ * when the port's bucket is empty.
+ */
+static inline bool
+psw_punt_allow(struct psw_lcore *lc, uint16_t port)
+{
+	struct psw_punt_bucket *b = &lc->punt[port < PSW_MAX_PORTS ? port : 0];
+	uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz(), add;
+
+	if (b->last == 0) {
+		b->tokens = PSW_PUNT_BURST;
+		b->last = now;
+	}
+	add = (now - b->last) * PSW_PUNT_RATE / hz;
+	if (add > 0) {
+		b->tokens = (uint32_t)RTE_MIN((uint64_t)b->tokens + add, (uint64_t)PSW_PUNT_BURST);
+		b->last += add * hz / PSW_PUNT_RATE;
+	}
+	if (b->tokens == 0)
+		return false;
+	b->tokens--;
+	return true;
 }
 
 #endif /* PSW_LCORE_H */

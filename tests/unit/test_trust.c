@@ -4,7 +4,8 @@
  * traffic past the backends' ingress policy, spoofed sources on uplinks,
  * the echo key, the ICMPv6 error checksum behind extension headers (with
  * the frame ending at an unreadable page), the first packet of a NodePort
- * connection, and one pod filling the connection table. Crafted frames go
+ * connection, one pod filling the connection table, and a flood of
+ * requests the switch itself answers. Crafted frames go
  * through the whole pipeline (psw_worker_process), EAL --no-huge.
  *
  * The node: pods V (port 0, 10.244.0.10, fd00::a) and W (port 1,
@@ -599,6 +600,35 @@ test_one_pod_cannot_fill_the_table(void)
 	psw_ct_set_zone_max(t->ct, 0);
 }
 
+/* Punt path: a flood of requests for the switch's own answers is held to its port's rate. */
+static void
+test_punt_path_rate_limited(void)
+{
+	unsigned i, answered = 0, limited = 0;
+
+	fresh(NULL);
+	memset(lc.punt, 0, sizeof(lc.punt));
+	for (i = 0; i < 300; i++) {
+		struct rte_mbuf *m = tpkt_arp(mp, mac_v, V, GW, RTE_ARP_OP_REQUEST);
+		struct psw_meta meta = run(m, P_V);
+
+		answered += meta.verdict == PSW_V_TX;
+		limited += meta.verdict == PSW_V_DROP && meta.drop_reason == PSW_DROP_PUNT_LIMIT;
+		rte_pktmbuf_free(m);
+	}
+	/* the burst, and what the rate adds while the loop runs (a few ms; more
+	 * if the machine is busy, hence the loose upper bound) */
+	CU_ASSERT(answered >= PSW_PUNT_BURST && answered < 250);
+	CU_ASSERT_EQUAL(answered + limited, 300);
+	/* pings to the gateway share V's bucket; another port has its own */
+	expect(frame4(mac_v, IPPROTO_ICMP, V, GW, 5, 0, 8), P_V, PSW_V_DROP, PSW_DROP_PUNT_LIMIT,
+	       "echo over the rate answered");
+	expect(frame4(mac_w, IPPROTO_ICMP, W, GW, 5, 0, 8), P_W, PSW_V_TX, P_W, "W's ping refused for V's flood");
+	/* a second later the bucket is full again */
+	lc.punt[P_V].last -= rte_get_tsc_hz();
+	expect(frame4(mac_v, IPPROTO_ICMP, V, GW, 6, 0, 8), P_V, PSW_V_TX, P_V, "echo after the refill");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -624,6 +654,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "echo keys carry the type", test_echo_key_has_type);
 	CU_add_test(s, "ICMPv6 error behind an extension header, at a page end", test_icmp6_error_behind_extension_header);
 	CU_add_test(s, "one pod cannot fill the connection table", test_one_pod_cannot_fill_the_table);
+	CU_add_test(s, "the switch's own answers are rate-limited per port", test_punt_path_rate_limited);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
