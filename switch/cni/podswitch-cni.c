@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "psw_api.h"
+#include "psw_cni.h"
 #include "psw_nl.h"
 
 /* Error codes of the CNI specification; plugin-specific ones from 100. */
@@ -52,21 +53,6 @@ enum {
 };
 
 static const char *const versions[] = { "1.0.0", "1.1.0", NULL };
-
-struct cni {
-	const char *command, *container_id, *netns, *ifname, *path;
-	const char *pod_namespace, *pod_name;
-	const char *socket;
-	const char *interface;            /* kernel, vhost-user, memif */
-	const char *cni_version;
-	const char *network;              /* the configuration's name */
-	char ips_arg[256];                /* IP= from CNI_ARGS */
-	char mac_arg[32];                 /* MAC= from CNI_ARGS */
-	char iface_arg[32];               /* PODSWITCH_INTERFACE= */
-	char k8s_ns[64], k8s_name[256];
-	json_t *conf;
-	char *stdin_text;
-};
 
 static int
 cni_error(const struct cni *c, int code, const char *details, const char *fmt, ...)
@@ -732,12 +718,61 @@ cmd_version(const struct cni *c)
 
 /* ---------------------------------------------------------------------- main */
 
+/* The request's checks, in the order the specification lists them (psw_cni.h). */
+int
+psw_cni_parse(struct cni *c)
+{
+	json_error_t je;
+	const char *name;
+
+	c->conf = json_loads(c->stdin_text, 0, &je);
+	if (!json_is_object(c->conf))
+		return cni_error(NULL, CNI_E_DECODE, NULL, "network configuration is not JSON: %s "
+				 "(line %d)", je.text, je.line);
+	c->cni_version = json_string_value(json_object_get(c->conf, "cniVersion"));
+	if (c->cni_version == NULL)
+		return cni_error(NULL, CNI_E_INVALID_CONFIG, NULL, "cniVersion is missing");
+	if (!version_supported(c->cni_version))
+		return cni_error(c, CNI_E_VERSION, NULL, "cniVersion %s is not supported (1.0.0, 1.1.0)",
+				 c->cni_version);
+	name = json_string_value(json_object_get(c->conf, "name"));
+	if (name == NULL || name[0] == '\0')
+		return cni_error(c, CNI_E_INVALID_CONFIG, NULL, "the network configuration has no name");
+	c->network = name;
+	c->socket = json_string_value(json_object_get(c->conf, "socket"));
+	if (json_object_get(c->conf, "socket") != NULL && c->socket == NULL)
+		return cni_error(c, CNI_E_INVALID_CONFIG, NULL, "'socket' must be a path");
+	if (c->socket == NULL)
+		c->socket = PSW_API_DEFAULT_SOCKET;
+	if (strcmp(c->command, "STATUS") == 0 || strcmp(c->command, "GC") == 0)
+		return 0;
+	c->container_id = getenv("CNI_CONTAINERID");
+	c->netns = getenv("CNI_NETNS");
+	c->ifname = getenv("CNI_IFNAME");
+	c->path = getenv("CNI_PATH");
+	if (c->container_id == NULL || c->container_id[0] == '\0')
+		return cni_error(c, CNI_E_INVALID_ENV, NULL, "CNI_CONTAINERID is not set");
+	if (c->ifname == NULL || c->ifname[0] == '\0' || strlen(c->ifname) > 15 || strchr(c->ifname, '/'))
+		return cni_error(c, CNI_E_INVALID_ENV, NULL, "CNI_IFNAME must be an interface name "
+				 "(1..15 characters, no '/')");
+	parse_cni_args(c, getenv("CNI_ARGS"));
+	c->pod_namespace = c->k8s_ns[0] ? c->k8s_ns : "default";
+	c->pod_name = c->k8s_name[0] ? c->k8s_name : c->container_id;
+	c->interface = c->iface_arg[0] ? c->iface_arg :
+		      json_string_value(json_object_get(c->conf, "interface"));
+	if (c->interface == NULL)
+		c->interface = "kernel";
+	if (strcmp(c->interface, "kernel") && strcmp(c->interface, "vhost-user") &&
+	    strcmp(c->interface, "memif"))
+		return cni_error(c, CNI_E_INVALID_CONFIG, NULL,
+				 "interface '%s' is not kernel, vhost-user or memif", c->interface);
+	return 0;
+}
+
 int
 main(void)
 {
 	struct cni c = { 0 };
-	json_error_t je;
-	const char *name;
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);            /* an IPAM plugin that exits early is an error, not a kill */
@@ -749,49 +784,13 @@ main(void)
 	c.stdin_text = read_stdin();
 	if (c.stdin_text == NULL)
 		return cni_error(NULL, CNI_E_IO, NULL, "cannot read the network configuration");
-	c.conf = json_loads(c.stdin_text, 0, &je);
-	if (!json_is_object(c.conf))
-		return cni_error(NULL, CNI_E_DECODE, NULL, "network configuration is not JSON: %s "
-				 "(line %d)", je.text, je.line);
-	c.cni_version = json_string_value(json_object_get(c.conf, "cniVersion"));
-	if (c.cni_version == NULL)
-		return cni_error(NULL, CNI_E_INVALID_CONFIG, NULL, "cniVersion is missing");
-	if (!version_supported(c.cni_version))
-		return cni_error(&c, CNI_E_VERSION, NULL, "cniVersion %s is not supported (1.0.0, 1.1.0)",
-				 c.cni_version);
-	name = json_string_value(json_object_get(c.conf, "name"));
-	if (name == NULL || name[0] == '\0')
-		return cni_error(&c, CNI_E_INVALID_CONFIG, NULL, "the network configuration has no name");
-	c.network = name;
-	c.socket = json_string_value(json_object_get(c.conf, "socket"));
-	if (json_object_get(c.conf, "socket") != NULL && c.socket == NULL)
-		return cni_error(&c, CNI_E_INVALID_CONFIG, NULL, "'socket' must be a path");
-	if (c.socket == NULL)
-		c.socket = PSW_API_DEFAULT_SOCKET;
+	rc = psw_cni_parse(&c);
+	if (rc != 0)
+		return rc;
 	if (strcmp(c.command, "STATUS") == 0)
 		return cmd_status(&c);
 	if (strcmp(c.command, "GC") == 0)
 		return cmd_gc(&c);
-	c.container_id = getenv("CNI_CONTAINERID");
-	c.netns = getenv("CNI_NETNS");
-	c.ifname = getenv("CNI_IFNAME");
-	c.path = getenv("CNI_PATH");
-	if (c.container_id == NULL || c.container_id[0] == '\0')
-		return cni_error(&c, CNI_E_INVALID_ENV, NULL, "CNI_CONTAINERID is not set");
-	if (c.ifname == NULL || c.ifname[0] == '\0' || strlen(c.ifname) > 15 || strchr(c.ifname, '/'))
-		return cni_error(&c, CNI_E_INVALID_ENV, NULL, "CNI_IFNAME must be an interface name "
-				 "(1..15 characters, no '/')");
-	parse_cni_args(&c, getenv("CNI_ARGS"));
-	c.pod_namespace = c.k8s_ns[0] ? c.k8s_ns : "default";
-	c.pod_name = c.k8s_name[0] ? c.k8s_name : c.container_id;
-	c.interface = c.iface_arg[0] ? c.iface_arg :
-		      json_string_value(json_object_get(c.conf, "interface"));
-	if (c.interface == NULL)
-		c.interface = "kernel";
-	if (strcmp(c.interface, "kernel") && strcmp(c.interface, "vhost-user") &&
-	    strcmp(c.interface, "memif"))
-		return cni_error(&c, CNI_E_INVALID_CONFIG, NULL,
-				 "interface '%s' is not kernel, vhost-user or memif", c.interface);
 	if (strcmp(c.command, "ADD") == 0)
 		rc = cmd_add(&c);
 	else if (strcmp(c.command, "DEL") == 0)

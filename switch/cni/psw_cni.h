@@ -1,0 +1,37 @@
+/*
+ * The CNI plugin's request: the command, the network configuration read
+ * from stdin and the CNI_* environment, checked before the plugin acts.
+ * Split from podswitch-cni.c so that the checks can be fuzzed
+ * (tests/fuzz/fuzz_cni.c) without running a command.
+ */
+#ifndef PSW_CNI_H
+#define PSW_CNI_H
+
+#include <jansson.h>
+
+struct cni {
+	const char *command, *container_id, *netns, *ifname, *path;
+	const char *pod_namespace, *pod_name;
+	const char *socket;
+	const char *interface;            /* kernel, vhost-user, memif */
+	const char *cni_version;
+	const char *network;              /* the configuration's name */
+	char ips_arg[256];                /* IP= from CNI_ARGS */
+	char mac_arg[32];                 /* MAC= from CNI_ARGS */
+	char iface_arg[32];               /* PODSWITCH_INTERFACE= */
+	char k8s_ns[64], k8s_name[256];
+	json_t *conf;
+	char *stdin_text;
+};
+
+/**
+ * Parse c->stdin_text (the network configuration) and, unless c->command is
+ * STATUS or GC, the CNI_* environment (getenv) into c. c->command must be
+ * set. Strings in c point into c->conf or the environment; the caller
+ * releases c->conf (json_decref), also after a failure.
+ * @return 0 when the command may run, else 1 after printing the
+ *         specification's error object on stdout (the plugin's exit status).
+ */
+int psw_cni_parse(struct cni *c);
+
+#endif /* PSW_CNI_H */
