@@ -193,6 +193,65 @@ def vhost_user_devices_go_under_full_load(scope):
     sw.stop()
 
 
+def peers_come_and_go_under_full_load(scope, memif, cycles):
+    """A DPDK pod that disconnects, restarts or crashes must never take the
+    switch down. A generator (psw-gen, two memif clients or two virtio_user
+    servers) is killed at full speed cycles times, at a random moment from
+    its start-up to full load, while two kernel pods ping each other through
+    the same worker; the switch must stay up, the others lose (almost)
+    nothing, and a last generator gets its frames through."""
+    import random
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "perf"))
+    import bench_e2e as e2e
+    socks = [scope.path("g%d.sock" % i) for i in range(2)]
+    ta, tb = "ka" + uid(), "kb" + uid()
+    kind = 'kind = "memif"' if memif else 'kind = "vhost-user"; client = true'
+    conf = """ports = ( { name = "g0"; %s; socket = "%s"; }, { name = "g1"; %s; socket = "%s"; },
+          { name = "ka"; kind = "kernel"; ifname = "%s"; }, { name = "kb"; kind = "kernel"; ifname = "%s"; } );
+pods = ( { name = "a"; port = "g0"; mac = "%s"; ip = "%s"; }, { name = "b"; port = "g1"; mac = "%s"; ip = "%s"; },
+         { name = "ka"; port = "ka"; mac = "%s"; ip = "10.244.0.40"; },
+         { name = "kb"; port = "kb"; mac = "%s"; ip = "10.244.0.41"; } );
+""" % (kind, socks[0], kind, socks[1], ta, tb, e2e.GEN_MAC[0], e2e.IP_A, e2e.GEN_MAC[1], e2e.IP_B, MAC_A, MAC_B)
+    sw = Switch(scope, conf, workers="[1]", idle_sleep_us=0).start()
+    ka = kernel_pod(scope, ta, MAC_A, "10.244.0.40")
+    kernel_pod(scope, tb, MAC_B, "10.244.0.41")
+    rng = random.Random(cycles)
+
+    def generator(seconds):
+        for sk in socks:             # a killed virtio_user server leaves its sockets
+            if not memif and os.path.exists(sk):
+                os.unlink(sk)
+        return e2e.Generator(scope, socks, 64, 1024, e2e.IP_B, 8080, 0, seconds=seconds, memif=memif)
+
+    pings = ka.popen("exec ping -q -i 0.02 -w %d 10.244.0.41" % (cycles * 3 + 60),
+                     stdout=__import__("subprocess").PIPE)
+    t0 = time.monotonic()
+    for i in range(cycles):
+        g = generator(30.0)
+        time.sleep(rng.uniform(0.1, 0.9))
+        g.stop()
+        check(sw.proc.poll() is None, "the switch died when peer %d went (%.1f s in)" % (i, time.monotonic() - t0))
+    r = generator(1.0).result()
+    check(r["received"] > 100000 and r["loss"] < 0.01,
+          "after %d peers went under load, a new one got %d of %d frames" % (cycles, r["received"], r["sent"]))
+    pings.send_signal(__import__("signal").SIGINT)        # ping prints its summary on SIGINT
+    out = pings.communicate(timeout=30)[0].decode()
+    sent, got = [int(x) for x in __import__("re").search(r"(\d+) packets transmitted, (\d+) received", out).groups()]
+    check(sent > 100 and got >= sent * 0.99,
+          "the other pods' pings during the churn: %d of %d answered" % (got, sent))
+    sw.stop()
+
+
+@test
+def memif_peers_come_and_go_under_full_load(scope):
+    peers_come_and_go_under_full_load(scope, True, int(os.environ.get("PSW_PEER_CYCLES", "100")))
+
+
+@test
+def vhost_user_peers_come_and_go_under_full_load(scope):
+    peers_come_and_go_under_full_load(scope, False, int(os.environ.get("PSW_PEER_CYCLES", "100")))
+
+
 @test
 def vhost_user_client_mode_connects_to_pod_server(scope):
     ta = "pa" + uid()
