@@ -13,6 +13,7 @@ PSW_PACKAGES=(
 	iproute2 iputils-ping socat iperf3 procps util-linux ethtool
 	golang-go golang-github-appc-cni-dev   # libcni: the real CNI client of the system tests
 	containernetworking-plugins            # host-local, for delegated IPAM
+	clang libclang-rt-14-dev               # libFuzzer and its sanitizers (tests/fuzz, scripts/fuzz)
 )
 
 psw_require_root() {
@@ -56,4 +57,69 @@ psw_build() {
 # DPDK leaves a runtime directory per file prefix; remove those our tests made.
 psw_clean_runtime_dirs() {
 	rm -rf /var/run/dpdk/psw_ut* /var/run/dpdk/psw_rcu* 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------- fuzzing
+# libFuzzer targets (tests/fuzz): built by clang in build-fuzz/, the
+# libraries instrumented for coverage, ASan + UBSan throughout.
+PSW_FUZZ_TARGETS=(stages config api manifest cni)
+
+psw_fuzz_build() {
+	local t targets=()
+	for t in "${PSW_FUZZ_TARGETS[@]}"; do targets+=("tests/fuzz/fuzz_$t"); done
+	local log
+	log=$(mktemp)
+	# only the fuzz targets are built: nothing else of the tree needs clang
+	if ! { [ -f "$PSW_ROOT/build-fuzz/build.ninja" ] ||
+	       CC=clang meson setup "$PSW_ROOT/build-fuzz" "$PSW_ROOT" -Dfuzz=true \
+			-Db_sanitize=address,undefined -Db_lundef=false \
+			-Dc_args=-fsanitize=fuzzer-no-link -Dwerror=false >"$log" 2>&1; } ||
+	   ! ninja -C "$PSW_ROOT/build-fuzz" "${targets[@]}" >"$log" 2>&1; then
+		echo "building build-fuzz failed:" >&2
+		tail -40 "$log" >&2
+		rm -f "$log"
+		return 1
+	fi
+	rm -f "$log"
+}
+
+# psw_fuzz_run TARGET SECONDS [libFuzzer options...]: run one target on its
+# corpus and regression inputs (every one is executed first), then mutate
+# for SECONDS. New inputs go to build-fuzz/corpus/TARGET, crashes to
+# build-fuzz/artifacts/TARGET/. Prints one summary line; the full log is
+# build-fuzz/logs/TARGET.log. Status: libFuzzer's (0 = nothing found).
+psw_fuzz_run() {
+	local target=$1 seconds=$2 bin dict=() rc log last
+	shift 2
+	bin="$PSW_ROOT/build-fuzz/tests/fuzz/fuzz_$target"
+	log="$PSW_ROOT/build-fuzz/logs/$target.log"
+	mkdir -p "$PSW_ROOT/build-fuzz/corpus/$target" "$PSW_ROOT/build-fuzz/artifacts/$target" \
+		"$PSW_ROOT/build-fuzz/logs" "$PSW_ROOT/tests/fuzz/corpus/$target"
+	[ -f "$PSW_ROOT/tests/fuzz/$target.dict" ] && dict=(-dict="$PSW_ROOT/tests/fuzz/$target.dict")
+	local dirs=("$PSW_ROOT/build-fuzz/corpus/$target" "$PSW_ROOT/tests/fuzz/corpus/$target")
+	[ -d "$PSW_ROOT/tests/fuzz/regressions/$target" ] && dirs+=("$PSW_ROOT/tests/fuzz/regressions/$target")
+	touch "$PSW_ROOT/build-fuzz/logs/$target.start"
+	LSAN_OPTIONS="suppressions=$PSW_ROOT/tests/fuzz/lsan.supp:print_suppressions=0" \
+	UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+	ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
+		"$bin" -max_total_time="$seconds" -rss_limit_mb=2560 -timeout=25 -jobs=1 -workers=1 \
+		-print_final_stats=1 -artifact_prefix="$PSW_ROOT/build-fuzz/artifacts/$target/" \
+		"${dict[@]}" "$@" "${dirs[@]}" >"$log" 2>&1
+	rc=$?
+	rm -rf /var/run/dpdk/psw_fz_* 2>/dev/null || true
+	last=$(grep -E '^#[0-9]+' "$log" | tail -1)
+	printf 'fuzz_%s: %s runs in %s s (%s/s), cov %s ft %s, corpus %s%s\n' "$target" \
+		"$(sed -nE 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)" \
+		"$(sed -nE 's/^Done [0-9]+ runs in ([0-9]+) second.*/\1/p' "$log" | tail -1)" \
+		"$(echo "$last" | sed -nE 's/.*exec\/s: ([0-9]+).*/\1/p')" \
+		"$(echo "$last" | sed -nE 's/.*cov: ([0-9]+).*/\1/p')" \
+		"$(echo "$last" | sed -nE 's/.*ft: ([0-9]+).*/\1/p')" \
+		"$(echo "$last" | sed -nE 's/.*corp: ([0-9]+\/[0-9]+[a-zA-Z]*).*/\1/p')" \
+		"$([ $rc -eq 0 ] || echo "; FOUND A BUG (status $rc), see $log")"
+	if [ $rc -ne 0 ]; then
+		grep -E "^(==[0-9]+==ERROR|SUMMARY|.*runtime error|    #[0-9] )" "$log" | head -20
+		find "$PSW_ROOT/build-fuzz/artifacts/$target" -type f -newer "$PSW_ROOT/build-fuzz/logs/$target.start" |
+			sed "s|^$PSW_ROOT/|  reproducer: |"
+	fi
+	return $rc
 }

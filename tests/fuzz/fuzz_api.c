@@ -15,6 +15,7 @@
  * empty store; the Service table and the attachments must then be empty.
  * An input holds up to 8 requests, one per line.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "psw_api.h"
 #include "psw_apisrv.h"
 #include "psw_fuzz.h"
+#include "psw_fuzz_eal.h"
 #include "psw_k8s.h"
 #include "psw_ipam.h"
 #include "psw_policy.h"
@@ -37,6 +39,7 @@
 #define MAX_LINES 8
 
 static struct psw_state st;
+static bool verbose;                /* PSW_FUZZ_VERBOSE set: print every response */
 
 static const char *const refused_ops[] = { "cni.attach" };
 
@@ -77,18 +80,16 @@ state_init(void)
 	st.ipam = psw_ipam_create(&st.cfg.node.pod_cidr, st.cfg.node.gateway, &st.cfg.node.pod_cidr6,
 				  st.cfg.node.gateway6);
 	st.state_file[0] = '\0';            /* never written */
+	psw_api_started();
 	return st.ipam == NULL ? -1 : 0;
 }
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char prefix[64];
-	char *eal_argv[] = { (*argv)[0], "--no-huge", "--no-pci", "-m", "256", "--lcores=0@0",
-			     "--log-level=*:error", "--no-telemetry", prefix, NULL };
-
-	snprintf(prefix, sizeof(prefix), "--file-prefix=psw_fz_api%d", getpid());
-	if (rte_eal_init((int)RTE_DIM(eal_argv) - 1, eal_argv) < 0 || state_init() < 0) {
+	verbose = getenv("PSW_FUZZ_VERBOSE") != NULL;
+	psw_fuzz_eal_init((*argv)[0], "api");
+	if (state_init() < 0) {
 		fprintf(stderr, "fuzz_api: set-up failed\n");
 		exit(1);
 	}
@@ -115,6 +116,12 @@ call(const char *op, json_t *args)
 	json_t *resp = psw_api_dispatch(&st, op, args);
 
 	check_response(resp);
+	if (verbose) {
+		char *text = json_dumps(resp, JSON_COMPACT);
+
+		fprintf(stderr, "%s -> %.300s\n", op, text);
+		free(text);
+	}
 	json_decref(resp);
 	json_decref(args);
 }

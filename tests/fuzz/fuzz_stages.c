@@ -11,7 +11,8 @@
  * stack); with port & 0x80 the frame is copied into an ordinary mbuf (room
  * to grow, as ND answers and ICMP errors need), otherwise into a buffer
  * that ends where an unreadable page starts (an external mbuf buffer), so
- * that a stage reading past the frame faults at once. A length beyond the
+ * that a stage reading past the frame faults at once (or, for the last
+ * bytes before an 8-byte aligned start, meets ASan poison). A length beyond the
  * input takes what is left. Options: bits 0-1 choose the policy table
  * (none, V may talk to W only, W admits the uplink's /24 on TCP 8080 too,
  * none); bit 2 runs a connection-table expiry pass first.
@@ -30,6 +31,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <sanitizer/asan_interface.h>
+
 #include <rte_eal.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -37,6 +40,7 @@
 #include "psw_ct.h"
 #include "psw_forward_ctl.h"
 #include "psw_fuzz.h"
+#include "psw_fuzz_eal.h"
 #include "psw_policy.h"
 #include "psw_service.h"
 #include "psw_worker.h"
@@ -249,14 +253,9 @@ build_tables(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char prefix[64];
-	char *eal_argv[] = { (*argv)[0], "--no-huge", "--no-pci", "-m", "256", "--lcores=0@0",
-			     "--log-level=*:error", "--no-telemetry", prefix, NULL };
 	unsigned i;
 
-	snprintf(prefix, sizeof(prefix), "--file-prefix=psw_fz_stages%d", getpid());
-	if (rte_eal_init((int)RTE_DIM(eal_argv) - 1, eal_argv) < 0)
-		die("EAL");
+	psw_fuzz_eal_init((*argv)[0], "stages");
 	mp = rte_pktmbuf_pool_create("fuzz_pool", 256, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	lc = rte_zmalloc("fuzz_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE);
 	if (mp == NULL || lc == NULL)
@@ -282,21 +281,29 @@ no_free(void *addr, void *opaque)
 {
 }
 
-/* A frame in slot i's page, ending where the unreadable page starts. */
+/*
+ * A frame in slot i's page, ending where the unreadable page starts. The
+ * frame starts 8-byte aligned, as received frames do (the stages may read
+ * headers in place); the up to 7 bytes between its end and the page end
+ * are poisoned for ASan, so every read past the frame is caught.
+ */
 static struct rte_mbuf *
 guarded_frame(unsigned i, const uint8_t *frame, uint16_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
 	uint8_t *base = guarded + 2 * i * page;
+	size_t start = (page - len) & ~(size_t)7;
 
 	if (m == NULL)
 		abort();
-	memcpy(base + page - len, frame, len);
+	ASAN_UNPOISON_MEMORY_REGION(base, page);
+	memcpy(base + start, frame, len);
+	ASAN_POISON_MEMORY_REGION(base + start + len, page - start - len);
 	shinfo[i].free_cb = no_free;
 	shinfo[i].fcb_opaque = NULL;
 	rte_mbuf_ext_refcnt_set(&shinfo[i], 1);
 	rte_pktmbuf_attach_extbuf(m, base, (rte_iova_t)(uintptr_t)base, (uint16_t)page, &shinfo[i]);
-	m->data_off = (uint16_t)(page - len);
+	m->data_off = (uint16_t)start;
 	m->data_len = len;
 	m->pkt_len = len;
 	return m;
