@@ -390,6 +390,81 @@ test_ct_expiry_races_stamps(void)
 	psw_ct_destroy(ct);
 }
 
+/* Two workers opening the same flows at once. */
+struct racer {
+	struct psw_ct *ct;
+	unsigned nb, won, lost, other;
+	volatile int *go;
+};
+
+static void *
+race_inserts(void *arg)
+{
+	struct racer *r = arg;
+	unsigned i;
+
+	while (!*r->go)
+		;
+	for (i = 0; i < r->nb; i++) {
+		struct psw_ct_key o = key4(0x0af40002, 0x0a600010, (uint16_t)(1000 + i), 80, IPPROTO_TCP), rk;
+		int rc;
+
+		psw_ct_key_reverse(&o, &rk);
+		rc = psw_ct_insert_zone(r->ct, &o, &rk, 0, 0, 0, 3, rte_rdtsc());
+		if (rc >= 0)
+			r->won++;
+		else if (rc == -EEXIST)
+			r->lost++;
+		else
+			r->other++;
+	}
+	return NULL;
+}
+
+/*
+ * Two workers racing to insert the same 2,000 connections: each is
+ * inserted exactly once (the other worker is told -EEXIST), both keys
+ * find the same entry, and the table and its zone count hold 2,000.
+ */
+static void
+test_ct_two_workers_race_inserts(void)
+{
+	struct psw_ct *ct = psw_ct_create(4096, SOCKET_ID_ANY, qsbr);
+	volatile int go = 0;
+	struct racer r[2] = { { .ct = ct, .nb = 2000, .go = &go }, { .ct = ct, .nb = 2000, .go = &go } };
+	pthread_t th[2];
+	unsigned i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ct);
+	for (i = 0; i < 2; i++)
+		CU_ASSERT_FATAL(pthread_create(&th[i], NULL, race_inserts, &r[i]) == 0);
+	go = 1;
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	CU_ASSERT_EQUAL(r[0].won + r[1].won, 2000);
+	CU_ASSERT_EQUAL(r[0].lost + r[1].lost, 2000);
+	CU_ASSERT_EQUAL(r[0].other + r[1].other, 0);
+	CU_ASSERT_EQUAL(psw_ct_count(ct), 2000);
+	CU_ASSERT_EQUAL(ct->zone_count[3], 2000);
+	for (i = 0; i < 2000; i++) {
+		struct psw_ct_key o = key4(0x0af40002, 0x0a600010, (uint16_t)(1000 + i), 80, IPPROTO_TCP), rk;
+		const struct psw_ct_key *kp[2] = { &o, &rk };
+		uint32_t hits[2];
+
+		psw_ct_key_reverse(&o, &rk);
+		psw_ct_lookup(ct, kp, 2, hits);
+		if (hits[0] == UINT32_MAX || hits[1] != (hits[0] | PSW_CT_DIR_REPLY)) {
+			CU_FAIL("a raced connection's keys do not lead to one entry");
+			break;
+		}
+	}
+	/* all expire: the zone's count goes back to zero with the entries */
+	psw_ct_expire(ct, ct->size, true);
+	CU_ASSERT_EQUAL(psw_ct_count(ct), 0);
+	CU_ASSERT_EQUAL(ct->zone_count[3], 0);
+	psw_ct_destroy(ct);
+}
+
 /* CRC32c register update, bit by bit, from init, no inversions: rte_hash_crc's definition. */
 static uint32_t
 crc32c_raw(const void *data, unsigned len, uint32_t crc)
@@ -727,6 +802,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "UDP replies, flush by backend", test_ct_udp_and_flush);
 	CU_add_test(s, "worker cache: hits, stale ways, expiry", test_ct_worker_cache);
 	CU_add_test(s, "expiry never retires an entry stamped after its clock read", test_ct_expiry_races_stamps);
+	CU_add_test(s, "two workers racing to insert the same flows", test_ct_two_workers_race_inserts);
 	CU_add_test(s, "NAT keeps IPv4/IPv6 TCP/UDP/ICMP checksums valid", test_nat_checksums);
 	CU_add_test(s, "SCTP port translation recomputes the CRC32c", test_nat_sctp_crc);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
