@@ -841,9 +841,11 @@ op_cni_gc(struct psw_state *st, json_t *args)
 	size_t k;
 	unsigned i;
 
-	if (!json_is_array(valid))
+	if (!json_is_array(valid)) {
+		json_decref(removed);
 		return psw_api_error(PSW_API_E_INVALID,
 				     "argument 'valid' must be a list of {container_id, ifname}");
+	}
 	json_array_foreach(valid, k, v) {
 		if (!json_is_string(json_object_get(v, "container_id")) ||
 		    !json_is_string(json_object_get(v, "ifname"))) {
