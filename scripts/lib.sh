@@ -85,28 +85,32 @@ psw_fuzz_build() {
 
 # psw_fuzz_run TARGET SECONDS [libFuzzer options...]: run one target on its
 # corpus and regression inputs (every one is executed first), then mutate
-# for SECONDS. New inputs go to build-fuzz/corpus/TARGET, crashes to
+# for SECONDS. New inputs go to $PSW_FUZZ_WORK/TARGET (default
+# build-fuzz/corpus, kept from run to run), crashes to
 # build-fuzz/artifacts/TARGET/. Prints one summary line; the full log is
 # build-fuzz/logs/TARGET.log. Status: libFuzzer's (0 = nothing found).
 psw_fuzz_run() {
-	local target=$1 seconds=$2 bin dict=() rc log last
+	local target=$1 seconds=$2 bin dict=() rc log last work
 	shift 2
+	work="${PSW_FUZZ_WORK:-$PSW_ROOT/build-fuzz/corpus}/$target"
 	bin="$PSW_ROOT/build-fuzz/tests/fuzz/fuzz_$target"
 	log="$PSW_ROOT/build-fuzz/logs/$target.log"
-	mkdir -p "$PSW_ROOT/build-fuzz/corpus/$target" "$PSW_ROOT/build-fuzz/artifacts/$target" \
+	mkdir -p "$work" "$PSW_ROOT/build-fuzz/artifacts/$target" \
 		"$PSW_ROOT/build-fuzz/logs" "$PSW_ROOT/tests/fuzz/corpus/$target"
 	[ -f "$PSW_ROOT/tests/fuzz/$target.dict" ] && dict=(-dict="$PSW_ROOT/tests/fuzz/$target.dict")
-	local dirs=("$PSW_ROOT/build-fuzz/corpus/$target" "$PSW_ROOT/tests/fuzz/corpus/$target")
+	local dirs=("$work" "$PSW_ROOT/tests/fuzz/corpus/$target")
 	[ -d "$PSW_ROOT/tests/fuzz/regressions/$target" ] && dirs+=("$PSW_ROOT/tests/fuzz/regressions/$target")
 	touch "$PSW_ROOT/build-fuzz/logs/$target.start"
 	LSAN_OPTIONS="suppressions=$PSW_ROOT/tests/fuzz/lsan.supp:print_suppressions=0" \
 	UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
 	ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
-		"$bin" -max_total_time="$seconds" -rss_limit_mb=2560 -timeout=25 -jobs=1 -workers=1 \
+		"$bin" -max_total_time="$seconds" -rss_limit_mb=2560 -timeout=25 \
 		-print_final_stats=1 -artifact_prefix="$PSW_ROOT/build-fuzz/artifacts/$target/" \
-		"${dict[@]}" "$@" "${dirs[@]}" >"$log" 2>&1
+		"${dict[@]}" "$@" "${dirs[@]}" >"$log" 2>&1 &
+	local pid=$!
+	wait $pid
 	rc=$?
-	rm -rf /var/run/dpdk/psw_fz_* 2>/dev/null || true
+	rm -rf "/var/run/dpdk/psw_fz_$target$pid" 2>/dev/null || true   # its EAL runtime directory
 	last=$(grep -E '^#[0-9]+' "$log" | tail -1)
 	printf 'fuzz_%s: %s runs in %s s (%s/s), cov %s ft %s, corpus %s%s\n' "$target" \
 		"$(sed -nE 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)" \
