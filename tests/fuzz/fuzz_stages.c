@@ -284,8 +284,9 @@ no_free(void *addr, void *opaque)
 /*
  * A frame in slot i's page, ending where the unreadable page starts. The
  * frame starts 8-byte aligned, as received frames do (the stages may read
- * headers in place); the up to 7 bytes between its end and the page end
- * are poisoned for ASan, so every read past the frame is caught.
+ * headers in place); the buffer ends with the frame (no tailroom) and the
+ * up to 7 bytes between its end and the page end are poisoned for ASan,
+ * so every access past the frame is caught.
  */
 static struct rte_mbuf *
 guarded_frame(unsigned i, const uint8_t *frame, uint16_t len)
@@ -302,7 +303,7 @@ guarded_frame(unsigned i, const uint8_t *frame, uint16_t len)
 	shinfo[i].free_cb = no_free;
 	shinfo[i].fcb_opaque = NULL;
 	rte_mbuf_ext_refcnt_set(&shinfo[i], 1);
-	rte_pktmbuf_attach_extbuf(m, base, (rte_iova_t)(uintptr_t)base, (uint16_t)page, &shinfo[i]);
+	rte_pktmbuf_attach_extbuf(m, base, (rte_iova_t)(uintptr_t)base, (uint16_t)(start + len), &shinfo[i]);
 	m->data_off = (uint16_t)start;
 	m->data_len = len;
 	m->pkt_len = len;
