@@ -163,13 +163,6 @@ request(const char *line, size_t len)
 	for (i = 0; i < RTE_DIM(refused_ops); i++)
 		if (strcmp(op, refused_ops[i]) == 0)
 			goto out;
-	/*
-	 * Known bug, not yet fixed (tests/fuzz/pending/api/leak-cni-gc-without-valid):
-	 * op_cni_gc leaks its result when 'valid' is not a list. Skipped so the
-	 * target can find the next bug; remove once fixed.
-	 */
-	if (strcmp(op, "cni.gc") == 0 && !json_is_array(json_object_get(args, "valid")))
-		goto out;
 	json_incref(args);
 	call(op, args);
 out:
