@@ -160,11 +160,12 @@ create_lcores(struct psw_state *st, const struct psw_config *cfg)
 			lc = rte_zmalloc("psw_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE);
 		if (lc == NULL)
 			return -ENOMEM;
+		psw_lcore_init(lc);
 		lc->worker = w;
 		lc->idle_sleep_us = cfg->workers.idle_sleep_us;
-		lc->pol = rte_zmalloc_socket("psw_pol_counts", PSW_POL_MAX_SLOTS * sizeof(*lc->pol),
-					     RTE_CACHE_LINE_SIZE, node < 0 ? SOCKET_ID_ANY : node);
-		if (lc->pol == NULL)
+		lc->sc.pol = rte_zmalloc_socket("psw_pol_counts", PSW_POL_MAX_SLOTS * sizeof(*lc->sc.pol),
+						RTE_CACHE_LINE_SIZE, node < 0 ? SOCKET_ID_ANY : node);
+		if (lc->sc.pol == NULL)
 			return -ENOMEM;
 		st->lcores[w] = lc;
 	}

@@ -511,7 +511,7 @@ slot_sum(const struct psw_state *st, unsigned slot, struct psw_pol_counts *c)
 
 	c->allowed = c->denied = 0;
 	for (w = 0; w < st->nb_workers; w++) {
-		const struct psw_pol_counts *pc = st->lcores[w] != NULL ? st->lcores[w]->pol : NULL;
+		const struct psw_pol_counts *pc = st->lcores[w] != NULL ? st->lcores[w]->sc.pol : NULL;
 
 		if (pc != NULL) {
 			c->allowed += pc[slot].allowed;

@@ -567,12 +567,12 @@ psw_state_sum_counters(const struct psw_state *st, uint64_t drops[PSW_DROP_COUNT
 	memset(drops, 0, PSW_DROP_COUNT * sizeof(drops[0]));
 	memset(events, 0, PSW_EV_COUNT * sizeof(events[0]));
 	for (w = 0; w < st->nb_workers; w++) {
-		const struct psw_lcore_stats *s = &st->lcores[w]->stats;
+		const struct psw_stage_ctx *sc = &st->lcores[w]->sc;
 
 		for (i = 0; i < PSW_DROP_COUNT; i++)
-			drops[i] += s->drops[i];
+			drops[i] += sc->drops[i];
 		for (i = 0; i < PSW_EV_COUNT; i++)
-			events[i] += s->events[i];
+			events[i] += sc->events[i];
 	}
 }
 

@@ -3,12 +3,14 @@
  * per-packet metadata, the verdict each stage may set, and the named drop
  * reasons. Every stage is a function over a whole burst:
  *
- *   void psw_<stage>_run(struct psw_lcore *lc, const struct psw_tables *t,
+ *   void psw_<stage>_run(struct psw_stage_ctx *sc, const struct psw_tables *t,
  *                        struct psw_burst *b);
  *
  * Stages never free or transmit a packet. They set meta[i].verdict; a packet
  * whose verdict is no longer PSW_V_CONTINUE is skipped by later stages. Only
- * the worker loop transmits, and psw_burst_drop_free() frees drops.
+ * the worker loop transmits, and psw_worker_dispatch() frees drops. What a
+ * stage may touch of its worker is its context, struct psw_stage_ctx
+ * (psw_stage.h).
  */
 #ifndef PSW_PKT_H
 #define PSW_PKT_H

@@ -122,7 +122,7 @@ strip_vlans(struct rte_mbuf *pkt, struct psw_meta *m)
 }
 
 static inline void
-forward_one(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	    struct psw_meta *m, const struct psw_nh *nh)
 {
 	struct rte_ether_hdr *eth;
@@ -139,10 +139,10 @@ forward_one(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv4_hdr *, m->l2_len);
 
 		if (ip->time_to_live <= 1) {
-			if (!psw_punt_allow(lc, m->in_port))
+			if (!psw_punt_allow(sc, m->in_port))
 				psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 			else if (psw_icmp_time_exceeded(t, pkt, m) == 0)
-				psw_count_event(lc, PSW_EV_ICMP_TIME_EXCEEDED);
+				psw_count_event(sc, PSW_EV_ICMP_TIME_EXCEEDED);
 			else
 				psw_set_drop(m, PSW_DROP_TTL_EXCEEDED);
 			return;
@@ -154,21 +154,21 @@ forward_one(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		ip->time_to_live--;
 		memcpy(&w1, &ip->time_to_live, 2);
 		ip->hdr_checksum = psw_csum_apply(ip->hdr_checksum, psw_csum_delta16(w, w1));
-		psw_count_event(lc, PSW_EV_FORWARDED4);
+		psw_count_event(sc, PSW_EV_FORWARDED4);
 	} else {
 		struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv6_hdr *, m->l2_len);
 
 		if (ip->hop_limits <= 1) {
-			if (!psw_punt_allow(lc, m->in_port))
+			if (!psw_punt_allow(sc, m->in_port))
 				psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 			else if (psw_icmp_time_exceeded(t, pkt, m) == 0)
-				psw_count_event(lc, PSW_EV_ICMP_TIME_EXCEEDED);
+				psw_count_event(sc, PSW_EV_ICMP_TIME_EXCEEDED);
 			else
 				psw_set_drop(m, PSW_DROP_TTL_EXCEEDED);
 			return;
 		}
 		ip->hop_limits--;
-		psw_count_event(lc, PSW_EV_FORWARDED6);
+		psw_count_event(sc, PSW_EV_FORWARDED6);
 	}
 	eth = strip_vlans(pkt, m);
 	rte_ether_addr_copy(&nh->mac, &eth->dst_addr);
@@ -243,7 +243,7 @@ lookup6(const struct psw_tables *t, struct psw_burst *b, const uint8_t *idx, uns
 }
 
 void
-psw_forward_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
+psw_forward_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b)
 {
 	uint8_t idx4[PSW_BURST_MAX], idx6[PSW_BURST_MAX];
 	const struct psw_nh *nh4[PSW_BURST_MAX], *nh6[PSW_BURST_MAX];
@@ -269,11 +269,11 @@ psw_forward_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_bur
 	if (n4 > 0) {
 		lookup4(t, b, idx4, n4, nh4);
 		for (i = 0; i < n4; i++)
-			forward_one(lc, t, b->pkts[idx4[i]], &b->meta[idx4[i]], nh4[i]);
+			forward_one(sc, t, b->pkts[idx4[i]], &b->meta[idx4[i]], nh4[i]);
 	}
 	if (n6 > 0) {
 		lookup6(t, b, idx6, n6, nh6);
 		for (i = 0; i < n6; i++)
-			forward_one(lc, t, b->pkts[idx6[i]], &b->meta[idx6[i]], nh6[i]);
+			forward_one(sc, t, b->pkts[idx6[i]], &b->meta[idx6[i]], nh6[i]);
 	}
 }

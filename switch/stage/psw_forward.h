@@ -15,11 +15,11 @@
 #ifndef PSW_FORWARD_H
 #define PSW_FORWARD_H
 
-#include "psw_lcore.h"
+#include "psw_stage.h"
 #include "psw_pkt.h"
 #include "psw_tables.h"
 
-void psw_forward_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b);
+void psw_forward_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b);
 
 /**
  * Rewrite pkt in place into an ICMP(v6) time-exceeded error from the gateway

@@ -87,7 +87,7 @@ eth_answer(struct rte_ether_hdr *eth, const struct psw_tables *t)
 }
 
 static void
-guard_arp(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+guard_arp(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	  struct psw_meta *m, const struct psw_pod *pod)
 {
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
@@ -128,7 +128,7 @@ guard_arp(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
 		psw_set_drop(m, PSW_DROP_ARP_IGNORED);
 		return;
 	}
-	if (!psw_punt_allow(lc, m->in_port)) {
+	if (!psw_punt_allow(sc, m->in_port)) {
 		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 		return;
 	}
@@ -139,12 +139,12 @@ guard_arp(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
 	arp->arp_data.arp_sip = tip;
 	eth_answer(eth, t);
 	psw_set_tx(m, m->in_port);
-	psw_count_event(lc, PSW_EV_ARP_REPLY);
+	psw_count_event(sc, PSW_EV_ARP_REPLY);
 }
 
 /* Neighbour solicitation -> advertisement for the target, from the gateway's MAC. */
 static void
-guard_nd(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+guard_nd(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	 struct psw_meta *m, const struct psw_pod *pod)
 {
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
@@ -166,7 +166,7 @@ guard_nd(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
 		psw_set_drop(m, PSW_DROP_ND_IGNORED);
 		return;
 	}
-	if (!psw_punt_allow(lc, m->in_port)) {
+	if (!psw_punt_allow(sc, m->in_port)) {
 		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 		return;
 	}
@@ -193,11 +193,11 @@ guard_nd(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	memcpy(icmp + 26, &t->node.gw_mac, RTE_ETHER_ADDR_LEN);
 	*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
 	psw_set_tx(m, m->in_port);
-	psw_count_event(lc, PSW_EV_ND_REPLY);
+	psw_count_event(sc, PSW_EV_ND_REPLY);
 }
 
 static void
-guard_echo4(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+guard_echo4(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	    struct psw_meta *m)
 {
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv4_hdr *, m->l2_len);
@@ -209,7 +209,7 @@ guard_echo4(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		m->flags |= PSW_F_TO_GW;
 		return;
 	}
-	if (!psw_punt_allow(lc, m->in_port)) {
+	if (!psw_punt_allow(sc, m->in_port)) {
 		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 		return;
 	}
@@ -226,11 +226,11 @@ guard_echo4(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	eth_answer(rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *), t);
 	psw_set_tx(m, m->in_port);
-	psw_count_event(lc, PSW_EV_ECHO_REPLY);
+	psw_count_event(sc, PSW_EV_ECHO_REPLY);
 }
 
 static void
-guard_echo6(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+guard_echo6(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	    struct psw_meta *m)
 {
 	struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv6_hdr *, m->l2_len);
@@ -241,7 +241,7 @@ guard_echo6(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		m->flags |= PSW_F_TO_GW;
 		return;
 	}
-	if (!psw_punt_allow(lc, m->in_port)) {
+	if (!psw_punt_allow(sc, m->in_port)) {
 		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 		return;
 	}
@@ -255,7 +255,7 @@ guard_echo6(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 	ip->hop_limits = 64;
 	eth_answer(rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *), t);
 	psw_set_tx(m, m->in_port);
-	psw_count_event(lc, PSW_EV_ECHO_REPLY);
+	psw_count_event(sc, PSW_EV_ECHO_REPLY);
 }
 
 static inline bool
@@ -276,7 +276,7 @@ gateway_mac(const struct psw_tables *t, const struct rte_mbuf *pkt)
 }
 
 static void
-guard_ip4(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+guard_ip4(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	  struct psw_meta *m, const struct psw_pod *pod)
 {
 	if (m->flags & PSW_F_L2_MCAST) {
@@ -300,7 +300,7 @@ guard_ip4(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
 		return;
 	}
 	if (is_node_addr4(t, m->dst4))
-		guard_echo4(lc, t, pkt, m);
+		guard_echo4(sc, t, pkt, m);
 }
 
 static inline bool
@@ -313,11 +313,11 @@ is_nd(const struct psw_meta *m)
 }
 
 static void
-guard_ip6(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+guard_ip6(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	  struct psw_meta *m, const struct psw_pod *pod)
 {
 	if (is_nd(m)) {
-		guard_nd(lc, t, pkt, m, pod);
+		guard_nd(sc, t, pkt, m, pod);
 		return;
 	}
 	if (m->flags & PSW_F_L2_MCAST) {
@@ -345,11 +345,11 @@ guard_ip6(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
 		return;
 	}
 	if (t->node.has_ip6 && memcmp(m->dst6, t->node.gw6, 16) == 0)
-		guard_echo6(lc, t, pkt, m);
+		guard_echo6(sc, t, pkt, m);
 }
 
 void
-psw_guard_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
+psw_guard_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b)
 {
 	unsigned i;
 
@@ -369,13 +369,13 @@ psw_guard_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst
 		}
 		switch (m->l3) {
 		case PSW_L3_ARP:
-			guard_arp(lc, t, pkt, m, pod);
+			guard_arp(sc, t, pkt, m, pod);
 			break;
 		case PSW_L3_IPV4:
-			guard_ip4(lc, t, pkt, m, pod);
+			guard_ip4(sc, t, pkt, m, pod);
 			break;
 		case PSW_L3_IPV6:
-			guard_ip6(lc, t, pkt, m, pod);
+			guard_ip6(sc, t, pkt, m, pod);
 			break;
 		default:
 			psw_set_drop(m, PSW_DROP_ETHERTYPE);

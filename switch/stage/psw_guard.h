@@ -16,10 +16,10 @@
 #ifndef PSW_GUARD_H
 #define PSW_GUARD_H
 
-#include "psw_lcore.h"
+#include "psw_stage.h"
 #include "psw_pkt.h"
 #include "psw_tables.h"
 
-void psw_guard_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b);
+void psw_guard_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b);
 
 #endif /* PSW_GUARD_H */

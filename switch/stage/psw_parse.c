@@ -264,11 +264,11 @@ psw_parse_one(struct rte_mbuf *pkt, struct psw_meta *m)
 }
 
 void
-psw_parse_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
+psw_parse_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b)
 {
 	unsigned i;
 
-	RTE_SET_USED(lc);
+	RTE_SET_USED(sc);
 	RTE_SET_USED(t);
 	for (i = 0; i < PREFETCH_AHEAD && i < b->nb; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(b->pkts[i], void *));

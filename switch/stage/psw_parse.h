@@ -10,11 +10,11 @@
 #ifndef PSW_PARSE_H
 #define PSW_PARSE_H
 
-#include "psw_lcore.h"
+#include "psw_stage.h"
 #include "psw_pkt.h"
 #include "psw_tables.h"
 
-void psw_parse_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b);
+void psw_parse_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b);
 
 /** Parse one frame into m (m->in_port is kept). Exposed for tests and trace. */
 void psw_parse_one(struct rte_mbuf *pkt, struct psw_meta *m);

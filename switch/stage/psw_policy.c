@@ -92,21 +92,21 @@ classify_dir(struct cand *c, unsigned n, unsigned d)
 }
 
 static void
-count_allow(struct psw_lcore *lc, const struct psw_pol_port *pp, uint32_t res)
+count_allow(struct psw_stage_ctx *sc, const struct psw_pol_port *pp, uint32_t res)
 {
-	if (lc->pol != NULL && pp != NULL && res != 0)
-		lc->pol[pp->refs[res - 1].slot].allowed++;
+	if (sc->pol != NULL && pp != NULL && res != 0)
+		sc->pol[pp->refs[res - 1].slot].allowed++;
 }
 
 static void
-count_deny(struct psw_lcore *lc, const struct psw_pol_port *pp, unsigned d)
+count_deny(struct psw_stage_ctx *sc, const struct psw_pol_port *pp, unsigned d)
 {
 	unsigned i;
 
-	if (lc->pol == NULL)
+	if (sc->pol == NULL)
 		return;
 	for (i = 0; i < pp->nb_isolating[d]; i++)
-		lc->pol[pp->isolating[d][i]].denied++;
+		sc->pol[pp->isolating[d][i]].denied++;
 }
 
 /* The direction whose isolation denies the candidate, or 2 when allowed. */
@@ -134,7 +134,7 @@ set_verdict(struct psw_ct_entry *e, const struct cand *c, uint32_t gen)
 
 /* An allowed pod-to-pod flow: record it so replies pass both ways. */
 static void
-open_flow(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
+open_flow(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
 	  const struct cand *c, uint32_t gen, uint64_t now)
 {
 	struct psw_ct_key k, r;
@@ -167,7 +167,7 @@ open_flow(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt
 		rc |= PSW_CT_DIR_REPLY;
 	psw_ct_update(t->ct, e, (unsigned)rc & 1, th, seg_len, now);
 	m->ct = (uint32_t)rc + 1;
-	psw_count_event(lc, PSW_EV_CT_NEW);
+	psw_count_event(sc, PSW_EV_CT_NEW);
 }
 
 /*
@@ -247,7 +247,7 @@ judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const str
 }
 
 void
-psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
+psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b)
 {
 	const struct psw_pol_table *pt = t->pol;
 	struct cand c[2 * PSW_BURST_MAX];
@@ -345,18 +345,18 @@ psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burs
 			in = c[i].pp[PSW_POL_INGRESS];
 		}
 		if (d < 2) {
-			count_deny(lc, why->pp[d], d);      /* new, or cut by a change */
+			count_deny(sc, why->pp[d], d);      /* new, or cut by a change */
 			psw_set_drop(m, d == PSW_POL_EGRESS ? PSW_DROP_POLICY_EGRESS : PSW_DROP_POLICY_INGRESS);
 			if (m->ct != 0)                  /* its connection goes */
 				psw_ct_deny(t->ct, m->ct - 1, d);
 			continue;
 		}
 		if (fresh) {
-			count_allow(lc, eg, c[i].res[PSW_POL_EGRESS]);
-			count_allow(lc, in, c[i].res[PSW_POL_INGRESS]);
+			count_allow(sc, eg, c[i].res[PSW_POL_EGRESS]);
+			count_allow(sc, in, c[i].res[PSW_POL_INGRESS]);
 		}
 		if (c[i].track)
-			open_flow(lc, t, b->pkts[c[i].idx], m, &c[i], gen, now);
+			open_flow(sc, t, b->pkts[c[i].idx], m, &c[i], gen, now);
 		else if (m->ct != 0)
 			set_verdict(psw_ct_entry(t->ct, m->ct - 1), &c[i], gen);
 	}

@@ -42,7 +42,7 @@
 
 #include <rte_acl.h>
 
-#include "psw_lcore.h"
+#include "psw_stage.h"
 #include "psw_pkt.h"
 #include "psw_tables.h"
 
@@ -103,7 +103,7 @@ psw_pol_gen(const struct psw_pol_table *pt)
 	return __atomic_load_n(&pt->gen, __ATOMIC_ACQUIRE);
 }
 
-void psw_policy_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b);
+void psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b);
 
 /*
  * Control side (psw_policy_ctl.c).

@@ -127,7 +127,7 @@ icmp_error_cksum(struct rte_mbuf *pkt, const struct psw_meta *m)
  * Returns true when the error is accepted.
  */
 static bool
-icmp_error_related(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt,
+icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 		   struct psw_meta *m, uint32_t pol_gen)
 {
 	uint8_t *icmp = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l4_off);
@@ -173,7 +173,7 @@ icmp_error_related(struct psw_lcore *lc, const struct psw_tables *t, struct rte_
 	trimmed = icmp_error_trim(pkt, m);
 	icmp_len = m->l2_len + m->l3_payload - m->l4_off;
 	m->flags |= PSW_F_CT_RELATED;            /* the policy stage lets it pass */
-	psw_count_event(lc, PSW_EV_CT_HIT);
+	psw_count_event(sc, PSW_EV_CT_HIT);
 	if ((hit & 1) != PSW_CT_DIR_REPLY || !(e->flags & PSW_CT_F_DNAT)) {
 		if (trimmed)
 			icmp_error_cksum(pkt, m);
@@ -214,7 +214,7 @@ icmp_error_related(struct psw_lcore *lc, const struct psw_tables *t, struct rte_
 }
 
 void
-psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
+psw_conntrack_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b)
 {
 	struct psw_ct_key keys[PSW_BURST_MAX];
 	const struct psw_ct_key *kp[PSW_BURST_MAX];
@@ -246,7 +246,7 @@ psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_b
 		if (m->verdict != PSW_V_CONTINUE || (m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6))
 			continue;
 		if (psw_is_icmp_error(m)) {
-			icmp_error_related(lc, t, b->pkts[i], m, pol_gen);
+			icmp_error_related(sc, t, b->pkts[i], m, pol_gen);
 			continue;
 		}
 		if (!psw_ct_key_of(m, &keys[n]))
@@ -256,7 +256,10 @@ psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_b
 	}
 	if (n == 0)
 		return;
-	psw_ct_lookup_cached(ct, &lc->ct_cache, kp, n, hits);
+	if (likely(sc->ct_cache != NULL))
+		psw_ct_lookup_cached(ct, sc->ct_cache, kp, n, hits);
+	else
+		psw_ct_lookup(ct, kp, n, hits);
 	/* fetch the burst's entries (both lines) before touching the first */
 	for (i = 0; i < n; i++) {
 		if (hits[i] != UINT32_MAX) {
@@ -296,7 +299,7 @@ psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_b
 		m->flags &= (uint16_t)~PSW_F_TO_GW;      /* an un-masqueraded reply */
 		if (unlikely(pol_gen != 0 && e->pol_gen != pol_gen) && e->orig.proto != PSW_CT_PROTO_AFFINITY)
 			m->flags |= PSW_F_CT_RECHECK;    /* judged before the policies changed */
-		psw_count_event(lc, PSW_EV_CT_HIT);
+		psw_count_event(sc, PSW_EV_CT_HIT);
 	}
 }
 
@@ -358,11 +361,11 @@ reject_tcp(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 }
 
 static void
-reject(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
+reject(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 {
 	int rc;
 
-	if (!psw_punt_allow(lc, m->in_port)) {
+	if (!psw_punt_allow(sc, m->in_port)) {
 		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 		return;
 	}
@@ -371,8 +374,8 @@ reject(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt, s
 			      ICMP6_UNREACH_PORT);
 
 	if (rc == 0) {
-		psw_count_event(lc, PSW_EV_SVC_REJECT);
-		lc->stats.drops[PSW_DROP_SVC_NO_ENDPOINT]++;   /* the request itself went nowhere */
+		psw_count_event(sc, PSW_EV_SVC_REJECT);
+		sc->drops[PSW_DROP_SVC_NO_ENDPOINT]++;   /* the request itself went nowhere */
 	} else {
 		psw_set_drop(m, PSW_DROP_SVC_NO_ENDPOINT);
 	}
@@ -428,7 +431,7 @@ affinity_backend(const struct psw_tables *t, const struct psw_svc_port *sp,
 
 /* A new connection to Service port sp: pick, record, rewrite. */
 static void
-svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
+svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
 	const struct psw_svc_port *sp, uint64_t now)
 {
 	unsigned alen = m->l3 == PSW_L3_IPV4 ? 4 : 16, bi, seg_len = 0;
@@ -447,7 +450,7 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 	}
 	if (sp->nb_backends == 0) {
 		if (sp->flags & PSW_SVC_F_REJECT)
-			reject(lc, t, pkt, m);
+			reject(sc, t, pkt, m);
 		else
 			psw_set_drop(m, PSW_DROP_SVC_NO_LOCAL);   /* kube-proxy drops these */
 		return;
@@ -480,7 +483,7 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 		/* the backend is the client: make the reply come back through the switch */
 		memcpy(reply.dst, m->l3 == PSW_L3_IPV4 ? (const uint8_t *)&t->node.gw4 : t->node.gw6, alen);
 		flags |= PSW_CT_F_SNAT;
-		psw_count_event(lc, PSW_EV_SVC_HAIRPIN);
+		psw_count_event(sc, PSW_EV_SVC_HAIRPIN);
 	} else {
 		memcpy(reply.dst, orig.src, alen);
 	}
@@ -503,7 +506,7 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 			m->flags &= (uint16_t)~PSW_F_TO_GW;      /* a NodePort: no longer for the node */
 			/* its verdict may still be pending in this burst: judge it too */
 			m->flags |= PSW_F_CT_NEW;
-			psw_count_event(lc, PSW_EV_CT_HIT);
+			psw_count_event(sc, PSW_EV_CT_HIT);
 			return;
 		}
 	}
@@ -518,12 +521,12 @@ svc_connect(struct psw_lcore *lc, const struct psw_tables *t, struct rte_mbuf *p
 	/* to a node address (a NodePort): DNAT-ed to a backend, no longer for the node */
 	m->flags &= (uint16_t)~PSW_F_TO_GW;
 	m->flags |= PSW_F_CT_NEW;                /* the policy stage decides on it */
-	psw_count_event(lc, PSW_EV_CT_NEW);
-	psw_count_event(lc, PSW_EV_SVC_DNAT);
+	psw_count_event(sc, PSW_EV_CT_NEW);
+	psw_count_event(sc, PSW_EV_SVC_DNAT);
 }
 
 void
-psw_service_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
+psw_service_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b)
 {
 	struct psw_svc_key keys[PSW_BURST_MAX];
 	const void *kp[PSW_BURST_MAX];
@@ -562,6 +565,6 @@ psw_service_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_bur
 	now = rte_rdtsc();
 	for (i = 0; i < n; i++)
 		if ((mask >> i) & 1)
-			svc_connect(lc, t, b->pkts[idx[i]], &b->meta[idx[i]],
+			svc_connect(sc, t, b->pkts[idx[i]], &b->meta[idx[i]],
 				    (const struct psw_svc_port *)data[i], now);
 }

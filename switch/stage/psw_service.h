@@ -28,12 +28,12 @@
 #include <stdint.h>
 
 #include "psw_ct.h"
-#include "psw_lcore.h"
+#include "psw_stage.h"
 #include "psw_pkt.h"
 #include "psw_tables.h"
 
-void psw_conntrack_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b);
-void psw_service_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b);
+void psw_conntrack_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b);
+void psw_service_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b);
 
 /*
  * Building (psw_service_ctl.c, control thread).

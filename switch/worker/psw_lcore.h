@@ -1,6 +1,7 @@
 /*
  * Per-worker state: one cache-aligned struct per worker lcore holding its
- * counters and TX buffers. Only its own worker writes it; the control thread
+ * loop counters, TX buffers, connection cache and the context its stages
+ * see (psw_stage.h). Only its own worker writes it; the control thread
  * reads the counters (plain 64-bit loads, which do not tear on x86-64/arm64).
  */
 #ifndef PSW_LCORE_H
@@ -10,35 +11,12 @@
 #include <stdint.h>
 
 #include <rte_common.h>
-#include <rte_cycles.h>
 #include <rte_mbuf.h>
 
 #include "psw_ct.h"
 #include "psw_pkt.h"
+#include "psw_stage.h"
 #include "psw_tables.h"
-
-/* Events that are not drops: counted the same way, named once. */
-#define PSW_EVENTS(_)                                                  \
-	_(ARP_REPLY,        "arp_reply",        "ARP requests answered")    \
-	_(ND_REPLY,         "nd_reply",         "neighbour solicitations answered") \
-	_(ECHO_REPLY,       "echo_reply",       "pings to the gateway answered") \
-	_(ICMP_TIME_EXCEEDED, "icmp_time_exceeded", "ICMP time-exceeded sent") \
-	_(FORWARDED4,       "forwarded_ip4",    "IPv4 packets routed")        \
-	_(FORWARDED6,       "forwarded_ip6",    "IPv6 packets routed")          \
-	_(CT_HIT,           "ct_hit",           "packets of tracked connections") \
-	_(CT_NEW,           "ct_new",           "connections created")         \
-	_(SVC_DNAT,         "svc_dnat",         "new connections to a Service load-balanced") \
-	_(SVC_REJECT,       "svc_reject",       "Service without endpoints: RST / unreachable sent") \
-	_(SVC_HAIRPIN,      "svc_hairpin",      "pod reached itself through its Service (masqueraded)")
-
-enum psw_event {
-#define _(sym, name, help) PSW_EV_##sym,
-	PSW_EVENTS(_)
-#undef _
-	PSW_EV_COUNT
-};
-
-const char *psw_event_name(unsigned ev);
 
 struct psw_port_counters {
 	uint64_t rx;
@@ -52,8 +30,6 @@ struct psw_lcore_stats {
 	uint64_t busy_cycles;            /**< TSC cycles of iterations that moved packets */
 	uint64_t rx;
 	uint64_t tx;
-	uint64_t drops[PSW_DROP_COUNT];
-	uint64_t events[PSW_EV_COUNT];
 	struct psw_port_counters ports[PSW_MAX_PORTS];
 };
 
@@ -64,66 +40,23 @@ struct psw_txbuf {
 	struct rte_mbuf *pkts[PSW_TXBUF_MAX];
 };
 
-/*
- * The switch's own answers (ARP and ND replies, echo replies, ICMP errors,
- * TCP RSTs for Services without endpoints) are limited per input port and
- * worker by a token bucket, so that a flood of requests cannot turn a
- * worker into a reply generator: PSW_PUNT_RATE answers a second, bursts of
- * PSW_PUNT_BURST. Over the rate the request is dropped (punt_limit).
- */
-#define PSW_PUNT_RATE  1000u
-#define PSW_PUNT_BURST 100u
-
-struct psw_punt_bucket {
-	uint64_t last;                   /**< TSC of the last refill; 0 = full */
-	uint32_t tokens;
-};
-
-struct psw_pol_counts;
-
 struct psw_lcore {
 	unsigned worker;                 /**< 0..nb_workers-1, also the RCU thread id */
 	unsigned lcore_id;
 	unsigned idle_sleep_us;
 	volatile bool stop;              /**< set by the control thread */
-	struct psw_lcore_stats stats;
-	struct psw_pol_counts *pol;      /**< PSW_POL_MAX_SLOTS connection counters per policy; NULL = none */
+	struct psw_lcore_stats stats;    /**< the loop's own counters */
+	struct psw_stage_ctx sc;         /**< what the stages may touch: their counters, caches */
 	uint64_t dirty_ports;            /**< bit per port with a non-empty txbuf */
 	struct psw_txbuf tx[PSW_MAX_PORTS];
-	struct psw_ct_cache ct_cache;    /**< this worker's recent connections */
-	struct psw_punt_bucket punt[PSW_MAX_PORTS];   /**< answers per input port */
+	struct psw_ct_cache ct_cache;    /**< this worker's recent connections (sc.ct_cache) */
 } __rte_cache_aligned;
 
+/** Ready a zeroed worker state: its stage context points at its own connection cache. */
 static inline void
-psw_count_event(struct psw_lcore *lc, enum psw_event ev)
+psw_lcore_init(struct psw_lcore *lc)
 {
-	lc->stats.events[ev]++;
-}
-
-/**
- * May the switch answer one more request that came in on port? Takes a
- * token; false (and the packet must be dropped as PSW_DROP_PUNT_LIMIT)
- * when the port's bucket is empty.
- */
-static inline bool
-psw_punt_allow(struct psw_lcore *lc, uint16_t port)
-{
-	struct psw_punt_bucket *b = &lc->punt[port < PSW_MAX_PORTS ? port : 0];
-	uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz(), add;
-
-	if (b->last == 0) {
-		b->tokens = PSW_PUNT_BURST;
-		b->last = now;
-	}
-	add = (now - b->last) * PSW_PUNT_RATE / hz;
-	if (add > 0) {
-		b->tokens = (uint32_t)RTE_MIN((uint64_t)b->tokens + add, (uint64_t)PSW_PUNT_BURST);
-		b->last += add * hz / PSW_PUNT_RATE;
-	}
-	if (b->tokens == 0)
-		return false;
-	b->tokens--;
-	return true;
+	lc->sc.ct_cache = &lc->ct_cache;
 }
 
 #endif /* PSW_LCORE_H */

@@ -20,12 +20,14 @@
 void
 psw_worker_process(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
 {
-	psw_parse_run(lc, t, b);
-	psw_guard_run(lc, t, b);
-	psw_conntrack_run(lc, t, b);
-	psw_service_run(lc, t, b);
-	psw_policy_run(lc, t, b);
-	psw_forward_run(lc, t, b);
+	struct psw_stage_ctx *sc = &lc->sc;
+
+	psw_parse_run(sc, t, b);
+	psw_guard_run(sc, t, b);
+	psw_conntrack_run(sc, t, b);
+	psw_service_run(sc, t, b);
+	psw_policy_run(sc, t, b);
+	psw_forward_run(sc, t, b);
 }
 
 static void
@@ -45,7 +47,7 @@ txbuf_flush(struct psw_lcore *lc, unsigned port)
 
 		rte_pktmbuf_free_bulk(&tb->pkts[sent], lost);
 		lc->stats.ports[port].tx_drop += lost;
-		lc->stats.drops[PSW_DROP_TX_FULL] += lost;
+		lc->sc.drops[PSW_DROP_TX_FULL] += lost;
 	}
 	tb->nb = 0;
 }
@@ -84,7 +86,7 @@ psw_worker_dispatch(struct psw_lcore *lc, struct psw_burst *b)
 		}
 		if (m->verdict == PSW_V_CONTINUE)
 			m->drop_reason = PSW_DROP_UNHANDLED;
-		lc->stats.drops[m->drop_reason]++;
+		lc->sc.drops[m->drop_reason]++;
 		drops[nb_drops++] = b->pkts[i];
 	}
 	if (nb_drops > 0)

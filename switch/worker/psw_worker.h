@@ -1,7 +1,8 @@
 /*
  * The worker loop: for each RX queue in its list (from the current table
- * snapshot), receive a burst, run parse -> guard -> forward, then hand every
- * packet to TX buffers or to the drop helper. TX buffers are flushed at the
+ * snapshot), receive a burst, run the stages (parse -> guard -> conntrack ->
+ * service -> policy -> forward, each with the worker's stage context), then
+ * hand every packet to TX buffers or to the drop helper. TX buffers are flushed at the
  * end of every loop iteration, before the quiescent-state report, so no
  * worker holds a packet for a port across a grace period.
  *

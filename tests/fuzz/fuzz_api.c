@@ -60,12 +60,14 @@ state_init(void)
 	st.nb_workers = cfg.workers.nb;
 	for (w = 0; w < st.nb_workers; w++) {
 		st.lcores[w] = rte_zmalloc("psw_lcore", sizeof(struct psw_lcore), RTE_CACHE_LINE_SIZE);
+		if (st.lcores[w] != NULL)
+			psw_lcore_init(st.lcores[w]);
 		if (st.lcores[w] == NULL)
 			return -1;
 		st.lcores[w]->worker = w;
-		st.lcores[w]->pol = rte_zmalloc("psw_pol_counts", PSW_POL_MAX_SLOTS * sizeof(*st.lcores[w]->pol),
+		st.lcores[w]->sc.pol = rte_zmalloc("psw_pol_counts", PSW_POL_MAX_SLOTS * sizeof(*st.lcores[w]->sc.pol),
 						RTE_CACHE_LINE_SIZE);
-		if (st.lcores[w]->pol == NULL)
+		if (st.lcores[w]->sc.pol == NULL)
 			return -1;
 	}
 	st.ct = psw_ct_create(4096, SOCKET_ID_ANY, psw_tables_qsbr());

@@ -258,10 +258,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	psw_fuzz_eal_init((*argv)[0], "stages");
 	mp = rte_pktmbuf_pool_create("fuzz_pool", 256, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	lc = rte_zmalloc("fuzz_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE);
+	if (lc != NULL)
+		psw_lcore_init(lc);
 	if (mp == NULL || lc == NULL)
 		die("mbufs");
-	lc->pol = rte_zmalloc("fuzz_pol", PSW_POL_MAX_SLOTS * sizeof(*lc->pol), RTE_CACHE_LINE_SIZE);
-	if (lc->pol == NULL)
+	lc->sc.pol = rte_zmalloc("fuzz_pol", PSW_POL_MAX_SLOTS * sizeof(*lc->sc.pol), RTE_CACHE_LINE_SIZE);
+	if (lc->sc.pol == NULL)
 		die("policy counters");
 	build_tables();
 	page = (size_t)sysconf(_SC_PAGESIZE);

@@ -173,6 +173,8 @@ bench_pipeline(const char *name, unsigned nb_dst, int ip6)
 		return;
 	t = make_tables(nb_dst);
 	lc = rte_zmalloc("lc", sizeof(*lc), RTE_CACHE_LINE_SIZE);
+	if (lc != NULL)
+		psw_lcore_init(lc);
 	struct rte_mbuf *frames[POOL_PKTS];
 	uint8_t copies[POOL_PKTS][128];
 	uint16_t lens[POOL_PKTS];
@@ -340,6 +342,8 @@ bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb
 		return;
 	t = make_tables(nb_backends);
 	lc = rte_zmalloc("lc", sizeof(*lc), RTE_CACHE_LINE_SIZE);
+	if (lc != NULL)
+		psw_lcore_init(lc);
 	memset(&spec.key, 0, sizeof(spec.key));
 	spec.key.family = 4;
 	spec.key.proto = IPPROTO_TCP;
@@ -364,7 +368,7 @@ bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb
 	t->ct = psw_ct_create(1u << 20, SOCKET_ID_ANY, psw_tables_qsbr());
 	if (nb_rules > 0) {
 		t->pol = make_policy(nb_rules);
-		lc->pol = rte_zmalloc("pol", PSW_POL_MAX_SLOTS * sizeof(*lc->pol), 0);
+		lc->sc.pol = rte_zmalloc("pol", PSW_POL_MAX_SLOTS * sizeof(*lc->sc.pol), 0);
 	}
 	if (t->svcs == NULL || t->ct == NULL) {
 		fprintf(stderr, "%s: no memory\n", name);
@@ -444,7 +448,7 @@ bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb
 	       (nb_rules ? "new connection + egress and ingress rte_acl classify" :
 			   "new connection: service pick (Maglev)+conntrack insert+DNAT+forward"));
 	free_policy(t->pol);
-	rte_free(lc->pol);
+	rte_free(lc->sc.pol);
 	for (j = 0; j < PSW_BURST_MAX; j++)
 		rte_pktmbuf_free(frames[j]);
 	psw_ct_destroy(t->ct);
@@ -577,6 +581,8 @@ bench_rings(void)
 	struct rte_mbuf *m;
 
 	st.lcores[0] = rte_zmalloc("lc", sizeof(struct psw_lcore), RTE_CACHE_LINE_SIZE);
+	if (st.lcores[0] != NULL)
+		psw_lcore_init(st.lcores[0]);
 	if (psw_config_parse(text, "<bench>", &cfg, err, sizeof(err)) < 0 ||
 	    psw_state_apply(&st, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bench: %s\n", err);

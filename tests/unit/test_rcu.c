@@ -191,6 +191,8 @@ main(int argc, char **argv)
 		return 1;
 	st.nb_workers = 1;
 	st.lcores[0] = rte_zmalloc("lc", sizeof(struct psw_lcore), RTE_CACHE_LINE_SIZE);
+	if (st.lcores[0] != NULL)
+		psw_lcore_init(st.lcores[0]);
 	CU_initialize_registry();
 	s = CU_add_suite("rcu", NULL, NULL);
 	CU_add_test(s, "publish thousands of versions while a worker forwards",

@@ -345,6 +345,7 @@ main(int argc, char **argv)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=psw_ut_svc%d", getpid());
 	if (rte_eal_init((int)RTE_DIM(eal_argv) - 1, eal_argv) < 0)
 		return 1;
+	psw_lcore_init(&lc);
 	CU_initialize_registry();
 	s = CU_add_suite("service stage", setup, NULL);
 	CU_add_test(s, "TCP to a Service without a connection, not a SYN: dropped", test_invalid_tcp_dropped);

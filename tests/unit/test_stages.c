@@ -365,7 +365,7 @@ test_guard_spoofing(void)
 	struct tpkt p = from_a();
 	struct psw_meta meta;
 	struct rte_mbuf *m;
-	uint64_t before = lc.stats.events[PSW_EV_FORWARDED4];
+	uint64_t before = lc.sc.events[PSW_EV_FORWARDED4];
 
 	p.src_mac[5] = 0x77;
 	m = tpkt_build(mp, &p);
@@ -389,7 +389,7 @@ test_guard_spoofing(void)
 	m = tpkt_arp(mp, mac_a, POD_B, GW4, RTE_ARP_OP_REQUEST);
 	EXPECT_DROP(run1(m, 0), PSW_DROP_SPOOF_IP);
 	rte_pktmbuf_free(m);
-	CU_ASSERT_EQUAL(lc.stats.events[PSW_EV_FORWARDED4], before);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_FORWARDED4], before);
 
 	/* the same frame from the uplink is not a pod's: no anti-spoofing */
 	p = from_a();
@@ -433,7 +433,7 @@ test_guard_arp(void)
 	struct rte_arp_hdr *arp;
 	struct rte_ether_hdr *eth;
 	struct psw_meta meta;
-	uint64_t replies = lc.stats.events[PSW_EV_ARP_REPLY];
+	uint64_t replies = lc.sc.events[PSW_EV_ARP_REPLY];
 
 	/* truncated ARP */
 	m = tpkt_arp(mp, mac_a, POD_A, GW4, RTE_ARP_OP_REQUEST);
@@ -452,7 +452,7 @@ test_guard_arp(void)
 	m = tpkt_arp(mp, mac_a, POD_A, GW4, RTE_ARP_OP_REPLY);
 	EXPECT_DROP(run1(m, 0), PSW_DROP_ARP_IGNORED);
 	rte_pktmbuf_free(m);
-	CU_ASSERT_EQUAL(lc.stats.events[PSW_EV_ARP_REPLY], replies);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_ARP_REPLY], replies);
 
 	/* request for the gateway, then for another pod (proxy ARP) */
 	for (int i = 0; i < 2; i++) {
@@ -477,7 +477,7 @@ test_guard_arp(void)
 	m = tpkt_arp(mp, mac_r, 0x0a000001, POD_B, RTE_ARP_OP_REQUEST);
 	EXPECT_DROP(run1(m, UPLINK_PORT), PSW_DROP_ARP_IGNORED);
 	rte_pktmbuf_free(m);
-	CU_ASSERT_EQUAL(lc.stats.events[PSW_EV_ARP_REPLY], replies + 2);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_ARP_REPLY], replies + 2);
 }
 
 static void
@@ -694,7 +694,7 @@ test_forward_ttl(void)
 	struct rte_ipv4_hdr *ip;
 	struct rte_ipv6_hdr *ip6;
 	uint8_t *icmp;
-	uint64_t sent = lc.stats.events[PSW_EV_ICMP_TIME_EXCEEDED];
+	uint64_t sent = lc.sc.events[PSW_EV_ICMP_TIME_EXCEEDED];
 
 	p.ttl = 1;
 	m = tpkt_build(mp, &p);
@@ -733,7 +733,7 @@ test_forward_ttl(void)
 	CU_ASSERT_EQUAL(((uint8_t *)(ip6 + 1))[0], 3);
 	CU_ASSERT_EQUAL(tpkt_ip6_cksum_verify(ip6, ip6 + 1), 0);
 	rte_pktmbuf_free(m);
-	CU_ASSERT_EQUAL(lc.stats.events[PSW_EV_ICMP_TIME_EXCEEDED], sent + 2);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_ICMP_TIME_EXCEEDED], sent + 2);
 }
 
 /* The 20-byte IPv4 checksum test agrees with rte_raw_cksum on random headers. */
@@ -823,8 +823,8 @@ test_dispatch_counts_and_frees(void)
 {
 	struct psw_burst b = { .nb = 0 };
 	unsigned avail = rte_mempool_avail_count(mp), i;
-	uint64_t spoof = lc.stats.drops[PSW_DROP_SPOOF_IP];
-	uint64_t runt = lc.stats.drops[PSW_DROP_RUNT];
+	uint64_t spoof = lc.sc.drops[PSW_DROP_SPOOF_IP];
+	uint64_t runt = lc.sc.drops[PSW_DROP_RUNT];
 
 	for (i = 0; i < PSW_BURST_MAX; i++) {
 		struct tpkt p = from_a();
@@ -841,8 +841,8 @@ test_dispatch_counts_and_frees(void)
 	/* forwarded packets stay buffered for port 1 until flushed */
 	psw_worker_dispatch(&lc, &b);
 	CU_ASSERT_EQUAL(b.nb, 0);
-	CU_ASSERT_EQUAL(lc.stats.drops[PSW_DROP_SPOOF_IP] - spoof, 16);
-	CU_ASSERT_EQUAL(lc.stats.drops[PSW_DROP_RUNT] - runt, 1);
+	CU_ASSERT_EQUAL(lc.sc.drops[PSW_DROP_SPOOF_IP] - spoof, 16);
+	CU_ASSERT_EQUAL(lc.sc.drops[PSW_DROP_RUNT] - runt, 1);
 	CU_ASSERT_EQUAL(lc.tx[1].nb, 15);
 	CU_ASSERT_EQUAL(rte_mempool_avail_count(mp), avail - 15);
 	/* port 1 does not exist in this process: flush frees and counts them */
@@ -875,6 +875,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "EAL init failed\n");
 		return 1;
 	}
+	psw_lcore_init(&lc);
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	s = CU_add_suite("stages", init_suite, NULL);

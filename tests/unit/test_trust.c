@@ -195,6 +195,8 @@ fresh(struct psw_pol_table *pt)
 	psw_ct_expire(t->ct, t->ct->size, true);
 	memset(&lc.ct_cache, 0, sizeof(lc.ct_cache));
 	memset(&lc.stats, 0, sizeof(lc.stats));
+	memset(lc.sc.drops, 0, sizeof(lc.sc.drops));
+	memset(lc.sc.events, 0, sizeof(lc.sc.events));
 	t->pol = pt;
 }
 
@@ -607,7 +609,7 @@ test_punt_path_rate_limited(void)
 	unsigned i, answered = 0, limited = 0;
 
 	fresh(NULL);
-	memset(lc.punt, 0, sizeof(lc.punt));
+	memset(lc.sc.punt, 0, sizeof(lc.sc.punt));
 	for (i = 0; i < 300; i++) {
 		struct rte_mbuf *m = tpkt_arp(mp, mac_v, V, GW, RTE_ARP_OP_REQUEST);
 		struct psw_meta meta = run(m, P_V);
@@ -625,7 +627,7 @@ test_punt_path_rate_limited(void)
 	       "echo over the rate answered");
 	expect(frame4(mac_w, IPPROTO_ICMP, W, GW, 5, 0, 8), P_W, PSW_V_TX, P_W, "W's ping refused for V's flood");
 	/* a second later the bucket is full again */
-	lc.punt[P_V].last -= rte_get_tsc_hz();
+	lc.sc.punt[P_V].last -= rte_get_tsc_hz();
 	expect(frame4(mac_v, IPPROTO_ICMP, V, GW, 6, 0, 8), P_V, PSW_V_TX, P_V, "echo after the refill");
 }
 
@@ -641,6 +643,7 @@ main(int argc, char **argv)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=psw_ut_trust%d", getpid());
 	if (rte_eal_init((int)RTE_DIM(eal_argv) - 1, eal_argv) < 0)
 		return 1;
+	psw_lcore_init(&lc);
 	if (setup() != 0) {
 		fprintf(stderr, "test_trust: setup failed\n");
 		return 1;

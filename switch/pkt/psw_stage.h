@@ -1,0 +1,109 @@
+/*
+ * What a stage may touch of the worker that runs it: its event and drop
+ * counters, its policy counters, its connection cache (by pointer) and the
+ * rate limiter of the switch's own answers. Every stage takes this context,
+ * the tables and a burst (psw_pkt.h):
+ *
+ *   void psw_<stage>_run(struct psw_stage_ctx *sc, const struct psw_tables *t,
+ *                        struct psw_burst *b);
+ *
+ * The worker (worker/psw_lcore.h) embeds one context per lcore; stages never
+ * see the rest of it (TX buffers, loop counters). Only its own worker writes
+ * a context; the control thread reads the counters (plain 64-bit loads,
+ * which do not tear on x86-64/arm64).
+ */
+#ifndef PSW_STAGE_H
+#define PSW_STAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_cycles.h>
+
+#include "psw_pkt.h"
+#include "psw_tables.h"
+
+/* Events that are not drops: counted the same way, named once. */
+#define PSW_EVENTS(_)                                                  \
+	_(ARP_REPLY,        "arp_reply",        "ARP requests answered")    \
+	_(ND_REPLY,         "nd_reply",         "neighbour solicitations answered") \
+	_(ECHO_REPLY,       "echo_reply",       "pings to the gateway answered") \
+	_(ICMP_TIME_EXCEEDED, "icmp_time_exceeded", "ICMP time-exceeded sent") \
+	_(FORWARDED4,       "forwarded_ip4",    "IPv4 packets routed")        \
+	_(FORWARDED6,       "forwarded_ip6",    "IPv6 packets routed")          \
+	_(CT_HIT,           "ct_hit",           "packets of tracked connections") \
+	_(CT_NEW,           "ct_new",           "connections created")         \
+	_(SVC_DNAT,         "svc_dnat",         "new connections to a Service load-balanced") \
+	_(SVC_REJECT,       "svc_reject",       "Service without endpoints: RST / unreachable sent") \
+	_(SVC_HAIRPIN,      "svc_hairpin",      "pod reached itself through its Service (masqueraded)")
+
+enum psw_event {
+#define _(sym, name, help) PSW_EV_##sym,
+	PSW_EVENTS(_)
+#undef _
+	PSW_EV_COUNT
+};
+
+/** Name of an event counter for `stats`. */
+const char *psw_event_name(unsigned ev);
+
+/*
+ * The switch's own answers (ARP and ND replies, echo replies, ICMP errors,
+ * TCP RSTs for Services without endpoints) are limited per input port and
+ * worker by a token bucket, so that a flood of requests cannot turn a
+ * worker into a reply generator: PSW_PUNT_RATE answers a second, bursts of
+ * PSW_PUNT_BURST. Over the rate the request is dropped (punt_limit).
+ */
+#define PSW_PUNT_RATE  1000u
+#define PSW_PUNT_BURST 100u
+
+struct psw_punt_bucket {
+	uint64_t last;                   /**< TSC of the last refill; 0 = full */
+	uint32_t tokens;
+};
+
+struct psw_ct_cache;
+struct psw_pol_counts;
+
+struct psw_stage_ctx {
+	uint64_t drops[PSW_DROP_COUNT];  /**< by reason (the worker's dispatch counts most) */
+	uint64_t events[PSW_EV_COUNT];
+	struct psw_pol_counts *pol;      /**< PSW_POL_MAX_SLOTS connection counters per policy; NULL = none */
+	struct psw_ct_cache *ct_cache;   /**< the worker's recent connections; NULL = none */
+	struct psw_punt_bucket punt[PSW_MAX_PORTS];   /**< the switch's answers, per input port */
+};
+
+static inline void
+psw_count_event(struct psw_stage_ctx *sc, enum psw_event ev)
+{
+	sc->events[ev]++;
+}
+
+/**
+ * May the switch answer one more request that came in on port? Takes a
+ * token; false (and the packet must be dropped as PSW_DROP_PUNT_LIMIT)
+ * when the port's bucket is empty.
+ */
+static inline bool
+psw_punt_allow(struct psw_stage_ctx *sc, uint16_t port)
+{
+	struct psw_punt_bucket *b = &sc->punt[port < PSW_MAX_PORTS ? port : 0];
+	uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz(), add;
+
+	if (b->last == 0) {
+		b->tokens = PSW_PUNT_BURST;
+		b->last = now;
+	}
+	add = (now - b->last) * PSW_PUNT_RATE / hz;
+	if (add > 0) {
+		b->tokens = (uint32_t)RTE_MIN((uint64_t)b->tokens + add, (uint64_t)PSW_PUNT_BURST);
+		b->last += add * hz / PSW_PUNT_RATE;
+	}
+	if (b->tokens == 0)
+		return false;
+	b->tokens--;
+	return true;
+}
+
+#endif /* PSW_STAGE_H */
