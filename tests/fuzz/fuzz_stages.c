@@ -64,6 +64,7 @@ static struct psw_tables *t;
 static struct psw_lcore *lc;
 static struct psw_pol_table *pol_tables[4];
 static unsigned mp_baseline;
+static bool verbose;                 /* PSW_FUZZ_VERBOSE set: print every verdict */
 
 /* One page of frame followed by one unreadable page, per burst slot. */
 static uint8_t *guarded;
@@ -255,6 +256,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	unsigned i;
 
+	verbose = getenv("PSW_FUZZ_VERBOSE") != NULL;
 	psw_fuzz_eal_init((*argv)[0], "stages");
 	mp = rte_pktmbuf_pool_create("fuzz_pool", 256, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	lc = rte_zmalloc("fuzz_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE);
@@ -366,6 +368,13 @@ check_verdicts(const struct psw_burst *b)
 			abort();            /* a drop without a named reason */
 		if (m->verdict > PSW_V_DROP)
 			abort();
+		if (verbose)
+			fprintf(stderr, "frame %u: in %u, %u bytes -> %s %s\n", i, m->in_port,
+				rte_pktmbuf_data_len(b->pkts[i]),
+				m->verdict == PSW_V_TX ? "tx" : m->verdict == PSW_V_DROP ? "drop" : "continue",
+				m->verdict == PSW_V_DROP ? psw_drop_name(m->drop_reason) :
+				m->verdict == PSW_V_TX ? (m->out_port == P_V ? "V" : m->out_port == P_W ? "W" :
+							  m->out_port == P_UPLINK ? "uplink" : "node") : "");
 	}
 }
 

@@ -106,12 +106,19 @@ def stage_seeds():
     }
     frags = fragment(IP(src=V, dst=W) / UDP(sport=7, dport=7) / Raw(b"z" * 64), fragsize=32)
     seeds["ip4-fragments"] = burst(0, *[(P_V, from_v(f)) for f in frags])
-    # A backend's ICMP error about a Service connection (un-NAT-ed), and a forged one.
-    q = IPerror(src=W, dst=V) / UDPerror(sport=5353, dport=33000)
+    # A backend's ICMP error about a Service connection (un-NAT-ed: it quotes
+    # the datagram as the backend received it, after DNAT), and a forged one.
+    q = IPerror(src=V, dst=W) / UDPerror(sport=33000, dport=5353)
     seeds["icmp-error"] = burst(0, (P_V, from_v(IP(src=V, dst=VIP) / UDP(sport=33000, dport=53))),
                                 (P_W, from_w(IP(src=W, dst=V) / ICMP(type=3, code=3) / bytes(q))),
                                 (P_W, from_w(IP(src=W, dst="8.8.8.8") / ICMP(type=3, code=3) / bytes(q))))
-    q6 = IPv6(src=W6, dst=V6) / UDP(sport=5353, dport=33001)
+    q6 = IPv6(src=V6, dst=W6) / UDP(sport=33001, dport=5353)
+    seeds["icmp-error-tcp"] = burst(0, (P_V, from_v(IP(src=V, dst=VIP) / TCP(sport=41002, dport=80, flags="S", seq=7))),
+                                    (P_W, from_w(IP(src=W, dst=V) / ICMP(type=3, code=4, nexthopmtu=1400) /
+                                                 bytes(IPerror(src=V, dst=W) / TCP(sport=41002, dport=8080, flags="S", seq=7)))))
+    seeds["icmp6-error"] = burst(0, (P_V, from_v(IPv6(src=V6, dst=VIP6) / UDP(sport=33002, dport=53))),
+                                 (P_W, from_w(IPv6(src=W6, dst=V6) / ICMPv6DestUnreach(code=4) /
+                                              bytes(IPv6(src=V6, dst=W6) / UDP(sport=33002, dport=5353)))))
     seeds["icmp6-error-hbh"] = burst(0, (P_V, from_v(IPv6(src=V6, dst=VIP6) / UDP(sport=33001, dport=53))),
                                      (P_W, from_w(IPv6(src=W6, dst=V6) / IPv6ExtHdrHopByHop() /
                                                   ICMPv6DestUnreach(code=4) / bytes(q6))))
