@@ -394,7 +394,7 @@ class Soak:
                   "denied_ok": 0, "refused_ok": 0, "frames_sent": 0, "frames_built": 0,
                   "policy_changes": 0, "services": 0}
         self.kinds = {}
-        self.rss_by_round = []
+        self.rss_by_round, self.load_by_round = [], []
         self.fuzz_drops, self.other_drops, self.unexplained = {}, {}, {}
         self.round, self.phase_name, self.phase_drops = "setup", "setup", {}
 
@@ -514,14 +514,25 @@ class Soak:
         r = ns.sh("echo hi | socat -T %d - %s:%d" % (timeout, fam, port), check_rc=False, timeout=timeout + 10)
         return r.stdout.strip(), r.stderr.strip()
 
+    def evidence(self, again):
+        """What a failed probe leaves to go on: the drops of the phase so far
+        and whether the same probe, repeated at once, is answered."""
+        grown = {}
+        self.add_drops(grown, self.phase_drops, self.drops())
+        return "; drops in this phase so far %s; repeated: %s" % (json.dumps(grown), again())
+
     def allowed_tcp(self, ns, addr, port, names):
         out, err = self.tcp(ns, addr, port)
-        if self.expect("TCP to %s:%d" % (addr, port), out in names, "answered %r %r" % (out, err)):
+        if self.expect("TCP from %s to %s:%d" % (ns.name, addr, port), out in names, "answered %r %r%s"
+                       % (out, err, "" if out in names else
+                          self.evidence(lambda: repr(self.tcp(ns, addr, port))))):
             self.n["tcp_ok"] += 1
 
     def allowed_udp(self, ns, addr, port, names):
         out, err = self.udp(ns, addr, port)
-        if self.expect("UDP to %s:%d" % (addr, port), out in names, "answered %r %r" % (out, err)):
+        if self.expect("UDP from %s to %s:%d" % (ns.name, addr, port), out in names, "answered %r %r%s"
+                       % (out, err, "" if out in names else
+                          self.evidence(lambda: repr(self.udp(ns, addr, port))))):
             self.n["udp_ok"] += 1
 
     def denied(self, what, out):
@@ -630,6 +641,7 @@ class Soak:
         self.phase("between rounds")
         self.n["rounds"] += 1
         self.rss_by_round.append(rss(self.sw.proc.pid)["VmRSS"])
+        self.load_by_round.append(os.getloadavg()[0])
         if i == 0:
             self.warm = rss(self.sw.proc.pid)
 
@@ -733,7 +745,7 @@ class Soak:
             "malformed_kinds": self.kinds, "drops_total": total, "drops_malformed_windows": self.fuzz_drops,
             "drops_outside": self.other_drops, "unexplained": self.unexplained,
             "baseline": {k: v for k, v in b.items() if k not in ("drops",)}, "rss_after_round_1": w,
-            "rss_by_round": self.rss_by_round,
+            "rss_by_round": self.rss_by_round, "load_by_round": self.load_by_round,
             "end": {k: v for k, v in end.items() if k not in ("drops",)},
             "conntrack_drain_s": round(drain_s, 1), "conntrack_left": items, "stream": stream,
             "pings": pings, "stream_socket": sock.strip(), "stream_retransmits": retrans,
@@ -774,6 +786,10 @@ class Soak:
         print("  drops during malformed frames: %s" % json.dumps(dict(sorted(s["drops_malformed_windows"].items()))))
         print("  drops the rest of the time: %s" % json.dumps(dict(sorted(s["drops_outside"].items()))))
         print("  unexplained drops: %s" % (json.dumps(s["unexplained"]) if s["unexplained"] else "none"))
+        if self.load_by_round:
+            print("  machine load (1-minute average, %d cores) over the rounds: median %.1f, max %.1f"
+                  % (os.cpu_count(), sorted(self.load_by_round)[len(self.load_by_round) // 2],
+                     max(self.load_by_round)))
         print("  findings: %s" % ("; ".join(self.failures) if self.failures else "none"), flush=True)
 
 
