@@ -475,8 +475,13 @@ cmd_add(struct cni *c)
 	if (json_object_get(c->conf, "ipam") != NULL &&
 	    (ipam = run_ipam(c, "ADD", &rc)) == NULL)
 		return rc;
-	if (kernel)
+	if (kernel) {
 		host_ifname(c, host);
+		/* a host end of this very name is ours, left over from an ADD that
+		 * failed or a namespace the kernel is still tearing down: the switch
+		 * refuses to take an existing interface, so it goes first */
+		psw_nl_link_del(host);
+	}
 	mac = c->mac_arg[0] ? c->mac_arg :
 	      json_string_value(json_object_get(json_object_get(c->conf, "runtimeConfig"), "mac"));
 	args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b}", "container_id", c->container_id,
