@@ -284,7 +284,7 @@ psw_apisrv_create(const char *path, const char *group, int epfd, struct psw_stat
 	}
 	unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0) {
 		snprintf(err, err_len, "api.socket '%s': %s", path, strerror(errno));
 		goto out_free;
 	}

@@ -496,8 +496,8 @@ def api_survives_bad_clients(scope):
 
     def raw(data, read=True, close_early=False):
         c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(sw.sock)           # blocking: waits for room in the listen queue
         c.settimeout(10)
-        c.connect(sw.sock)
         try:
             c.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
