@@ -292,11 +292,12 @@ spec: {selector: {app: big}, ports: [{port: 80, targetPort: 8080}, {name: u, por
     check(est.stdout.readline() == b"before\n", "established connection not working")
     # flood: 1500 new UDP flows from distinct source ports fill the table
     # (1024), faster than unanswered entries expire early under pressure (2 s)
-    client.ns.sh("python3 -c \"import socket\n"
-                 "for p in range(20000, 21500):\n"
-                 "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-                 "    s.bind(('', p)); s.sendto(b'x', ('%s', 53)); s.close()\"" % vip,
-                 check_rc=False, timeout=60)
+    r = client.ns.sh("%s -c \"import socket\n"
+                     "for p in range(20000, 21500):\n"
+                     "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                     "    s.bind(('', p)); s.sendto(b'x', ('%s', 53)); s.close()\n"
+                     "print('sent')\"" % (sys.executable, vip), check_rc=False, timeout=60)
+    check(r.returncode == 0 and "sent" in r.stdout, "the flood did not run: %r %r" % (r.stdout, r.stderr))
     st = sw.ok("stats")
     check(st["conntrack"]["refused_full"] > 0 and st["drops"]["ct_full"] > 0,
           "the table never filled: %s" % st["conntrack"])
@@ -558,12 +559,12 @@ kind: Service
 metadata: {name: v6}
 spec: {clusterIP: "fd00:96::10", selector: {app: v6}, ports: [{port: 80, targetPort: 8080}]}
 """)
-    r = client.ns.sh("socat -T 3 - TCP6:[fd00:96::10]:80,connect-timeout=3 </dev/null", check_rc=False,
+    r = client.ns.sh("socat -T 10 - TCP6:[fd00:96::10]:80,connect-timeout=3 </dev/null", check_rc=False,
                      timeout=10)
     check(r.stdout.strip() == "v6web", "IPv6 ClusterIP: %r %r (drops: %s)" % (
         r.stdout, r.stderr, {k: v for k, v in sw.ok("stats")["drops"].items() if v}))
     # and the same pod through its own IPv6 Service (hairpin over IPv6)
-    r = web.ns.sh("socat -T 3 - TCP6:[fd00:96::10]:80,connect-timeout=3 </dev/null", check_rc=False,
+    r = web.ns.sh("socat -T 10 - TCP6:[fd00:96::10]:80,connect-timeout=3 </dev/null", check_rc=False,
                   timeout=10)
     check(r.stdout.strip() == "v6web", "IPv6 hairpin: %r %r" % (r.stdout, r.stderr))
     sw.stop()
