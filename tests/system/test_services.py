@@ -560,12 +560,12 @@ metadata: {name: v6}
 spec: {clusterIP: "fd00:96::10", selector: {app: v6}, ports: [{port: 80, targetPort: 8080}]}
 """)
     r = client.ns.sh("socat -T 10 - TCP6:[fd00:96::10]:80,connect-timeout=3 </dev/null", check_rc=False,
-                     timeout=10)
+                     timeout=20)
     check(r.stdout.strip() == "v6web", "IPv6 ClusterIP: %r %r (drops: %s)" % (
         r.stdout, r.stderr, {k: v for k, v in sw.ok("stats")["drops"].items() if v}))
     # and the same pod through its own IPv6 Service (hairpin over IPv6)
     r = web.ns.sh("socat -T 10 - TCP6:[fd00:96::10]:80,connect-timeout=3 </dev/null", check_rc=False,
-                  timeout=10)
+                  timeout=20)
     check(r.stdout.strip() == "v6web", "IPv6 hairpin: %r %r" % (r.stdout, r.stderr))
     sw.stop()
 
