@@ -79,6 +79,20 @@ MALFORMED_DROPS = {
 # multicast, neighbour solicitations the switch does not answer, ARP probes).
 BACKGROUND_DROPS = {"policy_ingress", "policy_egress", "multicast", "nd_ignored", "arp_ignored"}
 
+# A UDP server answering each datagram with the pod's name: one process, no
+# fork (socat's UDP-RECVFROM,fork can hand a datagram to a child that has
+# already answered, and the client then sees silence with no drop anywhere).
+UDP_SERVER = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", int(sys.argv[2])))
+answer = (sys.argv[1] + "\n").encode()
+while True:
+    _, peer = s.recvfrom(4096)
+    s.sendto(answer, peer)
+"""
+
 STREAM_CLIENT = r"""
 import json, os, signal, socket, sys, time
 dst, port, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -451,6 +465,9 @@ class Soak:
         with open(script, "w") as f:
             f.write(STREAM_CLIENT)
         self.stream_status = sc.path("stream.json")
+        self.udp_server = sc.path("udp_server.py")
+        with open(self.udp_server, "w") as f:
+            f.write(UDP_SERVER)
         self.stream = self.keep_a.popen("exec %s %s %s %d %s" % (PY, script, self.b4, STREAM_PORT,
                                                                   self.stream_status))
         self.ping4_out, self.ping6_out = sc.path("ping4.txt"), sc.path("ping6.txt")
@@ -555,10 +572,10 @@ class Soak:
         self.round = i
         sw, sc, rt = self.sw, self.scope, self.rt
         pods, procs = [], []
-        self.phase("attach")
         # attach through libcni; pod 0 at the fuzz pod's fixed address
         for k, ns in enumerate(self.round_ns):
             name, cid = "r%d-p%d" % (i, k), "soak-r%d-p%d" % (i, k)
+            self.phase("attach %s%s" % (name, " (requested address and MAC)" if k == 0 else ""))
             cap = {"ips": [FUZZ_IP4 + "/24", FUZZ_IP6 + "/64"], "mac": FUZZ_MAC} if k == 0 else None
             r = rt.add(ns, cid, name, NS, cap=cap)
             pods.append({"ns": ns, "name": name, "cid": cid, "ip4": test_cni.pod_ip(r),
@@ -570,8 +587,7 @@ class Soak:
         for p in pods:
             procs.append(p["ns"].popen("exec socat TCP6-LISTEN:8080,ipv6only=0,fork,reuseaddr SYSTEM:'echo %s'"
                                        % p["name"]))
-            procs.append(p["ns"].popen("exec socat UDP6-RECVFROM:5353,ipv6only=0,fork,reuseaddr SYSTEM:'echo %s'"
-                                       % p["name"]))
+            procs.append(p["ns"].popen("exec %s %s %s 5353" % (PY, self.udp_server, p["name"])))
         for p in pods:
             self.wait_listening(p["ns"], 8080)
             self.wait_listening(p["ns"], 5353, proto="u")
