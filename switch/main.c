@@ -32,6 +32,7 @@
 
 #include "psw_apisrv.h"
 #include "psw_build.h"
+#include "psw_ct_ctl.h"
 #include "psw_ctl_loop.h"
 #include "psw_ipam.h"
 #include "psw_k8s.h"
@@ -40,6 +41,7 @@
 #include "psw_service.h"
 #include "psw_port.h"
 #include "psw_policy.h"
+#include "psw_service_ctl.h"
 #include "psw_state.h"
 #include "psw_tables.h"
 #include "psw_worker.h"

@@ -23,6 +23,7 @@
 #include "psw_apisrv.h"
 #include "psw_build.h"
 #include "psw_ct.h"
+#include "psw_ct_ctl.h"
 #include "psw_ipam.h"
 #include "psw_k8s.h"
 #include "psw_netpol.h"

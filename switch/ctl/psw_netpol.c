@@ -27,6 +27,7 @@
 #include "psw_k8s.h"
 #include "psw_netpol.h"
 #include "psw_netpol_priv.h"
+#include "psw_policy_ctl.h"
 #include "psw_port.h"
 #include "psw_state.h"
 

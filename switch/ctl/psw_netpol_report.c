@@ -13,7 +13,9 @@
 #include "psw_k8s.h"
 #include "psw_netpol.h"
 #include "psw_netpol_priv.h"
+#include "psw_policy_ctl.h"
 #include "psw_service.h"
+#include "psw_service_ctl.h"
 #include "psw_state.h"
 
 json_t *

@@ -24,8 +24,10 @@
 #include <rte_malloc.h>
 
 #include "psw_ct.h"
+#include "psw_ct_ctl.h"
 #include "psw_k8s.h"
 #include "psw_service.h"
+#include "psw_service_ctl.h"
 #include "psw_state.h"
 
 struct spec_list {

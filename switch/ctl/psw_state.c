@@ -9,12 +9,14 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include "psw_ct_ctl.h"
 #include "psw_forward_ctl.h"
 #include "psw_ipam.h"
 #include "psw_netpol.h"
 #include "psw_service.h"
 #include "psw_port.h"
 #include "psw_netpol.h"
+#include "psw_service_ctl.h"
 #include "psw_state.h"
 
 /* Settings that only a restart can change. */

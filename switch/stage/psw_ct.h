@@ -326,6 +326,22 @@ int psw_ct_insert_zone(struct psw_ct *ct, const struct psw_ct_key *orig,
 		       const struct psw_ct_key *reply, uint32_t svc, uint32_t backend,
 		       uint8_t flags, uint16_t zone, uint64_t now);
 
+struct psw_stage_ctx;
+
+/**
+ * Open a connection for packet m (the one helper the service and policy
+ * stages share): insert orig / reply in the packet's zone (its input
+ * port), give it its first state, account the packet in direction dir
+ * (TCP state and windows), point m at it (m->ct) and count ct_new.
+ * @return the entry's hit (index << 1 | dir), or a negative errno of
+ *         psw_ct_insert_zone: -EEXIST is left to the caller (another
+ *         worker opened it first, the packet untouched); any other
+ *         refusal drops the packet (ct_full, ct_port_limit, ct_clash).
+ */
+int psw_ct_open(struct psw_stage_ctx *sc, struct psw_ct *ct, struct rte_mbuf *pkt, struct psw_meta *m,
+		const struct psw_ct_key *orig, const struct psw_ct_key *reply, uint32_t svc,
+		uint32_t backend, uint8_t flags, uint8_t state, unsigned dir, uint64_t now);
+
 /** psw_ct_insert_zone in zone PSW_CT_ZONE_ANY (tests, affinity records). */
 static inline int
 psw_ct_insert(struct psw_ct *ct, const struct psw_ct_key *orig, const struct psw_ct_key *reply,
@@ -403,34 +419,5 @@ psw_ct_entry(struct psw_ct *ct, uint32_t hit)
 {
 	return &ct->entries[hit >> 1];
 }
-
-/* Control side (psw_ct_ctl.c). */
-
-/**
- * Create a table of size entries (rounded up to a power of two, at least
- * 1024) on socket. qsbr is the workers' RCU variable. NULL + rte_errno.
- */
-struct psw_ct *psw_ct_create(uint32_t size, int socket, struct rte_rcu_qsbr *qsbr);
-void psw_ct_destroy(struct psw_ct *ct);
-
-/** Entries one zone (a port) may hold; 0 or more than the table: no limit. */
-void psw_ct_set_zone_max(struct psw_ct *ct, uint32_t max);
-
-/**
- * Expire idle entries: examine up to budget entries from where the last
- * call stopped, delete the keys of those idle longer than their state's
- * timeout, and free entries whose grace period has passed.
- * @return the number of entries deleted by this call.
- */
-unsigned psw_ct_expire(struct psw_ct *ct, unsigned budget, bool all);
-
-/** Forget every connection of Service port svc (its id) to backend addr:port (network order). */
-unsigned psw_ct_flush_backend(struct psw_ct *ct, uint32_t svc, const uint8_t *addr, uint16_t port);
-
-/** Entries in use. */
-uint32_t psw_ct_count(const struct psw_ct *ct);
-
-/** Name of a state, for dumps. */
-const char *psw_ct_state_name(unsigned state);
 
 #endif /* PSW_CT_H */

@@ -10,6 +10,7 @@
 #include <rte_malloc.h>
 
 #include "psw_ct.h"
+#include "psw_ct_ctl.h"
 
 /* A deleted entry waiting for its grace period, with its keys' positions (control thread only). */
 struct psw_ct_retired {

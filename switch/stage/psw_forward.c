@@ -11,97 +11,9 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include "psw_answer.h"
 #include "psw_csum.h"
 #include "psw_forward.h"
-
-#define ICMP_TIME_EXCEEDED 11
-#define ICMP6_TIME_EXCEEDED 3
-#define IP6_MIN_MTU 1280
-
-/* ICMP types that are errors: never answer an error with an error. */
-static inline bool
-icmp4_is_error(uint8_t type)
-{
-	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
-}
-
-int
-psw_icmp_time_exceeded(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
-{
-	return psw_icmp_error(t, pkt, m, ICMP_TIME_EXCEEDED, 0, ICMP6_TIME_EXCEEDED, 0);
-}
-
-int
-psw_icmp_error(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
-	       uint8_t type4, uint8_t code4, uint8_t type6, uint8_t code6)
-{
-	uint8_t *frame = rte_pktmbuf_mtod(pkt, uint8_t *);
-	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
-	unsigned l3 = m->l2_len, quote, hdr, room;
-
-	if (pkt->nb_segs != 1 || (m->flags & PSW_F_FRAG_LATER))
-		return -1;
-	room = rte_pktmbuf_data_len(pkt) + rte_pktmbuf_tailroom(pkt);
-	if (m->l3 == PSW_L3_IPV4) {
-		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + l3);
-		struct rte_icmp_hdr *icmp;
-
-		if (m->l4_proto == IPPROTO_ICMP && (m->flags & PSW_F_L4) &&
-		    icmp4_is_error((uint8_t)(m->dport >> 8)))
-			return -1;
-		hdr = sizeof(*ip) + sizeof(*icmp);
-		quote = RTE_MIN((unsigned)m->l3_len + 8u, (unsigned)m->l3_payload);
-		if (l3 + hdr + quote > room)
-			return -1;
-		memmove(frame + l3 + hdr, frame + l3, quote);
-		pkt->data_len = (uint16_t)(l3 + hdr + quote);
-		pkt->pkt_len = pkt->data_len;
-		memset(ip, 0, sizeof(*ip));
-		ip->version_ihl = RTE_IPV4_VHL_DEF;
-		ip->type_of_service = 0xc0;     /* internetwork control */
-		ip->total_length = rte_cpu_to_be_16((uint16_t)(hdr + quote));
-		ip->time_to_live = 64;
-		ip->next_proto_id = IPPROTO_ICMP;
-		ip->src_addr = t->node.gw4;
-		ip->dst_addr = m->src4;
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
-		icmp = (struct rte_icmp_hdr *)(ip + 1);
-		memset(icmp, 0, sizeof(*icmp));
-		icmp->icmp_type = type4;
-		icmp->icmp_code = code4;
-		icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, sizeof(*icmp) + quote);
-	} else {
-		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(frame + l3);
-		uint8_t *icmp;
-
-		if (!t->node.has_ip6)
-			return -1;
-		if (m->l4_proto == IPPROTO_ICMPV6 && (m->flags & PSW_F_L4) && (m->dport >> 8) < 128)
-			return -1;
-		hdr = sizeof(*ip) + 8;
-		quote = RTE_MIN((unsigned)m->l3_payload, IP6_MIN_MTU - hdr);
-		if (l3 + hdr + quote > room)
-			return -1;
-		memmove(frame + l3 + hdr, frame + l3, quote);
-		pkt->data_len = (uint16_t)(l3 + hdr + quote);
-		pkt->pkt_len = pkt->data_len;
-		ip->vtc_flow = RTE_BE32(6u << 28);
-		ip->payload_len = rte_cpu_to_be_16((uint16_t)(8 + quote));
-		ip->proto = IPPROTO_ICMPV6;
-		ip->hop_limits = 64;
-		memcpy(ip->dst_addr, m->src6, 16);
-		memcpy(ip->src_addr, t->node.gw6, 16);
-		icmp = (uint8_t *)(ip + 1);
-		memset(icmp, 0, 8);
-		icmp[0] = type6;
-		icmp[1] = code6;
-		*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
-	}
-	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
-	rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
-	psw_set_tx(m, m->in_port);
-	return 0;
-}
 
 /* Routed frames leave untagged: drop the VLAN tags, keep the Ethernet header. */
 static inline struct rte_ether_hdr *

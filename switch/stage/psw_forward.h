@@ -21,21 +21,4 @@
 
 void psw_forward_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b);
 
-/**
- * Rewrite pkt in place into an ICMP(v6) time-exceeded error from the gateway
- * to its source, to be sent back out its input port.
- * @return 0, or -1 when no error may or can be sent (caller drops).
- */
-int psw_icmp_time_exceeded(const struct psw_tables *t, struct rte_mbuf *pkt,
-			   struct psw_meta *m);
-
-/**
- * Rewrite pkt in place into an ICMP (type4/code4) or ICMPv6 (type6/code6)
- * error from the gateway to its source, quoting it, to go back out its
- * input port. Never answers an ICMP error or a non-first fragment.
- * @return 0, or -1 (caller drops).
- */
-int psw_icmp_error(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
-		   uint8_t type4, uint8_t code4, uint8_t type6, uint8_t code6);
-
 #endif /* PSW_FORWARD_H */

@@ -1,4 +1,4 @@
-/* guard stage: anti-spoofing and the gateway's ARP / ND / echo answers. */
+/* guard stage: anti-spoofing, and which ARP / ND / echo requests the switch answers (psw_answer.c builds the answers). */
 #include <netinet/in.h>
 #include <string.h>
 
@@ -9,17 +9,12 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
-#include "psw_csum.h"
+#include "psw_answer.h"
 #include "psw_guard.h"
 
 #define ICMP6_ECHO_REQUEST 128
-#define ICMP6_ECHO_REPLY   129
 #define ND_NEIGHBOR_SOLICIT 135
-#define ND_NEIGHBOR_ADVERT 136
-#define ND_OPT_TARGET_LLADDR 2
-#define ND_NA_FLAGS (0x80 | 0x40 | 0x20) /* router, solicited, override */
 #define ND_NS_LEN 24                     /* type..target, before options */
-#define ND_NA_LEN 32                     /* NA with a target link-layer option */
 
 static inline const struct psw_pod *
 in_pod(const struct psw_tables *t, const struct psw_meta *m)
@@ -78,19 +73,10 @@ ip6_is_unspecified(const uint8_t *a)
 	return memcmp(a, zero, 16) == 0;
 }
 
-/* Turn the frame around: destination = its source, source = the gateway. */
-static inline void
-eth_answer(struct rte_ether_hdr *eth, const struct psw_tables *t)
-{
-	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
-	rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
-}
-
 static void
 guard_arp(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	  struct psw_meta *m, const struct psw_pod *pod)
 {
-	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
 	struct rte_arp_hdr *arp;
 	uint32_t sip, tip;
 
@@ -132,13 +118,7 @@ guard_arp(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf 
 		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 		return;
 	}
-	arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REPLY);
-	rte_ether_addr_copy(&arp->arp_data.arp_sha, &arp->arp_data.arp_tha);
-	rte_ether_addr_copy(&t->node.gw_mac, &arp->arp_data.arp_sha);
-	arp->arp_data.arp_tip = sip;
-	arp->arp_data.arp_sip = tip;
-	eth_answer(eth, t);
-	psw_set_tx(m, m->in_port);
+	psw_answer_arp(t, pkt, m);
 	psw_count_event(sc, PSW_EV_ARP_REPLY);
 }
 
@@ -147,11 +127,9 @@ static void
 guard_nd(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	 struct psw_meta *m, const struct psw_pod *pod)
 {
-	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
 	struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv6_hdr *, m->l2_len);
 	uint8_t *icmp = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l4_off);
 	unsigned icmp_len = m->l2_len + m->l3_payload - m->l4_off;
-	unsigned need = m->l4_off + ND_NA_LEN;
 	uint8_t target[16];
 
 	if ((m->dport >> 8) != ND_NEIGHBOR_SOLICIT || icmp_len < ND_NS_LEN ||
@@ -170,29 +148,10 @@ guard_nd(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *
 		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 		return;
 	}
-	/* The NA is 32 bytes of ICMPv6: grow or shrink the frame to fit. */
-	if (need > rte_pktmbuf_data_len(pkt)) {
-		if (rte_pktmbuf_append(pkt, (uint16_t)(need - rte_pktmbuf_data_len(pkt))) == NULL) {
-			psw_set_drop(m, PSW_DROP_ND_IGNORED);
-			return;
-		}
-	} else {
-		rte_pktmbuf_trim(pkt, (uint16_t)(rte_pktmbuf_data_len(pkt) - need));
+	if (psw_answer_nd(t, pkt, m, target) < 0) {
+		psw_set_drop(m, PSW_DROP_ND_IGNORED);
+		return;
 	}
-	eth_answer(eth, t);
-	memcpy(ip->dst_addr, m->src6, 16);
-	memcpy(ip->src_addr, target, 16);
-	ip->payload_len = RTE_BE16(ND_NA_LEN);
-	ip->hop_limits = 255;
-	memset(icmp, 0, ND_NA_LEN);
-	icmp[0] = ND_NEIGHBOR_ADVERT;
-	icmp[4] = ND_NA_FLAGS;
-	memcpy(icmp + 8, target, 16);
-	icmp[24] = ND_OPT_TARGET_LLADDR;
-	icmp[25] = 1;                       /* option length in units of 8 bytes */
-	memcpy(icmp + 26, &t->node.gw_mac, RTE_ETHER_ADDR_LEN);
-	*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
-	psw_set_tx(m, m->in_port);
 	psw_count_event(sc, PSW_EV_ND_REPLY);
 }
 
@@ -200,9 +159,6 @@ static void
 guard_echo4(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	    struct psw_meta *m)
 {
-	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv4_hdr *, m->l2_len);
-	struct rte_icmp_hdr *icmp;
-
 	if (m->l4_proto != IPPROTO_ICMP || !(m->flags & PSW_F_L4) || (m->flags & PSW_F_FRAG) ||
 	    (m->dport >> 8) != RTE_IP_ICMP_ECHO_REQUEST) {
 		/* maybe a reply to a masqueraded (hairpin) connection: conntrack decides */
@@ -213,19 +169,7 @@ guard_echo4(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 		return;
 	}
-	icmp = rte_pktmbuf_mtod_offset(pkt, struct rte_icmp_hdr *, m->l4_off);
-	icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
-	icmp->icmp_cksum = psw_csum_update16(icmp->icmp_cksum,
-					     RTE_BE16(RTE_IP_ICMP_ECHO_REQUEST << 8),
-					     RTE_BE16(RTE_IP_ICMP_ECHO_REPLY << 8));
-	/* answered from the address that was pinged: the gateway or a node address */
-	ip->src_addr = ip->dst_addr;
-	ip->dst_addr = m->src4;
-	ip->time_to_live = 64;
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	eth_answer(rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *), t);
-	psw_set_tx(m, m->in_port);
+	psw_answer_echo4(t, pkt, m);
 	psw_count_event(sc, PSW_EV_ECHO_REPLY);
 }
 
@@ -233,9 +177,6 @@ static void
 guard_echo6(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	    struct psw_meta *m)
 {
-	struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv6_hdr *, m->l2_len);
-	uint16_t *csum;
-
 	if (m->l4_proto != IPPROTO_ICMPV6 || !(m->flags & PSW_F_L4) || (m->flags & PSW_F_FRAG) ||
 	    (m->dport >> 8) != ICMP6_ECHO_REQUEST) {
 		m->flags |= PSW_F_TO_GW;
@@ -245,16 +186,7 @@ guard_echo6(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 		return;
 	}
-	/* Swapping the addresses leaves the pseudo-header sum unchanged. */
-	csum = rte_pktmbuf_mtod_offset(pkt, uint16_t *, m->l4_off + 2);
-	*rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l4_off) = ICMP6_ECHO_REPLY;
-	*csum = psw_csum_update16(*csum, RTE_BE16(ICMP6_ECHO_REQUEST << 8),
-				  RTE_BE16(ICMP6_ECHO_REPLY << 8));
-	memcpy(ip->dst_addr, ip->src_addr, 16);
-	memcpy(ip->src_addr, t->node.gw6, 16);
-	ip->hop_limits = 64;
-	eth_answer(rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *), t);
-	psw_set_tx(m, m->in_port);
+	psw_answer_echo6(t, pkt, m);
 	psw_count_event(sc, PSW_EV_ECHO_REPLY);
 }
 

@@ -21,6 +21,7 @@
 #include <rte_udp.h>
 
 #include "psw_csum.h"
+#include "psw_ct.h"
 #include "psw_pkt.h"
 
 /*
@@ -150,6 +151,25 @@ psw_nat_rewrite(struct rte_mbuf *pkt, struct psw_meta *m, int dst, const uint8_t
 		break;
 	default:
 		break;
+	}
+}
+
+/** Rewrite a packet of a known connection e for its direction (PSW_CT_DIR_*). */
+static inline void
+psw_nat_apply_entry(struct rte_mbuf *pkt, struct psw_meta *m, const struct psw_ct_entry *e, unsigned dir)
+{
+	bool icmp = e->orig.proto == IPPROTO_ICMP || e->orig.proto == IPPROTO_ICMPV6;
+
+	if (dir == PSW_CT_DIR_ORIG) {
+		if (e->flags & PSW_CT_F_DNAT)
+			psw_nat_rewrite(pkt, m, 1, e->reply.src, e->reply.sport);
+		if (e->flags & PSW_CT_F_SNAT)
+			psw_nat_rewrite(pkt, m, 0, e->reply.dst, icmp ? m->sport : e->reply.dport);
+	} else {
+		if (e->flags & PSW_CT_F_DNAT)
+			psw_nat_rewrite(pkt, m, 0, e->orig.dst, icmp ? m->sport : e->orig.dport);
+		if (e->flags & PSW_CT_F_SNAT)
+			psw_nat_rewrite(pkt, m, 1, e->orig.src, e->orig.sport);
 	}
 }
 

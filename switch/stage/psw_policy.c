@@ -139,7 +139,6 @@ open_flow(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf 
 {
 	struct psw_ct_key k, r;
 	const struct rte_tcp_hdr *th = NULL;
-	struct psw_ct_entry *e;
 	unsigned seg_len = 0;
 	uint8_t flags = PSW_CT_F_POLICY;
 	int rc;
@@ -151,23 +150,13 @@ open_flow(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf 
 		flags |= PSW_CT_F_LOOSE;             /* picked up mid-stream: no handshake to learn windows */
 	psw_ct_key_reverse(&k, &r);
 	/* flipped: the connection is the client's (r); this packet is its reply */
-	rc = c->flip ? psw_ct_insert_zone(t->ct, &r, &k, 0, 0, flags, m->in_port, now)
-		     : psw_ct_insert_zone(t->ct, &k, &r, 0, 0, flags, m->in_port, now);
-	if (rc == -EEXIST)
-		return;                              /* another worker opened it first */
-	if (rc < 0) {
-		psw_set_drop(m, psw_ct_insert_drop(rc));
-		return;
-	}
-	e = psw_ct_entry(t->ct, (uint32_t)rc);
-	set_verdict(e, c, gen);
-	if (flags & PSW_CT_F_LOOSE)
-		__atomic_store_n(&e->state, PSW_CT_ESTABLISHED, __ATOMIC_RELAXED);
-	if (c->flip)
-		rc |= PSW_CT_DIR_REPLY;
-	psw_ct_update(t->ct, e, (unsigned)rc & 1, th, seg_len, now);
-	m->ct = (uint32_t)rc + 1;
-	psw_count_event(sc, PSW_EV_CT_NEW);
+	rc = c->flip ? psw_ct_open(sc, t->ct, pkt, m, &r, &k, 0, 0, flags,
+				   flags & PSW_CT_F_LOOSE ? PSW_CT_ESTABLISHED : PSW_CT_NEW, PSW_CT_DIR_REPLY, now)
+		     : psw_ct_open(sc, t->ct, pkt, m, &k, &r, 0, 0, flags,
+				   flags & PSW_CT_F_LOOSE ? PSW_CT_ESTABLISHED : PSW_CT_NEW, PSW_CT_DIR_ORIG, now);
+	if (rc < 0)
+		return;          /* another worker opened it first (-EEXIST), or refused and dropped */
+	set_verdict(psw_ct_entry(t->ct, (uint32_t)rc), c, gen);
 }
 
 /*

@@ -105,38 +105,6 @@ psw_pol_gen(const struct psw_pol_table *pt)
 
 void psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b);
 
-/*
- * Control side (psw_policy_ctl.c).
- */
-
-/**
- * Build a pod's policy object: its rules (copied), the isolating slots and
- * rte_acl contexts. NULL + rte_errno (ENOMEM, EINVAL from rte_acl).
- */
-struct psw_pol_port *psw_pol_port_build(const bool isolated[2], const struct psw_pol_rule *rules,
-					unsigned nb_rules, const uint16_t *isolating[2],
-					const unsigned nb_isolating[2], int socket);
-
-/** Free a policy object and its contexts (nobody may use it any more). NULL accepted. */
-void psw_pol_port_free(struct psw_pol_port *pp);
-
-/** Digest of a pod's inputs (isolation, rules, slots), to skip unchanged rebuilds. */
-uint64_t psw_pol_digest(const bool isolated[2], const struct psw_pol_rule *rules, unsigned nb_rules,
-			const uint16_t *isolating[2], const unsigned nb_isolating[2]);
-
-/**
- * Put pp in port's slot (NULL: no policy), freeing the object it replaces
- * after every worker has been quiescent.
- */
-void psw_pol_table_set(struct psw_pol_table *pt, unsigned port, struct psw_pol_port *pp);
-
-/**
- * Classify one tuple against a pod's context (control thread or worker).
- * peer and port in network order. @return the matching ref index + 1, or 0.
- */
-uint32_t psw_pol_classify(const struct psw_pol_port *pp, unsigned dir, unsigned family, uint8_t proto,
-			  const uint8_t *peer, uint16_t port);
-
 /* Per-worker counters of connections allowed / denied by each policy slot. */
 struct psw_pol_counts {
 	uint64_t allowed;

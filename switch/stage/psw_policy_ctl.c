@@ -11,6 +11,7 @@
 #include <rte_hash_crc.h>
 
 #include "psw_policy.h"
+#include "psw_policy_ctl.h"
 
 /* Field layout: see psw_policy.h. Fields of one input_index fill 4 bytes. */
 RTE_ACL_RULE_DEF(acl_rule4, 4);

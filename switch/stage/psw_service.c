@@ -1,4 +1,4 @@
-/* conntrack and service stages: NAT of known connections, backend choice, reject. */
+/* service stage: backend choice for new connections to Services, DNAT, reject. */
 #include <netinet/in.h>
 #include <string.h>
 
@@ -10,7 +10,7 @@
 #include <rte_ip.h>
 #include <rte_tcp.h>
 
-#include "psw_forward.h"
+#include "psw_answer.h"
 #include "psw_nat.h"
 #include "psw_policy.h"
 #include "psw_service.h"
@@ -26,340 +26,6 @@ is_icmp(uint8_t proto)
 	return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
 }
 
-/* Rewrite a packet of a known connection for its direction. */
-static inline void
-apply_nat(struct rte_mbuf *pkt, struct psw_meta *m, const struct psw_ct_entry *e, unsigned dir)
-{
-	bool icmp = is_icmp(e->orig.proto);
-
-	if (dir == PSW_CT_DIR_ORIG) {
-		if (e->flags & PSW_CT_F_DNAT)
-			psw_nat_rewrite(pkt, m, 1, e->reply.src, e->reply.sport);
-		if (e->flags & PSW_CT_F_SNAT)
-			psw_nat_rewrite(pkt, m, 0, e->reply.dst, icmp ? m->sport : e->reply.dport);
-	} else {
-		if (e->flags & PSW_CT_F_DNAT)
-			psw_nat_rewrite(pkt, m, 0, e->orig.dst, icmp ? m->sport : e->orig.dport);
-		if (e->flags & PSW_CT_F_SNAT)
-			psw_nat_rewrite(pkt, m, 1, e->orig.src, e->orig.sport);
-	}
-}
-
-/* The most of an error an ICMP router sends: RFC 1812 4.3.2.3 (IPv4), RFC 4443 2.4 (IPv6). */
-#define ICMP4_ERROR_MAX 576u
-#define ICMP6_ERROR_MAX 1280u
-
-/*
- * Checksum of an IPv6 upper-layer message of len bytes at l4, with the
- * pseudo-header of RFC 8200 8.1 (its own next-header value and length,
- * whatever extension headers lie before it). Reads exactly len bytes.
- */
-static uint16_t
-ip6_l4_cksum(const uint8_t *src, const uint8_t *dst, uint8_t proto, const void *l4, uint32_t len)
-{
-	uint32_t pseudo[2] = { rte_cpu_to_be_32(len), rte_cpu_to_be_32(proto) };
-	uint32_t sum = __rte_raw_cksum(src, 16, 0);
-
-	sum = __rte_raw_cksum(dst, 16, sum);
-	sum = __rte_raw_cksum(pseudo, sizeof(pseudo), sum);
-	sum = __rte_raw_cksum(l4, len, sum);
-	return (uint16_t)~__rte_raw_cksum_reduce(sum);
-}
-
-/* Cut an error to what a router may quote; false when it needs no cut. */
-static bool
-icmp_error_trim(struct rte_mbuf *pkt, struct psw_meta *m)
-{
-	bool v4 = m->l3 == PSW_L3_IPV4;
-	unsigned max = v4 ? ICMP4_ERROR_MAX : ICMP6_ERROR_MAX;
-	uint8_t *l3 = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l2_len);
-
-	if (m->l3_payload <= max)
-		return false;
-	rte_pktmbuf_trim(pkt, (uint16_t)(rte_pktmbuf_data_len(pkt) - m->l2_len - max));
-	m->l3_payload = (uint16_t)max;
-	if (v4) {
-		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)l3;
-
-		ip->total_length = rte_cpu_to_be_16((uint16_t)max);
-		ip->hdr_checksum = 0;
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
-	} else {
-		((struct rte_ipv6_hdr *)l3)->payload_len = rte_cpu_to_be_16((uint16_t)(max - 40));
-	}
-	return true;
-}
-
-/* The ICMP / ICMPv6 checksum of an error, computed afresh. */
-static void
-icmp_error_cksum(struct rte_mbuf *pkt, const struct psw_meta *m)
-{
-	uint8_t *icmp = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l4_off);
-	unsigned icmp_len = m->l2_len + m->l3_payload - m->l4_off;
-	uint16_t c;
-
-	icmp[2] = icmp[3] = 0;
-	if (m->l3 == PSW_L3_IPV4) {
-		c = (uint16_t)~rte_raw_cksum(icmp, icmp_len);
-	} else {
-		const struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(pkt, const struct rte_ipv6_hdr *,
-									 m->l2_len);
-
-		c = ip6_l4_cksum(ip->src_addr, ip->dst_addr, IPPROTO_ICMPV6, icmp, icmp_len);
-	}
-	memcpy(icmp + 2, &c, 2);
-}
-
-/*
- * An ICMP error about a packet of a known, allowed connection goes with
- * the connection (the policy stage lets it pass) when:
- *  - it is addressed to the quoted packet's sender;
- *  - from a pod, it comes from the quoted packet's destination (only the
- *    peer itself may complain; routers are beyond the uplink);
- *  - the connection is not denied and its verdict is current;
- *  - it travels the reply way, or the connection is not NAT-ed (an error
- *    the client sends about a NAT-ed reply is judged like any packet).
- * Anything else is judged as a packet of its own. An accepted error is
- * cut to what a router may quote (so a pod cannot carry data through it),
- * and one of a DNAT-ed connection is rewritten as the client must see it:
- * the quoted destination and the error's source become the Service
- * address (and the client's own address when masqueraded).
- * Returns true when the error is accepted.
- */
-static bool
-icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
-		   struct psw_meta *m, uint32_t pol_gen)
-{
-	uint8_t *icmp = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l4_off);
-	bool v4 = m->l3 == PSW_L3_IPV4, trimmed;
-	unsigned alen = v4 ? 4 : 16, ihl, icmp_len = m->l2_len + m->l3_payload - m->l4_off;
-	const uint8_t *outer_src = v4 ? (const uint8_t *)&m->src4 : m->src6;
-	const uint8_t *outer_dst = v4 ? (const uint8_t *)&m->dst4 : m->dst6;
-	uint8_t *inner = icmp + 8, *ports, *l3;
-	struct psw_ct_key k, r;
-	const struct psw_ct_key *kp = &r;
-	struct psw_ct_entry *e;
-	uint32_t hit;
-
-	if (icmp_len < 8 + (v4 ? 20u : 40u) + 4 || pkt->nb_segs != 1)
-		return false;
-	ihl = v4 ? (inner[0] & 0xf) * 4u : 40u;
-	if ((v4 && ihl < 20) || icmp_len < 8 + ihl + 4)
-		return false;
-	memset(&k, 0, sizeof(k));
-	k.family = v4 ? 4 : 6;
-	k.proto = v4 ? inner[9] : inner[6];
-	if (k.proto != IPPROTO_TCP && k.proto != IPPROTO_UDP && k.proto != IPPROTO_SCTP)
-		return false;
-	ports = inner + ihl;
-	memcpy(&k.sport, ports, 2);
-	memcpy(&k.dport, ports + 2, 2);
-	memcpy(k.src, inner + (v4 ? 12 : 8), alen);
-	memcpy(k.dst, inner + (v4 ? 16 : 24), alen);
-	if (memcmp(outer_dst, k.src, alen) != 0)
-		return false;                    /* not to the quoted packet's sender */
-	if (t->ports[m->in_port].is_pod && memcmp(outer_src, k.dst, alen) != 0)
-		return false;                    /* a pod complaining about someone else's packet */
-	/* the quoted packet went one way of the connection: its reverse is the other way's key */
-	psw_ct_key_reverse(&k, &r);
-	psw_ct_lookup(t->ct, &kp, 1, &hit);
-	if (hit == UINT32_MAX)
-		return false;
-	e = psw_ct_entry(t->ct, hit);
-	if (psw_ct_denied(e) != PSW_DROP_NONE || (pol_gen != 0 && e->pol_gen != pol_gen))
-		return false;
-	if ((hit & 1) != PSW_CT_DIR_REPLY && (e->flags & (PSW_CT_F_DNAT | PSW_CT_F_SNAT)))
-		return false;
-	trimmed = icmp_error_trim(pkt, m);
-	icmp_len = m->l2_len + m->l3_payload - m->l4_off;
-	m->flags |= PSW_F_CT_RELATED;            /* the policy stage lets it pass */
-	psw_count_event(sc, PSW_EV_CT_HIT);
-	if ((hit & 1) != PSW_CT_DIR_REPLY || !(e->flags & PSW_CT_F_DNAT)) {
-		if (trimmed)
-			icmp_error_cksum(pkt, m);
-		return true;
-	}
-	/* quoted destination: backend -> Service address and port */
-	memcpy(inner + (v4 ? 16 : 24), e->orig.dst, alen);
-	memcpy(ports + 2, &e->orig.dport, 2);
-	if (e->flags & PSW_CT_F_SNAT) {
-		memcpy(inner + (v4 ? 12 : 8), e->orig.src, alen);
-		memcpy(ports, &e->orig.sport, 2);
-	}
-	if (v4) {
-		uint16_t c;
-
-		inner[10] = inner[11] = 0;
-		c = rte_ipv4_cksum((const struct rte_ipv4_hdr *)inner);
-		memcpy(inner + 10, &c, 2);
-	}
-	/* the error comes from the Service address; to the real client when masqueraded */
-	l3 = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l2_len);
-	memcpy(l3 + (v4 ? 12 : 8), e->orig.dst, alen);
-	memcpy(v4 ? (void *)&m->src4 : (void *)m->src6, e->orig.dst, alen);
-	if (e->flags & PSW_CT_F_SNAT) {
-		memcpy(l3 + (v4 ? 16 : 24), e->orig.src, alen);
-		memcpy(v4 ? (void *)&m->dst4 : (void *)m->dst6, e->orig.src, alen);
-	}
-	if (v4) {
-		uint16_t c;
-
-		l3[10] = l3[11] = 0;
-		c = rte_ipv4_cksum((const struct rte_ipv4_hdr *)l3);
-		memcpy(l3 + 10, &c, 2);
-	}
-	icmp_error_cksum(pkt, m);
-	m->flags &= (uint16_t)~PSW_F_TO_GW;
-	return true;
-}
-
-void
-psw_conntrack_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b)
-{
-	struct psw_ct_key keys[PSW_BURST_MAX];
-	const struct psw_ct_key *kp[PSW_BURST_MAX];
-	uint32_t hits[PSW_BURST_MAX];
-	uint8_t idx[PSW_BURST_MAX];
-	struct psw_ct *ct = t->ct;
-	unsigned i, n = 0;
-	uint32_t pol_gen;
-	uint64_t now;
-
-	if (ct == NULL)
-		return;
-	pol_gen = psw_pol_gen(t->pol);
-	if (psw_ct_empty(ct)) {
-		/* no connection at all (no Service or policy has opened one): every
-		 * trackable packet is a miss, no lookup needed */
-		for (i = 0; i < b->nb; i++) {
-			struct psw_meta *m = &b->meta[i];
-
-			if (m->verdict == PSW_V_CONTINUE && (m->l3 == PSW_L3_IPV4 || m->l3 == PSW_L3_IPV6) &&
-			    psw_ct_trackable(m))
-				m->flags |= PSW_F_CT_MISS;
-		}
-		return;
-	}
-	for (i = 0; i < b->nb; i++) {
-		struct psw_meta *m = &b->meta[i];
-
-		if (m->verdict != PSW_V_CONTINUE || (m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6))
-			continue;
-		if (psw_is_icmp_error(m)) {
-			icmp_error_related(sc, t, b->pkts[i], m, pol_gen);
-			continue;
-		}
-		if (!psw_ct_key_of(m, &keys[n]))
-			continue;
-		kp[n] = &keys[n];
-		idx[n++] = (uint8_t)i;
-	}
-	if (n == 0)
-		return;
-	if (likely(sc->ct_cache != NULL))
-		psw_ct_lookup_cached(ct, sc->ct_cache, kp, n, hits);
-	else
-		psw_ct_lookup(ct, kp, n, hits);
-	/* fetch the burst's entries (both lines) before touching the first */
-	for (i = 0; i < n; i++) {
-		if (hits[i] != UINT32_MAX) {
-			struct psw_ct_entry *e = psw_ct_entry(ct, hits[i]);
-
-			rte_prefetch0(e);
-			rte_prefetch0((const uint8_t *)e + RTE_CACHE_LINE_SIZE);
-		}
-	}
-	now = rte_rdtsc();
-	for (i = 0; i < n; i++) {
-		struct psw_meta *m = &b->meta[idx[i]];
-		struct rte_mbuf *pkt = b->pkts[idx[i]];
-		const struct rte_tcp_hdr *th;
-		enum psw_drop_reason why;
-		struct psw_ct_entry *e;
-		unsigned dir, seg_len = 0;
-
-		if (hits[i] == UINT32_MAX) {
-			m->flags |= PSW_F_CT_MISS;
-			continue;
-		}
-		e = psw_ct_entry(ct, hits[i]);
-		dir = hits[i] & 1;
-		if (unlikely((why = psw_ct_denied(e)) != PSW_DROP_NONE)) {
-			psw_set_drop(m, why);            /* denied by policy, about to be removed */
-			continue;
-		}
-		th = psw_tcp_hdr(pkt, m, &seg_len);
-		why = psw_ct_update(ct, e, dir, th, seg_len, now);
-		if (why != PSW_DROP_NONE) {
-			psw_set_drop(m, why);
-			continue;
-		}
-		apply_nat(pkt, m, e, dir);
-		m->ct = hits[i] + 1;
-		m->flags &= (uint16_t)~PSW_F_TO_GW;      /* an un-masqueraded reply */
-		if (unlikely(pol_gen != 0 && e->pol_gen != pol_gen) && e->orig.proto != PSW_CT_PROTO_AFFINITY)
-			m->flags |= PSW_F_CT_RECHECK;    /* judged before the policies changed */
-		psw_count_event(sc, PSW_EV_CT_HIT);
-	}
-}
-
-/* TCP RST answering the packet, from the address it was sent to. */
-static int
-reject_tcp(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
-{
-	uint8_t *frame = rte_pktmbuf_mtod(pkt, uint8_t *);
-	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
-	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(frame + m->l4_off);
-	unsigned payload = psw_tcp_seg_len(m, th);
-	uint32_t ack = rte_be_to_cpu_32(th->sent_seq) + payload +
-		       !!(th->tcp_flags & RTE_TCP_SYN_FLAG) + !!(th->tcp_flags & RTE_TCP_FIN_FLAG);
-	uint32_t seq = th->tcp_flags & RTE_TCP_ACK_FLAG ? th->recv_ack : 0;
-	uint16_t port = th->src_port;
-
-	if (pkt->nb_segs != 1 || (th->tcp_flags & RTE_TCP_RST_FLAG))
-		return -1;
-	th->src_port = th->dst_port;
-	th->dst_port = port;
-	th->sent_seq = seq;
-	th->recv_ack = rte_cpu_to_be_32(ack);
-	th->data_off = 5 << 4;
-	th->tcp_flags = RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG;
-	th->rx_win = 0;
-	th->tcp_urp = 0;
-	th->cksum = 0;
-	if (m->l3 == PSW_L3_IPV4) {
-		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + m->l2_len);
-		uint32_t a = ip->src_addr;
-
-		ip->src_addr = ip->dst_addr;
-		ip->dst_addr = a;
-		ip->time_to_live = 64;
-		ip->total_length = rte_cpu_to_be_16((uint16_t)(m->l3_len + sizeof(*th)));
-		ip->fragment_offset = 0;
-		ip->hdr_checksum = 0;
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
-		th->cksum = rte_ipv4_udptcp_cksum(ip, th);
-	} else {
-		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(frame + m->l2_len);
-		uint8_t a[16];
-
-		if (m->flags & PSW_F_IP_OPTS)
-			return -1;
-		memcpy(a, ip->src_addr, 16);
-		memcpy(ip->src_addr, ip->dst_addr, 16);
-		memcpy(ip->dst_addr, a, 16);
-		ip->hop_limits = 64;
-		ip->payload_len = rte_cpu_to_be_16(sizeof(*th));
-		th->cksum = rte_ipv6_udptcp_cksum(ip, th);
-	}
-	pkt->data_len = (uint16_t)(m->l4_off + sizeof(*th));
-	pkt->pkt_len = pkt->data_len;
-	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
-	rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
-	psw_set_tx(m, m->in_port);
-	return 0;
-}
-
 static void
 reject(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 {
@@ -369,7 +35,7 @@ reject(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pk
 		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 		return;
 	}
-	rc = m->l4_proto == IPPROTO_TCP ? reject_tcp(t, pkt, m)
+	rc = m->l4_proto == IPPROTO_TCP ? psw_answer_tcp_rst(t, pkt, m)
 	     : psw_icmp_error(t, pkt, m, ICMP_UNREACH, ICMP_UNREACH_PORT, ICMP6_UNREACH,
 			      ICMP6_UNREACH_PORT);
 
@@ -487,7 +153,8 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	} else {
 		memcpy(reply.dst, orig.src, alen);
 	}
-	rc = psw_ct_insert_zone(t->ct, &orig, &reply, sp->id, bi, flags, m->in_port, now);
+	rc = psw_ct_open(sc, t->ct, pkt, m, &orig, &reply, sp->id, bi, flags, PSW_CT_NEW,
+			 PSW_CT_DIR_ORIG, now);
 	if (rc == -EEXIST) {
 		/* opened by an earlier packet of this burst, or by another worker: use it */
 		const struct psw_ct_key *kp = &orig;
@@ -501,7 +168,7 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 				return;
 			}
 			psw_ct_update(t->ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);
-			apply_nat(pkt, m, e, PSW_CT_DIR_ORIG);
+			psw_nat_apply_entry(pkt, m, e, PSW_CT_DIR_ORIG);
 			m->ct = hit + 1;
 			m->flags &= (uint16_t)~PSW_F_TO_GW;      /* a NodePort: no longer for the node */
 			/* its verdict may still be pending in this burst: judge it too */
@@ -509,19 +176,16 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 			psw_count_event(sc, PSW_EV_CT_HIT);
 			return;
 		}
-	}
-	if (rc < 0) {
-		psw_set_drop(m, psw_ct_insert_drop(rc));
+		psw_set_drop(m, PSW_DROP_CT_CLASH);
 		return;
 	}
+	if (rc < 0)
+		return;                          /* refused, and dropped as such */
 	e = psw_ct_entry(t->ct, (uint32_t)rc);
-	psw_ct_update(t->ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);
-	apply_nat(pkt, m, e, PSW_CT_DIR_ORIG);
-	m->ct = (uint32_t)rc + 1;
+	psw_nat_apply_entry(pkt, m, e, PSW_CT_DIR_ORIG);
 	/* to a node address (a NodePort): DNAT-ed to a backend, no longer for the node */
 	m->flags &= (uint16_t)~PSW_F_TO_GW;
 	m->flags |= PSW_F_CT_NEW;                /* the policy stage decides on it */
-	psw_count_event(sc, PSW_EV_CT_NEW);
 	psw_count_event(sc, PSW_EV_SVC_DNAT);
 }
 

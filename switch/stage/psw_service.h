@@ -1,14 +1,6 @@
 /*
- * Services: the conntrack stage and the service load-balancer stage.
- *
- * conntrack (psw_conntrack_run) — after guard. Looks up every trackable
- * packet (TCP, UDP, SCTP, ICMP echo) in the connection table: a packet of a
- * known connection is accounted (TCP state, last seen) and NAT-ed (original
- * direction: to the backend, and from the gateway when masqueraded; reply
- * direction: back from the Service address), then goes straight to forward.
- * Others are marked PSW_F_CT_MISS.
- *
- * service (psw_service_run) — for PSW_F_CT_MISS packets whose destination is
+ * The service load-balancer stage (psw_service_run) — after conntrack
+ * (psw_conntrack.h), for PSW_F_CT_MISS packets whose destination is
  * a Service address and port: picks a backend by Maglev over the 5-tuple,
  * masquerades the source when the backend is the client itself (hairpin),
  * records the connection and rewrites the packet. A Service with no usable
@@ -32,51 +24,6 @@
 #include "psw_pkt.h"
 #include "psw_tables.h"
 
-void psw_conntrack_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b);
 void psw_service_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b);
-
-/*
- * Building (psw_service_ctl.c, control thread).
- */
-
-/** A Service port with its backends, as the control plane computed it. */
-struct psw_svc_spec {
-	struct psw_svc_key key;
-	uint8_t flags;                      /**< PSW_SVC_F_LOCAL, _AFFINITY, _MASQ */
-	uint32_t affinity_s;                /**< sessionAffinity timeout, seconds */
-	unsigned nb_backends;
-	struct psw_svc_backend *backends;   /**< borrowed */
-};
-
-/** The (persistent) table for up to max_ports Service addresses x ports. NULL + rte_errno. */
-struct psw_svc_table *psw_svc_table_create(uint32_t max_ports, int socket);
-
-/** Free the table and every port (workers stopped). NULL accepted. */
-void psw_svc_table_destroy(struct psw_svc_table *s);
-
-/** A port object for spec (Maglev built), owned by owner. NULL on ENOMEM / EINVAL. */
-struct psw_svc_port *psw_svc_port_build(const struct psw_svc_spec *spec, uint64_t owner, int socket);
-
-/** Same key, flags, affinity and backends: nothing to change. */
-bool psw_svc_port_same(const struct psw_svc_port *a, const struct psw_svc_port *b);
-
-/** The port of a key, or NULL (control thread). */
-struct psw_svc_port *psw_svc_table_get(const struct psw_svc_table *s, const struct psw_svc_key *k);
-
-/**
- * Publish p under its key, replacing any port there; the replaced one is
- * freed after a grace period. 0 or -ENOSPC.
- */
-int psw_svc_table_set(struct psw_svc_table *s, struct psw_svc_port *p);
-
-/** Remove a key; its port and key slot are freed after a grace period. */
-void psw_svc_table_del(struct psw_svc_table *s, const struct psw_svc_key *k);
-
-/** Call fn for every port (control thread). */
-void psw_svc_table_walk(const struct psw_svc_table *s, void (*fn)(const struct psw_svc_port *p, void *arg),
-			void *arg);
-
-/** Stable id of a Service key (what conntrack entries remember). */
-uint32_t psw_svc_key_id(const struct psw_svc_key *k);
 
 #endif /* PSW_SERVICE_H */

@@ -16,6 +16,7 @@
 
 #include "psw_maglev.h"
 #include "psw_service.h"
+#include "psw_service_ctl.h"
 
 static const unsigned primes[] = { 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521 };
 

@@ -6,6 +6,7 @@
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 
+#include "psw_conntrack.h"
 #include "psw_forward.h"
 #include "psw_guard.h"
 #include "psw_parse.h"

@@ -27,6 +27,7 @@
 
 #include "psw_api.h"
 #include "psw_apisrv.h"
+#include "psw_ct_ctl.h"
 #include "psw_fuzz.h"
 #include "psw_fuzz_eal.h"
 #include "psw_k8s.h"
@@ -34,6 +35,7 @@
 #include "psw_policy.h"
 #include "psw_port.h"
 #include "psw_service.h"
+#include "psw_service_ctl.h"
 #include "psw_state.h"
 
 #define MAX_LINES 8

@@ -38,11 +38,14 @@
 #include <rte_mbuf.h>
 
 #include "psw_ct.h"
+#include "psw_ct_ctl.h"
 #include "psw_forward_ctl.h"
 #include "psw_fuzz.h"
 #include "psw_fuzz_eal.h"
 #include "psw_policy.h"
+#include "psw_policy_ctl.h"
 #include "psw_service.h"
+#include "psw_service_ctl.h"
 #include "psw_worker.h"
 
 #define V 0x0af4000au

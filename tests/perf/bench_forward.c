@@ -25,10 +25,13 @@
 
 #include "../unit/pkt_build.h"
 #include "psw_ct.h"
+#include "psw_ct_ctl.h"
 #include "psw_forward_ctl.h"
 #include "psw_policy.h"
+#include "psw_policy_ctl.h"
 #include "psw_service.h"
 #include "psw_port.h"
+#include "psw_service_ctl.h"
 #include "psw_state.h"
 #include "psw_worker.h"
 

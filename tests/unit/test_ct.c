@@ -19,6 +19,7 @@
 
 #include "pkt_build.h"
 #include "psw_ct.h"
+#include "psw_ct_ctl.h"
 #include "psw_nat.h"
 #include "psw_parse.h"
 #include "psw_tables.h"

@@ -20,6 +20,7 @@
 #include "psw_k8s.h"
 #include "psw_netpol.h"
 #include "psw_policy.h"
+#include "psw_policy_ctl.h"
 
 /*
  * The world of every case: namespaces a {team: x} and b {team: y}, c {};

@@ -25,9 +25,12 @@
 
 #include "pkt_build.h"
 #include "psw_ct.h"
+#include "psw_ct_ctl.h"
 #include "psw_forward_ctl.h"
 #include "psw_policy.h"
+#include "psw_policy_ctl.h"
 #include "psw_service.h"
+#include "psw_service_ctl.h"
 #include "psw_worker.h"
 
 #define V 0x0af4000au            /* 10.244.0.10, port 0 */
