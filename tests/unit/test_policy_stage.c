@@ -1,0 +1,220 @@
+/*
+ * The policy stage on crafted packets, through the whole pipeline
+ * (psw_worker_process), with policy objects built by the stage's own
+ * builder (real rte_acl contexts): a flow allowed both ways, denied by the
+ * destination's ingress, denied by the source's egress, an established
+ * connection kept without classification, and a connection judged again
+ * after a policy change (cut, and its entry removed).
+ *
+ * Pods: A (port 0, 10.244.0.10), B (port 1, 10.244.0.11), C (port 2,
+ * 10.244.0.12). B admits A on TCP 80 only; C may send nowhere but to B.
+ */
+#define PSW_UT_EAL
+#include <stdio.h>
+
+#include <CUnit/Basic.h>
+#include <rte_tcp.h>
+
+#include "pkt_build.h"
+#include "psw_ct_ctl.h"
+#include "psw_forward_ctl.h"
+#include "psw_policy_ctl.h"
+#include "psw_ut.h"
+#include "psw_worker.h"
+
+#define A 0x0af4000au
+#define B 0x0af4000bu
+#define C 0x0af4000cu
+
+static struct rte_mempool *mp;
+static struct psw_tables *t;
+static struct psw_lcore lc;
+static struct psw_pol_table pol;
+static const uint8_t gw_mac[6] = { 0x02, 0x50, 0x53, 0x57, 0x00, 0x01 };
+static const uint8_t macs[3][6] = { { 2, 0, 0, 0, 0, 0x0a }, { 2, 0, 0, 0, 0, 0x0b }, { 2, 0, 0, 0, 0, 0x0c } };
+static const uint32_t ips[3] = { A, B, C };
+
+static struct psw_pol_rule
+rule(unsigned dir, uint32_t peer, unsigned plen, uint8_t proto, uint16_t lo, uint16_t hi, uint16_t n)
+{
+	struct psw_pol_rule r;
+	uint32_t a = rte_cpu_to_be_32(peer);
+
+	memset(&r, 0, sizeof(r));
+	r.dir = (uint8_t)dir;
+	r.family = 4;
+	memcpy(r.addr, &a, 4);
+	r.plen = (uint8_t)plen;
+	r.proto = proto;
+	r.port_lo = lo;
+	r.port_hi = hi;
+	r.ref.rule = n;
+	return r;
+}
+
+/* B admits what its rule allows (TCP 80 from A, or also 81 when wider); C sends only to B. */
+static void
+set_policies(bool wider)
+{
+	struct psw_pol_rule rb[2], rc[1];
+	uint16_t slot_b[1] = { 0 }, slot_c[1] = { 1 };
+	const uint16_t *iso_b[2] = { slot_b, slot_b }, *iso_c[2] = { slot_c, slot_c };
+	unsigned nb_iso_b[2] = { 1, 0 }, nb_iso_c[2] = { 0, 1 };
+	bool in_only[2] = { true, false }, out_only[2] = { false, true };
+
+	rb[0] = rule(PSW_POL_INGRESS, A, 32, IPPROTO_TCP, 80, wider ? 81 : 80, 0);
+	rc[0] = rule(PSW_POL_EGRESS, B, 32, 0, 0, UINT16_MAX, 0);
+	psw_pol_table_set(&pol, 1, psw_pol_port_build(in_only, rb, 1, iso_b, nb_iso_b, SOCKET_ID_ANY));
+	psw_pol_table_set(&pol, 2, psw_pol_port_build(out_only, rc, 1, iso_c, nb_iso_c, SOCKET_ID_ANY));
+	pol.nb_isolated = 2;
+	__atomic_add_fetch(&pol.gen, 1, __ATOMIC_RELEASE);
+	psw_tables_sync();                       /* the replaced objects are freed */
+}
+
+static int
+setup(void)
+{
+	struct psw_pod pods[3];
+	unsigned i;
+
+	memset(pods, 0, sizeof(pods));
+	t = psw_tables_alloc();
+	t->node.gw4 = rte_cpu_to_be_32(0x0af40001);
+	memcpy(&t->node.gw_mac, gw_mac, 6);
+	t->node.pod_net4 = rte_cpu_to_be_32(0x0af40000);
+	t->node.pod_mask4 = rte_cpu_to_be_32(0xffffff00);
+	for (i = 0; i < 3; i++) {
+		t->ports[i] = (struct psw_port_info){ .present = 1, .is_pod = 1, .pod = i };
+		memcpy(&pods[i].nh.mac, macs[i], 6);
+		pods[i].nh.port = (uint16_t)i;
+		pods[i].has_ip4 = 1;
+		pods[i].ip4 = rte_cpu_to_be_32(ips[i]);
+	}
+	t->pods = psw_pod_table_build(pods, 3, SOCKET_ID_ANY);
+	t->routes = psw_route_table_build(NULL, 0, SOCKET_ID_ANY);
+	t->ct = psw_ct_create(1024, SOCKET_ID_ANY, psw_tables_qsbr());
+	t->pol = &pol;
+	set_policies(false);
+	return t->pods == NULL || t->ct == NULL || pol.ports[1] == NULL || pol.ports[2] == NULL;
+}
+
+static int
+teardown(void)
+{
+	psw_pol_table_set(&pol, 1, NULL);
+	psw_pol_table_set(&pol, 2, NULL);
+	psw_tables_sync();
+	psw_ct_destroy(t->ct);
+	return 0;
+}
+
+/* TCP from pod i to pod j with flags; runs the pipeline, returns the verdict's port or drop reason. */
+static struct psw_meta
+tcp(unsigned i, unsigned j, uint16_t sport, uint16_t dport, uint8_t flags)
+{
+	struct psw_burst b = { .nb = 1 };
+	struct rte_ipv4_hdr *ip;
+	struct rte_tcp_hdr *th;
+	struct tpkt p;
+
+	tpkt_defaults(&p);
+	p.proto = IPPROTO_TCP;
+	p.payload = 0;
+	memcpy(p.src_mac, macs[i], 6);
+	memcpy(p.dst_mac, gw_mac, 6);
+	p.src4 = ips[i];
+	p.dst4 = ips[j];
+	p.sport = sport;
+	p.dport = dport;
+	b.pkts[0] = tpkt_build(mp, &p);
+	ip = rte_pktmbuf_mtod_offset(b.pkts[0], struct rte_ipv4_hdr *, 14);
+	th = (struct rte_tcp_hdr *)(ip + 1);
+	th->tcp_flags = flags;
+	th->sent_seq = rte_cpu_to_be_32(flags & RTE_TCP_SYN_FLAG ? 100 : 101);
+	th->recv_ack = flags & RTE_TCP_ACK_FLAG ? rte_cpu_to_be_32(1001) : 0;
+	th->rx_win = RTE_BE16(65535);
+	th->cksum = 0;
+	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	b.meta[0].in_port = (uint16_t)i;
+	psw_worker_process(&lc, t, &b);
+	rte_pktmbuf_free(b.pkts[0]);
+	return b.meta[0];
+}
+
+#define EXPECT_TX(meta, port) do {                                      \
+	struct psw_meta m_ = (meta);                                    \
+	CU_ASSERT_EQUAL(m_.verdict, PSW_V_TX);                          \
+	CU_ASSERT_EQUAL(m_.out_port, (port));                           \
+} while (0)
+#define EXPECT_DROP(meta, reason) do {                                  \
+	struct psw_meta m_ = (meta);                                    \
+	CU_ASSERT_EQUAL(m_.verdict, PSW_V_DROP);                        \
+	CU_ASSERT_EQUAL(m_.drop_reason, (reason));                      \
+} while (0)
+
+static void
+test_allowed_both_ways(void)
+{
+	uint64_t hits = lc.sc.events[PSW_EV_CT_HIT];
+
+	EXPECT_TX(tcp(0, 1, 40000, 80, RTE_TCP_SYN_FLAG), 1);
+	/* B's answer passes (B is not egress-isolated, and the connection is A's) */
+	EXPECT_TX(tcp(1, 0, 80, 40000, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG), 0);
+	EXPECT_TX(tcp(0, 1, 40000, 80, RTE_TCP_ACK_FLAG), 1);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_CT_HIT] - hits, 2);     /* no classification after the first */
+}
+
+static void
+test_denied_by_ingress(void)
+{
+	EXPECT_DROP(tcp(0, 1, 40001, 81, RTE_TCP_SYN_FLAG), PSW_DROP_POLICY_INGRESS);
+	EXPECT_DROP(tcp(2, 1, 40002, 80, RTE_TCP_SYN_FLAG), PSW_DROP_POLICY_INGRESS);   /* C is not A */
+}
+
+static void
+test_denied_by_egress(void)
+{
+	EXPECT_DROP(tcp(2, 0, 40003, 80, RTE_TCP_SYN_FLAG), PSW_DROP_POLICY_EGRESS);    /* C sends only to B */
+}
+
+/* A connection allowed under the old rules is judged again by its next packet. */
+static void
+test_rejudged_after_a_change(void)
+{
+	EXPECT_TX(tcp(0, 1, 40010, 80, RTE_TCP_SYN_FLAG), 1);
+	EXPECT_TX(tcp(1, 0, 80, 40010, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG), 0);
+	/* wider rules: the connection stays, and 81 opens */
+	set_policies(true);
+	EXPECT_TX(tcp(0, 1, 40010, 80, RTE_TCP_ACK_FLAG), 1);
+	EXPECT_TX(tcp(0, 1, 40011, 81, RTE_TCP_SYN_FLAG), 1);
+	EXPECT_TX(tcp(1, 0, 81, 40011, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG), 0);
+	/* back to 80 only: the connection to 81 is cut at its next packet, either way */
+	set_policies(false);
+	EXPECT_DROP(tcp(1, 0, 81, 40011, RTE_TCP_ACK_FLAG), PSW_DROP_POLICY_INGRESS);
+	EXPECT_DROP(tcp(0, 1, 40011, 81, RTE_TCP_ACK_FLAG), PSW_DROP_POLICY_INGRESS);
+	/* and its entry goes at the next expiry pass; the one to 80 stays */
+	psw_ct_expire(t->ct, 0, false);
+	EXPECT_DROP(tcp(0, 1, 40011, 81, RTE_TCP_ACK_FLAG), PSW_DROP_POLICY_INGRESS);
+	EXPECT_TX(tcp(0, 1, 40010, 80, RTE_TCP_ACK_FLAG), 1);
+}
+
+int
+main(void)
+{
+	CU_pSuite s;
+	int rc;
+
+	mp = psw_ut_eal("policy_stage", 1024);
+	if (mp == NULL)
+		return 1;
+	psw_lcore_init(&lc);
+	CU_initialize_registry();
+	s = CU_add_suite("policy stage", setup, teardown);
+	CU_add_test(s, "allowed: both ways, then without classification", test_allowed_both_ways);
+	CU_add_test(s, "denied by the destination's ingress", test_denied_by_ingress);
+	CU_add_test(s, "denied by the source's egress", test_denied_by_egress);
+	CU_add_test(s, "established connections judged again after a change", test_rejudged_after_a_change);
+	rc = psw_ut_run();
+	psw_ut_eal_fini();
+	return rc;
+}
