@@ -11,6 +11,7 @@
 #include "psw_api.h"
 #include "psw_k8s.h"
 #include "psw_manifest.h"
+#include "psw_ut.h"
 
 /* ------------------------------------------------------------- API codec */
 
@@ -366,9 +367,6 @@ main(void)
 	CU_add_test(s, "k8s: NetworkPolicy lists capped, with the field path", test_k8s_policy_caps);
 	CU_add_test(s, "k8s: API server defaulting", test_k8s_defaulting);
 	CU_add_test(s, "k8s: kind List flattened", test_k8s_list_flattening);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
+	failures = (unsigned)psw_ut_run();
 	return failures ? 1 : 0;
 }

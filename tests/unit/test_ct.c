@@ -4,6 +4,7 @@
  * flushes, and NAT rewrites checked against checksums computed from scratch
  * (IPv4 / IPv6, TCP / UDP / ICMP echo).
  */
+#define PSW_UT_EAL
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include "psw_nat.h"
 #include "psw_parse.h"
 #include "psw_tables.h"
+#include "psw_ut.h"
 
 #define SYN RTE_TCP_SYN_FLAG
 #define ACK RTE_TCP_ACK_FLAG
@@ -779,19 +781,14 @@ test_nat_sctp_crc(void)
 }
 
 int
-main(int argc, char **argv)
+main(void)
 {
-	char prefix[64];
-	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "-m", "256", "--lcores=0@0",
-			     "--log-level=*:error", prefix, NULL };
 	CU_pSuite s;
 	unsigned failures;
 
-	snprintf(prefix, sizeof(prefix), "--file-prefix=psw_ut_ct%d", getpid());
-	if (rte_eal_init((int)RTE_DIM(eal_argv) - 1, eal_argv) < 0)
+	mp = psw_ut_eal("ct", 1024);
+	if (mp == NULL)
 		return 1;
-	mp = rte_pktmbuf_pool_create("ct_pool", 1024, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-	psw_tables_init(1);
 	qsbr = psw_tables_qsbr();
 	CU_initialize_registry();
 	s = CU_add_suite("conntrack", NULL, NULL);
@@ -806,11 +803,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "two workers racing to insert the same flows", test_ct_two_workers_race_inserts);
 	CU_add_test(s, "NAT keeps IPv4/IPv6 TCP/UDP/ICMP checksums valid", test_nat_checksums);
 	CU_add_test(s, "SCTP port translation recomputes the CRC32c", test_nat_sctp_crc);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	psw_tables_fini();
-	rte_eal_cleanup();
+	failures = (unsigned)psw_ut_run();
+	psw_ut_eal_fini();
 	return failures ? 1 : 0;
 }

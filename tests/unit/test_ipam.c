@@ -6,6 +6,7 @@
 #include <CUnit/Basic.h>
 
 #include "psw_ipam.h"
+#include "psw_ut.h"
 
 static struct psw_ipam *
 make(const char *v4, const char *gw4, const char *v6, const char *gw6)
@@ -212,9 +213,6 @@ main(void)
 	CU_add_test(s, "IPv6 pool", test_ipv6);
 	CU_add_test(s, "5000 allocations in a /16", test_large_pool);
 	CU_add_test(s, "MAC picking: derived, then hashed, bounded", test_mac_pick);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
+	failures = (unsigned)psw_ut_run();
 	return failures ? 1 : 0;
 }

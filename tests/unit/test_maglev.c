@@ -6,6 +6,7 @@
 #include <CUnit/Basic.h>
 
 #include "psw_maglev.h"
+#include "psw_ut.h"
 
 static uint16_t table[PSW_MAGLEV_SIZE], table2[PSW_MAGLEV_SIZE];
 
@@ -81,9 +82,6 @@ main(void)
 	CU_add_test(s, "bad sizes; no backends", test_bad);
 	CU_add_test(s, "10 backends share 4093 slots evenly", test_even);
 	CU_add_test(s, "removing one backend moves few other flows", test_minimal_disruption);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
+	failures = (unsigned)psw_ut_run();
 	return failures ? 1 : 0;
 }

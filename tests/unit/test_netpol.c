@@ -5,6 +5,7 @@
  * contexts (EAL --no-huge); each case asks the built object for a verdict
  * exactly as the policy stage does (psw_pol_classify).
  */
+#define PSW_UT_EAL
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -21,6 +22,7 @@
 #include "psw_netpol.h"
 #include "psw_policy.h"
 #include "psw_policy_ctl.h"
+#include "psw_ut.h"
 
 /*
  * The world of every case: namespaces a {team: x} and b {team: y}, c {};
@@ -667,16 +669,12 @@ test_digest_follows_inputs(void)
 }
 
 int
-main(int argc, char **argv)
+main(void)
 {
-	char prefix[64];
-	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "-m", "256", "--lcores=0@0",
-			     "--log-level=*:error", prefix, NULL };
 	CU_pSuite s;
 	unsigned failures;
 
-	snprintf(prefix, sizeof(prefix), "--file-prefix=psw_ut_pol%d", getpid());
-	if (rte_eal_init((int)RTE_DIM(eal_argv) - 1, eal_argv) < 0)
+	if (psw_ut_eal("netpol", 1024) == NULL)
 		return 1;
 	pods = json_loads(world_pods, 0, NULL);
 	nss = json_loads(world_ns, 0, NULL);
@@ -697,12 +695,9 @@ main(int argc, char **argv)
 	CU_add_test(s, "named ports per pod and protocol, ingress and egress", test_named_ports);
 	CU_add_test(s, "policies add up; the first allowing rule is named", test_union_and_first_rule_named);
 	CU_add_test(s, "digest changes with the rules only", test_digest_follows_inputs);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
+	failures = (unsigned)psw_ut_run();
 	json_decref(pods);
 	json_decref(nss);
-	rte_eal_cleanup();
+	psw_ut_eal_fini();
 	return failures ? 1 : 0;
 }

@@ -10,6 +10,7 @@
 #include <CUnit/Basic.h>
 
 #include "psw_port.h"
+#include "psw_ut.h"
 
 static struct psw_port_conf
 port(enum psw_port_kind kind, const char *name)
@@ -206,9 +207,6 @@ main(void)
 	CU_add_test(s, "queue plan: impossible requests refused", test_plan_bad);
 	CU_add_test(s, "queue plan: NIC queues, RSS, offloads", test_plan_nic);
 	CU_add_test(s, "queue plan: vhost-user and memif", test_plan_virtual);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
+	failures = (unsigned)psw_ut_run();
 	return failures ? 1 : 0;
 }

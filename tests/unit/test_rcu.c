@@ -18,6 +18,7 @@
 #include "psw_forward_ctl.h"
 #include "psw_port.h"
 #include "psw_state.h"
+#include "psw_ut.h"
 #include "psw_worker.h"
 
 #define NB_VERSIONS 3000
@@ -204,10 +205,7 @@ main(int argc, char **argv)
 	s = CU_add_suite("rcu", NULL, NULL);
 	CU_add_test(s, "publish thousands of versions while a worker forwards",
 		    test_rcu_publish_while_forwarding);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
+	failures = (unsigned)psw_ut_run();
 	psw_state_fini(&st);
 	psw_tables_fini();
 	rte_eal_cleanup();

@@ -6,6 +6,7 @@
  * ICMP error NAT-ed back, a TCP RST for a Service without endpoints, and
  * invalid TCP dropped.
  */
+#define PSW_UT_EAL
 #include <stdio.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "psw_forward_ctl.h"
 #include "psw_service.h"
 #include "psw_service_ctl.h"
+#include "psw_ut.h"
 #include "psw_worker.h"
 
 #define CLIENT 0x0af4000au       /* 10.244.0.10, port 0 */
@@ -68,8 +70,6 @@ setup(void)
 	struct psw_svc_spec specs[3];
 	uint32_t b = rte_cpu_to_be_32(BACKEND);
 
-	mp = rte_pktmbuf_pool_create("svc_pool", 1024, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-	psw_tables_init(1);
 	t = psw_tables_alloc();
 	t->node.gw4 = rte_cpu_to_be_32(0x0af40001);
 	memcpy(&t->node.gw_mac, gw_mac, 6);
@@ -336,16 +336,13 @@ test_one_new_flow_twice_in_a_burst(void)
 }
 
 int
-main(int argc, char **argv)
+main(void)
 {
-	char prefix[64];
-	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "-m", "256", "--lcores=0@0",
-			     "--log-level=*:error", prefix, NULL };
 	CU_pSuite s;
 	unsigned failures;
 
-	snprintf(prefix, sizeof(prefix), "--file-prefix=psw_ut_svc%d", getpid());
-	if (rte_eal_init((int)RTE_DIM(eal_argv) - 1, eal_argv) < 0)
+	mp = psw_ut_eal("svc", 1024);
+	if (mp == NULL)
 		return 1;
 	psw_lcore_init(&lc);
 	CU_initialize_registry();
@@ -356,10 +353,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "ICMP error from the backend NAT-ed back", test_icmp_error_nated_back);
 	CU_add_test(s, "one new flow twice in a burst: one connection, both DNAT-ed",
 		    test_one_new_flow_twice_in_a_burst);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	rte_eal_cleanup();
+	failures = (unsigned)psw_ut_run();
+	psw_ut_eal_fini();
 	return failures ? 1 : 0;
 }

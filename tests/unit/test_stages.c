@@ -3,6 +3,7 @@
  * (EAL with --no-huge --no-pci), checking verdicts, rewrites, checksums and
  * counters. Bad input first, then function.
  */
+#define PSW_UT_EAL
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "psw_forward_ctl.h"
 #include "psw_guard.h"
 #include "psw_parse.h"
+#include "psw_ut.h"
 #include "psw_worker.h"
 
 #define GW4   0x0af40001u        /* 10.244.0.1 */
@@ -855,26 +857,19 @@ test_dispatch_counts_and_frees(void)
 static int
 init_suite(void)
 {
-	mp = rte_pktmbuf_pool_create("test_pool", 4096, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-				     SOCKET_ID_ANY);
 	tables = make_tables();
 	return mp == NULL || tables == NULL || tables->pods == NULL || tables->routes == NULL;
 }
 
 int
-main(int argc, char **argv)
+main(void)
 {
-	char prefix[64];
-	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "-m", "256", "--lcores=0@0",
-			     "--log-level=*:error", prefix, NULL };
 	CU_pSuite s;
 	unsigned failures;
 
-	snprintf(prefix, sizeof(prefix), "--file-prefix=psw_ut%d", getpid());
-	if (rte_eal_init((int)RTE_DIM(eal_argv) - 1, eal_argv) < 0) {
-		fprintf(stderr, "EAL init failed\n");
+	mp = psw_ut_eal("stages", 4096);
+	if (mp == NULL)
 		return 1;
-	}
 	psw_lcore_init(&lc);
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
@@ -900,10 +895,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "parse: the 20-byte IPv4 checksum test agrees with rte_raw_cksum", test_ip4_csum_fast_path);
 	CU_add_test(s, "dispatch: drops counted by reason and freed",
 		    test_dispatch_counts_and_frees);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	rte_eal_cleanup();
+	failures = (unsigned)psw_ut_run();
+	psw_ut_eal_fini();
 	return failures ? 1 : 0;
 }

@@ -14,6 +14,7 @@
  * isolated both ways and may only talk to W; W is isolated for ingress and
  * admits only V (and, in the second table, 192.168.50.0/24 on TCP 8080).
  */
+#define PSW_UT_EAL
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@
 #include "psw_policy_ctl.h"
 #include "psw_service.h"
 #include "psw_service_ctl.h"
+#include "psw_ut.h"
 #include "psw_worker.h"
 
 #define V 0x0af4000au            /* 10.244.0.10, port 0 */
@@ -130,8 +132,6 @@ setup(void)
 	uint8_t a[4];
 	unsigned i;
 
-	mp = rte_pktmbuf_pool_create("trust_pool", 2048, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-	psw_tables_init(1);
 	t = psw_tables_alloc();
 	t->node.gw4 = rte_cpu_to_be_32(GW);
 	memcpy(t->node.gw6, gw6, 16);
@@ -635,16 +635,13 @@ test_punt_path_rate_limited(void)
 }
 
 int
-main(int argc, char **argv)
+main(void)
 {
-	char prefix[64];
-	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "-m", "256", "--lcores=0@0",
-			     "--log-level=*:error", prefix, NULL };
 	CU_pSuite s;
 	unsigned failures;
 
-	snprintf(prefix, sizeof(prefix), "--file-prefix=psw_ut_trust%d", getpid());
-	if (rte_eal_init((int)RTE_DIM(eal_argv) - 1, eal_argv) < 0)
+	mp = psw_ut_eal("trust", 2048);
+	if (mp == NULL)
 		return 1;
 	psw_lcore_init(&lc);
 	if (setup() != 0) {
@@ -661,11 +658,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "ICMPv6 error behind an extension header, at a page end", test_icmp6_error_behind_extension_header);
 	CU_add_test(s, "one pod cannot fill the connection table", test_one_pod_cannot_fill_the_table);
 	CU_add_test(s, "the switch's own answers are rate-limited per port", test_punt_path_rate_limited);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
+	failures = (unsigned)psw_ut_run();
 	psw_ct_destroy(t->ct);
-	rte_eal_cleanup();
+	psw_ut_eal_fini();
 	return failures ? 1 : 0;
 }
