@@ -39,20 +39,6 @@ struct psw_apisrv {
 	unsigned nb_clients;
 };
 
-int
-psw_ctl_watch(int epfd, struct psw_event_src *src, uint32_t events, int mod)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = src };
-
-	return epoll_ctl(epfd, mod ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, src->fd, &ev) < 0 ? -errno : 0;
-}
-
-void
-psw_ctl_unwatch(int epfd, struct psw_event_src *src)
-{
-	epoll_ctl(epfd, EPOLL_CTL_DEL, src->fd, NULL);
-}
-
 static void
 client_close(struct client *c)
 {

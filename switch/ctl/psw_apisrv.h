@@ -24,10 +24,6 @@ struct psw_apisrv *psw_apisrv_create(const char *path, const char *group, int ep
 /** Close every connection and remove the socket file. NULL accepted. */
 void psw_apisrv_destroy(struct psw_apisrv *srv);
 
-/** Record the daemon's start (for status.uptime_seconds). */
-void psw_api_started(void);
-
-/** Answer one request (the operations of docs/api.md). Returns a response. */
-json_t *psw_api_dispatch(struct psw_state *st, const char *op, json_t *args);
+#include "psw_apiops.h"
 
 #endif /* PSW_APISRV_H */

@@ -12,27 +12,8 @@
 
 struct psw_state;
 
-/*
- * Caps on the lists of a NetworkPolicy, refused on apply (the API server
- * has none but its object size). They bound what one object can make the
- * compiler do per selected pod; docs/policy.md lists them.
- */
-#define PSW_K8S_MAX_POLICY_RULES 1024     /**< spec.ingress / spec.egress entries */
-#define PSW_K8S_MAX_PEERS 1024            /**< from / to entries of one rule */
-#define PSW_K8S_MAX_RULE_PORTS 1024       /**< ports of one rule */
-#define PSW_K8S_MAX_EXCEPTS 10000         /**< ipBlock.except entries */
-#define PSW_K8S_MAX_EXPRESSIONS 256       /**< matchExpressions of a selector */
-#define PSW_K8S_MAX_VALUES 1024           /**< values of one expression */
+#include "psw_k8s_validate.h"
 
-/**
- * Validate and default one object in place.
- * @return NULL when valid, else a message naming the object and the field
- *         path ("Service default/web: spec.ports[0].port: ...") (caller frees).
- */
-char *psw_k8s_validate(json_t *obj);
-
-/** Flatten "kind: List" documents into the objects they hold (new reference). */
-json_t *psw_k8s_flatten(json_t *objects);
 
 /** API operations (args: {"objects": [...]}, or for get {"kind", "name"?, "namespace"?}). */
 json_t *psw_k8s_apply(struct psw_state *st, json_t *args);

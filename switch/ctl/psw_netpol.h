@@ -54,16 +54,13 @@ int psw_netpol_compile(json_t *policy, unsigned dir, unsigned slot, json_t *pod,
  */
 int psw_netpol_sync(struct psw_state *st, json_t *changed, json_t *pods, char *err, size_t err_len);
 
-/** The per-policy counters and selected pods, for `get networkpolicies`. New reference. */
-json_t *psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name);
-
-/** API "explain": {from, to, proto, port}. New reference (an API answer). */
-json_t *psw_netpol_explain(struct psw_state *st, json_t *args);
 
 /** "ns/name" of the policy in slot + 1 as connections record it; "" for 0 or a gone slot. */
 const char *psw_netpol_slot_name(unsigned slot_plus_1);
 
 /** Forget every slot and compiled object (at exit, workers stopped). */
 void psw_netpol_clear(struct psw_state *st);
+
+#include "psw_netpol_report.h"
 
 #endif /* PSW_NETPOL_H */

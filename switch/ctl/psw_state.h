@@ -96,28 +96,6 @@ int psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len
 int psw_state_remove_attachment(struct psw_state *st, unsigned i, char *err, size_t err_len);
 
 /**
- * Write the attachments to the state file atomically: a temporary file,
- * fsync, rename, fsync of the directory (so the rename survives a crash).
- * 0 or -errno.
- */
-int psw_state_save(const struct psw_state *st);
-
-/**
- * Read the state file at start: reserve every recorded address and re-create
- * the ports of recorded attachments (vhost-user / memif pods reconnect,
- * af_packet veths that survived are taken again). Records whose addresses
- * no longer fit the pools, or whose port cannot be re-created, are dropped
- * (logged to stderr).
- *
- * A state file that exists but cannot be read, is not JSON, or holds a
- * malformed record is refused: starting without the records would let the
- * pools hand out the addresses of pods still running. The file is left as
- * it is; err says which file and what is wrong.
- * @return 0, or -errno with err filled (the switch must not start).
- */
-int psw_state_load(struct psw_state *st, char *err, size_t err_len);
-
-/**
  * Recompile the Services a change touches from the stored objects and the
  * attached pods, and update their entries in place (workers see each
  * entry's new version at once); forget UDP connections to backends that
@@ -127,9 +105,6 @@ int psw_state_load(struct psw_state *st, char *err, size_t err_len);
  */
 int psw_state_update_services(struct psw_state *st, json_t *scope, char *err, size_t err_len);
 
-/* psw_services.c */
-int psw_services_sync(struct psw_state *st, json_t *scope, char *err, size_t err_len);
-void psw_services_clear(void);
 
 /** Remove every port and release the configuration (workers stopped). */
 void psw_state_fini(struct psw_state *st);
@@ -147,5 +122,8 @@ void psw_state_port_counters(const struct psw_state *st, unsigned port,
 /** Drop-reason and event counters summed over the workers. */
 void psw_state_sum_counters(const struct psw_state *st, uint64_t drops[PSW_DROP_COUNT],
 			    uint64_t events[PSW_EV_COUNT]);
+
+#include "psw_services.h"
+#include "psw_state_file.h"
 
 #endif /* PSW_STATE_H */

@@ -1,0 +1,32 @@
+/*
+ * Kubernetes objects validated and defaulted the way the API server would
+ * (psw_k8s_validate.c): pure C and jansson, no DPDK, no state.
+ */
+#ifndef PSW_K8S_VALIDATE_H
+#define PSW_K8S_VALIDATE_H
+
+#include <jansson.h>
+
+/*
+ * Caps on the lists of a NetworkPolicy, refused on apply (the API server
+ * has none but its object size). They bound what one object can make the
+ * compiler do per selected pod; docs/policy.md lists them.
+ */
+#define PSW_K8S_MAX_POLICY_RULES 1024     /**< spec.ingress / spec.egress entries */
+#define PSW_K8S_MAX_PEERS 1024            /**< from / to entries of one rule */
+#define PSW_K8S_MAX_RULE_PORTS 1024       /**< ports of one rule */
+#define PSW_K8S_MAX_EXCEPTS 10000         /**< ipBlock.except entries */
+#define PSW_K8S_MAX_EXPRESSIONS 256       /**< matchExpressions of a selector */
+#define PSW_K8S_MAX_VALUES 1024           /**< values of one expression */
+
+/**
+ * Validate and default one object in place.
+ * @return NULL when valid, else a message naming the object and the field
+ *         path ("Service default/web: spec.ports[0].port: ...") (caller frees).
+ */
+char *psw_k8s_validate(json_t *obj);
+
+/** Flatten "kind: List" documents into the objects they hold (new reference). */
+json_t *psw_k8s_flatten(json_t *objects);
+
+#endif /* PSW_K8S_VALIDATE_H */

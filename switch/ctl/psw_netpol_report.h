@@ -1,0 +1,17 @@
+/*
+ * What the policies do, for people (psw_netpol_report.c, control thread):
+ * `get networkpolicies` rows and `explain`.
+ */
+#ifndef PSW_NETPOL_REPORT_H
+#define PSW_NETPOL_REPORT_H
+
+#include <jansson.h>
+
+struct psw_state;
+
+/** The per-policy counters and selected pods, for `get networkpolicies`. New reference. */
+json_t *psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name);
+
+/** API "explain": {from, to, proto, port}. New reference (an API answer). */
+json_t *psw_netpol_explain(struct psw_state *st, json_t *args);
+#endif /* PSW_NETPOL_REPORT_H */
