@@ -83,6 +83,17 @@ psw_fuzz_build() {
 	rm -f "$log"
 }
 
+# EAL runtime directories of fuzz targets that have exited (named
+# psw_fz_TARGETPID; libFuzzer's merge runs the target in a child process).
+psw_fuzz_clean_runtime() {
+	local d pid
+	for d in /var/run/dpdk/psw_fz_*; do
+		[ -d "$d" ] || continue
+		pid=$(echo "$d" | sed -E 's/.*[^0-9]([0-9]+)$/\1/')
+		kill -0 "$pid" 2>/dev/null || rm -rf "$d"
+	done
+}
+
 # psw_fuzz_run TARGET SECONDS [libFuzzer options...]: run one target on its
 # corpus and regression inputs (every one is executed first), then mutate
 # for SECONDS. New inputs go to $PSW_FUZZ_WORK/TARGET (default
@@ -110,7 +121,7 @@ psw_fuzz_run() {
 	local pid=$!
 	wait $pid
 	rc=$?
-	rm -rf "/var/run/dpdk/psw_fz_$target$pid" 2>/dev/null || true   # its EAL runtime directory
+	psw_fuzz_clean_runtime
 	last=$(grep -E '^#[0-9]+' "$log" | tail -1)
 	printf 'fuzz_%s: %s runs in %s s (%s/s), cov %s ft %s, corpus %s%s\n' "$target" \
 		"$(sed -nE 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)" \
