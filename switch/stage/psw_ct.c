@@ -6,7 +6,6 @@
 #include <rte_tcp.h>
 
 #include "psw_ct.h"
-#include "psw_stage.h"
 
 bool
 psw_ct_key_of(const struct psw_meta *m, struct psw_ct_key *k)
@@ -208,33 +207,6 @@ psw_ct_insert_zone(struct psw_ct *ct, const struct psw_ct_key *orig, const struc
 	}
 	__atomic_fetch_add(&ct->inserts, 1, __ATOMIC_RELAXED);
 	return (int)(idx << 1);
-}
-
-int
-psw_ct_open(struct psw_stage_ctx *sc, struct psw_ct *ct, struct rte_mbuf *pkt, struct psw_meta *m,
-	    const struct psw_ct_key *orig, const struct psw_ct_key *reply, uint32_t svc,
-	    uint32_t backend, uint8_t flags, uint8_t state, unsigned dir, uint64_t now)
-{
-	const struct rte_tcp_hdr *th;
-	struct psw_ct_entry *e;
-	unsigned seg_len = 0;
-	int rc;
-
-	rc = psw_ct_insert_zone(ct, orig, reply, svc, backend, flags, m->in_port, now);
-	if (rc < 0) {
-		if (rc != -EEXIST)
-			psw_set_drop(m, psw_ct_insert_drop(rc));
-		return rc;
-	}
-	e = psw_ct_entry(ct, (uint32_t)rc);
-	if (state != PSW_CT_NEW)
-		__atomic_store_n(&e->state, state, __ATOMIC_RELAXED);
-	rc |= (int)dir;
-	th = psw_tcp_hdr(pkt, m, &seg_len);
-	psw_ct_update(ct, e, dir, th, seg_len, now);
-	m->ct = (uint32_t)rc + 1;
-	psw_count_event(sc, PSW_EV_CT_NEW);
-	return rc;
 }
 
 static inline bool

@@ -42,6 +42,7 @@
 #include <rte_tcp.h>
 
 #include "psw_pkt.h"
+#include "psw_stage.h"
 
 /** A flow's tuple as seen on the wire in one direction. 40 bytes. */
 struct psw_ct_key {
@@ -326,21 +327,6 @@ int psw_ct_insert_zone(struct psw_ct *ct, const struct psw_ct_key *orig,
 		       const struct psw_ct_key *reply, uint32_t svc, uint32_t backend,
 		       uint8_t flags, uint16_t zone, uint64_t now);
 
-struct psw_stage_ctx;
-
-/**
- * Open a connection for packet m (the one helper the service and policy
- * stages share): insert orig / reply in the packet's zone (its input
- * port), give it its first state, account the packet in direction dir
- * (TCP state and windows), point m at it (m->ct) and count ct_new.
- * @return the entry's hit (index << 1 | dir), or a negative errno of
- *         psw_ct_insert_zone: -EEXIST is left to the caller (another
- *         worker opened it first, the packet untouched); any other
- *         refusal drops the packet (ct_full, ct_port_limit, ct_clash).
- */
-int psw_ct_open(struct psw_stage_ctx *sc, struct psw_ct *ct, struct rte_mbuf *pkt, struct psw_meta *m,
-		const struct psw_ct_key *orig, const struct psw_ct_key *reply, uint32_t svc,
-		uint32_t backend, uint8_t flags, uint8_t state, unsigned dir, uint64_t now);
 
 /** psw_ct_insert_zone in zone PSW_CT_ZONE_ANY (tests, affinity records). */
 static inline int
@@ -418,6 +404,43 @@ static inline struct psw_ct_entry *
 psw_ct_entry(struct psw_ct *ct, uint32_t hit)
 {
 	return &ct->entries[hit >> 1];
+}
+
+/**
+ * Open a connection for packet m (the one helper the service and policy
+ * stages share): insert orig / reply in the packet's zone (its input
+ * port), give it its first state, account the packet in direction dir
+ * (TCP state and windows), point m at it (m->ct) and count ct_new.
+ * @return the entry's hit (index << 1 | dir), or a negative errno of
+ *         psw_ct_insert_zone: -EEXIST is left to the caller (another
+ *         worker opened it first, the packet untouched); any other
+ *         refusal drops the packet (ct_full, ct_port_limit, ct_clash).
+ */
+static inline int
+psw_ct_open(struct psw_stage_ctx *sc, struct psw_ct *ct, struct rte_mbuf *pkt, struct psw_meta *m,
+	    const struct psw_ct_key *orig, const struct psw_ct_key *reply, uint32_t svc,
+	    uint32_t backend, uint8_t flags, uint8_t state, unsigned dir, uint64_t now)
+{
+	const struct rte_tcp_hdr *th;
+	struct psw_ct_entry *e;
+	unsigned seg_len = 0;
+	int rc;
+
+	rc = psw_ct_insert_zone(ct, orig, reply, svc, backend, flags, m->in_port, now);
+	if (rc < 0) {
+		if (rc != -EEXIST)
+			psw_set_drop(m, psw_ct_insert_drop(rc));
+		return rc;
+	}
+	e = psw_ct_entry(ct, (uint32_t)rc);
+	if (state != PSW_CT_NEW)
+		__atomic_store_n(&e->state, state, __ATOMIC_RELAXED);
+	rc |= (int)dir;
+	th = psw_tcp_hdr(pkt, m, &seg_len);
+	psw_ct_update(ct, e, dir, th, seg_len, now);
+	m->ct = (uint32_t)rc + 1;
+	psw_count_event(sc, PSW_EV_CT_NEW);
+	return rc;
 }
 
 #endif /* PSW_CT_H */
