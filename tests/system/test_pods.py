@@ -136,9 +136,11 @@ def vhost_user_dpdk_pod_answers_ping(scope):
 
 
 def wait_pings(ns, dst, tries=20):
-    """Ping until the first answer (a DPDK pod needs a moment to connect)."""
+    """Ping until a round is answered whole (a DPDK pod needs a moment to
+    connect, and its queues a moment more to be enabled after the first answer)."""
     for _ in range(tries):
-        if ping(ns, dst, count=2, interval=0.2)[1]:
+        sent, got = ping(ns, dst, count=2, interval=0.2)
+        if got == sent:
             return True
     return False
 
