@@ -447,7 +447,6 @@ main(int argc, char **argv)
 	stop_workers(&st);
 	psw_state_print_stats(&st, stdout);
 	psw_state_fini(&st);
-	psw_k8s_clear();
 	psw_tables_fini();
 	psw_port_layer_fini();
 	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());

@@ -15,12 +15,9 @@
 #include "psw_netpol.h"
 #include "psw_state.h"
 
-static json_t *store;           /* "Kind/ns/name" -> object */
-static json_t *slice_index;     /* "ns/service" -> { "EndpointSlice/ns/name" -> slice } */
-
 /* Keep the index of EndpointSlices by Service in step with the store. */
 static void
-index_slice(const char *key, json_t *obj, bool add)
+index_slice(struct psw_k8s_store *ks, const char *key, json_t *obj, bool add)
 {
 	json_t *meta, *set;
 	const char *svc;
@@ -32,40 +29,40 @@ index_slice(const char *key, json_t *obj, bool add)
 	svc = json_string_value(json_object_get(json_object_get(meta, "labels"), "kubernetes.io/service-name"));
 	if (svc == NULL)
 		return;
-	if (slice_index == NULL)
-		slice_index = json_object();
+	if (ks->slices == NULL)
+		ks->slices = json_object();
 	snprintf(k, sizeof(k), "%s/%s", json_string_value(json_object_get(meta, "namespace")) ?: "", svc);
-	set = json_object_get(slice_index, k);
+	set = json_object_get(ks->slices, k);
 	if (add) {
 		if (set == NULL) {
 			set = json_object();
-			json_object_set_new(slice_index, k, set);
+			json_object_set_new(ks->slices, k, set);
 		}
 		json_object_set(set, key, obj);
 	} else if (set != NULL) {
 		json_object_del(set, key);
 		if (json_object_size(set) == 0)
-			json_object_del(slice_index, k);
+			json_object_del(ks->slices, k);
 	}
 }
 
 /* Replace (obj != NULL) or remove the object at key, keeping the index right. */
 static void
-store_set(const char *key, json_t *obj)
+store_set(struct psw_k8s_store *ks, const char *key, json_t *obj)
 {
-	index_slice(key, json_object_get(store, key), false);
+	index_slice(ks, key, json_object_get(ks->objects, key), false);
 	if (obj != NULL) {
-		json_object_set(store, key, obj);
-		index_slice(key, obj, true);
+		json_object_set(ks->objects, key, obj);
+		index_slice(ks, key, obj, true);
 	} else {
-		json_object_del(store, key);
+		json_object_del(ks->objects, key);
 	}
 }
 
 json_t *
-psw_k8s_slices_of(const char *ns_service)
+psw_k8s_slices_of(const struct psw_state *st, const char *ns_service)
 {
-	return slice_index != NULL ? json_object_get(slice_index, ns_service) : NULL;
+	return st->k8s.slices != NULL ? json_object_get(st->k8s.slices, ns_service) : NULL;
 }
 
 struct alias {
@@ -93,27 +90,27 @@ key_of(json_t *obj, char *key, size_t len)
 }
 
 json_t *
-psw_k8s_find(const char *kind, const char *ns, const char *name)
+psw_k8s_find(const struct psw_state *st, const char *kind, const char *ns, const char *name)
 {
 	char key[512];
 
 	snprintf(key, sizeof(key), "%s/%s/%s", kind, ns != NULL ? ns : "", name);
-	return store != NULL ? json_object_get(store, key) : NULL;
+	return st->k8s.objects != NULL ? json_object_get(st->k8s.objects, key) : NULL;
 }
 
 json_t *
-psw_k8s_objects(void)
+psw_k8s_objects(const struct psw_state *st)
 {
-	return store;
+	return st->k8s.objects;
 }
 
 void
-psw_k8s_clear(void)
+psw_k8s_clear(struct psw_state *st)
 {
-	json_decref(store);
-	store = NULL;
-	json_decref(slice_index);
-	slice_index = NULL;
+	json_decref(st->k8s.objects);
+	st->k8s.objects = NULL;
+	json_decref(st->k8s.slices);
+	st->k8s.slices = NULL;
 }
 
 /*
@@ -394,13 +391,13 @@ sync_policies(struct psw_state *st, json_t *npol, json_t *pods, bool all)
 
 /* Put back what an apply or delete changed. */
 static void
-rollback(json_t *undo)
+rollback(struct psw_state *st, json_t *undo)
 {
 	const char *key;
 	json_t *v;
 
 	json_object_foreach(undo, key, v)
-		store_set(key, json_is_null(v) ? NULL : v);
+		store_set(&st->k8s, key, json_is_null(v) ? NULL : v);
 }
 
 json_t *
@@ -417,8 +414,8 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 		json_decref(results);
 		return err;
 	}
-	if (store == NULL)
-		store = json_object();
+	if (st->k8s.objects == NULL)
+		st->k8s.objects = json_object();
 	/* changed in place, with the first old value of each key kept to undo */
 	undo = json_object();
 	scope = json_array();
@@ -434,18 +431,18 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 			const char *cip = json_string_value(json_object_get(json_object_get(o, "spec"), "clusterIP"));
 
 			if ((cip == NULL || cip[0] == '\0') && used == NULL)
-				used = cluster_ips(store);
+				used = cluster_ips(st->k8s.objects);
 			if (used == NULL)
 				used = json_object();
-			if (allocate_cluster_ip(st, store, used, o, key) < 0) {
+			if (allocate_cluster_ip(st, st->k8s.objects, used, o, key) < 0) {
 				err = psw_api_error(PSW_API_E_NO_RESOURCES, "document %zu: no free address "
 						    "in the service CIDR for %s (nothing was changed)", i + 1, key);
 				break;
 			}
-			if ((err = allocate_node_ports(st, store, o, key, i + 1)) != NULL)
+			if ((err = allocate_node_ports(st, st->k8s.objects, o, key, i + 1)) != NULL)
 				break;
 		}
-		old = json_object_get(store, key);
+		old = json_object_get(st->k8s.objects, key);
 		action = old == NULL ? "created" : json_equal(old, o) ? "unchanged" : "configured";
 		if (json_object_get(undo, key) == NULL)
 			json_object_set(undo, key, old != NULL ? old : json_null());
@@ -455,7 +452,7 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 			add_policy_scope(npol, pods, &pol_all, old);
 			add_policy_scope(npol, pods, &pol_all, o);
 		}
-		store_set(key, o);
+		store_set(&st->k8s, key, o);
 		json_array_append_new(results, json_pack("{s:s, s:s, s:s, s:s}",
 			"kind", json_string_value(json_object_get(o, "kind")),
 			"namespace", json_string_value(json_object_get(json_object_get(o, "metadata"),
@@ -468,7 +465,7 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 	    psw_state_update_services(st, scope, msg, sizeof(msg)) < 0)
 		err = psw_api_error(PSW_API_E_INVALID, "%s (nothing was changed)", msg);
 	if (err != NULL) {
-		rollback(undo);
+		rollback(st, undo);
 		json_decref(results);
 		results = NULL;
 	} else {
@@ -500,7 +497,7 @@ psw_k8s_delete(struct psw_state *st, json_t *args)
 		char key[512];
 
 		key_of(o, key, sizeof(key));
-		if (store == NULL || json_object_get(store, key) == NULL) {
+		if (st->k8s.objects == NULL || json_object_get(st->k8s.objects, key) == NULL) {
 			json_decref(objs);
 			return psw_api_error(PSW_API_E_NOT_FOUND, "document %zu: %s not found (nothing "
 					     "was deleted)", i + 1, key);
@@ -514,9 +511,9 @@ psw_k8s_delete(struct psw_state *st, json_t *args)
 		char key[512];
 
 		key_of(o, key, sizeof(key));
-		add_scope(scope, json_object_get(store, key));
-		add_policy_scope(npol, pods, &pol_all, json_object_get(store, key));
-		store_set(key, NULL);
+		add_scope(scope, json_object_get(st->k8s.objects, key));
+		add_policy_scope(npol, pods, &pol_all, json_object_get(st->k8s.objects, key));
+		store_set(&st->k8s, key, NULL);
 		json_array_append_new(results, json_pack("{s:s, s:s}", "object", key, "action", "deleted"));
 	}
 	json_decref(objs);
@@ -540,7 +537,7 @@ add_pod_rows(struct psw_state *st, json_t *items, const char *ns, const char *na
 
 	for (i = 0; i < st->nb_atts; i++) {
 		const struct psw_attachment *a = &st->atts[i];
-		json_t *pod = psw_k8s_find("Pod", a->pod_namespace, a->pod_name), *labels;
+		json_t *pod = psw_k8s_find(st, "Pod", a->pod_namespace, a->pod_name), *labels;
 
 		if ((ns != NULL && strcmp(ns, a->pod_namespace)) || (name != NULL && strcmp(name, a->pod_name)))
 			continue;
@@ -557,7 +554,7 @@ add_pod_rows(struct psw_state *st, json_t *items, const char *ns, const char *na
 			"labels", labels != NULL ? json_incref(labels) : json_object()));
 	}
 	/* Pod objects with no attachment (applied before or without their pod) */
-	json_object_foreach(store, key, o) {
+	json_object_foreach(st->k8s.objects, key, o) {
 		json_t *meta = json_object_get(o, "metadata");
 		const char *pns = json_string_value(json_object_get(meta, "namespace"));
 		const char *pname = json_string_value(json_object_get(meta, "name"));
@@ -602,7 +599,7 @@ psw_k8s_get(struct psw_state *st, const char *kind_arg, json_t *args)
 		json_decref(items);
 		items = psw_netpol_rows(st, ns, name);
 	} else {
-		json_object_foreach(store, key, o) {
+		json_object_foreach(st->k8s.objects, key, o) {
 			json_t *meta = json_object_get(o, "metadata");
 			const char *ons = json_string_value(json_object_get(meta, "namespace"));
 

@@ -12,6 +12,15 @@
 
 struct psw_state;
 
+/**
+ * The Kubernetes objects in the desired state: data of the control state
+ * (struct psw_state.k8s), not of a file.
+ */
+struct psw_k8s_store {
+	json_t *objects;         /**< "Kind/ns/name" -> object (NULL until the first apply) */
+	json_t *slices;          /**< "ns/service" -> { "EndpointSlice/ns/name" -> slice } */
+};
+
 #include "psw_k8s_validate.h"
 
 
@@ -21,15 +30,15 @@ json_t *psw_k8s_delete(struct psw_state *st, json_t *args);
 json_t *psw_k8s_get(struct psw_state *st, const char *kind, json_t *args);
 
 /** The stored object (borrowed) of a kind/namespace/name, or NULL. */
-json_t *psw_k8s_find(const char *kind, const char *ns, const char *name);
+json_t *psw_k8s_find(const struct psw_state *st, const char *kind, const char *ns, const char *name);
 
 /** Every stored object, keyed "Kind/namespace/name" (borrowed; may be NULL). */
-json_t *psw_k8s_objects(void);
+json_t *psw_k8s_objects(const struct psw_state *st);
 
 /** The EndpointSlices of Service "ns/name": { key -> slice } (borrowed), or NULL. */
-json_t *psw_k8s_slices_of(const char *ns_service);
+json_t *psw_k8s_slices_of(const struct psw_state *st, const char *ns_service);
 
 /** Drop every stored object (at exit). */
-void psw_k8s_clear(void);
+void psw_k8s_clear(struct psw_state *st);
 
 #endif /* PSW_K8S_H */

@@ -689,7 +689,7 @@ default_ns(json_t *nss, const char *ns)
 static void
 world(const struct psw_state *st, json_t **pods_out, json_t **ns_out)
 {
-	json_t *pods = json_array(), *nss = json_object(), *store = psw_k8s_objects(), *o, *p;
+	json_t *pods = json_array(), *nss = json_object(), *store = psw_k8s_objects(st), *o, *p;
 	unsigned i, nb_here;
 	struct psw_netpol_here *here = psw_netpol_pods_here(st, &nb_here);
 	const char *key;
@@ -697,7 +697,7 @@ world(const struct psw_state *st, json_t **pods_out, json_t **ns_out)
 
 	for (i = 0; i < nb_here; i++)
 		json_array_append_new(pods, pod_entry(here[i].ns, here[i].name,
-			psw_k8s_find("Pod", here[i].ns, here[i].name), here_ips(&here[i])));
+			psw_k8s_find(st, "Pod", here[i].ns, here[i].name), here_ips(&here[i])));
 	json_object_foreach(store, key, o) {
 		json_t *meta = json_object_get(o, "metadata"), *e;
 		const char *ns = json_string_value(json_object_get(meta, "namespace")) ?: "";
@@ -858,10 +858,10 @@ static json_t *world_pods, *world_ns;
  * digest: moving an entry would rebuild contexts for nothing).
  */
 static void
-world_renew_pod(const struct psw_netpol_here *here, unsigned nb_here, const char *ns,
-		const char *name)
+world_renew_pod(const struct psw_state *st, const struct psw_netpol_here *here, unsigned nb_here,
+		const char *ns, const char *name)
 {
-	json_t *o = psw_k8s_find("Pod", ns, name), *now = json_array(), *e;
+	json_t *o = psw_k8s_find(st, "Pod", ns, name), *now = json_array(), *e;
 	size_t k, next = 0;
 	unsigned i;
 
@@ -890,9 +890,9 @@ world_renew_pod(const struct psw_netpol_here *here, unsigned nb_here, const char
 }
 
 static void
-index_policy(const char *ns, const char *name)
+index_policy(const struct psw_state *st, const char *ns, const char *name)
 {
-	json_t *list = json_object_get(pol_by_ns, ns), *o, *now = psw_k8s_find("NetworkPolicy", ns, name);
+	json_t *list = json_object_get(pol_by_ns, ns), *o, *now = psw_k8s_find(st, "NetworkPolicy", ns, name);
 	size_t i;
 
 	if (list == NULL) {
@@ -910,9 +910,9 @@ index_policy(const char *ns, const char *name)
 }
 
 static void
-reindex_all(void)
+reindex_all(const struct psw_state *st)
 {
-	json_t *store = psw_k8s_objects(), *o;
+	json_t *store = psw_k8s_objects(st), *o;
 	const char *key;
 
 	json_decref(pol_by_ns);
@@ -952,7 +952,7 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, json_t *pods, char *err, 
 	full = (changed == NULL && pods == NULL) || pol_by_ns == NULL || world_pods == NULL;
 	if (full) {
 		changed = pods = NULL;
-		reindex_all();
+		reindex_all(st);
 		json_decref(world_pods);
 		json_decref(world_ns);
 		world(st, &world_pods, &world_ns);
@@ -966,8 +966,8 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, json_t *pods, char *err, 
 			const char *name = json_string_value(json_object_get(meta, "name")) ?: "";
 
 			psw_netpol_policy_key(o, pk, sizeof(pk));
-			index_policy(ns, name);
-			if (psw_k8s_find("NetworkPolicy", ns, name) == NULL)
+			index_policy(st, ns, name);
+			if (psw_k8s_find(st, "NetworkPolicy", ns, name) == NULL)
 				slot_put(pk);
 		}
 	} else if (full && slot_of != NULL) {
@@ -981,7 +981,7 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, json_t *pods, char *err, 
 				continue;
 			memcpy(nsbuf, key, (size_t)(slash - key));
 			nsbuf[slash - key] = '\0';
-			if (psw_k8s_find("NetworkPolicy", nsbuf, slash + 1) == NULL)
+			if (psw_k8s_find(st, "NetworkPolicy", nsbuf, slash + 1) == NULL)
 				slot_put(key);
 		}
 	}
@@ -1002,7 +1002,7 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, json_t *pods, char *err, 
 		if (prev != NULL && strcmp(json_string_value(json_object_get(prev, "namespace")) ?: "", ns) == 0 &&
 		    strcmp(json_string_value(json_object_get(prev, "name")) ?: "", name) == 0)
 			continue;
-		world_renew_pod(here, nb_here, ns, name);
+		world_renew_pod(st, here, nb_here, ns, name);
 	}
 	if (json_array_size(pods) > 0)
 		changed = NULL;
@@ -1013,7 +1013,7 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, json_t *pods, char *err, 
 		if (is_local[h->port])
 			continue;                    /* one pod per port */
 		is_local[h->port] = true;
-		e = pod_entry(h->ns, h->name, psw_k8s_find("Pod", h->ns, h->name), here_ips(h));
+		e = pod_entry(h->ns, h->name, psw_k8s_find(st, "Pod", h->ns, h->name), here_ips(h));
 		if (changed != NULL) {
 			bool touched = false;
 

@@ -21,7 +21,7 @@
 json_t *
 psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name)
 {
-	json_t *items = json_array(), *store = psw_k8s_objects(), *o;
+	json_t *items = json_array(), *store = psw_k8s_objects(st), *o;
 	unsigned nb_here;
 	struct psw_netpol_here *here = psw_netpol_pods_here(st, &nb_here);
 	const char *key;
@@ -43,7 +43,7 @@ psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name)
 		psw_netpol_policy_key(o, pk, sizeof(pk));
 		psw_netpol_counts(st, pk, &c);
 		for (i = 0; i < nb_here; i++) {
-			json_t *pod = psw_k8s_find("Pod", here[i].ns, here[i].name);
+			json_t *pod = psw_k8s_find(st, "Pod", here[i].ns, here[i].name);
 			json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
 			json_t *none = NULL;
 
@@ -128,7 +128,7 @@ resolve_end(const struct psw_state *st, const char *s, const char *dflt_ns, int 
 	}
 	free(here);
 	{
-		json_t *pod = psw_k8s_find("Pod", ns, name), *status = json_object_get(pod, "status");
+		json_t *pod = psw_k8s_find(st, "Pod", ns, name), *status = json_object_get(pod, "status");
 		const char *ip = json_string_value(json_object_get(status, "podIP"));
 
 		if (pod == NULL)
@@ -247,7 +247,7 @@ psw_netpol_explain(struct psw_state *st, json_t *args)
 			ns[slash - ref] = '\0';
 			name = slash + 1;
 		}
-		svc = psw_k8s_find("Service", ns, name);
+		svc = psw_k8s_find(st, "Service", ns, name);
 		cip = json_string_value(json_object_get(json_object_get(svc, "spec"), "clusterIP"));
 		if (svc == NULL || cip == NULL)
 			return psw_api_error(PSW_API_E_NOT_FOUND, "to '%s': no such Service with a clusterIP", to_s);

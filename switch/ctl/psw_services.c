@@ -224,7 +224,7 @@ from_selector(const struct psw_state *st, const char *ns, json_t *selector, json
 			continue;
 		if ((family == 4 && !a->has_ip4) || (family == 6 && !a->has_ip6))
 			continue;
-		pod = psw_k8s_find("Pod", a->pod_namespace, a->pod_name);
+		pod = psw_k8s_find(st, "Pod", a->pod_namespace, a->pod_name);
 		if (pod == NULL || !labels_match(selector, json_object_get(json_object_get(pod, "metadata"),
 									  "labels")))
 			continue;
@@ -433,7 +433,7 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 	size_t p, k;
 
 	snprintf(skey, sizeof(skey), "%s/%s", ns ?: "", name ?: "");
-	mine = psw_k8s_slices_of(skey);
+	mine = psw_k8s_slices_of(st, skey);
 	json_array_foreach(json_object_get(spec, "ports"), p, port) {
 		int proto = proto_of(json_string_value(json_object_get(port, "protocol")));
 		uint16_t num = (uint16_t)json_integer_value(json_object_get(port, "port"));
@@ -504,7 +504,7 @@ free_plans(struct plan *plans, unsigned nb)
 int
 psw_services_sync(struct psw_state *st, json_t *scope, char *err, size_t err_len)
 {
-	json_t *store = psw_k8s_objects(), *set, *claimed, *v;
+	json_t *store = psw_k8s_objects(st), *set, *claimed, *v;
 	struct plan *plans;
 	const char *owner;
 	unsigned nb = 0, i, j;
@@ -529,7 +529,7 @@ psw_services_sync(struct psw_state *st, json_t *scope, char *err, size_t err_len
 		json_t *svc;
 
 		snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - owner) : 0, owner);
-		svc = psw_k8s_find("Service", ns, slash ? slash + 1 : owner);
+		svc = psw_k8s_find(st, "Service", ns, slash ? slash + 1 : owner);
 		plans[nb].owner = owner;
 		plans[nb].hash = owner_hash(owner);
 		if (svc != NULL)

@@ -17,6 +17,7 @@
 #include "psw_port.h"
 #include "psw_netpol.h"
 #include "psw_service_ctl.h"
+#include "psw_k8s.h"
 #include "psw_state.h"
 
 /* Settings that only a restart can change. */
@@ -538,6 +539,7 @@ psw_state_fini(struct psw_state *st)
 	free(st->pol);
 	st->pol = NULL;
 	psw_services_clear();
+	psw_k8s_clear(st);                       /* the store is the state's own */
 	psw_ct_destroy(st->ct);
 	st->ct = NULL;
 	free(st->atts);

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "psw_config.h"
+#include "psw_k8s.h"
 #include "psw_lcore.h"
 #include "psw_tables.h"
 
@@ -51,6 +52,7 @@ struct psw_state {
 	struct psw_ct *ct;                     /**< connection table (not versioned) */
 	struct psw_svc_table *svcs;            /**< the Services (persistent, updated in place) */
 	struct psw_pol_table *pol;             /**< NetworkPolicy per port (persistent, updated in place) */
+	struct psw_k8s_store k8s;              /**< the Kubernetes objects */
 	struct psw_attachment *atts;           /**< CNI attachments */
 	unsigned nb_atts, cap_atts;
 	char state_file[300];                  /**< where attachments are saved ("" = nowhere) */

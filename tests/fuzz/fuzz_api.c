@@ -134,7 +134,7 @@ call(const char *op, json_t *args)
 static void
 delete_everything(void)
 {
-	json_t *objs = psw_k8s_objects(), *list = json_array(), *o;
+	json_t *objs = psw_k8s_objects(&st), *list = json_array(), *o;
 	const char *key;
 
 	json_object_foreach(objs, key, o)
@@ -145,7 +145,7 @@ delete_everything(void)
 		json_decref(list);
 	if (st.nb_atts > 0)
 		call("cni.gc", json_pack("{s:[]}", "valid"));
-	if (json_object_size(psw_k8s_objects()) != 0 || st.svcs->nb_ports != 0 || st.nb_atts != 0)
+	if (json_object_size(psw_k8s_objects(&st)) != 0 || st.svcs->nb_ports != 0 || st.nb_atts != 0)
 		abort();                    /* deleting everything must leave nothing behind */
 	psw_tables_reclaim();
 }
