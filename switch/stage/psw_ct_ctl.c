@@ -125,7 +125,7 @@ static bool
 unanswered(const struct psw_ct_entry *e)
 {
 	if (e->flags & PSW_CT_F_LOOSE)
-		return !(e->win_known & PSW_CT_REPLIED);
+		return (e->win_known & 3) != 3;    /* both directions seen, not just "a reply" */
 	return e->state == PSW_CT_NEW;
 }
 
@@ -136,7 +136,13 @@ entry_timeout(const struct psw_ct *ct, const struct psw_ct_entry *e, bool pressu
 		return (uint64_t)e->timeout_s * ct->tsc_hz;
 	if (pressure && unanswered(e))
 		return (uint64_t)PSW_CT_EARLY_S * ct->tsc_hz;
-	if ((e->flags & PSW_CT_F_LOOSE) && !(e->win_known & PSW_CT_REPLIED))
+	/*
+	 * A pick-up is a live connection once both directions have been seen.
+	 * One packet, whichever direction it is taken for (a server-side pick-up
+	 * opens the entry with its first packet as the reply; a pod's frame to
+	 * itself with equal ports is both), proves nothing.
+	 */
+	if ((e->flags & PSW_CT_F_LOOSE) && (e->win_known & 3) != 3)
 		return (uint64_t)LOOSE_UNREPLIED_S * ct->tsc_hz;
 	return ct->timeout_tsc[proto_class(e->orig.proto)][e->state];
 }

@@ -283,6 +283,36 @@ test_ct_tcp_window_syn_and_reuse(void)
 	psw_ct_destroy(ct);
 }
 
+/*
+ * A pick-up seen one way only (a server-side pick-up is opened with its
+ * first packet as the reply) goes after 30 s, not a day: one bare frame
+ * must not hold an entry long after its pods are gone.
+ */
+static void
+test_ct_loose_one_way_expires(void)
+{
+	uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
+	struct psw_ct *ct;
+	struct psw_ct_entry *e = tcp_conn(&ct, now);
+	struct seg sg;
+
+	e->flags |= PSW_CT_F_LOOSE;
+	e->state = PSW_CT_ESTABLISHED;
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, ACK, 5000, 0, 0));
+	e->last_seen = now - 31 * hz;
+	CU_ASSERT_EQUAL(psw_ct_expire(ct, 1024, false), 1);
+	psw_ct_destroy(ct);
+	/* seen both ways: a live connection, kept */
+	e = tcp_conn(&ct, now);
+	e->flags |= PSW_CT_F_LOOSE;
+	e->state = PSW_CT_ESTABLISHED;
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(REPLY, ACK, 5000, 0, 0));
+	CU_ASSERT_EQUAL(PSW_DROP_NONE, SEG(ORIG, ACK, 9000, 0, 0));
+	e->last_seen = now - 31 * hz;
+	CU_ASSERT_EQUAL(psw_ct_expire(ct, 1024, false), 0);
+	psw_ct_destroy(ct);
+}
+
 /* A connection picked up mid-stream (no handshake): data unchecked, blind RSTs refused. */
 static void
 test_ct_loose_blind_rst(void)
@@ -797,6 +827,7 @@ main(void)
 	CU_add_test(s, "TCP sequence windows", test_ct_tcp_window);
 	CU_add_test(s, "TCP windows: blind SYN, SYN+RST, FIN, port reuse", test_ct_tcp_window_syn_and_reuse);
 	CU_add_test(s, "loose pick-up: blind RSTs refused", test_ct_loose_blind_rst);
+	CU_add_test(s, "loose pick-up seen one way only: gone after 30 s", test_ct_loose_one_way_expires);
 	CU_add_test(s, "UDP replies, flush by backend", test_ct_udp_and_flush);
 	CU_add_test(s, "worker cache: hits, stale ways, expiry", test_ct_worker_cache);
 	CU_add_test(s, "expiry never retires an entry stamped after its clock read", test_ct_expiry_races_stamps);
