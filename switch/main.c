@@ -43,6 +43,7 @@
 #include "psw_policy.h"
 #include "psw_service_ctl.h"
 #include "psw_state.h"
+#include "psw_state_file.h"
 #include "psw_tables.h"
 #include "psw_worker.h"
 

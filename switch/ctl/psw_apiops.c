@@ -20,15 +20,19 @@
 #include <strings.h>
 
 #include "psw_api.h"
-#include "psw_apisrv.h"
+#include "psw_apiops.h"
 #include "psw_build.h"
+#include "psw_change.h"
 #include "psw_ct.h"
 #include "psw_ct_ctl.h"
 #include "psw_ipam.h"
 #include "psw_k8s.h"
 #include "psw_netpol.h"
+#include "psw_netpol_report.h"
+#include "psw_pipeline.h"
 #include "psw_port.h"
 #include "psw_state.h"
+#include "psw_state_file.h"
 
 static time_t start_time;
 
@@ -199,8 +203,8 @@ conntrack_list(const struct psw_state *st, json_t *args)
 			json_t *row = json_array_get(items, json_array_size(items) - 1);
 
 			/* the NetworkPolicies that allowed it (docs/policy.md) */
-			json_object_set_new(row, "ingress_policy", json_string(psw_netpol_slot_name(e->pol[0])));
-			json_object_set_new(row, "egress_policy", json_string(psw_netpol_slot_name(e->pol[1])));
+			json_object_set_new(row, "ingress_policy", json_string(psw_netpol_slot_name(st, e->pol[0])));
+			json_object_set_new(row, "egress_policy", json_string(psw_netpol_slot_name(st, e->pol[1])));
 			json_object_set_new(row, "denied", json_boolean(e->flags & (PSW_CT_F_DENY_IN | PSW_CT_F_DENY_EG)));
 		}
 	}
@@ -333,6 +337,115 @@ pods_json(const struct psw_state *st)
 	return list;
 }
 
+struct alias {
+	const char *name;
+	const char *kind;
+};
+
+static const struct alias aliases[] = {
+	{ "namespaces", "Namespace" }, { "namespace", "Namespace" }, { "ns", "Namespace" },
+	{ "pods", "Pod" }, { "pod", "Pod" }, { "po", "Pod" },
+	{ "services", "Service" }, { "service", "Service" }, { "svc", "Service" },
+	{ "endpointslices", "EndpointSlice" }, { "endpointslice", "EndpointSlice" },
+	{ "networkpolicies", "NetworkPolicy" }, { "networkpolicy", "NetworkPolicy" },
+	{ "netpol", "NetworkPolicy" },
+};
+
+/* The Pod objects joined with the attachments (by namespace and name). */
+static void
+add_pod_rows(struct psw_state *st, json_t *items, const char *ns, const char *name)
+{
+	unsigned i;
+	const char *key;
+	json_t *o;
+	char ip4[64], ip6[64];
+
+	for (i = 0; i < st->nb_atts; i++) {
+		const struct psw_attachment *a = &st->atts[i];
+		json_t *pod = psw_k8s_find(st, "Pod", a->pod_namespace, a->pod_name), *labels;
+
+		if ((ns != NULL && strcmp(ns, a->pod_namespace)) || (name != NULL && strcmp(name, a->pod_name)))
+			continue;
+		labels = json_object_get(json_object_get(pod, "metadata"), "labels");
+		ip4[0] = ip6[0] = '\0';
+		if (a->has_ip4)
+			inet_ntop(AF_INET, a->ip4, ip4, sizeof(ip4));
+		if (a->has_ip6)
+			inet_ntop(AF_INET6, a->ip6, ip6, sizeof(ip6));
+		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o}",
+			"namespace", a->pod_namespace, "name", a->pod_name, "ip4", ip4, "ip6", ip6,
+			"interface", a->kind == PSW_PORT_AFPACKET ? "kernel" : psw_port_kind_name(a->kind),
+			"port", a->port_name, "attached", a->attached,
+			"labels", labels != NULL ? json_incref(labels) : json_object()));
+	}
+	/* Pod objects with no attachment (applied before or without their pod) */
+	json_object_foreach(st->k8s.objects, key, o) {
+		json_t *meta = json_object_get(o, "metadata");
+		const char *pns = json_string_value(json_object_get(meta, "namespace"));
+		const char *pname = json_string_value(json_object_get(meta, "name"));
+		bool attached = false;
+
+		if (strncmp(key, "Pod/", 4) != 0 || (ns != NULL && strcmp(ns, pns)) ||
+		    (name != NULL && strcmp(name, pname)))
+			continue;
+		for (i = 0; i < st->nb_atts; i++)
+			attached |= strcmp(st->atts[i].pod_namespace, pns) == 0 &&
+				    strcmp(st->atts[i].pod_name, pname) == 0;
+		if (attached)
+			continue;
+		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o}",
+			"namespace", pns, "name", pname, "ip4", "", "ip6", "", "interface", "",
+			"port", "", "attached", 0,
+			"labels", json_object_get(meta, "labels") ?
+				  json_incref(json_object_get(meta, "labels")) : json_object()));
+	}
+}
+
+/* get of a Kubernetes kind: Pods joined with attachments, NetworkPolicies with their state */
+static json_t *
+k8s_get(struct psw_state *st, const char *kind_arg, json_t *args)
+{
+	const char *ns = json_string_value(json_object_get(args, "namespace"));
+	const char *name = json_string_value(json_object_get(args, "name"));
+	const char *kind = NULL, *key;
+	json_t *items = json_array(), *o;
+	unsigned i;
+
+	for (i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (strcmp(aliases[i].name, kind_arg) == 0)
+			kind = aliases[i].kind;
+	if (kind == NULL) {
+		json_decref(items);
+		return psw_api_error(PSW_API_E_INVALID, "unknown kind '%s' (ports, pods, attachments, "
+				     "namespaces, services, endpointslices, networkpolicies)", kind_arg);
+	}
+	if (strcmp(kind, "Pod") == 0 && !json_is_true(json_object_get(args, "objects"))) {
+		add_pod_rows(st, items, ns, name);
+	} else if (strcmp(kind, "NetworkPolicy") == 0) {
+		json_decref(items);
+		items = psw_netpol_rows(st, ns, name);
+	} else {
+		json_object_foreach(st->k8s.objects, key, o) {
+			json_t *meta = json_object_get(o, "metadata");
+			const char *ons = json_string_value(json_object_get(meta, "namespace"));
+
+			if (strcmp(json_string_value(json_object_get(o, "kind")), kind) != 0)
+				continue;
+			if (ns != NULL && ons != NULL && strcmp(ns, ons) != 0)
+				continue;
+			if (name != NULL && strcmp(name, json_string_value(json_object_get(meta, "name"))))
+				continue;
+			json_array_append(items, o);
+		}
+	}
+	if (name != NULL && json_array_size(items) == 0) {
+		json_decref(items);
+		return psw_api_error(PSW_API_E_NOT_FOUND, "%s \"%s\" not found%s%s", kind, name,
+				     ns ? " in namespace " : "", ns ? ns : "");
+	}
+	return psw_api_ok(json_pack("{s:s, s:o}", "kind", kind, "items", items));
+}
+
 static json_t *
 op_get(struct psw_state *st, json_t *args)
 {
@@ -370,7 +483,7 @@ op_get(struct psw_state *st, json_t *args)
 		return conntrack_list(st, args);
 	if (strcmp(kind, "endpoints") == 0 || strcmp(kind, "attached-pods") == 0)
 		return psw_api_ok(json_pack("{s:o}", "items", pods_json(st)));
-	return psw_k8s_get(st, kind, args);
+	return k8s_get(st, kind, args);
 }
 
 /* ------------------------------------------------------------------------ CNI */
@@ -882,6 +995,41 @@ op_cni_gc(struct psw_state *st, json_t *args)
 	return psw_api_ok(json_pack("{s:o}", "removed", removed));
 }
 
+/* ------------------------------------------------- Kubernetes objects */
+
+/* Stored by the Kubernetes store, then through the pipeline; a failure puts the store back. */
+static json_t *
+k8s_change(struct psw_state *st, json_t *args,
+	   json_t *(*store)(struct psw_state *, json_t *, struct psw_change *))
+{
+	struct psw_change ch;
+	char msg[PSW_ERR_MAX];
+	json_t *res;
+	int rc;
+
+	psw_change_init(&ch);
+	res = store(st, args, &ch);
+	if (json_is_true(json_object_get(res, "ok")) && (rc = psw_pipeline_commit(st, &ch, msg, sizeof(msg))) < 0) {
+		json_decref(res);
+		res = psw_api_error(rc == -ENOMEM || rc == -ENOSPC ? PSW_API_E_NO_RESOURCES : PSW_API_E_INVALID,
+				    "%s (nothing was changed)", msg);
+	}
+	psw_change_fini(&ch);
+	return res;
+}
+
+static json_t *
+op_apply(struct psw_state *st, json_t *args)
+{
+	return k8s_change(st, args, psw_k8s_apply);
+}
+
+static json_t *
+op_delete(struct psw_state *st, json_t *args)
+{
+	return k8s_change(st, args, psw_k8s_delete);
+}
+
 /* ------------------------------------------------------------------- dispatch */
 
 struct op {
@@ -894,9 +1042,9 @@ static const struct op ops[] = {
 	{ "status", op_status },
 	{ "stats", op_stats },
 	{ "get", op_get },
-	{ "apply", psw_k8s_apply },
+	{ "apply", op_apply },
 	{ "explain", psw_netpol_explain },
-	{ "delete", psw_k8s_delete },
+	{ "delete", op_delete },
 	{ "cni.add", op_cni_add },
 	{ "cni.attach", op_cni_attach },
 	{ "cni.del", op_cni_del },

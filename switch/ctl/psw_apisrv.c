@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "psw_api.h"
+#include "psw_apiops.h"
 #include "psw_apisrv.h"
 #include "psw_ctl_loop.h"
 

@@ -24,6 +24,4 @@ struct psw_apisrv *psw_apisrv_create(const char *path, const char *group, int ep
 /** Close every connection and remove the socket file. NULL accepted. */
 void psw_apisrv_destroy(struct psw_apisrv *srv);
 
-#include "psw_apiops.h"
-
 #endif /* PSW_APISRV_H */

@@ -11,9 +11,10 @@
 #include <string.h>
 
 #include "psw_api.h"
+#include "psw_change.h"
+#include "psw_ctl.h"
 #include "psw_k8s.h"
-#include "psw_netpol.h"
-#include "psw_state.h"
+#include "psw_k8s_validate.h"
 
 /* Keep the index of EndpointSlices by Service in step with the store. */
 static void
@@ -64,20 +65,6 @@ psw_k8s_slices_of(const struct psw_state *st, const char *ns_service)
 {
 	return st->k8s.slices != NULL ? json_object_get(st->k8s.slices, ns_service) : NULL;
 }
-
-struct alias {
-	const char *name;
-	const char *kind;
-};
-
-static const struct alias aliases[] = {
-	{ "namespaces", "Namespace" }, { "namespace", "Namespace" }, { "ns", "Namespace" },
-	{ "pods", "Pod" }, { "pod", "Pod" }, { "po", "Pod" },
-	{ "services", "Service" }, { "service", "Service" }, { "svc", "Service" },
-	{ "endpointslices", "EndpointSlice" }, { "endpointslice", "EndpointSlice" },
-	{ "networkpolicies", "NetworkPolicy" }, { "networkpolicy", "NetworkPolicy" },
-	{ "netpol", "NetworkPolicy" },
-};
 
 static void
 key_of(json_t *obj, char *key, size_t len)
@@ -334,78 +321,21 @@ allocate_node_ports(const struct psw_state *st, json_t *next, json_t *obj, const
 	return err;
 }
 
-/* Which Services an object's change can touch: its own, a slice's, a namespace's. */
+/* Put back what an apply or delete changed (a change's undo). */
 static void
-add_scope(json_t *scope, json_t *obj)
-{
-	const char *kind = json_string_value(json_object_get(obj, "kind")) ?: "";
-	json_t *meta = json_object_get(obj, "metadata");
-	const char *ns = json_string_value(json_object_get(meta, "namespace")) ?: "";
-	char e[300];
-
-	if (obj == NULL || json_is_null(obj))
-		return;
-	if (strcmp(kind, "Service") == 0)
-		snprintf(e, sizeof(e), "%s/%s", ns, json_string_value(json_object_get(meta, "name")) ?: "");
-	else if (strcmp(kind, "EndpointSlice") == 0)
-		snprintf(e, sizeof(e), "%s/%s", ns, json_string_value(json_object_get(json_object_get(meta,
-			 "labels"), "kubernetes.io/service-name")) ?: "");
-	else if (strcmp(kind, "Pod") == 0)
-		snprintf(e, sizeof(e), "%s/*", ns);     /* selectors may pick it */
-	else
-		return;
-	json_array_append_new(scope, json_string(e));
-}
-
-/*
- * What a change means for NetworkPolicy: the policies it touches (old and
- * new versions) in npol, the Pods it touches in pods (their selectors and
- * peers anywhere may follow: every local pod is recompiled), or *all when
- * a Namespace changed.
- */
-static void
-add_policy_scope(json_t *npol, json_t *pods, bool *all, json_t *obj)
-{
-	const char *kind;
-
-	if (obj == NULL || json_is_null(obj))
-		return;
-	kind = json_string_value(json_object_get(obj, "kind")) ?: "";
-	if (strcmp(kind, "NetworkPolicy") == 0)
-		json_array_append(npol, obj);
-	else if (strcmp(kind, "Pod") == 0)
-		json_array_append(pods, obj);
-	else if (strcmp(kind, "Namespace") == 0)
-		*all = true;
-}
-
-static void
-sync_policies(struct psw_state *st, json_t *npol, json_t *pods, bool all)
-{
-	char msg[PSW_ERR_MAX];
-
-	if ((all || json_array_size(npol) > 0 || json_array_size(pods) > 0) &&
-	    psw_netpol_sync(st, all ? NULL : npol, all ? NULL : pods, msg, sizeof(msg)) < 0)
-		fprintf(stderr, "podswitch: policies not updated: %s\n", msg);
-}
-
-/* Put back what an apply or delete changed. */
-static void
-rollback(struct psw_state *st, json_t *undo)
+rollback(struct psw_state *st, struct psw_change *ch)
 {
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(undo, key, v)
+	json_object_foreach(ch->undo_objects, key, v)
 		store_set(&st->k8s, key, json_is_null(v) ? NULL : v);
 }
 
 json_t *
-psw_k8s_apply(struct psw_state *st, json_t *args)
+psw_k8s_apply(struct psw_state *st, json_t *args, struct psw_change *ch)
 {
-	json_t *objs, *err, *o, *results = json_array(), *used = NULL, *undo, *scope, *npol, *pods;
-	bool pol_all = false;
-	char msg[PSW_ERR_MAX];
+	json_t *objs, *err, *o, *results = json_array(), *used = NULL, *undo;
 	size_t i;
 
 	err = validated_objects(args, &objs, false);
@@ -418,9 +348,8 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 		st->k8s.objects = json_object();
 	/* changed in place, with the first old value of each key kept to undo */
 	undo = json_object();
-	scope = json_array();
-	npol = json_array();
-	pods = json_array();
+	ch->undo = rollback;
+	ch->undo_objects = undo;
 	json_array_foreach(objs, i, o) {
 		char key[512];
 		json_t *old;
@@ -446,12 +375,7 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 		action = old == NULL ? "created" : json_equal(old, o) ? "unchanged" : "configured";
 		if (json_object_get(undo, key) == NULL)
 			json_object_set(undo, key, old != NULL ? old : json_null());
-		add_scope(scope, old);
-		add_scope(scope, o);
-		if (old == NULL || !json_equal(old, o)) {
-			add_policy_scope(npol, pods, &pol_all, old);
-			add_policy_scope(npol, pods, &pol_all, o);
-		}
+		psw_change_touch(ch, old, o);
 		store_set(&st->k8s, key, o);
 		json_array_append_new(results, json_pack("{s:s, s:s, s:s, s:s}",
 			"kind", json_string_value(json_object_get(o, "kind")),
@@ -460,32 +384,20 @@ psw_k8s_apply(struct psw_state *st, json_t *args)
 			"name", json_string_value(json_object_get(json_object_get(o, "metadata"), "name")),
 			"action", action));
 	}
-	/* The dataplane follows; if it cannot (two Services on one address), nothing changes. */
-	if (err == NULL && json_array_size(scope) > 0 &&
-	    psw_state_update_services(st, scope, msg, sizeof(msg)) < 0)
-		err = psw_api_error(PSW_API_E_INVALID, "%s (nothing was changed)", msg);
 	if (err != NULL) {
-		rollback(st, undo);
+		rollback(st, ch);
 		json_decref(results);
 		results = NULL;
-	} else {
-		sync_policies(st, npol, pods, pol_all);
 	}
-	json_decref(npol);
-	json_decref(pods);
-	json_decref(undo);
-	json_decref(scope);
 	json_decref(used);
 	json_decref(objs);
 	return err != NULL ? err : psw_api_ok(json_pack("{s:o}", "results", results));
 }
 
 json_t *
-psw_k8s_delete(struct psw_state *st, json_t *args)
+psw_k8s_delete(struct psw_state *st, json_t *args, struct psw_change *ch)
 {
-	json_t *objs, *err, *o, *results, *scope, *npol, *pods;
-	bool pol_all = false;
-	char msg[PSW_ERR_MAX];
+	json_t *objs, *err, *o, *results;
 	size_t i;
 
 	err = validated_objects(args, &objs, true);
@@ -504,118 +416,21 @@ psw_k8s_delete(struct psw_state *st, json_t *args)
 		}
 	}
 	results = json_array();
-	scope = json_array();
-	npol = json_array();
-	pods = json_array();
+	ch->undo = rollback;
+	ch->undo_objects = json_object();
 	json_array_foreach(objs, i, o) {
 		char key[512];
+		json_t *old;
 
 		key_of(o, key, sizeof(key));
-		add_scope(scope, json_object_get(st->k8s.objects, key));
-		add_policy_scope(npol, pods, &pol_all, json_object_get(st->k8s.objects, key));
+		old = json_object_get(st->k8s.objects, key);
+		if (old != NULL) {                       /* not when listed twice */
+			json_object_set(ch->undo_objects, key, old);
+			psw_change_touch(ch, old, NULL);
+		}
 		store_set(&st->k8s, key, NULL);
 		json_array_append_new(results, json_pack("{s:s, s:s}", "object", key, "action", "deleted"));
 	}
 	json_decref(objs);
-	if (json_array_size(scope) > 0 && psw_state_update_services(st, scope, msg, sizeof(msg)) < 0)
-		fprintf(stderr, "podswitch: services not updated after delete: %s\n", msg);
-	sync_policies(st, npol, pods, pol_all);
-	json_decref(npol);
-	json_decref(pods);
-	json_decref(scope);
 	return psw_api_ok(json_pack("{s:o}", "results", results));
-}
-
-/* The Pod objects joined with the attachments (by namespace and name). */
-static void
-add_pod_rows(struct psw_state *st, json_t *items, const char *ns, const char *name)
-{
-	unsigned i;
-	const char *key;
-	json_t *o;
-	char ip4[64], ip6[64];
-
-	for (i = 0; i < st->nb_atts; i++) {
-		const struct psw_attachment *a = &st->atts[i];
-		json_t *pod = psw_k8s_find(st, "Pod", a->pod_namespace, a->pod_name), *labels;
-
-		if ((ns != NULL && strcmp(ns, a->pod_namespace)) || (name != NULL && strcmp(name, a->pod_name)))
-			continue;
-		labels = json_object_get(json_object_get(pod, "metadata"), "labels");
-		ip4[0] = ip6[0] = '\0';
-		if (a->has_ip4)
-			inet_ntop(AF_INET, a->ip4, ip4, sizeof(ip4));
-		if (a->has_ip6)
-			inet_ntop(AF_INET6, a->ip6, ip6, sizeof(ip6));
-		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o}",
-			"namespace", a->pod_namespace, "name", a->pod_name, "ip4", ip4, "ip6", ip6,
-			"interface", a->kind == PSW_PORT_AFPACKET ? "kernel" : psw_port_kind_name(a->kind),
-			"port", a->port_name, "attached", a->attached,
-			"labels", labels != NULL ? json_incref(labels) : json_object()));
-	}
-	/* Pod objects with no attachment (applied before or without their pod) */
-	json_object_foreach(st->k8s.objects, key, o) {
-		json_t *meta = json_object_get(o, "metadata");
-		const char *pns = json_string_value(json_object_get(meta, "namespace"));
-		const char *pname = json_string_value(json_object_get(meta, "name"));
-		bool attached = false;
-
-		if (strncmp(key, "Pod/", 4) != 0 || (ns != NULL && strcmp(ns, pns)) ||
-		    (name != NULL && strcmp(name, pname)))
-			continue;
-		for (i = 0; i < st->nb_atts; i++)
-			attached |= strcmp(st->atts[i].pod_namespace, pns) == 0 &&
-				    strcmp(st->atts[i].pod_name, pname) == 0;
-		if (attached)
-			continue;
-		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o}",
-			"namespace", pns, "name", pname, "ip4", "", "ip6", "", "interface", "",
-			"port", "", "attached", 0,
-			"labels", json_object_get(meta, "labels") ?
-				  json_incref(json_object_get(meta, "labels")) : json_object()));
-	}
-}
-
-json_t *
-psw_k8s_get(struct psw_state *st, const char *kind_arg, json_t *args)
-{
-	const char *ns = json_string_value(json_object_get(args, "namespace"));
-	const char *name = json_string_value(json_object_get(args, "name"));
-	const char *kind = NULL, *key;
-	json_t *items = json_array(), *o;
-	unsigned i;
-
-	for (i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
-		if (strcmp(aliases[i].name, kind_arg) == 0)
-			kind = aliases[i].kind;
-	if (kind == NULL) {
-		json_decref(items);
-		return psw_api_error(PSW_API_E_INVALID, "unknown kind '%s' (ports, pods, attachments, "
-				     "namespaces, services, endpointslices, networkpolicies)", kind_arg);
-	}
-	if (strcmp(kind, "Pod") == 0 && !json_is_true(json_object_get(args, "objects"))) {
-		add_pod_rows(st, items, ns, name);
-	} else if (strcmp(kind, "NetworkPolicy") == 0) {
-		json_decref(items);
-		items = psw_netpol_rows(st, ns, name);
-	} else {
-		json_object_foreach(st->k8s.objects, key, o) {
-			json_t *meta = json_object_get(o, "metadata");
-			const char *ons = json_string_value(json_object_get(meta, "namespace"));
-
-			if (strcmp(json_string_value(json_object_get(o, "kind")), kind) != 0)
-				continue;
-			if (ns != NULL && ons != NULL && strcmp(ns, ons) != 0)
-				continue;
-			if (name != NULL && strcmp(name, json_string_value(json_object_get(meta, "name"))))
-				continue;
-			json_array_append(items, o);
-		}
-	}
-	if (name != NULL && json_array_size(items) == 0) {
-		json_decref(items);
-		return psw_api_error(PSW_API_E_NOT_FOUND, "%s \"%s\" not found%s%s", kind, name,
-				     ns ? " in namespace " : "", ns ? ns : "");
-	}
-	return psw_api_ok(json_pack("{s:s, s:o}", "kind", kind, "items", items));
 }

@@ -11,23 +11,18 @@
 #include <jansson.h>
 
 struct psw_state;
+struct psw_change;
 
 /**
- * The Kubernetes objects in the desired state: data of the control state
- * (struct psw_state.k8s), not of a file.
+ * Validate and store a list of objects (args: {"objects": [...]}): all of
+ * them or none. The change is told what they touch and how to put the
+ * store back; the caller commits it (psw_pipeline_commit()). Calls no
+ * compiler. @return the API answer (an error: nothing stored).
  */
-struct psw_k8s_store {
-	json_t *objects;         /**< "Kind/ns/name" -> object (NULL until the first apply) */
-	json_t *slices;          /**< "ns/service" -> { "EndpointSlice/ns/name" -> slice } */
-};
+json_t *psw_k8s_apply(struct psw_state *st, json_t *args, struct psw_change *ch);
 
-#include "psw_k8s_validate.h"
-
-
-/** API operations (args: {"objects": [...]}, or for get {"kind", "name"?, "namespace"?}). */
-json_t *psw_k8s_apply(struct psw_state *st, json_t *args);
-json_t *psw_k8s_delete(struct psw_state *st, json_t *args);
-json_t *psw_k8s_get(struct psw_state *st, const char *kind, json_t *args);
+/** Remove a list of objects from the store, all or none (see psw_k8s_apply()). */
+json_t *psw_k8s_delete(struct psw_state *st, json_t *args, struct psw_change *ch);
 
 /** The stored object (borrowed) of a kind/namespace/name, or NULL. */
 json_t *psw_k8s_find(const struct psw_state *st, const char *kind, const char *ns, const char *name);

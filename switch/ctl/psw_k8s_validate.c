@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "psw_config.h"
-#include "psw_k8s.h"
+#include "psw_k8s_validate.h"
 
 #define ERR_MAX 512
 

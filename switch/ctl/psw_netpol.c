@@ -24,12 +24,12 @@
 #include <rte_lcore.h>
 
 #include "psw_config.h"
+#include "psw_ctl.h"
 #include "psw_k8s.h"
 #include "psw_netpol.h"
 #include "psw_netpol_priv.h"
 #include "psw_policy_ctl.h"
 #include "psw_port.h"
-#include "psw_state.h"
 
 /* ---- label selectors ---- */
 
@@ -500,10 +500,19 @@ psw_netpol_compile(json_t *policy, unsigned dir, unsigned slot, json_t *pod, jso
 
 /* ---- policy slots: a stable small number per policy, for counters ---- */
 
-static json_t *slot_of;                          /* "ns/name" -> slot */
-static char *slot_name[PSW_POL_MAX_SLOTS];
-static struct psw_pol_counts slot_base[PSW_POL_MAX_SLOTS];
-static unsigned nb_slots_used, slot_hint;
+/*
+ * What the compiler keeps between changes, the control state's own
+ * (st->np): policy slots, and the policies by namespace and the world of
+ * pods and namespaces (rebuilt on a full sync, renewed by a partial one).
+ */
+struct psw_netpol_store {
+	json_t *slot_of;                         /* "ns/name" -> slot */
+	char *slot_name[PSW_POL_MAX_SLOTS];
+	struct psw_pol_counts slot_base[PSW_POL_MAX_SLOTS];
+	unsigned nb_slots_used, slot_hint;
+	json_t *pol_by_ns;                       /* ns -> [policy objects of the store] */
+	json_t *world_pods, *world_ns;
+};
 
 static void
 slot_sum(const struct psw_state *st, unsigned slot, struct psw_pol_counts *c)
@@ -522,33 +531,35 @@ slot_sum(const struct psw_state *st, unsigned slot, struct psw_pol_counts *c)
 }
 
 static int
-slot_get(const struct psw_state *st, const char *key)
+slot_get(struct psw_state *st, const char *key)
 {
+	struct psw_netpol_store *np = st->np;
 	json_t *s;
 	unsigned i;
 
-	if (slot_of == NULL)
-		slot_of = json_object();
-	s = json_object_get(slot_of, key);
+	if (np->slot_of == NULL)
+		np->slot_of = json_object();
+	s = json_object_get(np->slot_of, key);
 	if (s != NULL)
 		return (int)json_integer_value(s);
-	if (nb_slots_used == PSW_POL_MAX_SLOTS)
+	if (np->nb_slots_used == PSW_POL_MAX_SLOTS)
 		return -ENOSPC;
-	for (i = 0; slot_name[slot_hint] != NULL; i++)
-		slot_hint = (slot_hint + 1) % PSW_POL_MAX_SLOTS;
-	slot_name[slot_hint] = strdup(key);
-	if (slot_name[slot_hint] == NULL)
+	for (i = 0; np->slot_name[np->slot_hint] != NULL; i++)
+		np->slot_hint = (np->slot_hint + 1) % PSW_POL_MAX_SLOTS;
+	np->slot_name[np->slot_hint] = strdup(key);
+	if (np->slot_name[np->slot_hint] == NULL)
 		return -ENOMEM;
-	slot_sum(st, slot_hint, &slot_base[slot_hint]);  /* a reused slot starts from zero */
-	json_object_set_new(slot_of, key, json_integer(slot_hint));
-	nb_slots_used++;
-	return (int)slot_hint;
+	slot_sum(st, np->slot_hint, &np->slot_base[np->slot_hint]);  /* a reused slot starts from zero */
+	json_object_set_new(np->slot_of, key, json_integer(np->slot_hint));
+	np->nb_slots_used++;
+	return (int)np->slot_hint;
 }
 
 void
 psw_netpol_counts(const struct psw_state *st, const char *key, struct psw_pol_counts *c)
 {
-	json_t *slot = slot_of != NULL ? json_object_get(slot_of, key) : NULL;
+	const struct psw_netpol_store *np = st->np;
+	json_t *slot = np != NULL && np->slot_of != NULL ? json_object_get(np->slot_of, key) : NULL;
 	unsigned s;
 
 	c->allowed = c->denied = 0;
@@ -556,29 +567,31 @@ psw_netpol_counts(const struct psw_state *st, const char *key, struct psw_pol_co
 		return;
 	s = (unsigned)json_integer_value(slot);
 	slot_sum(st, s, c);
-	c->allowed -= slot_base[s].allowed;         /* a reused slot counts from its reuse */
-	c->denied -= slot_base[s].denied;
+	c->allowed -= np->slot_base[s].allowed;         /* a reused slot counts from its reuse */
+	c->denied -= np->slot_base[s].denied;
 }
 
 const char *
-psw_netpol_slot_name(unsigned slot_plus_1)
+psw_netpol_slot_name(const struct psw_state *st, unsigned slot_plus_1)
 {
-	if (slot_plus_1 == 0 || slot_plus_1 > PSW_POL_MAX_SLOTS || slot_name[slot_plus_1 - 1] == NULL)
+	const struct psw_netpol_store *np = st->np;
+
+	if (np == NULL || slot_plus_1 == 0 || slot_plus_1 > PSW_POL_MAX_SLOTS || np->slot_name[slot_plus_1 - 1] == NULL)
 		return "";
-	return slot_name[slot_plus_1 - 1];
+	return np->slot_name[slot_plus_1 - 1];
 }
 
 static void
-slot_put(const char *key)
+slot_put(struct psw_netpol_store *np, const char *key)
 {
-	json_t *s = json_object_get(slot_of, key);
+	json_t *s = json_object_get(np->slot_of, key);
 
 	if (s == NULL)
 		return;
-	free(slot_name[json_integer_value(s)]);
-	slot_name[json_integer_value(s)] = NULL;
-	json_object_del(slot_of, key);
-	nb_slots_used--;
+	free(np->slot_name[json_integer_value(s)]);
+	np->slot_name[json_integer_value(s)] = NULL;
+	json_object_del(np->slot_of, key);
+	np->nb_slots_used--;
 }
 
 /* ---- the world: known pods and namespaces ---- */
@@ -748,7 +761,7 @@ psw_netpol_policy_key(json_t *policy, char *key, size_t len)
 
 static int
 compile_pod(struct psw_state *st, const struct local_pod *lp, json_t *policies, json_t *pods, json_t *nss,
-	    char *err, size_t err_len)
+	    struct psw_netpol_plan *plan, char *err, size_t err_len)
 {
 	const char *ns = json_string_value(json_object_get(lp->entry, "namespace"));
 	json_t *labels = json_object_get(lp->entry, "labels"), *pol;
@@ -810,11 +823,7 @@ compile_pod(struct psw_state *st, const struct local_pod *lp, json_t *policies, 
 	if (too_big[0] != '\0') {
 		rc = -E2BIG;
 		snprintf(err, err_len, "the NetworkPolicies selecting pod %s/%s compile to more than %u "
-			 "rules (reached at %s); the pod allows nothing until they are made smaller", ns,
-			 lp->pod->name, PSW_NETPOL_MAX_RULES, too_big);
-		pp = psw_pol_port_build(isolated, NULL, 0, isoc, nb_iso, (int)rte_socket_id());
-		if (pp != NULL)
-			psw_pol_table_set(st->pol, (unsigned)lp->port, pp);
+			 "rules (reached at %s)", ns, lp->pod->name, PSW_NETPOL_MAX_RULES, too_big);
 		goto out;
 	}
 	if (isolated[0] || isolated[1]) {
@@ -823,17 +832,15 @@ compile_pod(struct psw_state *st, const struct local_pod *lp, json_t *policies, 
 		pp = psw_pol_port_build(isolated, rules, nb_rules, isoc, nb_iso, (int)rte_socket_id());
 		if (pp == NULL) {
 			rc = -rte_errno;
-			snprintf(err, err_len, "cannot build the policy of pod %s/%s (%u rules): %s; "
-				 "it allows nothing until it can", ns, lp->pod->name, nb_rules,
-				 rte_strerror(rte_errno));
-			/* fail closed: isolated as the policies say, no rule */
-			pp = psw_pol_port_build(isolated, NULL, 0, isoc, nb_iso, (int)rte_socket_id());
-			if (pp != NULL)
-				psw_pol_table_set(st->pol, (unsigned)lp->port, pp);
+			snprintf(err, err_len, "cannot build the policy of pod %s/%s (%u rules): %s",
+				 ns, lp->pod->name, nb_rules, rte_strerror(rte_errno));
 			goto out;
 		}
+	} else if (cur == NULL) {
+		goto out;                                /* not isolated, and was not */
 	}
-	psw_pol_table_set(st->pol, (unsigned)lp->port, pp);
+	plan->set[lp->port] = true;                      /* published with the plan */
+	plan->next[lp->port] = pp;
 out:
 	if (rc == -ENOMEM && err[0] == '\0')
 		snprintf(err, err_len, "out of memory compiling NetworkPolicies");
@@ -848,8 +855,6 @@ out:
  * list, rebuilt on a full sync), and the world of pods and namespaces
  * (rebuilt on a full sync only: pods and namespaces always cause one).
  */
-static json_t *pol_by_ns;                /* ns -> [policy objects of the store] */
-static json_t *world_pods, *world_ns;
 
 /*
  * Pod ns/name changed in the store (nothing else did): its entries in the
@@ -861,6 +866,7 @@ static void
 world_renew_pod(const struct psw_state *st, const struct psw_netpol_here *here, unsigned nb_here,
 		const char *ns, const char *name)
 {
+	struct psw_netpol_store *np = st->np;
 	json_t *o = psw_k8s_find(st, "Pod", ns, name), *now = json_array(), *e;
 	size_t k, next = 0;
 	unsigned i;
@@ -872,32 +878,33 @@ world_renew_pod(const struct psw_state *st, const struct psw_netpol_here *here, 
 	} else if (o != NULL && (e = remote_pod_entry(ns, name, o)) != NULL) {
 		json_array_append_new(now, e);
 	}
-	for (k = 0; k < json_array_size(world_pods);) {
-		e = json_array_get(world_pods, k);
+	for (k = 0; k < json_array_size(np->world_pods);) {
+		e = json_array_get(np->world_pods, k);
 		if (strcmp(json_string_value(json_object_get(e, "namespace")) ?: "", ns) != 0 ||
 		    strcmp(json_string_value(json_object_get(e, "name")) ?: "", name) != 0) {
 			k++;
 		} else if (next < json_array_size(now)) {
-			json_array_set(world_pods, k++, json_array_get(now, next++));
+			json_array_set(np->world_pods, k++, json_array_get(now, next++));
 		} else {
-			json_array_remove(world_pods, k);
+			json_array_remove(np->world_pods, k);
 		}
 	}
 	for (; next < json_array_size(now); next++)
-		json_array_append(world_pods, json_array_get(now, next));
+		json_array_append(np->world_pods, json_array_get(now, next));
 	json_decref(now);
-	default_ns(world_ns, ns);
+	default_ns(np->world_ns, ns);
 }
 
 static void
 index_policy(const struct psw_state *st, const char *ns, const char *name)
 {
-	json_t *list = json_object_get(pol_by_ns, ns), *o, *now = psw_k8s_find(st, "NetworkPolicy", ns, name);
+	struct psw_netpol_store *np = st->np;
+	json_t *list = json_object_get(np->pol_by_ns, ns), *o, *now = psw_k8s_find(st, "NetworkPolicy", ns, name);
 	size_t i;
 
 	if (list == NULL) {
 		list = json_array();
-		json_object_set_new(pol_by_ns, ns, list);
+		json_object_set_new(np->pol_by_ns, ns, list);
 	}
 	json_array_foreach(list, i, o)
 		if (strcmp(json_string_value(json_object_get(json_object_get(o, "metadata"), "name")) ?: "",
@@ -912,11 +919,12 @@ index_policy(const struct psw_state *st, const char *ns, const char *name)
 static void
 reindex_all(const struct psw_state *st)
 {
+	struct psw_netpol_store *np = st->np;
 	json_t *store = psw_k8s_objects(st), *o;
 	const char *key;
 
-	json_decref(pol_by_ns);
-	pol_by_ns = json_object();
+	json_decref(np->pol_by_ns);
+	np->pol_by_ns = json_object();
 	json_object_foreach(store, key, o) {
 		json_t *meta = json_object_get(o, "metadata"), *list;
 		const char *ns;
@@ -924,18 +932,30 @@ reindex_all(const struct psw_state *st)
 		if (strncmp(key, "NetworkPolicy/", 14) != 0)
 			continue;
 		ns = json_string_value(json_object_get(meta, "namespace")) ?: "";
-		list = json_object_get(pol_by_ns, ns);
+		list = json_object_get(np->pol_by_ns, ns);
 		if (list == NULL) {
 			list = json_array();
-			json_object_set_new(pol_by_ns, ns, list);
+			json_object_set_new(np->pol_by_ns, ns, list);
 		}
 		json_array_append(list, o);
 	}
 }
 
-int
-psw_netpol_sync(struct psw_state *st, json_t *changed, json_t *pods, char *err, size_t err_len)
+/* Forget the index and the world: the next plan is a full one (the store may have been put back). */
+static void
+forget_caches(struct psw_netpol_store *np)
 {
+	json_decref(np->pol_by_ns);
+	json_decref(np->world_pods);
+	json_decref(np->world_ns);
+	np->pol_by_ns = np->world_pods = np->world_ns = NULL;
+}
+
+int
+psw_netpol_plan(struct psw_state *st, json_t *changed, json_t *pods, struct psw_netpol_plan *plan,
+		char *err, size_t err_len)
+{
+	struct psw_netpol_store *np;
 	json_t *o;
 	struct local_pod local[PSW_MAX_PORTS];
 	bool is_local[PSW_MAX_PORTS] = { false };
@@ -946,16 +966,23 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, json_t *pods, char *err, 
 	size_t k;
 	int rc = 0;
 
+	memset(plan, 0, sizeof(*plan));
 	if (st->pol == NULL)
 		return 0;
+	if (st->np == NULL && (st->np = calloc(1, sizeof(*st->np))) == NULL) {
+		snprintf(err, err_len, "out of memory compiling NetworkPolicies");
+		return -ENOMEM;
+	}
+	np = st->np;
+	plan->put = json_array();
 	err[0] = '\0';
-	full = (changed == NULL && pods == NULL) || pol_by_ns == NULL || world_pods == NULL;
+	full = (changed == NULL && pods == NULL) || np->pol_by_ns == NULL || np->world_pods == NULL;
 	if (full) {
 		changed = pods = NULL;
 		reindex_all(st);
-		json_decref(world_pods);
-		json_decref(world_ns);
-		world(st, &world_pods, &world_ns);
+		json_decref(np->world_pods);
+		json_decref(np->world_ns);
+		world(st, &np->world_pods, &np->world_ns);
 	}
 	/* slots of deleted policies go back; the index follows the store */
 	if (changed != NULL) {
@@ -968,12 +995,12 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, json_t *pods, char *err, 
 			psw_netpol_policy_key(o, pk, sizeof(pk));
 			index_policy(st, ns, name);
 			if (psw_k8s_find(st, "NetworkPolicy", ns, name) == NULL)
-				slot_put(pk);
+				json_array_append_new(plan->put, json_string(pk));
 		}
-	} else if (full && slot_of != NULL) {
+	} else if (full && np->slot_of != NULL) {
 		void *tmp;
 
-		json_object_foreach_safe(slot_of, tmp, key, o) {
+		json_object_foreach_safe(np->slot_of, tmp, key, o) {
 			char nsbuf[PSW_NAME_MAX + 1];
 			const char *slash = strchr(key, '/');
 
@@ -982,12 +1009,13 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, json_t *pods, char *err, 
 			memcpy(nsbuf, key, (size_t)(slash - key));
 			nsbuf[slash - key] = '\0';
 			if (psw_k8s_find(st, "NetworkPolicy", nsbuf, slash + 1) == NULL)
-				slot_put(key);
+				json_array_append_new(plan->put, json_string(key));
 		}
 	}
 	here = psw_netpol_pods_here(st, &nb_here);
 	if (here == NULL) {
 		snprintf(err, err_len, "out of memory compiling NetworkPolicies");
+		psw_netpol_plan_discard(st, plan);
 		return -ENOMEM;
 	}
 	/* changed Pods: their world entries renewed, and every local pod compiled
@@ -1028,29 +1056,56 @@ psw_netpol_sync(struct psw_state *st, json_t *changed, json_t *pods, char *err, 
 		local[nb_local].pod = h;
 		local[nb_local++].entry = e;
 	}
-	for (i = 0; i < nb_local; i++) {
-		json_t *mine = json_object_get(pol_by_ns, local[i].pod->ns), *none = NULL;
-		char one[PSW_ERR_MAX];
-		int r;
+	/* every pod's object is built aside; the first failure drops them all */
+	for (i = 0; i < nb_local && rc == 0; i++) {
+		json_t *mine = json_object_get(np->pol_by_ns, local[i].pod->ns), *none = NULL;
 
 		if (mine == NULL)
 			mine = none = json_array();
-		/* a pod that fails does not stop the others; the first error is reported */
-		r = compile_pod(st, &local[i], mine, world_pods, world_ns, one, sizeof(one));
-		if (r < 0 && rc == 0) {
-			rc = r;
-			snprintf(err, err_len, "%s", one);
-		}
+		rc = compile_pod(st, &local[i], mine, np->world_pods, np->world_ns, plan, err, err_len);
 		json_decref(none);
 	}
 	/* ports that no longer hold a pod lose their policy */
 	for (i = 0; i < PSW_MAX_PORTS; i++)
-		if (!is_local[i] && st->pol->ports[i] != NULL)
-			psw_pol_table_set(st->pol, i, NULL);
+		if (!is_local[i] && st->pol->ports[i] != NULL) {
+			plan->set[i] = true;
+			plan->next[i] = NULL;
+		}
 	for (i = 0; i < nb_local; i++)
 		json_decref(local[i].entry);
 	free(here);
+	if (rc < 0)
+		psw_netpol_plan_discard(st, plan);
 	return rc;
+}
+
+void
+psw_netpol_plan_publish(struct psw_state *st, struct psw_netpol_plan *plan)
+{
+	json_t *k;
+	size_t i;
+	unsigned p;
+
+	for (p = 0; p < PSW_MAX_PORTS; p++)
+		if (plan->set[p])
+			psw_pol_table_set(st->pol, p, plan->next[p]);   /* the old one after a grace period */
+	json_array_foreach(plan->put, i, k)
+		slot_put(st->np, json_string_value(k));
+	json_decref(plan->put);
+	memset(plan, 0, sizeof(*plan));
+}
+
+void
+psw_netpol_plan_discard(struct psw_state *st, struct psw_netpol_plan *plan)
+{
+	unsigned p;
+
+	for (p = 0; p < PSW_MAX_PORTS; p++)
+		psw_pol_port_free(plan->next[p]);              /* never published */
+	json_decref(plan->put);
+	memset(plan, 0, sizeof(*plan));
+	if (st->np != NULL)
+		forget_caches(st->np);
 }
 
 void
@@ -1062,16 +1117,13 @@ psw_netpol_clear(struct psw_state *st)
 		psw_pol_port_free(st->pol->ports[i]);
 		st->pol->ports[i] = NULL;
 	}
-	for (i = 0; i < PSW_POL_MAX_SLOTS; i++) {
-		free(slot_name[i]);
-		slot_name[i] = NULL;
-	}
-	json_decref(slot_of);
-	slot_of = NULL;
-	nb_slots_used = 0;
-	json_decref(pol_by_ns);
-	json_decref(world_pods);
-	json_decref(world_ns);
-	pol_by_ns = world_pods = world_ns = NULL;
+	if (st->np == NULL)
+		return;
+	for (i = 0; i < PSW_POL_MAX_SLOTS; i++)
+		free(st->np->slot_name[i]);
+	json_decref(st->np->slot_of);
+	forget_caches(st->np);
+	free(st->np);
+	st->np = NULL;
 }
 

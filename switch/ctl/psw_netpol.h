@@ -17,13 +17,14 @@
 #include <jansson.h>
 
 #include "psw_policy.h"
+#include "psw_tables.h"
 
 struct psw_state;
 
 /**
  * The most allow rules (and peer prefixes of one rule) the policies of one
- * pod may compile to; a pod whose policies need more allows nothing (fail
- * closed) and the sync says why. The caps on apply (psw_k8s.h) keep
+ * pod may compile to; a change that would need more is refused, and
+ * says at which policy. The caps on apply (psw_k8s.h) keep
  * ordinary policies far below it.
  */
 #define PSW_NETPOL_MAX_RULES (1u << 20)
@@ -44,23 +45,44 @@ int psw_netpol_compile(json_t *policy, unsigned dir, unsigned slot, json_t *pod,
 		       json_t *namespaces, struct psw_pol_rule **rules, unsigned *nb_rules);
 
 /**
- * Recompile and publish the policy of every local pod, from the whole store
- * (changed == NULL and pods == NULL); or after the Pods in pods (an array
- * of Pod objects, old and new versions; the rest of the store unchanged
- * since the last call) changed: those pods' entries are renewed and every
- * local pod recompiled; or of the local pods selected by the old or new
- * versions of the policies in changed (an array of policy objects). 0, or
- * -errno with err filled (nothing published for the pod that failed).
+ * A policy change compiled aside: the object each port gets (set[p], with
+ * next[p] == NULL for none) and the policy slots that go back. Nothing of
+ * it is visible to workers until psw_netpol_plan_publish().
  */
-int psw_netpol_sync(struct psw_state *st, json_t *changed, json_t *pods, char *err, size_t err_len);
+struct psw_netpol_plan {
+	bool set[PSW_MAX_PORTS];
+	struct psw_pol_port *next[PSW_MAX_PORTS];
+	json_t *put;                     /**< ["ns/name"] of deleted policies */
+};
 
+/**
+ * Compile the policy of the local pods a change touches, without publishing:
+ * of every local pod from the whole store (changed == NULL and pods ==
+ * NULL); or after the Pods in pods (an array of Pod objects, old and new
+ * versions; the rest of the store unchanged since the last plan) changed:
+ * those pods' entries are renewed and every local pod recompiled; or of
+ * the local pods selected by the old or new versions of the policies in
+ * changed (an array of policy objects). Ports that no longer hold a pod
+ * lose their policy.
+ * @return 0, or -errno with err filled and nothing kept (-E2BIG: a pod's
+ *         policies compile to more than PSW_NETPOL_MAX_RULES rules).
+ */
+int psw_netpol_plan(struct psw_state *st, json_t *changed, json_t *pods, struct psw_netpol_plan *plan,
+		    char *err, size_t err_len);
+
+/** Publish a plan (each port's object replaced atomically; cannot fail). */
+void psw_netpol_plan_publish(struct psw_state *st, struct psw_netpol_plan *plan);
+
+/**
+ * Drop a plan that will not be published. The compiler's caches are
+ * forgotten too (the store may be put back): the next plan is a full one.
+ */
+void psw_netpol_plan_discard(struct psw_state *st, struct psw_netpol_plan *plan);
 
 /** "ns/name" of the policy in slot + 1 as connections record it; "" for 0 or a gone slot. */
-const char *psw_netpol_slot_name(unsigned slot_plus_1);
+const char *psw_netpol_slot_name(const struct psw_state *st, unsigned slot_plus_1);
 
 /** Forget every slot and compiled object (at exit, workers stopped). */
 void psw_netpol_clear(struct psw_state *st);
-
-#include "psw_netpol_report.h"
 
 #endif /* PSW_NETPOL_H */

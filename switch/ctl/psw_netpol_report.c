@@ -10,13 +10,14 @@
 
 #include "psw_api.h"
 #include "psw_config.h"
+#include "psw_ctl.h"
 #include "psw_k8s.h"
 #include "psw_netpol.h"
 #include "psw_netpol_priv.h"
+#include "psw_netpol_report.h"
 #include "psw_policy_ctl.h"
 #include "psw_service.h"
 #include "psw_service_ctl.h"
-#include "psw_state.h"
 
 json_t *
 psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name)
@@ -151,13 +152,13 @@ end_policy(const struct psw_state *st, const struct end *e)
 }
 
 static json_t *
-slot_list(const struct psw_pol_port *pp, unsigned d)
+slot_list(const struct psw_state *st, const struct psw_pol_port *pp, unsigned d)
 {
 	json_t *l = json_array();
 	unsigned i;
 
 	for (i = 0; i < pp->nb_isolating[d]; i++)
-		json_array_append_new(l, json_string(psw_netpol_slot_name(pp->isolating[d][i] + 1u)));
+		json_array_append_new(l, json_string(psw_netpol_slot_name(st, pp->isolating[d][i] + 1u)));
 	return l;
 }
 
@@ -186,12 +187,12 @@ judge(const struct psw_state *st, const struct end *self, const struct end *peer
 	if (res == 0) {
 		*allowed = false;
 		return json_pack("{s:s, s:b, s:o, s:s}", "pod", self->what, "isolated", 1,
-				 "isolated_by", slot_list(pp, d),
+				 "isolated_by", slot_list(st, pp, d),
 				 "reason", "no rule of the policies selecting the pod allows it");
 	}
 	return json_pack("{s:s, s:b, s:s, s:i, s:o}", "pod", self->what, "isolated", 1,
-			 "policy", psw_netpol_slot_name(pp->refs[res - 1].slot + 1u), "rule", pp->refs[res - 1].rule,
-			 "isolated_by", slot_list(pp, d));
+			 "policy", psw_netpol_slot_name(st, pp->refs[res - 1].slot + 1u), "rule", pp->refs[res - 1].rule,
+			 "isolated_by", slot_list(st, pp, d));
 }
 
 static json_t *

@@ -25,10 +25,11 @@
 
 #include "psw_ct.h"
 #include "psw_ct_ctl.h"
+#include "psw_ctl.h"
 #include "psw_k8s.h"
 #include "psw_service.h"
 #include "psw_service_ctl.h"
-#include "psw_state.h"
+#include "psw_services.h"
 
 struct spec_list {
 	struct psw_svc_spec *v;
@@ -318,7 +319,6 @@ add_entry(const struct psw_state *st, struct spec_list *specs, json_t *svc, json
 }
 
 /* Services of the table, by owner: "namespace/name" -> [hex keys]. */
-static json_t *owners;
 
 static uint64_t
 owner_hash(const char *owner)
@@ -369,7 +369,7 @@ in_scope(json_t *names, json_t *namespaces, const char *owner)
 
 /* The owners a scope names: "ns/name", or "ns/ *" for every Service of ns; NULL = all. */
 static json_t *
-expand_scope(json_t *store, json_t *scope)
+expand_scope(json_t *store, json_t *owners, json_t *scope)
 {
 	json_t *set = json_object(), *names = json_object(), *namespaces = json_object(), *v, *o;
 	const char *key;
@@ -482,123 +482,178 @@ flush_removed(struct psw_ct *ct, const struct psw_svc_port *old, const struct ps
 			psw_ct_flush_backend(ct, old->id, old->backends[i].addr, old->backends[i].port);
 }
 
+/* What one Service of a change gets: its entries, built aside. */
 struct plan {
 	const char *owner;
 	uint64_t hash;
 	struct spec_list specs;
+	struct psw_svc_port **ports;    /* one per spec; NULL where the entry is unchanged */
 };
 
-static void
-free_plans(struct plan *plans, unsigned nb)
+struct psw_svc_plan {
+	json_t *set;                     /* the owners in scope (keys are plan[].owner) */
+	struct plan *plans;
+	unsigned nb;
+};
+
+void
+psw_services_plan_free(struct psw_svc_plan *sp)
 {
 	unsigned i, j;
 
-	for (i = 0; i < nb; i++) {
-		for (j = 0; j < plans[i].specs.nb; j++)
-			free(plans[i].specs.v[j].backends);
-		free(plans[i].specs.v);
+	if (sp == NULL)
+		return;
+	for (i = 0; i < sp->nb; i++) {
+		for (j = 0; j < sp->plans[i].specs.nb; j++) {
+			free(sp->plans[i].specs.v[j].backends);
+			if (sp->plans[i].ports != NULL)
+				rte_free(sp->plans[i].ports[j]);      /* never published */
+		}
+		free(sp->plans[i].specs.v);
+		free(sp->plans[i].ports);
 	}
-	free(plans);
+	free(sp->plans);
+	json_decref(sp->set);
+	free(sp);
 }
 
 int
-psw_services_sync(struct psw_state *st, json_t *scope, char *err, size_t err_len)
+psw_services_plan(struct psw_state *st, json_t *scope, struct psw_svc_plan **out, char *err, size_t err_len)
 {
-	json_t *store = psw_k8s_objects(st), *set, *claimed, *v;
-	struct plan *plans;
+	json_t *store = psw_k8s_objects(st), *claimed, *v;
+	struct psw_svc_plan *sp;
 	const char *owner;
-	unsigned nb = 0, i, j;
+	unsigned i, j;
 	int rc = 0;
 
+	*out = NULL;
 	if (st->svcs == NULL)
 		return 0;
-	if (owners == NULL)
-		owners = json_object();
-	set = expand_scope(store, scope);
-	plans = calloc(json_object_size(set) + 1, sizeof(*plans));
+	if (st->svc_owners == NULL && (st->svc_owners = json_object()) == NULL)
+		goto nomem;
+	sp = calloc(1, sizeof(*sp));
+	if (sp == NULL)
+		goto nomem;
+	sp->set = expand_scope(store, st->svc_owners, scope);
+	sp->plans = calloc(json_object_size(sp->set) + 1, sizeof(*sp->plans));
 	claimed = json_object();
-	if (plans == NULL || claimed == NULL) {
-		snprintf(err, err_len, "out of memory compiling Services");
-		rc = -ENOMEM;
-		goto out;
+	if (sp->plans == NULL || claimed == NULL) {
+		json_decref(claimed);
+		psw_services_plan_free(sp);
+		goto nomem;
 	}
 	/* 1. what every Service in scope wants */
-	json_object_foreach(set, owner, v) {
+	json_object_foreach(sp->set, owner, v) {
 		char ns[128];
 		const char *slash = strchr(owner, '/');
+		struct plan *pl = &sp->plans[sp->nb++];
 		json_t *svc;
 
 		snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - owner) : 0, owner);
 		svc = psw_k8s_find(st, "Service", ns, slash ? slash + 1 : owner);
-		plans[nb].owner = owner;
-		plans[nb].hash = owner_hash(owner);
+		pl->owner = owner;
+		pl->hash = owner_hash(owner);
 		if (svc != NULL)
-			compile_service(st, &plans[nb].specs, svc);
-		nb++;
+			compile_service(st, &pl->specs, svc);
 	}
-	/* 2. no address and port may belong to two Services: check before changing anything */
-	for (i = 0; i < nb && rc == 0; i++) {
-		for (j = 0; j < plans[i].specs.nb; j++) {
-			const struct psw_svc_key *k = &plans[i].specs.v[j].key;
+	/* 2. no address and port may belong to two Services */
+	for (i = 0; i < sp->nb && rc == 0; i++) {
+		for (j = 0; j < sp->plans[i].specs.nb; j++) {
+			const struct psw_svc_key *k = &sp->plans[i].specs.v[j].key;
 			struct psw_svc_port *cur = psw_svc_table_get(st->svcs, k);
 			char hex[2 * sizeof(*k) + 1];
 			json_t *other;
 
 			key_hex(k, hex);
 			other = json_object_get(claimed, hex);
-			if (other != NULL && strcmp(json_string_value(other), plans[i].owner) != 0) {
+			if (other != NULL && strcmp(json_string_value(other), sp->plans[i].owner) != 0) {
 				snprintf(err, err_len, "Services %s and %s claim the same address and port",
-					 json_string_value(other), plans[i].owner);
+					 json_string_value(other), sp->plans[i].owner);
 				rc = -EEXIST;
 				break;
 			}
-			json_object_set_new(claimed, hex, json_string(plans[i].owner));
-			if (cur != NULL && cur->owner != plans[i].hash) {
+			json_object_set_new(claimed, hex, json_string(sp->plans[i].owner));
+			if (cur != NULL && cur->owner != sp->plans[i].hash) {
 				bool moving = false;
 				unsigned x;
 
-				for (x = 0; x < nb; x++)
-					moving |= plans[x].hash == cur->owner;
+				for (x = 0; x < sp->nb; x++)
+					moving |= sp->plans[x].hash == cur->owner;
 				if (!moving) {
 					snprintf(err, err_len, "Service %s claims an address and port another "
-						 "Service already serves", plans[i].owner);
+						 "Service already serves", sp->plans[i].owner);
 					rc = -EEXIST;
 					break;
 				}
 			}
 		}
 	}
-	if (rc < 0)
-		goto out;
-	/* 3. publish: new or changed entries replace the old ones in place */
-	for (i = 0; i < nb; i++) {
-		json_t *keys = json_array(), *old = json_object_get(owners, plans[i].owner);
+	json_decref(claimed);
+	/* 3. the entries that change, built aside */
+	for (i = 0; i < sp->nb && rc == 0; i++) {
+		struct plan *pl = &sp->plans[i];
+
+		pl->ports = calloc(pl->specs.nb + 1, sizeof(*pl->ports));
+		if (pl->ports == NULL) {
+			snprintf(err, err_len, "out of memory compiling Services");
+			rc = -ENOMEM;
+			break;
+		}
+		for (j = 0; j < pl->specs.nb; j++) {
+			const struct psw_svc_spec *spec = &pl->specs.v[j];
+			struct psw_svc_port *cur = psw_svc_table_get(st->svcs, &spec->key);
+			struct psw_svc_port *port = psw_svc_port_build(spec, pl->hash, (int)rte_socket_id());
+
+			if (port == NULL) {
+				snprintf(err, err_len, "out of memory for Service %s", pl->owner);
+				rc = -ENOMEM;
+				break;
+			}
+			if (cur != NULL && psw_svc_port_same(cur, port))
+				rte_free(port);
+			else
+				pl->ports[j] = port;
+		}
+	}
+	if (rc < 0) {
+		psw_services_plan_free(sp);
+		return rc;
+	}
+	*out = sp;
+	return 0;
+
+nomem:
+	snprintf(err, err_len, "out of memory compiling Services");
+	return -ENOMEM;
+}
+
+int
+psw_services_plan_publish(struct psw_state *st, struct psw_svc_plan *sp, char *err, size_t err_len)
+{
+	unsigned i, j;
+	int rc = 0;
+
+	for (i = 0; sp != NULL && i < sp->nb; i++) {
+		struct plan *pl = &sp->plans[i];
+		json_t *keys = json_array(), *old = json_object_get(st->svc_owners, pl->owner), *v;
 		size_t k;
 
-		for (j = 0; j < plans[i].specs.nb; j++) {
-			const struct psw_svc_spec *sp = &plans[i].specs.v[j];
-			struct psw_svc_port *cur = psw_svc_table_get(st->svcs, &sp->key);
-			struct psw_svc_port *port = psw_svc_port_build(sp, plans[i].hash, (int)rte_socket_id());
-			char hex[2 * sizeof(sp->key) + 1];
+		for (j = 0; j < pl->specs.nb; j++) {
+			const struct psw_svc_spec *spec = &pl->specs.v[j];
+			struct psw_svc_port *cur = psw_svc_table_get(st->svcs, &spec->key);
+			char hex[2 * sizeof(spec->key) + 1];
 
-			key_hex(&sp->key, hex);
+			key_hex(&spec->key, hex);
 			json_array_append_new(keys, json_string(hex));
-			if (port == NULL) {
-				snprintf(err, err_len, "out of memory for Service %s", plans[i].owner);
-				rc = -ENOMEM;
-				continue;
-			}
-			if (cur != NULL && psw_svc_port_same(cur, port)) {
-				rte_free(port);
-				continue;
-			}
-			if (psw_svc_table_set(st->svcs, port) < 0) {
-				snprintf(err, err_len, "the Service table is full (%s)", plans[i].owner);
-				rte_free(port);
+			if (pl->ports[j] == NULL)
+				continue;                     /* unchanged */
+			if (psw_svc_table_set(st->svcs, pl->ports[j]) < 0) {
+				snprintf(err, err_len, "the Service table is full (%s)", pl->owner);
 				rc = -ENOSPC;
-				continue;
+				continue;                     /* freed with the plan */
 			}
-			flush_removed(st->ct, cur, port);
+			flush_removed(st->ct, cur, pl->ports[j]);
+			pl->ports[j] = NULL;                  /* the table's now */
 		}
 		/* entries the Service no longer has */
 		json_array_foreach(old, k, v) {
@@ -614,28 +669,24 @@ psw_services_sync(struct psw_state *st, json_t *scope, char *err, size_t err_len
 				continue;
 			hex_key(json_string_value(v), &key);
 			cur = psw_svc_table_get(st->svcs, &key);
-			if (cur == NULL || cur->owner != plans[i].hash)
-				continue;             /* taken over by another Service in this sync */
+			if (cur == NULL || cur->owner != pl->hash)
+				continue;             /* taken over by another Service in this change */
 			flush_removed(st->ct, cur, NULL);
 			psw_svc_table_del(st->svcs, &key);
 		}
-		if (json_array_size(keys) > 0)
-			json_object_set_new(owners, plans[i].owner, keys);
-		else {
-			json_object_del(owners, plans[i].owner);
+		if (json_array_size(keys) > 0) {
+			json_object_set_new(st->svc_owners, pl->owner, keys);
+		} else {
+			json_object_del(st->svc_owners, pl->owner);
 			json_decref(keys);
 		}
 	}
-out:
-	json_decref(claimed);
-	free_plans(plans, nb);
-	json_decref(set);
 	return rc;
 }
 
 void
-psw_services_clear(void)
+psw_services_clear(struct psw_state *st)
 {
-	json_decref(owners);
-	owners = NULL;
+	json_decref(st->svc_owners);
+	st->svc_owners = NULL;
 }

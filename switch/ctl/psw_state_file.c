@@ -19,6 +19,7 @@
 
 #include "psw_ipam.h"
 #include "psw_state.h"
+#include "psw_state_file.h"
 
 #define STATE_VERSION 1
 

@@ -26,6 +26,7 @@
 #include <rte_malloc.h>
 
 #include "psw_api.h"
+#include "psw_apiops.h"
 #include "psw_apisrv.h"
 #include "psw_ct_ctl.h"
 #include "psw_fuzz.h"

@@ -14,6 +14,7 @@
 
 #include "psw_fuzz.h"
 #include "psw_k8s.h"
+#include "psw_k8s_validate.h"
 #include "psw_manifest.h"
 
 static void

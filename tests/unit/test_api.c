@@ -10,6 +10,7 @@
 
 #include "psw_api.h"
 #include "psw_k8s.h"
+#include "psw_k8s_validate.h"
 #include "psw_manifest.h"
 #include "psw_ut.h"
 

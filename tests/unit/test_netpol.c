@@ -19,6 +19,7 @@
 #include <rte_eal.h>
 
 #include "psw_k8s.h"
+#include "psw_k8s_validate.h"
 #include "psw_netpol.h"
 #include "psw_policy.h"
 #include "psw_policy_ctl.h"

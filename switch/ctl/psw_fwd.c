@@ -1,0 +1,251 @@
+/*
+ * The forwarding compiler: the ports the desired state wants (created,
+ * their RX queues given to workers for the port's life, destroyed after a
+ * grace period) and the snapshot that lists them with the pod and route
+ * tables. psw_fwd_plan() builds a snapshot aside; the pipeline
+ * (psw_pipeline.h) publishes it. Control thread only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "psw_ctl.h"
+#include "psw_forward_ctl.h"
+#include "psw_fwd.h"
+#include "psw_port.h"
+
+static void
+assign_rx_queues(struct psw_state *st, int port)
+{
+	unsigned q, w, best;
+
+	for (q = 0; q < psw_ports[port].nb_rxq && q < PSW_MAX_WORKERS; q++) {
+		best = 0;
+		for (w = 1; w < st->nb_workers; w++)
+			if (st->worker_load[w] < st->worker_load[best])
+				best = w;
+		st->rxq_owner[port][q] = (uint8_t)best;
+		st->worker_load[best]++;
+	}
+}
+
+static void
+release_rx_queues(struct psw_state *st, int port)
+{
+	unsigned q;
+
+	for (q = 0; q < psw_ports[port].nb_rxq && q < PSW_MAX_WORKERS; q++)
+		st->worker_load[st->rxq_owner[port][q]]--;
+}
+
+int
+psw_fwd_port_create(struct psw_state *st, const struct psw_port_conf *c, char *err, size_t err_len)
+{
+	int idx = psw_port_create(c, err, err_len);
+	unsigned w;
+
+	if (idx < 0)
+		return idx;
+	/* no snapshot lists the slot yet: no worker writes these counters */
+	for (w = 0; w < st->nb_workers; w++)
+		memset(&st->lcores[w]->stats.ports[idx], 0, sizeof(st->lcores[w]->stats.ports[idx]));
+	assign_rx_queues(st, idx);
+	return idx;
+}
+
+void
+psw_fwd_port_destroy(struct psw_state *st, int idx)
+{
+	release_rx_queues(st, idx);
+	psw_port_destroy((uint16_t)idx);
+}
+
+static void
+fill_node(struct psw_tables *t, const struct psw_config *cfg)
+{
+	uint32_t mask = cfg->node.pod_cidr.len ? ~0u << (32 - cfg->node.pod_cidr.len) : 0;
+
+	memcpy(&t->node.gw4, cfg->node.gateway, 4);
+	memcpy(t->node.gw6, cfg->node.gateway6, 16);
+	t->node.has_ip6 = cfg->node.pod_cidr6.family == 6;
+	memcpy(&t->node.gw_mac, cfg->node.gateway_mac, 6);
+	memcpy(&t->node.pod_net4, cfg->node.pod_cidr.addr, 4);
+	t->node.pod_mask4 = rte_cpu_to_be_32(mask);
+	t->node.nb_addrs = cfg->node.nb_addresses;
+	memcpy(t->node.addrs4, cfg->node.addresses, sizeof(t->node.addrs4));
+}
+
+static void
+fill_ports_and_queues(struct psw_state *st, struct psw_tables *t, const bool *removed)
+{
+	unsigned p, q;
+
+	for (p = 0; p < PSW_MAX_PORTS; p++) {
+		if (!psw_ports[p].in_use || removed[p])
+			continue;
+		t->ports[p].present = 1;
+		t->ports[p].is_node = psw_ports[p].conf.node;
+		for (q = 0; q < psw_ports[p].nb_rxq && q < PSW_MAX_WORKERS; q++) {
+			struct psw_worker_rxqs *w = &t->workers[st->rxq_owner[p][q]];
+
+			if (w->nb < PSW_MAX_RXQ_PER_WORKER)
+				w->rxq[w->nb++] = (struct psw_rxq){ .port = (uint16_t)p, .queue = (uint16_t)q };
+		}
+	}
+}
+
+/* Port index of a live port by name, or PSW_PORT_NONE (absent or being removed). */
+static uint16_t
+live_port(const char *name, const bool *removed)
+{
+	int idx = psw_port_find(name);
+
+	return idx < 0 || removed[idx] ? PSW_PORT_NONE : (uint16_t)idx;
+}
+
+static void
+pod_entry(struct psw_tables *t, struct psw_pod *pod, uint32_t index, uint16_t port,
+	  const uint8_t *mac, bool has4, const uint8_t *ip4, bool has6, const uint8_t *ip6)
+{
+	memset(pod, 0, sizeof(*pod));
+	memcpy(&pod->nh.mac, mac, 6);
+	pod->nh.port = port;
+	pod->has_ip4 = has4;
+	memcpy(&pod->ip4, ip4, 4);
+	pod->has_ip6 = has6;
+	memcpy(pod->ip6, ip6, 16);
+	if (port != PSW_PORT_NONE) {
+		t->ports[port].is_pod = 1;
+		t->ports[port].pod = index;
+	}
+}
+
+/* Pods declared in the configuration, then pods attached through the API. */
+static struct psw_pod_table *
+build_pods(struct psw_tables *t, const struct psw_state *st, const struct psw_config *cfg,
+	   const bool *removed)
+{
+	unsigned nb = cfg->nb_pods + st->nb_atts, n = 0, i;
+	struct psw_pod *pods = calloc(nb ? nb : 1, sizeof(*pods));
+	struct psw_pod_table *pt;
+
+	if (pods == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	for (i = 0; i < cfg->nb_pods; i++, n++) {
+		const struct psw_pod_conf *pc = &cfg->pods[i];
+
+		pod_entry(t, &pods[n], n, live_port(pc->port, removed), pc->mac, pc->has_ip4,
+			  pc->ip4, pc->has_ip6, pc->ip6);
+	}
+	for (i = 0; i < st->nb_atts; i++) {
+		const struct psw_attachment *a = &st->atts[i];
+
+		if (!a->attached)
+			continue;
+		pod_entry(t, &pods[n], n, live_port(a->port_name, removed), a->mac, a->has_ip4,
+			  a->ip4, a->has_ip6, a->ip6);
+		n++;
+	}
+	pt = psw_pod_table_build(pods, n, (int)rte_socket_id());
+	free(pods);
+	return pt;
+}
+
+static struct psw_route_table *
+build_routes(const struct psw_config *cfg, const bool *removed)
+{
+	struct psw_route_spec specs[cfg->nb_routes ? cfg->nb_routes : 1];
+	unsigned i;
+
+	for (i = 0; i < cfg->nb_routes; i++) {
+		specs[i].prefix = cfg->routes[i].prefix;
+		memcpy(&specs[i].nh.mac, cfg->routes[i].mac, 6);
+		specs[i].nh.port = live_port(cfg->routes[i].port, removed);
+	}
+	return psw_route_table_build(specs, cfg->nb_routes, (int)rte_socket_id());
+}
+
+struct psw_tables *
+psw_fwd_plan(struct psw_state *st, const struct psw_config *cfg, const bool *removed,
+		   bool rebuild_routes, char *err, size_t err_len)
+{
+	const struct psw_tables *cur = psw_tables_current;
+	struct psw_tables *t = psw_tables_alloc();
+
+	if (t == NULL) {
+		snprintf(err, err_len, "out of memory building tables");
+		return NULL;
+	}
+	t->version = cur != NULL ? cur->version + 1 : 1;
+	t->ct = st->ct;
+	t->svcs = st->svcs;
+	t->pol = st->pol;
+	fill_node(t, cfg);
+	fill_ports_and_queues(st, t, removed);
+	t->pods = build_pods(t, st, cfg, removed);
+	if (t->pods == NULL) {
+		snprintf(err, err_len, "cannot build the pod table: %s", rte_strerror(rte_errno));
+		goto out_free;
+	}
+	if (!rebuild_routes && cur != NULL && cur->routes != NULL) {
+		t->routes = cur->routes;
+		psw_route_table_ref(t->routes);
+	} else if ((t->routes = build_routes(cfg, removed)) == NULL) {
+		snprintf(err, err_len, "cannot build the route table: %s", rte_strerror(rte_errno));
+		goto out_free;
+	}
+	return t;
+
+out_free:
+	psw_fwd_plan_free(t);
+	return NULL;
+}
+
+void
+psw_fwd_plan_free(struct psw_tables *t)
+{
+	if (t == NULL)
+		return;
+	psw_pod_table_put(t->pods);
+	if (t->routes != NULL)
+		psw_route_table_put(t->routes);
+	rte_free(t);
+}
+
+/*
+ * Mark every port that exists but is not wanted by the desired state (a
+ * configured port, or the port of an attached attachment): a snapshot must
+ * not list a port that is about to be destroyed.
+ */
+static void
+unwanted_ports(const struct psw_state *st, const struct psw_config *cfg, bool *removed)
+{
+	unsigned p, i;
+
+	for (p = 0; p < PSW_MAX_PORTS; p++) {
+		bool wanted = false;
+
+		if (!psw_ports[p].in_use || removed[p])
+			continue;
+		for (i = 0; i < cfg->nb_ports && !wanted; i++)
+			wanted = strcmp(cfg->ports[i].name, psw_ports[p].name) == 0;
+		for (i = 0; i < st->nb_atts && !wanted; i++)
+			wanted = st->atts[i].attached &&
+				 strcmp(st->atts[i].port_name, psw_ports[p].name) == 0;
+		removed[p] = !wanted;
+	}
+}
+
+void
+psw_fwd_unwanted_ports(const struct psw_state *st, bool removed[PSW_MAX_PORTS])
+{
+	memset(removed, 0, PSW_MAX_PORTS * sizeof(removed[0]));
+	unwanted_ports(st, &st->cfg, removed);
+}
