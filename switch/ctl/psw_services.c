@@ -4,7 +4,9 @@
  *
  * - Service addresses: spec.clusterIP(s), spec.externalIPs, and
  *   status.loadBalancer.ingress[].ip; one table entry per address x port.
- *   Headless (clusterIP None) and ExternalName Services have none.
+ *   Headless (clusterIP None) and ExternalName Services have none, nor
+ *   those labelled for another proxy (service.kubernetes.io/service-proxy-name)
+ *   or as headless (service.kubernetes.io/headless), as kube-proxy does.
  * - Endpoints: the EndpointSlices labelled kubernetes.io/service-name; ready
  *   endpoints, else those serving and terminating; all of them with
  *   publishNotReadyAddresses. A Service with a selector and no slice of its
@@ -415,6 +417,20 @@ expand_scope(json_t *store, json_t *owners, json_t *scope)
 	return set;
 }
 
+/*
+ * kube-proxy's opt-outs: a Service labelled service.kubernetes.io/service-proxy-name
+ * (whatever the value: podswitch has no proxy name) belongs to another proxy,
+ * one labelled service.kubernetes.io/headless to none. Neither gets entries.
+ */
+static bool
+proxied_elsewhere(json_t *svc)
+{
+	json_t *labels = json_object_get(json_object_get(svc, "metadata"), "labels");
+
+	return json_object_get(labels, "service.kubernetes.io/service-proxy-name") != NULL ||
+	       json_object_get(labels, "service.kubernetes.io/headless") != NULL;
+}
+
 /* The entries one Service wants: every address x port, and its NodePorts. */
 static void
 compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc)
@@ -432,6 +448,10 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 	char skey[256];
 	size_t p, k;
 
+	if (proxied_elsewhere(svc)) {
+		json_decref(addrs);
+		return;
+	}
 	snprintf(skey, sizeof(skey), "%s/%s", ns ?: "", name ?: "");
 	mine = psw_k8s_slices_of(st, skey);
 	json_array_foreach(json_object_get(spec, "ports"), p, port) {

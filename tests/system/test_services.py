@@ -428,6 +428,45 @@ spec: {selector: {app: aff}, ports: [{port: 80, targetPort: 8080}]}
 
 
 @test
+def proxy_opt_out_labels(scope):
+    """kube-proxy's opt-outs: a Service labelled service.kubernetes.io/service-proxy-name
+    (any value) or service.kubernetes.io/headless is not programmed; the label
+    added to a working Service stops its address answering, removed brings it back."""
+    sw = Switch(scope, "", workers="[1]").start()
+    web = Pod(scope, sw, "web", labels={"app": "web"})
+    client = Pod(scope, sw, "client")
+    track(scope, [web.serve_tcp(8080)])
+
+    def service(labels):
+        apply(sw, scope, json.dumps({"apiVersion": "v1", "kind": "Service", "metadata": {
+            "name": "web", "namespace": "default", "labels": labels},
+            "spec": {"clusterIP": "10.96.7.7", "selector": {"app": "web"},
+                     "ports": [{"port": 80, "targetPort": 8080}]}}))
+
+    service({})
+    out, err, rc = client.tcp("10.96.7.7", 80)
+    check(rc == 0 and out == "web", "before any label: %r %r" % (out, err))
+    for label in ({"service.kubernetes.io/service-proxy-name": "other-proxy"},
+                  {"service.kubernetes.io/service-proxy-name": ""},
+                  {"service.kubernetes.io/headless": ""}):
+        service(label)
+        dnat = sw.ok("stats")["events"]["svc_dnat"]
+        out, err, rc = client.tcp("10.96.7.7", 80, timeout=1)
+        check(rc != 0 and out == "", "labelled %s: still answered %r" % (label, out))
+        check(sw.ok("stats")["events"]["svc_dnat"] == dnat, "labelled %s: a connection was NAT-ed" % label)
+        service({})
+        out, err, rc = client.tcp("10.96.7.7", 80)
+        check(rc == 0 and out == "web", "label %s removed: %r %r" % (label, out, err))
+    # applied already labelled: never programmed
+    apply(sw, scope, json.dumps({"apiVersion": "v1", "kind": "Service", "metadata": {
+        "name": "other", "namespace": "default", "labels": {"service.kubernetes.io/service-proxy-name": "x"}},
+        "spec": {"clusterIP": "10.96.7.8", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}))
+    out, err, rc = client.tcp("10.96.7.8", 80, timeout=1)
+    check(rc != 0 and out == "", "a Service of another proxy answered: %r" % out)
+    sw.stop()
+
+
+@test
 def nodeport_from_an_external_client(scope):
     ext, conf = external_client(scope)
     sw = Switch(scope, conf, workers="[1]").start()
