@@ -229,6 +229,7 @@ struct control {
 	const char *path;
 	int epfd;
 	bool stop;
+	unsigned ticks;
 	struct psw_event_src signals, timer;
 };
 
@@ -245,6 +246,9 @@ timer_event(struct psw_event_src *src, uint32_t events)
 	/* a full pass over the connection table every 5 s */
 	if (ctl->st->ct != NULL)
 		psw_ct_expire(ctl->st->ct, ctl->st->ct->size / 50 + 1, false);
+	/* CNI DELs recorded while the switch could not be reached (during a restart) */
+	if (++ctl->ticks % (1000 / RECLAIM_INTERVAL_MS) == 0)
+		psw_state_take_releases(ctl->st);
 }
 
 static void

@@ -8,18 +8,23 @@
  *           checksum offload off; the host end attached to the switch as an
  *           af_packet port. vhost-user / memif: the switch makes a socket for
  *           the pod; the result's interface carries it as socketPath.
+ *           Chained after another plugin, its prevResult comes first in the
+ *           result. A second ADD for the same container and interface fails.
  *   DEL     idempotent: repeated, without netns, without prevResult, after a
- *           failed ADD.
+ *           failed ADD; and when the switch cannot be reached, the release is
+ *           recorded for it (stateDir/released) and DEL succeeds.
  *   CHECK   the attachment is in the switch, its port exists, and (kernel)
  *           the pod's interface has its MAC, addresses and routes.
- *   STATUS  the switch answers and is ready.
- *   GC      attachments not in cni.dev/valid-attachments (or
+ *   STATUS  (1.1.0) the switch answers, is ready and can take a new pod.
+ *   GC      (1.1.0) attachments not in cni.dev/valid-attachments (or
  *           cni.dev/attachments) are removed.
  *   VERSION the versions above.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -50,6 +56,7 @@ enum {
 	CNI_E_CHECK = 101,           /* CHECK found the attachment broken */
 	CNI_E_NETLINK = 102,
 	CNI_E_IPAM = 103,
+	CNI_E_EXISTS = 104,          /* ADD twice for one container and interface, without DEL */
 };
 
 static const char *const versions[] = { "1.0.0", "1.1.0", NULL };
@@ -91,20 +98,28 @@ version_supported(const char *v)
 	return false;
 }
 
-/* CNI_ARGS: "K=V;K=V", in any order; unknown keys ignored. */
-static void
+/*
+ * CNI_ARGS: "K=V;K=V", in any order; unknown keys ignored. A pair without
+ * '=' (or with an empty key) is an error: the runtime meant something.
+ * @return 0, or 1 after printing the error.
+ */
+static int
 parse_cni_args(struct cni *c, const char *args)
 {
 	char buf[2048], *save = NULL, *kv;
 
-	if (args == NULL)
-		return;
+	if (args == NULL || args[0] == '\0')
+		return 0;
+	if (strlen(args) >= sizeof(buf))
+		return cni_error(c, CNI_E_INVALID_ENV, NULL, "CNI_ARGS is longer than %zu bytes",
+				 sizeof(buf) - 1);
 	snprintf(buf, sizeof(buf), "%s", args);
 	for (kv = strtok_r(buf, ";", &save); kv != NULL; kv = strtok_r(NULL, ";", &save)) {
 		char *eq = strchr(kv, '=');
 
-		if (eq == NULL)
-			continue;
+		if (eq == NULL || eq == kv)
+			return cni_error(c, CNI_E_INVALID_ENV, NULL, "CNI_ARGS: '%s' is not a KEY=VALUE "
+					 "pair", kv);
 		*eq++ = '\0';
 		if (strcmp(kv, "K8S_POD_NAMESPACE") == 0)
 			snprintf(c->k8s_ns, sizeof(c->k8s_ns), "%s", eq);
@@ -117,6 +132,38 @@ parse_cni_args(struct cni *c, const char *args)
 		else if (strcmp(kv, "PODSWITCH_INTERFACE") == 0)
 			snprintf(c->iface_arg, sizeof(c->iface_arg), "%s", eq);
 	}
+	return 0;
+}
+
+/*
+ * The specification's identifier: an alphanumeric first character, then
+ * alphanumerics, '_', '.' and '-' (network names and container IDs).
+ */
+static bool
+cni_identifier(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || !isalnum((unsigned char)s[0]))
+		return false;
+	for (i = 1; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("_.-", s[i]) == NULL)
+			return false;
+	return true;
+}
+
+/* A Linux interface name: 1..15 characters, not "." or "..", no '/', ':' or white space. */
+static bool
+linux_ifname(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0, i;
+
+	if (n == 0 || n > 15 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (s[i] == '/' || s[i] == ':' || !isgraph((unsigned char)s[i]))
+			return false;
+	return true;
 }
 
 static char *
@@ -426,14 +473,38 @@ fail:
 }
 
 /* The CNI result from podswitch's answer. */
+/* A list of prevResult (deep copy), or an empty one. */
+static json_t *
+prev_list(json_t *prev, const char *key)
+{
+	json_t *v = json_object_get(prev, key);
+
+	return json_is_array(v) ? json_deep_copy(v) : json_array();
+}
+
+/*
+ * The CNI result from podswitch's answer. Chained after another plugin (a
+ * prevResult), the earlier interfaces, IPs, routes and DNS come first and
+ * ours are added, our IPs' interface indexes counted after the earlier
+ * interfaces.
+ */
 static json_t *
 add_result(const struct cni *c, json_t *res, const char *host, bool kernel)
 {
-	json_t *ifaces = json_array(), *ips = json_array(), *routes = json_array(), *v, *iface;
+	json_t *prev = json_object_get(c->conf, "prevResult");
+	json_t *ifaces, *ips, *routes, *dns, *v, *iface;
 	size_t i;
 	uint8_t hmac[6];
 	char hmac_s[18] = "";
 	int pod_if;
+
+	if (!json_is_object(prev))
+		prev = NULL;
+	ifaces = prev_list(prev, "interfaces");
+	ips = prev_list(prev, "ips");
+	routes = prev_list(prev, "routes");
+	dns = json_is_object(json_object_get(prev, "dns")) ? json_deep_copy(json_object_get(prev, "dns"))
+							   : json_object();
 
 	if (kernel) {
 		if (psw_nl_link_get(host, NULL, hmac, NULL) == 0)
@@ -457,8 +528,8 @@ add_result(const struct cni *c, json_t *res, const char *host, bool kernel)
 	}
 	json_array_foreach(json_object_get(res, "routes"), i, v)
 		json_array_append(routes, v);
-	return json_pack("{s:s, s:o, s:o, s:o, s:{}}", "cniVersion", c->cni_version,
-			 "interfaces", ifaces, "ips", ips, "routes", routes, "dns");
+	return json_pack("{s:s, s:o, s:o, s:o, s:o}", "cniVersion", c->cni_version,
+			 "interfaces", ifaces, "ips", ips, "routes", routes, "dns", dns);
 }
 
 static int
@@ -472,6 +543,16 @@ cmd_add(struct cni *c)
 
 	if (c->netns == NULL || c->netns[0] == '\0')
 		return cni_error(c, CNI_E_INVALID_ENV, NULL, "CNI_NETNS is required for ADD");
+	/* a second ADD without DEL: the pod's interface exists; nothing is touched */
+	resp = psw_api_call(c->socket, "cni.check", json_pack("{s:s, s:s}", "container_id",
+			    c->container_id, "ifname", c->ifname), (char[256]){ 0 }, 256);
+	if (json_is_true(json_object_get(resp, "ok"))) {
+		json_decref(resp);
+		return cni_error(c, CNI_E_EXISTS, NULL, "container %s already has interface %s on "
+				 "network %s; DEL it first", c->container_id, c->ifname, c->network);
+	}
+	json_decref(resp);
+	resp = NULL;
 	if (json_object_get(c->conf, "ipam") != NULL &&
 	    (ipam = run_ipam(c, "ADD", &rc)) == NULL)
 		return rc;
@@ -530,23 +611,89 @@ out:
 
 /* ---------------------------------------------------------------------- DEL */
 
+/* fsync a directory: a rename or a new file in it is durable only then. */
+static int
+sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/*
+ * DEL while the switch cannot be reached: record the release durably in
+ * <stateDir>/released/<container>.<ifname>.json (written as a hidden
+ * temporary, fsync, rename, fsync of the directory). The switch takes it at
+ * start, every second while running, and on GC (psw_state_take_releases).
+ * @return 0, or a negative errno.
+ */
+static int
+record_release(const struct cni *c)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX], path[PATH_MAX];
+	json_t *rec;
+	int fd, rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s/released", c->state_dir);
+	if ((mkdir(c->state_dir, 0700) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST))
+		return -errno;
+	snprintf(path, sizeof(path), "%s/%s.%s.json", dir, c->container_id, c->ifname);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.%s.tmp", dir, c->container_id, c->ifname);
+	rec = json_pack("{s:s, s:s, s:s, s:I}", "container_id", c->container_id, "ifname", c->ifname,
+			"network", c->network, "time", (json_int_t)time(NULL));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || json_dumpfd(rec, fd, 0) < 0 || fsync(fd) < 0)
+		rc = errno ? -errno : -EIO;
+	if (fd >= 0)
+		close(fd);
+	json_decref(rec);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = sync_dir(dir);
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+/*
+ * DEL succeeds whenever the pod can go: what lives outside the switch (the
+ * host end of the veth, a delegated IPAM's address) is removed here; the
+ * switch releases its own part, at once, or, when it cannot be reached
+ * (down, restarting), from the record this leaves for it.
+ */
 static int
 cmd_del(struct cni *c)
 {
-	json_t *resp = NULL, *res;
-	char host[16];
+	json_t *resp, *res;
+	char host[16], err[1024];
 	int rc = 0;
 
-	res = api(c, "cni.del", json_pack("{s:s, s:s}", "container_id", c->container_id, "ifname",
-					  c->ifname), &resp, &rc);
-	if (res == NULL) {
+	resp = psw_api_call(c->socket, "cni.del", json_pack("{s:s, s:s}", "container_id",
+			    c->container_id, "ifname", c->ifname), err, sizeof(err));
+	if (resp == NULL) {
+		rc = record_release(c);
+		if (rc < 0)
+			return cni_error(c, CNI_E_TRY_AGAIN, err, "podswitch is not reachable on %s and "
+					 "the release cannot be recorded in %s/released: %s", c->socket,
+					 c->state_dir, strerror(-rc));
+		fprintf(stderr, "podswitch-cni: podswitch is not reachable on %s (%s); the release of "
+			"%s/%s is recorded in %s/released\n", c->socket, err, c->container_id, c->ifname,
+			c->state_dir);
+	} else if ((res = psw_api_result(resp, err, sizeof(err))) == NULL) {
+		rc = cni_error(c, CNI_E_SWITCH, NULL, "podswitch: %s", err);
 		json_decref(resp);
 		return rc;
 	}
+	json_decref(resp);
 	/* The host end's name is derived, so it goes even if podswitch had no record. */
 	host_ifname(c, host);
 	psw_nl_link_del(host);
-	json_decref(resp);
 	if (json_object_get(c->conf, "ipam") != NULL) {
 		json_t *r = run_ipam(c, "DEL", &rc);
 
@@ -653,19 +800,36 @@ out:
 
 /* ------------------------------------------------------------ STATUS and GC */
 
+/*
+ * Code 50 unless the switch can take a new pod now: it answers, is ready,
+ * has a free port and (when it hands out addresses, no delegated IPAM) a
+ * free address in each of its pools. ADD and DEL are accepted regardless.
+ */
 static int
 cmd_status(struct cni *c)
 {
 	char err[1024];
-	json_t *resp = psw_api_call(c->socket, "status", NULL, err, sizeof(err)), *res;
+	json_t *resp = psw_api_call(c->socket, "status", NULL, err, sizeof(err)), *res, *cap;
+	bool own_ipam = json_object_get(c->conf, "ipam") == NULL;
 	int rc = 0;
 
 	if (resp == NULL)
 		return cni_error(c, CNI_E_NOT_AVAILABLE, err, "podswitch is not available on %s",
 				 c->socket);
 	res = psw_api_result(resp, err, sizeof(err));
+	cap = json_object_get(res, "pod_capacity");
 	if (res == NULL || !json_is_true(json_object_get(res, "ready")))
 		rc = cni_error(c, CNI_E_NOT_AVAILABLE, NULL, "podswitch is not ready");
+	else if (json_integer_value(json_object_get(cap, "ports_free")) <= 0)
+		rc = cni_error(c, CNI_E_NOT_AVAILABLE, NULL, "podswitch cannot take a new pod: all %"
+			       JSON_INTEGER_FORMAT " ports are in use",
+			       json_integer_value(json_object_get(res, "max_ports")));
+	else if (own_ipam && json_integer_value(json_object_get(cap, "ipv4_free")) == 0)
+		rc = cni_error(c, CNI_E_NOT_AVAILABLE, NULL, "podswitch cannot take a new pod: its "
+			       "IPv4 address pool is exhausted");
+	else if (own_ipam && json_integer_value(json_object_get(cap, "ipv6_free")) == 0)
+		rc = cni_error(c, CNI_E_NOT_AVAILABLE, NULL, "podswitch cannot take a new pod: its "
+			       "IPv6 address pool is exhausted");
 	json_decref(resp);
 	return rc;
 }
@@ -723,12 +887,46 @@ cmd_version(const struct cni *c)
 
 /* ---------------------------------------------------------------------- main */
 
+/*
+ * The CNI_* variables a command needs (ADD, CHECK: container, netns,
+ * interface; DEL: container and interface), each checked; the error names
+ * every one that is missing or malformed, not only the first.
+ */
+static int
+check_env(const struct cni *c)
+{
+	bool need_netns = strcmp(c->command, "DEL") != 0;
+	char bad[512] = "";
+	size_t n = 0;
+
+#define BAD(...) (n += (size_t)snprintf(bad + n, n < sizeof(bad) ? sizeof(bad) - n : 0, __VA_ARGS__))
+	if (c->container_id == NULL || c->container_id[0] == '\0')
+		BAD("%sCNI_CONTAINERID is not set", n ? "; " : "");
+	else if (!cni_identifier(c->container_id))
+		BAD("%sCNI_CONTAINERID '%.64s' is not a container ID (a letter or digit, then letters, "
+		    "digits, '_', '.' or '-')", n ? "; " : "", c->container_id);
+	if (c->ifname == NULL || c->ifname[0] == '\0')
+		BAD("%sCNI_IFNAME is not set", n ? "; " : "");
+	else if (!linux_ifname(c->ifname))
+		BAD("%sCNI_IFNAME '%.32s' is not an interface name (1..15 characters, not '.' or '..', "
+		    "no '/', ':' or white space)", n ? "; " : "", c->ifname);
+	if (need_netns && (c->netns == NULL || c->netns[0] == '\0'))
+		BAD("%sCNI_NETNS is not set (%s needs it)", n ? "; " : "", c->command);
+	else if (c->netns != NULL && c->netns[0] != '\0' && c->netns[0] != '/')
+		BAD("%sCNI_NETNS '%.64s' is not an absolute path", n ? "; " : "", c->netns);
+#undef BAD
+	if (n == 0)
+		return 0;
+	return cni_error(c, CNI_E_INVALID_ENV, NULL, "%s", bad);
+}
+
 /* The request's checks, in the order the specification lists them (psw_cni.h). */
 int
 psw_cni_parse(struct cni *c)
 {
 	json_error_t je;
 	const char *name;
+	int rc;
 
 	c->conf = json_loads(c->stdin_text, 0, &je);
 	if (!json_is_object(c->conf))
@@ -743,24 +941,35 @@ psw_cni_parse(struct cni *c)
 	name = json_string_value(json_object_get(c->conf, "name"));
 	if (name == NULL || name[0] == '\0')
 		return cni_error(c, CNI_E_INVALID_CONFIG, NULL, "the network configuration has no name");
+	if (!cni_identifier(name))
+		return cni_error(c, CNI_E_INVALID_CONFIG, NULL, "network name '%s' is not allowed: it "
+				 "starts with a letter or digit, then letters, digits, '_', '.' or '-'",
+				 name);
 	c->network = name;
 	c->socket = json_string_value(json_object_get(c->conf, "socket"));
 	if (json_object_get(c->conf, "socket") != NULL && c->socket == NULL)
 		return cni_error(c, CNI_E_INVALID_CONFIG, NULL, "'socket' must be a path");
 	if (c->socket == NULL)
 		c->socket = PSW_API_DEFAULT_SOCKET;
-	if (strcmp(c->command, "STATUS") == 0 || strcmp(c->command, "GC") == 0)
+	c->state_dir = json_string_value(json_object_get(c->conf, "stateDir"));
+	if (json_object_get(c->conf, "stateDir") != NULL && (c->state_dir == NULL || c->state_dir[0] != '/'))
+		return cni_error(c, CNI_E_INVALID_CONFIG, NULL, "'stateDir' must be an absolute path");
+	if (c->state_dir == NULL)
+		c->state_dir = PSW_CNI_DEFAULT_STATE_DIR;
+	if (strcmp(c->command, "STATUS") == 0 || strcmp(c->command, "GC") == 0) {
+		if (strcmp(c->cni_version, "1.1.0") < 0)
+			return cni_error(c, CNI_E_VERSION, NULL, "%s is a CNI 1.1.0 command; the "
+					 "configuration says cniVersion %s", c->command, c->cni_version);
 		return 0;
+	}
 	c->container_id = getenv("CNI_CONTAINERID");
 	c->netns = getenv("CNI_NETNS");
 	c->ifname = getenv("CNI_IFNAME");
 	c->path = getenv("CNI_PATH");
-	if (c->container_id == NULL || c->container_id[0] == '\0')
-		return cni_error(c, CNI_E_INVALID_ENV, NULL, "CNI_CONTAINERID is not set");
-	if (c->ifname == NULL || c->ifname[0] == '\0' || strlen(c->ifname) > 15 || strchr(c->ifname, '/'))
-		return cni_error(c, CNI_E_INVALID_ENV, NULL, "CNI_IFNAME must be an interface name "
-				 "(1..15 characters, no '/')");
-	parse_cni_args(c, getenv("CNI_ARGS"));
+	if ((rc = check_env(c)) != 0)
+		return rc;
+	if ((rc = parse_cni_args(c, getenv("CNI_ARGS"))) != 0)
+		return rc;
 	c->pod_namespace = c->k8s_ns[0] ? c->k8s_ns : "default";
 	c->pod_name = c->k8s_name[0] ? c->k8s_name : c->container_id;
 	c->interface = c->iface_arg[0] ? c->iface_arg :

@@ -9,10 +9,14 @@
 
 #include <jansson.h>
 
+/* the switch's api.state_dir by default; "stateDir" in the configuration */
+#define PSW_CNI_DEFAULT_STATE_DIR "/var/lib/podswitch"
+
 struct cni {
 	const char *command, *container_id, *netns, *ifname, *path;
 	const char *pod_namespace, *pod_name;
 	const char *socket;
+	const char *state_dir;            /* where DEL records a release the switch missed */
 	const char *interface;            /* kernel, vhost-user, memif */
 	const char *cni_version;
 	const char *network;              /* the configuration's name */

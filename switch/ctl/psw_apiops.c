@@ -117,18 +117,33 @@ nb_ports(void)
 	return n;
 }
 
+/* Free addresses of a pool, or -1 when the switch has no pool of that family. */
+static json_int_t
+pool_free(const struct psw_state *st, int family)
+{
+	if (st->ipam == NULL || !psw_ipam_has(st->ipam, family))
+		return -1;
+	return (json_int_t)(psw_ipam_capacity(st->ipam, family) - psw_ipam_used(st->ipam, family));
+}
+
 static json_t *
 op_status(struct psw_state *st, json_t *args)
 {
 	const struct psw_tables *t = psw_tables_current;
+	json_t *res;
 
-	return psw_api_ok(json_pack("{s:b, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:i}",
+	res = json_pack("{s:b, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:i}",
 		"ready", t != NULL, "version", PSW_VERSION, "node", st->cfg.node.name,
 		"workers", st->nb_workers, "ports", nb_ports(), "max_ports", PSW_MAX_PORTS,
 		"pods", t != NULL && t->pods != NULL ? t->pods->nb : 0, "attachments", st->nb_atts,
 		"tables_version", (json_int_t)(t != NULL ? t->version : 0),
 		"uptime_seconds", (json_int_t)(time(NULL) - start_time),
-		"mbufs_in_use", psw_port_mbufs_in_use()));
+		"mbufs_in_use", psw_port_mbufs_in_use());
+	/* what a new pod needs: a port, and an address of each pool (CNI STATUS reads these) */
+	json_object_set_new(res, "pod_capacity", json_pack("{s:i, s:I, s:I}",
+		"ports_free", PSW_MAX_PORTS - (int)nb_ports(), "ipv4_free", pool_free(st, 4),
+		"ipv6_free", pool_free(st, 6)));
+	return psw_api_ok(res);
 }
 
 /* ---------------------------------------------------------------------- stats */
@@ -806,8 +821,9 @@ op_cni_add(struct psw_state *st, json_t *args)
 		return psw_api_error(PSW_API_E_INVALID, "container_id and ifname may hold only "
 				     "letters, digits, '.', '_' and '-'");
 	idx = psw_state_find_attachment(st, cid, ifname);
-	if (idx >= 0)
-		return psw_api_ok(add_result(st, &st->atts[idx]));
+	if (idx >= 0)                           /* a second ADD without a DEL: never a second address */
+		return psw_api_error(PSW_API_E_EXISTS, "container %s already has interface %s (%s); "
+				     "DEL it first", cid, ifname, st->atts[idx].port_name);
 	memset(&a, 0, sizeof(a));
 	snprintf(a.network, sizeof(a.network), "%s", network ? network : "");
 	snprintf(a.container_id, sizeof(a.container_id), "%s", cid);
@@ -968,6 +984,7 @@ op_cni_gc(struct psw_state *st, json_t *args)
 					     "valid[%zu] needs string container_id and ifname", k);
 		}
 	}
+	psw_state_take_releases(st);            /* DELs recorded while the switch was away */
 	for (i = 0; i < st->nb_atts;) {
 		const struct psw_attachment *a = &st->atts[i];
 		bool keep = false;

@@ -7,9 +7,11 @@
  * stops the start (see psw_state_load): never overwritten unread.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -219,11 +221,92 @@ read_records(const struct psw_state *st, char *err, size_t err_len)
 	return list;
 }
 
+/* <state_dir>/released, where the CNI plugin records a DEL the switch could not take. */
+static void
+release_dir(const struct psw_state *st, char *out, size_t len)
+{
+	char buf[sizeof(st->state_file)];
+
+	snprintf(buf, sizeof(buf), "%s", st->state_file);
+	snprintf(out, len, "%s/released", dirname(buf));
+}
+
+unsigned
+psw_state_take_releases(struct psw_state *st)
+{
+	char dir[sizeof(st->state_file) + 16], path[sizeof(dir) + 300], err[PSW_ERR_MAX];
+	unsigned taken = 0;
+	struct dirent *d;
+	DIR *dp;
+
+	if (st->state_file[0] == '\0')
+		return 0;
+	release_dir(st, dir, sizeof(dir));
+	dp = opendir(dir);
+	if (dp == NULL)
+		return 0;                         /* no DEL has been missed */
+	while ((d = readdir(dp)) != NULL) {
+		json_error_t je;
+		json_t *rec;
+		const char *cid, *ifn;
+		int idx;
+
+		size_t n = strlen(d->d_name);
+
+		/* the plugin writes ".NAME.tmp" first, then renames it to NAME (".json") */
+		if (d->d_name[0] == '.' || n < 6 || strcmp(d->d_name + n - 5, ".json") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		rec = json_load_file(path, 0, &je);
+		cid = json_string_value(json_object_get(rec, "container_id"));
+		ifn = json_string_value(json_object_get(rec, "ifname"));
+		idx = cid != NULL && ifn != NULL ? psw_state_find_attachment(st, cid, ifn) : -1;
+		/* an attachment made after the DEL (same IDs, a new ADD) is not the one released */
+		if (idx >= 0 && st->atts[idx].created <= (uint64_t)json_integer_value(json_object_get(rec, "time"))) {
+			struct psw_attachment a = st->atts[idx];
+
+			if (psw_state_remove_attachment(st, (unsigned)idx, err, sizeof(err)) < 0) {
+				fprintf(stderr, "podswitch: cannot release pod %s/%s (%s/%s), deleted while "
+					"podswitch was away: %s; tried again later\n", a.pod_namespace,
+					a.pod_name, a.container_id, a.ifname, err);
+				json_decref(rec);
+				continue;
+			}
+			printf("podswitch: pod %s/%s (%s/%s) was deleted while podswitch was away: "
+			       "released%s\n", a.pod_namespace, a.pod_name, a.container_id, a.ifname,
+			       a.attached ? " (addresses and port)" : " (addresses)");
+			taken++;
+			psw_state_save(st);
+		} else if (rec == NULL) {
+			fprintf(stderr, "podswitch: release record %s is not JSON (%s); removed\n", path,
+				je.text);
+		}
+		json_decref(rec);
+		unlink(path);                     /* done, or about nothing the switch holds */
+	}
+	closedir(dp);
+	if (taken > 0)
+		sync_dir(path);
+	return taken;
+}
+
+/*
+ * The host end of a kernel pod is gone: its namespace was deleted (and the
+ * veth with it) while the switch was down. Nothing to re-attach.
+ */
+static bool
+interface_gone(const struct psw_attachment *a)
+{
+	return a->kind == PSW_PORT_AFPACKET && a->host_ifname[0] != '\0' &&
+	       if_nametoindex(a->host_ifname) == 0;
+}
+
 int
 psw_state_load(struct psw_state *st, char *errbuf, size_t errbuf_len)
 {
 	json_t *list, *o;
 	size_t i;
+	unsigned k;
 	char err[PSW_ERR_MAX];
 	bool dropped = false;
 
@@ -232,6 +315,7 @@ psw_state_load(struct psw_state *st, char *errbuf, size_t errbuf_len)
 	list = read_records(st, errbuf, errbuf_len);
 	if (list == NULL)
 		return -EINVAL;
+	/* the records, addresses reserved, no port yet */
 	json_array_foreach(list, i, o) {
 		struct psw_attachment a;
 		int idx, rc4, rc6;
@@ -253,14 +337,28 @@ psw_state_load(struct psw_state *st, char *errbuf, size_t errbuf_len)
 			fprintf(stderr, "podswitch: out of memory restoring %s\n", a.container_id);
 			release_addresses(st, &a);
 			dropped = true;
-		} else if (psw_state_attach(st, (unsigned)idx, err, sizeof(err)) < 0) {
-			fprintf(stderr, "podswitch: pod %s/%s (%s) not re-attached: %s\n",
-				a.pod_namespace, a.pod_name, a.container_id, err);
-			psw_state_remove_attachment(st, (unsigned)idx, err, sizeof(err));
-			dropped = true;
 		}
 	}
 	json_decref(list);
+	/* the DELs the CNI plugin recorded while the switch was down go first */
+	psw_state_take_releases(st);
+	for (k = 0; k < st->nb_atts;) {
+		struct psw_attachment *a = &st->atts[k];
+
+		if (interface_gone(a)) {
+			printf("podswitch: pod %s/%s (%s/%s): its interface %s is gone (deleted with the "
+			       "pod while podswitch was down): released\n", a->pod_namespace,
+			       a->pod_name, a->container_id, a->ifname, a->host_ifname);
+		} else if (psw_state_attach(st, k, err, sizeof(err)) < 0) {
+			fprintf(stderr, "podswitch: pod %s/%s (%s) not re-attached: %s\n",
+				a->pod_namespace, a->pod_name, a->container_id, err);
+		} else {
+			k++;
+			continue;
+		}
+		psw_state_remove_attachment(st, k, err, sizeof(err));   /* the last moves to k */
+		dropped = true;
+	}
 	if (dropped)
 		psw_state_save(st);
 	printf("podswitch: %u pod attachment(s) restored from %s\n", st->nb_atts, st->state_file);

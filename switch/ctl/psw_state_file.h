@@ -5,9 +5,9 @@
 #ifndef PSW_STATE_FILE_H
 #define PSW_STATE_FILE_H
 
-struct psw_state;
-
 #include <stddef.h>
+
+struct psw_state;
 
 /**
  * Write the attachments to the state file atomically: a temporary file,
@@ -17,11 +17,12 @@ struct psw_state;
 int psw_state_save(const struct psw_state *st);
 
 /**
- * Read the state file at start: reserve every recorded address and re-create
- * the ports of recorded attachments (vhost-user / memif pods reconnect,
+ * Read the state file at start: reserve every recorded address, release
+ * what the CNI plugin recorded as deleted (psw_state_take_releases), and
+ * re-create the ports of the other recorded attachments (vhost-user / memif pods reconnect,
  * af_packet veths that survived are taken again). Records whose addresses
- * no longer fit the pools, or whose port cannot be re-created, are dropped
- * (logged to stderr).
+ * no longer fit the pools, whose kernel interface is gone, or whose port
+ * cannot be re-created, are dropped (logged).
  *
  * A state file that exists but cannot be read, is not JSON, or holds a
  * malformed record is refused: starting without the records would let the
@@ -30,5 +31,16 @@ int psw_state_save(const struct psw_state *st);
  * @return 0, or -errno with err filled (the switch must not start).
  */
 int psw_state_load(struct psw_state *st, char *err, size_t err_len);
+
+/**
+ * The CNI DELs the switch missed: the plugin, finding the switch
+ * unreachable, removes the pod's interface and records the release in
+ * <state_dir>/released/ (docs/cni.md). Each record's attachment (unless it
+ * was made after the record) is removed: addresses back to the pools, its
+ * port (if attached) destroyed after a grace period. Records are deleted
+ * once taken. At start, every second, and on GC.
+ * @return how many attachments were released.
+ */
+unsigned psw_state_take_releases(struct psw_state *st);
 
 #endif /* PSW_STATE_FILE_H */
