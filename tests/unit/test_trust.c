@@ -265,6 +265,10 @@ icmp4_error(const uint8_t *src_mac, uint32_t src, uint32_t dst, uint32_t qsrc, u
 	if (m == NULL)
 		return NULL;
 	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
+	if (d == NULL) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
 	memset(d, 0, len);
 	memcpy(d, gw_mac, 6);
 	memcpy(d + 6, src_mac, 6);
