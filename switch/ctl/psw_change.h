@@ -31,6 +31,8 @@ struct psw_change {
 	bool rebuild_routes;
 	/* a pod goes away: publication in reverse, policy after a grace period */
 	bool withdraw;
+	/* a pod comes (or goes, withdraw): undone, it goes (comes), published so */
+	bool pod_moves;
 	int port_gone;            /**< port to destroy after the grace period, or -1 */
 	/* puts the store back as it was before the change (may be NULL) */
 	void (*undo)(struct psw_state *st, struct psw_change *ch);

@@ -1079,6 +1079,25 @@ psw_netpol_plan(struct psw_state *st, json_t *changed, json_t *pods, struct psw_
 	return rc;
 }
 
+unsigned
+psw_netpol_plan_publish_guards(struct psw_state *st, struct psw_netpol_plan *plan)
+{
+	unsigned p, left = 0;
+
+	for (p = 0; p < PSW_MAX_PORTS; p++) {
+		if (!plan->set[p])
+			continue;
+		if (plan->next[p] == NULL) {
+			left++;                          /* a port losing its object: later */
+			continue;
+		}
+		psw_pol_table_set(st->pol, p, plan->next[p]);
+		plan->set[p] = false;
+		plan->next[p] = NULL;                    /* the table's now */
+	}
+	return left;
+}
+
 void
 psw_netpol_plan_publish(struct psw_state *st, struct psw_netpol_plan *plan)
 {

@@ -70,7 +70,15 @@ struct psw_netpol_plan {
 int psw_netpol_plan(struct psw_state *st, json_t *changed, json_t *pods, struct psw_netpol_plan *plan,
 		    char *err, size_t err_len);
 
-/** Publish a plan (each port's object replaced atomically; cannot fail). */
+/**
+ * Publish the ports of a plan that get an object (new, changed, or a pod
+ * that becomes isolated): what must be in force before a path to the pod.
+ * @return how many ports of the plan lose their object (left for
+ *         psw_netpol_plan_publish(), after the paths that need them are gone).
+ */
+unsigned psw_netpol_plan_publish_guards(struct psw_state *st, struct psw_netpol_plan *plan);
+
+/** Publish (the rest of) a plan: each port's object replaced atomically; cannot fail. */
 void psw_netpol_plan_publish(struct psw_state *st, struct psw_netpol_plan *plan);
 
 /**

@@ -2,6 +2,7 @@
  * The one pipeline from a stored change to the dataplane (psw_pipeline.h).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -84,23 +85,38 @@ publish_forward(struct compiled *c)
 	c->fwd = NULL;
 }
 
-/* In the one order (see psw_change.h); only the Service table can refuse. */
+/*
+ * In the one order (psw_pipeline.h): a port that gets a policy object has it
+ * before any path to its pod is published; a port that loses its object
+ * loses it a grace period after the paths that used it are gone. The
+ * Service table does not refuse (its room is checked when compiling);
+ * should it, nothing after it is published.
+ */
 static int
-publish(struct psw_state *st, const struct psw_change *ch, struct compiled *c, char *err, size_t err_len)
+publish(struct psw_state *st, bool withdraw, struct compiled *c, char *err, size_t err_len)
 {
+	unsigned losing = 0;
 	int rc = 0;
 
-	if (!ch->withdraw) {
-		publish_policy(st, c);
+	if (!withdraw) {
+		if (c->has_pol)
+			losing = psw_netpol_plan_publish_guards(st, &c->pol);
 		publish_forward(c);
 		if (c->svc != NULL)
 			rc = psw_services_plan_publish(st, c->svc, err, err_len);
+		if (rc == 0 && c->has_pol) {
+			if (losing > 0)
+				psw_tables_sync();
+			publish_policy(st, c);
+		}
 	} else {
 		if (c->svc != NULL)
 			rc = psw_services_plan_publish(st, c->svc, err, err_len);
-		publish_forward(c);
-		psw_tables_sync();        /* no worker can reach the pod: its guard may go */
-		publish_policy(st, c);
+		if (rc == 0) {
+			publish_forward(c);
+			psw_tables_sync();        /* no worker can reach the pod: its guard may go */
+			publish_policy(st, c);
+		}
 	}
 	discard(st, c);
 	return rc;
@@ -131,16 +147,17 @@ psw_pipeline_commit(struct psw_state *st, struct psw_change *ch, char *err, size
 			ch->undo(st, ch);
 		return rc;
 	}
-	rc = publish(st, ch, &c, err, err_len);
+	rc = publish(st, ch->withdraw, &c, err, err_len);
 	if (rc == 0) {
 		reclaim(st, ch);
 		return 0;
 	}
-	/* part of it is in force: the store goes back, and the tables follow it */
+	/* part of it is in force: the store goes back, and the tables follow
+	 * it; a pod that was coming now goes (and the other way round) */
 	if (ch->undo != NULL)
 		ch->undo(st, ch);
 	if (compile(st, ch, &c, again, sizeof(again)) < 0 ||
-	    publish(st, ch, &c, again, sizeof(again)) < 0)
+	    publish(st, ch->pod_moves ? !ch->withdraw : ch->withdraw, &c, again, sizeof(again)) < 0)
 		snprintf(err + strlen(err), err_len - strlen(err), "; and putting the old state back: %s",
 			 again);
 	return rc;

@@ -14,14 +14,19 @@
  *
  *   policy -> forward -> services    (a pod's guard before its path)
  *
- * and a change that takes a pod away (withdraw) runs it backwards,
- * services -> forward, then a grace period, then policy: no worker can
- * reach a pod whose policy is not in force. Reclaim waits for every worker
- * to be quiescent and destroys the ports the change let go.
+ * where policy means the ports that get a (new) object; ports that lose
+ * theirs lose it last, after a grace period. A change that takes a pod
+ * away (withdraw) runs it backwards, services -> forward, then a grace
+ * period, then policy: no worker can reach a pod whose policy is not in
+ * force. Reclaim waits for every worker to be quiescent and destroys the
+ * ports the change let go.
  *
- * Publication can fail only when the Service table is full; the store is
- * then put back and the change's compilers run again, so that the tables
- * say what the store says. Control thread only.
+ * Publication does not fail: the compilers check what could refuse (the
+ * Service table's room) while compiling. Should it fail anyway, nothing
+ * after the failing step is published, the store is put back and the
+ * change's compilers run again and publish, in the other direction for a
+ * pod that came or went, so that the tables say what the store says.
+ * Control thread only.
  */
 #ifndef PSW_PIPELINE_H
 #define PSW_PIPELINE_H

@@ -609,7 +609,22 @@ psw_services_plan(struct psw_state *st, json_t *scope, struct psw_svc_plan **out
 		}
 	}
 	json_decref(claimed);
-	/* 3. the entries that change, built aside */
+	/* 3. room for the new keys: a change the table cannot take is refused
+	 * here, so that publishing cannot fail half-way (slots of entries this
+	 * change removes are free only after a grace period: not counted) */
+	if (rc == 0) {
+		uint32_t fresh = 0, room = psw_svc_table_room(st->svcs);
+
+		for (i = 0; i < sp->nb; i++)
+			for (j = 0; j < sp->plans[i].specs.nb; j++)
+				fresh += psw_svc_table_get(st->svcs, &sp->plans[i].specs.v[j].key) == NULL;
+		if (fresh > room) {
+			snprintf(err, err_len, "the Service table is full: this change adds %u entries, "
+				 "there is room for %u (table of %u)", fresh, room, st->svcs->capacity);
+			rc = -ENOSPC;
+		}
+	}
+	/* 4. the entries that change, built aside */
 	for (i = 0; i < sp->nb && rc == 0; i++) {
 		struct plan *pl = &sp->plans[i];
 

@@ -261,6 +261,7 @@ pod_change(struct psw_change *ch, struct psw_attachment *a, bool withdraw)
 	snprintf(entry, sizeof(entry), "%s/*", a->pod_namespace);
 	ch->svc_scope = json_pack("[s]", entry);
 	ch->withdraw = withdraw;
+	ch->pod_moves = true;
 	ch->undo = undo_attached;
 	ch->undo_arg = a;
 }
@@ -285,7 +286,15 @@ psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len)
 	rc = psw_pipeline_commit(st, &ch, err, err_len);
 	psw_change_fini(&ch);
 	if (rc < 0) {
-		psw_tables_sync();                /* a failed publication may have listed the port */
+		/* a failed publication may have listed the port: after a grace
+		 * period it goes, unless the tables in force still list it (putting
+		 * the old state back failed too): then it stays, and says so */
+		psw_tables_sync();
+		if (psw_tables_current != NULL && psw_tables_current->ports[idx].present) {
+			fprintf(stderr, "podswitch: port %s kept: the published tables still list it\n",
+				c.name);
+			return rc;
+		}
 		psw_fwd_port_destroy(st, idx);
 	}
 	return rc;
@@ -324,6 +333,9 @@ psw_state_fini(struct psw_state *st)
 {
 	unsigned i;
 
+	/* what waits for a grace period (a deleted Service entry's key slot,
+	 * old policy objects) goes before the tables it points into */
+	psw_tables_sync();
 	for (i = 0; i < PSW_MAX_PORTS; i++)
 		psw_port_destroy((uint16_t)i);
 	if (st->has_cfg)

@@ -73,6 +73,7 @@ psw_svc_table_create(uint32_t max_ports, int socket)
 		rte_errno = ENOMEM;
 		return NULL;
 	}
+	s->capacity = hp.entries;
 	return s;
 }
 
@@ -147,7 +148,7 @@ psw_svc_table_get(const struct psw_svc_table *s, const struct psw_svc_key *k)
 }
 
 struct deferred_del {
-	struct rte_hash *h;
+	struct psw_svc_table *s;
 	int32_t pos;
 	void *port;
 };
@@ -163,8 +164,10 @@ free_deleted(void *arg)
 {
 	struct deferred_del *d = arg;
 
-	if (d->pos >= 0)
-		rte_hash_free_key_with_position(d->h, d->pos);
+	if (d->pos >= 0) {
+		rte_hash_free_key_with_position(d->s->vips, d->pos);
+		d->s->nb_held--;
+	}
 	rte_free(d->port);
 	free(d);
 }
@@ -203,8 +206,18 @@ psw_svc_table_del(struct psw_svc_table *s, const struct psw_svc_key *k)
 		rte_free(old);
 		return;
 	}
-	*d = (struct deferred_del){ .h = s->vips, .pos = pos, .port = old };
+	*d = (struct deferred_del){ .s = s, .pos = pos, .port = old };
+	if (pos >= 0)
+		s->nb_held++;
 	psw_tables_defer(free_deleted, d);
+}
+
+uint32_t
+psw_svc_table_room(const struct psw_svc_table *s)
+{
+	uint32_t used = s->nb_ports + s->nb_held;
+
+	return used < s->capacity ? s->capacity - used : 0;
 }
 
 void

@@ -48,6 +48,12 @@ int psw_svc_table_set(struct psw_svc_table *s, struct psw_svc_port *p);
 /** Remove a key; its port and key slot are freed after a grace period. */
 void psw_svc_table_del(struct psw_svc_table *s, const struct psw_svc_key *k);
 
+/**
+ * How many new keys psw_svc_table_set() takes now: the capacity less the
+ * entries and the slots of deleted entries still in their grace period.
+ */
+uint32_t psw_svc_table_room(const struct psw_svc_table *s);
+
 /** Call fn for every port (control thread). */
 void psw_svc_table_walk(const struct psw_svc_table *s, void (*fn)(const struct psw_svc_port *p, void *arg),
 			void *arg);

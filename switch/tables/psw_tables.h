@@ -175,6 +175,8 @@ struct psw_svc_port {
 struct psw_svc_table {
 	struct rte_hash *vips;
 	uint32_t nb_ports;
+	uint32_t capacity;       /* keys the hash holds (control thread) */
+	uint32_t nb_held;        /* key slots of deleted entries, free after a grace period */
 };
 
 struct psw_ct;

@@ -182,15 +182,16 @@ test_change_too_many_rules(void)
 }
 
 /*
- * A Service with more entries than the table holds: the policy and the
- * forwarding are published before the Service table refuses. The store goes
- * back and the tables follow it: pod b is not isolated, no entry of the new
- * Service is left, the old Service's entry is the same object.
+ * A change the Service table cannot take is refused while compiling, with
+ * the policy of the same change: nothing of it is published, and the store
+ * is as before. (Publishing a Service plan once failed half-way here and
+ * left the store and the tables apart.)
  */
 static void
-test_change_publish_failure(void)
+test_change_service_table_full(void)
 {
 	struct psw_svc_port *one = svc_entry("10.96.0.10", 80);
+	uint64_t version = psw_tables_current->version;
 	char objs[16384];
 	size_t n;
 	unsigned i;
@@ -215,12 +216,73 @@ test_change_publish_failure(void)
 	for (i = 0; i < SVC_TABLE + 8; i++)
 		CU_ASSERT_PTR_NULL(svc_entry("10.96.0.30", (uint16_t)(1000 + i)));
 	CU_ASSERT_PTR_EQUAL(svc_entry("10.96.0.10", 80), one);
+	CU_ASSERT_EQUAL(psw_tables_current->version, version);
 
 	/* and the switch takes the next change as usual */
 	res = call("apply", "[" DENY_ALL "]");
 	CU_ASSERT(ok(res));
 	json_decref(res);
 	CU_ASSERT_PTR_NOT_NULL(st.pol->ports[port_b]);
+	res = call("delete", "[" DENY_ALL "]");
+	CU_ASSERT(ok(res));
+	json_decref(res);
+}
+
+/*
+ * The table exactly full; a Service moved from one port to another needs a
+ * new slot before its old one is free: refused, and its old entry and
+ * every other stay (a review found the old entry deleted and the store
+ * saying it was still there).
+ */
+static void
+test_change_full_table_port_move(void)
+{
+	struct psw_svc_port *one = svc_entry("10.96.0.10", 80);
+	char objs[16384];
+	size_t n;
+	unsigned i, fill = st.svcs->capacity - st.svcs->nb_ports - st.svcs->nb_held;
+	json_t *res, *svc_one;
+
+	CU_ASSERT_FATAL(one != NULL && fill > 0 && fill < 200);
+	n = (size_t)snprintf(objs, sizeof(objs),
+		"[{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"fill\",\"namespace\":\"default\"},"
+		" \"spec\":{\"clusterIP\":\"10.96.0.40\",\"ports\":[");
+	for (i = 0; i < fill; i++)
+		n += (size_t)snprintf(objs + n, sizeof(objs) - n, "%s{\"name\":\"p%u\",\"port\":%u}",
+				      i ? "," : "", i, 2000 + i);
+	snprintf(objs + n, sizeof(objs) - n, "]}}]");
+	res = call("apply", objs);
+	CU_ASSERT_FATAL(ok(res));
+	json_decref(res);
+	CU_ASSERT_EQUAL(psw_svc_table_room(st.svcs), 0);
+
+	res = call("apply", "[{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"one\","
+		   "\"namespace\":\"default\"},\"spec\":{\"clusterIP\":\"10.96.0.10\",\"ports\":[{\"port\":81}]}}]");
+	CU_ASSERT_FALSE(ok(res));
+	CU_ASSERT_PTR_NOT_NULL(strstr(message(res), "Service table is full"));
+	json_decref(res);
+	CU_ASSERT_PTR_EQUAL(svc_entry("10.96.0.10", 80), one);
+	CU_ASSERT_PTR_NULL(svc_entry("10.96.0.10", 81));
+	CU_ASSERT_PTR_NOT_NULL(svc_entry("10.96.0.40", 2000));
+	CU_ASSERT_PTR_NOT_NULL(svc_entry("10.96.0.40", (uint16_t)(2000 + fill - 1)));
+	svc_one = psw_k8s_find(&st, "Service", "default", "one");    /* the store: still port 80 */
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(json_object_get(
+		json_object_get(svc_one, "spec"), "ports"), 0), "port")), 80);
+
+	/* with the fill gone, and its slots past their grace period, the move works */
+	res = call("delete", "[{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"fill\","
+		   "\"namespace\":\"default\"}}]");
+	CU_ASSERT(ok(res));
+	json_decref(res);
+	psw_tables_sync();
+	psw_tables_reclaim();
+	CU_ASSERT_EQUAL(st.svcs->nb_held, 0);
+	res = call("apply", "[{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"one\","
+		   "\"namespace\":\"default\"},\"spec\":{\"clusterIP\":\"10.96.0.10\",\"ports\":[{\"port\":81}]}}]");
+	CU_ASSERT(ok(res));
+	json_decref(res);
+	CU_ASSERT_PTR_NULL(svc_entry("10.96.0.10", 80));
+	CU_ASSERT_PTR_NOT_NULL(svc_entry("10.96.0.10", 81));
 }
 
 int
@@ -259,7 +321,10 @@ main(void)
 		    test_change_compile_failure);
 	CU_add_test(s, "a policy past the rule limit is refused, not published closed",
 		    test_change_too_many_rules);
-	CU_add_test(s, "failure while publishing: store and tables put back", test_change_publish_failure);
+	CU_add_test(s, "Service table full: refused while compiling, nothing published",
+		    test_change_service_table_full);
+	CU_add_test(s, "full table, a Service moving port: refused, its entry kept",
+		    test_change_full_table_port_move);
 	rc = psw_ut_run();
 	psw_state_fini(&st);
 	psw_ut_eal_fini();
