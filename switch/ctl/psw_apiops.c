@@ -155,7 +155,7 @@ conntrack_json(const struct psw_state *st)
 
 	if (ct == NULL)
 		return json_object();
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"entries", (json_int_t)psw_ct_count(ct), "size", (json_int_t)ct->size,
 		"per_port_max", (json_int_t)(ct->zone_max == UINT32_MAX ? 0 : ct->zone_max),
 		"inserts", (json_int_t)__atomic_load_n(&ct->inserts, __ATOMIC_RELAXED),
@@ -163,6 +163,7 @@ conntrack_json(const struct psw_state *st)
 		"refused_port_limit", (json_int_t)__atomic_load_n(&ct->zone_full, __ATOMIC_RELAXED),
 		"clashes", (json_int_t)__atomic_load_n(&ct->clashes, __ATOMIC_RELAXED),
 		"expired", (json_int_t)ct->expired, "expired_early", (json_int_t)ct->early,
+		"expired_on_lookup", (json_int_t)__atomic_load_n(&ct->expired_lookup, __ATOMIC_RELAXED),
 		"flushed", (json_int_t)ct->flushed);
 }
 

@@ -34,6 +34,7 @@
 	_(FORWARDED6,       "forwarded_ip6",    "IPv6 packets routed")          \
 	_(CT_HIT,           "ct_hit",           "packets of tracked connections") \
 	_(CT_NEW,           "ct_new",           "connections created")         \
+	_(CT_STALE,         "ct_stale",         "lookups that found a connection or affinity record idle past its timeout: treated as gone") \
 	_(SVC_DNAT,         "svc_dnat",         "new connections to a Service load-balanced") \
 	_(SVC_REJECT,       "svc_reject",       "Service without endpoints: RST / unreachable sent") \
 	_(SVC_HAIRPIN,      "svc_hairpin",      "pod reached itself through its Service (masqueraded)")

@@ -135,6 +135,10 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 	if (hit == UINT32_MAX)
 		return false;
 	e = psw_ct_entry(t->ct, hit);
+	if (psw_ct_expired(t->ct, e, rte_rdtsc())) {
+		psw_count_event(sc, PSW_EV_CT_STALE);
+		return false;                    /* about a connection that is gone */
+	}
 	if (psw_ct_denied(e) != PSW_DROP_NONE || (pol_gen != 0 && e->pol_gen != pol_gen))
 		return false;
 	if ((hit & 1) != PSW_CT_DIR_REPLY && (e->flags & (PSW_CT_F_DNAT | PSW_CT_F_SNAT)))
@@ -253,6 +257,13 @@ psw_conntrack_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct p
 		}
 		e = psw_ct_entry(ct, hits[i]);
 		dir = hits[i] & 1;
+		if (unlikely(psw_ct_expired(ct, e, now))) {
+			/* idle past its timeout: gone, whatever the sweep has reached; a new
+			 * connection's insert removes it */
+			m->flags |= PSW_F_CT_MISS;
+			psw_count_event(sc, PSW_EV_CT_STALE);
+			continue;
+		}
 		if (unlikely((why = psw_ct_denied(e)) != PSW_DROP_NONE)) {
 			psw_set_drop(m, why);            /* denied by policy, about to be removed */
 			continue;

@@ -124,6 +124,50 @@ psw_ct_lookup_cached(struct psw_ct *ct, struct psw_ct_cache *cache,
 	}
 }
 
+/*
+ * Under write_lock: remove entry idx (its keys in the hash) because it
+ * expired, as the sweep's retire() would, and hand it to the control thread,
+ * which frees it after a grace period. The gone ring holds every entry a
+ * worker can have removed (psw_ct_create), so it is never full; that is
+ * checked all the same, before anything is deleted (only holders of
+ * write_lock enqueue, so the room cannot shrink meanwhile).
+ */
+static int
+remove_expired_locked(struct psw_ct *ct, uint32_t idx)
+{
+	struct psw_ct_entry *e = &ct->entries[idx];
+	struct psw_ct_gone g = { .idx = idx };
+
+	if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE) || rte_ring_free_count(ct->gone) == 0)
+		return -EBUSY;
+	/* out of use first: from here no worker's cache takes it (psw_ct_lookup_cached) */
+	__atomic_store_n(&e->in_use, 0, __ATOMIC_RELEASE);
+	g.pos[0] = rte_hash_del_key(ct->hash, &e->orig);
+	g.pos[1] = rte_hash_del_key(ct->hash, &e->reply);
+	rte_ring_sp_enqueue_elem(ct->gone, &g, sizeof(g));
+	__atomic_fetch_add(&ct->expired_lookup, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/*
+ * Under write_lock: is key k free for a new entry? A key held by an entry
+ * expired at now is freed by removing that entry. 0: free; -EEXIST: a live
+ * entry holds it.
+ */
+static int
+key_free_locked(struct psw_ct *ct, const struct psw_ct_key *k, uint64_t now)
+{
+	void *data;
+	uint32_t idx;
+
+	if (rte_hash_lookup_data(ct->hash, k, &data) < 0)
+		return 0;
+	idx = (uint32_t)(uintptr_t)data >> 1;
+	if (!psw_ct_expired(ct, &ct->entries[idx], now) || remove_expired_locked(ct, idx) != 0)
+		return -EEXIST;
+	return 0;
+}
+
 int
 psw_ct_insert_zone(struct psw_ct *ct, const struct psw_ct_key *orig, const struct psw_ct_key *reply,
 		   uint32_t svc, uint32_t backend, uint8_t flags, uint16_t zone, uint64_t now)
@@ -166,9 +210,9 @@ psw_ct_insert_zone(struct psw_ct *ct, const struct psw_ct_key *orig, const struc
 	e->last_seen = now;
 	/* rte_hash_add overwrites an existing key: check and add under one lock */
 	rte_spinlock_lock(&ct->write_lock);
-	if (rte_hash_lookup(ct->hash, orig) >= 0) {
+	if (key_free_locked(ct, orig, now) != 0) {
 		rc = -EEXIST;
-	} else if (rte_hash_lookup(ct->hash, reply) >= 0) {
+	} else if (key_free_locked(ct, reply, now) != 0) {
 		rc = -EADDRINUSE;
 	} else {
 		pos_r = rte_hash_add_key_data(ct->hash, reply, (void *)(uintptr_t)(idx << 1 | PSW_CT_DIR_REPLY));

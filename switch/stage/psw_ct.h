@@ -7,9 +7,14 @@
  * several workers serialise inside rte_hash on a writer lock, held for one
  * key insertion. Either direction may arrive on any worker: entries are
  * shared, their state and last-seen time updated with atomic operations.
- * Expiry runs on the control thread (psw_ct_expire): it deletes the keys of
- * idle entries and frees them after an RCU grace period, so a worker that
- * found an entry may use it until its next quiescent report.
+ * An entry idle past its timeout counts as gone the moment it is looked up
+ * (psw_ct_expired), whatever the expiry sweep has reached: callers treat it
+ * as a miss, and the insert of the new connection removes it (under the
+ * writers' lock, as the sweep would). The sweep runs on the control thread
+ * (psw_ct_expire): it deletes the keys of idle entries; every removed entry,
+ * whoever removed it, is freed by the control thread after an RCU grace
+ * period, so a worker that found an entry may use it until its next
+ * quiescent report.
  *
  * Every entry belongs to a zone: the port its first packet came in on.
  * A zone may hold at most zone_max entries (a pod cannot fill the table
@@ -131,6 +136,12 @@ _Static_assert(sizeof(struct psw_ct_entry) == 128, "a connection is two cache li
 
 struct psw_ct_retired;
 
+/* No timeout is shorter (Kubernetes' least timeoutSeconds): psw_ct_expired's fast test. */
+#define PSW_CT_MIN_TIMEOUT_S 1
+
+/* A TCP flow picked up mid-stream, seen one way only: as long as an unanswered UDP flow. */
+#define PSW_CT_LOOSE_UNREPLIED_S 30
+
 /* Zones: a port index, or PSW_CT_ZONE_ANY for entries nobody's port owns (no limit). */
 #define PSW_CT_NB_ZONES  33
 #define PSW_CT_ZONE_ANY  32
@@ -140,11 +151,19 @@ struct psw_ct_retired;
 
 struct psw_ct {
 	struct rte_hash *hash;           /**< key -> (index << 1 | dir) */
-	rte_spinlock_t write_lock;       /**< every hash writer: inserts (workers), deletes */
+	/**
+	 * Every hash writer: inserts and removals of expired entries (workers),
+	 * deletes (control thread). Under it, an entry whose keys are in the
+	 * hash is in use, and only its holder clears in_use and deletes them.
+	 */
+	rte_spinlock_t write_lock;
 	struct rte_rcu_qsbr *qsbr;
 	struct psw_ct_entry *entries;
 	struct rte_ring *free;           /**< free entry indices (MP/MC) */
 	struct rte_ring *doomed;         /**< entries denied by policy, to remove (MP/SC) */
+	/** entries workers removed (keys deleted), for the control thread to free after a
+	 *  grace period: struct psw_ct_gone, enqueued under write_lock (SP/SC) */
+	struct rte_ring *gone;
 	uint32_t size;
 	uint64_t tsc_hz;
 	uint64_t timeout_tsc[4][PSW_CT_NB_STATES]; /**< by protocol class, by state */
@@ -153,8 +172,8 @@ struct psw_ct {
 	struct psw_ct_retired *retired;  /**< deleted, waiting for a grace period */
 	uint32_t nb_retired, cap_retired, retired_head;
 	uint64_t expired, flushed, early;
-	/* counted by workers (atomic add) */
-	uint64_t inserts, full, clashes, zone_full;
+	/* counted by workers (atomic add); expired_lookup: removed by an insert, found expired */
+	uint64_t inserts, full, clashes, zone_full, expired_lookup;
 	uint32_t zone_max;               /**< entries a zone may hold; UINT32_MAX = no limit */
 	uint32_t zone_count[PSW_CT_NB_ZONES]; /**< entries held (taken until freed), atomic */
 };
@@ -170,6 +189,73 @@ struct psw_ct {
 
 /** Protocol class for timeouts. */
 enum { PSW_CT_TCP, PSW_CT_UDP, PSW_CT_ICMP, PSW_CT_OTHER };
+
+/** An entry removed by a worker, waiting for the control thread (psw_ct.gone). */
+struct psw_ct_gone {
+	uint32_t idx;
+	int32_t pos[2];                  /**< its keys' positions in the hash, to free; < 0: none */
+	uint32_t spare;
+};
+
+static inline unsigned
+psw_ct_proto_class(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return PSW_CT_TCP;
+	case IPPROTO_UDP:
+	case IPPROTO_SCTP:
+		return PSW_CT_UDP;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		return PSW_CT_ICMP;
+	default:
+		return PSW_CT_OTHER;
+	}
+}
+
+/**
+ * An entry's idle timeout in TSC cycles: an affinity record's own
+ * (timeoutSeconds), 30 s for a TCP pick-up seen one way only, else its
+ * protocol class and state's. (Under pressure the sweep goes earlier for
+ * unanswered entries: that is eviction, decided by the sweep alone.)
+ */
+static inline uint64_t
+psw_ct_timeout(const struct psw_ct *ct, const struct psw_ct_entry *e)
+{
+	uint8_t state = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
+
+	if (e->orig.proto == PSW_CT_PROTO_AFFINITY)
+		return (uint64_t)RTE_MAX(e->timeout_s, (uint32_t)PSW_CT_MIN_TIMEOUT_S) * ct->tsc_hz;
+	/*
+	 * A pick-up is a live connection once both directions have been seen.
+	 * One packet, whichever direction it is taken for (a server-side pick-up
+	 * opens the entry with its first packet as the reply; a pod's frame to
+	 * itself with equal ports is both), proves nothing.
+	 */
+	if ((__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & PSW_CT_F_LOOSE) &&
+	    (__atomic_load_n(&e->win_known, __ATOMIC_RELAXED) & 3) != 3)
+		return (uint64_t)PSW_CT_LOOSE_UNREPLIED_S * ct->tsc_hz;
+	return ct->timeout_tsc[psw_ct_proto_class(e->orig.proto)][state < PSW_CT_NB_STATES ? state : 0];
+}
+
+/**
+ * Has entry e been idle past its timeout at now? Then it counts as gone,
+ * whatever the expiry sweep has reached: a lookup that finds it treats the
+ * packet as new, and the insert of the new connection (or affinity pick)
+ * removes it. The idle time is signed: another worker may have stamped a
+ * later time than this one's now. On the fast path (idle less than the
+ * shortest timeout) this is one subtraction and one compare.
+ */
+static inline bool
+psw_ct_expired(const struct psw_ct *ct, const struct psw_ct_entry *e, uint64_t now)
+{
+	int64_t idle = (int64_t)(now - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED));
+
+	if (likely(idle <= (int64_t)(ct->tsc_hz * PSW_CT_MIN_TIMEOUT_S)))
+		return false;
+	return idle > (int64_t)psw_ct_timeout(ct, e);
+}
 
 /**
  * Key of a parsed packet (original direction = as the packet travels).
@@ -284,7 +370,8 @@ psw_ct_key_reverse(const struct psw_ct_key *k, struct psw_ct_key *r)
 
 /**
  * Look up to PSW_BURST_MAX keys. hits[i] = (entry index << 1 | direction),
- * or UINT32_MAX for a miss.
+ * or UINT32_MAX for a miss. A hit may name an entry idle past its timeout:
+ * callers treat one psw_ct_expired() says so as a miss.
  */
 void psw_ct_lookup(struct psw_ct *ct, const struct psw_ct_key *keys[], unsigned n,
 		   uint32_t *hits);
@@ -316,7 +403,10 @@ void psw_ct_lookup_cached(struct psw_ct *ct, struct psw_ct_cache *cache,
 			  const struct psw_ct_key *keys[], unsigned n, uint32_t *hits);
 
 /**
- * Insert a connection: orig and reply keys, NAT decided by the caller.
+ * Insert a connection: orig and reply keys, NAT decided by the caller. An
+ * entry holding either key that is expired at now (psw_ct_expired) is
+ * removed first, counted in expired_lookup, and freed by the control
+ * thread after a grace period.
  * @return the entry index with direction ORIG (<< 1), or
  *         -ENOSPC (table full: refuse the connection), -EDQUOT (zone, a
  *         port index, holds zone_max entries already: refuse), -EEXIST
@@ -380,7 +470,10 @@ psw_ct_deny(struct psw_ct *ct, uint32_t hit, unsigned dir)
 	rte_ring_mp_enqueue(ct->doomed, (void *)(uintptr_t)(hit >> 1));
 }
 
-/** Set an entry's own idle timeout (before others can see it expire). */
+/**
+ * Set an entry's own idle timeout, right after inserting it: until then it
+ * is PSW_CT_MIN_TIMEOUT_S, so nobody sees the fresh entry expire.
+ */
 static inline void
 psw_ct_set_timeout(struct psw_ct *ct, uint32_t hit, uint32_t seconds)
 {

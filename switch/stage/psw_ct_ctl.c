@@ -37,23 +37,6 @@ psw_ct_state_name(unsigned state)
 	return state < PSW_CT_NB_STATES ? state_names[state] : "?";
 }
 
-static unsigned
-proto_class(uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return PSW_CT_TCP;
-	case IPPROTO_UDP:
-	case IPPROTO_SCTP:
-		return PSW_CT_UDP;
-	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
-		return PSW_CT_ICMP;
-	default:
-		return PSW_CT_OTHER;
-	}
-}
-
 struct psw_ct *
 psw_ct_create(uint32_t size, int socket, struct rte_rcu_qsbr *qsbr)
 {
@@ -90,7 +73,15 @@ psw_ct_create(uint32_t size, int socket, struct rte_rcu_qsbr *qsbr)
 	ct->free = rte_ring_create(name, size * 2, socket, RING_F_EXACT_SZ);
 	snprintf(name, sizeof(name), "psw_ct_doom%u", instance);
 	ct->doomed = rte_ring_create(name, 4096, socket, RING_F_SC_DEQ);
-	if (ct->hash == NULL || ct->entries == NULL || ct->free == NULL || ct->doomed == NULL)
+	/*
+	 * size - 1 slots: an entry is in it at most once, until the control
+	 * thread frees it, and the worker removing one holds a free entry.
+	 */
+	snprintf(name, sizeof(name), "psw_ct_gone%u", instance);
+	ct->gone = rte_ring_create_elem(name, sizeof(struct psw_ct_gone), size, socket,
+					RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (ct->hash == NULL || ct->entries == NULL || ct->free == NULL || ct->doomed == NULL ||
+	    ct->gone == NULL)
 		goto nomem;
 	for (i = 0; i < size; i++)
 		rte_ring_enqueue(ct->free, (void *)(uintptr_t)i);
@@ -110,15 +101,10 @@ psw_ct_destroy(struct psw_ct *ct)
 	rte_free(ct->entries);
 	rte_ring_free(ct->free);
 	rte_ring_free(ct->doomed);
+	rte_ring_free(ct->gone);
 	free(ct->retired);
 	rte_free(ct);
 }
-
-/*
- * A TCP flow picked up mid-stream that has seen no reply yet (a bare ACK
- * can open one): as long as an unanswered UDP flow, not a day.
- */
-#define LOOSE_UNREPLIED_S 30
 
 /* Nothing came back yet: a SYN or datagram unanswered, or a loose TCP pick-up unreplied. */
 static bool
@@ -129,22 +115,13 @@ unanswered(const struct psw_ct_entry *e)
 	return e->state == PSW_CT_NEW;
 }
 
+/* The entry's timeout (psw_ct_timeout), or the early one for an unanswered entry under pressure. */
 static uint64_t
 entry_timeout(const struct psw_ct *ct, const struct psw_ct_entry *e, bool pressure)
 {
-	if (e->orig.proto == PSW_CT_PROTO_AFFINITY)
-		return (uint64_t)e->timeout_s * ct->tsc_hz;
-	if (pressure && unanswered(e))
+	if (pressure && e->orig.proto != PSW_CT_PROTO_AFFINITY && unanswered(e))
 		return (uint64_t)PSW_CT_EARLY_S * ct->tsc_hz;
-	/*
-	 * A pick-up is a live connection once both directions have been seen.
-	 * One packet, whichever direction it is taken for (a server-side pick-up
-	 * opens the entry with its first packet as the reply; a pod's frame to
-	 * itself with equal ports is both), proves nothing.
-	 */
-	if ((e->flags & PSW_CT_F_LOOSE) && (e->win_known & 3) != 3)
-		return (uint64_t)LOOSE_UNREPLIED_S * ct->tsc_hz;
-	return ct->timeout_tsc[proto_class(e->orig.proto)][e->state];
+	return psw_ct_timeout(ct, e);
 }
 
 void
@@ -153,13 +130,10 @@ psw_ct_set_zone_max(struct psw_ct *ct, uint32_t max)
 	ct->zone_max = max == 0 || max >= ct->size ? UINT32_MAX : max;
 }
 
-/* Remove the entry's keys now; free the entry after a grace period. */
+/* Room for one more retired entry. */
 static int
-retire(struct psw_ct *ct, uint32_t idx)
+retired_room(struct psw_ct *ct)
 {
-	struct psw_ct_entry *e = &ct->entries[idx];
-	int32_t p, q;
-
 	if (ct->nb_retired == ct->cap_retired) {
 		uint32_t cap = ct->cap_retired ? ct->cap_retired * 2 : 1024, i;
 		struct psw_ct_retired *r = malloc(cap * sizeof(*r));
@@ -173,23 +147,61 @@ retire(struct psw_ct *ct, uint32_t idx)
 		ct->cap_retired = cap;
 		ct->retired_head = 0;
 	}
-	/* out of use first: from here no worker's cache takes it (psw_ct_lookup_cached) */
-	__atomic_store_n(&e->in_use, 0, __ATOMIC_RELEASE);
-	rte_spinlock_lock(&ct->write_lock);
-	p = rte_hash_del_key(ct->hash, &e->orig);
-	q = rte_hash_del_key(ct->hash, &e->reply);
-	rte_spinlock_unlock(&ct->write_lock);
+	return 0;
+}
+
+/* Record an entry whose keys are gone; its grace period starts now (after they went). */
+static void
+retired_push(struct psw_ct *ct, uint32_t idx, int32_t p, int32_t q)
+{
 	/* the positions stay here, not in the entry: workers may still read it */
 	ct->retired[(ct->retired_head + ct->nb_retired) % ct->cap_retired] =
 		(struct psw_ct_retired){ .idx = idx, .pos = { p, q }, .token = rte_rcu_qsbr_start(ct->qsbr) };
 	ct->nb_retired++;
+}
+
+/*
+ * Remove the entry's keys now; free the entry after a grace period.
+ * -ENOENT when it is out of use already: a worker removed it as expired
+ * after this thread saw it in use (write_lock orders the two).
+ */
+static int
+retire(struct psw_ct *ct, uint32_t idx)
+{
+	struct psw_ct_entry *e = &ct->entries[idx];
+	int32_t p, q;
+
+	if (retired_room(ct) != 0)
+		return -ENOMEM;
+	rte_spinlock_lock(&ct->write_lock);
+	if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE)) {
+		rte_spinlock_unlock(&ct->write_lock);
+		return -ENOENT;
+	}
+	/* out of use first: from here no worker's cache takes it (psw_ct_lookup_cached) */
+	__atomic_store_n(&e->in_use, 0, __ATOMIC_RELEASE);
+	p = rte_hash_del_key(ct->hash, &e->orig);
+	q = rte_hash_del_key(ct->hash, &e->reply);
+	rte_spinlock_unlock(&ct->write_lock);
+	retired_push(ct, idx, p, q);
 	return 0;
+}
+
+/* Take over the entries workers removed (their keys deleted already). */
+static void
+adopt_gone(struct psw_ct *ct)
+{
+	struct psw_ct_gone g;
+
+	while (retired_room(ct) == 0 && rte_ring_sc_dequeue_elem(ct->gone, &g, sizeof(g)) == 0)
+		retired_push(ct, g.idx, g.pos[0], g.pos[1]);
 }
 
 /* Free the retired entries no worker can still hold. */
 static void
 reclaim(struct psw_ct *ct, bool wait)
 {
+	adopt_gone(ct);
 	if (wait && ct->nb_retired > 0)
 		rte_rcu_qsbr_synchronize(ct->qsbr, RTE_QSBR_THRID_INVALID);
 	while (ct->nb_retired > 0) {
@@ -282,5 +294,5 @@ psw_ct_flush_backend(struct psw_ct *ct, uint32_t svc, const uint8_t *addr, uint1
 uint32_t
 psw_ct_count(const struct psw_ct *ct)
 {
-	return ct->size - rte_ring_count(ct->free) - ct->nb_retired;
+	return ct->size - rte_ring_count(ct->free) - ct->nb_retired - rte_ring_count(ct->gone);
 }

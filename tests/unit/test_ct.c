@@ -498,6 +498,306 @@ test_ct_two_workers_race_inserts(void)
 	psw_ct_destroy(ct);
 }
 
+/*
+ * An entry idle past its timeout counts as gone at once, whatever the sweep
+ * has reached (none runs here): psw_ct_expired says so by the timeout of
+ * its protocol and state, and inserting the connection again removes it
+ * instead of failing -EEXIST, through its original or its reply key. The
+ * control thread frees it after the grace period. Within its timeout an
+ * entry is kept.
+ */
+static void
+test_ct_expired_counts_as_gone(void)
+{
+	uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
+	struct psw_ct *ct = psw_ct_create(1024, SOCKET_ID_ANY, qsbr);
+	struct psw_ct_key o = key4(0x0af40002, 0x0a600010, 5000, 53, IPPROTO_UDP), r, o2;
+	const struct psw_ct_key *kp = &o;
+	struct psw_ct_entry *e;
+	uint32_t hit;
+	int a, b, c;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ct);
+	r = key4(0x0af40009, 0x0af40002, 5353, 5000, IPPROTO_UDP);
+	a = psw_ct_insert(ct, &o, &r, 1, 0, PSW_CT_F_DNAT, now);
+	CU_ASSERT_FATAL(a >= 0);
+	e = psw_ct_entry(ct, (uint32_t)a);
+	/* UDP before a reply: 30 s; a clock behind the stamp sees no idle time */
+	CU_ASSERT(!psw_ct_expired(ct, e, now + 29 * hz));
+	CU_ASSERT(psw_ct_expired(ct, e, now + 31 * hz));
+	CU_ASSERT(!psw_ct_expired(ct, e, now - 100 * hz));
+	CU_ASSERT_EQUAL(psw_ct_insert(ct, &o, &r, 1, 0, PSW_CT_F_DNAT, now + 29 * hz), -EEXIST);
+	/* after a reply: 120 s */
+	psw_ct_update(ct, e, PSW_CT_DIR_REPLY, NULL, 0, now);
+	CU_ASSERT(!psw_ct_expired(ct, e, now + 119 * hz));
+	CU_ASSERT(psw_ct_expired(ct, e, now + 121 * hz));
+	/* opened again after that: the old entry goes, the new one is found */
+	now += 121 * hz;
+	b = psw_ct_insert(ct, &o, &r, 1, 1, PSW_CT_F_DNAT, now);
+	CU_ASSERT_FATAL(b >= 0);
+	CU_ASSERT_NOT_EQUAL(b, a);
+	CU_ASSERT_EQUAL(e->in_use, 0);
+	CU_ASSERT_EQUAL(ct->expired_lookup, 1);
+	psw_ct_lookup(ct, &kp, 1, &hit);
+	CU_ASSERT_EQUAL(hit, (uint32_t)b);
+	/* until the control thread frees it, it is neither free nor in use */
+	CU_ASSERT_EQUAL(psw_ct_count(ct), 1);
+	CU_ASSERT_EQUAL(rte_ring_count(ct->free), ct->size - 2);
+	CU_ASSERT_EQUAL(psw_ct_expire(ct, 0, false), 0);
+	CU_ASSERT_EQUAL(rte_ring_count(ct->free), ct->size - 1);
+	CU_ASSERT_EQUAL(ct->expired, 0);
+	/* another flow whose reply tuple a live entry holds clashes; once that entry expired, it opens */
+	o2 = key4(0x0af40003, 0x0a600010, 5000, 53, IPPROTO_UDP);
+	CU_ASSERT_EQUAL(psw_ct_insert(ct, &o2, &r, 1, 1, PSW_CT_F_DNAT, now + 29 * hz), -EADDRINUSE);
+	c = psw_ct_insert(ct, &o2, &r, 1, 1, PSW_CT_F_DNAT, now + 31 * hz);
+	CU_ASSERT(c >= 0);
+	CU_ASSERT_EQUAL(ct->expired_lookup, 2);
+	CU_ASSERT_EQUAL(psw_ct_entry(ct, (uint32_t)b)->in_use, 0);
+	psw_ct_lookup(ct, &kp, 1, &hit);
+	CU_ASSERT_EQUAL(hit, UINT32_MAX);
+	psw_ct_expire(ct, 0, false);
+	CU_ASSERT_EQUAL(psw_ct_count(ct), 1);
+	CU_ASSERT_EQUAL(rte_ring_count(ct->free), ct->size - 1);
+	psw_ct_destroy(ct);
+}
+
+/*
+ * TCP by state (closed after RST: 10 s; established: a day; a pick-up seen
+ * one way only: 30 s) and affinity records by their own timeoutSeconds,
+ * at least 1 s even before it is set.
+ */
+static void
+test_ct_expired_by_state_and_own_timeout(void)
+{
+	uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
+	struct psw_ct *ct;
+	struct psw_ct_entry *e = tcp_conn(&ct, now);
+	struct psw_ct_key o = key4(1, 2, 3, 4, IPPROTO_TCP), r, ak, ar;
+	int a;
+
+	e->state = PSW_CT_ESTABLISHED;
+	CU_ASSERT(!psw_ct_expired(ct, e, now + 86399 * hz));
+	CU_ASSERT(psw_ct_expired(ct, e, now + 86401 * hz));
+	e->flags |= PSW_CT_F_LOOSE;
+	CU_ASSERT(psw_ct_expired(ct, e, now + 31 * hz));
+	e->win_known = 3;                        /* seen both ways: a live connection */
+	CU_ASSERT(!psw_ct_expired(ct, e, now + 31 * hz));
+	e->flags &= (uint8_t)~PSW_CT_F_LOOSE;
+	e->state = PSW_CT_CLOSED;
+	CU_ASSERT(!psw_ct_expired(ct, e, now + 9 * hz));
+	CU_ASSERT(psw_ct_expired(ct, e, now + 11 * hz));
+	/* the tuple opened again 11 s after the RST: a new entry */
+	psw_ct_key_reverse(&o, &r);
+	a = psw_ct_insert(ct, &o, &r, 0, 0, 0, now + 11 * hz);
+	CU_ASSERT(a >= 0 && psw_ct_entry(ct, (uint32_t)a) != e);
+	CU_ASSERT_EQUAL(ct->expired_lookup, 1);
+	/* an affinity record: its own timeout, 1 s before it is set */
+	ak = key4(0x0af40002, 0x0a600010, 7, 0, PSW_CT_PROTO_AFFINITY);
+	ar = ak;
+	ar.pad = 1;
+	a = psw_ct_insert(ct, &ak, &ar, 7, 0, 0, now);
+	CU_ASSERT_FATAL(a >= 0);
+	e = psw_ct_entry(ct, (uint32_t)a);
+	CU_ASSERT(!psw_ct_expired(ct, e, now + hz / 2));
+	CU_ASSERT(psw_ct_expired(ct, e, now + 2 * hz));
+	psw_ct_set_timeout(ct, (uint32_t)a, 3);
+	CU_ASSERT(!psw_ct_expired(ct, e, now + 2 * hz));
+	CU_ASSERT(psw_ct_expired(ct, e, now + 4 * hz));
+	CU_ASSERT_EQUAL(psw_ct_insert(ct, &ak, &ar, 7, 1, 0, now + 2 * hz), -EEXIST);
+	CU_ASSERT(psw_ct_insert(ct, &ak, &ar, 7, 1, 0, now + 4 * hz) >= 0);
+	CU_ASSERT_EQUAL(ct->expired_lookup, 2);
+	psw_ct_destroy(ct);
+}
+
+/* A worker opening the same flows again and again, each round 31 s after the last. */
+struct replacer {
+	struct psw_ct *ct;
+	pthread_barrier_t *round;
+	uint64_t t0;
+	unsigned nb_rounds, nb_flows, won, lost, other;
+	int *done;
+};
+
+#define REPLACE_FLOWS 128
+#define REPLACE_ROUNDS 200
+
+static void *
+replace_loop(void *arg)
+{
+	struct replacer *w = arg;
+	uint64_t hz = rte_get_tsc_hz();
+	unsigned round, i;
+
+	for (round = 0; round < w->nb_rounds; round++) {
+		for (i = 0; i < w->nb_flows; i++) {
+			struct psw_ct_key o = key4(0x0af40002, 0x0af40003, (uint16_t)(1000 + i), 53, IPPROTO_UDP), rk;
+			int rc;
+
+			psw_ct_key_reverse(&o, &rk);
+			rc = psw_ct_insert_zone(w->ct, &o, &rk, 0, 0, 0, 3, w->t0 + round * 31 * hz);
+			if (rc >= 0)
+				w->won++;
+			else if (rc == -EEXIST)
+				w->lost++;
+			else
+				w->other++;
+		}
+		pthread_barrier_wait(w->round);
+		usleep(20);              /* the sweep's turn */
+	}
+	__atomic_fetch_add(w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * Two workers replace expired entries while the control thread sweeps the
+ * same entries (the workers' clocks are in the past, so the sweep finds
+ * every entry expired too): each entry is removed exactly once, by a worker
+ * or by the sweep, and freed exactly once; every flow stays reachable; the
+ * table, its free ring and the zone count come back whole.
+ */
+static void
+test_ct_workers_replace_expired_while_sweeping(void)
+{
+	struct psw_ct *ct = psw_ct_create(4096, SOCKET_ID_ANY, qsbr);
+	uint64_t hz = rte_get_tsc_hz();
+	pthread_barrier_t round;
+	struct replacer w[2];
+	pthread_t th[2];
+	int done = 0;
+	unsigned i, won = 0, lost = 0, other = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ct);
+	pthread_barrier_init(&round, NULL, 2);
+	for (i = 0; i < 2; i++) {
+		w[i] = (struct replacer){ .ct = ct, .round = &round, .nb_rounds = REPLACE_ROUNDS,
+					  .nb_flows = REPLACE_FLOWS, .done = &done,
+					  .t0 = rte_rdtsc() - (REPLACE_ROUNDS * 31 + 100) * hz };
+		CU_ASSERT_FATAL(pthread_create(&th[i], NULL, replace_loop, &w[i]) == 0);
+	}
+	while (__atomic_load_n(&done, __ATOMIC_ACQUIRE) < 2) {
+		psw_ct_expire(ct, ct->size, false);
+		usleep(10);              /* the CPUs may be shared: leave the workers some */
+	}
+	for (i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		won += w[i].won;
+		lost += w[i].lost;
+		other += w[i].other;
+	}
+	pthread_barrier_destroy(&round);
+	/* the only refusal: a full table, if the sweep fell behind */
+	CU_ASSERT_EQUAL(other, ct->full);
+	CU_ASSERT_EQUAL(won + lost + other, 2 * REPLACE_FLOWS * REPLACE_ROUNDS);
+	CU_ASSERT_EQUAL(won, ct->inserts);
+	CU_ASSERT(ct->expired_lookup > 0);
+	/* what the sweep has not removed yet is reachable by both keys */
+	for (i = 0; i < REPLACE_FLOWS; i++) {
+		struct psw_ct_key o = key4(0x0af40002, 0x0af40003, (uint16_t)(1000 + i), 53, IPPROTO_UDP), rk;
+		const struct psw_ct_key *kp[2] = { &o, &rk };
+		uint32_t hits[2];
+
+		psw_ct_key_reverse(&o, &rk);
+		psw_ct_lookup(ct, kp, 2, hits);
+		if (hits[0] != UINT32_MAX &&
+		    (hits[1] != (hits[0] | PSW_CT_DIR_REPLY) || !psw_ct_entry(ct, hits[0])->in_use)) {
+			CU_FAIL("a replaced flow's keys do not lead to one entry in use");
+			break;
+		}
+	}
+	psw_ct_expire(ct, ct->size, true);
+	psw_ct_expire(ct, ct->size, true);
+	CU_ASSERT_EQUAL(ct->expired + ct->expired_lookup, ct->inserts);
+	CU_ASSERT_EQUAL(psw_ct_count(ct), 0);
+	CU_ASSERT_EQUAL(rte_ring_count(ct->free), ct->size);
+	CU_ASSERT_EQUAL(rte_ring_count(ct->gone), 0);
+	CU_ASSERT_EQUAL(ct->zone_count[3], 0);
+	psw_ct_destroy(ct);
+}
+
+struct sweeper {
+	struct psw_ct *ct;
+	int done;
+};
+
+static void *
+sweep_once(void *arg)
+{
+	struct sweeper *sw = arg;
+
+	psw_ct_expire(sw->ct, sw->ct->size, false);
+	__atomic_store_n(&sw->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+struct opener {
+	struct psw_ct *ct;
+	struct psw_ct_key o, r;
+	int rc, done;
+};
+
+static void *
+open_once(void *arg)
+{
+	struct opener *op = arg;
+
+	op->rc = psw_ct_insert(op->ct, &op->o, &op->r, 0, 0, 0, rte_rdtsc());
+	__atomic_store_n(&op->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * The sweep finds an expired entry in use; before it takes the writers'
+ * lock, a worker opening the same flow removes that entry and inserts its
+ * successor under the same keys. The sweep must then leave both alone:
+ * neither delete the successor's keys nor free the entry a second time.
+ * The interleaving is forced: this thread holds the lock while the sweep
+ * and the worker come to wait for it, then lets them race for it; rounds
+ * alternate which of them starts first.
+ */
+static void
+test_ct_sweep_and_worker_remove_the_same_entry(void)
+{
+	struct psw_ct *ct = psw_ct_create(1024, SOCKET_ID_ANY, qsbr);
+	struct psw_ct_key o = key4(0x0af40002, 0x0af40003, 4000, 53, IPPROTO_UDP), r;
+	const struct psw_ct_key *kp = &o;
+	unsigned round, worker_first = 0;
+	uint32_t hit;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ct);
+	psw_ct_key_reverse(&o, &r);
+	for (round = 0; round < 100; round++) {
+		struct sweeper sw = { .ct = ct };
+		struct opener op = { .ct = ct, .o = o, .r = r };
+		uint64_t by_worker = ct->expired_lookup;
+		pthread_t th[2];
+
+		CU_ASSERT_FATAL(psw_ct_insert(ct, &o, &r, 0, 0, 0, rte_rdtsc() - 100 * rte_get_tsc_hz()) >= 0);
+		rte_spinlock_lock(&ct->write_lock);
+		CU_ASSERT_FATAL(pthread_create(&th[round & 1], NULL, sweep_once, &sw) == 0);
+		usleep(1000);
+		CU_ASSERT_FATAL(pthread_create(&th[!(round & 1)], NULL, open_once, &op) == 0);
+		usleep(1000);
+		rte_spinlock_unlock(&ct->write_lock);
+		pthread_join(th[0], NULL);
+		pthread_join(th[1], NULL);
+		worker_first += ct->expired_lookup != by_worker;
+		/* the successor is there, whoever removed the old entry */
+		CU_ASSERT_FATAL(op.rc >= 0);
+		psw_ct_lookup(ct, &kp, 1, &hit);
+		CU_ASSERT_EQUAL(hit, (uint32_t)op.rc);
+		CU_ASSERT(psw_ct_entry(ct, (uint32_t)op.rc)->in_use);
+		/* and everything comes back exactly once */
+		psw_ct_expire(ct, ct->size, true);
+		psw_ct_expire(ct, ct->size, true);
+		CU_ASSERT_EQUAL(psw_ct_count(ct), 0);
+		CU_ASSERT_EQUAL_FATAL(rte_ring_count(ct->free), ct->size);
+	}
+	/* the worker won the lock some of the time (about one round in five here) */
+	CU_ASSERT(worker_first > 0);
+	psw_ct_destroy(ct);
+}
+
 /* CRC32c register update, bit by bit, from init, no inversions: rte_hash_crc's definition. */
 static uint32_t
 crc32c_raw(const void *data, unsigned len, uint32_t crc)
@@ -832,6 +1132,14 @@ main(void)
 	CU_add_test(s, "worker cache: hits, stale ways, expiry", test_ct_worker_cache);
 	CU_add_test(s, "expiry never retires an entry stamped after its clock read", test_ct_expiry_races_stamps);
 	CU_add_test(s, "two workers racing to insert the same flows", test_ct_two_workers_race_inserts);
+	CU_add_test(s, "an entry idle past its timeout counts as gone; its insert removes it",
+		    test_ct_expired_counts_as_gone);
+	CU_add_test(s, "timeouts at lookup: TCP by state, loose pick-up, affinity record's own",
+		    test_ct_expired_by_state_and_own_timeout);
+	CU_add_test(s, "two workers replace expired entries while the sweep removes them",
+		    test_ct_workers_replace_expired_while_sweeping);
+	CU_add_test(s, "the sweep and a worker remove the same expired entry: once",
+		    test_ct_sweep_and_worker_remove_the_same_entry);
 	CU_add_test(s, "NAT keeps IPv4/IPv6 TCP/UDP/ICMP checksums valid", test_nat_checksums);
 	CU_add_test(s, "SCTP port translation recomputes the CRC32c", test_nat_sctp_crc);
 	failures = (unsigned)psw_ut_run();
