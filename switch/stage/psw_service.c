@@ -47,18 +47,35 @@ reject(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pk
 	}
 }
 
+/* The index of the backend an affinity record names, or UINT32_MAX: no longer a backend. */
+static unsigned
+affinity_recorded(const struct psw_svc_port *sp, const struct psw_ct_entry *e)
+{
+	unsigned i;
+
+	for (i = 0; i < sp->nb_backends; i++)
+		if (sp->backends[i].port == e->reply.sport &&
+		    memcmp(sp->backends[i].addr, e->reply.src, 16) == 0)
+			return i;
+	return UINT32_MAX;
+}
+
 /*
  * Session affinity: the backend this client was given by this Service port
- * while the record is fresh (UINT32_MAX: none, or it is no longer a backend),
- * refreshed by every new connection; else pick bi and record it.
+ * while the record is fresh, refreshed by every new connection; else pick
+ * bi and record it. A record idle past its timeoutSeconds is gone, whatever
+ * the expiry sweep has reached: the client is balanced afresh, and the
+ * insert of its new record removes the old one. A record naming a backend
+ * that left gives a fresh pick each time, recorded once it expires.
  */
 static unsigned
-affinity_backend(const struct psw_tables *t, const struct psw_svc_port *sp,
+affinity_backend(struct psw_stage_ctx *sc, const struct psw_tables *t, const struct psw_svc_port *sp,
 		 const struct psw_ct_key *orig, unsigned bi, uint64_t now)
 {
 	const struct psw_svc_backend *be;
 	struct psw_ct_key k, r;
 	const struct psw_ct_key *kp = &k;
+	struct psw_ct_entry *e;
 	uint32_t hit;
 	unsigned i;
 	int rc;
@@ -72,16 +89,15 @@ affinity_backend(const struct psw_tables *t, const struct psw_svc_port *sp,
 	memcpy(k.dst, sp->key.addr, 16);
 	psw_ct_lookup(t->ct, &kp, 1, &hit);
 	if (hit != UINT32_MAX) {
-		struct psw_ct_entry *e = psw_ct_entry(t->ct, hit);
-
-		for (i = 0; i < sp->nb_backends; i++) {
-			be = &sp->backends[i];
-			if (be->port == e->reply.sport && memcmp(be->addr, e->reply.src, 16) == 0) {
-				__atomic_store_n(&e->last_seen, now, __ATOMIC_RELAXED);
-				return i;
-			}
+		e = psw_ct_entry(t->ct, hit);
+		if (!psw_ct_expired(t->ct, e, now)) {
+			i = affinity_recorded(sp, e);
+			if (i == UINT32_MAX)
+				return bi;
+			__atomic_store_n(&e->last_seen, now, __ATOMIC_RELAXED);
+			return i;
 		}
-		return bi;           /* that backend is gone: a fresh pick, recorded when this one expires */
+		psw_count_event(sc, PSW_EV_CT_STALE);
 	}
 	be = &sp->backends[bi];
 	r = k;
@@ -90,8 +106,14 @@ affinity_backend(const struct psw_tables *t, const struct psw_svc_port *sp,
 	memcpy(r.src, be->addr, 16);
 	memcpy(r.dst, orig->src, 16);
 	rc = psw_ct_insert(t->ct, &k, &r, sp->id, bi, 0, now);
-	if (rc >= 0)
+	if (rc >= 0) {
 		psw_ct_set_timeout(t->ct, (uint32_t)rc, sp->affinity_s);
+	} else if (rc == -EEXIST) {
+		/* another worker recorded this client's pick first: follow it */
+		psw_ct_lookup(t->ct, &kp, 1, &hit);
+		if (hit != UINT32_MAX && (i = affinity_recorded(sp, psw_ct_entry(t->ct, hit))) != UINT32_MAX)
+			return i;
+	}
 	return bi;
 }
 
@@ -127,7 +149,7 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	}
 	bi = sp->maglev[rte_hash_crc(&orig, sizeof(orig), 0) % sp->maglev_size];
 	if (sp->flags & PSW_SVC_F_AFFINITY)
-		bi = affinity_backend(t, sp, &orig, bi, now);
+		bi = affinity_backend(sc, t, sp, &orig, bi, now);
 	be = &sp->backends[bi];
 	hairpin = memcmp(be->addr, orig.src, alen) == 0;
 	memset(&reply, 0, sizeof(reply));

@@ -4,7 +4,8 @@
  * scratch (so the incremental checksum updates are checked against full
  * ones): DNAT of a SYN, un-NAT of the SYN-ACK, DNAT of the next packet, an
  * ICMP error NAT-ed back, a TCP RST for a Service without endpoints, and
- * invalid TCP dropped.
+ * invalid TCP dropped; connections and affinity records idle past their
+ * timeouts treated as gone (their idle time set by moving last_seen back).
  */
 #define PSW_UT_EAL
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #define BACKEND 0x0af4000bu      /* 10.244.0.11, port 1 */
 #define VIP 0x0a600010u          /* 10.96.0.16 */
 #define EMPTY_VIP 0x0a600011u    /* a Service without endpoints */
+#define AFF_VIP 0x0a600012u      /* sessionAffinity ClientIP, timeoutSeconds 3; backend ports 8080-8082 */
 
 static struct rte_mempool *mp;
 static struct psw_tables *t;
@@ -66,8 +68,8 @@ static int
 setup(void)
 {
 	struct psw_pod pods[2] = { 0 };
-	struct psw_svc_backend be = { .family = 4, .local = 1 };
-	struct psw_svc_spec specs[3];
+	struct psw_svc_backend be = { .family = 4, .local = 1 }, aff_be[3];
+	struct psw_svc_spec specs[4];
 	uint32_t b = rte_cpu_to_be_32(BACKEND);
 
 	t = psw_tables_alloc();
@@ -97,9 +99,29 @@ setup(void)
 	specs[2].key = svc_key(VIP, IPPROTO_UDP, 53);
 	specs[2].nb_backends = 1;
 	specs[2].backends = &be;
-	t->svcs = svcs_from(specs, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		aff_be[i] = be;
+		aff_be[i].port = rte_cpu_to_be_16((uint16_t)(8080 + i));
+	}
+	specs[3].key = svc_key(AFF_VIP, IPPROTO_TCP, 80);
+	specs[3].flags = PSW_SVC_F_AFFINITY;
+	specs[3].affinity_s = 3;
+	specs[3].nb_backends = 3;
+	specs[3].backends = aff_be;
+	t->svcs = svcs_from(specs, 4);
 	t->ct = psw_ct_create(1024, SOCKET_ID_ANY, psw_tables_qsbr());
 	return mp == NULL || t->pods == NULL || t->svcs == NULL || t->ct == NULL;
+}
+
+static int
+teardown(void)
+{
+	psw_ct_destroy(t->ct);
+	psw_svc_table_destroy(t->svcs);
+	psw_pod_table_put(t->pods);
+	psw_route_table_put(t->routes);
+	rte_free(t);
+	return 0;
 }
 
 static struct tpkt
@@ -335,6 +357,163 @@ test_one_new_flow_twice_in_a_burst(void)
 	CU_ASSERT_EQUAL(psw_ct_count(t->ct), before + 1);
 }
 
+/* The client's one affinity record in use (AFF_VIP is the only Service with affinity). */
+static struct psw_ct_entry *
+affinity_record(void)
+{
+	struct psw_ct_entry *found = NULL;
+	unsigned n = 0;
+	uint32_t i;
+
+	for (i = 0; i < t->ct->size; i++) {
+		struct psw_ct_entry *e = &t->ct->entries[i];
+
+		if (e->in_use && e->orig.proto == PSW_CT_PROTO_AFFINITY) {
+			found = e;
+			n++;
+		}
+	}
+	CU_ASSERT_EQUAL(n, 1);
+	return found;
+}
+
+/* A SYN from the client's port sport to AFF_VIP:80; the backend port it was sent to. */
+static unsigned
+affinity_connect(uint16_t sport)
+{
+	struct tpkt p = tcp(mac_c, gw_mac, CLIENT, AFF_VIP, sport, 80, 64);
+	struct rte_mbuf *m = tcp_frame(&p, RTE_TCP_SYN_FLAG, 1000, 0);
+	struct psw_meta meta = run(m, 0);
+	unsigned port = rte_be_to_cpu_16(*rte_pktmbuf_mtod_offset(m, uint16_t *, 14 + 20 + 2));
+
+	CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+	rte_pktmbuf_free(m);
+	return port;
+}
+
+/*
+ * sessionAffinity ClientIP with timeoutSeconds 3: within the timeout the
+ * client's record is used and refreshed by each new connection, which goes
+ * to its backend. Past it the record is gone, though no expiry sweep runs
+ * here: the client is balanced afresh like a new one (Maglev over each
+ * connection) and the pick recorded anew, so its connections spread.
+ */
+static void
+test_affinity_record_past_its_timeout_is_not_used(void)
+{
+	uint64_t hz = rte_get_tsc_hz(), stale = lc.sc.events[PSW_EV_CT_STALE];
+	uint64_t removed = t->ct->expired_lookup, before;
+	struct psw_ct_entry *rec, *prev;
+	unsigned pinned, port, i, seen = 0;
+
+	pinned = affinity_connect(41000);
+	CU_ASSERT(pinned >= 8080 && pinned <= 8082);
+	rec = affinity_record();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rec);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(rec->reply.sport), pinned);
+	for (i = 1; i <= 8; i++) {
+		rec->last_seen = rte_rdtsc() - 2 * hz;
+		before = rte_rdtsc();
+		CU_ASSERT_EQUAL(affinity_connect((uint16_t)(41000 + i)), pinned);
+		CU_ASSERT_PTR_EQUAL(affinity_record(), rec);
+		CU_ASSERT((int64_t)(rec->last_seen - before) >= 0);     /* refreshed */
+	}
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_CT_STALE], stale);
+	for (i = 0; i < 12; i++) {
+		prev = affinity_record();
+		CU_ASSERT_PTR_NOT_NULL_FATAL(prev);
+		prev->last_seen = rte_rdtsc() - 4 * hz;
+		port = affinity_connect((uint16_t)(42000 + i));
+		rec = affinity_record();
+		CU_ASSERT_PTR_NOT_NULL_FATAL(rec);
+		CU_ASSERT_PTR_NOT_EQUAL(rec, prev);
+		CU_ASSERT_EQUAL(rte_be_to_cpu_16(rec->reply.sport), port);
+		if (port >= 8080 && port <= 8082)
+			seen |= 1u << (port - 8080);
+		psw_ct_expire(t->ct, 0, false);          /* the control thread frees the old record */
+	}
+	CU_ASSERT(__builtin_popcount(seen) > 1);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_CT_STALE] - stale, 12);
+	CU_ASSERT_EQUAL(t->ct->expired_lookup - removed, 12);
+}
+
+/* One UDP datagram from the client's port sport to VIP:53. */
+static struct psw_meta
+udp_to_vip(uint16_t sport)
+{
+	struct tpkt p = tcp(mac_c, gw_mac, CLIENT, VIP, sport, 53, 64);
+	struct rte_mbuf *m;
+	struct psw_meta meta;
+
+	p.proto = IPPROTO_UDP;
+	m = tpkt_build(mp, &p);
+	meta = run(m, 0);
+	rte_pktmbuf_free(m);
+	return meta;
+}
+
+/* One TCP segment from the client's port sport to VIP:80. */
+static struct psw_meta
+tcp_to_vip(uint16_t sport, uint8_t flags, uint32_t seq)
+{
+	struct tpkt p = tcp(mac_c, gw_mac, CLIENT, VIP, sport, 80, 64);
+	struct rte_mbuf *m = tcp_frame(&p, flags, seq, flags & RTE_TCP_ACK_FLAG ? 5001 : 0);
+	struct psw_meta meta = run(m, 0);
+
+	rte_pktmbuf_free(m);
+	return meta;
+}
+
+/*
+ * A connection idle past the timeout of its protocol and state is gone when
+ * its next packet comes, though no sweep runs here. UDP (30 s before a
+ * reply): after 29 s of silence the same connection, after 31 s a new one.
+ * TCP: silent for a day, an ACK finds no connection (dropped, as a non-SYN
+ * to a Service); closed by RST 11 s ago, a SYN opens a new connection.
+ */
+static void
+test_idle_connection_past_its_timeout_is_new(void)
+{
+	uint64_t hz = rte_get_tsc_hz(), stale = lc.sc.events[PSW_EV_CT_STALE];
+	struct psw_ct_entry *e;
+	struct psw_meta meta;
+	uint32_t first;
+
+	meta = udp_to_vip(40100);
+	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
+	first = meta.ct;
+	e = psw_ct_entry(t->ct, first - 1);
+	e->last_seen = rte_rdtsc() - 29 * hz;
+	meta = udp_to_vip(40100);
+	CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT_EQUAL(meta.ct, first);
+	e->last_seen = rte_rdtsc() - 31 * hz;
+	meta = udp_to_vip(40100);
+	CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT(meta.ct != 0 && meta.ct != first);
+	CU_ASSERT(meta.flags & PSW_F_CT_NEW);
+	CU_ASSERT_EQUAL(e->in_use, 0);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_CT_STALE] - stale, 1);
+
+	meta = tcp_to_vip(40101, RTE_TCP_SYN_FLAG, 1000);
+	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
+	first = meta.ct;
+	e = psw_ct_entry(t->ct, first - 1);
+	e->state = PSW_CT_ESTABLISHED;
+	e->last_seen = rte_rdtsc() - 86401 * hz;
+	meta = tcp_to_vip(40101, RTE_TCP_ACK_FLAG, 1001);
+	CU_ASSERT_EQUAL(meta.verdict, PSW_V_DROP);
+	CU_ASSERT_EQUAL(meta.drop_reason, PSW_DROP_CT_INVALID);
+	e->state = PSW_CT_CLOSED;
+	e->last_seen = rte_rdtsc() - 11 * hz;
+	meta = tcp_to_vip(40101, RTE_TCP_SYN_FLAG, 90000);
+	CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT(meta.ct != 0 && meta.ct != first);
+	CU_ASSERT_EQUAL(e->in_use, 0);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_CT_STALE] - stale, 3);
+	psw_ct_expire(t->ct, 0, false);
+}
+
 int
 main(void)
 {
@@ -346,13 +525,17 @@ main(void)
 		return 1;
 	psw_lcore_init(&lc);
 	CU_initialize_registry();
-	s = CU_add_suite("service stage", setup, NULL);
+	s = CU_add_suite("service stage", setup, teardown);
 	CU_add_test(s, "TCP to a Service without a connection, not a SYN: dropped", test_invalid_tcp_dropped);
 	CU_add_test(s, "SYN DNAT-ed, SYN-ACK un-NAT-ed, ACK DNAT-ed: byte-exact", test_dnat_and_un_nat_byte_exact);
 	CU_add_test(s, "no endpoints: RST from the Service address, byte-exact", test_reject_byte_exact);
 	CU_add_test(s, "ICMP error from the backend NAT-ed back", test_icmp_error_nated_back);
 	CU_add_test(s, "one new flow twice in a burst: one connection, both DNAT-ed",
 		    test_one_new_flow_twice_in_a_burst);
+	CU_add_test(s, "affinity: used and refreshed within timeoutSeconds, a fresh pick past it",
+		    test_affinity_record_past_its_timeout_is_not_used);
+	CU_add_test(s, "UDP and TCP idle past their timeouts: the next packet is a new connection",
+		    test_idle_connection_past_its_timeout_is_new);
 	failures = (unsigned)psw_ut_run();
 	psw_ut_eal_fini();
 	return failures ? 1 : 0;
