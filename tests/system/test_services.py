@@ -5,6 +5,7 @@ EndpointSlices applied with podswitchctl, clients connecting to ClusterIPs."""
 import json
 import os
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -463,6 +464,64 @@ def proxy_opt_out_labels(scope):
         "spec": {"clusterIP": "10.96.7.8", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}))
     out, err, rc = client.tcp("10.96.7.8", 80, timeout=1)
     check(rc != 0 and out == "", "a Service of another proxy answered: %r" % out)
+    sw.stop()
+
+
+@test
+def session_affinity_timeout_rebalances_an_idle_client(scope):
+    """issue 13 item 9: timeoutSeconds 3. A client that waits 5 s between
+    connections is balanced afresh each time, like a new client, so its eight
+    connections spread over the three backends, whatever the expiry sweep (a
+    pass every 5 s) has reached; a client connecting every second stays on
+    its backend.
+
+    Before, a record the sweep had not reached was used and refreshed, and a
+    client connecting every 5 s, in step with the sweep, was pinned for good
+    whenever the sweep passed its record less than 3 s after a connection.
+    Three such clients, started 5/3 s apart, cannot all miss that window, so
+    the old behaviour fails here every time. All clients run side by side
+    (about 45 s)."""
+    sw = Switch(scope, "", workers="[1]").start()
+    backends = [Pod(scope, sw, "aft-%d" % i, labels={"app": "aft"}) for i in range(3)]
+    slow = [Pod(scope, sw, "slow-%d" % i) for i in range(3)]
+    fast = Pod(scope, sw, "fast")
+    track(scope, [b.serve_tcp(8080) for b in backends])
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: aft}
+spec:
+  selector: {app: aft}
+  sessionAffinity: ClientIP
+  sessionAffinityConfig: {clientIP: {timeoutSeconds: 3}}
+  ports: [{port: 80, targetPort: 8080}]
+""")
+    vip = service_ip(sw, "aft")
+    got = {p.name: [] for p in slow + [fast]}
+
+    def connect_every(client, period, delay):
+        time.sleep(delay)
+        for _ in range(8):
+            t0 = time.monotonic()
+            got[client.name].append(client.tcp(vip, 80)[0])
+            time.sleep(max(0.0, period - (time.monotonic() - t0)))
+
+    threads = [threading.Thread(target=connect_every, args=(p, 5.0, i * 5.0 / 3)) for i, p in enumerate(slow)]
+    threads.append(threading.Thread(target=connect_every, args=(fast, 1.0, 0.0)))
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for name, names in got.items():
+        check(len(names) == 8 and all(n.startswith("aft-") for n in names),
+              "%s: connections failed: %s" % (name, names))
+    check(len(set(got["fast"])) == 1, "a client connecting every second moved: %s" % got["fast"])
+    for p in slow:
+        check(len(set(got[p.name])) > 1,
+              "%s, waiting 5 s (timeoutSeconds 3), stayed on one backend: %s" % (p.name, got[p.name]))
+    st = sw.ok("stats")
+    print("    ct_stale %d, expired_on_lookup %d, expired %d"
+          % (st["events"]["ct_stale"], st["conntrack"]["expired_on_lookup"], st["conntrack"]["expired"]),
+          flush=True)
     sw.stop()
 
 
