@@ -132,7 +132,7 @@ psw_ct_lookup_cached(struct psw_ct *ct, struct psw_ct_cache *cache,
  * checked all the same, before anything is deleted (only holders of
  * write_lock enqueue, so the room cannot shrink meanwhile).
  */
-static int
+static __rte_noinline int
 remove_expired_locked(struct psw_ct *ct, uint32_t idx)
 {
 	struct psw_ct_entry *e = &ct->entries[idx];
@@ -154,13 +154,13 @@ remove_expired_locked(struct psw_ct *ct, uint32_t idx)
  * expired at now is freed by removing that entry. 0: free; -EEXIST: a live
  * entry holds it.
  */
-static int
+static __rte_always_inline int
 key_free_locked(struct psw_ct *ct, const struct psw_ct_key *k, uint64_t now)
 {
 	void *data;
 	uint32_t idx;
 
-	if (rte_hash_lookup_data(ct->hash, k, &data) < 0)
+	if (likely(rte_hash_lookup_data(ct->hash, k, &data) < 0))
 		return 0;
 	idx = (uint32_t)(uintptr_t)data >> 1;
 	if (!psw_ct_expired(ct, &ct->entries[idx], now) || remove_expired_locked(ct, idx) != 0)
