@@ -535,11 +535,18 @@ cmd_simple(const char *op, int argc, char **argv)
 		       (long long)json_integer_value(json_object_get(res, "api")));
 	} else {
 		json_object_foreach(res, k, v) {
-			char *s = json_dumps(v, JSON_ENCODE_ANY);
+			char *s;
 
+			if (strcmp(k, "limits") == 0)
+				continue;                /* below, one line each */
+			s = json_dumps(v, JSON_ENCODE_ANY);
 			printf("%-16s %s\n", k, s);
 			free(s);
 		}
+		json_object_foreach(json_object_get(res, "limits"), k, v)
+			printf("limit %-10s %lld / %lld\n", k,
+			       (long long)json_integer_value(json_object_get(v, "used")),
+			       (long long)json_integer_value(json_object_get(v, "max")));
 	}
 	json_decref(resp);
 	return 0;

@@ -820,6 +820,12 @@ cmd_status(struct cni *c)
 	cap = json_object_get(res, "pod_capacity");
 	if (res == NULL || !json_is_true(json_object_get(res, "ready")))
 		rc = cni_error(c, CNI_E_NOT_AVAILABLE, NULL, "podswitch is not ready");
+	else if (json_object_get(cap, "pods_free") != NULL &&
+		 json_integer_value(json_object_get(cap, "pods_free")) <= 0)
+		rc = cni_error(c, CNI_E_NOT_AVAILABLE, NULL, "podswitch cannot take a new pod: it holds "
+			       "its maximum of %" JSON_INTEGER_FORMAT " pods (limits.max_pods)",
+			       json_integer_value(json_object_get(json_object_get(json_object_get(res,
+				       "limits"), "pods"), "max")));
 	else if (json_integer_value(json_object_get(cap, "ports_free")) <= 0)
 		rc = cni_error(c, CNI_E_NOT_AVAILABLE, NULL, "podswitch cannot take a new pod: all %"
 			       JSON_INTEGER_FORMAT " ports are in use",

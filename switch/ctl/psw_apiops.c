@@ -7,11 +7,13 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <rte_cycles.h>
@@ -117,6 +119,47 @@ nb_ports(void)
 	return n;
 }
 
+/* Pods the switch holds: configured ones and CNI attachments (attached or being attached). */
+static unsigned
+nb_pods(const struct psw_state *st)
+{
+	return st->cfg.nb_pods + st->nb_atts;
+}
+
+/* Open file descriptors of the process, and the most it may have. */
+static void
+fd_usage(json_int_t *used, json_int_t *max)
+{
+	struct rlimit rl;
+	struct dirent *d;
+	DIR *dp = opendir("/proc/self/fd");
+
+	*used = 0;
+	while (dp != NULL && (d = readdir(dp)) != NULL)
+		*used += d->d_name[0] != '.';
+	if (dp != NULL) {
+		closedir(dp);
+		(*used)--;                       /* the directory's own */
+	}
+	*max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (json_int_t)rl.rlim_cur : -1;
+}
+
+/* Each per-pod resource, used / maximum (podswitchctl status shows them). */
+static json_t *
+limits_json(const struct psw_state *st)
+{
+	json_int_t fds, fd_max;
+
+	fd_usage(&fds, &fd_max);
+	return json_pack("{s:{s:I, s:I}, s:{s:i, s:i}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}}",
+		"pods", "used", (json_int_t)nb_pods(st), "max", (json_int_t)st->cfg.limits.max_pods,
+		"ports", "used", (int)nb_ports(), "max", PSW_MAX_PORTS,
+		"mbufs", "used", (json_int_t)psw_port_mbufs_in_use(), "max", (json_int_t)st->cfg.limits.mbufs,
+		"fds", "used", fds, "max", fd_max,
+		"conntrack", "used", (json_int_t)(st->ct != NULL ? psw_ct_count(st->ct) : 0),
+		"max", (json_int_t)(st->ct != NULL ? st->ct->size : 0));
+}
+
 /* Free addresses of a pool, or -1 when the switch has no pool of that family. */
 static json_int_t
 pool_free(const struct psw_state *st, int family)
@@ -139,10 +182,13 @@ op_status(struct psw_state *st, json_t *args)
 		"tables_version", (json_int_t)(t != NULL ? t->version : 0),
 		"uptime_seconds", (json_int_t)(time(NULL) - start_time),
 		"mbufs_in_use", psw_port_mbufs_in_use());
-	/* what a new pod needs: a port, and an address of each pool (CNI STATUS reads these) */
-	json_object_set_new(res, "pod_capacity", json_pack("{s:i, s:I, s:I}",
+	/* what a new pod needs: room under limits.max_pods, a port, and an
+	 * address of each pool (CNI STATUS reads these) */
+	json_object_set_new(res, "pod_capacity", json_pack("{s:I, s:i, s:I, s:I}",
+		"pods_free", (json_int_t)st->cfg.limits.max_pods - (json_int_t)nb_pods(st),
 		"ports_free", PSW_MAX_PORTS - (int)nb_ports(), "ipv4_free", pool_free(st, 4),
 		"ipv6_free", pool_free(st, 6)));
+	json_object_set_new(res, "limits", limits_json(st));
 	return psw_api_ok(res);
 }
 
@@ -825,6 +871,10 @@ op_cni_add(struct psw_state *st, json_t *args)
 	if (idx >= 0)                           /* a second ADD without a DEL: never a second address */
 		return psw_api_error(PSW_API_E_EXISTS, "container %s already has interface %s (%s); "
 				     "DEL it first", cid, ifname, st->atts[idx].port_name);
+	if (nb_pods(st) >= st->cfg.limits.max_pods)
+		return psw_api_error(PSW_API_E_NO_RESOURCES, "podswitch holds at most %u pods "
+				     "(limits.max_pods); %u are attached or configured",
+				     st->cfg.limits.max_pods, nb_pods(st));
 	memset(&a, 0, sizeof(a));
 	snprintf(a.network, sizeof(a.network), "%s", network ? network : "");
 	snprintf(a.container_id, sizeof(a.container_id), "%s", cid);
