@@ -12,7 +12,8 @@ PSW_PACKAGES=(
 	python3 python3-scapy
 	iproute2 iputils-ping socat iperf3 procps util-linux ethtool
 	golang-go golang-github-appc-cni-dev   # libcni: the real CNI client of the system tests
-	containernetworking-plugins            # host-local, for delegated IPAM
+	containernetworking-plugins            # host-local, tuning, bandwidth, portmap (chaining)
+	podman runc conmon iptables busybox-static  # a real runtime on the shipped conflist (CNI backend)
 	clang libclang-rt-14-dev               # libFuzzer and its sanitizers (tests/fuzz, scripts/fuzz)
 )
 

@@ -433,5 +433,50 @@ def pod_limit_is_a_clear_error(scope):
     sw.stop()
 
 
+@test
+def podman_runs_containers_on_the_shipped_conflist(scope):
+    """Item 6, through a runtime users have: podman 4.3 (CNI backend, runc)
+    reads config/cni/ as shipped; a container gets its address from the switch,
+    reaches a pod, `--ip` arrives as IP= in CNI_ARGS, and removing the
+    container removes the attachment."""
+    sw = default_switch(scope)
+    d = scope.path("podman")
+    os.makedirs(os.path.join(d, "rootfs", "bin"))
+    shutil.copy("/bin/busybox", os.path.join(d, "rootfs", "bin", "busybox"))
+    for cmd in ("sh", "ip", "ping", "sleep"):
+        os.symlink("busybox", os.path.join(d, "rootfs", "bin", cmd))
+    run(["tar", "-C", os.path.join(d, "rootfs"), "-cf", os.path.join(d, "bb.tar"), "."])
+    with open(os.path.join(d, "containers.conf"), "w") as f:
+        f.write('[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
+                '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+                '[network]\nnetwork_backend = "cni"\ncni_plugin_dirs = ["%s", "%s"]\n'
+                'network_config_dir = "%s"\n' % (CNI_PLUGIN_DIR, REF_PLUGINS, SHIPPED))
+    env = dict(os.environ, CONTAINERS_CONF=os.path.join(d, "containers.conf"))
+    pm = ["podman", "--root", os.path.join(d, "root"), "--runroot", os.path.join(d, "run"),
+          "--storage-driver", "vfs"]
+
+    def podman(*args, check_rc=True):
+        return run(pm + list(args), check_rc=check_rc, env=env, timeout=120)
+    scope.defer(lambda: podman("rm", "-f", "-a", check_rc=False))
+    podman("import", os.path.join(d, "bb.tar"), "localhost/psw-bb:1")
+    target = Netns(scope)
+    rc, res = cni_call("ADD", cni_conf(DEFAULT_SOCK, version="1.0.0"), container_id="pm-target",
+                       netns="/run/netns/" + target.name)
+    check(rc == 0, "target pod: %s" % res)
+    scope.defer(lambda: cni_call("DEL", cni_conf(DEFAULT_SOCK, version="1.0.0"), container_id="pm-target"))
+    ip_t = res["ips"][0]["address"].split("/")[0]
+    r = podman("run", "--rm", "--network", "podnet", "--ip", "10.244.0.77", "localhost/psw-bb:1",
+               "sh", "-c", "ip -4 addr show eth0; ping -c 3 -W 2 %s" % ip_t, check_rc=False)
+    check(r.returncode == 0 and "10.244.0.77/24" in r.stdout and "3 packets received" in r.stdout,
+          "podman run: rc %d\n%s%s" % (r.returncode, r.stdout, r.stderr))
+    check(sw.ok("status")["attachments"] == 1, "--rm left an attachment: %s" % sw.ok("status"))
+    cid = podman("run", "-d", "--network", "podnet", "localhost/psw-bb:1", "sleep", "300").stdout.strip()
+    items = [i for i in sw.ok("get", {"kind": "attachments"})["items"] if i["container_id"] != "pm-target"]
+    check(len(items) == 1 and items[0]["network"] == "podnet", "podman's attachment: %s" % items)
+    podman("rm", "-f", cid)
+    check(sw.ok("status")["attachments"] == 1, "rm -f left an attachment: %s" % sw.ok("status"))
+    sw.stop()
+
+
 if __name__ == "__main__":
     main()
