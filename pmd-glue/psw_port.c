@@ -309,6 +309,12 @@ port_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
 	char args[512];
 	int rc;
 
+	if (rte_eth_dev_count_total() >= RTE_MAX_ETHPORTS) {
+		snprintf(err, err_len, "port '%s' (%s): all %d DPDK ethdevs are in use (RTE_MAX_ETHPORTS "
+			 "of this DPDK build); kernel pods (af_packet) do not need one", c->name,
+			 psw_port_kind_name(c->kind), RTE_MAX_ETHPORTS);
+		return -ENOSPC;
+	}
 	if (c->kind == PSW_PORT_NIC) {
 		snprintf(p->devname, sizeof(p->devname), "%s", c->pci);
 		rc = rte_dev_probe(c->pci);
@@ -530,6 +536,56 @@ port_configure(struct psw_port *p, char *err, size_t err_len)
 	return 0;
 }
 
+/* af_packet: the switch's own socket on the interface; one queue, shared by the workers. */
+static int
+sock_attach(struct psw_port *p, char *err, size_t err_len)
+{
+	char ifname[sizeof(p->conf.ifname)];
+
+	memcpy(ifname, p->conf.ifname, sizeof(ifname));
+	snprintf(p->devname, sizeof(p->devname), "af_packet:%s", ifname);
+	p->socket = (int)rte_socket_id();
+	p->mp = psw_port_mempool(p->socket);
+	if (p->mp == NULL) {
+		snprintf(err, err_len, "port '%s': no mbuf pool: %s", p->name, rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	p->sk = psw_sockport_open(ifname, err, err_len);
+	if (p->sk == NULL)
+		return -EIO;
+	p->nb_rxq = 1;
+	p->nb_txq = 1;
+	p->txq_shared = port_env.nb_workers > 1;
+	memcpy(p->mac.addr_bytes, p->sk->mac, 6);
+	return 0;
+}
+
+void
+psw_port_drops(struct psw_port *p, uint64_t *missed, uint64_t *nombuf)
+{
+	struct rte_eth_stats es = { 0 };
+
+	if (p->sk != NULL) {
+		*missed = psw_sockport_drops(p->sk);
+		*nombuf = p->sk->rx_nombuf;
+		return;
+	}
+	rte_eth_stats_get(p->eth_port, &es);
+	*missed = es.imissed;
+	*nombuf = es.rx_nombuf;
+}
+
+bool
+psw_port_link_up(const struct psw_port *p)
+{
+	struct rte_eth_link link = { 0 };
+
+	if (p->sk != NULL)
+		return psw_sockport_link_up(p->sk);
+	rte_eth_link_get_nowait(p->eth_port, &link);
+	return link.link_status == RTE_ETH_LINK_UP;
+}
+
 int
 psw_port_create(const struct psw_port_conf *c, char *err, size_t err_len)
 {
@@ -553,10 +609,18 @@ psw_port_create(const struct psw_port_conf *c, char *err, size_t err_len)
 	p->rings[0] = p->rings[1] = NULL;
 	p->vid = -1;
 	p->mp = NULL;
+	p->sk = NULL;
 	p->eth_port = RTE_MAX_ETHPORTS;
 	p->conf = *c;
 	p->kind = c->kind;
 	snprintf(p->name, sizeof(p->name), "%s", c->name);
+	if (c->kind == PSW_PORT_AFPACKET) {
+		rc = sock_attach(p, err, err_len);
+		if (rc < 0)
+			return rc;
+		p->in_use = true;
+		return (int)i;
+	}
 	rc = port_attach(p, i, err, err_len);
 	if (rc == 0)
 		rc = port_configure(p, err, err_len);
@@ -576,6 +640,11 @@ psw_port_destroy(uint16_t index)
 	if (index >= PSW_MAX_PORTS || !psw_ports[index].in_use)
 		return;
 	p = &psw_ports[index];
-	port_detach(p);
+	if (p->sk != NULL) {
+		psw_sockport_close(p->sk);
+		p->sk = NULL;
+	} else {
+		port_detach(p);
+	}
 	p->in_use = false;
 }

@@ -12,6 +12,10 @@
  * its own queue; otherwise workers share queues under a per-queue spinlock
  * (single-queue vhost-user, memif, tap and af_packet ports).
  *
+ * af_packet ports (kernel pods, the host end of a veth) are not ethdevs:
+ * the switch owns an AF_PACKET socket with mmap'd rings (psw_sockport.h),
+ * so they do not count against DPDK's RTE_MAX_ETHPORTS.
+ *
  * vhost-user ports: the net_vhost PMD connects, reconnects and negotiates,
  * but workers call the vhost library directly (rte_vhost_dequeue_burst /
  * rte_vhost_enqueue_burst, as Open vSwitch does), which skips the PMD's
@@ -34,6 +38,7 @@
 #include <rte_vhost.h>
 
 #include "psw_config.h"
+#include "psw_sockport.h"
 #include "psw_tables.h"
 
 struct psw_port {
@@ -50,7 +55,8 @@ struct psw_port {
 	struct psw_port_conf conf;           /**< what it was created from */
 	struct rte_ring *rings[2];           /**< ring kind: rx, tx */
 	int vid;                             /**< vhost-user: the device, -1 = none (atomic) */
-	struct rte_mempool *mp;              /**< vhost-user: RX buffers */
+	struct rte_mempool *mp;              /**< vhost-user, af_packet: RX buffers */
+	struct psw_sockport *sk;             /**< af_packet: the switch's own socket (no ethdev) */
 	rte_spinlock_t txq_lock[PSW_MAX_WORKERS];
 } __rte_cache_aligned;
 
@@ -118,6 +124,12 @@ struct rte_mempool *psw_port_mempool(int socket);
 /** mbufs taken out of every pool (in queues, in flight, in per-lcore caches). */
 unsigned psw_port_mbufs_in_use(void);
 
+/** Frames a port's device dropped (RX queue full) and left for want of an mbuf. */
+void psw_port_drops(struct psw_port *p, uint64_t *missed, uint64_t *nombuf);
+
+/** The port's link is up. */
+bool psw_port_link_up(const struct psw_port *p);
+
 /** Free every mempool (at exit, ports destroyed). */
 void psw_port_layer_fini(void);
 
@@ -138,6 +150,8 @@ void psw_port_layer_fini(void);
 static inline uint16_t
 psw_port_rx(const struct psw_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
 {
+	if (p->sk != NULL)
+		return psw_sockport_rx(p->sk, p->mp, pkts, n);
 	if (p->kind == PSW_PORT_VHOST) {
 		int vid = __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE);
 
@@ -150,6 +164,8 @@ psw_port_rx(const struct psw_port *p, uint16_t queue, struct rte_mbuf **pkts, ui
 static inline uint16_t
 port_tx_burst(struct psw_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
 {
+	if (p->sk != NULL)
+		return psw_sockport_tx(p->sk, pkts, n);
 	if (p->kind == PSW_PORT_VHOST) {
 		int vid = __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE);
 		uint16_t sent;

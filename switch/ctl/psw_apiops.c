@@ -151,9 +151,10 @@ limits_json(const struct psw_state *st)
 	json_int_t fds, fd_max;
 
 	fd_usage(&fds, &fd_max);
-	return json_pack("{s:{s:I, s:I}, s:{s:i, s:i}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}}",
+	return json_pack("{s:{s:I, s:I}, s:{s:i, s:i}, s:{s:i, s:i}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}}",
 		"pods", "used", (json_int_t)nb_pods(st), "max", (json_int_t)st->cfg.limits.max_pods,
 		"ports", "used", (int)nb_ports(), "max", PSW_MAX_PORTS,
+		"ethdevs", "used", (int)rte_eth_dev_count_total(), "max", RTE_MAX_ETHPORTS,
 		"mbufs", "used", (json_int_t)psw_port_mbufs_in_use(), "max", (json_int_t)st->cfg.limits.mbufs,
 		"fds", "used", fds, "max", fd_max,
 		"conntrack", "used", (json_int_t)(st->ct != NULL ? psw_ct_count(st->ct) : 0),
@@ -284,16 +285,16 @@ psw_state_stats_json(const struct psw_state *st)
 	for (i = 0; i < PSW_MAX_PORTS; i++) {
 		const struct psw_port *p = &psw_ports[i];
 		struct psw_port_counters c;
-		struct rte_eth_stats es = { 0 };
+		uint64_t missed, nombuf;
 
 		if (!p->in_use)
 			continue;
 		psw_state_port_counters(st, i, &c);
-		rte_eth_stats_get(p->eth_port, &es);
+		psw_port_drops(&psw_ports[i], &missed, &nombuf);
 		json_array_append_new(ports, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
 			"name", p->name, "kind", psw_port_kind_name(p->kind), "rx", (json_int_t)c.rx,
 			"tx", (json_int_t)c.tx, "tx_drop", (json_int_t)c.tx_drop,
-			"rx_missed", (json_int_t)es.imissed, "rx_nombuf", (json_int_t)es.rx_nombuf));
+			"rx_missed", (json_int_t)missed, "rx_nombuf", (json_int_t)nombuf));
 	}
 	for (w = 0; w < st->nb_workers; w++) {
 		const struct psw_lcore_stats *s = &st->lcores[w]->stats;
@@ -330,19 +331,16 @@ ports_json(void)
 
 	for (i = 0; i < PSW_MAX_PORTS; i++) {
 		const struct psw_port *p = &psw_ports[i];
-		struct rte_eth_link link = { 0 };
-
 		if (!p->in_use)
 			continue;
 		json_t *o;
 		int vid;
 
-		rte_eth_link_get_nowait(p->eth_port, &link);
 		o = json_pack("{s:s, s:s, s:i, s:s, s:i, s:i, s:b, s:s, s:b}",
 			"name", p->name, "kind", psw_port_kind_name(p->kind), "index", i,
 			"device", p->devname, "rx_queues", p->nb_rxq, "tx_queues", p->nb_txq,
 			"tx_shared", p->txq_shared, "mac", mac_str(p->mac.addr_bytes, mac),
-			"link_up", link.link_status == RTE_ETH_LINK_UP);
+			"link_up", psw_port_link_up(p));
 		/* what a connected vhost-user guest negotiated (virtio-net feature bits) */
 		vid = p->kind == PSW_PORT_VHOST ? __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE) : -1;
 		if (vid >= 0) {

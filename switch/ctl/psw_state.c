@@ -398,16 +398,15 @@ psw_state_print_stats(const struct psw_state *st, FILE *out)
 	for (i = 0; i < PSW_MAX_PORTS; i++) {
 		const struct psw_port *p = &psw_ports[i];
 		struct psw_port_counters c;
-		struct rte_eth_stats es = { 0 };
+		uint64_t missed, nombuf;
 
 		if (!p->in_use)
 			continue;
 		psw_state_port_counters(st, i, &c);
-		rte_eth_stats_get(p->eth_port, &es);
+		psw_port_drops(&psw_ports[i], &missed, &nombuf);
 		fprintf(out, "port %s kind %s rx %" PRIu64 " tx %" PRIu64 " tx_drop %" PRIu64
 			" rx_missed %" PRIu64 " rx_nombuf %" PRIu64 "\n",
-			p->name, psw_port_kind_name(p->kind), c.rx, c.tx, c.tx_drop,
-			es.imissed, es.rx_nombuf);
+			p->name, psw_port_kind_name(p->kind), c.rx, c.tx, c.tx_drop, missed, nombuf);
 	}
 	for (w = 0; w < st->nb_workers; w++) {
 		const struct psw_lcore_stats *s = &st->lcores[w]->stats;

@@ -143,8 +143,8 @@ struct psw_ct_retired;
 #define PSW_CT_LOOSE_UNREPLIED_S 30
 
 /* Zones: a port index, or PSW_CT_ZONE_ANY for entries nobody's port owns (no limit). */
-#define PSW_CT_NB_ZONES  33
-#define PSW_CT_ZONE_ANY  32
+#define PSW_CT_NB_ZONES  (PSW_MAX_PORTS + 1)
+#define PSW_CT_ZONE_ANY  PSW_MAX_PORTS
 
 /* Under pressure, an entry that has seen no answer goes after this many seconds. */
 #define PSW_CT_EARLY_S   2

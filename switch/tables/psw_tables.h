@@ -26,11 +26,16 @@
 
 #include "psw_config.h"
 
-#define PSW_MAX_PORTS       32          /* RTE_MAX_ETHPORTS of Debian's DPDK */
+/*
+ * The switch's port index space. Ports that are DPDK ethdevs (NICs, vhost-
+ * user, memif, tap, ring, pcap, null) are also bounded by RTE_MAX_ETHPORTS
+ * (32 in Debian's DPDK); af_packet ports (kernel pods) are not ethdevs.
+ */
+#define PSW_MAX_PORTS       1024
 #define PSW_PORT_NONE       UINT16_MAX
 #define PSW_POD_NONE        UINT32_MAX
 #define PSW_NH_NONE         0x7fff      /* FIB default: no route */
-#define PSW_MAX_RXQ_PER_WORKER 64
+#define PSW_MAX_RXQ_PER_WORKER (PSW_MAX_PORTS + 64)
 
 /** Where a packet goes: output port and destination MAC (source is the gateway). */
 struct psw_nh {

@@ -37,6 +37,7 @@ struct psw_lcore_stats {
 
 struct psw_txbuf {
 	uint16_t nb;
+	uint16_t listed;                 /**< in the worker's dirty list */
 	struct rte_mbuf *pkts[PSW_TXBUF_MAX];
 };
 
@@ -47,7 +48,8 @@ struct psw_lcore {
 	volatile bool stop;              /**< set by the control thread */
 	struct psw_lcore_stats stats;    /**< the loop's own counters */
 	struct psw_stage_ctx sc;         /**< what the stages may touch: their counters, caches */
-	uint64_t dirty_ports;            /**< bit per port with a non-empty txbuf */
+	unsigned nb_dirty;               /**< ports with a txbuf filled since the last flush */
+	uint16_t dirty[PSW_MAX_PORTS];
 	struct psw_txbuf tx[PSW_MAX_PORTS];
 	struct psw_ct_cache ct_cache;    /**< this worker's recent connections (sc.ct_cache) */
 } __rte_cache_aligned;

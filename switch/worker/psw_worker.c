@@ -56,15 +56,13 @@ txbuf_flush(struct psw_lcore *lc, unsigned port)
 void
 psw_worker_flush(struct psw_lcore *lc)
 {
-	uint64_t dirty = lc->dirty_ports;
+	unsigned i;
 
-	while (dirty != 0) {
-		unsigned port = (unsigned)__builtin_ctzll(dirty);
-
-		dirty &= dirty - 1;
-		txbuf_flush(lc, port);
+	for (i = 0; i < lc->nb_dirty; i++) {
+		lc->tx[lc->dirty[i]].listed = 0;
+		txbuf_flush(lc, lc->dirty[i]);
 	}
-	lc->dirty_ports = 0;
+	lc->nb_dirty = 0;
 }
 
 void
@@ -80,7 +78,10 @@ psw_worker_dispatch(struct psw_lcore *lc, struct psw_burst *b)
 			struct psw_txbuf *tb = &lc->tx[m->out_port];
 
 			tb->pkts[tb->nb++] = b->pkts[i];
-			lc->dirty_ports |= 1ULL << m->out_port;
+			if (!tb->listed) {
+				tb->listed = 1;
+				lc->dirty[lc->nb_dirty++] = m->out_port;
+			}
 			if (tb->nb == PSW_TXBUF_MAX)
 				txbuf_flush(lc, m->out_port);
 			continue;

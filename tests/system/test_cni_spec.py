@@ -227,24 +227,50 @@ def status_tells_the_truth(scope):
 
 
 @test
-def status_50_when_every_port_is_in_use(scope):
-    """Item 5: the pod limit (a free port for the pod) as STATUS sees it."""
+def kernel_pods_past_the_ethdev_wall(scope):
+    """Issue 14: the 33rd pod. Kernel pods are the switch's own af_packet
+    sockets, not DPDK ethdevs: 40 of them attach and reach each other. DPDK
+    pods (memif) still need an ethdev each: past the 32 the ADD fails with an
+    error naming the limit, leaving nothing half-attached."""
     sw = Switch(scope, "", workers="[1]").start()
     c = conf(sw, cniVersion="1.1.0")
+    pods = []
+    for i in range(40):
+        ns = Netns(scope)
+        rc, out = cni_call("ADD", c, container_id="k-%d" % i, netns="/run/netns/" + ns.name)
+        check(rc == 0, "kernel pod %d: %s" % (i, out))
+        pods.append((ns, out["ips"][0]["address"].split("/")[0]))
+    st = sw.ok("status")
+    check(st["limits"]["ports"]["used"] == 40 and st["limits"]["ethdevs"]["used"] == 0,
+          "kernel pods took ethdevs: %s" % st["limits"])
+    for a, b in ((0, 39), (39, 0), (17, 33)):
+        sent, got = ping(pods[a][0], pods[b][1], count=2)
+        check(got == sent, "pod %d reached pod %d %d of %d times" % (a, b, got, sent))
+    rc, out = cni_call("STATUS", c, container_id=None, ifname=None)
+    check(rc == 0, "STATUS with 40 pods: %s" % out)
     netns = Netns(scope)
     n = 0
-    while sw.ok("status")["pod_capacity"]["ports_free"] > 0:
-        rc, out = cni_call("ADD", c, container_id="port-%d" % n, netns="/run/netns/" + netns.name,
-                           ifname="p%d" % n, args="PODSWITCH_INTERFACE=memif")
-        check(rc == 0, "ADD %d: %s" % (n, out))
+    while True:
+        before = sw.ok("status")
+        rc, out = cni_call("ADD", c, container_id="m-%d" % n, netns="/run/netns/" + netns.name,
+                           ifname="m%d" % n, args="PODSWITCH_INTERFACE=memif")
+        if rc != 0:
+            break
         n += 1
-        check(n <= 40, "ports never ran out")
-    rc, out = cni_call("STATUS", c, container_id=None, ifname=None)
-    check(rc == 1 and out["code"] == 50 and "ports are in use" in out["msg"], "STATUS: %s" % out)
-    rc, out = cni_call("DEL", c, container_id="port-0", ifname="p0")
-    check(rc == 0, "DEL: %s" % out)
-    rc, out = cni_call("STATUS", c, container_id=None, ifname=None)
-    check(rc == 0, "STATUS after a DEL: %s" % out)
+        check(n <= 32, "more than 32 memif pods took an ethdev each")
+    check("all 32 DPDK ethdevs are in use" in out["msg"], "the ethdev wall: %s" % out)
+    after = sw.ok("status")
+    check(after["attachments"] == before["attachments"] and
+          after["pod_capacity"]["ipv4_free"] == before["pod_capacity"]["ipv4_free"],
+          "the refused DPDK pod left something: %s -> %s" % (before, after))
+    # a kernel pod is still taken
+    ns = Netns(scope)
+    rc, out = cni_call("ADD", c, container_id="k-last", netns="/run/netns/" + ns.name)
+    check(rc == 0, "a kernel pod past the ethdev wall: %s" % out)
+    for i in range(40):
+        check(cni_call("DEL", c, container_id="k-%d" % i)[0] == 0, "DEL k-%d" % i)
+    st = sw.ok("status")
+    check(st["limits"]["ports"]["used"] == n + 1, "ports after DEL: %s" % st["limits"])
     sw.stop()
 
 
@@ -442,6 +468,10 @@ def podman_runs_containers_on_the_shipped_conflist(scope):
     sw = default_switch(scope)
     d = scope.path("podman")
     os.makedirs(os.path.join(d, "rootfs", "bin"))
+    # podman keeps its cni.lock beside the configuration: give it a copy of
+    # the shipped files, byte for byte, so that the tree stays clean.
+    confdir = os.path.join(d, "net.d")
+    shutil.copytree(SHIPPED, confdir)
     shutil.copy("/bin/busybox", os.path.join(d, "rootfs", "bin", "busybox"))
     for cmd in ("sh", "ip", "ping", "sleep"):
         os.symlink("busybox", os.path.join(d, "rootfs", "bin", cmd))
@@ -450,7 +480,7 @@ def podman_runs_containers_on_the_shipped_conflist(scope):
         f.write('[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
                 '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
                 '[network]\nnetwork_backend = "cni"\ncni_plugin_dirs = ["%s", "%s"]\n'
-                'network_config_dir = "%s"\n' % (CNI_PLUGIN_DIR, REF_PLUGINS, SHIPPED))
+                'network_config_dir = "%s"\n' % (CNI_PLUGIN_DIR, REF_PLUGINS, confdir))
     env = dict(os.environ, CONTAINERS_CONF=os.path.join(d, "containers.conf"))
     pm = ["podman", "--root", os.path.join(d, "root"), "--runroot", os.path.join(d, "run"),
           "--storage-driver", "vfs"]

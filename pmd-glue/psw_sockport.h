@@ -1,0 +1,59 @@
+/*
+ * Kernel pods without an ethdev: the switch's own AF_PACKET socket on the
+ * host end of the pod's veth, with PACKET_MMAP rings (TPACKET_V2, one frame
+ * per slot, so a frame is handed over as soon as it arrives; TPACKET_V3
+ * hands over whole blocks, a block timer later when traffic is light).
+ * Frames are copied between the rings and mbufs. No DPDK device, so these
+ * ports do not count against RTE_MAX_ETHPORTS.
+ *
+ * Thread-safety: open/close on the control thread; rx by the one worker
+ * that polls the port; tx under the port's TX lock (psw_port_tx); counters
+ * read racily by the control thread.
+ */
+#ifndef PSW_SOCKPORT_H
+#define PSW_SOCKPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+struct psw_sockport {
+	int fd;
+	int ifindex;
+	uint8_t *map;                    /**< RX ring, then TX ring */
+	size_t map_len;
+	unsigned frame_size;
+	unsigned rx_frames, tx_frames;
+	unsigned rx_next, tx_next;       /**< the slot to look at next */
+	uint64_t rx_nombuf;              /**< frames left in the ring for want of an mbuf */
+	uint64_t tx_oversize;            /**< frames too large for a TX slot, dropped */
+	uint64_t kernel_drops;           /**< RX ring full (PACKET_STATISTICS, summed) */
+	uint8_t mac[6];                  /**< the interface's */
+};
+
+/**
+ * Open the socket on ifname (which must exist and be up): rings mapped,
+ * promiscuous, outgoing frames not looped back, qdisc bypassed.
+ * @return the port, or NULL with err filled.
+ */
+struct psw_sockport *psw_sockport_open(const char *ifname, char *err, size_t err_len);
+
+/** Close the socket and unmap its rings (no worker uses it any more). NULL accepted. */
+void psw_sockport_close(struct psw_sockport *sp);
+
+/** Up to n frames from the RX ring into mbufs of mp. */
+uint16_t psw_sockport_rx(struct psw_sockport *sp, struct rte_mempool *mp, struct rte_mbuf **pkts,
+			 uint16_t n);
+
+/** Copy up to n frames into the TX ring, kick the kernel; the copied mbufs are freed. */
+uint16_t psw_sockport_tx(struct psw_sockport *sp, struct rte_mbuf **pkts, uint16_t n);
+
+/** Frames the kernel dropped because the RX ring was full (since the last call: it resets). */
+uint64_t psw_sockport_drops(struct psw_sockport *sp);
+
+/** The interface is up and running. */
+bool psw_sockport_link_up(const struct psw_sockport *sp);
+
+#endif /* PSW_SOCKPORT_H */
