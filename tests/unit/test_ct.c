@@ -798,6 +798,168 @@ test_ct_sweep_and_worker_remove_the_same_entry(void)
 	psw_ct_destroy(ct);
 }
 
+/* Flow i of round r: a client's datagram to one of many Service addresses, all to one backend. */
+static struct psw_ct_key
+held_orig(unsigned i, unsigned r)
+{
+	return key4(0x0af40002, 0x0a600000 + r % 251, (uint16_t)(1000 + i), 53, IPPROTO_UDP);
+}
+
+/* Its reply, the same every round: each round's insert finds the last round's entry there. */
+static struct psw_ct_key
+held_reply(unsigned i)
+{
+	return key4(0x0af40009, 0x0af40002, 5353, (uint16_t)(1000 + i), IPPROTO_UDP);
+}
+
+#define HELD_FLOWS 64
+#define HELD_ROUNDS 300
+
+/* A worker that looks flows up and reads what it found until its quiescent report. */
+struct holder {
+	struct psw_ct *ct;
+	struct rte_rcu_qsbr *qs;
+	unsigned id, held, reused;
+	const volatile unsigned *round;
+	const volatile int *stop;
+};
+
+static void *
+hold_loop(void *arg)
+{
+	struct holder *h = arg;
+	unsigned i, spin;
+
+	rte_rcu_qsbr_thread_register(h->qs, h->id);
+	rte_rcu_qsbr_thread_online(h->qs, h->id);
+	while (!*h->stop) {
+		unsigned r = *h->round;
+
+		for (i = 0; i < HELD_FLOWS; i++) {
+			struct psw_ct_key k = held_orig(i, r), rk = held_reply(i);
+			const struct psw_ct_key *kp[2] = { &k, &rk };
+			uint32_t hits[2];
+			unsigned j;
+
+			psw_ct_lookup(h->ct, kp, 2, hits);
+			for (j = 0; j < 2; j++) {
+				const struct psw_ct_entry *e;
+
+				if (hits[j] == UINT32_MAX)
+					continue;
+				e = psw_ct_entry(h->ct, hits[j]);
+				h->held++;
+				/* until this worker reports, nobody may hand the entry to another flow */
+				for (spin = 0; spin < 20; spin++)
+					if (memcmp((hits[j] & 1) ? &e->reply : &e->orig, kp[j], sizeof(k)) != 0) {
+						h->reused++;
+						break;
+					}
+			}
+		}
+		rte_rcu_qsbr_quiescent(h->qs, h->id);
+	}
+	rte_rcu_qsbr_thread_offline(h->qs, h->id);
+	rte_rcu_qsbr_thread_unregister(h->qs, h->id);
+	return NULL;
+}
+
+struct held_replacer {
+	struct psw_ct *ct;
+	pthread_barrier_t *barrier;
+	volatile unsigned *round;
+	uint64_t t0;
+	unsigned won, lost, other;
+	int leader;
+};
+
+static void *
+held_replace_loop(void *arg)
+{
+	struct held_replacer *w = arg;
+	uint64_t hz = rte_get_tsc_hz();
+	unsigned r, i;
+
+	for (r = 0; r < HELD_ROUNDS; r++) {
+		for (i = 0; i < HELD_FLOWS; i++) {
+			struct psw_ct_key o = held_orig(i, r), rk = held_reply(i);
+			int rc = psw_ct_insert(w->ct, &o, &rk, 0, 0, PSW_CT_F_DNAT, w->t0 + r * 31 * hz);
+
+			if (rc >= 0)
+				w->won++;
+			else if (rc == -EEXIST)
+				w->lost++;
+			else
+				w->other++;
+		}
+		pthread_barrier_wait(w->barrier);
+		if (w->leader)
+			*w->round = r;
+		pthread_barrier_wait(w->barrier);
+	}
+	return NULL;
+}
+
+/*
+ * Workers that found an entry read it until their quiescent report, while
+ * two other workers open, round after round, flows whose reply tuple the
+ * last round's (expired) entries hold, and the control thread sweeps and
+ * frees. An entry removed by a worker's insert, or by the sweep, must not
+ * be given to another flow before every reader has reported: a reader never
+ * sees the key it looked up change under it.
+ */
+static void
+test_ct_readers_keep_entries_removed_by_workers(void)
+{
+	size_t sz = rte_rcu_qsbr_get_memsize(2);
+	struct rte_rcu_qsbr *qs = rte_zmalloc("ut_qs", sz, RTE_CACHE_LINE_SIZE);
+	struct psw_ct *ct;
+	volatile unsigned round = 0;
+	volatile int stop = 0;
+	pthread_barrier_t barrier;
+	struct holder h[2];
+	struct held_replacer w[2];
+	pthread_t th[4];
+	unsigned i, held = 0, reused = 0;
+	uint64_t hz = rte_get_tsc_hz();
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qs);
+	CU_ASSERT_FATAL(rte_rcu_qsbr_init(qs, 2) == 0);
+	ct = psw_ct_create(1024, SOCKET_ID_ANY, qs);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ct);
+	pthread_barrier_init(&barrier, NULL, 2);
+	for (i = 0; i < 2; i++) {
+		h[i] = (struct holder){ .ct = ct, .qs = qs, .id = i, .round = &round, .stop = &stop };
+		w[i] = (struct held_replacer){ .ct = ct, .barrier = &barrier, .round = &round, .leader = i == 0,
+					       .t0 = rte_rdtsc() - (HELD_ROUNDS * 31 + 100) * hz };
+		CU_ASSERT_FATAL(pthread_create(&th[i], NULL, hold_loop, &h[i]) == 0);
+	}
+	for (i = 0; i < 2; i++)
+		CU_ASSERT_FATAL(pthread_create(&th[2 + i], NULL, held_replace_loop, &w[i]) == 0);
+	while (round + 1 < HELD_ROUNDS) {
+		psw_ct_expire(ct, ct->size / 4, false);
+		usleep(50);
+	}
+	for (i = 2; i < 4; i++)
+		pthread_join(th[i], NULL);
+	stop = 1;
+	for (i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		held += h[i].held;
+		reused += h[i].reused;
+	}
+	pthread_barrier_destroy(&barrier);
+	CU_ASSERT(held > 0);
+	CU_ASSERT_EQUAL(reused, 0);
+	CU_ASSERT(ct->expired_lookup > 0);
+	psw_ct_expire(ct, ct->size, true);
+	psw_ct_expire(ct, ct->size, true);
+	CU_ASSERT_EQUAL(psw_ct_count(ct), 0);
+	CU_ASSERT_EQUAL(rte_ring_count(ct->free), ct->size);
+	psw_ct_destroy(ct);
+	rte_free(qs);
+}
+
 /* CRC32c register update, bit by bit, from init, no inversions: rte_hash_crc's definition. */
 static uint32_t
 crc32c_raw(const void *data, unsigned len, uint32_t crc)
@@ -1140,6 +1302,8 @@ main(void)
 		    test_ct_workers_replace_expired_while_sweeping);
 	CU_add_test(s, "the sweep and a worker remove the same expired entry: once",
 		    test_ct_sweep_and_worker_remove_the_same_entry);
+	CU_add_test(s, "readers keep the entries workers and the sweep remove until they report",
+		    test_ct_readers_keep_entries_removed_by_workers);
 	CU_add_test(s, "NAT keeps IPv4/IPv6 TCP/UDP/ICMP checksums valid", test_nat_checksums);
 	CU_add_test(s, "SCTP port translation recomputes the CRC32c", test_nat_sctp_crc);
 	failures = (unsigned)psw_ut_run();
