@@ -63,10 +63,13 @@ affinity_recorded(const struct psw_svc_port *sp, const struct psw_ct_entry *e)
 /*
  * Session affinity: the backend this client was given by this Service port
  * while the record is fresh, refreshed by every new connection; else pick
- * bi and record it. A record idle past its timeoutSeconds is gone, whatever
- * the expiry sweep has reached: the client is balanced afresh, and the
- * insert of its new record removes the old one. A record naming a backend
- * that left gives a fresh pick each time, recorded once it expires.
+ * bi and record it. Fresh means idle less than the Service's timeoutSeconds
+ * as it is now (kube-proxy checks against its rule's current --seconds): a
+ * record carries the timeout it was made with, set to the Service's here.
+ * A record idle past it is gone, whatever the expiry sweep has reached: the
+ * client is balanced afresh, and the insert of its new record removes the
+ * old one. A record naming a backend that left gives a fresh pick each
+ * time, recorded once it expires.
  */
 static unsigned
 affinity_backend(struct psw_stage_ctx *sc, const struct psw_tables *t, const struct psw_svc_port *sp,
@@ -90,6 +93,8 @@ affinity_backend(struct psw_stage_ctx *sc, const struct psw_tables *t, const str
 	psw_ct_lookup(t->ct, &kp, 1, &hit);
 	if (hit != UINT32_MAX) {
 		e = psw_ct_entry(t->ct, hit);
+		if (unlikely(__atomic_load_n(&e->timeout_s, __ATOMIC_RELAXED) != sp->affinity_s))
+			__atomic_store_n(&e->timeout_s, sp->affinity_s, __ATOMIC_RELAXED);
 		if (!psw_ct_expired(t->ct, e, now)) {
 			i = affinity_recorded(sp, e);
 			if (i == UINT32_MAX)

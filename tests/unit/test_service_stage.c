@@ -514,6 +514,76 @@ test_idle_connection_past_its_timeout_is_new(void)
 	psw_ct_expire(t->ct, 0, false);
 }
 
+/* Publish AFF_VIP:80 again with timeoutSeconds seconds and the backend ports of mask (8080 + bit). */
+static void
+affinity_republish(uint32_t seconds, unsigned mask)
+{
+	struct psw_svc_backend be[3];
+	struct psw_svc_spec spec;
+	uint32_t b = rte_cpu_to_be_32(BACKEND);
+	unsigned i, n = 0;
+
+	memset(be, 0, sizeof(be));
+	for (i = 0; i < 3; i++) {
+		if (!(mask & (1u << i)))
+			continue;
+		be[n].family = 4;
+		be[n].local = 1;
+		be[n].port = rte_cpu_to_be_16((uint16_t)(8080 + i));
+		memcpy(be[n++].addr, &b, 4);
+	}
+	memset(&spec, 0, sizeof(spec));
+	spec.key = svc_key(AFF_VIP, IPPROTO_TCP, 80);
+	spec.flags = PSW_SVC_F_AFFINITY;
+	spec.affinity_s = seconds;
+	spec.nb_backends = n;
+	spec.backends = be;
+	CU_ASSERT_FATAL(psw_svc_table_set(t->svcs, psw_svc_port_build(&spec, 0, SOCKET_ID_ANY)) == 0);
+}
+
+/* Forget the client's affinity record (the sweep of everything). */
+static void
+affinity_forget(void)
+{
+	psw_ct_expire(t->ct, t->ct->size, true);
+	psw_ct_expire(t->ct, t->ct->size, true);
+}
+
+/*
+ * timeoutSeconds is the Service's, as it is now: kube-proxy checks a
+ * client's record against the rule's current --seconds. Lowered from 3 to
+ * 1, a record idle 2 s is not used; raised to 10800, a record idle 5 s is.
+ */
+static void
+test_affinity_follows_a_changed_timeout(void)
+{
+	uint64_t hz = rte_get_tsc_hz(), stale;
+	struct psw_ct_entry *rec;
+	unsigned pinned;
+
+	affinity_forget();
+	pinned = affinity_connect(43000);
+	rec = affinity_record();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rec);
+	affinity_republish(1, 7);
+	rec->last_seen = rte_rdtsc() - 2 * hz;
+	stale = lc.sc.events[PSW_EV_CT_STALE];
+	affinity_connect(43001);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_CT_STALE] - stale, 1);       /* idle past 1 s: not used */
+	CU_ASSERT_PTR_NOT_EQUAL(affinity_record(), rec);
+	affinity_republish(10800, 7);
+	rec = affinity_record();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rec);
+	pinned = rte_be_to_cpu_16(rec->reply.sport);
+	rec->last_seen = rte_rdtsc() - 5 * hz;
+	stale = lc.sc.events[PSW_EV_CT_STALE];
+	CU_ASSERT_EQUAL(affinity_connect(43002), pinned);                /* within 10800 s: used */
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_CT_STALE], stale);
+	CU_ASSERT_PTR_EQUAL(affinity_record(), rec);
+	affinity_republish(3, 7);
+	affinity_forget();
+}
+
 int
 main(void)
 {
@@ -536,6 +606,7 @@ main(void)
 		    test_affinity_record_past_its_timeout_is_not_used);
 	CU_add_test(s, "UDP and TCP idle past their timeouts: the next packet is a new connection",
 		    test_idle_connection_past_its_timeout_is_new);
+	CU_add_test(s, "affinity: timeoutSeconds as the Service has it now", test_affinity_follows_a_changed_timeout);
 	failures = (unsigned)psw_ut_run();
 	psw_ut_eal_fini();
 	return failures ? 1 : 0;
