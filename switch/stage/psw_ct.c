@@ -125,15 +125,15 @@ psw_ct_lookup_cached(struct psw_ct *ct, struct psw_ct_cache *cache,
 }
 
 /*
- * Under write_lock: remove entry idx (its keys in the hash) because it
- * expired, as the sweep's retire() would, and hand it to the control thread,
- * which frees it after a grace period. The gone ring holds every entry a
- * worker can have removed (psw_ct_create), so it is never full; that is
- * checked all the same, before anything is deleted (only holders of
- * write_lock enqueue, so the room cannot shrink meanwhile).
+ * Under write_lock: remove entry idx (its keys in the hash), as the sweep's
+ * retire() would, and hand it to the control thread, which frees it after a
+ * grace period; count it in *removed (NULL: nowhere). The gone ring holds
+ * every entry a worker can have removed (psw_ct_create), so it is never
+ * full; that is checked all the same, before anything is deleted (only
+ * holders of write_lock enqueue, so the room cannot shrink meanwhile).
  */
 static __rte_noinline int
-remove_expired_locked(struct psw_ct *ct, uint32_t idx)
+remove_locked(struct psw_ct *ct, uint32_t idx, uint64_t *removed)
 {
 	struct psw_ct_entry *e = &ct->entries[idx];
 	struct psw_ct_gone g = { .idx = idx };
@@ -145,8 +145,20 @@ remove_expired_locked(struct psw_ct *ct, uint32_t idx)
 	g.pos[0] = rte_hash_del_key(ct->hash, &e->orig);
 	g.pos[1] = rte_hash_del_key(ct->hash, &e->reply);
 	rte_ring_sp_enqueue_elem(ct->gone, &g, sizeof(g));
-	__atomic_fetch_add(&ct->expired_lookup, 1, __ATOMIC_RELAXED);
+	if (removed != NULL)
+		__atomic_fetch_add(removed, 1, __ATOMIC_RELAXED);
 	return 0;
+}
+
+int
+psw_ct_remove(struct psw_ct *ct, uint32_t hit)
+{
+	int rc;
+
+	rte_spinlock_lock(&ct->write_lock);
+	rc = remove_locked(ct, hit >> 1, NULL);
+	rte_spinlock_unlock(&ct->write_lock);
+	return rc == 0 ? 0 : -ENOENT;
 }
 
 /*
@@ -163,7 +175,7 @@ key_free_locked(struct psw_ct *ct, const struct psw_ct_key *k, uint64_t now)
 	if (likely(rte_hash_lookup_data(ct->hash, k, &data) < 0))
 		return 0;
 	idx = (uint32_t)(uintptr_t)data >> 1;
-	if (!psw_ct_expired(ct, &ct->entries[idx], now) || remove_expired_locked(ct, idx) != 0)
+	if (!psw_ct_expired(ct, &ct->entries[idx], now) || remove_locked(ct, idx, &ct->expired_lookup) != 0)
 		return -EEXIST;
 	return 0;
 }

@@ -25,7 +25,7 @@
  * early (PSW_CT_EARLY_S) and scans faster.
  *
  * Thread-safety: psw_ct_lookup / psw_ct_lookup_cached (with the worker's own
- * cache) / psw_ct_insert / psw_ct_update from workers;
+ * cache) / psw_ct_insert / psw_ct_remove / psw_ct_update from workers;
  * psw_ct_create / psw_ct_expire / psw_ct_dump / psw_ct_destroy from the
  * control thread only.
  */
@@ -417,6 +417,17 @@ int psw_ct_insert_zone(struct psw_ct *ct, const struct psw_ct_key *orig,
 		       const struct psw_ct_key *reply, uint32_t svc, uint32_t backend,
 		       uint8_t flags, uint16_t zone, uint64_t now);
 
+
+/**
+ * Remove the entry hit names now, whatever its age, as an insert removes an
+ * expired one (under the writers' lock; freed by the control thread after
+ * a grace period): for an entry the caller found obsolete, an affinity
+ * record naming a backend that left. hit must come from the caller's own
+ * lookup in this quiescent period (so the entry cannot have been reused).
+ * @return 0, or -ENOENT when it is out of use already (another worker or
+ *         the sweep removed it).
+ */
+int psw_ct_remove(struct psw_ct *ct, uint32_t hit);
 
 /** psw_ct_insert_zone in zone PSW_CT_ZONE_ANY (tests, affinity records). */
 static inline int

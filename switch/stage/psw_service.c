@@ -68,8 +68,9 @@ affinity_recorded(const struct psw_svc_port *sp, const struct psw_ct_entry *e)
  * record carries the timeout it was made with, set to the Service's here.
  * A record idle past it is gone, whatever the expiry sweep has reached: the
  * client is balanced afresh, and the insert of its new record removes the
- * old one. A record naming a backend that left gives a fresh pick each
- * time, recorded once it expires.
+ * old one. A record naming a backend that left is removed, and the client
+ * pinned to its next pick at once (as kube-proxy's recent lists and IPVS
+ * persistence do), not balanced per connection until the record times out.
  */
 static unsigned
 affinity_backend(struct psw_stage_ctx *sc, const struct psw_tables *t, const struct psw_svc_port *sp,
@@ -95,14 +96,14 @@ affinity_backend(struct psw_stage_ctx *sc, const struct psw_tables *t, const str
 		e = psw_ct_entry(t->ct, hit);
 		if (unlikely(__atomic_load_n(&e->timeout_s, __ATOMIC_RELAXED) != sp->affinity_s))
 			__atomic_store_n(&e->timeout_s, sp->affinity_s, __ATOMIC_RELAXED);
-		if (!psw_ct_expired(t->ct, e, now)) {
-			i = affinity_recorded(sp, e);
-			if (i == UINT32_MAX)
-				return bi;
+		if (psw_ct_expired(t->ct, e, now)) {
+			psw_count_event(sc, PSW_EV_CT_STALE);
+		} else if ((i = affinity_recorded(sp, e)) != UINT32_MAX) {
 			__atomic_store_n(&e->last_seen, now, __ATOMIC_RELAXED);
 			return i;
+		} else {
+			psw_ct_remove(t->ct, hit);       /* its backend left */
 		}
-		psw_count_event(sc, PSW_EV_CT_STALE);
 	}
 	be = &sp->backends[bi];
 	r = k;

@@ -798,6 +798,44 @@ test_ct_sweep_and_worker_remove_the_same_entry(void)
 	psw_ct_destroy(ct);
 }
 
+/*
+ * psw_ct_remove: a worker removes an entry it found obsolete, whatever its
+ * age; both keys go at once, a second removal (another worker, or the
+ * sweep) finds it out of use, and a successor under the same keys is not
+ * touched by a removal through the old hit. Freed once, by the control thread.
+ */
+static void
+test_ct_remove_by_worker(void)
+{
+	struct psw_ct *ct = psw_ct_create(1024, SOCKET_ID_ANY, qsbr);
+	struct psw_ct_key o = key4(0x0af40002, 0x0a600010, 7, 0, PSW_CT_PROTO_AFFINITY), r = o;
+	const struct psw_ct_key *kp[2] = { &o, &r };
+	uint32_t hits[2];
+	int a, b;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ct);
+	r.pad = 1;
+	a = psw_ct_insert(ct, &o, &r, 7, 0, 0, rte_rdtsc());
+	CU_ASSERT_FATAL(a >= 0);
+	CU_ASSERT_EQUAL(psw_ct_remove(ct, (uint32_t)a), 0);
+	CU_ASSERT_EQUAL(psw_ct_remove(ct, (uint32_t)a), -ENOENT);
+	psw_ct_lookup(ct, kp, 2, hits);
+	CU_ASSERT_EQUAL(hits[0], UINT32_MAX);
+	CU_ASSERT_EQUAL(hits[1], UINT32_MAX);
+	CU_ASSERT_EQUAL(ct->expired_lookup, 0);          /* not expired: removed */
+	b = psw_ct_insert(ct, &o, &r, 7, 1, 0, rte_rdtsc());
+	CU_ASSERT_FATAL(b >= 0 && b != a);
+	CU_ASSERT_EQUAL(psw_ct_remove(ct, (uint32_t)a), -ENOENT);
+	psw_ct_lookup(ct, kp, 2, hits);
+	CU_ASSERT_EQUAL(hits[0], (uint32_t)b);
+	CU_ASSERT_EQUAL(psw_ct_expire(ct, 0, false), 0);
+	CU_ASSERT_EQUAL(psw_ct_count(ct), 1);
+	CU_ASSERT_EQUAL(rte_ring_count(ct->free), ct->size - 1);
+	psw_ct_expire(ct, ct->size, true);
+	CU_ASSERT_EQUAL(rte_ring_count(ct->free), ct->size);
+	psw_ct_destroy(ct);
+}
+
 /* Flow i of round r: a client's datagram to one of many Service addresses, all to one backend. */
 static struct psw_ct_key
 held_orig(unsigned i, unsigned r)
@@ -1302,6 +1340,8 @@ main(void)
 		    test_ct_workers_replace_expired_while_sweeping);
 	CU_add_test(s, "the sweep and a worker remove the same expired entry: once",
 		    test_ct_sweep_and_worker_remove_the_same_entry);
+	CU_add_test(s, "a worker removes an entry it found obsolete: once, never its successor",
+		    test_ct_remove_by_worker);
 	CU_add_test(s, "readers keep the entries workers and the sweep remove until they report",
 		    test_ct_readers_keep_entries_removed_by_workers);
 	CU_add_test(s, "NAT keeps IPv4/IPv6 TCP/UDP/ICMP checksums valid", test_nat_checksums);

@@ -584,6 +584,29 @@ test_affinity_follows_a_changed_timeout(void)
 	affinity_forget();
 }
 
+/*
+ * The client's backend leaves: its next connection is balanced afresh and
+ * the client pinned to that pick at once (as kube-proxy's recent list and
+ * IPVS persistence do), not balanced per connection until the old record
+ * times out (timeoutSeconds, 3 hours by default).
+ */
+static void
+test_affinity_repins_when_its_backend_leaves(void)
+{
+	unsigned pinned, first, i;
+
+	affinity_forget();
+	pinned = affinity_connect(44000);
+	CU_ASSERT_FATAL(pinned >= 8080 && pinned <= 8082);
+	affinity_republish(3, 7 & ~(1u << (pinned - 8080)));
+	first = affinity_connect(44001);
+	CU_ASSERT_NOT_EQUAL(first, pinned);
+	for (i = 2; i < 14; i++)
+		CU_ASSERT_EQUAL(affinity_connect((uint16_t)(44000 + i)), first);
+	affinity_republish(3, 7);
+	affinity_forget();
+}
+
 int
 main(void)
 {
@@ -607,6 +630,8 @@ main(void)
 	CU_add_test(s, "UDP and TCP idle past their timeouts: the next packet is a new connection",
 		    test_idle_connection_past_its_timeout_is_new);
 	CU_add_test(s, "affinity: timeoutSeconds as the Service has it now", test_affinity_follows_a_changed_timeout);
+	CU_add_test(s, "affinity: the client's backend leaves, the client is pinned to its next pick",
+		    test_affinity_repins_when_its_backend_leaves);
 	failures = (unsigned)psw_ut_run();
 	psw_ut_eal_fini();
 	return failures ? 1 : 0;
