@@ -14,6 +14,7 @@ PSW_PACKAGES=(
 	golang-go golang-github-appc-cni-dev   # libcni: the real CNI client of the system tests
 	containernetworking-plugins            # host-local, for delegated IPAM
 	clang libclang-rt-14-dev               # libFuzzer and its sanitizers (tests/fuzz, scripts/fuzz)
+	libxdp-dev libbpf-dev                  # AF_XDP in tests/perf/bench_sockets (skipped without them)
 )
 
 psw_require_root() {
