@@ -323,6 +323,7 @@ struct mpps_figures {
 	double forwarded_mpps, offered_mpps, ns_per_frame, drop_share;
 	double burst;            /* frames per non-empty receive */
 	double preemptions;      /* involuntary context switches of the loop per second */
+	double others;           /* % of one CPU used by processes not of this benchmark */
 };
 
 static long
@@ -341,7 +342,7 @@ measure_mpps(void)
 	struct mpps_figures fig = { 0 };
 	uint64_t tx0, sent0, drops;
 	pid_t gen = bs_generator_start(gen_cpu);
-	double t0;
+	double t0, cpu0;
 	long csw;
 
 	loop_run(WARMUP_S, NULL, NULL);
@@ -349,9 +350,14 @@ measure_mpps(void)
 	tx0 = bs_dev_packets("hb", false);
 	sent0 = bs_generator_sent();
 	csw = preemptions();
+	cpu0 = bs_machine_task_seconds() - bs_cpu_seconds() - bs_pid_cpu_seconds(gen);
 	t0 = bs_now();
 	loop_run(run_seconds, NULL, NULL);
 	t0 = bs_now() - t0;
+	fig.others = (bs_machine_task_seconds() - bs_cpu_seconds() - bs_pid_cpu_seconds(gen) - cpu0)
+		     / t0 * 100;
+	if (fig.others < 0)
+		fig.others = 0;
 	fig.preemptions = (preemptions() - csw) / t0;
 	fig.burst = lp.nb_bursts ? (double)lp.nb_rx / lp.nb_bursts : 0;
 	fig.forwarded_mpps = (bs_dev_packets("hb", false) - tx0) / t0 / 1e6;
@@ -464,7 +470,7 @@ measure_ping(void)
 struct backend {
 	const char *name;
 	struct bs_port *ports[2];
-	struct result mpps, offered, ns_frame, drops, burst, preempt, tcp, ping;
+	struct result mpps, offered, ns_frame, drops, burst, preempt, others, tcp, ping;
 };
 
 static struct bs_port *
@@ -520,6 +526,7 @@ run_pod_scenarios(struct backend *bes, unsigned int nb_bes)
 				add(&be->drops, f.drop_share * 100);
 				add(&be->burst, f.burst);
 				add(&be->preempt, f.preemptions);
+				add(&be->others, f.others);
 			}
 			if (listed(part_list, "tcp"))
 				add(&be->tcp, measure_tcp());
@@ -548,7 +555,9 @@ run_pod_scenarios(struct backend *bes, unsigned int nb_bes)
 		snprintf(name, sizeof(name), "%s: frames per receive burst", be->name);
 		report(name, "frames", &be->burst, "");
 		snprintf(name, sizeof(name), "%s: loop preempted", be->name);
-		report(name, "/s", &be->preempt, "involuntary context switches (machine busy?)");
+		report(name, "/s", &be->preempt, "involuntary context switches");
+		snprintf(name, sizeof(name), "%s: other processes' CPU", be->name);
+		report(name, "%", &be->others, "of one CPU during the Mpps runs: above ~10, disturbed");
 		snprintf(name, sizeof(name), "%s: TCP A->B (iperf3)", be->name);
 		report(name, "Gbit/s", &be->tcp, "one stream, pods' TX checksum offload off");
 		snprintf(name, sizeof(name), "%s: ping A->B median RTT", be->name);
@@ -591,7 +600,7 @@ run_idle_scenario(const char *backend)
 	static struct bs_port *ports[MAX_PORTS];
 	struct result naive_pass = { 0 }, epoll_pass = { 0 }, idle_cpu = { 0 };
 	struct result timers = { 0 }, timers_before = { 0 }, busy = { 0 }, busy_before = { 0 };
-	struct result mpps[3] = { { { 0 } } };
+	struct result mpps[3] = { { { 0 } } }, others = { 0 };
 	unsigned int n = 2 + nb_idle;
 	size_t mem = 0;
 	char name[96], note[128];
@@ -638,7 +647,11 @@ run_idle_scenario(const char *backend)
 		/* traffic on the two pod ports, the others idle */
 		for (int m = LOOP_BUSY; m <= LOOP_EPOLL && !bs_stop_requested; m++) {
 			loop_set_ports(ports, m == LOOP_BUSY ? 2 : n, (enum loop_mode)m);
-			add(&mpps[m], measure_mpps().forwarded_mpps);
+			struct mpps_figures f = measure_mpps();
+
+			add(&mpps[m], f.forwarded_mpps);
+			if (m == LOOP_BUSY)
+				add(&others, f.others);
 		}
 	}
 	loop_set_ports(NULL, 0, LOOP_BUSY);
@@ -667,6 +680,8 @@ run_idle_scenario(const char *backend)
 			 : "%u idle ports left to epoll, checked every 16 iterations", nb_idle);
 		report(name, "Mpps", &mpps[m], note);
 	}
+	snprintf(name, sizeof(name), "%s: other processes' CPU", backend);
+	report(name, "%", &others, "of one CPU during the '2 ports' runs: above ~10, disturbed");
 }
 
 /* ------------------------------------------------------------ main */

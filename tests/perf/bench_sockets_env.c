@@ -539,3 +539,37 @@ bs_env_init(void)
 	atexit(bs_env_cleanup);
 	remove_stale_namespaces();
 }
+
+/*
+ * Time the machine's CPUs were busy, seconds: user, nice, system, irq and
+ * softirq (a task's own time includes the ticks of softirqs run in its
+ * context here: no IRQ time accounting).
+ */
+double
+bs_machine_task_seconds(void)
+{
+	uint64_t busy, total;
+
+	bs_machine_jiffies(&busy, &total);
+	return (double)busy / sysconf(_SC_CLK_TCK);
+}
+
+/* user + system time of process @pid, seconds; 0 if it is gone. */
+double
+bs_pid_cpu_seconds(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long utime = 0, stime = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL &&
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+		   &utime, &stime) != 2)
+		utime = stime = 0;
+	fclose(f);
+	return (double)(utime + stime) / sysconf(_SC_CLK_TCK);
+}

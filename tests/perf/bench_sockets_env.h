@@ -62,6 +62,10 @@ uint64_t bs_dev_packets(const char *ifname, bool rx);
 double bs_cpu_seconds(void);
 /* TIMER + HRTIMER softirqs run so far, all CPUs. */
 uint64_t bs_timer_softirqs(void);
+/* Busy time of the whole machine (all CPUs), seconds. */
+double bs_machine_task_seconds(void);
+/* user + system time of process @pid, seconds. */
+double bs_pid_cpu_seconds(pid_t pid);
 /* Busy and total jiffies of the machine. */
 void bs_machine_jiffies(uint64_t *busy, uint64_t *total);
 
