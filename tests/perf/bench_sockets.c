@@ -13,6 +13,7 @@
  *   afp-mmsg  AF_PACKET, TPACKET_V3 RX ring + sendmmsg of the buffers
  *   afp-v2    AF_PACKET, TPACKET_V2 RX and TX rings: what DPDK's net_af_packet
  *             (today's af_packet ports) does, less the ethdev layer
+ *   afp-v2-mmsg  AF_PACKET, TPACKET_V2 RX ring + sendmmsg of the buffers
  *   xdp       AF_XDP through libxdp (native XDP on veth, else generic), copy mode
  * it measures 64-byte UDP frames per second A -> B (a sendmmsg generator
  * in A pinned to the other core, -g), one iperf3 TCP stream A -> B, and
@@ -20,7 +21,7 @@
  * them costs: naively in every iteration, or only when epoll says ready.
  * Prints medians and, with -j FILE, one JSON object per figure.
  *
- *   bench_sockets [-r RUNS] [-d SECONDS] [-n IDLE_PORTS] [-b afp,afp-mmsg,afp-v2,xdp]
+ *   bench_sockets [-r RUNS] [-d SECONDS] [-n IDLE_PORTS] [-b afp,afp-mmsg,afp-v2,afp-v2-mmsg,xdp]
  *                 [-p mpps,tcp,ping,idle] [-T BLOCK_MS] [-g CPU] [-f CPU] [-j FILE]
  *
  * Runs as root. Everything it creates (three namespaces psb<pid>-*, the
@@ -58,7 +59,7 @@ static double run_seconds = 2.0;
 static unsigned int nb_idle = 200;
 static unsigned int block_timeout_ms = 1;
 static int gen_cpu = 0, fwd_cpu = 1;
-static const char *backend_list = "afp,afp-mmsg,afp-v2,xdp";
+static const char *backend_list = "afp,afp-mmsg,afp-v2,afp-v2-mmsg,xdp";
 static const char *part_list = "mpps,tcp,ping,idle";
 static FILE *json;
 
@@ -485,7 +486,8 @@ open_port(const char *backend, const char *ifname)
 		p = bs_xdp_open(ifname, err, sizeof(err));
 	else
 		p = bs_afp_open(ifname, strcmp(backend, "afp") == 0 ? BS_AFP_V3_RING
-				: strcmp(backend, "afp-v2") == 0 ? BS_AFP_V2 : BS_AFP_V3_MMSG,
+				: strcmp(backend, "afp-v2") == 0 ? BS_AFP_V2
+				: strcmp(backend, "afp-v2-mmsg") == 0 ? BS_AFP_V2_MMSG : BS_AFP_V3_MMSG,
 				block_timeout_ms, err, sizeof(err));
 	if (p == NULL)
 		bs_die("%s", err);
@@ -535,7 +537,7 @@ run_pod_scenarios(struct backend *bes, unsigned int nb_bes)
 			if (listed(part_list, "ping"))
 				add(&be->ping, measure_ping());
 			if (r == 0)
-				printf("   %-9s %s%s\n", be->name, be->ports[0]->mode,
+				printf("   %-12s %s%s\n", be->name, be->ports[0]->mode,
 				       strcmp(be->name, "xdp") == 0 ? " (libxdp default program)" : "");
 			close_pod_ports(be);
 		}
@@ -691,7 +693,7 @@ run_idle_scenario(const char *backend)
 static void
 usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s [-r runs] [-d seconds] [-n idle_ports] [-b afp,afp-mmsg,afp-v2,xdp]\n"
+	fprintf(stderr, "usage: %s [-r runs] [-d seconds] [-n idle_ports] [-b afp,afp-mmsg,afp-v2,afp-v2-mmsg,xdp]\n"
 		"       [-p mpps,tcp,ping,idle] [-T block_timeout_ms] [-g gen_cpu] [-f loop_cpu]\n"
 		"       [-j results.jsonl]\n", prog);
 	exit(2);
@@ -755,8 +757,8 @@ print_cpu(void)
 int
 main(int argc, char **argv)
 {
-	static const char *const names[] = { "afp", "afp-mmsg", "afp-v2", "xdp" };
-	struct backend bes[4];
+	static const char *const names[] = { "afp", "afp-mmsg", "afp-v2", "afp-v2-mmsg", "xdp" };
+	struct backend bes[5];
 	unsigned int nb_bes = 0;
 	parse_args(argc, argv);
 	if (geteuid() != 0)
@@ -771,7 +773,7 @@ main(int argc, char **argv)
 	bs_pin(fwd_cpu);
 	loop_init();
 
-	for (unsigned int i = 0; i < 4; i++) {
+	for (unsigned int i = 0; i < 5; i++) {
 		if (!listed(backend_list, names[i]))
 			continue;
 		if (strcmp(names[i], "xdp") == 0 && !bs_xdp_available()) {
@@ -791,7 +793,7 @@ main(int argc, char **argv)
 		printf("== %u idle ports beside the two pods\n", nb_idle);
 		bs_idle_veths_create(nb_idle);
 		for (unsigned int b = 0; b < nb_bes && !bs_stop_requested; b++)
-			if (strcmp(bes[b].name, "afp-mmsg") != 0)
+			if (strstr(bes[b].name, "mmsg") == NULL) /* same RX as their ring twins */
 				run_idle_scenario(bes[b].name);
 	}
 	if (bs_stop_requested)

@@ -57,6 +57,7 @@ enum bs_afp_kind {
 	BS_AFP_V3_RING,  /* TPACKET_V3 RX ring, TPACKET_V3 TX ring kicked by sendto() */
 	BS_AFP_V3_MMSG,  /* TPACKET_V3 RX ring, sendmmsg() of the buffers */
 	BS_AFP_V2,       /* TPACKET_V2 RX and TX rings (as DPDK's net_af_packet) */
+	BS_AFP_V2_MMSG,  /* TPACKET_V2 RX ring, sendmmsg() of the buffers */
 };
 
 /*

@@ -238,6 +238,9 @@ static const struct bs_port_ops afp_mmsg_ops = {
 static const struct bs_port_ops afp_v2_ops = {
 	.rx = afp_rx_v2, .tx = afp_tx_ring_v2, .kernel_drops = afp_kernel_drops, .close = afp_close,
 };
+static const struct bs_port_ops afp_v2_mmsg_ops = {
+	.rx = afp_rx_v2, .tx = afp_tx_mmsg, .kernel_drops = afp_kernel_drops, .close = afp_close,
+};
 
 static int
 set_int(int fd, int level, int name, int value)
@@ -249,7 +252,8 @@ struct bs_port *
 bs_afp_open(const char *ifname, enum bs_afp_kind kind, unsigned int block_timeout_ms,
 	    char *err, size_t err_len)
 {
-	bool tx_ring = kind != BS_AFP_V3_MMSG, v2 = kind == BS_AFP_V2;
+	bool tx_ring = kind == BS_AFP_V3_RING || kind == BS_AFP_V2;
+	bool v2 = kind == BS_AFP_V2 || kind == BS_AFP_V2_MMSG;
 	struct tpacket_req3 rx_req = {
 		.tp_block_size = RX_BLOCK_SIZE, .tp_block_nr = RX_NB_BLOCKS,
 		.tp_frame_size = BS_FRAME_SIZE,
@@ -269,8 +273,10 @@ bs_afp_open(const char *ifname, enum bs_afp_kind kind, unsigned int block_timeou
 		snprintf(err, err_len, "out of memory");
 		return NULL;
 	}
-	ap->port.ops = v2 ? &afp_v2_ops : tx_ring ? &afp_ring_ops : &afp_mmsg_ops;
-	ap->port.mode = v2 ? "TPACKET_V2 RX ring, TPACKET_V2 TX ring + sendto"
+	ap->port.ops = v2 ? (tx_ring ? &afp_v2_ops : &afp_v2_mmsg_ops)
+		     : tx_ring ? &afp_ring_ops : &afp_mmsg_ops;
+	ap->port.mode = v2 ? (tx_ring ? "TPACKET_V2 RX ring, TPACKET_V2 TX ring + sendto"
+				      : "TPACKET_V2 RX ring, sendmmsg")
 		      : tx_ring ? "TPACKET_V3 RX ring (blocks), TPACKET_V3 TX ring + sendto"
 		      : "TPACKET_V3 RX ring (blocks), sendmmsg";
 	if (v2) {
