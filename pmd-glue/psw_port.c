@@ -604,6 +604,7 @@ psw_port_create(const struct psw_port_conf *c, char *err, size_t err_len)
 		return -ENOSPC;
 	}
 	p = &psw_ports[i];
+	p->gen++;
 	memset(p->name, 0, sizeof(p->name));
 	memset(p->devname, 0, sizeof(p->devname));
 	p->rings[0] = p->rings[1] = NULL;

@@ -57,6 +57,7 @@ struct psw_port {
 	int vid;                             /**< vhost-user: the device, -1 = none (atomic) */
 	struct rte_mempool *mp;              /**< vhost-user, af_packet: RX buffers */
 	struct psw_sockport *sk;             /**< af_packet: the switch's own socket (no ethdev) */
+	uint32_t gen;                        /**< bumped each time the slot takes a port (workers' idle state) */
 	rte_spinlock_t txq_lock[PSW_MAX_WORKERS];
 } __rte_cache_aligned;
 
@@ -146,6 +147,17 @@ void psw_port_layer_fini(void);
 
 #define PSW_VHOST_VQ_TO_GUEST(q) ((uint16_t)((q) * 2))
 #define PSW_VHOST_VQ_FROM_GUEST(q) ((uint16_t)((q) * 2 + 1))
+
+/**
+ * The descriptor a worker can wait on for the port's readiness (epoll:
+ * readable when a frame waits in the RX ring), or -1 when the port can only
+ * be polled (ethdevs, vhost-user).
+ */
+static inline int
+psw_port_fd(const struct psw_port *p)
+{
+	return p->sk != NULL ? p->sk->fd : -1;
+}
 
 static inline uint16_t
 psw_port_rx(const struct psw_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)

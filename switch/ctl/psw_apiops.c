@@ -299,10 +299,12 @@ psw_state_stats_json(const struct psw_state *st)
 	for (w = 0; w < st->nb_workers; w++) {
 		const struct psw_lcore_stats *s = &st->lcores[w]->stats;
 
-		json_array_append_new(workers, json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I}",
+		json_array_append_new(workers, json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"worker", w, "lcore", st->lcores[w]->lcore_id, "rx", (json_int_t)s->rx,
 			"tx", (json_int_t)s->tx, "loops", (json_int_t)s->loops,
 			"busy_loops", (json_int_t)s->busy_loops,
+			"ports_parked", (json_int_t)s->parked, "parks", (json_int_t)s->parks,
+			"wakes", (json_int_t)s->wakes,
 			"cycles_per_packet", (json_int_t)(s->rx ? s->busy_cycles / s->rx : 0)));
 	}
 	psw_state_sum_counters(st, d, e);

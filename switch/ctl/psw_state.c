@@ -412,9 +412,10 @@ psw_state_print_stats(const struct psw_state *st, FILE *out)
 		const struct psw_lcore_stats *s = &st->lcores[w]->stats;
 
 		fprintf(out, "worker %u lcore %u rx %" PRIu64 " tx %" PRIu64 " loops %" PRIu64
-			" busy_loops %" PRIu64 " busy_cycles %" PRIu64 " cycles_per_packet %" PRIu64 "\n",
+			" busy_loops %" PRIu64 " busy_cycles %" PRIu64 " cycles_per_packet %" PRIu64
+			" ports_parked %" PRIu64 " parks %" PRIu64 " wakes %" PRIu64 "\n",
 			w, st->lcores[w]->lcore_id, s->rx, s->tx, s->loops, s->busy_loops,
-			s->busy_cycles, s->rx ? s->busy_cycles / s->rx : 0);
+			s->busy_cycles, s->rx ? s->busy_cycles / s->rx : 0, s->parked, s->parks, s->wakes);
 	}
 	psw_state_sum_counters(st, drops, events);
 	for (i = 1; i < PSW_DROP_COUNT; i++)

@@ -30,8 +30,29 @@ struct psw_lcore_stats {
 	uint64_t busy_cycles;            /**< TSC cycles of iterations that moved packets */
 	uint64_t rx;
 	uint64_t tx;
+	uint64_t parks;                  /**< idle socket ports handed to epoll */
+	uint64_t wakes;                  /**< ... and taken back when a frame came */
+	uint64_t parked;                 /**< ports waiting on epoll now (this worker's view) */
 	struct psw_port_counters ports[PSW_MAX_PORTS];
 };
+
+/*
+ * A worker's view of one port it polls. A socket port (psw_port_fd() >= 0)
+ * without a frame for PSW_PARK_MS is parked: left out of the polling and
+ * registered (one-shot) in the worker's epoll set, which is looked at every
+ * PSW_PARKED_CHECK_LOOPS loops and waited on when the worker sleeps. gen is
+ * the port slot's generation this state belongs to: a slot taken by a new
+ * port starts afresh.
+ */
+struct psw_rxstate {
+	uint64_t last_rx;                /**< TSC of the last frame (or of the wake) */
+	uint32_t gen;
+	uint8_t parked;
+	uint8_t registered;              /**< the port's fd is in the epoll set (armed or spent) */
+};
+
+#define PSW_PARK_MS 10
+#define PSW_PARKED_CHECK_LOOPS 16
 
 #define PSW_TXBUF_MAX (2 * PSW_BURST_MAX)
 
@@ -52,6 +73,11 @@ struct psw_lcore {
 	uint16_t dirty[PSW_MAX_PORTS];
 	struct psw_txbuf tx[PSW_MAX_PORTS];
 	struct psw_ct_cache ct_cache;    /**< this worker's recent connections (sc.ct_cache) */
+	int epfd;                        /**< parked socket ports; -1: none (every port polled) */
+	unsigned nb_parked;
+	uint64_t park_cycles;            /**< PSW_PARK_MS in TSC cycles */
+	const void *tables_seen;         /**< the snapshot the parked set was checked against */
+	struct psw_rxstate rxst[PSW_MAX_PORTS];
 } __rte_cache_aligned;
 
 /** Ready a zeroed worker state: its stage context points at its own connection cache. */
@@ -59,6 +85,7 @@ static inline void
 psw_lcore_init(struct psw_lcore *lc)
 {
 	lc->sc.ct_cache = &lc->ct_cache;
+	lc->epfd = -1;
 }
 
 #endif /* PSW_LCORE_H */

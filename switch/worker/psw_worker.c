@@ -1,4 +1,7 @@
-/* Worker loop, burst dispatch and TX buffering. */
+/* Worker loop, burst dispatch and TX buffering, idle socket ports parked on epoll. */
+#include <errno.h>
+#include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -96,19 +99,118 @@ psw_worker_dispatch(struct psw_lcore *lc, struct psw_burst *b)
 	b->nb = 0;
 }
 
+/*
+ * Idle socket ports. A port parked here is not polled; its socket is armed
+ * one-shot in the worker's epoll set (level-triggered: a frame already in
+ * the ring when it is armed reports at once, so none is stranded). A port
+ * that leaves the worker's list while parked stays registered: its event,
+ * if one comes, only clears the state. A closed socket leaves the set by
+ * itself (the port layer closes it after a grace period).
+ */
+static void
+park(struct psw_lcore *lc, uint16_t port, struct psw_rxstate *rs, int fd)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLONESHOT,
+		.data.u64 = port | (uint64_t)rs->gen << 32,
+	};
+	int rc;
+
+	rc = epoll_ctl(lc->epfd, rs->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+	if (rc < 0 && errno == ENOENT)
+		rc = epoll_ctl(lc->epfd, EPOLL_CTL_ADD, fd, &ev);
+	else if (rc < 0 && errno == EEXIST)
+		rc = epoll_ctl(lc->epfd, EPOLL_CTL_MOD, fd, &ev);
+	if (rc < 0)
+		return;                          /* stays polled */
+	rs->registered = 1;
+	rs->parked = 1;
+	lc->nb_parked++;
+	lc->stats.parks++;
+}
+
+static void
+wake(struct psw_lcore *lc, const struct epoll_event *ev, unsigned n, uint64_t now)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		struct psw_rxstate *rs = &lc->rxst[(uint16_t)ev[i].data.u64];
+
+		if (!rs->parked || rs->gen != (uint32_t)(ev[i].data.u64 >> 32))
+			continue;
+		rs->parked = 0;
+		rs->last_rx = now;
+		lc->nb_parked--;
+		lc->stats.wakes++;
+	}
+}
+
+/* Look at the parked ports' readiness, waiting up to timeout_ns (0: not at all). */
+static void
+check_parked(struct psw_lcore *lc, uint64_t timeout_ns)
+{
+	struct epoll_event ev[PSW_BURST_MAX];
+	struct timespec ts = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
+	int n;
+
+	n = epoll_pwait2(lc->epfd, ev, RTE_DIM(ev), &ts, NULL);
+	if (n > 0)
+		wake(lc, ev, (unsigned)n, rte_rdtsc());
+}
+
+/*
+ * A new table snapshot may list other ports: every parked port this worker
+ * still has goes back to polling (its registration stays, one-shot, and
+ * is re-armed if it parks again), so none is left parked and unlisted.
+ */
+static void
+new_snapshot(struct psw_lcore *lc, const struct psw_tables *t, uint64_t now)
+{
+	unsigned i;
+
+	lc->tables_seen = t;
+	if (lc->nb_parked == 0)
+		return;
+	for (i = 0; i < PSW_MAX_PORTS; i++) {
+		if (lc->rxst[i].parked) {
+			lc->rxst[i].parked = 0;
+			lc->rxst[i].last_rx = now;
+		}
+	}
+	lc->nb_parked = 0;
+}
+
 static unsigned
-poll_queues(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
+poll_queues(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b, uint64_t now)
 {
 	const struct psw_worker_rxqs *qs = &t->workers[lc->worker];
 	unsigned i, j, total = 0;
 
+	if (unlikely(t != lc->tables_seen))
+		new_snapshot(lc, t, now);
 	for (i = 0; i < qs->nb; i++) {
 		const struct psw_rxq *q = &qs->rxq[i];
+		const struct psw_port *p = &psw_ports[q->port];
+		struct psw_rxstate *rs = &lc->rxst[q->port];
 		uint16_t n;
 
-		n = psw_port_rx(&psw_ports[q->port], q->queue, b->pkts, PSW_BURST_MAX);
-		if (n == 0)
+		if (unlikely(rs->gen != p->gen)) {
+			/* a new port in this slot: the old one's socket was closed, and left the set */
+			rs->gen = p->gen;
+			rs->registered = 0;
+			rs->last_rx = now;
+		}
+		if (rs->parked)
 			continue;
+		n = psw_port_rx(p, q->queue, b->pkts, PSW_BURST_MAX);
+		if (n == 0) {
+			if (unlikely(now - rs->last_rx > lc->park_cycles) && lc->epfd >= 0 &&
+			    psw_port_fd(p) >= 0)
+				park(lc, q->port, rs, psw_port_fd(p));
+			continue;
+		}
+		rs->last_rx = now;
 		b->nb = n;
 		for (j = 0; j < n; j++)
 			b->meta[j].in_port = q->port;
@@ -120,11 +222,15 @@ poll_queues(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *
 	return total;
 }
 
+/* Nothing came for a while: sleep, on the parked ports' readiness when there are some. */
 static void
 idle_sleep(struct psw_lcore *lc, struct rte_rcu_qsbr *qsbr, unsigned *sleep_us)
 {
 	rte_rcu_qsbr_thread_offline(qsbr, lc->worker);
-	usleep(*sleep_us);
+	if (lc->nb_parked > 0)
+		check_parked(lc, (uint64_t)*sleep_us * 1000);
+	else
+		usleep(*sleep_us);
 	rte_rcu_qsbr_thread_online(qsbr, lc->worker);
 	if (*sleep_us < lc->idle_sleep_us)
 		*sleep_us = RTE_MIN(*sleep_us * 2, lc->idle_sleep_us);
@@ -139,6 +245,8 @@ psw_worker_main(void *arg)
 	unsigned idle = 0, sleep_us = IDLE_SLEEP_MIN_US;
 
 	lc->lcore_id = rte_lcore_id();
+	lc->epfd = epoll_create1(EPOLL_CLOEXEC);     /* -1: socket ports are always polled */
+	lc->park_cycles = rte_get_tsc_hz() / 1000 * PSW_PARK_MS;
 	rte_rcu_qsbr_thread_register(qsbr, lc->worker);
 	rte_rcu_qsbr_thread_online(qsbr, lc->worker);
 	while (!__atomic_load_n(&lc->stop, __ATOMIC_RELAXED)) {
@@ -147,8 +255,11 @@ psw_worker_main(void *arg)
 		unsigned n = 0;
 
 		if (likely(t != NULL))
-			n = poll_queues(lc, t, &b);
+			n = poll_queues(lc, t, &b, start);
 		psw_worker_flush(lc);
+		if (lc->nb_parked > 0 && lc->stats.loops % PSW_PARKED_CHECK_LOOPS == 0)
+			check_parked(lc, 0);
+		lc->stats.parked = lc->nb_parked;
 		rte_rcu_qsbr_quiescent(qsbr, lc->worker);
 		lc->stats.loops++;
 		if (n > 0) {
@@ -163,5 +274,9 @@ psw_worker_main(void *arg)
 	}
 	rte_rcu_qsbr_thread_offline(qsbr, lc->worker);
 	rte_rcu_qsbr_thread_unregister(qsbr, lc->worker);
+	if (lc->epfd >= 0)
+		close(lc->epfd);
+	lc->epfd = -1;
+	lc->nb_parked = 0;
 	return 0;
 }

@@ -275,6 +275,49 @@ def kernel_pods_past_the_ethdev_wall(scope):
 
 
 @test
+def idle_kernel_pods_are_parked_and_a_first_frame_wakes_them(scope):
+    """Issue 14, idle ports: a kernel pod's socket without a frame for 10 ms
+    leaves the worker's polling for its epoll set. The first frame of an idle
+    pod (its ARP, then the ping) must still get through at once, whether the
+    worker busy-polls or sleeps when idle; a pod that went quiet parks again."""
+    for sleep_us in (0, 50):
+        sw = Switch(scope, "", workers="[1]", idle_sleep_us=sleep_us).start()
+        c = conf(sw, cniVersion="1.1.0")
+        pods = []
+        for i in range(12):
+            ns = Netns(scope)
+            rc, out = cni_call("ADD", c, container_id="idle-%d" % i, netns="/run/netns/" + ns.name)
+            check(rc == 0, "kernel pod %d: %s" % (i, out))
+            ns.sh("sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1")   # no router solicitations
+            pods.append((ns, out["ips"][0]["address"].split("/")[0]))
+
+        def worker():
+            return sw.ok("stats")["workers"][0]
+        deadline = time.time() + 10
+        while worker()["ports_parked"] < 12 and time.time() < deadline:
+            time.sleep(0.1)
+        w0 = worker()
+        check(w0["ports_parked"] == 12, "idle_sleep_us %d: 12 idle pods, %d parked" % (sleep_us, w0["ports_parked"]))
+        r = pods[0][0].sh("ping -c 1 -W 1 %s" % pods[11][1], check_rc=False)
+        check(r.returncode == 0 and "1 received" in r.stdout,
+              "idle_sleep_us %d: the first ping between idle pods was lost: %s" % (sleep_us, r.stdout))
+        w1 = worker()
+        check(w1["wakes"] >= w0["wakes"] + 2, "idle_sleep_us %d: two ports woke? %s -> %s" % (sleep_us, w0, w1))
+        sent, got = ping(pods[3][0], pods[7][1], count=20, interval=0.05)
+        check(got == sent, "idle_sleep_us %d: pod 3 -> 7 %d of %d" % (sleep_us, got, sent))
+        deadline = time.time() + 10
+        while worker()["ports_parked"] < 12 and time.time() < deadline:
+            time.sleep(0.1)
+        w2 = worker()
+        check(w2["ports_parked"] == 12 and w2["parks"] >= w1["parks"] + 4,
+              "idle_sleep_us %d: quiet pods park again: %s -> %s" % (sleep_us, w1, w2))
+        st = sw.ok("stats")
+        lost = {k: v for k, v in st["drops"].items() if v and k != "nd_ignored"}  # the pods' IPv6 start
+        check(not lost, "drops: %s" % lost)
+        sw.stop()
+
+
+@test
 def del_while_the_switch_is_down(scope):
     """Items 1 and 8: DEL succeeds while the switch is down or restarting:
     the pod's interface goes at once, the release is recorded, and the switch
