@@ -160,25 +160,33 @@ check_parked(struct psw_lcore *lc, uint64_t timeout_ns)
 }
 
 /*
- * A new table snapshot may list other ports: every parked port this worker
- * still has goes back to polling (its registration stays, one-shot, and
- * is re-armed if it parks again), so none is left parked and unlisted.
+ * A new table snapshot may list other ports. A parked port still listed
+ * with the same generation stays parked (armed in the set); any other
+ * parked state is dropped: a port gone from this worker is polled afresh if
+ * it comes back, and a late event for it finds nothing parked.
  */
 static void
-new_snapshot(struct psw_lcore *lc, const struct psw_tables *t, uint64_t now)
+new_snapshot(struct psw_lcore *lc, const struct psw_tables *t)
 {
+	const struct psw_worker_rxqs *qs = &t->workers[lc->worker];
+	uint8_t listed[PSW_MAX_PORTS] = { 0 };
 	unsigned i;
 
 	lc->tables_seen = t;
 	if (lc->nb_parked == 0)
 		return;
-	for (i = 0; i < PSW_MAX_PORTS; i++) {
-		if (lc->rxst[i].parked) {
-			lc->rxst[i].parked = 0;
-			lc->rxst[i].last_rx = now;
-		}
-	}
+	for (i = 0; i < qs->nb; i++)
+		if (lc->rxst[qs->rxq[i].port].gen == psw_ports[qs->rxq[i].port].gen)
+			listed[qs->rxq[i].port] = 1;
 	lc->nb_parked = 0;
+	for (i = 0; i < PSW_MAX_PORTS; i++) {
+		if (!lc->rxst[i].parked)
+			continue;
+		if (listed[i])
+			lc->nb_parked++;
+		else
+			lc->rxst[i].parked = 0;
+	}
 }
 
 static unsigned
@@ -188,7 +196,7 @@ poll_queues(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *
 	unsigned i, j, total = 0;
 
 	if (unlikely(t != lc->tables_seen))
-		new_snapshot(lc, t, now);
+		new_snapshot(lc, t);
 	for (i = 0; i < qs->nb; i++) {
 		const struct psw_rxq *q = &qs->rxq[i];
 		const struct psw_port *p = &psw_ports[q->port];
@@ -199,6 +207,7 @@ poll_queues(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *
 			/* a new port in this slot: the old one's socket was closed, and left the set */
 			rs->gen = p->gen;
 			rs->registered = 0;
+			rs->parked = 0;
 			rs->last_rx = now;
 		}
 		if (rs->parked)

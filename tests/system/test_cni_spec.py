@@ -298,6 +298,19 @@ def idle_kernel_pods_are_parked_and_a_first_frame_wakes_them(scope):
             time.sleep(0.1)
         w0 = worker()
         check(w0["ports_parked"] == 12, "idle_sleep_us %d: 12 idle pods, %d parked" % (sleep_us, w0["ports_parked"]))
+        # a pod added (a new table snapshot) leaves the parked ones parked
+        late = Netns(scope)
+        rc, out = cni_call("ADD", c, container_id="idle-late", netns="/run/netns/" + late.name)
+        check(rc == 0, "the 13th pod: %s" % out)
+        late.sh("sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1")
+        time.sleep(0.3)
+        w = worker()
+        # (the new pod's own port may park, wake on its first frame and park again)
+        check(w["ports_parked"] >= 12 and w["parks"] - w0["parks"] <= 3,
+              "idle_sleep_us %d: a new pod unparked the others: %s -> %s" % (sleep_us, w0, w))
+        rc, out = cni_call("DEL", c, container_id="idle-late")
+        check(rc == 0, "DEL of the 13th pod: %s" % out)
+        w0 = worker()
         r = pods[0][0].sh("ping -c 1 -W 1 %s" % pods[11][1], check_rc=False)
         check(r.returncode == 0 and "1 received" in r.stdout,
               "idle_sleep_us %d: the first ping between idle pods was lost: %s" % (sleep_us, r.stdout))
