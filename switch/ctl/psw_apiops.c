@@ -939,7 +939,7 @@ op_cni_add(struct psw_state *st, json_t *args)
 		release_ips(st, &a);
 		return psw_api_error(PSW_API_E_INTERNAL, "out of memory");
 	}
-	psw_state_save(st);
+	psw_state_log(st, &st->atts[idx], false);
 	return psw_api_ok(add_result(st, &st->atts[idx]));
 }
 
@@ -969,7 +969,7 @@ op_cni_attach(struct psw_state *st, json_t *args)
 				     json_string_value(json_object_get(args, "ifname")));
 	if (psw_state_attach(st, (unsigned)idx, msg, sizeof(msg)) < 0)
 		return psw_api_error(PSW_API_E_NO_RESOURCES, "%s", msg);
-	psw_state_save(st);
+	psw_state_log(st, &st->atts[idx], false);
 	return psw_api_ok(add_result(st, &st->atts[idx]));
 }
 
@@ -977,6 +977,7 @@ static json_t *
 op_cni_del(struct psw_state *st, json_t *args)
 {
 	json_t *err = NULL, *res;
+	struct psw_attachment gone;
 	char msg[PSW_ERR_MAX];
 	int idx = find_args(st, args, &err);
 
@@ -985,12 +986,13 @@ op_cni_del(struct psw_state *st, json_t *args)
 	if (idx < 0)
 		return psw_api_ok(json_pack("{s:b}", "removed", 0));
 	res = json_pack("{s:b, s:o}", "removed", 1, "attachment", attachment_json(st, &st->atts[idx]));
+	gone = st->atts[idx];
 	if (psw_state_remove_attachment(st, (unsigned)idx, msg, sizeof(msg)) < 0) {
 		json_decref(res);
 		return psw_api_error(PSW_API_E_INTERNAL, "cannot remove %s: %s (nothing changed)",
 				     st->atts[idx].port_name, msg);
 	}
-	psw_state_save(st);
+	psw_state_log(st, &gone, true);
 	return psw_api_ok(res);
 }
 

@@ -74,6 +74,9 @@ struct psw_state {
 	struct psw_attachment *atts;           /**< CNI attachments */
 	unsigned nb_atts, cap_atts;
 	char state_file[300];                  /**< where attachments are saved ("" = nowhere) */
+	int journal_fd;                        /**< <state_file>.journal, open for appends; valid if journal_open */
+	bool journal_open;
+	unsigned journal_len;                  /**< records in it since the last full save */
 	unsigned nb_workers;
 	/* worker polling (port, queue); fixed for the life of the port */
 	uint8_t rxq_owner[PSW_MAX_PORTS][PSW_MAX_WORKERS];

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -338,6 +339,9 @@ psw_state_fini(struct psw_state *st)
 	psw_tables_sync();
 	for (i = 0; i < PSW_MAX_PORTS; i++)
 		psw_port_destroy((uint16_t)i);
+	if (st->journal_open)
+		close(st->journal_fd);
+	st->journal_open = false;
 	if (st->has_cfg)
 		psw_config_free(&st->cfg);
 	st->has_cfg = false;

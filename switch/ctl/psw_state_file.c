@@ -101,7 +101,7 @@ sync_dir(const char *path)
 }
 
 int
-psw_state_save(const struct psw_state *st)
+psw_state_save(struct psw_state *st)
 {
 	char tmp[sizeof(st->state_file) + 8];
 	json_t *root, *list;
@@ -126,15 +126,84 @@ psw_state_save(const struct psw_state *st)
 		rc = -errno ? -errno : -EIO;
 	if (fd >= 0)
 		close(fd);
-	free(text);
 	if (rc == 0 && rename(tmp, st->state_file) < 0)
 		rc = -errno;
 	if (rc == 0)
 		rc = sync_dir(st->state_file);
+	/* the journal's records are in the file now: only then empty it */
+	if (rc == 0 && st->journal_open && (ftruncate(st->journal_fd, 0) < 0 || fsync(st->journal_fd) < 0))
+		rc = -errno;
+	if (rc == 0)
+		st->journal_len = 0;
 	if (rc < 0)
 		fprintf(stderr, "podswitch: cannot write %s: %s\n", st->state_file, strerror(-rc));
 	json_decref(root);
+	free(text);
 	return rc;
+}
+
+static void
+journal_path(const struct psw_state *st, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.journal", st->state_file);
+}
+
+/* Open <state_file>.journal for appends, emptied (a full save was just made). */
+static void
+journal_open(struct psw_state *st)
+{
+	char path[sizeof(st->state_file) + 8];
+	int fd;
+
+	journal_path(st, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0 || fsync(fd) < 0 || sync_dir(path) < 0) {
+		fprintf(stderr, "podswitch: cannot open %s: %s; each change rewrites %s\n", path,
+			strerror(errno), st->state_file);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	st->journal_fd = fd;
+	st->journal_open = true;
+	st->journal_len = 0;
+}
+
+int
+psw_state_log(struct psw_state *st, const struct psw_attachment *a, bool removed)
+{
+	json_t *rec;
+	char *line;
+	size_t n;
+	int rc = 0;
+
+	if (st->state_file[0] == '\0')
+		return 0;
+	/* compaction: the journal never outgrows the file it amends (amortised O(1) a change) */
+	if (!st->journal_open || st->journal_len >= (st->nb_atts > 64 ? st->nb_atts : 64))
+		return psw_state_save(st);
+	rec = removed ? json_pack("{s:{s:s, s:s}}", "del", "container_id", a->container_id,
+				  "ifname", a->ifname)
+		      : json_pack("{s:o}", "put", attachment_json(a));
+	line = rec == NULL ? NULL : json_dumps(rec, JSON_COMPACT);
+	json_decref(rec);
+	if (line == NULL)
+		return psw_state_save(st);
+	n = strlen(line);
+	line[n] = '\n';                         /* json_dumps leaves room for its NUL */
+	if (write_all(st->journal_fd, line, n + 1) < 0 || fdatasync(st->journal_fd) < 0)
+		rc = -errno;
+	free(line);
+	if (rc < 0) {
+		char path[sizeof(st->state_file) + 8];
+
+		journal_path(st, path, sizeof(path));
+		fprintf(stderr, "podswitch: cannot append to %s: %s; writing %s whole\n", path,
+			strerror(-rc), st->state_file);
+		return psw_state_save(st);
+	}
+	st->journal_len++;
+	return 0;
 }
 
 static int
@@ -192,6 +261,87 @@ release_addresses(struct psw_state *st, const struct psw_attachment *a)
 		psw_ipam_release(st->ipam, 6, a->ip6);
 }
 
+/* Index in list of the record for (container_id, ifname), or -1. */
+static ssize_t
+record_index(json_t *list, const char *cid, const char *ifname)
+{
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(list, i, o)
+		if (strcmp(json_string_value(json_object_get(o, "container_id")), cid) == 0 &&
+		    strcmp(json_string_value(json_object_get(o, "ifname")), ifname) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/*
+ * Replay <state_file>.journal onto list (records already checked): each
+ * line {"put": record} replaces or adds the record of its (container_id,
+ * ifname), {"del": {container_id, ifname}} removes it; replaying twice
+ * gives the same list. A last line without its newline is a write cut short
+ * (its change was never acknowledged) and is ignored. Returns the records
+ * replayed, or -1 with err filled.
+ */
+static int
+replay_journal(const struct psw_state *st, json_t *list, const char *what_to_do, char *err,
+	       size_t err_len)
+{
+	char path[sizeof(st->state_file) + 8];
+	struct psw_attachment a;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int nb = 0, lineno = 0;
+	FILE *f;
+
+	journal_path(st, path, sizeof(path));
+	f = fopen(path, "re");
+	if (f == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, err_len, "state journal %s cannot be read: %s; %s", path, strerror(errno),
+			 what_to_do);
+		return -1;
+	}
+	while ((len = getline(&line, &cap, f)) > 0) {
+		json_t *rec, *put, *del;
+		const char *cid, *ifname;
+		ssize_t i;
+
+		lineno++;
+		if (line[len - 1] != '\n')
+			break;                           /* torn last write */
+		rec = json_loadb(line, (size_t)len, 0, NULL);
+		put = json_object_get(rec, "put");
+		del = json_object_get(rec, "del");
+		cid = json_string_value(json_object_get(put ? put : del, "container_id"));
+		ifname = json_string_value(json_object_get(put ? put : del, "ifname"));
+		if (rec == NULL || (put == NULL) == (del == NULL) || cid == NULL || ifname == NULL ||
+		    (put != NULL && attachment_from(put, &a) < 0)) {
+			snprintf(err, err_len, "state journal %s: line %d is not a record of this "
+				 "version ({\"put\": attachment} or {\"del\": {container_id, ifname}}); %s",
+				 path, lineno, what_to_do);
+			json_decref(rec);
+			free(line);
+			fclose(f);
+			return -1;
+		}
+		i = record_index(list, cid, ifname);
+		if (put != NULL && i >= 0)
+			json_array_set(list, (size_t)i, put);
+		else if (put != NULL)
+			json_array_append(list, put);
+		else if (i >= 0)
+			json_array_remove(list, (size_t)i);
+		json_decref(rec);
+		nb++;
+	}
+	free(line);
+	fclose(f);
+	return nb;
+}
+
 /*
  * The records of the state file, or NULL with err filled: a file that
  * exists and cannot be read, is not JSON, is not of this version or holds
@@ -212,8 +362,15 @@ read_records(const struct psw_state *st, char *err, size_t err_len)
 
 	fd = open(st->state_file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		if (errno == ENOENT)
-			return json_array();     /* a first start */
+		if (errno == ENOENT) {
+			/* a first start, or one whose changes are all in the journal */
+			list = json_array();
+			if (replay_journal(st, list, what_to_do, err, err_len) < 0) {
+				json_decref(list);
+				return NULL;
+			}
+			return list;
+		}
 		snprintf(err, err_len, "state file %s cannot be read: %s; %s", st->state_file,
 			 strerror(errno), what_to_do);
 		return NULL;
@@ -243,6 +400,10 @@ read_records(const struct psw_state *st, char *err, size_t err_len)
 	}
 	json_incref(list);
 	json_decref(root);
+	if (replay_journal(st, list, what_to_do, err, err_len) < 0) {
+		json_decref(list);
+		return NULL;
+	}
 	return list;
 }
 
@@ -333,7 +494,6 @@ psw_state_load(struct psw_state *st, char *errbuf, size_t errbuf_len)
 	size_t i;
 	unsigned k;
 	char err[PSW_ERR_MAX];
-	bool dropped = false;
 
 	if (st->state_file[0] == '\0')
 		return 0;
@@ -354,14 +514,12 @@ psw_state_load(struct psw_state *st, char *errbuf, size_t errbuf_len)
 				psw_ipam_release(st->ipam, 4, a.ip4);   /* taken just above */
 			fprintf(stderr, "podswitch: state file: %s/%s's address is outside the pod CIDR "
 				"or taken twice, dropped\n", a.container_id, a.ifname);
-			dropped = true;
 			continue;
 		}
 		idx = psw_state_add_attachment(st, &a);
 		if (idx < 0) {
 			fprintf(stderr, "podswitch: out of memory restoring %s\n", a.container_id);
 			release_addresses(st, &a);
-			dropped = true;
 		}
 	}
 	json_decref(list);
@@ -382,10 +540,11 @@ psw_state_load(struct psw_state *st, char *errbuf, size_t errbuf_len)
 			continue;
 		}
 		psw_state_remove_attachment(st, k, err, sizeof(err));   /* the last moves to k */
-		dropped = true;
 	}
-	if (dropped)
-		psw_state_save(st);
+	/* one whole file to start from (the journal folded in, dropped records gone), then a
+	 * journal for the changes to come */
+	psw_state_save(st);
+	journal_open(st);
 	printf("podswitch: %u pod attachment(s) restored from %s\n", st->nb_atts, st->state_file);
 	return 0;
 }

@@ -1,20 +1,34 @@
 /*
- * The attachments on disk (psw_state_file.c, control thread): saved after
- * every change, read back at start.
+ * The attachments on disk (psw_state_file.c, control thread): a whole file
+ * (attachments.json) and a journal of the changes since it was written
+ * (attachments.json.journal, one fdatasync'd line a change), read back and
+ * folded together at start.
  */
 #ifndef PSW_STATE_FILE_H
 #define PSW_STATE_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct psw_state;
+struct psw_attachment;
 
 /**
  * Write the attachments to the state file atomically: a temporary file,
  * fsync, rename, fsync of the directory (so the rename survives a crash).
  * 0 or -errno.
  */
-int psw_state_save(const struct psw_state *st);
+int psw_state_save(struct psw_state *st);
+
+/**
+ * Record one attachment's change (a, as it is now; removed: it is gone) by
+ * appending a line to <state_file>.journal and fdatasync'ing it: constant
+ * cost whatever the number of pods. The journal is folded into the state
+ * file (psw_state_save) once it holds as many records as there are
+ * attachments (at least 64), and at every start. Falls back to a full
+ * save when the journal cannot be written. 0 or -errno.
+ */
+int psw_state_log(struct psw_state *st, const struct psw_attachment *a, bool removed);
 
 /**
  * Read the state file at start: reserve every recorded address, release

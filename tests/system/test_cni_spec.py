@@ -331,6 +331,66 @@ def idle_kernel_pods_are_parked_and_a_first_frame_wakes_them(scope):
 
 
 @test
+def state_journal_survives_a_crash(scope):
+    """Issue 14, ADD at 1,000 pods: each change is one fdatasync'd line of
+    attachments.json.journal, not a rewrite of the whole file. Killed (no
+    clean stop) after ADDs and a DEL, the switch restarts with exactly the
+    acknowledged pods and addresses; a write cut short at the end of the
+    journal is ignored; a damaged line in the middle stops the start,
+    naming the journal and the line."""
+    sw = Switch(scope, "", workers="[1]").start()
+    c = conf(sw, cniVersion="1.1.0")
+    journal = os.path.join(sw.state, "attachments.json.journal")
+    ips = {}
+    for i in range(4):
+        ns = Netns(scope)
+        rc, out = cni_call("ADD", c, container_id="j-%d" % i, netns="/run/netns/" + ns.name)
+        check(rc == 0, "ADD j-%d: %s" % (i, out))
+        ips["j-%d" % i] = out["ips"][0]["address"]
+    check(cni_call("DEL", c, container_id="j-1")[0] == 0, "DEL j-1")
+    del ips["j-1"]
+    with open(journal) as f:
+        lines = f.read().splitlines()
+    check(len(lines) == 9 and json.loads(lines[-1]) == {"del": {"container_id": "j-1", "ifname": "eth0"}},
+          "journal: 4 ADDs (record, attach) and a DEL, one line each: %s" % lines)
+    sw.kill()
+
+    def restart(name):
+        s2 = Switch(scope, "", workers="[1]", name=name, sock=sw.sock, state=sw.state)
+        try:
+            s2.start()
+        except Exception:
+            s2.kill()
+            return s2, False
+        return s2, True
+
+    def attachments(s2):
+        return {i["container_id"]: i["ip4"] for i in s2.ok("get", {"kind": "attachments"})["items"]}
+    sw2, up = restart("after-kill")
+    check(up, "no restart after a kill:\n%s" % sw2.text()[-1500:])
+    got = attachments(sw2)
+    check(got == {k: v.split("/")[0] for k, v in ips.items()} or got == ips,
+          "restored after the kill: %s, acknowledged: %s" % (got, ips))
+    check(os.path.getsize(journal) == 0, "the journal was not folded into the file at start")
+    ns = Netns(scope)
+    rc, out = cni_call("ADD", c, container_id="j-4", netns="/run/netns/" + ns.name)
+    check(rc == 0 and out["ips"][0]["address"] not in ips.values(), "ADD after restart: %s" % out)
+    sw2.kill()
+    with open(journal, "a") as f:
+        f.write('{"put": {"container_id": "j-torn", "ifn')        # a write cut short
+    sw3, up = restart("torn")
+    check(up and "j-torn" not in attachments(sw3) and "j-4" in attachments(sw3),
+          "a torn last line: up %s, %s" % (up, sw3.text()[-800:] if not up else attachments(sw3)))
+    sw3.kill()
+    with open(journal, "a") as f:
+        f.write('{"put": {"container_id": "x"}}\n{"del": {"container_id": "j-0", "ifname": "eth0"}}\n')
+    sw4, up = restart("damaged")
+    text = sw4.text()
+    check(not up and journal in text and "line 1" in text and "move it aside" in text,
+          "a damaged journal line: up %s\n%s" % (up, text[-1500:]))
+
+
+@test
 def del_while_the_switch_is_down(scope):
     """Items 1 and 8: DEL succeeds while the switch is down or restarting:
     the pod's interface goes at once, the release is recorded, and the switch
