@@ -17,6 +17,7 @@
 #include <rte_eth_ring.h>
 #include <rte_eth_vhost.h>
 #include <rte_ethdev.h>
+#include <rte_jhash.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -90,14 +91,50 @@ psw_port_layer_fini(void)
 	}
 }
 
+/*
+ * Ports by name: chains of slot indexes from a bucket array, so that the
+ * control plane's lookups (every attachment, every pod of a policy
+ * compile) stay constant-time at 1,000 pods. Control thread only.
+ */
+#define NAME_BUCKETS (2 * PSW_MAX_PORTS)
+static int16_t name_head[NAME_BUCKETS];      /* slot + 1; 0: empty */
+static int16_t name_next[PSW_MAX_PORTS];     /* slot + 1; 0: end */
+
+static unsigned
+name_bucket(const char *name)
+{
+	return rte_jhash(name, strlen(name), 0) % NAME_BUCKETS;
+}
+
+static void
+name_index_add(unsigned slot)
+{
+	unsigned b = name_bucket(psw_ports[slot].name);
+
+	name_next[slot] = name_head[b];
+	name_head[b] = (int16_t)(slot + 1);
+}
+
+static void
+name_index_del(unsigned slot)
+{
+	int16_t *link = &name_head[name_bucket(psw_ports[slot].name)];
+
+	while (*link != 0 && *link != (int16_t)(slot + 1))
+		link = &name_next[*link - 1];
+	if (*link != 0)
+		*link = name_next[slot];
+	name_next[slot] = 0;
+}
+
 int
 psw_port_find(const char *name)
 {
-	unsigned i;
+	int16_t s;
 
-	for (i = 0; i < PSW_MAX_PORTS; i++)
-		if (psw_ports[i].in_use && strcmp(psw_ports[i].name, name) == 0)
-			return (int)i;
+	for (s = name_head[name_bucket(name)]; s != 0; s = name_next[s - 1])
+		if (psw_ports[s - 1].in_use && strcmp(psw_ports[s - 1].name, name) == 0)
+			return s - 1;
 	return -ENOENT;
 }
 
@@ -620,6 +657,7 @@ psw_port_create(const struct psw_port_conf *c, char *err, size_t err_len)
 		if (rc < 0)
 			return rc;
 		p->in_use = true;
+		name_index_add(i);
 		return (int)i;
 	}
 	rc = port_attach(p, i, err, err_len);
@@ -630,6 +668,7 @@ psw_port_create(const struct psw_port_conf *c, char *err, size_t err_len)
 		return rc;
 	}
 	p->in_use = true;
+	name_index_add(i);
 	return (int)i;
 }
 
@@ -647,5 +686,6 @@ psw_port_destroy(uint16_t index)
 	} else {
 		port_detach(p);
 	}
+	name_index_del(index);
 	p->in_use = false;
 }

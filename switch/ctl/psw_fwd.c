@@ -227,20 +227,20 @@ psw_fwd_plan_free(struct psw_tables *t)
 static void
 unwanted_ports(const struct psw_state *st, const struct psw_config *cfg, bool *removed)
 {
+	bool wanted[PSW_MAX_PORTS] = { false };
 	unsigned p, i;
+	int idx;
 
-	for (p = 0; p < PSW_MAX_PORTS; p++) {
-		bool wanted = false;
-
-		if (!psw_ports[p].in_use || removed[p])
-			continue;
-		for (i = 0; i < cfg->nb_ports && !wanted; i++)
-			wanted = strcmp(cfg->ports[i].name, psw_ports[p].name) == 0;
-		for (i = 0; i < st->nb_atts && !wanted; i++)
-			wanted = st->atts[i].attached &&
-				 strcmp(st->atts[i].port_name, psw_ports[p].name) == 0;
-		removed[p] = !wanted;
-	}
+	/* by name lookups, not names against names: linear in ports + pods */
+	for (i = 0; i < cfg->nb_ports; i++)
+		if ((idx = psw_port_find(cfg->ports[i].name)) >= 0)
+			wanted[idx] = true;
+	for (i = 0; i < st->nb_atts; i++)
+		if (st->atts[i].attached && (idx = psw_port_find(st->atts[i].port_name)) >= 0)
+			wanted[idx] = true;
+	for (p = 0; p < PSW_MAX_PORTS; p++)
+		if (psw_ports[p].in_use && !removed[p])
+			removed[p] = !wanted[p];
 }
 
 void
