@@ -509,9 +509,10 @@ static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 		{ "tx_desc", 64, 4096, true },
 		{ "conntrack", 1024, 16777216, false },
 		{ "conntrack_per_port", 0, 16777216, false },
+		{ "pods", 1, 65536, false },
 	};
 	struct psw_config *cfg = ctx->cfg;
-	long long values[7];
+	long long values[8];
 
 	values[0] = cfg->limits.mbufs;
 	values[1] = cfg->limits.max_pods;
@@ -520,7 +521,8 @@ static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 	values[4] = cfg->limits.tx_desc;
 	values[5] = cfg->limits.conntrack;
 	values[6] = -1;                          /* unset: a quarter of conntrack */
-	for (unsigned i = 0; i < 7; i++) {
+	values[7] = -1;                          /* pods: max_pods's name in issue 14; unset: max_pods */
+	for (unsigned i = 0; i < 8; i++) {
 		int rc = psw_cfg_opt_int(ctx, limits, "limits", keys[i].name, keys[i].min,
 					 keys[i].max, &values[i]);
 
@@ -531,6 +533,12 @@ static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 					    "limits.%s %lld must be a power of two (64..4096)",
 					    keys[i].name, values[i]);
 	}
+	if (values[7] >= 0 && psw_cfg_member(limits, "max_pods") != NULL && values[7] != values[1])
+		return psw_cfg_fail(ctx, psw_cfg_member(limits, "pods"),
+				    "limits.pods %lld and limits.max_pods %lld (the same limit, its older "
+				    "name) differ; give one of them", values[7], values[1]);
+	if (values[7] >= 0)
+		values[1] = values[7];
 	cfg->limits.mbufs = (unsigned)values[0];
 	cfg->limits.max_pods = (unsigned)values[1];
 	cfg->limits.max_routes = (unsigned)values[2];
@@ -555,7 +563,8 @@ static const char *const node_keys[] = {
 };
 static const char *const api_keys[] = { "socket", "group", "sockets_dir", "state_dir", NULL };
 static const char *const limits_keys[] = {
-	"mbufs", "max_pods", "max_routes", "rx_desc", "tx_desc", "conntrack", "conntrack_per_port", NULL
+	"mbufs", "pods", "max_pods", "max_routes", "rx_desc", "tx_desc", "conntrack", "conntrack_per_port",
+	NULL
 };
 
 static int parse_root(struct psw_cfg_ctx *ctx, const config_setting_t *root)

@@ -33,7 +33,7 @@ static const char default_text[] =
 	"};\n"
 	"limits = {\n"
 	"  mbufs = 16384;\n"
-	"  max_pods = 1024;\n"
+	"  pods = 1024;\n"
 	"  max_routes = 1024;\n"
 	"  conntrack = 262144;\n"
 	"  rx_desc = 1024;\n"

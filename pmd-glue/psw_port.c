@@ -17,7 +17,6 @@
 #include <rte_eth_ring.h>
 #include <rte_eth_vhost.h>
 #include <rte_ethdev.h>
-#include <rte_jhash.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -100,10 +99,15 @@ psw_port_layer_fini(void)
 static int16_t name_head[NAME_BUCKETS];      /* slot + 1; 0: empty */
 static int16_t name_next[PSW_MAX_PORTS];     /* slot + 1; 0: end */
 
+/* FNV-1a, a byte at a time: names are short, unaligned, and end at their NUL */
 static unsigned
 name_bucket(const char *name)
 {
-	return rte_jhash(name, strlen(name), 0) % NAME_BUCKETS;
+	uint32_t h = 2166136261u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (uint8_t)*name) * 16777619u;
+	return h % NAME_BUCKETS;
 }
 
 static void

@@ -823,7 +823,7 @@ cmd_status(struct cni *c)
 	else if (json_object_get(cap, "pods_free") != NULL &&
 		 json_integer_value(json_object_get(cap, "pods_free")) <= 0)
 		rc = cni_error(c, CNI_E_NOT_AVAILABLE, NULL, "podswitch cannot take a new pod: it holds "
-			       "its maximum of %" JSON_INTEGER_FORMAT " pods (limits.max_pods)",
+			       "its maximum of %" JSON_INTEGER_FORMAT " pods (limits.pods)",
 			       json_integer_value(json_object_get(json_object_get(json_object_get(res,
 				       "limits"), "pods"), "max")));
 	else if (json_integer_value(json_object_get(cap, "ports_free")) <= 0)

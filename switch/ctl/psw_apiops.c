@@ -873,7 +873,7 @@ op_cni_add(struct psw_state *st, json_t *args)
 				     "DEL it first", cid, ifname, st->atts[idx].port_name);
 	if (nb_pods(st) >= st->cfg.limits.max_pods)
 		return psw_api_error(PSW_API_E_NO_RESOURCES, "podswitch holds at most %u pods "
-				     "(limits.max_pods); %u are attached or configured",
+				     "(limits.pods); %u are attached or configured",
 				     st->cfg.limits.max_pods, nb_pods(st));
 	memset(&a, 0, sizeof(a));
 	snprintf(a.network, sizeof(a.network), "%s", network ? network : "");

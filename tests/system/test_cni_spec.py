@@ -541,10 +541,10 @@ def chained_with_the_reference_plugins(scope):
 
 @test
 def pod_limit_is_a_clear_error(scope):
-    """Issue 14 (limits): past limits.max_pods an ADD is refused before anything
+    """Issue 14 (limits): past limits.pods an ADD is refused before anything
     is made (no veth, no address, no record), STATUS is code 50 naming the
     limit, `podswitchctl status` shows used / maximum; a DEL makes room."""
-    sw = Switch(scope, "limits = { max_pods = 3; };\n", workers="[1]").start()
+    sw = Switch(scope, "limits = { pods = 3; };\n", workers="[1]").start()
     c = conf(sw, cniVersion="1.1.0")
     before = veths()
     pods = []
@@ -558,13 +558,13 @@ def pod_limit_is_a_clear_error(scope):
     free = st["pod_capacity"]["ipv4_free"]
     ns = Netns(scope)
     rc, out = cni_call("ADD", c, container_id="lim-x", netns="/run/netns/" + ns.name)
-    check(rc == 1 and "at most 3 pods (limits.max_pods)" in out["msg"], "the 4th ADD: %s" % out)
+    check(rc == 1 and "at most 3 pods (limits.pods)" in out["msg"], "the 4th ADD: %s" % out)
     st = sw.ok("status")
     check(st["attachments"] == 3 and st["pod_capacity"]["ipv4_free"] == free, "the refused ADD took: %s" % st)
     check(len(veths() - before) == 3, "a veth of the refused ADD: %s" % (veths() - before))
     check(ns.sh("ip link show eth0", check_rc=False).returncode != 0, "eth0 in the refused pod")
     rc, out = cni_call("STATUS", c, container_id=None, ifname=None)
-    check(rc == 1 and out["code"] == 50 and "limits.max_pods" in out["msg"], "STATUS at the limit: %s" % out)
+    check(rc == 1 and out["code"] == 50 and "limits.pods" in out["msg"], "STATUS at the limit: %s" % out)
     text = run([os.path.join(CNI_PLUGIN_DIR, "podswitchctl"), "-s", sw.sock, "status"]).stdout
     check("limit pods       3 / 3" in text and "limit fds" in text and "limit mbufs" in text,
           "podswitchctl status:\n%s" % text)

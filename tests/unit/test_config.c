@@ -117,7 +117,7 @@ static void test_unknown_keys(void)
 	FAIL_MSG("workers = {\n  core = [ 0 ];\n};\n", 2, "workers.core", "cores, idle_sleep_us");
 	FAIL_MSG("node = {\n  podcidr = \"10.0.0.0/8\";\n};\n", 2, "node.podcidr", "pod_cidr");
 	FAIL_MSG("api = {\n  path = \"/x\";\n};\n", 2, "api.path", "socket");
-	FAIL_MSG("limits = {\n  pods = 1;\n};\n", 2, "limits.pods", "max_pods");
+	FAIL_MSG("limits = {\n  max_pod = 1;\n};\n", 2, "limits.max_pod", "max_pods");
 }
 
 static void test_eal(void)
@@ -286,6 +286,17 @@ static void test_limits(void)
 	FAIL("limits = {\n mbufs = \"1k\";\n};", 2, "limits.mbufs must be an integer");
 	FAIL("limits = {\n max_pods = 0;\n};", 2, "limits.max_pods 0 is out of range");
 	FAIL("limits = {\n max_pods = 65537;\n};", 2, "limits.max_pods 65537 is out of range");
+	/* limits.pods: the name for max_pods; both given must agree */
+	FAIL("limits = {\n max_pods = 10;\n pods = 20;\n};", 3, "limits.pods 20 and limits.max_pods 10");
+	FAIL("limits = {\n pods = 0;\n};", 2, "limits.pods 0 is out of range");
+	if (OK("limits = { pods = 20; };")) {
+		CU_ASSERT_EQUAL(cfg.limits.max_pods, 20);
+		psw_config_free(&cfg);
+	}
+	if (OK("limits = { pods = 30; max_pods = 30; };")) {
+		CU_ASSERT_EQUAL(cfg.limits.max_pods, 30);
+		psw_config_free(&cfg);
+	}
 	FAIL("limits = {\n max_routes = 0;\n};", 2, "limits.max_routes 0 is out of range");
 	FAIL("limits = {\n max_routes = 1000001;\n};", 2, "limits.max_routes 1000001 is out of range");
 	FAIL("limits = {\n rx_desc = 100;\n};", 2, "limits.rx_desc 100 must be a power of two");
