@@ -177,18 +177,37 @@ psw_sockport_rx(struct psw_sockport *sp, struct rte_mempool *mp, struct rte_mbuf
 	return got;
 }
 
+/* Have the kernel send what waits in the TX ring. */
+static inline void
+tx_kick(struct psw_sockport *sp)
+{
+	(void)sendto(sp->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+}
+
 uint16_t
 psw_sockport_tx(struct psw_sockport *sp, struct rte_mbuf **pkts, uint16_t n)
 {
 	uint16_t sent = 0;
+	bool kicked = false;
 
 	while (sent < n) {
 		struct tpacket2_hdr *h = tx_slot(sp, sp->tx_next);
 		struct rte_mbuf *m = pkts[sent];
 		unsigned status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
 
-		if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT)
-			break;                   /* the ring is full: the kernel has not sent yet */
+		if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT) {
+			/*
+			 * The ring is full: the kernel has not sent yet. Frames
+			 * a kick could not send (the interface was down: ENETDOWN)
+			 * wait here, and only a kick sends them: kick once, and
+			 * look again, or a full ring would stay full for good.
+			 */
+			if (kicked)
+				break;
+			tx_kick(sp);
+			kicked = true;
+			continue;
+		}
 		if (unlikely(m->pkt_len > sp->frame_size - TX_DATA_OFFSET)) {
 			sp->tx_oversize++;
 			rte_pktmbuf_free(m);
@@ -210,7 +229,7 @@ psw_sockport_tx(struct psw_sockport *sp, struct rte_mbuf **pkts, uint16_t n)
 		sent++;
 	}
 	if (sent > 0)
-		(void)sendto(sp->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+		tx_kick(sp);
 	return sent;
 }
 

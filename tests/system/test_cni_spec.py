@@ -330,6 +330,57 @@ def idle_kernel_pods_are_parked_and_a_first_frame_wakes_them(scope):
         sw.stop()
 
 
+def two_kernel_pods(scope, sw, c, names):
+    """Kernel pods through CNI ADD: {name: (netns, ip4, host_ifname, port)}."""
+    pods = {}
+    for name in names:
+        ns = Netns(scope)
+        rc, out = cni_call("ADD", c, container_id=name, netns="/run/netns/" + ns.name)
+        check(rc == 0, "kernel pod %s: %s" % (name, out))
+        ns.sh("sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1")
+        pods[name] = [ns, out["ips"][0]["address"].split("/")[0]]
+    for i in sw.ok("get", {"kind": "attachments"})["items"]:
+        if i["container_id"] in pods:
+            pods[i["container_id"]] += [i["host_ifname"], i["port"]]
+    return pods
+
+
+def port_stats(sw, port):
+    return [p for p in sw.ok("stats")["ports"] if p["name"] == port][0]
+
+
+@test
+def kernel_pod_tx_ring_comes_back_after_its_link_was_down(scope):
+    """Frames for a kernel pod whose host end is down stay in the socket's
+    TX ring (the kernel's send answers ENETDOWN). Once the ring is full, the
+    pod must get its frames again when the link comes back: the switch has to
+    ask the kernel to send what waits, not stop at a full ring for good."""
+    sw = Switch(scope, "", workers="[1]").start()
+    c = conf(sw, cniVersion="1.1.0")
+    pods = two_kernel_pods(scope, sw, c, ("txa", "txb"))
+    a, b = pods["txa"], pods["txb"]
+    sent, got = ping(a[0], b[1], count=2)
+    check(got == sent, "before: txa reached txb %d of %d times" % (got, sent))
+    run(["ip", "link", "set", b[2], "down"])
+    try:
+        # more frames for txb than its TX ring holds (256), paced for the switch's RX ring
+        a[0].sh("python3 -c \"import socket, time\n"
+                "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                "for i in range(600):\n"
+                "    s.sendto(b'x' * 64, ('%s', 9))\n"
+                "    time.sleep(0.001 if (i & 31) == 31 else 0)\n\"" % b[1])
+        time.sleep(0.2)
+        st = port_stats(sw, b[3])
+        check(st["tx_drop"] > 0, "the TX ring of txb never filled: %s" % st)
+    finally:
+        run(["ip", "link", "set", b[2], "up"])
+    time.sleep(1)
+    sent, got = ping(a[0], b[1], count=5)
+    check(got > 0, "txb's link is back, and txa reached it %d of %d times (its TX ring stays full)"
+          % (got, sent))
+    sw.stop()
+
+
 @test
 def state_journal_survives_a_crash(scope):
     """Issue 14, ADD at 1,000 pods: each change is one fdatasync'd line of
