@@ -177,11 +177,18 @@ psw_sockport_rx(struct psw_sockport *sp, struct rte_mempool *mp, struct rte_mbuf
 	return got;
 }
 
-/* Have the kernel send what waits in the TX ring. */
+/*
+ * Have the kernel send what waits in the TX ring. An interface that went
+ * down left ENETDOWN pending on the socket (sk_err), and the first send
+ * after it came back up reports that and sends nothing: the frames would
+ * wait for the next frame to this pod. So an ENETDOWN is asked once more;
+ * a second one is an interface that is down now.
+ */
 static inline void
 tx_kick(struct psw_sockport *sp)
 {
-	(void)sendto(sp->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+	if (sendto(sp->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno == ENETDOWN)
+		(void)sendto(sp->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
 }
 
 uint16_t

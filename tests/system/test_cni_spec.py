@@ -382,6 +382,28 @@ def kernel_pod_tx_ring_comes_back_after_its_link_was_down(scope):
 
 
 @test
+def kernel_pod_first_frame_after_its_link_came_back(scope):
+    """A host end taken down and up leaves ENETDOWN pending on the switch's
+    socket; the first send after it reports that error and sends nothing.
+    The first frame for the pod once its link is back must still go at once
+    (a lone ping, nothing after it to push it out)."""
+    sw = Switch(scope, "", workers="[1]").start()
+    c = conf(sw, cniVersion="1.1.0")
+    pods = two_kernel_pods(scope, sw, c, ("upa", "upb"))
+    a, b = pods["upa"], pods["upb"]
+    sent, got = ping(a[0], b[1], count=2)
+    check(got == sent, "before: upa reached upb %d of %d times" % (got, sent))
+    run(["ip", "link", "set", b[2], "down"])
+    run(["ip", "link", "set", b[2], "up"])
+    time.sleep(1)
+
+    r = a[0].sh("ping -c 1 -W 3 %s" % b[1], check_rc=False)
+    check(r.returncode == 0 and "1 received" in r.stdout,
+          "the first ping after upb's link came back was lost: %s" % r.stdout)
+    sw.stop()
+
+
+@test
 def state_journal_survives_a_crash(scope):
     """Issue 14, ADD at 1,000 pods: each change is one fdatasync'd line of
     attachments.json.journal, not a rewrite of the whole file. Killed (no
