@@ -386,7 +386,8 @@ def kernel_pod_first_frame_after_its_link_came_back(scope):
     """A host end taken down and up leaves ENETDOWN pending on the switch's
     socket; the first send after it reports that error and sends nothing.
     The first frame for the pod once its link is back must still go at once
-    (a lone ping, nothing after it to push it out)."""
+    (a lone ping, nothing after it to push it out), and the idle port must
+    stay parked, not woken over and over by the pending error."""
     sw = Switch(scope, "", workers="[1]").start()
     c = conf(sw, cniVersion="1.1.0")
     pods = two_kernel_pods(scope, sw, c, ("upa", "upb"))
@@ -397,6 +398,13 @@ def kernel_pod_first_frame_after_its_link_came_back(scope):
     run(["ip", "link", "set", b[2], "up"])
     time.sleep(1)
 
+    def worker():
+        return sw.ok("stats")["workers"][0]
+    w0 = worker()
+    time.sleep(1)
+    w1 = worker()
+    check(w1["parks"] - w0["parks"] <= 2, "two idle pods parked %d times in a second after a link "
+          "went down and up" % (w1["parks"] - w0["parks"]))
     r = a[0].sh("ping -c 1 -W 3 %s" % b[1], check_rc=False)
     check(r.returncode == 0 and "1 received" in r.stdout,
           "the first ping after upb's link came back was lost: %s" % r.stdout)
