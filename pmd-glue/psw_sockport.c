@@ -73,6 +73,16 @@ psw_sockport_open(const char *ifname, char *err, size_t err_len)
 		goto out;
 	}
 	(void)setsockopt(sp->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	/*
+	 * A frame the kernel refuses (longer than the interface's MTU) is
+	 * skipped, not left as TP_STATUS_WRONG_FORMAT: without this the kernel
+	 * stops at that slot and every later frame waits behind it until the
+	 * ring comes round to it again, 255 frames later.
+	 */
+	if (setsockopt(sp->fd, SOL_PACKET, PACKET_LOSS, &one, sizeof(one)) < 0) {
+		fail(err, err_len, ifname, "PACKET_LOSS");
+		goto out;
+	}
 	sp->frame_size = FRAME_SIZE;
 	sp->rx_frames = RX_FRAMES;
 	sp->tx_frames = TX_FRAMES;

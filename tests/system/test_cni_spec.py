@@ -412,6 +412,24 @@ def kernel_pod_first_frame_after_its_link_came_back(scope):
 
 
 @test
+def kernel_pod_frame_over_its_mtu_holds_nothing_back(scope):
+    """A frame longer than the host end's MTU is refused by the kernel. The
+    frames after it in the pod's TX ring must still go at once, not wait for
+    the ring to come round to the refused slot (255 frames later)."""
+    sw = Switch(scope, "", workers="[1]").start()
+    c = conf(sw, cniVersion="1.1.0")
+    pods = two_kernel_pods(scope, sw, c, ("mtua", "mtub"))
+    a, b = pods["mtua"], pods["mtub"]
+    sent, got = ping(a[0], b[1], count=2)
+    check(got == sent, "before: mtua reached mtub %d of %d times" % (got, sent))
+    run(["ip", "link", "set", b[2], "mtu", "1400"])
+    a[0].sh("ping -c 1 -W 1 -s 1450 %s" % b[1], check_rc=False)     # refused by the kernel
+    sent, got = ping(a[0], b[1], count=5)
+    check(got == sent, "after one frame over mtub's MTU, mtua reached it %d of %d times" % (got, sent))
+    sw.stop()
+
+
+@test
 def state_journal_survives_a_crash(scope):
     """Issue 14, ADD at 1,000 pods: each change is one fdatasync'd line of
     attachments.json.journal, not a rewrite of the whole file. Killed (no
