@@ -490,6 +490,52 @@ def state_journal_survives_a_crash(scope):
 
 
 @test
+def state_journal_keeps_changes_while_the_file_cannot_be_written(scope):
+    """The journal's records are the only copy of the changes since the
+    state file was written. When the file cannot be written (here a
+    directory in the way of its temporary file; a full disk alike), a
+    start must not empty the journal it could not fold, and a compaction
+    that fails must still journal the change: after a kill and a start with
+    the file writable again, every acknowledged pod is there."""
+    sw = Switch(scope, "", workers="[1]").start()
+    c = conf(sw, cniVersion="1.1.0")
+    tmp = os.path.join(sw.state, "attachments.json.tmp")
+    acked = set()
+
+    def add(cid):
+        ns = Netns(scope)
+        rc, out = cni_call("ADD", c, container_id=cid, netns="/run/netns/" + ns.name)
+        check(rc == 0, "ADD %s: %s" % (cid, out))
+        acked.add(cid)
+    add("w-first")
+    sw.kill()
+    with open(os.path.join(sw.state, "attachments.json.journal"), "a") as f:
+        f.write('{"put": {"container_id": "w-torn", "ifn')     # a write cut short by the kill
+    os.mkdir(tmp)                           # every full save fails from here
+    scope.defer(lambda: os.path.isdir(tmp) and os.rmdir(tmp))
+
+    def start(name):
+        s2 = Switch(scope, "", workers="[1]", name=name, sock=sw.sock, state=sw.state)
+        try:
+            s2.start()
+        except Exception:
+            s2.kill()
+            check(False, "no start (%s):\n%s" % (name, s2.text()[-1500:]))
+        return s2
+    sw2 = start("unwritable")
+    # two records an ADD: past the 64 records that make a compaction
+    for i in range(34):
+        add("w-%d" % i)
+    sw2.kill()
+    os.rmdir(tmp)
+    sw3 = start("writable")
+    got = {i["container_id"] for i in sw3.ok("get", {"kind": "attachments"})["items"]}
+    check(got == acked, "acknowledged but lost: %s; not acknowledged: %s"
+          % (sorted(acked - got), sorted(got - acked)))
+    sw3.stop()
+
+
+@test
 def del_while_the_switch_is_down(scope):
     """Items 1 and 8: DEL succeeds while the switch is down or restarting:
     the pod's interface goes at once, the release is recorded, and the switch
