@@ -183,6 +183,7 @@ psw_state_log(struct psw_state *st, const struct psw_attachment *a, bool removed
 {
 	json_t *rec;
 	char *line;
+	off_t end;
 	size_t n;
 	int rc = 0;
 
@@ -203,12 +204,17 @@ psw_state_log(struct psw_state *st, const struct psw_attachment *a, bool removed
 		return psw_state_save(st);
 	n = strlen(line);
 	line[n] = '\n';                         /* json_dumps leaves room for its NUL */
-	if (write_all(st->journal_fd, line, n + 1) < 0 || fdatasync(st->journal_fd) < 0)
+	end = lseek(st->journal_fd, 0, SEEK_END);
+	if (end < 0 || write_all(st->journal_fd, line, n + 1) < 0 || fdatasync(st->journal_fd) < 0)
 		rc = -errno;
 	free(line);
 	if (rc < 0) {
 		char path[sizeof(st->state_file) + 8];
 
+		/* a part of the line written (the disk full) would be a damaged line
+		 * once the next record follows it: it goes */
+		if (end >= 0 && ftruncate(st->journal_fd, end) < 0)
+			fprintf(stderr, "podswitch: cannot cut a partial record off %s\n", st->state_file);
 		journal_path(st, path, sizeof(path));
 		fprintf(stderr, "podswitch: cannot append to %s: %s; writing %s whole\n", path,
 			strerror(-rc), st->state_file);

@@ -536,6 +536,46 @@ def state_journal_keeps_changes_while_the_file_cannot_be_written(scope):
 
 
 @test
+def state_journal_survives_a_full_disk(scope):
+    """A record appended to the journal on a full disk may be written in
+    part. What is left of it must not stay: the next record, appended after
+    it once there is room again, would make it a damaged line in the middle
+    of the journal, and the switch would refuse to start."""
+    mnt = scope.path("small-disk")
+    os.mkdir(mnt)
+    run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt])
+    scope.defer(lambda: run(["umount", "-l", mnt], check_rc=False))
+    state = os.path.join(mnt, "state")
+    sw = Switch(scope, "", workers="[1]", state=state).start()
+    c = conf(sw, cniVersion="1.1.0")
+    journal = os.path.join(state, "attachments.json.journal")
+    filler = os.path.join(mnt, "filler")
+    n = [0]
+
+    def add():
+        ns = Netns(scope)
+        rc, out = cni_call("ADD", c, container_id="f-%d" % n[0], netns="/run/netns/" + ns.name)
+        n[0] += 1
+        return rc, out
+    check(add()[0] == 0, "ADD on a disk with room")
+    run("dd if=/dev/zero of=%s bs=4k >/dev/null 2>&1" % filler, check_rc=False)   # the disk is full
+    size = os.path.getsize(journal)
+    for _ in range(12):                     # records across a page boundary: one is cut short
+        add()
+    check(os.path.getsize(journal) > size, "nothing reached the journal on the full disk")
+    os.unlink(filler)
+    check(add()[0] == 0, "ADD once there is room again")
+    sw.kill()
+    sw2 = Switch(scope, "", workers="[1]", name="after-full", sock=sw.sock, state=state)
+    try:
+        sw2.start()
+    except Exception:
+        sw2.kill()
+        check(False, "no start after the disk was full:\n%s" % sw2.text()[-1500:])
+    sw2.stop()
+
+
+@test
 def del_while_the_switch_is_down(scope):
     """Items 1 and 8: DEL succeeds while the switch is down or restarting:
     the pod's interface goes at once, the release is recorded, and the switch
