@@ -73,6 +73,16 @@ psw_sockport_open(const char *ifname, char *err, size_t err_len)
 		goto out;
 	}
 	(void)setsockopt(sp->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	/*
+	 * A frame the kernel refuses (longer than the interface's MTU) is
+	 * skipped, not left as TP_STATUS_WRONG_FORMAT: without this the kernel
+	 * stops at that slot and every later frame waits behind it until the
+	 * ring comes round to it again, 255 frames later.
+	 */
+	if (setsockopt(sp->fd, SOL_PACKET, PACKET_LOSS, &one, sizeof(one)) < 0) {
+		fail(err, err_len, ifname, "PACKET_LOSS");
+		goto out;
+	}
 	sp->frame_size = FRAME_SIZE;
 	sp->rx_frames = RX_FRAMES;
 	sp->tx_frames = TX_FRAMES;
@@ -177,18 +187,44 @@ psw_sockport_rx(struct psw_sockport *sp, struct rte_mempool *mp, struct rte_mbuf
 	return got;
 }
 
+/*
+ * Have the kernel send what waits in the TX ring. An interface that went
+ * down left ENETDOWN pending on the socket (sk_err), and the first send
+ * after it came back up reports that and sends nothing: the frames would
+ * wait for the next frame to this pod. So an ENETDOWN is asked once more;
+ * a second one is an interface that is down now.
+ */
+static inline void
+tx_kick(struct psw_sockport *sp)
+{
+	if (sendto(sp->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno == ENETDOWN)
+		(void)sendto(sp->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+}
+
 uint16_t
 psw_sockport_tx(struct psw_sockport *sp, struct rte_mbuf **pkts, uint16_t n)
 {
 	uint16_t sent = 0;
+	bool kicked = false;
 
 	while (sent < n) {
 		struct tpacket2_hdr *h = tx_slot(sp, sp->tx_next);
 		struct rte_mbuf *m = pkts[sent];
 		unsigned status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
 
-		if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT)
-			break;                   /* the ring is full: the kernel has not sent yet */
+		if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT) {
+			/*
+			 * The ring is full: the kernel has not sent yet. Frames
+			 * a kick could not send (the interface was down: ENETDOWN)
+			 * wait here, and only a kick sends them: kick once, and
+			 * look again, or a full ring would stay full for good.
+			 */
+			if (kicked)
+				break;
+			tx_kick(sp);
+			kicked = true;
+			continue;
+		}
 		if (unlikely(m->pkt_len > sp->frame_size - TX_DATA_OFFSET)) {
 			sp->tx_oversize++;
 			rte_pktmbuf_free(m);
@@ -210,7 +246,7 @@ psw_sockport_tx(struct psw_sockport *sp, struct rte_mbuf **pkts, uint16_t n)
 		sent++;
 	}
 	if (sent > 0)
-		(void)sendto(sp->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+		tx_kick(sp);
 	return sent;
 }
 

@@ -148,15 +148,24 @@ journal_path(const struct psw_state *st, char *buf, size_t len)
 	snprintf(buf, len, "%s.journal", st->state_file);
 }
 
-/* Open <state_file>.journal for appends, emptied (a full save was just made). */
+/*
+ * Open <state_file>.journal for appends: emptied when a full save was just
+ * made (saved), else kept as it was read (its first keep_len bytes, the
+ * whole lines, with nb_records records): the file does not hold them.
+ */
 static void
-journal_open(struct psw_state *st)
+journal_open(struct psw_state *st, bool saved, off_t keep_len, unsigned nb_records)
 {
 	char path[sizeof(st->state_file) + 8];
 	int fd;
 
 	journal_path(st, path, sizeof(path));
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (saved ? O_TRUNC : 0), 0600);
+	/* a torn last line goes: a record appended after it would make it a damaged one */
+	if (fd >= 0 && !saved && ftruncate(fd, keep_len) < 0) {
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0 || fsync(fd) < 0 || sync_dir(path) < 0) {
 		fprintf(stderr, "podswitch: cannot open %s: %s; each change rewrites %s\n", path,
 			strerror(errno), st->state_file);
@@ -166,7 +175,7 @@ journal_open(struct psw_state *st)
 	}
 	st->journal_fd = fd;
 	st->journal_open = true;
-	st->journal_len = 0;
+	st->journal_len = saved ? 0 : nb_records;
 }
 
 int
@@ -174,14 +183,18 @@ psw_state_log(struct psw_state *st, const struct psw_attachment *a, bool removed
 {
 	json_t *rec;
 	char *line;
+	off_t end;
 	size_t n;
 	int rc = 0;
 
 	if (st->state_file[0] == '\0')
 		return 0;
-	/* compaction: the journal never outgrows the file it amends (amortised O(1) a change) */
-	if (!st->journal_open || st->journal_len >= (st->nb_atts > 64 ? st->nb_atts : 64))
+	if (!st->journal_open)
 		return psw_state_save(st);
+	/* compaction: the journal never outgrows the file it amends (amortised O(1) a change);
+	 * a compaction that fails leaves the journal as it was, and the change goes there */
+	if (st->journal_len >= (st->nb_atts > 64 ? st->nb_atts : 64) && psw_state_save(st) == 0)
+		return 0;
 	rec = removed ? json_pack("{s:{s:s, s:s}}", "del", "container_id", a->container_id,
 				  "ifname", a->ifname)
 		      : json_pack("{s:o}", "put", attachment_json(a));
@@ -191,12 +204,17 @@ psw_state_log(struct psw_state *st, const struct psw_attachment *a, bool removed
 		return psw_state_save(st);
 	n = strlen(line);
 	line[n] = '\n';                         /* json_dumps leaves room for its NUL */
-	if (write_all(st->journal_fd, line, n + 1) < 0 || fdatasync(st->journal_fd) < 0)
+	end = lseek(st->journal_fd, 0, SEEK_END);
+	if (end < 0 || write_all(st->journal_fd, line, n + 1) < 0 || fdatasync(st->journal_fd) < 0)
 		rc = -errno;
 	free(line);
 	if (rc < 0) {
 		char path[sizeof(st->state_file) + 8];
 
+		/* a part of the line written (the disk full) would be a damaged line
+		 * once the next record follows it: it goes */
+		if (end >= 0 && ftruncate(st->journal_fd, end) < 0)
+			fprintf(stderr, "podswitch: cannot cut a partial record off %s\n", st->state_file);
 		journal_path(st, path, sizeof(path));
 		fprintf(stderr, "podswitch: cannot append to %s: %s; writing %s whole\n", path,
 			strerror(-rc), st->state_file);
@@ -284,8 +302,8 @@ record_index(json_t *list, const char *cid, const char *ifname)
  * replayed, or -1 with err filled.
  */
 static int
-replay_journal(const struct psw_state *st, json_t *list, const char *what_to_do, char *err,
-	       size_t err_len)
+replay_journal(const struct psw_state *st, json_t *list, off_t *good_len, const char *what_to_do,
+	       char *err, size_t err_len)
 {
 	char path[sizeof(st->state_file) + 8];
 	struct psw_attachment a;
@@ -295,6 +313,7 @@ replay_journal(const struct psw_state *st, json_t *list, const char *what_to_do,
 	int nb = 0, lineno = 0;
 	FILE *f;
 
+	*good_len = 0;
 	journal_path(st, path, sizeof(path));
 	f = fopen(path, "re");
 	if (f == NULL) {
@@ -336,6 +355,7 @@ replay_journal(const struct psw_state *st, json_t *list, const char *what_to_do,
 			json_array_remove(list, (size_t)i);
 		json_decref(rec);
 		nb++;
+		*good_len += len;
 	}
 	free(line);
 	fclose(f);
@@ -349,7 +369,8 @@ replay_journal(const struct psw_state *st, json_t *list, const char *what_to_do,
  * the addresses of running pods, so that is the operator's call.
  */
 static json_t *
-read_records(const struct psw_state *st, char *err, size_t err_len)
+read_records(const struct psw_state *st, off_t *journal_len, int *nb_journal, char *err,
+	     size_t err_len)
 {
 	static const char *const what_to_do = "podswitch does not start without its pods' records; "
 		"repair the file, or move it aside to start with no attachments (running pods then "
@@ -365,7 +386,8 @@ read_records(const struct psw_state *st, char *err, size_t err_len)
 		if (errno == ENOENT) {
 			/* a first start, or one whose changes are all in the journal */
 			list = json_array();
-			if (replay_journal(st, list, what_to_do, err, err_len) < 0) {
+			if ((*nb_journal = replay_journal(st, list, journal_len, what_to_do, err,
+							  err_len)) < 0) {
 				json_decref(list);
 				return NULL;
 			}
@@ -400,7 +422,7 @@ read_records(const struct psw_state *st, char *err, size_t err_len)
 	}
 	json_incref(list);
 	json_decref(root);
-	if (replay_journal(st, list, what_to_do, err, err_len) < 0) {
+	if ((*nb_journal = replay_journal(st, list, journal_len, what_to_do, err, err_len)) < 0) {
 		json_decref(list);
 		return NULL;
 	}
@@ -491,13 +513,15 @@ int
 psw_state_load(struct psw_state *st, char *errbuf, size_t errbuf_len)
 {
 	json_t *list, *o;
+	off_t journal_len = 0;
+	int nb_journal = 0;
 	size_t i;
 	unsigned k;
 	char err[PSW_ERR_MAX];
 
 	if (st->state_file[0] == '\0')
 		return 0;
-	list = read_records(st, errbuf, errbuf_len);
+	list = read_records(st, &journal_len, &nb_journal, errbuf, errbuf_len);
 	if (list == NULL)
 		return -EINVAL;
 	/* the records, addresses reserved, no port yet */
@@ -543,8 +567,8 @@ psw_state_load(struct psw_state *st, char *errbuf, size_t errbuf_len)
 	}
 	/* one whole file to start from (the journal folded in, dropped records gone), then a
 	 * journal for the changes to come */
-	psw_state_save(st);
-	journal_open(st);
+	/* a save that failed leaves the journal's records where they are: not in the file */
+	journal_open(st, psw_state_save(st) == 0, journal_len, (unsigned)nb_journal);
 	printf("podswitch: %u pod attachment(s) restored from %s\n", st->nb_atts, st->state_file);
 	return 0;
 }

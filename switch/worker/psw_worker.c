@@ -1,6 +1,7 @@
 /* Worker loop, burst dispatch and TX buffering, idle socket ports parked on epoll. */
 #include <errno.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -114,8 +115,13 @@ park(struct psw_lcore *lc, uint16_t port, struct psw_rxstate *rs, int fd)
 		.events = EPOLLIN | EPOLLONESHOT,
 		.data.u64 = port | (uint64_t)rs->gen << 32,
 	};
-	int rc;
+	socklen_t len = sizeof(int);
+	int rc, soerr;
 
+	/* an error pending on the socket (ENETDOWN: the interface went down,
+	 * and up again) reports EPOLLERR until read: it would wake the port
+	 * as soon as it is armed, every time */
+	(void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
 	rc = epoll_ctl(lc->epfd, rs->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
 	if (rc < 0 && errno == ENOENT)
 		rc = epoll_ctl(lc->epfd, EPOLL_CTL_ADD, fd, &ev);

@@ -330,6 +330,105 @@ def idle_kernel_pods_are_parked_and_a_first_frame_wakes_them(scope):
         sw.stop()
 
 
+def two_kernel_pods(scope, sw, c, names):
+    """Kernel pods through CNI ADD: {name: (netns, ip4, host_ifname, port)}."""
+    pods = {}
+    for name in names:
+        ns = Netns(scope)
+        rc, out = cni_call("ADD", c, container_id=name, netns="/run/netns/" + ns.name)
+        check(rc == 0, "kernel pod %s: %s" % (name, out))
+        ns.sh("sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1")
+        pods[name] = [ns, out["ips"][0]["address"].split("/")[0]]
+    for i in sw.ok("get", {"kind": "attachments"})["items"]:
+        if i["container_id"] in pods:
+            pods[i["container_id"]] += [i["host_ifname"], i["port"]]
+    return pods
+
+
+def port_stats(sw, port):
+    return [p for p in sw.ok("stats")["ports"] if p["name"] == port][0]
+
+
+@test
+def kernel_pod_tx_ring_comes_back_after_its_link_was_down(scope):
+    """Frames for a kernel pod whose host end is down stay in the socket's
+    TX ring (the kernel's send answers ENETDOWN). Once the ring is full, the
+    pod must get its frames again when the link comes back: the switch has to
+    ask the kernel to send what waits, not stop at a full ring for good."""
+    sw = Switch(scope, "", workers="[1]").start()
+    c = conf(sw, cniVersion="1.1.0")
+    pods = two_kernel_pods(scope, sw, c, ("txa", "txb"))
+    a, b = pods["txa"], pods["txb"]
+    sent, got = ping(a[0], b[1], count=2)
+    check(got == sent, "before: txa reached txb %d of %d times" % (got, sent))
+    run(["ip", "link", "set", b[2], "down"])
+    try:
+        # more frames for txb than its TX ring holds (256), paced for the switch's RX ring
+        a[0].sh("python3 -c \"import socket, time\n"
+                "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                "for i in range(600):\n"
+                "    s.sendto(b'x' * 64, ('%s', 9))\n"
+                "    time.sleep(0.001 if (i & 31) == 31 else 0)\n\"" % b[1])
+        time.sleep(0.2)
+        st = port_stats(sw, b[3])
+        check(st["tx_drop"] > 0, "the TX ring of txb never filled: %s" % st)
+    finally:
+        run(["ip", "link", "set", b[2], "up"])
+    time.sleep(1)
+    sent, got = ping(a[0], b[1], count=5)
+    check(got > 0, "txb's link is back, and txa reached it %d of %d times (its TX ring stays full)"
+          % (got, sent))
+    sw.stop()
+
+
+@test
+def kernel_pod_first_frame_after_its_link_came_back(scope):
+    """A host end taken down and up leaves ENETDOWN pending on the switch's
+    socket; the first send after it reports that error and sends nothing.
+    The first frame for the pod once its link is back must still go at once
+    (a lone ping, nothing after it to push it out), and the idle port must
+    stay parked, not woken over and over by the pending error."""
+    sw = Switch(scope, "", workers="[1]").start()
+    c = conf(sw, cniVersion="1.1.0")
+    pods = two_kernel_pods(scope, sw, c, ("upa", "upb"))
+    a, b = pods["upa"], pods["upb"]
+    sent, got = ping(a[0], b[1], count=2)
+    check(got == sent, "before: upa reached upb %d of %d times" % (got, sent))
+    run(["ip", "link", "set", b[2], "down"])
+    run(["ip", "link", "set", b[2], "up"])
+    time.sleep(1)
+
+    def worker():
+        return sw.ok("stats")["workers"][0]
+    w0 = worker()
+    time.sleep(1)
+    w1 = worker()
+    check(w1["parks"] - w0["parks"] <= 2, "two idle pods parked %d times in a second after a link "
+          "went down and up" % (w1["parks"] - w0["parks"]))
+    r = a[0].sh("ping -c 1 -W 3 %s" % b[1], check_rc=False)
+    check(r.returncode == 0 and "1 received" in r.stdout,
+          "the first ping after upb's link came back was lost: %s" % r.stdout)
+    sw.stop()
+
+
+@test
+def kernel_pod_frame_over_its_mtu_holds_nothing_back(scope):
+    """A frame longer than the host end's MTU is refused by the kernel. The
+    frames after it in the pod's TX ring must still go at once, not wait for
+    the ring to come round to the refused slot (255 frames later)."""
+    sw = Switch(scope, "", workers="[1]").start()
+    c = conf(sw, cniVersion="1.1.0")
+    pods = two_kernel_pods(scope, sw, c, ("mtua", "mtub"))
+    a, b = pods["mtua"], pods["mtub"]
+    sent, got = ping(a[0], b[1], count=2)
+    check(got == sent, "before: mtua reached mtub %d of %d times" % (got, sent))
+    run(["ip", "link", "set", b[2], "mtu", "1400"])
+    a[0].sh("ping -c 1 -W 1 -s 1450 %s" % b[1], check_rc=False)     # refused by the kernel
+    sent, got = ping(a[0], b[1], count=5)
+    check(got == sent, "after one frame over mtub's MTU, mtua reached it %d of %d times" % (got, sent))
+    sw.stop()
+
+
 @test
 def state_journal_survives_a_crash(scope):
     """Issue 14, ADD at 1,000 pods: each change is one fdatasync'd line of
@@ -388,6 +487,92 @@ def state_journal_survives_a_crash(scope):
     text = sw4.text()
     check(not up and journal in text and "line 1" in text and "move it aside" in text,
           "a damaged journal line: up %s\n%s" % (up, text[-1500:]))
+
+
+@test
+def state_journal_keeps_changes_while_the_file_cannot_be_written(scope):
+    """The journal's records are the only copy of the changes since the
+    state file was written. When the file cannot be written (here a
+    directory in the way of its temporary file; a full disk alike), a
+    start must not empty the journal it could not fold, and a compaction
+    that fails must still journal the change: after a kill and a start with
+    the file writable again, every acknowledged pod is there."""
+    sw = Switch(scope, "", workers="[1]").start()
+    c = conf(sw, cniVersion="1.1.0")
+    tmp = os.path.join(sw.state, "attachments.json.tmp")
+    acked = set()
+
+    def add(cid):
+        ns = Netns(scope)
+        rc, out = cni_call("ADD", c, container_id=cid, netns="/run/netns/" + ns.name)
+        check(rc == 0, "ADD %s: %s" % (cid, out))
+        acked.add(cid)
+    add("w-first")
+    sw.kill()
+    with open(os.path.join(sw.state, "attachments.json.journal"), "a") as f:
+        f.write('{"put": {"container_id": "w-torn", "ifn')     # a write cut short by the kill
+    os.mkdir(tmp)                           # every full save fails from here
+    scope.defer(lambda: os.path.isdir(tmp) and os.rmdir(tmp))
+
+    def start(name):
+        s2 = Switch(scope, "", workers="[1]", name=name, sock=sw.sock, state=sw.state)
+        try:
+            s2.start()
+        except Exception:
+            s2.kill()
+            check(False, "no start (%s):\n%s" % (name, s2.text()[-1500:]))
+        return s2
+    sw2 = start("unwritable")
+    # two records an ADD: past the 64 records that make a compaction
+    for i in range(34):
+        add("w-%d" % i)
+    sw2.kill()
+    os.rmdir(tmp)
+    sw3 = start("writable")
+    got = {i["container_id"] for i in sw3.ok("get", {"kind": "attachments"})["items"]}
+    check(got == acked, "acknowledged but lost: %s; not acknowledged: %s"
+          % (sorted(acked - got), sorted(got - acked)))
+    sw3.stop()
+
+
+@test
+def state_journal_survives_a_full_disk(scope):
+    """A record appended to the journal on a full disk may be written in
+    part. What is left of it must not stay: the next record, appended after
+    it once there is room again, would make it a damaged line in the middle
+    of the journal, and the switch would refuse to start."""
+    mnt = scope.path("small-disk")
+    os.mkdir(mnt)
+    run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt])
+    scope.defer(lambda: run(["umount", "-l", mnt], check_rc=False))
+    state = os.path.join(mnt, "state")
+    sw = Switch(scope, "", workers="[1]", state=state).start()
+    c = conf(sw, cniVersion="1.1.0")
+    journal = os.path.join(state, "attachments.json.journal")
+    filler = os.path.join(mnt, "filler")
+    n = [0]
+
+    def add():
+        ns = Netns(scope)
+        rc, out = cni_call("ADD", c, container_id="f-%d" % n[0], netns="/run/netns/" + ns.name)
+        n[0] += 1
+        return rc, out
+    check(add()[0] == 0, "ADD on a disk with room")
+    run("dd if=/dev/zero of=%s bs=4k >/dev/null 2>&1" % filler, check_rc=False)   # the disk is full
+    size = os.path.getsize(journal)
+    for _ in range(12):                     # records across a page boundary: one is cut short
+        add()
+    check(os.path.getsize(journal) > size, "nothing reached the journal on the full disk")
+    os.unlink(filler)
+    check(add()[0] == 0, "ADD once there is room again")
+    sw.kill()
+    sw2 = Switch(scope, "", workers="[1]", name="after-full", sock=sw.sock, state=state)
+    try:
+        sw2.start()
+    except Exception:
+        sw2.kill()
+        check(False, "no start after the disk was full:\n%s" % sw2.text()[-1500:])
+    sw2.stop()
 
 
 @test
