@@ -161,6 +161,8 @@ check_parked(struct psw_lcore *lc, uint64_t timeout_ns)
 	int n;
 
 	n = epoll_pwait2(lc->epfd, ev, RTE_DIM(ev), &ts, NULL);
+	if (unlikely(n < 0 && errno == ENOSYS))  /* kernels before 5.11: milliseconds, rounded up */
+		n = epoll_wait(lc->epfd, ev, RTE_DIM(ev), (int)((timeout_ns + 999999) / 1000000));
 	if (n > 0)
 		wake(lc, ev, (unsigned)n, rte_rdtsc());
 }
