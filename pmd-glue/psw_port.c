@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <pthread.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -15,7 +14,6 @@
 #include <rte_dev.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
-#include <rte_eth_vhost.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -162,7 +160,6 @@ psw_port_vdev_args(const struct psw_port_conf *c, unsigned index,
 		   char *name, size_t name_len, char *args, size_t args_len)
 {
 	static const char *const drivers[PSW_PORT_KIND_COUNT] = {
-		[PSW_PORT_VHOST] = "net_vhost",
 		[PSW_PORT_MEMIF] = "net_memif",
 		[PSW_PORT_KERNEL] = "net_tap",
 		[PSW_PORT_AFPACKET] = "net_af_packet",
@@ -178,11 +175,6 @@ psw_port_vdev_args(const struct psw_port_conf *c, unsigned index,
 	if (rc < 0)
 		return rc;
 	switch (c->kind) {
-	case PSW_PORT_VHOST:
-		if (c->socket[0] == '\0')
-			return -EINVAL;
-		return fmt(args, args_len, "iface=%s,queues=%u,client=%d", c->socket,
-			   c->queues ? c->queues : 1u, c->client ? 1 : 0);
 	case PSW_PORT_MEMIF:
 		if (c->socket[0] == '\0')
 			return -EINVAL;
@@ -257,17 +249,6 @@ psw_port_plan_queues(const struct psw_port_conf *c, unsigned nb_workers,
 		}
 		plan->rx_offloads = info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 		break;
-	case PSW_PORT_VHOST: {
-		unsigned q = c->queues ? c->queues : 1;
-
-		if (q > info->max_rx_queues || q > info->max_tx_queues) {
-			snprintf(err, err_len, "port '%s': %u queue pairs asked, the device has %u",
-				 c->name, q, RTE_MIN(info->max_rx_queues, info->max_tx_queues));
-			return -EINVAL;
-		}
-		plan->nb_rxq = plan->nb_txq = (uint16_t)q;
-		break;
-	}
 	default:
 		plan->nb_rxq = plan->nb_txq = 1;
 		break;
@@ -352,7 +333,7 @@ port_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
 
 	if (rte_eth_dev_count_total() >= RTE_MAX_ETHPORTS) {
 		snprintf(err, err_len, "port '%s' (%s): all %d DPDK ethdevs are in use (RTE_MAX_ETHPORTS "
-			 "of this DPDK build); kernel pods (af_packet) do not need one", c->name,
+			 "of this DPDK build); kernel (af_packet) and vhost-user pods do not need one", c->name,
 			 psw_port_kind_name(c->kind), RTE_MAX_ETHPORTS);
 		return -ENOSPC;
 	}
@@ -392,7 +373,7 @@ port_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
 	} else {
 		char devargs[RTE_DEV_NAME_MAX_LEN + sizeof(args) + 1];
 
-		if ((c->kind == PSW_PORT_VHOST && !c->client) || c->kind == PSW_PORT_MEMIF) {
+		if (c->kind == PSW_PORT_MEMIF) {
 			rc = prepare_server_socket(c, err, err_len);
 			if (rc < 0)
 				return rc;
@@ -420,38 +401,6 @@ port_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
 	return 0;
 }
 
-/* Serialises the vid updates of link events with port start and removal. */
-static pthread_mutex_t vid_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/*
- * The vhost-user device of p as the PMD knows it now (-1 without one). A
- * device that goes away is waited for: no worker may be in the vhost
- * library with it once this returns.
- */
-static void
-vhost_vid_refresh(struct psw_port *p, bool port_going)
-{
-	int vid, old;
-
-	pthread_mutex_lock(&vid_lock);
-	vid = port_going ? -1 : rte_eth_vhost_get_vid_from_port_id(p->eth_port);
-	old = __atomic_exchange_n(&p->vid, vid, __ATOMIC_ACQ_REL);
-	pthread_mutex_unlock(&vid_lock);
-	if (old >= 0 && old != vid && port_env.qsbr != NULL)
-		rte_rcu_qsbr_synchronize(port_env.qsbr, RTE_QSBR_THRID_INVALID);
-}
-
-/* Link up and down of a vhost-user port: called inside the PMD's new_device / destroy_device. */
-static int
-vhost_link_event(uint16_t port_id, enum rte_eth_event_type type, void *arg, void *ret_param)
-{
-	RTE_SET_USED(port_id);
-	RTE_SET_USED(type);
-	RTE_SET_USED(ret_param);
-	vhost_vid_refresh(arg, false);
-	return 0;
-}
-
 static void
 port_detach(struct psw_port *p)
 {
@@ -459,10 +408,6 @@ port_detach(struct psw_port *p)
 	struct rte_device *dev = NULL;
 	int i;
 
-	if (p->kind == PSW_PORT_VHOST && rte_eth_dev_is_valid_port(p->eth_port)) {
-		vhost_vid_refresh(p, true);
-		rte_eth_dev_callback_unregister(p->eth_port, RTE_ETH_EVENT_INTR_LSC, vhost_link_event, p);
-	}
 	if (rte_eth_dev_is_valid_port(p->eth_port)) {
 		if (rte_eth_dev_info_get(p->eth_port, &info) == 0)
 			dev = info.device;
@@ -513,18 +458,6 @@ port_configure(struct psw_port *p, char *err, size_t err_len)
 			 psw_port_kind_name(c->kind), plan.nb_rxq, plan.nb_txq, rte_strerror(-rc));
 		return rc;
 	}
-	/*
-	 * The PMD registered and started the vhost-user socket in configure;
-	 * the features are read when a driver connects, so turning these off
-	 * now (before anything else) keeps a guest from sending partial
-	 * checksums or segmentation offloads the stages would rewrite
-	 * incrementally as if whole.
-	 */
-	if (p->kind == PSW_PORT_VHOST && rte_vhost_driver_disable_features(c->socket, PSW_VHOST_NO_FEATURES) != 0) {
-		snprintf(err, err_len, "port '%s': cannot turn checksum and segmentation offloads off "
-			 "on %s", c->name, c->socket);
-		return -EIO;
-	}
 	p->socket = rte_eth_dev_socket_id(p->eth_port);
 	mp = psw_port_mempool(p->socket);
 	if (mp == NULL) {
@@ -557,22 +490,11 @@ port_configure(struct psw_port *p, char *err, size_t err_len)
 		rte_eth_dev_default_mac_addr_set(p->eth_port, (struct rte_ether_addr *)(uintptr_t)c->mac);
 	/* The switch routes: it takes frames for the gateway MAC on any port. */
 	rte_eth_promiscuous_enable(p->eth_port);
-	if (p->kind == PSW_PORT_VHOST) {
-		p->mp = mp;
-		rc = rte_eth_dev_callback_register(p->eth_port, RTE_ETH_EVENT_INTR_LSC, vhost_link_event, p);
-		if (rc < 0) {
-			snprintf(err, err_len, "port '%s': cannot follow its link: %s", c->name,
-				 rte_strerror(-rc));
-			return rc;
-		}
-	}
 	rc = rte_eth_dev_start(p->eth_port);
 	if (rc < 0) {
 		snprintf(err, err_len, "port '%s': cannot start: %s", c->name, rte_strerror(-rc));
 		return rc;
 	}
-	if (p->kind == PSW_PORT_VHOST)
-		vhost_vid_refresh(p, false);     /* a driver that connected before the start */
 	rte_eth_macaddr_get(p->eth_port, &p->mac);
 	return 0;
 }
@@ -601,6 +523,41 @@ sock_attach(struct psw_port *p, char *err, size_t err_len)
 	return 0;
 }
 
+/* vhost-user: the switch's own registration of the pod's socket; queue pairs as configured. */
+static int
+vhost_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
+{
+	const struct psw_port_conf *c = &p->conf;
+	int rc;
+
+	snprintf(p->devname, sizeof(p->devname), "vhost-user:%s", c->socket);
+	p->socket = (int)rte_socket_id();
+	p->mp = psw_port_mempool(p->socket);
+	if (p->mp == NULL) {
+		snprintf(err, err_len, "port '%s': no mbuf pool: %s", p->name, rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	if (!c->client) {
+		rc = prepare_server_socket(c, err, err_len);
+		if (rc < 0)
+			return rc;
+	}
+	rc = psw_vhostport_open(p, port_env.qsbr, err, err_len);
+	if (rc < 0)
+		return rc;
+	p->nb_rxq = p->nb_txq = c->queues ? c->queues : 1;
+	p->txq_shared = p->nb_txq < port_env.nb_workers;
+	if (c->has_mac) {
+		memcpy(p->mac.addr_bytes, c->mac, 6);
+	} else {
+		/* locally administered, from the slot: shown by `ports`, never on the wire */
+		const uint8_t mac[6] = { 0x02, 'p', 's', 'w', (uint8_t)(index >> 8), (uint8_t)index };
+
+		memcpy(p->mac.addr_bytes, mac, 6);
+	}
+	return 0;
+}
+
 void
 psw_port_drops(struct psw_port *p, uint64_t *missed, uint64_t *nombuf)
 {
@@ -609,6 +566,11 @@ psw_port_drops(struct psw_port *p, uint64_t *missed, uint64_t *nombuf)
 	if (p->sk != NULL) {
 		*missed = psw_sockport_drops(p->sk);
 		*nombuf = p->sk->rx_nombuf;
+		return;
+	}
+	if (p->kind == PSW_PORT_VHOST) {
+		/* the library drops nothing itself: a full guest ring is the worker's tx_drop */
+		*missed = *nombuf = 0;
 		return;
 	}
 	rte_eth_stats_get(p->eth_port, &es);
@@ -623,6 +585,8 @@ psw_port_link_up(const struct psw_port *p)
 
 	if (p->sk != NULL)
 		return psw_sockport_link_up(p->sk);
+	if (p->kind == PSW_PORT_VHOST)
+		return __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE) >= 0;
 	rte_eth_link_get_nowait(p->eth_port, &link);
 	return link.link_status == RTE_ETH_LINK_UP;
 }
@@ -656,8 +620,9 @@ psw_port_create(const struct psw_port_conf *c, char *err, size_t err_len)
 	p->conf = *c;
 	p->kind = c->kind;
 	snprintf(p->name, sizeof(p->name), "%s", c->name);
-	if (c->kind == PSW_PORT_AFPACKET) {
-		rc = sock_attach(p, err, err_len);
+	if (c->kind == PSW_PORT_AFPACKET || c->kind == PSW_PORT_VHOST) {
+		rc = c->kind == PSW_PORT_VHOST ? vhost_attach(p, i, err, err_len) :
+						 sock_attach(p, err, err_len);
 		if (rc < 0)
 			return rc;
 		p->in_use = true;
@@ -687,6 +652,8 @@ psw_port_destroy(uint16_t index)
 	if (p->sk != NULL) {
 		psw_sockport_close(p->sk);
 		p->sk = NULL;
+	} else if (p->kind == PSW_PORT_VHOST) {
+		psw_vhostport_close(p);
 	} else {
 		port_detach(p);
 	}

@@ -16,14 +16,9 @@
  * the switch owns an AF_PACKET socket with mmap'd rings (psw_sockport.h),
  * so they do not count against DPDK's RTE_MAX_ETHPORTS.
  *
- * vhost-user ports: the net_vhost PMD connects, reconnects and negotiates,
- * but workers call the vhost library directly (rte_vhost_dequeue_burst /
- * rte_vhost_enqueue_burst, as Open vSwitch does), which skips the PMD's
- * per-packet statistics and frees. The device id (vid) follows the PMD's
- * link events; when a device goes, the event handler waits for an RCU grace
- * period before returning, so no worker is inside the library with that
- * device when the library takes it down (what rte_vhost asks of its users:
- * destroy_device must wait for the queues to be idle).
+ * vhost-user ports are not ethdevs either: the switch registers the pod's
+ * socket with the vhost library and its workers enqueue and dequeue bursts
+ * on the device directly (psw_vhostport.h), as Open vSwitch does.
  */
 #ifndef PSW_PORT_H
 #define PSW_PORT_H
@@ -40,6 +35,7 @@
 #include "psw_config.h"
 #include "psw_sockport.h"
 #include "psw_tables.h"
+#include "psw_vhostport.h"
 
 struct psw_port {
 	bool in_use;
@@ -55,6 +51,7 @@ struct psw_port {
 	struct psw_port_conf conf;           /**< what it was created from */
 	struct rte_ring *rings[2];           /**< ring kind: rx, tx */
 	int vid;                             /**< vhost-user: the device, -1 = none (atomic) */
+	uint16_t vq_pairs;                   /**< vhost-user: queue pairs the driver set up */
 	struct rte_mempool *mp;              /**< vhost-user, af_packet: RX buffers */
 	struct psw_sockport *sk;             /**< af_packet: the switch's own socket (no ethdev) */
 	uint32_t gen;                        /**< bumped each time the slot takes a port (workers' idle state) */
@@ -134,20 +131,6 @@ bool psw_port_link_up(const struct psw_port *p);
 /** Free every mempool (at exit, ports destroyed). */
 void psw_port_layer_fini(void);
 
-/* virtqueues of a vhost-user queue pair: the guest's RX (we send), its TX (we receive) */
-/*
- * virtio-net features a vhost-user guest is not offered: checksum and
- * segmentation offloads both ways (bits from the virtio spec: CSUM 0,
- * GUEST_CSUM 1, GUEST_TSO4 7, GUEST_TSO6 8, GUEST_ECN 9, GUEST_UFO 10,
- * HOST_TSO4 11, HOST_TSO6 12, HOST_ECN 13, HOST_UFO 14). Every frame
- * crosses the port with whole checksums, as the stages expect.
- */
-#define PSW_VHOST_NO_FEATURES (1ULL << 0 | 1ULL << 1 | 1ULL << 7 | 1ULL << 8 | 1ULL << 9 | \
-			       1ULL << 10 | 1ULL << 11 | 1ULL << 12 | 1ULL << 13 | 1ULL << 14)
-
-#define PSW_VHOST_VQ_TO_GUEST(q) ((uint16_t)((q) * 2))
-#define PSW_VHOST_VQ_FROM_GUEST(q) ((uint16_t)((q) * 2 + 1))
-
 /**
  * The descriptor a worker can wait on for the port's readiness (epoll:
  * readable when a frame waits in the RX ring), or -1 when the port can only
@@ -167,8 +150,9 @@ psw_port_rx(const struct psw_port *p, uint16_t queue, struct rte_mbuf **pkts, ui
 	if (p->kind == PSW_PORT_VHOST) {
 		int vid = __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE);
 
-		return vid < 0 ? 0 : rte_vhost_dequeue_burst(vid, PSW_VHOST_VQ_FROM_GUEST(queue), p->mp,
-							      pkts, n);
+		if (vid < 0 || queue >= __atomic_load_n(&p->vq_pairs, __ATOMIC_RELAXED))
+			return 0;
+		return rte_vhost_dequeue_burst(vid, PSW_VHOST_VQ_FROM_GUEST(queue), p->mp, pkts, n);
 	}
 	return rte_eth_rx_burst(p->eth_port, queue, pkts, n);
 }
@@ -180,10 +164,13 @@ port_tx_burst(struct psw_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n
 		return psw_sockport_tx(p->sk, pkts, n);
 	if (p->kind == PSW_PORT_VHOST) {
 		int vid = __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE);
-		uint16_t sent;
+		uint16_t sent, pairs = __atomic_load_n(&p->vq_pairs, __ATOMIC_RELAXED);
 
-		if (vid < 0)
+		if (vid < 0 || pairs == 0)
 			return 0;
+		/* a driver with fewer queue pairs than the port: the library locks each virtqueue */
+		if (unlikely(q >= pairs))
+			q = (uint16_t)(q % pairs);
 		sent = rte_vhost_enqueue_burst(vid, PSW_VHOST_VQ_TO_GUEST(q), pkts, n);
 		rte_pktmbuf_free_bulk(pkts, sent);       /* copied into the guest's buffers */
 		return sent;
