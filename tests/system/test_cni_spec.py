@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from pswtest import (CNI_PLUGIN_DIR, ROOT, Netns, Switch, check, cni_call, cni_conf,  # noqa: E402
-                     cnidriver, main, ping, run, test, uid)
+                     cnidriver, main, ping, run, test, testpmd_pod, uid)
 
 SHIPPED = os.path.join(ROOT, "config", "cni")
 DEFAULT_SOCK = "/run/podswitch/podswitch.sock"
@@ -229,9 +229,11 @@ def status_tells_the_truth(scope):
 @test
 def kernel_pods_past_the_ethdev_wall(scope):
     """Issue 14: the 33rd pod. Kernel pods are the switch's own af_packet
-    sockets, not DPDK ethdevs: 40 of them attach and reach each other. DPDK
-    pods (memif) still need an ethdev each: past the 32 the ADD fails with an
-    error naming the limit, leaving nothing half-attached."""
+    sockets and vhost-user pods its own registrations with the vhost library,
+    not DPDK ethdevs: 40 of each attach, and kernel pods reach each other and
+    the first and last vhost-user pod (a DPDK pod on each). memif pods still
+    need an ethdev each: past the 32 the ADD fails with an error naming the
+    limit, leaving nothing half-attached."""
     sw = Switch(scope, "", workers="[1]").start()
     c = conf(sw, cniVersion="1.1.0")
     pods = []
@@ -248,6 +250,29 @@ def kernel_pods_past_the_ethdev_wall(scope):
         check(got == sent, "pod %d reached pod %d %d of %d times" % (a, b, got, sent))
     rc, out = cni_call("STATUS", c, container_id=None, ifname=None)
     check(rc == 0, "STATUS with 40 pods: %s" % out)
+    vhost = []
+    for i in range(40):
+        ns = Netns(scope)
+        rc, out = cni_call("ADD", c, container_id="v-%d" % i, netns="/run/netns/" + ns.name,
+                           args="PODSWITCH_INTERFACE=vhost-user")
+        check(rc == 0, "vhost-user pod %d: %s" % (i, out))
+        vhost.append((out["interfaces"][-1], out["ips"][0]["address"].split("/")[0]))
+    st = sw.ok("status")
+    check(st["limits"]["ports"]["used"] == 80 and st["limits"]["ethdevs"]["used"] == 0,
+          "vhost-user pods took ethdevs: %s" % st["limits"])
+    for i in (0, 39):
+        iface, ip = vhost[i]
+        testpmd_pod(scope, "net_virtio_user0,path=%s,mac=%s,queues=1" % (iface["socketPath"], iface["mac"]),
+                    cpu=0, name="v%d" % i)
+        got = 0
+        for _ in range(20):                       # testpmd takes a moment to come up
+            got = ping(pods[i][0], ip, count=1, interval=0.2)[1]
+            if got:
+                break
+        sent, got = ping(pods[i][0], ip, count=5, interval=0.1)
+        check(got == sent, "vhost-user pod %d answered %d of %d pings" % (i, got, sent))
+    for i in range(40):
+        check(cni_call("DEL", c, container_id="v-%d" % i)[0] == 0, "DEL v-%d" % i)
     netns = Netns(scope)
     n = 0
     while True:
