@@ -558,6 +558,31 @@ vhost_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
 	return 0;
 }
 
+int
+psw_port_arm(struct psw_port *p, uint16_t queue)
+{
+	socklen_t len = sizeof(int);
+	int soerr;
+
+	if (p->sk != NULL) {
+		/* an error pending on the socket (ENETDOWN: the interface went down,
+		 * and up again) reports EPOLLERR until read: it would wake the port
+		 * as soon as it is armed, every time */
+		(void)getsockopt(p->sk->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+		return p->sk->fd;
+	}
+	if (p->kind == PSW_PORT_VHOST)
+		return psw_vhostport_arm(p, queue);
+	return -1;
+}
+
+void
+psw_port_disarm(struct psw_port *p, uint16_t queue)
+{
+	if (p->kind == PSW_PORT_VHOST)
+		psw_vhostport_disarm(p, queue);
+}
+
 void
 psw_port_drops(struct psw_port *p, uint64_t *missed, uint64_t *nombuf)
 {
@@ -609,11 +634,12 @@ psw_port_create(const struct psw_port_conf *c, char *err, size_t err_len)
 		return -ENOSPC;
 	}
 	p = &psw_ports[i];
-	p->gen++;
+	__atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
 	memset(p->name, 0, sizeof(p->name));
 	memset(p->devname, 0, sizeof(p->devname));
 	p->rings[0] = p->rings[1] = NULL;
 	p->vid = -1;
+	p->armed_fd = -1;
 	p->mp = NULL;
 	p->sk = NULL;
 	p->eth_port = RTE_MAX_ETHPORTS;

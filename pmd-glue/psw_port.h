@@ -54,7 +54,9 @@ struct psw_port {
 	uint16_t vq_pairs;                   /**< vhost-user: queue pairs the driver set up */
 	struct rte_mempool *mp;              /**< vhost-user, af_packet: RX buffers */
 	struct psw_sockport *sk;             /**< af_packet: the switch's own socket (no ethdev) */
-	uint32_t gen;                        /**< bumped each time the slot takes a port (workers' idle state) */
+	uint32_t gen;                        /**< bumped (atomic) when the slot takes a port, and when a
+					      *  vhost-user device comes or goes: workers' idle state */
+	int armed_fd;                        /**< vhost-user: the kick eventfd of psw_port_arm (worker's) */
 	rte_spinlock_t txq_lock[PSW_MAX_WORKERS];
 } __rte_cache_aligned;
 
@@ -132,15 +134,17 @@ bool psw_port_link_up(const struct psw_port *p);
 void psw_port_layer_fini(void);
 
 /**
- * The descriptor a worker can wait on for the port's readiness (epoll:
- * readable when a frame waits in the RX ring), or -1 when the port can only
- * be polled (ethdevs, vhost-user).
+ * Ready an idle RX queue for waiting instead of polling (a worker that has
+ * had nothing from it for a while): returns the descriptor to wait on
+ * (epoll: readable when a frame may wait), or -1 when the queue can only
+ * be polled or a frame already waits. af_packet: the socket. vhost-user
+ * (one queue pair, a driver connected): the guest's kick eventfd, with
+ * guest notifications turned on. Worker that polls the queue only.
  */
-static inline int
-psw_port_fd(const struct psw_port *p)
-{
-	return p->sk != NULL ? p->sk->fd : -1;
-}
+int psw_port_arm(struct psw_port *p, uint16_t queue);
+
+/** The queue is polled again (woken, or arming it failed): undo psw_port_arm. */
+void psw_port_disarm(struct psw_port *p, uint16_t queue);
 
 static inline uint16_t
 psw_port_rx(const struct psw_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)

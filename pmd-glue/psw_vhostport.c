@@ -1,8 +1,10 @@
 /* vhost-user pods over the vhost library directly, no ethdev (psw_vhostport.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_common.h>
 #include <rte_vhost.h>
@@ -87,6 +89,8 @@ new_device(int vid)
 		return -1;
 	}
 	__atomic_store_n(&p->vq_pairs, (uint16_t)(nvr / 2), __ATOMIC_RELAXED);
+	/* a worker that parked the port without a device polls it afresh */
+	__atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&p->vid, vid, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&lock);
 	return 0;
@@ -100,8 +104,11 @@ destroy_device(int vid)
 
 	pthread_mutex_lock(&lock);
 	p = by_vid(vid);
-	if (p != NULL)
+	if (p != NULL) {
 		__atomic_store_n(&p->vid, -1, __ATOMIC_RELEASE);
+		/* before the grace period: a worker woken after it ignores the old kick fd */
+		__atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
+	}
 	pthread_mutex_unlock(&lock);
 	if (p != NULL)
 		wait_for_workers();
@@ -122,6 +129,55 @@ static const struct rte_vhost_device_ops vhost_ops = {
 	.destroy_device = destroy_device,
 	.vring_state_changed = vring_state_changed,
 };
+
+/*
+ * Readiness of an idle port: the guest kicks (writes its kick eventfd)
+ * after adding buffers only while notifications are on. Turned on, then
+ * the ring looked at again, so buffers added before they took effect are
+ * seen here rather than stranded. The worker is online (RCU) throughout,
+ * so the device and its descriptors outlive these calls.
+ */
+int
+psw_vhostport_arm(struct psw_port *p, uint16_t queue)
+{
+	int vid = __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE);
+	uint16_t vq = PSW_VHOST_VQ_FROM_GUEST(queue);
+	struct rte_vhost_vring vr;
+	int fl;
+
+	/* one queue per port: the worker's idle state is per port */
+	if (vid < 0 || p->nb_rxq != 1 || queue >= __atomic_load_n(&p->vq_pairs, __ATOMIC_RELAXED))
+		return -1;
+	if (rte_vhost_get_vhost_vring(vid, vq, &vr) != 0 || vr.kickfd < 0)
+		return -1;
+	fl = fcntl(vr.kickfd, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(vr.kickfd, F_SETFL, fl | O_NONBLOCK) < 0))
+		return -1;
+	if (rte_vhost_enable_guest_notification(vid, vq, 1) != 0)
+		return -1;
+	rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (rte_vhost_rx_queue_count(vid, vq) != 0) {
+		rte_vhost_enable_guest_notification(vid, vq, 0);
+		return -1;
+	}
+	p->armed_fd = vr.kickfd;
+	return vr.kickfd;
+}
+
+void
+psw_vhostport_disarm(struct psw_port *p, uint16_t queue)
+{
+	int vid = __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE);
+	uint64_t kicks;
+
+	if (vid < 0 || p->armed_fd < 0)
+		return;
+	/* the worker checked the generation: the fd is still this device's */
+	if (read(p->armed_fd, &kicks, sizeof(kicks)) < 0)
+		kicks = 0;                       /* EAGAIN: none (the fd is non-blocking) */
+	p->armed_fd = -1;
+	rte_vhost_enable_guest_notification(vid, PSW_VHOST_VQ_FROM_GUEST(queue), 0);
+}
 
 int
 psw_vhostport_open(struct psw_port *p, struct rte_rcu_qsbr *qsbr, char *err, size_t err_len)
@@ -146,6 +202,7 @@ psw_vhostport_open(struct psw_port *p, struct rte_rcu_qsbr *qsbr, char *err, siz
 	pthread_mutex_unlock(&lock);
 	p->vid = -1;
 	p->vq_pairs = 0;
+	p->armed_fd = -1;
 	if (rte_vhost_driver_register(c->socket, flags) != 0) {
 		snprintf(err, err_len, "port '%s' (vhost-user): cannot register socket '%s'",
 			 c->name, c->socket);
@@ -191,6 +248,7 @@ psw_vhostport_close(struct psw_port *p)
 	pthread_mutex_lock(&lock);
 	unlist(p);
 	old = __atomic_exchange_n(&p->vid, -1, __ATOMIC_ACQ_REL);
+	__atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&lock);
 	if (old >= 0)
 		wait_for_workers();

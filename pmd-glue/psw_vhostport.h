@@ -48,6 +48,10 @@ struct psw_port;
  */
 int psw_vhostport_open(struct psw_port *p, struct rte_rcu_qsbr *qsbr, char *err, size_t err_len);
 
+/** psw_port_arm / psw_port_disarm for a vhost-user port. */
+int psw_vhostport_arm(struct psw_port *p, uint16_t queue);
+void psw_vhostport_disarm(struct psw_port *p, uint16_t queue);
+
 /** Disconnect the driver, wait for the workers, unregister the socket. */
 void psw_vhostport_close(struct psw_port *p);
 

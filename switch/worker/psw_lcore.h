@@ -37,18 +37,20 @@ struct psw_lcore_stats {
 };
 
 /*
- * A worker's view of one port it polls. A socket port (psw_port_fd() >= 0)
- * without a frame for PSW_PARK_MS is parked: left out of the polling and
+ * A worker's view of one port it polls. A port without a frame for
+ * PSW_PARK_MS that can wait (psw_port_arm() gives a descriptor: af_packet,
+ * vhost-user) is parked: left out of the polling and its descriptor
  * registered (one-shot) in the worker's epoll set, which is looked at every
  * PSW_PARKED_CHECK_LOOPS loops and waited on when the worker sleeps. gen is
  * the port slot's generation this state belongs to: a slot taken by a new
- * port starts afresh.
+ * port, or a vhost-user device that comes or goes, starts afresh.
  */
 struct psw_rxstate {
 	uint64_t last_rx;                /**< TSC of the last frame (or of the wake) */
 	uint32_t gen;
 	uint8_t parked;
 	uint8_t registered;              /**< the port's fd is in the epoll set (armed or spent) */
+	uint16_t queue;                  /**< the RX queue parked (ports parked have one) */
 };
 
 #define PSW_PARK_MS 10

@@ -101,38 +101,36 @@ psw_worker_dispatch(struct psw_lcore *lc, struct psw_burst *b)
 }
 
 /*
- * Idle socket ports. A port parked here is not polled; its socket is armed
- * one-shot in the worker's epoll set (level-triggered: a frame already in
- * the ring when it is armed reports at once, so none is stranded). A port
- * that leaves the worker's list while parked stays registered: its event,
- * if one comes, only clears the state. A closed socket leaves the set by
- * itself (the port layer closes it after a grace period).
+ * Idle ports. A port parked here is not polled; the descriptor the port
+ * layer gives for it (psw_port_arm: an af_packet socket, a vhost-user kick
+ * eventfd) is armed one-shot in the worker's epoll set (level-triggered: a
+ * frame already waiting when it is armed reports at once, so none is
+ * stranded). A port that leaves the worker's list while parked stays
+ * registered: its event, if one comes, only clears the state. A closed
+ * descriptor leaves the set by itself once nothing else holds it; an event
+ * of an older generation of the port is ignored.
  */
-static void
+static bool
 park(struct psw_lcore *lc, uint16_t port, struct psw_rxstate *rs, int fd)
 {
 	struct epoll_event ev = {
 		.events = EPOLLIN | EPOLLONESHOT,
 		.data.u64 = port | (uint64_t)rs->gen << 32,
 	};
-	socklen_t len = sizeof(int);
-	int rc, soerr;
+	int rc;
 
-	/* an error pending on the socket (ENETDOWN: the interface went down,
-	 * and up again) reports EPOLLERR until read: it would wake the port
-	 * as soon as it is armed, every time */
-	(void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
 	rc = epoll_ctl(lc->epfd, rs->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
 	if (rc < 0 && errno == ENOENT)
 		rc = epoll_ctl(lc->epfd, EPOLL_CTL_ADD, fd, &ev);
 	else if (rc < 0 && errno == EEXIST)
 		rc = epoll_ctl(lc->epfd, EPOLL_CTL_MOD, fd, &ev);
 	if (rc < 0)
-		return;                          /* stays polled */
+		return false;                    /* stays polled */
 	rs->registered = 1;
 	rs->parked = 1;
 	lc->nb_parked++;
 	lc->stats.parks++;
+	return true;
 }
 
 static void
@@ -141,28 +139,40 @@ wake(struct psw_lcore *lc, const struct epoll_event *ev, unsigned n, uint64_t no
 	unsigned i;
 
 	for (i = 0; i < n; i++) {
-		struct psw_rxstate *rs = &lc->rxst[(uint16_t)ev[i].data.u64];
+		uint16_t port = (uint16_t)ev[i].data.u64;
+		uint32_t gen = (uint32_t)(ev[i].data.u64 >> 32);
+		struct psw_rxstate *rs = &lc->rxst[port];
 
-		if (!rs->parked || rs->gen != (uint32_t)(ev[i].data.u64 >> 32))
+		if (!rs->parked || rs->gen != gen ||
+		    gen != __atomic_load_n(&psw_ports[port].gen, __ATOMIC_ACQUIRE))
 			continue;
 		rs->parked = 0;
 		rs->last_rx = now;
 		lc->nb_parked--;
 		lc->stats.wakes++;
+		psw_port_disarm(&psw_ports[port], rs->queue);
 	}
 }
 
-/* Look at the parked ports' readiness, waiting up to timeout_ns (0: not at all). */
+/* The parked ports that are ready, waiting up to timeout_ns (0: not at all). */
+static int
+wait_parked(struct psw_lcore *lc, struct epoll_event *ev, unsigned n, uint64_t timeout_ns)
+{
+	struct timespec ts = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
+	int rc;
+
+	rc = epoll_pwait2(lc->epfd, ev, (int)n, &ts, NULL);
+	if (unlikely(rc < 0 && errno == ENOSYS))  /* kernels before 5.11: milliseconds, rounded up */
+		rc = epoll_wait(lc->epfd, ev, (int)n, (int)((timeout_ns + 999999) / 1000000));
+	return rc;
+}
+
 static void
-check_parked(struct psw_lcore *lc, uint64_t timeout_ns)
+check_parked(struct psw_lcore *lc)
 {
 	struct epoll_event ev[PSW_BURST_MAX];
-	struct timespec ts = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
-	int n;
+	int n = wait_parked(lc, ev, RTE_DIM(ev), 0);
 
-	n = epoll_pwait2(lc->epfd, ev, RTE_DIM(ev), &ts, NULL);
-	if (unlikely(n < 0 && errno == ENOSYS))  /* kernels before 5.11: milliseconds, rounded up */
-		n = epoll_wait(lc->epfd, ev, RTE_DIM(ev), (int)((timeout_ns + 999999) / 1000000));
 	if (n > 0)
 		wake(lc, ev, (unsigned)n, rte_rdtsc());
 }
@@ -184,7 +194,8 @@ new_snapshot(struct psw_lcore *lc, const struct psw_tables *t)
 	if (lc->nb_parked == 0)
 		return;
 	for (i = 0; i < qs->nb; i++)
-		if (lc->rxst[qs->rxq[i].port].gen == psw_ports[qs->rxq[i].port].gen)
+		if (lc->rxst[qs->rxq[i].port].gen ==
+		    __atomic_load_n(&psw_ports[qs->rxq[i].port].gen, __ATOMIC_RELAXED))
 			listed[qs->rxq[i].port] = 1;
 	lc->nb_parked = 0;
 	for (i = 0; i < PSW_MAX_PORTS; i++) {
@@ -207,14 +218,19 @@ poll_queues(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *
 		new_snapshot(lc, t);
 	for (i = 0; i < qs->nb; i++) {
 		const struct psw_rxq *q = &qs->rxq[i];
-		const struct psw_port *p = &psw_ports[q->port];
+		struct psw_port *p = &psw_ports[q->port];
 		struct psw_rxstate *rs = &lc->rxst[q->port];
+		uint32_t gen = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE);
 		uint16_t n;
+		int fd;
 
-		if (unlikely(rs->gen != p->gen)) {
-			/* a new port in this slot: the old one's socket was closed, and left the set */
-			rs->gen = p->gen;
+		if (unlikely(rs->gen != gen)) {
+			/* a new port in this slot (the old one's descriptor was closed, and
+			 * left the set), or a vhost-user device that came or went */
+			rs->gen = gen;
 			rs->registered = 0;
+			if (rs->parked)
+				lc->nb_parked--;
 			rs->parked = 0;
 			rs->last_rx = now;
 		}
@@ -222,9 +238,14 @@ poll_queues(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *
 			continue;
 		n = psw_port_rx(p, q->queue, b->pkts, PSW_BURST_MAX);
 		if (n == 0) {
-			if (unlikely(now - rs->last_rx > lc->park_cycles) && lc->epfd >= 0 &&
-			    psw_port_fd(p) >= 0)
-				park(lc, q->port, rs, psw_port_fd(p));
+			if (unlikely(now - rs->last_rx > lc->park_cycles) && lc->epfd >= 0) {
+				fd = psw_port_arm(p, q->queue);
+				rs->queue = q->queue;
+				if (fd < 0)
+					rs->last_rx = now;       /* polled; asked again a period later */
+				else if (!park(lc, q->port, rs, fd))
+					psw_port_disarm(p, q->queue);
+			}
 			continue;
 		}
 		rs->last_rx = now;
@@ -243,12 +264,19 @@ poll_queues(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *
 static void
 idle_sleep(struct psw_lcore *lc, struct rte_rcu_qsbr *qsbr, unsigned *sleep_us)
 {
+	struct epoll_event ev[PSW_BURST_MAX];
+	int n = 0;
+
 	rte_rcu_qsbr_thread_offline(qsbr, lc->worker);
 	if (lc->nb_parked > 0)
-		check_parked(lc, (uint64_t)*sleep_us * 1000);
+		n = wait_parked(lc, ev, RTE_DIM(ev), (uint64_t)*sleep_us * 1000);
 	else
 		usleep(*sleep_us);
 	rte_rcu_qsbr_thread_online(qsbr, lc->worker);
+	/* online again before the port layer is touched: a vhost-user device is
+	 * only guaranteed to outlive a burst of an online worker */
+	if (n > 0)
+		wake(lc, ev, (unsigned)n, rte_rdtsc());
 	if (*sleep_us < lc->idle_sleep_us)
 		*sleep_us = RTE_MIN(*sleep_us * 2, lc->idle_sleep_us);
 }
@@ -275,7 +303,7 @@ psw_worker_main(void *arg)
 			n = poll_queues(lc, t, &b, start);
 		psw_worker_flush(lc);
 		if (lc->nb_parked > 0 && lc->stats.loops % PSW_PARKED_CHECK_LOOPS == 0)
-			check_parked(lc, 0);
+			check_parked(lc);
 		lc->stats.parked = lc->nb_parked;
 		rte_rcu_qsbr_quiescent(qsbr, lc->worker);
 		lc->stats.loops++;

@@ -269,6 +269,73 @@ def vhost_user_client_mode_connects_to_pod_server(scope):
     check(got == sent, "client-mode pod answered %d of %d" % (got, sent))
 
 
+def veth_pod(scope, host, mac, ip):
+    """A kernel pod on a veth pair the test owns (it outlives a switch)."""
+    ns = Netns(scope)
+    run(["ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns.name])
+    scope.defer(lambda: run(["ip", "link", "del", host], check_rc=False))
+    run(["ip", "link", "set", host, "up"])
+    ns.ip("link set eth0 address %s up" % mac)
+    ns.ip("addr add %s/24 dev eth0" % ip)
+    ns.ip("route add default via 10.244.0.1")
+    ns.sh("ethtool -K eth0 tx off >/dev/null")
+    ns.sh("sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1")   # no router solicitations
+    return ns
+
+
+@test
+def vhost_user_pod_parks_when_idle_and_reconnects_after_switch_restart(scope):
+    """Issue 14: an idle vhost-user port leaves the worker's polling (the
+    guest's kick eventfd in its epoll set) and the first ping after that is
+    answered at once; and a DPDK pod serving its vhost-user socket is
+    reconnected by a switch that restarts (client mode: the switch
+    reconnects, the pod keeps running)."""
+    ha = "va" + uid()
+    sock = scope.path("pd-server.sock")
+    body = """
+ports = (
+  { name = "pa"; kind = "af_packet"; ifname = "%s"; },
+  { name = "pd"; kind = "vhost-user"; socket = "%s"; client = true; }
+);
+pods = (
+  { name = "a"; port = "pa"; mac = "%s"; ip = "10.244.0.10"; },
+  { name = "d"; port = "pd"; mac = "%s"; ip = "10.244.0.20"; }
+);
+""" % (ha, sock, MAC_A, MAC_D)
+    a = veth_pod(scope, ha, MAC_A, "10.244.0.10")
+    sw = Switch(scope, body, workers="[1]").start()
+    testpmd_pod(scope, "net_virtio_user0,path=%s,mac=%s,queues=1,server=1" % (sock, MAC_D), cpu=0)
+    check(wait_pings(a, "10.244.0.20", tries=30), "switch never connected to the pod's server socket")
+
+    def worker():
+        return sw.ok("stats")["workers"][0]
+    before = sw.ok("stats")
+    for attempt in range(3):
+        deadline = time.time() + 5
+        while worker()["ports_parked"] < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        w0 = worker()
+        check(w0["ports_parked"] == 2, "idle af_packet and vhost-user ports parked: %s" % w0)
+        r = a.sh("ping -c 1 -W 1 10.244.0.20", check_rc=False)
+        check(r.returncode == 0 and "1 received" in r.stdout,
+              "round %d: the first ping to a parked vhost-user pod was lost: %s" % (attempt, r.stdout))
+        w1 = worker()
+        check(w1["wakes"] >= w0["wakes"] + 2, "both ports woke: %s -> %s" % (w0, w1))
+    sent, got = ping(a, "10.244.0.20", count=50, interval=0.01)
+    check(got == sent, "a woken vhost-user pod answered %d of %d" % (got, sent))
+    st = sw.ok("stats")
+    lost = {k: v - before["drops"].get(k, 0) for k, v in st["drops"].items() if v != before["drops"].get(k, 0)}
+    check(not lost, "drops once connected: %s (before: %s)" % (lost, before["drops"]))
+    sw.stop()
+    sent, got = ping(a, "10.244.0.20", count=2, interval=0.2)
+    check(got == 0, "answers with the switch stopped")
+    sw = Switch(scope, body, workers="[1]").start()
+    check(wait_pings(a, "10.244.0.20", tries=30), "the restarted switch never reconnected to the pod")
+    sent, got = ping(a, "10.244.0.20", count=10, interval=0.1)
+    check(got == sent, "after the switch restarted the pod answered %d of %d" % (got, sent))
+    sw.stop()
+
+
 @test
 def af_packet_pods_on_veth_pairs(scope):
     ha, hb = "va" + uid(), "vb" + uid()
