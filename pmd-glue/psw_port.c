@@ -24,6 +24,7 @@
 #define MEMPOOL_CACHE 256
 
 struct psw_port psw_ports[PSW_MAX_PORTS];
+uint32_t psw_port_events;
 
 static struct psw_port_env port_env;
 static struct rte_mempool *mempools[RTE_MAX_NUMA_NODES];

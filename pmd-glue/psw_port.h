@@ -139,9 +139,19 @@ void psw_port_layer_fini(void);
  * (epoll: readable when a frame may wait), or -1 when the queue can only
  * be polled or a frame already waits. af_packet: the socket. vhost-user
  * (one queue pair, a driver connected): the guest's kick eventfd, with
- * guest notifications turned on. Worker that polls the queue only.
+ * guest notifications turned on. PSW_PORT_WAIT_EVENT: nothing to wait
+ * on, but nothing can come before psw_port_events moves (a vhost-user port
+ * without a device). Worker that polls the queue only.
  */
 int psw_port_arm(struct psw_port *p, uint16_t queue);
+
+#define PSW_PORT_WAIT_EVENT (-2)
+
+/**
+ * Bumped (after the port's gen) whenever a vhost-user device comes or goes:
+ * workers then look at the generations of the ports they parked.
+ */
+extern uint32_t psw_port_events;
 
 /** The queue is polled again (woken, or arming it failed): undo psw_port_arm. */
 void psw_port_disarm(struct psw_port *p, uint16_t queue);

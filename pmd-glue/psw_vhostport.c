@@ -92,6 +92,7 @@ new_device(int vid)
 	/* a worker that parked the port without a device polls it afresh */
 	__atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&p->vid, vid, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&psw_port_events, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&lock);
 	return 0;
 }
@@ -108,6 +109,7 @@ destroy_device(int vid)
 		__atomic_store_n(&p->vid, -1, __ATOMIC_RELEASE);
 		/* before the grace period: a worker woken after it ignores the old kick fd */
 		__atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
+		__atomic_fetch_add(&psw_port_events, 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&lock);
 	if (p != NULL)
@@ -146,7 +148,11 @@ psw_vhostport_arm(struct psw_port *p, uint16_t queue)
 	int fl;
 
 	/* one queue per port: the worker's idle state is per port */
-	if (vid < 0 || p->nb_rxq != 1 || queue >= __atomic_load_n(&p->vq_pairs, __ATOMIC_RELAXED))
+	if (p->nb_rxq != 1)
+		return -1;
+	if (vid < 0)
+		return PSW_PORT_WAIT_EVENT;      /* new_device bumps psw_port_events */
+	if (queue >= __atomic_load_n(&p->vq_pairs, __ATOMIC_RELAXED))
 		return -1;
 	if (rte_vhost_get_vhost_vring(vid, vq, &vr) != 0 || vr.kickfd < 0)
 		return -1;

@@ -38,12 +38,14 @@ struct psw_lcore_stats {
 
 /*
  * A worker's view of one port it polls. A port without a frame for
- * PSW_PARK_MS that can wait (psw_port_arm() gives a descriptor: af_packet,
- * vhost-user) is parked: left out of the polling and its descriptor
- * registered (one-shot) in the worker's epoll set, which is looked at every
- * PSW_PARKED_CHECK_LOOPS loops and waited on when the worker sleeps. gen is
- * the port slot's generation this state belongs to: a slot taken by a new
- * port, or a vhost-user device that comes or goes, starts afresh.
+ * PSW_PARK_MS that can wait is parked: taken out of the worker's active
+ * list (so a loop costs nothing for it) and, when psw_port_arm() gives a
+ * descriptor (af_packet, a vhost-user device), that descriptor registered
+ * (one-shot) in the worker's epoll set, which is looked at every
+ * PSW_PARKED_CHECK_LOOPS loops and waited on when the worker sleeps; a
+ * vhost-user port without a device waits for psw_port_events to move. gen
+ * is the port slot's generation this state belongs to: a slot taken by a
+ * new port, or a vhost-user device that comes or goes, starts afresh.
  */
 struct psw_rxstate {
 	uint64_t last_rx;                /**< TSC of the last frame (or of the wake) */
@@ -51,6 +53,7 @@ struct psw_rxstate {
 	uint8_t parked;
 	uint8_t registered;              /**< the port's fd is in the epoll set (armed or spent) */
 	uint16_t queue;                  /**< the RX queue parked (ports parked have one) */
+	uint16_t rxq;                    /**< parked: its index in the snapshot's queue list */
 };
 
 #define PSW_PARK_MS 10
@@ -78,7 +81,10 @@ struct psw_lcore {
 	int epfd;                        /**< parked socket ports; -1: none (every port polled) */
 	unsigned nb_parked;
 	uint64_t park_cycles;            /**< PSW_PARK_MS in TSC cycles */
-	const void *tables_seen;         /**< the snapshot the parked set was checked against */
+	const void *tables_seen;         /**< the snapshot the active list was built from */
+	uint32_t events_seen;            /**< psw_port_events when the parked ports were checked */
+	uint16_t nb_active;
+	uint16_t active[PSW_MAX_RXQ_PER_WORKER]; /**< queues polled: indexes in the snapshot's list */
 	struct psw_rxstate rxst[PSW_MAX_PORTS];
 } __rte_cache_aligned;
 

@@ -101,17 +101,19 @@ psw_worker_dispatch(struct psw_lcore *lc, struct psw_burst *b)
 }
 
 /*
- * Idle ports. A port parked here is not polled; the descriptor the port
- * layer gives for it (psw_port_arm: an af_packet socket, a vhost-user kick
- * eventfd) is armed one-shot in the worker's epoll set (level-triggered: a
- * frame already waiting when it is armed reports at once, so none is
- * stranded). A port that leaves the worker's list while parked stays
- * registered: its event, if one comes, only clears the state. A closed
- * descriptor leaves the set by itself once nothing else holds it; an event
- * of an older generation of the port is ignored.
+ * Idle ports. A port parked here is out of the worker's active list, so
+ * the loop does not touch it. Its descriptor from the port layer
+ * (psw_port_arm: an af_packet socket, a vhost-user kick eventfd) is armed
+ * one-shot in the worker's epoll set (level-triggered: a frame already
+ * waiting when it is armed reports at once, so none is stranded); a
+ * vhost-user port without a device has none, and waits for a device event
+ * (psw_port_events). A port that leaves the worker's list while parked
+ * stays registered: its event, if one comes, only clears the state. A
+ * closed descriptor leaves the set by itself once nothing else holds it; an
+ * event of an older generation of the port is ignored.
  */
 static bool
-park(struct psw_lcore *lc, uint16_t port, struct psw_rxstate *rs, int fd)
+park(struct psw_lcore *lc, uint16_t port, struct psw_rxstate *rs, int fd, uint16_t rxq)
 {
 	struct epoll_event ev = {
 		.events = EPOLLIN | EPOLLONESHOT,
@@ -119,18 +121,30 @@ park(struct psw_lcore *lc, uint16_t port, struct psw_rxstate *rs, int fd)
 	};
 	int rc;
 
-	rc = epoll_ctl(lc->epfd, rs->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
-	if (rc < 0 && errno == ENOENT)
-		rc = epoll_ctl(lc->epfd, EPOLL_CTL_ADD, fd, &ev);
-	else if (rc < 0 && errno == EEXIST)
-		rc = epoll_ctl(lc->epfd, EPOLL_CTL_MOD, fd, &ev);
-	if (rc < 0)
-		return false;                    /* stays polled */
-	rs->registered = 1;
+	if (fd >= 0) {
+		rc = epoll_ctl(lc->epfd, rs->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+		if (rc < 0 && errno == ENOENT)
+			rc = epoll_ctl(lc->epfd, EPOLL_CTL_ADD, fd, &ev);
+		else if (rc < 0 && errno == EEXIST)
+			rc = epoll_ctl(lc->epfd, EPOLL_CTL_MOD, fd, &ev);
+		if (rc < 0)
+			return false;            /* stays polled */
+		rs->registered = 1;
+	}
 	rs->parked = 1;
+	rs->rxq = rxq;
 	lc->nb_parked++;
 	lc->stats.parks++;
 	return true;
+}
+
+static void
+unpark(struct psw_lcore *lc, struct psw_rxstate *rs, uint64_t now)
+{
+	rs->parked = 0;
+	rs->last_rx = now;
+	lc->nb_parked--;
+	lc->active[lc->nb_active++] = rs->rxq;
 }
 
 static void
@@ -146,9 +160,7 @@ wake(struct psw_lcore *lc, const struct epoll_event *ev, unsigned n, uint64_t no
 		if (!rs->parked || rs->gen != gen ||
 		    gen != __atomic_load_n(&psw_ports[port].gen, __ATOMIC_ACQUIRE))
 			continue;
-		rs->parked = 0;
-		rs->last_rx = now;
-		lc->nb_parked--;
+		unpark(lc, rs, now);
 		lc->stats.wakes++;
 		psw_port_disarm(&psw_ports[port], rs->queue);
 	}
@@ -178,33 +190,57 @@ check_parked(struct psw_lcore *lc)
 }
 
 /*
- * A new table snapshot may list other ports. A parked port still listed
- * with the same generation stays parked (armed in the set); any other
- * parked state is dropped: a port gone from this worker is polled afresh if
- * it comes back, and a late event for it finds nothing parked.
+ * A new table snapshot lists the worker's queues anew: the active list is
+ * rebuilt from it. A parked port still listed with the same generation
+ * stays parked (armed in the set); any other parked state is dropped: a
+ * port gone from this worker is polled afresh if it comes back, and a late
+ * event for it finds nothing parked.
  */
 static void
 new_snapshot(struct psw_lcore *lc, const struct psw_tables *t)
 {
 	const struct psw_worker_rxqs *qs = &t->workers[lc->worker];
-	uint8_t listed[PSW_MAX_PORTS] = { 0 };
+	uint8_t kept[PSW_MAX_PORTS] = { 0 };
 	unsigned i;
 
 	lc->tables_seen = t;
+	lc->nb_active = 0;
+	lc->nb_parked = 0;
+	for (i = 0; i < qs->nb; i++) {
+		uint16_t port = qs->rxq[i].port;
+		struct psw_rxstate *rs = &lc->rxst[port];
+
+		if (rs->parked && !kept[port] &&
+		    rs->gen == __atomic_load_n(&psw_ports[port].gen, __ATOMIC_RELAXED)) {
+			kept[port] = 1;
+			rs->rxq = (uint16_t)i;
+			lc->nb_parked++;
+		} else {
+			lc->active[lc->nb_active++] = (uint16_t)i;
+		}
+	}
+	for (i = 0; i < PSW_MAX_PORTS; i++)
+		if (lc->rxst[i].parked && !kept[i])
+			lc->rxst[i].parked = 0;
+}
+
+/* A vhost-user device came or went somewhere: parked ports of another generation are polled. */
+static void
+port_events(struct psw_lcore *lc, const struct psw_tables *t, uint32_t events, uint64_t now)
+{
+	const struct psw_worker_rxqs *qs = &t->workers[lc->worker];
+	unsigned i;
+
+	lc->events_seen = events;
 	if (lc->nb_parked == 0)
 		return;
-	for (i = 0; i < qs->nb; i++)
-		if (lc->rxst[qs->rxq[i].port].gen ==
-		    __atomic_load_n(&psw_ports[qs->rxq[i].port].gen, __ATOMIC_RELAXED))
-			listed[qs->rxq[i].port] = 1;
-	lc->nb_parked = 0;
-	for (i = 0; i < PSW_MAX_PORTS; i++) {
-		if (!lc->rxst[i].parked)
-			continue;
-		if (listed[i])
-			lc->nb_parked++;
-		else
-			lc->rxst[i].parked = 0;
+	for (i = 0; i < qs->nb; i++) {
+		uint16_t port = qs->rxq[i].port;
+		struct psw_rxstate *rs = &lc->rxst[port];
+
+		if (rs->parked && rs->rxq == i &&
+		    rs->gen != __atomic_load_n(&psw_ports[port].gen, __ATOMIC_ACQUIRE))
+			unpark(lc, rs, now);
 	}
 }
 
@@ -212,12 +248,16 @@ static unsigned
 poll_queues(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b, uint64_t now)
 {
 	const struct psw_worker_rxqs *qs = &t->workers[lc->worker];
+	uint32_t events = __atomic_load_n(&psw_port_events, __ATOMIC_ACQUIRE);
 	unsigned i, j, total = 0;
 
 	if (unlikely(t != lc->tables_seen))
 		new_snapshot(lc, t);
-	for (i = 0; i < qs->nb; i++) {
-		const struct psw_rxq *q = &qs->rxq[i];
+	if (unlikely(events != lc->events_seen))
+		port_events(lc, t, events, now);
+	for (i = 0; i < lc->nb_active; i++) {
+		uint16_t idx = lc->active[i];
+		const struct psw_rxq *q = &qs->rxq[idx];
 		struct psw_port *p = &psw_ports[q->port];
 		struct psw_rxstate *rs = &lc->rxst[q->port];
 		uint32_t gen = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE);
@@ -229,22 +269,22 @@ poll_queues(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *
 			 * left the set), or a vhost-user device that came or went */
 			rs->gen = gen;
 			rs->registered = 0;
-			if (rs->parked)
-				lc->nb_parked--;
-			rs->parked = 0;
 			rs->last_rx = now;
 		}
-		if (rs->parked)
-			continue;
 		n = psw_port_rx(p, q->queue, b->pkts, PSW_BURST_MAX);
 		if (n == 0) {
 			if (unlikely(now - rs->last_rx > lc->park_cycles) && lc->epfd >= 0) {
 				fd = psw_port_arm(p, q->queue);
 				rs->queue = q->queue;
-				if (fd < 0)
-					rs->last_rx = now;       /* polled; asked again a period later */
-				else if (!park(lc, q->port, rs, fd))
+				if ((fd >= 0 || fd == PSW_PORT_WAIT_EVENT) &&
+				    park(lc, q->port, rs, fd, idx)) {
+					/* out of the list: the last one takes its place */
+					lc->active[i--] = lc->active[--lc->nb_active];
+					continue;
+				}
+				if (fd >= 0)
 					psw_port_disarm(p, q->queue);
+				rs->last_rx = now;       /* polled; asked again a period later */
 			}
 			continue;
 		}
@@ -323,5 +363,6 @@ psw_worker_main(void *arg)
 		close(lc->epfd);
 	lc->epfd = -1;
 	lc->nb_parked = 0;
+	lc->tables_seen = NULL;
 	return 0;
 }

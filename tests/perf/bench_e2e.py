@@ -24,6 +24,15 @@ Scenarios (64-byte and 1518-byte frames, on-the-wire sizes):
            (conntrack + DNAT); OVS: ct(nat) / ct(commit, nat(dst=...))
   svc+pol  the same with a NetworkPolicy of 1,000 rules on pod b
            (podswitch), a 1,000-flow ACL table on new connections (OVS)
+  l3, full node
+           l3 with the rest of a full node attached and idle beside the two
+           busy ports (PSW_BENCH_FULL_KERNEL=600 af_packet ports on veth
+           pairs, PSW_BENCH_FULL_VHOST=300 vhost-user ports counting the two
+           busy ones, PSW_BENCH_FULL_MEMIF=100 memif ports); of the idle
+           vhost-user ports, PSW_BENCH_FULL_CONNECTED=8 have a driver (an
+           idle testpmd), the others none. Open vSwitch gets the same
+           vhost-user ports (it has no memif, and its kernel ports are not
+           polled by the PMD thread)
 
 Each scenario runs the switches alternately in one invocation and prints
 the ratio podswitch / Open vSwitch. Appends one JSON object per figure to
@@ -149,7 +158,86 @@ SCENARIOS = {
     "svc, 10k flows": (VIP, 80, 10000),
     "svc, 1M flows": (VIP, 80, 1000000),
     "svc+pol": (VIP, 80, 8192),
+    "l3, full node": (IP_B, 8080, 8192),
 }
+FULL = {k: int(os.environ.get("PSW_BENCH_FULL_" + k.upper(), d))
+        for k, d in (("kernel", 600), ("vhost", 300), ("memif", 100), ("connected", 8))}
+
+
+class FullNode:
+    """The idle rest of a full node, attached as the CNI plugin attaches pods
+    (the API's cni.add + cni.attach): af_packet ports on veth pairs, vhost-user
+    and memif ports on sockets the switch serves; an idle testpmd drives the
+    first FULL["connected"] vhost-user ports. Open vSwitch gets the same number
+    of vhost-user ports (dpdkvhostuserclient), the first FULL["connected"]
+    served by an idle testpmd started before it (its virtio_user servers
+    accept one client after another)."""
+
+    def __init__(self, scope):
+        self.scope = scope
+        self.dir = scope.path("full" + uid())
+        os.makedirs(self.dir)
+        tag = uid()[-4:]
+        self.veths = ["pk%s_%d" % (tag, i) for i in range(FULL["kernel"])]
+        self.nb_vhost = max(0, FULL["vhost"] - 2)
+        self.nb_connected = min(FULL["connected"], self.nb_vhost)
+
+    def idle_pod(self, vdevs):
+        if not vdevs:
+            return
+        prefix = "pswidle" + uid()
+        cmd = ["dpdk-testpmd", "--no-huge", "-m", "512", "--no-pci", "--file-prefix=" + prefix,
+               "--lcores=0@0,1@0", "--log-level=*:error", "--single-file-segments"] + [
+               "--vdev=" + v for v in vdevs] + [
+               "--", "-i", "--nb-cores=1", "--no-mlockall", "--total-num-mbufs=%d" % (2048 * len(vdevs))]
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        defer_dpdk_stop(self.scope, p, prefix)
+
+    def attach_podswitch(self, sw):
+        """Attach every idle port; then the idle DPDK pod connects to the first vhost-user ones."""
+        socks = []
+        kinds = ([("kernel", v) for v in self.veths] + [("vhost-user", None)] * self.nb_vhost +
+                 [("memif", None)] * FULL["memif"])
+        added = []
+        for i, (kind, veth) in enumerate(kinds):
+            args = {"container_id": "idle%d" % i, "ifname": "eth0", "interface": kind,
+                    "pod_namespace": "bench", "pod_name": "idle%d" % i}
+            if veth:
+                args["host_ifname"] = veth
+            r = api_call(sw.sock, "cni.add", args)
+            assert r["ok"], (args, r)
+            added.append((kind, args))
+        if self.veths:     # as the plugin does: the veth after the address, before the attach
+            batch = "".join("link add %s type veth peer name %sp\nlink set %s up\n" % (v, v, v)
+                            for v in self.veths)
+            subprocess.run(["ip", "-batch", "-"], input=batch, text=True, check=True)
+            self.scope.defer(lambda: subprocess.run(["ip", "-force", "-batch", "-"], text=True,
+                                                    input="".join("link del %s\n" % v for v in self.veths)))
+        for kind, args in added:
+            r = api_call(sw.sock, "cni.attach", args)
+            assert r["ok"], (args, r)
+            if kind == "vhost-user" and len(socks) < self.nb_connected:
+                iface = r["result"]["interfaces"][-1] if "interfaces" in r["result"] else r["result"]
+                socks.append(iface.get("socketPath") or iface.get("socket"))
+        self.idle_pod(["net_virtio_user%d,path=%s,queues=1" % (i, sk) for i, sk in enumerate(socks)])
+        self.wait_connected(lambda: sum(1 for p in sw.ok("get", {"kind": "ports"})["items"]
+                                        if p["name"].startswith("cni-idle") and p.get("link_up")))
+
+    def ovs_ports(self):
+        socks = [os.path.join(self.dir, "v%d.sock" % i) for i in range(self.nb_vhost)]
+        self.idle_pod(["net_virtio_user%d,path=%s,server=1,queues=1" % (i, socks[i])
+                       for i in range(self.nb_connected)])
+        cmd = []
+        for i, sk in enumerate(socks):
+            cmd += ["--", "add-port", "br0", "idle%d" % i, "--", "set", "Interface", "idle%d" % i,
+                    "type=dpdkvhostuserclient", "options:vhost-server-path=" + sk]
+        return cmd
+
+    def wait_connected(self, connected):
+        """Until connected() counts every idle driver (or 60 s)."""
+        end = time.time() + 60
+        while connected() < self.nb_connected and time.time() < end:
+            time.sleep(0.2)
 
 
 def service_ports(flows):
@@ -161,9 +249,16 @@ def run_podswitch(scope, scenario, frame, rate=0, memif=False):
     dst, dport, flows = SCENARIOS[scenario]
     # room for every connection: 1M flows need more than the default 262,144
     # one generator port opens every flow: no per-port share
-    extra = "limits = { conntrack = %d; conntrack_per_port = 0; };" % max(262144, 1 << (flows - 1).bit_length())
-    sw = Switch(scope, podswitch_conf(socks, extra=extra, memif=memif), workers="[1]", idle_sleep_us=0,
-                eal=podswitch_eal()).start()
+    full = FullNode(scope) if scenario == "l3, full node" else None
+    extra = "limits = { conntrack = %d; conntrack_per_port = 0;%s };" % (
+        max(262144, 1 << (flows - 1).bit_length()), " pods = 1100;" if full else "")
+    if full:        # room for 1,000 pod addresses
+        extra += '\nnode = { pod_cidr = "10.244.0.0/20"; gateway = "10.244.0.1"; };'
+
+    sw = Switch(scope, podswitch_conf(socks, extra=extra, memif=memif),
+                workers="[1]", idle_sleep_us=0, eal=podswitch_eal()).start()
+    if full:
+        full.attach_podswitch(sw)
     if scenario.startswith("svc"):
         r = api_call(sw.sock, "apply", {"objects": service_objects(service_ports(flows))})
         assert r["ok"], r
@@ -171,6 +266,9 @@ def run_podswitch(scope, scenario, frame, rate=0, memif=False):
         r = api_call(sw.sock, "apply", {"objects": policy_objects(1000)})
         assert r["ok"], r
     res = Generator(scope, socks, frame, flows, dst, dport, rate, memif=memif).result()
+    if full:
+        res["ports"] = len(sw.ok("get", {"kind": "ports"})["items"])
+        res["parked"] = sw.ok("stats")["workers"][0]["ports_parked"]
     stats = sw.stats()
     sw.stop()
     res["drops"] = {k: v for k, v in stats.items() if k.startswith("drop.") and v}
@@ -204,7 +302,7 @@ def run_io(scope, frame, rate=0, memif=False):
 def ovs_flows(scenario):
     """OpenFlow rules doing the closest equivalent of podswitch's work."""
     out = ["table=0,priority=0,actions=drop"]
-    if scenario == "l3":
+    if scenario.startswith("l3"):
         out += ["table=0,priority=10,in_port=1,ip,dl_src=%s,nw_src=%s,nw_dst=%s,actions=mod_dl_src:%s,"
                 "mod_dl_dst:%s,dec_ttl,output:2" % (MAC_A, IP_A, IP_B, GW_MAC, MAC_B),
                 "table=0,priority=10,in_port=2,ip,dl_src=%s,nw_src=%s,nw_dst=%s,actions=mod_dl_src:%s,"
@@ -307,6 +405,7 @@ def run_ovs(scope, scenario, frame, rate=0):
                             "other_config:dpdk-extra=--no-pci --huge-dir=%s --file-prefix=ovs%s"
                             % (HUGE_DIR[0], os.path.basename(d))], check=True, env=env)
     dst, dport, flows = SCENARIOS[scenario]
+    full = FullNode(scope) if scenario == "l3, full node" else None
     procs.append(subprocess.Popen([OVS_VSWITCHD, "unix:" + dbsock, "--unixctl=" + os.path.join(d, "vswitchd.ctl"),
                                    "--log-file=" + os.path.join(d, "vswitchd.log")], env=env, stdout=log,
                                   stderr=subprocess.STDOUT))
@@ -316,6 +415,11 @@ def run_ovs(scope, scenario, frame, rate=0):
         subprocess.run(vsctl + ["add-port", "br0", "vhu%d" % i, "--", "set", "Interface", "vhu%d" % i,
                                 "type=dpdkvhostuserclient", "options:vhost-server-path=" + sk,
                                 "ofport_request=%d" % (i + 1)], check=True, env=env)
+    if full and full.nb_vhost:
+        subprocess.run(vsctl + ["--timeout=300"] + full.ovs_ports(), check=True, env=env)
+        full.wait_connected(lambda: subprocess.run(
+            vsctl + ["--columns=link_state", "find", "Interface", "type=dpdkvhostuserclient", "link_state=up"],
+            env=env, capture_output=True, text=True).stdout.count("up") - 2)
     ffile = os.path.join(d, "flows.txt")
     with open(ffile, "w") as f:
         f.write("\n".join(ovs_flows(scenario)) + "\n")
@@ -323,6 +427,8 @@ def run_ovs(scope, scenario, frame, rate=0):
     subprocess.run(ofctl + ["del-flows", "br0"], check=True, env=env)
     subprocess.run(ofctl + ["add-flows", "br0", ffile], check=True, env=env)
     res = Generator(scope, socks, frame, flows, dst, dport, rate).result()
+    if full:
+        res["ports"] = 2 + full.nb_vhost
     res["drops"] = {}
     stop_all()
     return res
@@ -350,7 +456,8 @@ def measure(out, only, ovs):
           flush=True)
     plan = [("io", 64), ("l3", 64), ("svc", 64), ("svc, 1 flow", 64), ("svc, 10k flows", 64),
             ("svc, 1M flows", 64), ("svc+pol", 64),
-            ("io", 1518), ("l3", 1518), ("io memif", 64), ("l3 memif", 64)]
+            ("io", 1518), ("l3", 1518), ("io memif", 64), ("l3 memif", 64), ("l3, full node", 64)]
+    two_pods = {}
     for scenario, frame in plan:
         if only and scenario not in only:
             continue
@@ -383,9 +490,16 @@ def measure(out, only, ovs):
             meds[swname] = med
             loss = statistics.median(r["loss"] for r in rs)
             name = "e2e %s, %dB, %s, %s" % ("memif" if memif else "vhost-user", frame, scenario, swname)
-            print("%-48s %7.2f Mpps %6.2f Gbit/s  loss %5.1f%%  (min %.2f, max %.2f)%s"
+            ports = ("  [%d ports%s]" % (rs[0]["ports"], ", %d parked" % rs[0]["parked"] if "parked" in rs[0] else "")
+                     if "ports" in rs[0] else "")
+            print("%-48s %7.2f Mpps %6.2f Gbit/s  loss %5.1f%%  (min %.2f, max %.2f)%s%s"
                   % (name, med / 1e6, med * frame * 8 / 1e9, loss * 100, min(rx) / 1e6, max(rx) / 1e6,
-                     "  drops: %s" % drops if drops and swname == "podswitch" else ""), flush=True)
+                     "  drops: %s" % drops if drops and swname == "podswitch" else "", ports), flush=True)
+            if (scenario, frame, memif) == ("l3", 64, False):
+                two_pods[swname] = med
+            elif scenario == "l3, full node" and two_pods.get(swname):
+                print("%-48s %7.1f%%" % ("  %s: full node / two ports" % swname, 100 * med / two_pods[swname]),
+                      flush=True)
             if out:
                 out.write(json.dumps({"scenario": name, "unit": "Mpps", "median": round(med / 1e6, 3),
                                       "min": round(min(rx) / 1e6, 3), "max": round(max(rx) / 1e6, 3),
