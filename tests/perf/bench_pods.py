@@ -1,6 +1,9 @@
 #!/usr/bin/python3
-"""A full node (issue 14): kernel pods attached through the CNI plugin, as a
-runtime calls it, up to PSW_BENCH_PODS (default 1000) on one worker.
+"""A full node (issue 14): pods attached through the CNI plugin, as a
+runtime calls it, up to PSW_BENCH_PODS (default 1000) on one worker, in the
+mix PSW_BENCH_POD_MIX (default "6,3,1": of every ten pods six kernel, three
+vhost-user and one memif; the DPDK pods' sockets get no driver here: their
+traffic is bench_e2e's "l3, full node").
 
 Measured, in one run:
 - CNI ADD latency (the plugin's whole run: veth, netns, API round trip) for
@@ -23,6 +26,13 @@ from pswtest import Netns, Scope, Switch, cni_call, cni_conf, run, uid  # noqa: 
 
 PODS = int(os.environ.get("PSW_BENCH_PODS", "1000"))
 RUNS = int(os.environ.get("PSW_BENCH_RUNS", "3"))
+MIX = [int(x) for x in os.environ.get("PSW_BENCH_POD_MIX", "6,3,1").split(",")]
+
+
+def kind_of(i):
+    """Pods 0 and 1 (the iperf3 ends) are kernel pods; then the mix, in turn."""
+    r = i % sum(MIX)
+    return "kernel" if i < 2 or r < MIX[0] else "vhost-user" if r < MIX[0] + MIX[1] else "memif"
 SECONDS = 3
 
 BODY = """node = { pod_cidr = "10.240.0.0/20"; gateway = "10.240.0.1"; pod_cidr6 = ""; gateway6 = ""; };
@@ -63,12 +73,15 @@ def bare_veth(scope):
 
 def add_pod(scope, c, i):
     ns = Netns(scope)
+    kind = kind_of(i)
     t0 = time.perf_counter()
-    rc, out = cni_call("ADD", c, container_id="bench-%d" % i, netns="/run/netns/" + ns.name)
+    rc, out = cni_call("ADD", c, container_id="bench-%d" % i, netns="/run/netns/" + ns.name,
+                       args=None if kind == "kernel" else "PODSWITCH_INTERFACE=" + kind)
     dt = (time.perf_counter() - t0) * 1000
     if rc != 0:
-        raise RuntimeError("ADD of pod %d: %s" % (i, out))
-    ns.sh("sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1")
+        raise RuntimeError("ADD of pod %d (%s): %s" % (i, kind, out))
+    if kind == "kernel":
+        ns.sh("sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1")
     return ns, out["ips"][0]["address"].split("/")[0], dt
 
 
@@ -98,7 +111,10 @@ def main():
             lat.append(dt)
         time.sleep(0.5)
         w = sw.ok("stats")["workers"][0]
-        full = {"rss_kib": rss_kib(pid), "fds": sw.fds(), "ports_parked": w["ports_parked"]}
+        full = {"rss_kib": rss_kib(pid), "fds": sw.fds(), "ports_parked": w["ports_parked"],
+                "ethdevs": sw.ok("status")["limits"]["ethdevs"]["used"],
+                "kinds": {k: sum(1 for i in range(PODS) if kind_of(i) == k)
+                          for k in ("kernel", "vhost-user", "memif")}}
         a.sh("ping -c 2 -W 2 %s >/dev/null" % b_ip, check_rc=False)
         for _ in range(RUNS):
             tcp["all_pods"].append(iperf(a, b_ip, b))
@@ -125,6 +141,9 @@ def main():
     finally:
         scope.close()
     m = res["tcp_gbit"]
+    print("pods %d (%s; %d ethdevs)" % (PODS, ", ".join("%d %s" % (n, k) for k, n in
+                                                       res["memory"]["all_pods"]["kinds"].items()),
+                                        res["memory"]["all_pods"]["ethdevs"]))
     print("pods %d: CNI ADD first 100 median %.1f ms p99 %.1f; last 100 median %.1f ms p99 %.1f; DEL median %.1f ms"
           % (PODS, res["cni_add_ms"]["first_100"]["median"], res["cni_add_ms"]["first_100"]["p99"],
              res["cni_add_ms"]["last_100"]["median"], res["cni_add_ms"]["last_100"]["p99"],
