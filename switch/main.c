@@ -43,6 +43,7 @@
 #include "psw_policy.h"
 #include "psw_service_ctl.h"
 #include "psw_state.h"
+#include "psw_objects_file.h"
 #include "psw_state_file.h"
 #include "psw_tables.h"
 #include "psw_worker.h"
@@ -321,6 +322,7 @@ init_cni_state(struct psw_state *st, char *err, size_t err_len)
 		return -errno;
 	}
 	snprintf(st->state_file, sizeof(st->state_file), "%s/attachments.json", c->api.state_dir);
+	snprintf(st->objects_file, sizeof(st->objects_file), "%s/objects.json", c->api.state_dir);
 	return psw_state_load(st, err, err_len);
 }
 
@@ -428,6 +430,12 @@ main(int argc, char **argv)
 		psw_state_fini(&st);
 		rte_eal_cleanup();
 		return 1;
+	}
+	/* the desired state of the last run, in force before the API opens */
+	rc = psw_objects_restore(&st, err, sizeof(err));
+	if (rc != 0) {
+		printf("podswitch: %s\n", err);
+		fflush(stdout);
 	}
 	if (launch_workers(&st) < 0)
 		rte_exit(1, "podswitch: cannot launch %u workers\n", st.nb_workers);

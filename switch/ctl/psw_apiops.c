@@ -31,6 +31,7 @@
 #include "psw_k8s.h"
 #include "psw_netpol.h"
 #include "psw_netpol_report.h"
+#include "psw_objects_file.h"
 #include "psw_pipeline.h"
 #include "psw_port.h"
 #include "psw_state.h"
@@ -1083,6 +1084,8 @@ k8s_change(struct psw_state *st, json_t *args,
 		json_decref(res);
 		res = psw_api_error(rc == -ENOMEM || rc == -ENOSPC ? PSW_API_E_NO_RESOURCES : PSW_API_E_INVALID,
 				    "%s (nothing was changed)", msg);
+	} else if (json_is_true(json_object_get(res, "ok"))) {
+		psw_objects_save(st);            /* in force now; kept for the next start */
 	}
 	psw_change_fini(&ch);
 	return res;

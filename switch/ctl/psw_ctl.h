@@ -74,6 +74,7 @@ struct psw_state {
 	struct psw_attachment *atts;           /**< CNI attachments */
 	unsigned nb_atts, cap_atts;
 	char state_file[300];                  /**< where attachments are saved ("" = nowhere) */
+	char objects_file[300];                /**< where Kubernetes objects are saved ("" = nowhere) */
 	int journal_fd;                        /**< <state_file>.journal, open for appends; valid if journal_open */
 	bool journal_open;
 	unsigned journal_len;                  /**< records in it since the last full save */

@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "psw_file.h"
 #include "psw_ipam.h"
 #include "psw_state.h"
 #include "psw_state_file.h"
@@ -66,48 +67,13 @@ attachment_json(const struct psw_attachment *a)
 			 "created", (json_int_t)a->created);
 }
 
-/* All of buf to fd (a short write goes on). -1 with errno on failure. */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* fsync the directory holding path: a rename is durable only then. */
-static int
-sync_dir(const char *path)
-{
-	char buf[sizeof(((struct psw_state *)0)->state_file)];
-	int fd, rc = 0;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 int
 psw_state_save(struct psw_state *st)
 {
-	char tmp[sizeof(st->state_file) + 8];
 	json_t *root, *list;
 	char *text;
 	unsigned i;
-	int fd, rc = 0;
+	int rc;
 
 	if (st->state_file[0] == '\0')
 		return 0;
@@ -118,18 +84,7 @@ psw_state_save(struct psw_state *st)
 	/* one write of the whole text: json_dumpfd writes token by token, a
 	 * system call each, which at 1,000 pods made every CNI ADD wait ~100 ms */
 	text = json_dumps(root, JSON_COMPACT);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", st->state_file);
-	fd = text == NULL ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (text == NULL)
-		rc = -ENOMEM;
-	else if (fd < 0 || write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0)
-		rc = -errno ? -errno : -EIO;
-	if (fd >= 0)
-		close(fd);
-	if (rc == 0 && rename(tmp, st->state_file) < 0)
-		rc = -errno;
-	if (rc == 0)
-		rc = sync_dir(st->state_file);
+	rc = text == NULL ? -ENOMEM : psw_file_replace(st->state_file, text, strlen(text));
 	/* the journal's records are in the file now: only then empty it */
 	if (rc == 0 && st->journal_open && (ftruncate(st->journal_fd, 0) < 0 || fsync(st->journal_fd) < 0))
 		rc = -errno;
@@ -166,7 +121,7 @@ journal_open(struct psw_state *st, bool saved, off_t keep_len, unsigned nb_recor
 		close(fd);
 		fd = -1;
 	}
-	if (fd < 0 || fsync(fd) < 0 || sync_dir(path) < 0) {
+	if (fd < 0 || fsync(fd) < 0 || psw_file_sync_dir(path) < 0) {
 		fprintf(stderr, "podswitch: cannot open %s: %s; each change rewrites %s\n", path,
 			strerror(errno), st->state_file);
 		if (fd >= 0)
@@ -205,7 +160,7 @@ psw_state_log(struct psw_state *st, const struct psw_attachment *a, bool removed
 	n = strlen(line);
 	line[n] = '\n';                         /* json_dumps leaves room for its NUL */
 	end = lseek(st->journal_fd, 0, SEEK_END);
-	if (end < 0 || write_all(st->journal_fd, line, n + 1) < 0 || fdatasync(st->journal_fd) < 0)
+	if (end < 0 || psw_file_write_all(st->journal_fd, line, n + 1) < 0 || fdatasync(st->journal_fd) < 0)
 		rc = -errno;
 	free(line);
 	if (rc < 0) {
@@ -494,7 +449,7 @@ psw_state_take_releases(struct psw_state *st)
 	}
 	closedir(dp);
 	if (taken > 0)
-		sync_dir(path);
+		psw_file_sync_dir(path);
 	return taken;
 }
 

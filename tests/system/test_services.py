@@ -82,6 +82,99 @@ def track(scope, procs):
         scope.defer(lambda p=p: kill_group(p))
 
 
+WEB_POLICY = """apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-clients}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{from: [{podSelector: {matchLabels: {role: client}}}]}]
+"""
+
+
+@test
+def applied_objects_survive_a_restart(scope):
+    """Issue 15: the objects applied are the switch's desired state on disk.
+    Killed (SIGKILL) and started again on the same state directory, the
+    switch has the Service (same ClusterIP) and the NetworkPolicy in force
+    before anyone applies anything: the first connection of an allowed pod
+    gets through, a pod the policy does not allow is refused."""
+    state, sock = scope.path("keep-state"), scope.path("keep.sock")
+    sw = Switch(scope, "", state=state, sock=sock).start()
+    web = Pod(scope, sw, "web", labels={"app": "web"})
+    client = Pod(scope, sw, "client", labels={"role": "client"})
+    intruder = Pod(scope, sw, "intruder")
+    track(scope, [web.serve_tcp(8080)])
+    apply(sw, scope, WEB_POLICY)
+    vip = service_ip(sw, "web")
+    check(client.tcp(vip, 80)[0] == "web", "before the restart: the client did not reach web")
+    check(intruder.tcp(vip, 80, timeout=1)[2] != 0, "before the restart: the intruder reached web")
+    objects = json.load(open(os.path.join(state, "objects.json")))
+    check(objects["format"] == "podswitch-objects" and objects["version"] == 1 and
+          [o["kind"] for o in objects["objects"]] == ["Pod"] * 3 + ["Service", "NetworkPolicy"],
+          "objects.json: %s" % [o["kind"] for o in objects.get("objects", [])])
+    sw.kill()
+    sw = Switch(scope, "", state=state, sock=sock).start()
+    check("5 Kubernetes objects restored" in sw.text(), "start-up log: %s" % sw.text()[-1000:])
+    check(service_ip(sw, "web") == vip, "the ClusterIP changed across the restart")
+    out, err, rc = client.tcp(vip, 80)
+    check(rc == 0 and out == "web", "after the restart the client's first connection failed: %r %r" % (out, err))
+    check(intruder.tcp(vip, 80, timeout=1)[2] != 0, "after the restart the policy was not in force")
+    # a delete is kept too
+    pol = scope.path("pol.yaml")
+    with open(pol, "w") as f:
+        f.write(WEB_POLICY.split("---\n")[1])
+    run([CTL, "-s", sw.sock, "delete", "-f", pol])
+    sw.stop()
+    sw = Switch(scope, "", state=state, sock=sock).start()
+    check("4 Kubernetes objects restored" in sw.text(), "start-up log: %s" % sw.text()[-1000:])
+    check(intruder.tcp(vip, 80)[0] == "web", "a deleted policy came back after a restart")
+    sw.stop()
+
+
+@test
+def a_bad_objects_file_is_refused_and_set_aside(scope):
+    """A corrupt objects file, one written by a newer podswitch, or one holding an
+    object the switch refuses: the switch starts with no objects (not half of
+    them), says why, and moves the file aside rather than overwrite it later."""
+    state, sock = scope.path("bad-state"), scope.path("bad.sock")
+    os.makedirs(state, mode=0o700)
+    path = os.path.join(state, "objects.json")
+    good_svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ok", "namespace": "default"},
+                "spec": {"ports": [{"port": 80}], "selector": {"app": "x"}}}
+    bad_svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bad", "namespace": "default"},
+               "spec": {"ports": [{"port": 70000}]}}
+    cases = [
+        ('{"format": "podswitch-objects", "version": 1, "objects": [', "not readable JSON"),
+        (json.dumps({"format": "podswitch-objects", "version": 2, "objects": []}), "written by a newer podswitch"),
+        (json.dumps({"version": 1, "objects": []}), "not a podswitch objects file"),
+        (json.dumps({"format": "podswitch-objects", "version": 1, "objects": [good_svc, bad_svc]}),
+         "an object is refused"),
+    ]
+    for text, why in cases:
+        with open(path, "w") as f:
+            f.write(text)
+        sw = Switch(scope, "", state=state, sock=sock).start()
+        log = sw.text()
+        check(why in log and "starting without Kubernetes objects" in log and "objects.json.refused" in log,
+              "%s: start-up log: %s" % (why, log[-800:]))
+        check(open(path + ".refused").read() == text and not os.path.exists(path),
+              "%s: the file was not set aside as it was" % why)
+        check(sw.ok("get", {"kind": "services"})["items"] == [], "%s: objects were loaded" % why)
+        # the switch works, and writes a new file of its own
+        apply(sw, scope, json.dumps(good_svc))
+        check(json.load(open(path))["objects"][0]["metadata"]["name"] == "ok", "%s: no new file" % why)
+        sw.stop()
+        os.unlink(path)
+        os.unlink(path + ".refused")
+
+
 @test
 def clusterip_spreads_over_backends(scope):
     sw = Switch(scope, "", workers="[0, 1]").start()
