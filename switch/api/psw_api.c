@@ -30,9 +30,21 @@ psw_api_error(const char *code, const char *fmt, ...)
 	char msg[1024];
 	va_list ap;
 
+	json_t *res;
+	char *c;
+
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	res = json_pack("{s:i, s:b, s:{s:s, s:s}}", "api", PSW_API_VERSION, "ok", 0, "error",
+			"code", code, "message", msg);
+	if (res != NULL)
+		return res;
+	/* not UTF-8 (a name cut in the middle of a character at the buffer's end):
+	 * the error still goes out, its other bytes as '?' */
+	for (c = msg; *c != '\0'; c++)
+		if ((unsigned char)*c >= 0x80)
+			*c = '?';
 	return json_pack("{s:i, s:b, s:{s:s, s:s}}", "api", PSW_API_VERSION, "ok", 0, "error",
 			 "code", code, "message", msg);
 }

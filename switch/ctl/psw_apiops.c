@@ -1103,6 +1103,12 @@ op_delete(struct psw_state *st, json_t *args)
 	return k8s_change(st, args, psw_k8s_delete);
 }
 
+static json_t *
+op_replace(struct psw_state *st, json_t *args)
+{
+	return k8s_change(st, args, psw_k8s_replace);
+}
+
 /* ------------------------------------------------------------------- dispatch */
 
 struct op {
@@ -1118,6 +1124,7 @@ static const struct op ops[] = {
 	{ "apply", op_apply },
 	{ "explain", psw_netpol_explain },
 	{ "delete", op_delete },
+	{ "replace", op_replace },
 	{ "cni.add", op_cni_add },
 	{ "cni.attach", op_cni_attach },
 	{ "cni.del", op_cni_del },

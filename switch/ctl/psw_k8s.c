@@ -332,24 +332,19 @@ rollback(struct psw_state *st, struct psw_change *ch)
 		store_set(&st->k8s, key, json_is_null(v) ? NULL : v);
 }
 
-json_t *
-psw_k8s_apply(struct psw_state *st, json_t *args, struct psw_change *ch)
+/*
+ * Store objs (validated) in place, the first old value of each key kept in
+ * undo; Services get their ClusterIP and nodePorts. The API error, or NULL
+ * (results filled); on an error the caller rolls back.
+ */
+static json_t *
+store_objects(struct psw_state *st, json_t *objs, struct psw_change *ch, json_t *undo, json_t *results)
 {
-	json_t *objs, *err, *o, *results = json_array(), *used = NULL, *undo;
+	json_t *o, *err = NULL, *used = NULL;
 	size_t i;
 
-	err = validated_objects(args, &objs, false);
-	if (err != NULL) {
-		json_decref(objs);
-		json_decref(results);
-		return err;
-	}
 	if (st->k8s.objects == NULL)
 		st->k8s.objects = json_object();
-	/* changed in place, with the first old value of each key kept to undo */
-	undo = json_object();
-	ch->undo = rollback;
-	ch->undo_objects = undo;
 	json_array_foreach(objs, i, o) {
 		char key[512];
 		json_t *old;
@@ -384,14 +379,121 @@ psw_k8s_apply(struct psw_state *st, json_t *args, struct psw_change *ch)
 			"name", json_string_value(json_object_get(json_object_get(o, "metadata"), "name")),
 			"action", action));
 	}
+	json_decref(used);
+	return err;
+}
+
+json_t *
+psw_k8s_apply(struct psw_state *st, json_t *args, struct psw_change *ch)
+{
+	json_t *objs, *err, *results;
+
+	err = validated_objects(args, &objs, false);
+	if (err != NULL) {
+		json_decref(objs);
+		return err;
+	}
+	results = json_array();
+	ch->undo = rollback;
+	ch->undo_objects = json_object();
+	err = store_objects(st, objs, ch, ch->undo_objects, results);
+	json_decref(objs);
 	if (err != NULL) {
 		rollback(st, ch);
 		json_decref(results);
-		results = NULL;
+		return err;
 	}
-	json_decref(used);
+	return psw_api_ok(json_pack("{s:o}", "results", results));
+}
+
+/* The kinds a replace may name: those the store keeps. */
+static bool
+replaceable_kind(const char *kind)
+{
+	static const char *const kinds[] = { "Namespace", "Pod", "Service", "EndpointSlice",
+					     "NetworkPolicy" };
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kind, kinds[i]) == 0)
+			return true;
+	return false;
+}
+
+json_t *
+psw_k8s_replace(struct psw_state *st, json_t *args, struct psw_change *ch)
+{
+	json_t *kinds = json_object_get(args, "kinds"), *objs, *err, *o, *k, *keep, *results, *gone;
+	const char *key;
+	size_t i;
+	void *tmp;
+
+	if (!json_is_array(kinds) || json_array_size(kinds) == 0)
+		return psw_api_error(PSW_API_E_INVALID, "argument 'kinds' must be a non-empty list of "
+				     "kinds (Namespace, Pod, Service, EndpointSlice, NetworkPolicy)");
+	json_array_foreach(kinds, i, k)
+		if (!json_is_string(k) || !replaceable_kind(json_string_value(k)))
+			return psw_api_error(PSW_API_E_INVALID, "kinds[%zu]: '%s' is not one of Namespace, "
+					     "Pod, Service, EndpointSlice, NetworkPolicy", i,
+					     json_is_string(k) ? json_string_value(k) : "(not a string)");
+	err = validated_objects(args, &objs, false);
+	if (err != NULL) {
+		json_decref(objs);
+		return err;
+	}
+	keep = json_object();
+	json_array_foreach(objs, i, o) {
+		const char *kind = json_string_value(json_object_get(o, "kind"));
+		char okey[512];
+		size_t j;
+		json_t *kk;
+		bool listed = false;
+
+		json_array_foreach(kinds, j, kk)
+			listed = listed || strcmp(json_string_value(kk), kind) == 0;
+		if (!listed) {
+			err = psw_api_error(PSW_API_E_INVALID, "document %zu: a %s in a replace of %s "
+					    "(nothing was changed)", i + 1, kind,
+					    json_string_value(json_array_get(kinds, 0)));
+			json_decref(keep);
+			json_decref(objs);       /* kind was in it */
+			return err;
+		}
+		key_of(o, okey, sizeof(okey));
+		json_object_set_new(keep, okey, json_true());
+	}
+	results = json_array();
+	gone = json_array();
+	ch->undo = rollback;
+	ch->undo_objects = json_object();
+	/* first what the new state no longer has (frees ClusterIPs and nodePorts for it) */
+	json_object_foreach_safe(st->k8s.objects, tmp, key, o) {
+		size_t j;
+		json_t *kk;
+		bool of_kind = false;
+
+		json_array_foreach(kinds, j, kk) {
+			size_t n = strlen(json_string_value(kk));
+
+			of_kind = of_kind || (strncmp(key, json_string_value(kk), n) == 0 && key[n] == '/');
+		}
+		if (!of_kind || json_object_get(keep, key) != NULL)
+			continue;
+		json_object_set(ch->undo_objects, key, o);
+		psw_change_touch(ch, o, NULL);
+		json_array_append_new(gone, json_pack("{s:s, s:s}", "object", key, "action", "deleted"));
+		store_set(&st->k8s, key, NULL);
+	}
+	err = store_objects(st, objs, ch, ch->undo_objects, results);
+	json_decref(keep);
 	json_decref(objs);
-	return err != NULL ? err : psw_api_ok(json_pack("{s:o}", "results", results));
+	if (err != NULL) {
+		rollback(st, ch);
+		json_decref(results);
+		json_decref(gone);
+		return err;
+	}
+	return psw_api_ok(json_pack("{s:o, s:o}", "results", results, "deleted", gone));
 }
 
 json_t *

@@ -24,6 +24,15 @@ json_t *psw_k8s_apply(struct psw_state *st, json_t *args, struct psw_change *ch)
 /** Remove a list of objects from the store, all or none (see psw_k8s_apply()). */
 json_t *psw_k8s_delete(struct psw_state *st, json_t *args, struct psw_change *ch);
 
+/**
+ * Replace every stored object of the given kinds (args: {"kinds": [...],
+ * "objects": [...]}) with the objects listed, atomically: the stored ones
+ * of those kinds that are not listed are deleted, the listed ones applied,
+ * all or nothing (an agent's resync after a relist: no window without
+ * them). Objects of another kind are refused. See psw_k8s_apply().
+ */
+json_t *psw_k8s_replace(struct psw_state *st, json_t *args, struct psw_change *ch);
+
 /** The stored object (borrowed) of a kind/namespace/name, or NULL. */
 json_t *psw_k8s_find(const struct psw_state *st, const char *kind, const char *ns, const char *name);
 

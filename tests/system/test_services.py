@@ -138,6 +138,60 @@ def applied_objects_survive_a_restart(scope):
     sw.stop()
 
 
+def svc(name, port, selector="web"):
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"selector": {"app": selector}, "ports": [{"port": port, "targetPort": 8080}]}}
+
+
+@test
+def replace_swaps_the_services_at_once(scope):
+    """The API's replace (what an agent sends after a relist): the stored
+    Services not listed go, the listed ones are applied, in one change; a
+    bad list changes nothing. Traffic to a Service kept through the replace
+    is never refused."""
+    sw = Switch(scope, "").start()
+    web = Pod(scope, sw, "web", labels={"app": "web"})
+    client = Pod(scope, sw, "client")
+    track(scope, [web.serve_tcp(8080)])
+    r = sw.api("apply", {"objects": [svc("a", 80), svc("b", 81)]})
+    check(r["ok"], "apply: %s" % r)
+    vip_b = service_ip(sw, "b")
+    stop = threading.Event()
+    failures = []
+
+    def hammer():
+        while not stop.is_set():
+            out, err, rc = client.tcp(vip_b, 81, timeout=2)
+            if rc != 0 or out != "web":
+                failures.append((out, err))
+    t = threading.Thread(target=hammer)
+    t.start()
+    try:
+        for i in range(20):
+            r = sw.api("replace", {"kinds": ["Service"], "objects": [svc("b", 81), svc("c%d" % i, 90)]})
+            check(r["ok"] and len(r["result"]["deleted"]) == 1, "replace %d: %s" % (i, r))
+    finally:
+        stop.set()
+        t.join()
+    check(not failures, "connections to a Service kept through replaces failed: %s" % failures[:3])
+    names = sorted(i["metadata"]["name"] for i in sw.ok("get", {"kind": "services"})["items"])
+    check(names == ["b", "c19"], "after the replaces: %s" % names)
+    check(service_ip(sw, "b") == vip_b, "a kept Service's ClusterIP changed")
+    # refused, nothing changed: an object of another kind, a bad Service, an unknown kind
+    for args, why in (({"kinds": ["Service"], "objects": [svc("d", 80), {
+                        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}]}, "a Namespace in a replace"),
+                      ({"kinds": ["Service"], "objects": [svc("d", 80), svc("e", 70000)]}, "port"),
+                      ({"kinds": ["Secret"], "objects": []}, "is not one of")):
+        r = sw.api("replace", args)
+        check(not r["ok"] and why in r["error"]["message"], "%s: %s" % (why, r))
+        names = sorted(i["metadata"]["name"] for i in sw.ok("get", {"kind": "services"})["items"])
+        check(names == ["b", "c19"], "a refused replace changed the Services: %s" % names)
+    # an empty list of a kind removes all of it
+    r = sw.api("replace", {"kinds": ["Service"], "objects": []})
+    check(r["ok"] and sw.ok("get", {"kind": "services"})["items"] == [], "empty replace: %s" % r)
+    sw.stop()
+
+
 @test
 def a_bad_objects_file_is_refused_and_set_aside(scope):
     """A corrupt objects file, one written by a newer podswitch, or one holding an

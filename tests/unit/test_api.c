@@ -78,6 +78,19 @@ test_api_round_trip(void)
 	CU_ASSERT_PTR_NULL(psw_api_result(req, errbuf, sizeof(errbuf)));
 	CU_ASSERT_STRING_EQUAL(errbuf, "no thing");
 	json_decref(req);
+	/* a message cut inside a UTF-8 character (a long name at the buffer's end) still goes out */
+	{
+		char longname[1100];
+
+		memset(longname, 'x', sizeof(longname) - 1);
+		longname[sizeof(longname) - 1] = '\0';
+		memcpy(longname + 1015, "\xc3\xa9\xc3\xa9\xc3\xa9", 6);
+		req = psw_api_error(PSW_API_E_INVALID, "name %s", longname);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(req);
+		CU_ASSERT_PTR_NULL(psw_api_result(req, errbuf, sizeof(errbuf)));
+		CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "name xxx"));
+		json_decref(req);
+	}
 	req = psw_api_ok(json_pack("{s:i}", "n", 3));
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(psw_api_result(req, errbuf, sizeof(errbuf)),
 							   "n")), 3);
