@@ -8,6 +8,7 @@ PSW_PACKAGES=(
 	gcc make pkg-config meson ninja-build
 	dpdk dpdk-dev libdpdk-dev libnuma-dev libconfig-dev libcunit1-dev libpcap-dev
 	libjansson-dev libyaml-dev libmnl-dev
+	libcurl4-openssl-dev libmicrohttpd-dev        # podswitch-agent: the API server client, its probes
 	valgrind                               # callgrind.h in the benchmark; instruction counts
 	python3 python3-scapy
 	iproute2 iputils-ping socat iperf3 procps util-linux ethtool

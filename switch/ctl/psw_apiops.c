@@ -191,7 +191,26 @@ op_status(struct psw_state *st, json_t *args)
 		"ports_free", PSW_MAX_PORTS - (int)nb_ports(), "ipv4_free", pool_free(st, 4),
 		"ipv6_free", pool_free(st, 6)));
 	json_object_set_new(res, "limits", limits_json(st));
+	if (st->agent != NULL)
+		json_object_set_new(res, "agent", json_pack("{s:O, s:I}", "report", st->agent,
+			"reported_s_ago", (json_int_t)(time(NULL) - st->agent_at)));
 	return psw_api_ok(res);
+}
+
+/* podswitch-agent's sync state, shown by status (an object, kept as sent, at most 64 KiB). */
+static json_t *
+op_agent_report(struct psw_state *st, json_t *args)
+{
+	char *text = json_dumps(args, JSON_COMPACT);
+	size_t len = text != NULL ? strlen(text) : 0;
+
+	free(text);
+	if (!json_is_object(args) || len > 65536)
+		return psw_api_error(PSW_API_E_INVALID, "an agent report is a JSON object of at most 64 KiB");
+	json_decref(st->agent);
+	st->agent = json_incref(args);
+	st->agent_at = time(NULL);
+	return psw_api_ok(NULL);
 }
 
 /* ---------------------------------------------------------------------- stats */
@@ -1125,6 +1144,7 @@ static const struct op ops[] = {
 	{ "explain", psw_netpol_explain },
 	{ "delete", op_delete },
 	{ "replace", op_replace },
+	{ "agent.report", op_agent_report },
 	{ "cni.add", op_cni_add },
 	{ "cni.attach", op_cni_attach },
 	{ "cni.del", op_cni_del },

@@ -75,6 +75,8 @@ struct psw_state {
 	unsigned nb_atts, cap_atts;
 	char state_file[300];                  /**< where attachments are saved ("" = nowhere) */
 	char objects_file[300];                /**< where Kubernetes objects are saved ("" = nowhere) */
+	json_t *agent;                         /**< podswitch-agent's last report (NULL: none) */
+	time_t agent_at;                       /**< when it came */
 	int journal_fd;                        /**< <state_file>.journal, open for appends; valid if journal_open */
 	bool journal_open;
 	unsigned journal_len;                  /**< records in it since the last full save */

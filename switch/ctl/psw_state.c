@@ -334,6 +334,8 @@ psw_state_fini(struct psw_state *st)
 {
 	unsigned i;
 
+	json_decref(st->agent);
+	st->agent = NULL;
 	/* what waits for a grace period (a deleted Service entry's key slot,
 	 * old policy objects) goes before the tables it points into */
 	psw_tables_sync();
