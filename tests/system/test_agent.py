@@ -1,0 +1,275 @@
+#!/usr/bin/python3
+"""podswitch-agent (issue 15) against a fake Kubernetes API server
+(tests/lib/fakeapi.py) and a real switch: lists and watches reach the
+switch, trimmed; expiry relists and reconciles; events split across chunks;
+Retry-After; token rotation; the switch going away and coming back; the API
+server going away (the switch keeps its state); TLS with the cluster CA."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from fakeapi import FakeAPI  # noqa: E402
+from pswtest import BUILD, Switch, check, main, run, test  # noqa: E402
+
+AGENT = os.path.join(BUILD, "switch", "podswitch-agent")
+CTL = os.path.join(BUILD, "switch", "podswitchctl")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def svc(name, port=80, labels=None):
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": "default", "labels": labels or {}},
+            "spec": {"selector": {"app": name}, "ports": [{"port": port, "targetPort": 8080, "protocol": "TCP"}],
+                     "type": "ClusterIP", "sessionAffinity": "None", "ipFamilies": ["IPv4"],
+                     "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"}}
+
+
+def objects():
+    """A small cluster as the API server would hold it."""
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default", "labels": {
+            "kubernetes.io/metadata.name": "default"}}, "spec": {"finalizers": ["kubernetes"]}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "default",
+                                                         "labels": {"app": "web"}},
+         "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 8080}]}],
+                  "nodeName": "node-a", "restartPolicy": "Always"},
+         "status": {"phase": "Running", "podIP": "10.244.0.50", "podIPs": [{"ip": "10.244.0.50"}],
+                    "conditions": [{"type": "Ready", "status": "True"}]}},
+        svc("web"),
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": "web-abc", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"},
+                      "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": "web", "uid": "u"}]},
+         "addressType": "IPv4", "ports": [{"port": 8080, "protocol": "TCP", "name": ""}],
+         "endpoints": [{"addresses": ["10.244.0.50"], "conditions": {"ready": True, "serving": True,
+                                                                   "terminating": False},
+                        "nodeName": "node-a", "targetRef": {"kind": "Pod", "name": "web-1"}}]},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "web-in", "namespace": "default"},
+         "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"],
+                  "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "client"}}}]}]}},
+    ]
+
+
+class Agent:
+    def __init__(self, scope, api, sw, token_file=None, watch_timeout=30, tls_ca=None):
+        self.scope, self.api, self.sw = scope, api, sw
+        self.port = free_port()
+        self.log = scope.path("agent%d.log" % self.port)
+        kc = scope.path("kubeconfig%d" % self.port)
+        user = {"tokenFile": token_file} if token_file else {"token": api.token}
+        cluster = {"server": api.url}
+        if tls_ca:
+            cluster["certificate-authority"] = tls_ca
+        with open(kc, "w") as f:
+            json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "t",
+                       "contexts": [{"name": "t", "context": {"cluster": "c", "user": "u"}}],
+                       "clusters": [{"name": "c", "cluster": cluster}],
+                       "users": [{"name": "u", "user": user}]}, f)
+        self.proc = subprocess.Popen([AGENT, "--kubeconfig", kc, "--switch", sw.sock,
+                                      "--health", "127.0.0.1:%d" % self.port,
+                                      "--watch-timeout", str(watch_timeout)],
+                                     stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+        scope.defer(self.kill)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(10)
+        check(rc == 0, "the agent exited %d on SIGTERM: %s" % (rc, self.text()[-500:]))
+
+    def text(self):
+        return open(self.log).read()
+
+    def http(self, path):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=2) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+        except OSError as e:
+            return 0, str(e)
+
+    def status(self):
+        code, body = self.http("/status")
+        return json.loads(body) if code == 200 else None
+
+    def wait_ready(self, timeout=15):
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.http("/readyz")[0] == 200:
+                return
+            check(self.proc.poll() is None, "the agent exited: %s" % self.text()[-1000:])
+            time.sleep(0.1)
+        check(False, "the agent never became ready: %s\n%s" % (self.status(), self.text()[-1000:]))
+
+
+def names(sw, kind):
+    """Names of the stored objects of a kind (policies are listed as rows)."""
+    return sorted(i["metadata"]["name"] if "metadata" in i else i["name"]
+                  for i in sw.ok("get", {"kind": kind, "objects": True})["items"])
+
+
+def wait_for(what, fn, timeout=5):
+    end = time.time() + timeout
+    while time.time() < end:
+        if fn():
+            return
+        time.sleep(0.05)
+    check(False, "%s: not within %.0f s" % (what, timeout))
+
+
+def start(scope, tls=False, **agent_kw):
+    api = FakeAPI(tls=tls).start()
+    scope.defer(api.cleanup)
+    for o in objects():
+        api.put(o)
+    sw = Switch(scope, "").start()
+    agent = Agent(scope, api, sw, tls_ca=api.ca_path if tls else None, **agent_kw)
+    agent.wait_ready()
+    return api, sw, agent
+
+
+@test
+def lists_and_watches_reach_the_switch_trimmed(scope):
+    api, sw, agent = start(scope, tls=True)
+    check(names(sw, "services") == ["web"] and names(sw, "networkpolicies") == ["web-in"],
+          "after the first list: %s %s" % (names(sw, "services"), names(sw, "networkpolicies")))
+    pod = [i for i in sw.ok("get", {"kind": "pods", "objects": True})["items"] if i["metadata"]["name"] == "web-1"]
+    check(pod and "managedFields" not in pod[0]["metadata"] and "uid" not in pod[0]["metadata"] and
+          "conditions" not in pod[0].get("status", {}) and pod[0]["status"]["podIP"] == "10.244.0.50",
+          "the Pod as the switch stores it: %s" % pod)
+    # live events, in order
+    api.put(svc("api", 443))
+    wait_for("a new Service", lambda: "api" in names(sw, "services"))
+    api.put(dict(svc("api", 8443)))
+    wait_for("a changed Service", lambda: [i for i in sw.ok("get", {"kind": "services"})["items"]
+                                           if i["metadata"]["name"] == "api"][0]["spec"]["ports"][0]["port"] == 8443)
+    api.delete("Service", "default", "api")
+    wait_for("a deleted Service", lambda: "api" not in names(sw, "services"))
+    # events split across chunks are put back together
+    api.split_events = True
+    api.put(svc("split", 81))
+    wait_for("an event split across chunks", lambda: "split" in names(sw, "services"))
+    api.bookmark()
+    # a Service another proxy owns is not programmed (kube-proxy's labels), nor a headless one
+    api.put(svc("other", 82, labels={"service.kubernetes.io/service-proxy-name": "someone-else"}))
+    time.sleep(0.5)
+    st = agent.status()
+    check(st["ready"] and st["kinds"]["Service"]["events"] >= 5 and st["kinds"]["Service"]["refused"] == 0,
+          "agent status: %s" % st)
+    # the switch shows the agent's sync state
+    wait_for("the agent's report in status", lambda: "agent" in sw.ok("status"), timeout=8)
+    rep = sw.ok("status")["agent"]
+    check(rep["report"]["ready"] and rep["reported_s_ago"] <= 6, "status.agent: %s" % rep)
+    code, _ = agent.http("/healthz")
+    check(code == 200, "healthz %d" % code)
+    agent.stop()
+    check(api.watchers() == 0, "watches left open after the agent stopped: %d" % api.watchers())
+
+
+@test
+def expiry_and_a_restart_relist_and_reconcile(scope):
+    api, sw, agent = start(scope, watch_timeout=2)
+    # the agent goes; meanwhile a Service is deleted and another created; history compacted
+    agent.kill()
+    api.delete("Service", "default", "web")
+    api.put(svc("new", 90))
+    api.compact()
+    agent = Agent(scope, api, sw, watch_timeout=2)
+    agent.wait_ready()
+    check(names(sw, "services") == ["new"], "after a restart's relist: %s" % names(sw, "services"))
+    # a watch whose resourceVersion has been compacted away: 410, relist
+    before = agent.status()["kinds"]["Service"]
+    api.compact()
+    api.expire_watches()
+    wait_for("a relist after 410", lambda: agent.status()["kinds"]["Service"]["lists"] > before["lists"])
+    check(agent.status()["kinds"]["Service"]["expired"] >= 1, "expired counter: %s" % agent.status())
+    # as HTTP 410 too; and a plain end of the stream is resumed, not relisted
+    api.expired_as_http = True
+    api.compact()
+    api.put(svc("after", 91))
+    api.expire_watches()
+    wait_for("the Service made around the expiry", lambda: "after" in names(sw, "services"))
+    lists = agent.status()["kinds"]["Service"]["lists"]
+    api.close_watches()
+    api.put(svc("resumed", 92))
+    wait_for("a Service after a clean end of the watch", lambda: "resumed" in names(sw, "services"))
+    check(agent.status()["kinds"]["Service"]["lists"] == lists, "a clean end relisted: %s" % agent.status())
+
+
+@test
+def retry_after_and_token_rotation(scope):
+    api = FakeAPI().start()
+    scope.defer(api.cleanup)
+    for o in objects():
+        api.put(o)
+    tok = scope.path("token")
+    with open(tok, "w") as f:
+        f.write(api.token + "\n")
+    sw = Switch(scope, "").start()
+    api.fail_next(2, status=429, retry_after=2)
+    t0 = time.time()
+    agent = Agent(scope, api, sw, token_file=tok)
+    agent.wait_ready(timeout=20)
+    lists = {}
+    for r in api.requests():
+        if "watch" not in r.query:
+            lists.setdefault(r.path, []).append(r.time)
+    retried = {p: t[1] - t[0] for p, t in lists.items() if len(t) >= 2}
+    # two lists got 429 with Retry-After: 2; each was asked again no sooner
+    check(len(retried) == 2 and all(g >= 1.9 for g in retried.values()) and time.time() - t0 >= 1.9,
+          "Retry-After 2 not honoured: %s" % retried)
+    # the token rotates: the file changes, the server takes only the new one
+    with open(tok + ".new", "w") as f:
+        f.write("r0tated\n")
+    os.rename(tok + ".new", tok)
+    api.set_token("r0tated")
+    api.close_watches()
+    api.put(svc("after-rotation", 93))
+    wait_for("an object after the token rotated", lambda: "after-rotation" in names(sw, "services"), timeout=10)
+
+
+@test
+def the_switch_goes_and_comes_back_and_the_api_server_goes(scope):
+    api, sw, agent = start(scope, watch_timeout=5)
+    state, sock = sw.state, sw.sock
+    sw.stop()
+    # while the switch is away the cluster changes
+    api.delete("NetworkPolicy", "default", "web-in")
+    api.put(svc("while-away", 94))
+    time.sleep(1)
+    check(agent.http("/readyz")[0] == 503, "ready without a switch")
+    sw = Switch(scope, "", state=state, sock=sock).start()
+    wait_for("a full resync with the switch back",
+             lambda: "while-away" in names(sw, "services") and names(sw, "networkpolicies") == [], timeout=10)
+    agent.wait_ready()
+    # the API server goes: the switch keeps the last state (no flush)
+    api.stop()
+    time.sleep(3)
+    check(names(sw, "services") == ["web", "while-away"], "services after the API server went: %s"
+          % names(sw, "services"))
+    check(agent.proc.poll() is None, "the agent exited when the API server went")
+    api.start()
+    api.put(svc("api-back", 95))
+    wait_for("an object once the API server is back", lambda: "api-back" in names(sw, "services"), timeout=40)
+
+
+if __name__ == "__main__":
+    main()
