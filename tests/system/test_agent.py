@@ -271,5 +271,35 @@ def the_switch_goes_and_comes_back_and_the_api_server_goes(scope):
     wait_for("an object once the API server is back", lambda: "api-back" in names(sw, "services"), timeout=40)
 
 
+@test
+def the_daemonset_runs_the_agent_with_read_only_rights(scope):
+    """The shipped DaemonSet: the agent beside the switch with its probes, and a
+    ClusterRole of get/list/watch on the kinds it reads, nothing more."""
+    import yaml
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "config", "kubernetes",
+                        "podswitch-daemonset.yaml")
+    docs = [d for d in yaml.safe_load_all(open(path)) if d]
+    by_kind = {d["kind"]: d for d in docs}
+    role = by_kind["ClusterRole"]
+    granted = {(g, r) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+    check(all(sorted(rule["verbs"]) == ["get", "list", "watch"] for rule in role["rules"]),
+          "verbs: %s" % role["rules"])
+    check(granted == {("", "namespaces"), ("", "pods"), ("", "services"), ("", "nodes"),
+                      ("discovery.k8s.io", "endpointslices"), ("networking.k8s.io", "networkpolicies")},
+          "resources: %s" % sorted(granted))
+    binding = by_kind["ClusterRoleBinding"]
+    spec = by_kind["DaemonSet"]["spec"]["template"]["spec"]
+    check(binding["roleRef"]["name"] == role["metadata"]["name"] and
+          binding["subjects"][0]["name"] == spec["serviceAccountName"] == by_kind["ServiceAccount"]["metadata"]["name"],
+          "the binding does not join the role to the DaemonSet's account")
+    agent = [c for c in spec["containers"] if c["name"] == "agent"][0]
+    check(agent["command"][0].endswith("podswitch-agent") and
+          agent["livenessProbe"]["httpGet"]["path"] == "/healthz" and
+          agent["readinessProbe"]["httpGet"]["path"] == "/readyz", "agent container: %s" % agent)
+    # the flags it is given are ones the agent takes
+    r = run([AGENT] + agent["command"][1:] + ["--help"], check_rc=False)
+    check(r.returncode == 0 and "usage" in r.stdout, "the DaemonSet's flags: %s %s" % (r.stdout, r.stderr))
+
+
 if __name__ == "__main__":
     main()
