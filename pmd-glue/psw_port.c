@@ -641,6 +641,7 @@ psw_port_create(const struct psw_port_conf *c, char *err, size_t err_len)
 	p->rings[0] = p->rings[1] = NULL;
 	p->vid = -1;
 	p->armed_fd = -1;
+	p->kick_fd = -1;
 	p->mp = NULL;
 	p->sk = NULL;
 	p->eth_port = RTE_MAX_ETHPORTS;

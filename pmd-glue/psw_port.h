@@ -57,6 +57,7 @@ struct psw_port {
 	uint32_t gen;                        /**< bumped (atomic) when the slot takes a port, and when a
 					      *  vhost-user device comes or goes: workers' idle state */
 	int armed_fd;                        /**< vhost-user: the kick eventfd of psw_port_arm (worker's) */
+	int kick_fd;                         /**< vhost-user: the switch's copy of the guest's kick fd (atomic) */
 	rte_spinlock_t txq_lock[PSW_MAX_WORKERS];
 } __rte_cache_aligned;
 

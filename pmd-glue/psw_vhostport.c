@@ -21,6 +21,18 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct psw_port *registered[PSW_MAX_PORTS];
 static unsigned nb_registered;
 static struct rte_rcu_qsbr *workers_qsbr;
+static unsigned conns[PSW_MAX_PORTS];     /* connections per registered port (by slot) */
+/*
+ * Kick fds the workers may still hold: copies (dup) the workers wait on and
+ * drain, replaced when the ring's fd changes; the old copies are closed by
+ * the control thread after a grace period (psw_vhostport_reap), never by
+ * the library's thread, so a worker never touches a number reused by
+ * another descriptor.
+ */
+#define KICKS_PENDING_MAX 4               /* per port: a driver replacing its fd faster only hurts itself */
+static struct { int fd; uint16_t port; } graveyard[(KICKS_PENDING_MAX + 1) * PSW_MAX_PORTS];
+static unsigned nb_graveyard;
+static uint8_t pending[PSW_MAX_PORTS];
 
 static struct psw_port *
 by_path(const char *path)
@@ -65,6 +77,42 @@ wait_for_workers(void)
 		rte_rcu_qsbr_synchronize(workers_qsbr, RTE_QSBR_THRID_INVALID);
 }
 
+/*
+ * The port's copy of the guest's kick fd (queue pair 0, its TX ring) as the
+ * device has it now; the old copy goes to the graveyard. Under lock.
+ */
+static void
+refresh_kick(struct psw_port *p, int vid)
+{
+	uint16_t slot = (uint16_t)(p - psw_ports);
+	struct rte_vhost_vring vr;
+	int fd = -1, old, fl;
+
+	if (vid >= 0 && pending[slot] >= KICKS_PENDING_MAX) {
+		/* faster than the reaper: this port keeps its old copy (it is polled
+		 * after every state change, so at worst its own frames wait) */
+		fprintf(stderr, "podswitch: vhost-user %s: kick fd replaced too often; not followed\n",
+			p->conf.socket);
+		return;
+	}
+	if (vid >= 0 && rte_vhost_get_vhost_vring(vid, PSW_VHOST_VQ_FROM_GUEST(0), &vr) == 0 &&
+	    vr.kickfd >= 0) {
+		fd = fcntl(vr.kickfd, F_DUPFD_CLOEXEC, 0);
+		if (fd >= 0 && ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	old = __atomic_exchange_n(&p->kick_fd, fd, __ATOMIC_ACQ_REL);
+	if (old >= 0) {
+		/* room is certain: per port KICKS_PENDING_MAX copies and the last one (device gone) */
+		graveyard[nb_graveyard].fd = old;
+		graveyard[nb_graveyard].port = slot;
+		nb_graveyard++;
+		pending[slot]++;
+	}
+}
+
 /* A driver finished setting the device up: the port's workers may use it. */
 static int
 new_device(int vid)
@@ -89,6 +137,7 @@ new_device(int vid)
 		return -1;
 	}
 	__atomic_store_n(&p->vq_pairs, (uint16_t)(nvr / 2), __ATOMIC_RELAXED);
+	refresh_kick(p, vid);
 	/* a worker that parked the port without a device polls it afresh */
 	__atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&p->vid, vid, __ATOMIC_RELEASE);
@@ -107,6 +156,7 @@ destroy_device(int vid)
 	p = by_vid(vid);
 	if (p != NULL) {
 		__atomic_store_n(&p->vid, -1, __ATOMIC_RELEASE);
+		refresh_kick(p, -1);
 		/* before the grace period: a worker woken after it ignores the old kick fd */
 		__atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
 		__atomic_fetch_add(&psw_port_events, 1, __ATOMIC_RELEASE);
@@ -119,14 +169,69 @@ destroy_device(int vid)
 static int
 vring_state_changed(int vid, uint16_t queue_id, int enable)
 {
-	/* a disabled virtqueue yields and takes nothing; the bursts need no change */
-	RTE_SET_USED(vid);
+	struct psw_port *p;
+
 	RTE_SET_USED(queue_id);
 	RTE_SET_USED(enable);
+	/*
+	 * The ring's kick fd or state changed (SET_VRING_KICK, SET_VRING_ENABLE),
+	 * or the driver set up more queue pairs: a worker that parked the port
+	 * on the old state polls it afresh. The library holds the device's
+	 * queue locks here: no waiting for the workers (one may spin on them).
+	 */
+	pthread_mutex_lock(&lock);
+	p = by_vid(vid);
+	if (p != NULL) {
+		__atomic_store_n(&p->vq_pairs, (uint16_t)(rte_vhost_get_vring_num(vid) / 2), __ATOMIC_RELAXED);
+		refresh_kick(p, vid);
+		__atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
+		__atomic_fetch_add(&psw_port_events, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&lock);
 	return 0;
 }
 
+/* One connection per socket: a second one (or the 1000th) is closed at once. */
+static int
+new_connection(int vid)
+{
+	char path[PSW_PATH_MAX];
+	struct psw_port *p;
+	int rc = 0;
+
+	if (rte_vhost_get_ifname(vid, path, sizeof(path)) < 0)
+		return -1;
+	pthread_mutex_lock(&lock);
+	p = by_path(path);
+	if (p == NULL || conns[p - psw_ports] > 0)
+		rc = -1;
+	else
+		conns[p - psw_ports]++;
+	pthread_mutex_unlock(&lock);
+	if (rc < 0)
+		fprintf(stderr, "podswitch: vhost-user %s: connection refused (%s)\n", path,
+			p == NULL ? "no port" : "the port already has a driver");
+	return rc;
+}
+
+static void
+destroy_connection(int vid)
+{
+	char path[PSW_PATH_MAX];
+	struct psw_port *p;
+
+	if (rte_vhost_get_ifname(vid, path, sizeof(path)) < 0)
+		return;
+	pthread_mutex_lock(&lock);
+	p = by_path(path);
+	if (p != NULL && conns[p - psw_ports] > 0)
+		conns[p - psw_ports]--;
+	pthread_mutex_unlock(&lock);
+}
+
 static const struct rte_vhost_device_ops vhost_ops = {
+	.new_connection = new_connection,
+	.destroy_connection = destroy_connection,
 	.new_device = new_device,
 	.destroy_device = destroy_device,
 	.vring_state_changed = vring_state_changed,
@@ -144,8 +249,8 @@ psw_vhostport_arm(struct psw_port *p, uint16_t queue)
 {
 	int vid = __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE);
 	uint16_t vq = PSW_VHOST_VQ_FROM_GUEST(queue);
-	struct rte_vhost_vring vr;
-	int fl;
+	uint64_t features;
+	int fd;
 
 	/* one queue per port: the worker's idle state is per port */
 	if (p->nb_rxq != 1)
@@ -154,20 +259,23 @@ psw_vhostport_arm(struct psw_port *p, uint16_t queue)
 		return PSW_PORT_WAIT_EVENT;      /* new_device bumps psw_port_events */
 	if (queue >= __atomic_load_n(&p->vq_pairs, __ATOMIC_RELAXED))
 		return -1;
-	if (rte_vhost_get_vhost_vring(vid, vq, &vr) != 0 || vr.kickfd < 0)
+	/*
+	 * Packed rings are polled: rte_vhost_rx_queue_count reads a split
+	 * ring's avail index, so the look after turning notifications on would
+	 * look at the wrong memory and a frame could be stranded.
+	 */
+	if (rte_vhost_get_negotiated_features(vid, &features) != 0 || (features & 1ULL << 34))
 		return -1;
-	fl = fcntl(vr.kickfd, F_GETFL);
-	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(vr.kickfd, F_SETFL, fl | O_NONBLOCK) < 0))
-		return -1;
-	if (rte_vhost_enable_guest_notification(vid, vq, 1) != 0)
+	fd = __atomic_load_n(&p->kick_fd, __ATOMIC_ACQUIRE);
+	if (fd < 0 || rte_vhost_enable_guest_notification(vid, vq, 1) != 0)
 		return -1;
 	rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (rte_vhost_rx_queue_count(vid, vq) != 0) {
 		rte_vhost_enable_guest_notification(vid, vq, 0);
 		return -1;
 	}
-	p->armed_fd = vr.kickfd;
-	return vr.kickfd;
+	p->armed_fd = fd;
+	return fd;
 }
 
 void
@@ -178,11 +286,39 @@ psw_vhostport_disarm(struct psw_port *p, uint16_t queue)
 
 	if (vid < 0 || p->armed_fd < 0)
 		return;
-	/* the worker checked the generation: the fd is still this device's */
+	/*
+	 * The worker checked the generation: the copy is still this ring's, and
+	 * it is closed only after a grace period (the worker is online).
+	 */
 	if (read(p->armed_fd, &kicks, sizeof(kicks)) < 0)
-		kicks = 0;                       /* EAGAIN: none (the fd is non-blocking) */
+		kicks = 0;                       /* EAGAIN: none (the copy is non-blocking) */
 	p->armed_fd = -1;
 	rte_vhost_enable_guest_notification(vid, PSW_VHOST_VQ_FROM_GUEST(queue), 0);
+}
+
+void
+psw_vhostport_reap(void)
+{
+	static int fds[RTE_DIM(graveyard)];
+	unsigned n, i;
+
+	pthread_mutex_lock(&lock);
+	n = nb_graveyard;
+	for (i = 0; i < n; i++)
+		fds[i] = graveyard[i].fd;
+	pthread_mutex_unlock(&lock);
+	if (n == 0)
+		return;
+	wait_for_workers();
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	/* entries added meanwhile stay for the next call */
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < n; i++)
+		pending[graveyard[i].port]--;
+	memmove(graveyard, graveyard + n, (nb_graveyard - n) * sizeof(graveyard[0]));
+	nb_graveyard -= n;
+	pthread_mutex_unlock(&lock);
 }
 
 int
@@ -199,6 +335,7 @@ psw_vhostport_open(struct psw_port *p, struct rte_rcu_qsbr *qsbr, char *err, siz
 	}
 	pthread_mutex_lock(&lock);
 	workers_qsbr = qsbr;
+	conns[p - psw_ports] = 0;
 	if (by_path(c->socket) != NULL) {
 		snprintf(err, err_len, "port '%s' (vhost-user): socket '%s' is already port '%s''s",
 			 c->name, c->socket, by_path(c->socket)->conf.name);
@@ -209,6 +346,7 @@ psw_vhostport_open(struct psw_port *p, struct rte_rcu_qsbr *qsbr, char *err, siz
 	p->vid = -1;
 	p->vq_pairs = 0;
 	p->armed_fd = -1;
+	p->kick_fd = -1;
 	if (rte_vhost_driver_register(c->socket, flags) != 0) {
 		snprintf(err, err_len, "port '%s' (vhost-user): cannot register socket '%s'",
 			 c->name, c->socket);
@@ -220,7 +358,8 @@ psw_vhostport_open(struct psw_port *p, struct rte_rcu_qsbr *qsbr, char *err, siz
 	 * stages would rewrite incrementally as if whole.
 	 */
 	what = "turn checksum and segmentation offloads off";
-	rc = rte_vhost_driver_disable_features(c->socket, PSW_VHOST_NO_FEATURES);
+	rc = rte_vhost_driver_disable_features(c->socket, PSW_VHOST_NO_FEATURES |
+					       (c->queues > 1 ? 0 : 1ULL << 22 /* VIRTIO_NET_F_MQ */));
 	if (rc == 0) {
 		what = "register the device callbacks";
 		rc = rte_vhost_driver_callback_register(c->socket, &vhost_ops);
@@ -254,6 +393,7 @@ psw_vhostport_close(struct psw_port *p)
 	pthread_mutex_lock(&lock);
 	unlist(p);
 	old = __atomic_exchange_n(&p->vid, -1, __ATOMIC_ACQ_REL);
+	refresh_kick(p, -1);
 	__atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&lock);
 	if (old >= 0)

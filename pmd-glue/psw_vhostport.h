@@ -52,6 +52,9 @@ int psw_vhostport_open(struct psw_port *p, struct rte_rcu_qsbr *qsbr, char *err,
 int psw_vhostport_arm(struct psw_port *p, uint16_t queue);
 void psw_vhostport_disarm(struct psw_port *p, uint16_t queue);
 
+/** Close the kick fd copies replaced since the last call, after a grace period (control thread). */
+void psw_vhostport_reap(void);
+
 /** Disconnect the driver, wait for the workers, unregister the socket. */
 void psw_vhostport_close(struct psw_port *p);
 

@@ -244,6 +244,7 @@ timer_event(struct psw_event_src *src, uint32_t events)
 	if (read(src->fd, &ticks, sizeof(ticks)) != sizeof(ticks))
 		return;
 	psw_tables_reclaim();
+	psw_vhostport_reap();                   /* vhost-user kick fds replaced since the last tick */
 	/* a full pass over the connection table every 5 s */
 	if (ctl->st->ct != NULL)
 		psw_ct_expire(ctl->st->ct, ctl->st->ct->size / 50 + 1, false);
