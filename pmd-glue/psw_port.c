@@ -334,7 +334,7 @@ port_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
 
 	if (rte_eth_dev_count_total() >= RTE_MAX_ETHPORTS) {
 		snprintf(err, err_len, "port '%s' (%s): all %d DPDK ethdevs are in use (RTE_MAX_ETHPORTS "
-			 "of this DPDK build); kernel (af_packet) and vhost-user pods do not need one", c->name,
+			 "of this DPDK build); kernel (af_packet), vhost-user and memif pods do not need one", c->name,
 			 psw_port_kind_name(c->kind), RTE_MAX_ETHPORTS);
 		return -ENOSPC;
 	}
@@ -374,11 +374,6 @@ port_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
 	} else {
 		char devargs[RTE_DEV_NAME_MAX_LEN + sizeof(args) + 1];
 
-		if (c->kind == PSW_PORT_MEMIF) {
-			rc = prepare_server_socket(c, err, err_len);
-			if (rc < 0)
-				return rc;
-		}
 
 		rc = psw_port_vdev_args(c, index, p->devname, sizeof(p->devname), args, sizeof(args));
 		if (rc < 0) {
@@ -559,6 +554,35 @@ vhost_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
 	return 0;
 }
 
+/* memif: the switch's own master on the socket; one queue, shared by the workers. */
+static int
+memif_attach(struct psw_port *p, char *err, size_t err_len)
+{
+	int rc;
+
+	snprintf(p->devname, sizeof(p->devname), "memif:id=%u", p->conf.memif_id);
+	p->socket = (int)rte_socket_id();
+	p->mp = psw_port_mempool(p->socket);
+	if (p->mp == NULL) {
+		snprintf(err, err_len, "port '%s': no mbuf pool: %s", p->name, rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	if (!psw_memif_socket_listening(p->conf.socket)) {
+		rc = prepare_server_socket(&p->conf, err, err_len);
+		if (rc < 0)
+			return rc;
+	}
+	p->mf = psw_memifport_create(p->name, p->conf.socket, p->conf.memif_id, err, err_len);
+	if (p->mf == NULL)
+		return -EIO;
+	p->nb_rxq = 1;
+	p->nb_txq = 1;
+	p->txq_shared = port_env.nb_workers > 1;
+	if (p->conf.has_mac)
+		memcpy(p->mac.addr_bytes, p->conf.mac, 6);
+	return 0;
+}
+
 int
 psw_port_arm(struct psw_port *p, uint16_t queue)
 {
@@ -572,6 +596,8 @@ psw_port_arm(struct psw_port *p, uint16_t queue)
 		(void)getsockopt(p->sk->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
 		return p->sk->fd;
 	}
+	if (p->mf != NULL)                       /* the slave asked to signal; not when a frame waits */
+		return psw_memifport_arm(p->mf) ? psw_memifport_fd(p->mf) : -1;
 	if (p->kind == PSW_PORT_VHOST)
 		return psw_vhostport_arm(p, queue);
 	return -1;
@@ -589,6 +615,11 @@ psw_port_drops(struct psw_port *p, uint64_t *missed, uint64_t *nombuf)
 {
 	struct rte_eth_stats es = { 0 };
 
+	if (p->mf != NULL) {
+		*missed = p->mf->rx_bad + p->mf->rx_oversize + p->mf->bad_ring;
+		*nombuf = p->mf->rx_nombuf;
+		return;
+	}
 	if (p->sk != NULL) {
 		*missed = psw_sockport_drops(p->sk);
 		*nombuf = p->sk->rx_nombuf;
@@ -613,6 +644,8 @@ psw_port_link_up(const struct psw_port *p)
 		return psw_sockport_link_up(p->sk);
 	if (p->kind == PSW_PORT_VHOST)
 		return __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE) >= 0;
+	if (p->mf != NULL)
+		return psw_memifport_link_up(p->mf);
 	rte_eth_link_get_nowait(p->eth_port, &link);
 	return link.link_status == RTE_ETH_LINK_UP;
 }
@@ -644,13 +677,18 @@ psw_port_create(const struct psw_port_conf *c, char *err, size_t err_len)
 	p->kick_fd = -1;
 	p->mp = NULL;
 	p->sk = NULL;
+	p->mf = NULL;
 	p->eth_port = RTE_MAX_ETHPORTS;
 	p->conf = *c;
 	p->kind = c->kind;
 	snprintf(p->name, sizeof(p->name), "%s", c->name);
-	if (c->kind == PSW_PORT_AFPACKET || c->kind == PSW_PORT_VHOST) {
-		rc = c->kind == PSW_PORT_VHOST ? vhost_attach(p, i, err, err_len) :
-						 sock_attach(p, err, err_len);
+	if (c->kind == PSW_PORT_AFPACKET || c->kind == PSW_PORT_VHOST || c->kind == PSW_PORT_MEMIF) {
+		if (c->kind == PSW_PORT_VHOST)
+			rc = vhost_attach(p, i, err, err_len);
+		else if (c->kind == PSW_PORT_MEMIF)
+			rc = memif_attach(p, err, err_len);
+		else
+			rc = sock_attach(p, err, err_len);
 		if (rc < 0)
 			return rc;
 		p->in_use = true;
@@ -680,6 +718,9 @@ psw_port_destroy(uint16_t index)
 	if (p->sk != NULL) {
 		psw_sockport_close(p->sk);
 		p->sk = NULL;
+	} else if (p->mf != NULL) {
+		psw_memifport_destroy(p->mf);
+		p->mf = NULL;
 	} else if (p->kind == PSW_PORT_VHOST) {
 		psw_vhostport_close(p);
 	} else {

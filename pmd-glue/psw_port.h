@@ -19,6 +19,9 @@
  * vhost-user ports are not ethdevs either: the switch registers the pod's
  * socket with the vhost library and its workers enqueue and dequeue bursts
  * on the device directly (psw_vhostport.h), as Open vSwitch does.
+ *
+ * memif ports are not ethdevs either: the switch is the memif master
+ * itself (psw_memifport.h), many interfaces per socket, no PMD.
  */
 #ifndef PSW_PORT_H
 #define PSW_PORT_H
@@ -33,6 +36,7 @@
 #include <rte_vhost.h>
 
 #include "psw_config.h"
+#include "psw_memifport.h"
 #include "psw_sockport.h"
 #include "psw_tables.h"
 #include "psw_vhostport.h"
@@ -54,6 +58,7 @@ struct psw_port {
 	uint16_t vq_pairs;                   /**< vhost-user: queue pairs the driver set up */
 	struct rte_mempool *mp;              /**< vhost-user, af_packet: RX buffers */
 	struct psw_sockport *sk;             /**< af_packet: the switch's own socket (no ethdev) */
+	struct psw_memifport *mf;            /**< memif: the switch's own master (no ethdev) */
 	uint32_t gen;                        /**< bumped (atomic) when the slot takes a port, and when a
 					      *  vhost-user device comes or goes: workers' idle state */
 	int armed_fd;                        /**< vhost-user: the kick eventfd of psw_port_arm (worker's) */
@@ -140,7 +145,9 @@ void psw_port_layer_fini(void);
  * (epoll: readable when a frame may wait), or -1 when the queue can only
  * be polled or a frame already waits. af_packet: the socket. vhost-user
  * (one queue pair, a driver connected): the guest's kick eventfd, with
- * guest notifications turned on. PSW_PORT_WAIT_EVENT: nothing to wait
+ * guest notifications turned on. memif: the port's own epoll set (the
+ * slave's S2M eventfd in it while connected), the slave asked to signal.
+ * PSW_PORT_WAIT_EVENT: nothing to wait
  * on, but nothing can come before psw_port_events moves (a vhost-user port
  * without a device). Worker that polls the queue only.
  */
@@ -162,6 +169,8 @@ psw_port_rx(const struct psw_port *p, uint16_t queue, struct rte_mbuf **pkts, ui
 {
 	if (p->sk != NULL)
 		return psw_sockport_rx(p->sk, p->mp, pkts, n);
+	if (p->mf != NULL)
+		return psw_memifport_rx(p->mf, p->mp, pkts, n);
 	if (p->kind == PSW_PORT_VHOST) {
 		int vid = __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE);
 
@@ -177,6 +186,8 @@ port_tx_burst(struct psw_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n
 {
 	if (p->sk != NULL)
 		return psw_sockport_tx(p->sk, pkts, n);
+	if (p->mf != NULL)
+		return psw_memifport_tx(p->mf, pkts, n);
 	if (p->kind == PSW_PORT_VHOST) {
 		int vid = __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE);
 		uint16_t sent, pairs = __atomic_load_n(&p->vq_pairs, __ATOMIC_RELAXED);

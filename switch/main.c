@@ -407,6 +407,11 @@ main(int argc, char **argv)
 	if (psw_tables_init(cfg.workers.nb) < 0 || create_lcores(&st, &cfg) < 0)
 		rte_exit(1, "podswitch: out of memory at start-up\n");
 	psw_port_layer_set_qsbr(psw_tables_qsbr());
+	/* memif ports' control channels are served by the control loop, from the first port on */
+	ctl.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (ctl.epfd < 0)
+		rte_exit(1, "podswitch: no epoll set for the control loop: %s\n", strerror(errno));
+	psw_memif_layer_init(ctl.epfd, psw_tables_qsbr());
 	st.ct = psw_ct_create(cfg.limits.conntrack, (int)rte_socket_id(), psw_tables_qsbr());
 	if (st.ct != NULL)
 		psw_ct_set_zone_max(st.ct, cfg.limits.conntrack_per_port);
@@ -446,7 +451,6 @@ main(int argc, char **argv)
 
 	ctl.st = &st;
 	ctl.path = path;
-	ctl.epfd = epoll_create1(EPOLL_CLOEXEC);
 	api = psw_apisrv_create(st.cfg.api.socket, st.cfg.api.group, ctl.epfd, &st, err, sizeof(err));
 	if (api == NULL) {
 		fprintf(stderr, "podswitch: %s\n", err);
@@ -457,10 +461,10 @@ main(int argc, char **argv)
 		rc = control_loop(&ctl, &sigs);
 	}
 	psw_apisrv_destroy(api);
-	close(ctl.epfd);
 	stop_workers(&st);
 	psw_state_print_stats(&st, stdout);
 	psw_state_fini(&st);
+	close(ctl.epfd);                         /* after the ports: memif listeners leave it */
 	psw_tables_fini();
 	psw_port_layer_fini();
 	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
