@@ -16,7 +16,7 @@
 #define PSW_PATH_MAX       108   /* sun_path of a Unix socket */
 #define PSW_IFNAME_MAX     16    /* IFNAMSIZ */
 #define PSW_MAX_WORKERS    16
-#define PSW_MAX_CFG_PORTS  32    /* Debian's DPDK is built with RTE_MAX_ETHPORTS 32 */
+#define PSW_MAX_CFG_PORTS  64    /* static ports; ethdev kinds stop at RTE_MAX_ETHPORTS (32) */
 #define PSW_MAX_EAL_ARGS   16
 #define PSW_ERR_MAX        512
 

@@ -261,6 +261,10 @@ static const char *port_clash(const struct psw_port_conf *a, const struct psw_po
 		const char *vb = (const char *)b + keys[i].offset;
 
 		if (vb[0] != '\0' && strcmp(va, vb) == 0) {
+			/* memif interfaces share a socket; the id tells them apart */
+			if (strcmp(keys[i].key, "socket") == 0 && a->kind == PSW_PORT_MEMIF &&
+			    b->kind == PSW_PORT_MEMIF && a->memif_id != b->memif_id)
+				continue;
 			*value = vb;
 			return keys[i].key;
 		}
@@ -268,7 +272,7 @@ static const char *port_clash(const struct psw_port_conf *a, const struct psw_po
 	return NULL;
 }
 
-/* Names, PCI addresses, sockets and interface names are each used once. */
+/* Names, PCI addresses, sockets (memif: socket and id) and interface names are each used once. */
 static int port_unique(struct psw_cfg_ctx *ctx, const config_setting_t *s, const char *path,
 		       const struct psw_port_conf *port)
 {

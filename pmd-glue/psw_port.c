@@ -315,6 +315,9 @@ prepare_server_socket(const struct psw_port_conf *c, char *err, size_t err_len)
 	if (fd < 0)
 		return -errno;
 	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	/* a listener of another socket type (memif: SOCK_SEQPACKET) is alive too */
+	if (rc < 0 && errno == EPROTOTYPE)
+		rc = 0;
 	close(fd);
 	if (rc == 0) {
 		snprintf(err, err_len, "port '%s' (%s): socket '%s' is in use by another process",

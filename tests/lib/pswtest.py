@@ -127,6 +127,16 @@ class Switch:
     def fds(self):
         return len(os.listdir("/proc/%d/fd" % self.proc.pid))
 
+    def fd_names(self):
+        """What each open descriptor is (for a message when a count differs)."""
+        names = {}
+        for fd in os.listdir("/proc/%d/fd" % self.proc.pid):
+            try:
+                names[int(fd)] = os.readlink("/proc/%d/fd/%s" % (self.proc.pid, fd))
+            except OSError:
+                pass
+        return names
+
     def text(self):
         with open(self.log) as f:
             return f.read()

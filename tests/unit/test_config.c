@@ -440,6 +440,13 @@ static void test_port_duplicates(void)
 	FAIL("ports = (\n { name = \"a\"; kind = \"vhost-user\"; socket = \"/run/x\"; },\n"
 	     " { name = \"b\"; kind = \"memif\";\n socket = \"/run/x\"; }\n);", 4,
 	     "ports[1].socket '/run/x' is already used by port 'a'");
+	/* memif interfaces share a socket with different ids, not with the same one */
+	FAIL("ports = (\n { name = \"a\"; kind = \"memif\"; socket = \"/run/x\"; id = 3; },\n"
+	     " { name = \"b\"; kind = \"memif\";\n socket = \"/run/x\"; id = 3; }\n);", 4,
+	     "ports[1].socket '/run/x' is already used by port 'a'");
+	if (OK("ports = (\n { name = \"a\"; kind = \"memif\"; socket = \"/run/x\"; id = 3; },\n"
+	       " { name = \"b\"; kind = \"memif\"; socket = \"/run/x\"; id = 4; }\n);"))
+		psw_config_free(&cfg);
 	FAIL("ports = (\n { name = \"a\"; kind = \"kernel\"; ifname = \"v0\"; },\n"
 	     " { name = \"b\"; kind = \"af_packet\";\n ifname = \"v0\"; }\n);", 4,
 	     "ports[1].ifname 'v0' is already used by port 'a'");
@@ -450,7 +457,7 @@ static void test_port_duplicates(void)
 
 static void test_port_too_many(void)
 {
-	char text[4096];
+	char text[8192];
 	size_t used = 0;
 
 	used += (size_t)snprintf(text + used, sizeof(text) - used, "ports = (\n");
@@ -459,7 +466,7 @@ static void test_port_too_many(void)
 					 "{ name = \"n%d\"; kind = \"null\"; }%s\n", i,
 					 i < PSW_MAX_CFG_PORTS ? "," : "");
 	snprintf(text + used, sizeof(text) - used, ");\n");
-	FAIL(text, PSW_MAX_CFG_PORTS + 2, "ports[32]: too many ports; at most 32");
+	FAIL(text, PSW_MAX_CFG_PORTS + 2, "ports[64]: too many ports; at most 64");
 }
 
 static void test_pod_shape(void)
