@@ -665,6 +665,7 @@ psw_memifport_create(const char *name, const char *path, uint32_t id, char *err,
 	mf->ln = ln;
 	mf->next = ln->ifaces;
 	ln->ifaces = mf;
+	usage.interfaces++;
 	return mf;
 }
 
@@ -687,6 +688,7 @@ psw_memifport_destroy(struct psw_memifport *mf)
 		listener_close(ln);
 	close_fd(&mf->epfd);
 	free(mf);
+	usage.interfaces--;
 }
 
 void

@@ -176,6 +176,8 @@ struct psw_memif_ring {
 #define PSW_MEMIF_MIN_LOG2_RING 1
 #define PSW_MEMIF_MAX_LOG2_RING 14
 #define PSW_MEMIF_MAX_REGION_SIZE (256ull << 20)
+/** The most one slave may have the switch map. */
+#define PSW_MEMIF_MAX_MAPPED (PSW_MEMIF_MAX_REGIONS * PSW_MEMIF_MAX_REGION_SIZE)
 
 /* ------------------------------------------------------------ checks (pure) */
 
@@ -320,6 +322,7 @@ psw_memifport_link_up(const struct psw_memifport *mf)
 
 /** Resources the memif master holds, for `status`. */
 struct psw_memif_usage {
+	unsigned interfaces;                 /**< memif ports */
 	unsigned listeners;
 	unsigned channels;                   /**< control channels, connected or not */
 	unsigned connected;

@@ -150,9 +150,12 @@ static json_t *
 limits_json(const struct psw_state *st)
 {
 	json_int_t fds, fd_max;
+	struct psw_memif_usage mu;
+	json_t *l, *m;
 
 	fd_usage(&fds, &fd_max);
-	return json_pack("{s:{s:I, s:I}, s:{s:i, s:i}, s:{s:i, s:i}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}}",
+	psw_memif_usage(&mu);
+	l = json_pack("{s:{s:I, s:I}, s:{s:i, s:i}, s:{s:i, s:i}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}}",
 		"pods", "used", (json_int_t)nb_pods(st), "max", (json_int_t)st->cfg.limits.max_pods,
 		"ports", "used", (int)nb_ports(), "max", PSW_MAX_PORTS,
 		"ethdevs", "used", (int)rte_eth_dev_count_total(), "max", RTE_MAX_ETHPORTS,
@@ -160,6 +163,16 @@ limits_json(const struct psw_state *st)
 		"fds", "used", fds, "max", fd_max,
 		"conntrack", "used", (json_int_t)(st->ct != NULL ? psw_ct_count(st->ct) : 0),
 		"max", (json_int_t)(st->ct != NULL ? st->ct->size : 0));
+	/* memif pods: the switch's own master, no ethdev; what slaves have it map */
+	m = json_pack("{s:{s:i, s:i}, s:{s:i, s:i}, s:{s:I, s:I}}",
+		"memif_interfaces", "used", (int)mu.interfaces, "max", PSW_MAX_PORTS,
+		"memif_connected", "used", (int)mu.connected, "max", (int)mu.interfaces,
+		"memif_mapped_bytes", "used", (json_int_t)mu.mapped_bytes,
+		"max", (json_int_t)(mu.interfaces * PSW_MEMIF_MAX_MAPPED));
+	if (l != NULL && m != NULL)
+		json_object_update(l, m);
+	json_decref(m);
+	return l;
 }
 
 /* Free addresses of a pool, or -1 when the switch has no pool of that family. */
