@@ -291,7 +291,7 @@ def kernel_pods_past_the_ethdev_wall(scope):
     st = sw.ok("status")
     check(st["limits"]["ports"]["used"] == n + 1, "ports after DEL: %s" % st["limits"])
     for i in range(n):
-        check(cni_call("DEL", c, container_id="m-%d" % i)[0] == 0, "DEL m-%d" % i)
+        check(cni_call("DEL", c, container_id="m-%d" % i, ifname="m%d" % i)[0] == 0, "DEL m-%d" % i)
     st = sw.ok("status")
     check(st["limits"]["ports"]["used"] == 1 and st["limits"]["memif_interfaces"]["used"] == 0,
           "after the memif pods' DEL: %s" % st["limits"])
