@@ -158,7 +158,7 @@ struct psw_memif_desc {
 	uint32_t length;                     /**< the buffer's capacity, or the bytes in it */
 	uint32_t offset;                     /**< of the buffer in its region */
 	uint32_t metadata;
-} __rte_packed;
+};                                           /* natural layout is the wire's: no packing, aligned atomics */
 
 /** A ring in shared memory: header, then 2^log2 descriptors at byte 128. */
 struct psw_memif_ring {
@@ -169,7 +169,7 @@ struct psw_memif_ring {
 	uint16_t tail;                       /**< written by their consumer */
 	uint8_t pad1[62];
 	struct psw_memif_desc desc[];
-} __rte_packed;
+};
 
 /* What the master accepts (HELLO says so). */
 #define PSW_MEMIF_MAX_REGIONS 4
