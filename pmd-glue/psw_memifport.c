@@ -749,7 +749,7 @@ psw_memifport_rx(struct psw_memifport *mf, struct rte_mempool *mp, struct rte_mb
 	cur = mf->rx.next;
 	avail = (uint16_t)(__atomic_load_n(&ring->head, __ATOMIC_ACQUIRE) - cur);
 	if (unlikely(avail > (uint32_t)mf->rx.mask + 1)) {
-		mf->bad_ring++;
+		mf->rx_bad_head++;
 		return 0;
 	}
 	while (avail > 0 && got < n) {
@@ -809,7 +809,7 @@ psw_memifport_tx(struct psw_memifport *mf, struct rte_mbuf **pkts, uint16_t n)
 	/* the slave hands buffers over by moving head */
 	nfree = (uint16_t)(__atomic_load_n(&ring->head, __ATOMIC_ACQUIRE) - slot);
 	if (unlikely(nfree > (uint32_t)mf->tx.mask + 1)) {
-		mf->bad_ring++;
+		mf->tx_bad_head++;
 		return 0;
 	}
 	while (sent < n && nfree > 0) {

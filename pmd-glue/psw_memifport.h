@@ -257,7 +257,8 @@ struct psw_memifport {
 	uint64_t rx_oversize;                /**< chained frames larger than an mbuf, dropped */
 	uint64_t rx_bad;                     /**< frames with a descriptor outside the regions, dropped */
 	uint64_t tx_bad;                     /**< bursts stopped at a descriptor outside the regions */
-	uint64_t bad_ring;                   /**< heads claiming more than a ring's worth */
+	uint64_t rx_bad_head;                /**< S2M heads claiming more than a ring's worth (rx) */
+	uint64_t tx_bad_head;                /**< M2S heads the same (tx, under the TX lock) */
 	/* control thread */
 	uint32_t id;
 	uint64_t connects;                   /**< connections made */

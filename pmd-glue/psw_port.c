@@ -619,7 +619,7 @@ psw_port_drops(struct psw_port *p, uint64_t *missed, uint64_t *nombuf)
 	struct rte_eth_stats es = { 0 };
 
 	if (p->mf != NULL) {
-		*missed = p->mf->rx_bad + p->mf->rx_oversize + p->mf->bad_ring;
+		*missed = p->mf->rx_bad + p->mf->rx_oversize + p->mf->rx_bad_head;
 		*nombuf = p->mf->rx_nombuf;
 		return;
 	}

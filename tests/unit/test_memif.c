@@ -227,7 +227,7 @@ test_rx(void)
 	/* a head claiming more than a ring's worth: nothing read */
 	f.s2m->head = (uint16_t)(f.mf.rx.next + RING_SIZE + 1);
 	CU_ASSERT_EQUAL(psw_memifport_rx(&f.mf, mp, pkts, 32), 0);
-	CU_ASSERT_EQUAL(f.mf.bad_ring, 1);
+	CU_ASSERT_EQUAL(f.mf.rx_bad_head, 1);
 	CU_ASSERT_EQUAL(f.mf.rx.next, 9);
 	/* not connected: the rings are not touched */
 	f.mf.connected = false;
@@ -284,7 +284,7 @@ test_tx(void)
 	/* a head claiming more buffers than the ring has */
 	f.m2s->head = (uint16_t)(f.mf.tx.next + RING_SIZE + 1);
 	CU_ASSERT_EQUAL(psw_memifport_tx(&f.mf, pkts, 1), 0);
-	CU_ASSERT_EQUAL(f.mf.bad_ring, 1);
+	CU_ASSERT_EQUAL(f.mf.tx_bad_head, 1);
 	f.m2s->desc[3] = (struct psw_memif_desc){ .offset = 8192, .length = BUF };
 	f.m2s->head = 8;
 	CU_ASSERT_EQUAL(psw_memifport_tx(&f.mf, pkts, 1), 1);
