@@ -686,6 +686,9 @@ psw_memifport_destroy(struct psw_memifport *mf)
 		*link = mf->next;
 	if (ln->ifaces == NULL)
 		listener_close(ln);
+	/* a worker woken from a park on this port may be disarming it */
+	if (memif_qsbr != NULL)
+		rte_rcu_qsbr_synchronize(memif_qsbr, RTE_QSBR_THRID_INVALID);
 	close_fd(&mf->epfd);
 	free(mf);
 	usage.interfaces--;
@@ -718,6 +721,14 @@ rx_disarm(struct psw_memifport *mf)
 	__atomic_store_n(&mf->rx.ring->flags, PSW_MEMIF_RING_MASK_INT, __ATOMIC_RELAXED);
 	mf->rx_armed = false;
 	(void)epoll_wait(mf->epfd, &ev, 1, 0);
+}
+
+void
+psw_memifport_disarm(struct psw_memifport *mf)
+{
+	/* no slave: nothing to mask (the next one starts unmasked and armed) */
+	if (mf->rx_armed && __atomic_load_n(&mf->connected, __ATOMIC_ACQUIRE))
+		rx_disarm(mf);
 }
 
 bool

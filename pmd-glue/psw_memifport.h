@@ -50,7 +50,8 @@
  * slave is connected (edge-triggered). A worker parks on it; the slave
  * writes the eventfd when it fills the ring and the master has not set
  * MASK_INT in the ring's flags. psw_memifport_arm clears MASK_INT before a
- * park; the first receive after it sets MASK_INT again and empties the set
+ * park; psw_memifport_disarm (at the wake), or else the first receive after
+ * it, sets MASK_INT again and empties the set
  * (epoll_wait with no timeout: the eventfd itself, shared with the slave,
  * is never read or written by a worker, so no slave can make a worker
  * block). A new connection starts unmasked, so a port parked while no
@@ -290,7 +291,9 @@ struct psw_memifport *psw_memifport_create(const char *name, const char *path, u
 /**
  * Remove an interface: a connected slave is sent DISCONNECT and its memory
  * unmapped after a grace period; the listener goes (socket file unlinked)
- * with the last interface of its path. NULL accepted.
+ * with the last interface of its path; mf itself is freed after a grace
+ * period of its own (a worker waking from a park may still disarm it: the
+ * caller has made it unreachable first). NULL accepted.
  */
 void psw_memifport_destroy(struct psw_memifport *mf);
 
@@ -313,6 +316,14 @@ psw_memifport_fd(const struct psw_memifport *mf)
  * @return false when a frame is waiting already (poll on instead).
  */
 bool psw_memifport_arm(struct psw_memifport *mf);
+
+/**
+ * The port is polled again (woken, or its park failed): the slave need not
+ * signal (MASK_INT set), the readiness set emptied. The worker that armed
+ * it, online. (psw_memifport_rx does the same on its first burst after an
+ * arm, so a port armed but never parked is disarmed too.)
+ */
+void psw_memifport_disarm(struct psw_memifport *mf);
 
 /** A slave is connected. */
 static inline bool

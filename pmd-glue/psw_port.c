@@ -609,7 +609,12 @@ psw_port_arm(struct psw_port *p, uint16_t queue)
 void
 psw_port_disarm(struct psw_port *p, uint16_t queue)
 {
-	if (p->kind == PSW_PORT_VHOST)
+	/* a memif port being removed has mf cleared before it is freed */
+	struct psw_memifport *mf = __atomic_load_n(&p->mf, __ATOMIC_ACQUIRE);
+
+	if (mf != NULL)
+		psw_memifport_disarm(mf);
+	else if (p->kind == PSW_PORT_VHOST)
 		psw_vhostport_disarm(p, queue);
 }
 
@@ -722,8 +727,11 @@ psw_port_destroy(uint16_t index)
 		psw_sockport_close(p->sk);
 		p->sk = NULL;
 	} else if (p->mf != NULL) {
-		psw_memifport_destroy(p->mf);
-		p->mf = NULL;
+		struct psw_memifport *mf = p->mf;
+
+		/* out of a waking worker's reach first: destroy waits for a grace period, then frees */
+		__atomic_store_n(&p->mf, NULL, __ATOMIC_RELEASE);
+		psw_memifport_destroy(mf);
 	} else if (p->kind == PSW_PORT_VHOST) {
 		psw_vhostport_close(p);
 	} else {

@@ -312,15 +312,26 @@ test_arm(void)
 	CU_ASSERT_EQUAL(psw_memifport_rx(&f.mf, mp, pkts, 4), 0);
 	CU_ASSERT_EQUAL(f.s2m->flags & PSW_MEMIF_RING_MASK_INT, PSW_MEMIF_RING_MASK_INT);
 	CU_ASSERT(!f.mf.rx_armed);
+	/* woken: the port layer disarms before the first receive */
+	CU_ASSERT(psw_memifport_arm(&f.mf));
+	psw_memifport_disarm(&f.mf);
+	CU_ASSERT_EQUAL(f.s2m->flags & PSW_MEMIF_RING_MASK_INT, PSW_MEMIF_RING_MASK_INT);
+	CU_ASSERT(!f.mf.rx_armed);
+	psw_memifport_disarm(&f.mf);                          /* twice: nothing more */
+	CU_ASSERT(!f.mf.rx_armed);
 	/* a frame already waiting: no park */
 	slave_put(&f, 0, 1, 60, 0xc1);
 	f.s2m->head = 1;
 	CU_ASSERT(!psw_memifport_arm(&f.mf));
 	CU_ASSERT_EQUAL(psw_memifport_rx(&f.mf, mp, pkts, 4), 1);
 	rte_pktmbuf_free(pkts[0]);
-	/* no slave: parks (a new slave's ring starts unmasked) */
+	/* no slave: parks (a new slave's ring starts unmasked); disarm leaves the ring alone */
 	f.mf.connected = false;
 	CU_ASSERT(psw_memifport_arm(&f.mf));
+	f.mf.rx_armed = true;
+	f.s2m->flags = 0;
+	psw_memifport_disarm(&f.mf);
+	CU_ASSERT_EQUAL(f.s2m->flags, 0);
 	fake_down(&f);
 }
 
