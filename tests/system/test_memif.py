@@ -311,6 +311,61 @@ pods = ( { name = "a"; port = "pa"; mac = "%s"; ip = "10.244.0.10"; },
 
 
 @test
+def idle_memif_pod_parks_and_its_first_frame_wakes_it(scope):
+    """An idle memif port leaves the worker's polling (its epoll set, the
+    slave asked to signal its eventfd) and the first ping to the parked DPDK
+    pod is answered at once, three times over; then a burst of pings, and a
+    pod that disconnects and a new one that connects while the port is
+    parked (the new slave's first frame wakes it)."""
+    ta = "pa" + uid()
+    sock = scope.path("idle.memif")
+    conf = """ports = ( { name = "pa"; kind = "kernel"; ifname = "%s"; },
+          { name = "m0"; kind = "memif"; socket = "%s"; id = 1; } );
+pods = ( { name = "a"; port = "pa"; mac = "%s"; ip = "10.244.0.10"; },
+         { name = "m"; port = "m0"; mac = "02:00:00:00:00:0d"; ip = "10.244.0.20"; } );
+""" % (ta, sock, MAC_A)
+    sw = Switch(scope, conf, workers="[1]").start()
+    a = kernel_pod(scope, ta, MAC_A, "10.244.0.10")
+    vdev = "net_memif0,role=client,socket=%s,socket-abstract=no,id=1,mac=02:00:00:00:00:0d" % sock
+    pod = testpmd_pod(scope, vdev)
+    check(answered(a, "10.244.0.20"), "the memif pod never answered")
+
+    def worker():
+        return sw.ok("stats")["workers"][0]
+
+    for attempt in range(3):
+        deadline = time.time() + 5
+        while worker()["ports_parked"] < 1 and time.time() < deadline:
+            time.sleep(0.05)
+        w0 = worker()
+        check(w0["ports_parked"] == 1, "the idle memif port did not park: %s" % w0)
+        r = a.sh("ping -c 1 -W 1 10.244.0.20", check_rc=False)
+        check(r.returncode == 0 and "1 received" in r.stdout,
+              "round %d: the first ping to a parked memif pod was lost: %s" % (attempt, r.stdout))
+        check(worker()["wakes"] > w0["wakes"], "the memif port never woke")
+    sent, got = ping(a, "10.244.0.20", count=50, interval=0.01)
+    check(got == sent, "a woken memif pod answered %d of %d" % (got, sent))
+    # the pod goes and another comes while the port is parked
+    pod.send_signal(2)
+    pod.wait(10)
+    deadline = time.time() + 5
+    while worker()["ports_parked"] < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    check(worker()["ports_parked"] == 1, "the memif port without a slave did not park")
+    testpmd_pod(scope, vdev, name="pmd2")
+    check(answered(a, "10.244.0.20"), "a new memif pod on the parked port never answered")
+    sw.stop()
+
+
+def answered(ns, ip, tries=30):
+    for _ in range(tries):
+        sent, got = ping(ns, ip, count=2, interval=0.2)
+        if got == sent:
+            return True
+    return False
+
+
+@test
 def memif_socket_of_a_dead_switch_is_reused(scope):
     """DPDK 22.11's net_memif client connects once, at its start, and never
     again: a pod outlives a switch restart disconnected (docs/ports.md). What
