@@ -16,6 +16,7 @@
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
 #include <rte_mbuf.h>
+#include <rte_memcpy.h>
 #include <rte_rcu_qsbr.h>
 
 #include "psw_config.h"
@@ -34,6 +35,7 @@ _Static_assert(sizeof(struct psw_memif_add_ring) == 13, "memif ADD_RING body");
  * idle slave cannot hold more than this many descriptors of the switch. */
 #define PENDING_MAX 16
 #define CONN_SLOTS (PSW_MAX_PORTS + 64)
+#define PSW_MEMIF_BURST_MAX 64   /* frames per receive call (the worker asks for 32) */
 
 enum conn_state { CONN_FREE, CONN_WAIT_INIT, CONN_SETUP, CONN_UP };
 
@@ -749,11 +751,15 @@ psw_memifport_arm(struct psw_memifport *mf)
 uint16_t
 psw_memifport_rx(struct psw_memifport *mf, struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t n)
 {
+	struct rte_mbuf *mbufs[PSW_MEMIF_BURST_MAX];
 	struct psw_memif_ring *ring;
-	uint16_t cur, avail, got = 0;
+	uint16_t cur, avail, nb, got = 0;
+	uint32_t room;
 
 	if (!__atomic_load_n(&mf->connected, __ATOMIC_ACQUIRE))
 		return 0;
+	if (n > PSW_MEMIF_BURST_MAX)
+		n = PSW_MEMIF_BURST_MAX;
 	if (unlikely(mf->rx_armed))
 		rx_disarm(mf);
 	ring = mf->rx.ring;
@@ -763,19 +769,25 @@ psw_memifport_rx(struct psw_memifport *mf, struct rte_mempool *mp, struct rte_mb
 		mf->rx_bad_head++;
 		return 0;
 	}
-	while (avail > 0 && got < n) {
-		struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
-		uint64_t len = 0, room;
+	if (avail == 0)
+		return 0;
+	/* one mbuf per frame at most, taken in one go; a dropped frame's is reused */
+	nb = RTE_MIN(avail, n);
+	if (unlikely(rte_pktmbuf_alloc_bulk(mp, mbufs, nb) != 0)) {
+		nb = 1;
+		if (rte_pktmbuf_alloc_bulk(mp, mbufs, 1) != 0) {
+			mf->rx_nombuf++;         /* left in the ring */
+			return 0;
+		}
+	}
+	room = rte_pktmbuf_tailroom(mbufs[0]);
+	while (avail > 0 && got < nb) {
+		struct rte_mbuf *m = mbufs[got];
+		uint8_t *dst = rte_pktmbuf_mtod(m, uint8_t *);
 		struct psw_memif_desc d;
 		bool bad = false, oversize = false;
-		uint8_t *dst;
+		uint64_t len = 0;
 
-		if (unlikely(m == NULL)) {
-			mf->rx_nombuf++;         /* left in the ring */
-			break;
-		}
-		room = rte_pktmbuf_tailroom(m);
-		dst = rte_pktmbuf_mtod(m, uint8_t *);
 		do {
 			desc_read(&ring->desc[cur & mf->rx.mask], &d);
 			cur++;
@@ -783,7 +795,7 @@ psw_memifport_rx(struct psw_memifport *mf, struct rte_mempool *mp, struct rte_mb
 			if (!psw_memif_buffer_ok(mf->regions, mf->nb_regions, d.region, d.offset, d.length))
 				bad = true;
 			else if (!bad && !oversize && len + d.length <= room)
-				memcpy(dst + len, mf->regions[d.region].addr + d.offset, d.length);
+				rte_memcpy(dst + len, mf->regions[d.region].addr + d.offset, d.length);
 			else
 				oversize = true;
 			len += d.length;
@@ -795,13 +807,14 @@ psw_memifport_rx(struct psw_memifport *mf, struct rte_mempool *mp, struct rte_mb
 				mf->rx_bad++;
 			else
 				mf->rx_oversize++;
-			rte_pktmbuf_free(m);
-			continue;
+			continue;                /* its mbuf takes the next frame */
 		}
 		m->data_len = (uint16_t)len;
-		m->pkt_len = len;
+		m->pkt_len = (uint32_t)len;
 		pkts[got++] = m;
 	}
+	if (got < nb)
+		rte_pktmbuf_free_bulk(&mbufs[got], nb - got);
 	mf->rx.next = cur;
 	__atomic_store_n(&ring->tail, cur, __ATOMIC_RELEASE);
 	return got;
@@ -845,7 +858,7 @@ psw_memifport_tx(struct psw_memifport *mf, struct rte_mbuf **pkts, uint16_t n)
 			dst = mf->regions[d.region].addr + d.offset;
 			src = rte_pktmbuf_read(m, done, chunk, dst);   /* copies only from chains */
 			if (src != dst)
-				memcpy(dst, src, chunk);
+				rte_memcpy(dst, src, chunk);
 			done += chunk;
 			s++;
 			left--;
@@ -860,13 +873,13 @@ psw_memifport_tx(struct psw_memifport *mf, struct rte_mbuf **pkts, uint16_t n)
 		}
 		slot = s;
 		nfree = left;
-		rte_pktmbuf_free(m);
 		sent++;
 	}
 out:
 	if (sent > 0) {
 		mf->tx.next = slot;
 		__atomic_store_n(&ring->tail, slot, __ATOMIC_RELEASE);
+		rte_pktmbuf_free_bulk(pkts, sent);       /* copied into the slave's buffers */
 	}
 	return sent;
 }
