@@ -32,9 +32,9 @@ _Static_assert(sizeof(struct psw_memif_init) == 63, "memif INIT body");
 _Static_assert(sizeof(struct psw_memif_add_ring) == 13, "memif ADD_RING body");
 
 /* Channels that have not named an interface yet, per listener: a slow or
- * idle slave cannot hold more than this many descriptors of the switch. */
+ * idle slave cannot hold more than this many descriptors of the switch, and
+ * a pod can fill only its own socket's share. */
 #define PENDING_MAX 16
-#define CONN_SLOTS (PSW_MAX_PORTS + 64)
 #define PSW_MEMIF_BURST_MAX 64   /* frames per receive call (the worker asks for 32) */
 
 enum conn_state { CONN_FREE, CONN_WAIT_INIT, CONN_SETUP, CONN_UP };
@@ -50,6 +50,7 @@ struct psw_memif_conn {
 	struct psw_memif_region regions[PSW_MEMIF_MAX_REGIONS];
 	struct psw_memif_add_ring rings[2];  /* [0]: S2M, [1]: M2S */
 	int ring_fds[2];
+	struct psw_memif_conn *next;         /* on its listener's pending list, or on the free list */
 };
 
 struct psw_memif_listener {
@@ -58,10 +59,13 @@ struct psw_memif_listener {
 	struct psw_event_src src;
 	char path[PSW_PATH_MAX];
 	struct psw_memifport *ifaces;
+	struct psw_memif_conn *pending;      /* channels before INIT */
 	unsigned nb_pending;
 };
 
-static struct psw_memif_conn conns[CONN_SLOTS];
+/* Closed channels are kept for the next one, never freed: an epoll event of
+ * the batch that closed one still points at live memory. */
+static struct psw_memif_conn *free_conns;
 static struct psw_memif_listener listeners[PSW_MAX_PORTS];
 static int ctl_epfd = -1;
 static struct rte_rcu_qsbr *memif_qsbr;
@@ -225,6 +229,19 @@ send_type(struct psw_memif_conn *cc, uint16_t type)
 	return conn_send(cc, &m);
 }
 
+static void
+pending_unlink(struct psw_memif_conn *cc)
+{
+	struct psw_memif_conn **link;
+
+	for (link = &cc->ln->pending; *link != NULL && *link != cc; link = &(*link)->next)
+		;
+	if (*link != NULL)
+		*link = cc->next;
+	cc->next = NULL;
+	cc->ln->nb_pending--;
+}
+
 /*
  * The slave's connection goes: workers told first, a grace period, then the
  * memory and the descriptors. reason (NULL: none) is sent as DISCONNECT.
@@ -259,7 +276,7 @@ conn_close(struct psw_memif_conn *cc, const char *reason)
 		mf->rx.ring = mf->tx.ring = NULL;
 		mf->conn = NULL;
 	} else if (cc->ln != NULL) {
-		cc->ln->nb_pending--;
+		pending_unlink(cc);
 	}
 	regions_release(cc->regions, &cc->nb_regions);
 	close_fd(&cc->ring_fds[0]);
@@ -270,6 +287,8 @@ conn_close(struct psw_memif_conn *cc, const char *reason)
 	cc->mf = NULL;
 	cc->ln = NULL;
 	cc->state = CONN_FREE;
+	cc->next = free_conns;
+	free_conns = cc;
 	usage.channels--;
 }
 
@@ -288,7 +307,7 @@ on_init(struct psw_memif_conn *cc, const struct psw_memif_init *in, char *reason
 		return refuse(reason, len, "no such interface (id %u)", in->id);
 	if (mf->conn != NULL)
 		return refuse(reason, len, "interface %u is already connected", in->id);
-	cc->ln->nb_pending--;
+	pending_unlink(cc);
 	cc->mf = mf;
 	mf->conn = cc;
 	cc->state = CONN_SETUP;
@@ -486,14 +505,15 @@ conn_event(struct psw_event_src *src, uint32_t events)
 }
 
 static struct psw_memif_conn *
-conn_slot(void)
+conn_alloc(void)
 {
-	unsigned i;
+	struct psw_memif_conn *cc = free_conns;
 
-	for (i = 0; i < CONN_SLOTS; i++)
-		if (conns[i].state == CONN_FREE)
-			return &conns[i];
-	return NULL;
+	if (cc != NULL)
+		free_conns = cc->next;
+	else
+		cc = calloc(1, sizeof(*cc));
+	return cc;
 }
 
 static void
@@ -511,8 +531,7 @@ listener_event(struct psw_event_src *src, uint32_t events)
 	if (fd < 0)
 		return;
 	usage.fds++;
-	cc = conn_slot();
-	if (cc == NULL || ln->nb_pending >= PENDING_MAX) {
+	if (ln->nb_pending >= PENDING_MAX || (cc = conn_alloc()) == NULL) {
 		close_fd(&fd);                   /* the slave sees the channel close, and retries later */
 		return;
 	}
@@ -523,9 +542,14 @@ listener_event(struct psw_event_src *src, uint32_t events)
 	cc->src = (struct psw_event_src){ .fd = fd, .fn = conn_event, .ctx = cc };
 	if (psw_ctl_watch(ctl_epfd, &cc->src, EPOLLIN, 0) < 0) {
 		close_fd(&fd);
+		cc->state = CONN_FREE;
+		cc->next = free_conns;
+		free_conns = cc;
 		return;
 	}
 	cc->state = CONN_WAIT_INIT;
+	cc->next = ln->pending;
+	ln->pending = cc;
 	ln->nb_pending++;
 	usage.channels++;
 	memset(&hello, 0, sizeof(hello));
@@ -546,12 +570,8 @@ listener_event(struct psw_event_src *src, uint32_t events)
 void
 psw_memif_layer_init(int epfd, struct rte_rcu_qsbr *qsbr)
 {
-	unsigned i;
-
 	ctl_epfd = epfd;
 	memif_qsbr = qsbr;
-	for (i = 0; i < CONN_SLOTS; i++)
-		conns[i].fd = -1;
 }
 
 static struct psw_memif_listener *
@@ -614,11 +634,8 @@ listener_open(const char *path, char *err, size_t err_len)
 static void
 listener_close(struct psw_memif_listener *ln)
 {
-	unsigned i;
-
-	for (i = 0; i < CONN_SLOTS; i++)
-		if (conns[i].state != CONN_FREE && conns[i].ln == ln)
-			conn_close(&conns[i], "the switch stops serving this socket");
+	while (ln->pending != NULL)
+		conn_close(ln->pending, "the switch stops serving this socket");
 	psw_ctl_unwatch(ctl_epfd, &ln->src);
 	close_fd(&ln->fd);
 	ln->src.fd = -1;

@@ -29,10 +29,12 @@
  *
  * Threads: the control protocol runs on the switch's control thread, in its
  * epoll loop (psw_memif_layer_init() gives the set), so that it serialises
- * with port creation and removal without a lock. Each control channel and
- * listener is a slot of a static pool: an epoll event that arrives for a
- * slot closed earlier in the same batch only finds a non-blocking socket
- * with nothing to read.
+ * with port creation and removal without a lock. Listeners are slots of a
+ * static pool, and closed control channels are kept for reuse, never
+ * freed: an epoll event that arrives for one closed earlier in the same
+ * batch only finds a non-blocking socket with nothing to read (or no
+ * socket). A socket holds at most 16 channels that have not named an
+ * interface yet, so one pod cannot use up the channels of others.
  *
  * Thread-safety: psw_memifport_create / destroy and every control handler
  * run on the control thread only. psw_memifport_rx and psw_memifport_arm

@@ -191,6 +191,17 @@ def hostile_memif_slaves_are_refused_and_never_crash_the_switch(scope):
     sl.send(msg(99))
     sl.refused("not expected")
 
+    # channels that never say INIT: 16 per socket are held, the next ones closed at once
+    idle = [Slave(sock) for _ in range(16)]
+    extra = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    extra.settimeout(5)
+    extra.connect(sock)
+    check(extra.recv(256) == b"", "a 17th channel without INIT was kept")
+    extra.close()
+    for sl in idle:
+        sl.s.close()
+    time.sleep(0.2)
+
     # a slave that connects with rings whose descriptors point past its region
     mm = mmap.mmap(fd, 65536)
     s2m, m2s = 0, 4096
