@@ -161,7 +161,6 @@ psw_port_vdev_args(const struct psw_port_conf *c, unsigned index,
 		   char *name, size_t name_len, char *args, size_t args_len)
 {
 	static const char *const drivers[PSW_PORT_KIND_COUNT] = {
-		[PSW_PORT_MEMIF] = "net_memif",
 		[PSW_PORT_KERNEL] = "net_tap",
 		[PSW_PORT_AFPACKET] = "net_af_packet",
 		[PSW_PORT_RING] = "net_ring",
@@ -176,11 +175,6 @@ psw_port_vdev_args(const struct psw_port_conf *c, unsigned index,
 	if (rc < 0)
 		return rc;
 	switch (c->kind) {
-	case PSW_PORT_MEMIF:
-		if (c->socket[0] == '\0')
-			return -EINVAL;
-		return fmt(args, args_len, "role=server,id=%u,socket=%s,socket-abstract=no",
-			   c->memif_id, c->socket);
 	case PSW_PORT_KERNEL:
 		if (c->ifname[0] == '\0')
 			return -EINVAL;

@@ -328,6 +328,20 @@ def kernel_pod(scope, ifname, mac, ip4, ip6=None, gw4="10.244.0.1", gw6="fd00:10
     return ns
 
 
+def veth_pod(scope, host, mac, ip):
+    """A kernel pod on a veth pair the test owns (it outlives a switch)."""
+    ns = Netns(scope)
+    run(["ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns.name])
+    scope.defer(lambda: run(["ip", "link", "del", host], check_rc=False))
+    run(["ip", "link", "set", host, "up"])
+    ns.ip("link set eth0 address %s up" % mac)
+    ns.ip("addr add %s/24 dev eth0" % ip)
+    ns.ip("route add default via 10.244.0.1")
+    ns.sh("ethtool -K eth0 tx off >/dev/null")
+    ns.sh("sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1")   # no router solicitations
+    return ns
+
+
 def testpmd_pod(scope, vdev, cpu=0, name="pmd"):
     """A DPDK pod: dpdk-testpmd answering ARP and ping (icmpecho) on one vdev."""
     prefix = "psw" + uid()

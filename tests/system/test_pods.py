@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from pswtest import (Netns, Switch, check, kernel_pod, main, ping, run, test,  # noqa: E402
-                     testpmd_pod, uid)
+                     testpmd_pod, uid, veth_pod)
 
 MAC_A, MAC_B, MAC_C = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c"
 MAC_D = "02:00:00:00:00:0d"
@@ -267,20 +267,6 @@ def vhost_user_client_mode_connects_to_pod_server(scope):
     check(wait_pings(a, "10.244.0.20", tries=30), "switch never connected to the pod's server socket")
     sent, got = ping(a, "10.244.0.20", count=10, interval=0.1)
     check(got == sent, "client-mode pod answered %d of %d" % (got, sent))
-
-
-def veth_pod(scope, host, mac, ip):
-    """A kernel pod on a veth pair the test owns (it outlives a switch)."""
-    ns = Netns(scope)
-    run(["ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns.name])
-    scope.defer(lambda: run(["ip", "link", "del", host], check_rc=False))
-    run(["ip", "link", "set", host, "up"])
-    ns.ip("link set eth0 address %s up" % mac)
-    ns.ip("addr add %s/24 dev eth0" % ip)
-    ns.ip("route add default via 10.244.0.1")
-    ns.sh("ethtool -K eth0 tx off >/dev/null")
-    ns.sh("sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1")   # no router solicitations
-    return ns
 
 
 @test

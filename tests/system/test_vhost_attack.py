@@ -20,8 +20,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from pswtest import (Netns, Switch, check, cni_call, cni_conf, defer_dpdk_stop, main,  # noqa: E402
-                     ping, run, test, testpmd_pod, uid)
+from pswtest import (Switch, check, cni_call, cni_conf, defer_dpdk_stop, main,  # noqa: E402
+                     ping, run, test, testpmd_pod, uid, veth_pod)
 
 MAC_A, MAC_D = "02:00:00:00:00:0a", "02:00:00:00:00:0d"
 
@@ -234,19 +234,6 @@ ports = ( { name = "pa"; kind = "af_packet"; ifname = "%s"; },
 pods = ( { name = "a"; port = "pa"; mac = "%s"; ip = "10.244.0.10"; },
          { name = "d"; port = "pd"; mac = "%s"; ip = "10.244.0.20"; } );
 """ % (host, sock, extra, MAC_A, MAC_D)
-
-
-def veth_pod(scope, host, mac, ip):
-    ns = Netns(scope)
-    run(["ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns.name])
-    scope.defer(lambda: run(["ip", "link", "del", host], check_rc=False))
-    run(["ip", "link", "set", host, "up"])
-    ns.ip("link set eth0 address %s up" % mac)
-    ns.ip("addr add %s/24 dev eth0" % ip)
-    ns.ip("route add default via 10.244.0.1")
-    ns.sh("ethtool -K eth0 tx off >/dev/null")
-    ns.sh("sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1")
-    return ns
 
 
 def wait_pings(ns, dst, tries=20):
