@@ -388,7 +388,7 @@ static int check_gateway6(struct psw_cfg_ctx *ctx, const config_setting_t *node)
 	return 0;
 }
 
-/* node.addresses: up to 4 IPv4 addresses the node owns on its uplinks. */
+/* node.addresses: up to 4 IPv4 and 4 IPv6 addresses the node owns on its uplinks. */
 static int parse_node_addresses(struct psw_cfg_ctx *ctx, const config_setting_t *node)
 {
 	const config_setting_t *list = psw_cfg_member(node, "addresses");
@@ -398,25 +398,126 @@ static int parse_node_addresses(struct psw_cfg_ctx *ctx, const config_setting_t 
 	if (list == NULL)
 		return 0;
 	if (!config_setting_is_aggregate(list) || config_setting_is_group(list))
-		return psw_cfg_fail(ctx, list, "node.addresses must be a list of IPv4 addresses, "
-				    "e.g. [ \"192.168.50.1\" ]");
+		return psw_cfg_fail(ctx, list, "node.addresses must be a list of IPv4 or IPv6 "
+				    "addresses, e.g. [ \"192.168.50.1\", \"fd00:50::1\" ]");
 	n = (unsigned)config_setting_length(list);
-	if (n > 4)
-		return psw_cfg_fail(ctx, list, "node.addresses holds %u addresses; at most 4", n);
 	for (i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(list, i);
 		const char *v = config_setting_get_string(e);
 		uint8_t fam, addr[16];
 
-		if (v == NULL || psw_parse_ip(v, &fam, addr) < 0 || fam != 4)
-			return psw_cfg_fail(ctx, e, "node.addresses[%u] must be an IPv4 address", i);
+		if (v == NULL || psw_parse_ip(v, &fam, addr) < 0)
+			return psw_cfg_fail(ctx, e, "node.addresses[%u] must be an IPv4 or IPv6 address "
+					    "(no prefix length)", i);
 		if (psw_prefix_contains(&cfg->node.pod_cidr, addr) ||
+		    psw_prefix_contains(&cfg->node.pod_cidr6, addr) ||
 		    psw_prefix_contains(&cfg->node.service_cidr, addr))
 			return psw_cfg_fail(ctx, e, "node.addresses[%u] '%s' lies in the pod or service "
 					    "CIDR; give the node's own uplink address", i, v);
-		memcpy(cfg->node.addresses[i], addr, 4);
+		if (psw_config_node_addr(cfg, fam, addr))
+			return psw_cfg_fail(ctx, e, "node.addresses[%u] '%s' is listed twice", i, v);
+		if (fam == 4) {
+			if (cfg->node.nb_addresses == 4)
+				return psw_cfg_fail(ctx, e, "node.addresses: at most 4 IPv4 addresses");
+			memcpy(cfg->node.addresses[cfg->node.nb_addresses++], addr, 4);
+		} else {
+			if (cfg->node.nb_addresses6 == 4)
+				return psw_cfg_fail(ctx, e, "node.addresses: at most 4 IPv6 addresses");
+			memcpy(cfg->node.addresses6[cfg->node.nb_addresses6++], addr, 16);
+		}
 	}
-	cfg->node.nb_addresses = n;
+	return 0;
+}
+
+bool psw_config_node_addr(const struct psw_config *cfg, uint8_t family, const uint8_t *addr)
+{
+	unsigned i;
+
+	for (i = 0; family == 4 && i < cfg->node.nb_addresses; i++)
+		if (memcmp(cfg->node.addresses[i], addr, 4) == 0)
+			return true;
+	for (i = 0; family == 6 && i < cfg->node.nb_addresses6; i++)
+		if (memcmp(cfg->node.addresses6[i], addr, 16) == 0)
+			return true;
+	return false;
+}
+
+/* cluster.pod_cidr: one prefix, or a list of one per family. */
+static int parse_cluster_cidrs(struct psw_cfg_ctx *ctx, const config_setting_t *cl)
+{
+	const config_setting_t *s = psw_cfg_member(cl, "pod_cidr");
+	struct psw_config *cfg = ctx->cfg;
+	char a[64], b[64];
+	unsigned i, n;
+
+	if (s != NULL && config_setting_is_aggregate(s) && !config_setting_is_group(s)) {
+		n = (unsigned)config_setting_length(s);
+		if (n == 0 || n > 2)
+			return psw_cfg_fail(ctx, s, "cluster.pod_cidr lists %u prefixes; give one per "
+					    "family (IPv4, IPv6)", n);
+		for (i = 0; i < n; i++) {
+			const config_setting_t *e = config_setting_get_elem(s, i);
+			const char *v = config_setting_get_string(e);
+			struct psw_prefix p;
+
+			if (v == NULL || psw_parse_prefix(v, &p) < 0)
+				return psw_cfg_fail(ctx, e, "cluster.pod_cidr[%u] must be a prefix with no "
+						    "host bits, e.g. \"10.244.0.0/16\"", i);
+			if ((p.family == 4 ? cfg->cluster.pod_cidr : cfg->cluster.pod_cidr6).family != 0)
+				return psw_cfg_fail(ctx, e, "cluster.pod_cidr[%u]: a second IPv%u prefix; "
+						    "give one per family", i, p.family);
+			if (p.family == 4)
+				cfg->cluster.pod_cidr = p;
+			else
+				cfg->cluster.pod_cidr6 = p;
+		}
+	} else if (psw_cfg_opt_prefix(ctx, cl, "cluster", "pod_cidr", 0, 0, 128, false,
+				      &cfg->cluster.pod_cidr) < 0) {
+		return -EINVAL;
+	} else if (cfg->cluster.pod_cidr.family == 6) {
+		cfg->cluster.pod_cidr6 = cfg->cluster.pod_cidr;
+		memset(&cfg->cluster.pod_cidr, 0, sizeof(cfg->cluster.pod_cidr));
+	}
+	if (psw_cfg_opt_prefix(ctx, cl, "cluster", "pod_cidr6", 6, 0, 128, false,
+			       &cfg->cluster.pod_cidr6) < 0)
+		return -EINVAL;
+	/* the node's own pods are part of the cluster's */
+	if (cfg->cluster.pod_cidr.family == 4 &&
+	    (cfg->node.pod_cidr.len < cfg->cluster.pod_cidr.len ||
+	     !psw_prefix_contains(&cfg->cluster.pod_cidr, cfg->node.pod_cidr.addr)))
+		return psw_cfg_fail(ctx, s, "node.pod_cidr %s is not inside cluster.pod_cidr %s",
+				    psw_prefix_str(&cfg->node.pod_cidr, a, sizeof(a)),
+				    psw_prefix_str(&cfg->cluster.pod_cidr, b, sizeof(b)));
+	if (cfg->cluster.pod_cidr6.family == 6 && cfg->node.pod_cidr6.family == 6 &&
+	    (cfg->node.pod_cidr6.len < cfg->cluster.pod_cidr6.len ||
+	     !psw_prefix_contains(&cfg->cluster.pod_cidr6, cfg->node.pod_cidr6.addr)))
+		return psw_cfg_fail(ctx, s, "node.pod_cidr6 %s is not inside cluster.pod_cidr %s",
+				    psw_prefix_str(&cfg->node.pod_cidr6, a, sizeof(a)),
+				    psw_prefix_str(&cfg->cluster.pod_cidr6, b, sizeof(b)));
+	return 0;
+}
+
+/* cluster: the pods of the whole cluster and how they reach each other. */
+static int parse_cluster(struct psw_cfg_ctx *ctx, const config_setting_t *cl)
+{
+	struct psw_config *cfg = ctx->cfg;
+	long long port = 4789, vni = 1;
+	const char *v = NULL;
+
+	if (parse_cluster_cidrs(ctx, cl) < 0 ||
+	    psw_cfg_opt_str(ctx, cl, "cluster", "encapsulation", 1, 16, &v) < 0 ||
+	    psw_cfg_opt_int(ctx, cl, "cluster", "vxlan_port", 1, 65535, &port) < 0 ||
+	    psw_cfg_opt_int(ctx, cl, "cluster", "vni", 0, (1 << 24) - 1, &vni) < 0)
+		return -EINVAL;
+	cfg->cluster.encap = PSW_ENCAP_NONE;
+	if (v != NULL && strcmp(v, "vxlan") == 0)
+		cfg->cluster.encap = PSW_ENCAP_VXLAN;
+	else if (v != NULL && strcmp(v, "none") != 0)
+		return psw_cfg_fail(ctx, psw_cfg_member(cl, "encapsulation"), "cluster.encapsulation "
+				    "'%s' is not one of \"none\" (native routing) or \"vxlan\"%s", v,
+				    strcmp(v, "geneve") == 0 ? " (Geneve is not built)" : "");
+	cfg->cluster.vxlan_port = (uint16_t)port;
+	cfg->cluster.vni = (uint32_t)vni;
 	return 0;
 }
 
@@ -551,7 +652,7 @@ static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 
 /* Known keys of the top level and of each group of single settings. */
 static const char *const top_keys[] = {
-	"eal", "workers", "node", "api", "limits", "ports", "pods", "routes", NULL
+	"eal", "workers", "node", "cluster", "api", "limits", "ports", "pods", "routes", NULL
 };
 static const char *const eal_keys[] = {
 	"hugepages", "memory_mb", "file_prefix", "main_core", "args", NULL
@@ -560,6 +661,9 @@ static const char *const workers_keys[] = { "cores", "idle_sleep_us", NULL };
 static const char *const node_keys[] = {
 	"name", "pod_cidr", "gateway", "pod_cidr6", "gateway6", "service_cidr",
 	"nodeport_range", "gateway_mac", "addresses", NULL
+};
+static const char *const cluster_keys[] = {
+	"pod_cidr", "pod_cidr6", "encapsulation", "vxlan_port", "vni", NULL
 };
 static const char *const api_keys[] = { "socket", "group", "sockets_dir", "state_dir", NULL };
 static const char *const limits_keys[] = {
@@ -574,7 +678,7 @@ static int parse_root(struct psw_cfg_ctx *ctx, const config_setting_t *root)
 		const char *const *keys;
 	} groups[] = {
 		{ "eal", eal_keys }, { "workers", workers_keys }, { "node", node_keys },
-		{ "api", api_keys }, { "limits", limits_keys },
+		{ "api", api_keys }, { "limits", limits_keys }, { "cluster", cluster_keys },
 	};
 	const config_setting_t *g[sizeof(groups) / sizeof(groups[0])];
 	const char *str;
@@ -589,7 +693,7 @@ static int parse_root(struct psw_cfg_ctx *ctx, const config_setting_t *root)
 	}
 	/* Absent groups (NULL) still run: their defaults may depend on other keys. */
 	if (parse_eal(ctx, g[0]) < 0 || parse_workers(ctx, g[1]) < 0 ||
-	    parse_node(ctx, g[2]) < 0)
+	    parse_node(ctx, g[2]) < 0 || parse_cluster(ctx, g[5]) < 0)
 		return -EINVAL;
 	rc = psw_cfg_opt_socket(ctx, g[3], "api", "socket", &str);
 	if (rc < 0)
@@ -606,6 +710,9 @@ static int parse_root(struct psw_cfg_ctx *ctx, const config_setting_t *root)
 		rc = psw_cfg_parse_pods(ctx, psw_cfg_member(root, "pods"));
 	if (rc == 0)
 		rc = psw_cfg_parse_routes(ctx, psw_cfg_member(root, "routes"));
+	if (rc == 0)
+		rc = psw_cfg_check_uplinks(ctx, psw_cfg_member(root, "ports"),
+					   psw_cfg_member(root, "routes"));
 	return rc;
 }
 

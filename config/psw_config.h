@@ -63,6 +63,7 @@ struct psw_port_conf {
 	uint8_t mac[6];                    /**< the port's own MAC (tap: the interface's) */
 	uint16_t mtu;                      /**< 0 = default 1500 */
 	bool node;                         /**< the node's own stack: its node-addressed traffic is the node's */
+	bool uplink;                       /**< the node's link to other nodes and the world (nic, af_packet, kernel) */
 };
 
 /** A pod declared statically (`pods` list entry); the CNI path adds more at run time. */
@@ -78,12 +79,23 @@ struct psw_pod_conf {
 	uint8_t ip6[16];
 };
 
-/** A static route (`routes` list entry): prefix -> port, next-hop MAC. */
+/**
+ * A static route (`routes` list entry): prefix -> a next hop, given by its
+ * MAC on a port, or by its address (`via`), resolved by ARP on that port or,
+ * with no port, on every uplink.
+ */
 struct psw_route_conf {
 	struct psw_prefix prefix;
-	char port[PSW_NAME_MAX];
-	uint8_t mac[6];                    /**< next hop's MAC on that port */
+	char port[PSW_NAME_MAX];           /**< "" with via: every uplink */
+	uint8_t mac[6];                    /**< next hop's MAC on that port (no via) */
+	uint8_t via_family;                /**< 4 or 6 when the next hop is an address; 0: mac */
+	uint8_t via[16];
 	int line;
+};
+
+enum psw_encap {
+	PSW_ENCAP_NONE,                    /**< native routing: the underlay routes pod CIDRs */
+	PSW_ENCAP_VXLAN,                   /**< VXLAN (RFC 7348) between node addresses */
 };
 
 struct psw_config {
@@ -114,9 +126,19 @@ struct psw_config {
 		uint16_t nodeport_min;
 		uint16_t nodeport_max;
 		uint8_t gateway_mac[6];        /**< MAC pods see for their gateway */
-		unsigned nb_addresses;         /**< the node's own addresses on its uplinks */
+		unsigned nb_addresses;         /**< the node's own IPv4 addresses on its uplinks */
 		uint8_t addresses[4][4];       /**< IPv4, network order: NodePorts are served here */
+		unsigned nb_addresses6;        /**< ... and IPv6 ones */
+		uint8_t addresses6[4][16];
 	} node;
+
+	struct {
+		struct psw_prefix pod_cidr;    /**< the whole cluster's IPv4 pods; family 0: not set */
+		struct psw_prefix pod_cidr6;   /**< ... IPv6 pods; family 0: not set */
+		enum psw_encap encap;          /**< how pods reach other nodes' pods */
+		uint16_t vxlan_port;           /**< UDP destination port, default 4789 */
+		uint32_t vni;                  /**< VXLAN network identifier, default 1 */
+	} cluster;
 
 	struct {
 		char socket[PSW_PATH_MAX];
@@ -172,6 +194,8 @@ const char *psw_port_kind_name(enum psw_port_kind kind);
 int psw_parse_prefix(const char *s, struct psw_prefix *p);
 int psw_parse_ip(const char *s, uint8_t *family, uint8_t addr[16]);
 int psw_parse_mac(const char *s, uint8_t mac[6]);
+/** True when addr is one of the node's addresses in cfg (gateways excluded). */
+bool psw_config_node_addr(const struct psw_config *cfg, uint8_t family, const uint8_t *addr);
 /** True when addr (of p->family) lies in prefix p. */
 bool psw_prefix_contains(const struct psw_prefix *p, const uint8_t *addr);
 /** True when the two prefixes (same family) share any address. */

@@ -16,11 +16,11 @@
 
 static const char *const port_keys[] = {
 	"name", "kind", "mac", "mtu", "node", "pci", "rx_queues", "rss", "socket", "client",
-	"queues", "id", "ifname", "rx_pcap", "tx_pcap", NULL
+	"queues", "id", "ifname", "rx_pcap", "tx_pcap", "uplink", NULL
 };
 
 /* Keys every kind has, then those of each kind. */
-static const char *const common_keys[] = { "name", "kind", "mac", "mtu", "node", NULL };
+static const char *const common_keys[] = { "name", "kind", "mac", "mtu", "node", "uplink", NULL };
 static const char *const *const kind_keys[PSW_PORT_KIND_COUNT] = {
 	[PSW_PORT_NIC] = (const char *const[]){ "pci", "rx_queues", "rss", NULL },
 	[PSW_PORT_VHOST] = (const char *const[]){ "socket", "client", "queues", NULL },
@@ -33,7 +33,7 @@ static const char *const *const kind_keys[PSW_PORT_KIND_COUNT] = {
 };
 
 static const char *const pod_keys[] = { "name", "namespace", "port", "mac", "ip", "ip6", NULL };
-static const char *const route_keys[] = { "prefix", "port", "mac", NULL };
+static const char *const route_keys[] = { "prefix", "port", "mac", "via", NULL };
 
 static bool in_list(const char *const *list, const char *name)
 {
@@ -310,8 +310,16 @@ static int parse_port(struct psw_cfg_ctx *ctx, const config_setting_t *s, const 
 	if (psw_cfg_opt_int(ctx, s, path, "mtu", 68, 9600, &mtu) < 0)
 		return -EINVAL;
 	port->mtu = (uint16_t)mtu;
-	if (psw_cfg_opt_bool(ctx, s, path, "node", &port->node) < 0)
+	if (psw_cfg_opt_bool(ctx, s, path, "node", &port->node) < 0 ||
+	    psw_cfg_opt_bool(ctx, s, path, "uplink", &port->uplink) < 0)
 		return -EINVAL;
+	if (port->uplink && (port->kind == PSW_PORT_VHOST || port->kind == PSW_PORT_MEMIF))
+		return psw_cfg_fail(ctx, psw_cfg_member(s, "uplink"), "%s: a %s port cannot be an "
+				    "uplink; an uplink is a nic, af_packet or kernel port", path,
+				    psw_port_kind_name(port->kind));
+	if (port->uplink && port->node)
+		return psw_cfg_fail(ctx, psw_cfg_member(s, "uplink"), "%s: a port is the node's own "
+				    "stack (node = true) or an uplink, not both", path);
 	if (port_kind_keys(ctx, s, path, port) < 0)
 		return -EINVAL;
 	return port_unique(ctx, s, path, port);
@@ -525,6 +533,38 @@ int psw_cfg_parse_pods(struct psw_cfg_ctx *ctx, const config_setting_t *list)
 	return 0;
 }
 
+/* routes[].port and mac, or via (an address to resolve) and an optional port. */
+static int route_next_hop(struct psw_cfg_ctx *ctx, const config_setting_t *s, const char *path,
+			  struct psw_route_conf *route)
+{
+	const config_setting_t *via = psw_cfg_member(s, "via");
+	const char *v;
+
+	if (via == NULL)
+		return ref_port(ctx, s, path, route->port) < 0 ||
+		       psw_cfg_require(ctx, s, path, "mac", "the next hop's MAC, or `via` its address") < 0 ||
+		       psw_cfg_opt_mac(ctx, s, path, "mac", route->mac) < 0 ? -EINVAL : 0;
+	if (psw_cfg_member(s, "mac") != NULL)
+		return psw_cfg_fail(ctx, psw_cfg_member(s, "mac"), "%s: give the next hop's mac or "
+				    "its address (via), not both", path);
+	if (psw_cfg_member(s, "port") != NULL && ref_port(ctx, s, path, route->port) < 0)
+		return -EINVAL;
+	v = config_setting_get_string(via);
+	if (v == NULL || psw_parse_ip(v, &route->via_family, route->via) < 0)
+		return psw_cfg_fail(ctx, via, "%s.via must be the next hop's IPv4 or IPv6 address", path);
+	if (route->via_family != route->prefix.family)
+		return psw_cfg_fail(ctx, via, "%s.via %s is not of the prefix's family (IPv%u)", path, v,
+				    route->prefix.family);
+	if (route->via_family == 6)
+		return psw_cfg_fail(ctx, via, "%s.via %s: IPv6 next hops are not resolved yet (no "
+				    "neighbour discovery); give mac instead", path, v);
+	if (psw_config_node_addr(ctx->cfg, route->via_family, route->via) ||
+	    psw_prefix_contains(&ctx->cfg->node.pod_cidr, route->via))
+		return psw_cfg_fail(ctx, via, "%s.via %s is the node's own or a local pod's address; "
+				    "give the next hop's", path, v);
+	return 0;
+}
+
 static int parse_route(struct psw_cfg_ctx *ctx, const config_setting_t *s, const char *path,
 		       struct psw_route_conf *route)
 {
@@ -534,9 +574,7 @@ static int parse_route(struct psw_cfg_ctx *ctx, const config_setting_t *s, const
 	if (psw_cfg_check_keys(ctx, s, path, route_keys) < 0 ||
 	    psw_cfg_require(ctx, s, path, "prefix", "e.g. \"10.245.0.0/24\"") < 0 ||
 	    psw_cfg_opt_prefix(ctx, s, path, "prefix", 0, 0, 128, false, &route->prefix) < 0 ||
-	    ref_port(ctx, s, path, route->port) < 0 ||
-	    psw_cfg_require(ctx, s, path, "mac", "the next hop's MAC") < 0 ||
-	    psw_cfg_opt_mac(ctx, s, path, "mac", route->mac) < 0)
+	    route_next_hop(ctx, s, path, route) < 0)
 		return -EINVAL;
 	route->line = (int)config_setting_source_line(s);
 	for (const struct psw_route_conf *o = cfg->routes; o < route; o++)
@@ -546,6 +584,35 @@ static int parse_route(struct psw_cfg_ctx *ctx, const config_setting_t *s, const
 					    "already routed by the route at line %d", path,
 					    psw_prefix_str(&route->prefix, text, sizeof(text)),
 					    o->line);
+	return 0;
+}
+
+/*
+ * An uplink speaks for the node: it needs a node address to ask ARP from.
+ * A route through an address with no port is resolved on the uplinks: there
+ * must be one.
+ */
+int psw_cfg_check_uplinks(struct psw_cfg_ctx *ctx, const config_setting_t *ports,
+			  const config_setting_t *routes)
+{
+	const struct psw_config *cfg = ctx->cfg;
+	bool uplinks = false;
+	unsigned i;
+
+	for (i = 0; i < cfg->nb_ports; i++) {
+		if (!cfg->ports[i].uplink)
+			continue;
+		uplinks = true;
+		if (cfg->node.nb_addresses == 0)
+			return psw_cfg_fail(ctx, config_setting_get_elem(ports, i), "ports[%u] '%s' is an "
+					    "uplink: set node.addresses to the node's IPv4 address on it "
+					    "(ARP asks from it)", i, cfg->ports[i].name);
+	}
+	for (i = 0; i < cfg->nb_routes; i++)
+		if (cfg->routes[i].via_family != 0 && cfg->routes[i].port[0] == '\0' && !uplinks)
+			return psw_cfg_fail(ctx, config_setting_get_elem(routes, i), "routes[%u]: via "
+					    "without a port is resolved on the uplinks, and no port has "
+					    "uplink = true; give its port", i);
 	return 0;
 }
 

@@ -88,6 +88,9 @@ int psw_cfg_require(struct psw_cfg_ctx *ctx, const config_setting_t *grp, const 
 int psw_cfg_parse_ports(struct psw_cfg_ctx *ctx, const config_setting_t *list);
 int psw_cfg_parse_pods(struct psw_cfg_ctx *ctx, const config_setting_t *list);
 int psw_cfg_parse_routes(struct psw_cfg_ctx *ctx, const config_setting_t *list);
+/** Uplinks need a node address; routes via an address with no port need an uplink. */
+int psw_cfg_check_uplinks(struct psw_cfg_ctx *ctx, const config_setting_t *ports,
+			  const config_setting_t *routes);
 
 /* psw_config_net.c */
 int psw_cfg_parse_prefix_raw(const char *s, struct psw_prefix *p);

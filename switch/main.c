@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -29,6 +30,7 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_malloc.h>
+#include <rte_ring.h>
 
 #include "psw_apisrv.h"
 #include "psw_build.h"
@@ -36,6 +38,7 @@
 #include "psw_ctl_loop.h"
 #include "psw_ipam.h"
 #include "psw_k8s.h"
+#include "psw_neigh.h"
 #include "psw_config.h"
 #include "psw_ct.h"
 #include "psw_service.h"
@@ -145,6 +148,17 @@ usage(FILE *out)
 		"Signals: TERM/INT stop, USR1 print counters, HUP reload the configuration.\n");
 }
 
+/* A worker's ring to or from the control thread: one producer, one consumer. */
+static struct rte_ring *
+psw_worker_ring(const char *what, unsigned w, int node)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	snprintf(name, sizeof(name), "%s%u", what, w);
+	return rte_ring_create(name, 1024, node < 0 ? SOCKET_ID_ANY : node,
+			       RING_F_SP_ENQ | RING_F_SC_DEQ);
+}
+
 static int
 create_lcores(struct psw_state *st, const struct psw_config *cfg)
 {
@@ -170,6 +184,10 @@ create_lcores(struct psw_state *st, const struct psw_config *cfg)
 		lc->sc.pol = rte_zmalloc_socket("psw_pol_counts", PSW_POL_MAX_SLOTS * sizeof(*lc->sc.pol),
 						RTE_CACHE_LINE_SIZE, node < 0 ? SOCKET_ID_ANY : node);
 		if (lc->sc.pol == NULL)
+			return -ENOMEM;
+		lc->punt = psw_worker_ring("psw_punt", w, node);
+		lc->inject = psw_worker_ring("psw_inject", w, node);
+		if (lc->punt == NULL || lc->inject == NULL)
 			return -ENOMEM;
 		st->lcores[w] = lc;
 	}
@@ -231,7 +249,7 @@ struct control {
 	int epfd;
 	bool stop;
 	unsigned ticks;
-	struct psw_event_src signals, timer;
+	struct psw_event_src signals, timer, punts;
 };
 
 static void
@@ -245,12 +263,25 @@ timer_event(struct psw_event_src *src, uint32_t events)
 		return;
 	psw_tables_reclaim();
 	psw_vhostport_reap();                   /* vhost-user kick fds replaced since the last tick */
+	psw_state_neigh_poll(ctl->st, true);    /* ask, retry, age; punts a wake-up missed */
 	/* a full pass over the connection table every 5 s */
 	if (ctl->st->ct != NULL)
 		psw_ct_expire(ctl->st->ct, ctl->st->ct->size / 50 + 1, false);
 	/* CNI DELs recorded while the switch could not be reached (during a restart) */
 	if (++ctl->ticks % (1000 / RECLAIM_INTERVAL_MS) == 0)
 		psw_state_take_releases(ctl->st);
+}
+
+/* A worker punted to an empty ring: packets for the neighbour table. */
+static void
+punt_event(struct psw_event_src *src, uint32_t events)
+{
+	struct control *ctl = src->ctx;
+	uint64_t n;
+
+	if (read(src->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	psw_state_neigh_poll(ctl->st, false);
 }
 
 static void
@@ -282,10 +313,12 @@ control_loop(struct control *ctl, const sigset_t *sigs)
 					       .fn = signal_event, .ctx = ctl };
 	ctl->timer = (struct psw_event_src){ .fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC),
 					     .fn = timer_event, .ctx = ctl };
+	ctl->punts = (struct psw_event_src){ .fd = psw_punt_efd, .fn = punt_event, .ctx = ctl };
 	if (ctl->signals.fd < 0 || ctl->timer.fd < 0 ||
 	    timerfd_settime(ctl->timer.fd, 0, &its, NULL) < 0 ||
 	    psw_ctl_watch(ctl->epfd, &ctl->signals, EPOLLIN, 0) < 0 ||
-	    psw_ctl_watch(ctl->epfd, &ctl->timer, EPOLLIN, 0) < 0)
+	    psw_ctl_watch(ctl->epfd, &ctl->timer, EPOLLIN, 0) < 0 ||
+	    psw_ctl_watch(ctl->epfd, &ctl->punts, EPOLLIN, 0) < 0)
 		return -errno;
 	while (!ctl->stop) {
 		struct epoll_event evs[16];
@@ -424,6 +457,10 @@ main(int argc, char **argv)
 	st.pol = calloc(1, sizeof(*st.pol));
 	if (st.pol == NULL)
 		rte_exit(1, "podswitch: no memory for the policy table\n");
+	st.neigh = psw_neigh_create();
+	psw_punt_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (st.neigh == NULL || psw_punt_efd < 0)
+		rte_exit(1, "podswitch: no memory for the neighbour table\n");
 	if (psw_state_apply(&st, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "podswitch: %s\n", err);
 		psw_state_fini(&st);

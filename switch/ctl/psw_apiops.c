@@ -29,6 +29,7 @@
 #include "psw_ct_ctl.h"
 #include "psw_ipam.h"
 #include "psw_k8s.h"
+#include "psw_neigh.h"
 #include "psw_netpol.h"
 #include "psw_netpol_report.h"
 #include "psw_objects_file.h"
@@ -204,6 +205,7 @@ op_status(struct psw_state *st, json_t *args)
 		"ports_free", PSW_MAX_PORTS - (int)nb_ports(), "ipv4_free", pool_free(st, 4),
 		"ipv6_free", pool_free(st, 6)));
 	json_object_set_new(res, "limits", limits_json(st));
+	json_object_set_new(res, "neighbours", psw_neigh_json(st->neigh));
 	if (st->agent != NULL)
 		json_object_set_new(res, "agent", json_pack("{s:O, s:I}", "report", st->agent,
 			"reported_s_ago", (json_int_t)(time(NULL) - st->agent_at)));

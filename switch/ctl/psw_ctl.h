@@ -60,6 +60,7 @@ struct psw_attachment {
 struct psw_ipam;
 struct psw_ct;
 struct psw_netpol_store;
+struct psw_neigh_table;
 
 struct psw_state {
 	struct psw_config cfg;                 /**< running configuration (owned) */
@@ -85,6 +86,7 @@ struct psw_state {
 	uint8_t rxq_owner[PSW_MAX_PORTS][PSW_MAX_WORKERS];
 	unsigned worker_load[PSW_MAX_WORKERS];
 	struct psw_lcore *lcores[PSW_MAX_WORKERS];
+	struct psw_neigh_table *neigh;         /**< next hops' MACs (psw_neigh.h) */
 };
 
 #endif /* PSW_CTL_H */

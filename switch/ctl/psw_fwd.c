@@ -17,6 +17,7 @@
 #include "psw_ctl.h"
 #include "psw_forward_ctl.h"
 #include "psw_fwd.h"
+#include "psw_neigh.h"
 #include "psw_port.h"
 
 static void
@@ -78,6 +79,8 @@ fill_node(struct psw_tables *t, const struct psw_config *cfg)
 	t->node.pod_mask4 = rte_cpu_to_be_32(mask);
 	t->node.nb_addrs = cfg->node.nb_addresses;
 	memcpy(t->node.addrs4, cfg->node.addresses, sizeof(t->node.addrs4));
+	t->node.nb_addrs6 = cfg->node.nb_addresses6;
+	memcpy(t->node.addrs6, cfg->node.addresses6, sizeof(t->node.addrs6));
 }
 
 static void
@@ -90,6 +93,8 @@ fill_ports_and_queues(struct psw_state *st, struct psw_tables *t, const bool *re
 			continue;
 		t->ports[p].present = 1;
 		t->ports[p].is_node = psw_ports[p].conf.node;
+		t->ports[p].is_uplink = psw_ports[p].conf.uplink;
+		t->ports[p].mac = psw_ports[p].mac;
 		for (q = 0; q < psw_ports[p].nb_rxq && q < PSW_MAX_WORKERS; q++) {
 			struct psw_worker_rxqs *w = &t->workers[st->rxq_owner[p][q]];
 
@@ -158,18 +163,46 @@ build_pods(struct psw_tables *t, const struct psw_state *st, const struct psw_co
 	return pt;
 }
 
+/*
+ * The configuration's routes: to a MAC on a port, or through an address
+ * (via) whose MAC the neighbour table finds. Neighbours no route asks for
+ * any more leave the table.
+ */
 static struct psw_route_table *
-build_routes(const struct psw_config *cfg, const bool *removed)
+build_routes(struct psw_state *st, const struct psw_config *cfg, const bool *removed)
 {
-	struct psw_route_spec specs[cfg->nb_routes ? cfg->nb_routes : 1];
-	unsigned i;
+	struct psw_route_spec *specs = calloc(cfg->nb_routes ? cfg->nb_routes : 1, sizeof(*specs));
+	struct psw_route_table *rt;
+	unsigned i, n = 0;
 
-	for (i = 0; i < cfg->nb_routes; i++) {
-		specs[i].prefix = cfg->routes[i].prefix;
-		memcpy(&specs[i].nh.mac, cfg->routes[i].mac, 6);
-		specs[i].nh.port = live_port(cfg->routes[i].port, removed);
+	if (specs == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
 	}
-	return psw_route_table_build(specs, cfg->nb_routes, (int)rte_socket_id());
+	if (st->neigh != NULL)
+		psw_neigh_mark(st->neigh);
+	for (i = 0; i < cfg->nb_routes; i++) {
+		const struct psw_route_conf *r = &cfg->routes[i];
+		uint16_t port = r->port[0] ? live_port(r->port, removed) : PSW_PORT_NONE;
+		uint32_t via;
+
+		specs[n].prefix = r->prefix;
+		if (r->via_family == 0) {
+			memcpy(&specs[n].nh.mac, r->mac, 6);
+			specs[n].nh.port = port;
+		} else {
+			memcpy(&via, r->via, 4);
+			if (st->neigh == NULL || (r->port[0] && port == PSW_PORT_NONE) ||
+			    psw_neigh_nh(st->neigh, via, port, &specs[n].nh) < 0)
+				continue;        /* its port is gone, or no room: no route */
+		}
+		n++;
+	}
+	if (st->neigh != NULL)
+		psw_neigh_sweep(st->neigh);
+	rt = psw_route_table_build(specs, n, (int)rte_socket_id());
+	free(specs);
+	return rt;
 }
 
 struct psw_tables *
@@ -197,7 +230,7 @@ psw_fwd_plan(struct psw_state *st, const struct psw_config *cfg, const bool *rem
 	if (!rebuild_routes && cur != NULL && cur->routes != NULL) {
 		t->routes = cur->routes;
 		psw_route_table_ref(t->routes);
-	} else if ((t->routes = build_routes(cfg, removed)) == NULL) {
+	} else if ((t->routes = build_routes(st, cfg, removed)) == NULL) {
 		snprintf(err, err_len, "cannot build the route table: %s", rte_strerror(rte_errno));
 		goto out_free;
 	}

@@ -9,6 +9,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_ring.h>
 
 #include "psw_change.h"
 #include "psw_ct_ctl.h"
@@ -16,6 +17,7 @@
 #include "psw_fwd.h"
 #include "psw_ipam.h"
 #include "psw_k8s.h"
+#include "psw_neigh.h"
 #include "psw_netpol.h"
 #include "psw_pipeline.h"
 #include "psw_port.h"
@@ -330,6 +332,41 @@ psw_state_remove_attachment(struct psw_state *st, unsigned i, char *err, size_t 
 }
 
 void
+psw_state_neigh_poll(struct psw_state *st, bool tick)
+{
+	struct rte_mbuf *pkts[64];
+	struct psw_change ch;
+	char err[PSW_ERR_MAX];
+	unsigned w, n, i;
+
+	for (w = 0; w < st->nb_workers; w++) {
+		if (st->lcores[w] == NULL || st->lcores[w]->punt == NULL)
+			continue;
+		while ((n = rte_ring_dequeue_burst(st->lcores[w]->punt, (void **)pkts,
+						   RTE_DIM(pkts), NULL)) > 0)
+			for (i = 0; i < n; i++)
+				psw_neigh_input(st, pkts[i]);
+	}
+	if (st->neigh == NULL)
+		return;
+	if (tick) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		psw_neigh_tick(st, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+	}
+	if (!psw_neigh_dirty(st->neigh) || !st->has_cfg)
+		return;
+	/* a next hop's MAC came, changed or went: the routes say so */
+	psw_change_init(&ch);
+	ch.forward = true;
+	ch.rebuild_routes = true;
+	if (psw_pipeline_commit(st, &ch, err, sizeof(err)) < 0)
+		fprintf(stderr, "podswitch: routes not rebuilt after a neighbour change: %s\n", err);
+	psw_change_fini(&ch);
+}
+
+void
 psw_state_fini(struct psw_state *st)
 {
 	unsigned i;
@@ -339,6 +376,9 @@ psw_state_fini(struct psw_state *st)
 	/* what waits for a grace period (a deleted Service entry's key slot,
 	 * old policy objects) goes before the tables it points into */
 	psw_tables_sync();
+	psw_state_neigh_poll(st, false);          /* the last punts: their mbufs go back */
+	psw_neigh_free(st->neigh);
+	st->neigh = NULL;
 	for (i = 0; i < PSW_MAX_PORTS; i++)
 		psw_port_destroy((uint16_t)i);
 	if (st->journal_open)

@@ -14,6 +14,7 @@
 #ifndef PSW_STATE_H
 #define PSW_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -51,6 +52,12 @@ int psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len
  * @return 0, or a negative errno (tables could not be built: nothing changed).
  */
 int psw_state_remove_attachment(struct psw_state *st, unsigned i, char *err, size_t err_len);
+
+/**
+ * Take the workers' punted packets to the neighbour table; with tick, also
+ * ask, retry and age. Rebuilds the routes when a next hop's MAC changed.
+ */
+void psw_state_neigh_poll(struct psw_state *st, bool tick);
 
 /** Remove every port and release the configuration (workers stopped). */
 void psw_state_fini(struct psw_state *st);

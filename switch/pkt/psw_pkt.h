@@ -66,7 +66,8 @@
 	_(POLICY_INGRESS,  "policy_ingress",  "NetworkPolicy: no ingress rule of the destination pod allows it") \
 	_(POLICY_EGRESS,   "policy_egress",   "NetworkPolicy: no egress rule of the source pod allows it") \
 	_(PUNT_LIMIT,      "punt_limit",      "an answer of the switch's own (ARP, ND, echo, ICMP error, RST) over its port's rate") \
-	_(UNHANDLED,       "unhandled",       "no stage took the packet (a bug)")
+	_(UNHANDLED,       "unhandled",       "no stage took the packet (a bug)") \
+	_(PUNT_FULL,       "punt_full",       "the control thread's queue was full (a packet waiting for its next hop's MAC, an ARP to learn from)")
 
 enum psw_drop_reason {
 	PSW_DROP_NONE = 0,
@@ -85,6 +86,13 @@ enum psw_verdict {
 	PSW_V_CONTINUE = 0,      /**< later stages still work on it */
 	PSW_V_TX,                /**< send out meta.out_port, done */
 	PSW_V_DROP,              /**< free, count meta.drop_reason */
+	PSW_V_PUNT,              /**< hand to the control thread (psw_set_punt), done */
+};
+
+/* Why a packet goes to the control thread (mbuf hash.fdir.hi, low 16 bits). */
+enum psw_punt_reason {
+	PSW_PUNT_ARP = 1,        /**< an ARP on an uplink: a neighbour may answer or move */
+	PSW_PUNT_RESOLVE,        /**< routed, its next hop's MAC unknown: hold, resolve, send */
 };
 
 /* L3 kind found by parse. */
@@ -156,6 +164,20 @@ psw_set_drop(struct psw_meta *m, enum psw_drop_reason reason)
 {
 	m->verdict = PSW_V_DROP;
 	m->drop_reason = (uint8_t)reason;
+}
+
+/**
+ * Hand the packet to the control thread. The worker puts it on its punt
+ * ring with reason, the port it came in on (mbuf port), the port asked for
+ * (meta.out_port; PSW_PORT_NONE: any) and cookie (a neighbour's) in the
+ * mbuf's hash fields, which nothing after the stages reads.
+ */
+static inline void
+psw_set_punt(struct rte_mbuf *pkt, struct psw_meta *m, enum psw_punt_reason reason, uint32_t cookie)
+{
+	m->verdict = PSW_V_PUNT;
+	pkt->hash.fdir.lo = cookie;
+	pkt->hash.fdir.hi = (uint32_t)reason;
 }
 
 static inline void

@@ -32,12 +32,12 @@
 #define ND_NA_FLAGS (0x80 | 0x40 | 0x20) /* router, solicited, override */
 #define ND_NA_LEN 32                     /* NA with a target link-layer option */
 
-/* Turn the frame around: destination = its source, source = the gateway. */
+/* Turn the frame around: destination = its source, source = the switch on port. */
 void
-psw_answer_eth(struct rte_ether_hdr *eth, const struct psw_tables *t)
+psw_answer_eth(struct rte_ether_hdr *eth, const struct psw_tables *t, uint16_t port)
 {
 	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
-	rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
+	rte_ether_addr_copy(psw_port_mac(t, port), &eth->src_addr);
 }
 
 void
@@ -49,10 +49,10 @@ psw_answer_arp(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta
 
 	arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REPLY);
 	rte_ether_addr_copy(&arp->arp_data.arp_sha, &arp->arp_data.arp_tha);
-	rte_ether_addr_copy(&t->node.gw_mac, &arp->arp_data.arp_sha);
+	rte_ether_addr_copy(psw_port_mac(t, m->in_port), &arp->arp_data.arp_sha);
 	arp->arp_data.arp_tip = sip;
 	arp->arp_data.arp_sip = tip;
-	psw_answer_eth(eth, t);
+	psw_answer_eth(eth, t, m->in_port);
 	psw_set_tx(m, m->in_port);
 }
 
@@ -74,7 +74,7 @@ psw_answer_nd(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta 
 	} else {
 		rte_pktmbuf_trim(pkt, (uint16_t)(rte_pktmbuf_data_len(pkt) - need));
 	}
-	psw_answer_eth(eth, t);
+	psw_answer_eth(eth, t, m->in_port);
 	memcpy(ip->dst_addr, m->src6, 16);
 	memcpy(ip->src_addr, tgt, 16);
 	ip->payload_len = RTE_BE16(ND_NA_LEN);
@@ -85,7 +85,7 @@ psw_answer_nd(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta 
 	memcpy(icmp + 8, tgt, 16);
 	icmp[24] = ND_OPT_TARGET_LLADDR;
 	icmp[25] = 1;                       /* option length in units of 8 bytes */
-	memcpy(icmp + 26, &t->node.gw_mac, RTE_ETHER_ADDR_LEN);
+	memcpy(icmp + 26, psw_port_mac(t, m->in_port), RTE_ETHER_ADDR_LEN);
 	*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
 	psw_set_tx(m, m->in_port);
 	return 0;
@@ -108,7 +108,7 @@ psw_answer_echo4(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_me
 	ip->time_to_live = 64;
 	ip->hdr_checksum = 0;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	psw_answer_eth(rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *), t);
+	psw_answer_eth(rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *), t, m->in_port);
 	psw_set_tx(m, m->in_port);
 }
 
@@ -123,10 +123,15 @@ psw_answer_echo6(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_me
 	*rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l4_off) = ICMP6_ECHO_REPLY;
 	*csum = psw_csum_update16(*csum, RTE_BE16(ICMP6_ECHO_REQUEST << 8),
 				  RTE_BE16(ICMP6_ECHO_REPLY << 8));
-	memcpy(ip->dst_addr, ip->src_addr, 16);
-	memcpy(ip->src_addr, t->node.gw6, 16);
+	{
+		uint8_t pinged[16];
+
+		memcpy(pinged, ip->dst_addr, 16);  /* the gateway or a node address */
+		memcpy(ip->dst_addr, ip->src_addr, 16);
+		memcpy(ip->src_addr, pinged, 16);
+	}
 	ip->hop_limits = 64;
-	psw_answer_eth(rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *), t);
+	psw_answer_eth(rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *), t, m->in_port);
 	psw_set_tx(m, m->in_port);
 }
 
@@ -209,8 +214,7 @@ psw_icmp_error(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta
 		icmp[1] = code6;
 		*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
 	}
-	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
-	rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
+	psw_answer_eth(eth, t, m->in_port);
 	psw_set_tx(m, m->in_port);
 	return 0;
 }
@@ -265,8 +269,7 @@ psw_answer_tcp_rst(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_
 	}
 	pkt->data_len = (uint16_t)(m->l4_off + sizeof(*th));
 	pkt->pkt_len = pkt->data_len;
-	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
-	rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
+	psw_answer_eth(eth, t, m->in_port);
 	psw_set_tx(m, m->in_port);
 	return 0;
 }

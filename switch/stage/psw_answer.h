@@ -19,7 +19,7 @@
 #include "psw_tables.h"
 
 /** Turn a frame around: destination = its source, source = the gateway. */
-void psw_answer_eth(struct rte_ether_hdr *eth, const struct psw_tables *t);
+void psw_answer_eth(struct rte_ether_hdr *eth, const struct psw_tables *t, uint16_t port);
 
 /** An ARP request (checked by the caller) becomes the reply: the asked address is the gateway's MAC. */
 void psw_answer_arp(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m);

@@ -43,7 +43,8 @@ forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 		psw_set_drop(m, PSW_DROP_NO_ROUTE);
 		return;
 	}
-	if (nh->port >= PSW_MAX_PORTS || !t->ports[nh->port].present) {
+	if (!(nh->flags & PSW_NH_F_RESOLVE) &&
+	    (nh->port >= PSW_MAX_PORTS || !t->ports[nh->port].present)) {
 		psw_set_drop(m, PSW_DROP_PORT_GONE);
 		return;
 	}
@@ -83,8 +84,14 @@ forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 		psw_count_event(sc, PSW_EV_FORWARDED6);
 	}
 	eth = strip_vlans(pkt, m);
+	if (unlikely(nh->flags & PSW_NH_F_RESOLVE)) {
+		/* the control thread holds it, asks, and sends it with the MAC */
+		m->out_port = nh->port;
+		psw_set_punt(pkt, m, PSW_PUNT_RESOLVE, nh->neigh);
+		return;
+	}
 	rte_ether_addr_copy(&nh->mac, &eth->dst_addr);
-	rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
+	rte_ether_addr_copy(psw_port_mac(t, nh->port), &eth->src_addr);
 	psw_set_tx(m, nh->port);
 }
 

@@ -56,7 +56,7 @@ uplink_spoof6(const struct psw_tables *t, const struct psw_meta *m)
 {
 	if (t->pods != NULL && psw_pod_find6(t->pods, m->src6, psw_pod_hash6(m->src6)) >= 0)
 		return true;
-	return t->node.has_ip6 && memcmp(m->src6, t->node.gw6, 16) == 0 && !t->ports[m->in_port].is_node;
+	return psw_node_addr(&t->node, 6, m->src6) && !t->ports[m->in_port].is_node;
 }
 
 static inline bool
@@ -104,6 +104,20 @@ guard_arp(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf 
 		}
 	}
 	/*
+	 * On an uplink, what is not a request for the node (a reply to the
+	 * switch's own request, a neighbour's announcement) goes to the control
+	 * thread, which learns the neighbours it asked about and nothing else.
+	 */
+	if (t->ports[m->in_port].is_uplink && sip != 0 &&
+	    (arp->arp_opcode != RTE_BE16(RTE_ARP_OP_REQUEST) || tip == sip ||
+	     !is_node_addr4(t, tip))) {
+		if (!psw_punt_allow(sc, m->in_port))
+			psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
+		else
+			psw_set_punt(pkt, m, PSW_PUNT_ARP, 0);
+		return;
+	}
+	/*
 	 * Answer requests only. On a pod port, every address but the pod's own
 	 * is reached through the gateway (proxy ARP); a probe or announcement
 	 * of the pod's own address gets no answer. Elsewhere only the gateway.
@@ -140,7 +154,7 @@ guard_nd(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *
 	}
 	memcpy(target, icmp + 8, 16);
 	if (pod != NULL ? (pod->has_ip6 && memcmp(target, pod->ip6, 16) == 0)
-			: memcmp(target, t->node.gw6, 16) != 0) {
+			: !psw_node_addr(&t->node, 6, target)) {
 		psw_set_drop(m, PSW_DROP_ND_IGNORED);
 		return;
 	}
@@ -199,12 +213,13 @@ ip4_is_multicast_or_broadcast(const struct psw_tables *t, uint32_t dst)
 	       dst == (t->node.pod_net4 | ~t->node.pod_mask4);
 }
 
+/* Addressed to the switch's MAC on the port it came in on. */
 static inline bool
-gateway_mac(const struct psw_tables *t, const struct rte_mbuf *pkt)
+gateway_mac(const struct psw_tables *t, const struct rte_mbuf *pkt, uint16_t port)
 {
 	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, const struct rte_ether_hdr *);
 
-	return rte_is_same_ether_addr(&eth->dst_addr, &t->node.gw_mac);
+	return rte_is_same_ether_addr(&eth->dst_addr, psw_port_mac(t, port));
 }
 
 static void
@@ -215,7 +230,7 @@ guard_ip4(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf 
 		psw_set_drop(m, PSW_DROP_MULTICAST);
 		return;
 	}
-	if (!gateway_mac(t, pkt)) {
+	if (!gateway_mac(t, pkt, m->in_port)) {
 		psw_set_drop(m, PSW_DROP_L2_DST);
 		return;
 	}
@@ -256,7 +271,7 @@ guard_ip6(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf 
 		psw_set_drop(m, PSW_DROP_MULTICAST);
 		return;
 	}
-	if (!gateway_mac(t, pkt)) {
+	if (!gateway_mac(t, pkt, m->in_port)) {
 		psw_set_drop(m, PSW_DROP_L2_DST);
 		return;
 	}
@@ -276,7 +291,7 @@ guard_ip6(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf 
 		psw_set_drop(m, PSW_DROP_MULTICAST);
 		return;
 	}
-	if (t->node.has_ip6 && memcmp(m->dst6, t->node.gw6, 16) == 0)
+	if (psw_node_addr(&t->node, 6, m->dst6))
 		guard_echo6(sc, t, pkt, m);
 }
 

@@ -37,10 +37,22 @@
 #define PSW_NH_NONE         0x7fff      /* FIB default: no route */
 #define PSW_MAX_RXQ_PER_WORKER (PSW_MAX_PORTS + 64)
 
-/** Where a packet goes: output port and destination MAC (source is the gateway). */
+/* psw_nh.flags */
+#define PSW_NH_F_RESOLVE 0x0001  /**< MAC not known yet: the packet goes to the control thread */
+
+/**
+ * Where a packet goes: output port and destination MAC (the source is the
+ * switch's MAC on that port). A next hop given by its address (a route's
+ * via, another node) carries the cookie of its neighbour entry; until the
+ * entry is resolved, PSW_NH_F_RESOLVE is set and port may be PSW_PORT_NONE
+ * (asked on every uplink).
+ */
 struct psw_nh {
 	struct rte_ether_addr mac;
 	uint16_t port;
+	uint16_t flags;
+	uint16_t pad;
+	uint32_t neigh;          /**< neighbour cookie (psw_neigh.h); 0: none */
 };
 
 /** A local pod: its port, MAC and addresses (network order). */
@@ -57,6 +69,8 @@ struct psw_port_info {
 	uint8_t present;         /**< port exists in this version */
 	uint8_t is_pod;          /**< anti-spoofing applies */
 	uint8_t is_node;         /**< the node's own stack: its node-addressed traffic is the node's */
+	uint8_t is_uplink;       /**< link to other nodes: ARP from it may teach neighbours */
+	struct rte_ether_addr mac; /**< the switch's MAC on it: the gateway's, an uplink's own */
 	uint32_t pod;            /**< index into pods->pods when is_pod */
 };
 
@@ -206,6 +220,8 @@ struct psw_node_info {
 	uint32_t pod_mask4;              /**< network order */
 	uint32_t nb_addrs;
 	uint32_t addrs4[4];              /**< the node's uplink addresses, network order */
+	uint32_t nb_addrs6;
+	uint8_t addrs6[4][16];
 };
 
 struct psw_tables {
@@ -227,8 +243,12 @@ psw_node_addr(const struct psw_node_info *node, unsigned family, const uint8_t *
 	uint32_t a;
 	unsigned i;
 
-	if (family == 6)
+	if (family == 6) {
+		for (i = 0; i < node->nb_addrs6; i++)
+			if (memcmp(addr, node->addrs6[i], 16) == 0)
+				return true;
 		return node->has_ip6 && memcmp(addr, node->gw6, 16) == 0;
+	}
 	memcpy(&a, addr, 4);
 	if (a == node->gw4)
 		return true;
@@ -236,6 +256,13 @@ psw_node_addr(const struct psw_node_info *node, unsigned family, const uint8_t *
 		if (a == node->addrs4[i])
 			return true;
 	return false;
+}
+
+/** The switch's source MAC on port: an uplink's own, the gateway's elsewhere. */
+static inline const struct rte_ether_addr *
+psw_port_mac(const struct psw_tables *t, uint16_t port)
+{
+	return t->ports[port].is_uplink ? &t->ports[port].mac : &t->node.gw_mac;
 }
 
 /** The published pointer; workers read it through psw_tables_get(). */

@@ -33,6 +33,8 @@ struct psw_lcore_stats {
 	uint64_t parks;                  /**< idle socket ports handed to epoll */
 	uint64_t wakes;                  /**< ... and taken back when a frame came */
 	uint64_t parked;                 /**< ports waiting on epoll now (this worker's view) */
+	uint64_t punted;                 /**< packets handed to the control thread */
+	uint64_t injected;               /**< frames the control thread had this worker send */
 	struct psw_port_counters ports[PSW_MAX_PORTS];
 };
 
@@ -86,6 +88,8 @@ struct psw_lcore {
 	uint16_t nb_active;
 	uint16_t active[PSW_MAX_RXQ_PER_WORKER]; /**< queues polled: indexes in the snapshot's list */
 	struct psw_rxstate rxst[PSW_MAX_PORTS];
+	struct rte_ring *punt;           /**< to the control thread (psw_set_punt); NULL: punts dropped */
+	struct rte_ring *inject;         /**< from the control thread: frames to send (mbuf port) */
 } __rte_cache_aligned;
 
 /** Ready a zeroed worker state: its stage context points at its own connection cache. */

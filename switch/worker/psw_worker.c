@@ -9,6 +9,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include "psw_conntrack.h"
 #include "psw_forward.h"
@@ -21,6 +22,8 @@
 
 #define IDLE_POLLS_BEFORE_SLEEP 256
 #define IDLE_SLEEP_MIN_US 1
+
+int psw_punt_efd = -1;
 
 void
 psw_worker_process(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
@@ -69,25 +72,62 @@ psw_worker_flush(struct psw_lcore *lc)
 	lc->nb_dirty = 0;
 }
 
+static inline void
+txbuf_add(struct psw_lcore *lc, uint16_t port, struct rte_mbuf *pkt)
+{
+	struct psw_txbuf *tb = &lc->tx[port];
+
+	tb->pkts[tb->nb++] = pkt;
+	if (!tb->listed) {
+		tb->listed = 1;
+		lc->dirty[lc->nb_dirty++] = port;
+	}
+	if (tb->nb == PSW_TXBUF_MAX)
+		txbuf_flush(lc, port);
+}
+
+/*
+ * Hand packets to the control thread. Its eventfd is written when the ring
+ * was empty before them (a burst of punts costs one wake-up); the control
+ * thread also drains the rings on its timer, for the wake-up that raced
+ * with its last look.
+ */
+static void
+punt(struct psw_lcore *lc, struct rte_mbuf **pkts, unsigned n)
+{
+	unsigned done = 0, free_space = 0;
+	uint64_t one = 1;
+
+	if (lc->punt != NULL)
+		done = rte_ring_sp_enqueue_burst(lc->punt, (void **)pkts, n, &free_space);
+	if (done < n) {
+		rte_pktmbuf_free_bulk(&pkts[done], n - done);
+		lc->sc.drops[PSW_DROP_PUNT_FULL] += n - done;
+	}
+	lc->stats.punted += done;
+	if (done > 0 && rte_ring_get_capacity(lc->punt) - free_space == done && psw_punt_efd >= 0 &&
+	    write(psw_punt_efd, &one, sizeof(one)) < 0) {
+		/* already signalled (counter at its maximum): the control thread is due */
+	}
+}
+
 void
 psw_worker_dispatch(struct psw_lcore *lc, struct psw_burst *b)
 {
-	struct rte_mbuf *drops[PSW_BURST_MAX];
-	unsigned i, nb_drops = 0;
+	struct rte_mbuf *drops[PSW_BURST_MAX], *punts[PSW_BURST_MAX];
+	unsigned i, nb_drops = 0, nb_punts = 0;
 
 	for (i = 0; i < b->nb; i++) {
 		struct psw_meta *m = &b->meta[i];
 
 		if (likely(m->verdict == PSW_V_TX)) {
-			struct psw_txbuf *tb = &lc->tx[m->out_port];
-
-			tb->pkts[tb->nb++] = b->pkts[i];
-			if (!tb->listed) {
-				tb->listed = 1;
-				lc->dirty[lc->nb_dirty++] = m->out_port;
-			}
-			if (tb->nb == PSW_TXBUF_MAX)
-				txbuf_flush(lc, m->out_port);
+			txbuf_add(lc, m->out_port, b->pkts[i]);
+			continue;
+		}
+		if (m->verdict == PSW_V_PUNT) {
+			b->pkts[i]->port = m->in_port;
+			b->pkts[i]->hash.fdir.hi |= (uint32_t)m->out_port << 16;
+			punts[nb_punts++] = b->pkts[i];
 			continue;
 		}
 		if (m->verdict == PSW_V_CONTINUE)
@@ -97,7 +137,30 @@ psw_worker_dispatch(struct psw_lcore *lc, struct psw_burst *b)
 	}
 	if (nb_drops > 0)
 		rte_pktmbuf_free_bulk(drops, nb_drops);
+	if (nb_punts > 0)
+		punt(lc, punts, nb_punts);
 	b->nb = 0;
+}
+
+/* Frames the control thread built or held (ARP requests, packets whose next hop it resolved). */
+static void
+inject(struct psw_lcore *lc, const struct psw_tables *t)
+{
+	struct rte_mbuf *pkts[PSW_BURST_MAX];
+	unsigned n, i;
+
+	n = rte_ring_sc_dequeue_burst(lc->inject, (void **)pkts, PSW_BURST_MAX, NULL);
+	for (i = 0; i < n; i++) {
+		uint16_t port = pkts[i]->port;
+
+		if (port >= PSW_MAX_PORTS || !t->ports[port].present) {
+			rte_pktmbuf_free(pkts[i]);
+			lc->sc.drops[PSW_DROP_PORT_GONE]++;
+			continue;
+		}
+		txbuf_add(lc, port, pkts[i]);
+	}
+	lc->stats.injected += n;
 }
 
 /*
@@ -341,6 +404,8 @@ psw_worker_main(void *arg)
 
 		if (likely(t != NULL))
 			n = poll_queues(lc, t, &b, start);
+		if (unlikely(lc->inject != NULL && !rte_ring_empty(lc->inject)) && t != NULL)
+			inject(lc, t);
 		psw_worker_flush(lc);
 		if (lc->nb_parked > 0 && lc->stats.loops % PSW_PARKED_CHECK_LOOPS == 0)
 			check_parked(lc);

@@ -16,6 +16,9 @@
 #include "psw_pkt.h"
 #include "psw_tables.h"
 
+/** eventfd the workers write when they punt to an empty ring (-1: none). */
+extern int psw_punt_efd;
+
 /** Entry point for rte_eal_remote_launch(); arg is the worker's struct psw_lcore. */
 int psw_worker_main(void *arg);
 

@@ -554,7 +554,7 @@ static void test_routes(void)
 {
 #define ROUTE(body) PORTS "routes = (\n { prefix = \"10.245.0.0/24\"; port = \"a\";\n " body " }\n);"
 	FAIL(PORTS "routes = (\n 1\n);", 7, "routes[0] must be a group");
-	FAIL(ROUTE("mac = \"02:00:00:00:00:fe\"; via = \"x\";"), 8, "unknown key routes[0].via");
+	FAIL(ROUTE("mac = \"02:00:00:00:00:fe\"; gw = \"x\";"), 8, "unknown key routes[0].gw");
 	FAIL(PORTS "routes = (\n { port = \"a\"; mac = \"02:00:00:00:00:fe\"; }\n);", 7, "routes[0].prefix is required");
 	FAIL(PORTS "routes = (\n { port = \"a\"; mac = \"02:00:00:00:00:fe\";\n prefix = \"10.245.0.0\"; }\n);",
 	     8, "routes[0].prefix '10.245.0.0' is not a valid prefix");
@@ -580,6 +580,70 @@ static void test_routes(void)
 	     "routes has 2 entries, more than limits.max_routes (1)");
 #undef ROUTE
 }
+
+/* Uplinks, node addresses of both families, the cluster group, routes via an address. */
+#define UPLINK "ports = (\n{ name = \"up\"; kind = \"af_packet\"; ifname = \"u0\"; uplink = true; }\n);\n"
+static void test_uplinks_and_cluster(void)
+{
+	FAIL(UPLINK, 2, "ports[0] 'up' is an uplink: set node.addresses");
+	FAIL("ports = (\n{ name = \"v\"; kind = \"vhost-user\"; socket = \"/run/t/v\"; uplink = true; }\n);",
+	     2, "ports[0]: a vhost-user port cannot be an uplink");
+	FAIL("ports = (\n{ name = \"n\"; kind = \"kernel\"; ifname = \"n0\"; uplink = true; node = true; }\n);",
+	     2, "ports[0]: a port is the node's own stack (node = true) or an uplink, not both");
+	FAIL("node = { addresses = [ \"192.168.5.1\", \"192.168.5.1\" ]; };", 1,
+	     "node.addresses[1] '192.168.5.1' is listed twice");
+	FAIL("node = { addresses = [ \"192.168.5.0/24\" ]; };", 1,
+	     "node.addresses[0] must be an IPv4 or IPv6 address (no prefix length)");
+	FAIL("node = { addresses = [ \"fd00:10:244::9\" ]; };", 1,
+	     "node.addresses[0] 'fd00:10:244::9' lies in the pod or service CIDR");
+	FAIL("cluster = { encapsulation = \"geneve\"; };", 1,
+	     "cluster.encapsulation 'geneve' is not one of \"none\" (native routing) or \"vxlan\" (Geneve");
+	FAIL("cluster = { pod_cidr = \"10.245.0.0/16\"; };", 1,
+	     "node.pod_cidr 10.244.0.0/24 is not inside cluster.pod_cidr 10.245.0.0/16");
+	FAIL("cluster = { pod_cidr = [ \"10.244.0.0/16\", \"10.0.0.0/8\" ]; };", 1,
+	     "cluster.pod_cidr[1]: a second IPv4 prefix");
+	FAIL("cluster = { vni = 16777216; };", 1, "cluster.vni");
+	FAIL("cluster = { mtu = 1; };", 1, "unknown key cluster.mtu");
+	FAIL("node = { addresses = [ \"192.168.5.1\" ]; };\n" UPLINK
+	     "routes = (\n{ prefix = \"0.0.0.0/0\"; via = \"192.168.5.254\"; mac = \"02:00:00:00:00:01\"; }\n);",
+	     6, "routes[0]: give the next hop's mac or its address (via), not both");
+	FAIL("node = { addresses = [ \"192.168.5.1\" ]; };\n" UPLINK
+	     "routes = (\n{ prefix = \"0.0.0.0/0\"; via = \"fd00::1\"; }\n);", 6,
+	     "routes[0].via fd00::1 is not of the prefix's family (IPv4)");
+	FAIL("node = { addresses = [ \"192.168.5.1\" ]; };\n" UPLINK
+	     "routes = (\n{ prefix = \"0.0.0.0/0\"; via = \"192.168.5.1\"; }\n);", 6,
+	     "routes[0].via 192.168.5.1 is the node's own");
+	FAIL(PORTS "routes = (\n{ prefix = \"0.0.0.0/0\"; via = \"192.168.5.254\"; }\n);", 7,
+	     "routes[0]: via without a port is resolved on the uplinks, and no port has uplink = true");
+	if (OK("node = { addresses = [ \"192.168.5.1\", \"fd00:5::1\", \"192.168.6.1\" ]; };\n"
+	       "cluster = { pod_cidr = [ \"10.244.0.0/16\", \"fd00:10:244::/56\" ]; encapsulation = \"vxlan\"; "
+	       "vni = 7; vxlan_port = 8472; };\n" UPLINK
+	       "routes = (\n{ prefix = \"0.0.0.0/0\"; via = \"192.168.5.254\"; }\n);")) {
+		CU_ASSERT_EQUAL(cfg.node.nb_addresses, 2);
+		CU_ASSERT_EQUAL(cfg.node.nb_addresses6, 1);
+		CU_ASSERT_EQUAL(cfg.node.addresses[1][2], 6);
+		CU_ASSERT_EQUAL(cfg.node.addresses6[0][3], 5);
+		CU_ASSERT_TRUE(cfg.ports[0].uplink);
+		CU_ASSERT_EQUAL(cfg.cluster.pod_cidr.len, 16);
+		CU_ASSERT_EQUAL(cfg.cluster.pod_cidr6.len, 56);
+		CU_ASSERT_EQUAL(cfg.cluster.encap, PSW_ENCAP_VXLAN);
+		CU_ASSERT_EQUAL(cfg.cluster.vni, 7);
+		CU_ASSERT_EQUAL(cfg.cluster.vxlan_port, 8472);
+		CU_ASSERT_EQUAL(cfg.routes[0].via_family, 4);
+		CU_ASSERT_EQUAL(cfg.routes[0].via[3], 254);
+		CU_ASSERT_STRING_EQUAL(cfg.routes[0].port, "");
+		psw_config_free(&cfg);
+	}
+	if (OK("cluster = { pod_cidr = \"10.244.0.0/16\"; };")) {
+		CU_ASSERT_EQUAL(cfg.cluster.pod_cidr.family, 4);
+		CU_ASSERT_EQUAL(cfg.cluster.pod_cidr6.family, 0);
+		CU_ASSERT_EQUAL(cfg.cluster.encap, PSW_ENCAP_NONE);
+		CU_ASSERT_EQUAL(cfg.cluster.vxlan_port, 4789);
+		CU_ASSERT_EQUAL(cfg.cluster.vni, 1);
+		psw_config_free(&cfg);
+	}
+}
+#undef UPLINK
 
 /* ------------------------------------------------------------ files */
 
@@ -942,7 +1006,8 @@ static void test_example_file(void)
 		"api", "socket", "limits", "mbufs", "max_pods", "max_routes", "rx_desc", "tx_desc",
 		"ports", "kind", "mac", "mtu", "pci", "rx_queues", "rss", "client", "queues", "id",
 		"ifname", "rx_pcap", "tx_pcap", "pods", "namespace", "port", "ip", "ip6",
-		"routes", "prefix",
+		"routes", "prefix", "via", "uplink", "addresses", "cluster", "encapsulation",
+		"vxlan_port", "vni",
 		"\"nic\"", "\"vhost-user\"", "\"memif\"", "\"kernel\"", "\"af_packet\"", "\"ring\"",
 		"\"pcap\"", "\"null\"",
 	};
@@ -1043,6 +1108,7 @@ static const struct test_case refusals[] = {
 	{ "pods: addresses", test_pod_addresses },
 	{ "pods: duplicates and limit", test_pod_duplicates },
 	{ "routes", test_routes },
+	{ "uplinks, node addresses, cluster, routes via", test_uplinks_and_cluster },
 	{ "files that cannot be read or are bad", test_load_file_errors },
 };
 

@@ -1,0 +1,552 @@
+/* The neighbour table: next hops' MACs by ARP on the uplinks (psw_neigh.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_arp.h>
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "psw_ctl.h"
+#include "psw_neigh.h"
+#include "psw_port.h"
+
+enum neigh_state {
+	N_FREE = 0,
+	N_INCOMPLETE,
+	N_REACHABLE,
+	N_PROBE,
+	N_FAILED,
+};
+
+static const char *const state_names[] = {
+	[N_FREE] = "free", [N_INCOMPLETE] = "incomplete", [N_REACHABLE] = "reachable",
+	[N_PROBE] = "probe", [N_FAILED] = "failed",
+};
+
+struct neigh {
+	uint8_t state;
+	uint8_t marked;
+	uint16_t gen;            /**< bumped when the slot is freed: stale cookies miss */
+	uint32_t ip;             /**< network order */
+	uint16_t port;           /**< asked on; PSW_PORT_NONE: every uplink */
+	uint16_t at_port;        /**< where it answered */
+	struct rte_ether_addr mac;
+	uint64_t confirmed_ms;
+	uint64_t next_ms;        /**< next request (INCOMPLETE, PROBE) or retry (FAILED) */
+	unsigned tries;
+	unsigned nb_held;
+	struct rte_mbuf *held[PSW_NEIGH_HOLD];
+};
+
+/* Counters, by name in `status` (psw_neigh_json). */
+#define NEIGH_COUNTERS(_)                                                          \
+	_(requests,     "ARP requests sent (broadcast and unicast probes)")          \
+	_(announces,    "gratuitous ARPs sent for the node's addresses")              \
+	_(learned,      "answers that gave or changed an entry's MAC")                 \
+	_(confirmed,    "answers that confirmed a known MAC")                         \
+	_(unsolicited,  "ARPs from the uplinks about addresses nobody asked for (ignored)") \
+	_(held,         "packets held while their next hop was resolved")             \
+	_(sent,         "held packets sent once resolved")                            \
+	_(drop_hold,    "packets dropped: the next hop's hold queue was full")        \
+	_(drop_failed,  "packets dropped: their next hop did not answer")             \
+	_(drop_gone,    "packets dropped: their next hop left the table")             \
+	_(drop_inject,  "frames dropped: the worker's inject ring was full")          \
+	_(drop_nombuf,  "requests not sent: no mbuf")                                 \
+	_(drop_full,    "next hops without an entry: the table was full")
+
+struct psw_neigh_table {
+	bool dirty;
+	unsigned nb;             /**< slots used at least once (high-water mark) */
+	uint32_t announced[PSW_MAX_PORTS]; /**< uplink port generation + 1 announced */
+#define _(name, help) uint64_t name;
+	NEIGH_COUNTERS(_)
+#undef _
+	struct neigh e[PSW_NEIGH_MAX];
+};
+
+static uint32_t
+cookie(const struct psw_neigh_table *nt, const struct neigh *n)
+{
+	return (uint32_t)(n - nt->e) | (uint32_t)n->gen << 16;
+}
+
+static struct neigh *
+by_cookie(struct psw_neigh_table *nt, uint32_t c)
+{
+	struct neigh *n;
+
+	if ((c & 0xffff) >= nt->nb)
+		return NULL;
+	n = &nt->e[c & 0xffff];
+	return n->state != N_FREE && n->gen == (uint16_t)(c >> 16) ? n : NULL;
+}
+
+static struct neigh *
+by_ip(struct psw_neigh_table *nt, uint32_t ip)
+{
+	unsigned i;
+
+	for (i = 0; i < nt->nb; i++)
+		if (nt->e[i].state != N_FREE && nt->e[i].ip == ip)
+			return &nt->e[i];
+	return NULL;
+}
+
+struct psw_neigh_table *
+psw_neigh_create(void)
+{
+	return calloc(1, sizeof(struct psw_neigh_table));
+}
+
+static void
+drop_held(struct neigh *n, uint64_t *counter)
+{
+	if (n->nb_held > 0)
+		rte_pktmbuf_free_bulk(n->held, n->nb_held);
+	*counter += n->nb_held;
+	n->nb_held = 0;
+}
+
+void
+psw_neigh_free(struct psw_neigh_table *nt)
+{
+	unsigned i;
+
+	if (nt == NULL)
+		return;
+	for (i = 0; i < nt->nb; i++)
+		drop_held(&nt->e[i], &nt->drop_gone);
+	free(nt);
+}
+
+void
+psw_neigh_mark(struct psw_neigh_table *nt)
+{
+	unsigned i;
+
+	for (i = 0; i < nt->nb; i++)
+		nt->e[i].marked = 0;
+}
+
+int
+psw_neigh_nh(struct psw_neigh_table *nt, uint32_t ip, uint16_t port, struct psw_nh *nh)
+{
+	struct neigh *n = by_ip(nt, ip);
+	unsigned i;
+
+	memset(nh, 0, sizeof(*nh));
+	nh->port = PSW_PORT_NONE;
+	if (n == NULL) {
+		for (i = 0; i < nt->nb && nt->e[i].state != N_FREE; i++)
+			;
+		if (i == PSW_NEIGH_MAX) {
+			nt->drop_full++;
+			return -ENOSPC;
+		}
+		if (i == nt->nb)
+			nt->nb++;
+		n = &nt->e[i];
+		n->state = N_INCOMPLETE;
+		n->ip = ip;
+		n->port = port;
+		n->at_port = PSW_PORT_NONE;
+		n->tries = 0;
+		n->next_ms = 0;          /* ask at the next tick */
+		n->nb_held = 0;
+	}
+	n->marked = 1;
+	if (n->port != port && port != PSW_PORT_NONE)
+		n->port = port;          /* a route that names its port wins */
+	nh->neigh = cookie(nt, n);
+	if (n->state == N_REACHABLE || n->state == N_PROBE) {
+		nh->mac = n->mac;
+		nh->port = n->at_port;
+	} else {
+		nh->flags = PSW_NH_F_RESOLVE;
+		nh->port = n->port;
+	}
+	return 0;
+}
+
+void
+psw_neigh_sweep(struct psw_neigh_table *nt)
+{
+	unsigned i;
+
+	for (i = 0; i < nt->nb; i++) {
+		struct neigh *n = &nt->e[i];
+
+		if (n->state == N_FREE || n->marked)
+			continue;
+		drop_held(n, &nt->drop_gone);
+		n->state = N_FREE;
+		n->gen++;
+	}
+	while (nt->nb > 0 && nt->e[nt->nb - 1].state == N_FREE)
+		nt->nb--;
+}
+
+bool
+psw_neigh_dirty(struct psw_neigh_table *nt)
+{
+	bool d = nt->dirty;
+
+	nt->dirty = false;
+	return d;
+}
+
+/* Worker 0 sends it on pkt->port. */
+static void
+send_frame(struct psw_state *st, struct rte_mbuf *pkt, uint16_t port)
+{
+	struct rte_ring *r = st->nb_workers > 0 ? st->lcores[0]->inject : NULL;
+
+	pkt->port = port;
+	if (r == NULL || rte_ring_enqueue(r, pkt) != 0) {
+		rte_pktmbuf_free(pkt);
+		st->neigh->drop_inject++;
+	}
+}
+
+static bool
+usable_uplink(unsigned p)
+{
+	return p < PSW_MAX_PORTS && psw_ports[p].in_use && psw_ports[p].conf.uplink;
+}
+
+/* An ARP request (op REQUEST) from the node's first address, to dst (broadcast or a MAC). */
+static void
+send_arp(struct psw_state *st, uint16_t port, const struct rte_ether_addr *dst, uint32_t sip,
+	 uint32_t tip)
+{
+	struct rte_mempool *mp = psw_port_mempool(psw_ports[port].socket);
+	struct rte_mbuf *pkt = mp != NULL ? rte_pktmbuf_alloc(mp) : NULL;
+	struct rte_ether_hdr *eth;
+	struct rte_arp_hdr *arp;
+	const unsigned len = RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN;
+
+	if (pkt == NULL || rte_pktmbuf_append(pkt, len) == NULL) {
+		rte_pktmbuf_free(pkt);
+		st->neigh->drop_nombuf++;
+		return;
+	}
+	eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
+	memset(eth, 0, len);
+	eth->dst_addr = *dst;
+	eth->src_addr = psw_ports[port].mac;
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
+	arp = (struct rte_arp_hdr *)(eth + 1);
+	arp->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
+	arp->arp_protocol = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	arp->arp_hlen = RTE_ETHER_ADDR_LEN;
+	arp->arp_plen = 4;
+	arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REQUEST);
+	arp->arp_data.arp_sha = psw_ports[port].mac;
+	arp->arp_data.arp_sip = sip;
+	arp->arp_data.arp_tip = tip;
+	send_frame(st, pkt, port);
+}
+
+static uint32_t
+node_ip(const struct psw_state *st)
+{
+	uint32_t a = 0;
+
+	if (st->cfg.node.nb_addresses > 0)
+		memcpy(&a, st->cfg.node.addresses[0], 4);
+	return a;
+}
+
+/* Ask for n: broadcast, or unicast to the MAC it had (a probe). */
+static void
+ask(struct psw_state *st, struct neigh *n, bool unicast)
+{
+	static const struct rte_ether_addr bcast = { .addr_bytes = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
+	unsigned p;
+
+	if (unicast && usable_uplink(n->at_port)) {
+		send_arp(st, n->at_port, &n->mac, node_ip(st), n->ip);
+		st->neigh->requests++;
+		return;
+	}
+	if (n->port != PSW_PORT_NONE) {
+		if (n->port < PSW_MAX_PORTS && psw_ports[n->port].in_use) {
+			send_arp(st, n->port, &bcast, node_ip(st), n->ip);
+			st->neigh->requests++;
+		}
+		return;
+	}
+	for (p = 0; p < PSW_MAX_PORTS; p++)
+		if (usable_uplink(p)) {
+			send_arp(st, (uint16_t)p, &bcast, node_ip(st), n->ip);
+			st->neigh->requests++;
+		}
+}
+
+/* Send a routed packet to the neighbour's MAC on the port it answered on. */
+static void
+send_to(struct psw_state *st, struct neigh *n, struct rte_mbuf *pkt)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
+
+	eth->dst_addr = n->mac;
+	eth->src_addr = psw_ports[n->at_port].mac;
+	send_frame(st, pkt, n->at_port);
+}
+
+static void
+release_held(struct psw_state *st, struct neigh *n)
+{
+	unsigned i;
+
+	for (i = 0; i < n->nb_held; i++)
+		send_to(st, n, n->held[i]);
+	st->neigh->sent += n->nb_held;
+	n->nb_held = 0;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* An ARP from an uplink: an answer, or a neighbour announcing itself. */
+static void
+learn(struct psw_state *st, struct rte_mbuf *pkt)
+{
+	struct psw_neigh_table *nt = st->neigh;
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, const struct rte_ether_hdr *);
+	const struct rte_arp_hdr *arp;
+	uint16_t type = eth->ether_type;
+	unsigned off = sizeof(*eth);
+	struct neigh *n;
+
+	/* guard checked the ARP header behind up to two VLAN tags */
+	while ((type == RTE_BE16(RTE_ETHER_TYPE_VLAN) || type == RTE_BE16(RTE_ETHER_TYPE_QINQ)) &&
+	       off + 4 <= rte_pktmbuf_data_len(pkt)) {
+		type = *rte_pktmbuf_mtod_offset(pkt, const uint16_t *, off + 2);
+		off += 4;
+	}
+	if (type != RTE_BE16(RTE_ETHER_TYPE_ARP) || off + sizeof(*arp) > rte_pktmbuf_data_len(pkt)) {
+		nt->unsolicited++;
+		return;
+	}
+	arp = rte_pktmbuf_mtod_offset(pkt, const struct rte_arp_hdr *, off);
+	n = by_ip(nt, arp->arp_data.arp_sip);
+	if (n == NULL || !rte_is_unicast_ether_addr(&arp->arp_data.arp_sha) ||
+	    (n->port != PSW_PORT_NONE && n->port != pkt->port)) {
+		nt->unsolicited++;
+		return;
+	}
+	if (n->state == N_REACHABLE || n->state == N_PROBE) {
+		if (rte_is_same_ether_addr(&n->mac, &arp->arp_data.arp_sha) && n->at_port == pkt->port) {
+			nt->confirmed++;
+		} else {
+			nt->learned++;
+			nt->dirty = true;
+		}
+	} else {
+		nt->learned++;
+		nt->dirty = true;
+	}
+	n->mac = arp->arp_data.arp_sha;
+	n->at_port = pkt->port;
+	n->state = N_REACHABLE;
+	n->tries = 0;
+	n->confirmed_ms = now_ms();
+	release_held(st, n);
+}
+
+/* A routed packet whose next hop had no MAC in the worker's tables. */
+static void
+hold(struct psw_state *st, struct rte_mbuf *pkt)
+{
+	struct psw_neigh_table *nt = st->neigh;
+	struct neigh *n = by_cookie(nt, pkt->hash.fdir.lo);
+
+	if (n == NULL) {
+		rte_pktmbuf_free(pkt);
+		nt->drop_gone++;
+		return;
+	}
+	switch (n->state) {
+	case N_REACHABLE:
+	case N_PROBE:
+		/* resolved since the worker's tables were published */
+		send_to(st, n, pkt);
+		nt->sent++;
+		return;
+	case N_FAILED:
+		if (now_ms() < n->next_ms) {
+			rte_pktmbuf_free(pkt);
+			nt->drop_failed++;
+			return;
+		}
+		n->state = N_INCOMPLETE;
+		n->tries = 0;
+		n->next_ms = 0;
+		break;
+	default:
+		break;
+	}
+	if (n->nb_held == PSW_NEIGH_HOLD) {
+		/* the newest wait: the oldest is the most likely to have been retried */
+		rte_pktmbuf_free(n->held[0]);
+		memmove(n->held, n->held + 1, (PSW_NEIGH_HOLD - 1) * sizeof(n->held[0]));
+		n->nb_held--;
+		nt->drop_hold++;
+	}
+	n->held[n->nb_held++] = pkt;
+	nt->held++;
+	if (n->next_ms == 0)
+		psw_neigh_tick(st, now_ms());   /* ask now, not at the next tick */
+}
+
+void
+psw_neigh_input(struct psw_state *st, struct rte_mbuf *pkt)
+{
+	uint32_t reason = pkt->hash.fdir.hi & 0xffff;
+
+	if (st->neigh == NULL) {
+		rte_pktmbuf_free(pkt);
+		return;
+	}
+	if (reason == PSW_PUNT_RESOLVE) {
+		hold(st, pkt);
+		return;
+	}
+	if (reason == PSW_PUNT_ARP)
+		learn(st, pkt);
+	rte_pktmbuf_free(pkt);
+}
+
+/* Gratuitous ARP for each node address on every uplink that is new (or new again). */
+static void
+announce(struct psw_state *st)
+{
+	static const struct rte_ether_addr bcast = { .addr_bytes = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
+	unsigned p, i;
+
+	for (p = 0; p < PSW_MAX_PORTS; p++) {
+		uint32_t gen;
+
+		if (!usable_uplink(p))
+			continue;
+		gen = __atomic_load_n(&psw_ports[p].gen, __ATOMIC_RELAXED) + 1;
+		if (st->neigh->announced[p] == gen)
+			continue;
+		st->neigh->announced[p] = gen;
+		for (i = 0; i < st->cfg.node.nb_addresses; i++) {
+			uint32_t a;
+
+			memcpy(&a, st->cfg.node.addresses[i], 4);
+			send_arp(st, (uint16_t)p, &bcast, a, a);
+			st->neigh->announces++;
+		}
+	}
+}
+
+void
+psw_neigh_tick(struct psw_state *st, uint64_t now)
+{
+	struct psw_neigh_table *nt = st->neigh;
+	unsigned i;
+
+	if (nt == NULL)
+		return;
+	announce(st);
+	for (i = 0; i < nt->nb; i++) {
+		struct neigh *n = &nt->e[i];
+
+		switch (n->state) {
+		case N_INCOMPLETE:
+			if (now < n->next_ms)
+				break;
+			if (n->tries >= PSW_NEIGH_TRIES) {
+				n->state = N_FAILED;
+				n->next_ms = now + PSW_NEIGH_RETRY_MS;
+				drop_held(n, &nt->drop_failed);
+				break;
+			}
+			ask(st, n, false);
+			n->tries++;
+			n->next_ms = now + PSW_NEIGH_RETRANS_MS;
+			break;
+		case N_REACHABLE:
+			if (now - n->confirmed_ms < PSW_NEIGH_REACHABLE_MS)
+				break;
+			n->state = N_PROBE;
+			n->tries = 0;
+			n->next_ms = now;
+			/* fall through */
+		case N_PROBE:
+			if (now < n->next_ms)
+				break;
+			if (n->tries >= PSW_NEIGH_TRIES) {
+				/* gone quiet: forget the MAC, ask anew by broadcast */
+				n->state = N_INCOMPLETE;
+				n->tries = 0;
+				n->next_ms = now;
+				n->at_port = PSW_PORT_NONE;
+				nt->dirty = true;
+				break;
+			}
+			ask(st, n, true);
+			n->tries++;
+			n->next_ms = now + PSW_NEIGH_RETRANS_MS;
+			break;
+		case N_FAILED:
+			if (now >= n->next_ms) {
+				n->state = N_INCOMPLETE;
+				n->tries = 0;
+				n->next_ms = now;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+json_t *
+psw_neigh_json(const struct psw_neigh_table *nt)
+{
+	json_t *o = json_object(), *list = json_array(), *c = json_object();
+	uint64_t now = now_ms();
+	unsigned i;
+
+	if (nt == NULL)
+		return o;
+	for (i = 0; i < nt->nb; i++) {
+		const struct neigh *n = &nt->e[i];
+		char ip[16], mac[RTE_ETHER_ADDR_FMT_SIZE] = "";
+		const uint8_t *b = (const uint8_t *)&n->ip;
+
+		if (n->state == N_FREE)
+			continue;
+		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+		if (n->state == N_REACHABLE || n->state == N_PROBE)
+			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac.addr_bytes[0],
+				 n->mac.addr_bytes[1], n->mac.addr_bytes[2], n->mac.addr_bytes[3],
+				 n->mac.addr_bytes[4], n->mac.addr_bytes[5]);
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s*, s:I, s:i}",
+			"address", ip, "state", state_names[n->state], "mac", mac,
+			"port", n->at_port < PSW_MAX_PORTS && psw_ports[n->at_port].in_use ?
+				psw_ports[n->at_port].name : NULL,
+			"confirmed_ms_ago", n->confirmed_ms ? (json_int_t)(now - n->confirmed_ms) : (json_int_t)-1,
+			"held", (int)n->nb_held));
+	}
+#define _(name, help) json_object_set_new(c, #name, json_integer((json_int_t)nt->name));
+	NEIGH_COUNTERS(_)
+#undef _
+	json_object_set_new(o, "entries", list);
+	json_object_set_new(o, "counters", c);
+	return o;
+}

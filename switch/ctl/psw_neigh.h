@@ -1,0 +1,75 @@
+/*
+ * The neighbour table: the MACs of next hops given by their address (a
+ * route's `via`, another node's address), found by ARP on the uplinks.
+ *
+ * The table lives on the control thread. The route compiler asks for the
+ * next hops it needs (psw_neigh_nh): an entry is created and resolved at
+ * once, so that a route is usually resolved before its first packet. Until
+ * it is, the route's next hop says PSW_NH_F_RESOLVE and the forward stage
+ * punts its packets here: up to PSW_NEIGH_HOLD of them wait for the answer
+ * and are sent with it; more are dropped and counted. Workers punt ARP from
+ * the uplinks too; only entries the switch asked for learn from them
+ * (nothing on the underlay can fill the table).
+ *
+ * States: INCOMPLETE (asking, broadcast, once a second, 3 times) ->
+ * REACHABLE (answered) -> after PSW_NEIGH_REACHABLE_MS, PROBE (still used;
+ * unicast asks, 3 times) -> REACHABLE again, or FAILED (MAC forgotten; asked
+ * again after PSW_NEIGH_RETRY_MS). A MAC learned, changed or forgotten makes
+ * the table dirty: the caller rebuilds the routes (psw_neigh_dirty).
+ *
+ * Frames go out through worker 0's inject ring. Control thread only.
+ */
+#ifndef PSW_NEIGH_H
+#define PSW_NEIGH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "psw_tables.h"
+
+#define PSW_NEIGH_MAX          4096
+#define PSW_NEIGH_HOLD         8
+#define PSW_NEIGH_TRIES        3
+#define PSW_NEIGH_RETRANS_MS   1000
+#define PSW_NEIGH_REACHABLE_MS 30000
+#define PSW_NEIGH_RETRY_MS     5000
+
+struct psw_state;
+struct psw_neigh_table;
+struct rte_mbuf;
+
+/** An empty table (NULL: out of memory). */
+struct psw_neigh_table *psw_neigh_create(void);
+
+/** Free the table and every packet it holds. */
+void psw_neigh_free(struct psw_neigh_table *nt);
+
+/** Start a route build: entries not asked for again until psw_neigh_sweep() go. */
+void psw_neigh_mark(struct psw_neigh_table *nt);
+
+/**
+ * The next hop for IPv4 address ip (network order) asked on port (a port
+ * index, or PSW_PORT_NONE: every uplink): its MAC and port when known,
+ * else PSW_NH_F_RESOLVE. Creates the entry (and asks at the next tick) if
+ * there is none. @return 0, or -ENOSPC (table full: nh says no route).
+ */
+int psw_neigh_nh(struct psw_neigh_table *nt, uint32_t ip, uint16_t port, struct psw_nh *nh);
+
+/** End a route build: drop the entries not asked for since psw_neigh_mark(). */
+void psw_neigh_sweep(struct psw_neigh_table *nt);
+
+/** Take a punted packet (psw_set_punt): learn from an ARP, hold or send a routed packet. */
+void psw_neigh_input(struct psw_state *st, struct rte_mbuf *pkt);
+
+/** Ask, retry, age and announce (gratuitous ARP on an uplink that came). now in ms. */
+void psw_neigh_tick(struct psw_state *st, uint64_t now_ms);
+
+/** A MAC was learned, changed or forgotten since the last call: routes must be rebuilt. */
+bool psw_neigh_dirty(struct psw_neigh_table *nt);
+
+/** The entries and counters as JSON (new reference). */
+json_t *psw_neigh_json(const struct psw_neigh_table *nt);
+
+#endif /* PSW_NEIGH_H */

@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""System tests of the node's uplinks: next hops resolved by ARP (the
+neighbour table), packets held while their next hop is asked for, the
+node's addresses announced; and, with Node objects, pods of two switches
+reaching each other without NAT."""
+import json
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pswtest import Netns, Switch, check, main, ping, run, test, uid, veth_pod  # noqa: E402
+
+
+def neighbours(sw):
+    st = sw.ok("status")
+    return {e["address"]: e for e in st["neighbours"]["entries"]}, st["neighbours"]["counters"]
+
+
+def wait_neighbour(sw, addr, state, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        entries, _ = neighbours(sw)
+        if addr in entries and entries[addr]["state"] == state:
+            return entries[addr]
+        time.sleep(0.05)
+    check(False, "neighbour %s not %s after %ss: %s" % (addr, state, timeout, neighbours(sw)))
+
+
+def mac_of(ifname, ns=None):
+    out = run((["ip", "-n", ns.name] if ns else ["ip"]) + ["-j", "link", "show", ifname]).stdout
+    return json.loads(out)[0]["address"]
+
+
+class Underlay:
+    """A router namespace on the switch's uplink: 192.168.77.254/24 on a veth
+    whose other end the switch drives (af_packet), 10.99.0.1 behind it, and a
+    route back to the node's pods through the node's address."""
+
+    def __init__(self, scope, pod_cidr="10.244.0.0/24", node="192.168.77.1"):
+        self.ns = Netns(scope)
+        self.host = "up" + uid()
+        run(["ip", "link", "add", self.host, "type", "veth", "peer", "name", "eth0", "netns", self.ns.name])
+        scope.defer(lambda: run(["ip", "link", "del", self.host], check_rc=False))
+        run(["ip", "link", "set", self.host, "up"])
+        self.ns.sh("sysctl -qw net.ipv4.conf.all.arp_accept=1 net.ipv4.conf.default.arp_accept=1")
+        self.ns.ip("link set eth0 address 02:00:00:00:77:fe up")
+        self.ns.sh("sysctl -qw net.ipv4.conf.eth0.arp_accept=1")
+        self.ns.ip("addr add 192.168.77.254/24 dev eth0")
+        for a in ("10.99.0.1/32", "10.98.0.1/32", "10.97.0.1/32"):
+            self.ns.ip("addr add %s dev lo" % a)
+        self.ns.ip("route add %s via %s" % (pod_cidr, node))
+        self.ns.sh("ethtool -K eth0 tx off >/dev/null")
+
+
+def node_conf(up, pod_host, extra_routes=""):
+    return """node = { addresses = [ "192.168.77.1" ]; };
+ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; },
+          { name = "p1"; kind = "af_packet"; ifname = "%s"; } );
+pods = ( { name = "p1"; port = "p1"; mac = "02:00:00:00:01:05"; ip = "10.244.0.5"; } );
+routes = ( { prefix = "10.99.0.0/16"; via = "192.168.77.254"; }%s );
+""" % (up, pod_host, extra_routes)
+
+
+@test
+def next_hops_resolved_by_arp(scope):
+    """A route through an address: the switch asks for its MAC on the uplink
+    at once, from its own MAC there, and routes with the answer; the node's
+    address is announced; an ARP about an address nobody asked for teaches
+    nothing."""
+    u = Underlay(scope)
+    host = "pp" + uid()
+    pod = veth_pod(scope, host, "02:00:00:00:01:05", "10.244.0.5")
+    sw = Switch(scope, node_conf(u.host, host)).start()
+    e = wait_neighbour(sw, "192.168.77.254", "reachable")
+    check(e["mac"] == "02:00:00:00:77:fe" and e["port"] == "up", "entry %s" % e)
+    sent, got = ping(pod, "10.99.0.1", count=3)
+    check(got == 3, "ping through the via route: %d/%d" % (got, sent))
+    # the router saw the uplink's own MAC (not gateway_mac) for the node address
+    up_mac = mac_of(u.host)
+    neigh = u.ns.sh("ip -j neigh show 192.168.77.1").stdout
+    check(up_mac in neigh, "router's entry for the node: %s (uplink MAC %s)" % (neigh, up_mac))
+    _, c = neighbours(sw)
+    check(c["announces"] >= 1 and c["requests"] >= 1 and c["learned"] >= 1, "counters %s" % c)
+    # an announcement of an address the switch never asked about
+    before = c["unsolicited"]
+    u.ns.sh("/usr/bin/python3 -c \"from scapy.all import *; sendp(Ether(src='02:00:00:00:77:99', dst='ff:ff:ff:ff:ff:ff')"
+            "/ARP(op=1, hwsrc='02:00:00:00:77:99', psrc='192.168.77.99', pdst='192.168.77.99'), "
+            "iface='eth0', verbose=0)\"")
+    end = time.time() + 5
+    while time.time() < end:
+        entries, c = neighbours(sw)
+        if c["unsolicited"] > before:
+            break
+        time.sleep(0.05)
+    check(c["unsolicited"] > before and "192.168.77.99" not in entries,
+          "unsolicited ARP: counters %s, entries %s" % (c, list(entries)))
+
+
+@test
+def first_packet_held_until_resolved(scope):
+    """A route whose next hop does not answer yet: the first packet waits in
+    the switch (not dropped) and leaves with the answer; a next hop that
+    never answers fails, and its packets are dropped and counted."""
+    u = Underlay(scope)
+    host = "pp" + uid()
+    pod = veth_pod(scope, host, "02:00:00:00:01:05", "10.244.0.5")
+    sw = Switch(scope, node_conf(u.host, host)).start()
+    wait_neighbour(sw, "192.168.77.254", "reachable")
+    u.ns.ip("route add 10.244.0.0/16 via 192.168.77.1")  # replies from .253 / .250 sources
+    sw.reload(node_conf(u.host, host, """,
+  { prefix = "10.98.0.0/16"; via = "192.168.77.253"; },
+  { prefix = "10.97.0.0/16"; via = "192.168.77.250"; }"""))
+    p = pod.popen("exec ping -c 1 -W 5 10.98.0.1", stdout=-1, stderr=-1)
+    time.sleep(0.2)
+    u.ns.ip("addr add 192.168.77.253/24 dev eth0")   # now it answers the next request
+    out, _ = p.communicate(timeout=10)
+    check(p.returncode == 0, "the first packet was lost while its next hop was resolved:\n%s" % out.decode())
+    e = wait_neighbour(sw, "192.168.77.253", "reachable")
+    check(e["mac"] == "02:00:00:00:77:fe", "entry %s" % e)
+    _, c = neighbours(sw)
+    check(c["held"] >= 1 and c["sent"] >= 1, "held and sent: %s" % c)
+    # .250 never answers: three broadcasts a second apart, then failed
+    wait_neighbour(sw, "192.168.77.250", "failed", timeout=8)
+    before = c["drop_failed"] + c["drop_hold"]
+    sent, got = ping(pod, "10.97.0.1", count=2, interval=0.2)
+    check(got == 0, "a next hop that never answered still got packets")
+    _, c = neighbours(sw)
+    check(c["drop_failed"] + c["drop_hold"] >= before + 1, "failed drops not counted: %s" % c)
+
+
+if __name__ == "__main__":
+    main()
