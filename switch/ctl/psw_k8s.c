@@ -407,11 +407,13 @@ psw_k8s_apply(struct psw_state *st, json_t *args, struct psw_change *ch)
 }
 
 /* The kinds a replace may name: those the store keeps. */
+#define REPLACEABLE_KINDS "Namespace, Pod, Service, EndpointSlice, NetworkPolicy, Node"
+
 static bool
 replaceable_kind(const char *kind)
 {
 	static const char *const kinds[] = { "Namespace", "Pod", "Service", "EndpointSlice",
-					     "NetworkPolicy" };
+					     "NetworkPolicy", "Node" };
 	size_t i;
 
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -430,11 +432,11 @@ psw_k8s_replace(struct psw_state *st, json_t *args, struct psw_change *ch)
 
 	if (!json_is_array(kinds) || json_array_size(kinds) == 0)
 		return psw_api_error(PSW_API_E_INVALID, "argument 'kinds' must be a non-empty list of "
-				     "kinds (Namespace, Pod, Service, EndpointSlice, NetworkPolicy)");
+				     "kinds (" REPLACEABLE_KINDS ")");
 	json_array_foreach(kinds, i, k)
 		if (!json_is_string(k) || !replaceable_kind(json_string_value(k)))
-			return psw_api_error(PSW_API_E_INVALID, "kinds[%zu]: '%s' is not one of Namespace, "
-					     "Pod, Service, EndpointSlice, NetworkPolicy", i,
+			return psw_api_error(PSW_API_E_INVALID, "kinds[%zu]: '%s' is not one of "
+					     REPLACEABLE_KINDS, i,
 					     json_is_string(k) ? json_string_value(k) : "(not a string)");
 	err = validated_objects(args, &objs, false);
 	if (err != NULL) {
