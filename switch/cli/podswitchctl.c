@@ -37,7 +37,7 @@ usage(FILE *out)
 		"  delete -f FILE|-                 delete the objects a manifest names\n"
 		"  get KIND [NAME] [-n NS|-A] [-o json]\n"
 		"                                   KIND: pods, namespaces, services, endpointslices,\n"
-		"                                   networkpolicies, ports, attachments\n"
+		"                                   networkpolicies, nodes, ports, attachments\n"
 		"  explain FROM TO [PROTO/]PORT [-n NS] [-o json]\n"
 		"                                   would NetworkPolicy allow a new connection, and why;\n"
 		"                                   FROM, TO: [NAMESPACE/]POD or an address, TO may be\n"
@@ -196,6 +196,46 @@ table_conntrack(json_t *items)
 			snprintf(pol, sizeof(pol), "in:%s out:%s", str(o, "ingress_policy"), str(o, "egress_policy"));
 		printf("%-5s %-12s %-28s %-28s %-28s %-6s %s\n", str(o, "protocol"), str(o, "state"), c, s, b,
 		       idle, pol[0] ? pol : "-");
+	}
+}
+
+/* "a,b" of a Node's list field (podCIDRs) or of its addresses of one type; "-" when empty. */
+static void
+node_list(json_t *list, const char *type, char *buf, size_t len)
+{
+	json_t *x;
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(list, i, x) {
+		const char *s = type != NULL ? (strcmp(str(x, "type"), type) == 0 ? str(x, "address") : NULL)
+					     : json_string_value(x);
+		int n;
+
+		if (s == NULL)
+			continue;
+		n = snprintf(buf + off, len - off, "%s%s", off ? "," : "", s);
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
+	if (buf[0] == '\0')
+		snprintf(buf, len, "-");
+}
+
+static void
+table_nodes(json_t *items)
+{
+	json_t *o;
+	size_t i;
+	char cidrs[128], ips[128];
+
+	printf("%-30s %-36s %s\n", "NAME", "POD-CIDRS", "INTERNAL-IP");
+	json_array_foreach(items, i, o) {
+		node_list(json_object_get(json_object_get(o, "spec"), "podCIDRs"), NULL, cidrs, sizeof(cidrs));
+		node_list(json_object_get(json_object_get(o, "status"), "addresses"), "InternalIP", ips,
+			  sizeof(ips));
+		printf("%-30s %-36s %s\n", str(json_object_get(o, "metadata"), "name"), cidrs, ips);
 	}
 }
 
@@ -382,7 +422,7 @@ cmd_get(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return die("get: which kind? (pods, namespaces, services, endpointslices, "
-			   "networkpolicies, ports, attachments)");
+			   "networkpolicies, nodes, ports, attachments)");
 	kind = argv[optind++];
 	if (optind < argc)
 		name = argv[optind++];
@@ -397,7 +437,8 @@ cmd_get(int argc, char **argv)
 			json_object_set_new(args, "address", json_string(name));
 		name = NULL;
 	} else if (!all && strcmp(kind, "ports") && strcmp(kind, "attachments") &&
-		   strcmp(kind, "namespaces") && strcmp(kind, "ns") && strcmp(kind, "namespace")) {
+		   strcmp(kind, "namespaces") && strcmp(kind, "ns") && strcmp(kind, "namespace") &&
+		   strcmp(kind, "nodes") && strcmp(kind, "node") && strcmp(kind, "no")) {
 		json_object_set_new(args, "namespace", json_string(ns));
 	}
 	if (name != NULL)
@@ -418,6 +459,8 @@ cmd_get(int argc, char **argv)
 		table_conntrack(items);
 	} else if (strcmp(json_string_value(json_object_get(res, "kind")) ?: "", "NetworkPolicy") == 0) {
 		table_netpol(items);
+	} else if (strcmp(json_string_value(json_object_get(res, "kind")) ?: "", "Node") == 0) {
+		table_nodes(items);
 	} else if (json_is_string(json_object_get(res, "kind")) &&
 		   strcmp(json_string_value(json_object_get(res, "kind")), "Pod") == 0) {
 		table_pods(items);

@@ -446,6 +446,7 @@ static const struct alias aliases[] = {
 	{ "endpointslices", "EndpointSlice" }, { "endpointslice", "EndpointSlice" },
 	{ "networkpolicies", "NetworkPolicy" }, { "networkpolicy", "NetworkPolicy" },
 	{ "netpol", "NetworkPolicy" },
+	{ "nodes", "Node" }, { "node", "Node" }, { "no", "Node" },
 };
 
 /* The Pod objects joined with the attachments (by namespace and name). */
@@ -514,8 +515,11 @@ k8s_get(struct psw_state *st, const char *kind_arg, json_t *args)
 	if (kind == NULL) {
 		json_decref(items);
 		return psw_api_error(PSW_API_E_INVALID, "unknown kind '%s' (ports, pods, attachments, "
-				     "namespaces, services, endpointslices, networkpolicies)", kind_arg);
+				     "namespaces, services, endpointslices, networkpolicies, nodes)",
+				     kind_arg);
 	}
+	if (strcmp(kind, "Namespace") == 0 || strcmp(kind, "Node") == 0)
+		ns = NULL;                       /* cluster-scoped: a namespace given is no filter */
 	if (strcmp(kind, "Pod") == 0 && !json_is_true(json_object_get(args, "objects"))) {
 		add_pod_rows(st, items, ns, name);
 	} else if (strcmp(kind, "NetworkPolicy") == 0) {

@@ -77,6 +77,16 @@ touch_policy(struct psw_change *ch, json_t *obj)
 	ch->policy = true;
 }
 
+/* A Node: the routes to other nodes' pod CIDRs are rebuilt from the Nodes. */
+static void
+touch_routes(struct psw_change *ch, json_t *obj)
+{
+	if (strcmp(json_string_value(json_object_get(obj, "kind")) ?: "", "Node") != 0)
+		return;
+	ch->forward = true;
+	ch->rebuild_routes = true;
+}
+
 void
 psw_change_touch(struct psw_change *ch, json_t *old, json_t *now)
 {
@@ -90,8 +100,12 @@ psw_change_touch(struct psw_change *ch, json_t *old, json_t *now)
 		touch_services(ch, now);
 	if (old != NULL && now != NULL && json_equal(old, now))
 		return;
-	if (old != NULL)
+	if (old != NULL) {
 		touch_policy(ch, old);
-	if (now != NULL)
+		touch_routes(ch, old);
+	}
+	if (now != NULL) {
 		touch_policy(ch, now);
+		touch_routes(ch, now);
+	}
 }

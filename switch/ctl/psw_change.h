@@ -50,7 +50,9 @@ void psw_change_fini(struct psw_change *ch);
  * A Kubernetes object goes from old to now (either may be NULL): add what
  * it touches to the change. Services: its own, an EndpointSlice's, every
  * Service of a Pod's namespace. NetworkPolicy (only when the object really
- * changed): the policy, the Pod, or every pod for a Namespace.
+ * changed): the policy, the Pod, or every pod for a Namespace. A Node that
+ * really changed: the forwarding snapshot with its routes rebuilt
+ * (forward, rebuild_routes), nothing else.
  */
 void psw_change_touch(struct psw_change *ch, json_t *old, json_t *now);
 

@@ -91,6 +91,78 @@ psw_k8s_objects(const struct psw_state *st)
 	return st->k8s.objects;
 }
 
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct psw_k8s_node *)a)->name, ((const struct psw_k8s_node *)b)->name);
+}
+
+/* One stored Node (validated: its CIDRs and InternalIPs parse) into n. */
+static void
+node_of(json_t *obj, struct psw_k8s_node *n)
+{
+	json_t *c, *a;
+	size_t i;
+
+	memset(n, 0, sizeof(*n));
+	n->name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	json_array_foreach(json_object_get(json_object_get(obj, "spec"), "podCIDRs"), i, c)
+		if (n->nb_cidrs < 2 && psw_parse_prefix(json_string_value(c), &n->cidrs[n->nb_cidrs]) == 0)
+			n->nb_cidrs++;
+	json_array_foreach(json_object_get(json_object_get(obj, "status"), "addresses"), i, a) {
+		uint8_t fam, addr[16];
+		unsigned k;
+		bool seen = false;
+
+		if (n->nb_internal == 2 ||
+		    strcmp(json_string_value(json_object_get(a, "type")) ?: "", "InternalIP") != 0 ||
+		    psw_parse_ip(json_string_value(json_object_get(a, "address")), &fam, addr) < 0)
+			continue;
+		for (k = 0; k < n->nb_internal; k++)
+			seen |= n->internal_family[k] == fam;
+		if (seen)
+			continue;                /* the first of each family */
+		n->internal_family[n->nb_internal] = fam;
+		memcpy(n->internal[n->nb_internal], addr, 16);
+		n->nb_internal++;
+	}
+}
+
+unsigned
+psw_k8s_nodes(const struct psw_state *st, struct psw_k8s_node *out, unsigned max)
+{
+	unsigned nb = 0, filled = 0;
+	const char *key;
+	json_t *o;
+
+	json_object_foreach(st->k8s.objects, key, o) {
+		struct psw_k8s_node n;
+		unsigned at;
+
+		if (strncmp(key, "Node/", 5) != 0)
+			continue;
+		nb++;
+		if (out == NULL || max == 0)
+			continue;
+		node_of(o, &n);
+		if (filled < max) {
+			out[filled++] = n;
+			if (filled == max)
+				qsort(out, filled, sizeof(*out), by_name);
+			continue;
+		}
+		/* out is full (and sorted): keep the first max by name, whatever the hash order */
+		if (strcmp(n.name, out[max - 1].name) >= 0)
+			continue;
+		for (at = max - 1; at > 0 && strcmp(n.name, out[at - 1].name) < 0; at--)
+			out[at] = out[at - 1];
+		out[at] = n;
+	}
+	if (filled > 0 && filled < max)
+		qsort(out, filled, sizeof(*out), by_name);
+	return nb;
+}
+
 void
 psw_k8s_clear(struct psw_state *st)
 {
@@ -407,11 +479,13 @@ psw_k8s_apply(struct psw_state *st, json_t *args, struct psw_change *ch)
 }
 
 /* The kinds a replace may name: those the store keeps. */
+#define REPLACEABLE_KINDS "Namespace, Pod, Service, EndpointSlice, NetworkPolicy, Node"
+
 static bool
 replaceable_kind(const char *kind)
 {
 	static const char *const kinds[] = { "Namespace", "Pod", "Service", "EndpointSlice",
-					     "NetworkPolicy" };
+					     "NetworkPolicy", "Node" };
 	size_t i;
 
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -430,11 +504,11 @@ psw_k8s_replace(struct psw_state *st, json_t *args, struct psw_change *ch)
 
 	if (!json_is_array(kinds) || json_array_size(kinds) == 0)
 		return psw_api_error(PSW_API_E_INVALID, "argument 'kinds' must be a non-empty list of "
-				     "kinds (Namespace, Pod, Service, EndpointSlice, NetworkPolicy)");
+				     "kinds (" REPLACEABLE_KINDS ")");
 	json_array_foreach(kinds, i, k)
 		if (!json_is_string(k) || !replaceable_kind(json_string_value(k)))
-			return psw_api_error(PSW_API_E_INVALID, "kinds[%zu]: '%s' is not one of Namespace, "
-					     "Pod, Service, EndpointSlice, NetworkPolicy", i,
+			return psw_api_error(PSW_API_E_INVALID, "kinds[%zu]: '%s' is not one of "
+					     REPLACEABLE_KINDS, i,
 					     json_is_string(k) ? json_string_value(k) : "(not a string)");
 	err = validated_objects(args, &objs, false);
 	if (err != NULL) {

@@ -1,6 +1,6 @@
 /*
  * Validation and defaulting of Kubernetes objects, following the upstream
- * API types and their defaults (core/v1 Namespace, Pod, Service;
+ * API types and their defaults (core/v1 Namespace, Pod, Service, Node;
  * discovery/v1 EndpointSlice; networking/v1 NetworkPolicy). Only the fields
  * podswitch uses are checked in depth; others are kept as they are. Pure:
  * jansson only, no DPDK, so the unit tests need no EAL.
@@ -597,6 +597,164 @@ validate_networkpolicy(struct vctx *v, json_t *obj, json_t *meta, const char *na
 	return 0;
 }
 
+/* A CIDR with its host bits zero; the parsed prefix in out. */
+static int
+check_cidr(struct vctx *v, json_t *x, const char *path, struct psw_prefix *out)
+{
+	if (!json_is_string(x) || psw_parse_prefix(json_string_value(x), out) < 0)
+		return fail(v, path, "'%s' is not a CIDR with its host bits zero (e.g. 10.244.1.0/24)",
+			    json_is_string(x) ? json_string_value(x) : "(not a string)");
+	return 0;
+}
+
+/*
+ * spec.podCIDR and spec.podCIDRs: at most two, one per family. The API
+ * server defaults podCIDRs to [podCIDR] (and podCIDR to podCIDRs[0]); a
+ * podCIDR that is not podCIDRs[0] is refused here rather than dropped.
+ */
+static int
+check_pod_cidrs(struct vctx *v, json_t *spec)
+{
+	json_t *one = json_object_get(spec, "podCIDR"), *list = json_object_get(spec, "podCIDRs"), *c;
+	struct psw_prefix p[2];
+	char path[64];
+	size_t i;
+
+	if (json_is_string(one) && json_string_length(one) == 0)
+		one = NULL;                      /* "" is the API's unset */
+	if (one != NULL && !json_is_null(one) && check_cidr(v, one, "spec.podCIDR", &p[0]) < 0)
+		return -1;
+	if (list == NULL || json_is_null(list) || (json_is_array(list) && json_array_size(list) == 0)) {
+		json_object_del(spec, "podCIDRs");
+		if (one == NULL || json_is_null(one)) {
+			json_object_del(spec, "podCIDR");
+			return 0;
+		}
+		json_object_set_new(spec, "podCIDRs", json_pack("[O]", one));   /* defaulting */
+		return 0;
+	}
+	if (!json_is_array(list))
+		return fail(v, "spec.podCIDRs", "must be a list of CIDRs");
+	if (json_array_size(list) > 2)
+		return fail(v, "spec.podCIDRs", "has %zu entries; at most two, one per IP family",
+			    json_array_size(list));
+	json_array_foreach(list, i, c) {
+		snprintf(path, sizeof(path), "spec.podCIDRs[%zu]", i);
+		if (check_cidr(v, c, path, &p[i]) < 0)
+			return -1;
+	}
+	if (json_array_size(list) == 2 && p[0].family == p[1].family)
+		return fail(v, "spec.podCIDRs", "both entries are IPv%u: at most one CIDR per IP family",
+			    p[0].family);
+	if (one != NULL && !json_is_null(one) &&
+	    strcmp(json_string_value(one), json_string_value(json_array_get(list, 0))) != 0)
+		return fail(v, "spec.podCIDR", "'%s' must be podCIDRs[0] ('%s') when both are given",
+			    json_string_value(one), json_string_value(json_array_get(list, 0)));
+	json_object_set(spec, "podCIDR", json_array_get(list, 0));     /* defaulting */
+	return 0;
+}
+
+/* status.addresses: [{type, address}], addresses of the IP types valid IPs. */
+static int
+check_node_addresses(struct vctx *v, json_t *addrs)
+{
+	static const char *const types[] = { "InternalIP", "ExternalIP", "Hostname", "InternalDNS",
+					     "ExternalDNS", NULL };
+	json_t *a;
+	char path[64];
+	size_t i;
+
+	if (addrs == NULL || json_is_null(addrs))
+		return 0;
+	if (!json_is_array(addrs))
+		return fail(v, "status.addresses", "must be a list of {type, address}");
+	if (json_array_size(addrs) > PSW_K8S_MAX_NODE_ADDRESSES)
+		return fail(v, "status.addresses", "has %zu entries; podswitch accepts at most %d",
+			    json_array_size(addrs), PSW_K8S_MAX_NODE_ADDRESSES);
+	json_array_foreach(addrs, i, a) {
+		const char *type = json_string_value(json_object_get(a, "type"));
+		const char *addr = json_string_value(json_object_get(a, "address"));
+		unsigned k;
+		uint8_t fam, buf[16];
+
+		snprintf(path, sizeof(path), "status.addresses[%zu]", i);
+		if (!json_is_object(a))
+			return fail(v, path, "must be an object {type, address}");
+		for (k = 0; type != NULL && types[k] != NULL && strcmp(type, types[k]) != 0; k++)
+			;
+		strcat(path, ".type");
+		if (type == NULL || types[k] == NULL)
+			return fail(v, path, "must be one of InternalIP, ExternalIP, Hostname, InternalDNS, "
+				    "ExternalDNS");
+		snprintf(path, sizeof(path), "status.addresses[%zu].address", i);
+		if (addr == NULL || addr[0] == '\0')
+			return fail(v, path, "is required (a string)");
+		if ((strcmp(type, "InternalIP") == 0 || strcmp(type, "ExternalIP") == 0) &&
+		    psw_parse_ip(addr, &fam, buf) < 0)
+			return fail(v, path, "'%s' is not an IPv4 or IPv6 address (type %s)", addr, type);
+	}
+	return 0;
+}
+
+/*
+ * A Node keeps only what the switch reads: metadata.name and labels,
+ * spec.podCIDR(s), status.addresses (a Node of `kubectl get -o yaml` is
+ * mostly images and conditions that change with every heartbeat).
+ */
+static int
+validate_node(struct vctx *v, json_t *obj, json_t *meta, const char *name)
+{
+	static const char *const top[] = { "apiVersion", "kind", "metadata", "spec", "status" };
+	json_t *spec = json_object_get(obj, "spec"), *status = json_object_get(obj, "status");
+	json_t *kept, *x;
+	const char *k;
+	void *tmp;
+
+	if (!dns_subdomain(name))
+		return fail(v, "metadata.name", "must be a DNS subdomain (253 lower-case alphanumerics, "
+			    "'-' or '.')");
+	if (spec != NULL && !json_is_null(spec) && !json_is_object(spec))
+		return fail(v, "spec", "must be an object");
+	if (status != NULL && !json_is_null(status) && !json_is_object(status))
+		return fail(v, "status", "must be an object");
+	if (json_is_object(spec) && check_pod_cidrs(v, spec) < 0)
+		return -1;
+	if (check_node_addresses(v, json_object_get(status, "addresses")) < 0)
+		return -1;
+	/* trim: metadata.name and labels, spec.podCIDR(s), status.addresses */
+	json_object_foreach_safe(obj, tmp, k, x) {
+		unsigned i;
+
+		for (i = 0; i < sizeof(top) / sizeof(top[0]) && strcmp(k, top[i]) != 0; i++)
+			;
+		if (i == sizeof(top) / sizeof(top[0]))
+			json_object_del(obj, k);
+	}
+	json_object_foreach_safe(meta, tmp, k, x)
+		if (strcmp(k, "name") != 0 && strcmp(k, "labels") != 0)
+			json_object_del(meta, k);
+	kept = json_object();
+	if (json_is_object(spec)) {
+		if ((x = json_object_get(spec, "podCIDR")) != NULL)
+			json_object_set(kept, "podCIDR", x);
+		if ((x = json_object_get(spec, "podCIDRs")) != NULL)
+			json_object_set(kept, "podCIDRs", x);
+	}
+	json_object_set_new(obj, "spec", kept);
+	kept = json_object();
+	if (json_is_array(x = json_object_get(status, "addresses")) && json_array_size(x) > 0) {
+		json_t *list = json_array(), *a;
+		size_t i;
+
+		json_array_foreach(x, i, a)
+			json_array_append_new(list, json_pack("{s:O, s:O}", "type", json_object_get(a, "type"),
+							      "address", json_object_get(a, "address")));
+		json_object_set_new(kept, "addresses", list);
+	}
+	json_object_set_new(obj, "status", kept);
+	return 0;
+}
+
 struct kind {
 	const char *api_version;
 	const char *kind;
@@ -610,6 +768,7 @@ static const struct kind kinds[] = {
 	{ "v1", "Service", true, validate_service },
 	{ "discovery.k8s.io/v1", "EndpointSlice", true, validate_endpointslice },
 	{ "networking.k8s.io/v1", "NetworkPolicy", true, validate_networkpolicy },
+	{ "v1", "Node", false, validate_node },
 };
 
 char *
@@ -637,7 +796,7 @@ psw_k8s_validate(json_t *obj)
 			break;
 	if (i == sizeof(kinds) / sizeof(kinds[0])) {
 		fail(&v, "kind", "'%s' is not supported (Namespace, Pod, Service, EndpointSlice, "
-		     "NetworkPolicy)", kind);
+		     "NetworkPolicy, Node)", kind);
 		return v.err;
 	}
 	if (api == NULL || strcmp(api, kinds[i].api_version) != 0) {

@@ -19,8 +19,14 @@
 #define PSW_K8S_MAX_EXPRESSIONS 256       /**< matchExpressions of a selector */
 #define PSW_K8S_MAX_VALUES 1024           /**< values of one expression */
 
+/** Cap on a Node's status.addresses (the API server has none; real nodes list a few). */
+#define PSW_K8S_MAX_NODE_ADDRESSES 256
+
 /**
- * Validate and default one object in place.
+ * Validate and default one object in place. A Node is also trimmed to what
+ * the switch reads (metadata.name and labels, spec.podCIDR and podCIDRs,
+ * status.addresses); its namespace, like a Namespace's, is cleared, as the
+ * API server clears it for cluster-scoped kinds.
  * @return NULL when valid, else a message naming the object and the field
  *         path ("Service default/web: spec.ports[0].port: ...") (caller frees).
  */

@@ -194,6 +194,14 @@ test_k8s_invalid(void)
 	refused("apiVersion: v1\nkind: Deployment\nmetadata: {name: x}\n", "'Deployment' is not supported");
 	refused("apiVersion: v2\nkind: Pod\nmetadata: {name: x}\n", "apiVersion: must be v1");
 	refused("apiVersion: v1\nkind: Pod\nmetadata: {}\n", "metadata.name: is required");
+	refused("apiVersion: v1\nkind: Node\nmetadata: {name: '-n'}\n", "Node -n: metadata.name: must be a DNS subdomain");
+	refused("apiVersion: v1\nkind: Node\nmetadata: {name: n}\nspec: {podCIDRs: [10.0.0.0/8, 'fd00::/64'], podCIDR: 'fd00::/64'}\n",
+		"Node n: spec.podCIDR: 'fd00::/64' must be podCIDRs[0] ('10.0.0.0/8') when both are given");
+	refused("apiVersion: v1\nkind: Node\nmetadata: {name: n}\nspec: {podCIDRs: ['fd00::/64', 'fd01::/64']}\n",
+		"Node n: spec.podCIDRs: both entries are IPv6");
+	refused("apiVersion: v1\nkind: Node\nmetadata: {name: n}\nstatus: {addresses: [{type: ExternalIP, address: 'fd00::1::2'}]}\n",
+		"Node n: status.addresses[0].address: 'fd00::1::2' is not an IPv4 or IPv6 address");
+	refused("apiVersion: v1\nkind: Node\nmetadata: {name: n}\nspec: [1]\n", "Node n: spec: must be an object");
 	refused("apiVersion: v1\nkind: Pod\nmetadata: {name: Bad_Name}\n", "Pod default/Bad_Name: metadata.name");
 	refused("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: NS}\n", "metadata.namespace");
 	refused("apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {'-x': y}}\n", "not a valid label key");
@@ -345,6 +353,21 @@ test_k8s_defaulting(void)
 	/* an empty egress list is not "egress rules" */
 	o = accepted("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: n}\nspec: {podSelector: {}, egress: []}\n");
 	CU_ASSERT_EQUAL(json_array_size(json_object_get(json_object_get(o, "spec"), "policyTypes")), 1);
+	json_decref(o);
+	/* Node: podCIDRs = [podCIDR], podCIDR = podCIDRs[0] ("" is unset), namespace cleared */
+	o = accepted("apiVersion: v1\nkind: Node\nmetadata: {name: n1.example, namespace: default}\nspec: {podCIDR: 10.244.1.0/24}\n");
+	spec = json_object_get(o, "spec");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_object_get(spec, "podCIDRs"), 0)),
+			       "10.244.1.0/24");
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(spec, "podCIDRs")), 1);
+	CU_ASSERT_PTR_NULL(json_object_get(json_object_get(o, "metadata"), "namespace"));
+	json_decref(o);
+	o = accepted("apiVersion: v1\nkind: Node\nmetadata: {name: n2}\nspec: {podCIDR: '', podCIDRs: ['fd00:1::/64', 10.244.2.0/24]}\n");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(o, "spec"), "podCIDR")),
+			       "fd00:1::/64");
+	json_decref(o);
+	o = accepted("apiVersion: v1\nkind: Node\nmetadata: {name: n3}\nspec: {podCIDRs: []}\n");
+	CU_ASSERT_EQUAL(json_object_size(json_object_get(o, "spec")), 0);
 	json_decref(o);
 	/* given policyTypes are kept */
 	o = accepted("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: n}\nspec: {podSelector: {}, policyTypes: [Egress]}\n");
