@@ -17,6 +17,7 @@
 #include "psw_ctl.h"
 #include "psw_forward_ctl.h"
 #include "psw_fwd.h"
+#include "psw_k8s.h"
 #include "psw_neigh.h"
 #include "psw_port.h"
 
@@ -81,6 +82,9 @@ fill_node(struct psw_tables *t, const struct psw_config *cfg)
 	memcpy(t->node.addrs4, cfg->node.addresses, sizeof(t->node.addrs4));
 	t->node.nb_addrs6 = cfg->node.nb_addresses6;
 	memcpy(t->node.addrs6, cfg->node.addresses6, sizeof(t->node.addrs6));
+	t->node.vxlan = cfg->cluster.encap == PSW_ENCAP_VXLAN && cfg->node.nb_addresses > 0;
+	t->node.vxlan_port = rte_cpu_to_be_16(cfg->cluster.vxlan_port);
+	t->node.vni = cfg->cluster.vni;
 }
 
 static void
@@ -164,16 +168,103 @@ build_pods(struct psw_tables *t, const struct psw_state *st, const struct psw_co
 }
 
 /*
- * The configuration's routes: to a MAC on a port, or through an address
- * (via) whose MAC the neighbour table finds. Neighbours no route asks for
- * any more leave the table.
+ * The next hop toward IPv4 address addr: a configured route through an
+ * address (via) that covers it, the longest, or else addr itself on the
+ * uplinks. 0, or -1 when there is none (its port gone, the table full).
+ */
+static int
+next_hop_toward(struct psw_state *st, const struct psw_config *cfg, const bool *removed,
+		const uint8_t *addr, struct psw_nh *nh)
+{
+	const struct psw_route_conf *best = NULL;
+	uint16_t port = PSW_PORT_NONE;
+	uint32_t via;
+	unsigned i;
+
+	for (i = 0; i < cfg->nb_routes; i++) {
+		const struct psw_route_conf *r = &cfg->routes[i];
+
+		if (r->via_family == 4 && psw_prefix_contains(&r->prefix, addr) &&
+		    (best == NULL || r->prefix.len > best->prefix.len))
+			best = r;
+	}
+	memcpy(&via, best != NULL ? best->via : addr, 4);
+	if (best != NULL && best->port[0] && (port = live_port(best->port, removed)) == PSW_PORT_NONE)
+		return -1;
+	return st->neigh != NULL && psw_neigh_nh(st->neigh, via, port, nh) == 0 ? 0 : -1;
+}
+
+static bool
+routed_by_config(const struct psw_config *cfg, const struct psw_prefix *p)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->nb_routes; i++)
+		if (cfg->routes[i].prefix.family == p->family && cfg->routes[i].prefix.len == p->len &&
+		    memcmp(cfg->routes[i].prefix.addr, p->addr, 16) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Other nodes' pods (v1 Node objects): each IPv4 pod CIDR of a node that is
+ * not this one, to its InternalIP, natively or in VXLAN. Not routed: this
+ * node's own CIDR or one overlapping it, a CIDR a configured route already
+ * has, a node without an IPv4 InternalIP, IPv6 CIDRs (no neighbour
+ * discovery yet). Returns the number of specs written.
+ */
+static unsigned
+node_routes(struct psw_state *st, const struct psw_config *cfg, const bool *removed,
+	    struct psw_route_spec *specs, unsigned room)
+{
+	unsigned nb = psw_k8s_nodes(st, NULL, 0), n = 0, i, c, a;
+	struct psw_k8s_node *nodes;
+
+	if (nb == 0 || (nodes = calloc(nb, sizeof(*nodes))) == NULL)
+		return 0;
+	nb = RTE_MIN(nb, psw_k8s_nodes(st, nodes, nb));
+	for (i = 0; i < nb; i++) {
+		const struct psw_k8s_node *nd = &nodes[i];
+		const uint8_t *internal = NULL;
+
+		if (strcmp(nd->name, cfg->node.name) == 0)
+			continue;
+		for (a = 0; a < nd->nb_internal; a++)
+			if (nd->internal_family[a] == 4)
+				internal = nd->internal[a];
+		if (internal == NULL || psw_config_node_addr(cfg, 4, internal))
+			continue;
+		for (c = 0; c < nd->nb_cidrs && n < room; c++) {
+			const struct psw_prefix *p = &nd->cidrs[c];
+			struct psw_nh nh;
+
+			if (p->family != 4 || psw_prefix_overlap(p, &cfg->node.pod_cidr) ||
+			    routed_by_config(cfg, p) ||
+			    next_hop_toward(st, cfg, removed, internal, &nh) < 0)
+				continue;
+			if (cfg->cluster.encap == PSW_ENCAP_VXLAN) {
+				nh.flags |= PSW_NH_F_VXLAN;
+				memcpy(&nh.tunnel_dst, internal, 4);
+			}
+			specs[n].prefix = *p;
+			specs[n++].nh = nh;
+		}
+	}
+	free(nodes);
+	return n;
+}
+
+/*
+ * The routes: the configuration's (to a MAC on a port, or through an
+ * address whose MAC the neighbour table finds), then other nodes' pod
+ * CIDRs. Neighbours no route asks for any more leave the table.
  */
 static struct psw_route_table *
 build_routes(struct psw_state *st, const struct psw_config *cfg, const bool *removed)
 {
-	struct psw_route_spec *specs = calloc(cfg->nb_routes ? cfg->nb_routes : 1, sizeof(*specs));
+	unsigned room = cfg->nb_routes + 2 * psw_k8s_nodes(st, NULL, 0) + 1, i, n = 0;
+	struct psw_route_spec *specs = calloc(room, sizeof(*specs));
 	struct psw_route_table *rt;
-	unsigned i, n = 0;
 
 	if (specs == NULL) {
 		rte_errno = ENOMEM;
@@ -198,6 +289,7 @@ build_routes(struct psw_state *st, const struct psw_config *cfg, const bool *rem
 		}
 		n++;
 	}
+	n += node_routes(st, cfg, removed, specs + n, room - n);
 	if (st->neigh != NULL)
 		psw_neigh_sweep(st->neigh);
 	rt = psw_route_table_build(specs, n, (int)rte_socket_id());

@@ -67,7 +67,10 @@
 	_(POLICY_EGRESS,   "policy_egress",   "NetworkPolicy: no egress rule of the source pod allows it") \
 	_(PUNT_LIMIT,      "punt_limit",      "an answer of the switch's own (ARP, ND, echo, ICMP error, RST) over its port's rate") \
 	_(UNHANDLED,       "unhandled",       "no stage took the packet (a bug)") \
-	_(PUNT_FULL,       "punt_full",       "the control thread's queue was full (a packet waiting for its next hop's MAC, an ARP to learn from)")
+	_(PUNT_FULL,       "punt_full",       "the control thread's queue was full (a packet waiting for its next hop's MAC, an ARP to learn from)") \
+	_(VXLAN_BAD,       "vxlan_bad",       "VXLAN to the node: truncated, another VNI, or not carrying IPv4") \
+	_(VXLAN_SPOOF,     "vxlan_spoof",     "VXLAN whose inner source is not a pod of the node that sent it") \
+	_(VXLAN_NO_ROOM,   "vxlan_no_room",   "no headroom (or several segments) to encapsulate in VXLAN")
 
 enum psw_drop_reason {
 	PSW_DROP_NONE = 0,

@@ -37,7 +37,9 @@
 	_(CT_STALE,         "ct_stale",         "lookups that found a connection or affinity record idle past its timeout: treated as gone") \
 	_(SVC_DNAT,         "svc_dnat",         "new connections to a Service load-balanced") \
 	_(SVC_REJECT,       "svc_reject",       "Service without endpoints: RST / unreachable sent") \
-	_(SVC_HAIRPIN,      "svc_hairpin",      "pod reached itself through its Service (masqueraded)")
+	_(SVC_HAIRPIN,      "svc_hairpin",      "pod reached itself through its Service (masqueraded)") \
+	_(VXLAN_ENCAP,      "vxlan_encap",      "packets sent to another node in VXLAN") \
+	_(VXLAN_DECAP,      "vxlan_decap",      "packets from another node taken out of VXLAN")
 
 enum psw_event {
 #define _(sym, name, help) PSW_EV_##sym,

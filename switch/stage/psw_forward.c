@@ -14,6 +14,7 @@
 #include "psw_answer.h"
 #include "psw_csum.h"
 #include "psw_forward.h"
+#include "psw_tunnel.h"
 
 /* Routed frames leave untagged: drop the VLAN tags, keep the Ethernet header. */
 static inline struct rte_ether_hdr *
@@ -84,6 +85,16 @@ forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 		psw_count_event(sc, PSW_EV_FORWARDED6);
 	}
 	eth = strip_vlans(pkt, m);
+	if (nh->flags & PSW_NH_F_VXLAN) {
+		rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
+		memset(&eth->dst_addr, 0, sizeof(eth->dst_addr));   /* the receiver sets its own */
+		eth = psw_vxlan_encap(t, pkt, m, nh);
+		if (eth == NULL) {
+			psw_set_drop(m, PSW_DROP_VXLAN_NO_ROOM);
+			return;
+		}
+		psw_count_event(sc, PSW_EV_VXLAN_ENCAP);
+	}
 	if (unlikely(nh->flags & PSW_NH_F_RESOLVE)) {
 		/* the control thread holds it, asks, and sends it with the MAC */
 		m->out_port = nh->port;

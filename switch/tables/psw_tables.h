@@ -39,6 +39,7 @@
 
 /* psw_nh.flags */
 #define PSW_NH_F_RESOLVE 0x0001  /**< MAC not known yet: the packet goes to the control thread */
+#define PSW_NH_F_VXLAN   0x0002  /**< encapsulate to tunnel_dst first; mac, port: the outer next hop */
 
 /**
  * Where a packet goes: output port and destination MAC (the source is the
@@ -53,6 +54,7 @@ struct psw_nh {
 	uint16_t flags;
 	uint16_t pad;
 	uint32_t neigh;          /**< neighbour cookie (psw_neigh.h); 0: none */
+	uint32_t tunnel_dst;     /**< PSW_NH_F_VXLAN: the other node's address, network order */
 };
 
 /** A local pod: its port, MAC and addresses (network order). */
@@ -222,6 +224,9 @@ struct psw_node_info {
 	uint32_t addrs4[4];              /**< the node's uplink addresses, network order */
 	uint32_t nb_addrs6;
 	uint8_t addrs6[4][16];
+	uint8_t vxlan;                   /**< cluster.encapsulation vxlan: decapsulate on uplinks */
+	uint16_t vxlan_port;             /**< UDP port, network order */
+	uint32_t vni;                    /**< host order */
 };
 
 struct psw_tables {

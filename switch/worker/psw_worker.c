@@ -18,6 +18,7 @@
 #include "psw_policy.h"
 #include "psw_port.h"
 #include "psw_service.h"
+#include "psw_tunnel.h"
 #include "psw_worker.h"
 
 #define IDLE_POLLS_BEFORE_SLEEP 256
@@ -31,6 +32,7 @@ psw_worker_process(struct psw_lcore *lc, const struct psw_tables *t, struct psw_
 	struct psw_stage_ctx *sc = &lc->sc;
 
 	psw_parse_run(sc, t, b);
+	psw_tunnel_run(sc, t, b);
 	psw_guard_run(sc, t, b);
 	psw_conntrack_run(sc, t, b);
 	psw_service_run(sc, t, b);

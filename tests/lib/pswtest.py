@@ -328,7 +328,7 @@ def kernel_pod(scope, ifname, mac, ip4, ip6=None, gw4="10.244.0.1", gw6="fd00:10
     return ns
 
 
-def veth_pod(scope, host, mac, ip):
+def veth_pod(scope, host, mac, ip, gw="10.244.0.1"):
     """A kernel pod on a veth pair the test owns (it outlives a switch)."""
     ns = Netns(scope)
     run(["ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns.name])
@@ -336,7 +336,7 @@ def veth_pod(scope, host, mac, ip):
     run(["ip", "link", "set", host, "up"])
     ns.ip("link set eth0 address %s up" % mac)
     ns.ip("addr add %s/24 dev eth0" % ip)
-    ns.ip("route add default via 10.244.0.1")
+    ns.ip("route add default via %s" % gw)
     ns.sh("ethtool -K eth0 tx off >/dev/null")
     ns.sh("sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1")   # no router solicitations
     return ns

@@ -130,5 +130,121 @@ def first_packet_held_until_resolved(scope):
     check(c["drop_failed"] + c["drop_hold"] >= before + 1, "failed drops not counted: %s" % c)
 
 
+class TwoNodes:
+    """Two switches whose uplinks share a bridge in an underlay namespace:
+    node-a 192.168.88.1 with pods in 10.244.1.0/24, node-b 192.168.88.2
+    with 10.244.2.0/24; one kernel pod on each (.5); both switches told
+    about both Nodes."""
+
+    def __init__(self, scope, encap):
+        self.scope = scope
+        self.under = Netns(scope)
+        self.under.ip("link add br0 type bridge")
+        self.under.ip("link set br0 up")
+        self.sw, self.pods, self.up = {}, {}, {}
+        for name, n in (("a", 1), ("b", 2)):
+            up = "u%s%s" % (name, uid())
+            run(["ip", "link", "add", up, "type", "veth", "peer", "name", "e" + name, "netns", self.under.name])
+            scope.defer(lambda up=up: run(["ip", "link", "del", up], check_rc=False))
+            run(["ip", "link", "set", up, "up"])
+            self.under.ip("link set e%s master br0 up" % name)
+            host = "p%s%s" % (name, uid())
+            pod = veth_pod(scope, host, "02:00:00:00:0%d:05" % n, "10.244.%d.5" % n, gw="10.244.%d.1" % n)
+            conf = """node = { name = "node-%s"; pod_cidr = "10.244.%d.0/24"; gateway = "10.244.%d.1";
+  pod_cidr6 = ""; addresses = [ "192.168.88.%d" ]; };
+cluster = { pod_cidr = "10.244.0.0/16"; encapsulation = "%s"; };
+ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; },
+          { name = "p"; kind = "af_packet"; ifname = "%s"; } );
+pods = ( { name = "p%s"; port = "p"; mac = "02:00:00:00:0%d:05"; ip = "10.244.%d.5"; } );
+""" % (name, n, n, n, encap, up, host, name, n, n)
+            self.sw[name] = Switch(scope, conf, name="node-" + name + uid()).start()
+            self.pods[name] = pod
+            self.up[name] = up
+        self.nodes = [node_object("node-a", "10.244.1.0/24", "192.168.88.1"),
+                      node_object("node-b", "10.244.2.0/24", "192.168.88.2")]
+        for sw in self.sw.values():
+            sw.ok("apply", {"objects": self.nodes})
+
+
+def node_object(name, cidr, address):
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+            "spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
+            "status": {"addresses": [{"type": "InternalIP", "address": address},
+                                     {"type": "Hostname", "address": name}]}}
+
+
+def peer_seen(server_ns, client_ns, dst, proto="UDP"):
+    """The source address a server in server_ns sees for a client in client_ns."""
+    p = server_ns.popen("exec socat %s-LISTEN:9000,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'"
+                        % ("UDP" if proto == "UDP" else "TCP"))
+    time.sleep(0.3)
+    r = client_ns.sh("echo hi | timeout 5 socat -t 2 - %s:%s:9000" % (proto, dst), check_rc=False)
+    p.kill()
+    return r.stdout.strip()
+
+
+def two_nodes(scope, encap):
+    c = TwoNodes(scope, encap)
+    a, b = c.pods["a"], c.pods["b"]
+    # the first packet crosses: the next hop was resolved when the Node came
+    sent, got = ping(a, "10.244.2.5", count=1, interval=0.2)
+    check(got == 1, "%s: the first ping from node-a's pod to node-b's was lost" % encap)
+    sent, got = ping(b, "10.244.1.5", count=3)
+    check(got == 3, "%s: node-b's pod to node-a's: %d/%d" % (encap, got, sent))
+    # no NAT: each side sees the other pod's own address
+    check(peer_seen(b, a, "10.244.2.5") == "10.244.1.5", "%s: UDP source seen by node-b's pod" % encap)
+    check(peer_seen(a, b, "10.244.1.5", "TCP") == "10.244.2.5", "%s: TCP source seen by node-a's pod" % encap)
+    return c
+
+
+@test
+def pods_across_nodes_native_routing(scope):
+    """Native routing: node-b's pod CIDR is routed to node-b's InternalIP,
+    its MAC found by ARP; a deleted Node takes its route with it."""
+    c = two_nodes(scope, "none")
+    sa = c.sw["a"].stats()
+    check(sa.get("event.vxlan_encap", 0) == 0, "native routing encapsulated")
+    entries, _ = neighbours(c.sw["a"])
+    check(entries.get("192.168.88.2", {}).get("mac") == mac_of(c.up["b"]),
+          "node-a's entry for node-b: %s" % entries)
+    c.sw["a"].ok("delete", {"objects": [c.nodes[1]]})
+    before = c.sw["a"].stats().get("drop.no_route", 0)
+    sent, got = ping(c.pods["a"], "10.244.2.5", count=2)
+    check(got == 0, "node-b's pods still reached after its Node was deleted")
+    check(c.sw["a"].stats().get("drop.no_route", 0) >= before + 2, "no_route not counted")
+    entries, _ = neighbours(c.sw["a"])
+    check("192.168.88.2" not in entries, "node-b's neighbour entry outlived its Node: %s" % entries)
+
+
+@test
+def pods_across_nodes_vxlan(scope):
+    """VXLAN: the same, encapsulated between the node addresses; a VXLAN
+    frame whose inner source is not a pod of its sender, or that comes from
+    an address that is no node, or with another VNI, is dropped and counted."""
+    c = two_nodes(scope, "vxlan")
+    sa, sb = c.sw["a"].stats(), c.sw["b"].stats()
+    check(sa.get("event.vxlan_encap", 0) >= 5 and sb.get("event.vxlan_decap", 0) >= 5,
+          "vxlan counters: a %s, b %s" % (sa.get("event.vxlan_encap"), sb.get("event.vxlan_decap")))
+    b_mac = mac_of(c.up["b"])
+
+    def inject(outer_src, inner_src, vni=1):
+        run(["/usr/bin/python3", "-c",
+             "from scapy.all import *; from scapy.layers.vxlan import VXLAN; "
+             "sendp(Ether(dst='%s', src='02:00:00:00:88:01')/IP(src='%s', dst='192.168.88.2')/"
+             "UDP(sport=50000, dport=4789)/VXLAN(vni=%d, flags=8)/Ether(dst='00:00:00:00:00:00', "
+             "src='02:50:53:57:00:01')/IP(src='%s', dst='10.244.2.5')/ICMP(), iface='%s', verbose=0)"
+             % (b_mac, outer_src, vni, inner_src, c.up["a"])])
+
+    before = c.sw["b"].stats()
+    inject("192.168.88.1", "10.244.9.9")       # a source that is not node-a's pod
+    inject("192.168.88.77", "10.244.1.5")      # from an address that is no node
+    inject("192.168.88.1", "10.244.1.5", vni=2)
+    time.sleep(0.5)
+    after = c.sw["b"].stats()
+    check(after.get("drop.vxlan_spoof", 0) - before.get("drop.vxlan_spoof", 0) == 2,
+          "vxlan_spoof: %s -> %s" % (before.get("drop.vxlan_spoof"), after.get("drop.vxlan_spoof")))
+    check(after.get("drop.vxlan_bad", 0) - before.get("drop.vxlan_bad", 0) == 1, "vxlan_bad not counted")
+
+
 if __name__ == "__main__":
     main()

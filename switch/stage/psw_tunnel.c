@@ -1,0 +1,149 @@
+/* tunnel stage: VXLAN decapsulation on uplinks; the encapsulation forward uses (psw_tunnel.h). */
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+#include <rte_fib.h>
+#include <rte_hash_crc.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_udp.h>
+
+#include "psw_parse.h"
+#include "psw_tunnel.h"
+
+#define VXLAN_HDR_LEN 8
+#define VXLAN_FLAG_VNI 0x08
+#define VXLAN_SPORT_MIN 49152        /* the dynamic range (RFC 7348 section 5) */
+
+struct vxlan_hdr {
+	uint8_t flags;
+	uint8_t reserved[3];
+	rte_be32_t vni;          /**< VNI << 8 */
+} __rte_packed;
+
+static inline bool
+is_vxlan(const struct psw_tables *t, const struct psw_meta *m)
+{
+	return m->verdict == PSW_V_CONTINUE && m->l3 == PSW_L3_IPV4 && m->l4_proto == IPPROTO_UDP &&
+	       (m->flags & (PSW_F_L4 | PSW_F_FRAG)) == PSW_F_L4 &&
+	       m->dport == t->node.vxlan_port &&
+	       t->ports[m->in_port].is_uplink && psw_node_addr(&t->node, 4, (const uint8_t *)&m->dst4);
+}
+
+/* Does inner source src (network order) belong to the node at outer source vtep? */
+static inline bool
+sent_by_its_node(const struct psw_tables *t, uint32_t src, uint32_t vtep)
+{
+	uint32_t ip = rte_be_to_cpu_32(src);
+	uint64_t hop;
+	const struct psw_nh *nh;
+
+	if (t->routes == NULL || t->routes->fib4 == NULL)
+		return false;
+	rte_fib_lookup_bulk(t->routes->fib4, &ip, &hop, 1);
+	if (hop >= t->routes->nb_nhs)
+		return false;
+	nh = &t->routes->nhs[hop];
+	return (nh->flags & PSW_NH_F_VXLAN) && nh->tunnel_dst == vtep;
+}
+
+static void
+decap(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
+{
+	unsigned inner = m->l4_off + sizeof(struct rte_udp_hdr) + VXLAN_HDR_LEN;
+	const struct vxlan_hdr *vx;
+	struct rte_ether_hdr *eth;
+	uint32_t vtep = m->src4;
+
+	if (pkt->nb_segs != 1 || inner + sizeof(*eth) > m->l2_len + m->l3_payload ||
+	    inner + sizeof(*eth) > rte_pktmbuf_data_len(pkt)) {
+		psw_set_drop(m, PSW_DROP_VXLAN_BAD);
+		return;
+	}
+	vx = rte_pktmbuf_mtod_offset(pkt, const struct vxlan_hdr *, m->l4_off + sizeof(struct rte_udp_hdr));
+	if (!(vx->flags & VXLAN_FLAG_VNI) || (rte_be_to_cpu_32(vx->vni) >> 8) != t->node.vni) {
+		psw_set_drop(m, PSW_DROP_VXLAN_BAD);
+		return;
+	}
+	/* the carried frame, and nothing after it (the outer frame's padding) */
+	rte_pktmbuf_trim(pkt, (uint16_t)(rte_pktmbuf_data_len(pkt) - (m->l2_len + m->l3_payload)));
+	rte_pktmbuf_adj(pkt, (uint16_t)inner);
+	eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
+	rte_ether_addr_copy(psw_port_mac(t, m->in_port), &eth->dst_addr);
+	psw_parse_one(pkt, m);
+	if (m->verdict != PSW_V_CONTINUE)
+		return;
+	if (m->l3 != PSW_L3_IPV4 || (m->flags & PSW_F_VLAN)) {
+		psw_set_drop(m, PSW_DROP_VXLAN_BAD);
+		return;
+	}
+	if (!sent_by_its_node(t, m->src4, vtep)) {
+		psw_set_drop(m, PSW_DROP_VXLAN_SPOOF);
+		return;
+	}
+	psw_count_event(sc, PSW_EV_VXLAN_DECAP);
+}
+
+void
+psw_tunnel_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b)
+{
+	unsigned i;
+
+	if (!t->node.vxlan)
+		return;
+	for (i = 0; i < b->nb; i++)
+		if (unlikely(is_vxlan(t, &b->meta[i])))
+			decap(sc, t, b->pkts[i], &b->meta[i]);
+}
+
+/* The inner flow's hash, for the outer UDP source port. */
+static inline uint16_t
+flow_port(const struct psw_meta *m)
+{
+	uint32_t h = rte_hash_crc_4byte(m->src4, m->dst4 ^ 0x56584c4eu);
+
+	h = rte_hash_crc_4byte((uint32_t)m->sport << 16 | m->dport, h ^ m->l4_proto);
+	return (uint16_t)(VXLAN_SPORT_MIN + (h & 0x3fff));
+}
+
+struct rte_ether_hdr *
+psw_vxlan_encap(const struct psw_tables *t, struct rte_mbuf *pkt, const struct psw_meta *m,
+		const struct psw_nh *nh)
+{
+	uint16_t inner_len = (uint16_t)rte_pktmbuf_pkt_len(pkt);
+	struct rte_ether_hdr *eth;
+	struct rte_ipv4_hdr *ip;
+	struct rte_udp_hdr *udp;
+	struct vxlan_hdr *vx;
+
+	if (pkt->nb_segs != 1 || t->node.nb_addrs == 0)
+		return NULL;
+	eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(pkt, PSW_VXLAN_OVERHEAD);
+	if (eth == NULL)
+		return NULL;
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	ip = (struct rte_ipv4_hdr *)(eth + 1);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->type_of_service = 0;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(inner_len + PSW_VXLAN_OVERHEAD - sizeof(*eth)));
+	ip->packet_id = 0;
+	ip->fragment_offset = 0;
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = t->node.addrs4[0];
+	ip->dst_addr = nh->tunnel_dst;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp = (struct rte_udp_hdr *)(ip + 1);
+	udp->src_port = rte_cpu_to_be_16(flow_port(m));
+	udp->dst_port = t->node.vxlan_port;
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(inner_len + sizeof(*udp) + VXLAN_HDR_LEN));
+	udp->dgram_cksum = 0;
+	vx = (struct vxlan_hdr *)(udp + 1);
+	memset(vx, 0, sizeof(*vx));
+	vx->flags = VXLAN_FLAG_VNI;
+	vx->vni = rte_cpu_to_be_32(t->node.vni << 8);
+	return eth;
+}

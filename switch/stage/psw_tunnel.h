@@ -1,0 +1,43 @@
+/*
+ * tunnel: VXLAN (RFC 7348) between nodes, when cluster.encapsulation is
+ * "vxlan". Decapsulation is a stage of its own, right after parse: a frame
+ * on an uplink that is UDP to a node address and the VXLAN port, with the
+ * cluster's VNI, loses its outer headers and is parsed again as the frame
+ * it carried, as if it had come in on the uplink (its destination MAC
+ * becomes the switch's there). The inner packet must be IPv4 and its source
+ * a pod of the node that sent it: its source address routes, through the
+ * VXLAN route of a Node, to the outer source address. Anything else is
+ * dropped (vxlan_bad, vxlan_spoof).
+ *
+ * Encapsulation is the forward stage's, for a next hop with PSW_NH_F_VXLAN:
+ * psw_vxlan_encap() prepends outer Ethernet, IPv4 (from the node's first
+ * address to the other node's), UDP (source port from the inner flow's
+ * hash, for the underlay's ECMP and the receiver's RSS; checksum 0) and
+ * VXLAN headers; the caller fills the outer MACs.
+ *
+ * Reads:  meta (parse), tables: node, ports, routes.
+ * Writes: the frame (outer headers gone), meta (parsed again); DROP.
+ * Called by workers only.
+ */
+#ifndef PSW_TUNNEL_H
+#define PSW_TUNNEL_H
+
+#include "psw_pkt.h"
+#include "psw_stage.h"
+#include "psw_tables.h"
+
+/* Outer Ethernet + IPv4 + UDP + VXLAN. */
+#define PSW_VXLAN_OVERHEAD 50
+
+void psw_tunnel_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b);
+
+/**
+ * Prepend the outer headers for next hop nh (PSW_NH_F_VXLAN) to a routed
+ * frame (one segment, Ethernet header without VLAN tags). The outer
+ * Ethernet addresses are left for the caller.
+ * @return the outer Ethernet header, or NULL (no headroom: drop vxlan_no_room).
+ */
+struct rte_ether_hdr *psw_vxlan_encap(const struct psw_tables *t, struct rte_mbuf *pkt,
+				      const struct psw_meta *m, const struct psw_nh *nh);
+
+#endif /* PSW_TUNNEL_H */
