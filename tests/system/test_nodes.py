@@ -202,6 +202,22 @@ def pods_across_nodes_native_routing(scope):
     """Native routing: node-b's pod CIDR is routed to node-b's InternalIP,
     its MAC found by ARP; a deleted Node takes its route with it."""
     c = two_nodes(scope, "none")
+    # a ClusterIP on node-a whose one endpoint is node-b's pod: DNAT here,
+    # routed there, the reply un-NATed here; the backend sees the client
+    c.sw["a"].ok("apply", {"objects": [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "far", "namespace": "default"},
+         "spec": {"clusterIP": "10.96.0.77", "ports": [{"port": 80, "targetPort": 9000, "protocol": "TCP"}]}},
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": "far-1", "namespace": "default",
+                      "labels": {"kubernetes.io/service-name": "far"}},
+         "addressType": "IPv4", "ports": [{"port": 9000, "protocol": "TCP"}],
+         "endpoints": [{"addresses": ["10.244.2.5"], "nodeName": "node-b",
+                        "conditions": {"ready": True}}]}]})
+    p = c.pods["b"].popen("exec socat TCP-LISTEN:9000,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
+    time.sleep(0.3)
+    r = c.pods["a"].sh("echo hi | timeout 5 socat -t 2 - TCP:10.96.0.77:80", check_rc=False)
+    p.kill()
+    check(r.stdout.strip() == "10.244.1.5", "ClusterIP to a pod on another node: %r" % r.stdout)
     sa = c.sw["a"].stats()
     check(sa.get("event.vxlan_encap", 0) == 0, "native routing encapsulated")
     entries, _ = neighbours(c.sw["a"])
