@@ -15,7 +15,13 @@
  * bytes before an 8-byte aligned start, meets ASan poison). A length beyond the
  * input takes what is left. Options: bits 0-1 choose the policy table
  * (none, V may talk to W only, W admits the uplink's /24 on TCP 8080 too,
- * none); bit 2 runs a connection-table expiry pass first.
+ * none); bit 2 runs a connection-table expiry pass first; bit 3 turns
+ * VXLAN on (port 4789, VNI 1: the tunnel stage decapsulates on the uplink).
+ *
+ * The uplink is an uplink (its own MAC 02:00:00:00:00:0c). Routes: the
+ * default to an external MAC there; 10.245.0.0/24 to node 192.168.50.2 in
+ * VXLAN; 10.246.0.0/24 through a next hop not resolved yet (its packets are
+ * punted: the punt ring is emptied, and its mbufs freed, after each input).
  *
  * Checked besides ASan/UBSan: every mbuf returns to the pool (no leak, no
  * double free), every verdict is TX to a present port or a named drop.
@@ -36,6 +42,7 @@
 #include <rte_eal.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "psw_ct.h"
 #include "psw_ct_ctl.h"
@@ -77,6 +84,7 @@ static struct rte_mbuf_ext_shared_info shinfo[PSW_BURST_MAX];
 static const uint8_t gw_mac[6] = { 0x02, 0x50, 0x53, 0x57, 0x00, 0x01 };
 static const uint8_t mac_v[6] = { 2, 0, 0, 0, 0, 0x0a }, mac_w[6] = { 2, 0, 0, 0, 0, 0x0b };
 static const uint8_t mac_ext[6] = { 2, 0, 0, 0, 0, 0xee };
+static const uint8_t mac_up[6] = { 2, 0, 0, 0, 0, 0x0c };
 static const uint8_t v6[16] = { 0xfd, [15] = 0x0a }, w6[16] = { 0xfd, [15] = 0x0b };
 static const uint8_t gw6[16] = { 0xfd, [15] = 0x01 };
 static const uint8_t vip6[16] = { 0xfd, [14] = 0x10, [15] = 0x10 };
@@ -199,7 +207,7 @@ static void
 build_pods_and_routes(void)
 {
 	struct psw_pod pods[2];
-	struct psw_route_spec routes[2];
+	struct psw_route_spec routes[4];
 	unsigned i;
 
 	memset(pods, 0, sizeof(pods));
@@ -220,7 +228,22 @@ build_pods_and_routes(void)
 		memcpy(&routes[i].nh.mac, mac_ext, 6);
 		routes[i].nh.port = P_UPLINK;
 	}
-	t->routes = psw_route_table_build(routes, 2, SOCKET_ID_ANY);
+	/* another node's pods, in VXLAN to 192.168.50.2 */
+	routes[2].prefix.family = 4;
+	routes[2].prefix.len = 24;
+	memcpy(routes[2].prefix.addr, (const uint8_t[]){ 10, 245, 0, 0 }, 4);
+	memcpy(&routes[2].nh.mac, mac_ext, 6);
+	routes[2].nh.port = P_UPLINK;
+	routes[2].nh.flags = PSW_NH_F_VXLAN;
+	routes[2].nh.tunnel_dst = rte_cpu_to_be_32(0xc0a83202u);
+	/* a next hop whose MAC is not known yet */
+	routes[3].prefix.family = 4;
+	routes[3].prefix.len = 24;
+	memcpy(routes[3].prefix.addr, (const uint8_t[]){ 10, 246, 0, 0 }, 4);
+	routes[3].nh.port = PSW_PORT_NONE;
+	routes[3].nh.flags = PSW_NH_F_RESOLVE;
+	routes[3].nh.neigh = 1;
+	t->routes = psw_route_table_build(routes, 4, SOCKET_ID_ANY);
 	if (t->pods == NULL || t->routes == NULL)
 		die("pods and routes");
 }
@@ -245,6 +268,10 @@ build_tables(void)
 	t->ports[P_V] = (struct psw_port_info){ .present = 1, .is_pod = 1, .pod = 0 };
 	t->ports[P_W] = (struct psw_port_info){ .present = 1, .is_pod = 1, .pod = 1 };
 	t->ports[P_NODE].is_node = 1;
+	t->ports[P_UPLINK].is_uplink = 1;
+	memcpy(&t->ports[P_UPLINK].mac, mac_up, 6);
+	t->node.vxlan_port = rte_cpu_to_be_16(4789);
+	t->node.vni = 1;
 	build_pods_and_routes();
 	build_services();
 	t->ct = psw_ct_create(CT_SIZE, SOCKET_ID_ANY, psw_tables_qsbr());
@@ -267,6 +294,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		psw_lcore_init(lc);
 	if (mp == NULL || lc == NULL)
 		die("mbufs");
+	lc->punt = rte_ring_create("fuzz_punt", 64, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (lc->punt == NULL)
+		die("punt ring");
 	lc->sc.pol = rte_zmalloc("fuzz_pol", PSW_POL_MAX_SLOTS * sizeof(*lc->sc.pol), RTE_CACHE_LINE_SIZE);
 	if (lc->sc.pol == NULL)
 		die("policy counters");
@@ -369,12 +399,13 @@ check_verdicts(const struct psw_burst *b)
 			abort();            /* sent to a port that does not exist */
 		if (m->verdict == PSW_V_DROP && (m->drop_reason == PSW_DROP_NONE || m->drop_reason >= PSW_DROP_COUNT))
 			abort();            /* a drop without a named reason */
-		if (m->verdict > PSW_V_DROP)
+		if (m->verdict > PSW_V_PUNT)
 			abort();
 		if (verbose)
 			fprintf(stderr, "frame %u: in %u, %u bytes -> %s %s\n", i, m->in_port,
 				rte_pktmbuf_data_len(b->pkts[i]),
-				m->verdict == PSW_V_TX ? "tx" : m->verdict == PSW_V_DROP ? "drop" : "continue",
+				m->verdict == PSW_V_TX ? "tx" : m->verdict == PSW_V_DROP ? "drop" :
+				m->verdict == PSW_V_PUNT ? "punt" : "continue",
 				m->verdict == PSW_V_DROP ? psw_drop_name(m->drop_reason) :
 				m->verdict == PSW_V_TX ? (m->out_port == P_V ? "V" : m->out_port == P_W ? "W" :
 							  m->out_port == P_UPLINK ? "uplink" : "node") : "");
@@ -388,6 +419,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned options = make_burst(data, size, &b);
 
 	t->pol = pol_tables[options & 3];
+	t->node.vxlan = !!(options & 8);
 	if (options & 4)
 		psw_ct_expire(t->ct, 64, false);
 	if (b.nb > 0) {
@@ -395,6 +427,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_verdicts(&b);
 		psw_worker_dispatch(lc, &b);
 		psw_worker_flush(lc);        /* no port is in use: every TX is freed as refused */
+	}
+	{
+		struct rte_mbuf *punted[PSW_BURST_MAX];
+		unsigned n;
+
+		while ((n = rte_ring_dequeue_burst(lc->punt, (void **)punted, PSW_BURST_MAX, NULL)) > 0)
+			rte_pktmbuf_free_bulk(punted, n);
 	}
 	if (rte_mempool_in_use_count(mp) != mp_baseline) {
 		fprintf(stderr, "fuzz_stages: %u mbufs not returned\n", rte_mempool_in_use_count(mp) - mp_baseline);

@@ -12,6 +12,7 @@ import os
 import struct
 import sys
 
+from scapy.layers.vxlan import VXLAN
 from scapy.all import (ARP, Dot1Q, Ether, ICMP, ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6DestUnreach,
                        ICMPv6NDOptSrcLLAddr, IP, IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
                        IPerror, Raw, SCTP, TCP, UDP, UDPerror, fragment)
@@ -124,6 +125,20 @@ def stage_seeds():
                                                   ICMPv6DestUnreach(code=4) / bytes(q6))))
     seeds["runts"] = burst(4, (P_V, Raw(b"\x02" * 13)), (P_V, Ether(src=V_MAC, dst=GW_MAC, type=0x800) / Raw(b"\x45")),
                            (P_V, Ether(src=V_MAC, dst=GW_MAC) / IP(src=V, dst=W, ihl=4) / Raw(b"\x00" * 8)))
+    # VXLAN (options bit 3): from node 192.168.50.2 carrying its pod's packet
+    # to V, a forged inner source, another VNI; V to the VXLAN route and to
+    # the route whose next hop is not resolved (punted)
+    up = Ether(src=EXT_MAC, dst="02:00:00:00:00:0c")
+    inner = Ether(src="02:50:53:57:00:02", dst="00:00:00:00:00:00")
+    seeds["vxlan"] = burst(8, (P_UPLINK, up / IP(src="192.168.50.2", dst=NODE) / UDP(sport=50001, dport=4789) /
+                               VXLAN(vni=1, flags=8) / inner / IP(src="10.245.0.7", dst=V) / ICMP()),
+                           (P_UPLINK, up / IP(src="192.168.50.2", dst=NODE) / UDP(sport=50001, dport=4789) /
+                            VXLAN(vni=1, flags=8) / inner / IP(src="10.244.0.99", dst=V) / ICMP()),
+                           (P_UPLINK, up / IP(src="192.168.50.2", dst=NODE) / UDP(sport=50001, dport=4789) /
+                            VXLAN(vni=2, flags=8) / inner / IP(src="10.245.0.7", dst=V) / ICMP()),
+                           (P_V, from_v(IP(src=V, dst="10.245.0.7") / UDP(sport=1, dport=2))),
+                           (P_V, from_v(IP(src=V, dst="10.246.0.7") / UDP(sport=1, dport=2))),
+                           (P_UPLINK, up / ARP(op=2, hwsrc=EXT_MAC, psrc="192.168.50.9", pdst=NODE)))
     for name, data in seeds.items():
         write("stages", name, data)
 
