@@ -497,6 +497,34 @@ static int parse_cluster_cidrs(struct psw_cfg_ctx *ctx, const config_setting_t *
 	return 0;
 }
 
+/* cluster.no_masquerade: up to 16 IPv4 prefixes pods reach with their own address. */
+static int parse_no_masquerade(struct psw_cfg_ctx *ctx, const config_setting_t *cl)
+{
+	const config_setting_t *list = psw_cfg_member(cl, "no_masquerade");
+	struct psw_config *cfg = ctx->cfg;
+	unsigned i, n;
+
+	if (list == NULL)
+		return 0;
+	if (!config_setting_is_aggregate(list) || config_setting_is_group(list))
+		return psw_cfg_fail(ctx, list, "cluster.no_masquerade must be a list of IPv4 prefixes, "
+				    "e.g. [ \"192.168.0.0/16\" ]");
+	n = (unsigned)config_setting_length(list);
+	if (n > 16)
+		return psw_cfg_fail(ctx, list, "cluster.no_masquerade holds %u prefixes; at most 16", n);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		const char *v = config_setting_get_string(e);
+
+		if (v == NULL || psw_parse_prefix(v, &cfg->cluster.no_masquerade[i]) < 0 ||
+		    cfg->cluster.no_masquerade[i].family != 4)
+			return psw_cfg_fail(ctx, e, "cluster.no_masquerade[%u] must be an IPv4 prefix with "
+					    "no host bits, e.g. \"192.168.0.0/16\"", i);
+	}
+	cfg->cluster.nb_no_masquerade = n;
+	return 0;
+}
+
 /* cluster: the pods of the whole cluster and how they reach each other. */
 static int parse_cluster(struct psw_cfg_ctx *ctx, const config_setting_t *cl)
 {
@@ -518,7 +546,7 @@ static int parse_cluster(struct psw_cfg_ctx *ctx, const config_setting_t *cl)
 				    strcmp(v, "geneve") == 0 ? " (Geneve is not built)" : "");
 	cfg->cluster.vxlan_port = (uint16_t)port;
 	cfg->cluster.vni = (uint32_t)vni;
-	return 0;
+	return parse_no_masquerade(ctx, cl);
 }
 
 static int parse_node(struct psw_cfg_ctx *ctx, const config_setting_t *node)
@@ -663,7 +691,7 @@ static const char *const node_keys[] = {
 	"nodeport_range", "gateway_mac", "addresses", NULL
 };
 static const char *const cluster_keys[] = {
-	"pod_cidr", "pod_cidr6", "encapsulation", "vxlan_port", "vni", NULL
+	"pod_cidr", "pod_cidr6", "encapsulation", "vxlan_port", "vni", "no_masquerade", NULL
 };
 static const char *const api_keys[] = { "socket", "group", "sockets_dir", "state_dir", NULL };
 static const char *const limits_keys[] = {

@@ -206,6 +206,9 @@ op_status(struct psw_state *st, json_t *args)
 		"ipv6_free", pool_free(st, 6)));
 	json_object_set_new(res, "limits", limits_json(st));
 	json_object_set_new(res, "neighbours", psw_neigh_json(st->neigh));
+	json_object_set_new(res, "cluster", json_pack("{s:s, s:b}", "encapsulation",
+		st->cfg.cluster.encap == PSW_ENCAP_VXLAN ? "vxlan" : "none",
+		"masquerade", t != NULL && t->node.masq));
 	if (st->agent != NULL)
 		json_object_set_new(res, "agent", json_pack("{s:O, s:I}", "report", st->agent,
 			"reported_s_ago", (json_int_t)(time(NULL) - st->agent_at)));

@@ -70,7 +70,8 @@
 	_(PUNT_FULL,       "punt_full",       "the control thread's queue was full (a packet waiting for its next hop's MAC, an ARP to learn from)") \
 	_(VXLAN_BAD,       "vxlan_bad",       "VXLAN to the node: truncated, another VNI, or not carrying IPv4") \
 	_(VXLAN_SPOOF,     "vxlan_spoof",     "VXLAN whose inner source is not a pod of the node that sent it") \
-	_(VXLAN_NO_ROOM,   "vxlan_no_room",   "no headroom (or several segments) to encapsulate in VXLAN")
+	_(VXLAN_NO_ROOM,   "vxlan_no_room",   "no headroom (or several segments) to encapsulate in VXLAN") \
+	_(MASQ_UNTRACKED,  "masq_not_tracked", "a pod's packet to outside the cluster that cannot be tracked to masquerade (a later fragment, another protocol)")
 
 enum psw_drop_reason {
 	PSW_DROP_NONE = 0,

@@ -39,7 +39,8 @@
 	_(SVC_REJECT,       "svc_reject",       "Service without endpoints: RST / unreachable sent") \
 	_(SVC_HAIRPIN,      "svc_hairpin",      "pod reached itself through its Service (masqueraded)") \
 	_(VXLAN_ENCAP,      "vxlan_encap",      "packets sent to another node in VXLAN") \
-	_(VXLAN_DECAP,      "vxlan_decap",      "packets from another node taken out of VXLAN")
+	_(VXLAN_DECAP,      "vxlan_decap",      "packets from another node taken out of VXLAN") \
+	_(MASQ,             "masquerade",       "connections from pods to outside the cluster masqueraded to the node")
 
 enum psw_event {
 #define _(sym, name, help) PSW_EV_##sym,

@@ -547,4 +547,53 @@ psw_ct_open(struct psw_stage_ctx *sc, struct psw_ct *ct, struct rte_mbuf *pkt, s
 	return rc;
 }
 
+/* Source NAT: the ports a connection's reply may come back to when the client's own is taken. */
+#define PSW_SNAT_PORT_MIN   32768u
+#define PSW_SNAT_PORT_SPAN  28232u       /* 32768..60999, Linux's ephemeral range */
+#define PSW_SNAT_TRIES      16u
+
+/**
+ * psw_ct_open for a connection whose reply comes back to a source-NAT
+ * address (reply->dst, not the client): the reply's destination port is the
+ * client's own when that tuple is free, else one of PSW_SNAT_TRIES ports
+ * from the flow's hash, so two clients with the same source port do not
+ * clash. ICMP keeps its identifier. reply->dport is the port chosen.
+ */
+static inline int
+psw_ct_open_snat(struct psw_stage_ctx *sc, struct psw_ct *ct, struct rte_mbuf *pkt, struct psw_meta *m,
+		 const struct psw_ct_key *orig, struct psw_ct_key *reply, uint32_t svc,
+		 uint32_t backend, uint8_t flags, uint64_t now)
+{
+	bool ports = orig->proto != IPPROTO_ICMP && orig->proto != IPPROTO_ICMPV6;
+	uint32_t h = 0;
+	unsigned i;
+	int rc;
+
+	for (i = 0;; i++) {
+		rc = psw_ct_insert_zone(ct, orig, reply, svc, backend, flags, m->in_port, now);
+		if (rc != -EADDRINUSE || !ports || i == PSW_SNAT_TRIES)
+			break;
+		if (i == 0)
+			h = rte_hash_crc(orig, sizeof(*orig), 0x534e4154u);
+		reply->dport = rte_cpu_to_be_16((uint16_t)(PSW_SNAT_PORT_MIN +
+							   (h + i * 40503u) % PSW_SNAT_PORT_SPAN));
+	}
+	if (rc < 0) {
+		if (rc != -EEXIST)
+			psw_set_drop(m, psw_ct_insert_drop(rc));
+		return rc;
+	}
+	{
+		struct psw_ct_entry *e = psw_ct_entry(ct, (uint32_t)rc);
+		const struct rte_tcp_hdr *th;
+		unsigned seg_len = 0;
+
+		th = psw_tcp_hdr(pkt, m, &seg_len);
+		psw_ct_update(ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);
+		m->ct = (uint32_t)rc + 1;
+		psw_count_event(sc, PSW_EV_CT_NEW);
+	}
+	return rc;
+}
+
 #endif /* PSW_CT_H */

@@ -123,6 +123,38 @@ affinity_backend(struct psw_stage_ctx *sc, const struct psw_tables *t, const str
 	return bi;
 }
 
+/*
+ * The connection was opened by an earlier packet of this burst, or by
+ * another worker, since the conntrack stage looked: use it.
+ */
+static void
+follow_existing(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
+		struct psw_meta *m, const struct psw_ct_key *orig, const struct rte_tcp_hdr *th,
+		unsigned seg_len, uint64_t now)
+{
+	const struct psw_ct_key *kp = orig;
+	struct psw_ct_entry *e;
+	uint32_t hit;
+
+	psw_ct_lookup(t->ct, &kp, 1, &hit);
+	if (hit == UINT32_MAX || (hit & 1) != PSW_CT_DIR_ORIG) {
+		psw_set_drop(m, PSW_DROP_CT_CLASH);
+		return;
+	}
+	e = psw_ct_entry(t->ct, hit);
+	if (psw_ct_denied(e) != PSW_DROP_NONE) {
+		psw_set_drop(m, psw_ct_denied(e));
+		return;
+	}
+	psw_ct_update(t->ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);
+	psw_nat_apply_entry(pkt, m, e, PSW_CT_DIR_ORIG);
+	m->ct = hit + 1;
+	m->flags &= (uint16_t)~PSW_F_TO_GW;      /* a NodePort: no longer for the node */
+	/* its verdict may still be pending in this burst: judge it too */
+	m->flags |= PSW_F_CT_NEW;
+	psw_count_event(sc, PSW_EV_CT_HIT);
+}
+
 /* A new connection to Service port sp: pick, record, rewrite. */
 static void
 svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
@@ -181,30 +213,12 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	} else {
 		memcpy(reply.dst, orig.src, alen);
 	}
-	rc = psw_ct_open(sc, t->ct, pkt, m, &orig, &reply, sp->id, bi, flags, PSW_CT_NEW,
-			 PSW_CT_DIR_ORIG, now);
+	rc = (flags & PSW_CT_F_SNAT)
+	     ? psw_ct_open_snat(sc, t->ct, pkt, m, &orig, &reply, sp->id, bi, flags, now)
+	     : psw_ct_open(sc, t->ct, pkt, m, &orig, &reply, sp->id, bi, flags, PSW_CT_NEW,
+			   PSW_CT_DIR_ORIG, now);
 	if (rc == -EEXIST) {
-		/* opened by an earlier packet of this burst, or by another worker: use it */
-		const struct psw_ct_key *kp = &orig;
-		uint32_t hit;
-
-		psw_ct_lookup(t->ct, &kp, 1, &hit);
-		if (hit != UINT32_MAX && (hit & 1) == PSW_CT_DIR_ORIG) {
-			e = psw_ct_entry(t->ct, hit);
-			if (psw_ct_denied(e) != PSW_DROP_NONE) {
-				psw_set_drop(m, psw_ct_denied(e));
-				return;
-			}
-			psw_ct_update(t->ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);
-			psw_nat_apply_entry(pkt, m, e, PSW_CT_DIR_ORIG);
-			m->ct = hit + 1;
-			m->flags &= (uint16_t)~PSW_F_TO_GW;      /* a NodePort: no longer for the node */
-			/* its verdict may still be pending in this burst: judge it too */
-			m->flags |= PSW_F_CT_NEW;
-			psw_count_event(sc, PSW_EV_CT_HIT);
-			return;
-		}
-		psw_set_drop(m, PSW_DROP_CT_CLASH);
+		follow_existing(sc, t, pkt, m, &orig, th, seg_len, now);
 		return;
 	}
 	if (rc < 0)
@@ -215,6 +229,53 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	m->flags &= (uint16_t)~PSW_F_TO_GW;
 	m->flags |= PSW_F_CT_NEW;                /* the policy stage decides on it */
 	psw_count_event(sc, PSW_EV_SVC_DNAT);
+}
+
+/* A pod's IPv4 packet to outside the cluster: masqueraded to the node's address? */
+static inline bool
+leaves_cluster(const struct psw_tables *t, const struct psw_meta *m)
+{
+	unsigned i;
+
+	if (m->l3 != PSW_L3_IPV4 || !t->ports[m->in_port].is_pod)
+		return false;
+	for (i = 0; i < t->node.nb_nomasq; i++)
+		if ((m->dst4 & t->node.nomasq[i].mask) == t->node.nomasq[i].net)
+			return false;
+	return !psw_node_addr(&t->node, 4, (const uint8_t *)&m->dst4);
+}
+
+/* A new connection from a pod to outside the cluster: its source becomes the node's. */
+static void
+masq_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
+	     struct psw_meta *m, uint64_t now)
+{
+	unsigned seg_len = 0;
+	const struct rte_tcp_hdr *th = psw_tcp_hdr(pkt, m, &seg_len);
+	struct psw_ct_key orig, reply;
+	int rc;
+
+	if (th != NULL && (!(th->tcp_flags & RTE_TCP_SYN_FLAG) || (th->tcp_flags & RTE_TCP_ACK_FLAG))) {
+		/* not the start of a connection, and none is known: never let the pod's address out */
+		psw_set_drop(m, PSW_DROP_CT_INVALID);
+		return;
+	}
+	if (!psw_ct_key_of(m, &orig)) {
+		psw_set_drop(m, PSW_DROP_MASQ_UNTRACKED);
+		return;
+	}
+	psw_ct_key_reverse(&orig, &reply);
+	memcpy(reply.dst, &t->node.addrs4[0], 4);
+	rc = psw_ct_open_snat(sc, t->ct, pkt, m, &orig, &reply, 0, 0, PSW_CT_F_SNAT, now);
+	if (rc == -EEXIST) {
+		follow_existing(sc, t, pkt, m, &orig, th, seg_len, now);
+		return;
+	}
+	if (rc < 0)
+		return;                          /* refused, and dropped as such */
+	psw_nat_apply_entry(pkt, m, psw_ct_entry(t->ct, (uint32_t)rc), PSW_CT_DIR_ORIG);
+	m->flags |= PSW_F_CT_NEW;                /* the policy stage decides on it */
+	psw_count_event(sc, PSW_EV_MASQ);
 }
 
 void
@@ -228,14 +289,24 @@ psw_service_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw
 	uint64_t mask = 0, now;
 	unsigned i, n = 0;
 
-	if (s == NULL || __atomic_load_n(&s->nb_ports, __ATOMIC_RELAXED) == 0 || t->ct == NULL)
+	bool svcs = s != NULL && __atomic_load_n(&s->nb_ports, __ATOMIC_RELAXED) > 0;
+	bool masq = t->node.masq;
+
+	if ((!svcs && !masq) || t->ct == NULL)
 		return;
 	for (i = 0; i < b->nb; i++) {
 		struct psw_meta *m = &b->meta[i];
 		struct psw_svc_key *k = &keys[n];
 
-		if (m->verdict != PSW_V_CONTINUE || !(m->flags & PSW_F_CT_MISS))
+		if (m->verdict != PSW_V_CONTINUE)
 			continue;
+		if (!(m->flags & PSW_F_CT_MISS)) {
+			/* untracked (a later fragment, another protocol) and leaving the cluster:
+			 * it cannot be masqueraded, and must not leave with the pod's address */
+			if (masq && m->ct == 0 && leaves_cluster(t, m))
+				psw_set_drop(m, PSW_DROP_MASQ_UNTRACKED);
+			continue;
+		}
 		memset(k, 0, sizeof(*k));
 		k->proto = m->l4_proto;
 		k->port = is_icmp(m->l4_proto) ? 0 : m->dport;
@@ -251,12 +322,17 @@ psw_service_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw
 	}
 	if (n == 0)
 		return;
-	rte_hash_lookup_bulk_data(s->vips, kp, n, &mask, data);
-	if (mask == 0)
+	if (svcs)
+		rte_hash_lookup_bulk_data(s->vips, kp, n, &mask, data);
+	if (mask == 0 && !masq)
 		return;
 	now = rte_rdtsc();
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		struct psw_meta *m = &b->meta[idx[i]];
+
 		if ((mask >> i) & 1)
-			svc_connect(sc, t, b->pkts[idx[i]], &b->meta[idx[i]],
-				    (const struct psw_svc_port *)data[i], now);
+			svc_connect(sc, t, b->pkts[idx[i]], m, (const struct psw_svc_port *)data[i], now);
+		else if (masq && leaves_cluster(t, m))
+			masq_connect(sc, t, b->pkts[idx[i]], m, now);
+	}
 }

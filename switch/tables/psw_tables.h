@@ -224,6 +224,11 @@ struct psw_node_info {
 	uint32_t addrs4[4];              /**< the node's uplink addresses, network order */
 	uint32_t nb_addrs6;
 	uint8_t addrs6[4][16];
+	uint8_t masq;                    /**< pods' IPv4 to outside the cluster: source to addrs4[0] */
+	uint32_t nb_nomasq;
+	struct {
+		uint32_t net, mask;      /**< network order */
+	} nomasq[20];                    /**< never masqueraded to: the cluster's pods, Services, ... */
 	uint8_t vxlan;                   /**< cluster.encapsulation vxlan: decapsulate on uplinks */
 	uint16_t vxlan_port;             /**< UDP port, network order */
 	uint32_t vni;                    /**< host order */

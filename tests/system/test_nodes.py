@@ -35,7 +35,7 @@ def mac_of(ifname, ns=None):
 
 class Underlay:
     """A router namespace on the switch's uplink: 192.168.77.254/24 on a veth
-    whose other end the switch drives (af_packet), 10.99.0.1 behind it, and a
+    whose other end the switch drives (af_packet), 172.31.99.1 behind it, and a
     route back to the node's pods through the node's address."""
 
     def __init__(self, scope, pod_cidr="10.244.0.0/24", node="192.168.77.1"):
@@ -48,7 +48,7 @@ class Underlay:
         self.ns.ip("link set eth0 address 02:00:00:00:77:fe up")
         self.ns.sh("sysctl -qw net.ipv4.conf.eth0.arp_accept=1")
         self.ns.ip("addr add 192.168.77.254/24 dev eth0")
-        for a in ("10.99.0.1/32", "10.98.0.1/32", "10.97.0.1/32"):
+        for a in ("172.31.99.1/32", "172.31.98.1/32", "172.31.97.1/32"):
             self.ns.ip("addr add %s dev lo" % a)
         self.ns.ip("route add %s via %s" % (pod_cidr, node))
         self.ns.sh("ethtool -K eth0 tx off >/dev/null")
@@ -59,7 +59,7 @@ def node_conf(up, pod_host, extra_routes=""):
 ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; },
           { name = "p1"; kind = "af_packet"; ifname = "%s"; } );
 pods = ( { name = "p1"; port = "p1"; mac = "02:00:00:00:01:05"; ip = "10.244.0.5"; } );
-routes = ( { prefix = "10.99.0.0/16"; via = "192.168.77.254"; }%s );
+routes = ( { prefix = "172.31.99.0/24"; via = "192.168.77.254"; }%s );
 """ % (up, pod_host, extra_routes)
 
 
@@ -75,7 +75,7 @@ def next_hops_resolved_by_arp(scope):
     sw = Switch(scope, node_conf(u.host, host)).start()
     e = wait_neighbour(sw, "192.168.77.254", "reachable")
     check(e["mac"] == "02:00:00:00:77:fe" and e["port"] == "up", "entry %s" % e)
-    sent, got = ping(pod, "10.99.0.1", count=3)
+    sent, got = ping(pod, "172.31.99.1", count=3)
     check(got == 3, "ping through the via route: %d/%d" % (got, sent))
     # the router saw the uplink's own MAC (not gateway_mac) for the node address
     up_mac = mac_of(u.host)
@@ -110,9 +110,9 @@ def first_packet_held_until_resolved(scope):
     wait_neighbour(sw, "192.168.77.254", "reachable")
     u.ns.ip("route add 10.244.0.0/16 via 192.168.77.1")  # replies from .253 / .250 sources
     sw.reload(node_conf(u.host, host, """,
-  { prefix = "10.98.0.0/16"; via = "192.168.77.253"; },
-  { prefix = "10.97.0.0/16"; via = "192.168.77.250"; }"""))
-    p = pod.popen("exec ping -c 1 -W 5 10.98.0.1", stdout=-1, stderr=-1)
+  { prefix = "172.31.98.0/24"; via = "192.168.77.253"; },
+  { prefix = "172.31.97.0/24"; via = "192.168.77.250"; }"""))
+    p = pod.popen("exec ping -c 1 -W 5 172.31.98.1", stdout=-1, stderr=-1)
     time.sleep(0.2)
     u.ns.ip("addr add 192.168.77.253/24 dev eth0")   # now it answers the next request
     out, _ = p.communicate(timeout=10)
@@ -124,7 +124,7 @@ def first_packet_held_until_resolved(scope):
     # .250 never answers: three broadcasts a second apart, then failed
     wait_neighbour(sw, "192.168.77.250", "failed", timeout=8)
     before = c["drop_failed"] + c["drop_hold"]
-    sent, got = ping(pod, "10.97.0.1", count=2, interval=0.2)
+    sent, got = ping(pod, "172.31.97.1", count=2, interval=0.2)
     check(got == 0, "a next hop that never answered still got packets")
     _, c = neighbours(sw)
     check(c["drop_failed"] + c["drop_hold"] >= before + 1, "failed drops not counted: %s" % c)
@@ -260,6 +260,51 @@ def pods_across_nodes_vxlan(scope):
     check(after.get("drop.vxlan_spoof", 0) - before.get("drop.vxlan_spoof", 0) == 2,
           "vxlan_spoof: %s -> %s" % (before.get("drop.vxlan_spoof"), after.get("drop.vxlan_spoof")))
     check(after.get("drop.vxlan_bad", 0) - before.get("drop.vxlan_bad", 0) == 1, "vxlan_bad not counted")
+
+
+@test
+def pods_masqueraded_to_outside(scope):
+    """Pod traffic leaving the cluster takes the node's address; two pods with
+    the same source port to one server both get through (ports allocated, no
+    clash); cluster.no_masquerade keeps the pod's own address; ping too."""
+    u = Underlay(scope, pod_cidr="10.244.0.0/16")
+    hosts = ["pp" + uid(), "pq" + uid()]
+    pods = [veth_pod(scope, hosts[0], "02:00:00:00:01:05", "10.244.0.5"),
+            veth_pod(scope, hosts[1], "02:00:00:00:01:06", "10.244.0.6")]
+    sw = Switch(scope, """node = { addresses = [ "192.168.77.1" ]; };
+cluster = { pod_cidr = "10.244.0.0/16"; no_masquerade = [ "172.31.98.0/24" ]; };
+ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; },
+          { name = "p1"; kind = "af_packet"; ifname = "%s"; },
+          { name = "p2"; kind = "af_packet"; ifname = "%s"; } );
+pods = ( { name = "p1"; port = "p1"; mac = "02:00:00:00:01:05"; ip = "10.244.0.5"; },
+         { name = "p2"; port = "p2"; mac = "02:00:00:00:01:06"; ip = "10.244.0.6"; } );
+routes = ( { prefix = "0.0.0.0/0"; via = "192.168.77.254"; } );
+""" % (u.host, hosts[0], hosts[1])).start()
+    wait_neighbour(sw, "192.168.77.254", "reachable")
+    srv = u.ns.popen("exec socat -t 3 TCP-LISTEN:9000,fork,reuseaddr SYSTEM:'sleep 0.5; echo $SOCAT_PEERADDR $SOCAT_PEERPORT'")
+    usrv = u.ns.popen("exec socat UDP-RECVFROM:9001,bind=172.31.99.1,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
+    time.sleep(0.3)
+    # both pods from source port 5555 at once: the second gets another port
+    procs = [p.popen("exec socat -t 3 - TCP:172.31.99.1:9000,sourceport=5555 </dev/null",
+                     stdout=-1, stderr=-1) for p in pods]
+    seen = [pr.communicate(timeout=10)[0].decode().strip() for pr in procs]
+    check(all(x.startswith("192.168.77.1 ") for x in seen), "TCP sources seen outside: %s" % seen)
+    check(len(set(seen)) == 2 and "192.168.77.1 5555" in seen, "the two connections: %s" % seen)
+    r = pods[0].sh("echo hi | timeout 5 socat -t 2 - UDP:172.31.99.1:9001", check_rc=False)
+    check(r.stdout.strip() == "192.168.77.1", "UDP source seen outside: %r" % r.stdout)
+    # to a no_masquerade destination: the pod's own address (the router routes back)
+    srv2 = u.ns.popen("exec socat TCP-LISTEN:9002,bind=172.31.98.1,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
+    time.sleep(0.3)
+    r = pods[0].sh("echo hi | timeout 5 socat -t 2 - TCP:172.31.98.1:9002", check_rc=False)
+    check(r.stdout.strip() == "10.244.0.5", "no_masquerade destination saw %r" % r.stdout)
+    # without a route back to the pods, only masqueraded traffic is answered
+    u.ns.ip("route del 10.244.0.0/16")
+    sent, got = ping(pods[1], "172.31.99.1", count=2)
+    check(got == 2, "masqueraded ping: %d/%d" % (got, sent))
+    for p in (srv, usrv, srv2):
+        p.kill()
+    st = sw.stats()
+    check(st.get("event.masquerade", 0) >= 4, "masquerade events: %s" % st.get("event.masquerade"))
 
 
 if __name__ == "__main__":

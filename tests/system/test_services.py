@@ -704,6 +704,24 @@ spec: {type: NodePort, selector: {app: np}, ports: [{port: 80, targetPort: 8080}
     check(drops.get("to_gateway", 0) == 0 and took < 0.9,
           "the first packet of a NodePort connection was lost: to_gateway %s, %.2f s"
           % (drops.get("to_gateway"), took))
+    # two clients, one source port, at once: both masqueraded to the node's
+    # address, the second on another port (no ct_clash)
+    ext.ip("addr add 192.168.50.3/24 dev eth0")
+    track(scope, [web.ns.popen("exec socat -t 3 TCP-LISTEN:8081,fork,reuseaddr "
+                               "SYSTEM:'sleep 0.5; echo $SOCAT_PEERADDR $SOCAT_PEERPORT'")])
+    web.wait_listening(8081)
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: np2}
+spec: {type: NodePort, selector: {app: np}, ports: [{port: 81, targetPort: 8081}]}
+""")
+    np2 = json.loads(run([CTL, "-s", sw.sock, "get", "svc", "np2", "-o", "json"]).stdout)["spec"]["ports"][0]["nodePort"]
+    procs = [ext.popen("exec socat -t 3 - TCP:192.168.50.1:%d,bind=%s,sourceport=5555 </dev/null" % (np2, a),
+                       stdout=-1, stderr=-1) for a in ("192.168.50.2", "192.168.50.3")]
+    seen = [p.communicate(timeout=10)[0].decode().strip() for p in procs]
+    check(len(set(seen)) == 2 and all(x.startswith("192.168.50.1 ") for x in seen),
+          "two clients with one source port through a NodePort: %s (ct_clash %s)"
+          % (seen, sw.ok("stats")["drops"].get("ct_clash")))
     # Local keeps the client's own address
     apply(sw, scope, """apiVersion: v1
 kind: Service
