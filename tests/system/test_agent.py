@@ -204,10 +204,15 @@ def expiry_and_a_restart_relist_and_reconcile(scope):
     check(agent.status()["kinds"]["Service"]["expired"] >= 1, "expired counter: %s" % agent.status())
     # as HTTP 410 too; and a plain end of the stream is resumed, not relisted
     api.expired_as_http = True
+    check(api.wait_watchers(1, "Service"), "no Service watch to expire")
+    lists = agent.status()["kinds"]["Service"]["lists"]
     api.compact()
     api.put(svc("after", 91))
     api.expire_watches()
     wait_for("the Service made around the expiry", lambda: "after" in names(sw, "services"))
+    # "after" may come by the watch before the expiry: wait for the relist to be over
+    wait_for("the relist after the expiry", lambda: (lambda k: k["lists"] > lists and k["synced"])(
+             agent.status()["kinds"]["Service"]))
     lists = agent.status()["kinds"]["Service"]["lists"]
     api.close_watches()
     api.put(svc("resumed", 92))
