@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """podswitch-agent (issue 15) against a fake Kubernetes API server
 (tests/lib/fakeapi.py) and a real switch: lists and watches reach the
-switch, trimmed; expiry relists and reconciles; events split across chunks;
-Retry-After; token rotation; the switch going away and coming back; the API
-server going away (the switch keeps its state); TLS with the cluster CA."""
+switch, trimmed; Nodes applied, deleted and reconciled by a relist; lag;
+expiry relists and reconciles; events split across chunks; Retry-After;
+token rotation; the switch going away and coming back; the API server going
+away (the switch keeps its state); TLS with the cluster CA."""
 import json
 import os
 import signal
@@ -37,9 +38,20 @@ def svc(name, port=80, labels=None):
                      "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"}}
 
 
+def node(name, cidrs, ips, ready="True"):
+    """A Node as the API server holds it (the fake adds nodeInfo, images, managedFields)."""
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "spec": {"podCIDR": cidrs[0], "podCIDRs": cidrs, "providerID": "fake://" + name},
+            "status": {"addresses": [{"type": "InternalIP", "address": a} for a in ips] +
+                       [{"type": "Hostname", "address": name}],
+                       "conditions": [{"type": "Ready", "status": ready, "reason": "KubeletReady"}]}}
+
+
 def objects():
     """A small cluster as the API server would hold it."""
     return [
+        node("node-a", ["10.244.0.0/24"], ["192.168.0.11"]),
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default", "labels": {
             "kubernetes.io/metadata.name": "default"}}, "spec": {"finalizers": ["kubernetes"]}},
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "default",
@@ -183,6 +195,68 @@ def lists_and_watches_reach_the_switch_trimmed(scope):
     agent.stop()
     # the agent has exited (its connections closed): the server notices within moments
     check(api.wait_watchers(0, timeout=5), "watches left open after the agent stopped: %d" % api.watchers())
+
+
+def ctl(sw, *args, check_rc=True):
+    return run([CTL, "-s", sw.sock] + list(args), check_rc=check_rc)
+
+
+@test
+def nodes_reach_the_switch_go_and_are_reconciled(scope):
+    """v1 Node: listed and watched, trimmed to what the switch reads, shown by
+    `podswitchctl get node`; a deleted Node goes; a relist after the agent was
+    away reconciles; the lag of the Node events is reported."""
+    api, sw, agent = start(scope, watch_timeout=2)
+    out = ctl(sw, "get", "nodes").stdout
+    row = [ln.split() for ln in out.splitlines() if ln.startswith("node-a")]
+    check(out.splitlines()[0].split() == ["NAME", "POD-CIDRS", "INTERNAL-IP"] and
+          row == [["node-a", "10.244.0.0/24", "192.168.0.11"]], "get nodes after the list:\n%s" % out)
+    api.put(node("node-b", ["10.244.1.0/24", "fd00:10:244:1::/64"], ["192.168.0.12", "fd00::12"]))
+    wait_for("a new Node", lambda: "node-b" in names(sw, "nodes"))
+    got = json.loads(ctl(sw, "get", "node", "node-b", "-o", "json").stdout)
+    check(got["spec"] == {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24", "fd00:10:244:1::/64"]} and
+          got["status"] == {"addresses": [{"type": "InternalIP", "address": "192.168.0.12"},
+                                          {"type": "InternalIP", "address": "fd00::12"},
+                                          {"type": "Hostname", "address": "node-b"}]} and
+          got["metadata"] == {"name": "node-b", "labels": {"kubernetes.io/hostname": "node-b"}},
+          "the Node as the switch stores it (trimmed): %s" % got)
+    # a heartbeat (conditions only) is an event, not a change; a new address is
+    events = agent.status()["kinds"]["Node"]["events"]
+    api.put(node("node-b", ["10.244.1.0/24", "fd00:10:244:1::/64"], ["192.168.0.12", "fd00::12"], ready="False"))
+    api.put(node("node-b", ["10.244.1.0/24", "fd00:10:244:1::/64"], ["192.168.0.22", "fd00::12"]))
+    wait_for("a Node's new InternalIP", lambda: json.loads(ctl(sw, "get", "node", "node-b", "-o", "json").stdout)
+             ["status"]["addresses"][0]["address"] == "192.168.0.22")
+    st = agent.status()["kinds"]["Node"]
+    check(st["events"] == events + 2 and st["refused"] == 0, "Node counters: %s" % st)
+    api.delete("Node", None, "node-b")
+    wait_for("a deleted Node", lambda: "node-b" not in names(sw, "nodes"))
+    r = ctl(sw, "get", "node", "node-b", check_rc=False)
+    check(r.returncode == 1 and 'Node "node-b" not found' in r.stderr, "get of a deleted Node: %s" % r.stderr)
+    # lag: from a complete event line to the switch's answer, per kind, in /status and in the switch's status
+    st = agent.status()["kinds"]["Node"]
+    check(0 < st["lag_last_ms"] <= st["lag_max_ms"] < 5000, "Node lag: %s" % st)
+    check(agent.status()["kinds"]["Pod"]["lag_max_ms"] == 0, "lag of a kind without events: %s" % agent.status())
+    wait_for("the lag in the switch's status", lambda: sw.ok("status").get("agent", {}).get("report", {})
+             .get("kinds", {}).get("Node", {}).get("lag_max_ms", 0) > 0, timeout=8)
+    out = ctl(sw, "status").stdout
+    check("lag_max_ms" in out and "lag_last_ms" in out, "podswitchctl status: %s" % out)
+    # the agent goes; meanwhile node-a is deleted and node-c made; history compacted: the relist reconciles
+    agent.kill()
+    api.delete("Node", None, "node-a")
+    api.put(node("node-c", ["fd00:10:244:2::/64"], ["fd00::13"]))
+    api.compact()
+    agent = Agent(scope, api, sw, watch_timeout=2)
+    agent.wait_ready()
+    check(names(sw, "nodes") == ["node-c"], "Nodes after the relist: %s" % names(sw, "nodes"))
+    out = ctl(sw, "get", "nodes").stdout
+    check([ln.split() for ln in out.splitlines()[1:]] == [["node-c", "fd00:10:244:2::/64", "fd00::13"]],
+          "get nodes after the relist:\n%s" % out)
+    # a watch expired with 410 relists Nodes too
+    before = agent.status()["kinds"]["Node"]["lists"]
+    api.compact()
+    api.expire_watches()
+    wait_for("a Node relist after 410", lambda: agent.status()["kinds"]["Node"]["lists"] > before)
+    agent.stop()
 
 
 @test
