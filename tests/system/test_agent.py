@@ -4,7 +4,10 @@
 switch, trimmed; Nodes applied, deleted and reconciled by a relist; lag;
 expiry relists and reconciles; events split across chunks; Retry-After;
 token rotation; the switch going away and coming back; the API server going
-away (the switch keeps its state); TLS with the cluster CA."""
+away (the switch keeps its state); TLS with the cluster CA; client
+certificates from a kubeconfig (data and file variants), and refusal
+without one."""
+import base64
 import json
 import os
 import signal
@@ -76,12 +79,13 @@ def objects():
 
 
 class Agent:
-    def __init__(self, scope, api, sw, token_file=None, watch_timeout=30, tls_ca=None):
+    def __init__(self, scope, api, sw, token_file=None, watch_timeout=30, tls_ca=None, user=None):
         self.scope, self.api, self.sw = scope, api, sw
         self.port = free_port()
         self.log = scope.path("agent%d.log" % self.port)
         kc = scope.path("kubeconfig%d" % self.port)
-        user = {"tokenFile": token_file} if token_file else {"token": api.token}
+        if user is None:
+            user = {"tokenFile": token_file} if token_file else {"token": api.token}
         cluster = {"server": api.url}
         if tls_ca:
             cluster["certificate-authority"] = tls_ca
@@ -257,6 +261,58 @@ def nodes_reach_the_switch_go_and_are_reconciled(scope):
     api.expire_watches()
     wait_for("a Node relist after 410", lambda: agent.status()["kinds"]["Node"]["lists"] > before)
     agent.stop()
+
+
+@test
+def client_certificate_from_a_kubeconfig(scope):
+    """The API server asks for a client certificate signed by its CA: the agent
+    authenticates with client-certificate-data / client-key-data, and with
+    client-certificate / client-key files (relative to the kubeconfig), with
+    no token; without a certificate, or with one of another CA, it is refused
+    and never ready (and the switch keeps what it has)."""
+    api = FakeAPI(tls=True, client_certs="required").start()
+    scope.defer(api.cleanup)
+    for o in objects():
+        api.put(o)
+    crt, key = api.client_cert("agent", cn="system:node:node-a")
+    sw = Switch(scope, "").start()
+
+    def b64(path):
+        return base64.b64encode(open(path, "rb").read()).decode()
+    agent = Agent(scope, api, sw, tls_ca=api.ca_path,
+                  user={"client-certificate-data": b64(crt), "client-key-data": b64(key)})
+    agent.wait_ready()
+    check(names(sw, "services") == ["web"] and names(sw, "nodes") == ["node-a"],
+          "synced with a client certificate: %s %s" % (names(sw, "services"), names(sw, "nodes")))
+    check(api.client_cns == {"system:node:node-a"}, "the server saw: %s" % api.client_cns)
+    agent.stop()
+    # the file variants, relative to the kubeconfig's directory
+    for src, dst in ((crt, "client.crt"), (key, "client.key")):
+        with open(scope.path(dst), "wb") as f:
+            f.write(open(src, "rb").read())
+    agent = Agent(scope, api, sw, tls_ca=api.ca_path,
+                  user={"client-certificate": "client.crt", "client-key": "client.key"})
+    agent.wait_ready()
+    api.put(svc("by-file", 96))
+    wait_for("an event over a client-certificate watch", lambda: "by-file" in names(sw, "services"))
+    agent.stop()
+    # without a certificate (and no token), or with one of a CA the server does not trust: refused
+    rogue_crt, rogue_key = api.client_cert("rogue", cn="system:node:node-a", foreign=True)
+    for user, why, alert in (({}, "no certificate", "alert certificate required"),
+                             ({"client-certificate-data": b64(rogue_crt), "client-key-data": b64(rogue_key)},
+                              "another CA's certificate", "alert unknown ca")):
+        agent = Agent(scope, api, sw, tls_ca=api.ca_path, user=user)
+        time.sleep(3)
+        st = agent.status()
+        check(agent.http("/readyz")[0] == 503 and st is not None and
+              not any(k["synced"] for k in st["kinds"].values()) and
+              all(k["lists"] == 0 and k["reconnects"] >= 1 for k in st["kinds"].values()),
+              "%s: the agent got in: %s" % (why, st))
+        check(alert in agent.text(), "%s: the agent's log does not say why the handshake failed (%s): %s"
+              % (why, alert, agent.text()[-600:]))
+        agent.stop()
+    check(names(sw, "services") == ["by-file", "web"], "the refused agents changed the switch: %s"
+          % names(sw, "services"))
 
 
 @test
