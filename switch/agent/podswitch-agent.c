@@ -13,6 +13,11 @@
  * Threads: the watchers; libmicrohttpd's for the probes; main, which
  * reports the sync state to the switch (`agent.report`) every few seconds.
  * Counters are per kind, written by its watcher, read racily by the others.
+ *
+ * Lag, per kind: from the moment a watch event's line is complete to the
+ * switch's answer to the apply or delete it became (the API gives no
+ * reliable time of the change itself, so the time the object spent in the
+ * API server and on the wire is not in it).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -47,6 +52,7 @@ struct kind {
 	volatile int synced;           /**< listed and handed to the switch since the last loss */
 	volatile long lists, events, refused, reconnects, expired;
 	volatile time_t last_sync, last_event;
+	volatile double lag_last_ms, lag_max_ms; /**< event line complete -> switch answered */
 };
 
 static struct kind kinds[] = {
@@ -57,6 +63,7 @@ static struct kind kinds[] = {
 	  .path = "/apis/discovery.k8s.io/v1/endpointslices" },
 	{ .kind = "NetworkPolicy", .api_version = "networking.k8s.io/v1",
 	  .path = "/apis/networking.k8s.io/v1/networkpolicies" },
+	{ .kind = "Node", .api_version = "v1", .path = "/api/v1/nodes" },
 };
 #define NB_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -71,6 +78,15 @@ static struct {
 } ag = { .switch_sock = DEFAULT_SWITCH, .watch_timeout = 300 };
 
 /* ------------------------------------------------------------- helpers */
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 static void
 sleep_s(double s)
@@ -151,6 +167,8 @@ keep_only(json_t *map, const char *const *keys)
  * What the switch reads of an object, nothing more: no managedFields,
  * uid, resourceVersion or other bookkeeping, no status but the addresses
  * it uses. kind and apiVersion are set (list items come without them).
+ * A Node keeps only its name, labels, spec.podCIDR(s) and
+ * status.addresses: the rest (images, conditions) changes with heartbeats.
  */
 static json_t *
 trimmed(const struct kind *kd, json_t *obj)
@@ -159,6 +177,9 @@ trimmed(const struct kind *kd, json_t *obj)
 	static const char *const pod_spec[] = { "containers", "nodeName", "hostNetwork", NULL };
 	static const char *const pod_status[] = { "podIP", "podIPs", "phase", NULL };
 	static const char *const svc_status[] = { "loadBalancer", NULL };
+	static const char *const node_meta[] = { "name", "labels", NULL };
+	static const char *const node_spec[] = { "podCIDR", "podCIDRs", NULL };
+	static const char *const node_status[] = { "addresses", NULL };
 	static const char *const slice_keys[] = { "apiVersion", "kind", "metadata", "addressType",
 						  "endpoints", "ports", NULL };
 	static const char *const top_keys[] = { "apiVersion", "kind", "metadata", "spec", "status", NULL };
@@ -180,6 +201,10 @@ trimmed(const struct kind *kd, json_t *obj)
 		keep_only(json_object_get(o, "status"), pod_status);
 	} else if (strcmp(kd->kind, "Service") == 0) {
 		keep_only(json_object_get(o, "status"), svc_status);
+	} else if (strcmp(kd->kind, "Node") == 0) {
+		keep_only(meta, node_meta);
+		keep_only(json_object_get(o, "spec"), node_spec);
+		keep_only(json_object_get(o, "status"), node_status);
 	} else {
 		json_object_del(o, "status");
 		if (strcmp(kd->kind, "Namespace") == 0)
@@ -285,6 +310,7 @@ on_event(void *arg, const char *text, size_t len)
 {
 	struct watch *w = arg;
 	struct kind *kd = w->kd;
+	double received = now_ms();      /* the line is complete now */
 	json_t *ev = json_loadb(text, len, 0, NULL), *obj, *resp = NULL, *o;
 	const char *type, *rv;
 
@@ -343,6 +369,11 @@ on_event(void *arg, const char *text, size_t len)
 	if (rv != NULL)
 		snprintf(kd->rv, sizeof(kd->rv), "%s", rv);
 	if (strcmp(type, "BOOKMARK") != 0) {
+		double lag = now_ms() - received;
+
+		kd->lag_last_ms = lag;
+		if (lag > kd->lag_max_ms)
+			kd->lag_max_ms = lag;
 		kd->events++;
 		kd->last_event = time(NULL);
 	}
@@ -432,6 +463,13 @@ watcher(void *arg)
 
 /* ----------------------------------------------------------------- state */
 
+/* Milliseconds rounded to the microsecond (no digits that mean nothing). */
+static double
+to_us(double ms)
+{
+	return (double)(long long)(ms * 1000.0 + 0.5) / 1000.0;
+}
+
 static json_t *
 status_json(void)
 {
@@ -444,12 +482,14 @@ status_json(void)
 		struct kind *kd = &kinds[i];
 
 		ready = ready && kd->synced;
-		json_object_set_new(ks, kd->kind, json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		json_object_set_new(ks, kd->kind, json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			"s:f, s:f}",
 			"synced", kd->synced, "resource_version", kd->rv, "lists", (json_int_t)kd->lists,
 			"relists", (json_int_t)(kd->lists > 0 ? kd->lists - 1 : 0),
 			"events", (json_int_t)kd->events, "refused", (json_int_t)kd->refused,
 			"reconnects", (json_int_t)kd->reconnects, "expired", (json_int_t)kd->expired,
-			"last_sync_s_ago", (json_int_t)(kd->last_sync ? now - kd->last_sync : -1)));
+			"last_sync_s_ago", (json_int_t)(kd->last_sync ? now - kd->last_sync : -1),
+			"lag_last_ms", to_us(kd->lag_last_ms), "lag_max_ms", to_us(kd->lag_max_ms)));
 	}
 	return json_pack("{s:b, s:b, s:s, s:I, s:o}", "ready", ready, "switch_up", ag.switch_up,
 			 "server", ag.kube.server, "uptime_s", (json_int_t)(now - ag.started), "kinds", ks);
@@ -540,7 +580,7 @@ usage(FILE *f)
 	fprintf(f, "usage: podswitch-agent [--kubeconfig FILE | --sa-dir DIR] [--switch SOCKET]\n"
 		"                       [--health ADDR:PORT|off] [--watch-timeout SECONDS]\n"
 		"Keeps the switch on SOCKET (default %s) in step with the Kubernetes API server:\n"
-		"Namespaces, Pods, Services, EndpointSlices and NetworkPolicies. In a pod it uses the\n"
+		"Namespaces, Pods, Services, EndpointSlices, NetworkPolicies and Nodes. In a pod it uses the\n"
 		"service account (DIR, default %s); outside one, a kubeconfig file.\n"
 		"Probes on ADDR:PORT (default 127.0.0.1:9477): /healthz, /readyz, /status.\n",
 		DEFAULT_SWITCH, DEFAULT_SA_DIR);

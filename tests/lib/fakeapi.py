@@ -19,6 +19,12 @@ client can tell:
     allowWatchBookmarks=true.
   * Authorization: Bearer TOKEN, else 401 with a Status object; unknown
     paths 404, methods other than GET 405, all with Status objects.
+  * client certificates (tls=True, client_certs="required" or "optional"):
+    a certificate signed by the server's CA (client_cert() makes one)
+    authenticates a request without a token, as the API server's x509
+    authenticator does. "required": the TLS handshake fails without one
+    (or with one of another CA); "optional": without one the token is
+    checked. The subjects' CNs that authenticated are in client_cns.
 
 The test thread changes the state (put, delete, compact, ...) while server
 threads stream; everything is under one lock, and a watch is registered in
@@ -103,6 +109,31 @@ def _openssl(args, cwd):
         raise RuntimeError("openssl %s failed: %s%s" % (" ".join(args), p.stdout, p.stderr))
 
 
+def make_ca(certdir, name, cn=None):
+    """A self-signed CA, EC P-256: (name.crt, name.key) in certdir."""
+    _openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+              "-keyout", name + ".key", "-out", name + ".crt", "-days", "7", "-subj", "/CN=" + (cn or name),
+              "-addext", "basicConstraints=critical,CA:TRUE",
+              "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+              "-addext", "subjectKeyIdentifier=hash"], certdir)
+    return os.path.join(certdir, name + ".crt"), os.path.join(certdir, name + ".key")
+
+
+def make_client_cert(certdir, name, cn, ca="ca"):
+    """A client certificate (extendedKeyUsage clientAuth) for CN cn, signed by
+    the CA ca.crt/ca.key in certdir: (name.crt, name.key)."""
+    with open(os.path.join(certdir, name + ".ext"), "w") as f:
+        f.write("basicConstraints = CA:FALSE\n"
+                "keyUsage = critical, digitalSignature, keyEncipherment\n"
+                "extendedKeyUsage = clientAuth\n"
+                "authorityKeyIdentifier = keyid\n")
+    _openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+              "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/O=system:nodes/CN=" + cn], certdir)
+    _openssl(["x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
+              "-CAcreateserial", "-days", "7", "-extfile", name + ".ext", "-out", name + ".crt"], certdir)
+    return os.path.join(certdir, name + ".crt"), os.path.join(certdir, name + ".key")
+
+
 def make_certs(certdir):
     """A self-signed CA and a server certificate for 127.0.0.1 (CN and IP SAN)
     signed by it, EC P-256. Returns (ca.crt, server.crt, server.key) paths."""
@@ -114,11 +145,7 @@ def make_certs(certdir):
                 "authorityKeyIdentifier = keyid\n"
                 "subjectAltName = IP:127.0.0.1\n")
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl(["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.crt", "-days", "7",
-                                      "-subj", "/CN=fakeapi-ca",
-                                      "-addext", "basicConstraints=critical,CA:TRUE",
-                                      "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-                                      "-addext", "subjectKeyIdentifier=hash"], certdir)
+    make_ca(certdir, "ca", "fakeapi-ca")
     _openssl(["req"] + ec + ["-keyout", "server.key", "-out", "server.csr",
                              "-subj", "/CN=127.0.0.1"], certdir)
     _openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
@@ -153,9 +180,13 @@ class FakeAPI:
     # (managedFields, last-applied annotation, status noise, ...).
     junk = True
 
-    def __init__(self, token="t0ken", tls=False, certdir=None):
+    def __init__(self, token="t0ken", tls=False, certdir=None, client_certs=None):
+        if client_certs not in (None, "required", "optional") or (client_certs and not tls):
+            raise ValueError("fakeapi: client_certs is None, 'required' or 'optional', with tls=True")
         self.token = token
         self.tls = tls
+        self.client_certs = client_certs
+        self.client_cns = set()           # CNs of client certificates that authenticated requests
         self.lock = threading.RLock()
         self.rv = FIRST_RV
         self.compact_rv = FIRST_RV        # history holds every change with rv > compact_rv
@@ -191,6 +222,9 @@ class FakeAPI:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(self.cert_path, self.key_path)
             ctx.set_alpn_protocols(["http/1.1"])
+            if self.client_certs:
+                ctx.load_verify_locations(self.ca_path)
+                ctx.verify_mode = ssl.CERT_REQUIRED if self.client_certs == "required" else ssl.CERT_OPTIONAL
             # the handshake runs in the connection's thread (_Handler.setup)
             self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True,
                                                 do_handshake_on_connect=False)
@@ -225,6 +259,19 @@ class FakeAPI:
                 if not self.watches and not self.conns:
                     break
             time.sleep(0.01)
+
+    def client_cert(self, name, cn=None, foreign=False):
+        """A client certificate and key (paths) for CN cn (default name), signed
+        by the server's CA, or with foreign=True by a CA the server does not
+        trust. tls=True only."""
+        if not self.tls:
+            raise ValueError("fakeapi: client certificates need tls=True")
+        ca = "ca"
+        if foreign:
+            ca = "foreign-ca"
+            if not os.path.exists(os.path.join(self.certdir, ca + ".crt")):
+                make_ca(self.certdir, ca)
+        return make_client_cert(self.certdir, name, cn or name, ca)
 
     def cleanup(self):
         """stop() and remove the generated certificates (if certdir was not given)."""
@@ -486,7 +533,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers = [("Retry-After", str(retry_after))] if retry_after is not None else []
             msg = "too many requests, please try again later" if code == 429 else "service unavailable"
             return self._status(code, msg, headers=headers)
-        if self.headers.get("Authorization") != "Bearer " + token:
+        if not self._cert_user() and self.headers.get("Authorization") != "Bearer " + token:
             return self._status(401, "Unauthorized")
         route = self._route(path)
         if route is None:
@@ -497,6 +544,19 @@ class _Handler(BaseHTTPRequestHandler):
         if q.get("watch", "") in ("1", "true", "True"):
             return self._watch(resource, namespace, q)
         return self._list(resource, namespace, q)
+
+    def _cert_user(self):
+        """The CN of a client certificate the handshake verified, or None."""
+        if not self.api.client_certs or not isinstance(self.request, ssl.SSLSocket):
+            return None
+        cert = self.request.getpeercert()
+        for rdn in (cert or {}).get("subject", ()):
+            for k, v in rdn:
+                if k == "commonName":
+                    with self.api.lock:
+                        self.api.client_cns.add(v)
+                    return v
+        return None
 
     def _route(self, path):
         """-> (resource, namespace or None, name or None), or None."""

@@ -1,9 +1,13 @@
 #!/usr/bin/python3
 """podswitch-agent (issue 15) against a fake Kubernetes API server
 (tests/lib/fakeapi.py) and a real switch: lists and watches reach the
-switch, trimmed; expiry relists and reconciles; events split across chunks;
-Retry-After; token rotation; the switch going away and coming back; the API
-server going away (the switch keeps its state); TLS with the cluster CA."""
+switch, trimmed; Nodes applied, deleted and reconciled by a relist; lag;
+expiry relists and reconciles; events split across chunks; Retry-After;
+token rotation; the switch going away and coming back; the API server going
+away (the switch keeps its state); TLS with the cluster CA; client
+certificates from a kubeconfig (data and file variants), and refusal
+without one."""
+import base64
 import json
 import os
 import signal
@@ -37,9 +41,20 @@ def svc(name, port=80, labels=None):
                      "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"}}
 
 
+def node(name, cidrs, ips, ready="True"):
+    """A Node as the API server holds it (the fake adds nodeInfo, images, managedFields)."""
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "spec": {"podCIDR": cidrs[0], "podCIDRs": cidrs, "providerID": "fake://" + name},
+            "status": {"addresses": [{"type": "InternalIP", "address": a} for a in ips] +
+                       [{"type": "Hostname", "address": name}],
+                       "conditions": [{"type": "Ready", "status": ready, "reason": "KubeletReady"}]}}
+
+
 def objects():
     """A small cluster as the API server would hold it."""
     return [
+        node("node-a", ["10.244.0.0/24"], ["192.168.0.11"]),
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default", "labels": {
             "kubernetes.io/metadata.name": "default"}}, "spec": {"finalizers": ["kubernetes"]}},
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "default",
@@ -64,12 +79,13 @@ def objects():
 
 
 class Agent:
-    def __init__(self, scope, api, sw, token_file=None, watch_timeout=30, tls_ca=None):
+    def __init__(self, scope, api, sw, token_file=None, watch_timeout=30, tls_ca=None, user=None):
         self.scope, self.api, self.sw = scope, api, sw
         self.port = free_port()
         self.log = scope.path("agent%d.log" % self.port)
         kc = scope.path("kubeconfig%d" % self.port)
-        user = {"tokenFile": token_file} if token_file else {"token": api.token}
+        if user is None:
+            user = {"tokenFile": token_file} if token_file else {"token": api.token}
         cluster = {"server": api.url}
         if tls_ca:
             cluster["certificate-authority"] = tls_ca
@@ -185,6 +201,120 @@ def lists_and_watches_reach_the_switch_trimmed(scope):
     check(api.wait_watchers(0, timeout=5), "watches left open after the agent stopped: %d" % api.watchers())
 
 
+def ctl(sw, *args, check_rc=True):
+    return run([CTL, "-s", sw.sock] + list(args), check_rc=check_rc)
+
+
+@test
+def nodes_reach_the_switch_go_and_are_reconciled(scope):
+    """v1 Node: listed and watched, trimmed to what the switch reads, shown by
+    `podswitchctl get node`; a deleted Node goes; a relist after the agent was
+    away reconciles; the lag of the Node events is reported."""
+    api, sw, agent = start(scope, watch_timeout=2)
+    out = ctl(sw, "get", "nodes").stdout
+    row = [ln.split() for ln in out.splitlines() if ln.startswith("node-a")]
+    check(out.splitlines()[0].split() == ["NAME", "POD-CIDRS", "INTERNAL-IP"] and
+          row == [["node-a", "10.244.0.0/24", "192.168.0.11"]], "get nodes after the list:\n%s" % out)
+    api.put(node("node-b", ["10.244.1.0/24", "fd00:10:244:1::/64"], ["192.168.0.12", "fd00::12"]))
+    wait_for("a new Node", lambda: "node-b" in names(sw, "nodes"))
+    got = json.loads(ctl(sw, "get", "node", "node-b", "-o", "json").stdout)
+    check(got["spec"] == {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24", "fd00:10:244:1::/64"]} and
+          got["status"] == {"addresses": [{"type": "InternalIP", "address": "192.168.0.12"},
+                                          {"type": "InternalIP", "address": "fd00::12"},
+                                          {"type": "Hostname", "address": "node-b"}]} and
+          got["metadata"] == {"name": "node-b", "labels": {"kubernetes.io/hostname": "node-b"}},
+          "the Node as the switch stores it (trimmed): %s" % got)
+    # a heartbeat (conditions only) is an event, not a change; a new address is
+    events = agent.status()["kinds"]["Node"]["events"]
+    api.put(node("node-b", ["10.244.1.0/24", "fd00:10:244:1::/64"], ["192.168.0.12", "fd00::12"], ready="False"))
+    api.put(node("node-b", ["10.244.1.0/24", "fd00:10:244:1::/64"], ["192.168.0.22", "fd00::12"]))
+    wait_for("a Node's new InternalIP", lambda: json.loads(ctl(sw, "get", "node", "node-b", "-o", "json").stdout)
+             ["status"]["addresses"][0]["address"] == "192.168.0.22")
+    st = agent.status()["kinds"]["Node"]
+    check(st["events"] == events + 2 and st["refused"] == 0, "Node counters: %s" % st)
+    api.delete("Node", None, "node-b")
+    wait_for("a deleted Node", lambda: "node-b" not in names(sw, "nodes"))
+    r = ctl(sw, "get", "node", "node-b", check_rc=False)
+    check(r.returncode == 1 and 'Node "node-b" not found' in r.stderr, "get of a deleted Node: %s" % r.stderr)
+    # lag: from a complete event line to the switch's answer, per kind, in /status and in the switch's status
+    st = agent.status()["kinds"]["Node"]
+    check(0 < st["lag_last_ms"] <= st["lag_max_ms"] < 5000, "Node lag: %s" % st)
+    check(agent.status()["kinds"]["Pod"]["lag_max_ms"] == 0, "lag of a kind without events: %s" % agent.status())
+    wait_for("the lag in the switch's status", lambda: sw.ok("status").get("agent", {}).get("report", {})
+             .get("kinds", {}).get("Node", {}).get("lag_max_ms", 0) > 0, timeout=8)
+    out = ctl(sw, "status").stdout
+    check("lag_max_ms" in out and "lag_last_ms" in out, "podswitchctl status: %s" % out)
+    # the agent goes; meanwhile node-a is deleted and node-c made; history compacted: the relist reconciles
+    agent.kill()
+    api.delete("Node", None, "node-a")
+    api.put(node("node-c", ["fd00:10:244:2::/64"], ["fd00::13"]))
+    api.compact()
+    agent = Agent(scope, api, sw, watch_timeout=2)
+    agent.wait_ready()
+    check(names(sw, "nodes") == ["node-c"], "Nodes after the relist: %s" % names(sw, "nodes"))
+    out = ctl(sw, "get", "nodes").stdout
+    check([ln.split() for ln in out.splitlines()[1:]] == [["node-c", "fd00:10:244:2::/64", "fd00::13"]],
+          "get nodes after the relist:\n%s" % out)
+    # a watch expired with 410 relists Nodes too
+    before = agent.status()["kinds"]["Node"]["lists"]
+    api.compact()
+    api.expire_watches()
+    wait_for("a Node relist after 410", lambda: agent.status()["kinds"]["Node"]["lists"] > before)
+    agent.stop()
+
+
+@test
+def client_certificate_from_a_kubeconfig(scope):
+    """The API server asks for a client certificate signed by its CA: the agent
+    authenticates with client-certificate-data / client-key-data, and with
+    client-certificate / client-key files (relative to the kubeconfig), with
+    no token; without a certificate, or with one of another CA, it is refused
+    and never ready (and the switch keeps what it has)."""
+    api = FakeAPI(tls=True, client_certs="required").start()
+    scope.defer(api.cleanup)
+    for o in objects():
+        api.put(o)
+    crt, key = api.client_cert("agent", cn="system:node:node-a")
+    sw = Switch(scope, "").start()
+
+    def b64(path):
+        return base64.b64encode(open(path, "rb").read()).decode()
+    agent = Agent(scope, api, sw, tls_ca=api.ca_path,
+                  user={"client-certificate-data": b64(crt), "client-key-data": b64(key)})
+    agent.wait_ready()
+    check(names(sw, "services") == ["web"] and names(sw, "nodes") == ["node-a"],
+          "synced with a client certificate: %s %s" % (names(sw, "services"), names(sw, "nodes")))
+    check(api.client_cns == {"system:node:node-a"}, "the server saw: %s" % api.client_cns)
+    agent.stop()
+    # the file variants, relative to the kubeconfig's directory
+    for src, dst in ((crt, "client.crt"), (key, "client.key")):
+        with open(scope.path(dst), "wb") as f:
+            f.write(open(src, "rb").read())
+    agent = Agent(scope, api, sw, tls_ca=api.ca_path,
+                  user={"client-certificate": "client.crt", "client-key": "client.key"})
+    agent.wait_ready()
+    api.put(svc("by-file", 96))
+    wait_for("an event over a client-certificate watch", lambda: "by-file" in names(sw, "services"))
+    agent.stop()
+    # without a certificate (and no token), or with one of a CA the server does not trust: refused
+    rogue_crt, rogue_key = api.client_cert("rogue", cn="system:node:node-a", foreign=True)
+    for user, why, alert in (({}, "no certificate", "alert certificate required"),
+                             ({"client-certificate-data": b64(rogue_crt), "client-key-data": b64(rogue_key)},
+                              "another CA's certificate", "alert unknown ca")):
+        agent = Agent(scope, api, sw, tls_ca=api.ca_path, user=user)
+        time.sleep(3)
+        st = agent.status()
+        check(agent.http("/readyz")[0] == 503 and st is not None and
+              not any(k["synced"] for k in st["kinds"].values()) and
+              all(k["lists"] == 0 and k["reconnects"] >= 1 for k in st["kinds"].values()),
+              "%s: the agent got in: %s" % (why, st))
+        check(alert in agent.text(), "%s: the agent's log does not say why the handshake failed (%s): %s"
+              % (why, alert, agent.text()[-600:]))
+        agent.stop()
+    check(names(sw, "services") == ["by-file", "web"], "the refused agents changed the switch: %s"
+          % names(sw, "services"))
+
+
 @test
 def expiry_and_a_restart_relist_and_reconcile(scope):
     api, sw, agent = start(scope, watch_timeout=2)
@@ -204,10 +334,15 @@ def expiry_and_a_restart_relist_and_reconcile(scope):
     check(agent.status()["kinds"]["Service"]["expired"] >= 1, "expired counter: %s" % agent.status())
     # as HTTP 410 too; and a plain end of the stream is resumed, not relisted
     api.expired_as_http = True
+    check(api.wait_watchers(1, "Service"), "no Service watch to expire")
+    lists = agent.status()["kinds"]["Service"]["lists"]
     api.compact()
     api.put(svc("after", 91))
     api.expire_watches()
     wait_for("the Service made around the expiry", lambda: "after" in names(sw, "services"))
+    # "after" may come by the watch before the expiry: wait for the relist to be over
+    wait_for("the relist after the expiry", lambda: (lambda k: k["lists"] > lists and k["synced"])(
+             agent.status()["kinds"]["Service"]))
     lists = agent.status()["kinds"]["Service"]["lists"]
     api.close_watches()
     api.put(svc("resumed", 92))

@@ -635,6 +635,105 @@ items:
     sw.stop()
 
 
+NODES = """apiVersion: v1
+kind: Node
+metadata: {name: node-b, namespace: kube-system, labels: {zone: b}, uid: x-1}
+spec: {podCIDRs: [10.244.2.0/24, 'fd00:10:244:2::/64'], providerID: 'fake://node-b'}
+status:
+  addresses: [{type: Hostname, address: node-b}, {type: InternalIP, address: 192.168.0.12},
+              {type: InternalIP, address: 'fd00::12'}]
+  nodeInfo: {kubeletVersion: v1.30.0}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-a}
+spec: {podCIDR: 10.244.1.0/24}
+status: {addresses: [{type: InternalIP, address: 192.168.0.11}]}
+"""
+
+
+def node_rows(sw, *args):
+    out = ctl(sw, "get", "nodes", *args).stdout.splitlines()
+    check(out[0].split() == ["NAME", "POD-CIDRS", "INTERNAL-IP"], "get nodes header: %s" % out[:1])
+    return sorted(ln.split() for ln in out[1:])
+
+
+@test
+def podswitchctl_nodes(scope):
+    """v1 Node through podswitchctl: apply (cluster-scoped: the namespace given
+    is cleared; trimmed; podCIDRs defaulted), get nodes, refusals naming the
+    object and field with nothing applied, replace, a restart, delete."""
+    state, sock = scope.path("nodes-state"), scope.path("nodes.sock")
+    sw = Switch(scope, "", state=state, sock=sock).start()
+    m = scope.path("nodes.yaml")
+    with open(m, "w") as f:
+        f.write(NODES)
+    r = ctl(sw, "apply", "-f", m)
+    check(r.stdout.split("\n")[:2] == ["Node/node-b created", "Node/node-a created"], "apply: %s" % r.stdout)
+    want = [["node-a", "10.244.1.0/24", "192.168.0.11"],
+            ["node-b", "10.244.2.0/24,fd00:10:244:2::/64", "192.168.0.12,fd00::12"]]
+    check(node_rows(sw) == want and node_rows(sw, "-n", "kube-system") == want, "get nodes: %s" % node_rows(sw))
+    b = json.loads(ctl(sw, "get", "node", "node-b", "-o", "json").stdout)
+    check(b == {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-b", "labels": {"zone": "b"}},
+                "spec": {"podCIDR": "10.244.2.0/24", "podCIDRs": ["10.244.2.0/24", "fd00:10:244:2::/64"]},
+                "status": {"addresses": [{"type": "Hostname", "address": "node-b"},
+                                         {"type": "InternalIP", "address": "192.168.0.12"},
+                                         {"type": "InternalIP", "address": "fd00::12"}]}},
+          "node-b as stored: %s" % b)
+    a = json.loads(ctl(sw, "get", "no", "node-a", "-o", "json").stdout)
+    check(a["spec"]["podCIDRs"] == ["10.244.1.0/24"], "podCIDRs not defaulted from podCIDR: %s" % a)
+    check("unchanged" in ctl(sw, "apply", "-f", m).stdout, "re-apply")
+    r = ctl(sw, "get", "node", "node-z", check_rc=False)
+    check(r.returncode == 1 and r.stderr.strip() == 'podswitchctl: Node "node-z" not found',
+          "get of a missing Node: %r" % r.stderr)
+    # refused whole, naming the document, the Node and the field
+    bad = scope.path("bad-nodes.yaml")
+    for doc, why in (("spec: {podCIDRs: [10.244.3.0/24, 10.244.4.0/24]}",
+                      "document 2: Node node-c: spec.podCIDRs: both entries are IPv4: at most one CIDR per IP family"),
+                     ("spec: {podCIDR: 10.244.3.1/24}",
+                      "document 2: Node node-c: spec.podCIDR: '10.244.3.1/24' is not a CIDR with its host bits zero"),
+                     ("status: {addresses: [{type: InternalIP, address: node-c.local}]}",
+                      "document 2: Node node-c: status.addresses[0].address: 'node-c.local' is not an IPv4 or IPv6 address"),
+                     ("status: {addresses: [{type: MagicIP, address: 10.0.0.1}]}",
+                      "document 2: Node node-c: status.addresses[0].type: must be one of InternalIP")):
+        with open(bad, "w") as f:
+            f.write("apiVersion: v1\nkind: Node\nmetadata: {name: node-d}\n---\n"
+                    "apiVersion: v1\nkind: Node\nmetadata: {name: node-c}\n" + doc + "\n")
+        r = ctl(sw, "apply", "-f", bad, check_rc=False)
+        check(r.returncode == 1 and why in r.stderr and "nothing was changed" in r.stderr,
+              "refusal of %s: rc %d %r" % (doc, r.returncode, r.stderr))
+        check(node_rows(sw) == want, "a refused apply stored Nodes: %s" % node_rows(sw))
+    # a relist's replace of Nodes: node-b goes, node-c comes; the Namespace stays
+    sw.ok("apply", {"objects": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}]})
+    r = sw.api("replace", {"kinds": ["Node"], "objects": [
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-a"}, "spec": {"podCIDR": "10.244.1.0/24"},
+         "status": {"addresses": [{"type": "InternalIP", "address": "192.168.0.11"}]}},
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-c"},
+         "spec": {"podCIDRs": ["fd00:10:244:3::/64"]}}]})
+    check(r["ok"] and r["result"]["deleted"] == [{"object": "Node//node-b", "action": "deleted"}], "replace: %s" % r)
+    want = [["node-a", "10.244.1.0/24", "192.168.0.11"], ["node-c", "fd00:10:244:3::/64", "-"]]
+    check(node_rows(sw) == want, "after the replace: %s" % node_rows(sw))
+    check(json.loads(ctl(sw, "get", "ns", "prod", "-o", "json").stdout)["metadata"]["name"] == "prod",
+          "a replace of Nodes touched a Namespace")
+    # kept across a restart (SIGKILL), in objects.json
+    objects = json.load(open(os.path.join(state, "objects.json")))["objects"]
+    check([o["kind"] for o in objects] == ["Namespace", "Node", "Node"] and
+          sorted(o["metadata"]["name"] for o in objects if o["kind"] == "Node") == ["node-a", "node-c"],
+          "objects.json (Namespaces first, then Nodes): %s" % objects)
+    sw.kill()
+    sw = Switch(scope, "", state=state, sock=sock).start()
+    check("3 Kubernetes objects restored" in sw.text(), "start-up log: %s" % sw.text()[-800:])
+    check(node_rows(sw) == want, "after a restart: %s" % node_rows(sw))
+    # delete by identity; again: not found
+    with open(m, "w") as f:
+        f.write("apiVersion: v1\nkind: Node\nmetadata: {name: node-c, namespace: default}\n")
+    check("Node//node-c deleted" in ctl(sw, "delete", "-f", m).stdout, "delete")
+    r = ctl(sw, "delete", "-f", m, check_rc=False)
+    check(r.returncode == 1 and "Node//node-c not found" in r.stderr, "delete of a missing Node: %r" % r.stderr)
+    check(node_rows(sw) == want[:1], "after the delete: %s" % node_rows(sw))
+    sw.stop()
+
+
 @test
 def churn_100_pods_while_traffic_flows(scope):
     sw = Switch(scope, "", workers="[0, 1]").start()

@@ -2,8 +2,9 @@
 """Self-test of tests/lib/fakeapi.py, the fake Kubernetes API server the
 agent tests list and watch from: lists and pagination, watches (history
 replay, live events, bookmarks, events split across chunks, expiry,
-timeouts), failures with Retry-After, bearer tokens and TLS. Standard
-library clients only (plus the curl CLI when it is installed)."""
+timeouts), failures with Retry-After, bearer tokens, TLS and client
+certificates signed by the test CA. Standard library clients only (plus
+the curl CLI when it is installed)."""
 import http.client
 import json
 import os
@@ -433,6 +434,55 @@ def tls_with_the_generated_ca(scope):
         lines = [json.loads(ln) for ln in p.stdout.splitlines()]
         check(p.returncode == 0 and [e["object"]["metadata"]["name"] for e in lines] == ["a", "b"],
               "curl watch: rc %d %s %s" % (p.returncode, p.stdout, p.stderr))
+
+
+def refused_at_handshake(api, ctx):
+    """True when the TLS connection fails (no client certificate, or one of a
+    CA the server does not trust); with TLS 1.3 that shows on the first read."""
+    try:
+        get(api, PODS, token="", ctx=ctx)
+    except (ssl.SSLError, ConnectionError, http.client.RemoteDisconnected):
+        return True
+    return False
+
+
+@test
+def client_certificates_required_and_optional(scope):
+    api = started(scope, tls=True, client_certs="required", certdir=scope.path("certs"))
+    api.put(pod("a"))
+    crt, key = api.client_cert("agent", cn="system:node:node-a")
+    ctx = client_ctx(api)
+    ctx.load_cert_chain(crt, key)
+    st, _, b = get(api, PODS, token="", ctx=ctx)  # no token: the certificate authenticates
+    check(st == 200 and len(b["items"]) == 1, "list with a client certificate: %s %s" % (st, b))
+    check(api.client_cns == {"system:node:node-a"}, "client CNs: %s" % api.client_cns)
+    check(refused_at_handshake(api, client_ctx(api)), "required: a client without a certificate got through")
+    rogue = client_ctx(api)
+    rogue.load_cert_chain(*api.client_cert("rogue", foreign=True))
+    check(refused_at_handshake(api, rogue), "required: a certificate of another CA got through")
+    check(api.client_cns == {"system:node:node-a"}, "client CNs after refusals: %s" % api.client_cns)
+    # a watch over a client-certificate connection
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", api.port), timeout=10), server_hostname="127.0.0.1")
+    s.sendall(b"GET " + (PODS + "?watch=1&timeoutSeconds=1").encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    head = s.recv(4096)
+    s.close()
+    check(head.startswith(b"HTTP/1.1 200"), "watch with a client certificate: %r" % head[:80])
+    # optional: the certificate or the token; neither is 401, a foreign certificate fails
+    opt = started(scope, tls=True, client_certs="optional", certdir=scope.path("certs-opt"))
+    ctx = client_ctx(opt)
+    ctx.load_cert_chain(*opt.client_cert("agent"))
+    check(get(opt, PODS, token="", ctx=ctx)[0] == 200, "optional: certificate refused")
+    check(get(opt, PODS)[0] == 200, "optional: token refused")
+    st, _, b = get(opt, PODS, token="")
+    check(st == 401 and b["reason"] == "Unauthorized", "optional: neither: %s %s" % (st, b))
+    rogue = client_ctx(opt)
+    rogue.load_cert_chain(*opt.client_cert("rogue", foreign=True))
+    check(refused_at_handshake(opt, rogue), "optional: a certificate of another CA got through")
+    try:
+        FakeAPI(client_certs="required")
+        check(False, "client certificates without TLS accepted")
+    except ValueError:
+        pass
 
 
 @test
