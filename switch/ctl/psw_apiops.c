@@ -1109,6 +1109,22 @@ op_cni_gc(struct psw_state *st, json_t *args)
 
 /* ------------------------------------------------- Kubernetes objects */
 
+/* Did an answer of the store change anything (an action other than "unchanged")? */
+static bool
+changed_anything(json_t *res)
+{
+	json_t *result = json_object_get(res, "result"), *list, *o;
+	const char *k;
+	size_t i;
+
+	json_object_foreach(result, k, list)
+		json_array_foreach(list, i, o)
+			if (json_is_object(o) &&
+			    strcmp(json_string_value(json_object_get(o, "action")) ?: "", "unchanged") != 0)
+				return true;
+	return !json_is_object(result);      /* an answer of another shape: assume so */
+}
+
 /* Stored by the Kubernetes store, then through the pipeline; a failure puts the store back. */
 static json_t *
 k8s_change(struct psw_state *st, json_t *args,
@@ -1125,8 +1141,10 @@ k8s_change(struct psw_state *st, json_t *args,
 		json_decref(res);
 		res = psw_api_error(rc == -ENOMEM || rc == -ENOSPC ? PSW_API_E_NO_RESOURCES : PSW_API_E_INVALID,
 				    "%s (nothing was changed)", msg);
-	} else if (json_is_true(json_object_get(res, "ok"))) {
-		psw_objects_save(st);            /* in force now; kept for the next start */
+	} else if (json_is_true(json_object_get(res, "ok")) && changed_anything(res)) {
+		/* in force now; kept for the next start (a Node's heartbeat, trimmed
+		 * to what the switch keeps, comes as unchanged: no write) */
+		psw_objects_save(st);
 	}
 	psw_change_fini(&ch);
 	return res;

@@ -202,6 +202,12 @@ def pods_across_nodes_native_routing(scope):
     """Native routing: node-b's pod CIDR is routed to node-b's InternalIP,
     its MAC found by ARP; a deleted Node takes its route with it."""
     c = two_nodes(scope, "none")
+    # the same Nodes again (a heartbeat, once trimmed): nothing changes, nothing is written
+    path = os.path.join(c.sw["a"].state, "objects.json")
+    before = os.stat(path).st_mtime_ns
+    r = c.sw["a"].ok("apply", {"objects": c.nodes})
+    check({x["action"] for x in r["results"]} == {"unchanged"}, "re-apply: %s" % r)
+    check(os.stat(path).st_mtime_ns == before, "objects.json rewritten for an unchanged apply")
     # a ClusterIP on node-a whose one endpoint is node-b's pod: DNAT here,
     # routed there, the reply un-NATed here; the backend sees the client
     c.sw["a"].ok("apply", {"objects": [
