@@ -429,6 +429,27 @@ static int parse_node_addresses(struct psw_cfg_ctx *ctx, const config_setting_t 
 	return 0;
 }
 
+unsigned psw_config_uplink_mtu(const struct psw_config *cfg)
+{
+	unsigned i, mtu = 0;
+
+	for (i = 0; i < cfg->nb_ports; i++)
+		if (cfg->ports[i].uplink) {
+			unsigned m = cfg->ports[i].mtu ? cfg->ports[i].mtu : 1500;
+
+			mtu = mtu == 0 || m < mtu ? m : mtu;
+		}
+	return mtu ? mtu : 1500;
+}
+
+unsigned psw_config_pod_mtu(const struct psw_config *cfg)
+{
+	unsigned mtu = psw_config_uplink_mtu(cfg);
+
+	/* outer IPv4 (20), UDP (8), VXLAN (8) and the inner Ethernet header (14) */
+	return cfg->cluster.encap == PSW_ENCAP_VXLAN && mtu > 68 + 50 ? mtu - 50 : mtu;
+}
+
 bool psw_config_node_addr(const struct psw_config *cfg, uint8_t family, const uint8_t *addr)
 {
 	unsigned i;

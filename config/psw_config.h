@@ -196,6 +196,10 @@ const char *psw_port_kind_name(enum psw_port_kind kind);
 int psw_parse_prefix(const char *s, struct psw_prefix *p);
 int psw_parse_ip(const char *s, uint8_t *family, uint8_t addr[16]);
 int psw_parse_mac(const char *s, uint8_t mac[6]);
+/** The smallest MTU of the uplink ports (1500 without any). */
+unsigned psw_config_uplink_mtu(const struct psw_config *cfg);
+/** The MTU pods get: the uplinks', less the VXLAN overhead when pods' traffic is encapsulated. */
+unsigned psw_config_pod_mtu(const struct psw_config *cfg);
 /** True when addr is one of the node's addresses in cfg (gateways excluded). */
 bool psw_config_node_addr(const struct psw_config *cfg, uint8_t family, const uint8_t *addr);
 /** True when addr (of p->family) lies in prefix p. */

@@ -402,6 +402,7 @@ setup_kernel(const struct cni *c, json_t *res, const char *host, int *rc)
 	json_t *v;
 	size_t i;
 	int nsfd, old, ifindex, err;
+	json_int_t mtu;
 	const char *step = "";
 
 	if (sscanf(json_string_value(json_object_get(res, "mac")), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx",
@@ -416,7 +417,10 @@ setup_kernel(const struct cni *c, json_t *res, const char *host, int *rc)
 		return -1;
 	}
 	psw_nl_link_del(host);                      /* left over from an ADD that failed */
-	err = psw_nl_veth_create(host, c->ifname, nsfd, mac);
+	/* the switch's MTU for pods (less than the uplinks' under VXLAN); 0: the kernel's */
+	mtu = json_integer_value(json_object_get(res, "mtu"));
+	err = psw_nl_veth_create(host, c->ifname, nsfd, mac,
+				 mtu >= 68 && mtu <= 9600 ? (unsigned)mtu : 0);
 	close(nsfd);
 	if (err < 0) {
 		*rc = cni_error(c, CNI_E_NETLINK, NULL, "cannot create veth %s/%s: %s", host, c->ifname,
@@ -517,6 +521,8 @@ add_result(const struct cni *c, json_t *res, const char *host, bool kernel)
 			  json_string_value(json_object_get(res, "mac")), "sandbox", c->netns ? c->netns : "");
 	if (json_object_get(res, "socket") != NULL)
 		json_object_set(iface, "socketPath", json_object_get(res, "socket"));
+	if (json_integer_value(json_object_get(res, "mtu")) > 0)
+		json_object_set(iface, "mtu", json_object_get(res, "mtu"));   /* CNI 1.1 */
 	json_array_append_new(ifaces, iface);
 	json_array_foreach(json_object_get(res, "ips"), i, v) {
 		json_t *ip = json_pack("{s:O, s:i}", "address", json_object_get(v, "address"),

@@ -69,7 +69,8 @@ request(char *buf, uint16_t type, uint16_t flags, void *hdr, size_t hdr_len)
 }
 
 int
-psw_nl_veth_create(const char *host, const char *peer, int netns_fd, const uint8_t mac[6])
+psw_nl_veth_create(const char *host, const char *peer, int netns_fd, const uint8_t mac[6],
+		   unsigned mtu)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC }, pifi = { .ifi_family = AF_UNSPEC };
@@ -78,6 +79,8 @@ psw_nl_veth_create(const char *host, const char *peer, int netns_fd, const uint8
 	struct nlattr *linkinfo, *data, *peer_attr;
 
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, host);
+	if (mtu != 0)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
 	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -85,6 +88,8 @@ psw_nl_veth_create(const char *host, const char *peer, int netns_fd, const uint8
 	memcpy(mnl_nlmsg_put_extra_header(nlh, sizeof(pifi)), &pifi, sizeof(pifi));
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
 	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+	if (mtu != 0)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
 	mnl_attr_nest_end(nlh, peer_attr);
 	mnl_attr_nest_end(nlh, data);

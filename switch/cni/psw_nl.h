@@ -17,7 +17,8 @@ struct psw_nl_addr {
 };
 
 /** Create host <-> peer veth; the peer goes straight into netns_fd with the given name and MAC. */
-int psw_nl_veth_create(const char *host, const char *peer, int netns_fd, const uint8_t mac[6]);
+int psw_nl_veth_create(const char *host, const char *peer, int netns_fd, const uint8_t mac[6],
+		       unsigned mtu);
 /** Delete a link by name; 0 also when it does not exist. */
 int psw_nl_link_del(const char *name);
 /** Bring a link up. */

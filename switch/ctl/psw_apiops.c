@@ -826,7 +826,7 @@ add_result(const struct psw_state *st, const struct psw_attachment *a)
 		json_array_append_new(routes, json_pack("{s:s, s:s}", "dst", "::/0", "gw", gw));
 	}
 	res = json_pack("{s:o, s:o, s:s, s:s, s:i, s:s}", "ips", ips, "routes", routes,
-			"mac", mac_str(a->mac, mac), "port", a->port_name, "mtu", 1500,
+			"mac", mac_str(a->mac, mac), "port", a->port_name, "mtu", (int)psw_config_pod_mtu(&st->cfg),
 			"gateway_mac", mac_str(st->cfg.node.gateway_mac, gw));
 	if (a->socket[0] != '\0')
 		json_object_set_new(res, "socket", json_string(a->socket));

@@ -116,6 +116,7 @@ fill_node(struct psw_tables *t, const struct psw_config *cfg)
 	t->node.nb_addrs6 = cfg->node.nb_addresses6;
 	memcpy(t->node.addrs6, cfg->node.addresses6, sizeof(t->node.addrs6));
 	fill_masquerade(t, cfg);
+	t->node.uplink_mtu = (uint16_t)psw_config_uplink_mtu(cfg);
 	t->node.vxlan = cfg->cluster.encap == PSW_ENCAP_VXLAN && cfg->node.nb_addresses > 0;
 	t->node.vxlan_port = rte_cpu_to_be_16(cfg->cluster.vxlan_port);
 	t->node.vni = cfg->cluster.vni;
@@ -133,6 +134,7 @@ fill_ports_and_queues(struct psw_state *st, struct psw_tables *t, const bool *re
 		t->ports[p].is_node = psw_ports[p].conf.node;
 		t->ports[p].is_uplink = psw_ports[p].conf.uplink;
 		t->ports[p].mac = psw_ports[p].mac;
+		t->ports[p].mtu = psw_ports[p].conf.mtu ? psw_ports[p].conf.mtu : 1500;
 		for (q = 0; q < psw_ports[p].nb_rxq && q < PSW_MAX_WORKERS; q++) {
 			struct psw_worker_rxqs *w = &t->workers[st->rxq_owner[p][q]];
 

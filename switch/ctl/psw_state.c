@@ -231,9 +231,10 @@ psw_state_add_attachment(struct psw_state *st, const struct psw_attachment *att)
 
 /* The port an attachment needs, as if it were declared in the configuration. */
 static void
-attachment_port(const struct psw_attachment *a, struct psw_port_conf *c)
+attachment_port(const struct psw_state *st, const struct psw_attachment *a, struct psw_port_conf *c)
 {
 	memset(c, 0, sizeof(*c));
+	c->mtu = (uint16_t)psw_config_pod_mtu(&st->cfg);   /* what the CNI plugin gave the pod */
 	snprintf(c->name, sizeof(c->name), "%s", a->port_name);
 	c->kind = a->kind;
 	if (a->kind == PSW_PORT_AFPACKET || a->kind == PSW_PORT_KERNEL)
@@ -279,7 +280,7 @@ psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len)
 
 	if (a->attached)
 		return 0;
-	attachment_port(a, &c);
+	attachment_port(st, a, &c);
 	idx = psw_fwd_port_create(st, &c, err, err_len);
 	if (idx < 0)
 		return idx;

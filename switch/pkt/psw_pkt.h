@@ -71,6 +71,7 @@
 	_(VXLAN_BAD,       "vxlan_bad",       "VXLAN to the node: truncated, another VNI, or not carrying IPv4") \
 	_(VXLAN_SPOOF,     "vxlan_spoof",     "VXLAN whose inner source is not a pod of the node that sent it") \
 	_(VXLAN_NO_ROOM,   "vxlan_no_room",   "no headroom (or several segments) to encapsulate in VXLAN") \
+	_(MTU_EXCEEDED,    "mtu_exceeded",    "longer than the next hop's MTU, IPv4 without DF (the switch does not fragment)") \
 	_(MASQ_UNTRACKED,  "masq_not_tracked", "a pod's packet to outside the cluster that cannot be tracked to masquerade (a later fragment, another protocol)")
 
 enum psw_drop_reason {

@@ -30,6 +30,7 @@
 	_(ND_REPLY,         "nd_reply",         "neighbour solicitations answered") \
 	_(ECHO_REPLY,       "echo_reply",       "pings to the gateway answered") \
 	_(ICMP_TIME_EXCEEDED, "icmp_time_exceeded", "ICMP time-exceeded sent") \
+	_(ICMP_TOO_BIG,     "icmp_too_big",     "ICMP fragmentation-needed / ICMPv6 packet-too-big sent") \
 	_(FORWARDED4,       "forwarded_ip4",    "IPv4 packets routed")        \
 	_(FORWARDED6,       "forwarded_ip6",    "IPv6 packets routed")          \
 	_(CT_HIT,           "ct_hit",           "packets of tracked connections") \

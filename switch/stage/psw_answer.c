@@ -23,6 +23,9 @@
 #include "psw_ct.h"
 
 #define ICMP_TIME_EXCEEDED 11
+#define ICMP_UNREACH 3
+#define ICMP_UNREACH_NEEDFRAG 4
+#define ICMP6_PACKET_TOO_BIG 2
 #define ICMP6_TIME_EXCEEDED 3
 #define IP6_MIN_MTU 1280
 #define ICMP6_ECHO_REQUEST 128
@@ -142,15 +145,33 @@ icmp4_is_error(uint8_t type)
 	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
 }
 
+static int icmp_error(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
+		      uint8_t type4, uint8_t code4, uint8_t type6, uint8_t code6, uint32_t rest);
+
 int
 psw_icmp_time_exceeded(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 {
-	return psw_icmp_error(t, pkt, m, ICMP_TIME_EXCEEDED, 0, ICMP6_TIME_EXCEEDED, 0);
+	return icmp_error(t, pkt, m, ICMP_TIME_EXCEEDED, 0, ICMP6_TIME_EXCEEDED, 0, 0);
+}
+
+int
+psw_icmp_too_big(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m, uint16_t mtu)
+{
+	/* IPv4: the next-hop MTU in the low 16 bits of the word after the checksum;
+	 * ICMPv6: the whole word */
+	return icmp_error(t, pkt, m, ICMP_UNREACH, ICMP_UNREACH_NEEDFRAG, ICMP6_PACKET_TOO_BIG, 0, mtu);
 }
 
 int
 psw_icmp_error(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
 	       uint8_t type4, uint8_t code4, uint8_t type6, uint8_t code6)
+{
+	return icmp_error(t, pkt, m, type4, code4, type6, code6, 0);
+}
+
+static int
+icmp_error(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
+	   uint8_t type4, uint8_t code4, uint8_t type6, uint8_t code6, uint32_t rest)
 {
 	uint8_t *frame = rte_pktmbuf_mtod(pkt, uint8_t *);
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
@@ -179,13 +200,16 @@ psw_icmp_error(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta
 		ip->total_length = rte_cpu_to_be_16((uint16_t)(hdr + quote));
 		ip->time_to_live = 64;
 		ip->next_proto_id = IPPROTO_ICMP;
-		ip->src_addr = t->node.gw4;
+		/* from the node's address to what came from an uplink, else the gateway */
+		ip->src_addr = t->ports[m->in_port].is_uplink && t->node.nb_addrs > 0 ? t->node.addrs4[0]
+										 : t->node.gw4;
 		ip->dst_addr = m->src4;
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 		icmp = (struct rte_icmp_hdr *)(ip + 1);
 		memset(icmp, 0, sizeof(*icmp));
 		icmp->icmp_type = type4;
 		icmp->icmp_code = code4;
+		icmp->icmp_seq_nb = rte_cpu_to_be_16((uint16_t)rest);
 		icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, sizeof(*icmp) + quote);
 	} else {
 		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(frame + l3);
@@ -207,11 +231,14 @@ psw_icmp_error(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta
 		ip->proto = IPPROTO_ICMPV6;
 		ip->hop_limits = 64;
 		memcpy(ip->dst_addr, m->src6, 16);
-		memcpy(ip->src_addr, t->node.gw6, 16);
+		memcpy(ip->src_addr, t->ports[m->in_port].is_uplink && t->node.nb_addrs6 > 0 ?
+				     t->node.addrs6[0] : t->node.gw6, 16);
 		icmp = (uint8_t *)(ip + 1);
 		memset(icmp, 0, 8);
 		icmp[0] = type6;
 		icmp[1] = code6;
+		rest = rte_cpu_to_be_32(rest);
+		memcpy(icmp + 4, &rest, 4);      /* the frame's offsets are not aligned */
 		*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
 	}
 	psw_answer_eth(eth, t, m->in_port);

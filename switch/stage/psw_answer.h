@@ -46,6 +46,12 @@ void psw_answer_echo6(const struct psw_tables *t, struct rte_mbuf *pkt, struct p
 int psw_icmp_error(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
 		   uint8_t type4, uint8_t code4, uint8_t type6, uint8_t code6);
 
+/**
+ * psw_icmp_error with "fragmentation needed" (IPv4, DF set) or "packet too
+ * big" (IPv6), telling the sender mtu: the packet is longer than the path.
+ */
+int psw_icmp_too_big(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m, uint16_t mtu);
+
 /** psw_icmp_error with time exceeded (TTL / hop limit). */
 int psw_icmp_time_exceeded(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m);
 

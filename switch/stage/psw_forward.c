@@ -34,11 +34,38 @@ strip_vlans(struct rte_mbuf *pkt, struct psw_meta *m)
 	return rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
 }
 
+/*
+ * Longer than the next hop takes: the sender is told the MTU (IPv4 with DF,
+ * IPv6), or, IPv4 without DF, the packet is dropped and counted (the switch
+ * does not fragment).
+ */
+static void
+too_big(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
+	struct psw_meta *m, unsigned mtu)
+{
+	if (m->l3 == PSW_L3_IPV4) {
+		const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(pkt, const struct rte_ipv4_hdr *,
+									 m->l2_len);
+
+		if (!(ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG))) {
+			psw_set_drop(m, PSW_DROP_MTU_EXCEEDED);
+			return;
+		}
+	}
+	if (!psw_punt_allow(sc, m->in_port))
+		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
+	else if (psw_icmp_too_big(t, pkt, m, (uint16_t)mtu) == 0)
+		psw_count_event(sc, PSW_EV_ICMP_TOO_BIG);
+	else
+		psw_set_drop(m, PSW_DROP_MTU_EXCEEDED);
+}
+
 static inline void
 forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	    struct psw_meta *m, const struct psw_nh *nh)
 {
 	struct rte_ether_hdr *eth;
+	unsigned mtu;
 
 	if (nh == NULL) {
 		psw_set_drop(m, PSW_DROP_NO_ROUTE);
@@ -47,6 +74,14 @@ forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	if (!(nh->flags & PSW_NH_F_RESOLVE) &&
 	    (nh->port >= PSW_MAX_PORTS || !t->ports[nh->port].present)) {
 		psw_set_drop(m, PSW_DROP_PORT_GONE);
+		return;
+	}
+	/* 0: no limit known (tables built by hand) */
+	mtu = nh->port < PSW_MAX_PORTS ? t->ports[nh->port].mtu : t->node.uplink_mtu;
+	if (mtu > PSW_VXLAN_OVERHEAD && (nh->flags & PSW_NH_F_VXLAN))
+		mtu -= PSW_VXLAN_OVERHEAD;
+	if (unlikely(mtu != 0 && m->l3_payload > mtu)) {
+		too_big(sc, t, pkt, m, mtu);
 		return;
 	}
 	if (m->l3 == PSW_L3_IPV4) {

@@ -73,6 +73,7 @@ struct psw_port_info {
 	uint8_t is_node;         /**< the node's own stack: its node-addressed traffic is the node's */
 	uint8_t is_uplink;       /**< link to other nodes: ARP from it may teach neighbours */
 	struct rte_ether_addr mac; /**< the switch's MAC on it: the gateway's, an uplink's own */
+	uint16_t mtu;            /**< the longest IP packet it takes */
 	uint32_t pod;            /**< index into pods->pods when is_pod */
 };
 
@@ -229,6 +230,7 @@ struct psw_node_info {
 	struct {
 		uint32_t net, mask;      /**< network order */
 	} nomasq[20];                    /**< never masqueraded to: the cluster's pods, Services, ... */
+	uint16_t uplink_mtu;             /**< the smallest uplink MTU (next hops asked on every uplink) */
 	uint8_t vxlan;                   /**< cluster.encapsulation vxlan: decapsulate on uplinks */
 	uint16_t vxlan_port;             /**< UDP port, network order */
 	uint32_t vni;                    /**< host order */

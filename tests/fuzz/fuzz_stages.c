@@ -268,6 +268,9 @@ build_tables(void)
 	t->ports[P_V] = (struct psw_port_info){ .present = 1, .is_pod = 1, .pod = 0 };
 	t->ports[P_W] = (struct psw_port_info){ .present = 1, .is_pod = 1, .pod = 1 };
 	t->ports[P_NODE].is_node = 1;
+	for (i = 0; i < NB_PORTS; i++)
+		t->ports[i].mtu = 1500;          /* longer frames are answered or dropped (too_big) */
+	t->node.uplink_mtu = 1500;
 	t->ports[P_UPLINK].is_uplink = 1;
 	memcpy(&t->ports[P_UPLINK].mac, mac_up, 6);
 	t->node.vxlan_port = rte_cpu_to_be_16(4789);

@@ -139,6 +139,10 @@ def stage_seeds():
                            (P_V, from_v(IP(src=V, dst="10.245.0.7") / UDP(sport=1, dport=2))),
                            (P_V, from_v(IP(src=V, dst="10.246.0.7") / UDP(sport=1, dport=2))),
                            (P_UPLINK, up / ARP(op=2, hwsrc=EXT_MAC, psrc="192.168.50.9", pdst=NODE)))
+    # longer than the 1500-byte MTU: DF (answered), no DF (dropped), IPv6 (answered)
+    seeds["too-big"] = burst(0, (P_V | PLAIN, from_v(IP(src=V, dst=W, flags="DF") / UDP() / Raw(b"b" * 1500))),
+                             (P_V | PLAIN, from_v(IP(src=V, dst=W) / UDP() / Raw(b"b" * 1500))),
+                             (P_V | PLAIN, from_v(IPv6(src=V6, dst=W6) / UDP() / Raw(b"b" * 1500))))
     for name, data in seeds.items():
         write("stages", name, data)
 

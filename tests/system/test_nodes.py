@@ -10,7 +10,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from pswtest import Netns, Switch, check, main, ping, run, test, uid, veth_pod  # noqa: E402
+from pswtest import (Netns, Switch, check, cni_call, cni_conf, main, ping, run, test, uid,  # noqa: E402
+                     veth_pod)
 
 
 def neighbours(sw):
@@ -247,6 +248,15 @@ def pods_across_nodes_vxlan(scope):
     sa, sb = c.sw["a"].stats(), c.sw["b"].stats()
     check(sa.get("event.vxlan_encap", 0) >= 5 and sb.get("event.vxlan_decap", 0) >= 5,
           "vxlan counters: a %s, b %s" % (sa.get("event.vxlan_encap"), sb.get("event.vxlan_decap")))
+    # longer than the overlay takes (1500 - 50): DF set, the sender learns
+    # the MTU; no DF, dropped and counted (the switch does not fragment)
+    c.pods["a"].sh("ping -c 1 -W 1 -M dont -s 1460 10.244.2.5", check_rc=False)
+    check(c.sw["a"].stats().get("drop.mtu_exceeded", 0) >= 1, "a too-long packet without DF not counted")
+    r = c.pods["a"].sh("ping -c 1 -W 1 -M do -s 1460 10.244.2.5", check_rc=False)
+    sa2 = c.sw["a"].stats()
+    check(sa2.get("event.icmp_too_big", 0) >= 1, "no fragmentation-needed sent: %s" % r.stdout)
+    route = c.pods["a"].sh("ip route get 10.244.2.5").stdout
+    check("mtu 1450" in route, "the pod did not learn the path MTU: %s" % route)
     b_mac = mac_of(c.up["b"])
 
     def inject(outer_src, inner_src, vni=1):
@@ -311,6 +321,26 @@ routes = ( { prefix = "0.0.0.0/0"; via = "192.168.77.254"; } );
         p.kill()
     st = sw.stats()
     check(st.get("event.masquerade", 0) >= 4, "masquerade events: %s" % st.get("event.masquerade"))
+
+
+@test
+def pods_get_the_overlay_mtu(scope):
+    """Under VXLAN a pod attached through the CNI plugin gets the uplink's MTU
+    less the encapsulation (both ends of its veth), and the result says so."""
+    u = Underlay(scope)
+    sw = Switch(scope, """node = { addresses = [ "192.168.77.1" ]; };
+cluster = { pod_cidr = "10.244.0.0/16"; encapsulation = "vxlan"; };
+ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; mtu = 1400; } );
+""" % u.host).start()
+    ns = Netns(scope)
+    rc, out = cni_call("ADD", cni_conf(sw.sock), container_id="ctr-mtu", netns="/run/netns/" + ns.name)
+    check(rc == 0, "ADD: %s" % out)
+    scope.defer(lambda: cni_call("DEL", cni_conf(sw.sock), container_id="ctr-mtu"))
+    check(json.loads(ns.sh("ip -j link show eth0").stdout)[0]["mtu"] == 1350, "pod MTU")
+    host = [i["name"] for i in out["interfaces"] if "sandbox" not in i or not i["sandbox"]][0]
+    check(json.loads(run(["ip", "-j", "link", "show", host]).stdout)[0]["mtu"] == 1350, "host end MTU")
+    pod_if = [i for i in out["interfaces"] if i.get("sandbox")][0]
+    check(pod_if.get("mtu") == 1350, "result interface: %s" % pod_if)
 
 
 if __name__ == "__main__":
