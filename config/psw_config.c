@@ -388,7 +388,11 @@ static int check_gateway6(struct psw_cfg_ctx *ctx, const config_setting_t *node)
 	return 0;
 }
 
-/* node.addresses: up to 4 IPv4 and 4 IPv6 addresses the node owns on its uplinks. */
+/*
+ * node.addresses: up to 4 IPv4 and 4 IPv6 addresses the node owns on its
+ * uplinks, each with the length of its subnet there ("192.168.50.1/24":
+ * the rest of the subnet is reached on the uplinks directly).
+ */
 static int parse_node_addresses(struct psw_cfg_ctx *ctx, const config_setting_t *node)
 {
 	const config_setting_t *list = psw_cfg_member(node, "addresses");
@@ -399,16 +403,30 @@ static int parse_node_addresses(struct psw_cfg_ctx *ctx, const config_setting_t 
 		return 0;
 	if (!config_setting_is_aggregate(list) || config_setting_is_group(list))
 		return psw_cfg_fail(ctx, list, "node.addresses must be a list of IPv4 or IPv6 "
-				    "addresses, e.g. [ \"192.168.50.1\", \"fd00:50::1\" ]");
+				    "addresses, e.g. [ \"192.168.50.1/24\", \"fd00:50::1\" ]");
 	n = (unsigned)config_setting_length(list);
 	for (i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(list, i);
 		const char *v = config_setting_get_string(e);
+		char text[64];
+		const char *slash = v != NULL ? strchr(v, '/') : NULL;
+		unsigned long len = 0;
 		uint8_t fam, addr[16];
+		char *end;
 
-		if (v == NULL || psw_parse_ip(v, &fam, addr) < 0)
-			return psw_cfg_fail(ctx, e, "node.addresses[%u] must be an IPv4 or IPv6 address "
-					    "(no prefix length)", i);
+		if (v == NULL || strlen(v) >= sizeof(text))
+			return psw_cfg_fail(ctx, e, "node.addresses[%u] must be an IPv4 or IPv6 address, "
+					    "optionally with its subnet's length (\"192.168.50.1/24\")", i);
+		snprintf(text, sizeof(text), "%.*s", slash != NULL ? (int)(slash - v) : (int)strlen(v), v);
+		if (psw_parse_ip(text, &fam, addr) < 0 ||
+		    (slash != NULL && ((len = strtoul(slash + 1, &end, 10)) == 0 || *end != '\0' ||
+				       slash[1] < '0' || slash[1] > '9' ||
+				       len < (fam == 4 ? 8u : 64u) || len > (fam == 4 ? 32u : 128u))))
+			return psw_cfg_fail(ctx, e, "node.addresses[%u] '%s' must be an IPv4 or IPv6 address, "
+					    "optionally with its subnet's length (IPv4 8..32, IPv6 64..128), "
+					    "e.g. \"192.168.50.1/24\"", i, v);
+		if (slash == NULL)
+			len = fam == 4 ? 32 : 128;
 		if (psw_prefix_contains(&cfg->node.pod_cidr, addr) ||
 		    psw_prefix_contains(&cfg->node.pod_cidr6, addr) ||
 		    psw_prefix_contains(&cfg->node.service_cidr, addr))
@@ -419,10 +437,12 @@ static int parse_node_addresses(struct psw_cfg_ctx *ctx, const config_setting_t 
 		if (fam == 4) {
 			if (cfg->node.nb_addresses == 4)
 				return psw_cfg_fail(ctx, e, "node.addresses: at most 4 IPv4 addresses");
+			cfg->node.address_len[cfg->node.nb_addresses] = (uint8_t)len;
 			memcpy(cfg->node.addresses[cfg->node.nb_addresses++], addr, 4);
 		} else {
 			if (cfg->node.nb_addresses6 == 4)
 				return psw_cfg_fail(ctx, e, "node.addresses: at most 4 IPv6 addresses");
+			cfg->node.address6_len[cfg->node.nb_addresses6] = (uint8_t)len;
 			memcpy(cfg->node.addresses6[cfg->node.nb_addresses6++], addr, 16);
 		}
 	}

@@ -128,8 +128,10 @@ struct psw_config {
 		uint8_t gateway_mac[6];        /**< MAC pods see for their gateway */
 		unsigned nb_addresses;         /**< the node's own IPv4 addresses on its uplinks */
 		uint8_t addresses[4][4];       /**< IPv4, network order: NodePorts are served here */
+		uint8_t address_len[4];        /**< their subnets on the uplinks: 32 when not given */
 		unsigned nb_addresses6;        /**< ... and IPv6 ones */
 		uint8_t addresses6[4][16];
+		uint8_t address6_len[4];
 	} node;
 
 	struct {

@@ -243,8 +243,9 @@ routed_by_config(const struct psw_config *cfg, const struct psw_prefix *p)
 }
 
 /*
- * Other nodes' pods (v1 Node objects): each IPv4 pod CIDR of a node that is
- * not this one, to its InternalIP, natively or in VXLAN. Not routed: this
+ * Other nodes (v1 Node objects): each node that is not this one, its
+ * InternalIP (a host route, native), and each of its IPv4 pod CIDRs to its
+ * InternalIP, natively or in VXLAN. Not routed: this
  * node's own CIDR or one overlapping it, a CIDR a configured route already
  * has, a node without an IPv4 InternalIP, IPv6 CIDRs (no neighbour
  * discovery yet). Returns the number of specs written.
@@ -270,6 +271,15 @@ node_routes(struct psw_state *st, const struct psw_config *cfg, const bool *remo
 				internal = nd->internal[a];
 		if (internal == NULL || psw_config_node_addr(cfg, 4, internal))
 			continue;
+		/* the node itself, natively: replies to what was masqueraded to its address */
+		if (n < room) {
+			struct psw_prefix host = { .family = 4, .len = 32 };
+
+			memcpy(host.addr, internal, 4);
+			if (!routed_by_config(cfg, &host) &&
+			    next_hop_toward(st, cfg, removed, internal, &specs[n].nh) == 0)
+				specs[n++].prefix = host;
+		}
 		for (c = 0; c < nd->nb_cidrs && n < room; c++) {
 			const struct psw_prefix *p = &nd->cidrs[c];
 			struct psw_nh nh;
@@ -290,6 +300,28 @@ node_routes(struct psw_state *st, const struct psw_config *cfg, const bool *remo
 	return n;
 }
 
+/* The uplinks' IPv4 subnets: node.addresses given with a length below 32. */
+static unsigned
+uplink_subnets(const struct psw_config *cfg, struct psw_prefix subnets[4])
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < cfg->node.nb_addresses; i++) {
+		uint32_t a, mask;
+
+		if (cfg->node.address_len[i] >= 32)
+			continue;
+		mask = rte_cpu_to_be_32(~0u << (32 - cfg->node.address_len[i]));
+		memcpy(&a, cfg->node.addresses[i], 4);
+		a &= mask;
+		memset(&subnets[n], 0, sizeof(subnets[n]));
+		subnets[n].family = 4;
+		subnets[n].len = cfg->node.address_len[i];
+		memcpy(subnets[n++].addr, &a, 4);
+	}
+	return n;
+}
+
 /*
  * The routes: the configuration's (to a MAC on a port, or through an
  * address whose MAC the neighbour table finds), then other nodes' pod
@@ -298,7 +330,9 @@ node_routes(struct psw_state *st, const struct psw_config *cfg, const bool *remo
 static struct psw_route_table *
 build_routes(struct psw_state *st, const struct psw_config *cfg, const bool *removed)
 {
-	unsigned room = cfg->nb_routes + 2 * psw_k8s_nodes(st, NULL, 0) + 1, i, n = 0;
+	unsigned room = cfg->nb_routes + 3 * psw_k8s_nodes(st, NULL, 0) + 4 + 1, i, n = 0;
+	struct psw_prefix subnets[4];
+	unsigned nb_subnets;
 	struct psw_route_spec *specs = calloc(room, sizeof(*specs));
 	struct psw_route_table *rt;
 
@@ -326,8 +360,18 @@ build_routes(struct psw_state *st, const struct psw_config *cfg, const bool *rem
 		n++;
 	}
 	n += node_routes(st, cfg, removed, specs + n, room - n);
+	nb_subnets = uplink_subnets(cfg, subnets);
+	for (i = 0; i < nb_subnets && st->neigh != NULL; i++) {
+		/* the rest of an uplink's subnet: each destination its own next hop */
+		if (routed_by_config(cfg, &subnets[i]))
+			continue;
+		memset(&specs[n], 0, sizeof(specs[n]));
+		specs[n].prefix = subnets[i];
+		specs[n].nh.port = PSW_PORT_NONE;
+		specs[n++].nh.flags = PSW_NH_F_GLEAN;
+	}
 	if (st->neigh != NULL)
-		psw_neigh_sweep(st->neigh);
+		psw_neigh_sweep(st->neigh, subnets, nb_subnets);
 	rt = psw_route_table_build(specs, n, (int)rte_socket_id());
 	free(specs);
 	return rt;
@@ -347,6 +391,7 @@ psw_fwd_plan(struct psw_state *st, const struct psw_config *cfg, const bool *rem
 	t->version = cur != NULL ? cur->version + 1 : 1;
 	t->ct = st->ct;
 	t->svcs = st->svcs;
+	t->hosts4 = psw_neigh_hosts4(st->neigh);
 	t->pol = st->pol;
 	fill_node(t, cfg);
 	fill_ports_and_queues(st, t, removed);

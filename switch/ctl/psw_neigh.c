@@ -5,6 +5,9 @@
 
 #include <rte_arp.h>
 #include <rte_byteorder.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_lcore.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -12,6 +15,7 @@
 #include "psw_ctl.h"
 #include "psw_neigh.h"
 #include "psw_port.h"
+#include "psw_tables.h"
 
 enum neigh_state {
 	N_FREE = 0,
@@ -29,6 +33,7 @@ static const char *const state_names[] = {
 struct neigh {
 	uint8_t state;
 	uint8_t marked;
+	uint8_t glean;           /**< a destination on an uplink's subnet (in hosts4), not a route's next hop */
 	uint16_t gen;            /**< bumped when the slot is freed: stale cookies miss */
 	uint32_t ip;             /**< network order */
 	uint16_t port;           /**< asked on; PSW_PORT_NONE: every uplink */
@@ -60,6 +65,8 @@ struct neigh {
 struct psw_neigh_table {
 	bool dirty;
 	unsigned nb;             /**< slots used at least once (high-water mark) */
+	unsigned nb_glean;
+	struct rte_hash *hosts4; /**< resolved glean entries, read by workers (psw_tables.hosts4) */
 	uint32_t announced[PSW_MAX_PORTS]; /**< uplink port generation + 1 announced */
 #define _(name, help) uint64_t name;
 	NEIGH_COUNTERS(_)
@@ -67,10 +74,11 @@ struct psw_neigh_table {
 	struct neigh e[PSW_NEIGH_MAX];
 };
 
+/* An entry's cookie: its index + 1 (0: none, resolve the destination) and generation. */
 static uint32_t
 cookie(const struct psw_neigh_table *nt, const struct neigh *n)
 {
-	return (uint32_t)(n - nt->e) | (uint32_t)n->gen << 16;
+	return (uint32_t)(n - nt->e + 1) | (uint32_t)n->gen << 16;
 }
 
 static struct neigh *
@@ -78,9 +86,9 @@ by_cookie(struct psw_neigh_table *nt, uint32_t c)
 {
 	struct neigh *n;
 
-	if ((c & 0xffff) >= nt->nb)
+	if ((c & 0xffff) == 0 || (c & 0xffff) > nt->nb)
 		return NULL;
-	n = &nt->e[c & 0xffff];
+	n = &nt->e[(c & 0xffff) - 1];
 	return n->state != N_FREE && n->gen == (uint16_t)(c >> 16) ? n : NULL;
 }
 
@@ -98,7 +106,83 @@ by_ip(struct psw_neigh_table *nt, uint32_t ip)
 struct psw_neigh_table *
 psw_neigh_create(void)
 {
-	return calloc(1, sizeof(struct psw_neigh_table));
+	static unsigned instance;
+	char name[RTE_HASH_NAMESIZE];
+	struct rte_hash_parameters hp = {
+		.name = name,
+		.entries = PSW_NEIGH_GLEAN_MAX,
+		.key_len = 4,
+		.hash_func = rte_hash_crc,
+		.socket_id = (int)rte_socket_id(),
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	};
+	struct psw_neigh_table *nt = calloc(1, sizeof(*nt));
+
+	if (nt == NULL)
+		return NULL;
+	snprintf(name, sizeof(name), "psw_hosts%u", instance++);
+	nt->hosts4 = rte_hash_create(&hp);
+	if (nt->hosts4 == NULL) {
+		free(nt);
+		return NULL;
+	}
+	return nt;
+}
+
+struct rte_hash *
+psw_neigh_hosts4(const struct psw_neigh_table *nt)
+{
+	return nt != NULL ? nt->hosts4 : NULL;
+}
+
+struct hosts_del {
+	struct rte_hash *h;
+	int32_t pos;
+};
+
+static void
+free_host_key(void *arg)
+{
+	struct hosts_del *d = arg;
+
+	rte_hash_free_key_with_position(d->h, d->pos);
+	free(d);
+}
+
+/* Take a glean entry's address out of hosts4 (its key slot freed after a grace period). */
+static void
+hosts_del(struct psw_neigh_table *nt, uint32_t ip)
+{
+	int32_t pos = rte_hash_del_key(nt->hosts4, &ip);
+	struct hosts_del *d;
+
+	if (pos < 0)
+		return;
+	d = malloc(sizeof(*d));
+	if (d == NULL) {
+		psw_tables_sync();
+		rte_hash_free_key_with_position(nt->hosts4, pos);
+		return;
+	}
+	*d = (struct hosts_del){ .h = nt->hosts4, .pos = pos };
+	psw_tables_defer(free_host_key, d);
+}
+
+static void
+drop_held(struct neigh *n, uint64_t *counter);
+
+/* An entry goes: its packets dropped, its slot free, its cookies stale. */
+static void
+release(struct psw_neigh_table *nt, struct neigh *n, uint64_t *counter)
+{
+	drop_held(n, counter);
+	if (n->glean) {
+		hosts_del(nt, n->ip);
+		nt->nb_glean--;
+	}
+	n->state = N_FREE;
+	n->glean = 0;
+	n->gen++;
 }
 
 static void
@@ -119,6 +203,7 @@ psw_neigh_free(struct psw_neigh_table *nt)
 		return;
 	for (i = 0; i < nt->nb; i++)
 		drop_held(&nt->e[i], &nt->drop_gone);
+	rte_hash_free(nt->hosts4);              /* workers stopped */
 	free(nt);
 }
 
@@ -131,31 +216,48 @@ psw_neigh_mark(struct psw_neigh_table *nt)
 		nt->e[i].marked = 0;
 }
 
+/* A new entry for ip, to be asked at the next tick; NULL when the table is full. */
+static struct neigh *
+new_entry(struct psw_neigh_table *nt, uint32_t ip, uint16_t port)
+{
+	struct neigh *n;
+	unsigned i;
+
+	for (i = 0; i < nt->nb && nt->e[i].state != N_FREE; i++)
+		;
+	if (i == PSW_NEIGH_MAX) {
+		nt->drop_full++;
+		return NULL;
+	}
+	if (i == nt->nb)
+		nt->nb++;
+	n = &nt->e[i];
+	n->state = N_INCOMPLETE;
+	n->glean = 0;
+	n->ip = ip;
+	n->port = port;
+	n->at_port = PSW_PORT_NONE;
+	n->tries = 0;
+	n->next_ms = 0;
+	n->nb_held = 0;
+	n->confirmed_ms = 0;
+	return n;
+}
+
 int
 psw_neigh_nh(struct psw_neigh_table *nt, uint32_t ip, uint16_t port, struct psw_nh *nh)
 {
 	struct neigh *n = by_ip(nt, ip);
-	unsigned i;
 
 	memset(nh, 0, sizeof(*nh));
 	nh->port = PSW_PORT_NONE;
-	if (n == NULL) {
-		for (i = 0; i < nt->nb && nt->e[i].state != N_FREE; i++)
-			;
-		if (i == PSW_NEIGH_MAX) {
-			nt->drop_full++;
-			return -ENOSPC;
-		}
-		if (i == nt->nb)
-			nt->nb++;
-		n = &nt->e[i];
-		n->state = N_INCOMPLETE;
-		n->ip = ip;
-		n->port = port;
-		n->at_port = PSW_PORT_NONE;
-		n->tries = 0;
-		n->next_ms = 0;          /* ask at the next tick */
-		n->nb_held = 0;
+	if (n == NULL && (n = new_entry(nt, ip, port)) == NULL)
+		return -ENOSPC;
+	if (n->glean) {
+		/* a destination that became a route's next hop: the route keeps it */
+		hosts_del(nt, n->ip);
+		nt->nb_glean--;
+		n->glean = 0;
 	}
 	n->marked = 1;
 	if (n->port != port && port != PSW_PORT_NONE)
@@ -172,18 +274,24 @@ psw_neigh_nh(struct psw_neigh_table *nt, uint32_t ip, uint16_t port, struct psw_
 }
 
 void
-psw_neigh_sweep(struct psw_neigh_table *nt)
+psw_neigh_sweep(struct psw_neigh_table *nt, const struct psw_prefix *subnets, unsigned nb_subnets)
 {
-	unsigned i;
+	unsigned i, s;
 
 	for (i = 0; i < nt->nb; i++) {
 		struct neigh *n = &nt->e[i];
 
 		if (n->state == N_FREE || n->marked)
 			continue;
-		drop_held(n, &nt->drop_gone);
-		n->state = N_FREE;
-		n->gen++;
+		if (n->glean) {
+			/* kept while its subnet is one of the uplinks' */
+			for (s = 0; s < nb_subnets; s++)
+				if (psw_prefix_contains(&subnets[s], (const uint8_t *)&n->ip))
+					break;
+			if (s < nb_subnets)
+				continue;
+		}
+		release(nt, n, &nt->drop_gone);
 	}
 	while (nt->nb > 0 && nt->e[nt->nb - 1].state == N_FREE)
 		nt->nb--;
@@ -361,15 +469,46 @@ learn(struct psw_state *st, struct rte_mbuf *pkt)
 	n->state = N_REACHABLE;
 	n->tries = 0;
 	n->confirmed_ms = now_ms();
+	if (n->glean && rte_hash_add_key_data(nt->hosts4, &n->ip,
+					      psw_host_nh_encode(&n->mac, n->at_port)) < 0)
+		nt->drop_full++;                 /* not in hosts4: its packets keep coming here */
 	release_held(st, n);
 }
 
 /* A routed packet whose next hop had no MAC in the worker's tables. */
+/* The entry of a packet routed to an uplink's subnet: its destination's, made if need be. */
+static struct neigh *
+glean_entry(struct psw_neigh_table *nt, struct rte_mbuf *pkt)
+{
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, const struct rte_ether_hdr *);
+	const struct rte_ipv4_hdr *ip;
+	struct neigh *n;
+	uint32_t dst;
+
+	/* forward left it untagged, IPv4 (only IPv4 subnets are gleaned) */
+	if (rte_pktmbuf_data_len(pkt) < sizeof(*eth) + sizeof(*ip) ||
+	    eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4))
+		return NULL;
+	ip = (const struct rte_ipv4_hdr *)(eth + 1);
+	dst = ip->dst_addr;
+	if ((n = by_ip(nt, dst)) != NULL)
+		return n;
+	if (nt->nb_glean >= PSW_NEIGH_GLEAN_MAX) {
+		nt->drop_full++;
+		return NULL;
+	}
+	if ((n = new_entry(nt, dst, PSW_PORT_NONE)) == NULL)
+		return NULL;
+	n->glean = 1;
+	nt->nb_glean++;
+	return n;
+}
+
 static void
 hold(struct psw_state *st, struct rte_mbuf *pkt)
 {
 	struct psw_neigh_table *nt = st->neigh;
-	struct neigh *n = by_cookie(nt, pkt->hash.fdir.lo);
+	struct neigh *n = pkt->hash.fdir.lo == 0 ? glean_entry(nt, pkt) : by_cookie(nt, pkt->hash.fdir.lo);
 
 	if (n == NULL) {
 		rte_pktmbuf_free(pkt);
@@ -489,6 +628,11 @@ psw_neigh_tick(struct psw_state *st, uint64_t now)
 		case N_PROBE:
 			if (now < n->next_ms)
 				break;
+			if (n->tries >= PSW_NEIGH_TRIES && n->glean) {
+				/* a destination gone quiet: forgotten */
+				release(nt, n, &nt->drop_gone);
+				break;
+			}
 			if (n->tries >= PSW_NEIGH_TRIES) {
 				/* gone quiet: forget the MAC, ask anew by broadcast */
 				n->state = N_INCOMPLETE;
@@ -503,7 +647,9 @@ psw_neigh_tick(struct psw_state *st, uint64_t now)
 			n->next_ms = now + PSW_NEIGH_RETRANS_MS;
 			break;
 		case N_FAILED:
-			if (now >= n->next_ms) {
+			if (now >= n->next_ms && n->glean) {
+				release(nt, n, &nt->drop_gone);   /* asked again when a packet comes */
+			} else if (now >= n->next_ms) {
 				n->state = N_INCOMPLETE;
 				n->tries = 0;
 				n->next_ms = now;
@@ -536,8 +682,9 @@ psw_neigh_json(const struct psw_neigh_table *nt)
 			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac.addr_bytes[0],
 				 n->mac.addr_bytes[1], n->mac.addr_bytes[2], n->mac.addr_bytes[3],
 				 n->mac.addr_bytes[4], n->mac.addr_bytes[5]);
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s*, s:I, s:i}",
-			"address", ip, "state", state_names[n->state], "mac", mac,
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s*, s:I, s:i}",
+			"address", ip, "kind", n->glean ? "host" : "next-hop",
+			"state", state_names[n->state], "mac", mac,
 			"port", n->at_port < PSW_MAX_PORTS && psw_ports[n->at_port].in_use ?
 				psw_ports[n->at_port].name : NULL,
 			"confirmed_ms_ago", n->confirmed_ms ? (json_int_t)(now - n->confirmed_ms) : (json_int_t)-1,

@@ -11,6 +11,13 @@
  * the uplinks too; only entries the switch asked for learn from them
  * (nothing on the underlay can fill the table).
  *
+ * A subnet of an uplink (node.addresses with a length) is a route whose
+ * next hop is each destination itself (PSW_NH_F_GLEAN): the forward stage
+ * finds its MAC in hosts4, which this table keeps (entries made on the
+ * first packet to a destination, at most PSW_NEIGH_GLEAN_MAX, forgotten
+ * when they stop answering); unknown, the packet is punted with cookie 0
+ * and held like any other.
+ *
  * States: INCOMPLETE (asking, broadcast, once a second, 3 times) ->
  * REACHABLE (answered) -> after PSW_NEIGH_REACHABLE_MS, PROBE (still used;
  * unicast asks, 3 times) -> REACHABLE again, or FAILED (MAC forgotten; asked
@@ -30,6 +37,7 @@
 #include "psw_tables.h"
 
 #define PSW_NEIGH_MAX          4096
+#define PSW_NEIGH_GLEAN_MAX    1024      /* of which destinations on the uplinks' subnets */
 #define PSW_NEIGH_HOLD         8
 #define PSW_NEIGH_TRIES        3
 #define PSW_NEIGH_RETRANS_MS   1000
@@ -57,8 +65,17 @@ void psw_neigh_mark(struct psw_neigh_table *nt);
  */
 int psw_neigh_nh(struct psw_neigh_table *nt, uint32_t ip, uint16_t port, struct psw_nh *nh);
 
-/** End a route build: drop the entries not asked for since psw_neigh_mark(). */
-void psw_neigh_sweep(struct psw_neigh_table *nt);
+/**
+ * End a route build: drop the entries not asked for since psw_neigh_mark(),
+ * and destinations (glean entries) outside the uplinks' subnets.
+ */
+void psw_neigh_sweep(struct psw_neigh_table *nt, const struct psw_prefix *subnets, unsigned nb_subnets);
+
+/**
+ * The destinations on the uplinks' subnets whose MAC is known (IPv4 ->
+ * psw_host_nh_encode), for psw_tables.hosts4; the table updates it in place.
+ */
+struct rte_hash *psw_neigh_hosts4(const struct psw_neigh_table *nt);
 
 /** Take a punted packet (psw_set_punt): learn from an ARP, hold or send a routed packet. */
 void psw_neigh_input(struct psw_state *st, struct rte_mbuf *pkt);

@@ -254,7 +254,7 @@ push_spec(struct spec_list *l, const struct psw_svc_spec *s)
 	return 0;
 }
 
-/* Every address of a Service (ClusterIPs, externalIPs, load-balancer ingress). */
+/* A Service's ClusterIPs. */
 static json_t *
 service_addresses(json_t *svc)
 {
@@ -267,6 +267,16 @@ service_addresses(json_t *svc)
 	json_array_foreach(json_object_get(spec, "clusterIPs"), i, v)
 		if (json_is_string(v) && (cip == NULL || strcmp(json_string_value(v), cip) != 0))
 			json_array_append(out, v);
+	return out;
+}
+
+/* Its addresses for traffic from outside: externalIPs, load-balancer ingress. */
+static json_t *
+external_addresses(json_t *svc)
+{
+	json_t *spec = json_object_get(svc, "spec"), *out = json_array(), *v;
+	size_t i;
+
 	json_array_foreach(json_object_get(spec, "externalIPs"), i, v)
 		if (json_is_string(v))
 			json_array_append(out, v);
@@ -444,12 +454,13 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 	bool is_node_port = strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0;
 	bool ext_local = strcmp(json_string_value(json_object_get(spec, "externalTrafficPolicy")) ?: "",
 				"Local") == 0;
-	json_t *addrs = service_addresses(svc), *port, *a, *mine;
+	json_t *addrs = service_addresses(svc), *ext = external_addresses(svc), *port, *a, *mine;
 	char skey[256];
 	size_t p, k;
 
 	if (proxied_elsewhere(svc)) {
 		json_decref(addrs);
+		json_decref(ext);
 		return;
 	}
 	snprintf(skey, sizeof(skey), "%s/%s", ns ?: "", name ?: "");
@@ -466,6 +477,15 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 				continue;
 			add_entry(st, specs, svc, mine, port, fam, addr, proto, num, local_only, 0);
 		}
+		/* externalIPs and load-balancer ingress: externalTrafficPolicy, as NodePorts */
+		json_array_foreach(ext, k, a) {
+			uint8_t fam, addr[16];
+
+			if (proto < 0 || psw_parse_ip(json_string_value(a), &fam, addr) < 0)
+				continue;
+			add_entry(st, specs, svc, mine, port, fam, addr, proto, num, ext_local,
+				  ext_local ? 0 : PSW_SVC_F_MASQ);
+		}
 		/* NodePort (also of LoadBalancer Services) on every node address */
 		if (node_port > 0 && proto >= 0) {
 			unsigned n;
@@ -476,6 +496,7 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 		}
 	}
 	json_decref(addrs);
+	json_decref(ext);
 }
 
 static bool

@@ -6,6 +6,7 @@
 #include <rte_ether.h>
 #include <rte_fib.h>
 #include <rte_fib6.h>
+#include <rte_hash.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -60,17 +61,37 @@ too_big(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *p
 		psw_set_drop(m, PSW_DROP_MTU_EXCEEDED);
 }
 
+/*
+ * A destination on an uplink's subnet: its own MAC from hosts4, or, not
+ * known yet, to the control thread (cookie 0: resolve the destination).
+ */
+static inline const struct psw_nh *
+glean(const struct psw_tables *t, const struct psw_meta *m, struct psw_nh *host)
+{
+	static const struct psw_nh unknown = { .port = PSW_PORT_NONE, .flags = PSW_NH_F_RESOLVE };
+	void *d;
+
+	if (m->l3 != PSW_L3_IPV4 || t->hosts4 == NULL ||
+	    rte_hash_lookup_data(t->hosts4, &m->dst4, &d) < 0)
+		return &unknown;
+	psw_host_nh_decode(d, host);
+	return host;
+}
+
 static inline void
 forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	    struct psw_meta *m, const struct psw_nh *nh)
 {
 	struct rte_ether_hdr *eth;
+	struct psw_nh host;
 	unsigned mtu;
 
 	if (nh == NULL) {
 		psw_set_drop(m, PSW_DROP_NO_ROUTE);
 		return;
 	}
+	if (unlikely(nh->flags & PSW_NH_F_GLEAN))
+		nh = glean(t, m, &host);
 	if (!(nh->flags & PSW_NH_F_RESOLVE) &&
 	    (nh->port >= PSW_MAX_PORTS || !t->ports[nh->port].present)) {
 		psw_set_drop(m, PSW_DROP_PORT_GONE);

@@ -155,6 +155,17 @@ follow_existing(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 	psw_count_event(sc, PSW_EV_CT_HIT);
 }
 
+/* The source a Service port with policy Cluster masquerades its clients to. */
+static inline const uint8_t *
+masq_address(const struct psw_tables *t, const struct psw_svc_port *sp)
+{
+	if (psw_node_addr(&t->node, sp->key.family, sp->key.addr))
+		return sp->key.addr;             /* a NodePort: the address reached */
+	if (sp->key.family == 4)
+		return (const uint8_t *)(t->node.nb_addrs > 0 ? &t->node.addrs4[0] : &t->node.gw4);
+	return t->node.nb_addrs6 > 0 ? t->node.addrs6[0] : t->node.gw6;
+}
+
 /* A new connection to Service port sp: pick, record, rewrite. */
 static void
 svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
@@ -202,8 +213,9 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 		reply.dport = orig.sport;
 	}
 	if (sp->flags & PSW_SVC_F_MASQ) {
-		/* a NodePort with policy Cluster: the reply comes back to this node's address */
-		memcpy(reply.dst, sp->key.addr, alen);
+		/* policy Cluster (a NodePort, an external IP): the reply comes back to
+		 * this node's address, the one reached or the first */
+		memcpy(reply.dst, masq_address(t, sp), alen);
 		flags |= PSW_CT_F_SNAT;
 	} else if (hairpin) {
 		/* the backend is the client: make the reply come back through the switch */
@@ -232,17 +244,63 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 }
 
 /* A pod's IPv4 packet to outside the cluster: masqueraded to the node's address? */
+static inline bool outside(const struct psw_tables *t, uint32_t a);
+
 static inline bool
 leaves_cluster(const struct psw_tables *t, const struct psw_meta *m)
 {
+	return m->l3 == PSW_L3_IPV4 && t->ports[m->in_port].is_pod && outside(t, m->dst4) &&
+	       !psw_node_addr(&t->node, 4, (const uint8_t *)&m->dst4);
+}
+
+/* Outside the cluster (not where pods' traffic goes unmasqueraded)? */
+static inline bool
+outside(const struct psw_tables *t, uint32_t a)
+{
 	unsigned i;
 
-	if (m->l3 != PSW_L3_IPV4 || !t->ports[m->in_port].is_pod)
-		return false;
 	for (i = 0; i < t->node.nb_nomasq; i++)
-		if ((m->dst4 & t->node.nomasq[i].mask) == t->node.nomasq[i].net)
+		if ((a & t->node.nomasq[i].mask) == t->node.nomasq[i].net)
 			return false;
-	return !psw_node_addr(&t->node, 4, (const uint8_t *)&m->dst4);
+	return true;
+}
+
+/* From outside the cluster to a local pod (routed to it, not through a Service)? */
+static inline bool
+enters_from_outside(const struct psw_tables *t, const struct psw_meta *m)
+{
+	return m->l3 == PSW_L3_IPV4 && !t->ports[m->in_port].is_pod && t->pods != NULL &&
+	       outside(t, m->src4) && psw_pod_find4(t->pods, m->dst4, psw_pod_hash4(m->dst4)) >= 0;
+}
+
+/*
+ * Track a connection from outside the cluster to a pod: its replies are
+ * then known, and leave unmasqueraded (as Linux's conntrack sees the
+ * inbound SYN first). Picked up mid-stream, TCP is tracked loosely.
+ */
+static void
+track_inbound(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
+	      struct psw_meta *m, uint64_t now)
+{
+	unsigned seg_len = 0;
+	const struct rte_tcp_hdr *th = psw_tcp_hdr(pkt, m, &seg_len);
+	struct psw_ct_key orig, reply;
+	uint8_t flags = 0;
+	int rc;
+
+	if (!psw_ct_key_of(m, &orig) || psw_ct_key_echo_reply(&orig))
+		return;                          /* an echo reply opens nothing */
+	if (th != NULL && (th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) != RTE_TCP_SYN_FLAG)
+		flags |= PSW_CT_F_LOOSE;
+	psw_ct_key_reverse(&orig, &reply);
+	rc = psw_ct_open(sc, t->ct, pkt, m, &orig, &reply, 0, 0, flags,
+			 flags & PSW_CT_F_LOOSE ? PSW_CT_ESTABLISHED : PSW_CT_NEW, PSW_CT_DIR_ORIG, now);
+	if (rc == -EEXIST) {
+		follow_existing(sc, t, pkt, m, &orig, th, seg_len, now);
+		return;
+	}
+	if (rc >= 0)
+		m->flags |= PSW_F_CT_NEW;        /* the policy stage decides on it */
 }
 
 /* A new connection from a pod to outside the cluster: its source becomes the node's. */
@@ -334,5 +392,7 @@ psw_service_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw
 			svc_connect(sc, t, b->pkts[idx[i]], m, (const struct psw_svc_port *)data[i], now);
 		else if (masq && leaves_cluster(t, m))
 			masq_connect(sc, t, b->pkts[idx[i]], m, now);
+		else if (masq && enters_from_outside(t, m))
+			track_inbound(sc, t, b->pkts[idx[i]], m, now);
 	}
 }

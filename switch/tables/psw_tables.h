@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <rte_common.h>
+#include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_ether.h>
 #include <rte_rcu_qsbr.h>
@@ -40,6 +41,7 @@
 /* psw_nh.flags */
 #define PSW_NH_F_RESOLVE 0x0001  /**< MAC not known yet: the packet goes to the control thread */
 #define PSW_NH_F_VXLAN   0x0002  /**< encapsulate to tunnel_dst first; mac, port: the outer next hop */
+#define PSW_NH_F_GLEAN   0x0004  /**< a subnet on the uplinks: the destination itself is the next hop (hosts4) */
 
 /**
  * Where a packet goes: output port and destination MAC (the source is the
@@ -245,8 +247,32 @@ struct psw_tables {
 	struct psw_svc_table *svcs;      /**< the Services (not versioned; may be NULL) */
 	struct psw_ct *ct;               /**< the connection table (not versioned) */
 	struct psw_pol_table *pol;       /**< NetworkPolicy per pod port (not versioned; may be NULL) */
+	struct rte_hash *hosts4;         /**< neighbours on the uplinks' subnets: IPv4 -> psw_host_nh (not versioned) */
 	struct psw_worker_rxqs workers[PSW_MAX_WORKERS];
 };
+
+/*
+ * A neighbour on an uplink's subnet, as hosts4 keeps it: its MAC and port
+ * in the 64 bits of the hash's data (replaced atomically).
+ */
+static inline void *
+psw_host_nh_encode(const struct rte_ether_addr *mac, uint16_t port)
+{
+	uint64_t v = (uint64_t)port << 48;
+
+	memcpy(&v, mac, 6);                      /* little-endian: the low 48 bits */
+	return (void *)(uintptr_t)v;
+}
+
+static inline void
+psw_host_nh_decode(const void *d, struct psw_nh *nh)
+{
+	uint64_t v = (uint64_t)(uintptr_t)d;
+
+	memset(nh, 0, sizeof(*nh));
+	memcpy(&nh->mac, &v, 6);
+	nh->port = (uint16_t)(v >> 48);
+}
 
 /** Is addr (network order, family 4 or 6) the node itself: the gateway or an uplink address? */
 static inline bool

@@ -20,8 +20,9 @@
  *
  * The uplink is an uplink (its own MAC 02:00:00:00:00:0c). Routes: the
  * default to an external MAC there; 10.245.0.0/24 to node 192.168.50.2 in
- * VXLAN; 10.246.0.0/24 through a next hop not resolved yet (its packets are
- * punted: the punt ring is emptied, and its mbufs freed, after each input).
+ * VXLAN; 10.246.0.0/24 through a next hop not resolved yet, 192.168.50.0/24
+ * the uplink's subnet (nothing resolved there): their packets are punted
+ * (the punt ring is emptied, and its mbufs freed, after each input).
  *
  * Checked besides ASan/UBSan: every mbuf returns to the pool (no leak, no
  * double free), every verdict is TX to a present port or a named drop.
@@ -207,7 +208,7 @@ static void
 build_pods_and_routes(void)
 {
 	struct psw_pod pods[2];
-	struct psw_route_spec routes[4];
+	struct psw_route_spec routes[5];
 	unsigned i;
 
 	memset(pods, 0, sizeof(pods));
@@ -243,7 +244,13 @@ build_pods_and_routes(void)
 	routes[3].nh.port = PSW_PORT_NONE;
 	routes[3].nh.flags = PSW_NH_F_RESOLVE;
 	routes[3].nh.neigh = 1;
-	t->routes = psw_route_table_build(routes, 4, SOCKET_ID_ANY);
+	/* the uplink's subnet: each destination its own next hop (hosts4 empty: punted) */
+	routes[4].prefix.family = 4;
+	routes[4].prefix.len = 24;
+	memcpy(routes[4].prefix.addr, (const uint8_t[]){ 192, 168, 50, 0 }, 4);
+	routes[4].nh.port = PSW_PORT_NONE;
+	routes[4].nh.flags = PSW_NH_F_GLEAN;
+	t->routes = psw_route_table_build(routes, 5, SOCKET_ID_ANY);
 	if (t->pods == NULL || t->routes == NULL)
 		die("pods and routes");
 }

@@ -152,7 +152,7 @@ class TwoNodes:
             host = "p%s%s" % (name, uid())
             pod = veth_pod(scope, host, "02:00:00:00:0%d:05" % n, "10.244.%d.5" % n, gw="10.244.%d.1" % n)
             conf = """node = { name = "node-%s"; pod_cidr = "10.244.%d.0/24"; gateway = "10.244.%d.1";
-  pod_cidr6 = ""; addresses = [ "192.168.88.%d" ]; };
+  pod_cidr6 = ""; addresses = [ "192.168.88.%d/24" ]; };
 cluster = { pod_cidr = "10.244.0.0/16"; encapsulation = "%s"; };
 ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; },
           { name = "p"; kind = "af_packet"; ifname = "%s"; } );
@@ -161,6 +161,15 @@ pods = ( { name = "p%s"; port = "p"; mac = "02:00:00:00:0%d:05"; ip = "10.244.%d
             self.sw[name] = Switch(scope, conf, name="node-" + name + uid()).start()
             self.pods[name] = pod
             self.up[name] = up
+        # a client outside the cluster on the same underlay
+        self.ext = Netns(scope)
+        run(["ip", "link", "add", "ex" + uid(), "netns", self.ext.name, "type", "veth", "peer", "name", "ex",
+             "netns", self.under.name])
+        self.under.ip("link set ex master br0 up")
+        link = json.loads(self.ext.sh("ip -j link show type veth").stdout)[0]["ifname"]
+        self.ext.ip("link set %s up" % link)
+        self.ext.ip("addr add 192.168.88.100/24 dev %s" % link)
+        self.ext.sh("ethtool -K %s tx off >/dev/null" % link)      # whole checksums on the wire
         self.nodes = [node_object("node-a", "10.244.1.0/24", "192.168.88.1"),
                       node_object("node-b", "10.244.2.0/24", "192.168.88.2")]
         for sw in self.sw.values():
@@ -225,6 +234,21 @@ def pods_across_nodes_native_routing(scope):
     r = c.pods["a"].sh("echo hi | timeout 5 socat -t 2 - TCP:10.96.0.77:80", check_rc=False)
     p.kill()
     check(r.stdout.strip() == "10.244.1.5", "ClusterIP to a pod on another node: %r" % r.stdout)
+    # a NodePort on node-a from outside, its endpoint on node-b: masqueraded to
+    # node-a's address, node-b sends the reply there on its host route to node-a
+    c.sw["a"].ok("apply", {"objects": [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "far", "namespace": "default"},
+         "spec": {"type": "NodePort", "clusterIP": "10.96.0.77",
+                  "ports": [{"port": 80, "targetPort": 9000, "nodePort": 30080, "protocol": "TCP"}]}}]})
+    p = c.pods["b"].popen("exec socat TCP-LISTEN:9000,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
+    time.sleep(0.3)
+    r = c.ext.sh("echo hi | timeout 5 socat -t 2 - TCP:192.168.88.1:30080", check_rc=False)
+    p.kill()
+    check(r.stdout.strip() == "192.168.88.1", "NodePort to a pod on another node: %r" % r.stdout)
+    # the client's MAC was found on the uplink's subnet (node.addresses /24), on the first packet
+    entries, _ = neighbours(c.sw["a"])
+    check(entries.get("192.168.88.100", {}).get("kind") == "host" and
+          entries["192.168.88.100"]["state"] == "reachable", "the client on the subnet: %s" % entries)
     sa = c.sw["a"].stats()
     check(sa.get("event.vxlan_encap", 0) == 0, "native routing encapsulated")
     entries, _ = neighbours(c.sw["a"])

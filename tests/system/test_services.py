@@ -735,6 +735,18 @@ spec: {type: NodePort, externalTrafficPolicy: Local, selector: {app: np},
                check_rc=False, timeout=10)
     check(r.stdout.strip() == "np-web 192.168.50.2",
           "externalTrafficPolicy Local: expected the client's address, got %r %r" % (r.stdout, r.stderr))
+    # an external IP follows externalTrafficPolicy too: Cluster masquerades
+    # to the node's address, Local keeps the client's
+    ext.ip("route add 192.0.2.10/32 via 192.168.50.1")
+    for policy, seen in (("Cluster", "192.168.50.1"), ("Local", "192.168.50.2")):
+        apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: npx}
+spec: {externalTrafficPolicy: %s, externalIPs: [192.0.2.10], selector: {app: np},
+       ports: [{port: 80, targetPort: 8080}]}
+""" % policy)
+        r = ext.sh("socat -T 3 - TCP:192.0.2.10:80,connect-timeout=3 </dev/null", check_rc=False, timeout=10)
+        check(r.stdout.strip() == "np-web " + seen, "external IP, policy %s: %r %r" % (policy, r.stdout, r.stderr))
     # a nodePort outside the range is refused whole
     r = apply(sw, scope, """apiVersion: v1
 kind: Service

@@ -592,8 +592,10 @@ static void test_uplinks_and_cluster(void)
 	     2, "ports[0]: a port is the node's own stack (node = true) or an uplink, not both");
 	FAIL("node = { addresses = [ \"192.168.5.1\", \"192.168.5.1\" ]; };", 1,
 	     "node.addresses[1] '192.168.5.1' is listed twice");
-	FAIL("node = { addresses = [ \"192.168.5.0/24\" ]; };", 1,
-	     "node.addresses[0] must be an IPv4 or IPv6 address (no prefix length)");
+	FAIL("node = { addresses = [ \"192.168.5.1/33\" ]; };", 1,
+	     "node.addresses[0] '192.168.5.1/33' must be an IPv4 or IPv6 address, optionally with its subnet's length");
+	FAIL("node = { addresses = [ \"192.168.5.1/\" ]; };", 1, "node.addresses[0] '192.168.5.1/'");
+	FAIL("node = { addresses = [ \"192.168.5.1/+24\" ]; };", 1, "node.addresses[0] '192.168.5.1/+24'");
 	FAIL("node = { addresses = [ \"fd00:10:244::9\" ]; };", 1,
 	     "node.addresses[0] 'fd00:10:244::9' lies in the pod or service CIDR");
 	FAIL("cluster = { encapsulation = \"geneve\"; };", 1,
@@ -615,7 +617,7 @@ static void test_uplinks_and_cluster(void)
 	     "routes[0].via 192.168.5.1 is the node's own");
 	FAIL(PORTS "routes = (\n{ prefix = \"0.0.0.0/0\"; via = \"192.168.5.254\"; }\n);", 7,
 	     "routes[0]: via without a port is resolved on the uplinks, and no port has uplink = true");
-	if (OK("node = { addresses = [ \"192.168.5.1\", \"fd00:5::1\", \"192.168.6.1\" ]; };\n"
+	if (OK("node = { addresses = [ \"192.168.5.1\", \"fd00:5::1/64\", \"192.168.6.1/24\" ]; };\n"
 	       "cluster = { pod_cidr = [ \"10.244.0.0/16\", \"fd00:10:244::/56\" ]; encapsulation = \"vxlan\"; "
 	       "vni = 7; vxlan_port = 8472; };\n" UPLINK
 	       "routes = (\n{ prefix = \"0.0.0.0/0\"; via = \"192.168.5.254\"; }\n);")) {
@@ -623,6 +625,9 @@ static void test_uplinks_and_cluster(void)
 		CU_ASSERT_EQUAL(cfg.node.nb_addresses6, 1);
 		CU_ASSERT_EQUAL(cfg.node.addresses[1][2], 6);
 		CU_ASSERT_EQUAL(cfg.node.addresses6[0][3], 5);
+		CU_ASSERT_EQUAL(cfg.node.address_len[0], 32);
+		CU_ASSERT_EQUAL(cfg.node.address_len[1], 24);
+		CU_ASSERT_EQUAL(cfg.node.address6_len[0], 64);
 		CU_ASSERT_TRUE(cfg.ports[0].uplink);
 		CU_ASSERT_EQUAL(cfg.cluster.pod_cidr.len, 16);
 		CU_ASSERT_EQUAL(cfg.cluster.pod_cidr6.len, 56);
