@@ -301,6 +301,30 @@ validate_pod(struct vctx *v, json_t *obj, json_t *meta, const char *name)
 	return 0;
 }
 
+int
+psw_k8s_parse_cidr(const char *s, struct psw_prefix *p)
+{
+	char addr[64], *end;
+	const char *slash = s != NULL ? strchr(s, '/') : NULL;
+	unsigned long len;
+	unsigned i;
+
+	if (slash == NULL || (size_t)(slash - s) >= sizeof(addr) || slash[1] < '0' || slash[1] > '9')
+		return -1;
+	snprintf(addr, sizeof(addr), "%.*s", (int)(slash - s), s);
+	memset(p, 0, sizeof(*p));
+	len = strtoul(slash + 1, &end, 10);
+	if (*end != '\0' || psw_parse_ip(addr, &p->family, p->addr) < 0 || len > (p->family == 4 ? 32u : 128u))
+		return -1;
+	p->len = (uint8_t)len;
+	for (i = 0; i < 16; i++)                 /* host bits, as the API server takes them, cleared */
+		if (i * 8 >= len)
+			p->addr[i] = 0;
+		else if (i * 8 + 8 > len)
+			p->addr[i] &= (uint8_t)(0xff << (8 - (len - i * 8)));
+	return 0;
+}
+
 static int
 validate_service(struct vctx *v, json_t *obj, json_t *meta, const char *name)
 {
@@ -399,6 +423,16 @@ validate_service(struct vctx *v, json_t *obj, json_t *meta, const char *name)
 	if (strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0) {
 		if (json_object_get(spec, "externalTrafficPolicy") == NULL)
 			json_object_set_new(spec, "externalTrafficPolicy", json_string("Cluster"));
+	}
+	x = json_object_get(spec, "loadBalancerSourceRanges");
+	if (x != NULL && !json_is_array(x))
+		return fail(v, "spec.loadBalancerSourceRanges", "must be a list of CIDRs");
+	json_array_foreach(x, i, p) {
+		struct psw_prefix pr;
+
+		snprintf(path, sizeof(path), "spec.loadBalancerSourceRanges[%zu]", i);
+		if (psw_k8s_parse_cidr(json_string_value(p), &pr) < 0)
+			return fail(v, path, "must be a CIDR, e.g. 203.0.113.0/24");
 	}
 	if (json_object_get(spec, "internalTrafficPolicy") == NULL && strcmp(type, "ExternalName"))
 		json_object_set_new(spec, "internalTrafficPolicy", json_string("Cluster"));

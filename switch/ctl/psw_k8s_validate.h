@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 
+#include "psw_config.h"
+
 /*
  * Caps on the lists of a NetworkPolicy, refused on apply (the API server
  * has none but its object size). They bound what one object can make the
@@ -34,5 +36,11 @@ char *psw_k8s_validate(json_t *obj);
 
 /** Flatten "kind: List" documents into the objects they hold (new reference). */
 json_t *psw_k8s_flatten(json_t *objects);
+
+/**
+ * A CIDR as the API server takes it ("203.0.113.9/24": host bits allowed,
+ * cleared here). 0, or -1 when it is none.
+ */
+int psw_k8s_parse_cidr(const char *s, struct psw_prefix *p);
 
 #endif /* PSW_K8S_VALIDATE_H */

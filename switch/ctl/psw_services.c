@@ -28,6 +28,7 @@
 #include "psw_ct.h"
 #include "psw_ct_ctl.h"
 #include "psw_ctl.h"
+#include "psw_k8s_validate.h"
 #include "psw_k8s.h"
 #include "psw_service.h"
 #include "psw_service_ctl.h"
@@ -295,7 +296,7 @@ external_addresses(json_t *svc)
 static void
 add_entry(const struct psw_state *st, struct spec_list *specs, json_t *svc, json_t *slices,
 	  json_t *port, uint8_t fam, const uint8_t *addr, int proto, uint16_t num, bool local_only,
-	  uint8_t flags)
+	  uint8_t flags, const struct psw_prefix *src, unsigned nb_src)
 {
 	json_t *spec = json_object_get(svc, "spec");
 	const char *ns = json_string_value(json_object_get(json_object_get(svc, "metadata"), "namespace"));
@@ -326,8 +327,15 @@ add_entry(const struct psw_state *st, struct spec_list *specs, json_t *svc, json
 		s.nb_backends = kept;
 		s.flags |= PSW_SVC_F_LOCAL;
 	}
-	if (push_spec(specs, &s) < 0)
+	if (nb_src > 0 && (s.src = malloc(nb_src * sizeof(*src))) != NULL) {
+		/* the spec outlives the caller's ranges: its own copy, freed with its backends */
+		memcpy((struct psw_prefix *)s.src, src, nb_src * sizeof(*src));
+		s.nb_src = nb_src;
+	}
+	if (push_spec(specs, &s) < 0) {
 		free(s.backends);
+		free((void *)s.src);
+	}
 }
 
 /* Services of the table, by owner: "namespace/name" -> [hex keys]. */
@@ -454,7 +462,10 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 	bool is_node_port = strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0;
 	bool ext_local = strcmp(json_string_value(json_object_get(spec, "externalTrafficPolicy")) ?: "",
 				"Local") == 0;
-	json_t *addrs = service_addresses(svc), *ext = external_addresses(svc), *port, *a, *mine;
+	json_t *addrs = service_addresses(svc), *ext = external_addresses(svc), *port, *a, *mine, *r;
+	size_t nb_external_ips = json_array_size(json_object_get(spec, "externalIPs"));
+	struct psw_prefix ranges[64];
+	unsigned nb_ranges = 0;
 	char skey[256];
 	size_t p, k;
 
@@ -465,6 +476,9 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 	}
 	snprintf(skey, sizeof(skey), "%s/%s", ns ?: "", name ?: "");
 	mine = psw_k8s_slices_of(st, skey);
+	json_array_foreach(json_object_get(spec, "loadBalancerSourceRanges"), p, r)
+		if (nb_ranges < RTE_DIM(ranges) && psw_k8s_parse_cidr(json_string_value(r), &ranges[nb_ranges]) == 0)
+			nb_ranges++;
 	json_array_foreach(json_object_get(spec, "ports"), p, port) {
 		int proto = proto_of(json_string_value(json_object_get(port, "protocol")));
 		uint16_t num = (uint16_t)json_integer_value(json_object_get(port, "port"));
@@ -475,16 +489,18 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 
 			if (proto < 0 || psw_parse_ip(json_string_value(a), &fam, addr) < 0)
 				continue;
-			add_entry(st, specs, svc, mine, port, fam, addr, proto, num, local_only, 0);
+			add_entry(st, specs, svc, mine, port, fam, addr, proto, num, local_only, 0, NULL, 0);
 		}
-		/* externalIPs and load-balancer ingress: externalTrafficPolicy, as NodePorts */
+		/* externalIPs and load-balancer ingress: externalTrafficPolicy, as NodePorts;
+		 * the load balancer's only from loadBalancerSourceRanges */
 		json_array_foreach(ext, k, a) {
 			uint8_t fam, addr[16];
+			bool lb = k >= nb_external_ips;
 
 			if (proto < 0 || psw_parse_ip(json_string_value(a), &fam, addr) < 0)
 				continue;
 			add_entry(st, specs, svc, mine, port, fam, addr, proto, num, ext_local,
-				  ext_local ? 0 : PSW_SVC_F_MASQ);
+				  ext_local ? 0 : PSW_SVC_F_MASQ, lb ? ranges : NULL, lb ? nb_ranges : 0);
 		}
 		/* NodePort (also of LoadBalancer Services) on every node address */
 		if (node_port > 0 && proto >= 0) {
@@ -492,7 +508,7 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 
 			for (n = 0; n < st->cfg.node.nb_addresses; n++)
 				add_entry(st, specs, svc, mine, port, 4, st->cfg.node.addresses[n], proto,
-					  (uint16_t)node_port, ext_local, ext_local ? 0 : PSW_SVC_F_MASQ);
+					  (uint16_t)node_port, ext_local, ext_local ? 0 : PSW_SVC_F_MASQ, NULL, 0);
 		}
 	}
 	json_decref(addrs);
@@ -547,6 +563,7 @@ psw_services_plan_free(struct psw_svc_plan *sp)
 	for (i = 0; i < sp->nb; i++) {
 		for (j = 0; j < sp->plans[i].specs.nb; j++) {
 			free(sp->plans[i].specs.v[j].backends);
+			free((void *)sp->plans[i].specs.v[j].src);
 			if (sp->plans[i].ports != NULL)
 				rte_free(sp->plans[i].ports[j]);      /* never published */
 		}

@@ -63,6 +63,7 @@
 	_(SVC_NO_ENDPOINT, "svc_no_endpoint", "Service without endpoints (reject sent)") \
 	_(SVC_INVALID,     "svc_not_tracked", "packet to a Service that cannot be tracked") \
 	_(SVC_NO_LOCAL,    "svc_no_local_endpoint", "traffic policy Local, no endpoint on this node") \
+	_(SVC_SOURCE_RANGE, "svc_source_range", "a load balancer's loadBalancerSourceRanges do not hold the client") \
 	_(POLICY_INGRESS,  "policy_ingress",  "NetworkPolicy: no ingress rule of the destination pod allows it") \
 	_(POLICY_EGRESS,   "policy_egress",   "NetworkPolicy: no egress rule of the source pod allows it") \
 	_(PUNT_LIMIT,      "punt_limit",      "an answer of the switch's own (ARP, ND, echo, ICMP error, RST) over its port's rate") \

@@ -155,6 +155,29 @@ follow_existing(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 	psw_count_event(sc, PSW_EV_CT_HIT);
 }
 
+/* Is the client in one of a load balancer's loadBalancerSourceRanges? */
+static bool
+source_allowed(const struct psw_svc_port *sp, const struct psw_meta *m)
+{
+	const uint8_t *src = m->l3 == PSW_L3_IPV4 ? (const uint8_t *)&m->src4 : m->src6;
+	unsigned family = m->l3 == PSW_L3_IPV4 ? 4 : 6, i, b;
+
+	for (i = 0; i < sp->nb_src; i++) {
+		const struct psw_prefix *p = &sp->src[i];
+
+		if (p->family != family)
+			continue;
+		for (b = 0; b < p->len / 8u; b++)
+			if (src[b] != p->addr[b])
+				break;
+		if (b < p->len / 8u)
+			continue;
+		if (p->len % 8 == 0 || ((src[b] ^ p->addr[b]) & (uint8_t)(0xff << (8 - p->len % 8))) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* The source a Service port with policy Cluster masquerades its clients to. */
 static inline const uint8_t *
 masq_address(const struct psw_tables *t, const struct psw_svc_port *sp)
@@ -183,6 +206,10 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	if (m->l4_proto == IPPROTO_TCP && (!(tcpf & RTE_TCP_SYN_FLAG) || (tcpf & RTE_TCP_ACK_FLAG))) {
 		/* not the start of a connection, and none is known: never forward it un-NAT-ed */
 		psw_set_drop(m, PSW_DROP_CT_INVALID);
+		return;
+	}
+	if (unlikely(sp->nb_src > 0) && !source_allowed(sp, m)) {
+		psw_set_drop(m, PSW_DROP_SVC_SOURCE_RANGE);
 		return;
 	}
 	if (sp->nb_backends == 0) {

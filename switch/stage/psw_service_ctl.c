@@ -98,6 +98,7 @@ psw_svc_port_build(const struct psw_svc_spec *spec, uint64_t owner, int socket)
 	unsigned nb = spec->nb_backends, mg = nb ? maglev_size(nb) : 0, i;
 	size_t off_be = RTE_ALIGN_CEIL(sizeof(struct psw_svc_port), 8);
 	size_t off_mg = off_be + nb * sizeof(struct psw_svc_backend);
+	size_t off_src = RTE_ALIGN_CEIL(off_mg + mg * sizeof(uint16_t), 8);
 	struct psw_svc_port *p;
 	uint64_t keys[nb ? nb : 1];
 
@@ -105,8 +106,8 @@ psw_svc_port_build(const struct psw_svc_spec *spec, uint64_t owner, int socket)
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	p = rte_zmalloc_socket("psw_svc_port", off_mg + mg * sizeof(uint16_t), RTE_CACHE_LINE_SIZE,
-			       socket);
+	p = rte_zmalloc_socket("psw_svc_port", off_src + spec->nb_src * sizeof(struct psw_prefix),
+			       RTE_CACHE_LINE_SIZE, socket);
 	if (p == NULL) {
 		rte_errno = ENOMEM;
 		return NULL;
@@ -121,6 +122,10 @@ psw_svc_port_build(const struct psw_svc_spec *spec, uint64_t owner, int socket)
 	p->owner = owner;
 	p->backends = (struct psw_svc_backend *)((uint8_t *)p + off_be);
 	p->maglev = (uint16_t *)((uint8_t *)p + off_mg);
+	p->nb_src = spec->nb_src;
+	p->src = (struct psw_prefix *)((uint8_t *)p + off_src);
+	if (spec->nb_src > 0)
+		memcpy(p->src, spec->src, spec->nb_src * sizeof(*p->src));
 	for (i = 0; i < nb; i++) {
 		p->backends[i] = spec->backends[i];
 		keys[i] = backend_key(&spec->backends[i]);
@@ -135,7 +140,8 @@ psw_svc_port_same(const struct psw_svc_port *a, const struct psw_svc_port *b)
 {
 	return memcmp(&a->key, &b->key, sizeof(a->key)) == 0 && a->flags == b->flags &&
 	       a->affinity_s == b->affinity_s && a->nb_backends == b->nb_backends &&
-	       a->owner == b->owner &&
+	       a->owner == b->owner && a->nb_src == b->nb_src &&
+	       memcmp(a->src, b->src, a->nb_src * sizeof(a->src[0])) == 0 &&
 	       memcmp(a->backends, b->backends, a->nb_backends * sizeof(a->backends[0])) == 0;
 }
 

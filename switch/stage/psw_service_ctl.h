@@ -22,6 +22,8 @@ struct psw_svc_spec {
 	uint32_t affinity_s;                /**< sessionAffinity timeout, seconds */
 	unsigned nb_backends;
 	struct psw_svc_backend *backends;   /**< borrowed */
+	unsigned nb_src;                    /**< loadBalancerSourceRanges (0: any client) */
+	const struct psw_prefix *src;       /**< not kept: psw_svc_port_build copies it */
 };
 
 /** The (persistent) table for up to max_ports Service addresses x ports. NULL + rte_errno. */

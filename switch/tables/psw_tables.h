@@ -187,6 +187,8 @@ struct psw_svc_port {
 	uint64_t owner;          /**< control thread: hash of the owning Service's namespace/name */
 	struct psw_svc_backend *backends;
 	uint16_t *maglev;
+	uint32_t nb_src;         /**< loadBalancerSourceRanges; 0: every client */
+	struct psw_prefix *src;
 };
 
 /**

@@ -414,6 +414,31 @@ status:
     for addr in (service_ip(sw, "lb"), "192.0.2.10", "198.51.100.7"):
         out, err, rc = client.tcp(addr, 443)
         check(rc == 0 and out == "lbweb", "via %s: %r %r" % (addr, out, err))
+    # loadBalancerSourceRanges: only those clients reach the load balancer's
+    # address (the external IP and ClusterIP are not filtered)
+    lb_ranges = """apiVersion: v1
+kind: Service
+metadata: {name: lb}
+spec:
+  type: LoadBalancer
+  selector: {app: lb}
+  externalIPs: [192.0.2.10]
+  loadBalancerSourceRanges: [%s]
+  ports: [{port: 443, targetPort: 8080}]
+status:
+  loadBalancer: {ingress: [{ip: 198.51.100.7}]}
+"""
+    apply(sw, scope, lb_ranges % "203.0.113.0/24")
+    out, err, rc = client.tcp("198.51.100.7", 443, timeout=1)
+    check(out != "lbweb", "a client outside loadBalancerSourceRanges reached the load balancer")
+    check(sw.ok("stats")["drops"].get("svc_source_range", 0) >= 1, "svc_source_range not counted")
+    out, err, rc = client.tcp("192.0.2.10", 443)
+    check(out == "lbweb", "the external IP is not filtered by the ranges: %r %r" % (out, err))
+    apply(sw, scope, lb_ranges % ("203.0.113.0/24, %s/16" % client.ip))   # host bits, as the API server takes them
+    out, err, rc = client.tcp("198.51.100.7", 443)
+    check(rc == 0 and out == "lbweb", "a client inside the ranges (%s): %r %r %s" % (client.ip, out, err, sw.ok("stats")["drops"]))
+    r = apply(sw, scope, lb_ranges % "not-a-cidr", check_rc=False)
+    check(r.returncode != 0 and "spec.loadBalancerSourceRanges[0]" in r.stderr, "bad range: %r" % r.stderr)
     sw.stop()
 
 
