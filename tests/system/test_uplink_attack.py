@@ -16,6 +16,30 @@ from pswtest import Netns, Switch, check, main, ping, run, test, uid, veth_pod  
 ROUTER_MAC = "02:00:00:00:77:fe"
 
 
+if os.environ.get("ATK_SANITIZE"):
+    # under an ASan/UBSan build: end every switch with SIGTERM (so leaks are
+    # reported) and print any sanitizer report from its log
+    _kill = Switch.kill
+
+    def _graceful_kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except Exception:
+                pass
+        try:
+            t = self.text()
+            if re.search(r"AddressSanitizer|LeakSanitizer|runtime error", t):
+                i = re.search(r"AddressSanitizer|LeakSanitizer|runtime error", t).start()
+                print("SANITIZER REPORT (%s):\n%s" % (self.log, t[max(0, i - 200):i + 3000]), flush=True)
+        except OSError:
+            pass
+        _kill(self)
+
+    Switch.kill = _graceful_kill
+
+
 def neighbours(sw):
     st = sw.ok("status")
     return {e["address"]: e for e in st["neighbours"]["entries"]}, st["neighbours"]["counters"]
@@ -215,7 +239,9 @@ def arp_chatter_does_not_starve_node_answers(scope):
     """ARP traffic between other stations of the underlay (nothing about
     this node nor a neighbour it asked for) at a few thousand a second
     must not use up the budget the switch answers its own ARP with: the
-    router, flushing its cache during the chatter, still reaches the node."""
+    router, flushing its cache during the chatter, still reaches the node.
+    (Rate-dependent: it needs the sender to beat PSW_PUNT_RATE, 1000/s;
+    the plain build fails it at ~3000/s, a slow ASan run may not.)"""
     u, host, pod, sw = underlay_switch(scope)
     chatter = u.ns.popen("exec /usr/bin/python3 -c \"from scapy.all import *; conf.verb = 0\n"
                          "f = [Ether(src='02:00:00:00:79:%02x' % i, dst='ff:ff:ff:ff:ff:ff')/ARP(op=1, "
@@ -385,8 +411,8 @@ pods = ( { name = "p%s"; port = "p"; mac = "02:00:00:00:0%d:05"; ip = "10.244.%d
                       node_object("node-b", "10.244.2.0/24", "192.168.88.2")]
         for sw in self.sw.values():
             sw.ok("apply", {"objects": self.nodes})
-        sent, got = ping(self.pods["a"], "10.244.2.5", count=2)
-        check(got == 2, "%s: pods across nodes do not reach each other at all" % encap)
+        sent, got = ping(self.pods["a"], "10.244.2.5", count=4)
+        check(got >= 1, "%s: pods across nodes do not reach each other at all" % encap)
         self.b_mac = mac_of(self.up["b"])
 
     def inject_b(self, frames):
