@@ -448,7 +448,7 @@ learn(struct psw_state *st, struct rte_mbuf *pkt)
 	}
 	arp = rte_pktmbuf_mtod_offset(pkt, const struct rte_arp_hdr *, off);
 	n = by_ip(nt, arp->arp_data.arp_sip);
-	if (n == NULL || !rte_is_unicast_ether_addr(&arp->arp_data.arp_sha) ||
+	if (n == NULL || !rte_is_valid_assigned_ether_addr(&arp->arp_data.arp_sha) ||
 	    (n->port != PSW_PORT_NONE && n->port != pkt->port)) {
 		nt->unsolicited++;
 		return;
