@@ -173,7 +173,24 @@ psw_sockport_rx(struct psw_sockport *sp, struct rte_mempool *mp, struct rte_mbuf
 			sp->rx_nombuf++;         /* left in the ring: the kernel drops when it is full */
 			break;
 		}
-		if (likely(len <= rte_pktmbuf_tailroom(m))) {
+		if (unlikely(h->tp_status & TP_STATUS_VLAN_VALID) && len >= 12 &&
+		    len + 4 <= rte_pktmbuf_tailroom(m)) {
+			/* the kernel took the 802.1Q tag off (VLAN offload): put it back, so
+			 * a tagged frame is not taken for an untagged one */
+			uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+			uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) && h->tp_vlan_tpid
+					? h->tp_vlan_tpid : 0x8100;   /* 802.1Q */
+
+			memcpy(d, (uint8_t *)h + h->tp_mac, 12);
+			d[12] = (uint8_t)(tpid >> 8);
+			d[13] = (uint8_t)tpid;
+			d[14] = (uint8_t)(h->tp_vlan_tci >> 8);
+			d[15] = (uint8_t)h->tp_vlan_tci;
+			memcpy(d + 16, (uint8_t *)h + h->tp_mac + 12, len - 12);
+			m->data_len = (uint16_t)(len + 4);
+			m->pkt_len = len + 4;
+			pkts[got++] = m;
+		} else if (likely(len <= rte_pktmbuf_tailroom(m))) {
 			memcpy(rte_pktmbuf_mtod(m, uint8_t *), (uint8_t *)h + h->tp_mac, len);
 			m->data_len = (uint16_t)len;
 			m->pkt_len = len;

@@ -53,6 +53,7 @@ psw_fwd_port_create(struct psw_state *st, const struct psw_port_conf *c, char *e
 
 	if (idx < 0)
 		return idx;
+	psw_neigh_port_gone(st->neigh, (uint16_t)idx);   /* whatever was learned on the slot before */
 	/* no snapshot lists the slot yet: no worker writes these counters */
 	for (w = 0; w < st->nb_workers; w++)
 		memset(&st->lcores[w]->stats.ports[idx], 0, sizeof(st->lcores[w]->stats.ports[idx]));
@@ -64,6 +65,7 @@ void
 psw_fwd_port_destroy(struct psw_state *st, int idx)
 {
 	release_rx_queues(st, idx);
+	psw_neigh_port_gone(st->neigh, (uint16_t)idx);
 	psw_port_destroy((uint16_t)idx);
 }
 
@@ -230,6 +232,21 @@ next_hop_toward(struct psw_state *st, const struct psw_config *cfg, const bool *
 	return st->neigh != NULL && psw_neigh_nh(st->neigh, via, port, nh) == 0 ? 0 : -1;
 }
 
+/*
+ * Could another node have this address? Not this node's own, nor an
+ * address of the pods or Services, nor 0/8, loopback, link-local,
+ * multicast or the reserved and broadcast range.
+ */
+static bool
+node_address_usable(const struct psw_config *cfg, const uint8_t *a)
+{
+	if (a[0] == 0 || a[0] == 127 || a[0] >= 224 || (a[0] == 169 && a[1] == 254))
+		return false;
+	return !psw_config_node_addr(cfg, 4, a) && !psw_prefix_contains(&cfg->node.pod_cidr, a) &&
+	       !psw_prefix_contains(&cfg->cluster.pod_cidr, a) &&
+	       !psw_prefix_contains(&cfg->node.service_cidr, a);
+}
+
 static bool
 routed_by_config(const struct psw_config *cfg, const struct psw_prefix *p)
 {
@@ -269,8 +286,13 @@ node_routes(struct psw_state *st, const struct psw_config *cfg, const bool *remo
 		for (a = 0; a < nd->nb_internal; a++)
 			if (nd->internal_family[a] == 4)
 				internal = nd->internal[a];
-		if (internal == NULL || psw_config_node_addr(cfg, 4, internal))
+		if (internal == NULL || !node_address_usable(cfg, internal))
 			continue;
+		for (c = 0; c < nd->nb_cidrs; c++)
+			if (nd->cidrs[c].family == 4 && psw_prefix_overlap(&nd->cidrs[c], &cfg->node.pod_cidr))
+				break;
+		if (c < nd->nb_cidrs)
+			continue;                /* claims this node's pods: not a node to route to */
 		/* the node itself, natively: replies to what was masqueraded to its address */
 		if (n < room) {
 			struct psw_prefix host = { .family = 4, .len = 32 };
@@ -400,7 +422,7 @@ psw_fwd_plan(struct psw_state *st, const struct psw_config *cfg, const bool *rem
 		snprintf(err, err_len, "cannot build the pod table: %s", rte_strerror(rte_errno));
 		goto out_free;
 	}
-	if (!rebuild_routes && cur != NULL && cur->routes != NULL) {
+	if (!rebuild_routes && cur != NULL && cur->routes != NULL && !psw_neigh_is_dirty(st->neigh)) {
 		t->routes = cur->routes;
 		psw_route_table_ref(t->routes);
 	} else if ((t->routes = build_routes(st, cfg, removed)) == NULL) {

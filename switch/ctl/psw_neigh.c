@@ -38,6 +38,7 @@ struct neigh {
 	uint32_t ip;             /**< network order */
 	uint16_t port;           /**< asked on; PSW_PORT_NONE: every uplink */
 	uint16_t at_port;        /**< where it answered */
+	uint32_t at_gen;         /**< that port slot's generation then: a port gone is a port gone */
 	struct rte_ether_addr mac;
 	uint64_t confirmed_ms;
 	uint64_t next_ms;        /**< next request (INCOMPLETE, PROBE) or retry (FAILED) */
@@ -244,6 +245,28 @@ new_entry(struct psw_neigh_table *nt, uint32_t ip, uint16_t port)
 	return n;
 }
 
+/*
+ * Is the port an entry answered on still that port (not removed, its slot
+ * not taken by another)? If not, the entry is asked for anew.
+ */
+static bool
+port_alive(struct psw_neigh_table *nt, struct neigh *n)
+{
+	if (n->state != N_REACHABLE && n->state != N_PROBE)
+		return true;
+	if (n->at_port < PSW_MAX_PORTS && psw_ports[n->at_port].in_use && psw_ports[n->at_port].conf.uplink &&
+	    __atomic_load_n(&psw_ports[n->at_port].gen, __ATOMIC_RELAXED) == n->at_gen)
+		return true;
+	if (n->glean)
+		hosts_del(nt, n->ip);
+	n->state = N_INCOMPLETE;
+	n->at_port = PSW_PORT_NONE;
+	n->tries = 0;
+	n->next_ms = 0;
+	nt->dirty = true;
+	return false;
+}
+
 int
 psw_neigh_nh(struct psw_neigh_table *nt, uint32_t ip, uint16_t port, struct psw_nh *nh)
 {
@@ -260,6 +283,7 @@ psw_neigh_nh(struct psw_neigh_table *nt, uint32_t ip, uint16_t port, struct psw_
 		n->glean = 0;
 	}
 	n->marked = 1;
+	port_alive(nt, n);
 	if (n->port != port && port != PSW_PORT_NONE)
 		n->port = port;          /* a route that names its port wins */
 	nh->neigh = cookie(nt, n);
@@ -295,6 +319,27 @@ psw_neigh_sweep(struct psw_neigh_table *nt, const struct psw_prefix *subnets, un
 	}
 	while (nt->nb > 0 && nt->e[nt->nb - 1].state == N_FREE)
 		nt->nb--;
+}
+
+void
+psw_neigh_port_gone(struct psw_neigh_table *nt, uint16_t port)
+{
+	unsigned i;
+
+	for (i = 0; nt != NULL && i < nt->nb; i++) {
+		struct neigh *n = &nt->e[i];
+
+		if ((n->state == N_REACHABLE || n->state == N_PROBE) && n->at_port == port) {
+			n->at_gen = ~n->at_gen;  /* port_alive() will not take it for alive */
+			port_alive(nt, n);
+		}
+	}
+}
+
+bool
+psw_neigh_is_dirty(const struct psw_neigh_table *nt)
+{
+	return nt != NULL && nt->dirty;
 }
 
 bool
@@ -425,6 +470,20 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* One of the switch's own MACs (a port's, the gateway's): never a neighbour's. */
+static bool
+own_mac(const struct psw_state *st, const struct rte_ether_addr *mac)
+{
+	unsigned p;
+
+	if (memcmp(mac, st->cfg.node.gateway_mac, 6) == 0)
+		return true;
+	for (p = 0; p < PSW_MAX_PORTS; p++)
+		if (psw_ports[p].in_use && rte_is_same_ether_addr(&psw_ports[p].mac, mac))
+			return true;
+	return false;
+}
+
 /* An ARP from an uplink: an answer, or a neighbour announcing itself. */
 static void
 learn(struct psw_state *st, struct rte_mbuf *pkt)
@@ -432,23 +491,18 @@ learn(struct psw_state *st, struct rte_mbuf *pkt)
 	struct psw_neigh_table *nt = st->neigh;
 	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, const struct rte_ether_hdr *);
 	const struct rte_arp_hdr *arp;
-	uint16_t type = eth->ether_type;
-	unsigned off = sizeof(*eth);
 	struct neigh *n;
 
-	/* guard checked the ARP header behind up to two VLAN tags */
-	while ((type == RTE_BE16(RTE_ETHER_TYPE_VLAN) || type == RTE_BE16(RTE_ETHER_TYPE_QINQ)) &&
-	       off + 4 <= rte_pktmbuf_data_len(pkt)) {
-		type = *rte_pktmbuf_mtod_offset(pkt, const uint16_t *, off + 2);
-		off += 4;
-	}
-	if (type != RTE_BE16(RTE_ETHER_TYPE_ARP) || off + sizeof(*arp) > rte_pktmbuf_data_len(pkt)) {
+	/* the switch speaks untagged on uplinks: a tagged ARP is about another network */
+	if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_ARP) ||
+	    sizeof(*eth) + sizeof(*arp) > rte_pktmbuf_data_len(pkt)) {
 		nt->unsolicited++;
 		return;
 	}
-	arp = rte_pktmbuf_mtod_offset(pkt, const struct rte_arp_hdr *, off);
+	arp = (const struct rte_arp_hdr *)(eth + 1);
 	n = by_ip(nt, arp->arp_data.arp_sip);
 	if (n == NULL || !rte_is_valid_assigned_ether_addr(&arp->arp_data.arp_sha) ||
+	    own_mac(st, &arp->arp_data.arp_sha) ||
 	    (n->port != PSW_PORT_NONE && n->port != pkt->port)) {
 		nt->unsolicited++;
 		return;
@@ -466,6 +520,7 @@ learn(struct psw_state *st, struct rte_mbuf *pkt)
 	}
 	n->mac = arp->arp_data.arp_sha;
 	n->at_port = pkt->port;
+	n->at_gen = __atomic_load_n(&psw_ports[pkt->port].gen, __ATOMIC_RELAXED);
 	n->state = N_REACHABLE;
 	n->tries = 0;
 	n->confirmed_ms = now_ms();
@@ -515,6 +570,7 @@ hold(struct psw_state *st, struct rte_mbuf *pkt)
 		nt->drop_gone++;
 		return;
 	}
+	port_alive(nt, n);
 	switch (n->state) {
 	case N_REACHABLE:
 	case N_PROBE:
@@ -604,6 +660,8 @@ psw_neigh_tick(struct psw_state *st, uint64_t now)
 	for (i = 0; i < nt->nb; i++) {
 		struct neigh *n = &nt->e[i];
 
+		if (n->state != N_FREE)
+			port_alive(nt, n);           /* its port removed: asked anew now */
 		switch (n->state) {
 		case N_INCOMPLETE:
 			if (now < n->next_ms)

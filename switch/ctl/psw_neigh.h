@@ -83,6 +83,15 @@ void psw_neigh_input(struct psw_state *st, struct rte_mbuf *pkt);
 /** Ask, retry, age and announce (gratuitous ARP on an uplink that came). now in ms. */
 void psw_neigh_tick(struct psw_state *st, uint64_t now_ms);
 
+/**
+ * A port is destroyed, or its slot taken by a new one: what was learned on
+ * it is asked anew (the table becomes dirty).
+ */
+void psw_neigh_port_gone(struct psw_neigh_table *nt, uint16_t port);
+
+/** Dirty, without clearing it (a route build about to happen anyway rebuilds the routes). */
+bool psw_neigh_is_dirty(const struct psw_neigh_table *nt);
+
 /** A MAC was learned, changed or forgotten since the last call: routes must be rebuilt. */
 bool psw_neigh_dirty(struct psw_neigh_table *nt);
 

@@ -71,6 +71,7 @@
 	_(PUNT_FULL,       "punt_full",       "the control thread's queue was full (a packet waiting for its next hop's MAC, an ARP to learn from)") \
 	_(VXLAN_BAD,       "vxlan_bad",       "VXLAN to the node: truncated, another VNI, or not carrying IPv4") \
 	_(VXLAN_SPOOF,     "vxlan_spoof",     "VXLAN whose inner source is not a pod of the node that sent it") \
+	_(VXLAN_NOT_HERE,  "vxlan_not_here",  "VXLAN whose inner destination is neither a pod of this node nor the node (no relaying)") \
 	_(VXLAN_NO_ROOM,   "vxlan_no_room",   "no headroom (or several segments) to encapsulate in VXLAN") \
 	_(MTU_EXCEEDED,    "mtu_exceeded",    "longer than the next hop's MTU, IPv4 without DF (the switch does not fragment)") \
 	_(MASQ_UNTRACKED,  "masq_not_tracked", "a pod's packet to outside the cluster that cannot be tracked to masquerade (a later fragment, another protocol)")
@@ -121,6 +122,7 @@ enum psw_l3 {
 #define PSW_F_CT_NEW      0x0100  /**< service: this packet opened its connection (policy not yet decided) */
 #define PSW_F_CT_RECHECK  0x0200  /**< conntrack: its connection's verdict predates the policies in force */
 #define PSW_F_CT_RELATED  0x0400  /**< conntrack: an ICMP error about a known connection */
+#define PSW_F_TUNNEL      0x0800  /**< came out of VXLAN: an answer to it is routed, not sent back raw */
 
 /**
  * Per-packet metadata, written once by parse. Offsets are from the start of

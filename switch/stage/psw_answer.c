@@ -200,9 +200,10 @@ icmp_error(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
 		ip->total_length = rte_cpu_to_be_16((uint16_t)(hdr + quote));
 		ip->time_to_live = 64;
 		ip->next_proto_id = IPPROTO_ICMP;
-		/* from the node's address to what came from an uplink, else the gateway */
-		ip->src_addr = t->ports[m->in_port].is_uplink && t->node.nb_addrs > 0 ? t->node.addrs4[0]
-										 : t->node.gw4;
+		/* from the node's address to what came from an uplink, else (a pod's,
+		 * here or through VXLAN) from the gateway */
+		ip->src_addr = t->ports[m->in_port].is_uplink && !(m->flags & PSW_F_TUNNEL) &&
+			       t->node.nb_addrs > 0 ? t->node.addrs4[0] : t->node.gw4;
 		ip->dst_addr = m->src4;
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 		icmp = (struct rte_icmp_hdr *)(ip + 1);

@@ -15,6 +15,7 @@
 #include "psw_answer.h"
 #include "psw_csum.h"
 #include "psw_forward.h"
+#include "psw_parse.h"
 #include "psw_tunnel.h"
 
 /* Routed frames leave untagged: drop the VLAN tags, keep the Ethernet header. */
@@ -228,6 +229,41 @@ lookup6(const struct psw_tables *t, struct psw_burst *b, const uint8_t *idx, uns
 			nhs[miss[i]] = &t->routes->nhs[hops[i]];
 }
 
+/* The next hop of one IPv4 destination: a local pod, else the routes. */
+static const struct psw_nh *
+lookup4_one(const struct psw_tables *t, uint32_t dst4)
+{
+	const struct psw_pod_table *pt = t->pods;
+	int32_t p = pt != NULL ? psw_pod_find4(pt, dst4, psw_pod_hash4(dst4)) : -1;
+	uint32_t ip = rte_be_to_cpu_32(dst4);
+	uint64_t hop;
+
+	if (p >= 0)
+		return &pt->pods[p].nh;
+	if (t->routes == NULL || t->routes->fib4 == NULL)
+		return NULL;
+	rte_fib_lookup_bulk(t->routes->fib4, &ip, &hop, 1);
+	return hop < t->routes->nb_nhs ? &t->routes->nhs[hop] : NULL;
+}
+
+/*
+ * An answer the switch built (echo reply, ICMP error, RST) to a packet
+ * that came out of VXLAN must go back through VXLAN, not raw out of the
+ * uplink: parsed again and routed like any packet.
+ */
+static void
+route_answer(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
+{
+	psw_parse_one(pkt, m);
+	if (m->verdict != PSW_V_CONTINUE)
+		return;
+	if (m->l3 != PSW_L3_IPV4) {
+		psw_set_drop(m, PSW_DROP_UNHANDLED);
+		return;
+	}
+	forward_one(sc, t, pkt, m, lookup4_one(t, m->dst4));
+}
+
 void
 psw_forward_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b)
 {
@@ -262,4 +298,12 @@ psw_forward_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw
 		for (i = 0; i < n6; i++)
 			forward_one(sc, t, b->pkts[idx6[i]], &b->meta[idx6[i]], nh6[i]);
 	}
+	if (unlikely(t->node.vxlan))
+		for (i = 0; i < b->nb; i++) {
+			struct psw_meta *m = &b->meta[i];
+
+			if (unlikely((m->flags & PSW_F_TUNNEL) && m->verdict == PSW_V_TX &&
+				     m->out_port == m->in_port))
+				route_answer(sc, t, b->pkts[i], m);
+		}
 }

@@ -104,13 +104,15 @@ guard_arp(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf 
 		}
 	}
 	/*
-	 * On an uplink, what is not a request for the node (a reply to the
-	 * switch's own request, a neighbour's announcement) goes to the control
-	 * thread, which learns the neighbours it asked about and nothing else.
+	 * On an uplink, a reply to the node (to the switch's own request) and
+	 * an announcement (gratuitous ARP) go to the control thread, which
+	 * learns the neighbours it asked about and nothing else. Requests
+	 * between other stations teach nothing and are not punted: their
+	 * chatter cannot use up the port's budget for the node's own answers.
 	 */
-	if (t->ports[m->in_port].is_uplink && sip != 0 &&
-	    (arp->arp_opcode != RTE_BE16(RTE_ARP_OP_REQUEST) || tip == sip ||
-	     !is_node_addr4(t, tip))) {
+	if (t->ports[m->in_port].is_uplink && sip != 0 && m->nb_vlans == 0 &&
+	    ((arp->arp_opcode == RTE_BE16(RTE_ARP_OP_REPLY) && (is_node_addr4(t, tip) || tip == sip)) ||
+	     (arp->arp_opcode == RTE_BE16(RTE_ARP_OP_REQUEST) && tip == sip))) {
 		if (!psw_punt_allow(sc, m->in_port))
 			psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 		else

@@ -23,13 +23,25 @@ struct vxlan_hdr {
 	rte_be32_t vni;          /**< VNI << 8 */
 } __rte_packed;
 
+/* One of the node's own addresses on its uplinks (not the pods' gateway). */
+static inline bool
+uplink_addr(const struct psw_tables *t, uint32_t a)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->node.nb_addrs; i++)
+		if (a == t->node.addrs4[i])
+			return true;
+	return false;
+}
+
 static inline bool
 is_vxlan(const struct psw_tables *t, const struct psw_meta *m)
 {
 	return m->verdict == PSW_V_CONTINUE && m->l3 == PSW_L3_IPV4 && m->l4_proto == IPPROTO_UDP &&
 	       (m->flags & (PSW_F_L4 | PSW_F_FRAG)) == PSW_F_L4 &&
 	       m->dport == t->node.vxlan_port &&
-	       t->ports[m->in_port].is_uplink && psw_node_addr(&t->node, 4, (const uint8_t *)&m->dst4);
+	       t->ports[m->in_port].is_uplink && uplink_addr(t, m->dst4);
 }
 
 /* Does inner source src (network order) belong to the node at outer source vtep? */
@@ -49,16 +61,43 @@ sent_by_its_node(const struct psw_tables *t, uint32_t src, uint32_t vtep)
 	return (nh->flags & PSW_NH_F_VXLAN) && nh->tunnel_dst == vtep;
 }
 
+/* The one's-complement sum over the pseudo-header and the datagram, its checksum included, is all ones. */
+static inline bool
+udp_cksum_ok(const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp)
+{
+	uint32_t sum = (uint32_t)rte_raw_cksum(udp, rte_be_to_cpu_16(udp->dgram_len)) +
+		       rte_ipv4_phdr_cksum(ip, 0);
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
 static void
 decap(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 {
 	unsigned inner = m->l4_off + sizeof(struct rte_udp_hdr) + VXLAN_HDR_LEN;
+	const struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(pkt, const struct rte_udp_hdr *, m->l4_off);
 	const struct vxlan_hdr *vx;
-	struct rte_ether_hdr *eth;
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
 	uint32_t vtep = m->src4;
 
+	/* to this switch's MAC on the uplink, untagged: not a frame for another station */
+	if ((m->flags & (PSW_F_L2_MCAST | PSW_F_VLAN)) ||
+	    !rte_is_same_ether_addr(&eth->dst_addr, psw_port_mac(t, m->in_port))) {
+		psw_set_drop(m, PSW_DROP_L2_DST);
+		return;
+	}
 	if (pkt->nb_segs != 1 || inner + sizeof(*eth) > m->l2_len + m->l3_payload ||
-	    inner + sizeof(*eth) > rte_pktmbuf_data_len(pkt)) {
+	    inner + sizeof(*eth) > rte_pktmbuf_data_len(pkt) ||
+	    /* the UDP length says what the IP length says */
+	    rte_be_to_cpu_16(udp->dgram_len) != m->l2_len + m->l3_payload - m->l4_off) {
+		psw_set_drop(m, PSW_DROP_VXLAN_BAD);
+		return;
+	}
+	/* a checksum, when the sender gave one, must be right (ours send none) */
+	if (udp->dgram_cksum != 0 && !(pkt->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_GOOD) &&
+	    !udp_cksum_ok(rte_pktmbuf_mtod_offset(pkt, const struct rte_ipv4_hdr *, m->l2_len), udp)) {
 		psw_set_drop(m, PSW_DROP_VXLAN_BAD);
 		return;
 	}
@@ -83,6 +122,13 @@ decap(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt
 		psw_set_drop(m, PSW_DROP_VXLAN_SPOOF);
 		return;
 	}
+	/* for a pod of this node, or the node (its gateway): no relaying to a third */
+	if (!(t->pods != NULL && psw_pod_find4(t->pods, m->dst4, psw_pod_hash4(m->dst4)) >= 0) &&
+	    !psw_node_addr(&t->node, 4, (const uint8_t *)&m->dst4)) {
+		psw_set_drop(m, PSW_DROP_VXLAN_NOT_HERE);
+		return;
+	}
+	m->flags |= PSW_F_TUNNEL;                /* answers to it go back the way it came */
 	psw_count_event(sc, PSW_EV_VXLAN_DECAP);
 }
 
