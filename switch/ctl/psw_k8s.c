@@ -320,8 +320,64 @@ node_ports_used(json_t *objs, const char *skip_key)
 				 json_string_value(json_object_get(p, "protocol")) ?: "TCP");
 			json_object_set_new(used, k, json_true());
 		}
+		if (json_is_integer(json_object_get(json_object_get(o, "spec"), "healthCheckNodePort"))) {
+			char k[32];
+
+			snprintf(k, sizeof(k), "%lld/TCP", (long long)json_integer_value(
+				json_object_get(json_object_get(o, "spec"), "healthCheckNodePort")));
+			json_object_set_new(used, k, json_true());
+		}
 	}
 	return used;
+}
+
+/*
+ * A LoadBalancer Service with externalTrafficPolicy Local gets a
+ * healthCheckNodePort (TCP), as from the API server: the one given, the
+ * one it had, or a free one of node.nodeport_range.
+ */
+static json_t *
+allocate_health_port(const struct psw_state *st, json_t *old, json_t *spec, json_t *used,
+		     const char *key, size_t doc)
+{
+	unsigned lo = st->cfg.node.nodeport_min, hi = st->cfg.node.nodeport_max, j;
+	json_t *hc = json_object_get(spec, "healthCheckNodePort");
+	json_int_t v = json_integer_value(hc);
+	char k[32];
+
+	if (strcmp(json_string_value(json_object_get(spec, "type")) ?: "", "LoadBalancer") != 0 ||
+	    strcmp(json_string_value(json_object_get(spec, "externalTrafficPolicy")) ?: "", "Local") != 0) {
+		if (hc != NULL && v != 0)
+			return psw_api_error(PSW_API_E_INVALID, "document %zu: %s: spec.healthCheckNodePort "
+					     "is only for a LoadBalancer with externalTrafficPolicy Local "
+					     "(nothing was changed)", doc, key);
+		return NULL;
+	}
+	if (v == 0)
+		v = json_integer_value(json_object_get(json_object_get(old, "spec"), "healthCheckNodePort"));
+	if (v != 0) {
+		snprintf(k, sizeof(k), "%lld/TCP", (long long)v);
+		if (v < lo || v > hi)
+			return psw_api_error(PSW_API_E_INVALID, "document %zu: %s: spec.healthCheckNodePort %lld "
+					     "is outside node.nodeport_range %u-%u (nothing was changed)", doc,
+					     key, (long long)v, lo, hi);
+		if (json_object_get(used, k) != NULL)
+			return psw_api_error(PSW_API_E_EXISTS, "document %zu: %s: spec.healthCheckNodePort "
+					     "%lld is already allocated (nothing was changed)", doc, key,
+					     (long long)v);
+		json_object_set_new(spec, "healthCheckNodePort", json_integer(v));
+		return NULL;
+	}
+	for (j = lo; j <= hi; j++) {
+		snprintf(k, sizeof(k), "%u/TCP", j);
+		if (json_object_get(used, k) == NULL)
+			break;
+	}
+	if (j > hi)
+		return psw_api_error(PSW_API_E_NO_RESOURCES, "document %zu: %s: no free healthCheckNodePort "
+				     "in %u-%u (nothing was changed)", doc, key, lo, hi);
+	json_object_set_new(spec, "healthCheckNodePort", json_integer((json_int_t)j));
+	return NULL;
 }
 
 /*
@@ -389,6 +445,8 @@ allocate_node_ports(const struct psw_state *st, json_t *next, json_t *obj, const
 		json_object_set_new(p, "nodePort", json_integer((json_int_t)j));
 		json_object_set_new(used, k, json_true());
 	}
+	if (err == NULL)
+		err = allocate_health_port(st, old, spec, used, key, doc);
 	json_decref(used);
 	return err;
 }

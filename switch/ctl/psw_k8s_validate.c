@@ -424,6 +424,8 @@ validate_service(struct vctx *v, json_t *obj, json_t *meta, const char *name)
 		if (json_object_get(spec, "externalTrafficPolicy") == NULL)
 			json_object_set_new(spec, "externalTrafficPolicy", json_string("Cluster"));
 	}
+	if (check_int(v, spec, "healthCheckNodePort", "spec", 0, 65535, false) < 0)
+		return -1;
 	x = json_object_get(spec, "loadBalancerSourceRanges");
 	if (x != NULL && !json_is_array(x))
 		return fail(v, "spec.loadBalancerSourceRanges", "must be a list of CIDRs");

@@ -13,6 +13,7 @@
 #include <rte_ring.h>
 
 #include "psw_ctl.h"
+#include "psw_health.h"
 #include "psw_neigh.h"
 #include "psw_port.h"
 #include "psw_tables.h"
@@ -351,9 +352,9 @@ psw_neigh_dirty(struct psw_neigh_table *nt)
 	return d;
 }
 
-/* Worker 0 sends it on pkt->port. */
-static void
-send_frame(struct psw_state *st, struct rte_mbuf *pkt, uint16_t port)
+/* Worker 0 sends it on port. */
+void
+psw_neigh_send(struct psw_state *st, struct rte_mbuf *pkt, uint16_t port)
 {
 	struct rte_ring *r = st->nb_workers > 0 ? st->lcores[0]->inject : NULL;
 
@@ -400,7 +401,7 @@ send_arp(struct psw_state *st, uint16_t port, const struct rte_ether_addr *dst, 
 	arp->arp_data.arp_sha = psw_ports[port].mac;
 	arp->arp_data.arp_sip = sip;
 	arp->arp_data.arp_tip = tip;
-	send_frame(st, pkt, port);
+	psw_neigh_send(st, pkt, port);
 }
 
 static uint32_t
@@ -447,7 +448,7 @@ send_to(struct psw_state *st, struct neigh *n, struct rte_mbuf *pkt)
 
 	eth->dst_addr = n->mac;
 	eth->src_addr = psw_ports[n->at_port].mac;
-	send_frame(st, pkt, n->at_port);
+	psw_neigh_send(st, pkt, n->at_port);
 }
 
 static void
@@ -619,6 +620,8 @@ psw_neigh_input(struct psw_state *st, struct rte_mbuf *pkt)
 	}
 	if (reason == PSW_PUNT_ARP)
 		learn(st, pkt);
+	else if (reason == PSW_PUNT_HEALTH)
+		psw_health_input(st, pkt);
 	rte_pktmbuf_free(pkt);
 }
 

@@ -95,6 +95,9 @@ bool psw_neigh_is_dirty(const struct psw_neigh_table *nt);
 /** A MAC was learned, changed or forgotten since the last call: routes must be rebuilt. */
 bool psw_neigh_dirty(struct psw_neigh_table *nt);
 
+/** Have worker 0 send a frame the control thread built on port (dropped and counted if it cannot). */
+void psw_neigh_send(struct psw_state *st, struct rte_mbuf *pkt, uint16_t port);
+
 /** The entries and counters as JSON (new reference). */
 json_t *psw_neigh_json(const struct psw_neigh_table *nt);
 

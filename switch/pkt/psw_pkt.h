@@ -100,6 +100,7 @@ enum psw_verdict {
 enum psw_punt_reason {
 	PSW_PUNT_ARP = 1,        /**< an ARP on an uplink: a neighbour may answer or move */
 	PSW_PUNT_RESOLVE,        /**< routed, its next hop's MAC unknown: hold, resolve, send */
+	PSW_PUNT_HEALTH,         /**< TCP to a healthCheckNodePort (cookie: the local endpoints) */
 };
 
 /* L3 kind found by parse. */

@@ -203,6 +203,14 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	bool hairpin;
 	int rc;
 
+	if (unlikely(sp->flags & PSW_SVC_F_HEALTH)) {
+		/* a load balancer's health check: the control thread answers it */
+		if (!psw_punt_allow(sc, m->in_port))
+			psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
+		else
+			psw_set_punt(pkt, m, PSW_PUNT_HEALTH, sp->nb_backends);
+		return;
+	}
 	if (m->l4_proto == IPPROTO_TCP && (!(tcpf & RTE_TCP_SYN_FLAG) || (tcpf & RTE_TCP_ACK_FLAG))) {
 		/* not the start of a connection, and none is known: never forward it un-NAT-ed */
 		psw_set_drop(m, PSW_DROP_CT_INVALID);

@@ -118,7 +118,7 @@ psw_svc_port_build(const struct psw_svc_spec *spec, uint64_t owner, int socket)
 	p->maglev_size = (uint16_t)mg;
 	p->affinity_s = spec->affinity_s;
 	p->flags = spec->flags & PSW_SVC_F_LOCAL ? PSW_SVC_F_LOCAL : PSW_SVC_F_REJECT;
-	p->flags |= spec->flags & (PSW_SVC_F_AFFINITY | PSW_SVC_F_MASQ);
+	p->flags |= spec->flags & (PSW_SVC_F_AFFINITY | PSW_SVC_F_MASQ | PSW_SVC_F_HEALTH);
 	p->owner = owner;
 	p->backends = (struct psw_svc_backend *)((uint8_t *)p + off_be);
 	p->maglev = (uint16_t *)((uint8_t *)p + off_mg);

@@ -170,6 +170,7 @@ struct psw_svc_backend {
 #define PSW_SVC_F_LOCAL  0x02    /**< traffic policy Local: no endpoint here means drop */
 #define PSW_SVC_F_AFFINITY 0x04  /**< sessionAffinity ClientIP */
 #define PSW_SVC_F_MASQ   0x08    /**< masquerade clients to this address (NodePort, policy Cluster) */
+#define PSW_SVC_F_HEALTH 0x10    /**< healthCheckNodePort: answered by the control thread (backends: the local endpoints) */
 
 /**
  * One Service address and port (a Service has one per address x port), with

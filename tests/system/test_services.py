@@ -783,6 +783,46 @@ spec: {type: NodePort, ports: [{port: 80, nodePort: 80}]}
 
 
 @test
+def health_check_node_port(scope):
+    """A LoadBalancer with externalTrafficPolicy Local gets a
+    healthCheckNodePort, answered on the node's address as kube-proxy does:
+    200 and the count while this node has an endpoint, 503 when not."""
+    ext, conf = external_client(scope)
+    sw = Switch(scope, conf, workers="[1]").start()
+    web = Pod(scope, sw, "hc-web", labels={"app": "hc"})
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: hc}
+spec: {type: LoadBalancer, externalTrafficPolicy: Local, selector: {app: hc},
+       ports: [{port: 80, targetPort: 8080}]}
+""")
+    svc = json.loads(run([CTL, "-s", sw.sock, "get", "svc", "hc", "-o", "json"]).stdout)
+    hc = svc["spec"].get("healthCheckNodePort")
+    check(isinstance(hc, int) and 30000 <= hc <= 32767, "no healthCheckNodePort allocated: %s" % svc["spec"])
+
+    def probe():
+        r = ext.sh("curl -s -m 3 -w '\\n%%{http_code}' http://192.168.50.1:%d/healthz" % hc, check_rc=False)
+        body, _, code = r.stdout.rpartition("\n")
+        return code, body
+
+    code, body = probe()
+    check(code == "200" and json.loads(body) == {"service": {"namespace": "default", "name": "hc"},
+                                                 "localEndpoints": 1, "serviceProxyHealthy": True},
+          "with a local endpoint: %s %r" % (code, body))
+    apply(sw, scope, json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "hc-web", "namespace": "default", "labels": {"app": "other"}}, "spec": {"containers": [{"name": "c"}]}}))
+    code, body = probe()
+    check(code == "503" and json.loads(body)["localEndpoints"] == 0, "without one: %s %r" % (code, body))
+    # the port is refused for a Service that cannot have one
+    r = apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: hc2}
+spec: {type: NodePort, healthCheckNodePort: 31999, ports: [{port: 80}]}
+""", check_rc=False)
+    check(r.returncode != 0 and "healthCheckNodePort" in r.stderr, "healthCheckNodePort on a NodePort: %r" % r.stderr)
+
+
+@test
 def several_ports_and_endpoints_appearing(scope):
     sw = Switch(scope, "", workers="[1]").start()
     web = Pod(scope, sw, "multi", labels={"app": "multi"},

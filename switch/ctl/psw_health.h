@@ -1,0 +1,23 @@
+/*
+ * healthCheckNodePort: the HTTP answer a cloud load balancer asks every
+ * node for, about a LoadBalancer Service with externalTrafficPolicy Local
+ * (as kube-proxy serves it): 200 with the count of this node's endpoints,
+ * 503 when there is none, so that the load balancer sends only to nodes
+ * that have one.
+ *
+ * The node's addresses are the switch's, not the kernel's: the service
+ * stage punts TCP to a health port here, and this file answers it with a
+ * TCP exchange of its own that keeps no state: SYN -> SYN-ACK (its
+ * sequence number a keyed hash of the connection), the request -> the
+ * whole answer with FIN, the client's FIN -> its ACK. Control thread only.
+ */
+#ifndef PSW_HEALTH_H
+#define PSW_HEALTH_H
+
+struct psw_state;
+struct rte_mbuf;
+
+/** Answer a punted segment (PSW_PUNT_HEALTH; its cookie: the local endpoints). pkt stays the caller's. */
+void psw_health_input(struct psw_state *st, const struct rte_mbuf *pkt);
+
+#endif /* PSW_HEALTH_H */
