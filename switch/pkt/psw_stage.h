@@ -41,7 +41,8 @@
 	_(SVC_HAIRPIN,      "svc_hairpin",      "pod reached itself through its Service (masqueraded)") \
 	_(VXLAN_ENCAP,      "vxlan_encap",      "packets sent to another node in VXLAN") \
 	_(VXLAN_DECAP,      "vxlan_decap",      "packets from another node taken out of VXLAN") \
-	_(MASQ,             "masquerade",       "connections from pods to outside the cluster masqueraded to the node")
+	_(MASQ,             "masquerade",       "connections from pods to outside the cluster masqueraded to the node") \
+	_(FRAG_FOLLOWED,    "frag_followed",    "later IPv4 fragments given their connection (and NAT) from their first one")
 
 enum psw_event {
 #define _(sym, name, help) PSW_EV_##sym,
@@ -69,6 +70,7 @@ struct psw_punt_bucket {
 };
 
 struct psw_ct_cache;
+struct psw_frag_cache;
 struct psw_pol_counts;
 
 struct psw_stage_ctx {
@@ -76,6 +78,7 @@ struct psw_stage_ctx {
 	uint64_t events[PSW_EV_COUNT];
 	struct psw_pol_counts *pol;      /**< PSW_POL_MAX_SLOTS connection counters per policy; NULL = none */
 	struct psw_ct_cache *ct_cache;   /**< the worker's recent connections; NULL = none */
+	struct psw_frag_cache *frags;    /**< first fragments of its connections (psw_frag.h); NULL = none */
 	struct psw_punt_bucket punt[PSW_MAX_PORTS];   /**< the switch's answers, per input port */
 };
 

@@ -11,6 +11,7 @@
 #include <rte_tcp.h>
 
 #include "psw_conntrack.h"
+#include "psw_frag.h"
 #include "psw_nat.h"
 #include "psw_policy.h"
 
@@ -222,6 +223,11 @@ psw_conntrack_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct p
 			icmp_error_related(sc, t, b->pkts[i], m, pol_gen);
 			continue;
 		}
+		if (unlikely(m->flags & PSW_F_FRAG_LATER)) {
+			if (m->l3 == PSW_L3_IPV4)
+				psw_frag_follow(sc, t, b->pkts[i], m);
+			continue;
+		}
 		if (!psw_ct_key_of(m, &keys[n]))
 			continue;
 		kp[n] = &keys[n];
@@ -277,6 +283,8 @@ psw_conntrack_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct p
 		psw_nat_apply_entry(pkt, m, e, dir);
 		m->ct = hits[i] + 1;
 		m->flags &= (uint16_t)~PSW_F_TO_GW;      /* an un-masqueraded reply */
+		if (unlikely(m->flags & PSW_F_FRAG))
+			psw_frag_note(sc, t, pkt, m);    /* a first fragment: the later ones follow */
 		if (unlikely(pol_gen != 0 && e->pol_gen != pol_gen) && e->orig.proto != PSW_CT_PROTO_AFFINITY)
 			m->flags |= PSW_F_CT_RECHECK;    /* judged before the policies changed */
 		psw_count_event(sc, PSW_EV_CT_HIT);

@@ -296,9 +296,11 @@ psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_
 				set_verdict(e, NULL, gen);   /* nothing isolates it now */
 			continue;
 		}
-		if (m->flags & PSW_F_FRAG_LATER) {
-			/* no ports to judge by: a later fragment into an ingress-isolated pod, or
-			 * out of an egress-isolated one, is dropped; others pass */
+		if ((m->flags & PSW_F_FRAG_LATER) && e == NULL) {
+			/* no ports to judge by, no connection: a later fragment into an
+			 * ingress-isolated pod, or out of an egress-isolated one, is
+			 * dropped; others pass (one that followed its first fragment is
+			 * judged as its connection) */
 			if (c[n].pp[PSW_POL_INGRESS] != NULL || c[n].pp[PSW_POL_EGRESS] != NULL)
 				psw_set_drop(m, c[n].pp[PSW_POL_INGRESS] != NULL ? PSW_DROP_POLICY_INGRESS
 										  : PSW_DROP_POLICY_EGRESS);

@@ -11,6 +11,7 @@
 #include <rte_tcp.h>
 
 #include "psw_answer.h"
+#include "psw_frag.h"
 #include "psw_nat.h"
 #include "psw_policy.h"
 #include "psw_service.h"
@@ -371,6 +372,39 @@ masq_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mb
 	psw_count_event(sc, PSW_EV_MASQ);
 }
 
+/*
+ * After the connections of this burst are open: the first fragments of
+ * those opened now are noted, and later fragments that came with them get
+ * their connection (judged by the policy stage with it). What is left
+ * untracked (a later fragment without its first, another protocol) and
+ * would leave the cluster with a pod's address is dropped.
+ */
+static void
+untracked(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b, bool masq)
+{
+	unsigned i;
+
+	for (i = 0; i < b->nb; i++) {
+		struct psw_meta *m = &b->meta[i];
+
+		if (m->verdict == PSW_V_CONTINUE && (m->flags & (PSW_F_FRAG | PSW_F_FRAG_LATER)) == PSW_F_FRAG &&
+		    m->ct != 0)
+			psw_frag_note(sc, t, b->pkts[i], m);
+	}
+	for (i = 0; i < b->nb; i++) {
+		struct psw_meta *m = &b->meta[i];
+
+		if (m->verdict != PSW_V_CONTINUE || m->ct != 0 || (m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6))
+			continue;
+		if ((m->flags & PSW_F_FRAG_LATER) && m->l3 == PSW_L3_IPV4 && psw_frag_follow(sc, t, b->pkts[i], m)) {
+			m->flags |= PSW_F_CT_NEW;        /* its connection's verdict may be pending */
+			continue;
+		}
+		if (masq && !(m->flags & PSW_F_CT_MISS) && leaves_cluster(t, m))
+			psw_set_drop(m, PSW_DROP_MASQ_UNTRACKED);
+	}
+}
+
 void
 psw_service_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b)
 {
@@ -384,6 +418,7 @@ psw_service_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw
 
 	bool svcs = s != NULL && __atomic_load_n(&s->nb_ports, __ATOMIC_RELAXED) > 0;
 	bool masq = t->node.masq;
+	uint16_t frags = 0;
 
 	if ((!svcs && !masq) || t->ct == NULL)
 		return;
@@ -393,13 +428,9 @@ psw_service_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw
 
 		if (m->verdict != PSW_V_CONTINUE)
 			continue;
-		if (!(m->flags & PSW_F_CT_MISS)) {
-			/* untracked (a later fragment, another protocol) and leaving the cluster:
-			 * it cannot be masqueraded, and must not leave with the pod's address */
-			if (masq && m->ct == 0 && leaves_cluster(t, m))
-				psw_set_drop(m, PSW_DROP_MASQ_UNTRACKED);
+		frags |= m->flags & PSW_F_FRAG;
+		if (!(m->flags & PSW_F_CT_MISS))
 			continue;
-		}
 		memset(k, 0, sizeof(*k));
 		k->proto = m->l4_proto;
 		k->port = is_icmp(m->l4_proto) ? 0 : m->dport;
@@ -413,21 +444,21 @@ psw_service_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw
 		kp[n] = k;
 		idx[n++] = (uint8_t)i;
 	}
-	if (n == 0)
-		return;
-	if (svcs)
+	if (n > 0 && svcs)
 		rte_hash_lookup_bulk_data(s->vips, kp, n, &mask, data);
-	if (mask == 0 && !masq)
-		return;
-	now = rte_rdtsc();
-	for (i = 0; i < n; i++) {
-		struct psw_meta *m = &b->meta[idx[i]];
+	if (mask != 0 || masq) {
+		now = rte_rdtsc();
+		for (i = 0; i < n; i++) {
+			struct psw_meta *m = &b->meta[idx[i]];
 
-		if ((mask >> i) & 1)
-			svc_connect(sc, t, b->pkts[idx[i]], m, (const struct psw_svc_port *)data[i], now);
-		else if (masq && leaves_cluster(t, m))
-			masq_connect(sc, t, b->pkts[idx[i]], m, now);
-		else if (masq && enters_from_outside(t, m))
-			track_inbound(sc, t, b->pkts[idx[i]], m, now);
+			if ((mask >> i) & 1)
+				svc_connect(sc, t, b->pkts[idx[i]], m, (const struct psw_svc_port *)data[i], now);
+			else if (masq && leaves_cluster(t, m))
+				masq_connect(sc, t, b->pkts[idx[i]], m, now);
+			else if (masq && enters_from_outside(t, m))
+				track_inbound(sc, t, b->pkts[idx[i]], m, now);
+		}
 	}
+	if (unlikely(frags) || masq)
+		untracked(sc, t, b, masq);
 }

@@ -14,6 +14,7 @@
 #include <rte_mbuf.h>
 
 #include "psw_ct.h"
+#include "psw_frag.h"
 #include "psw_pkt.h"
 #include "psw_stage.h"
 #include "psw_tables.h"
@@ -80,6 +81,7 @@ struct psw_lcore {
 	uint16_t dirty[PSW_MAX_PORTS];
 	struct psw_txbuf tx[PSW_MAX_PORTS];
 	struct psw_ct_cache ct_cache;    /**< this worker's recent connections (sc.ct_cache) */
+	struct psw_frag_cache frag_cache; /**< its first fragments (sc.frags) */
 	int epfd;                        /**< parked socket ports; -1: none (every port polled) */
 	unsigned nb_parked;
 	uint64_t park_cycles;            /**< PSW_PARK_MS in TSC cycles */
@@ -97,6 +99,7 @@ static inline void
 psw_lcore_init(struct psw_lcore *lc)
 {
 	lc->sc.ct_cache = &lc->ct_cache;
+	lc->sc.frags = &lc->frag_cache;
 	lc->epfd = -1;
 }
 

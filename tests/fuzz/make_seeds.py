@@ -107,6 +107,9 @@ def stage_seeds():
     }
     frags = fragment(IP(src=V, dst=W) / UDP(sport=7, dport=7) / Raw(b"z" * 64), fragsize=32)
     seeds["ip4-fragments"] = burst(0, *[(P_V, from_v(f)) for f in frags])
+    # a fragmented datagram to a Service: the later fragments follow the first's DNAT
+    frags = fragment(IP(src=V, dst=VIP, id=77) / UDP(sport=33005, dport=53) / Raw(b"q" * 96), fragsize=32)
+    seeds["ip4-fragments-vip"] = burst(0, *[(P_V, from_v(f)) for f in frags])
     # A backend's ICMP error about a Service connection (un-NAT-ed: it quotes
     # the datagram as the backend received it, after DNAT), and a forged one.
     q = IPerror(src=V, dst=W) / UDPerror(sport=33000, dport=5353)

@@ -783,6 +783,29 @@ spec: {type: NodePort, ports: [{port: 80, nodePort: 80}]}
 
 
 @test
+def udp_datagram_larger_than_the_mtu(scope):
+    """A UDP datagram that leaves the client in fragments reaches the backend
+    through the ClusterIP whole (its later fragments DNAT-ed too), and the
+    backend's fragmented answer comes back whole (un-NAT-ed)."""
+    sw = Switch(scope, "", workers="[1]").start()
+    echo = Pod(scope, sw, "frag-echo", labels={"app": "frag"})
+    client = Pod(scope, sw, "client")
+    track(scope, [echo.ns.popen("exec socat UDP-RECVFROM:5353,fork,reuseaddr SYSTEM:cat")])
+    echo.wait_listening(5353, proto="u")
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: frag}
+spec: {selector: {app: frag}, ports: [{port: 53, targetPort: 5353, protocol: UDP}]}
+""")
+    vip = service_ip(sw, "frag")
+    r = client.ns.sh("head -c 4000 /dev/zero | tr '\\0' x | socat -T 2 -b 65536 - UDP:%s:53 | wc -c" % vip,
+                     check_rc=False)
+    check(r.stdout.strip() == "4000", "a 4000-byte datagram through the ClusterIP: %r bytes back (%s)"
+          % (r.stdout.strip(), sw.ok("stats")["events"].get("frag_followed")))
+    check(sw.ok("stats")["events"].get("frag_followed", 0) >= 4, "later fragments not followed")
+
+
+@test
 def health_check_node_port(scope):
     """A LoadBalancer with externalTrafficPolicy Local gets a
     healthCheckNodePort, answered on the node's address as kube-proxy does:
