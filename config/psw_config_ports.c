@@ -608,11 +608,20 @@ int psw_cfg_check_uplinks(struct psw_cfg_ctx *ctx, const config_setting_t *ports
 					    "uplink: set node.addresses to the node's IPv4 address on it "
 					    "(ARP asks from it)", i, cfg->ports[i].name);
 	}
-	for (i = 0; i < cfg->nb_routes; i++)
-		if (cfg->routes[i].via_family != 0 && cfg->routes[i].port[0] == '\0' && !uplinks)
+	for (i = 0; i < cfg->nb_routes; i++) {
+		const struct psw_route_conf *r = &cfg->routes[i];
+		const struct psw_port_conf *port = find_port(cfg, r->port);
+
+		if (r->via_family != 0 && r->port[0] == '\0' && !uplinks)
 			return psw_cfg_fail(ctx, config_setting_get_elem(routes, i), "routes[%u]: via "
 					    "without a port is resolved on the uplinks, and no port has "
 					    "uplink = true; give its port", i);
+		if (r->via_family != 0 && port != NULL && !port->uplink)
+			return psw_cfg_fail(ctx, config_setting_get_elem(routes, i), "routes[%u].via: port "
+					    "'%s' is not an uplink; next hops are resolved (ARP) on uplinks "
+					    "only: set uplink = true on it, or give the next hop's mac", i,
+					    r->port);
+	}
 	return 0;
 }
 

@@ -623,7 +623,7 @@ psw_port_drops(struct psw_port *p, uint64_t *missed, uint64_t *nombuf)
 		return;
 	}
 	if (p->sk != NULL) {
-		*missed = psw_sockport_drops(p->sk);
+		*missed = psw_sockport_drops(p->sk) + p->sk->rx_toolong;
 		*nombuf = p->sk->rx_nombuf;
 		return;
 	}

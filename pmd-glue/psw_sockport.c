@@ -190,13 +190,15 @@ psw_sockport_rx(struct psw_sockport *sp, struct rte_mempool *mp, struct rte_mbuf
 			m->data_len = (uint16_t)(len + 4);
 			m->pkt_len = len + 4;
 			pkts[got++] = m;
-		} else if (likely(len <= rte_pktmbuf_tailroom(m))) {
+		} else if (likely(len <= rte_pktmbuf_tailroom(m) && !(h->tp_status & TP_STATUS_VLAN_VALID))) {
 			memcpy(rte_pktmbuf_mtod(m, uint8_t *), (uint8_t *)h + h->tp_mac, len);
 			m->data_len = (uint16_t)len;
 			m->pkt_len = len;
 			pkts[got++] = m;
 		} else {
-			rte_pktmbuf_free(m);     /* larger than an mbuf: the guard would refuse it */
+			/* larger than an mbuf (with its tag put back): counted, not taken */
+			rte_pktmbuf_free(m);
+			sp->rx_toolong++;
 		}
 		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
 		sp->rx_next = sp->rx_next + 1 == sp->rx_frames ? 0 : sp->rx_next + 1;

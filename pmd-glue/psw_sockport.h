@@ -28,6 +28,7 @@ struct psw_sockport {
 	unsigned rx_frames, tx_frames;
 	unsigned rx_next, tx_next;       /**< the slot to look at next */
 	uint64_t rx_nombuf;              /**< frames left in the ring for want of an mbuf */
+	uint64_t rx_toolong;             /**< frames longer than an mbuf (tag put back included): dropped */
 	uint64_t tx_oversize;            /**< frames too large for a TX slot, dropped */
 	uint64_t kernel_drops;           /**< RX ring full (PACKET_STATISTICS, summed) */
 	uint8_t mac[6];                  /**< the interface's */

@@ -458,9 +458,11 @@ main(int argc, char **argv)
 	if (st.pol == NULL)
 		rte_exit(1, "podswitch: no memory for the policy table\n");
 	st.neigh = psw_neigh_create();
-	psw_punt_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (st.neigh == NULL || psw_punt_efd < 0)
+	if (st.neigh == NULL)
 		rte_exit(1, "podswitch: no memory for the neighbour table\n");
+	psw_punt_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (psw_punt_efd < 0)
+		rte_exit(1, "podswitch: no eventfd for the workers' punts: %s\n", strerror(errno));
 	if (psw_state_apply(&st, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "podswitch: %s\n", err);
 		psw_state_fini(&st);

@@ -352,7 +352,7 @@ uplink_subnets(const struct psw_config *cfg, struct psw_prefix subnets[4])
 static struct psw_route_table *
 build_routes(struct psw_state *st, const struct psw_config *cfg, const bool *removed)
 {
-	unsigned room = cfg->nb_routes + 3 * psw_k8s_nodes(st, NULL, 0) + 4 + 1, i, n = 0;
+	unsigned room = 2 * cfg->nb_routes + 3 * psw_k8s_nodes(st, NULL, 0) + 4 + 1, i, n = 0;
 	struct psw_prefix subnets[4];
 	unsigned nb_subnets;
 	struct psw_route_spec *specs = calloc(room, sizeof(*specs));
@@ -383,6 +383,26 @@ build_routes(struct psw_state *st, const struct psw_config *cfg, const bool *rem
 	}
 	n += node_routes(st, cfg, removed, specs + n, room - n);
 	nb_subnets = uplink_subnets(cfg, subnets);
+	/* a via on an uplink's subnet: a host route to it, so that what goes to
+	 * the router itself (DNS, NTP) finds its MAC in the table, not by a punt */
+	for (i = 0; i < cfg->nb_routes && n < room && st->neigh != NULL; i++) {
+		const struct psw_route_conf *r = &cfg->routes[i];
+		struct psw_prefix host = { .family = 4, .len = 32 };
+		uint16_t port = r->port[0] ? live_port(r->port, removed) : PSW_PORT_NONE;
+		uint32_t via;
+		unsigned k;
+
+		if (r->via_family != 4 || (r->port[0] && port == PSW_PORT_NONE))
+			continue;
+		for (k = 0; k < nb_subnets && !psw_prefix_contains(&subnets[k], r->via); k++)
+			;
+		memcpy(host.addr, r->via, 4);
+		memcpy(&via, r->via, 4);
+		if (k == nb_subnets || routed_by_config(cfg, &host) ||
+		    psw_neigh_nh(st->neigh, via, port, &specs[n].nh) < 0)
+			continue;
+		specs[n++].prefix = host;
+	}
 	for (i = 0; i < nb_subnets && st->neigh != NULL; i++) {
 		/* the rest of an uplink's subnet: each destination its own next hop */
 		if (routed_by_config(cfg, &subnets[i]))

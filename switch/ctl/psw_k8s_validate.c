@@ -429,6 +429,9 @@ validate_service(struct vctx *v, json_t *obj, json_t *meta, const char *name)
 	x = json_object_get(spec, "loadBalancerSourceRanges");
 	if (x != NULL && !json_is_array(x))
 		return fail(v, "spec.loadBalancerSourceRanges", "must be a list of CIDRs");
+	if (json_array_size(x) > PSW_K8S_MAX_SOURCE_RANGES)
+		return fail(v, "spec.loadBalancerSourceRanges", "holds more than 64 CIDRs (the most "
+			    "podswitch enforces); merge them into fewer, wider ones");
 	json_array_foreach(x, i, p) {
 		struct psw_prefix pr;
 

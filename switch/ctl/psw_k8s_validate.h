@@ -37,6 +37,9 @@ char *psw_k8s_validate(json_t *obj);
 /** Flatten "kind: List" documents into the objects they hold (new reference). */
 json_t *psw_k8s_flatten(json_t *objects);
 
+/** loadBalancerSourceRanges a Service may give (more are refused, never cut). */
+#define PSW_K8S_MAX_SOURCE_RANGES 64
+
 /**
  * A CIDR as the API server takes it ("203.0.113.9/24": host bits allowed,
  * cleared here). 0, or -1 when it is none.

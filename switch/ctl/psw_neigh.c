@@ -8,6 +8,7 @@
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_lcore.h>
+#include <rte_errno.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -62,7 +63,9 @@ struct neigh {
 	_(drop_gone,    "packets dropped: their next hop left the table")             \
 	_(drop_inject,  "frames dropped: the worker's inject ring was full")          \
 	_(drop_nombuf,  "requests not sent: no mbuf")                                 \
-	_(drop_full,    "next hops without an entry: the table was full")
+	_(drop_full,    "packets or next hops without an entry: the table was full") \
+	_(hosts_full,   "destinations on a subnet the workers' hash had no room for (their packets come here)") \
+	_(evicted,      "destinations on a subnet forgotten to make room for a new one")
 
 struct psw_neigh_table {
 	bool dirty;
@@ -120,12 +123,15 @@ psw_neigh_create(void)
 	};
 	struct psw_neigh_table *nt = calloc(1, sizeof(*nt));
 
-	if (nt == NULL)
+	if (nt == NULL) {
+		rte_errno = ENOMEM;
 		return NULL;
+	}
 	snprintf(name, sizeof(name), "psw_hosts%u", instance++);
 	nt->hosts4 = rte_hash_create(&hp);
 	if (nt->hosts4 == NULL) {
 		free(nt);
+		rte_errno = ENOMEM;
 		return NULL;
 	}
 	return nt;
@@ -227,10 +233,8 @@ new_entry(struct psw_neigh_table *nt, uint32_t ip, uint16_t port)
 
 	for (i = 0; i < nt->nb && nt->e[i].state != N_FREE; i++)
 		;
-	if (i == PSW_NEIGH_MAX) {
-		nt->drop_full++;
-		return NULL;
-	}
+	if (i == PSW_NEIGH_MAX)
+		return NULL;                     /* the caller counts it */
 	if (i == nt->nb)
 		nt->nb++;
 	n = &nt->e[i];
@@ -275,8 +279,10 @@ psw_neigh_nh(struct psw_neigh_table *nt, uint32_t ip, uint16_t port, struct psw_
 
 	memset(nh, 0, sizeof(*nh));
 	nh->port = PSW_PORT_NONE;
-	if (n == NULL && (n = new_entry(nt, ip, port)) == NULL)
+	if (n == NULL && (n = new_entry(nt, ip, port)) == NULL) {
+		nt->drop_full++;
 		return -ENOSPC;
+	}
 	if (n->glean) {
 		/* a destination that became a route's next hop: the route keeps it */
 		hosts_del(nt, n->ip);
@@ -335,6 +341,13 @@ psw_neigh_port_gone(struct psw_neigh_table *nt, uint16_t port)
 			port_alive(nt, n);
 		}
 	}
+}
+
+void
+psw_neigh_set_dirty(struct psw_neigh_table *nt)
+{
+	if (nt != NULL)
+		nt->dirty = true;
 }
 
 bool
@@ -404,11 +417,19 @@ send_arp(struct psw_state *st, uint16_t port, const struct rte_ether_addr *dst, 
 	psw_neigh_send(st, pkt, port);
 }
 
+/* The node address to ask for target from: the one whose subnet holds it, else the first. */
 static uint32_t
-node_ip(const struct psw_state *st)
+node_ip(const struct psw_state *st, uint32_t target)
 {
-	uint32_t a = 0;
+	uint32_t a = 0, mask;
+	unsigned i;
 
+	for (i = 0; i < st->cfg.node.nb_addresses; i++) {
+		memcpy(&a, st->cfg.node.addresses[i], 4);
+		mask = rte_cpu_to_be_32(~0u << (32 - st->cfg.node.address_len[i]));
+		if (st->cfg.node.address_len[i] < 32 && (a & mask) == (target & mask))
+			return a;
+	}
 	if (st->cfg.node.nb_addresses > 0)
 		memcpy(&a, st->cfg.node.addresses[0], 4);
 	return a;
@@ -422,20 +443,20 @@ ask(struct psw_state *st, struct neigh *n, bool unicast)
 	unsigned p;
 
 	if (unicast && usable_uplink(n->at_port)) {
-		send_arp(st, n->at_port, &n->mac, node_ip(st), n->ip);
+		send_arp(st, n->at_port, &n->mac, node_ip(st, n->ip), n->ip);
 		st->neigh->requests++;
 		return;
 	}
 	if (n->port != PSW_PORT_NONE) {
 		if (n->port < PSW_MAX_PORTS && psw_ports[n->port].in_use) {
-			send_arp(st, n->port, &bcast, node_ip(st), n->ip);
+			send_arp(st, n->port, &bcast, node_ip(st, n->ip), n->ip);
 			st->neigh->requests++;
 		}
 		return;
 	}
 	for (p = 0; p < PSW_MAX_PORTS; p++)
 		if (usable_uplink(p)) {
-			send_arp(st, (uint16_t)p, &bcast, node_ip(st), n->ip);
+			send_arp(st, (uint16_t)p, &bcast, node_ip(st, n->ip), n->ip);
 			st->neigh->requests++;
 		}
 }
@@ -527,11 +548,36 @@ learn(struct psw_state *st, struct rte_mbuf *pkt)
 	n->confirmed_ms = now_ms();
 	if (n->glean && rte_hash_add_key_data(nt->hosts4, &n->ip,
 					      psw_host_nh_encode(&n->mac, n->at_port)) < 0)
-		nt->drop_full++;                 /* not in hosts4: its packets keep coming here */
+		nt->hosts_full++;                /* not in hosts4: its packets keep coming here */
 	release_held(st, n);
 }
 
-/* A routed packet whose next hop had no MAC in the worker's tables. */
+/*
+ * The glean table is full: forget the destination confirmed longest ago
+ * (one not answering first), so a new one can be asked for.
+ */
+static bool
+evict_glean(struct psw_neigh_table *nt)
+{
+	struct neigh *oldest = NULL;
+	unsigned i;
+
+	for (i = 0; i < nt->nb; i++) {
+		struct neigh *n = &nt->e[i];
+
+		if (n->state == N_FREE || !n->glean || n->nb_held > 0)
+			continue;
+		if (oldest == NULL || (n->state != N_REACHABLE && oldest->state == N_REACHABLE) ||
+		    (n->state == oldest->state && n->confirmed_ms < oldest->confirmed_ms))
+			oldest = n;
+	}
+	if (oldest == NULL)
+		return false;
+	release(nt, oldest, &nt->drop_gone);    /* out of hosts4: no route names it */
+	nt->evicted++;
+	return true;
+}
+
 /* The entry of a packet routed to an uplink's subnet: its destination's, made if need be. */
 static struct neigh *
 glean_entry(struct psw_neigh_table *nt, struct rte_mbuf *pkt)
@@ -549,10 +595,8 @@ glean_entry(struct psw_neigh_table *nt, struct rte_mbuf *pkt)
 	dst = ip->dst_addr;
 	if ((n = by_ip(nt, dst)) != NULL)
 		return n;
-	if (nt->nb_glean >= PSW_NEIGH_GLEAN_MAX) {
-		nt->drop_full++;
+	if (nt->nb_glean >= PSW_NEIGH_GLEAN_MAX && !evict_glean(nt))
 		return NULL;
-	}
 	if ((n = new_entry(nt, dst, PSW_PORT_NONE)) == NULL)
 		return NULL;
 	n->glean = 1;
@@ -567,8 +611,12 @@ hold(struct psw_state *st, struct rte_mbuf *pkt)
 	struct neigh *n = pkt->hash.fdir.lo == 0 ? glean_entry(nt, pkt) : by_cookie(nt, pkt->hash.fdir.lo);
 
 	if (n == NULL) {
+		/* its next hop left the table, or there was no room for a destination */
+		if (pkt->hash.fdir.lo == 0)
+			nt->drop_full++;
+		else
+			nt->drop_gone++;
 		rte_pktmbuf_free(pkt);
-		nt->drop_gone++;
 		return;
 	}
 	port_alive(nt, n);
@@ -725,12 +773,14 @@ psw_neigh_tick(struct psw_state *st, uint64_t now)
 json_t *
 psw_neigh_json(const struct psw_neigh_table *nt)
 {
-	json_t *o = json_object(), *list = json_array(), *c = json_object();
+	json_t *o = json_object(), *list, *c;
 	uint64_t now = now_ms();
 	unsigned i;
 
 	if (nt == NULL)
 		return o;
+	list = json_array();
+	c = json_object();
 	for (i = 0; i < nt->nb; i++) {
 		const struct neigh *n = &nt->e[i];
 		char ip[16], mac[RTE_ETHER_ADDR_FMT_SIZE] = "";

@@ -89,6 +89,9 @@ void psw_neigh_tick(struct psw_state *st, uint64_t now_ms);
  */
 void psw_neigh_port_gone(struct psw_neigh_table *nt, uint16_t port);
 
+/** Rebuild the routes at the next poll (a rebuild that failed). */
+void psw_neigh_set_dirty(struct psw_neigh_table *nt);
+
 /** Dirty, without clearing it (a route build about to happen anyway rebuilds the routes). */
 bool psw_neigh_is_dirty(const struct psw_neigh_table *nt);
 

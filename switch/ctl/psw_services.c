@@ -327,8 +327,13 @@ add_entry(const struct psw_state *st, struct spec_list *specs, json_t *svc, json
 		s.nb_backends = kept;
 		s.flags |= PSW_SVC_F_LOCAL;
 	}
-	if (nb_src > 0 && (s.src = malloc(nb_src * sizeof(*src))) != NULL) {
-		/* the spec outlives the caller's ranges: its own copy, freed with its backends */
+	if (nb_src > 0) {
+		/* the spec outlives the caller's ranges: its own copy, freed with its
+		 * backends; without one, no entry (never one open to every client) */
+		if ((s.src = malloc(nb_src * sizeof(*src))) == NULL) {
+			free(s.backends);
+			return;
+		}
 		memcpy((struct psw_prefix *)s.src, src, nb_src * sizeof(*src));
 		s.nb_src = nb_src;
 	}
@@ -464,7 +469,7 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 				"Local") == 0;
 	json_t *addrs = service_addresses(svc), *ext = external_addresses(svc), *port, *a, *mine, *r;
 	size_t nb_external_ips = json_array_size(json_object_get(spec, "externalIPs"));
-	struct psw_prefix ranges[64];
+	struct psw_prefix ranges[PSW_K8S_MAX_SOURCE_RANGES];
 	unsigned nb_ranges = 0;
 	char skey[256];
 	size_t p, k;

@@ -73,18 +73,32 @@ port_conf_equal(const struct psw_port_conf *a, const struct psw_port_conf *b)
 	return memcmp(&x, &y, sizeof(x)) == 0;
 }
 
+/*
+ * Would the routes be the same? The configured ones (prefix, port, MAC or
+ * via) and everything the others are built from: the node's addresses
+ * (the uplinks' subnets), name and pod CIDR (which Nodes are others), the
+ * encapsulation.
+ */
 static bool
 routes_equal(const struct psw_config *a, const struct psw_config *b)
 {
 	unsigned i;
 
-	if (a->nb_routes != b->nb_routes)
+	if (a->nb_routes != b->nb_routes || a->cluster.encap != b->cluster.encap ||
+	    strcmp(a->node.name, b->node.name) != 0 ||
+	    memcmp(&a->node.pod_cidr, &b->node.pod_cidr, sizeof(a->node.pod_cidr)) != 0 ||
+	    memcmp(&a->cluster.pod_cidr, &b->cluster.pod_cidr, sizeof(a->cluster.pod_cidr)) != 0 ||
+	    memcmp(&a->node.service_cidr, &b->node.service_cidr, sizeof(a->node.service_cidr)) != 0 ||
+	    a->node.nb_addresses != b->node.nb_addresses ||
+	    memcmp(a->node.addresses, b->node.addresses, sizeof(a->node.addresses)) != 0 ||
+	    memcmp(a->node.address_len, b->node.address_len, sizeof(a->node.address_len)) != 0)
 		return false;
 	for (i = 0; i < a->nb_routes; i++) {
 		const struct psw_route_conf *x = &a->routes[i], *y = &b->routes[i];
 
 		if (memcmp(&x->prefix, &y->prefix, sizeof(x->prefix)) != 0 ||
-		    strcmp(x->port, y->port) != 0 || memcmp(x->mac, y->mac, 6) != 0)
+		    strcmp(x->port, y->port) != 0 || memcmp(x->mac, y->mac, 6) != 0 ||
+		    x->via_family != y->via_family || memcmp(x->via, y->via, 16) != 0)
 			return false;
 	}
 	return true;
@@ -332,6 +346,25 @@ psw_state_remove_attachment(struct psw_state *st, unsigned i, char *err, size_t 
 	return 0;
 }
 
+/* At exit (workers stopped): the rings' mbufs back to the pool, nothing compiled. */
+static void
+psw_state_drain_rings(struct psw_state *st)
+{
+	struct rte_mbuf *pkts[64];
+	unsigned w, n;
+
+	for (w = 0; w < st->nb_workers; w++) {
+		if (st->lcores[w] == NULL)
+			continue;
+		while (st->lcores[w]->punt != NULL &&
+		       (n = rte_ring_dequeue_burst(st->lcores[w]->punt, (void **)pkts, RTE_DIM(pkts), NULL)) > 0)
+			rte_pktmbuf_free_bulk(pkts, n);
+		while (st->lcores[w]->inject != NULL &&
+		       (n = rte_ring_dequeue_burst(st->lcores[w]->inject, (void **)pkts, RTE_DIM(pkts), NULL)) > 0)
+			rte_pktmbuf_free_bulk(pkts, n);
+	}
+}
+
 void
 psw_state_neigh_poll(struct psw_state *st, bool tick)
 {
@@ -341,12 +374,19 @@ psw_state_neigh_poll(struct psw_state *st, bool tick)
 	unsigned w, n, i;
 
 	for (w = 0; w < st->nb_workers; w++) {
+		unsigned taken = 0;
+
 		if (st->lcores[w] == NULL || st->lcores[w]->punt == NULL)
 			continue;
-		while ((n = rte_ring_dequeue_burst(st->lcores[w]->punt, (void **)pkts,
-						   RTE_DIM(pkts), NULL)) > 0)
+		/* at most a ring's worth a call: a worker refilling it cannot keep
+		 * the control thread here (the timer or the eventfd brings it back) */
+		while (taken < rte_ring_get_capacity(st->lcores[w]->punt) &&
+		       (n = rte_ring_dequeue_burst(st->lcores[w]->punt, (void **)pkts,
+						   RTE_DIM(pkts), NULL)) > 0) {
 			for (i = 0; i < n; i++)
 				psw_neigh_input(st, pkts[i]);
+			taken += n;
+		}
 	}
 	if (st->neigh == NULL)
 		return;
@@ -362,8 +402,11 @@ psw_state_neigh_poll(struct psw_state *st, bool tick)
 	psw_change_init(&ch);
 	ch.forward = true;
 	ch.rebuild_routes = true;
-	if (psw_pipeline_commit(st, &ch, err, sizeof(err)) < 0)
-		fprintf(stderr, "podswitch: routes not rebuilt after a neighbour change: %s\n", err);
+	if (psw_pipeline_commit(st, &ch, err, sizeof(err)) < 0) {
+		fprintf(stderr, "podswitch: routes not rebuilt after a neighbour change (tried again "
+			"at the next tick): %s\n", err);
+		psw_neigh_set_dirty(st->neigh);
+	}
 	psw_change_fini(&ch);
 }
 
@@ -377,7 +420,8 @@ psw_state_fini(struct psw_state *st)
 	/* what waits for a grace period (a deleted Service entry's key slot,
 	 * old policy objects) goes before the tables it points into */
 	psw_tables_sync();
-	psw_state_neigh_poll(st, false);          /* the last punts: their mbufs go back */
+	psw_state_drain_rings(st);                /* the last punts and injects: their mbufs go back */
+	psw_tables_sync();                        /* what the neighbour table deferred runs now */
 	psw_neigh_free(st->neigh);
 	st->neigh = NULL;
 	for (i = 0; i < PSW_MAX_PORTS; i++)

@@ -91,9 +91,10 @@ icmp_error_cksum(struct rte_mbuf *pkt, const struct psw_meta *m)
  *    the client sends about a NAT-ed reply is judged like any packet).
  * Anything else is judged as a packet of its own. An accepted error is
  * cut to what a router may quote (so a pod cannot carry data through it),
- * and one of a DNAT-ed connection is rewritten as the client must see it:
+ * and one of a NAT-ed connection is rewritten as the client must see it:
  * the quoted destination and the error's source become the Service
- * address (and the client's own address when masqueraded).
+ * address (DNAT), the quoted source and the error's destination the
+ * client's own address (masquerade).
  * Returns true when the error is accepted.
  */
 static bool
@@ -148,17 +149,28 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 	icmp_len = m->l2_len + m->l3_payload - m->l4_off;
 	m->flags |= PSW_F_CT_RELATED;            /* the policy stage lets it pass */
 	psw_count_event(sc, PSW_EV_CT_HIT);
-	if ((hit & 1) != PSW_CT_DIR_REPLY || !(e->flags & PSW_CT_F_DNAT)) {
+	if ((hit & 1) != PSW_CT_DIR_REPLY || !(e->flags & (PSW_CT_F_DNAT | PSW_CT_F_SNAT))) {
 		if (trimmed)
 			icmp_error_cksum(pkt, m);
 		return true;
 	}
-	/* quoted destination: backend -> Service address and port */
-	memcpy(inner + (v4 ? 16 : 24), e->orig.dst, alen);
-	memcpy(ports + 2, &e->orig.dport, 2);
+	l3 = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l2_len);
+	if (e->flags & PSW_CT_F_DNAT) {
+		/* quoted destination: backend -> Service address and port; the error
+		 * comes from the Service address */
+		memcpy(inner + (v4 ? 16 : 24), e->orig.dst, alen);
+		memcpy(ports + 2, &e->orig.dport, 2);
+		memcpy(l3 + (v4 ? 12 : 8), e->orig.dst, alen);
+		memcpy(v4 ? (void *)&m->src4 : (void *)m->src6, e->orig.dst, alen);
+	}
 	if (e->flags & PSW_CT_F_SNAT) {
+		/* masqueraded (a NodePort, a hairpin, a pod's connection out of the
+		 * cluster): the quoted source and the error's destination are the
+		 * real client's again, so a pod learns its path MTU */
 		memcpy(inner + (v4 ? 12 : 8), e->orig.src, alen);
 		memcpy(ports, &e->orig.sport, 2);
+		memcpy(l3 + (v4 ? 16 : 24), e->orig.src, alen);
+		memcpy(v4 ? (void *)&m->dst4 : (void *)m->dst6, e->orig.src, alen);
 	}
 	if (v4) {
 		uint16_t c;
@@ -166,18 +178,6 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 		inner[10] = inner[11] = 0;
 		c = rte_ipv4_cksum((const struct rte_ipv4_hdr *)inner);
 		memcpy(inner + 10, &c, 2);
-	}
-	/* the error comes from the Service address; to the real client when masqueraded */
-	l3 = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l2_len);
-	memcpy(l3 + (v4 ? 12 : 8), e->orig.dst, alen);
-	memcpy(v4 ? (void *)&m->src4 : (void *)m->src6, e->orig.dst, alen);
-	if (e->flags & PSW_CT_F_SNAT) {
-		memcpy(l3 + (v4 ? 16 : 24), e->orig.src, alen);
-		memcpy(v4 ? (void *)&m->dst4 : (void *)m->dst6, e->orig.src, alen);
-	}
-	if (v4) {
-		uint16_t c;
-
 		l3[10] = l3[11] = 0;
 		c = rte_ipv4_cksum((const struct rte_ipv4_hdr *)l3);
 		memcpy(l3 + 10, &c, 2);

@@ -153,7 +153,13 @@ forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 		psw_count_event(sc, PSW_EV_VXLAN_ENCAP);
 	}
 	if (unlikely(nh->flags & PSW_NH_F_RESOLVE)) {
-		/* the control thread holds it, asks, and sends it with the MAC */
+		/* the control thread holds it, asks, and sends it with the MAC; at
+		 * the port's rate for punts, so a flood to a dead address cannot
+		 * keep the control thread busy */
+		if (!psw_punt_allow(sc, m->in_port)) {
+			psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
+			return;
+		}
 		m->out_port = nh->port;
 		psw_set_punt(pkt, m, PSW_PUNT_RESOLVE, nh->neigh);
 		return;

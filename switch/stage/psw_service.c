@@ -27,6 +27,18 @@ is_icmp(uint8_t proto)
 	return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
 }
 
+/* Outside the cluster (not where pods' traffic goes unmasqueraded)? */
+static inline bool
+outside(const struct psw_tables *t, uint32_t a)
+{
+	unsigned i;
+
+	for (i = 0; i < t->node.nb_nomasq; i++)
+		if ((a & t->node.nomasq[i].mask) == t->node.nomasq[i].net)
+			return false;
+	return true;
+}
+
 static void
 reject(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 {
@@ -258,6 +270,12 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 		memcpy(reply.dst, m->l3 == PSW_L3_IPV4 ? (const uint8_t *)&t->node.gw4 : t->node.gw6, alen);
 		flags |= PSW_CT_F_SNAT;
 		psw_count_event(sc, PSW_EV_SVC_HAIRPIN);
+	} else if (t->node.masq && m->l3 == PSW_L3_IPV4 && t->ports[m->in_port].is_pod &&
+		   outside(t, *(const uint32_t *)be->addr)) {
+		/* a pod to an endpoint outside the cluster (a Service without
+		 * selector): masqueraded as any connection leaving it */
+		memcpy(reply.dst, &t->node.addrs4[0], 4);
+		flags |= PSW_CT_F_SNAT;
 	} else {
 		memcpy(reply.dst, orig.src, alen);
 	}
@@ -280,25 +298,11 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 }
 
 /* A pod's IPv4 packet to outside the cluster: masqueraded to the node's address? */
-static inline bool outside(const struct psw_tables *t, uint32_t a);
-
 static inline bool
 leaves_cluster(const struct psw_tables *t, const struct psw_meta *m)
 {
 	return m->l3 == PSW_L3_IPV4 && t->ports[m->in_port].is_pod && outside(t, m->dst4) &&
 	       !psw_node_addr(&t->node, 4, (const uint8_t *)&m->dst4);
-}
-
-/* Outside the cluster (not where pods' traffic goes unmasqueraded)? */
-static inline bool
-outside(const struct psw_tables *t, uint32_t a)
-{
-	unsigned i;
-
-	for (i = 0; i < t->node.nb_nomasq; i++)
-		if ((a & t->node.nomasq[i].mask) == t->node.nomasq[i].net)
-			return false;
-	return true;
 }
 
 /* From outside the cluster to a local pod (routed to it, not through a Service)? */
@@ -400,7 +404,8 @@ untracked(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst
 			m->flags |= PSW_F_CT_NEW;        /* its connection's verdict may be pending */
 			continue;
 		}
-		if (masq && !(m->flags & PSW_F_CT_MISS) && leaves_cluster(t, m))
+		/* (an ICMP error about a tracked connection goes with it) */
+		if (masq && !(m->flags & (PSW_F_CT_MISS | PSW_F_CT_RELATED)) && leaves_cluster(t, m))
 			psw_set_drop(m, PSW_DROP_MASQ_UNTRACKED);
 	}
 }

@@ -111,6 +111,8 @@ decap(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt
 	rte_pktmbuf_adj(pkt, (uint16_t)inner);
 	eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
 	rte_ether_addr_copy(psw_port_mac(t, m->in_port), &eth->dst_addr);
+	/* what the NIC checked was the outer header: the inner one is parse's to check */
+	pkt->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
 	psw_parse_one(pkt, m);
 	if (m->verdict != PSW_V_CONTINUE)
 		return;

@@ -332,6 +332,10 @@ routes = ( { prefix = "0.0.0.0/0"; via = "192.168.77.254"; } );
     check(len(set(seen)) == 2 and "192.168.77.1 5555" in seen, "the two connections: %s" % seen)
     r = pods[0].sh("echo hi | timeout 5 socat -t 2 - UDP:172.31.99.1:9001", check_rc=False)
     check(r.stdout.strip() == "192.168.77.1", "UDP source seen outside: %r" % r.stdout)
+    # an ICMP error about a masqueraded connection reaches the pod (port
+    # unreachable here; fragmentation-needed, for path MTU, the same way)
+    r = pods[0].sh("echo hi | socat -T 2 - UDP:172.31.99.1:9999", check_rc=False)
+    check("Connection refused" in r.stderr, "no port-unreachable back through the masquerade: %r" % r.stderr)
     # to a no_masquerade destination: the pod's own address (the router routes back)
     srv2 = u.ns.popen("exec socat TCP-LISTEN:9002,bind=172.31.98.1,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
     time.sleep(0.3)

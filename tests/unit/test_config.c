@@ -615,6 +615,8 @@ static void test_uplinks_and_cluster(void)
 	FAIL("node = { addresses = [ \"192.168.5.1\" ]; };\n" UPLINK
 	     "routes = (\n{ prefix = \"0.0.0.0/0\"; via = \"192.168.5.1\"; }\n);", 6,
 	     "routes[0].via 192.168.5.1 is the node's own");
+	FAIL(PORTS "routes = (\n{ prefix = \"0.0.0.0/0\"; via = \"192.168.5.254\"; port = \"c\"; }\n);", 7,
+	     "routes[0].via: port 'c' is not an uplink; next hops are resolved (ARP) on uplinks only");
 	FAIL(PORTS "routes = (\n{ prefix = \"0.0.0.0/0\"; via = \"192.168.5.254\"; }\n);", 7,
 	     "routes[0]: via without a port is resolved on the uplinks, and no port has uplink = true");
 	if (OK("node = { addresses = [ \"192.168.5.1\", \"fd00:5::1/64\", \"192.168.6.1/24\" ]; };\n"
