@@ -520,17 +520,28 @@ psw_ct_entry(struct psw_ct *ct, uint32_t hit)
  *         worker opened it first, the packet untouched); any other
  *         refusal drops the packet (ct_full, ct_port_limit, ct_clash).
  */
+static inline int psw_ct_opened(struct psw_stage_ctx *sc, struct psw_ct *ct, struct rte_mbuf *pkt,
+				struct psw_meta *m, int rc, uint8_t state, unsigned dir, uint64_t now);
+
 static inline int
 psw_ct_open(struct psw_stage_ctx *sc, struct psw_ct *ct, struct rte_mbuf *pkt, struct psw_meta *m,
 	    const struct psw_ct_key *orig, const struct psw_ct_key *reply, uint32_t svc,
 	    uint32_t backend, uint8_t flags, uint8_t state, unsigned dir, uint64_t now)
 {
+	return psw_ct_opened(sc, ct, pkt, m,
+			     psw_ct_insert_zone(ct, orig, reply, svc, backend, flags, m->in_port, now),
+			     state, dir, now);
+}
+
+/* The rest of psw_ct_open after its insert (rc): drop on refusal, else the first update. */
+static inline int
+psw_ct_opened(struct psw_stage_ctx *sc, struct psw_ct *ct, struct rte_mbuf *pkt, struct psw_meta *m,
+	      int rc, uint8_t state, unsigned dir, uint64_t now)
+{
 	const struct rte_tcp_hdr *th;
 	struct psw_ct_entry *e;
 	unsigned seg_len = 0;
-	int rc;
 
-	rc = psw_ct_insert_zone(ct, orig, reply, svc, backend, flags, m->in_port, now);
 	if (rc < 0) {
 		if (rc != -EEXIST)
 			psw_set_drop(m, psw_ct_insert_drop(rc));
@@ -578,22 +589,7 @@ psw_ct_open_snat(struct psw_stage_ctx *sc, struct psw_ct *ct, struct rte_mbuf *p
 		reply->dport = rte_cpu_to_be_16((uint16_t)(PSW_SNAT_PORT_MIN +
 							   (h + i * 40503u) % PSW_SNAT_PORT_SPAN));
 	}
-	if (rc < 0) {
-		if (rc != -EEXIST)
-			psw_set_drop(m, psw_ct_insert_drop(rc));
-		return rc;
-	}
-	{
-		struct psw_ct_entry *e = psw_ct_entry(ct, (uint32_t)rc);
-		const struct rte_tcp_hdr *th;
-		unsigned seg_len = 0;
-
-		th = psw_tcp_hdr(pkt, m, &seg_len);
-		psw_ct_update(ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);
-		m->ct = (uint32_t)rc + 1;
-		psw_count_event(sc, PSW_EV_CT_NEW);
-	}
-	return rc;
+	return psw_ct_opened(sc, ct, pkt, m, rc, PSW_CT_NEW, PSW_CT_DIR_ORIG, now);
 }
 
 #endif /* PSW_CT_H */
