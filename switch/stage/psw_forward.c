@@ -41,7 +41,7 @@ strip_vlans(struct rte_mbuf *pkt, struct psw_meta *m)
  * IPv6), or, IPv4 without DF, the packet is dropped and counted (the switch
  * does not fragment).
  */
-static void
+static __rte_noinline void
 too_big(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	struct psw_meta *m, unsigned mtu)
 {
@@ -79,19 +79,62 @@ glean(const struct psw_tables *t, const struct psw_meta *m, struct psw_nh *host)
 	return host;
 }
 
-static inline void
-forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
-	    struct psw_meta *m, const struct psw_nh *nh)
+/* An expiring packet becomes an ICMP time-exceeded back to its sender. */
+static __rte_noinline void
+expired(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
+{
+	if (!psw_punt_allow(sc, m->in_port))
+		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
+	else if (psw_icmp_time_exceeded(t, pkt, m) == 0)
+		psw_count_event(sc, PSW_EV_ICMP_TIME_EXCEEDED);
+	else
+		psw_set_drop(m, PSW_DROP_TTL_EXCEEDED);
+}
+
+/* The TTL / hop limit decremented (IPv4 checksum updated); false when it expired here. */
+static inline bool
+hop(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
+{
+	if (m->l3 == PSW_L3_IPV4) {
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv4_hdr *, m->l2_len);
+		uint16_t w, w1;          /* the TTL/protocol word as it sits in memory, before and after */
+
+		if (unlikely(ip->time_to_live <= 1)) {
+			expired(sc, t, pkt, m);
+			return false;
+		}
+		memcpy(&w, &ip->time_to_live, 2);
+		ip->time_to_live--;
+		memcpy(&w1, &ip->time_to_live, 2);
+		ip->hdr_checksum = psw_csum_apply(ip->hdr_checksum, psw_csum_delta16(w, w1));
+		psw_count_event(sc, PSW_EV_FORWARDED4);
+	} else {
+		struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv6_hdr *, m->l2_len);
+
+		if (unlikely(ip->hop_limits <= 1)) {
+			expired(sc, t, pkt, m);
+			return false;
+		}
+		ip->hop_limits--;
+		psw_count_event(sc, PSW_EV_FORWARDED6);
+	}
+	return true;
+}
+
+/*
+ * A next hop that is not a plain MAC on a port: a destination on an
+ * uplink's subnet (glean), another node's overlay (VXLAN), or one whose
+ * MAC is not known yet (resolve). Out of line: the common path stays short.
+ */
+static __rte_noinline void
+forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
+		struct psw_meta *m, const struct psw_nh *nh)
 {
 	struct rte_ether_hdr *eth;
 	struct psw_nh host;
 	unsigned mtu;
 
-	if (nh == NULL) {
-		psw_set_drop(m, PSW_DROP_NO_ROUTE);
-		return;
-	}
-	if (unlikely(nh->flags & PSW_NH_F_GLEAN))
+	if (nh->flags & PSW_NH_F_GLEAN)
 		nh = glean(t, m, &host);
 	if (!(nh->flags & PSW_NH_F_RESOLVE) &&
 	    (nh->port >= PSW_MAX_PORTS || !t->ports[nh->port].present)) {
@@ -102,45 +145,12 @@ forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	mtu = nh->port < PSW_MAX_PORTS ? t->ports[nh->port].mtu : t->node.uplink_mtu;
 	if (mtu > PSW_VXLAN_OVERHEAD && (nh->flags & PSW_NH_F_VXLAN))
 		mtu -= PSW_VXLAN_OVERHEAD;
-	if (unlikely(mtu != 0 && m->l3_payload > mtu)) {
+	if (mtu != 0 && m->l3_payload > mtu) {
 		too_big(sc, t, pkt, m, mtu);
 		return;
 	}
-	if (m->l3 == PSW_L3_IPV4) {
-		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv4_hdr *, m->l2_len);
-
-		if (ip->time_to_live <= 1) {
-			if (!psw_punt_allow(sc, m->in_port))
-				psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
-			else if (psw_icmp_time_exceeded(t, pkt, m) == 0)
-				psw_count_event(sc, PSW_EV_ICMP_TIME_EXCEEDED);
-			else
-				psw_set_drop(m, PSW_DROP_TTL_EXCEEDED);
-			return;
-		}
-		/* the TTL/protocol word as it sits in memory, before and after */
-		uint16_t w, w1;
-
-		memcpy(&w, &ip->time_to_live, 2);
-		ip->time_to_live--;
-		memcpy(&w1, &ip->time_to_live, 2);
-		ip->hdr_checksum = psw_csum_apply(ip->hdr_checksum, psw_csum_delta16(w, w1));
-		psw_count_event(sc, PSW_EV_FORWARDED4);
-	} else {
-		struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv6_hdr *, m->l2_len);
-
-		if (ip->hop_limits <= 1) {
-			if (!psw_punt_allow(sc, m->in_port))
-				psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
-			else if (psw_icmp_time_exceeded(t, pkt, m) == 0)
-				psw_count_event(sc, PSW_EV_ICMP_TIME_EXCEEDED);
-			else
-				psw_set_drop(m, PSW_DROP_TTL_EXCEEDED);
-			return;
-		}
-		ip->hop_limits--;
-		psw_count_event(sc, PSW_EV_FORWARDED6);
-	}
+	if (!hop(sc, t, pkt, m))
+		return;
 	eth = strip_vlans(pkt, m);
 	if (nh->flags & PSW_NH_F_VXLAN) {
 		rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
@@ -152,7 +162,7 @@ forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 		}
 		psw_count_event(sc, PSW_EV_VXLAN_ENCAP);
 	}
-	if (unlikely(nh->flags & PSW_NH_F_RESOLVE)) {
+	if (nh->flags & PSW_NH_F_RESOLVE) {
 		/* the control thread holds it, asks, and sends it with the MAC; at
 		 * the port's rate for punts, so a flood to a dead address cannot
 		 * keep the control thread busy */
@@ -164,6 +174,38 @@ forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 		psw_set_punt(pkt, m, PSW_PUNT_RESOLVE, nh->neigh);
 		return;
 	}
+	rte_ether_addr_copy(&nh->mac, &eth->dst_addr);
+	rte_ether_addr_copy(psw_port_mac(t, nh->port), &eth->src_addr);
+	psw_set_tx(m, nh->port);
+}
+
+static inline void
+forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
+	    struct psw_meta *m, const struct psw_nh *nh)
+{
+	struct rte_ether_hdr *eth;
+	uint16_t mtu;
+
+	if (nh == NULL) {
+		psw_set_drop(m, PSW_DROP_NO_ROUTE);
+		return;
+	}
+	if (unlikely(nh->flags != 0)) {
+		forward_special(sc, t, pkt, m, nh);
+		return;
+	}
+	if (nh->port >= PSW_MAX_PORTS || !t->ports[nh->port].present) {
+		psw_set_drop(m, PSW_DROP_PORT_GONE);
+		return;
+	}
+	mtu = t->ports[nh->port].mtu;            /* 0: no limit known (tables built by hand) */
+	if (unlikely(m->l3_payload > mtu) && mtu != 0) {
+		too_big(sc, t, pkt, m, mtu);
+		return;
+	}
+	if (!hop(sc, t, pkt, m))
+		return;
+	eth = strip_vlans(pkt, m);
 	rte_ether_addr_copy(&nh->mac, &eth->dst_addr);
 	rte_ether_addr_copy(psw_port_mac(t, nh->port), &eth->src_addr);
 	psw_set_tx(m, nh->port);
