@@ -4,17 +4,15 @@ unsolicited ARP, floods toward unresolved next hops, held packets whose
 route goes away), VXLAN decapsulation of malformed or misaddressed frames,
 what the switch answers to VXLAN-carried packets, and hostile Node objects.
 Each test asserts the safe, correct behaviour."""
-import json
 import os
 import re
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from nodetest import (ROUTER_MAC, TwoNodes, Underlay, mac_of, neighbours, node_object,  # noqa: E402
+                      wait_neighbour)
 from pswtest import Netns, Switch, check, main, ping, run, test, uid, veth_pod  # noqa: E402
-
-ROUTER_MAC = "02:00:00:00:77:fe"
-
 
 if os.environ.get("ATK_SANITIZE"):
     # under an ASan/UBSan build: end every switch with SIGTERM (so leaks are
@@ -38,26 +36,6 @@ if os.environ.get("ATK_SANITIZE"):
         _kill(self)
 
     Switch.kill = _graceful_kill
-
-
-def neighbours(sw):
-    st = sw.ok("status")
-    return {e["address"]: e for e in st["neighbours"]["entries"]}, st["neighbours"]["counters"]
-
-
-def wait_neighbour(sw, addr, state, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        entries, _ = neighbours(sw)
-        if addr in entries and entries[addr]["state"] == state:
-            return entries[addr]
-        time.sleep(0.05)
-    check(False, "neighbour %s not %s after %ss: %s" % (addr, state, timeout, neighbours(sw)))
-
-
-def mac_of(ifname, ns=None):
-    out = run((["ip", "-n", ns.name] if ns else ["ip"]) + ["-j", "link", "show", ifname]).stdout
-    return json.loads(out)[0]["address"]
 
 
 def mbufs(sw):
@@ -92,26 +70,6 @@ def scapy(code, ns=None):
         run(["nsenter", "--net=/run/netns/" + ns.name, "/usr/bin/python3", "-c", cmd], timeout=120)
 
 
-class Underlay:
-    """A router namespace on the switch's uplink (as test_nodes.Underlay):
-    192.168.77.254/24 with MAC 02:00:00:00:77:fe, 10.99.0.1 behind it."""
-
-    def __init__(self, scope, pod_cidr="10.244.0.0/24", node="192.168.77.1"):
-        self.ns = Netns(scope)
-        self.host = "up" + uid()
-        run(["ip", "link", "add", self.host, "type", "veth", "peer", "name", "eth0", "netns", self.ns.name])
-        scope.defer(lambda: run(["ip", "link", "del", self.host], check_rc=False))
-        run(["ip", "link", "set", self.host, "up"])
-        self.ns.sh("sysctl -qw net.ipv4.conf.all.arp_accept=1 net.ipv4.conf.default.arp_accept=1")
-        self.ns.ip("link set eth0 address %s up" % ROUTER_MAC)
-        self.ns.sh("sysctl -qw net.ipv4.conf.eth0.arp_accept=1")
-        self.ns.ip("addr add 192.168.77.254/24 dev eth0")
-        for a in ("10.99.0.1/32", "10.98.0.1/32", "10.97.0.1/32"):
-            self.ns.ip("addr add %s dev lo" % a)
-        self.ns.ip("route add %s via %s" % (pod_cidr, node))
-        self.ns.sh("ethtool -K eth0 tx off >/dev/null")
-
-
 def node_conf(up, pod_host, extra_routes="", extra_ports=""):
     return """node = { addresses = [ "192.168.77.1" ]; };
 ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; },
@@ -128,7 +86,7 @@ def arp_from_router_ns(u, hwsrc, psrc, op=2, pdst="192.168.77.1", eth_src=None, 
 
 
 def underlay_switch(scope):
-    u = Underlay(scope)
+    u = Underlay(scope, behind=("10.99.0.1", "10.98.0.1", "10.97.0.1"))
     host = "pp" + uid()
     pod = veth_pod(scope, host, "02:00:00:00:01:05", "10.244.0.5")
     sw = Switch(scope, node_conf(u.host, host)).start()
@@ -196,7 +154,7 @@ def arp_replies_for_unasked_addresses(scope):
 def arp_reply_on_other_port_refused(scope):
     """A next hop asked for on one named uplink: an answer (spoofed) from a
     second uplink must not move the entry there."""
-    u = Underlay(scope)
+    u = Underlay(scope, behind=("10.99.0.1", "10.98.0.1", "10.97.0.1"))
     host = "pp" + uid()
     pod = veth_pod(scope, host, "02:00:00:00:01:05", "10.244.0.5")
     ns2 = Netns(scope)
@@ -379,38 +337,12 @@ routes = ( { prefix = "10.99.0.0/16"; via = "192.168.77.254"; } );
 
 # ---------------------------------------------------------------- VXLAN
 
-class TwoNodes:
-    """As test_nodes.TwoNodes: node-a 192.168.88.1 (10.244.1.0/24), node-b
-    192.168.88.2 (10.244.2.0/24) on a bridge, one kernel pod (.5) each."""
+class AttackedNodes(TwoNodes):
+    """TwoNodes (nodetest), node addresses without a subnet, no outside
+    client; node-a's pod reaches node-b's before any attack."""
 
     def __init__(self, scope, encap):
-        self.scope = scope
-        self.under = Netns(scope)
-        self.under.ip("link add br0 type bridge")
-        self.under.ip("link set br0 up")
-        self.sw, self.pods, self.up = {}, {}, {}
-        for name, n in (("a", 1), ("b", 2)):
-            up = "u%s%s" % (name, uid())
-            run(["ip", "link", "add", up, "type", "veth", "peer", "name", "e" + name, "netns", self.under.name])
-            scope.defer(lambda up=up: run(["ip", "link", "del", up], check_rc=False))
-            run(["ip", "link", "set", up, "up"])
-            self.under.ip("link set e%s master br0 up" % name)
-            host = "p%s%s" % (name, uid())
-            pod = veth_pod(scope, host, "02:00:00:00:0%d:05" % n, "10.244.%d.5" % n, gw="10.244.%d.1" % n)
-            conf = """node = { name = "node-%s"; pod_cidr = "10.244.%d.0/24"; gateway = "10.244.%d.1";
-  pod_cidr6 = ""; addresses = [ "192.168.88.%d" ]; };
-cluster = { pod_cidr = "10.244.0.0/16"; encapsulation = "%s"; };
-ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; },
-          { name = "p"; kind = "af_packet"; ifname = "%s"; } );
-pods = ( { name = "p%s"; port = "p"; mac = "02:00:00:00:0%d:05"; ip = "10.244.%d.5"; } );
-""" % (name, n, n, n, encap, up, host, name, n, n)
-            self.sw[name] = Switch(scope, conf, name="node-" + name + uid()).start()
-            self.pods[name] = pod
-            self.up[name] = up
-        self.nodes = [node_object("node-a", "10.244.1.0/24", "192.168.88.1"),
-                      node_object("node-b", "10.244.2.0/24", "192.168.88.2")]
-        for sw in self.sw.values():
-            sw.ok("apply", {"objects": self.nodes})
+        super().__init__(scope, encap, subnet=False, ext=False)
         sent, got = ping(self.pods["a"], "10.244.2.5", count=4)
         check(got >= 1, "%s: pods across nodes do not reach each other at all" % encap)
         self.b_mac = mac_of(self.up["b"])
@@ -418,13 +350,6 @@ pods = ( { name = "p%s"; port = "p"; mac = "02:00:00:00:0%d:05"; ip = "10.244.%d
     def inject_b(self, frames):
         """Send scapy frame expressions (strings) from node-a's wire to node-b."""
         scapy("sendp([%s], iface='%s')" % (", ".join(frames), self.up["a"]))
-
-
-def node_object(name, cidr, address):
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
-            "spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
-            "status": {"addresses": [{"type": "InternalIP", "address": address},
-                                     {"type": "Hostname", "address": name}]}}
 
 
 def vx(outer_dst_mac, inner, outer="IP(src='192.168.88.1', dst='192.168.88.2')", udp="UDP(sport=50000, dport=4789)",
@@ -441,7 +366,7 @@ def vxlan_outer_mac_not_ours_ignored(scope):
     """A VXLAN frame on the wire to another station's MAC (or broadcast)
     is not for this node: it must not be decapsulated and forwarded (the
     guard's L2 check is bypassed because decap rewrites the inner MAC)."""
-    c = TwoNodes(scope, "vxlan")
+    c = AttackedNodes(scope, "vxlan")
     sw = c.sw["b"]
     before = sw.stats()
     c.inject_b([vx("02:00:00:00:99:99", INNER_OK), vx("ff:ff:ff:ff:ff:ff", INNER_OK),
@@ -458,7 +383,7 @@ def vxlan_udp_length_lies(scope):
     """The UDP length of a VXLAN datagram that does not cover the VXLAN
     header and an inner frame (8, or 0) is malformed: dropped, counted, not
     forwarded."""
-    c = TwoNodes(scope, "vxlan")
+    c = AttackedNodes(scope, "vxlan")
     sw = c.sw["b"]
     before = sw.stats()
     c.inject_b([vx(c.b_mac, INNER_OK, udp="UDP(sport=50000, dport=4789, len=8)"),
@@ -474,7 +399,7 @@ def vxlan_udp_length_lies(scope):
 def vxlan_bad_udp_checksum(scope):
     """A VXLAN datagram with a non-zero, wrong UDP checksum is corrupt
     (RFC 768: a non-zero checksum is verified): not decapsulated."""
-    c = TwoNodes(scope, "vxlan")
+    c = AttackedNodes(scope, "vxlan")
     sw = c.sw["b"]
     before = sw.stats()
     c.inject_b([vx(c.b_mac, INNER_OK, udp="UDP(sport=50000, dport=4789, chksum=0x1234)")])
@@ -492,7 +417,7 @@ def vxlan_malformed_dropped_and_counted(scope):
     inner sources that are a local pod or a node address. Nothing crashes,
     every dropped frame is counted, nothing leaks mbufs, nothing spoofed
     reaches the pod."""
-    c = TwoNodes(scope, "vxlan")
+    c = AttackedNodes(scope, "vxlan")
     sw = c.sw["b"]
     m = c.b_mac
     base = mbufs(sw)
@@ -560,7 +485,7 @@ def vxlan_to_gateway_address_not_decapsulated(scope):
     (10.244.2.1), not to a node address, is not a tunnel endpoint of this
     node: it must not be decapsulated (is_vxlan uses psw_node_addr, which
     includes the gateway)."""
-    c = TwoNodes(scope, "vxlan")
+    c = AttackedNodes(scope, "vxlan")
     sw = c.sw["b"]
     before = sw.stats()
     c.inject_b([vx(c.b_mac, INNER_OK, outer="IP(src='192.168.88.1', dst='10.244.2.1')")])
@@ -575,7 +500,7 @@ def vxlan_to_gateway_address_not_decapsulated(scope):
 def vxlan_inner_fragment_delivered(scope):
     """A pod on node-a sends a large UDP datagram that it fragments itself:
     the fragments cross in VXLAN and are reassembled by node-b's pod."""
-    c = TwoNodes(scope, "vxlan")
+    c = AttackedNodes(scope, "vxlan")
     p = c.pods["b"].popen("exec socat -u UDP-RECV:9100 OPEN:/dev/stdout", stdout=-1)
     time.sleep(0.3)
     c.pods["a"].sh("ip link set eth0 mtu 1200; python3 -c \"import socket; s=socket.socket(socket.AF_INET, "
@@ -592,7 +517,7 @@ def vxlan_echo_to_remote_gateway(scope):
     """A pod pings the other node's gateway through VXLAN: the answer must
     come back to it (encapsulated, as the request came), not leave the
     uplink bare toward the inner source's MAC."""
-    c = TwoNodes(scope, "vxlan")
+    c = AttackedNodes(scope, "vxlan")
     sent, got = ping(c.pods["a"], "10.244.2.1", count=2)
     check(got == 2, "echo to node-b's gateway across VXLAN: %d/%d" % (got, sent))
 
@@ -601,7 +526,7 @@ def vxlan_echo_to_remote_gateway(scope):
 def vxlan_ttl_exceeded_reaches_sender(scope):
     """TTL 2 from node-a's pod: node-a forwards with TTL 1, node-b must not
     forward it; its ICMP time exceeded must reach the pod (in VXLAN)."""
-    c = TwoNodes(scope, "vxlan")
+    c = AttackedNodes(scope, "vxlan")
     r = c.pods["a"].sh("ping -c 1 -W 2 -t 2 10.244.2.5", check_rc=False)
     check("Time to live exceeded" in r.stdout, "no time-exceeded back across VXLAN:\n%s" % r.stdout)
     sb = c.sw["b"].stats()
@@ -614,7 +539,7 @@ def vxlan_full_size_packets(scope):
     node over VXLAN needs 1550 bytes on an uplink of MTU 1500: it must
     either arrive or be answered with ICMP fragmentation-needed, never be
     lost silently."""
-    c = TwoNodes(scope, "vxlan")
+    c = AttackedNodes(scope, "vxlan")
     r = c.pods["a"].sh("ping -c 2 -W 2 -M do -s 1472 10.244.2.5", check_rc=False)
     ok = re.search(r"2 received", r.stdout) or re.search(r"(?i)frag needed|mtu", r.stdout + r.stderr)
     sa = c.sw["a"].stats()
@@ -627,7 +552,7 @@ def vxlan_relay_to_third_party(scope):
     """A frame decapsulated on node-b whose inner destination is not on
     node-b (another node's pods, or the outside) must not be relayed by
     node-b (back into VXLAN or out of its uplink)."""
-    c = TwoNodes(scope, "vxlan")
+    c = AttackedNodes(scope, "vxlan")
     sw = c.sw["b"]
     sw.ok("apply", {"objects": [node_object("node-c", "10.244.3.0/24", "192.168.88.3")]})
     c.sw["a"].ok("apply", {"objects": [node_object("node-c", "10.244.3.0/24", "192.168.88.3")]})
@@ -648,7 +573,7 @@ def hostile_node_addresses(scope):
     """Nodes whose InternalIP is a local pod, the gateway, broadcast,
     multicast, loopback or 0.0.0.0 (or this node's own address) make no
     route and no ARP request for those addresses on the underlay."""
-    c = TwoNodes(scope, "vxlan")
+    c = AttackedNodes(scope, "vxlan")
     sw = c.sw["b"]
     bogus = [("evil-self", "10.244.50.0/24", "192.168.88.2"),
              ("evil-pod", "10.244.51.0/24", "10.244.2.5"),
@@ -670,7 +595,7 @@ def hostile_node_addresses(scope):
 def node_cidr_overlapping_this_node(scope):
     """Nodes whose podCIDR overlaps this node's (a /25 inside it, the whole
     /16 around it) take no traffic from this node's own pods."""
-    c = TwoNodes(scope, "vxlan")
+    c = AttackedNodes(scope, "vxlan")
     sw = c.sw["b"]
     objs = [node_object("evil-overlap", "10.244.2.0/25", "192.168.88.9"),
             node_object("evil-wide", "10.244.0.0/16", "192.168.88.10")]
@@ -688,7 +613,7 @@ def thousand_nodes(scope):
     """A thousand Nodes (each a next hop that never answers) apply and
     delete without a crash; the neighbour table empties again, the held
     packets' mbufs come back, and the real peer still works."""
-    c = TwoNodes(scope, "vxlan")
+    c = AttackedNodes(scope, "vxlan")
     sw = c.sw["b"]
     base = mbufs(sw)
     many = [node_object("n%d" % i, "10.%d.%d.0/24" % (100 + i // 250, i % 250), "192.168.%d.%d"

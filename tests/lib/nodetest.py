@@ -1,0 +1,107 @@
+"""What the tests of several nodes share (test_nodes.py, test_uplink_attack.py):
+a router namespace on a switch's uplink, two switches on a bridged underlay,
+Node objects and the neighbour table as `status` shows it."""
+import json
+import time
+
+from pswtest import Netns, Switch, check, run, uid, veth_pod
+
+ROUTER_MAC = "02:00:00:00:77:fe"
+
+
+def neighbours(sw):
+    """The switch's neighbour entries by address, and its neighbour counters."""
+    st = sw.ok("status")
+    return {e["address"]: e for e in st["neighbours"]["entries"]}, st["neighbours"]["counters"]
+
+
+def wait_neighbour(sw, addr, state, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        entries, _ = neighbours(sw)
+        if addr in entries and entries[addr]["state"] == state:
+            return entries[addr]
+        time.sleep(0.05)
+    check(False, "neighbour %s not %s after %ss: %s" % (addr, state, timeout, neighbours(sw)))
+
+
+def mac_of(ifname, ns=None):
+    out = run((["ip", "-n", ns.name] if ns else ["ip"]) + ["-j", "link", "show", ifname]).stdout
+    return json.loads(out)[0]["address"]
+
+
+def node_object(name, cidr, address):
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+            "spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
+            "status": {"addresses": [{"type": "InternalIP", "address": address},
+                                     {"type": "Hostname", "address": name}]}}
+
+
+class Underlay:
+    """A router namespace on the switch's uplink: 192.168.77.254/24 (MAC
+    ROUTER_MAC) on a veth whose other end the switch drives (af_packet), the
+    addresses `behind` on its loopback, and a route back to the node's pods
+    through the node's address."""
+
+    def __init__(self, scope, pod_cidr="10.244.0.0/24", node="192.168.77.1",
+                 behind=("172.31.99.1", "172.31.98.1", "172.31.97.1")):
+        self.ns = Netns(scope)
+        self.host = "up" + uid()
+        run(["ip", "link", "add", self.host, "type", "veth", "peer", "name", "eth0", "netns", self.ns.name])
+        scope.defer(lambda: run(["ip", "link", "del", self.host], check_rc=False))
+        run(["ip", "link", "set", self.host, "up"])
+        self.ns.sh("sysctl -qw net.ipv4.conf.all.arp_accept=1 net.ipv4.conf.default.arp_accept=1")
+        self.ns.ip("link set eth0 address %s up" % ROUTER_MAC)
+        self.ns.sh("sysctl -qw net.ipv4.conf.eth0.arp_accept=1")
+        self.ns.ip("addr add 192.168.77.254/24 dev eth0")
+        for a in behind:
+            self.ns.ip("addr add %s/32 dev lo" % a)
+        self.ns.ip("route add %s via %s" % (pod_cidr, node))
+        self.ns.sh("ethtool -K eth0 tx off >/dev/null")
+
+
+class TwoNodes:
+    """Two switches whose uplinks share a bridge in an underlay namespace:
+    node-a 192.168.88.1 with pods in 10.244.1.0/24, node-b 192.168.88.2
+    with 10.244.2.0/24; one kernel pod on each (.5); both switches told
+    about both Nodes. With subnet, the node addresses carry their /24 (the
+    rest of the link reached directly); with ext, a client outside the
+    cluster on the underlay, 192.168.88.100."""
+
+    def __init__(self, scope, encap, subnet=True, ext=True):
+        self.scope = scope
+        self.under = Netns(scope)
+        self.under.ip("link add br0 type bridge")
+        self.under.ip("link set br0 up")
+        self.sw, self.pods, self.up = {}, {}, {}
+        for name, n in (("a", 1), ("b", 2)):
+            up = "u%s%s" % (name, uid())
+            run(["ip", "link", "add", up, "type", "veth", "peer", "name", "e" + name, "netns", self.under.name])
+            scope.defer(lambda up=up: run(["ip", "link", "del", up], check_rc=False))
+            run(["ip", "link", "set", up, "up"])
+            self.under.ip("link set e%s master br0 up" % name)
+            host = "p%s%s" % (name, uid())
+            pod = veth_pod(scope, host, "02:00:00:00:0%d:05" % n, "10.244.%d.5" % n, gw="10.244.%d.1" % n)
+            conf = """node = { name = "node-%s"; pod_cidr = "10.244.%d.0/24"; gateway = "10.244.%d.1";
+  pod_cidr6 = ""; addresses = [ "192.168.88.%d%s" ]; };
+cluster = { pod_cidr = "10.244.0.0/16"; encapsulation = "%s"; };
+ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; },
+          { name = "p"; kind = "af_packet"; ifname = "%s"; } );
+pods = ( { name = "p%s"; port = "p"; mac = "02:00:00:00:0%d:05"; ip = "10.244.%d.5"; } );
+""" % (name, n, n, n, "/24" if subnet else "", encap, up, host, name, n, n)
+            self.sw[name] = Switch(scope, conf, name="node-" + name + uid()).start()
+            self.pods[name] = pod
+            self.up[name] = up
+        if ext:
+            self.ext = Netns(scope)
+            run(["ip", "link", "add", "ex" + uid(), "netns", self.ext.name, "type", "veth", "peer", "name",
+                 "ex", "netns", self.under.name])
+            self.under.ip("link set ex master br0 up")
+            link = json.loads(self.ext.sh("ip -j link show type veth").stdout)[0]["ifname"]
+            self.ext.ip("link set %s up" % link)
+            self.ext.ip("addr add 192.168.88.100/24 dev %s" % link)
+            self.ext.sh("ethtool -K %s tx off >/dev/null" % link)      # whole checksums on the wire
+        self.nodes = [node_object("node-a", "10.244.1.0/24", "192.168.88.1"),
+                      node_object("node-b", "10.244.2.0/24", "192.168.88.2")]
+        for sw in self.sw.values():
+            sw.ok("apply", {"objects": self.nodes})
