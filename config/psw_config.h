@@ -204,6 +204,8 @@ unsigned psw_config_uplink_mtu(const struct psw_config *cfg);
 unsigned psw_config_pod_mtu(const struct psw_config *cfg);
 /** True when addr is one of the node's addresses in cfg (gateways excluded). */
 bool psw_config_node_addr(const struct psw_config *cfg, uint8_t family, const uint8_t *addr);
+/** Clear p's host bits (the bits past p->len). */
+void psw_prefix_mask(struct psw_prefix *p);
 /** True when addr (of p->family) lies in prefix p. */
 bool psw_prefix_contains(const struct psw_prefix *p, const uint8_t *addr);
 /** True when the two prefixes (same family) share any address. */

@@ -147,6 +147,14 @@ int psw_parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
+void psw_prefix_mask(struct psw_prefix *p)
+{
+	unsigned i, bits = p->family == 4 ? 32 : 128;
+
+	for (i = p->len; i < bits; i++)
+		p->addr[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+}
+
 bool psw_prefix_contains(const struct psw_prefix *p, const uint8_t *addr)
 {
 	unsigned full, rest;

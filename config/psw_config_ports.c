@@ -555,11 +555,11 @@ static int route_next_hop(struct psw_cfg_ctx *ctx, const config_setting_t *s, co
 	if (route->via_family != route->prefix.family)
 		return psw_cfg_fail(ctx, via, "%s.via %s is not of the prefix's family (IPv%u)", path, v,
 				    route->prefix.family);
-	if (route->via_family == 6)
-		return psw_cfg_fail(ctx, via, "%s.via %s: IPv6 next hops are not resolved yet (no "
-				    "neighbour discovery); give mac instead", path, v);
+	if (route->via_family == 6 && (route->via[0] == 0xff || memcmp(route->via, (uint8_t[16]){ 0 }, 16) == 0))
+		return psw_cfg_fail(ctx, via, "%s.via %s is not a unicast address", path, v);
 	if (psw_config_node_addr(ctx->cfg, route->via_family, route->via) ||
-	    psw_prefix_contains(&ctx->cfg->node.pod_cidr, route->via))
+	    (route->via_family == 4 && psw_prefix_contains(&ctx->cfg->node.pod_cidr, route->via)) ||
+	    (route->via_family == 6 && psw_prefix_contains(&ctx->cfg->node.pod_cidr6, route->via)))
 		return psw_cfg_fail(ctx, via, "%s.via %s is the node's own or a local pod's address; "
 				    "give the next hop's", path, v);
 	return 0;
@@ -618,7 +618,7 @@ int psw_cfg_check_uplinks(struct psw_cfg_ctx *ctx, const config_setting_t *ports
 					    "uplink = true; give its port", i);
 		if (r->via_family != 0 && port != NULL && !port->uplink)
 			return psw_cfg_fail(ctx, config_setting_get_elem(routes, i), "routes[%u].via: port "
-					    "'%s' is not an uplink; next hops are resolved (ARP) on uplinks "
+					    "'%s' is not an uplink; next hops are resolved (ARP, ND) on uplinks "
 					    "only: set uplink = true on it, or give the next hop's mac", i,
 					    r->port);
 	}

@@ -21,6 +21,19 @@
 #include "psw_neigh.h"
 #include "psw_port.h"
 
+static inline unsigned
+alen_of(unsigned family)
+{
+	return family == 4 ? 4 : 16;
+}
+
+/* Is a (of family) in p? False when p is of the other family, or not set. */
+static inline bool
+in_prefix(const struct psw_prefix *p, uint8_t family, const uint8_t *a)
+{
+	return p->family == family && psw_prefix_contains(p, a);
+}
+
 static void
 assign_rx_queues(struct psw_state *st, int port)
 {
@@ -206,45 +219,51 @@ build_pods(struct psw_tables *t, const struct psw_state *st, const struct psw_co
 }
 
 /*
- * The next hop toward IPv4 address addr: a configured route through an
- * address (via) that covers it, the longest, or else addr itself on the
- * uplinks. 0, or -1 when there is none (its port gone, the table full).
+ * The next hop toward address addr (family 4 or 6): a configured route
+ * through an address (via) that covers it, the longest, or else addr
+ * itself on the uplinks. 0, or -1 when there is none (its port gone, the
+ * table full).
  */
 static int
 next_hop_toward(struct psw_state *st, const struct psw_config *cfg, const bool *removed,
-		const uint8_t *addr, struct psw_nh *nh)
+		uint8_t family, const uint8_t *addr, struct psw_nh *nh)
 {
 	const struct psw_route_conf *best = NULL;
 	uint16_t port = PSW_PORT_NONE;
-	uint32_t via;
 	unsigned i;
 
 	for (i = 0; i < cfg->nb_routes; i++) {
 		const struct psw_route_conf *r = &cfg->routes[i];
 
-		if (r->via_family == 4 && psw_prefix_contains(&r->prefix, addr) &&
+		if (r->via_family == family && in_prefix(&r->prefix, family, addr) &&
 		    (best == NULL || r->prefix.len > best->prefix.len))
 			best = r;
 	}
-	memcpy(&via, best != NULL ? best->via : addr, 4);
 	if (best != NULL && best->port[0] && (port = live_port(best->port, removed)) == PSW_PORT_NONE)
 		return -1;
-	return st->neigh != NULL && psw_neigh_nh(st->neigh, via, port, nh) == 0 ? 0 : -1;
+	return st->neigh != NULL &&
+	       psw_neigh_nh(st->neigh, family, best != NULL ? best->via : addr, port, nh) == 0 ? 0 : -1;
 }
 
 /*
  * Could another node have this address? Not this node's own, nor an
- * address of the pods or Services, nor 0/8, loopback, link-local,
- * multicast or the reserved and broadcast range.
+ * address of the pods or Services; for IPv4 not 0/8, loopback,
+ * link-local, multicast or the reserved and broadcast range; for IPv6 not
+ * unspecified, loopback, link-local or multicast.
  */
 static bool
-node_address_usable(const struct psw_config *cfg, const uint8_t *a)
+node_address_usable(const struct psw_config *cfg, uint8_t family, const uint8_t *a)
 {
-	if (a[0] == 0 || a[0] == 127 || a[0] >= 224 || (a[0] == 169 && a[1] == 254))
+	static const uint8_t loop6[16] = { [15] = 1 }, any6[16];
+
+	if (family == 4 && (a[0] == 0 || a[0] == 127 || a[0] >= 224 || (a[0] == 169 && a[1] == 254)))
 		return false;
-	return !psw_config_node_addr(cfg, 4, a) && !psw_prefix_contains(&cfg->node.pod_cidr, a) &&
-	       !psw_prefix_contains(&cfg->cluster.pod_cidr, a) &&
-	       !psw_prefix_contains(&cfg->node.service_cidr, a);
+	if (family == 6 && (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||
+			    memcmp(a, loop6, 16) == 0 || memcmp(a, any6, 16) == 0))
+		return false;
+	return !psw_config_node_addr(cfg, family, a) && !in_prefix(&cfg->node.pod_cidr, family, a) &&
+	       !in_prefix(&cfg->cluster.pod_cidr, family, a) && !in_prefix(&cfg->node.pod_cidr6, family, a) &&
+	       !in_prefix(&cfg->cluster.pod_cidr6, family, a) && !in_prefix(&cfg->node.service_cidr, family, a);
 }
 
 static bool
@@ -259,19 +278,41 @@ routed_by_config(const struct psw_config *cfg, const struct psw_prefix *p)
 	return false;
 }
 
+/* This node's pod CIDR of p's family (family 0 when it has none). */
+static const struct psw_prefix *
+own_pod_cidr(const struct psw_config *cfg, uint8_t family)
+{
+	return family == 4 ? &cfg->node.pod_cidr : &cfg->node.pod_cidr6;
+}
+
+/* Does a Node claim this node's pods (a CIDR overlapping this node's)? Then it gets no route. */
+static bool
+claims_our_pods(const struct psw_config *cfg, const struct psw_k8s_node *nd)
+{
+	unsigned c;
+
+	for (c = 0; c < nd->nb_cidrs; c++)
+		if (own_pod_cidr(cfg, nd->cidrs[c].family)->family == nd->cidrs[c].family &&
+		    psw_prefix_overlap(&nd->cidrs[c], own_pod_cidr(cfg, nd->cidrs[c].family)))
+			return true;
+	return false;
+}
+
 /*
- * Other nodes (v1 Node objects): each node that is not this one, its
- * InternalIP (a host route, native), and each of its IPv4 pod CIDRs to its
- * InternalIP, natively or in VXLAN. Not routed: this
- * node's own CIDR or one overlapping it, a CIDR a configured route already
- * has, a node without an IPv4 InternalIP, IPv6 CIDRs (no neighbour
- * discovery yet). Returns the number of specs written.
+ * Other nodes (v1 Node objects): for each node that is not this one, a
+ * host route to each of its InternalIPs (native), and each pod CIDR: to
+ * the InternalIP of its family natively, or, under VXLAN, in VXLAN to its
+ * IPv4 InternalIP (the underlay is IPv4; IPv6 pods ride in it too). Not
+ * routed: a node claiming this node's pods, a CIDR a configured route
+ * already has, a CIDR without a usable InternalIP to go to. Returns the
+ * number of specs written.
  */
 static unsigned
 node_routes(struct psw_state *st, const struct psw_config *cfg, const bool *removed,
 	    struct psw_route_spec *specs, unsigned room)
 {
 	unsigned nb = psw_k8s_nodes(st, NULL, 0), n = 0, i, c, a;
+	bool vxlan = cfg->cluster.encap == PSW_ENCAP_VXLAN;
 	struct psw_k8s_node *nodes;
 
 	if (nb == 0 || (nodes = calloc(nb, sizeof(*nodes))) == NULL)
@@ -279,40 +320,38 @@ node_routes(struct psw_state *st, const struct psw_config *cfg, const bool *remo
 	nb = RTE_MIN(nb, psw_k8s_nodes(st, nodes, nb));
 	for (i = 0; i < nb; i++) {
 		const struct psw_k8s_node *nd = &nodes[i];
-		const uint8_t *internal = NULL;
+		const uint8_t *internal[7] = { NULL };   /* by family */
 
-		if (strcmp(nd->name, cfg->node.name) == 0)
+		if (strcmp(nd->name, cfg->node.name) == 0 || claims_our_pods(cfg, nd))
 			continue;
-		for (a = 0; a < nd->nb_internal; a++)
-			if (nd->internal_family[a] == 4)
-				internal = nd->internal[a];
-		if (internal == NULL || !node_address_usable(cfg, internal))
-			continue;
-		for (c = 0; c < nd->nb_cidrs; c++)
-			if (nd->cidrs[c].family == 4 && psw_prefix_overlap(&nd->cidrs[c], &cfg->node.pod_cidr))
-				break;
-		if (c < nd->nb_cidrs)
-			continue;                /* claims this node's pods: not a node to route to */
+		for (a = 0; a < nd->nb_internal; a++) {
+			uint8_t f = nd->internal_family[a];
+
+			if ((f == 4 || f == 6) && node_address_usable(cfg, f, nd->internal[a]))
+				internal[f] = nd->internal[a];
+		}
 		/* the node itself, natively: replies to what was masqueraded to its address */
-		if (n < room) {
-			struct psw_prefix host = { .family = 4, .len = 32 };
+		for (a = 4; a <= 6 && n < room; a += 2) {
+			struct psw_prefix host = { .family = (uint8_t)a, .len = a == 4 ? 32 : 128 };
 
-			memcpy(host.addr, internal, 4);
+			if (internal[a] == NULL)
+				continue;
+			memcpy(host.addr, internal[a], alen_of(a));
 			if (!routed_by_config(cfg, &host) &&
-			    next_hop_toward(st, cfg, removed, internal, &specs[n].nh) == 0)
+			    next_hop_toward(st, cfg, removed, (uint8_t)a, internal[a], &specs[n].nh) == 0)
 				specs[n++].prefix = host;
 		}
 		for (c = 0; c < nd->nb_cidrs && n < room; c++) {
 			const struct psw_prefix *p = &nd->cidrs[c];
+			uint8_t to = vxlan ? 4 : p->family;
 			struct psw_nh nh;
 
-			if (p->family != 4 || psw_prefix_overlap(p, &cfg->node.pod_cidr) ||
-			    routed_by_config(cfg, p) ||
-			    next_hop_toward(st, cfg, removed, internal, &nh) < 0)
+			if ((p->family != 4 && p->family != 6) || internal[to] == NULL || routed_by_config(cfg, p) ||
+			    next_hop_toward(st, cfg, removed, to, internal[to], &nh) < 0)
 				continue;
-			if (cfg->cluster.encap == PSW_ENCAP_VXLAN) {
+			if (vxlan) {
 				nh.flags |= PSW_NH_F_VXLAN;
-				memcpy(&nh.tunnel_dst, internal, 4);
+				memcpy(&nh.tunnel_dst, internal[4], 4);
 			}
 			specs[n].prefix = *p;
 			specs[n++].nh = nh;
@@ -322,24 +361,29 @@ node_routes(struct psw_state *st, const struct psw_config *cfg, const bool *remo
 	return n;
 }
 
-/* The uplinks' IPv4 subnets: node.addresses given with a length below 32. */
+/* The uplinks' subnets: node.addresses given with a length below the address's. */
 static unsigned
-uplink_subnets(const struct psw_config *cfg, struct psw_prefix subnets[4])
+uplink_subnets(const struct psw_config *cfg, struct psw_prefix subnets[8])
 {
 	unsigned i, n = 0;
 
 	for (i = 0; i < cfg->node.nb_addresses; i++) {
-		uint32_t a, mask;
-
 		if (cfg->node.address_len[i] >= 32)
 			continue;
-		mask = rte_cpu_to_be_32(~0u << (32 - cfg->node.address_len[i]));
-		memcpy(&a, cfg->node.addresses[i], 4);
-		a &= mask;
 		memset(&subnets[n], 0, sizeof(subnets[n]));
 		subnets[n].family = 4;
 		subnets[n].len = cfg->node.address_len[i];
-		memcpy(subnets[n++].addr, &a, 4);
+		memcpy(subnets[n].addr, cfg->node.addresses[i], 4);
+		psw_prefix_mask(&subnets[n++]);
+	}
+	for (i = 0; i < cfg->node.nb_addresses6; i++) {
+		if (cfg->node.address6_len[i] >= 128)
+			continue;
+		memset(&subnets[n], 0, sizeof(subnets[n]));
+		subnets[n].family = 6;
+		subnets[n].len = cfg->node.address6_len[i];
+		memcpy(subnets[n].addr, cfg->node.addresses6[i], 16);
+		psw_prefix_mask(&subnets[n++]);
 	}
 	return n;
 }
@@ -352,8 +396,8 @@ uplink_subnets(const struct psw_config *cfg, struct psw_prefix subnets[4])
 static struct psw_route_table *
 build_routes(struct psw_state *st, const struct psw_config *cfg, const bool *removed)
 {
-	unsigned room = 2 * cfg->nb_routes + 3 * psw_k8s_nodes(st, NULL, 0) + 4 + 1, i, n = 0;
-	struct psw_prefix subnets[4];
+	unsigned room = 2 * cfg->nb_routes + 4 * psw_k8s_nodes(st, NULL, 0) + 8 + 1, i, n = 0;
+	struct psw_prefix subnets[8];
 	unsigned nb_subnets;
 	struct psw_route_spec *specs = calloc(room, sizeof(*specs));
 	struct psw_route_table *rt;
@@ -367,16 +411,14 @@ build_routes(struct psw_state *st, const struct psw_config *cfg, const bool *rem
 	for (i = 0; i < cfg->nb_routes; i++) {
 		const struct psw_route_conf *r = &cfg->routes[i];
 		uint16_t port = r->port[0] ? live_port(r->port, removed) : PSW_PORT_NONE;
-		uint32_t via;
 
 		specs[n].prefix = r->prefix;
 		if (r->via_family == 0) {
 			memcpy(&specs[n].nh.mac, r->mac, 6);
 			specs[n].nh.port = port;
 		} else {
-			memcpy(&via, r->via, 4);
 			if (st->neigh == NULL || (r->port[0] && port == PSW_PORT_NONE) ||
-			    psw_neigh_nh(st->neigh, via, port, &specs[n].nh) < 0)
+			    psw_neigh_nh(st->neigh, r->via_family, r->via, port, &specs[n].nh) < 0)
 				continue;        /* its port is gone, or no room: no route */
 		}
 		n++;
@@ -387,19 +429,18 @@ build_routes(struct psw_state *st, const struct psw_config *cfg, const bool *rem
 	 * the router itself (DNS, NTP) finds its MAC in the table, not by a punt */
 	for (i = 0; i < cfg->nb_routes && n < room && st->neigh != NULL; i++) {
 		const struct psw_route_conf *r = &cfg->routes[i];
-		struct psw_prefix host = { .family = 4, .len = 32 };
+		struct psw_prefix host = { .family = r->via_family, .len = r->via_family == 4 ? 32 : 128 };
 		uint16_t port = r->port[0] ? live_port(r->port, removed) : PSW_PORT_NONE;
-		uint32_t via;
 		unsigned k;
 
-		if (r->via_family != 4 || (r->port[0] && port == PSW_PORT_NONE))
+		if (r->via_family == 0 || (r->port[0] && port == PSW_PORT_NONE))
 			continue;
-		for (k = 0; k < nb_subnets && !psw_prefix_contains(&subnets[k], r->via); k++)
-			;
-		memcpy(host.addr, r->via, 4);
-		memcpy(&via, r->via, 4);
+		for (k = 0; k < nb_subnets; k++)
+			if (in_prefix(&subnets[k], r->via_family, r->via))
+				break;
+		memcpy(host.addr, r->via, 16);
 		if (k == nb_subnets || routed_by_config(cfg, &host) ||
-		    psw_neigh_nh(st->neigh, via, port, &specs[n].nh) < 0)
+		    psw_neigh_nh(st->neigh, r->via_family, r->via, port, &specs[n].nh) < 0)
 			continue;
 		specs[n++].prefix = host;
 	}
@@ -434,6 +475,7 @@ psw_fwd_plan(struct psw_state *st, const struct psw_config *cfg, const bool *rem
 	t->ct = st->ct;
 	t->svcs = st->svcs;
 	t->hosts4 = psw_neigh_hosts4(st->neigh);
+	t->hosts6 = psw_neigh_hosts6(st->neigh);
 	t->pol = st->pol;
 	fill_node(t, cfg);
 	fill_ports_and_queues(st, t, removed);

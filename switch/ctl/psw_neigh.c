@@ -1,5 +1,7 @@
-/* The neighbour table: next hops' MACs by ARP on the uplinks (psw_neigh.h). */
+/* The neighbour table: next hops' MACs by ARP and ND on the uplinks (psw_neigh.h). */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +9,7 @@
 #include <rte_byteorder.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
+#include <rte_ip.h>
 #include <rte_lcore.h>
 #include <rte_errno.h>
 #include <rte_ether.h>
@@ -36,8 +39,9 @@ struct neigh {
 	uint8_t state;
 	uint8_t marked;
 	uint8_t glean;           /**< a destination on an uplink's subnet (in hosts4), not a route's next hop */
+	uint8_t family;          /**< 4 or 6 */
 	uint16_t gen;            /**< bumped when the slot is freed: stale cookies miss */
-	uint32_t ip;             /**< network order */
+	uint8_t ip[16];          /**< network order; IPv4 in the first 4 bytes */
 	uint16_t port;           /**< asked on; PSW_PORT_NONE: every uplink */
 	uint16_t at_port;        /**< where it answered */
 	uint32_t at_gen;         /**< that port slot's generation then: a port gone is a port gone */
@@ -52,10 +56,12 @@ struct neigh {
 /* Counters, by name in `status` (psw_neigh_json). */
 #define NEIGH_COUNTERS(_)                                                          \
 	_(requests,     "ARP requests sent (broadcast and unicast probes)")          \
-	_(announces,    "gratuitous ARPs sent for the node's addresses")              \
+	_(solicits,     "neighbour solicitations sent (multicast and unicast probes)") \
+	_(announces,    "gratuitous ARPs and unsolicited advertisements sent for the node's addresses") \
 	_(learned,      "answers that gave or changed an entry's MAC")                 \
 	_(confirmed,    "answers that confirmed a known MAC")                         \
-	_(unsolicited,  "ARPs from the uplinks about addresses nobody asked for (ignored)") \
+	_(unsolicited,  "ARPs and advertisements about addresses nobody asked for (ignored)") \
+	_(nd_bad,       "advertisements refused: malformed, bad checksum, hop limit not 255") \
 	_(held,         "packets held while their next hop was resolved")             \
 	_(sent,         "held packets sent once resolved")                            \
 	_(drop_hold,    "packets dropped: the next hop's hold queue was full")        \
@@ -71,7 +77,8 @@ struct psw_neigh_table {
 	bool dirty;
 	unsigned nb;             /**< slots used at least once (high-water mark) */
 	unsigned nb_glean;
-	struct rte_hash *hosts4; /**< resolved glean entries, read by workers (psw_tables.hosts4) */
+	struct rte_hash *hosts4; /**< resolved IPv4 glean entries, read by workers (psw_tables.hosts4) */
+	struct rte_hash *hosts6; /**< ... IPv6 (psw_tables.hosts6) */
 	uint32_t announced[PSW_MAX_PORTS]; /**< uplink port generation + 1 announced */
 #define _(name, help) uint64_t name;
 	NEIGH_COUNTERS(_)
@@ -97,15 +104,28 @@ by_cookie(struct psw_neigh_table *nt, uint32_t c)
 	return n->state != N_FREE && n->gen == (uint16_t)(c >> 16) ? n : NULL;
 }
 
+static inline unsigned
+alen(uint8_t family)
+{
+	return family == 4 ? 4 : 16;
+}
+
 static struct neigh *
-by_ip(struct psw_neigh_table *nt, uint32_t ip)
+by_ip(struct psw_neigh_table *nt, uint8_t family, const uint8_t *ip)
 {
 	unsigned i;
 
 	for (i = 0; i < nt->nb; i++)
-		if (nt->e[i].state != N_FREE && nt->e[i].ip == ip)
+		if (nt->e[i].state != N_FREE && nt->e[i].family == family &&
+		    memcmp(nt->e[i].ip, ip, alen(family)) == 0)
 			return &nt->e[i];
 	return NULL;
+}
+
+static struct rte_hash *
+hosts_of(const struct psw_neigh_table *nt, uint8_t family)
+{
+	return family == 4 ? nt->hosts4 : nt->hosts6;
 }
 
 struct psw_neigh_table *
@@ -127,9 +147,13 @@ psw_neigh_create(void)
 		rte_errno = ENOMEM;
 		return NULL;
 	}
-	snprintf(name, sizeof(name), "psw_hosts%u", instance++);
+	snprintf(name, sizeof(name), "psw_hosts%u", instance);
 	nt->hosts4 = rte_hash_create(&hp);
-	if (nt->hosts4 == NULL) {
+	snprintf(name, sizeof(name), "psw_hosts6_%u", instance++);
+	hp.key_len = 16;
+	nt->hosts6 = nt->hosts4 != NULL ? rte_hash_create(&hp) : NULL;
+	if (nt->hosts6 == NULL) {
+		rte_hash_free(nt->hosts4);
 		free(nt);
 		rte_errno = ENOMEM;
 		return NULL;
@@ -141,6 +165,12 @@ struct rte_hash *
 psw_neigh_hosts4(const struct psw_neigh_table *nt)
 {
 	return nt != NULL ? nt->hosts4 : NULL;
+}
+
+struct rte_hash *
+psw_neigh_hosts6(const struct psw_neigh_table *nt)
+{
+	return nt != NULL ? nt->hosts6 : NULL;
 }
 
 struct hosts_del {
@@ -157,11 +187,12 @@ free_host_key(void *arg)
 	free(d);
 }
 
-/* Take a glean entry's address out of hosts4 (its key slot freed after a grace period). */
+/* Take a glean entry's address out of hosts4/6 (its key slot freed after a grace period). */
 static void
-hosts_del(struct psw_neigh_table *nt, uint32_t ip)
+hosts_del(struct psw_neigh_table *nt, const struct neigh *n)
 {
-	int32_t pos = rte_hash_del_key(nt->hosts4, &ip);
+	struct rte_hash *h = hosts_of(nt, n->family);
+	int32_t pos = rte_hash_del_key(h, n->ip);
 	struct hosts_del *d;
 
 	if (pos < 0)
@@ -169,10 +200,10 @@ hosts_del(struct psw_neigh_table *nt, uint32_t ip)
 	d = malloc(sizeof(*d));
 	if (d == NULL) {
 		psw_tables_sync();
-		rte_hash_free_key_with_position(nt->hosts4, pos);
+		rte_hash_free_key_with_position(h, pos);
 		return;
 	}
-	*d = (struct hosts_del){ .h = nt->hosts4, .pos = pos };
+	*d = (struct hosts_del){ .h = h, .pos = pos };
 	psw_tables_defer(free_host_key, d);
 }
 
@@ -185,7 +216,7 @@ release(struct psw_neigh_table *nt, struct neigh *n, uint64_t *counter)
 {
 	drop_held(n, counter);
 	if (n->glean) {
-		hosts_del(nt, n->ip);
+		hosts_del(nt, n);
 		nt->nb_glean--;
 	}
 	n->state = N_FREE;
@@ -212,6 +243,7 @@ psw_neigh_free(struct psw_neigh_table *nt)
 	for (i = 0; i < nt->nb; i++)
 		drop_held(&nt->e[i], &nt->drop_gone);
 	rte_hash_free(nt->hosts4);              /* workers stopped */
+	rte_hash_free(nt->hosts6);
 	free(nt);
 }
 
@@ -226,7 +258,7 @@ psw_neigh_mark(struct psw_neigh_table *nt)
 
 /* A new entry for ip, to be asked at the next tick; NULL when the table is full. */
 static struct neigh *
-new_entry(struct psw_neigh_table *nt, uint32_t ip, uint16_t port)
+new_entry(struct psw_neigh_table *nt, uint8_t family, const uint8_t *ip, uint16_t port)
 {
 	struct neigh *n;
 	unsigned i;
@@ -240,7 +272,9 @@ new_entry(struct psw_neigh_table *nt, uint32_t ip, uint16_t port)
 	n = &nt->e[i];
 	n->state = N_INCOMPLETE;
 	n->glean = 0;
-	n->ip = ip;
+	n->family = family;
+	memset(n->ip, 0, sizeof(n->ip));
+	memcpy(n->ip, ip, alen(family));
 	n->port = port;
 	n->at_port = PSW_PORT_NONE;
 	n->tries = 0;
@@ -263,7 +297,7 @@ port_alive(struct psw_neigh_table *nt, struct neigh *n)
 	    __atomic_load_n(&psw_ports[n->at_port].gen, __ATOMIC_RELAXED) == n->at_gen)
 		return true;
 	if (n->glean)
-		hosts_del(nt, n->ip);
+		hosts_del(nt, n);
 	n->state = N_INCOMPLETE;
 	n->at_port = PSW_PORT_NONE;
 	n->tries = 0;
@@ -273,19 +307,20 @@ port_alive(struct psw_neigh_table *nt, struct neigh *n)
 }
 
 int
-psw_neigh_nh(struct psw_neigh_table *nt, uint32_t ip, uint16_t port, struct psw_nh *nh)
+psw_neigh_nh(struct psw_neigh_table *nt, uint8_t family, const uint8_t *ip, uint16_t port,
+	     struct psw_nh *nh)
 {
-	struct neigh *n = by_ip(nt, ip);
+	struct neigh *n = by_ip(nt, family, ip);
 
 	memset(nh, 0, sizeof(*nh));
 	nh->port = PSW_PORT_NONE;
-	if (n == NULL && (n = new_entry(nt, ip, port)) == NULL) {
+	if (n == NULL && (n = new_entry(nt, family, ip, port)) == NULL) {
 		nt->drop_full++;
 		return -ENOSPC;
 	}
 	if (n->glean) {
 		/* a destination that became a route's next hop: the route keeps it */
-		hosts_del(nt, n->ip);
+		hosts_del(nt, n);
 		nt->nb_glean--;
 		n->glean = 0;
 	}
@@ -317,7 +352,7 @@ psw_neigh_sweep(struct psw_neigh_table *nt, const struct psw_prefix *subnets, un
 		if (n->glean) {
 			/* kept while its subnet is one of the uplinks' */
 			for (s = 0; s < nb_subnets; s++)
-				if (psw_prefix_contains(&subnets[s], (const uint8_t *)&n->ip))
+				if (subnets[s].family == n->family && psw_prefix_contains(&subnets[s], n->ip))
 					break;
 			if (s < nb_subnets)
 				continue;
@@ -417,48 +452,155 @@ send_arp(struct psw_state *st, uint16_t port, const struct rte_ether_addr *dst, 
 	psw_neigh_send(st, pkt, port);
 }
 
-/* The node address to ask for target from: the one whose subnet holds it, else the first. */
-static uint32_t
-node_ip(const struct psw_state *st, uint32_t target)
-{
-	uint32_t a = 0, mask;
-	unsigned i;
+#define ND_SOLICIT      135
+#define ND_ADVERT       136
+#define ND_OPT_SRC_LL   1
+#define ND_OPT_TGT_LL   2
+#define ND_NA_ROUTER    0x80
+#define ND_NA_SOLICITED 0x40
+#define ND_NA_OVERRIDE  0x20
+#define ND_LEN          24               /* type .. target */
 
-	for (i = 0; i < st->cfg.node.nb_addresses; i++) {
-		memcpy(&a, st->cfg.node.addresses[i], 4);
-		mask = rte_cpu_to_be_32(~0u << (32 - st->cfg.node.address_len[i]));
-		if (st->cfg.node.address_len[i] < 32 && (a & mask) == (target & mask))
-			return a;
+/*
+ * A neighbour solicitation (type ND_SOLICIT) or advertisement (ND_ADVERT,
+ * with flags) about target, from src to dst, with the port's MAC as the
+ * source or target link-layer option.
+ */
+static void
+send_nd(struct psw_state *st, uint16_t port, const struct rte_ether_addr *dmac, const uint8_t *src,
+	const uint8_t *dst, uint8_t type, uint8_t flags, const uint8_t *target)
+{
+	struct rte_mempool *mp = psw_port_mempool(psw_ports[port].socket);
+	struct rte_mbuf *pkt = mp != NULL ? rte_pktmbuf_alloc(mp) : NULL;
+	const unsigned icmp_len = ND_LEN + 8;
+	const unsigned len = sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv6_hdr) + icmp_len;
+	struct rte_ether_hdr *eth;
+	struct rte_ipv6_hdr *ip;
+	uint8_t *icmp;
+	uint16_t csum;
+
+	if (pkt == NULL || rte_pktmbuf_append(pkt, len) == NULL) {
+		rte_pktmbuf_free(pkt);
+		st->neigh->drop_nombuf++;
+		return;
 	}
-	if (st->cfg.node.nb_addresses > 0)
-		memcpy(&a, st->cfg.node.addresses[0], 4);
-	return a;
+	eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
+	memset(eth, 0, len);
+	eth->dst_addr = *dmac;
+	eth->src_addr = psw_ports[port].mac;
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	ip = (struct rte_ipv6_hdr *)(eth + 1);
+	ip->vtc_flow = RTE_BE32(6u << 28);
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)icmp_len);
+	ip->proto = IPPROTO_ICMPV6;
+	ip->hop_limits = 255;                    /* RFC 4861: anything else is refused */
+	memcpy(ip->src_addr, src, 16);
+	memcpy(ip->dst_addr, dst, 16);
+	icmp = (uint8_t *)(ip + 1);
+	icmp[0] = type;
+	icmp[4] = flags;
+	memcpy(icmp + 8, target, 16);
+	icmp[ND_LEN] = type == ND_SOLICIT ? ND_OPT_SRC_LL : ND_OPT_TGT_LL;
+	icmp[ND_LEN + 1] = 1;                    /* 8 bytes */
+	memcpy(icmp + ND_LEN + 2, &psw_ports[port].mac, 6);
+	csum = rte_ipv6_udptcp_cksum(ip, icmp);
+	memcpy(icmp + 2, &csum, 2);
+	psw_neigh_send(st, pkt, port);
+}
+
+/* The port's link-local address (EUI-64 from its MAC): the source when the node has no IPv6 address. */
+static void
+link_local(uint16_t port, uint8_t a[16])
+{
+	const uint8_t *m = psw_ports[port].mac.addr_bytes;
+
+	memset(a, 0, 16);
+	a[0] = 0xfe;
+	a[1] = 0x80;
+	a[8] = m[0] ^ 0x02;
+	a[9] = m[1];
+	a[10] = m[2];
+	a[11] = 0xff;
+	a[12] = 0xfe;
+	a[13] = m[3];
+	a[14] = m[4];
+	a[15] = m[5];
+}
+
+/* The node address to ask for target from: the one whose subnet holds it, else the first. */
+static void
+node_ip(const struct psw_state *st, const struct neigh *n, uint16_t port, uint8_t *a)
+{
+	const struct psw_config *c = &st->cfg;
+	unsigned i, nb = n->family == 4 ? c->node.nb_addresses : c->node.nb_addresses6;
+
+	memset(a, 0, 16);
+	for (i = 0; i < nb; i++) {
+		struct psw_prefix p = { .family = n->family };
+
+		p.len = n->family == 4 ? c->node.address_len[i] : c->node.address6_len[i];
+		memcpy(p.addr, n->family == 4 ? c->node.addresses[i] : c->node.addresses6[i], alen(n->family));
+		if (p.len < 8 * alen(n->family) && psw_prefix_contains(&p, n->ip)) {
+			memcpy(a, p.addr, alen(n->family));
+			return;
+		}
+	}
+	if (nb > 0)
+		memcpy(a, n->family == 4 ? c->node.addresses[0] : c->node.addresses6[0], alen(n->family));
+	else if (n->family == 6)
+		link_local(port, a);
+}
+
+/* Ask for n on port: an ARP request or a neighbour solicitation, broadcast (multicast) or to mac. */
+static void
+ask_on(struct psw_state *st, struct neigh *n, uint16_t port, const struct rte_ether_addr *mac)
+{
+	static const struct rte_ether_addr bcast = { .addr_bytes = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
+	uint8_t src[16], dst[16];
+	struct rte_ether_addr dmac;
+	uint32_t sip, tip;
+
+	node_ip(st, n, port, src);
+	if (n->family == 4) {
+		memcpy(&sip, src, 4);
+		memcpy(&tip, n->ip, 4);
+		send_arp(st, port, mac != NULL ? mac : &bcast, sip, tip);
+		st->neigh->requests++;
+		return;
+	}
+	if (mac != NULL) {
+		dmac = *mac;
+		memcpy(dst, n->ip, 16);
+	} else {
+		/* the target's solicited-node group, ff02::1:ffXX:XXXX */
+		static const uint8_t sn[13] = { 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff };
+
+		memcpy(dst, sn, 13);
+		memcpy(dst + 13, n->ip + 13, 3);
+		dmac = (struct rte_ether_addr){ .addr_bytes = { 0x33, 0x33, dst[12], dst[13], dst[14], dst[15] } };
+	}
+	send_nd(st, port, &dmac, src, dst, ND_SOLICIT, 0, n->ip);
+	st->neigh->solicits++;
 }
 
 /* Ask for n: broadcast, or unicast to the MAC it had (a probe). */
 static void
 ask(struct psw_state *st, struct neigh *n, bool unicast)
 {
-	static const struct rte_ether_addr bcast = { .addr_bytes = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
 	unsigned p;
 
 	if (unicast && usable_uplink(n->at_port)) {
-		send_arp(st, n->at_port, &n->mac, node_ip(st, n->ip), n->ip);
-		st->neigh->requests++;
+		ask_on(st, n, n->at_port, &n->mac);
 		return;
 	}
 	if (n->port != PSW_PORT_NONE) {
-		if (n->port < PSW_MAX_PORTS && psw_ports[n->port].in_use) {
-			send_arp(st, n->port, &bcast, node_ip(st, n->ip), n->ip);
-			st->neigh->requests++;
-		}
+		if (n->port < PSW_MAX_PORTS && psw_ports[n->port].in_use)
+			ask_on(st, n, n->port, NULL);
 		return;
 	}
 	for (p = 0; p < PSW_MAX_PORTS; p++)
-		if (usable_uplink(p)) {
-			send_arp(st, (uint16_t)p, &bcast, node_ip(st, n->ip), n->ip);
-			st->neigh->requests++;
-		}
+		if (usable_uplink(p))
+			ask_on(st, n, (uint16_t)p, NULL);
 }
 
 /* Send a routed packet to the neighbour's MAC on the port it answered on. */
@@ -506,32 +648,28 @@ own_mac(const struct psw_state *st, const struct rte_ether_addr *mac)
 	return false;
 }
 
-/* An ARP from an uplink: an answer, or a neighbour announcing itself. */
+/*
+ * A neighbour's MAC heard on pkt's port, for an entry the switch asked
+ * about: learned, changed or confirmed; its held packets leave. override
+ * false (an advertisement without O): a known MAC is not replaced.
+ */
 static void
-learn(struct psw_state *st, struct rte_mbuf *pkt)
+heard(struct psw_state *st, struct neigh *n, const struct rte_ether_addr *mac, const struct rte_mbuf *pkt,
+      bool override)
 {
 	struct psw_neigh_table *nt = st->neigh;
-	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, const struct rte_ether_hdr *);
-	const struct rte_arp_hdr *arp;
-	struct neigh *n;
 
-	/* the switch speaks untagged on uplinks: a tagged ARP is about another network */
-	if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_ARP) ||
-	    sizeof(*eth) + sizeof(*arp) > rte_pktmbuf_data_len(pkt)) {
-		nt->unsolicited++;
-		return;
-	}
-	arp = (const struct rte_arp_hdr *)(eth + 1);
-	n = by_ip(nt, arp->arp_data.arp_sip);
-	if (n == NULL || !rte_is_valid_assigned_ether_addr(&arp->arp_data.arp_sha) ||
-	    own_mac(st, &arp->arp_data.arp_sha) ||
+	if (n == NULL || !rte_is_valid_assigned_ether_addr(mac) || own_mac(st, mac) ||
 	    (n->port != PSW_PORT_NONE && n->port != pkt->port)) {
 		nt->unsolicited++;
 		return;
 	}
 	if (n->state == N_REACHABLE || n->state == N_PROBE) {
-		if (rte_is_same_ether_addr(&n->mac, &arp->arp_data.arp_sha) && n->at_port == pkt->port) {
+		if (rte_is_same_ether_addr(&n->mac, mac) && n->at_port == pkt->port) {
 			nt->confirmed++;
+		} else if (!override) {
+			nt->unsolicited++;
+			return;
 		} else {
 			nt->learned++;
 			nt->dirty = true;
@@ -540,16 +678,85 @@ learn(struct psw_state *st, struct rte_mbuf *pkt)
 		nt->learned++;
 		nt->dirty = true;
 	}
-	n->mac = arp->arp_data.arp_sha;
+	n->mac = *mac;
 	n->at_port = pkt->port;
 	n->at_gen = __atomic_load_n(&psw_ports[pkt->port].gen, __ATOMIC_RELAXED);
 	n->state = N_REACHABLE;
 	n->tries = 0;
 	n->confirmed_ms = now_ms();
-	if (n->glean && rte_hash_add_key_data(nt->hosts4, &n->ip,
+	if (n->glean && rte_hash_add_key_data(hosts_of(nt, n->family), n->ip,
 					      psw_host_nh_encode(&n->mac, n->at_port)) < 0)
-		nt->hosts_full++;                /* not in hosts4: its packets keep coming here */
+		nt->hosts_full++;                /* not in hosts4/6: its packets keep coming here */
 	release_held(st, n);
+}
+
+/* An ARP from an uplink: an answer, or a neighbour announcing itself. */
+static void
+learn(struct psw_state *st, struct rte_mbuf *pkt)
+{
+	struct psw_neigh_table *nt = st->neigh;
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, const struct rte_ether_hdr *);
+	const struct rte_arp_hdr *arp;
+
+	/* the switch speaks untagged on uplinks: a tagged ARP is about another network */
+	if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_ARP) ||
+	    sizeof(*eth) + sizeof(*arp) > rte_pktmbuf_data_len(pkt)) {
+		nt->unsolicited++;
+		return;
+	}
+	arp = (const struct rte_arp_hdr *)(eth + 1);
+	heard(st, by_ip(nt, 4, (const uint8_t *)&arp->arp_data.arp_sip), &arp->arp_data.arp_sha, pkt, true);
+}
+
+/* The one's-complement sum over the pseudo-header and the message, its checksum included, is all ones. */
+static bool
+cksum_ok(const struct rte_ipv6_hdr *ip, const uint8_t *icmp, unsigned len)
+{
+	uint32_t sum = (uint32_t)rte_raw_cksum(icmp, len) + rte_ipv6_phdr_cksum(ip, 0);
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+/*
+ * A neighbour advertisement from an uplink (RFC 4861 7.1.2 checks: hop
+ * limit 255, code 0, length, checksum, a unicast target, options of
+ * non-zero length): the target's MAC from its target link-layer option,
+ * else the frame's source.
+ */
+static void
+learn_nd(struct psw_state *st, struct rte_mbuf *pkt)
+{
+	struct psw_neigh_table *nt = st->neigh;
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, const struct rte_ether_hdr *);
+	const unsigned hdrs = sizeof(*eth) + sizeof(struct rte_ipv6_hdr);
+	const struct rte_ipv6_hdr *ip = (const struct rte_ipv6_hdr *)(eth + 1);
+	const uint8_t *icmp = (const uint8_t *)(ip + 1);
+	struct rte_ether_addr mac = eth->src_addr;
+	unsigned len, off;
+
+	if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV6) || pkt->nb_segs != 1 ||
+	    rte_pktmbuf_data_len(pkt) < hdrs + ND_LEN) {
+		nt->nd_bad++;
+		return;
+	}
+	len = rte_be_to_cpu_16(ip->payload_len);
+	if (ip->proto != IPPROTO_ICMPV6 || ip->hop_limits != 255 || len < ND_LEN ||
+	    len > rte_pktmbuf_data_len(pkt) - hdrs || icmp[0] != ND_ADVERT || icmp[1] != 0 ||
+	    !cksum_ok(ip, icmp, len) || icmp[8] == 0xff) {
+		nt->nd_bad++;
+		return;
+	}
+	for (off = ND_LEN; off + 2 <= len; off += icmp[off + 1] * 8u) {
+		if (icmp[off + 1] == 0 || off + icmp[off + 1] * 8u > len) {
+			nt->nd_bad++;
+			return;
+		}
+		if (icmp[off] == ND_OPT_TGT_LL && icmp[off + 1] == 1)
+			memcpy(&mac, icmp + off + 2, 6);
+	}
+	heard(st, by_ip(nt, 6, icmp + 8), &mac, pkt, (icmp[4] & ND_NA_OVERRIDE) != 0);
 }
 
 /*
@@ -583,21 +790,27 @@ static struct neigh *
 glean_entry(struct psw_neigh_table *nt, struct rte_mbuf *pkt)
 {
 	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, const struct rte_ether_hdr *);
-	const struct rte_ipv4_hdr *ip;
+	const uint8_t *dst;
 	struct neigh *n;
-	uint32_t dst;
+	uint8_t family;
 
-	/* forward left it untagged, IPv4 (only IPv4 subnets are gleaned) */
-	if (rte_pktmbuf_data_len(pkt) < sizeof(*eth) + sizeof(*ip) ||
-	    eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4))
+	/* forward left it untagged */
+	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4) &&
+	    rte_pktmbuf_data_len(pkt) >= sizeof(*eth) + sizeof(struct rte_ipv4_hdr)) {
+		family = 4;
+		dst = (const uint8_t *)&((const struct rte_ipv4_hdr *)(eth + 1))->dst_addr;
+	} else if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6) &&
+		   rte_pktmbuf_data_len(pkt) >= sizeof(*eth) + sizeof(struct rte_ipv6_hdr)) {
+		family = 6;
+		dst = ((const struct rte_ipv6_hdr *)(eth + 1))->dst_addr;
+	} else {
 		return NULL;
-	ip = (const struct rte_ipv4_hdr *)(eth + 1);
-	dst = ip->dst_addr;
-	if ((n = by_ip(nt, dst)) != NULL)
+	}
+	if ((n = by_ip(nt, family, dst)) != NULL)
 		return n;
 	if (nt->nb_glean >= PSW_NEIGH_GLEAN_MAX && !evict_glean(nt))
 		return NULL;
-	if ((n = new_entry(nt, dst, PSW_PORT_NONE)) == NULL)
+	if ((n = new_entry(nt, family, dst, PSW_PORT_NONE)) == NULL)
 		return NULL;
 	n->glean = 1;
 	nt->nb_glean++;
@@ -668,16 +881,24 @@ psw_neigh_input(struct psw_state *st, struct rte_mbuf *pkt)
 	}
 	if (reason == PSW_PUNT_ARP)
 		learn(st, pkt);
+	else if (reason == PSW_PUNT_ND)
+		learn_nd(st, pkt);
 	else if (reason == PSW_PUNT_HEALTH)
 		psw_health_input(st, pkt);
 	rte_pktmbuf_free(pkt);
 }
 
-/* Gratuitous ARP for each node address on every uplink that is new (or new again). */
+/*
+ * Gratuitous ARP for each IPv4 node address, an unsolicited advertisement
+ * (override) to all nodes for each IPv6 one, on every uplink that is new
+ * (or new again).
+ */
 static void
 announce(struct psw_state *st)
 {
 	static const struct rte_ether_addr bcast = { .addr_bytes = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
+	static const struct rte_ether_addr all_mac = { .addr_bytes = { 0x33, 0x33, 0, 0, 0, 1 } };
+	static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 1 };
 	unsigned p, i;
 
 	for (p = 0; p < PSW_MAX_PORTS; p++) {
@@ -694,6 +915,12 @@ announce(struct psw_state *st)
 
 			memcpy(&a, st->cfg.node.addresses[i], 4);
 			send_arp(st, (uint16_t)p, &bcast, a, a);
+			st->neigh->announces++;
+		}
+		for (i = 0; i < st->cfg.node.nb_addresses6; i++) {
+			const uint8_t *a = st->cfg.node.addresses6[i];
+
+			send_nd(st, (uint16_t)p, &all_mac, a, all_nodes, ND_ADVERT, ND_NA_OVERRIDE, a);
 			st->neigh->announces++;
 		}
 	}
@@ -783,12 +1010,11 @@ psw_neigh_json(const struct psw_neigh_table *nt)
 	c = json_object();
 	for (i = 0; i < nt->nb; i++) {
 		const struct neigh *n = &nt->e[i];
-		char ip[16], mac[RTE_ETHER_ADDR_FMT_SIZE] = "";
-		const uint8_t *b = (const uint8_t *)&n->ip;
+		char ip[INET6_ADDRSTRLEN], mac[RTE_ETHER_ADDR_FMT_SIZE] = "";
 
 		if (n->state == N_FREE)
 			continue;
-		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+		inet_ntop(n->family == 4 ? AF_INET : AF_INET6, n->ip, ip, sizeof(ip));
 		if (n->state == N_REACHABLE || n->state == N_PROBE)
 			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac.addr_bytes[0],
 				 n->mac.addr_bytes[1], n->mac.addr_bytes[2], n->mac.addr_bytes[3],

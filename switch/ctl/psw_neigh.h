@@ -1,19 +1,22 @@
 /*
  * The neighbour table: the MACs of next hops given by their address (a
- * route's `via`, another node's address), found by ARP on the uplinks.
+ * route's `via`, another node's address), found by ARP (IPv4) and
+ * neighbour discovery (IPv6, RFC 4861) on the uplinks.
  *
  * The table lives on the control thread. The route compiler asks for the
  * next hops it needs (psw_neigh_nh): an entry is created and resolved at
  * once, so that a route is usually resolved before its first packet. Until
  * it is, the route's next hop says PSW_NH_F_RESOLVE and the forward stage
  * punts its packets here: up to PSW_NEIGH_HOLD of them wait for the answer
- * and are sent with it; more are dropped and counted. Workers punt ARP from
- * the uplinks too; only entries the switch asked for learn from them
- * (nothing on the underlay can fill the table).
+ * and are sent with it; more are dropped and counted. Workers punt ARP and
+ * neighbour advertisements from the uplinks too; only entries the switch
+ * asked for learn from them (nothing on the underlay can fill the table).
+ * An IPv6 solicitation comes from the node's IPv6 address on the target's
+ * subnet, else its first one, else the port's link-local address.
  *
  * A subnet of an uplink (node.addresses with a length) is a route whose
  * next hop is each destination itself (PSW_NH_F_GLEAN): the forward stage
- * finds its MAC in hosts4, which this table keeps (entries made on the
+ * finds its MAC in hosts4 / hosts6, which this table keeps (entries made on the
  * first packet to a destination, at most PSW_NEIGH_GLEAN_MAX, forgotten
  * when they stop answering); unknown, the packet is punted with cookie 0
  * and held like any other.
@@ -58,12 +61,13 @@ void psw_neigh_free(struct psw_neigh_table *nt);
 void psw_neigh_mark(struct psw_neigh_table *nt);
 
 /**
- * The next hop for IPv4 address ip (network order) asked on port (a port
- * index, or PSW_PORT_NONE: every uplink): its MAC and port when known,
- * else PSW_NH_F_RESOLVE. Creates the entry (and asks at the next tick) if
- * there is none. @return 0, or -ENOSPC (table full: nh says no route).
+ * The next hop for address ip (family 4 or 6, network order) asked on port
+ * (a port index, or PSW_PORT_NONE: every uplink): its MAC and port when
+ * known, else PSW_NH_F_RESOLVE. Creates the entry (and asks at the next
+ * tick) if there is none. @return 0, or -ENOSPC (table full: nh says no route).
  */
-int psw_neigh_nh(struct psw_neigh_table *nt, uint32_t ip, uint16_t port, struct psw_nh *nh);
+int psw_neigh_nh(struct psw_neigh_table *nt, uint8_t family, const uint8_t *ip, uint16_t port,
+		 struct psw_nh *nh);
 
 /**
  * End a route build: drop the entries not asked for since psw_neigh_mark(),
@@ -77,10 +81,13 @@ void psw_neigh_sweep(struct psw_neigh_table *nt, const struct psw_prefix *subnet
  */
 struct rte_hash *psw_neigh_hosts4(const struct psw_neigh_table *nt);
 
-/** Take a punted packet (psw_set_punt): learn from an ARP, hold or send a routed packet. */
+/** ... IPv6 ones (16-byte keys), for psw_tables.hosts6. */
+struct rte_hash *psw_neigh_hosts6(const struct psw_neigh_table *nt);
+
+/** Take a punted packet (psw_set_punt): learn from an ARP or advertisement, hold or send a routed packet. */
 void psw_neigh_input(struct psw_state *st, struct rte_mbuf *pkt);
 
-/** Ask, retry, age and announce (gratuitous ARP on an uplink that came). now in ms. */
+/** Ask, retry, age and announce (gratuitous ARP, unsolicited advertisement on an uplink that came). now in ms. */
 void psw_neigh_tick(struct psw_state *st, uint64_t now_ms);
 
 /**

@@ -101,6 +101,7 @@ enum psw_punt_reason {
 	PSW_PUNT_ARP = 1,        /**< an ARP on an uplink: a neighbour may answer or move */
 	PSW_PUNT_RESOLVE,        /**< routed, its next hop's MAC unknown: hold, resolve, send */
 	PSW_PUNT_HEALTH,         /**< TCP to a healthCheckNodePort (cookie: the local endpoints) */
+	PSW_PUNT_ND,             /**< a neighbour advertisement on an uplink (IPv6's ARP answer) */
 };
 
 /* L3 kind found by parse. */

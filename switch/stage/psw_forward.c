@@ -63,17 +63,19 @@ too_big(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *p
 }
 
 /*
- * A destination on an uplink's subnet: its own MAC from hosts4, or, not
- * known yet, to the control thread (cookie 0: resolve the destination).
+ * A destination on an uplink's subnet: its own MAC from hosts4 / hosts6,
+ * or, not known yet, to the control thread (cookie 0: resolve the
+ * destination).
  */
 static inline const struct psw_nh *
 glean(const struct psw_tables *t, const struct psw_meta *m, struct psw_nh *host)
 {
 	static const struct psw_nh unknown = { .port = PSW_PORT_NONE, .flags = PSW_NH_F_RESOLVE };
+	struct rte_hash *h = m->l3 == PSW_L3_IPV4 ? t->hosts4 : t->hosts6;
 	void *d;
 
-	if (m->l3 != PSW_L3_IPV4 || t->hosts4 == NULL ||
-	    rte_hash_lookup_data(t->hosts4, &m->dst4, &d) < 0)
+	if (h == NULL || rte_hash_lookup_data(h, m->l3 == PSW_L3_IPV4 ? (const void *)&m->dst4
+								       : (const void *)m->dst6, &d) < 0)
 		return &unknown;
 	psw_host_nh_decode(d, host);
 	return host;
@@ -294,6 +296,24 @@ lookup4_one(const struct psw_tables *t, uint32_t dst4)
 	return hop < t->routes->nb_nhs ? &t->routes->nhs[hop] : NULL;
 }
 
+/* ... of one IPv6 destination. */
+static const struct psw_nh *
+lookup6_one(const struct psw_tables *t, const uint8_t *dst6)
+{
+	const struct psw_pod_table *pt = t->pods;
+	int32_t p = pt != NULL ? psw_pod_find6(pt, dst6, psw_pod_hash6(dst6)) : -1;
+	uint8_t ip[1][RTE_FIB6_IPV6_ADDR_SIZE];
+	uint64_t hop;
+
+	if (p >= 0)
+		return &pt->pods[p].nh;
+	if (t->routes == NULL || t->routes->fib6 == NULL)
+		return NULL;
+	memcpy(ip[0], dst6, 16);
+	rte_fib6_lookup_bulk(t->routes->fib6, ip, &hop, 1);
+	return hop < t->routes->nb_nhs ? &t->routes->nhs[hop] : NULL;
+}
+
 /*
  * An answer the switch built (echo reply, ICMP error, RST) to a packet
  * that came out of VXLAN must go back through VXLAN, not raw out of the
@@ -305,11 +325,12 @@ route_answer(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mb
 	psw_parse_one(pkt, m);
 	if (m->verdict != PSW_V_CONTINUE)
 		return;
-	if (m->l3 != PSW_L3_IPV4) {
+	if (m->l3 == PSW_L3_IPV4)
+		forward_one(sc, t, pkt, m, lookup4_one(t, m->dst4));
+	else if (m->l3 == PSW_L3_IPV6)
+		forward_one(sc, t, pkt, m, lookup6_one(t, m->dst6));
+	else
 		psw_set_drop(m, PSW_DROP_UNHANDLED);
-		return;
-	}
-	forward_one(sc, t, pkt, m, lookup4_one(t, m->dst4));
 }
 
 void

@@ -14,6 +14,7 @@
 
 #define ICMP6_ECHO_REQUEST 128
 #define ND_NEIGHBOR_SOLICIT 135
+#define ND_NEIGHBOR_ADVERT 136
 #define ND_NS_LEN 24                     /* type..target, before options */
 
 static inline const struct psw_pod *
@@ -148,6 +149,20 @@ guard_nd(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *
 	unsigned icmp_len = m->l2_len + m->l3_payload - m->l4_off;
 	uint8_t target[16];
 
+	/*
+	 * On an uplink, an advertisement (an answer to the switch's own
+	 * solicitation, or a neighbour announcing itself) goes to the control
+	 * thread, which learns the neighbours it asked about and nothing else.
+	 */
+	if ((m->dport >> 8) == ND_NEIGHBOR_ADVERT && t->ports[m->in_port].is_uplink && m->nb_vlans == 0 &&
+	    ip->hop_limits == 255 && icmp_len >= ND_NS_LEN && !(m->flags & PSW_F_IP_OPTS) &&
+	    pkt->nb_segs == 1) {
+		if (!psw_punt_allow(sc, m->in_port))
+			psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
+		else
+			psw_set_punt(pkt, m, PSW_PUNT_ND, 0);
+		return;
+	}
 	if ((m->dport >> 8) != ND_NEIGHBOR_SOLICIT || icmp_len < ND_NS_LEN ||
 	    ip->hop_limits != 255 || (m->flags & PSW_F_IP_OPTS) ||
 	    ip6_is_unspecified(m->src6) || pkt->nb_segs != 1) {

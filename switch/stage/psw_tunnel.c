@@ -5,6 +5,7 @@
 #include <rte_byteorder.h>
 #include <rte_ether.h>
 #include <rte_fib.h>
+#include <rte_fib6.h>
 #include <rte_hash_crc.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -44,17 +45,25 @@ is_vxlan(const struct psw_tables *t, const struct psw_meta *m)
 	       t->ports[m->in_port].is_uplink && uplink_addr(t, m->dst4);
 }
 
-/* Does inner source src (network order) belong to the node at outer source vtep? */
+/* Does the inner source (IPv4 or IPv6) belong to the node at outer source vtep? */
 static inline bool
-sent_by_its_node(const struct psw_tables *t, uint32_t src, uint32_t vtep)
+sent_by_its_node(const struct psw_tables *t, const struct psw_meta *m, uint32_t vtep)
 {
-	uint32_t ip = rte_be_to_cpu_32(src);
-	uint64_t hop;
+	uint64_t hop = UINT64_MAX;
 	const struct psw_nh *nh;
 
-	if (t->routes == NULL || t->routes->fib4 == NULL)
+	if (t->routes == NULL)
 		return false;
-	rte_fib_lookup_bulk(t->routes->fib4, &ip, &hop, 1);
+	if (m->l3 == PSW_L3_IPV4 && t->routes->fib4 != NULL) {
+		uint32_t ip = rte_be_to_cpu_32(m->src4);
+
+		rte_fib_lookup_bulk(t->routes->fib4, &ip, &hop, 1);
+	} else if (m->l3 == PSW_L3_IPV6 && t->routes->fib6 != NULL) {
+		uint8_t ip[1][RTE_FIB6_IPV6_ADDR_SIZE];
+
+		memcpy(ip[0], m->src6, 16);
+		rte_fib6_lookup_bulk(t->routes->fib6, ip, &hop, 1);
+	}
 	if (hop >= t->routes->nb_nhs)
 		return false;
 	nh = &t->routes->nhs[hop];
@@ -116,17 +125,20 @@ decap(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt
 	psw_parse_one(pkt, m);
 	if (m->verdict != PSW_V_CONTINUE)
 		return;
-	if (m->l3 != PSW_L3_IPV4 || (m->flags & PSW_F_VLAN)) {
+	if ((m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6) || (m->flags & PSW_F_VLAN)) {
 		psw_set_drop(m, PSW_DROP_VXLAN_BAD);
 		return;
 	}
-	if (!sent_by_its_node(t, m->src4, vtep)) {
+	if (!sent_by_its_node(t, m, vtep)) {
 		psw_set_drop(m, PSW_DROP_VXLAN_SPOOF);
 		return;
 	}
 	/* for a pod of this node, or the node (its gateway): no relaying to a third */
-	if (!(t->pods != NULL && psw_pod_find4(t->pods, m->dst4, psw_pod_hash4(m->dst4)) >= 0) &&
-	    !psw_node_addr(&t->node, 4, (const uint8_t *)&m->dst4)) {
+	if (m->l3 == PSW_L3_IPV4 ?
+		    !(t->pods != NULL && psw_pod_find4(t->pods, m->dst4, psw_pod_hash4(m->dst4)) >= 0) &&
+			    !psw_node_addr(&t->node, 4, (const uint8_t *)&m->dst4) :
+		    !(t->pods != NULL && psw_pod_find6(t->pods, m->dst6, psw_pod_hash6(m->dst6)) >= 0) &&
+			    !psw_node_addr(&t->node, 6, m->dst6)) {
 		psw_set_drop(m, PSW_DROP_VXLAN_NOT_HERE);
 		return;
 	}
@@ -150,7 +162,8 @@ psw_tunnel_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_
 static inline uint16_t
 flow_port(const struct psw_meta *m)
 {
-	uint32_t h = rte_hash_crc_4byte(m->src4, m->dst4 ^ 0x56584c4eu);
+	uint32_t h = m->l3 == PSW_L3_IPV4 ? rte_hash_crc_4byte(m->src4, m->dst4 ^ 0x56584c4eu)
+					   : rte_hash_crc(m->dst6, 16, rte_hash_crc(m->src6, 16, 0x56584c4eu));
 
 	h = rte_hash_crc_4byte((uint32_t)m->sport << 16 | m->dport, h ^ m->l4_proto);
 	return (uint16_t)(VXLAN_SPORT_MIN + (h & 0x3fff));

@@ -251,11 +251,12 @@ struct psw_tables {
 	struct psw_ct *ct;               /**< the connection table (not versioned) */
 	struct psw_pol_table *pol;       /**< NetworkPolicy per pod port (not versioned; may be NULL) */
 	struct rte_hash *hosts4;         /**< neighbours on the uplinks' subnets: IPv4 -> psw_host_nh (not versioned) */
+	struct rte_hash *hosts6;         /**< ... IPv6 (16-byte keys) */
 	struct psw_worker_rxqs workers[PSW_MAX_WORKERS];
 };
 
 /*
- * A neighbour on an uplink's subnet, as hosts4 keeps it: its MAC and port
+ * A neighbour on an uplink's subnet, as hosts4 / hosts6 keep it: its MAC and port
  * in the 64 bits of the hash's data (replaced atomically).
  */
 static inline void *

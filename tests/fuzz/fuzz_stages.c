@@ -20,9 +20,11 @@
  *
  * The uplink is an uplink (its own MAC 02:00:00:00:00:0c). Routes: the
  * default to an external MAC there; 10.245.0.0/24 to node 192.168.50.2 in
- * VXLAN; 10.246.0.0/24 through a next hop not resolved yet, 192.168.50.0/24
- * the uplink's subnet (nothing resolved there): their packets are punted
- * (the punt ring is emptied, and its mbufs freed, after each input).
+ * VXLAN, and fd00:245::/64 the same way; 10.246.0.0/24 through a next hop
+ * not resolved yet, 192.168.50.0/24 and fd00:50::/64 the uplink's subnets
+ * (nothing resolved there): their packets are punted, as are neighbour
+ * advertisements on the uplink (the punt ring is emptied, and its mbufs
+ * freed, after each input). The node's IPv6 address is fd00:50::1.
  *
  * Checked besides ASan/UBSan: every mbuf returns to the pool (no leak, no
  * double free), every verdict is TX to a present port or a named drop.
@@ -208,7 +210,7 @@ static void
 build_pods_and_routes(void)
 {
 	struct psw_pod pods[2];
-	struct psw_route_spec routes[5];
+	struct psw_route_spec routes[7];
 	unsigned i;
 
 	memset(pods, 0, sizeof(pods));
@@ -250,7 +252,18 @@ build_pods_and_routes(void)
 	memcpy(routes[4].prefix.addr, (const uint8_t[]){ 192, 168, 50, 0 }, 4);
 	routes[4].nh.port = PSW_PORT_NONE;
 	routes[4].nh.flags = PSW_NH_F_GLEAN;
-	t->routes = psw_route_table_build(routes, 5, SOCKET_ID_ANY);
+	/* another node's IPv6 pods, in VXLAN over IPv4 */
+	routes[5].prefix.family = 6;
+	routes[5].prefix.len = 64;
+	memcpy(routes[5].prefix.addr, (const uint8_t[]){ 0xfd, 0, 2, 0x45 }, 4);
+	routes[5].nh = routes[2].nh;
+	/* the uplink's IPv6 subnet fd00:50::/64 (hosts6 empty: punted) */
+	routes[6].prefix.family = 6;
+	routes[6].prefix.len = 64;
+	memcpy(routes[6].prefix.addr, (const uint8_t[]){ 0xfd, 0, 0, 0x50 }, 4);
+	routes[6].nh.port = PSW_PORT_NONE;
+	routes[6].nh.flags = PSW_NH_F_GLEAN;
+	t->routes = psw_route_table_build(routes, 7, SOCKET_ID_ANY);
 	if (t->pods == NULL || t->routes == NULL)
 		die("pods and routes");
 }
@@ -269,6 +282,8 @@ build_tables(void)
 	t->node.pod_net4 = rte_cpu_to_be_32(0x0af40000);
 	t->node.pod_mask4 = rte_cpu_to_be_32(0xffffff00);
 	t->node.nb_addrs = 1;
+	t->node.nb_addrs6 = 1;
+	memcpy(t->node.addrs6[0], (const uint8_t[]){ 0xfd, 0, 0, 0x50, [15] = 1 }, 16);
 	t->node.addrs4[0] = rte_cpu_to_be_32(NODE);
 	for (i = 0; i < NB_PORTS; i++)
 		t->ports[i].present = 1;

@@ -13,8 +13,8 @@ import struct
 import sys
 
 from scapy.layers.vxlan import VXLAN
-from scapy.all import (ARP, Dot1Q, Ether, ICMP, ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6DestUnreach,
-                       ICMPv6NDOptSrcLLAddr, IP, IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
+from scapy.all import (ARP, Dot1Q, Ether, ICMP, ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6DestUnreach,
+                       ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, IP, IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
                        IPerror, Raw, SCTP, TCP, UDP, UDPerror, fragment)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -142,6 +142,19 @@ def stage_seeds():
                            (P_V, from_v(IP(src=V, dst="10.245.0.7") / UDP(sport=1, dport=2))),
                            (P_V, from_v(IP(src=V, dst="10.246.0.7") / UDP(sport=1, dport=2))),
                            (P_UPLINK, up / ARP(op=2, hwsrc=EXT_MAC, psrc="192.168.50.9", pdst=NODE)))
+    # IPv6 (options bit 3): node-b's IPv6 pod in VXLAN to V6, V6 to the IPv6
+    # VXLAN route and to the uplink's IPv6 subnet (punted); advertisements on
+    # the uplink: well-formed (punted), hop limit 64 (ignored)
+    seeds["vxlan-ip6"] = burst(8, (P_UPLINK, up / IP(src="192.168.50.2", dst=NODE) / UDP(sport=50001, dport=4789) /
+                                   VXLAN(vni=1, flags=8) / inner / IPv6(src="fd00:245::7", dst=V6) / ICMPv6EchoRequest()),
+                               (P_V, from_v(IPv6(src=V6, dst="fd00:245::7") / UDP(sport=1, dport=2))),
+                               (P_V, from_v(IPv6(src=V6, dst="fd00:50::9") / UDP(sport=1, dport=2))),
+                               (P_UPLINK, Ether(src=EXT_MAC, dst="02:00:00:00:00:0c") /
+                                IPv6(src="fd00:50::9", dst="fd00:50::1", hlim=255) /
+                                ICMPv6ND_NA(tgt="fd00:50::9", S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=EXT_MAC)),
+                               (P_UPLINK, Ether(src=EXT_MAC, dst="02:00:00:00:00:0c") /
+                                IPv6(src="fd00:50::9", dst="fd00:50::1", hlim=64) /
+                                ICMPv6ND_NA(tgt="fd00:50::9", S=1, O=1)))
     # longer than the 1500-byte MTU: DF (answered), no DF (dropped), IPv6 (answered)
     seeds["too-big"] = burst(0, (P_V | PLAIN, from_v(IP(src=V, dst=W, flags="DF") / UDP() / Raw(b"b" * 1500))),
                              (P_V | PLAIN, from_v(IP(src=V, dst=W) / UDP() / Raw(b"b" * 1500))),

@@ -31,10 +31,21 @@ def mac_of(ifname, ns=None):
 
 
 def node_object(name, cidr, address):
+    """A Node; cidr and address may be lists (dual stack)."""
+    cidrs = [cidr] if isinstance(cidr, str) else cidr
+    addrs = [address] if isinstance(address, str) else address
     return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
-            "spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
-            "status": {"addresses": [{"type": "InternalIP", "address": address},
-                                     {"type": "Hostname", "address": name}]}}
+            "spec": {"podCIDR": cidrs[0], "podCIDRs": cidrs},
+            "status": {"addresses": [{"type": "InternalIP", "address": a} for a in addrs] +
+                       [{"type": "Hostname", "address": name}]}}
+
+
+def pod_v6(ns, addr, gw):
+    """IPv6 in a veth_pod: addr/64 (no duplicate address detection), default route via gw."""
+    ns.sh("sysctl -qw net.ipv6.conf.eth0.accept_dad=0 net.ipv6.conf.eth0.router_solicitations=0 "
+          "net.ipv6.conf.eth0.disable_ipv6=0")
+    ns.ip("-6 addr add %s/64 dev eth0 nodad" % addr)
+    ns.ip("-6 route add default via %s" % gw)
 
 
 class Underlay:
@@ -66,9 +77,11 @@ class TwoNodes:
     with 10.244.2.0/24; one kernel pod on each (.5); both switches told
     about both Nodes. With subnet, the node addresses carry their /24 (the
     rest of the link reached directly); with ext, a client outside the
-    cluster on the underlay, 192.168.88.100."""
+    cluster on the underlay, 192.168.88.100. With v6, dual stack: the nodes
+    also have fd00:88::1 and ::2 (/64 with subnet), pods in
+    fd00:10:244:1::/64 and fd00:10:244:2::/64 (::5 each)."""
 
-    def __init__(self, scope, encap, subnet=True, ext=True):
+    def __init__(self, scope, encap, subnet=True, ext=True, v6=False):
         self.scope = scope
         self.under = Netns(scope)
         self.under.ip("link add br0 type bridge")
@@ -82,13 +95,21 @@ class TwoNodes:
             self.under.ip("link set e%s master br0 up" % name)
             host = "p%s%s" % (name, uid())
             pod = veth_pod(scope, host, "02:00:00:00:0%d:05" % n, "10.244.%d.5" % n, gw="10.244.%d.1" % n)
+            if v6:
+                pod_v6(pod, "fd00:10:244:%d::5" % n, "fd00:10:244:%d::1" % n)
+                six = ('pod_cidr6 = "fd00:10:244:%d::/64"; gateway6 = "fd00:10:244:%d::1";' % (n, n),
+                       ', "fd00:88::%d%s"' % (n, "/64" if subnet else ""),
+                       'pod_cidr6 = "fd00:10:244::/48";', '; ip6 = "fd00:10:244:%d::5"' % n)
+            else:
+                six = ('pod_cidr6 = "";', "", "", "")
             conf = """node = { name = "node-%s"; pod_cidr = "10.244.%d.0/24"; gateway = "10.244.%d.1";
-  pod_cidr6 = ""; addresses = [ "192.168.88.%d%s" ]; };
-cluster = { pod_cidr = "10.244.0.0/16"; encapsulation = "%s"; };
+  %s addresses = [ "192.168.88.%d%s"%s ]; };
+cluster = { pod_cidr = "10.244.0.0/16"; %s encapsulation = "%s"; };
 ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; },
           { name = "p"; kind = "af_packet"; ifname = "%s"; } );
-pods = ( { name = "p%s"; port = "p"; mac = "02:00:00:00:0%d:05"; ip = "10.244.%d.5"; } );
-""" % (name, n, n, n, "/24" if subnet else "", encap, up, host, name, n, n)
+pods = ( { name = "p%s"; port = "p"; mac = "02:00:00:00:0%d:05"; ip = "10.244.%d.5"%s; } );
+""" % (name, n, n, six[0], n, "/24" if subnet else "", six[1], six[2], encap, up, host, name, n, n,
+       six[3])
             self.sw[name] = Switch(scope, conf, name="node-" + name + uid()).start()
             self.pods[name] = pod
             self.up[name] = up
@@ -101,7 +122,12 @@ pods = ( { name = "p%s"; port = "p"; mac = "02:00:00:00:0%d:05"; ip = "10.244.%d
             self.ext.ip("link set %s up" % link)
             self.ext.ip("addr add 192.168.88.100/24 dev %s" % link)
             self.ext.sh("ethtool -K %s tx off >/dev/null" % link)      # whole checksums on the wire
-        self.nodes = [node_object("node-a", "10.244.1.0/24", "192.168.88.1"),
-                      node_object("node-b", "10.244.2.0/24", "192.168.88.2")]
+        if v6:
+            self.nodes = [node_object("node-%s" % x, ["10.244.%d.0/24" % n, "fd00:10:244:%d::/64" % n],
+                                      ["192.168.88.%d" % n, "fd00:88::%d" % n])
+                          for x, n in (("a", 1), ("b", 2))]
+        else:
+            self.nodes = [node_object("node-a", "10.244.1.0/24", "192.168.88.1"),
+                          node_object("node-b", "10.244.2.0/24", "192.168.88.2")]
         for sw in self.sw.values():
             sw.ok("apply", {"objects": self.nodes})

@@ -3,13 +3,14 @@
 neighbour table), packets held while their next hop is asked for, the
 node's addresses announced; and, with Node objects, pods of two switches
 reaching each other without NAT."""
+import ipaddress
 import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from nodetest import TwoNodes, Underlay, mac_of, neighbours, wait_neighbour  # noqa: E402
+from nodetest import TwoNodes, Underlay, mac_of, neighbours, pod_v6, wait_neighbour  # noqa: E402
 from pswtest import Netns, Switch, check, cni_call, cni_conf, main, ping, run, test, uid, veth_pod  # noqa: E402
 
 
@@ -91,12 +92,15 @@ def first_packet_held_until_resolved(scope):
 
 def peer_seen(server_ns, client_ns, dst, proto="UDP"):
     """The source address a server in server_ns sees for a client in client_ns."""
-    p = server_ns.popen("exec socat %s-LISTEN:9000,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'"
-                        % ("UDP" if proto == "UDP" else "TCP"))
+    p = server_ns.popen("exec socat %s-LISTEN:9000,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'" % proto)
     time.sleep(0.3)
     r = client_ns.sh("echo hi | timeout 5 socat -t 2 - %s:%s:9000" % (proto, dst), check_rc=False)
     p.kill()
-    return r.stdout.strip()
+    seen = r.stdout.strip().strip("[]")
+    try:
+        return ipaddress.ip_address(seen).compressed   # socat writes IPv6 in full
+    except ValueError:
+        return seen
 
 
 def two_nodes(scope, encap):
@@ -255,6 +259,114 @@ routes = ( { prefix = "0.0.0.0/0"; via = "192.168.77.254"; } );
         p.kill()
     st = sw.stats()
     check(st.get("event.masquerade", 0) >= 4, "masquerade events: %s" % st.get("event.masquerade"))
+
+
+@test
+def ipv6_next_hops_resolved_by_nd(scope):
+    """IPv6 next hops by neighbour discovery: a route through an IPv6 address
+    is resolved at once by a solicitation from the node's address on that
+    subnet, its first packet held and sent with the answer; a destination
+    on the uplink's IPv6 subnet is reached directly; the node's IPv6
+    address is announced and answered for; an advertisement nobody asked
+    for teaches nothing, nor does one with a hop limit below 255."""
+    u = Underlay(scope)
+    u.ns.sh("sysctl -qw net.ipv6.conf.eth0.accept_dad=0")
+    u.ns.ip("-6 addr add fd00:77::254/64 dev eth0 nodad")
+    u.ns.ip("-6 addr add fd00:99::1/128 dev lo")
+    u.ns.ip("-6 route add fd00:10:244::/64 via fd00:77::1")
+    host = "pp" + uid()
+    pod = veth_pod(scope, host, "02:00:00:00:01:05", "10.244.0.5")
+    pod_v6(pod, "fd00:10:244::5", "fd00:10:244::1")
+    conf = """node = { addresses = [ "192.168.77.1", "fd00:77::1/64" ]; };
+ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; },
+          { name = "p1"; kind = "af_packet"; ifname = "%s"; } );
+pods = ( { name = "p1"; port = "p1"; mac = "02:00:00:00:01:05"; ip = "10.244.0.5"; ip6 = "fd00:10:244::5"; } );
+routes = ( { prefix = "fd00:99::/64"; via = "fd00:77::254"; }%s );
+"""
+    sw = Switch(scope, conf % (u.host, host, "")).start()
+    e = wait_neighbour(sw, "fd00:77::254", "reachable")
+    check(e["mac"] == "02:00:00:00:77:fe" and e["port"] == "up", "entry %s" % e)
+    sent, got = ping(pod, "fd00:99::1", count=1, v6=True)
+    check(got == 1, "the first ping6 through the via route was lost")
+    # the router learned the node's address with the uplink's own MAC
+    up_mac = mac_of(u.host)
+    neigh = u.ns.sh("ip -6 -j neigh show fd00:77::1").stdout
+    check(up_mac in neigh, "router's entry for the node: %s (uplink MAC %s)" % (neigh, up_mac))
+    # a destination on the uplink's subnet: its own next hop, asked on the first packet
+    u.ns.ip("-6 addr add fd00:77::253/64 dev eth0 nodad")
+    sent, got = ping(pod, "fd00:77::253", count=1, v6=True)
+    check(got == 1, "the first ping6 to a destination on the uplink's subnet was lost")
+    entries, c = neighbours(sw)
+    check(entries.get("fd00:77::253", {}).get("kind") == "host", "glean entry: %s" % entries)
+    check(c["solicits"] >= 2 and c["announces"] >= 2 and c["learned"] >= 2, "counters %s" % c)
+    # a later route through a next hop that answers only after a while: held, not lost
+    sw.reload(conf % (u.host, host, """,
+  { prefix = "fd00:98::/64"; via = "fd00:77::252"; }"""))
+    u.ns.ip("-6 addr add fd00:98::1/128 dev lo")
+    p = pod.popen("exec ping -6 -c 1 -W 5 fd00:98::1", stdout=-1, stderr=-1)
+    time.sleep(0.2)
+    u.ns.ip("-6 addr add fd00:77::252/64 dev eth0 nodad")
+    out, _ = p.communicate(timeout=10)
+    check(p.returncode == 0, "the first packet was lost while its IPv6 next hop was resolved:\n%s" % out.decode())
+    _, c = neighbours(sw)
+    check(c["held"] >= 1 and c["sent"] >= 1, "held and sent: %s" % c)
+    # advertisements the switch did not ask for, or with a hop limit below 255
+    before = c
+    u.ns.sh("/usr/bin/python3 -c \"from scapy.all import *; "
+            "sendp(Ether(src='02:00:00:00:77:99', dst='33:33:00:00:00:01')/IPv6(src='fd00:77::99', dst='ff02::1')"
+            "/ICMPv6ND_NA(tgt='fd00:77::99', R=0, S=0, O=1)/ICMPv6NDOptDstLLAddr(lladdr='02:00:00:00:77:99'), "
+            "iface='eth0', verbose=0); "
+            "sendp(Ether(src='02:00:00:00:77:98', dst='33:33:00:00:00:01')/IPv6(src='fd00:77::254', dst='ff02::1', hlim=64)"
+            "/ICMPv6ND_NA(tgt='fd00:77::254', R=0, S=0, O=1)/ICMPv6NDOptDstLLAddr(lladdr='02:00:00:00:77:98'), "
+            "iface='eth0', verbose=0)\"")
+    end = time.time() + 5
+    while time.time() < end:
+        entries, c = neighbours(sw)
+        if c["unsolicited"] > before["unsolicited"]:
+            break
+        time.sleep(0.05)
+    check(c["unsolicited"] > before["unsolicited"] and "fd00:77::99" not in entries,
+          "unsolicited NA: counters %s, entries %s" % (c, list(entries)))
+    time.sleep(0.3)
+    entries, c = neighbours(sw)
+    check(entries["fd00:77::254"]["mac"] == "02:00:00:00:77:fe", "an NA with hop limit 64 moved the router: %s"
+          % entries["fd00:77::254"])
+
+
+def two_nodes_v6(scope, encap):
+    c = TwoNodes(scope, encap, v6=True)
+    a, b = c.pods["a"], c.pods["b"]
+    sent, got = ping(a, "fd00:10:244:2::5", count=1, v6=True)
+    check(got == 1, "%s: the first ping6 from node-a's pod to node-b's was lost" % encap)
+    sent, got = ping(b, "fd00:10:244:1::5", count=3, v6=True)
+    check(got == 3, "%s: node-b's pod to node-a's over IPv6: %d/%d" % (encap, got, sent))
+    check(peer_seen(b, a, "[fd00:10:244:2::5]", "UDP6") == "fd00:10:244:1::5",
+          "%s: UDP6 source seen by node-b's pod" % encap)
+    check(peer_seen(a, b, "[fd00:10:244:1::5]", "TCP6") == "fd00:10:244:2::5",
+          "%s: TCP6 source seen by node-a's pod" % encap)
+    # IPv4 still crosses too
+    sent, got = ping(a, "10.244.2.5", count=1)
+    check(got == 1, "%s: IPv4 beside IPv6" % encap)
+    return c
+
+
+@test
+def ipv6_pods_across_nodes_native_routing(scope):
+    """Dual stack, native routing: node-b's IPv6 pod CIDR is routed to its IPv6
+    InternalIP, whose MAC neighbour discovery finds; the first packet crosses."""
+    c = two_nodes_v6(scope, "none")
+    entries, _ = neighbours(c.sw["a"])
+    check(entries.get("fd00:88::2", {}).get("state") in ("reachable", "probe"), "node-b's IPv6 entry: %s"
+          % entries.get("fd00:88::2"))
+
+
+@test
+def ipv6_pods_across_nodes_vxlan(scope):
+    """Dual stack under VXLAN: IPv6 pods' frames ride the IPv4 underlay to
+    node-b's IPv4 InternalIP; each side sees the other pod's own address."""
+    c = two_nodes_v6(scope, "vxlan")
+    st = c.sw["b"].stats()
+    check(st.get("event.vxlan_decap", 0) >= 4, "vxlan_decap on node-b: %s" % st.get("event.vxlan_decap"))
 
 
 @test

@@ -615,8 +615,22 @@ static void test_uplinks_and_cluster(void)
 	FAIL("node = { addresses = [ \"192.168.5.1\" ]; };\n" UPLINK
 	     "routes = (\n{ prefix = \"0.0.0.0/0\"; via = \"192.168.5.1\"; }\n);", 6,
 	     "routes[0].via 192.168.5.1 is the node's own");
+	FAIL("node = { addresses = [ \"192.168.5.1\" ]; };\n" UPLINK
+	     "routes = (\n{ prefix = \"::/0\"; via = \"ff02::2\"; }\n);", 6,
+	     "routes[0].via ff02::2 is not a unicast address");
+	FAIL("node = { addresses = [ \"192.168.5.1\" ]; };\n" UPLINK
+	     "routes = (\n{ prefix = \"::/0\"; via = \"fd00:10:244::7\"; }\n);", 6,
+	     "routes[0].via fd00:10:244::7 is the node's own or a local pod's address");
+	if (OK("node = { addresses = [ \"192.168.5.1\", \"fd00:5::1/64\" ]; };\n" UPLINK
+	       "routes = (\n{ prefix = \"::/0\"; via = \"fe80::1\"; port = \"up\"; },\n"
+	       "{ prefix = \"fd00:99::/64\"; via = \"fd00:5::fe\"; }\n);")) {
+		CU_ASSERT_EQUAL(cfg.routes[0].via_family, 6);
+		CU_ASSERT_EQUAL(cfg.routes[0].via[0], 0xfe);
+		CU_ASSERT_EQUAL(cfg.routes[1].via[15], 0xfe);
+		psw_config_free(&cfg);
+	}
 	FAIL(PORTS "routes = (\n{ prefix = \"0.0.0.0/0\"; via = \"192.168.5.254\"; port = \"c\"; }\n);", 7,
-	     "routes[0].via: port 'c' is not an uplink; next hops are resolved (ARP) on uplinks only");
+	     "routes[0].via: port 'c' is not an uplink; next hops are resolved (ARP, ND) on uplinks only");
 	FAIL(PORTS "routes = (\n{ prefix = \"0.0.0.0/0\"; via = \"192.168.5.254\"; }\n);", 7,
 	     "routes[0]: via without a port is resolved on the uplinks, and no port has uplink = true");
 	if (OK("node = { addresses = [ \"192.168.5.1\", \"fd00:5::1/64\", \"192.168.6.1/24\" ]; };\n"
