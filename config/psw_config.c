@@ -538,7 +538,7 @@ static int parse_cluster_cidrs(struct psw_cfg_ctx *ctx, const config_setting_t *
 	return 0;
 }
 
-/* cluster.no_masquerade: up to 16 IPv4 prefixes pods reach with their own address. */
+/* cluster.no_masquerade: up to 16 IPv4 and IPv6 prefixes pods reach with their own address. */
 static int parse_no_masquerade(struct psw_cfg_ctx *ctx, const config_setting_t *cl)
 {
 	const config_setting_t *list = psw_cfg_member(cl, "no_masquerade");
@@ -548,8 +548,8 @@ static int parse_no_masquerade(struct psw_cfg_ctx *ctx, const config_setting_t *
 	if (list == NULL)
 		return 0;
 	if (!config_setting_is_aggregate(list) || config_setting_is_group(list))
-		return psw_cfg_fail(ctx, list, "cluster.no_masquerade must be a list of IPv4 prefixes, "
-				    "e.g. [ \"192.168.0.0/16\" ]");
+		return psw_cfg_fail(ctx, list, "cluster.no_masquerade must be a list of IPv4 or IPv6 "
+				    "prefixes, e.g. [ \"192.168.0.0/16\", \"2001:db8::/32\" ]");
 	n = (unsigned)config_setting_length(list);
 	if (n > 16)
 		return psw_cfg_fail(ctx, list, "cluster.no_masquerade holds %u prefixes; at most 16", n);
@@ -557,10 +557,9 @@ static int parse_no_masquerade(struct psw_cfg_ctx *ctx, const config_setting_t *
 		const config_setting_t *e = config_setting_get_elem(list, i);
 		const char *v = config_setting_get_string(e);
 
-		if (v == NULL || psw_parse_prefix(v, &cfg->cluster.no_masquerade[i]) < 0 ||
-		    cfg->cluster.no_masquerade[i].family != 4)
-			return psw_cfg_fail(ctx, e, "cluster.no_masquerade[%u] must be an IPv4 prefix with "
-					    "no host bits, e.g. \"192.168.0.0/16\"", i);
+		if (v == NULL || psw_parse_prefix(v, &cfg->cluster.no_masquerade[i]) < 0)
+			return psw_cfg_fail(ctx, e, "cluster.no_masquerade[%u] must be an IPv4 or IPv6 prefix "
+					    "with no host bits, e.g. \"192.168.0.0/16\" or \"2001:db8::/32\"", i);
 	}
 	cfg->cluster.nb_no_masquerade = n;
 	return 0;

@@ -140,7 +140,7 @@ struct psw_config {
 		enum psw_encap encap;          /**< how pods reach other nodes' pods */
 		uint16_t vxlan_port;           /**< UDP destination port, default 4789 */
 		uint32_t vni;                  /**< VXLAN network identifier, default 1 */
-		unsigned nb_no_masquerade;     /**< IPv4 destinations pods reach with their own address */
+		unsigned nb_no_masquerade;     /**< destinations (IPv4, IPv6) pods reach with their own address */
 		struct psw_prefix no_masquerade[16];
 	} cluster;
 

@@ -185,6 +185,46 @@ pool_free(const struct psw_state *st, int family)
 	return (json_int_t)(psw_ipam_capacity(st->ipam, family) - psw_ipam_used(st->ipam, family));
 }
 
+/*
+ * Egress masquerade of one family: whether it is on, the address pods'
+ * connections leave with, or why it is off.
+ */
+static void
+masq_json(json_t *o, const char *key, const struct psw_tables *t, const struct psw_config *cfg,
+	  unsigned family)
+{
+	bool on = t != NULL && (family == 4 ? t->node.masq : t->node.masq6);
+	bool cidr = (family == 4 ? cfg->cluster.pod_cidr.family : cfg->cluster.pod_cidr6.family) == family;
+	char k[32], a[INET6_ADDRSTRLEN];
+
+	json_object_set_new(o, key, json_boolean(on));
+	if (on) {
+		inet_ntop(family == 4 ? AF_INET : AF_INET6,
+			  family == 4 ? (const void *)&t->node.addrs4[0] : t->node.addrs6[0], a, sizeof(a));
+		snprintf(k, sizeof(k), "%s_address", key);
+		json_object_set_new(o, k, json_string(a));
+	} else {
+		snprintf(k, sizeof(k), "%s_off", key);
+		json_object_set_new(o, k, json_string(
+			t == NULL ? "no tables yet"
+			: !cidr ? (family == 4 ? "cluster.pod_cidr has no IPv4 prefix"
+					       : "cluster.pod_cidr6 is not set")
+			: family == 4 ? "no IPv4 address in node.addresses"
+				      : "no IPv6 address in node.addresses"));
+	}
+}
+
+static json_t *
+cluster_json(const struct psw_state *st, const struct psw_tables *t)
+{
+	json_t *o = json_pack("{s:s}", "encapsulation",
+			      st->cfg.cluster.encap == PSW_ENCAP_VXLAN ? "vxlan" : "none");
+
+	masq_json(o, "masquerade", t, &st->cfg, 4);
+	masq_json(o, "masquerade6", t, &st->cfg, 6);
+	return o;
+}
+
 static json_t *
 op_status(struct psw_state *st, json_t *args)
 {
@@ -206,9 +246,7 @@ op_status(struct psw_state *st, json_t *args)
 		"ipv6_free", pool_free(st, 6)));
 	json_object_set_new(res, "limits", limits_json(st));
 	json_object_set_new(res, "neighbours", psw_neigh_json(st->neigh));
-	json_object_set_new(res, "cluster", json_pack("{s:s, s:b}", "encapsulation",
-		st->cfg.cluster.encap == PSW_ENCAP_VXLAN ? "vxlan" : "none",
-		"masquerade", t != NULL && t->node.masq));
+	json_object_set_new(res, "cluster", cluster_json(st, t));
 	if (st->agent != NULL)
 		json_object_set_new(res, "agent", json_pack("{s:O, s:I}", "report", st->agent,
 			"reported_s_ago", (json_int_t)(time(NULL) - st->agent_at)));

@@ -20,6 +20,7 @@
 #include "psw_k8s.h"
 #include "psw_neigh.h"
 #include "psw_port.h"
+#include "psw_service_ctl.h"
 
 static inline unsigned
 alen_of(unsigned family)
@@ -83,39 +84,6 @@ psw_fwd_port_destroy(struct psw_state *st, int idx)
 }
 
 static void
-add_nomasq(struct psw_tables *t, const struct psw_prefix *p)
-{
-	uint32_t mask = p->len ? ~0u << (32 - p->len) : 0, net;
-
-	if (p->family != 4 || t->node.nb_nomasq == RTE_DIM(t->node.nomasq))
-		return;
-	memcpy(&net, p->addr, 4);
-	t->node.nomasq[t->node.nb_nomasq].net = net;
-	t->node.nomasq[t->node.nb_nomasq++].mask = rte_cpu_to_be_32(mask);
-}
-
-/*
- * Egress masquerade: on when the cluster's IPv4 pods are known and the node
- * has an address; never to the cluster's pods, the Services, link-local,
- * nor what cluster.no_masquerade lists.
- */
-static void
-fill_masquerade(struct psw_tables *t, const struct psw_config *cfg)
-{
-	struct psw_prefix ll = { .family = 4, .len = 16, .addr = { 169, 254 } };
-	unsigned i;
-
-	t->node.masq = cfg->cluster.pod_cidr.family == 4 && cfg->node.nb_addresses > 0;
-	t->node.nb_nomasq = 0;
-	add_nomasq(t, &cfg->cluster.pod_cidr);
-	add_nomasq(t, &cfg->node.pod_cidr);
-	add_nomasq(t, &cfg->node.service_cidr);
-	add_nomasq(t, &ll);
-	for (i = 0; i < cfg->cluster.nb_no_masquerade; i++)
-		add_nomasq(t, &cfg->cluster.no_masquerade[i]);
-}
-
-static void
 fill_node(struct psw_tables *t, const struct psw_config *cfg)
 {
 	uint32_t mask = cfg->node.pod_cidr.len ? ~0u << (32 - cfg->node.pod_cidr.len) : 0;
@@ -130,7 +98,7 @@ fill_node(struct psw_tables *t, const struct psw_config *cfg)
 	memcpy(t->node.addrs4, cfg->node.addresses, sizeof(t->node.addrs4));
 	t->node.nb_addrs6 = cfg->node.nb_addresses6;
 	memcpy(t->node.addrs6, cfg->node.addresses6, sizeof(t->node.addrs6));
-	fill_masquerade(t, cfg);
+	psw_svc_masq_fill(&t->node, cfg);
 	t->node.uplink_mtu = (uint16_t)psw_config_uplink_mtu(cfg);
 	t->node.vxlan = cfg->cluster.encap == PSW_ENCAP_VXLAN && cfg->node.nb_addresses > 0;
 	t->node.vxlan_port = rte_cpu_to_be_16(cfg->cluster.vxlan_port);

@@ -271,6 +271,22 @@ service_addresses(json_t *svc)
 	return out;
 }
 
+/* Does the Service have IPv6: an IPv6 ClusterIP, or IPv6 in spec.ipFamilies? */
+static bool
+has_ipv6(json_t *svc, json_t *addrs)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(svc, "spec"), "ipFamilies"), i, v)
+		if (strcmp(json_string_value(v) ?: "", "IPv6") == 0)
+			return true;
+	json_array_foreach(addrs, i, v)
+		if (strchr(json_string_value(v) ?: "", ':') != NULL)
+			return true;
+	return false;
+}
+
 /* Its addresses for traffic from outside: externalIPs, load-balancer ingress. */
 static json_t *
 external_addresses(json_t *svc)
@@ -468,6 +484,7 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 	bool ext_local = strcmp(json_string_value(json_object_get(spec, "externalTrafficPolicy")) ?: "",
 				"Local") == 0;
 	json_t *addrs = service_addresses(svc), *ext = external_addresses(svc), *port, *a, *mine, *r;
+	bool v6 = has_ipv6(svc, addrs);
 	size_t nb_external_ips = json_array_size(json_object_get(spec, "externalIPs"));
 	struct psw_prefix ranges[PSW_K8S_MAX_SOURCE_RANGES];
 	unsigned nb_ranges = 0;
@@ -507,12 +524,16 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 			add_entry(st, specs, svc, mine, port, fam, addr, proto, num, ext_local,
 				  ext_local ? 0 : PSW_SVC_F_MASQ, lb ? ranges : NULL, lb ? nb_ranges : 0);
 		}
-		/* NodePort (also of LoadBalancer Services) on every node address */
+		/* NodePort (also of LoadBalancer Services) on every node address; the
+		 * IPv6 ones for a Service that has IPv6 */
 		if (node_port > 0 && proto >= 0) {
 			unsigned n;
 
 			for (n = 0; n < st->cfg.node.nb_addresses; n++)
 				add_entry(st, specs, svc, mine, port, 4, st->cfg.node.addresses[n], proto,
+					  (uint16_t)node_port, ext_local, ext_local ? 0 : PSW_SVC_F_MASQ, NULL, 0);
+			for (n = 0; v6 && n < st->cfg.node.nb_addresses6; n++)
+				add_entry(st, specs, svc, mine, port, 6, st->cfg.node.addresses6[n], proto,
 					  (uint16_t)node_port, ext_local, ext_local ? 0 : PSW_SVC_F_MASQ, NULL, 0);
 		}
 	}

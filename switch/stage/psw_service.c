@@ -39,6 +39,40 @@ outside(const struct psw_tables *t, uint32_t a)
 	return true;
 }
 
+/* The same for an IPv6 address (any alignment). */
+static inline bool
+outside6(const struct psw_tables *t, const uint8_t *addr)
+{
+	uint64_t a[2];
+	unsigned i;
+
+	memcpy(a, addr, 16);
+	for (i = 0; i < t->node.nb_nomasq6; i++)
+		if ((a[0] & t->node.nomasq6[i].mask[0]) == t->node.nomasq6[i].net[0] &&
+		    (a[1] & t->node.nomasq6[i].mask[1]) == t->node.nomasq6[i].net[1])
+			return false;
+	return true;
+}
+
+/*
+ * The node's address a pod's connection to addr (of the packet's family)
+ * is masqueraded to, or NULL: masquerade is off for that family, or addr
+ * is inside the cluster (or the node's own).
+ */
+static inline const uint8_t *
+masq_source(const struct psw_tables *t, const struct psw_meta *m, const uint8_t *addr)
+{
+	if (m->l3 == PSW_L3_IPV4) {
+		uint32_t a;
+
+		memcpy(&a, addr, 4);
+		return t->node.masq && outside(t, a) && !psw_node_addr(&t->node, 4, addr)
+		       ? (const uint8_t *)&t->node.addrs4[0] : NULL;
+	}
+	return t->node.masq6 && outside6(t, addr) && !psw_node_addr(&t->node, 6, addr)
+	       ? t->node.addrs6[0] : NULL;
+}
+
 static void
 reject(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 {
@@ -213,6 +247,7 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	const struct psw_svc_backend *be;
 	struct psw_ct_key orig, reply;
 	struct psw_ct_entry *e;
+	const uint8_t *src;
 	bool hairpin;
 	int rc;
 
@@ -270,11 +305,10 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 		memcpy(reply.dst, m->l3 == PSW_L3_IPV4 ? (const uint8_t *)&t->node.gw4 : t->node.gw6, alen);
 		flags |= PSW_CT_F_SNAT;
 		psw_count_event(sc, PSW_EV_SVC_HAIRPIN);
-	} else if (t->node.masq && m->l3 == PSW_L3_IPV4 && t->ports[m->in_port].is_pod &&
-		   outside(t, *(const uint32_t *)be->addr)) {
+	} else if (t->ports[m->in_port].is_pod && (src = masq_source(t, m, be->addr)) != NULL) {
 		/* a pod to an endpoint outside the cluster (a Service without
 		 * selector): masqueraded as any connection leaving it */
-		memcpy(reply.dst, &t->node.addrs4[0], 4);
+		memcpy(reply.dst, src, alen);
 		flags |= PSW_CT_F_SNAT;
 	} else {
 		memcpy(reply.dst, orig.src, alen);
@@ -297,20 +331,29 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	psw_count_event(sc, PSW_EV_SVC_DNAT);
 }
 
-/* A pod's IPv4 packet to outside the cluster: masqueraded to the node's address? */
-static inline bool
+/*
+ * A pod's packet to outside the cluster, of a family masqueraded: the
+ * node's address it leaves with, else NULL.
+ */
+static inline const uint8_t *
 leaves_cluster(const struct psw_tables *t, const struct psw_meta *m)
 {
-	return m->l3 == PSW_L3_IPV4 && t->ports[m->in_port].is_pod && outside(t, m->dst4) &&
-	       !psw_node_addr(&t->node, 4, (const uint8_t *)&m->dst4);
+	if (!t->ports[m->in_port].is_pod)
+		return NULL;
+	return masq_source(t, m, m->l3 == PSW_L3_IPV4 ? (const uint8_t *)&m->dst4 : m->dst6);
 }
 
 /* From outside the cluster to a local pod (routed to it, not through a Service)? */
 static inline bool
 enters_from_outside(const struct psw_tables *t, const struct psw_meta *m)
 {
-	return m->l3 == PSW_L3_IPV4 && !t->ports[m->in_port].is_pod && t->pods != NULL &&
-	       outside(t, m->src4) && psw_pod_find4(t->pods, m->dst4, psw_pod_hash4(m->dst4)) >= 0;
+	if (t->ports[m->in_port].is_pod || t->pods == NULL)
+		return false;
+	if (m->l3 == PSW_L3_IPV4)
+		return t->node.masq && outside(t, m->src4) &&
+		       psw_pod_find4(t->pods, m->dst4, psw_pod_hash4(m->dst4)) >= 0;
+	return t->node.masq6 && outside6(t, m->src6) &&
+	       psw_pod_find6(t->pods, m->dst6, psw_pod_hash6(m->dst6)) >= 0;
 }
 
 /*
@@ -343,10 +386,10 @@ track_inbound(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_m
 		m->flags |= PSW_F_CT_NEW;        /* the policy stage decides on it */
 }
 
-/* A new connection from a pod to outside the cluster: its source becomes the node's. */
+/* A new connection from a pod to outside the cluster: its source becomes the node's (src). */
 static void
 masq_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
-	     struct psw_meta *m, uint64_t now)
+	     struct psw_meta *m, const uint8_t *src, uint64_t now)
 {
 	unsigned seg_len = 0;
 	const struct rte_tcp_hdr *th = psw_tcp_hdr(pkt, m, &seg_len);
@@ -363,7 +406,7 @@ masq_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mb
 		return;
 	}
 	psw_ct_key_reverse(&orig, &reply);
-	memcpy(reply.dst, &t->node.addrs4[0], 4);
+	memcpy(reply.dst, src, m->l3 == PSW_L3_IPV4 ? 4 : 16);
 	rc = psw_ct_open_snat(sc, t->ct, pkt, m, &orig, &reply, 0, 0, PSW_CT_F_SNAT, now);
 	if (rc == -EEXIST) {
 		follow_existing(sc, t, pkt, m, &orig, th, seg_len, now);
@@ -405,7 +448,7 @@ untracked(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst
 			continue;
 		}
 		/* (an ICMP error about a tracked connection goes with it) */
-		if (masq && !(m->flags & (PSW_F_CT_MISS | PSW_F_CT_RELATED)) && leaves_cluster(t, m))
+		if (masq && !(m->flags & (PSW_F_CT_MISS | PSW_F_CT_RELATED)) && leaves_cluster(t, m) != NULL)
 			psw_set_drop(m, PSW_DROP_MASQ_UNTRACKED);
 	}
 }
@@ -422,7 +465,8 @@ psw_service_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw
 	unsigned i, n = 0;
 
 	bool svcs = s != NULL && __atomic_load_n(&s->nb_ports, __ATOMIC_RELAXED) > 0;
-	bool masq = t->node.masq;
+	bool masq = t->node.masq || t->node.masq6;
+	const uint8_t *src;
 	uint16_t frags = 0;
 
 	if ((!svcs && !masq) || t->ct == NULL)
@@ -458,8 +502,8 @@ psw_service_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw
 
 			if ((mask >> i) & 1)
 				svc_connect(sc, t, b->pkts[idx[i]], m, (const struct psw_svc_port *)data[i], now);
-			else if (masq && leaves_cluster(t, m))
-				masq_connect(sc, t, b->pkts[idx[i]], m, now);
+			else if (masq && (src = leaves_cluster(t, m)) != NULL)
+				masq_connect(sc, t, b->pkts[idx[i]], m, src, now);
 			else if (masq && enters_from_outside(t, m))
 				track_inbound(sc, t, b->pkts[idx[i]], m, now);
 		}

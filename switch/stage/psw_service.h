@@ -9,6 +9,15 @@
  * dropped (ct_invalid), never forwarded un-NAT-ed (kubernetes #74839).
  * Plain pod-to-pod flows are not tracked by this stage.
  *
+ * Egress masquerade, per family (node.masq, node.masq6): a pod's new
+ * connection (TCP SYN, UDP, ICMP / ICMPv6 echo) to outside the cluster
+ * (not in node.nomasq / nomasq6, not a node address) gets the node's first
+ * address of its family as source and a port that does not clash
+ * (psw_ct_open_snat); its replies are un-NAT-ed by conntrack. A
+ * connection from outside to a pod is tracked, so its replies leave with
+ * the pod's own address. A pod's packet out of the cluster that cannot be
+ * tracked is dropped (masq_not_tracked).
+ *
  * Reads:  meta, tables: svcs, ct, node. Writes: the frame (NAT, or a reject
  *         built in place), meta (addresses, ports, ct), the conntrack table.
  * Called by workers only.

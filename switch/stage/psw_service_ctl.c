@@ -237,3 +237,52 @@ psw_svc_table_walk(const struct psw_svc_table *s, void (*fn)(const struct psw_sv
 	while (rte_hash_iterate(s->vips, &key, &data, &it) >= 0)
 		fn(data, arg);
 }
+
+/* One prefix never masqueraded to, in its family's list (full lists keep what they have). */
+static void
+add_nomasq(struct psw_node_info *node, const struct psw_prefix *p)
+{
+	unsigned h;
+
+	if (p->family == 4 && node->nb_nomasq < RTE_DIM(node->nomasq)) {
+		uint32_t mask = p->len ? ~0u << (32 - p->len) : 0, net;
+
+		memcpy(&net, p->addr, 4);
+		node->nomasq[node->nb_nomasq].net = net;
+		node->nomasq[node->nb_nomasq++].mask = rte_cpu_to_be_32(mask);
+	} else if (p->family == 6 && node->nb_nomasq6 < RTE_DIM(node->nomasq6)) {
+		for (h = 0; h < 2; h++) {
+			unsigned bits = p->len > 64 * h ? RTE_MIN(p->len - 64 * h, 64u) : 0;
+			uint64_t mask = bits ? rte_cpu_to_be_64(~0ull << (64 - bits)) : 0, net;
+
+			memcpy(&net, p->addr + 8 * h, 8);
+			node->nomasq6[node->nb_nomasq6].net[h] = net & mask;
+			node->nomasq6[node->nb_nomasq6].mask[h] = mask;
+		}
+		node->nb_nomasq6++;
+	}
+}
+
+void
+psw_svc_masq_fill(struct psw_node_info *node, const struct psw_config *cfg)
+{
+	static const struct psw_prefix ll = { .family = 4, .len = 16, .addr = { 169, 254 } };
+	static const struct psw_prefix ll6 = { .family = 6, .len = 10, .addr = { 0xfe, 0x80 } };
+	static const struct psw_prefix mc6 = { .family = 6, .len = 8, .addr = { 0xff } };
+	unsigned i;
+
+	node->masq = cfg->cluster.pod_cidr.family == 4 && cfg->node.nb_addresses > 0;
+	node->masq6 = cfg->cluster.pod_cidr6.family == 6 && cfg->node.nb_addresses6 > 0;
+	node->nb_nomasq = 0;
+	node->nb_nomasq6 = 0;
+	add_nomasq(node, &cfg->cluster.pod_cidr);
+	add_nomasq(node, &cfg->node.pod_cidr);
+	add_nomasq(node, &cfg->node.service_cidr);
+	add_nomasq(node, &ll);
+	add_nomasq(node, &cfg->cluster.pod_cidr6);
+	add_nomasq(node, &cfg->node.pod_cidr6);
+	add_nomasq(node, &ll6);
+	add_nomasq(node, &mc6);
+	for (i = 0; i < cfg->cluster.nb_no_masquerade; i++)
+		add_nomasq(node, &cfg->cluster.no_masquerade[i]);
+}

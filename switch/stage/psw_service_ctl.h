@@ -63,4 +63,15 @@ void psw_svc_table_walk(const struct psw_svc_table *s, void (*fn)(const struct p
 /** Stable id of a Service key (what conntrack entries remember). */
 uint32_t psw_svc_key_id(const struct psw_svc_key *k);
 
+/**
+ * Egress masquerade in the node's tables, per family: on when the cluster's
+ * pods of that family are known (cluster.pod_cidr, cluster.pod_cidr6) and
+ * node.addresses holds an address of it (the first is the source); the
+ * destinations never masqueraded to: the cluster's and the node's pod
+ * CIDRs, node.service_cidr (IPv4; there is no IPv6 one), link-local,
+ * IPv6 multicast, and cluster.no_masquerade. Control thread, on a table
+ * being built.
+ */
+void psw_svc_masq_fill(struct psw_node_info *node, const struct psw_config *cfg);
+
 #endif /* PSW_SERVICE_CTL_H */

@@ -235,6 +235,11 @@ struct psw_node_info {
 	struct {
 		uint32_t net, mask;      /**< network order */
 	} nomasq[20];                    /**< never masqueraded to: the cluster's pods, Services, ... */
+	uint8_t masq6;                   /**< pods' IPv6 to outside the cluster: source to addrs6[0] */
+	uint32_t nb_nomasq6;
+	struct {
+		uint64_t net[2], mask[2];  /**< the address's two halves, network order */
+	} nomasq6[20];                   /**< never masqueraded to: the cluster's pods, link-local, ... */
 	uint16_t uplink_mtu;             /**< the smallest uplink MTU (next hops asked on every uplink) */
 	uint8_t vxlan;                   /**< cluster.encapsulation vxlan: decapsulate on uplinks */
 	uint16_t vxlan_port;             /**< UDP port, network order */

@@ -16,7 +16,13 @@
  * input takes what is left. Options: bits 0-1 choose the policy table
  * (none, V may talk to W only, W admits the uplink's /24 on TCP 8080 too,
  * none); bit 2 runs a connection-table expiry pass first; bit 3 turns
- * VXLAN on (port 4789, VNI 1: the tunnel stage decapsulates on the uplink).
+ * VXLAN on (port 4789, VNI 1: the tunnel stage decapsulates on the uplink);
+ * bit 4 turns egress masquerade on, both families (cluster pods
+ * 10.244.0.0/16 and fd00::/48, no_masquerade 172.31.98.0/24 and
+ * 2001:db8:98::/48, tables from psw_svc_masq_fill as the control thread
+ * builds them); bit 5 runs the frames one at a time, each a burst of its
+ * own (so that a reply meets the connection its request opened; in one
+ * burst, conntrack looks every frame up before any is opened).
  *
  * The uplink is an uplink (its own MAC 02:00:00:00:00:0c). Routes: the
  * default to an external MAC there; 10.245.0.0/24 to node 192.168.50.2 in
@@ -30,10 +36,11 @@
  * double free), every verdict is TX to a present port or a named drop.
  *
  * Addresses as in tests/unit/test_trust.c: V 10.244.0.10 / fd00::a, W
- * 10.244.0.11 / fd00::b, gateway 10.244.0.1 / fd00::1, node 192.168.50.1;
- * Services 10.96.0.16 UDP 53 -> W:5353, TCP 80 -> V:8080 and W:8080
- * (session affinity), TCP 81 without endpoints (reject), NodePort TCP
- * 30080 on the node -> W:8080 (masquerade), [fd00::1010] UDP 53 -> W.
+ * 10.244.0.11 / fd00::b, gateway 10.244.0.1 / fd00::1, node 192.168.50.1
+ * and 2001:db8:50::1; Services 10.96.0.16 UDP 53 -> W:5353, TCP 80 ->
+ * V:8080 and W:8080 (session affinity), TCP 81 without endpoints
+ * (reject), NodePort TCP 30080 on the node's addresses -> W:8080
+ * (masquerade), [fd00::1010] UDP 53 -> W.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +98,8 @@ static const uint8_t mac_up[6] = { 2, 0, 0, 0, 0, 0x0c };
 static const uint8_t v6[16] = { 0xfd, [15] = 0x0a }, w6[16] = { 0xfd, [15] = 0x0b };
 static const uint8_t gw6[16] = { 0xfd, [15] = 0x01 };
 static const uint8_t vip6[16] = { 0xfd, [14] = 0x10, [15] = 0x10 };
+static const uint8_t node6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x50, [15] = 1 };
+static uint8_t masq4, masq6;         /* egress masquerade as configured, on with option bit 4 */
 
 static void
 put4(uint8_t *dst, uint32_t host)
@@ -141,9 +150,11 @@ build_services(void)
 	struct psw_svc_backend udp = backend4(W, 5353), web[2] = { backend4(V, 8080), backend4(W, 8080) };
 	struct psw_svc_backend np = backend4(W, 8080);
 	struct psw_svc_backend udp6 = { .family = 6, .local = 1, .port = rte_cpu_to_be_16(5353) };
+	struct psw_svc_backend np6 = { .family = 6, .local = 1, .port = rte_cpu_to_be_16(8080) };
 	uint8_t a[4];
 
 	memcpy(udp6.addr, w6, 16);
+	memcpy(np6.addr, w6, 16);
 	t->svcs = psw_svc_table_create(64, SOCKET_ID_ANY);
 	if (t->svcs == NULL)
 		die("Service table");
@@ -154,6 +165,38 @@ build_services(void)
 	put4(a, NODE);
 	add_service(4, a, IPPROTO_TCP, 30080, PSW_SVC_F_MASQ, &np, 1);
 	add_service(6, vip6, IPPROTO_UDP, 53, 0, &udp6, 1);
+	add_service(6, node6, IPPROTO_TCP, 30080, PSW_SVC_F_MASQ, &np6, 1);
+}
+
+/* Egress masquerade's tables from a configuration, as the control thread fills them. */
+static void
+build_masquerade(void)
+{
+	static const char *const prefixes[] = { "10.244.0.0/16", "fd00::/48", "10.244.0.0/24", "fd00::/64",
+						"10.96.0.0/12", "172.31.98.0/24", "2001:db8:98::/48" };
+	struct psw_prefix p[RTE_DIM(prefixes)];
+	struct psw_config c;
+	unsigned i;
+
+	for (i = 0; i < RTE_DIM(prefixes); i++)
+		if (psw_parse_prefix(prefixes[i], &p[i]) < 0)
+			die("masquerade prefixes");
+	memset(&c, 0, sizeof(c));
+	c.cluster.pod_cidr = p[0];
+	c.cluster.pod_cidr6 = p[1];
+	c.node.pod_cidr = p[2];
+	c.node.pod_cidr6 = p[3];
+	c.node.service_cidr = p[4];
+	c.cluster.no_masquerade[0] = p[5];
+	c.cluster.no_masquerade[1] = p[6];
+	c.cluster.nb_no_masquerade = 2;
+	c.node.nb_addresses = 1;
+	c.node.nb_addresses6 = 1;
+	psw_svc_masq_fill(&t->node, &c);
+	masq4 = t->node.masq;
+	masq6 = t->node.masq6;
+	if (!masq4 || !masq6)
+		die("masquerade");
 }
 
 static struct psw_pol_rule
@@ -285,6 +328,8 @@ build_tables(void)
 	t->node.nb_addrs6 = 1;
 	memcpy(t->node.addrs6[0], (const uint8_t[]){ 0xfd, 0, 0, 0x50, [15] = 1 }, 16);
 	t->node.addrs4[0] = rte_cpu_to_be_32(NODE);
+	t->node.nb_addrs6 = 1;
+	memcpy(t->node.addrs6[0], node6, 16);
 	for (i = 0; i < NB_PORTS; i++)
 		t->ports[i].present = 1;
 	t->ports[P_V] = (struct psw_port_info){ .present = 1, .is_pod = 1, .pod = 0 };
@@ -299,6 +344,7 @@ build_tables(void)
 	t->node.vni = 1;
 	build_pods_and_routes();
 	build_services();
+	build_masquerade();
 	t->ct = psw_ct_create(CT_SIZE, SOCKET_ID_ANY, psw_tables_qsbr());
 	if (t->ct == NULL)
 		die("connection table");
@@ -437,6 +483,15 @@ check_verdicts(const struct psw_burst *b)
 	}
 }
 
+static void
+run_burst(struct psw_burst *b)
+{
+	psw_worker_process(lc, t, b);
+	check_verdicts(b);
+	psw_worker_dispatch(lc, b);
+	psw_worker_flush(lc);                /* no port is in use: every TX is freed as refused */
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -445,13 +500,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	t->pol = pol_tables[options & 3];
 	t->node.vxlan = !!(options & 8);
+	t->node.masq = (options & 16) ? masq4 : 0;
+	t->node.masq6 = (options & 16) ? masq6 : 0;
 	if (options & 4)
 		psw_ct_expire(t->ct, 64, false);
-	if (b.nb > 0) {
-		psw_worker_process(lc, t, &b);
-		check_verdicts(&b);
-		psw_worker_dispatch(lc, &b);
-		psw_worker_flush(lc);        /* no port is in use: every TX is freed as refused */
+	if (b.nb > 0 && (options & 32)) {
+		struct psw_burst one;
+		unsigned i;
+
+		for (i = 0; i < b.nb; i++) {
+			one.nb = 1;
+			one.pkts[0] = b.pkts[i];
+			one.meta[0] = b.meta[i];
+			run_burst(&one);
+		}
+	} else if (b.nb > 0) {
+		run_burst(&b);
 	}
 	{
 		struct rte_mbuf *punted[PSW_BURST_MAX];

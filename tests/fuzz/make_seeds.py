@@ -14,7 +14,8 @@ import sys
 
 from scapy.layers.vxlan import VXLAN
 from scapy.all import (ARP, Dot1Q, Ether, ICMP, ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6DestUnreach,
-                       ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, IP, IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
+                       ICMPv6PacketTooBig, ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, IP, IPv6, IPv6ExtHdrFragment,
+                       IPv6ExtHdrHopByHop,
                        IPerror, Raw, SCTP, TCP, UDP, UDPerror, fragment)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -159,6 +160,33 @@ def stage_seeds():
     seeds["too-big"] = burst(0, (P_V | PLAIN, from_v(IP(src=V, dst=W, flags="DF") / UDP() / Raw(b"b" * 1500))),
                              (P_V | PLAIN, from_v(IP(src=V, dst=W) / UDP() / Raw(b"b" * 1500))),
                              (P_V | PLAIN, from_v(IPv6(src=V6, dst=W6) / UDP() / Raw(b"b" * 1500))))
+    # egress masquerade (options bit 4), IPv4 and IPv6, frame by frame (bit
+    # 5): out and back, two pods with one source port, UDP, echo,
+    # no_masquerade, packet too big, untracked (GRE, a later fragment); an
+    # IPv6 NodePort from outside
+    NODE6, OUT6 = "2001:db8:50::1", "2001:db8:99::1"
+    seeds["egress-masq"] = burst(48, (P_V, from_v(IP(src=V, dst="8.8.8.8") / TCP(sport=40010, dport=443, flags="S"))),
+                                 (P_UPLINK, up / IP(src="8.8.8.8", dst=NODE) / TCP(sport=443, dport=40010, flags="SA")),
+                                 (P_W, from_w(IP(src=W, dst="8.8.8.8") / TCP(sport=40010, dport=443, flags="S"))),
+                                 (P_V, from_v(IP(src=V, dst="172.31.98.1") / UDP(sport=40011, dport=53))),
+                                 (P_V, from_v(IP(src=V, dst="8.8.8.8") / ICMP(id=5))))
+    syn6 = IPv6(src=NODE6, dst=OUT6) / TCP(sport=40012, dport=443, flags="S")
+    seeds["egress-masq6"] = burst(48, (P_V, from_v(IPv6(src=V6, dst=OUT6) / TCP(sport=40012, dport=443, flags="S"))),
+                                  (P_UPLINK, up / IPv6(src=OUT6, dst=NODE6) / TCP(sport=443, dport=40012, flags="SA")),
+                                  (P_W, from_w(IPv6(src=W6, dst=OUT6) / TCP(sport=40012, dport=443, flags="S"))),
+                                  (P_V, from_v(IPv6(src=V6, dst=OUT6) / UDP(sport=40013, dport=53))),
+                                  (P_V, from_v(IPv6(src=V6, dst=OUT6) / ICMPv6EchoRequest(id=6))),
+                                  (P_V, from_v(IPv6(src=V6, dst="2001:db8:98::1") / UDP(sport=40014, dport=53))),
+                                  (P_UPLINK | PLAIN, up / IPv6(src="2001:db8:77::fe", dst=NODE6) /
+                                   ICMPv6PacketTooBig(mtu=1280) / bytes(syn6)),
+                                  (P_V, from_v(IPv6(src=V6, dst=OUT6, nh=47) / Raw(b"\x00" * 8))),
+                                  (P_V, from_v(IPv6(src=V6, dst=OUT6) / IPv6ExtHdrFragment(offset=2, m=0, id=9) /
+                                               Raw(b"h" * 16))))
+    seeds["nodeport6"] = burst(48, (P_UPLINK, up / IPv6(src="2001:db8:99::7", dst=NODE6) /
+                                    TCP(sport=5555, dport=30080, flags="S")),
+                               (P_UPLINK, up / IPv6(src="2001:db8:99::8", dst=NODE6) /
+                                TCP(sport=5555, dport=30080, flags="S")),
+                               (P_W, from_w(IPv6(src=W6, dst=NODE6) / TCP(sport=8080, dport=5555, flags="SA"))))
     for name, data in seeds.items():
         write("stages", name, data)
 

@@ -261,6 +261,120 @@ routes = ( { prefix = "0.0.0.0/0"; via = "192.168.77.254"; } );
     check(st.get("event.masquerade", 0) >= 4, "masquerade events: %s" % st.get("event.masquerade"))
 
 
+def v6_pod(scope, host, mac, ip4, ip6):
+    """A kernel pod with IPv6 too: fd00:10:244::/64 through the gateway."""
+    pod = veth_pod(scope, host, mac, ip4)
+    pod.sh("sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0 net.ipv6.conf.eth0.accept_ra=0")
+    pod.ip("-6 addr add %s/64 dev eth0 nodad" % ip6)
+    pod.ip("-6 route add default via fd00:10:244::1")
+    return pod
+
+
+def peer(text):
+    """socat's SOCAT_PEERADDR (and port) of IPv6, '[fd77:0000:...:0001] 5555',
+    as 'fd77::1 5555'."""
+    words = text.strip().replace("[", "").replace("]", "").split()
+    try:
+        words[0] = str(ipaddress.ip_address(words[0]))
+    except (IndexError, ValueError):
+        pass
+    return " ".join(words)
+
+
+V6_CONF = """node = { addresses = [ "192.168.77.1"%s ]; };
+cluster = { pod_cidr = [ "10.244.0.0/16", "fd00:10:244::/48" ];
+            no_masquerade = [ "172.31.98.0/24", "2001:db8:98::/48" ]; };
+ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; },
+          { name = "p1"; kind = "af_packet"; ifname = "%s"; },
+          { name = "p2"; kind = "af_packet"; ifname = "%s"; } );
+pods = ( { name = "p1"; port = "p1"; mac = "02:00:00:00:01:05"; ip = "10.244.0.5"; ip6 = "fd00:10:244::5"; },
+         { name = "p2"; port = "p2"; mac = "02:00:00:00:01:06"; ip = "10.244.0.6"; ip6 = "fd00:10:244::6"; } );
+routes = ( { prefix = "::/0"; port = "up"; mac = "%s"; } );
+"""
+
+
+@test
+def pods_masqueraded_to_outside_ipv6(scope):
+    """IPv6 pod traffic leaving the cluster takes the node's IPv6 address:
+    ping, TCP (two pods from one source port: no clash), UDP, a port
+    unreachable back to the pod; a no_masquerade prefix keeps the pod's
+    address; a NodePort on the node's IPv6 address masquerades the client.
+    The outside is a static route with the router's MAC (IPv6 next hops are
+    not resolved by ND yet); the router finds the node's address by ND,
+    which the switch answers on the uplink."""
+    u = Underlay(scope, pod_cidr="10.244.0.0/16")
+    u.ns.sh("sysctl -qw net.ipv6.conf.eth0.accept_ra=0")
+    u.ns.ip("-6 addr add fd77::fe/64 dev eth0 nodad")
+    u.ns.ip("-6 addr add 2001:db8:99::1/128 dev lo")
+    u.ns.ip("-6 addr add 2001:db8:98::1/128 dev lo")
+    # the router's kernel sends no neighbour solicitation before its
+    # link-local address has passed DAD
+    end = time.time() + 5
+    while u.ns.sh("ip -6 addr show dev eth0 tentative").stdout.strip() and time.time() < end:
+        time.sleep(0.1)
+    hosts = ["pp" + uid(), "pq" + uid()]
+    pods = [v6_pod(scope, hosts[0], "02:00:00:00:01:05", "10.244.0.5", "fd00:10:244::5"),
+            v6_pod(scope, hosts[1], "02:00:00:00:01:06", "10.244.0.6", "fd00:10:244::6")]
+    conf = V6_CONF % (', "fd77::1/64"', u.host, hosts[0], hosts[1], "02:00:00:00:77:fe")
+    sw = Switch(scope, conf).start()
+    st = sw.ok("status")["cluster"]
+    check(st.get("masquerade6") is True and st.get("masquerade6_address") == "fd77::1", "status: %s" % st)
+    # no route back to the pods' IPv6 CIDR: only masqueraded traffic is answered
+    sent, got = ping(pods[0], "2001:db8:99::1", count=3, v6=True)
+    check(got == 3, "masqueraded IPv6 ping: %d/%d (drops %s)" % (got, sent, nonzero_drops(sw)))
+    srv = u.ns.popen("exec socat -t 3 TCP6-LISTEN:9000,fork,reuseaddr "
+                     "SYSTEM:'sleep 0.5; echo $SOCAT_PEERADDR $SOCAT_PEERPORT'")
+    usrv = u.ns.popen("exec socat UDP6-RECVFROM:9001,bind=[2001:db8:99::1],fork,reuseaddr "
+                      "SYSTEM:'echo $SOCAT_PEERADDR'")
+    time.sleep(0.3)
+    procs = [p.popen("exec socat -t 3 - TCP6:[2001:db8:99::1]:9000,sourceport=5555 </dev/null",
+                     stdout=-1, stderr=-1) for p in pods]
+    seen = [peer(pr.communicate(timeout=10)[0].decode()) for pr in procs]
+    check(all(x.startswith("fd77::1 ") for x in seen), "TCP sources seen outside: %s (drops %s)"
+          % (seen, nonzero_drops(sw)))
+    check(len(set(seen)) == 2 and "fd77::1 5555" in seen, "the two connections: %s" % seen)
+    r = pods[1].sh("echo hi | timeout 5 socat -t 2 - UDP6:[2001:db8:99::1]:9001", check_rc=False)
+    check(peer(r.stdout) == "fd77::1", "UDP source seen outside: %r" % r.stdout)
+    r = pods[0].sh("echo hi | socat -T 2 - UDP6:[2001:db8:99::1]:9999", check_rc=False)
+    check("Connection refused" in r.stderr, "no port unreachable back through the masquerade: %r" % r.stderr)
+    # to a no_masquerade destination: the pod's own address (the router routes back)
+    u.ns.ip("-6 route add fd00:10:244::/64 via fd77::1")
+    srv2 = u.ns.popen("exec socat TCP6-LISTEN:9002,bind=[2001:db8:98::1],reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
+    time.sleep(0.3)
+    r = pods[0].sh("echo hi | timeout 5 socat -t 2 - TCP6:[2001:db8:98::1]:9002", check_rc=False)
+    check(peer(r.stdout) == "fd00:10:244::5", "no_masquerade destination saw %r" % r.stdout)
+    for p in (srv, usrv, srv2):
+        p.kill()
+    # from outside: a NodePort on the node's IPv6 address, policy Cluster
+    sw.ok("apply", {"objects": [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "np6", "namespace": "default"},
+         "spec": {"type": "NodePort", "clusterIP": "fd00:96::10", "ipFamilies": ["IPv6"],
+                  "ports": [{"port": 80, "targetPort": 9000, "nodePort": 30080, "protocol": "TCP"}]}},
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": "np6-1", "namespace": "default",
+                      "labels": {"kubernetes.io/service-name": "np6"}},
+         "addressType": "IPv6", "ports": [{"port": 9000, "protocol": "TCP"}],
+         "endpoints": [{"addresses": ["fd00:10:244::6"], "conditions": {"ready": True}}]}]})
+    back = pods[1].popen("exec socat TCP6-LISTEN:9000,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
+    time.sleep(0.3)
+    r = u.ns.sh("echo hi | timeout 5 socat -t 2 - TCP6:[fd77::1]:30080", check_rc=False)
+    back.kill()
+    check(peer(r.stdout) == "fd77::1", "IPv6 NodePort, policy Cluster: the backend saw %r (drops %s)"
+          % (r.stdout, nonzero_drops(sw)))
+    st = sw.stats()
+    check(st.get("event.masquerade", 0) >= 4, "masquerade events: %s" % st.get("event.masquerade"))
+    # without an IPv6 node address nothing is masqueraded for IPv6, and status says why
+    sw.stop()
+    sw = Switch(scope, V6_CONF % ("", u.host, hosts[0], hosts[1], "02:00:00:00:77:fe")).start()
+    st = sw.ok("status")["cluster"]
+    check(st.get("masquerade6") is False and "IPv6" in st.get("masquerade6_off", "")
+          and st.get("masquerade") is True, "status without an IPv6 node address: %s" % st)
+
+
+def nonzero_drops(sw):
+    return {k: v for k, v in sw.ok("stats")["drops"].items() if v}
+
+
 @test
 def ipv6_next_hops_resolved_by_nd(scope):
     """IPv6 next hops by neighbour discovery: a route through an IPv6 address

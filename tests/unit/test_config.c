@@ -663,6 +663,20 @@ static void test_uplinks_and_cluster(void)
 		CU_ASSERT_EQUAL(cfg.cluster.vni, 1);
 		psw_config_free(&cfg);
 	}
+	/* no_masquerade: prefixes of either family, no host bits, at most 16 */
+	if (OK("cluster = { pod_cidr = \"10.244.0.0/16\"; no_masquerade = [ \"192.168.0.0/16\", "
+	       "\"2001:db8:5::/48\" ]; };")) {
+		CU_ASSERT_EQUAL(cfg.cluster.nb_no_masquerade, 2);
+		CU_ASSERT_EQUAL(cfg.cluster.no_masquerade[0].family, 4);
+		CU_ASSERT_EQUAL(cfg.cluster.no_masquerade[1].family, 6);
+		CU_ASSERT_EQUAL(cfg.cluster.no_masquerade[1].len, 48);
+		CU_ASSERT_EQUAL(cfg.cluster.no_masquerade[1].addr[5], 5);
+		psw_config_free(&cfg);
+	}
+	FAIL("cluster = { no_masquerade = [ \"2001:db8::1/32\" ]; };", 1,
+	     "cluster.no_masquerade[0] must be an IPv4 or IPv6 prefix with no host bits");
+	FAIL("cluster = { no_masquerade = \"10.0.0.0/8\"; };", 1,
+	     "cluster.no_masquerade must be a list of IPv4 or IPv6 prefixes");
 }
 #undef UPLINK
 
