@@ -74,7 +74,10 @@
 	_(VXLAN_NOT_HERE,  "vxlan_not_here",  "VXLAN whose inner destination is neither a pod of this node nor the node (no relaying)") \
 	_(VXLAN_NO_ROOM,   "vxlan_no_room",   "no headroom (or several segments) to encapsulate in VXLAN") \
 	_(MTU_EXCEEDED,    "mtu_exceeded",    "longer than the next hop's MTU, IPv4 without DF (the switch does not fragment)") \
-	_(MASQ_UNTRACKED,  "masq_not_tracked", "a pod's packet to outside the cluster that cannot be tracked to masquerade (a later fragment, another protocol)")
+	_(MASQ_UNTRACKED,  "masq_not_tracked", "a pod's packet to outside the cluster that cannot be tracked to masquerade (a later fragment, another protocol)") \
+	_(FRAG_HOLD_FULL,  "frag_hold_full",  "a later fragment held for its first one pushed out of the worker's full fragment hold") \
+	_(FRAG_NO_FIRST,   "frag_no_first",   "a later fragment held for its first one, which did not come in time") \
+	_(FRAG_HOLD_GONE,  "frag_hold_gone",  "a held later fragment whose input port was removed, or whose worker stopped")
 
 enum psw_drop_reason {
 	PSW_DROP_NONE = 0,
@@ -94,6 +97,7 @@ enum psw_verdict {
 	PSW_V_TX,                /**< send out meta.out_port, done */
 	PSW_V_DROP,              /**< free, count meta.drop_reason */
 	PSW_V_PUNT,              /**< hand to the control thread (psw_set_punt), done */
+	PSW_V_HOLD,              /**< a later fragment before its first: to the worker's fragment hold (psw_frag.h) */
 };
 
 /* Why a packet goes to the control thread (mbuf hash.fdir.hi, low 16 bits). */

@@ -42,7 +42,10 @@
 	_(VXLAN_ENCAP,      "vxlan_encap",      "packets sent to another node in VXLAN") \
 	_(VXLAN_DECAP,      "vxlan_decap",      "packets from another node taken out of VXLAN") \
 	_(MASQ,             "masquerade",       "connections from pods to outside the cluster masqueraded to the node") \
-	_(FRAG_FOLLOWED,    "frag_followed",    "later IPv4 fragments given their connection (and NAT) from their first one")
+	_(FRAG_SEEN,        "frag_seen",        "IPv4 and IPv6 fragments received") \
+	_(FRAG_FOLLOWED,    "frag_followed",    "later IPv4 / IPv6 fragments given their connection (and NAT) from their first one") \
+	_(FRAG_HELD,        "frag_held",        "later fragments that came before their first one, held for it") \
+	_(FRAG_RELEASED,    "frag_released",    "held fragments released when their first one came (then followed)")
 
 enum psw_event {
 #define _(sym, name, help) PSW_EV_##sym,
@@ -78,7 +81,7 @@ struct psw_stage_ctx {
 	uint64_t events[PSW_EV_COUNT];
 	struct psw_pol_counts *pol;      /**< PSW_POL_MAX_SLOTS connection counters per policy; NULL = none */
 	struct psw_ct_cache *ct_cache;   /**< the worker's recent connections; NULL = none */
-	struct psw_frag_cache *frags;    /**< first fragments of its connections (psw_frag.h); NULL = none */
+	struct psw_frag_cache *frags;    /**< first fragments of its connections, later ones held (psw_frag.h); NULL = none */
 	struct psw_punt_bucket punt[PSW_MAX_PORTS];   /**< the switch's answers, per input port */
 };
 

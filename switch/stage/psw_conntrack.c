@@ -224,8 +224,7 @@ psw_conntrack_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct p
 			continue;
 		}
 		if (unlikely(m->flags & PSW_F_FRAG_LATER)) {
-			if (m->l3 == PSW_L3_IPV4)
-				psw_frag_follow(sc, t, b->pkts[i], m);
+			psw_frag_follow(sc, t, b->pkts[i], m);
 			continue;
 		}
 		if (!psw_ct_key_of(m, &keys[n]))

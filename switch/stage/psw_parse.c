@@ -268,7 +268,6 @@ psw_parse_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_b
 {
 	unsigned i;
 
-	RTE_SET_USED(sc);
 	RTE_SET_USED(t);
 	for (i = 0; i < PREFETCH_AHEAD && i < b->nb; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(b->pkts[i], void *));
@@ -276,5 +275,7 @@ psw_parse_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_b
 		if (i + PREFETCH_AHEAD < b->nb)
 			rte_prefetch0(rte_pktmbuf_mtod(b->pkts[i + PREFETCH_AHEAD], void *));
 		psw_parse_one(b->pkts[i], &b->meta[i]);
+		if (unlikely(b->meta[i].flags & PSW_F_FRAG))
+			psw_count_event(sc, PSW_EV_FRAG_SEEN);
 	}
 }

@@ -422,9 +422,10 @@ masq_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mb
 /*
  * After the connections of this burst are open: the first fragments of
  * those opened now are noted, and later fragments that came with them get
- * their connection (judged by the policy stage with it). What is left
- * untracked (a later fragment without its first, another protocol) and
- * would leave the cluster with a pod's address is dropped.
+ * their connection (judged by the policy stage with it); one whose first
+ * has not come is held for it where only a translation takes it on
+ * (psw_frag.h). What is left untracked (another protocol) and would leave
+ * the cluster with a pod's address is dropped.
  */
 static void
 untracked(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b, bool masq)
@@ -443,9 +444,13 @@ untracked(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst
 
 		if (m->verdict != PSW_V_CONTINUE || m->ct != 0 || (m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6))
 			continue;
-		if ((m->flags & PSW_F_FRAG_LATER) && m->l3 == PSW_L3_IPV4 && psw_frag_follow(sc, t, b->pkts[i], m)) {
-			m->flags |= PSW_F_CT_NEW;        /* its connection's verdict may be pending */
-			continue;
+		if (m->flags & PSW_F_FRAG_LATER) {
+			if (psw_frag_follow(sc, t, b->pkts[i], m)) {
+				m->flags |= PSW_F_CT_NEW;        /* its connection's verdict may be pending */
+				continue;
+			}
+			if (psw_frag_wait(sc, t, m, masq && leaves_cluster(t, m)))
+				continue;                /* before its first fragment: held for it */
 		}
 		/* (an ICMP error about a tracked connection goes with it) */
 		if (masq && !(m->flags & (PSW_F_CT_MISS | PSW_F_CT_RELATED)) && leaves_cluster(t, m) != NULL)

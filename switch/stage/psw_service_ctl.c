@@ -2,7 +2,8 @@
  * The service table (control thread): port objects with their backends and
  * Maglev table in one allocation, published in a lock-free rte_hash and
  * replaced in place; what is replaced or removed is freed after an RCU
- * grace period (psw_tables_defer).
+ * grace period (psw_tables_defer). A second hash counts the keys per
+ * Service address (for fragments, which carry no port: psw_frag.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -66,9 +67,12 @@ psw_svc_table_create(uint32_t max_ports, int socket)
 		rte_errno = ENOMEM;
 		return NULL;
 	}
-	snprintf(name, sizeof(name), "psw_svc%u", instance++);
+	snprintf(name, sizeof(name), "psw_svc%u", instance);
 	s->vips = rte_hash_create(&hp);
-	if (s->vips == NULL) {
+	snprintf(name, sizeof(name), "psw_svca%u", instance++);
+	s->addrs = s->vips != NULL ? rte_hash_create(&hp) : NULL;
+	if (s->addrs == NULL) {
+		rte_hash_free(s->vips);
 		rte_free(s);
 		rte_errno = ENOMEM;
 		return NULL;
@@ -89,6 +93,7 @@ psw_svc_table_destroy(struct psw_svc_table *s)
 	while (rte_hash_iterate(s->vips, &key, &data, &it) >= 0)
 		rte_free(data);
 	rte_hash_free(s->vips);
+	rte_hash_free(s->addrs);
 	rte_free(s);
 }
 
@@ -178,6 +183,56 @@ free_deleted(void *arg)
 	free(d);
 }
 
+struct deferred_addr {
+	struct rte_hash *addrs;
+	int32_t pos;
+};
+
+static void
+free_addr_key(void *arg)
+{
+	struct deferred_addr *d = arg;
+
+	rte_hash_free_key_with_position(d->addrs, d->pos);
+	free(d);
+}
+
+/*
+ * One more (up) or one fewer key at k's address in s->addrs. An address
+ * that cannot be added (the hash full) is left out: later fragments to it
+ * that come before their first one are not held.
+ */
+static void
+addr_count(struct psw_svc_table *s, const struct psw_svc_key *k, bool up)
+{
+	struct psw_svc_key a;
+	struct deferred_addr *d;
+	void *data = NULL;
+	uintptr_t n;
+	int32_t pos;
+
+	memset(&a, 0, sizeof(a));
+	a.family = k->family;
+	memcpy(a.addr, k->addr, sizeof(a.addr));
+	n = rte_hash_lookup_data(s->addrs, &a, &data) >= 0 ? (uintptr_t)data : 0;
+	if (up || n > 1) {
+		rte_hash_add_key_data(s->addrs, &a, (void *)(up ? n + 1 : n - 1));
+		return;
+	}
+	pos = rte_hash_del_key(s->addrs, &a);
+	if (pos < 0)
+		return;
+	/* lock-free readers: the key's slot is reused only after a grace period */
+	d = malloc(sizeof(*d));
+	if (d == NULL) {
+		psw_tables_sync();
+		rte_hash_free_key_with_position(s->addrs, pos);
+		return;
+	}
+	*d = (struct deferred_addr){ .addrs = s->addrs, .pos = pos };
+	psw_tables_defer(free_addr_key, d);
+}
+
 int
 psw_svc_table_set(struct psw_svc_table *s, struct psw_svc_port *p)
 {
@@ -186,10 +241,12 @@ psw_svc_table_set(struct psw_svc_table *s, struct psw_svc_port *p)
 	/* in lock-free mode an existing key's data is replaced atomically */
 	if (rte_hash_add_key_data(s->vips, &p->key, p) < 0)
 		return -ENOSPC;
-	if (old != NULL)
+	if (old != NULL) {
 		psw_tables_defer(free_port, old);
-	else
+	} else {
 		s->nb_ports++;
+		addr_count(s, &p->key, true);
+	}
 	return 0;
 }
 
@@ -204,6 +261,7 @@ psw_svc_table_del(struct psw_svc_table *s, const struct psw_svc_key *k)
 		return;
 	pos = rte_hash_del_key(s->vips, k);
 	s->nb_ports--;
+	addr_count(s, k, false);
 	d = malloc(sizeof(*d));
 	if (d == NULL) {
 		psw_tables_sync();

@@ -123,6 +123,8 @@ decap(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt
 	/* what the NIC checked was the outer header: the inner one is parse's to check */
 	pkt->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
 	psw_parse_one(pkt, m);
+	if (unlikely(m->flags & PSW_F_FRAG))
+		psw_count_event(sc, PSW_EV_FRAG_SEEN);   /* the outer datagram was not one */
 	if (m->verdict != PSW_V_CONTINUE)
 		return;
 	if ((m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6) || (m->flags & PSW_F_VLAN)) {

@@ -201,6 +201,10 @@ struct psw_svc_port {
  */
 struct psw_svc_table {
 	struct rte_hash *vips;
+	/* the addresses of those keys (proto and port zero) -> how many keys have
+	 * it: a later fragment has no port, and is held for its first one only
+	 * when it goes to one of these (psw_frag.h) */
+	struct rte_hash *addrs;
 	uint32_t nb_ports;
 	uint32_t capacity;       /* keys the hash holds (control thread) */
 	uint32_t nb_held;        /* key slots of deleted entries, free after a grace period */

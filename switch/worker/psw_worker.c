@@ -113,6 +113,25 @@ punt(struct psw_lcore *lc, struct rte_mbuf **pkts, unsigned n)
 	}
 }
 
+/*
+ * A later fragment before its first one goes to the worker's hold; the
+ * oldest held makes room when it is full. Returns what is to be freed.
+ */
+static struct rte_mbuf *
+hold(struct psw_lcore *lc, struct rte_mbuf *pkt, struct psw_meta *m)
+{
+	uint32_t gen = __atomic_load_n(&psw_ports[m->in_port].gen, __ATOMIC_ACQUIRE);
+	struct rte_mbuf *out = psw_frag_hold(&lc->frag_cache, pkt, m, gen, rte_rdtsc());
+
+	if (out == pkt) {
+		m->drop_reason = PSW_DROP_UNHANDLED;     /* no fragment header: a bug */
+		return out;
+	}
+	psw_count_event(&lc->sc, PSW_EV_FRAG_HELD);
+	m->drop_reason = PSW_DROP_FRAG_HOLD_FULL;
+	return out;
+}
+
 void
 psw_worker_dispatch(struct psw_lcore *lc, struct psw_burst *b)
 {
@@ -132,6 +151,15 @@ psw_worker_dispatch(struct psw_lcore *lc, struct psw_burst *b)
 			punts[nb_punts++] = b->pkts[i];
 			continue;
 		}
+		if (unlikely(m->verdict == PSW_V_HOLD)) {
+			struct rte_mbuf *out = hold(lc, b->pkts[i], m);
+
+			if (out == NULL)
+				continue;
+			lc->sc.drops[m->drop_reason]++;
+			drops[nb_drops++] = out;
+			continue;
+		}
 		if (m->verdict == PSW_V_CONTINUE)
 			m->drop_reason = PSW_DROP_UNHANDLED;
 		lc->sc.drops[m->drop_reason]++;
@@ -142,6 +170,51 @@ psw_worker_dispatch(struct psw_lcore *lc, struct psw_burst *b)
 	if (nb_punts > 0)
 		punt(lc, punts, nb_punts);
 	b->nb = 0;
+}
+
+void
+psw_worker_frag_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b, uint64_t now)
+{
+	struct psw_frag_cache *fc = &lc->frag_cache;
+	struct rte_mbuf *old[PSW_BURST_MAX];
+	uint16_t ports[PSW_BURST_MAX];
+	uint32_t gens[PSW_BURST_MAX];
+	unsigned n, i, k;
+
+	while (fc->hold.nb_ready > 0) {
+		n = psw_frag_take_ready(fc, b->pkts, ports, gens, PSW_BURST_MAX);
+		for (i = k = 0; i < n; i++) {
+			if (!t->ports[ports[i]].present ||
+			    gens[i] != __atomic_load_n(&psw_ports[ports[i]].gen, __ATOMIC_ACQUIRE)) {
+				rte_pktmbuf_free(b->pkts[i]);
+				lc->sc.drops[PSW_DROP_FRAG_HOLD_GONE]++;
+				continue;
+			}
+			b->pkts[k] = b->pkts[i];
+			b->meta[k++].in_port = ports[i];
+		}
+		lc->sc.events[PSW_EV_FRAG_RELEASED] += k;
+		lc->sc.events[PSW_EV_FRAG_SEEN] -= k;    /* parsed again: they were counted when they came */
+		b->nb = (uint16_t)k;
+		psw_worker_process(lc, t, b);
+		psw_worker_dispatch(lc, b);
+	}
+	while ((n = psw_frag_take_expired(fc, old, RTE_DIM(old), now)) > 0) {
+		rte_pktmbuf_free_bulk(old, n);
+		lc->sc.drops[PSW_DROP_FRAG_NO_FIRST] += n;
+	}
+}
+
+void
+psw_worker_frag_flush(struct psw_lcore *lc)
+{
+	struct rte_mbuf *pkts[PSW_BURST_MAX];
+	unsigned n;
+
+	while ((n = psw_frag_take_all(&lc->frag_cache, pkts, RTE_DIM(pkts))) > 0) {
+		rte_pktmbuf_free_bulk(pkts, n);
+		lc->sc.drops[PSW_DROP_FRAG_HOLD_GONE] += n;
+	}
 }
 
 /* Frames the control thread built or held (ARP requests, packets whose next hop it resolved). */
@@ -406,6 +479,8 @@ psw_worker_main(void *arg)
 
 		if (likely(t != NULL))
 			n = poll_queues(lc, t, &b, start);
+		if (unlikely(lc->frag_cache.hold.nb > 0) && t != NULL)
+			psw_worker_frag_run(lc, t, &b, start);
 		if (unlikely(lc->inject != NULL && !rte_ring_empty(lc->inject)) && t != NULL)
 			inject(lc, t);
 		psw_worker_flush(lc);
@@ -424,6 +499,7 @@ psw_worker_main(void *arg)
 			idle_sleep(lc, qsbr, &sleep_us);
 		}
 	}
+	psw_worker_frag_flush(lc);
 	rte_rcu_qsbr_thread_offline(qsbr, lc->worker);
 	rte_rcu_qsbr_thread_unregister(qsbr, lc->worker);
 	if (lc->epfd >= 0)

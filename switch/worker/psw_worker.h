@@ -31,6 +31,18 @@ void psw_worker_process(struct psw_lcore *lc, const struct psw_tables *t, struct
  */
 void psw_worker_dispatch(struct psw_lcore *lc, struct psw_burst *b);
 
+/**
+ * Held fragments (psw_frag.h): those whose first fragment came run through
+ * the stages as if they had just come in, after it (their connection
+ * noted again, they are followed); those whose input port went
+ * (frag_hold_gone), and those held longer than PSW_FRAG_HOLD_MS at now
+ * (frag_no_first), are dropped. b: an empty burst to work in.
+ */
+void psw_worker_frag_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b, uint64_t now);
+
+/** Drop every held fragment (frag_hold_gone): the worker stops. */
+void psw_worker_frag_flush(struct psw_lcore *lc);
+
 /** Send every buffered packet; count what the ports refused. */
 void psw_worker_flush(struct psw_lcore *lc);
 

@@ -5,8 +5,11 @@
  * loop runs them, on tables that hold pods, routes, Services and
  * NetworkPolicies; the connection table is kept from one input to the next.
  *
- * Input: one byte of options, then up to 32 frames, each
+ * Input: one byte of options, then up to 128 frames, each
  *   [port] [length: 2 bytes, big endian] [frame]
+ * run as the worker loop would receive them: in bursts of 32 (of 1 with
+ * options bit 5, of 4 with bit 6), each burst followed by the fragment hold's turn (held
+ * later fragments whose first came run through the stages again).
  * port & 3 is the input port (0: pod V, 1: pod W, 2: uplink, 3: the node's
  * stack); with port & 0x80 the frame is copied into an ordinary mbuf (room
  * to grow, as ND answers and ICMP errors need), otherwise into a buffer
@@ -22,7 +25,9 @@
  * 2001:db8:98::/48, tables from psw_svc_masq_fill as the control thread
  * builds them); bit 5 runs the frames one at a time, each a burst of its
  * own (so that a reply meets the connection its request opened; in one
- * burst, conntrack looks every frame up before any is opened).
+ * burst, conntrack looks every frame up before any is opened); bit 6 makes
+ * bursts of 4 frames; bit 7 lets the fragments still held at the end
+ * expire (frag_no_first) rather than the worker stop (frag_hold_gone).
  *
  * The uplink is an uplink (its own MAC 02:00:00:00:00:0c). Routes: the
  * default to an external MAC there; 10.245.0.0/24 to node 192.168.50.2 in
@@ -33,7 +38,9 @@
  * freed, after each input). The node's IPv6 address is fd00:50::1.
  *
  * Checked besides ASan/UBSan: every mbuf returns to the pool (no leak, no
- * double free), every verdict is TX to a present port or a named drop.
+ * double free) once the fragment hold is emptied at the end of the input,
+ * the hold never holds more than PSW_FRAG_HOLD_MAX, every verdict is TX to
+ * a present port, a punt, a hold or a named drop.
  *
  * Addresses as in tests/unit/test_trust.c: V 10.244.0.10 / fd00::a, W
  * 10.244.0.11 / fd00::b, gateway 10.244.0.1 / fd00::1, node 192.168.50.1
@@ -78,6 +85,7 @@
 #define CT_SIZE 1024
 #define CT_FLUSH_AT (CT_SIZE / 2)   /* bound: forget every connection beyond this */
 #define FRAME_MAX 2048
+#define FRAMES_MAX (4 * PSW_BURST_MAX)
 
 static struct rte_mempool *mp;
 static struct psw_tables *t;
@@ -86,10 +94,10 @@ static struct psw_pol_table *pol_tables[4];
 static unsigned mp_baseline;
 static bool verbose;                 /* PSW_FUZZ_VERBOSE set: print every verdict */
 
-/* One page of frame followed by one unreadable page, per burst slot. */
+/* One page of frame followed by one unreadable page, per frame of an input (a held one outlives its burst). */
 static uint8_t *guarded;
 static size_t page;
-static struct rte_mbuf_ext_shared_info shinfo[PSW_BURST_MAX];
+static struct rte_mbuf_ext_shared_info shinfo[FRAMES_MAX];
 
 static const uint8_t gw_mac[6] = { 0x02, 0x50, 0x53, 0x57, 0x00, 0x01 };
 static const uint8_t mac_v[6] = { 2, 0, 0, 0, 0, 0x0a }, mac_w[6] = { 2, 0, 0, 0, 0, 0x0b };
@@ -373,11 +381,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		die("policy counters");
 	build_tables();
 	page = (size_t)sysconf(_SC_PAGESIZE);
-	guarded = mmap(NULL, 2 * page * PSW_BURST_MAX, PROT_READ | PROT_WRITE,
+	guarded = mmap(NULL, 2 * page * FRAMES_MAX, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (guarded == MAP_FAILED)
 		die("mmap");
-	for (i = 0; i < PSW_BURST_MAX; i++)
+	for (i = 0; i < FRAMES_MAX; i++)
 		if (mprotect(guarded + (2 * i + 1) * page, page, PROT_NONE) != 0)
 			die("mprotect");
 	mp_baseline = rte_mempool_in_use_count(mp);
@@ -430,32 +438,33 @@ plain_frame(const uint8_t *frame, uint16_t len)
 	return m;
 }
 
-/* Split the input into a burst; returns the options byte. */
+/*
+ * The next burst of the input from *off (at most max frames; frame numbers
+ * from *nb_frames on pick their guarded pages). Returns its size.
+ */
 static unsigned
-make_burst(const uint8_t *data, size_t size, struct psw_burst *b)
+make_burst(const uint8_t *data, size_t size, size_t *off, unsigned *nb_frames, unsigned max,
+	   struct psw_burst *b)
 {
-	unsigned options = size > 0 ? data[0] : 0;
-	size_t off = 1;
-
 	b->nb = 0;
-	while (off + 3 <= size && b->nb < PSW_BURST_MAX) {
-		unsigned port = data[off];
-		size_t len = (size_t)data[off + 1] << 8 | data[off + 2];
+	while (*off + 3 <= size && b->nb < max && *nb_frames < FRAMES_MAX) {
+		unsigned port = data[*off];
+		size_t len = (size_t)data[*off + 1] << 8 | data[*off + 2];
 		unsigned i = b->nb;
 
-		off += 3;
-		if (len > size - off)
-			len = size - off;
+		*off += 3;
+		if (len > size - *off)
+			len = size - *off;
 		if (len > FRAME_MAX)
 			len = FRAME_MAX;
-		b->pkts[i] = (port & 0x80) ? plain_frame(data + off, (uint16_t)len)
-					   : guarded_frame(i, data + off, (uint16_t)len);
+		b->pkts[i] = (port & 0x80) ? plain_frame(data + *off, (uint16_t)len)
+					   : guarded_frame((*nb_frames)++, data + *off, (uint16_t)len);
 		memset(&b->meta[i], 0, sizeof(b->meta[i]));
 		b->meta[i].in_port = (uint16_t)(port & 3);
 		b->nb++;
-		off += len;
+		*off += len;
 	}
-	return options;
+	return b->nb;
 }
 
 static void
@@ -470,33 +479,25 @@ check_verdicts(const struct psw_burst *b)
 			abort();            /* sent to a port that does not exist */
 		if (m->verdict == PSW_V_DROP && (m->drop_reason == PSW_DROP_NONE || m->drop_reason >= PSW_DROP_COUNT))
 			abort();            /* a drop without a named reason */
-		if (m->verdict > PSW_V_PUNT)
+		if (m->verdict > PSW_V_HOLD)
 			abort();
 		if (verbose)
 			fprintf(stderr, "frame %u: in %u, %u bytes -> %s %s\n", i, m->in_port,
 				rte_pktmbuf_data_len(b->pkts[i]),
 				m->verdict == PSW_V_TX ? "tx" : m->verdict == PSW_V_DROP ? "drop" :
-				m->verdict == PSW_V_PUNT ? "punt" : "continue",
+				m->verdict == PSW_V_PUNT ? "punt" : m->verdict == PSW_V_HOLD ? "hold" : "continue",
 				m->verdict == PSW_V_DROP ? psw_drop_name(m->drop_reason) :
 				m->verdict == PSW_V_TX ? (m->out_port == P_V ? "V" : m->out_port == P_W ? "W" :
 							  m->out_port == P_UPLINK ? "uplink" : "node") : "");
 	}
 }
 
-static void
-run_burst(struct psw_burst *b)
-{
-	psw_worker_process(lc, t, b);
-	check_verdicts(b);
-	psw_worker_dispatch(lc, b);
-	psw_worker_flush(lc);                /* no port is in use: every TX is freed as refused */
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct psw_burst b;
-	unsigned options = make_burst(data, size, &b);
+	unsigned options = size > 0 ? data[0] : 0, nb_frames = 0;
+	size_t off = 1;
 
 	t->pol = pol_tables[options & 3];
 	t->node.vxlan = !!(options & 8);
@@ -504,19 +505,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	t->node.masq6 = (options & 16) ? masq6 : 0;
 	if (options & 4)
 		psw_ct_expire(t->ct, 64, false);
-	if (b.nb > 0 && (options & 32)) {
-		struct psw_burst one;
-		unsigned i;
-
-		for (i = 0; i < b.nb; i++) {
-			one.nb = 1;
-			one.pkts[0] = b.pkts[i];
-			one.meta[0] = b.meta[i];
-			run_burst(&one);
-		}
-	} else if (b.nb > 0) {
-		run_burst(&b);
+	while (make_burst(data, size, &off, &nb_frames, (options & 32) ? 1 : (options & 64) ? 4 : PSW_BURST_MAX,
+			  &b) > 0) {
+		psw_worker_process(lc, t, &b);
+		check_verdicts(&b);
+		psw_worker_dispatch(lc, &b);
+		psw_worker_frag_run(lc, t, &b, rte_rdtsc());
+		psw_worker_flush(lc);        /* no port is in use: every TX is freed as refused */
+		if (lc->frag_cache.hold.nb > PSW_FRAG_HOLD_MAX || lc->frag_cache.hold.nb_ready != 0)
+			abort();             /* the hold is bounded, and empty of ready packets after its turn */
 	}
+	/* nothing stays held from one input to the next (their pages are reused) */
+	if (options & 128)
+		psw_worker_frag_run(lc, t, &b, rte_rdtsc() + rte_get_tsc_hz() / 1000 * (PSW_FRAG_HOLD_MS + 1));
+	else
+		psw_worker_frag_flush(lc);
+	if (lc->frag_cache.hold.nb != 0)
+		abort();
+	psw_worker_flush(lc);
 	{
 		struct rte_mbuf *punted[PSW_BURST_MAX];
 		unsigned n;

@@ -16,7 +16,7 @@ from scapy.layers.vxlan import VXLAN
 from scapy.all import (ARP, Dot1Q, Ether, ICMP, ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6DestUnreach,
                        ICMPv6PacketTooBig, ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, IP, IPv6, IPv6ExtHdrFragment,
                        IPv6ExtHdrHopByHop,
-                       IPerror, Raw, SCTP, TCP, UDP, UDPerror, fragment)
+                       IPerror, Raw, SCTP, TCP, UDP, UDPerror, fragment, fragment6)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(ROOT))
@@ -111,6 +111,23 @@ def stage_seeds():
     # a fragmented datagram to a Service: the later fragments follow the first's DNAT
     frags = fragment(IP(src=V, dst=VIP, id=77) / UDP(sport=33005, dport=53) / Raw(b"q" * 96), fragsize=32)
     seeds["ip4-fragments-vip"] = burst(0, *[(P_V, from_v(f)) for f in frags])
+    # ... the later ones before their first (held, released when it comes),
+    # in one burst and (options bit 6) in bursts of four
+    seeds["ip4-fragments-vip-reversed"] = burst(0, *[(P_V, from_v(f)) for f in reversed(frags)])
+    seeds["ip4-fragments-vip-reversed-bursts"] = burst(64, *([(P_V, from_v(f)) for f in reversed(frags[1:])] +
+                                                             [(P_V, from_v(IP(src=V, dst=W) / UDP()))] * 2 +
+                                                             [(P_V, from_v(frags[0]))]))
+    # IPv6: in order, then reversed across bursts, to the IPv6 ClusterIP
+    frags6 = fragment6(IPv6(src=V6, dst=VIP6) / IPv6ExtHdrFragment(id=0x10203) /
+                       UDP(sport=33006, dport=53) / Raw(b"s" * 120), 104)
+    seeds["ip6-fragments-vip"] = burst(0, *[(P_V, from_v(f)) for f in frags6])
+    seeds["ip6-fragments-vip-reversed-bursts"] = burst(64, *([(P_V, from_v(f)) for f in reversed(frags6[1:])] +
+                                                             [(P_V, from_v(IPv6(src=V6, dst=W6) / UDP()))] * 2 +
+                                                             [(P_V, from_v(frags6[0]))]))
+    # a flood of later fragments whose first never comes: the hold stays
+    # bounded (oldest pushed out), the rest expire at the end (bit 7)
+    flood = [(P_V, from_v(IP(src=V, dst=VIP, id=1000 + i, frag=4) / Raw(b"l" * 16))) for i in range(100)]
+    seeds["fragments-without-first"] = burst(128, *flood)
     # A backend's ICMP error about a Service connection (un-NAT-ed: it quotes
     # the datagram as the backend received it, after DNAT), and a forged one.
     q = IPerror(src=V, dst=W) / UDPerror(sport=33000, dport=5353)

@@ -806,6 +806,101 @@ spec: {selector: {app: frag}, ports: [{port: 53, targetPort: 5353, protocol: UDP
 
 
 @test
+def udp_datagram_larger_than_the_mtu_ipv6(scope):
+    """As udp_datagram_larger_than_the_mtu, over IPv6: the client's kernel
+    cuts the datagram with a Fragment header; its later fragment follows
+    the first's DNAT to the backend, the backend's fragmented answer is
+    un-NAT-ed the same way, and both arrive whole. (NodePorts are on the
+    node's IPv4 addresses only.)"""
+    sw = Switch(scope, "", workers="[1]").start()
+    echo = Pod(scope, sw, "frag6-echo", labels={"app": "frag6"})
+    client = Pod(scope, sw, "client")
+    track(scope, [echo.ns.popen("exec socat UDP6-RECVFROM:5353,fork,reuseaddr SYSTEM:cat")])
+    echo.wait_listening(5353, proto="u")
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: frag6}
+spec: {clusterIP: "fd00:96::53", selector: {app: frag6}, ports: [{port: 53, targetPort: 5353, protocol: UDP}]}
+""")
+    r = client.ns.sh("head -c 2000 /dev/zero | tr '\\0' x | socat -T 2 -b 65536 - UDP6:[fd00:96::53]:53 | wc -c",
+                     check_rc=False)
+    st = sw.ok("stats")
+    check(r.stdout.strip() == "2000", "a 2000-byte datagram through the IPv6 ClusterIP: %r bytes back (%s)"
+          % (r.stdout.strip(), {k: v for k, v in st["events"].items() if k.startswith("frag")}))
+    check(st["events"].get("frag_followed", 0) >= 2, "later IPv6 fragments not followed both ways: %s"
+          % st["events"].get("frag_followed"))
+
+
+# Run in a client pod: a 2,000-byte UDP datagram to a Service address, its
+# fragments sent last first through a raw socket; prints the length of the
+# answer and whether it is the datagram sent.
+REVERSED_FRAGMENTS = r"""
+import socket, sys
+from scapy.all import IP, IPv6, IPv6ExtHdrFragment, Raw, UDP, fragment, fragment6
+family, src, dst, sport = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+data = bytes((i * 7) % 251 for i in range(2000))
+af = socket.AF_INET if family == "4" else socket.AF_INET6
+rx = socket.socket(af, socket.SOCK_DGRAM)
+rx.bind(("", sport))
+rx.settimeout(3)
+if family == "4":
+    frags = fragment(IP(src=src, dst=dst, id=4321) / UDP(sport=sport, dport=53) / Raw(data), fragsize=1400)
+else:
+    frags = fragment6(IPv6(src=src, dst=dst) / IPv6ExtHdrFragment(id=0x4321) / UDP(sport=sport, dport=53) /
+                      Raw(data), 1400)
+tx = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW)
+for f in reversed(frags):
+    tx.sendto(bytes(f), (dst, 0))
+try:
+    got = rx.recv(65536)
+    print(len(got), got == data)
+except socket.timeout:
+    print(0, False)
+"""
+
+
+@test
+def udp_fragments_in_reverse_order(scope):
+    """A 2,000-byte UDP datagram to a ClusterIP (IPv4 and IPv6) whose later
+    fragment comes before its first: the switch holds it until the first
+    one comes and opens the connection, then sends it DNAT-ed after it;
+    the backend gets the datagram whole and its answer comes back whole."""
+    sw = Switch(scope, "", workers="[1]").start()
+    echo = Pod(scope, sw, "rev-echo", labels={"app": "rev"})
+    client = Pod(scope, sw, "client")
+    track(scope, [echo.ns.popen("exec socat UDP-RECVFROM:5353,fork,reuseaddr SYSTEM:cat"),
+                  echo.ns.popen("exec socat UDP6-RECVFROM:5354,fork,reuseaddr SYSTEM:cat")])
+    echo.wait_listening(5353, proto="u")
+    echo.wait_listening(5354, proto="u")
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: rev}
+spec: {selector: {app: rev}, ports: [{port: 53, targetPort: 5353, protocol: UDP}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: rev6}
+spec: {clusterIP: "fd00:96::54", selector: {app: rev}, ports: [{port: 53, targetPort: 5354, protocol: UDP}]}
+""")
+    script = scope.path("reversed.py")
+    with open(script, "w") as f:
+        f.write(REVERSED_FRAGMENTS)
+    src6 = client.ns.sh("ip -6 -o addr show dev eth0 scope global | awk '{print $4}'").stdout.split("/")[0]
+    for family, src, dst in (("4", client.ip, service_ip(sw, "rev")), ("6", src6, "fd00:96::54")):
+        r = client.ns.sh("/usr/bin/python3 %s %s %s %s 40123" % (script, family, src, dst), check_rc=False, timeout=30)
+        st = sw.ok("stats")
+        check(r.stdout.strip() == "2000 True", "IPv%s, fragments reversed: %r %r (%s; drops %s)" % (
+            family, r.stdout.strip(), r.stderr.strip()[-300:],
+            {k: v for k, v in st["events"].items() if k.startswith("frag")},
+            {k: v for k, v in st["drops"].items() if v}))
+    st = sw.ok("stats")
+    check(st["events"].get("frag_held", 0) >= 2 and st["events"].get("frag_released", 0) >= 2,
+          "later fragments not held and released: %s" % {k: v for k, v in st["events"].items() if k.startswith("frag")})
+    check(st["drops"].get("frag_no_first", 0) == 0 and st["drops"].get("frag_hold_full", 0) == 0,
+          "held fragments dropped: %s" % {k: v for k, v in st["drops"].items() if k.startswith("frag")})
+
+
+@test
 def health_check_node_port(scope):
     """A LoadBalancer with externalTrafficPolicy Local gets a
     healthCheckNodePort, answered on the node's address as kube-proxy does:
