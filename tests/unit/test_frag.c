@@ -122,6 +122,7 @@ datagram(bool ip6, uint16_t sport, uint32_t id, struct rte_mbuf **first, struct 
 	unsigned l3 = ip6 ? 40 : 20, total = 8 + PAYLOAD, i;
 	const uint8_t *w;
 
+	*first = *later = NULL;                  /* both set below; said for -O3's flow analysis */
 	tpkt_defaults(&p);
 	p.ip6 = ip6;
 	memcpy(p.src_mac, mac_c, 6);
