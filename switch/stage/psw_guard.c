@@ -150,6 +150,15 @@ guard_nd(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *
 	uint8_t target[16];
 
 	/*
+	 * ND is link-scoped: out of VXLAN it came from anywhere the underlay
+	 * routes (hop limit 255 and all), not from the uplink's link. Nothing
+	 * learnt from it, nothing answered.
+	 */
+	if (m->flags & PSW_F_TUNNEL) {
+		psw_set_drop(m, PSW_DROP_ND_IGNORED);
+		return;
+	}
+	/*
 	 * On an uplink, an advertisement (an answer to the switch's own
 	 * solicitation, or a neighbour announcing itself) goes to the control
 	 * thread, which learns the neighbours it asked about and nothing else.
