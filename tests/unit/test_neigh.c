@@ -213,6 +213,8 @@ tagged(struct rte_mbuf *m)
 	return m;
 }
 
+static void insert_ext(struct rte_mbuf *m, uint8_t nh, const uint8_t *ext);
+
 /* ---- the control thread: psw_neigh_input ---- */
 
 static uint64_t
@@ -555,6 +557,31 @@ test_guard_punts(void)
 	rte_pktmbuf_trim(m, 8);
 	nd_cksum(m);
 	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED, "a 16-byte advertisement punted", false);
+
+	/* behind an extension header: not punted */
+	{
+		static const uint8_t hbh[8] = { IPPROTO_ICMPV6, 0, 1, 4, 0, 0, 0, 0 };
+
+		m = na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr);
+		insert_ext(m, 0, hbh);
+		expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED, "an advertisement behind a hop-by-hop header punted",
+			 false);
+	}
+	/* a duplicate address probe (from ::, with a source option, which it may not have) is not answered */
+	{
+		static const uint8_t unspec[16];
+		static const uint8_t sn_node[16] = { 0xff, 0x02, [11] = 1, [12] = 0xff, [15] = 1 };
+
+		m = nd_frame(ND_NS, mac_evil, unspec, sn_node, node6, 0, (const uint8_t[8]){ 1, 1, 2, 0, 0, 0, 0, 0xee },
+			     8);
+		expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED, "a solicitation from :: answered", false);
+		/* from a neighbour: answered, from the uplink's MAC */
+		m = nd_frame(ND_NS, mac_rtr, rtr6, sn_node, node6, 0, (const uint8_t[8]){ 1, 1, 2, 0, 0, 0, 0, 0x71 }, 8);
+		m = expect_v(m, P_UP, PSW_V_TX, P_UP, "a neighbour's solicitation of the node", true);
+		CU_ASSERT_EQUAL(icmp_of(m)[0], ND_NA);
+		CU_ASSERT_EQUAL(memcmp(icmp_of(m) + 26, up_mac, 6), 0);
+		rte_pktmbuf_free(m);
+	}
 
 	/*
 	 * Advertisements between other stations (the uplink sees them when it
