@@ -721,8 +721,9 @@ cksum_ok(const struct rte_ipv6_hdr *ip, const uint8_t *icmp, unsigned len)
 
 /*
  * A neighbour advertisement from an uplink (RFC 4861 7.1.2 checks: hop
- * limit 255, code 0, length, checksum, a unicast target, options of
- * non-zero length): the target's MAC from its target link-layer option,
+ * limit 255, code 0, length, checksum, a unicast target, the solicited
+ * flag clear when sent to a multicast address, options of non-zero
+ * length): the target's MAC from its target link-layer option,
  * else the frame's source.
  */
 static void
@@ -744,7 +745,9 @@ learn_nd(struct psw_state *st, struct rte_mbuf *pkt)
 	len = rte_be_to_cpu_16(ip->payload_len);
 	if (ip->proto != IPPROTO_ICMPV6 || ip->hop_limits != 255 || len < ND_LEN ||
 	    len > rte_pktmbuf_data_len(pkt) - hdrs || icmp[0] != ND_ADVERT || icmp[1] != 0 ||
-	    !cksum_ok(ip, icmp, len) || icmp[8] == 0xff) {
+	    !cksum_ok(ip, icmp, len) || icmp[8] == 0xff ||
+	    /* to a multicast address, not solicited */
+	    (ip->dst_addr[0] == 0xff && (icmp[4] & ND_NA_SOLICITED))) {
 		nt->nd_bad++;
 		return;
 	}

@@ -150,13 +150,27 @@ guard_nd(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *
 	uint8_t target[16];
 
 	/*
+	 * ND is link-scoped: out of VXLAN it came from anywhere the underlay
+	 * routes (hop limit 255 and all), not from the uplink's link. Nothing
+	 * learnt from it, nothing answered.
+	 */
+	if (m->flags & PSW_F_TUNNEL) {
+		psw_set_drop(m, PSW_DROP_ND_IGNORED);
+		return;
+	}
+	/*
 	 * On an uplink, an advertisement (an answer to the switch's own
 	 * solicitation, or a neighbour announcing itself) goes to the control
 	 * thread, which learns the neighbours it asked about and nothing else.
+	 * Answers to other stations (to another MAC) teach nothing and are not
+	 * punted: their chatter cannot use up the port's budget.
 	 */
 	if ((m->dport >> 8) == ND_NEIGHBOR_ADVERT && t->ports[m->in_port].is_uplink && m->nb_vlans == 0 &&
 	    ip->hop_limits == 255 && icmp_len >= ND_NS_LEN && !(m->flags & PSW_F_IP_OPTS) &&
-	    pkt->nb_segs == 1) {
+	    pkt->nb_segs == 1 &&
+	    ((m->flags & PSW_F_L2_MCAST) ||
+	     rte_is_same_ether_addr(&rte_pktmbuf_mtod(pkt, const struct rte_ether_hdr *)->dst_addr,
+				    psw_port_mac(t, m->in_port)))) {
 		if (!psw_punt_allow(sc, m->in_port))
 			psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 		else

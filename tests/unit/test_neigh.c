@@ -1,0 +1,806 @@
+/*
+ * IPv6 neighbour discovery on uplinks, attacked: which advertisements the
+ * guard stage punts (and which it refuses), what the control thread learns
+ * from them (psw_neigh_input: RFC 4861 checks, options, override, entries
+ * nobody asked for), and advertisements carried inside VXLAN, which are
+ * not on-link and must teach nothing. EAL --no-huge, crafted mbufs.
+ *
+ * The node: pod P (port 0, fd00:0:0:1::a); uplinks U (port 2) and U2
+ * (port 3); node addresses 192.168.50.1 and 2001:db8::1. VXLAN (VNI 42,
+ * port 4789): the other node 192.168.50.2 has fd00:0:0:2::/64.
+ */
+#define PSW_UT_EAL
+#include <stdio.h>
+
+#include <CUnit/Basic.h>
+#include <jansson.h>
+#include <rte_eal.h>
+#include <rte_ip.h>
+#include <rte_malloc.h>
+#include <rte_udp.h>
+
+#include "pkt_build.h"
+#include "psw_ct.h"
+#include "psw_ct_ctl.h"
+#include "psw_ctl.h"
+#include "psw_forward_ctl.h"
+#include "psw_neigh.h"
+#include "psw_port.h"
+#include "psw_service_ctl.h"
+#include "psw_ut.h"
+#include "psw_worker.h"
+
+#define P_POD 0
+#define P_UP 2
+#define P_UP2 3
+#define NODE 0xc0a83201u         /* 192.168.50.1 */
+#define OTHER 0xc0a83202u        /* 192.168.50.2, the other node */
+#define VNI 42
+#define VXLAN_PORT 4789
+
+#define ND_NS 135
+#define ND_NA 136
+#define O_FLAG 0x20
+#define S_FLAG 0x40
+
+static struct rte_mempool *mp;
+static struct psw_tables *t;
+static struct psw_lcore lc;
+static struct psw_state st;
+static const uint8_t gw_mac[6] = { 0x02, 0x50, 0x53, 0x57, 0x00, 0x01 };
+static const uint8_t up_mac[6] = { 0x02, 0x50, 0x53, 0x57, 0x00, 0x02 };
+static const uint8_t up2_mac[6] = { 0x02, 0x50, 0x53, 0x57, 0x00, 0x03 };
+static const uint8_t mac_pod[6] = { 2, 0, 0, 0, 0, 0x0a };
+static const uint8_t mac_rtr[6] = { 2, 0, 0, 0, 0, 0x71 }, mac_evil[6] = { 2, 0, 0, 0, 0, 0xee };
+static const uint8_t mac_other[6] = { 2, 0, 0, 0, 0, 0x22 };
+static const uint8_t pod6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 1, [15] = 0x0a };
+static const uint8_t remote6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 2, [15] = 0x05 };
+static const uint8_t node6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+static const uint8_t rtr6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0xfe };   /* the next hop asked for */
+static const uint8_t rtr_ll[16] = { 0xfe, 0x80, [15] = 0xfe };
+static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 1 };
+
+static int
+setup(void)
+{
+	struct psw_pod pod = { 0 };
+	struct psw_route_spec r = { .prefix = { .family = 6, .len = 64 } };
+
+	/* the control thread's view: two uplinks */
+	psw_ports[P_UP].in_use = true;
+	psw_ports[P_UP].conf.uplink = true;
+	memcpy(&psw_ports[P_UP].mac, up_mac, 6);
+	snprintf(psw_ports[P_UP].name, sizeof(psw_ports[P_UP].name), "up");
+	psw_ports[P_UP2].in_use = true;
+	psw_ports[P_UP2].conf.uplink = true;
+	memcpy(&psw_ports[P_UP2].mac, up2_mac, 6);
+	snprintf(psw_ports[P_UP2].name, sizeof(psw_ports[P_UP2].name), "up2");
+	memcpy(st.cfg.node.gateway_mac, gw_mac, 6);
+
+	/* the workers' view */
+	t = psw_tables_alloc();
+	memcpy(&t->node.gw_mac, gw_mac, 6);
+	t->node.gw6[0] = 0xfd;
+	t->node.gw6[7] = 1;
+	t->node.gw6[15] = 1;
+	t->node.has_ip6 = 1;
+	t->node.nb_addrs = 1;
+	t->node.addrs4[0] = rte_cpu_to_be_32(NODE);
+	t->node.nb_addrs6 = 1;
+	memcpy(t->node.addrs6[0], node6, 16);
+	t->node.vxlan = 1;
+	t->node.vxlan_port = RTE_BE16(VXLAN_PORT);
+	t->node.vni = VNI;
+	t->ports[P_POD] = (struct psw_port_info){ .present = 1, .is_pod = 1, .pod = 0, .mtu = 1500 };
+	t->ports[P_UP] = (struct psw_port_info){ .present = 1, .is_uplink = 1, .mtu = 1500 };
+	memcpy(&t->ports[P_UP].mac, up_mac, 6);
+	t->ports[P_UP2] = (struct psw_port_info){ .present = 1, .is_uplink = 1, .mtu = 1500 };
+	memcpy(&t->ports[P_UP2].mac, up2_mac, 6);
+	memcpy(&pod.nh.mac, mac_pod, 6);
+	pod.nh.port = P_POD;
+	pod.has_ip6 = 1;
+	memcpy(pod.ip6, pod6, 16);
+	t->pods = psw_pod_table_build(&pod, 1, SOCKET_ID_ANY);
+	memcpy(r.prefix.addr, remote6, 8);
+	r.nh.flags = PSW_NH_F_VXLAN;
+	r.nh.tunnel_dst = rte_cpu_to_be_32(OTHER);
+	r.nh.port = P_UP;
+	memcpy(&r.nh.mac, mac_other, 6);
+	t->routes = psw_route_table_build(&r, 1, SOCKET_ID_ANY);
+	t->svcs = psw_svc_table_create(64, SOCKET_ID_ANY);
+	t->ct = psw_ct_create(1024, SOCKET_ID_ANY, psw_tables_qsbr());
+	return t->pods == NULL || t->routes == NULL || t->svcs == NULL || t->ct == NULL;
+}
+
+/* Set the ICMPv6 checksum of an untagged frame's message. */
+static void
+nd_cksum(struct rte_mbuf *m)
+{
+	struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, 14);
+	uint8_t *icmp = (uint8_t *)(ip + 1);
+	uint16_t c;
+
+	icmp[2] = icmp[3] = 0;
+	c = rte_ipv6_udptcp_cksum(ip, icmp);
+	memcpy(icmp + 2, &c, 2);
+}
+
+/*
+ * An untagged neighbour solicitation or advertisement from smac, src to dst
+ * (multicast: the group's MAC, else the uplink's), about target, with
+ * options; hop limit 255, checksum right.
+ */
+static struct rte_mbuf *
+nd_frame(uint8_t type, const uint8_t *smac, const uint8_t *src, const uint8_t *dst, const uint8_t *target,
+	 uint8_t flags, const uint8_t *opts, unsigned opts_len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	unsigned len = 14 + 40 + 24 + opts_len;
+	struct rte_ipv6_hdr *ip;
+	uint8_t *d, *icmp;
+
+	if (m == NULL || (d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len)) == NULL) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	memset(d, 0, len);
+	if (dst[0] == 0xff) {
+		d[0] = d[1] = 0x33;
+		memcpy(d + 2, dst + 12, 4);
+	} else {
+		memcpy(d, up_mac, 6);
+	}
+	memcpy(d + 6, smac, 6);
+	*(uint16_t *)(d + 12) = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	ip = (struct rte_ipv6_hdr *)(d + 14);
+	ip->vtc_flow = RTE_BE32(6u << 28);
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)(24 + opts_len));
+	ip->proto = IPPROTO_ICMPV6;
+	ip->hop_limits = 255;
+	memcpy(ip->src_addr, src, 16);
+	memcpy(ip->dst_addr, dst, 16);
+	icmp = (uint8_t *)(ip + 1);
+	icmp[0] = type;
+	icmp[4] = flags;
+	memcpy(icmp + 8, target, 16);
+	if (opts_len > 0)
+		memcpy(icmp + 24, opts, opts_len);
+	nd_cksum(m);
+	return m;
+}
+
+/* A solicited advertisement for target, to the node, its target link-layer option tlla (NULL: none). */
+static struct rte_mbuf *
+na(const uint8_t *smac, const uint8_t *target, uint8_t flags, const uint8_t *tlla)
+{
+	uint8_t opt[8] = { 2, 1 };
+
+	if (tlla == NULL)
+		return nd_frame(ND_NA, smac, rtr_ll, node6, target, flags, NULL, 0);
+	memcpy(opt + 2, tlla, 6);
+	return nd_frame(ND_NA, smac, rtr_ll, node6, target, flags, opt, 8);
+}
+
+static uint8_t *
+icmp_of(struct rte_mbuf *m)
+{
+	return rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 40);
+}
+
+static struct rte_ipv6_hdr *
+ip_of(struct rte_mbuf *m)
+{
+	return rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, 14);
+}
+
+/* The frame with a VLAN tag (7) after its MACs. */
+static struct rte_mbuf *
+tagged(struct rte_mbuf *m)
+{
+	uint8_t hdr[12];
+	uint8_t *d;
+
+	if (m == NULL)
+		return NULL;
+	memcpy(hdr, rte_pktmbuf_mtod(m, uint8_t *), 12);
+	d = (uint8_t *)rte_pktmbuf_prepend(m, 4);
+	if (d == NULL)
+		return m;
+	memcpy(d, hdr, 12);
+	*(uint16_t *)(d + 12) = RTE_BE16(RTE_ETHER_TYPE_VLAN);
+	*(uint16_t *)(d + 14) = RTE_BE16(7);
+	*(uint16_t *)(d + 16) = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	return m;
+}
+
+static void insert_ext(struct rte_mbuf *m, uint8_t nh, const uint8_t *ext);
+
+/* ---- the control thread: psw_neigh_input ---- */
+
+static uint64_t
+counter(const char *name)
+{
+	json_t *o = psw_neigh_json(st.neigh);
+	uint64_t v = (uint64_t)json_integer_value(json_object_get(json_object_get(o, "counters"), name));
+
+	json_decref(o);
+	return v;
+}
+
+static unsigned
+nb_entries(void)
+{
+	json_t *o = psw_neigh_json(st.neigh);
+	unsigned n = (unsigned)json_array_size(json_object_get(o, "entries"));
+
+	json_decref(o);
+	return n;
+}
+
+/* A fresh table with one entry, rtr6, asked for on port (PSW_PORT_NONE: every uplink). */
+static void
+fresh_table(uint16_t port)
+{
+	struct psw_nh nh;
+
+	psw_neigh_free(st.neigh);
+	st.neigh = psw_neigh_create();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st.neigh);
+	CU_ASSERT_EQUAL(psw_neigh_nh(st.neigh, 6, rtr6, port, &nh), 0);
+	CU_ASSERT(nh.flags & PSW_NH_F_RESOLVE);
+}
+
+/* Hand a punted advertisement to the control thread, as the worker would. */
+static void
+learn(struct rte_mbuf *m, uint16_t port)
+{
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	m->port = port;
+	m->hash.fdir.lo = 0;
+	m->hash.fdir.hi = PSW_PUNT_ND;
+	psw_neigh_input(&st, m);                 /* frees it */
+}
+
+/* rtr6's entry: resolved to mac on port, or (mac NULL) not resolved. */
+static void
+expect_entry(const uint8_t *mac, uint16_t port, const char *what)
+{
+	struct psw_nh nh;
+	bool ok;
+
+	CU_ASSERT_EQUAL_FATAL(psw_neigh_nh(st.neigh, 6, rtr6, PSW_PORT_NONE, &nh), 0);
+	if (mac == NULL)
+		ok = (nh.flags & PSW_NH_F_RESOLVE) != 0;
+	else
+		ok = !(nh.flags & PSW_NH_F_RESOLVE) && memcmp(&nh.mac, mac, 6) == 0 && nh.port == port;
+	if (!ok) {
+		fprintf(stderr, "\n  %s: flags %x mac %02x:..:%02x port %u\n", what, nh.flags, nh.mac.addr_bytes[0],
+			nh.mac.addr_bytes[5], nh.port);
+		CU_FAIL(what);
+	}
+}
+
+/* A refused advertisement: counted as nd_bad, the entry as it was. */
+static void
+expect_bad(struct rte_mbuf *m, const char *what)
+{
+	uint64_t bad = counter("nd_bad"), learned = counter("learned");
+
+	learn(m, P_UP);
+	if (counter("nd_bad") != bad + 1 || counter("learned") != learned) {
+		fprintf(stderr, "\n  %s: nd_bad %lu -> %lu\n", what, (unsigned long)bad,
+			(unsigned long)counter("nd_bad"));
+		CU_FAIL(what);
+	}
+	expect_entry(NULL, 0, what);
+}
+
+static void
+test_learn_solicited(void)
+{
+	fresh_table(PSW_PORT_NONE);
+	/* the target link-layer option, not the frame's source, is the target's MAC */
+	learn(na(mac_evil, rtr6, S_FLAG | O_FLAG, mac_rtr), P_UP);
+	expect_entry(mac_rtr, P_UP, "solicited advertisement with its option");
+	CU_ASSERT_EQUAL(counter("learned"), 1);
+	CU_ASSERT_EQUAL(counter("nd_bad"), 0);
+	/* without the option: the frame's source */
+	fresh_table(PSW_PORT_NONE);
+	learn(na(mac_rtr, rtr6, S_FLAG | O_FLAG, NULL), P_UP);
+	expect_entry(mac_rtr, P_UP, "advertisement without an option");
+	/* an odd trailing byte after the options is not an option */
+	fresh_table(PSW_PORT_NONE);
+	{
+		uint8_t opts[9] = { 2, 1, 2, 0, 0, 0, 0, 0x71, 0x55 };
+
+		learn(nd_frame(ND_NA, mac_evil, rtr_ll, node6, rtr6, S_FLAG, opts, 9), P_UP);
+		expect_entry(mac_rtr, P_UP, "advertisement with a trailing byte");
+	}
+}
+
+static void
+test_malformed_refused(void)
+{
+	struct rte_mbuf *m;
+	uint8_t opts[16];
+
+	fresh_table(PSW_PORT_NONE);
+	m = na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr);
+	ip_of(m)->hop_limits = 254;
+	nd_cksum(m);
+	expect_bad(m, "hop limit 254");
+
+	m = na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr);
+	icmp_of(m)[1] = 1;
+	nd_cksum(m);
+	expect_bad(m, "code 1");
+
+	m = na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr);
+	icmp_of(m)[2] ^= 0x01;
+	expect_bad(m, "bad checksum");
+
+	m = na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr);
+	icmp_of(m)[2] = icmp_of(m)[3] = 0;
+	expect_bad(m, "no checksum");
+
+	/* a zero-length option before the target's: would loop for ever */
+	memset(opts, 0, sizeof(opts));
+	opts[0] = 14;
+	opts[1] = 0;
+	opts[8] = 2;
+	opts[9] = 1;
+	memcpy(opts + 10, mac_evil, 6);
+	expect_bad(nd_frame(ND_NA, mac_rtr, rtr_ll, node6, rtr6, S_FLAG | O_FLAG, opts, 16), "zero-length option");
+
+	/* a target option that says 16 bytes where 8 are */
+	opts[0] = 2;
+	opts[1] = 2;
+	memcpy(opts + 2, mac_evil, 6);
+	expect_bad(nd_frame(ND_NA, mac_rtr, rtr_ll, node6, rtr6, S_FLAG | O_FLAG, opts, 8),
+		   "option running past the message");
+
+	/* an option of 255 * 8 bytes, right at the end of the frame */
+	opts[0] = 14;
+	opts[1] = 0xff;
+	expect_bad(nd_frame(ND_NA, mac_rtr, rtr_ll, node6, rtr6, S_FLAG | O_FLAG, opts, 8), "option of 2040 bytes");
+
+	/* the IPv6 payload length longer than the frame */
+	m = na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr);
+	ip_of(m)->payload_len = rte_cpu_to_be_16(24 + 8 + 64);
+	nd_cksum(m);
+	expect_bad(m, "payload length past the frame");
+
+	/* shorter than an advertisement */
+	m = na(mac_rtr, rtr6, S_FLAG | O_FLAG, NULL);
+	ip_of(m)->payload_len = rte_cpu_to_be_16(20);
+	rte_pktmbuf_trim(m, 4);
+	nd_cksum(m);
+	expect_bad(m, "20-byte advertisement");
+
+	/* a frame that ends inside the IPv6 header */
+	m = na(mac_rtr, rtr6, S_FLAG | O_FLAG, NULL);
+	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_data_len(m) - 30));
+	expect_bad(m, "frame cut in the IPv6 header");
+
+	/* a multicast target */
+	expect_bad(na(mac_rtr, all_nodes, S_FLAG | O_FLAG, mac_rtr), "multicast target");
+
+	/* a solicitation is not an advertisement, even with a source link-layer option */
+	opts[0] = 1;
+	opts[1] = 1;
+	memcpy(opts + 2, mac_evil, 6);
+	expect_bad(nd_frame(ND_NS, mac_evil, rtr6, node6, node6, 0, opts, 8), "solicitation learnt");
+	{
+		static const uint8_t unspec[16];
+
+		expect_bad(nd_frame(ND_NS, mac_evil, unspec, node6, rtr6, 0, opts, 8),
+			   "solicitation from :: with a source option learnt");
+	}
+
+	/* another protocol behind the IPv6 header */
+	m = na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr);
+	ip_of(m)->proto = IPPROTO_UDP;
+	expect_bad(m, "not ICMPv6");
+
+	/* RFC 4861 7.1.2: to a multicast address, the solicited flag is zero */
+	opts[0] = 2;
+	opts[1] = 1;
+	memcpy(opts + 2, mac_evil, 6);
+	expect_bad(nd_frame(ND_NA, mac_evil, rtr_ll, all_nodes, rtr6, S_FLAG | O_FLAG, opts, 8),
+		   "solicited advertisement to all nodes");
+
+	/* in two segments */
+	m = na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr);
+	{
+		struct rte_mbuf *tail = rte_pktmbuf_alloc(mp);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(tail);
+		rte_pktmbuf_append(tail, 8);
+		CU_ASSERT_EQUAL(rte_pktmbuf_chain(m, tail), 0);
+	}
+	expect_bad(m, "two segments");
+	CU_ASSERT_EQUAL(counter("learned"), 0);
+}
+
+/* A VLAN-tagged advertisement is about another network. */
+static void
+test_tagged_refused(void)
+{
+	fresh_table(PSW_PORT_NONE);
+	expect_bad(tagged(na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr)), "a VLAN-tagged advertisement");
+}
+
+static void
+test_unsolicited_ignored(void)
+{
+	static const uint8_t other6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x99 };
+	static const uint8_t unspec[16];
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t mcast[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	static const uint8_t zero[6];
+
+	fresh_table(PSW_PORT_NONE);
+	learn(na(mac_evil, other6, O_FLAG, mac_evil), P_UP);
+	CU_ASSERT_EQUAL(counter("unsolicited"), 1);
+	CU_ASSERT_EQUAL(nb_entries(), 1);        /* no entry made for it */
+	learn(na(mac_evil, unspec, O_FLAG, mac_evil), P_UP);
+	CU_ASSERT_EQUAL(counter("unsolicited"), 2);
+	CU_ASSERT_EQUAL(nb_entries(), 1);
+	/* MACs nobody may have */
+	learn(na(mac_evil, rtr6, S_FLAG | O_FLAG, up_mac), P_UP);
+	learn(na(mac_evil, rtr6, S_FLAG | O_FLAG, up2_mac), P_UP);
+	learn(na(mac_evil, rtr6, S_FLAG | O_FLAG, gw_mac), P_UP);
+	learn(na(mac_evil, rtr6, S_FLAG | O_FLAG, bcast), P_UP);
+	learn(na(mac_evil, rtr6, S_FLAG | O_FLAG, mcast), P_UP);
+	learn(na(mac_evil, rtr6, S_FLAG | O_FLAG, zero), P_UP);
+	learn(na(up_mac, rtr6, S_FLAG | O_FLAG, NULL), P_UP);
+	CU_ASSERT_EQUAL(counter("unsolicited"), 9);
+	CU_ASSERT_EQUAL(counter("learned"), 0);
+	expect_entry(NULL, 0, "an own or group MAC learnt");
+
+	/* asked for on U: an answer on U2 is not taken */
+	fresh_table(P_UP);
+	learn(na(mac_evil, rtr6, S_FLAG | O_FLAG, mac_evil), P_UP2);
+	CU_ASSERT_EQUAL(counter("unsolicited"), 1);
+	expect_entry(NULL, 0, "an answer on another uplink");
+	learn(na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr), P_UP);
+	expect_entry(mac_rtr, P_UP, "the answer on the uplink asked");
+}
+
+static void
+test_override(void)
+{
+	fresh_table(PSW_PORT_NONE);
+	learn(na(mac_rtr, rtr6, S_FLAG, mac_rtr), P_UP);      /* incomplete: any answer */
+	expect_entry(mac_rtr, P_UP, "first answer without O");
+	/* without override, a known MAC stays */
+	learn(na(mac_evil, rtr6, S_FLAG, mac_evil), P_UP);
+	learn(na(mac_evil, rtr6, 0, mac_evil), P_UP);
+	expect_entry(mac_rtr, P_UP, "a known MAC replaced without O");
+	CU_ASSERT_EQUAL(counter("unsolicited"), 2);
+	/* ... nor moves to another uplink */
+	learn(na(mac_rtr, rtr6, S_FLAG, mac_rtr), P_UP2);
+	expect_entry(mac_rtr, P_UP, "a known MAC moved without O");
+	/* the same MAC confirms */
+	learn(na(mac_rtr, rtr6, S_FLAG, mac_rtr), P_UP);
+	CU_ASSERT_EQUAL(counter("confirmed"), 1);
+	/* with override it changes */
+	learn(na(mac_evil, rtr6, O_FLAG, mac_evil), P_UP2);
+	expect_entry(mac_evil, P_UP2, "override refused");
+	CU_ASSERT_EQUAL(counter("learned"), 2);
+}
+
+/* ---- the workers: guard and tunnel ---- */
+
+static void
+fresh(void)
+{
+	memset(&lc.stats, 0, sizeof(lc.stats));
+	memset(lc.sc.drops, 0, sizeof(lc.sc.drops));
+	memset(lc.sc.events, 0, sizeof(lc.sc.events));
+	memset(lc.sc.punt, 0, sizeof(lc.sc.punt));
+}
+
+static struct psw_meta
+run(struct rte_mbuf *m, uint16_t port)
+{
+	struct psw_burst b = { .nb = 1 };
+
+	b.pkts[0] = m;
+	b.meta[0].in_port = port;
+	m->port = port;
+	psw_worker_process(&lc, t, &b);
+	return b.meta[0];
+}
+
+/* Run, check the verdict (TX: out port, DROP: reason, PUNT: punt reason); free unless keep. */
+static struct rte_mbuf *
+expect_v(struct rte_mbuf *m, uint16_t in_port, uint8_t verdict, unsigned what_, const char *what, bool keep)
+{
+	struct psw_meta meta;
+	unsigned got;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	meta = run(m, in_port);
+	got = verdict == PSW_V_TX ? meta.out_port
+	      : verdict == PSW_V_DROP ? meta.drop_reason : (m->hash.fdir.hi & 0xffff);
+	if (meta.verdict != verdict || got != what_) {
+		fprintf(stderr, "\n  %s: verdict %u port %u reason %s\n", what, meta.verdict, meta.out_port,
+			meta.verdict == PSW_V_DROP ? psw_drop_name(meta.drop_reason) : "-");
+		CU_FAIL(what);
+	}
+	if (keep)
+		return m;
+	rte_pktmbuf_free(m);
+	return NULL;
+}
+
+static void
+test_guard_punts(void)
+{
+	struct rte_mbuf *m;
+	unsigned i, punted = 0, limited = 0;
+
+	fresh();
+	expect_v(na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr), P_UP, PSW_V_PUNT, PSW_PUNT_ND,
+		 "an advertisement on the uplink", false);
+	m = na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr);
+	ip_of(m)->hop_limits = 64;
+	nd_cksum(m);
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED, "hop limit 64 punted", false);
+	expect_v(na(mac_pod, rtr6, S_FLAG | O_FLAG, mac_pod), P_POD, PSW_V_DROP, PSW_DROP_ND_IGNORED,
+		 "a pod's advertisement punted", false);
+	expect_v(tagged(na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr)), P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED, "a tagged advertisement punted", false);
+	/* shorter than an advertisement */
+	m = na(mac_rtr, rtr6, S_FLAG | O_FLAG, NULL);
+	ip_of(m)->payload_len = rte_cpu_to_be_16(16);
+	rte_pktmbuf_trim(m, 8);
+	nd_cksum(m);
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED, "a 16-byte advertisement punted", false);
+
+	/* behind an extension header: not punted */
+	{
+		static const uint8_t hbh[8] = { IPPROTO_ICMPV6, 0, 1, 4, 0, 0, 0, 0 };
+
+		m = na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr);
+		insert_ext(m, 0, hbh);
+		expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED, "an advertisement behind a hop-by-hop header punted",
+			 false);
+	}
+	/* a duplicate address probe (from ::, with a source option, which it may not have) is not answered */
+	{
+		static const uint8_t unspec[16];
+		static const uint8_t sn_node[16] = { 0xff, 0x02, [11] = 1, [12] = 0xff, [15] = 1 };
+
+		m = nd_frame(ND_NS, mac_evil, unspec, sn_node, node6, 0, (const uint8_t[8]){ 1, 1, 2, 0, 0, 0, 0, 0xee },
+			     8);
+		expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED, "a solicitation from :: answered", false);
+		/* from a neighbour: answered, from the uplink's MAC */
+		m = nd_frame(ND_NS, mac_rtr, rtr6, sn_node, node6, 0, (const uint8_t[8]){ 1, 1, 2, 0, 0, 0, 0, 0x71 }, 8);
+		m = expect_v(m, P_UP, PSW_V_TX, P_UP, "a neighbour's solicitation of the node", true);
+		CU_ASSERT_EQUAL(icmp_of(m)[0], ND_NA);
+		CU_ASSERT_EQUAL(memcmp(icmp_of(m) + 26, up_mac, 6), 0);
+		rte_pktmbuf_free(m);
+	}
+
+	/*
+	 * Advertisements between other stations (the uplink sees them when it
+	 * is promiscuous, or the segment floods) teach nothing and are not
+	 * punted: their chatter cannot use up the port's budget for the
+	 * node's own answers. To the uplink's MAC, or to a group, they are.
+	 */
+	{
+		static const uint8_t host_a[6] = { 2, 0, 0, 0, 0, 0xa1 };
+
+		m = na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr);
+		memcpy(rte_pktmbuf_mtod(m, uint8_t *), host_a, 6);
+		expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED, "an advertisement to another station punted",
+			 false);
+		m = na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr);
+		memcpy(rte_pktmbuf_mtod(m, uint8_t *), up2_mac, 6);
+		expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED, "an advertisement to the other uplink's MAC punted",
+			 false);
+		m = nd_frame(ND_NA, mac_rtr, rtr_ll, all_nodes, rtr6, O_FLAG, (const uint8_t[8]){ 2, 1, 2, 0, 0, 0, 0, 0x71 },
+			     8);
+		expect_v(m, P_UP, PSW_V_PUNT, PSW_PUNT_ND, "an unsolicited advertisement to all nodes", false);
+	}
+
+	/* a flood is held to the port's punt rate */
+	fresh();
+	for (i = 0; i < 300; i++) {
+		struct psw_meta meta;
+
+		m = na(mac_evil, rtr6, O_FLAG, mac_evil);
+		meta = run(m, P_UP);
+		punted += meta.verdict == PSW_V_PUNT;
+		limited += meta.verdict == PSW_V_DROP && meta.drop_reason == PSW_DROP_PUNT_LIMIT;
+		rte_pktmbuf_free(m);
+	}
+	CU_ASSERT(punted >= PSW_PUNT_BURST && punted < 250);
+	CU_ASSERT_EQUAL(punted + limited, 300);
+}
+
+/* Wrap an inner frame in VXLAN from the other node (outer source vtep) to the node. */
+static struct rte_mbuf *
+vxlan(struct rte_mbuf *inner, uint32_t vtep)
+{
+	const unsigned over = 14 + 20 + 8 + 8;
+	uint16_t ilen = rte_pktmbuf_data_len(inner);
+	uint8_t *d = (uint8_t *)rte_pktmbuf_prepend(inner, (uint16_t)over);
+	struct rte_ipv4_hdr *ip;
+	struct rte_udp_hdr *udp;
+
+	if (d == NULL)
+		return NULL;
+	memset(d, 0, over);
+	memcpy(d, up_mac, 6);
+	memcpy(d + 6, mac_other, 6);
+	*(uint16_t *)(d + 12) = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	ip = (struct rte_ipv4_hdr *)(d + 14);
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(20 + 8 + 8 + ilen));
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = rte_cpu_to_be_32(vtep);
+	ip->dst_addr = rte_cpu_to_be_32(NODE);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp = (struct rte_udp_hdr *)(ip + 1);
+	udp->src_port = RTE_BE16(50000);
+	udp->dst_port = RTE_BE16(VXLAN_PORT);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(8 + 8 + ilen));
+	d = (uint8_t *)(udp + 1);
+	d[0] = 0x08;
+	d[4] = 0;
+	d[5] = 0;
+	d[6] = VNI;
+	return inner;
+}
+
+/* Put an 8-byte extension header (next header ext[0]) of kind nh between a frame's IPv6 header and its payload. */
+static void
+insert_ext(struct rte_mbuf *m, uint8_t nh, const uint8_t *ext)
+{
+	uint8_t hdrs[14 + 40];
+	uint8_t *d;
+	struct rte_ipv6_hdr *ip;
+
+	memcpy(hdrs, rte_pktmbuf_mtod(m, uint8_t *), sizeof(hdrs));
+	d = (uint8_t *)rte_pktmbuf_prepend(m, 8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	memcpy(d, hdrs, sizeof(hdrs));
+	memcpy(d + 14 + 40, ext, 8);
+	ip = (struct rte_ipv6_hdr *)(d + 14);
+	ip->proto = nh;
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ip->payload_len) + 8));
+}
+
+/* An inner UDP datagram from src to dst, from the other node's side. */
+static struct rte_mbuf *
+inner_udp6(const uint8_t *src, const uint8_t *dst)
+{
+	struct tpkt p;
+
+	tpkt_defaults(&p);
+	p.ip6 = 1;
+	memcpy(p.src_mac, mac_other, 6);
+	memcpy(p.dst_mac, up_mac, 6);
+	memcpy(p.src6, src, 16);
+	memcpy(p.dst6, dst, 16);
+	return tpkt_build(mp, &p);
+}
+
+static void
+test_tunnel(void)
+{
+	struct rte_mbuf *m;
+
+	fresh();
+	/* what the setup is for: the other node's pod to ours */
+	expect_v(vxlan(inner_udp6(remote6, pod6), OTHER), P_UP, PSW_V_TX, P_POD, "remote pod to local pod", false);
+	/* a source that is not the sending node's */
+	expect_v(vxlan(inner_udp6(rtr6, pod6), OTHER), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_SPOOF,
+		 "a spoofed inner source", false);
+	expect_v(vxlan(inner_udp6(remote6, pod6), OTHER + 1), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_SPOOF,
+		 "the other node's pods from a third vtep", false);
+	/* not for this node: no relaying */
+	expect_v(vxlan(inner_udp6(remote6, rtr6), OTHER), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_NOT_HERE,
+		 "relayed to a third", false);
+	/* inner IPv6 header cut short */
+	m = inner_udp6(remote6, pod6);
+	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_data_len(m) - (14 + 30)));
+	expect_v(vxlan(m, OTHER), P_UP, PSW_V_DROP, PSW_DROP_RUNT, "an inner IPv6 header cut short", false);
+	/* inner UDP header cut short: the IPv6 payload length says 8, 4 are there */
+	m = inner_udp6(remote6, pod6);
+	ip_of(m)->payload_len = RTE_BE16(8);
+	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_data_len(m) - (14 + 40 + 4)));
+	expect_v(vxlan(m, OTHER), P_UP, PSW_V_DROP, PSW_DROP_IP6_LEN, "an inner UDP header cut short", false);
+	/* inner IPv6 behind extension headers: a hop-by-hop header, a first fragment */
+	{
+		static const uint8_t ext[2][8] = { { IPPROTO_UDP, 0, 1, 4, 0, 0, 0, 0 },      /* HBH: PadN */
+						   { IPPROTO_UDP, 0, 0, 1, 0, 0, 0x12, 0x34 } }; /* frag 0, M */
+		static const uint8_t nh[2] = { 0, 44 };
+		unsigned k;
+
+		for (k = 0; k < 2; k++) {
+			m = inner_udp6(remote6, pod6);
+			insert_ext(m, nh[k], ext[k]);
+			expect_v(vxlan(m, OTHER), P_UP, PSW_V_TX, P_POD, "a remote pod's datagram behind an extension header",
+				 false);
+		}
+		/* and a spoofed source behind them is still a spoof */
+		for (k = 0; k < 2; k++) {
+			m = inner_udp6(rtr6, pod6);
+			insert_ext(m, nh[k], ext[k]);
+			expect_v(vxlan(m, OTHER), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_SPOOF,
+				 "a spoofed source behind an extension header", false);
+		}
+	}
+	/* inner ND is not on-link: a neighbour advertisement (hop limit 255 and
+	 * all) through the overlay must not reach the neighbour table */
+	m = nd_frame(ND_NA, mac_evil, remote6, node6, rtr6, O_FLAG, (const uint8_t[8]){ 2, 1, 2, 0, 0, 0, 0, 0xee },
+		     8);
+	memcpy(rte_pktmbuf_mtod(m, uint8_t *), up_mac, 6);
+	expect_v(vxlan(m, OTHER), P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED, "an advertisement through VXLAN punted",
+		 false);
+	m = nd_frame(ND_NA, mac_evil, remote6, pod6, rtr6, O_FLAG, (const uint8_t[8]){ 2, 1, 2, 0, 0, 0, 0, 0xee },
+		     8);
+	expect_v(vxlan(m, OTHER), P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED,
+		 "an advertisement through VXLAN to a pod punted", false);
+	/* nor is a solicitation answered into the underlay */
+	m = nd_frame(ND_NS, mac_evil, remote6, node6, node6, 0, (const uint8_t[8]){ 1, 1, 2, 0, 0, 0, 0, 0xee }, 8);
+	expect_v(vxlan(m, OTHER), P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED, "a solicitation through VXLAN answered",
+		 false);
+}
+
+/* End to end: what the guard punts from the overlay would poison the table. */
+static void
+test_tunnel_cannot_poison(void)
+{
+	struct rte_mbuf *m;
+	struct psw_meta meta;
+
+	fresh();
+	fresh_table(PSW_PORT_NONE);
+	learn(na(mac_rtr, rtr6, S_FLAG | O_FLAG, mac_rtr), P_UP);
+	expect_entry(mac_rtr, P_UP, "the router's answer");
+	m = nd_frame(ND_NA, mac_evil, remote6, node6, rtr6, O_FLAG, (const uint8_t[8]){ 2, 1, 2, 0, 0, 0, 0, 0xee },
+		     8);
+	m = vxlan(m, OTHER);
+	meta = run(m, P_UP);
+	if (meta.verdict == PSW_V_PUNT)
+		psw_neigh_input(&st, m);         /* what the worker would hand over; frees it */
+	else
+		rte_pktmbuf_free(m);
+	expect_entry(mac_rtr, P_UP, "the router's MAC replaced through VXLAN");
+}
+
+int
+main(void)
+{
+	CU_pSuite s;
+	int failures;
+
+	mp = psw_ut_eal("neigh", 2048);
+	if (mp == NULL)
+		return 1;
+	psw_lcore_init(&lc);
+	if (setup() != 0) {
+		fprintf(stderr, "test_neigh: setup failed\n");
+		return 1;
+	}
+	CU_initialize_registry();
+	s = CU_add_suite("neigh", NULL, NULL);
+	CU_add_test(s, "a solicited advertisement is learnt, its option's MAC", test_learn_solicited);
+	CU_add_test(s, "malformed advertisements refused and counted", test_malformed_refused);
+	CU_add_test(s, "a VLAN-tagged advertisement refused", test_tagged_refused);
+	CU_add_test(s, "advertisements nobody asked for, and impossible MACs, ignored", test_unsolicited_ignored);
+	CU_add_test(s, "without override a known MAC stays", test_override);
+	CU_add_test(s, "the guard punts on-link advertisements only, at the port's rate", test_guard_punts);
+	CU_add_test(s, "VXLAN decap of IPv6: spoofs, relays, cut headers, ND", test_tunnel);
+	CU_add_test(s, "an advertisement through VXLAN does not poison the table", test_tunnel_cannot_poison);
+	failures = psw_ut_run();
+	psw_neigh_free(st.neigh);
+	psw_ct_destroy(t->ct);
+	psw_ut_eal_fini();
+	return failures ? 1 : 0;
+}
