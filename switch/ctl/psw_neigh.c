@@ -41,7 +41,7 @@ struct neigh {
 	uint8_t glean;           /**< a destination on an uplink's subnet (in hosts4), not a route's next hop */
 	uint8_t family;          /**< 4 or 6 */
 	uint16_t gen;            /**< bumped when the slot is freed: stale cookies miss */
-	uint8_t ip[16];          /**< network order; IPv4 in the first 4 bytes */
+	uint8_t ip[16] __rte_aligned(8); /**< network order; IPv4 in the first 4 bytes (a hash key: aligned for rte_hash_crc) */
 	uint16_t port;           /**< asked on; PSW_PORT_NONE: every uplink */
 	uint16_t at_port;        /**< where it answered */
 	uint32_t at_gen;         /**< that port slot's generation then: a port gone is a port gone */

@@ -69,6 +69,21 @@ class Scope:
     def path(self, name):
         return os.path.join(self.dir, name)
 
+    def sanitizer_reports(self):
+        """What ASan/UBSan wrote in this scope's logs (a failed test's
+        likely cause under the ASan build), before close() removes them."""
+        out = []
+        for name in sorted(os.listdir(self.dir)):
+            if not name.endswith(".log"):
+                continue
+            with open(self.path(name), errors="replace") as f:
+                lines = f.read().splitlines()
+            for i, line in enumerate(lines):
+                if "ERROR: AddressSanitizer" in line or "ERROR: LeakSanitizer" in line or "runtime error" in line:
+                    out.append("%s:\n%s" % (name, "\n".join(lines[i:i + 30])))
+                    break
+        return out
+
 
 _uid = [0]
 
@@ -419,6 +434,8 @@ def main():
             print("  FAILED  %s (%.1fs): %s" % (fn.__name__, time.time() - t0, e), flush=True)
             if not isinstance(e, Failure):
                 traceback.print_exc()
+            for report in scope.sanitizer_reports():
+                print(report, flush=True)
         finally:
             scope.close()
     # Not the 'N passed, N failed' form: scripts/test prints the one closing

@@ -835,7 +835,7 @@ spec: {clusterIP: "fd00:96::53", selector: {app: frag6}, ports: [{port: 53, targ
 # fragments sent last first through a raw socket; prints the length of the
 # answer and whether it is the datagram sent.
 REVERSED_FRAGMENTS = r"""
-import socket, sys
+import socket, sys, time
 from scapy.all import IP, IPv6, IPv6ExtHdrFragment, Raw, UDP, fragment, fragment6
 family, src, dst, sport = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 data = bytes((i * 7) % 251 for i in range(2000))
@@ -851,6 +851,7 @@ else:
 tx = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW)
 for f in reversed(frags):
     tx.sendto(bytes(f), (dst, 0))
+    time.sleep(0.02)    # apart, so no burst takes them together (then they are followed, not held)
 try:
     got = rx.recv(65536)
     print(len(got), got == data)
