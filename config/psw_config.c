@@ -624,6 +624,12 @@ static int parse_node(struct psw_cfg_ctx *ctx, const config_setting_t *node)
 		return -EINVAL;
 	if (psw_cfg_opt_mac(ctx, node, "node", "gateway_mac", cfg->node.gateway_mac) < 0)
 		return -EINVAL;
+	if (psw_cfg_opt_bool(ctx, node, "node", "addresses_from_node", &cfg->node.addresses_from_node) < 0)
+		return -EINVAL;
+	if (cfg->node.addresses_from_node && psw_cfg_member(node, "addresses") != NULL)
+		return psw_cfg_fail(ctx, psw_cfg_member(node, "addresses_from_node"),
+				    "node.addresses_from_node: the addresses come from the Node object named "
+				    "node.name; give either that or node.addresses, not both");
 	return parse_node_addresses(ctx, node);
 }
 
@@ -728,7 +734,7 @@ static const char *const eal_keys[] = {
 static const char *const workers_keys[] = { "cores", "idle_sleep_us", NULL };
 static const char *const node_keys[] = {
 	"name", "pod_cidr", "gateway", "pod_cidr6", "gateway6", "service_cidr",
-	"nodeport_range", "gateway_mac", "addresses", NULL
+	"nodeport_range", "gateway_mac", "addresses", "addresses_from_node", NULL
 };
 static const char *const cluster_keys[] = {
 	"pod_cidr", "pod_cidr6", "encapsulation", "vxlan_port", "vni", "no_masquerade", NULL

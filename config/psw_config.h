@@ -116,7 +116,7 @@ struct psw_config {
 		unsigned idle_sleep_us;        /**< max back-off sleep when idle; 0 = busy poll */
 	} workers;
 
-	struct {
+	struct psw_node_conf {
 		char name[PSW_NAME_MAX];
 		struct psw_prefix pod_cidr;    /**< IPv4 */
 		uint8_t gateway[4];
@@ -132,6 +132,10 @@ struct psw_config {
 		unsigned nb_addresses6;        /**< ... and IPv6 ones */
 		uint8_t addresses6[4][16];
 		uint8_t address6_len[4];
+		/** the addresses are this node's Node object's InternalIPs
+		 *  (status.addresses), one of each family: filled in while
+		 *  running (psw_fwd_node_addresses), none until it is known */
+		bool addresses_from_node;
 	} node;
 
 	struct {

@@ -603,10 +603,11 @@ int psw_cfg_check_uplinks(struct psw_cfg_ctx *ctx, const config_setting_t *ports
 		if (!cfg->ports[i].uplink)
 			continue;
 		uplinks = true;
-		if (cfg->node.nb_addresses == 0)
+		if (cfg->node.nb_addresses == 0 && !cfg->node.addresses_from_node)
 			return psw_cfg_fail(ctx, config_setting_get_elem(ports, i), "ports[%u] '%s' is an "
 					    "uplink: set node.addresses to the node's IPv4 address on it "
-					    "(ARP asks from it)", i, cfg->ports[i].name);
+					    "(ARP asks from it), or node.addresses_from_node = true", i,
+					    cfg->ports[i].name);
 	}
 	for (i = 0; i < cfg->nb_routes; i++) {
 		const struct psw_route_conf *r = &cfg->routes[i];

@@ -219,7 +219,18 @@ cluster_json(const struct psw_state *st, const struct psw_tables *t)
 {
 	json_t *o = json_pack("{s:s}", "encapsulation",
 			      st->cfg.cluster.encap == PSW_ENCAP_VXLAN ? "vxlan" : "none");
+	json_t *addrs = json_array();
+	char buf[INET6_ADDRSTRLEN];
+	unsigned i;
 
+	/* the node's own addresses, and where they came from */
+	for (i = 0; i < st->cfg.node.nb_addresses; i++)
+		json_array_append_new(addrs, json_string(ip4_str(st->cfg.node.addresses[i], buf)));
+	for (i = 0; i < st->cfg.node.nb_addresses6; i++)
+		json_array_append_new(addrs, json_string(ip6_str(st->cfg.node.addresses6[i], buf)));
+	json_object_set_new(o, "node_addresses", addrs);
+	json_object_set_new(o, "node_addresses_from",
+			    json_string(st->cfg.node.addresses_from_node ? "Node" : "configuration"));
 	masq_json(o, "masquerade", t, &st->cfg, 4);
 	masq_json(o, "masquerade6", t, &st->cfg, 6);
 	return o;

@@ -214,13 +214,13 @@ next_hop_toward(struct psw_state *st, const struct psw_config *cfg, const bool *
 }
 
 /*
- * Could another node have this address? Not this node's own, nor an
- * address of the pods or Services; for IPv4 not 0/8, loopback,
- * link-local, multicast or the reserved and broadcast range; for IPv6 not
- * unspecified, loopback, link-local or multicast.
+ * Could a node have this address? Not an address of the pods or Services;
+ * for IPv4 not 0/8, loopback, link-local, multicast or the reserved and
+ * broadcast range; for IPv6 not unspecified, loopback, link-local or
+ * multicast.
  */
 static bool
-node_address_usable(const struct psw_config *cfg, uint8_t family, const uint8_t *a)
+address_usable(const struct psw_config *cfg, uint8_t family, const uint8_t *a)
 {
 	static const uint8_t loop6[16] = { [15] = 1 }, any6[16];
 
@@ -229,9 +229,16 @@ node_address_usable(const struct psw_config *cfg, uint8_t family, const uint8_t 
 	if (family == 6 && (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||
 			    memcmp(a, loop6, 16) == 0 || memcmp(a, any6, 16) == 0))
 		return false;
-	return !psw_config_node_addr(cfg, family, a) && !in_prefix(&cfg->node.pod_cidr, family, a) &&
-	       !in_prefix(&cfg->cluster.pod_cidr, family, a) && !in_prefix(&cfg->node.pod_cidr6, family, a) &&
-	       !in_prefix(&cfg->cluster.pod_cidr6, family, a) && !in_prefix(&cfg->node.service_cidr, family, a);
+	return !in_prefix(&cfg->node.pod_cidr, family, a) && !in_prefix(&cfg->cluster.pod_cidr, family, a) &&
+	       !in_prefix(&cfg->node.pod_cidr6, family, a) && !in_prefix(&cfg->cluster.pod_cidr6, family, a) &&
+	       !in_prefix(&cfg->node.service_cidr, family, a);
+}
+
+/* Could another node have this address? A node's, and not this one's. */
+static bool
+node_address_usable(const struct psw_config *cfg, uint8_t family, const uint8_t *a)
+{
+	return address_usable(cfg, family, a) && !psw_config_node_addr(cfg, family, a);
 }
 
 static bool
@@ -327,6 +334,55 @@ node_routes(struct psw_state *st, const struct psw_config *cfg, const bool *remo
 	}
 	free(nodes);
 	return n;
+}
+
+bool
+psw_fwd_node_addresses(struct psw_state *st)
+{
+	struct psw_node_conf *node = &st->cfg.node;
+	unsigned nb = psw_k8s_nodes(st, NULL, 0), i, a, n4 = 0, n6 = 0;
+	uint8_t a4[4] = { 0 }, a6[16] = { 0 };
+	struct psw_k8s_node *nodes;
+	bool changed;
+
+	if (!node->addresses_from_node)
+		return false;
+	nodes = nb > 0 ? calloc(nb, sizeof(*nodes)) : NULL;
+	if (nodes != NULL)
+		nb = RTE_MIN(nb, psw_k8s_nodes(st, nodes, nb));
+	for (i = 0; nodes != NULL && i < nb; i++) {
+		if (strcmp(nodes[i].name, node->name) != 0)
+			continue;
+		for (a = 0; a < nodes[i].nb_internal; a++) {
+			const uint8_t *ip = nodes[i].internal[a];
+
+			if (nodes[i].internal_family[a] == 4 && n4 == 0 && address_usable(&st->cfg, 4, ip)) {
+				memcpy(a4, ip, 4);
+				n4 = 1;
+			} else if (nodes[i].internal_family[a] == 6 && n6 == 0 && address_usable(&st->cfg, 6, ip)) {
+				memcpy(a6, ip, 16);
+				n6 = 1;
+			}
+		}
+		break;
+	}
+	free(nodes);
+	changed = node->nb_addresses != n4 || node->nb_addresses6 != n6 ||
+		  (n4 > 0 && memcmp(node->addresses[0], a4, 4) != 0) ||
+		  (n6 > 0 && memcmp(node->addresses6[0], a6, 16) != 0);
+	if (!changed)
+		return false;
+	memset(node->addresses, 0, sizeof(node->addresses));
+	memset(node->address_len, 0, sizeof(node->address_len));
+	memset(node->addresses6, 0, sizeof(node->addresses6));
+	memset(node->address6_len, 0, sizeof(node->address6_len));
+	node->nb_addresses = n4;
+	node->nb_addresses6 = n6;
+	memcpy(node->addresses[0], a4, 4);
+	memcpy(node->addresses6[0], a6, 16);
+	node->address_len[0] = n4 > 0 ? 32 : 0;
+	node->address6_len[0] = n6 > 0 ? 128 : 0;
+	return true;
 }
 
 /* The uplinks' subnets: node.addresses given with a length below the address's. */

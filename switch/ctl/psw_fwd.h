@@ -36,6 +36,17 @@ struct psw_tables *psw_fwd_plan(struct psw_state *st, const struct psw_config *c
 /** Free a snapshot that was never published. */
 void psw_fwd_plan_free(struct psw_tables *t);
 
+/**
+ * With node.addresses_from_node: set the running configuration's node
+ * addresses to this node's Node object's (node.name): its first usable
+ * InternalIP of each family, as host addresses; none while there is no
+ * such Node. Addresses in the pod or service CIDRs, loopback, link-local or
+ * multicast are not taken.
+ * @return true when they changed (every Service's node entries, the
+ *         forwarding snapshot and the announcements follow them).
+ */
+bool psw_fwd_node_addresses(struct psw_state *st);
+
 /** The ports that exist but that nothing wants (no configured port, no attached pod). */
 void psw_fwd_unwanted_ports(const struct psw_state *st, bool removed[PSW_MAX_PORTS]);
 

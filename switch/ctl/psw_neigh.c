@@ -930,6 +930,13 @@ announce(struct psw_state *st)
 }
 
 void
+psw_neigh_reannounce(struct psw_neigh_table *nt)
+{
+	if (nt != NULL)
+		memset(nt->announced, 0, sizeof(nt->announced));
+}
+
+void
 psw_neigh_tick(struct psw_state *st, uint64_t now)
 {
 	struct psw_neigh_table *nt = st->neigh;

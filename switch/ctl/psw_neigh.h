@@ -87,6 +87,9 @@ struct rte_hash *psw_neigh_hosts6(const struct psw_neigh_table *nt);
 /** Take a punted packet (psw_set_punt): learn from an ARP or advertisement, hold or send a routed packet. */
 void psw_neigh_input(struct psw_state *st, struct rte_mbuf *pkt);
 
+/** The node's addresses changed: announce them again on every uplink (at the next tick). */
+void psw_neigh_reannounce(struct psw_neigh_table *nt);
+
 /** Ask, retry, age and announce (gratuitous ARP, unsolicited advertisement on an uplink that came). now in ms. */
 void psw_neigh_tick(struct psw_state *st, uint64_t now_ms);
 

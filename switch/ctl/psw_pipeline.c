@@ -9,6 +9,7 @@
 #include "psw_change.h"
 #include "psw_ctl.h"
 #include "psw_fwd.h"
+#include "psw_neigh.h"
 #include "psw_netpol.h"
 #include "psw_pipeline.h"
 #include "psw_services.h"
@@ -132,6 +133,23 @@ reclaim(struct psw_state *st, struct psw_change *ch)
 	ch->port_gone = -1;
 }
 
+/*
+ * Node addresses taken from this node's Node object follow it: when a
+ * change moves them, every Service's node entries (NodePorts, health
+ * checks) are compiled again with the forwarding snapshot, and the uplinks
+ * announce the new ones.
+ */
+static void
+follow_node_addresses(struct psw_state *st, struct psw_change *ch)
+{
+	if (!ch->forward || !psw_fwd_node_addresses(st))
+		return;
+	ch->services = true;
+	json_decref(ch->svc_scope);
+	ch->svc_scope = NULL;                    /* every Service */
+	psw_neigh_reannounce(st->neigh);
+}
+
 int
 psw_pipeline_commit(struct psw_state *st, struct psw_change *ch, char *err, size_t err_len)
 {
@@ -141,10 +159,12 @@ psw_pipeline_commit(struct psw_state *st, struct psw_change *ch, char *err, size
 
 	if (err_len > 0)
 		err[0] = '\0';
+	follow_node_addresses(st, ch);
 	rc = compile(st, ch, &c, err, err_len);
 	if (rc < 0) {
 		if (ch->undo != NULL)
 			ch->undo(st, ch);
+		psw_fwd_node_addresses(st);      /* back with the store; nothing was published */
 		return rc;
 	}
 	rc = publish(st, ch->withdraw, &c, err, err_len);
@@ -156,6 +176,7 @@ psw_pipeline_commit(struct psw_state *st, struct psw_change *ch, char *err, size
 	 * it; a pod that was coming now goes (and the other way round) */
 	if (ch->undo != NULL)
 		ch->undo(st, ch);
+	follow_node_addresses(st, ch);
 	if (compile(st, ch, &c, again, sizeof(again)) < 0 ||
 	    publish(st, ch->pod_moves ? !ch->withdraw : ch->withdraw, &c, again, sizeof(again)) < 0)
 		snprintf(err + strlen(err), err_len - strlen(err), "; and putting the old state back: %s",

@@ -26,6 +26,23 @@
 #include "psw_services.h"
 #include "psw_state.h"
 
+/* The node settings of two configurations, but for addresses taken from the Node object while running. */
+static bool
+node_settings_equal(const struct psw_config *old, const struct psw_config *new)
+{
+	struct psw_node_conf a;
+
+	memcpy(&a, &old->node, sizeof(a));     /* padding too: compared with memcmp */
+	if (a.addresses_from_node) {
+		a.nb_addresses = a.nb_addresses6 = 0;
+		memset(a.addresses, 0, sizeof(a.addresses));
+		memset(a.address_len, 0, sizeof(a.address_len));
+		memset(a.addresses6, 0, sizeof(a.addresses6));
+		memset(a.address6_len, 0, sizeof(a.address6_len));
+	}
+	return memcmp(&a, &new->node, sizeof(a)) == 0;
+}
+
 /* Settings that only a restart can change. */
 static int
 check_immutable(const struct psw_config *old, const struct psw_config *new, char *err,
@@ -41,8 +58,7 @@ check_immutable(const struct psw_config *old, const struct psw_config *new, char
 			 new->source);
 		return -EINVAL;
 	}
-	if (memcmp(&old->node, &new->node, sizeof(old->node)) != 0 ||
-	    memcmp(&old->api, &new->api, sizeof(old->api)) != 0 ||
+	if (!node_settings_equal(old, new) || memcmp(&old->api, &new->api, sizeof(old->api)) != 0 ||
 	    memcmp(&old->limits, &new->limits, sizeof(old->limits)) != 0) {
 		snprintf(err, err_len,
 			 "%s: node, api and limits settings cannot change while running; restart podswitch",

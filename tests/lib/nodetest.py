@@ -79,9 +79,11 @@ class TwoNodes:
     rest of the link reached directly); with ext, a client outside the
     cluster on the underlay, 192.168.88.100. With v6, dual stack: the nodes
     also have fd00:88::1 and ::2 (/64 with subnet), pods in
-    fd00:10:244:1::/64 and fd00:10:244:2::/64 (::5 each)."""
+    fd00:10:244:1::/64 and fd00:10:244:2::/64 (::5 each). With from_node,
+    the switches take their addresses from their Node objects
+    (node.addresses_from_node) instead of the configuration."""
 
-    def __init__(self, scope, encap, subnet=True, ext=True, v6=False):
+    def __init__(self, scope, encap, subnet=True, ext=True, v6=False, from_node=False):
         self.scope = scope
         self.under = Netns(scope)
         self.under.ip("link add br0 type bridge")
@@ -102,14 +104,16 @@ class TwoNodes:
                        'pod_cidr6 = "fd00:10:244::/48";', '; ip6 = "fd00:10:244:%d::5"' % n)
             else:
                 six = ('pod_cidr6 = "";', "", "", "")
+            addresses = 'addresses = [ "192.168.88.%d%s"%s ];' % (n, "/24" if subnet else "", six[1])
+            if from_node:
+                addresses = "addresses_from_node = true;"
             conf = """node = { name = "node-%s"; pod_cidr = "10.244.%d.0/24"; gateway = "10.244.%d.1";
-  %s addresses = [ "192.168.88.%d%s"%s ]; };
+  %s %s };
 cluster = { pod_cidr = "10.244.0.0/16"; %s encapsulation = "%s"; };
 ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; },
           { name = "p"; kind = "af_packet"; ifname = "%s"; } );
 pods = ( { name = "p%s"; port = "p"; mac = "02:00:00:00:0%d:05"; ip = "10.244.%d.5"%s; } );
-""" % (name, n, n, six[0], n, "/24" if subnet else "", six[1], six[2], encap, up, host, name, n, n,
-       six[3])
+""" % (name, n, n, six[0], addresses, six[2], encap, up, host, name, n, n, six[3])
             self.sw[name] = Switch(scope, conf, name="node-" + name + uid()).start()
             self.pods[name] = pod
             self.up[name] = up

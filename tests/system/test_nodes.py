@@ -103,8 +103,8 @@ def peer_seen(server_ns, client_ns, dst, proto="UDP"):
         return seen
 
 
-def two_nodes(scope, encap):
-    c = TwoNodes(scope, encap)
+def two_nodes(scope, encap, **kw):
+    c = TwoNodes(scope, encap, **kw)
     a, b = c.pods["a"], c.pods["b"]
     # the first packet crosses: the next hop was resolved when the Node came
     sent, got = ping(a, "10.244.2.5", count=1, interval=0.2)
@@ -501,6 +501,43 @@ ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; mtu =
     check(json.loads(run(["ip", "-j", "link", "show", host]).stdout)[0]["mtu"] == 1350, "host end MTU")
     pod_if = [i for i in out["interfaces"] if i.get("sandbox")][0]
     check(pod_if.get("mtu") == 1350, "result interface: %s" % pod_if)
+
+
+@test
+def node_addresses_from_the_node_object(scope):
+    """node.addresses_from_node: each switch takes its address from its own
+    Node's InternalIP. VXLAN between them, ARP and ping from outside work on
+    it; a Node that moves its address moves the switch's (the old one is no
+    longer answered, the new one is announced); a reload keeps it; the Node
+    deleted takes it away."""
+    from nodetest import node_object
+    c = two_nodes(scope, "vxlan", subnet=False, from_node=True)
+    a = c.sw["a"]
+    cl = a.ok("status")["cluster"]
+    check(cl["node_addresses"] == ["192.168.88.1"] and cl["node_addresses_from"] == "Node",
+          "node-a's addresses: %s" % cl)
+    sent, got = ping(c.ext, "192.168.88.1", count=1)
+    check(got == 1, "node-a's address from its Node not answered from outside")
+    # node-a moves to .11: both switches are told, as the agent would
+    moved = [node_object("node-a", "10.244.1.0/24", "192.168.88.11"), c.nodes[1]]
+    for sw in c.sw.values():
+        sw.ok("apply", {"objects": moved})
+    cl = a.ok("status")["cluster"]
+    check(cl["node_addresses"] == ["192.168.88.11"], "after the move: %s" % cl)
+    sent, got = ping(c.ext, "192.168.88.11", count=1)
+    check(got == 1, "the moved address not answered (first ping)")
+    c.ext.sh("ip neigh flush all")
+    sent, got = ping(c.ext, "192.168.88.1", count=1, timeout=2)
+    check(got == 0, "the old address still answered")
+    # VXLAN from the new address: node-b accepts it (its route to node-a's pods goes to .11)
+    sent, got = ping(c.pods["a"], "10.244.2.5", count=2)
+    check(got == 2, "pods across nodes after the move: %d/%d" % (got, sent))
+    a.reload(a.body)
+    check(a.ok("status")["cluster"]["node_addresses"] == ["192.168.88.11"], "a reload lost the Node's address")
+    sent, got = ping(c.pods["b"], "10.244.1.5", count=1)
+    check(got == 1, "pods across nodes after a reload")
+    a.ok("delete", {"objects": [moved[0]]})
+    check(a.ok("status")["cluster"]["node_addresses"] == [], "node-a's Node deleted, its address kept")
 
 
 if __name__ == "__main__":

@@ -586,6 +586,16 @@ static void test_routes(void)
 static void test_uplinks_and_cluster(void)
 {
 	FAIL(UPLINK, 2, "ports[0] 'up' is an uplink: set node.addresses");
+	FAIL("node = { addresses = [ \"192.168.5.1\" ]; addresses_from_node = true; };", 1,
+	     "node.addresses_from_node: the addresses come from the Node object named node.name; give either");
+	FAIL("node = { addresses_from_node = 1; };", 1, "node.addresses_from_node");
+	if (OK("node = { name = \"n1\"; addresses_from_node = true; };\n" UPLINK)) {
+		/* an uplink without addresses: they come with the Node */
+		CU_ASSERT_TRUE(cfg.node.addresses_from_node);
+		CU_ASSERT_EQUAL(cfg.node.nb_addresses, 0);
+		CU_ASSERT_TRUE(cfg.ports[0].uplink);
+		psw_config_free(&cfg);
+	}
 	FAIL("ports = (\n{ name = \"v\"; kind = \"vhost-user\"; socket = \"/run/t/v\"; uplink = true; }\n);",
 	     2, "ports[0]: a vhost-user port cannot be an uplink");
 	FAIL("ports = (\n{ name = \"n\"; kind = \"kernel\"; ifname = \"n0\"; uplink = true; node = true; }\n);",
