@@ -134,15 +134,16 @@ reclaim(struct psw_state *st, struct psw_change *ch)
 }
 
 /*
- * Node addresses taken from this node's Node object follow it: when a
- * change moves them, every Service's node entries (NodePorts, health
+ * Node addresses taken from this node's Node object follow it (a change
+ * to a Node, or to the configuration, rebuilds the routes): when it moves
+ * them, every Service's node entries (NodePorts, health
  * checks) are compiled again with the forwarding snapshot, and the uplinks
  * announce the new ones.
  */
 static void
 follow_node_addresses(struct psw_state *st, struct psw_change *ch)
 {
-	if (!ch->forward || !psw_fwd_node_addresses(st))
+	if (!ch->rebuild_routes || !psw_fwd_node_addresses(st))   /* a Node changed, or the configuration */
 		return;
 	ch->services = true;
 	json_decref(ch->svc_scope);

@@ -173,7 +173,8 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 		}
 		created[idx] = true;
 	}
-	rebuild_routes = !st->has_cfg || any_removed || !routes_equal(&st->cfg, cfg);
+	/* (node addresses from the Node are filled in again with the routes) */
+	rebuild_routes = !st->has_cfg || any_removed || !routes_equal(&st->cfg, cfg) || cfg->node.addresses_from_node;
 	for (i = 0; i < PSW_MAX_PORTS; i++)
 		rebuild_routes |= created[i];
 	/* stored: the new configuration is the state's, the old one kept to undo */
