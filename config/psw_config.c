@@ -429,7 +429,8 @@ static int parse_node_addresses(struct psw_cfg_ctx *ctx, const config_setting_t 
 			len = fam == 4 ? 32 : 128;
 		if (psw_prefix_contains(&cfg->node.pod_cidr, addr) ||
 		    psw_prefix_contains(&cfg->node.pod_cidr6, addr) ||
-		    psw_prefix_contains(&cfg->node.service_cidr, addr))
+		    psw_prefix_contains(&cfg->node.service_cidr, addr) ||
+		    psw_prefix_contains(&cfg->node.service_cidr6, addr))
 			return psw_cfg_fail(ctx, e, "node.addresses[%u] '%s' lies in the pod or service "
 					    "CIDR; give the node's own uplink address", i, v);
 		if (psw_config_node_addr(cfg, fam, addr))
@@ -535,6 +536,10 @@ static int parse_cluster_cidrs(struct psw_cfg_ctx *ctx, const config_setting_t *
 		return psw_cfg_fail(ctx, s, "node.pod_cidr6 %s is not inside cluster.pod_cidr %s",
 				    psw_prefix_str(&cfg->node.pod_cidr6, a, sizeof(a)),
 				    psw_prefix_str(&cfg->cluster.pod_cidr6, b, sizeof(b)));
+	if (psw_prefix_overlap(&cfg->cluster.pod_cidr6, &cfg->node.service_cidr6))
+		return psw_cfg_fail(ctx, psw_cfg_member(cl, "pod_cidr6") ?: s, "cluster.pod_cidr %s overlaps node.service_cidr6 %s; they must be disjoint",
+				    psw_prefix_str(&cfg->cluster.pod_cidr6, a, sizeof(a)),
+				    psw_prefix_str(&cfg->node.service_cidr6, b, sizeof(b)));
 	return 0;
 }
 
@@ -606,7 +611,9 @@ static int parse_node(struct psw_cfg_ctx *ctx, const config_setting_t *node)
 	    psw_cfg_opt_prefix(ctx, node, "node", "pod_cidr6", 6, 48, 120, true,
 			       &cfg->node.pod_cidr6) < 0 ||
 	    psw_cfg_opt_prefix(ctx, node, "node", "service_cidr", 4, 0, 32, false,
-			       &cfg->node.service_cidr) < 0)
+			       &cfg->node.service_cidr) < 0 ||
+	    psw_cfg_opt_prefix(ctx, node, "node", "service_cidr6", 6, 64, 128, true,
+			       &cfg->node.service_cidr6) < 0)
 		return -EINVAL;
 	if (check_gateway(ctx, node) < 0 || check_gateway6(ctx, node) < 0)
 		return -EINVAL;
@@ -620,6 +627,11 @@ static int parse_node(struct psw_cfg_ctx *ctx, const config_setting_t *node)
 				    psw_prefix_str(&cfg->node.service_cidr, a, sizeof(a)),
 				    psw_prefix_str(&cfg->node.pod_cidr, b, sizeof(b)));
 	}
+	if (psw_prefix_overlap(&cfg->node.pod_cidr6, &cfg->node.service_cidr6))
+		return psw_cfg_fail(ctx, psw_cfg_member(node, "service_cidr6"), "node.service_cidr6 %s overlaps "
+				    "node.pod_cidr6 %s; they must be disjoint",
+				    psw_prefix_str(&cfg->node.service_cidr6, a, sizeof(a)),
+				    psw_prefix_str(&cfg->node.pod_cidr6, b, sizeof(b)));
 	if (parse_nodeport_range(ctx, node) < 0)
 		return -EINVAL;
 	if (psw_cfg_opt_mac(ctx, node, "node", "gateway_mac", cfg->node.gateway_mac) < 0)
@@ -733,7 +745,7 @@ static const char *const eal_keys[] = {
 };
 static const char *const workers_keys[] = { "cores", "idle_sleep_us", NULL };
 static const char *const node_keys[] = {
-	"name", "pod_cidr", "gateway", "pod_cidr6", "gateway6", "service_cidr",
+	"name", "pod_cidr", "gateway", "pod_cidr6", "gateway6", "service_cidr", "service_cidr6",
 	"nodeport_range", "gateway_mac", "addresses", "addresses_from_node", NULL
 };
 static const char *const cluster_keys[] = {

@@ -123,6 +123,7 @@ struct psw_config {
 		struct psw_prefix pod_cidr6;   /**< family 0 when IPv6 is off */
 		uint8_t gateway6[16];
 		struct psw_prefix service_cidr;
+		struct psw_prefix service_cidr6; /**< IPv6 ClusterIPs; family 0: not given */
 		uint16_t nodeport_min;
 		uint16_t nodeport_max;
 		uint8_t gateway_mac[6];        /**< MAC pods see for their gateway */

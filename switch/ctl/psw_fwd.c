@@ -231,7 +231,7 @@ address_usable(const struct psw_config *cfg, uint8_t family, const uint8_t *a)
 		return false;
 	return !in_prefix(&cfg->node.pod_cidr, family, a) && !in_prefix(&cfg->cluster.pod_cidr, family, a) &&
 	       !in_prefix(&cfg->node.pod_cidr6, family, a) && !in_prefix(&cfg->cluster.pod_cidr6, family, a) &&
-	       !in_prefix(&cfg->node.service_cidr, family, a);
+	       !in_prefix(&cfg->node.service_cidr, family, a) && !in_prefix(&cfg->node.service_cidr6, family, a);
 }
 
 /* Could another node have this address? A node's, and not this one's. */

@@ -336,6 +336,7 @@ psw_svc_masq_fill(struct psw_node_info *node, const struct psw_config *cfg)
 	add_nomasq(node, &cfg->cluster.pod_cidr);
 	add_nomasq(node, &cfg->node.pod_cidr);
 	add_nomasq(node, &cfg->node.service_cidr);
+	add_nomasq(node, &cfg->node.service_cidr6);
 	add_nomasq(node, &ll);
 	add_nomasq(node, &cfg->cluster.pod_cidr6);
 	add_nomasq(node, &cfg->node.pod_cidr6);

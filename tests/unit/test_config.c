@@ -608,6 +608,23 @@ static void test_uplinks_and_cluster(void)
 	FAIL("node = { addresses = [ \"192.168.5.1/+24\" ]; };", 1, "node.addresses[0] '192.168.5.1/+24'");
 	FAIL("node = { addresses = [ \"fd00:10:244::9\" ]; };", 1,
 	     "node.addresses[0] 'fd00:10:244::9' lies in the pod or service CIDR");
+	FAIL("node = { service_cidr6 = \"fd00:10:244::/112\"; };", 1,
+	     "node.service_cidr6 fd00:10:244::/112 overlaps node.pod_cidr6 fd00:10:244::/64");
+	FAIL("node = { service_cidr6 = \"fd00:96::/48\"; };", 1, "node.service_cidr6");
+	FAIL("node = { service_cidr6 = \"10.96.0.0/12\"; };", 1, "node.service_cidr6");
+	FAIL("node = { service_cidr6 = \"fd00:96::/112\"; addresses = [ \"fd00:96::5\" ]; };", 1,
+	     "node.addresses[0] 'fd00:96::5' lies in the pod or service CIDR");
+	FAIL("node = { service_cidr6 = \"fd00:96::/112\"; };\ncluster = { pod_cidr6 = \"fd00::/8\"; };", 2,
+	     "cluster.pod_cidr fd00::/8 overlaps node.service_cidr6 fd00:96::/112");
+	if (OK("node = { service_cidr6 = \"fd00:96::/112\"; };")) {
+		CU_ASSERT_EQUAL(cfg.node.service_cidr6.family, 6);
+		CU_ASSERT_EQUAL(cfg.node.service_cidr6.len, 112);
+		psw_config_free(&cfg);
+	}
+	if (OK("node = { name = \"x\"; };")) {
+		CU_ASSERT_EQUAL(cfg.node.service_cidr6.family, 0);     /* none by default */
+		psw_config_free(&cfg);
+	}
 	FAIL("cluster = { encapsulation = \"geneve\"; };", 1,
 	     "cluster.encapsulation 'geneve' is not one of \"none\" (native routing) or \"vxlan\" (Geneve");
 	FAIL("cluster = { pod_cidr = \"10.245.0.0/16\"; };", 1,

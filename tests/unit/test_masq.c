@@ -43,7 +43,7 @@
 #define NODEPORT 30080
 
 static const char *conf_text =
-	"node = { addresses = [ \"192.168.77.1/24\", \"fd77::1/64\" ]; };\n"
+	"node = { addresses = [ \"192.168.77.1/24\", \"fd77::1/64\" ]; service_cidr6 = \"fd00:96::/112\"; };\n"
 	"cluster = { pod_cidr = [ \"10.244.0.0/16\", \"fd00:10:244::/48\" ];\n"
 	"  no_masquerade = [ \"172.31.98.0/24\", \"2001:db8:98::/48\" ]; };\n";
 
@@ -58,6 +58,7 @@ static const uint8_t a6[16] = { 0xfd, 0, 0, 0x10, 0x02, 0x44, [15] = 0x0a };
 static const uint8_t b6[16] = { 0xfd, 0, 0, 0x10, 0x02, 0x44, [15] = 0x0b };
 static const uint8_t gw6[16] = { 0xfd, 0, 0, 0x10, 0x02, 0x44, [15] = 0x01 };
 static const uint8_t node6[16] = { 0xfd, 0x77, [15] = 1 };
+static const uint8_t svc6_none[16] = { 0xfd, 0, 0, 0x96, [14] = 0x12, [15] = 0x34 };   /* fd00:96::1234 */
 static const uint8_t out6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x99, [15] = 1 };
 static const uint8_t client6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x99, [15] = 7 };
 static const uint8_t client6b[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x99, [15] = 8 };
@@ -308,10 +309,11 @@ test_tables_from_config(void)
 	CU_ASSERT_TRUE(n.masq6);
 	/* cluster, node pods, service CIDR, link-local, and one of no_masquerade */
 	CU_ASSERT_EQUAL(n.nb_nomasq, 5);
-	/* cluster, node pods, link-local, multicast, and one of no_masquerade */
-	CU_ASSERT_EQUAL(n.nb_nomasq6, 5);
-	CU_ASSERT_EQUAL(n.nomasq6[4].mask[0], rte_cpu_to_be_64(0xffffffffffff0000ull));
-	CU_ASSERT_EQUAL(n.nomasq6[4].mask[1], 0);
+	/* service CIDR, cluster, node pods, link-local, multicast, and one of no_masquerade */
+	CU_ASSERT_EQUAL(n.nb_nomasq6, 6);
+	CU_ASSERT_EQUAL(n.nomasq6[0].mask[1], rte_cpu_to_be_64(0xffffffffffff0000ull));
+	CU_ASSERT_EQUAL(n.nomasq6[5].mask[0], rte_cpu_to_be_64(0xffffffffffff0000ull));
+	CU_ASSERT_EQUAL(n.nomasq6[5].mask[1], 0);
 	/* no IPv6 node address: IPv6 is not masqueraded, IPv4 still is */
 	CU_ASSERT_FATAL(psw_config_parse("node = { addresses = [ \"192.168.77.1\" ]; };\n"
 					 "cluster = { pod_cidr = [ \"10.244.0.0/16\", \"fd00:10:244::/48\" ]; };",
@@ -405,6 +407,10 @@ test_egress6_not_masqueraded(void)
 	expect_frame(frame6(mac_a, gw_mac, IPPROTO_UDP, a6, nomasq6, 40002, 53, 0, 64), P_A, P_UP,
 		     frame6(up_mac, router_mac, IPPROTO_UDP, a6, nomasq6, 40002, 53, 0, 63),
 		     "to a no_masquerade prefix");
+	/* an address of the IPv6 service CIDR without a Service is not the world's */
+	expect_frame(frame6(mac_a, gw_mac, IPPROTO_UDP, a6, svc6_none, 40002, 53, 0, 64), P_A, P_UP,
+		     frame6(up_mac, router_mac, IPPROTO_UDP, a6, svc6_none, 40002, 53, 0, 63),
+		     "to the IPv6 service CIDR");
 	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_MASQ], 0);
 }
 
