@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "psw_config.h"
@@ -682,6 +683,23 @@ static int parse_api_dirs(struct psw_cfg_ctx *ctx, const config_setting_t *g)
 	return 0;
 }
 
+/* metrics.listen: where Prometheus scrapes /metrics ("" or absent: no endpoint). */
+static int parse_metrics(struct psw_cfg_ctx *ctx, const config_setting_t *g)
+{
+	struct sockaddr_storage ss;
+	const char *v;
+	int rc;
+
+	rc = psw_cfg_opt_str(ctx, g, "metrics", "listen", 0, sizeof(ctx->cfg->metrics.listen) - 1, &v);
+	if (rc <= 0)
+		return rc;
+	if (v[0] != '\0' && psw_parse_listen(v, &ss) < 0)
+		return psw_cfg_fail(ctx, psw_cfg_member(g, "listen"), "metrics.listen '%s': give ADDRESS:PORT, "
+				    "e.g. \"127.0.0.1:9464\" or \"[::1]:9464\" (\"\": no endpoint)", v);
+	psw_cfg_copy(ctx->cfg->metrics.listen, sizeof(ctx->cfg->metrics.listen), v);
+	return 0;
+}
+
 static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 {
 	static const struct {
@@ -738,7 +756,7 @@ static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 
 /* Known keys of the top level and of each group of single settings. */
 static const char *const top_keys[] = {
-	"eal", "workers", "node", "cluster", "api", "limits", "ports", "pods", "routes", NULL
+	"eal", "workers", "node", "cluster", "api", "limits", "metrics", "ports", "pods", "routes", NULL
 };
 static const char *const eal_keys[] = {
 	"hugepages", "memory_mb", "file_prefix", "main_core", "args", NULL
@@ -752,6 +770,7 @@ static const char *const cluster_keys[] = {
 	"pod_cidr", "pod_cidr6", "encapsulation", "vxlan_port", "vni", "no_masquerade", NULL
 };
 static const char *const api_keys[] = { "socket", "group", "sockets_dir", "state_dir", NULL };
+static const char *const metrics_keys[] = { "listen", NULL };
 static const char *const limits_keys[] = {
 	"mbufs", "pods", "max_pods", "max_routes", "rx_desc", "tx_desc", "conntrack", "conntrack_per_port",
 	NULL
@@ -765,6 +784,7 @@ static int parse_root(struct psw_cfg_ctx *ctx, const config_setting_t *root)
 	} groups[] = {
 		{ "eal", eal_keys }, { "workers", workers_keys }, { "node", node_keys },
 		{ "api", api_keys }, { "limits", limits_keys }, { "cluster", cluster_keys },
+		{ "metrics", metrics_keys },
 	};
 	const config_setting_t *g[sizeof(groups) / sizeof(groups[0])];
 	const char *str;
@@ -788,7 +808,7 @@ static int parse_root(struct psw_cfg_ctx *ctx, const config_setting_t *root)
 		psw_cfg_copy(ctx->cfg->api.socket, sizeof(ctx->cfg->api.socket), str);
 	if (parse_api_dirs(ctx, g[3]) < 0)
 		return -EINVAL;
-	if (parse_limits(ctx, g[4]) < 0)
+	if (parse_limits(ctx, g[4]) < 0 || parse_metrics(ctx, g[6]) < 0)
 		return -EINVAL;
 
 	rc = psw_cfg_parse_ports(ctx, psw_cfg_member(root, "ports"));

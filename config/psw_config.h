@@ -157,6 +157,10 @@ struct psw_config {
 	} api;
 
 	struct {
+		char listen[80];               /**< "ADDRESS:PORT" of /metrics; "" = none */
+	} metrics;
+
+	struct {
 		unsigned mbufs;                /**< mbufs per NUMA socket */
 		unsigned max_pods;
 		unsigned max_routes;
@@ -215,6 +219,10 @@ void psw_prefix_mask(struct psw_prefix *p);
 bool psw_prefix_contains(const struct psw_prefix *p, const uint8_t *addr);
 /** True when the two prefixes (same family) share any address. */
 bool psw_prefix_overlap(const struct psw_prefix *a, const struct psw_prefix *b);
+
+struct sockaddr_storage;
+/** "1.2.3.4:PORT" or "[v6]:PORT" (PORT 1..65535) into ss. 0 or -EINVAL. */
+int psw_parse_listen(const char *s, struct sockaddr_storage *ss);
 /** "10.0.0.0/8" / "fd00::/64" into buf; returns buf. */
 char *psw_prefix_str(const struct psw_prefix *p, char *buf, size_t len);
 

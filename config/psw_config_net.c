@@ -7,8 +7,11 @@
 #endif
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "psw_config.h"
 #include "psw_config_priv.h"
@@ -182,6 +185,35 @@ bool psw_prefix_overlap(const struct psw_prefix *a, const struct psw_prefix *b)
 	if (a->len <= b->len)
 		return psw_prefix_contains(a, b->addr);
 	return psw_prefix_contains(b, a->addr);
+}
+
+int psw_parse_listen(const char *s, struct sockaddr_storage *ss)
+{
+	const char *colon = s != NULL ? strrchr(s, ':') : NULL;
+	size_t hlen = colon != NULL ? (size_t)(colon - s) : 0;
+	char host[INET6_ADDRSTRLEN + 2], *end;
+	long port;
+
+	if (colon == NULL || colon[1] < '0' || colon[1] > '9' || hlen == 0 || hlen >= sizeof(host))
+		return -EINVAL;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port <= 0 || port > 65535)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		if (hlen < 3 || s[hlen - 1] != ']')
+			return -EINVAL;
+		snprintf(host, sizeof(host), "%.*s", (int)hlen - 2, s + 1);
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		return inet_pton(AF_INET6, host, &s6->sin6_addr) == 1 ? 0 : -EINVAL;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)hlen, s);
+	((struct sockaddr_in *)ss)->sin_family = AF_INET;
+	((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1 ? 0 : -EINVAL;
 }
 
 char *psw_prefix_str(const struct psw_prefix *p, char *buf, size_t len)

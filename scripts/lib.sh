@@ -8,9 +8,9 @@ PSW_PACKAGES=(
 	gcc make pkg-config meson ninja-build
 	dpdk dpdk-dev libdpdk-dev libnuma-dev libconfig-dev libcunit1-dev libpcap-dev
 	libjansson-dev libyaml-dev libmnl-dev
-	libcurl4-openssl-dev libmicrohttpd-dev        # podswitch-agent: the API server client, its probes
+	libcurl4-openssl-dev libmicrohttpd-dev        # the agent's API client and probes; the switch's /metrics
 	valgrind                               # callgrind.h in the benchmark; instruction counts
-	python3 python3-scapy
+	python3 python3-scapy python3-prometheus-client   # the metrics test parses with Prometheus' own parser
 	iproute2 iputils-ping socat iperf3 procps util-linux ethtool
 	golang-go golang-github-appc-cni-dev   # libcni: the real CNI client of the system tests
 	containernetworking-plugins            # host-local, tuning, bandwidth, portmap (chaining)

@@ -33,6 +33,7 @@
 #include <rte_ring.h>
 
 #include "psw_apisrv.h"
+#include "psw_metrics.h"
 #include "psw_build.h"
 #include "psw_ct_ctl.h"
 #include "psw_ctl_loop.h"
@@ -249,7 +250,8 @@ struct control {
 	int epfd;
 	bool stop;
 	unsigned ticks;
-	struct psw_event_src signals, timer, punts;
+	struct psw_event_src signals, timer, punts, metrics_src;
+	struct psw_metrics *metrics;             /**< the /metrics endpoint, or NULL */
 };
 
 static void
@@ -268,8 +270,19 @@ timer_event(struct psw_event_src *src, uint32_t events)
 	if (ctl->st->ct != NULL)
 		psw_ct_expire(ctl->st->ct, ctl->st->ct->size / 50 + 1, false);
 	/* CNI DELs recorded while the switch could not be reached (during a restart) */
-	if (++ctl->ticks % (1000 / RECLAIM_INTERVAL_MS) == 0)
+	if (++ctl->ticks % (1000 / RECLAIM_INTERVAL_MS) == 0) {
 		psw_state_take_releases(ctl->st);
+		psw_metrics_run(ctl->metrics);   /* idle scrape connections time out */
+	}
+}
+
+/* A scrape (or a connection) on the /metrics endpoint. */
+static void
+metrics_event(struct psw_event_src *src, uint32_t events)
+{
+	struct control *ctl = src->ctx;
+
+	psw_metrics_run(ctl->metrics);
 }
 
 /* A worker punted to an empty ring: packets for the neighbour table. */
@@ -336,6 +349,32 @@ control_loop(struct control *ctl, const sigset_t *sigs)
 	}
 	close(ctl->timer.fd);
 	close(ctl->signals.fd);
+	return 0;
+}
+
+/* The /metrics endpoint when metrics.listen is set; it fails the start like the API socket. */
+static int
+start_metrics(struct control *ctl)
+{
+	char err[PSW_ERR_MAX];
+
+	if (ctl->st->cfg.metrics.listen[0] == '\0')
+		return 0;
+	ctl->metrics = psw_metrics_start(ctl->st, ctl->st->cfg.metrics.listen, err, sizeof(err));
+	if (ctl->metrics == NULL) {
+		fprintf(stderr, "podswitch: %s\n", err);
+		return -1;
+	}
+	ctl->metrics_src = (struct psw_event_src){ .fd = psw_metrics_fd(ctl->metrics), .fn = metrics_event,
+						   .ctx = ctl };
+	if (psw_ctl_watch(ctl->epfd, &ctl->metrics_src, EPOLLIN, 0) < 0) {
+		fprintf(stderr, "podswitch: metrics: cannot watch its socket: %s\n", strerror(errno));
+		psw_metrics_stop(ctl->metrics);
+		ctl->metrics = NULL;
+		return -1;
+	}
+	printf("podswitch: metrics on http://%s/metrics\n", ctl->st->cfg.metrics.listen);
+	fflush(stdout);
 	return 0;
 }
 
@@ -497,8 +536,13 @@ main(int argc, char **argv)
 	} else {
 		printf("podswitch: API on %s\n", st.cfg.api.socket);
 		fflush(stdout);
-		rc = control_loop(&ctl, &sigs);
+		rc = start_metrics(&ctl);
+		if (rc == 0)
+			rc = control_loop(&ctl, &sigs);
 	}
+	if (ctl.metrics != NULL)
+		psw_ctl_unwatch(ctl.epfd, &ctl.metrics_src);
+	psw_metrics_stop(ctl.metrics);
 	psw_apisrv_destroy(api);
 	stop_workers(&st);
 	psw_state_print_stats(&st, stdout);

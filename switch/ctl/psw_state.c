@@ -59,9 +59,10 @@ check_immutable(const struct psw_config *old, const struct psw_config *new, char
 		return -EINVAL;
 	}
 	if (!node_settings_equal(old, new) || memcmp(&old->api, &new->api, sizeof(old->api)) != 0 ||
+	    memcmp(&old->metrics, &new->metrics, sizeof(old->metrics)) != 0 ||
 	    memcmp(&old->limits, &new->limits, sizeof(old->limits)) != 0) {
 		snprintf(err, err_len,
-			 "%s: node, api and limits settings cannot change while running; restart podswitch",
+			 "%s: node, api, metrics and limits settings cannot change while running; restart podswitch",
 			 new->source);
 		return -EINVAL;
 	}

@@ -608,6 +608,12 @@ static void test_uplinks_and_cluster(void)
 	FAIL("node = { addresses = [ \"192.168.5.1/+24\" ]; };", 1, "node.addresses[0] '192.168.5.1/+24'");
 	FAIL("node = { addresses = [ \"fd00:10:244::9\" ]; };", 1,
 	     "node.addresses[0] 'fd00:10:244::9' lies in the pod or service CIDR");
+	FAIL("metrics = { listen = \"127.0.0.1\"; };", 1, "metrics.listen '127.0.0.1': give ADDRESS:PORT");
+	FAIL("metrics = { port = 9464; };", 1, "unknown key metrics.port");
+	if (OK("metrics = { listen = \"[::1]:9464\"; };")) {
+		CU_ASSERT_STRING_EQUAL(cfg.metrics.listen, "[::1]:9464");
+		psw_config_free(&cfg);
+	}
 	FAIL("node = { service_cidr6 = \"fd00:10:244::/112\"; };", 1,
 	     "node.service_cidr6 fd00:10:244::/112 overlaps node.pod_cidr6 fd00:10:244::/64");
 	FAIL("node = { service_cidr6 = \"fd00:96::/48\"; };", 1, "node.service_cidr6");

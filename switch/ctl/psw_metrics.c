@@ -1,0 +1,321 @@
+/* Prometheus metrics on the control thread's loop (psw_metrics.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "psw_build.h"
+#include "psw_ctl.h"
+#include "psw_metrics.h"
+#include "psw_neigh.h"
+#include "psw_state.h"
+
+struct psw_metrics {
+	struct MHD_Daemon *d;
+	struct psw_state *st;
+	unsigned long long scrapes;
+};
+
+static time_t started;
+
+/* A label value as the exposition format wants it: \, " and newline escaped. */
+static void
+label(FILE *f, const char *v)
+{
+	fputc('"', f);
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', f);
+		if (*v == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		fputc(*v, f);
+	}
+	fputc('"', f);
+}
+
+static void
+family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label and the JSON member its value comes from. */
+struct lbl {
+	const char *name, *key;
+};
+
+/* One sample per element of list (an array of objects): the value of key, with their labels. */
+static void
+per_item(FILE *f, json_t *list, const char *name, const char *type, const char *help, const char *key,
+	 const struct lbl *labels)
+{
+	json_t *o;
+	size_t i;
+
+	family(f, name, type, help);
+	json_array_foreach(list, i, o) {
+		unsigned k;
+
+		fputs(name, f);
+		for (k = 0; labels[k].name != NULL; k++) {
+			json_t *v = json_object_get(o, labels[k].key);
+
+			fprintf(f, "%c%s=", k == 0 ? '{' : ',', labels[k].name);
+			if (json_is_string(v))
+				label(f, json_string_value(v));
+			else
+				fprintf(f, "\"%lld\"", (long long)json_integer_value(v));
+		}
+		fprintf(f, "%s %lld\n", k > 0 ? "}" : "", (long long)json_integer_value(json_object_get(o, key)));
+	}
+}
+
+/* One sample per member of an object of counters, labelled lname="member". */
+static void
+per_member(FILE *f, json_t *obj, const char *name, const char *type, const char *help, const char *lname)
+{
+	const char *k;
+	json_t *v;
+
+	family(f, name, type, help);
+	json_object_foreach(obj, k, v) {
+		fprintf(f, "%s{%s=", name, lname);
+		label(f, k);
+		fprintf(f, "} %lld\n", (long long)json_integer_value(v));
+	}
+}
+
+static void
+scalar(FILE *f, const char *name, const char *type, const char *help, long long v)
+{
+	family(f, name, type, help);
+	fprintf(f, "%s %lld\n", name, v);
+}
+
+/* The Kubernetes objects held, by kind ("Kind/ns/name" keys). */
+static void
+objects(FILE *f, const struct psw_state *st)
+{
+	json_t *kinds = json_object(), *v;
+	const char *key;
+
+	json_object_foreach(st->k8s.objects, key, v) {
+		const char *slash = strchr(key, '/');
+		char kind[64];
+
+		snprintf(kind, sizeof(kind), "%.*s", slash != NULL ? (int)(slash - key) : (int)strlen(key), key);
+		json_object_set_new(kinds, kind, json_integer(json_integer_value(json_object_get(kinds, kind)) + 1));
+	}
+	per_member(f, kinds, "podswitch_objects", "gauge", "Kubernetes objects held by the switch, by kind.", "kind");
+	json_decref(kinds);
+}
+
+char *
+psw_metrics_text(const struct psw_state *st, size_t *len)
+{
+	static const struct lbl port_labels[] = { { "port", "name" }, { "kind", "kind" }, { NULL, NULL } };
+	static const struct lbl worker_labels[] = { { "worker", "worker" }, { "lcore", "lcore" }, { NULL, NULL } };
+	json_t *s = psw_state_stats_json(st), *ct, *neigh = psw_neigh_json(st->neigh);
+	const struct psw_tables *t = psw_tables_current;
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+	unsigned w;
+
+	if (f == NULL || s == NULL) {
+		if (f != NULL)
+			fclose(f);
+		free(buf);
+		json_decref(s);
+		json_decref(neigh);
+		return NULL;
+	}
+	scalar(f, "podswitch_up", "gauge", "1 while the switch serves its tables.", t != NULL);
+	family(f, "podswitch_build_info", "gauge", "The running version.");
+	fprintf(f, "podswitch_build_info{version=\"%s\"} 1\n", PSW_VERSION);
+	scalar(f, "podswitch_uptime_seconds", "gauge", "Seconds since the switch started.",
+	       (long long)(time(NULL) - started));
+
+	per_item(f, json_object_get(s, "ports"), "podswitch_port_rx_packets_total", "counter",
+		 "Packets received on a port.", "rx", port_labels);
+	per_item(f, json_object_get(s, "ports"), "podswitch_port_tx_packets_total", "counter",
+		 "Packets sent on a port.", "tx", port_labels);
+	per_item(f, json_object_get(s, "ports"), "podswitch_port_tx_dropped_total", "counter",
+		 "Packets a port's transmit queue did not take (queue full).", "tx_drop", port_labels);
+	per_item(f, json_object_get(s, "ports"), "podswitch_port_rx_missed_total", "counter",
+		 "Packets the device dropped before the switch read them.", "rx_missed", port_labels);
+	per_item(f, json_object_get(s, "ports"), "podswitch_port_rx_nombuf_total", "counter",
+		 "Packets the device dropped for want of an mbuf.", "rx_nombuf", port_labels);
+
+	per_item(f, json_object_get(s, "workers"), "podswitch_worker_rx_packets_total", "counter",
+		 "Packets a worker received.", "rx", worker_labels);
+	per_item(f, json_object_get(s, "workers"), "podswitch_worker_tx_packets_total", "counter",
+		 "Packets a worker sent.", "tx", worker_labels);
+	per_item(f, json_object_get(s, "workers"), "podswitch_worker_loops_total", "counter",
+		 "Iterations of a worker's loop.", "loops", worker_labels);
+	per_item(f, json_object_get(s, "workers"), "podswitch_worker_busy_loops_total", "counter",
+		 "Iterations of a worker's loop that moved packets.", "busy_loops", worker_labels);
+	per_item(f, json_object_get(s, "workers"), "podswitch_worker_ports_parked", "gauge",
+		 "Idle ports a worker waits on instead of polling.", "ports_parked", worker_labels);
+	/* busy cycles, raw: rate(busy_cycles) / rate(rx) is the cost per packet over any window */
+	family(f, "podswitch_worker_busy_cycles_total", "counter",
+	       "TSC cycles of a worker's iterations that moved packets.");
+	for (w = 0; w < st->nb_workers; w++)
+		fprintf(f, "podswitch_worker_busy_cycles_total{worker=\"%u\",lcore=\"%u\"} %llu\n", w,
+			st->lcores[w]->lcore_id,
+			(unsigned long long)__atomic_load_n(&st->lcores[w]->stats.busy_cycles, __ATOMIC_RELAXED));
+
+	per_member(f, json_object_get(s, "drops"), "podswitch_drops_total", "counter",
+		   "Packets dropped, by reason (podswitchctl stats names them).", "reason");
+	per_member(f, json_object_get(s, "events"), "podswitch_events_total", "counter",
+		   "Things the stages did, by kind (podswitchctl stats names them).", "event");
+
+	ct = json_object_get(s, "conntrack");
+	if (json_object_size(ct) > 0) {
+		scalar(f, "podswitch_conntrack_entries", "gauge", "Connections tracked now.",
+		       json_integer_value(json_object_get(ct, "entries")));
+		scalar(f, "podswitch_conntrack_size", "gauge", "Connections the table can hold.",
+		       json_integer_value(json_object_get(ct, "size")));
+		scalar(f, "podswitch_conntrack_inserts_total", "counter", "Connections entered.",
+		       json_integer_value(json_object_get(ct, "inserts")));
+		scalar(f, "podswitch_conntrack_table_full_total", "counter",
+		       "New connections refused: the table was full.",
+		       json_integer_value(json_object_get(ct, "refused_full")));
+		scalar(f, "podswitch_conntrack_port_limit_total", "counter",
+		       "New connections refused: their port had its share.",
+		       json_integer_value(json_object_get(ct, "refused_port_limit")));
+		scalar(f, "podswitch_conntrack_clashes_total", "counter",
+		       "New connections whose reply tuple another one had.",
+		       json_integer_value(json_object_get(ct, "clashes")));
+		scalar(f, "podswitch_conntrack_evictions_total", "counter",
+		       "Connections removed before their time to make room.",
+		       json_integer_value(json_object_get(ct, "expired_early")));
+		scalar(f, "podswitch_conntrack_expired_total", "counter", "Connections that timed out.",
+		       json_integer_value(json_object_get(ct, "expired")) +
+			       json_integer_value(json_object_get(ct, "expired_on_lookup")));
+	}
+	per_member(f, json_object_get(neigh, "counters"), "podswitch_neighbour_events_total", "counter",
+		   "The neighbour table's ARP / ND work and drops, by kind.", "event");
+	scalar(f, "podswitch_neighbour_entries", "gauge", "Entries in the neighbour table.",
+	       (long long)json_array_size(json_object_get(neigh, "entries")));
+
+	scalar(f, "podswitch_tables_version", "gauge", "Version of the forwarding snapshot the workers use.",
+	       t != NULL ? (long long)t->version : 0);
+	scalar(f, "podswitch_pods", "gauge", "Pods the switch forwards to.",
+	       t != NULL && t->pods != NULL ? (long long)t->pods->nb : 0);
+	scalar(f, "podswitch_pods_max", "gauge", "limits.max_pods.", (long long)st->cfg.limits.max_pods);
+	scalar(f, "podswitch_attachments", "gauge", "CNI attachments.", (long long)st->nb_atts);
+	objects(f, st);
+	if (fclose(f) != 0) {
+		free(buf);
+		buf = NULL;
+	}
+	json_decref(s);
+	json_decref(neigh);
+	*len = n;
+	return buf;
+}
+
+static enum MHD_Result
+answer(struct MHD_Connection *c, unsigned code, const char *type, char *body, size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result rc;
+
+	if (r == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	rc = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result
+on_http(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
+	const char *data, size_t *data_len, void **state)
+{
+	struct psw_metrics *m = cls;
+	size_t len;
+	char *text;
+
+	(void)version;
+	(void)data;
+	(void)data_len;
+	(void)state;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return answer(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", strdup("GET /metrics\n"), 13);
+	if (strcmp(url, "/metrics") != 0)
+		return answer(c, MHD_HTTP_NOT_FOUND, "text/plain", strdup("GET /metrics\n"), 13);
+	text = psw_metrics_text(m->st, &len);
+	if (text == NULL)
+		return answer(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", strdup("out of memory\n"), 14);
+	m->scrapes++;
+	return answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+struct psw_metrics *
+psw_metrics_start(struct psw_state *st, const char *listen, char *err, size_t err_len)
+{
+	struct psw_metrics *m;
+	struct sockaddr_storage ss;
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+
+	if (started == 0)
+		started = time(NULL);
+	if (psw_parse_listen(listen, &ss) < 0) {
+		snprintf(err, err_len, "metrics.listen '%s': give ADDRESS:PORT, e.g. \"127.0.0.1:9464\"", listen);
+		return NULL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (m == NULL) {
+		snprintf(err, err_len, "metrics: out of memory");
+		return NULL;
+	}
+	m->st = st;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/* no thread of its own: the control loop runs it (MHD_run on its epoll fd) */
+	m->d = MHD_start_daemon(flags, 0, NULL, NULL, on_http, m, MHD_OPTION_SOCK_ADDR, &ss,
+				MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 8u,
+				MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	if (m->d == NULL) {
+		snprintf(err, err_len, "metrics.listen '%s': cannot listen there (%s)", listen,
+			 errno != 0 ? strerror(errno) : "in use, or not this machine's address");
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+int
+psw_metrics_fd(const struct psw_metrics *m)
+{
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_EPOLL_FD);
+
+	return i != NULL ? i->epoll_fd : -1;
+}
+
+void
+psw_metrics_run(struct psw_metrics *m)
+{
+	if (m != NULL)
+		MHD_run(m->d);
+}
+
+void
+psw_metrics_stop(struct psw_metrics *m)
+{
+	if (m == NULL)
+		return;
+	MHD_stop_daemon(m->d);
+	free(m);
+}

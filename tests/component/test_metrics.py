@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Component tests of /metrics (metrics.listen): the real binary on pcap
+ports, frames in, a scrape parsed by Prometheus' own text parser
+(python3-prometheus-client), its values compared with the frames sent and
+with what `stats` says; refusals of a bad listen address."""
+import os
+import socket
+import struct
+import sys
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pswtest import GW_MAC, PODSWITCH, Switch, check, main, run, test  # noqa: E402
+
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+from scapy.all import IP, UDP, Ether, Raw, wrpcap  # noqa: E402
+
+MAC_A, A4, B4 = "02:00:00:00:00:0a", "10.244.0.10", "10.244.0.11"
+
+
+def empty_pcap(path):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def conf(scope, listen):
+    return """metrics = { listen = "%s"; };
+ports = (
+  { name = "p0"; kind = "pcap"; rx_pcap = "%s"; tx_pcap = "%s"; },
+  { name = "p1"; kind = "pcap"; rx_pcap = "%s"; tx_pcap = "%s"; }
+);
+pods = (
+  { name = "a"; port = "p0"; mac = "%s"; ip = "%s"; },
+  { name = "b"; port = "p1"; mac = "02:00:00:00:00:0b"; ip = "%s"; }
+);
+""" % (listen, scope.path("in0.pcap"), scope.path("out0.pcap"), scope.path("in1.pcap"),
+       scope.path("out1.pcap"), MAC_A, A4, B4)
+
+
+def scrape(url):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        check(r.status == 200, "status %s" % r.status)
+        ctype = r.headers.get("Content-Type", "")
+        check(ctype.startswith("text/plain; version=0.0.4"), "content type %r" % ctype)
+        return r.read().decode()
+
+
+def samples(text):
+    """{(name, frozenset(labels)): value}, and the families' types, from the parser."""
+    out, types = {}, {}
+    for fam in text_string_to_metric_families(text):
+        types[fam.name] = fam.type
+        for s in fam.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out, types
+
+
+def value(got, name, **labels):
+    key = (name, frozenset(labels.items()))
+    check(key in got, "no sample %s%s" % (name, labels))
+    return got[key]
+
+
+@test
+def scrape_matches_the_traffic(scope):
+    """20 frames from pod a to pod b and 5 spoofed ones: the scrape says
+    20 received... on p0 (25), 20 sent on p1, 5 dropped as spoof, the
+    worker's counts, and agrees with stats; names and types follow
+    Prometheus' conventions."""
+    good = [Ether(src=MAC_A, dst=GW_MAC) / IP(src=A4, dst=B4) / UDP(sport=1000 + i, dport=53) / Raw(b"x" * 20)
+            for i in range(20)]
+    bad = [Ether(src=MAC_A, dst=GW_MAC) / IP(src="10.244.0.99", dst=B4) / UDP(sport=7, dport=53) / Raw(b"y" * 20)
+           for _ in range(5)]
+    wrpcap(scope.path("in0.pcap"), good + bad)
+    empty_pcap(scope.path("in1.pcap"))
+    port = free_port()
+    sw = Switch(scope, conf(scope, "127.0.0.1:%d" % port)).start()
+    sw.wait_log("metrics on http://127.0.0.1:%d/metrics" % port)
+    url = "http://127.0.0.1:%d/metrics" % port
+    end = time.time() + 15
+    while time.time() < end and sw.stats().get("port.p0.rx", 0) < 25:
+        time.sleep(0.1)
+    got, types = samples(scrape(url))
+    check(value(got, "podswitch_port_rx_packets_total", port="p0", kind="pcap") == 25, "p0 rx")
+    check(value(got, "podswitch_port_tx_packets_total", port="p1", kind="pcap") == 20, "p1 tx")
+    check(value(got, "podswitch_drops_total", reason="spoof_ip") == 5,
+          "spoof drops: %s" % {k: v for k, v in got.items() if k[0] == "podswitch_drops_total" and v})
+    check(value(got, "podswitch_worker_rx_packets_total", worker="0", lcore="1") == 25, "worker rx")
+    check(value(got, "podswitch_up") == 1 and value(got, "podswitch_pods") == 2, "up, pods")
+    # the parser names counters without _total; every counter's samples end in _total
+    for name, kind in types.items():
+        check(name.startswith("podswitch_"), "metric without the prefix: %s" % name)
+        if kind == "counter":
+            check(any(k[0] == name + "_total" for k in got), "counter %s has no _total sample" % name)
+    # the same as stats, drop for drop
+    st = sw.ok("stats")
+    for reason, n in st["drops"].items():
+        check(value(got, "podswitch_drops_total", reason=reason) == n, "drop %s: %s" % (reason, n))
+    # only GET /metrics
+    try:
+        urllib.request.urlopen("http://127.0.0.1:%d/other" % port, timeout=5)
+        check(False, "/other answered")
+    except urllib.error.HTTPError as e:
+        check(e.code == 404, "/other: %s" % e.code)
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, data=b"x", method="POST"), timeout=5)
+        check(False, "POST answered")
+    except urllib.error.HTTPError as e:
+        check(e.code == 405, "POST: %s" % e.code)
+    # objects by kind, after an apply
+    sw.ok("apply", {"objects": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "m1"}}]})
+    got, _ = samples(scrape(url))
+    check(value(got, "podswitch_objects", kind="Namespace") == 1, "objects by kind")
+
+
+@test
+def a_bad_listen_address_is_refused(scope):
+    """A listen address that does not parse fails the configuration, naming
+    the key; one that cannot be bound fails the start with the reason."""
+    for bad in ("localhost:9464", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "[::1:9464", "1.2.3.4:9x"):
+        path = scope.path("bad.conf")
+        with open(path, "w") as f:
+            f.write('metrics = { listen = "%s"; };\n' % bad)
+        r = run([PODSWITCH, "-c", path, "--check"], check_rc=False)
+        check(r.returncode != 0 and "metrics.listen '%s': give ADDRESS:PORT" % bad in r.stdout + r.stderr,
+              "%s: %s %s" % (bad, r.stdout, r.stderr))
+    # taken by someone else: the switch does not start
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        taken = s.getsockname()[1]
+        empty_pcap(scope.path("in0.pcap"))
+        empty_pcap(scope.path("in1.pcap"))
+        sw = Switch(scope, conf(scope, "127.0.0.1:%d" % taken))
+        sw.write(sw.body)
+        r = run([PODSWITCH, "-c", sw.conf], check_rc=False, timeout=60)
+        check(r.returncode != 0 and "metrics.listen '127.0.0.1:%d': cannot listen there" % taken in r.stderr,
+              "port taken: rc %d %s" % (r.returncode, r.stderr[-500:]))
+
+
+if __name__ == "__main__":
+    main()
