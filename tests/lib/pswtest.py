@@ -294,6 +294,17 @@ class Netns:
         return run(["nsenter", "--net=/run/netns/" + self.name, "sh", "-c", cmd],
                    check_rc=check_rc, timeout=timeout)
 
+    def wait_listening(self, port, proto="t", timeout=10.0):
+        """Until something listens on port (proto "t" TCP, "u" UDP) here: a
+        server started with popen is ready before a client runs, however
+        loaded the machine."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.sh("ss -Hl%sn 'sport = :%d'" % (proto, port), check_rc=False).stdout.strip():
+                return
+            time.sleep(0.05)
+        raise Failure("nothing listens on %s port %d in %s" % (proto, port, self.name))
+
     def popen(self, cmd, **kw):
         """A process in the namespace, in a session of its own: kill_group() ends it
         and everything it forked (socat children), even when the test failed."""

@@ -93,7 +93,7 @@ def first_packet_held_until_resolved(scope):
 def peer_seen(server_ns, client_ns, dst, proto="UDP"):
     """The source address a server in server_ns sees for a client in client_ns."""
     p = server_ns.popen("exec socat %s-LISTEN:9000,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'" % proto)
-    time.sleep(0.3)
+    server_ns.wait_listening(9000, "t" if proto.startswith("TCP") else "u")
     r = client_ns.sh("echo hi | timeout 5 socat -t 2 - %s:%s:9000" % (proto, dst), check_rc=False)
     p.kill()
     seen = r.stdout.strip().strip("[]")
@@ -140,7 +140,7 @@ def pods_across_nodes_native_routing(scope):
          "endpoints": [{"addresses": ["10.244.2.5"], "nodeName": "node-b",
                         "conditions": {"ready": True}}]}]})
     p = c.pods["b"].popen("exec socat TCP-LISTEN:9000,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
-    time.sleep(0.3)
+    c.pods["b"].wait_listening(9000)
     r = c.pods["a"].sh("echo hi | timeout 5 socat -t 2 - TCP:10.96.0.77:80", check_rc=False)
     p.kill()
     check(r.stdout.strip() == "10.244.1.5", "ClusterIP to a pod on another node: %r" % r.stdout)
@@ -151,7 +151,7 @@ def pods_across_nodes_native_routing(scope):
          "spec": {"type": "NodePort", "clusterIP": "10.96.0.77",
                   "ports": [{"port": 80, "targetPort": 9000, "nodePort": 30080, "protocol": "TCP"}]}}]})
     p = c.pods["b"].popen("exec socat TCP-LISTEN:9000,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
-    time.sleep(0.3)
+    c.pods["b"].wait_listening(9000)
     r = c.ext.sh("echo hi | timeout 5 socat -t 2 - TCP:192.168.88.1:30080", check_rc=False)
     p.kill()
     check(r.stdout.strip() == "192.168.88.1", "NodePort to a pod on another node: %r" % r.stdout)
@@ -233,7 +233,8 @@ routes = ( { prefix = "0.0.0.0/0"; via = "192.168.77.254"; } );
     wait_neighbour(sw, "192.168.77.254", "reachable")
     srv = u.ns.popen("exec socat -t 3 TCP-LISTEN:9000,fork,reuseaddr SYSTEM:'sleep 0.5; echo $SOCAT_PEERADDR $SOCAT_PEERPORT'")
     usrv = u.ns.popen("exec socat UDP-RECVFROM:9001,bind=172.31.99.1,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
-    time.sleep(0.3)
+    u.ns.wait_listening(9000)
+    u.ns.wait_listening(9001, "u")
     # both pods from source port 5555 at once: the second gets another port
     procs = [p.popen("exec socat -t 3 - TCP:172.31.99.1:9000,sourceport=5555 </dev/null",
                      stdout=-1, stderr=-1) for p in pods]
@@ -248,7 +249,7 @@ routes = ( { prefix = "0.0.0.0/0"; via = "192.168.77.254"; } );
     check("Connection refused" in r.stderr, "no port-unreachable back through the masquerade: %r" % r.stderr)
     # to a no_masquerade destination: the pod's own address (the router routes back)
     srv2 = u.ns.popen("exec socat TCP-LISTEN:9002,bind=172.31.98.1,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
-    time.sleep(0.3)
+    u.ns.wait_listening(9002)
     r = pods[0].sh("echo hi | timeout 5 socat -t 2 - TCP:172.31.98.1:9002", check_rc=False)
     check(r.stdout.strip() == "10.244.0.5", "no_masquerade destination saw %r" % r.stdout)
     # without a route back to the pods, only masqueraded traffic is answered
@@ -326,7 +327,8 @@ def pods_masqueraded_to_outside_ipv6(scope):
                      "SYSTEM:'sleep 0.5; echo $SOCAT_PEERADDR $SOCAT_PEERPORT'")
     usrv = u.ns.popen("exec socat UDP6-RECVFROM:9001,bind=[2001:db8:99::1],fork,reuseaddr "
                       "SYSTEM:'echo $SOCAT_PEERADDR'")
-    time.sleep(0.3)
+    u.ns.wait_listening(9000)
+    u.ns.wait_listening(9001, "u")
     procs = [p.popen("exec socat -t 3 - TCP6:[2001:db8:99::1]:9000,sourceport=5555 </dev/null",
                      stdout=-1, stderr=-1) for p in pods]
     seen = [peer(pr.communicate(timeout=10)[0].decode()) for pr in procs]
@@ -340,7 +342,7 @@ def pods_masqueraded_to_outside_ipv6(scope):
     # to a no_masquerade destination: the pod's own address (the router routes back)
     u.ns.ip("-6 route add fd00:10:244::/64 via fd77::1")
     srv2 = u.ns.popen("exec socat TCP6-LISTEN:9002,bind=[2001:db8:98::1],reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
-    time.sleep(0.3)
+    u.ns.wait_listening(9002)
     r = pods[0].sh("echo hi | timeout 5 socat -t 2 - TCP6:[2001:db8:98::1]:9002", check_rc=False)
     check(peer(r.stdout) == "fd00:10:244::5", "no_masquerade destination saw %r" % r.stdout)
     for p in (srv, usrv, srv2):
@@ -356,7 +358,7 @@ def pods_masqueraded_to_outside_ipv6(scope):
          "addressType": "IPv6", "ports": [{"port": 9000, "protocol": "TCP"}],
          "endpoints": [{"addresses": ["fd00:10:244::6"], "conditions": {"ready": True}}]}]})
     back = pods[1].popen("exec socat TCP6-LISTEN:9000,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
-    time.sleep(0.3)
+    pods[1].wait_listening(9000)
     r = u.ns.sh("echo hi | timeout 5 socat -t 2 - TCP6:[fd77::1]:30080", check_rc=False)
     back.kill()
     check(peer(r.stdout) == "fd77::1", "IPv6 NodePort, policy Cluster: the backend saw %r (drops %s)"
