@@ -92,11 +92,10 @@ psw_frag_ready(struct psw_frag_cache *fc, const struct psw_frag_key *k, const ui
 
 unsigned
 psw_frag_take_ready(struct psw_frag_cache *fc, struct rte_mbuf **pkts, uint16_t *in_ports, uint32_t *gens,
-		    unsigned max)
+		    unsigned max, uint64_t now)
 {
 	uint64_t claimed[PSW_FRAG_SLOTS / 64] = { 0 };
 	struct psw_frag_hold *h = &fc->hold;
-	uint64_t now = rte_rdtsc();
 	unsigned n = 0;
 	uint32_t i;
 
@@ -122,18 +121,17 @@ psw_frag_take_ready(struct psw_frag_cache *fc, struct rte_mbuf **pkts, uint16_t 
 	return n;
 }
 
-unsigned
-psw_frag_take_expired(struct psw_frag_cache *fc, struct rte_mbuf **pkts, unsigned max, uint64_t now)
+/* The front of the hold, oldest first: those held longer than life cycles, or (life < 0) all. */
+static unsigned
+take_front(struct psw_frag_hold *h, struct rte_mbuf **pkts, unsigned max, uint64_t now, int64_t life)
 {
-	struct psw_frag_hold *h = &fc->hold;
-	uint64_t life = rte_get_tsc_hz() / 1000 * PSW_FRAG_HOLD_MS;
 	unsigned n = 0;
 
 	hold_trim(h);
 	while (h->head != h->tail && n < max) {
 		struct psw_frag_held *s = &h->slot[h->head & MASK];
 
-		if ((int64_t)(now - s->tsc) <= (int64_t)life)
+		if (life >= 0 && (int64_t)(now - s->tsc) <= life)
 			break;                   /* the ring is in arrival order */
 		pkts[n++] = hold_take(h, s);
 		h->head++;
@@ -143,16 +141,13 @@ psw_frag_take_expired(struct psw_frag_cache *fc, struct rte_mbuf **pkts, unsigne
 }
 
 unsigned
+psw_frag_take_expired(struct psw_frag_cache *fc, struct rte_mbuf **pkts, unsigned max, uint64_t now)
+{
+	return take_front(&fc->hold, pkts, max, now, (int64_t)(rte_get_tsc_hz() / 1000 * PSW_FRAG_HOLD_MS));
+}
+
+unsigned
 psw_frag_take_all(struct psw_frag_cache *fc, struct rte_mbuf **pkts, unsigned max)
 {
-	struct psw_frag_hold *h = &fc->hold;
-	unsigned n = 0;
-
-	hold_trim(h);
-	while (h->head != h->tail && n < max) {
-		pkts[n++] = hold_take(h, &h->slot[h->head & MASK]);
-		h->head++;
-		hold_trim(h);
-	}
-	return n;
+	return take_front(&fc->hold, pkts, max, 0, -1);
 }

@@ -233,7 +233,7 @@ psw_frag_follow(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 		return false;
 	n = &sc->frags->slot[k.sig & (PSW_FRAG_SLOTS - 1)];
 	if (n->hit1 == 0 || !psw_frag_key_same(&n->key, &k) ||
-	    rte_rdtsc() - n->tsc > rte_get_tsc_hz() / 1000 * PSW_FRAG_MS)
+	    (int64_t)(rte_rdtsc() - n->tsc) > (int64_t)(rte_get_tsc_hz() / 1000 * PSW_FRAG_MS))
 		return false;
 	hit = n->hit1 - 1;
 	e = psw_ct_entry(t->ct, hit);
@@ -305,7 +305,7 @@ struct rte_mbuf *psw_frag_hold(struct psw_frag_cache *fc, struct rte_mbuf *pkt, 
  * in in_ports and gens.
  */
 unsigned psw_frag_take_ready(struct psw_frag_cache *fc, struct rte_mbuf **pkts, uint16_t *in_ports,
-			     uint32_t *gens, unsigned max);
+			     uint32_t *gens, unsigned max, uint64_t now);
 
 /** Packets held longer than PSW_FRAG_HOLD_MS (frag_no_first). */
 unsigned psw_frag_take_expired(struct psw_frag_cache *fc, struct rte_mbuf **pkts, unsigned max, uint64_t now);

@@ -182,7 +182,7 @@ psw_worker_frag_run(struct psw_lcore *lc, const struct psw_tables *t, struct psw
 	unsigned n, i, k;
 
 	while (fc->hold.nb_ready > 0) {
-		n = psw_frag_take_ready(fc, b->pkts, ports, gens, PSW_BURST_MAX);
+		n = psw_frag_take_ready(fc, b->pkts, ports, gens, PSW_BURST_MAX, now);
 		for (i = k = 0; i < n; i++) {
 			if (!t->ports[ports[i]].present ||
 			    gens[i] != __atomic_load_n(&psw_ports[ports[i]].gen, __ATOMIC_ACQUIRE)) {
