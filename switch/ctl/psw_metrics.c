@@ -13,6 +13,8 @@
 #include "psw_ctl.h"
 #include "psw_metrics.h"
 #include "psw_neigh.h"
+#include "psw_netpol_report.h"
+#include "psw_policy.h"
 #include "psw_state.h"
 
 struct psw_metrics {
@@ -117,6 +119,54 @@ objects(FILE *f, const struct psw_state *st)
 	json_decref(kinds);
 }
 
+/* The samples of the two NetworkPolicy counters, written apart and joined. */
+struct pol_out {
+	FILE *allowed, *denied;
+};
+
+static void
+pol_sample(void *arg, const char *ns, const char *name, const struct psw_pol_counts *c)
+{
+	struct pol_out *o = arg;
+
+	fputs("podswitch_networkpolicy_allowed_total{namespace=", o->allowed);
+	label(o->allowed, ns);
+	fputs(",name=", o->allowed);
+	label(o->allowed, name);
+	fprintf(o->allowed, "} %llu\n", (unsigned long long)c->allowed);
+	fputs("podswitch_networkpolicy_denied_total{namespace=", o->denied);
+	label(o->denied, ns);
+	fputs(",name=", o->denied);
+	label(o->denied, name);
+	fprintf(o->denied, "} %llu\n", (unsigned long long)c->denied);
+}
+
+/* Connections each NetworkPolicy allowed and denied (docs/policy.md, counters). */
+static void
+policies(FILE *f, const struct psw_state *st)
+{
+	char *a = NULL, *d = NULL;
+	size_t na = 0, nd = 0;
+	struct pol_out o = { open_memstream(&a, &na), open_memstream(&d, &nd) };
+
+	if (o.allowed != NULL && o.denied != NULL)
+		psw_netpol_each_count(st, pol_sample, &o);
+	if (o.allowed != NULL)
+		fclose(o.allowed);
+	if (o.denied != NULL)
+		fclose(o.denied);
+	family(f, "podswitch_networkpolicy_allowed_total", "counter",
+	       "First packets of connections a NetworkPolicy's rules let through.");
+	if (a != NULL)
+		fwrite(a, 1, na, f);
+	family(f, "podswitch_networkpolicy_denied_total", "counter",
+	       "Connection attempts refused while a NetworkPolicy isolated the pod.");
+	if (d != NULL)
+		fwrite(d, 1, nd, f);
+	free(a);
+	free(d);
+}
+
 char *
 psw_metrics_text(const struct psw_state *st, size_t *len)
 {
@@ -213,6 +263,7 @@ psw_metrics_text(const struct psw_state *st, size_t *len)
 	scalar(f, "podswitch_pods_max", "gauge", "limits.max_pods.", (long long)st->cfg.limits.max_pods);
 	scalar(f, "podswitch_attachments", "gauge", "CNI attachments.", (long long)st->nb_atts);
 	objects(f, st);
+	policies(f, st);
 	if (fclose(f) != 0) {
 		free(buf);
 		buf = NULL;

@@ -64,6 +64,28 @@ psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name)
 	return items;
 }
 
+void
+psw_netpol_each_count(const struct psw_state *st,
+		      void (*fn)(void *arg, const char *ns, const char *name, const struct psw_pol_counts *c),
+		      void *arg)
+{
+	json_t *store = psw_k8s_objects(st), *o;
+	const char *key;
+
+	json_object_foreach(store, key, o) {
+		json_t *meta = json_object_get(o, "metadata");
+		struct psw_pol_counts c;
+		char pk[PSW_NAME_MAX + 260];
+
+		if (strncmp(key, "NetworkPolicy/", 14) != 0)
+			continue;
+		psw_netpol_policy_key(o, pk, sizeof(pk));
+		psw_netpol_counts(st, pk, &c);
+		fn(arg, json_string_value(json_object_get(meta, "namespace")) ?: "",
+		   json_string_value(json_object_get(meta, "name")) ?: "", &c);
+	}
+}
+
 /* One end of an explained connection. */
 struct end {
 	char what[PSW_NAME_MAX + 260];   /* "ns/pod", or the address */

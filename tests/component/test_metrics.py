@@ -63,9 +63,9 @@ def samples(text):
     return out, types
 
 
-def value(got, name, **labels):
-    key = (name, frozenset(labels.items()))
-    check(key in got, "no sample %s%s" % (name, labels))
+def value(got, metric, **labels):
+    key = (metric, frozenset(labels.items()))
+    check(key in got, "no sample %s%s" % (metric, labels))
     return got[key]
 
 
@@ -95,11 +95,13 @@ def scrape_matches_the_traffic(scope):
           "spoof drops: %s" % {k: v for k, v in got.items() if k[0] == "podswitch_drops_total" and v})
     check(value(got, "podswitch_worker_rx_packets_total", worker="0", lcore="1") == 25, "worker rx")
     check(value(got, "podswitch_up") == 1 and value(got, "podswitch_pods") == 2, "up, pods")
-    # the parser names counters without _total; every counter's samples end in _total
-    for name, kind in types.items():
-        check(name.startswith("podswitch_"), "metric without the prefix: %s" % name)
-        if kind == "counter":
-            check(any(k[0] == name + "_total" for k in got), "counter %s has no _total sample" % name)
+    # the parser names counter families without _total; their samples end in it
+    for (sample, _), _ in got.items():
+        check(sample.startswith("podswitch_"), "metric without the prefix: %s" % sample)
+        family = sample[:-len("_total")] if sample.endswith("_total") else sample
+        check(types.get(family) != "counter" or sample.endswith("_total"), "counter sample %s" % sample)
+    check(types.get("podswitch_drops") == "counter" and types.get("podswitch_conntrack_entries") == "gauge",
+          "types: %s" % types)
     # the same as stats, drop for drop
     st = sw.ok("stats")
     for reason, n in st["drops"].items():
@@ -119,6 +121,39 @@ def scrape_matches_the_traffic(scope):
     sw.ok("apply", {"objects": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "m1"}}]})
     got, _ = samples(scrape(url))
     check(value(got, "podswitch_objects", kind="Namespace") == 1, "objects by kind")
+
+
+@test
+def policy_counters(scope):
+    """A NetworkPolicy isolating pod b (applied, then the pcap ports come by
+    a reload): the 10 datagrams a sends b are denied, and the scrape counts
+    them under the policy (denied 10, allowed 0) and as policy_ingress
+    drops; a policy that isolates nothing here counts nothing."""
+    listen = "127.0.0.1:%d" % free_port()
+    sw = Switch(scope, 'metrics = { listen = "%s"; };\n' % listen).start()
+    sw.ok("apply", {"objects": [
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "deny-in", "namespace": "default"},
+         "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "elsewhere", "namespace": "other"},
+         "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}]})
+    frames = [Ether(src=MAC_A, dst=GW_MAC) / IP(src=A4, dst=B4) / UDP(sport=2000 + i, dport=53) / Raw(b"z" * 20)
+              for i in range(10)]
+    wrpcap(scope.path("in0.pcap"), frames)
+    empty_pcap(scope.path("in1.pcap"))
+    sw.reload(conf(scope, listen))
+    end = time.time() + 15
+    while time.time() < end and sw.stats().get("port.p0.rx", 0) < 10:
+        time.sleep(0.1)
+    got, types = samples(scrape("http://%s/metrics" % listen))
+    check(value(got, "podswitch_networkpolicy_denied_total", namespace="default", name="deny-in") == 10,
+          "denied: %s" % {k: v for k, v in got.items() if k[0].startswith("podswitch_networkpolicy")})
+    check(value(got, "podswitch_networkpolicy_allowed_total", namespace="default", name="deny-in") == 0, "allowed")
+    check(value(got, "podswitch_networkpolicy_denied_total", namespace="other", name="elsewhere") == 0,
+          "a policy selecting nothing here")
+    check(value(got, "podswitch_drops_total", reason="policy_ingress") == 10, "policy_ingress drops")
+    check(types.get("podswitch_networkpolicy_denied") == "counter", "type: %s" % types.get("podswitch_networkpolicy_denied"))
 
 
 @test
