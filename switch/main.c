@@ -34,6 +34,7 @@
 
 #include "psw_apisrv.h"
 #include "psw_metrics.h"
+#include "psw_telemetry.h"
 #include "psw_build.h"
 #include "psw_ct_ctl.h"
 #include "psw_ctl_loop.h"
@@ -250,7 +251,7 @@ struct control {
 	int epfd;
 	bool stop;
 	unsigned ticks;
-	struct psw_event_src signals, timer, punts, metrics_src;
+	struct psw_event_src signals, timer, punts, metrics_src, telemetry;
 	struct psw_metrics *metrics;             /**< the /metrics endpoint, or NULL */
 };
 
@@ -274,6 +275,13 @@ timer_event(struct psw_event_src *src, uint32_t events)
 		psw_state_take_releases(ctl->st);
 		psw_metrics_run(ctl->metrics);   /* idle scrape connections time out */
 	}
+}
+
+/* A DPDK telemetry command waits for its answer. */
+static void
+telemetry_event(struct psw_event_src *src, uint32_t events)
+{
+	psw_telemetry_serve();
 }
 
 /* A scrape (or a connection) on the /metrics endpoint. */
@@ -537,8 +545,13 @@ main(int argc, char **argv)
 		printf("podswitch: API on %s\n", st.cfg.api.socket);
 		fflush(stdout);
 		rc = start_metrics(&ctl);
+		ctl.telemetry = (struct psw_event_src){ .fd = psw_telemetry_init(&st), .fn = telemetry_event,
+							.ctx = &ctl };
+		if (ctl.telemetry.fd < 0 || psw_ctl_watch(ctl.epfd, &ctl.telemetry, EPOLLIN, 0) < 0)
+			printf("podswitch: DPDK telemetry commands not registered\n");
 		if (rc == 0)
 			rc = control_loop(&ctl, &sigs);
+		psw_telemetry_fini();
 	}
 	if (ctl.metrics != NULL)
 		psw_ctl_unwatch(ctl.epfd, &ctl.metrics_src);

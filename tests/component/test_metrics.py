@@ -3,6 +3,7 @@
 ports, frames in, a scrape parsed by Prometheus' own text parser
 (python3-prometheus-client), its values compared with the frames sent and
 with what `stats` says; refusals of a bad listen address."""
+import json
 import os
 import socket
 import struct
@@ -154,6 +155,47 @@ def policy_counters(scope):
           "a policy selecting nothing here")
     check(value(got, "podswitch_drops_total", reason="policy_ingress") == 10, "policy_ingress drops")
     check(types.get("podswitch_networkpolicy_denied") == "counter", "type: %s" % types.get("podswitch_networkpolicy_denied"))
+
+
+def telemetry(sw, *cmds):
+    """dpdk-telemetry.py on the switch's socket: {command: answer}."""
+    r = run(["dpdk-telemetry.py", "-f", sw.prefix], input="\n".join(cmds) + "\n", timeout=30)
+    out = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("{"):
+            out.update(json.loads(line))
+    return out
+
+
+@test
+def dpdk_telemetry_commands(scope):
+    """dpdk-telemetry.py (Debian's dpdk package) asks podswitch's own
+    commands: the port counters, drops by reason, the port list, status,
+    conntrack; an unknown port gets no data; the ethdev commands still work."""
+    frames = [Ether(src=MAC_A, dst=GW_MAC) / IP(src=A4, dst=B4) / UDP(sport=1000 + i, dport=53) / Raw(b"x" * 20)
+              for i in range(6)] + [Ether(src=MAC_A, dst=GW_MAC) / IP(src="10.244.0.99", dst=B4) / UDP() / Raw(b"y")]
+    wrpcap(scope.path("in0.pcap"), frames)
+    empty_pcap(scope.path("in1.pcap"))
+    sw = Switch(scope, conf(scope, "")).start()
+    end = time.time() + 15
+    while time.time() < end and sw.stats().get("port.p0.rx", 0) < 7:
+        time.sleep(0.1)
+    got = telemetry(sw, "/podswitch/port,p0", "/podswitch/port,p1", "/podswitch/port,nope", "/podswitch/stats",
+                    "/podswitch/ports", "/podswitch/status", "/podswitch/conntrack", "/podswitch/workers",
+                    "/ethdev/list")
+    check(got["/podswitch/port"] is None, "an unknown port answered: %s" % got["/podswitch/port"])
+    check(got["/podswitch/ports"] == ["p0", "p1"], "ports: %s" % got["/podswitch/ports"])
+    check(got["/podswitch/stats"]["drop/spoof_ip"] == 1 and got["/podswitch/stats"]["event/forwarded_ip4"] == 6,
+          "stats: %s" % {k: v for k, v in got["/podswitch/stats"].items() if v})
+    check(got["/podswitch/status"]["pods"] == 2 and got["/podswitch/status"]["workers"] == 1,
+          "status: %s" % got["/podswitch/status"])
+    check(got["/podswitch/conntrack"]["size"] > 0, "conntrack: %s" % got["/podswitch/conntrack"])
+    check(got["/podswitch/workers"]["0/rx"] == 7, "workers: %s" % got["/podswitch/workers"])
+    check(isinstance(got["/ethdev/list"], list), "ethdev/list: %s" % got.get("/ethdev/list"))
+    one = telemetry(sw, "/podswitch/port,p0")["/podswitch/port"]
+    check(one["name"] == "p0" and one["rx"] == 7, "port p0: %s" % one)
+    one = telemetry(sw, "/podswitch/port,p1")["/podswitch/port"]
+    check(one["tx"] == 6, "port p1: %s" % one)
 
 
 @test
