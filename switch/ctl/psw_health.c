@@ -1,9 +1,11 @@
 /* healthCheckNodePort answered by the control thread over a stateless TCP exchange (psw_health.h). */
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <rte_byteorder.h>
+#include <rte_common.h>
 #include <rte_ether.h>
 #include <rte_hash_crc.h>
 #include <rte_ip.h>
@@ -18,19 +20,86 @@
 #include "psw_port.h"
 
 #define HEALTH_WINDOW 65535
+#define HEALTH_TTL 64
+
+/* A punted segment, parsed once: everything the answer depends on. */
+struct segment {
+	/** network order, IPv4 in the first 4 bytes; aligned: rte_hash_crc() loads them in words */
+	uint8_t src[16] __rte_aligned(8), dst[16] __rte_aligned(8);
+	uint8_t family;                  /**< 4 or 6 */
+	const struct rte_tcp_hdr *th;
+	unsigned payload;                /**< bytes of data after the TCP header */
+};
+
+static inline unsigned
+addr_len(uint8_t family)
+{
+	return family == 4 ? 4 : 16;
+}
+
+/*
+ * pkt as a TCP segment to the node: untagged IPv4 (options allowed) or
+ * IPv6 with TCP directly after its header, whole in one mbuf, its lengths
+ * consistent. Anything else is not answered: -1.
+ */
+static int
+parse(const struct rte_mbuf *pkt, struct segment *s)
+{
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, const struct rte_ether_hdr *);
+	unsigned len = rte_pktmbuf_data_len(pkt), hlen, total, tlen;
+	const uint8_t *l3 = (const uint8_t *)(eth + 1);
+
+	/* guard and parse checked it: untagged here (tagged health checks are not answered) */
+	if (pkt->nb_segs != 1 || len < sizeof(*eth))
+		return -1;
+	len -= sizeof(*eth);
+	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
+		const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)l3;
+
+		if (len < sizeof(*ip) || ip->next_proto_id != IPPROTO_TCP)
+			return -1;
+		hlen = rte_ipv4_hdr_len(ip);
+		if (hlen < sizeof(*ip))
+			return -1;
+		total = rte_be_to_cpu_16(ip->total_length);
+		s->family = 4;
+		memcpy(s->src, &ip->src_addr, 4);
+		memcpy(s->dst, &ip->dst_addr, 4);
+	} else if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
+		const struct rte_ipv6_hdr *ip = (const struct rte_ipv6_hdr *)l3;
+
+		if (len < sizeof(*ip) || ip->proto != IPPROTO_TCP)
+			return -1;
+		hlen = sizeof(*ip);
+		total = hlen + rte_be_to_cpu_16(ip->payload_len);
+		s->family = 6;
+		memcpy(s->src, ip->src_addr, 16);
+		memcpy(s->dst, ip->dst_addr, 16);
+	} else {
+		return -1;
+	}
+	if (total < hlen + sizeof(struct rte_tcp_hdr) || total > len)
+		return -1;
+	s->th = (const struct rte_tcp_hdr *)(l3 + hlen);
+	tlen = (s->th->data_off >> 4) * 4u;
+	if (tlen < sizeof(struct rte_tcp_hdr) || hlen + tlen > total)
+		return -1;
+	s->payload = total - hlen - tlen;
+	return 0;
+}
 
 /* Our initial sequence number for a connection: keyed, so it cannot be guessed. */
 static uint32_t
-isn(const struct rte_ipv4_hdr *ip, const struct rte_tcp_hdr *th)
+isn(const struct segment *s)
 {
 	static uint32_t secret;
 	uint32_t h;
 
 	if (secret == 0)
 		secret = (uint32_t)rte_rand() | 1;
-	h = rte_hash_crc_4byte(ip->src_addr, secret);
-	h = rte_hash_crc_4byte(ip->dst_addr, h);
-	return rte_hash_crc_4byte((uint32_t)th->src_port << 16 | th->dst_port, h);
+	h = rte_hash_crc(s->src, addr_len(s->family), secret);
+	h = rte_hash_crc(s->dst, addr_len(s->family), h);
+	return rte_hash_crc_4byte((uint32_t)s->th->src_port << 16 | s->th->dst_port, h);
 }
 
 /* The Service whose healthCheckNodePort is port: "namespace", "name" into ns / name. */
@@ -70,23 +139,50 @@ answer_text(const struct psw_state *st, uint16_t port, unsigned endpoints, char 
 			endpoints > 0 ? "200 OK" : "503 Service Unavailable", endpoints, n, body);
 }
 
-/* A segment back to the client: flags, our sequence and acknowledgement numbers, data. */
+/* The IP header of the answer to s at l3 (addresses swapped, l4_len bytes after it); its length. */
+static unsigned
+ip_header(const struct segment *s, void *l3, unsigned l4_len)
+{
+	struct rte_ipv4_hdr *ip4 = l3;
+	struct rte_ipv6_hdr *ip6 = l3;
+
+	if (s->family == 4) {
+		memset(ip4, 0, sizeof(*ip4));
+		ip4->version_ihl = RTE_IPV4_VHL_DEF;
+		ip4->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip4) + l4_len));
+		ip4->time_to_live = HEALTH_TTL;
+		ip4->next_proto_id = IPPROTO_TCP;
+		memcpy(&ip4->src_addr, s->dst, 4);
+		memcpy(&ip4->dst_addr, s->src, 4);
+		ip4->hdr_checksum = rte_ipv4_cksum(ip4);
+		return sizeof(*ip4);
+	}
+	memset(ip6, 0, sizeof(*ip6));
+	ip6->vtc_flow = RTE_BE32(6u << 28);
+	ip6->payload_len = rte_cpu_to_be_16((uint16_t)l4_len);
+	ip6->proto = IPPROTO_TCP;
+	ip6->hop_limits = HEALTH_TTL;
+	memcpy(ip6->src_addr, s->dst, 16);
+	memcpy(ip6->dst_addr, s->src, 16);
+	return sizeof(*ip6);
+}
+
+/* A segment back to the client of s (which came in req): flags, our sequence and acknowledgement numbers, data. */
 static void
-reply(struct psw_state *st, const struct rte_mbuf *req, uint8_t flags, uint32_t seq, uint32_t ack,
-      const char *data, unsigned len)
+reply(struct psw_state *st, const struct rte_mbuf *req, const struct segment *s, uint8_t flags, uint32_t seq,
+      uint32_t ack, const char *data, unsigned len)
 {
 	const struct rte_ether_hdr *qe = rte_pktmbuf_mtod(req, const struct rte_ether_hdr *);
-	const struct rte_ipv4_hdr *qi = (const struct rte_ipv4_hdr *)(qe + 1);
-	const struct rte_tcp_hdr *qt = (const struct rte_tcp_hdr *)((const uint8_t *)qi + rte_ipv4_hdr_len(qi));
 	uint16_t port = req->port;
 	struct rte_mempool *mp = psw_port_mempool(psw_ports[port].socket);
 	struct rte_mbuf *pkt = mp != NULL ? rte_pktmbuf_alloc(mp) : NULL;
-	unsigned total = sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_tcp_hdr) + len;
+	unsigned l4_len = sizeof(struct rte_tcp_hdr) + len;
+	unsigned l3_len = s->family == 4 ? sizeof(struct rte_ipv4_hdr) : sizeof(struct rte_ipv6_hdr);
 	struct rte_ether_hdr *eth;
-	struct rte_ipv4_hdr *ip;
 	struct rte_tcp_hdr *th;
+	void *l3;
 
-	if (pkt == NULL || rte_pktmbuf_append(pkt, (uint16_t)total) == NULL) {
+	if (pkt == NULL || rte_pktmbuf_append(pkt, (uint16_t)(sizeof(*eth) + l3_len + l4_len)) == NULL) {
 		rte_pktmbuf_free(pkt);
 		return;
 	}
@@ -94,20 +190,12 @@ reply(struct psw_state *st, const struct rte_mbuf *req, uint8_t flags, uint32_t 
 	eth->dst_addr = qe->src_addr;
 	eth->src_addr = psw_ports[port].conf.uplink ? psw_ports[port].mac
 						     : *(const struct rte_ether_addr *)st->cfg.node.gateway_mac;
-	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-	ip = (struct rte_ipv4_hdr *)(eth + 1);
-	memset(ip, 0, sizeof(*ip));
-	ip->version_ihl = RTE_IPV4_VHL_DEF;
-	ip->total_length = rte_cpu_to_be_16((uint16_t)(total - sizeof(*eth)));
-	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_TCP;
-	ip->src_addr = qi->dst_addr;
-	ip->dst_addr = qi->src_addr;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	th = (struct rte_tcp_hdr *)(ip + 1);
+	eth->ether_type = s->family == 4 ? RTE_BE16(RTE_ETHER_TYPE_IPV4) : RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	l3 = eth + 1;
+	th = (struct rte_tcp_hdr *)((uint8_t *)l3 + ip_header(s, l3, l4_len));
 	memset(th, 0, sizeof(*th));
-	th->src_port = qt->dst_port;
-	th->dst_port = qt->src_port;
+	th->src_port = s->th->dst_port;
+	th->dst_port = s->th->src_port;
 	th->sent_seq = rte_cpu_to_be_32(seq);
 	th->recv_ack = rte_cpu_to_be_32(ack);
 	th->data_off = 5 << 4;
@@ -115,51 +203,39 @@ reply(struct psw_state *st, const struct rte_mbuf *req, uint8_t flags, uint32_t 
 	th->rx_win = RTE_BE16(HEALTH_WINDOW);
 	if (len > 0)
 		memcpy(th + 1, data, len);
-	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	th->cksum = s->family == 4 ? rte_ipv4_udptcp_cksum(l3, th) : rte_ipv6_udptcp_cksum(l3, th);
 	psw_neigh_send(st, pkt, port);
 }
 
 void
 psw_health_input(struct psw_state *st, const struct rte_mbuf *pkt)
 {
-	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, const struct rte_ether_hdr *);
-	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
-	const struct rte_tcp_hdr *th;
-	unsigned hlen, tlen, total, payload;
+	struct segment s;
 	uint32_t seq, ours;
+	uint8_t tcpf;
 	char text[1024];
 	int n;
 
-	/* guard and parse checked it: untagged here (tagged health checks are not answered) */
-	if (pkt->nb_segs != 1 || eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4) ||
-	    rte_pktmbuf_data_len(pkt) < sizeof(*eth) + sizeof(*ip))
+	if (parse(pkt, &s) < 0)
 		return;
-	hlen = rte_ipv4_hdr_len(ip);
-	total = rte_be_to_cpu_16(ip->total_length);
-	if (total < hlen + sizeof(*th) || sizeof(*eth) + total > rte_pktmbuf_data_len(pkt))
+	tcpf = s.th->tcp_flags;
+	seq = rte_be_to_cpu_32(s.th->sent_seq);
+	ours = isn(&s);
+	if (tcpf & RTE_TCP_RST_FLAG)
 		return;
-	th = (const struct rte_tcp_hdr *)((const uint8_t *)ip + hlen);
-	tlen = (th->data_off >> 4) * 4u;
-	if (tlen < sizeof(*th) || hlen + tlen > total)
-		return;
-	payload = total - hlen - tlen;
-	seq = rte_be_to_cpu_32(th->sent_seq);
-	ours = isn(ip, th);
-	if (th->tcp_flags & RTE_TCP_RST_FLAG)
-		return;
-	if ((th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG) {
-		reply(st, pkt, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, ours, seq + 1, NULL, 0);
+	if ((tcpf & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG) {
+		reply(st, pkt, &s, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, ours, seq + 1, NULL, 0);
 		return;
 	}
-	if (!(th->tcp_flags & RTE_TCP_ACK_FLAG) || rte_be_to_cpu_32(th->recv_ack) - (ours + 1) > 4096)
+	if (!(tcpf & RTE_TCP_ACK_FLAG) || rte_be_to_cpu_32(s.th->recv_ack) - (ours + 1) > 4096)
 		return;                          /* not of a connection this side opened */
-	n = answer_text(st, rte_be_to_cpu_16(th->dst_port), pkt->hash.fdir.lo, text, sizeof(text));
-	if (payload > 0) {
+	n = answer_text(st, rte_be_to_cpu_16(s.th->dst_port), pkt->hash.fdir.lo, text, sizeof(text));
+	if (s.payload > 0) {
 		/* the request (read or not, it is answered whole), then our FIN */
-		reply(st, pkt, RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG | RTE_TCP_FIN_FLAG, ours + 1,
-		      seq + payload + !!(th->tcp_flags & RTE_TCP_FIN_FLAG), text, (unsigned)n);
+		reply(st, pkt, &s, RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG | RTE_TCP_FIN_FLAG, ours + 1,
+		      seq + s.payload + !!(tcpf & RTE_TCP_FIN_FLAG), text, (unsigned)n);
 		return;
 	}
-	if (th->tcp_flags & RTE_TCP_FIN_FLAG)
-		reply(st, pkt, RTE_TCP_ACK_FLAG, ours + 1 + (unsigned)n + 1, seq + 1, NULL, 0);
+	if (tcpf & RTE_TCP_FIN_FLAG)
+		reply(st, pkt, &s, RTE_TCP_ACK_FLAG, ours + 1 + (unsigned)n + 1, seq + 1, NULL, 0);
 }

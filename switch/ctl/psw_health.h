@@ -8,8 +8,11 @@
  * The node's addresses are the switch's, not the kernel's: the service
  * stage punts TCP to a health port here, and this file answers it with a
  * TCP exchange of its own that keeps no state: SYN -> SYN-ACK (its
- * sequence number a keyed hash of the connection), the request -> the
- * whole answer with FIN, the client's FIN -> its ACK. Control thread only.
+ * sequence number a keyed hash of the connection's addresses and ports),
+ * the request -> the whole answer with FIN, the client's FIN -> its ACK.
+ * The same over IPv4 and IPv6 (the node's IPv6 addresses serve the
+ * Services that have IPv6, psw_services.c); an IPv6 segment is answered
+ * only when TCP follows its header directly. Control thread only.
  */
 #ifndef PSW_HEALTH_H
 #define PSW_HEALTH_H

@@ -16,6 +16,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "psw_csum.h"
 #include "psw_ctl.h"
 #include "psw_health.h"
 #include "psw_neigh.h"
@@ -708,17 +709,6 @@ learn(struct psw_state *st, struct rte_mbuf *pkt)
 	heard(st, by_ip(nt, 4, (const uint8_t *)&arp->arp_data.arp_sip), &arp->arp_data.arp_sha, pkt, true);
 }
 
-/* The one's-complement sum over the pseudo-header and the message, its checksum included, is all ones. */
-static bool
-cksum_ok(const struct rte_ipv6_hdr *ip, const uint8_t *icmp, unsigned len)
-{
-	uint32_t sum = (uint32_t)rte_raw_cksum(icmp, len) + rte_ipv6_phdr_cksum(ip, 0);
-
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return sum == 0xffff;
-}
-
 /*
  * A neighbour advertisement from an uplink (RFC 4861 7.1.2 checks: hop
  * limit 255, code 0, length, checksum, a unicast target, the solicited
@@ -745,7 +735,7 @@ learn_nd(struct psw_state *st, struct rte_mbuf *pkt)
 	len = rte_be_to_cpu_16(ip->payload_len);
 	if (ip->proto != IPPROTO_ICMPV6 || ip->hop_limits != 255 || len < ND_LEN ||
 	    len > rte_pktmbuf_data_len(pkt) - hdrs || icmp[0] != ND_ADVERT || icmp[1] != 0 ||
-	    !cksum_ok(ip, icmp, len) || icmp[8] == 0xff ||
+	    !psw_ip6_l4_csum_ok(ip, icmp) || icmp[8] == 0xff ||
 	    /* to a multicast address, not solicited */
 	    (ip->dst_addr[0] == 0xff && (icmp[4] & ND_NA_SOLICITED))) {
 		nt->nd_bad++;

@@ -537,15 +537,24 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 					  (uint16_t)node_port, ext_local, ext_local ? 0 : PSW_SVC_F_MASQ, NULL, 0);
 		}
 	}
-	/* healthCheckNodePort on every node address: the count of this node's endpoints */
+	/*
+	 * healthCheckNodePort on every node address, the IPv6 ones for a
+	 * Service that has IPv6 (as its NodePorts): the count of this node's
+	 * endpoints of the address's family. kube-proxy's per-family proxiers
+	 * serve it the same way when given their node addresses.
+	 */
 	if (json_integer_value(json_object_get(spec, "healthCheckNodePort")) > 0 &&
 	    json_array_size(json_object_get(spec, "ports")) > 0) {
 		uint16_t hc = (uint16_t)json_integer_value(json_object_get(spec, "healthCheckNodePort"));
+		json_t *first = json_array_get(json_object_get(spec, "ports"), 0);
 		unsigned n;
 
 		for (n = 0; n < st->cfg.node.nb_addresses; n++)
-			add_entry(st, specs, svc, mine, json_array_get(json_object_get(spec, "ports"), 0), 4,
-				  st->cfg.node.addresses[n], IPPROTO_TCP, hc, true, PSW_SVC_F_HEALTH, NULL, 0);
+			add_entry(st, specs, svc, mine, first, 4, st->cfg.node.addresses[n], IPPROTO_TCP, hc, true,
+				  PSW_SVC_F_HEALTH, NULL, 0);
+		for (n = 0; v6 && n < st->cfg.node.nb_addresses6; n++)
+			add_entry(st, specs, svc, mine, first, 6, st->cfg.node.addresses6[n], IPPROTO_TCP, hc, true,
+				  PSW_SVC_F_HEALTH, NULL, 0);
 	}
 	json_decref(addrs);
 	json_decref(ext);

@@ -44,6 +44,7 @@
 	_(ARP_BAD,         "arp_bad",         "ARP not Ethernet/IPv4 or truncated") \
 	_(ARP_IGNORED,     "arp_ignored",     "ARP reply or request not answered")  \
 	_(ND_IGNORED,      "nd_ignored",      "ICMPv6 ND/RS not answered")          \
+	_(ND_BAD,          "nd_bad",          "neighbour solicitation invalid (RFC 4861 7.1.1: hop limit, code, checksum, length, multicast target, option, DAD form)") \
 	_(SPOOF_MAC,       "spoof_mac",       "pod sent from a MAC not its own")    \
 	_(SPOOF_IP,        "spoof_ip",        "pod sent from an IP not its own")    \
 	_(SPOOF_UPLINK,    "spoof_uplink",    "non-pod port sent from a local pod's or the node's address") \

@@ -95,4 +95,20 @@ psw_ip4_hdr_csum_ok(const void *hdr, unsigned ihl)
 	return s == 0xffff;
 }
 
+/**
+ * Does the upper-layer message of an IPv6 packet without extension headers
+ * (payload_len bytes at l4, contiguous; ICMPv6, TCP or UDP) sum with its
+ * pseudo-header to all ones: its checksum right?
+ */
+static inline bool
+psw_ip6_l4_csum_ok(const struct rte_ipv6_hdr *ip, const void *l4)
+{
+	uint32_t sum = (uint32_t)rte_raw_cksum(l4, rte_be_to_cpu_16(ip->payload_len)) +
+		       rte_ipv6_phdr_cksum(ip, 0);
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
 #endif /* PSW_CSUM_H */

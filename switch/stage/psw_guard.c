@@ -10,12 +10,14 @@
 #include <rte_mbuf.h>
 
 #include "psw_answer.h"
+#include "psw_csum.h"
 #include "psw_guard.h"
 
 #define ICMP6_ECHO_REQUEST 128
 #define ND_NEIGHBOR_SOLICIT 135
 #define ND_NEIGHBOR_ADVERT 136
 #define ND_NS_LEN 24                     /* type..target, before options */
+#define ND_OPT_SRC_LLADDR 1
 
 static inline const struct psw_pod *
 in_pod(const struct psw_tables *t, const struct psw_meta *m)
@@ -72,6 +74,42 @@ ip6_is_unspecified(const uint8_t *a)
 	static const uint8_t zero[16];
 
 	return memcmp(a, zero, 16) == 0;
+}
+
+/* ff02::1:ffXX:XXXX, the group a solicitation for an address ending in XX:XXXX goes to */
+static inline bool
+ip6_is_solicited_node(const uint8_t *a)
+{
+	static const uint8_t prefix[13] = { 0xff, 0x02, [11] = 0x01, [12] = 0xff };
+
+	return memcmp(a, prefix, sizeof(prefix)) == 0;
+}
+
+/*
+ * RFC 4861 7.1.1: a neighbour solicitation (ip directly followed by the
+ * message, icmp_len bytes of one segment) that may be acted on: hop limit
+ * 255 (not routed here), code 0, checksum right, at least the 24 bytes up
+ * to the target, a target that is not multicast, every option of non-zero
+ * length and inside the message; from the unspecified address (duplicate
+ * address detection) only to a solicited-node group and without a source
+ * link-layer option.
+ */
+static bool
+ns_valid(const struct rte_ipv6_hdr *ip, const uint8_t *icmp, unsigned icmp_len)
+{
+	bool dad = ip6_is_unspecified(ip->src_addr);
+	unsigned off;
+
+	if (ip->hop_limits != 255 || icmp[1] != 0 || icmp_len < ND_NS_LEN || icmp[8] == 0xff ||
+	    !psw_ip6_l4_csum_ok(ip, icmp))
+		return false;
+	if (dad && !ip6_is_solicited_node(ip->dst_addr))
+		return false;
+	for (off = ND_NS_LEN; off + 2 <= icmp_len; off += icmp[off + 1] * 8u)
+		if (icmp[off + 1] == 0 || off + icmp[off + 1] * 8u > icmp_len ||
+		    (dad && icmp[off] == ND_OPT_SRC_LLADDR))
+			return false;
+	return true;
 }
 
 static void
@@ -139,7 +177,14 @@ guard_arp(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf 
 	psw_count_event(sc, PSW_EV_ARP_REPLY);
 }
 
-/* Neighbour solicitation -> advertisement for the target, from the gateway's MAC. */
+/*
+ * ND: an advertisement on an uplink to the control thread; a valid
+ * neighbour solicitation for an address the switch answers for -> the
+ * advertisement, from the port's MAC, to the frame's source. The switch
+ * learns nothing from a solicitation (its source link-layer option is
+ * only checked for form): the neighbour table takes only answers to its
+ * own questions.
+ */
 static void
 guard_nd(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	 struct psw_meta *m, const struct psw_pod *pod)
@@ -177,9 +222,17 @@ guard_nd(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *
 			psw_set_punt(pkt, m, PSW_PUNT_ND, 0);
 		return;
 	}
-	if ((m->dport >> 8) != ND_NEIGHBOR_SOLICIT || icmp_len < ND_NS_LEN ||
-	    ip->hop_limits != 255 || (m->flags & PSW_F_IP_OPTS) ||
-	    ip6_is_unspecified(m->src6) || pkt->nb_segs != 1) {
+	/* other ND and router messages, and solicitations behind extension headers: not answered */
+	if ((m->dport >> 8) != ND_NEIGHBOR_SOLICIT || (m->flags & PSW_F_IP_OPTS) || pkt->nb_segs != 1) {
+		psw_set_drop(m, PSW_DROP_ND_IGNORED);
+		return;
+	}
+	if (!ns_valid(ip, icmp, icmp_len)) {
+		psw_set_drop(m, PSW_DROP_ND_BAD);
+		return;
+	}
+	/* a duplicate address probe: the switch does not defend its addresses */
+	if (ip6_is_unspecified(m->src6)) {
 		psw_set_drop(m, PSW_DROP_ND_IGNORED);
 		return;
 	}

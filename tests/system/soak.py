@@ -73,7 +73,7 @@ KNOWN_ATTACH_DROPS = set() if STRICT else {"spoof_mac"}
 MALFORMED_DROPS = {
     "runt", "vlan_stack", "unknown_ethertype", "l2_not_for_us", "ip4_bad_version", "ip4_bad_ihl",
     "ip4_bad_len", "ip4_bad_csum", "ip6_bad_version", "ip6_bad_len", "ip6_bad_ext", "l4_truncated",
-    "arp_bad", "arp_ignored", "nd_ignored", "spoof_mac", "spoof_ip", "multicast", "link_local",
+    "arp_bad", "arp_ignored", "nd_ignored", "nd_bad", "spoof_mac", "spoof_ip", "multicast", "link_local",
     "to_gateway", "ttl_exceeded", "no_route", "ct_invalid", "ct_out_of_window", "svc_not_tracked",
     "svc_no_endpoint", "policy_ingress", "policy_egress", "punt_limit",
     # a fuzzed frame to a ClusterIP can take the reply tuple of a direct

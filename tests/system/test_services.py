@@ -942,6 +942,71 @@ spec: {type: NodePort, healthCheckNodePort: 31999, ports: [{port: 80}]}
 
 
 @test
+def health_check_node_port_ipv6(scope):
+    """healthCheckNodePort on the node's IPv6 address: a dual-stack
+    LoadBalancer with externalTrafficPolicy Local is answered there as on
+    its IPv4 address (handshake, HTTP answer and FIN over IPv6): 200 and 1
+    while this node has an endpoint, 503 and 0 when not. An IPv4-only
+    Service's port is not served on the IPv6 address (as its NodePorts)."""
+    ext, conf = external_client(scope)
+    conf6 = conf.replace('addresses = [ "192.168.50.1" ]', 'addresses = [ "192.168.50.1", "fd00:50::1/64" ]')
+    check(conf6 != conf, "external_client's configuration changed: %s" % conf)
+    ext.sh("sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0 net.ipv6.conf.eth0.accept_dad=0 "
+           "net.ipv6.conf.eth0.accept_ra=0")
+    ext.ip("-6 addr add fd00:50::2/64 dev eth0 nodad")
+    # the client's kernel solicits nothing before its link-local address has passed DAD
+    end = time.time() + 5
+    while ext.sh("ip -6 addr show dev eth0 tentative").stdout.strip() and time.time() < end:
+        time.sleep(0.1)
+    sw = Switch(scope, conf6, workers="[1]").start()
+    Pod(scope, sw, "hc6-web", labels={"app": "hc6"})
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: hc6}
+spec: {type: LoadBalancer, externalTrafficPolicy: Local, ipFamilyPolicy: RequireDualStack,
+       ipFamilies: [IPv4, IPv6], selector: {app: hc6}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hc4}
+spec: {type: LoadBalancer, externalTrafficPolicy: Local, selector: {app: hc6},
+       ports: [{port: 81, targetPort: 8081}]}
+""")
+    ports = {}
+    for name in ("hc6", "hc4"):
+        spec = json.loads(run([CTL, "-s", sw.sock, "get", "svc", name, "-o", "json"]).stdout)["spec"]
+        ports[name] = spec.get("healthCheckNodePort")
+        check(isinstance(ports[name], int) and 30000 <= ports[name] <= 32767,
+              "%s: no healthCheckNodePort allocated: %s" % (name, spec))
+
+    def probe(host, port, flags="-6", timeout=3):
+        r = ext.sh("curl -g %s -s -m %d -w '\n%%{http_code}' http://%s:%d/healthz" % (flags, timeout, host, port),
+                   check_rc=False, timeout=timeout + 10)
+        body, _, code = r.stdout.rpartition("\n")
+        return code, body
+
+    want = {"service": {"namespace": "default", "name": "hc6"}, "localEndpoints": 1, "serviceProxyHealthy": True}
+    code, body = probe("[fd00:50::1]", ports["hc6"])
+    check(code == "200" and json.loads(body) == want, "over IPv6, with a local endpoint: %s %r (drops %s)"
+          % (code, body, {k: v for k, v in sw.ok("stats")["drops"].items() if v}))
+    code, body = probe("192.168.50.1", ports["hc6"], flags="-4")
+    check(code == "200" and json.loads(body) == want, "over IPv4, with a local endpoint: %s %r" % (code, body))
+    # the pod's label changes: no local endpoint left, on either family
+    apply(sw, scope, json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "hc6-web", "namespace": "default", "labels": {"app": "other"}}, "spec": {"containers": [{"name": "c"}]}}))
+    code, body = probe("[fd00:50::1]", ports["hc6"])
+    check(code == "503" and json.loads(body)["localEndpoints"] == 0, "over IPv6, without one: %s %r" % (code, body))
+    code, body = probe("192.168.50.1", ports["hc6"], flags="-4")
+    check(code == "503" and json.loads(body)["localEndpoints"] == 0, "over IPv4, without one: %s %r" % (code, body))
+    # an IPv4-only Service: its port answers on the IPv4 address only
+    code, body = probe("192.168.50.1", ports["hc4"], flags="-4")
+    check(code == "503", "the IPv4-only Service over IPv4: %s %r" % (code, body))
+    code, body = probe("[fd00:50::1]", ports["hc4"], timeout=2)
+    check(code == "000", "the IPv4-only Service answered over IPv6: %s %r" % (code, body))
+    sw.stop()
+
+
+@test
 def several_ports_and_endpoints_appearing(scope):
     sw = Switch(scope, "", workers="[1]").start()
     web = Pod(scope, sw, "multi", labels={"app": "multi"},

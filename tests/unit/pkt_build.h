@@ -155,6 +155,13 @@ tpkt_ip6_cksum_verify(const struct rte_ipv6_hdr *ip, const void *l4)
 	return __rte_ipv6_udptcp_cksum(ip, l4) == 0xffff ? 0 : -1;
 }
 
+/* 0 when the UDP/TCP checksum over an IPv4 packet's payload verifies. */
+static inline int
+tpkt_ip4_cksum_verify(const struct rte_ipv4_hdr *ip, const void *l4)
+{
+	return __rte_ipv4_udptcp_cksum(ip, l4) == 0xffff ? 0 : -1;
+}
+
 /* ARP request from (sha, sip) for tip, broadcast. */
 static inline struct rte_mbuf *
 tpkt_arp(struct rte_mempool *mp, const uint8_t *sha, uint32_t sip, uint32_t tip, uint16_t op)

@@ -567,21 +567,7 @@ test_guard_punts(void)
 		expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED, "an advertisement behind a hop-by-hop header punted",
 			 false);
 	}
-	/* a duplicate address probe (from ::, with a source option, which it may not have) is not answered */
-	{
-		static const uint8_t unspec[16];
-		static const uint8_t sn_node[16] = { 0xff, 0x02, [11] = 1, [12] = 0xff, [15] = 1 };
-
-		m = nd_frame(ND_NS, mac_evil, unspec, sn_node, node6, 0, (const uint8_t[8]){ 1, 1, 2, 0, 0, 0, 0, 0xee },
-			     8);
-		expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED, "a solicitation from :: answered", false);
-		/* from a neighbour: answered, from the uplink's MAC */
-		m = nd_frame(ND_NS, mac_rtr, rtr6, sn_node, node6, 0, (const uint8_t[8]){ 1, 1, 2, 0, 0, 0, 0, 0x71 }, 8);
-		m = expect_v(m, P_UP, PSW_V_TX, P_UP, "a neighbour's solicitation of the node", true);
-		CU_ASSERT_EQUAL(icmp_of(m)[0], ND_NA);
-		CU_ASSERT_EQUAL(memcmp(icmp_of(m) + 26, up_mac, 6), 0);
-		rte_pktmbuf_free(m);
-	}
+	/* solicitations: test_guard_solicitations */
 
 	/*
 	 * Advertisements between other stations (the uplink sees them when it
@@ -618,6 +604,139 @@ test_guard_punts(void)
 	}
 	CU_ASSERT(punted >= PSW_PUNT_BURST && punted < 250);
 	CU_ASSERT_EQUAL(punted + limited, 300);
+}
+
+/* ---- solicitations: the guard checks them (RFC 4861 7.1.1) and answers them ---- */
+
+static const uint8_t unspecified[16];
+/* node6's solicited-node group, ff02::1:ff00:1 (also ff02::1's) */
+static const uint8_t sn_node[16] = { 0xff, 0x02, [11] = 1, [12] = 0xff, [15] = 1 };
+static const uint8_t slla_rtr[8] = { 1, 1, 2, 0, 0, 0, 0, 0x71 };                       /* mac_rtr */
+
+/* A neighbour's solicitation of the node's address, with its source link-layer option. */
+static struct rte_mbuf *
+ns_of_node(void)
+{
+	return nd_frame(ND_NS, mac_rtr, rtr6, sn_node, node6, 0, slla_rtr, sizeof(slla_rtr));
+}
+
+/* m in on port: dropped as nd_bad, counted as the worker counts drops, nothing answered. */
+static void
+expect_ns_bad(struct rte_mbuf *m, uint16_t port, const char *what)
+{
+	uint64_t bad = lc.sc.drops[PSW_DROP_ND_BAD], replies = lc.sc.events[PSW_EV_ND_REPLY];
+	struct psw_burst b = { .nb = 1 };
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	b.pkts[0] = m;
+	b.meta[0].in_port = port;
+	m->port = port;
+	psw_worker_process(&lc, t, &b);
+	if (b.meta[0].verdict != PSW_V_DROP || b.meta[0].drop_reason != PSW_DROP_ND_BAD) {
+		fprintf(stderr, "\n  %s: verdict %u port %u reason %s\n", what, b.meta[0].verdict,
+			b.meta[0].out_port,
+			b.meta[0].verdict == PSW_V_DROP ? psw_drop_name(b.meta[0].drop_reason) : "-");
+		CU_FAIL(what);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	psw_worker_dispatch(&lc, &b);            /* counts the drop, frees the frame */
+	CU_ASSERT_EQUAL(lc.sc.drops[PSW_DROP_ND_BAD], bad + 1);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_ND_REPLY], replies);
+}
+
+static void
+test_guard_solicitations(void)
+{
+	struct rte_mbuf *m;
+	struct rte_ipv6_hdr *ip;
+	uint8_t opts[16];
+	uint8_t *icmp;
+
+	fresh();
+	/* a neighbour's solicitation of the node: the advertisement, from the uplink's MAC */
+	m = expect_v(ns_of_node(), P_UP, PSW_V_TX, P_UP, "a neighbour's solicitation of the node", true);
+	ip = ip_of(m);
+	icmp = icmp_of(m);
+	CU_ASSERT_EQUAL(rte_pktmbuf_data_len(m), 14 + 40 + 32);
+	CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod(m, uint8_t *), mac_rtr, 6), 0);     /* to the frame's source */
+	CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod(m, uint8_t *) + 6, up_mac, 6), 0);
+	CU_ASSERT_EQUAL(memcmp(ip->src_addr, node6, 16), 0);
+	CU_ASSERT_EQUAL(memcmp(ip->dst_addr, rtr6, 16), 0);
+	CU_ASSERT_EQUAL(ip->hop_limits, 255);
+	CU_ASSERT_EQUAL(ip->proto, IPPROTO_ICMPV6);
+	CU_ASSERT_EQUAL(ip->payload_len, RTE_BE16(32));
+	CU_ASSERT_EQUAL(icmp[0], ND_NA);
+	CU_ASSERT_EQUAL(icmp[1], 0);
+	CU_ASSERT(icmp[4] & S_FLAG);
+	CU_ASSERT(icmp[4] & O_FLAG);
+	CU_ASSERT_EQUAL(memcmp(icmp + 8, node6, 16), 0);
+	CU_ASSERT_EQUAL(icmp[24], 2);                           /* target link-layer address */
+	CU_ASSERT_EQUAL(icmp[25], 1);
+	CU_ASSERT_EQUAL(memcmp(icmp + 26, up_mac, 6), 0);
+	CU_ASSERT_EQUAL(tpkt_ip6_cksum_verify(ip, icmp), 0);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_ND_REPLY], 1);
+	rte_pktmbuf_free(m);
+
+	m = ns_of_node();
+	icmp_of(m)[2] ^= 0x01;
+	expect_ns_bad(m, P_UP, "a solicitation with a bad checksum");
+
+	m = ns_of_node();
+	ip_of(m)->hop_limits = 254;
+	nd_cksum(m);
+	expect_ns_bad(m, P_UP, "a solicitation with hop limit 254");
+
+	m = ns_of_node();
+	icmp_of(m)[1] = 1;
+	nd_cksum(m);
+	expect_ns_bad(m, P_UP, "a solicitation with code 1");
+
+	/* a zero-length option before the source's */
+	memset(opts, 0, sizeof(opts));
+	opts[0] = 14;
+	memcpy(opts + 8, slla_rtr, 8);
+	expect_ns_bad(nd_frame(ND_NS, mac_rtr, rtr6, sn_node, node6, 0, opts, 16), P_UP,
+		      "a solicitation with a zero-length option");
+
+	/* a source option that says 16 bytes where 8 are */
+	memcpy(opts, slla_rtr, 8);
+	opts[1] = 2;
+	expect_ns_bad(nd_frame(ND_NS, mac_rtr, rtr6, sn_node, node6, 0, opts, 8), P_UP,
+		      "a solicitation with an option past its end");
+
+	/* shorter than the 24 bytes up to the target */
+	m = nd_frame(ND_NS, mac_rtr, rtr6, sn_node, node6, 0, NULL, 0);
+	ip_of(m)->payload_len = RTE_BE16(20);
+	rte_pktmbuf_trim(m, 4);
+	nd_cksum(m);
+	expect_ns_bad(m, P_UP, "a 20-byte solicitation");
+
+	/* a multicast target: on the uplink, and from a pod (which the gateway answers for every other address) */
+	expect_ns_bad(nd_frame(ND_NS, mac_rtr, rtr6, sn_node, all_nodes, 0, slla_rtr, 8), P_UP,
+		      "a solicitation of a multicast address");
+	expect_ns_bad(nd_frame(ND_NS, mac_pod, pod6, sn_node, all_nodes, 0, NULL, 0), P_POD,
+		      "a pod's solicitation of a multicast address");
+
+	/* duplicate address detection: from ::, with a source option, which it may not have ... */
+	expect_ns_bad(nd_frame(ND_NS, mac_evil, unspecified, sn_node, node6, 0, slla_rtr, 8), P_UP,
+		      "a probe from :: with a source link-layer option");
+	/* ... or to an address that is not a solicited-node group */
+	expect_ns_bad(nd_frame(ND_NS, mac_evil, unspecified, node6, node6, 0, NULL, 0), P_UP,
+		      "a probe from :: to a unicast address");
+	CU_ASSERT_EQUAL(lc.sc.drops[PSW_DROP_ND_BAD], 10);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_ND_REPLY], 1);
+
+	/* valid, and not answered: a well-formed probe, a solicitation of another station */
+	expect_v(nd_frame(ND_NS, mac_evil, unspecified, sn_node, node6, 0, NULL, 0), P_UP, PSW_V_DROP, PSW_DROP_ND_IGNORED,
+		 "a duplicate address probe answered or refused", false);
+	expect_v(nd_frame(ND_NS, mac_rtr, rtr6, sn_node, rtr_ll, 0, slla_rtr, 8), P_UP, PSW_V_DROP,
+		 PSW_DROP_ND_IGNORED, "a solicitation of another station answered or refused", false);
+	/* a valid one with a source option naming another MAC: answered to the frame's source, not the option's */
+	m = nd_frame(ND_NS, mac_evil, rtr6, sn_node, node6, 0, slla_rtr, 8);
+	m = expect_v(m, P_UP, PSW_V_TX, P_UP, "a solicitation whose option names another MAC", true);
+	CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod(m, uint8_t *), mac_evil, 6), 0);
+	rte_pktmbuf_free(m);
 }
 
 /* Wrap an inner frame in VXLAN from the other node (outer source vtep) to the node. */
@@ -796,6 +915,7 @@ main(void)
 	CU_add_test(s, "advertisements nobody asked for, and impossible MACs, ignored", test_unsolicited_ignored);
 	CU_add_test(s, "without override a known MAC stays", test_override);
 	CU_add_test(s, "the guard punts on-link advertisements only, at the port's rate", test_guard_punts);
+	CU_add_test(s, "invalid solicitations refused and counted, a valid one answered", test_guard_solicitations);
 	CU_add_test(s, "VXLAN decap of IPv6: spoofs, relays, cut headers, ND", test_tunnel);
 	CU_add_test(s, "an advertisement through VXLAN does not poison the table", test_tunnel_cannot_poison);
 	failures = psw_ut_run();

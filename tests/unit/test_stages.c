@@ -492,9 +492,19 @@ test_guard_nd(void)
 	uint8_t *icmp;
 	struct psw_meta meta;
 
-	/* duplicate address detection (source ::) is not answered */
+	/* duplicate address detection (source ::) is not answered ... */
 	m = tpkt_ns(mp, mac_a, unspec, ip6_a);
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, 14);
+	icmp = (uint8_t *)(ip + 1);
+	ip->payload_len = RTE_BE16(24);         /* without the source link-layer option */
+	rte_pktmbuf_trim(m, 8);
+	*(uint16_t *)(icmp + 2) = 0;
+	*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
 	EXPECT_DROP(run1(m, 0), PSW_DROP_ND_IGNORED);
+	rte_pktmbuf_free(m);
+	/* ... and one with that option, which it may not have, is invalid (RFC 4861 7.1.1) */
+	m = tpkt_ns(mp, mac_a, unspec, ip6_a);
+	EXPECT_DROP(run1(m, 0), PSW_DROP_ND_BAD);
 	rte_pktmbuf_free(m);
 	/* nor is a solicitation for the pod's own address */
 	m = tpkt_ns(mp, mac_a, ll_a, ip6_a);
@@ -503,7 +513,7 @@ test_guard_nd(void)
 	/* hop limit other than 255: not a valid ND message */
 	m = tpkt_ns(mp, mac_a, ll_a, gw6);
 	rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, 14)->hop_limits = 64;
-	EXPECT_DROP(run1(m, 0), PSW_DROP_ND_IGNORED);
+	EXPECT_DROP(run1(m, 0), PSW_DROP_ND_BAD);
 	rte_pktmbuf_free(m);
 
 	m = tpkt_ns(mp, mac_a, ll_a, gw6);
