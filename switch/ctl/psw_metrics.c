@@ -1,5 +1,6 @@
 /* Prometheus metrics on the control thread's loop (psw_metrics.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +310,16 @@ psw_metrics_run(struct psw_metrics *m)
 {
 	if (m != NULL)
 		MHD_run(m->d);
+}
+
+int
+psw_metrics_timeout(struct psw_metrics *m)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (m == NULL || MHD_get_timeout(m->d, &ms) != MHD_YES)
+		return -1;
+	return ms < INT_MAX ? (int)ms : INT_MAX;
 }
 
 void
