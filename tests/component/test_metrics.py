@@ -198,5 +198,29 @@ def a_request_read_in_parts_is_answered_at_once(scope):
     sw.stop()
 
 
+@test
+def clients_cannot_flood_the_log(scope):
+    """libmicrohttpd writes a line for each client that hangs up
+    mid-request or finds the connection limit: 400 such connections in a
+    burst leave a handful of lines and a count, not 400 lines (a client
+    that can reach the port could fill the disk, or stall the control
+    thread on a slow stderr)."""
+    sw, port = metrics_switch(scope)
+    before = sw.text().count("\n")
+    for i in range(400):
+        with socket.socket() as s:
+            s.connect(("127.0.0.1", port))
+            s.sendall(b"GET /metr")
+    # libmicrohttpd 0.9.75 misses a hang-up that came with the request's
+    # bytes: 8 of these hold 127.0.0.1's share until the idle timeout; a
+    # scrape from another address is served
+    _, out, _ = exchange(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", src="127.0.0.2")
+    check(out.startswith(b"HTTP/1.1 200"), "scrape after the burst: %r" % out[:40])
+    sw.ok("status")
+    lines = sw.text().count("\n") - before
+    check(lines <= 20, "%d lines in the log for 400 connections:\n%s" % (lines, sw.text()[-1000:]))
+    sw.stop()                              # with those connections still open
+
+
 if __name__ == "__main__":
     main()
