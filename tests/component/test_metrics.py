@@ -222,5 +222,46 @@ def clients_cannot_flood_the_log(scope):
     sw.stop()                              # with those connections still open
 
 
+def tcp_sockets(sw):
+    return sum(1 for name in sw.fd_names().values() if name.startswith("socket:"))
+
+
+@test
+def slow_clients_are_bounded_and_the_api_answers(scope):
+    """Slowloris: 16 clients from two addresses send a request a byte at a
+    time, 2 more wait. The switch holds 16 connections, no more; the API
+    answers at once throughout; when one address leaves, a third is
+    served; SIGTERM with the rest still open exits cleanly."""
+    sw, port = metrics_switch(scope)
+    base = tcp_sockets(sw)
+    slow = {}
+    for src in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):
+        slow[src] = []
+        for i in range(8 if src != "127.0.0.3" else 2):
+            s = socket.socket()
+            s.bind((src, 0))
+            s.connect(("127.0.0.1", port))       # the backlog takes those over the limit
+            slow[src].append(s)
+            scope.defer(s.close)
+    request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n"
+    worst = 0
+    for byte in range(12):
+        for s in slow["127.0.0.1"] + slow["127.0.0.2"] + slow["127.0.0.3"]:
+            s.send(request[byte:byte + 1])
+        t0 = time.time()
+        sw.ok("status")
+        worst = max(worst, time.time() - t0)
+        time.sleep(0.25)
+    held = tcp_sockets(sw) - base
+    check(held == 16, "%d connections held (at most 16)" % held)
+    check(worst < 1, "the API took %.2f s during the slow clients" % worst)
+    for s in slow["127.0.0.2"] + slow["127.0.0.3"]:
+        s.close()
+    took, out, _ = exchange(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                            src="127.0.0.4")
+    check(out.startswith(b"HTTP/1.1 200") and took < 3, "a scrape once room was made: %.1f s %r" % (took, out[:40]))
+    sw.stop()
+
+
 if __name__ == "__main__":
     main()
