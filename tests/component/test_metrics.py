@@ -222,6 +222,41 @@ def clients_cannot_flood_the_log(scope):
     sw.stop()                              # with those connections still open
 
 
+@test
+def odd_requests_get_plain_answers(scope):
+    """HEAD, HTTP/1.0, a query string, bodies sent with methods that take
+    none (chunked, large, Expect: 100-continue), pipelining: each is
+    answered at once and closed, nothing leaks (the ASan daemon's stop)."""
+    sw, port = metrics_switch(scope)
+    close = b"Host: x\r\nConnection: close\r\n"
+    cases = [
+        (b"HEAD /metrics HTTP/1.1\r\n" + close + b"\r\n", b"HTTP/1.1 200"),
+        (b"GET /metrics HTTP/1.0\r\n\r\n", b"HTTP/1.1 200"),
+        (b"GET /metrics?x=1 HTTP/1.1\r\n" + close + b"\r\n", b"HTTP/1.1 200"),
+        (b"POST /metrics HTTP/1.1\r\n" + close + b"Transfer-Encoding: chunked\r\n\r\n"
+         + b"5\r\nhello\r\n" * 100 + b"0\r\n\r\n", b"HTTP/1.1 405"),
+        (b"POST /metrics HTTP/1.1\r\n" + close + b"Content-Length: 100000\r\n\r\n" + b"x" * 100000,
+         b"HTTP/1.1 405"),
+        (b"PUT /metrics HTTP/1.1\r\n" + close + b"Expect: 100-continue\r\nContent-Length: 10\r\n\r\n",
+         b"HTTP/1.1 405"),
+        (b"GET /metrics HTTP/9.9\r\n\r\n", b"HTTP/1.1 505"),
+    ]
+    for request, status in cases:
+        took, out, closed = exchange(port, request)
+        what = request.split(b"\r\n")[0]
+        check(out.startswith(status) and closed and took < 2,
+              "%r: %.1f s, closed %s, %r" % (what, took, closed, out[:40]))
+    head = exchange(port, cases[0][0])[1]
+    length = [line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+    check(head.endswith(b"\r\n\r\n") and length and int(length[0].split(b":")[1]) > 1000,
+          "HEAD: headers only, the body's length: %r" % head)
+    # one request a connection: a pipelined second one is not read
+    pipelined = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 2
+    took, out, closed = exchange(port, pipelined)
+    check(out.count(b"HTTP/1.1 200") == 1 and closed and took < 2, "pipelined: %.1f s %r" % (took, out[:60]))
+    sw.stop()
+
+
 def tcp_sockets(sw):
     return sum(1 for name in sw.fd_names().values() if name.startswith("socket:"))
 
