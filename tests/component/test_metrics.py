@@ -7,6 +7,7 @@ import os
 import socket
 import struct
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -254,6 +255,57 @@ def odd_requests_get_plain_answers(scope):
     pipelined = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 2
     took, out, closed = exchange(port, pipelined)
     check(out.count(b"HTTP/1.1 200") == 1 and closed and took < 2, "pipelined: %.1f s %r" % (took, out[:60]))
+    sw.stop()
+
+
+@test
+def scrapes_while_the_state_changes(scope):
+    """Two clients scrape without pause while reloads add and remove
+    ports, objects are applied and deleted, and CNI ADD/DEL attach and
+    detach pods: every scrape is a 200 the parser reads, and the last
+    one names exactly the ports and kinds left."""
+    empty_pcap(scope.path("in0.pcap"))
+    empty_pcap(scope.path("in1.pcap"))
+    port = free_port()
+    body = conf(scope, "127.0.0.1:%d" % port)
+    sw = Switch(scope, body).start()
+    sw.wait_log("metrics on")
+    url = "http://127.0.0.1:%d/metrics" % port
+    done, failures, scrapes = threading.Event(), [], [0]
+
+    def scraper():
+        while not done.is_set():
+            try:
+                samples(scrape(url))
+                scrapes[0] += 1
+            except Exception as e:  # noqa: BLE001 - reported below
+                failures.append(repr(e))
+
+    threads = [threading.Thread(target=scraper) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for round, nb_extra in enumerate((0, 3, 6, 2)):
+            extra = "".join(',\n  { name = "x%d"; kind = "null"; }' % i for i in range(nb_extra))
+            sw.reload(body.replace('out1.pcap"; }\n', 'out1.pcap"; }' + extra + "\n"))
+            namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n%d" % i}}
+                          for i in range(30)]
+            sw.ok("apply", {"objects": namespaces})
+            sw.ok("delete", {"objects": namespaces[10:]})
+            for i in range(4):
+                sw.ok("cni.add", {"container_id": "c%d%d" % (round, i), "ifname": "eth0", "interface": "memif"})
+            for i in range(4):
+                sw.ok("cni.del", {"container_id": "c%d%d" % (round, i), "ifname": "eth0"})
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
+    check(not failures and scrapes[0] > 0, "%d scrapes, failures: %s" % (scrapes[0], failures[:3]))
+    got, _ = samples(scrape(url))
+    ports = {dict(k[1])["port"] for k in got if k[0] == "podswitch_port_rx_packets_total"}
+    check(ports == {"p0", "p1", "x0", "x1"}, "ports in the scrape: %s" % sorted(ports))
+    check(value(got, "podswitch_objects", kind="Namespace") == 10, "Namespaces left")
+    check(value(got, "podswitch_attachments") == 0, "attachments left")
     sw.stop()
 
 
