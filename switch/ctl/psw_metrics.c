@@ -217,7 +217,7 @@ psw_metrics_text(const struct psw_state *st, size_t *len)
 	       t != NULL ? (long long)t->version : 0);
 	scalar(f, "podswitch_pods", "gauge", "Pods the switch forwards to.",
 	       t != NULL && t->pods != NULL ? (long long)t->pods->nb : 0);
-	scalar(f, "podswitch_pods_max", "gauge", "limits.max_pods.", (long long)st->cfg.limits.max_pods);
+	scalar(f, "podswitch_pods_max", "gauge", "limits.pods.", (long long)st->cfg.limits.max_pods);
 	scalar(f, "podswitch_attachments", "gauge", "CNI attachments.", (long long)st->nb_atts);
 	objects(f, st);
 	if (fclose(f) != 0) {
