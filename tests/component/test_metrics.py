@@ -278,14 +278,14 @@ def scrapes_while_the_state_changes(scope):
             try:
                 samples(scrape(url))
                 scrapes[0] += 1
-            except Exception as e:  # noqa: BLE001 - reported below
+            except Exception as e:
                 failures.append(repr(e))
 
     threads = [threading.Thread(target=scraper) for _ in range(2)]
     for t in threads:
         t.start()
     try:
-        for round, nb_extra in enumerate((0, 3, 6, 2)):
+        for step, nb_extra in enumerate((0, 3, 6, 2)):
             extra = "".join(',\n  { name = "x%d"; kind = "null"; }' % i for i in range(nb_extra))
             sw.reload(body.replace('out1.pcap"; }\n', 'out1.pcap"; }' + extra + "\n"))
             namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n%d" % i}}
@@ -293,9 +293,9 @@ def scrapes_while_the_state_changes(scope):
             sw.ok("apply", {"objects": namespaces})
             sw.ok("delete", {"objects": namespaces[10:]})
             for i in range(4):
-                sw.ok("cni.add", {"container_id": "c%d%d" % (round, i), "ifname": "eth0", "interface": "memif"})
+                sw.ok("cni.add", {"container_id": "c%d%d" % (step, i), "ifname": "eth0", "interface": "memif"})
             for i in range(4):
-                sw.ok("cni.del", {"container_id": "c%d%d" % (round, i), "ifname": "eth0"})
+                sw.ok("cni.del", {"container_id": "c%d%d" % (step, i), "ifname": "eth0"})
     finally:
         done.set()
         for t in threads:
