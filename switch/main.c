@@ -273,7 +273,7 @@ timer_event(struct psw_event_src *src, uint32_t events)
 	/* CNI DELs recorded while the switch could not be reached (during a restart) */
 	if (++ctl->ticks % (1000 / RECLAIM_INTERVAL_MS) == 0) {
 		psw_state_take_releases(ctl->st);
-		psw_metrics_run(ctl->metrics);   /* idle scrape connections time out */
+		psw_metrics_run(ctl->metrics);   /* its listen socket back in use after the connection limit */
 	}
 }
 
@@ -343,7 +343,8 @@ control_loop(struct control *ctl, const sigset_t *sigs)
 		return -errno;
 	while (!ctl->stop) {
 		struct epoll_event evs[16];
-		int n = epoll_wait(ctl->epfd, evs, 16, -1), i;
+		int timeout = psw_metrics_timeout(ctl->metrics);
+		int n = epoll_wait(ctl->epfd, evs, 16, timeout), i;
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -354,6 +355,9 @@ control_loop(struct control *ctl, const sigset_t *sigs)
 
 			src->fn(src, evs[i].events);
 		}
+		/* libmicrohttpd asked to run by then, readable fd or not (work left over, a deadline) */
+		if (timeout >= 0)
+			psw_metrics_run(ctl->metrics);
 	}
 	close(ctl->timer.fd);
 	close(ctl->signals.fd);

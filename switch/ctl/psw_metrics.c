@@ -1,5 +1,7 @@
 /* Prometheus metrics on the control thread's loop (psw_metrics.h). */
 #include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +19,15 @@
 #include "psw_policy.h"
 #include "psw_state.h"
 
+/* libmicrohttpd's messages printed a minute: a client can cause one per connection */
+#define LOG_PER_MINUTE 10
+
 struct psw_metrics {
 	struct MHD_Daemon *d;
 	struct psw_state *st;
 	unsigned long long scrapes;
+	time_t log_minute;                      /**< start of the minute the messages count in */
+	unsigned nb_logged, nb_suppressed;      /**< in that minute */
 };
 
 static time_t started;
@@ -260,7 +267,7 @@ psw_metrics_text(const struct psw_state *st, size_t *len)
 	       t != NULL ? (long long)t->version : 0);
 	scalar(f, "podswitch_pods", "gauge", "Pods the switch forwards to.",
 	       t != NULL && t->pods != NULL ? (long long)t->pods->nb : 0);
-	scalar(f, "podswitch_pods_max", "gauge", "limits.max_pods.", (long long)st->cfg.limits.max_pods);
+	scalar(f, "podswitch_pods_max", "gauge", "limits.pods.", (long long)st->cfg.limits.max_pods);
 	scalar(f, "podswitch_attachments", "gauge", "CNI attachments.", (long long)st->nb_atts);
 	objects(f, st);
 	policies(f, st);
@@ -313,6 +320,30 @@ on_http(void *cls, struct MHD_Connection *c, const char *url, const char *method
 	return answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }
 
+/* libmicrohttpd's messages to stderr, LOG_PER_MINUTE at most, then how many were not printed. */
+static void
+log_message(void *cls, const char *fmt, va_list ap)
+{
+	struct psw_metrics *m = cls;
+	time_t now = time(NULL);
+
+	if (now - m->log_minute >= 60) {
+		if (m->nb_suppressed > 0)
+			fprintf(stderr, "podswitch: metrics: %u more libmicrohttpd messages not shown\n",
+				m->nb_suppressed);
+		m->log_minute = now;
+		m->nb_logged = 0;
+		m->nb_suppressed = 0;
+	}
+	if (m->nb_logged >= LOG_PER_MINUTE) {
+		m->nb_suppressed++;
+		return;
+	}
+	m->nb_logged++;
+	fputs("podswitch: metrics: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
 struct psw_metrics *
 psw_metrics_start(struct psw_state *st, const char *listen, char *err, size_t err_len)
 {
@@ -335,8 +366,8 @@ psw_metrics_start(struct psw_state *st, const char *listen, char *err, size_t er
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* no thread of its own: the control loop runs it (MHD_run on its epoll fd) */
-	m->d = MHD_start_daemon(flags, 0, NULL, NULL, on_http, m, MHD_OPTION_SOCK_ADDR, &ss,
-				MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 8u,
+	m->d = MHD_start_daemon(flags, 0, NULL, NULL, on_http, m, MHD_OPTION_EXTERNAL_LOGGER, log_message, m,
+				MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 8u,
 				MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
 	if (m->d == NULL) {
 		snprintf(err, err_len, "metrics.listen '%s': cannot listen there (%s)", listen,
@@ -360,6 +391,16 @@ psw_metrics_run(struct psw_metrics *m)
 {
 	if (m != NULL)
 		MHD_run(m->d);
+}
+
+int
+psw_metrics_timeout(struct psw_metrics *m)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (m == NULL || MHD_get_timeout(m->d, &ms) != MHD_YES)
+		return -1;
+	return ms < INT_MAX ? (int)ms : INT_MAX;
 }
 
 void

@@ -31,6 +31,15 @@ int psw_metrics_fd(const struct psw_metrics *m);
 /** Serve what is ready, and time idle connections out (also called on the loop's timer). */
 void psw_metrics_run(struct psw_metrics *m);
 
+/**
+ * Milliseconds until psw_metrics_run must be called whether or not the fd
+ * is readable: 0 when libmicrohttpd left work over (it reads and writes
+ * connections edge-triggered, so a request read in part raises no new
+ * event), an idle connection's deadline otherwise.
+ * @return the delay, or -1 when there is none (m NULL, no connection).
+ */
+int psw_metrics_timeout(struct psw_metrics *m);
+
 /** Close the endpoint (m may be NULL). */
 void psw_metrics_stop(struct psw_metrics *m);
 
