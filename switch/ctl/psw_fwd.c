@@ -305,16 +305,21 @@ node_routes(struct psw_state *st, const struct psw_config *cfg, const bool *remo
 			if ((f == 4 || f == 6) && node_address_usable(cfg, f, nd->internal[a]))
 				internal[f] = nd->internal[a];
 		}
-		/* the node itself, natively: replies to what was masqueraded to its address */
+		/* the node itself, natively: replies to what was masqueraded to its address.
+		 * Under VXLAN the route names the node's VTEP: what it masqueraded to its
+		 * own address comes out of its VXLAN (psw_tunnel.h) */
 		for (a = 4; a <= 6 && n < room; a += 2) {
 			struct psw_prefix host = { .family = (uint8_t)a, .len = a == 4 ? 32 : 128 };
 
 			if (internal[a] == NULL)
 				continue;
 			memcpy(host.addr, internal[a], alen_of(a));
-			if (!routed_by_config(cfg, &host) &&
-			    next_hop_toward(st, cfg, removed, (uint8_t)a, internal[a], &specs[n].nh) == 0)
-				specs[n++].prefix = host;
+			if (routed_by_config(cfg, &host) ||
+			    next_hop_toward(st, cfg, removed, (uint8_t)a, internal[a], &specs[n].nh) < 0)
+				continue;
+			if (vxlan && internal[4] != NULL)
+				memcpy(&specs[n].nh.tunnel_dst, internal[4], 4);
+			specs[n++].prefix = host;
 		}
 		for (c = 0; c < nd->nb_cidrs && n < room; c++) {
 			const struct psw_prefix *p = &nd->cidrs[c];

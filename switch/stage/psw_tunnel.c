@@ -45,7 +45,12 @@ is_vxlan(const struct psw_tables *t, const struct psw_meta *m)
 	       t->ports[m->in_port].is_uplink && uplink_addr(t, m->dst4);
 }
 
-/* Does the inner source (IPv4 or IPv6) belong to the node at outer source vtep? */
+/*
+ * Does the inner source (IPv4 or IPv6) belong to the node at outer source
+ * vtep: one of its pods (its pod CIDR's VXLAN route) or the node itself (the
+ * host route to one of its InternalIPs: a NodePort's client it masqueraded
+ * to its address)? Both routes name the node's VTEP.
+ */
 static inline bool
 sent_by_its_node(const struct psw_tables *t, const struct psw_meta *m, uint32_t vtep)
 {
@@ -67,7 +72,7 @@ sent_by_its_node(const struct psw_tables *t, const struct psw_meta *m, uint32_t 
 	if (hop >= t->routes->nb_nhs)
 		return false;
 	nh = &t->routes->nhs[hop];
-	return (nh->flags & PSW_NH_F_VXLAN) && nh->tunnel_dst == vtep;
+	return nh->tunnel_dst != 0 && nh->tunnel_dst == vtep;
 }
 
 /* The one's-complement sum over the pseudo-header and the datagram, its checksum included, is all ones. */

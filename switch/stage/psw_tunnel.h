@@ -4,10 +4,11 @@
  * on an uplink that is UDP to a node address and the VXLAN port, with the
  * cluster's VNI, loses its outer headers and is parsed again as the frame
  * it carried, as if it had come in on the uplink (its destination MAC
- * becomes the switch's there). The inner packet must be IPv4 and its source
- * a pod of the node that sent it: its source address routes, through the
- * VXLAN route of a Node, to the outer source address. Anything else is
- * dropped (vxlan_bad, vxlan_spoof).
+ * becomes the switch's there). The inner packet must be IPv4 or IPv6 and
+ * its source a pod of the node that sent it or that node itself: its
+ * source address routes, through the VXLAN route of a Node or the host
+ * route to one of its InternalIPs, to the outer source address (the
+ * route's tunnel_dst). Anything else is dropped (vxlan_bad, vxlan_spoof).
  *
  * Encapsulation is the forward stage's, for a next hop with PSW_NH_F_VXLAN:
  * psw_vxlan_encap() prepends outer Ethernet, IPv4 (from the node's first

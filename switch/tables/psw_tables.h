@@ -56,7 +56,10 @@ struct psw_nh {
 	uint16_t flags;
 	uint16_t pad;
 	uint32_t neigh;          /**< neighbour cookie (psw_neigh.h); 0: none */
-	uint32_t tunnel_dst;     /**< PSW_NH_F_VXLAN: the other node's address, network order */
+	uint32_t tunnel_dst;     /**< another node's VTEP (IPv4 InternalIP), network order: where
+				  *   PSW_NH_F_VXLAN encapsulates to; under VXLAN also on the host
+				  *   route to a node's InternalIP, whose packets may come out of
+				  *   that VTEP (psw_tunnel.h); 0: none */
 };
 
 /** A local pod: its port, MAC and addresses (network order). */

@@ -81,9 +81,11 @@ class TwoNodes:
     also have fd00:88::1 and ::2 (/64 with subnet), pods in
     fd00:10:244:1::/64 and fd00:10:244:2::/64 (::5 each). With from_node,
     the switches take their addresses from their Node objects
-    (node.addresses_from_node) instead of the configuration."""
+    (node.addresses_from_node) instead of the configuration. With pod_mtu,
+    both ends of each pod's veth get that MTU (what the CNI plugin gives
+    pods: 1450 under VXLAN)."""
 
-    def __init__(self, scope, encap, subnet=True, ext=True, v6=False, from_node=False):
+    def __init__(self, scope, encap, subnet=True, ext=True, v6=False, from_node=False, pod_mtu=None):
         self.scope = scope
         self.under = Netns(scope)
         self.under.ip("link add br0 type bridge")
@@ -97,6 +99,9 @@ class TwoNodes:
             self.under.ip("link set e%s master br0 up" % name)
             host = "p%s%s" % (name, uid())
             pod = veth_pod(scope, host, "02:00:00:00:0%d:05" % n, "10.244.%d.5" % n, gw="10.244.%d.1" % n)
+            if pod_mtu:
+                run(["ip", "link", "set", host, "mtu", str(pod_mtu)])
+                pod.ip("link set eth0 mtu %d" % pod_mtu)
             if v6:
                 pod_v6(pod, "fd00:10:244:%d::5" % n, "fd00:10:244:%d::1" % n)
                 six = ('pod_cidr6 = "fd00:10:244:%d::/64"; gateway6 = "fd00:10:244:%d::1";' % (n, n),
@@ -114,7 +119,7 @@ ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; },
           { name = "p"; kind = "af_packet"; ifname = "%s"; } );
 pods = ( { name = "p%s"; port = "p"; mac = "02:00:00:00:0%d:05"; ip = "10.244.%d.5"%s; } );
 """ % (name, n, n, six[0], addresses, six[2], encap, up, host, name, n, n, six[3])
-            self.sw[name] = Switch(scope, conf, name="node-" + name + uid()).start()
+            self.sw[name] = Switch(scope, conf, name="node-" + name + uid()).start(wait=False)
             self.pods[name] = pod
             self.up[name] = up
         if ext:
@@ -133,5 +138,6 @@ pods = ( { name = "p%s"; port = "p"; mac = "02:00:00:00:0%d:05"; ip = "10.244.%d
         else:
             self.nodes = [node_object("node-a", "10.244.1.0/24", "192.168.88.1"),
                           node_object("node-b", "10.244.2.0/24", "192.168.88.2")]
-        for sw in self.sw.values():
+        for sw in self.sw.values():          # both started at once
+            sw.wait_log("API on", 20)
             sw.ok("apply", {"objects": self.nodes})

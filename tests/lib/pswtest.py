@@ -121,13 +121,16 @@ class Switch:
                     % (self.sock, self.scope.path("socks"), self.state))
             f.write(body)
 
-    def start(self):
+    def start(self, wait=True):
+        """Start the daemon; with wait (the default) return once its API
+        answers, else at once (wait_log("API on", 20) before using it)."""
         self.logf = open(self.log, "w")
         self.proc = subprocess.Popen([PODSWITCH, "-c", self.conf], stdout=self.logf,
                                      stderr=subprocess.STDOUT)
         self.scope.defer(self.kill)
         self.scope.defer(lambda: shutil.rmtree("/var/run/dpdk/" + self.prefix, ignore_errors=True))
-        self.wait_log("API on", 20)
+        if wait:
+            self.wait_log("API on", 20)
         return self
 
     def api(self, op, args=None, timeout=30):

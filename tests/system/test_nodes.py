@@ -3,6 +3,7 @@
 neighbour table), packets held while their next hop is asked for, the
 node's addresses announced; and, with Node objects, pods of two switches
 reaching each other without NAT."""
+import hashlib
 import ipaddress
 import json
 import os
@@ -540,6 +541,328 @@ def node_addresses_from_the_node_object(scope):
     check(got == 1, "pods across nodes after a reload")
     a.ok("delete", {"objects": [moved[0]]})
     check(a.ok("status")["cluster"]["node_addresses"] == [], "node-a's Node deleted, its address kept")
+
+
+def wait_listening(ns, port, proto="TCP", timeout=5):
+    end = time.time() + timeout
+    while time.time() < end:
+        if ns.sh("ss -Hln%s 'sport = :%d'" % ("t" if proto == "TCP" else "u", port), check_rc=False).stdout.strip():
+            return
+        time.sleep(0.05)
+    check(False, "nothing listens on %s port %d after %d s" % (proto, port, timeout))
+
+
+def serve_peer(ns, proto, port):
+    """A server in ns that answers each TCP connection or UDP datagram with
+    the client's address as it sees it; listening when this returns."""
+    p = ns.popen("exec socat %s:%d,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'"
+                 % ("TCP-LISTEN" if proto == "TCP" else "UDP-RECVFROM", port))
+    wait_listening(ns, port, proto)
+    return p
+
+
+# A UDP client that ends with the first answer (socat waits out its timeout).
+UDP_ASK = """/usr/bin/python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(%s)
+s.sendto(b"hi\\n", ("%s", %d))
+try:
+    sys.stdout.write(s.recv(1000).decode())
+except socket.timeout:
+    pass'"""
+
+
+def ask(ns, proto, dst, port, timeout=2):
+    """What a serve_peer server at dst:port answers a client in ns within
+    timeout seconds ('' for nothing)."""
+    if proto == "UDP":
+        cmd = UDP_ASK % (timeout, dst, port)
+    else:
+        cmd = "socat -T 3 - TCP:%s:%d,connect-timeout=%s </dev/null" % (dst, port, timeout)
+    return ns.sh(cmd, check_rc=False, timeout=15).stdout.strip()
+
+
+def cni_pod(scope, sw, name, ip):
+    """A kernel pod default/name attached to sw through the CNI plugin, at ip."""
+    ns = Netns(scope)
+    rc, out = cni_call("ADD", cni_conf(sw.sock), container_id="ctr-" + name, netns="/run/netns/" + ns.name,
+                       args="K8S_POD_NAMESPACE=default;K8S_POD_NAME=%s;IP=%s" % (name, ip))
+    check(rc == 0, "CNI ADD %s: %s" % (name, out))
+    scope.defer(lambda: cni_call("DEL", cni_conf(sw.sock), container_id="ctr-" + name))
+    return ns
+
+
+def pod_object(name, node, ip, labels):
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default", "labels": labels},
+            "spec": {"nodeName": node, "containers": [{"name": "c"}]},
+            "status": {"podIP": ip, "podIPs": [{"ip": ip}]}}
+
+
+def policy_drops(sw, kinds=("ingress", "egress")):
+    st = sw.stats()
+    return sum(st.get("drop.policy_" + k, 0) for k in kinds)
+
+
+def policy_across_nodes(scope, encap):
+    c = TwoNodes(scope, encap)
+    a, b = c.pods["a"], c.pods["b"]
+    other = cni_pod(scope, c.sw["a"], "other", "10.244.1.7")
+    c.ext.ip("route add 10.244.2.0/24 via 192.168.88.2")
+    serve_peer(b, "UDP", 9000)
+    serve_peer(b, "TCP", 9001)
+    clients = ((a, "10.244.1.5", "node-a's pod pa"), (other, "10.244.1.7", "node-a's pod other"),
+               (c.ext, "192.168.88.100", "the external client"))
+    # before the policy every one of them gets in: a refusal below is the policy's
+    for ns, src, who in clients:
+        for proto, port in (("UDP", 9000), ("TCP", 9001)):
+            got = ask(ns, proto, "10.244.2.5", port)
+            check(got == src, "%s: %s, no policy yet: %s to node-b's pod answered %r" % (encap, who, proto, got))
+    # every node knows every Pod and every NetworkPolicy (as the agent gives them)
+    objects = [pod_object("pa", "node-a", "10.244.1.5", {"role": "client"}),
+               pod_object("other", "node-a", "10.244.1.7", {"role": "other"}),
+               pod_object("pb", "node-b", "10.244.2.5", {"app": "web"}),
+               {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": "web-from-clients", "namespace": "default"},
+                "spec": {"podSelector": {"matchLabels": {"app": "web"}},
+                         "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "client"}}}]}]}}]
+    for sw in c.sw.values():
+        sw.ok("apply", {"objects": objects})
+    before_a, before_b = policy_drops(c.sw["a"]), policy_drops(c.sw["b"], ["ingress"])
+    sent, got = ping(a, "10.244.2.5", count=1)
+    check(got == 1, "%s: the allowed pod's first ping after the policy was lost" % encap)
+    for proto, port in (("UDP", 9000), ("TCP", 9001)):
+        got = ask(a, proto, "10.244.2.5", port)
+        check(got == "10.244.1.5", "%s: the allowed pod on node-a, %s: %r" % (encap, proto, got))
+    for ns, src, who in clients[1:]:
+        for proto, port in (("UDP", 9000), ("TCP", 9001)):
+            got = ask(ns, proto, "10.244.2.5", port, timeout=0.5)
+            check(got == "", "%s: %s, not allowed, got an answer over %s: %r" % (encap, who, proto, got))
+    # dropped at node-b's pod (ingress), counted there and against the policy;
+    # node-a, whose pods no policy isolates, let everything leave
+    after_b = policy_drops(c.sw["b"], ["ingress"])
+    check(after_b >= before_b + 4, "%s: node-b's policy_ingress %d -> %d" % (encap, before_b, after_b))
+    check(policy_drops(c.sw["a"]) == before_a, "%s: node-a dropped by policy" % encap)
+    rows = c.sw["b"].ok("get", {"kind": "networkpolicies"})["items"]
+    status = {r["metadata"]["name"]: r["status"] for r in rows}["web-from-clients"]
+    check(status["denied"] >= 4 and status["allowed"] >= 2, "%s: node-b's policy counters %s" % (encap, status))
+    # the allowed pod relabelled (its Pod object on node-b): now refused too
+    c.sw["b"].ok("apply", {"objects": [pod_object("pa", "node-a", "10.244.1.5", {"role": "gone"})]})
+    got = ask(a, "TCP", "10.244.2.5", 9001, timeout=0.5)
+    check(got == "", "%s: node-a's pod relabelled still got in: %r" % (encap, got))
+    for sw in c.sw.values():
+        sw.stop()
+
+
+@test
+def network_policy_allows_only_a_pod_on_the_other_node(scope):
+    """A NetworkPolicy on node-b's pod lets in only pods labelled role=client;
+    the Pod objects of node-a's pods are applied to node-b too (every node
+    knows every Pod). node-a's labelled pod gets UDP and TCP answers and its
+    first ping through; node-a's other pod (attached by the CNI plugin) and
+    the external client, both answered before the policy, get nothing. The
+    drops are node-b's (policy_ingress, the policy's denied count), none
+    node-a's. Relabelled on node-b, the allowed pod is refused. VXLAN and
+    native routing."""
+    for encap in ("vxlan", "none"):
+        policy_across_nodes(scope, encap)
+
+
+@test
+def service_across_the_overlay_large_udp_and_tcp(scope):
+    """VXLAN, pods at the overlay MTU (1450, as the CNI plugin sets it): a
+    ClusterIP on node-a whose one endpoint is node-b's pod. A 2,000-byte UDP
+    datagram (two fragments) reaches the backend intact and its echo comes
+    back intact (the later fragments DNAT-ed and un-NAT-ed on node-a); 200 kB
+    over TCP arrive intact both ways (SHA-256 compared)."""
+    c = TwoNodes(scope, "vxlan", ext=False, pod_mtu=1450)
+    a, b = c.pods["a"], c.pods["b"]
+    check(json.loads(a.sh("ip -j link show eth0").stdout)[0]["mtu"] == 1450, "the pod's MTU")
+    ports = [("u", 53, 9053, "UDP"), ("up", 80, 9080, "TCP"), ("down", 81, 9081, "TCP")]
+    objects = [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "big", "namespace": "default"},
+         "spec": {"clusterIP": "10.96.0.88",
+                  "ports": [{"name": n, "port": p, "targetPort": t, "protocol": pr} for n, p, t, pr in ports]}},
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": "big-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "big"}},
+         "addressType": "IPv4", "ports": [{"name": n, "port": t, "protocol": pr} for n, p, t, pr in ports],
+         "endpoints": [{"addresses": ["10.244.2.5"], "nodeName": "node-b", "conditions": {"ready": True}}]}]
+    for sw in c.sw.values():
+        sw.ok("apply", {"objects": objects})
+    dgram, bulk = os.urandom(2000), os.urandom(200000)
+    paths = {k: scope.path(k) for k in ("dgram", "bulk", "got", "echo")}
+    for k, v in (("dgram", dgram), ("bulk", bulk)):
+        with open(paths[k], "wb") as f:
+            f.write(v)
+    b.popen("exec socat -b 65536 UDP-RECVFROM:9053,fork,reuseaddr SYSTEM:'tee %s'" % paths["got"])
+    b.popen("exec socat TCP-LISTEN:9080,reuseaddr SYSTEM:'sha256sum'")
+    b.popen("exec socat TCP-LISTEN:9081,reuseaddr SYSTEM:'cat %s'" % paths["bulk"])
+    wait_listening(b, 9053, "UDP")
+    wait_listening(b, 9080)
+    wait_listening(b, 9081)
+    a.sh("socat -T 3 -t 1 -b 65536 - UDP:10.96.0.88:53 <%s >%s" % (paths["dgram"], paths["echo"]), check_rc=False)
+    sa = c.sw["a"].stats()
+    with open(paths["got"], "rb") as f:
+        got = f.read()
+    check(got == dgram, "the backend got %d bytes of the 2,000-byte datagram%s (node-a: frag_followed %s, drops %s)"
+          % (len(got), "" if len(got) != 2000 else ", not the same", sa.get("event.frag_followed"),
+             nonzero_drops(c.sw["a"])))
+    with open(paths["echo"], "rb") as f:
+        echo = f.read()
+    check(echo == dgram, "the client got %d bytes back%s (node-a: frag_followed %s, drops %s)"
+          % (len(echo), "" if len(echo) != 2000 else ", not the same", sa.get("event.frag_followed"),
+             nonzero_drops(c.sw["a"])))
+    check(sa.get("event.frag_followed", 0) >= 2, "node-a did not follow the later fragments both ways: %s"
+          % sa.get("event.frag_followed"))
+    want = hashlib.sha256(bulk).hexdigest()
+    r = a.sh("socat -T 10 -t 10 - TCP:10.96.0.88:80 <%s" % paths["bulk"], check_rc=False, timeout=30)
+    check(r.stdout.split()[:1] == [want], "200 kB to the backend: its SHA-256 %r, sent %s (drops %s)"
+          % (r.stdout.strip(), want, nonzero_drops(c.sw["a"])))
+    r = a.sh("socat -T 10 -u TCP:10.96.0.88:81 - | sha256sum", check_rc=False, timeout=30)
+    check(r.stdout.split()[:1] == [want], "200 kB from the backend: SHA-256 %r, sent %s (drops %s)"
+          % (r.stdout.strip(), want, nonzero_drops(c.sw["a"])))
+    sa, sb = c.sw["a"].stats(), c.sw["b"].stats()
+    check(sa.get("event.vxlan_encap", 0) >= 150 and sb.get("event.vxlan_decap", 0) >= 150,
+          "the transfers did not cross in VXLAN: encap %s, decap %s"
+          % (sa.get("event.vxlan_encap"), sb.get("event.vxlan_decap")))
+    check(sa.get("drop.mtu_exceeded", 0) == 0 and sa.get("drop.ct_out_of_window", 0) == 0,
+          "node-a dropped: %s" % nonzero_drops(c.sw["a"]))
+    for sw in c.sw.values():
+        sw.stop()
+
+
+def lb_objects(policy):
+    """A LoadBalancer (NodePort 30080, external IP 192.0.2.10, load-balancer
+    IP 198.51.100.7) whose one endpoint is node-b's pod."""
+    spec = {"type": "LoadBalancer", "clusterIP": "10.96.0.99", "externalTrafficPolicy": policy,
+            "externalIPs": ["192.0.2.10"],
+            "ports": [{"port": 80, "targetPort": 9000, "nodePort": 30080, "protocol": "TCP"}]}
+    if policy == "Local":
+        spec["healthCheckNodePort"] = 31080     # the API server's, the same on every node
+    return [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb", "namespace": "default"},
+             "spec": spec, "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.7"}]}}},
+            {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+             "metadata": {"name": "lb-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "lb"}},
+             "addressType": "IPv4", "ports": [{"port": 9000, "protocol": "TCP"}],
+             "endpoints": [{"addresses": ["10.244.2.5"], "nodeName": "node-b", "conditions": {"ready": True}}]}]
+
+
+def traffic_policy_across_nodes(scope, encap):
+    c = TwoNodes(scope, encap)
+    ext = c.ext
+    serve_peer(c.pods["b"], "TCP", 9000)
+
+    def through(node):
+        ext.ip("route replace 192.0.2.10/32 via %s" % node)
+        ext.ip("route replace 198.51.100.7/32 via %s" % node)
+
+    def connect(addr, port, timeout=2):
+        t0 = time.monotonic()
+        got = ask(ext, "TCP", addr, port, timeout)
+        return got, time.monotonic() - t0
+
+    def health(node):
+        r = ext.sh("curl -s -m 3 -w '\\n%%{http_code}' http://%s:31080/healthz" % node, check_rc=False)
+        body, _, code = r.stdout.rpartition("\n")
+        try:
+            return code, json.loads(body)
+        except ValueError:
+            return code, body
+
+    for sw in c.sw.values():
+        sw.ok("apply", {"objects": lb_objects("Cluster")})
+    # Cluster: node-a forwards to node-b's pod, masqueraded to node-a's address
+    through("192.168.88.1")
+    for addr, port in (("192.168.88.1", 30080), ("192.0.2.10", 80), ("198.51.100.7", 80)):
+        got, took = connect(addr, port)
+        check(got == "192.168.88.1" and took < 0.9, "%s: Cluster, %s:%d through node-a: the backend saw %r "
+              "(%.2f s; node-a drops %s, node-b drops %s)" % (encap, addr, port, got, took,
+                                                              nonzero_drops(c.sw["a"]), nonzero_drops(c.sw["b"])))
+    # Local: node-a has no endpoint of its own and drops; node-b keeps the client's address
+    for sw in c.sw.values():
+        sw.ok("apply", {"objects": lb_objects("Local")})
+    before = c.sw["a"].stats().get("drop.svc_no_local_endpoint", 0)
+    for addr, port in (("192.168.88.1", 30080), ("192.0.2.10", 80), ("198.51.100.7", 80)):
+        got, _ = connect(addr, port, timeout=0.5)
+        check(got == "", "%s: Local, %s:%d through node-a (no local endpoint) answered %r" % (encap, addr, port, got))
+    after = c.sw["a"].stats().get("drop.svc_no_local_endpoint", 0)
+    check(after >= before + 3, "%s: node-a's svc_no_local_endpoint %d -> %d" % (encap, before, after))
+    through("192.168.88.2")
+    for addr, port in (("192.168.88.2", 30080), ("192.0.2.10", 80), ("198.51.100.7", 80)):
+        got, took = connect(addr, port)
+        check(got == "192.168.88.100" and took < 0.9, "%s: Local, %s:%d through node-b: the backend saw %r "
+              "(%.2f s; node-b drops %s)" % (encap, addr, port, got, took, nonzero_drops(c.sw["b"])))
+    # the load balancer's health check: node-a has no endpoint, node-b one
+    code, body = health("192.168.88.1")
+    check(code == "503" and isinstance(body, dict) and body.get("localEndpoints") == 0,
+          "%s: node-a's health check: %s %r" % (encap, code, body))
+    code, body = health("192.168.88.2")
+    check(code == "200" and isinstance(body, dict) and body.get("localEndpoints") == 1 and
+          body.get("service") == {"namespace": "default", "name": "lb"},
+          "%s: node-b's health check: %s %r" % (encap, code, body))
+    for sw in c.sw.values():
+        sw.stop()
+
+
+@test
+def external_traffic_policy_across_nodes(scope):
+    """A LoadBalancer Service (NodePort, external IP, load-balancer IP) on
+    both nodes whose one endpoint is node-b's pod, reached by the external
+    client. externalTrafficPolicy Cluster through node-a: forwarded, the
+    backend sees node-a's address, the first SYN through. Local: node-a
+    drops (svc_no_local_endpoint), node-b takes the client in with its own
+    address; healthCheckNodePort answers 503 / localEndpoints 0 on node-a,
+    200 / 1 on node-b. VXLAN and native routing."""
+    for encap in ("vxlan", "none"):
+        traffic_policy_across_nodes(scope, encap)
+
+
+def node_removed(scope, encap):
+    c = TwoNodes(scope, encap, ext=False)
+    a, b = c.pods["a"], c.pods["b"]
+    serve_peer(b, "UDP", 9000)
+    sent, got = ping(a, "10.244.2.5", count=1)
+    check(got == 1, "%s: the first ping before the delete was lost" % encap)
+    sw = c.sw["a"]
+    sw.ok("delete", {"objects": [c.nodes[1]]})
+    before = sw.stats().get("drop.no_route", 0)
+    sent, got = ping(a, "10.244.2.5", count=2)
+    check(got == 0, "%s: node-b's pod still reached after its Node was deleted" % encap)
+    check(sw.stats().get("drop.no_route", 0) >= before + 2, "%s: no_route not counted" % encap)
+    entries, counters = neighbours(sw)
+    check("192.168.88.2" not in entries, "%s: node-b's neighbour entry outlived its Node: %s" % (encap, entries))
+    # node-b's pod, which node-b still routes to node-a: no answer either (under
+    # VXLAN node-a no longer takes what node-b sends for its pods)
+    spoof = sw.stats().get("drop.vxlan_spoof", 0)
+    sent, got = ping(b, "10.244.1.5", count=1)
+    check(got == 0, "%s: node-a answered node-b's pod with node-b's Node deleted" % encap)
+    check(encap != "vxlan" or sw.stats().get("drop.vxlan_spoof", 0) > spoof,
+          "node-a's vxlan_spoof not counted for node-b's VXLAN after the delete")
+    sw.ok("apply", {"objects": [c.nodes[1]]})
+    sent, got = ping(a, "10.244.2.5", count=1)
+    check(got == 1, "%s: the first ping after node-b's Node came back was lost (neighbours %s)"
+          % (encap, neighbours(sw)))
+    entries, after = neighbours(sw)
+    check(entries.get("192.168.88.2", {}).get("mac") == mac_of(c.up["b"]) and
+          after["requests"] > counters["requests"], "%s: node-b not asked for again: %s, %s"
+          % (encap, entries.get("192.168.88.2"), after))
+    sent, got = ping(b, "10.244.1.5", count=1)
+    check(got == 1, "%s: node-b's pod to node-a's after the Node came back" % encap)
+    got = ask(a, "UDP", "10.244.2.5", 9000)
+    check(got == "10.244.1.5", "%s: UDP after the Node came back: %r" % (encap, got))
+    for node in c.sw.values():
+        node.stop()
+
+
+@test
+def node_removed_and_re_added(scope):
+    """node-b's Node deleted on node-a: its pods are unreachable (no_route
+    counted) and its neighbour entry goes; node-b's pod gets no answer either
+    (under VXLAN node-a counts vxlan_spoof). Applied again, the first ping
+    gets through (route rebuilt, node-b's MAC asked for anew), and node-b's
+    pod reaches node-a's, UDP too. Both modes."""
+    for encap in ("none", "vxlan"):
+        node_removed(scope, encap)
 
 
 if __name__ == "__main__":

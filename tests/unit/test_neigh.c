@@ -7,7 +7,9 @@
  *
  * The node: pod P (port 0, fd00:0:0:1::a); uplinks U (port 2) and U2
  * (port 3); node addresses 192.168.50.1 and 2001:db8::1. VXLAN (VNI 42,
- * port 4789): the other node 192.168.50.2 has fd00:0:0:2::/64.
+ * port 4789): the other node 192.168.50.2 has fd00:0:0:2::/64 and the
+ * address 2001:db8::2 (its host route names its VTEP, as psw_fwd.c builds
+ * it); 2001:db8:99::1 is routed and no node's.
  */
 #define PSW_UT_EAL
 #include <stdio.h>
@@ -57,6 +59,8 @@ static const uint8_t pod6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 1, [15] = 0x0a };
 static const uint8_t remote6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 2, [15] = 0x05 };
 static const uint8_t node6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
 static const uint8_t rtr6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0xfe };   /* the next hop asked for */
+static const uint8_t other_node6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+static const uint8_t far6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x99, [15] = 1 };
 static const uint8_t rtr_ll[16] = { 0xfe, 0x80, [15] = 0xfe };
 static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 1 };
 
@@ -64,7 +68,10 @@ static int
 setup(void)
 {
 	struct psw_pod pod = { 0 };
-	struct psw_route_spec r = { .prefix = { .family = 6, .len = 64 } };
+	struct psw_route_spec r[3] = { { .prefix = { .family = 6, .len = 64 } },
+				       { .prefix = { .family = 6, .len = 128 } },
+				       { .prefix = { .family = 6, .len = 128 } } };
+	unsigned i;
 
 	/* the control thread's view: two uplinks */
 	psw_ports[P_UP].in_use = true;
@@ -101,12 +108,18 @@ setup(void)
 	pod.has_ip6 = 1;
 	memcpy(pod.ip6, pod6, 16);
 	t->pods = psw_pod_table_build(&pod, 1, SOCKET_ID_ANY);
-	memcpy(r.prefix.addr, remote6, 8);
-	r.nh.flags = PSW_NH_F_VXLAN;
-	r.nh.tunnel_dst = rte_cpu_to_be_32(OTHER);
-	r.nh.port = P_UP;
-	memcpy(&r.nh.mac, mac_other, 6);
-	t->routes = psw_route_table_build(&r, 1, SOCKET_ID_ANY);
+	/* the other node's pods in VXLAN, the other node itself and a stranger natively */
+	memcpy(r[0].prefix.addr, remote6, 8);
+	r[0].nh.flags = PSW_NH_F_VXLAN;
+	r[0].nh.tunnel_dst = rte_cpu_to_be_32(OTHER);
+	memcpy(r[1].prefix.addr, other_node6, 16);
+	r[1].nh.tunnel_dst = rte_cpu_to_be_32(OTHER);
+	memcpy(r[2].prefix.addr, far6, 16);
+	for (i = 0; i < 3; i++) {
+		r[i].nh.port = P_UP;
+		memcpy(&r[i].nh.mac, mac_other, 6);
+	}
+	t->routes = psw_route_table_build(r, 3, SOCKET_ID_ANY);
 	t->svcs = psw_svc_table_create(64, SOCKET_ID_ANY);
 	t->ct = psw_ct_create(1024, SOCKET_ID_ANY, psw_tables_qsbr());
 	return t->pods == NULL || t->routes == NULL || t->svcs == NULL || t->ct == NULL;
@@ -821,6 +834,15 @@ test_tunnel(void)
 		 "a spoofed inner source", false);
 	expect_v(vxlan(inner_udp6(remote6, pod6), OTHER + 1), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_SPOOF,
 		 "the other node's pods from a third vtep", false);
+	/* the other node itself: what it masqueraded to its own address (a
+	 * NodePort's client); from no other vtep, and no route naming no node
+	 * passes for one, even from outer source 0.0.0.0 */
+	expect_v(vxlan(inner_udp6(other_node6, pod6), OTHER), P_UP, PSW_V_TX, P_POD, "the other node's own address",
+		 false);
+	expect_v(vxlan(inner_udp6(other_node6, pod6), OTHER + 1), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_SPOOF,
+		 "the other node's own address from a third vtep", false);
+	expect_v(vxlan(inner_udp6(far6, pod6), 0), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_SPOOF,
+		 "a routed stranger from vtep 0.0.0.0", false);
 	/* not for this node: no relaying */
 	expect_v(vxlan(inner_udp6(remote6, rtr6), OTHER), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_NOT_HERE,
 		 "relayed to a third", false);
@@ -916,7 +938,7 @@ main(void)
 	CU_add_test(s, "without override a known MAC stays", test_override);
 	CU_add_test(s, "the guard punts on-link advertisements only, at the port's rate", test_guard_punts);
 	CU_add_test(s, "invalid solicitations refused and counted, a valid one answered", test_guard_solicitations);
-	CU_add_test(s, "VXLAN decap of IPv6: spoofs, relays, cut headers, ND", test_tunnel);
+	CU_add_test(s, "VXLAN decap of IPv6: spoofs, the other node itself, relays, cut headers, ND", test_tunnel);
 	CU_add_test(s, "an advertisement through VXLAN does not poison the table", test_tunnel_cannot_poison);
 	failures = psw_ut_run();
 	psw_neigh_free(st.neigh);
