@@ -11,6 +11,7 @@
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
+#include "psw_csum.h"
 #include "psw_parse.h"
 #include "psw_tunnel.h"
 
@@ -39,9 +40,9 @@ uplink_addr(const struct psw_tables *t, uint32_t a)
 static inline bool
 is_vxlan(const struct psw_tables *t, const struct psw_meta *m)
 {
-	return m->verdict == PSW_V_CONTINUE && m->l3 == PSW_L3_IPV4 && m->l4_proto == IPPROTO_UDP &&
-	       (m->flags & (PSW_F_L4 | PSW_F_FRAG)) == PSW_F_L4 &&
-	       m->dport == t->node.vxlan_port &&
+	/* the destination port first: it alone sets nearly every packet aside */
+	return m->dport == t->node.vxlan_port && m->verdict == PSW_V_CONTINUE && m->l3 == PSW_L3_IPV4 &&
+	       m->l4_proto == IPPROTO_UDP && (m->flags & (PSW_F_L4 | PSW_F_FRAG)) == PSW_F_L4 &&
 	       t->ports[m->in_port].is_uplink && uplink_addr(t, m->dst4);
 }
 
@@ -203,7 +204,7 @@ psw_vxlan_encap(const struct psw_tables *t, struct rte_mbuf *pkt, const struct p
 	ip->src_addr = t->node.addrs4[0];
 	ip->dst_addr = nh->tunnel_dst;
 	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	ip->hdr_checksum = psw_ip4_hdr_csum20(ip);
 	udp = (struct rte_udp_hdr *)(ip + 1);
 	udp->src_port = rte_cpu_to_be_16(flow_port(m));
 	udp->dst_port = t->node.vxlan_port;
