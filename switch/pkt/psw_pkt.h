@@ -73,6 +73,7 @@
 	_(VXLAN_BAD,       "vxlan_bad",       "VXLAN to the node: truncated, another VNI, or not carrying IPv4") \
 	_(VXLAN_SPOOF,     "vxlan_spoof",     "VXLAN whose inner source is not a pod of the node that sent it") \
 	_(VXLAN_NOT_HERE,  "vxlan_not_here",  "VXLAN whose inner destination is neither a pod of this node nor the node (no relaying)") \
+	_(VXLAN_FORGED,    "vxlan_forged",    "a pod's or the node's stack's UDP to another node's VTEP at the VXLAN port (it would pass there for this node's VXLAN)") \
 	_(VXLAN_NO_ROOM,   "vxlan_no_room",   "no headroom (or several segments) to encapsulate in VXLAN") \
 	_(MTU_EXCEEDED,    "mtu_exceeded",    "longer than the next hop's MTU, IPv4 without DF (the switch does not fragment)") \
 	_(MASQ_UNTRACKED,  "masq_not_tracked", "a pod's packet to outside the cluster that cannot be tracked to masquerade (a later fragment, another protocol)") \

@@ -181,6 +181,21 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 	psw_set_tx(m, nh->port);
 }
 
+/*
+ * UDP to another node's VTEP (the host route to its IPv4 InternalIP names
+ * it) at the cluster's VXLAN port, not from an uplink: not the switch's own
+ * VXLAN (encapsulated after this), but a pod's or the node's stack's
+ * datagram. Masqueraded to this node's address it would pass there as this
+ * node's VXLAN, its inner source this node's address or any of its pods'.
+ */
+static inline bool
+forged_vxlan(const struct psw_tables *t, const struct psw_meta *m, const struct psw_nh *nh)
+{
+	return nh->tunnel_dst != 0 && m->l3 == PSW_L3_IPV4 && m->dst4 == nh->tunnel_dst &&
+	       m->l4_proto == IPPROTO_UDP && (m->flags & PSW_F_L4) && m->dport == t->node.vxlan_port &&
+	       !t->ports[m->in_port].is_uplink;
+}
+
 static inline void
 forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	    struct psw_meta *m, const struct psw_nh *nh)
@@ -190,6 +205,10 @@ forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 
 	if (nh == NULL) {
 		psw_set_drop(m, PSW_DROP_NO_ROUTE);
+		return;
+	}
+	if (unlikely(forged_vxlan(t, m, nh))) {
+		psw_set_drop(m, PSW_DROP_VXLAN_FORGED);
 		return;
 	}
 	if (unlikely(nh->flags != 0)) {

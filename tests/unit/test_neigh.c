@@ -8,8 +8,9 @@
  * The node: pod P (port 0, fd00:0:0:1::a); uplinks U (port 2) and U2
  * (port 3); node addresses 192.168.50.1 and 2001:db8::1. VXLAN (VNI 42,
  * port 4789): the other node 192.168.50.2 has fd00:0:0:2::/64 and the
- * address 2001:db8::2 (its host route names its VTEP, as psw_fwd.c builds
- * it); 2001:db8:99::1 is routed and no node's.
+ * addresses 2001:db8::2 and 192.168.50.2 (their host routes name its VTEP,
+ * as psw_fwd.c builds them); 2001:db8:99::1 is routed and no node's. The
+ * pod also has 10.244.1.10.
  */
 #define PSW_UT_EAL
 #include <stdio.h>
@@ -37,6 +38,7 @@
 #define P_UP2 3
 #define NODE 0xc0a83201u         /* 192.168.50.1 */
 #define OTHER 0xc0a83202u        /* 192.168.50.2, the other node */
+#define POD4 0x0af4010au         /* 10.244.1.10, the pod's IPv4 address */
 #define VNI 42
 #define VXLAN_PORT 4789
 
@@ -68,9 +70,11 @@ static int
 setup(void)
 {
 	struct psw_pod pod = { 0 };
-	struct psw_route_spec r[3] = { { .prefix = { .family = 6, .len = 64 } },
+	struct psw_route_spec r[4] = { { .prefix = { .family = 6, .len = 64 } },
 				       { .prefix = { .family = 6, .len = 128 } },
-				       { .prefix = { .family = 6, .len = 128 } } };
+				       { .prefix = { .family = 6, .len = 128 } },
+				       { .prefix = { .family = 4, .len = 32 } } };
+	uint32_t other = rte_cpu_to_be_32(OTHER);
 	unsigned i;
 
 	/* the control thread's view: two uplinks */
@@ -107,6 +111,8 @@ setup(void)
 	pod.nh.port = P_POD;
 	pod.has_ip6 = 1;
 	memcpy(pod.ip6, pod6, 16);
+	pod.has_ip4 = 1;
+	pod.ip4 = rte_cpu_to_be_32(POD4);
 	t->pods = psw_pod_table_build(&pod, 1, SOCKET_ID_ANY);
 	/* the other node's pods in VXLAN, the other node itself and a stranger natively */
 	memcpy(r[0].prefix.addr, remote6, 8);
@@ -115,11 +121,13 @@ setup(void)
 	memcpy(r[1].prefix.addr, other_node6, 16);
 	r[1].nh.tunnel_dst = rte_cpu_to_be_32(OTHER);
 	memcpy(r[2].prefix.addr, far6, 16);
-	for (i = 0; i < 3; i++) {
+	memcpy(r[3].prefix.addr, &other, 4);
+	r[3].nh.tunnel_dst = other;
+	for (i = 0; i < 4; i++) {
 		r[i].nh.port = P_UP;
 		memcpy(&r[i].nh.mac, mac_other, 6);
 	}
-	t->routes = psw_route_table_build(r, 3, SOCKET_ID_ANY);
+	t->routes = psw_route_table_build(r, 4, SOCKET_ID_ANY);
 	t->svcs = psw_svc_table_create(64, SOCKET_ID_ANY);
 	t->ct = psw_ct_create(1024, SOCKET_ID_ANY, psw_tables_qsbr());
 	return t->pods == NULL || t->routes == NULL || t->svcs == NULL || t->ct == NULL;
@@ -893,6 +901,31 @@ test_tunnel(void)
 		 false);
 }
 
+/*
+ * A pod's own datagram to the other node's VTEP at the VXLAN port: masqueraded
+ * to this node's address it would pass there as this node's VXLAN, carrying
+ * whatever inner source the pod wrote (this node's address, its pods').
+ */
+static void
+test_tunnel_forged_by_pod(void)
+{
+	struct tpkt p;
+
+	fresh();
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, mac_pod, 6);
+	memcpy(p.dst_mac, gw_mac, 6);
+	p.src4 = POD4;
+	p.dst4 = OTHER;
+	p.dport = VXLAN_PORT;
+	p.payload = 8 + 14 + 20 + 8 + 10;
+	expect_v(tpkt_build(mp, &p), P_POD, PSW_V_DROP, PSW_DROP_VXLAN_FORGED,
+		 "a pod's datagram to the other node's VXLAN port", false);
+	/* the other node's other ports as before */
+	p.dport = VXLAN_PORT + 1;
+	expect_v(tpkt_build(mp, &p), P_POD, PSW_V_TX, P_UP, "a pod's datagram to the other node", false);
+}
+
 /* End to end: what the guard punts from the overlay would poison the table. */
 static void
 test_tunnel_cannot_poison(void)
@@ -940,6 +973,7 @@ main(void)
 	CU_add_test(s, "invalid solicitations refused and counted, a valid one answered", test_guard_solicitations);
 	CU_add_test(s, "VXLAN decap of IPv6: spoofs, the other node itself, relays, cut headers, ND", test_tunnel);
 	CU_add_test(s, "an advertisement through VXLAN does not poison the table", test_tunnel_cannot_poison);
+	CU_add_test(s, "a pod's datagram to another node's VXLAN port dropped", test_tunnel_forged_by_pod);
 	failures = psw_ut_run();
 	psw_neigh_free(st.neigh);
 	psw_ct_destroy(t->ct);
