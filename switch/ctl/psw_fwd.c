@@ -317,8 +317,10 @@ node_routes(struct psw_state *st, const struct psw_config *cfg, const bool *remo
 			if (routed_by_config(cfg, &host) ||
 			    next_hop_toward(st, cfg, removed, (uint8_t)a, internal[a], &specs[n].nh) < 0)
 				continue;
-			if (vxlan && internal[4] != NULL)
+			if (vxlan && internal[4] != NULL) {
 				memcpy(&specs[n].nh.tunnel_dst, internal[4], 4);
+				specs[n].nh.flags |= PSW_NH_F_VTEP;
+			}
 			specs[n++].prefix = host;
 		}
 		for (c = 0; c < nd->nb_cidrs && n < room; c++) {

@@ -124,9 +124,25 @@ hop(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, 
 }
 
 /*
+ * UDP to another node's VTEP (the host route to its IPv4 InternalIP names
+ * it) at the cluster's VXLAN port, not from an uplink: not the switch's own
+ * VXLAN (encapsulated after this), but a pod's or the node's stack's
+ * datagram. Masqueraded to this node's address it would pass there as this
+ * node's VXLAN, its inner source this node's address or any of its pods'.
+ */
+static inline bool
+forged_vxlan(const struct psw_tables *t, const struct psw_meta *m, const struct psw_nh *nh)
+{
+	return (nh->flags & PSW_NH_F_VTEP) && m->l3 == PSW_L3_IPV4 && m->dst4 == nh->tunnel_dst &&
+	       m->l4_proto == IPPROTO_UDP && (m->flags & PSW_F_L4) && m->dport == t->node.vxlan_port &&
+	       !t->ports[m->in_port].is_uplink;
+}
+
+/*
  * A next hop that is not a plain MAC on a port: a destination on an
- * uplink's subnet (glean), another node's overlay (VXLAN), or one whose
- * MAC is not known yet (resolve). Out of line: the common path stays short.
+ * uplink's subnet (glean), another node's overlay (VXLAN) or address
+ * (VTEP), or one whose MAC is not known yet (resolve). Out of line: the
+ * common path stays short.
  */
 static __rte_noinline void
 forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
@@ -136,6 +152,10 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 	struct psw_nh host;
 	unsigned mtu;
 
+	if (unlikely(forged_vxlan(t, m, nh))) {
+		psw_set_drop(m, PSW_DROP_VXLAN_FORGED);
+		return;
+	}
 	if (nh->flags & PSW_NH_F_GLEAN)
 		nh = glean(t, m, &host);
 	if (!(nh->flags & PSW_NH_F_RESOLVE) &&
@@ -181,21 +201,6 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 	psw_set_tx(m, nh->port);
 }
 
-/*
- * UDP to another node's VTEP (the host route to its IPv4 InternalIP names
- * it) at the cluster's VXLAN port, not from an uplink: not the switch's own
- * VXLAN (encapsulated after this), but a pod's or the node's stack's
- * datagram. Masqueraded to this node's address it would pass there as this
- * node's VXLAN, its inner source this node's address or any of its pods'.
- */
-static inline bool
-forged_vxlan(const struct psw_tables *t, const struct psw_meta *m, const struct psw_nh *nh)
-{
-	return nh->tunnel_dst != 0 && m->l3 == PSW_L3_IPV4 && m->dst4 == nh->tunnel_dst &&
-	       m->l4_proto == IPPROTO_UDP && (m->flags & PSW_F_L4) && m->dport == t->node.vxlan_port &&
-	       !t->ports[m->in_port].is_uplink;
-}
-
 static inline void
 forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	    struct psw_meta *m, const struct psw_nh *nh)
@@ -205,10 +210,6 @@ forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 
 	if (nh == NULL) {
 		psw_set_drop(m, PSW_DROP_NO_ROUTE);
-		return;
-	}
-	if (unlikely(forged_vxlan(t, m, nh))) {
-		psw_set_drop(m, PSW_DROP_VXLAN_FORGED);
 		return;
 	}
 	if (unlikely(nh->flags != 0)) {

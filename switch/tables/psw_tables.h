@@ -42,6 +42,8 @@
 #define PSW_NH_F_RESOLVE 0x0001  /**< MAC not known yet: the packet goes to the control thread */
 #define PSW_NH_F_VXLAN   0x0002  /**< encapsulate to tunnel_dst first; mac, port: the outer next hop */
 #define PSW_NH_F_GLEAN   0x0004  /**< a subnet on the uplinks: the destination itself is the next hop (hosts4) */
+#define PSW_NH_F_VTEP    0x0008  /**< the host route to another node's VTEP (tunnel_dst): a pod's UDP to
+				       its VXLAN port is forged VXLAN (psw_forward.c) */
 
 /**
  * Where a packet goes: output port and destination MAC (the source is the

@@ -119,9 +119,11 @@ setup(void)
 	r[0].nh.flags = PSW_NH_F_VXLAN;
 	r[0].nh.tunnel_dst = rte_cpu_to_be_32(OTHER);
 	memcpy(r[1].prefix.addr, other_node6, 16);
+	r[1].nh.flags = PSW_NH_F_VTEP;               /* as psw_fwd.c marks a Node's host routes under VXLAN */
 	r[1].nh.tunnel_dst = rte_cpu_to_be_32(OTHER);
 	memcpy(r[2].prefix.addr, far6, 16);
 	memcpy(r[3].prefix.addr, &other, 4);
+	r[3].nh.flags = PSW_NH_F_VTEP;
 	r[3].nh.tunnel_dst = other;
 	for (i = 0; i < 4; i++) {
 		r[i].nh.port = P_UP;
