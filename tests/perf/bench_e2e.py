@@ -24,6 +24,10 @@ Scenarios (64-byte and 1518-byte frames, on-the-wire sizes):
            (conntrack + DNAT); OVS: ct(nat) / ct(commit, nat(dst=...))
   svc+pol  the same with a NetworkPolicy of 1,000 rules on pod b
            (podswitch), a 1,000-flow ACL table on new connections (OVS)
+  l3, scraped
+           l3 twice, alternating: as it is, and with metrics.listen set and
+           /metrics scraped every second while the generator runs (what a
+           Prometheus scrape costs the worker; issue 18's budget is 2%)
   l3, full node
            l3 with the rest of a full node attached and idle beside the two
            busy ports (PSW_BENCH_FULL_KERNEL=600 af_packet ports on veth
@@ -43,10 +47,13 @@ import os
 import re
 import select
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from pswtest import BUILD, Scope, Switch, api_call, defer_dpdk_stop, uid  # noqa: E402
@@ -159,6 +166,7 @@ SCENARIOS = {
     "svc, 1M flows": (VIP, 80, 1000000),
     "svc+pol": (VIP, 80, 8192),
     "l3, full node": (IP_B, 8080, 8192),
+    "l3, scraped": (IP_B, 8080, 8192),
 }
 FULL = {k: int(os.environ.get("PSW_BENCH_FULL_" + k.upper(), d))
         for k, d in (("kernel", 600), ("vhost", 300), ("memif", 100), ("connected", 8))}
@@ -244,7 +252,21 @@ def service_ports(flows):
     return (flows + FLOWS_PER_DPORT - 1) // FLOWS_PER_DPORT
 
 
-def run_podswitch(scope, scenario, frame, rate=0, memif=False):
+class Scraper(threading.Thread):
+    """GET url every second until stopped; counts the scrapes."""
+
+    def __init__(self, url):
+        super().__init__(daemon=True)
+        self.url, self.done, self.scrapes = url, threading.Event(), 0
+
+    def run(self):
+        while not self.done.wait(1.0):
+            with urllib.request.urlopen(self.url, timeout=5) as r:
+                r.read()
+            self.scrapes += 1
+
+
+def run_podswitch(scope, scenario, frame, rate=0, memif=False, scrape=False):
     socks = [scope.path("g%d-%s.sock" % (i, uid())) for i in range(2)]
     dst, dport, flows = SCENARIOS[scenario]
     # room for every connection: 1M flows need more than the default 262,144
@@ -254,6 +276,11 @@ def run_podswitch(scope, scenario, frame, rate=0, memif=False):
         max(262144, 1 << (flows - 1).bit_length()), " pods = 1100;" if full else "")
     if full:        # room for 1,000 pod addresses
         extra += '\nnode = { pod_cidr = "10.244.0.0/20"; gateway = "10.244.0.1"; };'
+    if scrape:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            listen = "127.0.0.1:%d" % s.getsockname()[1]
+        extra += '\nmetrics = { listen = "%s"; };' % listen
 
     sw = Switch(scope, podswitch_conf(socks, extra=extra, memif=memif),
                 workers="[1]", idle_sleep_us=0, eal=podswitch_eal()).start()
@@ -265,7 +292,14 @@ def run_podswitch(scope, scenario, frame, rate=0, memif=False):
     if scenario == "svc+pol":
         r = api_call(sw.sock, "apply", {"objects": policy_objects(1000)})
         assert r["ok"], r
+    scraper = Scraper("http://%s/metrics" % listen) if scrape else None
+    if scraper:
+        scraper.start()
     res = Generator(scope, socks, frame, flows, dst, dport, rate, memif=memif).result()
+    if scraper:
+        scraper.done.set()
+        scraper.join()
+        res["scrapes"] = scraper.scrapes
     if full:
         res["ports"] = len(sw.ok("get", {"kind": "ports"})["items"])
         res["parked"] = sw.ok("stats")["workers"][0]["ports_parked"]
@@ -454,7 +488,7 @@ def measure(out, only, ovs):
           "%.0f s windows after 1 s warm-up; median of %d runs, switches alternating%s"
           % (SECONDS, RUNS, "" if ovs else " (Open vSwitch with DPDK or hugepages missing: skipped)"),
           flush=True)
-    plan = [("io", 64), ("l3", 64), ("svc", 64), ("svc, 1 flow", 64), ("svc, 10k flows", 64),
+    plan = [("io", 64), ("l3", 64), ("l3, scraped", 64), ("svc", 64), ("svc, 1 flow", 64), ("svc, 10k flows", 64),
             ("svc, 1M flows", 64), ("svc+pol", 64),
             ("io", 1518), ("l3", 1518), ("io memif", 64), ("l3 memif", 64), ("l3, full node", 64)]
     two_pods = {}
@@ -465,6 +499,8 @@ def measure(out, only, ovs):
         scenario = scenario.replace(" memif", "")
         if scenario == "io":
             switches = ["testpmd io"]
+        elif scenario == "l3, scraped":
+            switches = ["podswitch", "podswitch scraped"]
         else:           # Open vSwitch has no memif port type
             switches = ["podswitch"] + (["ovs"] if ovs and not memif else [])
         vals = {sw: [] for sw in switches}
@@ -477,6 +513,8 @@ def measure(out, only, ovs):
                         res = run_io(scope, frame, memif=memif)
                     elif swname == "podswitch":
                         res = run_podswitch(scope, scenario, frame, memif=memif)
+                    elif swname == "podswitch scraped":
+                        res = run_podswitch(scope, scenario, frame, scrape=True)
                     else:
                         res = run_ovs(scope, scenario, frame)
                     vals[swname].append(res)
@@ -505,6 +543,9 @@ def measure(out, only, ovs):
                                       "min": round(min(rx) / 1e6, 3), "max": round(max(rx) / 1e6, 3),
                                       "runs": len(rx), "gbps": round(med * frame * 8 / 1e9, 3),
                                       "loss": round(loss, 5)}) + "\n")
+        if "podswitch scraped" in meds and meds["podswitch"] > 0:
+            print("%-48s %7.1f%%" % ("  scraped every second / not scraped", 100 * meds["podswitch scraped"] /
+                                     meds["podswitch"]), flush=True)
         if "ovs" in meds and meds["ovs"] > 0:
             print("%-48s %7.2fx" % ("  podswitch / Open vSwitch", meds["podswitch"] / meds["ovs"]), flush=True)
     # latency at a fixed rate below both switches' maximum
