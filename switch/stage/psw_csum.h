@@ -60,58 +60,56 @@ psw_csum_delta16(uint16_t old_word, uint16_t new_word)
 	return (uint64_t)(uint16_t)~old_word + new_word;
 }
 
+/** A 64-bit one's complement sum folded to 16 bits. */
+static inline uint16_t
+psw_csum_fold(uint64_t s)
+{
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
 /** Checksum field (as in memory) after the changes summed in delta. */
 static inline uint16_t
 psw_csum_apply(uint16_t csum, uint64_t delta)
 {
-	uint64_t s = (uint64_t)(uint16_t)~csum + delta;
+	return (uint16_t)~psw_csum_fold((uint64_t)(uint16_t)~csum + delta);
+}
 
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
+/**
+ * The one's complement sum of a 20-byte IPv4 header, as five 32-bit words
+ * in one go (the generic rte_raw_cksum() takes three times the instructions).
+ */
+static inline uint16_t
+psw_ip4_hdr_sum20(const void *hdr)
+{
+	uint32_t w[5];
+
+	memcpy(w, hdr, 20);
+	return psw_csum_fold((uint64_t)w[0] + w[1] + w[2] + w[3] + w[4]);
 }
 
 /**
  * Does an IPv4 header of ihl bytes sum to all ones (its checksum right)?
- * The common 20-byte header is summed as five 32-bit words in one go; the
- * generic rte_raw_cksum() takes three times the instructions.
  */
 static inline bool
 psw_ip4_hdr_csum_ok(const void *hdr, unsigned ihl)
 {
-	uint32_t w[5];
-	uint64_t s;
-
 	if (ihl != 20)
 		return rte_raw_cksum(hdr, ihl) == 0xffff;
-	memcpy(w, hdr, 20);
-	s = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return s == 0xffff;
+	return psw_ip4_hdr_sum20(hdr) == 0xffff;
 }
 
 /**
  * The checksum of a 20-byte IPv4 header (its checksum field 0), as
- * rte_ipv4_cksum() gives it, summed as five 32-bit words in one go.
+ * rte_ipv4_cksum() gives it.
  */
 static inline uint16_t
 psw_ip4_hdr_csum20(const struct rte_ipv4_hdr *ip)
 {
-	uint32_t w[5];
-	uint64_t s;
-
-	memcpy(w, ip, 20);
-	s = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
+	return (uint16_t)~psw_ip4_hdr_sum20(ip);
 }
 
 /**
