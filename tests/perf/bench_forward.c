@@ -165,35 +165,25 @@ template(struct tpkt *p, unsigned i, unsigned nb_dst, int ip6)
 	p->payload = ip6 ? 0 : 18;   /* 64-byte IPv4 frame; 62+ for IPv6 */
 }
 
-/* Pipeline cycles per packet, in process, one core. */
+/*
+ * Time the pipeline on POOL_PKTS frames (their bytes in copies, restored
+ * before each burst, untimed, headers prepended or cut included): cycles per
+ * packet of 32-packet bursts from in_port, each checked to leave on
+ * want_port. Frees the frames.
+ */
 static void
-bench_pipeline(const char *name, unsigned nb_dst, int ip6)
+time_pipeline(const char *name, const struct psw_tables *t, struct rte_mbuf **frames, uint8_t (*copies)[128],
+	      const uint16_t *lens, uint16_t in_port, uint16_t want_port, const char *note)
 {
-	struct psw_tables *t;
-	struct psw_lcore *lc;
-
-	if (!selected(name))
-		return;
-	t = make_tables(nb_dst);
-	lc = rte_zmalloc("lc", sizeof(*lc), RTE_CACHE_LINE_SIZE);
-	if (lc != NULL)
-		psw_lcore_init(lc);
-	struct rte_mbuf *frames[POOL_PKTS];
-	uint8_t copies[POOL_PKTS][128];
-	uint16_t lens[POOL_PKTS];
-	struct result r = { .name = name };
 	const unsigned bursts = 20000;
+	struct result r = { .name = name };
+	struct psw_lcore *lc = rte_zmalloc("lc", sizeof(*lc), RTE_CACHE_LINE_SIZE);
 	struct psw_burst b;
 	unsigned i, run;
 
-	for (i = 0; i < POOL_PKTS; i++) {
-		struct tpkt p;
-
-		template(&p, i, nb_dst, ip6);
-		frames[i] = tpkt_build(mp, &p);
-		lens[i] = rte_pktmbuf_data_len(frames[i]);
-		memcpy(copies[i], rte_pktmbuf_mtod(frames[i], void *), lens[i]);
-	}
+	if (lc == NULL)
+		exit(1);
+	psw_lcore_init(lc);
 	for (run = 0; run < nb_runs; run++) {
 		uint64_t cycles = 0;
 		unsigned k = 0;
@@ -202,11 +192,15 @@ bench_pipeline(const char *name, unsigned nb_dst, int ip6)
 			uint64_t t0;
 			unsigned j;
 
-			/* restore the frames the last burst rewrote (not timed) */
 			for (j = 0; j < PSW_BURST_MAX; j++, k = (k + 1) % POOL_PKTS) {
-				b.pkts[j] = frames[k];
-				memcpy(rte_pktmbuf_mtod(frames[k], void *), copies[k], lens[k]);
-				b.meta[j].in_port = 0;
+				struct rte_mbuf *m = frames[k];
+
+				m->data_off = RTE_PKTMBUF_HEADROOM;
+				m->data_len = lens[k];
+				m->pkt_len = lens[k];
+				memcpy(rte_pktmbuf_mtod(m, void *), copies[k], lens[k]);
+				b.pkts[j] = m;
+				b.meta[j].in_port = in_port;
 			}
 			b.nb = PSW_BURST_MAX;
 			CALLGRIND_TOGGLE_COLLECT;       /* under callgrind: count only this */
@@ -214,7 +208,7 @@ bench_pipeline(const char *name, unsigned nb_dst, int ip6)
 			psw_worker_process(lc, t, &b);
 			cycles += rte_rdtsc_precise() - t0;
 			CALLGRIND_TOGGLE_COLLECT;
-			if (b.meta[0].verdict != PSW_V_TX || b.meta[0].out_port != 1) {
+			if (b.meta[0].verdict != PSW_V_TX || b.meta[0].out_port != want_port) {
 				fprintf(stderr, "%s: packet not forwarded (verdict %u reason %s)\n", name,
 					b.meta[0].verdict, psw_drop_name(b.meta[0].drop_reason));
 				exit(1);
@@ -222,14 +216,38 @@ bench_pipeline(const char *name, unsigned nb_dst, int ip6)
 		}
 		r.values[r.nb++] = (double)cycles / ((double)bursts * PSW_BURST_MAX);
 	}
-	report(name, "cycles/pkt", &r, "parse+guard+forward, 32-packet bursts, 1 core");
+	report(name, "cycles/pkt", &r, note);
 	count_end(name, (uint64_t)nb_runs * bursts * PSW_BURST_MAX);
 	for (i = 0; i < POOL_PKTS; i++)
 		rte_pktmbuf_free(frames[i]);
+	rte_free(lc);
+}
+
+/* Pipeline cycles per packet, in process, one core. */
+static void
+bench_pipeline(const char *name, unsigned nb_dst, int ip6)
+{
+	static struct rte_mbuf *frames[POOL_PKTS];
+	static uint8_t copies[POOL_PKTS][128];
+	static uint16_t lens[POOL_PKTS];
+	struct psw_tables *t;
+	unsigned i;
+
+	if (!selected(name))
+		return;
+	t = make_tables(nb_dst);
+	for (i = 0; i < POOL_PKTS; i++) {
+		struct tpkt p;
+
+		template(&p, i, nb_dst, ip6);
+		frames[i] = tpkt_build(mp, &p);
+		lens[i] = rte_pktmbuf_data_len(frames[i]);
+		memcpy(copies[i], rte_pktmbuf_mtod(frames[i], void *), lens[i]);
+	}
+	time_pipeline(name, t, frames, copies, lens, 0, 1, "parse+guard+forward, 32-packet bursts, 1 core");
 	psw_pod_table_put(t->pods);
 	psw_route_table_put(t->routes);
 	rte_free(t);
-	rte_free(lc);
 }
 
 /*
@@ -339,73 +357,28 @@ overlay_frame(unsigned i, enum overlay_mode mode)
 static void
 bench_overlay(const char *name, enum overlay_mode mode)
 {
-	const unsigned bursts = 20000;
-	const uint16_t want_port = mode == OV_DECAP ? 0 : OV_UPLINK;
-	struct rte_mbuf *frames[POOL_PKTS];
-	uint8_t copies[POOL_PKTS][128];
-	uint16_t lens[POOL_PKTS];
-	struct result r = { .name = name };
-	struct psw_burst b;
+	static struct rte_mbuf *frames[POOL_PKTS];
+	static uint8_t copies[POOL_PKTS][128];
+	static uint16_t lens[POOL_PKTS];
 	struct psw_tables *t;
-	struct psw_lcore *lc;
-	unsigned i, run;
+	unsigned i;
 
 	if (!selected(name))
 		return;
 	t = overlay_tables(mode != OV_NATIVE);
-	lc = rte_zmalloc("lc", sizeof(*lc), RTE_CACHE_LINE_SIZE);
-	if (lc == NULL)
-		exit(1);
-	psw_lcore_init(lc);
 	for (i = 0; i < POOL_PKTS; i++) {
 		frames[i] = overlay_frame(i, mode);
 		lens[i] = rte_pktmbuf_data_len(frames[i]);
 		memcpy(copies[i], rte_pktmbuf_mtod(frames[i], void *), lens[i]);
 	}
-	for (run = 0; run < nb_runs; run++) {
-		uint64_t cycles = 0;
-		unsigned k = 0;
-
-		for (i = 0; i < bursts; i++) {
-			uint64_t t0;
-			unsigned j;
-
-			/* restore what the last burst rewrote, headers prepended or cut included (not timed) */
-			for (j = 0; j < PSW_BURST_MAX; j++, k = (k + 1) % POOL_PKTS) {
-				struct rte_mbuf *m = frames[k];
-
-				m->data_off = RTE_PKTMBUF_HEADROOM;
-				m->data_len = lens[k];
-				m->pkt_len = lens[k];
-				memcpy(rte_pktmbuf_mtod(m, void *), copies[k], lens[k]);
-				b.pkts[j] = m;
-				b.meta[j].in_port = mode == OV_DECAP ? OV_UPLINK : 0;
-			}
-			b.nb = PSW_BURST_MAX;
-			CALLGRIND_TOGGLE_COLLECT;
-			t0 = rte_rdtsc_precise();
-			psw_worker_process(lc, t, &b);
-			cycles += rte_rdtsc_precise() - t0;
-			CALLGRIND_TOGGLE_COLLECT;
-			if (b.meta[0].verdict != PSW_V_TX || b.meta[0].out_port != want_port) {
-				fprintf(stderr, "%s: packet not forwarded (verdict %u reason %s)\n", name,
-					b.meta[0].verdict, psw_drop_name(b.meta[0].drop_reason));
-				exit(1);
-			}
-		}
-		r.values[r.nb++] = (double)cycles / ((double)bursts * PSW_BURST_MAX);
-	}
-	report(name, "cycles/pkt", &r,
-	       mode == OV_NATIVE  ? "parse+guard+forward to the other node's MAC on the uplink"
-	       : mode == OV_ENCAP ? "parse+guard+forward+VXLAN encapsulation"
-				  : "parse+VXLAN decapsulation+checks+guard+forward to a local pod");
-	count_end(name, (uint64_t)nb_runs * bursts * PSW_BURST_MAX);
-	for (i = 0; i < POOL_PKTS; i++)
-		rte_pktmbuf_free(frames[i]);
+	time_pipeline(name, t, frames, copies, lens, mode == OV_DECAP ? OV_UPLINK : 0,
+		      mode == OV_DECAP ? 0 : OV_UPLINK,
+		      mode == OV_NATIVE  ? "parse+guard+forward to the other node's MAC on the uplink"
+		      : mode == OV_ENCAP ? "parse+guard+forward+VXLAN encapsulation"
+					 : "parse+VXLAN decapsulation+checks+guard+forward to a local pod");
 	psw_pod_table_put(t->pods);
 	psw_route_table_put(t->routes);
 	rte_free(t);
-	rte_free(lc);
 }
 
 /* TCP packet of flow f from the client pod to the ClusterIP (port 80 + f / 60000). */
