@@ -25,7 +25,6 @@
 struct psw_metrics {
 	struct MHD_Daemon *d;
 	struct psw_state *st;
-	unsigned long long scrapes;
 	time_t log_minute;                      /**< start of the minute the messages count in */
 	unsigned nb_logged, nb_suppressed;      /**< in that minute */
 };
@@ -316,7 +315,6 @@ on_http(void *cls, struct MHD_Connection *c, const char *url, const char *method
 	text = psw_metrics_text(m->st, &len);
 	if (text == NULL)
 		return answer(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", strdup("out of memory\n"), 14);
-	m->scrapes++;
 	return answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }
 
