@@ -607,6 +607,10 @@ def policy_drops(sw, kinds=("ingress", "egress")):
 def policy_across_nodes(scope, encap):
     c = TwoNodes(scope, encap)
     a, b = c.pods["a"], c.pods["b"]
+    # the nodes have found each other (the switches start side by side): what
+    # follows is about the policy; first-packet delivery is two_nodes()'s test
+    wait_neighbour(c.sw["a"], "192.168.88.2", "reachable")
+    wait_neighbour(c.sw["b"], "192.168.88.1", "reachable")
     other = cni_pod(scope, c.sw["a"], "other", "10.244.1.7")
     c.ext.ip("route add 10.244.2.0/24 via 192.168.88.2")
     serve_peer(b, "UDP", 9000)
