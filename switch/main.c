@@ -33,6 +33,7 @@
 #include <rte_ring.h>
 
 #include "psw_apisrv.h"
+#include "psw_capture_ctl.h"
 #include "psw_metrics.h"
 #include "psw_telemetry.h"
 #include "psw_build.h"
@@ -274,6 +275,7 @@ timer_event(struct psw_event_src *src, uint32_t events)
 	if (++ctl->ticks % (1000 / RECLAIM_INTERVAL_MS) == 0) {
 		psw_state_take_releases(ctl->st);
 		psw_metrics_run(ctl->metrics);   /* its listen socket back in use after the connection limit */
+		psw_capture_tick();
 	}
 }
 

@@ -6,6 +6,7 @@
  *     delete -f FILE|-
  *     get KIND [NAME] [-n NAMESPACE | -A] [-o json]
  *     stats [-o json]
+ *     capture PORT [-f EXPR | EXPR...] [-c N] [-s SNAPLEN] [-Q rx|tx|both] [-G S] -w FILE|-
  *     status [-o json]
  *     version
  *
@@ -22,6 +23,7 @@
 
 #include "psw_api.h"
 #include "psw_build.h"
+#include "psw_capture_cli.h"
 #include "psw_manifest.h"
 
 #define EXIT_USAGE 2
@@ -43,6 +45,9 @@ usage(FILE *out)
 		"                                   FROM, TO: [NAMESPACE/]POD or an address, TO may be\n"
 		"                                   service/[NAMESPACE/]NAME\n"
 		"  stats [-o json]                  counters per port, worker and drop reason\n"
+		"  capture PORT [-f EXPR | EXPR...] [-c N] [-s SNAPLEN] [-Q rx|tx|both] [-G SECONDS] -w FILE|-\n"
+		"                                   a port's packets as pcapng (- : standard output),\n"
+		"                                   EXPR a tcpdump filter\n"
 		"  status [-o json]                 is the switch ready; what it holds\n"
 		"  version                          client and daemon versions\n"
 		"The socket is SOCKET, else $PODSWITCH_SOCKET, else %s.\n", PSW_API_DEFAULT_SOCKET);
@@ -633,8 +638,10 @@ main(int argc, char **argv)
 		return cmd_explain(argc, argv);
 	if (strcmp(verb, "stats") == 0)
 		return cmd_stats(argc, argv);
+	if (strcmp(verb, "capture") == 0)
+		return psw_cli_capture(socket_path, argc, argv);
 	if (strcmp(verb, "status") == 0 || strcmp(verb, "version") == 0)
 		return cmd_simple(verb, argc, argv);
-	die("unknown verb '%s' (apply, delete, get, explain, stats, status, version)", verb);
+	die("unknown verb '%s' (apply, delete, get, explain, stats, capture, status, version)", verb);
 	return EXIT_USAGE;
 }

@@ -24,6 +24,7 @@
 #include "psw_api.h"
 #include "psw_apiops.h"
 #include "psw_build.h"
+#include "psw_capture_ctl.h"
 #include "psw_change.h"
 #include "psw_ct.h"
 #include "psw_ct_ctl.h"
@@ -257,6 +258,7 @@ op_status(struct psw_state *st, json_t *args)
 		"ipv6_free", pool_free(st, 6)));
 	json_object_set_new(res, "limits", limits_json(st));
 	json_object_set_new(res, "neighbours", psw_neigh_json(st->neigh));
+	json_object_set_new(res, "captures", psw_capture_json());
 	json_object_set_new(res, "cluster", cluster_json(st, t));
 	if (st->agent != NULL)
 		json_object_set_new(res, "agent", json_pack("{s:O, s:I}", "report", st->agent,
@@ -1239,6 +1241,9 @@ static const struct op ops[] = {
 	{ "cni.del", op_cni_del },
 	{ "cni.check", op_cni_check },
 	{ "cni.gc", op_cni_gc },
+	{ "capture.start", psw_capture_op_start },
+	{ "capture.read", psw_capture_op_read },
+	{ "capture.stop", psw_capture_op_stop },
 };
 
 json_t *

@@ -11,6 +11,7 @@
 #include <rte_malloc.h>
 #include <rte_ring.h>
 
+#include "psw_capture_ctl.h"
 #include "psw_change.h"
 #include "psw_ct_ctl.h"
 #include "psw_forward_ctl.h"
@@ -435,6 +436,7 @@ psw_state_fini(struct psw_state *st)
 
 	json_decref(st->agent);
 	st->agent = NULL;
+	psw_capture_fini();
 	/* what waits for a grace period (a deleted Service entry's key slot,
 	 * old policy objects) goes before the tables it points into */
 	psw_tables_sync();

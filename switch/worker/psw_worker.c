@@ -11,6 +11,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include "psw_capture.h"
 #include "psw_conntrack.h"
 #include "psw_forward.h"
 #include "psw_guard.h"
@@ -48,6 +49,7 @@ txbuf_flush(struct psw_lcore *lc, unsigned port)
 
 	if (tb->nb == 0)
 		return;
+	psw_capture_hook(lc->worker, (uint16_t)port, PSW_CAP_TX, tb->pkts, tb->nb);
 	if (psw_ports[port].in_use)
 		sent = psw_port_tx(&psw_ports[port], lc->worker, tb->pkts, tb->nb);
 	lc->stats.ports[port].tx += sent;
@@ -431,6 +433,7 @@ poll_queues(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *
 		for (j = 0; j < n; j++)
 			b->meta[j].in_port = q->port;
 		lc->stats.ports[q->port].rx += n;
+		psw_capture_hook(lc->worker, q->port, PSW_CAP_RX, b->pkts, n);
 		psw_worker_process(lc, t, b);
 		psw_worker_dispatch(lc, b);
 		total += n;
