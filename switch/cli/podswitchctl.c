@@ -537,13 +537,16 @@ cmd_stats(int argc, char **argv)
 		json_decref(resp);
 		return 0;
 	}
-	printf("%-36s %-11s %12s %12s %9s %9s\n", "PORT", "KIND", "RX", "TX", "TX_DROP", "RX_MISSED");
+	printf("%-36s %-11s %12s %12s %9s %9s %14s %14s\n", "PORT", "KIND", "RX", "TX", "TX_DROP",
+	       "RX_MISSED", "RX_BYTES", "TX_BYTES");
 	json_array_foreach(json_object_get(res, "ports"), i, o)
-		printf("%-36s %-11s %12lld %12lld %9lld %9lld\n", str(o, "name"), str(o, "kind"),
+		printf("%-36s %-11s %12lld %12lld %9lld %9lld %14lld %14lld\n", str(o, "name"), str(o, "kind"),
 		       (long long)json_integer_value(json_object_get(o, "rx")),
 		       (long long)json_integer_value(json_object_get(o, "tx")),
 		       (long long)json_integer_value(json_object_get(o, "tx_drop")),
-		       (long long)json_integer_value(json_object_get(o, "rx_missed")));
+		       (long long)json_integer_value(json_object_get(o, "rx_missed")),
+		       (long long)json_integer_value(json_object_get(o, "rx_bytes")),
+		       (long long)json_integer_value(json_object_get(o, "tx_bytes")));
 	printf("\n%-7s %-6s %12s %12s %14s\n", "WORKER", "LCORE", "RX", "TX", "CYCLES/PACKET");
 	json_array_foreach(json_object_get(res, "workers"), i, o)
 		printf("%-7lld %-6lld %12lld %12lld %14lld\n",

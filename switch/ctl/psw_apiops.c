@@ -380,9 +380,10 @@ psw_state_stats_json(const struct psw_state *st)
 			continue;
 		psw_state_port_counters(st, i, &c);
 		psw_port_drops(&psw_ports[i], &missed, &nombuf);
-		json_array_append_new(ports, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+		json_array_append_new(ports, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"name", p->name, "kind", psw_port_kind_name(p->kind), "rx", (json_int_t)c.rx,
 			"tx", (json_int_t)c.tx, "tx_drop", (json_int_t)c.tx_drop,
+			"rx_bytes", (json_int_t)c.rx_bytes, "tx_bytes", (json_int_t)c.tx_bytes,
 			"rx_missed", (json_int_t)missed, "rx_nombuf", (json_int_t)nombuf));
 	}
 	for (w = 0; w < st->nb_workers; w++) {

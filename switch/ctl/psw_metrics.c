@@ -203,6 +203,11 @@ psw_metrics_text(const struct psw_state *st, size_t *len)
 		 "Packets received on a port.", "rx", port_labels);
 	per_item(f, json_object_get(s, "ports"), "podswitch_port_tx_packets_total", "counter",
 		 "Packets sent on a port.", "tx", port_labels);
+	per_item(f, json_object_get(s, "ports"), "podswitch_port_rx_bytes_total", "counter",
+		 "Bytes of the frames received on a port (Ethernet header on, no FCS).", "rx_bytes",
+		 port_labels);
+	per_item(f, json_object_get(s, "ports"), "podswitch_port_tx_bytes_total", "counter",
+		 "Bytes of the frames a port took to send.", "tx_bytes", port_labels);
 	per_item(f, json_object_get(s, "ports"), "podswitch_port_tx_dropped_total", "counter",
 		 "Packets a port's transmit queue did not take (queue full).", "tx_drop", port_labels);
 	per_item(f, json_object_get(s, "ports"), "podswitch_port_rx_missed_total", "counter",

@@ -478,6 +478,8 @@ psw_state_port_counters(const struct psw_state *st, unsigned port, struct psw_po
 		c->rx += st->lcores[w]->stats.ports[port].rx;
 		c->tx += st->lcores[w]->stats.ports[port].tx;
 		c->tx_drop += st->lcores[w]->stats.ports[port].tx_drop;
+		c->rx_bytes += st->lcores[w]->stats.ports[port].rx_bytes;
+		c->tx_bytes += st->lcores[w]->stats.ports[port].tx_bytes;
 	}
 }
 
@@ -516,8 +518,9 @@ psw_state_print_stats(const struct psw_state *st, FILE *out)
 		psw_state_port_counters(st, i, &c);
 		psw_port_drops(&psw_ports[i], &missed, &nombuf);
 		fprintf(out, "port %s kind %s rx %" PRIu64 " tx %" PRIu64 " tx_drop %" PRIu64
-			" rx_missed %" PRIu64 " rx_nombuf %" PRIu64 "\n",
-			p->name, psw_port_kind_name(p->kind), c.rx, c.tx, c.tx_drop, missed, nombuf);
+			" rx_missed %" PRIu64 " rx_nombuf %" PRIu64 " rx_bytes %" PRIu64 " tx_bytes %" PRIu64 "\n",
+			p->name, psw_port_kind_name(p->kind), c.rx, c.tx, c.tx_drop, missed, nombuf,
+			c.rx_bytes, c.tx_bytes);
 	}
 	for (w = 0; w < st->nb_workers; w++) {
 		const struct psw_lcore_stats *s = &st->lcores[w]->stats;

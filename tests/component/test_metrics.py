@@ -125,6 +125,10 @@ def scrape_matches_the_traffic(scope):
     got, types = samples(scrape(url))
     check(value(got, "podswitch_port_rx_packets_total", port="p0", kind="pcap") == 25, "p0 rx")
     check(value(got, "podswitch_port_tx_packets_total", port="p1", kind="pcap") == 20, "p1 tx")
+    # 62-byte frames (14 + 20 + 8 + 20), routed without a change in length
+    check(value(got, "podswitch_port_rx_bytes_total", port="p0", kind="pcap") == 25 * 62, "p0 rx bytes")
+    check(value(got, "podswitch_port_tx_bytes_total", port="p1", kind="pcap") == 20 * 62, "p1 tx bytes")
+    check(value(got, "podswitch_port_tx_bytes_total", port="p0", kind="pcap") == 0, "p0 tx bytes")
     check(value(got, "podswitch_drops_total", reason="spoof_ip") == 5,
           "spoof drops: %s" % {k: v for k, v in got.items() if k[0] == "podswitch_drops_total" and v})
     check(value(got, "podswitch_worker_rx_packets_total", worker="0", lcore="1") == 25, "worker rx")
