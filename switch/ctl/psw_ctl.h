@@ -87,6 +87,12 @@ struct psw_state {
 	unsigned worker_load[PSW_MAX_WORKERS];
 	struct psw_lcore *lcores[PSW_MAX_WORKERS];
 	struct psw_neigh_table *neigh;         /**< next hops' MACs (psw_neigh.h) */
+	struct psw_pipeline_stats {            /**< psw_pipeline_commit(): how long changes take */
+		uint64_t ok, failed;
+		uint64_t ns_sum;               /**< compile + publish + reclaim, all changes */
+		uint64_t last_ns, max_ns;
+		int64_t last_at;               /**< CLOCK_REALTIME seconds of the last one */
+	} pipe;
 };
 
 #endif /* PSW_CTL_H */

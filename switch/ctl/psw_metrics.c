@@ -273,6 +273,21 @@ psw_metrics_text(const struct psw_state *st, size_t *len)
 	       t != NULL && t->pods != NULL ? (long long)t->pods->nb : 0);
 	scalar(f, "podswitch_pods_max", "gauge", "limits.pods.", (long long)st->cfg.limits.max_pods);
 	scalar(f, "podswitch_attachments", "gauge", "CNI attachments.", (long long)st->nb_atts);
+	family(f, "podswitch_changes_total", "counter",
+	       "Changes to the desired state compiled and published (apply, delete, CNI, reload), by result.");
+	fprintf(f, "podswitch_changes_total{result=\"ok\"} %llu\n", (unsigned long long)st->pipe.ok);
+	fprintf(f, "podswitch_changes_total{result=\"failed\"} %llu\n", (unsigned long long)st->pipe.failed);
+	family(f, "podswitch_change_duration_seconds", "summary",
+	       "Time from a stored change to its tables in force (compile, publish, grace period, reclaim).");
+	fprintf(f, "podswitch_change_duration_seconds_sum %.9f\n", (double)st->pipe.ns_sum / 1e9);
+	fprintf(f, "podswitch_change_duration_seconds_count %llu\n",
+		(unsigned long long)(st->pipe.ok + st->pipe.failed));
+	family(f, "podswitch_change_last_duration_seconds", "gauge", "How long the last change took.");
+	fprintf(f, "podswitch_change_last_duration_seconds %.9f\n", (double)st->pipe.last_ns / 1e9);
+	family(f, "podswitch_change_max_duration_seconds", "gauge", "The longest change since the start.");
+	fprintf(f, "podswitch_change_max_duration_seconds %.9f\n", (double)st->pipe.max_ns / 1e9);
+	scalar(f, "podswitch_last_change_timestamp_seconds", "gauge",
+	       "When the last change was put in force (Unix time; 0: none yet).", (long long)st->pipe.last_at);
 	objects(f, st);
 	policies(f, st);
 	if (fclose(f) != 0) {
