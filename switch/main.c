@@ -186,7 +186,9 @@ create_lcores(struct psw_state *st, const struct psw_config *cfg)
 		lc->idle_sleep_us = cfg->workers.idle_sleep_us;
 		lc->sc.pol = rte_zmalloc_socket("psw_pol_counts", PSW_POL_MAX_SLOTS * sizeof(*lc->sc.pol),
 						RTE_CACHE_LINE_SIZE, node < 0 ? SOCKET_ID_ANY : node);
-		if (lc->sc.pol == NULL)
+		lc->sc.svc = rte_zmalloc_socket("psw_svc_counts", PSW_SVC_MAX_SLOTS * sizeof(*lc->sc.svc),
+						RTE_CACHE_LINE_SIZE, node < 0 ? SOCKET_ID_ANY : node);
+		if (lc->sc.pol == NULL || lc->sc.svc == NULL)
 			return -ENOMEM;
 		lc->punt = psw_worker_ring("psw_punt", w, node);
 		lc->inject = psw_worker_ring("psw_inject", w, node);

@@ -36,6 +36,7 @@
 #include "psw_objects_file.h"
 #include "psw_pipeline.h"
 #include "psw_port.h"
+#include "psw_services.h"
 #include "psw_state.h"
 #include "psw_state_file.h"
 
@@ -402,8 +403,9 @@ psw_state_stats_json(const struct psw_state *st)
 		json_object_set_new(drops, psw_drop_name(i), json_integer((json_int_t)d[i]));
 	for (i = 0; i < PSW_EV_COUNT; i++)
 		json_object_set_new(events, psw_event_name(i), json_integer((json_int_t)e[i]));
-	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "ports", ports, "workers", workers,
-			 "drops", drops, "events", events, "conntrack", conntrack_json(st));
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "ports", ports, "workers", workers,
+			 "drops", drops, "events", events, "conntrack", conntrack_json(st),
+			 "services", psw_services_counters_json(st));
 }
 
 static json_t *

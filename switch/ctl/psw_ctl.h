@@ -72,6 +72,7 @@ struct psw_state {
 	struct psw_k8s_store k8s;              /**< the Kubernetes objects */
 	struct psw_netpol_store *np;           /**< the policy compiler's slots and caches */
 	json_t *svc_owners;                    /**< Service "ns/name" -> [its table keys] */
+	json_t *svc_slots;                     /**< Service "ns/name" -> its counters' slot (psw_stage.h) */
 	struct psw_attachment *atts;           /**< CNI attachments */
 	unsigned nb_atts, cap_atts;
 	char state_file[300];                  /**< where attachments are saved ("" = nowhere) */

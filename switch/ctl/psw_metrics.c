@@ -178,6 +178,7 @@ psw_metrics_text(const struct psw_state *st, size_t *len)
 {
 	static const struct lbl port_labels[] = { { "port", "name" }, { "kind", "kind" }, { NULL, NULL } };
 	static const struct lbl worker_labels[] = { { "worker", "worker" }, { "lcore", "lcore" }, { NULL, NULL } };
+	static const struct lbl svc_labels[] = { { "namespace", "namespace" }, { "name", "name" }, { NULL, NULL } };
 	json_t *s = psw_state_stats_json(st), *ct, *neigh = psw_neigh_json(st->neigh);
 	const struct psw_tables *t = psw_tables_current;
 	char *buf = NULL;
@@ -273,6 +274,17 @@ psw_metrics_text(const struct psw_state *st, size_t *len)
 	       t != NULL && t->pods != NULL ? (long long)t->pods->nb : 0);
 	scalar(f, "podswitch_pods_max", "gauge", "limits.pods.", (long long)st->cfg.limits.max_pods);
 	scalar(f, "podswitch_attachments", "gauge", "CNI attachments.", (long long)st->nb_atts);
+	per_item(f, json_object_get(s, "services"), "podswitch_service_connections_total", "counter",
+		 "New connections to a Service load-balanced to one of its endpoints.", "connections", svc_labels);
+	per_item(f, json_object_get(s, "services"), "podswitch_service_rejected_total", "counter",
+		 "Connection attempts to a Service without endpoints (answered with RST / unreachable).",
+		 "rejected", svc_labels);
+	per_item(f, json_object_get(s, "services"), "podswitch_service_no_local_endpoint_total", "counter",
+		 "Connection attempts dropped: traffic policy Local, no endpoint on this node.", "no_local",
+		 svc_labels);
+	per_item(f, json_object_get(s, "services"), "podswitch_service_source_range_dropped_total", "counter",
+		 "Connection attempts dropped: the client is not in loadBalancerSourceRanges.", "source_range",
+		 svc_labels);
 	family(f, "podswitch_changes_total", "counter",
 	       "Changes to the desired state compiled and published (apply, delete, CNI, reload), by result.");
 	fprintf(f, "podswitch_changes_total{result=\"ok\"} %llu\n", (unsigned long long)st->pipe.ok);
