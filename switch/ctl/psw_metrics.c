@@ -18,6 +18,7 @@
 #include "psw_netpol_report.h"
 #include "psw_policy.h"
 #include "psw_state.h"
+#include "psw_log.h"
 
 /* libmicrohttpd's messages printed a minute: a client can cause one per connection */
 #define LOG_PER_MINUTE 10
@@ -173,6 +174,27 @@ policies(FILE *f, const struct psw_state *st)
 	free(d);
 }
 
+/* The log's lines by level, and those its rate limit held back. */
+static void
+log_counts(FILE *f)
+{
+	static const char *const names[] = {
+#define _(sym, name) name,
+		PSW_LOG_LEVELS(_)
+#undef _
+	};
+	uint64_t written[PSW_LOG_LEVEL_COUNT], suppressed;
+	unsigned i;
+
+	psw_log_counts(written, &suppressed);
+	family(f, "podswitch_log_lines_total", "counter", "Lines the switch logged, by level.");
+	for (i = 0; i < PSW_LOG_LEVEL_COUNT; i++)
+		fprintf(f, "podswitch_log_lines_total{level=\"%s\"} %llu\n", names[i],
+			(unsigned long long)written[i]);
+	scalar(f, "podswitch_log_suppressed_total", "counter",
+	       "Lines not written: their call site was over log.rate in 10 s.", (long long)suppressed);
+}
+
 char *
 psw_metrics_text(const struct psw_state *st, size_t *len)
 {
@@ -285,6 +307,7 @@ psw_metrics_text(const struct psw_state *st, size_t *len)
 	per_item(f, json_object_get(s, "services"), "podswitch_service_source_range_dropped_total", "counter",
 		 "Connection attempts dropped: the client is not in loadBalancerSourceRanges.", "source_range",
 		 svc_labels);
+	log_counts(f);
 	family(f, "podswitch_changes_total", "counter",
 	       "Changes to the desired state compiled and published (apply, delete, CNI, reload), by result.");
 	fprintf(f, "podswitch_changes_total{result=\"ok\"} %llu\n", (unsigned long long)st->pipe.ok);
@@ -356,10 +379,11 @@ log_message(void *cls, const char *fmt, va_list ap)
 {
 	struct psw_metrics *m = cls;
 	time_t now = time(NULL);
+	char msg[512];
 
 	if (now - m->log_minute >= 60) {
 		if (m->nb_suppressed > 0)
-			fprintf(stderr, "podswitch: metrics: %u more libmicrohttpd messages not shown\n",
+			PSW_LOG(WARN, METRICS, "metrics: %u more libmicrohttpd messages not shown",
 				m->nb_suppressed);
 		m->log_minute = now;
 		m->nb_logged = 0;
@@ -370,8 +394,9 @@ log_message(void *cls, const char *fmt, va_list ap)
 		return;
 	}
 	m->nb_logged++;
-	fputs("podswitch: metrics: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	PSW_LOG(WARN, METRICS, "metrics: %s", msg);
 }
 
 struct psw_metrics *

@@ -26,6 +26,7 @@
 #include "psw_service_ctl.h"
 #include "psw_services.h"
 #include "psw_state.h"
+#include "psw_log.h"
 
 /* The node settings of two configurations, but for addresses taken from the Node object while running. */
 static bool
@@ -328,7 +329,7 @@ psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len)
 		 * the old state back failed too): then it stays, and says so */
 		psw_tables_sync();
 		if (psw_tables_current != NULL && psw_tables_current->ports[idx].present) {
-			fprintf(stderr, "podswitch: port %s kept: the published tables still list it\n",
+			PSW_LOG(WARN, STATE, "port %s kept: the published tables still list it",
 				c.name);
 			return rc;
 		}
@@ -422,8 +423,8 @@ psw_state_neigh_poll(struct psw_state *st, bool tick)
 	ch.forward = true;
 	ch.rebuild_routes = true;
 	if (psw_pipeline_commit(st, &ch, err, sizeof(err)) < 0) {
-		fprintf(stderr, "podswitch: routes not rebuilt after a neighbour change (tried again "
-			"at the next tick): %s\n", err);
+		PSW_LOG(WARN, STATE, "routes not rebuilt after a neighbour change (tried again "
+			"at the next tick): %s", err);
 		psw_neigh_set_dirty(st->neigh);
 	}
 	psw_change_fini(&ch);
