@@ -7,6 +7,8 @@
 #include <rte_cycles.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_ring.h>
+#include <rte_ring_peek.h>
 
 #include "psw_api.h"
 #include "psw_capture.h"
@@ -224,13 +226,36 @@ psw_capture_op_start(struct psw_state *st, json_t *args)
 		"filter", c->filter.expr, "direction", dir != NULL ? dir : "both", "count", count));
 }
 
-static int
-by_tsc(const void *a, const void *b)
+/*
+ * Up to max records, oldest first: each worker's ring is in time order, so
+ * their heads (peeked) are merged, and a read cut at max leaves only newer
+ * records behind, never an older one of another worker.
+ */
+static unsigned
+take_oldest(struct session *s, struct psw_cap_rec **recs, unsigned max)
 {
-	const struct psw_cap_rec *x = *(const struct psw_cap_rec *const *)a;
-	const struct psw_cap_rec *y = *(const struct psw_cap_rec *const *)b;
+	struct psw_cap_rec *head[PSW_MAX_WORKERS];
+	unsigned w, n = 0, best;
 
-	return x->tsc < y->tsc ? -1 : x->tsc > y->tsc;
+	for (w = 0; w < s->nb_workers; w++)
+		if (rte_ring_dequeue_bulk_start(s->cap->ring[w], (void **)&head[w], 1, NULL) == 0)
+			head[w] = NULL;
+	while (n < max) {
+		best = PSW_MAX_WORKERS;
+		for (w = 0; w < s->nb_workers; w++)
+			if (head[w] != NULL && (best == PSW_MAX_WORKERS || head[w]->tsc < head[best]->tsc))
+				best = w;
+		if (best == PSW_MAX_WORKERS)
+			break;
+		recs[n++] = head[best];
+		rte_ring_dequeue_finish(s->cap->ring[best], 1);
+		if (rte_ring_dequeue_bulk_start(s->cap->ring[best], (void **)&head[best], 1, NULL) == 0)
+			head[best] = NULL;
+	}
+	for (w = 0; w < s->nb_workers; w++)
+		if (head[w] != NULL)
+			rte_ring_dequeue_finish(s->cap->ring[w], 0);
+	return n;
 }
 
 static json_t *
@@ -257,7 +282,7 @@ psw_capture_op_read(struct psw_state *st, json_t *args)
 	static struct psw_cap_rec *recs[READ_MAX];
 	json_t *err = NULL, *pkts, *jmax = json_object_get(args, "max");
 	struct session *s = find(args, &err);
-	unsigned max = READ_DEFAULT, n = 0, w, i;
+	unsigned max = READ_DEFAULT, n, i;
 	uint64_t matched, dropped;
 	char *hex;
 
@@ -270,9 +295,7 @@ psw_capture_op_read(struct psw_state *st, json_t *args)
 		max = (unsigned)json_integer_value(jmax);
 	}
 	s->last_read = mono_s();
-	for (w = 0; w < s->nb_workers && n < max; w++)
-		n += rte_ring_sc_dequeue_burst(s->cap->ring[w], (void **)&recs[n], max - n, NULL);
-	qsort(recs, n, sizeof(recs[0]), by_tsc);
+	n = take_oldest(s, recs, max);
 	hex = malloc(2 * (size_t)s->cap->snaplen + 1);
 	pkts = json_array();
 	for (i = 0; i < n; i++) {

@@ -4,6 +4,7 @@ tshark (Wireshark's reader, not ours): the interface's name, each packet's
 direction, the filter, the snap length, standard output, the errors, and a
 session whose client died."""
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -159,6 +160,32 @@ def a_dead_client_session_is_closed(scope):
         time.sleep(0.5)
     check(sw.ok("status")["captures"] == [], "an unread session was never closed")
     check(ping(a, "10.244.0.11", count=2)[1] == 2, "traffic after the session closed")
+
+
+@test
+def two_workers_records_come_oldest_first(scope):
+    """pa's requests are received by one worker, its replies sent by the other:
+    with more waiting than a read takes, the file's times still never go back."""
+    sw, a, _ = two_pods(scope)
+    path = scope.path("merged.pcapng")
+    p = capture(scope, sw, ["pa", "-s", "128", "-w", path, "icmp"])
+    os.kill(p.pid, signal.SIGSTOP)            # both workers' rings fill while nobody reads
+    scope.defer(lambda: os.kill(p.pid, signal.SIGCONT))
+    a.sh("ping -f -c 300 10.244.0.11 >/dev/null")
+    os.kill(p.pid, signal.SIGCONT)
+    end = time.monotonic() + 10
+    while sw.ok("status")["captures"][0]["delivered"] < 600 and time.monotonic() < end:
+        time.sleep(0.1)
+    p.send_signal(signal.SIGINT)
+    finish(p)
+    r = run(["tshark", "-r", path, "-T", "fields", "-e", "frame.time_epoch", "-e", "icmp.type"])
+    pk = [line.split() for line in r.stdout.splitlines()]
+    check(len(pk) == 600, "%d packets, want 300 requests and 300 replies" % len(pk))
+    ts = [float(t) for t, _ in pk]
+    back = [i for i in range(1, len(ts)) if ts[i] < ts[i - 1]]
+    check(not back, "%d times go back, the first at packet %d: %s" % (len(back), back[0] if back else 0,
+                                                                    pk[back[0] - 2:back[0] + 2] if back else ""))
+    check([x[1] for x in pk[:4]] == ["8", "0", "8", "0"], "not request, reply, ...: %s" % pk[:4])
 
 
 if __name__ == "__main__":
