@@ -19,6 +19,7 @@
 
 #define READ_MAX 1024
 #define READ_DEFAULT 256
+#define READ_BYTES (PSW_API_MAX_MSG / 2)   /**< a read's data, in hex: its answer stays one clients take */
 
 struct session {
 	unsigned id;                     /**< 0: slot free */
@@ -227,15 +228,17 @@ psw_capture_op_start(struct psw_state *st, json_t *args)
 }
 
 /*
- * Up to max records, oldest first: each worker's ring is in time order, so
- * their heads (peeked) are merged, and a read cut at max leaves only newer
- * records behind, never an older one of another worker.
+ * Up to max records, oldest first, their data at most READ_BYTES in hex:
+ * each worker's ring is in time order, so their heads (peeked) are merged,
+ * and a read cut short leaves only newer records behind, never an older
+ * one of another worker.
  */
 static unsigned
 take_oldest(struct session *s, struct psw_cap_rec **recs, unsigned max)
 {
 	struct psw_cap_rec *head[PSW_MAX_WORKERS];
 	unsigned w, n = 0, best;
+	size_t bytes = 0;
 
 	for (w = 0; w < s->nb_workers; w++)
 		if (rte_ring_dequeue_bulk_start(s->cap->ring[w], (void **)&head[w], 1, NULL) == 0)
@@ -245,8 +248,9 @@ take_oldest(struct session *s, struct psw_cap_rec **recs, unsigned max)
 		for (w = 0; w < s->nb_workers; w++)
 			if (head[w] != NULL && (best == PSW_MAX_WORKERS || head[w]->tsc < head[best]->tsc))
 				best = w;
-		if (best == PSW_MAX_WORKERS)
+		if (best == PSW_MAX_WORKERS || (n > 0 && bytes + 2u * head[best]->caplen > READ_BYTES))
 			break;
+		bytes += 2u * head[best]->caplen;
 		recs[n++] = head[best];
 		rte_ring_dequeue_finish(s->cap->ring[best], 1);
 		if (rte_ring_dequeue_bulk_start(s->cap->ring[best], (void **)&head[best], 1, NULL) == 0)

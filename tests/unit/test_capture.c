@@ -3,8 +3,9 @@
  * workers' copy (worker/psw_capture.h) on crafted bursts — the filter, the
  * snap length, segmented packets, the pool and the ring running out
  * (counted, never blocking), the hook when nothing or only the other
- * direction is captured — and the pcapng blocks podswitchctl writes
- * (cli/psw_pcapng.h), walked by their lengths.
+ * direction is captured — the pcapng blocks podswitchctl writes
+ * (cli/psw_pcapng.h), walked by their lengths, and the size of a read's
+ * answer (ctl/psw_capture_ctl.h) on a ring port.
  */
 #define PSW_UT_EAL
 #include <stdio.h>
@@ -14,8 +15,12 @@
 #include <rte_malloc.h>
 
 #include "pkt_build.h"
+#include "psw_api.h"
 #include "psw_capture.h"
+#include "psw_capture_ctl.h"
+#include "psw_ctl.h"
 #include "psw_pcapng.h"
+#include "psw_port.h"
 #include "psw_ut.h"
 
 static struct rte_mempool *mp;
@@ -255,12 +260,77 @@ test_pcapng_blocks(void)
 	free(buf);
 }
 
+/*
+ * A read's answer is one an API client takes (PSW_API_MAX_MSG), however big
+ * the records: 200 frames of 60000 bytes (a chain, as vhost-user hands a
+ * guest's) wait at snap length 65535, 24 MB in hex; the reads split them.
+ */
+static void
+test_read_answer_size(void)
+{
+	static struct psw_state st = { .nb_workers = 1 };
+	struct psw_port_conf pc = { .name = "big", .kind = PSW_PORT_RING };
+	struct rte_mbuf *m = NULL, *seg;
+	json_t *res, *args;
+	json_int_t id;
+	unsigned i, total = 0, nb_reads = 0;
+	char err[256];
+	int idx;
+
+	idx = psw_port_create(&pc, err, sizeof(err));
+	CU_ASSERT_FATAL(idx >= 0);
+	for (i = 0; i < 30; i++) {
+		seg = rte_pktmbuf_alloc(mp);
+		CU_ASSERT_FATAL(seg != NULL);
+		memset(rte_pktmbuf_append(seg, 2000), (int)i, 2000);
+		if (m == NULL)
+			m = seg;
+		else
+			CU_ASSERT_FATAL(rte_pktmbuf_chain(m, seg) == 0);
+	}
+	args = json_pack("{s:s, s:i}", "port", "big", "snaplen", 65535);
+	res = psw_capture_op_start(&st, args);
+	json_decref(args);
+	CU_ASSERT_FATAL(json_is_true(json_object_get(res, "ok")));
+	id = json_integer_value(json_object_get(json_object_get(res, "result"), "id"));
+	json_decref(res);
+	for (i = 0; i < 200; i++)
+		psw_capture_hook(0, (uint16_t)idx, PSW_CAP_RX, &m, 1);
+	do {
+		json_t *pkts;
+		size_t len = 0;
+		char *line;
+
+		args = json_pack("{s:I, s:i}", "id", id, "max", 1024);
+		res = psw_capture_op_read(&st, args);
+		json_decref(args);
+		line = psw_api_encode(res, &len);
+		CU_ASSERT(line != NULL && len <= PSW_API_MAX_MSG);
+		free(line);
+		pkts = json_object_get(json_object_get(res, "result"), "packets");
+		CU_ASSERT_FATAL(pkts != NULL);
+		total += (unsigned)json_array_size(pkts);
+		i = (unsigned)json_array_size(pkts);
+		json_decref(res);
+	} while (i > 0 && ++nb_reads < 10);
+	CU_ASSERT(total == 200);
+	args = json_pack("{s:I}", "id", id);
+	json_decref(psw_capture_op_stop(&st, args));
+	json_decref(args);
+	psw_tables_sync();                       /* the session's pool and rings go */
+	rte_pktmbuf_free(m);
+	psw_port_destroy((uint16_t)idx);
+}
+
 int
 main(void)
 {
 	CU_pSuite s;
 
 	mp = psw_ut_eal("capture", 1024);
+	if (mp != NULL)
+		psw_port_layer_init(&(struct psw_port_env){ .nb_workers = 1, .rx_desc = 256,
+							    .tx_desc = 256, .mbufs = 1024 });
 	if (mp == NULL || CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	s = CU_add_suite("capture", NULL, NULL);
@@ -270,5 +340,6 @@ main(void)
 	CU_add_test(s, "no record or ring full: counted", test_exhaustion_counted);
 	CU_add_test(s, "hook off and other direction", test_hook);
 	CU_add_test(s, "pcapng blocks", test_pcapng_blocks);
+	CU_add_test(s, "a read's answer fits a client's limit", test_read_answer_size);
 	return psw_ut_run();
 }
