@@ -205,7 +205,7 @@ psw_cli_capture(const char *sock, int argc, char **argv)
 	jid = json_incref(json_object_get(res, "id"));
 	out = strcmp(file, "-") == 0 ? stdout : fopen(file, "wb");
 	if (out == NULL) {
-		rc = fail("cannot write '%s'", file);
+		rc = fail("cannot write '%s': %s", file, strerror(errno));
 		goto stop;
 	}
 	snprintf(descr, sizeof(descr), "podswitch %s port, MAC %s", json_string_value(json_object_get(res, "kind")),

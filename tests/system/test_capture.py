@@ -138,6 +138,8 @@ def bad_requests_name_what_is_wrong(scope):
                        (["pa", "-w", "/dev/null", "-c", "x"], "not a number")):
         r = run([CTL, "-s", sw.sock, "capture"] + args, check_rc=False)
         check(r.returncode != 0 and want in r.stderr, "%s: rc %d, %r" % (args, r.returncode, r.stderr))
+    r = run([CTL, "-s", sw.sock, "capture", "pa", "-w", scope.dir], check_rc=False)
+    check(r.returncode == 1 and "Is a directory" in r.stderr, "-w a directory: %r" % r.stderr)
     p = capture(scope, sw, ["pa", "-w", "/dev/null"])
     r = run([CTL, "-s", sw.sock, "capture", "pa", "-w", "/dev/null"], check_rc=False)
     check(r.returncode == 1 and "being captured already" in r.stderr, "second capture: %s" % r.stderr)
