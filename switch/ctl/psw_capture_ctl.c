@@ -180,6 +180,8 @@ psw_capture_op_start(struct psw_state *st, json_t *args)
 			return bad("'count' must be an integer >= 0 (0: until stopped)");
 		count = json_integer_value(jcount);
 	}
+	if (json_object_get(args, "direction") != NULL && dir == NULL)
+		return bad("'direction' must be a string: rx, tx or both");
 	if (dir == NULL || strcmp(dir, "both") == 0)
 		dirs = PSW_CAP_RX | PSW_CAP_TX;
 	else if (strcmp(dir, "rx") == 0)

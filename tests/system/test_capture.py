@@ -140,6 +140,14 @@ def bad_requests_name_what_is_wrong(scope):
         check(r.returncode != 0 and want in r.stderr, "%s: rc %d, %r" % (args, r.returncode, r.stderr))
     r = run([CTL, "-s", sw.sock, "capture", "pa", "-w", scope.dir], check_rc=False)
     check(r.returncode == 1 and "Is a directory" in r.stderr, "-w a directory: %r" % r.stderr)
+    # by hand on the API: a value of the wrong type is refused, never taken as a default
+    for args, want in (({"port": "pa", "direction": 1}, "'direction' must be a string"),
+                       ({"port": "pa", "filter": 7}, "'filter' must be a string"),
+                       ({"port": "pa", "snaplen": 65536}, "'snaplen' must be"),
+                       ({"port": "pa", "count": -1}, "'count' must be")):
+        r = sw.api("capture.start", args)
+        check(not r["ok"] and want in r["error"]["message"], "%s: %s" % (args, r))
+    check(sw.ok("status")["captures"] == [], "a refused start left a session")
     p = capture(scope, sw, ["pa", "-w", "/dev/null"])
     r = run([CTL, "-s", sw.sock, "capture", "pa", "-w", "/dev/null"], check_rc=False)
     check(r.returncode == 1 and "being captured already" in r.stderr, "second capture: %s" % r.stderr)
