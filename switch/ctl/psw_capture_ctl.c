@@ -202,6 +202,7 @@ psw_capture_op_start(struct psw_state *st, json_t *args)
 	if (s == NULL)
 		return psw_api_error(PSW_API_E_NO_RESOURCES, "capture: %u sessions open already (the most)",
 				     PSW_CAP_MAX);
+	psw_tables_reclaim();            /* sessions closed a moment ago: their records' memory */
 	c = cap_create(next_id, (uint16_t)idx, st->nb_workers, (uint32_t)snaplen, err, sizeof(err));
 	if (c == NULL)
 		return psw_api_error(PSW_API_E_NO_RESOURCES, "capture: %s", err);

@@ -198,5 +198,20 @@ def two_workers_records_come_oldest_first(scope):
     check([x[1] for x in pk[:4]] == ["8", "0", "8", "0"], "not request, reply, ...: %s" % pk[:4])
 
 
+@test
+def sessions_opened_and_closed_in_a_loop(scope):
+    """A script opening and stopping sessions as fast as it can (16 MB of
+    records each): a closed session's memory is back for the next one."""
+    sw, _, _ = two_pods(scope)
+    refused = []
+    for _ in range(150):
+        r = sw.api("capture.start", {"port": "pa"})
+        if not r["ok"]:
+            refused.append(r["error"]["message"])
+            continue
+        sw.ok("capture.stop", {"id": r["result"]["id"]})
+    check(not refused, "%d of 150 starts refused, the first: %s" % (len(refused), refused[:1]))
+
+
 if __name__ == "__main__":
     main()
