@@ -260,6 +260,26 @@ test_pcapng_blocks(void)
 	free(buf);
 }
 
+/* Filters libpcap compiles that could never match here are refused, saying why. */
+static void
+test_filter_kernel_metadata_refused(void)
+{
+	static const char *const refused[] = { "inbound", "outbound", "ifindex 3", "udp and inbound" };
+	struct psw_filter f;
+	char err[512];
+	unsigned i;
+
+	for (i = 0; i < RTE_DIM(refused); i++) {
+		err[0] = '\0';
+		CU_ASSERT(psw_filter_compile(&f, refused[i], 9216, err, sizeof(err)) == -1);
+		CU_ASSERT(strstr(err, "-Q rx|tx") != NULL);
+		CU_ASSERT(f.prog.bf_len == 0 && f.prog.bf_insns == NULL);
+	}
+	CU_ASSERT(psw_filter_compile(&f, "vlan 10 and udp", 9216, err, sizeof(err)) == 0);
+	CU_ASSERT(f.prog.bf_len > 0);
+	psw_filter_free(&f);
+}
+
 /*
  * A read's answer is one an API client takes (PSW_API_MAX_MSG), however big
  * the records: 200 frames of 60000 bytes (a chain, as vhost-user hands a
@@ -335,6 +355,7 @@ main(void)
 		return 1;
 	s = CU_add_suite("capture", NULL, NULL);
 	CU_add_test(s, "filter and copy", test_filter_and_copy);
+	CU_add_test(s, "filters on kernel metadata refused", test_filter_kernel_metadata_refused);
 	CU_add_test(s, "snap length", test_snap_length);
 	CU_add_test(s, "segmented packet", test_segmented);
 	CU_add_test(s, "no record or ring full: counted", test_exhaustion_counted);
