@@ -4,7 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <rte_cycles.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_ring.h>
@@ -31,7 +30,6 @@ struct session {
 	uint64_t count;                  /**< packets wanted; 0: no end */
 	uint64_t delivered;
 	uint64_t discarded;              /**< caught past the count */
-	uint64_t ns0, tsc0, hz;          /**< wall clock at tsc0 */
 	uint64_t last_read;              /**< CLOCK_MONOTONIC seconds */
 };
 
@@ -157,7 +155,6 @@ psw_capture_op_start(struct psw_state *st, json_t *args)
 	struct session *s = NULL;
 	struct psw_capture *c;
 	char err[PCAP_ERRBUF_SIZE + 300], mac[18];
-	struct timespec ts;
 	struct psw_port *p;
 	uint8_t dirs;
 	unsigned i;
@@ -217,10 +214,6 @@ psw_capture_op_start(struct psw_state *st, json_t *args)
 	s->nb_workers = st->nb_workers;
 	snprintf(s->port_name, sizeof(s->port_name), "%s", port_name);
 	s->count = (uint64_t)count;
-	s->hz = rte_get_tsc_hz();
-	s->tsc0 = rte_rdtsc();
-	clock_gettime(CLOCK_REALTIME, &ts);
-	s->ns0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	s->last_read = mono_s();
 	s->live = true;
 	__atomic_store_n(&psw_capture_port[idx], c, __ATOMIC_RELEASE);
@@ -249,7 +242,7 @@ take_oldest(struct session *s, struct psw_cap_rec **recs, unsigned max)
 	while (n < max) {
 		best = PSW_MAX_WORKERS;
 		for (w = 0; w < s->nb_workers; w++)
-			if (head[w] != NULL && (best == PSW_MAX_WORKERS || head[w]->tsc < head[best]->tsc))
+			if (head[w] != NULL && (best == PSW_MAX_WORKERS || head[w]->ns < head[best]->ns))
 				best = w;
 		if (best == PSW_MAX_WORKERS || (n > 0 && bytes + 2u * head[best]->caplen > READ_BYTES))
 			break;
@@ -266,11 +259,9 @@ take_oldest(struct session *s, struct psw_cap_rec **recs, unsigned max)
 }
 
 static json_t *
-rec_json(const struct session *s, const struct psw_cap_rec *r, char *hex)
+rec_json(const struct psw_cap_rec *r, char *hex)
 {
 	static const char digits[] = "0123456789abcdef";
-	int64_t dt = (int64_t)(r->tsc - s->tsc0);
-	uint64_t ns = s->ns0 + (uint64_t)((__int128)dt * 1000000000 / (__int128)s->hz);
 	unsigned i;
 
 	for (i = 0; i < r->caplen; i++) {
@@ -278,8 +269,8 @@ rec_json(const struct session *s, const struct psw_cap_rec *r, char *hex)
 		hex[2 * i + 1] = digits[r->data[i] & 15];
 	}
 	hex[2 * i] = '\0';
-	return json_pack("{s:I, s:I, s:s, s:I, s:s}", "sec", (json_int_t)(ns / 1000000000u),
-			 "nsec", (json_int_t)(ns % 1000000000u), "dir", r->dir == PSW_CAP_RX ? "rx" : "tx",
+	return json_pack("{s:I, s:I, s:s, s:I, s:s}", "sec", (json_int_t)(r->ns / 1000000000u),
+			 "nsec", (json_int_t)(r->ns % 1000000000u), "dir", r->dir == PSW_CAP_RX ? "rx" : "tx",
 			 "len", (json_int_t)r->wirelen, "data", hex);
 }
 
@@ -310,7 +301,7 @@ psw_capture_op_read(struct psw_state *st, json_t *args)
 			s->discarded++;
 			continue;
 		}
-		if (hex != NULL && json_array_append_new(pkts, rec_json(s, recs[i], hex)) == 0)
+		if (hex != NULL && json_array_append_new(pkts, rec_json(recs[i], hex)) == 0)
 			s->delivered++;
 	}
 	free(hex);
