@@ -238,5 +238,21 @@ def times_stay_on_the_wall_clock(scope):
         check(lo <= t <= hi, "a request stamped %.6f, sent between %.6f and %.6f" % (t, lo, hi))
 
 
+@test
+def what_was_caught_before_ctrl_c_is_written(scope):
+    """The operator stops the capture right after the packet passed: it is in the file."""
+    sw, a, _ = two_pods(scope)
+    path = scope.path("ctrlc.pcapng")
+    p = capture(scope, sw, ["pa", "-Q", "rx", "-w", path, "icmp"])
+    os.kill(p.pid, signal.SIGSTOP)            # between two reads, whatever it was doing
+    scope.defer(lambda: os.kill(p.pid, signal.SIGCONT))
+    ping(a, "10.244.0.11", count=1)
+    p.send_signal(signal.SIGINT)
+    os.kill(p.pid, signal.SIGCONT)
+    err = finish(p)
+    r = run(["tshark", "-r", path, "-T", "fields", "-e", "icmp.type"])
+    check(r.stdout.split() == ["8"], "in the file: %r; %s" % (r.stdout, err))
+
+
 if __name__ == "__main__":
     main()
