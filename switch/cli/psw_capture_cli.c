@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,7 +206,7 @@ psw_cli_capture(const char *sock, int argc, char **argv)
 	jid = json_incref(json_object_get(res, "id"));
 	out = strcmp(file, "-") == 0 ? stdout : fopen(file, "wb");
 	if (out == NULL) {
-		rc = fail("cannot write '%s'", file);
+		rc = fail("cannot write '%s': %s", file, strerror(errno));
 		goto stop;
 	}
 	snprintf(descr, sizeof(descr), "podswitch %s port, MAC %s", json_string_value(json_object_get(res, "kind")),
@@ -224,8 +225,9 @@ psw_cli_capture(const char *sock, int argc, char **argv)
 	start_ns = now_ns(CLOCK_REALTIME);
 	if (duration > 0)
 		deadline = now_ns(CLOCK_MONOTONIC) + (uint64_t)duration * 1000000000u;
-	while (!stopping) {
+	for (;;) {
 		struct timespec pause = { 0, POLL_NS };
+		bool last = stopping;            /* a signal: what was caught until then is read once more */
 		json_t *pkts;
 
 		res = call(sock, "capture.read", json_pack("{s:O, s:i}", "id", jid, "max", READ_BATCH),
@@ -248,7 +250,7 @@ psw_cli_capture(const char *sock, int argc, char **argv)
 				fprintf(stderr, "podswitchctl: capture ended: %s\n", why);
 			break;
 		}
-		if ((count > 0 && written >= (uint64_t)count) ||
+		if (last || (count > 0 && written >= (uint64_t)count) ||
 		    (deadline != 0 && now_ns(CLOCK_MONOTONIC) >= deadline))
 			break;
 		if (json_array_size(pkts) < READ_BATCH / 4)

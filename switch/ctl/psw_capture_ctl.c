@@ -4,9 +4,10 @@
 #include <string.h>
 #include <time.h>
 
-#include <rte_cycles.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_ring.h>
+#include <rte_ring_peek.h>
 
 #include "psw_api.h"
 #include "psw_capture.h"
@@ -17,6 +18,7 @@
 
 #define READ_MAX 1024
 #define READ_DEFAULT 256
+#define READ_BYTES (PSW_API_MAX_MSG / 2)   /**< a read's data, in hex: its answer stays one clients take */
 
 struct session {
 	unsigned id;                     /**< 0: slot free */
@@ -28,7 +30,6 @@ struct session {
 	uint64_t count;                  /**< packets wanted; 0: no end */
 	uint64_t delivered;
 	uint64_t discarded;              /**< caught past the count */
-	uint64_t ns0, tsc0, hz;          /**< wall clock at tsc0 */
 	uint64_t last_read;              /**< CLOCK_MONOTONIC seconds */
 };
 
@@ -154,7 +155,6 @@ psw_capture_op_start(struct psw_state *st, json_t *args)
 	struct session *s = NULL;
 	struct psw_capture *c;
 	char err[PCAP_ERRBUF_SIZE + 300], mac[18];
-	struct timespec ts;
 	struct psw_port *p;
 	uint8_t dirs;
 	unsigned i;
@@ -177,6 +177,8 @@ psw_capture_op_start(struct psw_state *st, json_t *args)
 			return bad("'count' must be an integer >= 0 (0: until stopped)");
 		count = json_integer_value(jcount);
 	}
+	if (json_object_get(args, "direction") != NULL && dir == NULL)
+		return bad("'direction' must be a string: rx, tx or both");
 	if (dir == NULL || strcmp(dir, "both") == 0)
 		dirs = PSW_CAP_RX | PSW_CAP_TX;
 	else if (strcmp(dir, "rx") == 0)
@@ -197,6 +199,7 @@ psw_capture_op_start(struct psw_state *st, json_t *args)
 	if (s == NULL)
 		return psw_api_error(PSW_API_E_NO_RESOURCES, "capture: %u sessions open already (the most)",
 				     PSW_CAP_MAX);
+	psw_tables_reclaim();            /* sessions closed a moment ago: their records' memory */
 	c = cap_create(next_id, (uint16_t)idx, st->nb_workers, (uint32_t)snaplen, err, sizeof(err));
 	if (c == NULL)
 		return psw_api_error(PSW_API_E_NO_RESOURCES, "capture: %s", err);
@@ -211,10 +214,6 @@ psw_capture_op_start(struct psw_state *st, json_t *args)
 	s->nb_workers = st->nb_workers;
 	snprintf(s->port_name, sizeof(s->port_name), "%s", port_name);
 	s->count = (uint64_t)count;
-	s->hz = rte_get_tsc_hz();
-	s->tsc0 = rte_rdtsc();
-	clock_gettime(CLOCK_REALTIME, &ts);
-	s->ns0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	s->last_read = mono_s();
 	s->live = true;
 	__atomic_store_n(&psw_capture_port[idx], c, __ATOMIC_RELEASE);
@@ -224,21 +223,45 @@ psw_capture_op_start(struct psw_state *st, json_t *args)
 		"filter", c->filter.expr, "direction", dir != NULL ? dir : "both", "count", count));
 }
 
-static int
-by_tsc(const void *a, const void *b)
+/*
+ * Up to max records, oldest first, their data at most READ_BYTES in hex:
+ * each worker's ring is in time order, so their heads (peeked) are merged,
+ * and a read cut short leaves only newer records behind, never an older
+ * one of another worker.
+ */
+static unsigned
+take_oldest(struct session *s, struct psw_cap_rec **recs, unsigned max)
 {
-	const struct psw_cap_rec *x = *(const struct psw_cap_rec *const *)a;
-	const struct psw_cap_rec *y = *(const struct psw_cap_rec *const *)b;
+	struct psw_cap_rec *head[PSW_MAX_WORKERS];
+	unsigned w, n = 0, best;
+	size_t bytes = 0;
 
-	return x->tsc < y->tsc ? -1 : x->tsc > y->tsc;
+	for (w = 0; w < s->nb_workers; w++)
+		if (rte_ring_dequeue_bulk_start(s->cap->ring[w], (void **)&head[w], 1, NULL) == 0)
+			head[w] = NULL;
+	while (n < max) {
+		best = PSW_MAX_WORKERS;
+		for (w = 0; w < s->nb_workers; w++)
+			if (head[w] != NULL && (best == PSW_MAX_WORKERS || head[w]->ns < head[best]->ns))
+				best = w;
+		if (best == PSW_MAX_WORKERS || (n > 0 && bytes + 2u * head[best]->caplen > READ_BYTES))
+			break;
+		bytes += 2u * head[best]->caplen;
+		recs[n++] = head[best];
+		rte_ring_dequeue_finish(s->cap->ring[best], 1);
+		if (rte_ring_dequeue_bulk_start(s->cap->ring[best], (void **)&head[best], 1, NULL) == 0)
+			head[best] = NULL;
+	}
+	for (w = 0; w < s->nb_workers; w++)
+		if (head[w] != NULL)
+			rte_ring_dequeue_finish(s->cap->ring[w], 0);
+	return n;
 }
 
 static json_t *
-rec_json(const struct session *s, const struct psw_cap_rec *r, char *hex)
+rec_json(const struct psw_cap_rec *r, char *hex)
 {
 	static const char digits[] = "0123456789abcdef";
-	int64_t dt = (int64_t)(r->tsc - s->tsc0);
-	uint64_t ns = s->ns0 + (uint64_t)((__int128)dt * 1000000000 / (__int128)s->hz);
 	unsigned i;
 
 	for (i = 0; i < r->caplen; i++) {
@@ -246,8 +269,8 @@ rec_json(const struct session *s, const struct psw_cap_rec *r, char *hex)
 		hex[2 * i + 1] = digits[r->data[i] & 15];
 	}
 	hex[2 * i] = '\0';
-	return json_pack("{s:I, s:I, s:s, s:I, s:s}", "sec", (json_int_t)(ns / 1000000000u),
-			 "nsec", (json_int_t)(ns % 1000000000u), "dir", r->dir == PSW_CAP_RX ? "rx" : "tx",
+	return json_pack("{s:I, s:I, s:s, s:I, s:s}", "sec", (json_int_t)(r->ns / 1000000000u),
+			 "nsec", (json_int_t)(r->ns % 1000000000u), "dir", r->dir == PSW_CAP_RX ? "rx" : "tx",
 			 "len", (json_int_t)r->wirelen, "data", hex);
 }
 
@@ -257,7 +280,7 @@ psw_capture_op_read(struct psw_state *st, json_t *args)
 	static struct psw_cap_rec *recs[READ_MAX];
 	json_t *err = NULL, *pkts, *jmax = json_object_get(args, "max");
 	struct session *s = find(args, &err);
-	unsigned max = READ_DEFAULT, n = 0, w, i;
+	unsigned max = READ_DEFAULT, n, i;
 	uint64_t matched, dropped;
 	char *hex;
 
@@ -270,9 +293,7 @@ psw_capture_op_read(struct psw_state *st, json_t *args)
 		max = (unsigned)json_integer_value(jmax);
 	}
 	s->last_read = mono_s();
-	for (w = 0; w < s->nb_workers && n < max; w++)
-		n += rte_ring_sc_dequeue_burst(s->cap->ring[w], (void **)&recs[n], max - n, NULL);
-	qsort(recs, n, sizeof(recs[0]), by_tsc);
+	n = take_oldest(s, recs, max);
 	hex = malloc(2 * (size_t)s->cap->snaplen + 1);
 	pkts = json_array();
 	for (i = 0; i < n; i++) {
@@ -280,7 +301,7 @@ psw_capture_op_read(struct psw_state *st, json_t *args)
 			s->discarded++;
 			continue;
 		}
-		if (hex != NULL && json_array_append_new(pkts, rec_json(s, recs[i], hex)) == 0)
+		if (hex != NULL && json_array_append_new(pkts, rec_json(recs[i], hex)) == 0)
 			s->delivered++;
 	}
 	free(hex);

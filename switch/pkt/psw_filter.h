@@ -24,7 +24,9 @@ struct psw_filter {
 
 /**
  * Compile expr ("" or NULL: match all) for Ethernet frames of up to
- * snaplen bytes. Returns 0, or -1 with libpcap's message in err.
+ * snaplen bytes. Returns 0, or -1 with the reason in err: libpcap's, or
+ * that expr reads the Linux kernel's packet metadata (inbound, outbound,
+ * ifindex), which the switch does not have (it would never match).
  */
 int psw_filter_compile(struct psw_filter *f, const char *expr, uint32_t snaplen,
 		       char *err, size_t errlen);

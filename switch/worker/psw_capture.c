@@ -1,7 +1,6 @@
 /* Packet capture, the workers' half (psw_capture.h). */
 #include <string.h>
-
-#include <rte_cycles.h>
+#include <time.h>
 
 #include "psw_capture.h"
 
@@ -13,7 +12,8 @@ psw_capture_burst(struct psw_capture *c, unsigned worker, uint8_t dir,
 {
 	struct psw_cap_worker *cw = &c->w[worker];
 	void *recs[2 * 32];
-	uint64_t tsc = rte_rdtsc();
+	struct timespec ts;
+	uint64_t ns = 0;
 	unsigned i, k = 0, sent;
 
 	for (i = 0; i < n && k < RTE_DIM(recs); i++) {
@@ -29,8 +29,14 @@ psw_capture_burst(struct psw_capture *c, unsigned worker, uint8_t dir,
 			cw->dropped++;
 			continue;
 		}
+		if (ns == 0) {
+			/* the wall clock, not the TSC: DPDK rounds its rate to 10 MHz,
+			 * and a capture's times would drift by up to 0.25% */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		}
 		r = obj;
-		r->tsc = tsc;
+		r->ns = ns;
 		r->dir = dir;
 		r->reserved = 0;
 		r->wirelen = rte_pktmbuf_pkt_len(m);

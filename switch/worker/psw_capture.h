@@ -30,7 +30,7 @@
 
 /* One captured packet, in a pool element of sizeof(rec) + snaplen bytes. */
 struct psw_cap_rec {
-	uint64_t tsc;                    /**< when the worker saw its burst */
+	uint64_t ns;                     /**< when the worker saw its burst: CLOCK_REALTIME, ns */
 	uint32_t wirelen;                /**< the packet's length */
 	uint16_t caplen;                 /**< bytes in data (at most the snap length) */
 	uint8_t dir;                     /**< PSW_CAP_RX or PSW_CAP_TX */
