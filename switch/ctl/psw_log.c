@@ -56,8 +56,46 @@ psw_log_enabled(enum psw_log_level level, enum psw_log_subsys sub)
 	return (unsigned)level <= __atomic_load_n(&lg.level[sub], __ATOMIC_RELAXED);
 }
 
+/* The length of the UTF-8 character at s (1 to 4); 0: none starts there. */
+static unsigned
+utf8_len(const unsigned char *s)
+{
+	unsigned n, i;
+	uint32_t c;
+
+	if (s[0] < 0x80)
+		return 1;
+	n = s[0] > 0xf4 ? 0 : s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	if (n == 0)
+		return 0;
+	c = s[0] & (0x7fu >> n);
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3fu);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* Bytes that are not UTF-8 (a user's, a character cut at the end) as '?': JSON takes only UTF-8. */
 static void
-emit(enum psw_log_level level, enum psw_log_subsys sub, const char *msg)
+make_utf8(char *s)
+{
+	unsigned n;
+
+	while (*s != '\0') {
+		n = utf8_len((const unsigned char *)s);
+		if (n == 0)
+			*s++ = '?';
+		else
+			s += n;
+	}
+}
+
+static void
+emit(enum psw_log_level level, enum psw_log_subsys sub, char *msg)
 {
 	FILE *out = level <= PSW_LOG_WARN || lg.json ? stderr : stdout;
 	struct timespec ts;
@@ -76,6 +114,7 @@ emit(enum psw_log_level level, enum psw_log_subsys sub, const char *msg)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03ldZ", ts.tv_nsec / 1000000);
+	make_utf8(msg);
 	o = json_pack("{s:s, s:s, s:s, s:s}", "time", when, "level", level_names[level],
 		      "subsystem", sub_names[sub], "msg", msg);
 	line = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) : NULL;

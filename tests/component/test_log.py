@@ -103,5 +103,22 @@ def levels_per_subsystem_and_reload(scope):
     sw.stop()
 
 
+@test
+def json_line_of_bytes_not_utf8(scope):
+    """A refused reload's message quotes the file's value: bytes that are
+    not UTF-8 there must not lose the line in JSON mode."""
+    sw = Switch(scope, 'log = { format = "json"; };\n').start()
+    good = open(sw.conf, "rb").read()
+    with open(sw.conf, "wb") as f:
+        f.write(good.replace(b'format = "json";', b'format = "json"; level = "\xff\xfe";'))
+    os.kill(sw.proc.pid, signal.SIGHUP)
+    sw.wait_log("reload refused", 15)
+    with open(sw.conf, "wb") as f:
+        f.write(good)
+    terminate(sw)
+    refused = [x for x in json_lines(sw.text()) if "reload refused" in x["msg"]]
+    check(len(refused) == 1 and "log.level '??'" in refused[0]["msg"], "refusal: %s" % refused)
+
+
 if __name__ == "__main__":
     main()

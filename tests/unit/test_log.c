@@ -1,0 +1,133 @@
+/*
+ * The daemon's log (switch/ctl/psw_log.c) without EAL: what reaches the
+ * lines of odd messages (bytes that are not UTF-8, messages longer than a
+ * line), the rate limit's note, and DPDK's lines through its stream.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+#include <jansson.h>
+#include <rte_log.h>
+
+#include "psw_log.h"
+
+static FILE *captured;
+static int saved_stderr = -1;
+
+static void
+configure(bool json, unsigned rate)
+{
+	struct psw_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.log.level = PSW_LOG_DEBUG;
+	memset(cfg.log.subsystem, PSW_LOG_LEVEL_COUNT, sizeof(cfg.log.subsystem));
+	cfg.log.json = json;
+	cfg.log.rate = rate;
+	psw_log_configure(&cfg);
+}
+
+/* stderr (the JSON lines, warnings and errors) into a file until taken */
+static void
+capture(void)
+{
+	fflush(stderr);
+	captured = tmpfile();
+	saved_stderr = dup(STDERR_FILENO);
+	dup2(fileno(captured), STDERR_FILENO);
+}
+
+/* What was written since capture(); malloc'd. */
+static char *
+taken(void)
+{
+	long len;
+	char *s;
+
+	fflush(stderr);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	len = ftell(captured);
+	s = calloc(1, (size_t)len + 1);
+	rewind(captured);
+	if (s != NULL && fread(s, 1, (size_t)len, captured) != (size_t)len)
+		s[0] = '\0';
+	fclose(captured);
+	return s;
+}
+
+/* A line that jansson cannot encode (not UTF-8) is written all the same. */
+static void
+test_json_not_utf8(void)
+{
+	struct psw_log_site site = { 0 };
+	json_t *o;
+	char *out;
+
+	configure(true, 0);
+	capture();
+	psw_log_at(&site, PSW_LOG_ERR, PSW_LOGS_CONFIG, "config line 3 (caf\xc3\xa9): log.level '%s': "
+		   "error, warning, info or debug", "\xff\xfe\xc3");
+	out = taken();
+	o = json_loads(out, 0, NULL);
+	free(out);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_object_get(o, "msg")),
+				      "config line 3 (caf\xc3\xa9): log.level '?" "?" "?'"));
+	json_decref(o);
+}
+
+/* A message cut at the line's size in the middle of a character. */
+static void
+test_json_cut_in_a_character(void)
+{
+	struct psw_log_site site = { 0 };
+	char big[1100];
+	json_t *o;
+	char *out;
+
+	memset(big, 'a', sizeof(big));
+	memcpy(big + 1022, "\xc3\xa9", 2);           /* the cut at 1023 bytes falls inside it */
+	big[sizeof(big) - 1] = '\0';
+	configure(true, 0);
+	capture();
+	psw_log_at(&site, PSW_LOG_WARN, PSW_LOGS_API, "%s", big);
+	out = taken();
+	o = json_loads(out, 0, NULL);
+	free(out);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_EQUAL(strncmp(json_string_value(json_object_get(o, "msg")), "aaaa", 4), 0);
+	json_decref(o);
+}
+
+int main(void)
+{
+	static const struct {
+		const char *name;
+		CU_TestFunc fn;
+	} cases[] = {
+		{ "JSON: a message not in UTF-8", test_json_not_utf8 },
+		{ "JSON: a long message cut inside a character", test_json_cut_in_a_character },
+	};
+	CU_pSuite suite;
+	unsigned nb_failures;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	suite = CU_add_suite("log", NULL, NULL);
+	for (size_t i = 0; suite != NULL && i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (CU_add_test(suite, cases[i].name, cases[i].fn) == NULL)
+			suite = NULL;
+	if (suite == NULL) {
+		CU_cleanup_registry();
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	nb_failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	return nb_failures == 0 ? 0 : 1;
+}
