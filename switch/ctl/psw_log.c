@@ -132,6 +132,7 @@ psw_log_at(struct psw_log_site *site, enum psw_log_level level, enum psw_log_sub
 {
 	struct timespec now;
 	char msg[1024], note[96];
+	size_t len, note_len;
 	uint64_t window;
 	va_list ap;
 
@@ -154,8 +155,11 @@ psw_log_at(struct psw_log_site *site, enum psw_log_level level, enum psw_log_sub
 	va_end(ap);
 	if (site->suppressed > 0) {
 		snprintf(note, sizeof(note), " (%u similar messages suppressed before this one)", site->suppressed);
-		if (strlen(msg) + strlen(note) < sizeof(msg))
-			strcat(msg, note);
+		len = strlen(msg);
+		note_len = strlen(note);
+		if (len + note_len >= sizeof(msg))
+			len = sizeof(msg) - note_len - 1;       /* the message is cut, not the note */
+		memcpy(msg + len, note, note_len + 1);
 		site->suppressed = 0;
 	}
 	emit(level, sub, msg);

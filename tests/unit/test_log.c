@@ -103,6 +103,29 @@ test_json_cut_in_a_character(void)
 	json_decref(o);
 }
 
+/* The note on messages held back comes with the site's next line, however long. */
+static void
+test_suppressed_note_on_a_long_line(void)
+{
+	struct psw_log_site site = { 0 };
+	char big[1500], *out;
+	unsigned i;
+
+	memset(big, 'x', sizeof(big));
+	big[sizeof(big) - 1] = '\0';
+	configure(false, 1);
+	capture();
+	for (i = 0; i < 3; i++)
+		psw_log_at(&site, PSW_LOG_WARN, PSW_LOGS_STATE, "cannot open %s", big);
+	CU_ASSERT_EQUAL(site.suppressed, 2);
+	site.window = 1;                          /* its window is over */
+	psw_log_at(&site, PSW_LOG_WARN, PSW_LOGS_STATE, "cannot open %s", big);
+	out = taken();
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "(2 similar messages suppressed before this one)\n"));
+	CU_ASSERT_EQUAL(site.suppressed, 0);
+	free(out);
+}
+
 int main(void)
 {
 	static const struct {
@@ -111,6 +134,7 @@ int main(void)
 	} cases[] = {
 		{ "JSON: a message not in UTF-8", test_json_not_utf8 },
 		{ "JSON: a long message cut inside a character", test_json_cut_in_a_character },
+		{ "the suppressed note on a long line", test_suppressed_note_on_a_long_line },
 	};
 	CU_pSuite suite;
 	unsigned nb_failures;
