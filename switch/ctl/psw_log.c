@@ -202,14 +202,14 @@ dpdk_write(void *cookie, const char *buf, size_t size)
 	(void)cookie;
 	pthread_mutex_lock(&dpdk_lock);
 	for (i = 0; i < size; i++) {
-		if (buf[i] != '\n' && dpdk_len < sizeof(dpdk_buf) - 1) {
-			dpdk_buf[dpdk_len++] = buf[i];
-			continue;
+		if (buf[i] == '\n' || dpdk_len == sizeof(dpdk_buf) - 1) {
+			dpdk_buf[dpdk_len] = '\0';
+			if (dpdk_len > 0 && psw_log_enabled(dpdk_level(), PSW_LOGS_DPDK))
+				psw_log_at(&dpdk_site, dpdk_level(), PSW_LOGS_DPDK, "%s", dpdk_buf);
+			dpdk_len = 0;
 		}
-		dpdk_buf[dpdk_len] = '\0';
-		if (dpdk_len > 0 && psw_log_enabled(dpdk_level(), PSW_LOGS_DPDK))
-			psw_log_at(&dpdk_site, dpdk_level(), PSW_LOGS_DPDK, "%s", dpdk_buf);
-		dpdk_len = 0;
+		if (buf[i] != '\n')
+			dpdk_buf[dpdk_len++] = buf[i];   /* a line longer than the buffer goes on in the next */
 	}
 	pthread_mutex_unlock(&dpdk_lock);
 	return (ssize_t)size;

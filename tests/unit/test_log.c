@@ -126,6 +126,32 @@ test_suppressed_note_on_a_long_line(void)
 	free(out);
 }
 
+/* DPDK's line longer than the stream's buffer: cut in two lines, no byte lost. */
+static void
+test_dpdk_long_line(void)
+{
+	char big[1500], *out, *joined, *line, *save;
+	size_t i;
+
+	for (i = 0; i < sizeof(big) - 1; i++)
+		big[i] = (char)('a' + i % 26);
+	big[sizeof(big) - 1] = '\0';
+	configure(false, 0);
+	psw_log_take_dpdk();
+	capture();
+	rte_log(RTE_LOG_ERR, RTE_LOGTYPE_USER3, "%s\n", big);
+	out = taken();
+	joined = calloc(1, strlen(out) + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(joined);
+	for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		CU_ASSERT_EQUAL(strncmp(line, "podswitch: ", 11), 0);
+		strcat(joined, line + 11);
+	}
+	CU_ASSERT_STRING_EQUAL(joined, big);
+	free(joined);
+	free(out);
+}
+
 int main(void)
 {
 	static const struct {
@@ -135,6 +161,7 @@ int main(void)
 		{ "JSON: a message not in UTF-8", test_json_not_utf8 },
 		{ "JSON: a long message cut inside a character", test_json_cut_in_a_character },
 		{ "the suppressed note on a long line", test_suppressed_note_on_a_long_line },
+		{ "DPDK: a line longer than the buffer", test_dpdk_long_line },
 	};
 	CU_pSuite suite;
 	unsigned nb_failures;
