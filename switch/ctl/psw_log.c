@@ -178,12 +178,15 @@ psw_log_counts(uint64_t written[PSW_LOG_LEVEL_COUNT], uint64_t *suppressed)
 /*
  * DPDK's log: a stream whose writes become lines of subsystem dpdk, at the
  * level rte_log gave the message. Lines are cut at '\n'; a message written
- * in pieces is gathered first.
+ * in pieces is gathered first. DPDK's call sites are not known: its lines
+ * are rate-limited by log type and level (a flood of vhost-user lines does
+ * not hold back EAL's errors).
  */
+#define DPDK_SITES 256
 static pthread_mutex_t dpdk_lock = PTHREAD_MUTEX_INITIALIZER;
 static char dpdk_buf[1024];
 static size_t dpdk_len;
-static struct psw_log_site dpdk_site;
+static struct psw_log_site dpdk_sites[DPDK_SITES][PSW_LOG_LEVEL_COUNT];
 
 static enum psw_log_level
 dpdk_level(void)
@@ -194,6 +197,19 @@ dpdk_level(void)
 	       : l <= (int)RTE_LOG_INFO ? PSW_LOG_INFO : PSW_LOG_DEBUG;
 }
 
+/* The line gathered, at the level and rate limit of the rte_log call writing. */
+static void
+dpdk_line(void)
+{
+	enum psw_log_level level = dpdk_level();
+	unsigned type = (unsigned)rte_log_cur_msg_logtype() % DPDK_SITES;
+
+	dpdk_buf[dpdk_len] = '\0';
+	if (dpdk_len > 0 && psw_log_enabled(level, PSW_LOGS_DPDK))
+		psw_log_at(&dpdk_sites[type][level], level, PSW_LOGS_DPDK, "%s", dpdk_buf);
+	dpdk_len = 0;
+}
+
 static ssize_t
 dpdk_write(void *cookie, const char *buf, size_t size)
 {
@@ -202,12 +218,8 @@ dpdk_write(void *cookie, const char *buf, size_t size)
 	(void)cookie;
 	pthread_mutex_lock(&dpdk_lock);
 	for (i = 0; i < size; i++) {
-		if (buf[i] == '\n' || dpdk_len == sizeof(dpdk_buf) - 1) {
-			dpdk_buf[dpdk_len] = '\0';
-			if (dpdk_len > 0 && psw_log_enabled(dpdk_level(), PSW_LOGS_DPDK))
-				psw_log_at(&dpdk_site, dpdk_level(), PSW_LOGS_DPDK, "%s", dpdk_buf);
-			dpdk_len = 0;
-		}
+		if (buf[i] == '\n' || dpdk_len == sizeof(dpdk_buf) - 1)
+			dpdk_line();
 		if (buf[i] != '\n')
 			dpdk_buf[dpdk_len++] = buf[i];   /* a line longer than the buffer goes on in the next */
 	}

@@ -152,6 +152,26 @@ test_dpdk_long_line(void)
 	free(out);
 }
 
+/* A flood of one kind of DPDK line (vhost-user connections) does not hold back DPDK's others. */
+static void
+test_dpdk_flood_of_one_kind(void)
+{
+	unsigned i;
+	char *out;
+
+	configure(false, 2);
+	psw_log_take_dpdk();
+	capture();
+	for (i = 0; i < 10; i++)
+		rte_log(RTE_LOG_ERR, RTE_LOGTYPE_USER1, "VHOST_CONFIG: (/run/pod%u.sock) vhost peer closed\n", i);
+	rte_log(RTE_LOG_ERR, RTE_LOGTYPE_EAL, "EAL: cannot allocate memzone\n");
+	out = taken();
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "podswitch: VHOST_CONFIG: (/run/pod1.sock)"));
+	CU_ASSERT_PTR_NULL(strstr(out, "podswitch: VHOST_CONFIG: (/run/pod2.sock)"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "podswitch: EAL: cannot allocate memzone\n"));
+	free(out);
+}
+
 int main(void)
 {
 	static const struct {
@@ -162,6 +182,7 @@ int main(void)
 		{ "JSON: a long message cut inside a character", test_json_cut_in_a_character },
 		{ "the suppressed note on a long line", test_suppressed_note_on_a_long_line },
 		{ "DPDK: a line longer than the buffer", test_dpdk_long_line },
+		{ "DPDK: a flood of one kind", test_dpdk_flood_of_one_kind },
 	};
 	CU_pSuite suite;
 	unsigned nb_failures;
