@@ -43,8 +43,11 @@ psw_log_configure(const struct psw_config *cfg)
 	unsigned i;
 
 	pthread_mutex_lock(&lg.lock);
-	for (i = 0; i < PSW_LOGS_COUNT; i++)
-		lg.level[i] = cfg->log.subsystem[i] < PSW_LOG_LEVEL_COUNT ? cfg->log.subsystem[i] : cfg->log.level;
+	for (i = 0; i < PSW_LOGS_COUNT; i++) {
+		uint8_t l = cfg->log.subsystem[i] < PSW_LOG_LEVEL_COUNT ? cfg->log.subsystem[i] : cfg->log.level;
+
+		__atomic_store_n(&lg.level[i], l, __ATOMIC_RELAXED);   /* psw_log_enabled reads it unlocked */
+	}
 	lg.rate = cfg->log.rate;
 	lg.json = cfg->log.json;
 	pthread_mutex_unlock(&lg.lock);
