@@ -97,6 +97,15 @@ make_utf8(char *s)
 	}
 }
 
+/* Control characters as '?' in a text line: a value with a newline (a pod's name) cannot forge lines. */
+static void
+one_line(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			*s = '?';
+}
+
 static void
 emit(enum psw_log_level level, enum psw_log_subsys sub, char *msg)
 {
@@ -109,6 +118,7 @@ emit(enum psw_log_level level, enum psw_log_subsys sub, char *msg)
 
 	lg.written[level]++;
 	if (!lg.json) {
+		one_line(msg);
 		fprintf(out, "podswitch: %s\n", msg);
 		fflush(out);
 		return;

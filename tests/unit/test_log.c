@@ -103,6 +103,22 @@ test_json_cut_in_a_character(void)
 	json_decref(o);
 }
 
+/* A value with a newline (a pod's name from cni.add) makes one text line, not two. */
+static void
+test_text_one_line(void)
+{
+	struct psw_log_site site = { 0 };
+	char *out;
+
+	configure(false, 0);
+	capture();
+	psw_log_at(&site, PSW_LOG_WARN, PSW_LOGS_STATE, "pod %s/%s not re-attached", "default",
+		   "web\npodswitch: API on /tmp/other.sock\r");
+	out = taken();
+	CU_ASSERT_STRING_EQUAL(out, "podswitch: pod default/web?podswitch: API on /tmp/other.sock? not re-attached\n");
+	free(out);
+}
+
 /* The note on messages held back comes with the site's next line, however long. */
 static void
 test_suppressed_note_on_a_long_line(void)
@@ -180,6 +196,7 @@ int main(void)
 	} cases[] = {
 		{ "JSON: a message not in UTF-8", test_json_not_utf8 },
 		{ "JSON: a long message cut inside a character", test_json_cut_in_a_character },
+		{ "text: a message with a newline", test_text_one_line },
 		{ "the suppressed note on a long line", test_suppressed_note_on_a_long_line },
 		{ "DPDK: a line longer than the buffer", test_dpdk_long_line },
 		{ "DPDK: a flood of one kind", test_dpdk_flood_of_one_kind },
