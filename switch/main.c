@@ -230,6 +230,7 @@ reload(struct psw_state *st, const char *path)
 {
 	struct psw_config cfg;
 	char err[PSW_ERR_MAX];
+	int rc;
 
 	if (path == NULL) {
 		PSW_LOG(WARN, CONFIG, "SIGHUP ignored: running on the embedded default, no file to re-read");
@@ -239,12 +240,13 @@ reload(struct psw_state *st, const char *path)
 		PSW_LOG(ERR, CONFIG, "reload refused, running configuration kept: %s", err);
 		return;
 	}
-	if (psw_state_apply(st, &cfg, err, sizeof(err)) < 0) {
+	rc = psw_state_apply(st, &cfg, err, sizeof(err));
+	psw_log_configure(&st->cfg);             /* in force even when a changed port failed to come back */
+	if (rc < 0) {
 		PSW_LOG(ERR, CONFIG, "reload failed: %s", err);
 		psw_config_free(&cfg);
 		return;
 	}
-	psw_log_configure(&st->cfg);
 	PSW_LOG(INFO, CONFIG, "reloaded %s (tables version %" PRIu64 ")", path, psw_tables_current->version);
 }
 

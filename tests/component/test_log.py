@@ -104,6 +104,20 @@ def levels_per_subsystem_and_reload(scope):
 
 
 @test
+def reload_in_force_in_part_takes_its_log_settings(scope):
+    """A reload whose changed port cannot be made again fails after the new
+    configuration is in force: its log settings are in force with it."""
+    from scapy.all import Ether, wrpcap
+    wrpcap(scope.path("in.pcap"), [Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:01")])
+    port = '\nports = ( { name = "p0"; kind = "pcap"; rx_pcap = "%s"; tx_pcap = "%s"; } );\n'
+    sw = Switch(scope, port % (scope.path("in.pcap"), scope.path("out.pcap"))).start()
+    sw.reload('log = { format = "json"; };' + port % (scope.path("missing.pcap"), scope.path("out.pcap")),
+              expect="reload failed")
+    check('"msg":"reload failed' in sw.text(), "the failure not in JSON:\n" + sw.text()[-1500:])
+    terminate(sw)
+
+
+@test
 def json_line_of_bytes_not_utf8(scope):
     """A refused reload's message quotes the file's value: bytes that are
     not UTF-8 there must not lose the line in JSON mode."""
