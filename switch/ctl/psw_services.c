@@ -30,6 +30,7 @@
 #include "psw_ctl.h"
 #include "psw_k8s_validate.h"
 #include "psw_k8s.h"
+#include "psw_log.h"
 #include "psw_service.h"
 #include "psw_service_ctl.h"
 #include "psw_services.h"
@@ -632,7 +633,12 @@ slot_of(struct psw_state *st, const char *owner)
 	for (i = 1; i < PSW_SVC_MAX_SLOTS; i++)
 		if (slot_used[i] == 0)
 			break;
-	if (i == PSW_SVC_MAX_SLOTS || json_object_set_new(st->svc_slots, owner, json_integer(i)) < 0)
+	if (i == PSW_SVC_MAX_SLOTS) {
+		PSW_LOG(WARN, STATE, "Service %s is not counted: all %u counter slots are taken (stats and "
+			"/metrics leave it out until a Service goes and it is changed)", owner, PSW_SVC_MAX_SLOTS - 1);
+		return 0;
+	}
+	if (json_object_set_new(st->svc_slots, owner, json_integer(i)) < 0)
 		return 0;
 	slot_used[i] = 1;
 	slot_sum(st, i, &slot_base[i]);

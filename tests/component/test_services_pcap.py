@@ -131,5 +131,23 @@ def service_nat_in_the_real_binary(scope):
     check(s["drop.unknown_ethertype"] == 61, "fillers: %d" % s["drop.unknown_ethertype"])
 
 
+@test
+def services_past_the_counter_slots_are_named(scope):
+    """16383 Services have counters; one more is left out of stats, and the log says which."""
+    sw = Switch(scope, "").start()
+    path = scope.path("many.yaml")
+    with open(path, "w") as f:
+        f.write("---\n".join("apiVersion: v1\nkind: Service\nmetadata: {name: s%d}\n"
+                             "spec: {clusterIP: 10.%d.%d.%d, ports: [{port: 80}]}\n"
+                             % (i, 96 + i // 62500, i // 250 % 250, i % 250 + 1) for i in range(16384)))
+    from pswtest import run, BUILD
+    run([os.path.join(BUILD, "switch", "podswitchctl"), "-s", sw.sock, "apply", "-f", path], timeout=300)
+    counted = {x["name"] for x in sw.ok("stats")["services"]}
+    check(len(counted) == 16383, "%d Services counted" % len(counted))
+    left = ({"s%d" % i for i in range(16384)} - counted).pop()
+    sw.wait_log("Service default/%s is not counted: all 16383 counter slots are taken" % left)
+    sw.stop()
+
+
 if __name__ == "__main__":
     main()
