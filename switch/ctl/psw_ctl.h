@@ -92,7 +92,7 @@ struct psw_state {
 		uint64_t ok, failed;
 		uint64_t ns_sum;               /**< compile + publish + reclaim, all changes */
 		uint64_t last_ns, max_ns;
-		int64_t last_at;               /**< CLOCK_REALTIME seconds of the last one */
+		int64_t last_at;               /**< CLOCK_REALTIME seconds of the last one in force (ok) */
 	} pipe;
 };
 

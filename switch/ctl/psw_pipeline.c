@@ -204,13 +204,14 @@ psw_pipeline_commit(struct psw_state *st, struct psw_change *ch, char *err, size
 	int rc = commit(st, ch, err, err_len);
 
 	dt = now_ns() - t0;
-	if (rc == 0)
+	if (rc == 0) {
 		st->pipe.ok++;
-	else
+		st->pipe.last_at = (int64_t)time(NULL);   /* in force: a failed change is not */
+	} else {
 		st->pipe.failed++;
+	}
 	st->pipe.ns_sum += dt;
 	st->pipe.last_ns = dt;
 	st->pipe.max_ns = RTE_MAX(st->pipe.max_ns, dt);
-	st->pipe.last_at = (int64_t)time(NULL);
 	return rc;
 }

@@ -171,6 +171,16 @@ def scrape_matches_the_traffic(scope):
     check(value(got, "podswitch_change_duration_seconds_sum") >=
           value(before, "podswitch_change_duration_seconds_sum") + last - 1e-9, "duration sum")
     check(abs(value(got, "podswitch_last_change_timestamp_seconds") - t0) < 5, "last change time")
+    # a change refused by a compiler (two Services, one address) is counted, and is not in force
+    time.sleep(1.1)                          # the timestamp has a resolution of a second
+    svc = {"apiVersion": "v1", "kind": "Service", "spec": {"clusterIP": "10.96.0.99", "ports": [{"port": 80}]}}
+    r = sw.api("apply", {"objects": [dict(svc, metadata={"name": "one"}), dict(svc, metadata={"name": "two"})]})
+    check(not r.get("ok"), "two Services on one address applied: %s" % r)
+    after, _ = samples(scrape(url))
+    check(value(after, "podswitch_changes_total", result="failed") ==
+          value(got, "podswitch_changes_total", result="failed") + 1, "refused change not counted")
+    check(value(after, "podswitch_last_change_timestamp_seconds") ==
+          value(got, "podswitch_last_change_timestamp_seconds"), "a refused change is not in force")
 
 
 @test
