@@ -10,7 +10,8 @@
  * next line ("N similar messages suppressed"). A message below its
  * subsystem's level costs a comparison. DPDK's own log (rte_log) goes
  * through it as subsystem "dpdk". Any thread may log (vhost-user
- * callbacks do); workers do not.
+ * callbacks do); workers do not, but DPDK may on their behalf (an error in
+ * a vhost-user queue): the rate limit bounds what that costs them.
  */
 #ifndef PSW_LOG_H
 #define PSW_LOG_H
@@ -29,7 +30,10 @@ struct psw_log_site {
 /** Take the levels, format and rate of cfg (start, reload). */
 void psw_log_configure(const struct psw_config *cfg);
 
-/** Route DPDK's log through psw_log (after rte_eal_init). */
+/**
+ * Route DPDK's log through psw_log: called before rte_eal_init, EAL's first
+ * lines included. Its lines are rate-limited by DPDK log type and level.
+ */
 void psw_log_take_dpdk(void);
 
 /** Would a message of level for sub be written? */
