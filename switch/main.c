@@ -495,32 +495,33 @@ main(int argc, char **argv)
 		.tx_desc = cfg.limits.tx_desc,
 		.mbufs = cfg.limits.mbufs,
 	});
+	/* rte_exit's messages go through DPDK's log, which says "podswitch: " */
 	if (psw_tables_init(cfg.workers.nb) < 0 || create_lcores(&st, &cfg) < 0)
-		rte_exit(1, "podswitch: out of memory at start-up\n");
+		rte_exit(1, "out of memory at start-up\n");
 	psw_port_layer_set_qsbr(psw_tables_qsbr());
 	/* memif ports' control channels are served by the control loop, from the first port on */
 	ctl.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (ctl.epfd < 0)
-		rte_exit(1, "podswitch: no epoll set for the control loop: %s\n", strerror(errno));
+		rte_exit(1, "no epoll set for the control loop: %s\n", strerror(errno));
 	psw_memif_layer_init(ctl.epfd, psw_tables_qsbr());
 	st.ct = psw_ct_create(cfg.limits.conntrack, (int)rte_socket_id(), psw_tables_qsbr());
 	if (st.ct != NULL)
 		psw_ct_set_zone_max(st.ct, cfg.limits.conntrack_per_port);
 	if (st.ct == NULL)
-		rte_exit(1, "podswitch: no memory for %u connections (limits.conntrack)\n",
+		rte_exit(1, "no memory for %u connections (limits.conntrack)\n",
 			 cfg.limits.conntrack);
 	st.svcs = psw_svc_table_create(PSW_MAX_SERVICE_PORTS, (int)rte_socket_id());
 	if (st.svcs == NULL)
-		rte_exit(1, "podswitch: no memory for the Service table\n");
+		rte_exit(1, "no memory for the Service table\n");
 	st.pol = calloc(1, sizeof(*st.pol));
 	if (st.pol == NULL)
-		rte_exit(1, "podswitch: no memory for the policy table\n");
+		rte_exit(1, "no memory for the policy table\n");
 	st.neigh = psw_neigh_create();
 	if (st.neigh == NULL)
-		rte_exit(1, "podswitch: no memory for the neighbour table\n");
+		rte_exit(1, "no memory for the neighbour table\n");
 	psw_punt_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (psw_punt_efd < 0)
-		rte_exit(1, "podswitch: no eventfd for the workers' punts: %s\n", strerror(errno));
+		rte_exit(1, "no eventfd for the workers' punts: %s\n", strerror(errno));
 	if (psw_state_apply(&st, &cfg, err, sizeof(err)) < 0) {
 		PSW_LOG(ERR, CONFIG, "%s", err);
 		psw_state_fini(&st);
@@ -539,7 +540,7 @@ main(int argc, char **argv)
 	if (rc != 0)
 		PSW_LOG(INFO, STATE, "%s", err);
 	if (launch_workers(&st) < 0)
-		rte_exit(1, "podswitch: cannot launch %u workers\n", st.nb_workers);
+		rte_exit(1, "cannot launch %u workers\n", st.nb_workers);
 	PSW_LOG(INFO, MAIN, "version %s running: %u worker(s), %s, tables version %" PRIu64,
 		PSW_VERSION, st.nb_workers, st.cfg.source, psw_tables_current->version);
 

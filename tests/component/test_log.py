@@ -118,6 +118,16 @@ def reload_in_force_in_part_takes_its_log_settings(scope):
 
 
 @test
+def start_up_failure_says_podswitch_once(scope):
+    """rte_exit's message comes through DPDK's log, which the log prefixes."""
+    sw = Switch(scope, "limits = { conntrack = 16777216; };\n", eal="memory_mb = 64;").start(wait=False)
+    check(sw.proc.wait(60) == 1, "started without the memory for its connections")
+    t = sw.text()
+    check("Cause: " in t, "no cause given:\n" + t[-1500:])
+    check("podswitch: podswitch" not in t and "Cause: podswitch" not in t, "podswitch twice:\n" + t[-1500:])
+
+
+@test
 def json_line_of_bytes_not_utf8(scope):
     """A refused reload's message quotes the file's value: bytes that are
     not UTF-8 there must not lose the line in JSON mode."""
