@@ -21,6 +21,7 @@
 #include <rte_vhost.h>
 #include <strings.h>
 
+#include "psw_audit.h"
 #include "psw_api.h"
 #include "psw_apiops.h"
 #include "psw_build.h"
@@ -399,8 +400,9 @@ psw_state_stats_json(const struct psw_state *st)
 		json_object_set_new(drops, psw_drop_name(i), json_integer((json_int_t)d[i]));
 	for (i = 0; i < PSW_EV_COUNT; i++)
 		json_object_set_new(events, psw_event_name(i), json_integer((json_int_t)e[i]));
-	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "ports", ports, "workers", workers,
-			 "drops", drops, "events", events, "conntrack", conntrack_json(st));
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "ports", ports, "workers", workers,
+			 "drops", drops, "events", events, "conntrack", conntrack_json(st),
+			 "audit", psw_audit_json(st));
 }
 
 static json_t *

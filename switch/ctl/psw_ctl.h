@@ -61,6 +61,7 @@ struct psw_ipam;
 struct psw_ct;
 struct psw_netpol_store;
 struct psw_neigh_table;
+struct psw_audit;
 
 struct psw_state {
 	struct psw_config cfg;                 /**< running configuration (owned) */
@@ -87,6 +88,7 @@ struct psw_state {
 	unsigned worker_load[PSW_MAX_WORKERS];
 	struct psw_lcore *lcores[PSW_MAX_WORKERS];
 	struct psw_neigh_table *neigh;         /**< next hops' MACs (psw_neigh.h) */
+	struct psw_audit *audit;               /**< the policy audit log (psw_audit.h); NULL until configured */
 };
 
 #endif /* PSW_CTL_H */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "psw_audit.h"
 #include "psw_change.h"
 #include "psw_ctl.h"
 #include "psw_fwd.h"
@@ -160,6 +161,7 @@ psw_pipeline_commit(struct psw_state *st, struct psw_change *ch, char *err, size
 
 	if (err_len > 0)
 		err[0] = '\0';
+	psw_audit_drain(st);                     /* records named against the objects that judged them */
 	follow_node_addresses(st, ch);
 	rc = compile(st, ch, &c, err, err_len);
 	if (rc < 0) {

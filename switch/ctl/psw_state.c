@@ -11,6 +11,7 @@
 #include <rte_malloc.h>
 #include <rte_ring.h>
 
+#include "psw_audit.h"
 #include "psw_change.h"
 #include "psw_ct_ctl.h"
 #include "psw_forward_ctl.h"
@@ -144,6 +145,7 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 	unsigned changed[PSW_MAX_CFG_PORTS];     /* indices into the new cfg's ports */
 	unsigned i, nb_changed = 0;
 	bool any_removed = false, rebuild_routes;
+	struct psw_audit_file audit_next;
 	struct psw_change ch;
 	struct cfg_swap sw;
 	int rc, r2, idx;
@@ -151,6 +153,10 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 	if (err_len > 0)
 		err[0] = '\0';
 	if (st->has_cfg && (rc = check_immutable(&st->cfg, cfg, err, err_len)) < 0)
+		return rc;
+	/* the audit file first: one that cannot be opened changes nothing */
+	rc = psw_audit_prepare(st, cfg, &audit_next, err, err_len);
+	if (rc < 0)
 		return rc;
 	/* Ports that went away, or whose settings changed, are removed. */
 	for (i = 0; st->has_cfg && i < st->cfg.nb_ports; i++) {
@@ -196,6 +202,7 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 	psw_change_fini(&ch);
 	if (rc < 0)
 		goto out_undo;
+	psw_audit_commit(st, &audit_next);
 	if (sw.had_cfg)
 		psw_config_free(&sw.old);
 	memset(cfg, 0, sizeof(*cfg));
@@ -226,6 +233,7 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 	return rc < 0 ? rc : r2;
 
 out_undo:
+	psw_audit_abort(&audit_next);
 	for (i = 0; i < PSW_MAX_PORTS; i++)
 		if (created[i])
 			psw_fwd_port_destroy(st, (int)i);
@@ -435,6 +443,7 @@ psw_state_fini(struct psw_state *st)
 
 	json_decref(st->agent);
 	st->agent = NULL;
+	psw_audit_fini(st);                       /* its last records, named while the state is whole */
 	/* what waits for a grace period (a deleted Service entry's key slot,
 	 * old policy objects) goes before the tables it points into */
 	psw_tables_sync();

@@ -4,6 +4,7 @@
 
 #include <rte_acl.h>
 #include <rte_cycles.h>
+#include <rte_ring.h>
 #include <rte_tcp.h>
 
 #include "psw_ct.h"
@@ -16,6 +17,7 @@ struct cand {
 	uint8_t track;                       /* open a connection entry when allowed */
 	uint8_t flip;                        /* TCP picked up mid-stream from the server's side */
 	uint8_t companion;                   /* only a verdict for the next candidate (same packet) */
+	uint16_t sport;                      /* the client's port as judged (for the audit log) */
 	const struct psw_pol_port *pp[2];    /* by direction; NULL = not isolated that way */
 	uint32_t res[2];                     /* rte_acl userdata, 0 = no rule allows */
 	uint8_t in[2][24] __rte_aligned(8);  /* ACL input by direction (psw_policy.h) */
@@ -109,6 +111,47 @@ count_deny(struct psw_stage_ctx *sc, const struct psw_pol_port *pp, unsigned d)
 		sc->pol[pp->isolating[d][i]].denied++;
 }
 
+/*
+ * A verdict for the audit log (psw_policy.h): what candidate c judged, in
+ * direction d, by pp's policy (res: the allowing rule + 1). Only reached
+ * when pp asks for it; never waits.
+ */
+static __rte_noinline void
+audit(struct psw_stage_ctx *sc, const struct psw_meta *m, const struct cand *c,
+      const struct psw_pol_port *pp, unsigned d, unsigned verdict, uint32_t res)
+{
+	struct psw_audit_rec r;
+	unsigned alen = c->family == 4 ? 4 : 16;
+
+	if (sc->audit == NULL || pp->port >= PSW_MAX_PORTS)
+		return;
+	if (!psw_bucket_take(&sc->audit_bucket[pp->port], PSW_AUDIT_WORKER_RATE, PSW_AUDIT_WORKER_BURST)) {
+		sc->events[PSW_EV_AUDIT_SUPPRESSED]++;
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.tsc = rte_rdtsc();
+	memcpy(r.src, c->in[PSW_POL_INGRESS] + 4, alen);  /* the ingress input's peer: the source */
+	memcpy(r.dst, c->in[PSW_POL_EGRESS] + 4, alen);
+	memcpy(&r.dport, c->in[PSW_POL_EGRESS] + 4 + alen, 2);
+	r.sport = c->sport;
+	r.in_port = m->in_port;
+	r.pod_port = pp->port;
+	/* allow: the rule's policy; deny: the first policy isolating the pod (the rest are named
+	 * from the pod's object when the record is written, if it is still the one) */
+	r.slot = res != 0 ? pp->refs[res - 1].slot : pp->nb_isolating[d] > 0 ? pp->isolating[d][0] : 0;
+	r.rule = res != 0 ? pp->refs[res - 1].rule : PSW_AUDIT_NO_RULE;
+	r.family = c->family;
+	r.proto = c->in[PSW_POL_EGRESS][0];
+	r.dir = (uint8_t)d;
+	r.verdict = (uint8_t)verdict;
+	r.recheck = m->ct != 0 && !(m->flags & PSW_F_CT_NEW);
+	if (rte_ring_sp_enqueue_elem(sc->audit, &r, sizeof(r)) != 0)
+		sc->events[PSW_EV_AUDIT_RING_FULL]++;
+	else
+		sc->events[PSW_EV_AUDIT_QUEUED]++;
+}
+
 /* The direction whose isolation denies the candidate, or 2 when allowed. */
 static unsigned
 denied_dir(const struct cand *c)
@@ -183,6 +226,7 @@ judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const str
 		src = family == 4 ? (const uint8_t *)&m->dst4 : m->dst6;
 		dst = family == 4 ? (const uint8_t *)&m->src4 : m->src6;
 		port = m->sport;
+		c->sport = m->dport;
 		sp = pod_port(t, family, src);
 	} else if (e == NULL) {
 		family = m->l3 == PSW_L3_IPV4 ? 4 : 6;
@@ -190,6 +234,7 @@ judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const str
 		src = family == 4 ? (const uint8_t *)&m->src4 : m->src6;
 		dst = family == 4 ? (const uint8_t *)&m->dst4 : m->dst6;
 		port = (m->flags & PSW_F_L4) && proto != IPPROTO_ICMP && proto != IPPROTO_ICMPV6 ? m->dport : 0;
+		c->sport = port != 0 ? m->sport : 0;
 		sp = t->ports[m->in_port].is_pod ? m->in_port : PSW_PORT_NONE;
 		/* the node's own traffic: from the node's port, with a node address */
 		from_node = t->ports[m->in_port].is_node && psw_node_addr(&t->node, family, src);
@@ -208,6 +253,7 @@ judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const str
 		src = (e->flags & PSW_CT_F_SNAT) ? client : e->reply.dst;
 		self = (e->flags & PSW_CT_F_SNAT) && memcmp(client, dst, alen) == 0;
 		port = proto != IPPROTO_ICMP && proto != IPPROTO_ICMPV6 ? e->reply.sport : 0;
+		c->sport = port != 0 ? e->reply.dport : 0;
 		sp = pod_port(t, family, client);
 		from_node = e->zone < PSW_MAX_PORTS && t->ports[e->zone].is_node &&
 			    psw_node_addr(&t->node, family, client);
@@ -337,6 +383,8 @@ psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_
 		}
 		if (d < 2) {
 			count_deny(sc, why->pp[d], d);      /* new, or cut by a change */
+			if (unlikely(why->pp[d]->audit & PSW_AUDIT_DENY))
+				audit(sc, m, why, why->pp[d], d, PSW_AUDIT_V_DENY, 0);
 			psw_set_drop(m, d == PSW_POL_EGRESS ? PSW_DROP_POLICY_EGRESS : PSW_DROP_POLICY_INGRESS);
 			if (m->ct != 0)                  /* its connection goes */
 				psw_ct_deny(t->ct, m->ct - 1, d);
@@ -345,6 +393,14 @@ psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_
 		if (fresh) {
 			count_allow(sc, eg, c[i].res[PSW_POL_EGRESS]);
 			count_allow(sc, in, c[i].res[PSW_POL_INGRESS]);
+			if (unlikely(((eg != NULL ? eg->audit : 0) | (in != NULL ? in->audit : 0)) & PSW_AUDIT_ALLOW)) {
+				if (eg != NULL && (eg->audit & PSW_AUDIT_ALLOW))
+					audit(sc, m, &c[i], eg, PSW_POL_EGRESS, PSW_AUDIT_V_ALLOW,
+					      c[i].res[PSW_POL_EGRESS]);
+				if (in != NULL && (in->audit & PSW_AUDIT_ALLOW))
+					audit(sc, m, &c[i], in, PSW_POL_INGRESS, PSW_AUDIT_V_ALLOW,
+					      c[i].res[PSW_POL_INGRESS]);
+			}
 		}
 		if (c[i].track)
 			open_flow(sc, t, b->pkts[c[i].idx], m, &c[i], gen, now);
