@@ -17,7 +17,7 @@ struct cand {
 	uint8_t track;                       /* open a connection entry when allowed */
 	uint8_t flip;                        /* TCP picked up mid-stream from the server's side */
 	uint8_t companion;                   /* only a verdict for the next candidate (same packet) */
-	uint16_t sport;                      /* the client's port as judged (for the audit log) */
+	uint16_t sport;                      /* the client's port as judged (audit log; 0 kept when no port) */
 	const struct psw_pol_port *pp[2];    /* by direction; NULL = not isolated that way */
 	uint32_t res[2];                     /* rte_acl userdata, 0 = no rule allows */
 	uint8_t in[2][24] __rte_aligned(8);  /* ACL input by direction (psw_policy.h) */
@@ -134,7 +134,7 @@ audit(struct psw_stage_ctx *sc, const struct psw_meta *m, const struct cand *c,
 	memcpy(r.src, c->in[PSW_POL_INGRESS] + 4, alen);  /* the ingress input's peer: the source */
 	memcpy(r.dst, c->in[PSW_POL_EGRESS] + 4, alen);
 	memcpy(&r.dport, c->in[PSW_POL_EGRESS] + 4 + alen, 2);
-	r.sport = c->sport;
+	r.sport = r.dport != 0 ? c->sport : 0;   /* no ports (ICMP: an identifier, not a port) */
 	r.in_port = m->in_port;
 	r.pod_port = pp->port;
 	/* allow: the rule's policy; deny: the first policy isolating the pod (the rest are named
@@ -150,6 +150,18 @@ audit(struct psw_stage_ctx *sc, const struct psw_meta *m, const struct cand *c,
 		sc->events[PSW_EV_AUDIT_RING_FULL]++;
 	else
 		sc->events[PSW_EV_AUDIT_QUEUED]++;
+}
+
+/* An allowed new connection: a line for each direction whose pod asks for allowed ones. */
+static __rte_noinline void
+audit_allowed(struct psw_stage_ctx *sc, const struct psw_meta *m, const struct cand *c)
+{
+	const struct psw_pol_port *eg = c->pp[PSW_POL_EGRESS], *in = c->pp[PSW_POL_INGRESS];
+
+	if (eg != NULL && (eg->audit & PSW_AUDIT_ALLOW))
+		audit(sc, m, c, eg, PSW_POL_EGRESS, PSW_AUDIT_V_ALLOW, c->res[PSW_POL_EGRESS]);
+	if (in != NULL && (in->audit & PSW_AUDIT_ALLOW))
+		audit(sc, m, c, in, PSW_POL_INGRESS, PSW_AUDIT_V_ALLOW, c->res[PSW_POL_INGRESS]);
 }
 
 /* The direction whose isolation denies the candidate, or 2 when allowed. */
@@ -234,7 +246,7 @@ judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const str
 		src = family == 4 ? (const uint8_t *)&m->src4 : m->src6;
 		dst = family == 4 ? (const uint8_t *)&m->dst4 : m->dst6;
 		port = (m->flags & PSW_F_L4) && proto != IPPROTO_ICMP && proto != IPPROTO_ICMPV6 ? m->dport : 0;
-		c->sport = port != 0 ? m->sport : 0;
+		c->sport = m->sport;
 		sp = t->ports[m->in_port].is_pod ? m->in_port : PSW_PORT_NONE;
 		/* the node's own traffic: from the node's port, with a node address */
 		from_node = t->ports[m->in_port].is_node && psw_node_addr(&t->node, family, src);
@@ -253,7 +265,7 @@ judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const str
 		src = (e->flags & PSW_CT_F_SNAT) ? client : e->reply.dst;
 		self = (e->flags & PSW_CT_F_SNAT) && memcmp(client, dst, alen) == 0;
 		port = proto != IPPROTO_ICMP && proto != IPPROTO_ICMPV6 ? e->reply.sport : 0;
-		c->sport = port != 0 ? e->reply.dport : 0;
+		c->sport = e->reply.dport;
 		sp = pod_port(t, family, client);
 		from_node = e->zone < PSW_MAX_PORTS && t->ports[e->zone].is_node &&
 			    psw_node_addr(&t->node, family, client);
@@ -288,10 +300,13 @@ psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_
 	struct cand c[2 * PSW_BURST_MAX];
 	unsigned i, n = 0;
 	uint32_t gen = psw_pol_gen(pt);
+	bool auditing;
 	uint64_t now;
 
 	if (gen == 0)
 		return;                              /* no policy in force */
+	/* any pod audited? (psw_pol_table_set counts them); else no audit code at all */
+	auditing = __atomic_load_n(&pt->nb_audited, __ATOMIC_RELAXED) != 0;
 	for (i = 0; i < b->nb; i++) {
 		struct psw_meta *m = &b->meta[i];
 		struct psw_ct_entry *e = NULL;
@@ -383,7 +398,7 @@ psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_
 		}
 		if (d < 2) {
 			count_deny(sc, why->pp[d], d);      /* new, or cut by a change */
-			if (unlikely(why->pp[d]->audit & PSW_AUDIT_DENY))
+			if (unlikely(auditing) && (why->pp[d]->audit & PSW_AUDIT_DENY))
 				audit(sc, m, why, why->pp[d], d, PSW_AUDIT_V_DENY, 0);
 			psw_set_drop(m, d == PSW_POL_EGRESS ? PSW_DROP_POLICY_EGRESS : PSW_DROP_POLICY_INGRESS);
 			if (m->ct != 0)                  /* its connection goes */
@@ -393,14 +408,8 @@ psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_
 		if (fresh) {
 			count_allow(sc, eg, c[i].res[PSW_POL_EGRESS]);
 			count_allow(sc, in, c[i].res[PSW_POL_INGRESS]);
-			if (unlikely(((eg != NULL ? eg->audit : 0) | (in != NULL ? in->audit : 0)) & PSW_AUDIT_ALLOW)) {
-				if (eg != NULL && (eg->audit & PSW_AUDIT_ALLOW))
-					audit(sc, m, &c[i], eg, PSW_POL_EGRESS, PSW_AUDIT_V_ALLOW,
-					      c[i].res[PSW_POL_EGRESS]);
-				if (in != NULL && (in->audit & PSW_AUDIT_ALLOW))
-					audit(sc, m, &c[i], in, PSW_POL_INGRESS, PSW_AUDIT_V_ALLOW,
-					      c[i].res[PSW_POL_INGRESS]);
-			}
+			if (unlikely(auditing))
+				audit_allowed(sc, m, &c[i]);
 		}
 		if (c[i].track)
 			open_flow(sc, t, b->pkts[c[i].idx], m, &c[i], gen, now);

@@ -93,6 +93,7 @@ struct psw_pol_port {
 struct psw_pol_table {
 	struct psw_pol_port *ports[PSW_MAX_PORTS];
 	uint32_t nb_isolated;                /**< ports with a policy object; 0 = the stage is skipped */
+	uint32_t nb_audited;                 /**< of which audited (audit != 0); 0 = no audit code runs */
 	uint32_t gen;                        /**< bumped after every change; never 0 */
 };
 
