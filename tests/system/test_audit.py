@@ -60,6 +60,18 @@ def send_udp(pod, dst, dport, count=1, sport=0, pause=0.0):
               "    time.sleep(%f)\n\"" % (sport, count, dst, dport, pause), timeout=120)
 
 
+def ip6_of(pod):
+    out = pod.ns.sh("ip -6 -o addr show dev eth0 scope global").stdout.split()
+    return out[out.index("inet6") + 1].split("/")[0] if "inet6" in out else None
+
+
+def send_udp6(pod, dst, dport, sport):
+    pod.ns.sh("/usr/bin/python3 -c \"import socket\n"
+              "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+              "s.bind(('::', %d))\n"
+              "s.sendto(b'x', ('%s', %d))\n\"" % (sport, dst, dport))
+
+
 def lines(path):
     """The log's lines, each parsed (a line that is not JSON fails the test)."""
     if not os.path.exists(path):
@@ -133,6 +145,17 @@ def denied_connection_one_line(scope):
     for k, v in want.items():
         check(ln.get(k) == v, "%s: want %s, got %s (line %s)" % (k, v, ln.get(k), ln))
     check(au["lines"] == 1 and au["suppressed"] == 0 and au["ring_full"] == 0, "counters: %s" % au)
+
+    # IPv6: the same, with 16-byte addresses
+    a6, b6 = ip6_of(a), ip6_of(b)
+    check(a6 and b6, "the pods have no IPv6 address")
+    before = st["drops"]["policy_ingress"]
+    send_udp6(a, b6, 5353, 31003)
+    st, au = settle(cl, before + 1)
+    got = lines(log)
+    check(len(got) == 2 and got[1]["src"] == {"ip": a6, "port": 31003, "namespace": "alpha", "pod": "a-web"}
+          and got[1]["dst"] == {"ip": b6, "port": 5353, "namespace": "beta", "pod": "b-web"},
+          "IPv6 line: %s" % got[1:])
 
     # TCP through the Service: after DNAT, as the backend sees it
     before = st["drops"]["policy_ingress"]

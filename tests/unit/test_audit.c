@@ -269,6 +269,33 @@ test_rotation_link_planted(void)
 	psw_audit_file_close(&f);
 }
 
+/* Rotation impossible (file.2 a directory that is not empty): lines fail and are counted by the
+ * caller, the file never grows past max_bytes. */
+static void
+test_rotation_blocked(void)
+{
+	struct psw_audit_file f;
+	char path[300], p[320], err[400], line[1000];
+	unsigned i, failed = 0;
+	bool rotated;
+
+	snprintf(path, sizeof(path), "%s/blocked.log", dir);
+	snprintf(p, sizeof(p), "%s.1", path);
+	CU_ASSERT_EQUAL_FATAL(close(open(p, O_CREAT | O_WRONLY, 0600)), 0);   /* file.1 exists: file.1 -> file.2 */
+	snprintf(p, sizeof(p), "%s.2", path);
+	CU_ASSERT_EQUAL_FATAL(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s.2/x", path);
+	CU_ASSERT_EQUAL_FATAL(mkdir(p, 0700), 0);
+	CU_ASSERT_EQUAL_FATAL(psw_audit_file_open(&f, path, 4096, 2, err, sizeof(err)), 0);
+	memset(line, 'z', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\n';
+	for (i = 0; i < 20; i++)
+		failed += psw_audit_file_write(&f, line, sizeof(line), &rotated) < 0;
+	CU_ASSERT_EQUAL(failed, 16);
+	CU_ASSERT_TRUE(file_size(path) <= 4096);
+	psw_audit_file_close(&f);
+}
+
 static int
 cleanup(void)
 {
@@ -295,6 +322,7 @@ main(void)
 	CU_add_test(s, "rotation at max_bytes keeps files = N", test_file_rotation);
 	CU_add_test(s, "a link, a directory, a FIFO, a missing directory are refused", test_file_refused);
 	CU_add_test(s, "a link planted before a rotation is not followed", test_rotation_link_planted);
+	CU_add_test(s, "a rotation that cannot be done never lets the file grow", test_rotation_blocked);
 	failures = (unsigned)psw_ut_run();
 	return failures ? 1 : 0;
 }
