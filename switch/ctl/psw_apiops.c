@@ -259,6 +259,7 @@ op_status(struct psw_state *st, json_t *args)
 	json_object_set_new(res, "limits", limits_json(st));
 	json_object_set_new(res, "neighbours", psw_neigh_json(st->neigh));
 	json_object_set_new(res, "cluster", cluster_json(st, t));
+	json_object_set_new(res, "audit", psw_audit_json(st));
 	if (st->agent != NULL)
 		json_object_set_new(res, "agent", json_pack("{s:O, s:I}", "report", st->agent,
 			"reported_s_ago", (json_int_t)(time(NULL) - st->agent_at)));

@@ -506,6 +506,21 @@ psw_state_sum_counters(const struct psw_state *st, uint64_t drops[PSW_DROP_COUNT
 	}
 }
 
+/* The policy audit log's counters, one line (observability.md). */
+static void
+audit_line(const struct psw_state *st, FILE *out)
+{
+	json_t *a = psw_audit_json(st), *v;
+	const char *k;
+
+	fprintf(out, "audit");
+	json_object_foreach(a, k, v)
+		if (json_is_integer(v))
+			fprintf(out, " %s %lld", k, (long long)json_integer_value(v));
+	fprintf(out, "\n");
+	json_decref(a);
+}
+
 void
 psw_state_print_stats(const struct psw_state *st, FILE *out)
 {
@@ -540,5 +555,6 @@ psw_state_print_stats(const struct psw_state *st, FILE *out)
 		fprintf(out, "drop %s %" PRIu64 "\n", psw_drop_name(i), drops[i]);
 	for (i = 0; i < PSW_EV_COUNT; i++)
 		fprintf(out, "event %s %" PRIu64 "\n", psw_event_name(i), events[i]);
+	audit_line(st, out);
 	fflush(out);
 }

@@ -14,6 +14,7 @@ deletions while records are in flight.
 import json
 import os
 import re
+import signal
 import sys
 import time
 import urllib.request
@@ -284,6 +285,13 @@ def flood_is_rate_limited_and_counted(scope):
           metrics.get("podswitch_audit_enabled") == "1", "metrics: %s" % metrics)
     out = cl.ctl("stats").stdout
     check(re.search(r"^suppressed\s+%d$" % au["suppressed"], out, re.M), "stats shows no audit: %s" % out[-600:])
+    status = json.loads(cl.ctl("status", "-o", "json").stdout)
+    check(status.get("audit", {}).get("lines") == n and status["audit"]["file"] == log,
+          "status: %s" % status.get("audit"))
+    mark = len(cl.sw.text())
+    os.kill(cl.sw.proc.pid, signal.SIGUSR1)
+    check(re.search(r"^audit .*lines %d suppressed %d ring_full 0" % (n, au["suppressed"]),
+                    cl.sw.wait_log(r"\naudit .*\n", 10, after=mark), re.M), "SIGUSR1 shows no audit line")
     cl.sw.stop()
 
 
