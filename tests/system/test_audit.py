@@ -317,6 +317,39 @@ def rotation_at_the_size_limit(scope):
     cl.sw.stop()
 
 
+@test
+def established_connection_cut_by_a_change(scope):
+    """An allowed TCP connection (logged as allowed with "all"), then a
+    change that no longer allows it: its next packet is dropped and the
+    line says so, "established": true, naming the policy now in force."""
+    log = scope.path("audit.log")
+    cl = small_cluster(scope, audit_conf(log))
+    a, b = cl.pod("a-web"), cl.pod("b-web")
+    annotate(cl, "beta", "all")
+    allow = """apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: echo, namespace: beta}
+spec:
+  podSelector: {}
+  ingress: [{ports: [{port: 9000, protocol: TCP}]}]
+"""
+    cl.apply(allow)
+    sess = a.session(b.ip, 9000)
+    check(sess.line("one") == "one", "the allowed echo connection does not answer")
+    time.sleep(0.4)
+    got = lines(log)
+    check(len(got) == 1 and got[0]["verdict"] == "allow" and got[0]["policy"] == "beta/echo" and
+          got[0]["rule"] == 0 and "established" not in got[0], "the new connection's line: %s" % got)
+    cl.apply(allow.replace("port: 9000", "port: 9001"))
+    check(sess.line("two", timeout=1.0) is None, "the connection survived a change that denies it")
+    time.sleep(0.4)
+    cut = [x for x in lines(log)[1:] if x.get("established")]
+    check(cut and cut[0]["verdict"] == "deny" and cut[0]["policies"] == ["beta/echo"] and
+          cut[0]["dst"] == {"ip": b.ip, "port": 9000, "namespace": "beta", "pod": "b-web"} and
+          cut[0]["src"]["pod"] == "a-web", "the cut connection's line: %s" % lines(log))
+    cl.sw.stop()
+
+
 def start_fails(scope, body, msg):
     sw = Switch(scope, body)
     sw.start(wait=False)
