@@ -1,7 +1,8 @@
 /*
  * What a stage may touch of the worker that runs it: its event and drop
- * counters, its policy counters, its connection cache (by pointer) and the
- * rate limiter of the switch's own answers. Every stage takes this context,
+ * counters, its policy counters, its connection cache (by pointer), the
+ * rate limiter of the switch's own answers, and the policy audit ring with
+ * its per-pod buckets (producer side; the control thread consumes). Every stage takes this context,
  * the tables and a burst (psw_pkt.h):
  *
  *   void psw_<stage>_run(struct psw_stage_ctx *sc, const struct psw_tables *t,

@@ -18,7 +18,10 @@
  * allowing policies; a pod-to-pod flow gets a connection entry so its
  * replies and later packets pass without classification. Denied: dropped,
  * counted (policy_egress / policy_ingress, and on every policy isolating
- * the pod); a denied Service connection's entry is removed.
+ * the pod); a denied Service connection's entry is removed. A verdict
+ * about a pod whose object asks for it (audit, below) also leaves a record
+ * on the worker's audit ring; with no audited pod (nb_audited == 0) no
+ * audit code runs.
  *
  * Connections are judged again after a policy change: every change bumps
  * the table's generation, a connection remembers the generation of its
