@@ -350,6 +350,36 @@ spec:
     cl.sw.stop()
 
 
+@test
+def full_disk(scope):
+    """The log's file system fills up (a 16 kB tmpfs): lines that do not fit
+    are counted as write errors with the reason, none is left cut in the
+    middle, every denied datagram is still accounted for, and the switch
+    goes on."""
+    d = scope.path("small")
+    os.mkdir(d)
+    run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", d])
+    scope.defer(lambda: run(["umount", "-l", d], check_rc=False))
+    log = os.path.join(d, "audit.log")
+    cl = small_cluster(scope, audit_conf(log, max_bytes=1 << 20, rate=100000, burst=100000))
+    a, b = cl.pod("a-web"), cl.pod("b-web")
+    annotate(cl, "beta", "deny")
+    deny_ingress(cl, "beta")
+    before = cl.stats()["drops"].get("policy_ingress", 0)
+    send_udp(a, b.ip, 53, count=400, sport=31050, pause=0.001)
+    st, au = settle(cl, before + 300)
+    denied = st["drops"]["policy_ingress"] - before
+    got = lines(log)                                     # whole lines only
+    print("    %d denied: %d lines (%d bytes), %d write errors (%s)"
+          % (denied, len(got), os.path.getsize(log), au["write_errors"], au["last_error"]))
+    check(au["write_errors"] > 0 and "No space left" in au["last_error"], "no write error counted: %s" % au)
+    check(au["lines"] == len(got), "lines counted %d, in the file %d" % (au["lines"], len(got)))
+    check(au["lines"] + au["write_errors"] + au["suppressed"] + au["ring_full"] == denied,
+          "not every verdict accounted for: %s, %d denied" % (au, denied))
+    check(cl.probe(b, a.ip, "udp", 53) == "a-web", "the switch stopped forwarding")
+    cl.sw.stop()
+
+
 def start_fails(scope, body, msg):
     sw = Switch(scope, body)
     sw.start(wait=False)
