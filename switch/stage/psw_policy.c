@@ -17,7 +17,6 @@ struct cand {
 	uint8_t track;                       /* open a connection entry when allowed */
 	uint8_t flip;                        /* TCP picked up mid-stream from the server's side */
 	uint8_t companion;                   /* only a verdict for the next candidate (same packet) */
-	uint16_t sport;                      /* the client's port as judged (audit log; 0 kept when no port) */
 	const struct psw_pol_port *pp[2];    /* by direction; NULL = not isolated that way */
 	uint32_t res[2];                     /* rte_acl userdata, 0 = no rule allows */
 	uint8_t in[2][24] __rte_aligned(8);  /* ACL input by direction (psw_policy.h) */
@@ -112,12 +111,29 @@ count_deny(struct psw_stage_ctx *sc, const struct psw_pol_port *pp, unsigned d)
 }
 
 /*
+ * The client's port of what candidate c judged (network order), found as
+ * judge_what() found its addresses: from the connection entry (the
+ * original client's when masqueraded), else from the packet (its
+ * destination's when flipped). Audit only: judge_what() does not keep it.
+ */
+static uint16_t
+client_port(const struct psw_tables *t, const struct psw_meta *m, const struct cand *c)
+{
+	const struct psw_ct_entry *e;
+
+	if (m->ct == 0)
+		return c->flip ? m->dport : m->sport;
+	e = psw_ct_entry(t->ct, m->ct - 1);
+	return (e->flags & PSW_CT_F_SNAT) ? e->orig.sport : e->reply.dport;
+}
+
+/*
  * A verdict for the audit log (psw_policy.h): what candidate c judged, in
  * direction d, by pp's policy (res: the allowing rule + 1). Only reached
  * when pp asks for it; never waits.
  */
 static __rte_noinline void
-audit(struct psw_stage_ctx *sc, const struct psw_meta *m, const struct cand *c,
+audit(struct psw_stage_ctx *sc, const struct psw_tables *t, const struct psw_meta *m, const struct cand *c,
       const struct psw_pol_port *pp, unsigned d, unsigned verdict, uint32_t res)
 {
 	struct psw_audit_rec r;
@@ -134,7 +150,7 @@ audit(struct psw_stage_ctx *sc, const struct psw_meta *m, const struct cand *c,
 	memcpy(r.src, c->in[PSW_POL_INGRESS] + 4, alen);  /* the ingress input's peer: the source */
 	memcpy(r.dst, c->in[PSW_POL_EGRESS] + 4, alen);
 	memcpy(&r.dport, c->in[PSW_POL_EGRESS] + 4 + alen, 2);
-	r.sport = r.dport != 0 ? c->sport : 0;   /* no ports (ICMP: an identifier, not a port) */
+	r.sport = r.dport != 0 ? client_port(t, m, c) : 0;   /* no ports (ICMP: an identifier, not a port) */
 	r.in_port = m->in_port;
 	r.pod_port = pp->port;
 	/* allow: the rule's policy; deny: the first policy isolating the pod (the rest are named
@@ -154,14 +170,15 @@ audit(struct psw_stage_ctx *sc, const struct psw_meta *m, const struct cand *c,
 
 /* An allowed new connection: a line for each direction whose pod asks for allowed ones. */
 static __rte_noinline void
-audit_allowed(struct psw_stage_ctx *sc, const struct psw_meta *m, const struct cand *c)
+audit_allowed(struct psw_stage_ctx *sc, const struct psw_tables *t, const struct psw_meta *m,
+	      const struct cand *c)
 {
 	const struct psw_pol_port *eg = c->pp[PSW_POL_EGRESS], *in = c->pp[PSW_POL_INGRESS];
 
 	if (eg != NULL && (eg->audit & PSW_AUDIT_ALLOW))
-		audit(sc, m, c, eg, PSW_POL_EGRESS, PSW_AUDIT_V_ALLOW, c->res[PSW_POL_EGRESS]);
+		audit(sc, t, m, c, eg, PSW_POL_EGRESS, PSW_AUDIT_V_ALLOW, c->res[PSW_POL_EGRESS]);
 	if (in != NULL && (in->audit & PSW_AUDIT_ALLOW))
-		audit(sc, m, c, in, PSW_POL_INGRESS, PSW_AUDIT_V_ALLOW, c->res[PSW_POL_INGRESS]);
+		audit(sc, t, m, c, in, PSW_POL_INGRESS, PSW_AUDIT_V_ALLOW, c->res[PSW_POL_INGRESS]);
 }
 
 /* The direction whose isolation denies the candidate, or 2 when allowed. */
@@ -238,7 +255,6 @@ judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const str
 		src = family == 4 ? (const uint8_t *)&m->dst4 : m->dst6;
 		dst = family == 4 ? (const uint8_t *)&m->src4 : m->src6;
 		port = m->sport;
-		c->sport = m->dport;
 		sp = pod_port(t, family, src);
 	} else if (e == NULL) {
 		family = m->l3 == PSW_L3_IPV4 ? 4 : 6;
@@ -246,7 +262,6 @@ judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const str
 		src = family == 4 ? (const uint8_t *)&m->src4 : m->src6;
 		dst = family == 4 ? (const uint8_t *)&m->dst4 : m->dst6;
 		port = (m->flags & PSW_F_L4) && proto != IPPROTO_ICMP && proto != IPPROTO_ICMPV6 ? m->dport : 0;
-		c->sport = m->sport;
 		sp = t->ports[m->in_port].is_pod ? m->in_port : PSW_PORT_NONE;
 		/* the node's own traffic: from the node's port, with a node address */
 		from_node = t->ports[m->in_port].is_node && psw_node_addr(&t->node, family, src);
@@ -265,7 +280,6 @@ judge_what(const struct psw_tables *t, const struct psw_pol_table *pt, const str
 		src = (e->flags & PSW_CT_F_SNAT) ? client : e->reply.dst;
 		self = (e->flags & PSW_CT_F_SNAT) && memcmp(client, dst, alen) == 0;
 		port = proto != IPPROTO_ICMP && proto != IPPROTO_ICMPV6 ? e->reply.sport : 0;
-		c->sport = e->reply.dport;
 		sp = pod_port(t, family, client);
 		from_node = e->zone < PSW_MAX_PORTS && t->ports[e->zone].is_node &&
 			    psw_node_addr(&t->node, family, client);
@@ -399,7 +413,7 @@ psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_
 		if (d < 2) {
 			count_deny(sc, why->pp[d], d);      /* new, or cut by a change */
 			if (unlikely(auditing) && (why->pp[d]->audit & PSW_AUDIT_DENY))
-				audit(sc, m, why, why->pp[d], d, PSW_AUDIT_V_DENY, 0);
+				audit(sc, t, m, why, why->pp[d], d, PSW_AUDIT_V_DENY, 0);
 			psw_set_drop(m, d == PSW_POL_EGRESS ? PSW_DROP_POLICY_EGRESS : PSW_DROP_POLICY_INGRESS);
 			if (m->ct != 0)                  /* its connection goes */
 				psw_ct_deny(t->ct, m->ct - 1, d);
@@ -409,7 +423,7 @@ psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_
 			count_allow(sc, eg, c[i].res[PSW_POL_EGRESS]);
 			count_allow(sc, in, c[i].res[PSW_POL_INGRESS]);
 			if (unlikely(auditing))
-				audit_allowed(sc, m, &c[i]);
+				audit_allowed(sc, t, m, &c[i]);
 		}
 		if (c[i].track)
 			open_flow(sc, t, b->pkts[c[i].idx], m, &c[i], gen, now);

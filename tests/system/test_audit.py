@@ -380,6 +380,37 @@ def full_disk(scope):
     cl.sw.stop()
 
 
+@test
+def masqueraded_nodeport_client_is_named(scope):
+    """A NodePort with externalTrafficPolicy Cluster masquerades the client
+    to the node's address after the policy judged the original client: the
+    line names that client (address and port), not the node."""
+    ext, conf = external_client(scope)
+    log = scope.path("audit.log")
+    cl = small_cluster(scope, conf + audit_conf(log))
+    b = cl.pod("b-web")
+    annotate(cl, "beta", "deny")
+    deny_ingress(cl, "beta")
+    cl.apply("""apiVersion: v1
+kind: Service
+metadata: {name: np, namespace: beta}
+spec: {type: NodePort, externalTrafficPolicy: Cluster, selector: {id: b-web}, ports: [{port: 80, targetPort: 80}]}
+""")
+    svc = json.loads(cl.ctl("get", "svc", "np", "-n", "beta", "-o", "json").stdout)
+    node_port = svc["spec"]["ports"][0]["nodePort"]
+    r = ext.sh("socat -T 2 - TCP:192.168.50.1:%d,connect-timeout=2,sourceport=31060 </dev/null" % node_port,
+               check_rc=False, timeout=10)
+    check(r.stdout.strip() == "", "the NodePort reached a pod that allows nothing: %r" % r.stdout)
+    time.sleep(0.5)
+    got = lines(log)
+    check(got, "no line for the denied NodePort connection")
+    for x in got:
+        check(x["src"] == {"ip": "192.168.50.2", "port": 31060} and
+              x["dst"] == {"ip": b.ip, "port": 80, "namespace": "beta", "pod": "b-web"} and
+              x["policies"] == ["beta/deny-ingress"], "the line does not name the real client: %s" % x)
+    cl.sw.stop()
+
+
 def start_fails(scope, body, msg):
     sw = Switch(scope, body)
     sw.start(wait=False)
