@@ -193,7 +193,6 @@ write_line(struct psw_audit *a, const struct psw_audit_line *l)
 	snprintf(a->last_error, sizeof(a->last_error), "%s: %s", a->file.path, strerror(-rc));
 }
 
-/* One record: limited by its pod's bucket, named, written. */
 /*
  * The pod of address ip: as the state says now, else as it said at the
  * previous drain if that was less than NAMES_KEPT_MS ago (a record judged
@@ -220,6 +219,7 @@ renew_names(const struct psw_state *st, struct psw_audit *a, uint64_t now_ms)
 	a->names_ms = now_ms;
 }
 
+/* One record: limited by its pod's bucket (at the verdict's time), named, written. */
 static void
 record_line(const struct psw_state *st, struct psw_audit *a, const struct psw_audit_rec *r, bool *named,
 	    int64_t now_real_ms, uint64_t now_tsc, uint64_t hz)
