@@ -156,6 +156,11 @@ static void set_defaults(struct psw_cfg_ctx *ctx)
 	cfg->limits.conntrack_per_port = 262144 / 4;
 	cfg->limits.rx_desc = 1024;
 	cfg->limits.tx_desc = 1024;
+
+	cfg->audit.max_bytes = 10u << 20;
+	cfg->audit.files = 5;
+	cfg->audit.rate = 10;
+	cfg->audit.burst = 50;
 }
 
 /* One worker on a CPU other than the control thread's when there are two. */
@@ -829,7 +834,8 @@ static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 
 /* Known keys of the top level and of each group of single settings. */
 static const char *const top_keys[] = {
-	"eal", "workers", "node", "cluster", "api", "limits", "metrics", "log", "ports", "pods", "routes", NULL
+	"eal", "workers", "node", "cluster", "api", "limits", "metrics", "log", "audit", "ports", "pods",
+	"routes", NULL
 };
 static const char *const eal_keys[] = {
 	"hugepages", "memory_mb", "file_prefix", "main_core", "args", NULL
@@ -845,6 +851,9 @@ static const char *const cluster_keys[] = {
 static const char *const api_keys[] = { "socket", "group", "sockets_dir", "state_dir", NULL };
 static const char *const metrics_keys[] = { "listen", NULL };
 static const char *const log_keys[] = { "level", "format", "rate", "subsystems", NULL };
+static const char *const audit_keys[] = {
+	"file", "all_namespaces", "allowed", "max_bytes", "files", "rate", "burst", NULL
+};
 static const char *const limits_keys[] = {
 	"mbufs", "pods", "max_pods", "max_routes", "rx_desc", "tx_desc", "conntrack", "conntrack_per_port",
 	NULL
@@ -858,7 +867,7 @@ static int parse_root(struct psw_cfg_ctx *ctx, const config_setting_t *root)
 	} groups[] = {
 		{ "eal", eal_keys }, { "workers", workers_keys }, { "node", node_keys },
 		{ "api", api_keys }, { "limits", limits_keys }, { "cluster", cluster_keys },
-		{ "metrics", metrics_keys }, { "log", log_keys },
+		{ "metrics", metrics_keys }, { "log", log_keys }, { "audit", audit_keys },
 	};
 	const config_setting_t *g[sizeof(groups) / sizeof(groups[0])];
 	const char *str;
@@ -882,7 +891,8 @@ static int parse_root(struct psw_cfg_ctx *ctx, const config_setting_t *root)
 		psw_cfg_copy(ctx->cfg->api.socket, sizeof(ctx->cfg->api.socket), str);
 	if (parse_api_dirs(ctx, g[3]) < 0)
 		return -EINVAL;
-	if (parse_limits(ctx, g[4]) < 0 || parse_metrics(ctx, g[6]) < 0 || parse_log(ctx, g[7]) < 0)
+	if (parse_limits(ctx, g[4]) < 0 || parse_metrics(ctx, g[6]) < 0 || parse_log(ctx, g[7]) < 0 ||
+	    psw_cfg_parse_audit(ctx, g[8]) < 0)
 		return -EINVAL;
 
 	rc = psw_cfg_parse_ports(ctx, psw_cfg_member(root, "ports"));

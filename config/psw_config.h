@@ -184,6 +184,17 @@ struct psw_config {
 		char listen[80];               /**< "ADDRESS:PORT" of /metrics; "" = none */
 	} metrics;
 
+	/** The policy audit log (docs/observability.md); reloadable. */
+	struct {
+		char file[PSW_PATH_MAX * 2];   /**< absolute path; "" = no audit log */
+		bool all_namespaces;           /**< every namespace audited, as if annotated */
+		bool allowed;                  /**< ... allowed new connections too, not only denials */
+		uint64_t max_bytes;            /**< rotate past this size */
+		unsigned files;                /**< rotated files kept: file.1 .. file.N */
+		unsigned rate;                 /**< lines a second per pod */
+		unsigned burst;                /**< lines at once per pod */
+	} audit;
+
 	struct {
 		uint8_t level;                 /**< enum psw_log_level: what is written (default info) */
 		uint8_t subsystem[PSW_LOGS_COUNT]; /**< a subsystem's own level; PSW_LOG_LEVEL_COUNT: log.level */

@@ -92,6 +92,9 @@ int psw_cfg_parse_routes(struct psw_cfg_ctx *ctx, const config_setting_t *list);
 int psw_cfg_check_uplinks(struct psw_cfg_ctx *ctx, const config_setting_t *ports,
 			  const config_setting_t *routes);
 
+/** The audit group (psw_config_audit.c); grp may be NULL (defaults kept). */
+int psw_cfg_parse_audit(struct psw_cfg_ctx *ctx, const config_setting_t *grp);
+
 /* psw_config_net.c */
 int psw_cfg_parse_prefix_raw(const char *s, struct psw_prefix *p);
 bool psw_cfg_prefix_clear_host(struct psw_prefix *p);

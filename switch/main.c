@@ -35,6 +35,7 @@
 #include "psw_apisrv.h"
 #include "psw_capture_ctl.h"
 #include "psw_metrics.h"
+#include "psw_audit.h"
 #include "psw_telemetry.h"
 #include "psw_build.h"
 #include "psw_ct_ctl.h"
@@ -163,6 +164,17 @@ psw_worker_ring(const char *what, unsigned w, int node)
 			       RING_F_SP_ENQ | RING_F_SC_DEQ);
 }
 
+/* A worker's audit ring (psw_policy.h): fixed-size records, one producer, one consumer. */
+static struct rte_ring *
+psw_audit_ring(unsigned w, int node)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	snprintf(name, sizeof(name), "psw_audit%u", w);
+	return rte_ring_create_elem(name, sizeof(struct psw_audit_rec), PSW_AUDIT_RING_SIZE,
+				    node < 0 ? SOCKET_ID_ANY : node, RING_F_SP_ENQ | RING_F_SC_DEQ);
+}
+
 static int
 create_lcores(struct psw_state *st, const struct psw_config *cfg)
 {
@@ -194,6 +206,9 @@ create_lcores(struct psw_state *st, const struct psw_config *cfg)
 		lc->punt = psw_worker_ring("psw_punt", w, node);
 		lc->inject = psw_worker_ring("psw_inject", w, node);
 		if (lc->punt == NULL || lc->inject == NULL)
+			return -ENOMEM;
+		lc->sc.audit = psw_audit_ring(w, node);
+		if (lc->sc.audit == NULL)
 			return -ENOMEM;
 		st->lcores[w] = lc;
 	}
@@ -272,6 +287,7 @@ timer_event(struct psw_event_src *src, uint32_t events)
 	psw_tables_reclaim();
 	psw_vhostport_reap();                   /* vhost-user kick fds replaced since the last tick */
 	psw_state_neigh_poll(ctl->st, true);    /* ask, retry, age; punts a wake-up missed */
+	psw_audit_drain(ctl->st);               /* the policy audit log's lines */
 	/* a full pass over the connection table every 5 s */
 	if (ctl->st->ct != NULL)
 		psw_ct_expire(ctl->st->ct, ctl->st->ct->size / 50 + 1, false);

@@ -564,6 +564,13 @@ cmd_stats(int argc, char **argv)
 	printf("\n%-24s %12s\n", "CONNTRACK", "");
 	json_object_foreach(json_object_get(res, "conntrack"), k, o)
 		printf("%-24s %12lld\n", k, (long long)json_integer_value(o));
+	printf("\n%-24s %12s\n", "AUDIT", "");
+	json_object_foreach(json_object_get(res, "audit"), k, o) {
+		if (json_is_string(o))
+			printf("%-24s %s\n", k, json_string_value(o)[0] != '\0' ? json_string_value(o) : "-");
+		else
+			printf("%-24s %12lld\n", k, (long long)json_integer_value(o));
+	}
 	json_decref(resp);
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include <rte_vhost.h>
 #include <strings.h>
 
+#include "psw_audit.h"
 #include "psw_api.h"
 #include "psw_apiops.h"
 #include "psw_build.h"
@@ -261,6 +262,7 @@ op_status(struct psw_state *st, json_t *args)
 	json_object_set_new(res, "neighbours", psw_neigh_json(st->neigh));
 	json_object_set_new(res, "captures", psw_capture_json());
 	json_object_set_new(res, "cluster", cluster_json(st, t));
+	json_object_set_new(res, "audit", psw_audit_json(st));
 	if (st->agent != NULL)
 		json_object_set_new(res, "agent", json_pack("{s:O, s:I}", "report", st->agent,
 			"reported_s_ago", (json_int_t)(time(NULL) - st->agent_at)));
@@ -403,9 +405,9 @@ psw_state_stats_json(const struct psw_state *st)
 		json_object_set_new(drops, psw_drop_name(i), json_integer((json_int_t)d[i]));
 	for (i = 0; i < PSW_EV_COUNT; i++)
 		json_object_set_new(events, psw_event_name(i), json_integer((json_int_t)e[i]));
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "ports", ports, "workers", workers,
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "ports", ports, "workers", workers,
 			 "drops", drops, "events", events, "conntrack", conntrack_json(st),
-			 "services", psw_services_counters_json(st));
+			 "services", psw_services_counters_json(st), "audit", psw_audit_json(st));
 }
 
 static json_t *

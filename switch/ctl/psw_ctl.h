@@ -61,6 +61,7 @@ struct psw_ipam;
 struct psw_ct;
 struct psw_netpol_store;
 struct psw_neigh_table;
+struct psw_audit;
 
 struct psw_state {
 	struct psw_config cfg;                 /**< running configuration (owned) */
@@ -94,6 +95,7 @@ struct psw_state {
 		uint64_t last_ns, max_ns;
 		int64_t last_at;               /**< CLOCK_REALTIME seconds of the last one in force (ok) */
 	} pipe;
+	struct psw_audit *audit;               /**< the policy audit log (psw_audit.h); NULL until configured */
 };
 
 #endif /* PSW_CTL_H */

@@ -247,9 +247,17 @@ static int
 validate_namespace(struct vctx *v, json_t *obj, json_t *meta, const char *name)
 {
 	json_t *labels = json_object_get(meta, "labels");
+	json_t *audit = json_object_get(json_object_get(meta, "annotations"), "podswitch.io/policy-audit");
+	const char *a = json_string_value(audit);
 
 	if (!dns_label(name, 63))
 		return fail(v, "metadata.name", "must be a DNS label (63 lower-case alphanumerics or '-')");
+	/* the policy audit log's opt-in (psw_audit.h): a typo must not look like "off" */
+	if (audit != NULL && (a == NULL || (strcmp(a, "deny") != 0 && strcmp(a, "all") != 0 &&
+					    strcmp(a, "off") != 0)))
+		return fail(v, "metadata.annotations.podswitch.io/policy-audit",
+			    "must be \"deny\" (denied connections), \"all\" (allowed new connections too) "
+			    "or \"off\"");
 	if (labels == NULL || json_is_null(labels)) {
 		labels = json_object();
 		json_object_set_new(meta, "labels", labels);

@@ -195,6 +195,31 @@ log_counts(FILE *f)
 	       "Lines not written: their call site was over log.rate in 10 s.", (long long)suppressed);
 }
 
+/* The policy audit log's counters (observability.md, audit log). */
+static void
+audit(FILE *f, json_t *a)
+{
+	static const struct {
+		const char *name, *key, *help;
+	} m[] = {
+		{ "podswitch_audit_lines_total", "lines", "Lines written to the policy audit log." },
+		{ "podswitch_audit_suppressed_total", "suppressed",
+		  "Audited verdicts not written: over their pod's rate (audit.rate, audit.burst)." },
+		{ "podswitch_audit_ring_full_total", "ring_full",
+		  "Audited verdicts lost: a worker's audit ring was full." },
+		{ "podswitch_audit_write_errors_total", "write_errors",
+		  "Audit lines that could not be written (disk full, file gone)." },
+		{ "podswitch_audit_rotations_total", "rotations", "Rotations of the audit log file." },
+	};
+	unsigned i;
+
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		scalar(f, m[i].name, "counter", m[i].help, json_integer_value(json_object_get(a, m[i].key)));
+	scalar(f, "podswitch_audit_enabled", "gauge", "1 while the policy audit log has a file open.",
+	       json_string_value(json_object_get(a, "file")) != NULL &&
+		       json_string_value(json_object_get(a, "file"))[0] != '\0');
+}
+
 char *
 psw_metrics_text(const struct psw_state *st, size_t *len)
 {
@@ -325,6 +350,7 @@ psw_metrics_text(const struct psw_state *st, size_t *len)
 	       "When the last change was put in force (Unix time; 0: none yet).", (long long)st->pipe.last_at);
 	objects(f, st);
 	policies(f, st);
+	audit(f, json_object_get(s, "audit"));
 	if (fclose(f) != 0) {
 		free(buf);
 		buf = NULL;

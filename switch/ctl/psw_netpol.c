@@ -23,6 +23,7 @@
 #include <rte_errno.h>
 #include <rte_lcore.h>
 
+#include "psw_audit.h"
 #include "psw_config.h"
 #include "psw_ctl.h"
 #include "psw_k8s.h"
@@ -596,6 +597,12 @@ slot_put(struct psw_netpol_store *np, const char *key)
 
 /* ---- the world: known pods and namespaces ---- */
 
+json_t *
+psw_netpol_world_pods(const struct psw_state *st)
+{
+	return st->np != NULL ? st->np->world_pods : NULL;
+}
+
 static json_t *
 labels_of(json_t *obj)
 {
@@ -827,7 +834,10 @@ compile_pod(struct psw_state *st, const struct local_pod *lp, json_t *policies, 
 		goto out;
 	}
 	if (isolated[0] || isolated[1]) {
-		if (cur != NULL && cur->digest == psw_pol_digest(isolated, rules, nb_rules, isoc, nb_iso))
+		uint8_t audit = (uint8_t)psw_audit_ns_flags(st, &st->cfg, ns);
+
+		if (cur != NULL && cur->digest == psw_pol_digest(isolated, rules, nb_rules, isoc, nb_iso) &&
+		    cur->audit == audit && cur->port == lp->port)
 			goto out;                                /* nothing changed for this pod */
 		pp = psw_pol_port_build(isolated, rules, nb_rules, isoc, nb_iso, (int)rte_socket_id());
 		if (pp == NULL) {
@@ -836,6 +846,8 @@ compile_pod(struct psw_state *st, const struct local_pod *lp, json_t *policies, 
 				 ns, lp->pod->name, nb_rules, rte_strerror(rte_errno));
 			goto out;
 		}
+		pp->audit = audit;                       /* read by the stage once published */
+		pp->port = (uint16_t)lp->port;
 	} else if (cur == NULL) {
 		goto out;                                /* not isolated, and was not */
 	}

@@ -27,6 +27,9 @@ struct psw_netpol_here {
 	const uint8_t *ip4, *ip6;
 };
 
+/** The compiler's view of every known pod ([{namespace, name, ips}]; borrowed, may be NULL). */
+json_t *psw_netpol_world_pods(const struct psw_state *st);
+
 /** The pods of this switch that have a port now (borrowed strings). Caller frees. */
 struct psw_netpol_here *psw_netpol_pods_here(const struct psw_state *st, unsigned *nb);
 

@@ -9,6 +9,7 @@
 
 #include <rte_common.h>
 
+#include "psw_audit.h"
 #include "psw_change.h"
 #include "psw_ctl.h"
 #include "psw_fwd.h"
@@ -163,6 +164,7 @@ commit(struct psw_state *st, struct psw_change *ch, char *err, size_t err_len)
 
 	if (err_len > 0)
 		err[0] = '\0';
+	psw_audit_drain(st);                     /* records named against the objects that judged them */
 	follow_node_addresses(st, ch);
 	rc = compile(st, ch, &c, err, err_len);
 	if (rc < 0) {

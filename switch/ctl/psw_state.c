@@ -12,6 +12,7 @@
 #include <rte_ring.h>
 
 #include "psw_capture_ctl.h"
+#include "psw_audit.h"
 #include "psw_change.h"
 #include "psw_ct_ctl.h"
 #include "psw_forward_ctl.h"
@@ -146,6 +147,7 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 	unsigned changed[PSW_MAX_CFG_PORTS];     /* indices into the new cfg's ports */
 	unsigned i, nb_changed = 0;
 	bool any_removed = false, rebuild_routes;
+	struct psw_audit_file audit_next;
 	struct psw_change ch;
 	struct cfg_swap sw;
 	int rc, r2, idx;
@@ -153,6 +155,10 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 	if (err_len > 0)
 		err[0] = '\0';
 	if (st->has_cfg && (rc = check_immutable(&st->cfg, cfg, err, err_len)) < 0)
+		return rc;
+	/* the audit file first: one that cannot be opened changes nothing */
+	rc = psw_audit_prepare(st, cfg, &audit_next, err, err_len);
+	if (rc < 0)
 		return rc;
 	/* Ports that went away, or whose settings changed, are removed. */
 	for (i = 0; st->has_cfg && i < st->cfg.nb_ports; i++) {
@@ -198,6 +204,7 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 	psw_change_fini(&ch);
 	if (rc < 0)
 		goto out_undo;
+	psw_audit_commit(st, &audit_next);
 	if (sw.had_cfg)
 		psw_config_free(&sw.old);
 	memset(cfg, 0, sizeof(*cfg));
@@ -228,6 +235,7 @@ psw_state_apply(struct psw_state *st, struct psw_config *cfg, char *err, size_t 
 	return rc < 0 ? rc : r2;
 
 out_undo:
+	psw_audit_abort(&audit_next);
 	for (i = 0; i < PSW_MAX_PORTS; i++)
 		if (created[i])
 			psw_fwd_port_destroy(st, (int)i);
@@ -438,6 +446,7 @@ psw_state_fini(struct psw_state *st)
 	json_decref(st->agent);
 	st->agent = NULL;
 	psw_capture_fini();
+	psw_audit_fini(st);                       /* its last records, named while the state is whole */
 	/* what waits for a grace period (a deleted Service entry's key slot,
 	 * old policy objects) goes before the tables it points into */
 	psw_tables_sync();
@@ -502,6 +511,21 @@ psw_state_sum_counters(const struct psw_state *st, uint64_t drops[PSW_DROP_COUNT
 	}
 }
 
+/* The policy audit log's counters, one line (observability.md). */
+static void
+audit_line(const struct psw_state *st, FILE *out)
+{
+	json_t *a = psw_audit_json(st), *v;
+	const char *k;
+
+	fprintf(out, "audit");
+	json_object_foreach(a, k, v)
+		if (json_is_integer(v))
+			fprintf(out, " %s %lld", k, (long long)json_integer_value(v));
+	fprintf(out, "\n");
+	json_decref(a);
+}
+
 void
 psw_state_print_stats(const struct psw_state *st, FILE *out)
 {
@@ -537,5 +561,6 @@ psw_state_print_stats(const struct psw_state *st, FILE *out)
 		fprintf(out, "drop %s %" PRIu64 "\n", psw_drop_name(i), drops[i]);
 	for (i = 0; i < PSW_EV_COUNT; i++)
 		fprintf(out, "event %s %" PRIu64 "\n", psw_event_name(i), events[i]);
+	audit_line(st, out);
 	fflush(out);
 }

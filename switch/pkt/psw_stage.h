@@ -1,7 +1,8 @@
 /*
  * What a stage may touch of the worker that runs it: its event and drop
- * counters, its policy counters, its connection cache (by pointer) and the
- * rate limiter of the switch's own answers. Every stage takes this context,
+ * counters, its policy counters, its connection cache (by pointer), the
+ * rate limiter of the switch's own answers, and the policy audit ring with
+ * its per-pod buckets (producer side; the control thread consumes). Every stage takes this context,
  * the tables and a burst (psw_pkt.h):
  *
  *   void psw_<stage>_run(struct psw_stage_ctx *sc, const struct psw_tables *t,
@@ -45,7 +46,10 @@
 	_(FRAG_SEEN,        "frag_seen",        "IPv4 and IPv6 fragments received") \
 	_(FRAG_FOLLOWED,    "frag_followed",    "later IPv4 / IPv6 fragments given their connection (and NAT) from their first one") \
 	_(FRAG_HELD,        "frag_held",        "later fragments that came before their first one, held for it") \
-	_(FRAG_RELEASED,    "frag_released",    "held fragments released when their first one came (then followed)")
+	_(FRAG_RELEASED,    "frag_released",    "held fragments released when their first one came (then followed)") \
+	_(AUDIT_QUEUED,     "audit_queued",     "policy verdicts handed to the audit log") \
+	_(AUDIT_SUPPRESSED, "audit_suppressed", "policy verdicts not audited: over a pod's rate on its worker") \
+	_(AUDIT_RING_FULL,  "audit_ring_full",  "policy verdicts not audited: the worker's audit ring was full")
 
 enum psw_event {
 #define _(sym, name, help) PSW_EV_##sym,
@@ -73,6 +77,7 @@ struct psw_punt_bucket {
 };
 
 struct psw_ct_cache;
+struct rte_ring;
 struct psw_frag_cache;
 struct psw_pol_counts;
 
@@ -97,12 +102,38 @@ struct psw_stage_ctx {
 	struct psw_ct_cache *ct_cache;   /**< the worker's recent connections; NULL = none */
 	struct psw_frag_cache *frags;    /**< first fragments of its connections, later ones held (psw_frag.h); NULL = none */
 	struct psw_punt_bucket punt[PSW_MAX_PORTS];   /**< the switch's answers, per input port */
+	struct rte_ring *audit;          /**< audit records to the control thread (psw_policy.h); NULL = none */
+	struct psw_punt_bucket audit_bucket[PSW_MAX_PORTS];   /**< audit records per pod port */
 };
 
 static inline void
 psw_count_event(struct psw_stage_ctx *sc, enum psw_event ev)
 {
 	sc->events[ev]++;
+}
+
+/**
+ * Take a token of bucket b, refilled at rate a second up to burst. False
+ * when it is empty. Worker only (its own buckets).
+ */
+static inline bool
+psw_bucket_take(struct psw_punt_bucket *b, uint64_t rate, uint32_t burst)
+{
+	uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz(), add;
+
+	if (b->last == 0) {
+		b->tokens = burst;
+		b->last = now;
+	}
+	add = (now - b->last) * rate / hz;
+	if (add > 0) {
+		b->tokens = (uint32_t)RTE_MIN((uint64_t)b->tokens + add, (uint64_t)burst);
+		b->last += add * hz / rate;
+	}
+	if (b->tokens == 0)
+		return false;
+	b->tokens--;
+	return true;
 }
 
 /**
@@ -113,22 +144,7 @@ psw_count_event(struct psw_stage_ctx *sc, enum psw_event ev)
 static inline bool
 psw_punt_allow(struct psw_stage_ctx *sc, uint16_t port)
 {
-	struct psw_punt_bucket *b = &sc->punt[port < PSW_MAX_PORTS ? port : 0];
-	uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz(), add;
-
-	if (b->last == 0) {
-		b->tokens = PSW_PUNT_BURST;
-		b->last = now;
-	}
-	add = (now - b->last) * PSW_PUNT_RATE / hz;
-	if (add > 0) {
-		b->tokens = (uint32_t)RTE_MIN((uint64_t)b->tokens + add, (uint64_t)PSW_PUNT_BURST);
-		b->last += add * hz / PSW_PUNT_RATE;
-	}
-	if (b->tokens == 0)
-		return false;
-	b->tokens--;
-	return true;
+	return psw_bucket_take(&sc->punt[port < PSW_MAX_PORTS ? port : 0], PSW_PUNT_RATE, PSW_PUNT_BURST);
 }
 
 #endif /* PSW_STAGE_H */

@@ -4,6 +4,7 @@
 
 #include <rte_acl.h>
 #include <rte_cycles.h>
+#include <rte_ring.h>
 #include <rte_tcp.h>
 
 #include "psw_ct.h"
@@ -107,6 +108,77 @@ count_deny(struct psw_stage_ctx *sc, const struct psw_pol_port *pp, unsigned d)
 		return;
 	for (i = 0; i < pp->nb_isolating[d]; i++)
 		sc->pol[pp->isolating[d][i]].denied++;
+}
+
+/*
+ * The client's port of what candidate c judged (network order), found as
+ * judge_what() found its addresses: from the connection entry (the
+ * original client's when masqueraded), else from the packet (its
+ * destination's when flipped). Audit only: judge_what() does not keep it.
+ */
+static uint16_t
+client_port(const struct psw_tables *t, const struct psw_meta *m, const struct cand *c)
+{
+	const struct psw_ct_entry *e;
+
+	if (m->ct == 0)
+		return c->flip ? m->dport : m->sport;
+	e = psw_ct_entry(t->ct, m->ct - 1);
+	return (e->flags & PSW_CT_F_SNAT) ? e->orig.sport : e->reply.dport;
+}
+
+/*
+ * A verdict for the audit log (psw_policy.h): what candidate c judged, in
+ * direction d, by pp's policy (res: the allowing rule + 1). Only reached
+ * when pp asks for it; never waits.
+ */
+static __rte_noinline void
+audit(struct psw_stage_ctx *sc, const struct psw_tables *t, const struct psw_meta *m, const struct cand *c,
+      const struct psw_pol_port *pp, unsigned d, unsigned verdict, uint32_t res)
+{
+	struct psw_audit_rec r;
+	unsigned alen = c->family == 4 ? 4 : 16;
+
+	if (sc->audit == NULL || pp->port >= PSW_MAX_PORTS)
+		return;
+	if (!psw_bucket_take(&sc->audit_bucket[pp->port], PSW_AUDIT_WORKER_RATE, PSW_AUDIT_WORKER_BURST)) {
+		sc->events[PSW_EV_AUDIT_SUPPRESSED]++;
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.tsc = rte_rdtsc();
+	memcpy(r.src, c->in[PSW_POL_INGRESS] + 4, alen);  /* the ingress input's peer: the source */
+	memcpy(r.dst, c->in[PSW_POL_EGRESS] + 4, alen);
+	memcpy(&r.dport, c->in[PSW_POL_EGRESS] + 4 + alen, 2);
+	r.sport = r.dport != 0 ? client_port(t, m, c) : 0;   /* no ports (ICMP: an identifier, not a port) */
+	r.in_port = m->in_port;
+	r.pod_port = pp->port;
+	/* allow: the rule's policy; deny: the first policy isolating the pod (the rest are named
+	 * from the pod's object when the record is written, if it is still the one) */
+	r.slot = res != 0 ? pp->refs[res - 1].slot : pp->nb_isolating[d] > 0 ? pp->isolating[d][0] : 0;
+	r.rule = res != 0 ? pp->refs[res - 1].rule : PSW_AUDIT_NO_RULE;
+	r.family = c->family;
+	r.proto = c->in[PSW_POL_EGRESS][0];
+	r.dir = (uint8_t)d;
+	r.verdict = (uint8_t)verdict;
+	r.recheck = m->ct != 0 && !(m->flags & PSW_F_CT_NEW);
+	if (rte_ring_sp_enqueue_elem(sc->audit, &r, sizeof(r)) != 0)
+		sc->events[PSW_EV_AUDIT_RING_FULL]++;
+	else
+		sc->events[PSW_EV_AUDIT_QUEUED]++;
+}
+
+/* An allowed new connection: a line for each direction whose pod asks for allowed ones. */
+static __rte_noinline void
+audit_allowed(struct psw_stage_ctx *sc, const struct psw_tables *t, const struct psw_meta *m,
+	      const struct cand *c)
+{
+	const struct psw_pol_port *eg = c->pp[PSW_POL_EGRESS], *in = c->pp[PSW_POL_INGRESS];
+
+	if (eg != NULL && (eg->audit & PSW_AUDIT_ALLOW))
+		audit(sc, t, m, c, eg, PSW_POL_EGRESS, PSW_AUDIT_V_ALLOW, c->res[PSW_POL_EGRESS]);
+	if (in != NULL && (in->audit & PSW_AUDIT_ALLOW))
+		audit(sc, t, m, c, in, PSW_POL_INGRESS, PSW_AUDIT_V_ALLOW, c->res[PSW_POL_INGRESS]);
 }
 
 /* The direction whose isolation denies the candidate, or 2 when allowed. */
@@ -242,10 +314,13 @@ psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_
 	struct cand c[2 * PSW_BURST_MAX];
 	unsigned i, n = 0;
 	uint32_t gen = psw_pol_gen(pt);
+	bool auditing;
 	uint64_t now;
 
 	if (gen == 0)
 		return;                              /* no policy in force */
+	/* any pod audited? (psw_pol_table_set counts them); else no audit code at all */
+	auditing = __atomic_load_n(&pt->nb_audited, __ATOMIC_RELAXED) != 0;
 	for (i = 0; i < b->nb; i++) {
 		struct psw_meta *m = &b->meta[i];
 		struct psw_ct_entry *e = NULL;
@@ -337,6 +412,8 @@ psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_
 		}
 		if (d < 2) {
 			count_deny(sc, why->pp[d], d);      /* new, or cut by a change */
+			if (unlikely(auditing) && (why->pp[d]->audit & PSW_AUDIT_DENY))
+				audit(sc, t, m, why, why->pp[d], d, PSW_AUDIT_V_DENY, 0);
 			psw_set_drop(m, d == PSW_POL_EGRESS ? PSW_DROP_POLICY_EGRESS : PSW_DROP_POLICY_INGRESS);
 			if (m->ct != 0)                  /* its connection goes */
 				psw_ct_deny(t->ct, m->ct - 1, d);
@@ -345,6 +422,8 @@ psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_
 		if (fresh) {
 			count_allow(sc, eg, c[i].res[PSW_POL_EGRESS]);
 			count_allow(sc, in, c[i].res[PSW_POL_INGRESS]);
+			if (unlikely(auditing))
+				audit_allowed(sc, t, m, &c[i]);
 		}
 		if (c[i].track)
 			open_flow(sc, t, b->pkts[c[i].idx], m, &c[i], gen, now);

@@ -18,7 +18,10 @@
  * allowing policies; a pod-to-pod flow gets a connection entry so its
  * replies and later packets pass without classification. Denied: dropped,
  * counted (policy_egress / policy_ingress, and on every policy isolating
- * the pod); a denied Service connection's entry is removed.
+ * the pod); a denied Service connection's entry is removed. A verdict
+ * about a pod whose object asks for it (audit, below) also leaves a record
+ * on the worker's audit ring; with no audited pod (nb_audited == 0) no
+ * audit code runs.
  *
  * Connections are judged again after a policy change: every change bumps
  * the table's generation, a connection remembers the generation of its
@@ -69,9 +72,15 @@ struct psw_pol_rule {
 	struct psw_pol_ref ref;
 };
 
+/* What the audit log wants of a pod's verdicts (struct psw_pol_port.audit). */
+#define PSW_AUDIT_DENY  1u           /**< connections its isolation denied */
+#define PSW_AUDIT_ALLOW 2u           /**< new connections its policies allowed */
+
 /** The policy of one local pod, immutable once published. */
 struct psw_pol_port {
 	uint8_t isolated[2];                 /**< by direction */
+	uint8_t audit;                       /**< PSW_AUDIT_* for this pod's namespace; 0 = none */
+	uint16_t port;                       /**< the pod's port (audit records name it) */
 	struct rte_acl_ctx *acl[2][2];       /**< [direction][0: IPv4, 1: IPv6]; NULL = nothing allowed */
 	uint32_t nb_refs;
 	struct psw_pol_ref *refs;            /**< rte_acl userdata - 1 -> where it came from */
@@ -87,6 +96,7 @@ struct psw_pol_port {
 struct psw_pol_table {
 	struct psw_pol_port *ports[PSW_MAX_PORTS];
 	uint32_t nb_isolated;                /**< ports with a policy object; 0 = the stage is skipped */
+	uint32_t nb_audited;                 /**< of which audited (audit != 0); 0 = no audit code runs */
 	uint32_t gen;                        /**< bumped after every change; never 0 */
 };
 
@@ -104,6 +114,37 @@ psw_pol_gen(const struct psw_pol_table *pt)
 }
 
 void psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b);
+
+/*
+ * The policy audit log (ctl/psw_audit.c). When a verdict concerns a pod
+ * whose object asks for it (psw_pol_port.audit), the stage puts one record
+ * on its worker's audit ring (single producer: the worker; single
+ * consumer: the control thread, which names the pods and policies and
+ * writes the line). A worker takes a token of the pod's bucket first
+ * (PSW_AUDIT_WORKER_RATE a second per pod and worker, so a flood at one
+ * pod cannot fill the ring for the others; over it: audit_suppressed), and
+ * never waits for the ring (full: audit_ring_full).
+ */
+#define PSW_AUDIT_WORKER_RATE  1000u
+#define PSW_AUDIT_WORKER_BURST 1000u
+#define PSW_AUDIT_RING_SIZE    4096u
+#define PSW_AUDIT_NO_RULE      UINT16_MAX
+
+enum psw_audit_verdict { PSW_AUDIT_V_DENY = 0, PSW_AUDIT_V_ALLOW = 1 };
+
+/** One audited verdict: the connection as its destination sees it. 64 bytes. */
+struct psw_audit_rec {
+	uint64_t tsc;                        /**< rte_rdtsc() at the verdict */
+	uint8_t src[16], dst[16];            /**< network order; IPv4 in the first 4 bytes */
+	uint16_t sport, dport;               /**< network order; 0 without ports (ICMP) */
+	uint16_t in_port;                    /**< where the packet came in */
+	uint16_t pod_port;                   /**< the local pod whose policy judged */
+	uint16_t slot;                       /**< allow: the policy's slot; deny: the first isolating one */
+	uint16_t rule;                       /**< allow: the rule's index; PSW_AUDIT_NO_RULE */
+	uint8_t family, proto, dir, verdict; /**< 4/6, IPPROTO_*, PSW_POL_*, PSW_AUDIT_V_* */
+	uint8_t recheck;                     /**< an established connection judged again after a change */
+	uint8_t pad[7];
+};
 
 /* Per-worker counters of connections allowed / denied by each policy slot. */
 struct psw_pol_counts {

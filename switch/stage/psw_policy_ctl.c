@@ -221,7 +221,12 @@ psw_pol_table_set(struct psw_pol_table *pt, unsigned port, struct psw_pol_port *
 
 	if (old == pp)
 		return;
+	/* counted before an audited object is in force, and after one goes */
+	if (pp != NULL && pp->audit != 0)
+		__atomic_store_n(&pt->nb_audited, pt->nb_audited + 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&pt->ports[port], pp, __ATOMIC_RELEASE);
+	if (old != NULL && old->audit != 0)
+		__atomic_store_n(&pt->nb_audited, pt->nb_audited - 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&pt->nb_isolated, pt->nb_isolated + (pp != NULL) - (old != NULL), __ATOMIC_RELEASE);
 	/* after the pointer: a worker seeing the new generation finds the new object */
 	__atomic_store_n(&pt->gen, pt->gen + 1 == 0 ? 1 : pt->gen + 1, __ATOMIC_RELEASE);

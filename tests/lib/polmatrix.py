@@ -96,7 +96,8 @@ class Pod:
         self.ns = Netns(scope)
         CREATED_NETNS.append(self.ns.name)
         # unique per run: the plugin names the host veth after the container id
-        cid = "ctr-%s-%s-%s" % (uid(), namespace, name)
+        cid = ("ctr-%s-%s-%s" % (uid(), namespace, name))[:127]    # the CNI's limit; uid keeps it unique
+        self.container_id = cid
         rc, out = cni_call("ADD", cni_conf(sock), container_id=cid,
                            netns="/run/netns/" + self.ns.name,
                            args="K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s" % (namespace, name))

@@ -641,6 +641,35 @@ static void test_uplinks_and_cluster(void)
 		CU_ASSERT_EQUAL(cfg.log.subsystem[PSW_LOGS_STATE], PSW_LOG_LEVEL_COUNT);
 		psw_config_free(&cfg);
 	}
+	/* the policy audit log: values only here (the file is opened by the switch) */
+	FAIL("audit = { file = \"audit.log\"; };", 1, "audit.file 'audit.log' must be an absolute path");
+	FAIL("audit = { file = \"/var/log/\"; };", 1, "audit.file '/var/log/' must name a file");
+	FAIL("audit = { file = \"/var/log/../etc/x\"; };", 1, "must name a file (no trailing '/', no '..')");
+	FAIL("audit = {\n file = \"/tmp/a\";\n rate = 0; };", 3, "audit.rate 0 is out of range; it must be 1..100000");
+	FAIL("audit = { burst = 0; };", 1, "audit.burst 0 is out of range");
+	FAIL("audit = { files = 101; };", 1, "audit.files 101 is out of range; it must be 1..100");
+	FAIL("audit = { max_bytes = 4095; };", 1, "audit.max_bytes 4095 is out of range");
+	FAIL("audit = { allowed = 1; };", 1, "audit.allowed must be a boolean");
+	FAIL("audit = { path = \"/x\"; };", 1, "unknown key audit.path");
+	if (OK("")) {
+		CU_ASSERT_STRING_EQUAL(cfg.audit.file, "");       /* off by default */
+		CU_ASSERT_FALSE(cfg.audit.all_namespaces);
+		CU_ASSERT_FALSE(cfg.audit.allowed);
+		CU_ASSERT_EQUAL(cfg.audit.max_bytes, 10u << 20);
+		CU_ASSERT_EQUAL(cfg.audit.files, 5);
+		CU_ASSERT_EQUAL(cfg.audit.rate, 10);
+		CU_ASSERT_EQUAL(cfg.audit.burst, 50);
+		psw_config_free(&cfg);
+	}
+	if (OK("audit = { file = \"/var/log/psw/audit.log\"; all_namespaces = true; allowed = true; "
+	       "max_bytes = 1099511627776L; files = 100; rate = 100000; burst = 1000000; };")) {
+		CU_ASSERT_STRING_EQUAL(cfg.audit.file, "/var/log/psw/audit.log");
+		CU_ASSERT_TRUE(cfg.audit.all_namespaces && cfg.audit.allowed);
+		CU_ASSERT_EQUAL(cfg.audit.max_bytes, 1ull << 40);
+		CU_ASSERT_EQUAL(cfg.audit.files, 100);
+		CU_ASSERT_EQUAL(cfg.audit.burst, 1000000);
+		psw_config_free(&cfg);
+	}
 	FAIL("node = { service_cidr6 = \"fd00:10:244::/112\"; };", 1,
 	     "node.service_cidr6 fd00:10:244::/112 overlaps node.pod_cidr6 fd00:10:244::/64");
 	FAIL("node = { service_cidr6 = \"fd00:96::/48\"; };", 1, "node.service_cidr6");

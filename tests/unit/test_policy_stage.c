@@ -4,7 +4,8 @@
  * builder (real rte_acl contexts): a flow allowed both ways, denied by the
  * destination's ingress, denied by the source's egress, an established
  * connection kept without classification, and a connection judged again
- * after a policy change (cut, and its entry removed).
+ * after a policy change (cut, and its entry removed); the audit records
+ * the stage hands the control thread (only for audited pods, bounded).
  *
  * Pods: A (port 0, 10.244.0.10), B (port 1, 10.244.0.11), C (port 2,
  * 10.244.0.12). B admits A on TCP 80 only; C may send nowhere but to B.
@@ -33,6 +34,7 @@ static struct psw_pol_table pol;
 static const uint8_t gw_mac[6] = { 0x02, 0x50, 0x53, 0x57, 0x00, 0x01 };
 static const uint8_t macs[3][6] = { { 2, 0, 0, 0, 0, 0x0a }, { 2, 0, 0, 0, 0, 0x0b }, { 2, 0, 0, 0, 0, 0x0c } };
 static const uint32_t ips[3] = { A, B, C };
+static uint8_t audit_b, audit_c;         /* PSW_AUDIT_* of B's and C's objects */
 
 static struct psw_pol_rule
 rule(unsigned dir, uint32_t peer, unsigned plen, uint8_t proto, uint16_t lo, uint16_t hi, uint16_t n)
@@ -62,10 +64,20 @@ set_policies(bool wider)
 	unsigned nb_iso_b[2] = { 1, 0 }, nb_iso_c[2] = { 0, 1 };
 	bool in_only[2] = { true, false }, out_only[2] = { false, true };
 
+	struct psw_pol_port *pb, *pc;
+
 	rb[0] = rule(PSW_POL_INGRESS, A, 32, IPPROTO_TCP, 80, wider ? 81 : 80, 0);
 	rc[0] = rule(PSW_POL_EGRESS, B, 32, 0, 0, UINT16_MAX, 0);
-	psw_pol_table_set(&pol, 1, psw_pol_port_build(in_only, rb, 1, iso_b, nb_iso_b, SOCKET_ID_ANY));
-	psw_pol_table_set(&pol, 2, psw_pol_port_build(out_only, rc, 1, iso_c, nb_iso_c, SOCKET_ID_ANY));
+	pb = psw_pol_port_build(in_only, rb, 1, iso_b, nb_iso_b, SOCKET_ID_ANY);
+	pc = psw_pol_port_build(out_only, rc, 1, iso_c, nb_iso_c, SOCKET_ID_ANY);
+	if (pb != NULL && pc != NULL) {
+		pb->port = 1;                    /* as the compiler sets them (psw_netpol.c) */
+		pb->audit = audit_b;
+		pc->port = 2;
+		pc->audit = audit_c;
+	}
+	psw_pol_table_set(&pol, 1, pb);
+	psw_pol_table_set(&pol, 2, pc);
 	pol.nb_isolated = 2;
 	__atomic_add_fetch(&pol.gen, 1, __ATOMIC_RELEASE);
 	psw_tables_sync();                       /* the replaced objects are freed */
@@ -198,6 +210,97 @@ test_rejudged_after_a_change(void)
 	EXPECT_TX(tcp(0, 1, 40010, 80, RTE_TCP_ACK_FLAG), 1);
 }
 
+/* The records waiting on the worker's audit ring, taken off it. */
+static unsigned
+take_records(struct psw_audit_rec *out, unsigned max)
+{
+	return rte_ring_sc_dequeue_burst_elem(lc.sc.audit, out, sizeof(*out), max, NULL);
+}
+
+static void
+test_audit_records(void)
+{
+	struct psw_audit_rec r[80];
+	uint32_t a = rte_cpu_to_be_32(A), b = rte_cpu_to_be_32(B);
+	uint64_t full, suppressed, queued;
+	unsigned i, n;
+
+	lc.sc.audit = rte_ring_create_elem("ut_audit", sizeof(struct psw_audit_rec), 64, SOCKET_ID_ANY,
+					   RING_F_SP_ENQ | RING_F_SC_DEQ);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(lc.sc.audit);
+	/* nobody audited: a denial leaves no record, and no audit code runs */
+	audit_b = audit_c = 0;
+	set_policies(false);
+	CU_ASSERT_EQUAL(pol.nb_audited, 0);
+	EXPECT_DROP(tcp(0, 1, 40020, 81, RTE_TCP_SYN_FLAG), PSW_DROP_POLICY_INGRESS);
+	CU_ASSERT_EQUAL(take_records(r, 80), 0);
+
+	/* B audits denials: one record, as B sees the connection */
+	audit_b = PSW_AUDIT_DENY;
+	set_policies(false);
+	CU_ASSERT_EQUAL(pol.nb_audited, 1);
+	EXPECT_DROP(tcp(0, 1, 40021, 81, RTE_TCP_SYN_FLAG), PSW_DROP_POLICY_INGRESS);
+	EXPECT_TX(tcp(0, 1, 40022, 80, RTE_TCP_SYN_FLAG), 1);          /* allowed: not asked for */
+	CU_ASSERT_EQUAL_FATAL(take_records(r, 80), 1);
+	CU_ASSERT_EQUAL(memcmp(r[0].src, &a, 4), 0);
+	CU_ASSERT_EQUAL(memcmp(r[0].dst, &b, 4), 0);
+	CU_ASSERT_EQUAL(r[0].sport, rte_cpu_to_be_16(40021));
+	CU_ASSERT_EQUAL(r[0].dport, rte_cpu_to_be_16(81));
+	CU_ASSERT_EQUAL(r[0].family, 4);
+	CU_ASSERT_EQUAL(r[0].proto, IPPROTO_TCP);
+	CU_ASSERT_EQUAL(r[0].dir, PSW_POL_INGRESS);
+	CU_ASSERT_EQUAL(r[0].verdict, PSW_AUDIT_V_DENY);
+	CU_ASSERT_EQUAL(r[0].pod_port, 1);
+	CU_ASSERT_EQUAL(r[0].in_port, 0);
+	CU_ASSERT_EQUAL(r[0].slot, 0);                                 /* the policy isolating B */
+	CU_ASSERT_EQUAL(r[0].rule, PSW_AUDIT_NO_RULE);
+	CU_ASSERT_EQUAL(r[0].recheck, 0);
+	CU_ASSERT_NOT_EQUAL(r[0].tsc, 0);
+
+	/* B audits allowed ones too: the new connection's record names the rule; its reply none */
+	audit_b = PSW_AUDIT_DENY | PSW_AUDIT_ALLOW;
+	audit_c = PSW_AUDIT_DENY;
+	set_policies(false);
+	CU_ASSERT_EQUAL(pol.nb_audited, 2);
+	EXPECT_TX(tcp(0, 1, 40023, 80, RTE_TCP_SYN_FLAG), 1);
+	EXPECT_TX(tcp(1, 0, 80, 40023, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG), 0);
+	EXPECT_TX(tcp(0, 1, 40023, 80, RTE_TCP_ACK_FLAG), 1);
+	CU_ASSERT_EQUAL_FATAL(take_records(r, 80), 1);
+	CU_ASSERT_EQUAL(r[0].verdict, PSW_AUDIT_V_ALLOW);
+	CU_ASSERT_EQUAL(r[0].rule, 0);
+	CU_ASSERT_EQUAL(r[0].dport, rte_cpu_to_be_16(80));
+	/* C's egress: a record on C's side */
+	EXPECT_DROP(tcp(2, 0, 40024, 80, RTE_TCP_SYN_FLAG), PSW_DROP_POLICY_EGRESS);
+	CU_ASSERT_EQUAL_FATAL(take_records(r, 80), 1);
+	CU_ASSERT_EQUAL(r[0].dir, PSW_POL_EGRESS);
+	CU_ASSERT_EQUAL(r[0].pod_port, 2);
+	CU_ASSERT_EQUAL(r[0].slot, 1);
+
+	/* a full ring is counted, never waited on */
+	full = lc.sc.events[PSW_EV_AUDIT_RING_FULL];
+	for (i = 0; i < 70; i++)
+		EXPECT_DROP(tcp(0, 1, (uint16_t)(41000 + i), 81, RTE_TCP_SYN_FLAG), PSW_DROP_POLICY_INGRESS);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_AUDIT_RING_FULL] - full, 70 - rte_ring_get_capacity(lc.sc.audit));
+	CU_ASSERT_EQUAL(take_records(r, 80), rte_ring_get_capacity(lc.sc.audit));
+
+	/* one pod's flood takes at most its bucket on this worker; the rest is counted */
+	suppressed = lc.sc.events[PSW_EV_AUDIT_SUPPRESSED];
+	queued = lc.sc.events[PSW_EV_AUDIT_QUEUED];
+	for (i = 0, n = 0; i < 1500; i++) {
+		EXPECT_DROP(tcp(0, 1, (uint16_t)(42000 + i), 81, RTE_TCP_SYN_FLAG), PSW_DROP_POLICY_INGRESS);
+		n += take_records(r, 80);
+	}
+	CU_ASSERT_EQUAL(n, lc.sc.events[PSW_EV_AUDIT_QUEUED] - queued);
+	CU_ASSERT_EQUAL(n + lc.sc.events[PSW_EV_AUDIT_SUPPRESSED] - suppressed, 1500);
+	CU_ASSERT_TRUE(lc.sc.events[PSW_EV_AUDIT_SUPPRESSED] - suppressed >= 400);   /* burst 1000, less what came back */
+
+	audit_b = audit_c = 0;
+	set_policies(false);
+	CU_ASSERT_EQUAL(pol.nb_audited, 0);
+	rte_ring_free(lc.sc.audit);
+	lc.sc.audit = NULL;
+}
+
 int
 main(void)
 {
@@ -214,6 +317,8 @@ main(void)
 	CU_add_test(s, "denied by the destination's ingress", test_denied_by_ingress);
 	CU_add_test(s, "denied by the source's egress", test_denied_by_egress);
 	CU_add_test(s, "established connections judged again after a change", test_rejudged_after_a_change);
+	CU_add_test(s, "audit records: audited pods only, their fields, a full ring, the worker's bucket",
+		    test_audit_records);
 	rc = psw_ut_run();
 	psw_ut_eal_fini();
 	return rc;
