@@ -7,6 +7,7 @@
  *     get KIND [NAME] [-n NAMESPACE | -A] [-o json]
  *     stats [-o json]
  *     status [-o json]
+ *     trace [--filter EXPR] [-c N] [--port NAME] [--timeout S] [--json]   (psw_trace_cli.c)
  *     version
  *
  * The socket defaults to $PODSWITCH_SOCKET, else /run/podswitch/podswitch.sock.
@@ -23,6 +24,7 @@
 #include "psw_api.h"
 #include "psw_build.h"
 #include "psw_manifest.h"
+#include "psw_trace_cli.h"
 
 #define EXIT_USAGE 2
 
@@ -44,6 +46,10 @@ usage(FILE *out)
 		"                                   service/[NAMESPACE/]NAME\n"
 		"  stats [-o json]                  counters per port, worker and drop reason\n"
 		"  status [-o json]                 is the switch ready; what it holds\n"
+		"  trace [--filter EXPR] [-c N] [--port NAME] [--timeout S] [--json]\n"
+		"                                   what each stage did with the next N (1-64) packets\n"
+		"                                   matching EXPR (tcpdump syntax) received on any port\n"
+		"                                   or NAME; waits S seconds (default 10) at most\n"
 		"  version                          client and daemon versions\n"
 		"The socket is SOCKET, else $PODSWITCH_SOCKET, else %s.\n", PSW_API_DEFAULT_SOCKET);
 }
@@ -635,6 +641,8 @@ main(int argc, char **argv)
 		return cmd_stats(argc, argv);
 	if (strcmp(verb, "status") == 0 || strcmp(verb, "version") == 0)
 		return cmd_simple(verb, argc, argv);
-	die("unknown verb '%s' (apply, delete, get, explain, stats, status, version)", verb);
+	if (strcmp(verb, "trace") == 0)
+		return psw_cli_trace(socket_path, argc, argv);
+	die("unknown verb '%s' (apply, delete, get, explain, stats, status, trace, version)", verb);
 	return EXIT_USAGE;
 }

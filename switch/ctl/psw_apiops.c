@@ -37,6 +37,7 @@
 #include "psw_port.h"
 #include "psw_state.h"
 #include "psw_state_file.h"
+#include "psw_trace_ctl.h"
 
 static time_t start_time;
 
@@ -1239,6 +1240,9 @@ static const struct op ops[] = {
 	{ "cni.del", op_cni_del },
 	{ "cni.check", op_cni_check },
 	{ "cni.gc", op_cni_gc },
+	{ "trace.start", psw_trace_op_start },
+	{ "trace.poll", psw_trace_op_poll },
+	{ "trace.stop", psw_trace_op_stop },
 };
 
 json_t *
