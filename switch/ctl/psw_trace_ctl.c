@@ -481,7 +481,8 @@ stage_text(const struct psw_state *st, const struct psw_trace_rec *r, unsigned i
 		} else if (has_event(s, PSW_EV_MASQ)) {
 			cat(out, len, "leaves the cluster: masqueraded to the node's address");
 		} else if (s->meta.verdict == PSW_V_CONTINUE) {
-			cat(out, len, "not a new connection to a Service");
+			cat(out, len, prev->meta.flags & PSW_F_CT_MISS ? "not to a Service address" :
+				      "nothing to do (not a new connection)");
 		}
 		break;
 	case PSW_TS_POLICY:
@@ -493,8 +494,13 @@ stage_text(const struct psw_state *st, const struct psw_trace_rec *r, unsigned i
 
 			mac_cat(mac, sizeof(mac), s->hdr);
 			cat(out, len, "to %s, next hop %s", port_name(s->meta.out_port, pb, sizeof(pb)), mac);
-			if (has_event(s, PSW_EV_VXLAN_ENCAP))
-				cat(out, len, ", encapsulated in VXLAN");
+			if (has_event(s, PSW_EV_VXLAN_ENCAP) && s->hdr_len >= 34 && s->hdr[12] == 0x08 &&
+			    s->hdr[13] == 0x00) {
+				char vtep[INET_ADDRSTRLEN];
+
+				ip_str(4, s->hdr + 30, vtep, sizeof(vtep));
+				cat(out, len, ", encapsulated in VXLAN to %s", vtep);
+			}
 			if (has_event(s, PSW_EV_ICMP_TIME_EXCEEDED))
 				cat(out, len, " (TTL expired: ICMP time-exceeded sent back)");
 			if (has_event(s, PSW_EV_ICMP_TOO_BIG))
