@@ -259,12 +259,16 @@ psw_trace_burst(struct psw_lcore *lc, const struct psw_tables *t, struct psw_bur
 	uint8_t rec_of[PSW_BURST_MAX];
 	int seq;
 
+	bool any_held;
+
 	if (tw == NULL)
 		return false;
+	/* none held anywhere when the burst began: none of its packets can be a release */
+	any_held = __atomic_load_n(&a->held, __ATOMIC_ACQUIRE) > 0;
 	for (i = 0; i < b->nb; i++) {
 		bool again = false;
 
-		seq = released(tw, b->pkts[i], a);
+		seq = any_held ? released(tw, b->pkts[i], a) : -1;
 		if (seq >= 0)
 			again = true;
 		else if (__atomic_load_n(&a->left, __ATOMIC_RELAXED) <= 0 ||
