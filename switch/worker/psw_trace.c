@@ -257,9 +257,8 @@ psw_trace_burst(struct psw_lcore *lc, const struct psw_tables *t, struct psw_bur
 	uint64_t traced = 0;
 	unsigned i, start, nb_recs = 0;
 	uint8_t rec_of[PSW_BURST_MAX];
-	int seq;
-
 	bool any_held;
+	int seq;
 
 	if (tw == NULL)
 		return false;
