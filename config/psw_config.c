@@ -700,6 +700,79 @@ static int parse_metrics(struct psw_cfg_ctx *ctx, const config_setting_t *g)
 	return 0;
 }
 
+static int log_level_of(const char *v)
+{
+	static const char *const names[] = {
+#define _(sym, name) name,
+		PSW_LOG_LEVELS(_)
+#undef _
+	};
+
+	for (unsigned i = 0; i < PSW_LOG_LEVEL_COUNT; i++)
+		if (strcmp(v, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* log.level, log.format, log.rate, log.subsystems = { NAME = "LEVEL"; ... }. */
+static int parse_log(struct psw_cfg_ctx *ctx, const config_setting_t *g)
+{
+	static const char *const subs[] = {
+#define _(sym, name) name,
+		PSW_LOG_SUBSYSTEMS(_)
+#undef _
+	};
+	struct psw_config *cfg = ctx->cfg;
+	const config_setting_t *m;
+	long long rate = 20;
+	const char *v;
+	int rc, lv;
+
+	cfg->log.level = PSW_LOG_INFO;
+	cfg->log.rate = 20;
+	memset(cfg->log.subsystem, PSW_LOG_LEVEL_COUNT, sizeof(cfg->log.subsystem));
+	rc = psw_cfg_opt_str(ctx, g, "log", "level", 1, 16, &v);
+	if (rc < 0)
+		return rc;
+	if (rc > 0) {
+		if ((lv = log_level_of(v)) < 0)
+			return psw_cfg_fail(ctx, psw_cfg_member(g, "level"),
+					    "log.level '%s': error, warning, info or debug", v);
+		cfg->log.level = (uint8_t)lv;
+	}
+	rc = psw_cfg_opt_str(ctx, g, "log", "format", 1, 16, &v);
+	if (rc < 0)
+		return rc;
+	if (rc > 0 && strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
+		return psw_cfg_fail(ctx, psw_cfg_member(g, "format"), "log.format '%s': text or json", v);
+	cfg->log.json = rc > 0 && strcmp(v, "json") == 0;
+	if (psw_cfg_opt_int(ctx, g, "log", "rate", 0, 100000, &rate) < 0)
+		return -EINVAL;
+	cfg->log.rate = (unsigned)rate;
+	m = psw_cfg_member(g, "subsystems");
+	if (m == NULL)
+		return 0;
+	if (!config_setting_is_group(m))
+		return psw_cfg_fail(ctx, m, "log.subsystems: a group of NAME = \"LEVEL\"; settings");
+	for (int i = 0; i < config_setting_length(m); i++) {
+		const config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
+		const char *name = config_setting_name(e), *level = config_setting_get_string(e);
+		unsigned k;
+
+		for (k = 0; k < PSW_LOGS_COUNT; k++)
+			if (strcmp(name, subs[k]) == 0)
+				break;
+		if (k == PSW_LOGS_COUNT)
+			return psw_cfg_fail(ctx, e, "log.subsystems.%s: no such subsystem (main, config, api, "
+					    "state, port, vhost, metrics, capture, dpdk)", name);
+		if (level == NULL || (lv = log_level_of(level)) < 0)
+			return psw_cfg_fail(ctx, e, "log.subsystems.%s: give \"error\", \"warning\", "
+					    "\"info\" or \"debug\"", name);
+		cfg->log.subsystem[k] = (uint8_t)lv;
+	}
+	return 0;
+}
+
 static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 {
 	static const struct {
@@ -756,7 +829,7 @@ static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 
 /* Known keys of the top level and of each group of single settings. */
 static const char *const top_keys[] = {
-	"eal", "workers", "node", "cluster", "api", "limits", "metrics", "ports", "pods", "routes", NULL
+	"eal", "workers", "node", "cluster", "api", "limits", "metrics", "log", "ports", "pods", "routes", NULL
 };
 static const char *const eal_keys[] = {
 	"hugepages", "memory_mb", "file_prefix", "main_core", "args", NULL
@@ -771,6 +844,7 @@ static const char *const cluster_keys[] = {
 };
 static const char *const api_keys[] = { "socket", "group", "sockets_dir", "state_dir", NULL };
 static const char *const metrics_keys[] = { "listen", NULL };
+static const char *const log_keys[] = { "level", "format", "rate", "subsystems", NULL };
 static const char *const limits_keys[] = {
 	"mbufs", "pods", "max_pods", "max_routes", "rx_desc", "tx_desc", "conntrack", "conntrack_per_port",
 	NULL
@@ -784,7 +858,7 @@ static int parse_root(struct psw_cfg_ctx *ctx, const config_setting_t *root)
 	} groups[] = {
 		{ "eal", eal_keys }, { "workers", workers_keys }, { "node", node_keys },
 		{ "api", api_keys }, { "limits", limits_keys }, { "cluster", cluster_keys },
-		{ "metrics", metrics_keys },
+		{ "metrics", metrics_keys }, { "log", log_keys },
 	};
 	const config_setting_t *g[sizeof(groups) / sizeof(groups[0])];
 	const char *str;
@@ -808,7 +882,7 @@ static int parse_root(struct psw_cfg_ctx *ctx, const config_setting_t *root)
 		psw_cfg_copy(ctx->cfg->api.socket, sizeof(ctx->cfg->api.socket), str);
 	if (parse_api_dirs(ctx, g[3]) < 0)
 		return -EINVAL;
-	if (parse_limits(ctx, g[4]) < 0 || parse_metrics(ctx, g[6]) < 0)
+	if (parse_limits(ctx, g[4]) < 0 || parse_metrics(ctx, g[6]) < 0 || parse_log(ctx, g[7]) < 0)
 		return -EINVAL;
 
 	rc = psw_cfg_parse_ports(ctx, psw_cfg_member(root, "ports"));

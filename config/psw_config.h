@@ -93,6 +93,30 @@ struct psw_route_conf {
 	int line;
 };
 
+/*
+ * The daemon's log (switch/ctl/psw_log.h): levels and subsystems, named
+ * once for the configuration (log.level, log.subsystems) and the lines.
+ */
+#define PSW_LOG_LEVELS(_) \
+	_(ERR, "error") _(WARN, "warning") _(INFO, "info") _(DEBUG, "debug")
+#define PSW_LOG_SUBSYSTEMS(_) \
+	_(MAIN, "main") _(CONFIG, "config") _(API, "api") _(STATE, "state") _(PORT, "port") \
+	_(VHOST, "vhost") _(METRICS, "metrics") _(CAPTURE, "capture") _(DPDK, "dpdk")
+
+enum psw_log_level {
+#define _(sym, name) PSW_LOG_##sym,
+	PSW_LOG_LEVELS(_)
+#undef _
+	PSW_LOG_LEVEL_COUNT
+};
+
+enum psw_log_subsys {
+#define _(sym, name) PSW_LOGS_##sym,
+	PSW_LOG_SUBSYSTEMS(_)
+#undef _
+	PSW_LOGS_COUNT
+};
+
 enum psw_encap {
 	PSW_ENCAP_NONE,                    /**< native routing: the underlay routes pod CIDRs */
 	PSW_ENCAP_VXLAN,                   /**< VXLAN (RFC 7348) between node addresses */
@@ -159,6 +183,13 @@ struct psw_config {
 	struct {
 		char listen[80];               /**< "ADDRESS:PORT" of /metrics; "" = none */
 	} metrics;
+
+	struct {
+		uint8_t level;                 /**< enum psw_log_level: what is written (default info) */
+		uint8_t subsystem[PSW_LOGS_COUNT]; /**< a subsystem's own level; PSW_LOG_LEVEL_COUNT: log.level */
+		bool json;                     /**< one JSON object a line, else "podswitch: text" */
+		unsigned rate;                 /**< lines a call site may write in 10 s, then counted (0: no limit) */
+	} log;
 
 	struct {
 		unsigned mbufs;                /**< mbufs per NUMA socket */

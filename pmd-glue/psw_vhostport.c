@@ -11,6 +11,7 @@
 
 #include "psw_port.h"
 #include "psw_vhostport.h"
+#include "psw_log.h"
 
 /*
  * The ports whose sockets are registered, for the callbacks (which know a
@@ -91,7 +92,7 @@ refresh_kick(struct psw_port *p, int vid)
 	if (vid >= 0 && pending[slot] >= KICKS_PENDING_MAX) {
 		/* faster than the reaper: this port keeps its old copy (it is polled
 		 * after every state change, so at worst its own frames wait) */
-		fprintf(stderr, "podswitch: vhost-user %s: kick fd replaced too often; not followed\n",
+		PSW_LOG(WARN, VHOST, "vhost-user %s: kick fd replaced too often; not followed",
 			p->conf.socket);
 		return;
 	}
@@ -132,7 +133,7 @@ new_device(int vid)
 	if (p == NULL || __atomic_load_n(&p->vid, __ATOMIC_RELAXED) >= 0) {
 		/* unknown socket, or a second driver on a port that has one */
 		pthread_mutex_unlock(&lock);
-		fprintf(stderr, "podswitch: vhost-user %s: device %d refused (%s)\n", path, vid,
+		PSW_LOG(WARN, VHOST, "vhost-user %s: device %d refused (%s)", path, vid,
 			p == NULL ? "no port" : "the port already has a driver");
 		return -1;
 	}
@@ -209,7 +210,7 @@ new_connection(int vid)
 		conns[p - psw_ports]++;
 	pthread_mutex_unlock(&lock);
 	if (rc < 0)
-		fprintf(stderr, "podswitch: vhost-user %s: connection refused (%s)\n", path,
+		PSW_LOG(WARN, VHOST, "vhost-user %s: connection refused (%s)", path,
 			p == NULL ? "no port" : "the port already has a driver");
 	return rc;
 }

@@ -17,6 +17,7 @@ PSW_PACKAGES=(
 	podman runc conmon iptables busybox-static  # a real runtime on the shipped conflist (CNI backend)
 	clang libclang-rt-14-dev               # libFuzzer and its sanitizers (tests/fuzz, scripts/fuzz)
 	libxdp-dev libbpf-dev                  # AF_XDP in tests/perf/bench_sockets (skipped without them)
+	tshark                                 # reads podswitchctl capture's pcapng in its test
 )
 
 psw_require_root() {

@@ -33,6 +33,7 @@
 #include <rte_ring.h>
 
 #include "psw_apisrv.h"
+#include "psw_capture_ctl.h"
 #include "psw_metrics.h"
 #include "psw_telemetry.h"
 #include "psw_build.h"
@@ -40,6 +41,7 @@
 #include "psw_ctl_loop.h"
 #include "psw_ipam.h"
 #include "psw_k8s.h"
+#include "psw_log.h"
 #include "psw_neigh.h"
 #include "psw_config.h"
 #include "psw_ct.h"
@@ -186,7 +188,9 @@ create_lcores(struct psw_state *st, const struct psw_config *cfg)
 		lc->idle_sleep_us = cfg->workers.idle_sleep_us;
 		lc->sc.pol = rte_zmalloc_socket("psw_pol_counts", PSW_POL_MAX_SLOTS * sizeof(*lc->sc.pol),
 						RTE_CACHE_LINE_SIZE, node < 0 ? SOCKET_ID_ANY : node);
-		if (lc->sc.pol == NULL)
+		lc->sc.svc = rte_zmalloc_socket("psw_svc_counts", PSW_SVC_MAX_SLOTS * sizeof(*lc->sc.svc),
+						RTE_CACHE_LINE_SIZE, node < 0 ? SOCKET_ID_ANY : node);
+		if (lc->sc.pol == NULL || lc->sc.svc == NULL)
 			return -ENOMEM;
 		lc->punt = psw_worker_ring("psw_punt", w, node);
 		lc->inject = psw_worker_ring("psw_inject", w, node);
@@ -229,21 +233,20 @@ reload(struct psw_state *st, const char *path)
 	char err[PSW_ERR_MAX];
 
 	if (path == NULL) {
-		fprintf(stderr, "podswitch: SIGHUP ignored: running on the embedded default, no file to re-read\n");
+		PSW_LOG(WARN, CONFIG, "SIGHUP ignored: running on the embedded default, no file to re-read");
 		return;
 	}
 	if (psw_config_load_file(path, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "podswitch: reload refused, running configuration kept: %s\n", err);
+		PSW_LOG(ERR, CONFIG, "reload refused, running configuration kept: %s", err);
 		return;
 	}
 	if (psw_state_apply(st, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "podswitch: reload failed: %s\n", err);
+		PSW_LOG(ERR, CONFIG, "reload failed: %s", err);
 		psw_config_free(&cfg);
 		return;
 	}
-	printf("podswitch: reloaded %s (tables version %" PRIu64 ")\n", path,
-	       psw_tables_current->version);
-	fflush(stdout);
+	psw_log_configure(&st->cfg);
+	PSW_LOG(INFO, CONFIG, "reloaded %s (tables version %" PRIu64 ")", path, psw_tables_current->version);
 }
 
 struct control {
@@ -276,6 +279,7 @@ timer_event(struct psw_event_src *src, uint32_t events)
 	if (++ctl->ticks % (1000 / RECLAIM_INTERVAL_MS) == 0) {
 		psw_state_take_releases(ctl->st);
 		psw_metrics_run(ctl->metrics);   /* its listen socket back in use after the connection limit */
+		psw_capture_tick();
 	}
 }
 
@@ -376,19 +380,18 @@ start_metrics(struct control *ctl)
 		return 0;
 	ctl->metrics = psw_metrics_start(ctl->st, ctl->st->cfg.metrics.listen, err, sizeof(err));
 	if (ctl->metrics == NULL) {
-		fprintf(stderr, "podswitch: %s\n", err);
+		PSW_LOG(ERR, METRICS, "%s", err);
 		return -1;
 	}
 	ctl->metrics_src = (struct psw_event_src){ .fd = psw_metrics_fd(ctl->metrics), .fn = metrics_event,
 						   .ctx = ctl };
 	if (psw_ctl_watch(ctl->epfd, &ctl->metrics_src, EPOLLIN, 0) < 0) {
-		fprintf(stderr, "podswitch: metrics: cannot watch its socket: %s\n", strerror(errno));
+		PSW_LOG(ERR, METRICS, "metrics: cannot watch its socket: %s", strerror(errno));
 		psw_metrics_stop(ctl->metrics);
 		ctl->metrics = NULL;
 		return -1;
 	}
-	printf("podswitch: metrics on http://%s/metrics\n", ctl->st->cfg.metrics.listen);
-	fflush(stdout);
+	PSW_LOG(INFO, METRICS, "metrics on http://%s/metrics", ctl->st->cfg.metrics.listen);
 	return 0;
 }
 
@@ -461,9 +464,10 @@ main(int argc, char **argv)
 	rc = path != NULL ? psw_config_load_file(path, &cfg, err, sizeof(err))
 			  : psw_config_parse(NULL, "<default>", &cfg, err, sizeof(err));
 	if (rc < 0) {
-		fprintf(stderr, "podswitch: %s\n", err);
+		PSW_LOG(ERR, CONFIG, "%s", err);
 		return EXIT_BAD_CONFIG;
 	}
+	psw_log_configure(&cfg);
 	if (check) {
 		printf("%s: configuration ok\n", cfg.source);
 		psw_config_free(&cfg);
@@ -479,8 +483,9 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	build_eal_args(&cfg, &eal);
+	psw_log_take_dpdk();                     /* from EAL's first line on */
 	if (rte_eal_init(eal.argc, eal.argv) < 0) {
-		fprintf(stderr, "podswitch: DPDK initialisation failed: %s\n", rte_strerror(rte_errno));
+		PSW_LOG(ERR, DPDK, "DPDK initialisation failed: %s", rte_strerror(rte_errno));
 		psw_config_free(&cfg);
 		return 1;
 	}
@@ -518,44 +523,40 @@ main(int argc, char **argv)
 	if (psw_punt_efd < 0)
 		rte_exit(1, "podswitch: no eventfd for the workers' punts: %s\n", strerror(errno));
 	if (psw_state_apply(&st, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "podswitch: %s\n", err);
+		PSW_LOG(ERR, CONFIG, "%s", err);
 		psw_state_fini(&st);
 		psw_config_free(&cfg);
 		rte_eal_cleanup();
 		return 1;
 	}
 	if (init_cni_state(&st, err, sizeof(err)) < 0) {
-		fprintf(stderr, "podswitch: %s\n", err);
+		PSW_LOG(ERR, STATE, "%s", err);
 		psw_state_fini(&st);
 		rte_eal_cleanup();
 		return 1;
 	}
 	/* the desired state of the last run, in force before the API opens */
 	rc = psw_objects_restore(&st, err, sizeof(err));
-	if (rc != 0) {
-		printf("podswitch: %s\n", err);
-		fflush(stdout);
-	}
+	if (rc != 0)
+		PSW_LOG(INFO, STATE, "%s", err);
 	if (launch_workers(&st) < 0)
 		rte_exit(1, "podswitch: cannot launch %u workers\n", st.nb_workers);
-	printf("podswitch %s running: %u worker(s), %s, tables version %" PRIu64 "\n",
-	       PSW_VERSION, st.nb_workers, st.cfg.source, psw_tables_current->version);
-	fflush(stdout);
+	PSW_LOG(INFO, MAIN, "version %s running: %u worker(s), %s, tables version %" PRIu64,
+		PSW_VERSION, st.nb_workers, st.cfg.source, psw_tables_current->version);
 
 	ctl.st = &st;
 	ctl.path = path;
 	api = psw_apisrv_create(st.cfg.api.socket, st.cfg.api.group, ctl.epfd, &st, err, sizeof(err));
 	if (api == NULL) {
-		fprintf(stderr, "podswitch: %s\n", err);
+		PSW_LOG(ERR, API, "%s", err);
 		rc = -1;
 	} else {
-		printf("podswitch: API on %s\n", st.cfg.api.socket);
-		fflush(stdout);
+		PSW_LOG(INFO, API, "API on %s", st.cfg.api.socket);
 		rc = start_metrics(&ctl);
 		ctl.telemetry = (struct psw_event_src){ .fd = psw_telemetry_init(&st), .fn = telemetry_event,
 							.ctx = &ctl };
 		if (ctl.telemetry.fd < 0 || psw_ctl_watch(ctl.epfd, &ctl.telemetry, EPOLLIN, 0) < 0)
-			printf("podswitch: DPDK telemetry commands not registered\n");
+			PSW_LOG(WARN, METRICS, "DPDK telemetry commands not registered");
 		if (rc == 0)
 			rc = control_loop(&ctl, &sigs);
 		psw_telemetry_fini();
@@ -574,6 +575,6 @@ main(int argc, char **argv)
 	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
 	remove_runtime_dir(runtime_dir);
-	printf("podswitch: stopped\n");
+	PSW_LOG(INFO, MAIN, "stopped");
 	return rc < 0 ? 1 : 0;
 }

@@ -6,6 +6,7 @@
  *     delete -f FILE|-
  *     get KIND [NAME] [-n NAMESPACE | -A] [-o json]
  *     stats [-o json]
+ *     capture PORT [-f EXPR | EXPR...] [-c N] [-s SNAPLEN] [-Q rx|tx|both] [-G S] -w FILE|-
  *     status [-o json]
  *     trace [--filter EXPR] [-c N] [--port NAME] [--timeout S] [--json]   (psw_trace_cli.c)
  *     version
@@ -23,6 +24,7 @@
 
 #include "psw_api.h"
 #include "psw_build.h"
+#include "psw_capture_cli.h"
 #include "psw_manifest.h"
 #include "psw_trace_cli.h"
 
@@ -45,6 +47,9 @@ usage(FILE *out)
 		"                                   FROM, TO: [NAMESPACE/]POD or an address, TO may be\n"
 		"                                   service/[NAMESPACE/]NAME\n"
 		"  stats [-o json]                  counters per port, worker and drop reason\n"
+		"  capture PORT [-f EXPR | EXPR...] [-c N] [-s SNAPLEN] [-Q rx|tx|both] [-G SECONDS] -w FILE|-\n"
+		"                                   a port's packets as pcapng (- : standard output),\n"
+		"                                   EXPR a tcpdump filter\n"
 		"  status [-o json]                 is the switch ready; what it holds\n"
 		"  trace [--filter EXPR] [-c N] [--port NAME] [--timeout S] [--json]\n"
 		"                                   what each stage did with the next N (1-64) packets\n"
@@ -538,13 +543,16 @@ cmd_stats(int argc, char **argv)
 		json_decref(resp);
 		return 0;
 	}
-	printf("%-36s %-11s %12s %12s %9s %9s\n", "PORT", "KIND", "RX", "TX", "TX_DROP", "RX_MISSED");
+	printf("%-36s %-11s %12s %12s %9s %9s %14s %14s\n", "PORT", "KIND", "RX", "TX", "TX_DROP",
+	       "RX_MISSED", "RX_BYTES", "TX_BYTES");
 	json_array_foreach(json_object_get(res, "ports"), i, o)
-		printf("%-36s %-11s %12lld %12lld %9lld %9lld\n", str(o, "name"), str(o, "kind"),
+		printf("%-36s %-11s %12lld %12lld %9lld %9lld %14lld %14lld\n", str(o, "name"), str(o, "kind"),
 		       (long long)json_integer_value(json_object_get(o, "rx")),
 		       (long long)json_integer_value(json_object_get(o, "tx")),
 		       (long long)json_integer_value(json_object_get(o, "tx_drop")),
-		       (long long)json_integer_value(json_object_get(o, "rx_missed")));
+		       (long long)json_integer_value(json_object_get(o, "rx_missed")),
+		       (long long)json_integer_value(json_object_get(o, "rx_bytes")),
+		       (long long)json_integer_value(json_object_get(o, "tx_bytes")));
 	printf("\n%-7s %-6s %12s %12s %14s\n", "WORKER", "LCORE", "RX", "TX", "CYCLES/PACKET");
 	json_array_foreach(json_object_get(res, "workers"), i, o)
 		printf("%-7lld %-6lld %12lld %12lld %14lld\n",
@@ -639,10 +647,12 @@ main(int argc, char **argv)
 		return cmd_explain(argc, argv);
 	if (strcmp(verb, "stats") == 0)
 		return cmd_stats(argc, argv);
+	if (strcmp(verb, "capture") == 0)
+		return psw_cli_capture(socket_path, argc, argv);
 	if (strcmp(verb, "status") == 0 || strcmp(verb, "version") == 0)
 		return cmd_simple(verb, argc, argv);
 	if (strcmp(verb, "trace") == 0)
 		return psw_cli_trace(socket_path, argc, argv);
-	die("unknown verb '%s' (apply, delete, get, explain, stats, status, trace, version)", verb);
+	die("unknown verb '%s' (apply, delete, get, explain, stats, capture, status, trace, version)", verb);
 	return EXIT_USAGE;
 }

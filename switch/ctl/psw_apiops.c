@@ -24,6 +24,7 @@
 #include "psw_api.h"
 #include "psw_apiops.h"
 #include "psw_build.h"
+#include "psw_capture_ctl.h"
 #include "psw_change.h"
 #include "psw_ct.h"
 #include "psw_ct_ctl.h"
@@ -35,6 +36,7 @@
 #include "psw_objects_file.h"
 #include "psw_pipeline.h"
 #include "psw_port.h"
+#include "psw_services.h"
 #include "psw_state.h"
 #include "psw_state_file.h"
 #include "psw_trace_ctl.h"
@@ -258,6 +260,7 @@ op_status(struct psw_state *st, json_t *args)
 		"ipv6_free", pool_free(st, 6)));
 	json_object_set_new(res, "limits", limits_json(st));
 	json_object_set_new(res, "neighbours", psw_neigh_json(st->neigh));
+	json_object_set_new(res, "captures", psw_capture_json());
 	json_object_set_new(res, "cluster", cluster_json(st, t));
 	if (st->agent != NULL)
 		json_object_set_new(res, "agent", json_pack("{s:O, s:I}", "report", st->agent,
@@ -379,9 +382,10 @@ psw_state_stats_json(const struct psw_state *st)
 			continue;
 		psw_state_port_counters(st, i, &c);
 		psw_port_drops(&psw_ports[i], &missed, &nombuf);
-		json_array_append_new(ports, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+		json_array_append_new(ports, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"name", p->name, "kind", psw_port_kind_name(p->kind), "rx", (json_int_t)c.rx,
 			"tx", (json_int_t)c.tx, "tx_drop", (json_int_t)c.tx_drop,
+			"rx_bytes", (json_int_t)c.rx_bytes, "tx_bytes", (json_int_t)c.tx_bytes,
 			"rx_missed", (json_int_t)missed, "rx_nombuf", (json_int_t)nombuf));
 	}
 	for (w = 0; w < st->nb_workers; w++) {
@@ -400,8 +404,9 @@ psw_state_stats_json(const struct psw_state *st)
 		json_object_set_new(drops, psw_drop_name(i), json_integer((json_int_t)d[i]));
 	for (i = 0; i < PSW_EV_COUNT; i++)
 		json_object_set_new(events, psw_event_name(i), json_integer((json_int_t)e[i]));
-	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "ports", ports, "workers", workers,
-			 "drops", drops, "events", events, "conntrack", conntrack_json(st));
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "ports", ports, "workers", workers,
+			 "drops", drops, "events", events, "conntrack", conntrack_json(st),
+			 "services", psw_services_counters_json(st));
 }
 
 static json_t *
@@ -1240,6 +1245,9 @@ static const struct op ops[] = {
 	{ "cni.del", op_cni_del },
 	{ "cni.check", op_cni_check },
 	{ "cni.gc", op_cni_gc },
+	{ "capture.start", psw_capture_op_start },
+	{ "capture.read", psw_capture_op_read },
+	{ "capture.stop", psw_capture_op_stop },
 	{ "trace.start", psw_trace_op_start },
 	{ "trace.poll", psw_trace_op_poll },
 	{ "trace.stop", psw_trace_op_stop },

@@ -72,6 +72,7 @@ struct psw_state {
 	struct psw_k8s_store k8s;              /**< the Kubernetes objects */
 	struct psw_netpol_store *np;           /**< the policy compiler's slots and caches */
 	json_t *svc_owners;                    /**< Service "ns/name" -> [its table keys] */
+	json_t *svc_slots;                     /**< Service "ns/name" -> its counters' slot (psw_stage.h) */
 	struct psw_attachment *atts;           /**< CNI attachments */
 	unsigned nb_atts, cap_atts;
 	char state_file[300];                  /**< where attachments are saved ("" = nowhere) */
@@ -87,6 +88,12 @@ struct psw_state {
 	unsigned worker_load[PSW_MAX_WORKERS];
 	struct psw_lcore *lcores[PSW_MAX_WORKERS];
 	struct psw_neigh_table *neigh;         /**< next hops' MACs (psw_neigh.h) */
+	struct psw_pipeline_stats {            /**< psw_pipeline_commit(): how long changes take */
+		uint64_t ok, failed;
+		uint64_t ns_sum;               /**< compile + publish + reclaim, all changes */
+		uint64_t last_ns, max_ns;
+		int64_t last_at;               /**< CLOCK_REALTIME seconds of the last one */
+	} pipe;
 };
 
 #endif /* PSW_CTL_H */

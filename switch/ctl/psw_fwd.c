@@ -14,6 +14,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include "psw_capture_ctl.h"
 #include "psw_ctl.h"
 #include "psw_forward_ctl.h"
 #include "psw_fwd.h"
@@ -80,6 +81,7 @@ psw_fwd_port_destroy(struct psw_state *st, int idx)
 {
 	release_rx_queues(st, idx);
 	psw_neigh_port_gone(st->neigh, (uint16_t)idx);
+	psw_capture_port_gone((uint16_t)idx);
 	psw_port_destroy((uint16_t)idx);
 }
 

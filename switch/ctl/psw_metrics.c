@@ -18,6 +18,7 @@
 #include "psw_netpol_report.h"
 #include "psw_policy.h"
 #include "psw_state.h"
+#include "psw_log.h"
 
 /* libmicrohttpd's messages printed a minute: a client can cause one per connection */
 #define LOG_PER_MINUTE 10
@@ -173,11 +174,33 @@ policies(FILE *f, const struct psw_state *st)
 	free(d);
 }
 
+/* The log's lines by level, and those its rate limit held back. */
+static void
+log_counts(FILE *f)
+{
+	static const char *const names[] = {
+#define _(sym, name) name,
+		PSW_LOG_LEVELS(_)
+#undef _
+	};
+	uint64_t written[PSW_LOG_LEVEL_COUNT], suppressed;
+	unsigned i;
+
+	psw_log_counts(written, &suppressed);
+	family(f, "podswitch_log_lines_total", "counter", "Lines the switch logged, by level.");
+	for (i = 0; i < PSW_LOG_LEVEL_COUNT; i++)
+		fprintf(f, "podswitch_log_lines_total{level=\"%s\"} %llu\n", names[i],
+			(unsigned long long)written[i]);
+	scalar(f, "podswitch_log_suppressed_total", "counter",
+	       "Lines not written: their call site was over log.rate in 10 s.", (long long)suppressed);
+}
+
 char *
 psw_metrics_text(const struct psw_state *st, size_t *len)
 {
 	static const struct lbl port_labels[] = { { "port", "name" }, { "kind", "kind" }, { NULL, NULL } };
 	static const struct lbl worker_labels[] = { { "worker", "worker" }, { "lcore", "lcore" }, { NULL, NULL } };
+	static const struct lbl svc_labels[] = { { "namespace", "namespace" }, { "name", "name" }, { NULL, NULL } };
 	json_t *s = psw_state_stats_json(st), *ct, *neigh = psw_neigh_json(st->neigh);
 	const struct psw_tables *t = psw_tables_current;
 	char *buf = NULL;
@@ -203,6 +226,11 @@ psw_metrics_text(const struct psw_state *st, size_t *len)
 		 "Packets received on a port.", "rx", port_labels);
 	per_item(f, json_object_get(s, "ports"), "podswitch_port_tx_packets_total", "counter",
 		 "Packets sent on a port.", "tx", port_labels);
+	per_item(f, json_object_get(s, "ports"), "podswitch_port_rx_bytes_total", "counter",
+		 "Bytes of the frames received on a port (Ethernet header on, no FCS).", "rx_bytes",
+		 port_labels);
+	per_item(f, json_object_get(s, "ports"), "podswitch_port_tx_bytes_total", "counter",
+		 "Bytes of the frames a port took to send.", "tx_bytes", port_labels);
 	per_item(f, json_object_get(s, "ports"), "podswitch_port_tx_dropped_total", "counter",
 		 "Packets a port's transmit queue did not take (queue full).", "tx_drop", port_labels);
 	per_item(f, json_object_get(s, "ports"), "podswitch_port_rx_missed_total", "counter",
@@ -268,6 +296,33 @@ psw_metrics_text(const struct psw_state *st, size_t *len)
 	       t != NULL && t->pods != NULL ? (long long)t->pods->nb : 0);
 	scalar(f, "podswitch_pods_max", "gauge", "limits.pods.", (long long)st->cfg.limits.max_pods);
 	scalar(f, "podswitch_attachments", "gauge", "CNI attachments.", (long long)st->nb_atts);
+	per_item(f, json_object_get(s, "services"), "podswitch_service_connections_total", "counter",
+		 "New connections to a Service load-balanced to one of its endpoints.", "connections", svc_labels);
+	per_item(f, json_object_get(s, "services"), "podswitch_service_rejected_total", "counter",
+		 "Connection attempts to a Service without endpoints (answered with RST / unreachable).",
+		 "rejected", svc_labels);
+	per_item(f, json_object_get(s, "services"), "podswitch_service_no_local_endpoint_total", "counter",
+		 "Connection attempts dropped: traffic policy Local, no endpoint on this node.", "no_local",
+		 svc_labels);
+	per_item(f, json_object_get(s, "services"), "podswitch_service_source_range_dropped_total", "counter",
+		 "Connection attempts dropped: the client is not in loadBalancerSourceRanges.", "source_range",
+		 svc_labels);
+	log_counts(f);
+	family(f, "podswitch_changes_total", "counter",
+	       "Changes to the desired state compiled and published (apply, delete, CNI, reload), by result.");
+	fprintf(f, "podswitch_changes_total{result=\"ok\"} %llu\n", (unsigned long long)st->pipe.ok);
+	fprintf(f, "podswitch_changes_total{result=\"failed\"} %llu\n", (unsigned long long)st->pipe.failed);
+	family(f, "podswitch_change_duration_seconds", "summary",
+	       "Time from a stored change to its tables in force (compile, publish, grace period, reclaim).");
+	fprintf(f, "podswitch_change_duration_seconds_sum %.9f\n", (double)st->pipe.ns_sum / 1e9);
+	fprintf(f, "podswitch_change_duration_seconds_count %llu\n",
+		(unsigned long long)(st->pipe.ok + st->pipe.failed));
+	family(f, "podswitch_change_last_duration_seconds", "gauge", "How long the last change took.");
+	fprintf(f, "podswitch_change_last_duration_seconds %.9f\n", (double)st->pipe.last_ns / 1e9);
+	family(f, "podswitch_change_max_duration_seconds", "gauge", "The longest change since the start.");
+	fprintf(f, "podswitch_change_max_duration_seconds %.9f\n", (double)st->pipe.max_ns / 1e9);
+	scalar(f, "podswitch_last_change_timestamp_seconds", "gauge",
+	       "When the last change was put in force (Unix time; 0: none yet).", (long long)st->pipe.last_at);
 	objects(f, st);
 	policies(f, st);
 	if (fclose(f) != 0) {
@@ -324,10 +379,11 @@ log_message(void *cls, const char *fmt, va_list ap)
 {
 	struct psw_metrics *m = cls;
 	time_t now = time(NULL);
+	char msg[512];
 
 	if (now - m->log_minute >= 60) {
 		if (m->nb_suppressed > 0)
-			fprintf(stderr, "podswitch: metrics: %u more libmicrohttpd messages not shown\n",
+			PSW_LOG(WARN, METRICS, "metrics: %u more libmicrohttpd messages not shown",
 				m->nb_suppressed);
 		m->log_minute = now;
 		m->nb_logged = 0;
@@ -338,8 +394,9 @@ log_message(void *cls, const char *fmt, va_list ap)
 		return;
 	}
 	m->nb_logged++;
-	fputs("podswitch: metrics: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	PSW_LOG(WARN, METRICS, "metrics: %s", msg);
 }
 
 struct psw_metrics *

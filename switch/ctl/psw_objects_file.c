@@ -12,6 +12,7 @@
 #include "psw_objects_file.h"
 #include "psw_pipeline.h"
 #include "psw_state.h"
+#include "psw_log.h"
 
 /* The order objects are written and applied in: what others refer to first. */
 static const char *const kind_order[] = {
@@ -47,8 +48,8 @@ psw_objects_save(struct psw_state *st)
 	text = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
 	rc = text == NULL ? -ENOMEM : psw_file_replace(st->objects_file, text, strlen(text));
 	if (rc < 0)
-		fprintf(stderr, "podswitch: cannot write %s: %s (the objects applied are in force, but "
-			"a restart would lose them)\n", st->objects_file, strerror(-rc));
+		PSW_LOG(ERR, STATE, "cannot write %s: %s (the objects applied are in force, but "
+			"a restart would lose them)", st->objects_file, strerror(-rc));
 	json_decref(root);
 	free(text);
 	return rc;

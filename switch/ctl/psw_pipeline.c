@@ -5,6 +5,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include <rte_common.h>
 
 #include "psw_change.h"
 #include "psw_ctl.h"
@@ -151,8 +154,8 @@ follow_node_addresses(struct psw_state *st, struct psw_change *ch)
 	psw_neigh_reannounce(st->neigh);
 }
 
-int
-psw_pipeline_commit(struct psw_state *st, struct psw_change *ch, char *err, size_t err_len)
+static int
+commit(struct psw_state *st, struct psw_change *ch, char *err, size_t err_len)
 {
 	struct compiled c;
 	char again[PSW_ERR_MAX];
@@ -182,5 +185,32 @@ psw_pipeline_commit(struct psw_state *st, struct psw_change *ch, char *err, size
 	    publish(st, ch->pod_moves ? !ch->withdraw : ch->withdraw, &c, again, sizeof(again)) < 0)
 		snprintf(err + strlen(err), err_len - strlen(err), "; and putting the old state back: %s",
 			 again);
+	return rc;
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int
+psw_pipeline_commit(struct psw_state *st, struct psw_change *ch, char *err, size_t err_len)
+{
+	uint64_t t0 = now_ns(), dt;
+	int rc = commit(st, ch, err, err_len);
+
+	dt = now_ns() - t0;
+	if (rc == 0)
+		st->pipe.ok++;
+	else
+		st->pipe.failed++;
+	st->pipe.ns_sum += dt;
+	st->pipe.last_ns = dt;
+	st->pipe.max_ns = RTE_MAX(st->pipe.max_ns, dt);
+	st->pipe.last_at = (int64_t)time(NULL);
 	return rc;
 }

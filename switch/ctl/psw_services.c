@@ -584,6 +584,102 @@ flush_removed(struct psw_ct *ct, const struct psw_svc_port *old, const struct ps
 			psw_ct_flush_backend(ct, old->id, old->backends[i].addr, old->backends[i].port);
 }
 
+/*
+ * Counter slots, one per Service that has entries (st->svc_slots). A
+ * slot's counts from before its owner are kept as a base and taken off;
+ * a slot let go is free again after a grace period (a worker may still
+ * count for the old owner until then).
+ */
+static uint8_t slot_used[PSW_SVC_MAX_SLOTS];     /* 0 free, 1 taken, 2 waiting for the grace period */
+static struct psw_svc_counts slot_base[PSW_SVC_MAX_SLOTS];
+
+static void
+slot_sum(const struct psw_state *st, unsigned slot, struct psw_svc_counts *c)
+{
+	unsigned w;
+
+	memset(c, 0, sizeof(*c));
+	for (w = 0; w < st->nb_workers; w++) {
+		const struct psw_svc_counts *x = st->lcores[w] != NULL ? st->lcores[w]->sc.svc : NULL;
+
+		if (x == NULL)
+			continue;
+		c->connections += __atomic_load_n(&x[slot].connections, __ATOMIC_RELAXED);
+		c->rejected += __atomic_load_n(&x[slot].rejected, __ATOMIC_RELAXED);
+		c->no_local += __atomic_load_n(&x[slot].no_local, __ATOMIC_RELAXED);
+		c->source_range += __atomic_load_n(&x[slot].source_range, __ATOMIC_RELAXED);
+	}
+}
+
+static void
+slot_free(void *arg)
+{
+	slot_used[(uintptr_t)arg] = 0;
+}
+
+/* The owner's slot, taken if it has none; 0 when all are taken (counted nowhere). */
+static uint16_t
+slot_of(struct psw_state *st, const char *owner)
+{
+	json_t *v;
+	unsigned i;
+
+	if (st->svc_slots == NULL && (st->svc_slots = json_object()) == NULL)
+		return 0;
+	v = json_object_get(st->svc_slots, owner);
+	if (v != NULL)
+		return (uint16_t)json_integer_value(v);
+	for (i = 1; i < PSW_SVC_MAX_SLOTS; i++)
+		if (slot_used[i] == 0)
+			break;
+	if (i == PSW_SVC_MAX_SLOTS || json_object_set_new(st->svc_slots, owner, json_integer(i)) < 0)
+		return 0;
+	slot_used[i] = 1;
+	slot_sum(st, i, &slot_base[i]);
+	return (uint16_t)i;
+}
+
+/* Owners with a slot and no entries (gone, or never published): their slots go. */
+static void
+slots_release(struct psw_state *st)
+{
+	const char *owner;
+	json_t *v, *tmp;
+
+	json_object_foreach_safe(st->svc_slots, tmp, owner, v) {
+		uintptr_t slot = (uintptr_t)json_integer_value(v);
+
+		if (st->svc_owners != NULL && json_object_get(st->svc_owners, owner) != NULL)
+			continue;
+		slot_used[slot] = 2;
+		psw_tables_defer(slot_free, (void *)slot);
+		json_object_del(st->svc_slots, owner);
+	}
+}
+
+json_t *
+psw_services_counters_json(const struct psw_state *st)
+{
+	json_t *out = json_array(), *v;
+	const char *owner;
+
+	json_object_foreach(st->svc_slots, owner, v) {
+		unsigned slot = (unsigned)json_integer_value(v);
+		const char *slash = strchr(owner, '/');
+		struct psw_svc_counts c;
+
+		slot_sum(st, slot, &c);
+		json_array_append_new(out, json_pack("{s:s%, s:s, s:I, s:I, s:I, s:I}",
+			"namespace", owner, slash != NULL ? (size_t)(slash - owner) : 0,
+			"name", slash != NULL ? slash + 1 : owner,
+			"connections", (json_int_t)(c.connections - slot_base[slot].connections),
+			"rejected", (json_int_t)(c.rejected - slot_base[slot].rejected),
+			"no_local", (json_int_t)(c.no_local - slot_base[slot].no_local),
+			"source_range", (json_int_t)(c.source_range - slot_base[slot].source_range)));
+	}
+	return out;
+}
+
 /* What one Service of a change gets: its entries, built aside. */
 struct plan {
 	const char *owner;
@@ -658,6 +754,12 @@ psw_services_plan(struct psw_state *st, json_t *scope, struct psw_svc_plan **out
 		pl->hash = owner_hash(owner);
 		if (svc != NULL)
 			compile_service(st, &pl->specs, svc);
+		if (pl->specs.nb > 0) {
+			uint16_t slot = slot_of(st, owner);
+
+			for (j = 0; j < pl->specs.nb; j++)
+				pl->specs.v[j].cslot = slot;
+		}
 	}
 	/* 2. no address and port may belong to two Services */
 	for (i = 0; i < sp->nb && rc == 0; i++) {
@@ -735,6 +837,7 @@ psw_services_plan(struct psw_state *st, json_t *scope, struct psw_svc_plan **out
 	}
 	if (rc < 0) {
 		psw_services_plan_free(sp);
+		slots_release(st);                 /* those taken for Services not published */
 		return rc;
 	}
 	*out = sp;
@@ -799,6 +902,7 @@ psw_services_plan_publish(struct psw_state *st, struct psw_svc_plan *sp, char *e
 			json_decref(keys);
 		}
 	}
+	slots_release(st);
 	return rc;
 }
 
@@ -807,4 +911,8 @@ psw_services_clear(struct psw_state *st)
 {
 	json_decref(st->svc_owners);
 	st->svc_owners = NULL;
+	memset(slot_used, 0, sizeof(slot_used));      /* the workers have stopped */
+	memset(slot_base, 0, sizeof(slot_base));
+	json_decref(st->svc_slots);
+	st->svc_slots = NULL;
 }

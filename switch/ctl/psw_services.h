@@ -38,4 +38,13 @@ void psw_services_plan_free(struct psw_svc_plan *plan);
 
 /** Forget every compiled Service (at exit). */
 void psw_services_clear(struct psw_state *st);
+
+/**
+ * Each Service's counters (psw_stage.h, struct psw_svc_counts) summed over
+ * the workers since it got its slot: [{namespace, name, connections,
+ * rejected, no_local, source_range}]. A Service holds its slot from its
+ * first table entry to its last; the slot is free again a grace period
+ * after that, and a new owner starts from zero.
+ */
+json_t *psw_services_counters_json(const struct psw_state *st);
 #endif /* PSW_SERVICES_H */

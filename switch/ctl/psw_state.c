@@ -11,6 +11,7 @@
 #include <rte_malloc.h>
 #include <rte_ring.h>
 
+#include "psw_capture_ctl.h"
 #include "psw_change.h"
 #include "psw_ct_ctl.h"
 #include "psw_forward_ctl.h"
@@ -25,6 +26,7 @@
 #include "psw_service_ctl.h"
 #include "psw_services.h"
 #include "psw_state.h"
+#include "psw_log.h"
 
 /* The node settings of two configurations, but for addresses taken from the Node object while running. */
 static bool
@@ -327,7 +329,7 @@ psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len)
 		 * the old state back failed too): then it stays, and says so */
 		psw_tables_sync();
 		if (psw_tables_current != NULL && psw_tables_current->ports[idx].present) {
-			fprintf(stderr, "podswitch: port %s kept: the published tables still list it\n",
+			PSW_LOG(WARN, STATE, "port %s kept: the published tables still list it",
 				c.name);
 			return rc;
 		}
@@ -421,8 +423,8 @@ psw_state_neigh_poll(struct psw_state *st, bool tick)
 	ch.forward = true;
 	ch.rebuild_routes = true;
 	if (psw_pipeline_commit(st, &ch, err, sizeof(err)) < 0) {
-		fprintf(stderr, "podswitch: routes not rebuilt after a neighbour change (tried again "
-			"at the next tick): %s\n", err);
+		PSW_LOG(WARN, STATE, "routes not rebuilt after a neighbour change (tried again "
+			"at the next tick): %s", err);
 		psw_neigh_set_dirty(st->neigh);
 	}
 	psw_change_fini(&ch);
@@ -435,6 +437,7 @@ psw_state_fini(struct psw_state *st)
 
 	json_decref(st->agent);
 	st->agent = NULL;
+	psw_capture_fini();
 	/* what waits for a grace period (a deleted Service entry's key slot,
 	 * old policy objects) goes before the tables it points into */
 	psw_tables_sync();
@@ -476,6 +479,8 @@ psw_state_port_counters(const struct psw_state *st, unsigned port, struct psw_po
 		c->rx += st->lcores[w]->stats.ports[port].rx;
 		c->tx += st->lcores[w]->stats.ports[port].tx;
 		c->tx_drop += st->lcores[w]->stats.ports[port].tx_drop;
+		c->rx_bytes += st->lcores[w]->stats.ports[port].rx_bytes;
+		c->tx_bytes += st->lcores[w]->stats.ports[port].tx_bytes;
 	}
 }
 
@@ -514,8 +519,9 @@ psw_state_print_stats(const struct psw_state *st, FILE *out)
 		psw_state_port_counters(st, i, &c);
 		psw_port_drops(&psw_ports[i], &missed, &nombuf);
 		fprintf(out, "port %s kind %s rx %" PRIu64 " tx %" PRIu64 " tx_drop %" PRIu64
-			" rx_missed %" PRIu64 " rx_nombuf %" PRIu64 "\n",
-			p->name, psw_port_kind_name(p->kind), c.rx, c.tx, c.tx_drop, missed, nombuf);
+			" rx_missed %" PRIu64 " rx_nombuf %" PRIu64 " rx_bytes %" PRIu64 " tx_bytes %" PRIu64 "\n",
+			p->name, psw_port_kind_name(p->kind), c.rx, c.tx, c.tx_drop, missed, nombuf,
+			c.rx_bytes, c.tx_bytes);
 	}
 	for (w = 0; w < st->nb_workers; w++) {
 		const struct psw_lcore_stats *s = &st->lcores[w]->stats;

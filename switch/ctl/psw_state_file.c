@@ -24,6 +24,7 @@
 #include "psw_ipam.h"
 #include "psw_state.h"
 #include "psw_state_file.h"
+#include "psw_log.h"
 
 #define STATE_VERSION 1
 
@@ -91,7 +92,7 @@ psw_state_save(struct psw_state *st)
 	if (rc == 0)
 		st->journal_len = 0;
 	if (rc < 0)
-		fprintf(stderr, "podswitch: cannot write %s: %s\n", st->state_file, strerror(-rc));
+		PSW_LOG(ERR, STATE, "cannot write %s: %s", st->state_file, strerror(-rc));
 	json_decref(root);
 	free(text);
 	return rc;
@@ -122,7 +123,7 @@ journal_open(struct psw_state *st, bool saved, off_t keep_len, unsigned nb_recor
 		fd = -1;
 	}
 	if (fd < 0 || fsync(fd) < 0 || psw_file_sync_dir(path) < 0) {
-		fprintf(stderr, "podswitch: cannot open %s: %s; each change rewrites %s\n", path,
+		PSW_LOG(WARN, STATE, "cannot open %s: %s; each change rewrites %s", path,
 			strerror(errno), st->state_file);
 		if (fd >= 0)
 			close(fd);
@@ -169,9 +170,9 @@ psw_state_log(struct psw_state *st, const struct psw_attachment *a, bool removed
 		/* a part of the line written (the disk full) would be a damaged line
 		 * once the next record follows it: it goes */
 		if (end >= 0 && ftruncate(st->journal_fd, end) < 0)
-			fprintf(stderr, "podswitch: cannot cut a partial record off %s\n", st->state_file);
+			PSW_LOG(WARN, STATE, "cannot cut a partial record off %s", st->state_file);
 		journal_path(st, path, sizeof(path));
-		fprintf(stderr, "podswitch: cannot append to %s: %s; writing %s whole\n", path,
+		PSW_LOG(WARN, STATE, "cannot append to %s: %s; writing %s whole", path,
 			strerror(-rc), st->state_file);
 		return psw_state_save(st);
 	}
@@ -429,19 +430,19 @@ psw_state_take_releases(struct psw_state *st)
 			struct psw_attachment a = st->atts[idx];
 
 			if (psw_state_remove_attachment(st, (unsigned)idx, err, sizeof(err)) < 0) {
-				fprintf(stderr, "podswitch: cannot release pod %s/%s (%s/%s), deleted while "
-					"podswitch was away: %s; tried again later\n", a.pod_namespace,
+				PSW_LOG(WARN, STATE, "cannot release pod %s/%s (%s/%s), deleted while "
+					"podswitch was away: %s; tried again later", a.pod_namespace,
 					a.pod_name, a.container_id, a.ifname, err);
 				json_decref(rec);
 				continue;
 			}
-			printf("podswitch: pod %s/%s (%s/%s) was deleted while podswitch was away: "
-			       "released%s\n", a.pod_namespace, a.pod_name, a.container_id, a.ifname,
+			PSW_LOG(INFO, STATE, "pod %s/%s (%s/%s) was deleted while podswitch was away: "
+			       "released%s", a.pod_namespace, a.pod_name, a.container_id, a.ifname,
 			       a.attached ? " (addresses and port)" : " (addresses)");
 			taken++;
 			psw_state_save(st);
 		} else if (rec == NULL) {
-			fprintf(stderr, "podswitch: release record %s is not JSON (%s); removed\n", path,
+			PSW_LOG(WARN, STATE, "release record %s is not JSON (%s); removed", path,
 				je.text);
 		}
 		json_decref(rec);
@@ -491,13 +492,13 @@ psw_state_load(struct psw_state *st, char *errbuf, size_t errbuf_len)
 		if (rc4 < 0 || rc6 < 0) {
 			if (rc4 == 0 && a.has_ip4)
 				psw_ipam_release(st->ipam, 4, a.ip4);   /* taken just above */
-			fprintf(stderr, "podswitch: state file: %s/%s's address is outside the pod CIDR "
-				"or taken twice, dropped\n", a.container_id, a.ifname);
+			PSW_LOG(WARN, STATE, "state file: %s/%s's address is outside the pod CIDR "
+				"or taken twice, dropped", a.container_id, a.ifname);
 			continue;
 		}
 		idx = psw_state_add_attachment(st, &a);
 		if (idx < 0) {
-			fprintf(stderr, "podswitch: out of memory restoring %s\n", a.container_id);
+			PSW_LOG(ERR, STATE, "out of memory restoring %s", a.container_id);
 			release_addresses(st, &a);
 		}
 	}
@@ -508,11 +509,11 @@ psw_state_load(struct psw_state *st, char *errbuf, size_t errbuf_len)
 		struct psw_attachment *a = &st->atts[k];
 
 		if (interface_gone(a)) {
-			printf("podswitch: pod %s/%s (%s/%s): its interface %s is gone (deleted with the "
-			       "pod while podswitch was down): released\n", a->pod_namespace,
+			PSW_LOG(INFO, STATE, "pod %s/%s (%s/%s): its interface %s is gone (deleted with the "
+			       "pod while podswitch was down): released", a->pod_namespace,
 			       a->pod_name, a->container_id, a->ifname, a->host_ifname);
 		} else if (psw_state_attach(st, k, err, sizeof(err)) < 0) {
-			fprintf(stderr, "podswitch: pod %s/%s (%s) not re-attached: %s\n",
+			PSW_LOG(WARN, STATE, "pod %s/%s (%s) not re-attached: %s",
 				a->pod_namespace, a->pod_name, a->container_id, err);
 		} else {
 			k++;
@@ -524,6 +525,6 @@ psw_state_load(struct psw_state *st, char *errbuf, size_t errbuf_len)
 	 * journal for the changes to come */
 	/* a save that failed leaves the journal's records where they are: not in the file */
 	journal_open(st, psw_state_save(st) == 0, journal_len, (unsigned)nb_journal);
-	printf("podswitch: %u pod attachment(s) restored from %s\n", st->nb_atts, st->state_file);
+	PSW_LOG(INFO, STATE, "%u pod attachment(s) restored from %s", st->nb_atts, st->state_file);
 	return 0;
 }

@@ -76,10 +76,24 @@ struct psw_ct_cache;
 struct psw_frag_cache;
 struct psw_pol_counts;
 
+/*
+ * Per-worker counters of one Service (all its addresses and ports), at its
+ * slot (struct psw_svc_port.cslot; slot 0 gathers nothing anyone reads).
+ * Counted once per new connection or refusal, never per packet.
+ */
+#define PSW_SVC_MAX_SLOTS 16384
+struct psw_svc_counts {
+	uint64_t connections;            /**< new connections load-balanced to a backend */
+	uint64_t rejected;               /**< no endpoint: RST / unreachable (or its attempt) */
+	uint64_t no_local;               /**< traffic policy Local, no endpoint here: dropped */
+	uint64_t source_range;           /**< not in loadBalancerSourceRanges: dropped */
+};
+
 struct psw_stage_ctx {
 	uint64_t drops[PSW_DROP_COUNT];  /**< by reason (the worker's dispatch counts most) */
 	uint64_t events[PSW_EV_COUNT];
 	struct psw_pol_counts *pol;      /**< PSW_POL_MAX_SLOTS connection counters per policy; NULL = none */
+	struct psw_svc_counts *svc;      /**< PSW_SVC_MAX_SLOTS, per Service; NULL = none */
 	struct psw_ct_cache *ct_cache;   /**< the worker's recent connections; NULL = none */
 	struct psw_frag_cache *frags;    /**< first fragments of its connections, later ones held (psw_frag.h); NULL = none */
 	struct psw_punt_bucket punt[PSW_MAX_PORTS];   /**< the switch's answers, per input port */

@@ -266,6 +266,8 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	}
 	if (unlikely(sp->nb_src > 0) && !source_allowed(sp, m)) {
 		psw_set_drop(m, PSW_DROP_SVC_SOURCE_RANGE);
+		if (sc->svc != NULL)
+			sc->svc[sp->cslot].source_range++;
 		return;
 	}
 	if (sp->nb_backends == 0) {
@@ -273,6 +275,12 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 			reject(sc, t, pkt, m);
 		else
 			psw_set_drop(m, PSW_DROP_SVC_NO_LOCAL);   /* kube-proxy drops these */
+		if (sc->svc == NULL)
+			return;
+		if (sp->flags & PSW_SVC_F_REJECT)
+			sc->svc[sp->cslot].rejected++;
+		else
+			sc->svc[sp->cslot].no_local++;
 		return;
 	}
 	if (!psw_ct_key_of(m, &orig)) {
@@ -329,6 +337,8 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	m->flags &= (uint16_t)~PSW_F_TO_GW;
 	m->flags |= PSW_F_CT_NEW;                /* the policy stage decides on it */
 	psw_count_event(sc, PSW_EV_SVC_DNAT);
+	if (sc->svc != NULL)
+		sc->svc[sp->cslot].connections++;
 }
 
 /*

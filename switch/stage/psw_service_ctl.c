@@ -125,6 +125,7 @@ psw_svc_port_build(const struct psw_svc_spec *spec, uint64_t owner, int socket)
 	p->flags = spec->flags & PSW_SVC_F_LOCAL ? PSW_SVC_F_LOCAL : PSW_SVC_F_REJECT;
 	p->flags |= spec->flags & (PSW_SVC_F_AFFINITY | PSW_SVC_F_MASQ | PSW_SVC_F_HEALTH);
 	p->owner = owner;
+	p->cslot = spec->cslot;
 	p->backends = (struct psw_svc_backend *)((uint8_t *)p + off_be);
 	p->maglev = (uint16_t *)((uint8_t *)p + off_mg);
 	p->nb_src = spec->nb_src;
@@ -145,7 +146,7 @@ psw_svc_port_same(const struct psw_svc_port *a, const struct psw_svc_port *b)
 {
 	return memcmp(&a->key, &b->key, sizeof(a->key)) == 0 && a->flags == b->flags &&
 	       a->affinity_s == b->affinity_s && a->nb_backends == b->nb_backends &&
-	       a->owner == b->owner && a->nb_src == b->nb_src &&
+	       a->owner == b->owner && a->cslot == b->cslot && a->nb_src == b->nb_src &&
 	       memcmp(a->src, b->src, a->nb_src * sizeof(a->src[0])) == 0 &&
 	       memcmp(a->backends, b->backends, a->nb_backends * sizeof(a->backends[0])) == 0;
 }

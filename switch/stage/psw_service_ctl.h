@@ -19,6 +19,7 @@
 struct psw_svc_spec {
 	struct psw_svc_key key;
 	uint8_t flags;                      /**< PSW_SVC_F_LOCAL, _AFFINITY, _MASQ */
+	uint16_t cslot;                     /**< the Service's counters (psw_stage.h); 0: none */
 	uint32_t affinity_s;                /**< sessionAffinity timeout, seconds */
 	unsigned nb_backends;
 	struct psw_svc_backend *backends;   /**< borrowed */

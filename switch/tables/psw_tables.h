@@ -189,7 +189,8 @@ struct psw_svc_port {
 	uint16_t nb_backends;
 	uint16_t maglev_size;
 	uint8_t flags;
-	uint8_t pad[3];
+	uint8_t pad;
+	uint16_t cslot;          /**< its Service's counters (struct psw_svc_counts); 0: none */
 	uint64_t owner;          /**< control thread: hash of the owning Service's namespace/name */
 	struct psw_svc_backend *backends;
 	uint16_t *maglev;

@@ -23,6 +23,8 @@ struct psw_port_counters {
 	uint64_t rx;
 	uint64_t tx;
 	uint64_t tx_drop;
+	uint64_t rx_bytes;               /**< frames' lengths (Ethernet header on, no FCS) */
+	uint64_t tx_bytes;               /**< ... of those the port took */
 };
 
 struct psw_lcore_stats {

@@ -11,6 +11,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include "psw_capture.h"
 #include "psw_conntrack.h"
 #include "psw_forward.h"
 #include "psw_guard.h"
@@ -49,10 +50,14 @@ static void
 txbuf_flush(struct psw_lcore *lc, unsigned port)
 {
 	struct psw_txbuf *tb = &lc->tx[port];
-	uint16_t sent = 0;
+	uint64_t bytes = 0;
+	uint16_t sent = 0, i;
 
 	if (tb->nb == 0)
 		return;
+	psw_capture_hook(lc->worker, (uint16_t)port, PSW_CAP_TX, tb->pkts, tb->nb);
+	for (i = 0; i < tb->nb; i++)                 /* before: a sent mbuf is the port's */
+		bytes += rte_pktmbuf_pkt_len(tb->pkts[i]);
 	if (psw_ports[port].in_use)
 		sent = psw_port_tx(&psw_ports[port], lc->worker, tb->pkts, tb->nb);
 	lc->stats.ports[port].tx += sent;
@@ -60,10 +65,13 @@ txbuf_flush(struct psw_lcore *lc, unsigned port)
 	if (sent < tb->nb) {
 		unsigned lost = tb->nb - sent;
 
+		for (i = sent; i < tb->nb; i++)
+			bytes -= rte_pktmbuf_pkt_len(tb->pkts[i]);
 		rte_pktmbuf_free_bulk(&tb->pkts[sent], lost);
 		lc->stats.ports[port].tx_drop += lost;
 		lc->sc.drops[PSW_DROP_TX_FULL] += lost;
 	}
+	lc->stats.ports[port].tx_bytes += bytes;
 	tb->nb = 0;
 }
 
@@ -393,6 +401,7 @@ poll_queues(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *
 	const struct psw_worker_rxqs *qs = &t->workers[lc->worker];
 	uint32_t events = __atomic_load_n(&psw_port_events, __ATOMIC_ACQUIRE);
 	unsigned i, j, total = 0;
+	uint64_t bytes;
 
 	if (unlikely(t != lc->tables_seen))
 		new_snapshot(lc, t);
@@ -433,9 +442,14 @@ poll_queues(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *
 		}
 		rs->last_rx = now;
 		b->nb = n;
-		for (j = 0; j < n; j++)
+		bytes = 0;
+		for (j = 0; j < n; j++) {
 			b->meta[j].in_port = q->port;
+			bytes += rte_pktmbuf_pkt_len(b->pkts[j]);
+		}
 		lc->stats.ports[q->port].rx += n;
+		lc->stats.ports[q->port].rx_bytes += bytes;
+		psw_capture_hook(lc->worker, q->port, PSW_CAP_RX, b->pkts, n);
 		psw_worker_process(lc, t, b);
 		psw_worker_dispatch(lc, b);
 		total += n;

@@ -125,6 +125,10 @@ def scrape_matches_the_traffic(scope):
     got, types = samples(scrape(url))
     check(value(got, "podswitch_port_rx_packets_total", port="p0", kind="pcap") == 25, "p0 rx")
     check(value(got, "podswitch_port_tx_packets_total", port="p1", kind="pcap") == 20, "p1 tx")
+    # 62-byte frames (14 + 20 + 8 + 20), routed without a change in length
+    check(value(got, "podswitch_port_rx_bytes_total", port="p0", kind="pcap") == 25 * 62, "p0 rx bytes")
+    check(value(got, "podswitch_port_tx_bytes_total", port="p1", kind="pcap") == 20 * 62, "p1 tx bytes")
+    check(value(got, "podswitch_port_tx_bytes_total", port="p0", kind="pcap") == 0, "p0 tx bytes")
     check(value(got, "podswitch_drops_total", reason="spoof_ip") == 5,
           "spoof drops: %s" % {k: v for k, v in got.items() if k[0] == "podswitch_drops_total" and v})
     check(value(got, "podswitch_worker_rx_packets_total", worker="0", lcore="1") == 25, "worker rx")
@@ -151,10 +155,22 @@ def scrape_matches_the_traffic(scope):
         check(False, "POST answered")
     except urllib.error.HTTPError as e:
         check(e.code == 405, "POST: %s" % e.code)
-    # objects by kind, after an apply
+    # objects by kind, and the changes, after an apply and a refused one
+    before, _ = samples(scrape(url))
+    t0 = time.time()
     sw.ok("apply", {"objects": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "m1"}}]})
-    got, _ = samples(scrape(url))
+    got, types = samples(scrape(url))
     check(value(got, "podswitch_objects", kind="Namespace") == 1, "objects by kind")
+    check(types["podswitch_change_duration_seconds"] == "summary", "change duration type")
+    ok0 = value(before, "podswitch_changes_total", result="ok")
+    check(value(got, "podswitch_changes_total", result="ok") == ok0 + 1, "apply not counted as a change")
+    check(value(got, "podswitch_change_duration_seconds_count") ==
+          value(before, "podswitch_change_duration_seconds_count") + 1, "duration count")
+    last = value(got, "podswitch_change_last_duration_seconds")
+    check(0 < last < 5 and value(got, "podswitch_change_max_duration_seconds") >= last, "last change %s s" % last)
+    check(value(got, "podswitch_change_duration_seconds_sum") >=
+          value(before, "podswitch_change_duration_seconds_sum") + last - 1e-9, "duration sum")
+    check(abs(value(got, "podswitch_last_change_timestamp_seconds") - t0) < 5, "last change time")
 
 
 @test

@@ -87,6 +87,19 @@ def service_nat_in_the_real_binary(scope):
     end = time.time() + 15
     while time.time() < end and sw.stats().get("port.up.rx", 0) < len(frames):
         time.sleep(0.1)
+    # per-Service counters: web's TCP and UDP connections, empty's RST
+    svcs = {(x["namespace"], x["name"]): x for x in sw.ok("stats")["services"]}
+    check(set(svcs) == {("default", "web"), ("default", "empty")}, "Services counted: %s" % svcs)
+    web, empty = svcs[("default", "web")], svcs[("default", "empty")]
+    check((web["connections"], web["rejected"]) == (2, 0), "web: %s" % web)
+    check((empty["connections"], empty["rejected"], empty["no_local"]) == (0, 1, 0), "empty: %s" % empty)
+    # a Service deleted leaves the list; one made again under its name starts at zero
+    run([os.path.join(BUILD, "switch", "podswitchctl"), "-s", sw.sock, "delete", "-f", path])
+    check(sw.ok("stats")["services"] == [], "deleted Services still counted")
+    run([os.path.join(BUILD, "switch", "podswitchctl"), "-s", sw.sock, "apply", "-f", path])
+    svcs = {(x["namespace"], x["name"]): x for x in sw.ok("stats")["services"]}
+    check(all(x["connections"] == 0 and x["rejected"] == 0 for x in svcs.values()) and len(svcs) == 2,
+          "made again: %s" % svcs)
     s = sw.stop()
     check(s["port.up.rx"] == len(frames), "read %d of %d frames" % (s["port.up.rx"], len(frames)))
     out = [bytes(p) for p in rdpcap(scope.path("out-up.pcap"))]

@@ -24,6 +24,8 @@
 #include <valgrind/callgrind.h>
 
 #include "../unit/pkt_build.h"
+#include "psw_capture.h"
+#include "psw_capture_ctl.h"
 #include "psw_ct.h"
 #include "psw_ct_ctl.h"
 #include "psw_forward_ctl.h"
@@ -744,6 +746,70 @@ ring_latency(struct rte_ring *in, struct rte_ring *out, const uint8_t *tmpl, uns
 	free(lat);
 }
 
+/*
+ * The generator's loop against a running worker for nb_runs half seconds:
+ * frames back from out are refilled and sent in again. With cap, it also
+ * drains the capture's ring as the control thread would (on this core).
+ */
+static void
+ring_throughput(struct psw_lcore *lc, struct rte_ring *in, struct rte_ring *out, const uint8_t *tmpl,
+		struct psw_capture *cap, const char *label)
+{
+	struct result mpps = { 0 }, cpp = { 0 };
+	char name[160];
+	unsigned run, i;
+
+	for (run = 0; run < nb_runs; run++) {
+		struct psw_lcore_stats *s = &lc->stats;
+		uint64_t rx0 = s->rx, cyc0 = s->busy_cycles, t0 = rte_rdtsc(), dt;
+		struct rte_mbuf *pkts[64];
+		void *recs[256];
+
+		while ((dt = rte_rdtsc() - t0) < rte_get_tsc_hz() / 2) {
+			unsigned n = rte_ring_dequeue_burst(out, (void **)pkts, 64, NULL);
+
+			for (i = 0; i < n; i++)
+				memcpy(rte_pktmbuf_mtod(pkts[i], void *), tmpl, 64);
+			if (n > 0)
+				rte_ring_enqueue_burst(in, (void **)pkts, n, NULL);
+			if (cap != NULL && (n = rte_ring_sc_dequeue_burst(cap->ring[0], recs, 256, NULL)) > 0)
+				rte_mempool_put_bulk(cap->pool, recs, n);
+		}
+		mpps.values[mpps.nb++] = (double)(s->rx - rx0) * rte_get_tsc_hz() / dt / 1e6;
+		cpp.values[cpp.nb++] = (double)(s->busy_cycles - cyc0) / (double)(s->rx - rx0);
+	}
+	snprintf(name, sizeof(name), "%s: throughput", label);
+	report(name, "Mpps", &mpps, "one worker core, generator on the other core");
+	snprintf(name, sizeof(name), "%s: worker cost", label);
+	report(name, "cycles/pkt", &cpp, "busy TSC cycles of the worker loop incl. ring rx/tx");
+}
+
+/* The same with a capture session on rb's transmit side (the control thread's half here). */
+static void
+ring_capture(struct psw_state *st, struct rte_ring *in, struct rte_ring *out, const uint8_t *tmpl,
+	     const char *filter, const char *label)
+{
+	json_t *r = psw_capture_op_start(st, json_pack("{s:s, s:s, s:s, s:i}", "port", "rb",
+					 "filter", filter, "direction", "tx", "snaplen", 128));
+	json_t *id = json_object_get(json_object_get(r, "result"), "id");
+	struct psw_capture *cap = psw_capture_port[psw_port_find("rb")];
+	uint64_t matched = 0, dropped = 0;
+
+	if (cap == NULL) {
+		fprintf(stderr, "bench: capture did not start\n");
+		exit(1);
+	}
+	ring_throughput(st->lcores[0], in, out, tmpl, cap, label);
+	matched = cap->w[0].matched;
+	dropped = cap->w[0].dropped;
+	json_decref(psw_capture_op_stop(st, json_pack("{s:O}", "id", id)));
+	json_decref(r);
+	psw_tables_sync();
+	if (filter[0] == '\0' && (matched == 0 || dropped * 10 > matched))
+		fprintf(stderr, "bench: the capture took %" PRIu64 " packets, dropped %" PRIu64 "\n",
+			matched, dropped);
+}
+
 /* A real worker lcore between two ring ports; the generator recycles frames. */
 static void
 bench_rings(void)
@@ -754,13 +820,12 @@ bench_rings(void)
 		"         { name = \"b\"; port = \"rb\"; mac = \"02:00:00:00:00:0b\"; ip = \"10.244.0.11\"; } );\n"
 		"workers = { cores = [ 0 ]; idle_sleep_us = 0; };\n";
 	struct psw_state st = { .nb_workers = 1 };
-	struct result mpps = { 0 }, cpp = { 0 };
 	struct psw_config cfg;
 	char err[PSW_ERR_MAX];
 	uint8_t tmpl[64];
 	struct tpkt p;
 	struct rte_ring *in, *out;
-	unsigned lcore, run, i;
+	unsigned lcore, i;
 	struct rte_mbuf *m;
 
 	st.lcores[0] = rte_zmalloc("lc", sizeof(struct psw_lcore), RTE_CACHE_LINE_SIZE);
@@ -790,26 +855,10 @@ bench_rings(void)
 	}
 	lcore = rte_get_next_lcore(-1, 1, 0);
 	rte_eal_remote_launch(psw_worker_main, st.lcores[0], lcore);
-	for (run = 0; run < nb_runs; run++) {
-		struct psw_lcore_stats *s = &st.lcores[0]->stats;
-		uint64_t rx0 = s->rx, cyc0 = s->busy_cycles, t0 = rte_rdtsc(), dt;
-		struct rte_mbuf *pkts[64];
-
-		while ((dt = rte_rdtsc() - t0) < rte_get_tsc_hz() / 2) {
-			unsigned n = rte_ring_dequeue_burst(out, (void **)pkts, 64, NULL);
-
-			for (i = 0; i < n; i++)
-				memcpy(rte_pktmbuf_mtod(pkts[i], void *), tmpl, 64);
-			if (n > 0)
-				rte_ring_enqueue_burst(in, (void **)pkts, n, NULL);
-		}
-		mpps.values[mpps.nb++] = (double)(s->rx - rx0) * rte_get_tsc_hz() / dt / 1e6;
-		cpp.values[cpp.nb++] = (double)(s->busy_cycles - cyc0) / (double)(s->rx - rx0);
-	}
-	report("worker between ring ports: throughput", "Mpps", &mpps,
-	       "one worker core, generator on the other core");
-	report("worker between ring ports: worker cost", "cycles/pkt", &cpp,
-	       "busy TSC cycles of the worker loop incl. ring rx/tx");
+	ring_throughput(st.lcores[0], in, out, tmpl, NULL, "worker between ring ports");
+	ring_capture(&st, in, out, tmpl, "", "worker between ring ports, capture on (tx of rb, every packet)");
+	ring_capture(&st, in, out, tmpl, "tcp port 1",
+		     "worker between ring ports, capture on (tx of rb, filter matching nothing)");
 	ring_latency(in, out, tmpl, LAT_RATE_PPS);
 	st.lcores[0]->stop = true;
 	rte_eal_wait_lcore(lcore);

@@ -614,6 +614,33 @@ static void test_uplinks_and_cluster(void)
 		CU_ASSERT_STRING_EQUAL(cfg.metrics.listen, "[::1]:9464");
 		psw_config_free(&cfg);
 	}
+	/* log: levels, format, rate, per-subsystem levels */
+	FAIL("log = { level = \"loud\"; };", 1, "log.level 'loud': error, warning, info or debug");
+	FAIL("log = { format = \"xml\"; };", 1, "log.format 'xml': text or json");
+	FAIL("log = { rate = -1; };", 1, "log.rate -1 is out of range");
+	FAIL("log = {\n subsystems = { neighbours = \"debug\"; };\n};", 2,
+	     "log.subsystems.neighbours: no such subsystem");
+	FAIL("log = { subsystems = { api = \"verbose\"; }; };", 1, "log.subsystems.api: give");
+	FAIL("log = { subsystems = { api = 3; }; };", 1, "log.subsystems.api: give");
+	FAIL("log = { subsystems = [ \"api\" ]; };", 1, "log.subsystems: a group");
+	FAIL("log = { colour = true; };", 1, "unknown key log.colour");
+	if (OK("")) {
+		CU_ASSERT_EQUAL(cfg.log.level, PSW_LOG_INFO);
+		CU_ASSERT_FALSE(cfg.log.json);
+		CU_ASSERT_EQUAL(cfg.log.rate, 20);
+		CU_ASSERT_EQUAL(cfg.log.subsystem[PSW_LOGS_API], PSW_LOG_LEVEL_COUNT);
+		psw_config_free(&cfg);
+	}
+	if (OK("log = { level = \"warning\"; format = \"json\"; rate = 0;\n"
+	       "        subsystems = { api = \"debug\"; dpdk = \"error\"; }; };")) {
+		CU_ASSERT_EQUAL(cfg.log.level, PSW_LOG_WARN);
+		CU_ASSERT_TRUE(cfg.log.json);
+		CU_ASSERT_EQUAL(cfg.log.rate, 0);
+		CU_ASSERT_EQUAL(cfg.log.subsystem[PSW_LOGS_API], PSW_LOG_DEBUG);
+		CU_ASSERT_EQUAL(cfg.log.subsystem[PSW_LOGS_DPDK], PSW_LOG_ERR);
+		CU_ASSERT_EQUAL(cfg.log.subsystem[PSW_LOGS_STATE], PSW_LOG_LEVEL_COUNT);
+		psw_config_free(&cfg);
+	}
 	FAIL("node = { service_cidr6 = \"fd00:10:244::/112\"; };", 1,
 	     "node.service_cidr6 fd00:10:244::/112 overlaps node.pod_cidr6 fd00:10:244::/64");
 	FAIL("node = { service_cidr6 = \"fd00:96::/48\"; };", 1, "node.service_cidr6");
