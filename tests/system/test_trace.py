@@ -317,6 +317,33 @@ def vxlan_encapsulation_decapsulation_and_a_punt_to_resolve(scope):
         sw.stop()
 
 
+@test
+def trace_and_capture_at_once_see_the_same_ping(scope):
+    sw = Switch(scope, "").start()
+    a = Pod(scope, sw, "a")
+    b = Pod(scope, sw, "b")
+    ping(a.ns, b.ip, count=1)
+    port = "cni-ctr-a-eth0"
+    cap = subprocess.Popen([CTL, "-s", sw.sock, "capture", port, "-c", "2", "-w", scope.path("a.pcapng"), "icmp"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    end = time.time() + 10
+    while time.time() < end and not any(c["port"] == port for c in sw.ok("status").get("captures", [])):
+        time.sleep(0.02)
+    p = trace_bg(sw, "--filter", "icmp", "-c", "2", "--json")
+    sent, got = ping(a.ns, b.ip, count=1)
+    check(got == 1, "the ping was lost with capture and trace on")
+    rc, out, err = finish(p)
+    check(rc == 0, "trace: %s" % err)
+    recs = json.loads(out)["records"]
+    check([r["in_port"] for r in recs] == [port, "cni-ctr-b-eth0"] and
+          all(r["verdict"]["action"] == "tx" for r in recs), "request and reply traced: %s" % recs)
+    _, err = cap.communicate(timeout=10)
+    check(cap.returncode == 0, "capture: %s" % err)
+    n = run(["tshark", "-r", scope.path("a.pcapng")]).stdout.strip().splitlines()
+    check(len(n) == 2, "capture holds the request and the reply: %s" % n)
+    sw.stop()
+
+
 # ---------------------------------------------------------------- adversary
 
 
