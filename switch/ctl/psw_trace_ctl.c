@@ -190,7 +190,7 @@ static void
 headers(const struct psw_trace_step *s, char *out, size_t len)
 {
 	out[0] = '\0';
-	l2_summary(s->hdr, s->hdr_len, out, len, 0);
+	l2_summary(s->hdr, RTE_MIN(s->hdr_len, (uint16_t)PSW_TRACE_HDR), out, len, 0);
 	cat(out, len, ", %u bytes", s->pkt_len);
 }
 
@@ -199,7 +199,7 @@ has_event(const struct psw_trace_step *s, enum psw_event ev)
 {
 	unsigned i;
 
-	for (i = 0; i < s->nb_events; i++)
+	for (i = 0; i < s->nb_events && i < PSW_TRACE_EVENTS; i++)
 		if (s->events[i] == ev)
 			return true;
 	return false;
@@ -401,7 +401,8 @@ stage_text(const struct psw_state *st, const struct psw_trace_rec *r, unsigned i
 	const struct psw_trace_step *s = &r->steps[i], *prev = &r->steps[i ? i - 1 : 0];
 	unsigned point = 0, p;
 	char before[400], pb[40];
-	bool rewritten = prev->hdr_len != s->hdr_len || memcmp(prev->hdr, s->hdr, s->hdr_len) != 0;
+	bool rewritten = prev->hdr_len != s->hdr_len ||
+			 memcmp(prev->hdr, s->hdr, RTE_MIN(s->hdr_len, (uint16_t)PSW_TRACE_HDR)) != 0;
 
 	for (p = 0; p < PSW_TS_COUNT; p++)
 		if (r->stage_of[p] == i + 1)
@@ -531,7 +532,8 @@ json_t *
 psw_trace_render(const struct psw_state *st, const struct psw_trace_rec *r, uint64_t start_tsc)
 {
 	json_t *o, *stages = json_array(), *v;
-	const struct psw_trace_step *last = &r->steps[r->nb_steps ? r->nb_steps - 1 : 0];
+	unsigned nb_steps = RTE_MIN(r->nb_steps, (uint8_t)PSW_TS_COUNT);
+	const struct psw_trace_step *last = &r->steps[nb_steps ? nb_steps - 1 : 0];
 	char text[1024], hdr[400], fin[600] = "", pb[40];
 	unsigned i, p;
 
@@ -539,7 +541,7 @@ psw_trace_render(const struct psw_state *st, const struct psw_trace_rec *r, uint
 		      port_name(r->steps[0].meta.in_port, pb, sizeof(pb)), "released", r->released);
 	if (start_tsc != 0 && r->tsc >= start_tsc)
 		json_object_set_new(o, "time_s", json_real((double)(r->tsc - start_tsc) / rte_get_tsc_hz()));
-	for (i = 0; i < r->nb_steps && i < PSW_TS_COUNT; i++) {
+	for (i = 0; i < nb_steps; i++) {
 		const struct psw_trace_step *s = &r->steps[i];
 		json_t *so, *ev;
 		unsigned e, point = 0;
@@ -548,8 +550,9 @@ psw_trace_render(const struct psw_state *st, const struct psw_trace_rec *r, uint
 			if (r->stage_of[p] == i + 1)
 				point = p;
 		/* the tunnel stage is only shown when it did something (VXLAN to this node) */
-		if (point == PSW_TS_TUNNEL && s->nb_events == 0 && s->meta.verdict == PSW_V_CONTINUE &&
-		    s->hdr_len == r->steps[i - 1].hdr_len && memcmp(s->hdr, r->steps[i - 1].hdr, s->hdr_len) == 0)
+		if (point == PSW_TS_TUNNEL && i > 0 && s->nb_events == 0 && s->meta.verdict == PSW_V_CONTINUE &&
+		    s->hdr_len == r->steps[i - 1].hdr_len &&
+		    memcmp(s->hdr, r->steps[i - 1].hdr, RTE_MIN(s->hdr_len, (uint16_t)PSW_TRACE_HDR)) == 0)
 			continue;
 		so = json_object();
 		ev = json_array();
@@ -561,7 +564,7 @@ psw_trace_render(const struct psw_state *st, const struct psw_trace_rec *r, uint
 		json_object_set_new(so, "decision", json_string(text));
 		headers(s, hdr, sizeof(hdr));
 		json_object_set_new(so, "headers", json_string(hdr));
-		for (e = 0; e < s->nb_events; e++)
+		for (e = 0; e < s->nb_events && e < PSW_TRACE_EVENTS; e++)
 			json_array_append_new(ev, json_string(psw_event_name(s->events[e])));
 		json_object_set_new(so, "events", ev);
 		/* the Service and policy particulars also at the top, for scripts */

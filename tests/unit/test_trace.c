@@ -428,6 +428,38 @@ test_full_ring_counted(void)
 	disarm(a);
 }
 
+/* Whatever a record holds (a worker's bug, a frame built to confuse): rendered, never read out of bounds. */
+static void
+test_render_any_record(void)
+{
+	unsigned i, k;
+
+	srand(18);
+	for (i = 0; i < 3000; i++) {
+		uint8_t *p = (uint8_t *)&rec;
+		json_t *j;
+
+		for (k = 0; k < sizeof(rec); k++)
+			p[k] = (uint8_t)rand();
+		if (i % 2) {
+			/* plausible frames: Ethernet with IPv4 / IPv6 / ARP / VLAN, random beyond */
+			static const uint16_t types[] = { 0x0800, 0x86dd, 0x0806, 0x8100 };
+
+			for (k = 0; k < PSW_TS_COUNT; k++) {
+				rec.steps[k].hdr[12] = (uint8_t)(types[(i / 2 + k) % 4] >> 8);
+				rec.steps[k].hdr[13] = (uint8_t)types[(i / 2 + k) % 4];
+				rec.steps[k].hdr[14] = (uint8_t)(i % 3 ? 0x45 : 0x4f);
+				rec.steps[k].hdr[23] = (uint8_t)(k % 2 ? IPPROTO_UDP : IPPROTO_TCP);
+				rec.steps[k].hdr[36] = 0x12;       /* UDP port 4789: VXLAN inside */
+				rec.steps[k].hdr[37] = 0xb5;
+			}
+		}
+		j = psw_trace_render(NULL, &rec, rec.tsc / 2);
+		CU_ASSERT_PTR_NOT_NULL(j);
+		json_decref(j);
+	}
+}
+
 int
 main(void)
 {
@@ -447,6 +479,7 @@ main(void)
 	CU_add_test(s, "a ping to the gateway answered by the switch", test_answered_by_the_switch);
 	CU_add_test(s, "a packet to an unresolved next hop: punted (resolve)", test_punted_to_resolve);
 	CU_add_test(s, "a full ring loses records, counted", test_full_ring_counted);
+	CU_add_test(s, "any record rendered without reading out of bounds", test_render_any_record);
 	failures = (unsigned)psw_ut_run();
 	psw_ut_eal_fini();
 	return failures ? 1 : 0;
