@@ -428,6 +428,82 @@ test_full_ring_counted(void)
 	disarm(a);
 }
 
+/* A mixed burst of packets whose outcome keeps no state: ping, spoof, punt, deny, ARP. */
+static void
+stateless_burst(struct psw_burst *b)
+{
+	struct tpkt p;
+	unsigned i;
+
+	memset(b->meta, 0, sizeof(b->meta));        /* what no stage writes compares equal */
+	for (i = 0; i < 10; i++) {
+		switch (i % 5) {
+		case 0:                              /* a ping to the gateway: answered */
+			tpkt_defaults(&p);
+			p.proto = IPPROTO_ICMP;
+			p.icmp_type = 8;
+			memcpy(p.src_mac, macs[0], 6);
+			memcpy(p.dst_mac, gw_mac, 6);
+			p.src4 = A;
+			p.dst4 = GW;
+			b->pkts[i] = tpkt_build(mp, &p);
+			b->meta[i].in_port = 0;
+			break;
+		case 1:                              /* A's frame on B's port: spoof_mac */
+			b->pkts[i] = tcp_pkt(0, B, 45000, 80, RTE_TCP_SYN_FLAG);
+			b->meta[i].in_port = 1;
+			break;
+		case 2:                              /* to the unresolved next hop: punted */
+			b->pkts[i] = tcp_pkt(0, 0x0af50005u, 45001, 443, RTE_TCP_SYN_FLAG);
+			b->meta[i].in_port = 0;
+			break;
+		case 3:                              /* C to A: C's egress denies */
+			b->pkts[i] = tcp_pkt(2, A, 45002, 80, RTE_TCP_SYN_FLAG);
+			b->meta[i].in_port = 2;
+			break;
+		default:                             /* ARP for the gateway: answered */
+			b->pkts[i] = tpkt_arp(mp, macs[1], B, GW, 1);
+			b->meta[i].in_port = 1;
+			break;
+		}
+	}
+	b->nb = 10;
+}
+
+/* The trace's runner and psw_worker_process's decide the same, byte for byte. */
+static void
+test_same_as_without_a_trace(void)
+{
+	struct psw_burst plain, traced;
+	struct psw_trace_rec recs[10];
+	struct psw_trace_arm *a;
+	unsigned i;
+
+	stateless_burst(&plain);
+	psw_worker_process(&lc, t, &plain);
+	stateless_burst(&traced);
+	a = arm("", 10, PSW_PORT_NONE);
+	psw_worker_process(&lc, t, &traced);
+	CU_ASSERT_EQUAL(take_records(recs, 10), 10);
+	for (i = 0; i < plain.nb; i++) {
+		CU_ASSERT_EQUAL(plain.meta[i].verdict, traced.meta[i].verdict);
+		CU_ASSERT_EQUAL(plain.meta[i].drop_reason, traced.meta[i].drop_reason);
+		CU_ASSERT_EQUAL(plain.meta[i].out_port, traced.meta[i].out_port);
+		CU_ASSERT_EQUAL(rte_pktmbuf_pkt_len(plain.pkts[i]), rte_pktmbuf_pkt_len(traced.pkts[i]));
+		CU_ASSERT(memcmp(rte_pktmbuf_mtod(plain.pkts[i], void *), rte_pktmbuf_mtod(traced.pkts[i], void *),
+				 rte_pktmbuf_data_len(plain.pkts[i])) == 0);
+		CU_ASSERT(memcmp(&plain.meta[i], &traced.meta[i], sizeof(plain.meta[i])) == 0);
+		rte_pktmbuf_free(plain.pkts[i]);
+		rte_pktmbuf_free(traced.pkts[i]);
+	}
+	CU_ASSERT_EQUAL(plain.meta[0].verdict, PSW_V_TX);
+	CU_ASSERT_EQUAL(plain.meta[1].drop_reason, PSW_DROP_SPOOF_MAC);
+	CU_ASSERT_EQUAL(plain.meta[2].verdict, PSW_V_PUNT);
+	CU_ASSERT_EQUAL(plain.meta[3].drop_reason, PSW_DROP_POLICY_EGRESS);
+	CU_ASSERT_EQUAL(plain.meta[4].verdict, PSW_V_TX);
+	disarm(a);
+}
+
 /* Whatever a record holds (a worker's bug, a frame built to confuse): rendered, never read out of bounds. */
 static void
 test_render_any_record(void)
@@ -479,6 +555,7 @@ main(void)
 	CU_add_test(s, "a ping to the gateway answered by the switch", test_answered_by_the_switch);
 	CU_add_test(s, "a packet to an unresolved next hop: punted (resolve)", test_punted_to_resolve);
 	CU_add_test(s, "a full ring loses records, counted", test_full_ring_counted);
+	CU_add_test(s, "a traced burst decided as without a trace, byte for byte", test_same_as_without_a_trace);
 	CU_add_test(s, "any record rendered without reading out of bounds", test_render_any_record);
 	failures = (unsigned)psw_ut_run();
 	psw_ut_eal_fini();
