@@ -54,6 +54,7 @@
 #include "psw_objects_file.h"
 #include "psw_state_file.h"
 #include "psw_tables.h"
+#include "psw_trace_ctl.h"
 #include "psw_worker.h"
 
 #define EXIT_BAD_CONFIG 2
@@ -291,6 +292,7 @@ timer_event(struct psw_event_src *src, uint32_t events)
 	/* a full pass over the connection table every 5 s */
 	if (ctl->st->ct != NULL)
 		psw_ct_expire(ctl->st->ct, ctl->st->ct->size / 50 + 1, false);
+	psw_trace_tick(ctl->st);                /* records of a trace; one past its timeout disarmed */
 	/* CNI DELs recorded while the switch could not be reached (during a restart) */
 	if (++ctl->ticks % (1000 / RECLAIM_INTERVAL_MS) == 0) {
 		psw_state_take_releases(ctl->st);
@@ -512,7 +514,8 @@ main(int argc, char **argv)
 		.mbufs = cfg.limits.mbufs,
 	});
 	/* rte_exit's messages go through DPDK's log, which says "podswitch: " */
-	if (psw_tables_init(cfg.workers.nb) < 0 || create_lcores(&st, &cfg) < 0)
+	if (psw_tables_init(cfg.workers.nb) < 0 || create_lcores(&st, &cfg) < 0 ||
+	    psw_trace_ctl_init(cfg.workers.nb) < 0)
 		rte_exit(1, "out of memory at start-up\n");
 	psw_port_layer_set_qsbr(psw_tables_qsbr());
 	/* memif ports' control channels are served by the control loop, from the first port on */
@@ -582,6 +585,7 @@ main(int argc, char **argv)
 	psw_metrics_stop(ctl.metrics);
 	psw_apisrv_destroy(api);
 	stop_workers(&st);
+	psw_trace_ctl_fini();
 	psw_state_print_stats(&st, stdout);
 	psw_state_fini(&st);
 	close(ctl.epfd);                         /* after the ports: memif listeners leave it */

@@ -8,6 +8,7 @@
  *     stats [-o json]
  *     capture PORT [-f EXPR | EXPR...] [-c N] [-s SNAPLEN] [-Q rx|tx|both] [-G S] -w FILE|-
  *     status [-o json]
+ *     trace [--filter EXPR] [-c N] [--port NAME] [--timeout S] [--json]   (psw_trace_cli.c)
  *     version
  *
  * The socket defaults to $PODSWITCH_SOCKET, else /run/podswitch/podswitch.sock.
@@ -25,6 +26,7 @@
 #include "psw_build.h"
 #include "psw_capture_cli.h"
 #include "psw_manifest.h"
+#include "psw_trace_cli.h"
 
 #define EXIT_USAGE 2
 
@@ -49,6 +51,10 @@ usage(FILE *out)
 		"                                   a port's packets as pcapng (- : standard output),\n"
 		"                                   EXPR a tcpdump filter\n"
 		"  status [-o json]                 is the switch ready; what it holds\n"
+		"  trace [--filter EXPR] [-c N] [--port NAME] [--timeout S] [--json]\n"
+		"                                   what each stage did with the next N (1-64) packets\n"
+		"                                   matching EXPR (tcpdump syntax) received on any port\n"
+		"                                   or NAME; waits S seconds (default 10) at most\n"
 		"  version                          client and daemon versions\n"
 		"The socket is SOCKET, else $PODSWITCH_SOCKET, else %s.\n", PSW_API_DEFAULT_SOCKET);
 }
@@ -652,6 +658,8 @@ main(int argc, char **argv)
 		return psw_cli_capture(socket_path, argc, argv);
 	if (strcmp(verb, "status") == 0 || strcmp(verb, "version") == 0)
 		return cmd_simple(verb, argc, argv);
-	die("unknown verb '%s' (apply, delete, get, explain, stats, capture, status, version)", verb);
+	if (strcmp(verb, "trace") == 0)
+		return psw_cli_trace(socket_path, argc, argv);
+	die("unknown verb '%s' (apply, delete, get, explain, stats, capture, status, trace, version)", verb);
 	return EXIT_USAGE;
 }

@@ -40,6 +40,7 @@
 #include "psw_services.h"
 #include "psw_state.h"
 #include "psw_state_file.h"
+#include "psw_trace_ctl.h"
 
 static time_t start_time;
 
@@ -1249,6 +1250,9 @@ static const struct op ops[] = {
 	{ "capture.start", psw_capture_op_start },
 	{ "capture.read", psw_capture_op_read },
 	{ "capture.stop", psw_capture_op_stop },
+	{ "trace.start", psw_trace_op_start },
+	{ "trace.poll", psw_trace_op_poll },
+	{ "trace.stop", psw_trace_op_stop },
 };
 
 json_t *

@@ -431,3 +431,98 @@ psw_policy_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_
 			set_verdict(psw_ct_entry(t->ct, m->ct - 1), &c[i], gen);
 	}
 }
+
+/* ------------------------------------------------------------ trace (slow path) */
+
+/* The ACL result of one candidate in direction d, as classify_dir gives it. */
+static void
+classify_one(struct cand *c, unsigned d)
+{
+	const struct rte_acl_ctx *ctx;
+	const uint8_t *data = c->in[d];
+
+	c->res[d] = 0;
+	if (c->pp[d] == NULL)
+		return;
+	ctx = c->pp[d]->acl[d][c->family == 4 ? 0 : 1];
+	if (ctx != NULL)
+		rte_acl_classify(ctx, &data, &c->res[d], 1, 1);
+}
+
+static void
+why_dir(struct psw_pol_why_dir *wd, const struct cand *c, unsigned d)
+{
+	const struct psw_pol_port *pp = c->pp[d];
+	unsigned i;
+
+	memset(wd, 0, sizeof(*wd));
+	if (pp == NULL)
+		return;
+	wd->isolated = 1;
+	wd->nb_isolating = pp->nb_isolating[d];
+	for (i = 0; i < pp->nb_isolating[d] && i < PSW_POL_WHY_MAX_ISOLATING; i++)
+		wd->isolating[i] = pp->isolating[d][i];
+	if (c->res[d] != 0 && c->res[d] <= pp->nb_refs) {
+		wd->allowed = 1;
+		wd->ref = pp->refs[c->res[d] - 1];
+	}
+}
+
+void
+psw_policy_why(const struct psw_tables *t, const struct rte_mbuf *pkt, const struct psw_meta *m,
+	       struct psw_pol_why *w)
+{
+	const struct psw_pol_table *pt = t->pol;
+	const struct psw_ct_entry *e = NULL;
+	struct cand c[2];
+	const struct cand *why;
+	bool flip = false;
+
+	memset(w, 0, sizeof(*w));
+	if (psw_pol_gen(pt) == 0)
+		return;                              /* PSW_POL_WHY_OFF */
+	w->kind = PSW_POL_WHY_SKIPPED;
+	if (m->verdict != PSW_V_CONTINUE || (m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6))
+		return;
+	if (m->ct != 0) {
+		w->kind = PSW_POL_WHY_CURRENT;
+		if (!(m->flags & (PSW_F_CT_NEW | PSW_F_CT_RECHECK)))
+			return;
+		e = psw_ct_entry(t->ct, m->ct - 1);
+		w->recheck = !!(m->flags & PSW_F_CT_RECHECK);
+	} else if ((m->flags & PSW_F_CT_RELATED) && psw_is_icmp_error(m)) {
+		w->kind = PSW_POL_WHY_RELATED;
+		return;
+	}
+	if (m->ct == 0 && (m->flags & PSW_F_CT_MISS) && m->l4_proto == IPPROTO_TCP &&
+	    rte_be_to_cpu_16(m->sport) < rte_be_to_cpu_16(m->dport)) {
+		const struct rte_tcp_hdr *th = rte_pktmbuf_mtod_offset(pkt, const struct rte_tcp_hdr *, m->l4_off);
+
+		flip = !(th->tcp_flags & RTE_TCP_SYN_FLAG);
+	}
+	w->kind = PSW_POL_WHY_NONE;
+	memset(c, 0, sizeof(c));
+	if (flip && !judge_what(t, pt, m, NULL, false, &c[0]))
+		return;
+	if (!judge_what(t, pt, m, e, flip, &c[1]))
+		return;
+	w->flip = flip;
+	if ((m->flags & PSW_F_FRAG_LATER) && e == NULL) {
+		w->kind = PSW_POL_WHY_FRAGMENT;
+		why_dir(&w->dir[PSW_POL_INGRESS], &c[1], PSW_POL_INGRESS);
+		why_dir(&w->dir[PSW_POL_EGRESS], &c[1], PSW_POL_EGRESS);
+		return;
+	}
+	w->kind = PSW_POL_WHY_JUDGED;
+	classify_one(&c[1], PSW_POL_EGRESS);
+	classify_one(&c[1], PSW_POL_INGRESS);
+	why = &c[1];
+	if (flip) {
+		classify_one(&c[0], PSW_POL_EGRESS);
+		classify_one(&c[0], PSW_POL_INGRESS);
+		if (denied_dir(&c[0]) < 2)
+			why = &c[0];                 /* its own direction is what denies it */
+	}
+	why_dir(&w->dir[PSW_POL_INGRESS], why, PSW_POL_INGRESS);
+	why_dir(&w->dir[PSW_POL_EGRESS], why, PSW_POL_EGRESS);
+}

@@ -146,6 +146,46 @@ struct psw_audit_rec {
 	uint8_t pad[7];
 };
 
+/* What psw_policy_why() found the stage did with a packet. */
+enum psw_pol_why_kind {
+	PSW_POL_WHY_OFF = 0,     /**< no NetworkPolicy in force: the stage does nothing */
+	PSW_POL_WHY_SKIPPED,     /**< decided before the stage, or not IP */
+	PSW_POL_WHY_CURRENT,     /**< its connection's verdict is current: not judged again */
+	PSW_POL_WHY_RELATED,     /**< an ICMP error about a known connection: goes with it */
+	PSW_POL_WHY_NONE,        /**< neither end is a pod with a policy: nothing to judge */
+	PSW_POL_WHY_FRAGMENT,    /**< a later fragment without its connection: judged by isolation alone */
+	PSW_POL_WHY_JUDGED,      /**< classified: dir[] says how */
+};
+
+#define PSW_POL_WHY_MAX_ISOLATING 8
+
+/** One direction of a judged packet. */
+struct psw_pol_why_dir {
+	uint8_t isolated;        /**< a policy of this type isolates the pod (and applies here) */
+	uint8_t allowed;         /**< isolated and a rule allows it (ref says which) */
+	uint16_t nb_isolating;   /**< policies isolating the pod this way (first PSW_POL_WHY_MAX_ISOLATING kept) */
+	struct psw_pol_ref ref;  /**< when allowed: the policy slot and its rule */
+	uint16_t isolating[PSW_POL_WHY_MAX_ISOLATING];
+};
+
+struct psw_pol_why {
+	uint8_t kind;            /**< enum psw_pol_why_kind */
+	uint8_t flip;            /**< TCP picked up mid-stream: judged as the client's connection too */
+	uint8_t recheck;         /**< a known connection judged again after a policy change */
+	uint8_t pad;
+	struct psw_pol_why_dir dir[2];   /**< [PSW_POL_INGRESS], [PSW_POL_EGRESS] */
+};
+
+/**
+ * For trace only, never on the fast path: what psw_policy_run() judges
+ * packet m (its metadata as it was before the stage) by, and which policy
+ * and rule allowed each direction, or which policies isolated it. The same
+ * decisions as the stage, on one packet; reads the tables and the
+ * connection entry, writes nothing but w. Any thread that may read t.
+ */
+void psw_policy_why(const struct psw_tables *t, const struct rte_mbuf *pkt, const struct psw_meta *m,
+		    struct psw_pol_why *w);
+
 /* Per-worker counters of connections allowed / denied by each policy slot. */
 struct psw_pol_counts {
 	uint64_t allowed;

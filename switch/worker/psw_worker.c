@@ -19,6 +19,7 @@
 #include "psw_policy.h"
 #include "psw_port.h"
 #include "psw_service.h"
+#include "psw_trace.h"
 #include "psw_tunnel.h"
 #include "psw_worker.h"
 
@@ -31,7 +32,11 @@ void
 psw_worker_process(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b)
 {
 	struct psw_stage_ctx *sc = &lc->sc;
+	struct psw_trace_arm *trace = __atomic_load_n(&psw_trace_armed, __ATOMIC_ACQUIRE);
 
+	/* a trace armed and a packet of this burst to trace: the stages one by one (psw_trace.c, same list) */
+	if (unlikely(trace != NULL) && psw_trace_burst(lc, t, b, trace))
+		return;
 	psw_parse_run(sc, t, b);
 	psw_tunnel_run(sc, t, b);
 	psw_guard_run(sc, t, b);

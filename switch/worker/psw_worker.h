@@ -22,7 +22,11 @@ extern int psw_punt_efd;
 /** Entry point for rte_eal_remote_launch(); arg is the worker's struct psw_lcore. */
 int psw_worker_main(void *arg);
 
-/** Run the stages on a received burst (meta[].in_port already set). */
+/**
+ * Run the stages on a received burst (meta[].in_port already set); with a
+ * trace armed and one of its packets to trace, psw_trace_burst runs them
+ * instead, one by one (psw_trace.h).
+ */
 void psw_worker_process(struct psw_lcore *lc, const struct psw_tables *t, struct psw_burst *b);
 
 /**
