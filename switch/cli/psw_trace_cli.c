@@ -152,6 +152,12 @@ psw_cli_trace(const char *sock, int argc, char **argv)
 		json_object_set_new(args, "filter", json_string(filter));
 	if (port != NULL)
 		json_object_set_new(args, "port", json_string(port));
+	/* from before the trace is armed: a signal always ends in trace.stop */
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	res = call(sock, "trace.start", args, &resp, err, sizeof(err));
 	if (res == NULL) {
 		json_decref(resp);
@@ -159,10 +165,6 @@ psw_cli_trace(const char *sock, int argc, char **argv)
 	}
 	id = json_integer_value(json_object_get(res, "id"));
 	json_decref(resp);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		const char *op;
