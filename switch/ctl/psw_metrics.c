@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <rte_cycles.h>
 #include <microhttpd.h>
 
 #include "psw_build.h"
@@ -280,6 +281,17 @@ psw_metrics_text(const struct psw_state *st, size_t *len)
 		fprintf(f, "podswitch_worker_busy_cycles_total{worker=\"%u\",lcore=\"%u\"} %llu\n", w,
 			st->lcores[w]->lcore_id,
 			(unsigned long long)__atomic_load_n(&st->lcores[w]->stats.busy_cycles, __ATOMIC_RELAXED));
+	/* idle: since the loop started, less busy (waiting, polling empty queues, asleep) */
+	family(f, "podswitch_worker_idle_cycles_total", "counter",
+	       "TSC cycles of a worker's time that moved no packets (empty polls and sleep).");
+	for (w = 0; w < st->nb_workers; w++) {
+		uint64_t t0 = __atomic_load_n(&st->lcores[w]->stats.started, __ATOMIC_RELAXED);
+		uint64_t busy = __atomic_load_n(&st->lcores[w]->stats.busy_cycles, __ATOMIC_RELAXED);
+		uint64_t all = t0 != 0 ? rte_rdtsc() - t0 : 0;
+
+		fprintf(f, "podswitch_worker_idle_cycles_total{worker=\"%u\",lcore=\"%u\"} %llu\n", w,
+			st->lcores[w]->lcore_id, (unsigned long long)(all > busy ? all - busy : 0));
+	}
 
 	per_member(f, json_object_get(s, "drops"), "podswitch_drops_total", "counter",
 		   "Packets dropped, by reason (podswitchctl stats names them).", "reason");

@@ -31,6 +31,7 @@ struct psw_lcore_stats {
 	uint64_t loops;
 	uint64_t busy_loops;
 	uint64_t busy_cycles;            /**< TSC cycles of iterations that moved packets */
+	uint64_t started;                /**< TSC when the loop started (0: not yet); idle = since then - busy */
 	uint64_t rx;
 	uint64_t tx;
 	uint64_t parks;                  /**< idle socket ports handed to epoll */

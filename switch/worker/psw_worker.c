@@ -489,6 +489,8 @@ psw_worker_main(void *arg)
 	lc->lcore_id = rte_lcore_id();
 	lc->epfd = epoll_create1(EPOLL_CLOEXEC);     /* -1: socket ports are always polled */
 	lc->park_cycles = rte_get_tsc_hz() / 1000 * PSW_PARK_MS;
+	if (lc->stats.started == 0)
+		__atomic_store_n(&lc->stats.started, rte_rdtsc(), __ATOMIC_RELAXED);
 	rte_rcu_qsbr_thread_register(qsbr, lc->worker);
 	rte_rcu_qsbr_thread_online(qsbr, lc->worker);
 	while (!__atomic_load_n(&lc->stop, __ATOMIC_RELAXED)) {

@@ -132,6 +132,16 @@ def scrape_matches_the_traffic(scope):
     check(value(got, "podswitch_drops_total", reason="spoof_ip") == 5,
           "spoof drops: %s" % {k: v for k, v in got.items() if k[0] == "podswitch_drops_total" and v})
     check(value(got, "podswitch_worker_rx_packets_total", worker="0", lcore="1") == 25, "worker rx")
+    # idle cycles: the worker's time since it started less its busy cycles; it grows while nothing comes
+    idle0 = value(got, "podswitch_worker_idle_cycles_total", worker="0", lcore="1")
+    busy0 = value(got, "podswitch_worker_busy_cycles_total", worker="0", lcore="1")
+    time.sleep(0.3)
+    later, _ = samples(scrape(url))
+    idle1 = value(later, "podswitch_worker_idle_cycles_total", worker="0", lcore="1")
+    check(busy0 > 0 and idle0 > busy0, "an idle switch: idle %d, busy %d" % (idle0, busy0))
+    check(idle1 - idle0 > 1e7, "idle cycles did not grow over 0.3 s: %d -> %d" % (idle0, idle1))
+    check(value(later, "podswitch_worker_busy_cycles_total", worker="0", lcore="1") == busy0,
+          "busy cycles moved with no traffic")
     check(value(got, "podswitch_up") == 1 and value(got, "podswitch_pods") == 2, "up, pods")
     # the parser names counter families without _total; their samples end in it
     for (sample, _), _ in got.items():
