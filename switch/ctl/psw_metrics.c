@@ -87,6 +87,29 @@ per_item(FILE *f, json_t *list, const char *name, const char *type, const char *
 	}
 }
 
+/* A Service's packets or bytes (stats keys "<what>_to_backends" and "_from_backends"), by direction. */
+static void
+svc_directions(FILE *f, json_t *list, const char *name, const char *help, const char *what)
+{
+	static const char *const dir[2] = { "to_backends", "from_backends" };
+	char key[64];
+	json_t *o;
+	size_t i;
+	unsigned d;
+
+	family(f, name, "counter", help);
+	json_array_foreach(list, i, o)
+		for (d = 0; d < 2; d++) {
+			snprintf(key, sizeof(key), "%s_%s", what, dir[d]);
+			fprintf(f, "%s{namespace=", name);
+			label(f, json_string_value(json_object_get(o, "namespace")));
+			fputs(",name=", f);
+			label(f, json_string_value(json_object_get(o, "name")));
+			fprintf(f, ",direction=\"%s\"} %lld\n", dir[d],
+				(long long)json_integer_value(json_object_get(o, key)));
+		}
+}
+
 /* One sample per member of an object of counters, labelled lname="member". */
 static void
 per_member(FILE *f, json_t *obj, const char *name, const char *type, const char *help, const char *lname)
@@ -344,6 +367,12 @@ psw_metrics_text(const struct psw_state *st, size_t *len)
 	per_item(f, json_object_get(s, "services"), "podswitch_service_source_range_dropped_total", "counter",
 		 "Connection attempts dropped: the client is not in loadBalancerSourceRanges.", "source_range",
 		 svc_labels);
+	svc_directions(f, json_object_get(s, "services"), "podswitch_service_packets_total",
+		       "Packets of a Service's connections NAT-ed by the switch, to its endpoints or back from them.",
+		       "packets");
+	svc_directions(f, json_object_get(s, "services"), "podswitch_service_bytes_total",
+		       "Bytes (IP length) of a Service's connections NAT-ed by the switch, to its endpoints or back.",
+		       "bytes");
 	log_counts(f);
 	family(f, "podswitch_changes_total", "counter",
 	       "Changes to the desired state compiled and published (apply, delete, CNI, reload), by result.");

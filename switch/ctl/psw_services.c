@@ -587,17 +587,23 @@ flush_removed(struct psw_ct *ct, const struct psw_svc_port *old, const struct ps
 
 /*
  * Counter slots, one per Service that has entries (st->svc_slots). A
- * slot's counts from before its owner are kept as a base and taken off;
- * a slot let go is free again after a grace period (a worker may still
- * count for the old owner until then).
+ * slot's counts from before its owner are kept as a base and taken off.
+ * A slot let go waits for a grace period (a worker may still open
+ * connections for the old owner until then), then for its connections to
+ * be gone (each counts its packets to the slot it was opened with: a
+ * Service's established TCP connections outlive it): free once a whole
+ * expiry pass found none of them (psw_ct_slot_drained).
  */
-static uint8_t slot_used[PSW_SVC_MAX_SLOTS];     /* 0 free, 1 taken, 2 waiting for the grace period */
+enum { SLOT_FREE, SLOT_TAKEN, SLOT_GRACE, SLOT_DRAINING };
+static uint8_t slot_used[PSW_SVC_MAX_SLOTS];
+static uint32_t slot_since[PSW_SVC_MAX_SLOTS];   /* SLOT_DRAINING: expiry passes begun by then */
+static const struct psw_ct *slot_ct;             /* the table slots drain from */
 static struct psw_svc_counts slot_base[PSW_SVC_MAX_SLOTS];
 
 static void
 slot_sum(const struct psw_state *st, unsigned slot, struct psw_svc_counts *c)
 {
-	unsigned w;
+	unsigned w, d;
 
 	memset(c, 0, sizeof(*c));
 	for (w = 0; w < st->nb_workers; w++) {
@@ -609,13 +615,18 @@ slot_sum(const struct psw_state *st, unsigned slot, struct psw_svc_counts *c)
 		c->rejected += __atomic_load_n(&x[slot].rejected, __ATOMIC_RELAXED);
 		c->no_local += __atomic_load_n(&x[slot].no_local, __ATOMIC_RELAXED);
 		c->source_range += __atomic_load_n(&x[slot].source_range, __ATOMIC_RELAXED);
+		for (d = 0; d < 2; d++) {
+			c->packets[d] += __atomic_load_n(&x[slot].packets[d], __ATOMIC_RELAXED);
+			c->bytes[d] += __atomic_load_n(&x[slot].bytes[d], __ATOMIC_RELAXED);
+		}
 	}
 }
 
 static void
-slot_free(void *arg)
+slot_drain(void *arg)
 {
-	slot_used[(uintptr_t)arg] = 0;
+	slot_since[(uintptr_t)arg] = slot_ct != NULL ? slot_ct->passes : 0;
+	slot_used[(uintptr_t)arg] = SLOT_DRAINING;
 }
 
 /* The owner's slot, taken if it has none; 0 when all are taken (counted nowhere). */
@@ -631,7 +642,8 @@ slot_of(struct psw_state *st, const char *owner)
 	if (v != NULL)
 		return (uint16_t)json_integer_value(v);
 	for (i = 1; i < PSW_SVC_MAX_SLOTS; i++)
-		if (slot_used[i] == 0)
+		if (slot_used[i] == SLOT_FREE ||
+		    (slot_used[i] == SLOT_DRAINING && psw_ct_slot_drained(st->ct, (uint16_t)i, slot_since[i])))
 			break;
 	if (i == PSW_SVC_MAX_SLOTS) {
 		PSW_LOG(WARN, STATE, "Service %s is not counted: all %u counter slots are taken (stats and "
@@ -640,7 +652,7 @@ slot_of(struct psw_state *st, const char *owner)
 	}
 	if (json_object_set_new(st->svc_slots, owner, json_integer(i)) < 0)
 		return 0;
-	slot_used[i] = 1;
+	slot_used[i] = SLOT_TAKEN;
 	slot_sum(st, i, &slot_base[i]);
 	return (uint16_t)i;
 }
@@ -657,8 +669,9 @@ slots_release(struct psw_state *st)
 
 		if (st->svc_owners != NULL && json_object_get(st->svc_owners, owner) != NULL)
 			continue;
-		slot_used[slot] = 2;
-		psw_tables_defer(slot_free, (void *)slot);
+		slot_used[slot] = SLOT_GRACE;
+		slot_ct = st->ct;
+		psw_tables_defer(slot_drain, (void *)slot);
 		json_object_del(st->svc_slots, owner);
 	}
 }
@@ -675,13 +688,17 @@ psw_services_counters_json(const struct psw_state *st)
 		struct psw_svc_counts c;
 
 		slot_sum(st, slot, &c);
-		json_array_append_new(out, json_pack("{s:s%, s:s, s:I, s:I, s:I, s:I}",
+		json_array_append_new(out, json_pack("{s:s%, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"namespace", owner, slash != NULL ? (size_t)(slash - owner) : 0,
 			"name", slash != NULL ? slash + 1 : owner,
 			"connections", (json_int_t)(c.connections - slot_base[slot].connections),
 			"rejected", (json_int_t)(c.rejected - slot_base[slot].rejected),
 			"no_local", (json_int_t)(c.no_local - slot_base[slot].no_local),
-			"source_range", (json_int_t)(c.source_range - slot_base[slot].source_range)));
+			"source_range", (json_int_t)(c.source_range - slot_base[slot].source_range),
+			"packets_to_backends", (json_int_t)(c.packets[0] - slot_base[slot].packets[0]),
+			"bytes_to_backends", (json_int_t)(c.bytes[0] - slot_base[slot].bytes[0]),
+			"packets_from_backends", (json_int_t)(c.packets[1] - slot_base[slot].packets[1]),
+			"bytes_from_backends", (json_int_t)(c.bytes[1] - slot_base[slot].bytes[1])));
 	}
 	return out;
 }

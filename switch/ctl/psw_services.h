@@ -42,9 +42,11 @@ void psw_services_clear(struct psw_state *st);
 /**
  * Each Service's counters (psw_stage.h, struct psw_svc_counts) summed over
  * the workers since it got its slot: [{namespace, name, connections,
- * rejected, no_local, source_range}]. A Service holds its slot from its
- * first table entry to its last; the slot is free again a grace period
- * after that, and a new owner starts from zero.
+ * rejected, no_local, source_range, packets_to_backends,
+ * bytes_to_backends, packets_from_backends, bytes_from_backends}]. A
+ * Service holds its slot from its first table entry to its last; the slot
+ * is free again once its connections are gone (a grace period, then an
+ * expiry pass that finds none), and a new owner starts from zero.
  */
 json_t *psw_services_counters_json(const struct psw_state *st);
 #endif /* PSW_SERVICES_H */

@@ -84,7 +84,10 @@ struct psw_pol_counts;
 /*
  * Per-worker counters of one Service (all its addresses and ports), at its
  * slot (struct psw_svc_port.cslot; slot 0 gathers nothing anyone reads).
- * Counted once per new connection or refusal, never per packet.
+ * Connections and refusals are counted once each, by the service stage;
+ * packets and bytes (IP length) of its connections by whichever stage
+ * NAT-s them (psw_ct_count_svc), [0] to the backend, [1] back from it.
+ * One cache line per Service.
  */
 #define PSW_SVC_MAX_SLOTS 16384
 struct psw_svc_counts {
@@ -92,7 +95,9 @@ struct psw_svc_counts {
 	uint64_t rejected;               /**< no endpoint: RST / unreachable (or its attempt) */
 	uint64_t no_local;               /**< traffic policy Local, no endpoint here: dropped */
 	uint64_t source_range;           /**< not in loadBalancerSourceRanges: dropped */
-};
+	uint64_t packets[2];             /**< of its connections: to the backend, from it */
+	uint64_t bytes[2];
+} __rte_cache_aligned;
 
 struct psw_stage_ctx {
 	uint64_t drops[PSW_DROP_COUNT];  /**< by reason (the worker's dispatch counts most) */

@@ -280,6 +280,7 @@ psw_conntrack_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct p
 			continue;
 		}
 		psw_nat_apply_entry(pkt, m, e, dir);
+		psw_ct_count_svc(sc, e, dir, m);
 		m->ct = hits[i] + 1;
 		m->flags &= (uint16_t)~PSW_F_TO_GW;      /* an un-masqueraded reply */
 		if (unlikely(m->flags & PSW_F_FRAG))

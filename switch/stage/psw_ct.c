@@ -219,6 +219,7 @@ psw_ct_insert_zone(struct psw_ct *ct, const struct psw_ct_key *orig, const struc
 	e->timeout_s = 0;
 	e->pol_gen = 0;
 	e->zone = zone;
+	e->cslot = 0;
 	e->last_seen = now;
 	/* rte_hash_add overwrites an existing key: check and add under one lock */
 	rte_spinlock_lock(&ct->write_lock);

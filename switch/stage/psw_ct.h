@@ -120,7 +120,7 @@ struct psw_ct_entry {
 	};
 	uint32_t pol_gen;                /**< policy generation of its verdict */
 	uint16_t zone;                   /**< port its first packet came in on (PSW_CT_ZONE_ANY: none) */
-	uint16_t spare;
+	uint16_t cslot;                  /**< its Service's counter slot (psw_svc_counts), 0 = none (atomic) */
 	uint32_t td_end[2];              /**< TCP: highest sequence end sent, per direction */
 	uint32_t td_maxwin[2];           /**< TCP: largest (scaled) window advertised, per direction */
 } __rte_aligned(64);
@@ -176,6 +176,10 @@ struct psw_ct {
 	uint64_t inserts, full, clashes, zone_full, expired_lookup;
 	uint32_t zone_max;               /**< entries a zone may hold; UINT32_MAX = no limit */
 	uint32_t zone_count[PSW_CT_NB_ZONES]; /**< entries held (taken until freed), atomic */
+	/* Service counter slots (control thread): a slot is given to another
+	 * Service only once a whole pass of expiry found no entry counting to it */
+	uint32_t passes;                 /**< expiry passes over the whole table begun */
+	uint32_t slot_seen[PSW_SVC_MAX_SLOTS]; /**< the last pass that found an entry of the slot */
 };
 
 /*
@@ -508,6 +512,43 @@ static inline struct psw_ct_entry *
 psw_ct_entry(struct psw_ct *ct, uint32_t hit)
 {
 	return &ct->entries[hit >> 1];
+}
+
+/** Give a Service's new connection its counter slot (right after opening it). */
+static inline void
+psw_ct_set_cslot(struct psw_ct_entry *e, uint16_t cslot)
+{
+	__atomic_store_n(&e->cslot, cslot, __ATOMIC_RELAXED);
+}
+
+/** Count a packet of connection e, NAT-ed in direction dir, to its Service's slot (if any). */
+static inline void
+psw_ct_count_svc(struct psw_stage_ctx *sc, const struct psw_ct_entry *e, unsigned dir,
+		 const struct psw_meta *m)
+{
+	uint16_t slot = __atomic_load_n(&e->cslot, __ATOMIC_RELAXED);
+
+	if (slot != 0 && likely(sc->svc != NULL)) {
+		sc->svc[slot].packets[dir]++;
+		sc->svc[slot].bytes[dir] += m->l3_payload;
+	}
+}
+
+/**
+ * May Service counter slot cslot, let go (and past its grace period) when
+ * expiry had begun since passes, count for another Service? Yes once a
+ * whole pass begun after that found no entry of the slot (control thread).
+ */
+static inline bool
+psw_ct_slot_drained(const struct psw_ct *ct, uint16_t cslot, uint32_t since)
+{
+	uint32_t last;                   /* the last pass completed */
+
+	if (ct == NULL)
+		return true;
+	last = ct->passes - 2;
+	/* none appears after the slot is let go: a pass that found none means none is left */
+	return (int32_t)(last - since) >= 0 && (int32_t)(last - ct->slot_seen[cslot]) > 0;
 }
 
 /**

@@ -246,9 +246,13 @@ psw_ct_expire(struct psw_ct *ct, unsigned budget, bool all)
 		uint32_t idx = ct->scan_pos;
 		struct psw_ct_entry *e = &ct->entries[idx];
 
+		if (idx == 0)
+			ct->passes++;
 		ct->scan_pos = (ct->scan_pos + 1) & (ct->size - 1);
 		if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE))
 			continue;
+		if (e->cslot != 0)
+			ct->slot_seen[e->cslot] = ct->passes - 1;   /* (the pass under way) */
 		/*
 		 * Age is signed: a worker may stamp last_seen after this pass read
 		 * its clock (an entry "younger than now" is not idle at all), and

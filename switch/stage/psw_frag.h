@@ -246,6 +246,7 @@ psw_frag_follow(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 		return true;
 	}
 	psw_nat_apply_entry(pkt, m, e, dir);
+	psw_ct_count_svc(sc, e, dir, m);
 	m->ct = hit + 1;
 	m->flags &= (uint16_t)~PSW_F_TO_GW;
 	psw_count_event(sc, PSW_EV_FRAG_FOLLOWED);

@@ -195,6 +195,7 @@ follow_existing(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 	}
 	psw_ct_update(t->ct, e, PSW_CT_DIR_ORIG, th, seg_len, now);
 	psw_nat_apply_entry(pkt, m, e, PSW_CT_DIR_ORIG);
+	psw_ct_count_svc(sc, e, PSW_CT_DIR_ORIG, m);
 	m->ct = hit + 1;
 	m->flags &= (uint16_t)~PSW_F_TO_GW;      /* a NodePort: no longer for the node */
 	/* its verdict may still be pending in this burst: judge it too */
@@ -332,7 +333,9 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	if (rc < 0)
 		return;                          /* refused, and dropped as such */
 	e = psw_ct_entry(t->ct, (uint32_t)rc);
+	psw_ct_set_cslot(e, sp->cslot);
 	psw_nat_apply_entry(pkt, m, e, PSW_CT_DIR_ORIG);
+	psw_ct_count_svc(sc, e, PSW_CT_DIR_ORIG, m);
 	/* to a node address (a NodePort): DNAT-ed to a backend, no longer for the node */
 	m->flags &= (uint16_t)~PSW_F_TO_GW;
 	m->flags |= PSW_F_CT_NEW;                /* the policy stage decides on it */

@@ -92,6 +92,11 @@ def service_nat_in_the_real_binary(scope):
     check(set(svcs) == {("default", "web"), ("default", "empty")}, "Services counted: %s" % svcs)
     web, empty = svcs[("default", "web")], svcs[("default", "empty")]
     check((web["connections"], web["rejected"]) == (2, 0), "web: %s" % web)
+    # its packets both ways (IP length): the SYN (40) and the datagram (33) to
+    # the backend, the SYN-ACK (40) back; the ICMP error and the refused ACK are not
+    check((web["packets_to_backends"], web["bytes_to_backends"]) == (2, 73), "web to backends: %s" % web)
+    check((web["packets_from_backends"], web["bytes_from_backends"]) == (1, 40), "web from backends: %s" % web)
+    check(empty["packets_to_backends"] == 0 and empty["packets_from_backends"] == 0, "empty: %s" % empty)
     check((empty["connections"], empty["rejected"], empty["no_local"]) == (0, 1, 0), "empty: %s" % empty)
     # a Service deleted leaves the list; one made again under its name starts at zero
     run([os.path.join(BUILD, "switch", "podswitchctl"), "-s", sw.sock, "delete", "-f", path])

@@ -27,7 +27,8 @@ Scenarios (64-byte and 1518-byte frames, on-the-wire sizes):
   l3, scraped
            l3 twice, alternating: as it is, and with metrics.listen set and
            /metrics scraped every second while the generator runs (what a
-           Prometheus scrape costs the worker; issue 18's budget is 2%)
+           Prometheus scrape costs the worker; issue 18's budget is 2%), at
+           PSW_BENCH_SCRAPE_RATE (5e6) pps; compare the worker's cycles/pkt
   l3, full node
            l3 with the rest of a full node attached and idle beside the two
            busy ports (PSW_BENCH_FULL_KERNEL=600 af_packet ports on veth
@@ -60,6 +61,10 @@ from pswtest import BUILD, Scope, Switch, api_call, defer_dpdk_stop, uid  # noqa
 
 RUNS = int(os.environ.get("PSW_BENCH_E2E_RUNS", "3"))
 SECONDS = float(os.environ.get("PSW_BENCH_E2E_SECONDS", "5"))
+# "l3, scraped" at a fixed rate the worker keeps up with: the control thread
+# (and its scrapes) shares CPU 0 with the generator here, so at full speed a
+# scrape would slow the generator, not the worker
+SCRAPE_RATE = float(os.environ.get("PSW_BENCH_SCRAPE_RATE", "5e6"))
 LAT_RATE = int(os.environ.get("PSW_BENCH_E2E_LAT_PPS", "500000"))
 GEN_MAC = ["02:00:00:00:e0:0a", "02:00:00:00:e0:0b"]
 GW_MAC = "02:50:53:57:00:01"          # podswitch's default gateway MAC
@@ -304,6 +309,8 @@ def run_podswitch(scope, scenario, frame, rate=0, memif=False, scrape=False):
         res["ports"] = len(sw.ok("get", {"kind": "ports"})["items"])
         res["parked"] = sw.ok("stats")["workers"][0]["ports_parked"]
     stats = sw.stats()
+    # the worker's own cost: its busy cycles over the packets it read (warm-up included)
+    res["cpp"] = sw.ok("stats")["workers"][0]["cycles_per_packet"]
     sw.stop()
     res["drops"] = {k: v for k, v in stats.items() if k.startswith("drop.") and v}
     return res
@@ -512,9 +519,10 @@ def measure(out, only, ovs):
                     if swname == "testpmd io":
                         res = run_io(scope, frame, memif=memif)
                     elif swname == "podswitch":
-                        res = run_podswitch(scope, scenario, frame, memif=memif)
+                        res = run_podswitch(scope, scenario, frame, memif=memif,
+                                            rate=SCRAPE_RATE if scenario == "l3, scraped" else 0)
                     elif swname == "podswitch scraped":
-                        res = run_podswitch(scope, scenario, frame, scrape=True)
+                        res = run_podswitch(scope, scenario, frame, scrape=True, rate=SCRAPE_RATE)
                     else:
                         res = run_ovs(scope, scenario, frame)
                     vals[swname].append(res)
@@ -530,8 +538,10 @@ def measure(out, only, ovs):
             name = "e2e %s, %dB, %s, %s" % ("memif" if memif else "vhost-user", frame, scenario, swname)
             ports = ("  [%d ports%s]" % (rs[0]["ports"], ", %d parked" % rs[0]["parked"] if "parked" in rs[0] else "")
                      if "ports" in rs[0] else "")
-            print("%-48s %7.2f Mpps %6.2f Gbit/s  loss %5.1f%%  (min %.2f, max %.2f)%s%s"
-                  % (name, med / 1e6, med * frame * 8 / 1e9, loss * 100, min(rx) / 1e6, max(rx) / 1e6,
+            cpp = ("  worker %.1f cycles/pkt" % statistics.median(r["cpp"] for r in rs)
+                   if scenario == "l3, scraped" else "")
+            print("%-48s %7.2f Mpps %6.2f Gbit/s  loss %5.1f%%  (min %.2f, max %.2f)%s%s%s"
+                  % (name, med / 1e6, med * frame * 8 / 1e9, loss * 100, min(rx) / 1e6, max(rx) / 1e6, cpp,
                      "  drops: %s" % drops if drops and swname == "podswitch" else "", ports), flush=True)
             if (scenario, frame, memif) == ("l3", 64, False):
                 two_pods[swname] = med

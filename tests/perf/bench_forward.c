@@ -513,7 +513,8 @@ bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb
 	struct psw_tables *t;
 	struct psw_lcore *lc;
 	struct psw_svc_backend be[10];
-	struct psw_svc_spec spec = { .nb_backends = nb_backends, .backends = be };
+	/* counted to a Service's slot, as in the switch */
+	struct psw_svc_spec spec = { .nb_backends = nb_backends, .backends = be, .cslot = 1 };
 	const unsigned nb_ports = established ? (nb_flows + 59999) / 60000 : 1;
 	struct rte_mbuf *frames[PSW_BURST_MAX];
 	uint8_t tmpl[PSW_BURST_MAX][128];
@@ -551,6 +552,7 @@ bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb
 		}
 	}
 	t->ct = psw_ct_create(1u << 20, SOCKET_ID_ANY, psw_tables_qsbr());
+	lc->sc.svc = rte_zmalloc("svc", PSW_SVC_MAX_SLOTS * sizeof(*lc->sc.svc), 0);
 	if (nb_rules > 0) {
 		t->pol = make_policy(nb_rules);
 		lc->sc.pol = rte_zmalloc("pol", PSW_POL_MAX_SLOTS * sizeof(*lc->sc.pol), 0);
@@ -632,8 +634,13 @@ bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb
 			   "parse+guard+conntrack hit+DNAT+forward, TCP, 1 core") :
 	       (nb_rules ? "new connection + egress and ingress rte_acl classify" :
 			   "new connection: service pick (Maglev)+conntrack insert+DNAT+forward"));
+	if (lc->sc.svc != NULL && lc->sc.svc[1].packets[0] == 0) {
+		fprintf(stderr, "%s: the Service counted no packets\n", name);
+		exit(1);
+	}
 	free_policy(t->pol);
 	rte_free(lc->sc.pol);
+	rte_free(lc->sc.svc);
 	for (j = 0; j < PSW_BURST_MAX; j++)
 		rte_pktmbuf_free(frames[j]);
 	psw_ct_destroy(t->ct);

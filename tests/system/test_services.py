@@ -4,6 +4,7 @@ real TCP and UDP servers that answer with their own names, Services and
 EndpointSlices applied with podswitchctl, clients connecting to ClusterIPs."""
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -1141,6 +1142,118 @@ spec: {selector: {app: bulk}, ports: [{port: 5201}]}
         check(got > 10 * 1024 * 1024, "iperf3%s moved only %d bytes" % (reverse, got))
     st = sw.ok("stats")
     check(st["drops"]["ct_out_of_window"] == 0, "legitimate segments dropped as out of window: %s" % st["drops"])
+    sw.stop()
+
+
+def scrape_services(port):
+    """The per-Service packet and byte samples of /metrics, read with Prometheus' own parser:
+    {(name, metric, direction): value}."""
+    import urllib.request
+    from prometheus_client.parser import text_string_to_metric_families
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for fam in text_string_to_metric_families(text):
+        for smp in fam.samples:
+            if smp.name in ("podswitch_service_packets_total", "podswitch_service_bytes_total"):
+                out[(smp.labels["name"], smp.name.split("_")[2], smp.labels["direction"])] = smp.value
+    return out
+
+
+def metrics_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+SEND_UDP = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", 40100))
+s.settimeout(3)
+got = []
+for i in range(%(n)d):
+    s.sendto(b"x" * %(size)d, ("%(vip)s", 53))
+    got.append(len(s.recv(2048)))
+print(" ".join(map(str, got)))
+"""
+
+
+@test
+def service_packets_and_bytes_in_metrics(scope):
+    """A Service's packets and bytes both ways, scraped from /metrics with
+    Prometheus' parser, match what the pods sent and got."""
+    port = metrics_port()
+    sw = Switch(scope, 'metrics = { listen = "127.0.0.1:%d"; };\n' % port, workers="[1]").start()
+    server = Pod(scope, sw, "echo", labels={"app": "echo"})
+    client = Pod(scope, sw, "client")
+    track(scope, [server.serve_udp(5353)])
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec: {selector: {app: echo}, ports: [{port: 53, targetPort: 5353, protocol: UDP}]}
+""")
+    vip = service_ip(sw, "echo")
+    n, size = 12, 100
+    r = client.ns.sh("python3 -c '%s'" % (SEND_UDP % {"n": n, "size": size, "vip": vip}), check_rc=False,
+                     timeout=60)
+    check(r.returncode == 0, "client: %s %s" % (r.stdout, r.stderr))
+    answers = [int(x) for x in r.stdout.split()]
+    check(answers == [len("echo\n")] * n, "answers: %s" % answers)
+    got = scrape_services(port)
+    want = {("echo", "packets", "to_backends"): n, ("echo", "bytes", "to_backends"): n * (28 + size),
+            ("echo", "packets", "from_backends"): n, ("echo", "bytes", "from_backends"): n * (28 + 5)}
+    check(got == want, "scraped %s, sent %s" % (got, want))
+    sw.stop()
+
+
+HOLD_TCP = """
+import socket, time
+s = socket.create_connection(("%(vip)s", 80), timeout=3)
+for i in range(%(n)d):
+    s.sendall(b"y" * 100)
+    time.sleep(0.25)
+print("sent")
+"""
+
+
+@test
+def a_deleted_services_connections_never_count_for_another(scope):
+    """A Service's TCP connections outlive it (their NAT is in conntrack); their
+    packets go on counting to its counter slot, so that slot must not be given
+    to the next Service while they last."""
+    port = metrics_port()
+    sw = Switch(scope, 'metrics = { listen = "127.0.0.1:%d"; };\n' % port, workers="[1]").start()
+    server = Pod(scope, sw, "sink", labels={"app": "sink"})
+    client = Pod(scope, sw, "client")
+    track(scope, [server.ns.popen("exec socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'cat >/dev/null'")])
+    server.wait_listening(8080)
+    old = scope.path("old.yaml")
+    with open(old, "w") as f:
+        f.write("""apiVersion: v1
+kind: Service
+metadata: {name: old}
+spec: {selector: {app: sink}, ports: [{port: 80, targetPort: 8080}]}
+""")
+    run([CTL, "-s", sw.sock, "apply", "-f", old])
+    vip = service_ip(sw, "old")
+    hold = client.ns.popen("exec python3 -c '%s'" % (HOLD_TCP % {"vip": vip, "n": 24}), stdout=subprocess.PIPE)
+    track(scope, [hold])
+    time.sleep(1.5)
+    check(scrape_services(port).get(("old", "packets", "to_backends"), 0) >= 3, "old: %s" % scrape_services(port))
+    run([CTL, "-s", sw.sock, "delete", "-f", old])
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: new}
+spec: {selector: {app: sink}, ports: [{port: 81, targetPort: 8080}]}
+""")
+    out, _ = hold.communicate(timeout=20)
+    check(hold.returncode == 0 and b"sent" in out, "the old connection broke: rc %s" % hold.returncode)
+    got = scrape_services(port)
+    check(("new", "packets", "to_backends") in got, "new not counted: %s" % got)
+    check(got[("new", "packets", "to_backends")] == 0 and got[("new", "bytes", "to_backends")] == 0,
+          "the deleted Service's connection counted for new: %s" % got)
     sw.stop()
 
 

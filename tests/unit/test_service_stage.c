@@ -93,6 +93,7 @@ setup(void)
 	memcpy(be.addr, &b, 4);
 	memset(specs, 0, sizeof(specs));
 	specs[0].key = svc_key(VIP, IPPROTO_TCP, 80);
+	specs[0].cslot = 5;
 	specs[0].nb_backends = 1;
 	specs[0].backends = &be;
 	specs[1].key = svc_key(EMPTY_VIP, IPPROTO_TCP, 80);
@@ -241,6 +242,71 @@ test_dnat_and_un_nat_byte_exact(void)
 	same_frame(m, want);
 	rte_pktmbuf_free(m);
 	rte_pktmbuf_free(want);
+}
+
+/*
+ * A Service's packets and bytes (IP length) are counted to its slot, both
+ * ways, by whichever stage NAT-s them: the SYN by the service stage, the
+ * rest by conntrack. Its slot waits for a whole expiry pass without any of
+ * its connections before another Service may have it.
+ */
+static void
+test_service_packets_counted(void)
+{
+	struct { uint8_t flags; uint32_t seq, ack; int from_backend; } seq[] = {
+		{ RTE_TCP_SYN_FLAG, 2000, 0, 0 },
+		{ RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, 9000, 2001, 1 },
+		{ RTE_TCP_ACK_FLAG, 2001, 9001, 0 },
+		{ RTE_TCP_ACK_FLAG, 2005, 9001, 0 },
+	};
+	struct psw_svc_counts *c;
+	struct rte_mbuf *m;
+	struct psw_meta meta;
+	uint32_t since;
+	unsigned i, len = 0;
+
+	lc.sc.svc = rte_zmalloc("svc", PSW_SVC_MAX_SLOTS * sizeof(*lc.sc.svc), 0);
+	CU_ASSERT_FATAL(lc.sc.svc != NULL);
+	c = &lc.sc.svc[5];
+	for (i = 0; i < RTE_DIM(seq); i++) {
+		struct tpkt p = seq[i].from_backend ? tcp(mac_b, gw_mac, BACKEND, CLIENT, 8080, 40100, 64)
+						    : tcp(mac_c, gw_mac, CLIENT, VIP, 40100, 80, 64);
+
+		m = tcp_frame(&p, seq[i].flags, seq[i].seq, seq[i].ack);
+		len = rte_pktmbuf_pkt_len(m) - 14;
+		meta = run(m, seq[i].from_backend ? 1 : 0);
+		CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+		rte_pktmbuf_free(m);
+	}
+	CU_ASSERT_EQUAL(c->connections, 1);
+	CU_ASSERT_EQUAL(c->packets[0], 3);
+	CU_ASSERT_EQUAL(c->packets[1], 1);
+	CU_ASSERT_EQUAL(c->bytes[0], 3 * len);
+	CU_ASSERT_EQUAL(c->bytes[1], len);
+	/* pod to pod, no Service: nothing counted anywhere */
+	{
+		struct tpkt p = tcp(mac_c, gw_mac, CLIENT, BACKEND, 40101, 8080, 64);
+
+		m = tcp_frame(&p, RTE_TCP_SYN_FLAG, 1, 0);
+		run(m, 0);
+		rte_pktmbuf_free(m);
+		CU_ASSERT_EQUAL(c->packets[0], 3);
+		CU_ASSERT_EQUAL(lc.sc.svc[0].packets[0], 0);
+	}
+	/* the slot, let go now, drains: not while the connection is there */
+	since = t->ct->passes;
+	for (i = 0; i < 3; i++)                  /* (at most a pass a call) */
+		psw_ct_expire(t->ct, t->ct->size, false);
+	CU_ASSERT_FALSE(psw_ct_slot_drained(t->ct, 5, since));
+	CU_ASSERT_TRUE(psw_ct_slot_drained(t->ct, 6, since));
+	/* gone (flushed): drained once a whole pass has found none */
+	psw_ct_expire(t->ct, t->ct->size, true);
+	CU_ASSERT_FALSE(psw_ct_slot_drained(t->ct, 5, since));
+	for (i = 0; i < 2; i++)
+		psw_ct_expire(t->ct, t->ct->size, false);
+	CU_ASSERT_TRUE(psw_ct_slot_drained(t->ct, 5, since));
+	rte_free(lc.sc.svc);
+	lc.sc.svc = NULL;
 }
 
 static void
@@ -622,6 +688,7 @@ main(void)
 	CU_add_test(s, "TCP to a Service without a connection, not a SYN: dropped", test_invalid_tcp_dropped);
 	CU_add_test(s, "SYN DNAT-ed, SYN-ACK un-NAT-ed, ACK DNAT-ed: byte-exact", test_dnat_and_un_nat_byte_exact);
 	CU_add_test(s, "no endpoints: RST from the Service address, byte-exact", test_reject_byte_exact);
+	CU_add_test(s, "a Service's packets and bytes counted both ways; its slot drains", test_service_packets_counted);
 	CU_add_test(s, "ICMP error from the backend NAT-ed back", test_icmp_error_nated_back);
 	CU_add_test(s, "one new flow twice in a burst: one connection, both DNAT-ed",
 		    test_one_new_flow_twice_in_a_burst);
