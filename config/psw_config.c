@@ -677,6 +677,17 @@ static int parse_api_dirs(struct psw_cfg_ctx *ctx, const config_setting_t *g)
 				    sizeof(ctx->cfg->api.sockets_dir));
 	if (rc > 0)
 		psw_cfg_copy(ctx->cfg->api.sockets_dir, sizeof(ctx->cfg->api.sockets_dir), v);
+	/* pods' directories: under the sockets' unless said (two switches on a host differ by it) */
+	snprintf(ctx->cfg->api.pods_dir, sizeof(ctx->cfg->api.pods_dir), "%s/pods", ctx->cfg->api.sockets_dir);
+	rc = psw_cfg_opt_str(ctx, g, "api", "pods_dir", 0, sizeof(ctx->cfg->api.pods_dir) - 1, &v);
+	if (rc < 0)
+		return rc;
+	if (rc > 0 && v[0] != '\0' && (v[0] != '/' || strstr(v, "/../") != NULL ||
+					 (strlen(v) >= 3 && strcmp(v + strlen(v) - 3, "/..") == 0)))
+		return psw_cfg_fail(ctx, psw_cfg_member(g, "pods_dir"), "api.pods_dir '%s' must be an "
+				    "absolute path without '..' (or \"\": no per-pod directories)", v);
+	if (rc > 0)
+		psw_cfg_copy(ctx->cfg->api.pods_dir, sizeof(ctx->cfg->api.pods_dir), v);
 	rc = psw_cfg_opt_str(ctx, g, "api", "state_dir", 1, sizeof(ctx->cfg->api.state_dir) - 1, &v);
 	if (rc < 0)
 		return rc;
@@ -848,7 +859,7 @@ static const char *const node_keys[] = {
 static const char *const cluster_keys[] = {
 	"pod_cidr", "pod_cidr6", "encapsulation", "vxlan_port", "vni", "no_masquerade", NULL
 };
-static const char *const api_keys[] = { "socket", "group", "sockets_dir", "state_dir", NULL };
+static const char *const api_keys[] = { "socket", "group", "sockets_dir", "pods_dir", "state_dir", NULL };
 static const char *const metrics_keys[] = { "listen", NULL };
 static const char *const log_keys[] = { "level", "format", "rate", "subsystems", NULL };
 static const char *const audit_keys[] = {

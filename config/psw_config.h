@@ -177,6 +177,7 @@ struct psw_config {
 		char socket[PSW_PATH_MAX];
 		char group[PSW_NAME_MAX];      /**< "" = root only; else this group may connect */
 		char sockets_dir[PSW_PATH_MAX - 32]; /**< vhost-user / memif sockets of CNI pods */
+		char pods_dir[256];            /**< per-pod directories (docs/cni.md); "" = none */
 		char state_dir[256];           /**< attachments and IP allocations, kept across restarts */
 	} api;
 

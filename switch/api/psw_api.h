@@ -32,6 +32,7 @@
 #define PSW_API_E_NO_RESOURCES "no_resources"  /* no free IP, port, ... */
 #define PSW_API_E_INTERNAL     "internal"
 #define PSW_API_E_VERSION      "version"       /* api version not served */
+#define PSW_API_E_RETRY        "retry"         /* not yet: the same request may succeed later */
 
 /** Build a request envelope; steals args (may be NULL). */
 json_t *psw_api_request(const char *op, json_t *args);

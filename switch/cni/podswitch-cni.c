@@ -538,13 +538,52 @@ add_result(const struct cni *c, json_t *res, const char *host, bool kernel)
 			 "interfaces", ifaces, "ips", ips, "routes", routes, "dns", dns);
 }
 
+/*
+ * cni.add, asked again while the switch answers "retry" (the Pod object
+ * it waits for is not there) for up to waitForPod; then CNI's "try again
+ * later" (11), which a kubelet does. Otherwise as api().
+ */
+static json_t *
+add_waiting(const struct cni *c, json_t *args, json_t **resp, int *rc)
+{
+	struct timespec t0, now;
+	const char *code;
+	char err[1024];
+	json_t *res;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		*resp = psw_api_call(c->socket, "cni.add", json_incref(args), err, sizeof(err));
+		if (*resp == NULL) {
+			json_decref(args);
+			*rc = cni_error(c, CNI_E_TRY_AGAIN, err, "podswitch is not reachable on %s", c->socket);
+			return NULL;
+		}
+		code = json_string_value(json_object_get(json_object_get(*resp, "error"), "code"));
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (code == NULL || strcmp(code, PSW_API_E_RETRY) != 0 ||
+		    (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >= c->wait_pod_ms)
+			break;
+		json_decref(*resp);
+		*resp = NULL;
+		usleep(100 * 1000);
+	}
+	json_decref(args);
+	res = psw_api_result(*resp, err, sizeof(err));
+	if (res == NULL)
+		*rc = cni_error(c, code != NULL && strcmp(code, PSW_API_E_RETRY) == 0 ? CNI_E_TRY_AGAIN : CNI_E_SWITCH,
+				NULL, "podswitch: %s%s", err, code != NULL && strcmp(code, PSW_API_E_RETRY) == 0 ?
+				" (waited waitForPod)" : "");
+	return res;
+}
+
 static int
 cmd_add(struct cni *c)
 {
 	json_t *ipam = NULL, *args, *resp = NULL, *resp2 = NULL, *res, *result;
 	const char *mac;
 	char host[16] = "";
-	bool kernel = strcmp(c->interface, "kernel") == 0;
+	bool kernel = false;
 	int rc = 0;
 
 	if (c->netns == NULL || c->netns[0] == '\0')
@@ -562,27 +601,30 @@ cmd_add(struct cni *c)
 	if (json_object_get(c->conf, "ipam") != NULL &&
 	    (ipam = run_ipam(c, "ADD", &rc)) == NULL)
 		return rc;
-	if (kernel) {
-		host_ifname(c, host);
-		/* a host end of this very name is ours, left over from an ADD that
-		 * failed or a namespace the kernel is still tearing down: the switch
-		 * refuses to take an existing interface, so it goes first */
-		psw_nl_link_del(host);
-	}
+	/* the switch may choose a kernel interface (the Pod's annotation): a host
+	 * end of this very name is ours, left over from an ADD that failed or a
+	 * namespace the kernel is still tearing down; the switch refuses to take
+	 * an existing interface, so it goes first */
+	host_ifname(c, host);
+	psw_nl_link_del(host);
 	mac = c->mac_arg[0] ? c->mac_arg :
 	      json_string_value(json_object_get(json_object_get(c->conf, "runtimeConfig"), "mac"));
-	args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b}", "container_id", c->container_id,
+	args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s}", "container_id", c->container_id,
 			 "ifname", c->ifname, "netns", c->netns, "network", c->network,
-			 "pod_namespace", c->pod_namespace,
-			 "pod_name", c->pod_name, "interface", c->interface, "ips",
-			 requested_ips(c, ipam), "ipam_external", ipam != NULL);
-	if (kernel)
-		json_object_set_new(args, "host_ifname", json_string(host));
+			 "pod_namespace", c->pod_namespace, "pod_name", c->pod_name,
+			 "default_interface", c->default_interface, "ips",
+			 requested_ips(c, ipam), "ipam_external", ipam != NULL, "host_ifname", host);
+	if (c->interface != NULL)
+		json_object_set_new(args, "interface", json_string(c->interface));
+	/* only a pod the runtime named can be waited for */
+	if (c->wait_pod_ms > 0 && c->k8s_name[0] != '\0')
+		json_object_set_new(args, "wait_for_pod", json_true());
 	if (mac != NULL)
 		json_object_set_new(args, "mac", json_string(mac));
-	res = api(c, "cni.add", args, &resp, &rc);
+	res = add_waiting(c, args, &resp, &rc);
 	if (res == NULL)
 		goto out_ipam;
+	kernel = strcmp(json_string_value(json_object_get(res, "interface")) ?: "kernel", "kernel") == 0;
 	if (ipam != NULL)
 		use_ipam_addressing(res, ipam);
 	if (kernel && setup_kernel(c, res, host, &rc) < 0)
@@ -932,6 +974,44 @@ check_env(const struct cni *c)
 	return cni_error(c, CNI_E_INVALID_ENV, NULL, "%s", bad);
 }
 
+static bool
+interface_kind(const char *s)
+{
+	return strcmp(s, "kernel") == 0 || strcmp(s, "vhost-user") == 0 || strcmp(s, "memif") == 0;
+}
+
+/*
+ * The interface choices of a request (ctl/psw_podif.h has the order): its
+ * own (PODSWITCH_INTERFACE in CNI_ARGS, else args.cni.interface, where
+ * Multus puts a pod's cni-args), the default (the configuration's
+ * "interface"), and how long to wait for the Pod object (waitForPod).
+ */
+static int
+parse_interface(struct cni *c)
+{
+	json_t *own = json_object_get(json_object_get(json_object_get(c->conf, "args"), "cni"), "interface");
+	json_t *dflt = json_object_get(c->conf, "interface"), *wait = json_object_get(c->conf, "waitForPod");
+
+	if ((own != NULL && !json_is_string(own)) || (dflt != NULL && !json_is_string(dflt)))
+		return cni_error(c, CNI_E_INVALID_CONFIG, NULL, "'interface' and 'args.cni.interface' must be "
+				 "strings (kernel, vhost-user or memif)");
+	c->interface = c->iface_arg[0] ? c->iface_arg : json_string_value(own);
+	c->default_interface = dflt != NULL ? json_string_value(dflt) : "kernel";
+	if (c->interface != NULL && !interface_kind(c->interface))
+		return cni_error(c, CNI_E_INVALID_CONFIG, NULL, "interface '%s' (%s) is not kernel, vhost-user "
+				 "or memif", c->interface, c->iface_arg[0] ? "CNI_ARGS PODSWITCH_INTERFACE" :
+				 "args.cni.interface");
+	if (!interface_kind(c->default_interface))
+		return cni_error(c, CNI_E_INVALID_CONFIG, NULL, "interface '%s' is not kernel, vhost-user or "
+				 "memif", c->default_interface);
+	if (wait != NULL && (!json_is_number(wait) || json_number_value(wait) < 0 ||
+			     json_number_value(wait) > 600))
+		return cni_error(c, CNI_E_INVALID_CONFIG, NULL, "'waitForPod' must be a number of seconds, "
+				 "0 to 600");
+	c->wait_pod_ms = wait != NULL ? (unsigned)(json_number_value(wait) * 1000) : 0;
+	return 0;
+}
+
 /* The request's checks, in the order the specification lists them (psw_cni.h). */
 int
 psw_cni_parse(struct cni *c)
@@ -984,15 +1064,7 @@ psw_cni_parse(struct cni *c)
 		return rc;
 	c->pod_namespace = c->k8s_ns[0] ? c->k8s_ns : "default";
 	c->pod_name = c->k8s_name[0] ? c->k8s_name : c->container_id;
-	c->interface = c->iface_arg[0] ? c->iface_arg :
-		      json_string_value(json_object_get(c->conf, "interface"));
-	if (c->interface == NULL)
-		c->interface = "kernel";
-	if (strcmp(c->interface, "kernel") && strcmp(c->interface, "vhost-user") &&
-	    strcmp(c->interface, "memif"))
-		return cni_error(c, CNI_E_INVALID_CONFIG, NULL,
-				 "interface '%s' is not kernel, vhost-user or memif", c->interface);
-	return 0;
+	return parse_interface(c);
 }
 
 int
@@ -1012,12 +1084,12 @@ main(void)
 		return cni_error(NULL, CNI_E_IO, NULL, "cannot read the network configuration");
 	rc = psw_cni_parse(&c);
 	if (rc != 0)
-		return rc;
-	if (strcmp(c.command, "STATUS") == 0)
-		return cmd_status(&c);
-	if (strcmp(c.command, "GC") == 0)
-		return cmd_gc(&c);
-	if (strcmp(c.command, "ADD") == 0)
+		;                                /* refused, and said why */
+	else if (strcmp(c.command, "STATUS") == 0)
+		rc = cmd_status(&c);
+	else if (strcmp(c.command, "GC") == 0)
+		rc = cmd_gc(&c);
+	else if (strcmp(c.command, "ADD") == 0)
 		rc = cmd_add(&c);
 	else if (strcmp(c.command, "DEL") == 0)
 		rc = cmd_del(&c);

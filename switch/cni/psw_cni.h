@@ -17,7 +17,9 @@ struct cni {
 	const char *pod_namespace, *pod_name;
 	const char *socket;
 	const char *state_dir;            /* where DEL records a release the switch missed */
-	const char *interface;            /* kernel, vhost-user, memif */
+	const char *interface;            /* the request's own kind (kernel, vhost-user, memif), or NULL */
+	const char *default_interface;    /* the configuration's, else kernel: when neither it nor the Pod chooses */
+	unsigned wait_pod_ms;             /* waitForPod: how long ADD waits for the Pod object */
 	const char *cni_version;
 	const char *network;              /* the configuration's name */
 	char ips_arg[256];                /* IP= from CNI_ARGS */

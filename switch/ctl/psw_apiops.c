@@ -31,6 +31,8 @@
 #include "psw_ct_ctl.h"
 #include "psw_ipam.h"
 #include "psw_k8s.h"
+#include "psw_podif.h"
+#include "psw_poddir.h"
 #include "psw_neigh.h"
 #include "psw_netpol.h"
 #include "psw_netpol_report.h"
@@ -942,6 +944,43 @@ check_host_ifname(const char *host)
 }
 
 /*
+ * The kind of interface a new attachment asks for (psw_podif.h): the
+ * request's own, else its Pod object's annotation (*iface NULL: neither,
+ * the default applies); *source says which. An error when the annotation
+ * is malformed, or when the request would wait for a Pod object not here.
+ */
+static json_t *
+choose_interface(const struct psw_state *st, const struct psw_attachment *a, json_t *args,
+		 const char **iface, const char **source)
+{
+	char msg[512];
+	json_t *pod;
+
+	*source = "request";
+	if (*iface != NULL && (*iface)[0] != '\0')
+		return NULL;
+	*iface = NULL;
+	*source = "default";
+	pod = a->pod_name[0] != '\0' ? psw_k8s_find(st, "Pod", a->pod_namespace, a->pod_name) : NULL;
+	if (pod == NULL) {
+		if (json_is_true(json_object_get(args, "wait_for_pod")) && a->pod_name[0] != '\0')
+			return psw_api_error(PSW_API_E_RETRY, "Pod %s/%s is not known to podswitch yet (its "
+					     "interfaces may be chosen by its %s annotation)", a->pod_namespace,
+					     a->pod_name, PSW_PODIF_ANNOTATION);
+		return NULL;
+	}
+	switch (psw_podif_from_pod(pod, a->ifname, iface, msg, sizeof(msg))) {
+	case 1:
+		*source = "annotation";
+		return NULL;
+	case 0:
+		return NULL;
+	default:
+		return psw_api_error(PSW_API_E_INVALID, "Pod %s/%s: %s", a->pod_namespace, a->pod_name, msg);
+	}
+}
+
+/*
  * cni.add: record an attachment and give it addresses and a MAC. The plugin
  * then sets up the pod's side (kernel pods) and calls cni.attach.
  */
@@ -949,7 +988,7 @@ static json_t *
 op_cni_add(struct psw_state *st, json_t *args)
 {
 	struct psw_attachment a;
-	json_t *err = NULL;
+	json_t *err = NULL, *res;
 	const char *cid = arg_str(args, "container_id", sizeof(a.container_id), true, &err);
 	const char *ifname = arg_str(args, "ifname", sizeof(a.ifname), true, &err);
 	const char *netns = arg_str(args, "netns", sizeof(a.netns), false, &err);
@@ -957,8 +996,10 @@ op_cni_add(struct psw_state *st, json_t *args)
 	const char *pname = arg_str(args, "pod_name", sizeof(a.pod_name), false, &err);
 	const char *network = arg_str(args, "network", sizeof(a.network), false, &err);
 	const char *iface = arg_str(args, "interface", 32, false, &err);
+	const char *dflt = arg_str(args, "default_interface", 32, false, &err);
 	const char *host = arg_str(args, "host_ifname", sizeof(a.host_ifname), false, &err);
 	const char *mac = arg_str(args, "mac", 18, false, &err);
+	const char *source;
 	int idx;
 
 	if (err != NULL)
@@ -981,6 +1022,11 @@ op_cni_add(struct psw_state *st, json_t *args)
 	snprintf(a.netns, sizeof(a.netns), "%s", netns ? netns : "");
 	snprintf(a.pod_namespace, sizeof(a.pod_namespace), "%s", pns && *pns ? pns : "default");
 	snprintf(a.pod_name, sizeof(a.pod_name), "%s", pname ? pname : "");
+	err = choose_interface(st, &a, args, &iface, &source);
+	if (err != NULL)
+		return err;
+	if (iface == NULL)
+		iface = dflt != NULL && dflt[0] != '\0' ? dflt : "kernel";
 	if (parse_interface(iface, &a.kind) < 0)
 		return psw_api_error(PSW_API_E_INVALID,
 				     "interface '%s' is not one of kernel, vhost-user, memif", iface);
@@ -991,6 +1037,18 @@ op_cni_add(struct psw_state *st, json_t *args)
 		if (err != NULL)
 			return err;
 		snprintf(a.host_ifname, sizeof(a.host_ifname), "%s", host);
+	} else if (psw_poddir_wanted(st, &a)) {
+		/* in the pod's own directory (psw_poddir.h): one per pod and interface */
+		char msg[PSW_ERR_MAX];
+		unsigned i;
+
+		if (psw_poddir_socket(st, &a, msg, sizeof(msg)) < 0)
+			return psw_api_error(PSW_API_E_INVALID, "%s", msg);
+		for (i = 0; i < st->nb_atts; i++)
+			if (strcmp(st->atts[i].socket, a.socket) == 0)
+				return psw_api_error(PSW_API_E_EXISTS, "pod %s/%s already has interface %s "
+						     "(container %s); DEL it first", a.pod_namespace, a.pod_name,
+						     ifname, st->atts[i].container_id);
 	} else {
 		int n = snprintf(a.socket, sizeof(a.socket), "%s/%.12s-%s.%s", st->cfg.api.sockets_dir,
 				 cid, ifname, a.kind == PSW_PORT_VHOST ? "sock" : "memif");
@@ -1039,7 +1097,11 @@ op_cni_add(struct psw_state *st, json_t *args)
 		return psw_api_error(PSW_API_E_INTERNAL, "out of memory");
 	}
 	psw_state_log(st, &st->atts[idx], false);
-	return psw_api_ok(add_result(st, &st->atts[idx]));
+	res = add_result(st, &st->atts[idx]);
+	json_object_set_new(res, "interface", json_string(a.kind == PSW_PORT_AFPACKET ? "kernel" :
+							  psw_port_kind_name(a.kind)));
+	json_object_set_new(res, "interface_from", json_string(source));
+	return psw_api_ok(res);
 }
 
 static int

@@ -14,6 +14,7 @@
 #include "psw_api.h"
 #include "psw_apiops.h"
 #include "psw_apisrv.h"
+#include "psw_file.h"
 #include "psw_ctl_loop.h"
 
 #define MAX_CLIENTS 256
@@ -220,6 +221,7 @@ accept_event(struct psw_event_src *src, uint32_t events)
 	}
 }
 
+/* The directories above path. */
 static int
 make_dirs(const char *path)
 {
@@ -231,15 +233,7 @@ make_dirs(const char *path)
 	if (p == NULL || p == dir)
 		return 0;
 	*p = '\0';
-	for (p = dir + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return mkdir(dir, 0755) < 0 && errno != EEXIST ? -errno : 0;
+	return psw_file_mkdirs(dir);
 }
 
 struct psw_apisrv *

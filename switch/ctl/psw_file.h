@@ -20,4 +20,7 @@ int psw_file_sync_dir(const char *path);
  */
 int psw_file_replace(const char *path, const char *text, size_t len);
 
+/** mkdir -p dir (mode 0755 for those made; existing ones are left as they are). 0 or -errno. */
+int psw_file_mkdirs(const char *dir);
+
 #endif /* PSW_FILE_H */

@@ -22,6 +22,7 @@
 #include "psw_neigh.h"
 #include "psw_netpol.h"
 #include "psw_pipeline.h"
+#include "psw_poddir.h"
 #include "psw_port.h"
 #include "psw_service.h"
 #include "psw_service_ctl.h"
@@ -322,6 +323,9 @@ psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len)
 
 	if (a->attached)
 		return 0;
+	/* its socket's directory first: the port binds or connects there */
+	if (psw_poddir_wanted(st, a) && psw_poddir_prepare(st, a, err, err_len) < 0)
+		return -EIO;
 	attachment_port(st, a, &c);
 	idx = psw_fwd_port_create(st, &c, err, err_len);
 	if (idx < 0)
@@ -342,7 +346,9 @@ psw_state_attach(struct psw_state *st, unsigned i, char *err, size_t err_len)
 			return rc;
 		}
 		psw_fwd_port_destroy(st, idx);
+		return rc;
 	}
+	psw_poddir_publish(st, a);
 	return rc;
 }
 
@@ -370,6 +376,7 @@ psw_state_remove_attachment(struct psw_state *st, unsigned i, char *err, size_t 
 		if (a->has_ip6)
 			psw_ipam_release(st->ipam, 6, a->ip6);
 	}
+	psw_poddir_publish(st, a);               /* (detached: no longer listed) */
 	st->atts[i] = st->atts[--st->nb_atts];
 	return 0;
 }

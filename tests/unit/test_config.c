@@ -274,7 +274,19 @@ static void test_api(void)
 	if (OK("api = { group = \"root\"; sockets_dir = \"/run/t\"; state_dir = \"/var/t\"; };")) {
 		CU_ASSERT_STRING_EQUAL(cfg.api.group, "root");
 		CU_ASSERT_STRING_EQUAL(cfg.api.sockets_dir, "/run/t");
+		CU_ASSERT_STRING_EQUAL(cfg.api.pods_dir, "/run/t/pods");    /* under the sockets' */
 		CU_ASSERT_STRING_EQUAL(cfg.api.state_dir, "/var/t");
+		psw_config_free(&cfg);
+	}
+	FAIL("api = {\n pods_dir = \"pods\";\n};", 2, "api.pods_dir 'pods' must be an absolute path");
+	FAIL("api = {\n pods_dir = \"/run/x/../etc\";\n};", 2, "api.pods_dir '/run/x/../etc' must be");
+	FAIL("api = {\n pods_dir = \"/run/..\";\n};", 2, "without '..'");
+	if (OK("api = { pods_dir = \"\"; };")) {
+		CU_ASSERT_STRING_EQUAL(cfg.api.pods_dir, "");
+		psw_config_free(&cfg);
+	}
+	if (OK("api = { pods_dir = \"/srv/pods\"; };")) {
+		CU_ASSERT_STRING_EQUAL(cfg.api.pods_dir, "/srv/pods");
 		psw_config_free(&cfg);
 	}
 }

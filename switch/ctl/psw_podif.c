@@ -1,0 +1,80 @@
+/* The interface kind a pod asks for in its annotation (psw_podif.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "psw_podif.h"
+
+static const char *
+known_kind(const char *s)
+{
+	static const char *const kinds[] = { "kernel", "vhost-user", "memif" };
+	unsigned i;
+
+	for (i = 0; s != NULL && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(s, kinds[i]) == 0)
+			return kinds[i];
+	return NULL;
+}
+
+int
+psw_podif_from_pod(const json_t *pod, const char *ifname, const char **kind, char *msg, size_t len)
+{
+	json_t *ann = json_object_get(json_object_get(json_object_get(pod, "metadata"), "annotations"),
+				      PSW_PODIF_ANNOTATION);
+	json_t *list, *e, *v;
+	json_error_t je;
+	const char *key;
+	size_t i, j;
+	int rc = -1;
+
+	*kind = NULL;
+	if (ann == NULL)
+		return 0;
+	if (!json_is_string(ann)) {
+		snprintf(msg, len, "annotation %s is not a string", PSW_PODIF_ANNOTATION);
+		return -1;
+	}
+	list = json_loads(json_string_value(ann), JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_array(list)) {
+		if (list == NULL)
+			snprintf(msg, len, "annotation %s is not JSON: %s", PSW_PODIF_ANNOTATION, je.text);
+		else
+			snprintf(msg, len, "annotation %s is not a JSON array of {\"name\", \"kind\"}",
+				 PSW_PODIF_ANNOTATION);
+		goto out;
+	}
+	/* the whole list is checked, not only the entry asked for: a typo in
+	 * another interface's entry is reported at the first ADD */
+	json_array_foreach(list, i, e) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+
+		if (!json_is_object(e) || name == NULL || name[0] == '\0') {
+			snprintf(msg, len, "annotation %s, entry %zu: needs a \"name\" (the pod's interface)",
+				 PSW_PODIF_ANNOTATION, i);
+			goto out;
+		}
+		json_object_foreach(e, key, v)
+			if (strcmp(key, "name") != 0 && strcmp(key, "kind") != 0) {
+				snprintf(msg, len, "annotation %s, entry %s: unknown key \"%.32s\" (name, kind)",
+					 PSW_PODIF_ANNOTATION, name, key);
+				goto out;
+			}
+		if (known_kind(json_string_value(json_object_get(e, "kind"))) == NULL) {
+			snprintf(msg, len, "annotation %s, entry %s: \"kind\" must be kernel, vhost-user or memif",
+				 PSW_PODIF_ANNOTATION, name);
+			goto out;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(json_string_value(json_object_get(json_array_get(list, j), "name")), name) == 0) {
+				snprintf(msg, len, "annotation %s: interface %s is listed twice",
+					 PSW_PODIF_ANNOTATION, name);
+				goto out;
+			}
+		if (strcmp(name, ifname) == 0)
+			*kind = known_kind(json_string_value(json_object_get(e, "kind")));
+	}
+	rc = *kind != NULL;
+out:
+	json_decref(list);
+	return rc;
+}

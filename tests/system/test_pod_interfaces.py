@@ -1,0 +1,321 @@
+#!/usr/bin/python3
+"""System tests of DPDK pods the Kubernetes way (issue 17; docs/cni.md,
+"Choosing the interface per pod", "The socket inside the pod"): the Pod
+object's podswitch.io/interfaces annotation, the request's own choice
+(CNI_ARGS, args.cni as Multus passes cni-args) above it, the
+configuration's default below it; an ADD that waits for its Pod object
+(waitForPod) and one that gives up with CNI's "try again later"; a
+malformed annotation refused with nothing left behind; the pod's directory
+(sockets and interfaces.json) and a DPDK application that finds its
+interface there, seeing the directory where a pod mounts it. The plugin is
+called directly, as a CNI 1.1 runtime would (socketPath)."""
+import json
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import stat  # noqa: E402
+import subprocess  # noqa: E402
+from pswtest import (Netns, Switch, check, cni_call, cni_conf, defer_dpdk_stop, main, ping,  # noqa: E402
+                     test, uid)
+
+ANNOTATION = "podswitch.io/interfaces"
+
+
+def pod(name, interfaces=None, namespace="default", raw=None):
+    meta = {"name": name, "namespace": namespace, "labels": {"app": "pod"}}
+    if interfaces is not None or raw is not None:
+        meta["annotations"] = {ANNOTATION: raw if raw is not None else json.dumps(interfaces)}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {"containers": []}}
+
+
+def attachments(sw):
+    return {(a["container_id"], a["ifname"]): a for a in sw.ok("get", {"kind": "attachments"})["items"]}
+
+
+def host_veth(cid, ifname="eth0"):
+    """The host end the plugin names for a container's interface (FNV-1a 32 of
+    container id and ifname, as podswitch-cni's host_ifname): other tests'
+    veths come and go meanwhile, this one must not be there."""
+    h = 2166136261
+    for ch in (cid + ifname).encode():
+        h = ((h ^ ch) * 16777619) & 0xffffffff
+    return "psw%08x" % h
+
+
+def veth_exists(cid, ifname="eth0"):
+    return os.path.exists("/sys/class/net/" + host_veth(cid, ifname))
+
+
+class Adder:
+    """ADDs of one switch's pods, each DEL-ed when the test ends."""
+
+    def __init__(self, scope, sw):
+        self.scope, self.sw = scope, sw
+
+    def add(self, name, ifname="eth0", conf=None, args="", netns=None):
+        ns = netns or Netns(self.scope)
+        cid = "ctr-%s-%s" % (name, uid())
+        conf = conf or cni_conf(self.sw.sock)
+        t0 = time.monotonic()
+        rc, out = cni_call("ADD", conf, container_id=cid, netns="/run/netns/" + ns.name, ifname=ifname,
+                           args="K8S_POD_NAMESPACE=default;K8S_POD_NAME=%s%s" % (name, args))
+        took = time.monotonic() - t0
+        self.scope.defer(lambda: cni_call("DEL", conf, container_id=cid, ifname=ifname,
+                                          netns="/run/netns/" + ns.name))
+        return rc, out, cid, ns, took
+
+
+def kind_of(sw, cid, ifname="eth0"):
+    a = attachments(sw).get((cid, ifname))
+    return a["interface"] if a else None
+
+
+@test
+def the_annotation_chooses_each_interface(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    r = sw.api("apply", {"objects": [pod("cnf", [{"name": "eth0", "kind": "memif"},
+                                                 {"name": "net1", "kind": "vhost-user"}]),
+                                     pod("plain"), pod("other", [{"name": "net1", "kind": "memif"}])]})
+    check(r.get("ok"), "apply: %s" % r)
+    ad = Adder(scope, sw)
+    rc, out, cid, ns, _ = ad.add("cnf")
+    check(rc == 0, "ADD eth0: %s" % out)
+    sock = out["interfaces"][-1].get("socketPath", "")
+    check(sock.endswith(".memif") and os.path.exists(sock), "eth0 is not memif: %s" % out)
+    check(kind_of(sw, cid) == "memif", "attachment: %s" % attachments(sw))
+    check(ns.sh("ip link show eth0", check_rc=False).returncode != 0, "a memif pod got a kernel eth0")
+    rc, out, cid1, _, _ = ad.add("cnf", ifname="net1", netns=ns)
+    check(rc == 0 and out["interfaces"][-1].get("socketPath", "").endswith(".sock"), "ADD net1: %s" % out)
+    check(kind_of(sw, cid1, "net1") == "vhost-user", "net1: %s" % attachments(sw))
+    # no annotation, or none for this interface: the configuration's default (kernel here)
+    for name in ("plain", "other"):
+        rc, out, cid, ns, _ = ad.add(name)
+        check(rc == 0 and kind_of(sw, cid) == "kernel", "%s: %s %s" % (name, out, attachments(sw)))
+        check(ns.sh("ip link show eth0", check_rc=False).returncode == 0 and veth_exists(cid),
+              "%s has no eth0, or its host end is not %s" % (name, host_veth(cid)))
+    # the default itself may be a DPDK kind
+    rc, out, cid, _, _ = ad.add("plain", conf=cni_conf(sw.sock, "vhost-user"))
+    check(rc == 0 and kind_of(sw, cid) == "vhost-user", "default vhost-user: %s" % out)
+    sw.stop()
+
+
+@test
+def the_request_comes_before_the_annotation(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    check(sw.api("apply", {"objects": [pod("cnf", [{"name": "eth0", "kind": "memif"}])]}).get("ok"), "apply")
+    ad = Adder(scope, sw)
+    # CNI_ARGS PODSWITCH_INTERFACE
+    rc, out, cid, ns, _ = ad.add("cnf", args=";PODSWITCH_INTERFACE=kernel")
+    check(rc == 0 and kind_of(sw, cid) == "kernel", "PODSWITCH_INTERFACE: %s" % out)
+    check(ns.sh("ip link show eth0", check_rc=False).returncode == 0, "no kernel eth0")
+    # args.cni.interface (Multus' cni-args)
+    multus = cni_conf(sw.sock, args={"cni": {"interface": "vhost-user"}})
+    rc, out, cid, _, _ = ad.add("cnf", conf=multus)
+    check(rc == 0 and kind_of(sw, cid) == "vhost-user", "args.cni.interface: %s" % out)
+    # and CNI_ARGS before args.cni
+    rc, out, cid, _, _ = ad.add("cnf", conf=multus, args=";PODSWITCH_INTERFACE=memif")
+    check(rc == 0 and kind_of(sw, cid) == "memif", "CNI_ARGS over args.cni: %s" % out)
+    # a bad kind in args.cni is the configuration's error, named
+    rc, out, _, _, _ = ad.add("cnf", conf=cni_conf(sw.sock, args={"cni": {"interface": "tap"}}))
+    check(rc != 0 and out["code"] == 7 and "args.cni.interface" in out["msg"], "bad args.cni: %s" % out)
+    sw.stop()
+
+
+@test
+def add_waits_for_its_pod_object_then_gives_up(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    ad = Adder(scope, sw)
+    waiting = cni_conf(sw.sock, waitForPod=5)
+    late = {}
+
+    def add_late():
+        late["r"] = ad.add("late", conf=waiting)
+    t = threading.Thread(target=add_late)
+    t.start()
+    time.sleep(0.8)
+    check(attachments(sw) == {}, "attached before its Pod object: %s" % attachments(sw))
+    check(sw.api("apply", {"objects": [pod("late", [{"name": "eth0", "kind": "memif"}])]}).get("ok"), "apply")
+    t.join(30)
+    rc, out, cid, _, took = late["r"]
+    check(rc == 0 and kind_of(sw, cid) == "memif", "the waiting ADD: %s" % out)
+    check(0.7 < took < 3, "the waiting ADD took %.2f s (the Pod came after 0.8 s)" % took)
+    # no Pod object within waitForPod: CNI's "try again later", nothing left
+    rc, out, cid, _, took = ad.add("never", conf=cni_conf(sw.sock, waitForPod=1))
+    check(rc != 0 and out["code"] == 11 and "default/never" in out["msg"], "no Pod: %s" % out)
+    check(0.9 < took < 3, "gave up after %.2f s (waitForPod 1)" % took)
+    check((cid, "eth0") not in attachments(sw) and not veth_exists(cid),
+          "a failed ADD left %s / %s" % (attachments(sw), veth_exists(cid)))
+    # without waitForPod a pod whose object is not there gets the default at once
+    rc, out, cid, _, took = ad.add("unknown")
+    check(rc == 0 and kind_of(sw, cid) == "kernel" and took < 2, "no wait: %s in %.2f s" % (out, took))
+    sw.stop()
+
+
+@test
+def a_bad_annotation_fails_the_add_and_leaves_nothing(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    ad = Adder(scope, sw)
+    bad = {
+        "notjson": ("[{name: eth0}", "is not JSON"),
+        "notlist": ('{"name": "eth0", "kind": "memif"}', "is not a JSON array"),
+        "noname": ('[{"kind": "memif"}]', "needs a \"name\""),
+        "badkind": ('[{"name": "eth0", "kind": "tap"}]', "must be kernel, vhost-user or memif"),
+        "typo": ('[{"name": "eth0", "knd": "memif"}]', "unknown key \"knd\""),
+        "twice": ('[{"name": "eth0", "kind": "memif"}, {"name": "eth0", "kind": "kernel"}]', "listed twice"),
+        "other": ('[{"name": "eth0", "kind": "memif"}, {"name": "net1", "kind": "veth"}]', "entry net1"),
+    }
+    r = sw.api("apply", {"objects": [pod(n, raw=v[0]) for n, v in bad.items()]})
+    check(r.get("ok"), "the Pod objects themselves are accepted: %s" % r)
+    for name, (_, why) in bad.items():
+        rc, out, cid, ns, _ = ad.add(name)
+        check(rc != 0 and ANNOTATION in out["msg"] and why in out["msg"] and "default/" + name in out["msg"],
+              "%s: %s" % (name, out))
+        check(ns.sh("ip link show eth0", check_rc=False).returncode != 0 and not veth_exists(cid),
+              "%s: a veth left" % name)
+    check(attachments(sw) == {}, "failed ADDs left %s" % attachments(sw))
+    check(sw.ok("status")["attachments"] == 0, "status: %s" % sw.ok("status"))
+    sw.stop()
+
+
+def pod_dir(sw, namespace, name):
+    return os.path.join(sw.scope.path("socks"), "pods", namespace, name)
+
+
+def read_interfaces(sw, namespace, name):
+    with open(os.path.join(pod_dir(sw, namespace, name), "interfaces.json")) as f:
+        return json.load(f)
+
+
+def testpmd_seeing(scope, directory, vdev):
+    """dpdk-testpmd (icmpecho) as a pod runs it: in a mount namespace of its own
+    where the pod's directory is at /run/podswitch, as a hostPath volume with
+    subPathExpr puts it; vdev is what interfaces.json gave."""
+    prefix = "psw" + uid()
+    log = open(scope.path("pmd%s.log" % prefix), "w")
+    pmd = ("dpdk-testpmd --no-huge -m 256 --no-pci --file-prefix=%s --lcores=0@0,1@0 --single-file-segments "
+           "'--vdev=%s' --log-level=*:notice -- --forward-mode=icmpecho --auto-start --stats-period=1 "
+           "--nb-cores=1 --rxq=1 --txq=1 --no-mlockall --total-num-mbufs=4096" % (prefix, vdev))
+    sh = ("mount --make-rprivate / && mount -t tmpfs pod-run /run && mkdir -p /run/podswitch && "
+          "mount --bind '%s' /run/podswitch && exec %s" % (directory, pmd))
+    p = subprocess.Popen(["unshare", "-m", "sh", "-c", sh], stdout=log, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
+    defer_dpdk_stop(scope, p, prefix)
+    p.log = log.name
+    return p
+
+
+@test
+def a_dpdk_pod_finds_its_interfaces_in_its_directory(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    check(sw.api("apply", {"objects": [pod("cnf", [{"name": "eth0", "kind": "memif"},
+                                                   {"name": "net1", "kind": "vhost-user"}])]}).get("ok"), "apply")
+    ad = Adder(scope, sw)
+    client = Netns(scope)
+    rc, rk, _, _, _ = ad.add("client", netns=client)
+    check(rc == 0, "client: %s" % rk)
+    rc, r0, cid0, ns, _ = ad.add("cnf")
+    check(rc == 0, "eth0: %s" % r0)
+    d = pod_dir(sw, "default", "cnf")
+    doc = read_interfaces(sw, "default", "cnf")
+    check(doc["namespace"] == "default" and doc["name"] == "cnf" and [i["name"] for i in doc["interfaces"]]
+          == ["eth0"], "interfaces.json: %s" % doc)
+    rc, r1, cid1, _, _ = ad.add("cnf", ifname="net1", netns=ns)
+    check(rc == 0, "net1: %s" % r1)
+    doc = read_interfaces(sw, "default", "cnf")
+    ifs = {i["name"]: i for i in doc["interfaces"]}
+    check(sorted(ifs) == ["eth0", "net1"], "interfaces.json: %s" % doc)
+    e0, n1 = ifs["eth0"], ifs["net1"]
+    check(e0["kind"] == "memif" and e0["socket"] == "eth0.memif" and n1["kind"] == "vhost-user" and
+          n1["socket"] == "net1.sock", "kinds and sockets: %s" % doc)
+    check(e0["mac"] == r0["interfaces"][-1]["mac"] and e0["ips"] == [x["address"] for x in r0["ips"]] and
+          e0["gateway"] == r0["ips"][0]["gateway"] and e0["queues"] == 1 and e0["mtu"] >= 1280,
+          "eth0 as the result has it: %s vs %s" % (e0, r0))
+    # the sockets are in the pod's directory; the switch reaches them through a short link
+    for i in (e0, n1):
+        check(stat.S_ISSOCK(os.stat(os.path.join(d, i["socket"])).st_mode), "no socket %s in %s" % (i, d))
+    for r in (r0, r1):
+        sp = r["interfaces"][-1]["socketPath"]
+        check(len(sp) < 108 and os.path.realpath(sp).startswith(os.path.realpath(d)),
+              "socketPath %s is not the pod directory's" % sp)
+    # an application that knows only /run/podswitch/interfaces.json
+    pmd = testpmd_seeing(scope, d, e0["vdev"])
+    cnf_ip = e0["ips"][0].split("/")[0]
+    got = 0
+    for _ in range(30):
+        got = ping(client, cnf_ip, count=1, interval=0.2)[1]
+        if got or pmd.poll() is not None:
+            break
+    check(got == 1, "the CNF %s never answered; testpmd:\n%s" % (cnf_ip, open(pmd.log).read()[-2000:]))
+    sent, got = ping(client, cnf_ip, count=5, interval=0.1)
+    check(got == sent, "the CNF answered %d of %d" % (got, sent))
+    # DEL of one interface: the file lists the other; of the last: nothing left
+    conf = cni_conf(sw.sock)
+    rc, out = cni_call("DEL", conf, container_id=cid1, ifname="net1", netns="/run/netns/" + ns.name)
+    check(rc == 0, "DEL net1: %s" % out)
+    check([i["name"] for i in read_interfaces(sw, "default", "cnf")["interfaces"]] == ["eth0"], "after DEL net1")
+    check(not os.path.exists(os.path.join(d, "net1.sock")), "net1.sock left after its DEL")
+    pmd.send_signal(2)
+    pmd.wait(10)
+    rc, out = cni_call("DEL", conf, container_id=cid0, netns="/run/netns/" + ns.name)
+    check(rc == 0, "DEL eth0: %s" % out)
+    check(not os.path.exists(d) and not os.path.exists(os.path.dirname(d)),
+          "the pod directory is still there: %s" % (os.listdir(d) if os.path.exists(d) else "(namespace's)"))
+    check(os.listdir(os.path.join(sw.scope.path("socks"), "p")) == [], "a socket link left")
+    sw.stop()
+
+
+@test
+def long_names_and_a_hostile_pod_directory(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    ns_name, pod_name = "n" * 63, ("p" * 62 + ".") * 4 + "q"    # the longest Kubernetes names
+    check(len(pod_name) == 253, "pod name length %d" % len(pod_name))
+    r = sw.api("apply", {"objects": [pod(pod_name, [{"name": "eth0", "kind": "memif"}], namespace=ns_name),
+                                     pod("evil", [{"name": "eth0", "kind": "vhost-user"}])]})
+    check(r.get("ok"), "apply: %s" % r)
+    ad = Adder(scope, sw)
+    cid = "ctr-long-" + uid()
+    n = Netns(scope)
+    conf = cni_conf(sw.sock)
+    rc, out = cni_call("ADD", conf, container_id=cid, netns="/run/netns/" + n.name,
+                       args="K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s" % (ns_name, pod_name))
+    scope.defer(lambda: cni_call("DEL", conf, container_id=cid, netns="/run/netns/" + n.name))
+    check(rc == 0, "ADD with the longest names: %s" % out)
+    d = pod_dir(sw, ns_name, pod_name)
+    check(stat.S_ISSOCK(os.stat(os.path.join(d, "eth0.memif")).st_mode), "no socket in %s" % d)
+    check(len(out["interfaces"][-1]["socketPath"]) < 108, "socketPath %s" % out["interfaces"][-1]["socketPath"])
+    # the same pod and interface from a second sandbox before the first's DEL: refused, named
+    rc, out2 = cni_call("ADD", conf, container_id=cid + "b", netns="/run/netns/" + n.name,
+                        args="K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s" % (ns_name, pod_name))
+    check(rc != 0 and "already has interface eth0" in out2["msg"] and cid in out2["msg"], "second: %s" % out2)
+    # a pod plants links where the switch writes: they are replaced, never followed
+    rc, r, ecid, ens, _ = ad.add("evil")
+    check(rc == 0, "evil: %s" % r)
+    e = pod_dir(sw, "default", "evil")
+    victim = scope.path("victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    os.remove(os.path.join(e, "interfaces.json"))
+    os.symlink(victim, os.path.join(e, "interfaces.json"))
+    os.symlink(victim, os.path.join(e, ".interfaces.json.tmp"))
+    rc, r2, cid2, _, _ = ad.add("evil", ifname="net1", netns=ens,
+                                conf=cni_conf(sw.sock, "memif"))   # rewrites its interfaces.json
+    check(rc == 0, "evil net1: %s" % r2)
+    check(open(victim).read() == "precious\n", "the switch wrote through the pod's link")
+    check(not os.path.islink(os.path.join(e, "interfaces.json")) and
+          len(read_interfaces(sw, "default", "evil")["interfaces"]) == 2, "interfaces.json not replaced")
+    # a FIFO where the temporary goes: no hang, the old file stays
+    os.mkfifo(os.path.join(e, ".interfaces.json.tmp"))
+    rc, out = cni_call("DEL", cni_conf(sw.sock, "memif"), container_id=cid2, ifname="net1",
+                       netns="/run/netns/" + ens.name)
+    check(rc == 0, "DEL under a FIFO: %s" % out)
+    check(open(victim).read() == "precious\n", "victim changed")
+    check([i["name"] for i in read_interfaces(sw, "default", "evil")["interfaces"]] == ["eth0"],
+          "interfaces.json after the DEL: %s" % read_interfaces(sw, "default", "evil"))
+    sw.stop()
+
+
+if __name__ == "__main__":
+    main()
