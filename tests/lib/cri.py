@@ -4,7 +4,7 @@ Containerd(scope, cni_conf_dir, cni_bin_dir) starts containerd 1.6 with its
 own root, state, sockets and runc root under the test scope, imports a
 busybox-static image (the pause image and the app image at once), and offers
 the CRI calls the tests need. The gRPC stubs come from cri/runtime.proto,
-generated at import time into a cache directory (nothing generated is in the
+generated at import time into the build directory (nothing generated is in the
 tree). Everything started is stopped by the scope, by PID.
 
 Traps (containerd 1.6 as Debian 12 packages it, on this machine):
@@ -14,10 +14,11 @@ Traps (containerd 1.6 as Debian 12 packages it, on this machine):
   imported before the first RunPodSandbox.
 - The CRI looks for CNI plugins only in its bin_dir (loopback included, for
   lo in every sandbox); it reads conf_dir's first file by name only.
-- Shims outlive containerd (their own sessions): sandboxes are removed
-  through the CRI before containerd stops, and shims still naming our socket
-  are killed by PID after. Their sockets live in /run/containerd/s/ whatever
-  the state dir; the shim removes its own when it exits.
+- Shims outlive containerd (their own sessions), and containers outlive a
+  killed shim: sandboxes are removed through the CRI before containerd
+  stops; after it, shims still naming our socket and processes still in our
+  cgroup parent are killed by PID. Shim sockets live in /run/containerd/s/
+  whatever the state dir; a killed shim leaves its own there.
 - The CRI's network namespaces are /var/run/netns/cni-<uuid>, outside the
   state dir; RemovePodSandbox removes them.
 - The "opt" plugin would create /opt/containerd: disabled.
@@ -142,6 +143,21 @@ def busybox_oci_archive(path, name=IMAGE):
 
 # ---------------------------------------------------------------- containerd
 
+def unix_sockets_of(pid):
+    """Paths of the unix sockets a process holds (its listening one among them)."""
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        return []
+    with open("/proc/net/unix") as f:
+        rows = [line.split() for line in f.readlines()[1:]]
+    return [r[7] for r in rows if len(r) >= 8 and r[6] in inodes]
+
+
 def cni_bin_dir(scope):
     """The CRI's bin_dir: the built plugin and the two Debian plugins it needs."""
     d = scope.path("cni-bin")
@@ -187,7 +203,7 @@ class Containerd:
         os.makedirs(self.dir)
         self.sock = os.path.join(self.dir, "containerd.sock")
         self.log = os.path.join(self.dir, "containerd.log")
-        self.sandboxes = []             # what we ran, to remove even after a failure
+        self.sandboxes = {}             # id: network namespace, to remove even after a failure
         self.cgroup_parent = "/" + os.path.basename(scope.dir) + "-cri"
         self.made_run_dirs = [d for d in (SHIM_SOCKETS, os.path.dirname(SHIM_SOCKETS))
                               if not os.path.exists(d)]
@@ -242,7 +258,7 @@ class Containerd:
     def remove_all_sandboxes(self):
         """What a test left running: every sandbox we know of and every one the
         CRI lists, stopped and removed (containers go with their sandbox)."""
-        ids = list(self.sandboxes)
+        ids = list(self.sandboxes.keys())
         try:
             ids += [s.id for s in self.rt.ListPodSandbox(pb.ListPodSandboxRequest(), timeout=10).items]
         except Exception:
@@ -286,19 +302,60 @@ class Containerd:
                 self.proc.wait()
         self.channel.close()
         for pid in self.shim_pids():
+            sockets = unix_sockets_of(pid)
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            for path in sockets:        # a killed shim cannot remove its own
+                if path.startswith(SHIM_SOCKETS + "/") and os.path.exists(path):
+                    os.unlink(path)
+        self.kill_containers_left()
         self.unmount_all()
+        self.remove_netns_left()
         self.remove_made_dirs()
         self.logf.close()
 
+    def cgroup_dirs(self):
+        """Our cgroup parent in every hierarchy, and the containers' under it."""
+        dirs = glob.glob("/sys/fs/cgroup/*" + self.cgroup_parent)
+        return glob.glob("/sys/fs/cgroup/*%s/*/" % self.cgroup_parent) + dirs
+
+    def kill_containers_left(self):
+        """Container processes outlive a killed shim: those in our cgroup
+        parent are ours."""
+        for procs in glob.glob("/sys/fs/cgroup/pids%s/*/cgroup.procs" % self.cgroup_parent):
+            with open(procs) as f:
+                for pid in f.read().split():
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+
+    def remove_netns_left(self):
+        """Network namespaces of sandboxes containerd could not remove (it hung
+        or died): gone with their last mount, and the pod's veth end with them."""
+        for path in self.sandboxes.values():
+            if path and os.path.exists(path):
+                subprocess.run(["umount", path], capture_output=True)
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
     def remove_made_dirs(self):
-        """Our sandboxes' cgroups and the shim socket dirs, when we made them;
-        rmdir only: a directory someone else still uses stays."""
-        dirs = glob.glob("/sys/fs/cgroup/*" + self.cgroup_parent) + self.made_run_dirs
-        for d in dirs:
+        """Our cgroups (busy until killed processes are gone: a few tries)
+        and the shim socket dirs when we made them; rmdir only, so a
+        directory someone else still uses stays."""
+        end = time.monotonic() + 5
+        while self.cgroup_dirs() and time.monotonic() < end:
+            for d in self.cgroup_dirs():
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        for d in self.made_run_dirs:
             try:
                 os.rmdir(d)
             except OSError:
@@ -319,8 +376,19 @@ class Containerd:
         config = self.sandbox_config(name, namespace, uid, labels, annotations)
         r = self.rt.RunPodSandbox(pb.RunPodSandboxRequest(config=config, runtime_handler=runtime_handler),
                                   timeout=timeout)
-        self.sandboxes.append(r.pod_sandbox_id)
+        self.sandboxes[r.pod_sandbox_id] = self.netns_path(r.pod_sandbox_id)
         return r.pod_sandbox_id, config
+
+    def netns_path(self, sandbox_id):
+        """The sandbox's network namespace, from the runtime spec the CRI shows
+        in verbose status (/var/run/netns/cni-<uuid>, outside our dirs)."""
+        try:
+            r = self.rt.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=sandbox_id, verbose=True),
+                                         timeout=10)
+            spec = json.loads(r.info["info"])["runtimeSpec"]
+            return [n.get("path") for n in spec["linux"]["namespaces"] if n["type"] == "network"][0]
+        except Exception:               # only a fallback for the cleanup
+            return None
 
     def pod_sandbox_status(self, sandbox_id):
         return self.rt.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=sandbox_id),
@@ -334,8 +402,7 @@ class Containerd:
 
     def remove_pod_sandbox(self, sandbox_id):
         self.rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sandbox_id), timeout=60)
-        if sandbox_id in self.sandboxes:
-            self.sandboxes.remove(sandbox_id)
+        self.sandboxes.pop(sandbox_id, None)
 
     def create_container(self, sandbox_id, sandbox_config, name, image=IMAGE, command=(), args=(),
                          envs=None, mounts=(), privileged=False):

@@ -79,6 +79,9 @@ def cri_kernel_pod_gets_an_address_and_reaches_a_pod(scope):
     check(att is not None, "no attachment for sandbox %s: %s" % (sid, sw.ok("get", {"kind": "attachments"})))
     check(st.state == cri.pb.SANDBOX_READY and st.network.ip == att["ip4"],
           "CRI says %s (state %d), the switch %s" % (st.network.ip, st.state, att["ip4"]))
+    extra = [i.ip for i in st.network.additional_ips]
+    check(extra == ([att["ip6"]] if att.get("ip6") else []),
+          "CRI's additional IPs %s, the switch's ip6 %s" % (extra, att.get("ip6")))
     check((att["namespace"], att["name"]) == ("shop", "web-1"),
           "K8S_POD_NAMESPACE / K8S_POD_NAME: %s" % att)
     check(len(port_names(sw)) == len(ports_before) + 1, "ports: %s" % port_names(sw))
