@@ -22,6 +22,8 @@ Traps (containerd 1.6 as Debian 12 packages it, on this machine):
 - The CRI's network namespaces are /var/run/netns/cni-<uuid>, outside the
   state dir; RemovePodSandbox removes them.
 - The "opt" plugin would create /opt/containerd: disabled.
+- libcni in the CRI caches every ADD's result in /var/lib/cni/results
+  (podman's too), named <network>-<sandbox id>-<ifname>; DEL removes it.
 - Without a cgroup_parent the CRI (cgroupfs) puts every container under
   k8s.io in each hierarchy and leaves those directories: sandboxes get a
   parent of this instance's own, removed at the end.
@@ -47,6 +49,7 @@ PROTO = os.path.join(HERE, "cri", "runtime.proto")
 IMAGE = "localhost/podswitch-busybox:1"
 K8S_NS = "k8s.io"           # the containerd namespace the CRI keeps its objects in
 SHIM_SOCKETS = "/run/containerd/s"  # where every shim puts its socket, whatever our state dir
+CNI_RESULTS = "/var/lib/cni/results"  # libcni's cache in the CRI: not configurable in 1.6
 
 
 def _stubs():
@@ -312,7 +315,7 @@ class Containerd:
                     os.unlink(path)
         self.kill_containers_left()
         self.unmount_all()
-        self.remove_netns_left()
+        self.remove_sandboxes_left()
         self.remove_made_dirs()
         self.logf.close()
 
@@ -332,14 +335,18 @@ class Containerd:
                     except ProcessLookupError:
                         pass
 
-    def remove_netns_left(self):
-        """Network namespaces of sandboxes containerd could not remove (it hung
-        or died): gone with their last mount, and the pod's veth end with them."""
-        for path in self.sandboxes.values():
+    def remove_sandboxes_left(self):
+        """What is left of sandboxes containerd could not remove (it hung or
+        died): the network namespace, gone with its last mount and the pod's
+        veth end with it; libcni's cached results, named after the sandbox."""
+        for sid, path in self.sandboxes.items():
+            leftovers = glob.glob(os.path.join(CNI_RESULTS, "*-%s-*" % sid))
             if path and os.path.exists(path):
                 subprocess.run(["umount", path], capture_output=True)
+                leftovers.append(path)
+            for f in leftovers:
                 try:
-                    os.unlink(path)
+                    os.unlink(f)
                 except OSError:
                     pass
 
