@@ -196,11 +196,21 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     conf_dir = "{cni_conf}"
 """
 
+# A RuntimeClass handler with a network of its own (cni_conf_dir per runtime).
+HANDLER = """[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{name}]
+  runtime_type = "io.containerd.runc.v2"
+  cni_conf_dir = "{cni_conf}"
+  cni_max_conf_num = 1
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{name}.options]
+    Root = "{runc_root}"
+"""
+
 
 class Containerd:
-    """containerd on its own root, state and socket under the scope."""
+    """containerd on its own root, state and socket under the scope;
+    handlers: {RuntimeClass handler name: its own CNI conf dir}."""
 
-    def __init__(self, scope, cni_conf_dir, cni_bin_dir):
+    def __init__(self, scope, cni_conf_dir, cni_bin_dir, handlers=None):
         self.scope = scope
         self.dir = scope.path("containerd")
         os.makedirs(self.dir)
@@ -216,6 +226,8 @@ class Containerd:
                                   state=os.path.join(self.dir, "state"), sock=self.sock,
                                   image=IMAGE, runc_root=os.path.join(self.dir, "runc"),
                                   cni_bin=cni_bin_dir, cni_conf=cni_conf_dir))
+            for name, conf_dir in (handlers or {}).items():
+                f.write(HANDLER.format(name=name, cni_conf=conf_dir, runc_root=os.path.join(self.dir, "runc")))
         self.logf = open(self.log, "w")
         # its own session (setsid): a signal to the test's group never reaches it
         self.proc = subprocess.Popen(["containerd", "--config", conf], stdout=self.logf,

@@ -31,15 +31,22 @@ from pswtest import (DEFAULT_SOCK, DEFAULT_STATE, ROOT, Netns, check, cni_call, 
                      default_switch, main, test)
 import cri  # noqa: E402
 
-SHIPPED = os.path.join(ROOT, "config", "cni", "10-podswitch.conflist")
+SHIPPED = os.path.join(ROOT, "config", "cni")
+HOST_LOCAL_DATA = "/var/lib/cni/podswitch-host-local/podnet-hostlocal"   # as the shipped file says
 
 
-def containerd_on_the_shipped_conflist(scope):
-    """The CRI's conf_dir holds the shipped file, copied byte for byte."""
-    conf_dir = scope.path("net.d")
+def shipped_conf_dir(scope, name, conflist):
+    """A conf dir holding one shipped file, copied byte for byte."""
+    conf_dir = scope.path(name)
     os.makedirs(conf_dir)
-    shutil.copy(SHIPPED, conf_dir)
-    return cri.Containerd(scope, conf_dir, cri.cni_bin_dir(scope))
+    shutil.copy(os.path.join(SHIPPED, conflist), conf_dir)
+    return conf_dir
+
+
+def containerd_on_the_shipped_conflist(scope, handlers=None):
+    """The CRI's default network: config/cni/10-podswitch.conflist."""
+    conf_dir = shipped_conf_dir(scope, "net.d", "10-podswitch.conflist")
+    return cri.Containerd(scope, conf_dir, cri.cni_bin_dir(scope), handlers)
 
 
 def target_pod(scope):
@@ -103,6 +110,41 @@ def cri_kernel_pod_gets_an_address_and_reaches_a_pod(scope):
     check(attachment(sw, sid) is None, "RemovePodSandbox left %s" % attachment(sw, sid))
     check(port_names(sw) == ports_before, "ports after: %s, before: %s" % (port_names(sw), ports_before))
     check(not ctd.list_pod_sandboxes(), "the CRI still lists %s" % ctd.list_pod_sandboxes())
+    sw.stop()
+
+
+@test
+def cri_runtime_class_with_the_host_local_conflist(scope):
+    """A RuntimeClass handler with its own cni_conf_dir holding the shipped
+    host-local list: its sandbox is addressed by host-local (the switch marks
+    it external), a default sandbox by the switch; one pings the other from
+    the first packet, and removing them frees both addresses."""
+    sw = default_switch(scope)
+    hl_dir = shipped_conf_dir(scope, "net-hostlocal.d", "20-podswitch-hostlocal.conflist")
+    ctd = containerd_on_the_shipped_conflist(scope, handlers={"hostlocal": hl_dir})
+    # host-local first: the switch then keeps its lease out of its own pool
+    hl, _ = ctd.run_pod_sandbox("hl-1", "shop", str(uuid.uuid4()), runtime_handler="hostlocal")
+    own, own_conf = ctd.run_pod_sandbox("own-1", "shop", str(uuid.uuid4()))
+    att_hl, att_own = attachment(sw, hl), attachment(sw, own)
+    check(att_hl and att_hl["network"] == "podnet-hostlocal" and att_hl["ipam_external"],
+          "the handler's sandbox: %s" % att_hl)
+    check(att_own and att_own["network"] == "podnet" and not att_own["ipam_external"],
+          "the default sandbox: %s" % att_own)
+    st = ctd.pod_sandbox_status(hl)
+    check(st.runtime_handler == "hostlocal" and st.network.ip == att_hl["ip4"], "CRI: %s" % st)
+    lease = os.path.join(HOST_LOCAL_DATA, att_hl["ip4"])
+    check(os.path.exists(lease), "no host-local lease %s" % lease)
+
+    cid = ctd.create_container(own, own_conf, "app", command=["sleep", "300"])
+    ctd.start_container(cid)
+    rc, out, err = ctd.exec_sync(cid, ["ping", "-c", "3", "-W", "2", att_hl["ip4"]], timeout=15)
+    check(rc == 0 and "3 packets received" in out and re.search(r"seq=0 ", out),
+          "ping to the host-local sandbox: rc %d\n%s%s" % (rc, out, err))
+    for sid in (own, hl):
+        ctd.stop_pod_sandbox(sid)
+        ctd.remove_pod_sandbox(sid)
+    check(sw.ok("status")["attachments"] == 0, "after remove: %s" % sw.ok("status"))
+    check(not os.path.exists(lease), "host-local kept %s" % lease)
     sw.stop()
 
 
