@@ -2,21 +2,27 @@
 """System tests of the CNI plugin through containerd's CRI: the calls a
 kubelet makes (RunPodSandbox, CreateContainer, ExecSync, StopPodSandbox,
 RemovePodSandbox) to a private containerd 1.6 (tests/lib/cri.py), which runs
-podswitch-cni from config/cni/10-podswitch.conflist as shipped.
+podswitch-cni from config/cni/ as shipped (10-podswitch.conflist by
+default, 20-podswitch-hostlocal.conflist for a RuntimeClass handler).
 
 Needs root, containerd, runc, python3-grpcio, python3-grpc-tools,
-busybox-static and containernetworking-plugins (loopback), and the shipped
-conflist's socket (/run/podswitch/podswitch.sock) free.
+busybox-static and containernetworking-plugins (loopback, host-local), and
+the shipped conflists' socket (/run/podswitch/podswitch.sock) free: not
+at the same time as test_cni_spec.py, which wants it too.
 
-Traps (beyond tests/lib/cri.py's):
-- The CRI sends K8S_POD_NAMESPACE / K8S_POD_NAME / K8S_POD_UID /
-  K8S_POD_INFRA_CONTAINER_ID in CNI_ARGS (with IgnoreUnknown=1); the CNI
-  container id is the sandbox id.
-- StopPodSandbox sends DEL; RemovePodSandbox sends a second DEL with an
-  empty CNI_NETNS: both must succeed for the sandbox to go.
-- A failed ADD makes the CRI send DEL at once (the switch down: DEL is
-  recorded in the state dir) and RunPodSandbox fails with the plugin's
+Traps (beyond tests/lib/cri.py's), seen with a logging wrapper in front
+of the plugin:
+- CNI_ARGS: K8S_POD_NAMESPACE, K8S_POD_NAME, K8S_POD_INFRA_CONTAINER_ID,
+  K8S_POD_UID and IgnoreUnknown=1, in a different order on every call (a
+  Go map); CNI_CONTAINERID is the sandbox id.
+- Every StopPodSandbox sends DEL, the first with the netns, the next ones
+  with an empty CNI_NETNS; RemovePodSandbox sends one more with an empty
+  CNI_NETNS. Each must succeed, or the sandbox cannot go.
+- A failed ADD makes the CRI send DEL at once (the switch down: the DEL
+  is recorded in the state dir) and RunPodSandbox fails with the plugin's
   message inside containerd's.
+- PodSandboxStatus gives the first IP as network.ip, the IPv6 one as
+  additional_ips; verbose status has the netns path in the runtime spec.
 """
 import os
 import re
