@@ -42,6 +42,8 @@ import tarfile
 import tempfile
 import time
 
+import grpc
+
 from pswtest import BUILD, Failure, check, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -228,14 +230,14 @@ class Containerd:
                                   cni_bin=cni_bin_dir, cni_conf=cni_conf_dir))
             for name, conf_dir in (handlers or {}).items():
                 f.write(HANDLER.format(name=name, cni_conf=conf_dir, runc_root=os.path.join(self.dir, "runc")))
+        # before the process: stop() needs the channel, and connects lazily
+        self.channel = grpc.insecure_channel("unix://" + self.sock)
+        self.rt = pb_grpc.RuntimeServiceStub(self.channel)
         self.logf = open(self.log, "w")
         # its own session (setsid): a signal to the test's group never reaches it
         self.proc = subprocess.Popen(["containerd", "--config", conf], stdout=self.logf,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         scope.defer(self.stop)
-        import grpc
-        self.channel = grpc.insecure_channel("unix://" + self.sock)
-        self.rt = pb_grpc.RuntimeServiceStub(self.channel)
         self.wait_ready(30)
         self.import_image()
 
@@ -306,7 +308,9 @@ class Containerd:
             subprocess.run(["umount", "-l", point], capture_output=True)
 
     def stop(self):
-        """Sandboxes, containerd (by PID), stray shims (by PID), mounts."""
+        """Sandboxes through the CRI, then containerd (by PID); then whatever
+        a containerd that died or hung left: shims, containers, mounts,
+        namespaces, directories."""
         if self.proc.poll() is None:
             self.remove_all_sandboxes()
             self.proc.send_signal(signal.SIGTERM)
@@ -316,6 +320,14 @@ class Containerd:
                 self.proc.kill()
                 self.proc.wait()
         self.channel.close()
+        self.kill_shims_left()
+        self.kill_containers_left()
+        self.unmount_all()
+        self.remove_sandboxes_left()
+        self.remove_made_dirs()
+        self.logf.close()
+
+    def kill_shims_left(self):
         for pid in self.shim_pids():
             sockets = unix_sockets_of(pid)
             try:
@@ -325,11 +337,6 @@ class Containerd:
             for path in sockets:        # a killed shim cannot remove its own
                 if path.startswith(SHIM_SOCKETS + "/") and os.path.exists(path):
                     os.unlink(path)
-        self.kill_containers_left()
-        self.unmount_all()
-        self.remove_sandboxes_left()
-        self.remove_made_dirs()
-        self.logf.close()
 
     def cgroup_dirs(self):
         """Our cgroup parent in every hierarchy, and the containers' under it."""
