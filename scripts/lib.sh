@@ -15,6 +15,7 @@ PSW_PACKAGES=(
 	golang-go golang-github-appc-cni-dev   # libcni: the real CNI client of the system tests
 	containernetworking-plugins            # host-local, tuning, bandwidth, portmap (chaining)
 	podman runc conmon iptables busybox-static  # a real runtime on the shipped conflist (CNI backend)
+	containerd python3-grpcio python3-grpc-tools  # containerd's CRI driven as a kubelet drives it (tests/lib/cri.py)
 	clang libclang-rt-14-dev               # libFuzzer and its sanitizers (tests/fuzz, scripts/fuzz)
 	libxdp-dev libbpf-dev                  # AF_XDP in tests/perf/bench_sockets (skipped without them)
 	tshark                                 # reads podswitchctl capture's pcapng in its test

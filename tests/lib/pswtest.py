@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -266,6 +267,36 @@ def cni_call(command, conf, container_id=None, netns=None, ifname="eth0", args=N
     except ValueError:
         out = None
     return p.returncode, out
+
+
+# Where the shipped conflists (config/cni/) expect the switch.
+DEFAULT_SOCK = "/run/podswitch/podswitch.sock"
+DEFAULT_STATE = "/var/lib/podswitch"
+
+
+def default_switch(scope):
+    """A switch on the socket and state directory the shipped files name. Refuses
+    when another switch serves that socket; a state directory left by someone
+    else is moved aside for the test and put back after it."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(DEFAULT_SOCK)
+        check(False, "a podswitch already serves %s; these tests need it free" % DEFAULT_SOCK)
+    except OSError:
+        pass
+    finally:
+        s.close()
+    if os.path.exists(DEFAULT_STATE):
+        aside = DEFAULT_STATE + ".test-aside-%d" % os.getpid()
+        os.rename(DEFAULT_STATE, aside)
+
+        def restore():
+            shutil.rmtree(DEFAULT_STATE, ignore_errors=True)
+            os.rename(aside, DEFAULT_STATE)
+        scope.defer(restore)
+    else:
+        scope.defer(lambda: shutil.rmtree(DEFAULT_STATE, ignore_errors=True))
+    return Switch(scope, "", workers="[1]", sock=DEFAULT_SOCK, state=DEFAULT_STATE).start()
 
 
 def parse_stats(text):

@@ -7,17 +7,15 @@ error codes, STATUS. Each test names the issue 13 item it covers."""
 import json
 import os
 import shutil
-import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from pswtest import (CNI_PLUGIN_DIR, ROOT, Netns, Switch, check, cni_call, cni_conf,  # noqa: E402
-                     cnidriver, main, ping, run, test, testpmd_pod, uid)
+from pswtest import (CNI_PLUGIN_DIR, DEFAULT_SOCK, ROOT, Netns, Switch,  # noqa: E402
+                     check, cni_call, cni_conf, cnidriver, default_switch, main, ping, run, test,
+                     testpmd_pod, uid)
 
 SHIPPED = os.path.join(ROOT, "config", "cni")
-DEFAULT_SOCK = "/run/podswitch/podswitch.sock"
-DEFAULT_STATE = "/var/lib/podswitch"
 REF_PLUGINS = "/usr/lib/cni"
 
 
@@ -43,31 +41,6 @@ def driver(scope, conflist, verb, ns, cid, cap=None, check_rc=True, bins=None):
     if cap:
         c += ["-cap", json.dumps(cap)]
     return run(c + [verb], check_rc=check_rc)
-
-
-def default_switch(scope):
-    """A switch on the socket and state directory the shipped files name. Refuses
-    when another switch serves that socket; a state directory left by someone
-    else is moved aside for the test and put back after it."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(DEFAULT_SOCK)
-        check(False, "a podswitch already serves %s; these tests need it free" % DEFAULT_SOCK)
-    except OSError:
-        pass
-    finally:
-        s.close()
-    if os.path.exists(DEFAULT_STATE):
-        aside = DEFAULT_STATE + ".test-aside-%d" % os.getpid()
-        os.rename(DEFAULT_STATE, aside)
-
-        def restore():
-            shutil.rmtree(DEFAULT_STATE, ignore_errors=True)
-            os.rename(aside, DEFAULT_STATE)
-        scope.defer(restore)
-    else:
-        scope.defer(lambda: shutil.rmtree(DEFAULT_STATE, ignore_errors=True))
-    return Switch(scope, "", workers="[1]", sock=DEFAULT_SOCK, state=DEFAULT_STATE).start()
 
 
 @test
