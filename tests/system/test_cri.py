@@ -5,6 +5,12 @@ RemovePodSandbox) to a private containerd 1.6 (tests/lib/cri.py), which runs
 podswitch-cni from config/cni/ as shipped (10-podswitch.conflist by
 default, 20-podswitch-hostlocal.conflist for a RuntimeClass handler).
 
+The CNF test runs the host's dpdk-testpmd in the busybox image, with the
+host's /usr mounted read-only (and /lib, /lib64 from it): testpmd needs
+/var/run to exist (mkdir) and --stats-period, or it exits at once when
+standard input is closed. A privileged container needs a privileged
+sandbox; testpmd over memif with --no-huge needs neither.
+
 Needs root, containerd, runc, python3-grpcio, python3-grpc-tools,
 busybox-static and containernetworking-plugins (loopback, host-local), and
 the shipped conflists' socket (/run/podswitch/podswitch.sock) free: not
@@ -34,7 +40,7 @@ import grpc
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from pswtest import (DEFAULT_SOCK, DEFAULT_STATE, ROOT, Netns, check, cni_call, cni_conf,  # noqa: E402
-                     default_switch, main, test)
+                     default_switch, main, ping, test)
 import cri  # noqa: E402
 
 SHIPPED = os.path.join(ROOT, "config", "cni")
@@ -191,6 +197,69 @@ def cri_sandbox_while_the_switch_is_down_fails_cleanly(scope):
     ctd.stop_pod_sandbox(sid)
     ctd.remove_pod_sandbox(sid)
     check(sw.ok("status")["attachments"] == 0, "after remove: %s" % sw.ok("status"))
+    sw.stop()
+
+
+# The CNF's one command: its interface from interfaces.json (nothing else known), testpmd answering ping
+CNF_CMD = ("exec >/log/out 2>&1; mkdir -p /var/run; vdev=$(grep '\"vdev\"' /run/podswitch/interfaces.json | head -n 1 | cut -d'\"' -f4); "
+           "echo \"vdev: $vdev\"; exec /usr/bin/dpdk-testpmd --no-huge -m 256 --no-pci --file-prefix=cnf "
+           "--lcores=0@0,1@0 --single-file-segments \"--vdev=$vdev\" --log-level=*:notice -- "
+           "--forward-mode=icmpecho --auto-start --stats-period=1 --nb-cores=1 --rxq=1 --txq=1 --no-mlockall "
+           "--total-num-mbufs=4096")
+
+
+@test
+def cri_dpdk_cnf_finds_its_memif_in_its_pod_directory(scope):
+    """Issue 17's CNF through the kubelet's path: the Pod object (as the agent
+    delivers it) asks for a memif eth0 in its podswitch.io/interfaces
+    annotation; RunPodSandbox through the shipped conflist attaches it as
+    memif; the container mounts the pod's directory at /run/podswitch (what
+    the kubelet makes of a hostPath volume with subPathExpr
+    $(POD_NAMESPACE)/$(POD_NAME)) and runs dpdk-testpmd on the vdev it reads
+    from interfaces.json; a kernel pod's pings are answered. The host's /usr
+    is mounted read-only for testpmd and its libraries (the test image is
+    busybox)."""
+    sw = default_switch(scope)
+    ctd = containerd_on_the_shipped_conflist(scope)
+    client = Netns(scope)
+    conf = cni_conf(DEFAULT_SOCK, version="1.0.0")
+    rc, res = cni_call("ADD", conf, container_id="cri-client", netns="/run/netns/" + client.name)
+    check(rc == 0, "client pod: %s" % res)
+    scope.defer(lambda: cni_call("DEL", conf, container_id="cri-client"))
+    r = sw.api("apply", {"objects": [{"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "cnf-0", "namespace": "telco",
+        "annotations": {"podswitch.io/interfaces": '[{"name": "eth0", "kind": "memif"}]'}},
+        "spec": {"containers": []}}]})
+    check(r.get("ok"), "apply: %s" % r)
+    sid, sconf = ctd.run_pod_sandbox("cnf-0", "telco", str(uuid.uuid4()))
+    att = attachment(sw, sid)
+    check(att and att["interface"] == "memif", "the CNF's attachment: %s" % att)
+    poddir = os.path.join(scope.path("socks"), "pods", "telco", "cnf-0")
+    logdir = scope.path("cnf-log")
+    os.makedirs(logdir)
+    mounts = [(poddir, "/run/podswitch", False), ("/usr", "/usr", True), ("/usr/lib", "/lib", True),
+              ("/usr/lib64", "/lib64", True), (logdir, "/log", False)]
+    cid = ctd.create_container(sid, sconf, "testpmd", command=["/bin/sh", "-c", CNF_CMD], mounts=mounts)
+    ctd.start_container(cid)
+    got = 0
+    for _ in range(30):
+        got = ping(client, att["ip4"], count=1, interval=0.2)[1]
+        if got:
+            break
+    st = ctd.container_status(cid)
+    if got != 1:
+        with open(os.path.join(logdir, "out"), errors="replace") as f:
+            out = f.read()[-3000:]
+    check(got == 1, "the CNF %s never answered (container state %d, exit %d):\n%s"
+          % (att["ip4"], st.state, st.exit_code, out if got != 1 else ""))
+    sent, got = ping(client, att["ip4"], count=5, interval=0.1)
+    check(got == sent, "the CNF answered %d of %d" % (got, sent))
+    ctd.stop_container(cid, timeout=5)
+    ctd.remove_container(cid)
+    ctd.stop_pod_sandbox(sid)
+    ctd.remove_pod_sandbox(sid)
+    check(attachment(sw, sid) is None and not os.path.exists(poddir),
+          "after the sandbox: %s, directory %s" % (attachment(sw, sid), os.path.exists(poddir)))
     sw.stop()
 
 
