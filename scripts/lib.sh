@@ -11,6 +11,7 @@ PSW_PACKAGES=(
 	libcurl4-openssl-dev libmicrohttpd-dev        # the agent's API client and probes; the switch's /metrics
 	valgrind                               # callgrind.h in the benchmark; instruction counts
 	python3 python3-scapy python3-prometheus-client   # the metrics test parses with Prometheus' own parser
+	python3-yaml                           # tests read the shipped manifests (config/kubernetes)
 	iproute2 iputils-ping socat iperf3 procps util-linux ethtool
 	golang-go golang-github-appc-cni-dev   # libcni: the real CNI client of the system tests
 	containernetworking-plugins            # host-local, tuning, bandwidth, portmap (chaining)

@@ -394,6 +394,40 @@ use_ipam_addressing(json_t *res, json_t *ipam)
 	json_object_set_new(res, "routes", routes);
 }
 
+/*
+ * Routes to the pods' prefixes (the switch's pod_cidrs of family fam) via
+ * gateway gw on ifindex, in place of a default route: res's routes of that
+ * family become those (the result tells the runtime what was done).
+ */
+static int
+pod_routes(json_t *res, int ifindex, int fam, const char *gw, const uint8_t *g)
+{
+	json_t *routes = json_array(), *v;
+	size_t i;
+	int err;
+
+	json_array_foreach(json_object_get(res, "routes"), i, v) {
+		const char *dst = json_string_value(json_object_get(v, "dst"));
+
+		if (dst == NULL || (strchr(dst, ':') != NULL) != (fam == AF_INET6) ||
+		    (strcmp(dst, "0.0.0.0/0") != 0 && strcmp(dst, "::/0") != 0))
+			json_array_append(routes, v);
+	}
+	json_array_foreach(json_object_get(res, "pod_cidrs"), i, v) {
+		struct psw_nl_addr p;
+
+		if (parse_cidr(json_string_value(v), &p) < 0 || p.family != fam)
+			continue;
+		if ((err = psw_nl_route_add(ifindex, fam, p.addr, p.plen, g)) < 0) {
+			json_decref(routes);
+			return err;
+		}
+		json_array_append_new(routes, json_pack("{s:O, s:s}", "dst", v, "gw", gw));
+	}
+	json_object_set_new(res, "routes", routes);
+	return 0;
+}
+
 /* The pod's side of a kernel attachment: veth, MAC, addresses, routes. */
 static int
 setup_kernel(const struct cni *c, json_t *res, const char *host, int *rc)
@@ -463,8 +497,16 @@ setup_kernel(const struct cni *c, json_t *res, const char *host, int *rc)
 		if (gw == NULL)
 			continue;
 		fam = strchr(gw, ':') ? AF_INET6 : AF_INET;
-		if (inet_pton(fam, gw, g) == 1 && (err = psw_nl_default_route_add(ifindex, fam, g)) < 0)
+		if (inet_pton(fam, gw, g) != 1)
+			continue;
+		if (psw_nl_has_route(0, fam, NULL, 0, NULL) == 1) {
+			/* the pod's default route is another network's (podswitch as a
+			 * Multus secondary attachment): through us, the pods only */
+			if ((err = pod_routes(res, ifindex, fam, gw, g)) < 0)
+				step = "add a route to the pods";
+		} else if ((err = psw_nl_route_add(ifindex, fam, NULL, 0, g)) < 0) {
 			step = "add the default route";
+		}
 	}
 	psw_nl_leave_netns(old);
 	if (err == 0)
@@ -754,6 +796,34 @@ cmd_del(struct cni *c)
 
 /* -------------------------------------------------------------------- CHECK */
 
+/*
+ * The routes via gw the result lists (a default route, or the pods'
+ * prefixes of a secondary attachment) are on ifindex; with none listed, a
+ * default route. 0, or 1 after the error.
+ */
+static int
+check_routes(const struct cni *c, json_t *result, int ifindex, int fam, const char *gw, const uint8_t *g)
+{
+	bool listed = false;
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(result, "routes"), i, v) {
+		const char *dst = json_string_value(json_object_get(v, "dst"));
+		const char *rgw = json_string_value(json_object_get(v, "gw"));
+		struct psw_nl_addr p;
+
+		if (dst == NULL || rgw == NULL || strcmp(rgw, gw) != 0 || parse_cidr(dst, &p) < 0 || p.family != fam)
+			continue;
+		listed = true;
+		if (psw_nl_has_route(ifindex, fam, p.addr, p.plen, g) != 1)
+			return cni_error(c, CNI_E_CHECK, NULL, "no route to %s via %s on %s", dst, gw, c->ifname);
+	}
+	if (!listed && psw_nl_has_route(ifindex, fam, NULL, 0, g) != 1)
+		return cni_error(c, CNI_E_CHECK, NULL, "no default route via %s on %s", gw, c->ifname);
+	return 0;
+}
+
 static int
 check_kernel(const struct cni *c, json_t *att, json_t *result)
 {
@@ -803,10 +873,8 @@ check_kernel(const struct cni *c, json_t *att, json_t *result)
 			goto out;
 		}
 		if (gw != NULL && inet_pton(want.family, gw, g) == 1 &&
-		    psw_nl_has_default_route(ifindex, want.family, g) != 1) {
-			rc = cni_error(c, CNI_E_CHECK, NULL, "no default route via %s on %s", gw, c->ifname);
+		    (rc = check_routes(c, result, ifindex, want.family, gw, g)) != 0)
 			goto out;
-		}
 	}
 out:
 	psw_nl_leave_netns(old);

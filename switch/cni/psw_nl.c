@@ -185,15 +185,17 @@ psw_nl_addr_add(int ifindex, const struct psw_nl_addr *a)
 }
 
 int
-psw_nl_default_route_add(int ifindex, int family, const uint8_t *gw)
+psw_nl_route_add(int ifindex, int family, const uint8_t *dst, unsigned plen, const uint8_t *gw)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct rtmsg rtm = { .rtm_family = (uint8_t)family, .rtm_table = RT_TABLE_MAIN,
 			     .rtm_protocol = RTPROT_BOOT, .rtm_scope = RT_SCOPE_UNIVERSE,
-			     .rtm_type = RTN_UNICAST };
+			     .rtm_type = RTN_UNICAST, .rtm_dst_len = (uint8_t)plen };
 	struct nlmsghdr *nlh = request(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK,
 				       &rtm, sizeof(rtm));
 
+	if (plen > 0)
+		mnl_attr_put(nlh, RTA_DST, family == AF_INET ? 4 : 16, dst);
 	mnl_attr_put(nlh, RTA_GATEWAY, family == AF_INET ? 4 : 16, gw);
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
 	return talk(nlh, NULL, NULL);
@@ -241,7 +243,8 @@ psw_nl_addr_list(int ifindex, struct psw_nl_addr *out, int max)
 
 struct route_dump {
 	int ifindex, family;
-	const uint8_t *gw;
+	unsigned plen;
+	const uint8_t *dst, *gw;
 	bool found;
 };
 
@@ -251,27 +254,30 @@ route_cb(const struct nlmsghdr *nlh, void *data)
 	struct route_dump *d = data;
 	struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
 	struct nlattr *a;
-	bool gw_ok = false, oif_ok = false;
+	size_t alen = d->family == AF_INET ? 4 : 16;
+	bool gw_ok = d->gw == NULL, oif_ok = d->ifindex == 0, dst_ok = d->plen == 0;
 
-	if (rtm->rtm_family != d->family || rtm->rtm_dst_len != 0 || rtm->rtm_table != RT_TABLE_MAIN)
+	if (rtm->rtm_family != d->family || rtm->rtm_dst_len != d->plen || rtm->rtm_table != RT_TABLE_MAIN)
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
-		if (mnl_attr_get_type(a) == RTA_GATEWAY)
-			gw_ok = memcmp(mnl_attr_get_payload(a), d->gw, d->family == AF_INET ? 4 : 16) == 0;
-		if (mnl_attr_get_type(a) == RTA_OIF)
+		if (mnl_attr_get_type(a) == RTA_GATEWAY && d->gw != NULL)
+			gw_ok = mnl_attr_get_payload_len(a) == alen && memcmp(mnl_attr_get_payload(a), d->gw, alen) == 0;
+		if (mnl_attr_get_type(a) == RTA_OIF && d->ifindex != 0)
 			oif_ok = (int)mnl_attr_get_u32(a) == d->ifindex;
+		if (mnl_attr_get_type(a) == RTA_DST && d->plen != 0)
+			dst_ok = mnl_attr_get_payload_len(a) == alen && memcmp(mnl_attr_get_payload(a), d->dst, alen) == 0;
 	}
-	d->found |= gw_ok && oif_ok;
+	d->found |= gw_ok && oif_ok && dst_ok;
 	return MNL_CB_OK;
 }
 
 int
-psw_nl_has_default_route(int ifindex, int family, const uint8_t *gw)
+psw_nl_has_route(int ifindex, int family, const uint8_t *dst, unsigned plen, const uint8_t *gw)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct rtmsg rtm = { .rtm_family = (uint8_t)family };
 	struct nlmsghdr *nlh = request(buf, RTM_GETROUTE, NLM_F_DUMP, &rtm, sizeof(rtm));
-	struct route_dump d = { .ifindex = ifindex, .family = family, .gw = gw };
+	struct route_dump d = { .ifindex = ifindex, .family = family, .plen = plen, .dst = dst, .gw = gw };
 	int rc = talk(nlh, route_cb, &d);
 
 	return rc < 0 ? rc : d.found;

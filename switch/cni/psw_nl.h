@@ -27,12 +27,15 @@ int psw_nl_link_up(const char *name);
 int psw_nl_link_get(const char *name, int *ifindex, uint8_t mac[6], bool *up);
 /** Add an address (IPv6 without duplicate address detection). */
 int psw_nl_addr_add(int ifindex, const struct psw_nl_addr *a);
-/** Add a default route via gw on ifindex. */
-int psw_nl_default_route_add(int ifindex, int family, const uint8_t *gw);
+/** Add (or replace) a route to dst/plen (plen 0: the default route) via gw on ifindex. */
+int psw_nl_route_add(int ifindex, int family, const uint8_t *dst, unsigned plen, const uint8_t *gw);
 /** The addresses on ifindex (up to max). Returns how many, or -errno. */
 int psw_nl_addr_list(int ifindex, struct psw_nl_addr *out, int max);
-/** True when a default route of this family goes via gw on ifindex. */
-int psw_nl_has_default_route(int ifindex, int family, const uint8_t *gw);
+/**
+ * True when the main table has a route of this family to dst/plen (plen 0:
+ * the default route) via gw on ifindex; ifindex 0 or gw NULL: any.
+ */
+int psw_nl_has_route(int ifindex, int family, const uint8_t *dst, unsigned plen, const uint8_t *gw);
 
 /** Move this thread into the namespace at path; returns the fd of the one it left (or -errno). */
 int psw_nl_enter_netns(const char *path);

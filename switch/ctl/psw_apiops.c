@@ -864,6 +864,28 @@ release_ips(struct psw_state *st, const struct psw_attachment *a)
 		psw_ipam_release(st->ipam, 6, a->ip6);
 }
 
+/*
+ * The pods' prefixes, the cluster's where known, else this node's: what a
+ * pod whose default route belongs to another network (a Multus secondary
+ * attachment) routes through the switch instead.
+ */
+static json_t *
+pod_cidrs_json(const struct psw_state *st)
+{
+	const struct psw_prefix *p[2] = {
+		st->cfg.cluster.pod_cidr.family ? &st->cfg.cluster.pod_cidr : &st->cfg.node.pod_cidr,
+		st->cfg.cluster.pod_cidr6.family ? &st->cfg.cluster.pod_cidr6 : &st->cfg.node.pod_cidr6,
+	};
+	json_t *out = json_array();
+	char buf[INET6_ADDRSTRLEN + 8];
+	unsigned i;
+
+	for (i = 0; i < 2; i++)
+		if (p[i]->family != 0)
+			json_array_append_new(out, json_string(psw_prefix_str(p[i], buf, sizeof(buf))));
+	return out;
+}
+
 static json_t *
 add_result(const struct psw_state *st, const struct psw_attachment *a)
 {
@@ -889,6 +911,7 @@ add_result(const struct psw_state *st, const struct psw_attachment *a)
 			"gateway_mac", mac_str(st->cfg.node.gateway_mac, gw));
 	if (a->socket[0] != '\0')
 		json_object_set_new(res, "socket", json_string(a->socket));
+	json_object_set_new(res, "pod_cidrs", pod_cidrs_json(st));
 	return res;
 }
 

@@ -41,11 +41,18 @@ k8s_name(const char *s, size_t max, bool dots)
 	return true;
 }
 
+/* Could the attachment's pod have a directory (its kernel interfaces are listed there too)? */
+static bool
+pod_named(const struct psw_state *st, const struct psw_attachment *a)
+{
+	return st->cfg.api.pods_dir[0] != '\0' && k8s_name(a->pod_namespace, 63, false) &&
+	       k8s_name(a->pod_name, 253, true);
+}
+
 bool
 psw_poddir_wanted(const struct psw_state *st, const struct psw_attachment *a)
 {
-	return st->cfg.api.pods_dir[0] != '\0' && (a->kind == PSW_PORT_VHOST || a->kind == PSW_PORT_MEMIF) &&
-	       k8s_name(a->pod_namespace, 63, false) && k8s_name(a->pod_name, 253, true);
+	return (a->kind == PSW_PORT_VHOST || a->kind == PSW_PORT_MEMIF) && pod_named(st, a);
 }
 
 /* FNV-1a, 64 bits, of "namespace/pod": the short link's name. */
@@ -250,12 +257,12 @@ psw_poddir_publish(const struct psw_state *st, const struct psw_attachment *a)
 	unsigned i;
 	int dfd, rc;
 
-	if (!psw_poddir_wanted(st, a))
+	if (!pod_named(st, a))
 		return;
 	link_path(st, a, link, sizeof(link));
 	dfd = open(link, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		return;                          /* never made (its attach failed early) */
+		return;                          /* none: no DPDK interface (or its attach failed early) */
 	list = json_array();
 	for (i = 0; i < st->nb_atts; i++) {
 		const struct psw_attachment *o = &st->atts[i];

@@ -105,7 +105,7 @@ def _busybox_layer():
             info.type, info.mode = tarfile.DIRTYPE, 0o755
             t.addfile(info)
         t.add("/bin/busybox", "bin/busybox")
-        for applet in ("sh", "sleep", "ip", "ping", "cat", "env", "ls", "hostname", "grep", "cut", "head", "mkdir"):
+        for applet in ("sh", "sleep", "ip", "ping", "cat", "env", "ls", "hostname", "grep", "cut", "head", "mkdir", "sed"):
             info = tarfile.TarInfo("bin/" + applet)
             info.type, info.linkname, info.mode = tarfile.SYMTYPE, "busybox", 0o777
             t.addfile(info)

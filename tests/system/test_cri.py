@@ -200,25 +200,28 @@ def cri_sandbox_while_the_switch_is_down_fails_cleanly(scope):
     sw.stop()
 
 
-# The CNF's one command: its interface from interfaces.json (nothing else known), testpmd answering ping
-CNF_CMD = ("exec >/log/out 2>&1; mkdir -p /var/run; vdev=$(grep '\"vdev\"' /run/podswitch/interfaces.json | head -n 1 | cut -d'\"' -f4); "
-           "echo \"vdev: $vdev\"; exec /usr/bin/dpdk-testpmd --no-huge -m 256 --no-pci --file-prefix=cnf "
-           "--lcores=0@0,1@0 --single-file-segments \"--vdev=$vdev\" --log-level=*:notice -- "
-           "--forward-mode=icmpecho --auto-start --stats-period=1 --nb-cores=1 --rxq=1 --txq=1 --no-mlockall "
-           "--total-num-mbufs=4096")
+SAMPLE_CNF = os.path.join(ROOT, "config", "kubernetes", "cnf-testpmd.yaml")
+
+
+def sample_cnf():
+    """The shipped sample's cnf-memif Pod (its annotation, its container's script)."""
+    import yaml
+    with open(SAMPLE_CNF) as f:
+        return next(d for d in yaml.safe_load_all(f) if d["kind"] == "Pod" and d["metadata"]["name"] == "cnf-memif")
 
 
 @test
 def cri_dpdk_cnf_finds_its_memif_in_its_pod_directory(scope):
-    """Issue 17's CNF through the kubelet's path: the Pod object (as the agent
-    delivers it) asks for a memif eth0 in its podswitch.io/interfaces
+    """Issue 17's CNF through the kubelet's path, from the shipped sample
+    (config/kubernetes/cnf-testpmd.yaml, cnf-memif): its Pod object (as the
+    agent delivers it) asks for a memif eth0 in its podswitch.io/interfaces
     annotation; RunPodSandbox through the shipped conflist attaches it as
     memif; the container mounts the pod's directory at /run/podswitch (what
-    the kubelet makes of a hostPath volume with subPathExpr
-    $(POD_NAMESPACE)/$(POD_NAME)) and runs dpdk-testpmd on the vdev it reads
-    from interfaces.json; a kernel pod's pings are answered. The host's /usr
-    is mounted read-only for testpmd and its libraries (the test image is
-    busybox)."""
+    the kubelet makes of the sample's hostPath volume with subPathExpr
+    $(POD_NAMESPACE)/$(POD_NAME)) and runs the sample's script, which starts
+    dpdk-testpmd on the vdev it reads from interfaces.json; a kernel pod's
+    pings are answered. The host's /usr is mounted read-only for testpmd
+    and its libraries (the test image is busybox)."""
     sw = default_switch(scope)
     ctd = containerd_on_the_shipped_conflist(scope)
     client = Netns(scope)
@@ -226,20 +229,23 @@ def cri_dpdk_cnf_finds_its_memif_in_its_pod_directory(scope):
     rc, res = cni_call("ADD", conf, container_id="cri-client", netns="/run/netns/" + client.name)
     check(rc == 0, "client pod: %s" % res)
     scope.defer(lambda: cni_call("DEL", conf, container_id="cri-client"))
-    r = sw.api("apply", {"objects": [{"apiVersion": "v1", "kind": "Pod", "metadata": {
-        "name": "cnf-0", "namespace": "telco",
-        "annotations": {"podswitch.io/interfaces": '[{"name": "eth0", "kind": "memif"}]'}},
-        "spec": {"containers": []}}]})
+    pod = sample_cnf()
+    r = sw.api("apply", {"objects": [pod]})
     check(r.get("ok"), "apply: %s" % r)
-    sid, sconf = ctd.run_pod_sandbox("cnf-0", "telco", str(uuid.uuid4()))
+    sid, sconf = ctd.run_pod_sandbox("cnf-memif", "default", str(uuid.uuid4()))
     att = attachment(sw, sid)
     check(att and att["interface"] == "memif", "the CNF's attachment: %s" % att)
-    poddir = os.path.join(scope.path("socks"), "pods", "telco", "cnf-0")
+    poddir = os.path.join(scope.path("socks"), "pods", "default", "cnf-memif")
     logdir = scope.path("cnf-log")
     os.makedirs(logdir)
     mounts = [(poddir, "/run/podswitch", False), ("/usr", "/usr", True), ("/usr/lib", "/lib", True),
               ("/usr/lib64", "/lib64", True), (logdir, "/log", False)]
-    cid = ctd.create_container(sid, sconf, "testpmd", command=["/bin/sh", "-c", CNF_CMD], mounts=mounts)
+    # the sample's script as it is; EAL without hugepages (the test image has none) and the host's testpmd
+    script = pod["spec"]["containers"][0]["args"][0]
+    env = {"PATH": "/bin:/usr/bin", "PMD_EAL": "--no-huge -m 512 --lcores=0@0,1@0 --single-file-segments",
+           "POD_NAMESPACE": "default", "POD_NAME": "cnf-memif"}
+    cid = ctd.create_container(sid, sconf, "testpmd", command=["/bin/sh", "-c", "exec >/log/out 2>&1\n" + script],
+                               envs=env, mounts=mounts)
     ctd.start_container(cid)
     got = 0
     for _ in range(30):

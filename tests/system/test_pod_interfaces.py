@@ -317,5 +317,74 @@ def long_names_and_a_hostile_pod_directory(scope):
     sw.stop()
 
 
+def run_plugin(binary, command, conf, cid, netns, ifname, args=""):
+    """Another CNI plugin (Debian's), called as Multus delegates to it."""
+    env = {"PATH": "/usr/bin:/bin", "CNI_COMMAND": command, "CNI_CONTAINERID": cid, "CNI_NETNS": netns,
+           "CNI_IFNAME": ifname, "CNI_PATH": "/usr/lib/cni", "CNI_ARGS": args}
+    p = subprocess.run([binary], input=json.dumps(conf), env=env, capture_output=True, text=True, timeout=30)
+    return p.returncode, (json.loads(p.stdout) if p.stdout.strip() else None)
+
+
+@test
+def a_multus_secondary_attachment(scope):
+    """Multus' call sequence: the pod's primary network from another plugin
+    (Debian's bridge with host-local, the default route its own), then
+    podswitch-cni as net1 (a NetworkAttachmentDefinition's config, kernel
+    through its cni-args) and net2 (memif): each its own port and address;
+    the pod's default route stays the primary's, net1 routes the pods;
+    CHECK per attachment; DEL of net1 leaves eth0 and net2."""
+    sw = Switch(scope, "", workers="[1]").start()
+    ad = Adder(scope, sw)
+    peer = Netns(scope)
+    rc, rp, _, _, _ = ad.add("peer", netns=peer)
+    check(rc == 0, "peer: %s" % rp)
+    peer_ip = rp["ips"][0]["address"].split("/")[0]
+    cnf = Netns(scope)
+    netns = "/run/netns/" + cnf.name
+    cid = "ctr-multus-" + uid()
+    k8s = "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=cnf"
+    bridge = "pswbr" + uid()[-6:]
+    primary = {"cniVersion": "1.0.0", "name": "primary", "type": "bridge", "bridge": bridge,
+               "isDefaultGateway": True, "ipam": {"type": "host-local", "subnet": "10.99.0.0/24",
+                                                 "dataDir": scope.path("hl")}}
+    scope.defer(lambda: subprocess.run(["ip", "link", "del", bridge], capture_output=True))
+    scope.defer(lambda: run_plugin("/usr/lib/cni/bridge", "DEL", primary, cid, netns, "eth0", k8s))
+    rc, r0 = run_plugin("/usr/lib/cni/bridge", "ADD", primary, cid, netns, "eth0", k8s)
+    check(rc == 0, "primary: %s" % r0)
+    # podswitch as the secondary networks, the NAD's config with cni-args in args.cni
+    nad = cni_conf(sw.sock, name="podswitch-net", args={"cni": {"interface": "kernel"}})
+    rc, r1 = cni_call("ADD", nad, container_id=cid, netns=netns, ifname="net1", args=k8s)
+    scope.defer(lambda: cni_call("DEL", nad, container_id=cid, ifname="net1", netns=netns))
+    check(rc == 0, "net1: %s" % r1)
+    # IPv4: the primary has the default, net1 the pods; IPv6: the primary has none, net1 the default
+    check([x for x in r1["routes"] if ":" not in x["dst"]] == [{"dst": "10.244.0.0/24", "gw": "10.244.0.1"}] and
+          [x["dst"] for x in r1["routes"] if ":" in x["dst"]] == ["::/0"], "net1's routes: %s" % r1["routes"])
+    routes = cnf.sh("ip -4 route").stdout
+    check("default via 10.99.0.1 dev eth0" in routes and "10.244.0.0/24 via 10.244.0.1 dev net1" in routes,
+          "the pod's routes:\n%s" % routes)
+    sent, got = ping(cnf, peer_ip, count=3, interval=0.2)
+    check(got == sent, "net1 to a podswitch pod: %d of %d" % (got, sent))
+    rc, out = cni_call("CHECK", dict(nad, prevResult=r1), container_id=cid, netns=netns, ifname="net1", args=k8s)
+    check(rc == 0, "CHECK net1: %s" % out)
+    dpdk = cni_conf(sw.sock, name="podswitch-dpdk", args={"cni": {"interface": "memif"}})
+    rc, r2 = cni_call("ADD", dpdk, container_id=cid, netns=netns, ifname="net2", args=k8s)
+    scope.defer(lambda: cni_call("DEL", dpdk, container_id=cid, ifname="net2", netns=netns))
+    check(rc == 0 and r2["interfaces"][-1].get("socketPath"), "net2: %s" % r2)
+    doc = read_interfaces(sw, "default", "cnf")
+    check(sorted((i["name"], i["kind"]) for i in doc["interfaces"]) == [("net1", "kernel"), ("net2", "memif")],
+          "interfaces.json: %s" % doc)
+    atts = attachments(sw)
+    check({(cid, "net1"), (cid, "net2")} <= set(atts) and atts[(cid, "net1")]["network"] == "podswitch-net" and
+          atts[(cid, "net1")]["port"] != atts[(cid, "net2")]["port"], "attachments: %s" % atts)
+    rc, out = cni_call("DEL", nad, container_id=cid, netns=netns, ifname="net1", args=k8s)
+    check(rc == 0, "DEL net1: %s" % out)
+    check(cnf.sh("ip link show net1", check_rc=False).returncode != 0, "net1 still in the pod")
+    check("default via 10.99.0.1 dev eth0" in cnf.sh("ip -4 route").stdout, "the primary's route went")
+    check((cid, "net2") in attachments(sw) and (cid, "net1") not in attachments(sw), "after DEL net1")
+    check([i["name"] for i in read_interfaces(sw, "default", "cnf")["interfaces"]] == ["net2"],
+          "interfaces.json: %s" % read_interfaces(sw, "default", "cnf"))
+    sw.stop()
+
+
 if __name__ == "__main__":
     main()
