@@ -164,6 +164,7 @@ struct psw_meta {
 		};
 	};
 	uint32_t ct;             /**< conntrack hit (entry << 1 | dir) + 1; 0 = none */
+	uint16_t cslot;          /**< Service counter slot it was counted to (psw_ct_count_svc); 0 = none */
 } __rte_aligned(8);
 
 struct psw_burst {

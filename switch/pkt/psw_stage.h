@@ -86,7 +86,8 @@ struct psw_pol_counts;
  * slot (struct psw_svc_port.cslot; slot 0 gathers nothing anyone reads).
  * Connections and refusals are counted once each, by the service stage;
  * packets and bytes (IP length) of its connections by whichever stage
- * NAT-s them (psw_ct_count_svc), [0] to the backend, [1] back from it.
+ * NAT-s them (psw_ct_count_svc; taken back when the policy stage drops
+ * one), [0] to the backend, [1] back from it.
  * One cache line per Service.
  */
 #define PSW_SVC_MAX_SLOTS 16384

@@ -187,6 +187,27 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 	return true;
 }
 
+/*
+ * A client's new SYN on a closed Service connection (after RST or both
+ * FINs: its port reused) is a new connection, as Linux's conntrack kills
+ * the old one and NATs the SYN afresh: the service stage load-balances it
+ * by the Service at the address now, and counts it there. Reopened in
+ * place, it kept the old backend (perhaps gone) and counted to the slot of
+ * a Service perhaps deleted since (psw_ct_count_svc), which the Service
+ * there now never shows, and which it kept from draining.
+ */
+static inline bool
+svc_reopened(const struct psw_ct_entry *e, unsigned dir, const struct rte_tcp_hdr *th)
+{
+	uint8_t state;
+
+	if (e->svc == 0 || dir != PSW_CT_DIR_ORIG || th == NULL ||
+	    (th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) != RTE_TCP_SYN_FLAG)
+		return false;
+	state = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
+	return state == PSW_CT_CLOSED || state == PSW_CT_CLOSING;
+}
+
 void
 psw_conntrack_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b)
 {
@@ -274,6 +295,11 @@ psw_conntrack_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct p
 			continue;
 		}
 		th = psw_tcp_hdr(pkt, m, &seg_len);
+		if (unlikely(svc_reopened(e, dir, th))) {
+			psw_ct_remove(ct, hits[i]);      /* (or an earlier SYN of this burst did) */
+			m->flags |= PSW_F_CT_MISS;
+			continue;
+		}
 		why = psw_ct_update(ct, e, dir, th, seg_len, now);
 		if (why != PSW_DROP_NONE) {
 			psw_set_drop(m, why);

@@ -521,17 +521,40 @@ psw_ct_set_cslot(struct psw_ct_entry *e, uint16_t cslot)
 	__atomic_store_n(&e->cslot, cslot, __ATOMIC_RELAXED);
 }
 
-/** Count a packet of connection e, NAT-ed in direction dir, to its Service's slot (if any). */
+/**
+ * Count a packet of connection e, NAT-ed in direction dir, to its Service's
+ * slot (if any), and note the slot in m->cslot (m->ct is set to e and dir
+ * next) for psw_ct_uncount_svc.
+ */
 static inline void
-psw_ct_count_svc(struct psw_stage_ctx *sc, const struct psw_ct_entry *e, unsigned dir,
-		 const struct psw_meta *m)
+psw_ct_count_svc(struct psw_stage_ctx *sc, const struct psw_ct_entry *e, unsigned dir, struct psw_meta *m)
 {
 	uint16_t slot = __atomic_load_n(&e->cslot, __ATOMIC_RELAXED);
 
 	if (slot != 0 && likely(sc->svc != NULL)) {
 		sc->svc[slot].packets[dir]++;
 		sc->svc[slot].bytes[dir] += m->l3_payload;
+		m->cslot = slot;
 	}
+}
+
+/**
+ * Take back the count of a packet that the policy stage drops after all: it
+ * never reaches the backend (or the client), so a denied client, or one
+ * outside probing a protected Service, does not show as its traffic. The
+ * slot is the one counted to (m->cslot), not the entry's read again: an
+ * entry another worker opens gets its slot a moment after it is visible.
+ */
+static inline void
+psw_ct_uncount_svc(struct psw_stage_ctx *sc, struct psw_meta *m)
+{
+	unsigned dir = (m->ct - 1) & 1;
+
+	if (m->cslot == 0 || m->ct == 0 || sc->svc == NULL)
+		return;
+	sc->svc[m->cslot].packets[dir]--;
+	sc->svc[m->cslot].bytes[dir] -= m->l3_payload;
+	m->cslot = 0;
 }
 
 /**

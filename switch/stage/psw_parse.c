@@ -218,6 +218,7 @@ psw_parse_one(struct rte_mbuf *pkt, struct psw_meta *m)
 
 	memset(m, 0, offsetof(struct psw_meta, src4));
 	m->ct = 0;
+	m->cslot = 0;
 	m->in_port = in_port;
 	if (len < sizeof(*eth)) {
 		psw_set_drop(m, PSW_DROP_RUNT);

@@ -1257,5 +1257,55 @@ spec: {selector: {app: sink}, ports: [{port: 81, targetPort: 8080}]}
     sw.stop()
 
 
+SEND_UDP_NO_ANSWER = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", 40200))
+s.settimeout(0.3)
+got = 0
+for i in range(%(n)d):
+    s.sendto(b"x" * %(size)d, ("%(vip)s", 53))
+    try:
+        s.recv(2048)
+        got += 1
+    except socket.timeout:
+        pass
+print(got)
+"""
+
+
+@test
+def a_services_packets_a_policy_denies_are_not_counted(scope):
+    """A datagram to a Service that a NetworkPolicy of its backend denies
+    never reaches the backend: it is not counted as traffic to backends
+    (each one after the denied entry is gone opens the connection anew)."""
+    port = metrics_port()
+    sw = Switch(scope, 'metrics = { listen = "127.0.0.1:%d"; };\n' % port, workers="[1]").start()
+    server = Pod(scope, sw, "echo", labels={"app": "echo"})
+    client = Pod(scope, sw, "client")
+    track(scope, [server.serve_udp(5353)])
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec: {selector: {app: echo}, ports: [{port: 53, targetPort: 5353, protocol: UDP}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-in}
+spec: {podSelector: {matchLabels: {app: echo}}, policyTypes: [Ingress]}
+""")
+    vip = service_ip(sw, "echo")
+    n = 8
+    r = client.ns.sh("python3 -c '%s'" % (SEND_UDP_NO_ANSWER % {"n": n, "size": 100, "vip": vip}),
+                     check_rc=False, timeout=60)
+    check(r.returncode == 0 and r.stdout.split() == ["0"], "client: %s %s" % (r.stdout, r.stderr))
+    check(sw.stats().get("drop.policy_ingress", 0) >= n, "not denied: %s" % sw.stats().get("drop.policy_ingress"))
+    got = scrape_services(port)
+    want = {("echo", "packets", "to_backends"): 0, ("echo", "bytes", "to_backends"): 0,
+            ("echo", "packets", "from_backends"): 0, ("echo", "bytes", "from_backends"): 0}
+    check(got == want, "denied datagrams counted: %s" % got)
+    sw.stop()
+
+
 if __name__ == "__main__":
     main()

@@ -57,6 +57,7 @@ add_udp_service(unsigned family, const void *vip, const void *backend)
 	memcpy(be.addr, backend, family == 4 ? 4 : 16);
 	spec.nb_backends = 1;
 	spec.backends = &be;
+	spec.cslot = (uint16_t)family;          /* counted to slot 4 or 6 */
 	return psw_svc_table_set(t->svcs, psw_svc_port_build(&spec, 0, SOCKET_ID_ANY)) == 0;
 }
 
@@ -94,13 +95,16 @@ setup(void)
 		return 1;
 	if (!add_udp_service(4, &vip, &b) || !add_udp_service(6, vip6, backend6))
 		return 1;
+	lc.sc.svc = rte_zmalloc("svc", PSW_SVC_MAX_SLOTS * sizeof(*lc.sc.svc), 0);
 	mp_baseline = rte_mempool_in_use_count(mp);
-	return 0;
+	return lc.sc.svc == NULL;
 }
 
 static int
 teardown(void)
 {
+	rte_free(lc.sc.svc);
+	lc.sc.svc = NULL;
 	psw_ct_destroy(t->ct);
 	psw_svc_table_destroy(t->svcs);
 	psw_pod_table_put(t->pods);
@@ -233,6 +237,9 @@ in_order_and_reversed(bool ip6, uint16_t sport)
 	struct psw_meta meta;
 	uint64_t followed = ev(PSW_EV_FRAG_FOLLOWED), held = ev(PSW_EV_FRAG_HELD);
 	uint64_t released = ev(PSW_EV_FRAG_RELEASED), seen = ev(PSW_EV_FRAG_SEEN);
+	const struct psw_svc_counts *c = &lc.sc.svc[ip6 ? 6 : 4];
+	uint64_t pkts = c->packets[0], bytes = c->bytes[0];
+	unsigned l3 = ip6 ? 48 : 20;             /* (with IPv6's fragment header) */
 
 	/* in order, one burst each: the later follows its first's DNAT */
 	datagram(ip6, sport, 0x1234, &first, &later);
@@ -273,6 +280,10 @@ in_order_and_reversed(bool ip6, uint16_t sport)
 	CU_ASSERT_EQUAL(lc.tx[1].nb, 2);
 	CU_ASSERT(sent_to_backend(1, 1, ip6));
 	settle();
+	/* each fragment counted once to the Service, held ones when released: 3 datagrams */
+	CU_ASSERT_EQUAL(c->packets[0] - pkts, 6);
+	CU_ASSERT_EQUAL(c->bytes[0] - bytes, 3 * (2 * l3 + 8 + PAYLOAD));
+	CU_ASSERT_EQUAL(c->packets[1], 0);
 }
 
 static void

@@ -5,7 +5,8 @@
  * destination's ingress, denied by the source's egress, an established
  * connection kept without classification, and a connection judged again
  * after a policy change (cut, and its entry removed); the audit records
- * the stage hands the control thread (only for audited pods, bounded).
+ * the stage hands the control thread (only for audited pods, bounded);
+ * a Service's packets the policy stage drops are not counted to it.
  *
  * Pods: A (port 0, 10.244.0.10), B (port 1, 10.244.0.11), C (port 2,
  * 10.244.0.12). B admits A on TCP 80 only; C may send nowhere but to B.
@@ -14,18 +15,22 @@
 #include <stdio.h>
 
 #include <CUnit/Basic.h>
+#include <rte_malloc.h>
 #include <rte_tcp.h>
 
 #include "pkt_build.h"
 #include "psw_ct_ctl.h"
 #include "psw_forward_ctl.h"
 #include "psw_policy_ctl.h"
+#include "psw_service_ctl.h"
 #include "psw_ut.h"
 #include "psw_worker.h"
 
 #define A 0x0af4000au
 #define B 0x0af4000bu
 #define C 0x0af4000cu
+#define VIP 0x0a600010u          /* 10.96.0.16:80, to B:80, counter slot 7 */
+#define VIP81 0x0a600011u        /* 10.96.0.17:81, to B:81, counter slot 8 */
 
 static struct rte_mempool *mp;
 static struct psw_tables *t;
@@ -107,7 +112,29 @@ setup(void)
 	t->ct = psw_ct_create(1024, SOCKET_ID_ANY, psw_tables_qsbr());
 	t->pol = &pol;
 	set_policies(false);
-	return t->pods == NULL || t->ct == NULL || pol.ports[1] == NULL || pol.ports[2] == NULL;
+	{
+		struct psw_svc_backend be[2] = { { .family = 4, .local = 1 }, { .family = 4, .local = 1 } };
+		uint32_t b = rte_cpu_to_be_32(B), vip[2] = { rte_cpu_to_be_32(VIP), rte_cpu_to_be_32(VIP81) };
+		struct psw_svc_spec spec;
+
+		t->svcs = psw_svc_table_create(64, SOCKET_ID_ANY);
+		for (i = 0; t->svcs != NULL && i < 2; i++) {
+			memcpy(be[i].addr, &b, 4);
+			be[i].port = rte_cpu_to_be_16((uint16_t)(80 + i));
+			memset(&spec, 0, sizeof(spec));
+			spec.key.family = 4;
+			spec.key.proto = IPPROTO_TCP;
+			spec.key.port = rte_cpu_to_be_16((uint16_t)(80 + i));
+			memcpy(spec.key.addr, &vip[i], 4);
+			spec.cslot = (uint16_t)(7 + i);
+			spec.nb_backends = 1;
+			spec.backends = &be[i];
+			if (psw_svc_table_set(t->svcs, psw_svc_port_build(&spec, 0, SOCKET_ID_ANY)) < 0)
+				return 1;
+		}
+	}
+	return t->pods == NULL || t->ct == NULL || t->svcs == NULL || pol.ports[1] == NULL ||
+	       pol.ports[2] == NULL;
 }
 
 static int
@@ -117,12 +144,22 @@ teardown(void)
 	psw_pol_table_set(&pol, 2, NULL);
 	psw_tables_sync();
 	psw_ct_destroy(t->ct);
+	psw_svc_table_destroy(t->svcs);
 	return 0;
 }
 
 /* TCP from pod i to pod j with flags; runs the pipeline, returns the verdict's port or drop reason. */
+static struct psw_meta tcp_to(unsigned i, uint32_t dst, uint16_t sport, uint16_t dport, uint8_t flags);
+
 static struct psw_meta
 tcp(unsigned i, unsigned j, uint16_t sport, uint16_t dport, uint8_t flags)
+{
+	return tcp_to(i, ips[j], sport, dport, flags);
+}
+
+/* The same to any address (a Service's). */
+static struct psw_meta
+tcp_to(unsigned i, uint32_t dst, uint16_t sport, uint16_t dport, uint8_t flags)
 {
 	struct psw_burst b = { .nb = 1 };
 	struct rte_ipv4_hdr *ip;
@@ -135,7 +172,7 @@ tcp(unsigned i, unsigned j, uint16_t sport, uint16_t dport, uint8_t flags)
 	memcpy(p.src_mac, macs[i], 6);
 	memcpy(p.dst_mac, gw_mac, 6);
 	p.src4 = ips[i];
-	p.dst4 = ips[j];
+	p.dst4 = dst;
 	p.sport = sport;
 	p.dport = dport;
 	b.pkts[0] = tpkt_build(mp, &p);
@@ -208,6 +245,48 @@ test_rejudged_after_a_change(void)
 	psw_ct_expire(t->ct, 0, false);
 	EXPECT_DROP(tcp(0, 1, 40011, 81, RTE_TCP_ACK_FLAG), PSW_DROP_POLICY_INGRESS);
 	EXPECT_TX(tcp(0, 1, 40010, 80, RTE_TCP_ACK_FLAG), 1);
+}
+
+/*
+ * A Service's packets count only when they go on: one the policy stage
+ * drops (a new connection denied, or one cut by a change) is taken back,
+ * else a denied client, or any outside one probing a protected Service,
+ * would show traffic to backends that never reached them.
+ */
+static void
+test_service_packets_denied_not_counted(void)
+{
+	struct psw_svc_counts *c7, *c8;
+
+	lc.sc.svc = rte_zmalloc("svc", PSW_SVC_MAX_SLOTS * sizeof(*lc.sc.svc), 0);
+	CU_ASSERT_FATAL(lc.sc.svc != NULL);
+	c7 = &lc.sc.svc[7];
+	c8 = &lc.sc.svc[8];
+	/* C through the Service to B:80: B admits only A */
+	EXPECT_DROP(tcp_to(2, VIP, 40020, 80, RTE_TCP_SYN_FLAG), PSW_DROP_POLICY_INGRESS);
+	CU_ASSERT_EQUAL(c7->connections, 1);
+	CU_ASSERT_EQUAL(c7->packets[0], 0);
+	CU_ASSERT_EQUAL(c7->bytes[0], 0);
+	/* A through it: counted both ways */
+	EXPECT_TX(tcp_to(0, VIP, 40021, 80, RTE_TCP_SYN_FLAG), 1);
+	EXPECT_TX(tcp(1, 0, 80, 40021, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG), 0);
+	CU_ASSERT_EQUAL(c7->packets[0], 1);
+	CU_ASSERT_EQUAL(c7->packets[1], 1);
+	CU_ASSERT_EQUAL(c7->bytes[0], 40);
+	/* A to B:81 through the other Service while the wider rules hold, then cut */
+	set_policies(true);
+	EXPECT_TX(tcp_to(0, VIP81, 40022, 81, RTE_TCP_SYN_FLAG), 1);
+	EXPECT_TX(tcp(1, 0, 81, 40022, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG), 0);
+	set_policies(false);
+	EXPECT_DROP(tcp(1, 0, 81, 40022, RTE_TCP_ACK_FLAG), PSW_DROP_POLICY_INGRESS);
+	EXPECT_DROP(tcp_to(0, VIP81, 40022, 81, RTE_TCP_ACK_FLAG), PSW_DROP_POLICY_INGRESS);
+	CU_ASSERT_EQUAL(c8->packets[0], 1);
+	CU_ASSERT_EQUAL(c8->packets[1], 1);
+	CU_ASSERT_EQUAL(c8->bytes[0], 40);
+	CU_ASSERT_EQUAL(c8->bytes[1], 40);
+	psw_ct_expire(t->ct, 0, false);
+	rte_free(lc.sc.svc);
+	lc.sc.svc = NULL;
 }
 
 /* The records waiting on the worker's audit ring, taken off it. */
@@ -317,6 +396,8 @@ main(void)
 	CU_add_test(s, "denied by the destination's ingress", test_denied_by_ingress);
 	CU_add_test(s, "denied by the source's egress", test_denied_by_egress);
 	CU_add_test(s, "established connections judged again after a change", test_rejudged_after_a_change);
+	CU_add_test(s, "a Service's packets the policy stage drops are not counted",
+		    test_service_packets_denied_not_counted);
 	CU_add_test(s, "audit records: audited pods only, their fields, a full ring, the worker's bucket",
 		    test_audit_records);
 	rc = psw_ut_run();

@@ -309,6 +309,76 @@ test_service_packets_counted(void)
 	lc.sc.svc = NULL;
 }
 
+
+/* The Service at VIP:80 made again (deleted and applied anew): counted to slot cslot now. */
+static void
+remake_service(uint16_t cslot)
+{
+	struct psw_svc_backend be = { .family = 4, .local = 1 };
+	uint32_t b = rte_cpu_to_be_32(BACKEND);
+	struct psw_svc_spec sp;
+
+	be.port = rte_cpu_to_be_16(8080);
+	memcpy(be.addr, &b, 4);
+	memset(&sp, 0, sizeof(sp));
+	sp.key = svc_key(VIP, IPPROTO_TCP, 80);
+	sp.cslot = cslot;
+	sp.nb_backends = 1;
+	sp.backends = &be;
+	CU_ASSERT_EQUAL(psw_svc_table_set(t->svcs, psw_svc_port_build(&sp, 0, SOCKET_ID_ANY)), 0);
+	psw_tables_sync();                       /* the replaced entry is freed */
+}
+
+/*
+ * A client's new SYN on a closed Service connection (port reuse after RST)
+ * is a new connection, load-balanced by the Service at the address now and
+ * counted to it (as Linux's conntrack kills the old one and NATs the SYN
+ * afresh), not carried on the old entry to the slot of a Service deleted
+ * since, which the new one's stats never show.
+ */
+static void
+test_reused_tuple_counted_to_the_service_now(void)
+{
+	struct tpkt p = tcp(mac_c, gw_mac, CLIENT, VIP, 40200, 80, 64);
+	struct tpkt r = tcp(mac_b, gw_mac, BACKEND, CLIENT, 8080, 40200, 64);
+	struct { const struct tpkt *p; uint8_t flags; uint32_t seq, ack; uint16_t port; } seq[] = {
+		{ &p, RTE_TCP_SYN_FLAG, 100, 0, 0 },
+		{ &r, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, 500, 101, 1 },
+		{ &p, RTE_TCP_RST_FLAG, 101, 0, 0 },
+	};
+	struct psw_svc_counts *c;
+	struct rte_mbuf *m;
+	unsigned i;
+
+	lc.sc.svc = rte_zmalloc("svc", PSW_SVC_MAX_SLOTS * sizeof(*lc.sc.svc), 0);
+	CU_ASSERT_FATAL(lc.sc.svc != NULL);
+	c = lc.sc.svc;
+	for (i = 0; i < RTE_DIM(seq); i++) {
+		m = tcp_frame(seq[i].p, seq[i].flags, seq[i].seq, seq[i].ack);
+		CU_ASSERT_EQUAL(run(m, seq[i].port).verdict, PSW_V_TX);
+		rte_pktmbuf_free(m);
+	}
+	CU_ASSERT_EQUAL(c[5].connections, 1);
+	CU_ASSERT_EQUAL(c[5].packets[0], 2);
+	remake_service(9);
+	/* the client reuses its port at once (the closed entry lives 10 s) */
+	m = tcp_frame(&p, RTE_TCP_SYN_FLAG, 90000, 0);
+	CU_ASSERT_EQUAL(run(m, 0).verdict, PSW_V_TX);
+	rte_pktmbuf_free(m);
+	CU_ASSERT_EQUAL(c[9].connections, 1);
+	CU_ASSERT_EQUAL(c[9].packets[0], 1);
+	CU_ASSERT_EQUAL(c[5].packets[0], 2);
+	/* and it goes on as the new one: the SYN-ACK back counts there too */
+	m = tcp_frame(&r, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, 700, 90001);
+	CU_ASSERT_EQUAL(run(m, 1).verdict, PSW_V_TX);
+	rte_pktmbuf_free(m);
+	CU_ASSERT_EQUAL(c[9].packets[1], 1);
+	CU_ASSERT_EQUAL(c[5].packets[1], 1);
+	remake_service(5);
+	rte_free(lc.sc.svc);
+	lc.sc.svc = NULL;
+}
+
 static void
 test_reject_byte_exact(void)
 {
@@ -689,6 +759,8 @@ main(void)
 	CU_add_test(s, "SYN DNAT-ed, SYN-ACK un-NAT-ed, ACK DNAT-ed: byte-exact", test_dnat_and_un_nat_byte_exact);
 	CU_add_test(s, "no endpoints: RST from the Service address, byte-exact", test_reject_byte_exact);
 	CU_add_test(s, "a Service's packets and bytes counted both ways; its slot drains", test_service_packets_counted);
+	CU_add_test(s, "a closed Service connection's tuple reused: counted to the Service now",
+		    test_reused_tuple_counted_to_the_service_now);
 	CU_add_test(s, "ICMP error from the backend NAT-ed back", test_icmp_error_nated_back);
 	CU_add_test(s, "one new flow twice in a burst: one connection, both DNAT-ed",
 		    test_one_new_flow_twice_in_a_burst);
