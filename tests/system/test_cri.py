@@ -30,6 +30,7 @@ of the plugin:
 - PodSandboxStatus gives the first IP as network.ip, the IPv6 one as
   additional_ips; verbose status has the netns path in the runtime spec.
 """
+import json
 import os
 import re
 import shutil
@@ -266,6 +267,35 @@ def cri_dpdk_cnf_finds_its_memif_in_its_pod_directory(scope):
     ctd.remove_pod_sandbox(sid)
     check(attachment(sw, sid) is None and not os.path.exists(poddir),
           "after the sandbox: %s, directory %s" % (attachment(sw, sid), os.path.exists(poddir)))
+    sw.stop()
+
+
+@test
+def cri_runtime_class_for_memif_pods(scope):
+    """The fallback without annotations or Pod objects: a RuntimeClass whose
+    containerd handler has its own cni_conf_dir holding the shipped
+    config/cni/runtimeclass-memif/10-podswitch-memif.conflist. Its
+    sandboxes are memif pods (their directory and interfaces.json made), a
+    default sandbox stays kernel, and removal leaves no directory."""
+    sw = default_switch(scope)
+    memif_dir = shipped_conf_dir(scope, "net-memif.d", os.path.join("runtimeclass-memif",
+                                                                    "10-podswitch-memif.conflist"))
+    ctd = containerd_on_the_shipped_conflist(scope, handlers={"podswitch-memif": memif_dir})
+    dp, _ = ctd.run_pod_sandbox("dp-1", "shop", str(uuid.uuid4()), runtime_handler="podswitch-memif")
+    kp, _ = ctd.run_pod_sandbox("kp-1", "shop", str(uuid.uuid4()))
+    a_dp, a_kp = attachment(sw, dp), attachment(sw, kp)
+    check(a_dp and a_dp["interface"] == "memif" and a_dp["network"] == "podnet-memif",
+          "the handler's sandbox: %s" % a_dp)
+    check(a_kp and a_kp["interface"] == "kernel", "the default sandbox: %s" % a_kp)
+    poddir = os.path.join(scope.path("socks"), "pods", "shop", "dp-1")
+    with open(os.path.join(poddir, "interfaces.json")) as f:
+        doc = json.load(f)
+    check([(i["name"], i["kind"], i["ips"][0].split("/")[0]) for i in doc["interfaces"]] ==
+          [("eth0", "memif", a_dp["ip4"])], "interfaces.json: %s" % doc)
+    for sid in (dp, kp):
+        ctd.stop_pod_sandbox(sid)
+        ctd.remove_pod_sandbox(sid)
+    check(attachment(sw, dp) is None and not os.path.exists(poddir), "left: %s" % attachment(sw, dp))
     sw.stop()
 
 

@@ -189,15 +189,16 @@ def read_interfaces(sw, namespace, name):
         return json.load(f)
 
 
-def testpmd_seeing(scope, directory, vdev):
+def testpmd_seeing(scope, directory, vdevs):
     """dpdk-testpmd (icmpecho) as a pod runs it: in a mount namespace of its own
     where the pod's directory is at /run/podswitch, as a hostPath volume with
-    subPathExpr puts it; vdev is what interfaces.json gave."""
+    subPathExpr puts it; vdevs are what interfaces.json gave."""
     prefix = "psw" + uid()
     log = open(scope.path("pmd%s.log" % prefix), "w")
     pmd = ("dpdk-testpmd --no-huge -m 256 --no-pci --file-prefix=%s --lcores=0@0,1@0 --single-file-segments "
-           "'--vdev=%s' --log-level=*:notice -- --forward-mode=icmpecho --auto-start --stats-period=1 "
-           "--nb-cores=1 --rxq=1 --txq=1 --no-mlockall --total-num-mbufs=4096" % (prefix, vdev))
+           "%s --log-level=*:notice -- --forward-mode=icmpecho --auto-start --stats-period=1 "
+           "--nb-cores=1 --rxq=1 --txq=1 --no-mlockall --total-num-mbufs=4096"
+           % (prefix, " ".join("'--vdev=%s'" % v for v in vdevs)))
     sh = ("mount --make-rprivate / && mount -t tmpfs pod-run /run && mkdir -p /run/podswitch && "
           "mount --bind '%s' /run/podswitch && exec %s" % (directory, pmd))
     p = subprocess.Popen(["unshare", "-m", "sh", "-c", sh], stdout=log, stderr=subprocess.STDOUT,
@@ -240,17 +241,20 @@ def a_dpdk_pod_finds_its_interfaces_in_its_directory(scope):
         sp = r["interfaces"][-1]["socketPath"]
         check(len(sp) < 108 and os.path.realpath(sp).startswith(os.path.realpath(d)),
               "socketPath %s is not the pod directory's" % sp)
-    # an application that knows only /run/podswitch/interfaces.json
-    pmd = testpmd_seeing(scope, d, e0["vdev"])
-    cnf_ip = e0["ips"][0].split("/")[0]
-    got = 0
-    for _ in range(30):
-        got = ping(client, cnf_ip, count=1, interval=0.2)[1]
-        if got or pmd.poll() is not None:
-            break
-    check(got == 1, "the CNF %s never answered; testpmd:\n%s" % (cnf_ip, open(pmd.log).read()[-2000:]))
-    sent, got = ping(client, cnf_ip, count=5, interval=0.1)
-    check(got == sent, "the CNF answered %d of %d" % (got, sent))
+    # an application that knows only /run/podswitch/interfaces.json: both its
+    # ports, memif and vhost-user (virtio-user), answer
+    pmd = testpmd_seeing(scope, d, [i["vdev"] for i in doc["interfaces"]])
+    for i in (e0, n1):
+        cnf_ip = i["ips"][0].split("/")[0]
+        got = 0
+        for _ in range(30):
+            got = ping(client, cnf_ip, count=1, interval=0.2)[1]
+            if got or pmd.poll() is not None:
+                break
+        check(got == 1, "the CNF's %s %s never answered; testpmd:\n%s"
+              % (i["name"], cnf_ip, open(pmd.log).read()[-2000:]))
+        sent, got = ping(client, cnf_ip, count=5, interval=0.1)
+        check(got == sent, "the CNF's %s answered %d of %d" % (i["name"], got, sent))
     # DEL of one interface: the file lists the other; of the last: nothing left
     conf = cni_conf(sw.sock)
     rc, out = cni_call("DEL", conf, container_id=cid1, ifname="net1", netns="/run/netns/" + ns.name)
