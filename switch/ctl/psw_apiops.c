@@ -508,6 +508,8 @@ static const struct alias aliases[] = {
 	{ "endpointslices", "EndpointSlice" }, { "endpointslice", "EndpointSlice" },
 	{ "networkpolicies", "NetworkPolicy" }, { "networkpolicy", "NetworkPolicy" },
 	{ "netpol", "NetworkPolicy" },
+	{ "multinetworkpolicies", "MultiNetworkPolicy" }, { "multinetworkpolicy", "MultiNetworkPolicy" },
+	{ "multi-networkpolicy", "MultiNetworkPolicy" },
 	{ "nodes", "Node" }, { "node", "Node" }, { "no", "Node" },
 };
 

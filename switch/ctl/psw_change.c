@@ -66,7 +66,7 @@ touch_policy(struct psw_change *ch, json_t *obj)
 {
 	const char *kind = json_string_value(json_object_get(obj, "kind")) ?: "";
 
-	if (strcmp(kind, "NetworkPolicy") == 0)
+	if (strcmp(kind, "NetworkPolicy") == 0 || strcmp(kind, "MultiNetworkPolicy") == 0)
 		append(&ch->pol_changed, json_incref(obj));
 	else if (strcmp(kind, "Pod") == 0)
 		append(&ch->pol_pods, json_incref(obj));

@@ -203,8 +203,10 @@ validated_objects(json_t *args, json_t **objs, bool identity_only)
 				       json_object_get(meta, "namespace"), "spec");
 			json_decref(copy);
 			copy = id;
-			if (copy != NULL && strcmp(json_string_value(json_object_get(copy, "kind")) ?: "",
-						   "NetworkPolicy") == 0)
+			if (copy != NULL && (strcmp(json_string_value(json_object_get(copy, "kind")) ?: "",
+						    "NetworkPolicy") == 0 ||
+					     strcmp(json_string_value(json_object_get(copy, "kind")) ?: "",
+						    "MultiNetworkPolicy") == 0))
 				json_object_set_new(json_object_get(copy, "spec"), "podSelector", json_object());
 			if (copy != NULL && strcmp(json_string_value(json_object_get(copy, "kind")) ?: "",
 						   "Service") == 0)
@@ -537,13 +539,13 @@ psw_k8s_apply(struct psw_state *st, json_t *args, struct psw_change *ch)
 }
 
 /* The kinds a replace may name: those the store keeps. */
-#define REPLACEABLE_KINDS "Namespace, Pod, Service, EndpointSlice, NetworkPolicy, Node"
+#define REPLACEABLE_KINDS "Namespace, Pod, Service, EndpointSlice, NetworkPolicy, MultiNetworkPolicy, Node"
 
 static bool
 replaceable_kind(const char *kind)
 {
 	static const char *const kinds[] = { "Namespace", "Pod", "Service", "EndpointSlice",
-					     "NetworkPolicy", "Node" };
+					     "NetworkPolicy", "MultiNetworkPolicy", "Node" };
 	size_t i;
 
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)

@@ -1,6 +1,6 @@
 /*
  * Kubernetes objects in the desired state: Namespace, Pod, Service,
- * EndpointSlice, NetworkPolicy, Node. apply validates and defaults a whole list
+ * EndpointSlice, NetworkPolicy, MultiNetworkPolicy, Node. apply validates and defaults a whole list
  * the way the API server would, then stores all of it or none; delete
  * removes a list or nothing. Pods and the attachments of the CNI plugin are
  * joined by namespace and name. Control thread only; no DPDK.

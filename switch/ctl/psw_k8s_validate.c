@@ -644,6 +644,48 @@ validate_networkpolicy(struct vctx *v, json_t *obj, json_t *meta, const char *na
 	return 0;
 }
 
+/*
+ * k8s.cni.cncf.io/v1beta1 MultiNetworkPolicy: a NetworkPolicy's spec, for
+ * the networks its k8s.v1.cni.cncf.io/policy-for annotation names (a
+ * comma-separated list of NetworkAttachmentDefinitions, "name" or
+ * "namespace/name"); without it the policy applies to no network.
+ */
+static int
+validate_multinetworkpolicy(struct vctx *v, json_t *obj, json_t *meta, const char *name)
+{
+	json_t *ann = json_object_get(json_object_get(meta, "annotations"), PSW_K8S_POLICY_FOR);
+	char buf[1024], *e, *next;
+
+	if (validate_networkpolicy(v, obj, meta, name) < 0)
+		return -1;
+	if (ann == NULL)
+		return 0;
+	if (!json_is_string(ann) || strlen(json_string_value(ann)) >= sizeof(buf))
+		return fail(v, "metadata.annotations[" PSW_K8S_POLICY_FOR "]", "must be a list of "
+			    "NetworkAttachmentDefinitions (\"name\" or \"namespace/name\", comma-separated)");
+	snprintf(buf, sizeof(buf), "%s", json_string_value(ann));
+	for (e = buf; e != NULL; e = next) {
+		char *slash, *end;
+
+		next = strchr(e, ',');
+		if (next != NULL)
+			*next++ = '\0';
+		while (*e == ' ')
+			e++;
+		for (end = e + strlen(e); end > e && end[-1] == ' '; end--)
+			end[-1] = '\0';
+		slash = strchr(e, '/');
+		if (slash != NULL)
+			*slash++ = '\0';
+		if ((slash != NULL && (!dns_label(e, 63) || !dns_subdomain(slash))) ||
+		    (slash == NULL && !dns_subdomain(e)))
+			return fail(v, "metadata.annotations[" PSW_K8S_POLICY_FOR "]", "'%.64s%s%.64s' is not a "
+				    "NetworkAttachmentDefinition (\"name\" or \"namespace/name\")", e,
+				    slash != NULL ? "/" : "", slash != NULL ? slash : "");
+	}
+	return 0;
+}
+
 /* A CIDR with its host bits zero; the parsed prefix in out. */
 static int
 check_cidr(struct vctx *v, json_t *x, const char *path, struct psw_prefix *out)
@@ -815,6 +857,7 @@ static const struct kind kinds[] = {
 	{ "v1", "Service", true, validate_service },
 	{ "discovery.k8s.io/v1", "EndpointSlice", true, validate_endpointslice },
 	{ "networking.k8s.io/v1", "NetworkPolicy", true, validate_networkpolicy },
+	{ "k8s.cni.cncf.io/v1beta1", "MultiNetworkPolicy", true, validate_multinetworkpolicy },
 	{ "v1", "Node", false, validate_node },
 };
 
@@ -843,7 +886,7 @@ psw_k8s_validate(json_t *obj)
 			break;
 	if (i == sizeof(kinds) / sizeof(kinds[0])) {
 		fail(&v, "kind", "'%s' is not supported (Namespace, Pod, Service, EndpointSlice, "
-		     "NetworkPolicy, Node)", kind);
+		     "NetworkPolicy, MultiNetworkPolicy, Node)", kind);
 		return v.err;
 	}
 	if (api == NULL || strcmp(api, kinds[i].api_version) != 0) {

@@ -5,6 +5,9 @@
 #ifndef PSW_K8S_VALIDATE_H
 #define PSW_K8S_VALIDATE_H
 
+/* The annotation of a MultiNetworkPolicy naming the networks it is for. */
+#define PSW_K8S_POLICY_FOR "k8s.v1.cni.cncf.io/policy-for"
+
 #include <jansson.h>
 
 #include "psw_config.h"

@@ -27,12 +27,16 @@
 #include "psw_config.h"
 #include "psw_ctl.h"
 #include "psw_k8s.h"
+#include "psw_k8s_validate.h"
 #include "psw_netpol.h"
 #include "psw_netpol_priv.h"
 #include "psw_policy_ctl.h"
 #include "psw_port.h"
 
 /* ---- label selectors ---- */
+
+/* A MultiNetworkPolicy's slot key: "MultiNetworkPolicy/ns/name" (a NetworkPolicy's is "ns/name"). */
+#define MULTI_PREFIX "MultiNetworkPolicy/"
 
 static bool
 in_values(json_t *values, const char *v)
@@ -335,9 +339,20 @@ ip_block_peers(struct peer_buf *b, json_t *ipb)
 	return rc;
 }
 
-/* The prefixes a rule's from / to list stands for; everyone when absent or empty. */
+/* Is a world entry on network net ("" the pods' own, else a secondary one)? */
+static bool
+on_net(json_t *pod, const char *net)
+{
+	return strcmp(json_string_value(json_object_get(pod, "net")) ?: "", net) == 0;
+}
+
+/*
+ * The prefixes a rule's from / to list stands for; everyone when absent or
+ * empty. Pods are their addresses on network net only.
+ */
 static int
-rule_peers(struct peer_buf *b, json_t *peers, const char *policy_ns, json_t *pods, json_t *namespaces)
+rule_peers(struct peer_buf *b, json_t *peers, const char *policy_ns, json_t *pods, json_t *namespaces,
+	   const char *net)
 {
 	json_t *peer, *pod;
 	size_t i, j;
@@ -365,6 +380,8 @@ rule_peers(struct peer_buf *b, json_t *peers, const char *policy_ns, json_t *pod
 		json_array_foreach(pods, j, pod) {
 			const char *ns = json_string_value(json_object_get(pod, "namespace")) ?: "";
 
+			if (!on_net(pod, net))
+				continue;
 			if (nsel != NULL) {
 				if (!psw_netpol_selects(nsel, json_object_get(namespaces, ns)))
 					continue;
@@ -422,6 +439,7 @@ psw_netpol_compile(json_t *policy, unsigned dir, unsigned slot, json_t *pod, jso
 	json_t *spec = json_object_get(policy, "spec"), *rule, *ports, *p;
 	const char *ns = json_string_value(json_object_get(json_object_get(policy, "metadata"),
 							   "namespace")) ?: "default";
+	const char *net = json_string_value(json_object_get(pod, "net")) ?: "";
 	struct rule_buf rb = { rules, nb_rules, *nb_rules };
 	size_t ri, pi;
 	int rc = 0;
@@ -431,7 +449,7 @@ psw_netpol_compile(json_t *policy, unsigned dir, unsigned slot, json_t *pod, jso
 		unsigned k;
 
 		rc = rule_peers(&peers, json_object_get(rule, dir == PSW_POL_INGRESS ? "from" : "to"), ns,
-				pods, namespaces);
+				pods, namespaces, net);
 		ports = json_object_get(rule, "ports");
 		for (k = 0; k < peers.nb && rc == 0; k++) {
 			const struct peer *pe = &peers.v[k];
@@ -476,7 +494,7 @@ psw_netpol_compile(json_t *policy, unsigned dir, unsigned slot, json_t *pod, jso
 								     proto);
 						unsigned q;
 
-						if (num <= 0 || !pod_in_prefix(dst, &pe->pfx))
+						if (num <= 0 || !on_net(dst, net) || !pod_in_prefix(dst, &pe->pfx))
 							continue;
 						rc = pod_prefixes(&one, dst);
 						for (q = 0; q < one.nb && rc == 0; q++)
@@ -612,11 +630,11 @@ labels_of(json_t *obj)
 }
 
 static json_t *
-pod_entry(const char *ns, const char *name, json_t *pod_obj, json_t *ips)
+pod_entry(const char *ns, const char *name, json_t *pod_obj, json_t *ips, const char *net)
 {
-	return json_pack("{s:s, s:s, s:o, s:O, s:o}", "namespace", ns, "name", name,
+	return json_pack("{s:s, s:s, s:o, s:O, s:o, s:s}", "namespace", ns, "name", name,
 			 "labels", labels_of(pod_obj), "pod", pod_obj != NULL ? pod_obj : json_null(),
-			 "ips", ips);
+			 "ips", ips, "net", net);
 }
 
 /* The pods of this switch (psw_netpol_priv.h). */
@@ -633,7 +651,7 @@ psw_netpol_pods_here(const struct psw_state *st, unsigned *nb)
 	for (i = 0; st->has_cfg && i < st->cfg.nb_pods; i++) {
 		const struct psw_pod_conf *pc = &st->cfg.pods[i];
 
-		h[n] = (struct psw_netpol_here){ pc->namespace_[0] ? pc->namespace_ : "default", pc->name,
+		h[n] = (struct psw_netpol_here){ pc->namespace_[0] ? pc->namespace_ : "default", pc->name, "",
 				      psw_port_find(pc->port), pc->has_ip4, pc->has_ip6, pc->ip4, pc->ip6 };
 		n += h[n].port >= 0 && h[n].port < PSW_MAX_PORTS;
 	}
@@ -642,8 +660,11 @@ psw_netpol_pods_here(const struct psw_state *st, unsigned *nb)
 
 		if (!a->attached)
 			continue;
-		h[n] = (struct psw_netpol_here){ a->pod_namespace, a->pod_name, psw_port_find(a->port_name),
-				      a->has_ip4, a->has_ip6, a->ip4, a->ip6 };
+		/* eth0 is the pod's own network; another interface is a secondary
+		 * attachment (Multus), on its CNI network */
+		h[n] = (struct psw_netpol_here){ a->pod_namespace, a->pod_name,
+				      strcmp(a->ifname, "eth0") == 0 ? "" : a->network,
+				      psw_port_find(a->port_name), a->has_ip4, a->has_ip6, a->ip4, a->ip6 };
 		n += h[n].port >= 0 && h[n].port < PSW_MAX_PORTS;
 	}
 	*nb = n;
@@ -690,7 +711,7 @@ remote_pod_entry(const char *ns, const char *name, json_t *o)
 		json_decref(ips);
 		return NULL;
 	}
-	return pod_entry(ns, name, o, ips);
+	return pod_entry(ns, name, o, ips, "");
 }
 
 /* A namespace no Namespace object describes has only its name label. */
@@ -717,7 +738,7 @@ world(const struct psw_state *st, json_t **pods_out, json_t **ns_out)
 
 	for (i = 0; i < nb_here; i++)
 		json_array_append_new(pods, pod_entry(here[i].ns, here[i].name,
-			psw_k8s_find(st, "Pod", here[i].ns, here[i].name), here_ips(&here[i])));
+			psw_k8s_find(st, "Pod", here[i].ns, here[i].name), here_ips(&here[i]), here[i].net));
 	json_object_foreach(store, key, o) {
 		json_t *meta = json_object_get(o, "metadata"), *e;
 		const char *ns = json_string_value(json_object_get(meta, "namespace")) ?: "";
@@ -757,13 +778,60 @@ psw_netpol_policy_selects(json_t *policy, const char *ns, json_t *labels)
 	       psw_netpol_selects(json_object_get(json_object_get(policy, "spec"), "podSelector"), labels);
 }
 
+static bool
+is_multi(json_t *policy)
+{
+	return strcmp(json_string_value(json_object_get(policy, "kind")) ?: "", "MultiNetworkPolicy") == 0;
+}
+
 void
 psw_netpol_policy_key(json_t *policy, char *key, size_t len)
 {
 	json_t *meta = json_object_get(policy, "metadata");
 
-	snprintf(key, len, "%s/%s", json_string_value(json_object_get(meta, "namespace")) ?: "",
+	snprintf(key, len, "%s%s/%s", is_multi(policy) ? MULTI_PREFIX : "",
+		 json_string_value(json_object_get(meta, "namespace")) ?: "",
 		 json_string_value(json_object_get(meta, "name")) ?: "");
+}
+
+/*
+ * Does the policy apply to a pod's interface on network net? A
+ * NetworkPolicy to its own network's (""), a MultiNetworkPolicy to the
+ * networks its policy-for annotation names (NetworkAttachmentDefinitions,
+ * "name" or "namespace/name": the attachment's CNI network is its name).
+ */
+static bool
+applies_to(json_t *policy, const char *net)
+{
+	const char *list, *p, *end;
+
+	if (!is_multi(policy))
+		return net[0] == '\0';
+	list = json_string_value(json_object_get(json_object_get(json_object_get(policy, "metadata"),
+								 "annotations"), PSW_K8S_POLICY_FOR));
+	if (net[0] == '\0' || list == NULL)
+		return false;
+	for (p = list; *p != '\0'; p = *end == ',' ? end + 1 : end) {
+		const char *slash;
+		size_t n;
+
+		while (*p == ' ')
+			p++;
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		n = (size_t)(end - p);
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		slash = memchr(p, '/', n);
+		if (slash != NULL) {
+			n -= (size_t)(slash + 1 - p);
+			p = slash + 1;
+		}
+		if (n == strlen(net) && strncmp(p, net, n) == 0)
+			return true;
+	}
+	return false;
 }
 
 static int
@@ -793,14 +861,15 @@ compile_pod(struct psw_state *st, const struct local_pod *lp, json_t *policies, 
 		json_t *type;
 		int slot;
 
-		if (!psw_netpol_policy_selects(pol, ns, labels))
+		if (!applies_to(pol, json_string_value(json_object_get(lp->entry, "net")) ?: "") ||
+		    !psw_netpol_policy_selects(pol, ns, labels))
 			continue;
 		psw_netpol_policy_key(pol, key, sizeof(key));
 		slot = slot_get(st, key);
 		if (slot < 0) {
 			rc = slot;
-			snprintf(err, err_len, "NetworkPolicy %s: no policy slot left (%d in use)", key,
-				 PSW_POL_MAX_SLOTS);
+			snprintf(err, err_len, "%s %s: no policy slot left (%d in use)",
+				 is_multi(pol) ? "MultiNetworkPolicy" : "NetworkPolicy", key, PSW_POL_MAX_SLOTS);
 			goto out;
 		}
 		bool seen[2] = { false, false };
@@ -886,7 +955,7 @@ world_renew_pod(const struct psw_state *st, const struct psw_netpol_here *here, 
 	if (is_here(here, nb_here, ns, name)) {
 		for (i = 0; i < nb_here; i++)
 			if (strcmp(here[i].ns, ns) == 0 && strcmp(here[i].name, name) == 0)
-				json_array_append_new(now, pod_entry(ns, name, o, here_ips(&here[i])));
+				json_array_append_new(now, pod_entry(ns, name, o, here_ips(&here[i]), here[i].net));
 	} else if (o != NULL && (e = remote_pod_entry(ns, name, o)) != NULL) {
 		json_array_append_new(now, e);
 	}
@@ -908,10 +977,10 @@ world_renew_pod(const struct psw_state *st, const struct psw_netpol_here *here, 
 }
 
 static void
-index_policy(const struct psw_state *st, const char *ns, const char *name)
+index_policy(const struct psw_state *st, const char *kind, const char *ns, const char *name)
 {
 	struct psw_netpol_store *np = st->np;
-	json_t *list = json_object_get(np->pol_by_ns, ns), *o, *now = psw_k8s_find(st, "NetworkPolicy", ns, name);
+	json_t *list = json_object_get(np->pol_by_ns, ns), *o, *now = psw_k8s_find(st, kind, ns, name);
 	size_t i;
 
 	if (list == NULL) {
@@ -920,7 +989,7 @@ index_policy(const struct psw_state *st, const char *ns, const char *name)
 	}
 	json_array_foreach(list, i, o)
 		if (strcmp(json_string_value(json_object_get(json_object_get(o, "metadata"), "name")) ?: "",
-			   name) == 0) {
+			   name) == 0 && strcmp(json_string_value(json_object_get(o, "kind")) ?: "", kind) == 0) {
 			json_array_remove(list, i);
 			break;
 		}
@@ -941,7 +1010,7 @@ reindex_all(const struct psw_state *st)
 		json_t *meta = json_object_get(o, "metadata"), *list;
 		const char *ns;
 
-		if (strncmp(key, "NetworkPolicy/", 14) != 0)
+		if (strncmp(key, "NetworkPolicy/", 14) != 0 && strncmp(key, "MultiNetworkPolicy/", 19) != 0)
 			continue;
 		ns = json_string_value(json_object_get(meta, "namespace")) ?: "";
 		list = json_object_get(np->pol_by_ns, ns);
@@ -1003,10 +1072,11 @@ psw_netpol_plan(struct psw_state *st, json_t *changed, json_t *pods, struct psw_
 			json_t *meta = json_object_get(o, "metadata");
 			const char *ns = json_string_value(json_object_get(meta, "namespace")) ?: "";
 			const char *name = json_string_value(json_object_get(meta, "name")) ?: "";
+			const char *kind = is_multi(o) ? "MultiNetworkPolicy" : "NetworkPolicy";
 
 			psw_netpol_policy_key(o, pk, sizeof(pk));
-			index_policy(st, ns, name);
-			if (psw_k8s_find(st, "NetworkPolicy", ns, name) == NULL)
+			index_policy(st, kind, ns, name);
+			if (psw_k8s_find(st, kind, ns, name) == NULL)
 				json_array_append_new(plan->put, json_string(pk));
 		}
 	} else if (full && np->slot_of != NULL) {
@@ -1014,13 +1084,14 @@ psw_netpol_plan(struct psw_state *st, json_t *changed, json_t *pods, struct psw_
 
 		json_object_foreach_safe(np->slot_of, tmp, key, o) {
 			char nsbuf[PSW_NAME_MAX + 1];
-			const char *slash = strchr(key, '/');
+			bool multi = strncmp(key, MULTI_PREFIX, strlen(MULTI_PREFIX)) == 0;
+			const char *id = multi ? key + strlen(MULTI_PREFIX) : key, *slash = strchr(id, '/');
 
-			if (slash == NULL || (size_t)(slash - key) >= sizeof(nsbuf))
+			if (slash == NULL || (size_t)(slash - id) >= sizeof(nsbuf))
 				continue;
-			memcpy(nsbuf, key, (size_t)(slash - key));
-			nsbuf[slash - key] = '\0';
-			if (psw_k8s_find(st, "NetworkPolicy", nsbuf, slash + 1) == NULL)
+			memcpy(nsbuf, id, (size_t)(slash - id));
+			nsbuf[slash - id] = '\0';
+			if (psw_k8s_find(st, multi ? "MultiNetworkPolicy" : "NetworkPolicy", nsbuf, slash + 1) == NULL)
 				json_array_append_new(plan->put, json_string(key));
 		}
 	}
@@ -1053,7 +1124,7 @@ psw_netpol_plan(struct psw_state *st, json_t *changed, json_t *pods, struct psw_
 		if (is_local[h->port])
 			continue;                    /* one pod per port */
 		is_local[h->port] = true;
-		e = pod_entry(h->ns, h->name, psw_k8s_find(st, "Pod", h->ns, h->name), here_ips(h));
+		e = pod_entry(h->ns, h->name, psw_k8s_find(st, "Pod", h->ns, h->name), here_ips(h), h->net);
 		if (changed != NULL) {
 			bool touched = false;
 

@@ -22,6 +22,8 @@ struct psw_state;
  */
 struct psw_netpol_here {
 	const char *ns, *name;
+	const char *net;                 /* "": the pod's own network (eth0, NetworkPolicy);
+					  * else a secondary attachment's (MultiNetworkPolicy) */
 	int port;                        /* podswitch port index */
 	bool has4, has6;
 	const uint8_t *ip4, *ip6;

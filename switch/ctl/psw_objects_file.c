@@ -16,7 +16,7 @@
 
 /* The order objects are written and applied in: what others refer to first. */
 static const char *const kind_order[] = {
-	"Namespace/", "Node/", "Pod/", "Service/", "EndpointSlice/", "NetworkPolicy/", "",
+	"Namespace/", "Node/", "Pod/", "Service/", "EndpointSlice/", "NetworkPolicy/", "MultiNetworkPolicy/", "",
 };
 
 int

@@ -390,5 +390,113 @@ def a_multus_secondary_attachment(scope):
     sw.stop()
 
 
+def secondary_pod(scope, sw, name, labels, nad):
+    """A pod as Multus makes it: eth0 from Debian's bridge plugin (the primary),
+    net1 from podswitch-cni (NAD config nad); its Pod object applied. Returns
+    (netns, net1's IPv4 address)."""
+    ns = Netns(scope)
+    netns = "/run/netns/" + ns.name
+    cid = "ctr-%s-%s" % (name, uid())
+    k8s = "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=" + name
+    primary = {"cniVersion": "1.0.0", "name": "primary", "type": "bridge", "bridge": sw.bridge,
+               "isDefaultGateway": True, "ipam": {"type": "host-local", "subnet": "10.99.0.0/24",
+                                                 "dataDir": scope.path("hl")}}
+    scope.defer(lambda: run_plugin("/usr/lib/cni/bridge", "DEL", primary, cid, netns, "eth0", k8s))
+    rc, r0 = run_plugin("/usr/lib/cni/bridge", "ADD", primary, cid, netns, "eth0", k8s)
+    check(rc == 0, "%s's primary: %s" % (name, r0))
+    check(sw.api("apply", {"objects": [dict(pod(name), metadata={"name": name, "namespace": "default",
+                                                                 "labels": labels})]}).get("ok"), "apply")
+    rc, r1 = cni_call("ADD", nad, container_id=cid, netns=netns, ifname="net1", args=k8s)
+    scope.defer(lambda: cni_call("DEL", nad, container_id=cid, ifname="net1", netns=netns))
+    check(rc == 0, "%s's net1: %s" % (name, r1))
+    return ns, r1["ips"][0]["address"].split("/")[0]
+
+
+def mnp(name, policy_for, ingress, selector=None):
+    meta = {"name": name, "namespace": "default"}
+    if policy_for is not None:
+        meta["annotations"] = {"k8s.v1.cni.cncf.io/policy-for": policy_for}
+    return {"apiVersion": "k8s.cni.cncf.io/v1beta1", "kind": "MultiNetworkPolicy", "metadata": meta,
+            "spec": {"podSelector": {"matchLabels": selector or {"app": "srv"}}, "policyTypes": ["Ingress"],
+                     "ingress": ingress}}
+
+
+@test
+def multinetworkpolicy_on_a_secondary_network(scope):
+    """MultiNetworkPolicy (k8s.cni.cncf.io/v1beta1) on podswitch's secondary
+    attachments: the pods' own network (eth0, Debian's bridge) is not
+    podswitch's; net1 is (the NAD podswitch-net). A NetworkPolicy isolating
+    the server leaves net1 alone; a MultiNetworkPolicy for podswitch-net
+    denies, then allows the client only; one for another network does
+    nothing."""
+    sw = Switch(scope, "", workers="[1]").start()
+    sw.bridge = "pswbr" + uid()[-6:]
+    scope.defer(lambda: subprocess.run(["ip", "link", "del", sw.bridge], capture_output=True))
+    nad = cni_conf(sw.sock, name="podswitch-net", args={"cni": {"interface": "kernel"}})
+    srv, srv_ip = secondary_pod(scope, sw, "srv", {"app": "srv"}, nad)
+    cli, _ = secondary_pod(scope, sw, "cli", {"role": "client"}, nad)
+    other, _ = secondary_pod(scope, sw, "other", {"role": "other"}, nad)
+
+    def reach(ns):
+        return ping(ns, srv_ip, count=2, interval=0.2)[1] == 2
+
+    check(reach(cli) and reach(other), "before any policy")
+    # a NetworkPolicy is for the pods' own network, not net1
+    r = sw.api("apply", {"objects": [{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                                      "metadata": {"name": "deny-all", "namespace": "default"},
+                                      "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}]})
+    check(r.get("ok"), "NetworkPolicy: %s" % r)
+    check(reach(cli), "a NetworkPolicy cut the secondary network")
+    # for another network: nothing
+    check(sw.api("apply", {"objects": [mnp("deny-other", "other-net", [])]}).get("ok"), "apply")
+    check(reach(cli), "a MultiNetworkPolicy for other-net cut podswitch-net")
+    # for podswitch-net: deny, then the client only
+    r = sw.api("apply", {"objects": [mnp("deny-net1", "default/podswitch-net", [])]})
+    check(r.get("ok"), "MultiNetworkPolicy: %s" % r)
+    check(not reach(cli) and not reach(other), "denied, yet answered")
+    st = sw.ok("stats")
+    check(st["drops"]["policy_ingress"] >= 4, "drops: %s" % st["drops"])
+    r = sw.api("apply", {"objects": [mnp("deny-net1", "podswitch-net",
+                                         [{"from": [{"podSelector": {"matchLabels": {"role": "client"}}}]}])]})
+    check(r.get("ok"), "MultiNetworkPolicy update: %s" % r)
+    check(reach(cli), "the client allowed on net1, yet not answered")
+    check(not reach(other), "another pod let through")
+    # explain, by the net1 addresses: the MultiNetworkPolicy and its rule, or what isolates
+    cli_ip = cli.sh("ip -4 -o addr show net1").stdout.split()[3].split("/")[0]
+    other_ip = other.sh("ip -4 -o addr show net1").stdout.split()[3].split("/")[0]
+    ex = sw.ok("explain", {"from": cli_ip, "to": srv_ip, "port": 80})
+    check(ex["allowed"] and ex["ingress"].get("policy") == "MultiNetworkPolicy/default/deny-net1",
+          "explain cli -> srv: %s" % ex)
+    ex = sw.ok("explain", {"from": other_ip, "to": srv_ip, "port": 80})
+    check(not ex["allowed"] and "MultiNetworkPolicy/default/deny-net1" in ex["ingress"].get("isolated_by", []),
+          "explain other -> srv: %s" % ex)
+    got = sw.ok("get", {"kind": "multinetworkpolicies"})
+    check(sorted(o["metadata"]["name"] for o in got["items"]) == ["deny-net1", "deny-other"], "get: %s" % got)
+    # deleted: open again
+    r = sw.api("delete", {"objects": [mnp("deny-net1", "podswitch-net", [])]})
+    check(r.get("ok"), "delete: %s" % r)
+    check(reach(other), "the MultiNetworkPolicy's deletion left the pod isolated")
+    sw.stop()
+
+
+@test
+def a_bad_multinetworkpolicy_is_refused(scope):
+    sw = Switch(scope, "", workers="[1]").start()
+    for ann, why in (("a/b/c", "not a NetworkAttachmentDefinition"), ("Bad_Name", "not a NetworkAttachmentDefinition"),
+                     (",", "not a NetworkAttachmentDefinition")):
+        r = sw.api("apply", {"objects": [mnp("x", ann, [])]})
+        check(not r.get("ok") and why in r["error"]["message"] and "policy-for" in r["error"]["message"],
+              "%r: %s" % (ann, r))
+    o = mnp("x", "net", [])
+    o["apiVersion"] = "k8s.cni.cncf.io/v1"
+    r = sw.api("apply", {"objects": [o]})
+    check(not r.get("ok") and "k8s.cni.cncf.io/v1beta1" in r["error"]["message"], "apiVersion: %s" % r)
+    o = mnp("x", "net", [{"from": [{}]}])
+    r = sw.api("apply", {"objects": [o]})
+    check(not r.get("ok"), "an empty peer: %s" % r)
+    check(sw.ok("get", {"kind": "multinetworkpolicies"})["items"] == [], "something was stored")
+    sw.stop()
+
+
 if __name__ == "__main__":
     main()

@@ -669,6 +669,51 @@ test_digest_follows_inputs(void)
 	json_decref(b);
 }
 
+
+/*
+ * Peers per network: a pod's entries on a secondary network ("net") stand
+ * for its addresses there only, and a pod on one network never gets the
+ * other network's addresses as peers (NetworkPolicy: the pods' own "";
+ * MultiNetworkPolicy: the attachment's network).
+ */
+static void
+test_peers_per_network(void)
+{
+	json_t *saved = pods, *net, *self, *pol;
+	struct psw_pol_port *pp;
+
+	pods = json_loads("[{\"namespace\": \"a\", \"name\": \"web\", \"labels\": {\"app\": \"web\"},"
+			  "  \"ips\": [\"10.0.0.1\"], \"pod\": null, \"net\": \"\"},"
+			  " {\"namespace\": \"a\", \"name\": \"web\", \"labels\": {\"app\": \"web\"},"
+			  "  \"ips\": [\"10.9.0.1\"], \"pod\": null, \"net\": \"n1\"},"
+			  " {\"namespace\": \"a\", \"name\": \"cli\", \"labels\": {\"app\": \"cli\"},"
+			  "  \"ips\": [\"10.0.0.3\"], \"pod\": null, \"net\": \"\"},"
+			  " {\"namespace\": \"a\", \"name\": \"cli\", \"labels\": {\"app\": \"cli\"},"
+			  "  \"ips\": [\"10.9.0.3\"], \"pod\": null, \"net\": \"n1\"},"
+			  " {\"namespace\": \"a\", \"name\": \"cli2\", \"labels\": {\"app\": \"cli\"},"
+			  "  \"ips\": [\"10.8.0.3\"], \"pod\": null, \"net\": \"n2\"}]", 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pods);
+	pol = policy("from-cli", "{\"podSelector\": {\"matchLabels\": {\"app\": \"web\"}},"
+		     "\"ingress\": [{\"from\": [{\"podSelector\": {\"matchLabels\": {\"app\": \"cli\"}}}]}]}");
+	/* web's own network: cli's own address only */
+	self = json_array_get(pods, 0);
+	pp = build(self, &pol, 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.9.0.3", TCP, 80), 0);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.8.0.3", TCP, 80), 0);
+	psw_pol_port_free(pp);
+	/* web's attachment on n1: cli's n1 address only */
+	net = json_array_get(pods, 1);
+	pp = build(net, &pol, 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.9.0.3", TCP, 80), 1);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.0.0.3", TCP, 80), 0);
+	CU_ASSERT_EQUAL(verdict(pp, IN, "10.8.0.3", TCP, 80), 0);
+	psw_pol_port_free(pp);
+	json_decref(pol);
+	json_decref(pods);
+	pods = saved;
+}
+
 int
 main(void)
 {
@@ -684,6 +729,7 @@ main(void)
 	CU_initialize_registry();
 	s = CU_add_suite("NetworkPolicy compiler", NULL, NULL);
 	CU_add_test(s, "invalid policies refused", test_invalid_refused);
+	CU_add_test(s, "peers per network: NetworkPolicy and MultiNetworkPolicy", test_peers_per_network);
 	CU_add_test(s, "a pod no policy selects is not isolated", test_not_selected_not_isolated);
 	CU_add_test(s, "policyTypes defaulting", test_policy_types_defaulting);
 	CU_add_test(s, "empty vs absent lists, [{}] rules and ports", test_empty_absent_and_empty_rule);

@@ -307,7 +307,7 @@ test_nodes_replace_and_delete(void)
 	psw_change_fini(&ch);
 	res = store(psw_k8s_replace, "[]", "[\"Nodes\"]", &ch);
 	CU_ASSERT(!ok(res) && strstr(message(res), "'Nodes' is not one of Namespace, Pod, Service, "
-				     "EndpointSlice, NetworkPolicy, Node") != NULL);
+				     "EndpointSlice, NetworkPolicy, MultiNetworkPolicy, Node") != NULL);
 	json_decref(res);
 	psw_change_fini(&ch);
 	CU_ASSERT_EQUAL(psw_k8s_nodes(&st, NULL, 0), 2);
