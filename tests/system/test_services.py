@@ -1180,21 +1180,39 @@ print(" ".join(map(str, got)))
 """
 
 
-@test
-def service_packets_and_bytes_in_metrics(scope):
-    """A Service's packets and bytes both ways, scraped from /metrics with
-    Prometheus' parser, match what the pods sent and got."""
+UDP_ECHO = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", 5353))
+while True:
+    data, peer = s.recvfrom(4096)
+    s.sendto(b"echo\\n", peer)
+"""
+
+
+def udp_echo_service(scope, more=""):
+    """A switch with /metrics, a UDP echo pod behind the Service echo (port 53),
+    a client pod, and the objects in more: (switch, metrics port, client, ClusterIP)."""
     port = metrics_port()
     sw = Switch(scope, 'metrics = { listen = "127.0.0.1:%d"; };\n' % port, workers="[1]").start()
     server = Pod(scope, sw, "echo", labels={"app": "echo"})
     client = Pod(scope, sw, "client")
-    track(scope, [server.serve_udp(5353)])
+    # one process answering every datagram (socat's fork per datagram can miss one on a loaded machine)
+    track(scope, [server.ns.popen("exec python3 -c '%s'" % UDP_ECHO)])
+    server.wait_listening(5353, proto="u")
     apply(sw, scope, """apiVersion: v1
 kind: Service
 metadata: {name: echo}
 spec: {selector: {app: echo}, ports: [{port: 53, targetPort: 5353, protocol: UDP}]}
-""")
-    vip = service_ip(sw, "echo")
+""" + more)
+    return sw, port, client, service_ip(sw, "echo")
+
+
+@test
+def service_packets_and_bytes_in_metrics(scope):
+    """A Service's packets and bytes both ways, scraped from /metrics with
+    Prometheus' parser, match what the pods sent and got."""
+    sw, port, client, vip = udp_echo_service(scope)
     n, size = 12, 100
     r = client.ns.sh("python3 -c '%s'" % (SEND_UDP % {"n": n, "size": size, "vip": vip}), check_rc=False,
                      timeout=60)
@@ -1279,22 +1297,12 @@ def a_services_packets_a_policy_denies_are_not_counted(scope):
     """A datagram to a Service that a NetworkPolicy of its backend denies
     never reaches the backend: it is not counted as traffic to backends
     (each one after the denied entry is gone opens the connection anew)."""
-    port = metrics_port()
-    sw = Switch(scope, 'metrics = { listen = "127.0.0.1:%d"; };\n' % port, workers="[1]").start()
-    server = Pod(scope, sw, "echo", labels={"app": "echo"})
-    client = Pod(scope, sw, "client")
-    track(scope, [server.serve_udp(5353)])
-    apply(sw, scope, """apiVersion: v1
-kind: Service
-metadata: {name: echo}
-spec: {selector: {app: echo}, ports: [{port: 53, targetPort: 5353, protocol: UDP}]}
----
+    sw, port, client, vip = udp_echo_service(scope, """---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: deny-in}
 spec: {podSelector: {matchLabels: {app: echo}}, policyTypes: [Ingress]}
 """)
-    vip = service_ip(sw, "echo")
     n = 8
     r = client.ns.sh("python3 -c '%s'" % (SEND_UDP_NO_ANSWER % {"n": n, "size": 100, "vip": vip}),
                      check_rc=False, timeout=60)
