@@ -695,6 +695,43 @@ is_here(const struct psw_netpol_here *h, unsigned nb, const char *ns, const char
 	return false;
 }
 
+/*
+ * The entries of a Pod object of another node's secondary networks, from
+ * the network-status annotation Multus writes (a JSON array of {"name":
+ * "ns/nad", "ips": [...], "default": true for the pod's own}), onto out:
+ * its peers for MultiNetworkPolicies of those networks. Malformed: none.
+ */
+static void
+remote_secondary_entries(const char *ns, const char *name, json_t *o, json_t *out)
+{
+	const char *text = json_string_value(json_object_get(json_object_get(json_object_get(o, "metadata"),
+						"annotations"), "k8s.v1.cni.cncf.io/network-status"));
+	json_t *list, *n, *ip;
+	size_t i, k;
+
+	if (text == NULL || (list = json_loads(text, 0, NULL)) == NULL)
+		return;
+	json_array_foreach(list, i, n) {
+		const char *net = json_string_value(json_object_get(n, "name")), *slash;
+		json_t *ips = json_array();
+
+		if (net == NULL || json_is_true(json_object_get(n, "default"))) {
+			json_decref(ips);
+			continue;
+		}
+		slash = strrchr(net, '/');
+		json_array_foreach(json_object_get(n, "ips"), k, ip)
+			if (json_is_string(ip))
+				json_array_append(ips, ip);
+		if (json_array_size(ips) == 0 || net[0] == '\0') {
+			json_decref(ips);
+			continue;
+		}
+		json_array_append_new(out, pod_entry(ns, name, o, ips, slash != NULL ? slash + 1 : net));
+	}
+	json_decref(list);
+}
+
 /* The entry of a Pod object of another node, from its status.podIPs (or podIP); NULL without. */
 static json_t *
 remote_pod_entry(const char *ns, const char *name, json_t *o)
@@ -752,6 +789,7 @@ world(const struct psw_state *st, json_t **pods_out, json_t **ns_out)
 			continue;
 		if ((e = remote_pod_entry(ns, name, o)) != NULL)
 			json_array_append_new(pods, e);
+		remote_secondary_entries(ns, name, o, pods);
 	}
 	json_array_foreach(pods, k, p)
 		default_ns(nss, json_string_value(json_object_get(p, "namespace")));
@@ -956,8 +994,10 @@ world_renew_pod(const struct psw_state *st, const struct psw_netpol_here *here, 
 		for (i = 0; i < nb_here; i++)
 			if (strcmp(here[i].ns, ns) == 0 && strcmp(here[i].name, name) == 0)
 				json_array_append_new(now, pod_entry(ns, name, o, here_ips(&here[i]), here[i].net));
-	} else if (o != NULL && (e = remote_pod_entry(ns, name, o)) != NULL) {
-		json_array_append_new(now, e);
+	} else if (o != NULL) {
+		if ((e = remote_pod_entry(ns, name, o)) != NULL)
+			json_array_append_new(now, e);
+		remote_secondary_entries(ns, name, o, now);
 	}
 	for (k = 0; k < json_array_size(np->world_pods);) {
 		e = json_array_get(np->world_pods, k);

@@ -470,6 +470,20 @@ def multinetworkpolicy_on_a_secondary_network(scope):
     ex = sw.ok("explain", {"from": other_ip, "to": srv_ip, "port": 80})
     check(not ex["allowed"] and "MultiNetworkPolicy/default/deny-net1" in ex["ingress"].get("isolated_by", []),
           "explain other -> srv: %s" % ex)
+    # a client pod of another node: a peer by its address on podswitch-net, as
+    # Multus' network-status annotation gives it, not by its own network's
+    remote = {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "remote-cli", "namespace": "default", "labels": {"role": "client"},
+        "annotations": {"k8s.v1.cni.cncf.io/network-status": json.dumps([
+            {"name": "primary", "interface": "eth0", "ips": ["10.77.0.5"], "default": True},
+            {"name": "default/podswitch-net", "interface": "net1", "ips": ["10.244.0.200"]}])}},
+        "spec": {"containers": []}, "status": {"podIP": "10.77.0.5"}}
+    check(sw.api("apply", {"objects": [remote]}).get("ok"), "apply remote")
+    ex = sw.ok("explain", {"from": "10.244.0.200", "to": srv_ip, "port": 80})
+    check(ex["allowed"] and ex["ingress"].get("policy") == "MultiNetworkPolicy/default/deny-net1",
+          "the remote client's net1 address: %s" % ex)
+    ex = sw.ok("explain", {"from": "10.77.0.5", "to": srv_ip, "port": 80})
+    check(not ex["allowed"], "the remote client's own address allowed on net1: %s" % ex)
     got = sw.ok("get", {"kind": "multinetworkpolicies"})
     check(sorted(o["metadata"]["name"] for o in got["items"]) == ["deny-net1", "deny-other"], "get: %s" % got)
     # deleted: open again
