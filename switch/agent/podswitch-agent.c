@@ -43,9 +43,12 @@
 #define BACKOFF_MIN_S 0.5
 #define BACKOFF_MAX_S 30.0
 #define REPORT_EVERY_S 5
+#define ABSENT_RECHECK_S 60
 
 struct kind {
 	const char *kind, *api_version, *path;
+	int optional;                  /**< a custom resource the cluster may not have (404: none) */
+	volatile int absent;           /**< optional, and the API server has no such resource */
 	pthread_t thread;
 	char rv[64];                   /**< resourceVersion to watch from */
 	/* counters (this kind's watcher writes; others read) */
@@ -64,6 +67,9 @@ static struct kind kinds[] = {
 	{ .kind = "NetworkPolicy", .api_version = "networking.k8s.io/v1",
 	  .path = "/apis/networking.k8s.io/v1/networkpolicies" },
 	{ .kind = "Node", .api_version = "v1", .path = "/api/v1/nodes" },
+	/* Multus' CRD: in a cluster without it the kind is simply absent (checked again every minute) */
+	{ .kind = "MultiNetworkPolicy", .api_version = "k8s.cni.cncf.io/v1beta1",
+	  .path = "/apis/k8s.cni.cncf.io/v1beta1/multi-networkpolicies", .optional = 1 },
 };
 #define NB_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -414,6 +420,25 @@ watcher(void *arg)
 			wait_for_switch();
 		kd->synced = 0;
 		objs = list_kind(kd, curl, &resp);
+		if (objs == NULL && kd->optional && resp.status == 404) {
+			/* the cluster has no such resource: none of its objects (the
+			 * switch's are dropped), synced as such; ask again later */
+			if (!kd->absent)
+				fprintf(stderr, "podswitch-agent: %s: the API server has no such resource (%s); "
+					"asking again every %d s\n", kd->kind, kd->path, ABSENT_RECHECK_S);
+			kd->absent = 1;
+			objs = json_array();
+			if (sync_kind(kd, objs) < 0) {
+				json_decref(objs);
+				continue;
+			}
+			json_decref(objs);
+			kd->synced = 1;
+			kd->last_sync = time(NULL);
+			sleep_s(ABSENT_RECHECK_S);
+			continue;
+		}
+		kd->absent = 0;
 		if (objs == NULL) {
 			fprintf(stderr, "podswitch-agent: %s: list: %s\n", kd->kind,
 				resp.error[0] ? resp.error : "no answer");
@@ -490,6 +515,8 @@ status_json(void)
 			"reconnects", (json_int_t)kd->reconnects, "expired", (json_int_t)kd->expired,
 			"last_sync_s_ago", (json_int_t)(kd->last_sync ? now - kd->last_sync : -1),
 			"lag_last_ms", to_us(kd->lag_last_ms), "lag_max_ms", to_us(kd->lag_max_ms)));
+		if (kd->optional)
+			json_object_set_new(json_object_get(ks, kd->kind), "absent", json_boolean(kd->absent));
 	}
 	return json_pack("{s:b, s:b, s:s, s:I, s:o}", "ready", ready, "switch_up", ag.switch_up,
 			 "server", ag.kube.server, "uptime_s", (json_int_t)(now - ag.started), "kinds", ks);

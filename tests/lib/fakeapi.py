@@ -63,6 +63,9 @@ RESOURCES = {
     "nodes": ("Node", "v1", "/api/v1", False),
     "endpointslices": ("EndpointSlice", "discovery.k8s.io/v1", "/apis/discovery.k8s.io/v1", True),
     "networkpolicies": ("NetworkPolicy", "networking.k8s.io/v1", "/apis/networking.k8s.io/v1", True),
+    # a CustomResourceDefinition's (Multus'): absent from a server made with crds=False
+    "multi-networkpolicies": ("MultiNetworkPolicy", "k8s.cni.cncf.io/v1beta1", "/apis/k8s.cni.cncf.io/v1beta1",
+                              True),
 }
 KINDS = {v[0]: k for k, v in RESOURCES.items()}
 
@@ -180,10 +183,11 @@ class FakeAPI:
     # (managedFields, last-applied annotation, status noise, ...).
     junk = True
 
-    def __init__(self, token="t0ken", tls=False, certdir=None, client_certs=None):
+    def __init__(self, token="t0ken", tls=False, certdir=None, client_certs=None, crds=True):
         if client_certs not in (None, "required", "optional") or (client_certs and not tls):
             raise ValueError("fakeapi: client_certs is None, 'required' or 'optional', with tls=True")
         self.token = token
+        self.crds = crds                  # False: no MultiNetworkPolicy resource (404, as without the CRD)
         self.tls = tls
         self.client_certs = client_certs
         self.client_cns = set()           # CNs of client certificates that authenticated requests
@@ -536,7 +540,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._cert_user() and self.headers.get("Authorization") != "Bearer " + token:
             return self._status(401, "Unauthorized")
         route = self._route(path)
-        if route is None:
+        if route is None or (route[0] == "multi-networkpolicies" and not api.crds):
             return self._status(404, "the server could not find the requested resource")
         resource, namespace, name = route
         if name is not None:

@@ -151,8 +151,8 @@ def wait_for(what, fn, timeout=5):
     check(False, "%s: not within %.0f s" % (what, timeout))
 
 
-def start(scope, tls=False, **agent_kw):
-    api = FakeAPI(tls=tls).start()
+def start(scope, tls=False, crds=True, **agent_kw):
+    api = FakeAPI(tls=tls, crds=crds).start()
     scope.defer(api.cleanup)
     for o in objects():
         api.put(o)
@@ -407,6 +407,39 @@ def the_switch_goes_and_comes_back_and_the_api_server_goes(scope):
     wait_for("an object once the API server is back", lambda: "api-back" in names(sw, "services"), timeout=40)
 
 
+def mnp(name):
+    return {"apiVersion": "k8s.cni.cncf.io/v1beta1", "kind": "MultiNetworkPolicy",
+            "metadata": {"name": name, "namespace": "default",
+                         "annotations": {"k8s.v1.cni.cncf.io/policy-for": "podswitch-net"}},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+
+
+@test
+def multinetworkpolicies_with_and_without_their_crd(scope):
+    """Multus' MultiNetworkPolicy is a custom resource: watched like the other
+    kinds where the cluster has it; where it has none (404), the kind is
+    absent, synced as empty, and the agent is ready all the same."""
+    api, sw, agent = start(scope)
+    api.put(mnp("deny-net1"))
+    wait_for("a MultiNetworkPolicy", lambda: names(sw, "multinetworkpolicies") == ["deny-net1"])
+    got = sw.ok("get", {"kind": "multinetworkpolicies"})["items"][0]
+    check(got["metadata"]["annotations"] == {"k8s.v1.cni.cncf.io/policy-for": "podswitch-net"},
+          "its policy-for annotation: %s" % got)
+    api.delete("MultiNetworkPolicy", "default", "deny-net1")
+    wait_for("a deleted MultiNetworkPolicy", lambda: names(sw, "multinetworkpolicies") == [])
+    st = agent.status()["kinds"]["MultiNetworkPolicy"]
+    check(st["synced"] and not st["absent"] and st["events"] >= 2, "status: %s" % st)
+    agent.stop()
+    sw.stop()
+    api2, sw2, agent2 = start(scope, crds=False)
+    st = agent2.status()
+    check(st["ready"] and st["kinds"]["MultiNetworkPolicy"]["absent"] and
+          st["kinds"]["MultiNetworkPolicy"]["synced"], "without the CRD: %s" % st)
+    check("MultiNetworkPolicy: the API server has no such resource" in agent2.text(),
+          "the agent's log: %s" % agent2.text()[-600:])
+    check(names(sw2, "services") == ["web"], "the other kinds: %s" % names(sw2, "services"))
+
+
 @test
 def the_daemonset_runs_the_agent_with_read_only_rights(scope):
     """The shipped DaemonSet: the agent beside the switch with its probes, and a
@@ -421,7 +454,8 @@ def the_daemonset_runs_the_agent_with_read_only_rights(scope):
     check(all(sorted(rule["verbs"]) == ["get", "list", "watch"] for rule in role["rules"]),
           "verbs: %s" % role["rules"])
     check(granted == {("", "namespaces"), ("", "pods"), ("", "services"), ("", "nodes"),
-                      ("discovery.k8s.io", "endpointslices"), ("networking.k8s.io", "networkpolicies")},
+                      ("discovery.k8s.io", "endpointslices"), ("networking.k8s.io", "networkpolicies"),
+                      ("k8s.cni.cncf.io", "multi-networkpolicies")},
           "resources: %s" % sorted(granted))
     binding = by_kind["ClusterRoleBinding"]
     spec = by_kind["DaemonSet"]["spec"]["template"]["spec"]
