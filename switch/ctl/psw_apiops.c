@@ -586,9 +586,9 @@ k8s_get(struct psw_state *st, const char *kind_arg, json_t *args)
 		ns = NULL;                       /* cluster-scoped: a namespace given is no filter */
 	if (strcmp(kind, "Pod") == 0 && !json_is_true(json_object_get(args, "objects"))) {
 		add_pod_rows(st, items, ns, name);
-	} else if (strcmp(kind, "NetworkPolicy") == 0) {
+	} else if (strcmp(kind, "NetworkPolicy") == 0 || strcmp(kind, "MultiNetworkPolicy") == 0) {
 		json_decref(items);
-		items = psw_netpol_rows(st, ns, name);
+		items = psw_netpol_rows(st, kind, ns, name);
 	} else {
 		json_object_foreach(st->k8s.objects, key, o) {
 			json_t *meta = json_object_get(o, "metadata");

@@ -150,9 +150,10 @@ objects(FILE *f, const struct psw_state *st)
 	json_decref(kinds);
 }
 
-/* The samples of the two NetworkPolicy counters, written apart and joined. */
+/* The samples of the two counters of a policy kind, written apart and joined. */
 struct pol_out {
 	FILE *allowed, *denied;
+	const char *family;              /* "podswitch_networkpolicy" or "podswitch_multinetworkpolicy" */
 };
 
 static void
@@ -160,42 +161,51 @@ pol_sample(void *arg, const char *ns, const char *name, const struct psw_pol_cou
 {
 	struct pol_out *o = arg;
 
-	fputs("podswitch_networkpolicy_allowed_total{namespace=", o->allowed);
+	fprintf(o->allowed, "%s_allowed_total{namespace=", o->family);
 	label(o->allowed, ns);
 	fputs(",name=", o->allowed);
 	label(o->allowed, name);
 	fprintf(o->allowed, "} %llu\n", (unsigned long long)c->allowed);
-	fputs("podswitch_networkpolicy_denied_total{namespace=", o->denied);
+	fprintf(o->denied, "%s_denied_total{namespace=", o->family);
 	label(o->denied, ns);
 	fputs(",name=", o->denied);
 	label(o->denied, name);
 	fprintf(o->denied, "} %llu\n", (unsigned long long)c->denied);
 }
 
-/* Connections each NetworkPolicy allowed and denied (docs/policy.md, counters). */
+/* Connections each policy of kind allowed and denied (docs/policy.md, counters). */
 static void
-policies(FILE *f, const struct psw_state *st)
+policies_of(FILE *f, const struct psw_state *st, const char *kind, const char *fam)
 {
-	char *a = NULL, *d = NULL;
+	char *a = NULL, *d = NULL, name[80], help[160];
 	size_t na = 0, nd = 0;
-	struct pol_out o = { open_memstream(&a, &na), open_memstream(&d, &nd) };
+	struct pol_out o = { open_memstream(&a, &na), open_memstream(&d, &nd), fam };
 
 	if (o.allowed != NULL && o.denied != NULL)
-		psw_netpol_each_count(st, pol_sample, &o);
+		psw_netpol_each_count(st, kind, pol_sample, &o);
 	if (o.allowed != NULL)
 		fclose(o.allowed);
 	if (o.denied != NULL)
 		fclose(o.denied);
-	family(f, "podswitch_networkpolicy_allowed_total", "counter",
-	       "First packets of connections a NetworkPolicy's rules let through.");
+	snprintf(name, sizeof(name), "%s_allowed_total", fam);
+	snprintf(help, sizeof(help), "First packets of connections a %s's rules let through.", kind);
+	family(f, name, "counter", help);
 	if (a != NULL)
 		fwrite(a, 1, na, f);
-	family(f, "podswitch_networkpolicy_denied_total", "counter",
-	       "Connection attempts refused while a NetworkPolicy isolated the pod.");
+	snprintf(name, sizeof(name), "%s_denied_total", fam);
+	snprintf(help, sizeof(help), "Connection attempts refused while a %s isolated the pod.", kind);
+	family(f, name, "counter", help);
 	if (d != NULL)
 		fwrite(d, 1, nd, f);
 	free(a);
 	free(d);
+}
+
+static void
+policies(FILE *f, const struct psw_state *st)
+{
+	policies_of(f, st, "NetworkPolicy", "podswitch_networkpolicy");
+	policies_of(f, st, "MultiNetworkPolicy", "podswitch_multinetworkpolicy");
 }
 
 /* The log's lines by level, and those its rate limit held back. */

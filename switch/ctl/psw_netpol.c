@@ -838,8 +838,8 @@ psw_netpol_policy_key(json_t *policy, char *key, size_t len)
  * networks its policy-for annotation names (NetworkAttachmentDefinitions,
  * "name" or "namespace/name": the attachment's CNI network is its name).
  */
-static bool
-applies_to(json_t *policy, const char *net)
+bool
+psw_netpol_applies(json_t *policy, const char *net)
 {
 	const char *list, *p, *end;
 
@@ -899,7 +899,7 @@ compile_pod(struct psw_state *st, const struct local_pod *lp, json_t *policies, 
 		json_t *type;
 		int slot;
 
-		if (!applies_to(pol, json_string_value(json_object_get(lp->entry, "net")) ?: "") ||
+		if (!psw_netpol_applies(pol, json_string_value(json_object_get(lp->entry, "net")) ?: "") ||
 		    !psw_netpol_policy_selects(pol, ns, labels))
 			continue;
 		psw_netpol_policy_key(pol, key, sizeof(key));

@@ -38,6 +38,9 @@ struct psw_netpol_here *psw_netpol_pods_here(const struct psw_state *st, unsigne
 /** Does the policy (in namespace ns) select a pod with these labels? */
 bool psw_netpol_policy_selects(json_t *policy, const char *ns, json_t *labels);
 
+/** Does a policy (NetworkPolicy or MultiNetworkPolicy) apply to a pod's interface on network net? */
+bool psw_netpol_applies(json_t *policy, const char *net);
+
 /** "namespace/name" of a policy object. */
 void psw_netpol_policy_key(json_t *policy, char *key, size_t len);
 

@@ -19,8 +19,29 @@
 #include "psw_service.h"
 #include "psw_service_ctl.h"
 
+static bool
+listed(json_t *names, const char *name)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(names, i, v)
+		if (strcmp(json_string_value(v), name) == 0)
+			return true;
+	return false;
+}
+
+/* Is key ("Kind/ns/name") a stored object of kind? */
+static bool
+of_kind(const char *key, const char *kind)
+{
+	size_t n = strlen(kind);
+
+	return strncmp(key, kind, n) == 0 && key[n] == '/';
+}
+
 json_t *
-psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name)
+psw_netpol_rows(const struct psw_state *st, const char *kind, const char *ns, const char *name)
 {
 	json_t *items = json_array(), *store = psw_k8s_objects(st), *o;
 	unsigned nb_here;
@@ -36,7 +57,7 @@ psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name)
 		char pk[PSW_NAME_MAX + 260];
 		unsigned i;
 
-		if (strncmp(key, "NetworkPolicy/", 14) != 0 || (ns != NULL && strcmp(ns, ons) != 0) ||
+		if (!of_kind(key, kind) || (ns != NULL && strcmp(ns, ons) != 0) ||
 		    (name != NULL && strcmp(name, oname) != 0)) {
 			json_decref(selected);
 			continue;
@@ -50,7 +71,9 @@ psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name)
 
 			if (labels == NULL)
 				labels = none = json_object();
-			if (psw_netpol_policy_selects(o, here[i].ns, labels))
+			/* a pod once, for the interfaces the policy is for */
+			if (psw_netpol_applies(o, here[i].net) && psw_netpol_policy_selects(o, here[i].ns, labels) &&
+			    !listed(selected, here[i].name))
 				json_array_append_new(selected, json_string(here[i].name));
 			json_decref(none);
 		}
@@ -65,7 +88,7 @@ psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name)
 }
 
 void
-psw_netpol_each_count(const struct psw_state *st,
+psw_netpol_each_count(const struct psw_state *st, const char *kind,
 		      void (*fn)(void *arg, const char *ns, const char *name, const struct psw_pol_counts *c),
 		      void *arg)
 {
@@ -77,7 +100,7 @@ psw_netpol_each_count(const struct psw_state *st,
 		struct psw_pol_counts c;
 		char pk[PSW_NAME_MAX + 260];
 
-		if (strncmp(key, "NetworkPolicy/", 14) != 0)
+		if (!of_kind(key, kind))
 			continue;
 		psw_netpol_policy_key(o, pk, sizeof(pk));
 		psw_netpol_counts(st, pk, &c);

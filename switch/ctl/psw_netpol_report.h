@@ -9,17 +9,20 @@
 
 struct psw_state;
 
-/** The per-policy counters and selected pods, for `get networkpolicies`. New reference. */
-json_t *psw_netpol_rows(const struct psw_state *st, const char *ns, const char *name);
+/**
+ * The per-policy counters and selected pods of the policies of kind
+ * ("NetworkPolicy" or "MultiNetworkPolicy"), for `get`. New reference.
+ */
+json_t *psw_netpol_rows(const struct psw_state *st, const char *kind, const char *ns, const char *name);
 
 struct psw_pol_counts;
 
 /**
- * Every NetworkPolicy held, with its counters: fn(arg, namespace, name,
+ * Every policy of kind held, with its counters: fn(arg, namespace, name,
  * counts) for each (the selected pods are not computed: cheap enough for
  * a metrics scrape with 10,000 policies).
  */
-void psw_netpol_each_count(const struct psw_state *st,
+void psw_netpol_each_count(const struct psw_state *st, const char *kind,
 			   void (*fn)(void *arg, const char *ns, const char *name, const struct psw_pol_counts *c),
 			   void *arg);
 

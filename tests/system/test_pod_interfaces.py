@@ -429,7 +429,11 @@ def multinetworkpolicy_on_a_secondary_network(scope):
     the server leaves net1 alone; a MultiNetworkPolicy for podswitch-net
     denies, then allows the client only; one for another network does
     nothing."""
-    sw = Switch(scope, "", workers="[1]").start()
+    import socket as sk
+    with sk.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        mport = s.getsockname()[1]
+    sw = Switch(scope, 'metrics = { listen = "127.0.0.1:%d"; };\n' % mport, workers="[1]").start()
     sw.bridge = "pswbr" + uid()[-6:]
     scope.defer(lambda: subprocess.run(["ip", "link", "del", sw.bridge], capture_output=True))
     nad = cni_conf(sw.sock, name="podswitch-net", args={"cni": {"interface": "kernel"}})
@@ -484,8 +488,18 @@ def multinetworkpolicy_on_a_secondary_network(scope):
           "the remote client's net1 address: %s" % ex)
     ex = sw.ok("explain", {"from": "10.77.0.5", "to": srv_ip, "port": 80})
     check(not ex["allowed"], "the remote client's own address allowed on net1: %s" % ex)
-    got = sw.ok("get", {"kind": "multinetworkpolicies"})
-    check(sorted(o["metadata"]["name"] for o in got["items"]) == ["deny-net1", "deny-other"], "get: %s" % got)
+    got = {o["metadata"]["name"]: o for o in sw.ok("get", {"kind": "multinetworkpolicies"})["items"]}
+    check(sorted(got) == ["deny-net1", "deny-other"], "get: %s" % got)
+    st = got["deny-net1"]["status"]
+    check(st["selected"] == ["srv"] and st["allowed"] >= 1 and st["denied"] >= 2 and
+          got["deny-other"]["status"]["selected"] == [], "counters and selected pods: %s" % got)
+    import urllib.request
+    from prometheus_client.parser import text_string_to_metric_families
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5) as r:
+        fams = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+    denied = {s.labels["name"]: s.value for s in fams["podswitch_multinetworkpolicy_denied"].samples}
+    check(denied.get("deny-net1", 0) == st["denied"] and "deny-other" in denied,
+          "/metrics: %s vs %s" % (denied, st))
     # deleted: open again
     r = sw.api("delete", {"objects": [mnp("deny-net1", "podswitch-net", [])]})
     check(r.get("ok"), "delete: %s" % r)
