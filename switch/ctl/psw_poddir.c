@@ -251,7 +251,7 @@ remove_dir(const struct psw_state *st, const struct psw_attachment *a, int dfd)
 void
 psw_poddir_publish(const struct psw_state *st, const struct psw_attachment *a)
 {
-	char link[PSW_PATH_MAX];
+	char link[PSW_PATH_MAX], sock[64];
 	json_t *list, *doc;
 	bool dpdk = false;
 	unsigned i;
@@ -263,14 +263,23 @@ psw_poddir_publish(const struct psw_state *st, const struct psw_attachment *a)
 	dfd = open(link, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return;                          /* none: no DPDK interface (or its attach failed early) */
+	/* a is going (detached): its socket's name too, which a switch that died
+	 * left behind for a DEL taken at the restart (no port of ours unlinks it) */
+	if (!a->attached && psw_poddir_wanted(st, a)) {
+		snprintf(sock, sizeof(sock), "%s.%s", a->ifname, socket_suffix(a));
+		unlinkat(dfd, sock, 0);
+	}
 	list = json_array();
 	for (i = 0; i < st->nb_atts; i++) {
 		const struct psw_attachment *o = &st->atts[i];
 
-		if (!o->attached || !same_pod(o, a))
+		if (!same_pod(o, a) || (!o->attached && o == a))
 			continue;
+		/* one restored at a start but not attached yet keeps the directory
+		 * too: the running pod has it mounted, and would not see a new one */
 		dpdk |= psw_poddir_wanted(st, o);
-		json_array_append_new(list, interface_json(st, o));
+		if (o->attached)
+			json_array_append_new(list, interface_json(st, o));
 	}
 	if (!dpdk) {
 		json_decref(list);
