@@ -232,12 +232,11 @@ write_file(int dfd, json_t *doc)
 
 /* No DPDK interface left: the file, the link, the directory and, when empty, the namespace's. */
 static void
-remove_dir(const struct psw_state *st, const struct psw_attachment *a, int dfd)
+remove_dir(const struct psw_state *st, const struct psw_attachment *a, int dfd, const char *link)
 {
-	char link[PSW_PATH_MAX], dir[PATH_MAX];
+	char dir[PATH_MAX];
 
 	unlinkat(dfd, "interfaces.json", 0);
-	link_path(st, a, link, sizeof(link));
 	if (pod_path(st, a, dir, sizeof(dir)) < 0)
 		return;
 	unlink(link);
@@ -251,18 +250,28 @@ remove_dir(const struct psw_state *st, const struct psw_attachment *a, int dfd)
 void
 psw_poddir_publish(const struct psw_state *st, const struct psw_attachment *a)
 {
-	char link[PSW_PATH_MAX], sock[64];
+	char link[PSW_PATH_MAX], dir[PATH_MAX], was[PATH_MAX], sock[64];
 	json_t *list, *doc;
 	bool dpdk = false;
 	unsigned i;
+	ssize_t n;
 	int dfd, rc;
 
-	if (!pod_named(st, a))
+	if (!pod_named(st, a) || pod_path(st, a, dir, sizeof(dir)) < 0)
 		return;
+	/* only through a link to its own directory: a pod refused because its
+	 * names hash like another's has that other pod's link (its DEL must not
+	 * take the other's files), and one without a DPDK interface none */
 	link_path(st, a, link, sizeof(link));
+	n = readlink(link, was, sizeof(was) - 1);
+	if (n < 0)
+		return;
+	was[n] = '\0';
+	if (strcmp(was, dir) != 0)
+		return;
 	dfd = open(link, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		return;                          /* none: no DPDK interface (or its attach failed early) */
+		return;
 	/* a is going (detached): its socket's name too, which a switch that died
 	 * left behind for a DEL taken at the restart (no port of ours unlinks it) */
 	if (!a->attached && psw_poddir_wanted(st, a)) {
@@ -283,7 +292,7 @@ psw_poddir_publish(const struct psw_state *st, const struct psw_attachment *a)
 	}
 	if (!dpdk) {
 		json_decref(list);
-		remove_dir(st, a, dfd);
+		remove_dir(st, a, dfd, link);
 		close(dfd);
 		return;
 	}

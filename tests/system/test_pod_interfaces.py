@@ -387,6 +387,40 @@ def a_release_at_restart_keeps_the_directory_of_a_pod_still_there(scope):
     sw2.stop()
 
 
+@test
+def a_pod_refused_for_a_shared_link_leaves_the_other_pods_directory(scope):
+    """Two pods whose names hash alike share a link name; the second is
+    refused at its attach, and its DEL must not take the first's
+    interfaces.json, socket or link through that link. The collision is
+    simulated: the second pod's link made to point at the first's
+    directory, as the shared link does."""
+    sw = Switch(scope, "", workers="[1]").start()
+    check(sw.api("apply", {"objects": [pod("alpha", [{"name": "net1", "kind": "memif"}]),
+                                       pod("beta", [{"name": "net2", "kind": "memif"}])]}).get("ok"), "apply")
+    ad = Adder(scope, sw)
+    rc, out, _, _, _ = ad.add("alpha", ifname="net1")
+    check(rc == 0, "alpha: %s" % out)
+    a = pod_dir(sw, "default", "alpha")
+    links = os.path.join(sw.scope.path("socks"), "p")
+    before = sorted(os.listdir(a)), os.listdir(links)
+    # beta's cni.add (the record), its attach refused: only the record exists
+    cid = "ctr-beta-" + uid()
+    r = sw.api("cni.add", {"container_id": cid, "ifname": "net2", "pod_namespace": "default",
+                           "pod_name": "beta", "interface": "memif"})
+    check(r.get("ok"), "cni.add beta: %s" % r)
+    link = os.path.dirname(r["result"]["socket"])
+    check(not os.path.exists(link), "beta's link exists before its attach")
+    os.symlink(a, link)
+    r = sw.api("cni.del", {"container_id": cid, "ifname": "net2"})
+    check(r.get("ok"), "cni.del beta: %s" % r)
+    check((sorted(os.listdir(a)), [x for x in os.listdir(links) if x != os.path.basename(link)]) == before,
+          "alpha's directory or link changed by beta's DEL: %s, %s (were %s)" %
+          (os.listdir(a), os.listdir(links), before))
+    check(read_interfaces(sw, "default", "alpha")["interfaces"][0]["name"] == "net1", "alpha's interfaces.json")
+    os.remove(link)
+    sw.stop()
+
+
 def run_plugin(binary, command, conf, cid, netns, ifname, args=""):
     """Another CNI plugin (Debian's), called as Multus delegates to it."""
     env = {"PATH": "/usr/bin:/bin", "CNI_COMMAND": command, "CNI_CONTAINERID": cid, "CNI_NETNS": netns,
