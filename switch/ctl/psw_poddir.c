@@ -41,12 +41,16 @@ k8s_name(const char *s, size_t max, bool dots)
 	return true;
 }
 
-/* Could the attachment's pod have a directory (its kernel interfaces are listed there too)? */
+/*
+ * Could the attachment's pod have a directory (its kernel interfaces are
+ * listed there too)? Not one the runtime did not name: the CNI plugin
+ * names it by its container id then (no K8S_POD_NAME), no Kubernetes pod.
+ */
 static bool
 pod_named(const struct psw_state *st, const struct psw_attachment *a)
 {
 	return st->cfg.api.pods_dir[0] != '\0' && k8s_name(a->pod_namespace, 63, false) &&
-	       k8s_name(a->pod_name, 253, true);
+	       k8s_name(a->pod_name, 253, true) && strcmp(a->pod_name, a->container_id) != 0;
 }
 
 bool

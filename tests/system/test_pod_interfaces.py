@@ -421,6 +421,24 @@ def a_pod_refused_for_a_shared_link_leaves_the_other_pods_directory(scope):
     sw.stop()
 
 
+@test
+def a_pod_the_runtime_does_not_name_keeps_the_flat_socket(scope):
+    """Without K8S_POD_NAME the plugin names the pod by its container id:
+    that is no Kubernetes pod, and gets no directory under the namespace
+    default (docs/cni.md), but the flat socket in sockets_dir."""
+    sw = Switch(scope, "", workers="[1]").start()
+    n = Netns(scope)
+    conf = cni_conf(sw.sock, "memif")
+    cid = "0123456789abcdef" + uid()
+    rc, out = cni_call("ADD", conf, container_id=cid, netns="/run/netns/" + n.name)
+    scope.defer(lambda: cni_call("DEL", conf, container_id=cid, netns="/run/netns/" + n.name))
+    check(rc == 0, "ADD: %s" % out)
+    sp = out["interfaces"][-1]["socketPath"]
+    check(os.path.dirname(sp) == sw.scope.path("socks") and not os.path.exists(pod_dir(sw, "default", cid)),
+          "socketPath %s, pods %s" % (sp, os.listdir(sw.scope.path("socks"))))
+    sw.stop()
+
+
 def run_plugin(binary, command, conf, cid, netns, ifname, args=""):
     """Another CNI plugin (Debian's), called as Multus delegates to it."""
     env = {"PATH": "/usr/bin:/bin", "CNI_COMMAND": command, "CNI_CONTAINERID": cid, "CNI_NETNS": netns,
