@@ -439,6 +439,26 @@ def a_pod_the_runtime_does_not_name_keeps_the_flat_socket(scope):
     sw.stop()
 
 
+@test
+def a_huge_annotation_is_refused_not_searched(scope):
+    """Every ADD checks the whole annotation, each name against those before
+    it: a tenant's 256 KB annotation of thousands of entries held the
+    control thread for seconds per ADD. More entries than any pod has
+    interfaces are refused at once."""
+    sw = Switch(scope, "", workers="[1]").start()
+    many = [{"name": "if%d" % i, "kind": "memif"} for i in range(3000)] + [{"name": "eth0", "kind": "memif"}]
+    check(sw.api("apply", {"objects": [pod("many", many),
+                                       pod("enough", [{"name": "net%d" % i, "kind": "memif"}
+                                                      for i in range(63)] + [{"name": "eth0", "kind": "memif"}])]
+                           }).get("ok"), "apply")
+    ad = Adder(scope, sw)
+    rc, out, cid, _, _ = ad.add("many")
+    check(rc != 0 and "at most 64" in out["msg"] and (cid, "eth0") not in attachments(sw), "many: %s" % out)
+    rc, out, cid, _, _ = ad.add("enough")
+    check(rc == 0 and kind_of(sw, cid) == "memif", "64 entries: %s" % out)
+    sw.stop()
+
+
 def run_plugin(binary, command, conf, cid, netns, ifname, args=""):
     """Another CNI plugin (Debian's), called as Multus delegates to it."""
     env = {"PATH": "/usr/bin:/bin", "CNI_COMMAND": command, "CNI_CONTAINERID": cid, "CNI_NETNS": netns,
