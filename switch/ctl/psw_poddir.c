@@ -206,11 +206,13 @@ interface_json(const struct psw_state *st, const struct psw_attachment *a)
 	return o;
 }
 
+/* interfaces.json's temporary, before its rename */
+static const char tmp[] = ".interfaces.json.tmp";
+
 /* Write interfaces.json into the directory dfd: a temporary file (never through a link), renamed. */
 static int
 write_file(int dfd, json_t *doc)
 {
-	static const char tmp[] = ".interfaces.json.tmp";
 	char *text = json_dumps(doc, JSON_INDENT(2));
 	struct stat sb;
 	int fd, rc = 0;
@@ -241,6 +243,7 @@ remove_dir(const struct psw_state *st, const struct psw_attachment *a, int dfd, 
 	char dir[PATH_MAX];
 
 	unlinkat(dfd, "interfaces.json", 0);
+	unlinkat(dfd, tmp, 0);                   /* left by a switch killed while writing */
 	if (pod_path(st, a, dir, sizeof(dir)) < 0)
 		return;
 	unlink(link);
