@@ -651,9 +651,20 @@ static int parse_node(struct psw_cfg_ctx *ctx, const config_setting_t *node)
 	return parse_node_addresses(ctx, node);
 }
 
+/* Is path dir itself or below it, by name ("/a/b" is within "/a", "/ab" is not)? */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/' || strcmp(dir, "/") == 0);
+}
+
 /* api.group, api.sockets_dir, api.state_dir */
 static int parse_api_dirs(struct psw_cfg_ctx *ctx, const config_setting_t *g)
 {
+	char links[sizeof(ctx->cfg->api.sockets_dir) + 2];
 	const config_setting_t *s;
 	const char *v;
 	int rc;
@@ -688,6 +699,14 @@ static int parse_api_dirs(struct psw_cfg_ctx *ctx, const config_setting_t *g)
 				    "absolute path without '..' (or \"\": no per-pod directories)", v);
 	if (rc > 0)
 		psw_cfg_copy(ctx->cfg->api.pods_dir, sizeof(ctx->cfg->api.pods_dir), v);
+	/* the socket links (<sockets_dir>/p/<16 hex digits>) apart from the pods'
+	 * directories: a namespace or pod named "p" or like a link must not be one */
+	snprintf(links, sizeof(links), "%s/p", ctx->cfg->api.sockets_dir);
+	if (ctx->cfg->api.pods_dir[0] != '\0' &&
+	    (path_within(links, ctx->cfg->api.pods_dir) || path_within(ctx->cfg->api.pods_dir, links)))
+		return psw_cfg_fail(ctx, psw_cfg_member(g, "pods_dir"), "api.pods_dir '%s' holds, or is in, "
+				    "the socket links' directory %s (a namespace or pod there could be named like "
+				    "a link); give another", ctx->cfg->api.pods_dir, links);
 	rc = psw_cfg_opt_str(ctx, g, "api", "state_dir", 1, sizeof(ctx->cfg->api.state_dir) - 1, &v);
 	if (rc < 0)
 		return rc;

@@ -1069,11 +1069,12 @@ op_cni_add(struct psw_state *st, json_t *args)
 
 		if (psw_poddir_socket(st, &a, msg, sizeof(msg)) < 0)
 			return psw_api_error(PSW_API_E_INVALID, "%s", msg);
+		/* the holder named: this pod from another sandbox, or one whose names hash alike */
 		for (i = 0; i < st->nb_atts; i++)
 			if (strcmp(st->atts[i].socket, a.socket) == 0)
 				return psw_api_error(PSW_API_E_EXISTS, "pod %s/%s already has interface %s "
-						     "(container %s); DEL it first", a.pod_namespace, a.pod_name,
-						     ifname, st->atts[i].container_id);
+						     "(container %s); DEL it first", st->atts[i].pod_namespace,
+						     st->atts[i].pod_name, ifname, st->atts[i].container_id);
 	} else {
 		int n = snprintf(a.socket, sizeof(a.socket), "%s/%.12s-%s.%s", st->cfg.api.sockets_dir,
 				 cid, ifname, a.kind == PSW_PORT_VHOST ? "sock" : "memif");

@@ -41,12 +41,16 @@ k8s_name(const char *s, size_t max, bool dots)
 	return true;
 }
 
-/* Could the attachment's pod have a directory (its kernel interfaces are listed there too)? */
+/*
+ * Could the attachment's pod have a directory (its kernel interfaces are
+ * listed there too)? Not one the runtime did not name: the CNI plugin
+ * names it by its container id then (no K8S_POD_NAME), no Kubernetes pod.
+ */
 static bool
 pod_named(const struct psw_state *st, const struct psw_attachment *a)
 {
 	return st->cfg.api.pods_dir[0] != '\0' && k8s_name(a->pod_namespace, 63, false) &&
-	       k8s_name(a->pod_name, 253, true);
+	       k8s_name(a->pod_name, 253, true) && strcmp(a->pod_name, a->container_id) != 0;
 }
 
 bool
@@ -202,11 +206,13 @@ interface_json(const struct psw_state *st, const struct psw_attachment *a)
 	return o;
 }
 
+/* interfaces.json's temporary, before its rename */
+static const char tmp[] = ".interfaces.json.tmp";
+
 /* Write interfaces.json into the directory dfd: a temporary file (never through a link), renamed. */
 static int
 write_file(int dfd, json_t *doc)
 {
-	static const char tmp[] = ".interfaces.json.tmp";
 	char *text = json_dumps(doc, JSON_INDENT(2));
 	struct stat sb;
 	int fd, rc = 0;
@@ -232,12 +238,12 @@ write_file(int dfd, json_t *doc)
 
 /* No DPDK interface left: the file, the link, the directory and, when empty, the namespace's. */
 static void
-remove_dir(const struct psw_state *st, const struct psw_attachment *a, int dfd)
+remove_dir(const struct psw_state *st, const struct psw_attachment *a, int dfd, const char *link)
 {
-	char link[PSW_PATH_MAX], dir[PATH_MAX];
+	char dir[PATH_MAX];
 
 	unlinkat(dfd, "interfaces.json", 0);
-	link_path(st, a, link, sizeof(link));
+	unlinkat(dfd, tmp, 0);                   /* left by a switch killed while writing */
 	if (pod_path(st, a, dir, sizeof(dir)) < 0)
 		return;
 	unlink(link);
@@ -251,30 +257,49 @@ remove_dir(const struct psw_state *st, const struct psw_attachment *a, int dfd)
 void
 psw_poddir_publish(const struct psw_state *st, const struct psw_attachment *a)
 {
-	char link[PSW_PATH_MAX];
+	char link[PSW_PATH_MAX], dir[PATH_MAX], was[PATH_MAX], sock[64];
 	json_t *list, *doc;
 	bool dpdk = false;
 	unsigned i;
+	ssize_t n;
 	int dfd, rc;
 
-	if (!pod_named(st, a))
+	if (!pod_named(st, a) || pod_path(st, a, dir, sizeof(dir)) < 0)
 		return;
+	/* only through a link to its own directory: a pod refused because its
+	 * names hash like another's has that other pod's link (its DEL must not
+	 * take the other's files), and one without a DPDK interface none */
 	link_path(st, a, link, sizeof(link));
+	n = readlink(link, was, sizeof(was) - 1);
+	if (n < 0)
+		return;
+	was[n] = '\0';
+	if (strcmp(was, dir) != 0)
+		return;
 	dfd = open(link, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		return;                          /* none: no DPDK interface (or its attach failed early) */
+		return;
+	/* a is going (detached): its socket's name too, which a switch that died
+	 * left behind for a DEL taken at the restart (no port of ours unlinks it) */
+	if (!a->attached && psw_poddir_wanted(st, a)) {
+		snprintf(sock, sizeof(sock), "%s.%s", a->ifname, socket_suffix(a));
+		unlinkat(dfd, sock, 0);
+	}
 	list = json_array();
 	for (i = 0; i < st->nb_atts; i++) {
 		const struct psw_attachment *o = &st->atts[i];
 
-		if (!o->attached || !same_pod(o, a))
+		if (!same_pod(o, a) || (!o->attached && o == a))
 			continue;
+		/* one restored at a start but not attached yet keeps the directory
+		 * too: the running pod has it mounted, and would not see a new one */
 		dpdk |= psw_poddir_wanted(st, o);
-		json_array_append_new(list, interface_json(st, o));
+		if (o->attached)
+			json_array_append_new(list, interface_json(st, o));
 	}
 	if (!dpdk) {
 		json_decref(list);
-		remove_dir(st, a, dfd);
+		remove_dir(st, a, dfd, link);
 		close(dfd);
 		return;
 	}

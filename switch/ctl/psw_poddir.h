@@ -44,8 +44,10 @@ int psw_poddir_prepare(const struct psw_state *st, const struct psw_attachment *
 
 /**
  * Write the interfaces.json of the pod of attachment a from its attached
- * interfaces; with none left, remove the file, the link and the
- * directories (those still holding something the pod put there stay).
+ * interfaces; with no DPDK interface left (attached, or restored and not
+ * yet attached again), remove the file, the link and the directories
+ * (those still holding something the pod put there stay). A detached a
+ * (going) takes its socket's name with it.
  */
 void psw_poddir_publish(const struct psw_state *st, const struct psw_attachment *a);
 

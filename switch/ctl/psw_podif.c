@@ -4,6 +4,11 @@
 
 #include "psw_podif.h"
 
+/* More entries than a pod has interfaces: each ADD checks every name
+ * against those before it, and a 256 KB annotation (thousands of entries)
+ * held the control thread for most of a second per ADD. */
+#define PODIF_MAX 64
+
 static const char *
 known_kind(const char *s)
 {
@@ -41,6 +46,11 @@ psw_podif_from_pod(const json_t *pod, const char *ifname, const char **kind, cha
 		else
 			snprintf(msg, len, "annotation %s is not a JSON array of {\"name\", \"kind\"}",
 				 PSW_PODIF_ANNOTATION);
+		goto out;
+	}
+	if (json_array_size(list) > PODIF_MAX) {
+		snprintf(msg, len, "annotation %s lists %zu interfaces; podswitch takes at most %d",
+			 PSW_PODIF_ANNOTATION, json_array_size(list), PODIF_MAX);
 		goto out;
 	}
 	/* the whole list is checked, not only the entry asked for: a typo in

@@ -321,6 +321,151 @@ def long_names_and_a_hostile_pod_directory(scope):
     sw.stop()
 
 
+@test
+def restart_keeps_pod_directories_and_clears_released_ones(scope):
+    """The switch killed with DPDK pods attached (their sockets left behind):
+    a pod's DEL while it is down is taken at the restart and leaves no
+    directory (the stale socket is the switch's, not the pod's); a pod kept
+    gets its link and interfaces.json back."""
+    sw = Switch(scope, "", workers="[1]").start()
+    check(sw.api("apply", {"objects": [pod("keep", [{"name": "eth0", "kind": "vhost-user"}]),
+                                       pod("gone", [{"name": "eth0", "kind": "memif"}])]}).get("ok"), "apply")
+    conf = cni_conf(sw.sock, stateDir=sw.state)
+    ad = Adder(scope, sw)
+    rc, out, kcid, kns, _ = ad.add("keep", conf=conf)
+    check(rc == 0, "keep: %s" % out)
+    rc, out, gcid, gns, _ = ad.add("gone", conf=conf)
+    check(rc == 0, "gone: %s" % out)
+    kd, gd = pod_dir(sw, "default", "keep"), pod_dir(sw, "default", "gone")
+    links = os.path.join(sw.scope.path("socks"), "p")
+    klink = [ln for ln in os.listdir(links) if os.path.realpath(os.path.join(links, ln)) == kd]
+    check(len(klink) == 1, "keep's link: %s" % os.listdir(links))
+    sw.kill()
+    check(stat.S_ISSOCK(os.lstat(os.path.join(gd, "eth0.memif")).st_mode), "no stale socket after the kill")
+    rc, out = cni_call("DEL", conf, container_id=gcid, netns="/run/netns/" + gns.name)
+    check(rc == 0, "DEL while down: %s" % out)
+    os.remove(os.path.join(links, klink[0]))
+    os.remove(os.path.join(kd, "interfaces.json"))
+    sw2 = Switch(scope, "", workers="[1]", name="again", sock=sw.sock, state=sw.state).start()
+    check("1 pod attachment(s) restored" in sw2.text(), "not restored:\n%s" % sw2.text()[-1500:])
+    check(not os.path.exists(gd), "the released pod's directory stayed: %s" %
+          (os.listdir(gd) if os.path.exists(gd) else ""))
+    check(os.listdir(links) == klink, "links after the restart: %s" % os.listdir(links))
+    check(stat.S_ISSOCK(os.stat(os.path.join(links, klink[0], "eth0.sock")).st_mode), "keep's socket")
+    check([i["name"] for i in read_interfaces(sw2, "default", "keep")["interfaces"]] == ["eth0"],
+          "keep's interfaces.json")
+    # a temporary a switch killed while writing interfaces.json left is its own too
+    with open(os.path.join(kd, ".interfaces.json.tmp"), "w") as f:
+        f.write('{"namespace": "default", "na')
+    rc, out = cni_call("DEL", conf, container_id=kcid, netns="/run/netns/" + kns.name)
+    check(rc == 0 and not os.path.exists(kd) and os.listdir(links) == [], "DEL keep: %s, %s" %
+          (out, os.listdir(kd) if os.path.exists(kd) else ""))
+    sw2.stop()
+
+
+@test
+def a_release_at_restart_keeps_the_directory_of_a_pod_still_there(scope):
+    """A pod with two DPDK interfaces, one DEL-ed while the switch was
+    stopped: at the restart the directory the pod has mounted stays (the
+    same directory, not one made anew the pod cannot see), and holds the
+    other interface's socket and an interfaces.json listing it."""
+    sw = Switch(scope, "", workers="[1]").start()
+    check(sw.api("apply", {"objects": [pod("two", [{"name": "eth0", "kind": "memif"},
+                                                   {"name": "net1", "kind": "memif"}])]}).get("ok"), "apply")
+    conf = cni_conf(sw.sock, stateDir=sw.state)
+    ad = Adder(scope, sw)
+    rc, out, cid, ns, _ = ad.add("two", conf=conf)
+    check(rc == 0, "eth0: %s" % out)
+    rc, out, cid1, _, _ = ad.add("two", ifname="net1", conf=conf, netns=ns)
+    check(rc == 0, "net1: %s" % out)
+    d = pod_dir(sw, "default", "two")
+    ino = os.stat(d).st_ino
+    sw.stop()
+    rc, out = cni_call("DEL", conf, container_id=cid1, ifname="net1", netns="/run/netns/" + ns.name)
+    check(rc == 0, "DEL while down: %s" % out)
+    sw2 = Switch(scope, "", workers="[1]", name="again", sock=sw.sock, state=sw.state).start()
+    check("1 pod attachment(s) restored" in sw2.text(), "not restored:\n%s" % sw2.text()[-1500:])
+    check(os.path.isdir(d) and os.stat(d).st_ino == ino, "the pod's directory was made anew")
+    check(sorted(os.listdir(d)) == ["eth0.memif", "interfaces.json"], "in it: %s" % os.listdir(d))
+    check([i["name"] for i in read_interfaces(sw2, "default", "two")["interfaces"]] == ["eth0"],
+          "interfaces.json: %s" % read_interfaces(sw2, "default", "two"))
+    rc, out = cni_call("DEL", conf, container_id=cid, netns="/run/netns/" + ns.name)
+    check(rc == 0 and not os.path.exists(d), "DEL eth0: %s" % out)
+    sw2.stop()
+
+
+@test
+def a_pod_refused_for_a_shared_link_leaves_the_other_pods_directory(scope):
+    """Two pods whose names hash alike share a link name; the second is
+    refused at its attach, and its DEL must not take the first's
+    interfaces.json, socket or link through that link. The collision is
+    simulated: the second pod's link made to point at the first's
+    directory, as the shared link does."""
+    sw = Switch(scope, "", workers="[1]").start()
+    check(sw.api("apply", {"objects": [pod("alpha", [{"name": "net1", "kind": "memif"}]),
+                                       pod("beta", [{"name": "net2", "kind": "memif"}])]}).get("ok"), "apply")
+    ad = Adder(scope, sw)
+    rc, out, _, _, _ = ad.add("alpha", ifname="net1")
+    check(rc == 0, "alpha: %s" % out)
+    a = pod_dir(sw, "default", "alpha")
+    links = os.path.join(sw.scope.path("socks"), "p")
+    before = sorted(os.listdir(a)), os.listdir(links)
+    # beta's cni.add (the record), its attach refused: only the record exists
+    cid = "ctr-beta-" + uid()
+    r = sw.api("cni.add", {"container_id": cid, "ifname": "net2", "pod_namespace": "default",
+                           "pod_name": "beta", "interface": "memif"})
+    check(r.get("ok"), "cni.add beta: %s" % r)
+    link = os.path.dirname(r["result"]["socket"])
+    check(not os.path.exists(link), "beta's link exists before its attach")
+    os.symlink(a, link)
+    r = sw.api("cni.del", {"container_id": cid, "ifname": "net2"})
+    check(r.get("ok"), "cni.del beta: %s" % r)
+    check((sorted(os.listdir(a)), [x for x in os.listdir(links) if x != os.path.basename(link)]) == before,
+          "alpha's directory or link changed by beta's DEL: %s, %s (were %s)" %
+          (os.listdir(a), os.listdir(links), before))
+    check(read_interfaces(sw, "default", "alpha")["interfaces"][0]["name"] == "net1", "alpha's interfaces.json")
+    os.remove(link)
+    sw.stop()
+
+
+@test
+def a_pod_the_runtime_does_not_name_keeps_the_flat_socket(scope):
+    """Without K8S_POD_NAME the plugin names the pod by its container id:
+    that is no Kubernetes pod, and gets no directory under the namespace
+    default (docs/cni.md), but the flat socket in sockets_dir."""
+    sw = Switch(scope, "", workers="[1]").start()
+    n = Netns(scope)
+    conf = cni_conf(sw.sock, "memif")
+    cid = "0123456789abcdef" + uid()
+    rc, out = cni_call("ADD", conf, container_id=cid, netns="/run/netns/" + n.name)
+    scope.defer(lambda: cni_call("DEL", conf, container_id=cid, netns="/run/netns/" + n.name))
+    check(rc == 0, "ADD: %s" % out)
+    sp = out["interfaces"][-1]["socketPath"]
+    check(os.path.dirname(sp) == sw.scope.path("socks") and not os.path.exists(pod_dir(sw, "default", cid)),
+          "socketPath %s, pods %s" % (sp, os.listdir(sw.scope.path("socks"))))
+    sw.stop()
+
+
+@test
+def a_huge_annotation_is_refused_not_searched(scope):
+    """Every ADD checks the whole annotation, each name against those before
+    it: a tenant's 256 KB annotation of thousands of entries held the
+    control thread for seconds per ADD. More entries than any pod has
+    interfaces are refused at once."""
+    sw = Switch(scope, "", workers="[1]").start()
+    many = [{"name": "if%d" % i, "kind": "memif"} for i in range(3000)] + [{"name": "eth0", "kind": "memif"}]
+    check(sw.api("apply", {"objects": [pod("many", many),
+                                       pod("enough", [{"name": "net%d" % i, "kind": "memif"}
+                                                      for i in range(63)] + [{"name": "eth0", "kind": "memif"}])]
+                           }).get("ok"), "apply")
+    ad = Adder(scope, sw)
+    rc, out, cid, _, _ = ad.add("many")
+    check(rc != 0 and "at most 64" in out["msg"] and (cid, "eth0") not in attachments(sw), "many: %s" % out)
+    rc, out, cid, _, _ = ad.add("enough")
+    check(rc == 0 and kind_of(sw, cid) == "memif", "64 entries: %s" % out)
+    sw.stop()
+
+
 def run_plugin(binary, command, conf, cid, netns, ifname, args=""):
     """Another CNI plugin (Debian's), called as Multus delegates to it."""
     env = {"PATH": "/usr/bin:/bin", "CNI_COMMAND": command, "CNI_CONTAINERID": cid, "CNI_NETNS": netns,

@@ -285,6 +285,21 @@ static void test_api(void)
 		CU_ASSERT_STRING_EQUAL(cfg.api.pods_dir, "");
 		psw_config_free(&cfg);
 	}
+	/* never where the socket links are: a namespace "p", or a pod named like a link */
+	FAIL("api = {\n sockets_dir = \"/run/t\";\n pods_dir = \"/run/t\";\n};", 3,
+	     "api.pods_dir '/run/t' holds, or is in, the socket links' directory /run/t/p");
+	FAIL("api = {\n sockets_dir = \"/run/t\";\n pods_dir = \"/run/\";\n};", 3, "links' directory");
+	FAIL("api = {\n sockets_dir = \"/run/t\";\n pods_dir = \"/\";\n};", 3, "links' directory");
+	FAIL("api = {\n sockets_dir = \"/run/t\";\n pods_dir = \"/run/t/p\";\n};", 3, "links' directory");
+	FAIL("api = {\n sockets_dir = \"/run/t\";\n pods_dir = \"/run/t/p/x\";\n};", 3, "links' directory");
+	if (OK("api = { sockets_dir = \"/run/t\"; pods_dir = \"/run/t/pods\"; };")) {
+		CU_ASSERT_STRING_EQUAL(cfg.api.pods_dir, "/run/t/pods");
+		psw_config_free(&cfg);
+	}
+	if (OK("api = { sockets_dir = \"/run/t\"; pods_dir = \"/run/tp\"; };")) {
+		CU_ASSERT_STRING_EQUAL(cfg.api.pods_dir, "/run/tp");
+		psw_config_free(&cfg);
+	}
 	if (OK("api = { pods_dir = \"/srv/pods\"; };")) {
 		CU_ASSERT_STRING_EQUAL(cfg.api.pods_dir, "/srv/pods");
 		psw_config_free(&cfg);
