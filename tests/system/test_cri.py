@@ -239,7 +239,8 @@ def cri_dpdk_cnf_finds_its_memif_in_its_pod_directory(scope):
     poddir = os.path.join(scope.path("socks"), "pods", "default", "cnf-memif")
     logdir = scope.path("cnf-log")
     os.makedirs(logdir)
-    mounts = [(poddir, "/run/podswitch", False), ("/usr", "/usr", True), ("/usr/lib", "/lib", True),
+    vm = [m for m in pod["spec"]["containers"][0]["volumeMounts"] if m["name"] == "podswitch"][0]
+    mounts = [(poddir, vm["mountPath"], vm.get("readOnly", False)), ("/usr", "/usr", True), ("/usr/lib", "/lib", True),
               ("/usr/lib64", "/lib64", True), (logdir, "/log", False)]
     # the sample's script as it is; EAL without hugepages (the test image has none) and the host's testpmd
     script = pod["spec"]["containers"][0]["args"][0]

@@ -200,7 +200,8 @@ def testpmd_seeing(scope, directory, vdevs):
            "--nb-cores=1 --rxq=1 --txq=1 --no-mlockall --total-num-mbufs=4096"
            % (prefix, " ".join("'--vdev=%s'" % v for v in vdevs)))
     sh = ("mount --make-rprivate / && mount -t tmpfs pod-run /run && mkdir -p /run/podswitch && "
-          "mount --bind '%s' /run/podswitch && exec %s" % (directory, pmd))
+          "mount --bind '%s' /run/podswitch && exec %s"
+          % (directory, pmd))
     p = subprocess.Popen(["unshare", "-m", "sh", "-c", sh], stdout=log, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL)
     defer_dpdk_stop(scope, p, prefix)
@@ -252,7 +253,7 @@ def a_dpdk_pod_finds_its_interfaces_in_its_directory(scope):
             if got or pmd.poll() is not None:
                 break
         check(got == 1, "the CNF's %s %s never answered; testpmd:\n%s"
-              % (i["name"], cnf_ip, open(pmd.log).read()[-2000:]))
+              % (i["name"], cnf_ip, open(pmd.log).read()[:2500]))
         sent, got = ping(client, cnf_ip, count=5, interval=0.1)
         check(got == sent, "the CNF's %s answered %d of %d" % (i["name"], got, sent))
     # DEL of one interface: the file lists the other; of the last: nothing left
