@@ -498,5 +498,54 @@ def a_bad_multinetworkpolicy_is_refused(scope):
     sw.stop()
 
 
+@test
+def policies_of_both_kinds_on_a_pod_of_two_attachments(scope):
+    """A pod whose eth0 and net1 are both podswitch's (net1 attached first, as
+    a re-ADD of eth0 leaves them): a NetworkPolicy and a MultiNetworkPolicy of
+    the same name each isolate their own interface only; get networkpolicies
+    lists the pod once; explain by name is the pod's own network (eth0); each
+    deleted by its identity alone leaves the other's slot and isolation."""
+    sw = Switch(scope, "", workers="[1]").start()
+    objs = [dict(pod(n), metadata={"name": n, "namespace": "default", "labels": lb})
+            for n, lb in (("dual", {"app": "srv"}), ("cli", {"role": "client"}))]
+    check(sw.api("apply", {"objects": objs}).get("ok"), "apply the pods")
+    ad = Adder(scope, sw)
+    rc, r1, _, dual, _ = ad.add("dual", ifname="net1", conf=cni_conf(sw.sock, name="podswitch-net"))
+    check(rc == 0, "dual's net1: %s" % r1)
+    rc, r0, _, _, _ = ad.add("dual", netns=dual)
+    check(rc == 0, "dual's eth0: %s" % r0)
+    rc, rc_out, _, _, _ = ad.add("cli")
+    check(rc == 0, "cli: %s" % rc_out)
+    eth0_ip, net1_ip, cli_ip = (r["ips"][0]["address"].split("/")[0] for r in (r0, r1, rc_out))
+    np = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+          "metadata": {"name": "x", "namespace": "default"},
+          "spec": {"podSelector": {"matchLabels": {"app": "srv"}}, "policyTypes": ["Ingress"]}}
+    check(sw.api("apply", {"objects": [np, mnp("x", "podswitch-net", [])]}).get("ok"), "apply the policies")
+
+    def isolated_by(to, frm=None):
+        ex = sw.ok("explain", {"from": frm or cli_ip, "to": to, "port": 80})
+        return ex["ingress"].get("isolated_by", [])
+
+    check(isolated_by(eth0_ip) == ["default/x"] and isolated_by(net1_ip) == ["MultiNetworkPolicy/default/x"],
+          "each kind its own interface: %s %s" % (isolated_by(eth0_ip), isolated_by(net1_ip)))
+    check(isolated_by("default/dual", "default/cli") == ["default/x"], "explain by name: %s" %
+          sw.ok("explain", {"from": "default/cli", "to": "default/dual", "port": 80}))
+    got = sw.ok("get", {"kind": "networkpolicies"})["items"]
+    check([o["status"]["selected"] for o in got] == [["dual"]], "get networkpolicies: %s" % got)
+    # deleted by identity: the other kind's slot and isolation stay
+    ident = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+             "metadata": {"name": "x", "namespace": "default"}}
+    check(sw.api("delete", {"objects": [ident]}).get("ok"), "delete the NetworkPolicy")
+    check(isolated_by(eth0_ip) == [] and isolated_by(net1_ip) == ["MultiNetworkPolicy/default/x"],
+          "NetworkPolicy gone: %s %s" % (isolated_by(eth0_ip), isolated_by(net1_ip)))
+    check(sw.api("apply", {"objects": [np]}).get("ok"), "apply the NetworkPolicy again")
+    mident = {"apiVersion": "k8s.cni.cncf.io/v1beta1", "kind": "MultiNetworkPolicy",
+              "metadata": {"name": "x", "namespace": "default"}}
+    check(sw.api("delete", {"objects": [mident]}).get("ok"), "delete the MultiNetworkPolicy")
+    check(isolated_by(eth0_ip) == ["default/x"] and isolated_by(net1_ip) == [],
+          "MultiNetworkPolicy gone: %s %s" % (isolated_by(eth0_ip), isolated_by(net1_ip)))
+    sw.stop()
+
+
 if __name__ == "__main__":
     main()
