@@ -18,6 +18,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import stat  # noqa: E402
 import subprocess  # noqa: E402
+from polmatrix import ctl  # noqa: E402
 from pswtest import (Netns, Switch, check, cni_call, cni_conf, defer_dpdk_stop, main, ping,  # noqa: E402
                      test, uid)
 
@@ -544,6 +545,10 @@ def policies_of_both_kinds_on_a_pod_of_two_attachments(scope):
     check(sw.api("delete", {"objects": [mident]}).get("ok"), "delete the MultiNetworkPolicy")
     check(isolated_by(eth0_ip) == ["default/x"] and isolated_by(net1_ip) == [],
           "MultiNetworkPolicy gone: %s %s" % (isolated_by(eth0_ip), isolated_by(net1_ip)))
+    # podswitchctl explain names the kind of the policy that allows
+    check(sw.api("apply", {"objects": [mnp("y", "podswitch-net", [{}])]}).get("ok"), "apply an allowing one")
+    out = ctl(sw.sock, "explain", cli_ip, net1_ip, "80").stdout
+    check("allowed by MultiNetworkPolicy default/y, ingress rule 0" in out, "podswitchctl explain:\n%s" % out)
     sw.stop()
 
 
