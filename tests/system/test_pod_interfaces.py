@@ -552,5 +552,28 @@ def policies_of_both_kinds_on_a_pod_of_two_attachments(scope):
     sw.stop()
 
 
+@test
+def multinetworkpolicies_survive_a_restart(scope):
+    """objects.json keeps MultiNetworkPolicies (after the NetworkPolicies, a
+    NetworkPolicy of the same name beside one); killed and started again on
+    the same state directory, the switch has both."""
+    state, sock = scope.path("keep-state"), scope.path("keep.sock")
+    sw = Switch(scope, "", state=state, sock=sock).start()
+    np = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+          "metadata": {"name": "x", "namespace": "default"},
+          "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+    check(sw.api("apply", {"objects": [mnp("x", "podswitch-net", []), np]}).get("ok"), "apply")
+    objects = json.load(open(os.path.join(state, "objects.json")))
+    check([o["kind"] for o in objects["objects"]] == ["NetworkPolicy", "MultiNetworkPolicy"],
+          "objects.json: %s" % objects)
+    sw.kill()
+    sw = Switch(scope, "", state=state, sock=sock).start()
+    got = [sw.ok("get", {"kind": k})["items"] for k in ("networkpolicies", "multinetworkpolicies")]
+    check([[o["metadata"]["name"] for o in g] for g in got] == [["x"], ["x"]] and
+          got[1][0]["metadata"]["annotations"] == {"k8s.v1.cni.cncf.io/policy-for": "podswitch-net"},
+          "after the restart: %s" % got)
+    sw.stop()
+
+
 if __name__ == "__main__":
     main()
