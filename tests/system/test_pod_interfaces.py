@@ -484,7 +484,8 @@ def multinetworkpolicy_on_a_secondary_network(scope):
 def a_bad_multinetworkpolicy_is_refused(scope):
     sw = Switch(scope, "", workers="[1]").start()
     for ann, why in (("a/b/c", "not a NetworkAttachmentDefinition"), ("Bad_Name", "not a NetworkAttachmentDefinition"),
-                     (",", "not a NetworkAttachmentDefinition")):
+                     (",", "not a NetworkAttachmentDefinition"),
+                     (",".join("net-%d" % i for i in range(200)), "longer than 1023 characters")):
         r = sw.api("apply", {"objects": [mnp("x", ann, [])]})
         check(not r.get("ok") and why in r["error"]["message"] and "policy-for" in r["error"]["message"],
               "%r: %s" % (ann, r))
