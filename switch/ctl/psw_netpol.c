@@ -684,13 +684,18 @@ here_ips(const struct psw_netpol_here *h)
 	return ips;
 }
 
+/*
+ * Is the pod's own network (eth0) attached here? If not (another plugin's
+ * eth0, podswitch's secondary attachments only), its own-network addresses
+ * are its Pod object's, as for a pod of another node.
+ */
 static bool
-is_here(const struct psw_netpol_here *h, unsigned nb, const char *ns, const char *name)
+own_net_here(const struct psw_netpol_here *h, unsigned nb, const char *ns, const char *name)
 {
 	unsigned i;
 
 	for (i = 0; i < nb; i++)
-		if (strcmp(h[i].ns, ns) == 0 && strcmp(h[i].name, name) == 0)
+		if (strcmp(h[i].ns, ns) == 0 && strcmp(h[i].name, name) == 0 && h[i].net[0] == '\0')
 			return true;
 	return false;
 }
@@ -724,7 +729,9 @@ default_ns(json_t *nss, const char *ns)
 
 /*
  * Every pod this node knows: attached pods with their addresses, then Pod
- * objects of other nodes with status.podIPs (or podIP). And each namespace's
+ * objects with status.podIPs (or podIP) whose own network is not attached
+ * here (of other nodes, or with podswitch as a secondary network only: the
+ * addresses on their own network). And each namespace's
  * labels (kubernetes.io/metadata.name when no Namespace object says more).
  */
 static void
@@ -748,7 +755,7 @@ world(const struct psw_state *st, json_t **pods_out, json_t **ns_out)
 			json_object_set_new(nss, name, labels_of(o));
 			continue;
 		}
-		if (strncmp(key, "Pod/", 4) != 0 || is_here(here, nb_here, ns, name))
+		if (strncmp(key, "Pod/", 4) != 0 || own_net_here(here, nb_here, ns, name))
 			continue;
 		if ((e = remote_pod_entry(ns, name, o)) != NULL)
 			json_array_append_new(pods, e);
@@ -952,13 +959,12 @@ world_renew_pod(const struct psw_state *st, const struct psw_netpol_here *here, 
 	size_t k, next = 0;
 	unsigned i;
 
-	if (is_here(here, nb_here, ns, name)) {
-		for (i = 0; i < nb_here; i++)
-			if (strcmp(here[i].ns, ns) == 0 && strcmp(here[i].name, name) == 0)
-				json_array_append_new(now, pod_entry(ns, name, o, here_ips(&here[i]), here[i].net));
-	} else if (o != NULL && (e = remote_pod_entry(ns, name, o)) != NULL) {
+	for (i = 0; i < nb_here; i++)
+		if (strcmp(here[i].ns, ns) == 0 && strcmp(here[i].name, name) == 0)
+			json_array_append_new(now, pod_entry(ns, name, o, here_ips(&here[i]), here[i].net));
+	/* as world() has it: the Pod object's addresses unless eth0 is attached here */
+	if (!own_net_here(here, nb_here, ns, name) && o != NULL && (e = remote_pod_entry(ns, name, o)) != NULL)
 		json_array_append_new(now, e);
-	}
 	for (k = 0; k < json_array_size(np->world_pods);) {
 		e = json_array_get(np->world_pods, k);
 		if (strcmp(json_string_value(json_object_get(e, "namespace")) ?: "", ns) != 0 ||

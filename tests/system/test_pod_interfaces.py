@@ -576,5 +576,45 @@ def multinetworkpolicies_survive_a_restart(scope):
     sw.stop()
 
 
+@test
+def a_networkpolicy_peer_on_a_secondary_network_only(scope):
+    """A pod whose own network is another plugin's (podswitch attaches its net1
+    only) is, as a NetworkPolicy's peer, its Pod object's addresses
+    (status.podIPs), as a pod of another node would be; not its net1 address,
+    which is not on the pods' own network. Incremental (the Pod changed) and
+    full (a Namespace changed) plans agree."""
+    sw = Switch(scope, "", workers="[1]").start()
+    sw.bridge = "pswbr" + uid()[-6:]
+    scope.defer(lambda: subprocess.run(["ip", "link", "del", sw.bridge], capture_output=True))
+    nad = cni_conf(sw.sock, name="podswitch-net", args={"cni": {"interface": "kernel"}})
+    cli, cli_net1 = secondary_pod(scope, sw, "cli", {"role": "client"}, nad)
+    cli_eth0 = cli.sh("ip -4 -o addr show eth0").stdout.split()[3].split("/")[0]
+    web = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default",
+                                                          "labels": {"app": "web"}}, "spec": {"containers": []}}
+    np = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+          "metadata": {"name": "from-cli", "namespace": "default"},
+          "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"],
+                   "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "client"}}}]}]}}
+    check(sw.api("apply", {"objects": [web, np]}).get("ok"), "apply web")
+    rc, rw, _, _, _ = Adder(scope, sw).add("web")
+    check(rc == 0, "web: %s" % rw)
+    web_ip = rw["ips"][0]["address"].split("/")[0]
+    cli_obj = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "cli", "namespace": "default", "labels": {"role": "client"}},
+               "spec": {"containers": []}, "status": {"podIPs": [{"ip": cli_eth0}]}}
+    check(sw.api("apply", {"objects": [cli_obj]}).get("ok"), "apply cli's status")
+
+    def allowed(src):
+        return sw.ok("explain", {"from": src, "to": web_ip, "port": 80})["allowed"]
+
+    check(allowed(cli_eth0) and not allowed(cli_net1), "after the Pod changed: eth0 %s, net1 %s"
+          % (allowed(cli_eth0), allowed(cli_net1)))
+    check(sw.api("apply", {"objects": [{"apiVersion": "v1", "kind": "Namespace",
+                                        "metadata": {"name": "default", "labels": {"x": "y"}}}]}).get("ok"), "ns")
+    check(allowed(cli_eth0) and not allowed(cli_net1), "after a full plan: eth0 %s, net1 %s"
+          % (allowed(cli_eth0), allowed(cli_net1)))
+    sw.stop()
+
+
 if __name__ == "__main__":
     main()
