@@ -329,7 +329,12 @@ print_direction(const char *dir, json_t *d)
 	size_t k;
 
 	printf("  %s of %s: ", dir, str(d, "pod"));
-	if (json_is_string(json_object_get(d, "policy")))
+	/* a MultiNetworkPolicy's slot is named "MultiNetworkPolicy/ns/name", a NetworkPolicy's "ns/name" */
+	if (json_is_string(json_object_get(d, "policy")) && strncmp(str(d, "policy"), "MultiNetworkPolicy/", 19) == 0)
+		printf("allowed by MultiNetworkPolicy %s, %s rule %lld\n", str(d, "policy") + 19,
+		       strcmp(dir, "egress") == 0 ? "egress" : "ingress",
+		       (long long)json_integer_value(json_object_get(d, "rule")));
+	else if (json_is_string(json_object_get(d, "policy")))
 		printf("allowed by NetworkPolicy %s, %s rule %lld\n", str(d, "policy"),
 		       strcmp(dir, "egress") == 0 ? "egress" : "ingress",
 		       (long long)json_integer_value(json_object_get(d, "rule")));

@@ -579,7 +579,7 @@ k8s_get(struct psw_state *st, const char *kind_arg, json_t *args)
 	if (kind == NULL) {
 		json_decref(items);
 		return psw_api_error(PSW_API_E_INVALID, "unknown kind '%s' (ports, pods, attachments, "
-				     "namespaces, services, endpointslices, networkpolicies, nodes)",
+				     "namespaces, services, endpointslices, networkpolicies, multinetworkpolicies, nodes)",
 				     kind_arg);
 	}
 	if (strcmp(kind, "Namespace") == 0 || strcmp(kind, "Node") == 0)

@@ -660,9 +660,13 @@ validate_multinetworkpolicy(struct vctx *v, json_t *obj, json_t *meta, const cha
 		return -1;
 	if (ann == NULL)
 		return 0;
-	if (!json_is_string(ann) || strlen(json_string_value(ann)) >= sizeof(buf))
+	if (!json_is_string(ann))
 		return fail(v, "metadata.annotations[" PSW_K8S_POLICY_FOR "]", "must be a list of "
 			    "NetworkAttachmentDefinitions (\"name\" or \"namespace/name\", comma-separated)");
+	/* a list that long is no mistake of syntax: say what the limit is */
+	if (strlen(json_string_value(ann)) >= sizeof(buf))
+		return fail(v, "metadata.annotations[" PSW_K8S_POLICY_FOR "]", "longer than %zu characters",
+			    sizeof(buf) - 1);
 	snprintf(buf, sizeof(buf), "%s", json_string_value(ann));
 	for (e = buf; e != NULL; e = next) {
 		char *slash, *end;

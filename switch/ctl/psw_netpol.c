@@ -684,6 +684,7 @@ here_ips(const struct psw_netpol_here *h)
 	return ips;
 }
 
+/* Is any interface of the pod attached here? */
 static bool
 is_here(const struct psw_netpol_here *h, unsigned nb, const char *ns, const char *name)
 {
@@ -691,6 +692,22 @@ is_here(const struct psw_netpol_here *h, unsigned nb, const char *ns, const char
 
 	for (i = 0; i < nb; i++)
 		if (strcmp(h[i].ns, ns) == 0 && strcmp(h[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Is the pod's own network (eth0) attached here? If not (another plugin's
+ * eth0, podswitch's secondary attachments only), its own-network addresses
+ * are its Pod object's, as for a pod of another node.
+ */
+static bool
+own_net_here(const struct psw_netpol_here *h, unsigned nb, const char *ns, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < nb; i++)
+		if (strcmp(h[i].ns, ns) == 0 && strcmp(h[i].name, name) == 0 && h[i].net[0] == '\0')
 			return true;
 	return false;
 }
@@ -761,7 +778,9 @@ default_ns(json_t *nss, const char *ns)
 
 /*
  * Every pod this node knows: attached pods with their addresses, then Pod
- * objects of other nodes with status.podIPs (or podIP). And each namespace's
+ * objects with status.podIPs (or podIP) whose own network is not attached
+ * here (of other nodes, or with podswitch as a secondary network only: the
+ * addresses on their own network). And each namespace's
  * labels (kubernetes.io/metadata.name when no Namespace object says more).
  */
 static void
@@ -785,11 +804,12 @@ world(const struct psw_state *st, json_t **pods_out, json_t **ns_out)
 			json_object_set_new(nss, name, labels_of(o));
 			continue;
 		}
-		if (strncmp(key, "Pod/", 4) != 0 || is_here(here, nb_here, ns, name))
+		if (strncmp(key, "Pod/", 4) != 0 || own_net_here(here, nb_here, ns, name))
 			continue;
 		if ((e = remote_pod_entry(ns, name, o)) != NULL)
 			json_array_append_new(pods, e);
-		remote_secondary_entries(ns, name, o, pods);
+		if (!is_here(here, nb_here, ns, name))
+			remote_secondary_entries(ns, name, o, pods);
 	}
 	json_array_foreach(pods, k, p)
 		default_ns(nss, json_string_value(json_object_get(p, "namespace")));
@@ -990,15 +1010,15 @@ world_renew_pod(const struct psw_state *st, const struct psw_netpol_here *here, 
 	size_t k, next = 0;
 	unsigned i;
 
-	if (is_here(here, nb_here, ns, name)) {
-		for (i = 0; i < nb_here; i++)
-			if (strcmp(here[i].ns, ns) == 0 && strcmp(here[i].name, name) == 0)
-				json_array_append_new(now, pod_entry(ns, name, o, here_ips(&here[i]), here[i].net));
-	} else if (o != NULL) {
-		if ((e = remote_pod_entry(ns, name, o)) != NULL)
-			json_array_append_new(now, e);
+	for (i = 0; i < nb_here; i++)
+		if (strcmp(here[i].ns, ns) == 0 && strcmp(here[i].name, name) == 0)
+			json_array_append_new(now, pod_entry(ns, name, o, here_ips(&here[i]), here[i].net));
+	/* as world() has it: the Pod object's addresses unless eth0 is attached here,
+	 * its secondary ones (network-status) unless it is attached here at all */
+	if (!own_net_here(here, nb_here, ns, name) && o != NULL && (e = remote_pod_entry(ns, name, o)) != NULL)
+		json_array_append_new(now, e);
+	if (!is_here(here, nb_here, ns, name) && o != NULL)
 		remote_secondary_entries(ns, name, o, now);
-	}
 	for (k = 0; k < json_array_size(np->world_pods);) {
 		e = json_array_get(np->world_pods, k);
 		if (strcmp(json_string_value(json_object_get(e, "namespace")) ?: "", ns) != 0 ||

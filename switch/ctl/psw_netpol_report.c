@@ -1,5 +1,6 @@
 /* NetworkPolicy reporting: get networkpolicies rows and explain (control thread). */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +72,8 @@ psw_netpol_rows(const struct psw_state *st, const char *kind, const char *ns, co
 
 			if (labels == NULL)
 				labels = none = json_object();
-			/* a pod once, for the interfaces the policy is for */
+			/* a pod once, for the interfaces the policy is for (a NetworkPolicy:
+			 * eth0; a MultiNetworkPolicy: those of the networks it names) */
 			if (psw_netpol_applies(o, here[i].net) && psw_netpol_policy_selects(o, here[i].ns, labels) &&
 			    !listed(selected, here[i].name))
 				json_array_append_new(selected, json_string(here[i].name));
@@ -115,6 +117,7 @@ struct end {
 	int family;
 	uint8_t addr[16];
 	int port;                        /* podswitch port of a local pod, else -1 */
+	char net[PSW_NAME_MAX + 1];      /* a local pod's: its attachment's network ("" eth0) */
 };
 
 static void
@@ -129,22 +132,29 @@ end_local(const struct psw_state *st, struct end *e)
 				   : h[i].has6 && memcmp(h[i].ip6, e->addr, 16) == 0) {
 			e->port = h[i].port;
 			snprintf(e->what, sizeof(e->what), "%s/%s", h[i].ns, h[i].name);
+			snprintf(e->net, sizeof(e->net), "%s", h[i].net);
 			break;
 		}
 	}
 	free(h);
 }
 
-/* "ns/pod", "pod" (in dflt_ns) or an address. NULL, or an error message (static). */
+/*
+ * "ns/pod", "pod" (in dflt_ns) or an address. A pod attached here by more
+ * than one interface is its address on network net if it has one there,
+ * else on its own network (eth0), else its first attachment's. NULL, or
+ * an error message (static).
+ */
 static const char *
 resolve_end(const struct psw_state *st, const char *s, const char *dflt_ns, int family_hint,
-	    struct end *e)
+	    const char *net, struct end *e)
 {
 	const char *slash = strchr(s, '/');
 	char ns[PSW_NAME_MAX + 1];
 	const char *name = s;
 	struct psw_netpol_here *here;
-	unsigned i, nb;
+	unsigned i, nb, best = UINT_MAX;
+	int score, best_score = -1;
 
 	memset(e, 0, sizeof(*e));
 	if (inet_pton(AF_INET, s, e->addr) == 1 || inet_pton(AF_INET6, s, e->addr) == 1) {
@@ -166,9 +176,19 @@ resolve_end(const struct psw_state *st, const char *s, const char *dflt_ns, int 
 	for (i = 0; i < nb; i++) {
 		if (strcmp(here[i].ns, ns) || strcmp(here[i].name, name))
 			continue;
+		/* 2: on net, 1: on its own network, 0: another; the first of the best */
+		score = strcmp(here[i].net, net) == 0 ? 2 : here[i].net[0] == '\0' ? 1 : 0;
+		if (score > best_score) {
+			best = i;
+			best_score = score;
+		}
+	}
+	if (best != UINT_MAX) {
+		i = best;
 		e->family = family_hint == 6 && here[i].has6 ? 6 : here[i].has4 ? 4 : 6;
 		memcpy(e->addr, e->family == 4 ? here[i].ip4 : here[i].ip6, e->family == 4 ? 4 : 16);
 		e->port = here[i].port;
+		snprintf(e->net, sizeof(e->net), "%s", here[i].net);
 		free(here);
 		return NULL;
 	}
@@ -276,7 +296,7 @@ psw_netpol_explain(struct psw_state *st, json_t *args)
 		return psw_api_error(PSW_API_E_INVALID, "proto '%s': must be tcp, udp or sctp", proto_s);
 	if (port < 1 || port > 65535)
 		return psw_api_error(PSW_API_E_INVALID, "port %lld: must be 1-65535", (long long)port);
-	if ((why = resolve_end(st, from_s, dflt_ns, 0, &from)) != NULL)
+	if ((why = resolve_end(st, from_s, dflt_ns, 0, "", &from)) != NULL)
 		return psw_api_error(PSW_API_E_NOT_FOUND, "from '%s': %s", from_s, why);
 	if (strncmp(to_s, "service/", 8) == 0 || strncmp(to_s, "svc/", 4) == 0) {
 		const char *ref = strchr(to_s, '/') + 1, *slash = strchr(ref, '/');
@@ -332,7 +352,8 @@ psw_netpol_explain(struct psw_state *st, json_t *args)
 					    "service", to_s, "egress", json_object_get(first, "egress"),
 					    "ingress", json_object_get(first, "ingress"), "backends", backends));
 	}
-	if ((why = resolve_end(st, to_s, dflt_ns, from.family, &to)) != NULL)
+	/* a pod by name: on the network from is on, as a packet between them would be */
+	if ((why = resolve_end(st, to_s, dflt_ns, from.family, from.net, &to)) != NULL)
 		return psw_api_error(PSW_API_E_NOT_FOUND, "to '%s': %s", to_s, why);
 	if (to.family != from.family)
 		return psw_api_error(PSW_API_E_INVALID, "from and to are of different address families");

@@ -18,6 +18,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import stat  # noqa: E402
 import subprocess  # noqa: E402
+from polmatrix import ctl  # noqa: E402
 from pswtest import (Netns, Switch, check, cni_call, cni_conf, defer_dpdk_stop, main, ping,  # noqa: E402
                      test, uid)
 
@@ -657,7 +658,8 @@ def multinetworkpolicy_on_a_secondary_network(scope):
 def a_bad_multinetworkpolicy_is_refused(scope):
     sw = Switch(scope, "", workers="[1]").start()
     for ann, why in (("a/b/c", "not a NetworkAttachmentDefinition"), ("Bad_Name", "not a NetworkAttachmentDefinition"),
-                     (",", "not a NetworkAttachmentDefinition")):
+                     (",", "not a NetworkAttachmentDefinition"),
+                     (",".join("net-%d" % i for i in range(200)), "longer than 1023 characters")):
         r = sw.api("apply", {"objects": [mnp("x", ann, [])]})
         check(not r.get("ok") and why in r["error"]["message"] and "policy-for" in r["error"]["message"],
               "%r: %s" % (ann, r))
@@ -669,6 +671,122 @@ def a_bad_multinetworkpolicy_is_refused(scope):
     r = sw.api("apply", {"objects": [o]})
     check(not r.get("ok"), "an empty peer: %s" % r)
     check(sw.ok("get", {"kind": "multinetworkpolicies"})["items"] == [], "something was stored")
+    sw.stop()
+
+
+@test
+def policies_of_both_kinds_on_a_pod_of_two_attachments(scope):
+    """A pod whose eth0 and net1 are both podswitch's (net1 attached first, as
+    a re-ADD of eth0 leaves them): a NetworkPolicy and a MultiNetworkPolicy of
+    the same name each isolate their own interface only; get networkpolicies
+    lists the pod once; explain by name is the pod's own network (eth0); each
+    deleted by its identity alone leaves the other's slot and isolation."""
+    sw = Switch(scope, "", workers="[1]").start()
+    objs = [dict(pod(n), metadata={"name": n, "namespace": "default", "labels": lb})
+            for n, lb in (("dual", {"app": "srv"}), ("cli", {"role": "client"}))]
+    check(sw.api("apply", {"objects": objs}).get("ok"), "apply the pods")
+    ad = Adder(scope, sw)
+    rc, r1, _, dual, _ = ad.add("dual", ifname="net1", conf=cni_conf(sw.sock, name="podswitch-net"))
+    check(rc == 0, "dual's net1: %s" % r1)
+    rc, r0, _, _, _ = ad.add("dual", netns=dual)
+    check(rc == 0, "dual's eth0: %s" % r0)
+    rc, rc_out, _, _, _ = ad.add("cli")
+    check(rc == 0, "cli: %s" % rc_out)
+    eth0_ip, net1_ip, cli_ip = (r["ips"][0]["address"].split("/")[0] for r in (r0, r1, rc_out))
+    np = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+          "metadata": {"name": "x", "namespace": "default"},
+          "spec": {"podSelector": {"matchLabels": {"app": "srv"}}, "policyTypes": ["Ingress"]}}
+    check(sw.api("apply", {"objects": [np, mnp("x", "podswitch-net", [])]}).get("ok"), "apply the policies")
+
+    def isolated_by(to, frm=None):
+        ex = sw.ok("explain", {"from": frm or cli_ip, "to": to, "port": 80})
+        return ex["ingress"].get("isolated_by", [])
+
+    check(isolated_by(eth0_ip) == ["default/x"] and isolated_by(net1_ip) == ["MultiNetworkPolicy/default/x"],
+          "each kind its own interface: %s %s" % (isolated_by(eth0_ip), isolated_by(net1_ip)))
+    check(isolated_by("default/dual", "default/cli") == ["default/x"], "explain by name: %s" %
+          sw.ok("explain", {"from": "default/cli", "to": "default/dual", "port": 80}))
+    got = sw.ok("get", {"kind": "networkpolicies"})["items"]
+    check([o["status"]["selected"] for o in got] == [["dual"]], "get networkpolicies: %s" % got)
+    # deleted by identity: the other kind's slot and isolation stay
+    ident = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+             "metadata": {"name": "x", "namespace": "default"}}
+    check(sw.api("delete", {"objects": [ident]}).get("ok"), "delete the NetworkPolicy")
+    check(isolated_by(eth0_ip) == [] and isolated_by(net1_ip) == ["MultiNetworkPolicy/default/x"],
+          "NetworkPolicy gone: %s %s" % (isolated_by(eth0_ip), isolated_by(net1_ip)))
+    check(sw.api("apply", {"objects": [np]}).get("ok"), "apply the NetworkPolicy again")
+    mident = {"apiVersion": "k8s.cni.cncf.io/v1beta1", "kind": "MultiNetworkPolicy",
+              "metadata": {"name": "x", "namespace": "default"}}
+    check(sw.api("delete", {"objects": [mident]}).get("ok"), "delete the MultiNetworkPolicy")
+    check(isolated_by(eth0_ip) == ["default/x"] and isolated_by(net1_ip) == [],
+          "MultiNetworkPolicy gone: %s %s" % (isolated_by(eth0_ip), isolated_by(net1_ip)))
+    # podswitchctl explain names the kind of the policy that allows
+    check(sw.api("apply", {"objects": [mnp("y", "podswitch-net", [{}])]}).get("ok"), "apply an allowing one")
+    out = ctl(sw.sock, "explain", cli_ip, net1_ip, "80").stdout
+    check("allowed by MultiNetworkPolicy default/y, ingress rule 0" in out, "podswitchctl explain:\n%s" % out)
+    sw.stop()
+
+
+@test
+def multinetworkpolicies_survive_a_restart(scope):
+    """objects.json keeps MultiNetworkPolicies (after the NetworkPolicies, a
+    NetworkPolicy of the same name beside one); killed and started again on
+    the same state directory, the switch has both."""
+    state, sock = scope.path("keep-state"), scope.path("keep.sock")
+    sw = Switch(scope, "", state=state, sock=sock).start()
+    np = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+          "metadata": {"name": "x", "namespace": "default"},
+          "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+    check(sw.api("apply", {"objects": [mnp("x", "podswitch-net", []), np]}).get("ok"), "apply")
+    objects = json.load(open(os.path.join(state, "objects.json")))
+    check([o["kind"] for o in objects["objects"]] == ["NetworkPolicy", "MultiNetworkPolicy"],
+          "objects.json: %s" % objects)
+    sw.kill()
+    sw = Switch(scope, "", state=state, sock=sock).start()
+    got = [sw.ok("get", {"kind": k})["items"] for k in ("networkpolicies", "multinetworkpolicies")]
+    check([[o["metadata"]["name"] for o in g] for g in got] == [["x"], ["x"]] and
+          got[1][0]["metadata"]["annotations"] == {"k8s.v1.cni.cncf.io/policy-for": "podswitch-net"},
+          "after the restart: %s" % got)
+    sw.stop()
+
+
+@test
+def a_networkpolicy_peer_on_a_secondary_network_only(scope):
+    """A pod whose own network is another plugin's (podswitch attaches its net1
+    only) is, as a NetworkPolicy's peer, its Pod object's addresses
+    (status.podIPs), as a pod of another node would be; not its net1 address,
+    which is not on the pods' own network. Incremental (the Pod changed) and
+    full (a Namespace changed) plans agree."""
+    sw = Switch(scope, "", workers="[1]").start()
+    sw.bridge = "pswbr" + uid()[-6:]
+    scope.defer(lambda: subprocess.run(["ip", "link", "del", sw.bridge], capture_output=True))
+    nad = cni_conf(sw.sock, name="podswitch-net", args={"cni": {"interface": "kernel"}})
+    cli, cli_net1 = secondary_pod(scope, sw, "cli", {"role": "client"}, nad)
+    cli_eth0 = cli.sh("ip -4 -o addr show eth0").stdout.split()[3].split("/")[0]
+    web = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default",
+                                                          "labels": {"app": "web"}}, "spec": {"containers": []}}
+    np = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+          "metadata": {"name": "from-cli", "namespace": "default"},
+          "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"],
+                   "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "client"}}}]}]}}
+    check(sw.api("apply", {"objects": [web, np]}).get("ok"), "apply web")
+    rc, rw, _, _, _ = Adder(scope, sw).add("web")
+    check(rc == 0, "web: %s" % rw)
+    web_ip = rw["ips"][0]["address"].split("/")[0]
+    cli_obj = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "cli", "namespace": "default", "labels": {"role": "client"}},
+               "spec": {"containers": []}, "status": {"podIPs": [{"ip": cli_eth0}]}}
+    check(sw.api("apply", {"objects": [cli_obj]}).get("ok"), "apply cli's status")
+
+    def allowed(src):
+        return sw.ok("explain", {"from": src, "to": web_ip, "port": 80})["allowed"]
+
+    check(allowed(cli_eth0) and not allowed(cli_net1), "after the Pod changed: eth0 %s, net1 %s"
+          % (allowed(cli_eth0), allowed(cli_net1)))
+    check(sw.api("apply", {"objects": [{"apiVersion": "v1", "kind": "Namespace",
+                                        "metadata": {"name": "default", "labels": {"x": "y"}}}]}).get("ok"), "ns")
+    check(allowed(cli_eth0) and not allowed(cli_net1), "after a full plan: eth0 %s, net1 %s"
+          % (allowed(cli_eth0), allowed(cli_net1)))
     sw.stop()
 
 
