@@ -42,9 +42,8 @@ fail(struct vctx *v, const char *path, const char *fmt, ...)
 	return -1;
 }
 
-/* RFC 1123 label: lower-case alphanumerics and '-', starting and ending alphanumeric. */
-static bool
-dns_label(const char *s, size_t max)
+bool
+psw_k8s_dns_label(const char *s, size_t max)
 {
 	size_t n = strlen(s), i;
 
@@ -56,9 +55,8 @@ dns_label(const char *s, size_t max)
 	return true;
 }
 
-/* RFC 1123 subdomain: dot-separated labels, at most 253 characters. */
-static bool
-dns_subdomain(const char *s)
+bool
+psw_k8s_dns_subdomain(const char *s)
 {
 	char buf[254], *save = NULL, *tok;
 
@@ -68,7 +66,7 @@ dns_subdomain(const char *s)
 	if (buf[0] == '.' || buf[strlen(buf) - 1] == '.' || strstr(buf, "..") != NULL)
 		return false;
 	for (tok = strtok_r(buf, ".", &save); tok != NULL; tok = strtok_r(NULL, ".", &save))
-		if (!dns_label(tok, 63))
+		if (!psw_k8s_dns_label(tok, 63))
 			return false;
 	return true;
 }
@@ -101,7 +99,7 @@ label_key(const char *k)
 		return false;
 	memcpy(prefix, k, (size_t)(slash - k));
 	prefix[slash - k] = '\0';
-	return dns_subdomain(prefix) && label_name(slash + 1, false);
+	return psw_k8s_dns_subdomain(prefix) && label_name(slash + 1, false);
 }
 
 static int
@@ -250,7 +248,7 @@ validate_namespace(struct vctx *v, json_t *obj, json_t *meta, const char *name)
 	json_t *audit = json_object_get(json_object_get(meta, "annotations"), "podswitch.io/policy-audit");
 	const char *a = json_string_value(audit);
 
-	if (!dns_label(name, 63))
+	if (!psw_k8s_dns_label(name, 63))
 		return fail(v, "metadata.name", "must be a DNS label (63 lower-case alphanumerics or '-')");
 	/* the policy audit log's opt-in (psw_audit.h): a typo must not look like "off" */
 	if (audit != NULL && (a == NULL || (strcmp(a, "deny") != 0 && strcmp(a, "all") != 0 &&
@@ -275,7 +273,7 @@ validate_pod(struct vctx *v, json_t *obj, json_t *meta, const char *name)
 	size_t i, j;
 	char path[256];
 
-	if (!dns_subdomain(name))
+	if (!psw_k8s_dns_subdomain(name))
 		return fail(v, "metadata.name", "must be a DNS subdomain");
 	if (spec != NULL && !json_is_object(spec))
 		return fail(v, "spec", "must be an object");
@@ -341,7 +339,7 @@ validate_service(struct vctx *v, json_t *obj, json_t *meta, const char *name)
 	size_t i;
 	char path[256];
 
-	if (!dns_label(name, 63))
+	if (!psw_k8s_dns_label(name, 63))
 		return fail(v, "metadata.name", "must be a DNS label");
 	if (spec == NULL) {
 		spec = json_object();
@@ -388,7 +386,7 @@ validate_service(struct vctx *v, json_t *obj, json_t *meta, const char *name)
 			strcat(path, ".name");
 			return fail(v, path, "is required when a Service has more than one port");
 		}
-		if (pn != NULL && (!json_is_string(pn) || !dns_label(json_string_value(pn), 63))) {
+		if (pn != NULL && (!json_is_string(pn) || !psw_k8s_dns_label(json_string_value(pn), 63))) {
 			strcat(path, ".name");
 			return fail(v, path, "must be a DNS label");
 		}
@@ -470,7 +468,7 @@ validate_endpointslice(struct vctx *v, json_t *obj, json_t *meta, const char *na
 	size_t i, j;
 	char path[256];
 
-	if (!dns_subdomain(name))
+	if (!psw_k8s_dns_subdomain(name))
 		return fail(v, "metadata.name", "must be a DNS subdomain");
 	if (at == NULL || (strcmp(at, "IPv4") && strcmp(at, "IPv6") && strcmp(at, "FQDN")))
 		return fail(v, "addressType", "is required: IPv4, IPv6 or FQDN");
@@ -610,7 +608,7 @@ validate_networkpolicy(struct vctx *v, json_t *obj, json_t *meta, const char *na
 	json_t *spec = json_object_get(obj, "spec"), *types, *t;
 	size_t i;
 
-	if (!dns_subdomain(name))
+	if (!psw_k8s_dns_subdomain(name))
 		return fail(v, "metadata.name", "must be a DNS subdomain");
 	if (!json_is_object(spec))
 		return fail(v, "spec", "is required");
@@ -681,8 +679,8 @@ validate_multinetworkpolicy(struct vctx *v, json_t *obj, json_t *meta, const cha
 		slash = strchr(e, '/');
 		if (slash != NULL)
 			*slash++ = '\0';
-		if ((slash != NULL && (!dns_label(e, 63) || !dns_subdomain(slash))) ||
-		    (slash == NULL && !dns_subdomain(e)))
+		if ((slash != NULL && (!psw_k8s_dns_label(e, 63) || !psw_k8s_dns_subdomain(slash))) ||
+		    (slash == NULL && !psw_k8s_dns_subdomain(e)))
 			return fail(v, "metadata.annotations[" PSW_K8S_POLICY_FOR "]", "'%.64s%s%.64s' is not a "
 				    "NetworkAttachmentDefinition (\"name\" or \"namespace/name\")", e,
 				    slash != NULL ? "/" : "", slash != NULL ? slash : "");
@@ -803,7 +801,7 @@ validate_node(struct vctx *v, json_t *obj, json_t *meta, const char *name)
 	const char *k;
 	void *tmp;
 
-	if (!dns_subdomain(name))
+	if (!psw_k8s_dns_subdomain(name))
 		return fail(v, "metadata.name", "must be a DNS subdomain (253 lower-case alphanumerics, "
 			    "'-' or '.')");
 	if (spec != NULL && !json_is_null(spec) && !json_is_object(spec))
@@ -913,7 +911,7 @@ psw_k8s_validate(json_t *obj)
 			json_object_set_new(meta, "namespace", json_string("default"));
 		ns = json_string_value(json_object_get(meta, "namespace"));
 		snprintf(v.who, sizeof(v.who), "%s %.63s/%.100s", kind, ns, name);
-		if (!dns_label(ns, 63)) {
+		if (!psw_k8s_dns_label(ns, 63)) {
 			fail(&v, "metadata.namespace", "must be a DNS label");
 			return v.err;
 		}

@@ -49,4 +49,10 @@ json_t *psw_k8s_flatten(json_t *objects);
  */
 int psw_k8s_parse_cidr(const char *s, struct psw_prefix *p);
 
+/** RFC 1123 label: lower-case alphanumerics and '-', alphanumeric at both ends, 1..max long. */
+bool psw_k8s_dns_label(const char *s, size_t max);
+
+/** RFC 1123 subdomain: dot-separated labels of at most 63, 1..253 long. */
+bool psw_k8s_dns_subdomain(const char *s);
+
 #endif /* PSW_K8S_VALIDATE_H */

@@ -12,34 +12,12 @@
 #include <jansson.h>
 
 #include "psw_file.h"
+#include "psw_k8s_validate.h"
 #include "psw_log.h"
 #include "psw_poddir.h"
 
 /* Where a pod mounts its directory: the --vdev strings of interfaces.json assume it. */
 #define POD_MOUNT "/run/podswitch"
-
-/* A DNS label (max 63) or, dots allowed, subdomain (max 253): Kubernetes' namespace and pod names. */
-static bool
-k8s_name(const char *s, size_t max, bool dots)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > max)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-
-		if (alnum)
-			continue;
-		/* '-' and '.' only inside a label: never first, last, or beside a '.' */
-		if ((c != '-' && !(dots && c == '.')) || i == 0 || i == n - 1)
-			return false;
-		if (c == '.' && (s[i - 1] == '.' || s[i - 1] == '-' || s[i + 1] == '-'))
-			return false;
-	}
-	return true;
-}
 
 /*
  * Could the attachment's pod have a directory (its kernel interfaces are
@@ -49,8 +27,8 @@ k8s_name(const char *s, size_t max, bool dots)
 static bool
 pod_named(const struct psw_state *st, const struct psw_attachment *a)
 {
-	return st->cfg.api.pods_dir[0] != '\0' && k8s_name(a->pod_namespace, 63, false) &&
-	       k8s_name(a->pod_name, 253, true) && strcmp(a->pod_name, a->container_id) != 0;
+	return st->cfg.api.pods_dir[0] != '\0' && psw_k8s_dns_label(a->pod_namespace, 63) &&
+	       psw_k8s_dns_subdomain(a->pod_name) && strcmp(a->pod_name, a->container_id) != 0;
 }
 
 bool
