@@ -94,7 +94,7 @@ enum psw_ct_state {
 
 /* entry flags */
 #define PSW_CT_F_DNAT   0x01     /**< original direction: destination rewritten */
-#define PSW_CT_F_SNAT   0x02     /**< original direction: source rewritten (hairpin) */
+#define PSW_CT_F_SNAT   0x02     /**< original direction: source rewritten (masquerade, hairpin, a reply port taken) */
 #define PSW_CT_F_FIN_O  0x04     /**< FIN seen from the original side */
 #define PSW_CT_F_FIN_R  0x08     /**< FIN seen from the reply side */
 #define PSW_CT_F_POLICY 0x10     /**< opened by the policy stage (a pod-to-pod flow) */
@@ -628,11 +628,15 @@ psw_ct_opened(struct psw_stage_ctx *sc, struct psw_ct *ct, struct rte_mbuf *pkt,
 #define PSW_SNAT_TRIES      16u
 
 /**
- * psw_ct_open for a connection whose reply comes back to a source-NAT
- * address (reply->dst, not the client): the reply's destination port is the
- * client's own when that tuple is free, else one of PSW_SNAT_TRIES ports
- * from the flow's hash, so two clients with the same source port do not
- * clash. ICMP keeps its identifier. reply->dport is the port chosen.
+ * psw_ct_open for a connection whose reply comes back to reply->dst (a
+ * source-NAT address, or the client's own): the reply's destination port is
+ * the client's own when that tuple is free, else one of PSW_SNAT_TRIES ports
+ * from the flow's hash, so that two connections whose replies would be one
+ * tuple do not clash (two clients with one source port masqueraded to one
+ * address; one client reaching one backend from one port through two
+ * Service addresses). A port changed makes the connection source-NAT-ed
+ * (PSW_CT_F_SNAT), as Linux's conntrack does. ICMP keeps its identifier.
+ * reply->dport is the port chosen.
  */
 static inline int
 psw_ct_open_snat(struct psw_stage_ctx *sc, struct psw_ct *ct, struct rte_mbuf *pkt, struct psw_meta *m,
@@ -650,6 +654,7 @@ psw_ct_open_snat(struct psw_stage_ctx *sc, struct psw_ct *ct, struct rte_mbuf *p
 			break;
 		if (i == 0)
 			h = rte_hash_crc(orig, sizeof(*orig), 0x534e4154u);
+		flags |= PSW_CT_F_SNAT;
 		reply->dport = rte_cpu_to_be_16((uint16_t)(PSW_SNAT_PORT_MIN +
 							   (h + i * 40503u) % PSW_SNAT_PORT_SPAN));
 	}

@@ -322,10 +322,8 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	} else {
 		memcpy(reply.dst, orig.src, alen);
 	}
-	rc = (flags & PSW_CT_F_SNAT)
-	     ? psw_ct_open_snat(sc, t->ct, pkt, m, &orig, &reply, sp->id, bi, flags, now)
-	     : psw_ct_open(sc, t->ct, pkt, m, &orig, &reply, sp->id, bi, flags, PSW_CT_NEW,
-			   PSW_CT_DIR_ORIG, now);
+	/* the client's own address kept, its port too unless that reply is taken */
+	rc = psw_ct_open_snat(sc, t->ct, pkt, m, &orig, &reply, sp->id, bi, flags, now);
 	if (rc == -EEXIST) {
 		follow_existing(sc, t, pkt, m, &orig, th, seg_len, now);
 		return;

@@ -773,6 +773,28 @@ spec: {externalTrafficPolicy: %s, externalIPs: [192.0.2.10], selector: {app: np}
 """ % policy)
         r = ext.sh("socat -T 3 - TCP:192.0.2.10:80,connect-timeout=3 </dev/null", check_rc=False, timeout=10)
         check(r.stdout.strip() == "np-web " + seen, "external IP, policy %s: %r %r" % (policy, r.stdout, r.stderr))
+    # one client port to one backend through two Service addresses at once
+    # (a NodePort and an external IP, both Local): the second keeps the
+    # client's address and gets another port, as Linux does; no ct_clash
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: np2}
+spec: {type: NodePort, externalTrafficPolicy: Local, selector: {app: np}, ports: [{port: 81, targetPort: 8081}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: npx}
+spec: {externalTrafficPolicy: Local, externalIPs: [192.0.2.10], selector: {app: np},
+       ports: [{port: 80, targetPort: 8081}]}
+""")
+    clash = sw.ok("stats")["drops"].get("ct_clash", 0)
+    procs = [ext.popen("exec socat -t 3 - TCP:%s,bind=192.168.50.2,sourceport=6666,reuseaddr,connect-timeout=2 </dev/null" % dst,
+                       stdout=-1, stderr=-1) for dst in ("192.168.50.1:%d" % np2, "192.0.2.10:80")]
+    seen = sorted(p.communicate(timeout=10)[0].decode().strip() for p in procs)
+    check(len(set(seen)) == 2 and all(x.startswith("192.168.50.2 ") for x in seen) and
+          "192.168.50.2 6666" in seen and sw.ok("stats")["drops"].get("ct_clash", 0) == clash,
+          "one client port to one backend through a NodePort and an external IP (Local): %s (ct_clash %s)"
+          % (seen, sw.ok("stats")["drops"].get("ct_clash")))
     # a nodePort outside the range is refused whole
     r = apply(sw, scope, """apiVersion: v1
 kind: Service

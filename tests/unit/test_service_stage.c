@@ -69,7 +69,7 @@ setup(void)
 {
 	struct psw_pod pods[2] = { 0 };
 	struct psw_svc_backend be = { .family = 4, .local = 1 }, aff_be[3];
-	struct psw_svc_spec specs[4];
+	struct psw_svc_spec specs[5];
 	uint32_t b = rte_cpu_to_be_32(BACKEND);
 
 	t = psw_tables_alloc();
@@ -109,7 +109,10 @@ setup(void)
 	specs[3].affinity_s = 3;
 	specs[3].nb_backends = 3;
 	specs[3].backends = aff_be;
-	t->svcs = svcs_from(specs, 4);
+	specs[4] = specs[0];                     /* VIP:81, the same backend as VIP:80 */
+	specs[4].key = svc_key(VIP, IPPROTO_TCP, 81);
+	specs[4].cslot = 12;
+	t->svcs = svcs_from(specs, 5);
 	t->ct = psw_ct_create(1024, SOCKET_ID_ANY, psw_tables_qsbr());
 	return mp == NULL || t->pods == NULL || t->svcs == NULL || t->ct == NULL;
 }
@@ -239,6 +242,61 @@ test_dnat_and_un_nat_byte_exact(void)
 	CU_ASSERT(meta.ct != 0);
 	w = tcp(gw_mac, mac_b, CLIENT, BACKEND, 40000, 8080, 63);
 	want = tcp_frame(&w, RTE_TCP_ACK_FLAG, 1001, 5001);
+	same_frame(m, want);
+	rte_pktmbuf_free(m);
+	rte_pktmbuf_free(want);
+}
+
+/*
+ * One client port to one backend through two Service ports: the second
+ * connection's reply tuple is the first's, so it keeps the client's address
+ * but gets another port (as Linux's conntrack does), both ways byte-exact.
+ */
+static void
+test_two_service_ports_one_backend_one_client_port(void)
+{
+	struct tpkt p = tcp(mac_c, gw_mac, CLIENT, VIP, 40300, 80, 64), w;
+	struct rte_mbuf *m, *want;
+	struct psw_meta meta;
+	uint16_t port;
+
+	m = tcp_frame(&p, RTE_TCP_SYN_FLAG, 100, 0);
+	meta = run(m, 0);
+	CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+	w = tcp(gw_mac, mac_b, CLIENT, BACKEND, 40300, 8080, 63);
+	want = tcp_frame(&w, RTE_TCP_SYN_FLAG, 100, 0);
+	same_frame(m, want);
+	rte_pktmbuf_free(m);
+	rte_pktmbuf_free(want);
+	/* the same client port to VIP:81: not a ct_clash, another source port */
+	p = tcp(mac_c, gw_mac, CLIENT, VIP, 40300, 81, 64);
+	m = tcp_frame(&p, RTE_TCP_SYN_FLAG, 200, 0);
+	meta = run(m, 0);
+	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
+	port = rte_be_to_cpu_16(rte_pktmbuf_mtod_offset(m, struct rte_tcp_hdr *, 34)->src_port);
+	CU_ASSERT(port != 40300 && port >= PSW_SNAT_PORT_MIN);
+	w = tcp(gw_mac, mac_b, CLIENT, BACKEND, port, 8080, 63);
+	want = tcp_frame(&w, RTE_TCP_SYN_FLAG, 200, 0);
+	same_frame(m, want);
+	rte_pktmbuf_free(m);
+	rte_pktmbuf_free(want);
+	/* the backend's answer to that port comes back from VIP:81 to the client's own port */
+	p = tcp(mac_b, gw_mac, BACKEND, CLIENT, 8080, port, 64);
+	m = tcp_frame(&p, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, 7000, 201);
+	meta = run(m, 1);
+	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
+	w = tcp(gw_mac, mac_c, VIP, CLIENT, 81, 40300, 63);
+	want = tcp_frame(&w, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, 7000, 201);
+	same_frame(m, want);
+	rte_pktmbuf_free(m);
+	rte_pktmbuf_free(want);
+	/* and the first connection's answer still to VIP:80 */
+	p = tcp(mac_b, gw_mac, BACKEND, CLIENT, 8080, 40300, 64);
+	m = tcp_frame(&p, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, 6000, 101);
+	meta = run(m, 1);
+	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
+	w = tcp(gw_mac, mac_c, VIP, CLIENT, 80, 40300, 63);
+	want = tcp_frame(&w, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, 6000, 101);
 	same_frame(m, want);
 	rte_pktmbuf_free(m);
 	rte_pktmbuf_free(want);
@@ -758,6 +816,8 @@ main(void)
 	CU_add_test(s, "TCP to a Service without a connection, not a SYN: dropped", test_invalid_tcp_dropped);
 	CU_add_test(s, "SYN DNAT-ed, SYN-ACK un-NAT-ed, ACK DNAT-ed: byte-exact", test_dnat_and_un_nat_byte_exact);
 	CU_add_test(s, "no endpoints: RST from the Service address, byte-exact", test_reject_byte_exact);
+	CU_add_test(s, "one client port, two Service ports, one backend: another port, not a clash",
+		    test_two_service_ports_one_backend_one_client_port);
 	CU_add_test(s, "a Service's packets and bytes counted both ways; its slot drains", test_service_packets_counted);
 	CU_add_test(s, "a closed Service connection's tuple reused: counted to the Service now",
 		    test_reused_tuple_counted_to_the_service_now);
