@@ -30,6 +30,7 @@
 #include "psw_k8s_validate.h"
 #include "psw_netpol.h"
 #include "psw_netpol_priv.h"
+#include "psw_podif.h"
 #include "psw_policy_ctl.h"
 #include "psw_port.h"
 
@@ -653,6 +654,7 @@ psw_netpol_pods_here(const struct psw_state *st, unsigned *nb)
 
 		h[n] = (struct psw_netpol_here){ pc->namespace_[0] ? pc->namespace_ : "default", pc->name, "",
 				      psw_port_find(pc->port), pc->has_ip4, pc->has_ip6, pc->ip4, pc->ip6 };
+		h[n].net[0] = '\0';
 		n += h[n].port >= 0 && h[n].port < PSW_MAX_PORTS;
 	}
 	for (i = 0; i < st->nb_atts; i++) {
@@ -662,9 +664,16 @@ psw_netpol_pods_here(const struct psw_state *st, unsigned *nb)
 			continue;
 		/* eth0 is the pod's own network; another interface is a secondary
 		 * attachment (Multus), on its CNI network */
-		h[n] = (struct psw_netpol_here){ a->pod_namespace, a->pod_name,
-				      strcmp(a->ifname, "eth0") == 0 ? "" : a->network,
-				      psw_port_find(a->port_name), a->has_ip4, a->has_ip6, a->ip4, a->ip6 };
+		h[n].ns = a->pod_namespace;
+		h[n].name = a->pod_name;
+		h[n].port = psw_port_find(a->port_name);
+		h[n].has4 = a->has_ip4;
+		h[n].has6 = a->has_ip6;
+		h[n].ip4 = a->ip4;
+		h[n].ip6 = a->ip6;
+		if (strcmp(a->ifname, "eth0") != 0)
+			psw_podif_network(psw_k8s_find(st, "Pod", a->pod_namespace, a->pod_name), a->pod_namespace,
+					  a->ifname, a->network, h[n].net, sizeof(h[n].net));
 		n += h[n].port >= 0 && h[n].port < PSW_MAX_PORTS;
 	}
 	*nb = n;
@@ -744,7 +753,14 @@ remote_secondary_entries(const char *ns, const char *name, json_t *o, json_t *ou
 			json_decref(ips);
 			continue;
 		}
-		json_array_append_new(out, pod_entry(ns, name, o, ips, slash != NULL ? slash + 1 : net));
+		if (slash == NULL) {             /* Multus writes "namespace/name"; a bare name is the pod's namespace's */
+			char full[PSW_PODIF_NET_MAX];
+
+			snprintf(full, sizeof(full), "%s/%s", ns, net);
+			json_array_append_new(out, pod_entry(ns, name, o, ips, full));
+		} else {
+			json_array_append_new(out, pod_entry(ns, name, o, ips, net));
+		}
 	}
 	json_decref(list);
 }
@@ -856,21 +872,25 @@ psw_netpol_policy_key(json_t *policy, char *key, size_t len)
  * Does the policy apply to a pod's interface on network net? A
  * NetworkPolicy to its own network's (""), a MultiNetworkPolicy to the
  * networks its policy-for annotation names (NetworkAttachmentDefinitions,
- * "name" or "namespace/name": the attachment's CNI network is its name).
+ * "name" in the policy's namespace or "namespace/name"; net is the
+ * attachment's "namespace/name").
  */
 bool
 psw_netpol_applies(json_t *policy, const char *net)
 {
-	const char *list, *p, *end;
+	json_t *meta = json_object_get(policy, "metadata");
+	const char *list, *p, *end, *pns, *slash;
+	size_t nsl;
 
 	if (!is_multi(policy))
 		return net[0] == '\0';
-	list = json_string_value(json_object_get(json_object_get(json_object_get(policy, "metadata"),
-								 "annotations"), PSW_K8S_POLICY_FOR));
-	if (net[0] == '\0' || list == NULL)
+	list = json_string_value(json_object_get(json_object_get(meta, "annotations"), PSW_K8S_POLICY_FOR));
+	if (net[0] == '\0' || list == NULL || (slash = strchr(net, '/')) == NULL)
 		return false;
+	pns = json_string_value(json_object_get(meta, "namespace")) ?: "default";
+	nsl = (size_t)(slash - net);
 	for (p = list; *p != '\0'; p = *end == ',' ? end + 1 : end) {
-		const char *slash;
+		const char *s;
 		size_t n;
 
 		while (*p == ' ')
@@ -881,12 +901,17 @@ psw_netpol_applies(json_t *policy, const char *net)
 		n = (size_t)(end - p);
 		while (n > 0 && p[n - 1] == ' ')
 			n--;
-		slash = memchr(p, '/', n);
-		if (slash != NULL) {
-			n -= (size_t)(slash + 1 - p);
-			p = slash + 1;
+		/* the namespace: the entry's, else the policy's */
+		s = memchr(p, '/', n);
+		if (s != NULL) {
+			if ((size_t)(s - p) != nsl || strncmp(p, net, nsl) != 0)
+				continue;
+			n -= (size_t)(s + 1 - p);
+			p = s + 1;
+		} else if (strlen(pns) != nsl || strncmp(pns, net, nsl) != 0) {
+			continue;
 		}
-		if (n == strlen(net) && strncmp(p, net, n) == 0)
+		if (n == strlen(slash + 1) && strncmp(p, slash + 1, n) == 0)
 			return true;
 	}
 	return false;

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "psw_podif.h"
 #include "psw_policy.h"
 
 struct psw_state;
@@ -22,8 +23,9 @@ struct psw_state;
  */
 struct psw_netpol_here {
 	const char *ns, *name;
-	const char *net;                 /* "": the pod's own network (eth0, NetworkPolicy);
-					  * else a secondary attachment's (MultiNetworkPolicy) */
+	char net[PSW_PODIF_NET_MAX];     /* "": the pod's own network (eth0, NetworkPolicy);
+					  * else a secondary attachment's NetworkAttachmentDefinition,
+					  * "namespace/name" (MultiNetworkPolicy, psw_podif_network) */
 	int port;                        /* podswitch port index */
 	bool has4, has6;
 	const uint8_t *ip4, *ip6;

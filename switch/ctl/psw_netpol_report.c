@@ -117,7 +117,7 @@ struct end {
 	int family;
 	uint8_t addr[16];
 	int port;                        /* podswitch port of a local pod, else -1 */
-	char net[PSW_NAME_MAX + 1];      /* a local pod's: its attachment's network ("" eth0) */
+	char net[PSW_PODIF_NET_MAX];     /* a local pod's: its attachment's network ("" eth0) */
 };
 
 static void

@@ -88,3 +88,104 @@ out:
 	json_decref(list);
 	return rc;
 }
+
+/* Copy the first n bytes of s into out (len) as a string; false when it does not fit. */
+static bool
+copy_n(char *out, size_t len, const char *s, size_t n)
+{
+	if (n >= len)
+		return false;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return true;
+}
+
+/*
+ * Entry idx (from 1) of the text form "[ns/]name[@ifname], ...": does it
+ * stand for ifname? Then its namespace and name are copied out.
+ */
+static bool
+text_entry(const char *p, size_t n, unsigned idx, const char *ifname, char *ns, char *name, size_t len)
+{
+	const char *slash, *at;
+	char dflt[16];
+
+	while (n > 0 && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	at = memchr(p, '@', n);
+	if (at != NULL) {
+		if (strlen(ifname) != (size_t)(p + n - at - 1) || strncmp(at + 1, ifname, strlen(ifname)) != 0)
+			return false;
+		n = (size_t)(at - p);
+	} else {
+		snprintf(dflt, sizeof(dflt), "net%u", idx);
+		if (strcmp(dflt, ifname) != 0)
+			return false;
+	}
+	ns[0] = '\0';
+	slash = memchr(p, '/', n);
+	if (slash != NULL) {
+		if (!copy_n(ns, len, p, (size_t)(slash - p)))
+			return false;
+		n -= (size_t)(slash + 1 - p);
+		p = slash + 1;
+	}
+	return n > 0 && copy_n(name, len, p, n);
+}
+
+/* The entry of the network-selection annotation text for ifname, into ns / name. */
+static bool
+selected_network(const char *text, const char *ifname, char *ns, char *name, size_t len)
+{
+	json_t *list, *e;
+	size_t i;
+	bool found = false;
+
+	while (*text == ' ' || *text == '\t' || *text == '\n')
+		text++;
+	if (*text == '[') {
+		if ((list = json_loads(text, 0, NULL)) == NULL)
+			return false;
+		json_array_foreach(list, i, e) {
+			const char *n = json_string_value(json_object_get(e, "name"));
+			const char *s = json_string_value(json_object_get(e, "namespace")) ?: "";
+			const char *want = json_string_value(json_object_get(e, "interface"));
+			char dflt[32];
+
+			if (i >= PODIF_MAX || n == NULL)
+				break;
+			snprintf(dflt, sizeof(dflt), "net%zu", i + 1);
+			if (strcmp(want ?: dflt, ifname) != 0)
+				continue;
+			found = copy_n(ns, len, s, strlen(s)) && copy_n(name, len, n, strlen(n));
+			break;
+		}
+		json_decref(list);
+		return found;
+	}
+	for (i = 1; *text != '\0' && i <= PODIF_MAX; i++) {
+		const char *end = strchr(text, ',') ?: text + strlen(text);
+
+		if (text_entry(text, (size_t)(end - text), (unsigned)i, ifname, ns, name, len))
+			return true;
+		text = *end == ',' ? end + 1 : end;
+	}
+	return false;
+}
+
+void
+psw_podif_network(const json_t *pod, const char *pod_ns, const char *ifname, const char *cni_net,
+		  char *out, size_t len)
+{
+	const char *text = json_string_value(json_object_get(json_object_get(json_object_get(pod, "metadata"),
+							"annotations"), PSW_PODIF_NETWORKS));
+	char ns[PSW_PODIF_NET_MAX], name[PSW_PODIF_NET_MAX];
+
+	if (text != NULL && selected_network(text, ifname, ns, name, sizeof(ns))) {
+		snprintf(out, len, "%s/%s", ns[0] != '\0' ? ns : pod_ns, name);
+		return;
+	}
+	snprintf(out, len, "%s/%s", pod_ns, cni_net);
+}

@@ -20,6 +20,7 @@
 #ifndef PSW_PODIF_H
 #define PSW_PODIF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -33,5 +34,23 @@
  *         when the annotation is malformed, with the reason in msg.
  */
 int psw_podif_from_pod(const json_t *pod, const char *ifname, const char **kind, char *msg, size_t len);
+
+#define PSW_PODIF_NETWORKS "k8s.v1.cni.cncf.io/networks"
+/** Room for a NetworkAttachmentDefinition's "namespace/name". */
+#define PSW_PODIF_NET_MAX 320
+
+/**
+ * The NetworkAttachmentDefinition ("namespace/name") behind a pod's
+ * secondary interface ifname, as Multus' network-selection annotation
+ * (PSW_PODIF_NETWORKS, a JSON array of {"name", "namespace", "interface"}
+ * or the text "[namespace/]name[@interface], ...") on its Pod object names
+ * it: the entry whose interface is ifname, or one without an interface at
+ * position N (from 1) for "netN", Multus' default names. Its namespace is
+ * the pod's unless the entry says. Without a Pod object, an annotation or
+ * such an entry: the pod's namespace and the CNI network's name (cni_net).
+ * out: at least PSW_PODIF_NET_MAX bytes.
+ */
+void psw_podif_network(const json_t *pod, const char *pod_ns, const char *ifname, const char *cni_net,
+		       char *out, size_t len);
 
 #endif /* PSW_PODIF_H */

@@ -575,7 +575,8 @@ def multinetworkpolicy_on_a_secondary_network(scope):
     podswitch's; net1 is (the NAD podswitch-net). A NetworkPolicy isolating
     the server leaves net1 alone; a MultiNetworkPolicy for podswitch-net
     denies, then allows the client only; one for another network does
-    nothing."""
+    nothing, nor one for the same name in another namespace (the server's
+    Pod naming its NetworkAttachmentDefinition's namespace)."""
     import socket as sk
     with sk.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -651,6 +652,18 @@ def multinetworkpolicy_on_a_secondary_network(scope):
     r = sw.api("delete", {"objects": [mnp("deny-net1", "podswitch-net", [])]})
     check(r.get("ok"), "delete: %s" % r)
     check(reach(other), "the MultiNetworkPolicy's deletion left the pod isolated")
+    # policy-for compares the NetworkAttachmentDefinition's namespace: a bare
+    # name is the policy's own namespace's; the server's Pod says (Multus'
+    # network-selection annotation) its net1 is nets/podswitch-net
+    check(sw.api("apply", {"objects": [mnp("deny-elsewhere", "elsewhere/podswitch-net", [])]}).get("ok"), "apply")
+    check(reach(other), "a MultiNetworkPolicy for elsewhere/podswitch-net cut default/podswitch-net")
+    check(sw.api("apply", {"objects": [dict(pod("srv"), metadata={
+        "name": "srv", "namespace": "default", "labels": {"app": "srv"},
+        "annotations": {"k8s.v1.cni.cncf.io/networks": "nets/podswitch-net@net1"}})]}).get("ok"), "apply srv")
+    check(sw.api("apply", {"objects": [mnp("deny-bare", "podswitch-net", [])]}).get("ok"), "apply")
+    check(reach(other), "policy-for podswitch-net (default's) cut the server's nets/podswitch-net")
+    check(sw.api("apply", {"objects": [mnp("deny-nets", "nets/podswitch-net", [])]}).get("ok"), "apply")
+    check(not reach(other), "policy-for nets/podswitch-net left the server's net1 open")
     sw.stop()
 
 

@@ -21,6 +21,8 @@
 #include "psw_k8s.h"
 #include "psw_k8s_validate.h"
 #include "psw_netpol.h"
+#include "psw_netpol_priv.h"
+#include "psw_podif.h"
 #include "psw_policy.h"
 #include "psw_policy_ctl.h"
 #include "psw_ut.h"
@@ -714,6 +716,70 @@ test_peers_per_network(void)
 	pods = saved;
 }
 
+/*
+ * A MultiNetworkPolicy's policy-for names NetworkAttachmentDefinitions,
+ * "name" in its own namespace or "namespace/name"; an attachment's is the
+ * one its Pod's network-selection annotation gives for its interface.
+ */
+static void
+test_policy_for_namespaces(void)
+{
+	json_t *pol = json_loads("{\"kind\": \"MultiNetworkPolicy\", \"metadata\": {\"namespace\": \"a\","
+				 " \"annotations\": {\"k8s.v1.cni.cncf.io/policy-for\": \"n1, b/n2\"}}}", 0, NULL);
+	json_t *np = json_loads("{\"kind\": \"NetworkPolicy\", \"metadata\": {\"namespace\": \"a\"}}", 0, NULL);
+	json_t *pod;
+	char net[PSW_PODIF_NET_MAX];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pol);
+	CU_ASSERT_TRUE(psw_netpol_applies(pol, "a/n1"));
+	CU_ASSERT_FALSE(psw_netpol_applies(pol, "b/n1"));       /* "n1" is a's */
+	CU_ASSERT_TRUE(psw_netpol_applies(pol, "b/n2"));
+	CU_ASSERT_FALSE(psw_netpol_applies(pol, "a/n2"));
+	CU_ASSERT_FALSE(psw_netpol_applies(pol, "a/n"));
+	CU_ASSERT_FALSE(psw_netpol_applies(pol, "a/n11"));
+	CU_ASSERT_FALSE(psw_netpol_applies(pol, ""));           /* eth0: NetworkPolicy's */
+	CU_ASSERT_TRUE(psw_netpol_applies(np, ""));
+	CU_ASSERT_FALSE(psw_netpol_applies(np, "a/n1"));
+	json_decref(pol);
+	json_decref(np);
+	/* no Pod object, no annotation: the pod's namespace, the CNI network */
+	psw_podif_network(NULL, "a", "net1", "cni-net", net, sizeof(net));
+	CU_ASSERT_STRING_EQUAL(net, "a/cni-net");
+	/* the text form: by @interface, else net<position> */
+	pod = json_loads("{\"metadata\": {\"annotations\": {\"k8s.v1.cni.cncf.io/networks\":"
+			 " \" x, other/y@fast0 , z\"}}}", 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pod);
+	psw_podif_network(pod, "a", "net1", "cni", net, sizeof(net));
+	CU_ASSERT_STRING_EQUAL(net, "a/x");
+	psw_podif_network(pod, "a", "fast0", "cni", net, sizeof(net));
+	CU_ASSERT_STRING_EQUAL(net, "other/y");
+	psw_podif_network(pod, "a", "net3", "cni", net, sizeof(net));
+	CU_ASSERT_STRING_EQUAL(net, "a/z");
+	psw_podif_network(pod, "a", "net2", "cni", net, sizeof(net));   /* entry 2 is fast0 */
+	CU_ASSERT_STRING_EQUAL(net, "a/cni");
+	json_decref(pod);
+	/* the JSON form */
+	pod = json_loads("{\"metadata\": {\"annotations\": {\"k8s.v1.cni.cncf.io/networks\":"
+			 " \"[{\\\"name\\\": \\\"x\\\"}, {\\\"name\\\": \\\"y\\\", \\\"namespace\\\": \\\"o\\\","
+			 " \\\"interface\\\": \\\"dp0\\\"}]\"}}}", 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pod);
+	psw_podif_network(pod, "a", "net1", "cni", net, sizeof(net));
+	CU_ASSERT_STRING_EQUAL(net, "a/x");
+	psw_podif_network(pod, "a", "dp0", "cni", net, sizeof(net));
+	CU_ASSERT_STRING_EQUAL(net, "o/y");
+	json_decref(pod);
+	/* malformed: the fallback */
+	pod = json_loads("{\"metadata\": {\"annotations\": {\"k8s.v1.cni.cncf.io/networks\": \"[{\"}}}", 0, NULL);
+	psw_podif_network(pod, "a", "net1", "cni", net, sizeof(net));
+	CU_ASSERT_STRING_EQUAL(net, "a/cni");
+	json_decref(pod);
+	pod = json_loads("{\"metadata\": {\"annotations\": {\"k8s.v1.cni.cncf.io/networks\": \"/@net1, @, ,\"}}}",
+			 0, NULL);
+	psw_podif_network(pod, "a", "net1", "cni", net, sizeof(net));
+	CU_ASSERT_STRING_EQUAL(net, "a/cni");
+	json_decref(pod);
+}
+
 int
 main(void)
 {
@@ -730,6 +796,7 @@ main(void)
 	s = CU_add_suite("NetworkPolicy compiler", NULL, NULL);
 	CU_add_test(s, "invalid policies refused", test_invalid_refused);
 	CU_add_test(s, "peers per network: NetworkPolicy and MultiNetworkPolicy", test_peers_per_network);
+	CU_add_test(s, "policy-for: NetworkAttachmentDefinitions by namespace and name", test_policy_for_namespaces);
 	CU_add_test(s, "a pod no policy selects is not isolated", test_not_selected_not_isolated);
 	CU_add_test(s, "policyTypes defaulting", test_policy_types_defaulting);
 	CU_add_test(s, "empty vs absent lists, [{}] rules and ports", test_empty_absent_and_empty_rule);
