@@ -671,6 +671,7 @@ psw_netpol_pods_here(const struct psw_state *st, unsigned *nb)
 		h[n].has6 = a->has_ip6;
 		h[n].ip4 = a->ip4;
 		h[n].ip6 = a->ip6;
+		h[n].net[0] = '\0';     /* h[n] may be a skipped secondary's: not its network */
 		if (strcmp(a->ifname, "eth0") != 0)
 			psw_podif_network(psw_k8s_find(st, "Pod", a->pod_namespace, a->pod_name), a->pod_namespace,
 					  a->ifname, a->network, h[n].net, sizeof(h[n].net));

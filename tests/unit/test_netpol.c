@@ -18,6 +18,7 @@
 #include <rte_byteorder.h>
 #include <rte_eal.h>
 
+#include "psw_ctl.h"
 #include "psw_k8s.h"
 #include "psw_k8s_validate.h"
 #include "psw_netpol.h"
@@ -25,6 +26,7 @@
 #include "psw_podif.h"
 #include "psw_policy.h"
 #include "psw_policy_ctl.h"
+#include "psw_port.h"
 #include "psw_ut.h"
 
 /*
@@ -780,6 +782,37 @@ test_policy_for_namespaces(void)
 	json_decref(pod);
 }
 
+/*
+ * An eth0 attachment after a secondary one without a port (skipped, its
+ * slot reused) is on the pod's own network, not the skipped one's NAD.
+ */
+static void
+test_pods_here_eth0_after_skipped(void)
+{
+	static struct psw_attachment atts[2];
+	struct psw_state st = { .atts = atts, .nb_atts = 2 };
+	struct psw_port_conf pc = { .name = "here-eth0", .kind = PSW_PORT_RING };
+	struct psw_netpol_here *h;
+	char err[256];
+	unsigned nb;
+	int idx;
+
+	psw_port_layer_init(&(struct psw_port_env){ .nb_workers = 1, .rx_desc = 256, .tx_desc = 256,
+						    .mbufs = 1024 });
+	idx = psw_port_create(&pc, err, sizeof(err));
+	CU_ASSERT_FATAL(idx >= 0);
+	atts[0] = (struct psw_attachment){ .ifname = "net1", .pod_namespace = "a", .pod_name = "web",
+					   .network = "n1", .port_name = "no-such-port", .attached = true };
+	atts[1] = (struct psw_attachment){ .ifname = "eth0", .pod_namespace = "a", .pod_name = "web",
+					   .network = "pod", .port_name = "here-eth0", .attached = true };
+	h = psw_netpol_pods_here(&st, &nb);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_EQUAL(nb, 1);
+	CU_ASSERT_STRING_EQUAL(h[0].net, "");
+	free(h);
+	psw_port_destroy((uint16_t)idx);
+}
+
 int
 main(void)
 {
@@ -797,6 +830,7 @@ main(void)
 	CU_add_test(s, "invalid policies refused", test_invalid_refused);
 	CU_add_test(s, "peers per network: NetworkPolicy and MultiNetworkPolicy", test_peers_per_network);
 	CU_add_test(s, "policy-for: NetworkAttachmentDefinitions by namespace and name", test_policy_for_namespaces);
+	CU_add_test(s, "an eth0 attachment after a skipped secondary: its own network", test_pods_here_eth0_after_skipped);
 	CU_add_test(s, "a pod no policy selects is not isolated", test_not_selected_not_isolated);
 	CU_add_test(s, "policyTypes defaulting", test_policy_types_defaulting);
 	CU_add_test(s, "empty vs absent lists, [{}] rules and ports", test_empty_absent_and_empty_rule);
