@@ -757,7 +757,10 @@ remote_secondary_entries(const char *ns, const char *name, json_t *o, json_t *ou
 		if (slash == NULL) {             /* Multus writes "namespace/name"; a bare name is the pod's namespace's */
 			char full[PSW_PODIF_NET_MAX];
 
-			snprintf(full, sizeof(full), "%s/%s", ns, net);
+			if ((size_t)snprintf(full, sizeof(full), "%s/%s", ns, net) >= sizeof(full)) {
+				json_decref(ips);        /* truncated it would be another NAD's */
+				continue;
+			}
 			json_array_append_new(out, pod_entry(ns, name, o, ips, full));
 		} else {
 			json_array_append_new(out, pod_entry(ns, name, o, ips, net));

@@ -183,9 +183,9 @@ psw_podif_network(const json_t *pod, const char *pod_ns, const char *ifname, con
 							"annotations"), PSW_PODIF_NETWORKS));
 	char ns[PSW_PODIF_NET_MAX], name[PSW_PODIF_NET_MAX];
 
-	if (text != NULL && selected_network(text, ifname, ns, name, sizeof(ns))) {
-		snprintf(out, len, "%s/%s", ns[0] != '\0' ? ns : pod_ns, name);
+	/* truncated, two NADs would be one: none has so long a "namespace/name" */
+	if (text != NULL && selected_network(text, ifname, ns, name, sizeof(ns)) &&
+	    (size_t)snprintf(out, len, "%s/%s", ns[0] != '\0' ? ns : pod_ns, name) < len)
 		return;
-	}
 	snprintf(out, len, "%s/%s", pod_ns, cni_net);
 }

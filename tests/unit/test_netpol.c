@@ -780,6 +780,21 @@ test_policy_for_namespaces(void)
 	psw_podif_network(pod, "a", "net1", "cni", net, sizeof(net));
 	CU_ASSERT_STRING_EQUAL(net, "a/cni");
 	json_decref(pod);
+	/* a "namespace/name" longer than any NAD's is not cut to another's */
+	{
+		char ann[1024], long_ns[64], long_name[301];
+
+		memset(long_ns, 'b', sizeof(long_ns) - 1);
+		long_ns[sizeof(long_ns) - 1] = '\0';
+		memset(long_name, 'x', sizeof(long_name) - 1);
+		long_name[sizeof(long_name) - 1] = '\0';
+		snprintf(ann, sizeof(ann), "%s/%s1@net1", long_ns, long_name);
+		pod = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "k8s.v1.cni.cncf.io/networks", ann);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(pod);
+		psw_podif_network(pod, "a", "net1", "cni", net, sizeof(net));
+		CU_ASSERT_STRING_EQUAL(net, "a/cni");
+		json_decref(pod);
+	}
 }
 
 /*
