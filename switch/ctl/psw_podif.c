@@ -1,4 +1,5 @@
 /* The interface kind a pod asks for in its annotation (psw_podif.h). */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -100,42 +101,66 @@ copy_n(char *out, size_t len, const char *s, size_t n)
 	return true;
 }
 
+/* Without the white space either side (Go's strings.TrimSpace, as Multus trims each part). */
+static void
+trim(const char **p, size_t *n)
+{
+	while (*n > 0 && isspace((unsigned char)**p))
+		(*p)++, (*n)--;
+	while (*n > 0 && isspace((unsigned char)(*p)[*n - 1]))
+		(*n)--;
+}
+
 /*
  * Entry idx (from 1) of the text form "[ns/]name[@ifname], ...": does it
- * stand for ifname? Then its namespace and name are copied out.
+ * stand for ifname? Then its namespace and name are copied out. As
+ * Multus' parsePodNetworkObjectName: the namespace, name and interface
+ * each trimmed, an empty interface ("name@") the default netN.
  */
 static bool
 text_entry(const char *p, size_t n, unsigned idx, const char *ifname, char *ns, char *name, size_t len)
 {
-	const char *slash, *at;
+	const char *slash, *at, *want = NULL;
+	size_t wn = 0;
 	char dflt[16];
 
-	while (n > 0 && (*p == ' ' || *p == '\t'))
-		p++, n--;
-	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-		n--;
-	at = memchr(p, '@', n);
-	if (at != NULL) {
-		if (strlen(ifname) != (size_t)(p + n - at - 1) || strncmp(at + 1, ifname, strlen(ifname)) != 0)
-			return false;
-		n = (size_t)(at - p);
-	} else {
-		snprintf(dflt, sizeof(dflt), "net%u", idx);
-		if (strcmp(dflt, ifname) != 0)
-			return false;
-	}
+	trim(&p, &n);
 	ns[0] = '\0';
 	slash = memchr(p, '/', n);
 	if (slash != NULL) {
-		if (!copy_n(ns, len, p, (size_t)(slash - p)))
+		const char *q = p;
+		size_t qn = (size_t)(slash - p);
+
+		trim(&q, &qn);
+		if (!copy_n(ns, len, q, qn))
 			return false;
 		n -= (size_t)(slash + 1 - p);
 		p = slash + 1;
 	}
+	at = memchr(p, '@', n);
+	if (at != NULL) {
+		want = at + 1;
+		wn = (size_t)(p + n - want);
+		n = (size_t)(at - p);
+		trim(&want, &wn);
+	}
+	if (wn == 0) {
+		snprintf(dflt, sizeof(dflt), "net%u", idx);
+		want = dflt;
+		wn = strlen(dflt);
+	}
+	if (wn != strlen(ifname) || strncmp(want, ifname, wn) != 0)
+		return false;
+	trim(&p, &n);
 	return n > 0 && copy_n(name, len, p, n);
 }
 
-/* The entry of the network-selection annotation text for ifname, into ns / name. */
+/*
+ * The entry of the network-selection annotation text for ifname, into ns
+ * / name. JSON when it has any of '[', '{', '"', as Multus decides; an
+ * empty "interface" is the default name, "interfaceRequest" Multus' old
+ * spelling of it.
+ */
 static bool
 selected_network(const char *text, const char *ifname, char *ns, char *name, size_t len)
 {
@@ -143,10 +168,8 @@ selected_network(const char *text, const char *ifname, char *ns, char *name, siz
 	size_t i;
 	bool found = false;
 
-	while (*text == ' ' || *text == '\t' || *text == '\n')
-		text++;
-	if (*text == '[') {
-		if ((list = json_loads(text, 0, NULL)) == NULL)
+	if (strpbrk(text, "[{\"") != NULL) {
+		if ((list = json_loads(text, JSON_ALLOW_NUL, NULL)) == NULL)
 			return false;
 		json_array_foreach(list, i, e) {
 			const char *n = json_string_value(json_object_get(e, "name"));
@@ -156,8 +179,10 @@ selected_network(const char *text, const char *ifname, char *ns, char *name, siz
 
 			if (i >= PODIF_MAX || n == NULL)
 				break;
+			if (want == NULL || want[0] == '\0')
+				want = json_string_value(json_object_get(e, "interfaceRequest"));
 			snprintf(dflt, sizeof(dflt), "net%zu", i + 1);
-			if (strcmp(want ?: dflt, ifname) != 0)
+			if (strcmp(want != NULL && want[0] != '\0' ? want : dflt, ifname) != 0)
 				continue;
 			found = copy_n(ns, len, s, strlen(s)) && copy_n(name, len, n, strlen(n));
 			break;

@@ -780,6 +780,28 @@ test_policy_for_namespaces(void)
 	psw_podif_network(pod, "a", "net1", "cni", net, sizeof(net));
 	CU_ASSERT_STRING_EQUAL(net, "a/cni");
 	json_decref(pod);
+	/* as Multus reads them: each part trimmed, "name@" the default name */
+	pod = json_loads("{\"metadata\": {\"annotations\": {\"k8s.v1.cni.cncf.io/networks\":"
+			 " \"b / x @ fast0, y@ ,z\\t@\\tnet3\"}}}", 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pod);
+	psw_podif_network(pod, "a", "fast0", "cni", net, sizeof(net));
+	CU_ASSERT_STRING_EQUAL(net, "b/x");
+	psw_podif_network(pod, "a", "net2", "cni", net, sizeof(net));
+	CU_ASSERT_STRING_EQUAL(net, "a/y");
+	psw_podif_network(pod, "a", "net3", "cni", net, sizeof(net));
+	CU_ASSERT_STRING_EQUAL(net, "a/z");
+	json_decref(pod);
+	/* JSON: an empty interface is netN, interfaceRequest the old spelling,
+	 * JSON whatever comes first (Multus: any '[', '{' or '"') */
+	pod = json_loads("{\"metadata\": {\"annotations\": {\"k8s.v1.cni.cncf.io/networks\":"
+			 " \"\\r[{\\\"name\\\": \\\"x\\\", \\\"namespace\\\": \\\"b\\\", \\\"interface\\\": \\\"\\\"},"
+			 " {\\\"name\\\": \\\"y\\\", \\\"interfaceRequest\\\": \\\"old0\\\"}]\"}}}", 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pod);
+	psw_podif_network(pod, "a", "net1", "cni", net, sizeof(net));
+	CU_ASSERT_STRING_EQUAL(net, "b/x");
+	psw_podif_network(pod, "a", "old0", "cni", net, sizeof(net));
+	CU_ASSERT_STRING_EQUAL(net, "a/y");
+	json_decref(pod);
 	/* a "namespace/name" longer than any NAD's is not cut to another's */
 	{
 		char ann[1024], long_ns[64], long_name[301];
