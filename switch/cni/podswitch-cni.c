@@ -190,9 +190,16 @@ read_stdin(void)
 	return buf;
 }
 
-/* Host end of the veth: a stable name from the container id and ifname (15 chars max). */
+/* Names tried for a pod's host end before ADD gives up (psw_host_for_add). */
+#define HOST_NAME_TRIES 8
+
+/*
+ * Host end of the veth: a stable name from the container id and ifname (15
+ * chars max); salt 1.. gives the others tried when another pod's veth holds
+ * the first (32-bit hashes of two pods can be equal).
+ */
 static void
-host_ifname(const struct cni *c, char out[16])
+host_ifname(const struct cni *c, unsigned salt, char out[16])
 {
 	uint32_t h = 2166136261u;
 	const char *s;
@@ -201,7 +208,68 @@ host_ifname(const struct cni *c, char out[16])
 		h = (h ^ (uint8_t)*s) * 16777619u;
 	for (s = c->ifname; *s; s++)
 		h = (h ^ (uint8_t)*s) * 16777619u;
+	if (salt != 0)
+		h = (h ^ (0x9e3779b9u * salt)) * 16777619u;
 	snprintf(out, 16, "psw%08x", h);
+}
+
+/*
+ * Whose is the interface called host? 1: ours, the veth whose other end is
+ * c->ifname in c->netns (left over from an ADD that failed; in CHECK and
+ * DEL, the one ADD made); 0: there is none; -1: another's (another pod's
+ * veth, or c->netns cannot be entered). Never deleted unless ours.
+ */
+static int
+host_owner(const struct cni *c, const char *host)
+{
+	int hidx, old, peer;
+
+	if (psw_nl_link_get(host, &hidx, NULL, NULL) < 0)
+		return 0;
+	if (c->netns == NULL || c->netns[0] == '\0')
+		return -1;                       /* (DEL without CNI_NETNS) */
+	old = psw_nl_enter_netns(c->netns);
+	if (old < 0)
+		return -1;
+	peer = psw_nl_link_peer(c->ifname);
+	psw_nl_leave_netns(old);
+	return peer > 0 && peer == hidx ? 1 : -1;
+}
+
+/*
+ * The host end's name for ADD: the first of the names tried that is free
+ * or ours (then deleted: the switch refuses to take an existing
+ * interface). 0, or -1 when every one is another's.
+ */
+static int
+host_for_add(const struct cni *c, char host[16])
+{
+	unsigned salt;
+	int who;
+
+	for (salt = 0; salt < HOST_NAME_TRIES; salt++) {
+		host_ifname(c, salt, host);
+		who = host_owner(c, host);
+		if (who == 1)
+			psw_nl_link_del(host);
+		if (who >= 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* The host end of ours (CHECK), into host: true when there is one. */
+static bool
+host_find_ours(const struct cni *c, char host[16])
+{
+	unsigned salt;
+
+	for (salt = 0; salt < HOST_NAME_TRIES; salt++) {
+		host_ifname(c, salt, host);
+		if (host_owner(c, host) == 1)
+			return true;
+	}
+	return false;
 }
 
 /* The API call, with errors turned into CNI errors. */
@@ -450,7 +518,6 @@ setup_kernel(const struct cni *c, json_t *res, const char *host, int *rc)
 				strerror(errno));
 		return -1;
 	}
-	psw_nl_link_del(host);                      /* left over from an ADD that failed */
 	/* the switch's MTU for pods (less than the uplinks' under VXLAN); 0: the kernel's */
 	mtu = json_integer_value(json_object_get(res, "mtu"));
 	err = psw_nl_veth_create(host, c->ifname, nsfd, mac,
@@ -643,12 +710,15 @@ cmd_add(struct cni *c)
 	if (json_object_get(c->conf, "ipam") != NULL &&
 	    (ipam = run_ipam(c, "ADD", &rc)) == NULL)
 		return rc;
-	/* the switch may choose a kernel interface (the Pod's annotation): a host
-	 * end of this very name is ours, left over from an ADD that failed or a
-	 * namespace the kernel is still tearing down; the switch refuses to take
-	 * an existing interface, so it goes first */
-	host_ifname(c, host);
-	psw_nl_link_del(host);
+	/* the switch may choose a kernel interface (the Pod's annotation): its
+	 * host end's name, free or ours (left over from an ADD that failed and
+	 * deleted now), never another pod's whose name hashes the same */
+	if (host_for_add(c, host) < 0) {
+		rc = cni_error(c, CNI_E_NETLINK, NULL, "no name for the host end of %s: the %d tried "
+			       "(psw%%08x from the container id and interface) are other interfaces'",
+			       c->ifname, HOST_NAME_TRIES);
+		goto out_ipam;
+	}
 	mac = c->mac_arg[0] ? c->mac_arg :
 	      json_string_value(json_object_get(json_object_get(c->conf, "runtimeConfig"), "mac"));
 	args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s}", "container_id", c->container_id,
@@ -761,7 +831,8 @@ static int
 cmd_del(struct cni *c)
 {
 	json_t *resp, *res;
-	char host[16], err[1024];
+	char host[16], err[1024], recorded[16] = "";
+	unsigned salt;
 	int rc = 0;
 
 	resp = psw_api_call(c->socket, "cni.del", json_pack("{s:s, s:s}", "container_id",
@@ -779,11 +850,23 @@ cmd_del(struct cni *c)
 		rc = cni_error(c, CNI_E_SWITCH, NULL, "podswitch: %s", err);
 		json_decref(resp);
 		return rc;
+	} else {
+		snprintf(recorded, sizeof(recorded), "%s", json_string_value(json_object_get(
+			 json_object_get(res, "attachment"), "host_ifname")) ?: "");
 	}
 	json_decref(resp);
-	/* The host end's name is derived, so it goes even if podswitch had no record. */
-	host_ifname(c, host);
-	psw_nl_link_del(host);
+	/*
+	 * The host end: the name the switch recorded (ADD found it free or
+	 * ours), when it is one this attachment's names could be (with or
+	 * without CNI_NETNS); and, as the names are derived, so that it goes
+	 * even when the switch has no record, each one whose other end is
+	 * CNI_IFNAME in CNI_NETNS.
+	 */
+	for (salt = 0; salt < HOST_NAME_TRIES; salt++) {
+		host_ifname(c, salt, host);
+		if (strcmp(host, recorded) == 0 || host_owner(c, host) == 1)
+			psw_nl_link_del(host);
+	}
 	if (json_object_get(c->conf, "ipam") != NULL) {
 		json_t *r = run_ipam(c, "DEL", &rc);
 
@@ -835,10 +918,9 @@ check_kernel(const struct cni *c, json_t *att, json_t *result)
 	int old, ifindex, n, rc = 0;
 	bool up;
 
-	host_ifname(c, host);
-	if (psw_nl_link_get(host, NULL, NULL, NULL) < 0)
-		return cni_error(c, CNI_E_CHECK, NULL, "the host end %s of %s's veth is missing", host,
-				 c->ifname);
+	if (!host_find_ours(c, host))
+		return cni_error(c, CNI_E_CHECK, NULL, "the host end of %s's veth is missing (psw%%08x from "
+				 "the container id and interface)", c->ifname);
 	sscanf(json_string_value(json_object_get(att, "mac")), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx",
 	       &want_mac[0], &want_mac[1], &want_mac[2], &want_mac[3], &want_mac[4], &want_mac[5]);
 	old = psw_nl_enter_netns(c->netns);

@@ -123,6 +123,7 @@ psw_nl_link_up(const char *name)
 
 struct link_info {
 	int ifindex;
+	int link;                        /* IFLA_LINK: a veth's peer's index, or 0 */
 	uint8_t mac[6];
 	bool up;
 };
@@ -139,25 +140,37 @@ link_cb(const struct nlmsghdr *nlh, void *data)
 	mnl_attr_for_each(a, nlh, sizeof(*ifi))
 		if (mnl_attr_get_type(a) == IFLA_ADDRESS && mnl_attr_get_payload_len(a) == 6)
 			memcpy(li->mac, mnl_attr_get_payload(a), 6);
+		else if (mnl_attr_get_type(a) == IFLA_LINK && mnl_attr_get_payload_len(a) == 4)
+			li->link = (int)mnl_attr_get_u32(a);
 	return MNL_CB_OK;
 }
 
-int
-psw_nl_link_get(const char *name, int *ifindex, uint8_t mac[6], bool *up)
+/* The link called name, into li; -ENODEV when absent. */
+static int
+link_query(const char *name, struct link_info *li)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
 	/* the ACK after the reply ends the receive loop */
 	struct nlmsghdr *nlh = request(buf, RTM_GETLINK, NLM_F_ACK, &ifi, sizeof(ifi));
-	struct link_info li = { .ifindex = 0 };
 	int rc;
 
+	memset(li, 0, sizeof(*li));
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	rc = talk(nlh, link_cb, &li);
+	rc = talk(nlh, link_cb, li);
 	if (rc < 0)
 		return rc;
-	if (li.ifindex == 0)
-		return -ENODEV;
+	return li->ifindex == 0 ? -ENODEV : 0;
+}
+
+int
+psw_nl_link_get(const char *name, int *ifindex, uint8_t mac[6], bool *up)
+{
+	struct link_info li;
+	int rc = link_query(name, &li);
+
+	if (rc < 0)
+		return rc;
 	if (ifindex != NULL)
 		*ifindex = li.ifindex;
 	if (mac != NULL)
@@ -165,6 +178,15 @@ psw_nl_link_get(const char *name, int *ifindex, uint8_t mac[6], bool *up)
 	if (up != NULL)
 		*up = li.up;
 	return 0;
+}
+
+int
+psw_nl_link_peer(const char *name)
+{
+	struct link_info li;
+	int rc = link_query(name, &li);
+
+	return rc < 0 ? rc : li.link;
 }
 
 int

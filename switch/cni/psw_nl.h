@@ -25,6 +25,8 @@ int psw_nl_link_del(const char *name);
 int psw_nl_link_up(const char *name);
 /** ifindex and MAC of a link; -ENODEV when absent. */
 int psw_nl_link_get(const char *name, int *ifindex, uint8_t mac[6], bool *up);
+/** The index of the peer of veth name (IFLA_LINK, in the peer's namespace), 0 without one, or -errno. */
+int psw_nl_link_peer(const char *name);
 /** Add an address (IPv6 without duplicate address detection). */
 int psw_nl_addr_add(int ifindex, const struct psw_nl_addr *a);
 /** Add (or replace) a route to dst/plen (plen 0: the default route) via gw on ifindex. */

@@ -1160,6 +1160,24 @@ op_cni_attach(struct psw_state *st, json_t *args)
 	return psw_api_ok(add_result(st, &st->atts[idx]));
 }
 
+/*
+ * A removed attachment's host end name (att, its JSON) that another
+ * attachment has now (its veth went with its namespace, and a pod whose
+ * name hashes the same took it) is not given to the plugin to delete.
+ */
+static void
+host_still_held(const struct psw_state *st, json_t *att)
+{
+	const char *host = json_string_value(json_object_get(att, "host_ifname"));
+	unsigned i;
+
+	for (i = 0; host != NULL && host[0] != '\0' && i < st->nb_atts; i++)
+		if (strcmp(st->atts[i].host_ifname, host) == 0) {
+			json_object_set_new(att, "host_ifname", json_string(""));
+			return;
+		}
+}
+
 static json_t *
 op_cni_del(struct psw_state *st, json_t *args)
 {
@@ -1180,6 +1198,7 @@ op_cni_del(struct psw_state *st, json_t *args)
 				     st->atts[idx].port_name, msg);
 	}
 	psw_state_log(st, &gone, true);
+	host_still_held(st, json_object_get(res, "attachment"));
 	return psw_api_ok(res);
 }
 
@@ -1247,6 +1266,8 @@ op_cni_gc(struct psw_state *st, json_t *args)
 			return psw_api_error(PSW_API_E_INTERNAL, "GC stopped: %s", msg);
 		}
 	}
+	json_array_foreach(removed, k, v)
+		host_still_held(st, v);
 	if (json_array_size(removed) > 0)
 		psw_state_save(st);
 	return psw_api_ok(json_pack("{s:o}", "removed", removed));

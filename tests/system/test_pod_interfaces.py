@@ -104,6 +104,54 @@ def the_annotation_chooses_each_interface(scope):
 
 
 @test
+def a_host_end_name_another_pods_veth_holds_is_left_alone(scope):
+    """The host end's name is a 32-bit hash of the container id and
+    interface, so two pods' can be equal: a veth of that name whose other
+    end is another namespace's (another pod's) is left alone (ADD takes the
+    next name; CHECK finds ours; DEL deletes ours only, GC never names it).
+    One whose other end is in the pod's own namespace (an ADD that failed)
+    is the pod's and replaced."""
+    sw = Switch(scope, "", workers="[1]").start()
+    conf = cni_conf(sw.sock)
+    cid = "ctr-clash-%s" % uid()
+    name = host_veth(cid)
+    other, mine = Netns(scope), Netns(scope)
+    scope.defer(lambda: subprocess.run(["ip", "link", "del", name], capture_output=True))
+    subprocess.run(["ip", "link", "add", name, "type", "veth", "peer", "name", "eth0", "netns", other.name],
+                   check=True)
+    netns = "/run/netns/" + mine.name
+    args = "K8S_POD_NAMESPACE=default;K8S_POD_NAME=clash"
+    rc, out = cni_call("ADD", conf, container_id=cid, netns=netns, args=args)
+    scope.defer(lambda: cni_call("DEL", conf, container_id=cid, netns=netns))
+    check(rc == 0, "ADD beside another pod's veth of its name: %s" % out)
+    check(other.sh("ip link show eth0", check_rc=False).returncode == 0 and
+          os.path.exists("/sys/class/net/" + name), "the other pod's veth was deleted")
+    host = attachments(sw)[(cid, "eth0")]["host_ifname"]
+    check(host != name and os.path.exists("/sys/class/net/" + host), "host end %r (the other's %s)" % (host, name))
+    sent, got = ping(mine, out["ips"][0]["gateway"], count=1)
+    check(got == 1, "the pod on its second name does not reach its gateway")
+    rc, chk = cni_call("CHECK", dict(conf, prevResult=out), container_id=cid, netns=netns, args=args)
+    check(rc == 0, "CHECK: %s" % chk)
+    rc, res = cni_call("DEL", conf, container_id=cid, netns=netns, args=args)
+    check(rc == 0 and not os.path.exists("/sys/class/net/" + host), "DEL left %s: %s" % (host, res))
+    check(os.path.exists("/sys/class/net/" + name), "DEL deleted the other pod's veth")
+    # a host end whose other end is in the pod's namespace: the pod's own leftover
+    cid2 = "ctr-left-%s" % uid()
+    left, ns2 = host_veth(cid2), Netns(scope)
+    scope.defer(lambda: subprocess.run(["ip", "link", "del", left], capture_output=True))
+    subprocess.run(["ip", "link", "add", left, "type", "veth", "peer", "name", "eth0", "netns", ns2.name],
+                   check=True)
+    rc, out = cni_call("ADD", conf, container_id=cid2, netns="/run/netns/" + ns2.name,
+                       args="K8S_POD_NAMESPACE=default;K8S_POD_NAME=left")
+    scope.defer(lambda: cni_call("DEL", conf, container_id=cid2, netns="/run/netns/" + ns2.name))
+    check(rc == 0 and attachments(sw)[(cid2, "eth0")]["host_ifname"] == left,
+          "a leftover of the pod's own not replaced: %s %s" % (out, attachments(sw).get((cid2, "eth0"))))
+    sent, got = ping(ns2, out["ips"][0]["gateway"], count=1)
+    check(got == 1, "the pod whose leftover was replaced does not reach its gateway")
+    sw.stop()
+
+
+@test
 def the_request_comes_before_the_annotation(scope):
     sw = Switch(scope, "", workers="[1]").start()
     check(sw.api("apply", {"objects": [pod("cnf", [{"name": "eth0", "kind": "memif"}])]}).get("ok"), "apply")
