@@ -473,8 +473,8 @@ unsigned psw_config_pod_mtu(const struct psw_config *cfg)
 {
 	unsigned mtu = psw_config_uplink_mtu(cfg);
 
-	/* outer IPv4 (20), UDP (8), VXLAN (8) and the inner Ethernet header (14) */
-	return cfg->cluster.encap == PSW_ENCAP_VXLAN && mtu > 68 + 50 ? mtu - 50 : mtu;
+	/* outer IPv4 (20), UDP (8), VXLAN or Geneve without options (8) and the inner Ethernet header (14) */
+	return cfg->cluster.encap != PSW_ENCAP_NONE && mtu > 68 + 50 ? mtu - 50 : mtu;
 }
 
 bool psw_config_node_addr(const struct psw_config *cfg, uint8_t family, const uint8_t *addr)
@@ -580,22 +580,25 @@ static int parse_no_masquerade(struct psw_cfg_ctx *ctx, const config_setting_t *
 static int parse_cluster(struct psw_cfg_ctx *ctx, const config_setting_t *cl)
 {
 	struct psw_config *cfg = ctx->cfg;
-	long long port = 4789, vni = 1;
+	long long port = 4789, gport = 6081, vni = 1;
 	const char *v = NULL;
 
 	if (parse_cluster_cidrs(ctx, cl) < 0 ||
 	    psw_cfg_opt_str(ctx, cl, "cluster", "encapsulation", 1, 16, &v) < 0 ||
 	    psw_cfg_opt_int(ctx, cl, "cluster", "vxlan_port", 1, 65535, &port) < 0 ||
+	    psw_cfg_opt_int(ctx, cl, "cluster", "geneve_port", 1, 65535, &gport) < 0 ||
 	    psw_cfg_opt_int(ctx, cl, "cluster", "vni", 0, (1 << 24) - 1, &vni) < 0)
 		return -EINVAL;
 	cfg->cluster.encap = PSW_ENCAP_NONE;
 	if (v != NULL && strcmp(v, "vxlan") == 0)
 		cfg->cluster.encap = PSW_ENCAP_VXLAN;
+	else if (v != NULL && strcmp(v, "geneve") == 0)
+		cfg->cluster.encap = PSW_ENCAP_GENEVE;
 	else if (v != NULL && strcmp(v, "none") != 0)
 		return psw_cfg_fail(ctx, psw_cfg_member(cl, "encapsulation"), "cluster.encapsulation "
-				    "'%s' is not one of \"none\" (native routing) or \"vxlan\"%s", v,
-				    strcmp(v, "geneve") == 0 ? " (Geneve is not built)" : "");
+				    "'%s' is not one of \"none\" (native routing), \"vxlan\" or \"geneve\"", v);
 	cfg->cluster.vxlan_port = (uint16_t)port;
+	cfg->cluster.geneve_port = (uint16_t)gport;
 	cfg->cluster.vni = (uint32_t)vni;
 	return parse_no_masquerade(ctx, cl);
 }
@@ -876,7 +879,7 @@ static const char *const node_keys[] = {
 	"nodeport_range", "gateway_mac", "addresses", "addresses_from_node", NULL
 };
 static const char *const cluster_keys[] = {
-	"pod_cidr", "pod_cidr6", "encapsulation", "vxlan_port", "vni", "no_masquerade", NULL
+	"pod_cidr", "pod_cidr6", "encapsulation", "vxlan_port", "geneve_port", "vni", "no_masquerade", NULL
 };
 static const char *const api_keys[] = { "socket", "group", "sockets_dir", "pods_dir", "state_dir", NULL };
 static const char *const metrics_keys[] = { "listen", NULL };

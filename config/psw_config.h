@@ -120,6 +120,7 @@ enum psw_log_subsys {
 enum psw_encap {
 	PSW_ENCAP_NONE,                    /**< native routing: the underlay routes pod CIDRs */
 	PSW_ENCAP_VXLAN,                   /**< VXLAN (RFC 7348) between node addresses */
+	PSW_ENCAP_GENEVE,                  /**< Geneve (RFC 8926) between node addresses */
 };
 
 struct psw_config {
@@ -167,8 +168,9 @@ struct psw_config {
 		struct psw_prefix pod_cidr;    /**< the whole cluster's IPv4 pods; family 0: not set */
 		struct psw_prefix pod_cidr6;   /**< ... IPv6 pods; family 0: not set */
 		enum psw_encap encap;          /**< how pods reach other nodes' pods */
-		uint16_t vxlan_port;           /**< UDP destination port, default 4789 */
-		uint32_t vni;                  /**< VXLAN network identifier, default 1 */
+		uint16_t vxlan_port;           /**< VXLAN's UDP destination port, default 4789 */
+		uint16_t geneve_port;          /**< Geneve's UDP destination port, default 6081 */
+		uint32_t vni;                  /**< the overlay's (VXLAN or Geneve) network identifier, default 1 */
 		unsigned nb_no_masquerade;     /**< destinations (IPv4, IPv6) pods reach with their own address */
 		struct psw_prefix no_masquerade[16];
 	} cluster;

@@ -224,7 +224,8 @@ static json_t *
 cluster_json(const struct psw_state *st, const struct psw_tables *t)
 {
 	json_t *o = json_pack("{s:s}", "encapsulation",
-			      st->cfg.cluster.encap == PSW_ENCAP_VXLAN ? "vxlan" : "none");
+			      st->cfg.cluster.encap == PSW_ENCAP_VXLAN ? "vxlan" :
+			      st->cfg.cluster.encap == PSW_ENCAP_GENEVE ? "geneve" : "none");
 	json_t *addrs = json_array();
 	char buf[INET6_ADDRSTRLEN];
 	unsigned i;

@@ -102,8 +102,9 @@ fill_node(struct psw_tables *t, const struct psw_config *cfg)
 	memcpy(t->node.addrs6, cfg->node.addresses6, sizeof(t->node.addrs6));
 	psw_svc_masq_fill(&t->node, cfg);
 	t->node.uplink_mtu = (uint16_t)psw_config_uplink_mtu(cfg);
-	t->node.vxlan = cfg->cluster.encap == PSW_ENCAP_VXLAN && cfg->node.nb_addresses > 0;
-	t->node.vxlan_port = rte_cpu_to_be_16(cfg->cluster.vxlan_port);
+	t->node.overlay = cfg->cluster.encap != PSW_ENCAP_NONE && cfg->node.nb_addresses > 0;
+	t->node.geneve = cfg->cluster.encap == PSW_ENCAP_GENEVE;
+	t->node.tunnel_port = rte_cpu_to_be_16(t->node.geneve ? cfg->cluster.geneve_port : cfg->cluster.vxlan_port);
 	t->node.vni = cfg->cluster.vni;
 }
 
@@ -289,7 +290,7 @@ node_routes(struct psw_state *st, const struct psw_config *cfg, const bool *remo
 	    struct psw_route_spec *specs, unsigned room)
 {
 	unsigned nb = psw_k8s_nodes(st, NULL, 0), n = 0, i, c, a;
-	bool vxlan = cfg->cluster.encap == PSW_ENCAP_VXLAN;
+	bool vxlan = cfg->cluster.encap != PSW_ENCAP_NONE;     /* or Geneve */
 	struct psw_k8s_node *nodes;
 
 	if (nb == 0 || (nodes = calloc(nb, sizeof(*nodes))) == NULL)
@@ -334,7 +335,7 @@ node_routes(struct psw_state *st, const struct psw_config *cfg, const bool *remo
 			    next_hop_toward(st, cfg, removed, to, internal[to], &nh) < 0)
 				continue;
 			if (vxlan) {
-				nh.flags |= PSW_NH_F_VXLAN;
+				nh.flags |= PSW_NH_F_TUNNEL;
 				memcpy(&nh.tunnel_dst, internal[4], 4);
 			}
 			specs[n].prefix = *p;

@@ -66,6 +66,15 @@ ip_str(unsigned family, const void *a, char *buf, size_t len)
 		snprintf(buf, len, "?");
 }
 
+/* The overlay's name (the configuration's word when lower); st may be NULL (tests). */
+static const char *
+tunnel_name(const struct psw_state *st, bool lower)
+{
+	if (st != NULL && st->cfg.cluster.encap == PSW_ENCAP_GENEVE)
+		return lower ? "geneve" : "Geneve";
+	return lower ? "vxlan" : "VXLAN";
+}
+
 static const char *
 proto_name(uint8_t p)
 {
@@ -123,6 +132,12 @@ l4_summary(const uint8_t *h, unsigned len, uint8_t proto, const char *src, const
 		if (proto == IPPROTO_UDP && dp == 4789 && len >= 16 && depth == 0) {
 			cat(out, outlen, " VXLAN vni %u: ", (unsigned)h[12] << 16 | (unsigned)h[13] << 8 | h[14]);
 			l2_summary(h + 16, len - 16, out, outlen, depth + 1);
+		} else if (proto == IPPROTO_UDP && dp == 6081 && len >= 16 && depth == 0) {
+			unsigned inner = 16 + (h[8] & 0x3fu) * 4;
+
+			cat(out, outlen, " Geneve vni %u: ", (unsigned)h[12] << 16 | (unsigned)h[13] << 8 | h[14]);
+			if (inner < len)
+				l2_summary(h + inner, len - inner, out, outlen, depth + 1);
 		}
 		return;
 	}
@@ -420,9 +435,9 @@ stage_text(const struct psw_state *st, const struct psw_trace_rec *r, unsigned i
 		break;
 	case PSW_TS_TUNNEL:
 		if (has_event(s, PSW_EV_VXLAN_DECAP))
-			cat(out, len, "VXLAN from another node: outer headers removed");
+			cat(out, len, "%s from another node: outer headers removed", tunnel_name(st, false));
 		else if (s->meta.verdict == PSW_V_CONTINUE)
-			cat(out, len, "not VXLAN to this node: nothing to do");
+			cat(out, len, "not %s to this node: nothing to do", tunnel_name(st, false));
 		break;
 	case PSW_TS_GUARD:
 		if (has_event(s, PSW_EV_ARP_REPLY) || has_event(s, PSW_EV_ND_REPLY) || has_event(s, PSW_EV_ECHO_REPLY))
@@ -500,7 +515,7 @@ stage_text(const struct psw_state *st, const struct psw_trace_rec *r, unsigned i
 				char vtep[INET_ADDRSTRLEN];
 
 				ip_str(4, s->hdr + 30, vtep, sizeof(vtep));
-				cat(out, len, ", encapsulated in VXLAN to %s", vtep);
+				cat(out, len, ", encapsulated in %s to %s", tunnel_name(st, false), vtep);
 			}
 			if (has_event(s, PSW_EV_ICMP_TIME_EXCEEDED))
 				cat(out, len, " (TTL expired: ICMP time-exceeded sent back)");
@@ -508,7 +523,7 @@ stage_text(const struct psw_state *st, const struct psw_trace_rec *r, unsigned i
 				cat(out, len, " (too big: ICMP sent back)");
 			json_object_set_new(o, "next_hop", json_string(mac));
 			json_object_set_new(o, "encapsulation", json_string(has_event(s, PSW_EV_VXLAN_ENCAP) ?
-									  "vxlan" : "none"));
+									  tunnel_name(st, true) : "none"));
 			return;
 		}
 		break;

@@ -70,11 +70,12 @@
 	_(PUNT_LIMIT,      "punt_limit",      "an answer of the switch's own (ARP, ND, echo, ICMP error, RST) over its port's rate") \
 	_(UNHANDLED,       "unhandled",       "no stage took the packet (a bug)") \
 	_(PUNT_FULL,       "punt_full",       "the control thread's queue was full (a packet waiting for its next hop's MAC, an ARP to learn from)") \
-	_(VXLAN_BAD,       "vxlan_bad",       "VXLAN to the node: truncated, another VNI, or not carrying IPv4") \
-	_(VXLAN_SPOOF,     "vxlan_spoof",     "VXLAN whose inner source is not a pod of the node that sent it") \
-	_(VXLAN_NOT_HERE,  "vxlan_not_here",  "VXLAN whose inner destination is neither a pod of this node nor the node (no relaying)") \
-	_(VXLAN_FORGED,    "vxlan_forged",    "a pod's or the node's stack's UDP to another node's VTEP at the VXLAN port (it would pass there for this node's VXLAN)") \
-	_(VXLAN_NO_ROOM,   "vxlan_no_room",   "no headroom (or several segments) to encapsulate in VXLAN") \
+	_(VXLAN_BAD,       "vxlan_bad",       "VXLAN (or Geneve) to the node: truncated, another VNI or version, or not carrying IPv4 or IPv6 in Ethernet") \
+	_(VXLAN_SPOOF,     "vxlan_spoof",     "VXLAN (or Geneve) whose inner source is not a pod of the node that sent it") \
+	_(VXLAN_NOT_HERE,  "vxlan_not_here",  "VXLAN (or Geneve) whose inner destination is neither a pod of this node nor the node (no relaying)") \
+	_(VXLAN_FORGED,    "vxlan_forged",    "a pod's or the node's stack's UDP to another node's VTEP at the overlay's port (it would pass there for this node's VXLAN or Geneve)") \
+	_(VXLAN_NO_ROOM,   "vxlan_no_room",   "no headroom (or several segments) to encapsulate in VXLAN (or Geneve)") \
+	_(GENEVE_OPTION,   "geneve_option",   "Geneve to the node with a critical option (none is understood) or a control (O) packet") \
 	_(MTU_EXCEEDED,    "mtu_exceeded",    "longer than the next hop's MTU, IPv4 without DF (the switch does not fragment)") \
 	_(MASQ_UNTRACKED,  "masq_not_tracked", "a pod's packet to outside the cluster that cannot be tracked to masquerade (a later fragment, another protocol)") \
 	_(FRAG_HOLD_FULL,  "frag_hold_full",  "a later fragment held for its first one pushed out of the worker's full fragment hold") \

@@ -40,8 +40,8 @@
 	_(SVC_DNAT,         "svc_dnat",         "new connections to a Service load-balanced") \
 	_(SVC_REJECT,       "svc_reject",       "Service without endpoints: RST / unreachable sent") \
 	_(SVC_HAIRPIN,      "svc_hairpin",      "pod reached itself through its Service (masqueraded)") \
-	_(VXLAN_ENCAP,      "vxlan_encap",      "packets sent to another node in VXLAN") \
-	_(VXLAN_DECAP,      "vxlan_decap",      "packets from another node taken out of VXLAN") \
+	_(VXLAN_ENCAP,      "vxlan_encap",      "packets sent to another node in VXLAN (or Geneve)") \
+	_(VXLAN_DECAP,      "vxlan_decap",      "packets from another node taken out of VXLAN (or Geneve)") \
 	_(MASQ,             "masquerade",       "connections from pods to outside the cluster masqueraded to the node") \
 	_(FRAG_SEEN,        "frag_seen",        "IPv4 and IPv6 fragments received") \
 	_(FRAG_FOLLOWED,    "frag_followed",    "later IPv4 / IPv6 fragments given their connection (and NAT) from their first one") \

@@ -134,7 +134,7 @@ static inline bool
 forged_vxlan(const struct psw_tables *t, const struct psw_meta *m, const struct psw_nh *nh)
 {
 	return (nh->flags & PSW_NH_F_VTEP) && m->l3 == PSW_L3_IPV4 && m->dst4 == nh->tunnel_dst &&
-	       m->l4_proto == IPPROTO_UDP && (m->flags & PSW_F_L4) && m->dport == t->node.vxlan_port &&
+	       m->l4_proto == IPPROTO_UDP && (m->flags & PSW_F_L4) && m->dport == t->node.tunnel_port &&
 	       !t->ports[m->in_port].is_uplink;
 }
 
@@ -165,8 +165,8 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 	}
 	/* 0: no limit known (tables built by hand) */
 	mtu = nh->port < PSW_MAX_PORTS ? t->ports[nh->port].mtu : t->node.uplink_mtu;
-	if (mtu > PSW_VXLAN_OVERHEAD && (nh->flags & PSW_NH_F_VXLAN))
-		mtu -= PSW_VXLAN_OVERHEAD;
+	if (mtu > PSW_TUNNEL_OVERHEAD && (nh->flags & PSW_NH_F_TUNNEL))
+		mtu -= PSW_TUNNEL_OVERHEAD;
 	if (mtu != 0 && m->l3_payload > mtu) {
 		too_big(sc, t, pkt, m, mtu);
 		return;
@@ -174,10 +174,10 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 	if (!hop(sc, t, pkt, m))
 		return;
 	eth = strip_vlans(pkt, m);
-	if (nh->flags & PSW_NH_F_VXLAN) {
+	if (nh->flags & PSW_NH_F_TUNNEL) {
 		rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
 		memset(&eth->dst_addr, 0, sizeof(eth->dst_addr));   /* the receiver sets its own */
-		eth = psw_vxlan_encap(t, pkt, m, nh);
+		eth = psw_tunnel_encap(t, pkt, m, nh);
 		if (eth == NULL) {
 			psw_set_drop(m, PSW_DROP_VXLAN_NO_ROOM);
 			return;
@@ -387,7 +387,7 @@ psw_forward_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw
 		for (i = 0; i < n6; i++)
 			forward_one(sc, t, b->pkts[idx6[i]], &b->meta[idx6[i]], nh6[i]);
 	}
-	if (unlikely(t->node.vxlan))
+	if (unlikely(t->node.overlay))
 		for (i = 0; i < b->nb; i++) {
 			struct psw_meta *m = &b->meta[i];
 

@@ -1,4 +1,4 @@
-/* tunnel stage: VXLAN decapsulation on uplinks; the encapsulation forward uses (psw_tunnel.h). */
+/* tunnel stage: VXLAN or Geneve decapsulation on uplinks; the encapsulation forward uses (psw_tunnel.h). */
 #include <netinet/in.h>
 #include <string.h>
 
@@ -25,6 +25,19 @@ struct vxlan_hdr {
 	rte_be32_t vni;          /**< VNI << 8 */
 } __rte_packed;
 
+/* Geneve (RFC 8926): 8 bytes, then opt_len * 4 bytes of options. */
+#define GENEVE_HDR_LEN 8
+#define GENEVE_F_OAM 0x80            /* a control packet, not a frame for the data path */
+#define GENEVE_F_CRITICAL 0x40       /* options a receiver must understand follow */
+#define GENEVE_PROTO_ETHER 0x6558    /* Transparent Ethernet Bridging */
+
+struct geneve_hdr {
+	uint8_t ver_opt_len;     /**< version (2 bits, 0) | options' length in 4-byte words (6 bits) */
+	uint8_t flags;           /**< O, C, then reserved */
+	rte_be16_t proto;
+	rte_be32_t vni;          /**< VNI << 8 */
+} __rte_packed;
+
 /* One of the node's own addresses on its uplinks (not the pods' gateway). */
 static inline bool
 uplink_addr(const struct psw_tables *t, uint32_t a)
@@ -41,7 +54,7 @@ static inline bool
 is_vxlan(const struct psw_tables *t, const struct psw_meta *m)
 {
 	/* the destination port first: it alone sets nearly every packet aside */
-	return m->dport == t->node.vxlan_port && m->verdict == PSW_V_CONTINUE && m->l3 == PSW_L3_IPV4 &&
+	return m->dport == t->node.tunnel_port && m->verdict == PSW_V_CONTINUE && m->l3 == PSW_L3_IPV4 &&
 	       m->l4_proto == IPPROTO_UDP && (m->flags & (PSW_F_L4 | PSW_F_FRAG)) == PSW_F_L4 &&
 	       t->ports[m->in_port].is_uplink && uplink_addr(t, m->dst4);
 }
@@ -88,14 +101,44 @@ udp_cksum_ok(const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp)
 	return sum == 0xffff;
 }
 
+/*
+ * The offset of the frame a tunnel header at off carries (its fixed part
+ * is there, checked by the caller), or 0: not one for this node's overlay
+ * (the VNI), or a Geneve one to drop (its reason set in *why).
+ */
+static inline unsigned
+tunnel_inner(const struct psw_tables *t, const struct rte_mbuf *pkt, unsigned off, enum psw_drop_reason *why)
+{
+	const struct geneve_hdr *g;
+
+	*why = PSW_DROP_VXLAN_BAD;
+	if (!t->node.geneve) {
+		const struct vxlan_hdr *vx = rte_pktmbuf_mtod_offset(pkt, const struct vxlan_hdr *, off);
+
+		if (!(vx->flags & VXLAN_FLAG_VNI) || (rte_be_to_cpu_32(vx->vni) >> 8) != t->node.vni)
+			return 0;
+		return off + VXLAN_HDR_LEN;
+	}
+	g = rte_pktmbuf_mtod_offset(pkt, const struct geneve_hdr *, off);
+	if ((g->ver_opt_len >> 6) != 0 || g->proto != RTE_BE16(GENEVE_PROTO_ETHER) ||
+	    (rte_be_to_cpu_32(g->vni) >> 8) != t->node.vni)
+		return 0;
+	/* a control packet, or options this switch would have to understand (it knows none) */
+	if (g->flags & (GENEVE_F_OAM | GENEVE_F_CRITICAL)) {
+		*why = PSW_DROP_GENEVE_OPTION;
+		return 0;
+	}
+	return off + GENEVE_HDR_LEN + (g->ver_opt_len & 0x3fu) * 4u;   /* other options skipped */
+}
+
 static void
 decap(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 {
-	unsigned inner = m->l4_off + sizeof(struct rte_udp_hdr) + VXLAN_HDR_LEN;
+	unsigned hdr = m->l4_off + sizeof(struct rte_udp_hdr), inner;
 	const struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(pkt, const struct rte_udp_hdr *, m->l4_off);
-	const struct vxlan_hdr *vx;
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
 	uint32_t vtep = m->src4;
+	enum psw_drop_reason why;
 
 	/* to this switch's MAC on the uplink, untagged: not a frame for another station */
 	if ((m->flags & (PSW_F_L2_MCAST | PSW_F_VLAN)) ||
@@ -103,8 +146,9 @@ decap(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt
 		psw_set_drop(m, PSW_DROP_L2_DST);
 		return;
 	}
-	if (pkt->nb_segs != 1 || inner + sizeof(*eth) > m->l2_len + m->l3_payload ||
-	    inner + sizeof(*eth) > rte_pktmbuf_data_len(pkt) ||
+	/* the tunnel header's fixed part (8 bytes, VXLAN or Geneve) and an Ethernet header after it */
+	if (pkt->nb_segs != 1 || hdr + 8 + sizeof(*eth) > m->l2_len + m->l3_payload ||
+	    hdr + 8 + sizeof(*eth) > rte_pktmbuf_data_len(pkt) ||
 	    /* the UDP length says what the IP length says */
 	    rte_be_to_cpu_16(udp->dgram_len) != m->l2_len + m->l3_payload - m->l4_off) {
 		psw_set_drop(m, PSW_DROP_VXLAN_BAD);
@@ -116,9 +160,10 @@ decap(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt
 		psw_set_drop(m, PSW_DROP_VXLAN_BAD);
 		return;
 	}
-	vx = rte_pktmbuf_mtod_offset(pkt, const struct vxlan_hdr *, m->l4_off + sizeof(struct rte_udp_hdr));
-	if (!(vx->flags & VXLAN_FLAG_VNI) || (rte_be_to_cpu_32(vx->vni) >> 8) != t->node.vni) {
-		psw_set_drop(m, PSW_DROP_VXLAN_BAD);
+	inner = tunnel_inner(t, pkt, hdr, &why);
+	/* (Geneve's options: the frame after them must be there too) */
+	if (inner == 0 || inner + sizeof(*eth) > m->l2_len + m->l3_payload) {
+		psw_set_drop(m, inner == 0 ? why : PSW_DROP_VXLAN_BAD);
 		return;
 	}
 	/* the carried frame, and nothing after it (the outer frame's padding) */
@@ -159,7 +204,7 @@ psw_tunnel_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_
 {
 	unsigned i;
 
-	if (!t->node.vxlan)
+	if (!t->node.overlay)
 		return;
 	for (i = 0; i < b->nb; i++)
 		if (unlikely(is_vxlan(t, &b->meta[i])))
@@ -178,25 +223,24 @@ flow_port(const struct psw_meta *m)
 }
 
 struct rte_ether_hdr *
-psw_vxlan_encap(const struct psw_tables *t, struct rte_mbuf *pkt, const struct psw_meta *m,
+psw_tunnel_encap(const struct psw_tables *t, struct rte_mbuf *pkt, const struct psw_meta *m,
 		const struct psw_nh *nh)
 {
 	uint16_t inner_len = (uint16_t)rte_pktmbuf_pkt_len(pkt);
 	struct rte_ether_hdr *eth;
 	struct rte_ipv4_hdr *ip;
 	struct rte_udp_hdr *udp;
-	struct vxlan_hdr *vx;
 
 	if (pkt->nb_segs != 1 || t->node.nb_addrs == 0)
 		return NULL;
-	eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(pkt, PSW_VXLAN_OVERHEAD);
+	eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(pkt, PSW_TUNNEL_OVERHEAD);
 	if (eth == NULL)
 		return NULL;
 	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
 	ip = (struct rte_ipv4_hdr *)(eth + 1);
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
 	ip->type_of_service = 0;
-	ip->total_length = rte_cpu_to_be_16((uint16_t)(inner_len + PSW_VXLAN_OVERHEAD - sizeof(*eth)));
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(inner_len + PSW_TUNNEL_OVERHEAD - sizeof(*eth)));
 	ip->packet_id = 0;
 	ip->fragment_offset = 0;
 	ip->time_to_live = 64;
@@ -207,12 +251,22 @@ psw_vxlan_encap(const struct psw_tables *t, struct rte_mbuf *pkt, const struct p
 	ip->hdr_checksum = psw_ip4_hdr_csum20(ip);
 	udp = (struct rte_udp_hdr *)(ip + 1);
 	udp->src_port = rte_cpu_to_be_16(flow_port(m));
-	udp->dst_port = t->node.vxlan_port;
+	udp->dst_port = t->node.tunnel_port;
 	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(inner_len + sizeof(*udp) + VXLAN_HDR_LEN));
 	udp->dgram_cksum = 0;
-	vx = (struct vxlan_hdr *)(udp + 1);
-	memset(vx, 0, sizeof(*vx));
-	vx->flags = VXLAN_FLAG_VNI;
-	vx->vni = rte_cpu_to_be_32(t->node.vni << 8);
+	if (t->node.geneve) {
+		struct geneve_hdr *g = (struct geneve_hdr *)(udp + 1);
+
+		g->ver_opt_len = 0;
+		g->flags = 0;
+		g->proto = RTE_BE16(GENEVE_PROTO_ETHER);
+		g->vni = rte_cpu_to_be_32(t->node.vni << 8);
+	} else {
+		struct vxlan_hdr *vx = (struct vxlan_hdr *)(udp + 1);
+
+		memset(vx, 0, sizeof(*vx));
+		vx->flags = VXLAN_FLAG_VNI;
+		vx->vni = rte_cpu_to_be_32(t->node.vni << 8);
+	}
 	return eth;
 }

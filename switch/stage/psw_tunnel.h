@@ -1,20 +1,23 @@
 /*
- * tunnel: VXLAN (RFC 7348) between nodes, when cluster.encapsulation is
- * "vxlan". Decapsulation is a stage of its own, right after parse: a frame
- * on an uplink that is UDP to a node address and the VXLAN port, with the
- * cluster's VNI, loses its outer headers and is parsed again as the frame
+ * tunnel: VXLAN (RFC 7348) or Geneve (RFC 8926) between nodes, when
+ * cluster.encapsulation is "vxlan" or "geneve". Decapsulation is a stage of
+ * its own, right after parse: a frame on an uplink that is UDP to a node
+ * address and the overlay's port, with the cluster's VNI (Geneve: version
+ * 0, Ethernet inside; its options skipped unless one is critical or the
+ * packet is a control one, geneve_option), loses its outer headers and is parsed again as the frame
  * it carried, as if it had come in on the uplink (its destination MAC
  * becomes the switch's there). The inner packet must be IPv4 or IPv6 and
  * its source a pod of the node that sent it or that node itself: its
  * source address routes, through the VXLAN route of a Node or the host
  * route to one of its InternalIPs, to the outer source address (the
- * route's tunnel_dst). Anything else is dropped (vxlan_bad, vxlan_spoof).
+ * route's tunnel_dst). Anything else is dropped (vxlan_bad, vxlan_spoof;
+ * the drop reasons and events keep VXLAN's names for Geneve too).
  *
- * Encapsulation is the forward stage's, for a next hop with PSW_NH_F_VXLAN:
- * psw_vxlan_encap() prepends outer Ethernet, IPv4 (from the node's first
+ * Encapsulation is the forward stage's, for a next hop with PSW_NH_F_TUNNEL:
+ * psw_tunnel_encap() prepends outer Ethernet, IPv4 (from the node's first
  * address to the other node's), UDP (source port from the inner flow's
  * hash, for the underlay's ECMP and the receiver's RSS; checksum 0) and
- * VXLAN headers; the caller fills the outer MACs.
+ * VXLAN or Geneve (no options) headers; the caller fills the outer MACs.
  *
  * Reads:  meta (parse), tables: node, ports, routes.
  * Writes: the frame (outer headers gone), meta (parsed again); DROP.
@@ -27,18 +30,18 @@
 #include "psw_stage.h"
 #include "psw_tables.h"
 
-/* Outer Ethernet + IPv4 + UDP + VXLAN. */
-#define PSW_VXLAN_OVERHEAD 50
+/* Outer Ethernet + IPv4 + UDP + VXLAN, or Geneve without options. */
+#define PSW_TUNNEL_OVERHEAD 50
 
 void psw_tunnel_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b);
 
 /**
- * Prepend the outer headers for next hop nh (PSW_NH_F_VXLAN) to a routed
+ * Prepend the outer headers for next hop nh (PSW_NH_F_TUNNEL) to a routed
  * frame (one segment, Ethernet header without VLAN tags). The outer
  * Ethernet addresses are left for the caller.
  * @return the outer Ethernet header, or NULL (no headroom: drop vxlan_no_room).
  */
-struct rte_ether_hdr *psw_vxlan_encap(const struct psw_tables *t, struct rte_mbuf *pkt,
+struct rte_ether_hdr *psw_tunnel_encap(const struct psw_tables *t, struct rte_mbuf *pkt,
 				      const struct psw_meta *m, const struct psw_nh *nh);
 
 #endif /* PSW_TUNNEL_H */

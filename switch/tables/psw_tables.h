@@ -40,7 +40,7 @@
 
 /* psw_nh.flags */
 #define PSW_NH_F_RESOLVE 0x0001  /**< MAC not known yet: the packet goes to the control thread */
-#define PSW_NH_F_VXLAN   0x0002  /**< encapsulate to tunnel_dst first; mac, port: the outer next hop */
+#define PSW_NH_F_TUNNEL   0x0002  /**< encapsulate to tunnel_dst first; mac, port: the outer next hop */
 #define PSW_NH_F_GLEAN   0x0004  /**< a subnet on the uplinks: the destination itself is the next hop (hosts4) */
 #define PSW_NH_F_VTEP    0x0008  /**< the host route to another node's VTEP (tunnel_dst): a pod's UDP to
 				       its VXLAN port is forged VXLAN (psw_forward.c) */
@@ -59,7 +59,7 @@ struct psw_nh {
 	uint16_t pad;
 	uint32_t neigh;          /**< neighbour cookie (psw_neigh.h); 0: none */
 	uint32_t tunnel_dst;     /**< another node's VTEP (IPv4 InternalIP), network order: where
-				  *   PSW_NH_F_VXLAN encapsulates to; under VXLAN also on the host
+				  *   PSW_NH_F_TUNNEL encapsulates to; under VXLAN also on the host
 				  *   route to a node's InternalIP, whose packets may come out of
 				  *   that VTEP (psw_tunnel.h); 0: none */
 };
@@ -251,8 +251,9 @@ struct psw_node_info {
 		uint64_t net[2], mask[2];  /**< the address's two halves, network order */
 	} nomasq6[20];                   /**< never masqueraded to: the cluster's pods, link-local, ... */
 	uint16_t uplink_mtu;             /**< the smallest uplink MTU (next hops asked on every uplink) */
-	uint8_t vxlan;                   /**< cluster.encapsulation vxlan: decapsulate on uplinks */
-	uint16_t vxlan_port;             /**< UDP port, network order */
+	uint8_t overlay;                 /**< cluster.encapsulation vxlan or geneve: decapsulate on uplinks */
+	uint8_t geneve;                  /**< the overlay is Geneve (RFC 8926), else VXLAN (RFC 7348) */
+	uint16_t tunnel_port;            /**< its UDP port, network order */
 	uint32_t vni;                    /**< host order */
 };
 

@@ -288,7 +288,7 @@ build_pods_and_routes(void)
 	memcpy(routes[2].prefix.addr, (const uint8_t[]){ 10, 245, 0, 0 }, 4);
 	memcpy(&routes[2].nh.mac, mac_ext, 6);
 	routes[2].nh.port = P_UPLINK;
-	routes[2].nh.flags = PSW_NH_F_VXLAN;
+	routes[2].nh.flags = PSW_NH_F_TUNNEL;
 	routes[2].nh.tunnel_dst = rte_cpu_to_be_32(0xc0a83202u);
 	/* a next hop whose MAC is not known yet */
 	routes[3].prefix.family = 4;
@@ -348,7 +348,7 @@ build_tables(void)
 	t->node.uplink_mtu = 1500;
 	t->ports[P_UPLINK].is_uplink = 1;
 	memcpy(&t->ports[P_UPLINK].mac, mac_up, 6);
-	t->node.vxlan_port = rte_cpu_to_be_16(4789);
+	t->node.tunnel_port = rte_cpu_to_be_16(4789);
 	t->node.vni = 1;
 	build_pods_and_routes();
 	build_services();
@@ -500,7 +500,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t off = 1;
 
 	t->pol = pol_tables[options & 3];
-	t->node.vxlan = !!(options & 8);
+	t->node.overlay = !!(options & 8);
+	/* options 8 and 128: the overlay is Geneve (port 6081), 8 alone VXLAN (4789) */
+	t->node.geneve = (options & 8) && (options & 128);
+	t->node.tunnel_port = t->node.geneve ? RTE_BE16(6081) : RTE_BE16(4789);
 	t->node.masq = (options & 16) ? masq4 : 0;
 	t->node.masq6 = (options & 16) ? masq6 : 0;
 	if (options & 4)

@@ -312,8 +312,8 @@ overlay_tables(bool vxlan)
 	t->node.nb_addrs = 1;
 	t->node.addrs4[0] = rte_cpu_to_be_32(OV_NODE);
 	t->node.uplink_mtu = 1500;
-	t->node.vxlan = vxlan;
-	t->node.vxlan_port = RTE_BE16(4789);
+	t->node.overlay = vxlan;
+	t->node.tunnel_port = RTE_BE16(4789);
 	t->node.vni = OV_VNI;
 	t->ports[0].mtu = t->ports[1].mtu = 1500;
 	t->ports[OV_UPLINK] = (struct psw_port_info){ .present = 1, .is_uplink = 1, .mtu = 1500 };
@@ -322,7 +322,7 @@ overlay_tables(bool vxlan)
 	r.nh.port = OV_UPLINK;
 	memcpy(&r.nh.mac, ov_other_mac, 6);
 	if (vxlan) {
-		r.nh.flags = PSW_NH_F_VXLAN;
+		r.nh.flags = PSW_NH_F_TUNNEL;
 		r.nh.tunnel_dst = rte_cpu_to_be_32(OV_OTHER);
 	}
 	psw_route_table_put(t->routes);

@@ -7,6 +7,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -211,6 +212,71 @@ def pods_across_nodes_vxlan(scope):
     check(after.get("drop.vxlan_spoof", 0) - before.get("drop.vxlan_spoof", 0) == 2,
           "vxlan_spoof: %s -> %s" % (before.get("drop.vxlan_spoof"), after.get("drop.vxlan_spoof")))
     check(after.get("drop.vxlan_bad", 0) - before.get("drop.vxlan_bad", 0) == 1, "vxlan_bad not counted")
+
+
+@test
+def pods_across_nodes_geneve(scope):
+    """Geneve (RFC 8926) as the overlay: pods reach each other without NAT;
+    the underlay carries Geneve as Wireshark reads it (version 0, no
+    options, Ethernet inside, the VNI, the inner pod addresses); a frame
+    with a non-critical option is taken, one with a critical option or a
+    control packet is dropped and counted (geneve_option), as is one with
+    another VNI (vxlan_bad) or an inner source no pod of its sender's."""
+    c = two_nodes(scope, "geneve")
+    sa, sb = c.sw["a"].stats(), c.sw["b"].stats()
+    check(sa.get("event.vxlan_encap", 0) >= 5 and sb.get("event.vxlan_decap", 0) >= 5,
+          "overlay counters: a %s, b %s" % (sa.get("event.vxlan_encap"), sb.get("event.vxlan_decap")))
+    # what crosses the underlay, read by tshark's own Geneve dissector
+    pcap = scope.path("underlay.pcap")
+    # (af_packet sends bypass the sender's taps: each packet is caught where it arrives)
+    cap = subprocess.Popen(["dumpcap", "-q", "-i", c.up["a"], "-f", "udp port 6081", "-i", c.up["b"], "-f",
+                            "udp port 6081", "-c", "4", "-w", pcap], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scope.defer(lambda: cap.poll() is None and cap.kill())
+    time.sleep(1.0)
+    ping(c.pods["a"], "10.244.2.5", count=2, interval=0.2)
+    try:
+        cap.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        cap.kill()
+    r = run(["tshark", "-r", pcap, "-T", "fields", "-E", "separator=|", "-e", "geneve.version",
+             "-e", "geneve.options", "-e", "geneve.flags.oam", "-e", "geneve.flags.critical",
+             "-e", "geneve.proto_type", "-e", "geneve.vni", "-e", "ip.src", "-e", "ip.dst", "-e", "icmp.type"])
+    rows = [ln.split("|") for ln in r.stdout.split("\n") if ln.strip()]
+    got = {(v, o, f1 in ("0", "False") and f2 in ("0", "False"), p, int(n, 0) if n else None, s, d, i)
+           for v, o, f1, f2, p, n, s, d, i in rows}
+    want = {("0", "", True, "0x6558", 1, "192.168.88.1,10.244.1.5", "192.168.88.2,10.244.2.5", "8"),
+            ("0", "", True, "0x6558", 1, "192.168.88.2,10.244.2.5", "192.168.88.1,10.244.1.5", "0")}
+    check(len(rows) >= 4 and got == want, "the underlay's Geneve as tshark reads it: %s\n%s"
+          % (rows, run(["tshark", "-r", pcap]).stdout))
+    b_mac = mac_of(c.up["b"])
+
+    def inject(geneve, inner_src="10.244.1.5"):
+        run(["/usr/bin/python3", "-c",
+             "from scapy.all import *; from scapy.contrib.geneve import GENEVE; "
+             "sendp(Ether(dst='%s', src='02:00:00:00:88:01')/IP(src='192.168.88.1', dst='192.168.88.2')/"
+             "UDP(sport=50000, dport=6081)/%s/Ether(dst='00:00:00:00:00:00', "
+             "src='02:50:53:57:00:01')/IP(src='%s', dst='10.244.2.5')/ICMP(), iface='%s', verbose=0)"
+             % (b_mac, geneve, inner_src, c.up["a"])])
+
+    opt = "Raw(b'\\x01\\x02\\x05\\x01' + b'\\x00' * 4)"     # class 0x0102, type 5, one word of data
+    before = c.sw["b"].stats()
+    inject("GENEVE(vni=1, proto=0x6558, optionlen=2)/" + opt)
+    inject("GENEVE(vni=1, proto=0x6558, optionlen=2, critical=1)/" + opt)
+    inject("GENEVE(vni=1, proto=0x6558, oam=1)")
+    inject("GENEVE(vni=2, proto=0x6558)")
+    inject("GENEVE(vni=1, proto=0x6558)", inner_src="10.244.9.9")
+    time.sleep(0.5)
+    after = c.sw["b"].stats()
+
+    def d(k):
+        return after.get(k, 0) - before.get(k, 0)
+
+    check(d("event.vxlan_decap") == 1 and d("drop.geneve_option") == 2 and d("drop.vxlan_bad") == 1 and
+          d("drop.vxlan_spoof") == 1, "injected Geneve: decap +%d, geneve_option +%d, vxlan_bad +%d, "
+          "vxlan_spoof +%d" % (d("event.vxlan_decap"), d("drop.geneve_option"), d("drop.vxlan_bad"),
+                               d("drop.vxlan_spoof")))
+    st = c.sw["a"].ok("status")
+    check(st.get("cluster", {}).get("encapsulation") == "geneve", "status: %s" % st.get("cluster"))
 
 
 @test

@@ -714,8 +714,8 @@ static void test_uplinks_and_cluster(void)
 		CU_ASSERT_EQUAL(cfg.node.service_cidr6.family, 0);     /* none by default */
 		psw_config_free(&cfg);
 	}
-	FAIL("cluster = { encapsulation = \"geneve\"; };", 1,
-	     "cluster.encapsulation 'geneve' is not one of \"none\" (native routing) or \"vxlan\" (Geneve");
+	FAIL("cluster = { encapsulation = \"gre\"; };", 1,
+	     "cluster.encapsulation 'gre' is not one of \"none\" (native routing), \"vxlan\" or \"geneve\"");
 	FAIL("cluster = { pod_cidr = \"10.245.0.0/16\"; };", 1,
 	     "node.pod_cidr 10.244.0.0/24 is not inside cluster.pod_cidr 10.245.0.0/16");
 	FAIL("cluster = { pod_cidr = [ \"10.244.0.0/16\", \"10.0.0.0/8\" ]; };", 1,
@@ -776,7 +776,16 @@ static void test_uplinks_and_cluster(void)
 		CU_ASSERT_EQUAL(cfg.cluster.pod_cidr6.family, 0);
 		CU_ASSERT_EQUAL(cfg.cluster.encap, PSW_ENCAP_NONE);
 		CU_ASSERT_EQUAL(cfg.cluster.vxlan_port, 4789);
+		CU_ASSERT_EQUAL(cfg.cluster.geneve_port, 6081);
 		CU_ASSERT_EQUAL(cfg.cluster.vni, 1);
+		psw_config_free(&cfg);
+	}
+	if (OK("node = { addresses = [ \"192.168.5.1\" ]; };\n"
+	       "cluster = { pod_cidr = \"10.244.0.0/16\"; encapsulation = \"geneve\"; geneve_port = 6082; };\n"
+	       UPLINK)) {
+		CU_ASSERT_EQUAL(cfg.cluster.encap, PSW_ENCAP_GENEVE);
+		CU_ASSERT_EQUAL(cfg.cluster.geneve_port, 6082);
+		CU_ASSERT_EQUAL(psw_config_pod_mtu(&cfg), psw_config_uplink_mtu(&cfg) - 50);
 		psw_config_free(&cfg);
 	}
 	/* no_masquerade: prefixes of either family, no host bits, at most 16 */
@@ -1158,7 +1167,7 @@ static void test_example_file(void)
 		"ports", "kind", "mac", "mtu", "pci", "rx_queues", "rss", "client", "queues", "id",
 		"ifname", "rx_pcap", "tx_pcap", "pods", "namespace", "port", "ip", "ip6",
 		"routes", "prefix", "via", "uplink", "addresses", "cluster", "encapsulation",
-		"vxlan_port", "vni",
+		"vxlan_port", "geneve_port", "vni",
 		"\"nic\"", "\"vhost-user\"", "\"memif\"", "\"kernel\"", "\"af_packet\"", "\"ring\"",
 		"\"pcap\"", "\"null\"",
 	};

@@ -99,8 +99,8 @@ setup(void)
 	t->node.addrs4[0] = rte_cpu_to_be_32(NODE);
 	t->node.nb_addrs6 = 1;
 	memcpy(t->node.addrs6[0], node6, 16);
-	t->node.vxlan = 1;
-	t->node.vxlan_port = RTE_BE16(VXLAN_PORT);
+	t->node.overlay = 1;
+	t->node.tunnel_port = RTE_BE16(VXLAN_PORT);
 	t->node.vni = VNI;
 	t->ports[P_POD] = (struct psw_port_info){ .present = 1, .is_pod = 1, .pod = 0, .mtu = 1500 };
 	t->ports[P_UP] = (struct psw_port_info){ .present = 1, .is_uplink = 1, .mtu = 1500 };
@@ -116,7 +116,7 @@ setup(void)
 	t->pods = psw_pod_table_build(&pod, 1, SOCKET_ID_ANY);
 	/* the other node's pods in VXLAN, the other node itself and a stranger natively */
 	memcpy(r[0].prefix.addr, remote6, 8);
-	r[0].nh.flags = PSW_NH_F_VXLAN;
+	r[0].nh.flags = PSW_NH_F_TUNNEL;
 	r[0].nh.tunnel_dst = rte_cpu_to_be_32(OTHER);
 	memcpy(r[1].prefix.addr, other_node6, 16);
 	r[1].nh.flags = PSW_NH_F_VTEP;               /* as psw_fwd.c marks a Node's host routes under VXLAN */
@@ -904,6 +904,122 @@ test_tunnel(void)
 }
 
 /*
+ * Wrap an inner frame in Geneve (port 6081) from the other node: byte 0
+ * version and options' length, byte 1 the O and C flags, proto, then
+ * opt_words * 4 bytes of options (one TLV: class 0x0102, type 0x05).
+ */
+static struct rte_mbuf *
+geneve(struct rte_mbuf *inner, uint8_t b0, uint8_t b1, uint16_t proto, uint32_t vni, unsigned opt_words)
+{
+	const unsigned over = 14 + 20 + 8 + 8 + opt_words * 4;
+	uint16_t ilen = rte_pktmbuf_data_len(inner);
+	uint8_t *d = (uint8_t *)rte_pktmbuf_prepend(inner, (uint16_t)over);
+	struct rte_ipv4_hdr *ip;
+	struct rte_udp_hdr *udp;
+
+	if (d == NULL)
+		return NULL;
+	memset(d, 0, over);
+	memcpy(d, up_mac, 6);
+	memcpy(d + 6, mac_other, 6);
+	*(uint16_t *)(d + 12) = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	ip = (struct rte_ipv4_hdr *)(d + 14);
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(over - 14 + ilen));
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = rte_cpu_to_be_32(OTHER);
+	ip->dst_addr = rte_cpu_to_be_32(NODE);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp = (struct rte_udp_hdr *)(ip + 1);
+	udp->src_port = RTE_BE16(50000);
+	udp->dst_port = RTE_BE16(6081);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(over - 34 + ilen));
+	d = (uint8_t *)(udp + 1);
+	d[0] = b0;
+	d[1] = b1;
+	d[2] = (uint8_t)(proto >> 8);
+	d[3] = (uint8_t)proto;
+	d[4] = (uint8_t)(vni >> 16);
+	d[5] = (uint8_t)(vni >> 8);
+	d[6] = (uint8_t)vni;
+	if (opt_words > 0) {
+		d[8] = 0x01;
+		d[9] = 0x02;
+		d[10] = 0x05;
+		d[11] = (uint8_t)(opt_words - 1);    /* the option's data length in words */
+	}
+	return inner;
+}
+
+/*
+ * Geneve (RFC 8926) in place of VXLAN: decapsulated with its options
+ * skipped, refused with a critical option, as a control packet, another
+ * version, protocol or VNI, options past the datagram; a pod's packet to
+ * the other node's pods leaves in Geneve, byte for byte.
+ */
+static void
+test_geneve(void)
+{
+	struct rte_mbuf *m;
+	struct tpkt p;
+	const uint8_t *o;
+
+	fresh();
+	t->node.geneve = 1;
+	t->node.tunnel_port = RTE_BE16(6081);
+	expect_v(geneve(inner_udp6(remote6, pod6), 0, 0, 0x6558, VNI, 0), P_UP, PSW_V_TX, P_POD,
+		 "Geneve: remote pod to local pod", false);
+	expect_v(geneve(inner_udp6(remote6, pod6), 2, 0, 0x6558, VNI, 2), P_UP, PSW_V_TX, P_POD,
+		 "Geneve: a non-critical option skipped", false);
+	expect_v(geneve(inner_udp6(remote6, pod6), 2, 0x40, 0x6558, VNI, 2), P_UP, PSW_V_DROP,
+		 PSW_DROP_GENEVE_OPTION, "Geneve: a critical option", false);
+	expect_v(geneve(inner_udp6(remote6, pod6), 0, 0x80, 0x6558, VNI, 0), P_UP, PSW_V_DROP,
+		 PSW_DROP_GENEVE_OPTION, "Geneve: a control packet", false);
+	expect_v(geneve(inner_udp6(remote6, pod6), 0x40, 0, 0x6558, VNI, 0), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD,
+		 "Geneve: version 1", false);
+	expect_v(geneve(inner_udp6(remote6, pod6), 0, 0, 0x86dd, VNI, 0), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD,
+		 "Geneve: IPv6 without Ethernet (not Transparent Ethernet Bridging)", false);
+	expect_v(geneve(inner_udp6(remote6, pod6), 0, 0, 0x6558, VNI + 1, 0), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD,
+		 "Geneve: another VNI", false);
+	expect_v(geneve(inner_udp6(rtr6, pod6), 0, 0, 0x6558, VNI, 0), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_SPOOF,
+		 "Geneve: a spoofed inner source", false);
+	/* options' length past the datagram: 63 words of options, 2 there */
+	expect_v(geneve(inner_udp6(remote6, pod6), 63, 0, 0x6558, VNI, 2), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD,
+		 "Geneve: options past the end", false);
+	/* a VXLAN frame at the Geneve port is not Geneve */
+	m = vxlan(inner_udp6(remote6, pod6), OTHER);
+	rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 34)->dst_port = RTE_BE16(6081);
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD, "VXLAN at the Geneve port", false);
+	/* and the way out: the pod to the other node's pod */
+	tpkt_defaults(&p);
+	p.ip6 = 1;
+	memcpy(p.src_mac, mac_pod, 6);
+	memcpy(p.dst_mac, gw_mac, 6);
+	memcpy(p.src6, pod6, 16);
+	memcpy(p.dst6, remote6, 16);
+	m = expect_v(tpkt_build(mp, &p), P_POD, PSW_V_TX, P_UP, "Geneve: a pod to the other node's pod", true);
+	CU_ASSERT_FATAL(rte_pktmbuf_data_len(m) >= 50 + 14 + 40);
+	o = rte_pktmbuf_mtod(m, const uint8_t *);
+	CU_ASSERT_EQUAL(memcmp(o, mac_other, 6), 0);
+	CU_ASSERT_EQUAL(o[23], IPPROTO_UDP);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(*(const uint32_t *)(o + 26)), NODE);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(*(const uint32_t *)(o + 30)), OTHER);
+	CU_ASSERT_EQUAL(o[36] << 8 | o[37], 6081);
+	CU_ASSERT_EQUAL((unsigned)(o[38] << 8 | o[39]), rte_pktmbuf_data_len(m) - 34u);
+	/* version 0, no options, neither O nor C, Ethernet, the VNI, reserved 0 */
+	{
+		static const uint8_t want[8] = { 0, 0, 0x65, 0x58, 0, 0, VNI, 0 };
+
+		CU_ASSERT_EQUAL(memcmp(o + 42, want, 8), 0);
+	}
+	CU_ASSERT_EQUAL(memcmp(o + 50 + 14 + 8, pod6, 16), 0);  /* the inner IPv6 source */
+	rte_pktmbuf_free(m);
+	t->node.geneve = 0;
+	t->node.tunnel_port = RTE_BE16(VXLAN_PORT);
+}
+
+/*
  * A pod's own datagram to the other node's VTEP at the VXLAN port: masqueraded
  * to this node's address it would pass there as this node's VXLAN, carrying
  * whatever inner source the pod wrote (this node's address, its pods').
@@ -976,6 +1092,7 @@ main(void)
 	CU_add_test(s, "VXLAN decap of IPv6: spoofs, the other node itself, relays, cut headers, ND", test_tunnel);
 	CU_add_test(s, "an advertisement through VXLAN does not poison the table", test_tunnel_cannot_poison);
 	CU_add_test(s, "a pod's datagram to another node's VXLAN port dropped", test_tunnel_forged_by_pod);
+	CU_add_test(s, "Geneve: options, critical and control packets, versions, the way out", test_geneve);
 	failures = psw_ut_run();
 	psw_neigh_free(st.neigh);
 	psw_ct_destroy(t->ct);
