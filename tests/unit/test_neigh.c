@@ -1014,6 +1014,21 @@ test_geneve(void)
 		CU_ASSERT_EQUAL(memcmp(o + 42, want, 8), 0);
 	}
 	CU_ASSERT_EQUAL(memcmp(o + 50 + 14 + 8, pod6, 16), 0);  /* the inner IPv6 source */
+	/* the outer IPv4 header: no options, its length, not a fragment, TTL 64, its checksum right */
+	CU_ASSERT_EQUAL(o[12] << 8 | o[13], RTE_ETHER_TYPE_IPV4);
+	CU_ASSERT_EQUAL(o[14], 0x45);
+	CU_ASSERT_EQUAL((unsigned)(o[16] << 8 | o[17]), rte_pktmbuf_data_len(m) - 14u);
+	CU_ASSERT_EQUAL(o[20] & 0x3f, 0);
+	CU_ASSERT_EQUAL(o[21], 0);
+	CU_ASSERT_EQUAL(o[22], 64);
+	CU_ASSERT_EQUAL(rte_raw_cksum(o + 14, 20), 0xffff);
+	/* the UDP source port in the dynamic range, no checksum (RFC 8926 section 3.3) */
+	CU_ASSERT((o[34] << 8 | o[35]) >= 49152);
+	CU_ASSERT_EQUAL(o[40] | o[41], 0);
+	/* the inner frame whole after the 8 bytes: an IPv6 header and the pod's UDP */
+	CU_ASSERT_EQUAL(rte_pktmbuf_data_len(m), 50u + 14 + 40 + 8 + p.payload);
+	CU_ASSERT_EQUAL(o[50 + 12] << 8 | o[50 + 13], RTE_ETHER_TYPE_IPV6);
+	CU_ASSERT_EQUAL(memcmp(o + 50 + 14 + 24, remote6, 16), 0);
 	rte_pktmbuf_free(m);
 	t->node.geneve = 0;
 	t->node.tunnel_port = RTE_BE16(VXLAN_PORT);
@@ -1066,6 +1081,277 @@ test_tunnel_cannot_poison(void)
 	expect_entry(mac_rtr, P_UP, "the router's MAC replaced through VXLAN");
 }
 
+/* The outer IPv4 header of a frame built by vxlan() or geneve(). */
+static struct rte_ipv4_hdr *
+outer_ip(struct rte_mbuf *m)
+{
+	return rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+}
+
+/* Set the outer IPv4 total length (and its checksum) and the UDP length, each to what it is given. */
+static void
+outer_lens(struct rte_mbuf *m, unsigned ip_len, unsigned udp_len)
+{
+	struct rte_ipv4_hdr *ip = outer_ip(m);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((uint8_t *)ip + (ip->version_ihl & 0xf) * 4);
+
+	ip->total_length = rte_cpu_to_be_16((uint16_t)ip_len);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)udp_len);
+}
+
+/* Give the outer IPv4 header 4 bytes of options (NOPs): IHL 6. */
+static struct rte_mbuf *
+outer_ip_opts(struct rte_mbuf *m)
+{
+	uint8_t hdrs[34];
+	uint8_t *d;
+	struct rte_ipv4_hdr *ip;
+
+	memcpy(hdrs, rte_pktmbuf_mtod(m, uint8_t *), sizeof(hdrs));
+	d = (uint8_t *)rte_pktmbuf_prepend(m, 4);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	memcpy(d, hdrs, sizeof(hdrs));
+	memset(d + 34, 1, 4);
+	ip = (struct rte_ipv4_hdr *)(d + 14);
+	ip->version_ihl = 0x46;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ip->total_length) + 4));
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	return m;
+}
+
+/* A bare inner Ethernet header of type type, from the other node's side (room before it for 63 words of options). */
+static struct rte_mbuf *
+inner_eth(uint16_t type)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	uint8_t *d;
+
+	if (m != NULL && m->buf_len >= 512 + 64)
+		m->data_off = 512;
+	if (m == NULL || (d = (uint8_t *)rte_pktmbuf_append(m, 14)) == NULL) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	memcpy(d, up_mac, 6);
+	memcpy(d + 6, mac_other, 6);
+	d[12] = (uint8_t)(type >> 8);
+	d[13] = (uint8_t)type;
+	return m;
+}
+
+/* An inner UDP datagram over IPv4 from src to dst (host order), from the other node's side, to port dport. */
+static struct rte_mbuf *
+inner_udp4(uint32_t src, uint32_t dst, uint16_t dport, uint16_t payload)
+{
+	struct tpkt p;
+
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, mac_other, 6);
+	memcpy(p.dst_mac, up_mac, 6);
+	p.src4 = src;
+	p.dst4 = dst;
+	p.dport = dport;
+	p.payload = payload;
+	return tpkt_build(mp, &p);
+}
+
+/* m in on port P_UP is not decapsulated (whatever else becomes of it); freed. */
+static void
+not_decapsulated(struct rte_mbuf *m, const char *what)
+{
+	uint64_t decap = lc.sc.events[PSW_EV_VXLAN_DECAP];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	run(m, P_UP);
+	if (lc.sc.events[PSW_EV_VXLAN_DECAP] != decap) {
+		fprintf(stderr, "\n  %s: decapsulated\n", what);
+		CU_FAIL(what);
+	}
+	rte_pktmbuf_free(m);
+}
+
+/*
+ * Geneve attacked: options' length at, and one word past, the datagram's
+ * end; lengths that lie; the outer frame's padding; IPv4 options, fragments
+ * and checksums outside; VLAN, ARP, Geneve and VXLAN inside; the gateway's
+ * address, a relay, several segments, the other overlay's port. Every
+ * malformed frame dropped with its reason, no mbuf left behind.
+ */
+static void
+test_geneve_attacks(void)
+{
+	unsigned avail = rte_mempool_avail_count(mp), ilen;
+	uint64_t decap;
+	struct rte_mbuf *m, *seg;
+	struct psw_meta meta;
+	struct rte_udp_hdr *udp;
+	uint8_t *d;
+
+	fresh();
+	t->node.geneve = 1;
+	t->node.tunnel_port = RTE_BE16(6081);
+	/* options that end exactly where the datagram ends: no room for an inner Ethernet header */
+	m = geneve(inner_eth(RTE_ETHER_TYPE_IPV6), 3, 0, 0x6558, VNI, 2);
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD, "Geneve: options one word past the end, 14 bytes after",
+		 false);
+	m = geneve(inner_eth(RTE_ETHER_TYPE_IPV6), 2, 0, 0x6558, VNI, 2);
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_RUNT, "Geneve: only an inner Ethernet header after the options",
+		 false);
+	m = geneve(inner_eth(RTE_ETHER_TYPE_IPV6), 63, 0, 0x6558, VNI, 63);
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_RUNT, "Geneve: 63 words of options, then 14 bytes", false);
+	m = geneve(inner_eth(RTE_ETHER_TYPE_IPV6), 0, 0, 0x6558, VNI, 0);
+	rte_pktmbuf_trim(m, 1);
+	outer_lens(m, 20 + 8 + 8 + 13, 8 + 8 + 13);
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD, "Geneve: 13 bytes after the header", false);
+	/* options' length a word short: the inner frame read 4 bytes early, its type a MAC's bytes */
+	m = geneve(inner_udp6(remote6, pod6), 1, 0, 0x6558, VNI, 2);
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_ETHERTYPE,
+		 "Geneve: options' length short by a word", false);
+	/* the UDP length lies, one way or the other */
+	m = geneve(inner_udp6(remote6, pod6), 2, 0, 0x6558, VNI, 2);
+	ilen = rte_be_to_cpu_16(outer_ip(m)->total_length);
+	outer_lens(m, ilen, ilen - 20 - 4);
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD, "Geneve: UDP length short of the IP length", false);
+	m = geneve(inner_udp6(remote6, pod6), 2, 0, 0x6558, VNI, 2);
+	outer_lens(m, ilen, ilen - 20 + 4);
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD, "Geneve: UDP length past the IP length", false);
+	/* both lengths end inside the options; the rest of the frame is padding */
+	m = geneve(inner_udp6(remote6, pod6), 2, 0, 0x6558, VNI, 2);
+	outer_lens(m, 20 + 8 + 8 + 4, 8 + 8 + 4);
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD, "Geneve: the datagram ends inside the options", false);
+	/* both lengths end inside the inner frame: the inner IPv6 says more than there is */
+	m = geneve(inner_udp6(remote6, pod6), 2, 0, 0x6558, VNI, 2);
+	outer_lens(m, ilen - 10, ilen - 20 - 10);
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_IP6_LEN, "Geneve: the outer datagram ends inside the inner one", false);
+	/* padding after the outer datagram: trimmed, the inner frame as it was sent */
+	m = inner_udp6(remote6, pod6);
+	ilen = rte_pktmbuf_data_len(m);
+	m = geneve(m, 2, 0, 0x6558, VNI, 2);
+	d = (uint8_t *)rte_pktmbuf_append(m, 9);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	memset(d, 0xee, 9);
+	m = expect_v(m, P_UP, PSW_V_TX, P_POD, "Geneve: the outer frame padded", true);
+	CU_ASSERT_EQUAL(rte_pktmbuf_pkt_len(m), ilen);
+	CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 24), pod6, 16), 0);
+	rte_pktmbuf_free(m);
+	/* outer IPv4 options: decapsulated all the same */
+	m = outer_ip_opts(geneve(inner_udp6(remote6, pod6), 2, 0, 0x6558, VNI, 2));
+	expect_v(m, P_UP, PSW_V_TX, P_POD, "Geneve: outer IPv4 options", false);
+	/* a critical option behind outer IPv4 options is still one */
+	m = outer_ip_opts(geneve(inner_udp6(remote6, pod6), 2, 0x40, 0x6558, VNI, 2));
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_GENEVE_OPTION, "Geneve: a critical option behind IPv4 options", false);
+	/* an outer first fragment is not decapsulated */
+	m = geneve(inner_udp6(remote6, pod6), 0, 0, 0x6558, VNI, 0);
+	outer_ip(m)->fragment_offset = RTE_BE16(RTE_IPV4_HDR_MF_FLAG);
+	outer_lens(m, rte_be_to_cpu_16(outer_ip(m)->total_length), rte_be_to_cpu_16(outer_ip(m)->total_length) - 20);
+	not_decapsulated(m, "Geneve: an outer first fragment");
+	/* a UDP checksum: a right one passes, a wrong one does not */
+	m = geneve(inner_udp6(remote6, pod6), 2, 0, 0x6558, VNI, 2);
+	udp = rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 34);
+	udp->dgram_cksum = rte_ipv4_udptcp_cksum(outer_ip(m), udp);
+	expect_v(m, P_UP, PSW_V_TX, P_POD, "Geneve: a right UDP checksum", false);
+	m = geneve(inner_udp6(remote6, pod6), 2, 0, 0x6558, VNI, 2);
+	udp = rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 34);
+	udp->dgram_cksum = rte_ipv4_udptcp_cksum(outer_ip(m), udp) ^ RTE_BE16(0x0100);
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD, "Geneve: a wrong UDP checksum", false);
+	/* an option changed after the checksum was made */
+	m = geneve(inner_udp6(remote6, pod6), 2, 0, 0x6558, VNI, 2);
+	udp = rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 34);
+	udp->dgram_cksum = rte_ipv4_udptcp_cksum(outer_ip(m), udp);
+	rte_pktmbuf_mtod_offset(m, uint8_t *, 34 + 8 + 8 + 4)[0] ^= 0x55;
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD, "Geneve: an option changed under its checksum", false);
+	/* inside: a VLAN tag, ARP */
+	expect_v(geneve(tagged(inner_udp6(remote6, pod6)), 2, 0, 0x6558, VNI, 2), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD,
+		 "Geneve: a VLAN-tagged inner frame", false);
+	m = inner_udp6(remote6, pod6);
+	rte_pktmbuf_mtod(m, uint8_t *)[12] = 0x08;
+	rte_pktmbuf_mtod(m, uint8_t *)[13] = 0x06;
+	expect_v(geneve(m, 2, 0, 0x6558, VNI, 2), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD, "Geneve: inner ARP", false);
+	/* Geneve in Geneve, from the other node's own address to this node: decapsulated once, never twice */
+	m = geneve(geneve(inner_udp6(remote6, pod6), 0, 0, 0x6558, VNI, 0), 2, 0, 0x6558, VNI, 2);
+	decap = lc.sc.events[PSW_EV_VXLAN_DECAP];
+	meta = run(m, P_UP);
+	CU_ASSERT(!(meta.verdict == PSW_V_TX && meta.out_port == P_POD));
+	CU_ASSERT(lc.sc.events[PSW_EV_VXLAN_DECAP] <= decap + 1);
+	rte_pktmbuf_free(m);
+	/* ... and to a pod: it gets the inner Geneve datagram, as it was sent */
+	m = geneve(inner_udp4(OTHER, POD4, 6081, 8 + 14 + 40 + 8 + 18), 2, 0, 0x6558, VNI, 2);
+	expect_v(m, P_UP, PSW_V_TX, P_POD, "Geneve: a datagram to a pod's port 6081", false);
+	/* VXLAN in Geneve: the same */
+	m = geneve(vxlan(inner_udp6(remote6, pod6), OTHER), 2, 0, 0x6558, VNI, 2);
+	decap = lc.sc.events[PSW_EV_VXLAN_DECAP];
+	meta = run(m, P_UP);
+	CU_ASSERT(!(meta.verdict == PSW_V_TX && meta.out_port == P_POD));
+	CU_ASSERT(lc.sc.events[PSW_EV_VXLAN_DECAP] <= decap + 1);
+	rte_pktmbuf_free(m);
+	/* not to the node's own address: the pods' gateway, a pod */
+	m = geneve(inner_udp6(remote6, pod6), 0, 0, 0x6558, VNI, 0);
+	outer_ip(m)->dst_addr = rte_cpu_to_be_32(0x0af40101u);
+	outer_ip(m)->hdr_checksum = 0;
+	outer_ip(m)->hdr_checksum = rte_ipv4_cksum(outer_ip(m));
+	not_decapsulated(m, "Geneve: to the pods' gateway");
+	m = geneve(inner_udp6(remote6, pod6), 0, 0, 0x6558, VNI, 0);
+	outer_ip(m)->dst_addr = rte_cpu_to_be_32(POD4);
+	outer_ip(m)->hdr_checksum = 0;
+	outer_ip(m)->hdr_checksum = rte_ipv4_cksum(outer_ip(m));
+	not_decapsulated(m, "Geneve: to a pod");
+	/* a relay to a third, over IPv4 and IPv6 */
+	expect_v(geneve(inner_udp6(remote6, far6), 2, 0, 0x6558, VNI, 2), P_UP, PSW_V_DROP, PSW_DROP_VXLAN_NOT_HERE,
+		 "Geneve: relayed to a third", false);
+	expect_v(geneve(inner_udp4(OTHER, 0x08080808u, 53, 18), 2, 0, 0x6558, VNI, 2), P_UP, PSW_V_DROP,
+		 PSW_DROP_VXLAN_NOT_HERE, "Geneve: relayed to the Internet", false);
+	/* an IPv4 source that is no pod of the sender */
+	expect_v(geneve(inner_udp4(0x0af4020au, POD4, 80, 18), 2, 0, 0x6558, VNI, 2), P_UP, PSW_V_DROP,
+		 PSW_DROP_VXLAN_SPOOF, "Geneve: an IPv4 inner source routed nowhere", false);
+	/* the frame in two segments, the options in the first */
+	m = geneve(inner_udp6(remote6, pod6), 2, 0, 0x6558, VNI, 2);
+	seg = rte_pktmbuf_alloc(mp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(seg);
+	d = (uint8_t *)rte_pktmbuf_append(seg, 30);
+	memcpy(d, rte_pktmbuf_mtod_offset(m, uint8_t *, rte_pktmbuf_data_len(m) - 30), 30);
+	rte_pktmbuf_trim(m, 30);
+	CU_ASSERT_EQUAL_FATAL(rte_pktmbuf_chain(m, seg), 0);
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD, "Geneve: two segments", false);
+	/* at the VXLAN port, with Geneve configured: not the overlay */
+	m = geneve(inner_udp6(remote6, pod6), 0, 0, 0x6558, VNI, 0);
+	rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 34)->dst_port = RTE_BE16(VXLAN_PORT);
+	not_decapsulated(m, "Geneve at the VXLAN port, Geneve configured");
+	/* the reserved bits (flags, the byte after the VNI) are ignored on receipt (RFC 8926 section 3.4) */
+	m = geneve(inner_udp6(remote6, pod6), 2, 0x3f, 0x6558, VNI, 2);
+	rte_pktmbuf_mtod_offset(m, uint8_t *, 34 + 8 + 7)[0] = 0xff;
+	expect_v(m, P_UP, PSW_V_TX, P_POD, "Geneve: reserved bits set", false);
+	/* the C flag with no options at all is still a drop */
+	expect_v(geneve(inner_udp6(remote6, pod6), 0, 0x40, 0x6558, VNI, 0), P_UP, PSW_V_DROP,
+		 PSW_DROP_GENEVE_OPTION, "Geneve: the C flag, no options", false);
+	/* a pod's own datagram to the other node's Geneve port is forged; to the VXLAN port it is not the overlay's */
+	{
+		struct tpkt p;
+
+		tpkt_defaults(&p);
+		memcpy(p.src_mac, mac_pod, 6);
+		memcpy(p.dst_mac, gw_mac, 6);
+		p.src4 = POD4;
+		p.dst4 = OTHER;
+		p.dport = 6081;
+		p.payload = 8 + 14 + 20 + 8 + 10;
+		expect_v(tpkt_build(mp, &p), P_POD, PSW_V_DROP, PSW_DROP_VXLAN_FORGED,
+			 "a pod's datagram to the other node's Geneve port", false);
+		p.dport = VXLAN_PORT;
+		expect_v(tpkt_build(mp, &p), P_POD, PSW_V_TX, P_UP, "a pod's datagram to the VXLAN port under Geneve",
+			 false);
+	}
+	/* and a Geneve frame at the VXLAN port, VXLAN configured: byte 0 is no VXLAN I flag */
+	t->node.geneve = 0;
+	t->node.tunnel_port = RTE_BE16(VXLAN_PORT);
+	m = geneve(inner_udp6(remote6, pod6), 2, 0, 0x6558, VNI, 2);
+	rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 34)->dst_port = RTE_BE16(VXLAN_PORT);
+	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD, "Geneve at the VXLAN port", false);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(mp), avail);
+}
+
 int
 main(void)
 {
@@ -1093,6 +1379,7 @@ main(void)
 	CU_add_test(s, "an advertisement through VXLAN does not poison the table", test_tunnel_cannot_poison);
 	CU_add_test(s, "a pod's datagram to another node's VXLAN port dropped", test_tunnel_forged_by_pod);
 	CU_add_test(s, "Geneve: options, critical and control packets, versions, the way out", test_geneve);
+	CU_add_test(s, "Geneve attacked: lengths, padding, outer options, nesting, segments, ports", test_geneve_attacks);
 	failures = psw_ut_run();
 	psw_neigh_free(st.neigh);
 	psw_ct_destroy(t->ct);

@@ -526,8 +526,13 @@ test_render_any_record(void)
 				rec.steps[k].hdr[13] = (uint8_t)types[(i / 2 + k) % 4];
 				rec.steps[k].hdr[14] = (uint8_t)(i % 3 ? 0x45 : 0x4f);
 				rec.steps[k].hdr[23] = (uint8_t)(k % 2 ? IPPROTO_UDP : IPPROTO_TCP);
-				rec.steps[k].hdr[36] = 0x12;       /* UDP port 4789: VXLAN inside */
-				rec.steps[k].hdr[37] = 0xb5;
+				if (i % 4 == 1) {
+					rec.steps[k].hdr[36] = 0x12;       /* UDP port 4789: VXLAN inside */
+					rec.steps[k].hdr[37] = 0xb5;
+				} else {
+					rec.steps[k].hdr[36] = 0x17;       /* UDP port 6081: Geneve inside, */
+					rec.steps[k].hdr[37] = 0xc1;       /* its options' length random */
+				}
 			}
 		}
 		j = psw_trace_render(NULL, &rec, rec.tsc / 2);
