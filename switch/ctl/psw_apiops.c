@@ -463,8 +463,9 @@ attachment_json(const struct psw_state *st, const struct psw_attachment *a)
 		ip4_str(a->ip4, ip4);
 	if (a->has_ip6)
 		ip6_str(a->ip6, ip6);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}",
 		"namespace", a->pod_namespace, "name", a->pod_name, "network", a->network,
+		"network_attachment", a->nad,
 		"container_id", a->container_id,
 		"ifname", a->ifname, "netns", a->netns, "interface",
 		a->kind == PSW_PORT_AFPACKET ? "kernel" : psw_port_kind_name(a->kind),
@@ -1051,6 +1052,11 @@ op_cni_add(struct psw_state *st, json_t *args)
 	err = choose_interface(st, &a, args, &iface, &source);
 	if (err != NULL)
 		return err;
+	/* the network a MultiNetworkPolicy knows it by: as Multus read the Pod's
+	 * annotation for this ADD, not as the pod's owner may rewrite it later */
+	if (strcmp(a.ifname, "eth0") != 0)
+		psw_podif_network(a.pod_name[0] != '\0' ? psw_k8s_find(st, "Pod", a.pod_namespace, a.pod_name) : NULL,
+				  a.pod_namespace, a.ifname, a.network, a.nad, sizeof(a.nad));
 	if (iface == NULL)
 		iface = dflt != NULL && dflt[0] != '\0' ? dflt : "kernel";
 	if (parse_interface(iface, &a.kind) < 0)

@@ -26,6 +26,7 @@
 
 #include "psw_config.h"
 #include "psw_lcore.h"
+#include "psw_podif.h"
 #include "psw_tables.h"
 
 /**
@@ -45,6 +46,9 @@ struct psw_attachment {
 	char pod_namespace[PSW_NAME_MAX];
 	char pod_name[254];                    /**< Kubernetes names go up to 253 */
 	char network[PSW_NAME_MAX];            /**< the CNI network (conflist name) */
+	char nad[PSW_PODIF_NET_MAX];           /**< a secondary interface's NetworkAttachmentDefinition,
+						*   "namespace/name", as its Pod said at ADD (psw_podif_network);
+						*   "" for eth0, or from a state file of before */
 	enum psw_port_kind kind;               /**< af_packet (kernel pods), vhost-user, memif */
 	char host_ifname[PSW_IFNAME_MAX];      /**< af_packet: the veth's host end */
 	char socket[PSW_PATH_MAX];             /**< vhost-user / memif */

@@ -672,7 +672,11 @@ psw_netpol_pods_here(const struct psw_state *st, unsigned *nb)
 		h[n].ip4 = a->ip4;
 		h[n].ip6 = a->ip6;
 		h[n].net[0] = '\0';     /* h[n] may be a skipped secondary's: not its network */
-		if (strcmp(a->ifname, "eth0") != 0)
+		/* a secondary's network as recorded at ADD (attachments restored
+		 * from a state file of before: as its Pod says now) */
+		if (strcmp(a->ifname, "eth0") != 0 && a->nad[0] != '\0')
+			snprintf(h[n].net, sizeof(h[n].net), "%s", a->nad);
+		else if (strcmp(a->ifname, "eth0") != 0)
 			psw_podif_network(psw_k8s_find(st, "Pod", a->pod_namespace, a->pod_name), a->pod_namespace,
 					  a->ifname, a->network, h[n].net, sizeof(h[n].net));
 		n += h[n].port >= 0 && h[n].port < PSW_MAX_PORTS;

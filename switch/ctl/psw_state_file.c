@@ -58,9 +58,9 @@ attachment_json(const struct psw_attachment *a)
 		inet_ntop(AF_INET6, a->ip6, ip6, sizeof(ip6));
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", a->mac[0], a->mac[1],
 		 a->mac[2], a->mac[3], a->mac[4], a->mac[5]);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I}",
 			 "container_id", a->container_id, "ifname", a->ifname, "netns", a->netns,
-			 "network", a->network,
+			 "network", a->network, "network_attachment", a->nad,
 			 "pod_namespace", a->pod_namespace, "pod_name", a->pod_name,
 			 "kind", kind_str(a->kind), "host_ifname", a->host_ifname,
 			 "socket", a->socket, "port", a->port_name, "mac", mac, "ip4", ip4,
@@ -207,6 +207,7 @@ attachment_from(json_t *o, struct psw_attachment *a)
 	    copy_str(a->pod_namespace, sizeof(a->pod_namespace), o, "pod_namespace", false) < 0 ||
 	    copy_str(a->pod_name, sizeof(a->pod_name), o, "pod_name", false) < 0 ||
 	    copy_str(a->network, sizeof(a->network), o, "network", false) < 0 ||
+	    copy_str(a->nad, sizeof(a->nad), o, "network_attachment", false) < 0 ||
 	    copy_str(a->host_ifname, sizeof(a->host_ifname), o, "host_ifname", false) < 0 ||
 	    copy_str(a->socket, sizeof(a->socket), o, "socket", false) < 0 ||
 	    copy_str(a->port_name, sizeof(a->port_name), o, "port", true) < 0 ||
