@@ -463,6 +463,25 @@ use_ipam_addressing(json_t *res, json_t *ipam)
 }
 
 /*
+ * Does the pod (its netns entered) route one of the switch's pod CIDRs
+ * already, before its interface has an address: through another
+ * interface (a primary network that overlaps podswitch's pods)?
+ */
+static bool
+pod_cidr_routed(json_t *res)
+{
+	struct psw_nl_addr p;
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(res, "pod_cidrs"), i, v)
+		if (parse_cidr(json_string_value(v), &p) == 0 &&
+		    psw_nl_has_route(0, p.family, p.addr, p.plen, NULL) == 1)
+			return true;
+	return false;
+}
+
+/*
  * Routes to the pods' prefixes (the switch's pod_cidrs of family fam) via
  * gateway gw on ifindex, in place of a default route: res's routes of that
  * family become those (the result tells the runtime what was done).
@@ -540,6 +559,12 @@ setup_kernel(const struct cni *c, json_t *res, const char *host, int *rc)
 		goto fail;
 	}
 	err = psw_nl_link_get(c->ifname, &ifindex, NULL, NULL);
+	/* never take over a route of the pod's other networks (ours would replace it) */
+	if (err == 0 && pod_cidr_routed(res)) {
+		err = -EEXIST;
+		step = "take over the pod's route to podswitch's pod CIDR (another interface, its "
+		       "primary network's, has it: that network overlaps podswitch's pods) for";
+	}
 	if (err == 0 && (err = psw_nl_tx_csum_off(c->ifname)) < 0)
 		step = "turn TX checksum offload off";
 	if (err == 0 && (err = psw_nl_link_up(c->ifname)) < 0)

@@ -585,7 +585,7 @@ def a_multus_secondary_attachment(scope):
     sw.stop()
 
 
-def secondary_pod(scope, sw, name, labels, nad):
+def secondary_pod(scope, sw, name, labels, nad, annotations=None):
     """A pod as Multus makes it: eth0 from Debian's bridge plugin (the primary),
     net1 from podswitch-cni (NAD config nad); its Pod object applied. Returns
     (netns, net1's IPv4 address)."""
@@ -599,12 +599,46 @@ def secondary_pod(scope, sw, name, labels, nad):
     scope.defer(lambda: run_plugin("/usr/lib/cni/bridge", "DEL", primary, cid, netns, "eth0", k8s))
     rc, r0 = run_plugin("/usr/lib/cni/bridge", "ADD", primary, cid, netns, "eth0", k8s)
     check(rc == 0, "%s's primary: %s" % (name, r0))
-    check(sw.api("apply", {"objects": [dict(pod(name), metadata={"name": name, "namespace": "default",
-                                                                 "labels": labels})]}).get("ok"), "apply")
+    meta = {"name": name, "namespace": "default", "labels": labels}
+    if annotations:
+        meta["annotations"] = annotations
+    check(sw.api("apply", {"objects": [dict(pod(name), metadata=meta)]}).get("ok"), "apply")
     rc, r1 = cni_call("ADD", nad, container_id=cid, netns=netns, ifname="net1", args=k8s)
     scope.defer(lambda: cni_call("DEL", nad, container_id=cid, ifname="net1", netns=netns))
     check(rc == 0, "%s's net1: %s" % (name, r1))
     return ns, r1["ips"][0]["address"].split("/")[0]
+
+
+@test
+def a_secondary_never_takes_over_a_route_of_the_primary(scope):
+    """A pod whose primary network already routes podswitch's pod CIDR
+    (the two overlap): the secondary ADD fails naming it, the primary's
+    route stays as it was, and nothing is left attached."""
+    sw = Switch(scope, "", workers="[1]").start()
+    sw.bridge = "pswbr" + uid()[-6:]
+    scope.defer(lambda: subprocess.run(["ip", "link", "del", sw.bridge], capture_output=True))
+    ns = Netns(scope)
+    netns = "/run/netns/" + ns.name
+    cid = "ctr-ovl-%s" % uid()
+    k8s = "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=ovl"
+    primary = {"cniVersion": "1.0.0", "name": "primary", "type": "bridge", "bridge": sw.bridge,
+               "isDefaultGateway": True, "ipam": {"type": "host-local", "subnet": "10.99.0.0/24",
+                                                 "dataDir": scope.path("hl"),
+                                                 "routes": [{"dst": "10.244.0.0/24"}]}}
+    scope.defer(lambda: run_plugin("/usr/lib/cni/bridge", "DEL", primary, cid, netns, "eth0", k8s))
+    rc, r0 = run_plugin("/usr/lib/cni/bridge", "ADD", primary, cid, netns, "eth0", k8s)
+    check(rc == 0, "primary: %s" % r0)
+    before = ns.sh("ip -4 route show 10.244.0.0/24").stdout.strip()
+    check("dev eth0" in before, "the primary does not route the pod CIDR: %r" % before)
+    nad = cni_conf(sw.sock, name="podswitch-net", args={"cni": {"interface": "kernel"}})
+    rc, out = cni_call("ADD", nad, container_id=cid, netns=netns, ifname="net1", args=k8s)
+    scope.defer(lambda: cni_call("DEL", nad, container_id=cid, ifname="net1", netns=netns))
+    check(rc != 0 and "overlaps" in (out or {}).get("msg", "") + (out or {}).get("details", ""),
+          "ADD over the primary's route: %s %s" % (rc, out))
+    check(ns.sh("ip -4 route show 10.244.0.0/24").stdout.strip() == before, "the primary's route changed")
+    check(ns.sh("ip link show net1", check_rc=False).returncode != 0, "net1 left in the pod")
+    check(attachments(sw) == {}, "left attached: %s" % attachments(sw))
+    sw.stop()
 
 
 def mnp(name, policy_for, ingress, selector=None):
@@ -623,8 +657,9 @@ def multinetworkpolicy_on_a_secondary_network(scope):
     podswitch's; net1 is (the NAD podswitch-net). A NetworkPolicy isolating
     the server leaves net1 alone; a MultiNetworkPolicy for podswitch-net
     denies, then allows the client only; one for another network does
-    nothing, nor one for the same name in another namespace (the server's
-    Pod naming its NetworkAttachmentDefinition's namespace)."""
+    nothing, nor one for the same name in another namespace (a server's
+    Pod naming its NetworkAttachmentDefinition's namespace, kept as it was
+    at ADD when the annotation is rewritten)."""
     import socket as sk
     with sk.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -701,17 +736,31 @@ def multinetworkpolicy_on_a_secondary_network(scope):
     check(r.get("ok"), "delete: %s" % r)
     check(reach(other), "the MultiNetworkPolicy's deletion left the pod isolated")
     # policy-for compares the NetworkAttachmentDefinition's namespace: a bare
-    # name is the policy's own namespace's; the server's Pod says (Multus'
-    # network-selection annotation) its net1 is nets/podswitch-net
+    # name is the policy's own namespace's
     check(sw.api("apply", {"objects": [mnp("deny-elsewhere", "elsewhere/podswitch-net", [])]}).get("ok"), "apply")
     check(reach(other), "a MultiNetworkPolicy for elsewhere/podswitch-net cut default/podswitch-net")
-    check(sw.api("apply", {"objects": [dict(pod("srv"), metadata={
-        "name": "srv", "namespace": "default", "labels": {"app": "srv"},
-        "annotations": {"k8s.v1.cni.cncf.io/networks": "nets/podswitch-net@net1"}})]}).get("ok"), "apply srv")
-    check(sw.api("apply", {"objects": [mnp("deny-bare", "podswitch-net", [])]}).get("ok"), "apply")
-    check(reach(other), "policy-for podswitch-net (default's) cut the server's nets/podswitch-net")
-    check(sw.api("apply", {"objects": [mnp("deny-nets", "nets/podswitch-net", [])]}).get("ok"), "apply")
-    check(not reach(other), "policy-for nets/podswitch-net left the server's net1 open")
+    # a server whose Pod says (Multus' network-selection annotation) its net1
+    # is nets/podswitch-net
+    nets = {"k8s.v1.cni.cncf.io/networks": "nets/podswitch-net@net1"}
+    _, nsrv_ip = secondary_pod(scope, sw, "nsrv", {"app": "nsrv"}, nad, annotations=nets)
+    att = [a for a in sw.ok("get", {"kind": "attachments"})["items"] if a["name"] == "nsrv"]
+    check(len(att) == 1 and att[0]["network_attachment"] == "nets/podswitch-net", "nsrv: %s" % att)
+
+    def reach_nsrv():
+        return ping(other, nsrv_ip, count=2, interval=0.2)[1] == 2
+
+    check(sw.api("apply", {"objects": [mnp("deny-bare", "podswitch-net", [], {"app": "nsrv"})]}).get("ok"),
+          "apply")
+    check(reach_nsrv(), "policy-for podswitch-net (default's) cut the server's nets/podswitch-net")
+    check(sw.api("apply", {"objects": [mnp("deny-nets", "nets/podswitch-net", [], {"app": "nsrv"})]}).get("ok"),
+          "apply")
+    check(not reach_nsrv(), "policy-for nets/podswitch-net left the server's net1 open")
+    # its owner rewrites the annotation after the ADD: the interface stays
+    # on the network Multus attached it to
+    check(sw.api("apply", {"objects": [dict(pod("nsrv"), metadata={
+        "name": "nsrv", "namespace": "default", "labels": {"app": "nsrv"},
+        "annotations": {"k8s.v1.cni.cncf.io/networks": "podswitch-net@net1"}})]}).get("ok"), "apply nsrv")
+    check(not reach_nsrv(), "a rewritten annotation moved net1 out of its policy")
     sw.stop()
 
 
@@ -792,15 +841,22 @@ def policies_of_both_kinds_on_a_pod_of_two_attachments(scope):
 def multinetworkpolicies_survive_a_restart(scope):
     """objects.json keeps MultiNetworkPolicies (after the NetworkPolicies, a
     NetworkPolicy of the same name beside one); killed and started again on
-    the same state directory, the switch has both."""
+    the same state directory, the switch has both, and a secondary
+    interface keeps the NetworkAttachmentDefinition it had at ADD."""
     state, sock = scope.path("keep-state"), scope.path("keep.sock")
     sw = Switch(scope, "", state=state, sock=sock).start()
     np = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
           "metadata": {"name": "x", "namespace": "default"},
           "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
     check(sw.api("apply", {"objects": [mnp("x", "podswitch-net", []), np]}).get("ok"), "apply")
+    # a secondary interface's NetworkAttachmentDefinition, as its Pod said at ADD
+    check(sw.api("apply", {"objects": [dict(pod("keep"), metadata={
+        "name": "keep", "namespace": "default",
+        "annotations": {"k8s.v1.cni.cncf.io/networks": "nets/n1@net1"}})]}).get("ok"), "apply keep")
+    rc, out, cid, _, _ = Adder(scope, sw).add("keep", ifname="net1")
+    check(rc == 0, "ADD net1: %s" % out)
     objects = json.load(open(os.path.join(state, "objects.json")))
-    check([o["kind"] for o in objects["objects"]] == ["NetworkPolicy", "MultiNetworkPolicy"],
+    check([o["kind"] for o in objects["objects"] if o["kind"] != "Pod"] == ["NetworkPolicy", "MultiNetworkPolicy"],
           "objects.json: %s" % objects)
     sw.kill()
     sw = Switch(scope, "", state=state, sock=sock).start()
@@ -808,6 +864,8 @@ def multinetworkpolicies_survive_a_restart(scope):
     check([[o["metadata"]["name"] for o in g] for g in got] == [["x"], ["x"]] and
           got[1][0]["metadata"]["annotations"] == {"k8s.v1.cni.cncf.io/policy-for": "podswitch-net"},
           "after the restart: %s" % got)
+    a = attachments(sw).get((cid, "net1"), {})
+    check(a.get("network_attachment") == "nets/n1", "net1's network after the restart: %s" % a)
     sw.stop()
 
 
