@@ -114,8 +114,11 @@ def two_nodes(scope, encap, **kw):
     sent, got = ping(b, "10.244.1.5", count=3)
     check(got == 3, "%s: node-b's pod to node-a's: %d/%d" % (encap, got, sent))
     # no NAT: each side sees the other pod's own address
-    check(peer_seen(b, a, "10.244.2.5") == "10.244.1.5", "%s: UDP source seen by node-b's pod" % encap)
-    check(peer_seen(a, b, "10.244.1.5", "TCP") == "10.244.2.5", "%s: TCP source seen by node-a's pod" % encap)
+    seen = peer_seen(b, a, "10.244.2.5")
+    check(seen == "10.244.1.5", "%s: UDP source seen by node-b's pod: %r" % (encap, seen))
+    seen = peer_seen(a, b, "10.244.1.5", "TCP")
+    check(seen == "10.244.2.5", "%s: TCP source seen by node-a's pod: %r (drops a %s, b %s)"
+          % (encap, seen, nonzero_drops(c.sw["a"]), nonzero_drops(c.sw["b"])))
     return c
 
 
