@@ -464,20 +464,29 @@ use_ipam_addressing(json_t *res, json_t *ipam)
 
 /*
  * Does the pod (its netns entered) route one of the switch's pod CIDRs
- * already, before its interface has an address: through another
- * interface (a primary network that overlaps podswitch's pods)?
+ * through a gateway that is not the switch's (a primary network that
+ * overlaps podswitch's pods)? The pod's other podswitch interfaces route
+ * them through the switch's gateway, or on their link.
  */
 static bool
 pod_cidr_routed(json_t *res)
 {
 	struct psw_nl_addr p;
-	json_t *v;
-	size_t i;
+	json_t *v, *ip;
+	size_t i, k;
 
-	json_array_foreach(json_object_get(res, "pod_cidrs"), i, v)
-		if (parse_cidr(json_string_value(v), &p) == 0 &&
-		    psw_nl_has_route(0, p.family, p.addr, p.plen, NULL) == 1)
-			return true;
+	json_array_foreach(json_object_get(res, "pod_cidrs"), i, v) {
+		if (parse_cidr(json_string_value(v), &p) < 0)
+			continue;
+		json_array_foreach(json_object_get(res, "ips"), k, ip) {
+			const char *gw = json_string_value(json_object_get(ip, "gateway"));
+			uint8_t g[16];
+
+			if (gw != NULL && inet_pton(p.family, gw, g) == 1 &&
+			    psw_nl_has_route_via_other(p.family, p.addr, p.plen, g) == 1)
+				return true;
+		}
+	}
 	return false;
 }
 
@@ -562,8 +571,9 @@ setup_kernel(const struct cni *c, json_t *res, const char *host, int *rc)
 	/* never take over a route of the pod's other networks (ours would replace it) */
 	if (err == 0 && pod_cidr_routed(res)) {
 		err = -EEXIST;
-		step = "take over the pod's route to podswitch's pod CIDR (another interface, its "
-		       "primary network's, has it: that network overlaps podswitch's pods) for";
+		step = "take over the pod's route to podswitch's pod CIDR (its primary network routes "
+		       "it through its own gateway: that network overlaps podswitch's pods) for the "
+		       "interface";
 	}
 	if (err == 0 && (err = psw_nl_tx_csum_off(c->ifname)) < 0)
 		step = "turn TX checksum offload off";

@@ -267,6 +267,7 @@ struct route_dump {
 	int ifindex, family;
 	unsigned plen;
 	const uint8_t *dst, *gw;
+	bool other_gw;                   /* match a gateway that is not gw (and only one with a gateway) */
 	bool found;
 };
 
@@ -283,7 +284,8 @@ route_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
 		if (mnl_attr_get_type(a) == RTA_GATEWAY && d->gw != NULL)
-			gw_ok = mnl_attr_get_payload_len(a) == alen && memcmp(mnl_attr_get_payload(a), d->gw, alen) == 0;
+			gw_ok = (mnl_attr_get_payload_len(a) == alen &&
+				 memcmp(mnl_attr_get_payload(a), d->gw, alen) == 0) != d->other_gw;
 		if (mnl_attr_get_type(a) == RTA_OIF && d->ifindex != 0)
 			oif_ok = (int)mnl_attr_get_u32(a) == d->ifindex;
 		if (mnl_attr_get_type(a) == RTA_DST && d->plen != 0)
@@ -300,6 +302,18 @@ psw_nl_has_route(int ifindex, int family, const uint8_t *dst, unsigned plen, con
 	struct rtmsg rtm = { .rtm_family = (uint8_t)family };
 	struct nlmsghdr *nlh = request(buf, RTM_GETROUTE, NLM_F_DUMP, &rtm, sizeof(rtm));
 	struct route_dump d = { .ifindex = ifindex, .family = family, .plen = plen, .dst = dst, .gw = gw };
+	int rc = talk(nlh, route_cb, &d);
+
+	return rc < 0 ? rc : d.found;
+}
+
+int
+psw_nl_has_route_via_other(int family, const uint8_t *dst, unsigned plen, const uint8_t *gw)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct rtmsg rtm = { .rtm_family = (uint8_t)family };
+	struct nlmsghdr *nlh = request(buf, RTM_GETROUTE, NLM_F_DUMP, &rtm, sizeof(rtm));
+	struct route_dump d = { .family = family, .plen = plen, .dst = dst, .gw = gw, .other_gw = true };
 	int rc = talk(nlh, route_cb, &d);
 
 	return rc < 0 ? rc : d.found;

@@ -38,6 +38,8 @@ int psw_nl_addr_list(int ifindex, struct psw_nl_addr *out, int max);
  * the default route) via gw on ifindex; ifindex 0 or gw NULL: any.
  */
 int psw_nl_has_route(int ifindex, int family, const uint8_t *dst, unsigned plen, const uint8_t *gw);
+/** True when the main table routes dst/plen through a gateway other than gw (a connected route does not count). */
+int psw_nl_has_route_via_other(int family, const uint8_t *dst, unsigned plen, const uint8_t *gw);
 
 /** Move this thread into the namespace at path; returns the fd of the one it left (or -errno). */
 int psw_nl_enter_netns(const char *path);
