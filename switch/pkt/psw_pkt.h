@@ -8,7 +8,8 @@
  *
  * Stages never free or transmit a packet. They set meta[i].verdict; a packet
  * whose verdict is no longer PSW_V_CONTINUE is skipped by later stages. Only
- * the worker loop transmits, and psw_worker_dispatch() frees drops. What a
+ * the worker loop transmits, and psw_worker_dispatch() frees drops (and
+ * sends the frames a stage made besides, its context's extra). What a
  * stage may touch of its worker is its context, struct psw_stage_ctx
  * (psw_stage.h).
  */
@@ -80,7 +81,8 @@
 	_(MASQ_UNTRACKED,  "masq_not_tracked", "a pod's packet to outside the cluster that cannot be tracked to masquerade (a later fragment, another protocol)") \
 	_(FRAG_HOLD_FULL,  "frag_hold_full",  "a later fragment held for its first one pushed out of the worker's full fragment hold") \
 	_(FRAG_NO_FIRST,   "frag_no_first",   "a later fragment held for its first one, which did not come in time") \
-	_(FRAG_HOLD_GONE,  "frag_hold_gone",  "a held later fragment whose input port was removed, or whose worker stopped")
+	_(FRAG_HOLD_GONE,  "frag_hold_gone",  "a held later fragment whose input port was removed, or whose worker stopped") \
+	_(FRAG_NO_ROOM,    "frag_no_room",    "an IPv4 packet to fragment (no DF, longer than the MTU) without mbufs or room for its fragments")
 
 enum psw_drop_reason {
 	PSW_DROP_NONE = 0,

@@ -47,6 +47,7 @@
 	_(FRAG_FOLLOWED,    "frag_followed",    "later IPv4 / IPv6 fragments given their connection (and NAT) from their first one") \
 	_(FRAG_HELD,        "frag_held",        "later fragments that came before their first one, held for it") \
 	_(FRAG_RELEASED,    "frag_released",    "held fragments released when their first one came (then followed)") \
+	_(FRAGMENTED,       "ip4_fragmented",   "IPv4 packets without DF longer than their next hop's MTU, sent in fragments") \
 	_(AUDIT_QUEUED,     "audit_queued",     "policy verdicts handed to the audit log") \
 	_(AUDIT_SUPPRESSED, "audit_suppressed", "policy verdicts not audited: over a pod's rate on its worker") \
 	_(AUDIT_RING_FULL,  "audit_ring_full",  "policy verdicts not audited: the worker's audit ring was full")
@@ -100,6 +101,9 @@ struct psw_svc_counts {
 	uint64_t bytes[2];
 } __rte_cache_aligned;
 
+/* Frames a stage sends besides its burst's (fragments of one), per burst. */
+#define PSW_EXTRA_MAX 64
+
 struct psw_stage_ctx {
 	uint64_t drops[PSW_DROP_COUNT];  /**< by reason (the worker's dispatch counts most) */
 	uint64_t events[PSW_EV_COUNT];
@@ -110,6 +114,11 @@ struct psw_stage_ctx {
 	struct psw_punt_bucket punt[PSW_MAX_PORTS];   /**< the switch's answers, per input port */
 	struct rte_ring *audit;          /**< audit records to the control thread (psw_policy.h); NULL = none */
 	struct psw_punt_bucket audit_bucket[PSW_MAX_PORTS];   /**< audit records per pod port */
+	unsigned nb_extra;               /**< frames in extra, sent after the burst by dispatch */
+	struct {
+		struct rte_mbuf *pkt;
+		uint16_t port;
+	} extra[PSW_EXTRA_MAX];
 };
 
 static inline void

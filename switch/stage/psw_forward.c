@@ -37,9 +37,9 @@ strip_vlans(struct rte_mbuf *pkt, struct psw_meta *m)
 }
 
 /*
- * Longer than the next hop takes: the sender is told the MTU (IPv4 with DF,
- * IPv6), or, IPv4 without DF, the packet is dropped and counted (the switch
- * does not fragment).
+ * Longer than the next hop takes, and not to be fragmented (fragmentable()):
+ * the sender is told the MTU (IPv4 with DF, IPv6), or, an IPv4 packet
+ * without DF that cannot be split, it is dropped and counted.
  */
 static __rte_noinline void
 too_big(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
@@ -79,6 +79,110 @@ glean(const struct psw_tables *t, const struct psw_meta *m, struct psw_nh *host)
 		return &unknown;
 	psw_host_nh_decode(d, host);
 	return host;
+}
+
+/*
+ * Can pkt, longer than mtu, leave in fragments as a router sends them (RFC
+ * 791): IPv4 without DF, its header without options, in one segment, to a
+ * next hop whose MAC is known, all of it within the 13-bit offsets?
+ */
+static inline bool
+fragmentable(const struct rte_mbuf *pkt, const struct psw_meta *m, const struct psw_nh *nh, unsigned mtu)
+{
+	const struct rte_ipv4_hdr *ip;
+
+	if (m->l3 != PSW_L3_IPV4 || pkt->nb_segs != 1 || (nh->flags & PSW_NH_F_RESOLVE) || mtu < 68)
+		return false;
+	ip = rte_pktmbuf_mtod_offset(pkt, const struct rte_ipv4_hdr *, m->l2_len);
+	return !(ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) && ip->version_ihl == RTE_IPV4_VHL_DEF &&
+	       (rte_be_to_cpu_16(ip->fragment_offset) & RTE_IPV4_HDR_OFFSET_MASK) * 8u + m->l3_payload <= 65535u;
+}
+
+/*
+ * Split pkt (a plain 14-byte Ethernet header, fragmentable()) into
+ * fragments of at most mtu bytes of IP, each offset a multiple of 8: pkt
+ * keeps the first, the others are new mbufs from its pool written to out
+ * (room for max), its Ethernet header copied. Offsets and MF follow the
+ * original's (a fragment may be split again: only its last piece keeps
+ * its MF). The L4 header stays in the first. Returns how many new ones, or
+ * -1 with nothing changed (no mbufs, or more than max).
+ */
+static int
+fragment(struct rte_mbuf *pkt, struct psw_meta *m, unsigned mtu, struct rte_mbuf **out, unsigned max)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv4_hdr *, m->l2_len);
+	unsigned hl = sizeof(*ip), data = m->l3_payload - hl, chunk = (mtu - hl) & ~7u;
+	unsigned n = (data + chunk - 1) / chunk - 1, i;
+	uint16_t frag = rte_be_to_cpu_16(ip->fragment_offset);
+	uint16_t off0 = frag & RTE_IPV4_HDR_OFFSET_MASK, mf = frag & RTE_IPV4_HDR_MF_FLAG;
+
+	if (n == 0 || n > max || rte_pktmbuf_alloc_bulk(pkt->pool, out, n) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned start = (i + 1) * chunk, len = RTE_MIN(chunk, data - start);
+		uint8_t *d = (uint8_t *)rte_pktmbuf_append(out[i], (uint16_t)(m->l2_len + hl + len));
+		struct rte_ipv4_hdr *fip;
+
+		if (d == NULL) {                 /* a pool of smaller mbufs */
+			rte_pktmbuf_free_bulk(out, n);
+			return -1;
+		}
+		memcpy(d, rte_pktmbuf_mtod(pkt, const uint8_t *), m->l2_len + hl);
+		memcpy(d + m->l2_len + hl, (const uint8_t *)ip + hl + start, len);
+		fip = (struct rte_ipv4_hdr *)(d + m->l2_len);
+		fip->total_length = rte_cpu_to_be_16((uint16_t)(hl + len));
+		fip->fragment_offset = rte_cpu_to_be_16((uint16_t)((off0 + start / 8) |
+								   (i == n - 1 ? mf : RTE_IPV4_HDR_MF_FLAG)));
+		fip->hdr_checksum = 0;
+		fip->hdr_checksum = psw_ip4_hdr_csum20(fip);
+		out[i]->port = pkt->port;
+	}
+	rte_pktmbuf_trim(pkt, (uint16_t)(rte_pktmbuf_data_len(pkt) - (m->l2_len + hl + chunk)));
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(hl + chunk));
+	ip->fragment_offset = rte_cpu_to_be_16((uint16_t)(off0 | RTE_IPV4_HDR_MF_FLAG));
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = psw_ip4_hdr_csum20(ip);
+	m->l3_payload = (uint16_t)(hl + chunk);
+	return (int)n;
+}
+
+/*
+ * The fragments of pkt after its first (which goes on as the packet), for
+ * next hop nh: encapsulated if it is another node's overlay, addressed,
+ * and queued to go after the burst (dispatch sends sc->extra).
+ */
+static __rte_noinline void
+split(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
+      const struct psw_nh *nh, unsigned mtu)
+{
+	struct rte_mbuf *frags[PSW_EXTRA_MAX];
+	struct rte_ether_hdr *eth;
+	int n = fragment(pkt, m, mtu, frags, PSW_EXTRA_MAX - sc->nb_extra), i;
+
+	if (n < 0) {
+		psw_set_drop(m, PSW_DROP_FRAG_NO_ROOM);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		eth = rte_pktmbuf_mtod(frags[i], struct rte_ether_hdr *);
+		if (nh->flags & PSW_NH_F_TUNNEL) {
+			rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
+			memset(&eth->dst_addr, 0, sizeof(eth->dst_addr));
+			eth = psw_tunnel_encap(t, frags[i], m, nh);
+			if (eth == NULL) {       /* (new mbufs have the headroom) */
+				sc->drops[PSW_DROP_VXLAN_NO_ROOM]++;
+				rte_pktmbuf_free(frags[i]);
+				continue;
+			}
+			psw_count_event(sc, PSW_EV_VXLAN_ENCAP);
+		}
+		rte_ether_addr_copy(&nh->mac, &eth->dst_addr);
+		rte_ether_addr_copy(psw_port_mac(t, nh->port), &eth->src_addr);
+		sc->extra[sc->nb_extra].pkt = frags[i];
+		sc->extra[sc->nb_extra].port = nh->port;
+		sc->nb_extra++;
+	}
+	psw_count_event(sc, PSW_EV_FRAGMENTED);
 }
 
 /* An expiring packet becomes an ICMP time-exceeded back to its sender. */
@@ -167,13 +271,18 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 	mtu = nh->port < PSW_MAX_PORTS ? t->ports[nh->port].mtu : t->node.uplink_mtu;
 	if (mtu > PSW_TUNNEL_OVERHEAD && (nh->flags & PSW_NH_F_TUNNEL))
 		mtu -= PSW_TUNNEL_OVERHEAD;
-	if (mtu != 0 && m->l3_payload > mtu) {
+	if (mtu != 0 && m->l3_payload > mtu && !fragmentable(pkt, m, nh, mtu)) {
 		too_big(sc, t, pkt, m, mtu);
 		return;
 	}
 	if (!hop(sc, t, pkt, m))
 		return;
 	eth = strip_vlans(pkt, m);
+	if (mtu != 0 && m->l3_payload > mtu) {
+		split(sc, t, pkt, m, nh, mtu);
+		if (m->verdict == PSW_V_DROP)
+			return;
+	}
 	if (nh->flags & PSW_NH_F_TUNNEL) {
 		rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
 		memset(&eth->dst_addr, 0, sizeof(eth->dst_addr));   /* the receiver sets its own */
@@ -222,7 +331,7 @@ forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	}
 	mtu = t->ports[nh->port].mtu;            /* 0: no limit known (tables built by hand) */
 	if (unlikely(m->l3_payload > mtu) && mtu != 0) {
-		too_big(sc, t, pkt, m, mtu);
+		forward_special(sc, t, pkt, m, nh);   /* too big: fragments, or the sender told */
 		return;
 	}
 	if (!hop(sc, t, pkt, m))

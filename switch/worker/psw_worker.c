@@ -178,6 +178,10 @@ psw_worker_dispatch(struct psw_lcore *lc, struct psw_burst *b)
 		lc->sc.drops[m->drop_reason]++;
 		drops[nb_drops++] = b->pkts[i];
 	}
+	/* what the stages sent besides (fragments), after the burst's own */
+	for (i = 0; i < lc->sc.nb_extra; i++)
+		txbuf_add(lc, lc->sc.extra[i].port, lc->sc.extra[i].pkt);
+	lc->sc.nb_extra = 0;
 	if (nb_drops > 0)
 		rte_pktmbuf_free_bulk(drops, nb_drops);
 	if (nb_punts > 0)

@@ -7,6 +7,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -187,10 +188,17 @@ def pods_across_nodes_vxlan(scope):
     sa, sb = c.sw["a"].stats(), c.sw["b"].stats()
     check(sa.get("event.vxlan_encap", 0) >= 5 and sb.get("event.vxlan_decap", 0) >= 5,
           "vxlan counters: a %s, b %s" % (sa.get("event.vxlan_encap"), sb.get("event.vxlan_decap")))
-    # longer than the overlay takes (1500 - 50): DF set, the sender learns
-    # the MTU; no DF, dropped and counted (the switch does not fragment)
-    c.pods["a"].sh("ping -c 1 -W 1 -M dont -s 1460 10.244.2.5", check_rc=False)
-    check(c.sw["a"].stats().get("drop.mtu_exceeded", 0) >= 1, "a too-long packet without DF not counted")
+    # longer than the overlay takes (1500 - 50): no DF, sent in fragments
+    # (each encapsulated) and answered the same way; DF set, the sender
+    # learns the MTU
+    r = c.pods["a"].sh("ping -c 2 -i 0.2 -W 1 -M dont -s 1460 10.244.2.5", check_rc=False)
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
+    sent, got = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    check(got == 2 and c.sw["a"].stats().get("event.ip4_fragmented", 0) >= 2 and
+          c.sw["b"].stats().get("event.ip4_fragmented", 0) >= 2,
+          "1,488-byte pings without DF across the overlay: %d of %d answered, fragmented a %s, b %s"
+          % (got, sent, c.sw["a"].stats().get("event.ip4_fragmented"),
+             c.sw["b"].stats().get("event.ip4_fragmented")))
     r = c.pods["a"].sh("ping -c 1 -W 1 -M do -s 1460 10.244.2.5", check_rc=False)
     sa2 = c.sw["a"].stats()
     check(sa2.get("event.icmp_too_big", 0) >= 1, "no fragmentation-needed sent: %s" % r.stdout)

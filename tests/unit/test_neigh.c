@@ -39,6 +39,7 @@
 #define NODE 0xc0a83201u         /* 192.168.50.1 */
 #define OTHER 0xc0a83202u        /* 192.168.50.2, the other node */
 #define POD4 0x0af4010au         /* 10.244.1.10, the pod's IPv4 address */
+#define REMOTE4 0x0af40305u      /* 10.244.3.5, a pod of the other node (its /24 in the overlay) */
 #define VNI 42
 #define VXLAN_PORT 4789
 
@@ -70,10 +71,12 @@ static int
 setup(void)
 {
 	struct psw_pod pod = { 0 };
-	struct psw_route_spec r[4] = { { .prefix = { .family = 6, .len = 64 } },
+	struct psw_route_spec r[5] = { { .prefix = { .family = 6, .len = 64 } },
 				       { .prefix = { .family = 6, .len = 128 } },
 				       { .prefix = { .family = 6, .len = 128 } },
-				       { .prefix = { .family = 4, .len = 32 } } };
+				       { .prefix = { .family = 4, .len = 32 } },
+				       { .prefix = { .family = 4, .len = 24 } } };
+	uint32_t remote4 = rte_cpu_to_be_32(REMOTE4 & 0xffffff00u);
 	uint32_t other = rte_cpu_to_be_32(OTHER);
 	unsigned i;
 
@@ -125,11 +128,15 @@ setup(void)
 	memcpy(r[3].prefix.addr, &other, 4);
 	r[3].nh.flags = PSW_NH_F_VTEP;
 	r[3].nh.tunnel_dst = other;
-	for (i = 0; i < 4; i++) {
+	/* the other node's IPv4 pods in the overlay too */
+	memcpy(r[4].prefix.addr, &remote4, 4);
+	r[4].nh.flags = PSW_NH_F_TUNNEL;
+	r[4].nh.tunnel_dst = other;
+	for (i = 0; i < 5; i++) {
 		r[i].nh.port = P_UP;
 		memcpy(&r[i].nh.mac, mac_other, 6);
 	}
-	t->routes = psw_route_table_build(r, 4, SOCKET_ID_ANY);
+	t->routes = psw_route_table_build(r, 5, SOCKET_ID_ANY);
 	t->svcs = psw_svc_table_create(64, SOCKET_ID_ANY);
 	t->ct = psw_ct_create(1024, SOCKET_ID_ANY, psw_tables_qsbr());
 	return t->pods == NULL || t->routes == NULL || t->svcs == NULL || t->ct == NULL;
@@ -1034,6 +1041,144 @@ test_geneve(void)
 	t->node.tunnel_port = RTE_BE16(VXLAN_PORT);
 }
 
+/* The IPv4 header at off of frame f, checked: its checksum right. */
+static const struct rte_ipv4_hdr *
+ip4_at(const struct rte_mbuf *f, unsigned off)
+{
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(f, const struct rte_ipv4_hdr *, off);
+
+	CU_ASSERT_EQUAL(rte_ipv4_cksum(ip), 0);   /* the header sums to all ones */
+	return ip;
+}
+
+/*
+ * Send a datagram from the pod of IP length len (no DF unless df) to dst4;
+ * check it leaves on the uplink in pieces of at most mtu bytes of IP
+ * (encapsulated when encap), whose offsets, MF and payloads put together
+ * give the datagram back; first_off / last_mf: the original's own.
+ */
+static void
+expect_fragments(uint32_t dst4, unsigned len, unsigned mtu, bool encap, uint16_t frag_field, unsigned want)
+{
+	struct tpkt p;
+	struct rte_mbuf *m, *frames[8];
+	uint8_t orig[2048], got[2048];
+	unsigned n = 0, i, inner = encap ? 50 : 0, covered = 0;
+	uint16_t off0 = frag_field & RTE_IPV4_HDR_OFFSET_MASK;
+	struct psw_meta meta;
+
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, mac_pod, 6);
+	memcpy(p.dst_mac, gw_mac, 6);
+	p.src4 = POD4;
+	p.dst4 = dst4;
+	p.payload = (uint16_t)(len - 20 - 8);
+	m = tpkt_build(mp, &p);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	{
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+
+		ip->fragment_offset = rte_cpu_to_be_16(frag_field);
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		memcpy(orig, ip + 1, len - 20);
+	}
+	lc.sc.nb_extra = 0;
+	meta = run(m, P_POD);
+	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT_EQUAL(meta.out_port, P_UP);
+	frames[n++] = m;
+	for (i = 0; i < lc.sc.nb_extra && n < RTE_DIM(frames); i++) {
+		CU_ASSERT_EQUAL(lc.sc.extra[i].port, P_UP);
+		frames[n++] = lc.sc.extra[i].pkt;
+	}
+	lc.sc.nb_extra = 0;
+	CU_ASSERT_EQUAL(n, want);
+	memset(got, 0, sizeof(got));
+	for (i = 0; i < n; i++) {
+		const uint8_t *d = rte_pktmbuf_mtod(frames[i], const uint8_t *);
+		const struct rte_ipv4_hdr *ip;
+		unsigned l, off;
+		uint16_t f;
+
+		CU_ASSERT_EQUAL(memcmp(d, mac_other, 6), 0);        /* to the next hop */
+		if (encap) {
+			const struct rte_ipv4_hdr *outer = ip4_at(frames[i], 14);
+
+			CU_ASSERT_EQUAL(outer->dst_addr, rte_cpu_to_be_32(OTHER));
+			CU_ASSERT_EQUAL(rte_be_to_cpu_16(outer->total_length), rte_pktmbuf_data_len(frames[i]) - 14u);
+		}
+		ip = ip4_at(frames[i], 14 + inner);
+		l = rte_be_to_cpu_16(ip->total_length);
+		f = rte_be_to_cpu_16(ip->fragment_offset);
+		off = ((f & RTE_IPV4_HDR_OFFSET_MASK) - off0) * 8u;
+		CU_ASSERT(l <= mtu);
+		CU_ASSERT_EQUAL(rte_pktmbuf_data_len(frames[i]), 14u + inner + l);
+		CU_ASSERT_EQUAL(ip->dst_addr, rte_cpu_to_be_32(dst4));
+		CU_ASSERT_EQUAL(ip->time_to_live, 63);
+		CU_ASSERT(!(f & RTE_IPV4_HDR_DF_FLAG));
+		/* MF on all but the last, which keeps the original's */
+		CU_ASSERT_EQUAL(!!(f & RTE_IPV4_HDR_MF_FLAG),
+				i < n - 1 ? 1 : !!(frag_field & RTE_IPV4_HDR_MF_FLAG));
+		CU_ASSERT(i == n - 1 || (l - 20) % 8 == 0);
+		if (off + l - 20 <= sizeof(got)) {
+			memcpy(got + off, ip + 1, l - 20);
+			covered += l - 20;
+		}
+		rte_pktmbuf_free(frames[i]);
+	}
+	CU_ASSERT_EQUAL(covered, len - 20);
+	CU_ASSERT_EQUAL(memcmp(got, orig, len - 20), 0);
+}
+
+/*
+ * An IPv4 datagram without DF longer than its next hop's MTU leaves in
+ * fragments (RFC 791), natively and into the overlay (each encapsulated);
+ * a fragment is split again keeping its offset and its MF on the last;
+ * with DF the sender is told instead; with IP options, or no room for the
+ * fragments, it is dropped and counted.
+ */
+static void
+test_fragmentation(void)
+{
+	struct tpkt p;
+	struct rte_mbuf *m;
+	unsigned i;
+
+	fresh();
+	expect_fragments(OTHER, 2000, 1500, false, 0, 2);             /* native: 1480 + 500 */
+	expect_fragments(REMOTE4, 2000, 1450, true, 0, 2);            /* overlay: 1424 + 556 */
+	expect_fragments(REMOTE4, 2000, 1450, true, 100 | RTE_IPV4_HDR_MF_FLAG, 2);   /* a middle fragment */
+	expect_fragments(OTHER, 1500, 1500, false, 0, 1);             /* fits: one, untouched */
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_FRAGMENTED], 3);
+	/* DF: the sender learns the MTU, nothing fragmented */
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, mac_pod, 6);
+	memcpy(p.dst_mac, gw_mac, 6);
+	p.src4 = POD4;
+	p.dst4 = REMOTE4;
+	p.payload = 2000 - 28;
+	m = tpkt_build(mp, &p);
+	rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14)->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+	rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14)->hdr_checksum = 0;
+	rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14)->hdr_checksum =
+		rte_ipv4_cksum(rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14));
+	expect_v(m, P_POD, PSW_V_TX, P_POD, "DF: fragmentation needed, back to the pod", false);
+	CU_ASSERT_EQUAL(lc.sc.nb_extra, 0);
+	/* IP options: not split (dropped, counted) */
+	p.ihl_words = 6;
+	p.payload = 2000 - 32;
+	expect_v(tpkt_build(mp, &p), P_POD, PSW_V_DROP, PSW_DROP_MTU_EXCEEDED, "with options: dropped", false);
+	/* no room left for its fragments in this burst */
+	p.ihl_words = 5;
+	p.payload = 2000 - 28;
+	lc.sc.nb_extra = PSW_EXTRA_MAX;
+	expect_v(tpkt_build(mp, &p), P_POD, PSW_V_DROP, PSW_DROP_FRAG_NO_ROOM, "no room: dropped", false);
+	lc.sc.nb_extra = 0;
+	for (i = 0; i < PSW_EXTRA_MAX; i++)
+		lc.sc.extra[i].pkt = NULL;
+}
+
 /*
  * A pod's own datagram to the other node's VTEP at the VXLAN port: masqueraded
  * to this node's address it would pass there as this node's VXLAN, carrying
@@ -1379,6 +1524,7 @@ main(void)
 	CU_add_test(s, "an advertisement through VXLAN does not poison the table", test_tunnel_cannot_poison);
 	CU_add_test(s, "a pod's datagram to another node's VXLAN port dropped", test_tunnel_forged_by_pod);
 	CU_add_test(s, "Geneve: options, critical and control packets, versions, the way out", test_geneve);
+	CU_add_test(s, "IPv4 without DF past the MTU: fragments, natively and into the overlay", test_fragmentation);
 	CU_add_test(s, "Geneve attacked: lengths, padding, outer options, nesting, segments, ports", test_geneve_attacks);
 	failures = psw_ut_run();
 	psw_neigh_free(st.neigh);
