@@ -1057,12 +1057,14 @@ ip4_at(const struct rte_mbuf *f, unsigned off)
  * (encapsulated when encap), whose offsets, MF and payloads put together
  * give the datagram back; first_off / last_mf: the original's own.
  */
+static unsigned frag_pad, frag_vlans;   /* Ethernet padding after the datagram; VLAN tags on it */
+
 static void
 expect_fragments(uint32_t dst4, unsigned len, unsigned mtu, bool encap, uint16_t frag_field, unsigned want)
 {
 	struct tpkt p;
-	struct rte_mbuf *m, *frames[8];
-	uint8_t orig[2048], got[2048];
+	struct rte_mbuf *m, *frames[PSW_EXTRA_MAX + 1];
+	uint8_t orig[4096], got[4096];
 	unsigned n = 0, i, inner = encap ? 50 : 0, covered = 0;
 	uint16_t off0 = frag_field & RTE_IPV4_HDR_OFFSET_MASK;
 	struct psw_meta meta;
@@ -1073,10 +1075,13 @@ expect_fragments(uint32_t dst4, unsigned len, unsigned mtu, bool encap, uint16_t
 	p.src4 = POD4;
 	p.dst4 = dst4;
 	p.payload = (uint16_t)(len - 20 - 8);
+	p.nb_vlans = (int)frag_vlans;
 	m = tpkt_build(mp, &p);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	if (frag_pad > 0)
+		memset(rte_pktmbuf_append(m, (uint16_t)frag_pad), 0xa5, frag_pad);
 	{
-		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14 + 4 * frag_vlans);
 
 		ip->fragment_offset = rte_cpu_to_be_16(frag_field);
 		ip->hdr_checksum = 0;
@@ -1177,6 +1182,126 @@ test_fragmentation(void)
 	lc.sc.nb_extra = 0;
 	for (i = 0; i < PSW_EXTRA_MAX; i++)
 		lc.sc.extra[i].pkt = NULL;
+}
+
+/* The uplink's MTU set to mtu, a datagram of len split natively: as many pieces as the 8-byte rule gives. */
+static void
+expect_split_at(unsigned mtu, unsigned len, uint16_t frag_field)
+{
+	unsigned chunk = (mtu - 20) & ~7u;
+
+	t->ports[P_UP].mtu = (uint16_t)mtu;
+	expect_fragments(OTHER, len, mtu, false, frag_field, len <= mtu ? 1 : (len - 20 + chunk - 1) / chunk);
+	t->ports[P_UP].mtu = 1500;
+}
+
+/*
+ * A burst of 32 datagrams each needing 20 more pieces at an MTU of 68: the
+ * first three split (60 of the 64 extra), the rest dropped frag_no_room;
+ * then a pool with 4 mbufs left: dropped too. Not an mbuf kept anywhere.
+ */
+static void
+test_fragmentation_burst(void)
+{
+	static struct rte_mbuf *hog[4096];
+	struct psw_burst b = { .nb = PSW_BURST_MAX };
+	unsigned avail, i, tx = 0, no_room = 0, nb_hog;
+	struct tpkt p;
+
+	fresh();
+	avail = rte_mempool_avail_count(mp);
+	t->ports[P_UP].mtu = 68;
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, mac_pod, 6);
+	memcpy(p.dst_mac, gw_mac, 6);
+	p.src4 = POD4;
+	p.dst4 = OTHER;
+	p.payload = 1000 - 28;
+	for (i = 0; i < PSW_BURST_MAX; i++) {
+		b.pkts[i] = tpkt_build(mp, &p);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b.pkts[i]);
+		b.pkts[i]->port = P_POD;
+		b.meta[i].in_port = P_POD;
+	}
+	lc.sc.nb_extra = 0;
+	psw_worker_process(&lc, t, &b);
+	for (i = 0; i < PSW_BURST_MAX; i++) {
+		tx += b.meta[i].verdict == PSW_V_TX;
+		no_room += b.meta[i].verdict == PSW_V_DROP && b.meta[i].drop_reason == PSW_DROP_FRAG_NO_ROOM;
+		rte_pktmbuf_free(b.pkts[i]);
+	}
+	CU_ASSERT_EQUAL(tx, 3);
+	CU_ASSERT_EQUAL(no_room, PSW_BURST_MAX - 3);
+	CU_ASSERT_EQUAL(lc.sc.nb_extra, 60);
+	for (i = 0; i < lc.sc.nb_extra; i++)
+		rte_pktmbuf_free(lc.sc.extra[i].pkt);
+	lc.sc.nb_extra = 0;
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(mp), avail);
+	/* the pool nearly empty: no pieces, nothing taken */
+	b.nb = 1;
+	b.pkts[0] = tpkt_build(mp, &p);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b.pkts[0]);
+	b.pkts[0]->port = P_POD;
+	memset(&b.meta[0], 0, sizeof(b.meta[0]));
+	b.meta[0].in_port = P_POD;
+	nb_hog = rte_mempool_avail_count(mp) - 4;
+	CU_ASSERT_FATAL(nb_hog <= RTE_DIM(hog));
+	CU_ASSERT_EQUAL_FATAL(rte_pktmbuf_alloc_bulk(mp, hog, nb_hog), 0);
+	psw_worker_process(&lc, t, &b);
+	CU_ASSERT_EQUAL(b.meta[0].verdict, PSW_V_DROP);
+	CU_ASSERT_EQUAL(b.meta[0].drop_reason, PSW_DROP_FRAG_NO_ROOM);
+	CU_ASSERT_EQUAL(lc.sc.nb_extra, 0);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(mp), 4);
+	rte_pktmbuf_free_bulk(hog, nb_hog);
+	rte_pktmbuf_free(b.pkts[0]);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(mp), avail);
+	t->ports[P_UP].mtu = 1500;
+}
+
+/*
+ * Fragmentation at its edges: the smallest MTUs (68: 48 bytes a piece) and
+ * ones whose room is no multiple of 8, a datagram one byte too long, a
+ * fragment far into its datagram, Ethernet padding after the datagram,
+ * VLAN tags on it; an offset that would pass 13 bits is not split.
+ */
+static void
+test_fragmentation_edges(void)
+{
+	static const unsigned mtus[] = { 68, 69, 75, 76, 77, 1499, 1500 };
+	struct tpkt p;
+	unsigned i;
+
+	fresh();
+	for (i = 0; i < RTE_DIM(mtus); i++) {
+		expect_split_at(mtus[i], mtus[i] + 1, 0);
+		expect_split_at(mtus[i], mtus[i] + 1, 3 | RTE_IPV4_HDR_MF_FLAG);
+	}
+	expect_split_at(68, 68 + 48 * 40, 0);                  /* 41 pieces: most of the extra room */
+	expect_split_at(1500, 2000, 7900);                     /* last piece at 8085, no MF */
+	expect_split_at(1500, 2000, (8191 - 250) | RTE_IPV4_HDR_MF_FLAG);
+	frag_pad = 30;
+	expect_split_at(1000, 2000, 0);
+	frag_pad = 0;
+	frag_vlans = 1;
+	expect_split_at(1000, 2000, 0);
+	frag_vlans = 0;
+	/* past 65,535 bytes of datagram: not split, dropped */
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, mac_pod, 6);
+	memcpy(p.dst_mac, gw_mac, 6);
+	p.src4 = POD4;
+	p.dst4 = OTHER;
+	p.payload = 2000 - 28;
+	{
+		struct rte_mbuf *m = tpkt_build(mp, &p);
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+
+		ip->fragment_offset = rte_cpu_to_be_16(8100);
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		expect_v(m, P_POD, PSW_V_DROP, PSW_DROP_MTU_EXCEEDED, "offset past 13 bits: dropped", false);
+	}
+	CU_ASSERT_EQUAL(lc.sc.nb_extra, 0);
 }
 
 /*
@@ -1525,6 +1650,8 @@ main(void)
 	CU_add_test(s, "a pod's datagram to another node's VXLAN port dropped", test_tunnel_forged_by_pod);
 	CU_add_test(s, "Geneve: options, critical and control packets, versions, the way out", test_geneve);
 	CU_add_test(s, "IPv4 without DF past the MTU: fragments, natively and into the overlay", test_fragmentation);
+	CU_add_test(s, "fragmentation at its edges: tiny MTUs, far offsets, padding, VLAN", test_fragmentation_edges);
+	CU_add_test(s, "fragmentation of a burst past its extra room, and of an empty pool", test_fragmentation_burst);
 	CU_add_test(s, "Geneve attacked: lengths, padding, outer options, nesting, segments, ports", test_geneve_attacks);
 	failures = psw_ut_run();
 	psw_neigh_free(st.neigh);
