@@ -1285,6 +1285,10 @@ test_fragmentation_edges(void)
 	frag_vlans = 1;
 	expect_split_at(1000, 2000, 0);
 	frag_vlans = 0;
+	/* into the overlay at the smallest MTU (118 - 50): each of 21 pieces encapsulated */
+	t->ports[P_UP].mtu = 118;
+	expect_fragments(REMOTE4, 1000, 68, true, 0, 21);
+	t->ports[P_UP].mtu = 1500;
 	/* past 65,535 bytes of datagram: not split, dropped */
 	tpkt_defaults(&p);
 	memcpy(p.src_mac, mac_pod, 6);
