@@ -17,6 +17,7 @@
 #include "psw_capture_ctl.h"
 #include "psw_ctl.h"
 #include "psw_forward_ctl.h"
+#include "psw_tunnel.h"
 #include "psw_fwd.h"
 #include "psw_k8s.h"
 #include "psw_neigh.h"
@@ -106,6 +107,7 @@ fill_node(struct psw_tables *t, const struct psw_config *cfg)
 	t->node.geneve = cfg->cluster.encap == PSW_ENCAP_GENEVE;
 	t->node.tunnel_port = rte_cpu_to_be_16(t->node.geneve ? cfg->cluster.geneve_port : cfg->cluster.vxlan_port);
 	t->node.vni = cfg->cluster.vni;
+	psw_tunnel_prepare(&t->node);
 }
 
 static void

@@ -166,8 +166,6 @@ split(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt
 	for (i = 0; i < n; i++) {
 		eth = rte_pktmbuf_mtod(frags[i], struct rte_ether_hdr *);
 		if (nh->flags & PSW_NH_F_TUNNEL) {
-			rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
-			memset(&eth->dst_addr, 0, sizeof(eth->dst_addr));
 			eth = psw_tunnel_encap(t, frags[i], m, nh);
 			if (eth == NULL) {       /* (new mbufs have the headroom) */
 				sc->drops[PSW_DROP_VXLAN_NO_ROOM]++;
@@ -284,8 +282,6 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 			return;
 	}
 	if (nh->flags & PSW_NH_F_TUNNEL) {
-		rte_ether_addr_copy(&t->node.gw_mac, &eth->src_addr);
-		memset(&eth->dst_addr, 0, sizeof(eth->dst_addr));   /* the receiver sets its own */
 		eth = psw_tunnel_encap(t, pkt, m, nh);
 		if (eth == NULL) {
 			psw_set_drop(m, PSW_DROP_VXLAN_NO_ROOM);
@@ -310,6 +306,41 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 	psw_set_tx(m, nh->port);
 }
 
+/*
+ * Another node's pod over the overlay, its outer next hop known, the
+ * packet within the MTU once encapsulated, untagged: the common case of
+ * forward_special's, kept short.
+ */
+static __rte_noinline void
+forward_tunnel(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
+	       struct psw_meta *m, const struct psw_nh *nh)
+{
+	struct rte_ether_hdr *eth;
+	uint16_t mtu;
+
+	if (nh->port >= PSW_MAX_PORTS || !t->ports[nh->port].present) {
+		psw_set_drop(m, PSW_DROP_PORT_GONE);
+		return;
+	}
+	mtu = t->ports[nh->port].mtu;            /* 0: no limit known (tables built by hand) */
+	if (unlikely((m->l3_payload + PSW_TUNNEL_OVERHEAD > mtu && mtu != 0) ||
+		     m->l2_len != RTE_ETHER_HDR_LEN)) {
+		forward_special(sc, t, pkt, m, nh);   /* fragments or the sender told; tags */
+		return;
+	}
+	if (!hop(sc, t, pkt, m))
+		return;
+	eth = psw_tunnel_encap(t, pkt, m, nh);
+	if (unlikely(eth == NULL)) {
+		psw_set_drop(m, PSW_DROP_VXLAN_NO_ROOM);
+		return;
+	}
+	psw_count_event(sc, PSW_EV_VXLAN_ENCAP);
+	rte_ether_addr_copy(&nh->mac, &eth->dst_addr);
+	rte_ether_addr_copy(psw_port_mac(t, nh->port), &eth->src_addr);
+	psw_set_tx(m, nh->port);
+}
+
 static inline void
 forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 	    struct psw_meta *m, const struct psw_nh *nh)
@@ -322,7 +353,10 @@ forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 		return;
 	}
 	if (unlikely(nh->flags != 0)) {
-		forward_special(sc, t, pkt, m, nh);
+		if (nh->flags == PSW_NH_F_TUNNEL)
+			forward_tunnel(sc, t, pkt, m, nh);
+		else
+			forward_special(sc, t, pkt, m, nh);
 		return;
 	}
 	if (nh->port >= PSW_MAX_PORTS || !t->ports[nh->port].present) {

@@ -60,33 +60,47 @@ is_vxlan(const struct psw_tables *t, const struct psw_meta *m)
 }
 
 /*
- * Does the inner source (IPv4 or IPv6) belong to the node at outer source
- * vtep: one of its pods (its pod CIDR's VXLAN route) or the node itself (the
- * host route to one of its InternalIPs: a NodePort's client it masqueraded
- * to its address)? Both routes name the node's VTEP.
+ * Do the inner sources (IPv4 or IPv6) of the n decapsulated packets at
+ * idx belong to the node at their outer source vtep: one of its pods (its
+ * pod CIDR's VXLAN route) or the node itself (the host route to one of its
+ * InternalIPs: a NodePort's client it masqueraded to its address)? Both
+ * routes name the node's VTEP. One bulk lookup per family; the ones that
+ * do not are dropped (vxlan_spoof).
  */
-static inline bool
-sent_by_its_node(const struct psw_tables *t, const struct psw_meta *m, uint32_t vtep)
+static void
+check_senders(const struct psw_tables *t, struct psw_burst *b, const uint8_t *idx, const uint32_t *vtep,
+	      unsigned n)
 {
-	uint64_t hop = UINT64_MAX;
-	const struct psw_nh *nh;
+	uint32_t ip4[PSW_BURST_MAX];
+	uint8_t ip6[PSW_BURST_MAX][RTE_FIB6_IPV6_ADDR_SIZE];
+	uint64_t hop4[PSW_BURST_MAX], hop6[PSW_BURST_MAX];
+	uint64_t *hop[PSW_BURST_MAX];
+	unsigned i, n4 = 0, n6 = 0;
 
-	if (t->routes == NULL)
-		return false;
-	if (m->l3 == PSW_L3_IPV4 && t->routes->fib4 != NULL) {
-		uint32_t ip = rte_be_to_cpu_32(m->src4);
+	for (i = 0; i < n; i++) {
+		const struct psw_meta *m = &b->meta[idx[i]];
 
-		rte_fib_lookup_bulk(t->routes->fib4, &ip, &hop, 1);
-	} else if (m->l3 == PSW_L3_IPV6 && t->routes->fib6 != NULL) {
-		uint8_t ip[1][RTE_FIB6_IPV6_ADDR_SIZE];
-
-		memcpy(ip[0], m->src6, 16);
-		rte_fib6_lookup_bulk(t->routes->fib6, ip, &hop, 1);
+		if (m->l3 == PSW_L3_IPV4) {
+			ip4[n4] = rte_be_to_cpu_32(m->src4);
+			hop4[n4] = UINT64_MAX;
+			hop[i] = &hop4[n4++];
+		} else {
+			memcpy(ip6[n6], m->src6, 16);
+			hop6[n6] = UINT64_MAX;
+			hop[i] = &hop6[n6++];
+		}
 	}
-	if (hop >= t->routes->nb_nhs)
-		return false;
-	nh = &t->routes->nhs[hop];
-	return nh->tunnel_dst != 0 && nh->tunnel_dst == vtep;
+	if (t->routes != NULL && t->routes->fib4 != NULL && n4 > 0)
+		rte_fib_lookup_bulk(t->routes->fib4, ip4, hop4, n4);
+	if (t->routes != NULL && t->routes->fib6 != NULL && n6 > 0)
+		rte_fib6_lookup_bulk(t->routes->fib6, ip6, hop6, n6);
+	for (i = 0; i < n; i++) {
+		uint64_t h = *hop[i];
+
+		if (t->routes == NULL || h >= t->routes->nb_nhs || t->routes->nhs[h].tunnel_dst == 0 ||
+		    t->routes->nhs[h].tunnel_dst != vtep[i])
+			psw_set_drop(&b->meta[idx[i]], PSW_DROP_VXLAN_SPOOF);
+	}
 }
 
 /* The one's-complement sum over the pseudo-header and the datagram, its checksum included, is all ones. */
@@ -131,44 +145,48 @@ tunnel_inner(const struct psw_tables *t, const struct rte_mbuf *pkt, unsigned of
 	return off + GENEVE_HDR_LEN + (g->ver_opt_len & 0x3fu) * 4u;   /* other options skipped */
 }
 
-static void
+/*
+ * Take the outer headers off a VXLAN or Geneve frame and parse what it
+ * carried; true when that is an untagged IPv4 or IPv6 packet, whose sender
+ * the caller checks next (else it is dropped).
+ */
+static bool
 decap(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 {
-	unsigned hdr = m->l4_off + sizeof(struct rte_udp_hdr), inner;
+	unsigned hdr = m->l4_off + sizeof(struct rte_udp_hdr), inner, end = m->l2_len + m->l3_payload;
 	const struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(pkt, const struct rte_udp_hdr *, m->l4_off);
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
-	uint32_t vtep = m->src4;
 	enum psw_drop_reason why;
 
 	/* to this switch's MAC on the uplink, untagged: not a frame for another station */
 	if ((m->flags & (PSW_F_L2_MCAST | PSW_F_VLAN)) ||
 	    !rte_is_same_ether_addr(&eth->dst_addr, psw_port_mac(t, m->in_port))) {
 		psw_set_drop(m, PSW_DROP_L2_DST);
-		return;
+		return false;
 	}
 	/* the tunnel header's fixed part (8 bytes, VXLAN or Geneve) and an Ethernet header after it */
-	if (pkt->nb_segs != 1 || hdr + 8 + sizeof(*eth) > m->l2_len + m->l3_payload ||
-	    hdr + 8 + sizeof(*eth) > rte_pktmbuf_data_len(pkt) ||
+	if (pkt->nb_segs != 1 || hdr + 8 + sizeof(*eth) > end || end > rte_pktmbuf_data_len(pkt) ||
 	    /* the UDP length says what the IP length says */
-	    rte_be_to_cpu_16(udp->dgram_len) != m->l2_len + m->l3_payload - m->l4_off) {
+	    rte_be_to_cpu_16(udp->dgram_len) != end - m->l4_off) {
 		psw_set_drop(m, PSW_DROP_VXLAN_BAD);
-		return;
+		return false;
 	}
 	/* a checksum, when the sender gave one, must be right (ours send none) */
 	if (udp->dgram_cksum != 0 && !(pkt->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_GOOD) &&
 	    !udp_cksum_ok(rte_pktmbuf_mtod_offset(pkt, const struct rte_ipv4_hdr *, m->l2_len), udp)) {
 		psw_set_drop(m, PSW_DROP_VXLAN_BAD);
-		return;
+		return false;
 	}
 	inner = tunnel_inner(t, pkt, hdr, &why);
 	/* (Geneve's options: the frame after them must be there too) */
-	if (inner == 0 || inner + sizeof(*eth) > m->l2_len + m->l3_payload) {
+	if (inner == 0 || inner + sizeof(*eth) > end) {
 		psw_set_drop(m, inner == 0 ? why : PSW_DROP_VXLAN_BAD);
-		return;
+		return false;
 	}
-	/* the carried frame, and nothing after it (the outer frame's padding) */
-	rte_pktmbuf_trim(pkt, (uint16_t)(rte_pktmbuf_data_len(pkt) - (m->l2_len + m->l3_payload)));
-	rte_pktmbuf_adj(pkt, (uint16_t)inner);
+	/* the carried frame, and nothing after it (the outer frame's padding): one segment */
+	pkt->data_off = (uint16_t)(pkt->data_off + inner);
+	pkt->data_len = (uint16_t)(end - inner);
+	pkt->pkt_len = pkt->data_len;
 	eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
 	rte_ether_addr_copy(psw_port_mac(t, m->in_port), &eth->dst_addr);
 	/* what the NIC checked was the outer header: the inner one is parse's to check */
@@ -177,16 +195,21 @@ decap(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt
 	if (unlikely(m->flags & PSW_F_FRAG))
 		psw_count_event(sc, PSW_EV_FRAG_SEEN);   /* the outer datagram was not one */
 	if (m->verdict != PSW_V_CONTINUE)
-		return;
+		return false;
 	if ((m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6) || (m->flags & PSW_F_VLAN)) {
 		psw_set_drop(m, PSW_DROP_VXLAN_BAD);
-		return;
+		return false;
 	}
-	if (!sent_by_its_node(t, m, vtep)) {
-		psw_set_drop(m, PSW_DROP_VXLAN_SPOOF);
-		return;
-	}
-	/* for a pod of this node, or the node (its gateway): no relaying to a third */
+	return true;
+}
+
+/*
+ * A decapsulated packet its node sent: for a pod of this node, or the node
+ * (its gateway), never to be relayed to a third.
+ */
+static void
+arrived(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_meta *m)
+{
 	if (m->l3 == PSW_L3_IPV4 ?
 		    !(t->pods != NULL && psw_pod_find4(t->pods, m->dst4, psw_pod_hash4(m->dst4)) >= 0) &&
 			    !psw_node_addr(&t->node, 4, (const uint8_t *)&m->dst4) :
@@ -202,13 +225,27 @@ decap(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt
 void
 psw_tunnel_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b)
 {
-	unsigned i;
+	uint8_t idx[PSW_BURST_MAX];
+	uint32_t vtep[PSW_BURST_MAX];
+	unsigned i, n = 0;
 
 	if (!t->node.overlay)
 		return;
-	for (i = 0; i < b->nb; i++)
-		if (unlikely(is_vxlan(t, &b->meta[i])))
-			decap(sc, t, b->pkts[i], &b->meta[i]);
+	for (i = 0; i < b->nb; i++) {
+		struct psw_meta *m = &b->meta[i];
+
+		if (!is_vxlan(t, m))
+			continue;
+		vtep[n] = m->src4;               /* the outer source, before the inner parse */
+		if (decap(sc, t, b->pkts[i], m))
+			idx[n++] = (uint8_t)i;
+	}
+	if (n == 0)
+		return;
+	check_senders(t, b, idx, vtep, n);
+	for (i = 0; i < n; i++)
+		if (b->meta[idx[i]].verdict == PSW_V_CONTINUE)
+			arrived(sc, t, &b->meta[idx[i]]);
 }
 
 /* The inner flow's hash, for the outer UDP source port. */
@@ -222,51 +259,60 @@ flow_port(const struct psw_meta *m)
 	return (uint16_t)(VXLAN_SPORT_MIN + (h & 0x3fff));
 }
 
+void
+psw_tunnel_prepare(struct psw_node_info *node)
+{
+	uint8_t *d = node->tunnel_hdr;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(d + 2);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	uint8_t *tun = (uint8_t *)(udp + 1);
+
+	memset(d, 0, sizeof(node->tunnel_hdr));
+	*(rte_be16_t *)d = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = node->nb_addrs > 0 ? node->addrs4[0] : 0;
+	udp->dst_port = node->tunnel_port;
+	if (node->geneve) {
+		struct geneve_hdr *g = (struct geneve_hdr *)tun;
+
+		g->proto = RTE_BE16(GENEVE_PROTO_ETHER);
+		g->vni = rte_cpu_to_be_32(node->vni << 8);
+	} else {
+		struct vxlan_hdr *vx = (struct vxlan_hdr *)tun;
+
+		vx->flags = VXLAN_FLAG_VNI;
+		vx->vni = rte_cpu_to_be_32(node->vni << 8);
+	}
+	/* the inner frame's destination MAC stays zero: the receiver sets its own */
+	rte_ether_addr_copy(&node->gw_mac, (struct rte_ether_addr *)(tun + VXLAN_HDR_LEN + RTE_ETHER_ADDR_LEN));
+	node->tunnel_sum = psw_ip4_hdr_sum20(ip);
+}
+
 struct rte_ether_hdr *
 psw_tunnel_encap(const struct psw_tables *t, struct rte_mbuf *pkt, const struct psw_meta *m,
 		const struct psw_nh *nh)
 {
 	uint16_t inner_len = (uint16_t)rte_pktmbuf_pkt_len(pkt);
-	struct rte_ether_hdr *eth;
+	rte_be16_t ip_len = rte_cpu_to_be_16((uint16_t)(inner_len + PSW_TUNNEL_OVERHEAD - RTE_ETHER_HDR_LEN));
 	struct rte_ipv4_hdr *ip;
 	struct rte_udp_hdr *udp;
+	uint8_t *d;
 
 	if (pkt->nb_segs != 1 || t->node.nb_addrs == 0)
 		return NULL;
-	eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(pkt, PSW_TUNNEL_OVERHEAD);
-	if (eth == NULL)
+	d = (uint8_t *)rte_pktmbuf_prepend(pkt, PSW_TUNNEL_OVERHEAD);
+	if (d == NULL)
 		return NULL;
-	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-	ip = (struct rte_ipv4_hdr *)(eth + 1);
-	ip->version_ihl = RTE_IPV4_VHL_DEF;
-	ip->type_of_service = 0;
-	ip->total_length = rte_cpu_to_be_16((uint16_t)(inner_len + PSW_TUNNEL_OVERHEAD - sizeof(*eth)));
-	ip->packet_id = 0;
-	ip->fragment_offset = 0;
-	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_UDP;
-	ip->src_addr = t->node.addrs4[0];
+	/* the template over the outer headers and the inner frame's MACs, then what differs */
+	memcpy(d + 2 * RTE_ETHER_ADDR_LEN, t->node.tunnel_hdr, sizeof(t->node.tunnel_hdr));
+	ip = (struct rte_ipv4_hdr *)(d + RTE_ETHER_HDR_LEN);
+	ip->total_length = ip_len;
 	ip->dst_addr = nh->tunnel_dst;
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = psw_ip4_hdr_csum20(ip);
+	ip->hdr_checksum = (uint16_t)~psw_csum_fold((uint64_t)t->node.tunnel_sum + nh->tunnel_dst + ip_len);
 	udp = (struct rte_udp_hdr *)(ip + 1);
 	udp->src_port = rte_cpu_to_be_16(flow_port(m));
-	udp->dst_port = t->node.tunnel_port;
 	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(inner_len + sizeof(*udp) + VXLAN_HDR_LEN));
-	udp->dgram_cksum = 0;
-	if (t->node.geneve) {
-		struct geneve_hdr *g = (struct geneve_hdr *)(udp + 1);
-
-		g->ver_opt_len = 0;
-		g->flags = 0;
-		g->proto = RTE_BE16(GENEVE_PROTO_ETHER);
-		g->vni = rte_cpu_to_be_32(t->node.vni << 8);
-	} else {
-		struct vxlan_hdr *vx = (struct vxlan_hdr *)(udp + 1);
-
-		memset(vx, 0, sizeof(*vx));
-		vx->flags = VXLAN_FLAG_VNI;
-		vx->vni = rte_cpu_to_be_32(t->node.vni << 8);
-	}
-	return eth;
+	return (struct rte_ether_hdr *)d;
 }

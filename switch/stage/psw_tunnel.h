@@ -36,9 +36,18 @@
 void psw_tunnel_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b);
 
 /**
+ * Fill node's tunnel_hdr and tunnel_sum from its addrs4[0], gw_mac,
+ * geneve, tunnel_port and vni: whoever builds the tables calls it after
+ * setting those (the control thread; tests that build tables by hand).
+ */
+void psw_tunnel_prepare(struct psw_node_info *node);
+
+/**
  * Prepend the outer headers for next hop nh (PSW_NH_F_TUNNEL) to a routed
- * frame (one segment, Ethernet header without VLAN tags). The outer
- * Ethernet addresses are left for the caller.
+ * frame (one segment, Ethernet header without VLAN tags), and set the
+ * inner frame's MACs (source the gateway's, destination zero: the
+ * receiver writes its own). The outer Ethernet addresses are left for the
+ * caller.
  * @return the outer Ethernet header, or NULL (no headroom: drop vxlan_no_room).
  */
 struct rte_ether_hdr *psw_tunnel_encap(const struct psw_tables *t, struct rte_mbuf *pkt,

@@ -255,6 +255,13 @@ struct psw_node_info {
 	uint8_t geneve;                  /**< the overlay is Geneve (RFC 8926), else VXLAN (RFC 7348) */
 	uint16_t tunnel_port;            /**< its UDP port, network order */
 	uint32_t vni;                    /**< host order */
+	/* what encapsulation writes after the outer MACs (psw_tunnel_prepare()):
+	 * the outer EtherType, IPv4 from addrs4[0] (length, checksum and
+	 * destination zero), UDP (ports and length zero but the destination),
+	 * the VXLAN or Geneve header, the inner destination (zero) and source
+	 * (gw_mac) MACs */
+	uint8_t tunnel_hdr[50];
+	uint32_t tunnel_sum;             /**< the one's complement sum of tunnel_hdr's IPv4 header */
 };
 
 struct psw_tables {

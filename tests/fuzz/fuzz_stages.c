@@ -64,6 +64,7 @@
 #include "psw_ct.h"
 #include "psw_ct_ctl.h"
 #include "psw_forward_ctl.h"
+#include "psw_tunnel.h"
 #include "psw_fuzz.h"
 #include "psw_fuzz_eal.h"
 #include "psw_policy.h"
@@ -504,6 +505,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* options 8 and 128: the overlay is Geneve (port 6081), 8 alone VXLAN (4789) */
 	t->node.geneve = (options & 8) && (options & 128);
 	t->node.tunnel_port = t->node.geneve ? RTE_BE16(6081) : RTE_BE16(4789);
+	psw_tunnel_prepare(&t->node);
 	t->node.masq = (options & 16) ? masq4 : 0;
 	t->node.masq6 = (options & 16) ? masq6 : 0;
 	if (options & 4)

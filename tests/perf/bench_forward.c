@@ -29,6 +29,7 @@
 #include "psw_ct.h"
 #include "psw_ct_ctl.h"
 #include "psw_forward_ctl.h"
+#include "psw_tunnel.h"
 #include "psw_policy.h"
 #include "psw_policy_ctl.h"
 #include "psw_service.h"
@@ -315,6 +316,7 @@ overlay_tables(bool vxlan)
 	t->node.overlay = vxlan;
 	t->node.tunnel_port = RTE_BE16(4789);
 	t->node.vni = OV_VNI;
+	psw_tunnel_prepare(&t->node);
 	t->ports[0].mtu = t->ports[1].mtu = 1500;
 	t->ports[OV_UPLINK] = (struct psw_port_info){ .present = 1, .is_uplink = 1, .mtu = 1500 };
 	memcpy(&t->ports[OV_UPLINK].mac, ov_up_mac, 6);

@@ -27,6 +27,7 @@
 #include "psw_ct_ctl.h"
 #include "psw_ctl.h"
 #include "psw_forward_ctl.h"
+#include "psw_tunnel.h"
 #include "psw_neigh.h"
 #include "psw_port.h"
 #include "psw_service_ctl.h"
@@ -105,6 +106,7 @@ setup(void)
 	t->node.overlay = 1;
 	t->node.tunnel_port = RTE_BE16(VXLAN_PORT);
 	t->node.vni = VNI;
+	psw_tunnel_prepare(&t->node);
 	t->ports[P_POD] = (struct psw_port_info){ .present = 1, .is_pod = 1, .pod = 0, .mtu = 1500 };
 	t->ports[P_UP] = (struct psw_port_info){ .present = 1, .is_uplink = 1, .mtu = 1500 };
 	memcpy(&t->ports[P_UP].mac, up_mac, 6);
@@ -975,6 +977,7 @@ test_geneve(void)
 	fresh();
 	t->node.geneve = 1;
 	t->node.tunnel_port = RTE_BE16(6081);
+	psw_tunnel_prepare(&t->node);
 	expect_v(geneve(inner_udp6(remote6, pod6), 0, 0, 0x6558, VNI, 0), P_UP, PSW_V_TX, P_POD,
 		 "Geneve: remote pod to local pod", false);
 	expect_v(geneve(inner_udp6(remote6, pod6), 2, 0, 0x6558, VNI, 2), P_UP, PSW_V_TX, P_POD,
@@ -1039,6 +1042,7 @@ test_geneve(void)
 	rte_pktmbuf_free(m);
 	t->node.geneve = 0;
 	t->node.tunnel_port = RTE_BE16(VXLAN_PORT);
+	psw_tunnel_prepare(&t->node);
 }
 
 /* The IPv4 header at off of frame f, checked: its checksum right. */
@@ -1467,6 +1471,7 @@ test_geneve_attacks(void)
 	fresh();
 	t->node.geneve = 1;
 	t->node.tunnel_port = RTE_BE16(6081);
+	psw_tunnel_prepare(&t->node);
 	/* options that end exactly where the datagram ends: no room for an inner Ethernet header */
 	m = geneve(inner_eth(RTE_ETHER_TYPE_IPV6), 3, 0, 0x6558, VNI, 2);
 	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD, "Geneve: options one word past the end, 14 bytes after",
@@ -1620,6 +1625,7 @@ test_geneve_attacks(void)
 	/* and a Geneve frame at the VXLAN port, VXLAN configured: byte 0 is no VXLAN I flag */
 	t->node.geneve = 0;
 	t->node.tunnel_port = RTE_BE16(VXLAN_PORT);
+	psw_tunnel_prepare(&t->node);
 	m = geneve(inner_udp6(remote6, pod6), 2, 0, 0x6558, VNI, 2);
 	rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 34)->dst_port = RTE_BE16(VXLAN_PORT);
 	expect_v(m, P_UP, PSW_V_DROP, PSW_DROP_VXLAN_BAD, "Geneve at the VXLAN port", false);
