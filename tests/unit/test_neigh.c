@@ -1898,6 +1898,34 @@ test_tunnel_way_out(void)
 		}
 }
 
+/*
+ * Bytes after a pod's datagram (Ethernet padding, or more) do not go into
+ * the overlay: the outer lengths are the datagram's, within the MTU the
+ * datagram was checked against.
+ */
+static void
+test_tunnel_trailing_bytes(void)
+{
+	static const unsigned pads[] = { 6, 64 };
+	struct rte_mbuf *m;
+	unsigned i;
+
+	fresh();
+	for (i = 0; i < RTE_DIM(pads); i++) {
+		m = pod_out(REMOTE4, NULL, 1450, 64, false, 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		memset(rte_pktmbuf_append(m, (uint16_t)pads[i]), 0xa5, pads[i]);
+		m = expect_v(m, P_POD, PSW_V_TX, P_UP, "a datagram and bytes after it", true);
+		expect_encapsulated(m, 1450, "a datagram and bytes after it");
+		rte_pktmbuf_free(m);
+		m = pod_out(REMOTE4, NULL, 1450, 64, false, 1);
+		memset(rte_pktmbuf_append(m, (uint16_t)pads[i]), 0xa5, pads[i]);
+		m = expect_v(m, P_POD, PSW_V_TX, P_UP, "a tagged datagram and bytes after it", true);
+		expect_encapsulated(m, 1450, "a tagged datagram and bytes after it");
+		rte_pktmbuf_free(m);
+	}
+}
+
 int
 main(void)
 {
@@ -1932,6 +1960,7 @@ main(void)
 	CU_add_test(s, "a burst of tunnelled frames, good and spoofed, each its own verdict", test_tunnel_burst);
 	CU_add_test(s, "the encapsulation's template against headers written field by field", test_tunnel_template);
 	CU_add_test(s, "into the overlay: MTU edges, TTL 1, tags, resolve, answers", test_tunnel_way_out);
+	CU_add_test(s, "bytes after a pod's datagram stay out of the overlay", test_tunnel_trailing_bytes);
 	failures = psw_ut_run();
 	psw_neigh_free(st.neigh);
 	psw_ct_destroy(t->ct);
