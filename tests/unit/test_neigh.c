@@ -1833,8 +1833,8 @@ pod_out(uint32_t dst, const uint8_t *dst6, unsigned len, uint8_t ttl, bool df, i
 /*
  * The way into the overlay, short path and long: at the MTU less the 50
  * bytes and one past (with DF told, without split, IPv6 told), TTL 1, a
- * VLAN-tagged pod, a next hop whose MAC is not known yet, an answer to a
- * packet that came out of the overlay. Each that leaves is encapsulated
+ * VLAN-tagged pod, a node without an IPv4 address, a next hop whose MAC
+ * is not known yet, an answer to a packet that came out of the overlay. Each that leaves is encapsulated
  * with the inner MACs set.
  */
 static void
@@ -1879,6 +1879,13 @@ test_tunnel_way_out(void)
 	m = expect_v(vxlan(m, OTHER), P_UP, PSW_V_TX, P_UP, "time exceeded back into the overlay", true);
 	expect_encapsulated(m, rte_pktmbuf_data_len(m) - 64u, "time exceeded back into the overlay");
 	rte_pktmbuf_free(m);
+	/* a node without an IPv4 address has no source for the outer header (the template's is 0.0.0.0) */
+	t->node.nb_addrs = 0;
+	psw_tunnel_prepare(&t->node);
+	expect_v(pod_out(REMOTE4, NULL, 100, 64, false, 0), P_POD, PSW_V_DROP, PSW_DROP_VXLAN_NO_ROOM,
+		 "no IPv4 address: not sent from 0.0.0.0", false);
+	t->node.nb_addrs = 1;
+	psw_tunnel_prepare(&t->node);
 	/* the other node's MAC not known yet: held encapsulated, its inner MACs set */
 	for (i = 0; i < t->routes->nb_nhs; i++)
 		if (t->routes->nhs[i].flags == PSW_NH_F_TUNNEL) {
