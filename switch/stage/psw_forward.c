@@ -37,6 +37,21 @@ strip_vlans(struct rte_mbuf *pkt, struct psw_meta *m)
 }
 
 /*
+ * Bytes after the datagram (Ethernet padding, or whatever more the sender
+ * put there) stay out of the overlay: encapsulation counts every byte of
+ * the frame in the outer lengths, and only the datagram was checked
+ * against the MTU.
+ */
+static inline void
+datagram_only(struct rte_mbuf *pkt, const struct psw_meta *m)
+{
+	uint32_t len = (uint32_t)m->l2_len + m->l3_payload;
+
+	if (unlikely(rte_pktmbuf_pkt_len(pkt) > len))
+		rte_pktmbuf_trim(pkt, (uint16_t)(rte_pktmbuf_pkt_len(pkt) - len));
+}
+
+/*
  * Longer than the next hop takes, and not to be fragmented (fragmentable()):
  * the sender is told the MTU (IPv4 with DF, IPv6), or, an IPv4 packet
  * without DF that cannot be split, it is dropped and counted.
@@ -282,6 +297,7 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 			return;
 	}
 	if (nh->flags & PSW_NH_F_TUNNEL) {
+		datagram_only(pkt, m);
 		eth = psw_tunnel_encap(t, pkt, m, nh);
 		if (eth == NULL) {
 			psw_set_drop(m, PSW_DROP_VXLAN_NO_ROOM);
@@ -330,6 +346,7 @@ forward_tunnel(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_
 	}
 	if (!hop(sc, t, pkt, m))
 		return;
+	datagram_only(pkt, m);
 	eth = psw_tunnel_encap(t, pkt, m, nh);
 	if (unlikely(eth == NULL)) {
 		psw_set_drop(m, PSW_DROP_VXLAN_NO_ROOM);

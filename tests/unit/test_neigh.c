@@ -1632,6 +1632,307 @@ test_geneve_attacks(void)
 	CU_ASSERT_EQUAL(rte_mempool_avail_count(mp), avail);
 }
 
+/*
+ * One burst of 32 frames from the uplink, eight kinds in turn: good IPv4
+ * and IPv6 senders, spoofed ones of each family, a good sender from a third
+ * vtep, a wrong VNI and a cut inner header (decap fails between the ones
+ * that pass), a relay. The senders are checked in one lookup a family:
+ * each frame must still get its own verdict.
+ */
+static void
+test_tunnel_burst(void)
+{
+	static const struct {
+		uint8_t verdict;
+		unsigned what;
+	} want[8] = {
+		{ PSW_V_TX, P_POD }, { PSW_V_TX, P_POD }, { PSW_V_DROP, PSW_DROP_VXLAN_SPOOF },
+		{ PSW_V_DROP, PSW_DROP_VXLAN_SPOOF }, { PSW_V_DROP, PSW_DROP_VXLAN_SPOOF },
+		{ PSW_V_DROP, PSW_DROP_VXLAN_BAD }, { PSW_V_DROP, PSW_DROP_RUNT }, { PSW_V_DROP, PSW_DROP_VXLAN_NOT_HERE },
+	};
+	struct psw_burst b = { .nb = PSW_BURST_MAX };
+	unsigned i, avail;
+
+	fresh();
+	avail = rte_mempool_avail_count(mp);
+	for (i = 0; i < PSW_BURST_MAX; i++) {
+		struct rte_mbuf *m = NULL;
+
+		switch (i % 8) {
+		case 0: m = vxlan(inner_udp4(REMOTE4, POD4, (uint16_t)(80 + i), 18), OTHER); break;
+		case 1: m = vxlan(inner_udp6(remote6, pod6), OTHER); break;
+		case 2: m = vxlan(inner_udp4(0x0af4020au, POD4, 80, 18), OTHER); break;
+		case 3: m = vxlan(inner_udp6(rtr6, pod6), OTHER); break;
+		case 4: m = vxlan(inner_udp4(REMOTE4, POD4, 80, 18), OTHER + 1); break;
+		case 5:
+			m = vxlan(inner_udp6(remote6, pod6), OTHER);
+			rte_pktmbuf_mtod_offset(m, uint8_t *, 42 + 6)[0] = VNI + 1;
+			break;
+		case 6:
+			m = inner_udp6(remote6, pod6);
+			rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_data_len(m) - (14 + 30)));
+			m = vxlan(m, OTHER);
+			break;
+		case 7: m = vxlan(inner_udp4(REMOTE4, REMOTE4 + 1, 80, 18), OTHER); break;
+		}
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		m->port = P_UP;
+		b.pkts[i] = m;
+		memset(&b.meta[i], 0, sizeof(b.meta[i]));
+		b.meta[i].in_port = P_UP;
+	}
+	psw_worker_process(&lc, t, &b);
+	for (i = 0; i < PSW_BURST_MAX; i++) {
+		const struct psw_meta *m = &b.meta[i];
+		unsigned got = m->verdict == PSW_V_TX ? m->out_port : m->drop_reason;
+
+		if (m->verdict != want[i % 8].verdict || got != want[i % 8].what) {
+			fprintf(stderr, "\n  burst frame %u: verdict %u port %u reason %s\n", i, m->verdict, m->out_port,
+				m->verdict == PSW_V_DROP ? psw_drop_name(m->drop_reason) : "-");
+			CU_FAIL("a frame of a mixed tunnel burst");
+		}
+		/* the ones delivered, their own inner packet */
+		if (i % 8 == 0 && m->verdict == PSW_V_TX)
+			CU_ASSERT_EQUAL(m->dport, rte_cpu_to_be_16((uint16_t)(80 + i)));
+		rte_pktmbuf_free(b.pkts[i]);
+	}
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_VXLAN_DECAP], 8);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(mp), avail);
+}
+
+/*
+ * The outer headers from the template against ones written field by
+ * field (the checksum by rte_ipv4_cksum), for many destinations and
+ * lengths, VXLAN and Geneve; the inner frame's MACs the gateway's and
+ * zero, the rest of it untouched.
+ */
+static void
+test_tunnel_template(void)
+{
+	static const uint32_t dsts[] = { 0x00000001u, 0xc0a83202u, 0xffffffffu, 0x0afffffeu, 0x7f000001u,
+					 0x80000000u, 0xfffe0001u };
+	unsigned g, i, len;
+
+	for (g = 0; g < 2; g++) {
+		t->node.geneve = (uint8_t)g;
+		t->node.tunnel_port = g ? RTE_BE16(6081) : RTE_BE16(VXLAN_PORT);
+		psw_tunnel_prepare(&t->node);
+		for (i = 0; i < RTE_DIM(dsts); i++)
+			for (len = 60; len <= 1514; len += 97) {
+				struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+				struct psw_nh nh = { .port = P_UP, .flags = PSW_NH_F_TUNNEL };
+				struct psw_meta meta = { .l3 = PSW_L3_IPV4, .l4_proto = IPPROTO_UDP, .sport = 7,
+							 .dport = 9 };
+				uint8_t want[50 + 12], *d, *o;
+				struct rte_ipv4_hdr *ip;
+				unsigned k;
+
+				CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+				d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
+				CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+				for (k = 0; k < len; k++)
+					d[k] = (uint8_t)(k * 7 + 1);
+				nh.tunnel_dst = rte_cpu_to_be_32(dsts[i]);
+				o = (uint8_t *)psw_tunnel_encap(t, m, &meta, &nh);
+				CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+				CU_ASSERT_EQUAL(rte_pktmbuf_pkt_len(m), len + 50);
+				memset(want, 0, sizeof(want));
+				want[12] = 0x08;
+				ip = (struct rte_ipv4_hdr *)(want + 14);
+				ip->version_ihl = 0x45;
+				ip->total_length = rte_cpu_to_be_16((uint16_t)(len + 36));
+				ip->time_to_live = 64;
+				ip->next_proto_id = IPPROTO_UDP;
+				ip->src_addr = rte_cpu_to_be_32(NODE);
+				ip->dst_addr = nh.tunnel_dst;
+				ip->hdr_checksum = rte_ipv4_cksum(ip);
+				memcpy(want + 34, o + 34, 2);        /* the source port: the flow's */
+				CU_ASSERT((o[34] << 8 | o[35]) >= 49152);
+				want[36] = g ? 0x17 : 0x12;
+				want[37] = g ? 0xc1 : 0xb5;
+				want[38] = (uint8_t)((len + 16) >> 8);
+				want[39] = (uint8_t)(len + 16);
+				if (g) {
+					want[44] = 0x65;
+					want[45] = 0x58;
+				} else {
+					want[42] = 0x08;
+				}
+				want[48] = VNI;
+				memcpy(want + 50 + 6, gw_mac, 6);
+				if (memcmp(o + 12, want + 12, sizeof(want) - 12) != 0) {
+					for (k = 12; k < sizeof(want) && o[k] == want[k]; k++)
+						;
+					fprintf(stderr, "\n  %s to %08x, %u bytes: headers differ at %u (%02x, not %02x)\n",
+						g ? "Geneve" : "VXLAN", dsts[i], len, k, o[k], want[k]);
+					CU_FAIL("the encapsulation's headers");
+				}
+				for (k = 12; k < len; k++)
+					if (o[50 + k] != (uint8_t)(k * 7 + 1))
+						break;
+				CU_ASSERT_EQUAL(k, len);
+				rte_pktmbuf_free(m);
+			}
+	}
+	t->node.geneve = 0;
+	t->node.tunnel_port = RTE_BE16(VXLAN_PORT);
+	psw_tunnel_prepare(&t->node);
+}
+
+/* A frame that left encapsulated to the other node: outer MACs and destination, the inner MACs the template's. */
+static void
+expect_encapsulated(struct rte_mbuf *m, unsigned l3_len, const char *what)
+{
+	static const uint8_t zero[6];
+	const uint8_t *o = rte_pktmbuf_mtod(m, const uint8_t *);
+
+	if (rte_pktmbuf_data_len(m) != 50u + 14 + l3_len || memcmp(o, mac_other, 6) != 0 ||
+	    memcmp(o + 6, up_mac, 6) != 0 || outer_ip(m)->dst_addr != rte_cpu_to_be_32(OTHER) ||
+	    rte_ipv4_cksum(outer_ip(m)) != 0 ||
+	    rte_be_to_cpu_16(outer_ip(m)->total_length) != rte_pktmbuf_data_len(m) - 14u ||
+	    memcmp(o + 50, zero, 6) != 0 || memcmp(o + 56, gw_mac, 6) != 0) {
+		fprintf(stderr, "\n  %s: not encapsulated as it should be (%u bytes)\n", what,
+			rte_pktmbuf_data_len(m));
+		CU_FAIL(what);
+	}
+}
+
+/* A pod's datagram of IP length len to dst (IPv4 host order, or IPv6 when dst6), its TTL, DF, VLAN tags. */
+static struct rte_mbuf *
+pod_out(uint32_t dst, const uint8_t *dst6, unsigned len, uint8_t ttl, bool df, int vlans)
+{
+	struct tpkt p;
+	struct rte_mbuf *m;
+
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, mac_pod, 6);
+	memcpy(p.dst_mac, gw_mac, 6);
+	p.ttl = ttl;
+	p.nb_vlans = vlans;
+	if (dst6 != NULL) {
+		p.ip6 = 1;
+		memcpy(p.src6, pod6, 16);
+		memcpy(p.dst6, dst6, 16);
+		p.payload = (uint16_t)(len - 48);
+	} else {
+		p.src4 = POD4;
+		p.dst4 = dst;
+		p.payload = (uint16_t)(len - 28);
+	}
+	m = tpkt_build(mp, &p);
+	if (m != NULL && df && dst6 == NULL) {
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14 + 4 * vlans);
+
+		ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+	}
+	return m;
+}
+
+/*
+ * The way into the overlay, short path and long: at the MTU less the 50
+ * bytes and one past (with DF told, without split, IPv6 told), TTL 1, a
+ * VLAN-tagged pod, a node without an IPv4 address, a next hop whose MAC
+ * is not known yet, an answer to a packet that came out of the overlay. Each that leaves is encapsulated
+ * with the inner MACs set.
+ */
+static void
+test_tunnel_way_out(void)
+{
+	struct rte_mbuf *m;
+	unsigned i;
+
+	fresh();
+	lc.sc.nb_extra = 0;
+	m = expect_v(pod_out(REMOTE4, NULL, 1450, 64, true, 0), P_POD, PSW_V_TX, P_UP, "1450 bytes, DF", true);
+	expect_encapsulated(m, 1450, "1450 bytes, DF");
+	rte_pktmbuf_free(m);
+	expect_v(pod_out(REMOTE4, NULL, 1451, 64, true, 0), P_POD, PSW_V_TX, P_POD, "1451 bytes, DF: told", false);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_ICMP_TOO_BIG], 1);
+	m = expect_v(pod_out(REMOTE4, NULL, 1451, 64, false, 0), P_POD, PSW_V_TX, P_UP, "1451 bytes: split", true);
+	CU_ASSERT_EQUAL_FATAL(lc.sc.nb_extra, 1);
+	expect_encapsulated(m, 20 + 1424, "1451 bytes: the first piece");
+	expect_encapsulated(lc.sc.extra[0].pkt, 20 + 1451 - 20 - 1424, "1451 bytes: the second piece");
+	rte_pktmbuf_free(m);
+	rte_pktmbuf_free(lc.sc.extra[0].pkt);
+	lc.sc.nb_extra = 0;
+	m = expect_v(pod_out(0, remote6, 1450, 64, false, 0), P_POD, PSW_V_TX, P_UP, "IPv6, 1450 bytes", true);
+	expect_encapsulated(m, 1450, "IPv6, 1450 bytes");
+	rte_pktmbuf_free(m);
+	expect_v(pod_out(0, remote6, 1451, 64, false, 0), P_POD, PSW_V_TX, P_POD, "IPv6, 1451 bytes: told", false);
+	expect_v(pod_out(REMOTE4, NULL, 100, 1, false, 0), P_POD, PSW_V_TX, P_POD, "TTL 1: told", false);
+	expect_v(pod_out(0, remote6, 100, 1, false, 0), P_POD, PSW_V_TX, P_POD, "hop limit 1: told", false);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_VXLAN_ENCAP], 4);
+	/* tagged: the tag gone, then the short path's encapsulation */
+	m = expect_v(pod_out(REMOTE4, NULL, 100, 64, false, 1), P_POD, PSW_V_TX, P_UP, "a tagged pod frame", true);
+	expect_encapsulated(m, 100, "a tagged pod frame");
+	CU_ASSERT_EQUAL(rte_pktmbuf_mtod(m, const uint8_t *)[62], 0x08);
+	rte_pktmbuf_free(m);
+	/* an answer to a packet out of the overlay goes back into it: TTL 1 from the remote pod */
+	m = inner_udp4(REMOTE4, POD4, 80, 18);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14)->time_to_live = 1;
+	rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14)->hdr_checksum = 0;
+	rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14)->hdr_checksum =
+		rte_ipv4_cksum(rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14));
+	m = expect_v(vxlan(m, OTHER), P_UP, PSW_V_TX, P_UP, "time exceeded back into the overlay", true);
+	expect_encapsulated(m, rte_pktmbuf_data_len(m) - 64u, "time exceeded back into the overlay");
+	rte_pktmbuf_free(m);
+	/* a node without an IPv4 address has no source for the outer header (the template's is 0.0.0.0) */
+	t->node.nb_addrs = 0;
+	psw_tunnel_prepare(&t->node);
+	expect_v(pod_out(REMOTE4, NULL, 100, 64, false, 0), P_POD, PSW_V_DROP, PSW_DROP_VXLAN_NO_ROOM,
+		 "no IPv4 address: not sent from 0.0.0.0", false);
+	t->node.nb_addrs = 1;
+	psw_tunnel_prepare(&t->node);
+	/* the other node's MAC not known yet: held encapsulated, its inner MACs set */
+	for (i = 0; i < t->routes->nb_nhs; i++)
+		if (t->routes->nhs[i].flags == PSW_NH_F_TUNNEL) {
+			t->routes->nhs[i].flags |= PSW_NH_F_RESOLVE;
+			t->routes->nhs[i].port = PSW_PORT_NONE;
+		}
+	m = expect_v(pod_out(REMOTE4, NULL, 100, 64, false, 0), P_POD, PSW_V_PUNT, PSW_PUNT_RESOLVE,
+		     "resolving: held", true);
+	CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod_offset(m, const uint8_t *, 56), gw_mac, 6), 0);
+	CU_ASSERT_EQUAL(outer_ip(m)->dst_addr, rte_cpu_to_be_32(OTHER));
+	CU_ASSERT_EQUAL(rte_ipv4_cksum(outer_ip(m)), 0);
+	rte_pktmbuf_free(m);
+	for (i = 0; i < t->routes->nb_nhs; i++)
+		if (t->routes->nhs[i].flags == (PSW_NH_F_TUNNEL | PSW_NH_F_RESOLVE)) {
+			t->routes->nhs[i].flags = PSW_NH_F_TUNNEL;
+			t->routes->nhs[i].port = P_UP;
+		}
+}
+
+/*
+ * Bytes after a pod's datagram (Ethernet padding, or more) do not go into
+ * the overlay: the outer lengths are the datagram's, within the MTU the
+ * datagram was checked against.
+ */
+static void
+test_tunnel_trailing_bytes(void)
+{
+	static const unsigned pads[] = { 6, 64 };
+	struct rte_mbuf *m;
+	unsigned i;
+
+	fresh();
+	for (i = 0; i < RTE_DIM(pads); i++) {
+		m = pod_out(REMOTE4, NULL, 1450, 64, false, 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		memset(rte_pktmbuf_append(m, (uint16_t)pads[i]), 0xa5, pads[i]);
+		m = expect_v(m, P_POD, PSW_V_TX, P_UP, "a datagram and bytes after it", true);
+		expect_encapsulated(m, 1450, "a datagram and bytes after it");
+		rte_pktmbuf_free(m);
+		m = pod_out(REMOTE4, NULL, 1450, 64, false, 1);
+		memset(rte_pktmbuf_append(m, (uint16_t)pads[i]), 0xa5, pads[i]);
+		m = expect_v(m, P_POD, PSW_V_TX, P_UP, "a tagged datagram and bytes after it", true);
+		expect_encapsulated(m, 1450, "a tagged datagram and bytes after it");
+		rte_pktmbuf_free(m);
+	}
+}
+
 int
 main(void)
 {
@@ -1663,6 +1964,10 @@ main(void)
 	CU_add_test(s, "fragmentation at its edges: tiny MTUs, far offsets, padding, VLAN", test_fragmentation_edges);
 	CU_add_test(s, "fragmentation of a burst past its extra room, and of an empty pool", test_fragmentation_burst);
 	CU_add_test(s, "Geneve attacked: lengths, padding, outer options, nesting, segments, ports", test_geneve_attacks);
+	CU_add_test(s, "a burst of tunnelled frames, good and spoofed, each its own verdict", test_tunnel_burst);
+	CU_add_test(s, "the encapsulation's template against headers written field by field", test_tunnel_template);
+	CU_add_test(s, "into the overlay: MTU edges, TTL 1, tags, resolve, answers", test_tunnel_way_out);
+	CU_add_test(s, "bytes after a pod's datagram stay out of the overlay", test_tunnel_trailing_bytes);
 	failures = psw_ut_run();
 	psw_neigh_free(st.neigh);
 	psw_ct_destroy(t->ct);
