@@ -313,10 +313,15 @@ static int parse_port(struct psw_cfg_ctx *ctx, const config_setting_t *s, const 
 	if (psw_cfg_opt_bool(ctx, s, path, "node", &port->node) < 0 ||
 	    psw_cfg_opt_bool(ctx, s, path, "uplink", &port->uplink) < 0)
 		return -EINVAL;
-	if (port->uplink && (port->kind == PSW_PORT_VHOST || port->kind == PSW_PORT_MEMIF))
+	if (port->uplink && port->kind == PSW_PORT_MEMIF)
 		return psw_cfg_fail(ctx, psw_cfg_member(s, "uplink"), "%s: a %s port cannot be an "
-				    "uplink; an uplink is a nic, af_packet or kernel port", path,
+				    "uplink; an uplink is a nic, af_packet, kernel or vhost-user port", path,
 				    psw_port_kind_name(port->kind));
+	/* a vhost-user port has no MAC of its own: the one made from its slot
+	 * would be the same on every node of a segment */
+	if (port->uplink && port->kind == PSW_PORT_VHOST && !port->has_mac)
+		return psw_cfg_fail(ctx, psw_cfg_member(s, "uplink"), "%s: a vhost-user uplink needs "
+				    "its own mac (the node's on that link)", path);
 	if (port->uplink && port->node)
 		return psw_cfg_fail(ctx, psw_cfg_member(s, "uplink"), "%s: a port is the node's own "
 				    "stack (node = true) or an uplink, not both", path);

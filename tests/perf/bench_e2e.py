@@ -38,6 +38,30 @@ Scenarios (64-byte and 1518-byte frames, on-the-wire sizes):
            idle testpmd), the others none. Open vSwitch gets the same
            vhost-user ports (it has no memif, and its kernel ports are not
            polled by the PMD thread)
+  vxlan encap
+           pod a (first socket) -> a pod of another node (10.244.1.10; a v1
+           Node with podCIDR 10.244.1.0/24 and InternalIP 192.168.240.2),
+           routed and encapsulated in VXLAN (VNI 1, UDP 4789) out of the
+           uplink: the second socket, a vhost-user uplink with the node's
+           address 192.168.240.1/24. The generator is the other node there:
+           it answers ARP for its address and counts the frames inside.
+           OVS, as its userspace tunnelling is set up: br-int with the pod's
+           port and a vxlan port (remote_ip, local_ip, key 1) and a rule
+           routing pod a's packets for that CIDR into it (MACs rewritten,
+           dec_ttl); br-phy with the uplink's port and NORMAL, the node's
+           address on br-phy's own interface (in a network namespace of its
+           own), the route (ovs/route/add) and the other node's MAC
+           (tnl/arp/set, so it asks nothing)
+  vxlan decap
+           the other node's pod -> pod a: the generator sends every frame in
+           VXLAN from 192.168.240.2 into the uplink's socket and counts the
+           inner frames on the pod's. podswitch checks that the inner source
+           is the sending node's (its Node's CIDR); OVS matches tun_src and
+           the inner source CIDR on the vxlan port, routes to pod a
+           Both check every run's frames (all in VXLAN or none; the first
+           one's outer and inner headers) and print the first run's, and
+           open the window after OVERLAY_WARMUP (3 s): podswitch learns the
+           other node's MAC by ARP, about a second after the uplink comes up
 
 Each scenario runs the switches alternately in one invocation and prints
 the ratio podswitch / Open vSwitch. Appends one JSON object per figure to
@@ -58,6 +82,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from pswtest import BUILD, Scope, Switch, api_call, defer_dpdk_stop, uid  # noqa: E402
+from nodetest import node_object  # noqa: E402
 
 RUNS = int(os.environ.get("PSW_BENCH_E2E_RUNS", "3"))
 SECONDS = float(os.environ.get("PSW_BENCH_E2E_SECONDS", "5"))
@@ -75,6 +100,15 @@ GEN = os.path.join(BUILD, "tests", "perf", "psw-gen")
 OVS_VSWITCHD = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
 MAC_A, MAC_B = GEN_MAC
 VIP = "10.96.0.80"
+# The overlay: this node's uplink (the second socket) on an underlay that
+# only the generator and the switches' private namespaces see; the other
+# node (its tunnel endpoint and pods) is the generator's port there.
+NODE_IP, REMOTE_NODE_IP = "192.168.240.1", "192.168.240.2"
+UPLINK_MAC = "02:00:00:00:0e:01"      # the switch's MAC on the uplink (OVS: br-phy's)
+REMOTE_GW_MAC = "02:50:53:57:00:02"   # the other node's pod gateway: the inner source MAC it sends
+REMOTE_CIDR, REMOTE_POD = "10.244.1.0/24", "10.244.1.10"
+VXLAN_PORT, VNI = 4789, 1
+OVERLAY_WARMUP = 3          # seconds: the other node's MAC asked for and learned (podswitch)
 
 
 class Generator:
@@ -82,7 +116,8 @@ class Generator:
     it after the switch: it waits in its start-up for the switch (a vhost-user
     client that retries every second) to connect to each socket in turn."""
 
-    def __init__(self, scope, socks, frame, flows, dst_ip, dport, rate=0, seconds=SECONDS, memif=False):
+    def __init__(self, scope, socks, frame, flows, dst_ip, dport, rate=0, seconds=SECONDS, memif=False,
+                 src=(MAC_A, GW_MAC, IP_A), extra=(), warmup=1):
         burst = 2 if rate else 32           # at a fixed rate: latency of the switch, not of a queue
         self.prefix = "pswgen" + uid()
         cmd = [GEN, "--no-huge", "-m", "512", "--no-pci", "--file-prefix=" + self.prefix, "--lcores=0@0",
@@ -95,8 +130,8 @@ class Generator:
                 cmd.append("--vdev=net_virtio_user%d,path=%s,server=1,queues=1,queue_size=1024,mac=%s"
                            % (i, s, GEN_MAC[i]))
         cmd += ["--", "--frame", str(frame), "--flows", str(flows), "--seconds", str(seconds),
-                "--warmup", "1", "--rate", str(rate), "--burst", str(burst), "--src-mac", MAC_A, "--dst-mac", GW_MAC,
-                "--src-ip", IP_A, "--dst-ip", dst_ip, "--dport", str(dport)]
+                "--warmup", str(warmup), "--rate", str(rate), "--burst", str(burst),
+                "--src-mac", src[0], "--dst-mac", src[1], "--src-ip", src[2], "--dst-ip", dst_ip, "--dport", str(dport)] + list(extra)
         self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         scope.defer(self.stop)
 
@@ -172,6 +207,8 @@ SCENARIOS = {
     "svc+pol": (VIP, 80, 8192),
     "l3, full node": (IP_B, 8080, 8192),
     "l3, scraped": (IP_B, 8080, 8192),
+    "vxlan encap": (REMOTE_POD, 8080, 8192),
+    "vxlan decap": (IP_A, 8080, 8192),
 }
 FULL = {k: int(os.environ.get("PSW_BENCH_FULL_" + k.upper(), d))
         for k, d in (("kernel", 600), ("vhost", 300), ("memif", 100), ("connected", 8))}
@@ -271,6 +308,97 @@ class Scraper(threading.Thread):
             self.scrapes += 1
 
 
+def overlay_macs(scenario):
+    """(the pod's MAC, the other node's): the generator's MACs on the pod's
+    socket and on the uplink's; it sends from the pod (encap, its port 0 on
+    the first socket) or from the other node (decap, its port 0 on the
+    uplink's socket)."""
+    return (GEN_MAC[0], GEN_MAC[1]) if scenario == "vxlan encap" else (GEN_MAC[1], GEN_MAC[0])
+
+
+def overlay_generator(scope, socks, scenario, frame, rate=0):
+    """psw-gen for a VXLAN scenario, on [pod socket, uplink socket]: it answers
+    ARP for the other node's address on either port (podswitch has no static
+    neighbour; Open vSwitch is given it with tnl/arp/set, and asks nothing).
+    The window opens after OVERLAY_WARMUP seconds: podswitch's first ARP
+    request on the uplink that has just come up goes unanswered, the next
+    (1 s later) is, and the packets before it are dropped (punt_limit)."""
+    dst, dport, flows = SCENARIOS[scenario]
+    arp = ["--arp-ip", REMOTE_NODE_IP]
+    if scenario == "vxlan encap":
+        return Generator(scope, socks, frame, flows, dst, dport, rate, extra=arp, warmup=OVERLAY_WARMUP)
+    # the other node's pod, as the other node's switch sends it: its gateway's
+    # MAC, no destination MAC (the receiver sets its own), inside VXLAN from its
+    # address to this node's
+    return Generator(scope, socks[::-1], frame, flows, dst, dport, rate, src=(REMOTE_GW_MAC, "00:00:00:00:00:00",
+                                                                               REMOTE_POD),
+                     extra=arp + ["--outer-src-mac", overlay_macs(scenario)[1], "--outer-dst-mac", UPLINK_MAC,
+                                  "--outer-src-ip", REMOTE_NODE_IP, "--outer-dst-ip", NODE_IP, "--vni", str(VNI),
+                                  "--vxlan-port", str(VXLAN_PORT)], warmup=OVERLAY_WARMUP)
+
+
+def check_overlay(scenario, swname, res):
+    """What the generator counted must be what the scenario says (else the
+    figure measures something else): VXLAN from this node to the other, the
+    pod's packet inside, routed (TTL 63); or, decapsulated, the other node's
+    pod's packet to pod a. Returns the first frame's headers, in words."""
+    b = bytes.fromhex(res["rx_first"])
+    pod_mac, remote_mac = overlay_macs(scenario)
+
+    def mac(o):
+        return ":".join("%02x" % x for x in b[o:o + 6])
+
+    def ip(o):
+        return socket.inet_ntoa(b[o:o + 4])
+    got = {}
+    if scenario == "vxlan encap" and len(b) >= 92:
+        got = {"outer": (mac(0), mac(6), b[12:14].hex(), ip(26), ip(30), b[23], int.from_bytes(b[36:38], "big"),
+                         b[42], int.from_bytes(b[46:49], "big")),
+               "inner": (ip(76), ip(80), b[72], mac(56), mac(50))}
+        want = {"outer": (remote_mac, UPLINK_MAC, "0800", NODE_IP, REMOTE_NODE_IP, 17, VXLAN_PORT, 0x08, VNI),
+                "inner": (IP_A, REMOTE_POD, 63, GW_MAC, "00:00:00:00:00:00")}
+        whole = res["received_vxlan"] >= 0.999 * res["rx_pps"] * SECONDS
+    elif scenario == "vxlan decap" and len(b) >= 42:
+        got = {"frame": (mac(0), mac(6), ip(26), ip(30), b[22])}
+        want = {"frame": (pod_mac, GW_MAC, REMOTE_POD, IP_A, 63)}
+        whole = res["received_vxlan"] == 0
+    if not got or got != want or not whole or res["rx_pps"] <= 0:
+        raise RuntimeError("%s, %s: the frames counted are not what the scenario sends (%d of them in VXLAN): "
+                           "first %s, wanted %s" % (scenario, swname, res["received_vxlan"], got, want))
+    if scenario == "vxlan encap":
+        o, i = got["outer"], got["inner"]
+        return ("%s > %s, %s > %s UDP %d VXLAN flags 0x%02x VNI %d | %s > %s TTL %d (%.0f of %.0f frames in VXLAN)"
+                % (o[1], o[0], o[3], o[4], o[6], o[7], o[8], i[0], i[1], i[2], res["received_vxlan"],
+                   res["rx_pps"] * SECONDS))
+    f = got["frame"]
+    return "%s > %s, %s > %s TTL %d (none in VXLAN)" % (f[1], f[0], f[2], f[3], f[4])
+
+
+def podswitch_overlay_conf(socks, scenario, extra=""):
+    """Pod a on the first socket, the uplink on the second; the other node
+    comes as a v1 Node (applied once the generator is there to answer ARP)."""
+    return """ports = ( { name = "g0"; kind = "vhost-user"; client = true; socket = "%s"; },
+          { name = "up"; kind = "vhost-user"; client = true; socket = "%s"; uplink = true; mac = "%s"; } );
+pods = ( { name = "a"; namespace = "bench"; port = "g0"; mac = "%s"; ip = "%s"; } );
+node = { name = "bench-a"; addresses = [ "%s/24" ]; };
+cluster = { pod_cidr = "10.244.0.0/16"; encapsulation = "vxlan"; vxlan_port = %d; vni = %d; };
+%s""" % (socks[0], socks[1], UPLINK_MAC, overlay_macs(scenario)[0], IP_A, NODE_IP, VXLAN_PORT, VNI, extra)
+
+
+def run_podswitch_overlay(scope, sw, socks, scenario, frame, rate=0):
+    """Start the generator, wait for both ports, then give the switch the
+    other node: its neighbour entry is asked for when the generator can
+    answer (an ARP lost to a port not yet connected would fail it for 5 s)."""
+    gen = overlay_generator(scope, socks, scenario, frame, rate)
+    end = time.time() + 60
+    while time.time() < end and sum(1 for p in sw.ok("get", {"kind": "ports"})["items"]
+                                    if p["name"] in ("g0", "up") and p.get("link_up")) < 2:
+        time.sleep(0.05)
+    r = api_call(sw.sock, "apply", {"objects": [node_object("bench-b", REMOTE_CIDR, REMOTE_NODE_IP)]})
+    assert r["ok"], r
+    return gen.result()
+
+
 def run_podswitch(scope, scenario, frame, rate=0, memif=False, scrape=False):
     socks = [scope.path("g%d-%s.sock" % (i, uid())) for i in range(2)]
     dst, dport, flows = SCENARIOS[scenario]
@@ -287,7 +415,9 @@ def run_podswitch(scope, scenario, frame, rate=0, memif=False, scrape=False):
             listen = "127.0.0.1:%d" % s.getsockname()[1]
         extra += '\nmetrics = { listen = "%s"; };' % listen
 
-    sw = Switch(scope, podswitch_conf(socks, extra=extra, memif=memif),
+    overlay = scenario.startswith("vxlan")
+    sw = Switch(scope, podswitch_overlay_conf(socks, scenario, extra) if overlay else
+                podswitch_conf(socks, extra=extra, memif=memif),
                 workers="[1]", idle_sleep_us=0, eal=podswitch_eal()).start()
     if full:
         full.attach_podswitch(sw)
@@ -300,7 +430,10 @@ def run_podswitch(scope, scenario, frame, rate=0, memif=False, scrape=False):
     scraper = Scraper("http://%s/metrics" % listen) if scrape else None
     if scraper:
         scraper.start()
-    res = Generator(scope, socks, frame, flows, dst, dport, rate, memif=memif).result()
+    if overlay:
+        res = run_podswitch_overlay(scope, sw, socks, scenario, frame, rate)
+    else:
+        res = Generator(scope, socks, frame, flows, dst, dport, rate, memif=memif).result()
     if scraper:
         scraper.done.set()
         scraper.join()
@@ -343,6 +476,18 @@ def run_io(scope, frame, rate=0, memif=False):
 def ovs_flows(scenario):
     """OpenFlow rules doing the closest equivalent of podswitch's work."""
     out = ["table=0,priority=0,actions=drop"]
+    if scenario == "vxlan encap":
+        # br-int: pod a's packets to the other node's pods routed into the
+        # VXLAN port (port 2), inner MACs as podswitch writes them
+        return out + ["table=0,priority=10,in_port=1,ip,dl_src=%s,nw_src=%s,nw_dst=%s,actions=mod_dl_src:%s,"
+                      "mod_dl_dst:00:00:00:00:00:00,dec_ttl,output:2"
+                      % (overlay_macs(scenario)[0], IP_A, REMOTE_CIDR, GW_MAC)]
+    if scenario == "vxlan decap":
+        # what comes out of the tunnel from the other node, from its pods
+        # (podswitch's sender check), routed to pod a
+        return out + ["table=0,priority=10,in_port=2,ip,tun_src=%s,nw_src=%s,nw_dst=%s,actions=mod_dl_src:%s,"
+                      "mod_dl_dst:%s,dec_ttl,output:1"
+                      % (REMOTE_NODE_IP, REMOTE_CIDR, IP_A, GW_MAC, overlay_macs(scenario)[0])]
     if scenario.startswith("l3"):
         out += ["table=0,priority=10,in_port=1,ip,dl_src=%s,nw_src=%s,nw_dst=%s,actions=mod_dl_src:%s,"
                 "mod_dl_dst:%s,dec_ttl,output:2" % (MAC_A, IP_A, IP_B, GW_MAC, MAC_B),
@@ -407,12 +552,49 @@ def ovs_available():
     return os.path.exists(OVS_VSWITCHD) and shutil.which("ovsdb-server") and shutil.which("ovs-vsctl")
 
 
+def ovs_overlay_bridges(vsctl, env, socks, netns, ctl, scenario):
+    """Open vSwitch's userspace tunnel, as its documentation sets it up: br-int
+    with the pod's port (1) and a VXLAN port (2) to the other node; br-phy
+    with the uplink's port, the node's address on its own (tap) interface and
+    the NORMAL flow; the route to the other node on br-phy and its MAC given
+    (tnl/arp/set), so nothing is asked."""
+    for br in ("br-int", "br-phy"):
+        subprocess.run(vsctl + ["add-br", br, "--", "set", "bridge", br, "datapath_type=netdev"], check=True, env=env)
+    subprocess.run(vsctl + ["set", "bridge", "br-phy", "other_config:hwaddr=" + UPLINK_MAC], check=True, env=env)
+    subprocess.run(vsctl + ["add-port", "br-int", "vhu0", "--", "set", "Interface", "vhu0",
+                            "type=dpdkvhostuserclient", "options:vhost-server-path=" + socks[0], "ofport_request=1"],
+                   check=True, env=env)
+    subprocess.run(vsctl + ["add-port", "br-int", "vxlan0", "--", "set", "Interface", "vxlan0", "type=vxlan",
+                            "options:remote_ip=" + REMOTE_NODE_IP, "options:local_ip=" + NODE_IP,
+                            "options:key=%d" % VNI, "options:dst_port=%d" % VXLAN_PORT, "ofport_request=2"],
+                   check=True, env=env)
+    subprocess.run(vsctl + ["add-port", "br-phy", "vhu1", "--", "set", "Interface", "vhu1",
+                            "type=dpdkvhostuserclient", "options:vhost-server-path=" + socks[1]], check=True, env=env)
+    ns = ["ip", "netns", "exec", netns]
+    subprocess.run(ns + ["ip", "addr", "add", NODE_IP + "/24", "dev", "br-phy"], check=True)
+    subprocess.run(ns + ["ip", "link", "set", "br-phy", "up"], check=True)
+    appctl = ["ovs-appctl", "-t", ctl]
+    subprocess.run(appctl + ["ovs/route/add", REMOTE_NODE_IP + "/32", "br-phy"], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run(appctl + ["tnl/arp/set", "br-phy", REMOTE_NODE_IP, overlay_macs(scenario)[1]],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+
+
 def run_ovs(scope, scenario, frame, rate=0):
     """A private Open vSwitch (own database, run directory and DPDK prefix): PMD on CPU 1,
-    its other threads on CPU 0, two dpdkvhostuserclient ports on the generator's sockets."""
+    its other threads on CPU 0, two dpdkvhostuserclient ports on the generator's sockets.
+    For the overlay, in a network namespace of its own (br-phy's tap and address)."""
     socks = [scope.path("g%d-%s.sock" % (i, uid())) for i in range(2)]
     d = scope.path("ovs" + uid())
     os.makedirs(d)
+    overlay = scenario.startswith("vxlan")
+    netns = "pswovs" + uid() if overlay else None
+    if netns:
+        subprocess.run(["ip", "netns", "add", netns], check=True)
+        scope.defer(lambda: subprocess.run(["ip", "netns", "del", netns]))
+        # no IPv6 chatter (MLD, DAD) from br-phy's tap onto the uplink
+        subprocess.run(["ip", "netns", "exec", netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                        "net.ipv6.conf.default.disable_ipv6=1"], check=True)
     env = dict(os.environ, OVS_RUNDIR=d, OVS_LOGDIR=d, OVS_DBDIR=d, OVS_SYSCONFDIR=d)
     db, dbsock = os.path.join(d, "conf.db"), os.path.join(d, "db.sock")
     subprocess.run(["ovsdb-tool", "create", db, "/usr/share/openvswitch/vswitch.ovsschema"], check=True, env=env)
@@ -447,12 +629,17 @@ def run_ovs(scope, scenario, frame, rate=0):
                             % (HUGE_DIR[0], os.path.basename(d))], check=True, env=env)
     dst, dport, flows = SCENARIOS[scenario]
     full = FullNode(scope) if scenario == "l3, full node" else None
-    procs.append(subprocess.Popen([OVS_VSWITCHD, "unix:" + dbsock, "--unixctl=" + os.path.join(d, "vswitchd.ctl"),
+    ctl = os.path.join(d, "vswitchd.ctl")
+    procs.append(subprocess.Popen((["ip", "netns", "exec", netns] if netns else []) +
+                                  [OVS_VSWITCHD, "unix:" + dbsock, "--unixctl=" + ctl,
                                    "--log-file=" + os.path.join(d, "vswitchd.log")], env=env, stdout=log,
                                   stderr=subprocess.STDOUT))
-    subprocess.run(vsctl + ["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"],
-                   check=True, env=env)
-    for i, sk in enumerate(socks):
+    if overlay:
+        ovs_overlay_bridges(vsctl, env, socks, netns, ctl, scenario)
+    else:
+        subprocess.run(vsctl + ["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"],
+                       check=True, env=env)
+    for i, sk in enumerate([] if overlay else socks):
         subprocess.run(vsctl + ["add-port", "br0", "vhu%d" % i, "--", "set", "Interface", "vhu%d" % i,
                                 "type=dpdkvhostuserclient", "options:vhost-server-path=" + sk,
                                 "ofport_request=%d" % (i + 1)], check=True, env=env)
@@ -465,9 +652,13 @@ def run_ovs(scope, scenario, frame, rate=0):
     with open(ffile, "w") as f:
         f.write("\n".join(ovs_flows(scenario)) + "\n")
     ofctl = ["ovs-ofctl"]          # ct() needs Nicira extensions
-    subprocess.run(ofctl + ["del-flows", "br0"], check=True, env=env)
-    subprocess.run(ofctl + ["add-flows", "br0", ffile], check=True, env=env)
-    res = Generator(scope, socks, frame, flows, dst, dport, rate).result()
+    br = "br-int" if overlay else "br0"
+    subprocess.run(ofctl + ["del-flows", br], check=True, env=env)
+    subprocess.run(ofctl + ["add-flows", br, ffile], check=True, env=env)
+    if overlay:
+        res = overlay_generator(scope, socks, scenario, frame, rate).result()
+    else:
+        res = Generator(scope, socks, frame, flows, dst, dport, rate).result()
     if full:
         res["ports"] = 2 + full.nb_vhost
     res["drops"] = {}
@@ -492,11 +683,11 @@ def main():
 
 def measure(out, only, ovs):
     print("generator: psw-gen (open loop, UDP) on CPU 0; the switch's worker / PMD thread on CPU 1; "
-          "%.0f s windows after 1 s warm-up; median of %d runs, switches alternating%s"
-          % (SECONDS, RUNS, "" if ovs else " (Open vSwitch with DPDK or hugepages missing: skipped)"),
+          "%.0f s windows after 1 s warm-up (vxlan: %d s); median of %d runs, switches alternating%s"
+          % (SECONDS, OVERLAY_WARMUP, RUNS, "" if ovs else " (Open vSwitch with DPDK or hugepages missing: skipped)"),
           flush=True)
     plan = [("io", 64), ("l3", 64), ("l3, scraped", 64), ("svc", 64), ("svc, 1 flow", 64), ("svc, 10k flows", 64),
-            ("svc, 1M flows", 64), ("svc+pol", 64),
+            ("svc, 1M flows", 64), ("svc+pol", 64), ("vxlan encap", 64), ("vxlan decap", 64),
             ("io", 1518), ("l3", 1518), ("io memif", 64), ("l3 memif", 64), ("l3, full node", 64)]
     two_pods = {}
     for scenario, frame in plan:
@@ -525,6 +716,10 @@ def measure(out, only, ovs):
                         res = run_podswitch(scope, scenario, frame, scrape=True, rate=SCRAPE_RATE)
                     else:
                         res = run_ovs(scope, scenario, frame)
+                    if scenario.startswith("vxlan"):
+                        seen = check_overlay(scenario, swname, res)
+                        if len(vals[swname]) == 0:
+                            print("  %s, %s, first frame received: %s" % (scenario, swname, seen), flush=True)
                     vals[swname].append(res)
                     drops.update(res["drops"])
                 finally:

@@ -16,14 +16,30 @@
  *
  * At a fixed rate, small bursts (--burst 1..4) keep the latency figure about
  * the switch rather than about the frames queued behind each other.
+ *
+ * For a switch's overlay (VXLAN, RFC 7348):
+ *   --arp-ip A       answer ARP requests for A on either port, with that
+ *                    port's MAC (the other node's tunnel endpoint, whose MAC
+ *                    the switch asks for)
+ *   --outer-src-mac M --outer-dst-mac M --outer-src-ip A --outer-dst-ip A [--vni N]
+ *                    send every frame inside VXLAN (UDP --vxlan-port, 4789;
+ *                    source port from the flow, checksum 0): --frame is the
+ *                    inner frame's size, 50 bytes less than what is sent
+ * A received frame is counted when it carries a stamp, as it is or inside
+ * VXLAN to --vxlan-port ("received_vxlan": those of the window that came in
+ * VXLAN); "rx_first" is the first 96 bytes of the window's first one, in
+ * hex, for the caller to check what the switch sent (outer and inner
+ * headers); "arp_answers" counts the ARP requests answered.
  */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_arp.h>
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -36,6 +52,8 @@
 #define MAGIC 0x70737767656e2121ull    /* "pswgen!!" */
 #define MAX_SAMPLES (1u << 20)
 #define FLOWS_PER_DPORT 64000u    /* source ports per destination port */
+#define VXLAN_LEN 50u             /* outer Ethernet, IPv4, UDP and VXLAN headers */
+#define RX_FIRST_LEN 96u
 
 struct stamp {
 	uint64_t magic;
@@ -49,10 +67,16 @@ static struct {
 	struct rte_ether_addr src_mac, dst_mac;
 	uint32_t src_ip, dst_ip;
 	uint16_t dport;
-} opt = { .frame = 64, .flows = 1, .seconds = 5, .warmup = 1, .burst = BURST };
+	uint32_t arp_ip;                          /* 0: answer no ARP */
+	unsigned encap;                           /* VXLAN_LEN when sending in VXLAN, else 0 */
+	struct rte_ether_addr outer_src_mac, outer_dst_mac;
+	uint32_t outer_src_ip, outer_dst_ip, vni;
+	uint16_t vxlan_port;
+} opt = { .frame = 64, .flows = 1, .seconds = 5, .warmup = 1, .burst = BURST, .vni = 1, .vxlan_port = 4789 };
 
 static uint64_t samples[MAX_SAMPLES];
 static unsigned nb_samples;
+static uint64_t nb_arp_answers;
 
 static int
 cmp_u64(const void *a, const void *b)
@@ -66,7 +90,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: psw-gen [EAL] -- --frame N --flows N --seconds S [--warmup S] [--rate PPS] "
-		"--src-mac M --dst-mac M --src-ip A --dst-ip A --dport P\n");
+		"--src-mac M --dst-mac M --src-ip A --dst-ip A --dport P [--arp-ip A] [--vxlan-port P]\n"
+		"  [--outer-src-mac M --outer-dst-mac M --outer-src-ip A --outer-dst-ip A [--vni N]]\n");
 	exit(2);
 }
 
@@ -77,7 +102,9 @@ parse(int argc, char **argv)
 		{ "frame", 1, 0, 'f' }, { "flows", 1, 0, 'n' }, { "seconds", 1, 0, 's' },
 		{ "warmup", 1, 0, 'w' }, { "rate", 1, 0, 'r' }, { "src-mac", 1, 0, 'a' },
 		{ "dst-mac", 1, 0, 'b' }, { "src-ip", 1, 0, 'c' }, { "dst-ip", 1, 0, 'd' },
-		{ "dport", 1, 0, 'p' }, { "burst", 1, 0, 'u' }, { 0, 0, 0, 0 },
+		{ "dport", 1, 0, 'p' }, { "burst", 1, 0, 'u' }, { "arp-ip", 1, 0, 'A' },
+		{ "outer-src-mac", 1, 0, 'M' }, { "outer-dst-mac", 1, 0, 'N' }, { "outer-src-ip", 1, 0, 'S' },
+		{ "outer-dst-ip", 1, 0, 'D' }, { "vni", 1, 0, 'V' }, { "vxlan-port", 1, 0, 'X' }, { 0, 0, 0, 0 },
 	};
 	int c;
 
@@ -94,10 +121,19 @@ parse(int argc, char **argv)
 		case 'd': if (inet_pton(AF_INET, optarg, &opt.dst_ip) != 1) usage(); break;
 		case 'p': opt.dport = (uint16_t)atoi(optarg); break;
 		case 'u': opt.burst = (unsigned)atoi(optarg); break;
+		case 'A': if (inet_pton(AF_INET, optarg, &opt.arp_ip) != 1) usage(); break;
+		case 'M': if (rte_ether_unformat_addr(optarg, &opt.outer_src_mac) < 0) usage(); break;
+		case 'N': if (rte_ether_unformat_addr(optarg, &opt.outer_dst_mac) < 0) usage(); break;
+		case 'S': if (inet_pton(AF_INET, optarg, &opt.outer_src_ip) != 1) usage(); break;
+		case 'D': if (inet_pton(AF_INET, optarg, &opt.outer_dst_ip) != 1) usage();
+			  opt.encap = VXLAN_LEN; break;
+		case 'V': opt.vni = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'X': opt.vxlan_port = (uint16_t)atoi(optarg); break;
 		default: usage();
 		}
 	}
-	if (opt.frame < 64 || opt.frame > 1518 || opt.flows == 0 || opt.flows > 64 * FLOWS_PER_DPORT ||
+	if (opt.frame < 64 || opt.frame + opt.encap > 1518 || opt.flows == 0 || opt.flows > 64 * FLOWS_PER_DPORT ||
+	    opt.vni > 0xffffff || (opt.encap && opt.outer_src_ip == 0) ||
 	    opt.dport + (opt.flows - 1) / FLOWS_PER_DPORT > 65535 || opt.seconds <= 0 ||
 	    opt.burst == 0 || opt.burst > BURST)
 		usage();
@@ -105,48 +141,155 @@ parse(int argc, char **argv)
 
 #define HDR_LEN (sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr))
 
-/* Ethernet, IPv4 and UDP headers of every frame; the ports are set per flow. */
-static uint8_t hdr_tmpl[HDR_LEN];
+/*
+ * The headers of every frame: with --outer-dst-ip, the outer Ethernet, IPv4,
+ * UDP and VXLAN headers first; then Ethernet, IPv4 and UDP. The UDP ports
+ * (and the outer UDP source port) are set per flow.
+ */
+static uint8_t hdr_tmpl[VXLAN_LEN + HDR_LEN];
 
 static void
-build_template(void)
+build_headers(uint8_t *p, const struct rte_ether_addr *src_mac, const struct rte_ether_addr *dst_mac,
+	      uint32_t src_ip, uint32_t dst_ip, unsigned len)
 {
-	unsigned len = opt.frame - RTE_ETHER_CRC_LEN;
-	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)hdr_tmpl;
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
 
-	memset(hdr_tmpl, 0, sizeof(hdr_tmpl));
-	eth->src_addr = opt.src_mac;
-	eth->dst_addr = opt.dst_mac;
+	eth->src_addr = *src_mac;
+	eth->dst_addr = *dst_mac;
 	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
 	ip->total_length = rte_cpu_to_be_16((uint16_t)(len - sizeof(*eth)));
 	ip->time_to_live = 64;
 	ip->next_proto_id = IPPROTO_UDP;
-	ip->src_addr = opt.src_ip;
-	ip->dst_addr = opt.dst_ip;
+	ip->src_addr = src_ip;
+	ip->dst_addr = dst_ip;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);      /* the ports are not in it */
 	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(len - sizeof(*eth) - sizeof(*ip)));
 }
 
+static void
+build_template(void)
+{
+	unsigned len = opt.frame - RTE_ETHER_CRC_LEN;
+
+	memset(hdr_tmpl, 0, sizeof(hdr_tmpl));
+	if (opt.encap) {
+		struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(hdr_tmpl + HDR_LEN - sizeof(*udp));
+		uint8_t *vxlan = hdr_tmpl + HDR_LEN;
+
+		build_headers(hdr_tmpl, &opt.outer_src_mac, &opt.outer_dst_mac, opt.outer_src_ip,
+			      opt.outer_dst_ip, len + VXLAN_LEN);
+		udp->dst_port = rte_cpu_to_be_16(opt.vxlan_port);
+		vxlan[0] = 0x08;                            /* I: the VNI is valid */
+		vxlan[4] = (uint8_t)(opt.vni >> 16);
+		vxlan[5] = (uint8_t)(opt.vni >> 8);
+		vxlan[6] = (uint8_t)opt.vni;
+	}
+	build_headers(hdr_tmpl + opt.encap, &opt.src_mac, &opt.dst_mac, opt.src_ip, opt.dst_ip, len);
+}
+
 /*
- * A frame of flow f (frame = on-the-wire size with CRC): the headers from
- * the template, source port 1024 + f mod 64,000 and destination port
- * dport + f / 64,000 (so more than 64,000 flows use the next ports), then
- * the stamp; the rest of the frame is whatever the buffer held (padding).
- * Only the headers are written: a pktgen-style generator must cost less
- * than the switch it measures.
+ * A frame of flow f (frame = on-the-wire size with CRC, of the inner frame
+ * under VXLAN): the headers from the template, source port 1024 + f mod
+ * 64,000 and destination port dport + f / 64,000 (so more than 64,000 flows
+ * use the next ports), then the stamp; the rest of the frame is whatever the
+ * buffer held (padding). Under VXLAN the outer source port varies with the
+ * flow, as a node's does. Only the headers are written: a pktgen-style
+ * generator must cost less than the switch it measures.
  */
 static void
 fill(struct rte_mbuf *m, unsigned f)
 {
-	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(opt.frame - RTE_ETHER_CRC_LEN));
-	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(p + HDR_LEN - sizeof(*udp));
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(opt.frame - RTE_ETHER_CRC_LEN + opt.encap));
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(p + opt.encap + HDR_LEN - sizeof(*udp));
 
-	memcpy(p, hdr_tmpl, HDR_LEN);
+	memcpy(p, hdr_tmpl, opt.encap + HDR_LEN);
 	udp->src_port = rte_cpu_to_be_16((uint16_t)(1024 + f % FLOWS_PER_DPORT));
 	udp->dst_port = rte_cpu_to_be_16((uint16_t)(opt.dport + f / FLOWS_PER_DPORT));
+	if (opt.encap) {
+		struct rte_udp_hdr *outer = (struct rte_udp_hdr *)(p + HDR_LEN - sizeof(*udp));
+
+		outer->src_port = rte_cpu_to_be_16((uint16_t)(49152 + f % 16384));
+	}
+}
+
+/*
+ * The stamp a received frame carries: after its UDP header, or after the
+ * UDP header of the frame inside VXLAN to --vxlan-port (*vxlan set). NULL:
+ * not one of ours.
+ */
+static const struct stamp *
+stamp_of(const struct rte_mbuf *m, bool *vxlan)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	unsigned len = rte_pktmbuf_data_len(m);
+	const struct stamp *s;
+
+	*vxlan = false;
+	if (len >= HDR_LEN + sizeof(*s)) {
+		s = (const struct stamp *)(p + HDR_LEN);
+		if (s->magic == MAGIC)
+			return s;
+	}
+	/* IPv4 without options, UDP to the VXLAN port */
+	if (len < VXLAN_LEN + HDR_LEN + sizeof(*s) || p[12] != 0x08 || p[13] != 0x00 || p[14] != 0x45 ||
+	    p[23] != IPPROTO_UDP || ((unsigned)p[36] << 8 | p[37]) != opt.vxlan_port)
+		return NULL;
+	s = (const struct stamp *)(p + VXLAN_LEN + HDR_LEN);
+	if (s->magic != MAGIC)
+		return NULL;
+	*vxlan = true;
+	return s;
+}
+
+/*
+ * An ARP request for --arp-ip received on port: turned into the answer, with
+ * the port's MAC, and sent back. True when m was taken (sent or freed).
+ */
+static bool
+arp_answer(uint16_t port, struct rte_mbuf *m)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
+	struct rte_ether_addr mac;
+	uint32_t sip;
+
+	if (opt.arp_ip == 0 || rte_pktmbuf_data_len(m) < sizeof(*eth) + sizeof(*arp) ||
+	    eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP) ||
+	    arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) || arp->arp_data.arp_tip != opt.arp_ip)
+		return false;
+	rte_eth_macaddr_get(port, &mac);
+	eth->dst_addr = arp->arp_data.arp_sha;
+	eth->src_addr = mac;
+	arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
+	sip = arp->arp_data.arp_sip;
+	arp->arp_data.arp_tha = arp->arp_data.arp_sha;
+	arp->arp_data.arp_tip = sip;
+	arp->arp_data.arp_sha = mac;
+	arp->arp_data.arp_sip = opt.arp_ip;
+	if (rte_eth_tx_burst(port, 0, &m, 1) == 0)
+		rte_pktmbuf_free(m);
+	else
+		nb_arp_answers++;
+	return true;
+}
+
+/* The frames received on port that arp_answer() did not take, freed. */
+static void
+free_rest(uint16_t port, struct rte_mbuf **pkts, uint16_t nb)
+{
+	uint16_t i, n = 0;
+
+	if (opt.arp_ip != 0) {
+		for (i = 0; i < nb; i++)
+			if (!arp_answer(port, pkts[i]))
+				pkts[n++] = pkts[i];
+		nb = n;
+	}
+	if (nb)
+		rte_pktmbuf_free_bulk(pkts, nb);
 }
 
 int
@@ -156,9 +299,10 @@ main(int argc, char **argv)
 	struct rte_mempool *mp;
 	struct rte_mbuf *tx[BURST], *rx[BURST];
 	uint64_t hz, start, end, measure_from, next, gap, sent = 0, got = 0, sent_w = 0, got_w = 0;
-	uint64_t t_meas = 0;
-	unsigned flow = 0, stamp_off = sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) +
-					sizeof(struct rte_udp_hdr);
+	uint64_t t_meas = 0, got_vxlan_w = 0;
+	unsigned flow = 0, tx_stamp_off, first_len = 0;
+	uint8_t first[RX_FIRST_LEN];
+	char first_hex[2 * RX_FIRST_LEN + 1] = "";
 	uint16_t port;
 	int n;
 
@@ -167,6 +311,7 @@ main(int argc, char **argv)
 		return 1;
 	parse(argc - n, argv + n);
 	build_template();
+	tx_stamp_off = opt.encap + HDR_LEN;
 	if (rte_eth_dev_count_avail() < 2) {
 		fprintf(stderr, "psw-gen: needs two ports (--vdev)\n");
 		return 1;
@@ -218,7 +363,7 @@ main(int argc, char **argv)
 
 					fill(tx[i], flow);
 					flow = flow + 1 == opt.flows ? 0 : flow + 1;
-					s = rte_pktmbuf_mtod_offset(tx[i], struct stamp *, stamp_off);
+					s = rte_pktmbuf_mtod_offset(tx[i], struct stamp *, tx_stamp_off);
 					s->magic = MAGIC;
 					s->tsc = now;
 				}
@@ -236,24 +381,27 @@ main(int argc, char **argv)
 		nb = rte_eth_rx_burst(1, 0, rx, BURST);
 		now = rte_rdtsc();
 		for (i = 0; i < nb; i++) {
-			const struct stamp *s = rte_pktmbuf_data_len(rx[i]) >= stamp_off + sizeof(*s) ?
-				rte_pktmbuf_mtod_offset(rx[i], const struct stamp *, stamp_off) : NULL;
+			bool vxlan;
+			const struct stamp *s = stamp_of(rx[i], &vxlan);
 
-			if (s == NULL || s->magic != MAGIC)
+			if (s == NULL)
 				continue;
 			got++;
 			if (s->tsc >= measure_from) {
 				got_w++;
+				got_vxlan_w += vxlan;
+				if (first_len == 0) {
+					first_len = RTE_MIN(RX_FIRST_LEN, rte_pktmbuf_data_len(rx[i]));
+					memcpy(first, rte_pktmbuf_mtod(rx[i], const uint8_t *), first_len);
+				}
 				if (nb_samples < MAX_SAMPLES && (opt.rate || (got_w & 15) == 0))
 					samples[nb_samples++] = now - s->tsc;
 			}
 		}
-		if (nb)
-			rte_pktmbuf_free_bulk(rx, nb);
+		free_rest(1, rx, nb);
 		/* drain what the switch sends back on port 0 (ARP, errors) */
 		nb = rte_eth_rx_burst(0, 0, rx, BURST);
-		if (nb)
-			rte_pktmbuf_free_bulk(rx, nb);
+		free_rest(0, rx, nb);
 	}
 	t_meas = end - measure_from;
 	/* frames still in flight when the window closed are counted as received if they arrive soon */
@@ -262,19 +410,24 @@ main(int argc, char **argv)
 		uint16_t nb = rte_eth_rx_burst(1, 0, rx, BURST), i;
 
 		for (i = 0; i < nb; i++) {
-			const struct stamp *s = rte_pktmbuf_mtod_offset(rx[i], const struct stamp *, stamp_off);
+			bool vxlan;
+			const struct stamp *s = stamp_of(rx[i], &vxlan);
 
-			if (s->magic == MAGIC && s->tsc >= measure_from && s->tsc < measure_from + t_meas)
+			if (s != NULL && s->tsc >= measure_from && s->tsc < measure_from + t_meas) {
 				got_w++;
+				got_vxlan_w += vxlan;
+			}
 		}
-		if (nb)
-			rte_pktmbuf_free_bulk(rx, nb);
+		free_rest(1, rx, nb);
 	}
 	qsort(samples, nb_samples, sizeof(samples[0]), cmp_u64);
+	for (n = 0; n < (int)first_len; n++)
+		snprintf(first_hex + 2 * n, 3, "%02x", first[n]);
 	printf("{\"tx_pps\": %.0f, \"rx_pps\": %.0f, \"loss\": %.6f, \"sent\": %" PRIu64 ", \"received\": %"
-	       PRIu64 ", \"lat_min_ns\": %.0f, \"lat_median_ns\": %.0f, \"lat_p99_ns\": %.0f, \"samples\": %u}\n",
+	       PRIu64 ", \"received_vxlan\": %" PRIu64 ", \"rx_first\": \"%s\", \"arp_answers\": %" PRIu64 ", \"lat_min_ns\": %.0f, "
+	       "\"lat_median_ns\": %.0f, \"lat_p99_ns\": %.0f, \"samples\": %u}\n",
 	       (double)sent_w * (double)hz / (double)t_meas, (double)got_w * (double)hz / (double)t_meas,
-	       sent_w ? 1.0 - (double)got_w / (double)sent_w : 0.0, sent, got,
+	       sent_w ? 1.0 - (double)got_w / (double)sent_w : 0.0, sent, got, got_vxlan_w, first_hex, nb_arp_answers,
 	       nb_samples ? (double)samples[0] * 1e9 / (double)hz : 0,
 	       nb_samples ? (double)samples[nb_samples / 2] * 1e9 / (double)hz : 0,
 	       nb_samples ? (double)samples[nb_samples * 99 / 100] * 1e9 / (double)hz : 0, nb_samples);

@@ -623,8 +623,16 @@ static void test_uplinks_and_cluster(void)
 		CU_ASSERT_TRUE(cfg.ports[0].uplink);
 		psw_config_free(&cfg);
 	}
+	FAIL("ports = (\n{ name = \"m\"; kind = \"memif\"; socket = \"/run/t/m\"; uplink = true; }\n);",
+	     2, "ports[0]: a memif port cannot be an uplink");
 	FAIL("ports = (\n{ name = \"v\"; kind = \"vhost-user\"; socket = \"/run/t/v\"; uplink = true; }\n);",
-	     2, "ports[0]: a vhost-user port cannot be an uplink");
+	     2, "ports[0]: a vhost-user uplink needs its own mac");
+	if (OK("node = { addresses = [ \"192.168.5.1/24\" ]; };\nports = (\n{ name = \"v\"; kind = \"vhost-user\"; "
+	       "socket = \"/run/t/v\"; uplink = true; mac = \"02:00:00:00:0e:01\"; }\n);")) {
+		/* a vhost-user uplink (a virtio-user underlay: the end-to-end VXLAN benchmark's) */
+		CU_ASSERT_TRUE(cfg.ports[0].uplink);
+		psw_config_free(&cfg);
+	}
 	FAIL("ports = (\n{ name = \"n\"; kind = \"kernel\"; ifname = \"n0\"; uplink = true; node = true; }\n);",
 	     2, "ports[0]: a port is the node's own stack (node = true) or an uplink, not both");
 	FAIL("node = { addresses = [ \"192.168.5.1\", \"192.168.5.1\" ]; };", 1,
