@@ -424,9 +424,17 @@ lookup4(const struct psw_tables *t, struct psw_burst *b, const uint8_t *idx, uns
 	if (nb_miss == 0 || t->routes == NULL || t->routes->fib4 == NULL)
 		return;
 	rte_fib_lookup_bulk(t->routes->fib4, ips, hops, nb_miss);
-	for (i = 0; i < nb_miss; i++)
-		if (hops[i] < t->routes->nb_nhs)
-			nhs[miss[i]] = &t->routes->nhs[hops[i]];
+	for (i = 0; i < nb_miss; i++) {
+		const struct psw_nh *nh;
+
+		if (hops[i] >= t->routes->nb_nhs)
+			continue;
+		nh = nhs[miss[i]] = &t->routes->nhs[hops[i]];
+		/* encapsulation writes the headroom, a cache line nothing has touched */
+		if (nh->flags & PSW_NH_F_TUNNEL)
+			rte_prefetch0(rte_pktmbuf_mtod_offset(b->pkts[idx[miss[i]]], char *,
+							      -PSW_TUNNEL_OVERHEAD));
+	}
 }
 
 static void
