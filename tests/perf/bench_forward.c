@@ -416,9 +416,21 @@ bench_overlay(const char *name, enum overlay_mode mode)
 	rte_free(t);
 }
 
-/* TCP packet of flow f from the client pod to the ClusterIP (port 80 + f / 60000). */
+/*
+ * What the Service scenarios send: a client pod to a ClusterIP; a client
+ * outside the cluster, on the uplink, to a NodePort of policy Cluster (its
+ * source masqueraded to the node's address); a pod to an address outside
+ * the cluster (egress, masqueraded; no Service).
+ */
+enum svc_mode { SVC_CLUSTERIP, SVC_NODEPORT, SVC_EGRESS };
+
+#define EDGE_CLIENT 0xc0a85832u          /* 192.168.88.50, outside the cluster, on the uplink */
+#define EDGE_SERVER 0xc0a86301u          /* 192.168.99.1, outside, behind the uplink's router */
+#define EDGE_NODEPORT 30080
+
+/* TCP packet of flow f (port 80 + f / 60000 of the Service, or of the NodePort, or of the server). */
 static void
-flow_tpkt(struct tpkt *p, uint64_t f)
+flow_tpkt(struct tpkt *p, uint64_t f, enum svc_mode mode)
 {
 	tpkt_defaults(p);
 	p->proto = IPPROTO_TCP;
@@ -429,6 +441,47 @@ flow_tpkt(struct tpkt *p, uint64_t f)
 	p->sport = (uint16_t)(1024 + f % 60000);
 	p->dport = (uint16_t)(80 + f / 60000);
 	p->payload = 6;
+	if (mode == SVC_NODEPORT) {
+		memcpy(p->src_mac, ov_other_mac, 6);
+		memcpy(p->dst_mac, ov_up_mac, 6);
+		p->src4 = EDGE_CLIENT;
+		p->dst4 = OV_NODE;
+		p->dport = (uint16_t)(EDGE_NODEPORT + f / 60000);
+	} else if (mode == SVC_EGRESS) {
+		p->dst4 = EDGE_SERVER;
+		p->dport = (uint16_t)(443 + f / 60000);
+	}
+}
+
+/*
+ * The node's side of the edge scenarios: its address on an uplink (port
+ * OV_UPLINK), a default route out of it to a router's MAC, and pods' IPv4
+ * to outside the pod and Service ranges masqueraded.
+ */
+static void
+edge_tables(struct psw_tables *t)
+{
+	struct psw_route_spec r = { .prefix = { .family = 4, .len = 0 } };
+
+	t->node.nb_addrs = 1;
+	t->node.addrs4[0] = rte_cpu_to_be_32(OV_NODE);
+	t->node.uplink_mtu = 1500;
+	t->node.masq = 1;
+	t->node.nomasq[0].net = rte_cpu_to_be_32(0x0af40000);        /* 10.244.0.0/14, the pods */
+	t->node.nomasq[0].mask = rte_cpu_to_be_32(0xfffc0000);
+	t->node.nomasq[1].net = rte_cpu_to_be_32(0x0a600000);        /* 10.96.0.0/12, the Services */
+	t->node.nomasq[1].mask = rte_cpu_to_be_32(0xfff00000);
+	t->node.nb_nomasq = 2;
+	t->ports[OV_UPLINK] = (struct psw_port_info){ .present = 1, .is_uplink = 1, .mtu = 1500 };
+	memcpy(&t->ports[OV_UPLINK].mac, ov_up_mac, 6);
+	r.nh.port = OV_UPLINK;
+	memcpy(&r.nh.mac, ov_other_mac, 6);
+	psw_route_table_put(t->routes);
+	t->routes = psw_route_table_build(&r, 1, SOCKET_ID_ANY);
+	if (t->routes == NULL) {
+		fprintf(stderr, "edge: route table: %s\n", rte_strerror(rte_errno));
+		exit(1);
+	}
 }
 
 /*
@@ -507,8 +560,21 @@ free_policy(struct psw_pol_table *pt)
 	free(pt);
 }
 
+/* The first packet of the burst left translated: to a backend pod from the node (NodePort), or from the node (egress). */
+static bool
+edge_translated(struct psw_burst *b, enum svc_mode mode)
+{
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(b->pkts[0], const struct rte_ipv4_hdr *, 14);
+
+	if (mode == SVC_NODEPORT)
+		return b->meta[0].out_port == 1 && ip->src_addr == rte_cpu_to_be_32(OV_NODE) &&
+		       ip->dst_addr != rte_cpu_to_be_32(OV_NODE);
+	return b->meta[0].out_port == OV_UPLINK && ip->src_addr == rte_cpu_to_be_32(OV_NODE) &&
+	       ip->dst_addr == rte_cpu_to_be_32(EDGE_SERVER);
+}
+
 static void
-bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb_rules)
+bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb_rules, enum svc_mode mode)
 {
 	/* new connections: 1500 x 32 = 48000 distinct source ports per run */
 	const unsigned nb_backends = 10, bursts = established ? 20000 : 1500;
@@ -524,11 +590,14 @@ bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb
 	struct result r = { .name = name };
 	struct psw_burst b;
 	unsigned i, j, run;
-	uint32_t vip = rte_cpu_to_be_32(0x0a600010);
+	uint32_t vip = rte_cpu_to_be_32(mode == SVC_NODEPORT ? OV_NODE : 0x0a600010);
+	uint16_t in_port = mode == SVC_NODEPORT ? OV_UPLINK : 0;
 
 	if (!selected(name))
 		return;
 	t = make_tables(nb_backends);
+	if (mode != SVC_CLUSTERIP)
+		edge_tables(t);
 	lc = rte_zmalloc("lc", sizeof(*lc), RTE_CACHE_LINE_SIZE);
 	if (lc != NULL)
 		psw_lcore_init(lc);
@@ -537,6 +606,8 @@ bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb
 	spec.key.proto = IPPROTO_TCP;
 	spec.key.port = rte_cpu_to_be_16(80);
 	memcpy(spec.key.addr, &vip, 4);
+	if (mode == SVC_NODEPORT)
+		spec.flags = PSW_SVC_F_MASQ;     /* externalTrafficPolicy Cluster */
 	for (i = 0; i < nb_backends; i++) {
 		memset(&be[i], 0, sizeof(be[i]));
 		be[i].family = 4;
@@ -544,8 +615,8 @@ bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb
 		memcpy(be[i].addr, &t->pods->pods[1 + i].ip4, 4);
 	}
 	t->svcs = psw_svc_table_create(1024, SOCKET_ID_ANY);
-	for (i = 0; t->svcs != NULL && i < nb_ports; i++) {
-		spec.key.port = rte_cpu_to_be_16((uint16_t)(80 + i));
+	for (i = 0; t->svcs != NULL && mode != SVC_EGRESS && i < nb_ports; i++) {
+		spec.key.port = rte_cpu_to_be_16((uint16_t)((mode == SVC_NODEPORT ? EDGE_NODEPORT : 80) + i));
 		for (j = 0; j < nb_backends; j++)      /* distinct targets: no reply-tuple clash */
 			be[j].port = rte_cpu_to_be_16((uint16_t)(8080 + i));
 		if (psw_svc_table_set(t->svcs, psw_svc_port_build(&spec, 0, SOCKET_ID_ANY)) < 0) {
@@ -579,11 +650,11 @@ bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb
 				struct tpkt p;
 				struct rte_mbuf *m;
 
-				flow_tpkt(&p, sport);
+				flow_tpkt(&p, sport, mode);
 				m = tpkt_build(mp, &p);
 				b.nb = 1;
 				b.pkts[0] = m;
-				b.meta[0].in_port = 0;
+				b.meta[0].in_port = in_port;
 				psw_worker_process(lc, t, &b);
 				rte_pktmbuf_free(m);
 			}
@@ -601,7 +672,7 @@ bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb
 				struct tpkt p;
 				struct rte_mbuf *m = frames[j];
 
-				flow_tpkt(&p, f);
+				flow_tpkt(&p, f, mode);
 				rte_pktmbuf_reset(m);
 				{
 					struct rte_mbuf *x = tpkt_build(mp, &p);
@@ -614,7 +685,7 @@ bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb
 				if (established)   /* an ACK of the open connection */
 					rte_pktmbuf_mtod_offset(m, struct rte_tcp_hdr *, 34)->tcp_flags = RTE_TCP_ACK_FLAG;
 				b.pkts[j] = m;
-				b.meta[j].in_port = 0;
+				b.meta[j].in_port = in_port;
 			}
 			b.nb = PSW_BURST_MAX;
 			CALLGRIND_TOGGLE_COLLECT;       /* under callgrind: count only this */
@@ -627,16 +698,26 @@ bench_service(const char *name, unsigned nb_flows, bool established, unsigned nb
 					psw_drop_name(b.meta[0].drop_reason));
 				exit(1);
 			}
+			if (mode != SVC_CLUSTERIP && i == 0 && !edge_translated(&b, mode)) {
+				fprintf(stderr, "%s: not masqueraded / DNAT-ed as expected\n", name);
+				exit(1);
+			}
 		}
 		r.values[r.nb++] = (double)cycles / ((double)bursts * PSW_BURST_MAX);
 	}
 	count_end(name, (uint64_t)nb_runs * bursts * PSW_BURST_MAX);
-	report(name, "cycles/pkt", &r, established ?
+	report(name, "cycles/pkt", &r, mode == SVC_NODEPORT ?
+	       (established ? "uplink to a NodePort: conntrack hit+DNAT+SNAT to the node address+forward to a pod" :
+			      "uplink to a NodePort, new: Maglev+masquerade port+conntrack insert+DNAT+SNAT") :
+	       mode == SVC_EGRESS ?
+	       (established ? "pod to outside: conntrack hit+SNAT to the node address+forward out of the uplink" :
+			      "pod to outside, new: masquerade port+conntrack insert+SNAT") :
+	       established ?
 	       (nb_rules ? "conntrack hit (verdict kept)+DNAT+forward, policy in force" :
 			   "parse+guard+conntrack hit+DNAT+forward, TCP, 1 core") :
 	       (nb_rules ? "new connection + egress and ingress rte_acl classify" :
 			   "new connection: service pick (Maglev)+conntrack insert+DNAT+forward"));
-	if (lc->sc.svc != NULL && lc->sc.svc[1].packets[0] == 0) {
+	if (mode != SVC_EGRESS && lc->sc.svc != NULL && lc->sc.svc[1].packets[0] == 0) {
 		fprintf(stderr, "%s: the Service counted no packets\n", name);
 		exit(1);
 	}
@@ -929,13 +1010,17 @@ main(int argc, char **argv)
 	bench_overlay("pipeline IPv4 pod->other node, native routing", OV_NATIVE);
 	bench_overlay("pipeline IPv4 pod->other node, VXLAN encap", OV_ENCAP);
 	bench_overlay("pipeline IPv4 other node->pod, VXLAN decap", OV_DECAP);
-	bench_service("ClusterIP, established, 1 flow", 1, true, 0);
-	bench_service("ClusterIP, established, 10k flows", 10000, true, 0);
-	bench_service("ClusterIP, established, 1M flows", 1000000, true, 0);
-	bench_service("ClusterIP, new connection", 0, false, 0);
-	bench_service("ClusterIP + 1k policy rules, established, 10k flows", 10000, true, 1000);
-	bench_service("ClusterIP + 1k policy rules, new connection", 0, false, 1000);
-	bench_service("ClusterIP + 10k policy rules, new connection", 0, false, 10000);
+	bench_service("ClusterIP, established, 1 flow", 1, true, 0, SVC_CLUSTERIP);
+	bench_service("ClusterIP, established, 10k flows", 10000, true, 0, SVC_CLUSTERIP);
+	bench_service("ClusterIP, established, 1M flows", 1000000, true, 0, SVC_CLUSTERIP);
+	bench_service("ClusterIP, new connection", 0, false, 0, SVC_CLUSTERIP);
+	bench_service("ClusterIP + 1k policy rules, established, 10k flows", 10000, true, 1000, SVC_CLUSTERIP);
+	bench_service("ClusterIP + 1k policy rules, new connection", 0, false, 1000, SVC_CLUSTERIP);
+	bench_service("ClusterIP + 10k policy rules, new connection", 0, false, 10000, SVC_CLUSTERIP);
+	bench_service("NodePort from outside, policy Cluster, established, 10k flows", 10000, true, 0, SVC_NODEPORT);
+	bench_service("NodePort from outside, policy Cluster, new connection", 0, false, 0, SVC_NODEPORT);
+	bench_service("egress to outside, masqueraded, established, 10k flows", 10000, true, 0, SVC_EGRESS);
+	bench_service("egress to outside, masqueraded, new connection", 0, false, 0, SVC_EGRESS);
 	if (!RUNNING_ON_VALGRIND && selected("worker between ring ports"))
 		bench_rings();      /* two cores in lockstep: meaningless under valgrind */
 	if (json != NULL)
