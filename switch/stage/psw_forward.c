@@ -51,6 +51,22 @@ datagram_only(struct rte_mbuf *pkt, const struct psw_meta *m)
 		rte_pktmbuf_trim(pkt, (uint16_t)(rte_pktmbuf_pkt_len(pkt) - len));
 }
 
+/* The datagram alone into the overlay to nh; NULL when it could not be (dropped, vxlan_no_room). */
+static inline struct rte_ether_hdr *
+tunnel_out(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
+	   const struct psw_nh *nh)
+{
+	struct rte_ether_hdr *eth;
+
+	datagram_only(pkt, m);
+	eth = psw_tunnel_encap(t, pkt, m, nh);
+	if (unlikely(eth == NULL))
+		psw_set_drop(m, PSW_DROP_VXLAN_NO_ROOM);
+	else
+		psw_count_event(sc, PSW_EV_VXLAN_ENCAP);
+	return eth;
+}
+
 /*
  * Longer than the next hop takes, and not to be fragmented (fragmentable()):
  * the sender is told the MTU (IPv4 with DF, IPv6), or, an IPv4 packet
@@ -296,15 +312,8 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 		if (m->verdict == PSW_V_DROP)
 			return;
 	}
-	if (nh->flags & PSW_NH_F_TUNNEL) {
-		datagram_only(pkt, m);
-		eth = psw_tunnel_encap(t, pkt, m, nh);
-		if (eth == NULL) {
-			psw_set_drop(m, PSW_DROP_VXLAN_NO_ROOM);
-			return;
-		}
-		psw_count_event(sc, PSW_EV_VXLAN_ENCAP);
-	}
+	if ((nh->flags & PSW_NH_F_TUNNEL) && (eth = tunnel_out(sc, t, pkt, m, nh)) == NULL)
+		return;
 	if (nh->flags & PSW_NH_F_RESOLVE) {
 		/* the control thread holds it, asks, and sends it with the MAC; at
 		 * the port's rate for punts, so a flood to a dead address cannot
@@ -346,13 +355,9 @@ forward_tunnel(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_
 	}
 	if (!hop(sc, t, pkt, m))
 		return;
-	datagram_only(pkt, m);
-	eth = psw_tunnel_encap(t, pkt, m, nh);
-	if (unlikely(eth == NULL)) {
-		psw_set_drop(m, PSW_DROP_VXLAN_NO_ROOM);
+	eth = tunnel_out(sc, t, pkt, m, nh);
+	if (eth == NULL)
 		return;
-	}
-	psw_count_event(sc, PSW_EV_VXLAN_ENCAP);
 	rte_ether_addr_copy(&nh->mac, &eth->dst_addr);
 	rte_ether_addr_copy(psw_port_mac(t, nh->port), &eth->src_addr);
 	psw_set_tx(m, nh->port);
