@@ -150,6 +150,7 @@ static void set_defaults(struct psw_cfg_ctx *ctx)
 	psw_cfg_copy(cfg->api.state_dir, sizeof(cfg->api.state_dir), "/var/lib/podswitch");
 
 	cfg->limits.mbufs = 16384;
+	cfg->limits.large_mbufs = 256;
 	cfg->limits.max_pods = 1024;
 	cfg->limits.max_routes = 1024;
 	cfg->limits.conntrack = 262144;
@@ -826,9 +827,10 @@ static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 		{ "conntrack", 1024, 16777216, false },
 		{ "conntrack_per_port", 0, 16777216, false },
 		{ "pods", 1, 65536, false },
+		{ "large_mbufs", 0, 65536, false },
 	};
 	struct psw_config *cfg = ctx->cfg;
-	long long values[8];
+	long long values[9];
 
 	values[0] = cfg->limits.mbufs;
 	values[1] = cfg->limits.max_pods;
@@ -838,7 +840,8 @@ static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 	values[5] = cfg->limits.conntrack;
 	values[6] = -1;                          /* unset: a quarter of conntrack */
 	values[7] = -1;                          /* pods: max_pods's name in issue 14; unset: max_pods */
-	for (unsigned i = 0; i < 8; i++) {
+	values[8] = cfg->limits.large_mbufs;
+	for (unsigned i = 0; i < 9; i++) {
 		int rc = psw_cfg_opt_int(ctx, limits, "limits", keys[i].name, keys[i].min,
 					 keys[i].max, &values[i]);
 
@@ -856,6 +859,7 @@ static int parse_limits(struct psw_cfg_ctx *ctx, const config_setting_t *limits)
 	if (values[7] >= 0)
 		values[1] = values[7];
 	cfg->limits.mbufs = (unsigned)values[0];
+	cfg->limits.large_mbufs = (unsigned)values[8];
 	cfg->limits.max_pods = (unsigned)values[1];
 	cfg->limits.max_routes = (unsigned)values[2];
 	cfg->limits.rx_desc = (uint16_t)values[3];
@@ -889,7 +893,7 @@ static const char *const audit_keys[] = {
 };
 static const char *const limits_keys[] = {
 	"mbufs", "pods", "max_pods", "max_routes", "rx_desc", "tx_desc", "conntrack", "conntrack_per_port",
-	NULL
+	"large_mbufs", NULL
 };
 
 static int parse_root(struct psw_cfg_ctx *ctx, const config_setting_t *root)

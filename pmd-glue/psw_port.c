@@ -28,6 +28,7 @@ uint32_t psw_port_events;
 
 static struct psw_port_env port_env;
 static struct rte_mempool *mempools[RTE_MAX_NUMA_NODES];
+static struct rte_mempool *large_pools[RTE_MAX_NUMA_NODES];
 
 void
 psw_port_layer_init(const struct psw_port_env *env)
@@ -67,14 +68,39 @@ psw_port_mempool(int socket)
 	return mp;
 }
 
+/* 64 KB mbufs for kernel pods' large frames (psw_gso.h), on first use; none when limits.large_mbufs is 0. */
+struct rte_mempool *
+psw_port_large_mempool(int socket)
+{
+	char name[RTE_MEMPOOL_NAMESIZE];
+	struct rte_mempool *mp;
+
+	if (port_env.large_mbufs == 0)
+		return NULL;
+	if (socket < 0 || socket >= RTE_MAX_NUMA_NODES)
+		socket = (int)rte_socket_id();
+	if (large_pools[socket] != NULL)
+		return large_pools[socket];
+	snprintf(name, sizeof(name), "psw_large_s%d", socket);
+	mp = rte_pktmbuf_pool_create(name, port_env.large_mbufs, MEMPOOL_CACHE / 8, 0, UINT16_MAX, socket);
+	if (mp == NULL && rte_errno == ENOMEM)
+		mp = rte_pktmbuf_pool_create(name, port_env.large_mbufs, MEMPOOL_CACHE / 8, 0, UINT16_MAX,
+					     SOCKET_ID_ANY);
+	large_pools[socket] = mp;
+	return mp;
+}
+
 unsigned
 psw_port_mbufs_in_use(void)
 {
 	unsigned i, n = 0;
 
-	for (i = 0; i < RTE_DIM(mempools); i++)
+	for (i = 0; i < RTE_DIM(mempools); i++) {
 		if (mempools[i] != NULL)
 			n += rte_mempool_in_use_count(mempools[i]);
+		if (large_pools[i] != NULL)
+			n += rte_mempool_in_use_count(large_pools[i]);
+	}
 	return n;
 }
 
@@ -86,6 +112,8 @@ psw_port_layer_fini(void)
 	for (i = 0; i < RTE_DIM(mempools); i++) {
 		rte_mempool_free(mempools[i]);
 		mempools[i] = NULL;
+		rte_mempool_free(large_pools[i]);
+		large_pools[i] = NULL;
 	}
 }
 
@@ -497,6 +525,7 @@ static int
 sock_attach(struct psw_port *p, char *err, size_t err_len)
 {
 	char ifname[sizeof(p->conf.ifname)];
+	struct rte_mempool *large = NULL;
 
 	memcpy(ifname, p->conf.ifname, sizeof(ifname));
 	snprintf(p->devname, sizeof(p->devname), "af_packet:%s", ifname);
@@ -506,9 +535,19 @@ sock_attach(struct psw_port *p, char *err, size_t err_len)
 		snprintf(err, err_len, "port '%s': no mbuf pool: %s", p->name, rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
-	p->sk = psw_sockport_open(ifname, err, err_len);
+	/* a pod's kernel may hand over partial checksums and 64 KB frames (psw_gso.h); not an uplink's */
+	if (!p->conf.uplink && port_env.large_mbufs > 0) {
+		large = psw_port_large_mempool(p->socket);
+		if (large == NULL) {
+			snprintf(err, err_len, "port '%s': no pool of %u 64 KB mbufs (limits.large_mbufs): %s",
+				 p->name, port_env.large_mbufs, rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+	}
+	p->sk = psw_sockport_open(ifname, large, err, err_len);
 	if (p->sk == NULL)
 		return -EIO;
+	p->offloads = p->sk->large != NULL;
 	p->nb_rxq = 1;
 	p->nb_txq = 1;
 	p->txq_shared = port_env.nb_workers > 1;
@@ -623,7 +662,7 @@ psw_port_drops(struct psw_port *p, uint64_t *missed, uint64_t *nombuf)
 		return;
 	}
 	if (p->sk != NULL) {
-		*missed = psw_sockport_drops(p->sk) + p->sk->rx_toolong;
+		*missed = psw_sockport_drops(p->sk) + p->sk->rx_toolong + p->sk->rx_gso_bad;
 		*nombuf = p->sk->rx_nombuf;
 		return;
 	}
@@ -718,6 +757,7 @@ psw_port_destroy(uint16_t index)
 		return;
 	p = &psw_ports[index];
 	if (p->sk != NULL) {
+		p->offloads = false;
 		psw_sockport_close(p->sk);
 		p->sk = NULL;
 	} else if (p->mf != NULL) {

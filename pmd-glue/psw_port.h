@@ -58,6 +58,7 @@ struct psw_port {
 	uint16_t vq_pairs;                   /**< vhost-user: queue pairs the driver set up */
 	struct rte_mempool *mp;              /**< vhost-user, af_packet: RX buffers */
 	struct psw_sockport *sk;             /**< af_packet: the switch's own socket (no ethdev) */
+	bool offloads;                       /**< takes frames with offload requests (psw_gso.h): a kernel pod's with them */
 	struct psw_memifport *mf;            /**< memif: the switch's own master (no ethdev) */
 	uint32_t gen;                        /**< bumped (atomic) when the slot takes a port, and when a
 					      *  vhost-user device comes or goes: workers' idle state */
@@ -74,6 +75,7 @@ struct psw_port_env {
 	uint16_t rx_desc;
 	uint16_t tx_desc;
 	unsigned mbufs;                      /**< per NUMA socket mempool size */
+	unsigned large_mbufs;                /**< 64 KB mbufs per NUMA socket for kernel pods' offloads; 0: no offloads */
 	struct rte_rcu_qsbr *qsbr;           /**< the workers' RCU variable (vhost-user device removal) */
 };
 
@@ -126,6 +128,9 @@ int psw_port_find(const char *name);
 
 /** Mempool for a NUMA socket (created on first use). NULL + rte_errno. */
 struct rte_mempool *psw_port_mempool(int socket);
+
+/** The pool of 64 KB mbufs for kernel pods' large frames on that socket; NULL: offloads off (or no memory). */
+struct rte_mempool *psw_port_large_mempool(int socket);
 
 /** mbufs taken out of every pool (in queues, in flight, in per-lcore caches). */
 unsigned psw_port_mbufs_in_use(void);

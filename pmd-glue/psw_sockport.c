@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_packet.h>
+#include <linux/virtio_net.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -10,9 +11,12 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 
 #include "psw_sockport.h"
@@ -22,8 +26,21 @@
 #define RX_FRAMES 256u
 #define TX_FRAMES 256u
 
+/*
+ * With offloads, an RX slot takes the largest frame a pod's kernel hands
+ * over in one piece (its interface's gso_max_size, which the CNI plugin
+ * sets to PSW_SOCK_GSO_MAX, with Ethernet, a tag and the ring's headers):
+ * 64 KB, so fewer of them. Frames longer than a TX slot leave by sendmsg().
+ */
+#define LARGE_FRAME_SIZE 65536u
+#define LARGE_RX_FRAMES 16u
+
 /* Where a TX slot's frame starts (as the kernel reads it with TPACKET_V2). */
 #define TX_DATA_OFFSET (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
+#define VNET_LEN sizeof(struct virtio_net_hdr)
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5     /* UDP segmentation (Linux 4.18), newer than these headers */
+#endif
 
 static int
 fail(char *err, size_t err_len, const char *ifname, const char *what)
@@ -35,7 +52,7 @@ fail(char *err, size_t err_len, const char *ifname, const char *what)
 }
 
 struct psw_sockport *
-psw_sockport_open(const char *ifname, char *err, size_t err_len)
+psw_sockport_open(const char *ifname, struct rte_mempool *large, char *err, size_t err_len)
 {
 	struct tpacket_req req = {
 		.tp_block_size = BLOCK_SIZE,
@@ -53,6 +70,7 @@ psw_sockport_open(const char *ifname, char *err, size_t err_len)
 		return NULL;
 	}
 	sp->fd = -1;
+	sp->large_fd = -1;
 	sp->ifindex = (int)if_nametoindex(ifname);
 	if (sp->ifindex == 0) {
 		fail(err, err_len, ifname, "no such interface");
@@ -83,22 +101,56 @@ psw_sockport_open(const char *ifname, char *err, size_t err_len)
 		fail(err, err_len, ifname, "PACKET_LOSS");
 		goto out;
 	}
+	/* offloads: a virtio-net header before every frame, both ways (psw_gso.h) */
+	if (large != NULL) {
+		struct sockaddr_ll tx = { .sll_family = AF_PACKET, .sll_protocol = 0, .sll_ifindex = sp->ifindex };
+		int sndbuf = 4 << 20;    /* large frames in flight to the pod */
+
+		if (setsockopt(sp->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) {
+			fail(err, err_len, ifname, "PACKET_VNET_HDR");
+			goto out;
+		}
+		/*
+		 * Frames longer than a TX slot leave by a socket of their own:
+		 * with a TX ring, sendmsg() sends the ring, not its arguments.
+		 * Protocol 0: it receives nothing.
+		 */
+		sp->large_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+		if (sp->large_fd < 0) {
+			fail(err, err_len, ifname, "socket for large frames");
+			goto out;
+		}
+		if (setsockopt(sp->large_fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0 ||
+		    bind(sp->large_fd, (struct sockaddr *)&tx, sizeof(tx)) < 0) {
+			fail(err, err_len, ifname, "socket for large frames");
+			goto out;
+		}
+		(void)setsockopt(sp->large_fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+		if (setsockopt(sp->large_fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+			(void)setsockopt(sp->large_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+		sp->large = large;
+	}
+	sp->rx_frame_size = large != NULL ? LARGE_FRAME_SIZE : FRAME_SIZE;
 	sp->frame_size = FRAME_SIZE;
-	sp->rx_frames = RX_FRAMES;
+	sp->rx_frames = large != NULL ? LARGE_RX_FRAMES : RX_FRAMES;
 	sp->tx_frames = TX_FRAMES;
-	req.tp_block_nr = RX_FRAMES * FRAME_SIZE / BLOCK_SIZE;
-	req.tp_frame_nr = RX_FRAMES;
+	req.tp_block_size = RTE_MAX(sp->rx_frame_size, BLOCK_SIZE);
+	req.tp_frame_size = sp->rx_frame_size;
+	req.tp_frame_nr = sp->rx_frames;
+	req.tp_block_nr = sp->rx_frames * sp->rx_frame_size / req.tp_block_size;
 	if (setsockopt(sp->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0) {
 		fail(err, err_len, ifname, "PACKET_RX_RING");
 		goto out;
 	}
+	req.tp_block_size = BLOCK_SIZE;
+	req.tp_frame_size = FRAME_SIZE;
 	req.tp_block_nr = TX_FRAMES * FRAME_SIZE / BLOCK_SIZE;
 	req.tp_frame_nr = TX_FRAMES;
 	if (setsockopt(sp->fd, SOL_PACKET, PACKET_TX_RING, &req, sizeof(req)) < 0) {
 		fail(err, err_len, ifname, "PACKET_TX_RING");
 		goto out;
 	}
-	sp->map_len = (size_t)(RX_FRAMES + TX_FRAMES) * FRAME_SIZE;
+	sp->map_len = (size_t)sp->rx_frames * sp->rx_frame_size + (size_t)TX_FRAMES * FRAME_SIZE;
 	sp->map = mmap(NULL, sp->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED | MAP_POPULATE,
 		       sp->fd, 0);
 	if (sp->map == MAP_FAILED) {
@@ -140,45 +192,128 @@ psw_sockport_close(struct psw_sockport *sp)
 		munmap(sp->map, sp->map_len);
 	if (sp->fd >= 0)
 		close(sp->fd);
+	if (sp->large_fd >= 0)
+		close(sp->large_fd);
 	free(sp);
 }
 
 static inline struct tpacket2_hdr *
 rx_slot(const struct psw_sockport *sp, unsigned i)
 {
-	return (struct tpacket2_hdr *)(sp->map + (size_t)i * sp->frame_size);
+	return (struct tpacket2_hdr *)(sp->map + (size_t)i * sp->rx_frame_size);
 }
 
 static inline struct tpacket2_hdr *
 tx_slot(const struct psw_sockport *sp, unsigned i)
 {
-	return (struct tpacket2_hdr *)(sp->map + (size_t)(sp->rx_frames + i) * sp->frame_size);
+	return (struct tpacket2_hdr *)(sp->map + (size_t)sp->rx_frames * sp->rx_frame_size +
+				       (size_t)i * sp->frame_size);
+}
+
+/*
+ * The offload requests of a frame from the pod's kernel (its virtio-net
+ * header) onto its mbuf, as psw_gso.h has them; tag: the 802.1Q tag put
+ * back in front of the checksum's start. False: a request that cannot be
+ * carried (an offset past what an mbuf's fields hold, a segmentation
+ * other than TCP or UDP), finished or refused here instead.
+ */
+static bool
+offloads_in(struct rte_mbuf *m, const struct virtio_net_hdr *vh, unsigned tag)
+{
+	unsigned start = vh->csum_start + tag, off = vh->csum_offset;
+
+	if (vh->gso_type == VIRTIO_NET_HDR_GSO_NONE && !(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		return true;
+	if (!(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || start < RTE_ETHER_HDR_LEN + tag ||
+	    start - RTE_ETHER_HDR_LEN - tag > 511 || off > 255 || start + off + 2 > m->data_len)
+		return false;
+	m->l2_len = RTE_ETHER_HDR_LEN + tag;
+	m->l3_len = start - m->l2_len;
+	m->l4_len = off;
+	m->ol_flags |= off == 16 ? RTE_MBUF_F_TX_TCP_CKSUM : off == 6 ? RTE_MBUF_F_TX_UDP_CKSUM
+				 : off == 8 ? RTE_MBUF_F_TX_SCTP_CKSUM : 0;
+	if (!(m->ol_flags & RTE_MBUF_F_TX_L4_MASK))
+		return false;
+	switch (vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		return true;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG;
+		break;
+	case VIRTIO_NET_HDR_GSO_UDP_L4:
+		m->ol_flags |= RTE_MBUF_F_TX_UDP_SEG;
+		break;
+	default:
+		return false;
+	}
+	m->ol_flags |= (vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_TCPV6
+			       ? RTE_MBUF_F_TX_IPV6 : RTE_MBUF_F_TX_IPV4;
+	m->tso_segsz = vh->gso_size;
+	return true;
+}
+
+/* A checksum the kernel left partial at an offset no mbuf field holds: finished here. */
+static bool
+finish_raw(struct rte_mbuf *m, const struct virtio_net_hdr *vh, unsigned tag)
+{
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	unsigned start = vh->csum_start + tag, off = vh->csum_offset;
+	uint16_t c;
+
+	m->ol_flags = 0;
+	m->l2_len = m->l3_len = m->l4_len = 0;
+	m->tso_segsz = 0;
+	if (vh->gso_type != VIRTIO_NET_HDR_GSO_NONE || !(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
+	    start >= m->data_len || start + off + 2 > m->data_len)
+		return false;
+	c = (uint16_t)~rte_raw_cksum(d + start, m->data_len - start);
+	memcpy(d + start + off, &c, 2);
+	return true;
 }
 
 uint16_t
 psw_sockport_rx(struct psw_sockport *sp, struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t n)
 {
+	unsigned room = (unsigned)rte_pktmbuf_data_room_size(mp) - RTE_PKTMBUF_HEADROOM;
+	bool large_taken = false;
 	uint16_t got = 0;
 
 	while (got < n) {
 		struct tpacket2_hdr *h = rx_slot(sp, sp->rx_next);
+		unsigned len, tag, status;
 		struct rte_mbuf *m;
-		unsigned len;
+		uint8_t *d;
 
-		if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+		status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+		if (!(status & TP_STATUS_USER))
 			break;
 		len = h->tp_snaplen;
-		m = rte_pktmbuf_alloc(mp);
+		/* the kernel took the 802.1Q tag off (VLAN offload): it is put back, so
+		 * a tagged frame is not taken for an untagged one */
+		tag = (status & TP_STATUS_VLAN_VALID) ? 4 : 0;
+		m = NULL;
+		if (len + tag <= room) {
+			m = rte_pktmbuf_alloc(mp);
+		} else if (sp->large != NULL && len == h->tp_len && len >= 12 &&
+			   len + tag <= (unsigned)rte_pktmbuf_data_room_size(sp->large) - RTE_PKTMBUF_HEADROOM) {
+			/* one large frame a burst: its segments fit the stages' room (psw_gso.h) */
+			if (large_taken)
+				break;
+			large_taken = true;
+			m = rte_pktmbuf_alloc(sp->large);
+		} else {
+			/* larger than an mbuf, or than a slot (cut short): counted, not taken */
+			sp->rx_toolong++;
+			goto next;
+		}
 		if (unlikely(m == NULL)) {
 			sp->rx_nombuf++;         /* left in the ring: the kernel drops when it is full */
 			break;
 		}
-		if (unlikely(h->tp_status & TP_STATUS_VLAN_VALID) && len >= 12 &&
-		    len + 4 <= rte_pktmbuf_tailroom(m)) {
-			/* the kernel took the 802.1Q tag off (VLAN offload): put it back, so
-			 * a tagged frame is not taken for an untagged one */
-			uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
-			uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) && h->tp_vlan_tpid
+		d = rte_pktmbuf_mtod(m, uint8_t *);
+		if (unlikely(tag != 0) && len >= 12) {
+			uint16_t tpid = (status & TP_STATUS_VLAN_TPID_VALID) && h->tp_vlan_tpid
 					? h->tp_vlan_tpid : 0x8100;   /* 802.1Q */
 
 			memcpy(d, (uint8_t *)h + h->tp_mac, 12);
@@ -187,19 +322,28 @@ psw_sockport_rx(struct psw_sockport *sp, struct rte_mempool *mp, struct rte_mbuf
 			d[14] = (uint8_t)(h->tp_vlan_tci >> 8);
 			d[15] = (uint8_t)h->tp_vlan_tci;
 			memcpy(d + 16, (uint8_t *)h + h->tp_mac + 12, len - 12);
-			m->data_len = (uint16_t)(len + 4);
-			m->pkt_len = len + 4;
-			pkts[got++] = m;
-		} else if (likely(len <= rte_pktmbuf_tailroom(m) && !(h->tp_status & TP_STATUS_VLAN_VALID))) {
-			memcpy(rte_pktmbuf_mtod(m, uint8_t *), (uint8_t *)h + h->tp_mac, len);
-			m->data_len = (uint16_t)len;
-			m->pkt_len = len;
-			pkts[got++] = m;
+		} else if (likely(tag == 0)) {
+			memcpy(d, (uint8_t *)h + h->tp_mac, len);
 		} else {
-			/* larger than an mbuf (with its tag put back): counted, not taken */
 			rte_pktmbuf_free(m);
 			sp->rx_toolong++;
+			goto next;
 		}
+		m->data_len = (uint16_t)(len + tag);
+		m->pkt_len = len + tag;
+		if (sp->large != NULL) {
+			const struct virtio_net_hdr *vh =
+				(const struct virtio_net_hdr *)((uint8_t *)h + h->tp_mac - VNET_LEN);
+
+			if (unlikely(vh->flags != 0 || vh->gso_type != 0) && !offloads_in(m, vh, tag) &&
+			    !finish_raw(m, vh, tag)) {
+				rte_pktmbuf_free(m);
+				sp->rx_gso_bad++;
+				goto next;
+			}
+		}
+		pkts[got++] = m;
+next:
 		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
 		sp->rx_next = sp->rx_next + 1 == sp->rx_frames ? 0 : sp->rx_next + 1;
 	}
@@ -220,10 +364,63 @@ tx_kick(struct psw_sockport *sp)
 		(void)sendto(sp->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
 }
 
+/*
+ * The virtio-net header that carries a frame's offload requests (as
+ * psw_gso.h has them) to the pod's kernel: a partial checksum at its
+ * start and offset, segmentation by TCP or UDP of the frame's IP version.
+ */
+static void
+offloads_out(const struct rte_mbuf *m, struct virtio_net_hdr *vh)
+{
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint64_t l4 = m->ol_flags & RTE_MBUF_F_TX_L4_MASK;
+	unsigned start = (unsigned)m->l2_len + m->l3_len;
+
+	memset(vh, 0, sizeof(*vh));
+	if (l4 == 0 || start + 20 > rte_pktmbuf_data_len(m))
+		return;
+	vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	vh->csum_start = (uint16_t)start;
+	vh->csum_offset = l4 == RTE_MBUF_F_TX_TCP_CKSUM ? 16 : l4 == RTE_MBUF_F_TX_UDP_CKSUM ? 6 : 8;
+	if (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) {
+		vh->gso_type = (d[m->l2_len] >> 4) == 6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+		vh->hdr_len = (uint16_t)(start + (unsigned)(d[start + 12] >> 4) * 4u);
+		vh->gso_size = m->tso_segsz;
+	} else if (m->ol_flags & RTE_MBUF_F_TX_UDP_SEG) {
+		vh->gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+		vh->hdr_len = (uint16_t)(start + 8);
+		vh->gso_size = m->tso_segsz;
+	}
+}
+
+/* A frame longer than a TX slot, straight from its mbuf(s), with its header. */
+static bool
+send_large(struct psw_sockport *sp, const struct rte_mbuf *m)
+{
+	struct virtio_net_hdr vh;
+	struct iovec iov[1 + 16];
+	struct msghdr msg = { .msg_iov = iov };
+	const struct rte_mbuf *seg;
+	unsigned k = 1;
+
+	offloads_out(m, &vh);
+	iov[0].iov_base = &vh;
+	iov[0].iov_len = VNET_LEN;
+	for (seg = m; seg != NULL && k < RTE_DIM(iov); seg = seg->next, k++) {
+		iov[k].iov_base = rte_pktmbuf_mtod(seg, void *);
+		iov[k].iov_len = rte_pktmbuf_data_len(seg);
+	}
+	if (seg != NULL)
+		return false;
+	msg.msg_iovlen = k;
+	return sendmsg(sp->large_fd, &msg, MSG_DONTWAIT) == (ssize_t)(m->pkt_len + VNET_LEN);
+}
+
 uint16_t
 psw_sockport_tx(struct psw_sockport *sp, struct rte_mbuf **pkts, uint16_t n)
 {
-	uint16_t sent = 0;
+	unsigned hdr = sp->large != NULL ? VNET_LEN : 0;
+	uint16_t sent = 0, queued = 0;
 	bool kicked = false;
 
 	while (sent < n) {
@@ -231,6 +428,17 @@ psw_sockport_tx(struct psw_sockport *sp, struct rte_mbuf **pkts, uint16_t n)
 		struct rte_mbuf *m = pkts[sent];
 		unsigned status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
 
+		if (unlikely(m->pkt_len + hdr > sp->frame_size - TX_DATA_OFFSET)) {
+			/* the ring's frames go first, then this one by itself */
+			if (queued > 0)
+				tx_kick(sp);
+			queued = 0;
+			if (sp->large == NULL || !send_large(sp, m))
+				sp->tx_oversize++;
+			rte_pktmbuf_free(m);
+			sent++;
+			continue;
+		}
 		if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT) {
 			/*
 			 * The ring is full: the kernel has not sent yet. Frames
@@ -242,29 +450,27 @@ psw_sockport_tx(struct psw_sockport *sp, struct rte_mbuf **pkts, uint16_t n)
 				break;
 			tx_kick(sp);
 			kicked = true;
-			continue;
-		}
-		if (unlikely(m->pkt_len > sp->frame_size - TX_DATA_OFFSET)) {
-			sp->tx_oversize++;
-			rte_pktmbuf_free(m);
-			sent++;
+			queued = 0;
 			continue;
 		}
 		{
-			uint8_t *dst = (uint8_t *)h + TX_DATA_OFFSET;
+			uint8_t *dst = (uint8_t *)h + TX_DATA_OFFSET + hdr;
 			const void *d = rte_pktmbuf_read(m, 0, m->pkt_len, dst);   /* copies only chains */
 
 			if (d != dst)
 				memcpy(dst, d, m->pkt_len);
+			if (hdr != 0)
+				offloads_out(m, (struct virtio_net_hdr *)((uint8_t *)h + TX_DATA_OFFSET));
 		}
-		h->tp_len = m->pkt_len;
-		h->tp_snaplen = m->pkt_len;
+		h->tp_len = m->pkt_len + hdr;
+		h->tp_snaplen = m->pkt_len + hdr;
 		__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
 		sp->tx_next = sp->tx_next + 1 == sp->tx_frames ? 0 : sp->tx_next + 1;
 		rte_pktmbuf_free(m);
 		sent++;
+		queued++;
 	}
-	if (sent > 0)
+	if (queued > 0)
 		tx_kick(sp);
 	return sent;
 }

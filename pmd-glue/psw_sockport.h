@@ -21,25 +21,34 @@
 
 struct psw_sockport {
 	int fd;
+	int large_fd;                    /**< offloads: TX of frames longer than a slot (no ring, receives nothing); -1: none */
 	int ifindex;
 	uint8_t *map;                    /**< RX ring, then TX ring */
 	size_t map_len;
-	unsigned frame_size;
+	unsigned frame_size;             /**< a TX slot's */
+	unsigned rx_frame_size;          /**< an RX slot's: 64 KB with offloads */
 	unsigned rx_frames, tx_frames;
+	struct rte_mempool *large;       /**< offloads (PACKET_VNET_HDR): 64 KB mbufs for large frames; NULL: none */
 	unsigned rx_next, tx_next;       /**< the slot to look at next */
 	uint64_t rx_nombuf;              /**< frames left in the ring for want of an mbuf */
 	uint64_t rx_toolong;             /**< frames longer than an mbuf (tag put back included): dropped */
-	uint64_t tx_oversize;            /**< frames too large for a TX slot, dropped */
+	uint64_t tx_oversize;            /**< frames too large for a TX slot (or, with offloads, refused by sendmsg), dropped */
+	uint64_t rx_gso_bad;             /**< offload requests that cannot be carried (a segmentation not TCP or UDP), dropped */
 	uint64_t kernel_drops;           /**< RX ring full (PACKET_STATISTICS, summed) */
 	uint8_t mac[6];                  /**< the interface's */
 };
 
 /**
  * Open the socket on ifname (which must exist and be up): rings mapped,
- * promiscuous, outgoing frames not looped back, qdisc bypassed.
+ * promiscuous, outgoing frames not looped back, qdisc bypassed. With
+ * large (a pool of 64 KB mbufs), offloads: each frame carries a
+ * virtio-net header both ways (PACKET_VNET_HDR), so the pod's kernel may
+ * leave checksums partial and hand over up to 64 KB of TCP in one frame
+ * (psw_gso.h has what the mbuf then carries); RX slots are 64 KB.
  * @return the port, or NULL with err filled.
  */
-struct psw_sockport *psw_sockport_open(const char *ifname, char *err, size_t err_len);
+struct psw_sockport *psw_sockport_open(const char *ifname, struct rte_mempool *large, char *err,
+				       size_t err_len);
 
 /** Close the socket and unmap its rings (no worker uses it any more). NULL accepted. */
 void psw_sockport_close(struct psw_sockport *sp);

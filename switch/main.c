@@ -211,6 +211,7 @@ create_lcores(struct psw_state *st, const struct psw_config *cfg)
 		lc->sc.audit = psw_audit_ring(w, node);
 		if (lc->sc.audit == NULL)
 			return -ENOMEM;
+		lc->sc.mp = psw_port_mempool(node < 0 ? 0 : node);   /* a large frame's segments (psw_gso.h) */
 		st->lcores[w] = lc;
 	}
 	return 0;
@@ -512,6 +513,7 @@ main(int argc, char **argv)
 		.rx_desc = cfg.limits.rx_desc,
 		.tx_desc = cfg.limits.tx_desc,
 		.mbufs = cfg.limits.mbufs,
+		.large_mbufs = cfg.limits.large_mbufs,
 	});
 	/* rte_exit's messages go through DPDK's log, which says "podswitch: " */
 	if (psw_tables_init(cfg.workers.nb) < 0 || create_lcores(&st, &cfg) < 0 ||

@@ -4,8 +4,10 @@
  * itself with netlink.
  *
  *   ADD     kernel: a veth pair, the pod end named CNI_IFNAME in CNI_NETNS with
- *           the pod's MAC, addresses and default routes via the gateway, TX
- *           checksum offload off; the host end attached to the switch as an
+ *           the pod's MAC, addresses and default routes via the gateway, its
+ *           offloads as the switch takes them (TX checksum and TCP/UDP
+ *           segmentation, frames of at most PSW_POD_GSO_MAX; or, when the
+ *           switch has none, TX checksum offload off); the host end attached to the switch as an
  *           af_packet port. vhost-user / memif: the switch makes a socket for
  *           the pod; the result's interface carries it as socketPath.
  *           Chained after another plugin, its prevResult comes first in the
@@ -528,11 +530,18 @@ pod_routes(json_t *res, int ifindex, int fam, const char *gw, const uint8_t *g)
 static int
 setup_kernel(const struct cni *c, json_t *res, const char *host, int *rc)
 {
+	static const char *const pod_features_off[] = {
+		"tx-gre-segmentation", "tx-gre-csum-segmentation", "tx-ipxip4-segmentation",
+		"tx-ipxip6-segmentation", "tx-udp_tnl-segmentation", "tx-udp_tnl-csum-segmentation",
+		"tx-gso-partial", "tx-tunnel-remcsum-segmentation", "tx-sctp-segmentation",
+		"tx-esp-segmentation", "tx-gso-list", NULL
+	};
 	uint8_t mac[6];
 	json_t *v;
 	size_t i;
 	int nsfd, old, ifindex, err;
 	json_int_t mtu;
+	bool offloads;
 	const char *step = "";
 
 	if (sscanf(json_string_value(json_object_get(res, "mac")), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx",
@@ -548,8 +557,10 @@ setup_kernel(const struct cni *c, json_t *res, const char *host, int *rc)
 	}
 	/* the switch's MTU for pods (less than the uplinks' under VXLAN); 0: the kernel's */
 	mtu = json_integer_value(json_object_get(res, "mtu"));
+	/* with offloads, the pod's frames fit the switch's 64 KB buffers */
+	offloads = json_is_true(json_object_get(res, "offloads"));
 	err = psw_nl_veth_create(host, c->ifname, nsfd, mac,
-				 mtu >= 68 && mtu <= 9600 ? (unsigned)mtu : 0);
+				 mtu >= 68 && mtu <= 9600 ? (unsigned)mtu : 0, offloads ? PSW_POD_GSO_MAX : 0);
 	close(nsfd);
 	if (err < 0) {
 		*rc = cni_error(c, CNI_E_NETLINK, NULL, "cannot create veth %s/%s: %s", host, c->ifname,
@@ -575,8 +586,11 @@ setup_kernel(const struct cni *c, json_t *res, const char *host, int *rc)
 		       "it through its own gateway: that network overlaps podswitch's pods) for the "
 		       "interface";
 	}
-	if (err == 0 && (err = psw_nl_tx_csum_off(c->ifname)) < 0)
+	if (err == 0 && !offloads && (err = psw_nl_tx_csum_off(c->ifname)) < 0)
 		step = "turn TX checksum offload off";
+	/* segmentation the switch cannot be told of (tunnels the pod runs, SCTP) done by the pod */
+	if (err == 0 && offloads && (err = psw_nl_features_off(c->ifname, pod_features_off)) < 0)
+		step = "turn tunnel segmentation offloads off";
 	if (err == 0 && (err = psw_nl_link_up(c->ifname)) < 0)
 		step = "bring the pod interface up";
 	json_array_foreach(json_object_get(res, "ips"), i, v) {

@@ -12,6 +12,13 @@
 /* the switch's api.state_dir by default; "stateDir" in the configuration */
 #define PSW_CNI_DEFAULT_STATE_DIR "/var/lib/podswitch"
 
+/*
+ * A kernel pod's gso_max_size when the switch takes offloads: its largest
+ * frame, Ethernet, a tag and the af_packet ring's headers fit a 64 KB ring
+ * slot and a 64 KB mbuf (psw_sockport.h).
+ */
+#define PSW_POD_GSO_MAX 61440
+
 struct cni {
 	const char *command, *container_id, *netns, *ifname, *path;
 	const char *pod_namespace, *pod_name;

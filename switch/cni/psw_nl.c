@@ -4,6 +4,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -70,7 +71,7 @@ request(char *buf, uint16_t type, uint16_t flags, void *hdr, size_t hdr_len)
 
 int
 psw_nl_veth_create(const char *host, const char *peer, int netns_fd, const uint8_t mac[6],
-		   unsigned mtu)
+		   unsigned mtu, unsigned gso_max)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC }, pifi = { .ifi_family = AF_UNSPEC };
@@ -90,6 +91,8 @@ psw_nl_veth_create(const char *host, const char *peer, int netns_fd, const uint8
 	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
 	if (mtu != 0)
 		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	if (gso_max != 0)
+		mnl_attr_put_u32(nlh, IFLA_GSO_MAX_SIZE, gso_max);
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
 	mnl_attr_nest_end(nlh, peer_attr);
 	mnl_attr_nest_end(nlh, data);
@@ -361,6 +364,69 @@ psw_nl_tx_csum_off(const char *name)
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	ifr.ifr_data = (void *)&ev;
 	rc = ioctl(fd, SIOCETHTOOL, &ifr) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+int
+psw_nl_features_off(const char *name, const char *const *features)
+{
+	struct ethtool_sset_info *info = NULL;
+	struct ethtool_gstrings *strs = NULL;
+	struct ethtool_sfeatures *sf = NULL;
+	struct ifreq ifr;
+	unsigned n, i, k, words;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	/* the names of the features, whose places are their bits */
+	info = calloc(1, sizeof(*info) + sizeof(uint32_t));
+	if (info == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	info->cmd = ETHTOOL_GSSET_INFO;
+	info->sset_mask = 1ULL << ETH_SS_FEATURES;
+	ifr.ifr_data = (void *)info;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0 || !(info->sset_mask & (1ULL << ETH_SS_FEATURES))) {
+		rc = -errno ?: -EOPNOTSUPP;
+		goto out;
+	}
+	n = info->data[0];
+	words = (n + 31) / 32;
+	strs = calloc(1, sizeof(*strs) + (size_t)n * ETH_GSTRING_LEN);
+	sf = calloc(1, sizeof(*sf) + words * sizeof(sf->features[0]));
+	if (strs == NULL || sf == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	strs->cmd = ETHTOOL_GSTRINGS;
+	strs->string_set = ETH_SS_FEATURES;
+	strs->len = n;
+	ifr.ifr_data = (void *)strs;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	sf->cmd = ETHTOOL_SFEATURES;
+	sf->size = words;
+	for (k = 0; features[k] != NULL; k++)
+		for (i = 0; i < n; i++)
+			if (strncmp((const char *)strs->data + (size_t)i * ETH_GSTRING_LEN, features[k],
+				    ETH_GSTRING_LEN) == 0) {
+				sf->features[i / 32].valid |= 1u << (i % 32);   /* requested: off */
+				break;
+			}
+	ifr.ifr_data = (void *)sf;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+		rc = -errno;
+out:
+	free(info);
+	free(strs);
+	free(sf);
 	close(fd);
 	return rc;
 }

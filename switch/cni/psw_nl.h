@@ -16,9 +16,12 @@ struct psw_nl_addr {
 	uint8_t plen;
 };
 
-/** Create host <-> peer veth; the peer goes straight into netns_fd with the given name and MAC. */
+/**
+ * Create host <-> peer veth; the peer goes straight into netns_fd with the
+ * given name and MAC; mtu and the peer's gso_max_size when not 0.
+ */
 int psw_nl_veth_create(const char *host, const char *peer, int netns_fd, const uint8_t mac[6],
-		       unsigned mtu);
+		       unsigned mtu, unsigned gso_max);
 /** Delete a link by name; 0 also when it does not exist. */
 int psw_nl_link_del(const char *name);
 /** Bring a link up. */
@@ -48,6 +51,11 @@ int psw_nl_leave_netns(int old_fd);
 
 /** Turn TX checksum offload off on a link of the current namespace (ethtool). */
 int psw_nl_tx_csum_off(const char *name);
+/**
+ * Turn the named features (ethtool's names, "tx-gre-segmentation") off on
+ * a link of the current namespace; names it does not have are skipped.
+ */
+int psw_nl_features_off(const char *name, const char *const *features);
 /** Write "1" to /proc/sys/net/ipv6/conf/NAME/disable_ipv6 (no-op without IPv6). */
 int psw_nl_disable_ipv6(const char *name);
 

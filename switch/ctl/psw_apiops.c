@@ -916,6 +916,8 @@ add_result(const struct psw_state *st, const struct psw_attachment *a)
 	if (a->socket[0] != '\0')
 		json_object_set_new(res, "socket", json_string(a->socket));
 	json_object_set_new(res, "pod_cidrs", pod_cidrs_json(st));
+	/* a kernel pod keeps its checksum and segmentation offloads (psw_gso.h) */
+	json_object_set_new(res, "offloads", json_boolean(st->cfg.limits.large_mbufs > 0));
 	return res;
 }
 

@@ -82,7 +82,9 @@
 	_(FRAG_HOLD_FULL,  "frag_hold_full",  "a later fragment held for its first one pushed out of the worker's full fragment hold") \
 	_(FRAG_NO_FIRST,   "frag_no_first",   "a later fragment held for its first one, which did not come in time") \
 	_(FRAG_HOLD_GONE,  "frag_hold_gone",  "a held later fragment whose input port was removed, or whose worker stopped") \
-	_(FRAG_NO_ROOM,    "frag_no_room",    "an IPv4 packet to fragment (no DF, longer than the MTU) without mbufs or room for its fragments")
+	_(FRAG_NO_ROOM,    "frag_no_room",    "an IPv4 packet to fragment (no DF, longer than the MTU) without mbufs or room for its fragments") \
+	_(GSO_BAD,         "gso_bad",         "a kernel pod's large frame or partial checksum that does not match its headers (protocol, offsets, segment size)") \
+	_(GSO_NO_ROOM,     "gso_no_room",     "a kernel pod's large frame to cut into segments without mbufs or room for them")
 
 enum psw_drop_reason {
 	PSW_DROP_NONE = 0,

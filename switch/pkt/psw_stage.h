@@ -50,7 +50,9 @@
 	_(FRAGMENTED,       "ip4_fragmented",   "IPv4 packets without DF longer than their next hop's MTU, sent in fragments") \
 	_(AUDIT_QUEUED,     "audit_queued",     "policy verdicts handed to the audit log") \
 	_(AUDIT_SUPPRESSED, "audit_suppressed", "policy verdicts not audited: over a pod's rate on its worker") \
-	_(AUDIT_RING_FULL,  "audit_ring_full",  "policy verdicts not audited: the worker's audit ring was full")
+	_(AUDIT_RING_FULL,  "audit_ring_full",  "policy verdicts not audited: the worker's audit ring was full") \
+	_(GSO_SEGMENTED,    "gso_segmented",    "kernel pods' large frames cut into segments for a port or next hop that cannot take them") \
+	_(CSUM_FINISHED,    "csum_finished",    "kernel pods' partial checksums finished by the switch for a port that cannot take them")
 
 enum psw_event {
 #define _(sym, name, help) PSW_EV_##sym,
@@ -114,6 +116,7 @@ struct psw_stage_ctx {
 	struct psw_punt_bucket punt[PSW_MAX_PORTS];   /**< the switch's answers, per input port */
 	struct rte_ring *audit;          /**< audit records to the control thread (psw_policy.h); NULL = none */
 	struct psw_punt_bucket audit_bucket[PSW_MAX_PORTS];   /**< audit records per pod port */
+	struct rte_mempool *mp;          /**< default-size mbufs for a large frame's segments (psw_gso.h); NULL: its own pool's */
 	unsigned nb_extra;               /**< frames in extra, sent after the burst by dispatch */
 	struct {
 		struct rte_mbuf *pkt;

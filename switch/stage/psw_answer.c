@@ -21,6 +21,7 @@
 #include "psw_answer.h"
 #include "psw_csum.h"
 #include "psw_ct.h"
+#include "psw_gso.h"
 
 #define ICMP_TIME_EXCEEDED 11
 #define ICMP_UNREACH 3
@@ -179,6 +180,7 @@ icmp_error(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
 
 	if (pkt->nb_segs != 1 || (m->flags & PSW_F_FRAG_LATER))
 		return -1;
+	pkt->ol_flags &= ~(uint64_t)PSW_OL_ANY;  /* the answer's checksums are whole (psw_gso.h) */
 	room = rte_pktmbuf_data_len(pkt) + rte_pktmbuf_tailroom(pkt);
 	if (m->l3 == PSW_L3_IPV4) {
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + l3);
@@ -270,6 +272,7 @@ psw_answer_tcp_rst(const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_
 	th->rx_win = 0;
 	th->tcp_urp = 0;
 	th->cksum = 0;
+	pkt->ol_flags &= ~(uint64_t)PSW_OL_ANY;  /* computed whole below (psw_gso.h) */
 	if (m->l3 == PSW_L3_IPV4) {
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + m->l2_len);
 		uint32_t a = ip->src_addr;

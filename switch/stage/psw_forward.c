@@ -15,6 +15,7 @@
 #include "psw_answer.h"
 #include "psw_csum.h"
 #include "psw_forward.h"
+#include "psw_gso.h"
 #include "psw_parse.h"
 #include "psw_tunnel.h"
 
@@ -30,6 +31,7 @@ strip_vlans(struct rte_mbuf *pkt, struct psw_meta *m)
 
 		eth->ether_type = type;
 		m->l2_len = sizeof(struct rte_ether_hdr);
+		pkt->l2_len = sizeof(struct rte_ether_hdr);   /* offload requests (psw_gso.h) */
 		m->l4_off = (uint16_t)(m->l4_off - extra);
 		return eth;
 	}
@@ -58,6 +60,10 @@ tunnel_out(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf
 {
 	struct rte_ether_hdr *eth;
 
+	if (unlikely(pkt->ol_flags & PSW_OL_CSUM)) {
+		psw_gso_csum(pkt);               /* the other node gets it whole (psw_gso.h) */
+		psw_count_event(sc, PSW_EV_CSUM_FINISHED);
+	}
 	datagram_only(pkt, m);
 	eth = psw_tunnel_encap(t, pkt, m, nh);
 	if (unlikely(eth == NULL))
@@ -214,6 +220,45 @@ split(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt
 	psw_count_event(sc, PSW_EV_FRAGMENTED);
 }
 
+/*
+ * A kernel pod's large frame to next hop nh that cannot take it whole (the
+ * overlay): cut into segments (psw_gso.h), the first going on as the
+ * packet, the others encapsulated if nh is another node's overlay,
+ * addressed, and queued to go after the burst, as split()'s fragments.
+ */
+static __rte_noinline void
+gso_split(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
+	  const struct psw_nh *nh)
+{
+	struct rte_mbuf *segs[PSW_EXTRA_MAX];
+	struct rte_ether_hdr *eth;
+	int n = psw_gso_segment(pkt, sc->mp != NULL ? sc->mp : pkt->pool, segs, PSW_EXTRA_MAX - sc->nb_extra), i;
+
+	if (n < 0) {
+		psw_set_drop(m, PSW_DROP_GSO_NO_ROOM);
+		return;
+	}
+	m->l3_payload = (uint16_t)(rte_pktmbuf_data_len(pkt) - m->l2_len);
+	for (i = 0; i < n; i++) {
+		eth = rte_pktmbuf_mtod(segs[i], struct rte_ether_hdr *);
+		if (nh->flags & PSW_NH_F_TUNNEL) {
+			eth = psw_tunnel_encap(t, segs[i], m, nh);
+			if (eth == NULL) {
+				sc->drops[PSW_DROP_VXLAN_NO_ROOM]++;
+				rte_pktmbuf_free(segs[i]);
+				continue;
+			}
+			psw_count_event(sc, PSW_EV_VXLAN_ENCAP);
+		}
+		rte_ether_addr_copy(&nh->mac, &eth->dst_addr);
+		rte_ether_addr_copy(psw_port_mac(t, nh->port), &eth->src_addr);
+		sc->extra[sc->nb_extra].pkt = segs[i];
+		sc->extra[sc->nb_extra].port = nh->port;
+		sc->nb_extra++;
+	}
+	psw_count_event(sc, PSW_EV_GSO_SEGMENTED);
+}
+
 /* An expiring packet becomes an ICMP time-exceeded back to its sender. */
 static __rte_noinline void
 expired(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
@@ -283,7 +328,7 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 {
 	struct rte_ether_hdr *eth;
 	struct psw_nh host;
-	unsigned mtu;
+	unsigned mtu, size;
 
 	if (unlikely(forged_vxlan(t, m, nh))) {
 		psw_set_drop(m, PSW_DROP_VXLAN_FORGED);
@@ -300,15 +345,26 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 	mtu = nh->port < PSW_MAX_PORTS ? t->ports[nh->port].mtu : t->node.uplink_mtu;
 	if (mtu > PSW_TUNNEL_OVERHEAD && (nh->flags & PSW_NH_F_TUNNEL))
 		mtu -= PSW_TUNNEL_OVERHEAD;
-	if (mtu != 0 && m->l3_payload > mtu && !fragmentable(pkt, m, nh, mtu)) {
+	/* a kernel pod's large frame leaves in segments: theirs is the size to check */
+	size = unlikely(pkt->ol_flags & PSW_OL_SEG) ? psw_gso_seg_l3(pkt, m) : m->l3_payload;
+	if (mtu != 0 && size > mtu && !fragmentable(pkt, m, nh, mtu)) {
 		too_big(sc, t, pkt, m, mtu);
 		return;
 	}
 	if (!hop(sc, t, pkt, m))
 		return;
 	eth = strip_vlans(pkt, m);
-	if (mtu != 0 && m->l3_payload > mtu) {
+	if (mtu != 0 && size > mtu) {
+		if (pkt->ol_flags & PSW_OL_CSUM) {
+			psw_gso_csum(pkt);       /* over the whole datagram, before it is split */
+			psw_count_event(sc, PSW_EV_CSUM_FINISHED);
+		}
 		split(sc, t, pkt, m, nh, mtu);
+		if (m->verdict == PSW_V_DROP)
+			return;
+	}
+	if ((pkt->ol_flags & PSW_OL_SEG) && (nh->flags & PSW_NH_F_TUNNEL)) {
+		gso_split(sc, t, pkt, m, nh);
 		if (m->verdict == PSW_V_DROP)
 			return;
 	}

@@ -2,7 +2,8 @@
  * NAT rewrites with incremental checksum updates: replace a packet's source
  * or destination address and L4 port (TCP, UDP, SCTP, ICMP echo identifier),
  * IPv4 and IPv6, keeping the IPv4 header checksum and the L4 checksum valid
- * (a UDP checksum of 0 over IPv4 stays 0). SCTP's CRC32c is not
+ * (a UDP checksum of 0 over IPv4 stays 0; a partial one a kernel pod left,
+ * psw_gso.h, stays partial). SCTP's CRC32c is not
  * incremental: after an SCTP port change it is recomputed over the packet.
  * Fast path; used by the conntrack and service stages.
  */
@@ -113,6 +114,14 @@ psw_nat_rewrite(struct rte_mbuf *pkt, struct psw_meta *m, int dst, const uint8_t
 			m->dport = port;
 		else
 			m->sport = port;
+		if (unlikely(pkt->ol_flags & RTE_MBUF_F_TX_L4_MASK)) {
+			/* a kernel pod's partial checksum (psw_gso.h): the field holds the
+			 * pseudo-header's sum, not complemented, and no port; it
+			 * follows the address, a delta the other way round */
+			psw_nat_csum(l4 + (m->l4_proto == IPPROTO_TCP ? 16 : 6),
+				     (uint16_t)~psw_csum_fold(d));
+			break;
+		}
 		d += psw_csum_delta16(old, port);
 		if (m->l4_proto == IPPROTO_TCP) {
 			psw_nat_csum(l4 + 16, d);

@@ -18,6 +18,7 @@
 #include <rte_udp.h>
 
 #include "psw_csum.h"
+#include "psw_gso.h"
 #include "psw_parse.h"
 
 #define PREFETCH_AHEAD 4
@@ -262,6 +263,9 @@ psw_parse_one(struct rte_mbuf *pkt, struct psw_meta *m)
 		psw_set_drop(m, PSW_DROP_ETHERTYPE);
 		break;
 	}
+	/* a kernel pod's partial checksum or large frame (psw_gso.h) */
+	if (unlikely(pkt->ol_flags & PSW_OL_ANY) && m->verdict == PSW_V_CONTINUE)
+		(void)psw_gso_check(pkt, m);
 }
 
 void

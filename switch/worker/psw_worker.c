@@ -14,6 +14,7 @@
 #include "psw_capture.h"
 #include "psw_conntrack.h"
 #include "psw_forward.h"
+#include "psw_gso.h"
 #include "psw_guard.h"
 #include "psw_parse.h"
 #include "psw_policy.h"
@@ -88,7 +89,7 @@ psw_worker_flush(struct psw_lcore *lc)
 }
 
 static inline void
-txbuf_add(struct psw_lcore *lc, uint16_t port, struct rte_mbuf *pkt)
+txbuf_put(struct psw_lcore *lc, uint16_t port, struct rte_mbuf *pkt)
 {
 	struct psw_txbuf *tb = &lc->tx[port];
 
@@ -99,6 +100,43 @@ txbuf_add(struct psw_lcore *lc, uint16_t port, struct rte_mbuf *pkt)
 	}
 	if (tb->nb == PSW_TXBUF_MAX)
 		txbuf_flush(lc, port);
+}
+
+/*
+ * A kernel pod's frame with offload requests (psw_gso.h) to a port that
+ * takes none: its checksum finished, or cut into segments, here.
+ */
+static __rte_noinline void
+txbuf_finish(struct psw_lcore *lc, uint16_t port, struct rte_mbuf *pkt)
+{
+	struct rte_mbuf *segs[PSW_GSO_MAX_SEGS];
+	int n, i;
+
+	if (!(pkt->ol_flags & PSW_OL_SEG)) {
+		psw_gso_csum(pkt);
+		psw_count_event(&lc->sc, PSW_EV_CSUM_FINISHED);
+		txbuf_put(lc, port, pkt);
+		return;
+	}
+	n = psw_gso_segment(pkt, lc->sc.mp != NULL ? lc->sc.mp : pkt->pool, segs, RTE_DIM(segs));
+	if (n < 0) {
+		rte_pktmbuf_free(pkt);
+		lc->sc.drops[PSW_DROP_GSO_NO_ROOM]++;
+		return;
+	}
+	psw_count_event(&lc->sc, PSW_EV_GSO_SEGMENTED);
+	txbuf_put(lc, port, pkt);
+	for (i = 0; i < n; i++)
+		txbuf_put(lc, port, segs[i]);
+}
+
+static inline void
+txbuf_add(struct psw_lcore *lc, uint16_t port, struct rte_mbuf *pkt)
+{
+	if (unlikely(pkt->ol_flags & PSW_OL_ANY) && !psw_ports[port].offloads)
+		txbuf_finish(lc, port, pkt);
+	else
+		txbuf_put(lc, port, pkt);
 }
 
 /*
