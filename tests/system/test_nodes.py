@@ -226,6 +226,45 @@ def pods_across_nodes_vxlan(scope):
 
 
 @test
+def offloading_pods_across_the_overlay(scope):
+    """Kernel pods that keep their offloads (TX checksum, TSO; gso_max_size
+    61440 and the overlay's MTU, as the CNI plugin sets them): node-a cuts
+    each large frame into segments before encapsulating them (the underlay
+    takes 1,500 bytes), each with whole checksums, which node-b's pod
+    checks; 8 MB cross byte for byte each way."""
+    c = TwoNodes(scope, "vxlan", ext=False, pod_mtu=1450)
+    for pod in c.pods.values():
+        pod.sh("ethtool -K eth0 tx on tso on >/dev/null")
+        pod.sh("ethtool -K eth0 tx-udp_tnl-segmentation off tx-udp_tnl-csum-segmentation off "
+               "tx-gre-segmentation off >/dev/null 2>&1", check_rc=False)
+        pod.ip("link set eth0 gso_max_size 61440")
+    a, b = c.pods["a"], c.pods["b"]
+    sent, got = ping(a, "10.244.2.5", count=2)
+    check(got == 2, "ping across: %d of %d" % (got, sent))
+    data = os.urandom(8 * 1024 * 1024)
+    path = scope.path("bulk")
+    with open(path, "wb") as f:
+        f.write(data)
+    want = hashlib.sha256(data).hexdigest()
+    errs0 = b.sh("nstat -az TcpInCsumErrors").stdout.split()
+    for src, dst, addr in ((a, b, "10.244.2.5"), (b, a, "10.244.1.5")):
+        dst.popen("exec socat TCP-LISTEN:9099,reuseaddr SYSTEM:'sha256sum'")
+        wait_listening(dst, 9099)
+        r = src.sh("socat -T 20 -t 20 - TCP:%s:9099 <%s" % (addr, path), check_rc=False, timeout=60)
+        check(r.stdout.split()[:1] == [want], "8 MB to %s: SHA-256 %r (drops a %s, b %s)"
+              % (addr, r.stdout.strip(), nonzero_drops(c.sw["a"]), nonzero_drops(c.sw["b"])))
+    sa, sb = c.sw["a"].stats(), c.sw["b"].stats()
+    check(sa.get("event.gso_segmented", 0) > 0 and sb.get("event.gso_segmented", 0) > 0,
+          "large frames were not segmented before encapsulation: a %s, b %s"
+          % (sa.get("event.gso_segmented"), sb.get("event.gso_segmented")))
+    check(sa.get("event.vxlan_encap", 0) > 5000, "not across the overlay: encap %s" % sa.get("event.vxlan_encap"))
+    check(b.sh("nstat -az TcpInCsumErrors").stdout.split() == errs0, "checksum errors in node-b's pod")
+    for sw in (c.sw["a"], c.sw["b"]):
+        d = nonzero_drops(sw)
+        check(not {k for k in d if "gso" in k or "vxlan" in k or "mtu" in k}, "drops: %s" % d)
+
+
+@test
 def pods_across_nodes_geneve(scope):
     """Geneve (RFC 8926) as the overlay: pods reach each other without NAT;
     the underlay carries Geneve as Wireshark reads it (version 0, no
