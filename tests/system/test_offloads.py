@@ -16,7 +16,7 @@ from pswtest import (BUILD, Netns, Switch, check, cni_call, cni_conf, kernel_pod
                      main, ping, run, test, uid)
 
 CTL = os.path.join(BUILD, "switch", "podswitchctl")
-TAP_MAC, TAP_IP = "02:00:00:00:0f:01", "10.244.0.200"
+TAP_MAC, TAP_IP, TAP_IP6 = "02:00:00:00:0f:01", "10.244.0.200", "fd00:10:244::c8"
 MB = 1024 * 1024
 
 
@@ -26,8 +26,11 @@ def cni_pod(scope, sw, name):
                        args="K8S_POD_NAMESPACE=default;K8S_POD_NAME=%s" % name)
     check(rc == 0, "ADD %s: %s" % (name, out))
     scope.defer(lambda: cni_call("DEL", cni_conf(sw.sock), container_id="ctr-" + name))
-    ns.sh("sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1")
     return ns, out["ips"][0]["address"].split("/")[0]
+
+
+def ip6_of(ns):
+    return json.loads(ns.sh("ip -j -6 addr show dev eth0 scope global").stdout)[0]["addr_info"][0]["local"]
 
 
 def features(ns):
@@ -61,7 +64,7 @@ def send_file(scope, src_ns, dst_ns, addr, dst_port, size, listen_port=None):
     path = scope.path("data-%s.bin" % uid())
     with open(path, "wb") as f:
         f.write(os.urandom(size))
-    srv = dst_ns.popen("exec socat -u TCP-LISTEN:%d,reuseaddr OPEN:%s.out,creat,trunc"
+    srv = dst_ns.popen("exec socat -u TCP6-LISTEN:%d,reuseaddr,ipv6only=0 OPEN:%s.out,creat,trunc"
                        % (listen_port or dst_port, path))
     scope.defer(lambda: kill_group(srv))
     end = time.monotonic() + 5
@@ -99,6 +102,8 @@ def kernel_pods_hand_over_large_frames(scope):
     check(size > 20 * MB and size / frames > 4000,
           "a -> b: %d bytes in %d frames from pod a: %.0f a frame, no large frames" % (size, frames, size / frames))
     check(send_file(scope, b, a, a_ip, 6002, 20 * MB), "b -> a: 20 MB not byte-exact")
+    # IPv6: large TCPv6 frames, whole
+    check(send_file(scope, a, b, "[%s]" % ip6_of(b), 6005, 8 * MB), "a -> b over IPv6: not byte-exact")
     ev = sw.ok("stats")["events"]
     check(ev["gso_segmented"] == 0 and ev["csum_finished"] == 0,
           "between two offloading pods the switch segmented %d / finished %d" %
@@ -117,9 +122,9 @@ def a_pod_without_offloads_gets_whole_segments_through_a_clusterip(scope):
     tap = "ptap" + uid()
     sw = Switch(scope, """
 ports = ( { name = "tp"; kind = "kernel"; ifname = "%s"; } );
-pods = ( { name = "tapped"; port = "tp"; mac = "%s"; ip = "%s"; } );
-""" % (tap, TAP_MAC, TAP_IP)).start()
-    t = kernel_pod(scope, tap, TAP_MAC, TAP_IP)
+pods = ( { name = "tapped"; port = "tp"; mac = "%s"; ip = "%s"; ip6 = "%s"; } );
+""" % (tap, TAP_MAC, TAP_IP, TAP_IP6)).start()
+    t = kernel_pod(scope, tap, TAP_MAC, TAP_IP, ip6=TAP_IP6)
     a, a_ip = cni_pod(scope, sw, "off-c")
     path = scope.path("svc.yaml")
     with open(path, "w") as f:
@@ -152,6 +157,37 @@ endpoints: [{addresses: [%s]}]
     time.sleep(0.3)
     out = a.sh("head -c 1400 /dev/urandom | socat -T 3 - UDP:%s:53" % vip, check_rc=False, timeout=10).stdout
     check(out.strip() == "1400", "UDP through the ClusterIP: answer %r" % out)
+    # IPv6 straight to the tap pod: TCPv6 segments
+    check(send_file(scope, a, t, "[%s]" % TAP_IP6, 6006, 8 * MB), "a -> tap over IPv6: not byte-exact")
+    # UDP segmentation (UDP_SEGMENT, as QUIC servers send): one 14,000-byte
+    # frame from the pod's kernel, ten 1,400-byte datagrams to the tap pod
+    sizes = scope.path("uso")
+    srv = t.popen("""exec python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', 5454))
+s.settimeout(2)
+got = []
+try:
+    while True:
+        got.append(len(s.recv(65536)))
+except OSError:
+    pass
+open('%s', 'w').write(' '.join(map(str, got)))
+" """ % sizes)
+    scope.defer(lambda: kill_group(srv))
+    time.sleep(0.4)
+    seg0 = sw.ok("stats")["events"]["gso_segmented"]
+    a.sh("""python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_UDP, 103, 1400)
+s.sendto(bytes(range(200)) * 70, ('%s', 5454))
+" """ % TAP_IP)
+    srv.wait(10)
+    got = open(sizes).read().split()
+    check(got == ["1400"] * 10, "UDP_SEGMENT: the tap pod got datagrams of %s, not ten of 1,400" % got)
+    check(sw.ok("stats")["events"]["gso_segmented"] == seg0 + 1, "the 14,000-byte frame was not segmented once")
     errs = nstat(t, "TcpInCsumErrors", "UdpInCsumErrors", "IpExtInCsumErrors")
     check(errs == base, "checksum errors in the tap pod: %s -> %s" % (base, errs))
     # the other way: plain frames into the offloading pod
