@@ -88,6 +88,36 @@ own_l4(const struct rte_mbuf *pkt, const struct psw_meta *m)
 	       (l4 == RTE_MBUF_F_TX_SCTP_CKSUM && m->l4_proto == IPPROTO_SCTP && pkt->l4_len == 8);
 }
 
+/*
+ * A partial checksum that is not the packet's own: in an IP datagram (not
+ * a fragment, which a kernel finishes before it fragments), starting past
+ * the headers parse read: the L4 header (TCP's options included), or the
+ * IP header chain for a protocol parse does not look into.
+ */
+static bool
+foreign_ok(const struct rte_mbuf *pkt, const struct psw_meta *m)
+{
+	const uint8_t *l4 = rte_pktmbuf_mtod_offset(pkt, const uint8_t *, m->l4_off);
+	unsigned hdr_end = m->l4_off;
+
+	if ((m->l3 != PSW_L3_IPV4 && m->l3 != PSW_L3_IPV6) || (m->flags & PSW_F_FRAG))
+		return false;
+	if (m->flags & PSW_F_L4) {
+		switch (m->l4_proto) {
+		case IPPROTO_TCP:
+			hdr_end += (unsigned)(l4[12] >> 4) * 4u;   /* parse checked it is there */
+			break;
+		case IPPROTO_SCTP:
+			hdr_end += 12;
+			break;
+		default:                         /* UDP, ICMP, ICMPv6 */
+			hdr_end += 8;
+			break;
+		}
+	}
+	return (unsigned)pkt->l2_len + pkt->l3_len >= hdr_end;
+}
+
 /* Segmentation a kernel asks for: TCP or UDP of this packet, segments that make sense. */
 static bool
 seg_ok(const struct rte_mbuf *pkt, const struct psw_meta *m)
@@ -132,7 +162,17 @@ psw_gso_check(struct rte_mbuf *pkt, struct psw_meta *m)
 		pkt->ol_flags |= m->l3 == PSW_L3_IPV4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6;
 		return true;
 	}
-	/* not the packet's own (a pod's tunnel inside), or SCTP's CRC: done now */
+	/*
+	 * Not the packet's own (a pod's tunnel inside), or SCTP's CRC: done
+	 * now, after parse has read the headers. A foreign one must lie within
+	 * the L4 payload, past every byte parse took its addresses, ports and
+	 * flags from: else the two bytes written would be the pod's choice of
+	 * a header the guard, the policy and conntrack judged as it was.
+	 */
+	if (!own && !foreign_ok(pkt, m)) {
+		psw_set_drop(m, PSW_DROP_GSO_BAD);
+		return false;
+	}
 	end = m->l3 == PSW_L3_NONE ? rte_pktmbuf_data_len(pkt) : (unsigned)m->l2_len + m->l3_payload;
 	if (l4 == 0 || !finish_at(pkt, pkt->l2_len + pkt->l3_len, pkt->l4_len, end,
 				  l4 == RTE_MBUF_F_TX_SCTP_CKSUM)) {

@@ -18,7 +18,9 @@
  * Who does what:
  *   - parse (psw_gso_check) holds the request to the headers it found: a
  *     partial checksum that is not the packet's own L4 one (a pod's tunnel)
- *     is finished there; segmentation that does not match (protocol,
+ *     is finished there, if it lies past the headers parse read (else
+ *     the pod would pick header bytes rewritten after the guard and the
+ *     policy judged them: gso_bad); segmentation that does not match (protocol,
  *     offsets, a segment size that makes more than PSW_GSO_MAX_SEGS
  *     segments) is dropped, gso_bad. After it, l2_len + l3_len is the
  *     packet's L4 header;

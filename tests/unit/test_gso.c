@@ -487,6 +487,25 @@ test_foreign_csum_every_offset(void)
 			}
 	}
 	CU_ASSERT_EQUAL(bad, 0);
+	/* a pod's tunnel inside its UDP: the inner checksum, past the outer headers, finished */
+	{
+		struct rte_mbuf *m = pod_frame(false, IPPROTO_UDP, W, NULL, 40000, 5353, 64);
+		uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+		unsigned in = 14 + 20 + 8 + 16;          /* an inner UDP header in the payload */
+		struct psw_meta meta;
+		uint16_t c;
+
+		memset(d + in, 0, 8);
+		request(m, in, 6, 0, 0, false);
+		meta.in_port = (uint16_t)P_V;
+		psw_parse_one(m, &meta);
+		CU_ASSERT_EQUAL(meta.verdict, PSW_V_CONTINUE);
+		CU_ASSERT_EQUAL(m->ol_flags & PSW_OL_ANY, 0);
+		memcpy(&c, d + in + 6, 2);
+		d[in + 6] = d[in + 7] = 0;
+		CU_ASSERT_EQUAL(c, (uint16_t)~rte_raw_cksum(d + in, 14 + 20 + 8 + 64 - in));
+		rte_pktmbuf_free(m);
+	}
 	no_leak("every offset");
 }
 
