@@ -377,7 +377,9 @@ offloads_out(const struct rte_mbuf *m, struct virtio_net_hdr *vh)
 	unsigned start = (unsigned)m->l2_len + m->l3_len;
 
 	memset(vh, 0, sizeof(*vh));
-	if (l4 == 0 || start + 20 > rte_pktmbuf_data_len(m))
+	/* the L4 header must be there: TCP's 20 bytes (its data offset is read), UDP's 8, SCTP's 12 */
+	if (l4 == 0 || start + (l4 == RTE_MBUF_F_TX_TCP_CKSUM ? 20u : l4 == RTE_MBUF_F_TX_UDP_CKSUM ? 8u : 12u) >
+			       rte_pktmbuf_data_len(m))
 		return;
 	vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	vh->csum_start = (uint16_t)start;
