@@ -132,8 +132,9 @@ seg_ok(const struct rte_mbuf *pkt, const struct psw_meta *m)
 		hl = m->l4_off + 8u;
 	else
 		return false;
-	if ((ol & PSW_OL_SEG) == RTE_MBUF_F_TX_TCP_SEG && m->l4_proto != IPPROTO_TCP)
-		return false;
+	if ((ol & PSW_OL_SEG) == RTE_MBUF_F_TX_TCP_SEG &&
+	    (m->l4_proto != IPPROTO_TCP || (l4[13] & (RTE_TCP_SYN_FLAG | RTE_TCP_RST_FLAG))))
+		return false;    /* (a SYN or RST in many segments: conntrack would see one of them) */
 	if (pkt->nb_segs != 1 || mss == 0 || hl > end || end > rte_pktmbuf_data_len(pkt) ||
 	    hl - m->l2_len + mss > 65535u)
 		return false;

@@ -22,7 +22,7 @@
  *     the pod would pick header bytes rewritten after the guard and the
  *     policy judged them: gso_bad); segmentation that does not match (protocol,
  *     offsets, a segment size that makes more than PSW_GSO_MAX_SEGS
- *     segments) is dropped, gso_bad. After it, l2_len + l3_len is the
+ *     segments, a SYN or RST to cut) is dropped, gso_bad. After it, l2_len + l3_len is the
  *     packet's L4 header;
  *   - NAT keeps a partial checksum partial (psw_nat.h: the pseudo-header's
  *     sum follows the addresses, not the ports);

@@ -744,7 +744,7 @@ test_seg_bad_requests(void)
 	unsigned k;
 
 	fresh(NULL);
-	for (k = 0; k < 9; k++) {
+	for (k = 0; k < 11; k++) {
 		bool tcp = k != 2 && k != 7;
 		struct psw_burst b;
 
@@ -793,6 +793,14 @@ test_seg_bad_requests(void)
 			request(m, 34, 16, RTE_MBUF_F_TX_TCP_SEG, 1448, false);
 			break;
 		}
+		case 9:                  /* a SYN to cut in fourteen (a kernel never sends one) */
+		case 10: {               /* an RST likewise */
+			struct rte_tcp_hdr *th = rte_pktmbuf_mtod_offset(m, struct rte_tcp_hdr *, 34);
+
+			th->tcp_flags = k == 9 ? RTE_TCP_SYN_FLAG : RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG;
+			request(m, 34, 16, RTE_MBUF_F_TX_TCP_SEG, 1448, false);
+			break;
+		}
 		}
 		meta = run(m, (uint16_t)P_V, &b);
 		if (meta.verdict != PSW_V_DROP) {
@@ -802,7 +810,7 @@ test_seg_bad_requests(void)
 		psw_worker_dispatch(&lc, &b);
 		psw_worker_flush(&lc);
 	}
-	CU_ASSERT_EQUAL(lc.sc.drops[PSW_DROP_GSO_BAD] + lc.sc.drops[PSW_DROP_L4_TRUNC], 9);
+	CU_ASSERT_EQUAL(lc.sc.drops[PSW_DROP_GSO_BAD] + lc.sc.drops[PSW_DROP_L4_TRUNC], 11);
 	drain_all();
 	no_leak("bad requests");
 }
