@@ -90,7 +90,15 @@ def measure(a, b, dst):
     return tcp, rx / t / 1e6
 
 
-KINDS = ("tap", "af_packet", "af_packet, offloads", "bare veth")
+KINDS = ("tap", "af_packet", "af_packet, offloads", "af_packet, offloads, to a ClusterIP", "bare veth")
+SERVICE = {"objects": [
+    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "b", "namespace": "default"},
+     "spec": {"clusterIP": "10.96.0.50", "ports": [{"name": "t", "port": 5201, "targetPort": 5201},
+                                                  {"name": "u", "port": 9, "targetPort": 9, "protocol": "UDP"}]}},
+    {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+     "metadata": {"name": "b-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "b"}},
+     "addressType": "IPv4", "ports": [{"name": "t", "port": 5201}, {"name": "u", "port": 9, "protocol": "UDP"}],
+     "endpoints": [{"addresses": ["10.244.0.11"]}]}]}
 
 
 def one_run(kind):
@@ -105,10 +113,14 @@ def one_run(kind):
                 ns.ip("addr add %s/24 dev eth0" % ip)
                 ns.ip("link set eth0 up")
         elif kind.startswith("af_packet"):
-            off = kind.endswith("offloads")
+            off = "offloads" in kind
             a = veth_pod(scope, names[0], "02:00:00:00:00:0a", "10.244.0.10", off)
             b = veth_pod(scope, names[1], "02:00:00:00:00:0b", "10.244.0.11", off)
-            Switch(scope, pods_conf("af_packet", names, 256 if off else 0)).start()
+            sw = Switch(scope, pods_conf("af_packet", names, 256 if off else 0)).start()
+            if kind.endswith("ClusterIP"):
+                sw.ok("apply", SERVICE)
+                a.sh("ping -c 1 -W 2 10.244.0.11 >/dev/null", check_rc=False)
+                return measure(a, b, "10.96.0.50")
         else:
             Switch(scope, pods_conf("kernel", names)).start()
             a = kernel_pod(scope, names[0], "02:00:00:00:00:0a", "10.244.0.10")
@@ -126,7 +138,8 @@ def main():
         for kind in KINDS:
             results[kind].append(one_run(kind))
     for kind, vals in results.items():
-        where = "a bare veth pair" if kind == "bare veth" else "%s ports" % kind
+        where = ("a bare veth pair" if kind == "bare veth" else
+                 "af_packet ports with offloads, to a ClusterIP" if kind.endswith("ClusterIP") else "%s ports" % kind)
         for i, (what, unit) in enumerate((("TCP", "Gbit/s"), ("64-byte UDP", "Mpps"))):
             v = [x[i] for x in vals]
             med = statistics.median(v)
