@@ -11,7 +11,8 @@
  *     TCP and UDP, the pseudo-header's sum (not complemented), lengths
  *     included, as Linux leaves it;
  *   - segmentation: RTE_MBUF_F_TX_TCP_SEG or RTE_MBUF_F_TX_UDP_SEG (always
- *     with the partial checksum), tso_segsz the payload of each segment,
+ *     with the partial checksum: parse looks for requests by its bits
+ *     alone), tso_segsz the payload of each segment,
  *     RTE_MBUF_F_TX_IPV4 or RTE_MBUF_F_TX_IPV6.
  * Such a frame is one segment (up to 64 KB, from the large mbuf pool).
  *
@@ -50,6 +51,20 @@
 
 /* More segments than this from one frame: not a kernel's (its segment size is absurd) */
 #define PSW_GSO_MAX_SEGS 64
+
+/**
+ * Does pkt carry a request (its partial checksum: every request has one)?
+ * One byte of ol_flags, bits 52 and 53: a test on memory, for parse's
+ * every packet.
+ */
+static inline bool
+psw_gso_requested(const struct rte_mbuf *pkt)
+{
+	const uint8_t *f = (const uint8_t *)&pkt->ol_flags;
+
+	RTE_BUILD_BUG_ON(RTE_MBUF_F_TX_L4_MASK != (3ULL << 52));
+	return (f[RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN ? 6 : 1] & 0x30) != 0;
+}
 
 /** The IP length of each segment of pkt's (segmentation asked, checked): what meets the MTU. */
 static inline unsigned

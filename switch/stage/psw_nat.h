@@ -84,7 +84,7 @@ psw_nat_csum(uint8_t *p, uint64_t delta)
  * by the address, the L4 one (its pseudo-header has the addresses) by the
  * address and the port.
  */
-static inline void
+static __rte_always_inline void
 psw_nat_rewrite(struct rte_mbuf *pkt, struct psw_meta *m, int dst, const uint8_t *addr,
 		uint16_t port)
 {
@@ -114,15 +114,13 @@ psw_nat_rewrite(struct rte_mbuf *pkt, struct psw_meta *m, int dst, const uint8_t
 			m->dport = port;
 		else
 			m->sport = port;
-		if (unlikely(pkt->ol_flags & RTE_MBUF_F_TX_L4_MASK)) {
-			/* a kernel pod's partial checksum (psw_gso.h): the field holds the
-			 * pseudo-header's sum, not complemented, and no port; it
-			 * follows the address, a delta the other way round */
-			psw_nat_csum(l4 + (m->l4_proto == IPPROTO_TCP ? 16 : 6),
-				     (uint16_t)~psw_csum_fold(d));
-			break;
-		}
-		d += psw_csum_delta16(old, port);
+		/* a kernel pod's partial checksum (psw_gso.h) holds the pseudo-header's
+		 * sum, not complemented, and no port: it follows the address alone,
+		 * a delta the other way round (0 and all ones are the same sum) */
+		if (unlikely(pkt->ol_flags & RTE_MBUF_F_TX_L4_MASK))
+			d = (uint16_t)~psw_csum_fold(d);
+		else
+			d += psw_csum_delta16(old, port);
 		if (m->l4_proto == IPPROTO_TCP) {
 			psw_nat_csum(l4 + 16, d);
 		} else if (!v4 || l4[6] != 0 || l4[7] != 0) {   /* UDP/IPv4 may have none */
@@ -164,7 +162,7 @@ psw_nat_rewrite(struct rte_mbuf *pkt, struct psw_meta *m, int dst, const uint8_t
 }
 
 /** Rewrite a packet of a known connection e for its direction (PSW_CT_DIR_*). */
-static inline void
+static __rte_always_inline void
 psw_nat_apply_entry(struct rte_mbuf *pkt, struct psw_meta *m, const struct psw_ct_entry *e, unsigned dir)
 {
 	bool icmp = e->orig.proto == IPPROTO_ICMP || e->orig.proto == IPPROTO_ICMPV6;

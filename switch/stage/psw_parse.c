@@ -263,8 +263,9 @@ psw_parse_one(struct rte_mbuf *pkt, struct psw_meta *m)
 		psw_set_drop(m, PSW_DROP_ETHERTYPE);
 		break;
 	}
-	/* a kernel pod's partial checksum or large frame (psw_gso.h) */
-	if (unlikely(pkt->ol_flags & PSW_OL_ANY) && m->verdict == PSW_V_CONTINUE)
+	/* a kernel pod's partial checksum or large frame (psw_gso.h: every
+	 * request has its partial checksum, and one byte of ol_flags says so) */
+	if (unlikely(psw_gso_requested(pkt)) && m->verdict == PSW_V_CONTINUE)
 		(void)psw_gso_check(pkt, m);
 }
 
