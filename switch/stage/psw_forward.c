@@ -329,6 +329,7 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 	struct rte_ether_hdr *eth;
 	struct psw_nh host;
 	unsigned mtu, size;
+	bool seg;
 
 	if (unlikely(forged_vxlan(t, m, nh))) {
 		psw_set_drop(m, PSW_DROP_VXLAN_FORGED);
@@ -345,9 +346,11 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 	mtu = nh->port < PSW_MAX_PORTS ? t->ports[nh->port].mtu : t->node.uplink_mtu;
 	if (mtu > PSW_TUNNEL_OVERHEAD && (nh->flags & PSW_NH_F_TUNNEL))
 		mtu -= PSW_TUNNEL_OVERHEAD;
-	/* a kernel pod's large frame leaves in segments: theirs is the size to check */
-	size = unlikely(pkt->ol_flags & PSW_OL_SEG) ? psw_gso_seg_l3(pkt, m) : m->l3_payload;
-	if (mtu != 0 && size > mtu && !fragmentable(pkt, m, nh, mtu)) {
+	/* a kernel pod's large frame leaves in segments: theirs is the size to
+	 * check, and segments too long are not fragmented (told, or dropped) */
+	seg = unlikely(pkt->ol_flags & PSW_OL_SEG) != 0;
+	size = seg ? psw_gso_seg_l3(pkt, m) : m->l3_payload;
+	if (mtu != 0 && size > mtu && (seg || !fragmentable(pkt, m, nh, mtu))) {
 		too_big(sc, t, pkt, m, mtu);
 		return;
 	}
@@ -363,7 +366,7 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 		if (m->verdict == PSW_V_DROP)
 			return;
 	}
-	if ((pkt->ol_flags & PSW_OL_SEG) && (nh->flags & PSW_NH_F_TUNNEL)) {
+	if (seg && (nh->flags & PSW_NH_F_TUNNEL)) {
 		gso_split(sc, t, pkt, m, nh);
 		if (m->verdict == PSW_V_DROP)
 			return;

@@ -855,6 +855,25 @@ test_seg_too_big(void)
 		}
 		rte_pktmbuf_free(out[0]);
 	}
+	/* without DF: its segments are not fragmented (nor the frame): dropped, counted */
+	{
+		struct rte_mbuf *m = pod_frame(false, IPPROTO_TCP, EXT, NULL, 40000, 80, 60000);
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+		uint64_t before = lc.sc.drops[PSW_DROP_MTU_EXCEEDED];
+		struct psw_meta meta;
+
+		ip->fragment_offset = 0;
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		make_partial(m, 14, false);
+		request(m, 34, 16, RTE_MBUF_F_TX_TCP_SEG, 1448, false);
+		lc.sc.nb_extra = 0;
+		meta = run_out(m, (uint16_t)P_V);
+		CU_ASSERT_EQUAL(meta.verdict, PSW_V_DROP);
+		CU_ASSERT_EQUAL(meta.drop_reason, PSW_DROP_MTU_EXCEEDED);
+		CU_ASSERT_EQUAL(lc.sc.drops[PSW_DROP_MTU_EXCEEDED], before + 1);
+		CU_ASSERT_EQUAL(lc.sc.nb_extra, 0);
+	}
 	drain_all();
 	no_leak("too big");
 }
