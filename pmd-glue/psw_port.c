@@ -95,12 +95,20 @@ psw_port_mbufs_in_use(void)
 {
 	unsigned i, n = 0;
 
-	for (i = 0; i < RTE_DIM(mempools); i++) {
+	for (i = 0; i < RTE_DIM(mempools); i++)
 		if (mempools[i] != NULL)
 			n += rte_mempool_in_use_count(mempools[i]);
+	return n;
+}
+
+unsigned
+psw_port_large_mbufs_in_use(void)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < RTE_DIM(large_pools); i++)
 		if (large_pools[i] != NULL)
 			n += rte_mempool_in_use_count(large_pools[i]);
-	}
 	return n;
 }
 

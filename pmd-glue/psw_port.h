@@ -135,6 +135,9 @@ struct rte_mempool *psw_port_large_mempool(int socket);
 /** mbufs taken out of every pool (in queues, in flight, in per-lcore caches). */
 unsigned psw_port_mbufs_in_use(void);
 
+/** 64 KB mbufs (kernel pods' large frames) taken from the pools, all sockets. */
+unsigned psw_port_large_mbufs_in_use(void);
+
 /** Frames a port's device dropped (RX queue full) and left for want of an mbuf. */
 void psw_port_drops(struct psw_port *p, uint64_t *missed, uint64_t *nombuf);
 

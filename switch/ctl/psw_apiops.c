@@ -162,11 +162,14 @@ limits_json(const struct psw_state *st)
 
 	fd_usage(&fds, &fd_max);
 	psw_memif_usage(&mu);
-	l = json_pack("{s:{s:I, s:I}, s:{s:i, s:i}, s:{s:i, s:i}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}}",
+	l = json_pack("{s:{s:I, s:I}, s:{s:i, s:i}, s:{s:i, s:i}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, "
+		      "s:{s:I, s:I}}",
 		"pods", "used", (json_int_t)nb_pods(st), "max", (json_int_t)st->cfg.limits.max_pods,
 		"ports", "used", (int)nb_ports(), "max", PSW_MAX_PORTS,
 		"ethdevs", "used", (int)rte_eth_dev_count_total(), "max", RTE_MAX_ETHPORTS,
 		"mbufs", "used", (json_int_t)psw_port_mbufs_in_use(), "max", (json_int_t)st->cfg.limits.mbufs,
+		"large_mbufs", "used", (json_int_t)psw_port_large_mbufs_in_use(),
+		"max", (json_int_t)st->cfg.limits.large_mbufs,
 		"fds", "used", fds, "max", fd_max,
 		"conntrack", "used", (json_int_t)(st->ct != NULL ? psw_ct_count(st->ct) : 0),
 		"max", (json_int_t)(st->ct != NULL ? st->ct->size : 0));
@@ -255,7 +258,7 @@ op_status(struct psw_state *st, json_t *args)
 		"pods", t != NULL && t->pods != NULL ? t->pods->nb : 0, "attachments", st->nb_atts,
 		"tables_version", (json_int_t)(t != NULL ? t->version : 0),
 		"uptime_seconds", (json_int_t)(time(NULL) - start_time),
-		"mbufs_in_use", psw_port_mbufs_in_use());
+		"mbufs_in_use", psw_port_mbufs_in_use() + psw_port_large_mbufs_in_use());
 	/* what a new pod needs: room under limits.max_pods, a port, and an
 	 * address of each pool (CNI STATUS reads these) */
 	json_object_set_new(res, "pod_capacity", json_pack("{s:I, s:i, s:I, s:I}",

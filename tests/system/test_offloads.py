@@ -110,6 +110,12 @@ def kernel_pods_hand_over_large_frames(scope):
           (ev["gso_segmented"], ev["csum_finished"]))
     drops = {k: v for k, v in sw.ok("stats")["drops"].items() if v and k not in ("nd_ignored",)}
     check(not drops, "drops: %s" % drops)
+    # every 64 KB buffer back in its pool, and the limit shown
+    end = time.monotonic() + 3
+    while time.monotonic() < end and sw.ok("status")["limits"]["large_mbufs"]["used"] != 0:
+        time.sleep(0.1)
+    check(sw.ok("status")["limits"]["large_mbufs"] == {"used": 0, "max": 256},
+          "large mbufs after the traffic: %s" % sw.ok("status")["limits"]["large_mbufs"])
 
 
 @test
