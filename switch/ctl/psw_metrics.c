@@ -18,6 +18,7 @@
 #include "psw_neigh.h"
 #include "psw_netpol_report.h"
 #include "psw_policy.h"
+#include "psw_port.h"
 #include "psw_state.h"
 #include "psw_log.h"
 
@@ -365,6 +366,11 @@ psw_metrics_text(const struct psw_state *st, size_t *len)
 	scalar(f, "podswitch_pods", "gauge", "Pods the switch forwards to.",
 	       t != NULL && t->pods != NULL ? (long long)t->pods->nb : 0);
 	scalar(f, "podswitch_pods_max", "gauge", "limits.pods.", (long long)st->cfg.limits.max_pods);
+	scalar(f, "podswitch_mbufs_in_use", "gauge", "Packet buffers taken from the pools (of limits.mbufs).",
+	       (long long)psw_port_mbufs_in_use());
+	scalar(f, "podswitch_large_mbufs_in_use", "gauge",
+	       "64 KB buffers of kernel pods' large frames taken (of limits.large_mbufs).",
+	       (long long)psw_port_large_mbufs_in_use());
 	scalar(f, "podswitch_attachments", "gauge", "CNI attachments.", (long long)st->nb_atts);
 	per_item(f, json_object_get(s, "services"), "podswitch_service_connections_total", "counter",
 		 "New connections to a Service load-balanced to one of its endpoints.", "connections", svc_labels);

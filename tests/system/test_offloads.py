@@ -33,6 +33,13 @@ def ip6_of(ns):
     return json.loads(ns.sh("ip -j -6 addr show dev eth0 scope global").stdout)[0]["addr_info"][0]["local"]
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def features(ns):
     out = ns.sh("ethtool -k eth0").stdout
     return {line.split(":")[0].strip(): line.split(":")[1].split()[0]
@@ -83,7 +90,8 @@ def kernel_pods_hand_over_large_frames(scope):
     20 MB cross byte for byte each way, in frames far larger than the MTU
     (the switch's own port counters), and nothing is segmented or
     checksummed by the switch between two such pods."""
-    sw = Switch(scope, "").start()
+    mport = free_port()
+    sw = Switch(scope, 'metrics = { listen = "127.0.0.1:%d"; };\n' % mport).start()
     a, a_ip = cni_pod(scope, sw, "off-a")
     b, b_ip = cni_pod(scope, sw, "off-b")
     f = features(a)
@@ -116,6 +124,12 @@ def kernel_pods_hand_over_large_frames(scope):
         time.sleep(0.1)
     check(sw.ok("status")["limits"]["large_mbufs"] == {"used": 0, "max": 256},
           "large mbufs after the traffic: %s" % sw.ok("status")["limits"]["large_mbufs"])
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5) as r:
+        gauges = {line.split()[0]: float(line.split()[1]) for line in r.read().decode().splitlines()
+                  if line.startswith(("podswitch_large_mbufs_in_use ", "podswitch_mbufs_in_use "))}
+    check(gauges.get("podswitch_large_mbufs_in_use") == 0 and "podswitch_mbufs_in_use" in gauges,
+          "/metrics: %s" % gauges)
 
 
 @test
