@@ -11,7 +11,12 @@
  * options bit 5, of 4 with bit 6), each burst followed by the fragment hold's turn (held
  * later fragments whose first came run through the stages again).
  * port & 3 is the input port (0: pod V, 1: pod W, 2: uplink, 3: the node's
- * stack); with port & 0x80 the frame is copied into an ordinary mbuf (room
+ * stack); with port & 0x40 the frame's first 8 bytes are a kernel pod's
+ * offload request instead (stage/psw_gso.h; what the af_packet port can
+ * make of a virtio-net header): [csum_start: 2 bytes] [csum_offset]
+ * [kind: bits 0-1 the partial checksum TCP, UDP or SCTP, bit 2 a
+ * segmentation, bit 3 by UDP rather than TCP] [segment size: 2 bytes]
+ * [a VLAN tag put back: bit 0] [unused]; with port & 0x80 the frame is copied into an ordinary mbuf (room
  * to grow, as ND answers and ICMP errors need), otherwise into a buffer
  * that ends where an unreadable page starts (an external mbuf buffer), so
  * that a stage reading past the frame faults at once (or, for the last
@@ -440,6 +445,31 @@ plain_frame(const uint8_t *frame, uint16_t len)
 }
 
 /*
+ * The request as the af_packet port leaves it on an mbuf (psw_sockport.c,
+ * offloads_in): a partial checksum always, its start split into l2_len
+ * (14, or 18 with a tag put back) and l3_len (at most 511), its offset in
+ * l4_len; a segmentation only with it.
+ */
+static void
+offload_request(struct rte_mbuf *m, const uint8_t *r)
+{
+	static const uint64_t csum[4] = { RTE_MBUF_F_TX_TCP_CKSUM, RTE_MBUF_F_TX_UDP_CKSUM,
+					  RTE_MBUF_F_TX_SCTP_CKSUM, RTE_MBUF_F_TX_TCP_CKSUM };
+	unsigned start = (unsigned)r[0] << 8 | r[1], l2 = (r[6] & 1) ? 18 : 14;
+
+	if (start < l2 || start - l2 > 511)
+		return;                  /* the port finishes such a checksum itself */
+	m->l2_len = l2;
+	m->l3_len = start - l2;
+	m->l4_len = r[2];
+	m->ol_flags |= csum[r[3] & 3];
+	if (r[3] & 4) {
+		m->ol_flags |= ((r[3] & 8) ? RTE_MBUF_F_TX_UDP_SEG : RTE_MBUF_F_TX_TCP_SEG) | RTE_MBUF_F_TX_IPV4;
+		m->tso_segsz = (uint16_t)(r[4] << 8 | r[5]);
+	}
+}
+
+/*
  * The next burst of the input from *off (at most max frames; frame numbers
  * from *nb_frames on pick their guarded pages). Returns its size.
  */
@@ -453,13 +483,22 @@ make_burst(const uint8_t *data, size_t size, size_t *off, unsigned *nb_frames, u
 		size_t len = (size_t)data[*off + 1] << 8 | data[*off + 2];
 		unsigned i = b->nb;
 
+		const uint8_t *req = NULL;
+
 		*off += 3;
 		if (len > size - *off)
 			len = size - *off;
+		if ((port & 0x40) && len >= 8) {
+			req = data + *off;
+			*off += 8;
+			len -= 8;
+		}
 		if (len > FRAME_MAX)
 			len = FRAME_MAX;
 		b->pkts[i] = (port & 0x80) ? plain_frame(data + *off, (uint16_t)len)
 					   : guarded_frame((*nb_frames)++, data + *off, (uint16_t)len);
+		if (req != NULL)
+			offload_request(b->pkts[i], req);
 		memset(&b->meta[i], 0, sizeof(b->meta[i]));
 		b->meta[i].in_port = (uint16_t)(port & 3);
 		b->nb++;

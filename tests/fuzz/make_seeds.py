@@ -26,6 +26,7 @@ V, W, GW, NODE, EXT, VIP = "10.244.0.10", "10.244.0.11", "10.244.0.1", "192.168.
 V6, W6, GW6, VIP6 = "fd00::a", "fd00::b", "fd00::1", "fd00::1010"
 P_V, P_W, P_UPLINK, P_NODE = 0, 1, 2, 3
 PLAIN = 0x80       # copy into an ordinary mbuf (room to grow) instead of a page end
+OFFL = 0x40        # an offload request before the frame (fuzz_stages.c)
 
 
 def write(target, name, data):
@@ -204,6 +205,27 @@ def stage_seeds():
                                (P_UPLINK, up / IPv6(src="2001:db8:99::8", dst=NODE6) /
                                 TCP(sport=5555, dport=30080, flags="S")),
                                (P_W, from_w(IPv6(src=W6, dst=NODE6) / TCP(sport=8080, dport=5555, flags="SA"))))
+    # kernel pods' offload requests (port | OFFL: 8 bytes before the frame, fuzz_stages.c)
+    def offload(pkt, start, off, kind, mss=0, tag=0):
+        return struct.pack(">HBBHBB", start, off, kind, mss, tag, 0) + bytes(pkt)
+    big = from_v(IP(src=V, dst=W, flags="DF") / TCP(sport=40001, dport=8080, flags="PA", seq=1, ack=1) /
+                 Raw(b"d" * 1800))
+    seeds["offloads"] = burst(
+        0,
+        (P_V | OFFL, offload(big, 34, 16, 4, 536)),                  # TCP segmentation, V -> W
+        (P_V | OFFL | PLAIN, offload(from_v(IP(src=V, dst=VIP) / UDP(sport=33001, dport=53) / Raw(b"u" * 1200)),
+                                     34, 6, 1 | 4 | 8, 400)),        # UDP segmentation to a ClusterIP
+        (P_V | OFFL, offload(from_v(IP(src=V, dst=W) / TCP(sport=40002, dport=8080, flags="A") / Raw(b"x" * 90)),
+                             34, 16, 0)),                            # a partial checksum alone
+        (P_V | OFFL, offload(from_v(IP(src=V, dst=W) / UDP(sport=40003, dport=4789) / Raw(b"i" * 80)),
+                             84, 6, 1)),                             # a tunnel's inner checksum (foreign)
+        (P_V | OFFL, offload(from_v(IPv6(src=V6, dst=W6) / TCP(sport=40004, dport=8080, flags="A") /
+                                    Raw(b"6" * 1500)), 54, 16, 4, 600)),
+        (P_V | OFFL, offload(from_v(IP(src=V, dst=W) / TCP(sport=40005, dport=8080, flags="S") / Raw(b"s" * 600)),
+                             34, 16, 4, 100)),                       # a SYN to cut: refused
+        (P_V | OFFL, offload(big, 20, 16, 0)),                       # a checksum over the IP header: refused
+        (P_V | OFFL, offload(from_v(IP(src=V, dst="10.245.0.9") / TCP(sport=40006, dport=80, flags="A") /
+                                    Raw(b"o" * 1500)), 34, 16, 4, 700)))   # into the overlay
     for name, data in seeds.items():
         write("stages", name, data)
 
