@@ -145,7 +145,8 @@ fragmentable(const struct rte_mbuf *pkt, const struct psw_meta *m, const struct 
  * -1 with nothing changed (no mbufs, or more than max).
  */
 static int
-fragment(struct rte_mbuf *pkt, struct psw_meta *m, unsigned mtu, struct rte_mbuf **out, unsigned max)
+fragment(struct rte_mbuf *pkt, struct psw_meta *m, unsigned mtu, struct rte_mbuf **out, unsigned max,
+	 struct rte_mempool *mp)
 {
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv4_hdr *, m->l2_len);
 	unsigned hl = sizeof(*ip), data = m->l3_payload - hl, chunk = (mtu - hl) & ~7u;
@@ -153,7 +154,10 @@ fragment(struct rte_mbuf *pkt, struct psw_meta *m, unsigned mtu, struct rte_mbuf
 	uint16_t frag = rte_be_to_cpu_16(ip->fragment_offset);
 	uint16_t off0 = frag & RTE_IPV4_HDR_OFFSET_MASK, mf = frag & RTE_IPV4_HDR_MF_FLAG;
 
-	if (n == 0 || n > max || rte_pktmbuf_alloc_bulk(pkt->pool, out, n) != 0)
+	/* default mbufs when a piece fits one: a kernel pod's frame may be a 64 KB mbuf (psw_gso.h) */
+	if (mp == NULL || m->l2_len + mtu + RTE_PKTMBUF_HEADROOM > rte_pktmbuf_data_room_size(mp))
+		mp = pkt->pool;
+	if (n == 0 || n > max || rte_pktmbuf_alloc_bulk(mp, out, n) != 0)
 		return -1;
 	for (i = 0; i < n; i++) {
 		unsigned start = (i + 1) * chunk, len = RTE_MIN(chunk, data - start);
@@ -194,7 +198,7 @@ split(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt
 {
 	struct rte_mbuf *frags[PSW_EXTRA_MAX];
 	struct rte_ether_hdr *eth;
-	int n = fragment(pkt, m, mtu, frags, PSW_EXTRA_MAX - sc->nb_extra), i;
+	int n = fragment(pkt, m, mtu, frags, PSW_EXTRA_MAX - sc->nb_extra, sc->mp), i;
 
 	if (n < 0) {
 		psw_set_drop(m, PSW_DROP_FRAG_NO_ROOM);

@@ -924,6 +924,38 @@ test_seg_into_overlay(void)
 }
 
 /* A tagged frame (the kernel took the tag off; the port put it back, csum_start after it). */
+/*
+ * A jumbo datagram without requests or DF, in a 64 KB mbuf, into the
+ * overlay (1,450 bytes): fragmented, each piece but the first (the
+ * datagram's own mbuf) in a default mbuf, not a 64 KB one.
+ */
+static void
+test_jumbo_fragments(void)
+{
+	struct rte_mbuf *m, *out[16];
+	struct rte_ipv4_hdr *ip;
+	unsigned n, i, large = 0;
+
+	fresh(NULL);
+	m = pod_frame(false, IPPROTO_UDP, REMOTE, NULL, 40000, 53, 8000);
+	CU_ASSERT_PTR_EQUAL_FATAL(m->pool, lp);
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+	ip->fragment_offset = 0;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	CU_ASSERT_EQUAL(run_out(m, (uint16_t)P_V).verdict, PSW_V_TX);
+	n = take(P_UP, out, RTE_DIM(out));
+	CU_ASSERT_EQUAL(n, (8008 + 1424 - 1) / 1424);
+	for (i = 0; i < n; i++) {
+		CU_ASSERT(rte_pktmbuf_data_len(out[i]) <= 14 + 1500);
+		large += out[i]->pool == lp;
+	}
+	CU_ASSERT_EQUAL(large, 1);
+	rte_pktmbuf_free_bulk(out, n);
+	drain_all();
+	no_leak("jumbo fragments");
+}
+
 static void
 test_seg_tagged(void)
 {
@@ -1074,6 +1106,7 @@ main(void)
 	CU_add_test(s, "segments past the MTU: ICMP too big, whole", test_seg_too_big);
 	CU_add_test(s, "60 KB frames into the overlay, and past the burst's room", test_seg_into_overlay);
 	CU_add_test(s, "a tagged 60 KB frame", test_seg_tagged);
+	CU_add_test(s, "a jumbo datagram's fragments in default mbufs", test_jumbo_fragments);
 	CU_add_test(s, "af_packet: a short UDP datagram's partial checksum reaches the pod", test_sockport_short_udp_partial);
 	failures = (unsigned)psw_ut_run();
 	psw_ct_destroy(t->ct);
