@@ -85,7 +85,7 @@ class TwoNodes:
     both ends of each pod's veth get that MTU (what the CNI plugin gives
     pods: 1450 under VXLAN)."""
 
-    def __init__(self, scope, encap, subnet=True, ext=True, v6=False, from_node=False, pod_mtu=None):
+    def __init__(self, scope, encap, subnet=True, ext=True, v6=False, from_node=False, pod_mtu=None, extra=""):
         self.scope = scope
         self.under = Netns(scope)
         self.under.ip("link add br0 type bridge")
@@ -119,7 +119,7 @@ ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; },
           { name = "p"; kind = "af_packet"; ifname = "%s"; } );
 pods = ( { name = "p%s"; port = "p"; mac = "02:00:00:00:0%d:05"; ip = "10.244.%d.5"%s; } );
 """ % (name, n, n, six[0], addresses, six[2], encap, up, host, name, n, n, six[3])
-            self.sw[name] = Switch(scope, conf, name="node-" + name + uid()).start(wait=False)
+            self.sw[name] = Switch(scope, conf + extra, name="node-" + name + uid()).start(wait=False)
             self.pods[name] = pod
             self.up[name] = up
         if ext:

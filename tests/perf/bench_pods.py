@@ -36,7 +36,7 @@ def kind_of(i):
 SECONDS = 3
 
 BODY = """node = { pod_cidr = "10.240.0.0/20"; gateway = "10.240.0.1"; pod_cidr6 = ""; gateway6 = ""; };
-limits = { max_pods = %d; };
+limits = { max_pods = %d; large_mbufs = 256; };
 """ % (PODS + 8)
 
 

@@ -232,7 +232,7 @@ def offloading_pods_across_the_overlay(scope):
     each large frame into segments before encapsulating them (the underlay
     takes 1,500 bytes), each with whole checksums, which node-b's pod
     checks; 8 MB cross byte for byte each way."""
-    c = TwoNodes(scope, "vxlan", ext=False, pod_mtu=1450)
+    c = TwoNodes(scope, "vxlan", ext=False, pod_mtu=1450, extra="limits = { large_mbufs = 256; };\n")
     for pod in c.pods.values():
         pod.sh("ethtool -K eth0 tx on tso on >/dev/null")
         pod.sh("ethtool -K eth0 tx-udp_tnl-segmentation off tx-udp_tnl-csum-segmentation off "

@@ -159,9 +159,9 @@ class Lab:
     def __init__(self, scope, tap=True):
         self.scope = scope
         tapname = "ptap" + uid()
-        body = ""
+        body = "limits = { large_mbufs = 256; };\n"     # offloads (0, the default, has none)
         if tap:
-            body = """
+            body += """
 ports = ( { name = "tp"; kind = "kernel"; ifname = "%s"; } );
 pods = ( { name = "tapped"; port = "tp"; mac = "%s"; ip = "%s"; ip6 = "%s"; } );
 """ % (tapname, TAP_MAC, TAP_IP, TAP_IP6)
