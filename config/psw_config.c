@@ -150,7 +150,7 @@ static void set_defaults(struct psw_cfg_ctx *ctx)
 	psw_cfg_copy(cfg->api.state_dir, sizeof(cfg->api.state_dir), "/var/lib/podswitch");
 
 	cfg->limits.mbufs = 16384;
-	cfg->limits.large_mbufs = 0;
+	cfg->limits.large_mbufs = 256;
 	cfg->limits.max_pods = 1024;
 	cfg->limits.max_routes = 1024;
 	cfg->limits.conntrack = 262144;

@@ -638,7 +638,11 @@ psw_port_arm(struct psw_port *p, uint16_t queue)
 		 * and up again) reports EPOLLERR until read: it would wake the port
 		 * as soon as it is armed, every time */
 		(void)getsockopt(p->sk->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
-		return p->sk->fd;
+		if (p->sk->efd < 0)
+			return p->sk->fd;
+		len = sizeof(int);               /* offloads: two sockets, one set (psw_sockport.h) */
+		(void)getsockopt(p->sk->large_fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+		return p->sk->efd;
 	}
 	if (p->mf != NULL)                       /* the slave asked to signal; not when a frame waits */
 		return psw_memifport_arm(p->mf) ? psw_memifport_fd(p->mf) : -1;

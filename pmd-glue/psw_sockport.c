@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -27,13 +29,19 @@
 #define TX_FRAMES 256u
 
 /*
- * With offloads, an RX slot takes the largest frame a pod's kernel hands
- * over in one piece (its interface's gso_max_size, which the CNI plugin
- * sets to PSW_SOCK_GSO_MAX, with Ethernet, a tag and the ring's headers):
- * 64 KB, so fewer of them. Frames longer than a TX slot leave by sendmsg().
+ * With offloads, frames longer than SMALL_MAX (Ethernet header included)
+ * go to a second socket of the port's whose RX slots take the largest
+ * frame a pod's kernel hands over in one piece (its interface's
+ * gso_max_size, which the CNI plugin sets to PSW_POD_GSO_MAX, with
+ * Ethernet, a tag and the ring's headers): 64 KB, so few of them; a
+ * socket filter on the frame's length on each socket sends every frame to
+ * one. The small ring keeps its 256 slots for bursts of small frames.
+ * That socket also sends the frames longer than a TX slot (sendmsg(): it
+ * has no TX ring).
  */
 #define LARGE_FRAME_SIZE 65536u
 #define LARGE_RX_FRAMES 16u
+#define SMALL_MAX 1900u
 
 /* Where a TX slot's frame starts (as the kernel reads it with TPACKET_V2). */
 #define TX_DATA_OFFSET (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
@@ -42,6 +50,21 @@
 #define VIRTIO_NET_HDR_GSO_UDP_L4 5     /* UDP segmentation (Linux 4.18), newer than these headers */
 #endif
 
+/* Take only frames longer than SMALL_MAX (large) or only the others. */
+static int
+len_filter(int fd, bool large)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, SMALL_MAX, large ? 1 : 0, large ? 0 : 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),
+	};
+	struct sock_fprog prog = { .len = RTE_DIM(code), .filter = code };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
 static int
 fail(char *err, size_t err_len, const char *ifname, const char *what)
 {
@@ -49,6 +72,53 @@ fail(char *err, size_t err_len, const char *ifname, const char *what)
 
 	snprintf(err, err_len, "af_packet socket on '%s': %s: %s", ifname, what, strerror(e));
 	return -e;
+}
+
+/*
+ * The socket of large frames: its 64 KB RX slots, bound like the first,
+ * and an epoll set of both that the worker waits on for the port.
+ */
+static int
+large_open(struct psw_sockport *sp)
+{
+	struct tpacket_req req = {
+		.tp_block_size = LARGE_FRAME_SIZE,
+		.tp_frame_size = LARGE_FRAME_SIZE,
+		.tp_block_nr = LARGE_RX_FRAMES,
+		.tp_frame_nr = LARGE_RX_FRAMES,
+	};
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+				   .sll_ifindex = sp->ifindex };
+	struct epoll_event ev = { .events = EPOLLIN };
+	int version = TPACKET_V2, one = 1, sndbuf = 4 << 20;   /* large frames in flight to the pod */
+	int fd;
+
+	fd = sp->large_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL));
+	if (fd < 0 || len_filter(fd, true) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_LOSS, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
+		return -1;
+	(void)setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	sp->lmap_len = (size_t)LARGE_RX_FRAMES * LARGE_FRAME_SIZE;
+	sp->lmap = mmap(NULL, sp->lmap_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED | MAP_POPULATE, fd, 0);
+	if (sp->lmap == MAP_FAILED)
+		sp->lmap = mmap(NULL, sp->lmap_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (sp->lmap == MAP_FAILED) {
+		sp->lmap = NULL;
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		return -1;
+	sp->efd = epoll_create1(EPOLL_CLOEXEC);
+	if (sp->efd < 0 || epoll_ctl(sp->efd, EPOLL_CTL_ADD, sp->fd, &ev) < 0 ||
+	    epoll_ctl(sp->efd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -1;
+	return 0;
 }
 
 struct psw_sockport *
@@ -71,6 +141,7 @@ psw_sockport_open(const char *ifname, struct rte_mempool *large, char *err, size
 	}
 	sp->fd = -1;
 	sp->large_fd = -1;
+	sp->efd = -1;
 	sp->ifindex = (int)if_nametoindex(ifname);
 	if (sp->ifindex == 0) {
 		fail(err, err_len, ifname, "no such interface");
@@ -103,41 +174,28 @@ psw_sockport_open(const char *ifname, struct rte_mempool *large, char *err, size
 	}
 	/* offloads: a virtio-net header before every frame, both ways (psw_gso.h) */
 	if (large != NULL) {
-		struct sockaddr_ll tx = { .sll_family = AF_PACKET, .sll_protocol = 0, .sll_ifindex = sp->ifindex };
-		int sndbuf = 4 << 20;    /* large frames in flight to the pod */
-
 		if (setsockopt(sp->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) {
 			fail(err, err_len, ifname, "PACKET_VNET_HDR");
 			goto out;
 		}
-		/*
-		 * Frames longer than a TX slot leave by a socket of their own:
-		 * with a TX ring, sendmsg() sends the ring, not its arguments.
-		 * Protocol 0: it receives nothing.
-		 */
-		sp->large_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-		if (sp->large_fd < 0) {
+		if (len_filter(sp->fd, false) < 0) {
+			fail(err, err_len, ifname, "socket filter");
+			goto out;
+		}
+		if (large_open(sp) < 0) {
 			fail(err, err_len, ifname, "socket for large frames");
 			goto out;
 		}
-		if (setsockopt(sp->large_fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0 ||
-		    bind(sp->large_fd, (struct sockaddr *)&tx, sizeof(tx)) < 0) {
-			fail(err, err_len, ifname, "socket for large frames");
-			goto out;
-		}
-		(void)setsockopt(sp->large_fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
-		if (setsockopt(sp->large_fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
-			(void)setsockopt(sp->large_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 		sp->large = large;
 	}
-	sp->rx_frame_size = large != NULL ? LARGE_FRAME_SIZE : FRAME_SIZE;
+	sp->rx_frame_size = FRAME_SIZE;
 	sp->frame_size = FRAME_SIZE;
-	sp->rx_frames = large != NULL ? LARGE_RX_FRAMES : RX_FRAMES;
+	sp->rx_frames = RX_FRAMES;
 	sp->tx_frames = TX_FRAMES;
-	req.tp_block_size = RTE_MAX(sp->rx_frame_size, BLOCK_SIZE);
-	req.tp_frame_size = sp->rx_frame_size;
-	req.tp_frame_nr = sp->rx_frames;
-	req.tp_block_nr = sp->rx_frames * sp->rx_frame_size / req.tp_block_size;
+	req.tp_block_size = BLOCK_SIZE;
+	req.tp_frame_size = FRAME_SIZE;
+	req.tp_frame_nr = RX_FRAMES;
+	req.tp_block_nr = RX_FRAMES * FRAME_SIZE / BLOCK_SIZE;
 	if (setsockopt(sp->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0) {
 		fail(err, err_len, ifname, "PACKET_RX_RING");
 		goto out;
@@ -150,7 +208,7 @@ psw_sockport_open(const char *ifname, struct rte_mempool *large, char *err, size
 		fail(err, err_len, ifname, "PACKET_TX_RING");
 		goto out;
 	}
-	sp->map_len = (size_t)sp->rx_frames * sp->rx_frame_size + (size_t)TX_FRAMES * FRAME_SIZE;
+	sp->map_len = (size_t)(RX_FRAMES + TX_FRAMES) * FRAME_SIZE;
 	sp->map = mmap(NULL, sp->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED | MAP_POPULATE,
 		       sp->fd, 0);
 	if (sp->map == MAP_FAILED) {
@@ -192,22 +250,31 @@ psw_sockport_close(struct psw_sockport *sp)
 		munmap(sp->map, sp->map_len);
 	if (sp->fd >= 0)
 		close(sp->fd);
+	if (sp->lmap != NULL)
+		munmap(sp->lmap, sp->lmap_len);
 	if (sp->large_fd >= 0)
 		close(sp->large_fd);
+	if (sp->efd >= 0)
+		close(sp->efd);
 	free(sp);
 }
 
 static inline struct tpacket2_hdr *
 rx_slot(const struct psw_sockport *sp, unsigned i)
 {
-	return (struct tpacket2_hdr *)(sp->map + (size_t)i * sp->rx_frame_size);
+	return (struct tpacket2_hdr *)(sp->map + (size_t)i * FRAME_SIZE);
+}
+
+static inline struct tpacket2_hdr *
+lrx_slot(const struct psw_sockport *sp, unsigned i)
+{
+	return (struct tpacket2_hdr *)(sp->lmap + (size_t)i * LARGE_FRAME_SIZE);
 }
 
 static inline struct tpacket2_hdr *
 tx_slot(const struct psw_sockport *sp, unsigned i)
 {
-	return (struct tpacket2_hdr *)(sp->map + (size_t)sp->rx_frames * sp->rx_frame_size +
-				       (size_t)i * sp->frame_size);
+	return (struct tpacket2_hdr *)(sp->map + (size_t)(RX_FRAMES + i) * FRAME_SIZE);
 }
 
 /*
@@ -282,10 +349,24 @@ psw_sockport_rx(struct psw_sockport *sp, struct rte_mempool *mp, struct rte_mbuf
 	while (got < n) {
 		struct tpacket2_hdr *h = rx_slot(sp, sp->rx_next);
 		unsigned len, tag, status;
+		bool from_large = false;
 		struct rte_mbuf *m;
 		uint8_t *d;
 
 		status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+		if (sp->lmap != NULL) {
+			/* the two rings in the order their frames came (their stamps) */
+			struct tpacket2_hdr *lh = lrx_slot(sp, sp->lrx_next);
+			unsigned lstatus = __atomic_load_n(&lh->tp_status, __ATOMIC_ACQUIRE);
+
+			if ((lstatus & TP_STATUS_USER) &&
+			    (!(status & TP_STATUS_USER) || lh->tp_sec < h->tp_sec ||
+			     (lh->tp_sec == h->tp_sec && lh->tp_nsec < h->tp_nsec))) {
+				h = lh;
+				status = lstatus;
+				from_large = true;
+			}
+		}
 		if (!(status & TP_STATUS_USER))
 			break;
 		len = h->tp_snaplen;
@@ -345,7 +426,10 @@ psw_sockport_rx(struct psw_sockport *sp, struct rte_mempool *mp, struct rte_mbuf
 		pkts[got++] = m;
 next:
 		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
-		sp->rx_next = sp->rx_next + 1 == sp->rx_frames ? 0 : sp->rx_next + 1;
+		if (from_large)
+			sp->lrx_next = sp->lrx_next + 1 == LARGE_RX_FRAMES ? 0 : sp->lrx_next + 1;
+		else
+			sp->rx_next = sp->rx_next + 1 == sp->rx_frames ? 0 : sp->rx_next + 1;
 	}
 	return got;
 }
@@ -484,6 +568,9 @@ psw_sockport_drops(struct psw_sockport *sp)
 	socklen_t len = sizeof(st);
 
 	if (getsockopt(sp->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+		sp->kernel_drops += st.tp_drops;
+	len = sizeof(st);
+	if (sp->lmap != NULL && getsockopt(sp->large_fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
 		sp->kernel_drops += st.tp_drops;
 	return sp->kernel_drops;
 }

@@ -21,12 +21,16 @@
 
 struct psw_sockport {
 	int fd;
-	int large_fd;                    /**< offloads: TX of frames longer than a slot (no ring, receives nothing); -1: none */
+	int large_fd;                    /**< offloads: the socket of frames longer than SMALL_MAX, RX (64 KB slots) and TX (sendmsg); -1: none */
+	int efd;                         /**< offloads: an epoll set of both sockets, what the worker waits on; -1: none */
+	uint8_t *lmap;                   /**< offloads: large_fd's RX ring */
+	size_t lmap_len;
+	unsigned lrx_next;
 	int ifindex;
 	uint8_t *map;                    /**< RX ring, then TX ring */
 	size_t map_len;
 	unsigned frame_size;             /**< a TX slot's */
-	unsigned rx_frame_size;          /**< an RX slot's: 64 KB with offloads */
+	unsigned rx_frame_size;          /**< an RX slot's */
 	unsigned rx_frames, tx_frames;
 	struct rte_mempool *large;       /**< offloads (PACKET_VNET_HDR): 64 KB mbufs for large frames; NULL: none */
 	unsigned rx_next, tx_next;       /**< the slot to look at next */
