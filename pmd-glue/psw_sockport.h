@@ -48,7 +48,10 @@ struct psw_sockport {
  * large (a pool of 64 KB mbufs), offloads: each frame carries a
  * virtio-net header both ways (PACKET_VNET_HDR), so the pod's kernel may
  * leave checksums partial and hand over up to 64 KB of TCP in one frame
- * (psw_gso.h has what the mbuf then carries); RX slots are 64 KB.
+ * (psw_gso.h has what the mbuf then carries): frames longer than 1,900
+ * bytes come and go through a second socket whose 16 RX slots are 64 KB
+ * (a length filter on each socket), the rings read in arrival order;
+ * efd is an epoll set of both.
  * @return the port, or NULL with err filled.
  */
 struct psw_sockport *psw_sockport_open(const char *ifname, struct rte_mempool *large, char *err,

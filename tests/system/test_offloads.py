@@ -18,7 +18,7 @@ from pswtest import (BUILD, Netns, Switch, check, cni_call, cni_conf, kernel_pod
 CTL = os.path.join(BUILD, "switch", "podswitchctl")
 TAP_MAC, TAP_IP, TAP_IP6 = "02:00:00:00:0f:01", "10.244.0.200", "fd00:10:244::c8"
 MB = 1024 * 1024
-# offloads are asked for: limits.large_mbufs is 0 by default (docs/ports.md)
+# offloads (the default, said anyway: the test is of them)
 LARGE = "limits = { large_mbufs = 256; };\n"
 
 
@@ -221,10 +221,9 @@ s.sendto(bytes(range(200)) * 70, ('%s', 5454))
 
 @test
 def no_offloads_with_no_large_buffers(scope):
-    """limits.large_mbufs = 0, the default: the CNI plugin turns the pod's
-    TX checksum offload off (frames at most the MTU, checksums whole), and
-    TCP works."""
-    sw = Switch(scope, "").start()
+    """limits.large_mbufs = 0: the CNI plugin turns the pod's TX checksum
+    offload off (frames at most the MTU, checksums whole), and TCP works."""
+    sw = Switch(scope, "limits = { large_mbufs = 0; };\n").start()
     a, a_ip = cni_pod(scope, sw, "plain-a")
     b, b_ip = cni_pod(scope, sw, "plain-b")
     f = features(a)
