@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from pswtest import (Switch, check, kernel_pod, main, ping, test, testpmd_pod,  # noqa: E402
-                     uid)
+                     uid, veth_pod)
 
 MAC_A = "02:00:00:00:00:0a"
 MAC_B = "02:00:00:00:00:0b"
@@ -415,6 +415,71 @@ pods = ( { name = "a"; port = "pa"; mac = "%s"; ip = "10.244.0.10"; },
     check(ok, "a DPDK pod on the reused socket never answered")
     second.stop()
     check(not os.path.exists(sock), "the socket file stayed after a clean stop")
+
+
+def pod_log(path, want, timeout=10, prefix=False):
+    """Wait until the memif pod's log holds the line want (or one starting so)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        with open(path) as f:
+            if any(ln == want or (prefix and ln.startswith(want + " ")) for ln in f.read().splitlines()):
+                return True
+        time.sleep(0.05)
+    return False
+
+
+@test
+def memif_pod_reconnects_after_switch_restart(scope):
+    """Issue 14: a memif pod that retries its socket (tests/lib/memif_pod.py,
+    the part libmemif and VPP slaves play; DPDK 22.11's net_memif does not
+    retry) is connected again by a switch that stops and starts, and by one
+    that is killed and replaced on the stale socket; the first ping after
+    each reconnection is answered, and the pod keeps running throughout."""
+    import subprocess
+    ta = "pa" + uid()
+    sock = scope.path("again.memif")
+    conf = """ports = ( { name = "pa"; kind = "af_packet"; ifname = "%s"; },
+          { name = "m0"; kind = "memif"; socket = "%s"; id = 5; } );
+pods = ( { name = "a"; port = "pa"; mac = "%s"; ip = "10.244.0.10"; },
+         { name = "m"; port = "m0"; mac = "02:00:00:00:00:0d"; ip = "10.244.0.20"; } );
+""" % (ta, sock, MAC_A)
+    a = veth_pod(scope, ta, MAC_A, "10.244.0.10")        # outlives the switch, unlike a tap
+    sw = Switch(scope, conf, workers="[1]").start()
+    log = scope.path("memif_pod.log")
+    pod = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib",
+                                                         "memif_pod.py"), sock, "5", "02:00:00:00:00:0d"],
+                           stdout=open(log, "w"), stderr=subprocess.STDOUT)
+
+    def stop_pod():
+        if pod.poll() is None:
+            pod.terminate()
+            pod.wait(10)
+    scope.defer(stop_pod)
+
+    def first_ping(what):
+        r = a.sh("ping -c 1 -W 1 10.244.0.20", check_rc=False)
+        check(r.returncode == 0 and "1 received" in r.stdout, "%s: the first ping was lost: %s" % (what, r.stdout))
+        sent, got = ping(a, "10.244.0.20", count=20, interval=0.01)
+        check(got == sent, "%s: the memif pod answered %d of %d" % (what, got, sent))
+
+    check(pod_log(log, "connected 1"), "the memif pod never connected: %s" % open(log).read())
+    first_ping("first connection")
+    for n, how in ((2, "stop"), (3, "kill")):
+        if how == "stop":
+            sw.stop()
+            check(pod_log(log, "disconnected %d" % (n - 1), prefix=True), "the pod never saw the switch go")
+        else:
+            sw.kill()
+            check(os.path.exists(sock), "the killed switch's socket file is gone (nothing to test)")
+        sent, got = ping(a, "10.244.0.20", count=2, interval=0.2)
+        check(got == 0, "answers with the switch away")
+        sw = Switch(scope, conf, workers="[1]").start()
+        check(pod_log(log, "connected %d" % n), "after a switch %s the pod never reconnected: %s" % (how, open(log).read()))
+        first_ping("after a switch %s" % how)
+        check(pod.poll() is None, "the memif pod died")
+    mc = sw.ok("status")["limits"]["memif_connected"]
+    check(mc == {"used": 1, "max": 1}, "status after the reconnections: memif_connected %s" % mc)
+    sw.stop()
 
 
 if __name__ == "__main__":
