@@ -21,6 +21,7 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
+#include "psw_csum.h"
 #include "psw_sockport.h"
 
 #define FRAME_SIZE 2048u        /* a 1500-byte frame and the ring's header fit */
@@ -324,9 +325,7 @@ offloads_in(struct rte_mbuf *m, const struct virtio_net_hdr *vh, unsigned tag)
 static bool
 finish_raw(struct rte_mbuf *m, const struct virtio_net_hdr *vh, unsigned tag)
 {
-	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 	unsigned start = vh->csum_start + tag, off = vh->csum_offset;
-	uint16_t c;
 
 	m->ol_flags = 0;
 	m->l2_len = m->l3_len = m->l4_len = 0;
@@ -334,8 +333,7 @@ finish_raw(struct rte_mbuf *m, const struct virtio_net_hdr *vh, unsigned tag)
 	if (vh->gso_type != VIRTIO_NET_HDR_GSO_NONE || !(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
 	    start >= m->data_len || start + off + 2 > m->data_len)
 		return false;
-	c = (uint16_t)~rte_raw_cksum(d + start, m->data_len - start);
-	memcpy(d + start + off, &c, 2);
+	(void)psw_csum_finish(rte_pktmbuf_mtod(m, uint8_t *), start, off, m->data_len);
 	return true;
 }
 

@@ -79,6 +79,21 @@ psw_csum_apply(uint16_t csum, uint64_t delta)
 }
 
 /**
+ * A checksum its sender left partial (a virtio-net header's NEEDS_CSUM),
+ * finished: the one's complement sum of d[start, end), whose checksum field
+ * at start + off holds the pseudo-header's sum, stored there. The caller
+ * has checked that start + off + 2 <= end.
+ */
+static inline uint16_t
+psw_csum_finish(uint8_t *d, unsigned start, unsigned off, unsigned end)
+{
+	uint16_t c = (uint16_t)~rte_raw_cksum(d + start, end - start);
+
+	memcpy(d + start + off, &c, 2);
+	return c;
+}
+
+/**
  * The one's complement sum of a 20-byte IPv4 header, as five 32-bit words
  * in one go (the generic rte_raw_cksum() takes three times the instructions).
  */

@@ -56,10 +56,9 @@ finish_at(struct rte_mbuf *pkt, unsigned start, unsigned off, unsigned end, bool
 		psw_sctp_crc_update(pkt, &m);
 		return true;
 	}
-	c = (uint16_t)~rte_raw_cksum(d + start, end - start);
+	c = psw_csum_finish(d, start, off, end);
 	if (c == 0 && off == 6)
-		c = 0xffff;              /* UDP: a computed 0 is sent as all ones */
-	memcpy(d + start + off, &c, 2);
+		memset(d + start + off, 0xff, 2);   /* UDP: a computed 0 is sent as all ones */
 	return true;
 }
 
