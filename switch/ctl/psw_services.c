@@ -305,15 +305,26 @@ external_addresses(json_t *svc)
 	return out;
 }
 
+/* What a spec of the plan owns: its backends, source ranges and pods' backends. */
+static void
+spec_release(struct psw_svc_spec *s)
+{
+	free(s->backends);
+	free((void *)s->src);
+	if (s->nb_pod_backends > 0)
+		free((void *)s->pod_backends);
+}
+
 /*
  * One table entry: a Service address and port with the endpoints of that
  * Service port. local_only keeps this node's endpoints (traffic policy
- * Local; none then means drop).
+ * Local; none then means drop); with pods_all, this node's pods as clients
+ * keep every endpoint (an external address: the policy is not theirs).
  */
 static void
 add_entry(const struct psw_state *st, struct spec_list *specs, json_t *svc, json_t *slices,
 	  json_t *port, uint8_t fam, const uint8_t *addr, int proto, uint16_t num, bool local_only,
-	  uint8_t flags, const struct psw_prefix *src, unsigned nb_src)
+	  bool pods_all, uint8_t flags, const struct psw_prefix *src, unsigned nb_src)
 {
 	json_t *spec = json_object_get(svc, "spec");
 	const char *ns = json_string_value(json_object_get(json_object_get(svc, "metadata"), "namespace"));
@@ -336,8 +347,21 @@ add_entry(const struct psw_state *st, struct spec_list *specs, json_t *svc, json
 		s.affinity_s = (uint32_t)(t > 0 ? t : 10800);
 	}
 	if (local_only) {
+		static const struct psw_svc_backend no_backends[1];
 		unsigned kept = 0, e;
 
+		if (pods_all) {
+			struct psw_svc_backend *all = NULL;
+
+			if (s.nb_backends > 0 && (all = malloc(s.nb_backends * sizeof(*all))) == NULL) {
+				free(s.backends);
+				return;
+			}
+			if (all != NULL)
+				memcpy(all, s.backends, s.nb_backends * sizeof(*all));
+			s.pod_backends = all != NULL ? all : no_backends;
+			s.nb_pod_backends = s.nb_backends;
+		}
 		for (e = 0; e < s.nb_backends; e++)
 			if (s.backends[e].local)
 				s.backends[kept++] = s.backends[e];
@@ -348,16 +372,14 @@ add_entry(const struct psw_state *st, struct spec_list *specs, json_t *svc, json
 		/* the spec outlives the caller's ranges: its own copy, freed with its
 		 * backends; without one, no entry (never one open to every client) */
 		if ((s.src = malloc(nb_src * sizeof(*src))) == NULL) {
-			free(s.backends);
+			spec_release(&s);
 			return;
 		}
 		memcpy((struct psw_prefix *)s.src, src, nb_src * sizeof(*src));
 		s.nb_src = nb_src;
 	}
-	if (push_spec(specs, &s) < 0) {
-		free(s.backends);
-		free((void *)s.src);
-	}
+	if (push_spec(specs, &s) < 0)
+		spec_release(&s);
 }
 
 /* Services of the table, by owner: "namespace/name" -> [hex keys]. */
@@ -512,7 +534,7 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 
 			if (proto < 0 || psw_parse_ip(json_string_value(a), &fam, addr) < 0)
 				continue;
-			add_entry(st, specs, svc, mine, port, fam, addr, proto, num, local_only, 0, NULL, 0);
+			add_entry(st, specs, svc, mine, port, fam, addr, proto, num, local_only, false, 0, NULL, 0);
 		}
 		/* externalIPs and load-balancer ingress: externalTrafficPolicy, as NodePorts;
 		 * the load balancer's only from loadBalancerSourceRanges */
@@ -522,7 +544,7 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 
 			if (proto < 0 || psw_parse_ip(json_string_value(a), &fam, addr) < 0)
 				continue;
-			add_entry(st, specs, svc, mine, port, fam, addr, proto, num, ext_local,
+			add_entry(st, specs, svc, mine, port, fam, addr, proto, num, ext_local, ext_local,
 				  ext_local ? 0 : PSW_SVC_F_MASQ, lb ? ranges : NULL, lb ? nb_ranges : 0);
 		}
 		/* NodePort (also of LoadBalancer Services) on every node address; the
@@ -532,10 +554,12 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 
 			for (n = 0; n < st->cfg.node.nb_addresses; n++)
 				add_entry(st, specs, svc, mine, port, 4, st->cfg.node.addresses[n], proto,
-					  (uint16_t)node_port, ext_local, ext_local ? 0 : PSW_SVC_F_MASQ, NULL, 0);
+					  (uint16_t)node_port, ext_local, ext_local, ext_local ? 0 : PSW_SVC_F_MASQ,
+					  NULL, 0);
 			for (n = 0; v6 && n < st->cfg.node.nb_addresses6; n++)
 				add_entry(st, specs, svc, mine, port, 6, st->cfg.node.addresses6[n], proto,
-					  (uint16_t)node_port, ext_local, ext_local ? 0 : PSW_SVC_F_MASQ, NULL, 0);
+					  (uint16_t)node_port, ext_local, ext_local, ext_local ? 0 : PSW_SVC_F_MASQ,
+					  NULL, 0);
 		}
 	}
 	/*
@@ -552,10 +576,10 @@ compile_service(const struct psw_state *st, struct spec_list *specs, json_t *svc
 
 		for (n = 0; n < st->cfg.node.nb_addresses; n++)
 			add_entry(st, specs, svc, mine, first, 4, st->cfg.node.addresses[n], IPPROTO_TCP, hc, true,
-				  PSW_SVC_F_HEALTH, NULL, 0);
+				  false, PSW_SVC_F_HEALTH, NULL, 0);
 		for (n = 0; v6 && n < st->cfg.node.nb_addresses6; n++)
 			add_entry(st, specs, svc, mine, first, 6, st->cfg.node.addresses6[n], IPPROTO_TCP, hc, true,
-				  PSW_SVC_F_HEALTH, NULL, 0);
+				  false, PSW_SVC_F_HEALTH, NULL, 0);
 	}
 	json_decref(addrs);
 	json_decref(ext);
@@ -583,6 +607,10 @@ flush_removed(struct psw_ct *ct, const struct psw_svc_port *old, const struct ps
 	for (i = 0; i < old->nb_backends; i++)
 		if (now == NULL || !has_backend(now, &old->backends[i]))
 			psw_ct_flush_backend(ct, old->id, old->backends[i].addr, old->backends[i].port);
+	/* the pods' view: every endpoint (an endpoint leaves it only by leaving the Service) */
+	for (i = 0; old->pods != NULL && i < old->pods->nb_backends; i++)
+		if (now == NULL || now->pods == NULL || !has_backend(now->pods, &old->pods->backends[i]))
+			psw_ct_flush_backend(ct, old->id, old->pods->backends[i].addr, old->pods->backends[i].port);
 }
 
 /*
@@ -726,8 +754,7 @@ psw_services_plan_free(struct psw_svc_plan *sp)
 		return;
 	for (i = 0; i < sp->nb; i++) {
 		for (j = 0; j < sp->plans[i].specs.nb; j++) {
-			free(sp->plans[i].specs.v[j].backends);
-			free((void *)sp->plans[i].specs.v[j].src);
+			spec_release(&sp->plans[i].specs.v[j]);
 			if (sp->plans[i].ports != NULL)
 				rte_free(sp->plans[i].ports[j]);      /* never published */
 		}

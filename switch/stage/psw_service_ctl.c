@@ -97,58 +97,100 @@ psw_svc_table_destroy(struct psw_svc_table *s)
 	rte_free(s);
 }
 
+/* Where a port's backends and Maglev table go, after the port at off; the end. */
+static size_t
+lay_out(unsigned nb, size_t off, size_t *off_be, size_t *off_mg)
+{
+	*off_be = RTE_ALIGN_CEIL(off + sizeof(struct psw_svc_port), 8);
+	*off_mg = *off_be + nb * sizeof(struct psw_svc_backend);
+	return *off_mg + (nb ? maglev_size(nb) : 0) * sizeof(uint16_t);
+}
+
+/* Backends and their Maglev table into a port whose room was laid out. */
+static void
+fill_backends(struct psw_svc_port *p, const struct psw_svc_backend *be, unsigned nb, uint8_t *base,
+	      size_t off_be, size_t off_mg)
+{
+	unsigned mg = nb ? maglev_size(nb) : 0, i;
+	uint64_t keys[nb ? nb : 1];
+
+	p->nb_backends = (uint16_t)nb;
+	p->maglev_size = (uint16_t)mg;
+	p->backends = (struct psw_svc_backend *)(base + off_be);
+	p->maglev = (uint16_t *)(base + off_mg);
+	for (i = 0; i < nb; i++) {
+		p->backends[i] = be[i];
+		keys[i] = backend_key(&be[i]);
+	}
+	if (nb > 0)
+		psw_maglev_build(keys, nb, p->maglev, mg);
+}
+
 struct psw_svc_port *
 psw_svc_port_build(const struct psw_svc_spec *spec, uint64_t owner, int socket)
 {
-	unsigned nb = spec->nb_backends, mg = nb ? maglev_size(nb) : 0, i;
-	size_t off_be = RTE_ALIGN_CEIL(sizeof(struct psw_svc_port), 8);
-	size_t off_mg = off_be + nb * sizeof(struct psw_svc_backend);
-	size_t off_src = RTE_ALIGN_CEIL(off_mg + mg * sizeof(uint16_t), 8);
+	unsigned nb = spec->nb_backends, pnb = spec->nb_pod_backends;
+	size_t off_be, off_mg, off_src, off_pods = 0, off_pbe = 0, off_pmg = 0, size;
 	struct psw_svc_port *p;
-	uint64_t keys[nb ? nb : 1];
 
-	if (nb >= primes[RTE_DIM(primes) - 1]) {
+	if (nb >= primes[RTE_DIM(primes) - 1] || pnb >= primes[RTE_DIM(primes) - 1]) {
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	p = rte_zmalloc_socket("psw_svc_port", off_src + spec->nb_src * sizeof(struct psw_prefix),
-			       RTE_CACHE_LINE_SIZE, socket);
+	off_src = RTE_ALIGN_CEIL(lay_out(nb, 0, &off_be, &off_mg), 8);
+	size = off_src + spec->nb_src * sizeof(struct psw_prefix);
+	if (spec->pod_backends != NULL) {
+		off_pods = RTE_ALIGN_CEIL(size, 8);
+		size = lay_out(pnb, off_pods, &off_pbe, &off_pmg);
+	}
+	p = rte_zmalloc_socket("psw_svc_port", size, RTE_CACHE_LINE_SIZE, socket);
 	if (p == NULL) {
 		rte_errno = ENOMEM;
 		return NULL;
 	}
 	p->key = spec->key;
 	p->id = psw_svc_key_id(&spec->key);
-	p->nb_backends = (uint16_t)nb;
-	p->maglev_size = (uint16_t)mg;
 	p->affinity_s = spec->affinity_s;
 	p->flags = spec->flags & PSW_SVC_F_LOCAL ? PSW_SVC_F_LOCAL : PSW_SVC_F_REJECT;
 	p->flags |= spec->flags & (PSW_SVC_F_AFFINITY | PSW_SVC_F_MASQ | PSW_SVC_F_HEALTH);
 	p->owner = owner;
 	p->cslot = spec->cslot;
-	p->backends = (struct psw_svc_backend *)((uint8_t *)p + off_be);
-	p->maglev = (uint16_t *)((uint8_t *)p + off_mg);
 	p->nb_src = spec->nb_src;
 	p->src = (struct psw_prefix *)((uint8_t *)p + off_src);
 	if (spec->nb_src > 0)
 		memcpy(p->src, spec->src, spec->nb_src * sizeof(*p->src));
-	for (i = 0; i < nb; i++) {
-		p->backends[i] = spec->backends[i];
-		keys[i] = backend_key(&spec->backends[i]);
+	fill_backends(p, spec->backends, nb, (uint8_t *)p, off_be, off_mg);
+	if (spec->pod_backends != NULL) {
+		/* the pods' view: policy Cluster without masquerade, the same Service */
+		struct psw_svc_port *q = (struct psw_svc_port *)((uint8_t *)p + off_pods);
+
+		q->key = p->key;
+		q->id = p->id;
+		q->affinity_s = p->affinity_s;
+		q->flags = PSW_SVC_F_REJECT | (p->flags & PSW_SVC_F_AFFINITY);
+		q->owner = owner;
+		q->cslot = p->cslot;
+		fill_backends(q, spec->pod_backends, pnb, (uint8_t *)p, off_pbe, off_pmg);
+		p->pods = q;
 	}
-	if (nb > 0)
-		psw_maglev_build(keys, nb, p->maglev, mg);
 	return p;
+}
+
+static bool
+same_backends(const struct psw_svc_port *a, const struct psw_svc_port *b)
+{
+	return a->nb_backends == b->nb_backends &&
+	       memcmp(a->backends, b->backends, a->nb_backends * sizeof(a->backends[0])) == 0;
 }
 
 bool
 psw_svc_port_same(const struct psw_svc_port *a, const struct psw_svc_port *b)
 {
 	return memcmp(&a->key, &b->key, sizeof(a->key)) == 0 && a->flags == b->flags &&
-	       a->affinity_s == b->affinity_s && a->nb_backends == b->nb_backends &&
+	       a->affinity_s == b->affinity_s && same_backends(a, b) &&
 	       a->owner == b->owner && a->cslot == b->cslot && a->nb_src == b->nb_src &&
 	       memcmp(a->src, b->src, a->nb_src * sizeof(a->src[0])) == 0 &&
-	       memcmp(a->backends, b->backends, a->nb_backends * sizeof(a->backends[0])) == 0;
+	       (a->pods == NULL) == (b->pods == NULL) && (a->pods == NULL || same_backends(a->pods, b->pods));
 }
 
 struct psw_svc_port *

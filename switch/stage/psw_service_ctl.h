@@ -25,6 +25,10 @@ struct psw_svc_spec {
 	struct psw_svc_backend *backends;   /**< borrowed */
 	unsigned nb_src;                    /**< loadBalancerSourceRanges (0: any client) */
 	const struct psw_prefix *src;       /**< not kept: psw_svc_port_build copies it */
+	/** every endpoint, for this node's pods as clients (struct psw_svc_port.pods);
+	 * NULL: they are served like any client */
+	const struct psw_svc_backend *pod_backends;   /**< borrowed */
+	unsigned nb_pod_backends;
 };
 
 /** The (persistent) table for up to max_ports Service addresses x ports. NULL + rte_errno. */

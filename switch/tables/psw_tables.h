@@ -196,6 +196,11 @@ struct psw_svc_port {
 	uint16_t *maglev;
 	uint32_t nb_src;         /**< loadBalancerSourceRanges; 0: every client */
 	struct psw_prefix *src;
+	/* for clients that are this node's pods, when they are served otherwise:
+	 * an external address or NodePort of policy Local takes them to every
+	 * endpoint, their source kept (kube-proxy's "pod traffic for external
+	 * destinations"); in the same allocation, NULL when none */
+	struct psw_svc_port *pods;
 };
 
 /**

@@ -907,6 +907,16 @@ def traffic_policy_across_nodes(scope, encap):
         check(got == "", "%s: Local, %s:%d through node-a (no local endpoint) answered %r" % (encap, addr, port, got))
     after = c.sw["a"].stats().get("drop.svc_no_local_endpoint", 0)
     check(after >= before + 3, "%s: node-a's svc_no_local_endpoint %d -> %d" % (encap, before, after))
+    # node-a's own pod: the policy is for traffic from outside; every endpoint,
+    # the pod's own address kept (kube-proxy's "pod traffic for external destinations")
+    for addr, port in (("192.168.88.1", 30080), ("192.0.2.10", 80), ("198.51.100.7", 80)):
+        t0 = time.monotonic()
+        got = ask(c.pods["a"], "TCP", addr, port, 2)
+        took = time.monotonic() - t0
+        check(got == "10.244.1.5" and took < 0.9, "%s: Local, node-a's pod to %s:%d: the backend saw %r (%.2f s; "
+              "node-a drops %s)" % (encap, addr, port, got, took, nonzero_drops(c.sw["a"])))
+    check(c.sw["a"].stats().get("drop.svc_no_local_endpoint", 0) == after,
+          "%s: node-a dropped its own pod's connections as if from outside" % encap)
     through("192.168.88.2")
     for addr, port in (("192.168.88.2", 30080), ("192.0.2.10", 80), ("198.51.100.7", 80)):
         got, took = connect(addr, port)
@@ -930,8 +940,9 @@ def external_traffic_policy_across_nodes(scope):
     both nodes whose one endpoint is node-b's pod, reached by the external
     client. externalTrafficPolicy Cluster through node-a: forwarded, the
     backend sees node-a's address, the first SYN through. Local: node-a
-    drops (svc_no_local_endpoint), node-b takes the client in with its own
-    address; healthCheckNodePort answers 503 / localEndpoints 0 on node-a,
+    drops (svc_no_local_endpoint), but takes its own pod to node-b's
+    endpoint with the pod's address (the policy is not for pods); node-b
+    takes the client in with its own address; healthCheckNodePort answers 503 / localEndpoints 0 on node-a,
     200 / 1 on node-b. VXLAN and native routing."""
     for encap in ("vxlan", "none"):
         traffic_policy_across_nodes(scope, encap)

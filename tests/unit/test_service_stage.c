@@ -368,6 +368,87 @@ test_service_packets_counted(void)
 }
 
 
+/*
+ * An external address of policy Local whose one endpoint is on another
+ * node: a client on the uplink is dropped here (no local endpoint), this
+ * node's pod is taken to the endpoint with its own address, as kube-proxy
+ * does (the policy is for traffic from outside, not from pods).
+ */
+static void
+test_local_policy_is_not_for_pods(void)
+{
+	const uint32_t ext_vip = 0xc000020au, outside = 0xc0a85832u;   /* 192.0.2.10, 192.168.88.50 */
+	const uint32_t remote = 0x0af40214u;                           /* 10.244.2.20, another node's pod */
+	struct psw_svc_backend be = { .family = 4, .local = 0 };
+	uint32_t r = rte_cpu_to_be_32(remote);
+	struct psw_svc_spec sp;
+	struct psw_svc_port *a, *b;
+	struct tpkt p;
+	struct rte_mbuf *m;
+	struct psw_meta meta;
+	const struct rte_ipv4_hdr *ip;
+	const struct rte_tcp_hdr *th;
+	struct psw_route_spec rs = { .prefix = { .family = 4, .len = 24 } };
+	struct psw_route_table *routes = t->routes;
+	uint32_t net = rte_cpu_to_be_32(remote & 0xffffff00u);
+
+	/* the other node's pods behind the uplink (port 2) */
+	memcpy(rs.prefix.addr, &net, 4);
+	rs.nh.port = 2;
+	memcpy(&rs.nh.mac, mac_b, 6);
+	t->routes = psw_route_table_build(&rs, 1, SOCKET_ID_ANY);
+	CU_ASSERT_FATAL(t->routes != NULL);
+	be.port = rte_cpu_to_be_16(9000);
+	memcpy(be.addr, &r, 4);
+	memset(&sp, 0, sizeof(sp));
+	sp.key = svc_key(ext_vip, IPPROTO_TCP, 80);
+	sp.flags = PSW_SVC_F_LOCAL;
+	sp.pod_backends = &be;                   /* no local endpoint; one elsewhere */
+	sp.nb_pod_backends = 1;
+	a = psw_svc_port_build(&sp, 0, SOCKET_ID_ANY);
+	CU_ASSERT_FATAL(a != NULL && a->pods != NULL);
+	CU_ASSERT_EQUAL(a->nb_backends, 0);
+	CU_ASSERT_EQUAL(a->pods->nb_backends, 1);
+	CU_ASSERT_EQUAL(a->pods->id, a->id);
+	CU_ASSERT_FALSE(a->pods->flags & (PSW_SVC_F_LOCAL | PSW_SVC_F_MASQ));
+	/* the same but for the pods' endpoints: a change to apply */
+	sp.nb_pod_backends = 0;
+	b = psw_svc_port_build(&sp, 0, SOCKET_ID_ANY);
+	CU_ASSERT_FATAL(b != NULL);
+	CU_ASSERT_FALSE(psw_svc_port_same(a, b));
+	rte_free(b);
+	CU_ASSERT_EQUAL_FATAL(psw_svc_table_set(t->svcs, a), 0);
+	t->ports[2] = (struct psw_port_info){ .present = 1, .is_uplink = 1, .mtu = 1500 };
+	memcpy(&t->ports[2].mac, gw_mac, 6);
+
+	/* from outside, on the uplink: dropped, as the policy says */
+	p = tcp(mac_b, gw_mac, outside, ext_vip, 40500, 80, 64);
+	m = tcp_frame(&p, RTE_TCP_SYN_FLAG, 1, 0);
+	meta = run(m, 2);
+	CU_ASSERT_EQUAL(meta.verdict, PSW_V_DROP);
+	CU_ASSERT_EQUAL(meta.drop_reason, PSW_DROP_SVC_NO_LOCAL);
+	rte_pktmbuf_free(m);
+
+	/* from a pod of this node: to the endpoint on the other node, its source kept */
+	p = tcp(mac_c, gw_mac, CLIENT, ext_vip, 40500, 80, 64);
+	m = tcp_frame(&p, RTE_TCP_SYN_FLAG, 1, 0);
+	meta = run(m, 0);
+	ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, 14);
+	th = (const struct rte_tcp_hdr *)(ip + 1);
+	CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT_EQUAL(meta.out_port, 2);
+	CU_ASSERT_EQUAL(ip->dst_addr, r);
+	CU_ASSERT_EQUAL(th->dst_port, rte_cpu_to_be_16(9000));
+	CU_ASSERT_EQUAL(ip->src_addr, rte_cpu_to_be_32(CLIENT));
+	CU_ASSERT_EQUAL(th->src_port, rte_cpu_to_be_16(40500));
+	rte_pktmbuf_free(m);
+	psw_svc_table_del(t->svcs, &sp.key);
+	psw_tables_sync();
+	t->ports[2] = (struct psw_port_info){ 0 };
+	psw_route_table_put(t->routes);
+	t->routes = routes;
+}
+
 /* The Service at VIP:80 made again (deleted and applied anew): counted to slot cslot now. */
 static void
 remake_service(uint16_t cslot)
@@ -829,6 +910,8 @@ main(void)
 	CU_add_test(s, "UDP and TCP idle past their timeouts: the next packet is a new connection",
 		    test_idle_connection_past_its_timeout_is_new);
 	CU_add_test(s, "affinity: timeoutSeconds as the Service has it now", test_affinity_follows_a_changed_timeout);
+	CU_add_test(s, "policy Local on an external address: dropped from outside, every endpoint for pods",
+		    test_local_policy_is_not_for_pods);
 	CU_add_test(s, "affinity: the client's backend leaves, the client is pinned to its next pick",
 		    test_affinity_repins_when_its_backend_leaves);
 	failures = (unsigned)psw_ut_run();
