@@ -21,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from pswtest import Netns, Scope, Switch, kernel_pod, run, uid  # noqa: E402
+from bench_pods import bare_veth  # noqa: E402
 
 RUNS = int(os.environ.get("PSW_BENCH_RUNS", "3"))
 FLOOD = os.path.join(os.environ.get("PSW_BUILD", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
@@ -106,12 +107,7 @@ def one_run(kind):
     try:
         names = ["bk" + uid(), "bk" + uid()]
         if kind == "bare veth":
-            a, b = Netns(scope), Netns(scope)
-            run(["ip", "-n", a.name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0",
-                 "netns", b.name])
-            for ns, ip in ((a, "10.244.0.10"), (b, "10.244.0.11")):
-                ns.ip("addr add %s/24 dev eth0" % ip)
-                ns.ip("link set eth0 up")
+            a, b = bare_veth(scope, ("10.244.0.10", "10.244.0.11"))
         elif kind.startswith("af_packet"):
             off = "offloads" in kind
             a = veth_pod(scope, names[0], "02:00:00:00:00:0a", "10.244.0.10", off)

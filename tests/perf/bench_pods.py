@@ -61,11 +61,12 @@ def iperf(a, b_ip, b):
     return json.loads(out.stdout)["end"]["sum_received"]["bits_per_second"] / 1e9
 
 
-def bare_veth(scope):
+def bare_veth(scope, ips=("10.99.0.1", "10.99.0.2")):
+    """Two namespaces joined by a bare veth pair, eth0 in each: the kernel's own figure."""
     a, b = Netns(scope), Netns(scope)
     run(["ip", "-n", a.name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0",
          "netns", b.name])
-    for ns, ip in ((a, "10.99.0.1"), (b, "10.99.0.2")):
+    for ns, ip in zip((a, b), ips):
         ns.ip("addr add %s/24 dev eth0" % ip)
         ns.ip("link set eth0 up")
     return a, b
