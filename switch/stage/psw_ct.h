@@ -635,28 +635,35 @@ psw_ct_opened(struct psw_stage_ctx *sc, struct psw_ct *ct, struct rte_mbuf *pkt,
  * tuple do not clash (two clients with one source port masqueraded to one
  * address; one client reaching one backend from one port through two
  * Service addresses). A port changed makes the connection source-NAT-ed
- * (PSW_CT_F_SNAT), as Linux's conntrack does. ICMP keeps its identifier.
- * reply->dport is the port chosen.
+ * (PSW_CT_F_SNAT), as Linux's conntrack does. An ICMP echo's identifier is
+ * its port (both keys carry it in sport): two pods pinging one host with
+ * one identifier get two. reply->dport (ICMP: reply->sport) is the one
+ * chosen.
  */
 static inline int
 psw_ct_open_snat(struct psw_stage_ctx *sc, struct psw_ct *ct, struct rte_mbuf *pkt, struct psw_meta *m,
 		 const struct psw_ct_key *orig, struct psw_ct_key *reply, uint32_t svc,
 		 uint32_t backend, uint8_t flags, uint64_t now)
 {
-	bool ports = orig->proto != IPPROTO_ICMP && orig->proto != IPPROTO_ICMPV6;
+	bool echo = orig->proto == IPPROTO_ICMP || orig->proto == IPPROTO_ICMPV6;
 	uint32_t h = 0;
 	unsigned i;
 	int rc;
 
 	for (i = 0;; i++) {
+		uint16_t port;
+
 		rc = psw_ct_insert_zone(ct, orig, reply, svc, backend, flags, m->in_port, now);
-		if (rc != -EADDRINUSE || !ports || i == PSW_SNAT_TRIES)
+		if (rc != -EADDRINUSE || i == PSW_SNAT_TRIES)
 			break;
 		if (i == 0)
 			h = rte_hash_crc(orig, sizeof(*orig), 0x534e4154u);
 		flags |= PSW_CT_F_SNAT;
-		reply->dport = rte_cpu_to_be_16((uint16_t)(PSW_SNAT_PORT_MIN +
-							   (h + i * 40503u) % PSW_SNAT_PORT_SPAN));
+		port = rte_cpu_to_be_16((uint16_t)(PSW_SNAT_PORT_MIN + (h + i * 40503u) % PSW_SNAT_PORT_SPAN));
+		if (echo)
+			reply->sport = port;
+		else
+			reply->dport = port;
 	}
 	return psw_ct_opened(sc, ct, pkt, m, rc, PSW_CT_NEW, PSW_CT_DIR_ORIG, now);
 }

@@ -161,7 +161,28 @@ psw_nat_rewrite(struct rte_mbuf *pkt, struct psw_meta *m, int dst, const uint8_t
 	}
 }
 
-/** Rewrite a packet of a known connection e for its direction (PSW_CT_DIR_*). */
+/** An ICMP echo's identifier (network order) set to id, its checksum following. */
+static __rte_always_inline void
+psw_nat_echo_id(struct rte_mbuf *pkt, struct psw_meta *m, uint16_t id)
+{
+	uint8_t *l4 = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l4_off);
+	uint16_t old;
+
+	if (!(m->flags & PSW_F_L4))
+		return;
+	memcpy(&old, l4 + 4, 2);
+	if (old == id)
+		return;
+	memcpy(l4 + 4, &id, 2);
+	m->sport = id;
+	psw_nat_csum(l4 + 2, psw_csum_delta16(old, id));
+}
+
+/**
+ * Rewrite a packet of a known connection e for its direction (PSW_CT_DIR_*).
+ * An ICMP echo leaves with the reply key's identifier (another when its own
+ * was taken: psw_ct_open_snat) and comes back with the original's.
+ */
 static __rte_always_inline void
 psw_nat_apply_entry(struct rte_mbuf *pkt, struct psw_meta *m, const struct psw_ct_entry *e, unsigned dir)
 {
@@ -171,12 +192,15 @@ psw_nat_apply_entry(struct rte_mbuf *pkt, struct psw_meta *m, const struct psw_c
 		if (e->flags & PSW_CT_F_DNAT)
 			psw_nat_rewrite(pkt, m, 1, e->reply.src, e->reply.sport);
 		if (e->flags & PSW_CT_F_SNAT)
-			psw_nat_rewrite(pkt, m, 0, e->reply.dst, icmp ? m->sport : e->reply.dport);
+			psw_nat_rewrite(pkt, m, 0, e->reply.dst, icmp ? e->reply.sport : e->reply.dport);
 	} else {
 		if (e->flags & PSW_CT_F_DNAT)
-			psw_nat_rewrite(pkt, m, 0, e->orig.dst, icmp ? m->sport : e->orig.dport);
-		if (e->flags & PSW_CT_F_SNAT)
+			psw_nat_rewrite(pkt, m, 0, e->orig.dst, icmp ? e->orig.sport : e->orig.dport);
+		if (e->flags & PSW_CT_F_SNAT) {
 			psw_nat_rewrite(pkt, m, 1, e->orig.src, e->orig.sport);
+			if (unlikely(icmp))
+				psw_nat_echo_id(pkt, m, e->orig.sport);
+		}
 	}
 }
 

@@ -396,6 +396,87 @@ test_egress6_udp_and_echo(void)
 	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_MASQ], 2);
 }
 
+/* An IPv4 ICMP echo (type 8 request, 0 reply) with identifier id. */
+static struct rte_mbuf *
+echo4(const uint8_t *smac, const uint8_t *dmac, uint32_t src, uint32_t dst, uint16_t id, uint8_t type,
+      uint8_t ttl)
+{
+	struct tpkt p;
+
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, smac, 6);
+	memcpy(p.dst_mac, dmac, 6);
+	p.proto = IPPROTO_ICMP;
+	p.src4 = src;
+	p.dst4 = dst;
+	p.sport = id;
+	p.icmp_type = type;
+	p.ttl = ttl;
+	return tpkt_build(mp, &p);
+}
+
+/* The identifier of an echo as it left (l3_len: 20 or 40). */
+static uint16_t
+echo_id(struct rte_mbuf *m, unsigned l3_len)
+{
+	uint16_t id;
+
+	memcpy(&id, rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + l3_len + 4), 2);
+	return rte_be_to_cpu_16(id);
+}
+
+/*
+ * Two pods ping one host outside with one echo identifier at once, over
+ * both families: the second leaves with another identifier (the replies
+ * would otherwise be one tuple: ct_clash), and each reply comes back to its
+ * pod with the identifier the pod sent, every checksum right.
+ */
+static void
+test_egress_echo_ids_never_clash(void)
+{
+	const uint32_t b4 = 0x0af4000bu;         /* 10.244.0.11 */
+	struct rte_mbuf *m;
+	uint16_t id;
+
+	fresh();
+	expect_frame(frame6(mac_a, gw_mac, IPPROTO_ICMPV6, a6, out6, 77, 0, 128, 64), P_A, P_UP,
+		     frame6(up_mac, router_mac, IPPROTO_ICMPV6, node6, out6, 77, 0, 128, 63), "A's echo request");
+	m = frame6(mac_b, gw_mac, IPPROTO_ICMPV6, b6, out6, 77, 0, 128, 64);
+	expect(m, P_B, PSW_V_TX, P_UP, "B's echo request, the same identifier");
+	id = echo_id(m, 40);
+	CU_ASSERT(id != 77 && id >= PSW_SNAT_PORT_MIN && id < PSW_SNAT_PORT_MIN + PSW_SNAT_PORT_SPAN);
+	{
+		struct rte_mbuf *want = frame6(up_mac, router_mac, IPPROTO_ICMPV6, node6, out6, id, 0, 128, 63);
+
+		same_frame(m, want, "B's echo request as it left");
+		rte_pktmbuf_free(want);
+	}
+	rte_pktmbuf_free(m);
+	expect_frame(frame6(router_mac, up_mac, IPPROTO_ICMPV6, out6, node6, id, 0, 129, 64), P_UP, P_B,
+		     frame6(gw_mac, mac_b, IPPROTO_ICMPV6, out6, b6, 77, 0, 129, 63), "B's echo reply, its identifier");
+	expect_frame(frame6(router_mac, up_mac, IPPROTO_ICMPV6, out6, node6, 77, 0, 129, 64), P_UP, P_A,
+		     frame6(gw_mac, mac_a, IPPROTO_ICMPV6, out6, a6, 77, 0, 129, 63), "A's echo reply");
+
+	expect_frame(echo4(mac_a, gw_mac, A4, OUT4, 4242, 8, 64), P_A, P_UP,
+		     echo4(up_mac, router_mac, NODE4, OUT4, 4242, 8, 63), "A's IPv4 echo request");
+	m = echo4(mac_b, gw_mac, b4, OUT4, 4242, 8, 64);
+	expect(m, P_B, PSW_V_TX, P_UP, "B's IPv4 echo request, the same identifier");
+	id = echo_id(m, 20);
+	CU_ASSERT(id != 4242 && id >= PSW_SNAT_PORT_MIN && id < PSW_SNAT_PORT_MIN + PSW_SNAT_PORT_SPAN);
+	{
+		struct rte_mbuf *want = echo4(up_mac, router_mac, NODE4, OUT4, id, 8, 63);
+
+		same_frame(m, want, "B's IPv4 echo request as it left");
+		rte_pktmbuf_free(want);
+	}
+	rte_pktmbuf_free(m);
+	expect_frame(echo4(router_mac, up_mac, OUT4, NODE4, id, 0, 64), P_UP, P_B,
+		     echo4(gw_mac, mac_b, OUT4, b4, 4242, 0, 63), "B's IPv4 echo reply, its identifier");
+	expect_frame(echo4(router_mac, up_mac, OUT4, NODE4, 4242, 0, 64), P_UP, P_A,
+		     echo4(gw_mac, mac_a, OUT4, A4, 4242, 0, 63), "A's IPv4 echo reply");
+	CU_ASSERT_EQUAL(lc.sc.drops[PSW_DROP_CT_CLASH], 0);
+}
+
 /* The cluster's pods elsewhere and no_masquerade keep the pod's address. */
 static void
 test_egress6_not_masqueraded(void)
@@ -600,6 +681,7 @@ main(void)
 	CU_add_test(s, "IPv6 TCP out masqueraded, the reply back", test_egress6_tcp);
 	CU_add_test(s, "IPv6: two pods, one source port, no clash", test_egress6_ports_never_clash);
 	CU_add_test(s, "IPv6 UDP and echo masqueraded", test_egress6_udp_and_echo);
+	CU_add_test(s, "two pods, one echo identifier, one host: no clash", test_egress_echo_ids_never_clash);
 	CU_add_test(s, "IPv6 to the cluster's pods and no_masquerade: not masqueraded", test_egress6_not_masqueraded);
 	CU_add_test(s, "ICMPv6 packet too big back to the pod", test_egress6_packet_too_big);
 	CU_add_test(s, "IPv6 untracked out: dropped and counted", test_egress6_untracked_dropped);
