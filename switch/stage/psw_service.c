@@ -271,9 +271,10 @@ svc_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 			sc->svc[sp->cslot].source_range++;
 		return;
 	}
-	/* a pod of this node to an external address of policy Local: every
-	 * endpoint, its address kept, as if it had gone out and come back in */
-	if (unlikely(sp->pods != NULL) && t->ports[m->in_port].is_pod)
+	/* a pod of this node, or the node's own stack, to an external address of
+	 * policy Local: every endpoint, its address kept, as if it had gone out
+	 * and come back in (the node's source is a node address: replies return) */
+	if (unlikely(sp->pods != NULL) && (t->ports[m->in_port].is_pod || t->ports[m->in_port].is_node))
 		sp = sp->pods;
 	if (sp->nb_backends == 0) {
 		if (sp->flags & PSW_SVC_F_REJECT)

@@ -371,8 +371,8 @@ test_service_packets_counted(void)
 /*
  * An external address of policy Local whose one endpoint is on another
  * node: a client on the uplink is dropped here (no local endpoint), this
- * node's pod is taken to the endpoint with its own address, as kube-proxy
- * does (the policy is for traffic from outside, not from pods).
+ * node's pod and the node's own stack are taken to the endpoint with their
+ * own address, as kube-proxy does (the policy is for traffic from outside).
  */
 static void
 test_local_policy_is_not_for_pods(void)
@@ -442,6 +442,24 @@ test_local_policy_is_not_for_pods(void)
 	CU_ASSERT_EQUAL(ip->src_addr, rte_cpu_to_be_32(CLIENT));
 	CU_ASSERT_EQUAL(th->src_port, rte_cpu_to_be_16(40500));
 	rte_pktmbuf_free(m);
+
+	/* from the node's own stack (a node port, a node address): the same */
+	t->node.nb_addrs = 1;
+	t->node.addrs4[0] = rte_cpu_to_be_32(0xc0a85801u);               /* 192.168.88.1 */
+	t->ports[3] = (struct psw_port_info){ .present = 1, .is_node = 1, .mtu = 1500 };
+	memcpy(&t->ports[3].mac, gw_mac, 6);
+	p = tcp(mac_c, gw_mac, 0xc0a85801u, ext_vip, 40600, 80, 64);
+	m = tcp_frame(&p, RTE_TCP_SYN_FLAG, 1, 0);
+	meta = run(m, 3);
+	ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, 14);
+	th = (const struct rte_tcp_hdr *)(ip + 1);
+	CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT_EQUAL(meta.out_port, 2);
+	CU_ASSERT_EQUAL(ip->dst_addr, r);
+	CU_ASSERT_EQUAL(ip->src_addr, rte_cpu_to_be_32(0xc0a85801u));
+	rte_pktmbuf_free(m);
+	t->ports[3] = (struct psw_port_info){ 0 };
+	t->node.nb_addrs = 0;
 	psw_svc_table_del(t->svcs, &sp.key);
 	psw_tables_sync();
 	t->ports[2] = (struct psw_port_info){ 0 };
