@@ -199,6 +199,125 @@ test_endpoint_leaving_is_flushed(void)
 	CU_ASSERT_TRUE(is_open(outside4b));
 }
 
+/* [a, a + len) inside [base, base + size)? */
+static bool
+inside(const void *base, size_t size, const void *a, size_t len)
+{
+	return (const uint8_t *)a >= (const uint8_t *)base && (const uint8_t *)a + len <= (const uint8_t *)base + size;
+}
+
+static bool
+apart(const void *a, size_t alen, const void *b, size_t blen)
+{
+	return alen == 0 || blen == 0 || (const uint8_t *)a + alen <= (const uint8_t *)b ||
+	       (const uint8_t *)b + blen <= (const uint8_t *)a;
+}
+
+/*
+ * psw_svc_port_build's one allocation, with and without source ranges, 0,
+ * few, many and the most backends in either list: every part inside it,
+ * aligned, apart from the others, its content as given, every Maglev slot
+ * a backend of its own list.
+ */
+static void
+test_layout(void)
+{
+	static const unsigned nbs[] = { 0, 1, 3, 700 }, pnbs[] = { 0, 1, 5, 701, 65520 }, srcs[] = { 0, 1, 3 };
+	static struct psw_svc_backend be[65520];
+	struct psw_prefix src[3];
+	unsigned a, b, c, i;
+
+	for (i = 0; i < RTE_DIM(be); i++) {
+		be[i].family = 4;
+		be[i].local = (uint8_t)(i & 1);
+		be[i].port = (uint16_t)i;
+		memcpy(be[i].addr, &i, sizeof(i));
+	}
+	for (i = 0; i < RTE_DIM(src); i++) {
+		memset(&src[i], 0xa0 + i, sizeof(src[i]));
+		src[i].family = 4;
+	}
+	for (a = 0; a < RTE_DIM(nbs); a++)
+		for (b = 0; b < RTE_DIM(pnbs) + 1; b++)
+			for (c = 0; c < RTE_DIM(srcs); c++) {
+				struct psw_svc_spec sp;
+				struct psw_svc_port *p, *q;
+				size_t size = 0;
+
+				if (b < RTE_DIM(pnbs) && pnbs[b] == 65520 && (a > 1 || c > 0))
+					continue;                    /* the largest once is enough */
+				memset(&sp, 0, sizeof(sp));
+				sp.key.family = 4;
+				sp.key.proto = IPPROTO_TCP;
+				sp.key.port = htons(80);
+				sp.flags = PSW_SVC_F_LOCAL | PSW_SVC_F_AFFINITY;
+				sp.affinity_s = 77;
+				sp.backends = &be[1];
+				sp.nb_backends = nbs[a];
+				sp.src = src;
+				sp.nb_src = srcs[c];
+				if (b < RTE_DIM(pnbs)) {       /* else no pods' list */
+					sp.pod_backends = be;
+					sp.nb_pod_backends = pnbs[b];
+				}
+				p = psw_svc_port_build(&sp, 9, SOCKET_ID_ANY);
+				CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+				CU_ASSERT_EQUAL_FATAL(rte_malloc_validate(p, &size), 0);
+				CU_ASSERT(inside(p, size, p, sizeof(*p)));
+				CU_ASSERT(inside(p, size, p->backends, nbs[a] * sizeof(*p->backends)));
+				CU_ASSERT(inside(p, size, p->maglev, p->maglev_size * sizeof(uint16_t)));
+				CU_ASSERT(inside(p, size, p->src, srcs[c] * sizeof(*p->src)));
+				CU_ASSERT((uintptr_t)p->backends % 8 == 0 && (uintptr_t)p->src % 8 == 0);
+				CU_ASSERT(apart(p->backends, nbs[a] * sizeof(*p->backends), p->maglev,
+						p->maglev_size * sizeof(uint16_t)));
+				CU_ASSERT(apart(p->maglev, p->maglev_size * sizeof(uint16_t), p->src,
+						srcs[c] * sizeof(*p->src)));
+				CU_ASSERT(p->nb_src == srcs[c] && memcmp(p->src, src, srcs[c] * sizeof(*src)) == 0);
+				CU_ASSERT(p->nb_backends == nbs[a] &&
+					  memcmp(p->backends, &be[1], nbs[a] * sizeof(*be)) == 0);
+				for (i = 0; i < p->maglev_size; i++)
+					if (p->maglev[i] >= p->nb_backends)
+						break;
+				CU_ASSERT_EQUAL(i, p->maglev_size);
+				if (b == RTE_DIM(pnbs)) {
+					CU_ASSERT_PTR_NULL(p->pods);
+					rte_free(p);
+					continue;
+				}
+				q = p->pods;
+				CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+				CU_ASSERT((uintptr_t)q % 8 == 0 && (uintptr_t)q->backends % 8 == 0);
+				CU_ASSERT(inside(p, size, q, sizeof(*q)));
+				CU_ASSERT(inside(p, size, q->backends, pnbs[b] * sizeof(*q->backends)));
+				CU_ASSERT(inside(p, size, q->maglev, q->maglev_size * sizeof(uint16_t)));
+				CU_ASSERT(apart(q, sizeof(*q), p->src, srcs[c] * sizeof(*p->src)));
+				CU_ASSERT(apart(q, sizeof(*q), p->maglev, p->maglev_size * sizeof(uint16_t)));
+				CU_ASSERT(apart(q->backends, pnbs[b] * sizeof(*be), q->maglev,
+						q->maglev_size * sizeof(uint16_t)));
+				CU_ASSERT(q->nb_backends == pnbs[b] &&
+					  memcmp(q->backends, be, pnbs[b] * sizeof(*be)) == 0);
+				CU_ASSERT(q->id == p->id && q->affinity_s == 77 && q->cslot == p->cslot &&
+					  q->nb_src == 0 && q->pods == NULL);
+				CU_ASSERT(q->flags == (PSW_SVC_F_REJECT | PSW_SVC_F_AFFINITY));
+				for (i = 0; i < q->maglev_size; i++)
+					if (q->maglev[i] >= q->nb_backends)
+						break;
+				CU_ASSERT_EQUAL(i, q->maglev_size);
+				rte_free(p);
+			}
+	/* one past the most: refused, whichever list */
+	{
+		struct psw_svc_spec sp;
+
+		memset(&sp, 0, sizeof(sp));
+		sp.key.family = 4;
+		sp.backends = be;
+		sp.pod_backends = be;
+		sp.nb_pod_backends = 65521;
+		CU_ASSERT_PTR_NULL(psw_svc_port_build(&sp, 0, SOCKET_ID_ANY));
+	}
+}
+
 int
 main(void)
 {
@@ -233,6 +352,7 @@ main(void)
 		return 1;
 	CU_initialize_registry();
 	s = CU_add_suite("externalTrafficPolicy Local and this node's pods (control thread)", NULL, NULL);
+	CU_add_test(s, "an entry's one allocation: both lists, source ranges, 0 to the most backends", test_layout);
 	CU_add_test(s, "Local -> Cluster: UDP flows to endpoints that stay are kept",
 		    test_local_to_cluster_keeps_udp_flows);
 	CU_add_test(s, "Cluster -> Local: the pods' UDP flows to an endpoint elsewhere are kept",
