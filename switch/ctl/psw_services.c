@@ -596,7 +596,19 @@ has_backend(const struct psw_svc_port *p, const struct psw_svc_backend *b)
 	return false;
 }
 
-/* UDP connections to backends that went away are forgotten at once; TCP ones drain. */
+/* A backend of the entry now, for any client (its own list or the pods'). */
+static bool
+still_backend(const struct psw_svc_port *now, const struct psw_svc_backend *b)
+{
+	return now != NULL && (has_backend(now, b) || (now->pods != NULL && has_backend(now->pods, b)));
+}
+
+/*
+ * UDP connections to backends that went away are forgotten at once; TCP
+ * ones drain. A connection carries the Service port, not the list it was
+ * picked from: a backend went away when neither list has it now (a change
+ * of externalTrafficPolicy alone takes no endpoint away).
+ */
 static void
 flush_removed(struct psw_ct *ct, const struct psw_svc_port *old, const struct psw_svc_port *now)
 {
@@ -605,11 +617,10 @@ flush_removed(struct psw_ct *ct, const struct psw_svc_port *old, const struct ps
 	if (ct == NULL || old == NULL || old->key.proto != IPPROTO_UDP)
 		return;
 	for (i = 0; i < old->nb_backends; i++)
-		if (now == NULL || !has_backend(now, &old->backends[i]))
+		if (!still_backend(now, &old->backends[i]))
 			psw_ct_flush_backend(ct, old->id, old->backends[i].addr, old->backends[i].port);
-	/* the pods' view: every endpoint (an endpoint leaves it only by leaving the Service) */
 	for (i = 0; old->pods != NULL && i < old->pods->nb_backends; i++)
-		if (now == NULL || now->pods == NULL || !has_backend(now->pods, &old->pods->backends[i]))
+		if (!still_backend(now, &old->pods->backends[i]))
 			psw_ct_flush_backend(ct, old->id, old->pods->backends[i].addr, old->pods->backends[i].port);
 }
 

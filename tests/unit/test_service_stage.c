@@ -467,6 +467,87 @@ test_local_policy_is_not_for_pods(void)
 	t->routes = routes;
 }
 
+/*
+ * Policy Local on an external address with sessionAffinity ClientIP: this
+ * node's pods are pinned within their own list (every endpoint), a pod
+ * that is its own pick hairpins through the gateway, and a client from
+ * outside is served from the local list whatever a pod's record says (the
+ * records of both lists share the Service port's id).
+ */
+static void
+test_local_policy_pods_affinity_and_hairpin(void)
+{
+	const uint32_t ext_vip = 0xc000020bu, outside = 0xc0a85833u;   /* 192.0.2.11, 192.168.88.51 */
+	struct psw_svc_backend be[2] = { { .family = 4, .local = 1 }, { .family = 4, .local = 1 } };
+	uint32_t c = rte_cpu_to_be_32(CLIENT), b = rte_cpu_to_be_32(BACKEND);
+	struct psw_svc_spec sp;
+	struct psw_svc_port *a;
+	struct psw_meta meta;
+	const struct rte_ipv4_hdr *ip;
+	const struct rte_tcp_hdr *th;
+	uint32_t first = 0;
+	struct rte_mbuf *m;
+	struct tpkt p;
+	unsigned i;
+
+	memcpy(be[0].addr, &c, 4);                /* the client pod itself */
+	memcpy(be[1].addr, &b, 4);
+	be[0].port = be[1].port = rte_cpu_to_be_16(9000);
+	memset(&sp, 0, sizeof(sp));
+	sp.key = svc_key(ext_vip, IPPROTO_TCP, 80);
+	sp.flags = PSW_SVC_F_LOCAL | PSW_SVC_F_AFFINITY;
+	sp.affinity_s = 300;
+	sp.backends = &be[1];                     /* from outside: BACKEND only */
+	sp.nb_backends = 1;
+	sp.pod_backends = be;
+	sp.nb_pod_backends = 2;
+	a = psw_svc_port_build(&sp, 0, SOCKET_ID_ANY);
+	CU_ASSERT_FATAL(a != NULL && a->pods != NULL);
+	CU_ASSERT_EQUAL_FATAL(psw_svc_table_set(t->svcs, a), 0);
+	t->ports[2] = (struct psw_port_info){ .present = 1, .is_uplink = 1, .mtu = 1500 };
+	memcpy(&t->ports[2].mac, gw_mac, 6);
+
+	/* the pod: one backend for every connection, from the pods' list */
+	for (i = 0; i < 16; i++) {
+		p = tcp(mac_c, gw_mac, CLIENT, ext_vip, (uint16_t)(43000 + i), 80, 64);
+		m = tcp_frame(&p, RTE_TCP_SYN_FLAG, 1, 0);
+		meta = run(m, 0);
+		ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, 14);
+		th = (const struct rte_tcp_hdr *)(ip + 1);
+		CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+		CU_ASSERT_EQUAL(th->dst_port, rte_cpu_to_be_16(9000));
+		if (i == 0)
+			first = ip->dst_addr;
+		CU_ASSERT_EQUAL(ip->dst_addr, first);
+		if (ip->dst_addr == c) {
+			/* its own pick: back to it, from the gateway */
+			CU_ASSERT_EQUAL(meta.out_port, 0);
+			CU_ASSERT_EQUAL(ip->src_addr, t->node.gw4);
+		} else {
+			CU_ASSERT_EQUAL(ip->dst_addr, b);
+			CU_ASSERT_EQUAL(meta.out_port, 1);
+			CU_ASSERT_EQUAL(ip->src_addr, c);
+		}
+		rte_pktmbuf_free(m);
+	}
+	/* from outside: the local list's one backend, every time */
+	for (i = 0; i < 4; i++) {
+		p = tcp(mac_b, gw_mac, outside, ext_vip, (uint16_t)(44000 + i), 80, 64);
+		m = tcp_frame(&p, RTE_TCP_SYN_FLAG, 1, 0);
+		meta = run(m, 2);
+		ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, 14);
+		CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+		CU_ASSERT_EQUAL(ip->dst_addr, b);
+		CU_ASSERT_EQUAL(ip->src_addr, rte_cpu_to_be_32(outside));
+		rte_pktmbuf_free(m);
+	}
+	psw_ct_flush_backend(t->ct, a->id, (const uint8_t *)&c, be[0].port);
+	psw_ct_flush_backend(t->ct, a->id, (const uint8_t *)&b, be[1].port);
+	psw_svc_table_del(t->svcs, &sp.key);
+	psw_tables_sync();
+	t->ports[2] = (struct psw_port_info){ 0 };
+}
+
 /* The Service at VIP:80 made again (deleted and applied anew): counted to slot cslot now. */
 static void
 remake_service(uint16_t cslot)
@@ -932,6 +1013,8 @@ main(void)
 		    test_local_policy_is_not_for_pods);
 	CU_add_test(s, "affinity: the client's backend leaves, the client is pinned to its next pick",
 		    test_affinity_repins_when_its_backend_leaves);
+	CU_add_test(s, "policy Local, affinity: pods pinned within every endpoint, hairpin, outside kept local",
+		    test_local_policy_pods_affinity_and_hairpin);
 	failures = (unsigned)psw_ut_run();
 	psw_ut_eal_fini();
 	return failures ? 1 : 0;
