@@ -362,11 +362,14 @@ add_entry(const struct psw_state *st, struct spec_list *specs, json_t *svc, json
 			s.pod_backends = all != NULL ? all : no_backends;
 			s.nb_pod_backends = s.nb_backends;
 		}
+		/* none anywhere: refused as without the policy (kube-proxy rejects);
+		 * only elsewhere: dropped */
+		if (s.nb_backends > 0)
+			s.flags |= PSW_SVC_F_LOCAL;
 		for (e = 0; e < s.nb_backends; e++)
 			if (s.backends[e].local)
 				s.backends[kept++] = s.backends[e];
 		s.nb_backends = kept;
-		s.flags |= PSW_SVC_F_LOCAL;
 	}
 	if (nb_src > 0) {
 		/* the spec outlives the caller's ranges: its own copy, freed with its

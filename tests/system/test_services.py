@@ -560,6 +560,17 @@ endpoints:
     st = sw.ok("stats")
     check(st["drops"]["svc_no_local_endpoint"] >= 1 and st["events"]["svc_reject"] == 0,
           "drop not counted as such: %s" % st["drops"])
+    # no endpoint anywhere: refused, as a Service without endpoints (kube-proxy rejects)
+    apply(sw, scope, """apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: loc-1, labels: {kubernetes.io/service-name: loc}}
+addressType: IPv4
+ports: [{name: p, port: 8080}]
+endpoints: []
+""")
+    out, err, rc = client.tcp(vip, 80, timeout=1)
+    check(rc != 0 and "refused" in err.lower(), "no endpoint at all: expected a refusal, got %r" % err)
+    check(sw.ok("stats")["events"]["svc_reject"] >= 1, "the refusal was not counted")
     sw.stop()
 
 
