@@ -568,6 +568,46 @@ test_egress_echo_ids_exhausted(void)
 }
 
 /*
+ * Fragmented echoes with another identifier: B's first fragment leaves with
+ * it (its checksum, over the whole message, adjusted as a full one would
+ * be), the host's fragmented reply comes back to B with B's own, and the
+ * host's fragmented *request* with that identifier to the node is not B's.
+ */
+static void
+test_egress_echo_realloc_fragments(void)
+{
+	const uint32_t b4 = 0x0af4000bu;         /* 10.244.0.11 */
+	struct rte_mbuf *m, *want;
+	struct psw_meta meta;
+	uint16_t id;
+
+	fresh();
+	expect_frame(echo4(mac_a, gw_mac, A4, OUT4, 4343, 8, 64), P_A, P_UP,
+		     echo4(up_mac, router_mac, NODE4, OUT4, 4343, 8, 63), "A's IPv4 echo request");
+	m = echo4(mac_b, gw_mac, b4, OUT4, 4343, 8, 64);
+	first_fragment4(m);
+	expect(m, P_B, PSW_V_TX, P_UP, "B's first fragment, the same identifier");
+	id = echo_id(m, 20);
+	CU_ASSERT(id != 4343);
+	want = echo4(up_mac, router_mac, NODE4, OUT4, id, 8, 63);
+	first_fragment4(want);
+	same_frame(m, want, "B's first fragment as it left");
+	rte_pktmbuf_free(want);
+	rte_pktmbuf_free(m);
+	m = echo4(router_mac, up_mac, OUT4, NODE4, id, 0, 64);
+	first_fragment4(m);
+	want = echo4(gw_mac, mac_b, OUT4, b4, 4343, 0, 63);
+	first_fragment4(want);
+	expect_frame(m, P_UP, P_B, want, "the host's fragmented reply to B, B's identifier");
+	m = echo4(router_mac, up_mac, OUT4, NODE4, id, 8, 64);
+	first_fragment4(m);
+	meta = run(m, P_UP);
+	if (meta.verdict == PSW_V_TX && meta.out_port == P_B)
+		CU_FAIL("the host's fragmented echo request to the node went to B");
+	rte_pktmbuf_free(m);
+}
+
+/*
  * A router's time exceeded about B's echo request, which left with another
  * identifier: it names the node's address and that identifier. It never
  * reaches a pod with them (and A, whose identifier is B's own, never gets it).
@@ -825,6 +865,7 @@ main(void)
 	CU_add_test(s, "a pod's unsolicited echo reply opens no masquerade", test_egress_echo_reply_opens_nothing);
 	CU_add_test(s, "every echo identifier taken: a clash, nothing left", test_egress_echo_ids_exhausted);
 	CU_add_test(s, "an error quoting a reallocated echo reaches no pod", test_egress_echo_error_quoted);
+	CU_add_test(s, "fragmented echoes with another identifier", test_egress_echo_realloc_fragments);
 	CU_add_test(s, "IPv6 to the cluster's pods and no_masquerade: not masqueraded", test_egress6_not_masqueraded);
 	CU_add_test(s, "ICMPv6 packet too big back to the pod", test_egress6_packet_too_big);
 	CU_add_test(s, "IPv6 untracked out: dropped and counted", test_egress6_untracked_dropped);
