@@ -417,7 +417,9 @@ masq_connect(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mb
 		psw_set_drop(m, PSW_DROP_CT_INVALID);
 		return;
 	}
-	if (!psw_ct_key_of(m, &orig)) {
+	if (!psw_ct_key_of(m, &orig) || psw_ct_key_echo_reply(&orig)) {
+		/* an echo reply answers nothing known: it opens nothing (its reverse,
+		 * an echo request to the node, would be handed to the pod) */
 		psw_set_drop(m, PSW_DROP_MASQ_UNTRACKED);
 		return;
 	}

@@ -477,6 +477,186 @@ test_egress_echo_ids_never_clash(void)
 	CU_ASSERT_EQUAL(lc.sc.drops[PSW_DROP_CT_CLASH], 0);
 }
 
+/* An IPv4 first fragment (more fragments follow) of the echo m: its checksums stay right. */
+static void
+first_fragment4(struct rte_mbuf *m)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+
+	ip->packet_id = RTE_BE16(0x5151);
+	ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_MF_FLAG);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+}
+
+/*
+ * A pod's echo *reply* to outside that answers nothing (no request came in
+ * to it) opens no masquerade: its reverse is an echo request to the node,
+ * so the entry would hand the node's pings (those the guard leaves to
+ * conntrack: fragmented ones) from that host to the pod. The inbound and
+ * policy paths already refuse to open a connection with an echo reply.
+ */
+static void
+test_egress_echo_reply_opens_nothing(void)
+{
+	struct psw_meta meta;
+	struct rte_mbuf *m;
+
+	fresh();
+	expect_free(echo4(mac_a, gw_mac, A4, OUT4, 555, 0, 64), P_A, PSW_V_DROP, PSW_DROP_MASQ_UNTRACKED,
+		    "A's unsolicited IPv4 echo reply out");
+	expect_free(frame6(mac_a, gw_mac, IPPROTO_ICMPV6, a6, out6, 555, 0, 129, 64), P_A, PSW_V_DROP,
+		    PSW_DROP_MASQ_UNTRACKED, "A's unsolicited ICMPv6 echo reply out");
+	/* the host pings the node with a large (fragmented) echo: never the pod's */
+	m = echo4(router_mac, up_mac, OUT4, NODE4, 555, 8, 64);
+	first_fragment4(m);
+	meta = run(m, P_UP);
+	if (meta.verdict == PSW_V_TX && meta.out_port == P_A)
+		CU_FAIL("the host's echo request to the node went to pod A");
+	rte_pktmbuf_free(m);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_MASQ], 0);
+}
+
+/*
+ * Every identifier tried is taken (the pod's own and the 16 from the
+ * flow's hash): the echo is dropped as a clash, counted, and neither an
+ * entry nor its zone's count is left behind.
+ */
+static void
+test_egress_echo_ids_exhausted(void)
+{
+	const uint32_t b4 = 0x0af4000bu;         /* 10.244.0.11 */
+	struct psw_ct_key orig, ko, kr;
+	uint64_t clashes;
+	unsigned i, used;
+	uint32_t h;
+
+	fresh();
+	memset(&orig, 0, sizeof(orig));
+	orig.family = 4;
+	orig.proto = IPPROTO_ICMP;
+	orig.sport = rte_cpu_to_be_16(4242);
+	orig.dport = 8;
+	*(uint32_t *)orig.src = rte_cpu_to_be_32(b4);
+	*(uint32_t *)orig.dst = rte_cpu_to_be_32(OUT4);
+	h = rte_hash_crc(&orig, sizeof(orig), 0x534e4154u);
+	/* 17 connections of others hold every reply tuple B's echo could take */
+	for (i = 0; i <= PSW_SNAT_TRIES; i++) {
+		memset(&ko, 0, sizeof(ko));
+		ko.family = 4;
+		ko.proto = IPPROTO_ICMP;
+		ko.sport = rte_cpu_to_be_16((uint16_t)(1000 + i));
+		ko.dport = 8;
+		*(uint32_t *)ko.src = rte_cpu_to_be_32(0x0af40064u);     /* some other pod */
+		*(uint32_t *)ko.dst = rte_cpu_to_be_32(OUT4);
+		kr = ko;
+		kr.dport = 0;
+		*(uint32_t *)kr.src = rte_cpu_to_be_32(OUT4);
+		*(uint32_t *)kr.dst = rte_cpu_to_be_32(NODE4);
+		kr.sport = i == 0 ? rte_cpu_to_be_16(4242) :
+			   rte_cpu_to_be_16((uint16_t)(PSW_SNAT_PORT_MIN +
+						       (h + (i - 1) * 40503u) % PSW_SNAT_PORT_SPAN));
+		CU_ASSERT_FATAL(psw_ct_insert(t->ct, &ko, &kr, 0, 0, PSW_CT_F_SNAT, rte_rdtsc()) >= 0);
+	}
+	used = t->ct->size - rte_ring_count(t->ct->free);
+	clashes = t->ct->clashes;
+	expect_free(echo4(mac_b, gw_mac, b4, OUT4, 4242, 8, 64), P_B, PSW_V_DROP, PSW_DROP_CT_CLASH,
+		    "B's echo, every identifier taken");
+	CU_ASSERT_EQUAL(t->ct->clashes, clashes + PSW_SNAT_TRIES + 1);
+	CU_ASSERT_EQUAL(t->ct->size - rte_ring_count(t->ct->free), used);
+	CU_ASSERT_EQUAL(t->ct->zone_count[P_B], 0);
+}
+
+/*
+ * Fragmented echoes with another identifier: B's first fragment leaves with
+ * it (its checksum, over the whole message, adjusted as a full one would
+ * be), the host's fragmented reply comes back to B with B's own, and the
+ * host's fragmented *request* with that identifier to the node is not B's.
+ */
+static void
+test_egress_echo_realloc_fragments(void)
+{
+	const uint32_t b4 = 0x0af4000bu;         /* 10.244.0.11 */
+	struct rte_mbuf *m, *want;
+	struct psw_meta meta;
+	uint16_t id;
+
+	fresh();
+	expect_frame(echo4(mac_a, gw_mac, A4, OUT4, 4343, 8, 64), P_A, P_UP,
+		     echo4(up_mac, router_mac, NODE4, OUT4, 4343, 8, 63), "A's IPv4 echo request");
+	m = echo4(mac_b, gw_mac, b4, OUT4, 4343, 8, 64);
+	first_fragment4(m);
+	expect(m, P_B, PSW_V_TX, P_UP, "B's first fragment, the same identifier");
+	id = echo_id(m, 20);
+	CU_ASSERT(id != 4343);
+	want = echo4(up_mac, router_mac, NODE4, OUT4, id, 8, 63);
+	first_fragment4(want);
+	same_frame(m, want, "B's first fragment as it left");
+	rte_pktmbuf_free(want);
+	rte_pktmbuf_free(m);
+	m = echo4(router_mac, up_mac, OUT4, NODE4, id, 0, 64);
+	first_fragment4(m);
+	want = echo4(gw_mac, mac_b, OUT4, b4, 4343, 0, 63);
+	first_fragment4(want);
+	expect_frame(m, P_UP, P_B, want, "the host's fragmented reply to B, B's identifier");
+	m = echo4(router_mac, up_mac, OUT4, NODE4, id, 8, 64);
+	first_fragment4(m);
+	meta = run(m, P_UP);
+	if (meta.verdict == PSW_V_TX && meta.out_port == P_B)
+		CU_FAIL("the host's fragmented echo request to the node went to B");
+	rte_pktmbuf_free(m);
+}
+
+/*
+ * A router's time exceeded about B's echo request, which left with another
+ * identifier: it names the node's address and that identifier. It never
+ * reaches a pod with them (and A, whose identifier is B's own, never gets it).
+ */
+static void
+test_egress_echo_error_quoted(void)
+{
+	const uint32_t b4 = 0x0af4000bu;         /* 10.244.0.11 */
+	const uint32_t router4 = 0xac1f6309u;    /* 172.31.99.9 */
+	struct rte_mbuf *m, *q;
+	struct psw_meta meta;
+	struct tpkt p;
+	uint8_t *icmp;
+	uint16_t id, c;
+
+	fresh();
+	expect_frame(echo4(mac_a, gw_mac, A4, OUT4, 4242, 8, 64), P_A, P_UP,
+		     echo4(up_mac, router_mac, NODE4, OUT4, 4242, 8, 63), "A's IPv4 echo request");
+	q = echo4(mac_b, gw_mac, b4, OUT4, 4242, 8, 64);
+	expect(q, P_B, PSW_V_TX, P_UP, "B's IPv4 echo request, the same identifier");
+	id = echo_id(q, 20);
+	CU_ASSERT(id != 4242);
+	/* time exceeded (11) from a router, quoting B's request as it left (IPv4 + 8 bytes) */
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, router_mac, 6);
+	memcpy(p.dst_mac, up_mac, 6);
+	p.proto = IPPROTO_ICMP;
+	p.src4 = router4;
+	p.dst4 = NODE4;
+	p.icmp_type = 11;
+	p.sport = 0;
+	p.payload = 20 + 8;
+	m = tpkt_build(mp, &p);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
+	memset(icmp + 4, 0, 4);
+	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, uint8_t *, 14), 28);
+	icmp[2] = icmp[3] = 0;
+	c = (uint16_t)~rte_raw_cksum(icmp, 8 + 28);
+	memcpy(icmp + 2, &c, 2);
+	rte_pktmbuf_free(q);
+	meta = run(m, P_UP);
+	if (meta.verdict == PSW_V_TX && (meta.out_port == P_A || meta.out_port == P_B)) {
+		fprintf(stderr, "\n  the error about B's echo went to pod %u\n", meta.out_port);
+		CU_FAIL("an error quoting a masqueraded echo reached a pod untranslated");
+	}
+	rte_pktmbuf_free(m);
+}
+
 /* The cluster's pods elsewhere and no_masquerade keep the pod's address. */
 static void
 test_egress6_not_masqueraded(void)
@@ -682,6 +862,10 @@ main(void)
 	CU_add_test(s, "IPv6: two pods, one source port, no clash", test_egress6_ports_never_clash);
 	CU_add_test(s, "IPv6 UDP and echo masqueraded", test_egress6_udp_and_echo);
 	CU_add_test(s, "two pods, one echo identifier, one host: no clash", test_egress_echo_ids_never_clash);
+	CU_add_test(s, "a pod's unsolicited echo reply opens no masquerade", test_egress_echo_reply_opens_nothing);
+	CU_add_test(s, "every echo identifier taken: a clash, nothing left", test_egress_echo_ids_exhausted);
+	CU_add_test(s, "an error quoting a reallocated echo reaches no pod", test_egress_echo_error_quoted);
+	CU_add_test(s, "fragmented echoes with another identifier", test_egress_echo_realloc_fragments);
 	CU_add_test(s, "IPv6 to the cluster's pods and no_masquerade: not masqueraded", test_egress6_not_masqueraded);
 	CU_add_test(s, "ICMPv6 packet too big back to the pod", test_egress6_packet_too_big);
 	CU_add_test(s, "IPv6 untracked out: dropped and counted", test_egress6_untracked_dropped);
