@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_common.h>
+
 #include "psw_api.h"
 #include "psw_change.h"
 #include "psw_ctl.h"
@@ -232,74 +234,163 @@ validated_objects(json_t *args, json_t **objs, bool identity_only)
 	return NULL;
 }
 
-/* The ClusterIPs the stored Services hold, as a set (address -> true). */
+/* The ClusterIPs the stored Services hold (clusterIP and clusterIPs), as a set (address -> true). */
 static json_t *
 cluster_ips(json_t *objs)
 {
-	json_t *used = json_object(), *o;
+	json_t *used = json_object(), *o, *v;
 	const char *key;
+	size_t i;
 
 	json_object_foreach(objs, key, o) {
-		const char *ip = json_string_value(json_object_get(json_object_get(o, "spec"), "clusterIP"));
+		json_t *spec = json_object_get(o, "spec");
+		const char *ip = json_string_value(json_object_get(spec, "clusterIP"));
 
-		if (strncmp(key, "Service/", 8) == 0 && ip != NULL && ip[0] != '\0')
+		if (strncmp(key, "Service/", 8) != 0)
+			continue;
+		if (ip != NULL && ip[0] != '\0')
 			json_object_set_new(used, ip, json_true());
+		json_array_foreach(json_object_get(spec, "clusterIPs"), i, v)
+			if (json_is_string(v) && json_string_length(v) > 0)
+				json_object_set_new(used, json_string_value(v), json_true());
 	}
 	return used;
 }
 
+/* A free address of cidr (IPv4 or IPv6), probed from where the name hashes to; false when full. */
+static bool
+free_address(const struct psw_prefix *cidr, json_t *used, const char *key, char *buf, size_t len)
+{
+	unsigned host_bits = (cidr->family == 4 ? 32u : 128u) - cidr->len;
+	uint64_t size = host_bits >= 32 ? 1ull << 32 : 1ull << host_bits, tries = RTE_MIN(size, 1ull << 20), i;
+	uint32_t start = 2166136261u;
+
+	if (size < 8)
+		return false;
+	/* start where the name hashes to (FNV-1a of "ns/name"): Services spread over
+	 * the range, so allocation probes few addresses even with 10k of them */
+	for (const char *c = key; *c; c++)
+		start = (start ^ (uint8_t)*c) * 16777619u;
+	for (i = 0; i < tries; i++) {
+		uint32_t off = (uint32_t)((start + i) % size), last;
+		uint8_t a[16];
+
+		/* never the network, the API Service's first address, nor IPv4's broadcast */
+		if (off < 2 || (cidr->family == 4 && off == size - 1))
+			continue;
+		/* the offset added to the address's last 32 bits */
+		memcpy(a, cidr->addr, 16);
+		memcpy(&last, a + (cidr->family == 4 ? 0 : 12), 4);
+		last = htonl(ntohl(last) + off);
+		memcpy(a + (cidr->family == 4 ? 0 : 12), &last, 4);
+		inet_ntop(cidr->family == 4 ? AF_INET : AF_INET6, a, buf, (socklen_t)len);
+		if (json_object_get(used, buf) == NULL)
+			return true;
+	}
+	return false;
+}
+
+/* The address family (4, 6) of an address string, 0 when it is none. */
+static unsigned
+ip_family(const char *ip)
+{
+	uint8_t fam, addr[16];
+
+	return ip != NULL && psw_parse_ip(ip, &fam, addr) == 0 ? fam : 0;
+}
+
 /*
  * The API server gives a Service without clusterIP one from the service CIDR
- * and keeps it when the Service is applied again. The first two addresses
- * (network, and the one Kubernetes keeps for its own API Service) and the
- * broadcast address are never used.
+ * of each of its families, and keeps them when the Service is applied
+ * again: ipFamilies (or, for PreferDualStack and RequireDualStack, IPv4 then
+ * IPv6) says which, limited to the families that have a range here
+ * (node.service_cidr, node.service_cidr6); with none of them, IPv4. A
+ * clusterIP given (or kept) is the first; the other family's is added. The
+ * first two addresses of a range (network, and the one Kubernetes keeps for
+ * its own API Service) and IPv4's broadcast address are never used.
  */
 static int
 allocate_cluster_ip(const struct psw_state *st, json_t *next, json_t *used, json_t *obj,
 		    const char *key)
 {
-	json_t *spec = json_object_get(obj, "spec"), *old;
-	const struct psw_prefix *cidr = &st->cfg.node.service_cidr;
+	json_t *spec = json_object_get(obj, "spec"), *first, *given, *stored, *v, *ips;
+	const struct psw_prefix *cidr[7] = { [4] = &st->cfg.node.service_cidr, [6] = &st->cfg.node.service_cidr6 };
+	const char *policy = json_string_value(json_object_get(spec, "ipFamilyPolicy"));
 	const char *ip = json_string_value(json_object_get(spec, "clusterIP"));
-	uint32_t base, size, start, i;
-	char buf[INET_ADDRSTRLEN];
+	const char *have[7] = { 0 };
+	unsigned fams[2], nb = 0, k;
+	char buf[INET6_ADDRSTRLEN];
+	size_t i;
 
 	if (strcmp(json_string_value(json_object_get(spec, "type")) ?: "", "ExternalName") == 0 ||
-	    (ip != NULL && ip[0] != '\0'))
+	    (ip != NULL && strcmp(ip, "None") == 0))
 		return 0;
-	old = json_object_get(next, key);
-	ip = json_string_value(json_object_get(json_object_get(old, "spec"), "clusterIP"));
-	if (ip != NULL && ip[0] != '\0' && strcmp(ip, "None") != 0) {
-		/* clusterIP is immutable: the one it was given stays */
-		json_object_set_new(spec, "clusterIP", json_string(ip));
-		json_object_set_new(spec, "clusterIPs", json_pack("[s]", ip));
-		return 0;
-	}
-	memcpy(&base, cidr->addr, 4);
-	base = ntohl(base);
-	size = cidr->len >= 32 ? 1 : 1u << (32 - cidr->len);
-	if (size < 8)
-		return -1;
-	/* start where the name hashes to (FNV-1a of "ns/name"): Services spread over
-	 * the range, so allocation probes few addresses even with 10k of them */
-	start = 2166136261u;
-	for (const char *c = key; *c; c++)
-		start = (start ^ (uint8_t)*c) * 16777619u;
-	for (i = 0; i < size; i++) {
-		uint32_t off = (start + i) % size, a;
+	/* what it has: the manifest's addresses, then the stored Service's (immutable)
+	 * where the manifest says nothing else */
+	stored = json_object_get(json_object_get(next, key), "spec");
+	given = ip != NULL && ip[0] != '\0' ? spec : stored;
+	first = given != NULL ? json_object_get(given, "clusterIP") : NULL;
+	for (unsigned from = 0; from < 2; from++) {
+		json_t *src = from == 0 ? given : stored;
+		const char *cip = json_string_value(json_object_get(src, "clusterIP"));
 
-		if (off < 2 || off == size - 1)
+		if (src == NULL || (from == 1 && (given == stored || cip == NULL ||
+						  strcmp(cip, json_string_value(first) ?: "") != 0)))
 			continue;
-		a = htonl(base + off);
-		inet_ntop(AF_INET, &a, buf, sizeof(buf));
-		if (json_object_get(used, buf) == NULL) {
-			json_object_set_new(spec, "clusterIP", json_string(buf));
-			json_object_set_new(spec, "clusterIPs", json_pack("[s]", buf));
+		if ((k = ip_family(cip)) != 0 && have[k] == NULL)
+			have[k] = cip;
+		json_array_foreach(json_object_get(src, "clusterIPs"), i, v)
+			if ((k = ip_family(json_string_value(v))) != 0 && have[k] == NULL)
+				have[k] = json_string_value(v);
+	}
+	/* the families wanted, in order */
+	json_array_foreach(json_object_get(spec, "ipFamilies"), i, v) {
+		k = strcmp(json_string_value(v) ?: "", "IPv6") == 0 ? 6 : 4;
+		if (nb < 2 && (nb == 0 || fams[0] != k))
+			fams[nb++] = k;
+	}
+	if (nb == 0) {
+		fams[nb++] = have[6] != NULL && (have[4] == NULL || ip_family(json_string_value(first)) == 6) ? 6 : 4;
+		/* dual stack when asked for, or when it has both already */
+		if ((policy != NULL && strcmp(policy, "SingleStack") != 0) ||
+		    (policy == NULL && have[4] != NULL && have[6] != NULL))
+			fams[nb++] = fams[0] == 4 ? 6 : 4;
+	}
+	/* the address it has stays the first (clusterIP is immutable) */
+	if ((k = ip_family(json_string_value(first))) != 0 && fams[0] != k) {
+		if (nb == 2 && fams[1] == k)
+			fams[1] = fams[0];
+		fams[0] = k;
+	}
+	if (policy != NULL && strcmp(policy, "SingleStack") == 0)
+		nb = 1;
+	ips = json_array();
+	for (k = 0; k < nb; k++) {
+		unsigned f = fams[k];
+
+		if (have[f] != NULL) {
+			json_array_append_new(ips, json_string(have[f]));
+		} else if (cidr[f]->family == f) {
+			if (!free_address(cidr[f], used, key, buf, sizeof(buf))) {
+				json_decref(ips);
+				return -1;
+			}
 			json_object_set_new(used, buf, json_true());
-			return 0;
+			json_array_append_new(ips, json_string(buf));
 		}
 	}
-	return -1;
+	if (json_array_size(ips) == 0) {
+		/* no range of the families asked for: IPv4, as before dual stack */
+		if (!free_address(cidr[4], used, key, buf, sizeof(buf))) {
+			json_decref(ips);
+			return -1;
+		}
+		json_object_set_new(used, buf, json_true());
+		json_array_append_new(ips, json_string(buf));
+	}
+	json_object_set(spec, "clusterIP", json_array_get(ips, 0));
+	json_object_set_new(spec, "clusterIPs", ips);
+	return 0;
 }
 
 /* nodePorts held by the stored Services other than skip_key: "port/proto" -> true. */
@@ -484,12 +575,9 @@ store_objects(struct psw_state *st, json_t *objs, struct psw_change *ch, json_t 
 
 		key_of(o, key, sizeof(key));
 		if (strncmp(key, "Service/", 8) == 0) {
-			const char *cip = json_string_value(json_object_get(json_object_get(o, "spec"), "clusterIP"));
-
-			if ((cip == NULL || cip[0] == '\0') && used == NULL)
-				used = cluster_ips(st->k8s.objects);
+			/* (a Service with its clusterIP may still get the other family's) */
 			if (used == NULL)
-				used = json_object();
+				used = cluster_ips(st->k8s.objects);
 			if (allocate_cluster_ip(st, st->k8s.objects, used, o, key) < 0) {
 				err = psw_api_error(PSW_API_E_NO_RESOURCES, "document %zu: no free address "
 						    "in the service CIDR for %s (nothing was changed)", i + 1, key);

@@ -1136,6 +1136,64 @@ spec: {clusterIP: "fd00:96::10", selector: {app: v6}, ports: [{port: 80, targetP
 
 
 @test
+def dual_stack_cluster_ips_allocated(scope):
+    """ClusterIPs of both families from node.service_cidr and
+    node.service_cidr6, as the API server gives them: PreferDualStack gets
+    one of each (IPv4 first: no ipFamilies), ipFamilies [IPv6] one IPv6
+    address, a given IPv4 clusterIP with RequireDualStack gets an IPv6 one
+    added; re-applied, each keeps its addresses; a pod reaches the endpoint
+    through both."""
+    import ipaddress
+    sw = Switch(scope, 'node = { service_cidr6 = "fd00:96::/112"; };', workers="[1]").start()
+    web = Pod(scope, sw, "dsweb", labels={"app": "ds"})
+    client = Pod(scope, sw, "client")
+    track(scope, [web.ns.popen("exec socat TCP6-LISTEN:8080,fork,reuseaddr,ipv6only=0 SYSTEM:'echo dsweb'")])
+    web.wait_listening(8080)
+    manifest = """apiVersion: v1
+kind: Service
+metadata: {name: ds}
+spec: {ipFamilyPolicy: PreferDualStack, selector: {app: ds}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: six}
+spec: {ipFamilies: [IPv6], selector: {app: ds}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: given}
+spec: {clusterIP: 10.96.0.77, ipFamilyPolicy: RequireDualStack, selector: {app: ds},
+       ports: [{port: 80, targetPort: 8080}]}
+"""
+    apply(sw, scope, manifest)
+
+    def spec(name):
+        return json.loads(run([CTL, "-s", sw.sock, "get", "svc", name, "-o", "json"]).stdout)["spec"]
+
+    v4net, v6net = ipaddress.ip_network("10.96.0.0/12"), ipaddress.ip_network("fd00:96::/112")
+    first = {n: spec(n)["clusterIPs"] for n in ("ds", "six", "given")}
+    ds = [ipaddress.ip_address(a) for a in first["ds"]]
+    check(len(ds) == 2 and ds[0] in v4net and ds[1] in v6net and spec("ds")["clusterIP"] == first["ds"][0],
+          "PreferDualStack: %s" % spec("ds"))
+    six = [ipaddress.ip_address(a) for a in first["six"]]
+    check(len(six) == 1 and six[0] in v6net and spec("six")["clusterIP"] == first["six"][0],
+          "ipFamilies [IPv6]: %s" % spec("six"))
+    given = [ipaddress.ip_address(a) for a in first["given"]]
+    check(len(given) == 2 and str(given[0]) == "10.96.0.77" and given[1] in v6net,
+          "a given IPv4 clusterIP, RequireDualStack: %s" % spec("given"))
+    check(len({str(a) for a in ds + six + given}) == 5, "an address given twice: %s" % first)
+    apply(sw, scope, manifest)
+    check({n: spec(n)["clusterIPs"] for n in ("ds", "six", "given")} == first,
+          "re-applied, the addresses changed: %s" % first)
+    for addr in first["ds"] + first["six"]:
+        host = "[%s]" % addr if ":" in addr else addr
+        r = client.ns.sh("socat -T 5 - TCP:%s:80,connect-timeout=3 </dev/null" % host, check_rc=False, timeout=15)
+        check(r.stdout.strip() == "dsweb", "through %s: %r %r (drops: %s)" % (
+            addr, r.stdout, r.stderr, {k: v for k, v in sw.ok("stats")["drops"].items() if v}))
+    sw.stop()
+
+
+@test
 def hairpin_pod_reaches_itself_through_its_service(scope):
     sw = Switch(scope, "", workers="[1]").start()
     solo = Pod(scope, sw, "solo", labels={"app": "solo"})
