@@ -138,10 +138,15 @@ is_local(const struct psw_state *st, json_t *ep, int family, const uint8_t *addr
 	return false;
 }
 
-/* Endpoints of one Service port from its EndpointSlices; false when it has none. */
+/*
+ * Endpoints of one Service port from its EndpointSlices (only this node's
+ * with only_local: the fallback to serving, terminating endpoints is then
+ * this node's too, as kube-proxy chooses it per traffic policy); false when
+ * it has none.
+ */
 static bool
 from_slices(const struct psw_state *st, json_t *slices, json_t *port, int family,
-	    bool not_ready_too, struct psw_svc_backend **out, unsigned *nb)
+	    bool not_ready_too, bool only_local, struct psw_svc_backend **out, unsigned *nb)
 {
 	const char *pname = json_string_value(json_object_get(port, "name"));
 	int proto = proto_of(json_string_value(json_object_get(port, "protocol")));
@@ -177,6 +182,8 @@ from_slices(const struct psw_state *st, json_t *slices, json_t *port, int family
 					continue;
 				bool local = is_local(st, ep, family, addr);
 
+				if (only_local && !local)
+					continue;
 				if (ready || not_ready_too)
 					add_backend(out, nb, family, addr, (uint16_t)pnum, local);
 				else if (serving && terminating)
@@ -330,13 +337,14 @@ add_entry(const struct psw_state *st, struct spec_list *specs, json_t *svc, json
 	const char *ns = json_string_value(json_object_get(json_object_get(svc, "metadata"), "namespace"));
 	bool not_ready = json_is_true(json_object_get(spec, "publishNotReadyAddresses"));
 	struct psw_svc_spec s = { .nb_backends = 0, .backends = NULL, .flags = flags };
+	bool sliced;
 
 	memset(&s.key, 0, sizeof(s.key));
 	s.key.family = fam;
 	s.key.proto = (uint8_t)proto;
 	s.key.port = htons(num);
 	memcpy(s.key.addr, addr, fam == 4 ? 4 : 16);
-	if (!from_slices(st, slices, port, fam, not_ready, &s.backends, &s.nb_backends))
+	if (!(sliced = from_slices(st, slices, port, fam, not_ready, false, &s.backends, &s.nb_backends)))
 		from_selector(st, ns ?: "", json_object_get(spec, "selector"), port, fam, &s.backends,
 			      &s.nb_backends);
 	if (strcmp(json_string_value(json_object_get(spec, "sessionAffinity")) ?: "", "ClientIP") == 0) {
@@ -366,10 +374,24 @@ add_entry(const struct psw_state *st, struct spec_list *specs, json_t *svc, json
 		 * only elsewhere: dropped */
 		if (s.nb_backends > 0)
 			s.flags |= PSW_SVC_F_LOCAL;
-		for (e = 0; e < s.nb_backends; e++)
-			if (s.backends[e].local)
-				s.backends[kept++] = s.backends[e];
-		s.nb_backends = kept;
+		if (sliced && !(flags & PSW_SVC_F_HEALTH)) {
+			/* this node's endpoints, ready ones or else its serving, terminating
+			 * ones (a local endpoint draining while others are ready elsewhere);
+			 * a health check counts the ready ones, so that a load balancer
+			 * drains a node whose endpoints are terminating */
+			struct psw_svc_backend *here = NULL;
+			unsigned nb_here = 0;
+
+			(void)from_slices(st, slices, port, fam, not_ready, true, &here, &nb_here);
+			free(s.backends);
+			s.backends = here;
+			s.nb_backends = nb_here;
+		} else {
+			for (e = 0; e < s.nb_backends; e++)
+				if (s.backends[e].local)
+					s.backends[kept++] = s.backends[e];
+			s.nb_backends = kept;
+		}
 	}
 	if (nb_src > 0) {
 		/* the spec outlives the caller's ranges: its own copy, freed with its

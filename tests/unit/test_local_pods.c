@@ -53,6 +53,15 @@ static const char *slice_here_only =
 	" \"addressType\":\"IPv4\",\"ports\":[{\"port\":5353,\"protocol\":\"UDP\"}],"
 	" \"endpoints\":[{\"addresses\":[\"10.244.0.10\"],\"nodeName\":\"n1\",\"conditions\":{\"ready\":true}}]}]";
 
+/* the endpoint here terminating (still serving), the one on n2 ready */
+static const char *slice_here_terminating =
+	"[{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\","
+	" \"metadata\":{\"name\":\"dns-4\",\"namespace\":\"default\",\"labels\":{\"kubernetes.io/service-name\":\"dns\"}},"
+	" \"addressType\":\"IPv4\",\"ports\":[{\"port\":5353,\"protocol\":\"UDP\"}],"
+	" \"endpoints\":[{\"addresses\":[\"10.244.0.10\"],\"nodeName\":\"n1\","
+	"                  \"conditions\":{\"ready\":false,\"serving\":true,\"terminating\":true}},"
+	"               {\"addresses\":[\"10.244.1.10\"],\"nodeName\":\"n2\",\"conditions\":{\"ready\":true}}]}]";
+
 static struct psw_state st;
 static const uint8_t ext4[4] = { 192, 0, 2, 10 };
 static const uint8_t here4[4] = { 10, 244, 0, 10 }, there4[4] = { 10, 244, 1, 10 };
@@ -318,6 +327,28 @@ test_layout(void)
 	}
 }
 
+/*
+ * The endpoint here terminates (serving, not ready) while the one on n2 is
+ * ready: clients from outside (policy Local) keep the draining local one,
+ * as kube-proxy falls back per policy to serving, terminating endpoints;
+ * this node's pods (every endpoint) get the ready one on n2.
+ */
+static void
+test_local_fallback_to_terminating(void)
+{
+	struct psw_svc_port *e;
+
+	CU_ASSERT_FATAL(apply(slice_here_terminating));
+	e = entry();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e->pods);
+	CU_ASSERT_TRUE(e->flags & PSW_SVC_F_LOCAL);
+	CU_ASSERT_EQUAL_FATAL(e->nb_backends, 1);
+	CU_ASSERT_EQUAL(memcmp(e->backends[0].addr, here4, 4), 0);
+	CU_ASSERT_EQUAL_FATAL(e->pods->nb_backends, 1);
+	CU_ASSERT_EQUAL(memcmp(e->pods->backends[0].addr, there4, 4), 0);
+}
+
 int
 main(void)
 {
@@ -359,6 +390,8 @@ main(void)
 		    test_cluster_to_local_keeps_pods_flows);
 	CU_add_test(s, "an endpoint leaves: its UDP flows are flushed, the others kept",
 		    test_endpoint_leaving_is_flushed);
+	CU_add_test(s, "Local: a terminating endpoint here serves outside clients, pods get the ready one",
+		    test_local_fallback_to_terminating);
 	rc = psw_ut_run();
 	psw_state_fini(&st);
 	rte_free(st.lcores[0]);
