@@ -322,12 +322,23 @@ allocate_cluster_ip(const struct psw_state *st, json_t *next, json_t *used, json
 	char buf[INET6_ADDRSTRLEN];
 	size_t i;
 
+	/* clusterIPs without clusterIP: its first is the clusterIP (as the API server reads it) */
+	if ((ip == NULL || ip[0] == '\0') && json_is_string(json_array_get(json_object_get(spec, "clusterIPs"), 0))) {
+		json_object_set(spec, "clusterIP", json_array_get(json_object_get(spec, "clusterIPs"), 0));
+		ip = json_string_value(json_object_get(spec, "clusterIP"));
+	}
+	stored = json_object_get(json_object_get(next, key), "spec");
+	/* headless stays headless when applied again without a clusterIP */
+	if ((ip == NULL || ip[0] == '\0') &&
+	    strcmp(json_string_value(json_object_get(stored, "clusterIP")) ?: "", "None") == 0) {
+		json_object_set_new(spec, "clusterIP", json_string("None"));
+		ip = "None";
+	}
 	if (strcmp(json_string_value(json_object_get(spec, "type")) ?: "", "ExternalName") == 0 ||
 	    (ip != NULL && strcmp(ip, "None") == 0))
 		return 0;
 	/* what it has: the manifest's addresses, then the stored Service's (immutable)
 	 * where the manifest says nothing else */
-	stored = json_object_get(json_object_get(next, key), "spec");
 	given = ip != NULL && ip[0] != '\0' ? spec : stored;
 	first = given != NULL ? json_object_get(given, "clusterIP") : NULL;
 	for (unsigned from = 0; from < 2; from++) {
@@ -388,6 +399,9 @@ allocate_cluster_ip(const struct psw_state *st, json_t *next, json_t *used, json
 		json_object_set_new(used, buf, json_true());
 		json_array_append_new(ips, json_string(buf));
 	}
+	/* every address it holds is taken, given ones too, for the rest of this apply */
+	json_array_foreach(ips, i, v)
+		json_object_set_new(used, json_string_value(v), json_true());
 	json_object_set(spec, "clusterIP", json_array_get(ips, 0));
 	json_object_set_new(spec, "clusterIPs", ips);
 	return 0;

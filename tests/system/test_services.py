@@ -1185,6 +1185,48 @@ spec: {clusterIP: 10.96.0.77, ipFamilyPolicy: RequireDualStack, selector: {app: 
     apply(sw, scope, manifest)
     check({n: spec(n)["clusterIPs"] for n in ("ds", "six", "given")} == first,
           "re-applied, the addresses changed: %s" % first)
+    # an address a manifest gives is taken for the rest of its apply: "late"
+    # alone gets some address X; deleted, then applied after a Service that
+    # gives X itself, it gets another
+    late = """apiVersion: v1
+kind: Service
+metadata: {name: late}
+spec: {ports: [{port: 80}]}
+"""
+    apply(sw, scope, late)
+    x = spec("late")["clusterIP"]
+    path = scope.path("late.yaml")
+    with open(path, "w") as f:
+        f.write(late)
+    run([CTL, "-s", sw.sock, "delete", "-f", path])
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: early}
+spec: {clusterIP: %s, ports: [{port: 80}]}
+---
+""" % x + late)
+    check(spec("early")["clusterIP"] == x and spec("late")["clusterIP"] != x,
+          "one address given twice in one apply: early %s, late %s" % (spec("early"), spec("late")))
+    # clusterIPs alone names the clusterIP; a headless Service stays headless
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: only-ips}
+spec: {clusterIPs: ["fd00:96::99"], ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: headless}
+spec: {clusterIP: None, ports: [{port: 80}]}
+""")
+    check(spec("only-ips")["clusterIP"] == "fd00:96::99" and spec("only-ips")["clusterIPs"] == ["fd00:96::99"],
+          "clusterIPs without clusterIP: %s" % spec("only-ips"))
+    apply(sw, scope, """apiVersion: v1
+kind: Service
+metadata: {name: headless}
+spec: {ports: [{port: 80}]}
+""")
+    check(spec("headless")["clusterIP"] == "None", "a headless Service re-applied got an address: %s"
+          % spec("headless"))
     for addr in first["ds"] + first["six"]:
         host = "[%s]" % addr if ":" in addr else addr
         r = client.ns.sh("socat -T 5 - TCP:%s:80,connect-timeout=3 </dev/null" % host, check_rc=False, timeout=15)
