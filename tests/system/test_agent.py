@@ -308,6 +308,10 @@ def client_certificate_from_a_kubeconfig(scope):
               not any(k["synced"] for k in st["kinds"].values()) and
               all(k["lists"] == 0 and k["reconnects"] >= 1 for k in st["kinds"].values()),
               "%s: the agent got in: %s" % (why, st))
+        # (its log is written as it retries: a loaded machine may take longer than the status)
+        end = time.time() + 10
+        while alert not in agent.text() and time.time() < end:
+            time.sleep(0.2)
         check(alert in agent.text(), "%s: the agent's log does not say why the handshake failed (%s): %s"
               % (why, alert, agent.text()[-600:]))
         agent.stop()
