@@ -25,6 +25,8 @@ import struct
 import sys
 import time
 
+from polagent import inet_csum
+
 ACK, HELLO, INIT, ADD_REGION, ADD_RING, CONNECT, CONNECTED, DISCONNECT = 1, 2, 3, 4, 5, 6, 7, 8
 COOKIE = 0x3E31F20
 VERSION = 0x0200
@@ -48,15 +50,6 @@ def msg(mtype, body=b""):
     return (struct.pack("<H", mtype) + body).ljust(128, b"\0")
 
 
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-
-
 def answer(frame, mac):
     """The reply to an ARP request or an ICMP echo request, or None."""
     if len(frame) < 14:
@@ -76,11 +69,11 @@ def answer(frame, mac):
     ip[12:16], ip[16:20] = frame[30:34], frame[26:30]
     ip[8] = 64
     ip[10:12] = b"\0\0"
-    ip[10:12] = struct.pack("!H", csum(bytes(ip)))
+    ip[10:12] = struct.pack("!H", inet_csum(bytes(ip)))
     icmp = bytearray(frame[14 + ihl:14 + total])
     icmp[0] = 0
     icmp[2:4] = b"\0\0"
-    icmp[2:4] = struct.pack("!H", csum(bytes(icmp)))
+    icmp[2:4] = struct.pack("!H", inet_csum(bytes(icmp)))
     return frame[6:12] + mac + b"\x08\x00" + bytes(ip) + bytes(icmp)
 
 

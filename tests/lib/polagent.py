@@ -252,7 +252,8 @@ def listen(spec):
     print(json.dumps(got), flush=True)
 
 
-def _csum(data):
+def inet_csum(data):
+    """The internet checksum of data (RFC 1071), as the header field holds it."""
     if len(data) % 2:
         data += b"\0"
     s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
@@ -275,7 +276,7 @@ def inject(spec):
             payload = b"unsolicited\n"
             hdr = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0)
             pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 17, len(hdr) + len(payload))
-            c = _csum(pseudo + hdr + payload) or 0xffff
+            c = inet_csum(pseudo + hdr + payload) or 0xffff
             hdr = struct.pack("!HHHH", sport, dport, 8 + len(payload), c)
             s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
             s.sendto(hdr + payload, (dst, 0))
@@ -284,7 +285,7 @@ def inject(spec):
             sport, dport = spec["synack"]
             hdr = struct.pack("!HHIIBBHHH", sport, dport, 0x1000, 0x2000, 5 << 4, 0x12, 64240, 0, 0)
             pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(hdr))
-            hdr = hdr[:16] + struct.pack("!H", _csum(pseudo + hdr)) + hdr[18:]
+            hdr = hdr[:16] + struct.pack("!H", inet_csum(pseudo + hdr)) + hdr[18:]
             s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
             s.sendto(hdr, (dst, 0))
             s.close()

@@ -20,6 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from polagent import inet_csum  # noqa: E402
 from pswtest import (Switch, check, cni_call, cni_conf, defer_dpdk_stop, main,  # noqa: E402
                      ping, run, test, testpmd_pod, uid, veth_pod)
 
@@ -198,15 +199,6 @@ def arp_request(mac=MAC_D, ip="10.244.0.20", target="10.244.0.1"):
     m = bytes.fromhex(mac.replace(":", ""))
     return (b"\xff" * 6 + m + b"\x08\x06" + struct.pack(">HHBBH", 1, 0x0800, 6, 4, 1) + m
             + bytes(int(x) for x in ip.split(".")) + bytes(6) + bytes(int(x) for x in target.split(".")))
-
-
-def inet_csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s >> 16) + (s & 0xffff)
-    return ~s & 0xffff
 
 
 def echo_to_gateway(payload_len, mac=MAC_D, ip="10.244.0.20"):
