@@ -386,7 +386,6 @@ allocate_cluster_ip(const struct psw_state *st, json_t *next, json_t *used, json
 				json_decref(ips);
 				return -1;
 			}
-			json_object_set_new(used, buf, json_true());
 			json_array_append_new(ips, json_string(buf));
 		}
 	}
@@ -396,7 +395,6 @@ allocate_cluster_ip(const struct psw_state *st, json_t *next, json_t *used, json
 			json_decref(ips);
 			return -1;
 		}
-		json_object_set_new(used, buf, json_true());
 		json_array_append_new(ips, json_string(buf));
 	}
 	/* every address it holds is taken, given ones too, for the rest of this apply */
