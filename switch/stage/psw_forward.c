@@ -73,6 +73,19 @@ tunnel_out(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf
 	return eth;
 }
 
+static void route_answer(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
+			 struct psw_meta *m);
+
+/* An ICMP error forward built in place of pkt: counted, and routed back into VXLAN if pkt came out of it. */
+static void
+answered(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
+	 enum psw_event ev)
+{
+	psw_count_event(sc, ev);
+	if (unlikely(m->flags & PSW_F_TUNNEL))
+		route_answer(sc, t, pkt, m);
+}
+
 /*
  * Longer than the next hop takes, and not to be fragmented (fragmentable()):
  * the sender is told the MTU (IPv4 with DF, IPv6), or, an IPv4 packet
@@ -94,7 +107,7 @@ too_big(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *p
 	if (!psw_punt_allow(sc, m->in_port))
 		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 	else if (psw_icmp_too_big(t, pkt, m, (uint16_t)mtu) == 0)
-		psw_count_event(sc, PSW_EV_ICMP_TOO_BIG);
+		answered(sc, t, pkt, m, PSW_EV_ICMP_TOO_BIG);
 	else
 		psw_set_drop(m, PSW_DROP_MTU_EXCEEDED);
 }
@@ -270,7 +283,7 @@ expired(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *p
 	if (!psw_punt_allow(sc, m->in_port))
 		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 	else if (psw_icmp_time_exceeded(t, pkt, m) == 0)
-		psw_count_event(sc, PSW_EV_ICMP_TIME_EXCEEDED);
+		answered(sc, t, pkt, m, PSW_EV_ICMP_TIME_EXCEEDED);
 	else
 		psw_set_drop(m, PSW_DROP_TTL_EXCEEDED);
 }
@@ -573,7 +586,10 @@ lookup6_one(const struct psw_tables *t, const uint8_t *dst6)
 /*
  * An answer the switch built (echo reply, ICMP error, RST) to a packet
  * that came out of VXLAN must go back through VXLAN, not raw out of the
- * uplink: parsed again and routed like any packet.
+ * uplink: parsed again and routed like any packet. The earlier stages'
+ * answers are routed here at the start of the forward stage, forward's
+ * own (time exceeded, too big) as it builds them; parse clears
+ * PSW_F_TUNNEL, so an answer is routed once.
  */
 static void
 route_answer(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
@@ -592,15 +608,19 @@ route_answer(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mb
 void
 psw_forward_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b)
 {
-	uint8_t idx4[PSW_BURST_MAX], idx6[PSW_BURST_MAX];
+	uint8_t idx4[PSW_BURST_MAX], idx6[PSW_BURST_MAX], ans[PSW_BURST_MAX];
 	const struct psw_nh *nh4[PSW_BURST_MAX], *nh6[PSW_BURST_MAX];
-	unsigned i, n4 = 0, n6 = 0;
+	unsigned i, n4 = 0, n6 = 0, na = 0;
 
 	for (i = 0; i < b->nb; i++) {
 		struct psw_meta *m = &b->meta[i];
 
-		if (m->verdict != PSW_V_CONTINUE)
+		if (m->verdict != PSW_V_CONTINUE) {
+			/* an answer to a packet out of VXLAN goes back into it (route_answer) */
+			if (unlikely(m->flags & PSW_F_TUNNEL) && m->verdict == PSW_V_TX && m->out_port == m->in_port)
+				ans[na++] = (uint8_t)i;
 			continue;
+		}
 		if (m->flags & PSW_F_TO_GW) {
 			/* for the gateway itself, and no connection claimed it */
 			psw_set_drop(m, PSW_DROP_TO_GATEWAY);
@@ -623,12 +643,6 @@ psw_forward_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw
 		for (i = 0; i < n6; i++)
 			forward_one(sc, t, b->pkts[idx6[i]], &b->meta[idx6[i]], nh6[i]);
 	}
-	if (unlikely(t->node.overlay))
-		for (i = 0; i < b->nb; i++) {
-			struct psw_meta *m = &b->meta[i];
-
-			if (unlikely((m->flags & PSW_F_TUNNEL) && m->verdict == PSW_V_TX &&
-				     m->out_port == m->in_port))
-				route_answer(sc, t, b->pkts[i], m);
-		}
+	for (i = 0; i < na; i++)
+		route_answer(sc, t, b->pkts[ans[i]], &b->meta[ans[i]]);
 }
