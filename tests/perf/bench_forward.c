@@ -287,12 +287,14 @@ bench_trace_armed(const char *name, const char *filter)
 /*
  * Across nodes (issue 16): the pipeline for a pod's packet to a pod of
  * another node, routed natively (out of the uplink to the other node's MAC)
- * or encapsulated in VXLAN, and for a VXLAN frame from the other node to a
- * pod of this one (decapsulated, checked against its sender, forwarded).
- * Encap and decap cost against "pipeline IPv4 pod->pod, 2 pods" is what
- * the overlay adds to the L3 path.
+ * or encapsulated in VXLAN, and for the other node's pod's packet to a pod
+ * of this one, routed natively (in from the uplink) or in VXLAN
+ * (decapsulated, checked against its sender, forwarded). Encap against
+ * native out, decap against native in, is what the overlay adds to the
+ * routed path; against "pipeline IPv4 pod->pod, 2 pods", what it adds to
+ * the L3 path between two pods.
  */
-enum overlay_mode { OV_NATIVE, OV_ENCAP, OV_DECAP };
+enum overlay_mode { OV_NATIVE, OV_ENCAP, OV_DECAP, OV_NATIVE_IN };
 
 #define OV_UPLINK 2
 #define OV_NODE   0xc0a85801u            /* 192.168.88.1, this node */
@@ -336,7 +338,10 @@ overlay_tables(bool vxlan)
 	return t;
 }
 
-/* Frame i: pod a to remote pods (native, encap), or a remote pod to pod a in VXLAN (decap). */
+/*
+ * Frame i: pod a to remote pods (native, encap), or a remote pod to pod a,
+ * routed natively (native in) or in VXLAN (decap).
+ */
 static struct rte_mbuf *
 overlay_frame(unsigned i, enum overlay_mode mode)
 {
@@ -349,7 +354,7 @@ overlay_frame(unsigned i, enum overlay_mode mode)
 	tpkt_defaults(&p);
 	p.sport = (uint16_t)(1024 + i);
 	p.payload = 18;                          /* 64-byte inner frame */
-	if (mode != OV_DECAP) {
+	if (mode == OV_NATIVE || mode == OV_ENCAP) {
 		p.src_mac[0] = 2;
 		memcpy(p.dst_mac, (uint8_t[])GW_MAC, 6);
 		p.src4 = 0x0af4000a;
@@ -361,6 +366,8 @@ overlay_frame(unsigned i, enum overlay_mode mode)
 	p.src4 = 0x0af50000 + 10 + i % 64;
 	p.dst4 = 0x0af4000a;
 	m = tpkt_build(mp, &p);
+	if (mode == OV_NATIVE_IN)
+		return m;
 	d = m != NULL ? (uint8_t *)rte_pktmbuf_prepend(m, 50) : NULL;
 	if (d == NULL) {
 		fprintf(stderr, "overlay: no mbuf or headroom\n");
@@ -397,20 +404,22 @@ bench_overlay(const char *name, enum overlay_mode mode)
 	static uint16_t lens[POOL_PKTS];
 	struct psw_tables *t;
 	unsigned i;
+	bool in;
 
 	if (!selected(name))
 		return;
-	t = overlay_tables(mode != OV_NATIVE);
+	t = overlay_tables(mode == OV_ENCAP || mode == OV_DECAP);
 	for (i = 0; i < POOL_PKTS; i++) {
 		frames[i] = overlay_frame(i, mode);
 		lens[i] = rte_pktmbuf_data_len(frames[i]);
 		memcpy(copies[i], rte_pktmbuf_mtod(frames[i], void *), lens[i]);
 	}
-	time_pipeline(name, t, frames, copies, lens, mode == OV_DECAP ? OV_UPLINK : 0,
-		      mode == OV_DECAP ? 0 : OV_UPLINK,
-		      mode == OV_NATIVE  ? "parse+guard+forward to the other node's MAC on the uplink"
-		      : mode == OV_ENCAP ? "parse+guard+forward+VXLAN encapsulation"
-					 : "parse+VXLAN decapsulation+checks+guard+forward to a local pod");
+	in = mode == OV_DECAP || mode == OV_NATIVE_IN;
+	time_pipeline(name, t, frames, copies, lens, in ? OV_UPLINK : 0, in ? 0 : OV_UPLINK,
+		      mode == OV_NATIVE	    ? "parse+guard+forward to the other node's MAC on the uplink"
+		      : mode == OV_ENCAP    ? "parse+guard+forward+VXLAN encapsulation"
+		      : mode == OV_NATIVE_IN ? "parse+guard+forward from the uplink to a local pod"
+					    : "parse+VXLAN decapsulation+checks+guard+forward to a local pod");
 	psw_pod_table_put(t->pods);
 	psw_route_table_put(t->routes);
 	rte_free(t);
@@ -1009,6 +1018,7 @@ main(int argc, char **argv)
 	bench_trace_armed("trace armed, no match (udp port 9): IPv4 pod->pod, 2 pods", "udp port 9");
 	bench_overlay("pipeline IPv4 pod->other node, native routing", OV_NATIVE);
 	bench_overlay("pipeline IPv4 pod->other node, VXLAN encap", OV_ENCAP);
+	bench_overlay("pipeline IPv4 other node->pod, native routing", OV_NATIVE_IN);
 	bench_overlay("pipeline IPv4 other node->pod, VXLAN decap", OV_DECAP);
 	bench_service("ClusterIP, established, 1 flow", 1, true, 0, SVC_CLUSTERIP);
 	bench_service("ClusterIP, established, 10k flows", 10000, true, 0, SVC_CLUSTERIP);
