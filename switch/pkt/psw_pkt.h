@@ -136,6 +136,7 @@ enum psw_l3 {
 #define PSW_F_CT_RECHECK  0x0200  /**< conntrack: its connection's verdict predates the policies in force */
 #define PSW_F_CT_RELATED  0x0400  /**< conntrack: an ICMP error about a known connection */
 #define PSW_F_TUNNEL      0x0800  /**< came out of VXLAN: an answer to it is routed, not sent back raw */
+#define PSW_F_IP_CSUM_LAZY 0x1000 /**< out of VXLAN to a pod: IPv4 header checksum not checked (psw_tunnel.h) */
 
 /**
  * Per-packet metadata, written once by parse. Offsets are from the start of

@@ -12,6 +12,7 @@
 #include <rte_udp.h>
 
 #include "psw_csum.h"
+#include "psw_gso.h"
 #include "psw_parse.h"
 #include "psw_tunnel.h"
 
@@ -57,50 +58,6 @@ is_vxlan(const struct psw_tables *t, const struct psw_meta *m)
 	return m->dport == t->node.tunnel_port && m->verdict == PSW_V_CONTINUE && m->l3 == PSW_L3_IPV4 &&
 	       m->l4_proto == IPPROTO_UDP && (m->flags & (PSW_F_L4 | PSW_F_FRAG)) == PSW_F_L4 &&
 	       t->ports[m->in_port].is_uplink && uplink_addr(t, m->dst4);
-}
-
-/*
- * Do the inner sources (IPv4 or IPv6) of the n decapsulated packets at
- * idx belong to the node at their outer source vtep: one of its pods (its
- * pod CIDR's VXLAN route) or the node itself (the host route to one of its
- * InternalIPs: a NodePort's client it masqueraded to its address)? Both
- * routes name the node's VTEP. One bulk lookup per family; the ones that
- * do not are dropped (vxlan_spoof).
- */
-static void
-check_senders(const struct psw_tables *t, struct psw_burst *b, const uint8_t *idx, const uint32_t *vtep,
-	      unsigned n)
-{
-	uint32_t ip4[PSW_BURST_MAX];
-	uint8_t ip6[PSW_BURST_MAX][RTE_FIB6_IPV6_ADDR_SIZE];
-	uint64_t hop4[PSW_BURST_MAX], hop6[PSW_BURST_MAX];
-	uint64_t *hop[PSW_BURST_MAX];
-	unsigned i, n4 = 0, n6 = 0;
-
-	for (i = 0; i < n; i++) {
-		const struct psw_meta *m = &b->meta[idx[i]];
-
-		if (m->l3 == PSW_L3_IPV4) {
-			ip4[n4] = rte_be_to_cpu_32(m->src4);
-			hop4[n4] = UINT64_MAX;
-			hop[i] = &hop4[n4++];
-		} else {
-			memcpy(ip6[n6], m->src6, 16);
-			hop6[n6] = UINT64_MAX;
-			hop[i] = &hop6[n6++];
-		}
-	}
-	if (t->routes != NULL && t->routes->fib4 != NULL && n4 > 0)
-		rte_fib_lookup_bulk(t->routes->fib4, ip4, hop4, n4);
-	if (t->routes != NULL && t->routes->fib6 != NULL && n6 > 0)
-		rte_fib6_lookup_bulk(t->routes->fib6, ip6, hop6, n6);
-	for (i = 0; i < n; i++) {
-		uint64_t h = *hop[i];
-
-		if (t->routes == NULL || h >= t->routes->nb_nhs || t->routes->nhs[h].tunnel_dst == 0 ||
-		    t->routes->nhs[h].tunnel_dst != vtep[i])
-			psw_set_drop(&b->meta[idx[i]], PSW_DROP_VXLAN_SPOOF);
-	}
 }
 
 /* The one's-complement sum over the pseudo-header and the datagram, its checksum included, is all ones. */
@@ -189,9 +146,15 @@ decap(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt
 	pkt->pkt_len = pkt->data_len;
 	eth = rte_pktmbuf_mtod(pkt, struct rte_ether_hdr *);
 	rte_ether_addr_copy(psw_port_mac(t, m->in_port), &eth->dst_addr);
-	/* what the NIC checked was the outer header: the inner one is parse's to check */
-	pkt->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
+	/*
+	 * What the NIC checked was the outer header. The inner IPv4 header's
+	 * checksum is arrived()'s to check, once it knows where the packet
+	 * goes: parse is told it is good, and then that nothing is known.
+	 */
+	pkt->ol_flags = (pkt->ol_flags & ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK)) |
+			RTE_MBUF_F_RX_IP_CKSUM_GOOD;
 	psw_parse_one(pkt, m);
+	pkt->ol_flags &= ~RTE_MBUF_F_RX_IP_CKSUM_MASK;
 	if (unlikely(m->flags & PSW_F_FRAG))
 		psw_count_event(sc, PSW_EV_FRAG_SEEN);   /* the outer datagram was not one */
 	if (m->verdict != PSW_V_CONTINUE)
@@ -204,17 +167,47 @@ decap(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt
 }
 
 /*
+ * A decapsulated packet whose inner source routes to vtep, the outer
+ * source: one of that node's pods (its pod CIDR's VXLAN route) or the node
+ * itself (the host route to one of its InternalIPs, a NodePort's client it
+ * masqueraded to its address). Both routes name the node's VTEP; vtep 0
+ * names none. hop is the inner source's route, from the bulk lookup.
+ */
+static inline bool
+sender_ok(const struct psw_tables *t, uint64_t hop, uint32_t vtep)
+{
+	return hop < t->routes->nb_nhs && vtep != 0 && t->routes->nhs[hop].tunnel_dst == vtep;
+}
+
+/*
  * A decapsulated packet its node sent: for a pod of this node, or the node
- * (its gateway), never to be relayed to a third.
+ * (its gateway), never to be relayed to a third. An IPv4 header's checksum
+ * is checked here unless the packet is a pod's plain one (not ICMP, not a
+ * large frame), which forward passes on with only its TTL changed (the
+ * checksum updated, a wrong one staying wrong for the pod's stack to
+ * drop): such a packet is marked PSW_F_IP_CSUM_LAZY, and forward checks
+ * it before it answers it or rewrites its header whole (too big,
+ * fragments, TTL expired).
  */
 static void
-arrived(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_meta *m)
+arrived(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 {
-	if (m->l3 == PSW_L3_IPV4 ?
-		    !(t->pods != NULL && psw_pod_find4(t->pods, m->dst4, psw_pod_hash4(m->dst4)) >= 0) &&
-			    !psw_node_addr(&t->node, 4, (const uint8_t *)&m->dst4) :
-		    !(t->pods != NULL && psw_pod_find6(t->pods, m->dst6, psw_pod_hash6(m->dst6)) >= 0) &&
-			    !psw_node_addr(&t->node, 6, m->dst6)) {
+	if (m->l3 == PSW_L3_IPV4) {
+		bool pod = t->pods != NULL && psw_pod_find4(t->pods, m->dst4, psw_pod_hash4(m->dst4)) >= 0;
+
+		if (!pod && !psw_node_addr(&t->node, 4, (const uint8_t *)&m->dst4)) {
+			psw_set_drop(m, PSW_DROP_VXLAN_NOT_HERE);
+			return;
+		}
+		if (likely(pod && m->l4_proto != IPPROTO_ICMP && !psw_gso_requested(pkt))) {
+			m->flags |= PSW_F_IP_CSUM_LAZY;
+		} else if (!psw_ip4_hdr_csum_ok(rte_pktmbuf_mtod_offset(pkt, const void *, m->l2_len),
+					       m->l3_len)) {
+			psw_set_drop(m, PSW_DROP_IP4_CSUM);
+			return;
+		}
+	} else if (!(t->pods != NULL && psw_pod_find6(t->pods, m->dst6, psw_pod_hash6(m->dst6)) >= 0) &&
+		   !psw_node_addr(&t->node, 6, m->dst6)) {
 		psw_set_drop(m, PSW_DROP_VXLAN_NOT_HERE);
 		return;
 	}
@@ -222,30 +215,62 @@ arrived(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_meta *m
 	psw_count_event(sc, PSW_EV_VXLAN_DECAP);
 }
 
+/*
+ * Decapsulate the burst's VXLAN or Geneve frames, then check the inner
+ * sources against their senders, one bulk route lookup per family (those
+ * that do not route to their outer source are dropped, vxlan_spoof), and
+ * the destinations (arrived()).
+ */
 void
 psw_tunnel_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b)
 {
-	uint8_t idx[PSW_BURST_MAX];
-	uint32_t vtep[PSW_BURST_MAX];
-	unsigned i, n = 0;
+	uint8_t idx4[PSW_BURST_MAX], idx6[PSW_BURST_MAX];
+	uint32_t vtep4[PSW_BURST_MAX], vtep6[PSW_BURST_MAX], ip4[PSW_BURST_MAX];
+	uint8_t ip6[PSW_BURST_MAX][RTE_FIB6_IPV6_ADDR_SIZE];
+	uint64_t hop[PSW_BURST_MAX];
+	unsigned i, n4 = 0, n6 = 0;
 
 	if (!t->node.overlay)
 		return;
 	for (i = 0; i < b->nb; i++) {
 		struct psw_meta *m = &b->meta[i];
+		uint32_t vtep;
 
 		if (!is_vxlan(t, m))
 			continue;
-		vtep[n] = m->src4;               /* the outer source, before the inner parse */
-		if (decap(sc, t, b->pkts[i], m))
-			idx[n++] = (uint8_t)i;
+		vtep = m->src4;                  /* the outer source, before the inner parse */
+		if (!decap(sc, t, b->pkts[i], m))
+			continue;
+		if (m->l3 == PSW_L3_IPV4) {
+			idx4[n4] = (uint8_t)i;
+			vtep4[n4] = vtep;
+			ip4[n4++] = rte_be_to_cpu_32(m->src4);
+		} else {
+			idx6[n6] = (uint8_t)i;
+			vtep6[n6] = vtep;
+			memcpy(ip6[n6++], m->src6, 16);
+		}
 	}
-	if (n == 0)
-		return;
-	check_senders(t, b, idx, vtep, n);
-	for (i = 0; i < n; i++)
-		if (b->meta[idx[i]].verdict == PSW_V_CONTINUE)
-			arrived(sc, t, &b->meta[idx[i]]);
+	if (n4 > 0) {
+		if (t->routes != NULL && t->routes->fib4 != NULL)
+			rte_fib_lookup_bulk(t->routes->fib4, ip4, hop, n4);
+		for (i = 0; i < n4; i++) {
+			if (t->routes != NULL && t->routes->fib4 != NULL && sender_ok(t, hop[i], vtep4[i]))
+				arrived(sc, t, b->pkts[idx4[i]], &b->meta[idx4[i]]);
+			else
+				psw_set_drop(&b->meta[idx4[i]], PSW_DROP_VXLAN_SPOOF);
+		}
+	}
+	if (n6 > 0) {
+		if (t->routes != NULL && t->routes->fib6 != NULL)
+			rte_fib6_lookup_bulk(t->routes->fib6, ip6, hop, n6);
+		for (i = 0; i < n6; i++) {
+			if (t->routes != NULL && t->routes->fib6 != NULL && sender_ok(t, hop[i], vtep6[i]))
+				arrived(sc, t, b->pkts[idx6[i]], &b->meta[idx6[i]]);
+			else
+				psw_set_drop(&b->meta[idx6[i]], PSW_DROP_VXLAN_SPOOF);
+		}
+	}
 }
 
 /* The inner flow's hash, for the outer UDP source port. */

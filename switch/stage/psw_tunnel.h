@@ -11,7 +11,10 @@
  * source address routes, through the VXLAN route of a Node or the host
  * route to one of its InternalIPs, to the outer source address (the
  * route's tunnel_dst). Anything else is dropped (vxlan_bad, vxlan_spoof;
- * the drop reasons and events keep VXLAN's names for Geneve too).
+ * the drop reasons and events keep VXLAN's names for Geneve too). The
+ * inner IPv4 header checksum is checked unless the packet is a pod's plain
+ * one (PSW_F_IP_CSUM_LAZY: forward checks it before it answers the packet
+ * or rewrites its header whole).
  *
  * Encapsulation is the forward stage's, for a next hop with PSW_NH_F_TUNNEL:
  * psw_tunnel_encap() prepends outer Ethernet, IPv4 (from the node's first
@@ -20,7 +23,7 @@
  * VXLAN or Geneve (no options) headers; the caller fills the outer MACs.
  *
  * Reads:  meta (parse), tables: node, ports, routes.
- * Writes: the frame (outer headers gone), meta (parsed again); DROP.
+ * Writes: the frame (outer headers gone), meta (parsed again); DROP (also ip4_csum).
  * Called by workers only.
  */
 #ifndef PSW_TUNNEL_H

@@ -1837,6 +1837,112 @@ pod_out(uint32_t dst, const uint8_t *dst6, unsigned len, uint8_t ttl, bool df, i
  * is not known yet, an answer to a packet that came out of the overlay. Each that leaves is encapsulated
  * with the inner MACs set.
  */
+/*
+ * The inner IPv4 header of a frame not yet wrapped: TTL, DF and protocol
+ * set, its checksum computed, then made wrong if bad.
+ */
+static struct rte_mbuf *
+inner_hdr(struct rte_mbuf *m, uint8_t ttl, bool df, bool bad)
+{
+	struct rte_ipv4_hdr *ip;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+	ip->time_to_live = ttl;
+	ip->fragment_offset = df ? RTE_BE16(RTE_IPV4_HDR_DF_FLAG) : 0;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	if (bad)
+		ip->hdr_checksum ^= RTE_BE16(0x0400);
+	return m;
+}
+
+/* An inner ICMP echo request over IPv4 from src to dst (host order). */
+static struct rte_mbuf *
+inner_echo4(uint32_t src, uint32_t dst)
+{
+	struct tpkt p;
+
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, mac_other, 6);
+	memcpy(p.dst_mac, up_mac, 6);
+	p.src4 = src;
+	p.dst4 = dst;
+	p.proto = IPPROTO_ICMP;
+	p.icmp_type = RTE_IP_ICMP_ECHO_REQUEST;
+	return tpkt_build(mp, &p);
+}
+
+/*
+ * The inner IPv4 header checksum out of the overlay: a pod's plain packet
+ * passes unchecked, its TTL changed and a wrong checksum left wrong; what
+ * the switch answers or rewrites whole (the node's address, ICMP, TTL 1,
+ * too big, fragments) is checked first and dropped if wrong.
+ */
+static void
+test_tunnel_inner_csum(void)
+{
+	struct rte_mbuf *m;
+	struct rte_ipv4_hdr *ip;
+
+	fresh();
+	lc.sc.nb_extra = 0;
+	m = expect_v(vxlan(inner_hdr(inner_udp4(REMOTE4, POD4, 80, 18), 64, true, true), OTHER), P_UP, PSW_V_TX,
+		     P_POD, "a wrong inner checksum to a pod", true);
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+	CU_ASSERT_EQUAL(ip->time_to_live, 63);
+	CU_ASSERT_EQUAL(ip->dst_addr, rte_cpu_to_be_32(POD4));
+	CU_ASSERT_NOT_EQUAL(rte_ipv4_cksum(ip), 0);      /* still wrong: not made right */
+	rte_pktmbuf_free(m);
+	m = expect_v(vxlan(inner_hdr(inner_udp4(REMOTE4, POD4, 80, 18), 64, true, false), OTHER), P_UP, PSW_V_TX,
+		     P_POD, "a right inner checksum to a pod", true);
+	CU_ASSERT_EQUAL(rte_ipv4_cksum(rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14)), 0);
+	rte_pktmbuf_free(m);
+
+	/* answered or rewritten whole: checked (expect_v: each dropped as ip4_csum) */
+	expect_v(vxlan(inner_hdr(inner_echo4(REMOTE4, NODE), 64, false, true), OTHER), P_UP, PSW_V_DROP,
+		 PSW_DROP_IP4_CSUM, "a ping of the node with a wrong checksum", false);
+	expect_v(vxlan(inner_hdr(inner_udp4(REMOTE4, NODE, 80, 18), 64, false, true), OTHER), P_UP, PSW_V_DROP,
+		 PSW_DROP_IP4_CSUM, "a datagram to the node with a wrong checksum", false);
+	expect_v(vxlan(inner_hdr(inner_echo4(REMOTE4, POD4), 64, false, true), OTHER), P_UP, PSW_V_DROP,
+		 PSW_DROP_IP4_CSUM, "ICMP to a pod with a wrong checksum", false);
+	expect_v(vxlan(inner_hdr(inner_udp4(REMOTE4, POD4, 80, 18), 1, false, true), OTHER), P_UP, PSW_V_DROP,
+		 PSW_DROP_IP4_CSUM, "TTL 1 with a wrong checksum", false);
+	expect_v(vxlan(inner_hdr(inner_udp4(REMOTE4, POD4, 80, 1600), 64, true, true), OTHER), P_UP, PSW_V_DROP,
+		 PSW_DROP_IP4_CSUM, "too big, DF, with a wrong checksum", false);
+	expect_v(vxlan(inner_hdr(inner_udp4(REMOTE4, POD4, 80, 1600), 64, false, true), OTHER), P_UP, PSW_V_DROP,
+		 PSW_DROP_IP4_CSUM, "too big, to be split, with a wrong checksum", false);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_ECHO_REPLY], 0);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_ICMP_TIME_EXCEEDED], 0);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_ICMP_TOO_BIG], 0);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_FRAGMENTED], 0);
+	CU_ASSERT_EQUAL(lc.sc.nb_extra, 0);
+
+	/* the same with right checksums: answered, split */
+	m = expect_v(vxlan(inner_hdr(inner_echo4(REMOTE4, NODE), 64, false, false), OTHER), P_UP, PSW_V_TX, P_UP,
+		     "a ping of the node", true);
+	expect_encapsulated(m, rte_pktmbuf_data_len(m) - 64u, "a ping of the node");
+	rte_pktmbuf_free(m);
+	m = expect_v(vxlan(inner_hdr(inner_udp4(REMOTE4, POD4, 80, 18), 1, false, false), OTHER), P_UP, PSW_V_TX,
+		     P_UP, "TTL 1", true);
+	rte_pktmbuf_free(m);
+	m = expect_v(vxlan(inner_hdr(inner_udp4(REMOTE4, POD4, 80, 1600), 64, true, false), OTHER), P_UP,
+		     PSW_V_TX, P_UP, "too big, DF", true);
+	rte_pktmbuf_free(m);
+	m = expect_v(vxlan(inner_hdr(inner_udp4(REMOTE4, POD4, 80, 1600), 64, false, false), OTHER), P_UP,
+		     PSW_V_TX, P_POD, "too big, to be split", true);
+	CU_ASSERT_EQUAL(rte_ipv4_cksum(rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14)), 0);
+	rte_pktmbuf_free(m);
+	CU_ASSERT_EQUAL_FATAL(lc.sc.nb_extra, 1);
+	CU_ASSERT_EQUAL(rte_ipv4_cksum(rte_pktmbuf_mtod_offset(lc.sc.extra[0].pkt, struct rte_ipv4_hdr *, 14)), 0);
+	rte_pktmbuf_free(lc.sc.extra[0].pkt);
+	lc.sc.nb_extra = 0;
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_ECHO_REPLY], 1);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_ICMP_TIME_EXCEEDED], 1);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_ICMP_TOO_BIG], 1);
+	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_FRAGMENTED], 1);
+}
+
 static void
 test_tunnel_way_out(void)
 {
@@ -1968,6 +2074,8 @@ main(void)
 	CU_add_test(s, "the encapsulation's template against headers written field by field", test_tunnel_template);
 	CU_add_test(s, "into the overlay: MTU edges, TTL 1, tags, resolve, answers", test_tunnel_way_out);
 	CU_add_test(s, "bytes after a pod's datagram stay out of the overlay", test_tunnel_trailing_bytes);
+	CU_add_test(s, "the inner IPv4 checksum: left to the pod on the plain path, checked before answers",
+		    test_tunnel_inner_csum);
 	failures = psw_ut_run();
 	psw_neigh_free(st.neigh);
 	psw_ct_destroy(t->ct);
