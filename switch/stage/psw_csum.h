@@ -107,6 +107,21 @@ psw_ip4_hdr_sum20(const void *hdr)
 }
 
 /**
+ * Decrement an IPv4 header's TTL (2 or more) and its checksum with it (RFC
+ * 1624): the TTL/protocol word falls by 0x0100, so the checksum rises by
+ * as much, its end-around carry added back; a result of 0xffff becomes 0,
+ * as a checksum computed whole would be. A wrong checksum stays as wrong.
+ */
+static inline void
+psw_ip4_ttl_dec(struct rte_ipv4_hdr *ip)
+{
+	uint32_t c = (uint32_t)rte_be_to_cpu_16(ip->hdr_checksum) + 0x0100u;
+
+	ip->time_to_live--;
+	ip->hdr_checksum = rte_cpu_to_be_16((uint16_t)(c + (c >= 0xffffu)));
+}
+
+/**
  * Does an IPv4 header of ihl bytes sum to all ones (its checksum right)?
  */
 static inline bool

@@ -314,16 +314,12 @@ hop(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, 
 {
 	if (m->l3 == PSW_L3_IPV4) {
 		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv4_hdr *, m->l2_len);
-		uint16_t w, w1;          /* the TTL/protocol word as it sits in memory, before and after */
 
 		if (unlikely(ip->time_to_live <= 1)) {
 			expired(sc, t, pkt, m);
 			return false;
 		}
-		memcpy(&w, &ip->time_to_live, 2);
-		ip->time_to_live--;
-		memcpy(&w1, &ip->time_to_live, 2);
-		ip->hdr_checksum = psw_csum_apply(ip->hdr_checksum, psw_csum_delta16(w, w1));
+		psw_ip4_ttl_dec(ip);
 		psw_count_event(sc, PSW_EV_FORWARDED4);
 	} else {
 		struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv6_hdr *, m->l2_len);

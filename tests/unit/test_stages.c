@@ -772,6 +772,63 @@ test_ip4_csum_fast_path(void)
 	CU_ASSERT_EQUAL(wrong, 0);
 }
 
+/*
+ * The TTL decrement's checksum update: on random headers and every TTL
+ * forwarded, the very checksum rte_ipv4_cksum() computes whole (0, never
+ * 0xffff); with a wrong checksum, as wrong after as before.
+ */
+static void
+test_ip4_ttl_dec(void)
+{
+	struct rte_ipv4_hdr ip;
+	unsigned i, wrong = 0, zeros = 0;
+
+	srand(11);
+	for (i = 0; i < 200000; i++) {
+		uint8_t *h = (uint8_t *)&ip;
+		unsigned j;
+		uint16_t want, before;
+
+		for (j = 0; j < 20; j++)
+			h[j] = (uint8_t)rand();
+		ip.version_ihl = RTE_IPV4_VHL_DEF;
+		ip.time_to_live = (uint8_t)(2 + i % 254);
+		ip.hdr_checksum = 0;
+		ip.hdr_checksum = rte_ipv4_cksum(&ip);
+		if (i % 3 == 0) {                /* a wrong one: off by the same after */
+			ip.hdr_checksum ^= (uint16_t)(1u << (rand() % 16));
+			before = rte_raw_cksum(&ip, 20);
+			psw_ip4_ttl_dec(&ip);
+			wrong += rte_raw_cksum(&ip, 20) != before || before == 0xffff;
+			continue;
+		}
+		psw_ip4_ttl_dec(&ip);
+		want = ip.hdr_checksum;
+		ip.hdr_checksum = 0;
+		ip.hdr_checksum = rte_ipv4_cksum(&ip);
+		wrong += want != ip.hdr_checksum;
+		zeros += want == 0;
+	}
+	CU_ASSERT_EQUAL(wrong, 0);
+	/* where the sum comes out at 0: 0xfeff + 0x0100 is 0, not 0xffff */
+	memset(&ip, 0, sizeof(ip));
+	ip.version_ihl = RTE_IPV4_VHL_DEF;
+	ip.time_to_live = 64;
+	ip.next_proto_id = IPPROTO_UDP;
+	for (i = 0; i < 65536; i++) {
+		ip.total_length = rte_cpu_to_be_16((uint16_t)i);
+		ip.hdr_checksum = 0;
+		ip.hdr_checksum = rte_ipv4_cksum(&ip);
+		if (ip.hdr_checksum == RTE_BE16(0xfeff))
+			break;
+	}
+	CU_ASSERT_EQUAL_FATAL(ip.hdr_checksum, RTE_BE16(0xfeff));
+	psw_ip4_ttl_dec(&ip);
+	CU_ASSERT_EQUAL(ip.hdr_checksum, 0);
+	CU_ASSERT_EQUAL(rte_raw_cksum(&ip, 20), 0xffff);
+	CU_ASSERT(zeros > 0);
+}
+
 /* The pod index: every pod found by each address, absent ones not, duplicates refused. */
 static void
 test_pod_index(void)
@@ -903,6 +960,7 @@ main(void)
 	CU_add_test(s, "forward: TTL/hop limit 1 -> ICMP time exceeded", test_forward_ttl);
 	CU_add_test(s, "forward: pod index by IPv4 and IPv6, duplicates refused", test_pod_index);
 	CU_add_test(s, "parse: the 20-byte IPv4 checksum test agrees with rte_raw_cksum", test_ip4_csum_fast_path);
+	CU_add_test(s, "forward: the TTL decrement's checksum is the one computed whole", test_ip4_ttl_dec);
 	CU_add_test(s, "dispatch: drops counted by reason and freed",
 		    test_dispatch_counts_and_frees);
 	failures = (unsigned)psw_ut_run();
