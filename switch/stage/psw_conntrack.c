@@ -94,7 +94,9 @@ icmp_error_cksum(struct rte_mbuf *pkt, const struct psw_meta *m)
  * and one of a NAT-ed connection is rewritten as the client must see it:
  * the quoted destination and the error's source become the Service
  * address (DNAT), the quoted source and the error's destination the
- * client's own address (masquerade).
+ * client's own address (masquerade), with its own port or echo identifier.
+ * The quoted packet is TCP, UDP, SCTP or an ICMP echo (a ping's time
+ * exceeded or unreachable finds the ping's connection by its identifier).
  * Returns true when the error is accepted.
  */
 static bool
@@ -106,11 +108,12 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 	unsigned alen = v4 ? 4 : 16, ihl, icmp_len = m->l2_len + m->l3_payload - m->l4_off;
 	const uint8_t *outer_src = v4 ? (const uint8_t *)&m->src4 : m->src6;
 	const uint8_t *outer_dst = v4 ? (const uint8_t *)&m->dst4 : m->dst6;
-	uint8_t *inner = icmp + 8, *ports, *l3;
+	uint8_t *inner = icmp + 8, *ports, *l3, *id;
 	struct psw_ct_key k, r;
 	const struct psw_ct_key *kp = &r;
 	struct psw_ct_entry *e;
 	uint32_t hit;
+	bool echo;
 
 	if (icmp_len < 8 + (v4 ? 20u : 40u) + 4 || pkt->nb_segs != 1)
 		return false;
@@ -120,11 +123,23 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 	memset(&k, 0, sizeof(k));
 	k.family = v4 ? 4 : 6;
 	k.proto = v4 ? inner[9] : inner[6];
-	if (k.proto != IPPROTO_TCP && k.proto != IPPROTO_UDP && k.proto != IPPROTO_SCTP)
-		return false;
 	ports = inner + ihl;
-	memcpy(&k.sport, ports, 2);
-	memcpy(&k.dport, ports + 2, 2);
+	echo = k.proto == (v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+	if (echo) {
+		/* about an echo: its type and identifier are its key's (psw_ct_key_of) */
+		if (icmp_len < 8 + ihl + 8)
+			return false;
+		k.dport = ports[0];
+		if (!(v4 ? k.dport == 8 || k.dport == 0 : k.dport == 128 || k.dport == 129))
+			return false;
+		memcpy(&k.sport, ports + 4, 2);
+	} else if (k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP || k.proto == IPPROTO_SCTP) {
+		memcpy(&k.sport, ports, 2);
+		memcpy(&k.dport, ports + 2, 2);
+	} else {
+		return false;
+	}
+	id = echo ? ports + 4 : ports;               /* the source's port, or the echo's identifier */
 	memcpy(k.src, inner + (v4 ? 12 : 8), alen);
 	memcpy(k.dst, inner + (v4 ? 16 : 24), alen);
 	if (memcmp(outer_dst, k.src, alen) != 0)
@@ -159,7 +174,8 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 		/* quoted destination: backend -> Service address and port; the error
 		 * comes from the Service address */
 		memcpy(inner + (v4 ? 16 : 24), e->orig.dst, alen);
-		memcpy(ports + 2, &e->orig.dport, 2);
+		if (!echo)
+			memcpy(ports + 2, &e->orig.dport, 2);
 		memcpy(l3 + (v4 ? 12 : 8), e->orig.dst, alen);
 		memcpy(v4 ? (void *)&m->src4 : (void *)m->src6, e->orig.dst, alen);
 	}
@@ -168,7 +184,7 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 		 * cluster): the quoted source and the error's destination are the
 		 * real client's again, so a pod learns its path MTU */
 		memcpy(inner + (v4 ? 12 : 8), e->orig.src, alen);
-		memcpy(ports, &e->orig.sport, 2);
+		memcpy(id, &e->orig.sport, 2);
 		memcpy(l3 + (v4 ? 16 : 24), e->orig.src, alen);
 		memcpy(v4 ? (void *)&m->dst4 : (void *)m->dst6, e->orig.src, alen);
 	}

@@ -608,8 +608,9 @@ test_egress_echo_realloc_fragments(void)
 
 /*
  * A router's time exceeded about B's echo request, which left with another
- * identifier: it names the node's address and that identifier. It never
- * reaches a pod with them (and A, whose identifier is B's own, never gets it).
+ * identifier: it names the node's address and that identifier. It reaches
+ * B as B must see it (its address, its own identifier, traceroute -I and
+ * ping's errors), never A, whose identifier is B's own.
  */
 static void
 test_egress_echo_error_quoted(void)
@@ -649,10 +650,109 @@ test_egress_echo_error_quoted(void)
 	memcpy(icmp + 2, &c, 2);
 	rte_pktmbuf_free(q);
 	meta = run(m, P_UP);
-	if (meta.verdict == PSW_V_TX && (meta.out_port == P_A || meta.out_port == P_B)) {
-		fprintf(stderr, "\n  the error about B's echo went to pod %u\n", meta.out_port);
-		CU_FAIL("an error quoting a masqueraded echo reached a pod untranslated");
+	CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT_EQUAL(meta.out_port, P_B);
+	{
+		const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, 14);
+		const struct rte_ipv4_hdr *in;
+
+		icmp = (uint8_t *)(ip + 1);
+		in = (const struct rte_ipv4_hdr *)(icmp + 8);
+		CU_ASSERT_EQUAL(icmp[0], 11);
+		CU_ASSERT_EQUAL(ip->src_addr, rte_cpu_to_be_32(router4));
+		CU_ASSERT_EQUAL(ip->dst_addr, rte_cpu_to_be_32(b4));
+		CU_ASSERT_EQUAL(in->src_addr, rte_cpu_to_be_32(b4));   /* B's request as B sent it */
+		CU_ASSERT_EQUAL(in->dst_addr, rte_cpu_to_be_32(OUT4));
+		CU_ASSERT_EQUAL(((const uint8_t *)(in + 1))[0], 8);
+		CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(const uint16_t *)((const uint8_t *)(in + 1) + 4)), 4242);
+		CU_ASSERT_EQUAL(rte_raw_cksum(ip, 20), 0xffff);
+		CU_ASSERT_EQUAL(rte_raw_cksum(in, 20), 0xffff);
+		CU_ASSERT_EQUAL(rte_raw_cksum(icmp, 8 + 28), 0xffff);
 	}
+	rte_pktmbuf_free(m);
+
+	/* about A's, whose identifier went out as it was: to A, untouched but its destination */
+	q = echo4(up_mac, router_mac, NODE4, OUT4, 4242, 8, 63);
+	m = tpkt_build(mp, &p);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
+	memset(icmp + 4, 0, 4);
+	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, uint8_t *, 14), 28);
+	icmp[2] = icmp[3] = 0;
+	c = (uint16_t)~rte_raw_cksum(icmp, 8 + 28);
+	memcpy(icmp + 2, &c, 2);
+	rte_pktmbuf_free(q);
+	expect(m, P_UP, PSW_V_TX, P_A, "an error about A's echo");
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(const uint16_t *)(icmp + 8 + 20 + 4)), 4242);
+	CU_ASSERT_EQUAL(*(const uint32_t *)(icmp + 8 + 12), rte_cpu_to_be_32(A4));
+	rte_pktmbuf_free(m);
+
+	/* about an identifier no echo went out with: to nobody */
+	q = echo4(up_mac, router_mac, NODE4, OUT4, 999, 8, 63);
+	m = tpkt_build(mp, &p);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
+	memset(icmp + 4, 0, 4);
+	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, uint8_t *, 14), 28);
+	icmp[2] = icmp[3] = 0;
+	c = (uint16_t)~rte_raw_cksum(icmp, 8 + 28);
+	memcpy(icmp + 2, &c, 2);
+	rte_pktmbuf_free(q);
+	meta = run(m, P_UP);
+	CU_ASSERT(!(meta.verdict == PSW_V_TX && (meta.out_port == P_A || meta.out_port == P_B)));
+	rte_pktmbuf_free(m);
+}
+
+/* ICMPv6 time exceeded from a router about B's echo request, which left with another identifier: to B. */
+static void
+test_egress6_echo_error_quoted(void)
+{
+	static const uint8_t router6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x77, [15] = 0xfe };
+	struct rte_mbuf *q, *m;
+	struct rte_ipv6_hdr *ip, *in;
+	uint8_t *icmp, *d;
+	unsigned quote = 40 + 8 + 18, len = 14 + 40 + 8 + quote;
+	uint16_t id;
+
+	fresh();
+	expect_frame(frame6(mac_a, gw_mac, IPPROTO_ICMPV6, a6, out6, 77, 0, 128, 64), P_A, P_UP,
+		     frame6(up_mac, router_mac, IPPROTO_ICMPV6, node6, out6, 77, 0, 128, 63), "A's echo request");
+	q = frame6(mac_b, gw_mac, IPPROTO_ICMPV6, b6, out6, 77, 0, 128, 64);
+	expect(q, P_B, PSW_V_TX, P_UP, "B's echo request, the same identifier");
+	id = echo_id(q, 40);
+	CU_ASSERT(id != 77);
+	m = rte_pktmbuf_alloc(mp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	if (d == NULL)
+		return;
+	memset(d, 0, len);
+	memcpy(d, up_mac, 6);
+	memcpy(d + 6, router_mac, 6);
+	*(uint16_t *)(d + 12) = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	ip = (struct rte_ipv6_hdr *)(d + 14);
+	ip->vtc_flow = RTE_BE32(6u << 28);
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)(8 + quote));
+	ip->proto = IPPROTO_ICMPV6;
+	ip->hop_limits = 64;
+	memcpy(ip->src_addr, router6, 16);
+	memcpy(ip->dst_addr, node6, 16);
+	icmp = (uint8_t *)(ip + 1);
+	icmp[0] = 3;                             /* time exceeded */
+	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, void *, 14), quote);
+	*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
+	rte_pktmbuf_free(q);
+	expect(m, P_UP, PSW_V_TX, P_B, "time exceeded to B");
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, 14);
+	icmp = (uint8_t *)(ip + 1);
+	in = (struct rte_ipv6_hdr *)(icmp + 8);
+	CU_ASSERT_EQUAL(memcmp(ip->dst_addr, b6, 16), 0);
+	CU_ASSERT_EQUAL(memcmp(in->src_addr, b6, 16), 0);
+	CU_ASSERT_EQUAL(memcmp(in->dst_addr, out6, 16), 0);
+	CU_ASSERT_EQUAL(((uint8_t *)(in + 1))[0], 128);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(uint16_t *)((uint8_t *)(in + 1) + 4)), 77);
+	CU_ASSERT_EQUAL(tpkt_ip6_cksum_verify(ip, icmp), 0);
 	rte_pktmbuf_free(m);
 }
 
@@ -863,8 +963,9 @@ main(void)
 	CU_add_test(s, "two pods, one echo identifier, one host: no clash", test_egress_echo_ids_never_clash);
 	CU_add_test(s, "a pod's unsolicited echo reply opens no masquerade", test_egress_echo_reply_opens_nothing);
 	CU_add_test(s, "every echo identifier taken: a clash, nothing left", test_egress_echo_ids_exhausted);
-	CU_add_test(s, "an error quoting a reallocated echo reaches no pod", test_egress_echo_error_quoted);
+	CU_add_test(s, "an error quoting a masqueraded echo reaches its pod, translated", test_egress_echo_error_quoted);
 	CU_add_test(s, "fragmented echoes with another identifier", test_egress_echo_realloc_fragments);
+	CU_add_test(s, "an ICMPv6 error quoting a masqueraded echo reaches its pod", test_egress6_echo_error_quoted);
 	CU_add_test(s, "IPv6 to the cluster's pods and no_masquerade: not masqueraded", test_egress6_not_masqueraded);
 	CU_add_test(s, "ICMPv6 packet too big back to the pod", test_egress6_packet_too_big);
 	CU_add_test(s, "IPv6 untracked out: dropped and counted", test_egress6_untracked_dropped);
