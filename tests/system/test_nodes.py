@@ -373,6 +373,12 @@ routes = ( { prefix = "0.0.0.0/0"; via = "192.168.77.254"; } );
     u.ns.ip("route del 10.244.0.0/16")
     sent, got = ping(pods[1], "172.31.99.1", count=2)
     check(got == 2, "masqueraded ping: %d/%d" % (got, sent))
+    # a router's error about a masqueraded ping (its unreachable route) reaches
+    # the pod that pinged, as traceroute -I needs its time-exceeded
+    u.ns.ip("route add unreachable 172.31.96.0/24")
+    r = pods[1].sh("ping -c 1 -W 2 172.31.96.1", check_rc=False)
+    check(re.search(r"From 192\.168\.77\.254 .*Unreachable", r.stdout),
+          "no router's error back through the masquerade: %r" % r.stdout)
     for p in (srv, usrv, srv2):
         p.kill()
     st = sw.stats()
