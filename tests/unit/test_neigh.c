@@ -1943,6 +1943,88 @@ test_tunnel_inner_csum(void)
 	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_FRAGMENTED], 1);
 }
 
+/*
+ * An inner IPv4 packet of protocol 58 (ICMPv6's number) is not ICMP to
+ * the tunnel stage, but conntrack takes it for an ICMP error (type 1..4)
+ * and, when it quotes a known connection, rewrites its IPv4 header whole
+ * (cut to 576 bytes, or translated for a Service): its checksum must have
+ * been checked before, not made right for a pod.
+ */
+static struct rte_mbuf *
+inner_icmp6_in_ip4(uint16_t payload)
+{
+	struct tpkt p;
+	struct rte_mbuf *m;
+	uint8_t *ip, *icmp, *q;
+
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, mac_other, 6);
+	memcpy(p.dst_mac, up_mac, 6);
+	p.src4 = REMOTE4;
+	p.dst4 = POD4;
+	p.proto = IPPROTO_ICMP;
+	p.payload = payload;
+	m = tpkt_build(mp, &p);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ip[9] = IPPROTO_ICMPV6;
+	icmp = ip + 20;
+	memset(icmp, 0, 8u + payload);
+	icmp[0] = 1;                             /* "destination unreachable" */
+	q = icmp + 8;                            /* the quoted datagram: POD4:1234 -> REMOTE4:80, UDP */
+	q[0] = 0x45;
+	q[3] = 48;
+	q[8] = 64;
+	q[9] = IPPROTO_UDP;
+	*(uint32_t *)(q + 12) = rte_cpu_to_be_32(POD4);
+	*(uint32_t *)(q + 16) = rte_cpu_to_be_32(REMOTE4);
+	*(uint16_t *)(q + 10) = rte_ipv4_cksum((struct rte_ipv4_hdr *)q);
+	*(uint16_t *)(q + 20) = RTE_BE16(1234);
+	*(uint16_t *)(q + 22) = RTE_BE16(80);
+	*(uint16_t *)(icmp + 2) = (uint16_t)~rte_raw_cksum(icmp, 8u + payload);
+	return m;
+}
+
+static void
+test_tunnel_icmp6_in_ip4_csum(void)
+{
+	struct psw_ct_key o = { .family = 4, .proto = IPPROTO_UDP }, r;
+	struct rte_ipv4_hdr *ip;
+	struct rte_mbuf *m;
+	struct psw_meta meta;
+	int hit;
+
+	fresh();
+	*(uint32_t *)o.src = rte_cpu_to_be_32(POD4);
+	*(uint32_t *)o.dst = rte_cpu_to_be_32(REMOTE4);
+	o.sport = RTE_BE16(1234);
+	o.dport = RTE_BE16(80);
+	psw_ct_key_reverse(&o, &r);
+	hit = psw_ct_insert(t->ct, &o, &r, 0, 0, 0, rte_rdtsc());
+	CU_ASSERT_FATAL(hit >= 0);
+	/* longer than 576: conntrack cuts it, and writes the IPv4 header's checksum afresh */
+	m = vxlan(inner_hdr(inner_icmp6_in_ip4(800), 64, false, true), OTHER);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	meta = run(m, P_UP);
+	if (meta.verdict == PSW_V_TX) {
+		ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+		CU_ASSERT_NOT_EQUAL(rte_ipv4_cksum(ip), 0);      /* not laundered */
+	} else {
+		CU_ASSERT_EQUAL(meta.verdict, PSW_V_DROP);
+		CU_ASSERT_EQUAL(meta.drop_reason, PSW_DROP_IP4_CSUM);
+	}
+	rte_pktmbuf_free(m);
+	/* a right one passes, cut */
+	m = vxlan(inner_hdr(inner_icmp6_in_ip4(800), 64, false, false), OTHER);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	meta = run(m, P_UP);
+	CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT_EQUAL(meta.out_port, P_POD);
+	CU_ASSERT_EQUAL(meta.l3_payload, 576);
+	rte_pktmbuf_free(m);
+	CU_ASSERT_EQUAL(psw_ct_remove(t->ct, (uint32_t)hit), 0);
+}
+
 static void
 test_tunnel_way_out(void)
 {
@@ -2076,6 +2158,8 @@ main(void)
 	CU_add_test(s, "bytes after a pod's datagram stay out of the overlay", test_tunnel_trailing_bytes);
 	CU_add_test(s, "the inner IPv4 checksum: left to the pod on the plain path, checked before answers",
 		    test_tunnel_inner_csum);
+	CU_add_test(s, "the inner IPv4 checksum of an ICMPv6 error in IPv4, which conntrack rewrites whole",
+		    test_tunnel_icmp6_in_ip4_csum);
 	failures = psw_ut_run();
 	psw_neigh_free(st.neigh);
 	psw_ct_destroy(t->ct);
