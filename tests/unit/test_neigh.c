@@ -2025,6 +2025,65 @@ test_tunnel_icmp6_in_ip4_csum(void)
 	CU_ASSERT_EQUAL(psw_ct_remove(t->ct, (uint32_t)hit), 0);
 }
 
+/*
+ * A Service address may be any address (spec.externalIPs is not checked
+ * against the pods'): one that is a pod's here, without endpoints, makes
+ * the service stage refuse a connection to it out of the overlay, a RST
+ * or an ICMP error with the IPv4 header written whole. A wrong inner
+ * checksum must not be answered.
+ */
+static void
+test_tunnel_reject_csum(void)
+{
+	struct psw_svc_spec spec[2];
+	struct psw_svc_table *svcs = t->svcs, *ext = psw_svc_table_create(16, SOCKET_ID_ANY);
+	struct rte_mbuf *m;
+	struct psw_meta meta;
+	struct tpkt p;
+	uint32_t a = rte_cpu_to_be_32(POD4);
+	unsigned i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ext);
+	memset(spec, 0, sizeof(spec));
+	for (i = 0; i < 2; i++) {
+		spec[i].key.family = 4;
+		spec[i].key.proto = i == 0 ? IPPROTO_TCP : IPPROTO_UDP;
+		spec[i].key.port = RTE_BE16(8080);
+		memcpy(spec[i].key.addr, &a, 4);
+		CU_ASSERT_FATAL(psw_svc_table_set(ext, psw_svc_port_build(&spec[i], 0, SOCKET_ID_ANY)) == 0);
+	}
+	t->svcs = ext;
+	for (i = 0; i < 4; i++) {
+		bool bad = i < 2;
+
+		fresh();
+		tpkt_defaults(&p);
+		memcpy(p.src_mac, mac_other, 6);
+		memcpy(p.dst_mac, up_mac, 6);
+		p.src4 = REMOTE4;
+		p.dst4 = POD4;
+		p.proto = i % 2 == 0 ? IPPROTO_TCP : IPPROTO_UDP;
+		p.dport = 8080;
+		m = vxlan(inner_hdr(tpkt_build(mp, &p), 64, true, bad), OTHER);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		meta = run(m, P_UP);
+		if (bad) {
+			CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_SVC_REJECT], 0);
+			CU_ASSERT_EQUAL(meta.verdict, PSW_V_DROP);
+			CU_ASSERT_EQUAL(meta.drop_reason, PSW_DROP_IP4_CSUM);
+		} else {
+			/* refused, back into the overlay */
+			CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_SVC_REJECT], 1);
+			CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+			CU_ASSERT_EQUAL(meta.out_port, P_UP);
+			CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_VXLAN_ENCAP], 1);
+		}
+		rte_pktmbuf_free(m);
+	}
+	t->svcs = svcs;
+	psw_svc_table_destroy(ext);
+}
+
 static void
 test_tunnel_way_out(void)
 {
@@ -2160,6 +2219,8 @@ main(void)
 		    test_tunnel_inner_csum);
 	CU_add_test(s, "the inner IPv4 checksum of an ICMPv6 error in IPv4, which conntrack rewrites whole",
 		    test_tunnel_icmp6_in_ip4_csum);
+	CU_add_test(s, "the inner IPv4 checksum before a Service at a pod's address refuses a connection",
+		    test_tunnel_reject_csum);
 	failures = psw_ut_run();
 	psw_neigh_free(st.neigh);
 	psw_ct_destroy(t->ct);
