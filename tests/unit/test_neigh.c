@@ -1956,6 +1956,8 @@ inner_icmp6_in_ip4(uint16_t payload)
 	struct tpkt p;
 	struct rte_mbuf *m;
 	uint8_t *ip, *icmp, *q;
+	uint32_t a;
+	uint16_t c;
 
 	tpkt_defaults(&p);
 	memcpy(p.src_mac, mac_other, 6);
@@ -1976,12 +1978,17 @@ inner_icmp6_in_ip4(uint16_t payload)
 	q[3] = 48;
 	q[8] = 64;
 	q[9] = IPPROTO_UDP;
-	*(uint32_t *)(q + 12) = rte_cpu_to_be_32(POD4);
-	*(uint32_t *)(q + 16) = rte_cpu_to_be_32(REMOTE4);
-	*(uint16_t *)(q + 10) = rte_ipv4_cksum((struct rte_ipv4_hdr *)q);
-	*(uint16_t *)(q + 20) = RTE_BE16(1234);
-	*(uint16_t *)(q + 22) = RTE_BE16(80);
-	*(uint16_t *)(icmp + 2) = (uint16_t)~rte_raw_cksum(icmp, 8u + payload);
+	a = rte_cpu_to_be_32(POD4);
+	memcpy(q + 12, &a, 4);
+	a = rte_cpu_to_be_32(REMOTE4);
+	memcpy(q + 16, &a, 4);
+	c = (uint16_t)~rte_raw_cksum(q, 20);
+	memcpy(q + 10, &c, 2);
+	q[20] = 1234 >> 8;
+	q[21] = 1234 & 0xff;
+	q[23] = 80;
+	c = (uint16_t)~rte_raw_cksum(icmp, 8u + payload);
+	memcpy(icmp + 2, &c, 2);
 	return m;
 }
 
