@@ -76,24 +76,6 @@ tunnel_out(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf
 static void route_answer(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt,
 			 struct psw_meta *m);
 
-/*
- * A packet out of the overlay whose IPv4 header checksum the tunnel stage
- * left unchecked (PSW_F_IP_CSUM_LAZY): checked before forward answers it
- * or rewrites its header whole, so that a wrong one is not made right.
- * False: dropped (ip4_csum).
- */
-static inline bool
-lazy_csum_ok(const struct rte_mbuf *pkt, struct psw_meta *m)
-{
-	if (likely(!(m->flags & PSW_F_IP_CSUM_LAZY)))
-		return true;
-	m->flags &= (uint16_t)~PSW_F_IP_CSUM_LAZY;
-	if (psw_ip4_hdr_csum_ok(rte_pktmbuf_mtod_offset(pkt, const void *, m->l2_len), m->l3_len))
-		return true;
-	psw_set_drop(m, PSW_DROP_IP4_CSUM);
-	return false;
-}
-
 /* An ICMP error forward built in place of pkt: counted, and routed back into VXLAN if pkt came out of it. */
 static void
 answered(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m,
@@ -298,7 +280,7 @@ gso_split(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf 
 static __rte_noinline void
 expired(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
 {
-	if (!lazy_csum_ok(pkt, m))
+	if (!psw_tunnel_csum_ok(pkt, m))
 		return;
 	if (!psw_punt_allow(sc, m->in_port))
 		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
@@ -364,7 +346,7 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 	unsigned mtu, size;
 	bool seg;
 
-	if (!lazy_csum_ok(pkt, m))
+	if (!psw_tunnel_csum_ok(pkt, m))
 		return;
 	if (unlikely(forged_vxlan(t, m, nh))) {
 		psw_set_drop(m, PSW_DROP_VXLAN_FORGED);

@@ -15,6 +15,7 @@
 #include "psw_nat.h"
 #include "psw_policy.h"
 #include "psw_service.h"
+#include "psw_tunnel.h"
 
 #define ICMP_UNREACH 3
 #define ICMP_UNREACH_PORT 3
@@ -78,6 +79,9 @@ reject(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pk
 {
 	int rc;
 
+	/* out of the overlay to an address that is also a pod's: its header checked first (psw_tunnel.h) */
+	if (!psw_tunnel_csum_ok(pkt, m))
+		return;
 	if (!psw_punt_allow(sc, m->in_port)) {
 		psw_set_drop(m, PSW_DROP_PUNT_LIMIT);
 		return;

@@ -199,7 +199,9 @@ arrived(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *p
 			psw_set_drop(m, PSW_DROP_VXLAN_NOT_HERE);
 			return;
 		}
-		if (likely(pod && m->l4_proto != IPPROTO_ICMP && !psw_gso_requested(pkt))) {
+		/* (ICMPv6's number too: conntrack takes it for an ICMP error in IPv4 as well, psw_is_icmp_error) */
+		if (likely(pod && m->l4_proto != IPPROTO_ICMP && m->l4_proto != IPPROTO_ICMPV6 &&
+			   !psw_gso_requested(pkt))) {
 			m->flags |= PSW_F_IP_CSUM_LAZY;
 		} else if (!psw_ip4_hdr_csum_ok(rte_pktmbuf_mtod_offset(pkt, const void *, m->l2_len),
 					       m->l3_len)) {

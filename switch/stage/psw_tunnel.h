@@ -29,6 +29,11 @@
 #ifndef PSW_TUNNEL_H
 #define PSW_TUNNEL_H
 
+#include <stdbool.h>
+
+#include <rte_mbuf.h>
+
+#include "psw_csum.h"
 #include "psw_pkt.h"
 #include "psw_stage.h"
 #include "psw_tables.h"
@@ -55,5 +60,24 @@ void psw_tunnel_prepare(struct psw_node_info *node);
  */
 struct rte_ether_hdr *psw_tunnel_encap(const struct psw_tables *t, struct rte_mbuf *pkt,
 				      const struct psw_meta *m, const struct psw_nh *nh);
+
+/**
+ * A packet out of the overlay whose IPv4 header checksum the tunnel stage
+ * left unchecked (PSW_F_IP_CSUM_LAZY): checked before a stage answers it
+ * or rewrites its header whole (forward: time exceeded, too big,
+ * fragments; service: a refused connection), so that a wrong one is not
+ * made right. False: dropped (ip4_csum).
+ */
+static inline bool
+psw_tunnel_csum_ok(const struct rte_mbuf *pkt, struct psw_meta *m)
+{
+	if (likely(!(m->flags & PSW_F_IP_CSUM_LAZY)))
+		return true;
+	m->flags &= (uint16_t)~PSW_F_IP_CSUM_LAZY;
+	if (psw_ip4_hdr_csum_ok(rte_pktmbuf_mtod_offset(pkt, const void *, m->l2_len), m->l3_len))
+		return true;
+	psw_set_drop(m, PSW_DROP_IP4_CSUM);
+	return false;
+}
 
 #endif /* PSW_TUNNEL_H */

@@ -1943,6 +1943,154 @@ test_tunnel_inner_csum(void)
 	CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_FRAGMENTED], 1);
 }
 
+/*
+ * An inner IPv4 packet of protocol 58 (ICMPv6's number) is not ICMP to
+ * the tunnel stage, but conntrack takes it for an ICMP error (type 1..4)
+ * and, when it quotes a known connection, rewrites its IPv4 header whole
+ * (cut to 576 bytes, or translated for a Service): its checksum must have
+ * been checked before, not made right for a pod.
+ */
+static struct rte_mbuf *
+inner_icmp6_in_ip4(uint16_t payload)
+{
+	struct tpkt p;
+	struct rte_mbuf *m;
+	uint8_t *ip, *icmp, *q;
+	uint32_t a;
+	uint16_t c;
+
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, mac_other, 6);
+	memcpy(p.dst_mac, up_mac, 6);
+	p.src4 = REMOTE4;
+	p.dst4 = POD4;
+	p.proto = IPPROTO_ICMP;
+	p.payload = payload;
+	m = tpkt_build(mp, &p);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ip[9] = IPPROTO_ICMPV6;
+	icmp = ip + 20;
+	memset(icmp, 0, 8u + payload);
+	icmp[0] = 1;                             /* "destination unreachable" */
+	q = icmp + 8;                            /* the quoted datagram: POD4:1234 -> REMOTE4:80, UDP */
+	q[0] = 0x45;
+	q[3] = 48;
+	q[8] = 64;
+	q[9] = IPPROTO_UDP;
+	a = rte_cpu_to_be_32(POD4);
+	memcpy(q + 12, &a, 4);
+	a = rte_cpu_to_be_32(REMOTE4);
+	memcpy(q + 16, &a, 4);
+	c = (uint16_t)~rte_raw_cksum(q, 20);
+	memcpy(q + 10, &c, 2);
+	q[20] = 1234 >> 8;
+	q[21] = 1234 & 0xff;
+	q[23] = 80;
+	c = (uint16_t)~rte_raw_cksum(icmp, 8u + payload);
+	memcpy(icmp + 2, &c, 2);
+	return m;
+}
+
+static void
+test_tunnel_icmp6_in_ip4_csum(void)
+{
+	struct psw_ct_key o = { .family = 4, .proto = IPPROTO_UDP }, r;
+	struct rte_ipv4_hdr *ip;
+	struct rte_mbuf *m;
+	struct psw_meta meta;
+	int hit;
+
+	fresh();
+	*(uint32_t *)o.src = rte_cpu_to_be_32(POD4);
+	*(uint32_t *)o.dst = rte_cpu_to_be_32(REMOTE4);
+	o.sport = RTE_BE16(1234);
+	o.dport = RTE_BE16(80);
+	psw_ct_key_reverse(&o, &r);
+	hit = psw_ct_insert(t->ct, &o, &r, 0, 0, 0, rte_rdtsc());
+	CU_ASSERT_FATAL(hit >= 0);
+	/* longer than 576: conntrack cuts it, and writes the IPv4 header's checksum afresh */
+	m = vxlan(inner_hdr(inner_icmp6_in_ip4(800), 64, false, true), OTHER);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	meta = run(m, P_UP);
+	if (meta.verdict == PSW_V_TX) {
+		ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+		CU_ASSERT_NOT_EQUAL(rte_ipv4_cksum(ip), 0);      /* not laundered */
+	} else {
+		CU_ASSERT_EQUAL(meta.verdict, PSW_V_DROP);
+		CU_ASSERT_EQUAL(meta.drop_reason, PSW_DROP_IP4_CSUM);
+	}
+	rte_pktmbuf_free(m);
+	/* a right one passes, cut */
+	m = vxlan(inner_hdr(inner_icmp6_in_ip4(800), 64, false, false), OTHER);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	meta = run(m, P_UP);
+	CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT_EQUAL(meta.out_port, P_POD);
+	CU_ASSERT_EQUAL(meta.l3_payload, 576);
+	rte_pktmbuf_free(m);
+	CU_ASSERT_EQUAL(psw_ct_remove(t->ct, (uint32_t)hit), 0);
+}
+
+/*
+ * A Service address may be any address (spec.externalIPs is not checked
+ * against the pods'): one that is a pod's here, without endpoints, makes
+ * the service stage refuse a connection to it out of the overlay, a RST
+ * or an ICMP error with the IPv4 header written whole. A wrong inner
+ * checksum must not be answered.
+ */
+static void
+test_tunnel_reject_csum(void)
+{
+	struct psw_svc_spec spec[2];
+	struct psw_svc_table *svcs = t->svcs, *ext = psw_svc_table_create(16, SOCKET_ID_ANY);
+	struct rte_mbuf *m;
+	struct psw_meta meta;
+	struct tpkt p;
+	uint32_t a = rte_cpu_to_be_32(POD4);
+	unsigned i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ext);
+	memset(spec, 0, sizeof(spec));
+	for (i = 0; i < 2; i++) {
+		spec[i].key.family = 4;
+		spec[i].key.proto = i == 0 ? IPPROTO_TCP : IPPROTO_UDP;
+		spec[i].key.port = RTE_BE16(8080);
+		memcpy(spec[i].key.addr, &a, 4);
+		CU_ASSERT_FATAL(psw_svc_table_set(ext, psw_svc_port_build(&spec[i], 0, SOCKET_ID_ANY)) == 0);
+	}
+	t->svcs = ext;
+	for (i = 0; i < 4; i++) {
+		bool bad = i < 2;
+
+		fresh();
+		tpkt_defaults(&p);
+		memcpy(p.src_mac, mac_other, 6);
+		memcpy(p.dst_mac, up_mac, 6);
+		p.src4 = REMOTE4;
+		p.dst4 = POD4;
+		p.proto = i % 2 == 0 ? IPPROTO_TCP : IPPROTO_UDP;
+		p.dport = 8080;
+		m = vxlan(inner_hdr(tpkt_build(mp, &p), 64, true, bad), OTHER);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		meta = run(m, P_UP);
+		if (bad) {
+			CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_SVC_REJECT], 0);
+			CU_ASSERT_EQUAL(meta.verdict, PSW_V_DROP);
+			CU_ASSERT_EQUAL(meta.drop_reason, PSW_DROP_IP4_CSUM);
+		} else {
+			/* refused, back into the overlay */
+			CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_SVC_REJECT], 1);
+			CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+			CU_ASSERT_EQUAL(meta.out_port, P_UP);
+			CU_ASSERT_EQUAL(lc.sc.events[PSW_EV_VXLAN_ENCAP], 1);
+		}
+		rte_pktmbuf_free(m);
+	}
+	t->svcs = svcs;
+	psw_svc_table_destroy(ext);
+}
+
 static void
 test_tunnel_way_out(void)
 {
@@ -2076,6 +2224,10 @@ main(void)
 	CU_add_test(s, "bytes after a pod's datagram stay out of the overlay", test_tunnel_trailing_bytes);
 	CU_add_test(s, "the inner IPv4 checksum: left to the pod on the plain path, checked before answers",
 		    test_tunnel_inner_csum);
+	CU_add_test(s, "the inner IPv4 checksum of an ICMPv6 error in IPv4, which conntrack rewrites whole",
+		    test_tunnel_icmp6_in_ip4_csum);
+	CU_add_test(s, "the inner IPv4 checksum before a Service at a pod's address refuses a connection",
+		    test_tunnel_reject_csum);
 	failures = psw_ut_run();
 	psw_neigh_free(st.neigh);
 	psw_ct_destroy(t->ct);
