@@ -288,7 +288,11 @@ psw_tcp_hdr(struct rte_mbuf *pkt, const struct psw_meta *m, unsigned *seg_len)
 	return th;
 }
 
-/** An ICMP / ICMPv6 error that quotes the packet it is about (not tracked itself). */
+/**
+ * An ICMP error in IPv4 or an ICMPv6 error in IPv6 that quotes the packet
+ * it is about (not tracked itself). Each protocol only in its own family:
+ * IPv4 carrying protocol 58 is not an error to anyone.
+ */
 static inline bool
 psw_is_icmp_error(const struct psw_meta *m)
 {
@@ -296,8 +300,8 @@ psw_is_icmp_error(const struct psw_meta *m)
 
 	if (!(m->flags & PSW_F_L4) || (m->flags & PSW_F_FRAG))
 		return false;
-	if (m->l4_proto == IPPROTO_ICMP)
-		return type == 3 || type == 11 || type == 12;
+	if (m->l3 == PSW_L3_IPV4)
+		return m->l4_proto == IPPROTO_ICMP && (type == 3 || type == 11 || type == 12);
 	return m->l4_proto == IPPROTO_ICMPV6 && type >= 1 && type <= 4;
 }
 
@@ -314,10 +318,12 @@ psw_ct_trackable(const struct psw_meta *m)
 	case IPPROTO_UDP:
 	case IPPROTO_SCTP:
 		return true;
-	case IPPROTO_ICMP:
+	case IPPROTO_ICMP:                      /* echo, each in its own family */
+		type = m->dport >> 8;
+		return m->l3 == PSW_L3_IPV4 && (type == 8 || type == 0);
 	case IPPROTO_ICMPV6:
 		type = m->dport >> 8;
-		return type == 8 || type == 0 || type == 128 || type == 129;
+		return m->l3 == PSW_L3_IPV6 && (type == 128 || type == 129);
 	default:
 		return false;
 	}

@@ -199,7 +199,7 @@ arrived(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *p
 			psw_set_drop(m, PSW_DROP_VXLAN_NOT_HERE);
 			return;
 		}
-		/* (ICMPv6's number too: conntrack takes it for an ICMP error in IPv4 as well, psw_is_icmp_error) */
+		/* (and ICMPv6's number: nothing answers or rewrites it in IPv4, psw_is_icmp_error, but it costs nothing) */
 		if (likely(pod && m->l4_proto != IPPROTO_ICMP && m->l4_proto != IPPROTO_ICMPV6 &&
 			   !psw_gso_requested(pkt))) {
 			m->flags |= PSW_F_IP_CSUM_LAZY;

@@ -1327,6 +1327,49 @@ test_nat_sctp_crc(void)
 	rte_pktmbuf_free(m);
 }
 
+/*
+ * ICMP's errors and echoes each in their own family: IPv4 carrying
+ * protocol 58, or IPv6 carrying protocol 1, is neither an error quoting a
+ * connection nor an echo to track (their types mean other things there).
+ */
+static void
+test_ct_icmp_families(void)
+{
+	static const struct {
+		uint8_t l3, proto, type;
+		bool error, track;
+	} cases[] = {
+		{ PSW_L3_IPV4, IPPROTO_ICMP, 3, true, false },
+		{ PSW_L3_IPV4, IPPROTO_ICMP, 11, true, false },
+		{ PSW_L3_IPV4, IPPROTO_ICMP, 8, false, true },
+		{ PSW_L3_IPV4, IPPROTO_ICMP, 0, false, true },
+		{ PSW_L3_IPV4, IPPROTO_ICMP, 128, false, false },
+		{ PSW_L3_IPV4, IPPROTO_ICMPV6, 1, false, false },
+		{ PSW_L3_IPV4, IPPROTO_ICMPV6, 2, false, false },
+		{ PSW_L3_IPV4, IPPROTO_ICMPV6, 128, false, false },
+		{ PSW_L3_IPV6, IPPROTO_ICMPV6, 1, true, false },
+		{ PSW_L3_IPV6, IPPROTO_ICMPV6, 4, true, false },
+		{ PSW_L3_IPV6, IPPROTO_ICMPV6, 128, false, true },
+		{ PSW_L3_IPV6, IPPROTO_ICMPV6, 129, false, true },
+		{ PSW_L3_IPV6, IPPROTO_ICMP, 3, false, false },
+		{ PSW_L3_IPV6, IPPROTO_ICMP, 8, false, false },
+	};
+	unsigned i;
+
+	for (i = 0; i < RTE_DIM(cases); i++) {
+		struct psw_meta m = { .l3 = cases[i].l3, .l4_proto = cases[i].proto, .flags = PSW_F_L4,
+				      .dport = (uint16_t)(cases[i].type << 8) };
+		struct psw_ct_key k;
+
+		if (psw_is_icmp_error(&m) != cases[i].error || psw_ct_trackable(&m) != cases[i].track ||
+		    psw_ct_key_of(&m, &k) != cases[i].track) {
+			fprintf(stderr, "\n  family %u protocol %u type %u\n", cases[i].l3, cases[i].proto,
+				cases[i].type);
+			CU_FAIL("ICMP taken in the wrong family");
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -1340,6 +1383,7 @@ main(void)
 	CU_initialize_registry();
 	s = CU_add_suite("conntrack", NULL, NULL);
 	CU_add_test(s, "insert, lookup both ways, clash, full table", test_ct_insert_lookup_clash_full);
+	CU_add_test(s, "ICMP errors and echoes only in their own family", test_ct_icmp_families);
 	CU_add_test(s, "TCP state machine and timeouts", test_ct_tcp_states);
 	CU_add_test(s, "TCP sequence windows", test_ct_tcp_window);
 	CU_add_test(s, "TCP windows: blind SYN, SYN+RST, FIN, port reuse", test_ct_tcp_window_syn_and_reuse);
