@@ -120,6 +120,8 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 	ihl = v4 ? (inner[0] & 0xf) * 4u : 40u;
 	if ((v4 && ihl < 20) || icmp_len < 8 + ihl + 4)
 		return false;
+	if (v4 && ((inner[6] & 0x1f) | inner[7]) != 0)
+		return false;                    /* a later fragment: no L4 header quoted, only payload */
 	memset(&k, 0, sizeof(k));
 	k.family = v4 ? 4 : 6;
 	k.proto = v4 ? inner[9] : inner[6];

@@ -756,6 +756,104 @@ test_egress6_echo_error_quoted(void)
 	rte_pktmbuf_free(m);
 }
 
+/*
+ * An ICMPv4 error (type) from router4 to the node, quoting the first qlen
+ * bytes of q's IPv4 packet (q freed). Its ICMP checksum is right.
+ */
+static struct rte_mbuf *
+error4_quoting(uint8_t type, uint32_t router4, struct rte_mbuf *q, unsigned qlen)
+{
+	struct rte_mbuf *m;
+	struct tpkt p;
+	uint8_t *icmp;
+	uint16_t c;
+
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, router_mac, 6);
+	memcpy(p.dst_mac, up_mac, 6);
+	p.proto = IPPROTO_ICMP;
+	p.src4 = router4;
+	p.dst4 = NODE4;
+	p.icmp_type = type;
+	p.sport = 0;
+	p.payload = (uint16_t)qlen;
+	m = tpkt_build(mp, &p);
+	if (m == NULL || q == NULL) {
+		rte_pktmbuf_free(q);
+		return m;
+	}
+	icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
+	memset(icmp + 4, 0, 4);
+	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, uint8_t *, 14), qlen);
+	icmp[2] = icmp[3] = 0;
+	c = (uint16_t)~rte_raw_cksum(icmp, 8 + qlen);
+	memcpy(icmp + 2, &c, 2);
+	rte_pktmbuf_free(q);
+	return m;
+}
+
+/* q's IPv4 packet made a later fragment (offset 1480, more to come), its header checksum right. */
+static void
+later_fragment4(struct rte_mbuf *q)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(q, struct rte_ipv4_hdr *, 14);
+
+	ip->packet_id = RTE_BE16(0x5151);
+	ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_MF_FLAG | (1480 / 8));
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+}
+
+/*
+ * An error quoting a *later* fragment quotes 8 bytes of its payload, not an
+ * ICMP (or UDP) header: any pod sending a fragmented packet to the host B
+ * pings, its later fragment's TTL run out at the first router (or too big
+ * for its DF), has that router quote 8 bytes of its choosing, such as an
+ * echo request with B's identifier. Linux's conntrack relates no error
+ * quoting a later fragment (ipv4_get_l4proto). Neither B nor A gets it,
+ * about an echo or a UDP flow.
+ */
+static void
+test_egress_error_quoting_later_fragment(void)
+{
+	const uint32_t b4 = 0x0af4000bu;         /* 10.244.0.11 */
+	const uint32_t router4 = 0xac1f6309u;    /* 172.31.99.9 */
+	struct rte_mbuf *m, *q;
+	struct psw_meta meta;
+
+	fresh();
+	expect_free(echo4(mac_b, gw_mac, b4, OUT4, 4242, 8, 64), P_B, PSW_V_TX, P_UP, "B's echo request");
+	expect_free(frame4(mac_b, gw_mac, IPPROTO_UDP, b4, OUT4, 5353, 53, 64), P_B, PSW_V_TX, P_UP,
+		    "B's UDP datagram");
+	/* the same error about the first fragment is B's */
+	q = echo4(up_mac, router_mac, NODE4, OUT4, 4242, 8, 63);
+	first_fragment4(q);
+	m = error4_quoting(11, router4, q, 28);
+	expect_free(m, P_UP, PSW_V_TX, P_B, "time exceeded quoting B's echo's first fragment");
+	/* a later fragment whose first 8 payload bytes look like B's echo request */
+	q = echo4(up_mac, router_mac, NODE4, OUT4, 4242, 8, 63);
+	later_fragment4(q);
+	m = error4_quoting(11, router4, q, 28);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	meta = run(m, P_UP);
+	if (meta.verdict == PSW_V_TX && (meta.out_port == P_A || meta.out_port == P_B)) {
+		fprintf(stderr, "\n  an error quoting a later fragment (echo) went to pod %u\n", meta.out_port);
+		CU_FAIL("an error quoting a later fragment taken for B's echo");
+	}
+	rte_pktmbuf_free(m);
+	/* ... or like B's UDP datagram's header */
+	q = frame4(up_mac, router_mac, IPPROTO_UDP, NODE4, OUT4, 5353, 53, 63);
+	later_fragment4(q);
+	m = error4_quoting(11, router4, q, 28);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	meta = run(m, P_UP);
+	if (meta.verdict == PSW_V_TX && (meta.out_port == P_A || meta.out_port == P_B)) {
+		fprintf(stderr, "\n  an error quoting a later fragment (UDP) went to pod %u\n", meta.out_port);
+		CU_FAIL("an error quoting a later fragment taken for B's UDP flow");
+	}
+	rte_pktmbuf_free(m);
+}
+
 /* The cluster's pods elsewhere and no_masquerade keep the pod's address. */
 static void
 test_egress6_not_masqueraded(void)
@@ -966,6 +1064,7 @@ main(void)
 	CU_add_test(s, "an error quoting a masqueraded echo reaches its pod, translated", test_egress_echo_error_quoted);
 	CU_add_test(s, "fragmented echoes with another identifier", test_egress_echo_realloc_fragments);
 	CU_add_test(s, "an ICMPv6 error quoting a masqueraded echo reaches its pod", test_egress6_echo_error_quoted);
+	CU_add_test(s, "an error quoting a later fragment is nobody's", test_egress_error_quoting_later_fragment);
 	CU_add_test(s, "IPv6 to the cluster's pods and no_masquerade: not masqueraded", test_egress6_not_masqueraded);
 	CU_add_test(s, "ICMPv6 packet too big back to the pod", test_egress6_packet_too_big);
 	CU_add_test(s, "IPv6 untracked out: dropped and counted", test_egress6_untracked_dropped);
