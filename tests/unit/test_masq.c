@@ -854,6 +854,76 @@ test_egress_error_quoting_later_fragment(void)
 	rte_pktmbuf_free(m);
 }
 
+/*
+ * The echo a translated error quotes is the one its pod sent, checksum
+ * included (a whole echo is quoted: a 64-byte ping fits in any error), as
+ * Linux's nf_nat_icmp_reply_translation leaves it: its identifier (IPv4)
+ * and, for ICMPv6, the addresses of its pseudo-header changed back.
+ */
+static void
+test_egress_echo_error_quoted_cksum(void)
+{
+	static const uint8_t router6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x77, [15] = 0xfe };
+	const uint32_t b4 = 0x0af4000bu;         /* 10.244.0.11 */
+	const uint32_t router4 = 0xac1f6309u;    /* 172.31.99.9 */
+	unsigned quote = 40 + 8 + 18, len = 14 + 40 + 8 + quote;
+	struct rte_ipv6_hdr *ip, *in;
+	struct rte_mbuf *m, *q;
+	uint8_t *icmp, *d;
+
+	fresh();
+	expect_free(echo4(mac_a, gw_mac, A4, OUT4, 4242, 8, 64), P_A, PSW_V_TX, P_UP, "A's echo request");
+	q = echo4(mac_b, gw_mac, b4, OUT4, 4242, 8, 64);
+	expect(q, P_B, PSW_V_TX, P_UP, "B's echo request, the same identifier");
+	CU_ASSERT(echo_id(q, 20) != 4242);
+	m = error4_quoting(3, router4, q, 20 + 8 + 18);
+	expect(m, P_UP, PSW_V_TX, P_B, "unreachable quoting B's whole echo");
+	icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(const uint16_t *)(icmp + 8 + 20 + 4)), 4242);
+	CU_ASSERT_EQUAL(rte_raw_cksum(icmp, 8 + 20 + 8 + 18), 0xffff);
+	if (rte_raw_cksum(icmp + 8 + 20, 8 + 18) != 0xffff)
+		CU_FAIL("the quoted IPv4 echo's checksum is not B's echo's");
+	rte_pktmbuf_free(m);
+
+	/* IPv6: B's echo left with the node's address and another identifier */
+	expect_free(frame6(mac_a, gw_mac, IPPROTO_ICMPV6, a6, out6, 77, 0, 128, 64), P_A, PSW_V_TX, P_UP,
+		    "A's ICMPv6 echo request");
+	q = frame6(mac_b, gw_mac, IPPROTO_ICMPV6, b6, out6, 77, 0, 128, 64);
+	expect(q, P_B, PSW_V_TX, P_UP, "B's ICMPv6 echo request, the same identifier");
+	m = rte_pktmbuf_alloc(mp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	if (d == NULL)
+		return;
+	memset(d, 0, len);
+	memcpy(d, up_mac, 6);
+	memcpy(d + 6, router_mac, 6);
+	*(uint16_t *)(d + 12) = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	ip = (struct rte_ipv6_hdr *)(d + 14);
+	ip->vtc_flow = RTE_BE32(6u << 28);
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)(8 + quote));
+	ip->proto = IPPROTO_ICMPV6;
+	ip->hop_limits = 64;
+	memcpy(ip->src_addr, router6, 16);
+	memcpy(ip->dst_addr, node6, 16);
+	icmp = (uint8_t *)(ip + 1);
+	icmp[0] = 1;                             /* unreachable */
+	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, void *, 14), quote);
+	*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
+	rte_pktmbuf_free(q);
+	expect(m, P_UP, PSW_V_TX, P_B, "ICMPv6 unreachable to B");
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, 14);
+	icmp = (uint8_t *)(ip + 1);
+	in = (struct rte_ipv6_hdr *)(icmp + 8);
+	CU_ASSERT_EQUAL(memcmp(in->src_addr, b6, 16), 0);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(uint16_t *)((uint8_t *)(in + 1) + 4)), 77);
+	CU_ASSERT_EQUAL(tpkt_ip6_cksum_verify(ip, icmp), 0);
+	if (tpkt_ip6_cksum_verify(in, in + 1) != 0)
+		CU_FAIL("the quoted ICMPv6 echo's checksum is not B's echo's");
+	rte_pktmbuf_free(m);
+}
+
 /* The cluster's pods elsewhere and no_masquerade keep the pod's address. */
 static void
 test_egress6_not_masqueraded(void)
@@ -1065,6 +1135,7 @@ main(void)
 	CU_add_test(s, "fragmented echoes with another identifier", test_egress_echo_realloc_fragments);
 	CU_add_test(s, "an ICMPv6 error quoting a masqueraded echo reaches its pod", test_egress6_echo_error_quoted);
 	CU_add_test(s, "an error quoting a later fragment is nobody's", test_egress_error_quoting_later_fragment);
+	CU_add_test(s, "a translated error quotes the echo with its checksum", test_egress_echo_error_quoted_cksum);
 	CU_add_test(s, "IPv6 to the cluster's pods and no_masquerade: not masqueraded", test_egress6_not_masqueraded);
 	CU_add_test(s, "ICMPv6 packet too big back to the pod", test_egress6_packet_too_big);
 	CU_add_test(s, "IPv6 untracked out: dropped and counted", test_egress6_untracked_dropped);
