@@ -684,7 +684,12 @@ test_egress_echo_error_quoted(void)
 	rte_pktmbuf_free(q);
 	expect(m, P_UP, PSW_V_TX, P_A, "an error about A's echo");
 	CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(const uint16_t *)(icmp + 8 + 20 + 4)), 4242);
-	CU_ASSERT_EQUAL(*(const uint32_t *)(icmp + 8 + 12), rte_cpu_to_be_32(A4));
+	{
+		uint32_t a;
+
+		memcpy(&a, icmp + 8 + 12, 4);      /* 2-byte aligned only */
+		CU_ASSERT_EQUAL(a, rte_cpu_to_be_32(A4));
+	}
 	rte_pktmbuf_free(m);
 
 	/* about an identifier no echo went out with: to nobody */
@@ -924,6 +929,84 @@ test_egress_echo_error_quoted_cksum(void)
 	rte_pktmbuf_free(m);
 }
 
+/*
+ * Errors about B's masqueraded echo that must not reach it (or A): one
+ * quoting it as an echo *reply*, one quoting it as ICMPv6 (protocol 58) in
+ * IPv4, one quoting only 4 bytes of it, one from pod A (a pod may complain
+ * only about packets sent to it). One whose quote has IPv4 options reaches
+ * B, every checksum right.
+ */
+static void
+test_egress_echo_error_forged(void)
+{
+	const uint32_t b4 = 0x0af4000bu;         /* 10.244.0.11 */
+	const uint32_t router4 = 0xac1f6309u;    /* 172.31.99.9 */
+	struct rte_mbuf *m, *q;
+	struct rte_ipv4_hdr *in;
+	struct psw_meta meta;
+	uint8_t *icmp, *d;
+	uint16_t id, c;
+	unsigned i;
+
+	fresh();
+	expect_free(echo4(mac_a, gw_mac, A4, OUT4, 4242, 8, 64), P_A, PSW_V_TX, P_UP, "A's echo request");
+	q = echo4(mac_b, gw_mac, b4, OUT4, 4242, 8, 64);
+	expect(q, P_B, PSW_V_TX, P_UP, "B's echo request, the same identifier");
+	id = echo_id(q, 20);
+	rte_pktmbuf_free(q);
+	for (i = 0; i < 4; i++) {
+		q = echo4(up_mac, router_mac, NODE4, OUT4, id, i == 0 ? 0 : 8, 63);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+		in = rte_pktmbuf_mtod_offset(q, struct rte_ipv4_hdr *, 14);
+		if (i == 1) {
+			in->next_proto_id = IPPROTO_ICMPV6;
+			in->hdr_checksum = 0;
+			in->hdr_checksum = rte_ipv4_cksum(in);
+		}
+		m = error4_quoting(3, router4, q, i == 2 ? 24 : 28);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		if (i == 3) {
+			/* from pod A, to the node: A's address as its source */
+			struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+
+			memcpy(rte_pktmbuf_mtod(m, uint8_t *), gw_mac, 6);
+			memcpy(rte_pktmbuf_mtod(m, uint8_t *) + 6, mac_a, 6);
+			ip->src_addr = rte_cpu_to_be_32(A4);
+			ip->hdr_checksum = 0;
+			ip->hdr_checksum = rte_ipv4_cksum(ip);
+		}
+		meta = run(m, i == 3 ? P_A : P_UP);
+		if (meta.verdict == PSW_V_TX && (meta.out_port == P_A || meta.out_port == P_B)) {
+			fprintf(stderr, "\n  forged error %u went to pod %u\n", i, meta.out_port);
+			CU_FAIL("a forged error about B's echo reached a pod");
+		}
+		rte_pktmbuf_free(m);
+	}
+	/* B's echo quoted with 4 bytes of IPv4 options (NOPs): to B, translated */
+	q = echo4(up_mac, router_mac, NODE4, OUT4, id, 8, 63);
+	m = error4_quoting(11, router4, q, 32);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
+	d = icmp + 8;
+	memmove(d + 24, d + 20, 8);
+	memset(d + 20, 1, 4);
+	d[0] = 0x46;
+	in = (struct rte_ipv4_hdr *)d;
+	in->total_length = rte_cpu_to_be_16(rte_be_to_cpu_16(in->total_length) + 4);
+	in->hdr_checksum = 0;
+	in->hdr_checksum = rte_ipv4_cksum(in);
+	icmp[2] = icmp[3] = 0;
+	c = (uint16_t)~rte_raw_cksum(icmp, 8 + 32);
+	memcpy(icmp + 2, &c, 2);
+	expect(m, P_UP, PSW_V_TX, P_B, "an error quoting B's echo with IPv4 options");
+	CU_ASSERT_EQUAL(in->src_addr, rte_cpu_to_be_32(b4));
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(const uint16_t *)(d + 24 + 4)), 4242);
+	CU_ASSERT_EQUAL(rte_raw_cksum(d, 24), 0xffff);
+	CU_ASSERT_EQUAL(rte_raw_cksum(icmp, 8 + 32), 0xffff);
+	CU_ASSERT_EQUAL(rte_raw_cksum(rte_pktmbuf_mtod_offset(m, uint8_t *, 14), 20), 0xffff);
+	rte_pktmbuf_free(m);
+}
+
 /* The cluster's pods elsewhere and no_masquerade keep the pod's address. */
 static void
 test_egress6_not_masqueraded(void)
@@ -1136,6 +1219,7 @@ main(void)
 	CU_add_test(s, "an ICMPv6 error quoting a masqueraded echo reaches its pod", test_egress6_echo_error_quoted);
 	CU_add_test(s, "an error quoting a later fragment is nobody's", test_egress_error_quoting_later_fragment);
 	CU_add_test(s, "a translated error quotes the echo with its checksum", test_egress_echo_error_quoted_cksum);
+	CU_add_test(s, "forged errors about an echo reach no pod; IPv4 options in the quote", test_egress_echo_error_forged);
 	CU_add_test(s, "IPv6 to the cluster's pods and no_masquerade: not masqueraded", test_egress6_not_masqueraded);
 	CU_add_test(s, "ICMPv6 packet too big back to the pod", test_egress6_packet_too_big);
 	CU_add_test(s, "IPv6 untracked out: dropped and counted", test_egress6_untracked_dropped);
