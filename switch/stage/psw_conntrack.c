@@ -112,6 +112,7 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 	struct psw_ct_key k, r;
 	const struct psw_ct_key *kp = &r;
 	struct psw_ct_entry *e;
+	uint64_t d = 0;                          /* the quoted echo's checksum delta */
 	uint32_t hit;
 	bool echo;
 
@@ -120,6 +121,8 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 	ihl = v4 ? (inner[0] & 0xf) * 4u : 40u;
 	if ((v4 && ihl < 20) || icmp_len < 8 + ihl + 4)
 		return false;
+	if (v4 && ((inner[6] & 0x1f) | inner[7]) != 0)
+		return false;                    /* a later fragment: no L4 header quoted, only payload */
 	memset(&k, 0, sizeof(k));
 	k.family = v4 ? 4 : 6;
 	k.proto = v4 ? inner[9] : inner[6];
@@ -173,6 +176,8 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 	if (e->flags & PSW_CT_F_DNAT) {
 		/* quoted destination: backend -> Service address and port; the error
 		 * comes from the Service address */
+		if (echo && !v4)
+			d += psw_csum_delta(inner + 24, e->orig.dst, 16);   /* ICMPv6 pseudo-header */
 		memcpy(inner + (v4 ? 16 : 24), e->orig.dst, alen);
 		if (!echo)
 			memcpy(ports + 2, &e->orig.dport, 2);
@@ -183,11 +188,21 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 		/* masqueraded (a NodePort, a hairpin, a pod's connection out of the
 		 * cluster): the quoted source and the error's destination are the
 		 * real client's again, so a pod learns its path MTU */
+		if (echo) {
+			uint16_t old;
+
+			if (!v4)
+				d += psw_csum_delta(inner + 8, e->orig.src, 16);
+			memcpy(&old, id, 2);
+			d += psw_csum_delta16(old, e->orig.sport);
+		}
 		memcpy(inner + (v4 ? 12 : 8), e->orig.src, alen);
 		memcpy(id, &e->orig.sport, 2);
 		memcpy(l3 + (v4 ? 16 : 24), e->orig.src, alen);
 		memcpy(v4 ? (void *)&m->dst4 : (void *)m->dst6, e->orig.src, alen);
 	}
+	if (d != 0)
+		psw_nat_csum(ports + 2, d);      /* the quoted echo as its sender sent it */
 	if (v4) {
 		uint16_t c;
 

@@ -684,7 +684,12 @@ test_egress_echo_error_quoted(void)
 	rte_pktmbuf_free(q);
 	expect(m, P_UP, PSW_V_TX, P_A, "an error about A's echo");
 	CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(const uint16_t *)(icmp + 8 + 20 + 4)), 4242);
-	CU_ASSERT_EQUAL(*(const uint32_t *)(icmp + 8 + 12), rte_cpu_to_be_32(A4));
+	{
+		uint32_t a;
+
+		memcpy(&a, icmp + 8 + 12, 4);      /* 2-byte aligned only */
+		CU_ASSERT_EQUAL(a, rte_cpu_to_be_32(A4));
+	}
 	rte_pktmbuf_free(m);
 
 	/* about an identifier no echo went out with: to nobody */
@@ -753,6 +758,252 @@ test_egress6_echo_error_quoted(void)
 	CU_ASSERT_EQUAL(((uint8_t *)(in + 1))[0], 128);
 	CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(uint16_t *)((uint8_t *)(in + 1) + 4)), 77);
 	CU_ASSERT_EQUAL(tpkt_ip6_cksum_verify(ip, icmp), 0);
+	rte_pktmbuf_free(m);
+}
+
+/*
+ * An ICMPv4 error (type) from router4 to the node, quoting the first qlen
+ * bytes of q's IPv4 packet (q freed). Its ICMP checksum is right.
+ */
+static struct rte_mbuf *
+error4_quoting(uint8_t type, uint32_t router4, struct rte_mbuf *q, unsigned qlen)
+{
+	struct rte_mbuf *m;
+	struct tpkt p;
+	uint8_t *icmp;
+	uint16_t c;
+
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, router_mac, 6);
+	memcpy(p.dst_mac, up_mac, 6);
+	p.proto = IPPROTO_ICMP;
+	p.src4 = router4;
+	p.dst4 = NODE4;
+	p.icmp_type = type;
+	p.sport = 0;
+	p.payload = (uint16_t)qlen;
+	m = tpkt_build(mp, &p);
+	if (m == NULL || q == NULL) {
+		rte_pktmbuf_free(q);
+		return m;
+	}
+	icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
+	memset(icmp + 4, 0, 4);
+	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, uint8_t *, 14), qlen);
+	icmp[2] = icmp[3] = 0;
+	c = (uint16_t)~rte_raw_cksum(icmp, 8 + qlen);
+	memcpy(icmp + 2, &c, 2);
+	rte_pktmbuf_free(q);
+	return m;
+}
+
+/* q's IPv4 packet made a later fragment (offset 1480, more to come), its header checksum right. */
+static void
+later_fragment4(struct rte_mbuf *q)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(q, struct rte_ipv4_hdr *, 14);
+
+	ip->packet_id = RTE_BE16(0x5151);
+	ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_MF_FLAG | (1480 / 8));
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+}
+
+/*
+ * An error quoting a *later* fragment quotes 8 bytes of its payload, not an
+ * ICMP (or UDP) header: any pod sending a fragmented packet to the host B
+ * pings, its later fragment's TTL run out at the first router (or too big
+ * for its DF), has that router quote 8 bytes of its choosing, such as an
+ * echo request with B's identifier. Linux's conntrack relates no error
+ * quoting a later fragment (ipv4_get_l4proto). Neither B nor A gets it,
+ * about an echo or a UDP flow.
+ */
+static void
+test_egress_error_quoting_later_fragment(void)
+{
+	const uint32_t b4 = 0x0af4000bu;         /* 10.244.0.11 */
+	const uint32_t router4 = 0xac1f6309u;    /* 172.31.99.9 */
+	struct rte_mbuf *m, *q;
+	struct psw_meta meta;
+
+	fresh();
+	expect_free(echo4(mac_b, gw_mac, b4, OUT4, 4242, 8, 64), P_B, PSW_V_TX, P_UP, "B's echo request");
+	expect_free(frame4(mac_b, gw_mac, IPPROTO_UDP, b4, OUT4, 5353, 53, 64), P_B, PSW_V_TX, P_UP,
+		    "B's UDP datagram");
+	/* the same error about the first fragment is B's */
+	q = echo4(up_mac, router_mac, NODE4, OUT4, 4242, 8, 63);
+	first_fragment4(q);
+	m = error4_quoting(11, router4, q, 28);
+	expect_free(m, P_UP, PSW_V_TX, P_B, "time exceeded quoting B's echo's first fragment");
+	/* a later fragment whose first 8 payload bytes look like B's echo request */
+	q = echo4(up_mac, router_mac, NODE4, OUT4, 4242, 8, 63);
+	later_fragment4(q);
+	m = error4_quoting(11, router4, q, 28);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	meta = run(m, P_UP);
+	if (meta.verdict == PSW_V_TX && (meta.out_port == P_A || meta.out_port == P_B)) {
+		fprintf(stderr, "\n  an error quoting a later fragment (echo) went to pod %u\n", meta.out_port);
+		CU_FAIL("an error quoting a later fragment taken for B's echo");
+	}
+	rte_pktmbuf_free(m);
+	/* ... or like B's UDP datagram's header */
+	q = frame4(up_mac, router_mac, IPPROTO_UDP, NODE4, OUT4, 5353, 53, 63);
+	later_fragment4(q);
+	m = error4_quoting(11, router4, q, 28);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	meta = run(m, P_UP);
+	if (meta.verdict == PSW_V_TX && (meta.out_port == P_A || meta.out_port == P_B)) {
+		fprintf(stderr, "\n  an error quoting a later fragment (UDP) went to pod %u\n", meta.out_port);
+		CU_FAIL("an error quoting a later fragment taken for B's UDP flow");
+	}
+	rte_pktmbuf_free(m);
+}
+
+/*
+ * The echo a translated error quotes is the one its pod sent, checksum
+ * included (a whole echo is quoted: a 64-byte ping fits in any error), as
+ * Linux's nf_nat_icmp_reply_translation leaves it: its identifier (IPv4)
+ * and, for ICMPv6, the addresses of its pseudo-header changed back.
+ */
+static void
+test_egress_echo_error_quoted_cksum(void)
+{
+	static const uint8_t router6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x77, [15] = 0xfe };
+	const uint32_t b4 = 0x0af4000bu;         /* 10.244.0.11 */
+	const uint32_t router4 = 0xac1f6309u;    /* 172.31.99.9 */
+	unsigned quote = 40 + 8 + 18, len = 14 + 40 + 8 + quote;
+	struct rte_ipv6_hdr *ip, *in;
+	struct rte_mbuf *m, *q;
+	uint8_t *icmp, *d;
+
+	fresh();
+	expect_free(echo4(mac_a, gw_mac, A4, OUT4, 4242, 8, 64), P_A, PSW_V_TX, P_UP, "A's echo request");
+	q = echo4(mac_b, gw_mac, b4, OUT4, 4242, 8, 64);
+	expect(q, P_B, PSW_V_TX, P_UP, "B's echo request, the same identifier");
+	CU_ASSERT(echo_id(q, 20) != 4242);
+	m = error4_quoting(3, router4, q, 20 + 8 + 18);
+	expect(m, P_UP, PSW_V_TX, P_B, "unreachable quoting B's whole echo");
+	icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(const uint16_t *)(icmp + 8 + 20 + 4)), 4242);
+	CU_ASSERT_EQUAL(rte_raw_cksum(icmp, 8 + 20 + 8 + 18), 0xffff);
+	if (rte_raw_cksum(icmp + 8 + 20, 8 + 18) != 0xffff)
+		CU_FAIL("the quoted IPv4 echo's checksum is not B's echo's");
+	rte_pktmbuf_free(m);
+
+	/* IPv6: B's echo left with the node's address and another identifier */
+	expect_free(frame6(mac_a, gw_mac, IPPROTO_ICMPV6, a6, out6, 77, 0, 128, 64), P_A, PSW_V_TX, P_UP,
+		    "A's ICMPv6 echo request");
+	q = frame6(mac_b, gw_mac, IPPROTO_ICMPV6, b6, out6, 77, 0, 128, 64);
+	expect(q, P_B, PSW_V_TX, P_UP, "B's ICMPv6 echo request, the same identifier");
+	m = rte_pktmbuf_alloc(mp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	if (d == NULL)
+		return;
+	memset(d, 0, len);
+	memcpy(d, up_mac, 6);
+	memcpy(d + 6, router_mac, 6);
+	*(uint16_t *)(d + 12) = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	ip = (struct rte_ipv6_hdr *)(d + 14);
+	ip->vtc_flow = RTE_BE32(6u << 28);
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)(8 + quote));
+	ip->proto = IPPROTO_ICMPV6;
+	ip->hop_limits = 64;
+	memcpy(ip->src_addr, router6, 16);
+	memcpy(ip->dst_addr, node6, 16);
+	icmp = (uint8_t *)(ip + 1);
+	icmp[0] = 1;                             /* unreachable */
+	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, void *, 14), quote);
+	*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
+	rte_pktmbuf_free(q);
+	expect(m, P_UP, PSW_V_TX, P_B, "ICMPv6 unreachable to B");
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, 14);
+	icmp = (uint8_t *)(ip + 1);
+	in = (struct rte_ipv6_hdr *)(icmp + 8);
+	CU_ASSERT_EQUAL(memcmp(in->src_addr, b6, 16), 0);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(uint16_t *)((uint8_t *)(in + 1) + 4)), 77);
+	CU_ASSERT_EQUAL(tpkt_ip6_cksum_verify(ip, icmp), 0);
+	if (tpkt_ip6_cksum_verify(in, in + 1) != 0)
+		CU_FAIL("the quoted ICMPv6 echo's checksum is not B's echo's");
+	rte_pktmbuf_free(m);
+}
+
+/*
+ * Errors about B's masqueraded echo that must not reach it (or A): one
+ * quoting it as an echo *reply*, one quoting it as ICMPv6 (protocol 58) in
+ * IPv4, one quoting only 4 bytes of it, one from pod A (a pod may complain
+ * only about packets sent to it). One whose quote has IPv4 options reaches
+ * B, every checksum right.
+ */
+static void
+test_egress_echo_error_forged(void)
+{
+	const uint32_t b4 = 0x0af4000bu;         /* 10.244.0.11 */
+	const uint32_t router4 = 0xac1f6309u;    /* 172.31.99.9 */
+	struct rte_mbuf *m, *q;
+	struct rte_ipv4_hdr *in;
+	struct psw_meta meta;
+	uint8_t *icmp, *d;
+	uint16_t id, c;
+	unsigned i;
+
+	fresh();
+	expect_free(echo4(mac_a, gw_mac, A4, OUT4, 4242, 8, 64), P_A, PSW_V_TX, P_UP, "A's echo request");
+	q = echo4(mac_b, gw_mac, b4, OUT4, 4242, 8, 64);
+	expect(q, P_B, PSW_V_TX, P_UP, "B's echo request, the same identifier");
+	id = echo_id(q, 20);
+	rte_pktmbuf_free(q);
+	for (i = 0; i < 4; i++) {
+		q = echo4(up_mac, router_mac, NODE4, OUT4, id, i == 0 ? 0 : 8, 63);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+		in = rte_pktmbuf_mtod_offset(q, struct rte_ipv4_hdr *, 14);
+		if (i == 1) {
+			in->next_proto_id = IPPROTO_ICMPV6;
+			in->hdr_checksum = 0;
+			in->hdr_checksum = rte_ipv4_cksum(in);
+		}
+		m = error4_quoting(3, router4, q, i == 2 ? 24 : 28);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		if (i == 3) {
+			/* from pod A, to the node: A's address as its source */
+			struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+
+			memcpy(rte_pktmbuf_mtod(m, uint8_t *), gw_mac, 6);
+			memcpy(rte_pktmbuf_mtod(m, uint8_t *) + 6, mac_a, 6);
+			ip->src_addr = rte_cpu_to_be_32(A4);
+			ip->hdr_checksum = 0;
+			ip->hdr_checksum = rte_ipv4_cksum(ip);
+		}
+		meta = run(m, i == 3 ? P_A : P_UP);
+		if (meta.verdict == PSW_V_TX && (meta.out_port == P_A || meta.out_port == P_B)) {
+			fprintf(stderr, "\n  forged error %u went to pod %u\n", i, meta.out_port);
+			CU_FAIL("a forged error about B's echo reached a pod");
+		}
+		rte_pktmbuf_free(m);
+	}
+	/* B's echo quoted with 4 bytes of IPv4 options (NOPs): to B, translated */
+	q = echo4(up_mac, router_mac, NODE4, OUT4, id, 8, 63);
+	m = error4_quoting(11, router4, q, 32);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
+	d = icmp + 8;
+	memmove(d + 24, d + 20, 8);
+	memset(d + 20, 1, 4);
+	d[0] = 0x46;
+	in = (struct rte_ipv4_hdr *)d;
+	in->total_length = rte_cpu_to_be_16(rte_be_to_cpu_16(in->total_length) + 4);
+	in->hdr_checksum = 0;
+	in->hdr_checksum = rte_ipv4_cksum(in);
+	icmp[2] = icmp[3] = 0;
+	c = (uint16_t)~rte_raw_cksum(icmp, 8 + 32);
+	memcpy(icmp + 2, &c, 2);
+	expect(m, P_UP, PSW_V_TX, P_B, "an error quoting B's echo with IPv4 options");
+	CU_ASSERT_EQUAL(in->src_addr, rte_cpu_to_be_32(b4));
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(const uint16_t *)(d + 24 + 4)), 4242);
+	CU_ASSERT_EQUAL(rte_raw_cksum(d, 24), 0xffff);
+	CU_ASSERT_EQUAL(rte_raw_cksum(icmp, 8 + 32), 0xffff);
+	CU_ASSERT_EQUAL(rte_raw_cksum(rte_pktmbuf_mtod_offset(m, uint8_t *, 14), 20), 0xffff);
 	rte_pktmbuf_free(m);
 }
 
@@ -966,6 +1217,9 @@ main(void)
 	CU_add_test(s, "an error quoting a masqueraded echo reaches its pod, translated", test_egress_echo_error_quoted);
 	CU_add_test(s, "fragmented echoes with another identifier", test_egress_echo_realloc_fragments);
 	CU_add_test(s, "an ICMPv6 error quoting a masqueraded echo reaches its pod", test_egress6_echo_error_quoted);
+	CU_add_test(s, "an error quoting a later fragment is nobody's", test_egress_error_quoting_later_fragment);
+	CU_add_test(s, "a translated error quotes the echo with its checksum", test_egress_echo_error_quoted_cksum);
+	CU_add_test(s, "forged errors about an echo reach no pod; IPv4 options in the quote", test_egress_echo_error_forged);
 	CU_add_test(s, "IPv6 to the cluster's pods and no_masquerade: not masqueraded", test_egress6_not_masqueraded);
 	CU_add_test(s, "ICMPv6 packet too big back to the pod", test_egress6_packet_too_big);
 	CU_add_test(s, "IPv6 untracked out: dropped and counted", test_egress6_untracked_dropped);
