@@ -112,7 +112,9 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 	struct psw_ct_key k, r;
 	const struct psw_ct_key *kp = &r;
 	struct psw_ct_entry *e;
-	uint64_t d = 0;                          /* the quoted echo's checksum delta */
+	uint64_t d = 0;                          /* the quoted L4 checksum's delta */
+	int csum_at = -1;                        /* its offset from ports, if quoted */
+	bool pseudo;                             /* does it cover the addresses? */
 	uint32_t hit;
 	bool echo;
 
@@ -173,14 +175,32 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 		return true;
 	}
 	l3 = rte_pktmbuf_mtod_offset(pkt, uint8_t *, m->l2_len);
+	/*
+	 * The quoted packet's own checksum follows what is rewritten in it, as
+	 * Linux's NAT does, when the quote holds it: an echo's (ICMPv6's covers
+	 * the addresses), UDP's (none over IPv4 stays none), TCP's past the 8
+	 * bytes a router must quote. SCTP's CRC over a cut quote cannot be.
+	 */
+	pseudo = !(echo && v4);
+	if (echo)
+		csum_at = 2;
+	else if (k.proto == IPPROTO_UDP && icmp_len >= 8 + ihl + 8 && (!v4 || ports[6] != 0 || ports[7] != 0))
+		csum_at = 6;
+	else if (k.proto == IPPROTO_TCP && icmp_len >= 8 + ihl + 18)
+		csum_at = 16;
 	if (e->flags & PSW_CT_F_DNAT) {
 		/* quoted destination: backend -> Service address and port; the error
 		 * comes from the Service address */
-		if (echo && !v4)
-			d += psw_csum_delta(inner + 24, e->orig.dst, 16);   /* ICMPv6 pseudo-header */
+		if (pseudo)
+			d += psw_csum_delta(inner + (v4 ? 16 : 24), e->orig.dst, alen);
 		memcpy(inner + (v4 ? 16 : 24), e->orig.dst, alen);
-		if (!echo)
+		if (!echo) {
+			uint16_t old;
+
+			memcpy(&old, ports + 2, 2);
+			d += psw_csum_delta16(old, e->orig.dport);
 			memcpy(ports + 2, &e->orig.dport, 2);
+		}
 		memcpy(l3 + (v4 ? 12 : 8), e->orig.dst, alen);
 		memcpy(v4 ? (void *)&m->src4 : (void *)m->src6, e->orig.dst, alen);
 	}
@@ -188,21 +208,22 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 		/* masqueraded (a NodePort, a hairpin, a pod's connection out of the
 		 * cluster): the quoted source and the error's destination are the
 		 * real client's again, so a pod learns its path MTU */
-		if (echo) {
-			uint16_t old;
+		uint16_t old;
 
-			if (!v4)
-				d += psw_csum_delta(inner + 8, e->orig.src, 16);
-			memcpy(&old, id, 2);
-			d += psw_csum_delta16(old, e->orig.sport);
-		}
+		if (pseudo)
+			d += psw_csum_delta(inner + (v4 ? 12 : 8), e->orig.src, alen);
+		memcpy(&old, id, 2);
+		d += psw_csum_delta16(old, e->orig.sport);
 		memcpy(inner + (v4 ? 12 : 8), e->orig.src, alen);
 		memcpy(id, &e->orig.sport, 2);
 		memcpy(l3 + (v4 ? 16 : 24), e->orig.src, alen);
 		memcpy(v4 ? (void *)&m->dst4 : (void *)m->dst6, e->orig.src, alen);
 	}
-	if (d != 0)
-		psw_nat_csum(ports + 2, d);      /* the quoted echo as its sender sent it */
+	if (csum_at >= 0 && d != 0) {
+		psw_nat_csum(ports + csum_at, d);        /* the quoted packet as its sender sent it */
+		if (csum_at == 6 && ports[6] == 0 && ports[7] == 0)
+			ports[6] = ports[7] = 0xff;      /* UDP: a computed 0 is sent as all ones */
+	}
 	if (v4) {
 		uint16_t c;
 

@@ -1035,12 +1035,13 @@ test_egress6_packet_too_big(void)
 	static const uint8_t router6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x77, [15] = 0xfe };
 	struct rte_mbuf *syn, *m;
 	struct rte_ipv6_hdr *ip, *in;
-	uint8_t *icmp, *d;
+	uint8_t *icmp, *d, sent[20];
 	unsigned quote = 40 + 20, len = 14 + 40 + 8 + quote;
 	uint16_t port;
 
 	fresh();
 	syn = frame6(mac_a, gw_mac, IPPROTO_TCP, a6, out6, 40003, 443, RTE_TCP_SYN_FLAG, 64);
+	memcpy(sent, rte_pktmbuf_mtod_offset(syn, void *, 14 + 40), 20);   /* its TCP header as the pod sent it */
 	expect(syn, P_A, PSW_V_TX, P_UP, "SYN out");
 	port = sport6(syn, NULL);
 	m = rte_pktmbuf_alloc(mp);
@@ -1076,6 +1077,7 @@ test_egress6_packet_too_big(void)
 	CU_ASSERT_EQUAL(memcmp(in->src_addr, a6, 16), 0);
 	CU_ASSERT_EQUAL(memcmp(in->dst_addr, out6, 16), 0);
 	CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(uint16_t *)(in + 1)), 40003);
+	CU_ASSERT_EQUAL(memcmp(in + 1, sent, 20), 0);       /* the quoted TCP header, checksum included */
 	CU_ASSERT_EQUAL(tpkt_ip6_cksum_verify(ip, icmp), 0);
 	CU_ASSERT_EQUAL(port, 40003);
 	rte_pktmbuf_free(m);

@@ -648,7 +648,7 @@ test_icmp_error_nated_back(void)
 	struct rte_mbuf *m, *err;
 	struct psw_meta meta;
 	struct rte_ipv4_hdr *ip, *inner;
-	uint8_t *icmp, quote[28];
+	uint8_t *icmp, quote[28], sent[8];
 	unsigned len;
 
 	/* the client's UDP datagram to the Service, DNAT-ed to backend:5353... */
@@ -660,6 +660,8 @@ test_icmp_error_nated_back(void)
 	p.sport = 33000;
 	p.dport = 53;
 	m = tpkt_build(mp, &p);
+	memcpy(sent, rte_pktmbuf_mtod_offset(m, void *, 14 + 20), 8);   /* its UDP header as sent */
+	CU_ASSERT(sent[6] != 0 || sent[7] != 0);
 	meta = run(m, 0);
 	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
 	/* ...which the backend answers with port unreachable, quoting what it got */
@@ -697,6 +699,8 @@ test_icmp_error_nated_back(void)
 	CU_ASSERT_EQUAL(inner->dst_addr, rte_cpu_to_be_32(VIP));
 	CU_ASSERT_EQUAL(rte_raw_cksum(inner, 20), 0xffff);
 	CU_ASSERT_EQUAL(*(uint16_t *)(icmp + 8 + 20 + 2), rte_cpu_to_be_16(53));
+	/* the quoted UDP header is the client's, its checksum too (as Linux's NAT gives it) */
+	CU_ASSERT_EQUAL(memcmp(icmp + 8 + 20, sent, 8), 0);
 	rte_pktmbuf_free(err);
 }
 
