@@ -118,6 +118,16 @@ icmp_error_related(struct psw_stage_ctx *sc, const struct psw_tables *t, struct 
 	uint32_t hit;
 	bool echo;
 
+	/*
+	 * An accepted error is cut to what a router may send (icmp_error_trim)
+	 * before its quote is read and rewritten: judge it by what is left of
+	 * it then. Headers leaving no room for the ICMP message and its quote
+	 * (an IPv6 error behind a kilobyte of extension headers) are no router's:
+	 * cut there, the quote's fields (or the ICMP header) lay past its end.
+	 */
+	if ((unsigned)m->l4_off - m->l2_len >= (v4 ? ICMP4_ERROR_MAX : ICMP6_ERROR_MAX))
+		return false;
+	icmp_len = RTE_MIN(icmp_len, (v4 ? ICMP4_ERROR_MAX : ICMP6_ERROR_MAX) - ((unsigned)m->l4_off - m->l2_len));
 	if (icmp_len < 8 + (v4 ? 20u : 40u) + 4 || pkt->nb_segs != 1)
 		return false;
 	ihl = v4 ? (inner[0] & 0xf) * 4u : 40u;

@@ -562,6 +562,97 @@ test_icmp6_error_behind_extension_header(void)
 }
 
 /*
+ * A backend's ICMPv6 error about a Service connection behind ext bytes of
+ * hop-by-hop options, at a page end. An accepted error is cut to 1280 bytes
+ * (icmp_error_trim) before its quote is rewritten: with ext near 1280 the
+ * cut leaves the quote short of its ports (1200) or the ICMPv6 header
+ * past the end (1296, its length then "negative"). Such an error is no
+ * router's: it must not be taken for the connection's, cut and rewritten
+ * beyond its end (nor its checksum summed over 4 GB).
+ */
+static void
+icmp6_error_behind_long_header(unsigned ext)
+{
+	struct tpkt p;
+	struct rte_mbuf *m, *e;
+	struct psw_meta meta;
+	struct guarded g;
+	uint8_t *d, *icmp, *opt, quote[48];
+	unsigned len = 14 + 40 + ext + 8 + 48, left;
+	struct rte_ipv6_hdr *ip;
+	uint32_t sum;
+
+	fresh(NULL);
+	tpkt_defaults(&p);
+	p.ip6 = 1;
+	memcpy(p.src_mac, mac_v, 6);
+	memcpy(p.dst_mac, gw_mac, 6);
+	memcpy(p.src6, v6, 16);
+	memcpy(p.dst6, vip6, 16);
+	p.sport = 33000;
+	p.dport = 53;
+	p.payload = 0;
+	m = tpkt_build(mp, &p);
+	meta = run(m, P_V);
+	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT_EQUAL(meta.out_port, P_W);
+	memcpy(quote, rte_pktmbuf_mtod_offset(m, void *, 14), 48);        /* as W got it */
+	rte_pktmbuf_free(m);
+	e = rte_pktmbuf_alloc(mp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	d = (uint8_t *)rte_pktmbuf_append(e, (uint16_t)len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	if (d == NULL)
+		return;
+	memset(d, 0, len);
+	memcpy(d, gw_mac, 6);
+	memcpy(d + 6, mac_w, 6);
+	*(uint16_t *)(d + 12) = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	ip = (struct rte_ipv6_hdr *)(d + 14);
+	ip->vtc_flow = RTE_BE32(6u << 28);
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)(ext + 8 + 48));
+	ip->proto = 0;                              /* hop-by-hop options first */
+	ip->hop_limits = 64;
+	memcpy(ip->src_addr, w6, 16);
+	memcpy(ip->dst_addr, v6, 16);
+	d[14 + 40] = IPPROTO_ICMPV6;
+	d[14 + 40 + 1] = (uint8_t)(ext / 8 - 1);
+	for (opt = d + 14 + 40 + 2, left = ext - 2; left > 0;) {
+		unsigned n = left >= 2 ? RTE_MIN(left - 2, 255u) : 0;
+
+		opt[0] = left >= 2 ? 1 : 0;         /* PadN, or Pad1 */
+		opt[1] = left >= 2 ? (uint8_t)n : opt[1];
+		opt += left >= 2 ? n + 2 : 1;
+		left -= left >= 2 ? n + 2 : 1;
+	}
+	icmp = d + 14 + 40 + ext;
+	icmp[0] = 1;                                /* destination unreachable */
+	icmp[1] = 4;                                /* port unreachable */
+	memcpy(icmp + 8, quote, 48);
+	sum = __rte_raw_cksum(ip->src_addr, 32, 0);
+	sum = __rte_raw_cksum(&(uint32_t){ rte_cpu_to_be_32(56) }, 4, sum);
+	sum = __rte_raw_cksum(&(uint32_t){ rte_cpu_to_be_32(IPPROTO_ICMPV6) }, 4, sum);
+	sum = __rte_raw_cksum(icmp, 56, sum);
+	*(uint16_t *)(icmp + 2) = (uint16_t)~__rte_raw_cksum_reduce(sum);
+	e = at_page_end(&g, e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	meta = run(e, P_W);
+	CU_ASSERT(!(meta.flags & PSW_F_CT_RELATED));
+	CU_ASSERT_EQUAL(rte_pktmbuf_data_len(e), len);                   /* not cut */
+	icmp = rte_pktmbuf_mtod_offset(e, uint8_t *, 14 + 40 + ext);
+	CU_ASSERT(memcmp(icmp + 8, quote, 48) == 0);                   /* nor rewritten */
+	rte_pktmbuf_free(e);
+	munmap(g.base, (size_t)sysconf(_SC_PAGESIZE) * 2);
+}
+
+static void
+test_icmp6_error_quote_past_the_cut(void)
+{
+	icmp6_error_behind_long_header(1200);       /* the cut leaves 40 bytes of ICMPv6 */
+	icmp6_error_behind_long_header(1296);       /* the cut is before the ICMPv6 header */
+}
+
+/*
  * Item 8: one pod flooding new flows (bare ACKs, unanswered UDP) uses up
  * its own share, not the table: the other pod still opens connections and
  * an established one keeps working; under pressure the unanswered go early.
@@ -660,6 +751,8 @@ main(void)
 	CU_add_test(s, "uplink reverse-path checks; node traffic by its port", test_uplink_spoofing);
 	CU_add_test(s, "echo keys carry the type", test_echo_key_has_type);
 	CU_add_test(s, "ICMPv6 error behind an extension header, at a page end", test_icmp6_error_behind_extension_header);
+	CU_add_test(s, "ICMPv6 error whose quote the 1280-byte cut would lose: not the connection's",
+		    test_icmp6_error_quote_past_the_cut);
 	CU_add_test(s, "one pod cannot fill the connection table", test_one_pod_cannot_fill_the_table);
 	CU_add_test(s, "the switch's own answers are rate-limited per port", test_punt_path_rate_limited);
 	failures = (unsigned)psw_ut_run();
