@@ -476,6 +476,82 @@ test_egress_echo_ids_never_clash(void)
 		     echo4(gw_mac, mac_a, OUT4, A4, 4242, 0, 63), "A's IPv4 echo reply");
 }
 
+/*
+ * An ICMPv4 error (type) from router4 to the node, quoting the first qlen
+ * bytes of q's IPv4 packet (q freed). Its ICMP checksum is right.
+ */
+static struct rte_mbuf *
+error4_quoting(uint8_t type, uint32_t router4, struct rte_mbuf *q, unsigned qlen)
+{
+	struct rte_mbuf *m;
+	struct tpkt p;
+	uint8_t *icmp;
+	uint16_t c;
+
+	tpkt_defaults(&p);
+	memcpy(p.src_mac, router_mac, 6);
+	memcpy(p.dst_mac, up_mac, 6);
+	p.proto = IPPROTO_ICMP;
+	p.src4 = router4;
+	p.dst4 = NODE4;
+	p.icmp_type = type;
+	p.sport = 0;
+	p.payload = (uint16_t)qlen;
+	m = tpkt_build(mp, &p);
+	if (m == NULL || q == NULL) {
+		rte_pktmbuf_free(q);
+		return m;
+	}
+	icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
+	memset(icmp + 4, 0, 4);
+	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, uint8_t *, 14), qlen);
+	icmp[2] = icmp[3] = 0;
+	c = (uint16_t)~rte_raw_cksum(icmp, 8 + qlen);
+	memcpy(icmp + 2, &c, 2);
+	rte_pktmbuf_free(q);
+	return m;
+}
+
+/*
+ * An ICMPv6 error (type; word 4..7 of the message: rest, the MTU of a
+ * packet too big) from router6 to the node, quoting the first qlen bytes
+ * of q's IPv6 packet (q freed). Its ICMPv6 checksum is right.
+ */
+static struct rte_mbuf *
+error6_quoting(uint8_t type, uint32_t rest, const uint8_t *router6, struct rte_mbuf *q, unsigned qlen)
+{
+	unsigned len = 14 + 40 + 8 + qlen;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	struct rte_ipv6_hdr *ip;
+	uint8_t *d, *icmp;
+
+	d = m != NULL ? (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len) : NULL;
+	if (d == NULL || q == NULL) {
+		rte_pktmbuf_free(q);
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	memset(d, 0, len);
+	memcpy(d, up_mac, 6);
+	memcpy(d + 6, router_mac, 6);
+	*(uint16_t *)(d + 12) = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	ip = (struct rte_ipv6_hdr *)(d + 14);
+	ip->vtc_flow = RTE_BE32(6u << 28);
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)(8 + qlen));
+	ip->proto = IPPROTO_ICMPV6;
+	ip->hop_limits = 64;
+	memcpy(ip->src_addr, router6, 16);
+	memcpy(ip->dst_addr, node6, 16);
+	icmp = (uint8_t *)(ip + 1);
+	icmp[0] = type;
+	rest = rte_cpu_to_be_32(rest);
+	memcpy(icmp + 4, &rest, 4);
+	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, void *, 14), qlen);
+	*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
+	rte_pktmbuf_free(q);
+	return m;
+}
+
 /* An IPv4 first fragment (more fragments follow) of the echo m: its checksums stay right. */
 static void
 first_fragment4(struct rte_mbuf *m)
@@ -619,9 +695,8 @@ test_egress_echo_error_quoted(void)
 	const uint32_t router4 = 0xac1f6309u;    /* 172.31.99.9 */
 	struct rte_mbuf *m, *q;
 	struct psw_meta meta;
-	struct tpkt p;
 	uint8_t *icmp;
-	uint16_t id, c;
+	uint16_t id;
 
 	fresh();
 	expect_frame(echo4(mac_a, gw_mac, A4, OUT4, 4242, 8, 64), P_A, P_UP,
@@ -631,24 +706,8 @@ test_egress_echo_error_quoted(void)
 	id = echo_id(q, 20);
 	CU_ASSERT(id != 4242);
 	/* time exceeded (11) from a router, quoting B's request as it left (IPv4 + 8 bytes) */
-	tpkt_defaults(&p);
-	memcpy(p.src_mac, router_mac, 6);
-	memcpy(p.dst_mac, up_mac, 6);
-	p.proto = IPPROTO_ICMP;
-	p.src4 = router4;
-	p.dst4 = NODE4;
-	p.icmp_type = 11;
-	p.sport = 0;
-	p.payload = 20 + 8;
-	m = tpkt_build(mp, &p);
+	m = error4_quoting(11, router4, q, 28);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-	icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
-	memset(icmp + 4, 0, 4);
-	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, uint8_t *, 14), 28);
-	icmp[2] = icmp[3] = 0;
-	c = (uint16_t)~rte_raw_cksum(icmp, 8 + 28);
-	memcpy(icmp + 2, &c, 2);
-	rte_pktmbuf_free(q);
 	meta = run(m, P_UP);
 	CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
 	CU_ASSERT_EQUAL(meta.out_port, P_B);
@@ -672,17 +731,9 @@ test_egress_echo_error_quoted(void)
 	rte_pktmbuf_free(m);
 
 	/* about A's, whose identifier went out as it was: to A, untouched but its destination */
-	q = echo4(up_mac, router_mac, NODE4, OUT4, 4242, 8, 63);
-	m = tpkt_build(mp, &p);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-	icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
-	memset(icmp + 4, 0, 4);
-	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, uint8_t *, 14), 28);
-	icmp[2] = icmp[3] = 0;
-	c = (uint16_t)~rte_raw_cksum(icmp, 8 + 28);
-	memcpy(icmp + 2, &c, 2);
-	rte_pktmbuf_free(q);
+	m = error4_quoting(11, router4, echo4(up_mac, router_mac, NODE4, OUT4, 4242, 8, 63), 28);
 	expect(m, P_UP, PSW_V_TX, P_A, "an error about A's echo");
+	icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
 	CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(const uint16_t *)(icmp + 8 + 20 + 4)), 4242);
 	{
 		uint32_t a;
@@ -693,16 +744,8 @@ test_egress_echo_error_quoted(void)
 	rte_pktmbuf_free(m);
 
 	/* about an identifier no echo went out with: to nobody */
-	q = echo4(up_mac, router_mac, NODE4, OUT4, 999, 8, 63);
-	m = tpkt_build(mp, &p);
+	m = error4_quoting(11, router4, echo4(up_mac, router_mac, NODE4, OUT4, 999, 8, 63), 28);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-	icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
-	memset(icmp + 4, 0, 4);
-	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, uint8_t *, 14), 28);
-	icmp[2] = icmp[3] = 0;
-	c = (uint16_t)~rte_raw_cksum(icmp, 8 + 28);
-	memcpy(icmp + 2, &c, 2);
-	rte_pktmbuf_free(q);
 	meta = run(m, P_UP);
 	CU_ASSERT(!(meta.verdict == PSW_V_TX && (meta.out_port == P_A || meta.out_port == P_B)));
 	rte_pktmbuf_free(m);
@@ -715,8 +758,8 @@ test_egress6_echo_error_quoted(void)
 	static const uint8_t router6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x77, [15] = 0xfe };
 	struct rte_mbuf *q, *m;
 	struct rte_ipv6_hdr *ip, *in;
-	uint8_t *icmp, *d;
-	unsigned quote = 40 + 8 + 18, len = 14 + 40 + 8 + quote;
+	uint8_t *icmp;
+	unsigned quote = 40 + 8 + 18;
 	uint16_t id;
 
 	fresh();
@@ -726,28 +769,8 @@ test_egress6_echo_error_quoted(void)
 	expect(q, P_B, PSW_V_TX, P_UP, "B's echo request, the same identifier");
 	id = echo_id(q, 40);
 	CU_ASSERT(id != 77);
-	m = rte_pktmbuf_alloc(mp);
+	m = error6_quoting(3, 0, router6, q, quote);        /* time exceeded */
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-	if (d == NULL)
-		return;
-	memset(d, 0, len);
-	memcpy(d, up_mac, 6);
-	memcpy(d + 6, router_mac, 6);
-	*(uint16_t *)(d + 12) = RTE_BE16(RTE_ETHER_TYPE_IPV6);
-	ip = (struct rte_ipv6_hdr *)(d + 14);
-	ip->vtc_flow = RTE_BE32(6u << 28);
-	ip->payload_len = rte_cpu_to_be_16((uint16_t)(8 + quote));
-	ip->proto = IPPROTO_ICMPV6;
-	ip->hop_limits = 64;
-	memcpy(ip->src_addr, router6, 16);
-	memcpy(ip->dst_addr, node6, 16);
-	icmp = (uint8_t *)(ip + 1);
-	icmp[0] = 3;                             /* time exceeded */
-	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, void *, 14), quote);
-	*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
-	rte_pktmbuf_free(q);
 	expect(m, P_UP, PSW_V_TX, P_B, "time exceeded to B");
 	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, 14);
 	icmp = (uint8_t *)(ip + 1);
@@ -759,42 +782,6 @@ test_egress6_echo_error_quoted(void)
 	CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(uint16_t *)((uint8_t *)(in + 1) + 4)), 77);
 	CU_ASSERT_EQUAL(tpkt_ip6_cksum_verify(ip, icmp), 0);
 	rte_pktmbuf_free(m);
-}
-
-/*
- * An ICMPv4 error (type) from router4 to the node, quoting the first qlen
- * bytes of q's IPv4 packet (q freed). Its ICMP checksum is right.
- */
-static struct rte_mbuf *
-error4_quoting(uint8_t type, uint32_t router4, struct rte_mbuf *q, unsigned qlen)
-{
-	struct rte_mbuf *m;
-	struct tpkt p;
-	uint8_t *icmp;
-	uint16_t c;
-
-	tpkt_defaults(&p);
-	memcpy(p.src_mac, router_mac, 6);
-	memcpy(p.dst_mac, up_mac, 6);
-	p.proto = IPPROTO_ICMP;
-	p.src4 = router4;
-	p.dst4 = NODE4;
-	p.icmp_type = type;
-	p.sport = 0;
-	p.payload = (uint16_t)qlen;
-	m = tpkt_build(mp, &p);
-	if (m == NULL || q == NULL) {
-		rte_pktmbuf_free(q);
-		return m;
-	}
-	icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20);
-	memset(icmp + 4, 0, 4);
-	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, uint8_t *, 14), qlen);
-	icmp[2] = icmp[3] = 0;
-	c = (uint16_t)~rte_raw_cksum(icmp, 8 + qlen);
-	memcpy(icmp + 2, &c, 2);
-	rte_pktmbuf_free(q);
-	return m;
 }
 
 /* q's IPv4 packet made a later fragment (offset 1480, more to come), its header checksum right. */
@@ -871,10 +858,10 @@ test_egress_echo_error_quoted_cksum(void)
 	static const uint8_t router6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x77, [15] = 0xfe };
 	const uint32_t b4 = 0x0af4000bu;         /* 10.244.0.11 */
 	const uint32_t router4 = 0xac1f6309u;    /* 172.31.99.9 */
-	unsigned quote = 40 + 8 + 18, len = 14 + 40 + 8 + quote;
+	unsigned quote = 40 + 8 + 18;
 	struct rte_ipv6_hdr *ip, *in;
 	struct rte_mbuf *m, *q;
-	uint8_t *icmp, *d;
+	uint8_t *icmp;
 
 	fresh();
 	expect_free(echo4(mac_a, gw_mac, A4, OUT4, 4242, 8, 64), P_A, PSW_V_TX, P_UP, "A's echo request");
@@ -895,28 +882,8 @@ test_egress_echo_error_quoted_cksum(void)
 		    "A's ICMPv6 echo request");
 	q = frame6(mac_b, gw_mac, IPPROTO_ICMPV6, b6, out6, 77, 0, 128, 64);
 	expect(q, P_B, PSW_V_TX, P_UP, "B's ICMPv6 echo request, the same identifier");
-	m = rte_pktmbuf_alloc(mp);
+	m = error6_quoting(1, 0, router6, q, quote);        /* unreachable */
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-	if (d == NULL)
-		return;
-	memset(d, 0, len);
-	memcpy(d, up_mac, 6);
-	memcpy(d + 6, router_mac, 6);
-	*(uint16_t *)(d + 12) = RTE_BE16(RTE_ETHER_TYPE_IPV6);
-	ip = (struct rte_ipv6_hdr *)(d + 14);
-	ip->vtc_flow = RTE_BE32(6u << 28);
-	ip->payload_len = rte_cpu_to_be_16((uint16_t)(8 + quote));
-	ip->proto = IPPROTO_ICMPV6;
-	ip->hop_limits = 64;
-	memcpy(ip->src_addr, router6, 16);
-	memcpy(ip->dst_addr, node6, 16);
-	icmp = (uint8_t *)(ip + 1);
-	icmp[0] = 1;                             /* unreachable */
-	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(q, void *, 14), quote);
-	*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
-	rte_pktmbuf_free(q);
 	expect(m, P_UP, PSW_V_TX, P_B, "ICMPv6 unreachable to B");
 	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, 14);
 	icmp = (uint8_t *)(ip + 1);
@@ -1035,8 +1002,8 @@ test_egress6_packet_too_big(void)
 	static const uint8_t router6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x77, [15] = 0xfe };
 	struct rte_mbuf *syn, *m;
 	struct rte_ipv6_hdr *ip, *in;
-	uint8_t *icmp, *d, sent[20];
-	unsigned quote = 40 + 20, len = 14 + 40 + 8 + quote;
+	uint8_t *icmp, sent[20];
+	unsigned quote = 40 + 20;
 	uint16_t port;
 
 	fresh();
@@ -1044,30 +1011,8 @@ test_egress6_packet_too_big(void)
 	memcpy(sent, rte_pktmbuf_mtod_offset(syn, void *, 14 + 40), 20);   /* its TCP header as the pod sent it */
 	expect(syn, P_A, PSW_V_TX, P_UP, "SYN out");
 	port = sport6(syn, NULL);
-	m = rte_pktmbuf_alloc(mp);
+	m = error6_quoting(2, 1280, router6, syn, quote);     /* packet too big, MTU 1280, quoting the SYN as it left */
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-	if (d == NULL)
-		return;
-	memset(d, 0, len);
-	memcpy(d, up_mac, 6);
-	memcpy(d + 6, router_mac, 6);
-	*(uint16_t *)(d + 12) = RTE_BE16(RTE_ETHER_TYPE_IPV6);
-	ip = (struct rte_ipv6_hdr *)(d + 14);
-	ip->vtc_flow = RTE_BE32(6u << 28);
-	ip->payload_len = rte_cpu_to_be_16((uint16_t)(8 + quote));
-	ip->proto = IPPROTO_ICMPV6;
-	ip->hop_limits = 64;
-	memcpy(ip->src_addr, router6, 16);
-	memcpy(ip->dst_addr, node6, 16);
-	icmp = (uint8_t *)(ip + 1);
-	icmp[0] = 2;                             /* packet too big */
-	icmp[6] = 0x05;                          /* MTU 1280 */
-	in = (struct rte_ipv6_hdr *)(icmp + 8);  /* the SYN as it left */
-	memcpy(in, rte_pktmbuf_mtod_offset(syn, void *, 14), quote);
-	*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
-	rte_pktmbuf_free(syn);
 	expect(m, P_UP, PSW_V_TX, P_A, "packet too big to the pod");
 	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, 14);
 	icmp = (uint8_t *)(ip + 1);
