@@ -187,7 +187,8 @@ sender_ok(const struct psw_tables *t, uint64_t hop, uint32_t vtep)
  * checksum updated, a wrong one staying wrong for the pod's stack to
  * drop): such a packet is marked PSW_F_IP_CSUM_LAZY, and forward checks
  * it before it answers it or rewrites its header whole (too big,
- * fragments, TTL expired).
+ * fragments, TTL expired), the service stage before it refuses a
+ * connection (psw_tunnel_csum_ok).
  */
 static void
 arrived(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt, struct psw_meta *m)
