@@ -219,6 +219,25 @@ arrived(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *p
 }
 
 /*
+ * The n decapsulated packets at idx, one family's, their inner sources'
+ * routes in hop (NULL: no routes of that family, so no sender is known):
+ * on to arrived() if from their outer source's node, else vxlan_spoof.
+ */
+static inline void
+senders_checked(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_burst *b, const uint8_t *idx,
+		const uint32_t *vtep, const uint64_t *hop, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		if (hop != NULL && sender_ok(t, hop[i], vtep[i]))
+			arrived(sc, t, b->pkts[idx[i]], &b->meta[idx[i]]);
+		else
+			psw_set_drop(&b->meta[idx[i]], PSW_DROP_VXLAN_SPOOF);
+	}
+}
+
+/*
  * Decapsulate the burst's VXLAN or Geneve frames, then check the inner
  * sources against their senders, one bulk route lookup per family (those
  * that do not route to their outer source are dropped, vxlan_spoof), and
@@ -255,24 +274,18 @@ psw_tunnel_run(struct psw_stage_ctx *sc, const struct psw_tables *t, struct psw_
 		}
 	}
 	if (n4 > 0) {
-		if (t->routes != NULL && t->routes->fib4 != NULL)
+		bool fib = t->routes != NULL && t->routes->fib4 != NULL;
+
+		if (fib)
 			rte_fib_lookup_bulk(t->routes->fib4, ip4, hop, n4);
-		for (i = 0; i < n4; i++) {
-			if (t->routes != NULL && t->routes->fib4 != NULL && sender_ok(t, hop[i], vtep4[i]))
-				arrived(sc, t, b->pkts[idx4[i]], &b->meta[idx4[i]]);
-			else
-				psw_set_drop(&b->meta[idx4[i]], PSW_DROP_VXLAN_SPOOF);
-		}
+		senders_checked(sc, t, b, idx4, vtep4, fib ? hop : NULL, n4);
 	}
 	if (n6 > 0) {
-		if (t->routes != NULL && t->routes->fib6 != NULL)
+		bool fib = t->routes != NULL && t->routes->fib6 != NULL;
+
+		if (fib)
 			rte_fib6_lookup_bulk(t->routes->fib6, ip6, hop, n6);
-		for (i = 0; i < n6; i++) {
-			if (t->routes != NULL && t->routes->fib6 != NULL && sender_ok(t, hop[i], vtep6[i]))
-				arrived(sc, t, b->pkts[idx6[i]], &b->meta[idx6[i]]);
-			else
-				psw_set_drop(&b->meta[idx6[i]], PSW_DROP_VXLAN_SPOOF);
-		}
+		senders_checked(sc, t, b, idx6, vtep6, fib ? hop : NULL, n6);
 	}
 }
 
