@@ -481,24 +481,14 @@ at_page_end(struct guarded *g, struct rte_mbuf *src)
 	return m;
 }
 
-/*
- * Item 5: a backend's ICMPv6 error behind a hop-by-hop header, the frame
- * ending at an unreadable page: un-NAT-ed with a checksum over exactly the
- * message and its own pseudo-header.
- */
+/* V's UDP datagram to the IPv6 Service, DNAT-ed to W: its first 48 bytes as W got them. */
 static void
-test_icmp6_error_behind_extension_header(void)
+datagram6_to_w(uint8_t quote[48])
 {
 	struct tpkt p;
-	struct rte_mbuf *m, *e;
+	struct rte_mbuf *m;
 	struct psw_meta meta;
-	struct guarded g;
-	uint8_t *d, *icmp, quote[48];
-	unsigned len = 14 + 40 + 8 + 8 + 48;
-	struct rte_ipv6_hdr *ip;
-	uint32_t sum;
 
-	fresh(NULL);
 	tpkt_defaults(&p);
 	p.ip6 = 1;
 	memcpy(p.src_mac, mac_v, 6);
@@ -512,98 +502,29 @@ test_icmp6_error_behind_extension_header(void)
 	meta = run(m, P_V);
 	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
 	CU_ASSERT_EQUAL(meta.out_port, P_W);
-	memcpy(quote, rte_pktmbuf_mtod_offset(m, void *, 14), 48);        /* as W got it */
+	memcpy(quote, rte_pktmbuf_mtod_offset(m, void *, 14), 48);
 	rte_pktmbuf_free(m);
-	e = rte_pktmbuf_alloc(mp);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-	d = (uint8_t *)rte_pktmbuf_append(e, (uint16_t)len);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-	if (d == NULL)
-		return;
-	memset(d, 0, len);
-	memcpy(d, gw_mac, 6);
-	memcpy(d + 6, mac_w, 6);
-	*(uint16_t *)(d + 12) = RTE_BE16(RTE_ETHER_TYPE_IPV6);
-	ip = (struct rte_ipv6_hdr *)(d + 14);
-	ip->vtc_flow = RTE_BE32(6u << 28);
-	ip->payload_len = rte_cpu_to_be_16(8 + 8 + 48);
-	ip->proto = 0;                              /* hop-by-hop options first */
-	ip->hop_limits = 64;
-	memcpy(ip->src_addr, w6, 16);
-	memcpy(ip->dst_addr, v6, 16);
-	d[14 + 40] = IPPROTO_ICMPV6;
-	d[14 + 40 + 2] = 1;                         /* PadN of 4 bytes */
-	d[14 + 40 + 3] = 4;
-	icmp = d + 14 + 48;
-	icmp[0] = 1;                                /* destination unreachable */
-	icmp[1] = 4;                                /* port unreachable */
-	memcpy(icmp + 8, quote, 48);
-	sum = __rte_raw_cksum(ip->src_addr, 32, 0);
-	sum = __rte_raw_cksum(&(uint32_t){ rte_cpu_to_be_32(56) }, 4, sum);
-	sum = __rte_raw_cksum(&(uint32_t){ rte_cpu_to_be_32(IPPROTO_ICMPV6) }, 4, sum);
-	sum = __rte_raw_cksum(icmp, 56, sum);
-	*(uint16_t *)(icmp + 2) = (uint16_t)~__rte_raw_cksum_reduce(sum);
-	e = at_page_end(&g, e);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-	meta = run(e, P_W);
-	CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
-	CU_ASSERT_EQUAL(meta.out_port, P_V);
-	ip = rte_pktmbuf_mtod_offset(e, struct rte_ipv6_hdr *, 14);
-	icmp = (uint8_t *)ip + 48;
-	CU_ASSERT(memcmp(ip->src_addr, vip6, 16) == 0);        /* from the Service */
-	CU_ASSERT(memcmp(icmp + 8 + 24, vip6, 16) == 0);       /* about the datagram to it */
-	sum = __rte_raw_cksum(ip->src_addr, 32, 0);
-	sum = __rte_raw_cksum(&(uint32_t){ rte_cpu_to_be_32(56) }, 4, sum);
-	sum = __rte_raw_cksum(&(uint32_t){ rte_cpu_to_be_32(IPPROTO_ICMPV6) }, 4, sum);
-	sum = __rte_raw_cksum(icmp, 56, sum);
-	CU_ASSERT_EQUAL(__rte_raw_cksum_reduce(sum), 0xffff);
-	rte_pktmbuf_free(e);
-	munmap(g.base, (size_t)sysconf(_SC_PAGESIZE) * 2);
 }
 
 /*
- * A backend's ICMPv6 error about a Service connection behind ext bytes of
- * hop-by-hop options, at a page end. An accepted error is cut to 1280 bytes
- * (icmp_error_trim) before its quote is rewritten: with ext near 1280 the
- * cut leaves the quote short of its ports (1200) or the ICMPv6 header
- * past the end (1296, its length then "negative"). Such an error is no
- * router's: it must not be taken for the connection's, cut and rewritten
- * beyond its end (nor its checksum summed over 4 GB).
+ * W's ICMPv6 port unreachable to V quoting those 48 bytes, behind ext
+ * bytes (a multiple of 8) of hop-by-hop padding, its checksum right, at
+ * the end of a page after which nothing is readable (g).
  */
-static void
-icmp6_error_behind_long_header(unsigned ext)
+static struct rte_mbuf *
+icmp6_error_behind_options(unsigned ext, const uint8_t quote[48], struct guarded *g)
 {
-	struct tpkt p;
-	struct rte_mbuf *m, *e;
-	struct psw_meta meta;
-	struct guarded g;
-	uint8_t *d, *icmp, *opt, quote[48];
 	unsigned len = 14 + 40 + ext + 8 + 48, left;
+	struct rte_mbuf *e = rte_pktmbuf_alloc(mp);
 	struct rte_ipv6_hdr *ip;
+	uint8_t *d, *icmp, *opt;
 	uint32_t sum;
 
-	fresh(NULL);
-	tpkt_defaults(&p);
-	p.ip6 = 1;
-	memcpy(p.src_mac, mac_v, 6);
-	memcpy(p.dst_mac, gw_mac, 6);
-	memcpy(p.src6, v6, 16);
-	memcpy(p.dst6, vip6, 16);
-	p.sport = 33000;
-	p.dport = 53;
-	p.payload = 0;
-	m = tpkt_build(mp, &p);
-	meta = run(m, P_V);
-	CU_ASSERT_EQUAL_FATAL(meta.verdict, PSW_V_TX);
-	CU_ASSERT_EQUAL(meta.out_port, P_W);
-	memcpy(quote, rte_pktmbuf_mtod_offset(m, void *, 14), 48);        /* as W got it */
-	rte_pktmbuf_free(m);
-	e = rte_pktmbuf_alloc(mp);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-	d = (uint8_t *)rte_pktmbuf_append(e, (uint16_t)len);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-	if (d == NULL)
-		return;
+	d = e != NULL ? (uint8_t *)rte_pktmbuf_append(e, (uint16_t)len) : NULL;
+	if (d == NULL) {
+		rte_pktmbuf_free(e);
+		return NULL;
+	}
 	memset(d, 0, len);
 	memcpy(d, gw_mac, 6);
 	memcpy(d + 6, mac_w, 6);
@@ -634,11 +555,68 @@ icmp6_error_behind_long_header(unsigned ext)
 	sum = __rte_raw_cksum(&(uint32_t){ rte_cpu_to_be_32(IPPROTO_ICMPV6) }, 4, sum);
 	sum = __rte_raw_cksum(icmp, 56, sum);
 	*(uint16_t *)(icmp + 2) = (uint16_t)~__rte_raw_cksum_reduce(sum);
-	e = at_page_end(&g, e);
+	return at_page_end(g, e);
+}
+
+/*
+ * Item 5: a backend's ICMPv6 error behind a hop-by-hop header, the frame
+ * ending at an unreadable page: un-NAT-ed with a checksum over exactly the
+ * message and its own pseudo-header.
+ */
+static void
+test_icmp6_error_behind_extension_header(void)
+{
+	struct rte_ipv6_hdr *ip;
+	struct rte_mbuf *e;
+	struct psw_meta meta;
+	struct guarded g;
+	uint8_t *icmp, quote[48];
+	uint32_t sum;
+
+	fresh(NULL);
+	datagram6_to_w(quote);
+	e = icmp6_error_behind_options(8, quote, &g);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	meta = run(e, P_W);
+	CU_ASSERT_EQUAL(meta.verdict, PSW_V_TX);
+	CU_ASSERT_EQUAL(meta.out_port, P_V);
+	ip = rte_pktmbuf_mtod_offset(e, struct rte_ipv6_hdr *, 14);
+	icmp = (uint8_t *)ip + 48;
+	CU_ASSERT(memcmp(ip->src_addr, vip6, 16) == 0);        /* from the Service */
+	CU_ASSERT(memcmp(icmp + 8 + 24, vip6, 16) == 0);       /* about the datagram to it */
+	sum = __rte_raw_cksum(ip->src_addr, 32, 0);
+	sum = __rte_raw_cksum(&(uint32_t){ rte_cpu_to_be_32(56) }, 4, sum);
+	sum = __rte_raw_cksum(&(uint32_t){ rte_cpu_to_be_32(IPPROTO_ICMPV6) }, 4, sum);
+	sum = __rte_raw_cksum(icmp, 56, sum);
+	CU_ASSERT_EQUAL(__rte_raw_cksum_reduce(sum), 0xffff);
+	rte_pktmbuf_free(e);
+	munmap(g.base, (size_t)sysconf(_SC_PAGESIZE) * 2);
+}
+
+/*
+ * A backend's ICMPv6 error about a Service connection behind ext bytes of
+ * hop-by-hop options, at a page end. An accepted error is cut to 1280 bytes
+ * (icmp_error_trim) before its quote is rewritten: with ext near 1280 the
+ * cut leaves the quote short of its ports (1200) or the ICMPv6 header
+ * past the end (1296, its length then "negative"). Such an error is no
+ * router's: it must not be taken for the connection's, cut and rewritten
+ * beyond its end (nor its checksum summed over 4 GB).
+ */
+static void
+icmp6_error_behind_long_header(unsigned ext)
+{
+	struct rte_mbuf *e;
+	struct psw_meta meta;
+	struct guarded g;
+	uint8_t *icmp, quote[48];
+
+	fresh(NULL);
+	datagram6_to_w(quote);
+	e = icmp6_error_behind_options(ext, quote, &g);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
 	meta = run(e, P_W);
 	CU_ASSERT(!(meta.flags & PSW_F_CT_RELATED));
-	CU_ASSERT_EQUAL(rte_pktmbuf_data_len(e), len);                   /* not cut */
+	CU_ASSERT_EQUAL(rte_pktmbuf_data_len(e), 14 + 40 + ext + 8 + 48);       /* not cut */
 	icmp = rte_pktmbuf_mtod_offset(e, uint8_t *, 14 + 40 + ext);
 	CU_ASSERT(memcmp(icmp + 8, quote, 48) == 0);                   /* nor rewritten */
 	rte_pktmbuf_free(e);
