@@ -577,6 +577,17 @@ vhost_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
 		snprintf(err, err_len, "port '%s': no mbuf pool: %s", p->name, rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
+	/* a guest may hand over partial checksums and 64 KB frames (psw_gso.h); not as an uplink */
+	p->large = NULL;
+	p->rx_ol_bad = 0;
+	if (!c->uplink && port_env.large_mbufs > 0) {
+		p->large = psw_port_large_mempool(p->socket);
+		if (p->large == NULL) {
+			snprintf(err, err_len, "port '%s': no pool of %u 64 KB mbufs (limits.large_mbufs): %s",
+				 p->name, port_env.large_mbufs, rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+	}
 	if (!c->client) {
 		rc = prepare_server_socket(c, err, err_len);
 		if (rc < 0)
@@ -680,7 +691,8 @@ psw_port_drops(struct psw_port *p, uint64_t *missed, uint64_t *nombuf)
 	}
 	if (p->kind == PSW_PORT_VHOST) {
 		/* the library drops nothing itself: a full guest ring is the worker's tx_drop */
-		*missed = *nombuf = 0;
+		*missed = __atomic_load_n(&p->rx_ol_bad, __ATOMIC_RELAXED);
+		*nombuf = 0;
 		return;
 	}
 	rte_eth_stats_get(p->eth_port, &es);
@@ -780,6 +792,8 @@ psw_port_destroy(uint16_t index)
 		psw_memifport_destroy(mf);
 	} else if (p->kind == PSW_PORT_VHOST) {
 		psw_vhostport_close(p);
+		p->offloads = false;
+		p->large = NULL;
 	} else {
 		port_detach(p);
 	}

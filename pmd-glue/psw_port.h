@@ -58,7 +58,10 @@ struct psw_port {
 	uint16_t vq_pairs;                   /**< vhost-user: queue pairs the driver set up */
 	struct rte_mempool *mp;              /**< vhost-user, af_packet: RX buffers */
 	struct psw_sockport *sk;             /**< af_packet: the switch's own socket (no ethdev) */
-	bool offloads;                       /**< takes frames with offload requests (psw_gso.h): a kernel pod's with them */
+	bool offloads;                       /**< takes frames with offload requests (psw_gso.h): a kernel pod's
+					      *  with them, a vhost-user guest that took GUEST_CSUM and TSO (atomic) */
+	struct rte_mempool *large;           /**< vhost-user: 64 KB mbufs for a guest's large frames; NULL: no offloads */
+	uint64_t rx_ol_bad;                  /**< vhost-user: frames with offload requests not carried (atomic) */
 	struct psw_memifport *mf;            /**< memif: the switch's own master (no ethdev) */
 	uint32_t gen;                        /**< bumped (atomic) when the slot takes a port, and when a
 					      *  vhost-user device comes or goes: workers' idle state */
@@ -173,7 +176,7 @@ extern uint32_t psw_port_events;
 void psw_port_disarm(struct psw_port *p, uint16_t queue);
 
 static inline uint16_t
-psw_port_rx(const struct psw_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+psw_port_rx(struct psw_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
 {
 	if (p->sk != NULL)
 		return psw_sockport_rx(p->sk, p->mp, pkts, n);
@@ -182,9 +185,12 @@ psw_port_rx(const struct psw_port *p, uint16_t queue, struct rte_mbuf **pkts, ui
 	if (p->kind == PSW_PORT_VHOST) {
 		int vid = __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE);
 
+		uint16_t got;
+
 		if (vid < 0 || queue >= __atomic_load_n(&p->vq_pairs, __ATOMIC_RELAXED))
 			return 0;
-		return rte_vhost_dequeue_burst(vid, PSW_VHOST_VQ_FROM_GUEST(queue), p->mp, pkts, n);
+		got = rte_vhost_dequeue_burst(vid, PSW_VHOST_VQ_FROM_GUEST(queue), p->mp, pkts, n);
+		return p->large != NULL ? psw_vhostport_rx_offloads(p, pkts, got) : got;
 	}
 	return rte_eth_rx_burst(p->eth_port, queue, pkts, n);
 }
@@ -205,6 +211,8 @@ port_tx_burst(struct psw_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n
 		/* a driver with fewer queue pairs than the port: the library locks each virtqueue */
 		if (unlikely(q >= pairs))
 			q = (uint16_t)(q % pairs);
+		if (p->large != NULL)
+			psw_vhostport_tx_offloads(pkts, n);
 		sent = rte_vhost_enqueue_burst(vid, PSW_VHOST_VQ_TO_GUEST(q), pkts, n);
 		rte_pktmbuf_free_bulk(pkts, sent);       /* copied into the guest's buffers */
 		return sent;

@@ -9,6 +9,7 @@
 #include <rte_common.h>
 #include <rte_vhost.h>
 
+#include "psw_gso.h"
 #include "psw_port.h"
 #include "psw_vhostport.h"
 #include "psw_log.h"
@@ -120,6 +121,7 @@ new_device(int vid)
 {
 	char path[PSW_PATH_MAX];
 	struct psw_port *p;
+	uint64_t features;
 	uint16_t i, nvr;
 
 	if (rte_vhost_get_ifname(vid, path, sizeof(path)) < 0)
@@ -138,6 +140,9 @@ new_device(int vid)
 		return -1;
 	}
 	__atomic_store_n(&p->vq_pairs, (uint16_t)(nvr / 2), __ATOMIC_RELAXED);
+	/* frames with offload requests go whole only to a guest that takes both checksum and TSO */
+	__atomic_store_n(&p->offloads, p->large != NULL && rte_vhost_get_negotiated_features(vid, &features) == 0 &&
+			 (features & PSW_VHOST_F_GUEST_OL) == PSW_VHOST_F_GUEST_OL, __ATOMIC_RELAXED);
 	refresh_kick(p, vid);
 	/* a worker that parked the port without a device polls it afresh */
 	__atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
@@ -157,6 +162,7 @@ destroy_device(int vid)
 	p = by_vid(vid);
 	if (p != NULL) {
 		__atomic_store_n(&p->vid, -1, __ATOMIC_RELEASE);
+		__atomic_store_n(&p->offloads, false, __ATOMIC_RELAXED);
 		refresh_kick(p, -1);
 		/* before the grace period: a worker woken after it ignores the old kick fd */
 		__atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
@@ -354,12 +360,14 @@ psw_vhostport_open(struct psw_port *p, struct rte_rcu_qsbr *qsbr, char *err, siz
 		return -EIO;
 	}
 	/*
-	 * Before the start: the features are read when a driver connects, so a
-	 * guest never sends partial checksums or segmentation offloads the
-	 * stages would rewrite incrementally as if whole.
+	 * Before the start: the features are read when a driver connects.
+	 * Without 64 KB mbufs a guest never sends partial checksums or large
+	 * frames; with them, what it sends is made what the stages expect
+	 * (psw_vhostport_rx_offloads).
 	 */
-	what = "turn checksum and segmentation offloads off";
+	what = "choose the offloads";
 	rc = rte_vhost_driver_disable_features(c->socket, PSW_VHOST_NO_FEATURES |
+					       (p->large != NULL ? 0 : PSW_VHOST_OL_FEATURES) |
 					       (c->queues > 1 ? 0 : 1ULL << 22 /* VIRTIO_NET_F_MQ */));
 	if (rc == 0) {
 		what = "register the device callbacks";
@@ -384,6 +392,75 @@ psw_vhostport_open(struct psw_port *p, struct rte_rcu_qsbr *qsbr, char *err, siz
 		return -EIO;
 	}
 	return 0;
+}
+
+/* One frame's requests as psw_gso.h has them, in one mbuf (*mp replaced); false: not carried. */
+static bool
+offloads_in(struct psw_port *p, struct rte_mbuf **mp)
+{
+	struct rte_mbuf *m = *mp, *big, *seg;
+	uint64_t l4 = m->ol_flags & RTE_MBUF_F_TX_L4_MASK;
+	uint8_t *d;
+
+	/* a partial checksum comes with every request a Linux guest makes (parse looks for it) */
+	if (l4 == 0)
+		return false;
+	m->l4_len = l4 == RTE_MBUF_F_TX_TCP_CKSUM ? 16 : l4 == RTE_MBUF_F_TX_UDP_CKSUM ? 6 : 8;
+	if (m->nb_segs == 1)
+		return true;
+	/* in chained mbufs from the library: one piece, with what headroom the 64 KB buffer leaves */
+	if (m->pkt_len > UINT16_MAX || (big = rte_pktmbuf_alloc(p->large)) == NULL)
+		return false;
+	if (m->pkt_len > (uint32_t)big->buf_len) {
+		rte_pktmbuf_free(big);
+		return false;
+	}
+	big->data_off = (uint16_t)RTE_MIN((uint32_t)RTE_PKTMBUF_HEADROOM, big->buf_len - m->pkt_len);
+	d = rte_pktmbuf_mtod(big, uint8_t *);
+	for (seg = m; seg != NULL; seg = seg->next) {
+		memcpy(d, rte_pktmbuf_mtod(seg, const uint8_t *), seg->data_len);
+		d += seg->data_len;
+	}
+	big->data_len = (uint16_t)m->pkt_len;
+	big->pkt_len = m->pkt_len;
+	big->ol_flags = m->ol_flags;
+	big->tx_offload = m->tx_offload;
+	big->packet_type = m->packet_type;
+	big->port = m->port;
+	rte_pktmbuf_free(m);
+	*mp = big;
+	return true;
+}
+
+uint16_t
+psw_vhostport_rx_offloads(struct psw_port *p, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (likely(!(pkts[i]->ol_flags & PSW_OL_ANY)) || offloads_in(p, &pkts[i])) {
+			pkts[k++] = pkts[i];
+			continue;
+		}
+		rte_pktmbuf_free(pkts[i]);
+		__atomic_fetch_add(&p->rx_ol_bad, 1, __ATOMIC_RELAXED);
+	}
+	return k;
+}
+
+void
+psw_vhostport_tx_offloads(struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		/* psw_gso_check saw TCP's 20 bytes at l2_len + l3_len, in one piece */
+		if (unlikely(m->ol_flags & RTE_MBUF_F_TX_TCP_SEG))
+			m->l4_len = (uint64_t)(rte_pktmbuf_mtod_offset(m, const uint8_t *,
+								       m->l2_len + m->l3_len + 12)[0] >> 4) * 4;
+	}
 }
 
 void

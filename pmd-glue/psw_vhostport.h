@@ -21,19 +21,25 @@
 
 #include <stddef.h>
 
+#include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 
 struct psw_port;
 
 /*
- * virtio-net features a vhost-user guest is not offered: checksum and
- * segmentation offloads both ways (bits from the virtio spec: CSUM 0,
- * GUEST_CSUM 1, GUEST_TSO4 7, GUEST_TSO6 8, GUEST_ECN 9, GUEST_UFO 10,
- * HOST_TSO4 11, HOST_TSO6 12, HOST_ECN 13, HOST_UFO 14). Every frame
- * crosses the port with whole checksums, as the stages expect.
+ * virtio-net features (bits from the virtio spec). A guest is offered
+ * checksum and TCP segmentation offloads both ways when the port has 64 KB
+ * mbufs for its large frames (p->large: limits.large_mbufs, not an
+ * uplink): CSUM 0 and HOST_TSO4/6 11/12 (it may send partial checksums and
+ * 64 KB TCP frames), GUEST_CSUM 1 and GUEST_TSO4/6 7/8 (it takes them).
+ * Never offered: ECN 9/13 and UFO 10/14 (the library would hand a UDP
+ * frame over for IP fragmentation, which is not what the stages segment).
+ * Without the pool, no offload: every frame crosses with whole checksums.
  */
-#define PSW_VHOST_NO_FEATURES (1ULL << 0 | 1ULL << 1 | 1ULL << 7 | 1ULL << 8 | 1ULL << 9 | \
-			       1ULL << 10 | 1ULL << 11 | 1ULL << 12 | 1ULL << 13 | 1ULL << 14)
+#define PSW_VHOST_F_CSUM (1ULL << 0 | 1ULL << 11 | 1ULL << 12)
+#define PSW_VHOST_F_GUEST_OL (1ULL << 1 | 1ULL << 7 | 1ULL << 8)
+#define PSW_VHOST_NO_FEATURES (1ULL << 9 | 1ULL << 10 | 1ULL << 13 | 1ULL << 14)
+#define PSW_VHOST_OL_FEATURES (PSW_VHOST_F_CSUM | PSW_VHOST_F_GUEST_OL)
 
 /* virtqueues of a vhost-user queue pair: the guest's RX (we send), its TX (we receive) */
 #define PSW_VHOST_VQ_TO_GUEST(q) ((uint16_t)((q) * 2))
@@ -42,7 +48,7 @@ struct psw_port;
 /**
  * Register p->conf.socket with the vhost library (server: the caller has
  * prepared the path; client: the library connects and reconnects), offloads
- * off, and start it. p->vid becomes >= 0 when a driver is connected.
+ * offered only with p->large, and start it. p->vid becomes >= 0 when a driver is connected.
  * qsbr: the workers' RCU variable (NULL before workers exist).
  * @return 0, or a negative errno with err filled (nothing left registered).
  */
@@ -51,6 +57,24 @@ int psw_vhostport_open(struct psw_port *p, struct rte_rcu_qsbr *qsbr, char *err,
 /** psw_port_arm / psw_port_disarm for a vhost-user port. */
 int psw_vhostport_arm(struct psw_port *p, uint16_t queue);
 void psw_vhostport_disarm(struct psw_port *p, uint16_t queue);
+
+/**
+ * Frames a guest sent with offload requests (the library's flags: a
+ * partial TCP, UDP or SCTP checksum at l2_len + l3_len, TCP or UDP
+ * segmentation), made what psw_gso.h has: l4_len the checksum's offset,
+ * the frame in one 64 KB mbuf. A request that cannot be carried
+ * (segmentation without a partial checksum, a frame over 64 KB, no 64 KB
+ * mbuf) drops its frame, counted in p->rx_ol_bad. Returns how many of pkts
+ * remain, in order.
+ */
+uint16_t psw_vhostport_rx_offloads(struct psw_port *p, struct rte_mbuf **pkts, uint16_t n);
+
+/**
+ * Before the library writes a frame's virtio-net header from its requests
+ * (a guest that took them, psw_port_takes): l4_len the TCP header's
+ * length, which the header's hdr_len is made from.
+ */
+void psw_vhostport_tx_offloads(struct rte_mbuf **pkts, uint16_t n);
 
 /** Close the kick fd copies replaced since the last call, after a grace period (control thread). */
 void psw_vhostport_reap(void);

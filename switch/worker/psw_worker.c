@@ -130,10 +130,22 @@ txbuf_finish(struct psw_lcore *lc, uint16_t port, struct rte_mbuf *pkt)
 		txbuf_put(lc, port, segs[i]);
 }
 
+/* Does the port take pkt's offload requests as they are (psw_gso.h)? */
+static inline bool
+port_takes(const struct psw_port *p, const struct rte_mbuf *pkt)
+{
+	if (!__atomic_load_n(&p->offloads, __ATOMIC_RELAXED))
+		return false;
+	/* a guest's virtio-net header has no UDP segments (only UFO) and no SCTP CRC */
+	return p->kind != PSW_PORT_VHOST ||
+	       (!(pkt->ol_flags & RTE_MBUF_F_TX_UDP_SEG) &&
+		(pkt->ol_flags & RTE_MBUF_F_TX_L4_MASK) != RTE_MBUF_F_TX_SCTP_CKSUM);
+}
+
 static inline void
 txbuf_add(struct psw_lcore *lc, uint16_t port, struct rte_mbuf *pkt)
 {
-	if (unlikely(pkt->ol_flags & PSW_OL_ANY) && !psw_ports[port].offloads)
+	if (unlikely(pkt->ol_flags & PSW_OL_ANY) && !port_takes(&psw_ports[port], pkt))
 		txbuf_finish(lc, port, pkt);
 	else
 		txbuf_put(lc, port, pkt);

@@ -5,12 +5,11 @@ guest's kick eventfd; a DPDK pod (hostile or just buggy) or an operator
 must not be able to crash it, hang it, leak from it, strand another pod's
 or its own frames, or lock other pods out.
 
-Most tests drive the switch with a minimal vhost-user frontend written here
-(VhostGuest: the driver side of the protocol over a memfd, split rings, no
-DPDK), so that a test can send exactly the message sequence a buggy or
+Most tests drive the switch with a minimal vhost-user frontend
+(tests/lib/vhostguest.py: the driver side of the protocol over a memfd,
+split rings, no DPDK), so that a test can send exactly the message sequence a buggy or
 hostile driver sends; the others use dpdk-testpmd (virtio-user) and psw-gen
 as the other system tests do."""
-import mmap
 import os
 import random
 import socket
@@ -23,177 +22,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from polagent import inet_csum  # noqa: E402
 from pswtest import (Switch, check, cni_call, cni_conf, defer_dpdk_stop, main,  # noqa: E402
                      ping, run, test, testpmd_pod, uid, veth_pod)
+from vhostguest import (F_MQ, F_MRG_RXBUF, F_PROTOCOL_FEATURES, F_VERSION_1, GET_FEATURES,  # noqa: E402
+                        GET_VRING_BASE, MEM, QSZ, VhostGuest, attach)
 
 MAC_A, MAC_D = "02:00:00:00:00:0a", "02:00:00:00:00:0d"
-
-# ------------------------------------------------------------ a vhost-user driver
-
-GET_FEATURES, SET_FEATURES, SET_OWNER = 1, 2, 3
-SET_MEM_TABLE, SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE = 5, 8, 9, 10
-GET_VRING_BASE, SET_VRING_KICK, SET_VRING_CALL = 11, 12, 13
-GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, SET_VRING_ENABLE = 15, 16, 18
-F_MRG_RXBUF, F_MQ, F_PROTOCOL_FEATURES, F_VERSION_1 = 1 << 15, 1 << 22, 1 << 30, 1 << 32
-QSZ = 256                     # descriptors per ring
-MEM = 4 << 20                 # the guest's memory: one memfd region at guest address 0
-VA = 0x7f0000000000           # the driver's own address of that region (ring addresses are in it)
-HDR = 12                      # virtio_net_hdr_mrg_rxbuf (VERSION_1)
-JUMBO_BUF = 0x300000          # a buffer for frames over 2 KB
-
-
-class VhostGuest:
-    """The driver side of vhost-user over split rings: vring 2q is the
-    guest's RX queue q (the switch writes), 2q + 1 its TX queue (the switch
-    reads). Kicks like a virtio driver: only while the device asks for them
-    (VRING_USED_F_NO_NOTIFY clear), unless told otherwise."""
-
-    def __init__(self, scope, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(path)
-        self.memfd = os.memfd_create("vhost-guest", 0)
-        os.ftruncate(self.memfd, MEM)
-        self.mem = mmap.mmap(self.memfd, MEM)
-        self.kick, self.call, self.avail_idx = [None] * 8, [None] * 8, [0] * 8
-        self.closed = False
-        scope.defer(self.close)
-
-    def send(self, req, payload=b"", fds=()):
-        msg = struct.pack("<III", req, 1, len(payload)) + payload
-        if fds:
-            socket.send_fds(self.s, [msg], list(fds))
-        else:
-            self.s.sendall(msg)
-
-    def recv_u64(self):
-        d = b""
-        while len(d) < 20:
-            c = self.s.recv(20 - len(d))
-            if not c:
-                raise EOFError("the switch closed the vhost-user connection")
-            d += c
-        return struct.unpack("<IIIQ", d)[3]
-
-    @staticmethod
-    def ring(q):
-        desc = 0x10000 * (q + 1)
-        avail = desc + 16 * QSZ
-        used = (avail + 6 + 2 * QSZ + 4095) & ~4095
-        return desc, avail, used
-
-    @staticmethod
-    def buf(q, i):
-        return 0x100000 + (q * QSZ + i) * 2048
-
-    def setup(self, features=F_VERSION_1, vrings=2):
-        """Features, memory, and vrings 0..vrings-1 set up (kick and call fds).
-        Without F_PROTOCOL_FEATURES a vring is enabled by its kick fd; with it,
-        by enable()."""
-        self.send(GET_FEATURES)
-        self.features = self.recv_u64() & features
-        self.send(SET_OWNER)
-        if self.features & F_PROTOCOL_FEATURES:
-            self.send(GET_PROTOCOL_FEATURES)
-            self.recv_u64()
-            self.send(SET_PROTOCOL_FEATURES, struct.pack("<Q", 0))
-        self.send(SET_FEATURES, struct.pack("<Q", self.features))
-        self.send(SET_MEM_TABLE, struct.pack("<IIQQQQ", 1, 0, 0, MEM, VA, 0), [self.memfd])
-        for q in range(vrings):
-            desc, avail, used = self.ring(q)
-            self.send(SET_VRING_NUM, struct.pack("<II", q, QSZ))
-            self.send(SET_VRING_ADDR, struct.pack("<IIQQQQ", q, 0, VA + desc, VA + used, VA + avail, 0))
-            self.send(SET_VRING_BASE, struct.pack("<II", q, 0))
-            self.call[q] = os.eventfd(0, os.EFD_NONBLOCK)
-            self.send(SET_VRING_CALL, struct.pack("<Q", q), [self.call[q]])
-            self.set_kick(q)
-        self.fill_rx(64)
-        return self
-
-    def set_kick(self, q):
-        """(Again:) a new kick eventfd for vring q; the old one is closed."""
-        old = self.kick[q]
-        self.kick[q] = os.eventfd(0, os.EFD_NONBLOCK)
-        self.send(SET_VRING_KICK, struct.pack("<Q", q), [self.kick[q]])
-        if old is not None:
-            os.close(old)
-
-    def enable(self, q, on):
-        self.send(SET_VRING_ENABLE, struct.pack("<II", q, 1 if on else 0))
-
-    def fill_rx(self, n):
-        desc, avail, _ = self.ring(0)
-        for _ in range(n):
-            i = self.avail_idx[0] % QSZ
-            struct.pack_into("<QIHH", self.mem, desc + 16 * i, self.buf(0, i), 2048, 2, 0)
-            struct.pack_into("<H", self.mem, avail + 4 + 2 * i, i)
-            self.avail_idx[0] = (self.avail_idx[0] + 1) & 0xffff
-        struct.pack_into("<H", self.mem, avail + 2, self.avail_idx[0])
-
-    def received(self):
-        """Buffers of RX queue 0 the switch has used (frames, or parts of frames)."""
-        return struct.unpack_from("<H", self.mem, self.ring(0)[2] + 2)[0]
-
-    def post_tx(self, frame, q=1, kick=None, addr=None, length=None, flags=0, nxt=0):
-        """One frame on TX vring q (one descriptor); kicks when the device asks
-        for it (kick=None). addr/length/flags/next: a descriptor as a hostile
-        driver writes it."""
-        desc, avail, used = self.ring(q)
-        i = self.avail_idx[q] % QSZ
-        data = bytes(HDR) + frame
-        if addr is None:
-            addr = self.buf(q, i) if len(data) <= 2048 else JUMBO_BUF
-        if addr + len(data) <= MEM:
-            self.mem[addr:addr + len(data)] = data
-        struct.pack_into("<QIHH", self.mem, desc + 16 * i, addr,
-                         len(data) if length is None else length, flags, nxt if flags & 1 else 0)
-        struct.pack_into("<H", self.mem, avail + 4 + 2 * i, i)
-        self.avail_idx[q] = (self.avail_idx[q] + 1) & 0xffff
-        struct.pack_into("<H", self.mem, avail + 2, self.avail_idx[q])
-        if kick is None:
-            kick = not struct.unpack_from("<H", self.mem, used)[0] & 1     # VRING_USED_F_NO_NOTIFY
-        if kick:
-            os.eventfd_write(self.kick[q], 1)
-        return kick
-
-    def hung_up(self):
-        """The switch closed this connection."""
-        try:
-            self.s.setblocking(False)
-            return self.s.recv(1, socket.MSG_PEEK) == b""
-        except BlockingIOError:
-            return False
-        except OSError:
-            return True
-        finally:
-            self.s.setblocking(True)
-
-    def close(self):
-        if self.closed:
-            return
-        self.closed = True
-        self.s.close()
-        for fd in self.kick + self.call + [self.memfd]:
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self.mem.close()
-
-
-def attach(scope, sock, timeout=2, **kw):
-    """A driver set up on sock; retried while the switch hangs up on it (a
-    switch that takes one connection per socket may not yet have seen the
-    previous driver go)."""
-    end = time.time() + timeout
-    while True:
-        g = VhostGuest(scope, sock)
-        try:
-            return g.setup(**kw)
-        except (OSError, EOFError):
-            g.close()
-            if time.time() > end:
-                raise
-            time.sleep(0.02)
-
 
 def arp_request(mac=MAC_D, ip="10.244.0.20", target="10.244.0.1"):
     m = bytes.fromhex(mac.replace(":", ""))
