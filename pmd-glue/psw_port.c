@@ -16,6 +16,7 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
@@ -593,10 +594,22 @@ vhost_attach(struct psw_port *p, unsigned index, char *err, size_t err_len)
 		if (rc < 0)
 			return rc;
 	}
-	rc = psw_vhostport_open(p, port_env.qsbr, err, err_len);
-	if (rc < 0)
-		return rc;
 	p->nb_rxq = p->nb_txq = c->queues ? c->queues : 1;
+	p->held = NULL;
+	if (p->large != NULL) {
+		p->held = rte_zmalloc_socket("psw_vhost_held", p->nb_rxq * sizeof(*p->held), RTE_CACHE_LINE_SIZE,
+					     p->socket);
+		if (p->held == NULL) {
+			snprintf(err, err_len, "port '%s': no memory for its %u queues", p->name, p->nb_rxq);
+			return -ENOMEM;
+		}
+	}
+	rc = psw_vhostport_open(p, port_env.qsbr, err, err_len);
+	if (rc < 0) {
+		rte_free(p->held);
+		p->held = NULL;
+		return rc;
+	}
 	p->txq_shared = p->nb_txq < port_env.nb_workers;
 	if (c->has_mac) {
 		memcpy(p->mac.addr_bytes, c->mac, 6);
@@ -792,6 +805,9 @@ psw_port_destroy(uint16_t index)
 		psw_memifport_destroy(mf);
 	} else if (p->kind == PSW_PORT_VHOST) {
 		psw_vhostport_close(p);
+		psw_vhostport_free_held(p);
+		rte_free(p->held);
+		p->held = NULL;
 		p->offloads = false;
 		p->large = NULL;
 	} else {

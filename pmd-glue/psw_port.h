@@ -61,6 +61,7 @@ struct psw_port {
 	bool offloads;                       /**< takes frames with offload requests (psw_gso.h): a kernel pod's
 					      *  with them, a vhost-user guest that took GUEST_CSUM and TSO (atomic) */
 	struct rte_mempool *large;           /**< vhost-user: 64 KB mbufs for a guest's large frames; NULL: no offloads */
+	struct psw_vhost_held *held;         /**< vhost-user with large: per RX queue, frames for the next burst */
 	uint64_t rx_ol_bad;                  /**< vhost-user: frames with offload requests not carried (atomic) */
 	struct psw_memifport *mf;            /**< memif: the switch's own master (no ethdev) */
 	uint32_t gen;                        /**< bumped (atomic) when the slot takes a port, and when a
@@ -185,12 +186,11 @@ psw_port_rx(struct psw_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t
 	if (p->kind == PSW_PORT_VHOST) {
 		int vid = __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE);
 
-		uint16_t got;
-
 		if (vid < 0 || queue >= __atomic_load_n(&p->vq_pairs, __ATOMIC_RELAXED))
 			return 0;
-		got = rte_vhost_dequeue_burst(vid, PSW_VHOST_VQ_FROM_GUEST(queue), p->mp, pkts, n);
-		return p->large != NULL ? psw_vhostport_rx_offloads(p, pkts, got) : got;
+		if (p->large != NULL)
+			return psw_vhostport_rx(p, vid, queue, pkts, n);
+		return rte_vhost_dequeue_burst(vid, PSW_VHOST_VQ_FROM_GUEST(queue), p->mp, pkts, n);
 	}
 	return rte_eth_rx_burst(p->eth_port, queue, pkts, n);
 }

@@ -259,8 +259,8 @@ psw_vhostport_arm(struct psw_port *p, uint16_t queue)
 	uint64_t features;
 	int fd;
 
-	/* one queue per port: the worker's idle state is per port */
-	if (p->nb_rxq != 1)
+	/* one queue per port: the worker's idle state is per port; frames held are read at once */
+	if (p->nb_rxq != 1 || (p->held != NULL && p->held[queue].n > 0))
 		return -1;
 	if (vid < 0)
 		return PSW_PORT_WAIT_EVENT;      /* new_device bumps psw_port_events */
@@ -363,7 +363,7 @@ psw_vhostport_open(struct psw_port *p, struct rte_rcu_qsbr *qsbr, char *err, siz
 	 * Before the start: the features are read when a driver connects.
 	 * Without 64 KB mbufs a guest never sends partial checksums or large
 	 * frames; with them, what it sends is made what the stages expect
-	 * (psw_vhostport_rx_offloads).
+	 * (psw_vhostport_rx).
 	 */
 	what = "choose the offloads";
 	rc = rte_vhost_driver_disable_features(c->socket, PSW_VHOST_NO_FEATURES |
@@ -432,8 +432,9 @@ offloads_in(struct psw_port *p, struct rte_mbuf **mp)
 	return true;
 }
 
-uint16_t
-psw_vhostport_rx_offloads(struct psw_port *p, struct rte_mbuf **pkts, uint16_t n)
+/* Each frame's requests as psw_gso.h has them; how many of pkts remain, in order. */
+static uint16_t
+rx_offloads(struct psw_port *p, struct rte_mbuf **pkts, uint16_t n)
 {
 	uint16_t i, k = 0;
 
@@ -446,6 +447,52 @@ psw_vhostport_rx_offloads(struct psw_port *p, struct rte_mbuf **pkts, uint16_t n
 		__atomic_fetch_add(&p->rx_ol_bad, 1, __ATOMIC_RELAXED);
 	}
 	return k;
+}
+
+uint16_t
+psw_vhostport_rx(struct psw_port *p, int vid, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct psw_vhost_held *h = &p->held[queue];
+	bool from_held = h->n > 0, large = false;
+	uint16_t got, i;
+
+	if (from_held) {
+		got = RTE_MIN(n, h->n);
+		memcpy(pkts, &h->pkts[h->first], got * sizeof(pkts[0]));
+		h->first = (uint16_t)(h->first + got);
+		h->n = (uint16_t)(h->n - got);
+	} else {
+		got = rte_vhost_dequeue_burst(vid, PSW_VHOST_VQ_FROM_GUEST(queue), p->mp, pkts,
+					      RTE_MIN(n, PSW_VHOST_HELD_MAX));
+		got = rx_offloads(p, pkts, got);
+	}
+	for (i = 0; i < got; i++) {
+		if (!(pkts[i]->ol_flags & PSW_OL_SEG) || !large) {
+			large = large || (pkts[i]->ol_flags & PSW_OL_SEG);
+			continue;
+		}
+		/* the second large frame: it and what follows wait, in order, in front of what is held */
+		if (from_held) {
+			h->first = (uint16_t)(h->first - (got - i));
+		} else {
+			memcpy(h->pkts, &pkts[i], (got - i) * sizeof(pkts[0]));
+			h->first = 0;
+		}
+		h->n = (uint16_t)(h->n + got - i);
+		return i;
+	}
+	return got;
+}
+
+void
+psw_vhostport_free_held(struct psw_port *p)
+{
+	uint16_t q;
+
+	for (q = 0; p->held != NULL && q < p->nb_rxq; q++) {
+		rte_pktmbuf_free_bulk(&p->held[q].pkts[p->held[q].first], p->held[q].n);
+		p->held[q].n = 0;
+	}
 }
 
 void

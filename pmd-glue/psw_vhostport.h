@@ -58,16 +58,30 @@ int psw_vhostport_open(struct psw_port *p, struct rte_rcu_qsbr *qsbr, char *err,
 int psw_vhostport_arm(struct psw_port *p, uint16_t queue);
 void psw_vhostport_disarm(struct psw_port *p, uint16_t queue);
 
+/* Frames of one RX queue held for the next burst (one large frame a burst, psw_gso.h) */
+#define PSW_VHOST_HELD_MAX 32
+struct psw_vhost_held {
+	uint16_t first;
+	uint16_t n;
+	struct rte_mbuf *pkts[PSW_VHOST_HELD_MAX];
+};
+
 /**
- * Frames a guest sent with offload requests (the library's flags: a
- * partial TCP, UDP or SCTP checksum at l2_len + l3_len, TCP or UDP
- * segmentation), made what psw_gso.h has: l4_len the checksum's offset,
- * the frame in one 64 KB mbuf. A request that cannot be carried
- * (segmentation without a partial checksum, a frame over 64 KB, no 64 KB
- * mbuf) drops its frame, counted in p->rx_ol_bad. Returns how many of pkts
- * remain, in order.
+ * psw_port_rx for a port with offloads (p->large): frames held from the
+ * last burst first, else a burst from the guest. A guest's offload
+ * requests (the library's flags: a partial TCP, UDP or SCTP checksum at
+ * l2_len + l3_len, TCP or UDP segmentation) are made what psw_gso.h has:
+ * l4_len the checksum's offset, the frame in one 64 KB mbuf. A request
+ * that cannot be carried (segmentation without a partial checksum, a
+ * frame over 64 KB, no 64 KB mbuf) drops its frame, counted in
+ * p->rx_ol_bad. The frames from the second one asking for segmentation on
+ * are held for the next call, so that a burst's segments fit the stages'
+ * room, as a kernel pod's do.
  */
-uint16_t psw_vhostport_rx_offloads(struct psw_port *p, struct rte_mbuf **pkts, uint16_t n);
+uint16_t psw_vhostport_rx(struct psw_port *p, int vid, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
+
+/** Free the frames a port's queues hold (the port is going: no worker polls it). */
+void psw_vhostport_free_held(struct psw_port *p);
 
 /**
  * Before the library writes a frame's virtio-net header from its requests

@@ -83,9 +83,12 @@ class TwoNodes:
     the switches take their addresses from their Node objects
     (node.addresses_from_node) instead of the configuration. With pod_mtu,
     both ends of each pod's veth get that MTU (what the CNI plugin gives
-    pods: 1450 under VXLAN)."""
+    pods: 1450 under VXLAN). With vhost (a socket path), node-a also has a
+    vhost-user pod, 10.244.1.20 (MAC 02:00:00:00:01:20), the switch the
+    server."""
 
-    def __init__(self, scope, encap, subnet=True, ext=True, v6=False, from_node=False, pod_mtu=None, extra=""):
+    def __init__(self, scope, encap, subnet=True, ext=True, v6=False, from_node=False, pod_mtu=None, extra="",
+                 vhost=None):
         self.scope = scope
         self.under = Netns(scope)
         self.under.ip("link add br0 type bridge")
@@ -116,9 +119,13 @@ class TwoNodes:
   %s %s };
 cluster = { pod_cidr = "10.244.0.0/16"; %s encapsulation = "%s"; };
 ports = ( { name = "up"; kind = "af_packet"; ifname = "%s"; uplink = true; },
-          { name = "p"; kind = "af_packet"; ifname = "%s"; } );
-pods = ( { name = "p%s"; port = "p"; mac = "02:00:00:00:0%d:05"; ip = "10.244.%d.5"%s; } );
-""" % (name, n, n, six[0], addresses, six[2], encap, up, host, name, n, n, six[3])
+          { name = "p"; kind = "af_packet"; ifname = "%s"; }%s );
+pods = ( { name = "p%s"; port = "p"; mac = "02:00:00:00:0%d:05"; ip = "10.244.%d.5"%s; }%s );
+""" % (name, n, n, six[0], addresses, six[2], encap, up, host,
+       ',\n          { name = "g"; kind = "vhost-user"; socket = "%s"; }' % vhost if vhost and n == 1 else "",
+       name, n, n, six[3],
+       ',\n         { name = "g"; port = "g"; mac = "02:00:00:00:01:20"; ip = "10.244.1.20"; }'
+       if vhost and n == 1 else "")
             self.sw[name] = Switch(scope, conf + extra, name="node-" + name + uid()).start(wait=False)
             self.pods[name] = pod
             self.up[name] = up

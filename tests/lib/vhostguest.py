@@ -142,11 +142,13 @@ class VhostGuest:
             out.append((f, data))
         return out
 
-    def post_tx(self, frame, q=1, kick=None, addr=None, length=None, flags=0, nxt=0, vhdr=None):
+    def post_tx(self, frame, q=1, kick=None, addr=None, length=None, flags=0, nxt=0, vhdr=None, publish=True):
         """One frame on TX vring q (one descriptor); kicks when the device asks
         for it (kick=None). addr/length/flags/next: a descriptor as a hostile
         driver writes it; vhdr: the virtio-net header's fields (flags,
-        gso_type, hdr_len, gso_size, csum_start, csum_offset), zeros if None."""
+        gso_type, hdr_len, gso_size, csum_start, csum_offset), zeros if None.
+        publish=False: the ring's index is not moved yet (the next post
+        moves it past both, so that the device sees them at once)."""
         desc, avail, used = self.ring(q)
         i = self.avail_idx[q] % QSZ
         data = (struct.pack("<BBHHHHH", *vhdr, 0) if vhdr else bytes(HDR)) + frame
@@ -162,6 +164,8 @@ class VhostGuest:
                          len(data) if length is None else length, flags, nxt if flags & 1 else 0)
         struct.pack_into("<H", self.mem, avail + 4 + 2 * i, i)
         self.avail_idx[q] = (self.avail_idx[q] + 1) & 0xffff
+        if not publish:
+            return False
         struct.pack_into("<H", self.mem, avail + 2, self.avail_idx[q])
         if kick is None:
             kick = not struct.unpack_from("<H", self.mem, used)[0] & 1     # VRING_USED_F_NO_NOTIFY

@@ -18,6 +18,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from polagent import inet_csum  # noqa: E402
+from nodetest import TwoNodes  # noqa: E402
 from pswtest import Switch, check, main, test, uid, veth_pod  # noqa: E402
 from vhostguest import (F_MRG_RXBUF, F_OFFLOADS, F_VERSION_1, GSO_TCPV4, NEEDS_CSUM,  # noqa: E402
                         VhostGuest)
@@ -47,19 +48,19 @@ def kernel_pod(scope):
     return host, ns
 
 
-def tcp4(sport, dport, seq, ack, flags, payload=b"", opts=b"", partial=False):
+def tcp4(sport, dport, seq, ack, flags, payload=b"", opts=b"", partial=False, src=GIP, dst=KIP, mac=MAC_D):
     """A frame from the guest (to the gateway's MAC): IPv4, TCP. partial: the
     TCP checksum field holds the pseudo-header's sum, not complemented, as a
     sender that offloads the checksum leaves it."""
     thl = 20 + len(opts)
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, (thl // 4) << 4, flags, 65535, 0, 0) + opts
-    pseudo = socket.inet_aton(GIP) + socket.inet_aton(KIP) + struct.pack("!BBH", 0, 6, (thl + len(payload)) & 0xffff)
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, (thl + len(payload)) & 0xffff)
     c = (~inet_csum(pseudo) & 0xffff) if partial else inet_csum(pseudo + tcp + payload)
     tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, (20 + thl + len(payload)) & 0xffff, 1, 0x4000, 64, 6, 0,
-                     socket.inet_aton(GIP), socket.inet_aton(KIP))
+                     socket.inet_aton(src), socket.inet_aton(dst))
     ip = ip[:10] + struct.pack("!H", inet_csum(ip)) + ip[12:]
-    return bytes.fromhex(GW_MAC.replace(":", "")) + bytes.fromhex(MAC_D.replace(":", "")) + b"\x08\x00" + \
+    return bytes.fromhex(GW_MAC.replace(":", "")) + bytes.fromhex(mac.replace(":", "")) + b"\x08\x00" + \
         ip + tcp + payload
 
 
@@ -79,14 +80,15 @@ class Conn:
     """The guest's end of one TCP connection, by hand: sport the guest's
     port, dport the pod's (None: learnt from the pod's SYN)."""
 
-    def __init__(self, g, sport, dport, seq=1000):
+    def __init__(self, g, sport, dport, seq=1000, src=GIP, dst=KIP, mac=MAC_D):
         self.g, self.sport, self.dport, self.seq, self.ack = g, sport, dport, seq, 0
+        self.addrs = dict(src=src, dst=dst, mac=mac)
         self.seen = []              # (virtio-net header, parsed TCP) of what the switch wrote to the guest
         self.queue = []             # of those, not yet looked at by wait()
 
-    def send(self, flags, payload=b"", opts=b"", vhdr=None, seq=None, partial=False):
+    def send(self, flags, payload=b"", opts=b"", vhdr=None, seq=None, partial=False, publish=True):
         self.g.post_tx(tcp4(self.sport, self.dport, self.seq if seq is None else seq, self.ack, flags, payload,
-                            opts, partial), kick=True, vhdr=vhdr)
+                            opts, partial, **self.addrs), kick=True, vhdr=vhdr, publish=publish)
         if seq is None:
             self.seq += len(payload) + (1 if flags & SYN else 0)
 
@@ -257,6 +259,49 @@ def a_guests_tso_frame_reaches_a_kernel_pod_whole(scope):
           "by the pod's kernel")
     check(sw.proc.poll() is None, "the switch died")
     sw.stop()
+
+
+
+@test
+def two_large_frames_at_once_into_the_overlay(scope):
+    """A guest on node-a sends two 60,000-byte TSO frames that the switch
+    sees in one burst, to a pod on node-b over VXLAN. Each is cut into 43
+    segments before it is encapsulated; the second waits for the next
+    burst instead of finding the room for a burst's added packets (64)
+    taken by the first's, so nothing is dropped (gso_no_room) and all 86
+    segments leave in VXLAN and reach node-b's pod."""
+    sock = scope.path("g.sock")
+    c = TwoNodes(scope, "vxlan", ext=False, pod_mtu=1450, extra="limits = { large_mbufs = 256; };\n", vhost=sock)
+    sa, sb = c.sw["a"], c.sw["b"]
+    g = VhostGuest(scope, sock).setup(features=F_VERSION_1 | F_MRG_RXBUF | F_OFFLOADS)
+    port = 5200
+    srv = peer(scope, c.pods["b"], "recv", port, 1)
+    check(srv.stdout.readline().strip() == "listening", "node-b's pod's server did not start")
+    conn = Conn(g, 40002, port, src="10.244.1.20", dst="10.244.2.5", mac="02:00:00:00:01:20")
+    conn.send(SYN, opts=struct.pack("!BBH", 2, 4, 1398))
+    _, _, sa_seq, _, _, _, _ = conn.wait("the SYN-ACK across the overlay", lambda t: t[4] & (SYN | ACK) == SYN | ACK)
+    conn.ack = sa_seq + 1
+    conn.send(ACK)
+    a0, b0 = sa.stats(), sb.stats()
+    for k in range(2):
+        conn.send(PSH | ACK, pattern(60000), vhdr=(NEEDS_CSUM, GSO_TCPV4, 54, 1398, 34, 16), partial=True,
+                  publish=k == 1)
+
+    def grew(st, before, key):
+        return st.get(key, 0) - before.get(key, 0)
+    end = time.time() + 5
+    while time.time() < end and grew(sb.stats(), b0, "event.vxlan_decap") < 86:
+        time.sleep(0.05)
+    a1, b1 = sa.stats(), sb.stats()
+    check(grew(a1, a0, "drop.gso_no_room") == 0, "a frame's segments found no room: %s" % nonzero(a1, a0))
+    check(grew(a1, a0, "event.gso_segmented") == 2, "not both frames segmented: %s" % nonzero(a1, a0))
+    check(grew(a1, a0, "event.vxlan_encap") >= 86 and grew(b1, b0, "event.vxlan_decap") >= 86,
+          "segments in VXLAN: node-a %s, node-b %s" % (nonzero(a1, a0), nonzero(b1, b0)))
+
+
+def nonzero(st, before):
+    return {k: v - before.get(k, 0) for k, v in st.items() if v != before.get(k, 0) and
+            (k.startswith("drop.") or k.startswith("event."))}
 
 
 if __name__ == "__main__":
