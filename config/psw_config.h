@@ -207,7 +207,7 @@ struct psw_config {
 
 	struct {
 		unsigned mbufs;                /**< mbufs per NUMA socket */
-		unsigned large_mbufs;          /**< 64 KB mbufs per NUMA socket for kernel pods' offloads; 0: none */
+		unsigned large_mbufs;          /**< 64 KB mbufs per NUMA socket for pods' offloads; 0: none */
 		unsigned max_pods;
 		unsigned max_routes;
 		unsigned conntrack;            /**< connections tracked at most */

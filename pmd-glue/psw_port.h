@@ -79,7 +79,7 @@ struct psw_port_env {
 	uint16_t rx_desc;
 	uint16_t tx_desc;
 	unsigned mbufs;                      /**< per NUMA socket mempool size */
-	unsigned large_mbufs;                /**< 64 KB mbufs per NUMA socket for kernel pods' offloads; 0: no offloads */
+	unsigned large_mbufs;                /**< 64 KB mbufs per NUMA socket for pods' offloads; 0: no offloads */
 	struct rte_rcu_qsbr *qsbr;           /**< the workers' RCU variable (vhost-user device removal) */
 };
 

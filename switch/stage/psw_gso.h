@@ -1,7 +1,8 @@
 /*
  * Offloads of kernel pods: partial checksums and large TCP (and UDP)
  * frames, as a pod's kernel hands them over when its interface keeps TX
- * checksum and segmentation offload on (psw_sockport.h, PACKET_VNET_HDR).
+ * checksum and segmentation offload on (psw_sockport.h, PACKET_VNET_HDR),
+ * and as a vhost-user guest sends them (psw_vhostport.h).
  *
  * What a frame asks for is in its mbuf, as DPDK's TX offload requests:
  *   - a partial checksum: RTE_MBUF_F_TX_TCP_CKSUM (csum_offset 16),
@@ -30,8 +31,9 @@
  *   - forward checks a large frame's segments, not the frame, against the
  *     MTU, and segments it before encapsulating it for another node;
  *   - the worker, sending to a port that cannot take offload requests
- *     (anything but a kernel pod with them), segments and finishes
- *     checksums there (psw_gso_finish); a kernel pod's port takes the
+ *     (anything but a kernel pod with them, or a vhost-user guest that
+ *     took GUEST_CSUM and GUEST_TSO4/6 for TCP ones), segments and
+ *     finishes checksums there (psw_gso_finish); such a port takes the
  *     frame as it is, in one piece.
  * Everything else the stages do holds for large frames as for others:
  * they see one contiguous frame with its headers.
