@@ -432,29 +432,12 @@ offloads_in(struct psw_port *p, struct rte_mbuf **mp)
 	return true;
 }
 
-/* Each frame's requests as psw_gso.h has them; how many of pkts remain, in order. */
-static uint16_t
-rx_offloads(struct psw_port *p, struct rte_mbuf **pkts, uint16_t n)
-{
-	uint16_t i, k = 0;
-
-	for (i = 0; i < n; i++) {
-		if (likely(!(pkts[i]->ol_flags & PSW_OL_ANY)) || offloads_in(p, &pkts[i])) {
-			pkts[k++] = pkts[i];
-			continue;
-		}
-		rte_pktmbuf_free(pkts[i]);
-		__atomic_fetch_add(&p->rx_ol_bad, 1, __ATOMIC_RELAXED);
-	}
-	return k;
-}
-
 uint16_t
 psw_vhostport_rx(struct psw_port *p, int vid, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct psw_vhost_held *h = &p->held[queue];
 	bool from_held = h->n > 0, large = false;
-	uint16_t got, i;
+	uint16_t got, i, k;
 
 	if (from_held) {
 		got = RTE_MIN(n, h->n);
@@ -464,24 +447,37 @@ psw_vhostport_rx(struct psw_port *p, int vid, uint16_t queue, struct rte_mbuf **
 	} else {
 		got = rte_vhost_dequeue_burst(vid, PSW_VHOST_VQ_FROM_GUEST(queue), p->mp, pkts,
 					      RTE_MIN(n, PSW_VHOST_HELD_MAX));
-		got = rx_offloads(p, pkts, got);
 	}
-	for (i = 0; i < got; i++) {
-		if (!(pkts[i]->ol_flags & PSW_OL_SEG) || !large) {
-			large = large || (pkts[i]->ol_flags & PSW_OL_SEG);
+	for (i = 0, k = 0; i < got; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		if (likely(!(m->ol_flags & PSW_OL_ANY))) {
+			pkts[k++] = m;
 			continue;
 		}
-		/* the second large frame: it and what follows wait, in order, in front of what is held */
-		if (from_held) {
-			h->first = (uint16_t)(h->first - (got - i));
-		} else {
-			memcpy(h->pkts, &pkts[i], (got - i) * sizeof(pkts[0]));
-			h->first = 0;
+		/* (a held frame was made so already: offloads_in leaves it as it is) */
+		if (!offloads_in(p, &m)) {
+			rte_pktmbuf_free(m);
+			__atomic_fetch_add(&p->rx_ol_bad, 1, __ATOMIC_RELAXED);
+			continue;
 		}
-		h->n = (uint16_t)(h->n + got - i);
-		return i;
+		if ((m->ol_flags & PSW_OL_SEG) && large) {
+			/* the second large frame: it and what follows wait, in order, in front of what is held */
+			if (from_held) {
+				h->first = (uint16_t)(h->first - (got - i));
+				h->pkts[h->first] = m;
+			} else {
+				pkts[i] = m;
+				memcpy(h->pkts, &pkts[i], (got - i) * sizeof(pkts[0]));
+				h->first = 0;
+			}
+			h->n = (uint16_t)(h->n + got - i);
+			return k;
+		}
+		large = large || (m->ol_flags & PSW_OL_SEG);
+		pkts[k++] = m;
 	}
-	return got;
+	return k;
 }
 
 void
