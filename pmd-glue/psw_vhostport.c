@@ -415,7 +415,9 @@ offloads_in(struct psw_port *p, struct rte_mbuf **mp)
 		rte_pktmbuf_free(big);
 		return false;
 	}
-	big->data_off = (uint16_t)RTE_MIN((uint32_t)RTE_PKTMBUF_HEADROOM, big->buf_len - m->pkt_len);
+	/* (aligned as an ordinary frame's: buf_len is odd, and the headers are read in place) */
+	big->data_off = (uint16_t)RTE_MIN((uint32_t)RTE_PKTMBUF_HEADROOM,
+					  RTE_ALIGN_FLOOR(big->buf_len - m->pkt_len, 8u));
 	d = rte_pktmbuf_mtod(big, uint8_t *);
 	for (seg = m; seg != NULL; seg = seg->next) {
 		memcpy(d, rte_pktmbuf_mtod(seg, const uint8_t *), seg->data_len);
