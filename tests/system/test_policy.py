@@ -701,7 +701,7 @@ def external_clients_and_node_traffic(scope):
     ext.ip("route add %s via 192.168.50.1" % POD_CIDR)      # pods reach it unmasqueraded
     cl = Cluster(scope, conf=conf)
     a_web, b_web = cl.pod("a-web"), cl.pod("b-web")
-    srv = ext.popen("exec socat TCP-LISTEN:7000,fork,reuseaddr SYSTEM:'echo ext'")
+    srv = ext.popen("exec socat -t 5 TCP-LISTEN:7000,fork,reuseaddr SYSTEM:'echo ext'")
     scope.defer(lambda: kill_group(srv))
     time.sleep(0.3)
     check(cl.probe(b_web, "192.168.50.2", "tcp", 7000) == "ext", "b-web cannot reach the external server")
@@ -767,7 +767,7 @@ def connections_from_before_any_policy_server_speaks_first(scope):
     a_web, b_db, c_web, b_web = cl.pod("a-web"), cl.pod("b-db"), cl.pod("c-web"), cl.pod("b-web")
     procs = []
     for srv in (b_db, b_web):             # servers that speak first: a line every 0.1 s
-        procs.append(srv.ns.popen("exec socat TCP-LISTEN:9101,fork,reuseaddr "
+        procs.append(srv.ns.popen("exec socat -t 5 TCP-LISTEN:9101,fork,reuseaddr "
                                   "SYSTEM:'while echo tick; do sleep 0.1; done'"))
     time.sleep(0.3)
 

@@ -43,7 +43,7 @@ class Pod:
     def serve_tcp(self, port, text=None):
         """A TCP server answering every connection with text (default: the pod name),
         listening when this returns (a loaded machine may start it late)."""
-        p = self.ns.popen("exec socat TCP-LISTEN:%d,fork,reuseaddr SYSTEM:'echo %s'" % (port, text or self.name))
+        p = self.ns.popen("exec socat -t 5 TCP-LISTEN:%d,fork,reuseaddr SYSTEM:'echo %s'" % (port, text or self.name))
         self.wait_listening(port)
         return p
 
@@ -449,7 +449,7 @@ def full_conntrack_refuses_new_connections_not_established_ones(scope):
     sw = Switch(scope, "limits = { conntrack = 1024; conntrack_per_port = 0; };\n", workers="[1]").start()
     web = Pod(scope, sw, "big", labels={"app": "big"})
     client = Pod(scope, sw, "client")
-    track(scope, [web.ns.popen("exec socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'cat'")])
+    track(scope, [web.ns.popen("exec socat -t 5 TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'cat'")])
     web.wait_listening(8080)
     apply(sw, scope, """apiVersion: v1
 kind: Service
@@ -498,7 +498,7 @@ def one_pod_cannot_fill_the_connection_table(scope):
     web = Pod(scope, sw, "share", labels={"app": "share"})
     flooder = Pod(scope, sw, "flooder")
     other = Pod(scope, sw, "other")
-    track(scope, [web.ns.popen("exec socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo share'")])
+    track(scope, [web.ns.popen("exec socat -t 5 TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo share'")])
     web.wait_listening(8080)
     apply(sw, scope, """apiVersion: v1
 kind: Service
@@ -715,7 +715,7 @@ def nodeport_from_an_external_client(scope):
     sw = Switch(scope, conf, workers="[1]").start()
     web = Pod(scope, sw, "np-web", labels={"app": "np"})
     # the backend answers with its name and the address it sees
-    track(scope, [web.ns.popen("exec socat TCP-LISTEN:8080,fork,reuseaddr "
+    track(scope, [web.ns.popen("exec socat -t 5 TCP-LISTEN:8080,fork,reuseaddr "
                                "SYSTEM:'echo np-web $SOCAT_PEERADDR'")])
     web.wait_listening(8080)
     sent, got = __import__("pswtest").ping(ext, "192.168.50.1", count=2)
@@ -1117,7 +1117,7 @@ def ipv6_service(scope):
     sw = Switch(scope, "", workers="[1]").start()
     web = Pod(scope, sw, "v6web", labels={"app": "v6"})
     client = Pod(scope, sw, "client")
-    track(scope, [web.ns.popen("exec socat TCP6-LISTEN:8080,fork,reuseaddr SYSTEM:'echo v6web'")])
+    track(scope, [web.ns.popen("exec socat -t 5 TCP6-LISTEN:8080,fork,reuseaddr SYSTEM:'echo v6web'")])
     web.wait_listening(8080)
     apply(sw, scope, """apiVersion: v1
 kind: Service
@@ -1147,7 +1147,7 @@ def dual_stack_cluster_ips_allocated(scope):
     sw = Switch(scope, 'node = { service_cidr6 = "fd00:96::/112"; };', workers="[1]").start()
     web = Pod(scope, sw, "dsweb", labels={"app": "ds"})
     client = Pod(scope, sw, "client")
-    track(scope, [web.ns.popen("exec socat TCP6-LISTEN:8080,fork,reuseaddr,ipv6only=0 SYSTEM:'echo dsweb'")])
+    track(scope, [web.ns.popen("exec socat -t 5 TCP6-LISTEN:8080,fork,reuseaddr,ipv6only=0 SYSTEM:'echo dsweb'")])
     web.wait_listening(8080)
     manifest = """apiVersion: v1
 kind: Service
@@ -1378,7 +1378,7 @@ def a_deleted_services_connections_never_count_for_another(scope):
     sw = Switch(scope, 'metrics = { listen = "127.0.0.1:%d"; };\n' % port, workers="[1]").start()
     server = Pod(scope, sw, "sink", labels={"app": "sink"})
     client = Pod(scope, sw, "client")
-    track(scope, [server.ns.popen("exec socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'cat >/dev/null'")])
+    track(scope, [server.ns.popen("exec socat -t 5 TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'cat >/dev/null'")])
     server.wait_listening(8080)
     old = scope.path("old.yaml")
     with open(old, "w") as f:
