@@ -211,8 +211,6 @@ port_tx_burst(struct psw_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n
 		/* a driver with fewer queue pairs than the port: the library locks each virtqueue */
 		if (unlikely(q >= pairs))
 			q = (uint16_t)(q % pairs);
-		if (p->large != NULL)
-			psw_vhostport_tx_offloads(pkts, n);
 		sent = rte_vhost_enqueue_burst(vid, PSW_VHOST_VQ_TO_GUEST(q), pkts, n);
 		rte_pktmbuf_free_bulk(pkts, sent);       /* copied into the guest's buffers */
 		return sent;

@@ -494,18 +494,12 @@ psw_vhostport_free_held(struct psw_port *p)
 }
 
 void
-psw_vhostport_tx_offloads(struct rte_mbuf **pkts, uint16_t n)
+psw_vhostport_tx_offload(struct rte_mbuf *m)
 {
-	uint16_t i;
-
-	for (i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-
-		/* psw_gso_check saw TCP's 20 bytes at l2_len + l3_len, in one piece */
-		if (unlikely(m->ol_flags & RTE_MBUF_F_TX_TCP_SEG))
-			m->l4_len = (uint64_t)(rte_pktmbuf_mtod_offset(m, const uint8_t *,
-								       m->l2_len + m->l3_len + 12)[0] >> 4) * 4;
-	}
+	/* psw_gso_check saw TCP's 20 bytes at l2_len + l3_len, in one piece */
+	if (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG)
+		m->l4_len = (uint64_t)(rte_pktmbuf_mtod_offset(m, const uint8_t *,
+							       m->l2_len + m->l3_len + 12)[0] >> 4) * 4;
 }
 
 void

@@ -85,10 +85,10 @@ void psw_vhostport_free_held(struct psw_port *p);
 
 /**
  * Before the library writes a frame's virtio-net header from its requests
- * (a guest that took them, psw_port_takes): l4_len the TCP header's
- * length, which the header's hdr_len is made from.
+ * (to a guest that took them; the worker decides): l4_len the TCP
+ * header's length, which the header's hdr_len is made from.
  */
-void psw_vhostport_tx_offloads(struct rte_mbuf **pkts, uint16_t n);
+void psw_vhostport_tx_offload(struct rte_mbuf *m);
 
 /** Close the kick fd copies replaced since the last call, after a grace period (control thread). */
 void psw_vhostport_reap(void);

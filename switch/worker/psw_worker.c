@@ -145,10 +145,15 @@ port_takes(const struct psw_port *p, const struct rte_mbuf *pkt)
 static inline void
 txbuf_add(struct psw_lcore *lc, uint16_t port, struct rte_mbuf *pkt)
 {
-	if (unlikely(pkt->ol_flags & PSW_OL_ANY) && !port_takes(&psw_ports[port], pkt))
-		txbuf_finish(lc, port, pkt);
-	else
+	if (likely(!(pkt->ol_flags & PSW_OL_ANY))) {
 		txbuf_put(lc, port, pkt);
+	} else if (!port_takes(&psw_ports[port], pkt)) {
+		txbuf_finish(lc, port, pkt);
+	} else {
+		if (psw_ports[port].kind == PSW_PORT_VHOST)
+			psw_vhostport_tx_offload(pkt);
+		txbuf_put(lc, port, pkt);
+	}
 }
 
 /*
