@@ -332,7 +332,13 @@ int
 psw_vhostport_open(struct psw_port *p, struct rte_rcu_qsbr *qsbr, char *err, size_t err_len)
 {
 	const struct psw_port_conf *c = &p->conf;
-	uint64_t flags = c->client ? RTE_VHOST_USER_CLIENT : 0;
+	/*
+	 * With offloads, a guest's large frame comes in one buffer the library
+	 * allocates for it (an external buffer on an ordinary mbuf), not in a
+	 * chain of 2 KB mbufs to be copied again into one.
+	 */
+	uint64_t flags = (c->client ? RTE_VHOST_USER_CLIENT : 0) |
+			 (p->large != NULL ? RTE_VHOST_USER_EXTBUF_SUPPORT : 0);
 	const char *what;
 	int rc;
 

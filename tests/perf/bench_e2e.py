@@ -58,6 +58,16 @@ Scenarios (64-byte and 1518-byte frames, on-the-wire sizes):
            inner frames on the pod's. podswitch checks that the inner source
            is the sending node's (its Node's CIDR); OVS matches tun_src and
            the inner source CIDR on the vxlan port, routes to pod a
+  l3 tso   pod a -> pod b routed, TCP: 64,000-byte frames, each with a
+           segmentation request (MSS 1,448: the virtio-net header's
+           GSO_TCPV4), 64 flows; pod b's driver takes large frames
+           (GUEST_TSO4/6, GUEST_CSUM): they cross the switch whole. The
+           figure is the TCP payload received, in Gbit/s. OVS with
+           other_config:userspace-tso-enable=true
+  l3 tso, segmented
+           the same, pod b's driver without GUEST_TSO: the switch cuts each
+           frame into 1,448-byte segments (podswitch only: Open vSwitch 3.1
+           drops a TSO packet to a port without TSO)
            Both check every run's frames (all in VXLAN or none; the first
            one's outer and inner headers) and print the first run's, and
            open the window after OVERLAY_WARMUP (3 s): podswitch learns the
@@ -69,8 +79,6 @@ argv[1]; further arguments pick scenarios.
 """
 import json
 import os
-import re
-import select
 import shutil
 import socket
 import statistics
@@ -209,7 +217,17 @@ SCENARIOS = {
     "l3, scraped": (IP_B, 8080, 8192),
     "vxlan encap": (REMOTE_POD, 8080, 8192),
     "vxlan decap": (IP_A, 8080, 8192),
+    "l3 tso": (IP_B, 8080, 64),
+    "l3 tso, segmented": (IP_B, 8080, 64),
 }
+TSO_MSS = 1448
+
+
+def tso_args(scenario):
+    """psw-gen's arguments for a TSO scenario: large TCP frames, and pod b taking them or not."""
+    if not scenario.startswith("l3 tso"):
+        return []
+    return ["--tso", str(TSO_MSS)] + ([] if scenario.endswith("segmented") else ["--lro"])
 FULL = {k: int(os.environ.get("PSW_BENCH_FULL_" + k.upper(), d))
         for k, d in (("kernel", 600), ("vhost", 300), ("memif", 100), ("connected", 8))}
 
@@ -433,7 +451,8 @@ def run_podswitch(scope, scenario, frame, rate=0, memif=False, scrape=False):
     if overlay:
         res = run_podswitch_overlay(scope, sw, socks, scenario, frame, rate)
     else:
-        res = Generator(scope, socks, frame, flows, dst, dport, rate, memif=memif).result()
+        res = Generator(scope, socks, frame, flows, dst, dport, rate, memif=memif,
+                        extra=tso_args(scenario)).result()
     if scraper:
         scraper.done.set()
         scraper.join()
@@ -626,7 +645,9 @@ def run_ovs(scope, scenario, frame, rate=0):
                             "other_config:dpdk-socket-mem=512",
                             # OVS adds --in-memory, which --no-huge cannot go with: 2 MB pages
                             "other_config:dpdk-extra=--no-pci --huge-dir=%s --file-prefix=ovs%s"
-                            % (HUGE_DIR[0], os.path.basename(d))], check=True, env=env)
+                            % (HUGE_DIR[0], os.path.basename(d))]
+                   + (["other_config:userspace-tso-enable=true"] if scenario.startswith("l3 tso") else []),
+                   check=True, env=env)
     dst, dport, flows = SCENARIOS[scenario]
     full = FullNode(scope) if scenario == "l3, full node" else None
     ctl = os.path.join(d, "vswitchd.ctl")
@@ -658,7 +679,7 @@ def run_ovs(scope, scenario, frame, rate=0):
     if overlay:
         res = overlay_generator(scope, socks, scenario, frame, rate).result()
     else:
-        res = Generator(scope, socks, frame, flows, dst, dport, rate).result()
+        res = Generator(scope, socks, frame, flows, dst, dport, rate, extra=tso_args(scenario)).result()
     if full:
         res["ports"] = 2 + full.nb_vhost
     res["drops"] = {}
@@ -688,7 +709,8 @@ def measure(out, only, ovs):
           flush=True)
     plan = [("io", 64), ("l3", 64), ("l3, scraped", 64), ("svc", 64), ("svc, 1 flow", 64), ("svc, 10k flows", 64),
             ("svc, 1M flows", 64), ("svc+pol", 64), ("vxlan encap", 64), ("vxlan decap", 64),
-            ("io", 1518), ("l3", 1518), ("io memif", 64), ("l3 memif", 64), ("l3, full node", 64)]
+            ("io", 1518), ("l3", 1518), ("io memif", 64), ("l3 memif", 64), ("l3, full node", 64),
+            ("l3 tso", 64000), ("l3 tso, segmented", 64000)]
     two_pods = {}
     for scenario, frame in plan:
         if only and scenario not in only:
@@ -699,6 +721,8 @@ def measure(out, only, ovs):
             switches = ["testpmd io"]
         elif scenario == "l3, scraped":
             switches = ["podswitch", "podswitch scraped"]
+        elif scenario == "l3 tso, segmented":
+            switches = ["podswitch"]
         else:           # Open vSwitch has no memif port type
             switches = ["podswitch"] + (["ovs"] if ovs and not memif else [])
         vals = {sw: [] for sw in switches}
@@ -726,11 +750,21 @@ def measure(out, only, ovs):
                     scope.close()
         meds = {}
         for swname, rs in vals.items():
-            rx = [r["rx_pps"] for r in rs]
+            tso = scenario.startswith("l3 tso")
+            rx = [r["rx_payload_bps" if tso else "rx_pps"] for r in rs]
             med = statistics.median(rx)
             meds[swname] = med
             loss = statistics.median(r["loss"] for r in rs)
             name = "e2e %s, %dB, %s, %s" % ("memif" if memif else "vhost-user", frame, scenario, swname)
+            if tso:         # TCP payload received; the loss of frames whose first segment never came
+                print("%-48s %6.2f Gbit/s of TCP payload  (min %.2f, max %.2f)  frames lost %5.1f%%%s"
+                      % (name, med / 1e9, min(rx) / 1e9, max(rx) / 1e9, loss * 100,
+                         "  drops: %s" % drops if drops and swname == "podswitch" else ""), flush=True)
+                if out:
+                    out.write(json.dumps({"scenario": name, "unit": "Gbit/s", "median": round(med / 1e9, 3),
+                                          "min": round(min(rx) / 1e9, 3), "max": round(max(rx) / 1e9, 3),
+                                          "runs": len(rx), "loss": round(loss, 5)}) + "\n")
+                continue
             ports = ("  [%d ports%s]" % (rs[0]["ports"], ", %d parked" % rs[0]["parked"] if "parked" in rs[0] else "")
                      if "ports" in rs[0] else "")
             cpp = ("  worker %.1f cycles/pkt" % statistics.median(r["cpp"] for r in rs)

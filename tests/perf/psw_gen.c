@@ -30,6 +30,18 @@
  * VXLAN); "rx_first" is the first 96 bytes of the window's first one, in
  * hex, for the caller to check what the switch sent (outer and inner
  * headers); "arp_answers" counts the ARP requests answered.
+ *
+ * For offloads (a guest's TCP segmentation through a switch):
+ *   --tso MSS        send TCP instead of UDP, each --frame (up to 65,000
+ *                    bytes) one large frame with a segmentation request of
+ *                    MSS bytes a segment (TCP_TSO on port 0: the virtio-net
+ *                    header's GSO_TCPV4); frames of the flows carry ACK|PSH
+ *                    and consecutive sequence numbers
+ *   --lro            port 1 takes large frames (TCP_LRO: GUEST_TSO4/6 and
+ *                    GUEST_CSUM offered to the switch), else it gets segments
+ * Every TCP frame to --dport received on port 1 counts, stamp or not (a
+ * switch that segments stamps the first segment only): "rx_payload_bps" is
+ * the TCP payload received in the window, in bits a second.
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -46,6 +58,7 @@
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_tcp.h>
 #include <rte_udp.h>
 
 #define BURST 32
@@ -54,6 +67,7 @@
 #define FLOWS_PER_DPORT 64000u    /* source ports per destination port */
 #define VXLAN_LEN 50u             /* outer Ethernet, IPv4, UDP and VXLAN headers */
 #define RX_FIRST_LEN 96u
+#define TSO_FRAME_MAX 65000u      /* --tso: a frame in one mbuf of the large pool */
 
 struct stamp {
 	uint64_t magic;
@@ -72,6 +86,8 @@ static struct {
 	struct rte_ether_addr outer_src_mac, outer_dst_mac;
 	uint32_t outer_src_ip, outer_dst_ip, vni;
 	uint16_t vxlan_port;
+	unsigned tso;                             /* MSS; 0: UDP frames */
+	bool lro;
 } opt = { .frame = 64, .flows = 1, .seconds = 5, .warmup = 1, .burst = BURST, .vni = 1, .vxlan_port = 4789 };
 
 static uint64_t samples[MAX_SAMPLES];
@@ -91,7 +107,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: psw-gen [EAL] -- --frame N --flows N --seconds S [--warmup S] [--rate PPS] "
 		"--src-mac M --dst-mac M --src-ip A --dst-ip A --dport P [--arp-ip A] [--vxlan-port P]\n"
-		"  [--outer-src-mac M --outer-dst-mac M --outer-src-ip A --outer-dst-ip A [--vni N]]\n");
+		"  [--outer-src-mac M --outer-dst-mac M --outer-src-ip A --outer-dst-ip A [--vni N]]\n"
+		"  [--tso MSS [--lro]]\n");
 	exit(2);
 }
 
@@ -104,7 +121,8 @@ parse(int argc, char **argv)
 		{ "dst-mac", 1, 0, 'b' }, { "src-ip", 1, 0, 'c' }, { "dst-ip", 1, 0, 'd' },
 		{ "dport", 1, 0, 'p' }, { "burst", 1, 0, 'u' }, { "arp-ip", 1, 0, 'A' },
 		{ "outer-src-mac", 1, 0, 'M' }, { "outer-dst-mac", 1, 0, 'N' }, { "outer-src-ip", 1, 0, 'S' },
-		{ "outer-dst-ip", 1, 0, 'D' }, { "vni", 1, 0, 'V' }, { "vxlan-port", 1, 0, 'X' }, { 0, 0, 0, 0 },
+		{ "outer-dst-ip", 1, 0, 'D' }, { "vni", 1, 0, 'V' }, { "vxlan-port", 1, 0, 'X' }, { "tso", 1, 0, 'T' },
+		{ "lro", 0, 0, 'L' }, { 0, 0, 0, 0 },
 	};
 	int c;
 
@@ -129,10 +147,13 @@ parse(int argc, char **argv)
 			  opt.encap = VXLAN_LEN; break;
 		case 'V': opt.vni = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'X': opt.vxlan_port = (uint16_t)atoi(optarg); break;
+		case 'T': opt.tso = (unsigned)atoi(optarg); break;
+		case 'L': opt.lro = true; break;
 		default: usage();
 		}
 	}
-	if (opt.frame < 64 || opt.frame + opt.encap > 1518 || opt.flows == 0 || opt.flows > 64 * FLOWS_PER_DPORT ||
+	if (opt.frame < 64 || opt.frame + opt.encap > (opt.tso ? TSO_FRAME_MAX : 1518) || opt.flows == 0 ||
+	    (opt.tso && (opt.encap || opt.tso < 64 || opt.tso > 9000)) || opt.flows > 64 * FLOWS_PER_DPORT ||
 	    opt.vni > 0xffffff || (opt.encap && opt.outer_src_ip == 0) ||
 	    opt.dport + (opt.flows - 1) / FLOWS_PER_DPORT > 65535 || opt.seconds <= 0 ||
 	    opt.burst == 0 || opt.burst > BURST)
@@ -140,21 +161,24 @@ parse(int argc, char **argv)
 }
 
 #define HDR_LEN (sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr))
+#define TCP_HDR_LEN (HDR_LEN - sizeof(struct rte_udp_hdr) + sizeof(struct rte_tcp_hdr))
 
 /*
  * The headers of every frame: with --outer-dst-ip, the outer Ethernet, IPv4,
- * UDP and VXLAN headers first; then Ethernet, IPv4 and UDP. The UDP ports
- * (and the outer UDP source port) are set per flow.
+ * UDP and VXLAN headers first; then Ethernet, IPv4 and UDP (TCP with
+ * --tso). The ports (and the outer UDP source port) are set per flow.
  */
-static uint8_t hdr_tmpl[VXLAN_LEN + HDR_LEN];
+static uint8_t hdr_tmpl[VXLAN_LEN + TCP_HDR_LEN];
+static unsigned hdr_len = HDR_LEN;               /* of the frame inside: UDP, or TCP with --tso */
 
 static void
 build_headers(uint8_t *p, const struct rte_ether_addr *src_mac, const struct rte_ether_addr *dst_mac,
-	      uint32_t src_ip, uint32_t dst_ip, unsigned len)
+	      uint32_t src_ip, uint32_t dst_ip, unsigned len, bool tcp)
 {
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
 
 	eth->src_addr = *src_mac;
 	eth->dst_addr = *dst_mac;
@@ -162,11 +186,18 @@ build_headers(uint8_t *p, const struct rte_ether_addr *src_mac, const struct rte
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
 	ip->total_length = rte_cpu_to_be_16((uint16_t)(len - sizeof(*eth)));
 	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_UDP;
+	ip->next_proto_id = tcp ? IPPROTO_TCP : IPPROTO_UDP;
 	ip->src_addr = src_ip;
 	ip->dst_addr = dst_ip;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);      /* the ports are not in it */
-	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(len - sizeof(*eth) - sizeof(*ip)));
+	if (!tcp) {
+		udp->dgram_len = rte_cpu_to_be_16((uint16_t)(len - sizeof(*eth) - sizeof(*ip)));
+		return;
+	}
+	th->data_off = sizeof(*th) << 2;
+	th->tcp_flags = RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG;
+	th->rx_win = RTE_BE16(65535);
+	th->cksum = rte_ipv4_phdr_cksum(ip, RTE_MBUF_F_TX_TCP_SEG);   /* the seed TSO wants: no length */
 }
 
 static void
@@ -180,14 +211,16 @@ build_template(void)
 		uint8_t *vxlan = hdr_tmpl + HDR_LEN;
 
 		build_headers(hdr_tmpl, &opt.outer_src_mac, &opt.outer_dst_mac, opt.outer_src_ip,
-			      opt.outer_dst_ip, len + VXLAN_LEN);
+			      opt.outer_dst_ip, len + VXLAN_LEN, false);
 		udp->dst_port = rte_cpu_to_be_16(opt.vxlan_port);
 		vxlan[0] = 0x08;                            /* I: the VNI is valid */
 		vxlan[4] = (uint8_t)(opt.vni >> 16);
 		vxlan[5] = (uint8_t)(opt.vni >> 8);
 		vxlan[6] = (uint8_t)opt.vni;
 	}
-	build_headers(hdr_tmpl + opt.encap, &opt.src_mac, &opt.dst_mac, opt.src_ip, opt.dst_ip, len);
+	if (opt.tso)
+		hdr_len = TCP_HDR_LEN;
+	build_headers(hdr_tmpl + opt.encap, &opt.src_mac, &opt.dst_mac, opt.src_ip, opt.dst_ip, len, opt.tso != 0);
 }
 
 /*
@@ -197,15 +230,18 @@ build_template(void)
  * use the next ports), then the stamp; the rest of the frame is whatever the
  * buffer held (padding). Under VXLAN the outer source port varies with the
  * flow, as a node's does. Only the headers are written: a pktgen-style
- * generator must cost less than the switch it measures.
+ * generator must cost less than the switch it measures. With --tso, a TCP
+ * frame with its segmentation request.
  */
 static void
 fill(struct rte_mbuf *m, unsigned f)
 {
+	static uint32_t seq;
 	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(opt.frame - RTE_ETHER_CRC_LEN + opt.encap));
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(p + opt.encap + HDR_LEN - sizeof(*udp));
 
-	memcpy(p, hdr_tmpl, opt.encap + HDR_LEN);
+	memcpy(p, hdr_tmpl, opt.encap + hdr_len);
+	/* (TCP's ports are where UDP's are) */
 	udp->src_port = rte_cpu_to_be_16((uint16_t)(1024 + f % FLOWS_PER_DPORT));
 	udp->dst_port = rte_cpu_to_be_16((uint16_t)(opt.dport + f / FLOWS_PER_DPORT));
 	if (opt.encap) {
@@ -213,6 +249,29 @@ fill(struct rte_mbuf *m, unsigned f)
 
 		outer->src_port = rte_cpu_to_be_16((uint16_t)(49152 + f % 16384));
 	}
+	if (opt.tso) {
+		struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)udp;
+
+		th->sent_seq = rte_cpu_to_be_32(seq);
+		seq += opt.frame - RTE_ETHER_CRC_LEN - TCP_HDR_LEN;
+		m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_TCP_SEG;
+		m->l2_len = sizeof(struct rte_ether_hdr);
+		m->l3_len = sizeof(struct rte_ipv4_hdr);
+		m->l4_len = sizeof(struct rte_tcp_hdr);
+		m->tso_segsz = (uint16_t)opt.tso;
+	}
+}
+
+/* With --tso: a TCP frame (or segment) to --dport, IPv4 without options: its payload's length; else 0. */
+static unsigned
+tcp_payload(const struct rte_mbuf *m)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+
+	if (rte_pktmbuf_data_len(m) < TCP_HDR_LEN || p[12] != 0x08 || p[13] != 0x00 || p[14] != 0x45 ||
+	    p[23] != IPPROTO_TCP || ((unsigned)p[36] << 8 | p[37]) != opt.dport || rte_pktmbuf_pkt_len(m) < TCP_HDR_LEN)
+		return 0;
+	return ((unsigned)p[16] << 8 | p[17]) - 20u - (p[46] >> 4) * 4u;
 }
 
 /*
@@ -228,8 +287,8 @@ stamp_of(const struct rte_mbuf *m, bool *vxlan)
 	const struct stamp *s;
 
 	*vxlan = false;
-	if (len >= HDR_LEN + sizeof(*s)) {
-		s = (const struct stamp *)(p + HDR_LEN);
+	if (len >= hdr_len + sizeof(*s)) {
+		s = (const struct stamp *)(p + hdr_len);
 		if (s->magic == MAGIC)
 			return s;
 	}
@@ -296,10 +355,10 @@ int
 main(int argc, char **argv)
 {
 	struct rte_eth_conf conf = { 0 };
-	struct rte_mempool *mp;
+	struct rte_mempool *mp, *rx_mp;
 	struct rte_mbuf *tx[BURST], *rx[BURST];
 	uint64_t hz, start, end, measure_from, next, gap, sent = 0, got = 0, sent_w = 0, got_w = 0;
-	uint64_t t_meas = 0, got_vxlan_w = 0;
+	uint64_t t_meas = 0, got_vxlan_w = 0, payload_w = 0;
 	unsigned flow = 0, tx_stamp_off, first_len = 0;
 	uint8_t first[RX_FIRST_LEN];
 	char first_hex[2 * RX_FIRST_LEN + 1] = "";
@@ -311,17 +370,32 @@ main(int argc, char **argv)
 		return 1;
 	parse(argc - n, argv + n);
 	build_template();
-	tx_stamp_off = opt.encap + HDR_LEN;
+	tx_stamp_off = opt.encap + hdr_len;
 	if (rte_eth_dev_count_avail() < 2) {
 		fprintf(stderr, "psw-gen: needs two ports (--vdev)\n");
 		return 1;
 	}
-	mp = rte_pktmbuf_pool_create("gen", 8192, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
-	if (mp == NULL)
+	/* with --tso, frames of up to 64 KB sent in one mbuf each; received ones in chains */
+	rx_mp = rte_pktmbuf_pool_create("gen", 8192, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	mp = !opt.tso ? rx_mp : rte_pktmbuf_pool_create("gen_large", 1536, 64, 0, UINT16_MAX, (int)rte_socket_id());
+	if (mp == NULL || rx_mp == NULL)
 		return 1;
 	for (port = 0; port < 2; port++) {
+		struct rte_eth_dev_info info;
+
+		memset(&conf, 0, sizeof(conf));
+		if (opt.tso && port == 0)
+			conf.txmode.offloads = RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+		if (opt.lro && port == 1)
+			conf.rxmode.offloads = RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+		if (rte_eth_dev_info_get(port, &info) < 0 ||
+		    (info.tx_offload_capa & conf.txmode.offloads) != conf.txmode.offloads ||
+		    (info.rx_offload_capa & conf.rxmode.offloads) != conf.rxmode.offloads) {
+			fprintf(stderr, "psw-gen: port %u cannot take the offloads asked\n", port);
+			return 1;
+		}
 		if (rte_eth_dev_configure(port, 1, 1, &conf) < 0 ||
-		    rte_eth_rx_queue_setup(port, 0, 1024, (unsigned)rte_socket_id(), NULL, mp) < 0 ||
+		    rte_eth_rx_queue_setup(port, 0, 1024, (unsigned)rte_socket_id(), NULL, rx_mp) < 0 ||
 		    rte_eth_tx_queue_setup(port, 0, 1024, (unsigned)rte_socket_id(), NULL) < 0 ||
 		    rte_eth_dev_start(port) < 0) {
 			fprintf(stderr, "psw-gen: port %u does not start\n", port);
@@ -382,8 +456,11 @@ main(int argc, char **argv)
 		now = rte_rdtsc();
 		for (i = 0; i < nb; i++) {
 			bool vxlan;
-			const struct stamp *s = stamp_of(rx[i], &vxlan);
+			const struct stamp *s;
 
+			if (opt.tso && now >= measure_from)
+				payload_w += tcp_payload(rx[i]);
+			s = stamp_of(rx[i], &vxlan);
 			if (s == NULL)
 				continue;
 			got++;
@@ -424,10 +501,12 @@ main(int argc, char **argv)
 	for (n = 0; n < (int)first_len; n++)
 		snprintf(first_hex + 2 * n, 3, "%02x", first[n]);
 	printf("{\"tx_pps\": %.0f, \"rx_pps\": %.0f, \"loss\": %.6f, \"sent\": %" PRIu64 ", \"received\": %"
-	       PRIu64 ", \"received_vxlan\": %" PRIu64 ", \"rx_first\": \"%s\", \"arp_answers\": %" PRIu64 ", \"lat_min_ns\": %.0f, "
+	       PRIu64 ", \"received_vxlan\": %" PRIu64 ", \"rx_first\": \"%s\", \"arp_answers\": %" PRIu64 ", "
+	       "\"rx_payload_bps\": %.0f, \"lat_min_ns\": %.0f, "
 	       "\"lat_median_ns\": %.0f, \"lat_p99_ns\": %.0f, \"samples\": %u}\n",
 	       (double)sent_w * (double)hz / (double)t_meas, (double)got_w * (double)hz / (double)t_meas,
 	       sent_w ? 1.0 - (double)got_w / (double)sent_w : 0.0, sent, got, got_vxlan_w, first_hex, nb_arp_answers,
+	       (double)payload_w * 8 * (double)hz / (double)t_meas,
 	       nb_samples ? (double)samples[0] * 1e9 / (double)hz : 0,
 	       nb_samples ? (double)samples[nb_samples / 2] * 1e9 / (double)hz : 0,
 	       nb_samples ? (double)samples[nb_samples * 99 / 100] * 1e9 / (double)hz : 0, nb_samples);
