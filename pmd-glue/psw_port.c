@@ -37,6 +37,7 @@ psw_port_layer_init(const struct psw_port_env *env)
 	unsigned i, q;
 
 	port_env = *env;
+	psw_vhost_extbuf_max = env->large_mbufs;         /* guests' large frames: as many again */
 	for (i = 0; i < PSW_MAX_PORTS; i++)
 		for (q = 0; q < PSW_MAX_WORKERS; q++)
 			rte_spinlock_init(&psw_ports[i].txq_lock[q]);
@@ -75,6 +76,7 @@ psw_port_large_mempool(int socket)
 {
 	char name[RTE_MEMPOOL_NAMESIZE];
 	struct rte_mempool *mp;
+	unsigned cache;
 
 	if (port_env.large_mbufs == 0)
 		return NULL;
@@ -83,10 +85,11 @@ psw_port_large_mempool(int socket)
 	if (large_pools[socket] != NULL)
 		return large_pools[socket];
 	snprintf(name, sizeof(name), "psw_large_s%d", socket);
-	mp = rte_pktmbuf_pool_create(name, port_env.large_mbufs, MEMPOOL_CACHE / 8, 0, UINT16_MAX, socket);
+	/* (a small pool gets a smaller per-lcore cache: the mempool library refuses one over 2/3 of it) */
+	cache = RTE_MIN(MEMPOOL_CACHE / 8u, port_env.large_mbufs * 2u / 3u);
+	mp = rte_pktmbuf_pool_create(name, port_env.large_mbufs, cache, 0, UINT16_MAX, socket);
 	if (mp == NULL && rte_errno == ENOMEM)
-		mp = rte_pktmbuf_pool_create(name, port_env.large_mbufs, MEMPOOL_CACHE / 8, 0, UINT16_MAX,
-					     SOCKET_ID_ANY);
+		mp = rte_pktmbuf_pool_create(name, port_env.large_mbufs, cache, 0, UINT16_MAX, SOCKET_ID_ANY);
 	large_pools[socket] = mp;
 	return mp;
 }
@@ -110,7 +113,7 @@ psw_port_large_mbufs_in_use(void)
 	for (i = 0; i < RTE_DIM(large_pools); i++)
 		if (large_pools[i] != NULL)
 			n += rte_mempool_in_use_count(large_pools[i]);
-	return n;
+	return n + psw_vhostport_extbufs();
 }
 
 void

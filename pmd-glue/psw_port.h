@@ -139,7 +139,10 @@ struct rte_mempool *psw_port_large_mempool(int socket);
 /** mbufs taken out of every pool (in queues, in flight, in per-lcore caches). */
 unsigned psw_port_mbufs_in_use(void);
 
-/** 64 KB mbufs (kernel pods' large frames) taken from the pools, all sockets. */
+/**
+ * 64 KB mbufs (pods' large frames) taken from the pools, all sockets, and
+ * guests' large frames in the vhost library's external buffers.
+ */
 unsigned psw_port_large_mbufs_in_use(void);
 
 /** Frames a port's device dropped (RX queue full) and left for want of an mbuf. */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <rte_common.h>
+#include <rte_malloc.h>
 #include <rte_vhost.h>
 
 #include "psw_gso.h"
@@ -400,6 +401,41 @@ psw_vhostport_open(struct psw_port *p, struct rte_rcu_qsbr *qsbr, char *err, siz
 	return 0;
 }
 
+unsigned psw_vhost_extbuf_max;
+static unsigned extbufs;
+
+unsigned
+psw_vhostport_extbufs(void)
+{
+	return __atomic_load_n(&extbufs, __ATOMIC_RELAXED);
+}
+
+/* The library's own free callback does this, but for the count. */
+static void
+extbuf_free(void *addr __rte_unused, void *opaque)
+{
+	__atomic_fetch_sub(&extbufs, 1, __ATOMIC_RELAXED);
+	rte_free(opaque);
+}
+
+/*
+ * A frame in an external buffer the library allocated for it (one
+ * reference: its mbuf's): counted against the budget, and uncounted when
+ * its mbuf lets it go. False: over the budget (its mbuf to be freed).
+ */
+static bool
+extbuf_take(struct rte_mbuf *m)
+{
+	if (m->shinfo->free_cb == extbuf_free)
+		return true;                     /* held from the last burst: taken then */
+	if (__atomic_fetch_add(&extbufs, 1, __ATOMIC_RELAXED) >= psw_vhost_extbuf_max) {
+		__atomic_fetch_sub(&extbufs, 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	m->shinfo->free_cb = extbuf_free;
+	return true;
+}
+
 /* One frame's requests as psw_gso.h has them, in one mbuf (*mp replaced); false: not carried. */
 static bool
 offloads_in(struct psw_port *p, struct rte_mbuf **mp)
@@ -459,12 +495,13 @@ psw_vhostport_rx(struct psw_port *p, int vid, uint16_t queue, struct rte_mbuf **
 	for (i = 0, k = 0; i < got; i++) {
 		struct rte_mbuf *m = pkts[i];
 
-		if (likely(!(m->ol_flags & PSW_OL_ANY))) {
+		if (likely(!(m->ol_flags & (PSW_OL_ANY | RTE_MBUF_F_EXTERNAL)))) {
 			pkts[k++] = m;
 			continue;
 		}
-		/* (a held frame was made so already: offloads_in leaves it as it is) */
-		if (!offloads_in(p, &m)) {
+		/* (a held frame may be so already: both leave it as it is) */
+		if (((m->ol_flags & RTE_MBUF_F_EXTERNAL) && !extbuf_take(m)) ||
+		    ((m->ol_flags & PSW_OL_ANY) && !offloads_in(p, &m))) {
 			rte_pktmbuf_free(m);
 			__atomic_fetch_add(&p->rx_ol_bad, 1, __ATOMIC_RELAXED);
 			continue;

@@ -71,14 +71,24 @@ struct psw_vhost_held {
  * last burst first, else a burst from the guest. A guest's offload
  * requests (the library's flags: a partial TCP, UDP or SCTP checksum at
  * l2_len + l3_len, TCP or UDP segmentation) are made what psw_gso.h has:
- * l4_len the checksum's offset, the frame in one 64 KB mbuf. A request
- * that cannot be carried (segmentation without a partial checksum, a
- * frame over 64 KB, no 64 KB mbuf) drops its frame, counted in
+ * l4_len the checksum's offset, the frame in one piece (the library's
+ * external buffer, or a 64 KB mbuf it is copied into when the library
+ * chained it). A request that cannot be carried (segmentation without a
+ * partial checksum, a frame over 64 KB, no 64 KB mbuf) and a frame in an
+ * external buffer past psw_vhost_extbuf_max drop their frame, counted in
  * p->rx_ol_bad. The frames from the second one asking for segmentation on
  * are held for the next call, so that a burst's segments fit the stages'
  * room, as a kernel pod's do.
  */
 uint16_t psw_vhostport_rx(struct psw_port *p, int vid, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
+
+/**
+ * Guests' frames in the library's external buffers that may be in the
+ * switch at once (limits.large_mbufs; set before the first port), and how
+ * many are (atomic).
+ */
+extern unsigned psw_vhost_extbuf_max;
+unsigned psw_vhostport_extbufs(void);
 
 /** Free the frames a port's queues hold (the port is going: no worker polls it). */
 void psw_vhostport_free_held(struct psw_port *p);

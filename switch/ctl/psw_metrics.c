@@ -369,7 +369,7 @@ psw_metrics_text(const struct psw_state *st, size_t *len)
 	scalar(f, "podswitch_mbufs_in_use", "gauge", "Packet buffers taken from the pools (of limits.mbufs).",
 	       (long long)psw_port_mbufs_in_use());
 	scalar(f, "podswitch_large_mbufs_in_use", "gauge",
-	       "64 KB buffers of kernel pods' large frames taken (of limits.large_mbufs).",
+	       "64 KB buffers of pods' large frames taken (of limits.large_mbufs), and guests' in vhost buffers.",
 	       (long long)psw_port_large_mbufs_in_use());
 	scalar(f, "podswitch_attachments", "gauge", "CNI attachments.", (long long)st->nb_atts);
 	per_item(f, json_object_get(s, "services"), "podswitch_service_connections_total", "counter",
