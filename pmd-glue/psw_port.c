@@ -90,8 +90,16 @@ psw_port_large_mempool(int socket)
 	mp = rte_pktmbuf_pool_create(name, port_env.large_mbufs, cache, 0, UINT16_MAX, socket);
 	if (mp == NULL && rte_errno == ENOMEM)
 		mp = rte_pktmbuf_pool_create(name, port_env.large_mbufs, cache, 0, UINT16_MAX, SOCKET_ID_ANY);
-	large_pools[socket] = mp;
+	__atomic_store_n(&large_pools[socket], mp, __ATOMIC_RELEASE);     /* workers look (psw_port_large_mempool_slot) */
 	return mp;
+}
+
+struct rte_mempool *const *
+psw_port_large_mempool_slot(int socket)
+{
+	if (socket < 0 || socket >= RTE_MAX_NUMA_NODES)
+		socket = (int)rte_socket_id();
+	return &large_pools[socket];
 }
 
 unsigned

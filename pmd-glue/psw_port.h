@@ -136,6 +136,13 @@ struct rte_mempool *psw_port_mempool(int socket);
 /** The pool of 64 KB mbufs for kernel pods' large frames on that socket; NULL: offloads off (or no memory). */
 struct rte_mempool *psw_port_large_mempool(int socket);
 
+/**
+ * Where the pool of 64 KB mbufs for that socket is once psw_port_large_mempool
+ * has made it (NULL until then; it lasts until psw_port_layer_fini): for the
+ * workers, which take pieces of large frames from it.
+ */
+struct rte_mempool *const *psw_port_large_mempool_slot(int socket);
+
 /** mbufs taken out of every pool (in queues, in flight, in per-lcore caches). */
 unsigned psw_port_mbufs_in_use(void);
 

@@ -12,6 +12,7 @@
 
 #include "psw_gso.h"
 #include "psw_port.h"
+#include "psw_stage.h"
 #include "psw_vhostport.h"
 #include "psw_log.h"
 
@@ -476,11 +477,24 @@ offloads_in(struct psw_port *p, struct rte_mbuf **mp)
 	return true;
 }
 
+/*
+ * What forward may add for m after the burst (PSW_EXTRA_MAX at most): a
+ * frame asking for segmentation, as many segments as there may be; one
+ * longer than a default mbuf, its IPv4 fragments for an MTU of 1,280 (a
+ * smaller MTU, which takes more, may find no room: frag_no_room).
+ */
+static inline unsigned
+extra_for(const struct rte_mbuf *m)
+{
+	return (m->ol_flags & PSW_OL_SEG) ? PSW_EXTRA_MAX : rte_pktmbuf_pkt_len(m) / 1280u;
+}
+
 uint16_t
 psw_vhostport_rx(struct psw_port *p, int vid, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct psw_vhost_held *h = &p->held[queue];
-	bool from_held = h->n > 0, large = false;
+	bool from_held = h->n > 0;
+	unsigned room = PSW_EXTRA_MAX;
 	uint16_t got, i, k;
 
 	if (from_held) {
@@ -506,8 +520,8 @@ psw_vhostport_rx(struct psw_port *p, int vid, uint16_t queue, struct rte_mbuf **
 			__atomic_fetch_add(&p->rx_ol_bad, 1, __ATOMIC_RELAXED);
 			continue;
 		}
-		if ((m->ol_flags & PSW_OL_SEG) && large) {
-			/* the second large frame: it and what follows wait, in order, in front of what is held */
+		if (extra_for(m) > room) {
+			/* no room for what it may add: it and what follows wait, in order, in front of what is held */
 			if (from_held) {
 				h->first = (uint16_t)(h->first - (got - i));
 				h->pkts[h->first] = m;
@@ -519,7 +533,7 @@ psw_vhostport_rx(struct psw_port *p, int vid, uint16_t queue, struct rte_mbuf **
 			h->n = (uint16_t)(h->n + got - i);
 			return k;
 		}
-		large = large || (m->ol_flags & PSW_OL_SEG);
+		room -= extra_for(m);
 		pkts[k++] = m;
 	}
 	return k;

@@ -76,9 +76,10 @@ struct psw_vhost_held {
  * chained it). A request that cannot be carried (segmentation without a
  * partial checksum, a frame over 64 KB, no 64 KB mbuf) and a frame in an
  * external buffer past psw_vhost_extbuf_max drop their frame, counted in
- * p->rx_ol_bad. The frames from the second one asking for segmentation on
- * are held for the next call, so that a burst's segments fit the stages'
- * room, as a kernel pod's do.
+ * p->rx_ol_bad. The frames from the first whose segments or fragments
+ * may not fit what is left of the stages' room for the burst
+ * (PSW_EXTRA_MAX: a frame asking for segmentation takes it all) are held
+ * for the next call, as a kernel pod's large frames are.
  */
 uint16_t psw_vhostport_rx(struct psw_port *p, int vid, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 

@@ -212,6 +212,7 @@ create_lcores(struct psw_state *st, const struct psw_config *cfg)
 		if (lc->sc.audit == NULL)
 			return -ENOMEM;
 		lc->sc.mp = psw_port_mempool(node < 0 ? 0 : node);   /* a large frame's segments (psw_gso.h) */
+		lc->sc.large_mp = psw_port_large_mempool_slot(node < 0 ? 0 : node);
 		st->lcores[w] = lc;
 	}
 	return 0;

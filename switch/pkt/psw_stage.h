@@ -117,12 +117,22 @@ struct psw_stage_ctx {
 	struct rte_ring *audit;          /**< audit records to the control thread (psw_policy.h); NULL = none */
 	struct psw_punt_bucket audit_bucket[PSW_MAX_PORTS];   /**< audit records per pod port */
 	struct rte_mempool *mp;          /**< default-size mbufs for a large frame's segments (psw_gso.h); NULL: its own pool's */
+	struct rte_mempool *const *large_mp;   /**< where the 64 KB mbufs are once made, for pieces no default
+						*  one holds (a guest's frame in the vhost library's buffer has a
+						*  default mbuf); NULL, or none yet: the frame's own pool's */
 	unsigned nb_extra;               /**< frames in extra, sent after the burst by dispatch */
 	struct {
 		struct rte_mbuf *pkt;
 		uint16_t port;
 	} extra[PSW_EXTRA_MAX];
 };
+
+/** The 64 KB mbufs for pieces of a frame no default mbuf holds; NULL: none (the frame's own pool). */
+static inline struct rte_mempool *
+psw_large_mp(const struct psw_stage_ctx *sc)
+{
+	return sc->large_mp != NULL ? __atomic_load_n(sc->large_mp, __ATOMIC_ACQUIRE) : NULL;
+}
 
 static inline void
 psw_count_event(struct psw_stage_ctx *sc, enum psw_event ev)

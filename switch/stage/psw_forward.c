@@ -159,7 +159,7 @@ fragmentable(const struct rte_mbuf *pkt, const struct psw_meta *m, const struct 
  */
 static int
 fragment(struct rte_mbuf *pkt, struct psw_meta *m, unsigned mtu, struct rte_mbuf **out, unsigned max,
-	 struct rte_mempool *mp)
+	 struct rte_mempool *mp, struct rte_mempool *big)
 {
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(pkt, struct rte_ipv4_hdr *, m->l2_len);
 	unsigned hl = sizeof(*ip), data = m->l3_payload - hl, chunk = (mtu - hl) & ~7u;
@@ -167,9 +167,9 @@ fragment(struct rte_mbuf *pkt, struct psw_meta *m, unsigned mtu, struct rte_mbuf
 	uint16_t frag = rte_be_to_cpu_16(ip->fragment_offset);
 	uint16_t off0 = frag & RTE_IPV4_HDR_OFFSET_MASK, mf = frag & RTE_IPV4_HDR_MF_FLAG;
 
-	/* default mbufs when a piece fits one: a kernel pod's frame may be a 64 KB mbuf (psw_gso.h) */
+	/* default mbufs when a piece fits one, else 64 KB ones (psw_gso.h) */
 	if (mp == NULL || m->l2_len + mtu + RTE_PKTMBUF_HEADROOM > rte_pktmbuf_data_room_size(mp))
-		mp = pkt->pool;
+		mp = big != NULL ? big : pkt->pool;
 	if (n == 0 || n > max || rte_pktmbuf_alloc_bulk(mp, out, n) != 0)
 		return -1;
 	for (i = 0; i < n; i++) {
@@ -211,7 +211,7 @@ split(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf *pkt
 {
 	struct rte_mbuf *frags[PSW_EXTRA_MAX];
 	struct rte_ether_hdr *eth;
-	int n = fragment(pkt, m, mtu, frags, PSW_EXTRA_MAX - sc->nb_extra, sc->mp), i;
+	int n = fragment(pkt, m, mtu, frags, PSW_EXTRA_MAX - sc->nb_extra, sc->mp, psw_large_mp(sc)), i;
 
 	if (n < 0) {
 		psw_set_drop(m, PSW_DROP_FRAG_NO_ROOM);
@@ -249,7 +249,8 @@ gso_split(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbuf 
 {
 	struct rte_mbuf *segs[PSW_EXTRA_MAX];
 	struct rte_ether_hdr *eth;
-	int n = psw_gso_segment(pkt, sc->mp != NULL ? sc->mp : pkt->pool, segs, PSW_EXTRA_MAX - sc->nb_extra), i;
+	int n = psw_gso_segment(pkt, sc->mp != NULL ? sc->mp : pkt->pool, psw_large_mp(sc), segs,
+				PSW_EXTRA_MAX - sc->nb_extra), i;
 
 	if (n < 0) {
 		psw_set_drop(m, PSW_DROP_GSO_NO_ROOM);
@@ -348,6 +349,8 @@ forward_special(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte
 
 	if (!psw_tunnel_csum_ok(pkt, m))
 		return;
+	if (m->l3 != PSW_L3_NONE)
+		datagram_only(pkt, m);   /* what follows the datagram leaves no more (Ethernet padding) */
 	if (unlikely(forged_vxlan(t, m, nh))) {
 		psw_set_drop(m, PSW_DROP_VXLAN_FORGED);
 		return;
@@ -462,7 +465,8 @@ forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 		return;
 	}
 	mtu = t->ports[nh->port].mtu;            /* 0: no limit known (tables built by hand) */
-	if (unlikely(m->l3_payload > mtu) && mtu != 0) {
+	/* the frame, not only its datagram: bytes after it would leave past the MTU */
+	if (unlikely(rte_pktmbuf_data_len(pkt) - m->l2_len > mtu) && mtu != 0) {
 		forward_special(sc, t, pkt, m, nh);   /* too big: fragments, or the sender told */
 		return;
 	}

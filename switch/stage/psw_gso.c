@@ -242,7 +242,8 @@ fix_segment(uint8_t *d, unsigned l2, unsigned l4, unsigned hl, unsigned i, unsig
 }
 
 int
-psw_gso_segment(struct rte_mbuf *pkt, struct rte_mempool *mp, struct rte_mbuf **out, unsigned max)
+psw_gso_segment(struct rte_mbuf *pkt, struct rte_mempool *mp, struct rte_mempool *big, struct rte_mbuf **out,
+		unsigned max)
 {
 	uint8_t *d = rte_pktmbuf_mtod(pkt, uint8_t *);
 	bool tcp = (pkt->ol_flags & PSW_OL_SEG) == RTE_MBUF_F_TX_TCP_SEG;
@@ -257,7 +258,7 @@ psw_gso_segment(struct rte_mbuf *pkt, struct rte_mempool *mp, struct rte_mbuf **
 	n = payload == 0 ? 1 : (payload + mss - 1) / mss;
 	if (n - 1 > max)
 		return -1;
-	from = hl + mss + RTE_PKTMBUF_HEADROOM > rte_pktmbuf_data_room_size(mp) ? pkt->pool : mp;
+	from = hl + mss + RTE_PKTMBUF_HEADROOM <= rte_pktmbuf_data_room_size(mp) ? mp : big != NULL ? big : pkt->pool;
 	if (n > 1 && rte_pktmbuf_alloc_bulk(from, out, n - 1) != 0)
 		return -1;
 	for (i = 1; i < n; i++) {

@@ -97,11 +97,13 @@ void psw_gso_csum(struct rte_mbuf *pkt);
  * bytes of payload, each a whole packet with its lengths, IPv4 identifier
  * and checksums, TCP sequence number and flags (FIN and PSH on the last,
  * CWR on the first) or UDP length, computed here: pkt keeps the first,
- * the others are new mbufs written to out (room for max), from pkt's pool
- * when they do not fit a default mbuf, else from mp. No offload request
+ * the others are new mbufs written to out (room for max), from mp, or
+ * from big (64 KB mbufs; NULL: pkt's pool) when they do not fit one of
+ * mp's. No offload request
  * is left on any of them. Returns how many new ones, or -1 with pkt
  * unchanged (no mbufs, or more than max).
  */
-int psw_gso_segment(struct rte_mbuf *pkt, struct rte_mempool *mp, struct rte_mbuf **out, unsigned max);
+int psw_gso_segment(struct rte_mbuf *pkt, struct rte_mempool *mp, struct rte_mempool *big, struct rte_mbuf **out,
+		    unsigned max);
 
 #endif /* PSW_GSO_H */

@@ -118,7 +118,7 @@ txbuf_finish(struct psw_lcore *lc, uint16_t port, struct rte_mbuf *pkt)
 		txbuf_put(lc, port, pkt);
 		return;
 	}
-	n = psw_gso_segment(pkt, lc->sc.mp != NULL ? lc->sc.mp : pkt->pool, segs, RTE_DIM(segs));
+	n = psw_gso_segment(pkt, lc->sc.mp != NULL ? lc->sc.mp : pkt->pool, psw_large_mp(&lc->sc), segs, RTE_DIM(segs));
 	if (n < 0) {
 		rte_pktmbuf_free(pkt);
 		lc->sc.drops[PSW_DROP_GSO_NO_ROOM]++;

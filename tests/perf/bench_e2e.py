@@ -37,7 +37,8 @@ Scenarios (64-byte and 1518-byte frames, on-the-wire sizes):
            vhost-user ports, PSW_BENCH_FULL_CONNECTED=8 have a driver (an
            idle testpmd), the others none. Open vSwitch gets the same
            vhost-user ports (it has no memif, and its kernel ports are not
-           polled by the PMD thread)
+           polled by the PMD thread). "l3, full node memif": the same with
+           the two busy ports memif ones (of the 100), podswitch only
   vxlan encap
            pod a (first socket) -> a pod of another node (10.244.1.10; a v1
            Node with podCIDR 10.244.1.0/24 and InternalIP 192.168.240.2),
@@ -228,6 +229,8 @@ def tso_args(scenario):
     if not scenario.startswith("l3 tso"):
         return []
     return ["--tso", str(TSO_MSS)] + ([] if scenario.endswith("segmented") else ["--lro"])
+
+
 FULL = {k: int(os.environ.get("PSW_BENCH_FULL_" + k.upper(), d))
         for k, d in (("kernel", 600), ("vhost", 300), ("memif", 100), ("connected", 8))}
 
@@ -241,13 +244,15 @@ class FullNode:
     served by an idle testpmd started before it (its virtio_user servers
     accept one client after another)."""
 
-    def __init__(self, scope):
+    def __init__(self, scope, memif=False):
+        """memif: the two busy ports are memif ones (of FULL["memif"]), else vhost-user."""
         self.scope = scope
         self.dir = scope.path("full" + uid())
         os.makedirs(self.dir)
         tag = uid()[-4:]
         self.veths = ["pk%s_%d" % (tag, i) for i in range(FULL["kernel"])]
-        self.nb_vhost = max(0, FULL["vhost"] - 2)
+        self.nb_vhost = max(0, FULL["vhost"] - (0 if memif else 2))
+        self.nb_memif = max(0, FULL["memif"] - (2 if memif else 0))
         self.nb_connected = min(FULL["connected"], self.nb_vhost)
 
     def idle_pod(self, vdevs):
@@ -265,7 +270,7 @@ class FullNode:
         """Attach every idle port; then the idle DPDK pod connects to the first vhost-user ones."""
         socks = []
         kinds = ([("kernel", v) for v in self.veths] + [("vhost-user", None)] * self.nb_vhost +
-                 [("memif", None)] * FULL["memif"])
+                 [("memif", None)] * self.nb_memif)
         added = []
         for i, (kind, veth) in enumerate(kinds):
             args = {"container_id": "idle%d" % i, "ifname": "eth0", "interface": kind,
@@ -422,7 +427,7 @@ def run_podswitch(scope, scenario, frame, rate=0, memif=False, scrape=False):
     dst, dport, flows = SCENARIOS[scenario]
     # room for every connection: 1M flows need more than the default 262,144
     # one generator port opens every flow: no per-port share
-    full = FullNode(scope) if scenario == "l3, full node" else None
+    full = FullNode(scope, memif) if scenario == "l3, full node" else None
     extra = "limits = { conntrack = %d; conntrack_per_port = 0;%s };" % (
         max(262144, 1 << (flows - 1).bit_length()), " pods = 1100;" if full else "")
     if full:        # room for 1,000 pod addresses
@@ -710,7 +715,7 @@ def measure(out, only, ovs):
     plan = [("io", 64), ("l3", 64), ("l3, scraped", 64), ("svc", 64), ("svc, 1 flow", 64), ("svc, 10k flows", 64),
             ("svc, 1M flows", 64), ("svc+pol", 64), ("vxlan encap", 64), ("vxlan decap", 64),
             ("io", 1518), ("l3", 1518), ("io memif", 64), ("l3 memif", 64), ("l3, full node", 64),
-            ("l3 tso", 64000), ("l3 tso, segmented", 64000)]
+            ("l3, full node memif", 64), ("l3 tso", 64000), ("l3 tso, segmented", 64000)]
     two_pods = {}
     for scenario, frame in plan:
         if only and scenario not in only:
@@ -772,11 +777,11 @@ def measure(out, only, ovs):
             print("%-48s %7.2f Mpps %6.2f Gbit/s  loss %5.1f%%  (min %.2f, max %.2f)%s%s%s"
                   % (name, med / 1e6, med * frame * 8 / 1e9, loss * 100, min(rx) / 1e6, max(rx) / 1e6, cpp,
                      "  drops: %s" % drops if drops and swname == "podswitch" else "", ports), flush=True)
-            if (scenario, frame, memif) == ("l3", 64, False):
-                two_pods[swname] = med
-            elif scenario == "l3, full node" and two_pods.get(swname):
-                print("%-48s %7.1f%%" % ("  %s: full node / two ports" % swname, 100 * med / two_pods[swname]),
-                      flush=True)
+            if (scenario, frame) == ("l3", 64):
+                two_pods[swname, memif] = med
+            elif scenario == "l3, full node" and two_pods.get((swname, memif)):
+                print("%-48s %7.1f%%" % ("  %s: full node / two ports" % swname,
+                                         100 * med / two_pods[swname, memif]), flush=True)
             if out:
                 out.write(json.dumps({"scenario": name, "unit": "Mpps", "median": round(med / 1e6, 3),
                                       "min": round(min(rx) / 1e6, 3), "max": round(max(rx) / 1e6, 3),
