@@ -127,6 +127,9 @@ int psw_port_create(const struct psw_port_conf *c, char *err, size_t err_len);
 /** Stop, close and unplug a port. The caller has ensured no worker uses it. */
 void psw_port_destroy(uint16_t index);
 
+/** Stop, close and unplug every port; the switch's own sockets closed in parallel (at exit). */
+void psw_port_destroy_all(void);
+
 /** Index of the port with this name, or -ENOENT. */
 int psw_port_find(const char *name);
 

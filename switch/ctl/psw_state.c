@@ -448,8 +448,6 @@ psw_state_neigh_poll(struct psw_state *st, bool tick)
 void
 psw_state_fini(struct psw_state *st)
 {
-	unsigned i;
-
 	json_decref(st->agent);
 	st->agent = NULL;
 	psw_capture_fini();
@@ -461,8 +459,7 @@ psw_state_fini(struct psw_state *st)
 	psw_tables_sync();                        /* what the neighbour table deferred runs now */
 	psw_neigh_free(st->neigh);
 	st->neigh = NULL;
-	for (i = 0; i < PSW_MAX_PORTS; i++)
-		psw_port_destroy((uint16_t)i);
+	psw_port_destroy_all();
 	if (st->journal_open)
 		close(st->journal_fd);
 	st->journal_open = false;
