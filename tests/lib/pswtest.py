@@ -453,6 +453,35 @@ routes = ( { prefix = "192.168.50.0/24"; port = "up"; mac = "02:00:00:00:50:02";
     return ext, conf
 
 
+def wait_until(fn, timeout):
+    """Poll fn until it is true or timeout seconds pass; its last answer."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if fn():
+            return True
+        time.sleep(0.02)
+    return fn()
+
+
+def udp_sizes(ns, port, path, timeout):
+    """A UDP server in ns on port: the sizes of the datagrams it reads until
+    timeout seconds pass without one, written to path (space-separated)
+    when it ends. Returns its process (kill_group() it at the end)."""
+    return ns.popen("""exec python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', %d))
+s.settimeout(%s)
+got = []
+try:
+    while True:
+        got.append(len(s.recv(65536)))
+except OSError:
+    pass
+open('%s', 'w').write(' '.join(map(str, got)))
+" """ % (port, timeout, path))
+
+
 def ping(ns, dst, count=3, interval=0.2, timeout=10, v6=False):
     """Returns (sent, received) of a ping run inside ns."""
     r = ns.sh("ping %s -c %d -i %s -W 1 %s" % ("-6" if v6 else "", count, interval, dst),

@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from pswtest import (BUILD, Netns, Switch, check, cni_call, cni_conf, kernel_pod, kill_group,  # noqa: E402
-                     main, ping, run, test, uid)
+                     main, ping, run, test, udp_sizes, uid)
 
 CTL = os.path.join(BUILD, "switch", "podswitchctl")
 TAP_MAC, TAP_IP, TAP_IP6 = "02:00:00:00:0f:01", "10.244.0.200", "fd00:10:244::c8"
@@ -184,19 +184,7 @@ endpoints: [{addresses: [%s]}]
     # UDP segmentation (UDP_SEGMENT, as QUIC servers send): one 14,000-byte
     # frame from the pod's kernel, ten 1,400-byte datagrams to the tap pod
     sizes = scope.path("uso")
-    srv = t.popen("""exec python3 -c "
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(('0.0.0.0', 5454))
-s.settimeout(2)
-got = []
-try:
-    while True:
-        got.append(len(s.recv(65536)))
-except OSError:
-    pass
-open('%s', 'w').write(' '.join(map(str, got)))
-" """ % sizes)
+    srv = udp_sizes(t, 5454, sizes, 2)
     scope.defer(lambda: kill_group(srv))
     time.sleep(0.4)
     seg0 = sw.ok("stats")["events"]["gso_segmented"]

@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from polagent import inet_csum  # noqa: E402
 from pswtest import (Switch, check, cni_call, cni_conf, defer_dpdk_stop, main,  # noqa: E402
-                     ping, run, test, testpmd_pod, uid, veth_pod)
+                     ping, run, test, testpmd_pod, uid, veth_pod, wait_until)
 from vhostguest import (F_MQ, F_MRG_RXBUF, F_PROTOCOL_FEATURES, F_VERSION_1, GET_FEATURES,  # noqa: E402
                         GET_VRING_BASE, MEM, QSZ, VhostGuest, attach)
 
@@ -77,15 +77,6 @@ def port_stats(sw, name="pd"):
 
 def worker0(sw):
     return sw.ok("stats")["workers"][0]
-
-
-def wait_until(fn, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if fn():
-            return True
-        time.sleep(0.02)
-    return fn()
 
 
 def wait_parked(sw, n=1, timeout=3):

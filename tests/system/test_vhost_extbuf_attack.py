@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from polagent import inet_csum  # noqa: E402
-from pswtest import Switch, check, main, test, uid, veth_pod  # noqa: E402
+from pswtest import Switch, check, main, test, uid, veth_pod, wait_until  # noqa: E402
 from vhostguest import (F_MRG_RXBUF, F_OFFLOADS, F_VERSION_1, GSO_TCPV4, NEEDS_CSUM,  # noqa: E402
                         VhostGuest, attach)
 
@@ -84,15 +84,6 @@ def pattern(n, k=0):
 
 def port(sw, name):
     return [p for p in sw.ok("stats")["ports"] if p["name"] == name][0]
-
-
-def wait_until(fn, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if fn():
-            return True
-        time.sleep(0.02)
-    return fn()
 
 
 def delta(sw, before):

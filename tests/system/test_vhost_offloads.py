@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from polagent import inet_csum  # noqa: E402
 from nodetest import TwoNodes  # noqa: E402
-from pswtest import Switch, check, main, test, uid, veth_pod  # noqa: E402
+from pswtest import Switch, check, main, test, udp_sizes, uid, veth_pod  # noqa: E402
 from vhostguest import (F_MRG_RXBUF, F_OFFLOADS, F_VERSION_1, GSO_TCPV4, NEEDS_CSUM,  # noqa: E402
                         VhostGuest)
 
@@ -364,19 +364,7 @@ def a_guests_large_frames_past_the_budget_are_dropped_and_counted(scope):
     host, ns = kernel_pod(scope)
     sw = Switch(scope, conf(host, sock).replace("large_mbufs = 256", "large_mbufs = 4")).start()
     out = scope.path("sizes")
-    srv = ns.popen("""exec python3 -c "
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(('0.0.0.0', 5300))
-s.settimeout(3)
-got = []
-try:
-    while True:
-        got.append(len(s.recv(65536)))
-except OSError:
-    pass
-open('%s', 'w').write(' '.join(map(str, got)))
-" """ % out)
+    srv = udp_sizes(ns, 5300, out, 3)
     g = VhostGuest(scope, sock).setup(features=F_VERSION_1 | F_MRG_RXBUF | F_OFFLOADS)
     time.sleep(0.3)
     for i in range(10):
