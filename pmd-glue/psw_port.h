@@ -199,8 +199,12 @@ psw_port_rx(struct psw_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t
 	if (p->kind == PSW_PORT_VHOST) {
 		int vid = __atomic_load_n(&p->vid, __ATOMIC_ACQUIRE);
 
-		if (vid < 0 || queue >= __atomic_load_n(&p->vq_pairs, __ATOMIC_RELAXED))
+		if (vid < 0 || queue >= __atomic_load_n(&p->vq_pairs, __ATOMIC_RELAXED)) {
+			/* frames a gone driver left held: back to their pools (this worker's queue) */
+			if (unlikely(p->held != NULL && p->held[queue].n > 0))
+				psw_vhostport_free_held_queue(p, queue);
 			return 0;
+		}
 		if (p->large != NULL)
 			return psw_vhostport_rx(p, vid, queue, pkts, n);
 		return rte_vhost_dequeue_burst(vid, PSW_VHOST_VQ_FROM_GUEST(queue), p->mp, pkts, n);

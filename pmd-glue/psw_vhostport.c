@@ -540,14 +540,19 @@ psw_vhostport_rx(struct psw_port *p, int vid, uint16_t queue, struct rte_mbuf **
 }
 
 void
+psw_vhostport_free_held_queue(struct psw_port *p, uint16_t q)
+{
+	rte_pktmbuf_free_bulk(&p->held[q].pkts[p->held[q].first], p->held[q].n);
+	p->held[q].n = 0;
+}
+
+void
 psw_vhostport_free_held(struct psw_port *p)
 {
 	uint16_t q;
 
-	for (q = 0; p->held != NULL && q < p->nb_rxq; q++) {
-		rte_pktmbuf_free_bulk(&p->held[q].pkts[p->held[q].first], p->held[q].n);
-		p->held[q].n = 0;
-	}
+	for (q = 0; p->held != NULL && q < p->nb_rxq; q++)
+		psw_vhostport_free_held_queue(p, q);
 }
 
 void

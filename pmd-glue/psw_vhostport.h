@@ -91,6 +91,9 @@ uint16_t psw_vhostport_rx(struct psw_port *p, int vid, uint16_t queue, struct rt
 extern unsigned psw_vhost_extbuf_max;
 unsigned psw_vhostport_extbufs(void);
 
+/** Free the frames RX queue q holds (its driver is gone; the worker polling it). */
+void psw_vhostport_free_held_queue(struct psw_port *p, uint16_t q);
+
 /** Free the frames a port's queues hold (the port is going: no worker polls it). */
 void psw_vhostport_free_held(struct psw_port *p);
 

@@ -466,8 +466,9 @@ forward_one(struct psw_stage_ctx *sc, const struct psw_tables *t, struct rte_mbu
 	}
 	mtu = t->ports[nh->port].mtu;            /* 0: no limit known (tables built by hand) */
 	/* the frame, not only its datagram: bytes after it would leave past the
-	 * MTU (a tagged frame within it takes the longer way too) */
-	if (unlikely(rte_pktmbuf_data_len(pkt) > mtu + RTE_ETHER_HDR_LEN) && mtu != 0) {
+	 * MTU (a tagged frame within it takes the longer way too; a chain's
+	 * whole length: forward_special refuses to cut one) */
+	if (unlikely(rte_pktmbuf_pkt_len(pkt) > (uint32_t)mtu + RTE_ETHER_HDR_LEN) && mtu != 0) {
 		forward_special(sc, t, pkt, m, nh);   /* too big: fragments, or the sender told */
 		return;
 	}
