@@ -599,7 +599,7 @@ class Soak:
         self.phase("servers and Service")
         test_services.apply(sw, sc, "\n---\n".join(pod_manifest(p["name"], {"app": "soak-web"}) for p in pods))
         for p in pods:
-            procs.append(p["ns"].popen("exec socat -t 5 TCP6-LISTEN:8080,ipv6only=0,fork,reuseaddr SYSTEM:'echo %s'"
+            procs.append(p["ns"].popen("exec socat -t 5 TCP6-LISTEN:8080,ipv6only=0,fork,reuseaddr SYSTEM:'echo %s; cat >/dev/null'"
                                        % p["name"]))
             procs.append(p["ns"].popen("exec %s %s %s 5353" % (PY, self.udp_server, p["name"])))
         for p in pods:

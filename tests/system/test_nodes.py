@@ -95,9 +95,12 @@ def first_packet_held_until_resolved(scope):
 
 def peer_seen(server_ns, client_ns, dst, proto="UDP"):
     """The source address a server in server_ns sees for a client in client_ns."""
-    # (-t 5: after the client's EOF the server waits for the echo, which a loaded machine may start late)
-    p = server_ns.popen("exec socat %s %s-LISTEN:9000,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'"
-                        % ("-t 5" if proto.startswith("TCP") else "", proto))
+    # (-t 5: after the client's EOF the server waits for the echo, which a loaded machine may start late;
+    # the echo reads its input to the end: the client's bytes written to a child gone would end socat
+    # with EPIPE before it sent the echo)
+    tcp = proto.startswith("TCP")
+    p = server_ns.popen("exec socat %s %s-LISTEN:9000,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR%s'"
+                        % ("-t 5" if tcp else "", proto, "; cat >/dev/null" if tcp else ""))
     server_ns.wait_listening(9000, "t" if proto.startswith("TCP") else "u")
     r = client_ns.sh("echo hi | timeout 5 socat -t 2 - %s:%s:9000" % (proto, dst), check_rc=False)
     p.kill()
@@ -147,7 +150,7 @@ def pods_across_nodes_native_routing(scope):
          "addressType": "IPv4", "ports": [{"port": 9000, "protocol": "TCP"}],
          "endpoints": [{"addresses": ["10.244.2.5"], "nodeName": "node-b",
                         "conditions": {"ready": True}}]}]})
-    p = c.pods["b"].popen("exec socat -t 5 TCP-LISTEN:9000,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
+    p = c.pods["b"].popen("exec socat -t 5 TCP-LISTEN:9000,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR; cat >/dev/null'")
     c.pods["b"].wait_listening(9000)
     r = c.pods["a"].sh("echo hi | timeout 5 socat -t 2 - TCP:10.96.0.77:80", check_rc=False)
     p.kill()
@@ -158,11 +161,11 @@ def pods_across_nodes_native_routing(scope):
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "far", "namespace": "default"},
          "spec": {"type": "NodePort", "clusterIP": "10.96.0.77",
                   "ports": [{"port": 80, "targetPort": 9000, "nodePort": 30080, "protocol": "TCP"}]}}]})
-    p = c.pods["b"].popen("exec socat -t 5 TCP-LISTEN:9000,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
+    p = c.pods["b"].popen("exec socat -t 5 TCP-LISTEN:9000,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR; cat >/dev/null'")
     c.pods["b"].wait_listening(9000)
-    r = c.ext.sh("echo hi | timeout 5 socat -t 2 - TCP:192.168.88.1:30080", check_rc=False)
+    r = c.ext.sh("echo hi | timeout 5 socat -d -d -t 2 - TCP:192.168.88.1:30080", check_rc=False)
     p.kill()
-    check(r.stdout.strip() == "192.168.88.1", "NodePort to a pod on another node: %r" % r.stdout)
+    check(r.stdout.strip() == "192.168.88.1", "NodePort to a pod on another node: %r; %s" % (r.stdout, r.stderr[-800:]))
     # the client's MAC was found on the uplink's subnet (node.addresses /24), on the first packet
     entries, _ = neighbours(c.sw["a"])
     check(entries.get("192.168.88.100", {}).get("kind") == "host" and
@@ -367,7 +370,7 @@ routes = ( { prefix = "0.0.0.0/0"; via = "192.168.77.254"; } );
     r = pods[0].sh("echo hi | socat -T 2 - UDP:172.31.99.1:9999", check_rc=False)
     check("Connection refused" in r.stderr, "no port-unreachable back through the masquerade: %r" % r.stderr)
     # to a no_masquerade destination: the pod's own address (the router routes back)
-    srv2 = u.ns.popen("exec socat -t 5 TCP-LISTEN:9002,bind=172.31.98.1,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
+    srv2 = u.ns.popen("exec socat -t 5 TCP-LISTEN:9002,bind=172.31.98.1,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR; cat >/dev/null'")
     u.ns.wait_listening(9002)
     r = pods[0].sh("echo hi | timeout 5 socat -t 2 - TCP:172.31.98.1:9002", check_rc=False)
     check(r.stdout.strip() == "10.244.0.5", "no_masquerade destination saw %r" % r.stdout)
@@ -466,7 +469,7 @@ def pods_masqueraded_to_outside_ipv6(scope):
     check("Connection refused" in r.stderr, "no port unreachable back through the masquerade: %r" % r.stderr)
     # to a no_masquerade destination: the pod's own address (the router routes back)
     u.ns.ip("-6 route add fd00:10:244::/64 via fd77::1")
-    srv2 = u.ns.popen("exec socat -t 5 TCP6-LISTEN:9002,bind=[2001:db8:98::1],reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
+    srv2 = u.ns.popen("exec socat -t 5 TCP6-LISTEN:9002,bind=[2001:db8:98::1],reuseaddr SYSTEM:'echo $SOCAT_PEERADDR; cat >/dev/null'")
     u.ns.wait_listening(9002)
     r = pods[0].sh("echo hi | timeout 5 socat -t 2 - TCP6:[2001:db8:98::1]:9002", check_rc=False)
     check(peer(r.stdout) == "fd00:10:244::5", "no_masquerade destination saw %r" % r.stdout)
@@ -482,7 +485,7 @@ def pods_masqueraded_to_outside_ipv6(scope):
                       "labels": {"kubernetes.io/service-name": "np6"}},
          "addressType": "IPv6", "ports": [{"port": 9000, "protocol": "TCP"}],
          "endpoints": [{"addresses": ["fd00:10:244::6"], "conditions": {"ready": True}}]}]})
-    back = pods[1].popen("exec socat -t 5 TCP6-LISTEN:9000,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'")
+    back = pods[1].popen("exec socat -t 5 TCP6-LISTEN:9000,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR; cat >/dev/null'")
     pods[1].wait_listening(9000)
     r = u.ns.sh("echo hi | timeout 5 socat -t 2 - TCP6:[fd77::1]:30080", check_rc=False)
     back.kill()
@@ -679,8 +682,9 @@ def wait_listening(ns, port, proto="TCP", timeout=5):
 def serve_peer(ns, proto, port):
     """A server in ns that answers each TCP connection or UDP datagram with
     the client's address as it sees it; listening when this returns."""
-    p = ns.popen("exec socat %s:%d,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'"
-                 % ("-t 5 TCP-LISTEN" if proto == "TCP" else "UDP-RECVFROM", port))
+    p = ns.popen("exec socat %s:%d,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR%s'"
+                 % ("-t 5 TCP-LISTEN" if proto == "TCP" else "UDP-RECVFROM", port,
+                    "; cat >/dev/null" if proto == "TCP" else ""))
     wait_listening(ns, port, proto)
     return p
 

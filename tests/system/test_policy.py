@@ -701,7 +701,7 @@ def external_clients_and_node_traffic(scope):
     ext.ip("route add %s via 192.168.50.1" % POD_CIDR)      # pods reach it unmasqueraded
     cl = Cluster(scope, conf=conf)
     a_web, b_web = cl.pod("a-web"), cl.pod("b-web")
-    srv = ext.popen("exec socat -t 5 TCP-LISTEN:7000,fork,reuseaddr SYSTEM:'echo ext'")
+    srv = ext.popen("exec socat -t 5 TCP-LISTEN:7000,fork,reuseaddr SYSTEM:'echo ext; cat >/dev/null'")
     scope.defer(lambda: kill_group(srv))
     time.sleep(0.3)
     check(cl.probe(b_web, "192.168.50.2", "tcp", 7000) == "ext", "b-web cannot reach the external server")

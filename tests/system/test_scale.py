@@ -117,7 +117,7 @@ def pods_250_of_mixed_kinds_reach_neighbours_and_a_service(scope):
         apply(sw, scope, {"apiVersion": "v1", "kind": "Pod", "metadata": {
             "name": cid, "namespace": "default", "labels": {"app": "web"}},
             "spec": {"containers": [{"name": "c"}]}})
-        p = ns.popen("exec socat -t 5 TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo %s'" % cid)
+        p = ns.popen("exec socat -t 5 TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo %s; cat >/dev/null'" % cid)
         scope.defer(lambda p=p: kill_group(p))
     apply(sw, scope, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
                       "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}})

@@ -11,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from pswtest import (BUILD, Netns, Switch, check, cni_call, cni_conf, external_client,  # noqa: E402
-                     kill_group, main, run, test, uid)
+                     kill_group, main, run, test)
 
 CTL = os.path.join(BUILD, "switch", "podswitchctl")
 
@@ -43,7 +43,7 @@ class Pod:
     def serve_tcp(self, port, text=None):
         """A TCP server answering every connection with text (default: the pod name),
         listening when this returns (a loaded machine may start it late)."""
-        p = self.ns.popen("exec socat -t 5 TCP-LISTEN:%d,fork,reuseaddr SYSTEM:'echo %s'" % (port, text or self.name))
+        p = self.ns.popen("exec socat -t 5 TCP-LISTEN:%d,fork,reuseaddr SYSTEM:'echo %s; cat >/dev/null'" % (port, text or self.name))
         self.wait_listening(port)
         return p
 
@@ -498,7 +498,7 @@ def one_pod_cannot_fill_the_connection_table(scope):
     web = Pod(scope, sw, "share", labels={"app": "share"})
     flooder = Pod(scope, sw, "flooder")
     other = Pod(scope, sw, "other")
-    track(scope, [web.ns.popen("exec socat -t 5 TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo share'")])
+    track(scope, [web.ns.popen("exec socat -t 5 TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo share; cat >/dev/null'")])
     web.wait_listening(8080)
     apply(sw, scope, """apiVersion: v1
 kind: Service
@@ -716,7 +716,7 @@ def nodeport_from_an_external_client(scope):
     web = Pod(scope, sw, "np-web", labels={"app": "np"})
     # the backend answers with its name and the address it sees
     track(scope, [web.ns.popen("exec socat -t 5 TCP-LISTEN:8080,fork,reuseaddr "
-                               "SYSTEM:'echo np-web $SOCAT_PEERADDR'")])
+                               "SYSTEM:'echo np-web $SOCAT_PEERADDR; cat >/dev/null'")])
     web.wait_listening(8080)
     sent, got = __import__("pswtest").ping(ext, "192.168.50.1", count=2)
     check(got == sent, "the node address does not answer ping on the uplink")
@@ -942,7 +942,7 @@ def health_check_node_port(scope):
     200 and the count while this node has an endpoint, 503 when not."""
     ext, conf = external_client(scope)
     sw = Switch(scope, conf, workers="[1]").start()
-    web = Pod(scope, sw, "hc-web", labels={"app": "hc"})
+    Pod(scope, sw, "hc-web", labels={"app": "hc"})          # the local endpoint
     apply(sw, scope, """apiVersion: v1
 kind: Service
 metadata: {name: hc}
@@ -1117,7 +1117,7 @@ def ipv6_service(scope):
     sw = Switch(scope, "", workers="[1]").start()
     web = Pod(scope, sw, "v6web", labels={"app": "v6"})
     client = Pod(scope, sw, "client")
-    track(scope, [web.ns.popen("exec socat -t 5 TCP6-LISTEN:8080,fork,reuseaddr SYSTEM:'echo v6web'")])
+    track(scope, [web.ns.popen("exec socat -t 5 TCP6-LISTEN:8080,fork,reuseaddr SYSTEM:'echo v6web; cat >/dev/null'")])
     web.wait_listening(8080)
     apply(sw, scope, """apiVersion: v1
 kind: Service
@@ -1147,7 +1147,7 @@ def dual_stack_cluster_ips_allocated(scope):
     sw = Switch(scope, 'node = { service_cidr6 = "fd00:96::/112"; };', workers="[1]").start()
     web = Pod(scope, sw, "dsweb", labels={"app": "ds"})
     client = Pod(scope, sw, "client")
-    track(scope, [web.ns.popen("exec socat -t 5 TCP6-LISTEN:8080,fork,reuseaddr,ipv6only=0 SYSTEM:'echo dsweb'")])
+    track(scope, [web.ns.popen("exec socat -t 5 TCP6-LISTEN:8080,fork,reuseaddr,ipv6only=0 SYSTEM:'echo dsweb; cat >/dev/null'")])
     web.wait_listening(8080)
     manifest = """apiVersion: v1
 kind: Service

@@ -49,7 +49,7 @@ class Pod:
         cni_call("DEL", cni_conf(self.sw.sock), container_id=self.cid)
 
     def serve_tcp(self, port):
-        p = self.ns.popen("exec socat -t 5 TCP-LISTEN:%d,fork,reuseaddr SYSTEM:'echo %s'" % (port, self.name))
+        p = self.ns.popen("exec socat -t 5 TCP-LISTEN:%d,fork,reuseaddr SYSTEM:'echo %s; cat >/dev/null'" % (port, self.name))
         self.ns.wait_listening(port)
         return p
 
